@@ -1,0 +1,114 @@
+// The messenger core as the local API, CLI and web UI see it. The API layer depends only on this
+// file; src/messenger/messenger.ts implements it on e2ee, store and net.
+
+export type MessageState = 'queued' | 'sent' | 'stored' | 'delivered' | 'read' | 'failed'
+export type DeliveryPath = 'direct' | 'relayed' | 'mailbox'
+
+export interface MessageView {
+  /** Random message id (hex), unique per conversation and sender. */
+  readonly id: string
+  readonly contactId: string
+  readonly direction: 'out' | 'in'
+  readonly text: string
+  /** Sender's per-conversation sequence number (1, 2, 3...). */
+  readonly seq: number
+  /** ms since epoch: when it was written (out) or received (in). */
+  readonly at: number
+  readonly state: MessageState
+  /** For 'failed': why, as one sentence. */
+  readonly failure?: string
+  /** The path that carried it (out: the one that got it acknowledged; in: the one it arrived by). */
+  readonly path?: DeliveryPath
+  /** Incoming: sequence numbers missing before this one (a visible gap). */
+  readonly gapBefore?: number
+}
+
+export interface ContactView {
+  /** Local id of the contact (opaque, stable). */
+  readonly id: string
+  readonly name: string
+  /** The contact's account id (checksummed, human-copyable). */
+  readonly accountId: string
+  readonly verified: boolean
+  readonly unread: number
+  readonly lastMessage?: { readonly text: string, readonly at: number, readonly direction: 'out' | 'in' }
+  /** Set when the contact's identity key changed since it was pinned: the user must re-verify. */
+  readonly identityChanged?: boolean
+}
+
+export interface RelayView {
+  readonly address: string
+  readonly state: 'connected' | 'connecting' | 'unreachable'
+  readonly reservation: boolean
+}
+
+export interface StatusView {
+  readonly accountId: string
+  readonly name: string
+  readonly peerId: string
+  readonly addresses: readonly string[]
+  readonly relays: readonly RelayView[]
+  readonly nat: 'public' | 'private' | 'unknown'
+  readonly outbox: number
+  readonly connections: number
+  readonly settings: SettingsView
+}
+
+export interface SettingsView {
+  readonly relayOnly: boolean
+  readonly lanDiscovery: boolean
+  readonly relays: readonly string[]
+}
+
+export interface InviteView {
+  /** One line: `0m1:` + base64url. */
+  readonly link: string
+  readonly expiresAt: number
+}
+
+export interface SafetyNumberView {
+  readonly contactId: string
+  /** 60 digits, grouped for display by the UI. */
+  readonly digits: string
+  /** Scannable form (libsignal Fingerprint.scannableFingerprint), base64. */
+  readonly scannable: string
+  readonly verified: boolean
+}
+
+export type MessengerEvent =
+  | { readonly type: 'message', readonly message: MessageView }
+  | { readonly type: 'message-state', readonly message: MessageView }
+  | { readonly type: 'contact', readonly contact: ContactView }
+  | { readonly type: 'status', readonly status: StatusView }
+  | { readonly type: 'warning', readonly contactId?: string, readonly text: string }
+
+export interface Messenger {
+  status: () => Promise<StatusView>
+  createInvite: (options?: { expiresInMs?: number }) => Promise<InviteView>
+  /** Accepts an invite link; throws a typed error with a one-sentence message if it is bad. */
+  acceptInvite: (link: string, options?: { name?: string }) => Promise<ContactView>
+  contacts: () => Promise<ContactView[]>
+  rename: (contactId: string, name: string) => Promise<ContactView>
+  send: (contactId: string, text: string) => Promise<MessageView>
+  messages: (contactId: string, options?: { limit?: number, before?: number }) => Promise<MessageView[]>
+  /** Marks incoming messages up to now read and sends read receipts. */
+  markRead: (contactId: string) => Promise<void>
+  safetyNumber: (contactId: string) => Promise<SafetyNumberView>
+  setVerified: (contactId: string, verified: boolean) => Promise<void>
+  updateSettings: (patch: Partial<SettingsView>) => Promise<SettingsView>
+  subscribe: (listener: (event: MessengerEvent) => void) => () => void
+  stop: () => Promise<void>
+}
+
+/** What the daemon serves before and after the account exists: onboarding happens in the UI. */
+export type HostState = 'no-account' | 'locked' | 'ready'
+
+export interface DeviceHost {
+  state: () => HostState
+  /** Creates the one account of this data directory and starts the messenger. Refuses a second. */
+  createAccount: (options: { name: string, passphrase?: string }) => Promise<Messenger>
+  /** Opens a passphrase-protected data directory; a wrong passphrase is a typed error. */
+  unlock: (passphrase: string) => Promise<Messenger>
+  messenger: () => Messenger | undefined
+  stop: () => Promise<void>
+}

@@ -1,0 +1,133 @@
+// Opens one SQLCipher database per data directory and applies numbered migrations.
+// The 32-byte database key comes from a random key file (mode 0600) or from a passphrase via Argon2id.
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs'
+import { join } from 'node:path'
+import Database from '@signalapp/sqlcipher'
+import sodium from 'sodium-native'
+import { StoreError } from './errors.ts'
+
+export type { Database }
+
+export const DATABASE_FILE = 'store.db'
+export const KEY_FILE = 'store.key'
+export const SALT_FILE = 'store.salt'
+/** SQLCipher raw key length: 256-bit AES key, no KDF inside SQLCipher (we do the KDF). */
+export const DATABASE_KEY_BYTES = 32
+/** Argon2id cost: libsodium's "moderate" profile (256 MiB, 3 passes) is too slow on a 2-core box
+ * for every start; 64 MiB × 3 passes takes ~70 ms here and is the figure research/stack.md measured. */
+export const ARGON2_MEMLIMIT = 64 * 1024 * 1024
+export const ARGON2_OPSLIMIT = 3
+
+export interface Migration {
+  /** 1, 2, 3, ...: applied in order, each in its own transaction, recorded in PRAGMA user_version. */
+  readonly version: number
+  readonly name: string
+  readonly up: string | ((db: Database) => void)
+}
+
+export interface OpenDatabaseOptions {
+  /** Full path of the database file. */
+  readonly path: string
+  readonly key: Uint8Array
+  readonly migrations: readonly Migration[]
+  /** 'FULL' makes every commit durable before it returns (relays acknowledge deposits after it). */
+  readonly synchronous?: 'FULL' | 'NORMAL'
+}
+
+/** Derives the key of a passphrase-protected directory, or reads/creates its random key file. */
+export function resolveDatabaseKey (dir: string, options: { passphrase?: string | undefined, create: boolean }): Buffer {
+  const keyPath = join(dir, KEY_FILE)
+  const saltPath = join(dir, SALT_FILE)
+  if (existsSync(saltPath)) {
+    if (options.passphrase === undefined) {
+      throw new StoreError('PASSPHRASE_REQUIRED', 'This data directory is protected by a passphrase; give it with --passphrase-file.')
+    }
+    const salt = readFileSync(saltPath)
+    if (salt.length !== sodium.crypto_pwhash_SALTBYTES) {
+      throw new StoreError('KEY_FILE_INVALID', `The salt file ${saltPath} is damaged (wrong length).`)
+    }
+    return deriveKey(options.passphrase, salt)
+  }
+  if (existsSync(keyPath)) {
+    const key = readFileSync(keyPath)
+    if (key.length !== DATABASE_KEY_BYTES) {
+      throw new StoreError('KEY_FILE_INVALID', `The key file ${keyPath} is damaged (wrong length).`)
+    }
+    return key
+  }
+  if (!options.create) {
+    throw new StoreError('WRONG_KEY', `No key file or salt file in ${dir}: this is not a 0message1 data directory.`)
+  }
+  mkdirSync(dir, { recursive: true, mode: 0o700 })
+  if (options.passphrase !== undefined) {
+    const salt = randomBytes(sodium.crypto_pwhash_SALTBYTES)
+    writeFileSync(saltPath, salt, { mode: 0o600, flag: 'wx' })
+    return deriveKey(options.passphrase, salt)
+  }
+  const key = randomBytes(DATABASE_KEY_BYTES)
+  writeFileSync(keyPath, key, { mode: 0o600, flag: 'wx' })
+  chmodSync(keyPath, 0o600)
+  return key
+}
+
+function deriveKey (passphrase: string, salt: Uint8Array): Buffer {
+  if (passphrase.length === 0) throw new RangeError('passphrase must not be empty')
+  const out = Buffer.alloc(DATABASE_KEY_BYTES)
+  sodium.crypto_pwhash(out, Buffer.from(passphrase, 'utf8'), Buffer.from(salt), ARGON2_OPSLIMIT, ARGON2_MEMLIMIT, sodium.crypto_pwhash_ALG_ARGON2ID13)
+  return out
+}
+
+/** Opens (or creates) the database with its key, checks the key, applies pending migrations. */
+export function openDatabase (options: OpenDatabaseOptions): Database {
+  if (options.key.length !== DATABASE_KEY_BYTES) throw new RangeError(`key must be ${DATABASE_KEY_BYTES} bytes`)
+  const db = new Database(options.path, { cacheStatements: true })
+  try {
+    // SQLCipher would print "hmac check failed" to stderr on a wrong key; we report StoreError instead.
+    db.pragma("cipher_log_level = NONE")
+    db.pragma(`key = "x'${Buffer.from(options.key).toString('hex')}'"`)
+    // The first read is where a wrong key shows (SQLITE_NOTADB); nothing has been written yet.
+    db.prepare('SELECT count(*) FROM sqlite_master').get()
+  } catch (err) {
+    db.close()
+    throw new StoreError('WRONG_KEY', 'The database could not be opened: wrong passphrase or key file, or the file is not a 0message1 store.', { cause: err })
+  }
+  try {
+    db.pragma('journal_mode = WAL')
+    db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`)
+    db.pragma('foreign_keys = ON')
+    db.pragma('busy_timeout = 5000')
+    migrate(db, options.migrations)
+  } catch (err) {
+    db.close()
+    throw err
+  }
+  return db
+}
+
+export function schemaVersion (db: Database): number {
+  return Number(db.pragma('user_version', { simple: true }))
+}
+
+/** Applies every migration newer than PRAGMA user_version, each atomically with its version bump. */
+export function migrate (db: Database, migrations: readonly Migration[]): void {
+  const sorted = [...migrations].sort((a, b) => a.version - b.version)
+  sorted.forEach((m, i) => {
+    if (m.version !== i + 1) throw new RangeError(`migrations must be numbered 1..n without gaps (found ${m.version} at ${i + 1})`)
+  })
+  const current = schemaVersion(db)
+  if (current > sorted.length) {
+    throw new StoreError('SCHEMA_TOO_NEW', `This data directory was written by a newer 0message1 (schema ${current}); upgrade to open it.`)
+  }
+  for (const m of sorted.slice(current)) {
+    try {
+      db.transaction(() => {
+        if (typeof m.up === 'string') db.exec(m.up)
+        else m.up(db)
+        db.pragma(`user_version = ${m.version}`)
+      })()
+    } catch (err) {
+      throw new StoreError('MIGRATION_FAILED', `Schema migration ${m.version} (${m.name}) failed; the store was left at version ${m.version - 1}.`, { cause: err })
+    }
+  }
+}

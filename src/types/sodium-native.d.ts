@@ -6,6 +6,14 @@ declare module 'sodium-native' {
     crypto_pwhash_ALG_ARGON2ID13: number
     crypto_pwhash (out: Buffer, passwd: Buffer, salt: Buffer, opslimit: number, memlimit: number, alg: number): void
     randombytes_buf (buf: Buffer): void
+    crypto_aead_xchacha20poly1305_ietf_ABYTES: number
+    crypto_aead_xchacha20poly1305_ietf_KEYBYTES: number
+    crypto_aead_xchacha20poly1305_ietf_NPUBBYTES: number
+    /** Returns the ciphertext length written to c. */
+    crypto_aead_xchacha20poly1305_ietf_encrypt (c: Buffer, m: Buffer, ad: Buffer | null, nsec: null, npub: Buffer, k: Buffer): number
+    /** Returns the plaintext length written to m; throws when the tag does not verify. */
+    crypto_aead_xchacha20poly1305_ietf_decrypt (m: Buffer, nsec: null, c: Buffer, ad: Buffer | null, npub: Buffer, k: Buffer): number
+    sodium_is_zero (buf: Buffer, len?: number): boolean
     sodium_memzero (buf: Buffer): void
   }
   export default sodium

@@ -1,0 +1,172 @@
+// The OpenAPI 3.1 description of the local API, served at /api/openapi.json. Request bodies are
+// generated from the same zod schemas the server validates with, so the two cannot drift.
+import { z } from 'zod'
+import {
+  AddContactBody, CreateAccountBody, CreateInviteBody, RelayBody, RenameContactBody, SendMessageBody,
+  SettingsPatchBody, UnlockBody, VerifyBody, MAX_PAGE
+} from './schemas.ts'
+
+type Json = Record<string, unknown>
+
+function bodySchema (schema: z.ZodType): Json {
+  const s = z.toJSONSchema(schema, { io: 'input' }) as Json
+  delete s.$schema
+  return s
+}
+
+const ref = (name: string): Json => ({ $ref: `#/components/schemas/${name}` })
+const jsonContent = (schema: Json): Json => ({ 'application/json': { schema } })
+const ok = (description: string, schema: Json): Json => ({ description, content: jsonContent(schema) })
+const errors = (...codes: number[]): Json => Object.fromEntries(codes.map((c) => [String(c), { $ref: `#/components/responses/E${c}` }]))
+const body = (schema: z.ZodType): Json => ({ required: true, content: jsonContent(bodySchema(schema)) })
+const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,128}$' }, description: 'Local contact id' }
+
+const messageStates = ['queued', 'sent', 'stored', 'delivered', 'read', 'failed']
+
+const schemas: Record<string, Json> = {
+  Error: {
+    type: 'object',
+    required: ['error'],
+    properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string', description: 'One sentence for a person.' } } } }
+  },
+  HostState: { type: 'string', enum: ['no-account', 'locked', 'ready'] },
+  Settings: {
+    type: 'object',
+    required: ['relayOnly', 'lanDiscovery', 'relays'],
+    properties: {
+      relayOnly: { type: 'boolean', description: 'All traffic through relays: contacts never learn this device\'s IP address.' },
+      lanDiscovery: { type: 'boolean', description: 'mDNS discovery of contacts on the local network.' },
+      relays: { type: 'array', items: { type: 'string', description: 'multiaddr' } }
+    }
+  },
+  Relay: {
+    type: 'object',
+    required: ['address', 'state', 'reservation'],
+    properties: { address: { type: 'string' }, state: { type: 'string', enum: ['connected', 'connecting', 'unreachable'] }, reservation: { type: 'boolean' } }
+  },
+  Status: {
+    type: 'object',
+    required: ['accountId', 'name', 'peerId', 'addresses', 'relays', 'nat', 'outbox', 'connections', 'settings'],
+    properties: {
+      accountId: { type: 'string' },
+      name: { type: 'string' },
+      peerId: { type: 'string' },
+      addresses: { type: 'array', items: { type: 'string' } },
+      relays: { type: 'array', items: ref('Relay') },
+      nat: { type: 'string', enum: ['public', 'private', 'unknown'] },
+      outbox: { type: 'integer', description: 'Messages waiting for a delivery receipt.' },
+      connections: { type: 'integer' },
+      settings: ref('Settings')
+    }
+  },
+  Invite: {
+    type: 'object',
+    required: ['link', 'expiresAt'],
+    properties: { link: { type: 'string', description: 'One line: 0m1: followed by base64url.' }, expiresAt: { type: 'integer', description: 'ms since epoch' } }
+  },
+  Contact: {
+    type: 'object',
+    required: ['id', 'name', 'accountId', 'verified', 'unread'],
+    properties: {
+      id: { type: 'string' },
+      name: { type: 'string' },
+      accountId: { type: 'string' },
+      verified: { type: 'boolean' },
+      unread: { type: 'integer' },
+      lastMessage: { type: 'object', required: ['text', 'at', 'direction'], properties: { text: { type: 'string' }, at: { type: 'integer' }, direction: { type: 'string', enum: ['out', 'in'] } } },
+      identityChanged: { type: 'boolean' }
+    }
+  },
+  Message: {
+    type: 'object',
+    required: ['id', 'contactId', 'direction', 'text', 'seq', 'at', 'state'],
+    properties: {
+      id: { type: 'string' },
+      contactId: { type: 'string' },
+      direction: { type: 'string', enum: ['out', 'in'] },
+      text: { type: 'string', description: 'Plain text; clients must never render it as HTML.' },
+      seq: { type: 'integer' },
+      at: { type: 'integer' },
+      state: { type: 'string', enum: messageStates },
+      failure: { type: 'string' },
+      path: { type: 'string', enum: ['direct', 'relayed', 'mailbox'] },
+      gapBefore: { type: 'integer' }
+    }
+  },
+  SafetyNumber: {
+    type: 'object',
+    required: ['contactId', 'digits', 'scannable', 'verified'],
+    properties: { contactId: { type: 'string' }, digits: { type: 'string' }, scannable: { type: 'string' }, verified: { type: 'boolean' } }
+  },
+  Event: {
+    description: 'One JSON text frame per event on /api/events.',
+    oneOf: [
+      { type: 'object', required: ['type', 'message'], properties: { type: { enum: ['message', 'message-state'] }, message: ref('Message') } },
+      { type: 'object', required: ['type', 'contact'], properties: { type: { const: 'contact' }, contact: ref('Contact') } },
+      { type: 'object', required: ['type', 'status'], properties: { type: { const: 'status' }, status: ref('Status') } },
+      { type: 'object', required: ['type', 'text'], properties: { type: { const: 'warning' }, contactId: { type: 'string' }, text: { type: 'string' } } },
+      { type: 'object', required: ['type', 'state'], properties: { type: { const: 'host-state' }, state: ref('HostState') } }
+    ]
+  }
+}
+
+const errorResponses: Record<string, Json> = Object.fromEntries([
+  [400, 'The body or a parameter is not valid.'],
+  [401, 'The token is missing or wrong.'],
+  [403, 'Foreign Origin, or a wrong passphrase.'],
+  [404, 'No such contact or relay.'],
+  [409, 'No account yet, or one already exists.'],
+  [422, 'The messenger refused (bad invite, expired invite, ...); the message says why.'],
+  [423, 'The account is locked.']
+].map(([code, description]) => [`E${String(code)}`, { description, content: jsonContent(ref('Error')) }]))
+
+export function openApiDocument (): Json {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: '0message1 local API',
+      version: '1.0.0',
+      description: 'The API of one device node, for its own web UI and CLI. Listens on 127.0.0.1. Every /api request needs the token of the data directory (file api.token) as `Authorization: Bearer <token>`; requests with a foreign Origin are refused. Live events: WebSocket /api/events with subprotocols `0m1-events` and `0m1-token.<token>` (or `?token=`), one Event JSON per frame.'
+    },
+    servers: [{ url: '/' }],
+    security: [{ token: [] }],
+    components: {
+      securitySchemes: { token: { type: 'http', scheme: 'bearer' } },
+      schemas,
+      responses: errorResponses
+    },
+    paths: {
+      '/api/state': { get: { summary: 'Host state: no-account, locked or ready', responses: { 200: ok('State', { type: 'object', properties: { state: ref('HostState') } }), ...errors(401) } } },
+      '/api/account': { post: { summary: 'Create the one account of this device', requestBody: body(CreateAccountBody), responses: { 201: ok('Created', { type: 'object', properties: { state: ref('HostState'), status: ref('Status') } }), ...errors(400, 401, 409) } } },
+      '/api/unlock': { post: { summary: 'Unlock a passphrase-protected account', requestBody: body(UnlockBody), responses: { 200: ok('Unlocked', { type: 'object', properties: { state: ref('HostState'), status: ref('Status') } }), ...errors(400, 401, 403, 409) } } },
+      '/api/status': { get: { summary: 'Peer id, addresses, relays, NAT, queue sizes, settings', responses: { 200: ok('Status', ref('Status')), ...errors(401, 409, 423) } } },
+      '/api/invites': { post: { summary: 'Make an invite link', requestBody: body(CreateInviteBody), responses: { 201: ok('Invite', ref('Invite')), ...errors(400, 401, 409, 423) } } },
+      '/api/contacts': {
+        get: { summary: 'Contacts with unread counts and last message', responses: { 200: ok('Contacts', { type: 'array', items: ref('Contact') }), ...errors(401, 409, 423) } },
+        post: { summary: 'Add a contact from an invite link', requestBody: body(AddContactBody), responses: { 201: ok('Contact', ref('Contact')), ...errors(400, 401, 409, 422, 423) } }
+      },
+      '/api/contacts/{id}': { patch: { summary: 'Rename a contact (local name)', parameters: [idParam], requestBody: body(RenameContactBody), responses: { 200: ok('Contact', ref('Contact')), ...errors(400, 401, 404) } } },
+      '/api/contacts/{id}/messages': {
+        get: {
+          summary: 'Messages of a conversation, oldest first',
+          parameters: [idParam, { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: MAX_PAGE } }, { name: 'before', in: 'query', schema: { type: 'integer' }, description: 'ms since epoch' }],
+          responses: { 200: ok('Messages', { type: 'array', items: ref('Message') }), ...errors(400, 401, 404) }
+        },
+        post: { summary: 'Send a text message', parameters: [idParam], requestBody: body(SendMessageBody), responses: { 201: ok('Queued message', ref('Message')), ...errors(400, 401, 404) } }
+      },
+      '/api/contacts/{id}/read': { post: { summary: 'Mark the conversation read (sends read receipts)', parameters: [idParam], responses: { 204: { description: 'Done' }, ...errors(401, 404) } } },
+      '/api/contacts/{id}/safety-number': { get: { summary: 'Safety number to compare with the contact', parameters: [idParam], responses: { 200: ok('Safety number', ref('SafetyNumber')), ...errors(401, 404) } } },
+      '/api/contacts/{id}/verified': { put: { summary: 'Mark the contact verified or not', parameters: [idParam], requestBody: body(VerifyBody), responses: { 200: ok('Safety number', ref('SafetyNumber')), ...errors(400, 401, 404) } } },
+      '/api/settings': {
+        get: { summary: 'Settings', responses: { 200: ok('Settings', ref('Settings')), ...errors(401) } },
+        patch: { summary: 'Change settings', requestBody: body(SettingsPatchBody), responses: { 200: ok('Settings', ref('Settings')), ...errors(400, 401) } }
+      },
+      '/api/settings/relays': {
+        post: { summary: 'Add a relay', requestBody: body(RelayBody), responses: { 200: ok('Settings', ref('Settings')), ...errors(400, 401) } },
+        delete: { summary: 'Remove a relay', parameters: [{ name: 'address', in: 'query', required: true, schema: { type: 'string' } }], responses: { 200: ok('Settings', ref('Settings')), ...errors(400, 401, 404) } }
+      },
+      '/api/openapi.json': { get: { summary: 'This document', responses: { 200: { description: 'OpenAPI 3.1' } } } },
+      '/api/events': { get: { summary: 'WebSocket of Event frames (see components.schemas.Event)', responses: { 101: { description: 'Switching protocols' }, ...errors(401, 403) } } }
+    }
+  }
+}

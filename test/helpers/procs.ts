@@ -29,6 +29,8 @@ export interface ChildOptions {
   /** argv prefix, e.g. ['ip', 'netns', 'exec', ns]. */
   readonly wrap?: readonly string[]
   readonly args?: readonly string[]
+  /** Extra node flags, e.g. --max-old-space-size=256 to bound a child's heap. */
+  readonly nodeArgs?: readonly string[]
   readonly env?: Readonly<Record<string, string>>
   /** Kills the child in t.after. */
   readonly t?: TestContext
@@ -71,7 +73,7 @@ class ChildFailed extends Error {
 
 export function spawnChild (script: string, o: ChildOptions): Child {
   installExitHook()
-  const argv = [...(o.wrap ?? []), process.execPath, '--import', 'tsx', '--import', './src/platform/shims.ts', script, ...(o.args ?? [])]
+  const argv = [...(o.wrap ?? []), process.execPath, ...(o.nodeArgs ?? []), '--import', 'tsx', '--import', './src/platform/shims.ts', script, ...(o.args ?? [])]
   const proc = spawn(argv[0] as string, argv.slice(1), {
     cwd: REPO_ROOT,
     env: { ...process.env, ...o.env },

@@ -1,0 +1,222 @@
+// Every decoder of untrusted bytes, as a fuzz target: what it decodes, which errors are typed, and
+// valid encodings to mutate. Modules are imported lazily so one missing module skips only its targets.
+import { randomBytes } from 'node:crypto'
+import sodium from 'sodium-native'
+import type { FuzzTarget } from './harness.ts'
+
+export interface TargetSpec {
+  readonly name: string
+  /** The module under test (for the skip message while it does not exist yet). */
+  readonly module: string
+  readonly load: () => Promise<FuzzTarget>
+}
+
+const fixedBytes = (n: number, fill: number): Uint8Array => new Uint8Array(n).fill(fill)
+
+export const TARGETS: readonly TargetSpec[] = [
+  {
+    name: 'invite (binary: decodeInvite + verifyInvite)',
+    module: 'src/wire/invite.ts',
+    load: async () => {
+      const { decodeInvite, verifyInvite, signInvite } = await import('../../src/wire/invite.ts')
+      const { WireError } = await import('../../src/wire/errors.ts')
+      const seeds = await inviteSeeds(signInvite)
+      return {
+        decode: (b) => { const inv = decodeInvite(b); return verifyInvite(inv) },
+        isTyped: (e) => WireError.is(e),
+        seeds,
+        maxRandomLength: 4096
+      }
+    }
+  },
+  {
+    name: 'invite (link text: linkToInvite + decodeInvite)',
+    module: 'src/wire/invite.ts',
+    load: async () => {
+      const { decodeInvite, signInvite, inviteToLink, linkToInvite } = await import('../../src/wire/invite.ts')
+      const { WireError } = await import('../../src/wire/errors.ts')
+      const seeds = (await inviteSeeds(signInvite)).map((b) => new TextEncoder().encode(inviteToLink(b)))
+      return {
+        decode: (b) => decodeInvite(linkToInvite(new TextDecoder().decode(b))),
+        isTyped: (e) => WireError.is(e),
+        seeds,
+        maxRandomLength: 4096
+      }
+    }
+  },
+  {
+    name: 'envelope (readEnvelopeHeader + openEnvelope)',
+    module: 'src/wire/envelope.ts',
+    load: async () => {
+      const { sealEnvelope, openEnvelope } = await import('../../src/wire/envelope.ts')
+      const { WireError } = await import('../../src/wire/errors.ts')
+      const mailboxKey = randomBytes(32)
+      const mailboxId = randomBytes(32)
+      const seeds = [0, 100, 2000, 10_000].map((n, i) => sealEnvelope({ mailboxId, mailboxKey, innerType: i % 2 === 0 ? 1 : 2, body: randomBytes(n) }))
+      return { decode: (b) => openEnvelope(b, mailboxKey), isTyped: (e) => WireError.is(e), seeds, maxRandomLength: 2048 }
+    }
+  },
+  {
+    // Mutations never get past the AEAD tag, so this target seals the fuzzed inner plaintext with the
+    // right key: the inner layout parser (type, length, padding) sees arbitrary authenticated bytes.
+    name: 'envelope inner plaintext (past the AEAD)',
+    module: 'src/wire/envelope.ts',
+    load: async () => {
+      const { openEnvelope, ENVELOPE_HEADER_BYTES, TAG_BYTES } = await import('../../src/wire/envelope.ts')
+      const { WireError } = await import('../../src/wire/errors.ts')
+      const size = 1024
+      const innerLen = size - ENVELOPE_HEADER_BYTES - TAG_BYTES
+      const key = Buffer.from(randomBytes(32))
+      const seal = (inner: Uint8Array): Buffer => {
+        const out = Buffer.alloc(size)
+        out[0] = 1
+        randomBytes(32).copy(out, 1)
+        sodium.randombytes_buf(out.subarray(33, ENVELOPE_HEADER_BYTES))
+        const plain = Buffer.alloc(innerLen)
+        plain.set(inner.subarray(0, innerLen))
+        sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(out.subarray(ENVELOPE_HEADER_BYTES), plain, out.subarray(0, 33), null, out.subarray(33, ENVELOPE_HEADER_BYTES), key)
+        return out
+      }
+      const valid = Buffer.alloc(20); valid[0] = 2; valid.writeUInt32BE(15, 1)
+      return { decode: (b) => openEnvelope(seal(b), key), isTyped: (e) => WireError.is(e), seeds: [valid, Buffer.from([1, 0, 0, 0, 0])], maxRandomLength: 64 }
+    }
+  },
+  {
+    name: 'payload (decodePayload)',
+    module: 'src/wire/payload.ts',
+    load: async () => {
+      const { encodePayload, decodePayload } = await import('../../src/wire/payload.ts')
+      const { WireError } = await import('../../src/wire/errors.ts')
+      const id = () => randomBytes(16)
+      const seeds = [
+        encodePayload({ kind: 'text', id: id(), seq: 1, sentAt: Date.now(), text: 'hello, wörld 👋' }),
+        encodePayload({ kind: 'receipt', id: id(), seq: 0, type: 'delivered', ids: [id(), id(), id()] }),
+        encodePayload({ kind: 'receipt', id: id(), seq: 0, type: 'read', ids: [] }),
+        encodePayload({
+          kind: 'card',
+          id: id(),
+          seq: 0,
+          card: {
+            displayName: 'Alice',
+            mailboxId: randomBytes(32),
+            mailboxKey: randomBytes(32),
+            presenceSecret: randomBytes(32),
+            peerId: '12D3KooWExhxdQ8bxBwcfomCDVEbCygjgFm5k94NMt9mYzrjtH59',
+            relays: ['/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWGtEvbhGWF78p19deQeHEw8ZoTcZ41Qopn6UD2yoD64uX'],
+            addresses: ['/ip4/10.0.0.2/tcp/4002', '/ip4/127.0.0.1/tcp/4002'],
+            senderCertificate: randomBytes(260)
+          }
+        })
+      ]
+      return { decode: decodePayload, isTyped: (e) => WireError.is(e), seeds }
+    }
+  },
+  {
+    name: 'deliver frame (decodeDeliverFrame)',
+    module: 'src/wire/deliver.ts',
+    load: async () => {
+      const { encodeDeliverFrame, decodeDeliverFrame } = await import('../../src/wire/deliver.ts')
+      const { NetError } = await import('../../src/net/errors.ts')
+      const seeds = [
+        encodeDeliverFrame({ type: 'deliver', envelope: randomBytes(1024) }),
+        encodeDeliverFrame({ type: 'ack', status: 'accepted' }),
+        encodeDeliverFrame({ type: 'ack', status: 'too-large' })
+      ]
+      return { decode: decodeDeliverFrame, isTyped: (e) => NetError.is(e), seeds }
+    }
+  },
+  {
+    name: 'mailbox client frame (decodeClientFrame, what a relay reads)',
+    module: 'src/wire/mailbox.ts',
+    load: async () => {
+      const { encodeClientFrame, decodeClientFrame } = await import('../../src/wire/mailbox.ts')
+      const { NetError } = await import('../../src/net/errors.ts')
+      const seeds = [
+        encodeClientFrame({ type: 'deposit', reqId: 1, mailboxId: randomBytes(32), envelope: randomBytes(1024) }),
+        encodeClientFrame({ type: 'auth-begin', reqId: 2, mailboxId: randomBytes(32) }),
+        encodeClientFrame({ type: 'auth-prove', reqId: 3, publicKey: randomBytes(32), signature: randomBytes(64) }),
+        encodeClientFrame({ type: 'fetch', reqId: 4, cursor: 12345, limit: 64 }),
+        encodeClientFrame({ type: 'ack', reqId: 5, ids: [randomBytes(16), randomBytes(16)] })
+      ]
+      return { decode: decodeClientFrame, isTyped: (e) => NetError.is(e), seeds, maxRandomLength: 1024 }
+    }
+  },
+  {
+    name: 'mailbox relay frame (decodeRelayFrame, what a device reads)',
+    module: 'src/wire/mailbox.ts',
+    load: async () => {
+      const { encodeRelayFrame, decodeRelayFrame } = await import('../../src/wire/mailbox.ts')
+      const { NetError } = await import('../../src/net/errors.ts')
+      const item = () => ({ id: randomBytes(16), envelope: randomBytes(1024) })
+      const seeds = [
+        encodeRelayFrame({ type: 'ok', reqId: 1, count: 3 }),
+        encodeRelayFrame({ type: 'challenge', reqId: 2, challenge: randomBytes(32) }),
+        encodeRelayFrame({ type: 'batch', reqId: 3, cursor: 99, more: true, items: [item(), item()] }),
+        encodeRelayFrame({ type: 'batch', reqId: 4, cursor: 0, more: false, items: [] }),
+        encodeRelayFrame({ type: 'push', item: item() }),
+        encodeRelayFrame({ type: 'error', reqId: 5, reason: 'QUOTA_COUNT', message: 'This mailbox is full.' })
+      ]
+      return { decode: decodeRelayFrame, isTyped: (e) => NetError.is(e), seeds, maxRandomLength: 1024 }
+    }
+  },
+  {
+    name: 'presence DHT record (validatePresence: key and value)',
+    module: 'src/wire/presence.ts',
+    load: async () => {
+      const { presenceDhtKey, encodePresenceRecord, validatePresence, selectPresence } = await import('../../src/wire/presence.ts')
+      const { NetError } = await import('../../src/net/errors.ts')
+      // One input holds both parts: u8 key length, key, value (the DHT hands the validator both).
+      const join = (k: Uint8Array, v: Uint8Array): Uint8Array => { const o = new Uint8Array(1 + k.length + v.length); o[0] = k.length; o.set(k, 1); o.set(v, 1 + k.length); return o }
+      const key = presenceDhtKey(randomBytes(32))
+      const seeds = [
+        join(key, encodePresenceRecord({ publishedAt: Date.now(), value: randomBytes(200) })),
+        join(presenceDhtKey(randomBytes(16)), encodePresenceRecord({ publishedAt: 0, value: fixedBytes(1, 7) }))
+      ]
+      const now = Date.now()
+      return {
+        decode: (b) => {
+          const kl = b[0] ?? 0
+          const k = b.subarray(1, 1 + kl)
+          const v = b.subarray(1 + kl)
+          // The selector must never throw, whatever the values.
+          selectPresence([v, b, k])
+          validatePresence(k, v, now)
+        },
+        isTyped: (e) => NetError.is(e),
+        seeds
+      }
+    }
+  }
+]
+
+type SignInvite = (record: import('../../src/wire/invite.ts').InviteRecord, key: import('@signalapp/libsignal-client').PrivateKey) => Uint8Array
+
+async function inviteSeeds (signInvite: SignInvite): Promise<Uint8Array[]> {
+  const { PrivateKey, KEMKeyPair } = await import('@signalapp/libsignal-client')
+  const identity = PrivateKey.generate()
+  const now = Date.now()
+  const base = {
+    identityKey: identity.getPublicKey().serialize(),
+    registrationId: 1234,
+    signedPreKeyId: 1,
+    signedPreKey: PrivateKey.generate().getPublicKey().serialize(),
+    signedPreKeySignature: randomBytes(64),
+    preKeyId: 7,
+    preKey: PrivateKey.generate().getPublicKey().serialize(),
+    kyberPreKeyId: 3,
+    kyberPreKey: KEMKeyPair.generate().getPublicKey().serialize(),
+    kyberPreKeySignature: randomBytes(64),
+    mailboxId: randomBytes(32),
+    mailboxKey: randomBytes(32),
+    presenceSecret: randomBytes(32),
+    createdAt: now,
+    expiresAt: now + 86_400_000,
+    displayName: 'Alice',
+    relays: ['/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWGtEvbhGWF78p19deQeHEw8ZoTcZ41Qopn6UD2yoD64uX'],
+    addresses: ['/ip4/127.0.0.1/tcp/4002']
+  }
+  return [
+    signInvite({ ...base, peerId: '12D3KooWExhxdQ8bxBwcfomCDVEbCygjgFm5k94NMt9mYzrjtH59' }, identity),
+    signInvite({ ...base, relays: [], addresses: [], displayName: 'B' }, identity)
+  ]
+}

@@ -1,0 +1,82 @@
+// Raw libp2p: two nodes in this process (TCP on 127.0.0.1, Noise, Yamux), one connection, one stream,
+// 1 KiB echoed back and forth one at a time. Baseline (a) of direct.latency: the floor under any protocol
+// the product runs on the same kind of connection.
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@libp2p/yamux'
+import type { Stream } from '@libp2p/interface'
+import type { Benchmark, BenchContext, RowInput } from '../harness.ts'
+import { latencyStats, nowMs } from '../harness.ts'
+
+const ECHO = '/0m1-bench/echo/1.0.0'
+/** The smallest envelope bucket: what one text message occupies on the wire. */
+const MESSAGE_BYTES = 1024
+
+export async function plainNode (): Promise<Libp2p> {
+  return await createLibp2p({
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()]
+  })
+}
+
+/** Resolves with the next `n` bytes read from the stream (Yamux may split or merge frames). */
+function reader (stream: Stream): (n: number) => Promise<void> {
+  let have = 0
+  let waiting: { n: number, resolve: () => void } | undefined
+  stream.addEventListener('message', (e) => {
+    have += e.data.byteLength
+    if (waiting !== undefined && have >= waiting.n) {
+      have -= waiting.n
+      const w = waiting
+      waiting = undefined
+      w.resolve()
+    }
+  })
+  return async (n) => {
+    if (have >= n) { have -= n; return }
+    await new Promise<void>((resolve) => { waiting = { n, resolve } })
+  }
+}
+
+async function run (ctx: BenchContext): Promise<RowInput[]> {
+  const a = await plainNode()
+  ctx.defer(async () => { await a.stop() })
+  const b = await plainNode()
+  ctx.defer(async () => { await b.stop() })
+  await b.handle(ECHO, (stream) => {
+    stream.addEventListener('message', (e) => { stream.send(e.data) })
+  })
+  const stream = await a.dialProtocol(b.getMultiaddrs(), ECHO)
+  const read = reader(stream)
+  const msg = new Uint8Array(MESSAGE_BYTES).fill(7)
+  const count = ctx.n(5000, 2000)
+  for (let i = 0; i < 300; i++) { stream.send(msg); await read(MESSAGE_BYTES) }
+  const samples: number[] = []
+  for (let i = 0; i < count && !ctx.signal.aborted; i++) {
+    const t0 = nowMs()
+    stream.send(msg)
+    await read(MESSAGE_BYTES)
+    samples.push(nowMs() - t0)
+  }
+  await stream.close()
+  const s = latencyStats(samples)
+  ctx.record('libp2p.rtt.p50', s.p50)
+  ctx.record('libp2p.rtt.p99', s.p99)
+  return [{ ...ROWS[0], value: s.p50 }, { ...ROWS[1], value: s.p99 }]
+}
+
+const ROWS = [
+  { name: 'baseline.libp2p.rtt.p50', unit: 'ms', better: 'lower', baseline: null, goal: null, note: '1 KiB echo on one libp2p stream (TCP loopback, Noise, Yamux), two nodes in one process' },
+  { name: 'baseline.libp2p.rtt.p99', unit: 'ms', better: 'lower', baseline: null, goal: null }
+] as const
+
+export const libp2pBaseline: Benchmark = {
+  name: 'baseline.libp2p',
+  timeoutMs: 60_000,
+  quickTimeoutMs: 20_000,
+  rows: ROWS,
+  run
+}

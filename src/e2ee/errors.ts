@@ -1,0 +1,33 @@
+// Typed errors of the end-to-end layer (the Device). Messages are sentences a person or the messenger
+// can act on; they never hold keys, names, account ids, mailbox ids or plaintext.
+
+export type E2eeErrorCode =
+  | 'ACCOUNT_EXISTS' // create() on a data directory that already holds an account
+  | 'NO_ACCOUNT' // open() on a directory without an account
+  | 'CLOSED' // the device was used after close()
+  | 'UNKNOWN_CONTACT' // no contact with that id
+  | 'MALFORMED' // the envelope or libsignal message does not parse (wrong size, version...)
+  | 'UNKNOWN_MAILBOX' // the envelope is for a mailbox this device does not own
+  | 'TAMPERED' // the envelope fails authentication under the mailbox key
+  | 'DUPLICATE' // a message already received (replay or duplicate delivery): drop it
+  | 'UNTRUSTED_IDENTITY' // the sender's identity key is not the one pinned for the contact
+  | 'BAD_SENDER' // the sealed-sender certificate does not check out
+  | 'UNDECRYPTABLE' // libsignal could not decrypt in the session (other than a duplicate)
+  | 'BAD_PAYLOAD' // decrypted, but the payload inside is not valid (see cause)
+  | 'CARD_REQUIRED' // a message for a pending invite arrived before the contact card; retry later
+  | 'INVITE_EXPIRED' // the first message for an invite arrived after the invite expired
+
+export class E2eeError extends Error {
+  static readonly name = 'E2eeError'
+  readonly code: E2eeErrorCode
+
+  constructor (code: E2eeErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'E2eeError'
+    this.code = code
+  }
+
+  static is (err: unknown, code?: E2eeErrorCode): err is E2eeError {
+    return err instanceof E2eeError && (code === undefined || err.code === code)
+  }
+}

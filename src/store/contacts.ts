@@ -1,0 +1,178 @@
+// Contacts and pending invites. A contact pins the other side's identity key and holds both
+// mailboxes of the pair: theirs (where I deposit) and mine (where they deposit, with its signing key).
+import type { Database } from './db.ts'
+
+/** What the messenger sees of a contact (the contract's ContactRecord). */
+export interface ContactRecord {
+  readonly id: string
+  readonly name: string
+  readonly accountId: string
+  /** Serialized libsignal identity public key (33 bytes), pinned from the invite exchange. */
+  readonly identityKey: Uint8Array
+  readonly verified: boolean
+  readonly createdAt: number
+  readonly theirMailboxId: Uint8Array
+  readonly theirRelays: string[]
+  readonly theirPeerId?: string
+  readonly theirAddresses: string[]
+  readonly theirPresenceSecret?: Uint8Array
+  readonly myMailboxId: Uint8Array
+  readonly myPresenceSecret: Uint8Array
+}
+
+/** The full row, secrets included: stays inside src/e2ee and src/store. */
+export interface ContactRow extends ContactRecord {
+  readonly renamed: boolean
+  readonly theirDisplayName: string
+  /** libsignal address name (UUID derived from the identity key). */
+  readonly address: string
+  readonly theirMailboxKey: Uint8Array
+  readonly theirCertificate?: Uint8Array
+  readonly myMailboxKey: Uint8Array
+  /** Ed25519 private key, PKCS#8 DER. */
+  readonly myMailboxPrivateKey: Uint8Array
+  /** Ed25519 public key, raw 32 bytes; SHA-256 of it is myMailboxId. */
+  readonly myMailboxPublicKey: Uint8Array
+}
+
+export interface PendingInvite {
+  readonly mailboxId: Uint8Array
+  readonly mailboxKey: Uint8Array
+  readonly mailboxPrivateKey: Uint8Array
+  readonly mailboxPublicKey: Uint8Array
+  readonly presenceSecret: Uint8Array
+  readonly preKeyId: number
+  readonly kyberPreKeyId: number
+  readonly createdAt: number
+  readonly expiresAt: number
+}
+
+type Row = Record<string, unknown>
+type Blob = Uint8Array<ArrayBuffer>
+
+function toContact (r: Row): ContactRow {
+  return {
+    id: r.id as string,
+    name: r.name as string,
+    renamed: r.renamed === 1,
+    theirDisplayName: r.their_display_name as string,
+    accountId: r.account_id as string,
+    identityKey: r.identity_key as Uint8Array,
+    address: r.address as string,
+    verified: r.verified === 1,
+    createdAt: r.created_at as number,
+    theirMailboxId: r.their_mailbox_id as Uint8Array,
+    theirMailboxKey: r.their_mailbox_key as Uint8Array,
+    theirRelays: JSON.parse(r.their_relays as string) as string[],
+    ...(r.their_peer_id === null ? {} : { theirPeerId: r.their_peer_id as string }),
+    theirAddresses: JSON.parse(r.their_addresses as string) as string[],
+    ...(r.their_presence_secret === null ? {} : { theirPresenceSecret: r.their_presence_secret as Uint8Array }),
+    ...(r.their_certificate === null ? {} : { theirCertificate: r.their_certificate as Uint8Array }),
+    myMailboxId: r.my_mailbox_id as Uint8Array,
+    myMailboxKey: r.my_mailbox_key as Uint8Array,
+    myMailboxPrivateKey: r.my_mailbox_private_key as Uint8Array,
+    myMailboxPublicKey: r.my_mailbox_public_key as Uint8Array,
+    myPresenceSecret: r.my_presence_secret as Uint8Array
+  }
+}
+
+/** Strips the secrets: what leaves the e2ee layer. */
+export function publicContact (c: ContactRow): ContactRecord {
+  return {
+    id: c.id,
+    name: c.name,
+    accountId: c.accountId,
+    identityKey: c.identityKey,
+    verified: c.verified,
+    createdAt: c.createdAt,
+    theirMailboxId: c.theirMailboxId,
+    theirRelays: [...c.theirRelays],
+    ...(c.theirPeerId === undefined ? {} : { theirPeerId: c.theirPeerId }),
+    theirAddresses: [...c.theirAddresses],
+    ...(c.theirPresenceSecret === undefined ? {} : { theirPresenceSecret: c.theirPresenceSecret }),
+    myMailboxId: c.myMailboxId,
+    myPresenceSecret: c.myPresenceSecret
+  }
+}
+
+export class ContactRepository {
+  constructor (private readonly db: Database) {}
+
+  insert (c: ContactRow): void {
+    this.db.prepare(`INSERT INTO contacts (id, name, renamed, their_display_name, account_id, identity_key, address, verified,
+      created_at, their_mailbox_id, their_mailbox_key, their_relays, their_peer_id, their_addresses, their_presence_secret,
+      their_certificate, my_mailbox_id, my_mailbox_key, my_mailbox_private_key, my_mailbox_public_key, my_presence_secret)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run([
+      c.id, c.name, c.renamed ? 1 : 0, c.theirDisplayName, c.accountId, c.identityKey as Blob, c.address, c.verified ? 1 : 0,
+      c.createdAt, c.theirMailboxId as Blob, c.theirMailboxKey as Blob, JSON.stringify(c.theirRelays), c.theirPeerId ?? null,
+      JSON.stringify(c.theirAddresses), (c.theirPresenceSecret ?? null) as Blob | null, (c.theirCertificate ?? null) as Blob | null,
+      c.myMailboxId as Blob, c.myMailboxKey as Blob, c.myMailboxPrivateKey as Blob, c.myMailboxPublicKey as Blob, c.myPresenceSecret as Blob
+    ])
+  }
+
+  get (id: string): ContactRow | undefined {
+    const r = this.db.prepare('SELECT * FROM contacts WHERE id = ?').get([id])
+    return r === undefined ? undefined : toContact(r)
+  }
+
+  byAccountId (accountId: string): ContactRow | undefined {
+    const r = this.db.prepare('SELECT * FROM contacts WHERE account_id = ?').get([accountId])
+    return r === undefined ? undefined : toContact(r)
+  }
+
+  all (): ContactRow[] {
+    return this.db.prepare('SELECT * FROM contacts ORDER BY created_at, id').all().map(toContact)
+  }
+
+  /** Applies a contact card received from the contact (their side of the pair). */
+  updateTheirs (id: string, c: { displayName: string, mailboxId: Uint8Array, mailboxKey: Uint8Array, relays: readonly string[], peerId?: string,
+    addresses: readonly string[], presenceSecret: Uint8Array, certificate: Uint8Array }): void {
+    this.db.prepare(`UPDATE contacts SET their_display_name = ?, name = CASE WHEN renamed = 1 THEN name ELSE ? END,
+      their_mailbox_id = ?, their_mailbox_key = ?, their_relays = ?, their_peer_id = ?, their_addresses = ?,
+      their_presence_secret = ?, their_certificate = ? WHERE id = ?`).run([
+      c.displayName, c.displayName, c.mailboxId as Blob, c.mailboxKey as Blob, JSON.stringify(c.relays), c.peerId ?? null,
+      JSON.stringify(c.addresses), c.presenceSecret as Blob, c.certificate as Blob, id
+    ])
+  }
+
+  rename (id: string, name: string): boolean {
+    return this.db.prepare('UPDATE contacts SET name = ?, renamed = 1 WHERE id = ?').run([name, id]).changes === 1
+  }
+
+  setVerified (id: string, verified: boolean): boolean {
+    return this.db.prepare('UPDATE contacts SET verified = ? WHERE id = ?').run([verified ? 1 : 0, id]).changes === 1
+  }
+
+  // ---- pending invites ----
+
+  insertPending (p: PendingInvite): void {
+    this.db.prepare(`INSERT INTO pending_invites (mailbox_id, mailbox_key, mailbox_private_key, mailbox_public_key, presence_secret,
+      prekey_id, kyber_prekey_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run([
+      p.mailboxId as Blob, p.mailboxKey as Blob, p.mailboxPrivateKey as Blob, p.mailboxPublicKey as Blob, p.presenceSecret as Blob,
+      p.preKeyId, p.kyberPreKeyId, p.createdAt, p.expiresAt
+    ])
+  }
+
+  pending (): PendingInvite[] {
+    return this.db.prepare('SELECT * FROM pending_invites ORDER BY created_at').all().map((r) => ({
+      mailboxId: r.mailbox_id as Uint8Array,
+      mailboxKey: r.mailbox_key as Uint8Array,
+      mailboxPrivateKey: r.mailbox_private_key as Uint8Array,
+      mailboxPublicKey: r.mailbox_public_key as Uint8Array,
+      presenceSecret: r.presence_secret as Uint8Array,
+      preKeyId: r.prekey_id as number,
+      kyberPreKeyId: r.kyber_prekey_id as number,
+      createdAt: r.created_at as number,
+      expiresAt: r.expires_at as number
+    }))
+  }
+
+  deletePending (mailboxId: Uint8Array): void {
+    this.db.prepare('DELETE FROM pending_invites WHERE mailbox_id = ?').run([mailboxId as Blob])
+  }
+
+  /** Prekey ids already promised to an invite (each one-time prekey goes into one invite only). */
+  pendingPreKeyIds (): Set<number> {
+    return new Set(this.db.prepare('SELECT prekey_id AS id FROM pending_invites').all().map((r) => r.id as number))
+  }
+}

@@ -1,0 +1,123 @@
+// The schema of a device's store, as numbered migrations (applied by openDatabase in db.ts).
+// Never edit a shipped migration: add the next number. test/store/schema.test.ts checks the chain.
+import type { Migration } from './db.ts'
+
+const v1Core = `
+-- The one account of this data directory (id = 1 enforces "one account per device").
+CREATE TABLE account (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  identity_key_pair BLOB NOT NULL,
+  registration_id INTEGER NOT NULL,
+  display_name TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  signed_prekey_id INTEGER NOT NULL,
+  kyber_last_resort_id INTEGER NOT NULL,
+  next_prekey_id INTEGER NOT NULL,
+  next_kyber_prekey_id INTEGER NOT NULL,
+  sender_certificate BLOB NOT NULL
+);
+-- libsignal stores, keyed by libsignal address name (a UUID derived from the identity key).
+CREATE TABLE signal_sessions (address TEXT PRIMARY KEY, record BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE signal_identities (address TEXT PRIMARY KEY, identity_key BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE signal_prekeys (id INTEGER PRIMARY KEY, record BLOB NOT NULL);
+CREATE TABLE signal_signed_prekeys (id INTEGER PRIMARY KEY, record BLOB NOT NULL);
+CREATE TABLE signal_kyber_prekeys (id INTEGER PRIMARY KEY, record BLOB NOT NULL, last_resort INTEGER NOT NULL);
+-- Uses of the last-resort Kyber prekey, so a replayed PreKey message cannot reuse one.
+CREATE TABLE signal_kyber_used (
+  kyber_id INTEGER NOT NULL, signed_prekey_id INTEGER NOT NULL, base_key BLOB NOT NULL,
+  PRIMARY KEY (kyber_id, signed_prekey_id, base_key)
+) WITHOUT ROWID;
+-- Invites made and not yet answered: the mailbox the invite created and the prekeys it spent.
+CREATE TABLE pending_invites (
+  mailbox_id BLOB PRIMARY KEY,
+  mailbox_key BLOB NOT NULL,
+  mailbox_private_key BLOB NOT NULL,
+  mailbox_public_key BLOB NOT NULL,
+  presence_secret BLOB NOT NULL,
+  prekey_id INTEGER NOT NULL,
+  kyber_prekey_id INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE contacts (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  renamed INTEGER NOT NULL DEFAULT 0,
+  their_display_name TEXT NOT NULL,
+  account_id TEXT NOT NULL UNIQUE,
+  identity_key BLOB NOT NULL,
+  address TEXT NOT NULL UNIQUE,
+  verified INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  their_mailbox_id BLOB NOT NULL,
+  their_mailbox_key BLOB NOT NULL,
+  their_relays TEXT NOT NULL,
+  their_peer_id TEXT,
+  their_addresses TEXT NOT NULL,
+  their_presence_secret BLOB,
+  their_certificate BLOB,
+  my_mailbox_id BLOB NOT NULL UNIQUE,
+  my_mailbox_key BLOB NOT NULL,
+  my_mailbox_private_key BLOB NOT NULL,
+  my_mailbox_public_key BLOB NOT NULL,
+  my_presence_secret BLOB NOT NULL
+);
+`
+
+const v2Messaging = `
+CREATE TABLE conversations (
+  contact_id TEXT PRIMARY KEY REFERENCES contacts(id) ON DELETE CASCADE,
+  next_out_seq INTEGER NOT NULL DEFAULT 1,
+  highest_in_seq INTEGER NOT NULL DEFAULT 0,
+  updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE messages (
+  contact_id TEXT NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+  direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+  id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  text TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('queued', 'sent', 'stored', 'delivered', 'read', 'failed')),
+  path TEXT CHECK (path IS NULL OR path IN ('direct', 'relayed', 'mailbox')),
+  failure TEXT,
+  at INTEGER NOT NULL,
+  sent_at INTEGER,
+  read_at INTEGER,
+  gap_before INTEGER,
+  PRIMARY KEY (contact_id, direction, id)
+) WITHOUT ROWID;
+CREATE INDEX messages_by_time ON messages (contact_id, at);
+CREATE TABLE outbox (
+  contact_id TEXT NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+  message_id TEXT NOT NULL,
+  kind TEXT NOT NULL DEFAULT 'text',
+  envelope BLOB NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'stored', 'done', 'failed')),
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (contact_id, message_id)
+) WITHOUT ROWID;
+CREATE INDEX outbox_due ON outbox (state, next_attempt_at);
+CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+`
+
+// The messenger's duplicate filter: SHA-256 of each processed envelope (the whole envelope is under
+// the mailbox AEAD, so equal hashes mean the same sealed message), and the message it carried, so a
+// re-sent message gets its lost receipt again without touching the libsignal session.
+const v3ReceivedEnvelopes = `
+CREATE TABLE received_envelopes (
+  hash BLOB PRIMARY KEY,
+  contact_id TEXT NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+  message_id TEXT,
+  at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX received_envelopes_by_time ON received_envelopes (at);
+`
+
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: 'account, libsignal stores, invites, contacts', up: v1Core },
+  { version: 2, name: 'conversations, messages, outbox, settings', up: v2Messaging },
+  { version: 3, name: 'received envelopes (duplicate filter)', up: v3ReceivedEnvelopes }
+]

@@ -1,0 +1,65 @@
+// Frames of /0m1/deliver/1.0.0: one sealed envelope from a device to a device, answered by a transport ack
+// sent only after the receiver's handler has taken the envelope. Each frame travels as one varint-length-prefixed
+// message (lpStream); the length prefix is checked against MAX_DELIVER_FRAME_BYTES before the body is buffered.
+import { NetError } from '../net/errors.ts'
+
+export const DELIVER_PROTOCOL = '/0m1/deliver/1.0.0'
+export const DELIVER_VERSION = 0x01
+/** The largest envelope bucket of src/wire/envelope.ts (contract: 1024, 4096, 16384, 65536 bytes). */
+export const MAX_ENVELOPE_BYTES = 65536
+/** version(1) + type(1) before the envelope. */
+export const DELIVER_HEADER_BYTES = 2
+/** Bound on any frame of this protocol: a full envelope plus its header; larger prefixes are refused unread. */
+export const MAX_DELIVER_FRAME_BYTES = MAX_ENVELOPE_BYTES + DELIVER_HEADER_BYTES
+
+const TYPE_DELIVER = 0x01
+const TYPE_ACK = 0x02
+
+export type DeliverStatus = 'accepted' | 'rejected' | 'too-large' | 'bad-frame'
+const STATUS_CODES: Record<DeliverStatus, number> = { accepted: 0x00, rejected: 0x01, 'too-large': 0x02, 'bad-frame': 0x03 }
+const STATUS_BY_CODE = new Map<number, DeliverStatus>(Object.entries(STATUS_CODES).map(([k, v]) => [v, k as DeliverStatus]))
+
+export type DeliverFrame =
+  | { readonly type: 'deliver', readonly envelope: Uint8Array }
+  | { readonly type: 'ack', readonly status: DeliverStatus }
+
+export function encodeDeliverFrame (frame: DeliverFrame): Uint8Array {
+  if (frame.type === 'deliver') {
+    checkEnvelope(frame.envelope)
+    const out = new Uint8Array(DELIVER_HEADER_BYTES + frame.envelope.length)
+    out[0] = DELIVER_VERSION
+    out[1] = TYPE_DELIVER
+    out.set(frame.envelope, DELIVER_HEADER_BYTES)
+    return out
+  }
+  return Uint8Array.of(DELIVER_VERSION, TYPE_ACK, STATUS_CODES[frame.status])
+}
+
+export function decodeDeliverFrame (bytes: Uint8Array): DeliverFrame {
+  if (bytes.length < 1) throw new NetError('BAD_FRAME', 'Empty deliver frame.')
+  if (bytes[0] !== DELIVER_VERSION) throw new NetError('UNSUPPORTED_VERSION', `Deliver frame version ${bytes[0]} is not supported; this build speaks version ${DELIVER_VERSION}.`)
+  if (bytes.length > MAX_DELIVER_FRAME_BYTES) throw new NetError('TOO_LARGE', `Deliver frame of ${bytes.length} bytes is over the ${MAX_DELIVER_FRAME_BYTES}-byte limit.`)
+  if (bytes.length < 2) throw new NetError('BAD_FRAME', 'Deliver frame has no type.')
+  const type = bytes[1]
+  if (type === TYPE_DELIVER) {
+    const envelope = bytes.slice(DELIVER_HEADER_BYTES)
+    if (envelope.length === 0) throw new NetError('BAD_FRAME', 'Deliver frame carries an empty envelope.')
+    return { type: 'deliver', envelope }
+  }
+  if (type === TYPE_ACK) {
+    if (bytes.length !== 3) throw new NetError('BAD_FRAME', 'Deliver ack frame must be 3 bytes.')
+    const status = STATUS_BY_CODE.get(bytes[2] ?? -1)
+    if (status === undefined) throw new NetError('BAD_FRAME', `Unknown deliver ack status ${bytes[2]}.`)
+    return { type: 'ack', status }
+  }
+  throw new NetError('BAD_FRAME', `Unknown deliver frame type ${type}.`)
+}
+
+/** Caller-side check (RangeError names the argument, as for any caller mistake). */
+export function checkEnvelope (envelope: Uint8Array): void {
+  if (!(envelope instanceof Uint8Array)) throw new TypeError('envelope must be a Uint8Array')
+  if (envelope.length === 0) throw new RangeError('envelope must not be empty')
+  if (envelope.length > MAX_ENVELOPE_BYTES) {
+    throw new NetError('TOO_LARGE', `Envelope of ${envelope.length} bytes is over the ${MAX_ENVELOPE_BYTES}-byte maximum.`)
+  }
+}

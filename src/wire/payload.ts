@@ -1,0 +1,137 @@
+// The plaintext inside a libsignal message: a versioned payload with a random id and a
+// per-conversation, per-sender sequence number. Layout and limits: docs/protocol.md "Payload".
+import { Reader, Writer } from './bytes.ts'
+import { WireError } from './errors.ts'
+import { MAILBOX_ID_BYTES, MAILBOX_KEY_BYTES } from './envelope.ts'
+
+export const PAYLOAD_VERSION = 0x01
+export const PAYLOAD_ID_BYTES = 16
+export const PRESENCE_SECRET_BYTES = 32
+export const KIND_TEXT = 0x01
+export const KIND_RECEIPT = 0x02
+export const KIND_CARD = 0x03
+/** Text limit: 32 KiB of UTF-8 keeps a text message (with libsignal's overhead) inside the 64 KiB
+ * envelope bucket with room to spare. */
+export const MAX_TEXT_BYTES = 32 * 1024
+/** One receipt acknowledges at most this many messages (512 × 16 B = 8 KiB). */
+export const MAX_RECEIPT_IDS = 512
+/** Display names: 128 bytes of UTF-8 (about 30–128 characters) is plenty for a name on a screen. */
+export const MAX_NAME_BYTES = 128
+/** A libp2p peer id string (base58 or CIDv1) is well under 128 characters. */
+export const MAX_PEER_ID_BYTES = 128
+/** Relay and network addresses are multiaddr strings; 256 bytes holds a circuit address. */
+export const MAX_ADDRESS_BYTES = 256
+export const MAX_RELAYS = 8
+export const MAX_ADDRESSES = 16
+/** A self-issued libsignal sender certificate is about 260 bytes. */
+export const MAX_CERTIFICATE_BYTES = 1024
+/** Whole payload limit, below the envelope's largest body. */
+export const MAX_PAYLOAD_BYTES = 48 * 1024
+
+export interface ContactCard {
+  readonly displayName: string
+  /** The sender's mailbox for messages addressed to it (its receive direction). */
+  readonly mailboxId: Uint8Array
+  readonly mailboxKey: Uint8Array
+  readonly presenceSecret: Uint8Array
+  readonly peerId?: string
+  readonly relays: readonly string[]
+  readonly addresses: readonly string[]
+  /** libsignal SenderCertificate issued by the sender's own identity key. */
+  readonly senderCertificate: Uint8Array
+}
+
+export type ReceiptType = 'delivered' | 'read'
+
+export type Payload =
+  | { readonly kind: 'text', readonly id: Uint8Array, readonly seq: number, readonly sentAt: number, readonly text: string }
+  | { readonly kind: 'receipt', readonly id: Uint8Array, readonly seq: number, readonly type: ReceiptType, readonly ids: readonly Uint8Array[] }
+  | { readonly kind: 'card', readonly id: Uint8Array, readonly seq: number, readonly card: ContactCard }
+
+const RECEIPT_TYPES: Record<ReceiptType, number> = { delivered: 1, read: 2 }
+
+export function encodePayload (p: Payload): Uint8Array {
+  const w = new Writer(128)
+  w.u8(PAYLOAD_VERSION)
+  w.u8(p.kind === 'text' ? KIND_TEXT : p.kind === 'receipt' ? KIND_RECEIPT : KIND_CARD)
+  w.fixed(p.id, PAYLOAD_ID_BYTES, 'id')
+  w.u32(p.seq)
+  switch (p.kind) {
+    case 'text':
+      w.u64(p.sentAt)
+      w.string(2, MAX_TEXT_BYTES, p.text, 'text')
+      break
+    case 'receipt':
+      w.u8(RECEIPT_TYPES[p.type])
+      if (p.ids.length > MAX_RECEIPT_IDS) throw new RangeError(`a receipt holds at most ${MAX_RECEIPT_IDS} ids`)
+      w.u16(p.ids.length)
+      for (const id of p.ids) w.fixed(id, PAYLOAD_ID_BYTES, 'receipt id')
+      break
+    case 'card':
+      encodeCard(w, p.card)
+      break
+  }
+  return w.finish().slice()
+}
+
+function encodeCard (w: Writer, c: ContactCard): void {
+  w.string(1, MAX_NAME_BYTES, c.displayName, 'displayName')
+  w.fixed(c.mailboxId, MAILBOX_ID_BYTES, 'mailboxId')
+  w.fixed(c.mailboxKey, MAILBOX_KEY_BYTES, 'mailboxKey')
+  w.fixed(c.presenceSecret, PRESENCE_SECRET_BYTES, 'presenceSecret')
+  w.string(1, MAX_PEER_ID_BYTES, c.peerId ?? '', 'peerId')
+  w.strings(MAX_RELAYS, MAX_ADDRESS_BYTES, c.relays, 'relays')
+  w.strings(MAX_ADDRESSES, MAX_ADDRESS_BYTES, c.addresses, 'addresses')
+  w.sized(2, MAX_CERTIFICATE_BYTES, c.senderCertificate, 'senderCertificate')
+}
+
+function decodeCard (r: Reader): ContactCard {
+  const displayName = r.string(1, MAX_NAME_BYTES, 'display name')
+  const mailboxId = r.fixed(MAILBOX_ID_BYTES, 'mailbox id')
+  const mailboxKey = r.fixed(MAILBOX_KEY_BYTES, 'mailbox key')
+  const presenceSecret = r.fixed(PRESENCE_SECRET_BYTES, 'presence secret')
+  const peerId = r.string(1, MAX_PEER_ID_BYTES, 'peer id')
+  const relays = r.strings(MAX_RELAYS, MAX_ADDRESS_BYTES, 'relays')
+  const addresses = r.strings(MAX_ADDRESSES, MAX_ADDRESS_BYTES, 'addresses')
+  const senderCertificate = r.sized(2, MAX_CERTIFICATE_BYTES, 'sender certificate')
+  return { displayName, mailboxId, mailboxKey, presenceSecret, ...(peerId === '' ? {} : { peerId }), relays, addresses, senderCertificate }
+}
+
+export function decodePayload (bytes: Uint8Array): Payload {
+  const r = new Reader(bytes, 'message payload')
+  const version = r.u8('version')
+  if (version !== PAYLOAD_VERSION) throw new WireError('VERSION', `The message payload has version ${version}; this program reads version ${PAYLOAD_VERSION}.`)
+  if (bytes.length > MAX_PAYLOAD_BYTES) throw new WireError('TOO_LARGE', `The message payload is over ${MAX_PAYLOAD_BYTES} bytes.`)
+  const kind = r.u8('kind')
+  const id = r.fixed(PAYLOAD_ID_BYTES, 'id')
+  const seq = r.u32('seq')
+  let p: Payload
+  switch (kind) {
+    case KIND_TEXT: {
+      const sentAt = r.u64('sent time')
+      const text = r.string(2, MAX_TEXT_BYTES, 'text')
+      if (seq === 0) throw new WireError('INVALID', 'A text message must have a sequence number of 1 or more.')
+      p = { kind: 'text', id, seq, sentAt, text }
+      break
+    }
+    case KIND_RECEIPT: {
+      const t = r.u8('receipt type')
+      const type: ReceiptType | undefined = t === 1 ? 'delivered' : t === 2 ? 'read' : undefined
+      if (type === undefined) throw new WireError('UNKNOWN_KIND', `The receipt has an unknown type ${t}.`)
+      const n = r.u16('receipt count')
+      if (n > MAX_RECEIPT_IDS) throw new WireError('TOO_LARGE', `The receipt lists more than ${MAX_RECEIPT_IDS} messages.`)
+      const ids: Uint8Array[] = []
+      for (let i = 0; i < n; i++) ids.push(r.fixed(PAYLOAD_ID_BYTES, 'receipt id'))
+      p = { kind: 'receipt', id, seq, type, ids }
+      break
+    }
+    case KIND_CARD:
+      p = { kind: 'card', id, seq, card: decodeCard(r) }
+      break
+    default:
+      throw new WireError('UNKNOWN_KIND', `The message payload has kind ${kind}, which this version does not know; a newer 0message1 may have sent it.`)
+  }
+  if (p.kind !== 'text' && seq !== 0) throw new WireError('INVALID', 'A control message (receipt, card) must have sequence number 0.')
+  r.end()
+  return p
+}

@@ -206,6 +206,9 @@ export class FakeMessenger implements Messenger {
   }
 
   async stop (): Promise<void> { this.stopped = true; this.listeners.clear() }
+
+  /** Models opening the same data directory again after stop(). */
+  reopen (): void { this.stopped = false }
 }
 
 export class FakeHost implements DeviceHost {

@@ -1,0 +1,219 @@
+// The commands that run nodes in this process: init (creates the account, offline), start (device
+// node + local API + web UI), relay, and demo (a relay and two introduced devices on loopback).
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { homedir, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createApiServer, DEFAULT_API_LISTEN, type ApiServer } from '../api/server.ts'
+import { readApiInfo, removeApiInfo, writeApiInfo } from '../api/discovery.ts'
+import { readToken } from '../api/token.ts'
+import { createLogger, type Logger, type LogLevel } from '../platform/logger.ts'
+import type { DeviceHost, Messenger } from '../messenger/types.ts'
+import { CliError } from './errors.ts'
+import type { CliRuntime, HostFactoryOptions, RelayRunning } from './runtime.ts'
+import { readPassphraseFile, type Parsed } from './args.ts'
+
+/** Where a relay keeps its store unless --data says otherwise: never inside a device's directory. */
+export const DEFAULT_RELAY_DIR_NAME = '.0message1-relay'
+export const DEFAULT_RELAY_LISTEN = ['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4002/ws']
+/** Name used by `init` without --name; contacts see it and can rename locally. */
+export const DEFAULT_DISPLAY_NAME = 'Anonymous'
+/** How long `demo` waits for Alice to learn Bob's card over the network before it goes on. */
+export const DEMO_INTRO_TIMEOUT_MS = 20_000
+/** A running node answers its own API on loopback at once; this only bounds a hung one. */
+const PROBE_TIMEOUT_MS = 2000
+const LOOPBACK_LISTEN = ['/ip4/127.0.0.1/tcp/0']
+
+const LEVELS = new Set(['debug', 'info', 'warn', 'error', 'silent'])
+
+export function makeLogger (p: Parsed, rt: CliRuntime): Logger {
+  const level = typeof p.values['log-level'] === 'string' ? p.values['log-level'] : (rt.env.ZEROM1_LOG ?? 'warn')
+  if (!LEVELS.has(level)) throw new CliError('USAGE', '--log-level must be one of debug, info, warn, error, silent.')
+  return createLogger({ level: level as LogLevel, sink: (line) => { rt.stderr(line + '\n') } })
+}
+
+function strings (v: Parsed['values'][string]): string[] | undefined {
+  return Array.isArray(v) && v.length > 0 ? v : undefined
+}
+
+function isAlive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** A node already serving this directory: api.json names a live process whose API answers with our
+ * token (checking the pid alone would be fooled by pid reuse after a crash). */
+async function runningPid (dataDir: string): Promise<number | undefined> {
+  const info = readApiInfo(dataDir)
+  if (info === undefined || !isAlive(info.pid)) return undefined
+  let token: string | undefined
+  try { token = readToken(dataDir) } catch { return undefined }
+  if (token === undefined) return undefined
+  try {
+    const res = await fetch(info.url + '/api/state', { headers: { Authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) })
+    await res.body?.cancel()
+    return res.ok ? info.pid : undefined
+  } catch {
+    return undefined
+  }
+}
+
+export async function runInit (rt: CliRuntime, p: Parsed, dataDir: string): Promise<number> {
+  const logger = makeLogger(p, rt)
+  const name = typeof p.values.name === 'string' ? p.values.name.trim() : DEFAULT_DISPLAY_NAME
+  if (name.length === 0 || name.length > 64) throw new CliError('USAGE', '--name must be 1 to 64 characters.')
+  const passphrase = readPassphraseFile(typeof p.values['passphrase-file'] === 'string' ? p.values['passphrase-file'] : undefined)
+  const pid = await runningPid(dataDir)
+  if (pid !== undefined) throw new CliError('FAILED', `A node is running for ${dataDir} (pid ${pid}); create the account in its web UI instead.`)
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+  // No listen addresses: init never touches the network.
+  const host = await rt.createDeviceHost({ dataDir, listen: [], relays: [], logger, ...(passphrase === undefined ? {} : { passphrase }) })
+  try {
+    if (host.state() !== 'no-account') throw new CliError('FAILED', `${dataDir} already has an account; there is one account per device.`)
+    const m = await host.createAccount(passphrase === undefined ? { name } : { name, passphrase })
+    const status = await m.status()
+    if (p.values.json === true) rt.stdout(JSON.stringify({ accountId: status.accountId, dataDir }) + '\n')
+    else rt.stdout(`Created account ${status.accountId} in ${dataDir}.\nStart the node with \`0message1 start${p.values.data === undefined ? '' : ` --data ${dataDir}`}\`.\n`)
+    return 0
+  } finally {
+    await host.stop()
+  }
+}
+
+async function serveApi (host: DeviceHost, dataDir: string, listen: string, logger: Logger): Promise<ApiServer> {
+  try {
+    return await createApiServer({ host, dataDir, listen, logger })
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new CliError('FAILED', `The API address ${listen} is in use; choose another with --api 127.0.0.1:PORT.`, { cause: err })
+    }
+    if (err instanceof RangeError) throw new CliError('USAGE', `--api ${err.message.replace(/^listen:? ?/, '')}.`)
+    throw err
+  }
+}
+
+export async function runStart (rt: CliRuntime, p: Parsed, dataDir: string): Promise<number> {
+  const logger = makeLogger(p, rt)
+  const passphrase = readPassphraseFile(typeof p.values['passphrase-file'] === 'string' ? p.values['passphrase-file'] : undefined)
+  const apiListen = typeof p.values.api === 'string' ? p.values.api : DEFAULT_API_LISTEN
+  const pid = await runningPid(dataDir)
+  if (pid !== undefined) throw new CliError('FAILED', `A node is already running for ${dataDir} (pid ${pid}); stop it first.`)
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+  const o: HostFactoryOptions = { dataDir, logger }
+  const listen = strings(p.values.listen)
+  const relays = strings(p.values.relay)
+  const bootstrap = strings(p.values.bootstrap)
+  if (listen !== undefined) o.listen = listen
+  if (relays !== undefined) o.relays = relays
+  if (bootstrap !== undefined) o.bootstrap = bootstrap
+  if (passphrase !== undefined) o.passphrase = passphrase
+  const host = await rt.createDeviceHost(o)
+  let api: ApiServer
+  try {
+    api = await serveApi(host, dataDir, apiListen, logger)
+  } catch (err) {
+    await host.stop()
+    throw err
+  }
+  writeApiInfo(dataDir, { url: api.url, pid: process.pid })
+  const state = host.state()
+  const hint = state === 'no-account' ? ' Create your account there.' : state === 'locked' ? ' Unlock it there with your passphrase.' : ''
+  rt.stdout(`0message1 is running (data: ${dataDir}).\nWeb UI: ${api.uiUrl}\nOpen that address in your browser; it holds this node's API token, so keep it to yourself.${hint}\nStop with Ctrl+C.\n`)
+  rt.onReady?.({ url: api.url, uiUrl: api.uiUrl, state })
+  try {
+    await rt.waitForStop()
+    rt.stdout('Stopping...\n')
+  } finally {
+    await api.close()
+    await host.stop()
+    removeApiInfo(dataDir, process.pid)
+  }
+  return 0
+}
+
+export async function runRelay (rt: CliRuntime, p: Parsed, _dataDir: string): Promise<number> {
+  const logger = makeLogger(p, rt)
+  const dataDir = typeof p.values.data === 'string' ? _dataDir : (rt.env.ZEROM1_RELAY_DATA ?? join(homedir(), DEFAULT_RELAY_DIR_NAME))
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+  const listen = strings(p.values.listen) ?? DEFAULT_RELAY_LISTEN
+  const bootstrap = strings(p.values.bootstrap)
+  let relay: RelayRunning
+  try {
+    relay = await rt.startRelay({ dataDir, listen, logger, ...(bootstrap === undefined ? {} : { bootstrap }) })
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE' || /EADDRINUSE|address already in use/i.test(String((err as Error).message))) {
+      throw new CliError('FAILED', 'A listen address of the relay is in use; choose others with --listen.', { cause: err })
+    }
+    throw err
+  }
+  if (p.values.json === true) rt.stdout(JSON.stringify({ peerId: relay.peerId, addresses: relay.addresses }) + '\n')
+  else rt.stdout(`Relay running (data: ${dataDir}), peer id ${relay.peerId}. Give devices one of these addresses (start --relay ...):\n${relay.addresses.join('\n')}\n`)
+  rt.onReady?.({ peerId: relay.peerId, addresses: relay.addresses })
+  try {
+    await rt.waitForStop()
+  } finally {
+    await relay.stop()
+  }
+  return 0
+}
+
+async function until (check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const end = Date.now() + timeoutMs
+  while (Date.now() < end) {
+    if (await check()) return true
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  }
+  return false
+}
+
+export async function runDemo (rt: CliRuntime, p: Parsed): Promise<number> {
+  const logger = makeLogger(p, rt)
+  const root = mkdtempSync(join(tmpdir(), '0m1-demo-'))
+  const cleanups: Array<() => Promise<void>> = []
+  try {
+    const dir = (name: string): string => { const d = join(root, name); mkdirSync(d, { mode: 0o700 }); return d }
+    const relay = await rt.startRelay({ dataDir: dir('relay'), listen: LOOPBACK_LISTEN, logger: logger.child('relay') })
+    cleanups.push(async () => { await relay.stop() })
+    const device = async (name: string): Promise<{ host: DeviceHost, m: Messenger, api: ApiServer, dataDir: string }> => {
+      const dataDir = dir(name.toLowerCase())
+      const host = await rt.createDeviceHost({ dataDir, listen: LOOPBACK_LISTEN, relays: [...relay.addresses], logger: logger.child(name.toLowerCase()) })
+      cleanups.push(async () => { await host.stop() })
+      const m = await host.createAccount({ name })
+      const api = await serveApi(host, dataDir, '127.0.0.1:0', logger)
+      cleanups.push(async () => { await api.close() })
+      writeApiInfo(dataDir, { url: api.url, pid: process.pid })
+      return { host, m, api, dataDir }
+    }
+    const alice = await device('Alice')
+    const bob = await device('Bob')
+    const invite = await alice.m.createInvite()
+    await bob.m.acceptInvite(invite.link, { name: 'Alice' })
+    const introduced = await until(async () => (await alice.m.contacts()).length > 0, DEMO_INTRO_TIMEOUT_MS)
+    if (!introduced) rt.stderr('0message1: Alice has not received Bob\'s contact card yet; it may still arrive.\n')
+    if (p.values.json === true) {
+      rt.stdout(JSON.stringify({ relay: relay.addresses, alice: { ui: alice.api.uiUrl, data: alice.dataDir }, bob: { ui: bob.api.uiUrl, data: bob.dataDir } }) + '\n')
+    } else {
+      rt.stdout([
+        'Demo running on loopback: one relay and two devices who already know each other.',
+        `Alice: ${alice.api.uiUrl}`,
+        `Bob:   ${bob.api.uiUrl}`,
+        `Relay: ${relay.addresses[0] ?? '(no address)'}`,
+        `CLI:   0message1 messages Alice --data ${bob.dataDir}`,
+        `Data is in ${root}${p.values.keep === true ? ' (kept after exit)' : ' (deleted on exit)'}. Stop with Ctrl+C.`,
+        ''
+      ].join('\n'))
+    }
+    rt.onReady?.({ alice: alice.api.uiUrl, bob: bob.api.uiUrl, relay: relay.addresses, root })
+    await rt.waitForStop()
+    rt.stdout('Stopping...\n')
+    return 0
+  } finally {
+    for (const c of cleanups.reverse()) {
+      try { await c() } catch (err) { logger.warn('demo-stop-failed', { error: (err as Error).name }) }
+    }
+    if (p.values.keep !== true) rmSync(root, { recursive: true, force: true })
+  }
+}

@@ -1,0 +1,281 @@
+// The `0message1` command: parses the command line, runs one command, prints one clear sentence on
+// failure. Commands that need the running node go through its local API (src/api/client.ts).
+import { homedir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { ApiClient } from '../api/client.ts'
+import { ApiError } from '../api/errors.ts'
+import type { ContactView } from '../messenger/types.ts'
+import { CliError } from './errors.ts'
+import type { Parsed } from './args.ts'
+import { defaultRuntime, type CliRuntime } from './runtime.ts'
+import { formatContacts, formatMessages, formatStatus, oneLine } from './format.ts'
+import { runDemo, runInit, runRelay, runStart } from './daemon.ts'
+
+export const DEFAULT_DATA_DIR_NAME = '.0message1'
+
+export const USAGE = `Usage: 0message1 <command> [options]
+
+Commands:
+  init [--name NAME] [--passphrase-file F]     create this device's account (offline)
+  start [--listen MA]... [--relay MA]... [--api HOST:PORT] [--passphrase-file F]
+                                               run the device node, its web UI and local API
+  relay [--listen MA]... [--bootstrap MA]...   run a relay (circuit relay, mailboxes, DHT)
+  invite [--json]                              print an invite link to give to someone
+  contacts add LINK [--name NAME] [--json]     add a contact from their invite link
+  contacts list [--json]                       list contacts
+  contacts rename CONTACT NAME                 change a contact's local name
+  send CONTACT TEXT                            send a message
+  messages CONTACT [--limit N] [--json]        show a conversation with each message's state and path
+  safety-number CONTACT [--json]               show the safety number to compare with a contact
+  verify CONTACT [--off]                       mark a contact verified (after comparing numbers)
+  status [--json]                              peer id, relays, NAT status, queue sizes
+  demo [--keep]                                a relay and two devices (alice, bob) on loopback
+
+Options for every command:
+  --data DIR     data directory (default: $ZEROM1_DATA, else ~/.0message1)
+  --log-level L  debug, info, warn, error or silent (logs go to stderr)
+  --help         this text
+
+CONTACT is a contact's id, account id or name (see \`contacts list\`).
+`
+
+type Options = NonNullable<ParseArgsConfig['options']>
+const COMMON: Options = {
+  data: { type: 'string' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean', short: 'h' }
+}
+const JSON_OPT: Options = { json: { type: 'boolean' } }
+
+
+function parse (command: string, args: string[], options: Options): Parsed {
+  try {
+    const r = parseArgs({ args, options: { ...COMMON, ...options }, allowPositionals: true, strict: true })
+    return { values: r.values as Parsed['values'], positionals: r.positionals }
+  } catch (err) {
+    const m = /'(-[^']*)'/.exec((err as Error).message)
+    const code = (err as { code?: string }).code
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && m !== null) throw new CliError('USAGE', `Unknown option ${m[1] ?? ''} for \`${command}\`; see \`0message1 --help\`.`)
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && m !== null) throw new CliError('USAGE', `Option ${m[1] ?? ''} of \`${command}\` needs a value; see \`0message1 --help\`.`)
+    throw new CliError('USAGE', `Cannot read the options of \`${command}\`; see \`0message1 --help\`.`)
+  }
+}
+
+export function dataDirOf (values: Parsed['values'], env: CliRuntime['env']): string {
+  const given = typeof values.data === 'string' ? values.data : env.ZEROM1_DATA
+  return resolve(given !== undefined && given !== '' ? given : join(homedir(), DEFAULT_DATA_DIR_NAME))
+}
+
+function positional (p: Parsed, index: number, what: string, command: string): string {
+  const v = p.positionals[index]
+  if (v === undefined || v === '') throw new CliError('USAGE', `\`${command}\` needs ${what}; see \`0message1 --help\`.`)
+  return v
+}
+
+function noExtra (p: Parsed, count: number, command: string): void {
+  if (p.positionals.length > count) throw new CliError('USAGE', `\`${command}\` takes ${count === 0 ? 'no arguments' : `${count} argument(s)`}; put text with spaces in quotes.`)
+}
+
+const normalizeId = (s: string): string => s.replace(/[^A-Za-z0-9]/g, '').toUpperCase()
+
+/** A contact by id, account id, or name (case-insensitive); ambiguous or unknown is an error. */
+export function resolveContact (contacts: readonly ContactView[], query: string): ContactView {
+  const byId = contacts.find((c) => c.id === query)
+  if (byId !== undefined) return byId
+  const q = normalizeId(query)
+  if (q.length >= 6) {
+    const byAccount = contacts.filter((c) => normalizeId(c.accountId).startsWith(q))
+    if (byAccount.length === 1 && byAccount[0] !== undefined) return byAccount[0]
+  }
+  const lower = query.trim().toLowerCase()
+  const byName = contacts.filter((c) => c.name.toLowerCase() === lower)
+  if (byName.length === 1 && byName[0] !== undefined) return byName[0]
+  if (byName.length > 1) throw new CliError('AMBIGUOUS', 'More than one contact has that name; use the contact\'s id from `0message1 contacts list`.')
+  throw new CliError('NOT_FOUND', 'No contact matches that; see `0message1 contacts list`.')
+}
+
+function json (rt: CliRuntime, value: unknown): void {
+  rt.stdout(JSON.stringify(value, null, 2) + '\n')
+}
+
+async function clientCommand (rt: CliRuntime, command: string, rest: string[]): Promise<number> {
+  switch (command) {
+    case 'invite': {
+      const p = parse(command, rest, JSON_OPT)
+      noExtra(p, 0, command)
+      const invite = await ApiClient.forDataDir(dataDirOf(p.values, rt.env)).createInvite()
+      if (p.values.json === true) json(rt, invite)
+      else rt.stdout(invite.link + '\n')
+      return 0
+    }
+    case 'contacts': {
+      const sub = rest[0]
+      if (sub === 'add') {
+        const p = parse('contacts add', rest.slice(1), { ...JSON_OPT, name: { type: 'string' } })
+        const link = positional(p, 0, 'an invite link', 'contacts add')
+        noExtra(p, 1, 'contacts add')
+        const client = ApiClient.forDataDir(dataDirOf(p.values, rt.env))
+        const contact = await client.addContact(link, typeof p.values.name === 'string' ? p.values.name : undefined)
+        if (p.values.json === true) json(rt, contact)
+        else rt.stdout(`Added ${oneLine(contact.name)} (${contact.accountId}); contact id ${contact.id}.\n`)
+        return 0
+      }
+      if (sub === 'list' || sub === undefined || sub.startsWith('-')) {
+        const p = parse('contacts list', sub === 'list' ? rest.slice(1) : rest, JSON_OPT)
+        noExtra(p, 0, 'contacts list')
+        const contacts = await ApiClient.forDataDir(dataDirOf(p.values, rt.env)).contacts()
+        if (p.values.json === true) json(rt, contacts)
+        else rt.stdout(formatContacts(contacts))
+        return 0
+      }
+      if (sub === 'rename') {
+        const p = parse('contacts rename', rest.slice(1), JSON_OPT)
+        const query = positional(p, 0, 'a contact', 'contacts rename')
+        const name = positional(p, 1, 'a new name', 'contacts rename')
+        noExtra(p, 2, 'contacts rename')
+        const client = ApiClient.forDataDir(dataDirOf(p.values, rt.env))
+        const contact = resolveContact(await client.contacts(), query)
+        const renamed = await client.request<ContactView>('PATCH', `/api/contacts/${encodeURIComponent(contact.id)}`, { name })
+        if (p.values.json === true) json(rt, renamed)
+        else rt.stdout(`Renamed to ${oneLine(renamed.name)}.\n`)
+        return 0
+      }
+      throw new CliError('USAGE', `Unknown \`contacts\` subcommand ${JSON.stringify(oneLine(sub))}; use add, list or rename.`)
+    }
+    case 'send': {
+      const p = parse(command, rest, JSON_OPT)
+      const query = positional(p, 0, 'a contact', command)
+      const text = positional(p, 1, 'the text to send', command)
+      noExtra(p, 2, command)
+      const client = ApiClient.forDataDir(dataDirOf(p.values, rt.env))
+      const contact = resolveContact(await client.contacts(), query)
+      const message = await client.send(contact.id, text)
+      if (p.values.json === true) json(rt, message)
+      else rt.stdout(`Message ${message.id} is ${message.state}; \`0message1 messages ${contact.id}\` shows when it is delivered.\n`)
+      return 0
+    }
+    case 'messages': {
+      const p = parse(command, rest, { ...JSON_OPT, limit: { type: 'string' } })
+      const query = positional(p, 0, 'a contact', command)
+      noExtra(p, 1, command)
+      let limit: number | undefined
+      if (typeof p.values.limit === 'string') {
+        limit = Number(p.values.limit)
+        if (!Number.isInteger(limit) || limit < 1) throw new CliError('USAGE', '--limit must be a positive whole number.')
+      }
+      const client = ApiClient.forDataDir(dataDirOf(p.values, rt.env))
+      const contact = resolveContact(await client.contacts(), query)
+      const messages = await client.messages(contact.id, limit)
+      if (p.values.json === true) json(rt, messages)
+      else rt.stdout(formatMessages(messages, contact.name))
+      return 0
+    }
+    case 'safety-number': {
+      const p = parse(command, rest, JSON_OPT)
+      const query = positional(p, 0, 'a contact', command)
+      noExtra(p, 1, command)
+      const client = ApiClient.forDataDir(dataDirOf(p.values, rt.env))
+      const contact = resolveContact(await client.contacts(), query)
+      const sn = await client.safetyNumber(contact.id)
+      if (p.values.json === true) json(rt, sn)
+      else {
+        const groups = sn.digits.match(/.{1,5}/g) ?? []
+        rt.stdout(`Safety number with ${oneLine(contact.name)} (${sn.verified ? 'verified' : 'not verified'}):\n`)
+        for (let i = 0; i < groups.length; i += 4) rt.stdout('  ' + groups.slice(i, i + 4).join(' ') + '\n')
+        rt.stdout('Compare it with the number on their device; if it matches, run `0message1 verify ' + contact.id + '`.\n')
+      }
+      return 0
+    }
+    case 'verify': {
+      const p = parse(command, rest, { off: { type: 'boolean' } })
+      const query = positional(p, 0, 'a contact', command)
+      noExtra(p, 1, command)
+      const client = ApiClient.forDataDir(dataDirOf(p.values, rt.env))
+      const contact = resolveContact(await client.contacts(), query)
+      const sn = await client.setVerified(contact.id, p.values.off !== true)
+      rt.stdout(sn.verified ? 'Marked verified.\n' : 'Marked not verified.\n')
+      return 0
+    }
+    case 'status': {
+      const p = parse(command, rest, JSON_OPT)
+      noExtra(p, 0, command)
+      const client = ApiClient.forDataDir(dataDirOf(p.values, rt.env))
+      const state = await client.state()
+      if (state !== 'ready') {
+        if (p.values.json === true) json(rt, { state })
+        else rt.stdout(state === 'locked' ? 'The node is running but locked; unlock it in the web UI.\n' : 'The node is running but has no account yet; create one in the web UI or with `0message1 init`.\n')
+        return 0
+      }
+      const status = await client.status()
+      if (p.values.json === true) json(rt, { state, ...status })
+      else rt.stdout(formatStatus(status))
+      return 0
+    }
+    default:
+      throw new CliError('USAGE', `Unknown command ${JSON.stringify(oneLine(command))}; see \`0message1 --help\`.`)
+  }
+}
+
+/** Runs one command; returns the exit code (0 ok, 1 failed, 2 wrong command line). */
+export async function main (argv: string[], runtime: CliRuntime = defaultRuntime()): Promise<number> {
+  const rt = runtime
+  const [command, ...rest] = argv
+  if (command === undefined) {
+    rt.stderr(USAGE)
+    return 2
+  }
+  if (command === 'help' || command === '--help' || command === '-h' || rest.includes('--help') || rest.includes('-h')) {
+    rt.stdout(USAGE)
+    return 0
+  }
+  try {
+    switch (command) {
+      case 'init': {
+        const p = parse(command, rest, { name: { type: 'string' }, 'passphrase-file': { type: 'string' }, ...JSON_OPT })
+        noExtra(p, 0, command)
+        return await runInit(rt, p, dataDirOf(p.values, rt.env))
+      }
+      case 'start': {
+        const p = parse(command, rest, {
+          listen: { type: 'string', multiple: true },
+          relay: { type: 'string', multiple: true },
+          bootstrap: { type: 'string', multiple: true },
+          api: { type: 'string' },
+          'passphrase-file': { type: 'string' }
+        })
+        noExtra(p, 0, command)
+        return await runStart(rt, p, dataDirOf(p.values, rt.env))
+      }
+      case 'relay': {
+        const p = parse(command, rest, { listen: { type: 'string', multiple: true }, bootstrap: { type: 'string', multiple: true }, ...JSON_OPT })
+        noExtra(p, 0, command)
+        return await runRelay(rt, p, dataDirOf(p.values, rt.env))
+      }
+      case 'demo': {
+        const p = parse(command, rest, { keep: { type: 'boolean' }, ...JSON_OPT })
+        noExtra(p, 0, command)
+        return await runDemo(rt, p)
+      }
+      default:
+        return await clientCommand(rt, command, rest)
+    }
+  } catch (err) {
+    return report(rt, err)
+  }
+}
+
+function report (rt: CliRuntime, err: unknown): number {
+  if (CliError.is(err)) {
+    rt.stderr(`0message1: ${err.message}\n`)
+    return err.code === 'USAGE' ? 2 : 1
+  }
+  if (ApiError.is(err) || (err instanceof Error && /^[A-Z][A-Z0-9_]*$/.test(String((err as Error & { code?: unknown }).code)))) {
+    rt.stderr(`0message1: ${(err as Error).message}\n`)
+    return 1
+  }
+  const e = err instanceof Error ? err : new Error(String(err))
+  rt.stderr(`0message1: unexpected error (${e.name}): ${oneLine(e.message)}\n`)
+  if (rt.env.ZEROM1_DEBUG === '1' && e.stack !== undefined) rt.stderr(e.stack + '\n')
+  return 1
+}

@@ -1,0 +1,192 @@
+// The CLI in-process against the in-memory host double: argument handling, output shapes, errors and
+// exit codes. The real bin across real nodes and a relay: test/cli/real.test.ts.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync, existsSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { dataDirOf, main, resolveContact } from '../../src/cli/main.ts'
+import { printable } from '../../src/cli/format.ts'
+import type { CliRuntime } from '../../src/cli/runtime.ts'
+import type { ContactView, MessageView } from '../../src/messenger/types.ts'
+import { API_INFO_FILE } from '../../src/api/discovery.ts'
+import { FakeHost, FakeNetwork } from '../helpers/fake-host.ts'
+
+interface Harness {
+  run: (...argv: string[]) => Promise<{ code: number, out: string, err: string }>
+  /** Starts `start` (in this process) and returns a function that stops it. */
+  start: (dataDir: string, ...extra: string[]) => Promise<{ ui: string, stop: () => Promise<number> }>
+}
+
+function harness (t: { after: (fn: () => Promise<void> | void) => void }): Harness {
+  const net = new FakeNetwork()
+  const hosts = new Map<string, FakeHost>() // one fake "disk" per data directory
+  const runtime = (out: string[], err: string[], extra: Partial<CliRuntime> = {}): CliRuntime => ({
+    stdout: (s) => { out.push(s) },
+    stderr: (s) => { err.push(s) },
+    env: { ZEROM1_LOG: 'silent' },
+    createDeviceHost: async (o) => {
+      let h = hosts.get(o.dataDir)
+      if (h === undefined) { h = new FakeHost(net); hosts.set(o.dataDir, h) }
+      h.messenger()?.reopen()
+      return h
+    },
+    startRelay: async () => ({ peerId: 'relay', addresses: ['/ip4/127.0.0.1/tcp/1/p2p/relay'], stop: async () => {} }),
+    waitForStop: async () => { await new Promise(() => {}) },
+    ...extra
+  })
+  return {
+    run: async (...argv) => {
+      const out: string[] = []
+      const err: string[] = []
+      const code = await main(argv, runtime(out, err))
+      return { code, out: out.join(''), err: err.join('') }
+    },
+    start: async (dataDir, ...extra) => {
+      let stop!: () => void
+      const stopped = new Promise<void>((resolve) => { stop = resolve })
+      let ready!: (info: Record<string, unknown>) => void
+      const isReady = new Promise<Record<string, unknown>>((resolve) => { ready = resolve })
+      const out: string[] = []
+      const err: string[] = []
+      const done = main(['start', '--data', dataDir, '--api', '127.0.0.1:0', ...extra], runtime(out, err, { waitForStop: async () => { await stopped }, onReady: (i) => { ready(i) } }))
+      const info = await Promise.race([isReady, done.then((code) => { throw new Error(`start exited ${code}: ${err.join('')}`) })])
+      let finished = false
+      const stopIt = async (): Promise<number> => { if (finished) return 0; finished = true; stop(); return await done }
+      t.after(async () => { await stopIt() })
+      assert.match(out.join(''), /Web UI: http:\/\/127\.0\.0\.1:\d+\/#token=/)
+      return { ui: String(info.uiUrl), stop: stopIt }
+    }
+  }
+}
+
+function tempDir (t: { after: (fn: () => void) => void }): string {
+  const dir = mkdtempSync(join(tmpdir(), '0m1-cli-'))
+  t.after(() => { rmSync(dir, { recursive: true, force: true }) })
+  return dir
+}
+
+test('help, unknown commands and options: usage errors exit 2 with one sentence', async (t) => {
+  const h = harness(t)
+  const help = await h.run('--help')
+  assert.equal(help.code, 0)
+  assert.match(help.out, /Usage: 0message1/)
+  assert.equal((await h.run()).code, 2)
+  const unknown = await h.run('fly')
+  assert.equal(unknown.code, 2)
+  assert.equal(unknown.err, '0message1: Unknown command "fly"; see `0message1 --help`.\n')
+  const badOpt = await h.run('status', '--colour')
+  assert.equal(badOpt.code, 2)
+  assert.equal(badOpt.err, '0message1: Unknown option --colour for `status`; see `0message1 --help`.\n')
+  const missing = await h.run('send', 'bob')
+  assert.equal(missing.code, 2)
+  assert.match(missing.err, /needs the text to send/)
+  const extra = await h.run('send', 'bob', 'hello', 'world')
+  assert.equal(extra.code, 2)
+  assert.match(extra.err, /quotes/)
+})
+
+test('commands that need the node say how to start it when it is not running', async (t) => {
+  const h = harness(t)
+  const dir = tempDir(t)
+  const r = await h.run('contacts', 'list', '--data', dir)
+  assert.equal(r.code, 1)
+  assert.equal(r.err, `0message1: No node is running for ${dir}; start it with \`0message1 start --data ${dir}\`.\n`)
+  assert.equal(r.out, '')
+})
+
+test('init once per data directory; an empty passphrase file is refused', async (t) => {
+  const h = harness(t)
+  const dir = tempDir(t)
+  const first = await h.run('init', '--data', dir, '--name', 'Alice', '--json')
+  assert.equal(first.code, 0, first.err)
+  assert.equal((JSON.parse(first.out) as { dataDir: string }).dataDir, dir)
+  const second = await h.run('init', '--data', dir, '--name', 'Alice')
+  assert.equal(second.code, 1)
+  assert.match(second.err, /already has an account/)
+  const emptyPass = join(dir, 'pass')
+  writeFileSync(emptyPass, '\n')
+  const bad = await h.run('init', '--data', join(dir, 'other'), '--passphrase-file', emptyPass)
+  assert.equal(bad.code, 2)
+  assert.match(bad.err, /is empty/)
+})
+
+test('start, invite, contacts add/list, send, messages --json, status, verify between two fake nodes', async (t) => {
+  const h = harness(t)
+  const a = tempDir(t)
+  const b = tempDir(t)
+  assert.equal((await h.run('init', '--data', a, '--name', 'Alice')).code, 0)
+  assert.equal((await h.run('init', '--data', b, '--name', 'Bob')).code, 0)
+  const nodeA = await h.start(a)
+  await h.start(b)
+  assert.ok(existsSync(join(a, API_INFO_FILE)))
+  const again = await h.run('start', '--data', a, '--api', '127.0.0.1:0')
+  assert.equal(again.code, 1, 'a second start on the same directory is refused')
+  assert.match(again.err, /already running|in use/)
+
+  const invite = await h.run('invite', '--data', a)
+  assert.equal(invite.code, 0, invite.err)
+  const link = invite.out.trim()
+  assert.match(link, /^0m1:/)
+  const added = await h.run('contacts', 'add', link, '--data', b, '--json')
+  assert.equal(added.code, 0, added.err)
+  assert.equal((JSON.parse(added.out) as ContactView).name, 'Alice')
+  const badLink = await h.run('contacts', 'add', 'nonsense', '--data', b)
+  assert.equal(badLink.code, 1)
+  assert.equal(badLink.err, '0message1: This is not a 0message1 invite link.\n')
+
+  const list = await h.run('contacts', 'list', '--data', b)
+  assert.match(list.out, /Alice/)
+  const sent = await h.run('send', 'alice', 'hello \u001b[31mAlice', '--data', b)
+  assert.equal(sent.code, 0, sent.err)
+  let msgs: MessageView[] = []
+  for (let i = 0; i < 50; i++) {
+    msgs = JSON.parse((await h.run('messages', 'Alice', '--json', '--data', b)).out) as MessageView[]
+    if (msgs[0]?.state === 'delivered') break
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  assert.equal(msgs.length, 1)
+  assert.equal(msgs[0]?.state, 'delivered')
+  assert.equal(msgs[0]?.text, 'hello \u001b[31mAlice')
+  const human = await h.run('messages', 'Bob', '--data', a)
+  assert.equal(human.code, 0, human.err)
+  assert.match(human.out, /Bob: hello \uFFFD\[31mAlice {2}\[delivered, via direct\]/)
+  assert.ok(!human.out.includes(String.fromCharCode(0x1b)))
+  const unknownContact = await h.run('messages', 'Carol', '--data', a)
+  assert.equal(unknownContact.code, 1)
+  assert.match(unknownContact.err, /No contact matches/)
+
+  const status = JSON.parse((await h.run('status', '--json', '--data', a)).out) as { state: string, name: string, outbox: number }
+  assert.equal(status.state, 'ready')
+  assert.equal(status.name, 'Alice')
+  assert.match((await h.run('status', '--data', a)).out, /Peer id: {6}12D3KooWFake/)
+  assert.match((await h.run('safety-number', 'Bob', '--data', a)).out, /not verified/)
+  assert.equal((await h.run('verify', 'Bob', '--data', a)).code, 0)
+  const verified = JSON.parse((await h.run('safety-number', 'Bob', '--data', a, '--json')).out) as { verified: boolean }
+  assert.equal(verified.verified, true)
+
+  assert.equal(await nodeA.stop(), 0)
+  assert.ok(!existsSync(join(a, API_INFO_FILE)), 'api.json is removed on stop')
+})
+
+test('resolveContact: by id, account id prefix, or unique name; ambiguity is an error', () => {
+  const c = (id: string, name: string, accountId: string): ContactView => ({ id, name, accountId, verified: false, unread: 0 })
+  const list = [c('a1', 'Sam', 'ABCD-EFGH-JKLM'), c('b2', 'sam', 'ZZZZ-YYYY-XXXX'), c('c3', 'Kim', 'QQQQ-RRRR-SSSS')]
+  assert.equal(resolveContact(list, 'b2').id, 'b2')
+  assert.equal(resolveContact(list, 'abcdefgh').id, 'a1')
+  assert.equal(resolveContact(list, 'kim').id, 'c3')
+  assert.throws(() => resolveContact(list, 'SAM'), /More than one contact/)
+  assert.throws(() => resolveContact(list, 'nobody'), /No contact matches/)
+})
+
+test('printable: terminal control characters from contacts are neutralised', () => {
+  assert.equal(printable('a\u001b[2Jb\u0007c\u009bd'), 'a\uFFFD[2Jb\uFFFDc\uFFFDd')
+  assert.equal(printable('bidi\u202eevil'), 'bidi\uFFFDevil')
+  assert.equal(printable('two\nlines'), 'two\nlines')
+})
+
+test('data directory: --data, else ZEROM1_DATA, else ~/.0message1', () => {
+  assert.equal(dataDirOf({ data: '/x/y' }, { ZEROM1_DATA: '/env' }), '/x/y')
+  assert.equal(dataDirOf({}, { ZEROM1_DATA: '/env' }), '/env')
+  assert.match(dataDirOf({}, {}), /\/\.0message1$/)
+})

@@ -1,0 +1,145 @@
+// The UI's side of the local API: the token (from the URL fragment, then sessionStorage), JSON calls
+// and the live event socket. Types mirror src/messenger/types.ts (the API's JSON shapes).
+
+export type MessageState = 'queued' | 'sent' | 'stored' | 'delivered' | 'read' | 'failed'
+export type DeliveryPath = 'direct' | 'relayed' | 'mailbox'
+export type HostState = 'no-account' | 'locked' | 'ready'
+
+export interface MessageView {
+  id: string
+  contactId: string
+  direction: 'out' | 'in'
+  text: string
+  seq: number
+  at: number
+  state: MessageState
+  failure?: string
+  path?: DeliveryPath
+  gapBefore?: number
+}
+export interface ContactView {
+  id: string
+  name: string
+  accountId: string
+  verified: boolean
+  unread: number
+  lastMessage?: { text: string, at: number, direction: 'out' | 'in' }
+  identityChanged?: boolean
+}
+export interface RelayView { address: string, state: 'connected' | 'connecting' | 'unreachable', reservation: boolean }
+export interface SettingsView { relayOnly: boolean, lanDiscovery: boolean, relays: string[] }
+export interface StatusView {
+  accountId: string
+  name: string
+  peerId: string
+  addresses: string[]
+  relays: RelayView[]
+  nat: 'public' | 'private' | 'unknown'
+  outbox: number
+  connections: number
+  settings: SettingsView
+}
+export interface InviteView { link: string, expiresAt: number }
+export interface SafetyNumberView { contactId: string, digits: string, scannable: string, verified: boolean }
+
+export type ApiEvent =
+  | { type: 'message', message: MessageView }
+  | { type: 'message-state', message: MessageView }
+  | { type: 'contact', contact: ContactView }
+  | { type: 'status', status: StatusView }
+  | { type: 'warning', contactId?: string, text: string }
+  | { type: 'host-state', state: HostState }
+
+const TOKEN_KEY = '0m1-token'
+
+/** Takes the token out of the address bar (so it is not bookmarked or shared) into this tab's storage. */
+export function takeToken (): string | undefined {
+  const m = /(?:^#|&)token=([A-Za-z0-9_-]{43})(?:&|$)/.exec(window.location.hash)
+  if (m?.[1] !== undefined) {
+    sessionStorage.setItem(TOKEN_KEY, m[1])
+    history.replaceState(null, '', window.location.pathname + window.location.search)
+  }
+  return sessionStorage.getItem(TOKEN_KEY) ?? undefined
+}
+
+export class ApiFailure extends Error {
+  readonly status: number
+  readonly code: string
+  constructor (status: number, code: string, message: string) {
+    super(message)
+    this.status = status
+    this.code = code
+  }
+}
+
+export class Api {
+  readonly #token: string
+  constructor (token: string) { this.#token = token }
+
+  async call<T> (method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { Authorization: `Bearer ${this.#token}` }
+    if (body !== undefined) headers['Content-Type'] = 'application/json'
+    const res = await fetch(path, { method, headers, body: body === undefined ? null : JSON.stringify(body), cache: 'no-store' })
+    const text = await res.text()
+    const parsed: unknown = text === '' ? undefined : JSON.parse(text)
+    if (!res.ok) {
+      const e = (parsed as { error?: { code?: string, message?: string } } | undefined)?.error
+      throw new ApiFailure(res.status, e?.code ?? 'FAILED', e?.message ?? `The node refused (HTTP ${res.status}).`)
+    }
+    return parsed as T
+  }
+
+  state = async (): Promise<HostState> => (await this.call<{ state: HostState }>('GET', '/api/state')).state
+  createAccount = async (name: string, passphrase?: string): Promise<void> => {
+    await this.call('POST', '/api/account', passphrase === undefined || passphrase === '' ? { name } : { name, passphrase })
+  }
+
+  unlock = async (passphrase: string): Promise<void> => { await this.call('POST', '/api/unlock', { passphrase }) }
+  status = async (): Promise<StatusView> => await this.call('GET', '/api/status')
+  invite = async (): Promise<InviteView> => await this.call('POST', '/api/invites', {})
+  contacts = async (): Promise<ContactView[]> => await this.call('GET', '/api/contacts')
+  addContact = async (link: string, name?: string): Promise<ContactView> =>
+    await this.call('POST', '/api/contacts', name === undefined || name === '' ? { link } : { link, name })
+
+  rename = async (id: string, name: string): Promise<ContactView> => await this.call('PATCH', `/api/contacts/${encodeURIComponent(id)}`, { name })
+  messages = async (id: string, limit = 200): Promise<MessageView[]> => await this.call('GET', `/api/contacts/${encodeURIComponent(id)}/messages?limit=${limit}`)
+  send = async (id: string, text: string): Promise<MessageView> => await this.call('POST', `/api/contacts/${encodeURIComponent(id)}/messages`, { text })
+  markRead = async (id: string): Promise<void> => { await this.call('POST', `/api/contacts/${encodeURIComponent(id)}/read`) }
+  safetyNumber = async (id: string): Promise<SafetyNumberView> => await this.call('GET', `/api/contacts/${encodeURIComponent(id)}/safety-number`)
+  setVerified = async (id: string, verified: boolean): Promise<SafetyNumberView> =>
+    await this.call('PUT', `/api/contacts/${encodeURIComponent(id)}/verified`, { verified })
+
+  updateSettings = async (patch: Partial<SettingsView>): Promise<SettingsView> => await this.call('PATCH', '/api/settings', patch)
+  addRelay = async (address: string): Promise<SettingsView> => await this.call('POST', '/api/settings/relays', { address })
+  removeRelay = async (address: string): Promise<SettingsView> => await this.call('DELETE', `/api/settings/relays?address=${encodeURIComponent(address)}`)
+
+  /** Live events; reconnects with backoff until the returned function is called. */
+  events (onEvent: (e: ApiEvent) => void, onConnected: (up: boolean) => void): () => void {
+    let ws: WebSocket | undefined
+    let stopped = false
+    let delay = 500
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const connect = (): void => {
+      const proto = window.location.protocol === 'https:' ? 'wss:' : 'ws:'
+      // The token rides as a subprotocol, not in the URL, so it never lands in a log line.
+      ws = new WebSocket(`${proto}//${window.location.host}/api/events`, ['0m1-events', `0m1-token.${this.#token}`])
+      ws.onopen = () => { delay = 500; onConnected(true) }
+      ws.onmessage = (msg) => {
+        if (typeof msg.data !== 'string') return
+        try { onEvent(JSON.parse(msg.data) as ApiEvent) } catch { /* a frame we do not understand */ }
+      }
+      ws.onclose = () => {
+        onConnected(false)
+        if (stopped) return
+        timer = setTimeout(connect, delay)
+        delay = Math.min(delay * 2, 10_000)
+      }
+    }
+    connect()
+    return () => {
+      stopped = true
+      if (timer !== undefined) clearTimeout(timer)
+      ws?.close()
+    }
+  }
+}

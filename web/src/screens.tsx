@@ -1,0 +1,332 @@
+// The screens of the UI. Text from contacts is only ever rendered as React text nodes, never as HTML.
+import { useEffect, useRef, useState } from 'react'
+import QRCode from 'qrcode'
+import type { Api, ContactView, InviteView, MessageView, SafetyNumberView, StatusView } from './api.ts'
+
+const STATE_LABEL: Record<MessageView['state'], string> = {
+  queued: 'queued',
+  sent: 'sent',
+  stored: 'on relay',
+  delivered: 'delivered',
+  read: 'read',
+  failed: 'failed'
+}
+
+function time (ms: number): string {
+  const d = new Date(ms)
+  const today = new Date()
+  const sameDay = d.toDateString() === today.toDateString()
+  return sameDay ? d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : d.toLocaleString([], { dateStyle: 'short', timeStyle: 'short' })
+}
+
+function errorText (err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}
+
+export function Onboarding ({ api, onDone }: { api: Api, onDone: () => Promise<void> }): React.JSX.Element {
+  const [name, setName] = useState('')
+  const [passphrase, setPassphrase] = useState('')
+  const [usePassphrase, setUsePassphrase] = useState(false)
+  const [busy, setBusy] = useState(false)
+  const [error, setError] = useState<string>()
+  const submit = async (e: React.FormEvent): Promise<void> => {
+    e.preventDefault()
+    setBusy(true)
+    setError(undefined)
+    try {
+      await api.createAccount(name.trim(), usePassphrase ? passphrase : undefined)
+      await onDone()
+    } catch (err) { setError(errorText(err)) } finally { setBusy(false) }
+  }
+  return (
+    <main className='center narrow'>
+      <h1>Welcome to 0message1</h1>
+      <p>Your account is made on this device. No phone number, no email: contacts find you only through an invite you give them.</p>
+      <form onSubmit={(e) => { void submit(e) }} data-testid='onboarding'>
+        <label>Display name (only your contacts see it)
+          <input data-testid='name' value={name} maxLength={64} required autoFocus onChange={(e) => { setName(e.target.value) }} />
+        </label>
+        <label className='check'>
+          <input type='checkbox' checked={usePassphrase} onChange={(e) => { setUsePassphrase(e.target.checked) }} />
+          Protect this device's data with a passphrase (asked at every start)
+        </label>
+        {usePassphrase && (
+          <label>Passphrase
+            <input type='password' data-testid='passphrase' value={passphrase} minLength={8} required onChange={(e) => { setPassphrase(e.target.value) }} autoComplete='new-password' />
+          </label>
+        )}
+        {error !== undefined && <p className='error' role='alert'>{error}</p>}
+        <button type='submit' className='primary' data-testid='create-account' disabled={busy || name.trim() === ''}>{busy ? 'Creating…' : 'Create my account'}</button>
+      </form>
+    </main>
+  )
+}
+
+export function Unlock ({ api, onDone }: { api: Api, onDone: () => Promise<void> }): React.JSX.Element {
+  const [passphrase, setPassphrase] = useState('')
+  const [error, setError] = useState<string>()
+  const [busy, setBusy] = useState(false)
+  const submit = async (e: React.FormEvent): Promise<void> => {
+    e.preventDefault()
+    setBusy(true)
+    try { await api.unlock(passphrase); await onDone() } catch (err) { setError(errorText(err)) } finally { setBusy(false) }
+  }
+  return (
+    <main className='center narrow'>
+      <h1>Unlock 0message1</h1>
+      <form onSubmit={(e) => { void submit(e) }}>
+        <label>Passphrase<input type='password' value={passphrase} autoFocus required onChange={(e) => { setPassphrase(e.target.value) }} autoComplete='current-password' /></label>
+        {error !== undefined && <p className='error' role='alert'>{error}</p>}
+        <button type='submit' className='primary' disabled={busy}>Unlock</button>
+      </form>
+    </main>
+  )
+}
+
+export function InvitePanel ({ api, onError }: { api: Api, onError: (e: unknown) => void }): React.JSX.Element {
+  const [invite, setInvite] = useState<InviteView>()
+  const [qr, setQr] = useState<string>()
+  const [qrError, setQrError] = useState<string>()
+  const [copied, setCopied] = useState(false)
+  const make = async (): Promise<void> => {
+    try {
+      const inv = await api.invite()
+      setInvite(inv)
+      setCopied(false)
+      try {
+        setQr(await QRCode.toDataURL(inv.link, { errorCorrectionLevel: 'L', margin: 2, width: 320 }))
+        setQrError(undefined)
+      } catch {
+        setQr(undefined)
+        setQrError('This invite is too long for a QR code; share the link instead.')
+      }
+    } catch (err) { onError(err) }
+  }
+  useEffect(() => { void make() }, [])
+  const copy = async (): Promise<void> => {
+    if (invite === undefined) return
+    try { await navigator.clipboard.writeText(invite.link); setCopied(true) } catch { setCopied(false) }
+  }
+  return (
+    <div className='panel'>
+      <h2>My invite</h2>
+      <p>Give this to one person, face to face or over a channel you trust. Whoever has it can write to you.</p>
+      {invite === undefined
+        ? <p className='muted'>Making an invite…</p>
+        : (
+          <>
+            {qr !== undefined && <img className='qr' src={qr} alt='Invite QR code' data-testid='invite-qr' width={320} height={320} />}
+            {qrError !== undefined && <p className='muted'>{qrError}</p>}
+            <textarea className='link' readOnly value={invite.link} data-testid='invite-link' rows={4} onFocus={(e) => { e.target.select() }} />
+            <div className='actions'>
+              <button type='button' onClick={() => { void copy() }}>{copied ? 'Copied' : 'Copy link'}</button>
+              <button type='button' onClick={() => { void make() }}>New invite</button>
+              <span className='muted'>Valid until {new Date(invite.expiresAt).toLocaleString()}</span>
+            </div>
+          </>
+          )}
+    </div>
+  )
+}
+
+export function AddContact ({ api, onAdded }: { api: Api, onAdded: (c: ContactView) => void }): React.JSX.Element {
+  const [link, setLink] = useState('')
+  const [name, setName] = useState('')
+  const [error, setError] = useState<string>()
+  const [busy, setBusy] = useState(false)
+  const submit = async (e: React.FormEvent): Promise<void> => {
+    e.preventDefault()
+    setBusy(true)
+    setError(undefined)
+    try {
+      const c = await api.addContact(link.trim(), name.trim())
+      setLink('')
+      setName('')
+      onAdded(c)
+    } catch (err) { setError(errorText(err)) } finally { setBusy(false) }
+  }
+  return (
+    <div className='panel'>
+      <h2>Add a contact</h2>
+      <form onSubmit={(e) => { void submit(e) }} data-testid='add-contact'>
+        <label>Their invite link (starts with 0m1:)
+          <textarea data-testid='add-link' value={link} rows={4} required onChange={(e) => { setLink(e.target.value) }} spellCheck={false} />
+        </label>
+        <label>Name for them (optional; otherwise the name they chose)
+          <input data-testid='add-name' value={name} maxLength={64} onChange={(e) => { setName(e.target.value) }} />
+        </label>
+        {error !== undefined && <p className='error' role='alert' data-testid='add-error'>{error}</p>}
+        <button type='submit' className='primary' data-testid='add-submit' disabled={busy || link.trim() === ''}>{busy ? 'Adding…' : 'Add contact'}</button>
+      </form>
+    </div>
+  )
+}
+
+export function Conversation ({ api, contact, messages, onSafety, onError }: {
+  api: Api, contact: ContactView, messages: MessageView[], onSafety: () => void, onError: (e: unknown) => void
+}): React.JSX.Element {
+  const [text, setText] = useState('')
+  const [busy, setBusy] = useState(false)
+  const end = useRef<HTMLDivElement>(null)
+  useEffect(() => { end.current?.scrollIntoView({ block: 'end' }) }, [messages.length])
+  const send = async (e: React.FormEvent): Promise<void> => {
+    e.preventDefault()
+    if (text.trim() === '') return
+    setBusy(true)
+    try { await api.send(contact.id, text); setText('') } catch (err) { onError(err) } finally { setBusy(false) }
+  }
+  return (
+    <div className='conversation' data-testid='conversation'>
+      <div className='conv-head'>
+        <div>
+          <h2>{contact.name}</h2>
+          <span className='muted mono'>{contact.accountId}</span>
+        </div>
+        <button type='button' data-testid='open-safety' onClick={onSafety}>{contact.verified ? 'Verified ✓' : 'Verify safety number'}</button>
+      </div>
+      {contact.identityChanged === true && <p className='error'>{contact.name}'s safety number changed. Compare it again before you trust new messages.</p>}
+      <div className='messages' data-testid='messages'>
+        {messages.length === 0 && <p className='muted center'>No messages yet. Say hello.</p>}
+        {messages.map((m) => (
+          <div key={`${m.direction}-${m.id}`}>
+            {m.gapBefore !== undefined && m.gapBefore > 0 && <p className='gap'>{m.gapBefore} message(s) missing here</p>}
+            <div className={`msg ${m.direction}`} data-testid='message' data-direction={m.direction} data-state={m.state}>
+              <div className='text'>{m.text}</div>
+              <div className='meta'>
+                <span>{time(m.at)}</span>
+                {m.direction === 'out' && <span className={`state ${m.state}`} data-testid='message-state'>{STATE_LABEL[m.state]}</span>}
+                {m.path !== undefined && <span className='path'>via {m.path}</span>}
+                {m.failure !== undefined && <span className='error'>{m.failure}</span>}
+              </div>
+            </div>
+          </div>
+        ))}
+        <div ref={end} />
+      </div>
+      <form className='composer' onSubmit={(e) => { void send(e) }}>
+        <textarea
+          data-testid='composer' value={text} rows={2} placeholder='Write a message' maxLength={16000}
+          onChange={(e) => { setText(e.target.value) }}
+          onKeyDown={(e) => { if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); e.currentTarget.form?.requestSubmit() } }}
+        />
+        <button type='submit' className='primary' data-testid='send' disabled={busy || text.trim() === ''}>Send</button>
+      </form>
+    </div>
+  )
+}
+
+export function SafetyNumberPanel ({ api, contact, onBack, onError }: { api: Api, contact: ContactView, onBack: () => void, onError: (e: unknown) => void }): React.JSX.Element {
+  const [sn, setSn] = useState<SafetyNumberView>()
+  useEffect(() => { api.safetyNumber(contact.id).then(setSn, onError) }, [api, contact.id, onError])
+  const toggle = async (verified: boolean): Promise<void> => {
+    try { setSn(await api.setVerified(contact.id, verified)) } catch (err) { onError(err) }
+  }
+  const groups = sn?.digits.match(/.{1,5}/g) ?? []
+  return (
+    <div className='panel' data-testid='safety'>
+      <button type='button' onClick={onBack}>← Back</button>
+      <h2>Safety number with {contact.name}</h2>
+      <p>Compare these numbers with the ones on {contact.name}'s device, in person or on a call. If they match, nobody is in the middle.</p>
+      {sn === undefined
+        ? <p className='muted'>Loading…</p>
+        : (
+          <>
+            <div className='digits mono' data-testid='safety-digits'>{groups.map((g, i) => <span key={i}>{g}</span>)}</div>
+            <label className='check'>
+              <input type='checkbox' data-testid='verified-toggle' checked={sn.verified} onChange={(e) => { void toggle(e.target.checked) }} />
+              I compared the numbers and they match: mark {contact.name} as verified
+            </label>
+          </>
+          )}
+    </div>
+  )
+}
+
+export function SettingsPanel ({ api, status, onChanged, onError }: { api: Api, status: StatusView, onChanged: () => Promise<void>, onError: (e: unknown) => void }): React.JSX.Element {
+  const [address, setAddress] = useState('')
+  const [error, setError] = useState<string>()
+  const s = status.settings
+  const apply = async (f: () => Promise<unknown>): Promise<void> => {
+    setError(undefined)
+    try { await f(); await onChanged() } catch (err) { setError(errorText(err)); onError(err) }
+  }
+  const stateOf = (a: string): string => status.relays.find((r) => r.address === a)?.state ?? 'not connected'
+  return (
+    <div className='panel' data-testid='settings'>
+      <h2>Settings</h2>
+      <h3>Privacy</h3>
+      <label className='check'>
+        <input type='checkbox' data-testid='relay-only' checked={s.relayOnly} onChange={(e) => { void apply(async () => await api.updateSettings({ relayOnly: e.target.checked })) }} />
+        Relay-only mode: all traffic goes through relays, so contacts never learn my IP address (slower)
+      </label>
+      <label className='check'>
+        <input type='checkbox' data-testid='lan-discovery' checked={s.lanDiscovery} onChange={(e) => { void apply(async () => await api.updateSettings({ lanDiscovery: e.target.checked })) }} />
+        LAN discovery: find contacts on the same local network (announces this device on the LAN)
+      </label>
+      <h3>Relays</h3>
+      <p className='muted'>Relays carry sealed envelopes when a contact cannot be reached directly. They cannot read them or tell who sent them.</p>
+      <ul className='relays'>
+        {s.relays.length === 0 && <li className='muted'>No relays: messages wait until the contact is reachable directly.</li>}
+        {s.relays.map((r) => (
+          <li key={r}>
+            <span className='mono addr'>{r}</span>
+            <span className={`state ${stateOf(r)}`}>{stateOf(r)}</span>
+            <button type='button' onClick={() => { void apply(async () => await api.removeRelay(r)) }}>Remove</button>
+          </li>
+        ))}
+      </ul>
+      <form className='inline' onSubmit={(e) => { e.preventDefault(); void apply(async () => { await api.addRelay(address.trim()); setAddress('') }) }}>
+        <input className='mono' placeholder='/ip4/203.0.113.5/tcp/4001/p2p/12D3Koo…' value={address} onChange={(e) => { setAddress(e.target.value) }} data-testid='relay-address' />
+        <button type='submit' disabled={address.trim() === ''}>Add relay</button>
+      </form>
+      {error !== undefined && <p className='error' role='alert'>{error}</p>}
+    </div>
+  )
+}
+
+export function NetworkPanel ({ api, status, contacts, onRefresh }: { api: Api, status: StatusView, contacts: ContactView[], onRefresh: () => Promise<void> }): React.JSX.Element {
+  const [recent, setRecent] = useState<Array<MessageView & { contactName: string }>>([])
+  useEffect(() => {
+    let cancelled = false
+    void Promise.all(contacts.map(async (c) => (await api.messages(c.id, 20)).map((m) => ({ ...m, contactName: c.name }))))
+      .then((lists) => { if (!cancelled) setRecent(lists.flat().sort((a, b) => b.at - a.at).slice(0, 30)) })
+      .catch(() => {})
+    return () => { cancelled = true }
+  }, [api, contacts])
+  return (
+    <div className='panel' data-testid='network'>
+      <div className='conv-head'><h2>Network</h2><button type='button' onClick={() => { void onRefresh() }}>Refresh</button></div>
+      <dl className='facts'>
+        <dt>Peer id</dt><dd className='mono' data-testid='peer-id'>{status.peerId}</dd>
+        <dt>Account id</dt><dd className='mono'>{status.accountId}</dd>
+        <dt>NAT status</dt><dd data-testid='nat'>{status.nat}</dd>
+        <dt>Connections</dt><dd>{status.connections}</dd>
+        <dt>Waiting to deliver</dt><dd>{status.outbox}</dd>
+        <dt>Relay-only</dt><dd>{status.settings.relayOnly ? 'on' : 'off'}</dd>
+      </dl>
+      <h3>Relays</h3>
+      <table>
+        <thead><tr><th>Address</th><th>State</th><th>Reservation</th></tr></thead>
+        <tbody>
+          {status.relays.length === 0 && <tr><td colSpan={3} className='muted'>none</td></tr>}
+          {status.relays.map((r) => <tr key={r.address}><td className='mono addr'>{r.address}</td><td className={`state ${r.state}`}>{r.state}</td><td>{r.reservation ? 'yes' : 'no'}</td></tr>)}
+        </tbody>
+      </table>
+      <h3>My addresses</h3>
+      <ul className='mono small'>{status.addresses.map((a) => <li key={a}>{a}</li>)}</ul>
+      <h3>Paths of recent messages</h3>
+      <table data-testid='paths'>
+        <thead><tr><th>Time</th><th>Contact</th><th>Direction</th><th>State</th><th>Path</th></tr></thead>
+        <tbody>
+          {recent.length === 0 && <tr><td colSpan={5} className='muted'>no messages yet</td></tr>}
+          {recent.map((m) => (
+            <tr key={`${m.contactId}-${m.direction}-${m.id}`}>
+              <td>{time(m.at)}</td><td>{m.contactName}</td><td>{m.direction === 'out' ? 'sent' : 'received'}</td>
+              <td className={`state ${m.state}`}>{STATE_LABEL[m.state]}</td><td>{m.path ?? '—'}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  )
+}

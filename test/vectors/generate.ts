@@ -1,0 +1,122 @@
+// Writes the golden vectors in test/vectors/. Envelope and payload vectors are fully deterministic
+// (fixed keys, nonces and ids) and are rewritten identically every run. The invite vector holds
+// XEdDSA signatures and a Kyber key, which libsignal makes with its own randomness: it is kept
+// once made, unless --force is given. Run: node --import tsx test/vectors/generate.ts [--force]
+import { existsSync, writeFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { IdentityKeyPair, KEMKeyPair, PrivateKey } from '@signalapp/libsignal-client'
+import { INNER_SEALED, INNER_SIGNAL, sealEnvelope } from '../../src/wire/envelope.ts'
+import { encodePayload, type Payload } from '../../src/wire/payload.ts'
+import { signInvite, type InviteRecord } from '../../src/wire/invite.ts'
+
+const dir = new URL('.', import.meta.url)
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
+/** Deterministic test bytes: SHA-256 chain from a label. */
+function bytes (label: string, n: number): Uint8Array {
+  const out = new Uint8Array(n)
+  let block = createHash('sha256').update(label).digest()
+  for (let i = 0; i < n; i += 32) {
+    out.set(block.subarray(0, Math.min(32, n - i)), i)
+    block = createHash('sha256').update(block).digest()
+  }
+  return out
+}
+
+const envelopeCases = [
+  { name: 'plain SignalMessage, 1 KiB bucket', innerType: INNER_SIGNAL, body: bytes('body-1', 105) },
+  { name: 'sealed sender, 4 KiB bucket', innerType: INNER_SEALED, body: bytes('body-2', 2256) },
+  { name: 'empty body', innerType: INNER_SIGNAL, body: new Uint8Array(0) },
+  { name: 'largest body of the 1 KiB bucket', innerType: INNER_SIGNAL, body: bytes('body-3', 1024 - 57 - 16 - 5) }
+].map((c, i) => {
+  const mailboxId = bytes(`mailbox-id-${i}`, 32)
+  const mailboxKey = bytes(`mailbox-key-${i}`, 32)
+  const nonce = bytes(`nonce-${i}`, 24)
+  return {
+    name: c.name,
+    mailboxId: hex(mailboxId),
+    mailboxKey: hex(mailboxKey),
+    nonce: hex(nonce),
+    innerType: c.innerType,
+    body: hex(c.body),
+    envelope: hex(sealEnvelope({ mailboxId, mailboxKey, innerType: c.innerType, body: c.body, nonce }))
+  }
+})
+writeFileSync(new URL('envelope.json', dir), JSON.stringify({
+  description: 'Envelope v1: version(1)=0x01 | mailboxId(32) | nonce(24) | XChaCha20-Poly1305(mailboxKey, ad = first 33 bytes, innerType(1) | len(4, BE) | body | zeros). See docs/protocol.md.',
+  cases: envelopeCases
+}, null, 2) + '\n')
+
+const payloads: Array<{ name: string, payload: Payload }> = [
+  { name: 'text', payload: { kind: 'text', id: bytes('id-1', 16), seq: 1, sentAt: 1_700_000_000_123, text: 'Hello, Bob! 👋 ünïcödé' } },
+  { name: 'empty text, large seq', payload: { kind: 'text', id: bytes('id-2', 16), seq: 4_294_967_295, sentAt: 0, text: '' } },
+  { name: 'delivered receipt', payload: { kind: 'receipt', id: bytes('id-3', 16), seq: 0, type: 'delivered', ids: [bytes('id-1', 16), bytes('id-2', 16)] } },
+  { name: 'read receipt, no ids', payload: { kind: 'receipt', id: bytes('id-4', 16), seq: 0, type: 'read', ids: [] } },
+  {
+    name: 'contact card',
+    payload: {
+      kind: 'card',
+      id: bytes('id-5', 16),
+      seq: 0,
+      card: {
+        displayName: 'Bob',
+        mailboxId: bytes('card-mailbox-id', 32),
+        mailboxKey: bytes('card-mailbox-key', 32),
+        presenceSecret: bytes('card-presence', 32),
+        peerId: '12D3KooWExamplePeerId',
+        relays: ['/dns4/relay.example/tcp/4001/p2p/12D3KooWRelay'],
+        addresses: ['/ip4/192.0.2.1/tcp/4001', '/ip6/2001:db8::1/tcp/4001'],
+        senderCertificate: bytes('cert', 260)
+      }
+    }
+  },
+  {
+    name: 'contact card, no peer id or addresses',
+    payload: {
+      kind: 'card',
+      id: bytes('id-6', 16),
+      seq: 0,
+      card: { displayName: '', mailboxId: bytes('m', 32), mailboxKey: bytes('k', 32), presenceSecret: bytes('p', 32), relays: [], addresses: [], senderCertificate: new Uint8Array(0) }
+    }
+  }
+]
+const jsonPayload = (p: Payload): unknown => JSON.parse(JSON.stringify(p, (_k, v: unknown) => v instanceof Uint8Array ? hex(v) : v))
+writeFileSync(new URL('payload.json', dir), JSON.stringify({
+  description: 'Payload v1 (the plaintext inside libsignal). Byte fields are hex in "payload". See docs/protocol.md.',
+  cases: payloads.map((c) => ({ name: c.name, payload: jsonPayload(c.payload), bytes: hex(encodePayload(c.payload)) }))
+}, null, 2) + '\n')
+
+const invitePath = new URL('invite.json', dir)
+if (!existsSync(invitePath) || process.argv.includes('--force')) {
+  const identity = new IdentityKeyPair(PrivateKey.deserialize(bytes('identity', 32) as Uint8Array<ArrayBuffer>).getPublicKey(), PrivateKey.deserialize(bytes('identity', 32) as Uint8Array<ArrayBuffer>))
+  const signed = PrivateKey.deserialize(bytes('signed-prekey', 32) as Uint8Array<ArrayBuffer>)
+  const one = PrivateKey.deserialize(bytes('one-time-prekey', 32) as Uint8Array<ArrayBuffer>)
+  const kyber = KEMKeyPair.generate()
+  const record: InviteRecord = {
+    identityKey: identity.publicKey.serialize(),
+    registrationId: 4242,
+    signedPreKeyId: 1,
+    signedPreKey: signed.getPublicKey().serialize(),
+    signedPreKeySignature: identity.privateKey.sign(signed.getPublicKey().serialize()),
+    preKeyId: 7,
+    preKey: one.getPublicKey().serialize(),
+    kyberPreKeyId: 3,
+    kyberPreKey: kyber.getPublicKey().serialize(),
+    kyberPreKeySignature: identity.privateKey.sign(kyber.getPublicKey().serialize()),
+    mailboxId: bytes('invite-mailbox-id', 32),
+    mailboxKey: bytes('invite-mailbox-key', 32),
+    presenceSecret: bytes('invite-presence', 32),
+    createdAt: 1_700_000_000_000,
+    expiresAt: 1_700_604_800_000,
+    displayName: 'Alice',
+    peerId: '12D3KooWExampleAlice',
+    relays: ['/dns4/relay.example/tcp/4001/p2p/12D3KooWRelay'],
+    addresses: ['/ip4/192.0.2.7/tcp/4001']
+  }
+  const invite = signInvite(record, identity.privateKey)
+  writeFileSync(invitePath, JSON.stringify({
+    description: 'Invite v1. "bytes" is the binary invite (record || XEdDSA signature over "0message1 invite v1\\0" || record); "link" is 0m1: + base64url(bytes). Signatures and the Kyber key come from libsignal\'s randomness, so this vector is kept, not regenerated. See docs/protocol.md.',
+    record: JSON.parse(JSON.stringify(record, (_k, v: unknown) => v instanceof Uint8Array ? hex(v) : v)),
+    bytes: hex(invite),
+    link: '0m1:' + Buffer.from(invite).toString('base64url')
+  }, null, 2) + '\n')
+}

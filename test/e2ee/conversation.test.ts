@@ -42,7 +42,7 @@ test('property: random reordering, duplication and loss; each arriving message d
       [da, p.alice, p.bob, p.aliceToBob, p.bobToAlice, () => ++seqA],
       [db, p.bob, p.alice, p.bobToAlice, p.aliceToBob, () => ++seqB]
     ] as const) {
-      const sent = []
+      const sent: Array<{ m: ReturnType<typeof text>, env: Uint8Array }> = []
       for (let i = 0; i < d.n; i++) {
         const m = text(next(), `m${i}`)
         sent.push({ m, env: await from.seal(fromId, m) })

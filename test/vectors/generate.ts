@@ -5,7 +5,7 @@
 import { existsSync, writeFileSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { IdentityKeyPair, KEMKeyPair, PrivateKey } from '@signalapp/libsignal-client'
-import { INNER_SEALED, INNER_SIGNAL, sealEnvelope } from '../../src/wire/envelope.ts'
+import { INNER_SEALED, INNER_SIGNAL, sealEnvelope, type InnerType } from '../../src/wire/envelope.ts'
 import { encodePayload, type Payload } from '../../src/wire/payload.ts'
 import { signInvite, type InviteRecord } from '../../src/wire/invite.ts'
 
@@ -22,12 +22,12 @@ function bytes (label: string, n: number): Uint8Array {
   return out
 }
 
-const envelopeCases = [
+const envelopeCases = ([
   { name: 'plain SignalMessage, 1 KiB bucket', innerType: INNER_SIGNAL, body: bytes('body-1', 105) },
   { name: 'sealed sender, 4 KiB bucket', innerType: INNER_SEALED, body: bytes('body-2', 2256) },
   { name: 'empty body', innerType: INNER_SIGNAL, body: new Uint8Array(0) },
   { name: 'largest body of the 1 KiB bucket', innerType: INNER_SIGNAL, body: bytes('body-3', 1024 - 57 - 16 - 5) }
-].map((c, i) => {
+] as Array<{ name: string, innerType: InnerType, body: Uint8Array }>).map((c, i) => {
   const mailboxId = bytes(`mailbox-id-${i}`, 32)
   const mailboxKey = bytes(`mailbox-key-${i}`, 32)
   const nonce = bytes(`nonce-${i}`, 24)

@@ -57,6 +57,6 @@ test('invite vector: decodes, verifies, matches its record, re-encodes byte-equa
   assert.equal(hex(encodeSignedInvite(invite)), v.bytes)
   assert.equal(inviteToLink(encodeSignedInvite(invite)), v.link)
   const tampered = Uint8Array.from(bytes)
-  tampered[tampered.length - 100] ^= 1 // inside the addresses, covered by the signature
+  tampered[tampered.length - 100] = (tampered[tampered.length - 100] as number) ^ 1 // inside the addresses, covered by the signature
   assert.equal(verifyInvite(decodeInvite(tampered)), false)
 })

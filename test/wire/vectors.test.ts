@@ -7,13 +7,16 @@ import { openEnvelope, readEnvelopeHeader, sealEnvelope, type InnerType } from '
 import { decodePayload, encodePayload } from '../../src/wire/payload.ts'
 import { decodeInvite, encodeSignedInvite, inviteToLink, linkToInvite, verifyInvite } from '../../src/wire/invite.ts'
 
-const load = (name: string): any => JSON.parse(readFileSync(new URL(`../vectors/${name}`, import.meta.url), 'utf8'))
+interface EnvelopeCase { name: string, mailboxId: string, mailboxKey: string, nonce: string, innerType: number, body: string, envelope: string }
+interface PayloadCase { name: string, payload: unknown, bytes: string }
+interface InviteVector { record: unknown, bytes: string, link: string }
+const load = <T>(name: string): T => JSON.parse(readFileSync(new URL(`../vectors/${name}`, import.meta.url), 'utf8')) as T
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
 const unhex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'))
 const asHex = (v: unknown): unknown => JSON.parse(JSON.stringify(v, (_k, x: unknown) => x instanceof Uint8Array ? hex(x) : x))
 
 test('envelope vectors: seal with the fixed nonce is byte-equal; open gives the body; layout checked by hand', () => {
-  const v = load('envelope.json')
+  const v = load<{ cases: EnvelopeCase[] }>('envelope.json')
   assert.ok(v.cases.length >= 4)
   for (const c of v.cases) {
     const env = unhex(c.envelope)
@@ -38,7 +41,7 @@ test('envelope vectors: seal with the fixed nonce is byte-equal; open gives the 
 })
 
 test('payload vectors: encode is byte-equal, decode gives the fields, re-encode is byte-equal', () => {
-  const v = load('payload.json')
+  const v = load<{ cases: PayloadCase[] }>('payload.json')
   assert.ok(v.cases.length >= 6)
   for (const c of v.cases) {
     const decoded = decodePayload(unhex(c.bytes))
@@ -48,7 +51,7 @@ test('payload vectors: encode is byte-equal, decode gives the fields, re-encode 
 })
 
 test('invite vector: decodes, verifies, matches its record, re-encodes byte-equal', () => {
-  const v = load('invite.json')
+  const v = load<InviteVector>('invite.json')
   const bytes = linkToInvite(v.link)
   assert.equal(hex(bytes), v.bytes)
   const invite = decodeInvite(bytes)

@@ -7,7 +7,7 @@ export const MAX_NAME_CHARS = 64
 export const MAX_PASSPHRASE_CHARS = 1024
 /** Text of one message; the padded envelope buckets go up to 64 KiB and the ratchet adds overhead. */
 export const MAX_TEXT_CHARS = 16_000
-/** An invite carries a PQXDH prekey bundle (Kyber key ~1.6 KB) in base64url: a few KB, never 16. */
+/** An invite carries a PQXDH prekey bundle (Kyber key ~1.6 KB): ~3.2 KB as a link, ~3.8 KB in its QR form; never 16. */
 export const MAX_INVITE_CHARS = 16_384
 /** A multiaddr with a circuit part and two peer ids is under 300 characters. */
 export const MAX_MULTIADDR_CHARS = 1024

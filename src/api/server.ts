@@ -12,6 +12,7 @@ import type { DeviceHost, Messenger, MessengerEvent, SettingsView } from '../mes
 import { ApiError } from './errors.ts'
 import { loadOrCreateToken, tokenMatches } from './token.ts'
 import { openApiDocument } from './openapi.ts'
+import { normalizeInviteText } from './invite-text.ts'
 import {
   AddContactBody, ContactIdSchema, CreateAccountBody, CreateInviteBody, MessagesQuery, RelayBody,
   RenameContactBody, SendMessageBody, SettingsPatchBody, UnlockBody, VerifyBody, describeIssues
@@ -207,7 +208,7 @@ export async function createApiServer (o: ApiServerOptions): Promise<ApiServer> 
   route('GET', '/api/contacts', async () => ({ status: 200, body: await messenger().contacts() }))
   route('POST', '/api/contacts', async (ctx) => {
     const body = parse(AddContactBody, await ctx.body())
-    const contact = await messenger().acceptInvite(body.link, body.name === undefined ? {} : { name: body.name })
+    const contact = await messenger().acceptInvite(normalizeInviteText(body.link), body.name === undefined ? {} : { name: body.name })
     return { status: 201, body: contact }
   })
   route('PATCH', '/api/contacts/:id', async (ctx) => {

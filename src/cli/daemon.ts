@@ -69,18 +69,11 @@ export async function runInit (rt: CliRuntime, p: Parsed, dataDir: string): Prom
   const pid = await runningPid(dataDir)
   if (pid !== undefined) throw new CliError('FAILED', `A node is running for ${dataDir} (pid ${pid}); create the account in its web UI instead.`)
   mkdirSync(dataDir, { recursive: true, mode: 0o700 })
-  // No listen addresses: init never touches the network.
-  const host = await rt.createDeviceHost({ dataDir, listen: [], relays: [], logger, ...(passphrase === undefined ? {} : { passphrase }) })
-  try {
-    if (host.state() !== 'no-account') throw new CliError('FAILED', `${dataDir} already has an account; there is one account per device.`)
-    const m = await host.createAccount(passphrase === undefined ? { name } : { name, passphrase })
-    const status = await m.status()
-    if (p.values.json === true) rt.stdout(JSON.stringify({ accountId: status.accountId, dataDir }) + '\n')
-    else rt.stdout(`Created account ${status.accountId} in ${dataDir}.\nStart the node with \`0message1 start${p.values.data === undefined ? '' : ` --data ${dataDir}`}\`.\n`)
-    return 0
-  } finally {
-    await host.stop()
-  }
+  // Offline: makes the keys and the store, starts no network node.
+  const { accountId } = await rt.initAccount(dataDir, { name, logger, ...(passphrase === undefined ? {} : { passphrase }) })
+  if (p.values.json === true) rt.stdout(JSON.stringify({ accountId, dataDir }) + '\n')
+  else rt.stdout(`Created account ${accountId} in ${dataDir}.\nStart the node with \`0message1 start${p.values.data === undefined ? '' : ` --data ${dataDir}`}\`.\n`)
+  return 0
 }
 
 async function serveApi (host: DeviceHost, dataDir: string, listen: string, logger: Logger): Promise<ApiServer> {

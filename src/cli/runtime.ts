@@ -25,6 +25,8 @@ export interface CliRuntime {
   readonly stderr: (text: string) => void
   readonly env: Readonly<Record<string, string | undefined>>
   readonly createDeviceHost: (o: HostFactoryOptions) => Promise<DeviceHost>
+  /** Creates the account of a data directory without starting the network (`init`). */
+  readonly initAccount: (dataDir: string, o: { name: string, passphrase?: string, logger: Logger }) => Promise<{ accountId: string }>
   readonly startRelay: (o: RelayFactoryOptions) => Promise<RelayRunning>
   /** Resolves when the user asks a long-running command to stop (SIGINT/SIGTERM). */
   readonly waitForStop: () => Promise<void>
@@ -44,6 +46,10 @@ export function defaultRuntime (): CliRuntime {
     createDeviceHost: async (o) => {
       const mod = await import(HOST_MODULE) as { createDeviceHost: (o: HostFactoryOptions) => Promise<DeviceHost> }
       return await mod.createDeviceHost(o)
+    },
+    initAccount: async (dataDir, o) => {
+      const mod = await import(HOST_MODULE) as { initAccount: (d: string, o: { name: string, passphrase?: string, logger: Logger }) => Promise<{ accountId: string }> }
+      return await mod.initAccount(dataDir, o)
     },
     startRelay: async (o) => {
       const mod = await import(RELAY_MODULE) as { startRelay: (o: RelayFactoryOptions) => Promise<RelayRunning> }

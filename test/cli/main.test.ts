@@ -10,7 +10,7 @@ import { printable } from '../../src/cli/format.ts'
 import type { CliRuntime } from '../../src/cli/runtime.ts'
 import type { ContactView, MessageView } from '../../src/messenger/types.ts'
 import { API_INFO_FILE } from '../../src/api/discovery.ts'
-import { FakeHost, FakeNetwork } from '../helpers/fake-host.ts'
+import { FakeError, FakeHost, FakeNetwork } from '../helpers/fake-host.ts'
 
 interface Harness {
   run: (...argv: string[]) => Promise<{ code: number, out: string, err: string }>
@@ -30,6 +30,13 @@ function harness (t: { after: (fn: () => Promise<void> | void) => void }): Harne
       if (h === undefined) { h = new FakeHost(net); hosts.set(o.dataDir, h) }
       h.messenger()?.reopen()
       return h
+    },
+    initAccount: async (dataDir, o) => {
+      let h = hosts.get(dataDir)
+      if (h === undefined) { h = new FakeHost(net); hosts.set(dataDir, h) }
+      if (h.state() !== 'no-account') throw new FakeError('ACCOUNT_EXISTS', 'This data directory already has an account; there is one account per device.')
+      const m = await h.createAccount(o)
+      return { accountId: m.accountId }
     },
     startRelay: async () => ({ peerId: 'relay', addresses: ['/ip4/127.0.0.1/tcp/1/p2p/relay'], stop: async () => {} }),
     waitForStop: async () => { await new Promise(() => {}) },

@@ -1,6 +1,7 @@
 // The screens of the UI. Text from contacts is only ever rendered as React text nodes, never as HTML.
 import { useEffect, useRef, useState } from 'react'
 import QRCode from 'qrcode'
+import { inviteQrText } from './qr.ts'
 import type { Api, ContactView, InviteView, MessageView, SafetyNumberView, StatusView } from './api.ts'
 
 const STATE_LABEL: Record<MessageView['state'], string> = {
@@ -94,7 +95,8 @@ export function InvitePanel ({ api, onError }: { api: Api, onError: (e: unknown)
       setInvite(inv)
       setCopied(false)
       try {
-        setQr(await QRCode.toDataURL(inv.link, { errorCorrectionLevel: 'L', margin: 2, width: 320 }))
+        // Version 40 is 177 modules wide: at 3 px per module a phone camera can still read it.
+        setQr(await QRCode.toDataURL([{ data: inviteQrText(inv.link), mode: 'alphanumeric' }], { errorCorrectionLevel: 'L', margin: 4, scale: 3 }))
         setQrError(undefined)
       } catch {
         setQr(undefined)
@@ -115,7 +117,7 @@ export function InvitePanel ({ api, onError }: { api: Api, onError: (e: unknown)
         ? <p className='muted'>Making an invite…</p>
         : (
           <>
-            {qr !== undefined && <img className='qr' src={qr} alt='Invite QR code' data-testid='invite-qr' width={320} height={320} />}
+            {qr !== undefined && <img className='qr' src={qr} alt='Invite QR code' data-testid='invite-qr' />}
             {qrError !== undefined && <p className='muted'>{qrError}</p>}
             <textarea className='link' readOnly value={invite.link} data-testid='invite-link' rows={4} onFocus={(e) => { e.target.select() }} />
             <div className='actions'>
@@ -149,7 +151,7 @@ export function AddContact ({ api, onAdded }: { api: Api, onAdded: (c: ContactVi
     <div className='panel'>
       <h2>Add a contact</h2>
       <form onSubmit={(e) => { void submit(e) }} data-testid='add-contact'>
-        <label>Their invite link (starts with 0m1:)
+        <label>Their invite link (starts with 0m1:, or 0M1: when read from a QR code)
           <textarea data-testid='add-link' value={link} rows={4} required onChange={(e) => { setLink(e.target.value) }} spellCheck={false} />
         </label>
         <label>Name for them (optional; otherwise the name they chose)

@@ -46,6 +46,9 @@ export const PENDING_INVITE_GRACE_MS = 14 * 24 * 3600 * 1000
  * the identity key is the trust root, so expiry protects nothing a stolen identity key would not. */
 export const SENDER_CERT_LIFETIME_MS = 10 * 365 * 24 * 3600 * 1000
 export const SENDER_CERT_RENEW_MS = 365 * 24 * 3600 * 1000
+/** WAL + NORMAL: atomic and crash-safe for the process, a power cut may drop the last commits;
+ * FULL costs an fsync (~10 ms here) per message. See docs/threat-model.md "Device compromise and storage". */
+export const DEFAULT_SYNCHRONOUS = 'NORMAL'
 /** libsignal registration ids are 14-bit, 1..16380. */
 const MAX_REGISTRATION_ID = 16380
 
@@ -182,7 +185,7 @@ export class Device {
   }
 
   /** Makes the one account of a data directory. A second create refuses (ACCOUNT_EXISTS) and touches nothing. */
-  static async create (dataDir: string, o: { name: string, passphrase?: string, logger?: Logger, now?: () => number }): Promise<Device> {
+  static async create (dataDir: string, o: { name: string, passphrase?: string, logger?: Logger, now?: () => number, synchronous?: 'FULL' | 'NORMAL' }): Promise<Device> {
     if (Device.exists(dataDir)) {
       throw new E2eeError('ACCOUNT_EXISTS', 'This data directory already holds an account; a device has exactly one. Use another directory to make a new account.')
     }
@@ -192,7 +195,7 @@ export class Device {
     const key = resolveDatabaseKey(dataDir, { passphrase: o.passphrase, create: true })
     let db: Database | undefined
     try {
-      db = openDatabase({ path: join(dataDir, DATABASE_FILE), key, migrations: MIGRATIONS, synchronous: 'NORMAL' })
+      db = openDatabase({ path: join(dataDir, DATABASE_FILE), key, migrations: MIGRATIONS, synchronous: o.synchronous ?? DEFAULT_SYNCHRONOUS })
       const identity = IdentityKeyPair.generate()
       const uuid = signalUuidFromIdentityKey(identity.publicKey.serialize())
       const registrationId = randomInt(1, MAX_REGISTRATION_ID + 1)
@@ -239,10 +242,10 @@ export class Device {
   }
 
   /** Opens the account of a data directory. Wrong passphrase or key file: StoreError WRONG_KEY. */
-  static async open (dataDir: string, o: { passphrase?: string, logger?: Logger, now?: () => number } = {}): Promise<Device> {
+  static async open (dataDir: string, o: { passphrase?: string, logger?: Logger, now?: () => number, synchronous?: 'FULL' | 'NORMAL' } = {}): Promise<Device> {
     if (!Device.exists(dataDir)) throw new E2eeError('NO_ACCOUNT', 'This data directory holds no account yet; create one first.')
     const key = resolveDatabaseKey(dataDir, { passphrase: o.passphrase, create: false })
-    const db = openDatabase({ path: join(dataDir, DATABASE_FILE), key, migrations: MIGRATIONS, synchronous: 'NORMAL' })
+    const db = openDatabase({ path: join(dataDir, DATABASE_FILE), key, migrations: MIGRATIONS, synchronous: o.synchronous ?? DEFAULT_SYNCHRONOUS })
     try {
       const account = new AccountRepository(db).get()
       if (account === undefined) throw new E2eeError('NO_ACCOUNT', 'This data directory holds no account (an earlier creation did not finish); remove it and create the account again.')

@@ -42,7 +42,7 @@ export function decodeDeliverFrame (bytes: Uint8Array): DeliverFrame {
   if (bytes.length < 2) throw new NetError('BAD_FRAME', 'Deliver frame has no type.')
   const type = bytes[1]
   if (type === TYPE_DELIVER) {
-    const envelope = bytes.slice(DELIVER_HEADER_BYTES)
+    const envelope = new Uint8Array(bytes.subarray(DELIVER_HEADER_BYTES)) // a plain copy, never a Buffer view
     if (envelope.length === 0) throw new NetError('BAD_FRAME', 'Deliver frame carries an empty envelope.')
     return { type: 'deliver', envelope }
   }

@@ -265,8 +265,8 @@ class Reader {
     if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new NetError('BAD_FRAME', 'Cursor is out of range.')
     return Number(v)
   }
-  take (n: number): Uint8Array { this.need(n); const v = this.buf.slice(this.at, this.at + n); this.at += n; return v }
-  rest (): Uint8Array { const v = this.buf.slice(this.at); this.at = this.buf.length; return v }
+  take (n: number): Uint8Array { this.need(n); const v = new Uint8Array(this.buf.subarray(this.at, this.at + n)); this.at += n; return v }
+  rest (): Uint8Array { const v = new Uint8Array(this.buf.subarray(this.at)); this.at = this.buf.length; return v }
   end (): void {
     if (this.at !== this.buf.length) throw new NetError('BAD_FRAME', 'Mailbox frame has trailing bytes.')
   }

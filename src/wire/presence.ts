@@ -64,7 +64,7 @@ export function decodePresenceRecord (bytes: Uint8Array): PresenceRecord {
   if (bytes.length <= PRESENCE_HEADER_BYTES) throw new NetError('BAD_FRAME', 'Presence record is truncated.')
   const at = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(1)
   if (at > BigInt(Number.MAX_SAFE_INTEGER)) throw new NetError('BAD_FRAME', 'Presence record time is out of range.')
-  return { publishedAt: Number(at), value: bytes.slice(PRESENCE_HEADER_BYTES) }
+  return { publishedAt: Number(at), value: new Uint8Array(bytes.subarray(PRESENCE_HEADER_BYTES)) }
 }
 
 /** kad-dht validator for the namespace: bounded key, bounded versioned value, not dated in the future. */

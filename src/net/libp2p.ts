@@ -1,0 +1,168 @@
+// One libp2p setup, two profiles: 'device' (DHT client, circuit-relay transport with reservations on the
+// configured relays, DCUtR, AutoNAT) and 'relay' (DHT server, circuit-relay v2 server sized for messaging).
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { webSockets } from '@libp2p/websockets'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@libp2p/yamux'
+import { identify, identifyPush } from '@libp2p/identify'
+import { ping } from '@libp2p/ping'
+import { kadDHT, passthroughMapper, removePrivateAddressesMapper, type KadDHT } from '@libp2p/kad-dht'
+import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { dcutr } from '@libp2p/dcutr'
+import { autoNAT } from '@libp2p/autonat'
+import { bootstrap } from '@libp2p/bootstrap'
+import { mdns } from '@libp2p/mdns'
+import { FaultTolerance, type ConnectionGater, type PrivateKey } from '@libp2p/interface'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { isPrivateIp } from '@libp2p/utils'
+import { PRESENCE_NAMESPACE, selectPresence, validatePresence } from '../wire/presence.ts'
+
+/** Our own Kademlia protocol name: a node of ours never joins (or pollutes) the public IPFS DHT. */
+export const DHT_PROTOCOL = '/0m1/kad/1.0.0'
+/** Circuit-relay server reservations: the library default (15) is far too few for a relay serving a community. */
+export const RELAY_MAX_RESERVATIONS = 1024
+/** A relay holds one connection per reserved device plus DHT traffic and deposits. */
+export const RELAY_MAX_CONNECTIONS = 4096
+/** libp2p refuses more than 5 inbound connections per second per IP by default; behind one NAT (or on loopback
+ * in tests) many devices share an IP, so relays allow far more and devices a little more. */
+export const RELAY_INBOUND_CONNECTION_THRESHOLD = 1000
+export const DEVICE_INBOUND_CONNECTION_THRESHOLD = 100
+/** Circuit streams per relay (each relayed connection uses one STOP stream). */
+export const RELAY_MAX_STOP_STREAMS = 1024
+
+export type NodeServices = {
+  identify: ReturnType<ReturnType<typeof identify>>
+  ping: ReturnType<ReturnType<typeof ping>>
+  dht: KadDHT
+} & Record<string, unknown>
+
+export type NodeLibp2p = Libp2p<NodeServices>
+
+export interface ProfileOptions {
+  readonly profile: 'device' | 'relay'
+  readonly privateKey?: PrivateKey | undefined
+  readonly listen: readonly string[]
+  /** Device: relay multiaddrs (with /p2p/<id>) on which to hold reservations. */
+  readonly relays?: readonly string[] | undefined
+  readonly bootstrap?: readonly string[] | undefined
+  readonly mdns?: boolean | undefined
+  readonly relayOnly?: boolean | undefined
+  /** Relay: circuit limits. false -> relayed connections carry no data/time limit (messaging needs long-lived circuits). */
+  readonly applyDefaultLimit?: boolean | undefined
+  readonly maxReservations?: number | undefined
+  readonly now?: (() => number) | undefined
+}
+
+function peerIdOf (addr: string): string | undefined {
+  try {
+    return multiaddr(addr).getComponents().findLast((c) => c.name === 'p2p')?.value
+  } catch {
+    return undefined
+  }
+}
+
+/** True when any configured address is loopback/private: then the DHT must keep such addresses (LAN, tests). */
+function anyPrivate (addrs: readonly string[]): boolean {
+  return addrs.some((a) => {
+    try {
+      const host = multiaddr(a).getComponents().find((c) => c.name === 'ip4' || c.name === 'ip6')?.value
+      return host !== undefined && isPrivateIp(host) === true
+    } catch {
+      return false
+    }
+  })
+}
+
+/**
+ * relayOnly gater: never open a non-circuit connection except to our own relays and bootstrap peers (support
+ * nodes). A contact is therefore only ever reached through a circuit and never learns our IP address.
+ */
+function relayOnlyGater (allowedPeers: ReadonlySet<string>): ConnectionGater {
+  return {
+    denyDialMultiaddr: (ma: Multiaddr) => {
+      if (isCircuit(ma)) return false
+      const id = peerIdOf(ma.toString())
+      return id === undefined || !allowedPeers.has(id)
+    },
+    denyDialPeer: () => false,
+    denyInboundConnection: () => false
+  }
+}
+
+export async function createProfileLibp2p (o: ProfileOptions): Promise<NodeLibp2p> {
+  const relays = o.relays ?? []
+  const bootstrapList = [...new Set([...(o.bootstrap ?? []), ...(o.profile === 'device' ? relays : [])])]
+  const device = o.profile === 'device'
+  const relayOnly = device && o.relayOnly === true
+  const now = o.now ?? Date.now
+  const lan = anyPrivate([...o.listen, ...relays, ...bootstrapList])
+
+  // Devices listen on their own addresses (unless relayOnly) and on a reservation at each configured relay.
+  const listen = [
+    ...(relayOnly ? [] : o.listen),
+    ...(device ? relays.map((r) => `${r}/p2p-circuit`) : [])
+  ]
+
+  const services: Record<string, (components: any) => unknown> = {
+    identify: identify(),
+    identifyPush: identifyPush(),
+    ping: ping(),
+    dht: kadDHT({
+      protocol: DHT_PROTOCOL,
+      clientMode: device,
+      peerInfoMapper: lan ? passthroughMapper : removePrivateAddressesMapper,
+      validators: {
+        [PRESENCE_NAMESPACE]: async (key, value) => { validatePresence(key, value, now()) }
+      },
+      selectors: {
+        [PRESENCE_NAMESPACE]: (_key, values) => selectPresence(values)
+      }
+    })
+  }
+  if (!relayOnly) services.autoNAT = autoNAT()
+  if (device && !relayOnly) services.dcutr = dcutr()
+  if (!device) {
+    services.relay = circuitRelayServer({
+      maxOutboundStopStreams: RELAY_MAX_STOP_STREAMS,
+      reservations: {
+        maxReservations: o.maxReservations ?? RELAY_MAX_RESERVATIONS,
+        applyDefaultLimit: o.applyDefaultLimit ?? false
+      }
+    })
+  }
+  if (o.mdns === true && !relayOnly) services.mdns = mdns()
+
+  const allowed = new Set([...relays, ...bootstrapList].map(peerIdOf).filter((x): x is string => x !== undefined))
+
+  const node = await createLibp2p({
+    ...(o.privateKey !== undefined ? { privateKey: o.privateKey } : {}),
+    addresses: {
+      listen,
+      // relayOnly: announce circuit addresses only, never an observed or listen address of our own.
+      ...(relayOnly ? { announceFilter: (mas: Multiaddr[]) => mas.filter((ma) => isCircuit(ma)) } : {})
+    },
+    transports: [
+      tcp(),
+      webSockets(),
+      ...(device ? [circuitRelayTransport({ reservationCompletionTimeout: 10_000, reservationConcurrency: Math.max(1, relays.length), maxInboundStopStreams: RELAY_MAX_STOP_STREAMS })] : [])
+    ],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    peerDiscovery: bootstrapList.length > 0 ? [bootstrap({ list: bootstrapList })] : [],
+    connectionManager: device
+      ? { inboundConnectionThreshold: DEVICE_INBOUND_CONNECTION_THRESHOLD }
+      : { inboundConnectionThreshold: RELAY_INBOUND_CONNECTION_THRESHOLD, maxConnections: RELAY_MAX_CONNECTIONS, maxIncomingPendingConnections: 256 },
+    // A dead relay at start must not stop a device from starting: it stays dial-only and retries reservations.
+    transportManager: { faultTolerance: FaultTolerance.NO_FATAL },
+    ...(relayOnly ? { connectionGater: relayOnlyGater(allowed) } : {}),
+    services
+  })
+  return node as unknown as NodeLibp2p
+}
+
+export function isCircuit (ma: Multiaddr | string): boolean {
+  return ma.toString().includes('/p2p-circuit')
+}
+
+export { peerIdOf }

@@ -1,0 +1,225 @@
+// The device's network node: one libp2p node (device profile) with the deliver protocol, mailbox client,
+// presence in the DHT, relay reservations kept alive, and a view of relays and NAT for the status screen.
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { PrivateKey } from '@libp2p/interface'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import type { Libp2p } from '@libp2p/interface'
+import { isPrivateIp } from '@libp2p/utils'
+import type { Logger } from '../platform/logger.ts'
+import type { RelayView } from '../messenger/types.ts'
+import { NetError } from './errors.ts'
+import { createProfileLibp2p, isCircuit, peerIdOf } from './libp2p.ts'
+import { deliverEnvelope, deliverHandler, DELIVER_MAX_INBOUND_STREAMS, type DeliverPath, type EnvelopeHandler } from './deliver.ts'
+import { depositTo, openMailboxSession, type MailboxBox, type MailboxSession } from './mailbox-client.ts'
+import { DELIVER_PROTOCOL } from '../wire/deliver.ts'
+import { decodePresenceRecord, encodePresenceRecord, presenceDhtKey } from '../wire/presence.ts'
+
+export type { MailboxSession, MailboxBox } from './mailbox-client.ts'
+export type { MailboxItem } from '../wire/mailbox.ts'
+export type { DeliverPath, EnvelopeHandler } from './deliver.ts'
+
+/** First retry of a lost relay reservation; doubles up to the maximum while the relay stays unreachable. */
+export const RESERVATION_RETRY_MIN_MS = 2_000
+export const RESERVATION_RETRY_MAX_MS = 60_000
+/** A DHT put or get: a few hops on a small network, more on a big one. */
+export const PRESENCE_DEADLINE_MS = 20_000
+/** How long publish waits for the DHT routing table to hold at least one server (right after start). */
+export const ROUTING_TABLE_WAIT_MS = 10_000
+
+export interface DeviceNodeOptions {
+  privateKey?: PrivateKey
+  listen: string[]
+  relays: string[]
+  bootstrap?: string[]
+  mdns?: boolean
+  relayOnly?: boolean
+  logger: Logger
+}
+
+export interface DeviceNode {
+  readonly peerId: string
+  readonly libp2p: Libp2p
+  addresses(): string[]
+  onEnvelope(h: EnvelopeHandler): void
+  deliver(to: { peerId: string, addresses: string[] }, envelope: Uint8Array, o?: { signal?: AbortSignal }): Promise<DeliverPath>
+  deposit(relayAddr: string, mailboxId: Uint8Array, envelope: Uint8Array, o?: { signal?: AbortSignal }): Promise<void>
+  openMailbox(relayAddr: string, box: MailboxBox, o?: { signal?: AbortSignal }): Promise<MailboxSession>
+  publishPresence(key: Uint8Array, value: Uint8Array, o?: { signal?: AbortSignal }): Promise<void>
+  lookupPresence(key: Uint8Array, o?: { signal?: AbortSignal }): Promise<Uint8Array | undefined>
+  relays(): RelayView[]
+  nat(): 'public' | 'private' | 'unknown'
+  onAddressesChanged(cb: () => void): void
+  stop(): Promise<void>
+}
+
+interface TransportManagerLike { listen: (addrs: Multiaddr[]) => Promise<void> }
+
+export async function createDeviceNode (o: DeviceNodeOptions): Promise<DeviceNode> {
+  const logger = o.logger.child('net')
+  const relayOnly = o.relayOnly === true
+  for (const r of o.relays) {
+    if (peerIdOf(r) === undefined) throw new RangeError('relays[] must be multiaddrs ending in /p2p/<relay peer id>')
+  }
+  const privateKey = o.privateKey ?? await generateKeyPair('Ed25519')
+  const libp2p = await createProfileLibp2p({
+    profile: 'device',
+    privateKey,
+    listen: o.listen,
+    relays: o.relays,
+    bootstrap: o.bootstrap,
+    mdns: o.mdns,
+    relayOnly
+  })
+  let handler: EnvelopeHandler | undefined
+  let stopped = false
+  const sessions = new Set<MailboxSession>()
+  await libp2p.handle(DELIVER_PROTOCOL, deliverHandler(() => handler, logger), {
+    runOnLimitedConnection: true,
+    maxInboundStreams: DELIVER_MAX_INBOUND_STREAMS
+  })
+
+  const addresses = (): string[] => {
+    const all = libp2p.getMultiaddrs().map((ma) => ma.toString())
+    return relayOnly ? all.filter((a) => isCircuit(a)) : all
+  }
+
+  // Keep a reservation on every configured relay: libp2p makes the first one at start but does not come back
+  // to a configured relay that was down or went away, so we re-listen with backoff.
+  const relayState = new Map<string, { peerId: string, next: number, delay: number, busy: boolean }>()
+  for (const r of o.relays) relayState.set(r, { peerId: peerIdOf(r) ?? '', next: 0, delay: RESERVATION_RETRY_MIN_MS, busy: false })
+  const hasReservation = (relayPeerId: string): boolean =>
+    libp2p.getMultiaddrs().some((ma) => { const s = ma.toString(); return isCircuit(s) && s.includes(`/p2p/${relayPeerId}/p2p-circuit`) })
+  const transportManager = (libp2p as unknown as { components: { transportManager: TransportManagerLike } }).components.transportManager
+  const tick = (): void => {
+    if (stopped) return
+    const now = Date.now()
+    for (const [addr, st] of relayState) {
+      if (st.busy) continue
+      if (hasReservation(st.peerId)) { st.delay = RESERVATION_RETRY_MIN_MS; st.next = 0; continue }
+      if (now < st.next) continue
+      st.busy = true
+      transportManager.listen([multiaddr(`${addr}/p2p-circuit`)])
+        .catch(() => {})
+        .finally(() => {
+          st.busy = false
+          if (!hasReservation(st.peerId)) {
+            st.next = Date.now() + st.delay
+            st.delay = Math.min(st.delay * 2, RESERVATION_RETRY_MAX_MS)
+            logger.debug('relay-reservation-retry', { inMs: st.delay })
+          }
+        })
+    }
+  }
+  // The initial listen (in createLibp2p) already tried every relay once.
+  for (const st of relayState.values()) { st.next = Date.now() + RESERVATION_RETRY_MIN_MS }
+  const timer = setInterval(tick, 1_000)
+  timer.unref()
+
+  const addrListeners: Array<() => void> = []
+  let lastAddrs = JSON.stringify(addresses().sort())
+  const onSelfUpdate = (): void => {
+    const now = JSON.stringify(addresses().sort())
+    if (now === lastAddrs) return
+    lastAddrs = now
+    for (const cb of addrListeners) {
+      try { cb() } catch { logger.warn('addresses-callback-failed') }
+    }
+  }
+  libp2p.addEventListener('self:peer:update', onSelfUpdate)
+
+  const waitForRoutingTable = async (signal: AbortSignal): Promise<void> => {
+    const dht = libp2p.services.dht as unknown as { routingTable: { size: number } }
+    const until = Date.now() + ROUTING_TABLE_WAIT_MS
+    while (dht.routingTable.size === 0) {
+      if (signal.aborted || Date.now() > until) throw new NetError('UNREACHABLE', 'No DHT server is reachable yet; check the relays and bootstrap list.')
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+  }
+
+  const node: DeviceNode = {
+    peerId: libp2p.peerId.toString(),
+    libp2p: libp2p as unknown as Libp2p,
+    addresses,
+    onEnvelope (h) { handler = h },
+    async deliver (to, envelope, opts = {}) {
+      if (stopped) throw new NetError('CLOSED', 'The network node is stopped.')
+      return await deliverEnvelope(libp2p, to, envelope, { signal: opts.signal, relayOnly, logger })
+    },
+    async deposit (relayAddr, mailboxId, envelope, opts = {}) {
+      if (stopped) throw new NetError('CLOSED', 'The network node is stopped.')
+      await depositTo(libp2p, relayAddr, mailboxId, envelope, { signal: opts.signal })
+    },
+    async openMailbox (relayAddr, box, opts = {}) {
+      if (stopped) throw new NetError('CLOSED', 'The network node is stopped.')
+      const s = await openMailboxSession(libp2p, relayAddr, box, logger, { signal: opts.signal })
+      sessions.add(s)
+      s.onClose(() => { sessions.delete(s) })
+      return s
+    },
+    async publishPresence (key, value, opts = {}) {
+      if (stopped) throw new NetError('CLOSED', 'The network node is stopped.')
+      const dhtKey = presenceDhtKey(key)
+      const record = encodePresenceRecord({ publishedAt: Date.now(), value })
+      const signal = withDeadline(opts.signal, PRESENCE_DEADLINE_MS)
+      await waitForRoutingTable(signal)
+      let stored = 0
+      for await (const ev of libp2p.services.dht.put(dhtKey, record, { signal })) {
+        if (ev.name === 'PEER_RESPONSE' && ev.messageName === 'PUT_VALUE') stored++
+      }
+      if (stored === 0) throw new NetError('UNREACHABLE', 'No DHT server stored the presence record.')
+      logger.debug('presence-published', { copies: stored })
+    },
+    async lookupPresence (key, opts = {}) {
+      if (stopped) throw new NetError('CLOSED', 'The network node is stopped.')
+      const dhtKey = presenceDhtKey(key)
+      const signal = withDeadline(opts.signal, PRESENCE_DEADLINE_MS)
+      try {
+        const raw = await libp2p.contentRouting.get(dhtKey, { signal })
+        return decodePresenceRecord(raw).value
+      } catch (err) {
+        if ((err as Error).name === 'NotFoundError') return undefined
+        if (signal.aborted) return undefined
+        throw err
+      }
+    },
+    relays () {
+      return o.relays.map((address): RelayView => {
+        const st = relayState.get(address)
+        const id = st?.peerId ?? ''
+        const connected = libp2p.getConnections().some((c) => c.remotePeer.toString() === id && c.status === 'open' && !isCircuit(c.remoteAddr))
+        return {
+          address,
+          state: connected ? 'connected' : st?.busy === true ? 'connecting' : 'unreachable',
+          reservation: hasReservation(id)
+        }
+      })
+    },
+    nat () {
+      // Public: we announce a dialable address that is not private/loopback and not a circuit. Private: all we
+      // have are private or relayed addresses. Unknown: nothing to judge by yet.
+      const addrs = libp2p.getMultiaddrs().map((ma) => ma.toString())
+      if (addrs.length === 0) return 'unknown'
+      const isPublic = addrs.some((a) => {
+        if (isCircuit(a)) return false
+        const host = multiaddr(a).getComponents().find((c) => c.name === 'ip4' || c.name === 'ip6')?.value
+        return host !== undefined && isPrivateIp(host) === false
+      })
+      return isPublic ? 'public' : 'private'
+    },
+    onAddressesChanged (cb) { addrListeners.push(cb) },
+    async stop () {
+      if (stopped) return
+      stopped = true
+      clearInterval(timer)
+      libp2p.removeEventListener('self:peer:update', onSelfUpdate)
+      await Promise.all([...sessions].map(async (s) => { await s.close() }))
+      await libp2p.stop()
+    }
+  }
+  return node
+}
+
+function withDeadline (signal: AbortSignal | undefined, ms: number): AbortSignal {
+  const t = AbortSignal.timeout(ms)
+  return signal === undefined ? t : AbortSignal.any([signal, t])
+}

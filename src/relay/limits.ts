@@ -1,0 +1,41 @@
+// Relay limits, each with its reason. Overridable per relay (startRelay({ limits })) and in tests.
+import { MAX_ENVELOPE_BYTES } from '../wire/deliver.ts'
+
+export interface RelayLimits {
+  /** Largest envelope accepted in a deposit; never above the wire maximum (the largest padding bucket). */
+  readonly maxEnvelopeBytes: number
+  /** Envelopes one mailbox may hold: a contact offline for weeks at chat rates stays far below it. */
+  readonly maxMailboxCount: number
+  /** Bytes one mailbox may hold, so one stranger who learned a mailbox id cannot fill the disk. */
+  readonly maxMailboxBytes: number
+  /** Deposits per connection per minute: a burst of queued messages passes, a flood does not. */
+  readonly depositsPerMinutePerConnection: number
+  /** How long an unacknowledged envelope is kept (issue 3: 30 days by default). */
+  readonly expiryMs: number
+  /** How often expired envelopes are swept. */
+  readonly sweepIntervalMs: number
+  /** Authenticated live sessions per mailbox (a device opens one; a few allow for reconnect races). */
+  readonly maxSessionsPerMailbox: number
+  /** Circuit-relay v2 reservations. */
+  readonly maxReservations: number
+}
+
+export const DEFAULT_RELAY_LIMITS: RelayLimits = {
+  maxEnvelopeBytes: MAX_ENVELOPE_BYTES,
+  maxMailboxCount: 10_000,
+  maxMailboxBytes: 64 * 1024 * 1024,
+  depositsPerMinutePerConnection: 600,
+  expiryMs: 30 * 24 * 60 * 60 * 1000,
+  sweepIntervalMs: 60 * 60 * 1000,
+  maxSessionsPerMailbox: 4,
+  maxReservations: 1024
+}
+
+export function resolveLimits (partial: Partial<RelayLimits> | undefined): RelayLimits {
+  const l = { ...DEFAULT_RELAY_LIMITS, ...partial }
+  for (const [k, v] of Object.entries(l)) {
+    if (!Number.isSafeInteger(v) || v <= 0) throw new RangeError(`limits.${k} must be a positive integer`)
+  }
+  if (l.maxEnvelopeBytes > MAX_ENVELOPE_BYTES) throw new RangeError(`limits.maxEnvelopeBytes must be at most ${MAX_ENVELOPE_BYTES}`)
+  return l
+}

@@ -1,0 +1,115 @@
+// The relay node (`0message1 relay`): circuit relay v2 server, DHT server and mailboxes, in one libp2p node
+// whose identity and mailbox store live in one SQLCipher database in the relay's data directory.
+import { join } from 'node:path'
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import type { PrivateKey } from '@libp2p/interface'
+import type { Logger } from '../platform/logger.ts'
+import { openDatabase, resolveDatabaseKey, type Database } from '../store/db.ts'
+import { createProfileLibp2p, type NodeLibp2p } from '../net/libp2p.ts'
+import { MAILBOX_PROTOCOL } from '../wire/mailbox.ts'
+import { MailboxService } from './mailbox-service.ts'
+import { RELAY_MIGRATIONS, SqliteMailboxStore, type MailboxStore } from './store.ts'
+import { resolveLimits, type RelayLimits } from './limits.ts'
+
+export type { RelayLimits } from './limits.ts'
+
+/** The relay's database file (a relay data directory is not a device data directory). */
+export const RELAY_DATABASE_FILE = 'relay.db'
+/** Concurrent mailbox streams per connection: a device needs one session plus a few deposits in flight. */
+export const MAILBOX_MAX_INBOUND_STREAMS = 32
+
+export interface RelayOptions {
+  readonly dataDir: string
+  readonly listen: string[]
+  readonly bootstrap?: string[]
+  readonly logger: Logger
+  readonly limits?: Partial<RelayLimits>
+  /** Clock (tests move it to check expiry). */
+  readonly now?: () => number
+  /** Passphrase-protected relay store (default: a random key file, mode 0600, in dataDir). */
+  readonly passphrase?: string
+}
+
+export interface RelayHandle {
+  readonly peerId: string
+  /** Dialable multiaddrs, each ending in /p2p/<peerId>. */
+  readonly addresses: string[]
+  /** The libp2p node (status, tests). */
+  readonly libp2p: NodeLibp2p
+  /** The mailbox store (tests, status). */
+  readonly store: MailboxStore
+  readonly db: Database
+  /** Deletes expired envelopes now; returns how many (also runs every limits.sweepIntervalMs). */
+  sweep(): number
+  stop(): Promise<void>
+}
+
+export async function startRelay (o: RelayOptions): Promise<RelayHandle> {
+  const logger = o.logger.child('relay')
+  const limits = resolveLimits(o.limits)
+  const now = o.now ?? Date.now
+  const key = resolveDatabaseKey(o.dataDir, { create: true, passphrase: o.passphrase })
+  const db = openDatabase({ path: join(o.dataDir, RELAY_DATABASE_FILE), key, migrations: RELAY_MIGRATIONS, synchronous: 'FULL' })
+  key.fill(0)
+  let libp2p: NodeLibp2p | undefined
+  try {
+    const privateKey = await loadOrCreateIdentity(db)
+    const store = new SqliteMailboxStore(db)
+    libp2p = await createProfileLibp2p({
+      profile: 'relay',
+      privateKey,
+      listen: o.listen,
+      bootstrap: o.bootstrap,
+      maxReservations: limits.maxReservations,
+      now
+    })
+    const mailboxes = new MailboxService({ store, limits, logger, now, relayPeerId: libp2p.peerId.toMultihash().bytes })
+    await libp2p.handle(MAILBOX_PROTOCOL, mailboxes.handle, { maxInboundStreams: MAILBOX_MAX_INBOUND_STREAMS, maxOutboundStreams: 1 })
+
+    const sweep = (): number => {
+      const n = store.sweep(now())
+      if (n > 0) logger.info('mailbox-expired', { items: n })
+      return n
+    }
+    sweep()
+    const timer = setInterval(() => {
+      try { sweep() } catch (err) { logger.error('mailbox-sweep-failed', { code: (err as Error).name }) }
+    }, limits.sweepIntervalMs)
+    timer.unref()
+
+    const node = libp2p
+    const addresses = node.getMultiaddrs().map((ma) => ma.toString())
+    logger.info('relay-started', { addresses: addresses.length })
+    let stopped = false
+    return {
+      peerId: node.peerId.toString(),
+      addresses,
+      libp2p: node,
+      store,
+      db,
+      sweep,
+      async stop () {
+        if (stopped) return
+        stopped = true
+        clearInterval(timer)
+        mailboxes.stop()
+        await node.stop()
+        db.close()
+        logger.info('relay-stopped')
+      }
+    }
+  } catch (err) {
+    if (libp2p !== undefined) await Promise.resolve(libp2p.stop()).catch(() => {})
+    db.close()
+    throw err
+  }
+}
+
+/** The relay's libp2p key lives in its encrypted store, so its peer id (part of its address) survives restarts. */
+async function loadOrCreateIdentity (db: Database): Promise<PrivateKey> {
+  const row = db.prepare('SELECT private_key FROM relay_identity WHERE k = 1').get() as { private_key: Uint8Array } | undefined
+  if (row !== undefined) return privateKeyFromProtobuf(new Uint8Array(row.private_key))
+  const key = await generateKeyPair('Ed25519')
+  db.prepare('INSERT INTO relay_identity (k, private_key) VALUES (1, ?)').run([Buffer.from(privateKeyToProtobuf(key))])
+  return key
+}

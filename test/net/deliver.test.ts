@@ -1,0 +1,44 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { createTestnet } from '../helpers/testnet.ts'
+
+test('direct: two devices exchange envelopes, path direct, ack after the handler', async (t) => {
+  const net = await createTestnet(t, { relays: 1, devices: 2 })
+  const [a, b] = net.devices
+  assert.ok(a !== undefined && b !== undefined)
+  const got: Array<{ env: Uint8Array, path: string }> = []
+  b.onEnvelope(async (env, info) => { await new Promise((resolve) => setTimeout(resolve, 20)); got.push({ env, path: info.path }) })
+  const env = new Uint8Array(randomBytes(1024))
+  const path = await a.deliver({ peerId: b.peerId, addresses: b.addresses() }, env, {})
+  assert.equal(path, 'direct')
+  // resolved only after the handler resolved
+  assert.equal(got.length, 1)
+  assert.deepEqual(got[0]?.env, env)
+  assert.equal(got[0]?.path, 'direct')
+})
+
+test('relayed: relayOnly devices reach each other only through relay circuits, both ways', async (t) => {
+  const net = await createTestnet(t, { relays: 2, devices: 2, relayOnly: true })
+  const [a, b] = net.devices
+  assert.ok(a !== undefined && b !== undefined)
+  for (const d of [a, b]) {
+    assert.ok(d.addresses().length >= 2)
+    assert.ok(d.addresses().every((x) => x.includes('/p2p-circuit')), 'relayOnly announces circuit addresses only')
+  }
+  const atA: Uint8Array[] = []
+  const atB: Uint8Array[] = []
+  a.onEnvelope(async (env, info) => { assert.equal(info.path, 'relayed'); atA.push(env) })
+  b.onEnvelope(async (env, info) => { assert.equal(info.path, 'relayed'); atB.push(env) })
+  const e1 = new Uint8Array(randomBytes(4096))
+  const e2 = new Uint8Array(randomBytes(1024))
+  assert.equal(await a.deliver({ peerId: b.peerId, addresses: b.addresses() }, e1, {}), 'relayed')
+  assert.equal(await b.deliver({ peerId: a.peerId, addresses: a.addresses() }, e2, {}), 'relayed')
+  assert.deepEqual(atB, [e1])
+  assert.deepEqual(atA, [e2])
+  // no direct connection between the two devices ever existed
+  for (const [x, y] of [[a, b], [b, a]] as const) {
+    const conns = x.libp2p.getConnections().filter((c) => c.remotePeer.toString() === y.peerId)
+    assert.ok(conns.every((c) => c.remoteAddr.toString().includes('/p2p-circuit')))
+  }
+})

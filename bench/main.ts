@@ -8,13 +8,15 @@ import { libp2pBaseline } from './baselines/libp2p.ts'
 import { sqliteBaseline } from './baselines/sqlite.ts'
 import { memoryBaseline } from './baselines/memory.ts'
 import { centralizedBaseline } from './baselines/centralized.ts'
+import { dhtLookup } from './product/dht.ts'
 
 const REGISTRY: readonly Benchmark[] = [
   libsignalBaseline,
   libp2pBaseline,
   sqliteBaseline,
   memoryBaseline,
-  centralizedBaseline
+  centralizedBaseline,
+  dhtLookup
 ]
 
 async function main (): Promise<void> {

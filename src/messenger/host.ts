@@ -1,0 +1,205 @@
+// The device daemon's state machine: no account yet (onboarding), locked (passphrase needed), ready.
+// It owns the account, the network node and the messenger core, and restarts the node on settings changes.
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import type { PrivateKey } from '@libp2p/interface'
+import { Device } from '../e2ee/device.ts'
+import { createDeviceNode, type DeviceNode } from '../net/node.ts'
+import type { Logger } from '../platform/logger.ts'
+import { SALT_FILE } from '../store/db.ts'
+import { MessengerError } from './errors.ts'
+import { History } from './history.ts'
+import { MessengerCore } from './messenger.ts'
+import type { DeviceHost, HostState, Messenger, SettingsView } from './types.ts'
+
+export interface DeviceHostOptions {
+  readonly dataDir: string
+  /** Multiaddrs to listen on; loopback only unless the user asks for more. */
+  readonly listen?: readonly string[]
+  /** Relays given on the command line: they replace the stored list when given. */
+  readonly relays?: readonly string[]
+  readonly bootstrap?: readonly string[]
+  readonly passphrase?: string
+  readonly logger: Logger
+  readonly now?: () => number
+}
+
+export const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/0']
+const SETTINGS_KEY = 'settings'
+const PEER_KEY = 'libp2p.private-key'
+
+const DEFAULT_SETTINGS: SettingsView = { relayOnly: false, lanDiscovery: false, relays: [] }
+
+/** Creates the one account of a data directory without starting anything (`0message1 init`). */
+export async function initAccount (dataDir: string, o: { name: string, passphrase?: string, logger: Logger }): Promise<{ accountId: string }> {
+  const device = await Device.create(dataDir, { name: o.name, logger: o.logger, ...(o.passphrase !== undefined ? { passphrase: o.passphrase } : {}) })
+  const accountId = device.accountId
+  device.close()
+  return { accountId }
+}
+
+export function isPassphraseProtected (dataDir: string): boolean {
+  return existsSync(join(dataDir, SALT_FILE))
+}
+
+export async function createDeviceHost (o: DeviceHostOptions): Promise<DeviceHost> {
+  const host = new Host(o)
+  if (Device.exists(o.dataDir) && (o.passphrase !== undefined || !isPassphraseProtected(o.dataDir))) {
+    await host.open(o.passphrase)
+  }
+  return host
+}
+
+class Host implements DeviceHost {
+  readonly #o: DeviceHostOptions
+  readonly #log: Logger
+  #device: Device | undefined
+  #node: DeviceNode | undefined
+  #core: MessengerCore | undefined
+  #history: History | undefined
+  #opening: Promise<Messenger> | undefined
+
+  constructor (o: DeviceHostOptions) {
+    this.#o = o
+    this.#log = o.logger.child('host')
+  }
+
+  state (): HostState {
+    if (this.#core !== undefined) return 'ready'
+    if (!Device.exists(this.#o.dataDir)) return 'no-account'
+    return 'locked'
+  }
+
+  messenger (): Messenger | undefined {
+    return this.#core
+  }
+
+  async createAccount (options: { name: string, passphrase?: string }): Promise<Messenger> {
+    if (this.#core !== undefined || Device.exists(this.#o.dataDir)) {
+      throw new MessengerError('INVALID_SETTING', 'This data directory already holds an account; a device has exactly one.')
+    }
+    const device = await Device.create(this.#o.dataDir, {
+      name: options.name,
+      logger: this.#o.logger,
+      ...(options.passphrase !== undefined && options.passphrase !== '' ? { passphrase: options.passphrase } : {}),
+      ...(this.#o.now !== undefined ? { now: this.#o.now } : {})
+    })
+    return await this.#start(device)
+  }
+
+  async unlock (passphrase: string): Promise<Messenger> {
+    return await this.open(passphrase)
+  }
+
+  async open (passphrase?: string): Promise<Messenger> {
+    if (this.#core !== undefined) return this.#core
+    this.#opening ??= (async () => {
+      const device = await Device.open(this.#o.dataDir, {
+        logger: this.#o.logger,
+        ...(passphrase !== undefined ? { passphrase } : {}),
+        ...(this.#o.now !== undefined ? { now: this.#o.now } : {})
+      })
+      return await this.#start(device)
+    })().finally(() => { this.#opening = undefined })
+    return await this.#opening
+  }
+
+  async #start (device: Device): Promise<Messenger> {
+    this.#device = device
+    const history = new History(device.db)
+    this.#history = history
+    if (this.#o.relays !== undefined && this.#o.relays.length > 0) {
+      this.#saveSettings({ ...this.#settings(), relays: [...this.#o.relays] })
+    }
+    try {
+      this.#node = await this.#createNode(this.#settings())
+      const core = new MessengerCore({
+        device,
+        history,
+        net: this.#node,
+        logger: this.#o.logger.child('messenger'),
+        settings: () => this.#settings(),
+        applySettings: async (s) => { await this.#applySettings(s) },
+        ...(this.#o.now !== undefined ? { now: this.#o.now } : {})
+      })
+      this.#core = core
+      await core.start()
+      this.#log.info('device-ready')
+      return core
+    } catch (err) {
+      await this.stop()
+      throw err
+    }
+  }
+
+  #settings (): SettingsView {
+    const raw = this.#history?.setting(SETTINGS_KEY)
+    if (raw === undefined) return DEFAULT_SETTINGS
+    const parsed = JSON.parse(raw) as Partial<SettingsView>
+    return {
+      relayOnly: parsed.relayOnly === true,
+      lanDiscovery: parsed.lanDiscovery === true,
+      relays: Array.isArray(parsed.relays) ? parsed.relays.filter((r): r is string => typeof r === 'string') : []
+    }
+  }
+
+  #saveSettings (s: SettingsView): void {
+    this.#history?.setSetting(SETTINGS_KEY, JSON.stringify({ relayOnly: s.relayOnly, lanDiscovery: s.lanDiscovery, relays: s.relays }))
+  }
+
+  /** The node's libp2p key lives in the encrypted store, so the peer id survives restarts. */
+  async #peerKey (): Promise<PrivateKey> {
+    const history = this.#history
+    if (history === undefined) throw new MessengerError('STOPPED', 'The device is not open.')
+    const stored = history.setting(PEER_KEY)
+    if (stored !== undefined) return privateKeyFromProtobuf(Buffer.from(stored, 'base64'))
+    const key = await generateKeyPair('Ed25519')
+    history.setSetting(PEER_KEY, Buffer.from(privateKeyToProtobuf(key)).toString('base64'))
+    return key
+  }
+
+  async #createNode (s: SettingsView): Promise<DeviceNode> {
+    return await createDeviceNode({
+      privateKey: await this.#peerKey(),
+      listen: [...(this.#o.listen ?? DEFAULT_LISTEN)],
+      relays: [...s.relays],
+      bootstrap: [...(this.#o.bootstrap ?? [])],
+      mdns: s.lanDiscovery,
+      relayOnly: s.relayOnly,
+      logger: this.#o.logger.child('net')
+    })
+  }
+
+  async #applySettings (s: SettingsView): Promise<void> {
+    const relays = [...new Set(s.relays.map((r) => r.trim()).filter((r) => r.length > 0))]
+    for (const r of relays) {
+      if (!r.startsWith('/') || !r.includes('/p2p/')) {
+        throw new MessengerError('INVALID_SETTING', 'A relay address must be a multiaddr ending in /p2p/<peer id>.')
+      }
+    }
+    const before = this.#settings()
+    const next: SettingsView = { relayOnly: s.relayOnly, lanDiscovery: s.lanDiscovery, relays }
+    this.#saveSettings(next)
+    const changed = before.relayOnly !== next.relayOnly || before.lanDiscovery !== next.lanDiscovery ||
+      before.relays.join(' ') !== next.relays.join(' ')
+    if (!changed || this.#core === undefined) return
+    const old = this.#node
+    this.#node = await this.#createNode(next)
+    await this.#core.replaceNetwork(this.#node)
+    await old?.stop()
+  }
+
+  async stop (): Promise<void> {
+    const core = this.#core
+    const node = this.#node
+    const device = this.#device
+    this.#core = undefined
+    this.#node = undefined
+    this.#device = undefined
+    this.#history = undefined
+    await core?.stop()
+    await node?.stop()
+    device?.close()
+  }
+}

@@ -1,0 +1,610 @@
+// The messenger core: contacts, conversations, the outbox and its delivery state machine, receipts,
+// mailbox draining. It joins the account (e2ee), the store and the network; it never sees raw keys.
+import { createHash, randomBytes } from 'node:crypto'
+import type { Logger } from '../platform/logger.ts'
+import { MAX_TEXT_BYTES, type Payload } from '../wire/payload.ts'
+import { backoffDelay, STORED_RETRY_MS } from './backoff.ts'
+import { MessengerError } from './errors.ts'
+import type { History, OutboxRow } from './history.ts'
+import type { CardInput, ContactPort, DevicePort, InboundMailbox, MailboxSessionPort, NetworkPort } from './ports.ts'
+import type {
+  ContactView, DeliveryPath, InviteView, MessageView, Messenger, MessengerEvent, RelayView, SafetyNumberView,
+  SettingsView, StatusView
+} from './types.ts'
+
+/** How long a message may wait for its recipient: the relays keep envelopes as long (30 days). */
+export const MESSAGE_TTL_MS = 30 * 24 * 3600_000
+/** Receipts and card updates are worth less than texts; they are retried for a day. */
+export const CONTROL_TTL_MS = 24 * 3600_000
+/** Deadline of one delivery attempt over the network (open connection, dial, circuit). */
+export const DELIVER_DEADLINE_MS = 4_000
+/** Deadline of one mailbox deposit. */
+export const DEPOSIT_DEADLINE_MS = 5_000
+/** After a direct hand-over, how long to wait for the end-to-end receipt before sending again. */
+export const RECEIPT_WAIT_MS = 5_000
+/** Copies wanted on distinct relays when the contact lists that many. */
+export const MAILBOX_COPIES = 2
+/** Attempts in flight at once: bounded so a long outbox cannot open hundreds of streams. */
+export const MAX_IN_FLIGHT = 32
+/** Receipts are batched per contact for this long (one libsignal message acknowledges many). */
+export const RECEIPT_BATCH_MS = 10
+/** A mailbox session that failed to open is tried again after this long (doubling, capped). */
+export const MAILBOX_RETRY_MS = 2_000
+/** Every mailbox is fetched again this often, in case a live push was lost with a connection. */
+export const MAILBOX_REFETCH_MS = 30_000
+/** Card updates after an address change wait this long for the addresses to settle. */
+export const CARD_DEBOUNCE_MS = 1_500
+
+export interface NetworkExtras {
+  relays?: () => RelayView[]
+  nat?: () => 'public' | 'private' | 'unknown'
+  connections?: () => number
+  onAddressesChanged?: (cb: () => void) => void
+}
+
+export interface MessengerOptions {
+  readonly device: DevicePort<Payload>
+  readonly history: History
+  readonly net: NetworkPort & NetworkExtras
+  readonly logger: Logger
+  /** My relays, as configured (they hold my mailboxes and carry my circuits). */
+  readonly settings: () => SettingsView
+  /** Called after settings were stored; the host restarts the network if needed. */
+  readonly applySettings?: (s: SettingsView) => Promise<void>
+  readonly now?: () => number
+  readonly random?: () => number
+}
+
+/** Runs async jobs one at a time: libsignal session state must not be touched by two at once. */
+class Serial {
+  #tail: Promise<unknown> = Promise.resolve()
+  run<T> (job: () => Promise<T>): Promise<T> {
+    const next = this.#tail.then(job, job)
+    this.#tail = next.catch(() => {})
+    return next
+  }
+}
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
+const sha256 = (b: Uint8Array): Buffer => createHash('sha256').update(b).digest()
+
+export class MessengerCore implements Messenger {
+  readonly #device: DevicePort<Payload>
+  readonly #history: History
+  #net: NetworkPort & NetworkExtras
+  readonly #log: Logger
+  readonly #now: () => number
+  readonly #random: () => number
+  readonly #settings: () => SettingsView
+  readonly #applySettings: ((s: SettingsView) => Promise<void>) | undefined
+  readonly #crypto = new Serial()
+  readonly #listeners = new Set<(e: MessengerEvent) => void>()
+  readonly #inFlight = new Set<string>()
+  readonly #receipts = new Map<string, { delivered: Set<string>, read: Set<string> }>()
+  readonly #mailboxes = new Map<string, { session?: MailboxSessionPort, retryAt: number, failures: number }>()
+  #receiptTimer: NodeJS.Timeout | undefined
+  #pumpTimer: NodeJS.Timeout | undefined
+  #mailboxTimer: NodeJS.Timeout | undefined
+  #cardTimer: NodeJS.Timeout | undefined
+  #pumping = false
+  #pumpAgain = false
+  #stopped = false
+
+  constructor (o: MessengerOptions) {
+    this.#device = o.device
+    this.#history = o.history
+    this.#net = o.net
+    this.#log = o.logger
+    this.#now = o.now ?? Date.now
+    this.#random = o.random ?? Math.random
+    this.#settings = o.settings
+    this.#applySettings = o.applySettings
+  }
+
+  /** Starts receiving, draining mailboxes and sending what the outbox holds. */
+  async start (): Promise<void> {
+    this.#wireNetwork()
+    this.#history.pruneEnvelopes(this.#now() - MESSAGE_TTL_MS)
+    this.#kick()
+    await this.#syncMailboxes()
+    this.#mailboxTimer = setInterval(() => { void this.#syncMailboxes(true) }, MAILBOX_REFETCH_MS)
+    this.#mailboxTimer.unref()
+  }
+
+  /** Swaps the network node (after a settings change); mailbox sessions are reopened on it. */
+  async replaceNetwork (net: NetworkPort & NetworkExtras): Promise<void> {
+    await this.#closeMailboxes()
+    this.#net = net
+    this.#wireNetwork()
+    this.#kick()
+    await this.#syncMailboxes()
+    this.#scheduleCards()
+  }
+
+  #wireNetwork (): void {
+    const net = this.#net
+    net.onEnvelope(async (envelope, info) => { await this.receiveEnvelope(envelope, info.path) })
+    net.onAddressesChanged?.(() => { if (this.#net === net) this.#scheduleCards() })
+  }
+
+  async stop (): Promise<void> {
+    if (this.#stopped) return
+    this.#stopped = true
+    for (const t of [this.#pumpTimer, this.#receiptTimer, this.#cardTimer]) if (t !== undefined) clearTimeout(t)
+    if (this.#mailboxTimer !== undefined) clearInterval(this.#mailboxTimer)
+    await this.#closeMailboxes()
+    // Let queued crypto work finish so the store is consistent when the host closes it.
+    await this.#crypto.run(async () => {})
+  }
+
+  subscribe (listener: (event: MessengerEvent) => void): () => void {
+    this.#listeners.add(listener)
+    return () => { this.#listeners.delete(listener) }
+  }
+
+  #emit (event: MessengerEvent): void {
+    for (const l of this.#listeners) {
+      try { l(event) } catch (err) { this.#log.warn('listener-failed', { error: (err as Error).name }) }
+    }
+  }
+
+  // ---- account, contacts, invites -------------------------------------------------------------
+
+  #card (): CardInput {
+    const peerId = this.#net.peerId
+    return { relays: [...this.#settings().relays], addresses: this.#net.addresses(), peerId }
+  }
+
+  async status (): Promise<StatusView> {
+    const settings = this.#settings()
+    return {
+      accountId: this.#device.accountId,
+      name: this.#device.displayName(),
+      peerId: this.#net.peerId,
+      addresses: this.#net.addresses(),
+      relays: this.#net.relays?.() ?? settings.relays.map((address) => ({ address, state: 'connecting' as const, reservation: false })),
+      nat: this.#net.nat?.() ?? 'unknown',
+      outbox: this.#history.outboxSize(),
+      connections: this.#net.connections?.() ?? 0,
+      settings
+    }
+  }
+
+  async createInvite (o: { expiresInMs?: number } = {}): Promise<InviteView> {
+    const invite = await this.#crypto.run(async () => await this.#device.createInvite({
+      ...this.#card(),
+      ...(o.expiresInMs !== undefined ? { expiresInMs: o.expiresInMs } : {})
+    }))
+    // The invite made a new mailbox: start watching it on my relays at once.
+    void this.#syncMailboxes()
+    return invite
+  }
+
+  async acceptInvite (link: string, o: { name?: string } = {}): Promise<ContactView> {
+    const { contact, envelope } = await this.#crypto.run(async () => await this.#device.acceptInvite(link, {
+      ...(o.name !== undefined ? { name: o.name } : {}),
+      card: this.#card()
+    }))
+    const now = this.#now()
+    this.#history.queueControl(contact.id, hex(randomBytes(16)), envelope, now, now + MESSAGE_TTL_MS)
+    this.#kick()
+    void this.#syncMailboxes()
+    const view = this.#contactView(contact)
+    this.#emit({ type: 'contact', contact: view })
+    return view
+  }
+
+  #contactView (c: ContactPort): ContactView {
+    const last = this.#history.last(c.id)
+    return {
+      id: c.id,
+      name: c.name,
+      accountId: c.accountId,
+      verified: c.verified,
+      unread: this.#history.unread(c.id),
+      ...(last !== undefined ? { lastMessage: last } : {})
+    }
+  }
+
+  #contact (id: string): ContactPort {
+    const c = this.#device.contact(id)
+    if (c === undefined) throw new MessengerError('UNKNOWN_CONTACT', 'There is no contact with that id.')
+    return c
+  }
+
+  async contacts (): Promise<ContactView[]> {
+    return this.#device.contacts().map((c) => this.#contactView(c))
+      .sort((a, b) => (b.lastMessage?.at ?? 0) - (a.lastMessage?.at ?? 0) || a.name.localeCompare(b.name))
+  }
+
+  async rename (contactId: string, name: string): Promise<ContactView> {
+    this.#contact(contactId)
+    this.#device.renameContact(contactId, name)
+    const view = this.#contactView(this.#contact(contactId))
+    this.#emit({ type: 'contact', contact: view })
+    return view
+  }
+
+  async safetyNumber (contactId: string): Promise<SafetyNumberView> {
+    const c = this.#contact(contactId)
+    return { contactId, ...this.#device.safetyNumber(contactId), verified: c.verified }
+  }
+
+  async setVerified (contactId: string, verified: boolean): Promise<void> {
+    this.#contact(contactId)
+    this.#device.setVerified(contactId, verified)
+    this.#emit({ type: 'contact', contact: this.#contactView(this.#contact(contactId)) })
+  }
+
+  async updateSettings (patch: Partial<SettingsView>): Promise<SettingsView> {
+    if (this.#applySettings === undefined) throw new MessengerError('INVALID_SETTING', 'Settings cannot be changed on this node.')
+    const next: SettingsView = { ...this.#settings(), ...patch }
+    await this.#applySettings(next)
+    // My relays changed: contacts must learn where my mailboxes now are.
+    if (patch.relays !== undefined || patch.relayOnly !== undefined) this.#scheduleCards()
+    return this.#settings()
+  }
+
+  // ---- sending ----------------------------------------------------------------------------------
+
+  async send (contactId: string, text: string): Promise<MessageView> {
+    if (this.#stopped) throw new MessengerError('STOPPED', 'The messenger is stopped.')
+    this.#contact(contactId)
+    if (typeof text !== 'string' || text.length === 0) throw new MessengerError('INVALID_TEXT', 'A message needs some text.')
+    if (Buffer.byteLength(text, 'utf8') > MAX_TEXT_BYTES) {
+      throw new MessengerError('INVALID_TEXT', `A message holds at most ${MAX_TEXT_BYTES} bytes of text; split it.`)
+    }
+    const view = await this.#crypto.run(async () => {
+      const now = this.#now()
+      const idBytes = randomBytes(16)
+      const seq = this.#history.nextSeq(contactId, now)
+      const envelope = await this.#device.seal(contactId, { kind: 'text', id: idBytes, seq, sentAt: now, text })
+      return this.#history.queueOutgoing({ contactId, id: hex(idBytes), seq, text, at: now, envelope, expiresAt: now + MESSAGE_TTL_MS })
+    })
+    this.#emit({ type: 'message', message: view })
+    this.#kick()
+    return view
+  }
+
+  async messages (contactId: string, o: { limit?: number, before?: number } = {}): Promise<MessageView[]> {
+    this.#contact(contactId)
+    return this.#history.messages(contactId, o)
+  }
+
+  async markRead (contactId: string): Promise<void> {
+    this.#contact(contactId)
+    const ids = this.#history.markRead(contactId, this.#now())
+    if (ids.length === 0) return
+    this.#queueReceipt(contactId, ids, 'read')
+    this.#emit({ type: 'contact', contact: this.#contactView(this.#contact(contactId)) })
+  }
+
+  /** A control payload (receipt, card) sealed and put in the outbox; it leaves it once handed over. */
+  async #sendControl (contactId: string, payload: (id: Uint8Array) => Payload): Promise<void> {
+    await this.#crypto.run(async () => {
+      if (this.#device.contact(contactId) === undefined) return
+      const id = randomBytes(16)
+      const envelope = await this.#device.seal(contactId, payload(id))
+      const now = this.#now()
+      this.#history.queueControl(contactId, hex(id), envelope, now, now + CONTROL_TTL_MS)
+    })
+    this.#kick()
+  }
+
+  #queueReceipt (contactId: string, ids: string[], type: 'delivered' | 'read'): void {
+    let pending = this.#receipts.get(contactId)
+    if (pending === undefined) {
+      pending = { delivered: new Set(), read: new Set() }
+      this.#receipts.set(contactId, pending)
+    }
+    for (const id of ids) pending[type].add(id)
+    this.#receiptTimer ??= setTimeout(() => { this.#receiptTimer = undefined; void this.#flushReceipts() }, RECEIPT_BATCH_MS)
+  }
+
+  async #flushReceipts (): Promise<void> {
+    const batches = [...this.#receipts]
+    this.#receipts.clear()
+    for (const [contactId, pending] of batches) {
+      for (const type of ['delivered', 'read'] as const) {
+        const ids = [...pending[type]]
+        // MAX_RECEIPT_IDS per payload: 512.
+        for (let i = 0; i < ids.length; i += 512) {
+          const chunk = ids.slice(i, i + 512).map((h) => Buffer.from(h, 'hex'))
+          try {
+            await this.#sendControl(contactId, (id) => ({ kind: 'receipt', id, seq: 0, type, ids: chunk }))
+          } catch (err) {
+            this.#log.warn('receipt-not-queued', { error: (err as Error).name })
+          }
+        }
+      }
+    }
+  }
+
+  #scheduleCards (): void {
+    if (this.#cardTimer !== undefined) clearTimeout(this.#cardTimer)
+    this.#cardTimer = setTimeout(() => { this.#cardTimer = undefined; void this.#sendCards() }, CARD_DEBOUNCE_MS)
+    this.#cardTimer.unref()
+  }
+
+  /** Tells every contact, inside the encryption, my current peer id, addresses and relays. */
+  async #sendCards (): Promise<void> {
+    if (this.#stopped) return
+    const card = this.#card()
+    for (const c of this.#device.contacts()) {
+      try {
+        await this.#sendControl(c.id, (id) => ({ ...this.#device.myCard(c.id, card), id } as Payload))
+      } catch (err) {
+        this.#log.warn('card-not-queued', { error: (err as Error).name })
+      }
+    }
+  }
+
+  // ---- the delivery state machine ------------------------------------------------------------
+
+  #kick (): void {
+    if (this.#stopped) return
+    if (this.#pumping) { this.#pumpAgain = true; return }
+    void this.#pump()
+  }
+
+  async #pump (): Promise<void> {
+    this.#pumping = true
+    try {
+      do {
+        this.#pumpAgain = false
+        if (this.#pumpTimer !== undefined) { clearTimeout(this.#pumpTimer); this.#pumpTimer = undefined }
+        const room = MAX_IN_FLIGHT - this.#inFlight.size
+        if (room <= 0) break
+        const due = this.#history.due(this.#now(), room + this.#inFlight.size)
+          .filter((r) => !this.#inFlight.has(`${r.contactId}/${r.messageId}`))
+          .slice(0, room)
+        for (const row of due) {
+          const key = `${row.contactId}/${row.messageId}`
+          this.#inFlight.add(key)
+          void this.#attempt(row).catch((err: unknown) => {
+            this.#log.warn('attempt-crashed', { error: (err as Error).name })
+          }).finally(() => {
+            this.#inFlight.delete(key)
+            this.#kick()
+          })
+        }
+      } while (this.#pumpAgain && !this.#stopped)
+    } finally {
+      this.#pumping = false
+    }
+    if (this.#stopped) return
+    const next = this.#history.nextDueAt()
+    if (next !== undefined && this.#inFlight.size < MAX_IN_FLIGHT) {
+      const delay = Math.max(10, next - this.#now())
+      this.#pumpTimer = setTimeout(() => { this.#pumpTimer = undefined; this.#kick() }, Math.min(delay, 60_000))
+    }
+  }
+
+  /** One attempt for one outbox row: the network first, then mailboxes; reschedules or finishes. */
+  async #attempt (row: OutboxRow): Promise<void> {
+    const now = this.#now()
+    const contact = this.#device.contact(row.contactId)
+    if (contact === undefined) {
+      this.#history.removeOutbox(row.contactId, row.messageId)
+      return
+    }
+    if (now >= row.expiresAt) {
+      this.#history.removeOutbox(row.contactId, row.messageId)
+      if (row.kind === 'text') this.#advance(row.contactId, row.messageId, 'failed', { failure: 'Not delivered: the contact was unreachable until the message expired.' })
+      return
+    }
+    const attempts = row.attempts + 1
+    const path = await this.#tryNetwork(contact, row.envelope)
+    if (this.#stopped) return
+    if (path !== undefined) {
+      if (row.kind === 'control') { this.#history.removeOutbox(row.contactId, row.messageId); return }
+      this.#history.rescheduleOutbox(row.contactId, row.messageId, { attempts, nextAttemptAt: this.#now() + Math.max(RECEIPT_WAIT_MS, backoffDelay(attempts, this.#random)), state: 'sent' })
+      this.#advance(row.contactId, row.messageId, 'sent', { path })
+      return
+    }
+    const copies = await this.#deposit(contact, row.envelope)
+    if (this.#stopped) return
+    const wanted = Math.min(MAILBOX_COPIES, contact.theirRelays.length)
+    if (copies > 0) {
+      if (row.kind === 'control' && copies >= wanted) { this.#history.removeOutbox(row.contactId, row.messageId); return }
+      const wait = copies >= wanted ? STORED_RETRY_MS : backoffDelay(attempts, this.#random)
+      this.#history.rescheduleOutbox(row.contactId, row.messageId, { attempts, nextAttemptAt: this.#now() + wait, state: 'stored' })
+      if (row.kind === 'text') this.#advance(row.contactId, row.messageId, 'stored', { path: 'mailbox' })
+      return
+    }
+    this.#history.rescheduleOutbox(row.contactId, row.messageId, { attempts, nextAttemptAt: this.#now() + backoffDelay(attempts, this.#random) })
+  }
+
+  /** An open connection, a direct dial or a relayed circuit, as the network layer can. */
+  async #tryNetwork (contact: ContactPort, envelope: Uint8Array): Promise<DeliveryPath | undefined> {
+    const peerId = contact.theirPeerId
+    if (peerId === undefined) return undefined
+    const circuits = contact.theirRelays.map((r) => `${r}/p2p-circuit/p2p/${peerId}`)
+    const addresses = [...new Set([...contact.theirAddresses, ...circuits])]
+    try {
+      return await this.#net.deliver({ peerId, addresses }, envelope, { signal: AbortSignal.timeout(DELIVER_DEADLINE_MS) })
+    } catch (err) {
+      this.#log.debug('deliver-failed', { error: (err as Error).name })
+      return undefined
+    }
+  }
+
+  /** Deposits copies on the contact's relays; returns how many relays said the copy is durable. */
+  async #deposit (contact: ContactPort, envelope: Uint8Array): Promise<number> {
+    const relays = contact.theirRelays
+    if (relays.length === 0) return 0
+    const results = await Promise.allSettled(relays.map(async (relay) => {
+      await this.#net.deposit(relay, contact.theirMailboxId, envelope, { signal: AbortSignal.timeout(DEPOSIT_DEADLINE_MS) })
+    }))
+    const ok = results.filter((r) => r.status === 'fulfilled').length
+    if (ok < results.length) this.#log.debug('deposit-partial', { ok, of: results.length })
+    return ok
+  }
+
+  #advance (contactId: string, id: string, state: MessageView['state'], o: { path?: DeliveryPath, failure?: string } = {}): void {
+    const view = this.#history.advance(contactId, id, state, o)
+    if (view !== undefined) this.#emit({ type: 'message-state', message: view })
+  }
+
+  // ---- receiving ------------------------------------------------------------------------------
+
+  /**
+   * Handles one envelope from any path. Resolves once what it carried is stored (the network layer
+   * and the relays acknowledge only then); rejects for envelopes that are not ours or are damaged.
+   */
+  async receiveEnvelope (envelope: Uint8Array, path: DeliveryPath): Promise<void> {
+    const hash = sha256(envelope)
+    const opened = await this.#crypto.run(async () => {
+      const seen = this.#history.seenEnvelope(hash)
+      if (seen !== undefined) return { seen, result: undefined }
+      return { seen: undefined, result: await this.#device.openEnvelope(envelope) }
+    })
+    if (opened.result === undefined) {
+      // Sent again because our receipt was lost, or arrived by a second path: receipt once more.
+      const seen = opened.seen
+      if (seen?.messageId !== null && seen?.messageId !== undefined) this.#queueReceipt(seen.contactId, [seen.messageId], 'delivered')
+      return
+    }
+    const { contact, payload, newContact } = opened.result
+    const now = this.#now()
+    switch (payload.kind) {
+      case 'text': {
+        const id = hex(payload.id)
+        const view = this.#history.transaction(() => {
+          this.#history.rememberEnvelope(hash, contact.id, id, now)
+          return this.#history.receive({ contactId: contact.id, id, seq: payload.seq, text: payload.text, sentAt: payload.sentAt, at: now, path })
+        })
+        this.#queueReceipt(contact.id, [id], 'delivered')
+        if (view !== undefined) {
+          this.#emit({ type: 'message', message: view })
+          this.#emit({ type: 'contact', contact: this.#contactView(contact) })
+        }
+        break
+      }
+      case 'receipt': {
+        this.#history.rememberEnvelope(hash, contact.id, null, now)
+        const state = payload.type === 'read' ? 'read' : 'delivered'
+        for (const raw of payload.ids) {
+          const id = hex(raw)
+          this.#history.removeOutbox(contact.id, id)
+          this.#advance(contact.id, id, state)
+        }
+        break
+      }
+      case 'card': {
+        this.#history.rememberEnvelope(hash, contact.id, null, now)
+        // The e2ee layer has already stored the new location; send what waited for it.
+        this.#kick()
+        break
+      }
+    }
+    if (newContact) {
+      this.#emit({ type: 'contact', contact: this.#contactView(contact) })
+      void this.#syncMailboxes()
+    }
+  }
+
+  // ---- mailboxes ---------------------------------------------------------------------------------
+
+  async #closeMailboxes (): Promise<void> {
+    const sessions = [...this.#mailboxes.values()].map((m) => m.session).filter((s) => s !== undefined)
+    this.#mailboxes.clear()
+    await Promise.allSettled(sessions.map(async (s) => { await s.close() }))
+  }
+
+  /** Opens a session for every (relay, mailbox of mine) pair that has none; drains what waits. */
+  async #syncMailboxes (refetch = false): Promise<void> {
+    if (this.#stopped) return
+    const relays = this.#settings().relays
+    const boxes = this.#device.inboundMailboxes()
+    const now = this.#now()
+    await Promise.allSettled(relays.flatMap((relay) => boxes.map(async (box) => {
+      const key = `${relay} ${hex(box.mailboxId)}`
+      const entry = this.#mailboxes.get(key) ?? { retryAt: 0, failures: 0 }
+      this.#mailboxes.set(key, entry)
+      if (entry.session !== undefined) {
+        if (refetch) await this.#drain(entry.session, key)
+        return
+      }
+      if (entry.retryAt > now) return
+      try {
+        const session = await this.#net.openMailbox(relay, box)
+        if (this.#stopped) { await session.close(); return }
+        entry.session = session
+        entry.failures = 0
+        session.onPush((item) => { void this.#take(session, key, item) })
+        await this.#drain(session, key)
+      } catch (err) {
+        entry.session = undefined
+        entry.failures++
+        entry.retryAt = this.#now() + Math.min(MAILBOX_REFETCH_MS, MAILBOX_RETRY_MS * 2 ** (entry.failures - 1))
+        this.#log.debug('mailbox-unreachable', { error: (err as Error).name, failures: entry.failures })
+        this.#scheduleMailboxRetry(entry.retryAt)
+      }
+    })))
+  }
+
+  #scheduleMailboxRetry (at: number): void {
+    const t = setTimeout(() => { void this.#syncMailboxes() }, Math.max(0, at - this.#now()) + 5)
+    t.unref()
+  }
+
+  async #drain (session: MailboxSessionPort, key: string): Promise<void> {
+    try {
+      for (;;) {
+        const items = await session.fetch()
+        if (items.length === 0) return
+        const done: Uint8Array[] = []
+        for (const item of items) {
+          if (await this.#handleMailboxItem(item)) done.push(item.id)
+        }
+        if (done.length > 0) await session.ack(done)
+        if (done.length < items.length) return
+      }
+    } catch (err) {
+      this.#log.debug('mailbox-drain-failed', { error: (err as Error).name })
+      const entry = this.#mailboxes.get(key)
+      if (entry !== undefined && entry.session === session) {
+        entry.session = undefined
+        entry.retryAt = this.#now()
+        this.#scheduleMailboxRetry(this.#now() + MAILBOX_RETRY_MS)
+      }
+      await session.close().catch(() => {})
+    }
+  }
+
+  async #take (session: MailboxSessionPort, key: string, item: { id: Uint8Array, envelope: Uint8Array }): Promise<void> {
+    if (await this.#handleMailboxItem(item)) {
+      await session.ack([item.id]).catch((err: unknown) => {
+        this.#log.debug('mailbox-ack-failed', { error: (err as Error).name })
+        void key
+      })
+    }
+  }
+
+  /** True when the envelope may be deleted from the relay: stored here, a duplicate, or garbage. */
+  async #handleMailboxItem (item: { id: Uint8Array, envelope: Uint8Array }): Promise<boolean> {
+    try {
+      await this.receiveEnvelope(item.envelope, 'mailbox')
+      return true
+    } catch (err) {
+      const code = (err as { code?: string }).code
+      this.#log.warn('mailbox-envelope-rejected', { error: (err as Error).name, code })
+      if (code === 'UNTRUSTED_IDENTITY') {
+        this.#emit({ type: 'warning', text: 'A message was refused because the sender\'s identity key changed. Compare safety numbers before trusting this contact again.' })
+      }
+      // A store failure must keep the copy on the relay; anything the e2ee layer refused never will open.
+      return code !== undefined && code !== 'CLOSED'
+    }
+  }
+
+  /** For tests and status: mailbox sessions open now. */
+  openMailboxCount (): number {
+    return [...this.#mailboxes.values()].filter((m) => m.session !== undefined).length
+  }
+
+  /** For the host: my inbound mailboxes (net layer needs them for nothing else). */
+  inboundMailboxes (): InboundMailbox[] {
+    return this.#device.inboundMailboxes()
+  }
+}

@@ -1,0 +1,72 @@
+// What the messenger needs from the layers below it, as narrow interfaces: the real Device (e2ee)
+// and DeviceNode (net) satisfy them structurally, and unit tests can pass doubles.
+import type { DeliveryPath } from './types.ts'
+
+export interface ContactLocation {
+  readonly peerId?: string | undefined
+  readonly addresses: readonly string[]
+  readonly relays: readonly string[]
+}
+
+export interface InboundMailbox {
+  readonly contactId: string
+  readonly mailboxId: Uint8Array
+  readonly publicKey: Uint8Array
+  readonly sign: (challenge: Uint8Array) => Uint8Array
+}
+
+export interface MailboxSessionPort {
+  fetch: () => Promise<Array<{ id: Uint8Array, envelope: Uint8Array }>>
+  ack: (ids: Uint8Array[]) => Promise<unknown>
+  onPush: (cb: (item: { id: Uint8Array, envelope: Uint8Array }) => void) => void
+  close: () => Promise<void>
+}
+
+export interface NetworkPort {
+  readonly peerId: string
+  addresses: () => string[]
+  onEnvelope: (h: (envelope: Uint8Array, info: { path: 'direct' | 'relayed' }) => Promise<void>) => void
+  deliver: (to: { peerId: string, addresses: string[] }, envelope: Uint8Array, o: { signal?: AbortSignal }) => Promise<'direct' | 'relayed'>
+  deposit: (relayAddr: string, mailboxId: Uint8Array, envelope: Uint8Array, o?: { signal?: AbortSignal }) => Promise<void>
+  openMailbox: (relayAddr: string, box: InboundMailbox) => Promise<MailboxSessionPort>
+}
+
+export type { DeliveryPath }
+
+/** The contact as the e2ee layer keeps it (src/e2ee/device.ts ContactRecord). */
+export interface ContactPort {
+  readonly id: string
+  readonly name: string
+  readonly accountId: string
+  readonly verified: boolean
+  readonly theirMailboxId: Uint8Array
+  readonly theirRelays: readonly string[]
+  readonly theirPeerId?: string | undefined
+  readonly theirAddresses: readonly string[]
+  readonly theirPresenceSecret?: Uint8Array | undefined
+  readonly myPresenceSecret: Uint8Array
+}
+
+export interface CardInput {
+  readonly relays: string[]
+  readonly addresses: string[]
+  readonly peerId?: string
+}
+
+/** What the messenger needs of the account (src/e2ee/device.ts Device). */
+export interface DevicePort<P = unknown> {
+  readonly accountId: string
+  displayName: () => string
+  createInvite: (o: { relays: string[], addresses: string[], peerId?: string, expiresInMs?: number }) => Promise<{ link: string, expiresAt: number }>
+  acceptInvite: (link: string, o: { name?: string, card: CardInput }) => Promise<{ contact: ContactPort, envelope: Uint8Array }>
+  seal: (contactId: string, payload: P) => Promise<Uint8Array>
+  openEnvelope: (envelope: Uint8Array) => Promise<{ contact: ContactPort, payload: P, newContact: boolean }>
+  myCard: (contactId: string, o: CardInput) => P
+  safetyNumber: (contactId: string) => { digits: string, scannable: string }
+  contacts: () => ContactPort[]
+  contact: (id: string) => ContactPort | undefined
+  setVerified: (contactId: string, v: boolean) => void
+  renameContact: (id: string, name: string) => void
+  inboundMailboxes: () => InboundMailbox[]
+  close: () => void
+}

@@ -1,0 +1,131 @@
+// Multi-node delivery on loopback with real hosts (SQLCipher, libsignal, libp2p) and real relays.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { createDeviceNode } from '../../src/net/node.ts'
+import { silentLogger } from '../../src/platform/logger.ts'
+import { introduce, person, testRelay, waitFor, waitMessages, waitStates } from '../helpers/messenger-net.ts'
+
+test('direct: two devices exchange messages, the path is direct, receipts turn them delivered', async (t) => {
+  const r1 = await testRelay(t)
+  const alice = await person(t, 'alice', { relays: [r1.address()] })
+  const bob = await person(t, 'bob', { relays: [r1.address()] })
+  const { aToB, bToA } = await introduce(alice, bob)
+
+  const sent = []
+  for (let i = 1; i <= 5; i++) sent.push(await alice.m().send(aToB, `hello bob ${i}`))
+  const back = await bob.m().send(bToA, 'hello alice')
+  const delivered = await waitStates(alice, aToB, sent.map((m) => m.id), 'delivered', 'alice sees delivered')
+  assert.ok(delivered.every((m) => m.path === 'direct'), `paths: ${delivered.map((m) => m.path).join(',')}`)
+  const got = await waitMessages(bob, bToA, 5, 'bob has 5')
+  assert.deepEqual(got.map((m) => m.text), [1, 2, 3, 4, 5].map((i) => `hello bob ${i}`))
+  assert.deepEqual(got.map((m) => m.seq), [1, 2, 3, 4, 5])
+  await waitStates(bob, bToA, [back.id], 'delivered', 'bob sees delivered')
+  const atAlice = await waitMessages(alice, aToB, 1, 'alice has 1')
+  assert.equal(atAlice[0]?.text, 'hello alice')
+
+  // Read receipts.
+  await bob.m().markRead(bToA)
+  await waitStates(alice, aToB, sent.map((m) => m.id), 'read', 'alice sees read')
+  assert.equal((await alice.m().status()).outbox, 0)
+})
+
+test('relayed: both devices reachable only through relay reservations, messages flow both ways', async (t) => {
+  const r1 = await testRelay(t)
+  const r2 = await testRelay(t)
+  const relays = [r1.address(), r2.address()]
+  const alice = await person(t, 'alice', { relays, relayOnly: true })
+  const bob = await person(t, 'bob', { relays, relayOnly: true })
+  const st = await alice.m().status()
+  assert.ok(st.addresses.length > 0 && st.addresses.every((a) => a.includes('/p2p-circuit')), `addresses: ${st.addresses.join(' ')}`)
+  const { aToB, bToA } = await introduce(alice, bob)
+  const a1 = await alice.m().send(aToB, 'through the relay')
+  const b1 = await bob.m().send(bToA, 'and back')
+  const [da] = await waitStates(alice, aToB, [a1.id], 'delivered', 'alice delivered')
+  const [db] = await waitStates(bob, bToA, [b1.id], 'delivered', 'bob delivered')
+  assert.ok(da?.path === 'relayed' || da?.path === 'mailbox', `alice path ${da?.path}`)
+  assert.ok(db?.path === 'relayed' || db?.path === 'mailbox', `bob path ${db?.path}`)
+  assert.notEqual(da?.path, 'direct')
+  assert.equal((await waitMessages(bob, bToA, 1, 'bob got'))[0]?.text, 'through the relay')
+  assert.equal((await waitMessages(alice, aToB, 1, 'alice got'))[0]?.text, 'and back')
+})
+
+test('offline: messages wait on two relays, the recipient drains them once and in order, relays delete their copies', async (t) => {
+  const r1 = await testRelay(t)
+  const r2 = await testRelay(t)
+  const relays = [r1.address(), r2.address()]
+  const alice = await person(t, 'alice', { relays })
+  const bob = await person(t, 'bob', { relays })
+  const { aToB, bToA } = await introduce(alice, bob)
+  // Let the first exchange settle so bob's card is known before he goes away.
+  const hello = await alice.m().send(aToB, 'before')
+  await waitStates(alice, aToB, [hello.id], 'delivered', 'first delivered')
+  await bob.stop()
+
+  const ids: string[] = []
+  for (let i = 1; i <= 10; i++) ids.push((await alice.m().send(aToB, `offline ${i}`)).id)
+  await waitStates(alice, aToB, ids, 'stored', 'all stored on relays')
+  const count = (r: typeof r1): number => Number(r.handle.db.prepare('SELECT count(*) AS n FROM envelopes').get()?.n)
+  assert.ok(count(r1) >= 10, `relay 1 holds ${count(r1)}`)
+  assert.ok(count(r2) >= 10, `relay 2 holds ${count(r2)}`)
+
+  await bob.start()
+  const got = await waitMessages(bob, bToA, 11, 'bob drains')
+  assert.deepEqual(got.map((m) => m.text), ['before', ...ids.map((_, i) => `offline ${i + 1}`)])
+  assert.equal(new Set(got.map((m) => m.id)).size, got.length, 'no duplicates')
+  assert.ok(got.slice(1).every((m) => m.path === 'mailbox' || m.path === 'direct'))
+  await waitStates(alice, aToB, ids, 'delivered', 'receipts reach alice')
+  await waitFor(() => count(r1) === 0 && count(r2) === 0, 'relays deleted their copies')
+  // Nothing shown twice even after a refetch.
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  assert.equal((await bob.m().messages(bToA)).filter((m) => m.direction === 'in').length, 11)
+})
+
+test('one relay dead, the other restarts between deposit and fetch: nothing is lost', async (t) => {
+  const r1 = await testRelay(t)
+  const r2 = await testRelay(t)
+  const relays = [r1.address(), r2.address()]
+  const alice = await person(t, 'alice', { relays })
+  const bob = await person(t, 'bob', { relays })
+  const { aToB, bToA } = await introduce(alice, bob)
+  const hello = await alice.m().send(aToB, 'before')
+  await waitStates(alice, aToB, [hello.id], 'delivered', 'first delivered')
+  await bob.stop()
+  await r1.stop()
+
+  const ids: string[] = []
+  for (let i = 1; i <= 5; i++) ids.push((await alice.m().send(aToB, `while r1 is dead ${i}`)).id)
+  await waitStates(alice, aToB, ids, 'stored', 'stored on the live relay')
+  await r2.restart()
+  await bob.start()
+  const got = await waitMessages(bob, bToA, 6, 'bob drains r2', 30_000)
+  assert.deepEqual(got.slice(1).map((m) => m.text), ids.map((_, i) => `while r1 is dead ${i + 1}`))
+  await waitStates(alice, aToB, ids, 'delivered', 'receipts reach alice', 30_000)
+})
+
+test('duplicates arriving by two paths (mailbox, then direct) are shown once and receipted again', async (t) => {
+  const r1 = await testRelay(t)
+  const alice = await person(t, 'alice', { relays: [r1.address()] })
+  const bob = await person(t, 'bob', { relays: [r1.address()] })
+  const { aToB, bToA } = await introduce(alice, bob)
+  const hello = await alice.m().send(aToB, 'before')
+  await waitStates(alice, aToB, [hello.id], 'delivered', 'first delivered')
+  await bob.stop()
+  const m = await alice.m().send(aToB, 'once only')
+  await waitStates(alice, aToB, [m.id], 'stored', 'stored on the relay')
+  const row = r1.handle.db.prepare('SELECT envelope FROM envelopes').get()
+  assert.ok(row !== undefined)
+  const copy = new Uint8Array(row.envelope as Uint8Array)
+
+  await bob.start()
+  await waitMessages(bob, bToA, 2, 'bob drains the mailbox')
+  // The same sealed envelope again, this time straight over the network from another node.
+  const status = await bob.m().status()
+  const courier = await createDeviceNode({ listen: ['/ip4/127.0.0.1/tcp/0'], relays: [], logger: silentLogger })
+  t.after(async () => { await courier.stop() })
+  const path = await courier.deliver({ peerId: status.peerId, addresses: [...status.addresses] }, copy, {})
+  assert.equal(path, 'direct')
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  const shown = (await bob.m().messages(bToA)).filter((x) => x.direction === 'in')
+  assert.deepEqual(shown.map((x) => x.text), ['before', 'once only'])
+  await waitStates(alice, aToB, [m.id], 'delivered', 'delivered')
+})

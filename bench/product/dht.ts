@@ -122,7 +122,7 @@ async function run (ctx: BenchContext): Promise<RowInput[]> {
       }
     }
   }
-  const sizes = servers.map((s) => s.services.dht.routingTable.size).sort((a, b) => a - b)
+  const sizes = servers.map((s) => (s.services.dht as unknown as { routingTable: { size: number } }).routingTable.size).sort((a, b) => a - b)
   const tables = `routing tables min ${sizes[0]}, median ${sizes[50]}, max ${sizes[sizes.length - 1]} (${entries} entries written)`
   ctx.progress(`  ${tables}`)
 
@@ -131,7 +131,7 @@ async function run (ctx: BenchContext): Promise<RowInput[]> {
     ctx.defer(async () => { await d.stop() })
     for (const k of [0, 1, 2].map(() => Math.floor(Math.random() * DHT_NODES))) await d.dial(servers[k]!.getMultiaddrs())
     const deadline = Date.now() + 10_000
-    while (d.services.dht.routingTable.size === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+    while ((d.services.dht as unknown as { routingTable: { size: number } }).routingTable.size === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
     return d
   }
   const publisher = await device()
@@ -142,7 +142,7 @@ async function run (ctx: BenchContext): Promise<RowInput[]> {
   for (let i = 0; i < lookups; i++) {
     const key = presenceDhtKey(randomBytes(32))
     const value = encodePresenceRecord({ publishedAt: Date.now(), value: randomBytes(200) })
-    for await (const _e of publisher.services.dht.put(key, value, { signal: ctx.signal })) { /* drain the query */ }
+    for await (const event of publisher.services.dht.put(key, value, { signal: ctx.signal })) void event // drain the query
     keys.push(key)
   }
   ctx.progress(`  ${lookups} records published`)

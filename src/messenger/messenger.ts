@@ -1,6 +1,7 @@
 // The messenger core: contacts, conversations, the outbox and its delivery state machine, receipts,
 // mailbox draining. It joins the account (e2ee), the store and the network; it never sees raw keys.
 import { createHash, randomBytes } from 'node:crypto'
+import { openPresence, presenceDay, presenceKey, sealPresence } from '../e2ee/presence.ts'
 import type { Logger } from '../platform/logger.ts'
 import { MAX_TEXT_BYTES, type Payload } from '../wire/payload.ts'
 import { backoffDelay, STORED_RETRY_MS } from './backoff.ts'
@@ -34,6 +35,10 @@ export const MAILBOX_RETRY_MS = 2_000
 export const MAILBOX_REFETCH_MS = 30_000
 /** Card updates after an address change wait this long for the addresses to settle. */
 export const CARD_DEBOUNCE_MS = 1_500
+/** Presence records are published again this often (and at each change), so they outlive DHT churn. */
+export const PRESENCE_REPUBLISH_MS = 4 * 3600_000
+/** A contact's presence is looked up at most this often, after a failed network attempt. */
+export const PRESENCE_LOOKUP_INTERVAL_MS = 60_000
 
 export interface NetworkExtras {
   relays?: () => RelayView[]
@@ -86,6 +91,10 @@ export class MessengerCore implements Messenger {
   #pumpTimer: NodeJS.Timeout | undefined
   #mailboxTimer: NodeJS.Timeout | undefined
   #cardTimer: NodeJS.Timeout | undefined
+  #presenceTimer: NodeJS.Timeout | undefined
+  /** Locations learnt from presence records, newer than the contact's last card. */
+  readonly #located = new Map<string, { peerId: string, addresses: readonly string[], at: number }>()
+  readonly #lookedUp = new Map<string, number>()
   #pumping = false
   #pumpAgain = false
   #stopped = false
@@ -109,6 +118,9 @@ export class MessengerCore implements Messenger {
     await this.#syncMailboxes()
     this.#mailboxTimer = setInterval(() => { void this.#syncMailboxes(true) }, MAILBOX_REFETCH_MS)
     this.#mailboxTimer.unref()
+    this.#presenceTimer = setInterval(() => { void this.#publishPresence() }, PRESENCE_REPUBLISH_MS)
+    this.#presenceTimer.unref()
+    void this.#publishPresence()
   }
 
   /** Swaps the network node (after a settings change); mailbox sessions are reopened on it. */
@@ -132,6 +144,7 @@ export class MessengerCore implements Messenger {
     this.#stopped = true
     for (const t of [this.#pumpTimer, this.#receiptTimer, this.#cardTimer]) if (t !== undefined) clearTimeout(t)
     if (this.#mailboxTimer !== undefined) clearInterval(this.#mailboxTimer)
+    if (this.#presenceTimer !== undefined) clearInterval(this.#presenceTimer)
     await this.#closeMailboxes()
     // Let queued crypto work finish so the store is consistent when the host closes it.
     await this.#crypto.run(async () => {})
@@ -189,6 +202,7 @@ export class MessengerCore implements Messenger {
     this.#history.queueControl(contact.id, hex(randomBytes(16)), envelope, now, now + MESSAGE_TTL_MS)
     this.#kick()
     void this.#syncMailboxes()
+    void this.#publishPresence()
     const view = this.#contactView(contact)
     this.#emit({ type: 'contact', contact: view })
     return view
@@ -329,6 +343,7 @@ export class MessengerCore implements Messenger {
   /** Tells every contact, inside the encryption, my current peer id, addresses and relays. */
   async #sendCards (): Promise<void> {
     if (this.#stopped) return
+    void this.#publishPresence()
     const card = this.#card()
     for (const c of this.#device.contacts()) {
       try {
@@ -337,6 +352,62 @@ export class MessengerCore implements Messenger {
         this.#log.warn('card-not-queued', { error: (err as Error).name })
       }
     }
+  }
+
+  /**
+   * Publishes, for each contact, where I am now under that contact's rotating rendezvous key.
+   * Best effort: without DHT servers around, contacts still learn it from my cards.
+   */
+  async #publishPresence (): Promise<void> {
+    const publish = this.#net.publishPresence
+    if (publish === undefined || this.#stopped) return
+    const now = this.#now()
+    const day = presenceDay(now)
+    const me = { peerId: this.#net.peerId, addresses: this.#net.addresses(), updatedAt: now }
+    const results = await Promise.allSettled(this.#device.contacts().map(async (c) => {
+      await publish.call(this.#net, presenceKey(c.myPresenceSecret, day), sealPresence(c.myPresenceSecret, day, me))
+    }))
+    const failed = results.filter((r) => r.status === 'rejected').length
+    if (failed > 0) this.#log.debug('presence-not-published', { failed, of: results.length })
+  }
+
+  /** Looks the contact up in the DHT (today's key, then yesterday's); remembers a newer location. */
+  async #locate (contact: ContactPort): Promise<boolean> {
+    const lookup = this.#net.lookupPresence
+    const secret = contact.theirPresenceSecret
+    if (lookup === undefined || secret === undefined) return false
+    const now = this.#now()
+    if (now - (this.#lookedUp.get(contact.id) ?? 0) < PRESENCE_LOOKUP_INTERVAL_MS) return false
+    this.#lookedUp.set(contact.id, now)
+    for (const day of [presenceDay(now), presenceDay(now) - 1]) {
+      try {
+        const sealed = await lookup.call(this.#net, presenceKey(secret, day))
+        if (sealed === undefined) continue
+        const p = openPresence(secret, day, sealed)
+        const known = this.#located.get(contact.id)
+        if (known !== undefined && known.at >= p.updatedAt) return false
+        this.#located.set(contact.id, { peerId: p.peerId, addresses: p.addresses, at: p.updatedAt })
+        return true
+      } catch (err) {
+        this.#log.debug('presence-lookup-failed', { error: (err as Error).name })
+      }
+    }
+    return false
+  }
+
+  /** Where to try a contact: the presence record if it is newer than what the card said. */
+  #where (contact: ContactPort): { peerId?: string | undefined, addresses: readonly string[] } {
+    const found = this.#located.get(contact.id)
+    if (found !== undefined && found.peerId !== contact.theirPeerId) return found
+    if (found !== undefined) return { peerId: found.peerId, addresses: [...new Set([...found.addresses, ...contact.theirAddresses])] }
+    return { peerId: contact.theirPeerId, addresses: contact.theirAddresses }
+  }
+
+  /** For tests and status: the location a presence lookup found for a contact. */
+  async locateForTest (contactId: string): Promise<{ peerId: string, addresses: readonly string[] } | undefined> {
+    this.#lookedUp.delete(contactId)
+    await this.#locate(this.#contact(contactId))
+    return this.#located.get(contactId)
   }
 
   // ---- the delivery state machine ------------------------------------------------------------
@@ -394,7 +465,8 @@ export class MessengerCore implements Messenger {
       return
     }
     const attempts = row.attempts + 1
-    const path = await this.#tryNetwork(contact, row.envelope)
+    let path = await this.#tryNetwork(contact, row.envelope)
+    if (path === undefined && !this.#stopped && await this.#locate(contact)) path = await this.#tryNetwork(contact, row.envelope)
     if (this.#stopped) return
     if (path !== undefined) {
       if (row.kind === 'control') { this.#history.removeOutbox(row.contactId, row.messageId); return }
@@ -417,10 +489,11 @@ export class MessengerCore implements Messenger {
 
   /** An open connection, a direct dial or a relayed circuit, as the network layer can. */
   async #tryNetwork (contact: ContactPort, envelope: Uint8Array): Promise<DeliveryPath | undefined> {
-    const peerId = contact.theirPeerId
+    const where = this.#where(contact)
+    const peerId = where.peerId
     if (peerId === undefined) return undefined
     const circuits = contact.theirRelays.map((r) => `${r}/p2p-circuit/p2p/${peerId}`)
-    const addresses = [...new Set([...contact.theirAddresses, ...circuits])]
+    const addresses = [...new Set([...where.addresses, ...circuits])]
     try {
       return await this.#net.deliver({ peerId, addresses }, envelope, { signal: AbortSignal.timeout(DELIVER_DEADLINE_MS) })
     } catch (err) {
@@ -493,6 +566,7 @@ export class MessengerCore implements Messenger {
       }
       case 'card': {
         this.#history.rememberEnvelope(hash, contact.id, null, now)
+        this.#located.delete(contact.id)
         // The e2ee layer has already stored the new location; send what waited for it.
         this.#kick()
         break
@@ -501,6 +575,7 @@ export class MessengerCore implements Messenger {
     if (newContact) {
       this.#emit({ type: 'contact', contact: this.#contactView(contact) })
       void this.#syncMailboxes()
+      void this.#publishPresence()
     }
   }
 

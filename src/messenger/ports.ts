@@ -29,6 +29,8 @@ export interface NetworkPort {
   deliver: (to: { peerId: string, addresses: string[] }, envelope: Uint8Array, o: { signal?: AbortSignal }) => Promise<'direct' | 'relayed'>
   deposit: (relayAddr: string, mailboxId: Uint8Array, envelope: Uint8Array, o?: { signal?: AbortSignal }) => Promise<void>
   openMailbox: (relayAddr: string, box: InboundMailbox) => Promise<MailboxSessionPort>
+  publishPresence?: (key: Uint8Array, value: Uint8Array, o?: { signal?: AbortSignal }) => Promise<void>
+  lookupPresence?: (key: Uint8Array, o?: { signal?: AbortSignal }) => Promise<Uint8Array | undefined>
 }
 
 export type { DeliveryPath }

@@ -668,8 +668,9 @@ export class MessengerCore implements Messenger {
       if (code === 'UNTRUSTED_IDENTITY') {
         this.#emit({ type: 'warning', text: 'A message was refused because the sender\'s identity key changed. Compare safety numbers before trusting this contact again.' })
       }
-      // A store failure must keep the copy on the relay; anything the e2ee layer refused never will open.
-      return code !== undefined && code !== 'CLOSED'
+      // Keep the copy on the relay when it may open later: a store failure, or a text that overtook
+      // the contact card that introduces its sender. Anything else the e2ee layer refused never will.
+      return code !== undefined && code !== 'CLOSED' && code !== 'CARD_REQUIRED'
     }
   }
 

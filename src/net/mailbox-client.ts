@@ -64,10 +64,30 @@ function wrap (err: unknown, signal: AbortSignal): Error {
   return new NetError('UNREACHABLE', 'The relay could not be reached.', { cause: err })
 }
 
+/**
+ * A connection libp2p still lists may already be dead (the relay restarted, a NAT dropped it): the first stream on
+ * it fails. One retry, after libp2p has dropped that connection, dials afresh. Refusals and aborts are final.
+ */
+async function withOneRetry<T> (libp2p: NodeLibp2p, relayAddr: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn()
+  } catch (err) {
+    if (!NetError.is(err, 'UNREACHABLE')) throw err
+    const id = peerIdOf(relayAddr)
+    await Promise.all(libp2p.getConnections().filter((c) => c.remotePeer.toString() === id).map(async (c) => { await c.close().catch(() => {}) }))
+    return await fn()
+  }
+}
+
 export async function depositTo (libp2p: NodeLibp2p, relayAddr: string, mailboxId: Uint8Array, envelope: Uint8Array, o: { signal?: AbortSignal | undefined } = {}): Promise<void> {
   const frame = encodeClientFrame({ type: 'deposit', reqId: 1, mailboxId, envelope }) // checks sizes before any dial
+  relayTarget(relayAddr)
+  await withOneRetry(libp2p, relayAddr, async () => { await depositOnce(libp2p, relayAddr, frame, o.signal) })
+}
+
+async function depositOnce (libp2p: NodeLibp2p, relayAddr: string, frame: Uint8Array, callerSignal: AbortSignal | undefined): Promise<void> {
   const { ma } = relayTarget(relayAddr)
-  const signal = deadline(o.signal, MAILBOX_REQUEST_DEADLINE_MS)
+  const signal = deadline(callerSignal, MAILBOX_REQUEST_DEADLINE_MS)
   let stream: Stream | undefined
   try {
     stream = await libp2p.dialProtocol(ma, MAILBOX_PROTOCOL, { signal })
@@ -84,8 +104,13 @@ export async function depositTo (libp2p: NodeLibp2p, relayAddr: string, mailboxI
 }
 
 export async function openMailboxSession (libp2p: NodeLibp2p, relayAddr: string, box: MailboxBox, logger: Logger, o: { signal?: AbortSignal | undefined } = {}): Promise<MailboxSession> {
+  relayTarget(relayAddr)
+  return await withOneRetry(libp2p, relayAddr, async () => await openSessionOnce(libp2p, relayAddr, box, logger, o.signal))
+}
+
+async function openSessionOnce (libp2p: NodeLibp2p, relayAddr: string, box: MailboxBox, logger: Logger, callerSignal: AbortSignal | undefined): Promise<MailboxSession> {
   const { ma, peerIdBytes } = relayTarget(relayAddr)
-  const signal = deadline(o.signal, MAILBOX_REQUEST_DEADLINE_MS)
+  const signal = deadline(callerSignal, MAILBOX_REQUEST_DEADLINE_MS)
   let stream: Stream | undefined
   try {
     stream = await libp2p.dialProtocol(ma, MAILBOX_PROTOCOL, { signal })

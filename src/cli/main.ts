@@ -152,7 +152,7 @@ async function clientCommand (rt: CliRuntime, command: string, rest: string[]): 
       const contact = resolveContact(await client.contacts(), query)
       const message = await client.send(contact.id, text)
       if (p.values.json === true) json(rt, message)
-      else rt.stdout(`Message ${message.id} is ${message.state}; \`0message1 messages ${contact.id}\` shows when it is delivered.\n`)
+      else rt.stdout(`Message ${message.id} is ${message.state}; \`0message1 messages ${contact.id}${typeof p.values.data === 'string' ? ` --data ${p.values.data}` : ''}\` shows when it is delivered.\n`)
       return 0
     }
     case 'messages': {

@@ -9,6 +9,8 @@ import { sqliteBaseline } from './baselines/sqlite.ts'
 import { memoryBaseline } from './baselines/memory.ts'
 import { centralizedBaseline } from './baselines/centralized.ts'
 import { dhtLookup } from './product/dht.ts'
+import { cryptoPipeline } from './product/crypto.ts'
+import { direct, relayed, firstMessage, mailbox } from './product/messenger.ts'
 
 const REGISTRY: readonly Benchmark[] = [
   libsignalBaseline,
@@ -16,6 +18,11 @@ const REGISTRY: readonly Benchmark[] = [
   sqliteBaseline,
   memoryBaseline,
   centralizedBaseline,
+  cryptoPipeline,
+  direct,
+  relayed,
+  firstMessage,
+  mailbox,
   dhtLookup
 ]
 

@@ -1,6 +1,6 @@
 // One libp2p setup, two profiles: 'device' (DHT client, circuit-relay transport with reservations on the
 // configured relays, DCUtR, AutoNAT) and 'relay' (DHT server, circuit-relay v2 server sized for messaging).
-import { createLibp2p, type Libp2p } from 'libp2p'
+import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { noise } from '@chainsafe/libp2p-noise'
@@ -104,7 +104,8 @@ export async function createProfileLibp2p (o: ProfileOptions): Promise<NodeLibp2
     ...(device ? relays.map((r) => `${r}/p2p-circuit`) : [])
   ]
 
-  const services: Record<string, (components: any) => unknown> = {
+  // The services differ per profile; libp2p checks each factory's components at start.
+  const services: Record<string, (components: never) => unknown> = {
     identify: identify(),
     identifyPush: identifyPush(),
     ping: ping(),
@@ -156,7 +157,7 @@ export async function createProfileLibp2p (o: ProfileOptions): Promise<NodeLibp2
     // A dead relay at start must not stop a device from starting: it stays dial-only and retries reservations.
     transportManager: { faultTolerance: FaultTolerance.NO_FATAL },
     ...(relayOnly ? { connectionGater: relayOnlyGater(allowed) } : {}),
-    services
+    services: services as NonNullable<Libp2pOptions['services']>
   })
   return node as unknown as NodeLibp2p
 }

@@ -8,7 +8,7 @@ import type { Logger } from '../platform/logger.ts'
 import { NetError } from './errors.ts'
 import { peerIdOf, type NodeLibp2p } from './libp2p.ts'
 import {
-  authMessage, decodeRelayFrame, encodeClientFrame, MAILBOX_PROTOCOL, MAX_FETCH_ITEMS, MAX_RELAY_FRAME_BYTES,
+  authMessage, decodeRelayFrame, encodeClientFrame, MAILBOX_PROTOCOL, MAX_ACK_IDS, MAX_FETCH_ITEMS, MAX_RELAY_FRAME_BYTES,
   type ClientFrame, type MailboxItem, type RelayFrame
 } from '../wire/mailbox.ts'
 
@@ -218,9 +218,9 @@ class Session implements MailboxSession {
 
   async ack (ids: readonly Uint8Array[], o: { signal?: AbortSignal } = {}): Promise<number> {
     let n = 0
-    for (let i = 0; i < ids.length; i += 256) {
+    for (let i = 0; i < ids.length; i += MAX_ACK_IDS) {
       const signal = deadline(o.signal, MAILBOX_REQUEST_DEADLINE_MS)
-      const f = await this.request({ type: 'ack', reqId: 0, ids: ids.slice(i, i + 256) }, signal)
+      const f = await this.request({ type: 'ack', reqId: 0, ids: ids.slice(i, i + MAX_ACK_IDS) }, signal)
       if (f.type !== 'ok') throw new NetError('BAD_FRAME', 'The relay answered an ack with an unexpected frame.')
       n += f.count
     }

@@ -177,7 +177,7 @@ export async function createDeviceNode (o: DeviceNodeOptions): Promise<DeviceNod
         const raw = await libp2p.contentRouting.get(dhtKey, { signal })
         return decodePresenceRecord(raw).value
       } catch (err) {
-        if ((err as Error).name === 'NotFoundError') return undefined
+        if (isNotFound(err)) return undefined
         if (signal.aborted) return undefined
         throw err
       }
@@ -222,4 +222,10 @@ export async function createDeviceNode (o: DeviceNodeOptions): Promise<DeviceNod
 function withDeadline (signal: AbortSignal | undefined, ms: number): AbortSignal {
   const t = AbortSignal.timeout(ms)
   return signal === undefined ? t : AbortSignal.any([signal, t])
+}
+
+/** libp2p's content routing answers "not found" as NotFoundError, or as an AggregateError of them (one per router). */
+function isNotFound (err: unknown): boolean {
+  if (err instanceof AggregateError) return err.errors.length > 0 && err.errors.every(isNotFound)
+  return err instanceof Error && err.name === 'NotFoundError'
 }

@@ -1,0 +1,104 @@
+// Exact bytes of the deliver, mailbox and presence frames, and their refusals (version first, bounded lengths).
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import fc from 'fast-check'
+import { NetError } from '../../src/net/errors.ts'
+import { decodeDeliverFrame, encodeDeliverFrame, MAX_ENVELOPE_BYTES } from '../../src/wire/deliver.ts'
+import {
+  authMessage, decodeClientFrame, decodeRelayFrame, encodeClientFrame, encodeRelayFrame, MAX_ACK_IDS, MAX_FETCH_ITEMS
+} from '../../src/wire/mailbox.ts'
+import {
+  decodePresenceRecord, encodePresenceRecord, presenceDhtKey, selectPresence, validatePresence
+} from '../../src/wire/presence.ts'
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
+const fill = (n: number, v: number): Uint8Array => new Uint8Array(n).fill(v)
+
+test('deliver frames: exact bytes, version checked first, bounds', () => {
+  assert.equal(hex(encodeDeliverFrame({ type: 'deliver', envelope: Uint8Array.of(0xaa, 0xbb) })), '0101aabb')
+  assert.equal(hex(encodeDeliverFrame({ type: 'ack', status: 'accepted' })), '010200')
+  assert.equal(hex(encodeDeliverFrame({ type: 'ack', status: 'rejected' })), '010201')
+  assert.deepEqual(decodeDeliverFrame(Uint8Array.of(1, 1, 9)), { type: 'deliver', envelope: Uint8Array.of(9) })
+  assert.deepEqual(decodeDeliverFrame(Uint8Array.of(1, 2, 2)), { type: 'ack', status: 'too-large' })
+  assert.throws(() => decodeDeliverFrame(Uint8Array.of(2, 1, 9)), (e) => NetError.is(e, 'UNSUPPORTED_VERSION'))
+  assert.throws(() => decodeDeliverFrame(Uint8Array.of(1, 1)), (e) => NetError.is(e, 'BAD_FRAME'))
+  assert.throws(() => decodeDeliverFrame(Uint8Array.of(1, 2, 9)), (e) => NetError.is(e, 'BAD_FRAME'))
+  assert.throws(() => decodeDeliverFrame(Uint8Array.of(1, 2, 0, 0)), (e) => NetError.is(e, 'BAD_FRAME'))
+  assert.throws(() => decodeDeliverFrame(Uint8Array.of(1, 7)), (e) => NetError.is(e, 'BAD_FRAME'))
+  assert.throws(() => encodeDeliverFrame({ type: 'deliver', envelope: new Uint8Array(MAX_ENVELOPE_BYTES + 1) }), (e) => NetError.is(e, 'TOO_LARGE'))
+  const big = new Uint8Array(MAX_ENVELOPE_BYTES + 3); big[0] = 1; big[1] = 1
+  assert.throws(() => decodeDeliverFrame(big), (e) => NetError.is(e, 'TOO_LARGE'))
+})
+
+test('mailbox client frames: exact bytes', () => {
+  const mb = fill(32, 0x11)
+  assert.equal(hex(encodeClientFrame({ type: 'deposit', reqId: 7, mailboxId: mb, envelope: Uint8Array.of(0xee) })), '010100000007' + '11'.repeat(32) + 'ee')
+  assert.equal(hex(encodeClientFrame({ type: 'auth-begin', reqId: 1, mailboxId: mb })), '010200000001' + '11'.repeat(32))
+  assert.equal(hex(encodeClientFrame({ type: 'auth-prove', reqId: 2, publicKey: fill(32, 0x22), signature: fill(64, 0x33) })), '010300000002' + '22'.repeat(32) + '33'.repeat(64))
+  assert.equal(hex(encodeClientFrame({ type: 'fetch', reqId: 3, cursor: 258, limit: 64 })), '010400000003' + '0000000000000102' + '0040')
+  assert.equal(hex(encodeClientFrame({ type: 'ack', reqId: 4, ids: [fill(16, 0x44)] })), '010500000004' + '0001' + '44'.repeat(16))
+  assert.equal(hex(authMessage(Uint8Array.of(0xab), fill(32, 1), fill(32, 2))),
+    Buffer.from('0m1 mailbox auth v1').toString('hex') + '01ab' + '01'.repeat(32) + '02'.repeat(32))
+})
+
+test('mailbox relay frames: exact bytes', () => {
+  assert.equal(hex(encodeRelayFrame({ type: 'ok', reqId: 5, count: 3 })), '018100000005' + '00000003')
+  assert.equal(hex(encodeRelayFrame({ type: 'challenge', reqId: 1, challenge: fill(32, 0x55) })), '018200000001' + '55'.repeat(32))
+  assert.equal(hex(encodeRelayFrame({ type: 'batch', reqId: 6, cursor: 9, more: true, items: [{ id: fill(16, 0x66), envelope: Uint8Array.of(0x77, 0x78) }] })),
+    '018300000006' + '0000000000000009' + '01' + '0001' + '66'.repeat(16) + '00000002' + '7778')
+  assert.equal(hex(encodeRelayFrame({ type: 'push', item: { id: fill(16, 0x66), envelope: Uint8Array.of(0x99) } })), '018400000000' + '66'.repeat(16) + '99')
+  assert.equal(hex(encodeRelayFrame({ type: 'error', reqId: 8, reason: 'QUOTA_COUNT', message: 'full' })), '018500000008' + '01' + '0004' + Buffer.from('full').toString('hex'))
+})
+
+test('mailbox frames: version first, truncation, trailing bytes, bounds, unknown types', () => {
+  const dep = encodeClientFrame({ type: 'auth-begin', reqId: 1, mailboxId: fill(32, 1) })
+  const v2 = dep.slice(); v2[0] = 2
+  assert.throws(() => decodeClientFrame(v2), (e) => NetError.is(e, 'UNSUPPORTED_VERSION'))
+  assert.throws(() => decodeClientFrame(dep.subarray(0, dep.length - 1)), (e) => NetError.is(e, 'BAD_FRAME'))
+  assert.throws(() => decodeClientFrame(Uint8Array.of(...dep, 0)), (e) => NetError.is(e, 'BAD_FRAME'))
+  assert.throws(() => decodeClientFrame(Uint8Array.of(1, 0x7f, 0, 0, 0, 0)), (e) => NetError.is(e, 'BAD_FRAME'))
+  assert.throws(() => decodeClientFrame(Uint8Array.of(1, 4, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, MAX_FETCH_ITEMS + 1)), (e) => NetError.is(e, 'BAD_FRAME'))
+  assert.throws(() => decodeClientFrame(Uint8Array.of(1, 5, 0, 0, 0, 1, 0, 0)), (e) => NetError.is(e, 'BAD_FRAME'))
+  assert.throws(() => encodeClientFrame({ type: 'ack', reqId: 1, ids: Array.from({ length: MAX_ACK_IDS + 1 }, () => fill(16, 0)) }), RangeError)
+  assert.throws(() => decodeClientFrame(Uint8Array.of(1, 1, 0, 0, 0, 1, ...fill(32, 0))), (e) => NetError.is(e, 'BAD_FRAME'))
+  assert.throws(() => decodeRelayFrame(Uint8Array.of(1, 0x85, 0, 0, 0, 1, 200, 0, 0)), (e) => NetError.is(e, 'BAD_FRAME'))
+  // a batch item claiming more bytes than the frame holds
+  assert.throws(() => decodeRelayFrame(Uint8Array.of(1, 0x83, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, ...fill(16, 0), 0, 0, 0, 9, 1)), (e) => NetError.is(e, 'BAD_FRAME'))
+})
+
+test('mailbox frames round-trip (property)', () => {
+  const bytes = (n: number): fc.Arbitrary<Uint8Array> => fc.uint8Array({ minLength: n, maxLength: n })
+  fc.assert(fc.property(fc.nat({ max: 0xffffffff }), bytes(32), fc.uint8Array({ minLength: 1, maxLength: 2000 }), (reqId, mailboxId, envelope) => {
+    const f = { type: 'deposit' as const, reqId, mailboxId, envelope }
+    assert.deepEqual(decodeClientFrame(encodeClientFrame(f)), f)
+  }))
+  fc.assert(fc.property(fc.nat({ max: 0xffffffff }), fc.nat(), fc.boolean(), fc.array(fc.record({ id: bytes(16), envelope: fc.uint8Array({ minLength: 1, maxLength: 300 }) }), { maxLength: 8 }), (reqId, cursor, more, items) => {
+    const f = { type: 'batch' as const, reqId, cursor, more, items: items.map((i) => ({ id: i.id, envelope: i.envelope })) }
+    assert.deepEqual(decodeRelayFrame(encodeRelayFrame(f)), f)
+  }))
+  // arbitrary bytes never throw anything but a NetError
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), (b) => {
+    for (const dec of [decodeClientFrame, decodeRelayFrame, decodeDeliverFrame]) {
+      try { dec(b) } catch (e) { assert.ok(NetError.is(e), String(e)) }
+    }
+  }))
+})
+
+test('presence records and keys: exact bytes, bounds, validator and selector', () => {
+  assert.equal(hex(encodePresenceRecord({ publishedAt: 0x0102, value: Uint8Array.of(0xab) })), '01' + '0000000000000102' + 'ab')
+  assert.equal(new TextDecoder().decode(presenceDhtKey(fill(32, 0xcd))), '/0m1p/' + 'cd'.repeat(32))
+  const formed = presenceDhtKey(fill(32, 0xcd))
+  assert.deepEqual(presenceDhtKey(formed), formed)
+  assert.throws(() => presenceDhtKey(fill(8, 1)), RangeError)
+  assert.throws(() => decodePresenceRecord(Uint8Array.of(2, 0, 0, 0, 0, 0, 0, 0, 0, 1)), (e) => NetError.is(e, 'UNSUPPORTED_VERSION'))
+  assert.throws(() => decodePresenceRecord(Uint8Array.of(1, 0, 0)), (e) => NetError.is(e, 'BAD_FRAME'))
+  assert.throws(() => decodePresenceRecord(new Uint8Array(5000).fill(1)), (e) => NetError.is(e, 'TOO_LARGE'))
+  const now = 1_000_000
+  validatePresence(formed, encodePresenceRecord({ publishedAt: now, value: Uint8Array.of(1) }), now)
+  assert.throws(() => validatePresence(formed, encodePresenceRecord({ publishedAt: now + 3600_000, value: Uint8Array.of(1) }), now), (e) => NetError.is(e, 'BAD_FRAME'))
+  assert.throws(() => validatePresence(new TextEncoder().encode('/0m1p/xyz'), encodePresenceRecord({ publishedAt: now, value: Uint8Array.of(1) }), now), (e) => NetError.is(e, 'BAD_FRAME'))
+  const older = encodePresenceRecord({ publishedAt: 10, value: Uint8Array.of(1) })
+  const newer = encodePresenceRecord({ publishedAt: 20, value: Uint8Array.of(2) })
+  assert.equal(selectPresence([older, newer, Uint8Array.of(9)]), 1)
+  assert.equal(selectPresence([newer, older]), 0)
+})

@@ -1,0 +1,57 @@
+// One contract, two stores: the in-memory double and the real SQLCipher store.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { openDatabase, resolveDatabaseKey } from '../../src/store/db.ts'
+import { MemoryMailboxStore, RELAY_MIGRATIONS, SqliteMailboxStore, type MailboxStore } from '../../src/relay/store.ts'
+
+const quota = { maxCount: 3, maxBytes: 100, expiryMs: 1000 }
+const mb = (v: number): Uint8Array => new Uint8Array(32).fill(v)
+const e = (n: number, v = 1): Uint8Array => new Uint8Array(n).fill(v)
+
+const kinds: Array<[string, (t: { after: (fn: () => void) => void }) => MailboxStore]> = [
+  ['memory', () => new MemoryMailboxStore()],
+  ['sqlcipher', (t) => {
+    const dir = mkdtempSync(join(tmpdir(), '0m1-relaystore-'))
+    const db = openDatabase({ path: join(dir, 'relay.db'), key: resolveDatabaseKey(dir, { create: true }), migrations: RELAY_MIGRATIONS, synchronous: 'FULL' })
+    t.after(() => { db.close(); rmSync(dir, { recursive: true, force: true }) })
+    return new SqliteMailboxStore(db)
+  }]
+]
+
+for (const [kind, make] of kinds) {
+  test(`${kind} store: quotas, paging in order, ack scoped to the mailbox, expiry`, (t) => {
+    const s = make(t)
+    assert.ok(s.deposit(mb(1), e(40, 1), 0, quota).ok)
+    assert.ok(s.deposit(mb(1), e(40, 2), 1, quota).ok)
+    const bytes = s.deposit(mb(1), e(40, 3), 2, quota)
+    assert.ok(!bytes.ok && bytes.reason === 'QUOTA_BYTES')
+    assert.ok(s.deposit(mb(1), e(10, 4), 3, quota).ok)
+    const count = s.deposit(mb(1), e(1, 5), 4, quota)
+    assert.ok(!count.ok && count.reason === 'QUOTA_COUNT')
+    assert.ok(s.deposit(mb(2), e(5, 9), 5, quota).ok)
+    assert.deepEqual(s.usage(mb(1)), { count: 3, bytes: 90 })
+
+    const p1 = s.page(mb(1), 0, 2, 1000, 10)
+    assert.equal(p1.items.length, 2)
+    assert.ok(p1.more)
+    assert.deepEqual(p1.items.map((i) => i.envelope[0]), [1, 2])
+    const p2 = s.page(mb(1), p1.items[1]?.seq ?? 0, 2, 1000, 10)
+    assert.deepEqual(p2.items.map((i) => i.envelope[0]), [4])
+    assert.equal(p2.more, false)
+    // byte bound: always at least one item, then stop before going over
+    assert.equal(s.page(mb(1), 0, 10, 50, 10).items.length, 1)
+
+    const other = s.page(mb(2), 0, 10, 1000, 10).items
+    assert.equal(s.ack(mb(1), other.map((i) => i.id)), 0, 'ids of another mailbox are not deleted')
+    assert.equal(s.ack(mb(1), [p1.items[0]?.id ?? new Uint8Array(16)]), 1)
+    assert.equal(s.usage(mb(1)).count, 2)
+
+    assert.equal(s.page(mb(1), 0, 10, 1000, 1001).items.length, 1, 'expired items are not served')
+    assert.equal(s.sweep(1001), 1)
+    assert.equal(s.sweep(2000), 2)
+    assert.deepEqual(s.usage(mb(1)), { count: 0, bytes: 0 })
+  })
+}

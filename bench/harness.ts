@@ -226,7 +226,8 @@ export async function runBenchmark (
     return await Promise.race([b.run(ctx), timeout])
   } catch (err) {
     ac.abort()
-    const why = err instanceof Error ? `${err.name}: ${err.message}` : String(err)
+    const cause = err instanceof Error && err.cause instanceof Error ? ` (cause: ${err.cause.name}: ${err.cause.message})` : ''
+    const why = err instanceof Error ? `${err.name}: ${err.message}${cause}` : String(err)
     return b.rows.map((r) => ({ ...r, value: null, note: [r.note, `not measured: ${why}`].filter((x) => x !== undefined).join('; ') }))
   } finally {
     clearTimeout(timer)

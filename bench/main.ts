@@ -10,7 +10,7 @@ import { memoryBaseline } from './baselines/memory.ts'
 import { centralizedBaseline } from './baselines/centralized.ts'
 import { dhtLookup } from './product/dht.ts'
 import { cryptoPipeline } from './product/crypto.ts'
-import { direct, relayed, firstMessage, mailbox } from './product/messenger.ts'
+import { direct, relayed, firstMessage, mailboxDeposit, mailboxDrain } from './product/messenger.ts'
 
 const REGISTRY: readonly Benchmark[] = [
   libsignalBaseline,
@@ -22,7 +22,8 @@ const REGISTRY: readonly Benchmark[] = [
   direct,
   relayed,
   firstMessage,
-  mailbox,
+  mailboxDeposit,
+  mailboxDrain,
   dhtLookup
 ]
 

@@ -16,6 +16,10 @@ import { textPayload } from '../lib/devices.ts'
 /** Relay limits for benchmarks: the per-connection deposit rate limit (600/min) would measure the limiter. */
 const BENCH_RELAY_LIMITS = { depositsPerMinutePerConnection: 1_000_000, maxMailboxCount: 100_000, maxMailboxBytes: 1024 * 1024 * 1024 }
 const STATE_TIMEOUT_MS = 30_000
+/** Deposits in flight from one node. At 24 and 64 in flight the relay reset streams here (its limit is
+ * MAILBOX_MAX_INBOUND_STREAMS = 32 per connection, counted before closed streams are released); 8 never did.
+ */
+const DEPOSIT_WINDOW = 8
 
 async function relay (ctx: BenchContext): Promise<{ handle: RelayHandle, address: string }> {
   const handle = await startRelay({ dataDir: ctx.tmpDir('relay'), listen: ['/ip4/127.0.0.1/tcp/0'], logger: silentLogger, limits: BENCH_RELAY_LIMITS })
@@ -45,22 +49,6 @@ function stateWaiter (p: Person, state: 'delivered' | 'stored'): (id: string) =>
       const t = setTimeout(() => { waiting.delete(id); reject(new Error(`message not ${state} within ${STATE_TIMEOUT_MS} ms`)) }, STATE_TIMEOUT_MS)
       waiting.set(id, (m) => { clearTimeout(t); resolve(m) })
     })
-  }
-}
-
-function incomingCounter (p: Person): { count: () => number, until: (n: number, timeoutMs: number) => Promise<void> } {
-  let n = 0
-  let wake: (() => void) | undefined
-  p.m().subscribe((e) => { if (e.type === 'message' && e.message.direction === 'in') { n++; wake?.() } })
-  return {
-    count: () => n,
-    until: async (target, timeoutMs) => {
-      const deadline = Date.now() + timeoutMs
-      while (n < target) {
-        if (Date.now() > deadline) throw new Error(`only ${n} of ${target} messages arrived within ${timeoutMs} ms`)
-        await new Promise<void>((resolve) => { wake = resolve; setTimeout(resolve, 200) })
-      }
-    }
   }
 }
 
@@ -191,19 +179,25 @@ async function runMailbox (ctx: BenchContext): Promise<RowInput[]> {
   const deposits = ctx.n(5000, 1500)
   let next = 0
   const t0 = nowMs()
-  await Promise.all(Array.from({ length: WINDOW }, async () => {
+  await Promise.all(Array.from({ length: DEPOSIT_WINDOW }, async () => {
     while (next < deposits && !ctx.signal.aborted) {
       const i = next++
       await depositor.deposit(r.address, boxes[i % 16] as Uint8Array, envelope)
     }
   }))
   const depositRate = deposits / ((nowMs() - t0) / 1000)
+  return [{ ...MAILBOX_ROWS[0], value: depositRate, note: `${deposits} deposits of 1 KiB, ${DEPOSIT_WINDOW} in flight, one device node to one relay` }]
+}
 
+async function runDrain (ctx: BenchContext): Promise<RowInput[]> {
+  const r = await relay(ctx)
+  const depositor = await createDeviceNode({ listen: ['/ip4/127.0.0.1/tcp/0'], relays: [], logger: silentLogger })
+  ctx.defer(async () => { await depositor.stop() })
   // mailbox.drain: bob is offline; alice's Device seals N texts for him and a node deposits them in his
   // mailbox; then bob's host starts and we time until all N are in his store (the receipts go back too).
   const alice = await person(teardown(ctx), 'alice', { relays: [r.address] })
   const bob = await person(teardown(ctx), 'bob', { relays: [r.address] })
-  const { aToB } = await introduce(alice, bob)
+  const { aToB, bToA } = await introduce(alice, bob)
   const ready = stateWaiter(alice, 'delivered')
   await ready((await alice.m().send(aToB, 'hello')).id)
   await bob.stop()
@@ -211,12 +205,12 @@ async function runMailbox (ctx: BenchContext): Promise<RowInput[]> {
   const device = await Device.open(alice.dir, { logger: silentLogger })
   const contact = device.contact(aToB)
   if (contact === undefined) throw new Error('alice lost her contact')
-  const n = ctx.n(10_000, 1000)
+  const n = ctx.n(10_000, 300)
   const sealed: Uint8Array[] = []
   for (let i = 0; i < n && !ctx.signal.aborted; i++) sealed.push(await device.seal(aToB, textPayload(i + 2, TEXT)))
   device.close()
-  next = 0
-  await Promise.all(Array.from({ length: WINDOW }, async () => {
+  let next = 0
+  await Promise.all(Array.from({ length: DEPOSIT_WINDOW }, async () => {
     while (next < sealed.length && !ctx.signal.aborted) {
       const e = sealed[next++] as Uint8Array
       await depositor.deposit(r.address, contact.theirMailboxId, e)
@@ -225,13 +219,19 @@ async function runMailbox (ctx: BenchContext): Promise<RowInput[]> {
   ctx.progress(`  ${sealed.length} envelopes waiting for bob`)
   const t1 = nowMs()
   await bob.start()
-  const incoming = incomingCounter(bob)
-  await incoming.until(n, ctx.n(240_000, 60_000))
+  // Counted in bob's store (the events of the first envelopes may fire before a subscriber is attached).
+  const deadline = Date.now() + ctx.n(240_000, 40_000)
+  for (;;) {
+    const have = (await bob.m().messages(bToA, { limit: n + 10 })).filter((m) => m.direction === 'in' && m.text === TEXT).length
+    if (have >= n) break
+    if (Date.now() > deadline || ctx.signal.aborted) {
+      const s = (nowMs() - t1) / 1000
+      return [{ ...MAILBOX_ROWS[1], value: have / s, note: `INCOMPLETE: ${have} of ${n} waiting envelopes arrived in ${s.toFixed(0)} s; rate over that time` }]
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250))
+  }
   const drainRate = n / ((nowMs() - t1) / 1000)
-  return [
-    { ...MAILBOX_ROWS[0], value: depositRate, note: `${deposits} deposits of 1 KiB, ${WINDOW} in flight, one device node to one relay` },
-    { ...MAILBOX_ROWS[1], value: drainRate, note: `${n} waiting envelopes, from bob's host start until all are stored (decrypted, stored, receipted)` }
-  ]
+  return [{ ...MAILBOX_ROWS[1], value: drainRate, note: `${n} waiting envelopes, from bob's host start until all are in his store` }]
 }
 
 const MAILBOX_ROWS = [
@@ -239,4 +239,5 @@ const MAILBOX_ROWS = [
   { name: 'mailbox.drain', unit: 'msg/s', better: 'higher', baseline: 'direct.throughput', baselineKey: 'direct.throughput', goal: { text: '>= 2,000 msg/s', on: 'value', op: '>=', target: 2000 } }
 ] as const
 
-export const mailbox: Benchmark = { name: 'mailbox', timeoutMs: 420_000, quickTimeoutMs: 60_000, rows: MAILBOX_ROWS, run: runMailbox }
+export const mailboxDeposit: Benchmark = { name: 'mailbox.deposit', timeoutMs: 120_000, quickTimeoutMs: 30_000, rows: [MAILBOX_ROWS[0]], run: runMailbox }
+export const mailboxDrain: Benchmark = { name: 'mailbox.drain', timeoutMs: 420_000, quickTimeoutMs: 70_000, rows: [MAILBOX_ROWS[1]], run: runDrain }

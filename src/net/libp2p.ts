@@ -166,4 +166,7 @@ export function isCircuit (ma: Multiaddr | string): boolean {
   return ma.toString().includes('/p2p-circuit')
 }
 
+/** Devices listen on loopback only unless configured otherwise (nothing reaches beyond this machine by default). */
+export const DEFAULT_DEVICE_LISTEN: readonly string[] = ['/ip4/127.0.0.1/tcp/0']
+
 export { peerIdOf }

@@ -42,3 +42,17 @@ test('relayed: relayOnly devices reach each other only through relay circuits, b
     assert.ok(conns.every((c) => c.remoteAddr.toString().includes('/p2p-circuit')))
   }
 })
+
+test('deliver: a throwing handler gives REJECTED (no other path tried); a stopped peer gives UNREACHABLE', async (t) => {
+  const { NetError } = await import('../../src/net/errors.ts')
+  const net = await createTestnet(t, { relays: 1, devices: 2 })
+  const [a, b] = net.devices
+  assert.ok(a !== undefined && b !== undefined)
+  let calls = 0
+  b.onEnvelope(async () => { calls++; throw new Error('cannot decrypt') })
+  const to = { peerId: b.peerId, addresses: b.addresses() }
+  await assert.rejects(a.deliver(to, new Uint8Array(1024), {}), (err) => NetError.is(err, 'REJECTED'))
+  assert.equal(calls, 1)
+  await b.stop()
+  await assert.rejects(a.deliver(to, new Uint8Array(1024), {}), (err) => NetError.is(err, 'UNREACHABLE'))
+})

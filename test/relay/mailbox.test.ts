@@ -60,3 +60,23 @@ test('a stranger cannot fetch or delete a mailbox', async (t) => {
   assert.equal(await own.ack(ids.map((r) => new Uint8Array(r.id))), 0)
   assert.equal(relay.handle.store.usage(box.mailboxId).count, 1)
 })
+
+test('WebSockets: a device deposits and fetches over the relay\'s /ws address', async (t) => {
+  const { mkdtempSync, rmSync } = await import('node:fs')
+  const { tmpdir } = await import('node:os')
+  const { join } = await import('node:path')
+  const { startRelay } = await import('../../src/relay/service.ts')
+  const net = await createTestnet(t, { relays: 0, devices: 1 })
+  const dir = mkdtempSync(join(tmpdir(), '0m1-relayws-'))
+  const relay = await startRelay({ dataDir: dir, listen: ['/ip4/127.0.0.1/tcp/0/ws'], logger: net.logger })
+  t.after(async () => { await relay.stop(); rmSync(dir, { recursive: true, force: true }) })
+  const ws = relay.addresses.find((a) => a.includes('/ws/'))
+  const [d] = net.devices
+  assert.ok(ws !== undefined && d !== undefined)
+  const box = makeMailboxKey()
+  const e = env(16384)
+  await d.deposit(ws, box.mailboxId, e)
+  const s = await d.openMailbox(ws, box)
+  assert.deepEqual((await s.fetchAll()).map((i) => i.envelope), [e])
+  assert.ok(d.libp2p.getConnections().some((c) => c.remoteAddr.toString().includes('/ws')))
+})

@@ -12,6 +12,11 @@ export default tseslint.config(
     }
   },
   {
+    // Plain JavaScript entry points run on Node.
+    files: ['**/*.js', '**/*.mjs'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } }
+  },
+  {
     // Only the CLI, scripts, benchmarks and tests may print; the library takes a logger.
     files: ['src/cli/**', 'scripts/**', 'bench/**', 'test/**', 'bin/**'],
     rules: { 'no-console': 'off' }

@@ -1,7 +1,7 @@
 // The benchmark harness: a registry of benchmarks that each return rows, a runner that bounds each one
 // in time and cleans up after it, and the table printer and JSON writer of bench/results/latest.json.
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs'
-import { cpus, totalmem, tmpdir, platform, release, arch } from 'node:os'
+import { cpus, totalmem, tmpdir, platform, release, arch, loadavg } from 'node:os'
 import { dirname, join } from 'node:path'
 
 export type Better = 'higher' | 'lower'
@@ -35,6 +35,8 @@ export interface Machine {
   readonly cores: number
   readonly memoryGiB: number
   readonly os: string
+  /** 1-minute load average when the run started: other work on the machine skews every figure. */
+  readonly load1m: number
 }
 
 /** One object of latest.json. The file is an array of these; every row carries the machine, Node version
@@ -89,7 +91,8 @@ export function machine (): Machine {
     cpu: c[0]?.model.trim() ?? 'unknown',
     cores: c.length,
     memoryGiB: Math.round(totalmem() / 2 ** 30 * 10) / 10,
-    os: `${platform()} ${release()} ${arch()}`
+    os: `${platform()} ${release()} ${arch()}`,
+    load1m: Math.round((loadavg()[0] ?? 0) * 100) / 100
   }
 }
 

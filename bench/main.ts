@@ -2,13 +2,14 @@
 // table and writes bench/results/latest.json (see bench/harness.ts for the row shape).
 import '../src/platform/shims.ts'
 import { fileURLToPath } from 'node:url'
-import { finalizeRows, formatTable, machine, runBenchmark, writeResults, type Benchmark, type RowInput } from './harness.ts'
+import { finalizeRows, formatMarkdown, formatTable, machine, runBenchmark, writeResults, type Benchmark, type RowInput } from './harness.ts'
 import { libsignalBaseline } from './baselines/libsignal.ts'
 import { libp2pBaseline } from './baselines/libp2p.ts'
 import { sqliteBaseline } from './baselines/sqlite.ts'
 import { memoryBaseline } from './baselines/memory.ts'
 import { centralizedBaseline } from './baselines/centralized.ts'
 import { dhtLookup } from './product/dht.ts'
+import { relayMemory, deviceIdle } from './product/memory.ts'
 import { cryptoPipeline } from './product/crypto.ts'
 import { direct, relayed, firstMessage, mailboxDeposit, mailboxDrain } from './product/messenger.ts'
 
@@ -24,6 +25,8 @@ const REGISTRY: readonly Benchmark[] = [
   firstMessage,
   mailboxDeposit,
   mailboxDrain,
+  relayMemory,
+  deviceIdle,
   dhtLookup
 ]
 
@@ -33,6 +36,7 @@ async function main (): Promise<void> {
   const onlyAt = args.indexOf('--only')
   const only = onlyAt >= 0 ? (args[onlyAt + 1] ?? '').split(',') : []
   const out = fileURLToPath(new URL(args.includes('--out') ? args[args.indexOf('--out') + 1] ?? 'results/latest.json' : 'results/latest.json', new URL('./', import.meta.url)))
+  const m = machine()
   const recorded = new Map<string, number>()
   const inputs: RowInput[] = []
   const started = Date.now()
@@ -48,10 +52,10 @@ async function main (): Promise<void> {
     inputs.push(...rows)
     process.stderr.write(`bench: ${b.name} done in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`)
   }
-  const rows = finalizeRows(inputs, recorded, { mode: quick ? 'quick' : 'full', machine: machine(), node: process.version, date: new Date().toISOString() })
+  const rows = finalizeRows(inputs, recorded, { mode: quick ? 'quick' : 'full', machine: m, node: process.version, date: new Date().toISOString() })
   console.log(formatTable(rows))
-  const m = machine()
-  console.log(`\n${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}, Node ${process.version}, ${quick ? '--quick' : 'full'} run in ${((Date.now() - started) / 1000).toFixed(0)} s`)
+  console.log(`\n${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}, load ${m.load1m} at start, Node ${process.version}, ${quick ? '--quick' : 'full'} run in ${((Date.now() - started) / 1000).toFixed(0)} s`)
+  if (args.includes('--markdown')) console.log('\n' + formatMarkdown(rows))
   writeResults(out, rows)
   console.log(`wrote ${out}`)
 }

@@ -1,0 +1,21 @@
+// A relay alone in this process, so its memory is measurable apart from the devices that connect to it.
+// Messages: -> { type: 'measure' } <- { type: 'memory', rss, heapUsed, external, reservations }.
+import { startRelay } from '../../src/relay/service.ts'
+import { silentLogger } from '../../src/platform/logger.ts'
+import { settledMemory } from '../lib/child.ts'
+
+const send = (m: unknown): void => { process.send?.(m) }
+const dataDir = process.argv[2]
+if (dataDir === undefined) throw new Error('usage: relay.ts <dataDir>')
+startRelay({ dataDir, listen: ['/ip4/127.0.0.1/tcp/0'], logger: silentLogger }).then((relay) => {
+  send({ type: 'ready', addresses: relay.addresses })
+  process.on('message', (m: { type?: string }) => {
+    if (m.type === 'measure') {
+      settledMemory().then((mem) => {
+        send({ type: 'memory', ...mem, connections: relay.libp2p.getConnections().length })
+      }, (err: unknown) => { send({ type: 'error', message: String(err) }) })
+    } else if (m.type === 'exit') {
+      relay.stop().finally(() => process.exit(0))
+    }
+  })
+}, (err: unknown) => { send({ type: 'error', message: String(err) }) })

@@ -13,7 +13,7 @@ import { dcutr } from '@libp2p/dcutr'
 import { autoNAT } from '@libp2p/autonat'
 import { bootstrap } from '@libp2p/bootstrap'
 import { mdns } from '@libp2p/mdns'
-import { FaultTolerance, type ConnectionGater, type PrivateKey } from '@libp2p/interface'
+import { FaultTolerance, type ConnectionGater, type PeerId, type PrivateKey } from '@libp2p/interface'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { isPrivateIp } from '@libp2p/utils'
 import { PRESENCE_NAMESPACE, selectPresence, validatePresence } from '../wire/presence.ts'
@@ -28,6 +28,9 @@ export const RELAY_MAX_CONNECTIONS = 4096
  * in tests) many devices share an IP, so relays allow far more and devices a little more. */
 export const RELAY_INBOUND_CONNECTION_THRESHOLD = 1000
 export const DEVICE_INBOUND_CONNECTION_THRESHOLD = 100
+/** A device needs one connection to a relay; a few more cover reconnect races and a WebSocket beside TCP.
+ * More from one peer is someone trying to exhaust the relay's connection table. */
+export const RELAY_MAX_CONNECTIONS_PER_PEER = 4
 /** Circuit streams per relay (each relayed connection uses one STOP stream). */
 export const RELAY_MAX_STOP_STREAMS = 1024
 
@@ -136,7 +139,9 @@ export async function createProfileLibp2p (o: ProfileOptions): Promise<NodeLibp2
 
   const allowed = new Set([...relays, ...bootstrapList].map(peerIdOf).filter((x): x is string => x !== undefined))
 
-  const node = await createLibp2p({
+  // The relay's gater counts the node's own connections; it is bound once the node exists.
+  const self: { node?: Libp2p } = {}
+  const node: Libp2p = await createLibp2p({
     ...(o.privateKey !== undefined ? { privateKey: o.privateKey } : {}),
     addresses: {
       listen,
@@ -157,9 +162,21 @@ export async function createProfileLibp2p (o: ProfileOptions): Promise<NodeLibp2
     // A dead relay at start must not stop a device from starting: it stays dial-only and retries reservations.
     transportManager: { faultTolerance: FaultTolerance.NO_FATAL },
     ...(relayOnly ? { connectionGater: relayOnlyGater(allowed) } : {}),
+    ...(device ? {} : { connectionGater: perPeerGater((peer): number => self.node?.getConnections(peer).length ?? 0) }),
     services: services as NonNullable<Libp2pOptions['services']>
   })
+  self.node = node
   return node as unknown as NodeLibp2p
+}
+
+/**
+ * Relay gater: refuses a peer's connection once it already holds RELAY_MAX_CONNECTIONS_PER_PEER, checked
+ * after the Noise handshake (the first point where the remote peer id is authenticated).
+ */
+function perPeerGater (connectionsOf: (peer: PeerId) => number): ConnectionGater {
+  return {
+    denyInboundUpgradedConnection: (peer: PeerId) => connectionsOf(peer) >= RELAY_MAX_CONNECTIONS_PER_PEER
+  }
 }
 
 export function isCircuit (ma: Multiaddr | string): boolean {

@@ -80,7 +80,7 @@ test('abuse: reservations are bounded; the slot after the last is refused; one p
 
 test('abuse: one peer cannot pile up connections to the relay', {
   timeout: 90_000,
-  todo: 'net: the relay has no per-peer connection bound (libp2p maxConnections is global, inboundConnectionThreshold is per IP per second); see the issue-6 report'
+
 }, async (t) => {
   const { relay, addr } = await relayFor(t, {})
   const node = await bareNode()

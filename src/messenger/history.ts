@@ -125,6 +125,11 @@ export class History {
       WHERE contact_id = ? AND message_id = ?`).run([o.attempts, o.nextAttemptAt, o.state ?? null, contactId, messageId])
   }
 
+  /** Makes everything waiting for one contact due now (a newer location of the contact was found). */
+  retryContactNow (contactId: string, now: number): void {
+    this.#db.prepare('UPDATE outbox SET next_attempt_at = ? WHERE contact_id = ? AND next_attempt_at > ?').run([now, contactId, now])
+  }
+
   removeOutbox (contactId: string, messageId: string): void {
     this.#db.prepare('DELETE FROM outbox WHERE contact_id = ? AND message_id = ?').run([contactId, messageId])
   }
@@ -157,22 +162,26 @@ export class History {
       db.prepare('INSERT OR IGNORE INTO conversations (contact_id, updated_at) VALUES (?, ?)').run([m.contactId, m.at])
       db.prepare('UPDATE conversations SET highest_in_seq = max(highest_in_seq, ?), updated_at = ? WHERE contact_id = ?')
         .run([m.seq, m.at, m.contactId])
-      this.#recomputeGaps(m.contactId)
+      this.#updateGaps(m.contactId, m.seq)
       return this.message(m.contactId, 'in', m.id)
     })()
   }
 
-  /** gap_before = how many of the sender's sequence numbers are missing just before each message. */
-  #recomputeGaps (contactId: string): void {
-    const rows = this.#db.prepare("SELECT id, seq, gap_before FROM messages WHERE contact_id = ? AND direction = 'in' ORDER BY seq")
-      .all([contactId])
-    let prev = 0
-    const update = this.#db.prepare("UPDATE messages SET gap_before = ? WHERE contact_id = ? AND direction = 'in' AND id = ?")
-    for (const r of rows) {
-      const seq = Number(r.seq)
-      const gap = Math.max(0, seq - prev - 1)
-      if ((r.gap_before === null ? 0 : Number(r.gap_before)) !== gap) update.run([gap, contactId, r.id as string])
-      prev = Math.max(prev, seq)
+  /**
+   * gap_before = how many of the sender's sequence numbers are missing just before a message. Only
+   * the new message and its successor can change: two indexed look-ups, whatever the history's size.
+   */
+  #updateGaps (contactId: string, seq: number): void {
+    const below = this.#db.prepare(`SELECT max(seq) AS seq FROM messages
+      WHERE contact_id = ? AND direction = 'in' AND seq < ?`).get([contactId, seq])
+    const prev = below?.seq === null || below?.seq === undefined ? 0 : Number(below.seq)
+    this.#db.prepare(`UPDATE messages SET gap_before = ? WHERE contact_id = ? AND direction = 'in' AND seq = ?`)
+      .run([seq - prev - 1, contactId, seq])
+    const above = this.#db.prepare(`SELECT min(seq) AS seq FROM messages
+      WHERE contact_id = ? AND direction = 'in' AND seq > ?`).get([contactId, seq])
+    if (above?.seq !== null && above?.seq !== undefined) {
+      this.#db.prepare(`UPDATE messages SET gap_before = ? WHERE contact_id = ? AND direction = 'in' AND seq = ?`)
+        .run([Number(above.seq) - seq - 1, contactId, Number(above.seq)])
     }
   }
 

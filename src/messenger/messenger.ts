@@ -27,16 +27,21 @@ export const RECEIPT_WAIT_MS = 5_000
 export const MAILBOX_COPIES = 2
 /** Attempts in flight at once: bounded so a long outbox cannot open hundreds of streams. */
 export const MAX_IN_FLIGHT = 32
-/** Receipts are batched per contact for this long (one libsignal message acknowledges many). */
-export const RECEIPT_BATCH_MS = 10
+/** Receipts are batched per contact for this long (one libsignal message acknowledges a burst);
+ * short, because it adds straight to the sender's send-to-delivered latency. */
+export const RECEIPT_BATCH_MS = 2
 /** A mailbox session that failed to open is tried again after this long (doubling, capped). */
 export const MAILBOX_RETRY_MS = 2_000
 /** Every mailbox is fetched again this often, in case a live push was lost with a connection. */
 export const MAILBOX_REFETCH_MS = 30_000
 /** Card updates after an address change wait this long for the addresses to settle. */
 export const CARD_DEBOUNCE_MS = 1_500
+/** Settings key of the last card announced to contacts. */
+const ANNOUNCED_KEY = 'announced-card'
 /** Presence records are published again this often (and at each change), so they outlive DHT churn. */
 export const PRESENCE_REPUBLISH_MS = 4 * 3600_000
+/** Deadline of one presence lookup (the DHT walk of a small network takes well under a second). */
+export const PRESENCE_LOOKUP_DEADLINE_MS = 5_000
 /** A contact's presence is looked up at most this often, after a failed network attempt. */
 export const PRESENCE_LOOKUP_INTERVAL_MS = 60_000
 
@@ -121,6 +126,7 @@ export class MessengerCore implements Messenger {
     this.#presenceTimer = setInterval(() => { void this.#publishPresence() }, PRESENCE_REPUBLISH_MS)
     this.#presenceTimer.unref()
     void this.#publishPresence()
+    this.#scheduleCards()
   }
 
   /** Swaps the network node (after a settings change); mailbox sessions are reopened on it. */
@@ -340,11 +346,17 @@ export class MessengerCore implements Messenger {
     this.#cardTimer.unref()
   }
 
-  /** Tells every contact, inside the encryption, my current peer id, addresses and relays. */
+  /**
+   * Tells every contact, inside the encryption, my current peer id, addresses and relays, when they
+   * differ from what was last announced (also checked at start: a restart may bring a new port).
+   */
   async #sendCards (): Promise<void> {
     if (this.#stopped) return
-    void this.#publishPresence()
     const card = this.#card()
+    const announced = JSON.stringify(card)
+    if (this.#history.setting(ANNOUNCED_KEY) === announced) return
+    this.#history.setSetting(ANNOUNCED_KEY, announced)
+    void this.#publishPresence()
     for (const c of this.#device.contacts()) {
       try {
         await this.#sendControl(c.id, (id) => ({ ...this.#device.myCard(c.id, card), id } as Payload))
@@ -381,7 +393,7 @@ export class MessengerCore implements Messenger {
     this.#lookedUp.set(contact.id, now)
     for (const day of [presenceDay(now), presenceDay(now) - 1]) {
       try {
-        const sealed = await lookup.call(this.#net, presenceKey(secret, day))
+        const sealed = await lookup.call(this.#net, presenceKey(secret, day), { signal: AbortSignal.timeout(PRESENCE_LOOKUP_DEADLINE_MS) })
         if (sealed === undefined) continue
         const p = openPresence(secret, day, sealed)
         const known = this.#located.get(contact.id)
@@ -465,9 +477,18 @@ export class MessengerCore implements Messenger {
       return
     }
     const attempts = row.attempts + 1
-    let path = await this.#tryNetwork(contact, row.envelope)
-    if (path === undefined && !this.#stopped && await this.#locate(contact)) path = await this.#tryNetwork(contact, row.envelope)
+    const path = await this.#tryNetwork(contact, row.envelope)
+    // The DHT may know a newer location: look it up without holding this attempt (a lookup can take
+    // seconds); if it finds one, everything queued for the contact is tried again at once.
+    if (path === undefined && !this.#stopped) {
+      void this.#locate(contact).then((found) => {
+        if (!found || this.#stopped) return
+        this.#history.retryContactNow(contact.id, this.#now())
+        this.#kick()
+      })
+    }
     if (this.#stopped) return
+    this.#log.debug('attempt', { kind: row.kind, attempts, path: path ?? 'none' })
     if (path !== undefined) {
       if (row.kind === 'control') { this.#history.removeOutbox(row.contactId, row.messageId); return }
       this.#history.rescheduleOutbox(row.contactId, row.messageId, { attempts, nextAttemptAt: this.#now() + Math.max(RECEIPT_WAIT_MS, backoffDelay(attempts, this.#random)), state: 'sent' })

@@ -116,8 +116,14 @@ CREATE TABLE received_envelopes (
 CREATE INDEX received_envelopes_by_time ON received_envelopes (at);
 `
 
+// The messenger finds a message's neighbours by sequence number (gaps) without scanning the history.
+const v4MessagesBySeq = `
+CREATE INDEX messages_by_seq ON messages (contact_id, direction, seq);
+`
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'account, libsignal stores, invites, contacts', up: v1Core },
   { version: 2, name: 'conversations, messages, outbox, settings', up: v2Messaging },
-  { version: 3, name: 'received envelopes (duplicate filter)', up: v3ReceivedEnvelopes }
+  { version: 3, name: 'received envelopes (duplicate filter)', up: v3ReceivedEnvelopes },
+  { version: 4, name: 'messages by sequence number', up: v4MessagesBySeq }
 ]

@@ -129,3 +129,23 @@ test('duplicates arriving by two paths (mailbox, then direct) are shown once and
   assert.deepEqual(shown.map((x) => x.text), ['before', 'once only'])
   await waitStates(alice, aToB, [m.id], 'delivered', 'delivered')
 })
+
+test('a device that comes back on a new address tells its contacts inside the encryption', async (t) => {
+  // No relays: the only way alice can reach bob again is the card bob sends with his new address.
+  const alice = await person(t, 'alice', { relays: [] })
+  let port = 0
+  const bob = await person(t, 'bob', { relays: [], listen: () => [`/ip4/127.0.0.1/tcp/${port}`] })
+  const { aToB, bToA } = await introduce(alice, bob)
+  const first = await alice.m().send(aToB, 'first')
+  await waitStates(alice, aToB, [first.id], 'delivered', 'first delivered')
+  const before = (await bob.m().status()).addresses
+  await bob.stop()
+  port = 0
+  await bob.start()
+  const after = (await bob.m().status()).addresses
+  assert.notDeepEqual(after, before, 'bob listens elsewhere now')
+  const second = await alice.m().send(aToB, 'second')
+  const [done] = await waitStates(alice, aToB, [second.id], 'delivered', 'second delivered at the new address', 30_000)
+  assert.equal(done?.path, 'direct')
+  assert.deepEqual((await waitMessages(bob, bToA, 2, 'bob has both')).map((m) => m.text), ['first', 'second'])
+})

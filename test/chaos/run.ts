@@ -4,7 +4,7 @@
 // each sender's order, and marked delivered at its sender. Prints one summary line:
 //   chaos: sent N, delivered N, duplicates 0, out-of-order 0, lost 0
 // and exits non-zero when any figure is off.
-// Usage: npm run chaos [-- --ci] [--seed N] [--messages N] [--devices N] [--relays N]
+// Usage: npm run chaos [-- --ci] [--seed N] [--messages N] [--devices N] [--relays N] [--tolerate-unhandled]
 import { createServer } from 'node:net'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -27,6 +27,8 @@ export interface ChaosOptions {
   /** Mean pause between two faults. */
   readonly faultEveryMs: number
   readonly log: (line: string) => void
+  /** Diagnosis: devices report unhandled rejections instead of dying (each still fails the run). */
+  readonly tolerateUnhandled?: boolean
 }
 
 export const FULL: Omit<ChaosOptions, 'seed' | 'log'> = { relays: 3, devices: 10, messages: 3000, rate: 12, extraEdges: 1, settleMs: 180_000, faultEveryMs: 2500 }
@@ -46,6 +48,8 @@ export interface ChaosResult {
   readonly arrivalInversions: number
   /** Devices that exited without being told to: each is a failure. */
   readonly crashes: number
+  /** Unhandled rejections reported under tolerateUnhandled: each is a failure. */
+  readonly unhandled: number
   readonly ms: number
 }
 
@@ -54,7 +58,7 @@ export function summaryLine (r: ChaosResult): string {
 }
 
 export function resultOk (r: ChaosResult): boolean {
-  return r.sent > 0 && r.delivered === r.sent && r.duplicates === 0 && r.outOfOrder === 0 && r.lost === 0 && r.notAcknowledged === 0 && r.crashes === 0
+  return r.sent > 0 && r.delivered === r.sent && r.duplicates === 0 && r.outOfOrder === 0 && r.lost === 0 && r.notAcknowledged === 0 && r.crashes === 0 && r.unhandled === 0
 }
 
 /** mulberry32: a small seeded PRNG so a run's choices can be replayed with --seed. */
@@ -115,6 +119,9 @@ export async function runChaos (o: ChaosOptions): Promise<ChaosResult> {
   const devices: DeviceSlot[] = []
   const faults = { relayKills: 0, deviceKills: 0, deviceStops: 0 }
   let crashes = 0
+  let unhandled = 0
+  /** Devices that crashed and await a restart (the run restarts them, as their user would). */
+  const crashed: DeviceSlot[] = []
   let finishing = false
   const log = o.log
   try {
@@ -133,7 +140,11 @@ export async function runChaos (o: ChaosOptions): Promise<ChaosResult> {
 
     // ---- devices ------------------------------------------------------------------------------------
     const spawnDevice = (d: { index: number, dir: string }): Child =>
-      spawnChild(DEVICE_SCRIPT, { name: `device${d.index}`, args: [d.dir, JSON.stringify({ name: `device${d.index}`, relays: relayAddrs })] })
+      spawnChild(DEVICE_SCRIPT, {
+        name: `device${d.index}`,
+        args: [d.dir, JSON.stringify({ name: `device${d.index}`, relays: relayAddrs })],
+        ...(o.tolerateUnhandled === true ? { env: { CHAOS_TOLERATE_UNHANDLED: '1' } } : {})
+      })
     for (let i = 0; i < o.devices; i++) {
       const dir = join(root, `device${i}`)
       const child = spawnDevice({ index: i, dir })
@@ -144,11 +155,13 @@ export async function runChaos (o: ChaosOptions): Promise<ChaosResult> {
       const seen = new Set<ChildEvent>()
       // Copy this incarnation's message events as they come (the Child keeps its own list too).
       const timer = setInterval(() => {
-        for (const e of c.events) if (!seen.has(e)) { seen.add(e); if (e.event === 'message') d.events.push(e) }
+        for (const e of c.events) if (!seen.has(e)) { seen.add(e); if (e.event === 'message') d.events.push(e); if (e.event === 'unhandled') { unhandled++; log(`chaos: device${d.index} unhandled rejection: ${String(e.error)}`) } }
       }, 100)
       void c.exited.then((x) => {
         if (d.child === c && d.up && !d.draining && !finishing) {
           crashes++
+          d.up = false
+          crashed.push(d)
           log(`chaos: device${d.index} exited on its own (code ${String(x.code)}, signal ${String(x.signal)}); stderr tail:\n${c.stderr().slice(-3000)}`)
         }
         clearInterval(timer)
@@ -216,9 +229,17 @@ export async function runChaos (o: ChaosOptions): Promise<ChaosResult> {
       await r.child.waitEvent((e) => e.event === 'ready', START_MS)
       r.up = true
     }
+    const restartCrashed = (): void => {
+      while (crashed.length > 0) {
+        const d = crashed.shift() as DeviceSlot
+        d.draining = true
+        restarts.push(restartDevice(d, 1000))
+      }
+    }
     const chaos = (async () => {
       while (sending) {
         await sleep(o.faultEveryMs * (0.5 + rand()))
+        restartCrashed()
         if (!sending) break
         if (rand() < 0.4) {
           const candidates = relays.filter((r) => r.up)
@@ -288,6 +309,7 @@ export async function runChaos (o: ChaosOptions): Promise<ChaosResult> {
     await Promise.all(inflight)
     sending = false
     await chaos
+    restartCrashed()
     await Promise.all(restarts)
     log(`chaos: ${sent.length} messages sent in ${Date.now() - t0} ms (${failedSends} send calls failed and are not counted); faults ${JSON.stringify(faults)}; settling`)
 
@@ -297,7 +319,7 @@ export async function runChaos (o: ChaosOptions): Promise<ChaosResult> {
       for (const d of devices) {
         const per = new Map<string, { id: string, seq: number }[]>()
         for (const [other, cid] of d.contactOf) {
-          const list = await d.child.request<Array<{ id: string, seq: number, direction: string }>>('messages', { contactId: cid, limit: 1000 })
+          const list = await d.child.request<Array<{ id: string, seq: number, direction: string }>>('messages', { contactId: cid, limit: 1000 }).catch(() => [])
           per.set(String(other), list.filter((m) => m.direction === 'in').map((m) => ({ id: m.id, seq: m.seq })))
         }
         out.set(String(d.index), per)
@@ -308,7 +330,7 @@ export async function runChaos (o: ChaosOptions): Promise<ChaosResult> {
       const out = new Map<string, { state: string, path?: string }>()
       for (const d of devices) {
         for (const [, cid] of d.contactOf) {
-          const list = await d.child.request<Array<{ id: string, state: string, direction: string, path?: string }>>('messages', { contactId: cid, limit: 1000 })
+          const list = await d.child.request<Array<{ id: string, state: string, direction: string, path?: string }>>('messages', { contactId: cid, limit: 1000 }).catch(() => [])
           for (const m of list) if (m.direction === 'out') out.set(`${d.index}:${m.id}`, { state: m.state, ...(m.path !== undefined ? { path: m.path } : {}) })
         }
       }
@@ -321,9 +343,17 @@ export async function runChaos (o: ChaosOptions): Promise<ChaosResult> {
     const acked = (s: Sent): boolean => ['delivered', 'read'].includes(states.get(`${s.from}:${s.id}`)?.state ?? '')
     while (Date.now() < settleDeadline && !sent.every((s) => arrived(s) && acked(s))) {
       await sleep(2000)
+      restartCrashed()
+      await Promise.all(restarts)
       inbox = await incoming()
       states = await outgoingStates()
     }
+
+    // Final reading with every device up (one may have crashed during the last poll).
+    restartCrashed()
+    await Promise.all(restarts)
+    inbox = await incoming()
+    states = await outgoingStates()
 
     // ---- figures -------------------------------------------------------------------------------------
     let delivered = 0
@@ -371,7 +401,7 @@ export async function runChaos (o: ChaosOptions): Promise<ChaosResult> {
       const p = states.get(`${s.from}:${s.id}`)?.path ?? 'unknown'
       paths[p] = (paths[p] ?? 0) + 1
     }
-    return { sent: sent.length, delivered, duplicates, outOfOrder, lost: sent.length - delivered, notAcknowledged, faults, paths, arrivalInversions, crashes, ms: Date.now() - started }
+    return { sent: sent.length, delivered, duplicates, outOfOrder, lost: sent.length - delivered, notAcknowledged, faults, paths, arrivalInversions, crashes, unhandled, ms: Date.now() - started }
   } finally {
     finishing = true
     await Promise.all([
@@ -396,6 +426,7 @@ function parseArgs (argv: readonly string[]): ChaosOptions {
     devices: num('--devices') ?? base.devices,
     relays: num('--relays') ?? base.relays,
     seed: num('--seed') ?? (Date.now() % 1_000_000),
+    tolerateUnhandled: argv.includes('--tolerate-unhandled'),
     log: (line) => { console.error(line) }
   }
 }
@@ -403,7 +434,7 @@ function parseArgs (argv: readonly string[]): ChaosOptions {
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   const o = parseArgs(process.argv.slice(2))
   runChaos(o).then((r) => {
-    console.error(`chaos: ${r.ms} ms; faults ${JSON.stringify(r.faults)}; paths ${JSON.stringify(r.paths)}; not acknowledged at sender ${r.notAcknowledged}; device crashes ${r.crashes}; arrival-order inversions (shown in order anyway) ${r.arrivalInversions}`)
+    console.error(`chaos: ${r.ms} ms; faults ${JSON.stringify(r.faults)}; paths ${JSON.stringify(r.paths)}; not acknowledged at sender ${r.notAcknowledged}; device crashes ${r.crashes}; unhandled rejections ${r.unhandled}; arrival-order inversions (shown in order anyway) ${r.arrivalInversions}`)
     console.log(summaryLine(r))
     process.exit(resultOk(r) ? 0 : 1)
   }, (err: unknown) => {

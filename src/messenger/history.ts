@@ -102,12 +102,12 @@ export class History {
   }
 
   due (now: number, limit: number): OutboxRow[] {
-    return this.#db.prepare(`SELECT * FROM outbox WHERE state IN ('pending', 'sent', 'stored') AND next_attempt_at <= ?
-      ORDER BY next_attempt_at LIMIT ?`).all([now, limit]).map(toOutbox)
+    return this.#db.prepare('SELECT * FROM outbox WHERE next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?')
+      .all([now, limit]).map(toOutbox)
   }
 
   nextDueAt (): number | undefined {
-    const row = this.#db.prepare("SELECT min(next_attempt_at) AS at FROM outbox WHERE state IN ('pending', 'sent', 'stored')").get()
+    const row = this.#db.prepare('SELECT min(next_attempt_at) AS at FROM outbox').get()
     return row?.at === null || row?.at === undefined ? undefined : Number(row.at)
   }
 

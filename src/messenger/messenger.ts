@@ -102,6 +102,7 @@ export class MessengerCore implements Messenger {
   readonly #lookedUp = new Map<string, number>()
   #pumping = false
   #pumpAgain = false
+  #kickQueued = false
   #stopped = false
 
   constructor (o: MessengerOptions) {
@@ -424,10 +425,16 @@ export class MessengerCore implements Messenger {
 
   // ---- the delivery state machine ------------------------------------------------------------
 
+  /** Asks for a pump on the next turn of the event loop: a burst of sends or acks makes one query. */
   #kick (): void {
     if (this.#stopped) return
     if (this.#pumping) { this.#pumpAgain = true; return }
-    void this.#pump()
+    if (this.#kickQueued) return
+    this.#kickQueued = true
+    setImmediate(() => {
+      this.#kickQueued = false
+      if (!this.#stopped) void this.#pump()
+    })
   }
 
   async #pump (): Promise<void> {
@@ -571,7 +578,8 @@ export class MessengerCore implements Messenger {
         this.#queueReceipt(contact.id, [id], 'delivered')
         if (view !== undefined) {
           this.#emit({ type: 'message', message: view })
-          this.#emit({ type: 'contact', contact: this.#contactView(contact) })
+          // The contact's unread count and last message changed; computed only for a listener.
+          if (this.#listeners.size > 0) this.#emit({ type: 'contact', contact: this.#contactView(contact) })
         }
         break
       }

@@ -116,14 +116,16 @@ CREATE TABLE received_envelopes (
 CREATE INDEX received_envelopes_by_time ON received_envelopes (at);
 `
 
-// The messenger finds a message's neighbours by sequence number (gaps) without scanning the history.
+// The messenger finds a message's neighbours by sequence number (gaps) without scanning the history,
+// and the next outbox rows due without sorting (rows leave the outbox when done or failed).
 const v4MessagesBySeq = `
 CREATE INDEX messages_by_seq ON messages (contact_id, direction, seq);
+CREATE INDEX outbox_by_due_time ON outbox (next_attempt_at);
 `
 
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'account, libsignal stores, invites, contacts', up: v1Core },
   { version: 2, name: 'conversations, messages, outbox, settings', up: v2Messaging },
   { version: 3, name: 'received envelopes (duplicate filter)', up: v3ReceivedEnvelopes },
-  { version: 4, name: 'messages by sequence number', up: v4MessagesBySeq }
+  { version: 4, name: 'messages by sequence number, outbox by due time', up: v4MessagesBySeq }
 ]

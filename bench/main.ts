@@ -35,7 +35,9 @@ async function main (): Promise<void> {
   const quick = args.includes('--quick')
   const onlyAt = args.indexOf('--only')
   const only = onlyAt >= 0 ? (args[onlyAt + 1] ?? '').split(',') : []
-  const out = fileURLToPath(new URL(args.includes('--out') ? args[args.indexOf('--out') + 1] ?? 'results/latest.json' : 'results/latest.json', new URL('./', import.meta.url)))
+  // A partial run (--only) never overwrites the full results the README quotes.
+  const defaultOut = onlyAt >= 0 ? 'results/partial.json' : 'results/latest.json'
+  const out = fileURLToPath(new URL(args.includes('--out') ? args[args.indexOf('--out') + 1] ?? defaultOut : defaultOut, new URL('./', import.meta.url)))
   const m = machine()
   const recorded = new Map<string, number>()
   const inputs: RowInput[] = []

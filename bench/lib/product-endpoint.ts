@@ -1,43 +1,46 @@
 // Centralized-baseline endpoints doing the product's per-message work: Device.seal/openEnvelope (libsignal,
-// sealing, padding) and the messenger's store writes (conversation seq, message row, outbox row, states)
-// through src/store/messages.ts on the Device's own SQLCipher database, with its own pragmas.
+// sealing, padding) and the messenger's store writes (conversation seq, message row, outbox row, states,
+// duplicate filter) through src/messenger/history.ts on the Device's own SQLCipher database.
 import type { Device } from '../../src/e2ee/device.ts'
-import { ConversationRepository, MessageRepository, OutboxRepository } from '../../src/store/messages.ts'
+import { createHash, randomBytes } from 'node:crypto'
+import { History } from '../../src/messenger/history.ts'
 import type { BenchContext } from '../harness.ts'
 import type { Endpoint } from './central.ts'
 import { devicePair, textPayload } from './devices.ts'
-import { randomBytes } from 'node:crypto'
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
 
 function endpoint (device: Device, contactId: string): Endpoint {
-  const conversations = new ConversationRepository(device.db)
-  const messages = new MessageRepository(device.db)
-  const outbox = new OutboxRepository(device.db)
+  const history = new History(device.db)
   return {
     sendText: async (text) => {
       const now = Date.now()
-      const seq = conversations.takeOutSeq(contactId, now)
+      const seq = history.nextSeq(contactId, now)
       const payload = textPayload(seq, text)
       const id = hex(payload.id)
-      messages.insert({ id, contactId, direction: 'out', seq, text, state: 'queued', at: now })
       const envelope = await device.seal(contactId, payload)
-      outbox.add({ messageId: id, contactId, envelope, nextAttemptAt: now, expiresAt: now + 86_400_000, createdAt: now })
+      history.queueOutgoing({ contactId, id, seq, text, at: now, envelope, expiresAt: now + 86_400_000 })
       return { id, envelope }
     },
     receive: async (envelope) => {
+      const hash = createHash('sha256').update(envelope).digest()
       const { payload } = await device.openEnvelope(envelope)
+      const now = Date.now()
       if (payload.kind === 'text') {
-        conversations.noteIncoming(contactId, payload.seq, Date.now())
-        messages.insert({ id: hex(payload.id), contactId, direction: 'in', seq: payload.seq, text: payload.text, state: 'delivered', at: Date.now(), sentAt: payload.sentAt })
+        const id = hex(payload.id)
+        history.transaction(() => {
+          history.rememberEnvelope(hash, contactId, id, now)
+          history.receive({ contactId, id, seq: payload.seq, text: payload.text, sentAt: payload.sentAt, at: now, path: 'direct' })
+        })
         const receipt = await device.seal(contactId, { kind: 'receipt', id: new Uint8Array(randomBytes(16)), seq: 0, type: 'delivered', ids: [payload.id] })
         return { kind: 'text', receipt }
       }
       if (payload.kind !== 'receipt') throw new Error(`unexpected ${payload.kind} payload`)
+      history.rememberEnvelope(hash, contactId, null, now)
       const ids = payload.ids.map(hex)
       for (const id of ids) {
-        messages.advance(contactId, 'out', id, 'delivered')
-        outbox.remove(contactId, id)
+        history.removeOutbox(contactId, id)
+        history.advance(contactId, id, 'delivered')
       }
       return { kind: 'receipt', ids }
     },

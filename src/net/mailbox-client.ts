@@ -193,7 +193,15 @@ class Session implements MailboxSession {
       if (signal.aborted) onAbort()
       else signal.addEventListener('abort', onAbort, { once: true })
     })
-    await this.lp.write(bytes, { signal })
+    // If the write fails, the reply is rejected later by finish() with nobody awaiting it: that must not
+    // become an unhandled rejection (it killed the process in the chaos run).
+    reply.catch(() => {})
+    try {
+      await this.lp.write(bytes, { signal })
+    } catch (err) {
+      this.pending.delete(reqId)
+      throw err
+    }
     const f = await reply
     if (f.type === 'error') throw refusal(f)
     return f

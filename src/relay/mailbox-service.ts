@@ -10,7 +10,7 @@ import {
   authMessage, CHALLENGE_BYTES, decodeClientFrame, encodeRelayFrame, MAX_CLIENT_FRAME_BYTES, MAX_PAGE_ENVELOPE_BYTES,
   type ClientFrame, type MailboxItem, type RelayFrame
 } from '../wire/mailbox.ts'
-import type { MailboxStore } from './store.ts'
+import type { DepositResult, MailboxStore } from './store.ts'
 import type { RelayLimits } from './limits.ts'
 
 /** Bytes a peer may have in flight unread on one mailbox stream: two full deposits. */
@@ -37,6 +37,7 @@ export interface MailboxServiceOptions {
 export class MailboxService {
   private readonly o: MailboxServiceOptions
   private readonly sessions = new Map<string, Session[]>()
+  private readonly batch: Array<{ mailboxId: Uint8Array, envelope: Uint8Array, resolve: (r: DepositResult) => void, reject: (e: unknown) => void }> = []
   private readonly rates = new Map<string, { start: number, count: number }>()
   private readonly streams = new Set<Stream>()
   private stopped = false
@@ -100,7 +101,7 @@ export class MailboxService {
         }
         switch (frame.type) {
           case 'deposit':
-            await send(this.deposit(frame.reqId, frame.mailboxId, frame.envelope, connectionId))
+            await send(await this.deposit(frame.reqId, frame.mailboxId, frame.envelope, connectionId))
             break
           case 'auth-begin': {
             const challenge = new Uint8Array(randomBytes(CHALLENGE_BYTES))
@@ -150,7 +151,29 @@ export class MailboxService {
     }
   }
 
-  private deposit (reqId: number, mailboxId: Uint8Array, envelope: Uint8Array, connectionId: string): RelayFrame {
+  /**
+   * Group commit: deposits that arrive in the same turn of the event loop are written in one
+   * transaction (one fsync under synchronous=FULL); each is acknowledged only after that commit.
+   */
+  private store (mailboxId: Uint8Array, envelope: Uint8Array, now: number): Promise<DepositResult> {
+    const { promise, resolve, reject } = Promise.withResolvers<DepositResult>()
+    this.batch.push({ mailboxId, envelope, resolve, reject })
+    if (this.batch.length === 1) {
+      setImmediate(() => {
+        const batch = this.batch.splice(0, this.batch.length)
+        const l = this.o.limits
+        try {
+          const results = this.o.store.depositMany(batch, now, { maxCount: l.maxMailboxCount, maxBytes: l.maxMailboxBytes, expiryMs: l.expiryMs })
+          batch.forEach((b, i) => { b.resolve(results[i] as DepositResult) })
+        } catch (err) {
+          for (const b of batch) b.reject(err)
+        }
+      })
+    }
+    return promise
+  }
+
+  private async deposit (reqId: number, mailboxId: Uint8Array, envelope: Uint8Array, connectionId: string): Promise<RelayFrame> {
     const l = this.o.limits
     if (envelope.length > l.maxEnvelopeBytes) {
       this.o.logger.info('mailbox-refused', { reason: 'TOO_LARGE', size: envelope.length })
@@ -163,7 +186,7 @@ export class MailboxService {
     }
     let r
     try {
-      r = this.o.store.deposit(mailboxId, envelope, now, { maxCount: l.maxMailboxCount, maxBytes: l.maxMailboxBytes, expiryMs: l.expiryMs })
+      r = await this.store(mailboxId, envelope, now)
     } catch (err) {
       this.o.logger.error('mailbox-store-failed', { code: errorCode(err) })
       return { type: 'error', reqId, reason: 'INTERNAL', message: 'The relay could not store the envelope; try another relay.' }

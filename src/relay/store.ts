@@ -17,6 +17,8 @@ export interface DepositQuota { readonly maxCount: number, readonly maxBytes: nu
 export interface MailboxStore {
   /** Stores the envelope durably, or refuses when the mailbox is over its quota. */
   deposit (mailboxId: Uint8Array, envelope: Uint8Array, now: number, quota: DepositQuota): DepositResult
+  /** The same for several envelopes, in order, committed together (group commit: one fsync for all). */
+  depositMany (items: ReadonlyArray<{ mailboxId: Uint8Array, envelope: Uint8Array }>, now: number, quota: DepositQuota): DepositResult[]
   /** Items with seq > cursor, oldest first, not expired, at most `limit` items and about `maxBytes` envelope bytes (at least one). */
   page (mailboxId: Uint8Array, cursor: number, limit: number, maxBytes: number, now: number): { items: StoredItem[], more: boolean }
   /** Deletes the listed items of this mailbox only; returns how many were deleted. */
@@ -60,15 +62,19 @@ export class SqliteMailboxStore implements MailboxStore {
   constructor (db: Database) { this.db = db }
 
   deposit (mailboxId: Uint8Array, envelope: Uint8Array, now: number, quota: DepositQuota): DepositResult {
+    return this.depositMany([{ mailboxId, envelope }], now, quota)[0] as DepositResult
+  }
+
+  depositMany (items: ReadonlyArray<{ mailboxId: Uint8Array, envelope: Uint8Array }>, now: number, quota: DepositQuota): DepositResult[] {
     // Check and insert in one transaction, so two concurrent deposits cannot both squeeze under the quota.
-    return this.db.transaction((): DepositResult => {
+    const insert = this.db.prepare('INSERT INTO envelopes (id, mailbox, envelope, size, received_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)')
+    return this.db.transaction((): DepositResult[] => items.map(({ mailboxId, envelope }): DepositResult => {
       const refused = refuseQuota(this.usage(mailboxId), envelope.length, quota)
       if (refused !== undefined) return refused
       const id = randomBytes(ITEM_ID_BYTES)
-      const r = this.db.prepare('INSERT INTO envelopes (id, mailbox, envelope, size, received_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)')
-        .run([id, Buffer.from(mailboxId), Buffer.from(envelope), envelope.length, now, now + quota.expiryMs])
+      const r = insert.run([id, Buffer.from(mailboxId), Buffer.from(envelope), envelope.length, now, now + quota.expiryMs])
       return { ok: true, item: { seq: Number(r.lastInsertRowid), id: new Uint8Array(id), envelope } }
-    })()
+    }))()
   }
 
   page (mailboxId: Uint8Array, cursor: number, limit: number, maxBytes: number, now: number): { items: StoredItem[], more: boolean } {
@@ -113,6 +119,10 @@ export class MemoryMailboxStore implements MailboxStore {
     const item = { seq: ++this.seq, id: new Uint8Array(randomBytes(ITEM_ID_BYTES)), envelope: envelope.slice() }
     this.rows.push({ ...item, mailbox: hex(mailboxId), expiresAt: now + quota.expiryMs })
     return { ok: true, item }
+  }
+
+  depositMany (items: ReadonlyArray<{ mailboxId: Uint8Array, envelope: Uint8Array }>, now: number, quota: DepositQuota): DepositResult[] {
+    return items.map(({ mailboxId, envelope }) => this.deposit(mailboxId, envelope, now, quota))
   }
 
   page (mailboxId: Uint8Array, cursor: number, limit: number, maxBytes: number, now: number): { items: StoredItem[], more: boolean } {

@@ -155,7 +155,7 @@ export async function runChaos (o: ChaosOptions): Promise<ChaosResult> {
       const seen = new Set<ChildEvent>()
       // Copy this incarnation's message events as they come (the Child keeps its own list too).
       const timer = setInterval(() => {
-        for (const e of c.events) if (!seen.has(e)) { seen.add(e); if (e.event === 'message') d.events.push(e); if (e.event === 'unhandled') { unhandled++; log(`chaos: device${d.index} unhandled rejection: ${String(e.error)}`) } }
+        for (const e of c.events) if (!seen.has(e)) { seen.add(e); if (e.event === 'message') d.events.push(e); if (e.event === 'unhandled') { if (unhandled++ === 0) log(`chaos: device${d.index} unhandled rejection (first of possibly many): ${String(e.error)}`) } }
       }, 100)
       void c.exited.then((x) => {
         if (d.child === c && d.up && !d.draining && !finishing) {

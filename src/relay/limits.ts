@@ -8,6 +8,9 @@ export interface RelayLimits {
   readonly maxMailboxCount: number
   /** Bytes one mailbox may hold, so one stranger who learned a mailbox id cannot fill the disk. */
   readonly maxMailboxBytes: number
+  /** Bytes all mailboxes together may hold: per-mailbox quotas alone let deposits into many fresh
+   * mailbox ids fill the disk. 4 GiB is 64 full mailboxes, or a million ordinary 4 KiB envelopes. */
+  readonly maxTotalBytes: number
   /** Deposits per connection per minute: a burst of queued messages passes, a flood does not. */
   readonly depositsPerMinutePerConnection: number
   /** How long an unacknowledged envelope is kept (issue 3: 30 days by default). */
@@ -24,6 +27,7 @@ export const DEFAULT_RELAY_LIMITS: RelayLimits = {
   maxEnvelopeBytes: MAX_ENVELOPE_BYTES,
   maxMailboxCount: 10_000,
   maxMailboxBytes: 64 * 1024 * 1024,
+  maxTotalBytes: 4 * 1024 * 1024 * 1024,
   depositsPerMinutePerConnection: 600,
   expiryMs: 30 * 24 * 60 * 60 * 1000,
   sweepIntervalMs: 60 * 60 * 1000,

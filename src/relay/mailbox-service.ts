@@ -163,7 +163,7 @@ export class MailboxService {
         const batch = this.batch.splice(0, this.batch.length)
         const l = this.o.limits
         try {
-          const results = this.o.store.depositMany(batch, now, { maxCount: l.maxMailboxCount, maxBytes: l.maxMailboxBytes, expiryMs: l.expiryMs })
+          const results = this.o.store.depositMany(batch, now, { maxCount: l.maxMailboxCount, maxBytes: l.maxMailboxBytes, maxTotalBytes: l.maxTotalBytes, expiryMs: l.expiryMs })
           batch.forEach((b, i) => { b.resolve(results[i] as DepositResult) })
         } catch (err) {
           for (const b of batch) b.reject(err)

@@ -12,7 +12,13 @@ export type DepositResult =
   | { readonly ok: true, readonly item: StoredItem }
   | { readonly ok: false, readonly reason: RefusalReason, readonly message: string }
 
-export interface DepositQuota { readonly maxCount: number, readonly maxBytes: number, readonly expiryMs: number }
+export interface DepositQuota {
+  readonly maxCount: number
+  readonly maxBytes: number
+  readonly expiryMs: number
+  /** All mailboxes together: deposits into many fresh mailbox ids must not fill the disk either. */
+  readonly maxTotalBytes?: number
+}
 
 export interface MailboxStore {
   /** Stores the envelope durably, or refuses when the mailbox is over its quota. */
@@ -50,7 +56,8 @@ export const RELAY_MIGRATIONS: readonly Migration[] = [
   }
 ]
 
-function refuseQuota (usage: { count: number, bytes: number }, size: number, quota: DepositQuota): DepositResult | undefined {
+function refuseQuota (usage: { count: number, bytes: number }, size: number, quota: DepositQuota, total: number): DepositResult | undefined {
+  if (quota.maxTotalBytes !== undefined && total + size > quota.maxTotalBytes) return { ok: false, reason: 'QUOTA_BYTES', message: 'This relay is full; deposit on another relay.' }
   if (usage.count + 1 > quota.maxCount) return { ok: false, reason: 'QUOTA_COUNT', message: `This mailbox holds its maximum of ${quota.maxCount} envelopes; the owner must fetch them first.` }
   if (usage.bytes + size > quota.maxBytes) return { ok: false, reason: 'QUOTA_BYTES', message: `This mailbox holds its maximum of ${quota.maxBytes} bytes; the owner must fetch them first.` }
   return undefined
@@ -58,8 +65,13 @@ function refuseQuota (usage: { count: number, bytes: number }, size: number, quo
 
 export class SqliteMailboxStore implements MailboxStore {
   private readonly db: Database
+  /** Bytes held in all mailboxes, kept in step with every insert and delete (read once at start). */
+  private total: number
 
-  constructor (db: Database) { this.db = db }
+  constructor (db: Database) {
+    this.db = db
+    this.total = Number(db.prepare('SELECT coalesce(sum(size), 0) AS b FROM envelopes').get()?.b ?? 0)
+  }
 
   deposit (mailboxId: Uint8Array, envelope: Uint8Array, now: number, quota: DepositQuota): DepositResult {
     return this.depositMany([{ mailboxId, envelope }], now, quota)[0] as DepositResult
@@ -68,10 +80,21 @@ export class SqliteMailboxStore implements MailboxStore {
   depositMany (items: ReadonlyArray<{ mailboxId: Uint8Array, envelope: Uint8Array }>, now: number, quota: DepositQuota): DepositResult[] {
     // Check and insert in one transaction, so two concurrent deposits cannot both squeeze under the quota.
     const insert = this.db.prepare('INSERT INTO envelopes (id, mailbox, envelope, size, received_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)')
+    const before = this.total
+    try {
+      return this.depositAll(insert, items, now, quota)
+    } catch (err) {
+      this.total = before
+      throw err
+    }
+  }
+
+  private depositAll (insert: ReturnType<Database['prepare']>, items: ReadonlyArray<{ mailboxId: Uint8Array, envelope: Uint8Array }>, now: number, quota: DepositQuota): DepositResult[] {
     return this.db.transaction((): DepositResult[] => items.map(({ mailboxId, envelope }): DepositResult => {
-      const refused = refuseQuota(this.usage(mailboxId), envelope.length, quota)
+      const refused = refuseQuota(this.usage(mailboxId), envelope.length, quota, this.total)
       if (refused !== undefined) return refused
       const id = randomBytes(ITEM_ID_BYTES)
+      this.total += envelope.length
       const r = insert.run([id, Buffer.from(mailboxId), Buffer.from(envelope), envelope.length, now, now + quota.expiryMs])
       return { ok: true, item: { seq: Number(r.lastInsertRowid), id: new Uint8Array(id), envelope } }
     }))()
@@ -91,13 +114,17 @@ export class SqliteMailboxStore implements MailboxStore {
   }
 
   ack (mailboxId: Uint8Array, ids: readonly Uint8Array[]): number {
-    const del = this.db.prepare('DELETE FROM envelopes WHERE mailbox = ? AND id = ?')
+    const del = this.db.prepare('DELETE FROM envelopes WHERE mailbox = ? AND id = ? RETURNING size')
     const mb = Buffer.from(mailboxId)
-    return this.db.transaction(() => ids.reduce((n, id) => n + Number(del.run([mb, Buffer.from(id)]).changes), 0))()
+    const sizes = this.db.transaction(() => ids.map((id) => del.get([mb, Buffer.from(id)])?.size).filter((x) => x !== undefined))()
+    this.total -= sizes.reduce((a: number, b) => a + Number(b), 0)
+    return sizes.length
   }
 
   sweep (now: number): number {
-    return Number(this.db.prepare('DELETE FROM envelopes WHERE expires_at <= ?').run([now]).changes)
+    const rows = this.db.prepare('DELETE FROM envelopes WHERE expires_at <= ? RETURNING size').all([now])
+    this.total -= rows.reduce((a: number, r) => a + Number(r.size), 0)
+    return rows.length
   }
 
   usage (mailboxId: Uint8Array): { count: number, bytes: number } {
@@ -114,7 +141,8 @@ export class MemoryMailboxStore implements MailboxStore {
   private readonly rows: Array<{ seq: number, id: Uint8Array, mailbox: string, envelope: Uint8Array, expiresAt: number }> = []
 
   deposit (mailboxId: Uint8Array, envelope: Uint8Array, now: number, quota: DepositQuota): DepositResult {
-    const refused = refuseQuota(this.usage(mailboxId), envelope.length, quota)
+    const total = this.rows.reduce((a, r) => a + r.envelope.length, 0)
+    const refused = refuseQuota(this.usage(mailboxId), envelope.length, quota, total)
     if (refused !== undefined) return refused
     const item = { seq: ++this.seq, id: new Uint8Array(randomBytes(ITEM_ID_BYTES)), envelope: envelope.slice() }
     this.rows.push({ ...item, mailbox: hex(mailboxId), expiresAt: now + quota.expiryMs })

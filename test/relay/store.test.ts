@@ -22,6 +22,25 @@ const kinds: Array<[string, (t: { after: (fn: () => void) => void }) => MailboxS
 ]
 
 for (const [kind, make] of kinds) {
+  test(`${kind} store: a relay-wide byte limit holds across many mailboxes and frees with acks and expiry`, (t) => {
+    const s = make(t)
+    const q = { maxCount: 100, maxBytes: 1000, maxTotalBytes: 250, expiryMs: 1000 }
+    const held: Array<[number, Uint8Array]> = []
+    for (let i = 1; i <= 5; i++) {
+      const r = s.deposit(mb(i), e(50, i), 0, q)
+      assert.ok(r.ok)
+      held.push([i, r.item.id])
+    }
+    const full = s.deposit(mb(9), e(50, 9), 0, q)
+    assert.ok(!full.ok && full.reason === 'QUOTA_BYTES' && /relay is full/.test(full.message))
+    const [first] = held
+    assert.equal(s.ack(mb(first?.[0] as number), [first?.[1] as Uint8Array]), 1)
+    assert.ok(s.deposit(mb(9), e(50, 9), 500, q).ok)
+    assert.ok(!s.deposit(mb(10), e(50, 9), 500, q).ok)
+    assert.equal(s.sweep(1000), 4)
+    assert.ok(s.deposit(mb(10), e(50, 9), 1000, q).ok)
+  })
+
   test(`${kind} store: quotas, paging in order, ack scoped to the mailbox, expiry`, (t) => {
     const s = make(t)
     assert.ok(s.deposit(mb(1), e(40, 1), 0, quota).ok)

@@ -138,6 +138,9 @@ function wireToInvite (err: unknown): IdentityError {
   return new IdentityError(code, err.message + hint, { cause: err })
 }
 
+/** The caller's writes for an opened envelope, run inside the transaction that commits the session. */
+export type StoreOpened = (opened: { contactId: string, payload: Payload }) => void
+
 export class Device {
   readonly db: Database
   readonly accountId: string
@@ -440,7 +443,12 @@ export class Device {
    * Opens an envelope addressed to one of my mailboxes. Throws E2eeError (TAMPERED, UNKNOWN_MAILBOX,
    * DUPLICATE, UNTRUSTED_IDENTITY, ...); on any error the session and store are left unchanged.
    */
-  async openEnvelope (envelope: Uint8Array): Promise<{ contact: ContactRecord, payload: Payload, newContact: boolean }> {
+  /**
+   * Opens an envelope. `o.store`, when given, runs inside the transaction that commits the session
+   * change: the caller's rows (the message, its duplicate filter) and the advanced ratchet are
+   * written together or not at all, so a crash can never consume a message key without the message.
+   */
+  async openEnvelope (envelope: Uint8Array, o: { store?: StoreOpened } = {}): Promise<{ contact: ContactRecord, payload: Payload, newContact: boolean }> {
     this.alive()
     let header
     try {
@@ -468,13 +476,13 @@ export class Device {
           throw new E2eeError('MALFORMED', 'The message inside the envelope does not parse.', { cause: err })
         }
         const address = this.address(contact)
-        return await this.decryptAndApply(contact, async () => await signalDecrypt(message, address, this.localAddress, this.stores, this.stores))
+        return await this.decryptAndApply(contact, async () => await signalDecrypt(message, address, this.localAddress, this.stores, this.stores), o.store)
       }
-      return await this.openSealed(entry, inner.body)
+      return await this.openSealed(entry, inner.body, o.store)
     })
   }
 
-  private async openSealed (entry: MailboxEntry, body: Uint8Array): Promise<{ contact: ContactRecord, payload: Payload, newContact: boolean }> {
+  private async openSealed (entry: MailboxEntry, body: Uint8Array, store?: StoreOpened): Promise<{ contact: ContactRecord, payload: Payload, newContact: boolean }> {
     let usmc: UnidentifiedSenderMessageContent
     try {
       usmc = await sealedSenderDecryptToUsmc(blob(body), this.stores)
@@ -512,7 +520,7 @@ export class Device {
       if (!Buffer.from(contact.identityKey).equals(senderKeyBytes)) {
         throw new E2eeError('UNTRUSTED_IDENTITY', "The sender's identity key is not the one pinned for this contact; the message was dropped.")
       }
-      return await this.decryptAndApply(contact, async () => await decrypt(this.address(contact)))
+      return await this.decryptAndApply(contact, async () => await decrypt(this.address(contact)), store)
     }
 
     // First message for one of my invites: the accepter's contact card, creating the contact here.
@@ -554,9 +562,10 @@ export class Device {
         myPresenceSecret: invite.presenceSecret
       }
       return p
-    }, () => {
+    }, (p) => {
       this.contactRepo.insert(row as ContactRow)
       this.contactRepo.deletePending(invite.mailboxId)
+      store?.({ contactId: (row as ContactRow).id, payload: p })
     })
     const created = row as ContactRow
     this.cacheContact(created)
@@ -564,7 +573,7 @@ export class Device {
     return { contact: publicContact(created), payload, newContact: true }
   }
 
-  private async decryptAndApply (contact: ContactRow, decrypt: () => Promise<Uint8Array>): Promise<{ contact: ContactRecord, payload: Payload, newContact: boolean }> {
+  private async decryptAndApply (contact: ContactRow, decrypt: () => Promise<Uint8Array>, store?: StoreOpened): Promise<{ contact: ContactRecord, payload: Payload, newContact: boolean }> {
     let updated: ContactRow | undefined
     const payload = await this.stores.atomically(async () => {
       let plaintext: Uint8Array
@@ -595,6 +604,7 @@ export class Device {
       if (p.kind === 'card') {
         this.contactRepo.updateTheirs(contact.id, { ...p.card, certificate: p.card.senderCertificate })
       }
+      store?.({ contactId: contact.id, payload: p })
     })
     if (updated !== undefined) this.cacheContact(updated)
     return { contact: publicContact(updated ?? contact), payload, newContact: false }

@@ -555,10 +555,29 @@ export class MessengerCore implements Messenger {
    */
   async receiveEnvelope (envelope: Uint8Array, path: DeliveryPath): Promise<void> {
     const hash = sha256(envelope)
+    const now = this.#now()
+    let stored: MessageView | undefined
+    const changed: MessageView[] = []
+    // What the envelope carried is written in the transaction that commits the session change, so
+    // a crash can never consume a message key without keeping the message (or the receipt's effect).
+    const record = ({ contactId, payload }: { contactId: string, payload: Payload }): void => {
+      this.#history.rememberEnvelope(hash, contactId, payload.kind === 'text' ? hex(payload.id) : null, now)
+      if (payload.kind === 'text') {
+        stored = this.#history.receive({ contactId, id: hex(payload.id), seq: payload.seq, text: payload.text, sentAt: payload.sentAt, at: now, path })
+      } else if (payload.kind === 'receipt') {
+        const state = payload.type === 'read' ? 'read' : 'delivered'
+        for (const raw of payload.ids) {
+          const id = hex(raw)
+          this.#history.removeOutbox(contactId, id)
+          const view = this.#history.advance(contactId, id, state)
+          if (view !== undefined) changed.push(view)
+        }
+      }
+    }
     const opened = await this.#crypto.run(async () => {
       const seen = this.#history.seenEnvelope(hash)
       if (seen !== undefined) return { seen, result: undefined }
-      return { seen: undefined, result: await this.#device.openEnvelope(envelope) }
+      return { seen: undefined, result: await this.#device.openEnvelope(envelope, { store: record }) }
     })
     if (opened.result === undefined) {
       // Sent again because our receipt was lost, or arrived by a second path: receipt once more.
@@ -567,39 +586,18 @@ export class MessengerCore implements Messenger {
       return
     }
     const { contact, payload, newContact } = opened.result
-    const now = this.#now()
-    switch (payload.kind) {
-      case 'text': {
-        const id = hex(payload.id)
-        const view = this.#history.transaction(() => {
-          this.#history.rememberEnvelope(hash, contact.id, id, now)
-          return this.#history.receive({ contactId: contact.id, id, seq: payload.seq, text: payload.text, sentAt: payload.sentAt, at: now, path })
-        })
-        this.#queueReceipt(contact.id, [id], 'delivered')
-        if (view !== undefined) {
-          this.#emit({ type: 'message', message: view })
-          // The contact's unread count and last message changed; computed only for a listener.
-          if (this.#listeners.size > 0) this.#emit({ type: 'contact', contact: this.#contactView(contact) })
-        }
-        break
+    for (const view of changed) this.#emit({ type: 'message-state', message: view })
+    if (payload.kind === 'text') {
+      this.#queueReceipt(contact.id, [hex(payload.id)], 'delivered')
+      if (stored !== undefined) {
+        this.#emit({ type: 'message', message: stored })
+        // The contact's unread count and last message changed; computed only for a listener.
+        if (this.#listeners.size > 0) this.#emit({ type: 'contact', contact: this.#contactView(contact) })
       }
-      case 'receipt': {
-        this.#history.rememberEnvelope(hash, contact.id, null, now)
-        const state = payload.type === 'read' ? 'read' : 'delivered'
-        for (const raw of payload.ids) {
-          const id = hex(raw)
-          this.#history.removeOutbox(contact.id, id)
-          this.#advance(contact.id, id, state)
-        }
-        break
-      }
-      case 'card': {
-        this.#history.rememberEnvelope(hash, contact.id, null, now)
-        this.#located.delete(contact.id)
-        // The e2ee layer has already stored the new location; send what waited for it.
-        this.#kick()
-        break
-      }
+    } else if (payload.kind === 'card') {
+      // The e2ee layer has stored the new location; send what waited for it.
+      this.#located.delete(contact.id)
+      this.#kick()
     }
     if (newContact) {
       this.#emit({ type: 'contact', contact: this.#contactView(contact) })

@@ -62,7 +62,8 @@ export interface DevicePort<P = unknown> {
   createInvite: (o: { relays: string[], addresses: string[], peerId?: string, expiresInMs?: number }) => Promise<{ link: string, expiresAt: number }>
   acceptInvite: (link: string, o: { name?: string, card: CardInput }) => Promise<{ contact: ContactPort, envelope: Uint8Array }>
   seal: (contactId: string, payload: P) => Promise<Uint8Array>
-  openEnvelope: (envelope: Uint8Array) => Promise<{ contact: ContactPort, payload: P, newContact: boolean }>
+  /** `o.store` runs inside the transaction that commits the session change (see Device.openEnvelope). */
+  openEnvelope: (envelope: Uint8Array, o?: { store?: (opened: { contactId: string, payload: P }) => void }) => Promise<{ contact: ContactPort, payload: P, newContact: boolean }>
   myCard: (contactId: string, o: CardInput) => P
   safetyNumber: (contactId: string) => { digits: string, scannable: string }
   contacts: () => ContactPort[]

@@ -49,17 +49,22 @@ test('relayed: both devices reachable only through relay reservations, messages 
   assert.equal((await waitMessages(alice, aToB, 1, 'alice got'))[0]?.text, 'and back')
 })
 
-test('offline: messages wait on two relays, the recipient drains them once and in order, relays delete their copies', async (t) => {
+/** Two relays, alice and bob introduced, one message delivered (so each knows the other's card), then bob stops. */
+async function bobGoesOffline (t: Parameters<typeof testRelay>[0]) {
   const r1 = await testRelay(t)
   const r2 = await testRelay(t)
   const relays = [r1.address(), r2.address()]
   const alice = await person(t, 'alice', { relays })
   const bob = await person(t, 'bob', { relays })
   const { aToB, bToA } = await introduce(alice, bob)
-  // Let the first exchange settle so bob's card is known before he goes away.
   const hello = await alice.m().send(aToB, 'before')
   await waitStates(alice, aToB, [hello.id], 'delivered', 'first delivered')
   await bob.stop()
+  return { r1, r2, alice, bob, aToB, bToA }
+}
+
+test('offline: messages wait on two relays, the recipient drains them once and in order, relays delete their copies', async (t) => {
+  const { r1, r2, alice, bob, aToB, bToA } = await bobGoesOffline(t)
 
   const ids: string[] = []
   for (let i = 1; i <= 10; i++) ids.push((await alice.m().send(aToB, `offline ${i}`)).id)
@@ -81,15 +86,7 @@ test('offline: messages wait on two relays, the recipient drains them once and i
 })
 
 test('one relay dead, the other restarts between deposit and fetch: nothing is lost', async (t) => {
-  const r1 = await testRelay(t)
-  const r2 = await testRelay(t)
-  const relays = [r1.address(), r2.address()]
-  const alice = await person(t, 'alice', { relays })
-  const bob = await person(t, 'bob', { relays })
-  const { aToB, bToA } = await introduce(alice, bob)
-  const hello = await alice.m().send(aToB, 'before')
-  await waitStates(alice, aToB, [hello.id], 'delivered', 'first delivered')
-  await bob.stop()
+  const { r1, r2, alice, bob, aToB, bToA } = await bobGoesOffline(t)
   await r1.stop()
 
   const ids: string[] = []

@@ -1,5 +1,6 @@
 // Typed errors of the local API layer. A message is one sentence a person can act on; it never
 // holds the token, keys, message text or contact names.
+import { CodedError } from '../platform/coded-error.ts'
 
 export type ApiErrorCode =
   | 'UNAUTHORIZED' // no token, or a wrong one
@@ -17,20 +18,13 @@ export type ApiErrorCode =
   | 'NOT_RUNNING' // client side: no node answers for this data directory
   | 'TOKEN_FILE_INVALID'
 
-export class ApiError extends Error {
+export class ApiError extends CodedError<ApiErrorCode> {
   static readonly name = 'ApiError'
-  readonly code: ApiErrorCode
   /** HTTP status sent for this error (client side: the status received). */
   readonly status: number
 
   constructor (code: ApiErrorCode, status: number, message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'ApiError'
-    this.code = code
+    super(code, message, options)
     this.status = status
-  }
-
-  static is (err: unknown, code?: ApiErrorCode): err is ApiError {
-    return err instanceof ApiError && (code === undefined || err.code === code)
   }
 }

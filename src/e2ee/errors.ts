@@ -1,5 +1,6 @@
 // Typed errors of the end-to-end layer (the Device). Messages are sentences a person or the messenger
 // can act on; they never hold keys, names, account ids, mailbox ids or plaintext.
+import { CodedError } from '../platform/coded-error.ts'
 
 export type E2eeErrorCode =
   | 'ACCOUNT_EXISTS' // create() on a data directory that already holds an account
@@ -17,17 +18,6 @@ export type E2eeErrorCode =
   | 'CARD_REQUIRED' // a message for a pending invite arrived before the contact card; retry later
   | 'INVITE_EXPIRED' // the first message for an invite arrived after the invite expired
 
-export class E2eeError extends Error {
+export class E2eeError extends CodedError<E2eeErrorCode> {
   static readonly name = 'E2eeError'
-  readonly code: E2eeErrorCode
-
-  constructor (code: E2eeErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'E2eeError'
-    this.code = code
-  }
-
-  static is (err: unknown, code?: E2eeErrorCode): err is E2eeError {
-    return err instanceof E2eeError && (code === undefined || err.code === code)
-  }
 }

@@ -1,4 +1,5 @@
 // Typed errors of the identity layer (account ids, invites). Messages are sentences a person can act on.
+import { CodedError } from '../platform/coded-error.ts'
 
 export type IdentityErrorCode =
   | 'ACCOUNT_ID_INVALID' // not an account id: wrong length or characters
@@ -12,17 +13,6 @@ export type IdentityErrorCode =
   | 'INVITE_OWN' // the invite is this account's own
   | 'INVITE_ALREADY_CONTACT' // the inviter is already a contact
 
-export class IdentityError extends Error {
+export class IdentityError extends CodedError<IdentityErrorCode> {
   static readonly name = 'IdentityError'
-  readonly code: IdentityErrorCode
-
-  constructor (code: IdentityErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'IdentityError'
-    this.code = code
-  }
-
-  static is (err: unknown, code?: IdentityErrorCode): err is IdentityError {
-    return err instanceof IdentityError && (code === undefined || err.code === code)
-  }
 }

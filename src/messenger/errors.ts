@@ -1,4 +1,5 @@
 // Typed errors of the messenger core: what the API turns into a 4xx with the sentence as message.
+import { CodedError } from '../platform/coded-error.ts'
 
 export type MessengerErrorCode =
   | 'UNKNOWN_CONTACT'
@@ -6,17 +7,6 @@ export type MessengerErrorCode =
   | 'INVALID_SETTING'
   | 'STOPPED'
 
-export class MessengerError extends Error {
+export class MessengerError extends CodedError<MessengerErrorCode> {
   static readonly name = 'MessengerError'
-  readonly code: MessengerErrorCode
-
-  constructor (code: MessengerErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'MessengerError'
-    this.code = code
-  }
-
-  static is (err: unknown, code?: MessengerErrorCode): err is MessengerError {
-    return err instanceof MessengerError && (code === undefined || err.code === code)
-  }
 }

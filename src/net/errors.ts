@@ -1,5 +1,6 @@
 // Typed errors of the network layer (device node, relay service, their wire frames).
 // Messages are sentences a person can act on; they never hold peer ids of others, keys or mailbox ids.
+import { CodedError } from '../platform/coded-error.ts'
 
 export type NetErrorCode =
   | 'UNSUPPORTED_VERSION' // a frame's version byte is not one this build speaks
@@ -26,20 +27,13 @@ export type RefusalReason =
   | 'UNSUPPORTED_VERSION'
   | 'INTERNAL'
 
-export class NetError extends Error {
+export class NetError extends CodedError<NetErrorCode> {
   static readonly name = 'NetError'
-  readonly code: NetErrorCode
   /** For REFUSED (and AUTH_FAILED from a relay): the relay's reason. */
   readonly reason?: RefusalReason
 
   constructor (code: NetErrorCode, message: string, options?: { cause?: unknown, reason?: RefusalReason }) {
-    super(message, options)
-    this.name = 'NetError'
-    this.code = code
+    super(code, message, options)
     if (options?.reason !== undefined) this.reason = options.reason
-  }
-
-  static is (err: unknown, code?: NetErrorCode): err is NetError {
-    return err instanceof NetError && (code === undefined || err.code === code)
   }
 }

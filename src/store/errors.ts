@@ -1,4 +1,5 @@
 // Typed errors of the storage layer. Messages are sentences a person can act on; they never hold keys.
+import { CodedError } from '../platform/coded-error.ts'
 
 export type StoreErrorCode =
   | 'WRONG_KEY' // the key file or passphrase does not open this database
@@ -8,17 +9,6 @@ export type StoreErrorCode =
   | 'SCHEMA_TOO_NEW' // the database was written by a newer version of 0message1
   | 'CLOSED' // the store was used after close()
 
-export class StoreError extends Error {
+export class StoreError extends CodedError<StoreErrorCode> {
   static readonly name = 'StoreError'
-  readonly code: StoreErrorCode
-
-  constructor (code: StoreErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'StoreError'
-    this.code = code
-  }
-
-  static is (err: unknown, code?: StoreErrorCode): err is StoreError {
-    return err instanceof StoreError && (code === undefined || err.code === code)
-  }
 }

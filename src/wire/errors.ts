@@ -1,5 +1,6 @@
 // Typed errors of the wire layer: every decoder of untrusted bytes throws only WireError.
 // Messages say what is wrong with the bytes; they never quote the bytes themselves.
+import { CodedError } from '../platform/coded-error.ts'
 
 export type WireErrorCode =
   | 'TRUNCATED' // the bytes end before a field does
@@ -10,17 +11,6 @@ export type WireErrorCode =
   | 'UNKNOWN_KIND' // a kind / type byte this version does not know
   | 'AUTH' // an authenticated box or signature does not verify (altered bytes or wrong key)
 
-export class WireError extends Error {
+export class WireError extends CodedError<WireErrorCode> {
   static readonly name = 'WireError'
-  readonly code: WireErrorCode
-
-  constructor (code: WireErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'WireError'
-    this.code = code
-  }
-
-  static is (err: unknown, code?: WireErrorCode): err is WireError {
-    return err instanceof WireError && (code === undefined || err.code === code)
-  }
 }

@@ -52,3 +52,9 @@ export function normalizeInviteText (text: string): string {
   if (bytes === undefined) return t
   return LINK_PREFIX + Buffer.from(bytes).toString('base64url')
 }
+
+/** The QR form of a link (`0M1:` + base32 of its bytes), so QR's alphanumeric mode can hold it. */
+export function inviteQrText (link: string): string {
+  if (!link.startsWith(LINK_PREFIX)) return link
+  return QR_INVITE_PREFIX + base32Encode(Buffer.from(link.slice(LINK_PREFIX.length), 'base64url'))
+}

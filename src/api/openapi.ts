@@ -61,8 +61,12 @@ const schemas: Record<string, Json> = {
   },
   Invite: {
     type: 'object',
-    required: ['link', 'expiresAt'],
-    properties: { link: { type: 'string', description: 'One line: 0m1: followed by base64url.' }, expiresAt: { type: 'integer', description: 'ms since epoch' } }
+    required: ['link', 'qr', 'expiresAt'],
+    properties: {
+      link: { type: 'string', description: 'One line: 0m1: followed by base64url.' },
+      qr: { type: 'string', description: 'The same invite as 0M1: followed by base32, for a QR code in alphanumeric mode.' },
+      expiresAt: { type: 'integer', description: 'ms since epoch' }
+    }
   },
   Contact: {
     type: 'object',

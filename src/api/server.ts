@@ -12,7 +12,7 @@ import type { DeviceHost, Messenger, MessengerEvent, SettingsView } from '../mes
 import { ApiError } from './errors.ts'
 import { loadOrCreateToken, tokenMatches } from './token.ts'
 import { openApiDocument } from './openapi.ts'
-import { normalizeInviteText } from './invite-text.ts'
+import { inviteQrText, normalizeInviteText } from './invite-text.ts'
 import {
   AddContactBody, ContactIdSchema, CreateAccountBody, CreateInviteBody, MessagesQuery, RelayBody,
   RenameContactBody, SendMessageBody, SettingsPatchBody, UnlockBody, VerifyBody, describeIssues
@@ -203,7 +203,8 @@ export async function createApiServer (o: ApiServerOptions): Promise<ApiServer> 
   route('POST', '/api/invites', async (ctx) => {
     const body = parse(CreateInviteBody, await ctx.body())
     const invite = await messenger().createInvite(body.expiresInMs === undefined ? {} : { expiresInMs: body.expiresInMs })
-    return { status: 201, body: invite }
+    // The QR form travels with the link, so the UI needs no encoder of its own.
+    return { status: 201, body: { ...invite, qr: inviteQrText(invite.link) } }
   })
   route('GET', '/api/contacts', async () => ({ status: 200, body: await messenger().contacts() }))
   route('POST', '/api/contacts', async (ctx) => {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import fc from 'fast-check'
 import QRCode from 'qrcode'
-import { base32Decode, base32Encode, normalizeInviteText } from '../../src/api/invite-text.ts'
+import { base32Decode, base32Encode, inviteQrText, normalizeInviteText } from '../../src/api/invite-text.ts'
 
 test('base32: RFC 4648 vectors and round trip', () => {
   // RFC 4648 section 10, without padding.
@@ -35,4 +35,11 @@ test('a 2.4 KB invite (real size: ~3.2 KB as a link) fits a QR code in its QR fo
   const qr = QRCode.create([{ data: '0M1:' + base32Encode(bytes), mode: 'alphanumeric' }], { errorCorrectionLevel: 'L' })
   assert.ok(qr.version <= 40)
   assert.throws(() => QRCode.create('0m1:' + bytes.toString('base64url'), { errorCorrectionLevel: 'L' }), /too big/)
+})
+
+test('the QR form made for the UI turns back into the same link', () => {
+  const link = '0m1:' + Buffer.from(Array.from({ length: 300 }, (_, i) => i % 256)).toString('base64url')
+  const qr = inviteQrText(link)
+  assert.match(qr, /^0M1:[A-Z2-7]+$/)
+  assert.equal(normalizeInviteText(qr), link)
 })

@@ -39,7 +39,8 @@ export interface StatusView {
   connections: number
   settings: SettingsView
 }
-export interface InviteView { link: string, expiresAt: number }
+/** `qr`: the same invite as `0M1:` + base32, for QR's alphanumeric mode. */
+export interface InviteView { link: string, qr: string, expiresAt: number }
 export interface SafetyNumberView { contactId: string, digits: string, scannable: string, verified: boolean }
 
 export type ApiEvent =

@@ -1,7 +1,6 @@
 // The screens of the UI. Text from contacts is only ever rendered as React text nodes, never as HTML.
 import { useEffect, useRef, useState } from 'react'
 import QRCode from 'qrcode'
-import { inviteQrText } from './qr.ts'
 import type { Api, ContactView, InviteView, MessageView, SafetyNumberView, StatusView } from './api.ts'
 
 const STATE_LABEL: Record<MessageView['state'], string> = {
@@ -96,7 +95,7 @@ export function InvitePanel ({ api, onError }: { api: Api, onError: (e: unknown)
       setCopied(false)
       try {
         // Version 40 is 177 modules wide: at 3 px per module a phone camera can still read it.
-        setQr(await QRCode.toDataURL([{ data: inviteQrText(inv.link), mode: 'alphanumeric' }], { errorCorrectionLevel: 'L', margin: 4, scale: 3 }))
+        setQr(await QRCode.toDataURL([{ data: inv.qr, mode: 'alphanumeric' }], { errorCorrectionLevel: 'L', margin: 4, scale: 3 }))
         setQrError(undefined)
       } catch {
         setQr(undefined)

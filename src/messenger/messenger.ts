@@ -577,7 +577,14 @@ export class MessengerCore implements Messenger {
     const opened = await this.#crypto.run(async () => {
       const seen = this.#history.seenEnvelope(hash)
       if (seen !== undefined) return { seen, result: undefined }
-      return { seen: undefined, result: await this.#device.openEnvelope(envelope, { store: record }) }
+      try {
+        return { seen: undefined, result: await this.#device.openEnvelope(envelope, { store: record }) }
+      } catch (err) {
+        if ((err as { code?: string }).code === 'UNTRUSTED_IDENTITY') {
+          this.#emit({ type: 'warning', text: 'A message was refused because the sender\'s identity key is not the one you know. Compare safety numbers before trusting this contact again.' })
+        }
+        throw err
+      }
     })
     if (opened.result === undefined) {
       // Sent again because our receipt was lost, or arrived by a second path: receipt once more.
@@ -692,9 +699,6 @@ export class MessengerCore implements Messenger {
     } catch (err) {
       const code = (err as { code?: string }).code
       this.#log.warn('mailbox-envelope-rejected', { error: (err as Error).name, code })
-      if (code === 'UNTRUSTED_IDENTITY') {
-        this.#emit({ type: 'warning', text: 'A message was refused because the sender\'s identity key changed. Compare safety numbers before trusting this contact again.' })
-      }
       // Keep the copy on the relay when it may open later: a store failure, or a text that overtook
       // the contact card that introduces its sender. Anything else the e2ee layer refused never will.
       return code !== undefined && code !== 'CLOSED' && code !== 'CARD_REQUIRED'

@@ -31,7 +31,9 @@ if (files.length === 0) {
 console.log(`run-tests: ${files.length} test files`)
 const child = spawn(process.execPath, [
   '--import', 'tsx', '--import', './src/platform/shims.ts',
-  '--test', '--test-reporter=spec', '--test-concurrency=1',
+  // --test-force-exit: a file whose test failed half-way may still hold a socket or timer open; the
+  // run must report and end, not hang until CI's own deadline.
+  '--test', '--test-reporter=spec', '--test-concurrency=1', '--test-force-exit',
   '--test-timeout=300000',
   ...files
 ], { cwd: root, stdio: 'inherit' })

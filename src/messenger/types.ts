@@ -1,5 +1,8 @@
 // The messenger core as the local API, CLI and web UI see it. The API layer depends only on this
 // file; src/messenger/messenger.ts implements it on e2ee, store and net.
+import type { RelayView } from '../net/node.ts'
+
+export type { RelayView }
 
 export type MessageState = 'queued' | 'sent' | 'stored' | 'delivered' | 'read' | 'failed'
 export type DeliveryPath = 'direct' | 'relayed' | 'mailbox'
@@ -36,11 +39,6 @@ export interface ContactView {
   readonly identityChanged?: boolean
 }
 
-export interface RelayView {
-  readonly address: string
-  readonly state: 'connected' | 'connecting' | 'unreachable'
-  readonly reservation: boolean
-}
 
 export interface StatusView {
   readonly accountId: string

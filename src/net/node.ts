@@ -6,7 +6,6 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { Libp2p } from '@libp2p/interface'
 import { isPrivateIp } from '@libp2p/utils'
 import type { Logger } from '../platform/logger.ts'
-import type { RelayView } from '../messenger/types.ts'
 import { NetError } from './errors.ts'
 import { createProfileLibp2p, isCircuit, peerIdOf } from './libp2p.ts'
 import { deliverEnvelope, deliverHandler, DELIVER_MAX_INBOUND_STREAMS, type DeliverPath, type EnvelopeHandler } from './deliver.ts'
@@ -25,6 +24,13 @@ export const RESERVATION_RETRY_MAX_MS = 60_000
 export const PRESENCE_DEADLINE_MS = 20_000
 /** How long publish waits for the DHT routing table to hold at least one server (right after start). */
 export const ROUTING_TABLE_WAIT_MS = 10_000
+
+/** A configured relay as the device sees it (shown in the status and the UI's network panel). */
+export interface RelayView {
+  readonly address: string
+  readonly state: 'connected' | 'connecting' | 'unreachable'
+  readonly reservation: boolean
+}
 
 export interface DeviceNodeOptions {
   privateKey?: PrivateKey

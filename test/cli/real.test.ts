@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
 import type { ContactView, MessageView } from '../../src/messenger/types.ts'
+import { waitFor } from '../helpers/wait.ts'
 
 const BIN = fileURLToPath(new URL('../../bin/0message1.js', import.meta.url))
 /** One CLI call: tsx start-up plus one local request; generous for a loaded CI box. */
@@ -62,15 +63,7 @@ async function daemon (t: TestContext, args: string[], ready: RegExp): Promise<{
   return { child, match, exit }
 }
 
-async function until<T> (what: string, f: () => Promise<T | undefined>, ms = DELIVERY_MS): Promise<T> {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await f()
-    if (v !== undefined) return v
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 300))
-  }
-}
+const until = async <T>(what: string, f: () => Promise<T | undefined>, ms = DELIVERY_MS): Promise<T> => await waitFor(f, what, ms)
 
 test('cli: init, invite, contacts add, send, messages --json across two nodes and a relay', { timeout: 300_000 }, async (t) => {
   const root = mkdtempSync(join(tmpdir(), '0m1-cli-real-'))

@@ -11,6 +11,7 @@ import type { TestContext } from 'node:test'
 import { spawnChild, type Child } from '../helpers/procs.ts'
 import { sealEnvelope } from '../../src/wire/envelope.ts'
 import { bareNode, openMailboxStream } from '../abuse/client.ts'
+import { waitFor } from '../helpers/wait.ts'
 
 const DELIVERY_MS = 60_000
 
@@ -28,15 +29,7 @@ function deviceProc (t: TestContext, dir: string, name: string, relays: string[]
   return spawnChild('test/chaos/fixtures/device-proc.ts', { name, args: [join(dir, name), JSON.stringify({ name, relays })], t })
 }
 
-async function until<T> (f: () => Promise<T | undefined>, ms: number, what: string): Promise<T> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const v = await f()
-    if (v !== undefined) return v
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 200))
-  }
-}
+const until = async <T>(f: () => Promise<T | undefined>, ms: number, what: string): Promise<T> => await waitFor(f, what, ms)
 
 test('crash: a device SIGKILLed right after send() returned delivers the message after restart, once', { timeout: 300_000 }, async (t) => {
   const dir = tempDir(t)

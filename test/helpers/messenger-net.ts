@@ -7,6 +7,7 @@ import { createDeviceHost } from '../../src/messenger/host.ts'
 import type { DeviceHost, Messenger, MessengerEvent, MessageView, ContactView } from '../../src/messenger/types.ts'
 import { startRelay, type RelayHandle } from '../../src/relay/service.ts'
 import { createLogger, silentLogger } from '../../src/platform/logger.ts'
+import { waitFor } from './wait.ts'
 
 export interface Teardown { after: (fn: () => unknown) => void }
 
@@ -99,16 +100,6 @@ export async function introduce (a: Person, b: Person): Promise<{ aToB: string, 
   const contact = await b.m().acceptInvite(invite.link, { name: a.name })
   const aSide = await waitFor(async () => (await a.m().contacts()).find((c) => c.name === b.name), `${a.name} learns ${b.name}`)
   return { aToB: aSide.id, bToA: contact.id }
-}
-
-export async function waitFor<T> (probe: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const v = await probe()
-    if (v !== undefined && v !== false) return v
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
 }
 
 export async function waitMessages (p: Person, contactId: string, n: number, what: string, timeoutMs?: number): Promise<MessageView[]> {

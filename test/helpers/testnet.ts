@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { createLogger, type Logger, type LogLevel } from '../../src/platform/logger.ts'
 import { createDeviceNode, type DeviceNode } from '../../src/net/node.ts'
 import { startRelay, type RelayHandle, type RelayLimits } from '../../src/relay/service.ts'
+import { waitFor } from './wait.ts'
 
 export interface TestContext { after: (fn: () => void | Promise<void>) => void }
 
@@ -109,13 +110,6 @@ export async function createTestnet (t: TestContext, o: TestnetOptions = {}): Pr
 /** Resolves when the device announces circuit addresses through `count` distinct relays. */
 export async function waitForReservations (d: DeviceNode, count: number, timeoutMs = 15_000): Promise<void> {
   await waitFor(() => new Set(d.addresses().filter((a) => a.includes('/p2p-circuit')).map((a) => a.split('/p2p-circuit')[0])).size >= count,
-    timeoutMs, `device did not get ${count} relay reservation(s)`)
+    `device to get ${count} relay reservation(s)`, timeoutMs)
 }
 
-export async function waitFor (cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const until = Date.now() + timeoutMs
-  while (!cond()) {
-    if (Date.now() > until) throw new Error(`timed out: ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}

@@ -3,7 +3,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createDeviceNode } from '../../src/net/node.ts'
 import { silentLogger } from '../../src/platform/logger.ts'
-import { introduce, person, testRelay, waitFor, waitMessages, waitStates } from '../helpers/messenger-net.ts'
+import { introduce, person, testRelay, waitMessages, waitStates } from '../helpers/messenger-net.ts'
+import { waitFor } from '../helpers/wait.ts'
 
 test('direct: two devices exchange messages, the path is direct, receipts turn them delivered', async (t) => {
   const r1 = await testRelay(t)

@@ -2,7 +2,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { MessengerCore } from '../../src/messenger/messenger.ts'
-import { introduce, person, testRelay, waitFor } from '../helpers/messenger-net.ts'
+import { introduce, person, testRelay } from '../helpers/messenger-net.ts'
+import { waitFor } from '../helpers/wait.ts'
 
 test('presence: a contact locates a device through its encrypted DHT record', async (t) => {
   const r1 = await testRelay(t)

@@ -17,6 +17,7 @@ import { createNatTopology, requireNetns, type NatTopology } from '../helpers/ne
 import { spawnChild, type Child } from '../helpers/procs.ts'
 import { Device } from '../../src/e2ee/device.ts'
 import { decodeInvite, linkToInvite } from '../../src/wire/invite.ts'
+import { waitFor } from '../helpers/wait.ts'
 
 const RELAY_PORT = 4001
 /** Delivery through a relay after contact setup; generous for a 2-core CI box. */
@@ -57,15 +58,7 @@ async function waitCircuit (d: Child): Promise<string[]> {
   }, 30_000, `${d.name} gets a relay reservation`)
 }
 
-async function until<T> (f: () => Promise<T | undefined>, ms: number, what: string): Promise<T> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const v = await f()
-    if (v !== undefined) return v
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 250))
-  }
-}
+const until = async <T>(f: () => Promise<T | undefined>, ms: number, what: string): Promise<T> => await waitFor(f, what, ms)
 
 async function sendAndDeliver (from: Child, to: Child, contactId: string, text: string): Promise<{ id: string, path: string }> {
   const sent = await from.request<{ id: string }>('send', { contactId, text })

@@ -1,7 +1,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { createTestnet, waitFor } from '../helpers/testnet.ts'
+import { createTestnet } from '../helpers/testnet.ts'
+import { waitFor } from '../helpers/wait.ts'
 import { makeMailboxKey } from '../helpers/mailbox-key.ts'
 import { NetError } from '../../src/net/errors.ts'
 
@@ -27,7 +28,7 @@ test('deposit, fetch (paged), ack; live push while the owner has a session open'
   s.onPush((item) => { pushed.push(item.envelope) })
   const live = env(1024)
   await sender.deposit(relay.addr, box.mailboxId, live)
-  await waitFor(() => pushed.length === 1, 5000, 'push')
+  await waitFor(() => pushed.length === 1, 'push', 5000)
   assert.deepEqual(pushed[0], live)
 
   assert.equal(await s.ack([...first, ...rest].map((i) => i.id)), 3)

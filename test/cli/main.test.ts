@@ -10,7 +10,8 @@ import { printable } from '../../src/cli/format.ts'
 import type { CliRuntime } from '../../src/cli/runtime.ts'
 import type { ContactView, MessageView } from '../../src/messenger/types.ts'
 import { API_INFO_FILE } from '../../src/api/discovery.ts'
-import { FakeError, FakeHost, FakeNetwork } from '../helpers/fake-host.ts'
+import { FakeHost, FakeNetwork } from '../helpers/fake-host.ts'
+import { E2eeError } from '../../src/e2ee/errors.ts'
 
 interface Harness {
   run: (...argv: string[]) => Promise<{ code: number, out: string, err: string }>
@@ -34,7 +35,7 @@ function harness (t: { after: (fn: () => Promise<void> | void) => void }): Harne
     initAccount: async (dataDir, o) => {
       let h = hosts.get(dataDir)
       if (h === undefined) { h = new FakeHost(net); hosts.set(dataDir, h) }
-      if (h.state() !== 'no-account') throw new FakeError('ACCOUNT_EXISTS', 'This data directory already has an account; there is one account per device.')
+      if (h.state() !== 'no-account') throw new E2eeError('ACCOUNT_EXISTS', 'This data directory already has an account; there is one account per device.')
       const m = await h.createAccount(o)
       return { accountId: m.accountId }
     },

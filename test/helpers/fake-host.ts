@@ -1,20 +1,17 @@
 // An in-memory DeviceHost/Messenger for unit tests of the API, CLI and UI. Fake hosts made from one
 // FakeNetwork can invite each other and exchange messages (states queued -> sent -> delivered ->
-// read). No crypto and no network: never use it where the real messenger is under test.
+// read), throwing the real layers' typed errors. No crypto and no network: never use it where the
+// real messenger is under test.
 import { randomBytes } from 'node:crypto'
 import type {
   ContactView, DeviceHost, HostState, InviteView, MessageView, Messenger, MessengerEvent,
   SafetyNumberView, SettingsView, StatusView
 } from '../../src/messenger/types.ts'
+import { E2eeError } from '../../src/e2ee/errors.ts'
+import { IdentityError } from '../../src/identity/errors.ts'
+import { MessengerError } from '../../src/messenger/errors.ts'
+import { StoreError } from '../../src/store/errors.ts'
 
-export class FakeError extends Error {
-  readonly code: string
-  constructor (code: string, message: string) {
-    super(message)
-    this.name = 'FakeError'
-    this.code = code
-  }
-}
 
 interface FakeContact { id: string, name: string, peer: FakeMessenger, verified: boolean }
 
@@ -61,7 +58,7 @@ export class FakeMessenger implements Messenger {
 
   #contact (id: string): FakeContact {
     const c = this.contactsById.get(id)
-    if (c === undefined) throw new FakeError('UNKNOWN_CONTACT', 'There is no such contact.')
+    if (c === undefined) throw new MessengerError('UNKNOWN_CONTACT', 'There is no such contact.')
     return c
   }
 
@@ -110,16 +107,16 @@ export class FakeMessenger implements Messenger {
   }
 
   async acceptInvite (link: string, options?: { name?: string }): Promise<ContactView> {
-    if (!link.startsWith('0m1:')) throw new FakeError('INVITE_MALFORMED', 'This is not a 0message1 invite link.')
+    if (!link.startsWith('0m1:')) throw new IdentityError('INVITE_MALFORMED', 'This is not a 0message1 invite link.')
     let parsed: { a?: string, n?: string }
     try {
       parsed = JSON.parse(Buffer.from(link.slice(4), 'base64url').toString('utf8')) as { a?: string, n?: string }
     } catch {
-      throw new FakeError('INVITE_MALFORMED', 'This invite link is damaged; ask for a new one.')
+      throw new IdentityError('INVITE_MALFORMED', 'This invite link is damaged; ask for a new one.')
     }
     const inviter = this.net.messengers.get(parsed.a ?? '')
-    if (inviter === undefined) throw new FakeError('INVITE_MALFORMED', 'This invite link is damaged; ask for a new one.')
-    if (inviter === this) throw new FakeError('INVITE_OWN', 'This is your own invite.')
+    if (inviter === undefined) throw new IdentityError('INVITE_MALFORMED', 'This invite link is damaged; ask for a new one.')
+    if (inviter === this) throw new IdentityError('INVITE_OWN', 'This is your own invite.')
     const c = this.#addContact(inviter, options?.name ?? parsed.n ?? 'Contact')
     setTimeout(() => { if (!inviter.stopped) inviter.#addContact(this, this.name) }, this.net.stepMs)
     return this.#view(c)
@@ -230,7 +227,7 @@ export class FakeHost implements DeviceHost {
   messenger (): FakeMessenger | undefined { return this.#messenger }
 
   async createAccount (o: { name: string, passphrase?: string }): Promise<FakeMessenger> {
-    if (this.#state !== 'no-account') throw new FakeError('ACCOUNT_EXISTS', 'This data directory already has an account.')
+    if (this.#state !== 'no-account') throw new E2eeError('ACCOUNT_EXISTS', 'This data directory already has an account.')
     this.#passphrase = o.passphrase
     this.#messenger = new FakeMessenger(this.net, o.name)
     this.#state = 'ready'
@@ -239,8 +236,8 @@ export class FakeHost implements DeviceHost {
 
   async unlock (passphrase: string): Promise<FakeMessenger> {
     if (this.#state === 'ready' && this.#messenger !== undefined) return this.#messenger
-    if (this.#state !== 'locked') throw new FakeError('NO_ACCOUNT', 'There is no account to unlock.')
-    if (passphrase !== this.#passphrase) throw new FakeError('WRONG_PASSPHRASE', 'The passphrase is wrong.')
+    if (this.#state !== 'locked') throw new E2eeError('NO_ACCOUNT', 'There is no account to unlock.')
+    if (passphrase !== this.#passphrase) throw new StoreError('WRONG_KEY', 'The passphrase is wrong.')
     this.#messenger = new FakeMessenger(this.net, this.#name)
     this.#state = 'ready'
     return this.#messenger

@@ -1,0 +1,67 @@
+// The route handlers without HTTP: dispatch() over the in-memory host, and the (error class, code)
+// -> status table. The same routes over a real server: test/api/server.test.ts.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { createRoutes, dispatch, type ApiRequest } from '../../src/api/routes.ts'
+import type { ApiEvent, EventSink } from '../../src/api/events.ts'
+import { errorReply, statusOf } from '../../src/api/status.ts'
+import { E2eeError } from '../../src/e2ee/errors.ts'
+import { MessengerError } from '../../src/messenger/errors.ts'
+import type { Messenger } from '../../src/messenger/types.ts'
+import { StoreError } from '../../src/store/errors.ts'
+import { silentLogger } from '../../src/platform/logger.ts'
+import { FakeHost, FakeNetwork } from '../helpers/fake-host.ts'
+
+function sink (): EventSink & { attached: Messenger[], sent: ApiEvent[] } {
+  const attached: Messenger[] = []
+  const sent: ApiEvent[] = []
+  return { attached, sent, attach: (m) => { attached.push(m) }, broadcast: (e) => { sent.push(e) } }
+}
+
+function request (method: string, path: string, body?: unknown): ApiRequest {
+  const url = new URL(path, 'http://local')
+  return { method, pathname: url.pathname, query: url.searchParams, body: async () => body ?? {} }
+}
+
+test('routes run without HTTP: create an account, patch settings (relays deduplicated), typed errors become statuses', async () => {
+  const host = new FakeHost(new FakeNetwork())
+  const events = sink()
+  const routes = createRoutes(host, events)
+  const run = async (method: string, path: string, body?: unknown): Promise<{ status: number, body?: unknown, headers?: Readonly<Record<string, string>> }> =>
+    (await dispatch(routes, request(method, path, body), silentLogger)).reply
+
+  assert.equal((await run('GET', '/api/status')).status, 409) // no account yet
+  const created = await run('POST', '/api/account', { name: 'Alice' })
+  assert.equal(created.status, 201)
+  assert.equal(events.attached.length, 1)
+  assert.deepEqual(events.sent, [{ type: 'host-state', state: 'ready' }])
+
+  const relay = '/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWRelay'
+  const patched = await run('PATCH', '/api/settings', { relays: [relay, relay] })
+  assert.equal(patched.status, 200)
+  assert.deepEqual((patched.body as { relays: string[] }).relays, [relay])
+
+  const unknown = await run('GET', '/api/contacts/nobody/messages')
+  assert.equal(unknown.status, 404)
+  assert.equal((unknown.body as { error: { code: string } }).error.code, 'UNKNOWN_CONTACT')
+  assert.equal((await run('POST', '/api/account', { name: 'Again' })).status, 409)
+  assert.equal((await run('GET', '/api/nothing-here')).status, 404)
+
+  const wrongMethod = await run('DELETE', '/api/contacts')
+  assert.equal(wrongMethod.status, 405)
+  assert.equal(wrongMethod.headers?.Allow, 'GET, POST')
+  assert.equal((await run('PATCH', '/api/settings', { relays: 'x' })).status, 400)
+})
+
+test('status table: decided by error class and code; an untyped error with a code is a 500', () => {
+  assert.equal(statusOf(new MessengerError('UNKNOWN_CONTACT', 'x')), 404)
+  assert.equal(statusOf(new E2eeError('ACCOUNT_EXISTS', 'x')), 409)
+  assert.equal(statusOf(new StoreError('WRONG_KEY', 'x')), 403)
+  assert.equal(statusOf(new E2eeError('TAMPERED', 'x')), 422)
+  // A database error carries a code that looks like ours: it must not pass for a refusal.
+  const sqlite = Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' })
+  assert.equal(statusOf(sqlite), undefined)
+  const reply = errorReply(sqlite, silentLogger)
+  assert.equal(reply.status, 500)
+  assert.equal((reply.body as { error: { code: string } }).error.code, 'INTERNAL')
+})

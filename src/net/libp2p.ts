@@ -16,7 +16,9 @@ import { mdns } from '@libp2p/mdns'
 import { FaultTolerance, type ConnectionGater, type PeerId, type PrivateKey } from '@libp2p/interface'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { isPrivateIp } from '@libp2p/utils'
+import type { Logger } from '../platform/logger.ts'
 import { PRESENCE_NAMESPACE, selectPresence, validatePresence } from '../wire/presence.ts'
+import { reservationKeeper, type ReservationKeeper } from './reservation-keeper.ts'
 
 /** Our own Kademlia protocol name: a node of ours never joins (or pollutes) the public IPFS DHT. */
 export const DHT_PROTOCOL = '/0m1/kad/1.0.0'
@@ -38,6 +40,8 @@ export type NodeServices = {
   identify: ReturnType<ReturnType<typeof identify>>
   ping: ReturnType<ReturnType<typeof ping>>
   dht: KadDHT
+  /** Device profile only. */
+  reservations?: ReservationKeeper
 } & Record<string, unknown>
 
 export type NodeLibp2p = Libp2p<NodeServices>
@@ -55,6 +59,7 @@ export interface ProfileOptions {
   readonly applyDefaultLimit?: boolean | undefined
   readonly maxReservations?: number | undefined
   readonly now?: (() => number) | undefined
+  readonly logger?: Logger | undefined
 }
 
 function peerIdOf (addr: string): string | undefined {
@@ -126,6 +131,7 @@ export async function createProfileLibp2p (o: ProfileOptions): Promise<NodeLibp2
   }
   if (!relayOnly) services.autoNAT = autoNAT()
   if (device && !relayOnly) services.dcutr = dcutr()
+  if (device) services.reservations = reservationKeeper({ relays, logger: o.logger, now })
   if (!device) {
     services.relay = circuitRelayServer({
       maxOutboundStopStreams: RELAY_MAX_STOP_STREAMS,

@@ -2,7 +2,7 @@
 // presence in the DHT, relay reservations kept alive, and a view of relays and NAT for the status screen.
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
-import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { multiaddr } from '@multiformats/multiaddr'
 import type { Libp2p } from '@libp2p/interface'
 import { isPrivateIp } from '@libp2p/utils'
 import type { Logger } from '../platform/logger.ts'
@@ -16,10 +16,8 @@ import { decodePresenceRecord, encodePresenceRecord, presenceDhtKey } from '../w
 export type { MailboxSession, MailboxBox } from './mailbox-client.ts'
 export type { MailboxItem } from '../wire/mailbox.ts'
 export type { DeliverPath, EnvelopeHandler } from './deliver.ts'
+export { RESERVATION_RETRY_MAX_MS, RESERVATION_RETRY_MIN_MS } from './reservation-keeper.ts'
 
-/** First retry of a lost relay reservation; doubles up to the maximum while the relay stays unreachable. */
-export const RESERVATION_RETRY_MIN_MS = 2_000
-export const RESERVATION_RETRY_MAX_MS = 60_000
 /** A DHT put or get: a few hops on a small network, more on a big one. */
 export const PRESENCE_DEADLINE_MS = 20_000
 /** How long publish waits for the DHT routing table to hold at least one server (right after start). */
@@ -58,8 +56,6 @@ export interface DeviceNode {
   stop(): Promise<void>
 }
 
-interface TransportManagerLike { listen: (addrs: Multiaddr[]) => Promise<void> }
-
 export async function createDeviceNode (o: DeviceNodeOptions): Promise<DeviceNode> {
   const logger = o.logger.child('net')
   const relayOnly = o.relayOnly === true
@@ -74,7 +70,8 @@ export async function createDeviceNode (o: DeviceNodeOptions): Promise<DeviceNod
     relays: o.relays,
     bootstrap: o.bootstrap,
     mdns: o.mdns,
-    relayOnly
+    relayOnly,
+    logger
   })
   let handler: EnvelopeHandler | undefined
   let stopped = false
@@ -89,37 +86,8 @@ export async function createDeviceNode (o: DeviceNodeOptions): Promise<DeviceNod
     return relayOnly ? all.filter((a) => isCircuit(a)) : all
   }
 
-  // Keep a reservation on every configured relay: libp2p makes the first one at start but does not come back
-  // to a configured relay that was down or went away, so we re-listen with backoff.
-  const relayState = new Map<string, { peerId: string, next: number, delay: number, busy: boolean }>()
-  for (const r of o.relays) relayState.set(r, { peerId: peerIdOf(r) ?? '', next: 0, delay: RESERVATION_RETRY_MIN_MS, busy: false })
-  const hasReservation = (relayPeerId: string): boolean =>
-    libp2p.getMultiaddrs().some((ma) => { const s = ma.toString(); return isCircuit(s) && s.includes(`/p2p/${relayPeerId}/p2p-circuit`) })
-  const transportManager = (libp2p as unknown as { components: { transportManager: TransportManagerLike } }).components.transportManager
-  const tick = (): void => {
-    if (stopped) return
-    const now = Date.now()
-    for (const [addr, st] of relayState) {
-      if (st.busy) continue
-      if (hasReservation(st.peerId)) { st.delay = RESERVATION_RETRY_MIN_MS; st.next = 0; continue }
-      if (now < st.next) continue
-      st.busy = true
-      transportManager.listen([multiaddr(`${addr}/p2p-circuit`)])
-        .catch(() => {})
-        .finally(() => {
-          st.busy = false
-          if (!hasReservation(st.peerId)) {
-            st.next = Date.now() + st.delay
-            st.delay = Math.min(st.delay * 2, RESERVATION_RETRY_MAX_MS)
-            logger.debug('relay-reservation-retry', { inMs: st.delay })
-          }
-        })
-    }
-  }
-  // The initial listen (in createLibp2p) already tried every relay once.
-  for (const st of relayState.values()) { st.next = Date.now() + RESERVATION_RETRY_MIN_MS }
-  const timer = setInterval(tick, 1_000)
-  timer.unref()
+  const reservations = libp2p.services.reservations
+  if (reservations === undefined) throw new Error('the device profile runs the reservation keeper')
 
   const addrListeners: Array<() => void> = []
   let lastAddrs = JSON.stringify(addresses().sort())
@@ -190,13 +158,12 @@ export async function createDeviceNode (o: DeviceNodeOptions): Promise<DeviceNod
     },
     relays () {
       return o.relays.map((address): RelayView => {
-        const st = relayState.get(address)
-        const id = st?.peerId ?? ''
+        const id = peerIdOf(address) ?? ''
         const connected = libp2p.getConnections().some((c) => c.remotePeer.toString() === id && c.status === 'open' && !isCircuit(c.remoteAddr))
         return {
           address,
-          state: connected ? 'connected' : st?.busy === true ? 'connecting' : 'unreachable',
-          reservation: hasReservation(id)
+          state: connected ? 'connected' : reservations.connecting(address) ? 'connecting' : 'unreachable',
+          reservation: reservations.hasReservation(id)
         }
       })
     },
@@ -216,7 +183,6 @@ export async function createDeviceNode (o: DeviceNodeOptions): Promise<DeviceNod
     async stop () {
       if (stopped) return
       stopped = true
-      clearInterval(timer)
       libp2p.removeEventListener('self:peer:update', onSelfUpdate)
       await Promise.all([...sessions].map(async (s) => { await s.close() }))
       await libp2p.stop()

@@ -54,7 +54,8 @@ export interface HistoryStore {
   queueControl: (contactId: string, id: string, envelope: Uint8Array, now: number, expiresAt: number) => void
   /** Outbox rows due at `now`, earliest first. */
   due: (now: number, limit: number) => OutboxRow[]
-  nextDueAt: () => number | undefined
+  /** The earliest time an outbox row is due, among rows due after `after` (default: all rows). */
+  nextDueAt: (after?: number) => number | undefined
   outbox: (contactId: string, messageId: string) => OutboxRow | undefined
   outboxSize: () => number
   rescheduleOutbox: (contactId: string, messageId: string, o: { attempts: number, nextAttemptAt: number, state?: OutboxState }) => void

@@ -90,8 +90,8 @@ export class History implements HistoryStore {
       .all([now, limit]).map(toOutbox)
   }
 
-  nextDueAt (): number | undefined {
-    const row = this.#db.prepare('SELECT min(next_attempt_at) AS at FROM outbox').get()
+  nextDueAt (after = Number.NEGATIVE_INFINITY): number | undefined {
+    const row = this.#db.prepare('SELECT min(next_attempt_at) AS at FROM outbox WHERE next_attempt_at > ?').get([after])
     return row?.at === null || row?.at === undefined ? undefined : Number(row.at)
   }
 

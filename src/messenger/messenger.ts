@@ -463,7 +463,9 @@ export class MessengerCore implements Messenger {
       this.#pumping = false
     }
     if (this.#stopped) return
-    const next = this.#history.nextDueAt()
+    // Rows due by now are in flight (or the flight is full): each attempt's end kicks the pump, so
+    // the timer waits only for the first row due later, never polls while attempts run.
+    const next = this.#history.nextDueAt(this.#now())
     if (next !== undefined && this.#inFlight.size < MAX_IN_FLIGHT) {
       const delay = Math.max(10, next - this.#now())
       this.#pumpTimer = this.#clock.setTimeout(() => { this.#pumpTimer = undefined; this.#kick() }, Math.min(delay, 60_000))

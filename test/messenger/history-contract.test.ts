@@ -134,6 +134,8 @@ for (const [name, make] of IMPLEMENTATIONS) {
     assert.equal(h.outbox('c1', 'r1')?.attempts, 2)
     assert.equal(h.due(40, 10).length, 0)
     assert.equal(h.nextDueAt(), 50)
+    assert.equal(h.nextDueAt(50), 60)
+    assert.equal(h.nextDueAt(70), undefined)
     h.retryContactNow('c1', 20)
     assert.deepEqual(h.due(20, 10).map((r) => r.messageId).sort(), ['o1', 'r1'])
     assert.equal(h.outbox('c2', 'r2')?.nextAttemptAt, 70)

@@ -78,9 +78,9 @@ export class MemoryHistory implements HistoryStore {
       .sort((a, b) => a.nextAttemptAt - b.nextAttemptAt).slice(0, limit).map((r) => ({ ...r }))
   }
 
-  nextDueAt (): number | undefined {
+  nextDueAt (after = Number.NEGATIVE_INFINITY): number | undefined {
     let min: number | undefined
-    for (const r of this.#outbox.values()) if (min === undefined || r.nextAttemptAt < min) min = r.nextAttemptAt
+    for (const r of this.#outbox.values()) if (r.nextAttemptAt > after && (min === undefined || r.nextAttemptAt < min)) min = r.nextAttemptAt
     return min
   }
 

@@ -1,21 +1,8 @@
 // The messenger's rows in the device store: conversations, messages, the outbox, envelopes already
 // received (for duplicate detection) and settings. Plain SQL on the tables of src/store/schema.ts.
 import type { Database } from '../store/db.ts'
+import { advanceState, DEFAULT_PAGE, MAX_PAGE, type HistoryStore, type IncomingText, type OutboxKind, type OutboxRow, type OutboxState, type OutgoingText } from './history-store.ts'
 import type { DeliveryPath, MessageState, MessageView } from './types.ts'
-
-export type OutboxKind = 'text' | 'control'
-export type OutboxState = 'pending' | 'sent' | 'stored'
-
-export interface OutboxRow {
-  readonly contactId: string
-  readonly messageId: string
-  readonly kind: OutboxKind
-  readonly envelope: Uint8Array
-  readonly attempts: number
-  readonly nextAttemptAt: number
-  readonly expiresAt: number
-  readonly state: OutboxState
-}
 
 interface MessageRow {
   contact_id: string
@@ -59,10 +46,7 @@ function toOutbox (r: Record<string, unknown>): OutboxRow {
   }
 }
 
-/** States only move forward: a late 'stored' never hides a 'delivered'. */
-const RANK: Record<MessageState, number> = { queued: 0, sent: 1, stored: 2, delivered: 3, read: 4, failed: 5 }
-
-export class History {
+export class History implements HistoryStore {
   readonly #db: Database
 
   constructor (db: Database) {
@@ -82,7 +66,7 @@ export class History {
   }
 
   /** The message and its outbox row in one transaction: from here a crash loses nothing. */
-  queueOutgoing (m: { contactId: string, id: string, seq: number, text: string, at: number, envelope: Uint8Array, expiresAt: number }): MessageView {
+  queueOutgoing (m: OutgoingText): MessageView {
     const db = this.#db
     db.transaction(() => {
       db.prepare(`INSERT INTO messages (contact_id, direction, id, seq, text, state, at, sent_at)
@@ -106,8 +90,8 @@ export class History {
       .all([now, limit]).map(toOutbox)
   }
 
-  nextDueAt (): number | undefined {
-    const row = this.#db.prepare('SELECT min(next_attempt_at) AS at FROM outbox').get()
+  nextDueAt (after = Number.NEGATIVE_INFINITY): number | undefined {
+    const row = this.#db.prepare('SELECT min(next_attempt_at) AS at FROM outbox WHERE next_attempt_at > ?').get([after])
     return row?.at === null || row?.at === undefined ? undefined : Number(row.at)
   }
 
@@ -138,14 +122,10 @@ export class History {
   advance (contactId: string, id: string, state: MessageState, o: { path?: DeliveryPath, failure?: string } = {}): MessageView | undefined {
     const current = this.message(contactId, 'out', id)
     if (current === undefined) return undefined
-    if (current.state === 'failed' || RANK[state] <= RANK[current.state]) {
-      if (o.path === undefined || current.path !== undefined) return undefined
-    }
-    const next = RANK[state] > RANK[current.state] && current.state !== 'failed' ? state : current.state
-    // The path recorded is the one that carried it first past 'queued'.
-    const path = current.path ?? o.path ?? null
+    const next = advanceState(current, state, o)
+    if (next === undefined) return undefined
     this.#db.prepare(`UPDATE messages SET state = ?, path = ?, failure = ? WHERE contact_id = ? AND direction = 'out' AND id = ?`)
-      .run([next, path, o.failure ?? null, contactId, id])
+      .run([next.state, next.path ?? null, next.failure ?? null, contactId, id])
     return this.message(contactId, 'out', id)
   }
 
@@ -153,7 +133,7 @@ export class History {
    * Stores an incoming text message once. Returns undefined when it was already there (a duplicate
    * that came by another path or was re-sent because our receipt was lost).
    */
-  receive (m: { contactId: string, id: string, seq: number, text: string, sentAt: number, at: number, path: DeliveryPath }): MessageView | undefined {
+  receive (m: IncomingText): MessageView | undefined {
     const db = this.#db
     return db.transaction(() => {
       const inserted = db.prepare(`INSERT OR IGNORE INTO messages (contact_id, direction, id, seq, text, state, path, at, sent_at)
@@ -195,7 +175,7 @@ export class History {
    * interleaved by the time each message was written.
    */
   messages (contactId: string, o: { limit?: number, before?: number } = {}): MessageView[] {
-    const limit = Math.min(Math.max(o.limit ?? 200, 1), 1000)
+    const limit = Math.min(Math.max(o.limit ?? DEFAULT_PAGE, 1), MAX_PAGE)
     const before = o.before ?? Number.MAX_SAFE_INTEGER
     const rows = this.#db.prepare(`SELECT * FROM messages WHERE contact_id = ? AND coalesce(sent_at, at) < ?
       ORDER BY coalesce(sent_at, at) DESC, seq DESC LIMIT ?`).all([contactId, before, limit]) as unknown as MessageRow[]

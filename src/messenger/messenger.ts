@@ -2,11 +2,12 @@
 // mailbox draining. It joins the account (e2ee), the store and the network; it never sees raw keys.
 import { createHash, randomBytes } from 'node:crypto'
 import { openPresence, presenceDay, presenceKey, sealPresence } from '../e2ee/presence.ts'
+import { clockWithNow, systemClock, type Clock, type Timer } from '../platform/clock.ts'
 import type { Logger } from '../platform/logger.ts'
 import { MAX_TEXT_BYTES, type Payload } from '../wire/payload.ts'
 import { backoffDelay, STORED_RETRY_MS } from './backoff.ts'
 import { MessengerError } from './errors.ts'
-import type { History, OutboxRow } from './history.ts'
+import type { HistoryStore, OutboxRow } from './history-store.ts'
 import type { CardInput, ContactPort, DevicePort, InboundMailbox, MailboxSessionPort, NetworkPort } from './ports.ts'
 import type {
   ContactView, DeliveryPath, InviteView, MessageView, Messenger, MessengerEvent, RelayView, SafetyNumberView,
@@ -54,13 +55,15 @@ export interface NetworkExtras {
 
 export interface MessengerOptions {
   readonly device: DevicePort<Payload>
-  readonly history: History
+  readonly history: HistoryStore
   readonly net: NetworkPort & NetworkExtras
   readonly logger: Logger
   /** My relays, as configured (they hold my mailboxes and carry my circuits). */
   readonly settings: () => SettingsView
   /** Called after settings were stored; the host restarts the network if needed. */
   readonly applySettings?: (s: SettingsView) => Promise<void>
+  /** The time and the timers (default: the real ones); `now` alone replaces only the time. */
+  readonly clock?: Clock
   readonly now?: () => number
   readonly random?: () => number
 }
@@ -80,9 +83,10 @@ const sha256 = (b: Uint8Array): Buffer => createHash('sha256').update(b).digest(
 
 export class MessengerCore implements Messenger {
   readonly #device: DevicePort<Payload>
-  readonly #history: History
+  readonly #history: HistoryStore
   #net: NetworkPort & NetworkExtras
   readonly #log: Logger
+  readonly #clock: Clock
   readonly #now: () => number
   readonly #random: () => number
   readonly #settings: () => SettingsView
@@ -92,11 +96,11 @@ export class MessengerCore implements Messenger {
   readonly #inFlight = new Set<string>()
   readonly #receipts = new Map<string, { delivered: Set<string>, read: Set<string> }>()
   readonly #mailboxes = new Map<string, { session?: MailboxSessionPort, retryAt: number, failures: number }>()
-  #receiptTimer: NodeJS.Timeout | undefined
-  #pumpTimer: NodeJS.Timeout | undefined
-  #mailboxTimer: NodeJS.Timeout | undefined
-  #cardTimer: NodeJS.Timeout | undefined
-  #presenceTimer: NodeJS.Timeout | undefined
+  #receiptTimer: Timer | undefined
+  #pumpTimer: Timer | undefined
+  #mailboxTimer: Timer | undefined
+  #cardTimer: Timer | undefined
+  #presenceTimer: Timer | undefined
   /** Locations learnt from presence records, newer than the contact's last card. */
   readonly #located = new Map<string, { peerId: string, addresses: readonly string[], at: number }>()
   readonly #lookedUp = new Map<string, number>()
@@ -110,7 +114,8 @@ export class MessengerCore implements Messenger {
     this.#history = o.history
     this.#net = o.net
     this.#log = o.logger
-    this.#now = o.now ?? Date.now
+    this.#clock = o.now !== undefined ? clockWithNow(o.now, o.clock) : (o.clock ?? systemClock)
+    this.#now = () => this.#clock.now()
     this.#random = o.random ?? Math.random
     this.#settings = o.settings
     this.#applySettings = o.applySettings
@@ -122,10 +127,8 @@ export class MessengerCore implements Messenger {
     this.#history.pruneEnvelopes(this.#now() - MESSAGE_TTL_MS)
     this.#kick()
     await this.#syncMailboxes()
-    this.#mailboxTimer = setInterval(() => { void this.#syncMailboxes(true) }, MAILBOX_REFETCH_MS)
-    this.#mailboxTimer.unref()
-    this.#presenceTimer = setInterval(() => { void this.#publishPresence() }, PRESENCE_REPUBLISH_MS)
-    this.#presenceTimer.unref()
+    this.#mailboxTimer = this.#clock.setInterval(() => { void this.#syncMailboxes(true) }, MAILBOX_REFETCH_MS, { unref: true })
+    this.#presenceTimer = this.#clock.setInterval(() => { void this.#publishPresence() }, PRESENCE_REPUBLISH_MS, { unref: true })
     void this.#publishPresence()
     this.#scheduleCards()
   }
@@ -149,9 +152,7 @@ export class MessengerCore implements Messenger {
   async stop (): Promise<void> {
     if (this.#stopped) return
     this.#stopped = true
-    for (const t of [this.#pumpTimer, this.#receiptTimer, this.#cardTimer]) if (t !== undefined) clearTimeout(t)
-    if (this.#mailboxTimer !== undefined) clearInterval(this.#mailboxTimer)
-    if (this.#presenceTimer !== undefined) clearInterval(this.#presenceTimer)
+    for (const t of [this.#pumpTimer, this.#receiptTimer, this.#cardTimer, this.#mailboxTimer, this.#presenceTimer]) t?.cancel()
     await this.#closeMailboxes()
     // Let queued crypto work finish so the store is consistent when the host closes it.
     await this.#crypto.run(async () => {})
@@ -319,7 +320,7 @@ export class MessengerCore implements Messenger {
       this.#receipts.set(contactId, pending)
     }
     for (const id of ids) pending[type].add(id)
-    this.#receiptTimer ??= setTimeout(() => { this.#receiptTimer = undefined; void this.#flushReceipts() }, RECEIPT_BATCH_MS)
+    this.#receiptTimer ??= this.#clock.setTimeout(() => { this.#receiptTimer = undefined; void this.#flushReceipts() }, RECEIPT_BATCH_MS)
   }
 
   async #flushReceipts (): Promise<void> {
@@ -342,9 +343,8 @@ export class MessengerCore implements Messenger {
   }
 
   #scheduleCards (): void {
-    if (this.#cardTimer !== undefined) clearTimeout(this.#cardTimer)
-    this.#cardTimer = setTimeout(() => { this.#cardTimer = undefined; void this.#sendCards() }, CARD_DEBOUNCE_MS)
-    this.#cardTimer.unref()
+    this.#cardTimer?.cancel()
+    this.#cardTimer = this.#clock.setTimeout(() => { this.#cardTimer = undefined; void this.#sendCards() }, CARD_DEBOUNCE_MS, { unref: true })
   }
 
   /**
@@ -394,7 +394,7 @@ export class MessengerCore implements Messenger {
     this.#lookedUp.set(contact.id, now)
     for (const day of [presenceDay(now), presenceDay(now) - 1]) {
       try {
-        const sealed = await lookup.call(this.#net, presenceKey(secret, day), { signal: AbortSignal.timeout(PRESENCE_LOOKUP_DEADLINE_MS) })
+        const sealed = await lookup.call(this.#net, presenceKey(secret, day), { signal: this.#clock.timeout(PRESENCE_LOOKUP_DEADLINE_MS) })
         if (sealed === undefined) continue
         const p = openPresence(secret, day, sealed)
         const known = this.#located.get(contact.id)
@@ -431,7 +431,7 @@ export class MessengerCore implements Messenger {
     if (this.#pumping) { this.#pumpAgain = true; return }
     if (this.#kickQueued) return
     this.#kickQueued = true
-    setImmediate(() => {
+    this.#clock.setImmediate(() => {
       this.#kickQueued = false
       if (!this.#stopped) void this.#pump()
     })
@@ -442,7 +442,7 @@ export class MessengerCore implements Messenger {
     try {
       do {
         this.#pumpAgain = false
-        if (this.#pumpTimer !== undefined) { clearTimeout(this.#pumpTimer); this.#pumpTimer = undefined }
+        if (this.#pumpTimer !== undefined) { this.#pumpTimer.cancel(); this.#pumpTimer = undefined }
         const room = MAX_IN_FLIGHT - this.#inFlight.size
         if (room <= 0) break
         const due = this.#history.due(this.#now(), room + this.#inFlight.size)
@@ -463,10 +463,12 @@ export class MessengerCore implements Messenger {
       this.#pumping = false
     }
     if (this.#stopped) return
-    const next = this.#history.nextDueAt()
+    // Rows due by now are in flight (or the flight is full): each attempt's end kicks the pump, so
+    // the timer waits only for the first row due later, never polls while attempts run.
+    const next = this.#history.nextDueAt(this.#now())
     if (next !== undefined && this.#inFlight.size < MAX_IN_FLIGHT) {
       const delay = Math.max(10, next - this.#now())
-      this.#pumpTimer = setTimeout(() => { this.#pumpTimer = undefined; this.#kick() }, Math.min(delay, 60_000))
+      this.#pumpTimer = this.#clock.setTimeout(() => { this.#pumpTimer = undefined; this.#kick() }, Math.min(delay, 60_000))
     }
   }
 
@@ -523,7 +525,7 @@ export class MessengerCore implements Messenger {
     const circuits = contact.theirRelays.map((r) => `${r}/p2p-circuit/p2p/${peerId}`)
     const addresses = [...new Set([...where.addresses, ...circuits])]
     try {
-      return await this.#net.deliver({ peerId, addresses }, envelope, { signal: AbortSignal.timeout(DELIVER_DEADLINE_MS) })
+      return await this.#net.deliver({ peerId, addresses }, envelope, { signal: this.#clock.timeout(DELIVER_DEADLINE_MS) })
     } catch (err) {
       this.#log.debug('deliver-failed', { error: (err as Error).name })
       return undefined
@@ -535,7 +537,7 @@ export class MessengerCore implements Messenger {
     const relays = contact.theirRelays
     if (relays.length === 0) return 0
     const results = await Promise.allSettled(relays.map(async (relay) => {
-      await this.#net.deposit(relay, contact.theirMailboxId, envelope, { signal: AbortSignal.timeout(DEPOSIT_DEADLINE_MS) })
+      await this.#net.deposit(relay, contact.theirMailboxId, envelope, { signal: this.#clock.timeout(DEPOSIT_DEADLINE_MS) })
     }))
     const ok = results.filter((r) => r.status === 'fulfilled').length
     if (ok < results.length) this.#log.debug('deposit-partial', { ok, of: results.length })
@@ -654,8 +656,7 @@ export class MessengerCore implements Messenger {
   }
 
   #scheduleMailboxRetry (at: number): void {
-    const t = setTimeout(() => { void this.#syncMailboxes() }, Math.max(0, at - this.#now()) + 5)
-    t.unref()
+    this.#clock.setTimeout(() => { void this.#syncMailboxes() }, Math.max(0, at - this.#now()) + 5, { unref: true })
   }
 
   async #drain (session: MailboxSessionPort, key: string): Promise<void> {

@@ -2,11 +2,10 @@
 // sent only after the receiver's handler has taken the envelope. Each frame travels as one varint-length-prefixed
 // message (lpStream); the length prefix is checked against MAX_DELIVER_FRAME_BYTES before the body is buffered.
 import { NetError } from '../net/errors.ts'
+import { MAX_ENVELOPE_BYTES } from './envelope.ts'
 
 export const DELIVER_PROTOCOL = '/0m1/deliver/1.0.0'
 export const DELIVER_VERSION = 0x01
-/** The largest envelope bucket of src/wire/envelope.ts (contract: 1024, 4096, 16384, 65536 bytes). */
-export const MAX_ENVELOPE_BYTES = 65536
 /** version(1) + type(1) before the envelope. */
 export const DELIVER_HEADER_BYTES = 2
 /** Bound on any frame of this protocol: a full envelope plus its header; larger prefixes are refused unread. */

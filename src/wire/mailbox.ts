@@ -2,12 +2,10 @@
 // ack/delete and live push. Each frame is one varint-length-prefixed message; both sides bound the prefix before
 // buffering (MAX_CLIENT_FRAME_BYTES on the relay, MAX_RELAY_FRAME_BYTES on the device).
 import { NetError, type RefusalReason } from '../net/errors.ts'
-import { MAX_ENVELOPE_BYTES } from './deliver.ts'
+import { MAILBOX_ID_BYTES, MAX_ENVELOPE_BYTES } from './envelope.ts'
 
 export const MAILBOX_PROTOCOL = '/0m1/mailbox/1.0.0'
 export const MAILBOX_VERSION = 0x01
-/** SHA-256 of the owner's raw Ed25519 public key (contract). */
-export const MAILBOX_ID_BYTES = 32
 /** Relay-chosen random item ids: unlinkable across mailboxes, no ordering leak. */
 export const ITEM_ID_BYTES = 16
 export const CHALLENGE_BYTES = 32
@@ -25,6 +23,9 @@ export const MAX_REASON_BYTES = 200
 export const MAX_CLIENT_FRAME_BYTES = 1 + 1 + 4 + MAILBOX_ID_BYTES + MAX_ENVELOPE_BYTES
 /** Largest frame a relay may send: a full page. */
 export const MAX_RELAY_FRAME_BYTES = 1 + 1 + 4 + 8 + 1 + 2 + MAX_FETCH_ITEMS * (ITEM_ID_BYTES + 4) + MAX_PAGE_ENVELOPE_BYTES + MAX_ENVELOPE_BYTES
+/** How long a relay keeps an envelope nobody fetched (issue 3: 30 days); senders give up on a
+ * message after the same time, since no copy of it is left to fetch. */
+export const MAILBOX_RETENTION_MS = 30 * 24 * 3600 * 1000
 /** Domain separation of the owner's signature: it can never be replayed as anything else. */
 export const AUTH_CONTEXT = '0m1 mailbox auth v1'
 

@@ -3,7 +3,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { NetError } from '../../src/net/errors.ts'
-import { decodeDeliverFrame, encodeDeliverFrame, MAX_ENVELOPE_BYTES } from '../../src/wire/deliver.ts'
+import { decodeDeliverFrame, encodeDeliverFrame } from '../../src/wire/deliver.ts'
+import { MAX_ENVELOPE_BYTES } from '../../src/wire/envelope.ts'
 import {
   authMessage, decodeClientFrame, decodeRelayFrame, encodeClientFrame, encodeRelayFrame, MAX_ACK_IDS, MAX_FETCH_ITEMS
 } from '../../src/wire/mailbox.ts'

@@ -1,6 +1,7 @@
 // The messenger core: contacts, conversations, the outbox and its delivery state machine, receipts,
 // mailbox draining. It joins the account (e2ee), the store and the network; it never sees raw keys.
 import { createHash, randomBytes } from 'node:crypto'
+import { E2eeError, isPermanent } from '../e2ee/errors.ts'
 import { openPresence, presenceDay, presenceKey, sealPresence } from '../e2ee/presence.ts'
 import type { Logger } from '../platform/logger.ts'
 import { MAILBOX_RETENTION_MS } from '../wire/mailbox.ts'
@@ -594,7 +595,7 @@ export class MessengerCore implements Messenger {
       try {
         return { seen: undefined, result: await this.#device.openEnvelope(envelope, { store: record }) }
       } catch (err) {
-        if ((err as { code?: string }).code === 'UNTRUSTED_IDENTITY') {
+        if (E2eeError.is(err, 'UNTRUSTED_IDENTITY')) {
           this.#emit({ type: 'warning', text: 'A message was refused because the sender\'s identity key is not the one you know. Compare safety numbers before trusting this contact again.' })
         }
         throw err
@@ -713,11 +714,10 @@ export class MessengerCore implements Messenger {
       await this.receiveEnvelope(item.envelope, 'mailbox')
       return true
     } catch (err) {
-      const code = (err as { code?: string }).code
-      this.#log.warn('mailbox-envelope-rejected', { error: (err as Error).name, code })
-      // Keep the copy on the relay when it may open later: a store failure, or a text that overtook
-      // the contact card that introduces its sender. Anything else the e2ee layer refused never will.
-      return code !== undefined && code !== 'CLOSED' && code !== 'CARD_REQUIRED'
+      this.#log.warn('mailbox-envelope-rejected', { error: err instanceof Error ? err.name : typeof err, code: E2eeError.is(err) ? err.code : undefined })
+      // Delete the copy only when it can never open (src/e2ee/errors.ts isPermanent); keep it on a
+      // store failure or a text that overtook the card introducing its sender.
+      return isPermanent(err)
     }
   }
 

@@ -2,7 +2,8 @@
 // connection, then a direct dial, then a relayed circuit, each with its own deadline.
 import type { Connection, Stream } from '@libp2p/interface'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { lpStream } from '@libp2p/utils'
+import { InvalidDataLengthError, InvalidDataLengthLengthError, lpStream } from '@libp2p/utils'
+import { CodedError } from '../platform/coded-error.ts'
 import type { Logger } from '../platform/logger.ts'
 import { NetError, atStream } from './errors.ts'
 import { isCircuit, peerIdOf, type NodeLibp2p } from './libp2p.ts'
@@ -39,8 +40,7 @@ export function deliverHandler (getHandler: () => EnvelopeHandler | undefined, l
       try {
         raw = (await lp.read({ signal: AbortSignal.timeout(ACK_DEADLINE_MS) })).subarray()
       } catch (err) {
-        const name = (err as Error).name
-        if (name === 'InvalidDataLengthError' || name === 'InvalidDataLengthLengthError') {
+        if (err instanceof InvalidDataLengthError || err instanceof InvalidDataLengthLengthError) {
           logger.info('deliver-refused', { reason: 'too-large' })
           await answer('too-large')
           return
@@ -63,7 +63,7 @@ export function deliverHandler (getHandler: () => EnvelopeHandler | undefined, l
       try {
         await h(envelope, { path })
       } catch (err) {
-        logger.info('deliver-handler-rejected', { code: (err as { code?: string }).code ?? (err as Error).name })
+        logger.info('deliver-handler-rejected', { code: err instanceof CodedError ? err.code : err instanceof Error ? err.name : typeof err })
         await answer('rejected')
         return
       }

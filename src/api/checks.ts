@@ -5,7 +5,7 @@ import { ApiError } from './errors.ts'
 import { tokenMatches } from './token.ts'
 
 export const DEFAULT_API_LISTEN = '127.0.0.1:7450'
-/** Largest request body: a message of MAX_TEXT_CHARS in UTF-8 with JSON escaping fits easily. */
+/** Largest request body: a message of MAX_TEXT_BYTES with JSON escaping (at most 6 characters a byte) fits. */
 export const MAX_BODY_BYTES = 256 * 1024
 
 export function parseListen (listen: string): { host: string, port: number } {

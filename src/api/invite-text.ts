@@ -5,7 +5,8 @@
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'
 export const QR_INVITE_PREFIX = '0M1:'
 export const LINK_PREFIX = '0m1:'
-/** Far above any invite; bounds the work on pasted junk. */
+/** Far above any invite (MAX_INVITE_BYTES in base32 is under 14,300 characters); bounds the work on
+ * pasted junk. The longest text the API takes as an invite, in either form. */
 export const MAX_QR_INVITE_CHARS = 16_384
 
 export function base32Decode (text: string): Uint8Array | undefined {

@@ -77,8 +77,7 @@ const schemas: Record<string, Json> = {
       accountId: { type: 'string' },
       verified: { type: 'boolean' },
       unread: { type: 'integer' },
-      lastMessage: { type: 'object', required: ['text', 'at', 'direction'], properties: { text: { type: 'string' }, at: { type: 'integer' }, direction: { type: 'string', enum: ['out', 'in'] } } },
-      identityChanged: { type: 'boolean' }
+      lastMessage: { type: 'object', required: ['text', 'at', 'direction'], properties: { text: { type: 'string' }, at: { type: 'integer' }, direction: { type: 'string', enum: ['out', 'in'] } } }
     }
   },
   Message: {

@@ -1,29 +1,28 @@
 // Request schemas of the local API (zod). The OpenAPI document (openapi.ts) describes the same shapes.
+// Every limit that a lower layer also enforces is imported from the file that defines it, so the API
+// never accepts what the messenger, the card or the invite would then refuse.
 import { z } from 'zod'
+import { MAX_INVITE_LIFETIME_MS, MIN_INVITE_LIFETIME_MS } from '../e2ee/invites.ts'
+import { utf8Length } from '../wire/bytes.ts'
+import { MAX_ADDRESS_BYTES, MAX_NAME_BYTES, MAX_RELAYS, MAX_TEXT_BYTES } from '../wire/payload.ts'
+import { MAX_QR_INVITE_CHARS } from './invite-text.ts'
 
-/** Display names are shown in lists and sent to contacts: short, one line. */
-export const MAX_NAME_CHARS = 64
 /** Argon2id does not care, but a megabyte passphrase is a mistake, not a secret. */
 export const MAX_PASSPHRASE_CHARS = 1024
-/** Text of one message; the padded envelope buckets go up to 64 KiB and the ratchet adds overhead. */
-export const MAX_TEXT_CHARS = 16_000
-/** An invite carries a PQXDH prekey bundle (Kyber key ~1.6 KB): ~3.2 KB as a link, ~3.8 KB in its QR form; never 16. */
-export const MAX_INVITE_CHARS = 16_384
-/** A multiaddr with a circuit part and two peer ids is under 300 characters. */
-export const MAX_MULTIADDR_CHARS = 1024
-/** A device uses a handful of relays; more only costs traffic and leaks more metadata. */
-export const MAX_RELAYS = 16
 /** Page size of message lists. */
 export const MAX_PAGE = 500
-/** Longest invite lifetime the API accepts: 30 days. */
-export const MAX_INVITE_LIFETIME_MS = 30 * 24 * 3600 * 1000
+
+/** A zod check of UTF-8 length (the wire's limits are in bytes, zod's .max in UTF-16 units). */
+const maxBytes = (max: number) => (s: string): boolean => utf8Length(s) <= max
 
 const oneLine = (s: string): boolean => ![...s].some((c) => { const n = c.charCodeAt(0); return n < 0x20 || n === 0x7f })
 
-export const NameSchema = z.string().trim().min(1, 'must not be empty').max(MAX_NAME_CHARS)
+export const NameSchema = z.string().trim().min(1, 'must not be empty')
+  .refine(maxBytes(MAX_NAME_BYTES), `must be at most ${MAX_NAME_BYTES} bytes of UTF-8`)
   .refine(oneLine, 'must be one line without control characters')
 export const PassphraseSchema = z.string().min(1, 'must not be empty').max(MAX_PASSPHRASE_CHARS)
-export const MultiaddrSchema = z.string().trim().min(2).max(MAX_MULTIADDR_CHARS)
+export const MultiaddrSchema = z.string().trim().min(2).max(MAX_ADDRESS_BYTES)
+  .refine(maxBytes(MAX_ADDRESS_BYTES), `must be at most ${MAX_ADDRESS_BYTES} bytes`)
   .refine((s) => s.startsWith('/') && oneLine(s) && !/\s/.test(s), 'must be a multiaddr such as /ip4/1.2.3.4/tcp/4001/p2p/12D3...')
 
 export const CreateAccountBody = z.strictObject({
@@ -34,18 +33,19 @@ export const CreateAccountBody = z.strictObject({
 export const UnlockBody = z.strictObject({ passphrase: PassphraseSchema })
 
 export const CreateInviteBody = z.strictObject({
-  expiresInMs: z.number().int().min(60_000).max(MAX_INVITE_LIFETIME_MS).optional()
+  expiresInMs: z.number().int().min(MIN_INVITE_LIFETIME_MS).max(MAX_INVITE_LIFETIME_MS).optional()
 })
 
 export const AddContactBody = z.strictObject({
-  link: z.string().trim().min(1, 'must not be empty').max(MAX_INVITE_CHARS),
+  link: z.string().trim().min(1, 'must not be empty').max(MAX_QR_INVITE_CHARS),
   name: NameSchema.optional()
 })
 
 export const RenameContactBody = z.strictObject({ name: NameSchema })
 
 export const SendMessageBody = z.strictObject({
-  text: z.string().min(1, 'must not be empty').max(MAX_TEXT_CHARS)
+  text: z.string().min(1, 'must not be empty').max(MAX_TEXT_BYTES)
+    .refine(maxBytes(MAX_TEXT_BYTES), `must be at most ${MAX_TEXT_BYTES} bytes of UTF-8; split it`)
 })
 
 export const VerifyBody = z.strictObject({ verified: z.boolean() })

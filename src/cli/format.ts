@@ -27,7 +27,7 @@ export function time (ms: number): string {
 export function formatContacts (contacts: readonly ContactView[]): string {
   if (contacts.length === 0) return 'No contacts yet. Add one with `0message1 contacts add <invite link>`.\n'
   const lines = contacts.map((c) => {
-    const flags = [c.verified ? 'verified' : 'not verified', ...(c.identityChanged === true ? ['SAFETY NUMBER CHANGED'] : []), ...(c.unread > 0 ? [`${c.unread} unread`] : [])]
+    const flags = [c.verified ? 'verified' : 'not verified', ...(c.unread > 0 ? [`${c.unread} unread`] : [])]
     return `${c.id}  ${oneLine(c.name)}  ${c.accountId}  (${flags.join(', ')})`
   })
   return lines.join('\n') + '\n'

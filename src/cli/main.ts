@@ -4,8 +4,8 @@ import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { ApiClient } from '../api/client.ts'
-import { ApiError } from '../api/errors.ts'
 import type { ContactView } from '../messenger/types.ts'
+import { CodedError } from '../platform/coded-error.ts'
 import { CliError } from './errors.ts'
 import type { Parsed } from './args.ts'
 import { defaultRuntime, type CliRuntime } from './runtime.ts'
@@ -270,8 +270,9 @@ function report (rt: CliRuntime, err: unknown): number {
     rt.stderr(`0message1: ${err.message}\n`)
     return err.code === 'USAGE' ? 2 : 1
   }
-  if (ApiError.is(err) || (err instanceof Error && /^[A-Z][A-Z0-9_]*$/.test(String((err as Error & { code?: unknown }).code)))) {
-    rt.stderr(`0message1: ${(err as Error).message}\n`)
+  // Every layer's typed error carries a sentence meant for a person (ApiError included).
+  if (err instanceof CodedError) {
+    rt.stderr(`0message1: ${err.message}\n`)
     return 1
   }
   const e = err instanceof Error ? err : new Error(String(err))

@@ -17,7 +17,7 @@ export type { NetworkCardFields } from './context.ts'
 export type { StoreOpened } from './seal.ts'
 export { DEVICE_ID, SENDER_CERT_LIFETIME_MS, SENDER_CERT_RENEW_MS } from './context.ts'
 export { DEFAULT_SYNCHRONOUS, PREKEY_BATCH } from './account.ts'
-export { DEFAULT_INVITE_LIFETIME_MS, MAX_INVITE_LIFETIME_MS } from './invites.ts'
+export { DEFAULT_INVITE_LIFETIME_MS, MAX_INVITE_LIFETIME_MS, MIN_INVITE_LIFETIME_MS } from './invites.ts'
 export { PENDING_INVITE_GRACE_MS } from './seal.ts'
 
 export interface InboundMailbox {

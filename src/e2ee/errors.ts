@@ -21,3 +21,31 @@ export type E2eeErrorCode =
 export class E2eeError extends CodedError<E2eeErrorCode> {
   static readonly name = 'E2eeError'
 }
+
+/**
+ * Whether opening an envelope failed for good, so its copy on a relay may be deleted: true only for
+ * an E2eeError that no retry can change (altered, foreign, duplicate, undecryptable bytes). False for
+ * anything that may succeed later: a closed device, a text that overtook its contact card, and every
+ * error of another kind (a database error also carries a `code`; keeping the copy loses nothing).
+ */
+export function isPermanent (err: unknown): boolean {
+  return E2eeError.is(err) && PERMANENT[err.code]
+}
+
+// Every code decided here, so a new one must be decided too (the compiler checks the record).
+const PERMANENT: Readonly<Record<E2eeErrorCode, boolean>> = {
+  MALFORMED: true,
+  UNKNOWN_MAILBOX: true,
+  TAMPERED: true,
+  DUPLICATE: true,
+  UNTRUSTED_IDENTITY: true,
+  BAD_SENDER: true,
+  UNDECRYPTABLE: true,
+  BAD_PAYLOAD: true,
+  INVITE_EXPIRED: true,
+  CARD_REQUIRED: false, // opens once the card that introduces the sender has arrived
+  CLOSED: false, // the device was closed under the delivery; it opens after a restart
+  UNKNOWN_CONTACT: false,
+  ACCOUNT_EXISTS: false,
+  NO_ACCOUNT: false
+}

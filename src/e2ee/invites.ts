@@ -17,8 +17,12 @@ import { cardPayload, encryptFor } from './seal.ts'
 
 /** Default invite lifetime: a week is long enough to pass a link on, short enough to limit exposure. */
 export const DEFAULT_INVITE_LIFETIME_MS = 7 * 24 * 3600 * 1000
-/** Longest invite lifetime accepted by createInvite. */
-export const MAX_INVITE_LIFETIME_MS = 90 * 24 * 3600 * 1000
+/** Shortest invite lifetime: under a minute, a link cannot even be copied to someone. */
+export const MIN_INVITE_LIFETIME_MS = 60_000
+/** Longest invite lifetime: an unanswered invite holds a one-time prekey and a mailbox I keep
+ * watching; a month is long enough to pass a link on slowly, short enough to bound how long a
+ * leaked link works. */
+export const MAX_INVITE_LIFETIME_MS = 30 * 24 * 3600 * 1000
 
 function wireToInvite (err: unknown): IdentityError {
   if (err instanceof IdentityError) return err
@@ -51,7 +55,9 @@ function signedPreKey (ctx: DeviceContext, id: number): SignedPreKeyRecord {
 export function createInvite (ctx: DeviceContext, o: NetworkCardFields & { expiresInMs?: number }): { link: string, expiresAt: number } {
   checkNetwork(o)
   const lifetime = o.expiresInMs ?? DEFAULT_INVITE_LIFETIME_MS
-  if (!Number.isInteger(lifetime) || lifetime <= 0 || lifetime > MAX_INVITE_LIFETIME_MS) throw new RangeError(`expiresInMs must be 1..${MAX_INVITE_LIFETIME_MS}`)
+  if (!Number.isInteger(lifetime) || lifetime < MIN_INVITE_LIFETIME_MS || lifetime > MAX_INVITE_LIFETIME_MS) {
+    throw new RangeError(`expiresInMs must be ${MIN_INVITE_LIFETIME_MS}..${MAX_INVITE_LIFETIME_MS}`)
+  }
   const now = ctx.now()
   const account = ctx.accounts.get() as AccountRow
   const mailbox = newMailbox()

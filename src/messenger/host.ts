@@ -8,6 +8,7 @@ import { Device } from '../e2ee/device.ts'
 import { createDeviceNode, type DeviceNode } from '../net/node.ts'
 import type { Logger } from '../platform/logger.ts'
 import { SALT_FILE } from '../store/db.ts'
+import { MAX_ADDRESS_BYTES, MAX_RELAYS } from '../wire/payload.ts'
 import { MessengerError } from './errors.ts'
 import { History } from './history.ts'
 import { MessengerCore } from './messenger.ts'
@@ -110,7 +111,7 @@ class Host implements DeviceHost {
     const history = new History(device.db)
     this.#history = history
     if (this.#o.relays !== undefined && this.#o.relays.length > 0) {
-      this.#saveSettings({ ...this.#settings(), relays: [...this.#o.relays] })
+      this.#saveSettings({ ...this.#settings(), relays: checkRelays(this.#o.relays) })
     }
     try {
       this.#node = await this.#createNode(this.#settings())
@@ -172,12 +173,7 @@ class Host implements DeviceHost {
   }
 
   async #applySettings (s: SettingsView): Promise<void> {
-    const relays = [...new Set(s.relays.map((r) => r.trim()).filter((r) => r.length > 0))]
-    for (const r of relays) {
-      if (!r.startsWith('/') || !r.includes('/p2p/')) {
-        throw new MessengerError('INVALID_SETTING', 'A relay address must be a multiaddr ending in /p2p/<peer id>.')
-      }
-    }
+    const relays = checkRelays(s.relays)
     const before = this.#settings()
     const next: SettingsView = { relayOnly: s.relayOnly, lanDiscovery: s.lanDiscovery, relays }
     this.#saveSettings(next)
@@ -202,4 +198,20 @@ class Host implements DeviceHost {
     await node?.stop()
     device?.close()
   }
+}
+
+/** Trimmed, deduplicated relay addresses that a contact card and an invite can carry. */
+function checkRelays (list: readonly string[]): string[] {
+  const relays = [...new Set(list.map((r) => r.trim()).filter((r) => r.length > 0))]
+  for (const r of relays) {
+    if (!r.startsWith('/') || !r.includes('/p2p/')) {
+      throw new MessengerError('INVALID_SETTING', 'A relay address must be a multiaddr ending in /p2p/<peer id>.')
+    }
+    if (Buffer.byteLength(r, 'utf8') > MAX_ADDRESS_BYTES) {
+      throw new MessengerError('INVALID_SETTING', `A relay address holds at most ${MAX_ADDRESS_BYTES} bytes.`)
+    }
+  }
+  // Every relay goes into my contact card and invites, which carry at most MAX_RELAYS.
+  if (relays.length > MAX_RELAYS) throw new MessengerError('INVALID_SETTING', `At most ${MAX_RELAYS} relays can be used.`)
+  return relays
 }

@@ -1,10 +1,12 @@
 // The messenger core: contacts, conversations, the outbox and its delivery state machine, receipts,
 // mailbox draining. It joins the account (e2ee), the store and the network; it never sees raw keys.
 import { createHash, randomBytes } from 'node:crypto'
+import { E2eeError, isPermanent } from '../e2ee/errors.ts'
 import { openPresence, presenceDay, presenceKey, sealPresence } from '../e2ee/presence.ts'
 import { clockWithNow, systemClock, type Clock, type Timer } from '../platform/clock.ts'
 import type { Logger } from '../platform/logger.ts'
-import { MAX_TEXT_BYTES, type Payload } from '../wire/payload.ts'
+import { MAILBOX_RETENTION_MS } from '../wire/mailbox.ts'
+import { MAX_ADDRESSES, MAX_ADDRESS_BYTES, MAX_RECEIPT_IDS, MAX_TEXT_BYTES, type Payload } from '../wire/payload.ts'
 import { backoffDelay, STORED_RETRY_MS } from './backoff.ts'
 import { MessengerError } from './errors.ts'
 import type { HistoryStore, OutboxRow } from './history-store.ts'
@@ -14,8 +16,8 @@ import type {
   SettingsView, StatusView
 } from './types.ts'
 
-/** How long a message may wait for its recipient: the relays keep envelopes as long (30 days). */
-export const MESSAGE_TTL_MS = 30 * 24 * 3600_000
+/** How long a message may wait for its recipient: the relays keep envelopes as long. */
+export const MESSAGE_TTL_MS = MAILBOX_RETENTION_MS
 /** Receipts and card updates are worth less than texts; they are retried for a day. */
 export const CONTROL_TTL_MS = 24 * 3600_000
 /** Deadline of one delivery attempt over the network (open connection, dial, circuit). */
@@ -141,12 +143,25 @@ export class MessengerCore implements Messenger {
     this.#kick()
     await this.#syncMailboxes()
     this.#scheduleCards()
+    this.#statusChanged()
   }
 
   #wireNetwork (): void {
     const net = this.#net
     net.onEnvelope(async (envelope, info) => { await this.receiveEnvelope(envelope, info.path) })
-    net.onAddressesChanged?.(() => { if (this.#net === net) this.#scheduleCards() })
+    net.onAddressesChanged?.(() => {
+      if (this.#net !== net) return
+      this.#scheduleCards()
+      this.#statusChanged()
+    })
+  }
+
+  /** A `status` event for subscribers (the UI's network panel): my addresses, relays or settings changed. */
+  #statusChanged (): void {
+    if (this.#stopped) return
+    this.status().then((status) => { this.#emit({ type: 'status', status }) }, (err: unknown) => {
+      this.#log.warn('status-event-failed', { error: err instanceof Error ? err.name : typeof err })
+    })
   }
 
   async stop (): Promise<void> {
@@ -173,7 +188,7 @@ export class MessengerCore implements Messenger {
 
   #card (): CardInput {
     const peerId = this.#net.peerId
-    return { relays: [...this.#settings().relays], addresses: this.#net.addresses(), peerId }
+    return { relays: [...this.#settings().relays], addresses: cardAddresses(this.#net.addresses()), peerId }
   }
 
   async status (): Promise<StatusView> {
@@ -264,6 +279,7 @@ export class MessengerCore implements Messenger {
     await this.#applySettings(next)
     // My relays changed: contacts must learn where my mailboxes now are.
     if (patch.relays !== undefined || patch.relayOnly !== undefined) this.#scheduleCards()
+    this.#statusChanged()
     return this.#settings()
   }
 
@@ -329,9 +345,8 @@ export class MessengerCore implements Messenger {
     for (const [contactId, pending] of batches) {
       for (const type of ['delivered', 'read'] as const) {
         const ids = [...pending[type]]
-        // MAX_RECEIPT_IDS per payload: 512.
-        for (let i = 0; i < ids.length; i += 512) {
-          const chunk = ids.slice(i, i + 512).map((h) => Buffer.from(h, 'hex'))
+        for (let i = 0; i < ids.length; i += MAX_RECEIPT_IDS) {
+          const chunk = ids.slice(i, i + MAX_RECEIPT_IDS).map((h) => Buffer.from(h, 'hex'))
           try {
             await this.#sendControl(contactId, (id) => ({ kind: 'receipt', id, seq: 0, type, ids: chunk }))
           } catch (err) {
@@ -582,7 +597,7 @@ export class MessengerCore implements Messenger {
       try {
         return { seen: undefined, result: await this.#device.openEnvelope(envelope, { store: record }) }
       } catch (err) {
-        if ((err as { code?: string }).code === 'UNTRUSTED_IDENTITY') {
+        if (E2eeError.is(err, 'UNTRUSTED_IDENTITY')) {
           this.#emit({ type: 'warning', text: 'A message was refused because the sender\'s identity key is not the one you know. Compare safety numbers before trusting this contact again.' })
         }
         throw err
@@ -607,6 +622,8 @@ export class MessengerCore implements Messenger {
       // The e2ee layer has stored the new location; send what waited for it.
       this.#located.delete(contact.id)
       this.#kick()
+      // The card may carry a new display name.
+      if (!newContact) this.#emit({ type: 'contact', contact: this.#contactView(contact) })
     }
     if (newContact) {
       this.#emit({ type: 'contact', contact: this.#contactView(contact) })
@@ -698,11 +715,10 @@ export class MessengerCore implements Messenger {
       await this.receiveEnvelope(item.envelope, 'mailbox')
       return true
     } catch (err) {
-      const code = (err as { code?: string }).code
-      this.#log.warn('mailbox-envelope-rejected', { error: (err as Error).name, code })
-      // Keep the copy on the relay when it may open later: a store failure, or a text that overtook
-      // the contact card that introduces its sender. Anything else the e2ee layer refused never will.
-      return code !== undefined && code !== 'CLOSED' && code !== 'CARD_REQUIRED'
+      this.#log.warn('mailbox-envelope-rejected', { error: err instanceof Error ? err.name : typeof err, code: E2eeError.is(err) ? err.code : undefined })
+      // Delete the copy only when it can never open (src/e2ee/errors.ts isPermanent); keep it on a
+      // store failure or a text that overtook the card introducing its sender.
+      return isPermanent(err)
     }
   }
 
@@ -715,4 +731,16 @@ export class MessengerCore implements Messenger {
   inboundMailboxes (): InboundMailbox[] {
     return this.#device.inboundMailboxes()
   }
+}
+
+/**
+ * The addresses a card or invite can carry (MAX_ADDRESSES, each at most MAX_ADDRESS_BYTES): a node
+ * with many relays has more circuit addresses than that. Direct addresses go first (a contact tries
+ * them first), then circuits; the relays themselves travel in the card's own list.
+ */
+export function cardAddresses (all: readonly string[]): string[] {
+  const fits = [...new Set(all)].filter((a) => Buffer.byteLength(a, 'utf8') <= MAX_ADDRESS_BYTES)
+  const direct = fits.filter((a) => !a.includes('/p2p-circuit'))
+  const circuits = fits.filter((a) => a.includes('/p2p-circuit'))
+  return [...direct, ...circuits].slice(0, MAX_ADDRESSES)
 }

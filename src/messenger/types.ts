@@ -35,8 +35,8 @@ export interface ContactView {
   readonly verified: boolean
   readonly unread: number
   readonly lastMessage?: { readonly text: string, readonly at: number, readonly direction: 'out' | 'in' }
-  /** Set when the contact's identity key changed since it was pinned: the user must re-verify. */
-  readonly identityChanged?: boolean
+  // No "identity changed" flag: a contact's identity key is pinned from the invite and never
+  // replaced; a message under another key is dropped (UNTRUSTED_IDENTITY), see docs/threat-model.md.
 }
 
 
@@ -77,6 +77,7 @@ export type MessengerEvent =
   | { readonly type: 'message', readonly message: MessageView }
   | { readonly type: 'message-state', readonly message: MessageView }
   | { readonly type: 'contact', readonly contact: ContactView }
+  /** When my addresses, relays or settings change. */
   | { readonly type: 'status', readonly status: StatusView }
   | { readonly type: 'warning', readonly contactId?: string, readonly text: string }
 

@@ -2,9 +2,10 @@
 // connection, then a direct dial, then a relayed circuit, each with its own deadline.
 import type { Connection, Stream } from '@libp2p/interface'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { lpStream } from '@libp2p/utils'
+import { InvalidDataLengthError, InvalidDataLengthLengthError, lpStream } from '@libp2p/utils'
+import { CodedError } from '../platform/coded-error.ts'
 import type { Logger } from '../platform/logger.ts'
-import { NetError } from './errors.ts'
+import { NetError, atStream } from './errors.ts'
 import { isCircuit, peerIdOf, type NodeLibp2p } from './libp2p.ts'
 import { checkEnvelope, decodeDeliverFrame, DELIVER_PROTOCOL, encodeDeliverFrame, MAX_DELIVER_FRAME_BYTES, type DeliverStatus } from '../wire/deliver.ts'
 
@@ -31,7 +32,7 @@ export function deliverHandler (getHandler: () => EnvelopeHandler | undefined, l
   return (stream: Stream, connection: Connection): void => {
     const lp = lpStream(stream, { maxDataLength: MAX_DELIVER_FRAME_BYTES, maxBufferSize: 2 * MAX_DELIVER_FRAME_BYTES })
     const answer = async (status: DeliverStatus): Promise<void> => {
-      await lp.write(encodeDeliverFrame({ type: 'ack', status }))
+      await lp.write(atStream(() => encodeDeliverFrame({ type: 'ack', status })))
       await stream.close({ signal: AbortSignal.timeout(ACK_DEADLINE_MS) }).catch(() => {})
     }
     const run = async (): Promise<void> => {
@@ -39,8 +40,7 @@ export function deliverHandler (getHandler: () => EnvelopeHandler | undefined, l
       try {
         raw = (await lp.read({ signal: AbortSignal.timeout(ACK_DEADLINE_MS) })).subarray()
       } catch (err) {
-        const name = (err as Error).name
-        if (name === 'InvalidDataLengthError' || name === 'InvalidDataLengthLengthError') {
+        if (err instanceof InvalidDataLengthError || err instanceof InvalidDataLengthLengthError) {
           logger.info('deliver-refused', { reason: 'too-large' })
           await answer('too-large')
           return
@@ -49,7 +49,7 @@ export function deliverHandler (getHandler: () => EnvelopeHandler | undefined, l
       }
       let envelope: Uint8Array
       try {
-        const f = decodeDeliverFrame(raw)
+        const f = atStream(() => decodeDeliverFrame(raw))
         if (f.type !== 'deliver') throw new NetError('BAD_FRAME', 'Expected a deliver frame.')
         envelope = f.envelope
       } catch (err) {
@@ -63,7 +63,7 @@ export function deliverHandler (getHandler: () => EnvelopeHandler | undefined, l
       try {
         await h(envelope, { path })
       } catch (err) {
-        logger.info('deliver-handler-rejected', { code: (err as { code?: string }).code ?? (err as Error).name })
+        logger.info('deliver-handler-rejected', { code: err instanceof CodedError ? err.code : err instanceof Error ? err.name : typeof err })
         await answer('rejected')
         return
       }
@@ -81,8 +81,9 @@ export function deliverHandler (getHandler: () => EnvelopeHandler | undefined, l
 async function exchange (stream: Stream, envelope: Uint8Array, signal: AbortSignal): Promise<void> {
   const lp = lpStream(stream, { maxDataLength: MAX_DELIVER_FRAME_BYTES, maxBufferSize: 2 * MAX_DELIVER_FRAME_BYTES })
   try {
-    await lp.write(encodeDeliverFrame({ type: 'deliver', envelope }), { signal })
-    const f = decodeDeliverFrame((await lp.read({ signal })).subarray())
+    await lp.write(atStream(() => encodeDeliverFrame({ type: 'deliver', envelope })), { signal })
+    const reply = (await lp.read({ signal })).subarray()
+    const f = atStream(() => decodeDeliverFrame(reply))
     if (f.type !== 'ack') throw new NetError('BAD_FRAME', 'Expected a deliver ack.')
     if (f.status === 'rejected') throw new NetError('REJECTED', 'The receiving device did not accept the envelope.')
     if (f.status === 'too-large') throw new NetError('TOO_LARGE', 'The receiving device refused the envelope as too large.')
@@ -122,7 +123,7 @@ export async function deliverEnvelope (
   envelope: Uint8Array,
   o: { signal?: AbortSignal | undefined, relayOnly: boolean, logger: Logger }
 ): Promise<DeliverPath> {
-  checkEnvelope(envelope)
+  atStream(() => { checkEnvelope(envelope) })
   if (typeof to.peerId !== 'string' || to.peerId.length === 0) throw new TypeError('to.peerId must be a peer id string')
   const failures: unknown[] = []
   const abortedNow = (): boolean => o.signal?.aborted === true

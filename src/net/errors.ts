@@ -1,6 +1,9 @@
-// Typed errors of the network layer (device node, relay service, their wire frames).
+// Typed errors of the network layer (device node, relay service). The wire layer's WireErrors become
+// NetErrors where bytes leave a stream (netFromWire, atStream).
 // Messages are sentences a person can act on; they never hold peer ids of others, keys or mailbox ids.
 import { CodedError } from '../platform/coded-error.ts'
+import { WireError } from '../wire/errors.ts'
+import type { RefusalReason } from '../wire/mailbox.ts'
 
 export type NetErrorCode =
   | 'UNSUPPORTED_VERSION' // a frame's version byte is not one this build speaks
@@ -15,18 +18,6 @@ export type NetErrorCode =
   | 'CLOSED' // used after stop()/close(), or the stream closed mid-exchange
   | 'NOT_FOUND' // no presence record under that key
 
-/** Why a relay refused a mailbox request (carried on the wire as one byte, see src/wire/mailbox.ts). */
-export type RefusalReason =
-  | 'TOO_LARGE'
-  | 'QUOTA_COUNT'
-  | 'QUOTA_BYTES'
-  | 'RATE_LIMITED'
-  | 'AUTH_FAILED'
-  | 'NOT_AUTHENTICATED'
-  | 'BAD_FRAME'
-  | 'UNSUPPORTED_VERSION'
-  | 'INTERNAL'
-
 export class NetError extends CodedError<NetErrorCode> {
   static readonly name = 'NetError'
   /** For REFUSED (and AUTH_FAILED from a relay): the relay's reason. */
@@ -35,5 +26,21 @@ export class NetError extends CodedError<NetErrorCode> {
   constructor (code: NetErrorCode, message: string, options?: { cause?: unknown, reason?: RefusalReason }) {
     super(code, message, options)
     if (options?.reason !== undefined) this.reason = options.reason
+  }
+}
+
+/** Bytes from a stream that the wire layer refused, as the network layer's error (the translation at the stream). */
+export function netFromWire (err: unknown): unknown {
+  if (!WireError.is(err)) return err
+  const code: NetErrorCode = err.code === 'VERSION' ? 'UNSUPPORTED_VERSION' : err.code === 'TOO_LARGE' ? 'TOO_LARGE' : 'BAD_FRAME'
+  return new NetError(code, err.message, { cause: err })
+}
+
+/** Runs a wire encoder or decoder at a stream, translating its WireError. */
+export function atStream<T> (fn: () => T): T {
+  try {
+    return fn()
+  } catch (err) {
+    throw netFromWire(err)
   }
 }

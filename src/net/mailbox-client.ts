@@ -5,7 +5,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
 import type { Logger } from '../platform/logger.ts'
-import { NetError } from './errors.ts'
+import { NetError, atStream } from './errors.ts'
 import { peerIdOf, type NodeLibp2p } from './libp2p.ts'
 import {
   authMessage, decodeRelayFrame, encodeClientFrame, MAILBOX_PROTOCOL, MAX_ACK_IDS, MAX_FETCH_ITEMS, MAX_RELAY_FRAME_BYTES,
@@ -80,7 +80,7 @@ async function withOneRetry<T> (libp2p: NodeLibp2p, relayAddr: string, fn: () =>
 }
 
 export async function depositTo (libp2p: NodeLibp2p, relayAddr: string, mailboxId: Uint8Array, envelope: Uint8Array, o: { signal?: AbortSignal | undefined } = {}): Promise<void> {
-  const frame = encodeClientFrame({ type: 'deposit', reqId: 1, mailboxId, envelope }) // checks sizes before any dial
+  const frame = atStream(() => encodeClientFrame({ type: 'deposit', reqId: 1, mailboxId, envelope })) // checks sizes before any dial
   relayTarget(relayAddr)
   await withOneRetry(libp2p, relayAddr, async () => { await depositOnce(libp2p, relayAddr, frame, o.signal) })
 }
@@ -93,7 +93,8 @@ async function depositOnce (libp2p: NodeLibp2p, relayAddr: string, frame: Uint8A
     stream = await libp2p.dialProtocol(ma, MAILBOX_PROTOCOL, { signal })
     const lp = lpStream(stream, { maxDataLength: MAX_RELAY_FRAME_BYTES, maxBufferSize: CLIENT_BUFFER_BYTES })
     await lp.write(frame, { signal })
-    const reply = decodeRelayFrame((await lp.read({ signal })).subarray())
+    const raw = (await lp.read({ signal })).subarray()
+    const reply = atStream(() => decodeRelayFrame(raw))
     if (reply.type === 'error') throw refusal(reply)
     if (reply.type !== 'ok' || reply.reqId !== 1) throw new NetError('BAD_FRAME', 'The relay answered a deposit with an unexpected frame.')
     await stream.close({ signal }).catch(() => {})
@@ -149,7 +150,8 @@ class Session implements MailboxSession {
     let error: Error | undefined
     try {
       for (;;) {
-        const f = decodeRelayFrame((await this.lp.read()).subarray())
+        const raw = (await this.lp.read()).subarray()
+        const f = atStream(() => decodeRelayFrame(raw))
         if (f.type === 'push') {
           for (const cb of this.pushCbs) {
             try { cb(f.item) } catch { this.logger.warn('mailbox-push-callback-failed') }
@@ -186,7 +188,7 @@ class Session implements MailboxSession {
   async request (frame: ClientFrame, signal: AbortSignal): Promise<RelayFrame> {
     if (this.done) throw new NetError('CLOSED', 'The mailbox session is closed.')
     const reqId = this.nextReq++
-    const bytes = encodeClientFrame({ ...frame, reqId })
+    const bytes = atStream(() => encodeClientFrame({ ...frame, reqId }))
     const reply = new Promise<RelayFrame>((resolve, reject) => {
       this.pending.set(reqId, { resolve, reject })
       const onAbort = (): void => { this.pending.delete(reqId); reject(wrap(signal.reason, signal)) }

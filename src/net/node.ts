@@ -6,7 +6,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { Libp2p } from '@libp2p/interface'
 import { isPrivateIp } from '@libp2p/utils'
 import type { Logger } from '../platform/logger.ts'
-import { NetError } from './errors.ts'
+import { NetError, atStream } from './errors.ts'
 import { createProfileLibp2p, isCircuit, peerIdOf } from './libp2p.ts'
 import { deliverEnvelope, deliverHandler, DELIVER_MAX_INBOUND_STREAMS, type DeliverPath, type EnvelopeHandler } from './deliver.ts'
 import { depositTo, openMailboxSession, type MailboxBox, type MailboxSession } from './mailbox-client.ts'
@@ -132,8 +132,8 @@ export async function createDeviceNode (o: DeviceNodeOptions): Promise<DeviceNod
     },
     async publishPresence (key, value, opts = {}) {
       if (stopped) throw new NetError('CLOSED', 'The network node is stopped.')
-      const dhtKey = presenceDhtKey(key)
-      const record = encodePresenceRecord({ publishedAt: Date.now(), value })
+      const dhtKey = atStream(() => presenceDhtKey(key))
+      const record = atStream(() => encodePresenceRecord({ publishedAt: Date.now(), value }))
       const signal = withDeadline(opts.signal, PRESENCE_DEADLINE_MS)
       await waitForRoutingTable(signal)
       let stored = 0
@@ -145,11 +145,11 @@ export async function createDeviceNode (o: DeviceNodeOptions): Promise<DeviceNod
     },
     async lookupPresence (key, opts = {}) {
       if (stopped) throw new NetError('CLOSED', 'The network node is stopped.')
-      const dhtKey = presenceDhtKey(key)
+      const dhtKey = atStream(() => presenceDhtKey(key))
       const signal = withDeadline(opts.signal, PRESENCE_DEADLINE_MS)
       try {
         const raw = await libp2p.contentRouting.get(dhtKey, { signal })
-        return decodePresenceRecord(raw).value
+        return atStream(() => decodePresenceRecord(raw)).value
       } catch (err) {
         if (isNotFound(err)) return undefined
         if (signal.aborted) return undefined

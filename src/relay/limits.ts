@@ -1,5 +1,7 @@
 // Relay limits, each with its reason. Overridable per relay (startRelay({ limits })) and in tests.
-import { MAX_ENVELOPE_BYTES } from '../wire/deliver.ts'
+import { RELAY_MAX_RESERVATIONS } from '../net/libp2p.ts'
+import { MAX_ENVELOPE_BYTES } from '../wire/envelope.ts'
+import { MAILBOX_RETENTION_MS } from '../wire/mailbox.ts'
 
 export interface RelayLimits {
   /** Largest envelope accepted in a deposit; never above the wire maximum (the largest padding bucket). */
@@ -13,7 +15,7 @@ export interface RelayLimits {
   readonly maxTotalBytes: number
   /** Deposits per connection per minute: a burst of queued messages passes, a flood does not. */
   readonly depositsPerMinutePerConnection: number
-  /** How long an unacknowledged envelope is kept (issue 3: 30 days by default). */
+  /** How long an unacknowledged envelope is kept (MAILBOX_RETENTION_MS by default). */
   readonly expiryMs: number
   /** How often expired envelopes are swept. */
   readonly sweepIntervalMs: number
@@ -29,10 +31,10 @@ export const DEFAULT_RELAY_LIMITS: RelayLimits = {
   maxMailboxBytes: 64 * 1024 * 1024,
   maxTotalBytes: 4 * 1024 * 1024 * 1024,
   depositsPerMinutePerConnection: 600,
-  expiryMs: 30 * 24 * 60 * 60 * 1000,
+  expiryMs: MAILBOX_RETENTION_MS,
   sweepIntervalMs: 60 * 60 * 1000,
   maxSessionsPerMailbox: 4,
-  maxReservations: 1024
+  maxReservations: RELAY_MAX_RESERVATIONS
 }
 
 export function resolveLimits (partial: Partial<RelayLimits> | undefined): RelayLimits {

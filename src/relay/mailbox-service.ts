@@ -5,10 +5,11 @@ import { createHash, createPublicKey, randomBytes, timingSafeEqual, verify } fro
 import type { Connection, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import type { Logger } from '../platform/logger.ts'
-import { NetError, type RefusalReason } from '../net/errors.ts'
+import { NetError } from '../net/errors.ts'
+import { WireError } from '../wire/errors.ts'
 import {
   authMessage, CHALLENGE_BYTES, decodeClientFrame, encodeRelayFrame, MAX_CLIENT_FRAME_BYTES, MAX_PAGE_ENVELOPE_BYTES,
-  type ClientFrame, type MailboxItem, type RelayFrame
+  type ClientFrame, type MailboxItem, type RefusalReason, type RelayFrame
 } from '../wire/mailbox.ts'
 import type { DepositResult, MailboxStore } from './store.ts'
 import type { RelayLimits } from './limits.ts'
@@ -93,7 +94,7 @@ export class MailboxService {
         try {
           frame = decodeClientFrame(raw)
         } catch (err) {
-          const reason: RefusalReason = NetError.is(err, 'UNSUPPORTED_VERSION') ? 'UNSUPPORTED_VERSION' : NetError.is(err, 'TOO_LARGE') ? 'TOO_LARGE' : 'BAD_FRAME'
+          const reason: RefusalReason = WireError.is(err, 'VERSION') ? 'UNSUPPORTED_VERSION' : WireError.is(err, 'TOO_LARGE') ? 'TOO_LARGE' : 'BAD_FRAME'
           this.o.logger.info('mailbox-refused', { reason })
           await send({ type: 'error', reqId: 0, reason, message: (err as Error).message })
           await stream.close().catch(() => {})

@@ -3,8 +3,7 @@
 // SQLCipher (synchronous=FULL, so a deposit is on disk before it is acknowledged) and in-memory for unit tests.
 import { randomBytes } from 'node:crypto'
 import type { Database, Migration } from '../store/db.ts'
-import { ITEM_ID_BYTES, type MailboxItem } from '../wire/mailbox.ts'
-import type { RefusalReason } from '../net/errors.ts'
+import { ITEM_ID_BYTES, type MailboxItem, type RefusalReason } from '../wire/mailbox.ts'
 
 export interface StoredItem extends MailboxItem { readonly seq: number }
 

@@ -1,12 +1,11 @@
 // Frames of /0m1/deliver/1.0.0: one sealed envelope from a device to a device, answered by a transport ack
 // sent only after the receiver's handler has taken the envelope. Each frame travels as one varint-length-prefixed
 // message (lpStream); the length prefix is checked against MAX_DELIVER_FRAME_BYTES before the body is buffered.
-import { NetError } from '../net/errors.ts'
+import { WireError } from './errors.ts'
+import { MAX_ENVELOPE_BYTES } from './envelope.ts'
 
 export const DELIVER_PROTOCOL = '/0m1/deliver/1.0.0'
 export const DELIVER_VERSION = 0x01
-/** The largest envelope bucket of src/wire/envelope.ts (contract: 1024, 4096, 16384, 65536 bytes). */
-export const MAX_ENVELOPE_BYTES = 65536
 /** version(1) + type(1) before the envelope. */
 export const DELIVER_HEADER_BYTES = 2
 /** Bound on any frame of this protocol: a full envelope plus its header; larger prefixes are refused unread. */
@@ -36,23 +35,23 @@ export function encodeDeliverFrame (frame: DeliverFrame): Uint8Array {
 }
 
 export function decodeDeliverFrame (bytes: Uint8Array): DeliverFrame {
-  if (bytes.length < 1) throw new NetError('BAD_FRAME', 'Empty deliver frame.')
-  if (bytes[0] !== DELIVER_VERSION) throw new NetError('UNSUPPORTED_VERSION', `Deliver frame version ${bytes[0]} is not supported; this build speaks version ${DELIVER_VERSION}.`)
-  if (bytes.length > MAX_DELIVER_FRAME_BYTES) throw new NetError('TOO_LARGE', `Deliver frame of ${bytes.length} bytes is over the ${MAX_DELIVER_FRAME_BYTES}-byte limit.`)
-  if (bytes.length < 2) throw new NetError('BAD_FRAME', 'Deliver frame has no type.')
+  if (bytes.length < 1) throw new WireError('TRUNCATED', 'Empty deliver frame.')
+  if (bytes[0] !== DELIVER_VERSION) throw new WireError('VERSION', `Deliver frame version ${bytes[0]} is not supported; this build speaks version ${DELIVER_VERSION}.`)
+  if (bytes.length > MAX_DELIVER_FRAME_BYTES) throw new WireError('TOO_LARGE', `Deliver frame of ${bytes.length} bytes is over the ${MAX_DELIVER_FRAME_BYTES}-byte limit.`)
+  if (bytes.length < 2) throw new WireError('TRUNCATED', 'Deliver frame has no type.')
   const type = bytes[1]
   if (type === TYPE_DELIVER) {
     const envelope = new Uint8Array(bytes.subarray(DELIVER_HEADER_BYTES)) // a plain copy, never a Buffer view
-    if (envelope.length === 0) throw new NetError('BAD_FRAME', 'Deliver frame carries an empty envelope.')
+    if (envelope.length === 0) throw new WireError('INVALID', 'Deliver frame carries an empty envelope.')
     return { type: 'deliver', envelope }
   }
   if (type === TYPE_ACK) {
-    if (bytes.length !== 3) throw new NetError('BAD_FRAME', 'Deliver ack frame must be 3 bytes.')
+    if (bytes.length !== 3) throw new WireError('INVALID', 'Deliver ack frame must be 3 bytes.')
     const status = STATUS_BY_CODE.get(bytes[2] ?? -1)
-    if (status === undefined) throw new NetError('BAD_FRAME', `Unknown deliver ack status ${bytes[2]}.`)
+    if (status === undefined) throw new WireError('UNKNOWN_KIND', `Unknown deliver ack status ${bytes[2]}.`)
     return { type: 'ack', status }
   }
-  throw new NetError('BAD_FRAME', `Unknown deliver frame type ${type}.`)
+  throw new WireError('UNKNOWN_KIND', `Unknown deliver frame type ${type}.`)
 }
 
 /** Caller-side check (RangeError names the argument, as for any caller mistake). */
@@ -60,6 +59,6 @@ export function checkEnvelope (envelope: Uint8Array): void {
   if (!(envelope instanceof Uint8Array)) throw new TypeError('envelope must be a Uint8Array')
   if (envelope.length === 0) throw new RangeError('envelope must not be empty')
   if (envelope.length > MAX_ENVELOPE_BYTES) {
-    throw new NetError('TOO_LARGE', `Envelope of ${envelope.length} bytes is over the ${MAX_ENVELOPE_BYTES}-byte maximum.`)
+    throw new WireError('TOO_LARGE', `Envelope of ${envelope.length} bytes is over the ${MAX_ENVELOPE_BYTES}-byte maximum.`)
   }
 }

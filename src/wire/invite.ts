@@ -15,9 +15,16 @@ export const EC_PUBLIC_KEY_BYTES = 33
 export const SIGNATURE_BYTES = 64
 /** libsignal serialized Kyber1024 public key is 1569 bytes; the bound leaves room for ML-KEM sizes. */
 export const MAX_KEM_PUBLIC_KEY_BYTES = 2048
-/** Whole record limit: the fields' maxima sum to about 8 KiB; real invites are about 2 KiB. A link
- * longer than this is refused before decoding, so a pasted megabyte costs nothing. */
-export const MAX_INVITE_BYTES = 8192
+/** Whole invite limit: the sum of its fields' maxima (8,920 bytes), so an invite made within every
+ * field limit always encodes; real invites are about 2 KiB. A link longer than this is refused
+ * before decoding, so a pasted megabyte costs nothing. Keep in step with encodeRecord. */
+export const MAX_INVITE_BYTES =
+  1 + 3 * EC_PUBLIC_KEY_BYTES + 2 + 3 * 4 + // version, keys, registration id, prekey ids
+  2 + MAX_KEM_PUBLIC_KEY_BYTES + 2 * SIGNATURE_BYTES + // Kyber prekey, prekey signatures
+  MAILBOX_ID_BYTES + MAILBOX_KEY_BYTES + PRESENCE_SECRET_BYTES + 2 * 8 + // mailbox, presence, times
+  (1 + MAX_NAME_BYTES) + (1 + MAX_PEER_ID_BYTES) +
+  (1 + MAX_RELAYS * (2 + MAX_ADDRESS_BYTES)) + (1 + MAX_ADDRESSES * (2 + MAX_ADDRESS_BYTES)) +
+  SIGNATURE_BYTES
 export const MAX_INVITE_LINK_CHARS = INVITE_PREFIX.length + Math.ceil(MAX_INVITE_BYTES / 3) * 4
 /** Signature domain separation: an invite signature can never be confused with another signature
  * made by the identity key (libsignal signs prekeys and certificates with it too). */

@@ -1,13 +1,11 @@
 // Frames of /0m1/mailbox/1.0.0: deposit (anonymous), challenge authentication of a mailbox owner, paged fetch,
 // ack/delete and live push. Each frame is one varint-length-prefixed message; both sides bound the prefix before
 // buffering (MAX_CLIENT_FRAME_BYTES on the relay, MAX_RELAY_FRAME_BYTES on the device).
-import { NetError, type RefusalReason } from '../net/errors.ts'
-import { MAX_ENVELOPE_BYTES } from './deliver.ts'
+import { WireError } from './errors.ts'
+import { MAILBOX_ID_BYTES, MAX_ENVELOPE_BYTES } from './envelope.ts'
 
 export const MAILBOX_PROTOCOL = '/0m1/mailbox/1.0.0'
 export const MAILBOX_VERSION = 0x01
-/** SHA-256 of the owner's raw Ed25519 public key (contract). */
-export const MAILBOX_ID_BYTES = 32
 /** Relay-chosen random item ids: unlinkable across mailboxes, no ordering leak. */
 export const ITEM_ID_BYTES = 16
 export const CHALLENGE_BYTES = 32
@@ -25,6 +23,9 @@ export const MAX_REASON_BYTES = 200
 export const MAX_CLIENT_FRAME_BYTES = 1 + 1 + 4 + MAILBOX_ID_BYTES + MAX_ENVELOPE_BYTES
 /** Largest frame a relay may send: a full page. */
 export const MAX_RELAY_FRAME_BYTES = 1 + 1 + 4 + 8 + 1 + 2 + MAX_FETCH_ITEMS * (ITEM_ID_BYTES + 4) + MAX_PAGE_ENVELOPE_BYTES + MAX_ENVELOPE_BYTES
+/** How long a relay keeps an envelope nobody fetched (issue 3: 30 days); senders give up on a
+ * message after the same time, since no copy of it is left to fetch. */
+export const MAILBOX_RETENTION_MS = 30 * 24 * 3600 * 1000
 /** Domain separation of the owner's signature: it can never be replayed as anything else. */
 export const AUTH_CONTEXT = '0m1 mailbox auth v1'
 
@@ -40,6 +41,18 @@ const T = {
   push: 0x84,
   error: 0x85
 } as const
+
+/** Why a relay refused a mailbox request: one byte on the wire (the index in REASONS). */
+export type RefusalReason =
+  | 'TOO_LARGE'
+  | 'QUOTA_COUNT'
+  | 'QUOTA_BYTES'
+  | 'RATE_LIMITED'
+  | 'AUTH_FAILED'
+  | 'NOT_AUTHENTICATED'
+  | 'BAD_FRAME'
+  | 'UNSUPPORTED_VERSION'
+  | 'INTERNAL'
 
 const REASONS: readonly RefusalReason[] = ['TOO_LARGE', 'QUOTA_COUNT', 'QUOTA_BYTES', 'RATE_LIMITED', 'AUTH_FAILED', 'NOT_AUTHENTICATED', 'BAD_FRAME', 'UNSUPPORTED_VERSION', 'INTERNAL']
 
@@ -76,7 +89,7 @@ export function encodeClientFrame (f: ClientFrame): Uint8Array {
     case 'deposit': {
       fixed(f.mailboxId, MAILBOX_ID_BYTES, 'mailboxId')
       if (f.envelope.length === 0) throw new RangeError('envelope must not be empty')
-      if (f.envelope.length > MAX_ENVELOPE_BYTES) throw new NetError('TOO_LARGE', `Envelope of ${f.envelope.length} bytes is over the ${MAX_ENVELOPE_BYTES}-byte maximum.`)
+      if (f.envelope.length > MAX_ENVELOPE_BYTES) throw new WireError('TOO_LARGE', `Envelope of ${f.envelope.length} bytes is over the ${MAX_ENVELOPE_BYTES}-byte maximum.`)
       return head(T.deposit, f.reqId, MAILBOX_ID_BYTES + f.envelope.length).bytes(f.mailboxId).bytes(f.envelope).done()
     }
     case 'auth-begin':
@@ -108,8 +121,8 @@ export function decodeClientFrame (bytes: Uint8Array): ClientFrame {
     case T.deposit: {
       const mailboxId = r.take(MAILBOX_ID_BYTES)
       const envelope = r.rest()
-      if (envelope.length === 0) throw new NetError('BAD_FRAME', 'Deposit carries an empty envelope.')
-      if (envelope.length > MAX_ENVELOPE_BYTES) throw new NetError('TOO_LARGE', `Envelope of ${envelope.length} bytes is over the ${MAX_ENVELOPE_BYTES}-byte maximum.`)
+      if (envelope.length === 0) throw new WireError('INVALID', 'Deposit carries an empty envelope.')
+      if (envelope.length > MAX_ENVELOPE_BYTES) throw new WireError('TOO_LARGE', `Envelope of ${envelope.length} bytes is over the ${MAX_ENVELOPE_BYTES}-byte maximum.`)
       return { type: 'deposit', reqId, mailboxId, envelope }
     }
     case T.authBegin: f = { type: 'auth-begin', reqId, mailboxId: r.take(MAILBOX_ID_BYTES) }; break
@@ -117,19 +130,19 @@ export function decodeClientFrame (bytes: Uint8Array): ClientFrame {
     case T.fetch: {
       const cursor = r.u64()
       const limit = r.u16()
-      if (limit < 1 || limit > MAX_FETCH_ITEMS) throw new NetError('BAD_FRAME', `Fetch limit ${limit} is outside 1..${MAX_FETCH_ITEMS}.`)
+      if (limit < 1 || limit > MAX_FETCH_ITEMS) throw new WireError('INVALID', `Fetch limit ${limit} is outside 1..${MAX_FETCH_ITEMS}.`)
       f = { type: 'fetch', reqId, cursor, limit }
       break
     }
     case T.ack: {
       const n = r.u16()
-      if (n < 1 || n > MAX_ACK_IDS) throw new NetError('BAD_FRAME', `Ack of ${n} ids is outside 1..${MAX_ACK_IDS}.`)
+      if (n < 1 || n > MAX_ACK_IDS) throw new WireError('INVALID', `Ack of ${n} ids is outside 1..${MAX_ACK_IDS}.`)
       const ids: Uint8Array[] = []
       for (let i = 0; i < n; i++) ids.push(r.take(ITEM_ID_BYTES))
       f = { type: 'ack', reqId, ids }
       break
     }
-    default: throw new NetError('BAD_FRAME', `Unknown mailbox request type ${type}.`)
+    default: throw new WireError('UNKNOWN_KIND', `Unknown mailbox request type ${type}.`)
   }
   r.end()
   return f
@@ -176,14 +189,14 @@ export function decodeRelayFrame (bytes: Uint8Array): RelayFrame {
     case T.batch: {
       const cursor = r.u64()
       const moreByte = r.u8()
-      if (moreByte > 1) throw new NetError('BAD_FRAME', 'Batch "more" flag must be 0 or 1.')
+      if (moreByte > 1) throw new WireError('INVALID', 'Batch "more" flag must be 0 or 1.')
       const n = r.u16()
-      if (n > MAX_FETCH_ITEMS) throw new NetError('BAD_FRAME', `Batch of ${n} items is over ${MAX_FETCH_ITEMS}.`)
+      if (n > MAX_FETCH_ITEMS) throw new WireError('INVALID', `Batch of ${n} items is over ${MAX_FETCH_ITEMS}.`)
       const items: MailboxItem[] = []
       for (let i = 0; i < n; i++) {
         const id = r.take(ITEM_ID_BYTES)
         const len = r.u32()
-        if (len === 0 || len > MAX_ENVELOPE_BYTES) throw new NetError('BAD_FRAME', `Batch item of ${len} bytes is outside 1..${MAX_ENVELOPE_BYTES}.`)
+        if (len === 0 || len > MAX_ENVELOPE_BYTES) throw new WireError('INVALID', `Batch item of ${len} bytes is outside 1..${MAX_ENVELOPE_BYTES}.`)
         items.push({ id, envelope: r.take(len) })
       }
       f = { type: 'batch', reqId, cursor, more: moreByte === 1, items }
@@ -192,18 +205,18 @@ export function decodeRelayFrame (bytes: Uint8Array): RelayFrame {
     case T.push: {
       const id = r.take(ITEM_ID_BYTES)
       const envelope = r.rest()
-      if (envelope.length === 0 || envelope.length > MAX_ENVELOPE_BYTES) throw new NetError('BAD_FRAME', 'Pushed envelope size is out of range.')
+      if (envelope.length === 0 || envelope.length > MAX_ENVELOPE_BYTES) throw new WireError('INVALID', 'Pushed envelope size is out of range.')
       return { type: 'push', item: { id, envelope } }
     }
     case T.error: {
       const reason = REASONS[r.u8()]
-      if (reason === undefined) throw new NetError('BAD_FRAME', 'Unknown refusal reason.')
+      if (reason === undefined) throw new WireError('UNKNOWN_KIND', 'Unknown refusal reason.')
       const len = r.u16()
-      if (len > MAX_REASON_BYTES) throw new NetError('BAD_FRAME', 'Refusal sentence is too long.')
+      if (len > MAX_REASON_BYTES) throw new WireError('INVALID', 'Refusal sentence is too long.')
       f = { type: 'error', reqId, reason, message: new TextDecoder('utf-8', { fatal: false }).decode(r.take(len)) }
       break
     }
-    default: throw new NetError('BAD_FRAME', `Unknown mailbox reply type ${type}.`)
+    default: throw new WireError('UNKNOWN_KIND', `Unknown mailbox reply type ${type}.`)
   }
   r.end()
   return f
@@ -224,9 +237,9 @@ function head (type: number, reqId: number, bodyBytes: number): Writer {
 }
 
 function open (bytes: Uint8Array, max: number): Reader {
-  if (bytes.length < 1) throw new NetError('BAD_FRAME', 'Empty mailbox frame.')
-  if (bytes[0] !== MAILBOX_VERSION) throw new NetError('UNSUPPORTED_VERSION', `Mailbox frame version ${bytes[0]} is not supported; this build speaks version ${MAILBOX_VERSION}.`)
-  if (bytes.length > max) throw new NetError('TOO_LARGE', `Mailbox frame of ${bytes.length} bytes is over the ${max}-byte limit.`)
+  if (bytes.length < 1) throw new WireError('TRUNCATED', 'Empty mailbox frame.')
+  if (bytes[0] !== MAILBOX_VERSION) throw new WireError('VERSION', `Mailbox frame version ${bytes[0]} is not supported; this build speaks version ${MAILBOX_VERSION}.`)
+  if (bytes.length > max) throw new WireError('TOO_LARGE', `Mailbox frame of ${bytes.length} bytes is over the ${max}-byte limit.`)
   const r = new Reader(bytes)
   r.u8()
   return r
@@ -253,7 +266,7 @@ class Reader {
   private at = 0
   constructor (private readonly buf: Uint8Array) { this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength) }
   private need (n: number): void {
-    if (this.at + n > this.buf.length) throw new NetError('BAD_FRAME', 'Mailbox frame is truncated.')
+    if (this.at + n > this.buf.length) throw new WireError('TRUNCATED', 'Mailbox frame is truncated.')
   }
   u8 (): number { this.need(1); const v = this.view.getUint8(this.at); this.at += 1; return v }
   u16 (): number { this.need(2); const v = this.view.getUint16(this.at); this.at += 2; return v }
@@ -262,12 +275,12 @@ class Reader {
     this.need(8)
     const v = this.view.getBigUint64(this.at)
     this.at += 8
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new NetError('BAD_FRAME', 'Cursor is out of range.')
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new WireError('INVALID', 'Cursor is out of range.')
     return Number(v)
   }
   take (n: number): Uint8Array { this.need(n); const v = new Uint8Array(this.buf.subarray(this.at, this.at + n)); this.at += n; return v }
   rest (): Uint8Array { const v = new Uint8Array(this.buf.subarray(this.at)); this.at = this.buf.length; return v }
   end (): void {
-    if (this.at !== this.buf.length) throw new NetError('BAD_FRAME', 'Mailbox frame has trailing bytes.')
+    if (this.at !== this.buf.length) throw new WireError('TRAILING', 'Mailbox frame has trailing bytes.')
   }
 }

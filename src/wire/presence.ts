@@ -1,7 +1,7 @@
 // Presence records in the DHT: key `/0m1p/<hex of the caller's rendezvous key>`, value
 // `version(1) | publishedAt(u64 ms) | opaque value` — the caller encrypts the value (contract: XChaCha20-Poly1305
 // under a per-day HKDF key), so a DHT node sees an opaque key, an opaque value and a time it sees anyway.
-import { NetError } from '../net/errors.ts'
+import { WireError } from './errors.ts'
 
 /** First path segment of every presence key: kad-dht 16 picks validators/selectors by it (`/0m1p/...` -> '0m1p'). */
 export const PRESENCE_NAMESPACE = '0m1p'
@@ -35,13 +35,13 @@ export function presenceDhtKey (key: Uint8Array): Uint8Array {
 
 /** Checks a DHT key of this namespace; returns the rendezvous key bytes. */
 export function parsePresenceDhtKey (dhtKey: Uint8Array): Uint8Array {
-  if (dhtKey.length > PRESENCE_KEY_PREFIX.length + 2 * MAX_PRESENCE_KEY_BYTES) throw new NetError('TOO_LARGE', 'Presence key is too long.')
+  if (dhtKey.length > PRESENCE_KEY_PREFIX.length + 2 * MAX_PRESENCE_KEY_BYTES) throw new WireError('TOO_LARGE', 'Presence key is too long.')
   const text = new TextDecoder('utf-8', { fatal: false }).decode(dhtKey)
-  if (!text.startsWith(PRESENCE_KEY_PREFIX)) throw new NetError('BAD_FRAME', 'Not a presence key.')
+  if (!text.startsWith(PRESENCE_KEY_PREFIX)) throw new WireError('INVALID', 'Not a presence key.')
   const hex = text.slice(PRESENCE_KEY_PREFIX.length)
-  if (!/^(?:[0-9a-f]{2})+$/.test(hex)) throw new NetError('BAD_FRAME', 'Presence key is not lower-case hex.')
+  if (!/^(?:[0-9a-f]{2})+$/.test(hex)) throw new WireError('INVALID', 'Presence key is not lower-case hex.')
   const raw = Buffer.from(hex, 'hex')
-  if (raw.length < MIN_PRESENCE_KEY_BYTES || raw.length > MAX_PRESENCE_KEY_BYTES) throw new NetError('BAD_FRAME', 'Presence key length is out of range.')
+  if (raw.length < MIN_PRESENCE_KEY_BYTES || raw.length > MAX_PRESENCE_KEY_BYTES) throw new WireError('INVALID', 'Presence key length is out of range.')
   return new Uint8Array(raw)
 }
 
@@ -58,12 +58,12 @@ export function encodePresenceRecord (r: PresenceRecord): Uint8Array {
 }
 
 export function decodePresenceRecord (bytes: Uint8Array): PresenceRecord {
-  if (bytes.length < 1) throw new NetError('BAD_FRAME', 'Empty presence record.')
-  if (bytes[0] !== PRESENCE_VERSION) throw new NetError('UNSUPPORTED_VERSION', `Presence record version ${bytes[0]} is not supported; this build speaks version ${PRESENCE_VERSION}.`)
-  if (bytes.length > MAX_PRESENCE_RECORD_BYTES) throw new NetError('TOO_LARGE', 'Presence record is over its size limit.')
-  if (bytes.length <= PRESENCE_HEADER_BYTES) throw new NetError('BAD_FRAME', 'Presence record is truncated.')
+  if (bytes.length < 1) throw new WireError('TRUNCATED', 'Empty presence record.')
+  if (bytes[0] !== PRESENCE_VERSION) throw new WireError('VERSION', `Presence record version ${bytes[0]} is not supported; this build speaks version ${PRESENCE_VERSION}.`)
+  if (bytes.length > MAX_PRESENCE_RECORD_BYTES) throw new WireError('TOO_LARGE', 'Presence record is over its size limit.')
+  if (bytes.length <= PRESENCE_HEADER_BYTES) throw new WireError('TRUNCATED', 'Presence record is truncated.')
   const at = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(1)
-  if (at > BigInt(Number.MAX_SAFE_INTEGER)) throw new NetError('BAD_FRAME', 'Presence record time is out of range.')
+  if (at > BigInt(Number.MAX_SAFE_INTEGER)) throw new WireError('INVALID', 'Presence record time is out of range.')
   return { publishedAt: Number(at), value: new Uint8Array(bytes.subarray(PRESENCE_HEADER_BYTES)) }
 }
 
@@ -71,7 +71,7 @@ export function decodePresenceRecord (bytes: Uint8Array): PresenceRecord {
 export function validatePresence (dhtKey: Uint8Array, value: Uint8Array, now: number): void {
   parsePresenceDhtKey(dhtKey)
   const r = decodePresenceRecord(value)
-  if (r.publishedAt > now + MAX_PRESENCE_CLOCK_SKEW_MS) throw new NetError('BAD_FRAME', 'Presence record is dated in the future.')
+  if (r.publishedAt > now + MAX_PRESENCE_CLOCK_SKEW_MS) throw new WireError('INVALID', 'Presence record is dated in the future.')
 }
 
 /** kad-dht selector: the newest record wins (index into `values`); undecodable ones never win. */

@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { WebSocket } from 'ws'
 import { createApiServer, EVENTS_PROTOCOL, MAX_BODY_BYTES, TOKEN_PROTOCOL_PREFIX, parseListen, type ApiServer } from '../../src/api/server.ts'
 import { TOKEN_FILE } from '../../src/api/token.ts'
+import { MAX_NAME_BYTES } from '../../src/wire/payload.ts'
 import { silentLogger } from '../../src/platform/logger.ts'
 import type { ContactView, MessageView, MessengerEvent } from '../../src/messenger/types.ts'
 import { FakeHost, FakeNetwork } from '../helpers/fake-host.ts'
@@ -114,7 +115,7 @@ test('request bodies are validated with one clear sentence', async (t) => {
   assert.equal(extra.status, 400)
   assert.match(extra.message, /admin/)
   assert.equal((await bad({ name: 'line\nbreak' })).status, 400)
-  assert.equal((await bad({ name: 'x'.repeat(65) })).status, 400)
+  assert.equal((await bad({ name: 'x'.repeat(MAX_NAME_BYTES + 1) })).status, 400)
   assert.deepEqual(await bad(undefined, { rawBody: '{nope' }), { status: 400, message: 'The request body is not valid JSON.' })
   assert.equal((await bad(undefined, { rawBody: 'name=A', contentType: 'application/x-www-form-urlencoded' })).status, 415)
   assert.equal((await bad(undefined, { rawBody: JSON.stringify({ name: 'x'.repeat(MAX_BODY_BYTES) }) })).status, 413)

@@ -116,13 +116,13 @@ export const TARGETS: readonly TargetSpec[] = [
     module: 'src/wire/deliver.ts',
     load: async () => {
       const { encodeDeliverFrame, decodeDeliverFrame } = await import('../../src/wire/deliver.ts')
-      const { NetError } = await import('../../src/net/errors.ts')
+      const { WireError } = await import('../../src/wire/errors.ts')
       const seeds = [
         encodeDeliverFrame({ type: 'deliver', envelope: randomBytes(1024) }),
         encodeDeliverFrame({ type: 'ack', status: 'accepted' }),
         encodeDeliverFrame({ type: 'ack', status: 'too-large' })
       ]
-      return { decode: decodeDeliverFrame, isTyped: (e) => NetError.is(e), seeds }
+      return { decode: decodeDeliverFrame, isTyped: (e) => WireError.is(e), seeds }
     }
   },
   {
@@ -130,7 +130,7 @@ export const TARGETS: readonly TargetSpec[] = [
     module: 'src/wire/mailbox.ts',
     load: async () => {
       const { encodeClientFrame, decodeClientFrame } = await import('../../src/wire/mailbox.ts')
-      const { NetError } = await import('../../src/net/errors.ts')
+      const { WireError } = await import('../../src/wire/errors.ts')
       const seeds = [
         encodeClientFrame({ type: 'deposit', reqId: 1, mailboxId: randomBytes(32), envelope: randomBytes(1024) }),
         encodeClientFrame({ type: 'auth-begin', reqId: 2, mailboxId: randomBytes(32) }),
@@ -138,7 +138,7 @@ export const TARGETS: readonly TargetSpec[] = [
         encodeClientFrame({ type: 'fetch', reqId: 4, cursor: 12345, limit: 64 }),
         encodeClientFrame({ type: 'ack', reqId: 5, ids: [randomBytes(16), randomBytes(16)] })
       ]
-      return { decode: decodeClientFrame, isTyped: (e) => NetError.is(e), seeds, maxRandomLength: 1024 }
+      return { decode: decodeClientFrame, isTyped: (e) => WireError.is(e), seeds, maxRandomLength: 1024 }
     }
   },
   {
@@ -146,7 +146,7 @@ export const TARGETS: readonly TargetSpec[] = [
     module: 'src/wire/mailbox.ts',
     load: async () => {
       const { encodeRelayFrame, decodeRelayFrame } = await import('../../src/wire/mailbox.ts')
-      const { NetError } = await import('../../src/net/errors.ts')
+      const { WireError } = await import('../../src/wire/errors.ts')
       const item = () => ({ id: randomBytes(16), envelope: randomBytes(1024) })
       const seeds = [
         encodeRelayFrame({ type: 'ok', reqId: 1, count: 3 }),
@@ -156,7 +156,7 @@ export const TARGETS: readonly TargetSpec[] = [
         encodeRelayFrame({ type: 'push', item: item() }),
         encodeRelayFrame({ type: 'error', reqId: 5, reason: 'QUOTA_COUNT', message: 'This mailbox is full.' })
       ]
-      return { decode: decodeRelayFrame, isTyped: (e) => NetError.is(e), seeds, maxRandomLength: 1024 }
+      return { decode: decodeRelayFrame, isTyped: (e) => WireError.is(e), seeds, maxRandomLength: 1024 }
     }
   },
   {
@@ -164,7 +164,7 @@ export const TARGETS: readonly TargetSpec[] = [
     module: 'src/wire/presence.ts',
     load: async () => {
       const { presenceDhtKey, encodePresenceRecord, validatePresence, selectPresence } = await import('../../src/wire/presence.ts')
-      const { NetError } = await import('../../src/net/errors.ts')
+      const { WireError } = await import('../../src/wire/errors.ts')
       // One input holds both parts: u8 key length, key, value (the DHT hands the validator both).
       const join = (k: Uint8Array, v: Uint8Array): Uint8Array => { const o = new Uint8Array(1 + k.length + v.length); o[0] = k.length; o.set(k, 1); o.set(v, 1 + k.length); return o }
       const key = presenceDhtKey(randomBytes(32))
@@ -182,7 +182,7 @@ export const TARGETS: readonly TargetSpec[] = [
           selectPresence([v, b, k])
           validatePresence(k, v, now)
         },
-        isTyped: (e) => NetError.is(e),
+        isTyped: (e) => WireError.is(e),
         seeds
       }
     }

@@ -26,8 +26,8 @@ export function fakeWorld (): World {
 export const actionArb: fc.Arbitrary<Action> = fc.oneof(
   { weight: 6, arbitrary: fc.record({ kind: fc.constant('send' as const), at: fc.integer({ min: 0, max: 120_000 }), who: fc.integer({ min: 0, max: 1 }) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('restart' as const), at: fc.integer({ min: 0, max: 120_000 }), who: fc.integer({ min: 0, max: 1 }), downMs: fc.integer({ min: 0, max: 90_000 }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('relay-down' as const), at: fc.integer({ min: 0, max: 120_000 }), relay: fc.integer({ min: 0, max: 1 }), downMs: fc.integer({ min: 0, max: 600_000 }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('relay-loss' as const), at: fc.integer({ min: 0, max: 120_000 }), relay: fc.integer({ min: 0, max: 1 }) }) }
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('relay-down' as const), at: fc.integer({ min: 0, max: 120_000 }), relay: fc.integer({ min: 0, max: 2 }), downMs: fc.integer({ min: 0, max: 600_000 }) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('relay-loss' as const), at: fc.integer({ min: 0, max: 120_000 }), relay: fc.integer({ min: 0, max: 2 }) }) }
 )
 
 export const scheduleArb: fc.Arbitrary<Schedule> = fc.record({

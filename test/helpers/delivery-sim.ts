@@ -14,6 +14,7 @@ import { NO_FAULTS, seeded, SimNetwork, type Faults, type SimNode } from './sim-
 export type Action =
   | { readonly kind: 'send', readonly at: number, readonly who: number }
   | { readonly kind: 'restart', readonly at: number, readonly who: number, readonly downMs: number }
+  /** `relay` indexes World.relays; one past the last means all of them. */
   | { readonly kind: 'relay-down', readonly at: number, readonly relay: number, readonly downMs: number }
   | { readonly kind: 'relay-loss', readonly at: number, readonly relay: number }
 
@@ -185,16 +186,15 @@ export async function runSchedule (world: World, s: Schedule): Promise<Outcome> 
         await p.start(random)
       })
     } else {
-      const r = relays[a.relay % relays.length]
-      if (r === undefined) continue
+      // relay >= the number of relays: all of them at once (a copy survives only if one relay keeps it).
+      const hit = a.relay < relays.length ? relays.slice(a.relay, a.relay + 1) : relays
       if (a.kind === 'relay-loss') {
-        at(a.at, async () => { r.lose() })
+        at(a.at, async () => { for (const r of hit) r.lose() })
       } else {
         at(a.at, async () => {
-          r.up = false
-          r.breakSessions()
+          for (const r of hit) { r.up = false; r.breakSessions() }
           await clock.sleep(a.downMs)
-          r.up = true
+          for (const r of hit) r.up = true
         })
       }
     }

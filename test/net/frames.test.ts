@@ -2,8 +2,10 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { NetError } from '../../src/net/errors.ts'
-import { decodeDeliverFrame, encodeDeliverFrame, MAX_ENVELOPE_BYTES } from '../../src/wire/deliver.ts'
+import { NetError, atStream, netFromWire } from '../../src/net/errors.ts'
+import { WireError } from '../../src/wire/errors.ts'
+import { decodeDeliverFrame, encodeDeliverFrame } from '../../src/wire/deliver.ts'
+import { MAX_ENVELOPE_BYTES } from '../../src/wire/envelope.ts'
 import {
   authMessage, decodeClientFrame, decodeRelayFrame, encodeClientFrame, encodeRelayFrame, MAX_ACK_IDS, MAX_FETCH_ITEMS
 } from '../../src/wire/mailbox.ts'
@@ -14,20 +16,24 @@ import {
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
 const fill = (n: number, v: number): Uint8Array => new Uint8Array(n).fill(v)
 
+
+/** Malformed bytes (not a version or size refusal): the wire layer's own error, never the network's. */
+const badBytes = (e: unknown): boolean => WireError.is(e) && e.code !== 'VERSION' && e.code !== 'TOO_LARGE' && !NetError.is(e)
+
 test('deliver frames: exact bytes, version checked first, bounds', () => {
   assert.equal(hex(encodeDeliverFrame({ type: 'deliver', envelope: Uint8Array.of(0xaa, 0xbb) })), '0101aabb')
   assert.equal(hex(encodeDeliverFrame({ type: 'ack', status: 'accepted' })), '010200')
   assert.equal(hex(encodeDeliverFrame({ type: 'ack', status: 'rejected' })), '010201')
   assert.deepEqual(decodeDeliverFrame(Uint8Array.of(1, 1, 9)), { type: 'deliver', envelope: Uint8Array.of(9) })
   assert.deepEqual(decodeDeliverFrame(Uint8Array.of(1, 2, 2)), { type: 'ack', status: 'too-large' })
-  assert.throws(() => decodeDeliverFrame(Uint8Array.of(2, 1, 9)), (e) => NetError.is(e, 'UNSUPPORTED_VERSION'))
-  assert.throws(() => decodeDeliverFrame(Uint8Array.of(1, 1)), (e) => NetError.is(e, 'BAD_FRAME'))
-  assert.throws(() => decodeDeliverFrame(Uint8Array.of(1, 2, 9)), (e) => NetError.is(e, 'BAD_FRAME'))
-  assert.throws(() => decodeDeliverFrame(Uint8Array.of(1, 2, 0, 0)), (e) => NetError.is(e, 'BAD_FRAME'))
-  assert.throws(() => decodeDeliverFrame(Uint8Array.of(1, 7)), (e) => NetError.is(e, 'BAD_FRAME'))
-  assert.throws(() => encodeDeliverFrame({ type: 'deliver', envelope: new Uint8Array(MAX_ENVELOPE_BYTES + 1) }), (e) => NetError.is(e, 'TOO_LARGE'))
+  assert.throws(() => decodeDeliverFrame(Uint8Array.of(2, 1, 9)), (e) => WireError.is(e, 'VERSION'))
+  assert.throws(() => decodeDeliverFrame(Uint8Array.of(1, 1)), badBytes)
+  assert.throws(() => decodeDeliverFrame(Uint8Array.of(1, 2, 9)), badBytes)
+  assert.throws(() => decodeDeliverFrame(Uint8Array.of(1, 2, 0, 0)), badBytes)
+  assert.throws(() => decodeDeliverFrame(Uint8Array.of(1, 7)), badBytes)
+  assert.throws(() => encodeDeliverFrame({ type: 'deliver', envelope: new Uint8Array(MAX_ENVELOPE_BYTES + 1) }), (e) => WireError.is(e, 'TOO_LARGE'))
   const big = new Uint8Array(MAX_ENVELOPE_BYTES + 3); big[0] = 1; big[1] = 1
-  assert.throws(() => decodeDeliverFrame(big), (e) => NetError.is(e, 'TOO_LARGE'))
+  assert.throws(() => decodeDeliverFrame(big), (e) => WireError.is(e, 'TOO_LARGE'))
 })
 
 test('mailbox client frames: exact bytes', () => {
@@ -53,17 +59,17 @@ test('mailbox relay frames: exact bytes', () => {
 test('mailbox frames: version first, truncation, trailing bytes, bounds, unknown types', () => {
   const dep = encodeClientFrame({ type: 'auth-begin', reqId: 1, mailboxId: fill(32, 1) })
   const v2 = dep.slice(); v2[0] = 2
-  assert.throws(() => decodeClientFrame(v2), (e) => NetError.is(e, 'UNSUPPORTED_VERSION'))
-  assert.throws(() => decodeClientFrame(dep.subarray(0, dep.length - 1)), (e) => NetError.is(e, 'BAD_FRAME'))
-  assert.throws(() => decodeClientFrame(Uint8Array.of(...dep, 0)), (e) => NetError.is(e, 'BAD_FRAME'))
-  assert.throws(() => decodeClientFrame(Uint8Array.of(1, 0x7f, 0, 0, 0, 0)), (e) => NetError.is(e, 'BAD_FRAME'))
-  assert.throws(() => decodeClientFrame(Uint8Array.of(1, 4, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, MAX_FETCH_ITEMS + 1)), (e) => NetError.is(e, 'BAD_FRAME'))
-  assert.throws(() => decodeClientFrame(Uint8Array.of(1, 5, 0, 0, 0, 1, 0, 0)), (e) => NetError.is(e, 'BAD_FRAME'))
+  assert.throws(() => decodeClientFrame(v2), (e) => WireError.is(e, 'VERSION'))
+  assert.throws(() => decodeClientFrame(dep.subarray(0, dep.length - 1)), badBytes)
+  assert.throws(() => decodeClientFrame(Uint8Array.of(...dep, 0)), badBytes)
+  assert.throws(() => decodeClientFrame(Uint8Array.of(1, 0x7f, 0, 0, 0, 0)), badBytes)
+  assert.throws(() => decodeClientFrame(Uint8Array.of(1, 4, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, MAX_FETCH_ITEMS + 1)), badBytes)
+  assert.throws(() => decodeClientFrame(Uint8Array.of(1, 5, 0, 0, 0, 1, 0, 0)), badBytes)
   assert.throws(() => encodeClientFrame({ type: 'ack', reqId: 1, ids: Array.from({ length: MAX_ACK_IDS + 1 }, () => fill(16, 0)) }), RangeError)
-  assert.throws(() => decodeClientFrame(Uint8Array.of(1, 1, 0, 0, 0, 1, ...fill(32, 0))), (e) => NetError.is(e, 'BAD_FRAME'))
-  assert.throws(() => decodeRelayFrame(Uint8Array.of(1, 0x85, 0, 0, 0, 1, 200, 0, 0)), (e) => NetError.is(e, 'BAD_FRAME'))
+  assert.throws(() => decodeClientFrame(Uint8Array.of(1, 1, 0, 0, 0, 1, ...fill(32, 0))), badBytes)
+  assert.throws(() => decodeRelayFrame(Uint8Array.of(1, 0x85, 0, 0, 0, 1, 200, 0, 0)), badBytes)
   // a batch item claiming more bytes than the frame holds
-  assert.throws(() => decodeRelayFrame(Uint8Array.of(1, 0x83, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, ...fill(16, 0), 0, 0, 0, 9, 1)), (e) => NetError.is(e, 'BAD_FRAME'))
+  assert.throws(() => decodeRelayFrame(Uint8Array.of(1, 0x83, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, ...fill(16, 0), 0, 0, 0, 9, 1)), badBytes)
 })
 
 test('mailbox frames round-trip (property)', () => {
@@ -76,10 +82,10 @@ test('mailbox frames round-trip (property)', () => {
     const f = { type: 'batch' as const, reqId, cursor, more, items: items.map((i) => ({ id: i.id, envelope: i.envelope })) }
     assert.deepEqual(decodeRelayFrame(encodeRelayFrame(f)), f)
   }))
-  // arbitrary bytes never throw anything but a NetError
+  // arbitrary bytes never throw anything but a WireError
   fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), (b) => {
     for (const dec of [decodeClientFrame, decodeRelayFrame, decodeDeliverFrame]) {
-      try { dec(b) } catch (e) { assert.ok(NetError.is(e), String(e)) }
+      try { dec(b) } catch (e) { assert.ok(WireError.is(e), String(e)) }
     }
   }))
 })
@@ -90,15 +96,24 @@ test('presence records and keys: exact bytes, bounds, validator and selector', (
   const formed = presenceDhtKey(fill(32, 0xcd))
   assert.deepEqual(presenceDhtKey(formed), formed)
   assert.throws(() => presenceDhtKey(fill(8, 1)), RangeError)
-  assert.throws(() => decodePresenceRecord(Uint8Array.of(2, 0, 0, 0, 0, 0, 0, 0, 0, 1)), (e) => NetError.is(e, 'UNSUPPORTED_VERSION'))
-  assert.throws(() => decodePresenceRecord(Uint8Array.of(1, 0, 0)), (e) => NetError.is(e, 'BAD_FRAME'))
-  assert.throws(() => decodePresenceRecord(new Uint8Array(5000).fill(1)), (e) => NetError.is(e, 'TOO_LARGE'))
+  assert.throws(() => decodePresenceRecord(Uint8Array.of(2, 0, 0, 0, 0, 0, 0, 0, 0, 1)), (e) => WireError.is(e, 'VERSION'))
+  assert.throws(() => decodePresenceRecord(Uint8Array.of(1, 0, 0)), badBytes)
+  assert.throws(() => decodePresenceRecord(new Uint8Array(5000).fill(1)), (e) => WireError.is(e, 'TOO_LARGE'))
   const now = 1_000_000
   validatePresence(formed, encodePresenceRecord({ publishedAt: now, value: Uint8Array.of(1) }), now)
-  assert.throws(() => validatePresence(formed, encodePresenceRecord({ publishedAt: now + 3600_000, value: Uint8Array.of(1) }), now), (e) => NetError.is(e, 'BAD_FRAME'))
-  assert.throws(() => validatePresence(new TextEncoder().encode('/0m1p/xyz'), encodePresenceRecord({ publishedAt: now, value: Uint8Array.of(1) }), now), (e) => NetError.is(e, 'BAD_FRAME'))
+  assert.throws(() => validatePresence(formed, encodePresenceRecord({ publishedAt: now + 3600_000, value: Uint8Array.of(1) }), now), badBytes)
+  assert.throws(() => validatePresence(new TextEncoder().encode('/0m1p/xyz'), encodePresenceRecord({ publishedAt: now, value: Uint8Array.of(1) }), now), badBytes)
   const older = encodePresenceRecord({ publishedAt: 10, value: Uint8Array.of(1) })
   const newer = encodePresenceRecord({ publishedAt: 20, value: Uint8Array.of(2) })
   assert.equal(selectPresence([older, newer, Uint8Array.of(9)]), 1)
   assert.equal(selectPresence([newer, older]), 0)
+})
+
+test('net translates wire errors at the stream: version, size and malformed bytes become NetErrors with the cause kept', () => {
+  assert.throws(() => atStream(() => decodeDeliverFrame(Uint8Array.of(2, 1, 9))), (e) => NetError.is(e, 'UNSUPPORTED_VERSION') && WireError.is(e.cause, 'VERSION'))
+  assert.throws(() => atStream(() => decodeClientFrame(Uint8Array.of(1, 0x7f, 0, 0, 0, 0))), (e) => NetError.is(e, 'BAD_FRAME'))
+  const big = new Uint8Array(MAX_ENVELOPE_BYTES + 3); big[0] = 1; big[1] = 1
+  assert.throws(() => atStream(() => decodeDeliverFrame(big)), (e) => NetError.is(e, 'TOO_LARGE'))
+  const other = new Error('not from the wire')
+  assert.equal(netFromWire(other), other)
 })

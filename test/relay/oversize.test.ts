@@ -7,7 +7,8 @@ import { createTestnet } from '../helpers/testnet.ts'
 import { makeMailboxKey } from '../helpers/mailbox-key.ts'
 import { NetError } from '../../src/net/errors.ts'
 import { MAILBOX_PROTOCOL, MAX_RELAY_FRAME_BYTES, decodeRelayFrame } from '../../src/wire/mailbox.ts'
-import { DELIVER_PROTOCOL, MAX_ENVELOPE_BYTES, decodeDeliverFrame } from '../../src/wire/deliver.ts'
+import { DELIVER_PROTOCOL, decodeDeliverFrame } from '../../src/wire/deliver.ts'
+import { MAX_ENVELOPE_BYTES } from '../../src/wire/envelope.ts'
 
 const env = (n: number): Uint8Array => new Uint8Array(randomBytes(n))
 

@@ -142,7 +142,6 @@ export function App ({ token }: { token: string | undefined }): React.JSX.Elemen
                   <span className='row'>
                     <strong className='name'>{c.name}</strong>
                     {c.verified && <span className='badge ok' title='Verified'>✓</span>}
-                    {c.identityChanged === true && <span className='badge warn' title='Safety number changed'>!</span>}
                     {c.unread > 0 && <span className='badge unread' data-testid='unread'>{c.unread}</span>}
                   </span>
                   <span className='last'>{c.lastMessage === undefined ? '—' : `${c.lastMessage.direction === 'out' ? 'You: ' : ''}${c.lastMessage.text}`}</span>

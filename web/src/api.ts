@@ -24,7 +24,6 @@ export interface ContactView {
   verified: boolean
   unread: number
   lastMessage?: { text: string, at: number, direction: 'out' | 'in' }
-  identityChanged?: boolean
 }
 export interface RelayView { address: string, state: 'connected' | 'connecting' | 'unreachable', reservation: boolean }
 export interface SettingsView { relayOnly: boolean, lanDiscovery: boolean, relays: string[] }

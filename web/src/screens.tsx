@@ -185,7 +185,6 @@ export function Conversation ({ api, contact, messages, onSafety, onError }: {
         </div>
         <button type='button' data-testid='open-safety' onClick={onSafety}>{contact.verified ? 'Verified ✓' : 'Verify safety number'}</button>
       </div>
-      {contact.identityChanged === true && <p className='error'>{contact.name}'s safety number changed. Compare it again before you trust new messages.</p>}
       <div className='messages' data-testid='messages'>
         {messages.length === 0 && <p className='muted center'>No messages yet. Say hello.</p>}
         {messages.map((m) => (

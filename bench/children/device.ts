@@ -16,7 +16,8 @@ createDeviceHost({ dataDir, logger: silentLogger, ...(relay !== undefined ? { re
     if (msg.type === 'measure') {
       settledMemory().then((mem) => { send({ type: 'memory', ...mem, contacts }) }, (err: unknown) => { send({ type: 'error', message: String(err) }) })
     } else if (msg.type === 'exit') {
-      host.stop().finally(() => process.exit(0))
+      // Exits whatever stop() does; nothing is left to handle a rejection.
+      void host.stop().finally(() => process.exit(0))
     }
   })
 }).catch((err: unknown) => { send({ type: 'error', message: String(err) }) })

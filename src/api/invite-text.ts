@@ -38,10 +38,10 @@ export function base32Encode (bytes: Uint8Array): string {
     bits += 8
     while (bits >= 5) {
       bits -= 5
-      out += ALPHABET[(value >>> bits) & 31]
+      out += ALPHABET.charAt((value >>> bits) & 31)
     }
   }
-  if (bits > 0) out += ALPHABET[(value << (5 - bits)) & 31]
+  if (bits > 0) out += ALPHABET.charAt((value << (5 - bits)) & 31)
   return out
 }
 

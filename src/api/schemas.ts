@@ -15,7 +15,7 @@ export const MAX_PAGE = 500
 /** A zod check of UTF-8 length (the wire's limits are in bytes, zod's .max in UTF-16 units). */
 const maxBytes = (max: number) => (s: string): boolean => utf8Length(s) <= max
 
-const oneLine = (s: string): boolean => ![...s].some((c) => { const n = c.charCodeAt(0); return n < 0x20 || n === 0x7f })
+const oneLine = (s: string): boolean => !Array.from(s).some((c) => { const n = c.charCodeAt(0); return n < 0x20 || n === 0x7f })
 
 export const NameSchema = z.string().trim().min(1, 'must not be empty')
   .refine(maxBytes(MAX_NAME_BYTES), `must be at most ${MAX_NAME_BYTES} bytes of UTF-8`)

@@ -137,7 +137,7 @@ export async function runRelay (rt: CliRuntime, p: Parsed, _dataDir: string): Pr
   try {
     relay = await rt.startRelay({ dataDir, listen, logger, ...(bootstrap === undefined ? {} : { bootstrap }) })
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE' || /EADDRINUSE|address already in use/i.test(String((err as Error).message))) {
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE' || /EADDRINUSE|address already in use/i.test(err instanceof Error ? err.message : String(err))) {
       throw new CliError('FAILED', 'A listen address of the relay is in use; choose others with --listen.', { cause: err })
     }
     throw err

@@ -268,7 +268,7 @@ export async function main (argv: string[], runtime: CliRuntime = defaultRuntime
 function report (rt: CliRuntime, err: unknown): number {
   if (CliError.is(err)) {
     rt.stderr(`0message1: ${err.message}\n`)
-    return err.code === 'USAGE' ? 2 : 1
+    return CliError.is(err, 'USAGE') ? 2 : 1
   }
   // Every layer's typed error carries a sentence meant for a person (ApiError included).
   if (err instanceof CodedError) {

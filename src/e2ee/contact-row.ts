@@ -2,7 +2,7 @@
 // my invite is answered, and on every later card), and my side's mailbox.
 import { randomBytes } from 'node:crypto'
 import { accountIdFromIdentityKey, signalUuidFromIdentityKey } from '../identity/account-id.ts'
-import type { ContactRow } from '../store/contacts.ts'
+import type { ContactRow, PendingInvite } from '../store/contacts.ts'
 
 /** The other side as its invite or contact card describes it (both carry these fields). */
 export interface TheirSide {
@@ -17,14 +17,8 @@ export interface TheirSide {
   readonly senderCertificate?: Uint8Array
 }
 
-/** My mailbox for this contact (a PendingInvite has exactly these fields). */
-export interface MySide {
-  readonly mailboxId: Uint8Array
-  readonly mailboxKey: Uint8Array
-  readonly mailboxPrivateKey: Uint8Array
-  readonly mailboxPublicKey: Uint8Array
-  readonly presenceSecret: Uint8Array
-}
+/** My mailbox for this contact: the fields a pending invite keeps of it. */
+export type MySide = Pick<PendingInvite, 'mailboxId' | 'mailboxKey' | 'mailboxPrivateKey' | 'mailboxPublicKey' | 'presenceSecret'>
 
 type TheirFields = Pick<ContactRow, 'theirDisplayName' | 'theirMailboxId' | 'theirMailboxKey' | 'theirRelays' | 'theirPeerId' |
 'theirAddresses' | 'theirPresenceSecret' | 'theirCertificate'>

@@ -21,6 +21,10 @@ import { E2eeError } from './errors.ts'
  * have accepted just in time while the inviter was offline and the message waited on a relay. */
 export const PENDING_INVITE_GRACE_MS = 14 * 24 * 3600 * 1000
 
+/** libsignal hands message types back as plain numbers. */
+const PREKEY: number = CiphertextMessageType.PreKey
+const WHISPER: number = CiphertextMessageType.Whisper
+
 /** The caller's writes for an opened envelope, run inside the transaction that commits the session. */
 export type StoreOpened = (opened: { contactId: string, payload: Payload }) => void
 
@@ -61,7 +65,7 @@ export async function encryptFor (ctx: DeviceContext, contact: ContactRow, addre
   const ct = await signalEncrypt(blob(plaintext), address, ctx.localAddress, ctx.stores, ctx.stores, new Date(ctx.now()))
   let body: Uint8Array
   let innerType: typeof INNER_SEALED | typeof INNER_SIGNAL
-  if (ct.type() === CiphertextMessageType.PreKey) {
+  if (ct.type() === PREKEY) {
     // Not yet confirmed: the PreKey message carries my identity key in clear, and the invite's
     // mailbox key may be known to anyone who saw the invite. Seal the sender inside.
     const usmc = UnidentifiedSenderMessageContent.new(ct, ctx.senderCert, ContentHint.Default, null)
@@ -136,11 +140,11 @@ async function openSealed (ctx: DeviceContext, entry: MailboxEntry, body: Uint8A
   const contents = usmc.contents()
   const decrypt = async (address: ProtocolAddress): Promise<Uint8Array> => {
     try {
-      if (type === CiphertextMessageType.PreKey) {
+      if (type === PREKEY) {
         const m = PreKeySignalMessage.deserialize(contents)
         return await signalDecryptPreKey(m, address, ctx.localAddress, ctx.stores, ctx.stores, ctx.stores, ctx.stores, ctx.stores)
       }
-      if (type === CiphertextMessageType.Whisper) {
+      if (type === WHISPER) {
         return await signalDecrypt(SignalMessage.deserialize(contents), address, ctx.localAddress, ctx.stores, ctx.stores)
       }
     } catch (err) {
@@ -161,7 +165,7 @@ async function openSealed (ctx: DeviceContext, entry: MailboxEntry, body: Uint8A
   const invite = entry.invite
   const now = ctx.now()
   if (now > invite.expiresAt + PENDING_INVITE_GRACE_MS) throw new E2eeError('INVITE_EXPIRED', 'A first message arrived for an invite that expired; make a new invite.')
-  if (type !== CiphertextMessageType.PreKey) throw new E2eeError('BAD_SENDER', 'The first message for an invite must start a session.')
+  if (type !== PREKEY) throw new E2eeError('BAD_SENDER', 'The first message for an invite must start a session.')
   if (ctx.contactRepo.byAccountId(accountIdFromIdentityKey(senderKeyBytes)) !== undefined) throw new E2eeError('BAD_SENDER', 'An invite was answered by an account that is already a contact; the message was dropped.')
   const address = ProtocolAddress.new(addressName, DEVICE_ID)
   let row: ContactRow | undefined

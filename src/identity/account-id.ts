@@ -21,11 +21,11 @@ function base32 (bytes: Uint8Array): string {
     value = (value << 8) | b
     bits += 8
     while (bits >= 5) {
-      out += ALPHABET[(value >>> (bits - 5)) & 31]
+      out += ALPHABET.charAt((value >>> (bits - 5)) & 31)
       bits -= 5
     }
   }
-  if (bits > 0) out += ALPHABET[(value << (5 - bits)) & 31]
+  if (bits > 0) out += ALPHABET.charAt((value << (5 - bits)) & 31)
   return out
 }
 
@@ -52,7 +52,7 @@ export function accountIdFromIdentityKey (identityKey: Uint8Array): string {
 export function parseAccountId (text: string): string {
   if (typeof text !== 'string') throw new TypeError('account id must be a string')
   const compact = text.toLowerCase().replace(/[\s-]+/g, '')
-  if (compact.length !== TOTAL_CHARS || ![...compact].every((c) => ALPHABET.includes(c))) {
+  if (compact.length !== TOTAL_CHARS || !Array.from(compact).every((c) => ALPHABET.includes(c))) {
     throw new IdentityError('ACCOUNT_ID_INVALID', `That is not an account id: it must be ${TOTAL_CHARS} letters and digits 2–7, in groups of ${GROUP}.`)
   }
   const body = compact.slice(0, BODY_CHARS)

@@ -129,9 +129,9 @@ export class MessengerCore implements Messenger {
     this.#history.pruneEnvelopes(this.#now() - MESSAGE_TTL_MS)
     this.#kick()
     await this.#syncMailboxes()
-    this.#mailboxTimer = this.#clock.setInterval(() => { void this.#syncMailboxes(true) }, MAILBOX_REFETCH_MS, { unref: true })
-    this.#presenceTimer = this.#clock.setInterval(() => { void this.#publishPresence() }, PRESENCE_REPUBLISH_MS, { unref: true })
-    void this.#publishPresence()
+    this.#mailboxTimer = this.#clock.setInterval(() => { this.#background('syncMailboxes', this.#syncMailboxes(true)) }, MAILBOX_REFETCH_MS, { unref: true })
+    this.#presenceTimer = this.#clock.setInterval(() => { this.#background('publishPresence', this.#publishPresence()) }, PRESENCE_REPUBLISH_MS, { unref: true })
+    this.#background('publishPresence', this.#publishPresence())
     this.#scheduleCards()
   }
 
@@ -184,6 +184,13 @@ export class MessengerCore implements Messenger {
     }
   }
 
+  /** Work nobody waits for (timers, pushes, best-effort publishing): a failure is logged, never unhandled. */
+  #background (what: string, work: Promise<unknown>): void {
+    work.catch((err: unknown) => {
+      this.#log.warn('background-failed', { what, error: err instanceof Error ? err.name : typeof err })
+    })
+  }
+
   // ---- account, contacts, invites -------------------------------------------------------------
 
   #card (): CardInput {
@@ -212,7 +219,7 @@ export class MessengerCore implements Messenger {
       ...(o.expiresInMs !== undefined ? { expiresInMs: o.expiresInMs } : {})
     }))
     // The invite made a new mailbox: start watching it on my relays at once.
-    void this.#syncMailboxes()
+    this.#background('syncMailboxes', this.#syncMailboxes())
     return invite
   }
 
@@ -224,8 +231,8 @@ export class MessengerCore implements Messenger {
     const now = this.#now()
     this.#history.queueControl(contact.id, hex(randomBytes(16)), envelope, now, now + MESSAGE_TTL_MS)
     this.#kick()
-    void this.#syncMailboxes()
-    void this.#publishPresence()
+    this.#background('syncMailboxes', this.#syncMailboxes())
+    this.#background('publishPresence', this.#publishPresence())
     const view = this.#contactView(contact)
     this.#emit({ type: 'contact', contact: view })
     return view
@@ -336,7 +343,7 @@ export class MessengerCore implements Messenger {
       this.#receipts.set(contactId, pending)
     }
     for (const id of ids) pending[type].add(id)
-    this.#receiptTimer ??= this.#clock.setTimeout(() => { this.#receiptTimer = undefined; void this.#flushReceipts() }, RECEIPT_BATCH_MS)
+    this.#receiptTimer ??= this.#clock.setTimeout(() => { this.#receiptTimer = undefined; this.#background('flushReceipts', this.#flushReceipts()) }, RECEIPT_BATCH_MS)
   }
 
   async #flushReceipts (): Promise<void> {
@@ -359,7 +366,7 @@ export class MessengerCore implements Messenger {
 
   #scheduleCards (): void {
     this.#cardTimer?.cancel()
-    this.#cardTimer = this.#clock.setTimeout(() => { this.#cardTimer = undefined; void this.#sendCards() }, CARD_DEBOUNCE_MS, { unref: true })
+    this.#cardTimer = this.#clock.setTimeout(() => { this.#cardTimer = undefined; this.#background('sendCards', this.#sendCards()) }, CARD_DEBOUNCE_MS, { unref: true })
   }
 
   /**
@@ -372,10 +379,10 @@ export class MessengerCore implements Messenger {
     const announced = JSON.stringify(card)
     if (this.#history.setting(ANNOUNCED_KEY) === announced) return
     this.#history.setSetting(ANNOUNCED_KEY, announced)
-    void this.#publishPresence()
+    this.#background('publishPresence', this.#publishPresence())
     for (const c of this.#device.contacts()) {
       try {
-        await this.#sendControl(c.id, (id) => ({ ...this.#device.myCard(c.id, card), id } as Payload))
+        await this.#sendControl(c.id, (id) => ({ ...this.#device.myCard(c.id, card), id }))
       } catch (err) {
         this.#log.warn('card-not-queued', { error: (err as Error).name })
       }
@@ -448,7 +455,7 @@ export class MessengerCore implements Messenger {
     this.#kickQueued = true
     this.#clock.setImmediate(() => {
       this.#kickQueued = false
-      if (!this.#stopped) void this.#pump()
+      if (!this.#stopped) this.#background('pump', this.#pump())
     })
   }
 
@@ -466,6 +473,7 @@ export class MessengerCore implements Messenger {
         for (const row of due) {
           const key = `${row.contactId}/${row.messageId}`
           this.#inFlight.add(key)
+          // Rejections end in the .catch; .finally only frees the slot.
           void this.#attempt(row).catch((err: unknown) => {
             this.#log.warn('attempt-crashed', { error: (err as Error).name })
           }).finally(() => {
@@ -473,6 +481,8 @@ export class MessengerCore implements Messenger {
             this.#kick()
           })
         }
+        // stop() may have run during the awaits above (the compiler narrows #stopped as if not).
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
       } while (this.#pumpAgain && !this.#stopped)
     } finally {
       this.#pumping = false
@@ -505,11 +515,11 @@ export class MessengerCore implements Messenger {
     // The DHT may know a newer location: look it up without holding this attempt (a lookup can take
     // seconds); if it finds one, everything queued for the contact is tried again at once.
     if (path === undefined && !this.#stopped) {
-      void this.#locate(contact).then((found) => {
+      this.#background('locate', this.#locate(contact).then((found) => {
         if (!found || this.#stopped) return
         this.#history.retryContactNow(contact.id, this.#now())
         this.#kick()
-      })
+      }))
     }
     if (this.#stopped) return
     this.#log.debug('attempt', { kind: row.kind, attempts, path: path ?? 'none' })
@@ -520,6 +530,8 @@ export class MessengerCore implements Messenger {
       return
     }
     const copies = await this.#deposit(contact, row.envelope)
+    // stop() may have run during the deposit.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
     if (this.#stopped) return
     const wanted = Math.min(MAILBOX_COPIES, contact.theirRelays.length)
     if (copies > 0) {
@@ -606,7 +618,7 @@ export class MessengerCore implements Messenger {
     if (opened.result === undefined) {
       // Sent again because our receipt was lost, or arrived by a second path: receipt once more.
       const seen = opened.seen
-      if (seen?.messageId !== null && seen?.messageId !== undefined) this.#queueReceipt(seen.contactId, [seen.messageId], 'delivered')
+      if (seen.messageId !== null) this.#queueReceipt(seen.contactId, [seen.messageId], 'delivered')
       return
     }
     const { contact, payload, newContact } = opened.result
@@ -627,8 +639,8 @@ export class MessengerCore implements Messenger {
     }
     if (newContact) {
       this.#emit({ type: 'contact', contact: this.#contactView(contact) })
-      void this.#syncMailboxes()
-      void this.#publishPresence()
+      this.#background('syncMailboxes', this.#syncMailboxes())
+      this.#background('publishPresence', this.#publishPresence())
     }
   }
 
@@ -660,7 +672,7 @@ export class MessengerCore implements Messenger {
         if (this.#stopped) { await session.close(); return }
         entry.session = session
         entry.failures = 0
-        session.onPush((item) => { void this.#take(session, key, item) })
+        session.onPush((item) => { this.#background('take', this.#take(session, item)) })
         await this.#drain(session, key)
       } catch (err) {
         entry.session = undefined
@@ -673,7 +685,7 @@ export class MessengerCore implements Messenger {
   }
 
   #scheduleMailboxRetry (at: number): void {
-    this.#clock.setTimeout(() => { void this.#syncMailboxes() }, Math.max(0, at - this.#now()) + 5, { unref: true })
+    this.#clock.setTimeout(() => { this.#background('syncMailboxes', this.#syncMailboxes()) }, Math.max(0, at - this.#now()) + 5, { unref: true })
   }
 
   async #drain (session: MailboxSessionPort, key: string): Promise<void> {
@@ -700,11 +712,10 @@ export class MessengerCore implements Messenger {
     }
   }
 
-  async #take (session: MailboxSessionPort, key: string, item: { id: Uint8Array, envelope: Uint8Array }): Promise<void> {
+  async #take (session: MailboxSessionPort, item: { id: Uint8Array, envelope: Uint8Array }): Promise<void> {
     if (await this.#handleMailboxItem(item)) {
       await session.ack([item.id]).catch((err: unknown) => {
         this.#log.debug('mailbox-ack-failed', { error: (err as Error).name })
-        void key
       })
     }
   }

@@ -63,7 +63,7 @@ export function deliverHandler (getHandler: () => EnvelopeHandler | undefined, l
       try {
         await h(envelope, { path })
       } catch (err) {
-        logger.info('deliver-handler-rejected', { code: err instanceof CodedError ? err.code : err instanceof Error ? err.name : typeof err })
+        logger.info('deliver-handler-rejected', { code: CodedError.is(err) ? err.code : err instanceof Error ? err.name : typeof err })
         await answer('rejected')
         return
       }

@@ -112,7 +112,7 @@ export async function createDeviceNode (o: DeviceNodeOptions): Promise<DeviceNod
 
   const node: DeviceNode = {
     peerId: libp2p.peerId.toString(),
-    libp2p: libp2p as unknown as Libp2p,
+    libp2p,
     addresses,
     onEnvelope (h) { handler = h },
     async deliver (to, envelope, opts = {}) {

@@ -95,7 +95,7 @@ export class SqliteMailboxStore implements MailboxStore {
       const id = randomBytes(ITEM_ID_BYTES)
       this.total += envelope.length
       const r = insert.run([id, Buffer.from(mailboxId), Buffer.from(envelope), envelope.length, now, now + quota.expiryMs])
-      return { ok: true, item: { seq: Number(r.lastInsertRowid), id: new Uint8Array(id), envelope } }
+      return { ok: true, item: { seq: r.lastInsertRowid, id: new Uint8Array(id), envelope } }
     }))()
   }
 

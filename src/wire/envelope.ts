@@ -54,6 +54,8 @@ function check (bytes: Uint8Array, n: number, name: string): void {
 export function sealEnvelope (o: { mailboxId: Uint8Array, mailboxKey: Uint8Array, innerType: InnerType, body: Uint8Array, nonce?: Uint8Array }): Uint8Array {
   check(o.mailboxId, MAILBOX_ID_BYTES, 'mailboxId')
   check(o.mailboxKey, MAILBOX_KEY_BYTES, 'mailboxKey')
+  // For untyped (JavaScript) callers: the type already says 1 | 2.
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
   if (o.innerType !== INNER_SEALED && o.innerType !== INNER_SIGNAL) throw new RangeError(`innerType must be 1 or 2 (got ${String(o.innerType)})`)
   const size = bucketFor(o.body.length)
   if (size === undefined) throw new RangeError(`message too large for an envelope: ${o.body.length} > ${MAX_INNER_BODY_BYTES} bytes`)

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
 import { createLibp2p } from 'libp2p'
+import { FaultTolerance } from '@libp2p/interface'
 import { tcp } from '@libp2p/tcp'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@libp2p/yamux'
@@ -38,7 +39,7 @@ async function reservingNode (t: TestContext, relayAddr: string): Promise<Awaite
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     services: { identify: identify() },
-    transportManager: { faultTolerance: 1 } // NO_FATAL: a refused reservation must not fail start()
+    transportManager: { faultTolerance: FaultTolerance.NO_FATAL } // a refused reservation must not fail start()
   })
   t.after(async () => { await node.stop() })
   return node

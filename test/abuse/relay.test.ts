@@ -153,7 +153,7 @@ test('abuse: oversized frames are refused before they are buffered whole; the re
   // 2. A deposit one byte over the protocol's frame bound, then an envelope over this relay's limit.
   const conn = await openMailboxStream(node, addr)
   const over = new Uint8Array(MAX_CLIENT_FRAME_BYTES + 1); over[0] = 1; over[1] = 1
-  const r1 = await conn.request(over).then((f) => f.type === 'error' ? f.reason : f.type, (err: Error) => `ended ${err.name}`)
+  const r1 = await conn.request(over).then((f) => f.type === 'error' ? f.reason : f.type, (err: unknown) => `ended ${err instanceof Error ? err.name : typeof err}`)
   assert.ok(r1 === 'TOO_LARGE' || r1.startsWith('ended'), r1)
   const conn2 = await openMailboxStream(node, addr)
   const box = randomBytes(32)

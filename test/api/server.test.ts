@@ -32,7 +32,7 @@ async function openEvents (server: ApiServer, protocols: string[], headers: Reco
   const events: MessengerEvent[] = []
   const waiters: Array<{ pred: (e: MessengerEvent) => boolean, resolve: (e: MessengerEvent) => void }> = []
   ws.on('message', (data) => {
-    const e = JSON.parse(String(data)) as MessengerEvent
+    const e = JSON.parse((data as Buffer).toString('utf8')) as MessengerEvent
     events.push(e)
     for (const w of [...waiters]) if (w.pred(e)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(e) }
   })

@@ -171,7 +171,7 @@ export function spawnChild (script: string, o: ChildOptions): Child {
 
 // ---- child side ----
 
-export type Handlers = Record<string, (args: any) => Promise<unknown> | unknown> // eslint-disable-line @typescript-eslint/no-explicit-any
+export type Handlers = Record<string, (args: any) => unknown> // eslint-disable-line @typescript-eslint/no-explicit-any
 
 export function emit (event: string, fields: Record<string, unknown> = {}): void {
   process.stdout.write(CHILD_MARK + JSON.stringify({ ...fields, event }) + '\n')

@@ -115,7 +115,7 @@ if (!existsSync(invitePath) || process.argv.includes('--force')) {
   const invite = signInvite(record, identity.privateKey)
   writeFileSync(invitePath, JSON.stringify({
     description: 'Invite v1. "bytes" is the binary invite (record || XEdDSA signature over "0message1 invite v1\\0" || record); "link" is 0m1: + base64url(bytes). Signatures and the Kyber key come from libsignal\'s randomness, so this vector is kept, not regenerated. See docs/protocol.md.',
-    record: JSON.parse(JSON.stringify(record, (_k, v: unknown) => v instanceof Uint8Array ? hex(v) : v)),
+    record: JSON.parse(JSON.stringify(record, (_k, v: unknown) => v instanceof Uint8Array ? hex(v) : v)) as unknown,
     bytes: hex(invite),
     link: '0m1:' + Buffer.from(invite).toString('base64url')
   }, null, 2) + '\n')

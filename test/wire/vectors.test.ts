@@ -10,13 +10,13 @@ import { decodeInvite, encodeSignedInvite, inviteToLink, linkToInvite, verifyInv
 interface EnvelopeCase { name: string, mailboxId: string, mailboxKey: string, nonce: string, innerType: number, body: string, envelope: string }
 interface PayloadCase { name: string, payload: unknown, bytes: string }
 interface InviteVector { record: unknown, bytes: string, link: string }
-const load = <T>(name: string): T => JSON.parse(readFileSync(new URL(`../vectors/${name}`, import.meta.url), 'utf8')) as T
+const load = (name: string): unknown => JSON.parse(readFileSync(new URL(`../vectors/${name}`, import.meta.url), 'utf8'))
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
 const unhex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'))
 const asHex = (v: unknown): unknown => JSON.parse(JSON.stringify(v, (_k, x: unknown) => x instanceof Uint8Array ? hex(x) : x))
 
 test('envelope vectors: seal with the fixed nonce is byte-equal; open gives the body; layout checked by hand', () => {
-  const v = load<{ cases: EnvelopeCase[] }>('envelope.json')
+  const v = load('envelope.json') as { cases: EnvelopeCase[] }
   assert.ok(v.cases.length >= 4)
   for (const c of v.cases) {
     const env = unhex(c.envelope)
@@ -41,7 +41,7 @@ test('envelope vectors: seal with the fixed nonce is byte-equal; open gives the 
 })
 
 test('payload vectors: encode is byte-equal, decode gives the fields, re-encode is byte-equal', () => {
-  const v = load<{ cases: PayloadCase[] }>('payload.json')
+  const v = load('payload.json') as { cases: PayloadCase[] }
   assert.ok(v.cases.length >= 6)
   for (const c of v.cases) {
     const decoded = decodePayload(unhex(c.bytes))
@@ -51,7 +51,7 @@ test('payload vectors: encode is byte-equal, decode gives the fields, re-encode 
 })
 
 test('invite vector: decodes, verifies, matches its record, re-encodes byte-equal', () => {
-  const v = load<InviteVector>('invite.json')
+  const v = load('invite.json') as InviteVector
   const bytes = linkToInvite(v.link)
   assert.equal(hex(bytes), v.bytes)
   const invite = decodeInvite(bytes)

@@ -1,5 +1,7 @@
 // The app shell: host state (onboarding, unlock, ready), contacts and conversations kept current by
 // the event socket, and the panels (invite, add contact, safety number, settings, network).
+// `void f()` in event handlers and effects: React cannot await them, and every such f catches its
+// own errors and shows them (setError / fail / onError), so nothing is left to reject.
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
 import { Api, ApiFailure, type ApiEvent, type ContactView, type HostState, type MessageView, type StatusView } from './api.ts'
 import { AddContact, Conversation, InvitePanel, NetworkPanel, Onboarding, SafetyNumberPanel, SettingsPanel, Unlock } from './screens.tsx'

@@ -1,4 +1,6 @@
 // The screens of the UI. Text from contacts is only ever rendered as React text nodes, never as HTML.
+// `void f()` in event handlers and effects: React cannot await them, and every such f catches its
+// own errors and shows them (setError / fail / onError), so nothing is left to reject.
 import { useEffect, useRef, useState } from 'react'
 import QRCode from 'qrcode'
 import type { Api, ContactView, InviteView, MessageView, SafetyNumberView, StatusView } from './api.ts'
@@ -29,7 +31,7 @@ export function Onboarding ({ api, onDone }: { api: Api, onDone: () => Promise<v
   const [usePassphrase, setUsePassphrase] = useState(false)
   const [busy, setBusy] = useState(false)
   const [error, setError] = useState<string>()
-  const submit = async (e: React.FormEvent): Promise<void> => {
+  const submit = async (e: React.SubmitEvent): Promise<void> => {
     e.preventDefault()
     setBusy(true)
     setError(undefined)
@@ -66,7 +68,7 @@ export function Unlock ({ api, onDone }: { api: Api, onDone: () => Promise<void>
   const [passphrase, setPassphrase] = useState('')
   const [error, setError] = useState<string>()
   const [busy, setBusy] = useState(false)
-  const submit = async (e: React.FormEvent): Promise<void> => {
+  const submit = async (e: React.SubmitEvent): Promise<void> => {
     e.preventDefault()
     setBusy(true)
     try { await api.unlock(passphrase); await onDone() } catch (err) { setError(errorText(err)) } finally { setBusy(false) }
@@ -135,7 +137,7 @@ export function AddContact ({ api, onAdded }: { api: Api, onAdded: (c: ContactVi
   const [name, setName] = useState('')
   const [error, setError] = useState<string>()
   const [busy, setBusy] = useState(false)
-  const submit = async (e: React.FormEvent): Promise<void> => {
+  const submit = async (e: React.SubmitEvent): Promise<void> => {
     e.preventDefault()
     setBusy(true)
     setError(undefined)
@@ -170,7 +172,7 @@ export function Conversation ({ api, contact, messages, onSafety, onError }: {
   const [busy, setBusy] = useState(false)
   const end = useRef<HTMLDivElement>(null)
   useEffect(() => { end.current?.scrollIntoView({ block: 'end' }) }, [messages.length])
-  const send = async (e: React.FormEvent): Promise<void> => {
+  const send = async (e: React.SubmitEvent): Promise<void> => {
     e.preventDefault()
     if (text.trim() === '') return
     setBusy(true)

@@ -30,15 +30,17 @@ export const actionArb: fc.Arbitrary<Action> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('relay-loss' as const), at: fc.integer({ min: 0, max: 120_000 }), relay: fc.integer({ min: 0, max: 2 }) }) }
 )
 
+// The seed and fault rates do not shrink: a new seed is a new schedule, not a simpler one, and
+// shrinking doubles takes tens of thousands of runs. fast-check shrinks the list of actions.
 export const scheduleArb: fc.Arbitrary<Schedule> = fc.record({
-  seed: fc.integer(),
-  faults: fc.record({
+  seed: fc.noShrink(fc.integer()),
+  faults: fc.noShrink(fc.record({
     drop: fc.double({ min: 0, max: 0.6, noNaN: true }),
     dropAnswer: fc.double({ min: 0, max: 0.4, noNaN: true }),
     duplicate: fc.double({ min: 0, max: 0.4, noNaN: true }),
     // Up to past DELIVER_DEADLINE_MS (4 s): some attempts time out while their copy still arrives.
     maxDelayMs: fc.integer({ min: 1, max: 6_000 })
-  }),
+  })),
   actions: fc.array(actionArb, { minLength: 1, maxLength: 12 })
 })
 
@@ -63,7 +65,7 @@ export function checkOutcome (o: Outcome): void {
     for (const s of me.sent) assert.equal(me.states.get(s.id), 'delivered', `${who}: text ${s.seq} not shown delivered`)
     assert.equal(me.outbox, 0, `${who}: outbox not empty`)
   }
-  assert.ok(o.converged, 'did not settle within a simulated day after the network healed')
+  assert.ok(o.converged, 'did not settle within two simulated hours after the network healed')
 }
 
 export interface PropertyRun {

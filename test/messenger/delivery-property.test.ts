@@ -22,7 +22,7 @@ async function inWorker (o: { runs: number, seed?: number, path?: string }): Pro
     try {
       parentPort.postMessage({ ok: await runDeliveryProperty(workerData) })
     } catch (err) {
-      parentPort.postMessage({ failed: String(err instanceof Error ? err.message : err) })
+      parentPort.postMessage({ failed: String(err?.message ?? err) + '\\nBroken: ' + String(err?.cause?.message ?? '') })
     }`
   const worker = new Worker(source, { eval: true, execArgv: [], workerData: o })
   try {

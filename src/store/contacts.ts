@@ -95,7 +95,44 @@ export function publicContact (c: ContactRow): ContactRecord {
   }
 }
 
-export class ContactRepository {
+/** A contact's card as received from the contact (their side of the pair). */
+export interface TheirCard {
+  readonly displayName: string
+  readonly mailboxId: Uint8Array
+  readonly mailboxKey: Uint8Array
+  readonly relays: readonly string[]
+  readonly peerId?: string
+  readonly addresses: readonly string[]
+  readonly presenceSecret: Uint8Array
+  readonly certificate: Uint8Array
+}
+
+/**
+ * Contacts and pending invites, as the e2ee layer uses them. ContactRepository keeps them in
+ * SQLCipher; test/twins/memory-contacts.ts is the in-memory twin, held to the same assertions by
+ * test/store/contacts-contract.test.ts.
+ */
+export interface ContactStore {
+  /** Adds a contact; its id, account id, libsignal address and my mailbox id are unique (throws otherwise). */
+  insert: (c: ContactRow) => void
+  get: (id: string) => ContactRow | undefined
+  byAccountId: (accountId: string) => ContactRow | undefined
+  /** Every contact, oldest first (then by id). */
+  all: () => ContactRow[]
+  /** Applies a contact card; keeps a name the user chose (renamed) instead of their display name. */
+  updateTheirs: (id: string, c: TheirCard) => void
+  /** Returns false when there is no such contact. */
+  rename: (id: string, name: string) => boolean
+  setVerified: (id: string, verified: boolean) => boolean
+  insertPending: (p: PendingInvite) => void
+  /** Pending invites, oldest first. */
+  pending: () => PendingInvite[]
+  deletePending: (mailboxId: Uint8Array) => void
+  /** Prekey ids already promised to an invite (each one-time prekey goes into one invite only). */
+  pendingPreKeyIds: () => Set<number>
+}
+
+export class ContactRepository implements ContactStore {
   constructor (private readonly db: Database) {}
 
   insert (c: ContactRow): void {
@@ -125,8 +162,7 @@ export class ContactRepository {
   }
 
   /** Applies a contact card received from the contact (their side of the pair). */
-  updateTheirs (id: string, c: { displayName: string, mailboxId: Uint8Array, mailboxKey: Uint8Array, relays: readonly string[], peerId?: string,
-    addresses: readonly string[], presenceSecret: Uint8Array, certificate: Uint8Array }): void {
+  updateTheirs (id: string, c: TheirCard): void {
     this.db.prepare(`UPDATE contacts SET their_display_name = ?, name = CASE WHEN renamed = 1 THEN name ELSE ? END,
       their_mailbox_id = ?, their_mailbox_key = ?, their_relays = ?, their_peer_id = ?, their_addresses = ?,
       their_presence_secret = ?, their_certificate = ? WHERE id = ?`).run([

@@ -23,7 +23,27 @@ function bytes (b: Uint8Array): Uint8Array<ArrayBuffer> {
   return b as Uint8Array<ArrayBuffer>
 }
 
-export class SignalStores implements SessionStore, IdentityKeyStore, PreKeyStore, SignedPreKeyStore, KyberPreKeyStore {
+/**
+ * libsignal's five stores plus the unit of work the Device wraps each operation in, as the e2ee
+ * layer uses them. SignalStores (below) keeps them in SQLCipher.
+ */
+export interface SignalStore extends SessionStore, IdentityKeyStore, PreKeyStore, SignedPreKeyStore, KyberPreKeyStore {
+  /** Starts collecting writes; units do not nest. */
+  begin: () => void
+  /** Writes the unit and `extra` (the caller's rows) atomically. */
+  commit: (extra?: () => void) => void
+  /** Drops the unit's writes. */
+  rollback: () => void
+  /** Runs `fn` in a unit of work: committed with `extra` when fn resolves, dropped when it throws. */
+  atomically: <T>(fn: () => Promise<T>, extra?: (result: T) => void) => Promise<T>
+  session: (address: string) => SessionRecord | null
+  identity: (address: string) => PublicKey | null
+  /** Pins a contact's identity key. */
+  pinIdentity: (address: string, key: PublicKey) => void
+  saveKyber: (id: number, record: KyberPreKeyRecord, lastResort: boolean) => void
+}
+
+export class SignalStores implements SignalStore {
   private unit: Unit | undefined
   private readonly sessionCache = new Map<string, SessionRecord | null>()
   private readonly identityCache = new Map<string, PublicKey | null>()

@@ -59,8 +59,13 @@ export interface Outcome {
   readonly steps: number
 }
 
-/** After the schedule's last event, the network heals; everything must settle within this much simulated time. */
-export const HEAL_DEADLINE_MS = 24 * 3600_000
+/**
+ * After the schedule's last event the network heals; everything must settle within this much
+ * simulated time: the longest wait of a healthy outbox is STORED_RETRY_MS (5 min) after a backoff of
+ * at most BACKOFF_MAX_MS (1 min), so two hours is generous, and keeps a failing schedule (which
+ * runs to the deadline) cheap enough for fast-check to shrink.
+ */
+export const HEAL_DEADLINE_MS = 2 * 3600_000
 
 /** Makes every method throw once `closed()` holds: the host closes the device and store on stop. */
 function closable<T extends object> (target: T, closed: () => boolean): T {

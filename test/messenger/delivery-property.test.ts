@@ -11,9 +11,11 @@ import type { PropertyRun } from '../helpers/delivery-property.ts'
 
 /** Schedules per run (issue 15: at least 5,000 in under 30 s). DELIVERY_PROPERTY_SEED and _PATH replay a failure. */
 const RUNS = Number(process.env.DELIVERY_PROPERTY_RUNS ?? 5000)
+/** The same properties on the real Device and History: each schedule costs ~150 ms (two accounts, an invite, ~1 ms of libsignal per message), so 30 runs here. */
+const REAL_RUNS = Number(process.env.DELIVERY_PROPERTY_REAL_RUNS ?? 30)
 
 /** Runs the property in a worker thread (TypeScript loaded by tsx there too); resolves with its figures. */
-async function inWorker (o: { runs: number, seed?: number, path?: string }): Promise<PropertyRun> {
+async function inWorker (o: { runs: number, world: 'fake' | 'real', seed?: number, path?: string }): Promise<PropertyRun> {
   const helper = new URL('../helpers/delivery-property.ts', import.meta.url).href
   const source = `import { register } from 'tsx/esm/api'
     import { parentPort, workerData } from 'node:worker_threads'
@@ -22,7 +24,7 @@ async function inWorker (o: { runs: number, seed?: number, path?: string }): Pro
     try {
       parentPort.postMessage({ ok: await runDeliveryProperty(workerData) })
     } catch (err) {
-      parentPort.postMessage({ failed: String(err instanceof Error ? err.message : err) })
+      parentPort.postMessage({ failed: String(err?.message ?? err) + '\\nBroken: ' + String(err?.cause?.message ?? '') })
     }`
   const worker = new Worker(source, { eval: true, execArgv: [], workerData: o })
   try {
@@ -39,11 +41,25 @@ async function inWorker (o: { runs: number, seed?: number, path?: string }): Pro
   }
 }
 
-test(`delivery state machine: ${RUNS} random schedules of loss, duplicates, delay, restarts and relay loss (in-memory device and store)`, async () => {
+const replay = (): { seed?: number, path?: string } => {
   const seed = process.env.DELIVERY_PROPERTY_SEED
   const path = process.env.DELIVERY_PROPERTY_PATH
-  const r = await inWorker({ runs: RUNS, ...(seed !== undefined ? { seed: Number(seed) } : {}), ...(path !== undefined ? { path } : {}) })
-  console.log(`delivery property: ${r.runs} schedules in ${(r.ms / 1000).toFixed(1)} s (${(r.ms / r.runs).toFixed(2)} ms each; ` +
+  return { ...(seed !== undefined ? { seed: Number(seed) } : {}), ...(path !== undefined ? { path } : {}) }
+}
+
+const report = (what: string, r: PropertyRun): void => {
+  console.log(`delivery property (${what}): ${r.runs} schedules in ${(r.ms / 1000).toFixed(1)} s (${(r.ms / r.runs).toFixed(2)} ms each; ` +
     `${r.steps} timer steps, ${(r.simulatedMs / 3600_000).toFixed(0)} simulated hours)`)
+}
+
+test(`delivery state machine: ${RUNS} random schedules of loss, duplicates, delay, restarts and relay loss (in-memory device and store)`, async () => {
+  const r = await inWorker({ runs: RUNS, world: 'fake', ...replay() })
+  report('in-memory twins', r)
   assert.ok(r.runs >= RUNS)
+})
+
+test(`delivery state machine: ${REAL_RUNS} random schedules with the real Device (libsignal, SQLCipher) and History`, async () => {
+  const r = await inWorker({ runs: REAL_RUNS, world: 'real', ...replay() })
+  report('real Device and History', r)
+  assert.ok(r.runs >= REAL_RUNS)
 })

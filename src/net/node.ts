@@ -12,6 +12,8 @@ import { deliverEnvelope, deliverHandler, DELIVER_MAX_INBOUND_STREAMS, type Deli
 import { depositTo, openMailboxSession, type MailboxBox, type MailboxSession } from './mailbox-client.ts'
 import { DELIVER_PROTOCOL } from '../wire/deliver.ts'
 import { decodePresenceRecord, encodePresenceRecord, presenceDhtKey } from '../wire/presence.ts'
+import { startHolePunching, StunDirectory } from './holepunch.ts'
+import type { LinkKind } from './path.ts'
 
 export type { MailboxSession, MailboxBox } from './mailbox-client.ts'
 export type { MailboxItem } from '../wire/mailbox.ts'
@@ -55,6 +57,10 @@ export interface DeviceNode {
   relays(): RelayView[]
   nat(): 'public' | 'private' | 'unknown'
   onAddressesChanged(cb: () => void): void
+  /** The best open link to a peer (direct, hole-punched, relayed), undefined without a connection. */
+  linkTo(peerId: string): LinkKind | undefined
+  /** Open connections, all kinds (relays included). */
+  connections(): number
   stop(): Promise<void>
 }
 
@@ -67,7 +73,9 @@ export async function createDeviceNode (o: DeviceNodeOptions): Promise<DeviceNod
     if (peerIdOf(r) === undefined) throw new RangeError('relays[] must be multiaddrs ending in /p2p/<relay peer id>')
   }
   const privateKey = o.privateKey ?? await generateKeyPair('Ed25519')
+  const stun = new StunDirectory(o.relays)
   const libp2p = await createProfileLibp2p({
+    rtcConfiguration: () => stun.rtcConfiguration(),
     profile: 'device',
     privateKey,
     listen: o.listen,
@@ -76,6 +84,7 @@ export async function createDeviceNode (o: DeviceNodeOptions): Promise<DeviceNod
     mdns: o.mdns,
     relayOnly
   })
+  const puncher = startHolePunching(libp2p, { stun, webrtc: !relayOnly, logger })
   let handler: EnvelopeHandler | undefined
   let stopped = false
   const sessions = new Set<MailboxSession>()
@@ -213,10 +222,13 @@ export async function createDeviceNode (o: DeviceNodeOptions): Promise<DeviceNod
       return isPublic ? 'public' : 'private'
     },
     onAddressesChanged (cb) { addrListeners.push(cb) },
+    linkTo: (peerId) => puncher.linkTo(peerId),
+    connections: () => libp2p.getConnections().filter((c) => c.status === 'open').length,
     async stop () {
       if (stopped) return
       stopped = true
       clearInterval(timer)
+      puncher.stop()
       libp2p.removeEventListener('self:peer:update', onSelfUpdate)
       await Promise.all([...sessions].map(async (s) => { await s.close() }))
       await libp2p.stop()

@@ -1,0 +1,206 @@
+// Direct connections through home NATs: WebRTC private-to-private, coordinated by our own relays.
+// Once a relayed (circuit) connection to another device is up, exactly one side (the lower peer id)
+// dials `<relay>/p2p-circuit/webrtc/p2p/<peer>`: @libp2p/webrtc exchanges SDP and ICE candidates over
+// the circuit, ICE's UDP checks punch both NATs, and the result is a direct connection that outlives
+// the relay. STUN (to learn the public address and port) asks only our own relays, never the
+// library's default public STUN servers. A failed attempt costs one bounded dial, then backs off;
+// messages keep flowing over the circuit (or into the mailbox) all the while.
+// Relay-only devices never get here: they have no WebRTC transport at all (src/net/libp2p.ts).
+import type { Connection, PeerId } from '@libp2p/interface'
+import { lpStream } from '@libp2p/utils'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { Logger } from '../platform/logger.ts'
+import { decodeStunPort, encodeStunPort, STUN_PORT_FRAME_BYTES, STUN_PORT_PROTOCOL } from '../wire/stun-port.ts'
+import { isRelayed, isWebRTC, linkOf, type LinkKind } from './path.ts'
+import { peerIdOf, type NodeLibp2p } from './libp2p.ts'
+
+/** @libp2p/webrtc's signalling protocol: a peer that lists it (identify) accepts WebRTC dials. */
+export const WEBRTC_SIGNALING_PROTOCOL = '/webrtc-signaling/0.0.1'
+/** One WebRTC attempt, end to end: SDP offer/answer and candidates over the circuit (a few relay round
+ * trips) plus ICE checks. Measured 95–333 ms, outliers ~1.1 s (shared/research/nat-traversal.md); a peer
+ * that never completes ICE (symmetric NAT) costs at most this. */
+export const HOLEPUNCH_ATTEMPT_MS = 8_000
+/** After a failed attempt, the next one to that peer waits this long, doubling up to the maximum: NATs
+ * that refuse once (symmetric mapping) refuse again, but a network change (other Wi-Fi) can fix it. */
+export const HOLEPUNCH_RETRY_MIN_MS = 30_000
+export const HOLEPUNCH_RETRY_MAX_MS = 30 * 60_000
+/** How often relayed connections are checked for a missing upgrade (besides on each identify). */
+export const HOLEPUNCH_TICK_MS = 2_000
+/** Asking a relay for its STUN port: one stream on a connection we hold. */
+export const STUN_PORT_DEADLINE_MS = 5_000
+
+/** The STUN servers of our own relays: the relay's host as configured, the port as the relay told it. */
+export class StunDirectory {
+  readonly #hosts = new Map<string, string>()
+  readonly #ports = new Map<string, number>()
+
+  constructor (relays: readonly string[]) {
+    for (const r of relays) {
+      const id = peerIdOf(r)
+      const host = stunHostOf(r)
+      if (id !== undefined && host !== undefined) this.#hosts.set(id, host)
+    }
+  }
+
+  isRelay (peerId: string): boolean { return this.#hosts.has(peerId) }
+
+  setPort (relayPeerId: string, port: number): void {
+    if (this.#hosts.has(relayPeerId)) this.#ports.set(relayPeerId, port)
+  }
+
+  /** Only relays we were configured with and that told us their port; empty (host candidates only) before. */
+  iceServers (): RTCIceServer[] {
+    const out: RTCIceServer[] = []
+    for (const [id, port] of this.#ports) {
+      const host = this.#hosts.get(id)
+      if (host !== undefined) out.push({ urls: [`stun:${host}:${port}`] })
+    }
+    return out
+  }
+
+  /** The whole RTCConfiguration handed to @libp2p/webrtc. `iceServers` is always set: left undefined, the
+   * library would fill in public STUN servers of third parties. */
+  rtcConfiguration (): RTCConfiguration {
+    return { iceServers: this.iceServers() }
+  }
+}
+
+/** The host part of a relay multiaddr as a STUN URL host (IPv6 in brackets); undefined for other forms. */
+export function stunHostOf (relayAddr: string): string | undefined {
+  try {
+    const c = multiaddr(relayAddr).getComponents()[0]
+    if (c?.value === undefined) return undefined
+    if (c.name === 'ip4' || c.name === 'dns4' || c.name === 'dns6' || c.name === 'dns') return c.value
+    if (c.name === 'ip6') return `[${c.value}]`
+    return undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Relay side: answers /0m1/stun-port/1.0.0 with the STUN responder's UDP port. */
+export async function serveStunPort (libp2p: NodeLibp2p, port: number): Promise<void> {
+  const frame = encodeStunPort(port)
+  await libp2p.handle(STUN_PORT_PROTOCOL, (stream) => {
+    const lp = lpStream(stream, { maxDataLength: STUN_PORT_FRAME_BYTES })
+    lp.write(frame, { signal: AbortSignal.timeout(STUN_PORT_DEADLINE_MS) })
+      .then(async () => { await stream.close({ signal: AbortSignal.timeout(STUN_PORT_DEADLINE_MS) }) })
+      .catch((err: unknown) => { stream.abort(err instanceof Error ? err : new Error('stun-port failed')) })
+  }, { maxInboundStreams: 2, maxOutboundStreams: 1 })
+}
+
+async function askStunPort (conn: Connection): Promise<number> {
+  const signal = AbortSignal.timeout(STUN_PORT_DEADLINE_MS)
+  const stream = await conn.newStream(STUN_PORT_PROTOCOL, { signal })
+  try {
+    const lp = lpStream(stream, { maxDataLength: STUN_PORT_FRAME_BYTES })
+    const port = decodeStunPort((await lp.read({ signal })).subarray())
+    await stream.close({ signal }).catch(() => {})
+    return port
+  } catch (err) {
+    stream.abort(err instanceof Error ? err : new Error('stun-port failed'))
+    throw err
+  }
+}
+
+export interface HolePuncher {
+  /** The best link to a peer now: direct (incl. hole-punched) before relayed; undefined without a connection. */
+  linkTo: (peerId: string) => LinkKind | undefined
+  /** Attempts so far (tests, status): started, succeeded, failed. */
+  readonly stats: { readonly attempts: number, readonly upgraded: number, readonly failed: number }
+  stop: () => void
+}
+
+interface PeerState { inFlight: boolean, nextAt: number, delay: number }
+
+/**
+ * Device side: learns our relays' STUN ports and upgrades relayed connections to WebRTC. `webrtc` is false
+ * in relay-only mode (no transport: nothing is dialled, only the link view works).
+ */
+export function startHolePunching (libp2p: NodeLibp2p, o: { stun: StunDirectory, webrtc: boolean, logger: Logger }): HolePuncher {
+  const log = o.logger.child('holepunch')
+  const self = libp2p.peerId.toString()
+  const peers = new Map<string, PeerState>()
+  const stats = { attempts: 0, upgraded: 0, failed: 0 }
+  let stopped = false
+
+  const open = (peer: string): Connection[] => libp2p.getConnections().filter((c) => c.status === 'open' && c.remotePeer.toString() === peer)
+  const hasDirect = (peer: string): boolean => open(peer).some((c) => !isRelayed(c.remoteAddr))
+  const supportsWebRTC = async (peer: PeerId): Promise<boolean> => {
+    try {
+      return (await libp2p.peerStore.get(peer)).protocols.includes(WEBRTC_SIGNALING_PROTOCOL)
+    } catch {
+      return false
+    }
+  }
+
+  const attempt = async (circuit: Connection): Promise<void> => {
+    const peer = circuit.remotePeer.toString()
+    // The lower peer id dials, the other waits: two simultaneous dials would open two connections.
+    if (stopped || !o.webrtc || self >= peer || o.stun.isRelay(peer)) return
+    const st = peers.get(peer) ?? { inFlight: false, nextAt: 0, delay: HOLEPUNCH_RETRY_MIN_MS }
+    peers.set(peer, st)
+    if (st.inFlight || Date.now() < st.nextAt || hasDirect(peer)) return
+    if (!(await supportsWebRTC(circuit.remotePeer))) return
+    if (st.inFlight || stopped) return
+    st.inFlight = true
+    stats.attempts++
+    const started = Date.now()
+    // <relay>/p2p-circuit/p2p/<peer> -> <relay>/p2p-circuit/webrtc/p2p/<peer>; the signalling reuses the circuit.
+    const base = circuit.remoteAddr.toString().replace(/\/p2p\/[^/]+$/, '')
+    try {
+      await libp2p.dial(multiaddr(`${base}/webrtc/p2p/${peer}`), { signal: AbortSignal.timeout(HOLEPUNCH_ATTEMPT_MS), force: true })
+      stats.upgraded++
+      st.delay = HOLEPUNCH_RETRY_MIN_MS
+      st.nextAt = 0
+      log.debug('holepunch-direct', { ms: Date.now() - started })
+    } catch (err) {
+      stats.failed++
+      st.nextAt = Date.now() + st.delay
+      log.debug('holepunch-failed', { ms: Date.now() - started, code: (err as Error).name, retryInMs: st.delay })
+      st.delay = Math.min(st.delay * 2, HOLEPUNCH_RETRY_MAX_MS)
+    } finally {
+      st.inFlight = false
+    }
+  }
+
+  const scan = (): void => {
+    if (stopped) return
+    for (const c of libp2p.getConnections()) {
+      if (c.status === 'open' && isRelayed(c.remoteAddr)) void attempt(c).catch(() => {})
+    }
+    // Forget peers we no longer hold any connection to (bounded state).
+    for (const [peer, st] of peers) if (!st.inFlight && open(peer).length === 0 && Date.now() >= st.nextAt) peers.delete(peer)
+  }
+
+  const learnStun = (conn: Connection): void => {
+    const relay = conn.remotePeer.toString()
+    askStunPort(conn)
+      .then((port) => { o.stun.setPort(relay, port); log.debug('stun-port-learned', { port }) })
+      .catch((err: unknown) => { log.debug('stun-port-failed', { code: (err as Error).name }) })
+  }
+
+  const onIdentify = (evt: CustomEvent<{ peerId: PeerId, protocols: string[], connection: Connection }>): void => {
+    const { peerId, protocols, connection } = evt.detail
+    if (o.webrtc && o.stun.isRelay(peerId.toString()) && protocols.includes(STUN_PORT_PROTOCOL) && !isRelayed(connection.remoteAddr)) learnStun(connection)
+    if (isRelayed(connection.remoteAddr)) void attempt(connection).catch(() => {})
+  }
+  libp2p.addEventListener('peer:identify', onIdentify as unknown as EventListener)
+  const timer = setInterval(scan, HOLEPUNCH_TICK_MS)
+  timer.unref()
+
+  return {
+    linkTo (peerId) {
+      const kinds = open(peerId).map((c) => linkOf(c.remoteAddr))
+      return kinds.find((k) => k === 'hole-punched') ?? kinds.find((k) => k === 'direct') ?? kinds.find((k) => k === 'relayed')
+    },
+    stats,
+    stop () {
+      stopped = true
+      clearInterval(timer)
+      libp2p.removeEventListener('peer:identify', onIdentify as unknown as EventListener)
+    }
+  }
+}
+
+export { isWebRTC }

@@ -122,7 +122,7 @@ export async function deliverEnvelope (
   libp2p: NodeLibp2p,
   to: { peerId: string, addresses: readonly string[] },
   envelope: Uint8Array,
-  o: { signal?: AbortSignal | undefined, relayOnly: boolean, logger: Logger }
+  o: { signal?: AbortSignal | undefined, relayOnly: boolean, logger: Logger, usable?: ((c: Connection) => boolean) | undefined }
 ): Promise<DeliverPath> {
   checkEnvelope(envelope)
   if (typeof to.peerId !== 'string' || to.peerId.length === 0) throw new TypeError('to.peerId must be a peer id string')
@@ -159,7 +159,8 @@ export async function deliverEnvelope (
 
   // 1. An open connection (direct ones first, so a hole-punched connection wins as soon as it exists; if it
   // fails, the circuit is next in line at once).
-  const open = libp2p.getConnections().filter((c) => c.remotePeer.toString() === to.peerId && c.status === 'open')
+  // `usable` skips a WebRTC connection that has not proven itself yet (src/net/holepunch.ts).
+  const open = libp2p.getConnections().filter((c) => c.remotePeer.toString() === to.peerId && c.status === 'open' && (o.usable?.(c) ?? true))
   open.sort((a, b) => Number(isRelayed(a.remoteAddr)) - Number(isRelayed(b.remoteAddr)))
   for (const c of open) {
     if (o.relayOnly && !isRelayed(c.remoteAddr)) continue

@@ -160,7 +160,12 @@ export async function createProfileLibp2p (o: ProfileOptions): Promise<NodeLibp2
     addresses: {
       listen,
       // relayOnly: announce circuit addresses only, never an observed or listen address of our own.
-      ...(relayOnly ? { announceFilter: (mas: Multiaddr[]) => mas.filter((ma) => isCircuit(ma)) } : {})
+      // Others: never announce `<relay>/p2p-circuit/webrtc` addresses. The upgrade is dialled from the open
+      // circuit (src/net/holepunch.ts); announced, DCUtR (which takes them for public addresses) would dial
+      // them from both sides at once and open two half-working connections.
+      announceFilter: relayOnly
+        ? (mas: Multiaddr[]) => mas.filter((ma) => isCircuit(ma))
+        : (mas: Multiaddr[]) => mas.filter((ma) => !isWebRTC(ma))
     },
     transports: [
       tcp(),

@@ -158,7 +158,7 @@ export async function createDeviceNode (o: DeviceNodeOptions): Promise<DeviceNod
     onEnvelope (h) { handler = h },
     async deliver (to, envelope, opts = {}) {
       if (stopped) throw new NetError('CLOSED', 'The network node is stopped.')
-      return await deliverEnvelope(libp2p, to, envelope, { signal: opts.signal, relayOnly, logger })
+      return await deliverEnvelope(libp2p, to, envelope, { signal: opts.signal, relayOnly, logger, usable: puncher.usable })
     },
     async deposit (relayAddr, mailboxId, envelope, opts = {}) {
       if (stopped) throw new NetError('CLOSED', 'The network node is stopped.')

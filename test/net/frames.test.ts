@@ -1,4 +1,4 @@
-// Exact bytes of the deliver, mailbox and presence frames, and their refusals (version first, bounded lengths).
+// Exact bytes of the deliver, mailbox, presence and STUN port frames, and their refusals (version first, bounded lengths).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
@@ -10,6 +10,9 @@ import {
 import {
   decodePresenceRecord, encodePresenceRecord, presenceDhtKey, selectPresence, validatePresence
 } from '../../src/wire/presence.ts'
+
+import { decodeStunPort, encodeStunPort } from '../../src/wire/stun-port.ts'
+import { WireError } from '../../src/wire/errors.ts'
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
 const fill = (n: number, v: number): Uint8Array => new Uint8Array(n).fill(v)
@@ -101,4 +104,17 @@ test('presence records and keys: exact bytes, bounds, validator and selector', (
   const newer = encodePresenceRecord({ publishedAt: 20, value: Uint8Array.of(2) })
   assert.equal(selectPresence([older, newer, Uint8Array.of(9)]), 1)
   assert.equal(selectPresence([newer, older]), 0)
+})
+
+test('STUN port frame: exact bytes, version first, exact length, no port 0', () => {
+  assert.equal(hex(encodeStunPort(3478)), '010d96')
+  assert.equal(hex(encodeStunPort(65535)), '01ffff')
+  assert.equal(decodeStunPort(Uint8Array.of(0x01, 0x0d, 0x96)), 3478)
+  assert.throws(() => encodeStunPort(0), RangeError)
+  assert.throws(() => encodeStunPort(65536), RangeError)
+  assert.throws(() => decodeStunPort(new Uint8Array(0)), (e) => WireError.is(e, 'TRUNCATED'))
+  assert.throws(() => decodeStunPort(Uint8Array.of(0x02, 0x0d, 0x96)), (e) => WireError.is(e, 'VERSION'))
+  assert.throws(() => decodeStunPort(Uint8Array.of(0x01, 0x0d)), (e) => WireError.is(e, 'TRUNCATED'))
+  assert.throws(() => decodeStunPort(Uint8Array.of(0x01, 0x0d, 0x96, 0x00)), (e) => WireError.is(e, 'TRAILING'))
+  assert.throws(() => decodeStunPort(Uint8Array.of(0x01, 0x00, 0x00)), (e) => WireError.is(e, 'INVALID'))
 })

@@ -168,7 +168,7 @@ export function startHolePunching (libp2p: NodeLibp2p, o: { stun: StunDirectory,
     }
   }
 
-  const attempt = async (circuit: Connection): Promise<void> => {
+  const attempt = async (circuit: Connection, protocols?: readonly string[]): Promise<void> => {
     const peer = circuit.remotePeer.toString()
     // The lower peer id dials, the other waits: two simultaneous dials would open two connections.
     if (stopped || !o.webrtc || self >= peer || o.stun.isRelay(peer)) return
@@ -178,7 +178,7 @@ export function startHolePunching (libp2p: NodeLibp2p, o: { stun: StunDirectory,
     // Without a STUN answer ICE has host candidates only, which cannot cross a NAT: right after start, give
     // the relays' STUN ports a moment to arrive rather than spend the attempt (and its backoff) blind.
     if (o.stun.iceServers().length === 0 && Date.now() - circuit.timeline.open < STUN_PORT_DEADLINE_MS) return
-    if (!(await supportsWebRTC(circuit.remotePeer))) return
+    if (!(protocols?.includes(WEBRTC_SIGNALING_PROTOCOL) ?? await supportsWebRTC(circuit.remotePeer))) return
     if (st.inFlight || stopped) return
     st.inFlight = true
     stats.attempts++
@@ -219,7 +219,11 @@ export function startHolePunching (libp2p: NodeLibp2p, o: { stun: StunDirectory,
     asked.add(conn)
     const relay = conn.remotePeer.toString()
     askStunPort(conn)
-      .then((port) => { o.stun.setPort(relay, port); log.debug('stun-port-learned', { port }) })
+      .then((port) => {
+        o.stun.setPort(relay, port)
+        log.debug('stun-port-learned', { port })
+        scan() // an upgrade may have been waiting for it
+      })
       .catch((err: unknown) => { log.debug('stun-port-failed', { code: (err as Error).name }) })
   }
   const scanStun = (): void => {
@@ -248,7 +252,7 @@ export function startHolePunching (libp2p: NodeLibp2p, o: { stun: StunDirectory,
   const onIdentify = (evt: CustomEvent<{ peerId: PeerId, protocols: string[], connection: Connection }>): void => {
     const { peerId, protocols, connection } = evt.detail
     if (o.webrtc && o.stun.isRelay(peerId.toString()) && protocols.includes(STUN_PORT_PROTOCOL) && !isRelayed(connection.remoteAddr)) learnStun(connection)
-    if (isRelayed(connection.remoteAddr)) void attempt(connection).catch(() => {})
+    if (isRelayed(connection.remoteAddr)) void attempt(connection, protocols).catch(() => {})
   }
   libp2p.addEventListener('peer:identify', onIdentify as unknown as EventListener)
   const timer = setInterval(scan, HOLEPUNCH_TICK_MS)

@@ -115,3 +115,32 @@ test('path: a WebRTC address through a relay is direct; a circuit is relayed; ST
   dir.setPort('12D3KooWGRkLFXzVnN4RxcGHLGQDKQSFbtRrYzLyDyK6KGAAMgd8', 3478)
   assert.deepEqual(dir.rtcConfiguration(), { iceServers: [{ urls: ['stun:127.0.0.1:3478'] }] })
 })
+
+test('holepunch: a peer that never completes ICE costs one bounded attempt, then backoff; messages stay relayed meanwhile', { timeout: 60_000 }, async (t) => {
+  const { HOLEPUNCH_ATTEMPT_MS, HOLEPUNCH_RETRY_MIN_MS, WEBRTC_SIGNALING_PROTOCOL } = await import('../../src/net/holepunch.ts')
+  const net = await createTestnet(t, { relays: 1, devices: 0 })
+  const x = await net.addDevice({ listen: [] })
+  const y = await net.addDevice({ listen: [] })
+  await Promise.all([waitForReservations(x, 1), waitForReservations(y, 1)])
+  const [dialler, blackHole] = x.peerId < y.peerId ? [x, y] : [y, x]
+  // The higher peer id still lists the signalling protocol but swallows every offer: ICE never completes.
+  await blackHole.libp2p.unhandle(WEBRTC_SIGNALING_PROTOCOL)
+  await blackHole.libp2p.handle(WEBRTC_SIGNALING_PROTOCOL, () => {}, { runOnLimitedConnection: true })
+  blackHole.onEnvelope(async () => {})
+  dialler.onEnvelope(async () => {})
+  const started = Date.now()
+  const paths: string[] = []
+  while (Date.now() - started < HOLEPUNCH_ATTEMPT_MS + 4_000) {
+    paths.push(await dialler.deliver({ peerId: blackHole.peerId, addresses: blackHole.addresses() }, new Uint8Array(1024), {}))
+    paths.push(await blackHole.deliver({ peerId: dialler.peerId, addresses: dialler.addresses() }, new Uint8Array(1024), {}))
+  }
+  const attempts = net.logs.filter((l) => /holepunch-(direct|failed)/.test(l))
+  console.log(`holepunch(black hole): ${paths.length} deliveries ${JSON.stringify([...new Set(paths)])}; attempts ${attempts.map((l) => l.replace(/^\S+ \S+ /, '')).join(' | ')}`)
+  assert.ok(paths.every((p) => p === 'relayed'), JSON.stringify(paths))
+  assert.equal(attempts.length, 1, attempts.join('\n'))
+  const m = /holepunch-failed ms=(\d+) .*retryInMs=(\d+)/.exec(attempts[0] as string)
+  assert.ok(m !== null, attempts[0])
+  assert.ok(Number(m[1]) <= HOLEPUNCH_ATTEMPT_MS + 1_000, `the attempt took ${m[1]} ms`)
+  assert.equal(Number(m[2]), HOLEPUNCH_RETRY_MIN_MS, 'the next attempt waits out the backoff')
+  assert.equal(dialler.linkTo(blackHole.peerId), 'relayed')
+})

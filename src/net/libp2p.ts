@@ -57,7 +57,7 @@ export interface ProfileOptions {
   readonly applyDefaultLimit?: boolean | undefined
   readonly maxReservations?: number | undefined
   readonly now?: (() => number) | undefined
-  /** Device (not relayOnly): the ICE configuration of each WebRTC attempt (src/net/holepunch.ts StunDirectory:
+  /** Device (not relayOnly): the ICE configuration of each WebRTC attempt (src/net/stun-port.ts StunDirectory:
    * our own relays' STUN servers only). Default: none (host candidates only), never the library's public ones. */
   readonly rtcConfiguration?: (() => RTCConfiguration) | undefined
 }

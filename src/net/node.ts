@@ -12,7 +12,8 @@ import { deliverEnvelope, deliverHandler, DELIVER_MAX_INBOUND_STREAMS, type Deli
 import { depositTo, openMailboxSession, type MailboxBox, type MailboxSession } from './mailbox-client.ts'
 import { DELIVER_PROTOCOL } from '../wire/deliver.ts'
 import { decodePresenceRecord, encodePresenceRecord, presenceDhtKey } from '../wire/presence.ts'
-import { startHolePunching, StunDirectory } from './holepunch.ts'
+import { startHolePunching } from './holepunch.ts'
+import { StunDirectory } from './stun-port.ts'
 import type { LinkKind } from './path.ts'
 
 export type { MailboxSession, MailboxBox } from './mailbox-client.ts'

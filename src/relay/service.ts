@@ -11,7 +11,7 @@ import { MailboxService } from './mailbox-service.ts'
 import { RELAY_MIGRATIONS, SqliteMailboxStore, type MailboxStore } from './store.ts'
 import { resolveLimits, type RelayLimits } from './limits.ts'
 import { startStunServer, type StunServer } from './stun.ts'
-import { serveStunPort } from '../net/holepunch.ts'
+import { serveStunPort } from '../net/stun-port.ts'
 import { multiaddr } from '@multiformats/multiaddr'
 
 export type { RelayLimits } from './limits.ts'

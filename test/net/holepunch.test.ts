@@ -6,8 +6,8 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { createTestnet, waitForReservations } from '../helpers/testnet.ts'
 import { waitFor } from '../helpers/wait.ts'
-import { isWebRTC, stunHostOf, StunDirectory } from '../../src/net/holepunch.ts'
-import { isRelayed, linkOf, pathOf } from '../../src/net/path.ts'
+import { stunHostOf, StunDirectory } from '../../src/net/stun-port.ts'
+import { isRelayed, isWebRTC, linkOf, pathOf } from '../../src/net/path.ts'
 import type { DeviceNode } from '../../src/net/node.ts'
 
 /** The ICE configuration a device's WebRTC transport uses right now (what each attempt is given). */

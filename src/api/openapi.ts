@@ -46,7 +46,7 @@ const schemas: Record<string, Json> = {
   },
   Status: {
     type: 'object',
-    required: ['accountId', 'name', 'peerId', 'addresses', 'relays', 'nat', 'outbox', 'connections', 'settings'],
+    required: ['accountId', 'name', 'peerId', 'addresses', 'relays', 'nat', 'outbox', 'connections', 'links', 'settings'],
     properties: {
       accountId: { type: 'string' },
       name: { type: 'string' },
@@ -56,6 +56,12 @@ const schemas: Record<string, Json> = {
       nat: { type: 'string', enum: ['public', 'private', 'unknown'] },
       outbox: { type: 'integer', description: 'Messages waiting for a delivery receipt.' },
       connections: { type: 'integer' },
+      links: {
+        type: 'object',
+        description: 'Contacts connected now, by kind of link; hole-punched links are direct.',
+        required: ['direct', 'holePunched', 'relayed'],
+        properties: { direct: { type: 'integer' }, holePunched: { type: 'integer' }, relayed: { type: 'integer' } }
+      },
       settings: ref('Settings')
     }
   },
@@ -77,7 +83,8 @@ const schemas: Record<string, Json> = {
       accountId: { type: 'string' },
       verified: { type: 'boolean' },
       unread: { type: 'integer' },
-      lastMessage: { type: 'object', required: ['text', 'at', 'direction'], properties: { text: { type: 'string' }, at: { type: 'integer' }, direction: { type: 'string', enum: ['out', 'in'] } } }
+      lastMessage: { type: 'object', required: ['text', 'at', 'direction'], properties: { text: { type: 'string' }, at: { type: 'integer' }, direction: { type: 'string', enum: ['out', 'in'] } } },
+      link: { type: 'string', enum: ['direct', 'hole-punched', 'relayed'], description: 'The connection to the contact now (hole-punched: direct, through a NAT, set up via a relay); absent: not connected, messages go to the mailbox.' }
     }
   },
   Message: {

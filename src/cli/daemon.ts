@@ -9,6 +9,7 @@ import { readToken } from '../api/token.ts'
 import { createLogger, type Logger, type LogLevel } from '../platform/logger.ts'
 import type { DeviceHost, Messenger } from '../messenger/types.ts'
 import { CliError } from './errors.ts'
+import { STUN_DEFAULT_PORT } from '../relay/stun.ts'
 import type { CliRuntime, HostFactoryOptions, RelayRunning } from './runtime.ts'
 import { readPassphraseFile, type Parsed } from './args.ts'
 
@@ -127,18 +128,28 @@ export async function runStart (rt: CliRuntime, p: Parsed, dataDir: string): Pro
   return 0
 }
 
+/** `--stun PORT|off`: the relay's STUN responder (UDP); the IANA port unless told otherwise. */
+function stunOption (v: unknown): number | 'off' {
+  if (v === undefined) return STUN_DEFAULT_PORT
+  if (v === 'off') return 'off'
+  const n = Number(v)
+  if (typeof v !== 'string' || !/^\d{1,5}$/.test(v) || n > 65535) throw new CliError('USAGE', '--stun takes a UDP port (0-65535, 0: any free port) or "off".')
+  return n
+}
+
 export async function runRelay (rt: CliRuntime, p: Parsed, _dataDir: string): Promise<number> {
   const logger = makeLogger(p, rt)
   const dataDir = typeof p.values.data === 'string' ? _dataDir : (rt.env.ZEROM1_RELAY_DATA ?? join(homedir(), DEFAULT_RELAY_DIR_NAME))
   mkdirSync(dataDir, { recursive: true, mode: 0o700 })
   const listen = strings(p.values.listen) ?? DEFAULT_RELAY_LISTEN
   const bootstrap = strings(p.values.bootstrap)
+  const stun = stunOption(p.values.stun)
   let relay: RelayRunning
   try {
-    relay = await rt.startRelay({ dataDir, listen, logger, ...(bootstrap === undefined ? {} : { bootstrap }) })
+    relay = await rt.startRelay({ dataDir, listen, logger, stun, ...(bootstrap === undefined ? {} : { bootstrap }) })
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE' || /EADDRINUSE|address already in use/i.test(err instanceof Error ? err.message : String(err))) {
-      throw new CliError('FAILED', 'A listen address of the relay is in use; choose others with --listen.', { cause: err })
+      throw new CliError('FAILED', 'A listen address or the STUN port of the relay is in use; choose others with --listen or --stun PORT|off.', { cause: err })
     }
     throw err
   }

@@ -27,7 +27,8 @@ export function time (ms: number): string {
 export function formatContacts (contacts: readonly ContactView[]): string {
   if (contacts.length === 0) return 'No contacts yet. Add one with `0message1 contacts add <invite link>`.\n'
   const lines = contacts.map((c) => {
-    const flags = [c.verified ? 'verified' : 'not verified', ...(c.unread > 0 ? [`${c.unread} unread`] : [])]
+    const flags = [c.verified ? 'verified' : 'not verified', ...(c.unread > 0 ? [`${c.unread} unread`] : []),
+      c.link === 'hole-punched' ? 'direct (hole-punched)' : c.link ?? 'not connected']
     return `${c.id}  ${oneLine(c.name)}  ${c.accountId}  (${flags.join(', ')})`
   })
   return lines.join('\n') + '\n'
@@ -49,6 +50,7 @@ export function formatStatus (s: StatusView): string {
     `Peer id:      ${s.peerId}`,
     `NAT:          ${s.nat}`,
     `Connections:  ${s.connections}`,
+    `Contacts:     ${s.links.direct + s.links.holePunched} direct (${s.links.holePunched} hole-punched), ${s.links.relayed} relayed`,
     `Outbox:       ${s.outbox} message(s) waiting for delivery`,
     `Relay-only:   ${s.settings.relayOnly ? 'on' : 'off'}`,
     `LAN discovery: ${s.settings.lanDiscovery ? 'on' : 'off'}`,

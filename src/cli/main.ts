@@ -20,7 +20,9 @@ Commands:
   init [--name NAME] [--passphrase-file F]     create this device's account (offline)
   start [--listen MA]... [--relay MA]... [--api HOST:PORT] [--passphrase-file F]
                                                run the device node, its web UI and local API
-  relay [--listen MA]... [--bootstrap MA]...   run a relay (circuit relay, mailboxes, DHT)
+  relay [--listen MA]... [--bootstrap MA]... [--stun PORT|off]
+                                               run a relay (circuit relay, mailboxes, DHT, and a
+                                               STUN responder on UDP PORT, default 3478)
   invite [--json]                              print an invite link to give to someone
   contacts add LINK [--name NAME] [--json]     add a contact from their invite link
   contacts list [--json]                       list contacts
@@ -248,7 +250,7 @@ export async function main (argv: string[], runtime: CliRuntime = defaultRuntime
         return await runStart(rt, p, dataDirOf(p.values, rt.env))
       }
       case 'relay': {
-        const p = parse(command, rest, { listen: { type: 'string', multiple: true }, bootstrap: { type: 'string', multiple: true }, ...JSON_OPT })
+        const p = parse(command, rest, { listen: { type: 'string', multiple: true }, bootstrap: { type: 'string', multiple: true }, stun: { type: 'string' }, ...JSON_OPT })
         noExtra(p, 0, command)
         return await runRelay(rt, p, dataDirOf(p.values, rt.env))
       }

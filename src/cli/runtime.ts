@@ -18,7 +18,7 @@ export interface RelayRunning {
   stop: () => Promise<void>
 }
 
-export interface RelayFactoryOptions { dataDir: string, listen: string[], bootstrap?: string[], logger: Logger }
+export interface RelayFactoryOptions { dataDir: string, listen: string[], bootstrap?: string[], logger: Logger, stun?: number | 'off' }
 
 export interface CliRuntime {
   readonly stdout: (text: string) => void

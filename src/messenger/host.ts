@@ -24,6 +24,8 @@ export interface DeviceHostOptions {
   readonly passphrase?: string
   readonly logger: Logger
   readonly now?: () => number
+  /** Called with each network node the host starts (tests measure paths on it; settings changes start a new one). */
+  readonly onNetwork?: (node: DeviceNode) => void
 }
 
 export const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/0']
@@ -161,7 +163,7 @@ class Host implements DeviceHost {
   }
 
   async #createNode (s: SettingsView): Promise<DeviceNode> {
-    return await createDeviceNode({
+    const node = await createDeviceNode({
       privateKey: await this.#peerKey(),
       listen: [...(this.#o.listen ?? DEFAULT_LISTEN)],
       relays: [...s.relays],
@@ -170,6 +172,8 @@ class Host implements DeviceHost {
       relayOnly: s.relayOnly,
       logger: this.#o.logger.child('net')
     })
+    this.#o.onNetwork?.(node)
+    return node
   }
 
   async #applySettings (s: SettingsView): Promise<void> {

@@ -12,7 +12,7 @@ import { MessengerError } from './errors.ts'
 import type { HistoryStore, OutboxRow } from './history-store.ts'
 import type { CardInput, ContactPort, DevicePort, InboundMailbox, MailboxSessionPort, NetworkPort } from './ports.ts'
 import type {
-  ContactView, DeliveryPath, InviteView, MessageView, Messenger, MessengerEvent, RelayView, SafetyNumberView,
+  ContactView, DeliveryPath, InviteView, LinkKind, MessageView, Messenger, MessengerEvent, RelayView, SafetyNumberView,
   SettingsView, StatusView
 } from './types.ts'
 
@@ -53,6 +53,7 @@ export interface NetworkExtras {
   nat?: () => 'public' | 'private' | 'unknown'
   connections?: () => number
   onAddressesChanged?: (cb: () => void) => void
+  linkTo?: (peerId: string) => LinkKind | undefined
 }
 
 export interface MessengerOptions {
@@ -209,6 +210,7 @@ export class MessengerCore implements Messenger {
       nat: this.#net.nat?.() ?? 'unknown',
       outbox: this.#history.outboxSize(),
       connections: this.#net.connections?.() ?? 0,
+      links: this.#links(),
       settings
     }
   }
@@ -238,15 +240,32 @@ export class MessengerCore implements Messenger {
     return view
   }
 
+  #linkOf (c: ContactPort): LinkKind | undefined {
+    return c.theirPeerId !== undefined ? this.#net.linkTo?.(c.theirPeerId) : undefined
+  }
+
+  #links (): StatusView['links'] {
+    const out = { direct: 0, holePunched: 0, relayed: 0 }
+    for (const c of this.#device.contacts()) {
+      const l = this.#linkOf(c)
+      if (l === 'direct') out.direct++
+      else if (l === 'hole-punched') out.holePunched++
+      else if (l === 'relayed') out.relayed++
+    }
+    return out
+  }
+
   #contactView (c: ContactPort): ContactView {
     const last = this.#history.last(c.id)
+    const link = this.#linkOf(c)
     return {
       id: c.id,
       name: c.name,
       accountId: c.accountId,
       verified: c.verified,
       unread: this.#history.unread(c.id),
-      ...(last !== undefined ? { lastMessage: last } : {})
+      ...(last !== undefined ? { lastMessage: last } : {}),
+      ...(link !== undefined ? { link } : {})
     }
   }
 

@@ -1,8 +1,9 @@
 // The messenger core as the local API, CLI and web UI see it. The API layer depends only on this
 // file; src/messenger/messenger.ts implements it on e2ee, store and net.
 import type { RelayView } from '../net/node.ts'
+import type { LinkKind } from '../net/path.ts'
 
-export type { RelayView }
+export type { RelayView, LinkKind }
 
 export type MessageState = 'queued' | 'sent' | 'stored' | 'delivered' | 'read' | 'failed'
 export type DeliveryPath = 'direct' | 'relayed' | 'mailbox'
@@ -37,7 +38,11 @@ export interface ContactView {
   readonly lastMessage?: { readonly text: string, readonly at: number, readonly direction: 'out' | 'in' }
   // No "identity changed" flag: a contact's identity key is pinned from the invite and never
   // replaced; a message under another key is dropped (UNTRUSTED_IDENTITY), see docs/threat-model.md.
+  /** The connection to the contact now: direct, hole-punched (direct, through a NAT, set up via a relay),
+   * relayed (through a relay circuit); absent without a connection (messages then go to the mailbox). */
+  readonly link?: LinkKind
 }
+
 
 
 export interface StatusView {
@@ -49,6 +54,8 @@ export interface StatusView {
   readonly nat: 'public' | 'private' | 'unknown'
   readonly outbox: number
   readonly connections: number
+  /** Contacts connected now, by kind of link (hole-punched links are direct ones set up through a relay). */
+  readonly links: { readonly direct: number, readonly holePunched: number, readonly relayed: number }
   readonly settings: SettingsView
 }
 

@@ -7,6 +7,7 @@ import { CodedError } from '../platform/coded-error.ts'
 import type { Logger } from '../platform/logger.ts'
 import { NetError, atStream } from './errors.ts'
 import { isCircuit, peerIdOf, type NodeLibp2p } from './libp2p.ts'
+import { isRelayed, isWebRTC, pathOf } from './path.ts'
 import { checkEnvelope, decodeDeliverFrame, DELIVER_PROTOCOL, encodeDeliverFrame, MAX_DELIVER_FRAME_BYTES, type DeliverStatus } from '../wire/deliver.ts'
 
 export type DeliverPath = 'direct' | 'relayed'
@@ -23,8 +24,9 @@ export const ACK_DEADLINE_MS = 15_000
 /** Inbound deliver streams per connection: a burst from one contact, not a flood. */
 export const DELIVER_MAX_INBOUND_STREAMS = 64
 
+/** A WebRTC connection is direct even though its address names the relay that signalled it (src/net/path.ts). */
 function connPath (c: Connection): DeliverPath {
-  return isCircuit(c.remoteAddr) ? 'relayed' : 'direct'
+  return pathOf(c.remoteAddr)
 }
 
 /** The receiving side. `getHandler` returns the current handler (onEnvelope may be called after start). */
@@ -121,7 +123,7 @@ export async function deliverEnvelope (
   libp2p: NodeLibp2p,
   to: { peerId: string, addresses: readonly string[] },
   envelope: Uint8Array,
-  o: { signal?: AbortSignal | undefined, relayOnly: boolean, logger: Logger }
+  o: { signal?: AbortSignal | undefined, relayOnly: boolean, logger: Logger, usable?: ((c: Connection) => boolean) | undefined }
 ): Promise<DeliverPath> {
   atStream(() => { checkEnvelope(envelope) })
   if (typeof to.peerId !== 'string' || to.peerId.length === 0) throw new TypeError('to.peerId must be a peer id string')
@@ -156,16 +158,20 @@ export async function deliverEnvelope (
     }
   }
 
-  // 1. An open connection (direct ones first).
-  const open = libp2p.getConnections().filter((c) => c.remotePeer.toString() === to.peerId && c.status === 'open')
-  open.sort((a, b) => Number(isCircuit(a.remoteAddr)) - Number(isCircuit(b.remoteAddr)))
+  // 1. An open connection (direct ones first, so a hole-punched connection wins as soon as it exists; if it
+  // fails, the circuit is next in line at once).
+  // `usable` skips a WebRTC connection that has not proven itself yet (src/net/holepunch.ts).
+  const open = libp2p.getConnections().filter((c) => c.remotePeer.toString() === to.peerId && c.status === 'open' && (o.usable?.(c) ?? true))
+  open.sort((a, b) => Number(isRelayed(a.remoteAddr)) - Number(isRelayed(b.remoteAddr)))
   for (const c of open) {
-    if (o.relayOnly && !isCircuit(c.remoteAddr)) continue
+    if (o.relayOnly && !isRelayed(c.remoteAddr)) continue
     const r = await attempt(connPath(c), async () => c, OPEN_CONNECTION_DEADLINE_MS)
     if (r !== undefined) return r
   }
 
-  const addrs = to.addresses.map((a) => targetAddr(a, to.peerId)).filter((a): a is Multiaddr => a !== undefined)
+  // WebRTC addresses are not dialled here: the upgrade runs beside delivery (src/net/holepunch.ts), so a
+  // message never waits on ICE.
+  const addrs = to.addresses.map((a) => targetAddr(a, to.peerId)).filter((a): a is Multiaddr => a !== undefined && !isWebRTC(a))
   const direct = addrs.filter((a) => !isCircuit(a))
   const relayed = addrs.filter((a) => isCircuit(a))
 

@@ -17,6 +17,8 @@ import { FaultTolerance, type ConnectionGater, type PeerId, type PrivateKey } fr
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { isPrivateIp } from '@libp2p/utils'
 import type { Logger } from '../platform/logger.ts'
+import { webRTC } from '@libp2p/webrtc'
+import { isWebRTC } from './path.ts'
 import { PRESENCE_NAMESPACE, selectPresence, validatePresence } from '../wire/presence.ts'
 import { reservationKeeper, type ReservationKeeper } from './reservation-keeper.ts'
 
@@ -60,6 +62,9 @@ export interface ProfileOptions {
   readonly maxReservations?: number | undefined
   readonly now?: (() => number) | undefined
   readonly logger?: Logger | undefined
+  /** Device (not relayOnly): the ICE configuration of each WebRTC attempt (src/net/stun-port.ts StunDirectory:
+   * our own relays' STUN servers only). Default: none (host candidates only), never the library's public ones. */
+  readonly rtcConfiguration?: (() => RTCConfiguration) | undefined
 }
 
 function peerIdOf (addr: string): string | undefined {
@@ -89,6 +94,8 @@ function anyPrivate (addrs: readonly string[]): boolean {
 function relayOnlyGater (allowedPeers: ReadonlySet<string>): ConnectionGater {
   return {
     denyDialMultiaddr: (ma: Multiaddr) => {
+      // A WebRTC address carries /p2p-circuit too, but its ICE candidates would hand out our IP address.
+      if (isWebRTC(ma)) return true
       if (isCircuit(ma)) return false
       const id = peerIdOf(ma.toString())
       return id === undefined || !allowedPeers.has(id)
@@ -105,11 +112,18 @@ export async function createProfileLibp2p (o: ProfileOptions): Promise<NodeLibp2
   const relayOnly = device && o.relayOnly === true
   const now = o.now ?? Date.now
   const lan = anyPrivate([...o.listen, ...relays, ...bootstrapList])
+  // WebRTC (hole punching through NATs, src/net/holepunch.ts): devices only, never in relayOnly mode (ICE
+  // candidates carry our IP address), and only with an ICE configuration that names our own relays.
+  const withWebRTC = device && !relayOnly
+  // Without one, ICE uses host candidates only: never let the library fall back to its public STUN servers.
+  const rtcConfiguration = o.rtcConfiguration ?? ((): RTCConfiguration => ({ iceServers: [] }))
 
-  // Devices listen on their own addresses (unless relayOnly) and on a reservation at each configured relay.
+  // Devices listen on their own addresses (unless relayOnly) and on a reservation at each configured relay;
+  // '/webrtc' accepts WebRTC upgrades signalled over those circuits.
   const listen = [
     ...(relayOnly ? [] : o.listen),
-    ...(device ? relays.map((r) => `${r}/p2p-circuit`) : [])
+    ...(device ? relays.map((r) => `${r}/p2p-circuit`) : []),
+    ...(withWebRTC ? ['/webrtc'] : [])
   ]
 
   // The services differ per profile; libp2p checks each factory's components at start.
@@ -152,12 +166,18 @@ export async function createProfileLibp2p (o: ProfileOptions): Promise<NodeLibp2
     addresses: {
       listen,
       // relayOnly: announce circuit addresses only, never an observed or listen address of our own.
-      ...(relayOnly ? { announceFilter: (mas: Multiaddr[]) => mas.filter((ma) => isCircuit(ma)) } : {})
+      // Others: never announce `<relay>/p2p-circuit/webrtc` addresses. The upgrade is dialled from the open
+      // circuit (src/net/holepunch.ts); announced, DCUtR (which takes them for public addresses) would dial
+      // them from both sides at once and open two half-working connections.
+      announceFilter: relayOnly
+        ? (mas: Multiaddr[]) => mas.filter((ma) => isCircuit(ma))
+        : (mas: Multiaddr[]) => mas.filter((ma) => !isWebRTC(ma))
     },
     transports: [
       tcp(),
       webSockets(),
-      ...(device ? [circuitRelayTransport({ reservationCompletionTimeout: 10_000, reservationConcurrency: Math.max(1, relays.length), maxInboundStopStreams: RELAY_MAX_STOP_STREAMS })] : [])
+      ...(device ? [circuitRelayTransport({ reservationCompletionTimeout: 10_000, reservationConcurrency: Math.max(1, relays.length), maxInboundStopStreams: RELAY_MAX_STOP_STREAMS })] : []),
+      ...(withWebRTC ? [webRTC({ rtcConfiguration })] : [])
     ],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],

@@ -12,6 +12,9 @@ import { deliverEnvelope, deliverHandler, DELIVER_MAX_INBOUND_STREAMS, type Deli
 import { depositTo, openMailboxSession, type MailboxBox, type MailboxSession } from './mailbox-client.ts'
 import { DELIVER_PROTOCOL } from '../wire/deliver.ts'
 import { decodePresenceRecord, encodePresenceRecord, presenceDhtKey } from '../wire/presence.ts'
+import { startHolePunching } from './holepunch.ts'
+import { StunDirectory } from './stun-port.ts'
+import type { LinkKind } from './path.ts'
 
 export type { MailboxSession, MailboxBox } from './mailbox-client.ts'
 export type { MailboxItem } from '../wire/mailbox.ts'
@@ -53,6 +56,10 @@ export interface DeviceNode {
   relays(): RelayView[]
   nat(): 'public' | 'private' | 'unknown'
   onAddressesChanged(cb: () => void): void
+  /** The best open link to a peer (direct, hole-punched, relayed), undefined without a connection. */
+  linkTo(peerId: string): LinkKind | undefined
+  /** Open connections, all kinds (relays included). */
+  connections(): number
   stop(): Promise<void>
 }
 
@@ -63,7 +70,9 @@ export async function createDeviceNode (o: DeviceNodeOptions): Promise<DeviceNod
     if (peerIdOf(r) === undefined) throw new RangeError('relays[] must be multiaddrs ending in /p2p/<relay peer id>')
   }
   const privateKey = o.privateKey ?? await generateKeyPair('Ed25519')
+  const stun = new StunDirectory(o.relays)
   const libp2p = await createProfileLibp2p({
+    rtcConfiguration: () => stun.rtcConfiguration(),
     profile: 'device',
     privateKey,
     listen: o.listen,
@@ -73,6 +82,7 @@ export async function createDeviceNode (o: DeviceNodeOptions): Promise<DeviceNod
     relayOnly,
     logger
   })
+  const puncher = startHolePunching(libp2p, { stun, webrtc: !relayOnly, logger })
   let handler: EnvelopeHandler | undefined
   let stopped = false
   const sessions = new Set<MailboxSession>()
@@ -117,7 +127,7 @@ export async function createDeviceNode (o: DeviceNodeOptions): Promise<DeviceNod
     onEnvelope (h) { handler = h },
     async deliver (to, envelope, opts = {}) {
       if (stopped) throw new NetError('CLOSED', 'The network node is stopped.')
-      return await deliverEnvelope(libp2p, to, envelope, { signal: opts.signal, relayOnly, logger })
+      return await deliverEnvelope(libp2p, to, envelope, { signal: opts.signal, relayOnly, logger, usable: puncher.usable })
     },
     async deposit (relayAddr, mailboxId, envelope, opts = {}) {
       if (stopped) throw new NetError('CLOSED', 'The network node is stopped.')
@@ -180,9 +190,12 @@ export async function createDeviceNode (o: DeviceNodeOptions): Promise<DeviceNod
       return isPublic ? 'public' : 'private'
     },
     onAddressesChanged (cb) { addrListeners.push(cb) },
+    linkTo: (peerId) => puncher.linkTo(peerId),
+    connections: () => libp2p.getConnections().filter((c) => c.status === 'open').length,
     async stop () {
       if (stopped) return
       stopped = true
+      puncher.stop()
       libp2p.removeEventListener('self:peer:update', onSelfUpdate)
       await Promise.all([...sessions].map(async (s) => { await s.close() }))
       await libp2p.stop()

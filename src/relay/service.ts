@@ -10,6 +10,9 @@ import { MAILBOX_PROTOCOL } from '../wire/mailbox.ts'
 import { MailboxService } from './mailbox-service.ts'
 import { RELAY_MIGRATIONS, SqliteMailboxStore, type MailboxStore } from './store.ts'
 import { resolveLimits, type RelayLimits } from './limits.ts'
+import { startStunServer, type StunServer } from './stun.ts'
+import { serveStunPort } from '../net/stun-port.ts'
+import { multiaddr } from '@multiformats/multiaddr'
 
 export type { RelayLimits } from './limits.ts'
 
@@ -28,6 +31,9 @@ export interface RelayOptions {
   readonly now?: () => number
   /** Passphrase-protected relay store (default: a random key file, mode 0600, in dataDir). */
   readonly passphrase?: string
+  /** UDP port of the STUN responder (devices learn it over /0m1/stun-port/1.0.0), or 'off'. Default 0: an
+   * ephemeral port (tests, demo); `0message1 relay` passes 3478 unless told `--stun PORT|off`. */
+  readonly stun?: number | 'off'
 }
 
 export interface RelayHandle {
@@ -38,6 +44,8 @@ export interface RelayHandle {
   readonly libp2p: NodeLibp2p
   /** The mailbox store (tests, status). */
   readonly store: MailboxStore
+  /** The STUN responder, unless turned off. */
+  readonly stun: StunServer | undefined
   readonly db: Database
   /** Deletes expired envelopes now; returns how many (also runs every limits.sweepIntervalMs). */
   sweep(): number
@@ -52,6 +60,7 @@ export async function startRelay (o: RelayOptions): Promise<RelayHandle> {
   const db = openDatabase({ path: join(o.dataDir, RELAY_DATABASE_FILE), key, migrations: RELAY_MIGRATIONS, synchronous: 'FULL' })
   key.fill(0)
   let libp2p: NodeLibp2p | undefined
+  let stun: StunServer | undefined
   try {
     const privateKey = await loadOrCreateIdentity(db)
     const store = new SqliteMailboxStore(db)
@@ -65,6 +74,10 @@ export async function startRelay (o: RelayOptions): Promise<RelayHandle> {
     })
     const mailboxes = new MailboxService({ store, limits, logger, now, relayPeerId: libp2p.peerId.toMultihash().bytes })
     await libp2p.handle(MAILBOX_PROTOCOL, mailboxes.handle, { maxInboundStreams: MAILBOX_MAX_INBOUND_STREAMS, maxOutboundStreams: 1 })
+    if (o.stun !== 'off') {
+      stun = await startStunServer({ port: o.stun ?? 0, host: stunBindHost(o.listen), logger })
+      await serveStunPort(libp2p, stun.port)
+    }
 
     const sweep = (): number => {
       const n = store.sweep(now())
@@ -86,6 +99,7 @@ export async function startRelay (o: RelayOptions): Promise<RelayHandle> {
       addresses,
       libp2p: node,
       store,
+      stun,
       db,
       sweep,
       async stop () {
@@ -93,6 +107,7 @@ export async function startRelay (o: RelayOptions): Promise<RelayHandle> {
         stopped = true
         clearInterval(timer)
         mailboxes.stop()
+        await stun?.close()
         await node.stop()
         db.close()
         logger.info('relay-stopped')
@@ -100,9 +115,26 @@ export async function startRelay (o: RelayOptions): Promise<RelayHandle> {
     }
   } catch (err) {
     if (libp2p !== undefined) await Promise.resolve(libp2p.stop()).catch(() => {})
+    await stun?.close()
     db.close()
     throw err
   }
+}
+
+/** STUN answers on the one IPv4 host all TCP/WS listen addresses share (127.0.0.1 in tests: nothing reaches
+ * beyond the machine), else on every interface. */
+function stunBindHost (listen: readonly string[]): string {
+  const hosts = new Set<string>()
+  for (const a of listen) {
+    try {
+      const c = multiaddr(a).getComponents()[0]
+      if (c?.name === 'ip4' && c.value !== undefined) hosts.add(c.value)
+      else return '0.0.0.0'
+    } catch {
+      return '0.0.0.0'
+    }
+  }
+  return hosts.size === 1 ? [...hosts][0] as string : '0.0.0.0'
 }
 
 /** The relay's libp2p key lives in its encrypted store, so its peer id (part of its address) survives restarts. */

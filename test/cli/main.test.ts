@@ -198,3 +198,32 @@ test('data directory: --data, else ZEROM1_DATA, else ~/.0message1', () => {
   assert.equal(dataDirOf({}, { ZEROM1_DATA: '/env' }), '/env')
   assert.match(dataDirOf({}, {}), /\/\.0message1$/)
 })
+
+test('relay --stun: default 3478, a port, or off; anything else is a usage error', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), '0m1-cli-stun-'))
+  t.after(() => { rmSync(dir, { recursive: true, force: true }) })
+  const seen: Array<number | 'off' | undefined> = []
+  const run = async (...argv: string[]): Promise<{ code: number, err: string }> => {
+    const err: string[] = []
+    const rt: CliRuntime = {
+      stdout: () => {},
+      stderr: (s) => { err.push(s) },
+      env: { ZEROM1_LOG: 'silent' },
+      createDeviceHost: async () => { throw new Error('not used') },
+      initAccount: async () => { throw new Error('not used') },
+      startRelay: async (o) => { seen.push(o.stun); return { peerId: 'relay', addresses: [], stop: async () => {} } },
+      waitForStop: async () => {}
+    }
+    return { code: await main(['relay', '--data', dir, ...argv], rt), err: err.join('') }
+  }
+  assert.equal((await run()).code, 0)
+  assert.equal((await run('--stun', '5000')).code, 0)
+  assert.equal((await run('--stun', 'off')).code, 0)
+  assert.deepEqual(seen, [3478, 5000, 'off'])
+  for (const bad of ['nope', '70000', '1.5', '']) {
+    const r = await run('--stun', bad)
+    assert.equal(r.code, 2, bad)
+    assert.match(r.err, /--stun takes a UDP port/)
+  }
+  assert.equal(seen.length, 3, 'a bad --stun never starts the relay')
+})

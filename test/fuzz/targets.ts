@@ -186,6 +186,15 @@ export const TARGETS: readonly TargetSpec[] = [
         seeds
       }
     }
+  },
+  {
+    name: 'STUN port frame (decodeStunPort, what a device reads from a relay)',
+    module: 'src/wire/stun-port.ts',
+    load: async () => {
+      const { decodeStunPort, encodeStunPort } = await import('../../src/wire/stun-port.ts')
+      const { WireError } = await import('../../src/wire/errors.ts')
+      return { decode: decodeStunPort, isTyped: (e) => WireError.is(e), seeds: [encodeStunPort(3478), encodeStunPort(1), encodeStunPort(65535)], maxRandomLength: 64 }
+    }
   }
 ]
 

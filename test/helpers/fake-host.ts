@@ -97,6 +97,7 @@ export class FakeMessenger implements Messenger {
       nat: 'unknown',
       outbox: [...this.messagesByContact.values()].flat().filter((m) => m.direction === 'out' && (m.state === 'queued' || m.state === 'sent')).length,
       connections: this.contactsById.size,
+      links: { direct: this.contactsById.size, holePunched: 0, relayed: 0 },
       settings: this.settings
     }
   }

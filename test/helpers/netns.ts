@@ -1,7 +1,7 @@
 // Real NAT for tests: Linux network namespaces joined by veth pairs, with nftables masquerade in two
 // router namespaces. Needs root, `ip` (iproute2) and `nft` (nftables); removed after the test and on exit.
 //
-//   ns "pub" (relay)            bridge br0 11.11.0.1/24  <- the "public" segment
+//   ns "pub" (relay)            bridge br0 11.11.0.1/24  <- the "public" segment (relay: TCP + STUN/UDP)
 //     |-- ns "r1"  wan0 11.11.0.11/24  ==masquerade==  lan0 10.1.0.1/24 -- ns "d1" eth0 10.1.0.2/24
 //     `-- ns "r2"  wan0 11.11.0.12/24  ==masquerade==  lan0 10.2.0.1/24 -- ns "d2" eth0 10.2.0.2/24
 //
@@ -42,6 +42,8 @@ export interface NatTopology {
   exec: (ns: string) => string[]
   /** Takes a router's public link down or up: "no relay reachable" for the device behind it. */
   setWan: (router: Router, up: boolean) => void
+  /** UDP packets the router forwarded from its LAN to the WAN so far. */
+  udpOut: (router: Router) => number
   /** Kills what still runs inside the namespaces and deletes them. Idempotent, synchronous. */
   remove: () => void
 }
@@ -138,27 +140,54 @@ function installExitHooks (): void {
   }
 }
 
-const NFT_ROUTER = `
+/**
+ * How a router maps its LAN's flows to its public address:
+ * - 'eim' (endpoint-independent mapping, Linux's default masquerade: one flow keeps its source port
+ *   whatever it talks to) is what most home routers do; UDP hole punching works through it.
+ * - 'symmetric' (`masquerade random`: a new random port per destination), as on many mobile and
+ *   carrier-grade NATs; hole punching cannot work through it, so the path stays relayed.
+ */
+export type NatKind = 'eim' | 'symmetric'
+
+/**
+ * A home router: masquerade out of wan0, forward only LAN-initiated flows, and an input chain that
+ * drops unsolicited WAN packets to the router itself. Without that input chain an early punch packet
+ * is taken by the router, which then re-maps the device's own flow to a new port, and the punch fails
+ * every time (shared/research/nat-traversal.md, pitfall 1). Counters: UDP packets leaving the LAN
+ * (the relay-only test proves a device sent none).
+ */
+function nftRouter (kind: NatKind): string {
+  return `
 table ip nat {
   chain postrouting {
     type nat hook postrouting priority srcnat; policy accept;
-    oifname "wan0" masquerade
+    oifname "wan0" masquerade${kind === 'symmetric' ? ' random' : ''}
   }
 }
 table ip filter {
+  counter lan_udp_out { }
+  chain input {
+    type filter hook input priority filter; policy drop;
+    iif "lo" accept
+    ct state established,related accept
+    iifname "lan0" accept
+  }
   chain forward {
     type filter hook forward priority filter; policy drop;
+    iifname "lan0" oifname "wan0" meta l4proto udp counter name "lan_udp_out"
     ct state established,related accept
     iifname "lan0" oifname "wan0" accept
   }
 }
 `
+}
 
 /**
  * Makes the relay segment, two NAT routers and two devices behind them. With `t`, they are removed
  * in t.after; they are always removed when the process exits or gets SIGINT/SIGTERM/SIGHUP.
  */
-export function createNatTopology (t?: TestContext): NatTopology {
+export function createNatTopology (t?: TestContext, o: { nat?: readonly [NatKind, NatKind] } = {}): NatTopology {
+  const nat = o.nat ?? ['eim', 'eim']
   const support = netnsSupport()
   if (!support.ok) throw new Error(support.reason)
   sweepStale()
@@ -183,6 +212,12 @@ export function createNatTopology (t?: TestContext): NatTopology {
     devices,
     exec: (ns) => ['ip', 'netns', 'exec', ns],
     setWan: (router, up) => { run(['ip', '-n', router.ns, 'link', 'set', 'wan0', up ? 'up' : 'down']) },
+    udpOut: (router) => {
+      const out = run(['ip', 'netns', 'exec', router.ns, 'nft', 'list', 'counter', 'ip', 'filter', 'lan_udp_out'])
+      const m = /packets (\d+)/.exec(out)
+      if (m === null) throw new Error('nft counter lan_udp_out not found')
+      return Number(m[1])
+    },
     remove: () => {
       if (removed) return
       removed = true
@@ -214,7 +249,7 @@ export function createNatTopology (t?: TestContext): NatTopology {
       run(['ip', '-n', r.ns, 'addr', 'add', `${r.lan}/24`, 'dev', 'lan0'])
       run(['ip', '-n', r.ns, 'link', 'set', 'lan0', 'up'])
       run(['ip', 'netns', 'exec', r.ns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1'])
-      run(['ip', 'netns', 'exec', r.ns, 'nft', '-f', '-'], NFT_ROUTER)
+      run(['ip', 'netns', 'exec', r.ns, 'nft', '-f', '-'], nftRouter(nat[i] as NatKind))
       run(['ip', '-n', d.ns, 'addr', 'add', `${d.address}/24`, 'dev', 'eth0'])
       run(['ip', '-n', d.ns, 'link', 'set', 'eth0', 'up'])
       run(['ip', '-n', d.ns, 'route', 'add', 'default', 'via', r.lan])

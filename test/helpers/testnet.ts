@@ -40,7 +40,8 @@ export interface Testnet {
   /** Every log line of every node. */
   logs: string[]
   logger: Logger
-  addDevice: (o?: { relayOnly?: boolean, relays?: string[] }) => Promise<DeviceNode>
+  /** `listen: []`: reachable only through relay circuits (and whatever they are upgraded to). */
+  addDevice: (o?: { relayOnly?: boolean, relays?: string[], listen?: string[] }) => Promise<DeviceNode>
 }
 
 export async function createTestnet (t: TestContext, o: TestnetOptions = {}): Promise<Testnet> {
@@ -88,10 +89,10 @@ export async function createTestnet (t: TestContext, o: TestnetOptions = {}): Pr
     relays.push(slot)
   }
 
-  const addDevice = async (d: { relayOnly?: boolean, relays?: string[] } = {}): Promise<DeviceNode> => {
+  const addDevice = async (d: { relayOnly?: boolean, relays?: string[], listen?: string[] } = {}): Promise<DeviceNode> => {
     const relayOnly = d.relayOnly ?? o.relayOnly ?? false
     const node = await createDeviceNode({
-      listen: ['/ip4/127.0.0.1/tcp/0'],
+      listen: d.listen ?? ['/ip4/127.0.0.1/tcp/0'],
       relays: d.relays ?? relays.map((r) => r.addr),
       relayOnly,
       logger: logger.child(`device${devices.length}`)

@@ -1,4 +1,4 @@
-// Exact bytes of the deliver, mailbox and presence frames, and their refusals (version first, bounded lengths).
+// Exact bytes of the deliver, mailbox, presence and STUN port frames, and their refusals (version first, bounded lengths).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
@@ -12,6 +12,7 @@ import {
 import {
   decodePresenceRecord, encodePresenceRecord, presenceDhtKey, selectPresence, validatePresence
 } from '../../src/wire/presence.ts'
+import { decodeStunPort, encodeStunPort } from '../../src/wire/stun-port.ts'
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
 const fill = (n: number, v: number): Uint8Array => new Uint8Array(n).fill(v)
@@ -116,4 +117,17 @@ test('net translates wire errors at the stream: version, size and malformed byte
   assert.throws(() => atStream(() => decodeDeliverFrame(big)), (e) => NetError.is(e, 'TOO_LARGE'))
   const other = new Error('not from the wire')
   assert.equal(netFromWire(other), other)
+})
+
+test('STUN port frame: exact bytes, version first, exact length, no port 0', () => {
+  assert.equal(hex(encodeStunPort(3478)), '010d96')
+  assert.equal(hex(encodeStunPort(65535)), '01ffff')
+  assert.equal(decodeStunPort(Uint8Array.of(0x01, 0x0d, 0x96)), 3478)
+  assert.throws(() => encodeStunPort(0), RangeError)
+  assert.throws(() => encodeStunPort(65536), RangeError)
+  assert.throws(() => decodeStunPort(new Uint8Array(0)), (e) => WireError.is(e, 'TRUNCATED'))
+  assert.throws(() => decodeStunPort(Uint8Array.of(0x02, 0x0d, 0x96)), (e) => WireError.is(e, 'VERSION'))
+  assert.throws(() => decodeStunPort(Uint8Array.of(0x01, 0x0d)), (e) => WireError.is(e, 'TRUNCATED'))
+  assert.throws(() => decodeStunPort(Uint8Array.of(0x01, 0x0d, 0x96, 0x00)), (e) => WireError.is(e, 'TRAILING'))
+  assert.throws(() => decodeStunPort(Uint8Array.of(0x01, 0x00, 0x00)), (e) => WireError.is(e, 'INVALID'))
 })

@@ -3,6 +3,8 @@
 
 export type MessageState = 'queued' | 'sent' | 'stored' | 'delivered' | 'read' | 'failed'
 export type DeliveryPath = 'direct' | 'relayed' | 'mailbox'
+/** The connection to a contact now; hole-punched is direct (through a NAT, set up via a relay). */
+export type LinkKind = 'direct' | 'hole-punched' | 'relayed'
 export type HostState = 'no-account' | 'locked' | 'ready'
 
 export interface MessageView {
@@ -24,6 +26,7 @@ export interface ContactView {
   verified: boolean
   unread: number
   lastMessage?: { text: string, at: number, direction: 'out' | 'in' }
+  link?: LinkKind
 }
 export interface RelayView { address: string, state: 'connected' | 'connecting' | 'unreachable', reservation: boolean }
 export interface SettingsView { relayOnly: boolean, lanDiscovery: boolean, relays: string[] }
@@ -36,6 +39,7 @@ export interface StatusView {
   nat: 'public' | 'private' | 'unknown'
   outbox: number
   connections: number
+  links: { direct: number, holePunched: number, relayed: number }
   settings: SettingsView
 }
 /** `qr`: the same invite as `0M1:` + base32, for QR's alphanumeric mode. */

@@ -184,6 +184,7 @@ export function Conversation ({ api, contact, messages, onSafety, onError }: {
         <div>
           <h2>{contact.name}</h2>
           <span className='muted mono'>{contact.accountId}</span>
+          <span className='muted' data-testid='link'> · {linkLabel(contact.link)}</span>
         </div>
         <button type='button' data-testid='open-safety' onClick={onSafety}>{contact.verified ? 'Verified ✓' : 'Verify safety number'}</button>
       </div>
@@ -286,6 +287,14 @@ export function SettingsPanel ({ api, status, onChanged, onError }: { api: Api, 
   )
 }
 
+/** How a contact is reached right now; without a connection, messages wait in the contact's mailbox. */
+function linkLabel (link: ContactView['link']): string {
+  if (link === 'hole-punched') return 'direct (hole-punched)'
+  if (link === 'direct') return 'direct'
+  if (link === 'relayed') return 'relayed'
+  return 'not connected (mailbox)'
+}
+
 export function NetworkPanel ({ api, status, contacts, onRefresh }: { api: Api, status: StatusView, contacts: ContactView[], onRefresh: () => Promise<void> }): React.JSX.Element {
   const [recent, setRecent] = useState<Array<MessageView & { contactName: string }>>([])
   useEffect(() => {
@@ -303,6 +312,7 @@ export function NetworkPanel ({ api, status, contacts, onRefresh }: { api: Api, 
         <dt>Account id</dt><dd className='mono'>{status.accountId}</dd>
         <dt>NAT status</dt><dd data-testid='nat'>{status.nat}</dd>
         <dt>Connections</dt><dd>{status.connections}</dd>
+        <dt>Contacts connected</dt><dd data-testid='links'>{status.links.direct + status.links.holePunched} direct ({status.links.holePunched} hole-punched), {status.links.relayed} relayed</dd>
         <dt>Waiting to deliver</dt><dd>{status.outbox}</dd>
         <dt>Relay-only</dt><dd>{status.settings.relayOnly ? 'on' : 'off'}</dd>
       </dl>

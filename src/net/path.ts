@@ -1,0 +1,35 @@
+// Which path a libp2p connection is: the one place that decides it (deliver, status, hole punching).
+// A WebRTC connection set up through a relay keeps the relay in its address
+// (`<relay>/p2p-circuit/webrtc/p2p/<peer>`), yet its bytes flow peer to peer over UDP: it is direct.
+import { WebRTC } from '@multiformats/multiaddr-matcher'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+
+export type ConnectionPath = 'direct' | 'relayed'
+
+function asMultiaddr (ma: Multiaddr | string): Multiaddr | undefined {
+  if (typeof ma !== 'string') return ma
+  try { return multiaddr(ma) } catch { return undefined }
+}
+
+/** A WebRTC connection (hole-punched, or on a LAN through host candidates): direct. */
+export function isWebRTC (ma: Multiaddr | string): boolean {
+  const m = asMultiaddr(ma)
+  return m !== undefined && WebRTC.matches(m)
+}
+
+/** Relayed: the bytes cross a circuit-relay server. */
+export function isRelayed (ma: Multiaddr | string): boolean {
+  return ma.toString().includes('/p2p-circuit') && !isWebRTC(ma)
+}
+
+export function pathOf (remoteAddr: Multiaddr | string): ConnectionPath {
+  return isRelayed(remoteAddr) ? 'relayed' : 'direct'
+}
+
+/** What the status screen shows per connection: direct, direct through a punched hole, or relayed. */
+export type LinkKind = 'direct' | 'hole-punched' | 'relayed'
+
+export function linkOf (remoteAddr: Multiaddr | string): LinkKind {
+  if (isWebRTC(remoteAddr)) return 'hole-punched'
+  return pathOf(remoteAddr)
+}

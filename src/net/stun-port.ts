@@ -1,0 +1,87 @@
+// Our relays' STUN servers, as ICE servers for WebRTC: the relay's host from its configured address, the
+// port from /0m1/stun-port/1.0.0 (frames: src/wire/stun-port.ts), which the relay serves while its STUN
+// responder (src/relay/stun.ts) runs. Never the library's default public STUN servers.
+import type { Connection } from '@libp2p/interface'
+import { lpStream } from '@libp2p/utils'
+import { multiaddr } from '@multiformats/multiaddr'
+import { decodeStunPort, encodeStunPort, STUN_PORT_FRAME_BYTES, STUN_PORT_PROTOCOL } from '../wire/stun-port.ts'
+import { peerIdOf, type NodeLibp2p } from './libp2p.ts'
+
+/** Asking a relay for its STUN port: one stream on a connection we hold. */
+export const STUN_PORT_DEADLINE_MS = 5_000
+
+/** The STUN servers of our own relays: the relay's host as configured, the port as the relay told it. */
+export class StunDirectory {
+  readonly #hosts = new Map<string, string>()
+  readonly #ports = new Map<string, number>()
+
+  constructor (relays: readonly string[]) {
+    for (const r of relays) {
+      const id = peerIdOf(r)
+      const host = stunHostOf(r)
+      if (id !== undefined && host !== undefined) this.#hosts.set(id, host)
+    }
+  }
+
+  isRelay (peerId: string): boolean { return this.#hosts.has(peerId) }
+
+  setPort (relayPeerId: string, port: number): void {
+    if (this.#hosts.has(relayPeerId)) this.#ports.set(relayPeerId, port)
+  }
+
+  hasPort (relayPeerId: string): boolean { return this.#ports.has(relayPeerId) }
+
+  /** Only relays we were configured with and that told us their port; empty (host candidates only) before. */
+  iceServers (): RTCIceServer[] {
+    const out: RTCIceServer[] = []
+    for (const [id, port] of this.#ports) {
+      const host = this.#hosts.get(id)
+      if (host !== undefined) out.push({ urls: [`stun:${host}:${port}`] })
+    }
+    return out
+  }
+
+  /** The whole RTCConfiguration handed to @libp2p/webrtc. `iceServers` is always set: left undefined, the
+   * library would fill in public STUN servers of third parties. */
+  rtcConfiguration (): RTCConfiguration {
+    return { iceServers: this.iceServers() }
+  }
+}
+
+/** The host part of a relay multiaddr as a STUN URL host (IPv6 in brackets); undefined for other forms. */
+export function stunHostOf (relayAddr: string): string | undefined {
+  try {
+    const c = multiaddr(relayAddr).getComponents()[0]
+    if (c?.value === undefined) return undefined
+    if (c.name === 'ip4' || c.name === 'dns4' || c.name === 'dns6' || c.name === 'dns') return c.value
+    if (c.name === 'ip6') return `[${c.value}]`
+    return undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Relay side: answers /0m1/stun-port/1.0.0 with the STUN responder's UDP port. */
+export async function serveStunPort (libp2p: NodeLibp2p, port: number): Promise<void> {
+  const frame = encodeStunPort(port)
+  await libp2p.handle(STUN_PORT_PROTOCOL, (stream) => {
+    const lp = lpStream(stream, { maxDataLength: STUN_PORT_FRAME_BYTES })
+    lp.write(frame, { signal: AbortSignal.timeout(STUN_PORT_DEADLINE_MS) })
+      .then(async () => { await stream.close({ signal: AbortSignal.timeout(STUN_PORT_DEADLINE_MS) }) })
+      .catch((err: unknown) => { stream.abort(err instanceof Error ? err : new Error('stun-port failed')) })
+  }, { maxInboundStreams: 2, maxOutboundStreams: 1 })
+}
+
+export async function askStunPort (conn: Connection): Promise<number> {
+  const signal = AbortSignal.timeout(STUN_PORT_DEADLINE_MS)
+  const stream = await conn.newStream(STUN_PORT_PROTOCOL, { signal })
+  try {
+    const lp = lpStream(stream, { maxDataLength: STUN_PORT_FRAME_BYTES })
+    const port = decodeStunPort((await lp.read({ signal })).subarray())
+    await stream.close({ signal }).catch(() => {})
+    return port
+  } catch (err) {
+    stream.abort(err instanceof Error ? err : new Error('stun-port failed'))
+    throw err
+  }
+}

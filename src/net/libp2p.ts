@@ -66,7 +66,7 @@ function peerIdOf (addr: string): string | undefined {
 }
 
 /** True when any configured address is loopback/private: then the DHT must keep such addresses (LAN, tests). */
-function anyPrivate (addrs: readonly string[]): boolean {
+export function anyPrivate (addrs: readonly string[]): boolean {
   return addrs.some((a) => {
     try {
       const host = multiaddr(a).getComponents().find((c) => c.name === 'ip4' || c.name === 'ip6')?.value
@@ -81,7 +81,7 @@ function anyPrivate (addrs: readonly string[]): boolean {
  * relayOnly gater: never open a non-circuit connection except to our own relays and bootstrap peers (support
  * nodes). A contact is therefore only ever reached through a circuit and never learns our IP address.
  */
-function relayOnlyGater (allowedPeers: ReadonlySet<string>): ConnectionGater {
+export function relayOnlyGater (allowedPeers: ReadonlySet<string>): ConnectionGater {
   return {
     denyDialMultiaddr: (ma: Multiaddr) => {
       if (isCircuit(ma)) return false
@@ -91,6 +91,21 @@ function relayOnlyGater (allowedPeers: ReadonlySet<string>): ConnectionGater {
     denyDialPeer: () => false,
     denyInboundConnection: () => false
   }
+}
+
+/** Our Kademlia DHT, with the presence validator and selector; devices (and their short-lived identities) run it in client mode. */
+export function dhtService (o: { clientMode: boolean, lan: boolean, now: () => number }): ReturnType<typeof kadDHT> {
+  return kadDHT({
+    protocol: DHT_PROTOCOL,
+    clientMode: o.clientMode,
+    peerInfoMapper: o.lan ? passthroughMapper : removePrivateAddressesMapper,
+    validators: {
+      [PRESENCE_NAMESPACE]: async (key, value) => { validatePresence(key, value, o.now()) }
+    },
+    selectors: {
+      [PRESENCE_NAMESPACE]: (_key, values) => selectPresence(values)
+    }
+  })
 }
 
 export async function createProfileLibp2p (o: ProfileOptions): Promise<NodeLibp2p> {
@@ -112,17 +127,7 @@ export async function createProfileLibp2p (o: ProfileOptions): Promise<NodeLibp2
     identify: identify(),
     identifyPush: identifyPush(),
     ping: ping(),
-    dht: kadDHT({
-      protocol: DHT_PROTOCOL,
-      clientMode: device,
-      peerInfoMapper: lan ? passthroughMapper : removePrivateAddressesMapper,
-      validators: {
-        [PRESENCE_NAMESPACE]: async (key, value) => { validatePresence(key, value, now()) }
-      },
-      selectors: {
-        [PRESENCE_NAMESPACE]: (_key, values) => selectPresence(values)
-      }
-    })
+    dht: dhtService({ clientMode: device, lan, now })
   }
   if (!relayOnly) services.autoNAT = autoNAT()
   if (device && !relayOnly) services.dcutr = dcutr()

@@ -7,11 +7,12 @@ import type { Logger } from '../platform/logger.ts'
 import { openDatabase, resolveDatabaseKey, type Database } from '../store/db.ts'
 import { createProfileLibp2p, type NodeLibp2p } from '../net/libp2p.ts'
 import { MAILBOX_PROTOCOL } from '../wire/mailbox.ts'
-import { MailboxService } from './mailbox-service.ts'
+import { MailboxService, type MailboxObservation } from './mailbox-service.ts'
 import { RELAY_MIGRATIONS, SqliteMailboxStore, type MailboxStore } from './store.ts'
 import { resolveLimits, type RelayLimits } from './limits.ts'
 
 export type { RelayLimits } from './limits.ts'
+export type { MailboxObservation } from './mailbox-service.ts'
 
 /** The relay's database file (a relay data directory is not a device data directory). */
 export const RELAY_DATABASE_FILE = 'relay.db'
@@ -28,6 +29,8 @@ export interface RelayOptions {
   readonly now?: () => number
   /** Passphrase-protected relay store (default: a random key file, mode 0600, in dataDir). */
   readonly passphrase?: string
+  /** Test hook (observer ledger): what the relay sees of each deposit and mailbox session; never stored or logged. */
+  readonly observe?: (o: MailboxObservation) => void
 }
 
 export interface RelayHandle {
@@ -63,7 +66,7 @@ export async function startRelay (o: RelayOptions): Promise<RelayHandle> {
       maxReservations: limits.maxReservations,
       now
     })
-    const mailboxes = new MailboxService({ store, limits, logger, now, relayPeerId: libp2p.peerId.toMultihash().bytes })
+    const mailboxes = new MailboxService({ store, limits, logger, now, relayPeerId: libp2p.peerId.toMultihash().bytes, observe: o.observe })
     await libp2p.handle(MAILBOX_PROTOCOL, mailboxes.handle, { maxInboundStreams: MAILBOX_MAX_INBOUND_STREAMS, maxOutboundStreams: 1 })
 
     const sweep = (): number => {

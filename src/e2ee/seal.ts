@@ -1,0 +1,228 @@
+// Sealing and opening envelopes: a payload encrypted in the contact's libsignal session (sealed
+// sender until the session is confirmed) inside the mailbox envelope, and the way back, including the
+// first message of an answered invite, which creates the contact.
+import { randomBytes } from 'node:crypto'
+import {
+  CiphertextMessageType, ContentHint, ErrorCode, LibSignalErrorBase, PreKeySignalMessage, ProtocolAddress, SenderCertificate,
+  SignalMessage, UnidentifiedSenderMessageContent, sealedSenderDecryptToUsmc, sealedSenderEncrypt, signalDecrypt,
+  signalDecryptPreKey, signalEncrypt
+} from '@signalapp/libsignal-client'
+import { accountIdFromIdentityKey, signalUuidFromIdentityKey } from '../identity/account-id.ts'
+import { publicContact, type ContactRecord, type ContactRow } from '../store/contacts.ts'
+import { toHex } from '../wire/bytes.ts'
+import { INNER_SEALED, INNER_SIGNAL, openEnvelope as openBox, readEnvelopeHeader, sealEnvelope } from '../wire/envelope.ts'
+import { WireError } from '../wire/errors.ts'
+import { PAYLOAD_ID_BYTES, decodePayload, encodePayload, type ContactCard, type Payload } from '../wire/payload.ts'
+import { newContactRow, withCard } from './contact-row.ts'
+import { DEVICE_ID, blob, type DeviceContext, type MailboxEntry, type NetworkCardFields } from './context.ts'
+import { E2eeError } from './errors.ts'
+
+/** After an invite expires, its first message is still accepted for this long: the accepter may
+ * have accepted just in time while the inviter was offline and the message waited on a relay. */
+export const PENDING_INVITE_GRACE_MS = 14 * 24 * 3600 * 1000
+
+/** The caller's writes for an opened envelope, run inside the transaction that commits the session. */
+export type StoreOpened = (opened: { contactId: string, payload: Payload }) => void
+
+export interface Opened { contact: ContactRecord, payload: Payload, newContact: boolean }
+
+function signalError (err: unknown): E2eeError {
+  if (LibSignalErrorBase.is(err, ErrorCode.DuplicatedMessage)) {
+    return new E2eeError('DUPLICATE', 'This message was already received; the copy was dropped.', { cause: err })
+  }
+  if (LibSignalErrorBase.is(err, ErrorCode.UntrustedIdentity)) {
+    return new E2eeError('UNTRUSTED_IDENTITY', "The sender's identity key is not the one pinned for this contact.", { cause: err })
+  }
+  if (err instanceof E2eeError) return err
+  return new E2eeError('UNDECRYPTABLE', "The message could not be decrypted in this contact's session.", { cause: err })
+}
+
+/** A card payload announcing my side of the pair to a contact. */
+export function cardPayload (ctx: DeviceContext, contact: ContactRow, o: NetworkCardFields): Payload {
+  return {
+    kind: 'card',
+    id: new Uint8Array(randomBytes(PAYLOAD_ID_BYTES)),
+    seq: 0,
+    card: {
+      displayName: ctx.name,
+      mailboxId: contact.myMailboxId,
+      mailboxKey: contact.myMailboxKey,
+      presenceSecret: contact.myPresenceSecret,
+      ...(o.peerId === undefined ? {} : { peerId: o.peerId }),
+      relays: [...o.relays],
+      addresses: [...o.addresses],
+      senderCertificate: ctx.senderCert.serialize()
+    }
+  }
+}
+
+/** Encrypts in the contact's session; sealed sender while the session is unconfirmed. */
+export async function encryptFor (ctx: DeviceContext, contact: ContactRow, address: ProtocolAddress, plaintext: Uint8Array): Promise<Uint8Array> {
+  const ct = await signalEncrypt(blob(plaintext), address, ctx.localAddress, ctx.stores, ctx.stores, new Date(ctx.now()))
+  let body: Uint8Array
+  let innerType: typeof INNER_SEALED | typeof INNER_SIGNAL
+  if (ct.type() === CiphertextMessageType.PreKey) {
+    // Not yet confirmed: the PreKey message carries my identity key in clear, and the invite's
+    // mailbox key may be known to anyone who saw the invite. Seal the sender inside.
+    const usmc = UnidentifiedSenderMessageContent.new(ct, ctx.senderCert, ContentHint.Default, null)
+    body = await sealedSenderEncrypt(usmc, address, ctx.stores)
+    innerType = INNER_SEALED
+  } else {
+    body = ct.serialize()
+    innerType = INNER_SIGNAL
+  }
+  return sealEnvelope({ mailboxId: contact.theirMailboxId, mailboxKey: contact.theirMailboxKey, innerType, body })
+}
+
+/** Encrypts a payload in the contact's session and seals it for the contact's mailbox. */
+export async function seal (ctx: DeviceContext, contactId: string, payload: Payload): Promise<Uint8Array> {
+  const contact = ctx.contactRow(contactId)
+  const bytes = encodePayload(payload)
+  return await ctx.stores.atomically(async () => await encryptFor(ctx, contact, ctx.address(contact), bytes))
+}
+
+/** Reads the header outside the queue, so a malformed envelope fails before waiting its turn. */
+export function envelopeMailbox (envelope: Uint8Array): string {
+  try {
+    return toHex(readEnvelopeHeader(envelope).mailboxId)
+  } catch (err) {
+    throw new E2eeError('MALFORMED', WireError.is(err) ? err.message : 'The envelope could not be read.', { cause: err })
+  }
+}
+
+/** Opens an envelope for the mailbox `mailboxHex` (from envelopeMailbox); see Device.openEnvelope. */
+export async function openEnvelope (ctx: DeviceContext, mailboxHex: string, envelope: Uint8Array, store?: StoreOpened): Promise<Opened> {
+  const entry = ctx.mailboxes.get(mailboxHex)
+  if (entry === undefined) throw new E2eeError('UNKNOWN_MAILBOX', 'The envelope is for a mailbox this device does not own.')
+  let inner
+  try {
+    inner = openBox(envelope, entry.key)
+  } catch (err) {
+    if (WireError.is(err, 'AUTH')) throw new E2eeError('TAMPERED', 'The envelope was altered in transit (or is not for this mailbox); it was dropped.', { cause: err })
+    throw new E2eeError('MALFORMED', WireError.is(err) ? err.message : 'The envelope could not be read.', { cause: err })
+  }
+  if (inner.innerType === INNER_SIGNAL) {
+    if (entry.kind !== 'contact') throw new E2eeError('BAD_SENDER', 'A message for an unanswered invite must be sealed; it was dropped.')
+    const contact = ctx.contactRow(entry.contactId)
+    let message: SignalMessage
+    try {
+      message = SignalMessage.deserialize(blob(inner.body))
+    } catch (err) {
+      throw new E2eeError('MALFORMED', 'The message inside the envelope does not parse.', { cause: err })
+    }
+    const address = ctx.address(contact)
+    return await decryptAndApply(ctx, contact, async () => await signalDecrypt(message, address, ctx.localAddress, ctx.stores, ctx.stores), store)
+  }
+  return await openSealed(ctx, entry, inner.body, store)
+}
+
+async function openSealed (ctx: DeviceContext, entry: MailboxEntry, body: Uint8Array, store?: StoreOpened): Promise<Opened> {
+  let usmc: UnidentifiedSenderMessageContent
+  try {
+    usmc = await sealedSenderDecryptToUsmc(blob(body), ctx.stores)
+  } catch (err) {
+    throw new E2eeError('BAD_SENDER', 'The sealed message could not be unsealed.', { cause: err })
+  }
+  const cert = usmc.senderCertificate()
+  const senderKey = cert.key()
+  const senderKeyBytes = senderKey.serialize()
+  const addressName = signalUuidFromIdentityKey(senderKeyBytes)
+  // Self-issued certificate: trust root = the sender's own identity key. What makes it count is
+  // the next check against the key pinned from the invite exchange.
+  if (!cert.validate(senderKey, ctx.now()) || cert.senderUuid() !== addressName || cert.senderDeviceId() !== DEVICE_ID) {
+    throw new E2eeError('BAD_SENDER', "The sealed message's sender certificate is not valid.")
+  }
+  const type = usmc.msgType()
+  const contents = usmc.contents()
+  const decrypt = async (address: ProtocolAddress): Promise<Uint8Array> => {
+    try {
+      if (type === CiphertextMessageType.PreKey) {
+        const m = PreKeySignalMessage.deserialize(contents)
+        return await signalDecryptPreKey(m, address, ctx.localAddress, ctx.stores, ctx.stores, ctx.stores, ctx.stores, ctx.stores)
+      }
+      if (type === CiphertextMessageType.Whisper) {
+        return await signalDecrypt(SignalMessage.deserialize(contents), address, ctx.localAddress, ctx.stores, ctx.stores)
+      }
+    } catch (err) {
+      throw signalError(err)
+    }
+    throw new E2eeError('MALFORMED', 'The sealed message holds a message type this version does not use.')
+  }
+
+  if (entry.kind === 'contact') {
+    const contact = ctx.contactRow(entry.contactId)
+    if (!Buffer.from(contact.identityKey).equals(senderKeyBytes)) {
+      throw new E2eeError('UNTRUSTED_IDENTITY', "The sender's identity key is not the one pinned for this contact; the message was dropped.")
+    }
+    return await decryptAndApply(ctx, contact, async () => await decrypt(ctx.address(contact)), store)
+  }
+
+  // First message for one of my invites: the accepter's contact card, creating the contact here.
+  const invite = entry.invite
+  const now = ctx.now()
+  if (now > invite.expiresAt + PENDING_INVITE_GRACE_MS) throw new E2eeError('INVITE_EXPIRED', 'A first message arrived for an invite that expired; make a new invite.')
+  if (type !== CiphertextMessageType.PreKey) throw new E2eeError('BAD_SENDER', 'The first message for an invite must start a session.')
+  if (ctx.contactRepo.byAccountId(accountIdFromIdentityKey(senderKeyBytes)) !== undefined) throw new E2eeError('BAD_SENDER', 'An invite was answered by an account that is already a contact; the message was dropped.')
+  const address = ProtocolAddress.new(addressName, DEVICE_ID)
+  let row: ContactRow | undefined
+  const payload = await ctx.stores.atomically(async () => {
+    ctx.stores.pinIdentity(addressName, senderKey)
+    const p = decodePayloadOrThrow(await decrypt(address))
+    if (p.kind !== 'card') throw new E2eeError('CARD_REQUIRED', 'A message for an invite arrived before the contact card; it will be accepted when sent again.')
+    const card = checkCard(ctx, p.card, senderKeyBytes)
+    row = newContactRow({ identityKey: senderKeyBytes, createdAt: now, theirs: card, mine: invite })
+    return p
+  }, (p) => {
+    const created = row as ContactRow
+    ctx.contactRepo.insert(created)
+    ctx.contactRepo.deletePending(invite.mailboxId)
+    store?.({ contactId: created.id, payload: p })
+  })
+  const created = row as ContactRow
+  ctx.cacheContact(created)
+  ctx.logger.info('invite.answered')
+  return { contact: publicContact(created), payload, newContact: true }
+}
+
+async function decryptAndApply (ctx: DeviceContext, contact: ContactRow, decrypt: () => Promise<Uint8Array>, store?: StoreOpened): Promise<Opened> {
+  let updated: ContactRow | undefined
+  const payload = await ctx.stores.atomically(async () => {
+    let plaintext: Uint8Array
+    try {
+      plaintext = await decrypt()
+    } catch (err) {
+      throw signalError(err)
+    }
+    const p = decodePayloadOrThrow(plaintext)
+    if (p.kind === 'card') updated = withCard(contact, checkCard(ctx, p.card, contact.identityKey))
+    return p
+  }, (p) => {
+    if (p.kind === 'card') {
+      ctx.contactRepo.updateTheirs(contact.id, { ...p.card, certificate: p.card.senderCertificate })
+    }
+    store?.({ contactId: contact.id, payload: p })
+  })
+  if (updated !== undefined) ctx.cacheContact(updated)
+  return { contact: publicContact(updated ?? contact), payload, newContact: false }
+}
+
+function decodePayloadOrThrow (plaintext: Uint8Array): Payload {
+  try {
+    return decodePayload(plaintext)
+  } catch (err) {
+    throw new E2eeError('BAD_PAYLOAD', `The message decrypted but its content is not valid: ${WireError.is(err) ? err.message : 'unreadable'}`, { cause: err })
+  }
+}
+
+/** A card must carry a certificate for the key that sent it, and a mailbox key of the right size. */
+function checkCard (ctx: DeviceContext, card: ContactCard, senderKey: Uint8Array): ContactCard {
+  let ok = false
+  try {
+    const cert = SenderCertificate.deserialize(blob(card.senderCertificate))
+    ok = Buffer.from(cert.key().serialize()).equals(senderKey) && cert.validate(cert.key(), ctx.now())
+  } catch {
+    ok = false
+  }
+  if (!ok) throw new E2eeError('BAD_SENDER', "The contact card's certificate does not belong to its sender.")
+  return card
+}

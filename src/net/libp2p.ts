@@ -1,4 +1,4 @@
-// One libp2p setup, two profiles: 'device' (DHT client, circuit-relay transport with reservations on the
+// One libp2p setup, two profiles: 'device' (no DHT: see short-lived.ts; circuit-relay transport with reservations on the
 // configured relays, DCUtR, AutoNAT) and 'relay' (DHT server, circuit-relay v2 server sized for messaging).
 import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
@@ -37,6 +37,7 @@ export const RELAY_MAX_STOP_STREAMS = 1024
 export type NodeServices = {
   identify: ReturnType<ReturnType<typeof identify>>
   ping: ReturnType<ReturnType<typeof ping>>
+  /** Relays and short-lived identities only: a device's main node has no DHT. */
   dht: KadDHT
 } & Record<string, unknown>
 
@@ -127,7 +128,9 @@ export async function createProfileLibp2p (o: ProfileOptions): Promise<NodeLibp2
     identify: identify(),
     identifyPush: identifyPush(),
     ping: ping(),
-    dht: dhtService({ clientMode: device, lan, now })
+    // A device's long-term peer id never speaks DHT: its presence puts and gets go out under a short-lived
+    // identity (src/net/short-lived.ts). Relays are the DHT servers.
+    ...(device ? {} : { dht: dhtService({ clientMode: false, lan, now }) })
   }
   if (!relayOnly) services.autoNAT = autoNAT()
   if (device && !relayOnly) services.dcutr = dcutr()

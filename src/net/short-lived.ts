@@ -30,6 +30,8 @@ export interface ShortLivedView {
   readonly slot: IdentitySlot
   readonly peerId: string
   readonly createdAt: number
+  /** Peer ids this identity holds connections to now. */
+  readonly connectedTo: readonly string[]
 }
 
 export interface ShortLivedOptions {
@@ -136,7 +138,12 @@ export class ShortLivedIdentities {
 
   /** The identities in use now (status, tests, the observer ledger). */
   view (): ShortLivedView[] {
-    return [...this.#slots.values()].map((s) => ({ slot: s.name, peerId: s.node.peerId.toString(), createdAt: s.createdAt }))
+    return [...this.#slots.values()].map((s) => ({
+      slot: s.name,
+      peerId: s.node.peerId.toString(),
+      createdAt: s.createdAt,
+      connectedTo: [...new Set(s.node.getConnections().map((c) => c.remotePeer.toString()))]
+    }))
   }
 
   /** Replaces every identity now (the next request makes a fresh one); sessions on the old ones close. */

@@ -642,6 +642,13 @@ export class MessengerCore implements Messenger {
         entry.session = session
         entry.failures = 0
         session.onPush((item) => { void this.#take(session, key, item) })
+        // A session that ends (relay restart, identity rotation) is reopened at once, not at the next refetch.
+        session.onClose?.(() => {
+          if (this.#stopped || this.#mailboxes.get(key) !== entry || entry.session !== session) return
+          entry.session = undefined
+          entry.retryAt = this.#now()
+          this.#scheduleMailboxRetry(this.#now())
+        })
         await this.#drain(session, key)
       } catch (err) {
         entry.session = undefined

@@ -19,6 +19,8 @@ export interface MailboxSessionPort {
   fetch: () => Promise<Array<{ id: Uint8Array, envelope: Uint8Array }>>
   ack: (ids: Uint8Array[]) => Promise<unknown>
   onPush: (cb: (item: { id: Uint8Array, envelope: Uint8Array }) => void) => void
+  /** Called once when the session ends (relay gone, or its short-lived identity was replaced). */
+  onClose?: (cb: (err?: Error) => void) => void
   close: () => Promise<void>
 }
 

@@ -27,7 +27,7 @@ export interface ContactView {
   identityChanged?: boolean
 }
 export interface RelayView { address: string, state: 'connected' | 'connecting' | 'unreachable', reservation: boolean }
-export interface SettingsView { relayOnly: boolean, lanDiscovery: boolean, relays: string[] }
+export interface SettingsView { relayOnly: boolean, lanDiscovery: boolean, relays: string[], fetchIsolation: 'device' | 'contact' }
 export interface StatusView {
   accountId: string
   name: string

@@ -5,10 +5,11 @@ import { PublicKey, KEMPublicKey, type PrivateKey } from '@signalapp/libsignal-c
 import { Reader, Writer } from './bytes.ts'
 import { WireError } from './errors.ts'
 import { MAILBOX_ID_BYTES, MAILBOX_KEY_BYTES } from './envelope.ts'
-import { MAX_ADDRESSES, MAX_ADDRESS_BYTES, MAX_NAME_BYTES, MAX_PEER_ID_BYTES, MAX_RELAYS, PRESENCE_SECRET_BYTES } from './payload.ts'
+import { MAX_ADDRESSES, MAX_ADDRESS_BYTES, MAX_NAME_BYTES, MAX_PEER_ID_BYTES, MAX_RELAYS } from './payload.ts'
 
 export const INVITE_PREFIX = '0m1:'
-export const INVITE_VERSION = 0x01
+/** v2 (issue 9): no presence secret; the inviter's presence secret and key travel only inside its first card. */
+export const INVITE_VERSION = 0x02
 /** libsignal serialized Curve25519 public key: type byte 0x05 + 32 bytes. */
 export const EC_PUBLIC_KEY_BYTES = 33
 /** libsignal XEdDSA signature. */
@@ -21,7 +22,7 @@ export const MAX_INVITE_BYTES = 8192
 export const MAX_INVITE_LINK_CHARS = INVITE_PREFIX.length + Math.ceil(MAX_INVITE_BYTES / 3) * 4
 /** Signature domain separation: an invite signature can never be confused with another signature
  * made by the identity key (libsignal signs prekeys and certificates with it too). */
-const SIGNATURE_CONTEXT = new TextEncoder().encode('0message1 invite v1\0')
+const SIGNATURE_CONTEXT = new TextEncoder().encode('0message1 invite v2\0')
 
 export interface InviteRecord {
   readonly identityKey: Uint8Array // 33
@@ -36,7 +37,6 @@ export interface InviteRecord {
   readonly kyberPreKeySignature: Uint8Array // 64
   readonly mailboxId: Uint8Array // 32
   readonly mailboxKey: Uint8Array // 32
-  readonly presenceSecret: Uint8Array // 32
   readonly createdAt: number // ms
   readonly expiresAt: number // ms
   readonly displayName: string
@@ -67,7 +67,6 @@ function encodeRecord (r: InviteRecord): Uint8Array {
   w.fixed(r.kyberPreKeySignature, SIGNATURE_BYTES, 'kyberPreKeySignature')
   w.fixed(r.mailboxId, MAILBOX_ID_BYTES, 'mailboxId')
   w.fixed(r.mailboxKey, MAILBOX_KEY_BYTES, 'mailboxKey')
-  w.fixed(r.presenceSecret, PRESENCE_SECRET_BYTES, 'presenceSecret')
   w.u64(r.createdAt)
   w.u64(r.expiresAt)
   w.string(1, MAX_NAME_BYTES, r.displayName, 'displayName')
@@ -122,7 +121,6 @@ export function decodeInvite (bytes: Uint8Array): SignedInvite {
   const kyberPreKeySignature = r.fixed(SIGNATURE_BYTES, 'Kyber prekey signature')
   const mailboxId = r.fixed(MAILBOX_ID_BYTES, 'mailbox id')
   const mailboxKey = r.fixed(MAILBOX_KEY_BYTES, 'mailbox key')
-  const presenceSecret = r.fixed(PRESENCE_SECRET_BYTES, 'presence secret')
   const createdAt = r.u64('creation time')
   const expiresAt = r.u64('expiry time')
   const displayName = r.string(1, MAX_NAME_BYTES, 'display name')
@@ -136,7 +134,7 @@ export function decodeInvite (bytes: Uint8Array): SignedInvite {
   return {
     record: {
       identityKey, registrationId, signedPreKeyId, signedPreKey, signedPreKeySignature, preKeyId, preKey,
-      kyberPreKeyId, kyberPreKey, kyberPreKeySignature, mailboxId, mailboxKey, presenceSecret, createdAt, expiresAt,
+      kyberPreKeyId, kyberPreKey, kyberPreKeySignature, mailboxId, mailboxKey, createdAt, expiresAt,
       displayName, ...(peerId === '' ? {} : { peerId }), relays, addresses
     },
     signed: bytes.slice(0, signedLength),

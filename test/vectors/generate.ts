@@ -62,6 +62,7 @@ const payloads: Array<{ name: string, payload: Payload }> = [
         mailboxId: bytes('card-mailbox-id', 32),
         mailboxKey: bytes('card-mailbox-key', 32),
         presenceSecret: bytes('card-presence', 32),
+        presenceKey: bytes('card-presence-key', 32),
         peerId: '12D3KooWExamplePeerId',
         relays: ['/dns4/relay.example/tcp/4001/p2p/12D3KooWRelay'],
         addresses: ['/ip4/192.0.2.1/tcp/4001', '/ip6/2001:db8::1/tcp/4001'],
@@ -75,13 +76,13 @@ const payloads: Array<{ name: string, payload: Payload }> = [
       kind: 'card',
       id: bytes('id-6', 16),
       seq: 0,
-      card: { displayName: '', mailboxId: bytes('m', 32), mailboxKey: bytes('k', 32), presenceSecret: bytes('p', 32), relays: [], addresses: [], senderCertificate: new Uint8Array(0) }
+      card: { displayName: '', mailboxId: bytes('m', 32), mailboxKey: bytes('k', 32), presenceSecret: bytes('p', 32), presenceKey: bytes('q', 32), relays: [], addresses: [], senderCertificate: new Uint8Array(0) }
     }
   }
 ]
 const jsonPayload = (p: Payload): unknown => JSON.parse(JSON.stringify(p, (_k, v: unknown) => v instanceof Uint8Array ? hex(v) : v))
 writeFileSync(new URL('payload.json', dir), JSON.stringify({
-  description: 'Payload v1 (the plaintext inside libsignal). Byte fields are hex in "payload". See docs/protocol.md.',
+  description: 'Payload v2 (the plaintext inside libsignal). Byte fields are hex in "payload". See docs/protocol.md.',
   cases: payloads.map((c) => ({ name: c.name, payload: jsonPayload(c.payload), bytes: hex(encodePayload(c.payload)) }))
 }, null, 2) + '\n')
 
@@ -104,7 +105,6 @@ if (!existsSync(invitePath) || process.argv.includes('--force')) {
     kyberPreKeySignature: identity.privateKey.sign(kyber.getPublicKey().serialize()),
     mailboxId: bytes('invite-mailbox-id', 32),
     mailboxKey: bytes('invite-mailbox-key', 32),
-    presenceSecret: bytes('invite-presence', 32),
     createdAt: 1_700_000_000_000,
     expiresAt: 1_700_604_800_000,
     displayName: 'Alice',
@@ -114,7 +114,7 @@ if (!existsSync(invitePath) || process.argv.includes('--force')) {
   }
   const invite = signInvite(record, identity.privateKey)
   writeFileSync(invitePath, JSON.stringify({
-    description: 'Invite v1. "bytes" is the binary invite (record || XEdDSA signature over "0message1 invite v1\\0" || record); "link" is 0m1: + base64url(bytes). Signatures and the Kyber key come from libsignal\'s randomness, so this vector is kept, not regenerated. See docs/protocol.md.',
+    description: 'Invite v2. "bytes" is the binary invite (record || XEdDSA signature over "0message1 invite v2\\0" || record); "link" is 0m1: + base64url(bytes). Signatures and the Kyber key come from libsignal\'s randomness, so this vector is kept, not regenerated. See docs/protocol.md.',
     record: JSON.parse(JSON.stringify(record, (_k, v: unknown) => v instanceof Uint8Array ? hex(v) : v)),
     bytes: hex(invite),
     link: '0m1:' + Buffer.from(invite).toString('base64url')

@@ -43,7 +43,7 @@ test('payload: round trips, and every truncation or extension is a typed error',
   const samples: Payload[] = [
     { kind: 'text', id: id(), seq: 3, sentAt: 1_700_000_000_000, text: 'héllo' },
     { kind: 'receipt', id: id(), seq: 0, type: 'read', ids: [id(), id()] },
-    { kind: 'card', id: id(), seq: 0, card: { displayName: 'B', mailboxId: box, mailboxKey: key, presenceSecret: key, peerId: 'p', relays: ['r'], addresses: ['a', 'b'], senderCertificate: new Uint8Array(260) } }
+    { kind: 'card', id: id(), seq: 0, card: { displayName: 'B', mailboxId: box, mailboxKey: key, presenceSecret: key, presenceKey: box, peerId: 'p', relays: ['r'], addresses: ['a', 'b'], senderCertificate: new Uint8Array(260) } }
   ]
   for (const p of samples) {
     const bytes = encodePayload(p)

@@ -53,6 +53,8 @@ interface Slot {
   readonly sessions: Set<MailboxSession>
   retired: boolean
   stopped: boolean
+  /** Stops a retired identity that is still busy after the grace. */
+  graceTimer?: NodeJS.Timeout
 }
 
 /**
@@ -193,7 +195,10 @@ export class ShortLivedIdentities {
     // Sessions move to a fresh identity: the messenger reopens a session that closed.
     for (const session of [...s.sessions]) void session.close().catch(() => {})
     this.#maybeStop(s)
-    setTimeout(() => { void this.#stopSlot(s) }, RETIRED_IDENTITY_GRACE_MS).unref()
+    if (!s.stopped) {
+      s.graceTimer = setTimeout(() => { void this.#stopSlot(s) }, RETIRED_IDENTITY_GRACE_MS)
+      s.graceTimer.unref()
+    }
   }
 
   /** A retired identity stops once idle; a per-mailbox identity also stops when its last session is gone. */
@@ -207,6 +212,7 @@ export class ShortLivedIdentities {
   async #stopSlot (s: Slot): Promise<void> {
     if (s.stopped) return
     s.stopped = true
+    if (s.graceTimer !== undefined) clearTimeout(s.graceTimer)
     if (this.#slots.get(s.name) === s) this.#slots.delete(s.name)
     this.#all.delete(s)
     await Promise.resolve(s.node.stop()).catch(() => {})

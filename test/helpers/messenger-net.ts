@@ -65,13 +65,13 @@ export interface Person {
   start: () => Promise<void>
 }
 
-export async function person (t: Teardown, name: string, o: { relays: string[], relayOnly?: boolean, dir?: string, listen?: () => string[] }): Promise<Person> {
+export async function person (t: Teardown, name: string, o: { relays: string[], relayOnly?: boolean, dir?: string, listen?: () => string[], now?: () => number }): Promise<Person> {
   const dir = o.dir ?? tempDir(t, `0m1-${name}-`)
   const events: MessengerEvent[] = []
   let host: DeviceHost
   let stopped = true
   const start = async (): Promise<void> => {
-    host = await createDeviceHost({ dataDir: dir, relays: o.relays, logger, ...(o.listen !== undefined ? { listen: o.listen() } : {}) })
+    host = await createDeviceHost({ dataDir: dir, relays: o.relays, logger, ...(o.listen !== undefined ? { listen: o.listen() } : {}), ...(o.now !== undefined ? { now: o.now } : {}) })
     if (host.state() === 'no-account') await host.createAccount({ name })
     const m = host.messenger()
     if (m === undefined) throw new Error('host did not start')

@@ -2,6 +2,7 @@
 // after the handshake without losing what was in flight, and fetch isolation as a setting.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { RETIRED_FETCH_GRACE_MS } from '../../src/e2ee/device.ts'
 import { decodeInvite, linkToInvite } from '../../src/wire/invite.ts'
 import { introduce, person, testRelay, waitMessages } from '../helpers/messenger-net.ts'
 import { waitFor } from '../helpers/wait.ts'
@@ -73,4 +74,38 @@ test('fetch isolation is a setting: with `contact`, a relay sees one peer id per
   assert.ok(!peers.has(aliceId), 'never the long-term peer id')
   const aSide = await alice.m().contacts()
   for (const c of aSide) await waitMessages(alice, c.id, 1, `alice receives from ${c.name}`)
+})
+
+test('the invite\'s mailbox is fetched until the contact is on the new one plus the grace, then dropped from the relays once empty', async (t) => {
+  const relay = await testRelay(t)
+  let skew = 0
+  const alice = await person(t, 'alice', { relays: [relay.address()], now: () => Date.now() + skew })
+  const bob = await person(t, 'bob', { relays: [relay.address()] })
+  const { link } = await alice.m().createInvite()
+  const inviteBox = hex(decodeInvite(linkToInvite(link)).record.mailboxId)
+  const bToA = (await bob.m().acceptInvite(link, { name: 'alice' })).id
+  const aToB = await waitFor(async () => (await alice.m().contacts()).find((c) => c.name === 'bob')?.id, 'alice learns bob')
+  await waitFor(async () => (await alice.m().status()).outbox === 0, 'alice\'s card reaches bob', 30_000)
+  await bob.m().send(bToA, 'on the new mailbox')
+  await waitMessages(alice, aToB, 1, 'alice sees bob on her new mailbox (the switch)')
+  const sessionsOf = (from: number): number => relay.seen.slice(from).filter((s) => s.op === 'session' && hex(s.mailboxId) === inviteBox).length
+
+  // Within the grace the invite's mailbox is still fetched (a restart reopens its session).
+  await alice.stop()
+  let from = relay.seen.length
+  await alice.start()
+  await waitFor(() => sessionsOf(from) > 0, 'the retired mailbox is still fetched during the grace')
+
+  // After the grace: one more drain finds it empty, and from then on it is no longer fetched.
+  skew = RETIRED_FETCH_GRACE_MS + 3600_000
+  await alice.stop()
+  from = relay.seen.length
+  await alice.start()
+  await waitFor(() => sessionsOf(from) > 0, 'a last drain of the retired mailbox')
+  await alice.stop()
+  from = relay.seen.length
+  await alice.start()
+  await bob.m().send(bToA, 'still arriving')
+  await waitMessages(alice, aToB, 2, 'the contact\'s current mailbox still works')
+  assert.equal(sessionsOf(from), 0, 'the invite\'s mailbox is no longer fetched from the relay')
 })

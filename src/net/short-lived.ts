@@ -62,7 +62,7 @@ interface Slot {
  * reservation; the 'send' identity adds identify, ping and the DHT in client mode. In relay-only mode it gets the
  * main node's gater: it dials nothing but the configured relays and bootstrap peers.
  */
-async function createShortLivedLibp2p (o: ShortLivedOptions, dht: boolean): Promise<Libp2p> {
+export async function createShortLivedLibp2p (o: ShortLivedOptions, dht: boolean): Promise<Libp2p> {
   const support = [...new Set([...o.bootstrap, ...o.relays])]
   const allowed = new Set(support.map(peerIdOf).filter((x): x is string => x !== undefined))
   const now = o.now ?? Date.now

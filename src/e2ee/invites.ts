@@ -55,6 +55,8 @@ export function createInvite (ctx: DeviceContext, o: NetworkCardFields & { expir
   const now = ctx.now()
   const account = ctx.accounts.get() as AccountRow
   const mailbox = newMailbox()
+  // Kept in the pending row only (its column predates invite v2); the contact gets fresh presence keys when the
+  // invite is answered (seal.ts), and nothing presence-related is in the invite.
   const presenceSecret = new Uint8Array(randomBytes(PRESENCE_SECRET_BYTES))
   const expiresAt = now + lifetime
   const link = ctx.db.transaction(() => {

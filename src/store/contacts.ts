@@ -58,6 +58,7 @@ export interface PendingInvite {
   readonly mailboxKey: Uint8Array
   readonly mailboxPrivateKey: Uint8Array
   readonly mailboxPublicKey: Uint8Array
+  /** Unused since invite v2 (never sent; the contact gets fresh presence keys at the handshake). */
   readonly presenceSecret: Uint8Array
   readonly preKeyId: number
   readonly kyberPreKeyId: number

@@ -63,7 +63,7 @@ function signedBytes (secret: Uint8Array, day: number, body: Uint8Array): Buffer
 }
 
 /** Encodes, signs (with the contact's presence signing key, PKCS#8) and encrypts a record for one contact and day. */
-export function sealPresence (secret: Uint8Array, day: number, p: Presence, signingKey: Uint8Array): Uint8Array {
+export function sealPresence (secret: Uint8Array, day: number, p: Presence, signingKey: Uint8Array, o: { nonce?: Uint8Array } = {}): Uint8Array {
   const w = new Writer(256)
   w.u8(PRESENCE_RECORD_VERSION)
   w.string(1, MAX_PEER_ID_BYTES, p.peerId, 'peerId')
@@ -73,7 +73,9 @@ export function sealPresence (secret: Uint8Array, day: number, p: Presence, sign
   const key = createPrivateKey({ key: Buffer.from(signingKey), format: 'der', type: 'pkcs8' })
   const signature = sign(null, signedBytes(secret, day, body), key)
   const plain = Buffer.concat([body, signature])
-  const nonce = randomBytes(NONCE_BYTES)
+  // A fixed nonce is for golden vectors only; every real record gets a random one.
+  const nonce = o.nonce === undefined ? randomBytes(NONCE_BYTES) : Buffer.from(o.nonce)
+  if (nonce.length !== NONCE_BYTES) throw new RangeError(`nonce must be ${NONCE_BYTES} bytes`)
   const out = Buffer.alloc(NONCE_BYTES + plain.length + TAG_BYTES)
   nonce.copy(out)
   sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(out.subarray(NONCE_BYTES), plain, null, null, nonce, derive(secret, 'enc', day))

@@ -17,7 +17,9 @@ import { yamux } from '@libp2p/yamux'
 import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
-import { createProfileLibp2p, DHT_PROTOCOL, type NodeLibp2p } from '../../src/net/libp2p.ts'
+import { DHT_PROTOCOL, type NodeLibp2p } from '../../src/net/libp2p.ts'
+import { createShortLivedLibp2p } from '../../src/net/short-lived.ts'
+import { silentLogger } from '../../src/platform/logger.ts'
 import { PRESENCE_NAMESPACE, selectPresence, validatePresence } from '../../src/wire/presence.ts'
 import { encodePresenceRecord, presenceDhtKey } from '../../src/wire/presence.ts'
 import type { Benchmark, BenchContext, RowInput } from '../harness.ts'
@@ -127,7 +129,8 @@ async function run (ctx: BenchContext): Promise<RowInput[]> {
   ctx.progress(`  ${tables}`)
 
   const device = async (): Promise<NodeLibp2p> => {
-    const d = await createProfileLibp2p({ profile: 'device', listen: LISTEN })
+    // A device's presence puts and gets run on a short-lived identity (the main node has no DHT).
+    const d = await createShortLivedLibp2p({ relays: [], bootstrap: [], relayOnly: false, lan: true, logger: silentLogger }, true) as unknown as NodeLibp2p
     ctx.defer(async () => { await d.stop() })
     for (const k of [0, 1, 2].map(() => Math.floor(Math.random() * DHT_NODES))) await d.dial(servers[k]!.getMultiaddrs())
     const deadline = Date.now() + 10_000

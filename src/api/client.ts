@@ -89,4 +89,6 @@ export class ApiClient {
     await this.request('PUT', `/api/contacts/${encodeURIComponent(contactId)}/verified`, { verified })
 
   settings = async (): Promise<SettingsView> => await this.request('GET', '/api/settings')
+
+  updateSettings = async (patch: Partial<SettingsView>): Promise<SettingsView> => await this.request('PATCH', '/api/settings', patch)
 }

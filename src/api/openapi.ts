@@ -32,11 +32,12 @@ const schemas: Record<string, Json> = {
   HostState: { type: 'string', enum: ['no-account', 'locked', 'ready'] },
   Settings: {
     type: 'object',
-    required: ['relayOnly', 'lanDiscovery', 'relays'],
+    required: ['relayOnly', 'lanDiscovery', 'relays', 'fetchIsolation'],
     properties: {
       relayOnly: { type: 'boolean', description: 'All traffic through relays: contacts never learn this device\'s IP address.' },
       lanDiscovery: { type: 'boolean', description: 'mDNS discovery of contacts on the local network.' },
-      relays: { type: 'array', items: { type: 'string', description: 'multiaddr' } }
+      relays: { type: 'array', items: { type: 'string', description: 'multiaddr' } },
+      fetchIsolation: { type: 'string', enum: ['device', 'contact'], description: 'Mailbox fetches: one short-lived identity and connection per relay for all mailboxes (device), or a separate one per mailbox so a relay cannot link them by peer id (contact; costs a libp2p node and a connection per mailbox and relay).' }
     }
   },
   Relay: {

@@ -128,9 +128,10 @@ export function createRoutes (host: DeviceHost, events: EventSink): Route[] {
   route('GET', '/api/settings', async () => ({ status: 200, body: await settingsOf(messenger()) }))
   route('PATCH', '/api/settings', async (ctx) => {
     const body = parse(SettingsPatchBody, await ctx.body())
-    const patch: { relayOnly?: boolean, lanDiscovery?: boolean, relays?: string[] } = {}
+    const patch: { relayOnly?: boolean, lanDiscovery?: boolean, relays?: string[], fetchIsolation?: 'device' | 'contact' } = {}
     if (body.relayOnly !== undefined) patch.relayOnly = body.relayOnly
     if (body.lanDiscovery !== undefined) patch.lanDiscovery = body.lanDiscovery
+    if (body.fetchIsolation !== undefined) patch.fetchIsolation = body.fetchIsolation
     if (body.relays !== undefined) patch.relays = [...new Set(body.relays)]
     return { status: 200, body: await messenger().updateSettings(patch) }
   })

@@ -53,7 +53,8 @@ export const VerifyBody = z.strictObject({ verified: z.boolean() })
 export const SettingsPatchBody = z.strictObject({
   relayOnly: z.boolean().optional(),
   lanDiscovery: z.boolean().optional(),
-  relays: z.array(MultiaddrSchema).max(MAX_RELAYS).optional()
+  relays: z.array(MultiaddrSchema).max(MAX_RELAYS).optional(),
+  fetchIsolation: z.enum(['device', 'contact']).optional()
 })
 
 export const RelayBody = z.strictObject({ address: MultiaddrSchema })

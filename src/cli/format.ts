@@ -54,6 +54,7 @@ export function formatStatus (s: StatusView): string {
     `Outbox:       ${s.outbox} message(s) waiting for delivery`,
     `Relay-only:   ${s.settings.relayOnly ? 'on' : 'off'}`,
     `LAN discovery: ${s.settings.lanDiscovery ? 'on' : 'off'}`,
+    `Fetch isolation: ${s.settings.fetchIsolation}`,
     'Relays:'
   ]
   if (s.relays.length === 0) lines.push('  (none)')

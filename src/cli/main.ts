@@ -32,6 +32,8 @@ Commands:
   safety-number CONTACT [--json]               show the safety number to compare with a contact
   verify CONTACT [--off]                       mark a contact verified (after comparing numbers)
   status [--json]                              peer id, relays, NAT status, queue sizes
+  settings [--fetch-isolation device|contact] [--json]
+                                               show settings, or change how mailboxes are fetched
   demo [--keep]                                a relay and two devices (alice, bob) on loopback
 
 Options for every command:
@@ -197,6 +199,17 @@ async function clientCommand (rt: CliRuntime, command: string, rest: string[]): 
       const contact = resolveContact(await client.contacts(), query)
       const sn = await client.setVerified(contact.id, p.values.off !== true)
       rt.stdout(sn.verified ? 'Marked verified.\n' : 'Marked not verified.\n')
+      return 0
+    }
+    case 'settings': {
+      const p = parse(command, rest, { ...JSON_OPT, 'fetch-isolation': { type: 'string' } })
+      noExtra(p, 0, command)
+      const client = ApiClient.forDataDir(dataDirOf(p.values, rt.env))
+      const iso = p.values['fetch-isolation']
+      if (iso !== undefined && iso !== 'device' && iso !== 'contact') throw new CliError('USAGE', '--fetch-isolation is either device or contact.')
+      const s = iso === undefined ? await client.settings() : await client.updateSettings({ fetchIsolation: iso })
+      if (p.values.json === true) json(rt, s)
+      else rt.stdout(`Relay-only: ${s.relayOnly ? 'on' : 'off'}\nLAN discovery: ${s.lanDiscovery ? 'on' : 'off'}\nFetch isolation: ${s.fetchIsolation}\nRelays:\n${s.relays.map((r) => `  ${r}\n`).join('') || '  (none)\n'}`)
       return 0
     }
     case 'status': {

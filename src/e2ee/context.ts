@@ -12,6 +12,7 @@ import { toHex, utf8Length } from '../wire/bytes.ts'
 import { MAILBOX_KEY_BYTES } from '../wire/envelope.ts'
 import { MAX_ADDRESSES, MAX_ADDRESS_BYTES, MAX_NAME_BYTES, MAX_PEER_ID_BYTES, MAX_RELAYS } from '../wire/payload.ts'
 import { E2eeError } from './errors.ts'
+import { newPresenceKeys } from './presence.ts'
 
 /** libsignal device id: one device per account, always 1. */
 export const DEVICE_ID = 1
@@ -78,6 +79,14 @@ export function issueSenderCertificate (identity: IdentityKeyPair, uuid: string,
   return SenderCertificate.new(uuid, null, DEVICE_ID, identity.publicKey, now + SENDER_CERT_LIFETIME_MS, server, identity.privateKey)
 }
 
+/** A contact stored before migration 5 gets its presence signing key now (sent with my next card). */
+function withPresenceKeys (repo: ContactRepository, c: ContactRow): ContactRow {
+  if (c.myPresenceSigningKey.length > 0) return c
+  const keys = newPresenceKeys()
+  repo.setMyPresenceKeys(c.id, keys.privateKey, keys.publicKey)
+  return { ...c, myPresenceSigningKey: keys.privateKey, myPresencePublicKey: keys.publicKey }
+}
+
 export class DeviceContext {
   readonly db: Database
   readonly logger: Logger
@@ -116,15 +125,18 @@ export class DeviceContext {
       this.senderCert = issueSenderCertificate(this.identity, this.localAddress.name(), this.now())
       this.accounts.setSenderCertificate(this.senderCert.serialize())
     }
-    for (const c of this.contactRepo.all()) this.cacheContact(c)
+    for (const c of this.contactRepo.all()) this.cacheContact(withPresenceKeys(this.contactRepo, c))
     for (const p of this.contactRepo.pending()) this.addPending(p)
   }
 
   cacheContact (c: ContactRow): void {
     const previous = this.contactCache.get(c.id)
     if (previous !== undefined) this.mailboxes.delete(toHex(previous.myMailboxId))
+    if (previous?.retired !== undefined) this.mailboxes.delete(toHex(previous.retired.mailboxId))
     this.contactCache.set(c.id, c)
     this.mailboxes.set(toHex(c.myMailboxId), { kind: 'contact', contactId: c.id, key: c.myMailboxKey })
+    // The invite's mailbox after the handshake still opens what was sealed for it (src/e2ee/retire.ts).
+    if (c.retired !== undefined) this.mailboxes.set(toHex(c.retired.mailboxId), { kind: 'contact', contactId: c.id, key: c.retired.mailboxKey })
   }
 
   addPending (p: PendingInvite): void {

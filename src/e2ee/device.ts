@@ -10,6 +10,10 @@ import { accountExists, createAccount, openAccount, type OpenOptions } from './a
 import { checkName, checkNetwork, type DeviceContext, type NetworkCardFields } from './context.ts'
 import { acceptInvite, createInvite } from './invites.ts'
 import { cardPayload, envelopeMailbox, openEnvelope, seal, type Opened, type StoreOpened } from './seal.ts'
+import { E2eeError } from './errors.ts'
+import { openPresence, sealPresence, type Presence } from './presence.ts'
+import { dropExpiredRetired, retiredDrained, retiredState } from './retire.ts'
+import { WireError } from '../wire/errors.ts'
 
 export type { ContactRecord } from '../store/contacts.ts'
 export type { Payload, ContactCard } from '../wire/payload.ts'
@@ -19,6 +23,8 @@ export { DEVICE_ID, SENDER_CERT_LIFETIME_MS, SENDER_CERT_RENEW_MS } from './cont
 export { DEFAULT_SYNCHRONOUS, PREKEY_BATCH } from './account.ts'
 export { DEFAULT_INVITE_LIFETIME_MS, MAX_INVITE_LIFETIME_MS, MIN_INVITE_LIFETIME_MS } from './invites.ts'
 export { PENDING_INVITE_GRACE_MS } from './seal.ts'
+export { RETIRED_FETCH_GRACE_MS, RETIRED_KEEP_MS } from './retire.ts'
+export type { Presence } from './presence.ts'
 
 export interface InboundMailbox {
   readonly contactId: string
@@ -27,6 +33,8 @@ export interface InboundMailbox {
   readonly mailboxId: Uint8Array
   readonly publicKey: Uint8Array
   readonly sign: (challenge: Uint8Array) => Uint8Array
+  /** The invite's mailbox after the handshake: once a drain finds it empty on every relay, call retiredDrained(). */
+  readonly stopWhenEmpty?: boolean
 }
 
 export class Device {
@@ -147,12 +155,19 @@ export class Device {
     this.ctx.cacheContact({ ...c, name: n, renamed: true })
   }
 
-  /** My mailboxes, to fetch from relays: one per contact, plus one per unanswered invite. */
+  /** My mailboxes, to fetch from relays: one per contact, one per unanswered invite, and answered invites' mailboxes while drained. */
   inboundMailboxes (): InboundMailbox[] {
     this.ctx.alive()
+    dropExpiredRetired(this.ctx)
+    const now = this.ctx.now()
     const out: InboundMailbox[] = []
     for (const c of this.ctx.contactCache.values()) {
       out.push({ contactId: c.id, pending: false, mailboxId: c.myMailboxId, publicKey: c.myMailboxPublicKey, sign: this.ctx.signer(c.myMailboxId, c.myMailboxPrivateKey) })
+      const r = c.retired
+      const state = r === undefined ? 'gone' : retiredState(r, now)
+      if (r !== undefined && (state === 'fetch' || state === 'fetch-until-empty')) {
+        out.push({ contactId: c.id, pending: false, mailboxId: r.mailboxId, publicKey: r.publicKey, sign: this.ctx.signer(r.mailboxId, r.privateKey), stopWhenEmpty: state === 'fetch-until-empty' })
+      }
     }
     for (const e of this.ctx.mailboxes.values()) {
       if (e.kind !== 'pending') continue
@@ -160,6 +175,42 @@ export class Device {
       out.push({ contactId: `invite:${toHex(p.mailboxId).slice(0, 16)}`, pending: true, mailboxId: p.mailboxId, publicKey: p.mailboxPublicKey, sign: this.ctx.signer(p.mailboxId, p.mailboxPrivateKey) })
     }
     return out
+  }
+
+  /** The retired mailbox of a contact was found empty on every relay after its grace: it is no longer fetched. */
+  retiredDrained (contactId: string): void {
+    this.ctx.alive()
+    retiredDrained(this.ctx, contactId)
+  }
+
+  // ---- presence ----
+
+  /** My presence record for a contact and day: encrypted with my presence secret for them, signed with my presence key for them. */
+  sealPresence (contactId: string, day: number, p: Presence): Uint8Array {
+    const c = this.ctx.contactRow(contactId)
+    return sealPresence(c.myPresenceSecret, day, p, c.myPresenceSigningKey)
+  }
+
+  /**
+   * Opens a contact's presence record. Refused (E2eeError BAD_PRESENCE) unless it opens with their secret, is
+   * signed by the presence key from their card, is not dated past now + clock skew, and names the peer id their
+   * card gave: a record may add addresses for the contact's known peer id, never make it another peer.
+   */
+  openPresence (contactId: string, day: number, sealed: Uint8Array): Presence {
+    const c = this.ctx.contactRow(contactId)
+    if (c.theirPresenceSecret === undefined || c.theirPresenceKey === undefined) {
+      throw new E2eeError('BAD_PRESENCE', 'This contact has not sent its presence keys yet (they come with its contact card).')
+    }
+    let p: Presence
+    try {
+      p = openPresence(c.theirPresenceSecret, day, sealed, { verifyKey: c.theirPresenceKey, now: this.ctx.now() })
+    } catch (err) {
+      throw new E2eeError('BAD_PRESENCE', WireError.is(err) ? err.message : 'The presence record could not be read.', { cause: err })
+    }
+    if (c.theirPeerId === undefined || p.peerId !== c.theirPeerId) {
+      throw new E2eeError('BAD_PRESENCE', 'The presence record names a peer id other than the one this contact\'s card gave; it was ignored.')
+    }
+    return p
   }
 
   close (): void {

@@ -11,7 +11,7 @@ import { WireError } from '../wire/errors.ts'
 import { decodeInvite, inviteToLink, linkToInvite, signInvite, verifyInvite, type InviteRecord } from '../wire/invite.ts'
 import { PRESENCE_SECRET_BYTES, encodePayload } from '../wire/payload.ts'
 import { savePreKeyBatch, PREKEY_BATCH } from './account.ts'
-import { newContactRow } from './contact-row.ts'
+import { freshMySide, newContactRow } from './contact-row.ts'
 import { DEVICE_ID, blob, checkName, checkNetwork, newMailbox, type DeviceContext, type NetworkCardFields } from './context.ts'
 import { cardPayload, encryptFor } from './seal.ts'
 
@@ -61,6 +61,8 @@ export function createInvite (ctx: DeviceContext, o: NetworkCardFields & { expir
   const now = ctx.now()
   const account = ctx.accounts.get() as AccountRow
   const mailbox = newMailbox()
+  // Kept in the pending row only (its column predates invite v2); the contact gets fresh presence keys when the
+  // invite is answered (seal.ts), and nothing presence-related is in the invite.
   const presenceSecret = new Uint8Array(randomBytes(PRESENCE_SECRET_BYTES))
   const expiresAt = now + lifetime
   const link = ctx.db.transaction(() => {
@@ -83,7 +85,6 @@ export function createInvite (ctx: DeviceContext, o: NetworkCardFields & { expir
       kyberPreKeySignature: kyberRecord.signature(),
       mailboxId: mailbox.mailboxId,
       mailboxKey: mailbox.mailboxKey,
-      presenceSecret,
       createdAt: now,
       expiresAt,
       displayName: ctx.name,
@@ -136,20 +137,7 @@ export async function acceptInvite (ctx: DeviceContext, link: string, o: { name?
   const bundle = PreKeyBundle.new(r.registrationId, DEVICE_ID, r.preKeyId, PublicKey.deserialize(blob(r.preKey)),
     r.signedPreKeyId, PublicKey.deserialize(blob(r.signedPreKey)), blob(r.signedPreKeySignature), identityKey,
     r.kyberPreKeyId, KEMPublicKey.deserialize(blob(r.kyberPreKey)), blob(r.kyberPreKeySignature))
-  const mine = newMailbox()
-  const row = newContactRow({
-    identityKey: r.identityKey,
-    localName,
-    createdAt: now,
-    theirs: r,
-    mine: {
-      mailboxId: mine.mailboxId,
-      mailboxKey: mine.mailboxKey,
-      mailboxPrivateKey: mine.privateKey,
-      mailboxPublicKey: mine.publicKey,
-      presenceSecret: new Uint8Array(randomBytes(PRESENCE_SECRET_BYTES))
-    }
-  })
+  const row = newContactRow({ identityKey: r.identityKey, localName, createdAt: now, theirs: r, mine: freshMySide() })
   const address = ctx.address(row)
   const first = encodePayload(cardPayload(ctx, row, o.card))
   const envelope = await ctx.stores.atomically(async () => {

@@ -13,9 +13,10 @@ import { toHex } from '../wire/bytes.ts'
 import { INNER_SEALED, INNER_SIGNAL, openEnvelope as openBox, readEnvelopeHeader, sealEnvelope } from '../wire/envelope.ts'
 import { WireError } from '../wire/errors.ts'
 import { PAYLOAD_ID_BYTES, decodePayload, encodePayload, type ContactCard, type Payload } from '../wire/payload.ts'
-import { newContactRow, withCard } from './contact-row.ts'
+import { freshMySide, newContactRow, withCard } from './contact-row.ts'
 import { DEVICE_ID, blob, type DeviceContext, type MailboxEntry, type NetworkCardFields } from './context.ts'
 import { E2eeError } from './errors.ts'
+import { noteSwitch } from './retire.ts'
 
 /** After an invite expires, its first message is still accepted for this long: the accepter may
  * have accepted just in time while the inviter was offline and the message waited on a relay. */
@@ -52,6 +53,7 @@ export function cardPayload (ctx: DeviceContext, contact: ContactRow, o: Network
       mailboxId: contact.myMailboxId,
       mailboxKey: contact.myMailboxKey,
       presenceSecret: contact.myPresenceSecret,
+      presenceKey: contact.myPresencePublicKey,
       ...(o.peerId === undefined ? {} : { peerId: o.peerId }),
       relays: [...o.relays],
       addresses: [...o.addresses],
@@ -115,9 +117,13 @@ export async function openEnvelope (ctx: DeviceContext, mailboxHex: string, enve
       throw new E2eeError('MALFORMED', 'The message inside the envelope does not parse.', { cause: err })
     }
     const address = ctx.address(contact)
-    return await decryptAndApply(ctx, contact, async () => await signalDecrypt(message, address, ctx.localAddress, ctx.stores, ctx.stores), store)
+    const opened = await decryptAndApply(ctx, contact, async () => await signalDecrypt(message, address, ctx.localAddress, ctx.stores, ctx.stores), store)
+    noteSwitch(ctx, contact.id, mailboxHex)
+    return opened
   }
-  return await openSealed(ctx, entry, inner.body, store)
+  const opened = await openSealed(ctx, entry, inner.body, store)
+  if (entry.kind === 'contact') noteSwitch(ctx, entry.contactId, mailboxHex)
+  return opened
 }
 
 async function openSealed (ctx: DeviceContext, entry: MailboxEntry, body: Uint8Array, store?: StoreOpened): Promise<Opened> {
@@ -174,7 +180,15 @@ async function openSealed (ctx: DeviceContext, entry: MailboxEntry, body: Uint8A
     const p = decodePayloadOrThrow(await decrypt(address))
     if (p.kind !== 'card') throw new E2eeError('CARD_REQUIRED', 'A message for an invite arrived before the contact card; it will be accepted when sent again.')
     const card = checkCard(ctx, p.card, senderKeyBytes)
-    row = newContactRow({ identityKey: senderKeyBytes, createdAt: now, theirs: card, mine: invite })
+    // Invite secrets are retired (issue 9): the contact gets a fresh mailbox and presence keys, announced in my
+    // first card inside the session; the invite's mailbox is drained and then dropped (src/e2ee/retire.ts).
+    row = newContactRow({
+      identityKey: senderKeyBytes,
+      createdAt: now,
+      theirs: card,
+      mine: freshMySide(),
+      retired: { mailboxId: invite.mailboxId, mailboxKey: invite.mailboxKey, privateKey: invite.mailboxPrivateKey, publicKey: invite.mailboxPublicKey, fetching: true }
+    })
     return p
   }, (p) => {
     const created = row as ContactRow

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { Device } from '../e2ee/device.ts'
-import { createDeviceNode, type DeviceNode } from '../net/node.ts'
+import { createDeviceNode, DEFAULT_FETCH_ISOLATION, type DeviceNode } from '../net/node.ts'
 import type { Logger } from '../platform/logger.ts'
 import { SALT_FILE } from '../store/db.ts'
 import { MAX_ADDRESS_BYTES, MAX_RELAYS } from '../wire/payload.ts'
@@ -32,7 +32,7 @@ export const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/0']
 const SETTINGS_KEY = 'settings'
 const PEER_KEY = 'libp2p.private-key'
 
-const DEFAULT_SETTINGS: SettingsView = { relayOnly: false, lanDiscovery: false, relays: [] }
+const DEFAULT_SETTINGS: SettingsView = { relayOnly: false, lanDiscovery: false, relays: [], fetchIsolation: DEFAULT_FETCH_ISOLATION }
 
 /** Creates the one account of a data directory without starting anything (`0message1 init`). */
 export async function initAccount (dataDir: string, o: { name: string, passphrase?: string, logger: Logger }): Promise<{ accountId: string }> {
@@ -143,12 +143,13 @@ class Host implements DeviceHost {
     return {
       relayOnly: parsed.relayOnly === true,
       lanDiscovery: parsed.lanDiscovery === true,
-      relays: Array.isArray(parsed.relays) ? parsed.relays.filter((r): r is string => typeof r === 'string') : []
+      relays: Array.isArray(parsed.relays) ? parsed.relays.filter((r): r is string => typeof r === 'string') : [],
+      fetchIsolation: parsed.fetchIsolation === 'contact' ? 'contact' : parsed.fetchIsolation === 'device' ? 'device' : DEFAULT_FETCH_ISOLATION
     }
   }
 
   #saveSettings (s: SettingsView): void {
-    this.#history?.setSetting(SETTINGS_KEY, JSON.stringify({ relayOnly: s.relayOnly, lanDiscovery: s.lanDiscovery, relays: s.relays }))
+    this.#history?.setSetting(SETTINGS_KEY, JSON.stringify({ relayOnly: s.relayOnly, lanDiscovery: s.lanDiscovery, relays: s.relays, fetchIsolation: s.fetchIsolation }))
   }
 
   /** The node's libp2p key lives in the encrypted store, so the peer id survives restarts. */
@@ -170,6 +171,7 @@ class Host implements DeviceHost {
       bootstrap: [...(this.#o.bootstrap ?? [])],
       mdns: s.lanDiscovery,
       relayOnly: s.relayOnly,
+      fetchIsolation: s.fetchIsolation,
       logger: this.#o.logger.child('net')
     })
     this.#o.onNetwork?.(node)
@@ -179,9 +181,12 @@ class Host implements DeviceHost {
   async #applySettings (s: SettingsView): Promise<void> {
     const relays = checkRelays(s.relays)
     const before = this.#settings()
-    const next: SettingsView = { relayOnly: s.relayOnly, lanDiscovery: s.lanDiscovery, relays }
+    if (s.fetchIsolation !== 'device' && s.fetchIsolation !== 'contact') {
+      throw new MessengerError('INVALID_SETTING', 'Fetch isolation is either "device" or "contact".')
+    }
+    const next: SettingsView = { relayOnly: s.relayOnly, lanDiscovery: s.lanDiscovery, relays, fetchIsolation: s.fetchIsolation }
     this.#saveSettings(next)
-    const changed = before.relayOnly !== next.relayOnly || before.lanDiscovery !== next.lanDiscovery ||
+    const changed = before.relayOnly !== next.relayOnly || before.lanDiscovery !== next.lanDiscovery || before.fetchIsolation !== next.fetchIsolation ||
       before.relays.join(' ') !== next.relays.join(' ')
     if (!changed || this.#core === undefined) return
     const old = this.#node

@@ -2,7 +2,7 @@
 // mailbox draining. It joins the account (e2ee), the store and the network; it never sees raw keys.
 import { createHash, randomBytes } from 'node:crypto'
 import { E2eeError, isPermanent } from '../e2ee/errors.ts'
-import { openPresence, presenceDay, presenceKey, sealPresence } from '../e2ee/presence.ts'
+import { presenceDay, presenceKey } from '../e2ee/presence.ts'
 import { clockWithNow, systemClock, type Clock, type Timer } from '../platform/clock.ts'
 import type { Logger } from '../platform/logger.ts'
 import { MAILBOX_RETENTION_MS } from '../wire/mailbox.ts'
@@ -98,7 +98,9 @@ export class MessengerCore implements Messenger {
   readonly #listeners = new Set<(e: MessengerEvent) => void>()
   readonly #inFlight = new Set<string>()
   readonly #receipts = new Map<string, { delivered: Set<string>, read: Set<string> }>()
-  readonly #mailboxes = new Map<string, { session?: MailboxSessionPort, retryAt: number, failures: number }>()
+  readonly #mailboxes = new Map<string, { session?: MailboxSessionPort, retryAt: number, failures: number, kept?: boolean }>()
+  /** (relay, retired mailbox) pairs found empty after their grace: no longer fetched. */
+  readonly #retiredEmpty = new Set<string>()
   #receiptTimer: Timer | undefined
   #pumpTimer: Timer | undefined
   #mailboxTimer: Timer | undefined
@@ -419,7 +421,7 @@ export class MessengerCore implements Messenger {
     const day = presenceDay(now)
     const me = { peerId: this.#net.peerId, addresses: this.#net.addresses(), updatedAt: now }
     const results = await Promise.allSettled(this.#device.contacts().map(async (c) => {
-      await publish.call(this.#net, presenceKey(c.myPresenceSecret, day), sealPresence(c.myPresenceSecret, day, me))
+      await publish.call(this.#net, presenceKey(c.myPresenceSecret, day), this.#device.sealPresence(c.id, day, me))
     }))
     const failed = results.filter((r) => r.status === 'rejected').length
     if (failed > 0) this.#log.debug('presence-not-published', { failed, of: results.length })
@@ -437,7 +439,7 @@ export class MessengerCore implements Messenger {
       try {
         const sealed = await lookup.call(this.#net, presenceKey(secret, day), { signal: this.#clock.timeout(PRESENCE_LOOKUP_DEADLINE_MS) })
         if (sealed === undefined) continue
-        const p = openPresence(secret, day, sealed)
+        const p = this.#device.openPresence(contact.id, day, sealed)
         const known = this.#located.get(contact.id)
         if (known !== undefined && known.at >= p.updatedAt) return false
         this.#located.set(contact.id, { peerId: p.peerId, addresses: p.addresses, at: p.updatedAt })
@@ -449,11 +451,13 @@ export class MessengerCore implements Messenger {
     return false
   }
 
-  /** Where to try a contact: the presence record if it is newer than what the card said. */
+  /** Where to try a contact: its card's peer id, with the addresses a presence record added for that same peer id. */
   #where (contact: ContactPort): { peerId?: string | undefined, addresses: readonly string[] } {
     const found = this.#located.get(contact.id)
-    if (found !== undefined && found.peerId !== contact.theirPeerId) return found
-    if (found !== undefined) return { peerId: found.peerId, addresses: [...new Set([...found.addresses, ...contact.theirAddresses])] }
+    // Only a card (inside the session) says which peer id a contact is; presence can only add addresses.
+    if (found !== undefined && found.peerId === contact.theirPeerId) {
+      return { peerId: contact.theirPeerId, addresses: [...new Set([...found.addresses, ...contact.theirAddresses])] }
+    }
     return { peerId: contact.theirPeerId, addresses: contact.theirAddresses }
   }
 
@@ -657,6 +661,10 @@ export class MessengerCore implements Messenger {
       if (!newContact) this.#emit({ type: 'contact', contact: this.#contactView(contact) })
     }
     if (newContact) {
+      // My invite was answered: my first card moves the contact off the invite's mailbox and presence
+      // secret (both known to whoever saw the invite) to fresh ones, inside the session.
+      void this.#sendControl(contact.id, (id) => ({ ...this.#device.myCard(contact.id, this.#card()), id } as Payload))
+        .catch((err: unknown) => { this.#log.warn('card-not-queued', { error: (err as Error).name }) })
       this.#emit({ type: 'contact', contact: this.#contactView(contact) })
       this.#background('syncMailboxes', this.#syncMailboxes())
       this.#background('publishPresence', this.#publishPresence())
@@ -677,12 +685,20 @@ export class MessengerCore implements Messenger {
     const relays = this.#settings().relays
     const boxes = this.#device.inboundMailboxes()
     const now = this.#now()
+    // Mailboxes no longer listed (a retired invite mailbox, drained) are no longer fetched.
+    const listed = new Set(relays.flatMap((relay) => boxes.map((box) => `${relay} ${hex(box.mailboxId)}`)))
+    for (const [key, entry] of [...this.#mailboxes]) {
+      if (listed.has(key)) continue
+      this.#mailboxes.delete(key)
+      void entry.session?.close().catch(() => {})
+    }
     await Promise.allSettled(relays.flatMap((relay) => boxes.map(async (box) => {
       const key = `${relay} ${hex(box.mailboxId)}`
+      if (this.#retiredEmpty.has(key)) return
       const entry = this.#mailboxes.get(key) ?? { retryAt: 0, failures: 0 }
       this.#mailboxes.set(key, entry)
       if (entry.session !== undefined) {
-        if (refetch) await this.#drain(entry.session, key)
+        if (refetch && await this.#drain(entry.session, key)) this.#retiredCheck(box, key, relays)
         return
       }
       if (entry.retryAt > now) return
@@ -691,8 +707,16 @@ export class MessengerCore implements Messenger {
         if (this.#stopped) { await session.close(); return }
         entry.session = session
         entry.failures = 0
+        entry.kept = false
         session.onPush((item) => { this.#background('take', this.#take(session, item)) })
-        await this.#drain(session, key)
+        // A session that ends (relay restart, identity rotation) is reopened at once, not at the next refetch.
+        session.onClose?.(() => {
+          if (this.#stopped || this.#mailboxes.get(key) !== entry || entry.session !== session) return
+          entry.session = undefined
+          entry.retryAt = this.#now()
+          this.#scheduleMailboxRetry(this.#now())
+        })
+        if (await this.#drain(session, key)) this.#retiredCheck(box, key, relays)
       } catch (err) {
         entry.session = undefined
         entry.failures++
@@ -707,17 +731,38 @@ export class MessengerCore implements Messenger {
     this.#clock.setTimeout(() => { this.#background('syncMailboxes', this.#syncMailboxes()) }, Math.max(0, at - this.#now()) + 5, { unref: true })
   }
 
-  async #drain (session: MailboxSessionPort, key: string): Promise<void> {
+  /**
+   * A retired invite mailbox found empty on a relay after its grace is closed there; once it is empty on every
+   * relay, the device stops listing it (its key still opens late copies that come by another path).
+   */
+  #retiredCheck (box: InboundMailbox, key: string, relays: readonly string[]): void {
+    if (box.stopWhenEmpty !== true) return
+    this.#retiredEmpty.add(key)
+    const entry = this.#mailboxes.get(key)
+    this.#mailboxes.delete(key)
+    void entry?.session?.close().catch(() => {})
+    if (relays.every((r) => this.#retiredEmpty.has(`${r} ${hex(box.mailboxId)}`))) {
+      this.#device.retiredDrained(box.contactId)
+      this.#log.info('mailbox-retired')
+    }
+  }
+
+  /** Fetches and handles every page; true when the mailbox was left empty (everything taken and acknowledged). */
+  async #drain (session: MailboxSessionPort, key: string): Promise<boolean> {
     try {
       for (;;) {
         const items = await session.fetch()
-        if (items.length === 0) return
+        if (items.length === 0) return this.#mailboxes.get(key)?.kept !== true
         const done: Uint8Array[] = []
         for (const item of items) {
           if (await this.#handleMailboxItem(item)) done.push(item.id)
         }
         if (done.length > 0) await session.ack(done)
-        if (done.length < items.length) return
+        if (done.length < items.length) {
+          const entry = this.#mailboxes.get(key)
+          if (entry !== undefined) entry.kept = true
+          return false
+        }
       }
     } catch (err) {
       this.#log.debug('mailbox-drain-failed', { error: (err as Error).name })
@@ -728,6 +773,7 @@ export class MessengerCore implements Messenger {
         this.#scheduleMailboxRetry(this.#now() + MAILBOX_RETRY_MS)
       }
       await session.close().catch(() => {})
+      return false
     }
   }
 

@@ -13,12 +13,16 @@ export interface InboundMailbox {
   readonly mailboxId: Uint8Array
   readonly publicKey: Uint8Array
   readonly sign: (challenge: Uint8Array) => Uint8Array
+  /** An answered invite's mailbox being retired: once a drain finds it empty on every relay, tell the device. */
+  readonly stopWhenEmpty?: boolean
 }
 
 export interface MailboxSessionPort {
   fetch: () => Promise<Array<{ id: Uint8Array, envelope: Uint8Array }>>
   ack: (ids: Uint8Array[]) => Promise<unknown>
   onPush: (cb: (item: { id: Uint8Array, envelope: Uint8Array }) => void) => void
+  /** Called once when the session ends (relay gone, or its short-lived identity was replaced). */
+  onClose?: (cb: (err?: Error) => void) => void
   close: () => Promise<void>
 }
 
@@ -71,5 +75,11 @@ export interface DevicePort<P = unknown> {
   setVerified: (contactId: string, v: boolean) => void
   renameContact: (id: string, name: string) => void
   inboundMailboxes: () => InboundMailbox[]
+  /** The retired mailbox of a contact was found empty on every relay: stop listing it. */
+  retiredDrained: (contactId: string) => void
+  /** My presence record for a contact (sealed and signed with my per-contact keys). */
+  sealPresence: (contactId: string, day: number, p: { peerId: string, addresses: readonly string[], updatedAt: number }) => Uint8Array
+  /** A contact's presence record, checked (their keys, clock skew, their known peer id); throws when refused. */
+  openPresence: (contactId: string, day: number, sealed: Uint8Array) => { peerId: string, addresses: readonly string[], updatedAt: number }
   close: () => void
 }

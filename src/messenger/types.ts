@@ -1,9 +1,9 @@
 // The messenger core as the local API, CLI and web UI see it. The API layer depends only on this
 // file; src/messenger/messenger.ts implements it on e2ee, store and net.
-import type { RelayView } from '../net/node.ts'
+import type { FetchIsolation, RelayView } from '../net/node.ts'
 import type { LinkKind } from '../net/path.ts'
 
-export type { RelayView, LinkKind }
+export type { FetchIsolation, RelayView, LinkKind }
 
 export type MessageState = 'queued' | 'sent' | 'stored' | 'delivered' | 'read' | 'failed'
 export type DeliveryPath = 'direct' | 'relayed' | 'mailbox'
@@ -63,6 +63,8 @@ export interface SettingsView {
   readonly relayOnly: boolean
   readonly lanDiscovery: boolean
   readonly relays: readonly string[]
+  /** Mailbox fetches: one short-lived identity for all mailboxes ('device') or one per mailbox ('contact'). */
+  readonly fetchIsolation: FetchIsolation
 }
 
 export interface InviteView {

@@ -1,4 +1,4 @@
-// One libp2p setup, two profiles: 'device' (DHT client, circuit-relay transport with reservations on the
+// One libp2p setup, two profiles: 'device' (no DHT: see short-lived.ts; circuit-relay transport with reservations on the
 // configured relays, DCUtR, AutoNAT) and 'relay' (DHT server, circuit-relay v2 server sized for messaging).
 import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
@@ -41,6 +41,7 @@ export const RELAY_MAX_STOP_STREAMS = 1024
 export type NodeServices = {
   identify: ReturnType<ReturnType<typeof identify>>
   ping: ReturnType<ReturnType<typeof ping>>
+  /** Relays and short-lived identities only: a device's main node has no DHT. */
   dht: KadDHT
   /** Device profile only. */
   reservations?: ReservationKeeper
@@ -76,7 +77,7 @@ function peerIdOf (addr: string): string | undefined {
 }
 
 /** True when any configured address is loopback/private: then the DHT must keep such addresses (LAN, tests). */
-function anyPrivate (addrs: readonly string[]): boolean {
+export function anyPrivate (addrs: readonly string[]): boolean {
   return addrs.some((a) => {
     try {
       const host = multiaddr(a).getComponents().find((c) => c.name === 'ip4' || c.name === 'ip6')?.value
@@ -91,7 +92,7 @@ function anyPrivate (addrs: readonly string[]): boolean {
  * relayOnly gater: never open a non-circuit connection except to our own relays and bootstrap peers (support
  * nodes). A contact is therefore only ever reached through a circuit and never learns our IP address.
  */
-function relayOnlyGater (allowedPeers: ReadonlySet<string>): ConnectionGater {
+export function relayOnlyGater (allowedPeers: ReadonlySet<string>): ConnectionGater {
   return {
     denyDialMultiaddr: (ma: Multiaddr) => {
       // A WebRTC address carries /p2p-circuit too, but its ICE candidates would hand out our IP address.
@@ -103,6 +104,21 @@ function relayOnlyGater (allowedPeers: ReadonlySet<string>): ConnectionGater {
     denyDialPeer: () => false,
     denyInboundConnection: () => false
   }
+}
+
+/** Our Kademlia DHT, with the presence validator and selector; devices (and their short-lived identities) run it in client mode. */
+export function dhtService (o: { clientMode: boolean, lan: boolean, now: () => number }): ReturnType<typeof kadDHT> {
+  return kadDHT({
+    protocol: DHT_PROTOCOL,
+    clientMode: o.clientMode,
+    peerInfoMapper: o.lan ? passthroughMapper : removePrivateAddressesMapper,
+    validators: {
+      [PRESENCE_NAMESPACE]: async (key, value) => { validatePresence(key, value, o.now()) }
+    },
+    selectors: {
+      [PRESENCE_NAMESPACE]: (_key, values) => selectPresence(values)
+    }
+  })
 }
 
 export async function createProfileLibp2p (o: ProfileOptions): Promise<NodeLibp2p> {
@@ -131,17 +147,9 @@ export async function createProfileLibp2p (o: ProfileOptions): Promise<NodeLibp2
     identify: identify(),
     identifyPush: identifyPush(),
     ping: ping(),
-    dht: kadDHT({
-      protocol: DHT_PROTOCOL,
-      clientMode: device,
-      peerInfoMapper: lan ? passthroughMapper : removePrivateAddressesMapper,
-      validators: {
-        [PRESENCE_NAMESPACE]: async (key, value) => { validatePresence(key, value, now()) }
-      },
-      selectors: {
-        [PRESENCE_NAMESPACE]: (_key, values) => selectPresence(values)
-      }
-    })
+    // A device's long-term peer id never speaks DHT: its presence puts and gets go out under a short-lived
+    // identity (src/net/short-lived.ts). Relays are the DHT servers.
+    ...(device ? {} : { dht: dhtService({ clientMode: false, lan, now }) })
   }
   if (!relayOnly) services.autoNAT = autoNAT()
   if (device && !relayOnly) services.dcutr = dcutr()

@@ -1,12 +1,12 @@
 // Device side of /0m1/mailbox/1.0.0: anonymous deposit, and an authenticated session on one mailbox
 // (paged fetch, ack/delete, live push). Frames in src/wire/mailbox.ts.
-import type { Stream } from '@libp2p/interface'
+import type { Libp2p, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
 import type { Logger } from '../platform/logger.ts'
 import { NetError, atStream } from './errors.ts'
-import { peerIdOf, type NodeLibp2p } from './libp2p.ts'
+import { peerIdOf } from './libp2p.ts'
 import {
   authMessage, decodeRelayFrame, encodeClientFrame, MAILBOX_PROTOCOL, MAX_ACK_IDS, MAX_FETCH_ITEMS, MAX_RELAY_FRAME_BYTES,
   type ClientFrame, type MailboxItem, type RelayFrame
@@ -68,7 +68,7 @@ function wrap (err: unknown, signal: AbortSignal): Error {
  * A connection libp2p still lists may already be dead (the relay restarted, a NAT dropped it): the first stream on
  * it fails. One retry, after libp2p has dropped that connection, dials afresh. Refusals and aborts are final.
  */
-async function withOneRetry<T> (libp2p: NodeLibp2p, relayAddr: string, fn: () => Promise<T>): Promise<T> {
+async function withOneRetry<T> (libp2p: Libp2p, relayAddr: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn()
   } catch (err) {
@@ -79,13 +79,13 @@ async function withOneRetry<T> (libp2p: NodeLibp2p, relayAddr: string, fn: () =>
   }
 }
 
-export async function depositTo (libp2p: NodeLibp2p, relayAddr: string, mailboxId: Uint8Array, envelope: Uint8Array, o: { signal?: AbortSignal | undefined } = {}): Promise<void> {
+export async function depositTo (libp2p: Libp2p, relayAddr: string, mailboxId: Uint8Array, envelope: Uint8Array, o: { signal?: AbortSignal | undefined } = {}): Promise<void> {
   const frame = atStream(() => encodeClientFrame({ type: 'deposit', reqId: 1, mailboxId, envelope })) // checks sizes before any dial
   relayTarget(relayAddr)
   await withOneRetry(libp2p, relayAddr, async () => { await depositOnce(libp2p, relayAddr, frame, o.signal) })
 }
 
-async function depositOnce (libp2p: NodeLibp2p, relayAddr: string, frame: Uint8Array, callerSignal: AbortSignal | undefined): Promise<void> {
+async function depositOnce (libp2p: Libp2p, relayAddr: string, frame: Uint8Array, callerSignal: AbortSignal | undefined): Promise<void> {
   const { ma } = relayTarget(relayAddr)
   const signal = deadline(callerSignal, MAILBOX_REQUEST_DEADLINE_MS)
   let stream: Stream | undefined
@@ -104,12 +104,12 @@ async function depositOnce (libp2p: NodeLibp2p, relayAddr: string, frame: Uint8A
   }
 }
 
-export async function openMailboxSession (libp2p: NodeLibp2p, relayAddr: string, box: MailboxBox, logger: Logger, o: { signal?: AbortSignal | undefined } = {}): Promise<MailboxSession> {
+export async function openMailboxSession (libp2p: Libp2p, relayAddr: string, box: MailboxBox, logger: Logger, o: { signal?: AbortSignal | undefined } = {}): Promise<MailboxSession> {
   relayTarget(relayAddr)
   return await withOneRetry(libp2p, relayAddr, async () => await openSessionOnce(libp2p, relayAddr, box, logger, o.signal))
 }
 
-async function openSessionOnce (libp2p: NodeLibp2p, relayAddr: string, box: MailboxBox, logger: Logger, callerSignal: AbortSignal | undefined): Promise<MailboxSession> {
+async function openSessionOnce (libp2p: Libp2p, relayAddr: string, box: MailboxBox, logger: Logger, callerSignal: AbortSignal | undefined): Promise<MailboxSession> {
   const { ma, peerIdBytes } = relayTarget(relayAddr)
   const signal = deadline(callerSignal, MAILBOX_REQUEST_DEADLINE_MS)
   let stream: Stream | undefined

@@ -7,7 +7,8 @@ import type { Libp2p } from '@libp2p/interface'
 import { isPrivateIp } from '@libp2p/utils'
 import type { Logger } from '../platform/logger.ts'
 import { NetError, atStream } from './errors.ts'
-import { createProfileLibp2p, isCircuit, peerIdOf } from './libp2p.ts'
+import { anyPrivate, createProfileLibp2p, isCircuit, peerIdOf, type NodeLibp2p } from './libp2p.ts'
+import { ShortLivedIdentities, type IdentitySlot, type ShortLivedView } from './short-lived.ts'
 import { deliverEnvelope, deliverHandler, DELIVER_MAX_INBOUND_STREAMS, type DeliverPath, type EnvelopeHandler } from './deliver.ts'
 import { depositTo, openMailboxSession, type MailboxBox, type MailboxSession } from './mailbox-client.ts'
 import { DELIVER_PROTOCOL } from '../wire/deliver.ts'
@@ -20,6 +21,12 @@ export type { MailboxSession, MailboxBox } from './mailbox-client.ts'
 export type { MailboxItem } from '../wire/mailbox.ts'
 export type { DeliverPath, EnvelopeHandler } from './deliver.ts'
 export { RESERVATION_RETRY_MAX_MS, RESERVATION_RETRY_MIN_MS } from './reservation-keeper.ts'
+export type { ShortLivedView } from './short-lived.ts'
+
+/** How a device's mailboxes are fetched: 'device' = one short-lived identity (one connection per relay) for all of
+ * them; 'contact' = a short-lived identity and connection per mailbox (docs/threat-model.md: the cost). */
+export type FetchIsolation = 'device' | 'contact'
+export const DEFAULT_FETCH_ISOLATION: FetchIsolation = 'device'
 
 /** A DHT put or get: a few hops on a small network, more on a big one. */
 export const PRESENCE_DEADLINE_MS = 20_000
@@ -40,6 +47,9 @@ export interface DeviceNodeOptions {
   bootstrap?: string[]
   mdns?: boolean
   relayOnly?: boolean
+  fetchIsolation?: FetchIsolation
+  /** Short-lived identities are replaced after this long (default SHORT_LIVED_MAX_AGE_MS, an hour; tests shorten it). */
+  identityMaxAgeMs?: number
   logger: Logger
 }
 
@@ -60,6 +70,10 @@ export interface DeviceNode {
   linkTo(peerId: string): LinkKind | undefined
   /** Open connections, all kinds (relays included). */
   connections(): number
+  /** The short-lived identities deposits, presence and fetches use now (never `peerId`). */
+  shortLived(): ShortLivedView[]
+  /** Replaces every short-lived identity now (also happens by age); open mailbox sessions close and are reopened. */
+  rotateIdentities(): void
   stop(): Promise<void>
 }
 
@@ -111,14 +125,17 @@ export async function createDeviceNode (o: DeviceNodeOptions): Promise<DeviceNod
   }
   libp2p.addEventListener('self:peer:update', onSelfUpdate)
 
-  const waitForRoutingTable = async (signal: AbortSignal): Promise<void> => {
-    const dht = libp2p.services.dht as unknown as { routingTable: { size: number } }
-    const until = Date.now() + ROUTING_TABLE_WAIT_MS
-    while (dht.routingTable.size === 0) {
-      if (signal.aborted || Date.now() > until) throw new NetError('UNREACHABLE', 'No DHT server is reachable yet; check the relays and bootstrap list.')
-      await new Promise((resolve) => setTimeout(resolve, 100))
-    }
-  }
+  const lan = anyPrivate([...o.listen, ...o.relays, ...(o.bootstrap ?? [])])
+  const ids = new ShortLivedIdentities({
+    relays: o.relays,
+    bootstrap: o.bootstrap ?? [],
+    relayOnly,
+    lan,
+    logger,
+    maxAgeMs: o.identityMaxAgeMs
+  })
+  const isolation = o.fetchIsolation ?? DEFAULT_FETCH_ISOLATION
+  const fetchSlot = (box: MailboxBox): IdentitySlot => isolation === 'contact' ? `fetch:${Buffer.from(box.mailboxId).toString('hex')}` : 'fetch'
 
   const node: DeviceNode = {
     peerId: libp2p.peerId.toString(),
@@ -131,11 +148,11 @@ export async function createDeviceNode (o: DeviceNodeOptions): Promise<DeviceNod
     },
     async deposit (relayAddr, mailboxId, envelope, opts = {}) {
       if (stopped) throw new NetError('CLOSED', 'The network node is stopped.')
-      await depositTo(libp2p, relayAddr, mailboxId, envelope, { signal: opts.signal })
+      await ids.use('send', async (n) => { await depositTo(n, relayAddr, mailboxId, envelope, { signal: opts.signal }) })
     },
     async openMailbox (relayAddr, box, opts = {}) {
       if (stopped) throw new NetError('CLOSED', 'The network node is stopped.')
-      const s = await openMailboxSession(libp2p, relayAddr, box, logger, { signal: opts.signal })
+      const s = await ids.openSession(fetchSlot(box), async (n) => await openMailboxSession(n, relayAddr, box, logger, { signal: opts.signal }))
       sessions.add(s)
       s.onClose(() => { sessions.delete(s) })
       return s
@@ -145,11 +162,14 @@ export async function createDeviceNode (o: DeviceNodeOptions): Promise<DeviceNod
       const dhtKey = atStream(() => presenceDhtKey(key))
       const record = atStream(() => encodePresenceRecord({ publishedAt: Date.now(), value }))
       const signal = withDeadline(opts.signal, PRESENCE_DEADLINE_MS)
-      await waitForRoutingTable(signal)
-      let stored = 0
-      for await (const ev of libp2p.services.dht.put(dhtKey, record, { signal })) {
-        if (ev.name === 'PEER_RESPONSE' && ev.messageName === 'PUT_VALUE') stored++
-      }
+      const stored = await ids.useDht(async (n) => {
+        await waitForRoutingTable(n, signal)
+        let copies = 0
+        for await (const ev of n.services.dht.put(dhtKey, record, { signal })) {
+          if (ev.name === 'PEER_RESPONSE' && ev.messageName === 'PUT_VALUE') copies++
+        }
+        return copies
+      })
       if (stored === 0) throw new NetError('UNREACHABLE', 'No DHT server stored the presence record.')
       logger.debug('presence-published', { copies: stored })
     },
@@ -158,7 +178,7 @@ export async function createDeviceNode (o: DeviceNodeOptions): Promise<DeviceNod
       const dhtKey = atStream(() => presenceDhtKey(key))
       const signal = withDeadline(opts.signal, PRESENCE_DEADLINE_MS)
       try {
-        const raw = await libp2p.contentRouting.get(dhtKey, { signal })
+        const raw = await ids.useDht(async (n) => { await waitForRoutingTable(n, signal); return await n.contentRouting.get(dhtKey, { signal }) })
         return atStream(() => decodePresenceRecord(raw)).value
       } catch (err) {
         if (isNotFound(err)) return undefined
@@ -192,16 +212,29 @@ export async function createDeviceNode (o: DeviceNodeOptions): Promise<DeviceNod
     onAddressesChanged (cb) { addrListeners.push(cb) },
     linkTo: (peerId) => puncher.linkTo(peerId),
     connections: () => libp2p.getConnections().filter((c) => c.status === 'open').length,
+    shortLived () { return ids.view() },
+    rotateIdentities () { ids.rotate() },
     async stop () {
       if (stopped) return
       stopped = true
       puncher.stop()
       libp2p.removeEventListener('self:peer:update', onSelfUpdate)
       await Promise.all([...sessions].map(async (s) => { await s.close() }))
+      await ids.stop()
       await libp2p.stop()
     }
   }
   return node
+}
+
+/** Waits (≤ ROUTING_TABLE_WAIT_MS) until a DHT server is in the routing table (a fresh identity has just dialled them). */
+async function waitForRoutingTable (n: NodeLibp2p, signal: AbortSignal): Promise<void> {
+  const dht = n.services.dht as unknown as { routingTable: { size: number } }
+  const until = Date.now() + ROUTING_TABLE_WAIT_MS
+  while (dht.routingTable.size === 0) {
+    if (signal.aborted || Date.now() > until) throw new NetError('UNREACHABLE', 'No DHT server is reachable yet; check the relays and bootstrap list.')
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
 }
 
 function withDeadline (signal: AbortSignal | undefined, ms: number): AbortSignal {

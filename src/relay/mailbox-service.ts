@@ -26,6 +26,18 @@ interface Session {
   readonly close: () => void
 }
 
+/**
+ * What a relay sees of one mailbox operation on its connections. The relay stores and logs none of it; the hook
+ * exists so tests (the observer ledger) can check what a curious relay operator could collect.
+ */
+export interface MailboxObservation {
+  readonly op: 'deposit' | 'session'
+  readonly mailboxId: Uint8Array
+  readonly remotePeer: string
+  readonly remoteAddr: string
+  readonly size?: number
+}
+
 export interface MailboxServiceOptions {
   readonly store: MailboxStore
   readonly limits: RelayLimits
@@ -33,6 +45,8 @@ export interface MailboxServiceOptions {
   readonly now: () => number
   /** The relay's peer id (multihash bytes), bound into every signed challenge. */
   readonly relayPeerId: Uint8Array
+  /** Test hook: called with what the relay sees of each deposit and each authenticated session. */
+  readonly observe?: ((o: MailboxObservation) => void) | undefined
 }
 
 export class MailboxService {
@@ -49,7 +63,7 @@ export class MailboxService {
   readonly handle = (stream: Stream, connection: Connection): void => {
     if (this.stopped) { stream.abort(new NetError('CLOSED', 'Relay is stopping.')); return }
     this.streams.add(stream)
-    this.serve(stream, connection.id).catch((err: unknown) => {
+    this.serve(stream, connection).catch((err: unknown) => {
       this.o.logger.debug('mailbox-stream-error', { code: errorCode(err) })
       stream.abort(err instanceof Error ? err : new Error('mailbox stream failed'))
     }).finally(() => { this.streams.delete(stream) })
@@ -69,7 +83,11 @@ export class MailboxService {
     return n
   }
 
-  private async serve (stream: Stream, connectionId: string): Promise<void> {
+  private async serve (stream: Stream, connection: Connection): Promise<void> {
+    const connectionId = connection.id
+    const observe = (op: MailboxObservation['op'], mailboxId: Uint8Array, size?: number): void => {
+      this.o.observe?.({ op, mailboxId, remotePeer: connection.remotePeer.toString(), remoteAddr: connection.remoteAddr.toString(), ...(size !== undefined ? { size } : {}) })
+    }
     const lp = lpStream(stream, { maxDataLength: MAX_CLIENT_FRAME_BYTES, maxBufferSize: STREAM_BUFFER_BYTES })
     const send = async (f: RelayFrame): Promise<void> => { await lp.write(encodeRelayFrame(f)) }
     let pending: { mailboxId: Uint8Array, challenge: Uint8Array } | undefined
@@ -102,6 +120,7 @@ export class MailboxService {
         }
         switch (frame.type) {
           case 'deposit':
+            observe('deposit', frame.mailboxId, frame.envelope.length)
             await send(await this.deposit(frame.reqId, frame.mailboxId, frame.envelope, connectionId))
             break
           case 'auth-begin': {
@@ -126,6 +145,7 @@ export class MailboxService {
             }
             owner = { key, mailboxId: p.mailboxId, session }
             this.register(key, session)
+            observe('session', p.mailboxId)
             this.o.logger.debug('mailbox-session-open')
             await send({ type: 'ok', reqId: frame.reqId, count: 0 })
             break

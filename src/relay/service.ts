@@ -7,7 +7,7 @@ import type { Logger } from '../platform/logger.ts'
 import { openDatabase, resolveDatabaseKey, type Database } from '../store/db.ts'
 import { createProfileLibp2p, type NodeLibp2p } from '../net/libp2p.ts'
 import { MAILBOX_PROTOCOL } from '../wire/mailbox.ts'
-import { MailboxService } from './mailbox-service.ts'
+import { MailboxService, type MailboxObservation } from './mailbox-service.ts'
 import { RELAY_MIGRATIONS, SqliteMailboxStore, type MailboxStore } from './store.ts'
 import { resolveLimits, type RelayLimits } from './limits.ts'
 import { startStunServer, type StunServer } from './stun.ts'
@@ -15,6 +15,7 @@ import { serveStunPort } from '../net/stun-port.ts'
 import { multiaddr } from '@multiformats/multiaddr'
 
 export type { RelayLimits } from './limits.ts'
+export type { MailboxObservation } from './mailbox-service.ts'
 
 /** The relay's database file (a relay data directory is not a device data directory). */
 export const RELAY_DATABASE_FILE = 'relay.db'
@@ -34,6 +35,8 @@ export interface RelayOptions {
   /** UDP port of the STUN responder (devices learn it over /0m1/stun-port/1.0.0), or 'off'. Default 0: an
    * ephemeral port (tests, demo); `0message1 relay` passes 3478 unless told `--stun PORT|off`. */
   readonly stun?: number | 'off'
+  /** Test hook (observer ledger): what the relay sees of each deposit and mailbox session; never stored or logged. */
+  readonly observe?: (o: MailboxObservation) => void
 }
 
 export interface RelayHandle {
@@ -72,7 +75,7 @@ export async function startRelay (o: RelayOptions): Promise<RelayHandle> {
       maxReservations: limits.maxReservations,
       now
     })
-    const mailboxes = new MailboxService({ store, limits, logger, now, relayPeerId: libp2p.peerId.toMultihash().bytes })
+    const mailboxes = new MailboxService({ store, limits, logger, now, relayPeerId: libp2p.peerId.toMultihash().bytes, observe: o.observe })
     await libp2p.handle(MAILBOX_PROTOCOL, mailboxes.handle, { maxInboundStreams: MAILBOX_MAX_INBOUND_STREAMS, maxOutboundStreams: 1 })
     if (o.stun !== 'off') {
       stun = await startStunServer({ port: o.stun ?? 0, host: stunBindHost(o.listen), logger })

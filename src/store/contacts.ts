@@ -20,6 +20,18 @@ export interface ContactRecord {
   readonly myPresenceSecret: Uint8Array
 }
 
+/** The invite's mailbox after the handshake (inviter side): drained, then dropped (src/e2ee/retire.ts). */
+export interface RetiredMailbox {
+  readonly mailboxId: Uint8Array
+  readonly mailboxKey: Uint8Array
+  readonly privateKey: Uint8Array
+  readonly publicKey: Uint8Array
+  /** When the contact was first seen writing to the fresh mailbox (it had my card); undefined until then. */
+  readonly switchedAt?: number
+  /** Still fetched from the relays (false once drained after the grace). */
+  readonly fetching: boolean
+}
+
 /** The full row, secrets included: stays inside src/e2ee and src/store. */
 export interface ContactRow extends ContactRecord {
   readonly renamed: boolean
@@ -33,6 +45,12 @@ export interface ContactRow extends ContactRecord {
   readonly myMailboxPrivateKey: Uint8Array
   /** Ed25519 public key, raw 32 bytes; SHA-256 of it is myMailboxId. */
   readonly myMailboxPublicKey: Uint8Array
+  /** Signs my presence records for this contact: Ed25519 PKCS#8 private key, raw public key (sent in my card). */
+  readonly myPresenceSigningKey: Uint8Array
+  readonly myPresencePublicKey: Uint8Array
+  /** Verifies their presence records; from their card (an invite carries none). */
+  readonly theirPresenceKey?: Uint8Array
+  readonly retired?: RetiredMailbox
 }
 
 export interface PendingInvite {
@@ -40,6 +58,7 @@ export interface PendingInvite {
   readonly mailboxKey: Uint8Array
   readonly mailboxPrivateKey: Uint8Array
   readonly mailboxPublicKey: Uint8Array
+  /** Unused since invite v2 (never sent; the contact gets fresh presence keys at the handshake). */
   readonly presenceSecret: Uint8Array
   readonly preKeyId: number
   readonly kyberPreKeyId: number
@@ -72,7 +91,23 @@ function toContact (r: Row): ContactRow {
     myMailboxKey: r.my_mailbox_key as Uint8Array,
     myMailboxPrivateKey: r.my_mailbox_private_key as Uint8Array,
     myMailboxPublicKey: r.my_mailbox_public_key as Uint8Array,
-    myPresenceSecret: r.my_presence_secret as Uint8Array
+    myPresenceSecret: r.my_presence_secret as Uint8Array,
+    // Rows from before migration 5 have no presence keys yet: the Device fills them in at open.
+    myPresenceSigningKey: (r.my_presence_signing_key ?? new Uint8Array(0)) as Uint8Array,
+    myPresencePublicKey: (r.my_presence_public_key ?? new Uint8Array(0)) as Uint8Array,
+    ...(r.their_presence_key === null ? {} : { theirPresenceKey: r.their_presence_key as Uint8Array }),
+    ...(r.retired_mailbox_id === null
+      ? {}
+      : {
+          retired: {
+            mailboxId: r.retired_mailbox_id as Uint8Array,
+            mailboxKey: r.retired_mailbox_key as Uint8Array,
+            privateKey: r.retired_mailbox_private_key as Uint8Array,
+            publicKey: r.retired_mailbox_public_key as Uint8Array,
+            ...(r.retired_at === null ? {} : { switchedAt: r.retired_at as number }),
+            fetching: r.retired_fetch === 1
+          }
+        })
   }
 }
 
@@ -104,6 +139,7 @@ export interface TheirCard {
   readonly peerId?: string
   readonly addresses: readonly string[]
   readonly presenceSecret: Uint8Array
+  readonly presenceKey: Uint8Array
   readonly certificate: Uint8Array
 }
 
@@ -121,6 +157,14 @@ export interface ContactStore {
   all: () => ContactRow[]
   /** Applies a contact card; keeps a name the user chose (renamed) instead of their display name. */
   updateTheirs: (id: string, c: TheirCard) => void
+  /** Gives a contact from before migration 5 its presence signing key. */
+  setMyPresenceKeys: (id: string, signingKey: Uint8Array, publicKey: Uint8Array) => void
+  /** The contact has been seen writing to its fresh mailbox (first time only). */
+  setSwitched: (id: string, at: number) => void
+  /** The retired mailbox is no longer fetched; its key still opens late copies. */
+  stopFetchingRetired: (id: string) => void
+  /** Forgets the retired mailbox and its keys. */
+  dropRetired: (id: string) => void
   /** Returns false when there is no such contact. */
   rename: (id: string, name: string) => boolean
   setVerified: (id: string, verified: boolean) => boolean
@@ -138,12 +182,18 @@ export class ContactRepository implements ContactStore {
   insert (c: ContactRow): void {
     this.db.prepare(`INSERT INTO contacts (id, name, renamed, their_display_name, account_id, identity_key, address, verified,
       created_at, their_mailbox_id, their_mailbox_key, their_relays, their_peer_id, their_addresses, their_presence_secret,
-      their_certificate, my_mailbox_id, my_mailbox_key, my_mailbox_private_key, my_mailbox_public_key, my_presence_secret)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run([
+      their_certificate, my_mailbox_id, my_mailbox_key, my_mailbox_private_key, my_mailbox_public_key, my_presence_secret,
+      my_presence_signing_key, my_presence_public_key, their_presence_key, retired_mailbox_id, retired_mailbox_key,
+      retired_mailbox_private_key, retired_mailbox_public_key, retired_at, retired_fetch)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run([
       c.id, c.name, c.renamed ? 1 : 0, c.theirDisplayName, c.accountId, c.identityKey as Blob, c.address, c.verified ? 1 : 0,
       c.createdAt, c.theirMailboxId as Blob, c.theirMailboxKey as Blob, JSON.stringify(c.theirRelays), c.theirPeerId ?? null,
       JSON.stringify(c.theirAddresses), (c.theirPresenceSecret ?? null) as Blob | null, (c.theirCertificate ?? null) as Blob | null,
-      c.myMailboxId as Blob, c.myMailboxKey as Blob, c.myMailboxPrivateKey as Blob, c.myMailboxPublicKey as Blob, c.myPresenceSecret as Blob
+      c.myMailboxId as Blob, c.myMailboxKey as Blob, c.myMailboxPrivateKey as Blob, c.myMailboxPublicKey as Blob, c.myPresenceSecret as Blob,
+      c.myPresenceSigningKey as Blob, c.myPresencePublicKey as Blob, (c.theirPresenceKey ?? null) as Blob | null,
+      (c.retired?.mailboxId ?? null) as Blob | null, (c.retired?.mailboxKey ?? null) as Blob | null,
+      (c.retired?.privateKey ?? null) as Blob | null, (c.retired?.publicKey ?? null) as Blob | null,
+      c.retired?.switchedAt ?? null, c.retired?.fetching === true ? 1 : 0
     ])
   }
 
@@ -165,10 +215,32 @@ export class ContactRepository implements ContactStore {
   updateTheirs (id: string, c: TheirCard): void {
     this.db.prepare(`UPDATE contacts SET their_display_name = ?, name = CASE WHEN renamed = 1 THEN name ELSE ? END,
       their_mailbox_id = ?, their_mailbox_key = ?, their_relays = ?, their_peer_id = ?, their_addresses = ?,
-      their_presence_secret = ?, their_certificate = ? WHERE id = ?`).run([
+      their_presence_secret = ?, their_presence_key = ?, their_certificate = ? WHERE id = ?`).run([
       c.displayName, c.displayName, c.mailboxId as Blob, c.mailboxKey as Blob, JSON.stringify(c.relays), c.peerId ?? null,
-      JSON.stringify(c.addresses), c.presenceSecret as Blob, c.certificate as Blob, id
+      JSON.stringify(c.addresses), c.presenceSecret as Blob, c.presenceKey as Blob, c.certificate as Blob, id
     ])
+  }
+
+  /** Gives a contact from before migration 5 its presence signing key. */
+  setMyPresenceKeys (id: string, signingKey: Uint8Array, publicKey: Uint8Array): void {
+    this.db.prepare('UPDATE contacts SET my_presence_signing_key = ?, my_presence_public_key = ? WHERE id = ?')
+      .run([signingKey as Blob, publicKey as Blob, id])
+  }
+
+  /** The contact has been seen writing to its fresh mailbox. */
+  setSwitched (id: string, at: number): void {
+    this.db.prepare('UPDATE contacts SET retired_at = ? WHERE id = ? AND retired_at IS NULL').run([at, id])
+  }
+
+  /** The retired mailbox is no longer fetched (drained after the grace); its key still opens late copies. */
+  stopFetchingRetired (id: string): void {
+    this.db.prepare('UPDATE contacts SET retired_fetch = 0 WHERE id = ?').run([id])
+  }
+
+  /** Forgets the retired mailbox and its keys. */
+  dropRetired (id: string): void {
+    this.db.prepare(`UPDATE contacts SET retired_mailbox_id = NULL, retired_mailbox_key = NULL, retired_mailbox_private_key = NULL,
+      retired_mailbox_public_key = NULL, retired_at = NULL, retired_fetch = 0 WHERE id = ?`).run([id])
   }
 
   rename (id: string, name: string): boolean {

@@ -123,9 +123,26 @@ CREATE INDEX messages_by_seq ON messages (contact_id, direction, seq);
 CREATE INDEX outbox_by_due_time ON outbox (next_attempt_at);
 `
 
+// Issue 9: per-contact presence signing keys (mine: private PKCS#8 + raw public; theirs: raw public, from
+// their card), and the invite's mailbox kept after the handshake while it is drained (retired_*): the
+// inviter moves the contact to a fresh mailbox and stops fetching the invite's one once it is empty.
+// retired_at: when the contact was first seen on the fresh mailbox (NULL until then).
+const v5PresenceKeysRetiredMailbox = `
+ALTER TABLE contacts ADD COLUMN my_presence_signing_key BLOB;
+ALTER TABLE contacts ADD COLUMN my_presence_public_key BLOB;
+ALTER TABLE contacts ADD COLUMN their_presence_key BLOB;
+ALTER TABLE contacts ADD COLUMN retired_mailbox_id BLOB;
+ALTER TABLE contacts ADD COLUMN retired_mailbox_key BLOB;
+ALTER TABLE contacts ADD COLUMN retired_mailbox_private_key BLOB;
+ALTER TABLE contacts ADD COLUMN retired_mailbox_public_key BLOB;
+ALTER TABLE contacts ADD COLUMN retired_at INTEGER;
+ALTER TABLE contacts ADD COLUMN retired_fetch INTEGER NOT NULL DEFAULT 0;
+`
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'account, libsignal stores, invites, contacts', up: v1Core },
   { version: 2, name: 'conversations, messages, outbox, settings', up: v2Messaging },
   { version: 3, name: 'received envelopes (duplicate filter)', up: v3ReceivedEnvelopes },
-  { version: 4, name: 'messages by sequence number, outbox by due time', up: v4MessagesBySeq }
+  { version: 4, name: 'messages by sequence number, outbox by due time', up: v4MessagesBySeq },
+  { version: 5, name: 'presence signing keys, retired invite mailboxes', up: v5PresenceKeysRetiredMailbox }
 ]

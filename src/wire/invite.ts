@@ -5,30 +5,31 @@ import { PublicKey, KEMPublicKey, type PrivateKey } from '@signalapp/libsignal-c
 import { Reader, Writer } from './bytes.ts'
 import { WireError } from './errors.ts'
 import { MAILBOX_ID_BYTES, MAILBOX_KEY_BYTES } from './envelope.ts'
-import { MAX_ADDRESSES, MAX_ADDRESS_BYTES, MAX_NAME_BYTES, MAX_PEER_ID_BYTES, MAX_RELAYS, PRESENCE_SECRET_BYTES } from './payload.ts'
+import { MAX_ADDRESSES, MAX_ADDRESS_BYTES, MAX_NAME_BYTES, MAX_PEER_ID_BYTES, MAX_RELAYS } from './payload.ts'
 
 export const INVITE_PREFIX = '0m1:'
-export const INVITE_VERSION = 0x01
+/** v2 (issue 9): no presence secret; the inviter's presence secret and key travel only inside its first card. */
+export const INVITE_VERSION = 0x02
 /** libsignal serialized Curve25519 public key: type byte 0x05 + 32 bytes. */
 export const EC_PUBLIC_KEY_BYTES = 33
 /** libsignal XEdDSA signature. */
 export const SIGNATURE_BYTES = 64
 /** libsignal serialized Kyber1024 public key is 1569 bytes; the bound leaves room for ML-KEM sizes. */
 export const MAX_KEM_PUBLIC_KEY_BYTES = 2048
-/** Whole invite limit: the sum of its fields' maxima (8,920 bytes), so an invite made within every
+/** Whole invite limit: the sum of its fields' maxima (8,888 bytes), so an invite made within every
  * field limit always encodes; real invites are about 2 KiB. A link longer than this is refused
  * before decoding, so a pasted megabyte costs nothing. Keep in step with encodeRecord. */
 export const MAX_INVITE_BYTES =
   1 + 3 * EC_PUBLIC_KEY_BYTES + 2 + 3 * 4 + // version, keys, registration id, prekey ids
   2 + MAX_KEM_PUBLIC_KEY_BYTES + 2 * SIGNATURE_BYTES + // Kyber prekey, prekey signatures
-  MAILBOX_ID_BYTES + MAILBOX_KEY_BYTES + PRESENCE_SECRET_BYTES + 2 * 8 + // mailbox, presence, times
+  MAILBOX_ID_BYTES + MAILBOX_KEY_BYTES + 2 * 8 + // mailbox, times
   (1 + MAX_NAME_BYTES) + (1 + MAX_PEER_ID_BYTES) +
   (1 + MAX_RELAYS * (2 + MAX_ADDRESS_BYTES)) + (1 + MAX_ADDRESSES * (2 + MAX_ADDRESS_BYTES)) +
   SIGNATURE_BYTES
 export const MAX_INVITE_LINK_CHARS = INVITE_PREFIX.length + Math.ceil(MAX_INVITE_BYTES / 3) * 4
 /** Signature domain separation: an invite signature can never be confused with another signature
  * made by the identity key (libsignal signs prekeys and certificates with it too). */
-const SIGNATURE_CONTEXT = new TextEncoder().encode('0message1 invite v1\0')
+const SIGNATURE_CONTEXT = new TextEncoder().encode('0message1 invite v2\0')
 
 export interface InviteRecord {
   readonly identityKey: Uint8Array // 33
@@ -43,7 +44,6 @@ export interface InviteRecord {
   readonly kyberPreKeySignature: Uint8Array // 64
   readonly mailboxId: Uint8Array // 32
   readonly mailboxKey: Uint8Array // 32
-  readonly presenceSecret: Uint8Array // 32
   readonly createdAt: number // ms
   readonly expiresAt: number // ms
   readonly displayName: string
@@ -74,7 +74,6 @@ function encodeRecord (r: InviteRecord): Uint8Array {
   w.fixed(r.kyberPreKeySignature, SIGNATURE_BYTES, 'kyberPreKeySignature')
   w.fixed(r.mailboxId, MAILBOX_ID_BYTES, 'mailboxId')
   w.fixed(r.mailboxKey, MAILBOX_KEY_BYTES, 'mailboxKey')
-  w.fixed(r.presenceSecret, PRESENCE_SECRET_BYTES, 'presenceSecret')
   w.u64(r.createdAt)
   w.u64(r.expiresAt)
   w.string(1, MAX_NAME_BYTES, r.displayName, 'displayName')
@@ -129,7 +128,6 @@ export function decodeInvite (bytes: Uint8Array): SignedInvite {
   const kyberPreKeySignature = r.fixed(SIGNATURE_BYTES, 'Kyber prekey signature')
   const mailboxId = r.fixed(MAILBOX_ID_BYTES, 'mailbox id')
   const mailboxKey = r.fixed(MAILBOX_KEY_BYTES, 'mailbox key')
-  const presenceSecret = r.fixed(PRESENCE_SECRET_BYTES, 'presence secret')
   const createdAt = r.u64('creation time')
   const expiresAt = r.u64('expiry time')
   const displayName = r.string(1, MAX_NAME_BYTES, 'display name')
@@ -143,7 +141,7 @@ export function decodeInvite (bytes: Uint8Array): SignedInvite {
   return {
     record: {
       identityKey, registrationId, signedPreKeyId, signedPreKey, signedPreKeySignature, preKeyId, preKey,
-      kyberPreKeyId, kyberPreKey, kyberPreKeySignature, mailboxId, mailboxKey, presenceSecret, createdAt, expiresAt,
+      kyberPreKeyId, kyberPreKey, kyberPreKeySignature, mailboxId, mailboxKey, createdAt, expiresAt,
       displayName, ...(peerId === '' ? {} : { peerId }), relays, addresses
     },
     signed: bytes.slice(0, signedLength),

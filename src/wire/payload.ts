@@ -4,9 +4,12 @@ import { Reader, Writer } from './bytes.ts'
 import { WireError } from './errors.ts'
 import { MAILBOX_ID_BYTES, MAILBOX_KEY_BYTES } from './envelope.ts'
 
-export const PAYLOAD_VERSION = 0x01
+/** v2 (issue 9): a card carries the sender's presence verification key. */
+export const PAYLOAD_VERSION = 0x02
 export const PAYLOAD_ID_BYTES = 16
 export const PRESENCE_SECRET_BYTES = 32
+/** Raw Ed25519 public key that verifies the sender's presence records (RFC 8032). */
+export const PRESENCE_KEY_BYTES = 32
 export const KIND_TEXT = 0x01
 export const KIND_RECEIPT = 0x02
 export const KIND_CARD = 0x03
@@ -34,6 +37,8 @@ export interface ContactCard {
   readonly mailboxId: Uint8Array
   readonly mailboxKey: Uint8Array
   readonly presenceSecret: Uint8Array
+  /** Verifies this sender's presence records (src/e2ee/presence.ts); only ever sent inside the encryption. */
+  readonly presenceKey: Uint8Array
   readonly peerId?: string
   readonly relays: readonly string[]
   readonly addresses: readonly string[]
@@ -79,6 +84,7 @@ function encodeCard (w: Writer, c: ContactCard): void {
   w.fixed(c.mailboxId, MAILBOX_ID_BYTES, 'mailboxId')
   w.fixed(c.mailboxKey, MAILBOX_KEY_BYTES, 'mailboxKey')
   w.fixed(c.presenceSecret, PRESENCE_SECRET_BYTES, 'presenceSecret')
+  w.fixed(c.presenceKey, PRESENCE_KEY_BYTES, 'presenceKey')
   w.string(1, MAX_PEER_ID_BYTES, c.peerId ?? '', 'peerId')
   w.strings(MAX_RELAYS, MAX_ADDRESS_BYTES, c.relays, 'relays')
   w.strings(MAX_ADDRESSES, MAX_ADDRESS_BYTES, c.addresses, 'addresses')
@@ -90,11 +96,12 @@ function decodeCard (r: Reader): ContactCard {
   const mailboxId = r.fixed(MAILBOX_ID_BYTES, 'mailbox id')
   const mailboxKey = r.fixed(MAILBOX_KEY_BYTES, 'mailbox key')
   const presenceSecret = r.fixed(PRESENCE_SECRET_BYTES, 'presence secret')
+  const presenceKey = r.fixed(PRESENCE_KEY_BYTES, 'presence key')
   const peerId = r.string(1, MAX_PEER_ID_BYTES, 'peer id')
   const relays = r.strings(MAX_RELAYS, MAX_ADDRESS_BYTES, 'relays')
   const addresses = r.strings(MAX_ADDRESSES, MAX_ADDRESS_BYTES, 'addresses')
   const senderCertificate = r.sized(2, MAX_CERTIFICATE_BYTES, 'sender certificate')
-  return { displayName, mailboxId, mailboxKey, presenceSecret, ...(peerId === '' ? {} : { peerId }), relays, addresses, senderCertificate }
+  return { displayName, mailboxId, mailboxKey, presenceSecret, presenceKey, ...(peerId === '' ? {} : { peerId }), relays, addresses, senderCertificate }
 }
 
 export function decodePayload (bytes: Uint8Array): Payload {

@@ -31,6 +31,12 @@ function deviceProc (t: TestContext, dir: string, name: string, relays: string[]
 
 const until = async <T>(f: () => Promise<T | undefined>, ms: number, what: string): Promise<T> => await waitFor(f, what, ms)
 
+/** Polled, not awaited as an event: a restarted device may finish the exchange while starting, before the
+ * fixture subscribes (its mailbox sessions now open on a fresh short-lived identity, which takes a dial). */
+async function waitState (c: Child, contactId: string, id: string, state: string): Promise<{ path?: string }> {
+  return await until(async () => (await c.request<Array<{ id: string, state: string, path?: string }>>('messages', { contactId })).find((m) => m.id === id && m.state === state), DELIVERY_MS, `message ${state}`)
+}
+
 test('crash: a device SIGKILLed right after send() returned delivers the message after restart, once', { timeout: 300_000 }, async (t) => {
   const dir = tempDir(t)
   const relay = relayProc(t, dir)
@@ -56,12 +62,12 @@ test('crash: a device SIGKILLed right after send() returned delivers the message
     a = deviceProc(t, dir, 'A', relays)
     await a.waitEvent((e) => e.event === 'ready')
     if (offline) {
-      await a.waitEvent((e) => e.event === 'state' && e.id === sent.id && e.state === 'stored', DELIVERY_MS)
+      await waitState(a, aContact, sent.id as string, 'stored')
       const b2 = deviceProc(t, dir, 'B', relays)
       await b2.waitEvent((e) => e.event === 'ready')
       // Polled, not awaited as an event: B may drain its mailbox while starting, before the fixture subscribes.
       await until(async () => (await b2.request<Array<{ id: string }>>('messages', { contactId: bContact })).some((m) => m.id === sent.id) ? true : undefined, DELIVERY_MS, 'B gets the stored message')
-      await a.waitEvent((e) => e.event === 'state' && e.id === sent.id && e.state === 'delivered', DELIVERY_MS)
+      await waitState(a, aContact, sent.id as string, 'delivered')
       await new Promise((resolve) => setTimeout(resolve, 2000))
       const copies = (await b2.request<Array<{ id: string }>>('messages', { contactId: bContact })).filter((m) => m.id === sent.id).length
       console.log(`crash device cycle ${cycle}: killed right after send(); restarted; stored on the relay while B was offline; B got it, copies ${copies}`)
@@ -69,7 +75,7 @@ test('crash: a device SIGKILLed right after send() returned delivers the message
       await b2.stop()
     } else {
       await b.waitEvent((e) => e.event === 'message' && e.id === sent.id, DELIVERY_MS)
-      const st = await a.waitEvent((e) => e.event === 'state' && e.id === sent.id && e.state === 'delivered', DELIVERY_MS)
+      const st = await waitState(a, aContact, sent.id as string, 'delivered')
       const copies = (await b.request<Array<{ id: string }>>('messages', { contactId: bContact })).filter((m) => m.id === sent.id).length
       console.log(`crash device cycle ${cycle}: killed right after send(); restarted; delivered via ${String(st.path)}, copies at B ${copies}`)
       assert.equal(copies, 1)

@@ -99,7 +99,7 @@ class Party {
   constructor (setup: PartySetup, net: SimNetwork, relays: readonly string[]) {
     this.setup = setup
     this.#net = net
-    this.#settings = { relayOnly: false, lanDiscovery: false, relays: [...relays] }
+    this.#settings = { relayOnly: false, lanDiscovery: false, fetchIsolation: 'device', relays: [...relays] }
   }
 
   async start (random: () => number): Promise<void> {

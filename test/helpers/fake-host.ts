@@ -29,7 +29,7 @@ export class FakeMessenger implements Messenger {
   readonly contactsById = new Map<string, FakeContact>()
   readonly messagesByContact = new Map<string, MessageView[]>()
   readonly listeners = new Set<(e: MessengerEvent) => void>()
-  settings: SettingsView = { relayOnly: false, lanDiscovery: false, relays: ['/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWRelay'] }
+  settings: SettingsView = { relayOnly: false, lanDiscovery: false, relays: ['/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWRelay'], fetchIsolation: 'device' }
   stopped = false
   #seq = new Map<string, number>()
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createDeviceHost } from '../../src/messenger/host.ts'
 import type { DeviceHost, Messenger, MessengerEvent, MessageView, ContactView } from '../../src/messenger/types.ts'
-import { startRelay, type RelayHandle } from '../../src/relay/service.ts'
+import { startRelay, type MailboxObservation, type RelayHandle } from '../../src/relay/service.ts'
 import { createLogger, silentLogger } from '../../src/platform/logger.ts'
 import { waitFor } from './wait.ts'
 
@@ -22,16 +22,21 @@ export function tempDir (t: Teardown, prefix = '0m1-'): string {
 export interface TestRelay {
   readonly dir: string
   handle: RelayHandle
+  /** What the relay saw of each deposit and mailbox session (remote peer id and address, mailbox id). */
+  readonly seen: MailboxObservation[]
   readonly address: () => string
   stop: () => Promise<void>
   restart: () => Promise<void>
 }
 
 export async function testRelay (t: Teardown, dir = tempDir(t, '0m1-relay-'), port = 0): Promise<TestRelay> {
-  let handle = await startRelay({ dataDir: dir, listen: [`/ip4/127.0.0.1/tcp/${port}`], logger })
+  const seen: MailboxObservation[] = []
+  const observe = (o: MailboxObservation): void => { seen.push(o) }
+  let handle = await startRelay({ dataDir: dir, listen: [`/ip4/127.0.0.1/tcp/${port}`], logger, observe })
   let stopped = false
   const relay: TestRelay = {
     dir,
+    seen,
     get handle () { return handle },
     address: () => {
       const a = handle.addresses.find((x) => x.includes('/tcp/') && !x.includes('/ws'))
@@ -42,7 +47,7 @@ export async function testRelay (t: Teardown, dir = tempDir(t, '0m1-relay-'), po
     restart: async () => {
       const port = Number(/\/tcp\/(\d+)/.exec(relay.address())?.[1])
       await relay.stop()
-      handle = await startRelay({ dataDir: dir, listen: [`/ip4/127.0.0.1/tcp/${port}`], logger })
+      handle = await startRelay({ dataDir: dir, listen: [`/ip4/127.0.0.1/tcp/${port}`], logger, observe })
       stopped = false
     }
   } as TestRelay
@@ -60,13 +65,13 @@ export interface Person {
   start: () => Promise<void>
 }
 
-export async function person (t: Teardown, name: string, o: { relays: string[], relayOnly?: boolean, dir?: string, listen?: () => string[] }): Promise<Person> {
+export async function person (t: Teardown, name: string, o: { relays: string[], relayOnly?: boolean, dir?: string, listen?: () => string[], now?: () => number }): Promise<Person> {
   const dir = o.dir ?? tempDir(t, `0m1-${name}-`)
   const events: MessengerEvent[] = []
   let host: DeviceHost
   let stopped = true
   const start = async (): Promise<void> => {
-    host = await createDeviceHost({ dataDir: dir, relays: o.relays, logger, ...(o.listen !== undefined ? { listen: o.listen() } : {}) })
+    host = await createDeviceHost({ dataDir: dir, relays: o.relays, logger, ...(o.listen !== undefined ? { listen: o.listen() } : {}), ...(o.now !== undefined ? { now: o.now } : {}) })
     if (host.state() === 'no-account') await host.createAccount({ name })
     const m = host.messenger()
     if (m === undefined) throw new Error('host did not start')

@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createLogger, type Logger, type LogLevel } from '../../src/platform/logger.ts'
-import { createDeviceNode, type DeviceNode } from '../../src/net/node.ts'
-import { startRelay, type RelayHandle, type RelayLimits } from '../../src/relay/service.ts'
+import { createDeviceNode, type DeviceNode, type FetchIsolation } from '../../src/net/node.ts'
+import { startRelay, type MailboxObservation, type RelayHandle, type RelayLimits } from '../../src/relay/service.ts'
 import { waitFor } from './wait.ts'
 
 export interface TestContext { after: (fn: () => void | Promise<void>) => void }
@@ -30,6 +30,8 @@ export interface RelaySlot {
   addr: string
   /** Stops this relay (idempotent). */
   stop: () => Promise<void>
+  /** What this relay saw of every deposit and mailbox session (remote peer id and address, mailbox id). */
+  seen: MailboxObservation[]
   /** Starts it again on the same data dir and port; replaces `handle`. */
   restart: () => Promise<void>
 }
@@ -40,8 +42,16 @@ export interface Testnet {
   /** Every log line of every node. */
   logs: string[]
   logger: Logger
-  /** `listen: []`: reachable only through relay circuits (and whatever they are upgraded to). */
-  addDevice: (o?: { relayOnly?: boolean, relays?: string[], listen?: string[] }) => Promise<DeviceNode>
+  addDevice: (o?: DeviceSlotOptions) => Promise<DeviceNode>
+}
+
+export interface DeviceSlotOptions {
+  relayOnly?: boolean
+  relays?: string[]
+  fetchIsolation?: FetchIsolation
+  identityMaxAgeMs?: number
+  /** `[]`: reachable only through relay circuits (and whatever they are upgraded to). */
+  listen?: string[]
 }
 
 export async function createTestnet (t: TestContext, o: TestnetOptions = {}): Promise<Testnet> {
@@ -59,8 +69,10 @@ export async function createTestnet (t: TestContext, o: TestnetOptions = {}): Pr
   for (let i = 0; i < (o.relays ?? 1); i++) {
     const dataDir = mkdtempSync(join(tmpdir(), '0m1-relay-'))
     dirs.push(dataDir)
+    const seen: MailboxObservation[] = []
     const start = async (listen: string): Promise<RelayHandle> => await startRelay({
       dataDir,
+      observe: (ob) => { seen.push(ob) },
       listen: [listen],
       logger: logger.child(`relay${i}`),
       ...(o.relayLimits !== undefined ? { limits: o.relayLimits } : {}),
@@ -75,6 +87,7 @@ export async function createTestnet (t: TestContext, o: TestnetOptions = {}): Pr
       handle,
       dataDir,
       addr,
+      seen,
       stop: async () => {
         if (!running) return
         running = false
@@ -89,12 +102,14 @@ export async function createTestnet (t: TestContext, o: TestnetOptions = {}): Pr
     relays.push(slot)
   }
 
-  const addDevice = async (d: { relayOnly?: boolean, relays?: string[], listen?: string[] } = {}): Promise<DeviceNode> => {
+  const addDevice = async (d: DeviceSlotOptions = {}): Promise<DeviceNode> => {
     const relayOnly = d.relayOnly ?? o.relayOnly ?? false
     const node = await createDeviceNode({
       listen: d.listen ?? ['/ip4/127.0.0.1/tcp/0'],
       relays: d.relays ?? relays.map((r) => r.addr),
       relayOnly,
+      ...(d.fetchIsolation !== undefined ? { fetchIsolation: d.fetchIsolation } : {}),
+      ...(d.identityMaxAgeMs !== undefined ? { identityMaxAgeMs: d.identityMaxAgeMs } : {}),
       logger: logger.child(`device${devices.length}`)
     })
     devices.push(node)

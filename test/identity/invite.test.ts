@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { Device } from '../../src/e2ee/device.ts'
 import { E2eeError } from '../../src/e2ee/errors.ts'
 import { IdentityError } from '../../src/identity/errors.ts'
-import { INVITE_PREFIX, MAX_INVITE_BYTES, decodeInvite, encodeSignedInvite, inviteToLink, linkToInvite } from '../../src/wire/invite.ts'
+import { INVITE_PREFIX, INVITE_VERSION, MAX_INVITE_BYTES, decodeInvite, encodeSignedInvite, inviteToLink, linkToInvite } from '../../src/wire/invite.ts'
 import { tempDir, text } from '../e2ee/helpers.ts'
 
 const card = { relays: [], addresses: [] }
@@ -68,9 +68,9 @@ test('tampered, truncated, wrong-version, oversized or foreign invites are refus
   await refuse(inviteToLink(bytes.subarray(0, bytes.length - 64)), 'INVITE_TRUNCATED')
   await refuse(link.slice(0, link.length - 10))
   const v2 = Uint8Array.from(bytes)
-  v2[0] = 2
+  v2[0] = 3
   await refuse(inviteToLink(v2), 'INVITE_VERSION')
-  await refuse(inviteToLink(new Uint8Array([1, ...new Uint8Array(MAX_INVITE_BYTES)])), 'INVITE_TOO_LARGE')
+  await refuse(inviteToLink(new Uint8Array([INVITE_VERSION, ...new Uint8Array(MAX_INVITE_BYTES)])), 'INVITE_TOO_LARGE')
   await refuse(INVITE_PREFIX + 'A'.repeat(20_000), 'INVITE_TOO_LARGE')
   await refuse(inviteToLink(new Uint8Array([...bytes, 0])), 'INVITE_MALFORMED')
   await refuse('https://example.com/not-an-invite', 'INVITE_MALFORMED')

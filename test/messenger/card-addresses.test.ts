@@ -19,7 +19,7 @@ test('cardAddresses: bounded count and length, direct first, duplicates once; th
     kind: 'card',
     id: new Uint8Array(16),
     seq: 0,
-    card: { displayName: 'Me', mailboxId: new Uint8Array(32), mailboxKey: new Uint8Array(32), presenceSecret: new Uint8Array(32), relays: [], addresses: out, senderCertificate: new Uint8Array(100) }
+    card: { displayName: 'Me', mailboxId: new Uint8Array(32), mailboxKey: new Uint8Array(32), presenceSecret: new Uint8Array(32), presenceKey: new Uint8Array(32), relays: [], addresses: out, senderCertificate: new Uint8Array(100) }
   })
   assert.ok(card.length > 0)
 })

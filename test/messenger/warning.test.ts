@@ -21,7 +21,7 @@ test('an envelope refused as UNTRUSTED_IDENTITY raises a warning event and is no
   const refuse = async (): Promise<never> => { throw new E2eeError('UNTRUSTED_IDENTITY', 'The sender\'s identity key is not the pinned one.') }
   const device = { openEnvelope: refuse, contacts: () => [], inboundMailboxes: () => [] } as unknown as DevicePort<Payload>
   const net = { peerId: 'p', addresses: () => [], onEnvelope: () => {} } as unknown as NetworkPort
-  const core = new MessengerCore({ device, history: new History(db), net, logger: silentLogger, settings: () => ({ relayOnly: false, lanDiscovery: false, relays: [] }) })
+  const core = new MessengerCore({ device, history: new History(db), net, logger: silentLogger, settings: () => ({ relayOnly: false, lanDiscovery: false, relays: [], fetchIsolation: 'device' as const }) })
   const events: MessengerEvent[] = []
   core.subscribe((e) => events.push(e))
   await assert.rejects(core.receiveEnvelope(new Uint8Array(1024), 'direct'), (e) => E2eeError.is(e, 'UNTRUSTED_IDENTITY'))

@@ -31,7 +31,7 @@ function row (n: number, o: Partial<ContactRow> = {}): ContactRow {
     address: `addr${n}`, verified: false, createdAt: 100 + n, theirMailboxId: b(n), theirMailboxKey: b(n + 1), theirRelays: ['/r/1'],
     theirPeerId: `peer${n}`, theirAddresses: ['/a/1', '/a/2'], theirPresenceSecret: b(n + 2), theirCertificate: b(n + 3, 10),
     myMailboxId: b(n + 100), myMailboxKey: b(n + 101), myMailboxPrivateKey: b(n + 102, 48), myMailboxPublicKey: b(n + 103),
-    myPresenceSecret: b(n + 104), ...o
+    myPresenceSecret: b(n + 104), myPresenceSigningKey: b(n + 105, 48), myPresencePublicKey: b(n + 106), theirPresenceKey: b(n + 107), ...o
   }
 }
 
@@ -50,7 +50,7 @@ for (const [name, make] of IMPLEMENTATIONS) {
     const s = make(t)
     const c2 = row(2)
     // The optional fields left out altogether.
-    const omitted = new Set(['theirPeerId', 'theirPresenceSecret', 'theirCertificate'])
+    const omitted = new Set(['theirPeerId', 'theirPresenceSecret', 'theirCertificate', 'theirPresenceKey'])
     const bare: Record<string, unknown> = Object.fromEntries(Object.entries(row(1)).filter(([k]) => !omitted.has(k)))
     s.insert(c2)
     s.insert(bare as unknown as ContactRow)
@@ -79,7 +79,7 @@ for (const [name, make] of IMPLEMENTATIONS) {
     const s = make(t)
     s.insert(row(1))
     s.insert(row(2))
-    const card = { displayName: 'New Name', mailboxId: b(50), mailboxKey: b(51), relays: ['/r/9'], addresses: [], presenceSecret: b(52), certificate: b(53, 12) }
+    const card = { displayName: 'New Name', mailboxId: b(50), mailboxKey: b(51), relays: ['/r/9'], addresses: [], presenceSecret: b(52), presenceKey: b(54), certificate: b(53, 12) }
     s.updateTheirs('c1', { ...card, peerId: 'peerX' })
     const c1 = s.get('c1')
     assert.equal(c1?.name, 'New Name')
@@ -118,5 +118,24 @@ for (const [name, make] of IMPLEMENTATIONS) {
     s.deletePending(b(99))
     assert.deepEqual(s.pending().map((x) => x.preKeyId), [7])
     assert.deepEqual([...s.pendingPreKeyIds()], [7])
+  })
+}
+
+for (const [name, make] of IMPLEMENTATIONS) {
+  test(`${name}: a retired invite mailbox is kept, marked switched once, stops being fetched, then is forgotten`, (t) => {
+    const s = make(t)
+    const retired = { mailboxId: b(70), mailboxKey: b(71), privateKey: b(72, 48), publicKey: b(73), fetching: true }
+    s.insert(row(1, { retired }))
+    same(s.get('c1'), row(1, { retired }))
+    s.setSwitched('c1', 500)
+    s.setSwitched('c1', 900)
+    assert.equal(s.get('c1')?.retired?.switchedAt, 500, 'the first sighting counts')
+    s.stopFetchingRetired('c1')
+    assert.equal(s.get('c1')?.retired?.fetching, false)
+    assert.deepEqual([...(s.get('c1')?.retired?.mailboxKey ?? [])], [...b(71)], 'the key still opens late copies')
+    s.setMyPresenceKeys('c1', b(80, 48), b(81))
+    assert.deepEqual([...(s.get('c1')?.myPresencePublicKey ?? [])], [...b(81)])
+    s.dropRetired('c1')
+    assert.equal(s.get('c1')?.retired, undefined)
   })
 }

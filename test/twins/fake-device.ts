@@ -45,7 +45,7 @@ function fromWire (w: Wire): Payload {
     id: unhex(w.id),
     seq: w.seq,
     card: {
-      displayName: '', mailboxId: empty, mailboxKey: empty, presenceSecret: empty, senderCertificate: empty,
+      displayName: '', mailboxId: empty, mailboxKey: empty, presenceSecret: empty, presenceKey: empty, senderCertificate: empty,
       relays: w.relays, addresses: w.addresses, ...(w.peerId !== undefined ? { peerId: w.peerId } : {})
     }
   }
@@ -150,6 +150,20 @@ export class FakeDevice implements DevicePort<Payload> {
 
   inboundMailboxes (): InboundMailbox[] {
     return [...this.#contacts.values()].map((c) => ({ contactId: c.id, mailboxId: c.myMailboxId, publicKey: new Uint8Array(32), sign: () => new Uint8Array(64) }))
+  }
+
+  /** The simulated network has no retired invite mailboxes (contacts are introduced with their final ones). */
+  retiredDrained (_contactId: string): void {}
+
+  // Presence is not simulated (SimNetwork has no DHT): a record is plain JSON, opened only by its contact.
+  sealPresence (contactId: string, _day: number, p: { peerId: string, addresses: readonly string[], updatedAt: number }): Uint8Array {
+    return new TextEncoder().encode(JSON.stringify({ from: this.#get(contactId).id, ...p }))
+  }
+
+  openPresence (contactId: string, _day: number, sealed: Uint8Array): { peerId: string, addresses: readonly string[], updatedAt: number } {
+    const p = JSON.parse(new TextDecoder().decode(sealed)) as { peerId: string, addresses: string[], updatedAt: number }
+    this.#get(contactId)
+    return { peerId: p.peerId, addresses: p.addresses, updatedAt: p.updatedAt }
   }
 
   close (): void {}

@@ -20,7 +20,13 @@ function clone (c: ContactRow): ContactRow {
     myMailboxKey: copy(c.myMailboxKey),
     myMailboxPrivateKey: copy(c.myMailboxPrivateKey),
     myMailboxPublicKey: copy(c.myMailboxPublicKey),
-    myPresenceSecret: copy(c.myPresenceSecret)
+    myPresenceSecret: copy(c.myPresenceSecret),
+    myPresenceSigningKey: copy(c.myPresenceSigningKey),
+    myPresencePublicKey: copy(c.myPresencePublicKey),
+    ...(c.theirPresenceKey !== undefined ? { theirPresenceKey: copy(c.theirPresenceKey) } : {}),
+    ...(c.retired !== undefined
+      ? { retired: { ...c.retired, mailboxId: copy(c.retired.mailboxId), mailboxKey: copy(c.retired.mailboxKey), privateKey: copy(c.retired.privateKey), publicKey: copy(c.retired.publicKey) } }
+      : {})
   }
 }
 
@@ -67,8 +73,31 @@ export class MemoryContacts implements ContactStore {
       ...(c.peerId !== undefined ? { theirPeerId: c.peerId } : {}),
       theirAddresses: [...c.addresses],
       theirPresenceSecret: c.presenceSecret,
+      theirPresenceKey: c.presenceKey,
       theirCertificate: c.certificate
     }))
+  }
+
+  setMyPresenceKeys (id: string, signingKey: Uint8Array, publicKey: Uint8Array): void {
+    const x = this.#contacts.get(id)
+    if (x !== undefined) this.#contacts.set(id, clone({ ...x, myPresenceSigningKey: signingKey, myPresencePublicKey: publicKey }))
+  }
+
+  setSwitched (id: string, at: number): void {
+    const x = this.#contacts.get(id)
+    if (x?.retired !== undefined && x.retired.switchedAt === undefined) this.#contacts.set(id, { ...x, retired: { ...x.retired, switchedAt: at } })
+  }
+
+  stopFetchingRetired (id: string): void {
+    const x = this.#contacts.get(id)
+    if (x?.retired !== undefined) this.#contacts.set(id, { ...x, retired: { ...x.retired, fetching: false } })
+  }
+
+  dropRetired (id: string): void {
+    const x = this.#contacts.get(id)
+    if (x === undefined) return
+    const { retired: _dropped, ...rest } = x
+    this.#contacts.set(id, rest)
   }
 
   rename (id: string, name: string): boolean {

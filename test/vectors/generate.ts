@@ -8,6 +8,8 @@ import { IdentityKeyPair, KEMKeyPair, PrivateKey } from '@signalapp/libsignal-cl
 import { INNER_SEALED, INNER_SIGNAL, sealEnvelope, type InnerType } from '../../src/wire/envelope.ts'
 import { encodePayload, type Payload } from '../../src/wire/payload.ts'
 import { signInvite, type InviteRecord } from '../../src/wire/invite.ts'
+import { createPrivateKey, createPublicKey } from 'node:crypto'
+import { presenceKey, sealPresence } from '../../src/e2ee/presence.ts'
 
 const dir = new URL('.', import.meta.url)
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
@@ -62,6 +64,7 @@ const payloads: Array<{ name: string, payload: Payload }> = [
         mailboxId: bytes('card-mailbox-id', 32),
         mailboxKey: bytes('card-mailbox-key', 32),
         presenceSecret: bytes('card-presence', 32),
+        presenceKey: bytes('card-presence-key', 32),
         peerId: '12D3KooWExamplePeerId',
         relays: ['/dns4/relay.example/tcp/4001/p2p/12D3KooWRelay'],
         addresses: ['/ip4/192.0.2.1/tcp/4001', '/ip6/2001:db8::1/tcp/4001'],
@@ -75,14 +78,34 @@ const payloads: Array<{ name: string, payload: Payload }> = [
       kind: 'card',
       id: bytes('id-6', 16),
       seq: 0,
-      card: { displayName: '', mailboxId: bytes('m', 32), mailboxKey: bytes('k', 32), presenceSecret: bytes('p', 32), relays: [], addresses: [], senderCertificate: new Uint8Array(0) }
+      card: { displayName: '', mailboxId: bytes('m', 32), mailboxKey: bytes('k', 32), presenceSecret: bytes('p', 32), presenceKey: bytes('q', 32), relays: [], addresses: [], senderCertificate: new Uint8Array(0) }
     }
   }
 ]
 const jsonPayload = (p: Payload): unknown => JSON.parse(JSON.stringify(p, (_k, v: unknown) => v instanceof Uint8Array ? hex(v) : v))
 writeFileSync(new URL('payload.json', dir), JSON.stringify({
-  description: 'Payload v1 (the plaintext inside libsignal). Byte fields are hex in "payload". See docs/protocol.md.',
+  description: 'Payload v2 (the plaintext inside libsignal). Byte fields are hex in "payload". See docs/protocol.md.',
   cases: payloads.map((c) => ({ name: c.name, payload: jsonPayload(c.payload), bytes: hex(encodePayload(c.payload)) }))
+}, null, 2) + '\n')
+
+// Presence record v2: Ed25519 is deterministic, so with a fixed seed, secret, day and nonce the record is too.
+const seed = bytes('presence-signing-seed', 32)
+const pkcs8 = new Uint8Array(Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]))
+const presencePublic = new Uint8Array(createPublicKey(createPrivateKey({ key: Buffer.from(pkcs8), format: 'der', type: 'pkcs8' })).export({ type: 'spki', format: 'der' }).subarray(-32))
+const presenceSecret = bytes('presence-secret', 32)
+const presenceRecord = { peerId: '12D3KooWExampleAlice', addresses: ['/ip4/192.0.2.7/tcp/4001', '/ip4/127.0.0.1/tcp/4001'], updatedAt: 1_700_000_000_000 }
+const presenceDayNumber = Math.floor(presenceRecord.updatedAt / 86_400_000)
+const presenceNonce = bytes('presence-nonce', 24)
+writeFileSync(new URL('presence.json', dir), JSON.stringify({
+  description: 'Presence record v2 (docs/protocol.md §8): nonce(24) || XChaCha20-Poly1305(HKDF(secret, "enc" || u32(day)), version(1)=0x02 | peerId str8 | addresses list8 | updatedAt u64 | Ed25519 signature over "0m1 presence v2\\0" || rendezvous key || the body). signingKey is PKCS#8 DER, publicKey raw.',
+  secret: hex(presenceSecret),
+  day: presenceDayNumber,
+  rendezvousKey: hex(presenceKey(presenceSecret, presenceDayNumber)),
+  signingKey: hex(pkcs8),
+  publicKey: hex(presencePublic),
+  nonce: hex(presenceNonce),
+  record: presenceRecord,
+  sealed: hex(sealPresence(presenceSecret, presenceDayNumber, presenceRecord, pkcs8, { nonce: presenceNonce }))
 }, null, 2) + '\n')
 
 const invitePath = new URL('invite.json', dir)
@@ -104,7 +127,6 @@ if (!existsSync(invitePath) || process.argv.includes('--force')) {
     kyberPreKeySignature: identity.privateKey.sign(kyber.getPublicKey().serialize()),
     mailboxId: bytes('invite-mailbox-id', 32),
     mailboxKey: bytes('invite-mailbox-key', 32),
-    presenceSecret: bytes('invite-presence', 32),
     createdAt: 1_700_000_000_000,
     expiresAt: 1_700_604_800_000,
     displayName: 'Alice',
@@ -114,7 +136,7 @@ if (!existsSync(invitePath) || process.argv.includes('--force')) {
   }
   const invite = signInvite(record, identity.privateKey)
   writeFileSync(invitePath, JSON.stringify({
-    description: 'Invite v1. "bytes" is the binary invite (record || XEdDSA signature over "0message1 invite v1\\0" || record); "link" is 0m1: + base64url(bytes). Signatures and the Kyber key come from libsignal\'s randomness, so this vector is kept, not regenerated. See docs/protocol.md.',
+    description: 'Invite v2. "bytes" is the binary invite (record || XEdDSA signature over "0message1 invite v2\\0" || record); "link" is 0m1: + base64url(bytes). Signatures and the Kyber key come from libsignal\'s randomness, so this vector is kept, not regenerated. See docs/protocol.md.',
     record: JSON.parse(JSON.stringify(record, (_k, v: unknown) => v instanceof Uint8Array ? hex(v) : v)) as unknown,
     bytes: hex(invite),
     link: '0m1:' + Buffer.from(invite).toString('base64url')

@@ -43,7 +43,7 @@ test('payload: round trips, and every truncation or extension is a typed error',
   const samples: Payload[] = [
     { kind: 'text', id: id(), seq: 3, sentAt: 1_700_000_000_000, text: 'héllo' },
     { kind: 'receipt', id: id(), seq: 0, type: 'read', ids: [id(), id()] },
-    { kind: 'card', id: id(), seq: 0, card: { displayName: 'B', mailboxId: box, mailboxKey: key, presenceSecret: key, peerId: 'p', relays: ['r'], addresses: ['a', 'b'], senderCertificate: new Uint8Array(260) } }
+    { kind: 'card', id: id(), seq: 0, card: { displayName: 'B', mailboxId: box, mailboxKey: key, presenceSecret: key, presenceKey: box, peerId: 'p', relays: ['r'], addresses: ['a', 'b'], senderCertificate: new Uint8Array(260) } }
   ]
   for (const p of samples) {
     const bytes = encodePayload(p)
@@ -51,7 +51,7 @@ test('payload: round trips, and every truncation or extension is a typed error',
     for (let n = 0; n < bytes.length; n++) assert.throws(() => decodePayload(bytes.subarray(0, n)), (err) => WireError.is(err, 'TRUNCATED'))
     assert.throws(() => decodePayload(new Uint8Array([...bytes, 0])), (err) => WireError.is(err, 'TRAILING'))
     const v2 = Uint8Array.from(bytes)
-    v2[0] = 2
+    v2[0] = 3
     assert.throws(() => decodePayload(v2), (err) => WireError.is(err, 'VERSION'))
     const k9 = Uint8Array.from(bytes)
     k9[1] = 9

@@ -6,6 +6,7 @@ import sodium from 'sodium-native'
 import { openEnvelope, readEnvelopeHeader, sealEnvelope, type InnerType } from '../../src/wire/envelope.ts'
 import { decodePayload, encodePayload } from '../../src/wire/payload.ts'
 import { decodeInvite, encodeSignedInvite, inviteToLink, linkToInvite, verifyInvite } from '../../src/wire/invite.ts'
+import { openPresence, presenceKey, sealPresence } from '../../src/e2ee/presence.ts'
 
 interface EnvelopeCase { name: string, mailboxId: string, mailboxKey: string, nonce: string, innerType: number, body: string, envelope: string }
 interface PayloadCase { name: string, payload: unknown, bytes: string }
@@ -62,4 +63,24 @@ test('invite vector: decodes, verifies, matches its record, re-encodes byte-equa
   const tampered = Uint8Array.from(bytes)
   tampered[tampered.length - 100] = (tampered[tampered.length - 100] as number) ^ 1 // inside the addresses, covered by the signature
   assert.equal(verifyInvite(decodeInvite(tampered)), false)
+})
+
+test('presence vector: sealing with the fixed nonce is byte-equal; it opens with the public key; the signature is Ed25519 over the documented bytes', async () => {
+  const v = load('presence.json') as { secret: string, day: number, rendezvousKey: string, signingKey: string, publicKey: string, nonce: string, record: { peerId: string, addresses: string[], updatedAt: number }, sealed: string }
+  const secret = unhex(v.secret)
+  assert.equal(hex(presenceKey(secret, v.day)), v.rendezvousKey)
+  assert.equal(hex(sealPresence(secret, v.day, v.record, unhex(v.signingKey), { nonce: unhex(v.nonce) })), v.sealed)
+  assert.deepEqual(openPresence(secret, v.day, unhex(v.sealed), { verifyKey: unhex(v.publicKey), now: v.record.updatedAt }), v.record)
+  // Independent reading: the last 64 plaintext bytes verify over context || rendezvous key || body.
+  const { hkdfSync, createPublicKey, verify } = await import('node:crypto')
+  const info = Buffer.concat([Buffer.from('enc'), Buffer.alloc(4)])
+  info.writeUInt32BE(v.day, 3)
+  const key = Buffer.from(hkdfSync('sha256', secret, Buffer.from('0m1 presence'), info, 32))
+  const sealed = Buffer.from(unhex(v.sealed))
+  const plain = Buffer.alloc(sealed.length - 24 - 16)
+  sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(plain, null, sealed.subarray(24), null, sealed.subarray(0, 24), key)
+  assert.equal(plain[0], 2)
+  const body = plain.subarray(0, plain.length - 64)
+  const pub = createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), Buffer.from(unhex(v.publicKey))]), format: 'der', type: 'spki' })
+  assert.ok(verify(null, Buffer.concat([Buffer.from('0m1 presence v2\0'), Buffer.from(unhex(v.rendezvousKey)), body]), pub, plain.subarray(plain.length - 64)))
 })

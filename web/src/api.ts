@@ -29,7 +29,7 @@ export interface ContactView {
   link?: LinkKind
 }
 export interface RelayView { address: string, state: 'connected' | 'connecting' | 'unreachable', reservation: boolean }
-export interface SettingsView { relayOnly: boolean, lanDiscovery: boolean, relays: string[] }
+export interface SettingsView { relayOnly: boolean, lanDiscovery: boolean, relays: string[], fetchIsolation: 'device' | 'contact' }
 export interface StatusView {
   accountId: string
   name: string

@@ -266,6 +266,10 @@ export function SettingsPanel ({ api, status, onChanged, onError }: { api: Api, 
         <input type='checkbox' data-testid='lan-discovery' checked={s.lanDiscovery} onChange={(e) => { void apply(async () => await api.updateSettings({ lanDiscovery: e.target.checked })) }} />
         LAN discovery: find contacts on the same local network (announces this device on the LAN)
       </label>
+      <label className='check'>
+        <input type='checkbox' data-testid='fetch-isolation' checked={s.fetchIsolation === 'contact'} onChange={(e) => { void apply(async () => await api.updateSettings({ fetchIsolation: e.target.checked ? 'contact' : 'device' })) }} />
+        Fetch each contact's mailbox over its own connection, so a relay cannot tell which mailboxes belong to one device by peer id (one more connection per contact and relay; it still sees the IP address)
+      </label>
       <h3>Relays</h3>
       <p className='muted'>Relays carry sealed envelopes when a contact cannot be reached directly. They cannot read them or tell who sent them.</p>
       <ul className='relays'>
@@ -315,6 +319,7 @@ export function NetworkPanel ({ api, status, contacts, onRefresh }: { api: Api, 
         <dt>Contacts connected</dt><dd data-testid='links'>{status.links.direct + status.links.holePunched} direct ({status.links.holePunched} hole-punched), {status.links.relayed} relayed</dd>
         <dt>Waiting to deliver</dt><dd>{status.outbox}</dd>
         <dt>Relay-only</dt><dd>{status.settings.relayOnly ? 'on' : 'off'}</dd>
+        <dt>Fetch isolation</dt><dd data-testid='fetch-isolation-state'>{status.settings.fetchIsolation}</dd>
       </dl>
       <h3>Relays</h3>
       <table>

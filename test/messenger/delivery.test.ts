@@ -118,7 +118,7 @@ test('duplicates arriving by two paths (mailbox, then direct) are shown once and
   t.after(async () => { await courier.stop() })
   const path = await courier.deliver({ peerId: status.peerId, addresses: [...status.addresses] }, copy, {})
   assert.equal(path, 'direct')
-  await new Promise((resolve) => setTimeout(resolve, 200))
+  // deliver() resolves only once bob's handler has stored (or dropped) the copy: no wait needed.
   const shown = (await bob.m().messages(bToA)).filter((x) => x.direction === 'in')
   assert.deepEqual(shown.map((x) => x.text), ['before', 'once only'])
   await waitStates(alice, aToB, [m.id], 'delivered', 'delivered')

@@ -2,6 +2,12 @@
 // (two FakeDevices on MemoryHistory twins, two relays) and the checks of the outcome. Run by
 // test/messenger/delivery-property.test.ts in a worker thread, away from the test runner's
 // per-promise bookkeeping, which would otherwise double the time of each schedule.
+// Each check was seen to fail (1,000 schedules) when the thing it guards was broken on purpose:
+// the messenger skipping its seen-envelope check (a lost receipt is never sent again: 'not shown
+// delivered'); that check, the device's replay refusal and the history's id key all removed ('a
+// text stored twice'); incoming texts shown in arrival order ('texts in the sender's order'); a text
+// leaving the outbox once stored on relays ('received exactly the texts sent'); a receipt not
+// clearing the outbox ('outbox not empty'); sequence numbers reused ('sequence numbers in send order').
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'

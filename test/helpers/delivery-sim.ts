@@ -2,11 +2,14 @@
 // through one schedule of sends, device restarts and relay outages and losses, then heals the
 // network and reports what each side ended with. test/messenger/delivery-property.test.ts draws the
 // schedules with fast-check and checks exactly-once, per-sender order and eventual 'delivered'.
+import { E2eeError } from '../../src/e2ee/errors.ts'
+import { MessengerError } from '../../src/messenger/errors.ts'
 import { MessengerCore } from '../../src/messenger/messenger.ts'
 import type { HistoryStore } from '../../src/messenger/history-store.ts'
 import type { DevicePort } from '../../src/messenger/ports.ts'
 import type { MessageView, SettingsView } from '../../src/messenger/types.ts'
 import { silentLogger } from '../../src/platform/logger.ts'
+import { StoreError } from '../../src/store/errors.ts'
 import type { Payload } from '../../src/wire/payload.ts'
 import { SimClock } from './sim-clock.ts'
 import { NO_FAULTS, seeded, SimNetwork, type Faults, type SimNode } from './sim-net.ts'
@@ -67,8 +70,8 @@ export interface Outcome {
  */
 export const HEAL_DEADLINE_MS = 2 * 3600_000
 
-/** Makes every method throw once `closed()` holds: the host closes the device and store on stop. */
-function closable<T extends object> (target: T, closed: () => boolean): T {
+/** Makes every method throw `closedError()` once `closed()` holds: the host closes the device and store on stop. */
+function closable<T extends object> (target: T, closed: () => boolean, closedError: () => Error): T {
   const wrapped = new Map<string | symbol, unknown>()
   return new Proxy(target, {
     get (t, key, receiver) {
@@ -77,7 +80,7 @@ function closable<T extends object> (target: T, closed: () => boolean): T {
       let w = wrapped.get(key)
       if (w === undefined) {
         w = (...args: unknown[]) => {
-          if (closed()) throw Object.assign(new Error('closed'), { code: 'CLOSED' })
+          if (closed()) throw closedError()
           return (v as (...a: unknown[]) => unknown).apply(t, args)
         }
         wrapped.set(key, w)
@@ -106,8 +109,8 @@ class Party {
     let closed = false
     const node = this.#net.node(this.setup.peerId)
     const core = new MessengerCore({
-      device: closable(this.setup.device, () => closed),
-      history: closable(this.setup.history, () => closed),
+      device: closable(this.setup.device, () => closed, () => new E2eeError('CLOSED', 'This device was closed; open it again.')),
+      history: closable(this.setup.history, () => closed, () => new StoreError('CLOSED', 'The store was closed.')),
       net: node,
       logger: silentLogger,
       settings: () => this.#settings,
@@ -137,7 +140,7 @@ class Party {
       this.sent.push({ id: m.id, seq: m.seq, text })
     } catch (err) {
       // Stopped while sending: nothing was queued.
-      if ((err as { code?: string }).code !== 'STOPPED') throw err
+      if (!MessengerError.is(err, 'STOPPED')) throw err
     }
   }
 

@@ -3,14 +3,14 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createDeviceNode } from '../../src/net/node.ts'
 import { silentLogger } from '../../src/platform/logger.ts'
-import { introduce, person, testRelay, waitMessages, waitStates } from '../helpers/messenger-net.ts'
+import { createPeople, person, introduce, waitMessages, waitStates, type TestContext } from '../helpers/testnet.ts'
 import { waitFor } from '../helpers/wait.ts'
 
 test('direct: two devices exchange messages, the path is direct, receipts turn them delivered', async (t) => {
-  const r1 = await testRelay(t)
-  const alice = await person(t, 'alice', { relays: [r1.address()] })
-  const bob = await person(t, 'bob', { relays: [r1.address()] })
-  const { aToB, bToA } = await introduce(alice, bob)
+  const { people: [alice, bob], contact } = await createPeople(t, { relays: 1, people: ['alice', 'bob'] })
+  if (alice === undefined || bob === undefined) throw new Error('two people')
+  const aToB = contact(alice, bob)
+  const bToA = contact(bob, alice)
 
   const sent = []
   for (let i = 1; i <= 5; i++) sent.push(await alice.m().send(aToB, `hello bob ${i}`))
@@ -31,14 +31,12 @@ test('direct: two devices exchange messages, the path is direct, receipts turn t
 })
 
 test('relayed: both devices reachable only through relay reservations, messages flow both ways', async (t) => {
-  const r1 = await testRelay(t)
-  const r2 = await testRelay(t)
-  const relays = [r1.address(), r2.address()]
-  const alice = await person(t, 'alice', { relays, relayOnly: true })
-  const bob = await person(t, 'bob', { relays, relayOnly: true })
+  const { people: [alice, bob], contact } = await createPeople(t, { relays: 2, people: ['alice', 'bob'], relayOnly: true })
+  if (alice === undefined || bob === undefined) throw new Error('two people')
   const st = await alice.m().status()
   assert.ok(st.addresses.length > 0 && st.addresses.every((a) => a.includes('/p2p-circuit')), `addresses: ${st.addresses.join(' ')}`)
-  const { aToB, bToA } = await introduce(alice, bob)
+  const aToB = contact(alice, bob)
+  const bToA = contact(bob, alice)
   const a1 = await alice.m().send(aToB, 'through the relay')
   const b1 = await bob.m().send(bToA, 'and back')
   const [da] = await waitStates(alice, aToB, [a1.id], 'delivered', 'alice delivered')
@@ -51,13 +49,11 @@ test('relayed: both devices reachable only through relay reservations, messages 
 })
 
 /** Two relays, alice and bob introduced, one message delivered (so each knows the other's card), then bob stops. */
-async function bobGoesOffline (t: Parameters<typeof testRelay>[0]) {
-  const r1 = await testRelay(t)
-  const r2 = await testRelay(t)
-  const relays = [r1.address(), r2.address()]
-  const alice = await person(t, 'alice', { relays })
-  const bob = await person(t, 'bob', { relays })
-  const { aToB, bToA } = await introduce(alice, bob)
+async function bobGoesOffline (t: TestContext) {
+  const { relays: [r1, r2], people: [alice, bob], contact } = await createPeople(t, { relays: 2, people: ['alice', 'bob'] })
+  if (r1 === undefined || r2 === undefined || alice === undefined || bob === undefined) throw new Error('two relays, two people')
+  const aToB = contact(alice, bob)
+  const bToA = contact(bob, alice)
   const hello = await alice.m().send(aToB, 'before')
   await waitStates(alice, aToB, [hello.id], 'delivered', 'first delivered')
   await bob.stop()
@@ -101,10 +97,10 @@ test('one relay dead, the other restarts between deposit and fetch: nothing is l
 })
 
 test('duplicates arriving by two paths (mailbox, then direct) are shown once and receipted again', async (t) => {
-  const r1 = await testRelay(t)
-  const alice = await person(t, 'alice', { relays: [r1.address()] })
-  const bob = await person(t, 'bob', { relays: [r1.address()] })
-  const { aToB, bToA } = await introduce(alice, bob)
+  const { relays: [r1], people: [alice, bob], contact } = await createPeople(t, { relays: 1, people: ['alice', 'bob'] })
+  if (r1 === undefined || alice === undefined || bob === undefined) throw new Error('a relay, two people')
+  const aToB = contact(alice, bob)
+  const bToA = contact(bob, alice)
   const hello = await alice.m().send(aToB, 'before')
   await waitStates(alice, aToB, [hello.id], 'delivered', 'first delivered')
   await bob.stop()
@@ -122,7 +118,7 @@ test('duplicates arriving by two paths (mailbox, then direct) are shown once and
   t.after(async () => { await courier.stop() })
   const path = await courier.deliver({ peerId: status.peerId, addresses: [...status.addresses] }, copy, {})
   assert.equal(path, 'direct')
-  await new Promise((resolve) => setTimeout(resolve, 200))
+  // deliver() resolves only once bob's handler has stored (or dropped) the copy: no wait needed.
   const shown = (await bob.m().messages(bToA)).filter((x) => x.direction === 'in')
   assert.deepEqual(shown.map((x) => x.text), ['before', 'once only'])
   await waitStates(alice, aToB, [m.id], 'delivered', 'delivered')
@@ -146,4 +142,19 @@ test('a device that comes back on a new address tells its contacts inside the en
   const [done] = await waitStates(alice, aToB, [second.id], 'delivered', 'second delivered at the new address', 30_000)
   assert.equal(done?.path, 'direct')
   assert.deepEqual((await waitMessages(bob, bToA, 2, 'bob has both')).map((m) => m.text), ['first', 'second'])
+})
+
+test('three people introduced pairwise in one call each reach the other two', async (t) => {
+  const { people, contact } = await createPeople(t, { relays: 1, people: 3 })
+  const [alice, bob, carol] = people
+  if (alice === undefined || bob === undefined || carol === undefined) throw new Error('three people')
+  const toAlice = await carol.m().send(contact(carol, alice), 'hi alice')
+  const toBob = await carol.m().send(contact(carol, bob), 'hi bob')
+  const fromBob = await bob.m().send(contact(bob, alice), 'bob here')
+  assert.equal((await waitMessages(alice, contact(alice, carol), 1, 'alice hears carol'))[0]?.text, 'hi alice')
+  assert.equal((await waitMessages(bob, contact(bob, carol), 1, 'bob hears carol'))[0]?.text, 'hi bob')
+  assert.equal((await waitMessages(alice, contact(alice, bob), 1, 'alice hears bob'))[0]?.text, 'bob here')
+  await waitStates(carol, contact(carol, alice), [toAlice.id], 'delivered', 'carol sees delivered to alice')
+  await waitStates(carol, contact(carol, bob), [toBob.id], 'delivered', 'carol sees delivered to bob')
+  await waitStates(bob, contact(bob, alice), [fromBob.id], 'delivered', 'bob sees delivered to alice')
 })

@@ -10,7 +10,7 @@ import { MIGRATIONS } from '../../src/store/schema.ts'
 import { History } from '../../src/messenger/history.ts'
 import type { HistoryStore } from '../../src/messenger/history-store.ts'
 import { MemoryHistory } from '../twins/memory-history.ts'
-import { tempDir } from '../helpers/messenger-net.ts'
+import { tempDir } from '../helpers/testnet.ts'
 
 type Teardown = { after: (fn: () => unknown) => void }
 

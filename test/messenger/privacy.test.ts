@@ -4,15 +4,15 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { RETIRED_FETCH_GRACE_MS } from '../../src/e2ee/device.ts'
 import { decodeInvite, linkToInvite } from '../../src/wire/invite.ts'
-import { introduce, person, testRelay, waitMessages } from '../helpers/messenger-net.ts'
+import { introduce, person, startTestRelay, waitMessages } from '../helpers/testnet.ts'
 import { waitFor } from '../helpers/wait.ts'
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
 
 test('invite answered while the inviter is offline: nothing in flight is lost, and then the contact writes to a fresh mailbox', async (t) => {
-  const relay = await testRelay(t)
-  const alice = await person(t, 'alice', { relays: [relay.address()] })
-  const bob = await person(t, 'bob', { relays: [relay.address()] })
+  const relay = await startTestRelay(t)
+  const alice = await person(t, 'alice', { relays: [relay.addr] })
+  const bob = await person(t, 'bob', { relays: [relay.addr] })
   const longTerm = new Set([(await alice.m().status()).peerId, (await bob.m().status()).peerId])
   const { link } = await alice.m().createInvite()
   const inviteBox = hex(decodeInvite(linkToInvite(link)).record.mailboxId)
@@ -43,10 +43,10 @@ test('invite answered while the inviter is offline: nothing in flight is lost, a
 })
 
 test('fetch isolation is a setting: with `contact`, a relay sees one peer id per mailbox of the device', async (t) => {
-  const relay = await testRelay(t)
-  const alice = await person(t, 'alice', { relays: [relay.address()] })
-  const bob = await person(t, 'bob', { relays: [relay.address()] })
-  const carol = await person(t, 'carol', { relays: [relay.address()] })
+  const relay = await startTestRelay(t)
+  const alice = await person(t, 'alice', { relays: [relay.addr] })
+  const bob = await person(t, 'bob', { relays: [relay.addr] })
+  const carol = await person(t, 'carol', { relays: [relay.addr] })
   const { bToA } = await introduce(alice, bob)
   const { bToA: cToA } = await introduce(alice, carol)
   assert.equal((await alice.m().status()).settings.fetchIsolation, 'device', 'the default')
@@ -77,10 +77,10 @@ test('fetch isolation is a setting: with `contact`, a relay sees one peer id per
 })
 
 test('the invite\'s mailbox is fetched until the contact is on the new one plus the grace, then dropped from the relays once empty', async (t) => {
-  const relay = await testRelay(t)
+  const relay = await startTestRelay(t)
   let skew = 0
-  const alice = await person(t, 'alice', { relays: [relay.address()], now: () => Date.now() + skew })
-  const bob = await person(t, 'bob', { relays: [relay.address()] })
+  const alice = await person(t, 'alice', { relays: [relay.addr], now: () => Date.now() + skew })
+  const bob = await person(t, 'bob', { relays: [relay.addr] })
   const { link } = await alice.m().createInvite()
   const inviteBox = hex(decodeInvite(linkToInvite(link)).record.mailboxId)
   const bToA = (await bob.m().acceptInvite(link, { name: 'alice' })).id

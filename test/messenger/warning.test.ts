@@ -12,7 +12,7 @@ import { silentLogger } from '../../src/platform/logger.ts'
 import { openDatabase, resolveDatabaseKey } from '../../src/store/db.ts'
 import { MIGRATIONS } from '../../src/store/schema.ts'
 import type { Payload } from '../../src/wire/payload.ts'
-import { tempDir } from '../helpers/messenger-net.ts'
+import { tempDir } from '../helpers/testnet.ts'
 
 test('an envelope refused as UNTRUSTED_IDENTITY raises a warning event and is not stored', async (t) => {
   const dir = tempDir(t, '0m1-warning-')

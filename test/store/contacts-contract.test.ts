@@ -7,7 +7,7 @@ import { openDatabase, resolveDatabaseKey } from '../../src/store/db.ts'
 import { MIGRATIONS } from '../../src/store/schema.ts'
 import { ContactRepository, type ContactRow, type ContactStore, type PendingInvite } from '../../src/store/contacts.ts'
 import { MemoryContacts } from '../twins/memory-contacts.ts'
-import { tempDir } from '../helpers/messenger-net.ts'
+import { tempDir } from '../helpers/testnet.ts'
 
 type Teardown = { after: (fn: () => unknown) => void }
 

@@ -1,0 +1,202 @@
+// In-memory twin of SignalStores (src/store/signal-stores.ts) for unit tests: records are kept
+// serialized, as on disk, and writes go through the same unit of work (dropped on rollback).
+// Held to the same assertions as the SQLCipher version by test/store/signal-stores-contract.test.ts.
+// Not durable, and `extra` in commit() is not rolled back with the unit when it throws.
+import {
+  IdentityChange, IdentityKeyPair, KyberPreKeyRecord, PreKeyRecord, PublicKey, SessionRecord, SignedPreKeyRecord,
+  type Direction, type PrivateKey, type ProtocolAddress
+} from '@signalapp/libsignal-client'
+import type { SignalStore } from '../../src/store/signal-stores.ts'
+
+interface Unit {
+  sessions: Map<string, Uint8Array>
+  identities: Map<string, Uint8Array>
+  preKeys: Map<number, Uint8Array | null>
+  signedPreKeys: Map<number, Uint8Array>
+  kyberPreKeys: Map<number, { record: Uint8Array, lastResort: boolean } | null>
+  kyberUsed: string[]
+}
+
+const blob = (b: Uint8Array): Uint8Array<ArrayBuffer> => b as Uint8Array<ArrayBuffer>
+const emptyUnit = (): Unit => ({ sessions: new Map(), identities: new Map(), preKeys: new Map(), signedPreKeys: new Map(), kyberPreKeys: new Map(), kyberUsed: [] })
+
+export class MemorySignalStores implements SignalStore {
+  readonly #identityKeyPair: IdentityKeyPair
+  readonly #registrationId: number
+  readonly #saved = emptyUnit()
+  #unit: Unit | undefined
+
+  constructor (identityKeyPair: Uint8Array, registrationId: number) {
+    this.#identityKeyPair = IdentityKeyPair.deserialize(blob(identityKeyPair))
+    this.#registrationId = registrationId
+  }
+
+  begin (): void {
+    if (this.#unit !== undefined) throw new Error('MemorySignalStores: a unit of work is already open')
+    this.#unit = emptyUnit()
+  }
+
+  commit (extra?: () => void): void {
+    const u = this.#unit
+    if (u === undefined) throw new Error('MemorySignalStores: no unit of work open')
+    extra?.()
+    const s = this.#saved
+    for (const [k, v] of u.sessions) s.sessions.set(k, v)
+    for (const [k, v] of u.identities) s.identities.set(k, v)
+    for (const [k, v] of u.preKeys) { if (v === null) s.preKeys.delete(k); else s.preKeys.set(k, v) }
+    for (const [k, v] of u.signedPreKeys) s.signedPreKeys.set(k, v)
+    for (const [k, v] of u.kyberPreKeys) { if (v === null) s.kyberPreKeys.delete(k); else s.kyberPreKeys.set(k, v) }
+    for (const used of u.kyberUsed) {
+      if (s.kyberUsed.includes(used)) throw new Error('UNIQUE constraint failed: signal_kyber_used')
+      s.kyberUsed.push(used)
+    }
+    this.#unit = undefined
+  }
+
+  rollback (): void {
+    this.#unit = undefined
+  }
+
+  async atomically<T> (fn: () => Promise<T>, extra?: (result: T) => void): Promise<T> {
+    this.begin()
+    let result: T
+    try {
+      result = await fn()
+    } catch (err) {
+      this.rollback()
+      throw err
+    }
+    try {
+      this.commit(extra === undefined ? undefined : () => { extra(result) })
+    } catch (err) {
+      this.rollback()
+      throw err
+    }
+    return result
+  }
+
+  #direct (fill: (u: Unit) => void): void {
+    if (this.#unit !== undefined) { fill(this.#unit); return }
+    this.begin()
+    try {
+      fill(this.#unit as unknown as Unit)
+      this.commit()
+    } catch (err) {
+      this.rollback()
+      throw err
+    }
+  }
+
+  async saveSession (name: ProtocolAddress, record: SessionRecord): Promise<void> {
+    const bytes = record.serialize()
+    this.#direct((u) => u.sessions.set(name.name(), bytes))
+  }
+
+  async getSession (name: ProtocolAddress): Promise<SessionRecord | null> {
+    return this.session(name.name())
+  }
+
+  session (address: string): SessionRecord | null {
+    const bytes = this.#unit?.sessions.get(address) ?? this.#saved.sessions.get(address)
+    return bytes === undefined ? null : SessionRecord.deserialize(blob(bytes))
+  }
+
+  async getExistingSessions (addresses: ProtocolAddress[]): Promise<SessionRecord[]> {
+    return addresses.map((a) => {
+      const s = this.session(a.name())
+      if (s === null) throw new Error('no session for an address')
+      return s
+    })
+  }
+
+  async getIdentityKey (): Promise<PrivateKey> { return this.#identityKeyPair.privateKey }
+  async getIdentityKeyPair (): Promise<IdentityKeyPair> { return this.#identityKeyPair }
+  async getLocalRegistrationId (): Promise<number> { return this.#registrationId }
+
+  identity (address: string): PublicKey | null {
+    const bytes = this.#unit?.identities.get(address) ?? this.#saved.identities.get(address)
+    return bytes === undefined ? null : PublicKey.deserialize(blob(bytes))
+  }
+
+  pinIdentity (address: string, key: PublicKey): void {
+    const bytes = key.serialize()
+    this.#direct((u) => u.identities.set(address, bytes))
+  }
+
+  async saveIdentity (name: ProtocolAddress, key: PublicKey): Promise<IdentityChange> {
+    const existing = this.identity(name.name())
+    if (existing !== null && existing.equals(key)) return IdentityChange.NewOrUnchanged
+    this.pinIdentity(name.name(), key)
+    return existing === null ? IdentityChange.NewOrUnchanged : IdentityChange.ReplacedExisting
+  }
+
+  async isTrustedIdentity (name: ProtocolAddress, key: PublicKey, _direction: Direction): Promise<boolean> {
+    const pinned = this.identity(name.name())
+    return pinned !== null && pinned.equals(key)
+  }
+
+  async getIdentity (name: ProtocolAddress): Promise<PublicKey | null> {
+    return this.identity(name.name())
+  }
+
+  async savePreKey (id: number, record: PreKeyRecord): Promise<void> {
+    const bytes = record.serialize()
+    this.#direct((u) => u.preKeys.set(id, bytes))
+  }
+
+  async getPreKey (id: number): Promise<PreKeyRecord> {
+    const pending = this.#unit?.preKeys.get(id)
+    if (pending === null) throw new Error(`prekey ${id} was used`)
+    const bytes = pending ?? this.#saved.preKeys.get(id)
+    if (bytes === undefined || bytes === null) throw new Error(`no prekey ${id}`)
+    return PreKeyRecord.deserialize(blob(bytes))
+  }
+
+  async removePreKey (id: number): Promise<void> {
+    this.#direct((u) => u.preKeys.set(id, null))
+  }
+
+  async saveSignedPreKey (id: number, record: SignedPreKeyRecord): Promise<void> {
+    const bytes = record.serialize()
+    this.#direct((u) => u.signedPreKeys.set(id, bytes))
+  }
+
+  async getSignedPreKey (id: number): Promise<SignedPreKeyRecord> {
+    const bytes = this.#unit?.signedPreKeys.get(id) ?? this.#saved.signedPreKeys.get(id)
+    if (bytes === undefined) throw new Error(`no signed prekey ${id}`)
+    return SignedPreKeyRecord.deserialize(blob(bytes))
+  }
+
+  async saveKyberPreKey (id: number, record: KyberPreKeyRecord): Promise<void> {
+    this.saveKyber(id, record, false)
+  }
+
+  saveKyber (id: number, record: KyberPreKeyRecord, lastResort: boolean): void {
+    const bytes = record.serialize()
+    this.#direct((u) => u.kyberPreKeys.set(id, { record: bytes, lastResort }))
+  }
+
+  #kyber (id: number): { record: Uint8Array, lastResort: boolean } | undefined {
+    const pending = this.#unit?.kyberPreKeys.get(id)
+    if (pending === null) return undefined
+    return pending ?? this.#saved.kyberPreKeys.get(id) ?? undefined
+  }
+
+  async getKyberPreKey (id: number): Promise<KyberPreKeyRecord> {
+    const k = this.#kyber(id)
+    if (k === undefined) throw new Error(`no Kyber prekey ${id}`)
+    return KyberPreKeyRecord.deserialize(blob(k.record))
+  }
+
+  async markKyberPreKeyUsed (id: number, signedPreKeyId: number, baseKey: PublicKey): Promise<void> {
+    const k = this.#kyber(id)
+    if (k === undefined) throw new Error(`no Kyber prekey ${id}`)
+    if (!k.lastResort) {
+      this.#direct((u) => u.kyberPreKeys.set(id, null))
+      return
+    }
+    const used = `${id}/${signedPreKeyId}/${Buffer.from(baseKey.serialize()).toString('hex')}`
+    if (this.#unit?.kyberUsed.includes(used) === true || this.#saved.kyberUsed.includes(used)) throw new Error('Kyber prekey reused with the same base key')
+    this.#direct((u) => u.kyberUsed.push(used))
+  }
+}

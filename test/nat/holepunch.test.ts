@@ -8,8 +8,11 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { TestContext } from 'node:test'
 import { requireNetns } from '../helpers/netns.ts'
-import { count, linkOf, sendAndDeliver, setup, until } from '../helpers/nat-messenger.ts'
+import { count, linkOf, sendAndDeliver, setup, until, type NatSetup } from '../helpers/nat-messenger.ts'
 import { HOLEPUNCH_ATTEMPT_MS, HOLEPUNCH_RETRY_MIN_MS } from '../../src/net/holepunch.ts'
 
 /** The issue's bar: direct within 5 s of the first message (measured: 0.1–1.1 s). */
@@ -17,10 +20,19 @@ const DIRECT_WITHIN_MS = 5_000
 /** Pings per path for the RTT figures. */
 const PINGS = 20
 
+/** Diagnosis: NAT_DEBUG=<libp2p DEBUG namespaces> adds them to the devices' stderr, which is written to
+ * <tmpdir>/0m1-nat-<case>-<device>.log after the test. */
+function keepLogs (t: TestContext, s: NatSetup, name: string): void {
+  if (process.env.NAT_DEBUG === undefined) return
+  t.after(() => {
+    for (const d of [s.a, s.b]) writeFileSync(join(tmpdir(), `0m1-nat-${name}-${d.name}.log`), d.stderr())
+  })
+}
+
 test('nat: behind two endpoint-independent NATs the devices go direct within 5 s and stay direct without the relay', { timeout: 240_000 }, async (t) => {
   if (!requireNetns(t)) return
   const s = await setup(t, { env: { DEBUG: `libp2p:dcutr*${process.env.NAT_DEBUG !== undefined ? ',' + process.env.NAT_DEBUG : ''}`, LOG_LEVEL: 'debug' } })
-  t.after(() => { if (process.env.NAT_DEBUG !== undefined) { writeFileSync('/tmp/h9a-eim-a.log', s.a.stderr()); writeFileSync('/tmp/h9a-eim-b.log', s.b.stderr()) } })
+  keepLogs(t, s, 'eim')
   const direct = await until(async () => (await linkOf(s.a)) === 'hole-punched' && (await linkOf(s.b)) === 'hole-punched' ? Date.now() : undefined, 30_000, 'a hole-punched link both ways')
   const toDirect = direct - s.firstMessageAt
 
@@ -60,7 +72,7 @@ test('nat: behind two endpoint-independent NATs the devices go direct within 5 s
 test('nat: behind a symmetric NAT one bounded attempt fails, the link stays relayed and nothing is lost', { timeout: 240_000 }, async (t) => {
   if (!requireNetns(t)) return
   const s = await setup(t, { nat: ['symmetric', 'eim'], env: { LOG_LEVEL: 'debug', DEBUG: process.env.NAT_DEBUG ?? '' } })
-  t.after(() => { if (process.env.NAT_DEBUG !== undefined) { writeFileSync('/tmp/h9a-a.log', s.a.stderr()); writeFileSync('/tmp/h9a-b.log', s.b.stderr()) } })
+  keepLogs(t, s, 'symmetric')
   const ids: string[] = []
   const paths: string[] = []
   // Messages both ways while the attempt runs and after it failed.

@@ -181,6 +181,8 @@ class Host implements DeviceHost {
   async #applySettings (s: SettingsView): Promise<void> {
     const relays = checkRelays(s.relays)
     const before = this.#settings()
+    // Settings also come back from the database, where a value is only what was written: checked, not trusted.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
     if (s.fetchIsolation !== 'device' && s.fetchIsolation !== 'contact') {
       throw new MessengerError('INVALID_SETTING', 'Fetch isolation is either "device" or "contact".')
     }

@@ -663,8 +663,7 @@ export class MessengerCore implements Messenger {
     if (newContact) {
       // My invite was answered: my first card moves the contact off the invite's mailbox and presence
       // secret (both known to whoever saw the invite) to fresh ones, inside the session.
-      void this.#sendControl(contact.id, (id) => ({ ...this.#device.myCard(contact.id, this.#card()), id } as Payload))
-        .catch((err: unknown) => { this.#log.warn('card-not-queued', { error: (err as Error).name }) })
+      this.#background('first-card', this.#sendControl(contact.id, (id) => ({ ...this.#device.myCard(contact.id, this.#card()), id })))
       this.#emit({ type: 'contact', contact: this.#contactView(contact) })
       this.#background('syncMailboxes', this.#syncMailboxes())
       this.#background('publishPresence', this.#publishPresence())

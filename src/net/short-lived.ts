@@ -82,7 +82,7 @@ export async function createShortLivedLibp2p (o: ShortLivedOptions, dht: boolean
     // Fill the DHT routing table at once: the relays and bootstrap peers are DHT servers.
     for (const a of support) void node.dial(multiaddr(a)).catch(() => {})
   }
-  return node as unknown as Libp2p
+  return node
 }
 
 export class ShortLivedIdentities {
@@ -177,6 +177,8 @@ export class ShortLivedIdentities {
     const node = await createShortLivedLibp2p(this.#o, name === 'send')
     const slot: Slot = { name, node, createdAt: this.#now(), busy: 0, sessions: new Set(), retired: false, stopped: false }
     this.#all.add(slot)
+    // stop() may have run while the node was being made (the await above).
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
     if (this.#stopped) { await this.#stopSlot(slot); throw new Error('short-lived identities stopped') }
     this.#slots.set(name, slot)
     this.#o.logger.debug('short-lived-identity', { purpose: name === 'send' ? 'send' : 'fetch' })

@@ -5,7 +5,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { E2eeError } from '../../src/e2ee/errors.ts'
 import { presenceDay, PRESENCE_UPDATED_AT_SKEW_MS, newPresenceKeys, sealPresence } from '../../src/e2ee/presence.ts'
-import { RETIRED_FETCH_GRACE_MS, RETIRED_KEEP_MS } from '../../src/e2ee/device.ts'
+import { join } from 'node:path'
+import { Device, RETIRED_FETCH_GRACE_MS, RETIRED_KEEP_MS } from '../../src/e2ee/device.ts'
 import { openEnvelope, readEnvelopeHeader } from '../../src/wire/envelope.ts'
 import { WireError } from '../../src/wire/errors.ts'
 import { decodeInvite, linkToInvite } from '../../src/wire/invite.ts'
@@ -87,8 +88,6 @@ test('the presence keys a device holds for a contact survive a restart', async (
   const day = presenceDay(Date.now())
   const me = { peerId: ALICE_PEER_ID, addresses: [], updatedAt: Date.now() }
   const sealed = p.alice.sealPresence(p.aliceToBob, day, me)
-  const { Device } = await import('../../src/e2ee/device.ts')
-  const { join } = await import('node:path')
   p.bob.close()
   p.bob = await Device.open(join(p.dir, 'bob'))
   assert.deepEqual(p.bob.openPresence(p.bobToAlice, day, sealed), me)

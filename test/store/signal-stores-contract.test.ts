@@ -6,7 +6,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import {
-  CiphertextMessageType, IdentityChange, IdentityKeyPair, KEMKeyPair, KyberPreKeyRecord, PreKeyBundle, PreKeyRecord,
+  CiphertextMessageType, Direction, IdentityChange, IdentityKeyPair, KEMKeyPair, KyberPreKeyRecord, PreKeyBundle, PreKeyRecord,
   PreKeySignalMessage, PrivateKey, ProtocolAddress, SignalMessage, SignedPreKeyRecord, processPreKeyBundle,
   signalDecrypt, signalDecryptPreKey, signalEncrypt
 } from '@signalapp/libsignal-client'
@@ -112,12 +112,12 @@ for (const [name, make] of IMPLEMENTATIONS) {
     const a = IdentityKeyPair.generate().publicKey
     const b = IdentityKeyPair.generate().publicKey
     const who = ProtocolAddress.new('them', 1)
-    assert.equal(await me.store.isTrustedIdentity(who, a, 0), false)
+    assert.equal(await me.store.isTrustedIdentity(who, a, Direction.Sending), false)
     assert.equal(await me.store.getIdentity(who), null)
     assert.equal(await me.store.saveIdentity(who, a), IdentityChange.NewOrUnchanged)
     assert.equal(await me.store.saveIdentity(who, a), IdentityChange.NewOrUnchanged)
-    assert.equal(await me.store.isTrustedIdentity(who, a, 0), true)
-    assert.equal(await me.store.isTrustedIdentity(who, b, 0), false)
+    assert.equal(await me.store.isTrustedIdentity(who, a, Direction.Sending), true)
+    assert.equal(await me.store.isTrustedIdentity(who, b, Direction.Sending), false)
     assert.equal(await me.store.saveIdentity(who, b), IdentityChange.ReplacedExisting)
     assert.ok((await me.store.getIdentity(who))?.equals(b))
     assert.equal(await me.store.getLocalRegistrationId(), 1)

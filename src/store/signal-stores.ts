@@ -80,21 +80,7 @@ export class SignalStores implements SignalStore {
 
   /** Runs `fn` in a unit of work: committed with `extra` when fn resolves, dropped when it throws. */
   async atomically<T> (fn: () => Promise<T>, extra?: (result: T) => void): Promise<T> {
-    this.begin()
-    let result: T
-    try {
-      result = await fn()
-    } catch (err) {
-      this.rollback()
-      throw err
-    }
-    try {
-      this.commit(extra === undefined ? undefined : () => { extra(result) })
-    } catch (err) {
-      this.rollback()
-      throw err
-    }
-    return result
+    return await runAtomically(this, fn, extra)
   }
 
   private write (u: Unit): void {
@@ -288,4 +274,26 @@ export class SignalStores implements SignalStore {
     if (seen) throw new Error('Kyber prekey reused with the same base key')
     this.direct((u) => u.kyberUsed.push({ kyberId: id, signedPreKeyId, baseKey: base }))
   }
+}
+
+/** The unit-of-work protocol shared by every SignalStore (the SQLCipher one and the test twin). */
+export async function runAtomically<T> (
+  unit: { begin: () => void, commit: (extra?: () => void) => void, rollback: () => void },
+  fn: () => Promise<T>, extra?: (result: T) => void
+): Promise<T> {
+  unit.begin()
+  let result: T
+  try {
+    result = await fn()
+  } catch (err) {
+    unit.rollback()
+    throw err
+  }
+  try {
+    unit.commit(extra === undefined ? undefined : () => { extra(result) })
+  } catch (err) {
+    unit.rollback()
+    throw err
+  }
+  return result
 }

@@ -6,7 +6,7 @@ import {
   IdentityChange, IdentityKeyPair, KyberPreKeyRecord, PreKeyRecord, PublicKey, SessionRecord, SignedPreKeyRecord,
   type Direction, type PrivateKey, type ProtocolAddress
 } from '@signalapp/libsignal-client'
-import type { SignalStore } from '../../src/store/signal-stores.ts'
+import { runAtomically, type SignalStore } from '../../src/store/signal-stores.ts'
 
 interface Unit {
   sessions: Map<string, Uint8Array>
@@ -58,21 +58,7 @@ export class MemorySignalStores implements SignalStore {
   }
 
   async atomically<T> (fn: () => Promise<T>, extra?: (result: T) => void): Promise<T> {
-    this.begin()
-    let result: T
-    try {
-      result = await fn()
-    } catch (err) {
-      this.rollback()
-      throw err
-    }
-    try {
-      this.commit(extra === undefined ? undefined : () => { extra(result) })
-    } catch (err) {
-      this.rollback()
-      throw err
-    }
-    return result
+    return await runAtomically(this, fn, extra)
   }
 
   #direct (fill: (u: Unit) => void): void {

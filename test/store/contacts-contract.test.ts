@@ -37,7 +37,10 @@ function row (n: number, o: Partial<ContactRow> = {}): ContactRow {
 
 const same = (a: ContactRow | undefined, e: ContactRow): void => {
   assert.ok(a !== undefined)
-  const norm = (c: ContactRow): Record<string, unknown> => Object.fromEntries(Object.entries(c).map(([k, v]) => [k, v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v]))
+  // Buffers compare as hex at any depth (SQLite returns Buffer, rows are built from Uint8Array).
+  const norm = (v: unknown): unknown => v instanceof Uint8Array
+    ? Buffer.from(v).toString('hex')
+    : v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, norm(x)])) : v
   assert.deepEqual(norm(a), norm(e))
 }
 

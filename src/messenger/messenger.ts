@@ -35,6 +35,9 @@ export const MAX_IN_FLIGHT = 32
 export const RECEIPT_BATCH_MS = 2
 /** A mailbox session that failed to open is tried again after this long (doubling, capped). */
 export const MAILBOX_RETRY_MS = 2_000
+/** A session that stayed open this long was healthy: its close is reopened at once and resets the backoff.
+ * One that closes sooner (a relay restart loop, eviction, a hostile relay) counts as a failure and backs off. */
+export const MAILBOX_STABLE_MS = 10_000
 /** Every mailbox is fetched again this often, in case a live push was lost with a connection. */
 export const MAILBOX_REFETCH_MS = 30_000
 /** Card updates after an address change wait this long for the addresses to settle. */
@@ -98,7 +101,9 @@ export class MessengerCore implements Messenger {
   readonly #listeners = new Set<(e: MessengerEvent) => void>()
   readonly #inFlight = new Set<string>()
   readonly #receipts = new Map<string, { delivered: Set<string>, read: Set<string> }>()
-  readonly #mailboxes = new Map<string, { session?: MailboxSessionPort, retryAt: number, failures: number, kept?: boolean }>()
+  readonly #mailboxes = new Map<string, MailboxEntry>()
+  /** One pending reopen for all mailboxes (an identity rotation closes every session at once). */
+  #mailboxRetry: { at: number, timer: Timer } | undefined
   /** (relay, retired mailbox) pairs found empty after their grace: no longer fetched. */
   readonly #retiredEmpty = new Set<string>()
   #receiptTimer: Timer | undefined
@@ -170,7 +175,7 @@ export class MessengerCore implements Messenger {
   async stop (): Promise<void> {
     if (this.#stopped) return
     this.#stopped = true
-    for (const t of [this.#pumpTimer, this.#receiptTimer, this.#cardTimer, this.#mailboxTimer, this.#presenceTimer]) t?.cancel()
+    for (const t of [this.#pumpTimer, this.#receiptTimer, this.#cardTimer, this.#mailboxTimer, this.#presenceTimer, this.#mailboxRetry?.timer]) t?.cancel()
     await this.#closeMailboxes()
     // Let queued crypto work finish so the store is consistent when the host closes it.
     await this.#crypto.run(async () => {})
@@ -419,7 +424,8 @@ export class MessengerCore implements Messenger {
     if (publish === undefined || this.#stopped) return
     const now = this.#now()
     const day = presenceDay(now)
-    const me = { peerId: this.#net.peerId, addresses: this.#net.addresses(), updatedAt: now }
+    // The same bound as a card's addresses: a record over the wire limits would fail to seal, every time.
+    const me = { peerId: this.#net.peerId, addresses: cardAddresses(this.#net.addresses()), updatedAt: now }
     const results = await Promise.allSettled(this.#device.contacts().map(async (c) => {
       await publish.call(this.#net, presenceKey(c.myPresenceSecret, day), this.#device.sealPresence(c.id, day, me))
     }))
@@ -689,6 +695,7 @@ export class MessengerCore implements Messenger {
     for (const [key, entry] of [...this.#mailboxes]) {
       if (listed.has(key)) continue
       this.#mailboxes.delete(key)
+      // Closing is best effort: the session is already forgotten, and the relay drops it with the connection anyway.
       void entry.session?.close().catch(() => {})
     }
     await Promise.allSettled(relays.flatMap((relay) => boxes.map(async (box) => {
@@ -700,34 +707,57 @@ export class MessengerCore implements Messenger {
         if (refetch && await this.#drain(entry.session, key)) this.#retiredCheck(box, key, relays)
         return
       }
-      if (entry.retryAt > now) return
+      // One open per mailbox at a time: syncs overlap (refetch timer, reopen after a close, a new contact).
+      if (entry.retryAt > now || entry.opening === true) return
+      entry.opening = true
+      let session: MailboxSessionPort
       try {
-        const session = await this.#net.openMailbox(relay, box)
-        if (this.#stopped) { await session.close(); return }
-        entry.session = session
-        entry.failures = 0
-        entry.kept = false
-        session.onPush((item) => { this.#background('take', this.#take(session, item)) })
-        // A session that ends (relay restart, identity rotation) is reopened at once, not at the next refetch.
-        session.onClose?.(() => {
-          if (this.#stopped || this.#mailboxes.get(key) !== entry || entry.session !== session) return
-          entry.session = undefined
-          entry.retryAt = this.#now()
-          this.#scheduleMailboxRetry(this.#now())
-        })
-        if (await this.#drain(session, key)) this.#retiredCheck(box, key, relays)
+        session = await this.#net.openMailbox(relay, box)
       } catch (err) {
-        entry.session = undefined
-        entry.failures++
-        entry.retryAt = this.#now() + Math.min(MAILBOX_REFETCH_MS, MAILBOX_RETRY_MS * 2 ** (entry.failures - 1))
-        this.#log.debug('mailbox-unreachable', { error: (err as Error).name, failures: entry.failures })
-        this.#scheduleMailboxRetry(entry.retryAt)
+        entry.opening = false
+        this.#mailboxFailed(entry, (err as Error).name)
+        return
       }
+      entry.opening = false
+      if (this.#stopped || this.#mailboxes.get(key) !== entry) { await session.close().catch(() => {}); return }
+      const openedAt = this.#now()
+      entry.session = session
+      entry.kept = false
+      session.onPush((item) => { this.#background('take', this.#take(session, item)) })
+      // A session that ends (relay restart, identity rotation) is reopened at once if it had been healthy,
+      // with backoff if it closed soon after opening (else a relay that drops it loops us at full speed).
+      session.onClose?.(() => {
+        if (this.#stopped || this.#mailboxes.get(key) !== entry || entry.session !== session) return
+        entry.session = undefined
+        if (this.#now() - openedAt >= MAILBOX_STABLE_MS) {
+          entry.failures = 0
+          entry.retryAt = this.#now()
+          this.#scheduleMailboxRetry(entry.retryAt)
+        } else {
+          this.#mailboxFailed(entry, 'closed-early')
+        }
+      })
+      if (await this.#drain(session, key)) this.#retiredCheck(box, key, relays)
     })))
   }
 
+  #mailboxFailed (entry: MailboxEntry, error: string): void {
+    entry.failures++
+    entry.retryAt = this.#now() + Math.min(MAILBOX_REFETCH_MS, MAILBOX_RETRY_MS * 2 ** (entry.failures - 1))
+    this.#log.debug('mailbox-unreachable', { error, failures: entry.failures })
+    this.#scheduleMailboxRetry(entry.retryAt)
+  }
+
+  /** Keeps one timer, for the earliest reopen asked for. */
   #scheduleMailboxRetry (at: number): void {
-    this.#clock.setTimeout(() => { this.#background('syncMailboxes', this.#syncMailboxes()) }, Math.max(0, at - this.#now()) + 5, { unref: true })
+    if (this.#stopped) return
+    if (this.#mailboxRetry !== undefined && this.#mailboxRetry.at <= at) return
+    this.#mailboxRetry?.timer.cancel()
+    const timer = this.#clock.setTimeout(() => {
+      this.#mailboxRetry = undefined
+      this.#background('syncMailboxes', this.#syncMailboxes())
+    }, Math.max(0, at - this.#now()) + 5, { unref: true })
+    this.#mailboxRetry = { at, timer }
   }
 
   /**
@@ -739,6 +769,7 @@ export class MessengerCore implements Messenger {
     this.#retiredEmpty.add(key)
     const entry = this.#mailboxes.get(key)
     this.#mailboxes.delete(key)
+    // Best effort, as above: the mailbox is done with on this relay.
     void entry?.session?.close().catch(() => {})
     if (relays.every((r) => this.#retiredEmpty.has(`${r} ${hex(box.mailboxId)}`))) {
       this.#device.retiredDrained(box.contactId)
@@ -813,6 +844,15 @@ export class MessengerCore implements Messenger {
  * with many relays has more circuit addresses than that. Direct addresses go first (a contact tries
  * them first), then circuits; the relays themselves travel in the card's own list.
  */
+interface MailboxEntry {
+  session?: MailboxSessionPort | undefined
+  /** An open is under way (no second one starts). */
+  opening?: boolean
+  retryAt: number
+  failures: number
+  kept?: boolean
+}
+
 export function cardAddresses (all: readonly string[]): string[] {
   const fits = [...new Set(all)].filter((a) => Buffer.byteLength(a, 'utf8') <= MAX_ADDRESS_BYTES)
   const direct = fits.filter((a) => !a.includes('/p2p-circuit'))

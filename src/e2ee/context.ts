@@ -33,7 +33,7 @@ export interface NetworkCardFields {
 
 /** A mailbox this device reads: a contact's, or an unanswered invite's. */
 export type MailboxEntry =
-  | { readonly kind: 'contact', readonly contactId: string, readonly key: Uint8Array }
+  | { readonly kind: 'contact', readonly contactId: string, readonly key: Uint8Array, readonly retired?: true }
   | { readonly kind: 'pending', readonly invite: PendingInvite, readonly key: Uint8Array }
 
 export interface MailboxKeys {
@@ -136,7 +136,7 @@ export class DeviceContext {
     this.contactCache.set(c.id, c)
     this.mailboxes.set(toHex(c.myMailboxId), { kind: 'contact', contactId: c.id, key: c.myMailboxKey })
     // The invite's mailbox after the handshake still opens what was sealed for it (src/e2ee/retire.ts).
-    if (c.retired !== undefined) this.mailboxes.set(toHex(c.retired.mailboxId), { kind: 'contact', contactId: c.id, key: c.retired.mailboxKey })
+    if (c.retired !== undefined) this.mailboxes.set(toHex(c.retired.mailboxId), { kind: 'contact', contactId: c.id, key: c.retired.mailboxKey, retired: true })
   }
 
   addPending (p: PendingInvite): void {

@@ -162,6 +162,9 @@ async function openSealed (ctx: DeviceContext, entry: MailboxEntry, body: Uint8A
   if (entry.kind === 'contact') {
     const contact = ctx.contactRow(entry.contactId)
     if (!Buffer.from(contact.identityKey).equals(senderKeyBytes)) {
+      // The retired invite mailbox's key is known to whoever saw the invite: a stranger's message there is
+      // dropped quietly, not shown as this contact's key changing (that warning would be theirs to trigger).
+      if (entry.retired === true) throw new E2eeError('BAD_SENDER', 'A message under another identity key arrived in a retired invite mailbox; it was dropped.')
       throw new E2eeError('UNTRUSTED_IDENTITY', "The sender's identity key is not the one pinned for this contact; the message was dropped.")
     }
     return await decryptAndApply(ctx, contact, async () => await decrypt(ctx.address(contact)), store)

@@ -92,3 +92,13 @@ test('the presence keys a device holds for a contact survive a restart', async (
   p.bob = await Device.open(join(p.dir, 'bob'))
   assert.deepEqual(p.bob.openPresence(p.bobToAlice, day, sealed), me)
 })
+
+test('someone else holding the invite cannot raise an "identity changed" warning through the retired mailbox', async (t) => {
+  const p = await pair(t)
+  const eve = await Device.create(join(p.dir, 'eve'), { name: 'Eve' })
+  t.after(() => { eve.close() })
+  // Eve answers the invite Bob already used: her sealed first message lands in Alice's retired invite mailbox.
+  const { envelope } = await eve.acceptInvite(p.invite, { card: { relays: [], addresses: [] } })
+  await assert.rejects(p.alice.openEnvelope(envelope), (e) => E2eeError.is(e, 'BAD_SENDER'))
+  assert.equal(p.alice.contacts().length, 1, 'no contact added')
+})

@@ -11,6 +11,9 @@ import { peerIdOf, type NodeLibp2p } from './libp2p.ts'
 export const STUN_PORT_DEADLINE_MS = 5_000
 
 /** The STUN servers of our own relays: the relay's host as configured, the port as the relay told it. */
+/** One STUN server is enough to learn the mapped address; more only add duplicate candidates (see iceServers). */
+export const MAX_ICE_STUN_SERVERS = 1
+
 export class StunDirectory {
   readonly #hosts = new Map<string, string>()
   readonly #ports = new Map<string, number>()
@@ -31,12 +34,15 @@ export class StunDirectory {
 
   hasPort (relayPeerId: string): boolean { return this.#ports.has(relayPeerId) }
 
-  /** Only relays we were configured with and that told us their port; empty (host candidates only) before. */
+  /** Only relays we were configured with and that told us their port; empty (host candidates only) before.
+   * At most MAX_ICE_STUN_SERVERS: behind an endpoint-independent NAT every STUN server reports the same mapped
+   * address, and libdatachannel (node-datachannel 0.33) then sometimes refuses the duplicate remote candidates
+   * and closes the attempt (seen on loopback with three relays: about half of the first attempts failed). */
   iceServers (): RTCIceServer[] {
     const out: RTCIceServer[] = []
     for (const [id, port] of this.#ports) {
       const host = this.#hosts.get(id)
-      if (host !== undefined) out.push({ urls: [`stun:${host}:${port}`] })
+      if (host !== undefined && out.length < MAX_ICE_STUN_SERVERS) out.push({ urls: [`stun:${host}:${port}`] })
     }
     return out
   }

@@ -158,17 +158,20 @@ export interface Person {
   host: DeviceHost
   readonly m: () => Messenger
   readonly events: MessengerEvent[]
+  /** The network node the host runs now (a settings change starts a new one). */
+  readonly net: () => DeviceNode
   stop: () => Promise<void>
   start: () => Promise<void>
 }
 
-export async function person (t: TestContext, name: string, o: { relays: string[], relayOnly?: boolean, dir?: string, listen?: () => string[], now?: () => number }): Promise<Person> {
+export async function person (t: TestContext, name: string, o: { relays: string[], relayOnly?: boolean, dir?: string, listen?: () => string[], now?: () => number, onNetwork?: (n: DeviceNode) => void }): Promise<Person> {
   const dir = o.dir ?? tempDir(t, `0m1-${name}-`)
   const events: MessengerEvent[] = []
   let host: DeviceHost
+  let node: DeviceNode | undefined
   let stopped = true
   const start = async (): Promise<void> => {
-    host = await createDeviceHost({ dataDir: dir, relays: o.relays, logger: peopleLogger, ...(o.listen !== undefined ? { listen: o.listen() } : {}), ...(o.now !== undefined ? { now: o.now } : {}) })
+    host = await createDeviceHost({ dataDir: dir, relays: o.relays, logger: peopleLogger, onNetwork: (n) => { node = n; o.onNetwork?.(n) }, ...(o.listen !== undefined ? { listen: o.listen() } : {}), ...(o.now !== undefined ? { now: o.now } : {}) })
     if (host.state() === 'no-account') await host.createAccount({ name })
     const m = host.messenger()
     if (m === undefined) throw new Error('host did not start')
@@ -189,6 +192,10 @@ export async function person (t: TestContext, name: string, o: { relays: string[
       return m
     },
     events,
+    net: () => {
+      if (node === undefined || stopped) throw new Error(`${name} is stopped`)
+      return node
+    },
     stop: async () => { if (!stopped) { stopped = true; await host.stop() } },
     start
   } as Person

@@ -158,8 +158,6 @@ export interface Person {
   host: DeviceHost
   readonly m: () => Messenger
   readonly events: MessengerEvent[]
-  /** The network node the host runs now (a settings change starts a new one). */
-  readonly net: () => DeviceNode
   stop: () => Promise<void>
   start: () => Promise<void>
 }
@@ -168,10 +166,9 @@ export async function person (t: TestContext, name: string, o: { relays: string[
   const dir = o.dir ?? tempDir(t, `0m1-${name}-`)
   const events: MessengerEvent[] = []
   let host: DeviceHost
-  let node: DeviceNode | undefined
   let stopped = true
   const start = async (): Promise<void> => {
-    host = await createDeviceHost({ dataDir: dir, relays: o.relays, logger: peopleLogger.child(name.split(" ")[0] ?? name), onNetwork: (n) => { node = n; o.onNetwork?.(n) }, ...(o.listen !== undefined ? { listen: o.listen() } : {}), ...(o.now !== undefined ? { now: o.now } : {}) })
+    host = await createDeviceHost({ dataDir: dir, relays: o.relays, logger: peopleLogger, ...(o.onNetwork !== undefined ? { onNetwork: o.onNetwork } : {}), ...(o.listen !== undefined ? { listen: o.listen() } : {}), ...(o.now !== undefined ? { now: o.now } : {}) })
     if (host.state() === 'no-account') await host.createAccount({ name })
     const m = host.messenger()
     if (m === undefined) throw new Error('host did not start')
@@ -192,10 +189,6 @@ export async function person (t: TestContext, name: string, o: { relays: string[
       return m
     },
     events,
-    net: () => {
-      if (node === undefined || stopped) throw new Error(`${name} is stopped`)
-      return node
-    },
     stop: async () => { if (!stopped) { stopped = true; await host.stop() } },
     start
   } as Person

@@ -174,8 +174,8 @@ test('observer ledger: what each relay and DHT node learns, and what none of the
   }
   assert.ok(deposits >= 3, 'the ledger saw the deposits')
 
-  // 1b. KNOWN LEAK (issue 9): a sender first tries to reach its contact through a circuit on each of the contact's
-  // relays. That HOP CONNECT names both long-term peer ids, and the relay sees it fail (the contact is offline)
+  // 1b. KNOWN LEAK (issue 9): a sender whose direct dial fails tries to reach its contact through a circuit on each
+  // of the contact's relays in turn (src/net/deliver.ts). That HOP CONNECT names both long-term peer ids, and the relay sees it fail (the contact is offline)
   // just before a deposit arrives from the same IP. A relay can therefore join a depositor's long-term peer id to
   // the mailbox by timing and IP, though not by the deposit's own peer id. If this assertion fails, the leak is
   // fixed: assert 0 here and update docs/threat-model.md ("Relay: mailbox deposits") and the README.
@@ -285,7 +285,7 @@ test('observer ledger: what each relay and DHT node learns, and what none of the
     }
     const held = stored[i] ?? []
     // Circuits: a HOP CONNECT names both ends by long-term peer id, so the relay learns the pair even when the
-    // circuit then fails (the contact is offline) or a direct path wins the dial race.
+    // circuit then fails (the contact is offline: the sender tries each of the contact's relays in turn).
     const pairs = new Set<string>()
     for (const c of o.circuits) {
       const to = byMultihash.get(c.toMultihash)

@@ -20,3 +20,25 @@ export function watchInbound (node: Libp2p, protocol: string, into: SeenStream[]
     return original(stream, connection)
   }
 }
+
+export interface SeenCircuit {
+  /** The peer asking the relay for a circuit (HOP CONNECT). */
+  readonly from: string
+  /** The peer it asks to be connected to, as named in the request: its multihash, hex
+   * (`peerIdFromString(id).toMultihash().bytes` of a known peer id compares with it). */
+  readonly toMultihash: string
+  readonly at: number
+}
+
+interface HopServerLike { handleConnect: (args: { request: { peer?: { id: Uint8Array } }, connection: Connection }, options?: unknown) => Promise<void> }
+
+/** Records every circuit a relay is asked to open, successful or not (both ends' peer ids, as the relay reads them). */
+export function watchCircuits (node: Libp2p, into: SeenCircuit[]): void {
+  const server = (node as unknown as { services: { relay: HopServerLike } }).services.relay
+  const original = server.handleConnect.bind(server)
+  server.handleConnect = async (args, options) => {
+    const id = args.request.peer?.id
+    if (id !== undefined) into.push({ from: args.connection.remotePeer.toString(), toMultihash: Buffer.from(id).toString('hex'), at: Date.now() })
+    await original(args, options)
+  }
+}

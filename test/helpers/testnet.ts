@@ -44,8 +44,8 @@ export interface RelaySlot {
   addr: string
   /** Stops this relay (idempotent). */
   stop: () => Promise<void>
-  /** What this relay saw of every deposit and mailbox session (remote peer id and address, mailbox id). */
-  seen: MailboxObservation[]
+  /** What this relay saw of every deposit and mailbox session (remote peer id and address, mailbox id), and when. */
+  seen: Array<MailboxObservation & { readonly at: number }>
   /** Starts it again on the same data dir and port; replaces `handle`. */
   restart: () => Promise<void>
 }
@@ -71,10 +71,10 @@ export interface DeviceSlotOptions {
 /** A relay on loopback port 0 in a temporary directory; stopped (and the directory removed) in t.after. */
 export async function startTestRelay (t: TestContext, o: { logger?: Logger, limits?: Partial<RelayLimits>, now?: () => number, dataDir?: string } = {}): Promise<RelaySlot> {
   const dataDir = o.dataDir ?? tempDir(t, '0m1-relay-')
-  const seen: MailboxObservation[] = []
+  const seen: RelaySlot['seen'] = []
   const start = async (listen: string): Promise<RelayHandle> => await startRelay({
     dataDir,
-    observe: (ob) => { seen.push(ob) },
+    observe: (ob) => { seen.push({ ...ob, at: Date.now() }) },
     listen: [listen],
     logger: o.logger ?? peopleLogger,
     ...(o.limits !== undefined ? { limits: o.limits } : {}),
@@ -162,13 +162,13 @@ export interface Person {
   start: () => Promise<void>
 }
 
-export async function person (t: TestContext, name: string, o: { relays: string[], relayOnly?: boolean, dir?: string, listen?: () => string[], now?: () => number }): Promise<Person> {
+export async function person (t: TestContext, name: string, o: { relays: string[], relayOnly?: boolean, dir?: string, listen?: () => string[], now?: () => number, onNetwork?: (n: DeviceNode) => void }): Promise<Person> {
   const dir = o.dir ?? tempDir(t, `0m1-${name}-`)
   const events: MessengerEvent[] = []
   let host: DeviceHost
   let stopped = true
   const start = async (): Promise<void> => {
-    host = await createDeviceHost({ dataDir: dir, relays: o.relays, logger: peopleLogger, ...(o.listen !== undefined ? { listen: o.listen() } : {}), ...(o.now !== undefined ? { now: o.now } : {}) })
+    host = await createDeviceHost({ dataDir: dir, relays: o.relays, logger: peopleLogger, ...(o.onNetwork !== undefined ? { onNetwork: o.onNetwork } : {}), ...(o.listen !== undefined ? { listen: o.listen() } : {}), ...(o.now !== undefined ? { now: o.now } : {}) })
     if (host.state() === 'no-account') await host.createAccount({ name })
     const m = host.messenger()
     if (m === undefined) throw new Error('host did not start')

@@ -12,6 +12,9 @@ import { HOLEPUNCH_TICK_MS, WEBRTC_SIGNALING_PROTOCOL } from '../../src/net/hole
 import { isWebRTC } from '../../src/net/path.ts'
 import { createWebRTCGate, WEBRTC_MAX_CONCURRENT } from '../../src/net/webrtc-guard.ts'
 import type { DeviceNode } from '../../src/net/node.ts'
+import { askStunPort } from '../../src/net/stun-port.ts'
+import { NetError } from '../../src/net/errors.ts'
+import { STUN_PORT_PROTOCOL, STUN_PORT_VERSION } from '../../src/wire/stun-port.ts'
 
 const SDP_OFFER = 0
 
@@ -97,4 +100,23 @@ test('webrtc gate: at most WEBRTC_MAX_CONCURRENT negotiations in flight; a throw
   assert.equal(gate.full(), false)
   assert.equal(gate.acquire(), true)
   assert.equal(gate.stats.inFlight, WEBRTC_MAX_CONCURRENT)
+})
+
+test('stun-port: a bad answer (port 0, wrong version) is a NetError at the stream, not a raw WireError', { timeout: 60_000 }, async (t) => {
+  const net = await createTestnet(t, { relays: 1, devices: 2 })
+  const [asker, liar] = net.devices
+  assert.ok(asker !== undefined && liar !== undefined)
+  liar.onEnvelope(async () => {})
+  let frame = Uint8Array.of(STUN_PORT_VERSION, 0, 0)
+  await liar.libp2p.handle(STUN_PORT_PROTOCOL, (stream) => {
+    const lp = lpStream(stream)
+    lp.write(frame).then(async () => { await stream.close() }).catch(() => {})
+  })
+  assert.equal(await asker.deliver({ peerId: liar.peerId, addresses: liar.addresses() }, new Uint8Array(8), {}), 'direct')
+  const conn = asker.libp2p.getConnections(liar.libp2p.peerId)[0]
+  assert.ok(conn !== undefined)
+  for (const [bad, code] of [[Uint8Array.of(STUN_PORT_VERSION, 0, 0), 'BAD_FRAME'], [Uint8Array.of(0x7f, 0, 1), 'UNSUPPORTED_VERSION']] as const) {
+    frame = bad
+    await assert.rejects(askStunPort(conn), (err: unknown) => NetError.is(err, code))
+  }
 })

@@ -10,7 +10,7 @@ import { createTestnet, waitForReservations } from '../helpers/testnet.ts'
 import { waitFor } from '../helpers/wait.ts'
 import { HOLEPUNCH_TICK_MS, WEBRTC_SIGNALING_PROTOCOL } from '../../src/net/holepunch.ts'
 import { isWebRTC } from '../../src/net/path.ts'
-import { createWebRTCGate, WEBRTC_MAX_CONCURRENT } from '../../src/net/webrtc-guard.ts'
+import { createWebRTCGate, WEBRTC_MAX_CONCURRENT, WEBRTC_SIGNALING_MAX_INBOUND_STREAMS } from '../../src/net/webrtc-guard.ts'
 import type { DeviceNode } from '../../src/net/node.ts'
 import { askStunPort } from '../../src/net/stun-port.ts'
 import { NetError } from '../../src/net/errors.ts'
@@ -119,4 +119,29 @@ test('stun-port: a bad answer (port 0, wrong version) is a NetError at the strea
     frame = bad
     await assert.rejects(askStunPort(conn), (err: unknown) => NetError.is(err, code))
   }
+})
+
+test('webrtc: answers are capped — one signalling stream per connection, WEBRTC_MAX_CONCURRENT negotiations in all', { timeout: 90_000 }, async (t) => {
+  const net = await createTestnet(t, { relays: 1, devices: WEBRTC_MAX_CONCURRENT + 2 })
+  const [target, ...callers] = net.devices
+  assert.ok(target !== undefined && callers.length === WEBRTC_MAX_CONCURRENT + 1)
+  target.onEnvelope(async () => {})
+  const open = async (from: DeviceNode): Promise<Awaited<ReturnType<DeviceNode['libp2p']['dialProtocol']>>> => {
+    assert.equal(await from.deliver({ peerId: target.peerId, addresses: target.addresses() }, new Uint8Array(8), {}), 'direct')
+    return await from.libp2p.dialProtocol(target.libp2p.peerId, WEBRTC_SIGNALING_PROTOCOL, { signal: AbortSignal.timeout(5_000) })
+  }
+  const ended = (s: { status: string }): boolean => s.status !== 'open'
+  // Each caller (all allowed) opens a signalling stream and sends nothing: each holds a negotiation slot.
+  const held = []
+  for (const c of callers.slice(0, WEBRTC_MAX_CONCURRENT)) held.push(await open(c))
+  // The next caller's stream is reset at once: all slots are taken.
+  const extra = await open(callers[WEBRTC_MAX_CONCURRENT] as DeviceNode)
+  await waitFor(() => ended(extra), 'the stream beyond the cap is reset', 5_000)
+  // A second stream on a connection that already has one is refused by libp2p's per-protocol stream limit.
+  assert.equal(WEBRTC_SIGNALING_MAX_INBOUND_STREAMS, 1)
+  const second = await (callers[0] as DeviceNode).libp2p.dialProtocol(target.libp2p.peerId, WEBRTC_SIGNALING_PROTOCOL, { signal: AbortSignal.timeout(5_000) })
+    .then((s) => s, (err: unknown) => err as Error)
+  if (!(second instanceof Error)) await waitFor(() => ended(second), 'the second stream on one connection is reset', 5_000)
+  assert.ok(held.every((s) => !ended(s)), 'the streams within the cap are still being served')
+  for (const s of held) s.abort(new Error('done'))
 })

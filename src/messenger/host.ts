@@ -172,6 +172,9 @@ class Host implements DeviceHost {
       mdns: s.lanDiscovery,
       relayOnly: s.relayOnly,
       fetchIsolation: s.fetchIsolation,
+      // WebRTC hands over our LAN and public addresses (ICE candidates): current contacts only, never a
+      // stranger who merely knows our peer id and a relay (docs/threat-model.md).
+      allowWebRTC: (peerId) => this.#device?.contacts().some((c) => c.theirPeerId === peerId) ?? false,
       logger: this.#o.logger.child('net')
     })
     this.#o.onNetwork?.(node)

@@ -15,9 +15,9 @@ import { STUN_PORT_PROTOCOL } from '../wire/stun-port.ts'
 import { isRelayed, isWebRTC, linkOf, type LinkKind } from './path.ts'
 import type { NodeLibp2p } from './libp2p.ts'
 import { askStunPort, STUN_PORT_DEADLINE_MS, type StunDirectory } from './stun-port.ts'
+import { WEBRTC_SIGNALING_PROTOCOL, type WebRTCGate } from './webrtc-guard.ts'
 
-/** @libp2p/webrtc's signalling protocol: a peer that lists it (identify) accepts WebRTC dials. */
-export const WEBRTC_SIGNALING_PROTOCOL = '/webrtc-signaling/0.0.1'
+export { WEBRTC_SIGNALING_PROTOCOL } from './webrtc-guard.ts'
 /** One WebRTC attempt, end to end: SDP offer/answer and candidates over the circuit (a few relay round
  * trips) plus ICE checks. Measured 95–333 ms, outliers ~1.1 s (shared/research/nat-traversal.md); a peer
  * that never completes ICE (symmetric NAT) costs at most this (libp2p's own per-address dial timeout is
@@ -69,9 +69,10 @@ interface PeerState { inFlight: boolean, nextAt: number, delay: number }
 
 /**
  * Device side: learns our relays' STUN ports and upgrades relayed connections to WebRTC. `webrtc` is false
- * in relay-only mode (no transport: nothing is dialled, only the link view works).
+ * in relay-only mode (no transport: nothing is dialled, only the link view works). `gate` says which peers
+ * may get our ICE candidates (contacts only) and caps negotiations in flight (src/net/webrtc-guard.ts).
  */
-export function startHolePunching (libp2p: NodeLibp2p, o: { stun: StunDirectory, webrtc: boolean, logger: Logger }): HolePuncher {
+export function startHolePunching (libp2p: NodeLibp2p, o: { stun: StunDirectory, gate: WebRTCGate, webrtc: boolean, logger: Logger }): HolePuncher {
   const log = o.logger.child('holepunch')
   const self = libp2p.peerId.toString()
   const peers = new Map<string, PeerState>()
@@ -94,16 +95,20 @@ export function startHolePunching (libp2p: NodeLibp2p, o: { stun: StunDirectory,
     const peer = circuit.remotePeer.toString()
     // The lower peer id dials, the other waits: two simultaneous dials would open two connections.
     if (stopped || !o.webrtc || self >= peer || o.stun.isRelay(peer)) return
+    // A stranger with a circuit to us (our peer id and one relay suffice) must not get our ICE candidates.
+    if (!o.gate.allows(peer)) return
     const st = peers.get(peer) ?? { inFlight: false, nextAt: 0, delay: HOLEPUNCH_RETRY_MIN_MS }
     peers.set(peer, st)
     if (st.inFlight || Date.now() < st.nextAt || hasDirect(peer)) return
+    // All negotiation slots busy: wait for a later tick instead of spending the attempt (and its backoff).
+    if (o.gate.full()) return
     // Without a STUN answer ICE has host candidates only, which cannot cross a NAT: right after start, give
     // the relays' STUN ports a moment to arrive rather than spend the attempt (and its backoff) blind.
     if (o.stun.iceServers().length === 0 && Date.now() - circuit.timeline.open < STUN_PORT_DEADLINE_MS) return
     if (!(protocols?.includes(WEBRTC_SIGNALING_PROTOCOL) ?? await supportsWebRTC(circuit.remotePeer))) return
     // The await above yields: another attempt or stop() may have run meanwhile (the narrowing cannot see it).
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
-    if (st.inFlight || stopped) return
+    if (st.inFlight || stopped || o.gate.full()) return
     st.inFlight = true
     stats.attempts++
     const started = Date.now()

@@ -17,10 +17,10 @@ import { FaultTolerance, type ConnectionGater, type PeerId, type PrivateKey } fr
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { isPrivateIp } from '@libp2p/utils'
 import type { Logger } from '../platform/logger.ts'
-import { webRTC } from '@libp2p/webrtc'
 import { isWebRTC } from './path.ts'
 import { PRESENCE_NAMESPACE, selectPresence, validatePresence } from '../wire/presence.ts'
 import { reservationKeeper, type ReservationKeeper } from './reservation-keeper.ts'
+import { createWebRTCGate, guardedWebRTC, type WebRTCGate } from './webrtc-guard.ts'
 
 /** Our own Kademlia protocol name: a node of ours never joins (or pollutes) the public IPFS DHT. */
 export const DHT_PROTOCOL = '/0m1/kad/1.0.0'
@@ -66,6 +66,8 @@ export interface ProfileOptions {
   /** Device (not relayOnly): the ICE configuration of each WebRTC attempt (src/net/stun-port.ts StunDirectory:
    * our own relays' STUN servers only). Default: none (host candidates only), never the library's public ones. */
   readonly rtcConfiguration?: (() => RTCConfiguration) | undefined
+  /** Devices: who may negotiate WebRTC with us, and the cap on negotiations in flight (default: nobody). */
+  readonly webrtcGate?: WebRTCGate | undefined
 }
 
 function peerIdOf (addr: string): string | undefined {
@@ -185,7 +187,7 @@ export async function createProfileLibp2p (o: ProfileOptions): Promise<NodeLibp2
       tcp(),
       webSockets(),
       ...(device ? [circuitRelayTransport({ reservationCompletionTimeout: 10_000, reservationConcurrency: Math.max(1, relays.length), maxInboundStopStreams: RELAY_MAX_STOP_STREAMS })] : []),
-      ...(withWebRTC ? [webRTC({ rtcConfiguration })] : [])
+      ...(withWebRTC ? [guardedWebRTC({ rtcConfiguration }, o.webrtcGate ?? createWebRTCGate(() => false))] : [])
     ],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],

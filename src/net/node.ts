@@ -15,6 +15,7 @@ import { DELIVER_PROTOCOL } from '../wire/deliver.ts'
 import { decodePresenceRecord, encodePresenceRecord, presenceDhtKey } from '../wire/presence.ts'
 import { startHolePunching } from './holepunch.ts'
 import { StunDirectory } from './stun-port.ts'
+import { createWebRTCGate, type AllowWebRTC } from './webrtc-guard.ts'
 import type { LinkKind } from './path.ts'
 
 export type { MailboxSession, MailboxBox } from './mailbox-client.ts'
@@ -22,6 +23,7 @@ export type { MailboxItem } from '../wire/mailbox.ts'
 export type { DeliverPath, EnvelopeHandler } from './deliver.ts'
 export { RESERVATION_RETRY_MAX_MS, RESERVATION_RETRY_MIN_MS } from './reservation-keeper.ts'
 export type { ShortLivedView } from './short-lived.ts'
+export type { AllowWebRTC } from './webrtc-guard.ts'
 
 /** How a device's mailboxes are fetched: 'device' = one short-lived identity (one connection per relay) for all of
  * them; 'contact' = a short-lived identity and connection per mailbox (docs/threat-model.md: the cost). */
@@ -50,6 +52,9 @@ export interface DeviceNodeOptions {
   fetchIsolation?: FetchIsolation
   /** Short-lived identities are replaced after this long (default SHORT_LIVED_MAX_AGE_MS, an hour; tests shorten it). */
   identityMaxAgeMs?: number
+  /** Who may negotiate WebRTC (hole punching) with this device and so learn its LAN and public addresses
+   * through ICE: the messenger passes "is a current contact". Default: nobody (no WebRTC either way). */
+  allowWebRTC?: AllowWebRTC
   logger: Logger
 }
 
@@ -85,8 +90,10 @@ export async function createDeviceNode (o: DeviceNodeOptions): Promise<DeviceNod
   }
   const privateKey = o.privateKey ?? await generateKeyPair('Ed25519')
   const stun = new StunDirectory(o.relays)
+  const gate = createWebRTCGate(o.allowWebRTC ?? ((): boolean => false))
   const libp2p = await createProfileLibp2p({
     rtcConfiguration: () => stun.rtcConfiguration(),
+    webrtcGate: gate,
     profile: 'device',
     privateKey,
     listen: o.listen,
@@ -96,7 +103,7 @@ export async function createDeviceNode (o: DeviceNodeOptions): Promise<DeviceNod
     relayOnly,
     logger
   })
-  const puncher = startHolePunching(libp2p, { stun, webrtc: !relayOnly, logger })
+  const puncher = startHolePunching(libp2p, { stun, gate, webrtc: !relayOnly, logger })
   let handler: EnvelopeHandler | undefined
   let stopped = false
   const sessions = new Set<MailboxSession>()

@@ -6,6 +6,7 @@ import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { decodeStunPort, encodeStunPort, STUN_PORT_FRAME_BYTES, STUN_PORT_PROTOCOL } from '../wire/stun-port.ts'
 import { peerIdOf, type NodeLibp2p } from './libp2p.ts'
+import { atStream } from './errors.ts'
 
 /** Asking a relay for its STUN port: one stream on a connection we hold. */
 export const STUN_PORT_DEADLINE_MS = 5_000
@@ -83,7 +84,8 @@ export async function askStunPort (conn: Connection): Promise<number> {
   const stream = await conn.newStream(STUN_PORT_PROTOCOL, { signal })
   try {
     const lp = lpStream(stream, { maxDataLength: STUN_PORT_FRAME_BYTES })
-    const port = decodeStunPort((await lp.read({ signal })).subarray())
+    const frame = (await lp.read({ signal })).subarray()
+    const port = atStream(() => decodeStunPort(frame))
     await stream.close({ signal }).catch(() => {})
     return port
   } catch (err) {

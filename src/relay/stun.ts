@@ -19,8 +19,19 @@ const STUN_MAGIC_COOKIE = 0x2112a442
  * so an open responder is a small reflector for spoofed sources; this caps what it can be made to send.
  * A device sends a handful of requests per connection attempt. */
 export const STUN_MAX_ANSWERS_PER_SECOND = 1_000
+/** Per source address (IP, any port), a token bucket in front of the global cap: otherwise one host sending
+ * ~20 KB/s of requests uses up all 1,000 answers and starves every real device. One WebRTC attempt makes a
+ * few Binding Requests per candidate pair plus retransmissions (a burst of some tens at most), and a device
+ * makes few attempts; a burst of 40 refilled at 20 per second covers a household of devices behind one
+ * public address attempting at once, and holds one flooder to 2% of the global cap. */
+export const STUN_SOURCE_BURST = 40
+export const STUN_SOURCE_PER_SECOND = 20
+/** Sources tracked at once (one small entry each): a flood of spoofed addresses cannot grow the map beyond
+ * this; the oldest entry goes first (a forgotten source starts again with a full bucket, no worse than the
+ * global cap allows). */
+export const STUN_MAX_SOURCES = 4_096
 
-export type StunDrop = 'oversized' | 'not-stun' | 'malformed' | 'unsolicited' | 'rate-limited'
+export type StunDrop = 'oversized' | 'not-stun' | 'malformed' | 'unsolicited' | 'rate-limited' | 'source-limited'
 
 export interface StunServer {
   /** The bound UDP port (the chosen one, or the ephemeral one for port 0). */
@@ -34,7 +45,25 @@ export interface StunServer {
 export async function startStunServer (o: { port: number, host: string, logger: Logger }): Promise<StunServer> {
   const log = o.logger.child('stun')
   const socket: Socket = createSocket({ type: 'udp4' })
-  const dropped: Record<StunDrop, number> = { oversized: 0, 'not-stun': 0, malformed: 0, unsolicited: 0, 'rate-limited': 0 }
+  const dropped: Record<StunDrop, number> = { oversized: 0, 'not-stun': 0, malformed: 0, unsolicited: 0, 'rate-limited': 0, 'source-limited': 0 }
+  const sources = new Map<string, { tokens: number, at: number }>()
+  /** Takes one token from this address's bucket; false when it is empty. */
+  const sourceAllows = (address: string, now: number): boolean => {
+    let b = sources.get(address)
+    if (b === undefined) {
+      if (sources.size >= STUN_MAX_SOURCES) {
+        const oldest = sources.keys().next().value
+        if (oldest !== undefined) sources.delete(oldest)
+      }
+      b = { tokens: STUN_SOURCE_BURST, at: now }
+      sources.set(address, b)
+    }
+    b.tokens = Math.min(STUN_SOURCE_BURST, b.tokens + (now - b.at) * STUN_SOURCE_PER_SECOND / 1000)
+    b.at = now
+    if (b.tokens < 1) return false
+    b.tokens -= 1
+    return true
+  }
   let answered = 0
   let windowStart = 0
   let windowCount = 0
@@ -58,6 +87,7 @@ export async function startStunServer (o: { port: number, host: string, logger: 
     // Responses, indications and other methods are nothing we asked for.
     if (request.type !== stun.constants.STUN_BINDING_REQUEST) { drop('unsolicited', msg.length); return }
     const now = Date.now()
+    if (!sourceAllows(rinfo.address, now)) { drop('source-limited', msg.length); return }
     if (now - windowStart >= 1000) { windowStart = now; windowCount = 0 }
     if (++windowCount > STUN_MAX_ANSWERS_PER_SECOND) { drop('rate-limited', msg.length); return }
     let reply: Buffer

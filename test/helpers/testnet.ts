@@ -66,6 +66,8 @@ export interface DeviceSlotOptions {
   identityMaxAgeMs?: number
   /** `[]`: reachable only through relay circuits (and whatever they are upgraded to). */
   listen?: string[]
+  /** Who may negotiate WebRTC with this device (default: everyone, as if all test devices were contacts). */
+  allowWebRTC?: (peerId: string) => boolean
 }
 
 /** A relay on loopback port 0 in a temporary directory; stopped (and the directory removed) in t.after. */
@@ -131,6 +133,7 @@ export async function createTestnet (t: TestContext, o: TestnetOptions = {}): Pr
       relayOnly,
       ...(d.fetchIsolation !== undefined ? { fetchIsolation: d.fetchIsolation } : {}),
       ...(d.identityMaxAgeMs !== undefined ? { identityMaxAgeMs: d.identityMaxAgeMs } : {}),
+      allowWebRTC: d.allowWebRTC ?? ((): boolean => true),
       logger: logger.child(`device${devices.length}`)
     })
     devices.push(node)

@@ -7,14 +7,14 @@ import { createSocket, type Socket } from 'node:dgram'
 import { randomBytes } from 'node:crypto'
 import stun from '@msimerson/stun'
 import { createLogger } from '../../src/platform/logger.ts'
-import { startStunServer, STUN_MAX_PACKET_BYTES } from '../../src/relay/stun.ts'
+import { startStunServer, STUN_MAX_ANSWERS_PER_SECOND, STUN_MAX_PACKET_BYTES, STUN_SOURCE_BURST, STUN_SOURCE_PER_SECOND } from '../../src/relay/stun.ts'
 import { waitFor } from '../helpers/wait.ts'
 
-async function client (): Promise<{ socket: Socket, port: number, replies: Buffer[] }> {
+async function client (host = '127.0.0.1'): Promise<{ socket: Socket, port: number, replies: Buffer[] }> {
   const socket = createSocket('udp4')
   const replies: Buffer[] = []
   socket.on('message', (m) => { replies.push(m) })
-  await new Promise<void>((resolve) => { socket.bind(0, '127.0.0.1', () => { resolve() }) })
+  await new Promise<void>((resolve) => { socket.bind(0, host, () => { resolve() }) })
   return { socket, port: socket.address().port, replies }
 }
 
@@ -82,4 +82,38 @@ test('stun: a port already in use is an error at start, not a crash later', asyn
   const a = await startStunServer({ port: 0, host: '127.0.0.1', logger: createLogger({ level: 'silent' }) })
   t.after(async () => { await a.close() })
   await assert.rejects(startStunServer({ port: a.port, host: '127.0.0.1', logger: createLogger({ level: 'silent' }) }), /EADDRINUSE/)
+})
+
+test('stun: one flooding source is held to its own bucket; another source still gets answers', { timeout: 30_000 }, async (t) => {
+  const server = await startStunServer({ port: 0, host: '127.0.0.1', logger: createLogger({ level: 'silent' }) })
+  t.after(async () => { await server.close() })
+  const flooder = await client('127.0.0.1')
+  const other = await client('127.0.0.2') // another source address (all of 127/8 is loopback on Linux)
+  t.after(() => { flooder.socket.close(); other.socket.close() })
+  const request = (): Buffer => stun.createMessage(stun.constants.STUN_BINDING_REQUEST).toBuffer()
+  const processed = (): number => server.answered + Object.values(server.dropped).reduce((x, y) => x + y, 0)
+
+  // More than the global cap, in small batches each read by the server before the next (UDP loses silently
+  // when a socket buffer overflows): without a per-source bucket this one source would take every answer.
+  const started = Date.now()
+  let sent = 0
+  while (sent < STUN_MAX_ANSWERS_PER_SECOND + 200) {
+    for (let i = 0; i < 50; i++, sent++) flooder.socket.send(request(), server.port, '127.0.0.1')
+    const deadline = Date.now() + 2_000
+    while (processed() < sent && Date.now() < deadline) await new Promise((resolve) => setImmediate(resolve))
+  }
+  const elapsedS = (Date.now() - started) / 1000
+  const floodAnswers = server.answered
+  assert.ok(floodAnswers <= STUN_SOURCE_BURST + Math.ceil(elapsedS * STUN_SOURCE_PER_SECOND) + 1, `the flooder got ${floodAnswers} answers in ${elapsedS} s`)
+  assert.ok(server.dropped['source-limited'] >= sent - floodAnswers - 50, JSON.stringify(server.dropped))
+
+  // Right after the flood, a request from elsewhere is answered (its bucket is its own, and the global cap was
+  // not used up by the flooder).
+  const req = stun.createMessage(stun.constants.STUN_BINDING_REQUEST)
+  other.socket.send(req.toBuffer(), server.port, '127.0.0.1')
+  await waitFor(() => other.replies.length > 0, 'an answer for the other source', 5_000)
+  const res = stun.decode(other.replies[0] as Buffer)
+  assert.deepEqual(res.transactionId, req.transactionId)
+  assert.deepEqual(res.getXorAddress(), { address: '127.0.0.2', port: other.port, family: 'IPv4' })
+  assert.equal(server.dropped['rate-limited'], 0, 'the global cap was never reached')
 })

@@ -175,6 +175,7 @@ class Host implements DeviceHost {
       // WebRTC hands over our LAN and public addresses (ICE candidates): current contacts only, never a
       // stranger who merely knows our peer id and a relay (docs/threat-model.md).
       allowWebRTC: (peerId) => this.#device?.contacts().some((c) => c.theirPeerId === peerId) ?? false,
+      allowDirectDial: (peerId) => this.#device?.contacts().some((c) => c.theirPeerId === peerId) ?? false,
       logger: this.#o.logger.child('net')
     })
     this.#o.onNetwork?.(node)

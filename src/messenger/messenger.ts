@@ -708,7 +708,9 @@ export class MessengerCore implements Messenger {
         return
       }
       // One open per mailbox at a time: syncs overlap (refetch timer, reopen after a close, a new contact).
-      if (entry.retryAt > now || entry.opening === true) return
+      if (entry.opening === true) return
+      // Not due yet: make sure a reopen is scheduled for it (the one shared timer may be set for another box).
+      if (entry.retryAt > now) { this.#scheduleMailboxRetry(entry.retryAt); return }
       entry.opening = true
       let session: MailboxSessionPort
       try {

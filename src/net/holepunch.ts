@@ -184,6 +184,12 @@ export function startHolePunching (libp2p: NodeLibp2p, o: { stun: StunDirectory,
     if (isRelayed(connection.remoteAddr)) void attempt(connection, protocols).catch(() => {})
   }
   libp2p.addEventListener('peer:identify', onIdentify)
+  // ICE takes one STUN server (stun-port.ts): never a dead relay's, or every attempt would lack its srflx candidate.
+  const onDisconnect = (evt: CustomEvent<PeerId>): void => {
+    const id = evt.detail.toString()
+    if (o.stun.isRelay(id)) o.stun.forget(id)
+  }
+  libp2p.addEventListener('peer:disconnect', onDisconnect)
   const timer = setInterval(scan, HOLEPUNCH_TICK_MS)
   timer.unref()
   scan()
@@ -200,6 +206,7 @@ export function startHolePunching (libp2p: NodeLibp2p, o: { stun: StunDirectory,
       clearInterval(timer)
       libp2p.removeEventListener('peer:identify', onIdentify as unknown as EventListener)
       libp2p.removeEventListener('connection:open', onOpen as unknown as EventListener)
+      libp2p.removeEventListener('peer:disconnect', onDisconnect as unknown as EventListener)
     }
   }
 }

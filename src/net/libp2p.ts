@@ -68,6 +68,9 @@ export interface ProfileOptions {
   readonly rtcConfiguration?: (() => RTCConfiguration) | undefined
   /** Devices: who may negotiate WebRTC with us, and the cap on negotiations in flight (default: nobody). */
   readonly webrtcGate?: WebRTCGate | undefined
+  /** Device (not relayOnly): whose addresses this node may dial directly, besides its relays and bootstrap peers
+   * (the messenger passes "is a current contact"). Default: anyone. See deviceDialGater. */
+  readonly allowDirectDial?: ((peerId: string) => boolean) | undefined
 }
 
 function peerIdOf (addr: string): string | undefined {
@@ -105,6 +108,23 @@ export function relayOnlyGater (allowedPeers: ReadonlySet<string>): ConnectionGa
     },
     denyDialPeer: () => false,
     denyInboundConnection: () => false
+  }
+}
+
+/**
+ * Device gater: a direct (non-circuit) dial goes only to our relays and bootstrap peers and to peers the
+ * messenger allows (its contacts). DCUtR, started by any peer that opens a circuit to us, otherwise dials
+ * whatever public address that peer names (and so tells a stranger our public IP and port). Circuits stay
+ * open to all: they show a stranger only the relay. WebRTC has its own gate (webrtc-guard.ts).
+ */
+export function deviceDialGater (allowedPeers: ReadonlySet<string>, allow: (peerId: string) => boolean): ConnectionGater {
+  return {
+    denyDialMultiaddr: (ma: Multiaddr) => {
+      if (isCircuit(ma)) return false
+      const id = peerIdOf(ma.toString())
+      if (id === undefined || allowedPeers.has(id)) return false
+      try { return !allow(id) } catch { return true }
+    }
   }
 }
 
@@ -198,6 +218,7 @@ export async function createProfileLibp2p (o: ProfileOptions): Promise<NodeLibp2
     // A dead relay at start must not stop a device from starting: it stays dial-only and retries reservations.
     transportManager: { faultTolerance: FaultTolerance.NO_FATAL },
     ...(relayOnly ? { connectionGater: relayOnlyGater(allowed) } : {}),
+    ...(device && !relayOnly && o.allowDirectDial !== undefined ? { connectionGater: deviceDialGater(allowed, o.allowDirectDial) } : {}),
     ...(device ? {} : { connectionGater: perPeerGater((peer): number => self.node?.getConnections(peer).length ?? 0) }),
     services: services as NonNullable<Libp2pOptions['services']>
   })

@@ -55,6 +55,9 @@ export interface DeviceNodeOptions {
   /** Who may negotiate WebRTC (hole punching) with this device and so learn its LAN and public addresses
    * through ICE: the messenger passes "is a current contact". Default: nobody (no WebRTC either way). */
   allowWebRTC?: AllowWebRTC
+  /** Who besides relays and bootstrap peers this device may dial directly (libp2p.ts deviceDialGater): the
+   * messenger passes "is a current contact". Default: anyone (net-layer tests, benchmarks). */
+  allowDirectDial?: (peerId: string) => boolean
   logger: Logger
 }
 
@@ -94,6 +97,7 @@ export async function createDeviceNode (o: DeviceNodeOptions): Promise<DeviceNod
   const libp2p = await createProfileLibp2p({
     rtcConfiguration: () => stun.rtcConfiguration(),
     webrtcGate: gate,
+    allowDirectDial: o.allowDirectDial,
     profile: 'device',
     privateKey,
     listen: o.listen,

@@ -35,6 +35,9 @@ export class StunDirectory {
 
   hasPort (relayPeerId: string): boolean { return this.#ports.has(relayPeerId) }
 
+  /** The relay is gone: ICE uses another relay's STUN server (learned again when it reconnects). */
+  forget (relayPeerId: string): void { this.#ports.delete(relayPeerId) }
+
   /** Only relays we were configured with and that told us their port; empty (host candidates only) before.
    * At most MAX_ICE_STUN_SERVERS: behind an endpoint-independent NAT every STUN server reports the same mapped
    * address, and libdatachannel (node-datachannel 0.33) then sometimes refuses the duplicate remote candidates

@@ -82,3 +82,25 @@ test('a relay that drops each session right after opening it is retried with bac
   // First open at start; the early close backs off MAILBOX_RETRY_MS (2 s) before the next.
   assert.ok(opens() <= 2, `${opens()} opens in one second`)
 })
+
+test('two mailboxes failing at different times are both retried (the shared reopen timer swallows neither)', async () => {
+  const opensBy = new Map<string, number>()
+  const net: NetworkPort = {
+    ...fakeNet({ openMs: 1 }).net,
+    openMailbox: async (_relay, box) => {
+      const k = Buffer.from(box.mailboxId).toString('hex')
+      const n = (opensBy.get(k) ?? 0) + 1
+      opensBy.set(k, n)
+      // Each first open fails, the first box's at once, the second's after 500 ms: two retries due 0.5 s apart.
+      if (n === 1) {
+        await new Promise((resolve) => setTimeout(resolve, opensBy.size === 1 ? 1 : 500))
+        throw new Error('relay unreachable')
+      }
+      return { fetch: async () => await Promise.resolve([]), ack: async () => { await Promise.resolve() }, onPush: () => {}, onClose: () => {}, close: async () => { await Promise.resolve() } }
+    }
+  }
+  const m = messenger(2, net)
+  await m.start()
+  await waitFor(() => [...opensBy.values()].filter((n) => n >= 2).length === 2, 'both mailboxes retried well before the 30 s refetch', 10_000)
+  await m.stop()
+})

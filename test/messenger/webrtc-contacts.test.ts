@@ -2,8 +2,9 @@
 // reachable only through a relay upgrade to a hole-punched link; a stranger who opens a circuit to the same
 // device (it knows the peer id and relay from the device's addresses) gets no WebRTC link either way.
 import { test } from 'node:test'
+import { multiaddr } from '@multiformats/multiaddr'
 import assert from 'node:assert/strict'
-import { createDeviceNode } from '../../src/net/node.ts'
+import { createDeviceNode, type DeviceNode } from '../../src/net/node.ts'
 import { HOLEPUNCH_TICK_MS } from '../../src/net/holepunch.ts'
 import { isWebRTC } from '../../src/net/path.ts'
 import { silentLogger } from '../../src/platform/logger.ts'
@@ -12,7 +13,8 @@ import { waitFor } from '../helpers/wait.ts'
 
 test('webrtc: contacts (through the host) upgrade to hole-punched; a stranger with a circuit gets no WebRTC link', { timeout: 120_000 }, async (t) => {
   const relay = await startTestRelay(t)
-  const alice = await person(t, 'alice', { relays: [relay.addr], listen: () => [] })
+  let aliceNode: DeviceNode | undefined
+  const alice = await person(t, 'alice', { relays: [relay.addr], listen: () => [], onNetwork: (n) => { aliceNode = n } })
   const bob = await person(t, 'bob', { relays: [relay.addr], listen: () => [] })
   const { aToB, bToA } = await introduce(alice, bob)
   await alice.m().send(aToB, 'hello')
@@ -32,4 +34,13 @@ test('webrtc: contacts (through the host) upgrade to hole-punched; a stranger wi
   assert.equal(stranger.linkTo(alicePeer), 'relayed')
   assert.ok(stranger.libp2p.getConnections().every((c) => !isWebRTC(c.remoteAddr)), 'no WebRTC connection between alice and the stranger')
   assert.equal(await link(alice, aToB), 'hole-punched', 'the contact keeps its link')
+
+  // Nor will alice dial a stranger's own address (what DCUtR does for any peer with a circuit to us, which
+  // would hand that peer our public IP and port): the host's gater allows direct dials to contacts only.
+  const listener = await createDeviceNode({ listen: ['/ip4/127.0.0.1/tcp/0'], relays: [], logger: silentLogger })
+  t.after(async () => { await listener.stop() })
+  const direct = listener.addresses().find((a) => !a.includes('/p2p-circuit'))
+  assert.ok(direct !== undefined && aliceNode !== undefined)
+  await assert.rejects(aliceNode.libp2p.dial(multiaddr(direct)), 'a direct dial to a stranger is refused')
+  assert.ok(aliceNode.libp2p.getConnections().every((c) => c.remotePeer.toString() !== listener.peerId))
 })

@@ -117,6 +117,13 @@ test('path: a WebRTC address through a relay is direct; a circuit is relayed; ST
   assert.deepEqual(dir.rtcConfiguration(), { iceServers: [] })
   dir.setPort('12D3KooWGRkLFXzVnN4RxcGHLGQDKQSFbtRrYzLyDyK6KGAAMgd8', 3478)
   assert.deepEqual(dir.rtcConfiguration(), { iceServers: [{ urls: ['stun:127.0.0.1:3478'] }] })
+  // One server at a time (duplicate candidates fail ICE), and never a relay that went away.
+  const two = new StunDirectory([relay, '/ip4/127.0.0.2/tcp/1/p2p/12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo'])
+  two.setPort('12D3KooWGRkLFXzVnN4RxcGHLGQDKQSFbtRrYzLyDyK6KGAAMgd8', 3478)
+  two.setPort('12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo', 3479)
+  assert.deepEqual(two.rtcConfiguration(), { iceServers: [{ urls: ['stun:127.0.0.1:3478'] }] })
+  two.forget('12D3KooWGRkLFXzVnN4RxcGHLGQDKQSFbtRrYzLyDyK6KGAAMgd8')
+  assert.deepEqual(two.rtcConfiguration(), { iceServers: [{ urls: ['stun:127.0.0.2:3479'] }] })
 })
 
 test('holepunch: a peer that never completes ICE costs one bounded attempt, then backoff; messages stay relayed meanwhile', { timeout: 60_000 }, async (t) => {

@@ -11,29 +11,7 @@ import { createTestnet } from '../helpers/testnet.ts'
 import { waitFor } from '../helpers/wait.ts'
 import { WEBRTC_SIGNALING_PROTOCOL } from '../../src/net/holepunch.ts'
 import type { DeviceNode } from '../../src/net/node.ts'
-
-const SDP_OFFER = 0
-const ICE_CANDIDATE = 2
-
-/** protobuf Message { type = 1 (enum), data = 2 (string) }, as @libp2p/webrtc encodes it. */
-function message (type: number, data: string): Uint8Array {
-  const body = Buffer.from(data, 'utf8')
-  const len: number[] = []
-  let n = body.length
-  do { len.push((n & 0x7f) | (n > 0x7f ? 0x80 : 0)); n >>>= 7 } while (n > 0)
-  return new Uint8Array(Buffer.concat([Buffer.from([0x08, type, 0x12, ...len]), body]))
-}
-
-async function realOffer (): Promise<string> {
-  // Loaded untyped: node-datachannel's polyfill declarations do not check against TypeScript's DOM lib.
-  const polyfill = 'node-datachannel/polyfill'
-  const { RTCPeerConnection: PC } = await import(polyfill) as { RTCPeerConnection: new (c: RTCConfiguration) => RTCPeerConnection }
-  const pc = new PC({ iceServers: [] })
-  pc.createDataChannel('x')
-  const offer = await pc.createOffer()
-  pc.close()
-  return offer.sdp as string
-}
+import { ICE_CANDIDATE, SDP_OFFER, message, realOffer } from '../helpers/signalling.ts'
 
 async function stillDelivers (from: DeviceNode, to: DeviceNode): Promise<void> {
   assert.equal(await from.deliver({ peerId: to.peerId, addresses: to.addresses() }, new Uint8Array(1024), {}), 'direct')

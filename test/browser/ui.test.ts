@@ -44,7 +44,8 @@ test('browser: two people onboard, exchange an invite in the UI and chat both wa
   ensureWebBuilt()
   mkdirSync(ARTIFACTS, { recursive: true })
   const root = mkdtempSync(join(tmpdir(), '0m1-browser-'))
-  t.after(() => { rmSync(root, { recursive: true, force: true }) })
+  // Chromium may still be flushing its cache as it exits: removal retries rather than fail on ENOTEMPTY.
+  t.after(() => { rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 }) })
   const dir = (name: string): string => { const d = join(root, name); mkdirSync(d, { mode: 0o700 }); return d }
 
   const relay = await startRelay({ dataDir: dir('relay'), listen: ['/ip4/127.0.0.1/tcp/0'], logger: silentLogger })

@@ -184,10 +184,10 @@ export function startHolePunching (libp2p: NodeLibp2p, o: { stun: StunDirectory,
     if (isRelayed(connection.remoteAddr)) void attempt(connection, protocols).catch(() => {})
   }
   libp2p.addEventListener('peer:identify', onIdentify)
-  // ICE takes one STUN server (stun-port.ts): never a dead relay's, or every attempt would lack its srflx candidate.
+  // ICE takes one STUN server (stun-port.ts): prefer a connected relay's, or every attempt would lack its srflx candidate.
   const onDisconnect = (evt: CustomEvent<PeerId>): void => {
     const id = evt.detail.toString()
-    if (o.stun.isRelay(id)) o.stun.forget(id)
+    if (o.stun.isRelay(id)) o.stun.down(id)
   }
   libp2p.addEventListener('peer:disconnect', onDisconnect)
   const timer = setInterval(scan, HOLEPUNCH_TICK_MS)

@@ -18,6 +18,7 @@ export const MAX_ICE_STUN_SERVERS = 1
 export class StunDirectory {
   readonly #hosts = new Map<string, string>()
   readonly #ports = new Map<string, number>()
+  readonly #down = new Set<string>()
 
   constructor (relays: readonly string[]) {
     for (const r of relays) {
@@ -30,13 +31,14 @@ export class StunDirectory {
   isRelay (peerId: string): boolean { return this.#hosts.has(peerId) }
 
   setPort (relayPeerId: string, port: number): void {
-    if (this.#hosts.has(relayPeerId)) this.#ports.set(relayPeerId, port)
+    if (this.#hosts.has(relayPeerId)) { this.#ports.set(relayPeerId, port); this.#down.delete(relayPeerId) }
   }
 
   hasPort (relayPeerId: string): boolean { return this.#ports.has(relayPeerId) }
 
-  /** The relay is gone: ICE uses another relay's STUN server (learned again when it reconnects). */
-  forget (relayPeerId: string): void { this.#ports.delete(relayPeerId) }
+  /** The relay disconnected: ICE prefers another relay's STUN server while one is known (a relay that
+   * reconnects tells its port again and is preferred again). Never leaves ICE without a server it had. */
+  down (relayPeerId: string): void { if (this.#ports.has(relayPeerId)) this.#down.add(relayPeerId) }
 
   /** Only relays we were configured with and that told us their port; empty (host candidates only) before.
    * At most MAX_ICE_STUN_SERVERS: behind an endpoint-independent NAT every STUN server reports the same mapped
@@ -44,9 +46,11 @@ export class StunDirectory {
    * and closes the attempt (seen on loopback with three relays: about half of the first attempts failed). */
   iceServers (): RTCIceServer[] {
     const out: RTCIceServer[] = []
-    for (const [id, port] of this.#ports) {
+    const ids = [...this.#ports.keys()]
+    for (const id of [...ids.filter((x) => !this.#down.has(x)), ...ids.filter((x) => this.#down.has(x))]) {
       const host = this.#hosts.get(id)
-      if (host !== undefined && out.length < MAX_ICE_STUN_SERVERS) out.push({ urls: [`stun:${host}:${port}`] })
+      const port = this.#ports.get(id)
+      if (host !== undefined && port !== undefined && out.length < MAX_ICE_STUN_SERVERS) out.push({ urls: [`stun:${host}:${port}`] })
     }
     return out
   }

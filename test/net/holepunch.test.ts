@@ -122,8 +122,12 @@ test('path: a WebRTC address through a relay is direct; a circuit is relayed; ST
   two.setPort('12D3KooWGRkLFXzVnN4RxcGHLGQDKQSFbtRrYzLyDyK6KGAAMgd8', 3478)
   two.setPort('12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo', 3479)
   assert.deepEqual(two.rtcConfiguration(), { iceServers: [{ urls: ['stun:127.0.0.1:3478'] }] })
-  two.forget('12D3KooWGRkLFXzVnN4RxcGHLGQDKQSFbtRrYzLyDyK6KGAAMgd8')
+  two.down('12D3KooWGRkLFXzVnN4RxcGHLGQDKQSFbtRrYzLyDyK6KGAAMgd8')
   assert.deepEqual(two.rtcConfiguration(), { iceServers: [{ urls: ['stun:127.0.0.2:3479'] }] })
+  two.down('12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo')
+  assert.equal(two.iceServers().length, 1, 'with every relay down, ICE keeps a server rather than none')
+  two.setPort('12D3KooWGRkLFXzVnN4RxcGHLGQDKQSFbtRrYzLyDyK6KGAAMgd8', 3478)
+  assert.deepEqual(two.rtcConfiguration(), { iceServers: [{ urls: ['stun:127.0.0.1:3478'] }] }, 'back, it is preferred again')
 })
 
 test('holepunch: a peer that never completes ICE costs one bounded attempt, then backoff; messages stay relayed meanwhile', { timeout: 60_000 }, async (t) => {

@@ -44,8 +44,13 @@ test('browser: two people onboard, exchange an invite in the UI and chat both wa
   ensureWebBuilt()
   mkdirSync(ARTIFACTS, { recursive: true })
   const root = mkdtempSync(join(tmpdir(), '0m1-browser-'))
-  // Chromium may still be flushing its cache as it exits: removal retries rather than fail on ENOTEMPTY.
-  t.after(() => { rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 }) })
+  // after-hooks run in the order they were added, so this one (added first) closes the browsers itself before
+  // removing their profiles; chromium may still be flushing its cache as it exits, so removal also retries.
+  const contexts: BrowserContext[] = []
+  t.after(async () => {
+    for (const c of contexts) await c.close().catch(() => {})
+    rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 })
+  })
   const dir = (name: string): string => { const d = join(root, name); mkdirSync(d, { mode: 0o700 }); return d }
 
   const relay = await startRelay({ dataDir: dir('relay'), listen: ['/ip4/127.0.0.1/tcp/0'], logger: silentLogger })
@@ -66,7 +71,7 @@ test('browser: two people onboard, exchange an invite in the UI and chat both wa
     const ctx = await chromium.launchPersistentContext(dir(`profile-${name}`), {
       executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1100, height: 760 }, timeout: STEP_MS
     })
-    t.after(async () => { await ctx.close() })
+    contexts.push(ctx)
     ctx.setDefaultTimeout(STEP_MS)
     const page = ctx.pages()[0] ?? await ctx.newPage()
     page.on('pageerror', (err) => { problems.push(`${name}: page error: ${err.message}`) })

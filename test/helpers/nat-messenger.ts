@@ -32,7 +32,7 @@ export function startRelayIn (t: TestContext, topo: NatTopology, dir: string, en
   return spawnChild('test/chaos/fixtures/relay-proc.ts', { name: 'relay', wrap: topo.exec(topo.relay.ns), args: [join(dir, 'relay'), `/ip4/0.0.0.0/tcp/${RELAY_PORT}`], t, ...(env !== undefined ? { env } : {}) })
 }
 
-export async function setup (t: TestContext, o: { relayOnlyA?: boolean, env?: Record<string, string>, nat?: readonly [NatKind, NatKind] } = {}): Promise<NatSetup> {
+export async function setup (t: TestContext, o: { relayOnlyA?: boolean, env?: Record<string, string>, nat?: readonly [NatKind, NatKind], keepLines?: RegExp } = {}): Promise<NatSetup> {
   const topo = createNatTopology(t, o.nat !== undefined ? { nat: o.nat } : {})
   const dir = mkdtempSync(join(tmpdir(), '0m1-nat-'))
   t.after(() => { rmSync(dir, { recursive: true, force: true }) })
@@ -40,7 +40,8 @@ export async function setup (t: TestContext, o: { relayOnlyA?: boolean, env?: Re
   const ready = await relay.waitEvent((e) => e.event === 'ready')
   const relayAddr = `/ip4/${topo.relay.address}/tcp/${RELAY_PORT}/p2p/${String(ready.peerId)}`
   const device = (name: string, ns: string): Child => spawnChild('test/chaos/fixtures/device-proc.ts', {
-    name, wrap: topo.exec(ns), args: [join(dir, name), JSON.stringify({ name, listen: ['/ip4/0.0.0.0/tcp/0'], relays: [relayAddr] })], t, ...(o.env !== undefined ? { env: o.env } : {})
+    name, wrap: topo.exec(ns), args: [join(dir, name), JSON.stringify({ name, listen: ['/ip4/0.0.0.0/tcp/0'], relays: [relayAddr] })], t,
+    ...(o.env !== undefined ? { env: o.env } : {}), ...(o.keepLines !== undefined ? { keepLines: o.keepLines } : {})
   })
   const a = device('A', topo.devices[0].ns)
   const b = device('B', topo.devices[1].ns)

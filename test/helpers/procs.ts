@@ -34,6 +34,8 @@ export interface ChildOptions {
   readonly env?: Readonly<Record<string, string>>
   /** Kills the child in t.after. */
   readonly t?: TestContext
+  /** stderr lines matching this are all kept (see Child.matched), however much else the child writes. */
+  readonly keepLines?: RegExp
 }
 
 export interface Child {
@@ -43,6 +45,8 @@ export interface Child {
   request: <T = unknown>(cmd: string, args?: unknown, timeoutMs?: number) => Promise<T>
   waitEvent: (match: (e: ChildEvent) => boolean, timeoutMs?: number) => Promise<ChildEvent>
   stderr: () => string
+  /** Every stderr line that matched ChildOptions.keepLines, in order (stderr() keeps only a tail). */
+  matched: () => readonly string[]
   /** Resolves when the process has exited. */
   readonly exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
   /** SIGKILL (or another signal), then waits for the exit. */
@@ -81,8 +85,15 @@ export function spawnChild (script: string, o: ChildOptions): Child {
   })
   liveChildren.add(proc)
   let stderrText = ''
+  const matched: string[] = []
+  let partial = ''
   proc.stderr?.on('data', (d: Buffer) => {
     stderrText += d.toString()
+    if (o.keepLines !== undefined) {
+      const lines = (partial + d.toString()).split('\n')
+      partial = lines.pop() ?? ''
+      for (const line of lines) if (o.keepLines.test(line)) matched.push(line)
+    }
     if (stderrText.length > STDERR_KEEP) stderrText = stderrText.slice(-STDERR_KEEP)
     if (process.env.CHILD_STDERR === '1') process.stderr.write(`[${o.name}] ${d.toString()}`)
   })
@@ -152,6 +163,7 @@ export function spawnChild (script: string, o: ChildOptions): Child {
       })
     },
     stderr: () => stderrText,
+    matched: () => matched,
     exited,
     kill: async (signal = 'SIGKILL') => {
       if (exitInfo === undefined) proc.kill(signal)

@@ -4,7 +4,12 @@
 // each sender's order, and marked delivered at its sender. Prints one summary line:
 //   chaos: sent N, delivered N, duplicates 0, out-of-order 0, lost 0
 // and exits non-zero when any figure is off.
-// Usage: npm run chaos [-- --ci] [--seed N] [--messages N] [--devices N] [--relays N] [--tolerate-unhandled]
+// A read that fails is retried, never taken as absence; for each missing message the run reports its state at
+// the sender and what its receiver's mailboxes hold on the relays, and it prints the delivery delays (all, and
+// of those that arrived after the system settled). --cpu-hogs N starts N busy loops beside the nodes.
+// Usage: npm run chaos [-- --ci] [--seed N] [--messages N] [--devices N] [--relays N] [--cpu-hogs N]
+//   [--settle-ms N] [--tolerate-unhandled]
+import { spawn, type ChildProcess } from 'node:child_process'
 import { createServer } from 'node:net'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -27,6 +32,8 @@ export interface ChaosOptions {
   /** Mean pause between two faults. */
   readonly faultEveryMs: number
   readonly log: (line: string) => void
+  /** Busy-loop processes started beside the nodes for the whole run (an oversubscribed machine). */
+  readonly cpuHogs?: number
   /** Diagnosis: devices report unhandled rejections instead of dying (each still fails the run). */
   readonly tolerateUnhandled?: boolean
 }
@@ -40,8 +47,18 @@ export interface ChaosResult {
   readonly duplicates: number
   readonly outOfOrder: number
   readonly lost: number
-  /** Sent messages that arrived but are not marked delivered (or read) at their sender. */
+  /** Sent messages not marked delivered (or read) at their sender, arrived or not. */
   readonly notAcknowledged: number
+  /** Marked delivered at the sender but absent at the receiver: the worst bug of all. */
+  readonly receiptWithoutMessage: number
+  /** send() calls that failed or timed out (not counted in sent). */
+  readonly failedSends: number
+  /** Delivery delay (receiver's stored time minus sender's written time) of every delivered message. */
+  readonly delay: Percentiles
+  /** The same for messages that arrived after the traffic ended and every process was back up. */
+  readonly late: Percentiles & { readonly count: number }
+  /** From the system settling (traffic over, every process up) to the last arrival. */
+  readonly lastArrivalAfterSettleMs: number
   readonly faults: { relayKills: number, deviceKills: number, deviceStops: number }
   readonly paths: Record<string, number>
   /** Arrival order inversions (a later message shown before an earlier one arrived): informational. */
@@ -53,12 +70,30 @@ export interface ChaosResult {
   readonly ms: number
 }
 
+export interface Percentiles { readonly p50: number, readonly p99: number, readonly max: number }
+
+export function percentiles (xs: readonly number[]): Percentiles {
+  if (xs.length === 0) return { p50: 0, p99: 0, max: 0 }
+  const sorted = [...xs].sort((a, b) => a - b)
+  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number
+  return { p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1] as number }
+}
+
+/** The issue's bar for an overloaded run: everything arrives within this long of the system settling. */
+export const SETTLED_DELIVERY_MS = 120_000
+
+export function lateLine (r: ChaosResult): string {
+  const f = (p: Percentiles): string => `p50 ${p.p50} ms, p99 ${p.p99} ms, max ${p.max} ms`
+  return `chaos: delivery delay ${f(r.delay)}; late (after settling) ${r.late.count}: ${f(r.late)}; last arrival ${r.lastArrivalAfterSettleMs} ms after settling; failed send calls ${r.failedSends}; receipts without a message ${r.receiptWithoutMessage}`
+}
+
 export function summaryLine (r: ChaosResult): string {
   return `chaos: sent ${r.sent}, delivered ${r.delivered}, duplicates ${r.duplicates}, out-of-order ${r.outOfOrder}, lost ${r.lost}`
 }
 
 export function resultOk (r: ChaosResult): boolean {
-  return r.sent > 0 && r.delivered === r.sent && r.duplicates === 0 && r.outOfOrder === 0 && r.lost === 0 && r.notAcknowledged === 0 && r.crashes === 0 && r.unhandled === 0
+  return r.sent > 0 && r.delivered === r.sent && r.duplicates === 0 && r.outOfOrder === 0 && r.lost === 0 && r.notAcknowledged === 0 &&
+    r.receiptWithoutMessage === 0 && r.crashes === 0 && r.unhandled === 0
 }
 
 /** mulberry32: a small seeded PRNG so a run's choices can be replayed with --seed. */
@@ -87,7 +122,7 @@ async function freePort (): Promise<number> {
 const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
 
 interface Sent { from: number, to: number, id: string, seq: number, order: number }
-interface DeviceSlot {
+export interface DeviceSlot {
   readonly index: number
   readonly dir: string
   child: Child
@@ -107,8 +142,93 @@ const RELAY_SCRIPT = 'test/chaos/fixtures/relay-proc.ts'
 const DEVICE_SCRIPT = 'test/chaos/fixtures/device-proc.ts'
 /** Sends awaiting their answer at once, across all pairs. */
 const MAX_CONCURRENT_SENDS = 16
+/** One send() answer: generous, since an overloaded run (--cpu-hogs) slows every process. */
+const SEND_TIMEOUT_MS = 60_000
 /** Start of one process, generous for a loaded 2-core box. */
 const START_MS = 60_000
+
+/** A conversation is read in one request; a full one means the harness could not see all of it. */
+const CONVERSATION_READ = 1000
+/** A failed read is retried (the device may be restarting or overloaded), never taken as absence. */
+const READ_TRIES = 10
+const READ_TIMEOUT_MS = 60_000
+const READ_RETRY_MS = 1_000
+/** Missing messages described one by one (where their copies are). */
+const MISSING_REPORTED = 20
+
+export interface Row { id: string, seq: number, direction: string, state: string, at: number, path?: string }
+interface Snapshot {
+  /** receiver -> sender -> incoming messages in display order. */
+  readonly inbox: Map<number, Map<number, Row[]>>
+  /** `${from}:${id}` -> the sender's row. */
+  readonly outgoing: Map<string, Row>
+  arrived: (s: Sent) => boolean
+  arrivedAt: (s: Sent) => number | undefined
+  acked: (s: Sent) => boolean
+}
+
+export async function readConversation (d: DeviceSlot, contactId: string, heal: () => Promise<void>, o = { tries: READ_TRIES, retryMs: READ_RETRY_MS }): Promise<Row[]> {
+  let last: unknown
+  for (let i = 0; i < o.tries; i++) {
+    let rows: Row[]
+    try {
+      rows = await d.child.request<Row[]>('messages', { contactId, limit: CONVERSATION_READ }, READ_TIMEOUT_MS)
+    } catch (err) {
+      last = err
+      await sleep(o.retryMs * (i + 1))
+      await heal()
+      continue
+    }
+    if (rows.length >= CONVERSATION_READ) throw new Error(`device${d.index}: a conversation holds ${CONVERSATION_READ} messages or more; the run would not see all of it`)
+    return rows
+  }
+  throw new Error(`device${d.index}: reading a conversation failed ${o.tries} times; the run cannot tell lost from unread`, { cause: last })
+}
+
+/** Every device's conversations, each read until it succeeds. */
+async function snapshot (devices: readonly DeviceSlot[], heal: () => Promise<void>): Promise<Snapshot> {
+  await heal()
+  const inbox = new Map<number, Map<number, Row[]>>()
+  const outgoing = new Map<string, Row>()
+  for (const d of devices) {
+    const per = new Map<number, Row[]>()
+    for (const [other, cid] of d.contactOf) {
+      const rows = await readConversation(d, cid, heal)
+      per.set(other, rows.filter((m) => m.direction === 'in'))
+      for (const m of rows) if (m.direction === 'out') outgoing.set(`${d.index}:${m.id}`, m)
+    }
+    inbox.set(d.index, per)
+  }
+  const arrivedAt = (s: Sent): number | undefined => inbox.get(s.to)?.get(s.from)?.find((m) => m.id === s.id)?.at
+  return {
+    inbox,
+    outgoing,
+    arrivedAt,
+    arrived: (s) => arrivedAt(s) !== undefined,
+    acked: (s) => ['delivered', 'read'].includes(outgoing.get(`${s.from}:${s.id}`)?.state ?? '')
+  }
+}
+
+/** What the receiver's mailboxes hold on each relay (sealed envelopes: counts only). */
+async function mailboxHoldings (d: DeviceSlot, relays: readonly RelaySlot[]): Promise<string> {
+  try {
+    const boxes = await d.child.request<string[]>('mailboxes')
+    const parts: string[] = []
+    for (const r of relays) {
+      if (!r.up) { parts.push(`relay${r.index}: down`); continue }
+      let n = 0
+      for (const mailboxId of boxes) n += (await r.child.request<{ count: number }>('usage', { mailboxId })).count
+      parts.push(`relay${r.index}: ${n}`)
+    }
+    return parts.join(', ')
+  } catch (err) {
+    return `unknown (${(err as Error).message.split('\n')[0] ?? ''})`
+  }
+}
+
+function startCpuHogs (n: number): ChildProcess[] {
+  return Array.from({ length: n }, () => spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }))
+}
 
 export async function runChaos (o: ChaosOptions): Promise<ChaosResult> {
   const started = Date.now()
@@ -124,6 +244,7 @@ export async function runChaos (o: ChaosOptions): Promise<ChaosResult> {
   const crashed: DeviceSlot[] = []
   let finishing = false
   const log = o.log
+  const hogs = startCpuHogs(o.cpuHogs ?? 0)
   try {
     // ---- relays on fixed ports, so a restarted relay is found at its old address ----------------
     for (let i = 0; i < o.relays; i++) {
@@ -177,8 +298,8 @@ export async function runChaos (o: ChaosOptions): Promise<ChaosResult> {
     const pair = async (a: number, b: number): Promise<void> => {
       const A = devices[a] as DeviceSlot
       const B = devices[b] as DeviceSlot
-      const link = (await A.child.request<{ link: string }>('invite')).link
-      const c = await B.child.request<{ id: string }>('accept', { link, name: `device${a}` })
+      const link = (await A.child.request<{ link: string }>('invite', undefined, START_MS)).link
+      const c = await B.child.request<{ id: string }>('accept', { link, name: `device${a}` }, START_MS)
       B.contactOf.set(a, c.id)
       const deadline = Date.now() + START_MS
       for (;;) {
@@ -291,7 +412,7 @@ export async function runChaos (o: ChaosOptions): Promise<ChaosResult> {
       // is the sender's order. Different pairs run concurrently.
       const p = (chains.get(key) ?? Promise.resolve()).then(async () => {
         try {
-          const m = await d.child.request<{ id: string, seq: number }>('send', { contactId, text: `chaos ${from}>${to} #${n}` })
+          const m = await d.child.request<{ id: string, seq: number }>('send', { contactId, text: `chaos ${from}>${to} #${n}` }, SEND_TIMEOUT_MS)
           const idx = order.get(key) ?? 0
           order.set(key, idx + 1)
           sent.push({ from, to, id: m.id, seq: m.seq, order: idx })
@@ -314,53 +435,46 @@ export async function runChaos (o: ChaosOptions): Promise<ChaosResult> {
     log(`chaos: ${sent.length} messages sent in ${Date.now() - t0} ms (${failedSends} send calls failed and are not counted); faults ${JSON.stringify(faults)}; settling`)
 
     // ---- settle: everything up, wait until every message is in and acknowledged -----------------------
-    const incoming = async (): Promise<Map<string, Map<string, { id: string, seq: number }[]>>> => {
-      const out = new Map<string, Map<string, { id: string, seq: number }[]>>()
-      for (const d of devices) {
-        const per = new Map<string, { id: string, seq: number }[]>()
-        for (const [other, cid] of d.contactOf) {
-          const list = await d.child.request<Array<{ id: string, seq: number, direction: string }>>('messages', { contactId: cid, limit: 1000 }).catch(() => [])
-          per.set(String(other), list.filter((m) => m.direction === 'in').map((m) => ({ id: m.id, seq: m.seq })))
-        }
-        out.set(String(d.index), per)
-      }
-      return out
-    }
-    const outgoingStates = async (): Promise<Map<string, { state: string, path?: string }>> => {
-      const out = new Map<string, { state: string, path?: string }>()
-      for (const d of devices) {
-        for (const [, cid] of d.contactOf) {
-          const list = await d.child.request<Array<{ id: string, state: string, direction: string, path?: string }>>('messages', { contactId: cid, limit: 1000 }).catch(() => [])
-          for (const m of list) if (m.direction === 'out') out.set(`${d.index}:${m.id}`, { state: m.state, ...(m.path !== undefined ? { path: m.path } : {}) })
-        }
-      }
-      return out
-    }
-    const settleDeadline = Date.now() + o.settleMs
-    let inbox = await incoming()
-    let states = await outgoingStates()
-    const arrived = (s: Sent): boolean => (inbox.get(String(s.to))?.get(String(s.from)) ?? []).some((m) => m.id === s.id)
-    const acked = (s: Sent): boolean => ['delivered', 'read'].includes(states.get(`${s.from}:${s.id}`)?.state ?? '')
-    while (Date.now() < settleDeadline && !sent.every((s) => arrived(s) && acked(s))) {
+    const heal = async (): Promise<void> => { restartCrashed(); await Promise.all(restarts) }
+    const settledAt = Date.now()
+    const sentIds = new Set(sent.map((s) => `${s.from}:${s.id}`))
+    let snap = await snapshot(devices, heal)
+    const done = (): boolean => sent.every((s) => snap.arrived(s) && snap.acked(s))
+    const settleDeadline = settledAt + o.settleMs
+    while (Date.now() < settleDeadline && !done()) {
       await sleep(2000)
-      restartCrashed()
-      await Promise.all(restarts)
-      inbox = await incoming()
-      states = await outgoingStates()
+      snap = await snapshot(devices, heal)
     }
-
     // Final reading with every device up (one may have crashed during the last poll).
-    restartCrashed()
-    await Promise.all(restarts)
-    inbox = await incoming()
-    states = await outgoingStates()
+    snap = await snapshot(devices, heal)
 
     // ---- figures -------------------------------------------------------------------------------------
     let delivered = 0
     let notAcknowledged = 0
+    let receiptWithoutMessage = 0
+    const delays: number[] = []
+    const lateDelays: number[] = []
+    let lastArrival = 0
     for (const s of sent) {
-      if (arrived(s)) delivered++
-      if (arrived(s) && !acked(s)) notAcknowledged++
+      const arrivedAt = snap.arrivedAt(s)
+      if (arrivedAt !== undefined) {
+        delivered++
+        const writtenAt = snap.outgoing.get(`${s.from}:${s.id}`)?.at
+        if (writtenAt !== undefined) {
+          delays.push(arrivedAt - writtenAt)
+          if (arrivedAt > settledAt) lateDelays.push(arrivedAt - writtenAt)
+        }
+        lastArrival = Math.max(lastArrival, arrivedAt)
+      }
+      if (!snap.acked(s)) notAcknowledged++
+      else if (arrivedAt === undefined) receiptWithoutMessage++
+    }
+    // Where each missing message is: its state at the sender, and what its receiver's mailboxes hold.
+    const missing = sent.filter((s) => !snap.arrived(s))
+    for (const s of missing.slice(0, MISSING_REPORTED)) {
+      const out = snap.outgoing.get(`${s.from}:${s.id}`)
+      const boxes = await mailboxHoldings(devices[s.to] as DeviceSlot, relays)
+      log(`chaos: missing device${s.from}>device${s.to} seq ${s.seq}: at its sender ${out === undefined ? 'no row' : `${out.state}${out.path !== undefined ? ' via ' + out.path : ''}`}; receiver's mailboxes on relays hold ${boxes}`)
     }
     // Duplicates: a message shown twice (two 'message' events at its receiver, over all of the
     // receiver's incarnations) or stored twice.
@@ -369,14 +483,14 @@ export async function runChaos (o: ChaosOptions): Promise<ChaosResult> {
       const counts = new Map<string, number>()
       for (const e of d.events) if (e.direction === 'in') counts.set(String(e.id), (counts.get(String(e.id)) ?? 0) + 1)
       for (const n of counts.values()) if (n > 1) duplicates += n - 1
-      for (const list of inbox.get(String(d.index))?.values() ?? []) duplicates += list.length - new Set(list.map((m) => m.id)).size
+      for (const list of snap.inbox.get(d.index)?.values() ?? []) duplicates += list.length - new Set(list.map((m) => m.id)).size
     }
     // Out of order: in each conversation as the receiver displays it, each sender's messages must keep
     // the order in which its send() calls returned, with the sender's sequence numbers.
     let outOfOrder = 0
     const byId = new Map(sent.map((s) => [`${s.from}>${s.to}:${s.id}`, s]))
     for (const d of devices) {
-      for (const [other, list] of inbox.get(String(d.index)) ?? []) {
+      for (const [other, list] of snap.inbox.get(d.index) ?? []) {
         let last = -1
         for (const m of list) {
           const s = byId.get(`${other}>${d.index}:${m.id}`)
@@ -398,12 +512,18 @@ export async function runChaos (o: ChaosOptions): Promise<ChaosResult> {
     }
     const paths: Record<string, number> = {}
     for (const s of sent) {
-      const p = states.get(`${s.from}:${s.id}`)?.path ?? 'unknown'
+      const p = snap.outgoing.get(`${s.from}:${s.id}`)?.path ?? 'unknown'
       paths[p] = (paths[p] ?? 0) + 1
     }
-    return { sent: sent.length, delivered, duplicates, outOfOrder, lost: sent.length - delivered, notAcknowledged, faults, paths, arrivalInversions, crashes, unhandled, ms: Date.now() - started }
+    const unexpected = [...snap.outgoing.keys()].filter((k) => !sentIds.has(k)).length
+    if (unexpected > 0) log(`chaos: ${unexpected} outgoing messages whose send() did not return in time (counted as failed sends) are in the stores too`)
+    return {
+      sent: sent.length, delivered, duplicates, outOfOrder, lost: sent.length - delivered, notAcknowledged, receiptWithoutMessage, faults, paths, arrivalInversions, crashes, unhandled,
+      failedSends, delay: percentiles(delays), late: { count: lateDelays.length, ...percentiles(lateDelays) }, lastArrivalAfterSettleMs: Math.max(0, lastArrival - settledAt), ms: Date.now() - started
+    }
   } finally {
     finishing = true
+    for (const h of hogs) h.kill('SIGKILL')
     await Promise.all([
       ...devices.map(async (d) => { await d.child.stop().catch(() => {}) }),
       ...relays.map(async (r) => { await r.child.stop().catch(() => {}) })
@@ -426,6 +546,8 @@ function parseArgs (argv: readonly string[]): ChaosOptions {
     devices: num('--devices') ?? base.devices,
     relays: num('--relays') ?? base.relays,
     seed: num('--seed') ?? (Date.now() % 1_000_000),
+    settleMs: num('--settle-ms') ?? base.settleMs,
+    cpuHogs: num('--cpu-hogs') ?? 0,
     tolerateUnhandled: argv.includes('--tolerate-unhandled'),
     log: (line) => { console.error(line) }
   }
@@ -435,6 +557,7 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.
   const o = parseArgs(process.argv.slice(2))
   runChaos(o).then((r) => {
     console.error(`chaos: ${r.ms} ms; faults ${JSON.stringify(r.faults)}; paths ${JSON.stringify(r.paths)}; not acknowledged at sender ${r.notAcknowledged}; device crashes ${r.crashes}; unhandled rejections ${r.unhandled}; arrival-order inversions (shown in order anyway) ${r.arrivalInversions}`)
+    console.error(lateLine(r))
     console.log(summaryLine(r))
     process.exit(resultOk(r) ? 0 : 1)
   }, (err: unknown) => {

@@ -71,7 +71,13 @@ class OutboundChannel {
     // From here to the send, nothing awaits: the slot is ours.
     if (signal?.aborted === true) { this.#release(); throw aborted(signal) }
     const id = this.#takeId()
-    const frame = atStream(() => encodeDeliverFrame({ type: 'deliver', id, envelope }))
+    let frame: Uint8Array
+    try {
+      frame = atStream(() => encodeDeliverFrame({ type: 'deliver', id, envelope }))
+    } catch (err) {
+      this.#release()
+      throw err
+    }
     await new Promise<void>((resolve, reject) => {
       const onAbort = (): void => { p.settle = undefined; reject(aborted(signal as AbortSignal)) }
       const p: Pending = {
@@ -121,7 +127,7 @@ class OutboundChannel {
     this.#reserved--
   }
 
-  /** A woken waiter gave its slot back unused. */
+  /** A slot taken and not used: it goes to the next waiter. */
   #release (): void {
     this.#wakeWaiters()
   }

@@ -83,6 +83,22 @@ test('pipelined: many envelopes on one stream per direction, handlers in send or
   assert.equal(deliverStreams(b, a, 'outbound').length, 1)
 })
 
+test('concurrent first sends to a peer not yet connected end up on one connection and one stream', async (t) => {
+  const net = await createTestnet(t, { relays: 0, devices: 2 })
+  const [a, b] = net.devices
+  assert.ok(a !== undefined && b !== undefined)
+  let got = 0
+  b.onEnvelope(async () => { got++ })
+  assert.equal(connsBetween(a, b).length, 0)
+  // Each send dials (forced); libp2p's dial queue joins concurrent dials to one peer, and the sends share the
+  // stream that the first of them opens.
+  const paths = await Promise.all(Array.from({ length: 50 }, async (_, i) => await a.deliver({ peerId: b.peerId, addresses: b.addresses() }, env(i + 1), {})))
+  assert.ok(paths.every((p) => p === 'direct'))
+  assert.equal(got, 50)
+  assert.equal(connsBetween(a, b).length, 1, 'one connection')
+  assert.equal(deliverStreams(a, b, 'outbound').length, 1, 'one stream')
+})
+
 test('a rejected envelope fails alone: the others on the stream are accepted and the stream stays', async (t) => {
   const { a, b, toB } = await twoDevices(t)
   const got: number[] = []

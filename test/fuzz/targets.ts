@@ -119,11 +119,37 @@ export const TARGETS: readonly TargetSpec[] = [
       const { encodeDeliverFrame, decodeDeliverFrame } = await import('../../src/wire/deliver.ts')
       const { WireError } = await import('../../src/wire/errors.ts')
       const seeds = [
-        encodeDeliverFrame({ type: 'deliver', envelope: randomBytes(1024) }),
-        encodeDeliverFrame({ type: 'ack', status: 'accepted' }),
-        encodeDeliverFrame({ type: 'ack', status: 'too-large' })
+        encodeDeliverFrame({ type: 'deliver', id: 1, envelope: randomBytes(1024) }),
+        encodeDeliverFrame({ type: 'deliver', id: 0xfffffffe, envelope: randomBytes(3) }),
+        encodeDeliverFrame({ type: 'acks', acks: [{ id: 1, status: 'accepted' }] }),
+        encodeDeliverFrame({ type: 'acks', acks: [{ id: 0, status: 'too-large' }, { id: 9, status: 'rejected' }, { id: 3, status: 'bad-frame' }] })
       ]
       return { decode: decodeDeliverFrame, isTyped: (e) => WireError.is(e), seeds }
+    }
+  },
+  {
+    name: 'deliver stream bytes (FrameReader + decodeDeliverFrame, what a receiving device reads)',
+    module: 'src/net/frame-reader.ts',
+    load: async () => {
+      const { encodeDeliverFrame, decodeDeliverFrame, MAX_DELIVER_FRAME_BYTES } = await import('../../src/wire/deliver.ts')
+      const { FrameReader, lengthPrefixed } = await import('../../src/net/frame-reader.ts')
+      const { WireError } = await import('../../src/wire/errors.ts')
+      const { NetError } = await import('../../src/net/errors.ts')
+      const seeds = [
+        lengthPrefixed([
+          encodeDeliverFrame({ type: 'deliver', id: 1, envelope: randomBytes(300) }),
+          encodeDeliverFrame({ type: 'deliver', id: 2, envelope: randomBytes(5) })
+        ]),
+        lengthPrefixed([encodeDeliverFrame({ type: 'acks', acks: [{ id: 1, status: 'accepted' }, { id: 2, status: 'rejected' }] })])
+      ]
+      const decode = (bytes: Uint8Array): unknown => {
+        const r = new FrameReader(MAX_DELIVER_FRAME_BYTES)
+        r.push(bytes)
+        const out: unknown[] = []
+        for (let f = r.next(); f !== undefined; f = r.next()) out.push(decodeDeliverFrame(f))
+        return out
+      }
+      return { decode, isTyped: (e) => WireError.is(e) || NetError.is(e), seeds }
     }
   },
   {

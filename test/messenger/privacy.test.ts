@@ -26,7 +26,10 @@ test('invite answered while the inviter is offline: nothing in flight is lost, a
   const aToB = await waitFor(async () => (await alice.m().contacts()).find((c) => c.name === 'bob')?.id, 'alice learns bob')
   await waitMessages(alice, aToB, 1, 'alice gets the message that waited in the invite mailbox')
   // Alice's first card (sent at once) moves Bob to her fresh mailbox; her outbox empties once Bob has it.
-  await waitFor(async () => (await alice.m().status()).outbox === 0, 'alice\'s card reaches bob', 30_000)
+  // Bob's outbox must be empty too: the card makes Bob retry what waited for Alice, and his first message
+  // (sealed to the invite's mailbox) may be on its way again until her receipt for it lands; stopping Alice
+  // then would send that old copy to the invite's mailbox.
+  await waitFor(async () => (await alice.m().status()).outbox === 0 && (await bob.m().status()).outbox === 0, 'alice\'s card reaches bob and her receipt reaches him', 30_000)
   await alice.stop()
   const before = relay.seen.length
   await bob.m().send(contact.id, 'after the switch')

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { NetError, atStream, netFromWire } from '../../src/net/errors.ts'
 import { WireError } from '../../src/wire/errors.ts'
-import { decodeDeliverFrame, encodeDeliverFrame } from '../../src/wire/deliver.ts'
+import { decodeDeliverFrame, encodeDeliverFrame, MAX_ACK_FRAME_BYTES, MAX_ACKS_PER_FRAME, MAX_DELIVER_FRAME_BYTES } from '../../src/wire/deliver.ts'
+import { FrameReader, lengthPrefixed } from '../../src/net/frame-reader.ts'
 import { MAX_ENVELOPE_BYTES } from '../../src/wire/envelope.ts'
 import {
   authMessage, decodeClientFrame, decodeRelayFrame, encodeClientFrame, encodeRelayFrame, MAX_ACK_IDS, MAX_FETCH_ITEMS
@@ -22,19 +23,76 @@ const fill = (n: number, v: number): Uint8Array => new Uint8Array(n).fill(v)
 const badBytes = (e: unknown): boolean => WireError.is(e) && e.code !== 'VERSION' && e.code !== 'TOO_LARGE' && !NetError.is(e)
 
 test('deliver frames: exact bytes, version checked first, bounds', () => {
-  assert.equal(hex(encodeDeliverFrame({ type: 'deliver', envelope: Uint8Array.of(0xaa, 0xbb) })), '0101aabb')
-  assert.equal(hex(encodeDeliverFrame({ type: 'ack', status: 'accepted' })), '010200')
-  assert.equal(hex(encodeDeliverFrame({ type: 'ack', status: 'rejected' })), '010201')
-  assert.deepEqual(decodeDeliverFrame(Uint8Array.of(1, 1, 9)), { type: 'deliver', envelope: Uint8Array.of(9) })
-  assert.deepEqual(decodeDeliverFrame(Uint8Array.of(1, 2, 2)), { type: 'ack', status: 'too-large' })
-  assert.throws(() => decodeDeliverFrame(Uint8Array.of(2, 1, 9)), (e) => WireError.is(e, 'VERSION'))
-  assert.throws(() => decodeDeliverFrame(Uint8Array.of(1, 1)), badBytes)
-  assert.throws(() => decodeDeliverFrame(Uint8Array.of(1, 2, 9)), badBytes)
-  assert.throws(() => decodeDeliverFrame(Uint8Array.of(1, 2, 0, 0)), badBytes)
-  assert.throws(() => decodeDeliverFrame(Uint8Array.of(1, 7)), badBytes)
-  assert.throws(() => encodeDeliverFrame({ type: 'deliver', envelope: new Uint8Array(MAX_ENVELOPE_BYTES + 1) }), (e) => WireError.is(e, 'TOO_LARGE'))
-  const big = new Uint8Array(MAX_ENVELOPE_BYTES + 3); big[0] = 1; big[1] = 1
+  assert.equal(hex(encodeDeliverFrame({ type: 'deliver', id: 0x01020304, envelope: Uint8Array.of(0xaa, 0xbb) })), '020101020304aabb')
+  assert.equal(hex(encodeDeliverFrame({ type: 'acks', acks: [{ id: 1, status: 'accepted' }] })), '02020100000001' + '00')
+  assert.equal(hex(encodeDeliverFrame({ type: 'acks', acks: [{ id: 7, status: 'rejected' }, { id: 0xffffffff, status: 'bad-frame' }, { id: 0, status: 'too-large' }] })),
+    '020203' + '0000000701' + 'ffffffff03' + '0000000002')
+  assert.deepEqual(decodeDeliverFrame(Uint8Array.of(2, 1, 0, 0, 0, 5, 9)), { type: 'deliver', id: 5, envelope: Uint8Array.of(9) })
+  assert.deepEqual(decodeDeliverFrame(Uint8Array.of(2, 2, 1, 0, 0, 0, 3, 2)), { type: 'acks', acks: [{ id: 3, status: 'too-large' }] })
+  assert.throws(() => decodeDeliverFrame(Uint8Array.of(1, 1, 0, 0, 0, 5, 9)), (e) => WireError.is(e, 'VERSION'))
+  assert.throws(() => decodeDeliverFrame(Uint8Array.of(2, 1, 0, 0, 0, 5)), badBytes) // no envelope
+  assert.throws(() => decodeDeliverFrame(Uint8Array.of(2, 1, 0, 0, 5)), badBytes) // id cut short
+  assert.throws(() => decodeDeliverFrame(Uint8Array.of(2, 1, 0, 0, 0, 0, 9)), badBytes) // id 0 is the stream's
+  assert.throws(() => decodeDeliverFrame(Uint8Array.of(2, 2, 1, 0, 0, 0, 3, 9)), badBytes) // unknown status
+  assert.throws(() => decodeDeliverFrame(Uint8Array.of(2, 2, 1, 0, 0, 0, 3, 0, 0)), badBytes) // trailing
+  assert.throws(() => decodeDeliverFrame(Uint8Array.of(2, 2, 2, 0, 0, 0, 3, 0)), badBytes) // second ack missing
+  assert.throws(() => decodeDeliverFrame(Uint8Array.of(2, 2, 0)), badBytes) // no acks
+  assert.throws(() => decodeDeliverFrame(Uint8Array.of(2, 2, 2, 0, 0, 0, 3, 0, 0, 0, 0, 3, 1)), badBytes) // one id twice
+  assert.throws(() => decodeDeliverFrame(Uint8Array.of(2, 2, MAX_ACKS_PER_FRAME + 1)), (e) => WireError.is(e, 'TOO_LARGE'))
+  assert.throws(() => decodeDeliverFrame(Uint8Array.of(2, 7)), badBytes)
+  assert.throws(() => encodeDeliverFrame({ type: 'deliver', id: 1, envelope: new Uint8Array(MAX_ENVELOPE_BYTES + 1) }), (e) => WireError.is(e, 'TOO_LARGE'))
+  assert.throws(() => encodeDeliverFrame({ type: 'deliver', id: 0, envelope: Uint8Array.of(1) }), RangeError)
+  assert.throws(() => encodeDeliverFrame({ type: 'deliver', id: 2 ** 32, envelope: Uint8Array.of(1) }), RangeError)
+  assert.throws(() => encodeDeliverFrame({ type: 'acks', acks: [] }), RangeError)
+  assert.throws(() => encodeDeliverFrame({ type: 'acks', acks: Array.from({ length: MAX_ACKS_PER_FRAME + 1 }, (_, i) => ({ id: i + 1, status: 'accepted' as const })) }), RangeError)
+  const big = new Uint8Array(MAX_DELIVER_FRAME_BYTES + 1); big[0] = 2; big[1] = 1
   assert.throws(() => decodeDeliverFrame(big), (e) => WireError.is(e, 'TOO_LARGE'))
+  // the largest frame of each kind decodes
+  const full = encodeDeliverFrame({ type: 'deliver', id: 9, envelope: new Uint8Array(MAX_ENVELOPE_BYTES).fill(1) })
+  assert.equal(full.length, MAX_DELIVER_FRAME_BYTES)
+  assert.equal((decodeDeliverFrame(full) as { envelope: Uint8Array }).envelope.length, MAX_ENVELOPE_BYTES)
+  const acks = encodeDeliverFrame({ type: 'acks', acks: Array.from({ length: MAX_ACKS_PER_FRAME }, (_, i) => ({ id: i + 1, status: 'accepted' as const })) })
+  assert.equal(acks.length, MAX_ACK_FRAME_BYTES)
+})
+
+test('deliver frames round-trip (property)', () => {
+  const status = fc.constantFrom('accepted' as const, 'rejected' as const, 'too-large' as const, 'bad-frame' as const)
+  fc.assert(fc.property(fc.integer({ min: 1, max: 0xffffffff }), fc.uint8Array({ minLength: 1, maxLength: 3000 }), (id, envelope) => {
+    const f = { type: 'deliver' as const, id, envelope }
+    assert.deepEqual(decodeDeliverFrame(encodeDeliverFrame(f)), f)
+  }))
+  fc.assert(fc.property(fc.uniqueArray(fc.nat({ max: 0xffffffff }), { minLength: 1, maxLength: MAX_ACKS_PER_FRAME }), fc.array(status, { minLength: MAX_ACKS_PER_FRAME, maxLength: MAX_ACKS_PER_FRAME }), (ids, statuses) => {
+    const f = { type: 'acks' as const, acks: ids.map((id, i) => ({ id, status: statuses[i] ?? 'accepted' })) }
+    assert.deepEqual(decodeDeliverFrame(encodeDeliverFrame(f)), f)
+  }))
+})
+
+test('length-prefixed framing on a stream: prefixes in any chunking, the limit checked on the prefix', () => {
+  const frames = [Uint8Array.of(1), new Uint8Array(200).fill(2), new Uint8Array(0x4000).fill(3)]
+  const wire = lengthPrefixed(frames)
+  assert.equal(hex(wire.subarray(0, 2)), '0101')
+  assert.equal(hex(wire.subarray(2, 4)), 'c801') // 200
+  assert.equal(hex(wire.subarray(204, 207)), '808001') // 16384
+  for (const step of [1, 2, 7, 1000, wire.length]) {
+    const r = new FrameReader(0x4000)
+    const out: Uint8Array[] = []
+    for (let i = 0; i < wire.length; i += step) {
+      r.push(wire.subarray(i, i + step))
+      for (let f = r.next(); f !== undefined; f = r.next()) out.push(f)
+    }
+    assert.deepEqual(out.map(hex), frames.map(hex))
+    assert.equal(r.buffered, 0)
+  }
+  const small = new FrameReader(100)
+  small.push(Uint8Array.of(101))
+  assert.throws(() => small.next(), (e) => NetError.is(e, 'TOO_LARGE'))
+  const prefixTooLong = new FrameReader(100) // 100 fits one byte: a second prefix byte already announces too much
+  prefixTooLong.push(Uint8Array.of(0x80, 0x80))
+  assert.throws(() => prefixTooLong.next(), (e) => NetError.is(e, 'TOO_LARGE'))
+  const partial = new FrameReader(100)
+  partial.push(Uint8Array.of(5, 1, 2))
+  assert.equal(partial.next(), undefined)
+  assert.equal(partial.buffered, 2)
 })
 
 test('mailbox client frames: exact bytes', () => {
@@ -111,9 +169,9 @@ test('presence records and keys: exact bytes, bounds, validator and selector', (
 })
 
 test('net translates wire errors at the stream: version, size and malformed bytes become NetErrors with the cause kept', () => {
-  assert.throws(() => atStream(() => decodeDeliverFrame(Uint8Array.of(2, 1, 9))), (e) => NetError.is(e, 'UNSUPPORTED_VERSION') && WireError.is(e.cause, 'VERSION'))
+  assert.throws(() => atStream(() => decodeDeliverFrame(Uint8Array.of(1, 1, 9))), (e) => NetError.is(e, 'UNSUPPORTED_VERSION') && WireError.is(e.cause, 'VERSION'))
   assert.throws(() => atStream(() => decodeClientFrame(Uint8Array.of(1, 0x7f, 0, 0, 0, 0))), (e) => NetError.is(e, 'BAD_FRAME'))
-  const big = new Uint8Array(MAX_ENVELOPE_BYTES + 3); big[0] = 1; big[1] = 1
+  const big = new Uint8Array(MAX_DELIVER_FRAME_BYTES + 1); big[0] = 2; big[1] = 1
   assert.throws(() => atStream(() => decodeDeliverFrame(big)), (e) => NetError.is(e, 'TOO_LARGE'))
   const other = new Error('not from the wire')
   assert.equal(netFromWire(other), other)

@@ -49,5 +49,5 @@ test('oversized: a raw frame announcing 16 MiB is refused on its length prefix, 
   const ds = await a.libp2p.dialProtocol(multiaddr(b.addresses()[0] ?? ''), DELIVER_PROTOCOL)
   ds.send(prefix(16 * 1024 * 1024))
   const ack = decodeDeliverFrame((await lpStream(ds).read({ signal: AbortSignal.timeout(5000) })).subarray())
-  assert.deepEqual(ack, { type: 'ack', status: 'too-large' })
+  assert.deepEqual(ack, { type: 'acks', acks: [{ id: 0, status: 'too-large' }] }) // id 0: the stream itself
 })

@@ -10,6 +10,8 @@ import { encodePayload, type Payload } from '../../src/wire/payload.ts'
 import { signInvite, type InviteRecord } from '../../src/wire/invite.ts'
 import { createPrivateKey, createPublicKey } from 'node:crypto'
 import { presenceKey, sealPresence } from '../../src/e2ee/presence.ts'
+import { encodeDeliverFrame, type DeliverFrame } from '../../src/wire/deliver.ts'
+import { lengthPrefixed } from '../../src/net/frame-reader.ts'
 
 const dir = new URL('.', import.meta.url)
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
@@ -106,6 +108,23 @@ writeFileSync(new URL('presence.json', dir), JSON.stringify({
   nonce: hex(presenceNonce),
   record: presenceRecord,
   sealed: hex(sealPresence(presenceSecret, presenceDayNumber, presenceRecord, pkcs8, { nonce: presenceNonce }))
+}, null, 2) + '\n')
+
+// Deliver v2 frames: fixed ids and envelope bytes; "stream" is the frame as it travels (varint length prefix).
+const deliverCases: Array<{ name: string, frame: DeliverFrame }> = [
+  { name: 'envelope, id 1', frame: { type: 'deliver', id: 1, envelope: bytes('deliver-env-1', 105) } },
+  { name: 'envelope, largest id, 1 KiB', frame: { type: 'deliver', id: 0xffffffff, envelope: bytes('deliver-env-2', 1024) } },
+  { name: 'one ack, accepted', frame: { type: 'acks', acks: [{ id: 1, status: 'accepted' }] } },
+  { name: 'four acks, every status', frame: { type: 'acks', acks: [{ id: 5, status: 'accepted' }, { id: 3, status: 'rejected' }, { id: 0x01020304, status: 'too-large' }, { id: 4, status: 'bad-frame' }] } },
+  { name: 'stream refused (id 0)', frame: { type: 'acks', acks: [{ id: 0, status: 'too-large' }] } }
+]
+const jsonFrame = (f: DeliverFrame): unknown => JSON.parse(JSON.stringify(f, (_k, v: unknown) => v instanceof Uint8Array ? hex(v) : v))
+writeFileSync(new URL('deliver.json', dir), JSON.stringify({
+  description: 'Deliver v2 frames of /0m1/deliver/2.0.0 (docs/protocol-network.md): deliver = 0x02 | 0x01 | id(4, BE) | envelope; acks = 0x02 | 0x02 | n(1) | (id(4, BE) | status(1))*n, status 0 accepted, 1 rejected, 2 too-large, 3 bad-frame; id 0 answers for the stream. "stream" is the frame behind its unsigned-varint length prefix.',
+  cases: deliverCases.map((c) => {
+    const frame = encodeDeliverFrame(c.frame)
+    return { name: c.name, frame: jsonFrame(c.frame), bytes: hex(frame), stream: hex(lengthPrefixed([frame])) }
+  })
 }, null, 2) + '\n')
 
 const invitePath = new URL('invite.json', dir)

@@ -7,6 +7,8 @@ import { openEnvelope, readEnvelopeHeader, sealEnvelope, type InnerType } from '
 import { decodePayload, encodePayload } from '../../src/wire/payload.ts'
 import { decodeInvite, encodeSignedInvite, inviteToLink, linkToInvite, verifyInvite } from '../../src/wire/invite.ts'
 import { openPresence, presenceKey, sealPresence } from '../../src/e2ee/presence.ts'
+import { decodeDeliverFrame, encodeDeliverFrame } from '../../src/wire/deliver.ts'
+import { FrameReader, lengthPrefixed } from '../../src/net/frame-reader.ts'
 
 interface EnvelopeCase { name: string, mailboxId: string, mailboxKey: string, nonce: string, innerType: number, body: string, envelope: string }
 interface PayloadCase { name: string, payload: unknown, bytes: string }
@@ -83,4 +85,34 @@ test('presence vector: sealing with the fixed nonce is byte-equal; it opens with
   const body = plain.subarray(0, plain.length - 64)
   const pub = createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), Buffer.from(unhex(v.publicKey))]), format: 'der', type: 'spki' })
   assert.ok(verify(null, Buffer.concat([Buffer.from('0m1 presence v2\0'), Buffer.from(unhex(v.rendezvousKey)), body]), pub, plain.subarray(plain.length - 64)))
+})
+
+test('deliver vectors: decode gives the fields, re-encode is byte-equal, the stream bytes frame it; layout checked by hand', () => {
+  const v = load('deliver.json') as { cases: Array<{ name: string, frame: { type: string, id?: number, envelope?: string, acks?: Array<{ id: number, status: string }> }, bytes: string, stream: string }> }
+  assert.ok(v.cases.length >= 5)
+  for (const c of v.cases) {
+    const bytes = unhex(c.bytes)
+    const f = decodeDeliverFrame(bytes)
+    assert.deepEqual(asHex(f), c.frame, c.name)
+    assert.equal(hex(encodeDeliverFrame(f)), c.bytes, c.name)
+    assert.equal(hex(lengthPrefixed([bytes])), c.stream, c.name)
+    const r = new FrameReader(bytes.length)
+    r.push(unhex(c.stream))
+    assert.equal(hex(r.next() ?? new Uint8Array(0)), c.bytes)
+    // Independent reading of the documented layout.
+    const view = Buffer.from(bytes)
+    assert.equal(view[0], 2)
+    if (c.frame.type === 'deliver') {
+      assert.equal(view[1], 1)
+      assert.equal(view.readUInt32BE(2), c.frame.id)
+      assert.equal(view.subarray(6).toString('hex'), c.frame.envelope)
+    } else {
+      assert.equal(view[1], 2)
+      assert.equal(view[2], c.frame.acks?.length)
+      c.frame.acks?.forEach((a, i) => {
+        assert.equal(view.readUInt32BE(3 + 5 * i), a.id)
+        assert.equal(view[7 + 5 * i], ['accepted', 'rejected', 'too-large', 'bad-frame'].indexOf(a.status))
+      })
+    }
+  }
 })

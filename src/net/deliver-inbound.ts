@@ -1,0 +1,136 @@
+// The receiving end of /0m1/deliver/2.0.0: reads envelope frames only while fewer than DELIVER_WINDOW are unacked,
+// runs the handler for all of them concurrently, and acks each as its handler resolves, the acks ready on one turn
+// of the event loop going out in one write.
+import type { Connection, Stream } from '@libp2p/interface'
+import { CodedError } from '../platform/coded-error.ts'
+import type { Logger } from '../platform/logger.ts'
+import type { DeliverPath, EnvelopeHandler } from './deliver.ts'
+import { NetError, atStream } from './errors.ts'
+import { FrameReader, lengthPrefixed } from './frame-reader.ts'
+import { pathOf } from './path.ts'
+import {
+  decodeDeliverFrame, DELIVER_WINDOW, encodeDeliverFrame, MAX_ACKS_PER_FRAME, MAX_DELIVER_FRAME_BYTES, STREAM_ACK_ID,
+  type DeliverAck, type DeliverStatus
+} from '../wire/deliver.ts'
+
+/**
+ * Bytes one stream may leave unread here: a window of the largest frames with their prefixes. A sender that keeps
+ * to its window never has more on the way, so more is a broken sender and the stream is refused.
+ */
+export const INBOUND_BUFFER_BYTES = DELIVER_WINDOW * (MAX_DELIVER_FRAME_BYTES + 3)
+
+/** The receiving side. `getHandler` returns the current handler (onEnvelope may be called after start). */
+export function deliverHandler (getHandler: () => EnvelopeHandler | undefined, logger: Logger) {
+  return (stream: Stream, connection: Connection): void => {
+    serveInbound(stream, pathOf(connection.remoteAddr), getHandler, logger)
+  }
+}
+
+function serveInbound (stream: Stream, path: DeliverPath, getHandler: () => EnvelopeHandler | undefined, logger: Logger): void {
+  const reader = new FrameReader(MAX_DELIVER_FRAME_BYTES)
+  /** Frames read whose ack is not yet written: the receiver's side of the window. */
+  let inFlight = 0
+  let ready: DeliverAck[] = []
+  let flushQueued = false
+  let paused = false
+  /** The stream was refused: nothing more is read, acks still owed are sent, then it closes. */
+  let refused = false
+  let remoteDone = false
+  let closing = false
+
+  // libp2p's own bound on what a paused stream keeps, the same as ours.
+  stream.maxReadBufferLength = INBOUND_BUFFER_BYTES
+
+  const closeWhenDone = (): void => {
+    if (closing || inFlight > 0 || ready.length > 0 || !(refused || remoteDone)) return
+    closing = true
+    stream.close().catch((err: unknown) => { stream.abort(err instanceof Error ? err : new Error('close failed')) })
+  }
+
+  const flush = (): void => {
+    flushQueued = false
+    const acks = ready
+    ready = []
+    const frames: Uint8Array[] = []
+    for (let i = 0; i < acks.length; i += MAX_ACKS_PER_FRAME) frames.push(encodeDeliverFrame({ type: 'acks', acks: acks.slice(i, i + MAX_ACKS_PER_FRAME) }))
+    try {
+      stream.send(lengthPrefixed(frames))
+    } catch (err) {
+      // The stream is gone: the sender fails these envelopes with it and sends them again by another path.
+      logger.debug('deliver-stream-error', { code: (err as Error).name })
+    }
+    inFlight -= acks.filter((a) => a.id !== STREAM_ACK_ID).length
+    pump()
+  }
+
+  const ack = (id: number, status: DeliverStatus): void => {
+    ready.push({ id, status })
+    if (!flushQueued) {
+      flushQueued = true
+      // The next turn, not a timer: acks of handlers that resolve together (one batch commit) share a write.
+      setImmediate(flush)
+    }
+  }
+
+  const refuse = (err: unknown): void => {
+    const tooLarge = NetError.is(err, 'TOO_LARGE')
+    logger.info('deliver-refused', { reason: NetError.is(err) ? err.code : 'bad-frame' })
+    refused = true
+    reader.clear()
+    ack(STREAM_ACK_ID, tooLarge ? 'too-large' : 'bad-frame')
+  }
+
+  const run = (id: number, envelope: Uint8Array): void => {
+    const h = getHandler()
+    if (h === undefined) { ack(id, 'rejected'); return }
+    const rejected = (err: unknown): void => {
+      logger.info('deliver-handler-rejected', { code: CodedError.is(err) ? err.code : err instanceof Error ? err.name : typeof err })
+      ack(id, 'rejected')
+    }
+    let p: Promise<void>
+    try {
+      p = h(envelope, { path })
+    } catch (err) {
+      rejected(err)
+      return
+    }
+    p.then(() => {
+      logger.debug('deliver-received', { path, size: envelope.length })
+      ack(id, 'accepted')
+    }, rejected)
+  }
+
+  const pump = (): void => {
+    while (!refused && inFlight < DELIVER_WINDOW) {
+      let raw: Uint8Array | undefined
+      let f
+      try {
+        raw = reader.next()
+        if (raw === undefined) break
+        const bytes = raw
+        f = atStream(() => decodeDeliverFrame(bytes))
+        if (f.type !== 'deliver') throw new NetError('BAD_FRAME', 'Expected a deliver frame.')
+      } catch (err) {
+        refuse(err)
+        break
+      }
+      inFlight++
+      run(f.id, f.envelope)
+    }
+    if (!refused && reader.buffered > INBOUND_BUFFER_BYTES) refuse(new NetError('BAD_FRAME', 'The sender went over its window.'))
+    // Backpressure: with a full window nothing more is read, and yamux stops granting the sender credit.
+    try {
+      if (!paused && inFlight >= DELIVER_WINDOW) { stream.pause(); paused = true } else if (paused && inFlight < DELIVER_WINDOW) { paused = false; stream.resume() }
+    } catch {
+      // pause()/resume() throw once the stream is closing: nothing is read any more either way.
+    }
+    closeWhenDone()
+  }
+
+  stream.addEventListener('message', (e) => {
+    if (refused) return
+    reader.push(e.data)
+    pump()
+  })
+  stream.addEventListener('remoteCloseWrite', () => { remoteDone = true; closeWhenDone() })
+}

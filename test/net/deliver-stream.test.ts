@@ -1,0 +1,259 @@
+// /0m1/deliver/2.0.0 on real libp2p over loopback: one long-lived stream per connection and direction, pipelined
+// envelopes with ids, per-envelope acks, the window, and a dead or refused stream costing only what was on it.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import type { Connection, Stream } from '@libp2p/interface'
+import { lpStream } from '@libp2p/utils'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createTestnet } from '../helpers/testnet.ts'
+import { waitFor } from '../helpers/wait.ts'
+import { NetError } from '../../src/net/errors.ts'
+import { outboundState } from '../../src/net/deliver-outbound.ts'
+import type { DeviceNode } from '../../src/net/node.ts'
+import { decodeDeliverFrame, DELIVER_PROTOCOL, DELIVER_WINDOW, encodeDeliverFrame, type DeliverAck } from '../../src/wire/deliver.ts'
+
+/** An envelope whose first 4 bytes say which one it is. */
+function env (i: number, size = 200): Uint8Array {
+  const e = new Uint8Array(size).fill(0xee)
+  new DataView(e.buffer).setUint32(0, i)
+  return e
+}
+const indexOf = (e: Uint8Array): number => new DataView(e.buffer, e.byteOffset).getUint32(0)
+
+function connsBetween (x: DeviceNode, y: DeviceNode): Connection[] {
+  return x.libp2p.getConnections().filter((c) => c.remotePeer.toString() === y.peerId)
+}
+function deliverStreams (x: DeviceNode, y: DeviceNode, direction: 'inbound' | 'outbound'): Stream[] {
+  return connsBetween(x, y).flatMap((c) => c.streams).filter((s) => s.protocol === DELIVER_PROTOCOL && s.direction === direction)
+}
+/** The one connection the two share (the tests dial once, then only reuse it). */
+function onlyConn (x: DeviceNode, y: DeviceNode): Connection {
+  const cs = connsBetween(x, y)
+  assert.equal(cs.length, 1, 'one connection between the two devices')
+  return cs[0] as Connection
+}
+
+/** A gate that holds handlers until opened. */
+function gate (): { wait: () => Promise<void>, open: () => void } {
+  let open!: () => void
+  const p = new Promise<void>((resolve) => { open = resolve })
+  return { wait: async () => { await p }, open }
+}
+
+async function twoDevices (t: Parameters<typeof createTestnet>[0]): Promise<{ a: DeviceNode, b: DeviceNode, toB: { peerId: string, addresses: string[] }, onlyConnToB: { peerId: string, addresses: string[] } }> {
+  const net = await createTestnet(t, { relays: 0, devices: 2 })
+  const [a, b] = net.devices
+  assert.ok(a !== undefined && b !== undefined)
+  // b dials a once: after that both send over that one connection, and a's first sends must open one stream together.
+  a.onEnvelope(async () => {})
+  assert.equal(await b.deliver({ peerId: a.peerId, addresses: a.addresses() }, env(0), {}), 'direct')
+  return { a, b, toB: { peerId: b.peerId, addresses: b.addresses() }, onlyConnToB: { peerId: b.peerId, addresses: [] } }
+}
+
+test('pipelined: many envelopes on one stream per direction, handlers in send order, each acked by id', async (t) => {
+  const { a, b, toB } = await twoDevices(t)
+  const N = 300
+  const order: number[] = []
+  let running = 0
+  let maxRunning = 0
+  b.onEnvelope(async (e, info) => {
+    assert.equal(info.path, 'direct')
+    order.push(indexOf(e))
+    running++
+    maxRunning = Math.max(maxRunning, running)
+    // Resolve out of order: odd envelopes a turn later than even ones, so acks come back in another order than sent.
+    await new Promise((resolve) => setImmediate(resolve))
+    if (indexOf(e) % 2 === 1) await new Promise((resolve) => setImmediate(resolve))
+    running--
+  })
+  const paths = await Promise.all(Array.from({ length: N }, async (_, i) => await a.deliver(toB, env(i + 1), {})))
+  assert.ok(paths.every((p) => p === 'direct'))
+  assert.deepEqual(order, Array.from({ length: N }, (_, i) => i + 1), 'frames arrive and start their handler in send order')
+  assert.ok(maxRunning > 1, 'the receiver runs handlers concurrently')
+  assert.ok(maxRunning <= DELIVER_WINDOW, `at most a window in the handler (${maxRunning})`)
+  const conn = onlyConn(a, b)
+  assert.equal(deliverStreams(a, b, 'outbound').length, 1, 'one outbound deliver stream for all sends')
+  assert.equal(deliverStreams(b, a, 'inbound').length, 1, 'one inbound deliver stream at the receiver')
+  const first = outboundState(conn)?.streamId
+  assert.ok(first !== undefined)
+  for (let i = 0; i < 20; i++) await a.deliver(toB, env(N + i + 1), {})
+  assert.equal(outboundState(conn)?.streamId, first, 'later sends reuse the same stream')
+  assert.equal(deliverStreams(a, b, 'outbound').length, 1)
+  // the other direction has its own stream on the same connection
+  assert.equal(deliverStreams(b, a, 'outbound').length, 1)
+})
+
+test('concurrent first sends to a peer not yet connected end up on one connection and one stream', async (t) => {
+  const net = await createTestnet(t, { relays: 0, devices: 2 })
+  const [a, b] = net.devices
+  assert.ok(a !== undefined && b !== undefined)
+  let got = 0
+  b.onEnvelope(async () => { got++ })
+  assert.equal(connsBetween(a, b).length, 0)
+  // Each send dials (forced); libp2p's dial queue joins concurrent dials to one peer, and the sends share the
+  // stream that the first of them opens.
+  const paths = await Promise.all(Array.from({ length: 50 }, async (_, i) => await a.deliver({ peerId: b.peerId, addresses: b.addresses() }, env(i + 1), {})))
+  assert.ok(paths.every((p) => p === 'direct'))
+  assert.equal(got, 50)
+  assert.equal(connsBetween(a, b).length, 1, 'one connection')
+  assert.equal(deliverStreams(a, b, 'outbound').length, 1, 'one stream')
+})
+
+test('a rejected envelope fails alone: the others on the stream are accepted and the stream stays', async (t) => {
+  const { a, b, toB } = await twoDevices(t)
+  const got: number[] = []
+  b.onEnvelope(async (e) => {
+    await new Promise((resolve) => setImmediate(resolve))
+    if (indexOf(e) === 7) throw new Error('cannot decrypt')
+    got.push(indexOf(e))
+  })
+  const results = await Promise.allSettled(Array.from({ length: 20 }, async (_, i) => await a.deliver(toB, env(i + 1), {})))
+  results.forEach((r, i) => {
+    if (i + 1 === 7) assert.ok(r.status === 'rejected' && NetError.is(r.reason, 'REJECTED'), 'the refused one is REJECTED')
+    else assert.deepEqual(r, { status: 'fulfilled', value: 'direct' })
+  })
+  assert.equal(got.length, 19)
+  assert.equal(deliverStreams(a, b, 'outbound').length, 1, 'a rejection does not cost the stream')
+  assert.equal(await a.deliver(toB, env(99), {}), 'direct')
+})
+
+test('a stream reset mid-flight fails only what was pending on it; the next send opens a new stream on the same connection', async (t) => {
+  const { a, b, toB, onlyConnToB } = await twoDevices(t)
+  const hold = gate()
+  let calls = 0
+  b.onEnvelope(async (e) => { calls++; if (indexOf(e) >= 100) await hold.wait() })
+  t.after(hold.open)
+  assert.equal(await a.deliver(toB, env(1), {}), 'direct')
+  const conn = onlyConn(a, b)
+  const firstStream = outboundState(conn)?.streamId
+  const backStream = deliverStreams(b, a, 'outbound')[0]
+  assert.ok(firstStream !== undefined && backStream !== undefined)
+
+  // Five envelopes held in b's handler; only the open connection is offered, so a dead stream has no fallback.
+  const pending = Array.from({ length: 5 }, async (_, i) => await a.deliver(onlyConnToB, env(100 + i), {}))
+  await waitFor(() => calls === 6, 'five envelopes in the receiver\'s handler')
+  assert.equal(outboundState(conn)?.pending, 5)
+  const inbound = deliverStreams(b, a, 'inbound')
+  assert.equal(inbound.length, 1)
+  inbound[0]?.abort(new Error('reset by the test'))
+
+  const results = await Promise.allSettled(pending)
+  for (const r of results) {
+    assert.ok(r.status === 'rejected' && NetError.is(r.reason, 'UNREACHABLE'), String((r as PromiseRejectedResult).reason))
+    const causes = ((r.reason as Error).cause as AggregateError).errors
+    assert.ok(causes.some((c) => NetError.is(c, 'CLOSED')), 'failed because its stream closed')
+  }
+  // the connection and the other direction's stream are untouched
+  assert.equal(conn.status, 'open')
+  assert.equal(onlyConn(a, b), conn)
+  assert.equal(backStream.status, 'open')
+  assert.equal(await b.deliver({ peerId: a.peerId, addresses: [] }, env(2), {}), 'direct')
+  assert.equal(deliverStreams(b, a, 'outbound')[0], backStream)
+
+  // the next send works, on a fresh stream of the same connection
+  assert.equal(await a.deliver(onlyConnToB, env(3), {}), 'direct')
+  assert.equal(onlyConn(a, b), conn)
+  const second = outboundState(conn)?.streamId
+  assert.ok(second !== undefined && second !== firstStream, 'a new stream')
+  assert.equal(deliverStreams(a, b, 'outbound').length, 1)
+})
+
+test('a stalled receiver backpressures: the sender keeps at most a window in flight, the rest wait, nothing is lost', async (t) => {
+  const { a, b, onlyConnToB } = await twoDevices(t)
+  b.onEnvelope(async () => {})
+  await a.deliver(onlyConnToB, env(1), {}) // opens the stream
+  const conn = onlyConn(a, b)
+  const hold = gate()
+  t.after(hold.open)
+  const seen: number[] = []
+  let maxPending = 0
+  b.onEnvelope(async (e) => {
+    seen.push(indexOf(e))
+    maxPending = Math.max(maxPending, outboundState(conn)?.pending ?? 0)
+    await hold.wait()
+  })
+  const N = 3 * DELIVER_WINDOW
+  const sends = Array.from({ length: N }, async (_, i) => await a.deliver(onlyConnToB, env(10 + i), {}))
+  await waitFor(() => seen.length === DELIVER_WINDOW, 'a window of envelopes in the receiver\'s handler')
+  assert.deepEqual(outboundState(conn), { pending: DELIVER_WINDOW, waiting: N - DELIVER_WINDOW, streamId: outboundState(conn)?.streamId })
+  assert.equal(seen.length, DELIVER_WINDOW)
+  hold.open()
+  const paths = await Promise.all(sends)
+  assert.ok(paths.every((p) => p === 'direct'))
+  assert.deepEqual(seen, Array.from({ length: N }, (_, i) => 10 + i))
+  assert.ok(maxPending <= DELIVER_WINDOW, `sender's pending never over the window (${maxPending})`)
+  assert.deepEqual(outboundState(conn), { pending: 0, waiting: 0, streamId: outboundState(conn)?.streamId })
+})
+
+/** A raw deliver stream from x to y on their connection, with a reader of its ack frames. */
+async function rawStream (x: DeviceNode, y: DeviceNode): Promise<{ stream: Stream, send: (frame: Uint8Array) => void, ack: () => Promise<DeliverAck[] | undefined> }> {
+  const stream = await x.libp2p.dialProtocol(multiaddr(y.addresses()[0] ?? ''), DELIVER_PROTOCOL)
+  const lp = lpStream(stream)
+  return {
+    stream,
+    send: (frame) => { void lp.write(frame) },
+    ack: async () => {
+      try {
+        const f = decodeDeliverFrame((await lp.read({ signal: AbortSignal.timeout(10_000) })).subarray())
+        assert.equal(f.type, 'acks')
+        return f.type === 'acks' ? [...f.acks] : undefined
+      } catch (err) {
+        if ((err as Error).name === 'UnexpectedEOFError') return undefined
+        throw err
+      }
+    }
+  }
+}
+
+test('the receiver reads only while it has room: a sender over the window is paused, then served in full', async (t) => {
+  const { a, b } = await twoDevices(t)
+  const hold = gate()
+  t.after(hold.open)
+  let calls = 0
+  b.onEnvelope(async () => { calls++; await hold.wait() })
+  const raw = await rawStream(a, b)
+  const N = 2 * DELIVER_WINDOW
+  for (let i = 1; i <= N; i++) raw.send(encodeDeliverFrame({ type: 'deliver', id: i, envelope: env(i) }))
+  const inbound = await waitFor(() => deliverStreams(b, a, 'inbound').find((s) => s.readStatus === 'paused'), 'the receiver pauses the stream')
+  assert.ok(inbound !== undefined)
+  await waitFor(() => calls === DELIVER_WINDOW, 'a window of handlers')
+  assert.equal(calls, DELIVER_WINDOW, 'no handler beyond the window while the window is full')
+  hold.open()
+  const acked = new Map<number, string>()
+  const frames: number[] = []
+  while (acked.size < N) {
+    const acks = await raw.ack()
+    assert.ok(acks !== undefined, 'acks for every envelope')
+    frames.push(acks.length)
+    for (const x of acks) acked.set(x.id, x.status)
+  }
+  // The window's handlers resolved together: their acks went out in one frame, on the next turn.
+  assert.equal(frames[0], DELIVER_WINDOW)
+  assert.equal(calls, N)
+  assert.ok([...acked.values()].every((s) => s === 'accepted'))
+  assert.deepEqual([...acked.keys()].sort((x, y) => x - y), Array.from({ length: N }, (_, i) => i + 1))
+})
+
+test('an oversized or unreadable frame refuses that stream only (ack id 0), and delivery goes on', async (t) => {
+  const { a, b, toB } = await twoDevices(t)
+  b.onEnvelope(async () => {})
+  assert.equal(await a.deliver(toB, env(1), {}), 'direct')
+  const conn = onlyConn(a, b)
+  const stream = outboundState(conn)?.streamId
+
+  // a length prefix announcing 16 MiB: refused on the prefix, before any body is buffered
+  const big = await rawStream(a, b)
+  big.stream.send(Uint8Array.of(0x80, 0x80, 0x80, 0x08, 1, 1, 0, 0))
+  assert.deepEqual(await big.ack(), [{ id: 0, status: 'too-large' }])
+  assert.equal(await big.ack(), undefined, 'then the receiver closes that stream')
+
+  // a frame of another version
+  const bad = await rawStream(a, b)
+  bad.send(Uint8Array.of(1, 1, 0, 0, 0, 1, 9))
+  assert.deepEqual(await bad.ack(), [{ id: 0, status: 'bad-frame' }])
+
+  // the device's own stream and the connection carry on
+  assert.equal(conn.status, 'open')
+  assert.equal(await a.deliver(toB, env(2), {}), 'direct')
+  assert.equal(outboundState(conn)?.streamId, stream)
+})

@@ -203,7 +203,8 @@ class Session implements MailboxSession {
 
   /** The relay says something new is in the mailbox: fetch it (page by page) and hand each item to onPush. */
   private noticed (): void {
-    if (this.noticeQueued) return
+    // Without a listener the items stay for the owner's own fetch (a fetch here would move the cursor past them).
+    if (this.noticeQueued || this.pushCbs.length === 0) return
     this.noticeQueued = true
     void this.fetching.then(async () => {
       this.noticeQueued = false

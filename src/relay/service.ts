@@ -48,6 +48,8 @@ export interface RelayHandle {
   readonly libp2p: NodeLibp2p
   /** The mailbox store (tests, status). */
   readonly store: MailboxStore
+  /** The mailbox protocol service (tests, status: sessions, commits, push bytes outstanding). */
+  readonly mailboxes: MailboxService
   /** The STUN responder, unless turned off. */
   readonly stun: StunServer | undefined
   readonly db: Database
@@ -103,6 +105,7 @@ export async function startRelay (o: RelayOptions): Promise<RelayHandle> {
       addresses,
       libp2p: node,
       store,
+      mailboxes,
       stun,
       db,
       sweep,

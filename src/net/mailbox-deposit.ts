@@ -37,11 +37,11 @@ interface Pending {
 interface Open { readonly stream: Stream, readonly lp: LengthPrefixedStream<Stream> }
 
 /** Why a relay refused one envelope, as a sentence (the status byte carries only the reason). */
-function refusedEnvelope (reason: Exclude<DepositStatus, 'stored'>): NetError {
+export function refusedEnvelope (reason: Exclude<DepositStatus, 'stored'>): NetError {
   const why: Partial<Record<DepositStatus, string>> = {
     TOO_LARGE: 'the envelope is over its size limit',
     QUOTA_COUNT: 'the mailbox holds its maximum number of envelopes',
-    QUOTA_BYTES: 'the mailbox (or the relay) is full',
+    QUOTA_BYTES: 'the mailbox holds its maximum of bytes, or the relay is full',
     RATE_LIMITED: 'too many deposits on this connection; slow down and retry',
     INTERNAL: 'it could not store the envelope; try another relay'
   }

@@ -9,6 +9,7 @@ import { yamux } from '@libp2p/yamux'
 import { identify } from '@libp2p/identify'
 import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
+import { refusedEnvelope } from '../../src/net/mailbox-deposit.ts'
 import { MAILBOX_PROTOCOL, MAX_RELAY_FRAME_BYTES, decodeRelayFrame, encodeClientFrame, type RelayFrame } from '../../src/wire/mailbox.ts'
 
 /** Bound on one request in these tests. */
@@ -36,7 +37,9 @@ export interface MailboxConn {
 function oneDeposit (f: RelayFrame): RelayFrame {
   if (f.type !== 'deposited') return f
   const st = f.statuses[0]
-  return st === 'stored' ? { type: 'ok', reqId: f.reqId, count: 1 } : { type: 'error', reqId: f.reqId, reason: st ?? 'INTERNAL', message: `refused: ${st ?? 'no status'}` }
+  if (st === 'stored') return { type: 'ok', reqId: f.reqId, count: 1 }
+  const reason = st ?? 'INTERNAL'
+  return { type: 'error', reqId: f.reqId, reason, message: refusedEnvelope(reason).message }
 }
 
 export async function openMailboxStream (node: Libp2p, relayAddr: string): Promise<MailboxConn> {

@@ -162,6 +162,8 @@ class DepositChannel {
         this.schedule()
       }
     } catch (err) {
+      // A stream closed for idleness ends here with nothing in flight: nothing to fail.
+      if (this.open !== open && ![...this.inflight.values()].some((f) => f.open === open)) return
       this.failStream(open, wrap(err))
     }
   }

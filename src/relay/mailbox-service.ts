@@ -124,7 +124,11 @@ export class MailboxService {
           raw = (await lp.read()).subarray()
         } catch (err) {
           const name = (err as Error).name
-          if (name === 'UnexpectedEOFError') { await Promise.allSettled(deposits); return } // the peer closed its side: normal end
+          if (name === 'UnexpectedEOFError') { // the peer closed its side: answer what is in flight, then close ours
+            await Promise.allSettled(deposits)
+            await stream.close().catch(() => {})
+            return
+          }
           if (name === 'InvalidDataLengthError' || name === 'InvalidDataLengthLengthError') {
             this.o.logger.info('mailbox-refused', { reason: 'TOO_LARGE' })
             await send({ type: 'error', reqId: 0, reason: 'TOO_LARGE', message: `Frame is over the ${MAX_CLIENT_FRAME_BYTES}-byte limit; envelopes may be at most ${this.o.limits.maxEnvelopeBytes} bytes.` }).catch(() => {})

@@ -125,7 +125,7 @@ export class SqliteMailboxStore implements MailboxStore {
         const id = randomBytes(ITEM_ID_BYTES)
         const r = this.insert.run([id, Buffer.from(mailboxId), Buffer.from(envelope), envelope.length, now, now + quota.expiryMs])
         this.change(key, 1, envelope.length)
-        return { ok: true, item: { seq: Number(r.lastInsertRowid), id: new Uint8Array(id), envelope } }
+        return { ok: true, item: { seq: r.lastInsertRowid, id: new Uint8Array(id), envelope } }
       }))()
     } catch (err) {
       this.reload() // rolled back: the counters follow the table again

@@ -113,6 +113,8 @@ class Session implements MailboxSession {
   private readonly pushCbs: Array<(item: MailboxItem) => unknown> = []
   /** Fetches run one at a time: they share the cursor, so no item is returned twice. */
   private fetching: Promise<unknown> = Promise.resolve()
+  /** Acks waiting for the next frame. */
+  private readonly acks: Array<{ ids: readonly Uint8Array[], resolve: (n: number) => void, reject: (e: Error) => void }> = []
   /** A notice came while its fetch was not yet started: one fetch answers both. */
   private noticeQueued = false
   private readonly closeCbs: Array<(err?: Error) => void> = []
@@ -230,15 +232,41 @@ class Session implements MailboxSession {
     }
   }
 
+  /** Acks asked for in the same turn of the event loop share frames (pushed items are acked one by one). */
   async ack (ids: readonly Uint8Array[], o: { signal?: AbortSignal } = {}): Promise<number> {
-    let n = 0
-    for (let i = 0; i < ids.length; i += MAX_ACK_IDS) {
-      const signal = deadline(o.signal, MAILBOX_REQUEST_DEADLINE_MS)
-      const f = await this.request({ type: 'ack', reqId: 0, ids: ids.slice(i, i + MAX_ACK_IDS) }, signal)
-      if (f.type !== 'ok') throw new NetError('BAD_FRAME', 'The relay answered an ack with an unexpected frame.')
-      n += f.count
+    if (ids.length === 0) return 0
+    const { promise, resolve, reject } = Promise.withResolvers<number>()
+    this.acks.push({ ids, resolve, reject })
+    if (this.acks.length === 1) setImmediate(() => { void this.flushAcks() })
+    if (o.signal === undefined) return await promise
+    const signal = o.signal
+    return await new Promise<number>((res, rej) => {
+      const onAbort = (): void => { rej(wrap(signal.reason, signal)) }
+      if (signal.aborted) { onAbort(); return }
+      signal.addEventListener('abort', onAbort, { once: true })
+      promise.then(res, rej).finally(() => { signal.removeEventListener('abort', onAbort) })
+    })
+  }
+
+  private async flushAcks (): Promise<void> {
+    const callers = this.acks.splice(0)
+    const all = callers.flatMap((c) => [...c.ids])
+    try {
+      const deleted: boolean[] = []
+      for (let i = 0; i < all.length; i += MAX_ACK_IDS) {
+        const chunk = all.slice(i, i + MAX_ACK_IDS)
+        const f = await this.request({ type: 'ack', reqId: 0, ids: chunk }, deadline(undefined, MAILBOX_REQUEST_DEADLINE_MS))
+        if (f.type !== 'acked' || f.deleted.length !== chunk.length) throw new NetError('BAD_FRAME', 'The relay answered an ack with an unexpected frame.')
+        deleted.push(...f.deleted)
+      }
+      let at = 0
+      for (const c of callers) {
+        c.resolve(deleted.slice(at, at + c.ids.length).filter(Boolean).length)
+        at += c.ids.length
+      }
+    } catch (err) {
+      for (const c of callers) c.reject(err instanceof Error ? err : new Error('ack failed'))
     }
-    return n
   }
 
   onPush (cb: (item: MailboxItem) => unknown): void { this.pushCbs.push(cb) }

@@ -193,9 +193,9 @@ export class MailboxService {
           }
           case 'ack': {
             if (owner === undefined) { await send(notAuthenticated(frame.reqId)); break }
-            const n = this.o.store.ack(owner.mailboxId, frame.ids)
-            this.o.logger.debug('mailbox-ack', { items: n })
-            await send({ type: 'ok', reqId: frame.reqId, count: n })
+            const deleted = this.o.store.ackEach(owner.mailboxId, frame.ids)
+            this.o.logger.debug('mailbox-ack', { items: deleted.filter(Boolean).length })
+            await send({ type: 'acked', reqId: frame.reqId, deleted })
             break
           }
         }

@@ -28,6 +28,8 @@ export interface MailboxStore {
   page (mailboxId: Uint8Array, cursor: number, limit: number, maxBytes: number, now: number): { items: StoredItem[], more: boolean }
   /** Deletes the listed items of this mailbox only; returns how many were deleted. */
   ack (mailboxId: Uint8Array, ids: readonly Uint8Array[]): number
+  /** The same, telling for each id whether it was deleted (the ack answer carries one bit per id). */
+  ackEach (mailboxId: Uint8Array, ids: readonly Uint8Array[]): boolean[]
   /** Deletes expired items; returns how many. */
   sweep (now: number): number
   usage (mailboxId: Uint8Array): { count: number, bytes: number }
@@ -146,12 +148,16 @@ export class SqliteMailboxStore implements MailboxStore {
   }
 
   ack (mailboxId: Uint8Array, ids: readonly Uint8Array[]): number {
+    return this.ackEach(mailboxId, ids).filter(Boolean).length
+  }
+
+  ackEach (mailboxId: Uint8Array, ids: readonly Uint8Array[]): boolean[] {
     const mb = Buffer.from(mailboxId)
     const key = hex(mailboxId)
     try {
-      const sizes = this.db.transaction(() => ids.map((id) => this.deleteOne.get([Buffer.from(id), mb])?.size).filter((x) => x !== undefined))()
-      for (const size of sizes) this.change(key, -1, -Number(size))
-      return sizes.length
+      const sizes = this.db.transaction(() => ids.map((id) => this.deleteOne.get([Buffer.from(id), mb])?.size))()
+      for (const size of sizes) if (size !== undefined) this.change(key, -1, -Number(size))
+      return sizes.map((x) => x !== undefined)
     } catch (err) {
       this.reload()
       throw err
@@ -212,14 +218,17 @@ export class MemoryMailboxStore implements MailboxStore {
   }
 
   ack (mailboxId: Uint8Array, ids: readonly Uint8Array[]): number {
+    return this.ackEach(mailboxId, ids).filter(Boolean).length
+  }
+
+  ackEach (mailboxId: Uint8Array, ids: readonly Uint8Array[]): boolean[] {
     const mb = hex(mailboxId)
-    const want = new Set(ids.map(hex))
-    let n = 0
-    for (let i = this.rows.length - 1; i >= 0; i--) {
-      const r = this.rows[i]
-      if (r !== undefined && r.mailbox === mb && want.has(hex(r.id))) { this.rows.splice(i, 1); n++ }
-    }
-    return n
+    return ids.map((id) => {
+      const i = this.rows.findIndex((r) => r.mailbox === mb && hex(r.id) === hex(id))
+      if (i < 0) return false
+      this.rows.splice(i, 1)
+      return true
+    })
   }
 
   sweep (now: number): number {

@@ -57,7 +57,8 @@ const T = {
   batch: 0x83,
   notice: 0x84,
   error: 0x85,
-  deposited: 0x86
+  deposited: 0x86,
+  acked: 0x87
 } as const
 
 /** Why a relay refused a mailbox request: one byte on the wire (the index in REASONS). */
@@ -95,6 +96,8 @@ export type RelayFrame =
   | { readonly type: 'error', readonly reqId: number, readonly reason: RefusalReason, readonly message: string }
   /** The answer to a deposit frame, sent after the relay's commit: one status per envelope, in order. */
   | { readonly type: 'deposited', readonly reqId: number, readonly statuses: readonly DepositStatus[] }
+  /** The answer to an ack: for each id, in order, whether it was deleted (acks from several callers share a frame). */
+  | { readonly type: 'acked', readonly reqId: number, readonly deleted: readonly boolean[] }
 
 /** Whether a deposit frame holding `count` envelopes of `bytes` bytes in all may take one more of `next` bytes. */
 export function depositFrameFits (count: number, bytes: number, next: number): boolean {
@@ -222,6 +225,14 @@ export function encodeRelayFrame (f: RelayFrame): Uint8Array {
       for (const st of f.statuses) w.u8(st === 'stored' ? 0 : 1 + reasonIndex(st))
       return w.done()
     }
+    case 'acked': {
+      reqIdOk(f.reqId)
+      const n = f.deleted.length
+      if (n === 0 || n > MAX_ACK_IDS) throw new RangeError(`an ack answer holds 1..${MAX_ACK_IDS} bits`)
+      const bits = new Uint8Array(Math.ceil(n / 8))
+      f.deleted.forEach((d, i) => { if (d) bits[i >> 3] = (bits[i >> 3] ?? 0) | (0x80 >> (i & 7)) })
+      return head(T.acked, f.reqId, 2 + bits.length).u16(n).bytes(bits).done()
+    }
     case 'error': {
       reqIdOk(f.reqId)
       let msg = new TextEncoder().encode(f.message)
@@ -270,6 +281,14 @@ export function decodeRelayFrame (bytes: Uint8Array): RelayFrame {
         statuses.push(reason)
       }
       f = { type: 'deposited', reqId, statuses }
+      break
+    }
+    case T.acked: {
+      const n = r.u16()
+      if (n < 1 || n > MAX_ACK_IDS) throw new WireError('INVALID', `Ack answer of ${n} bits is outside 1..${MAX_ACK_IDS}.`)
+      const bits = r.take(Math.ceil(n / 8))
+      if (n % 8 !== 0 && ((bits[bits.length - 1] ?? 0) & (0xff >> (n % 8))) !== 0) throw new WireError('INVALID', 'Ack answer has padding bits set.')
+      f = { type: 'acked', reqId, deleted: Array.from({ length: n }, (_, i) => ((bits[i >> 3] ?? 0) & (0x80 >> (i & 7))) !== 0) }
       break
     }
     case T.error: {

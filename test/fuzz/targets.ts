@@ -156,6 +156,7 @@ export const TARGETS: readonly TargetSpec[] = [
         encodeRelayFrame({ type: 'batch', reqId: 3, cursor: 99, more: true, items: [item(), item()] }),
         encodeRelayFrame({ type: 'batch', reqId: 4, cursor: 0, more: false, items: [] }),
         encodeRelayFrame({ type: 'notice' }),
+        encodeRelayFrame({ type: 'acked', reqId: 7, deleted: [true, false, true, true, false, true, true, true, false, true] }),
         encodeRelayFrame({ type: 'deposited', reqId: 6, statuses: ['stored', 'QUOTA_BYTES', 'stored'] }),
         encodeRelayFrame({ type: 'error', reqId: 5, reason: 'QUOTA_COUNT', message: 'This mailbox is full.' })
       ]

@@ -63,6 +63,8 @@ test('mailbox relay frames (version 2): exact bytes', () => {
   assert.equal(hex(encodeRelayFrame({ type: 'error', reqId: 8, reason: 'QUOTA_COUNT', message: 'full' })), '028500000008' + '01' + '0004' + Buffer.from('full').toString('hex'))
   // status 0 = stored, else 1 + the refusal reason's index (TOO_LARGE 0, QUOTA_COUNT 1, QUOTA_BYTES 2, RATE_LIMITED 3, ... INTERNAL 8)
   assert.equal(hex(encodeRelayFrame({ type: 'deposited', reqId: 9, statuses: ['stored', 'QUOTA_BYTES', 'RATE_LIMITED', 'INTERNAL'] })), '028600000009' + '0004' + '00030409')
+  // one bit per acked id, most significant bit first, zero padding
+  assert.equal(hex(encodeRelayFrame({ type: 'acked', reqId: 10, deleted: [true, false, true, true, false, false, false, false, true] })), '02870000000a' + '0009' + 'b080')
 })
 
 test('mailbox frames: version first, truncation, trailing bytes, bounds, unknown types', () => {
@@ -103,6 +105,10 @@ test('mailbox frames: version first, truncation, trailing bytes, bounds, unknown
   assert.throws(() => decodeRelayFrame(Uint8Array.of(2, 0x86, 0, 0, 0, 1, 0, 1, 10)), badBytes) // unknown status
   assert.throws(() => decodeRelayFrame(Uint8Array.of(2, 0x86, 0, 0, 0, 1, 0, 2, 0)), badBytes)
   assert.throws(() => decodeRelayFrame(Uint8Array.of(2, 0x83, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, ...u16(MAX_FETCH_ITEMS + 1))), badBytes)
+  assert.throws(() => decodeRelayFrame(Uint8Array.of(2, 0x87, 0, 0, 0, 1, 0, 0)), badBytes) // no bits
+  assert.throws(() => decodeRelayFrame(Uint8Array.of(2, 0x87, 0, 0, 0, 1, ...u16(MAX_ACK_IDS + 1), ...fill(129, 0))), badBytes)
+  assert.throws(() => decodeRelayFrame(Uint8Array.of(2, 0x87, 0, 0, 0, 1, 0, 9, 0xff)), badBytes) // bitmap cut short
+  assert.throws(() => decodeRelayFrame(Uint8Array.of(2, 0x87, 0, 0, 0, 1, 0, 2, 0xe0)), badBytes) // padding bit set
   // a batch item claiming more bytes than the frame holds
   assert.throws(() => decodeRelayFrame(Uint8Array.of(2, 0x83, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, ...fill(16, 0), 0, 0, 0, 9, 1)), badBytes)
 })
@@ -116,6 +122,10 @@ test('mailbox frames round-trip (property)', () => {
   const status = fc.constantFrom<DepositStatus>('stored', 'TOO_LARGE', 'QUOTA_COUNT', 'QUOTA_BYTES', 'RATE_LIMITED', 'INTERNAL')
   fc.assert(fc.property(fc.nat({ max: 0xffffffff }), fc.array(status, { minLength: 1, maxLength: MAX_DEPOSIT_ITEMS }), (reqId, statuses) => {
     const f = { type: 'deposited' as const, reqId, statuses }
+    assert.deepEqual(decodeRelayFrame(encodeRelayFrame(f)), f)
+  }))
+  fc.assert(fc.property(fc.nat({ max: 0xffffffff }), fc.array(fc.boolean(), { minLength: 1, maxLength: MAX_ACK_IDS }), (reqId, deleted) => {
+    const f = { type: 'acked' as const, reqId, deleted }
     assert.deepEqual(decodeRelayFrame(encodeRelayFrame(f)), f)
   }))
   fc.assert(fc.property(fc.nat({ max: 0xffffffff }), fc.nat(), fc.boolean(), fc.array(fc.record({ id: bytes(16), envelope: fc.uint8Array({ minLength: 1, maxLength: 300 }) }), { maxLength: 8 }), (reqId, cursor, more, items) => {

@@ -725,7 +725,8 @@ export class MessengerCore implements Messenger {
       const openedAt = this.#now()
       entry.session = session
       entry.kept = false
-      session.onPush((item) => { this.#background('take', this.#take(session, item)) })
+      // The session fetches after each relay notice and waits for these before its next page (bounded work).
+      session.onPush(async (item) => { await this.#take(session, item) })
       // A session that ends (relay restart, identity rotation) is reopened at once if it had been healthy,
       // with backoff if it closed soon after opening (else a relay that drops it loops us at full speed).
       session.onClose?.(() => {

@@ -20,7 +20,8 @@ export interface InboundMailbox {
 export interface MailboxSessionPort {
   fetch: () => Promise<Array<{ id: Uint8Array, envelope: Uint8Array }>>
   ack: (ids: Uint8Array[]) => Promise<unknown>
-  onPush: (cb: (item: { id: Uint8Array, envelope: Uint8Array }) => void) => void
+  /** The callback's promise, if any, is awaited before the session fetches its next page of new items. */
+  onPush: (cb: (item: { id: Uint8Array, envelope: Uint8Array }) => unknown) => void
   /** Called once when the session ends (relay gone, or its short-lived identity was replaced). */
   onClose?: (cb: (err?: Error) => void) => void
   close: () => Promise<void>

@@ -1,19 +1,21 @@
-// Device side of /0m1/mailbox/1.0.0: anonymous deposit, and an authenticated session on one mailbox
-// (paged fetch, ack/delete, live push). Frames in src/wire/mailbox.ts.
+// Device side of /0m1/mailbox/2.0.0: an authenticated session on one mailbox (paged fetch, ack/delete, and the
+// relay's new-item notices turned into fetched items for onPush). Deposits: src/net/mailbox-deposit.ts.
+// Frames in src/wire/mailbox.ts.
 import type { Libp2p, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
 import type { Logger } from '../platform/logger.ts'
 import { NetError, atStream } from './errors.ts'
+import { MAILBOX_REQUEST_DEADLINE_MS } from './mailbox-deposit.ts'
 import { peerIdOf } from './libp2p.ts'
 import {
-  authMessage, decodeRelayFrame, encodeClientFrame, MAILBOX_PROTOCOL, MAX_ACK_IDS, MAX_FETCH_ITEMS, MAX_RELAY_FRAME_BYTES,
+  authMessage, decodeRelayFrame, encodeClientFrame, MAILBOX_MAX_STREAMS_PER_CONNECTION, MAILBOX_PROTOCOL, MAX_ACK_IDS, MAX_FETCH_ITEMS,
+  MAX_RELAY_FRAME_BYTES,
   type ClientFrame, type MailboxItem, type RelayFrame
 } from '../wire/mailbox.ts'
 
-/** Dialing a relay and getting a deposit committed: relays are support nodes on decent links. */
-export const MAILBOX_REQUEST_DEADLINE_MS = 15_000
+export { depositTo, MAILBOX_REQUEST_DEADLINE_MS } from './mailbox-deposit.ts'
 /** Unread bytes tolerated on a session stream: two full pages. */
 const CLIENT_BUFFER_BYTES = 2 * MAX_RELAY_FRAME_BYTES
 
@@ -24,8 +26,9 @@ export interface MailboxSession {
   fetchAll(o?: { signal?: AbortSignal }): Promise<MailboxItem[]>
   /** Deletes the items on the relay; returns how many it deleted. */
   ack(ids: readonly Uint8Array[], o?: { signal?: AbortSignal }): Promise<number>
-  /** Called for each envelope deposited while this session is open (not acked: call ack()). */
-  onPush(cb: (item: MailboxItem) => void): void
+  /** Called for each envelope deposited while this session is open (not acked: call ack()). The relay sends a notice,
+   * the session fetches what is new and calls back for each item; a callback's promise is awaited before the next page. */
+  onPush(cb: (item: MailboxItem) => unknown): void
   /** Called once when the session ends (relay gone, stream reset, close()). */
   onClose(cb: (err?: Error) => void): void
   readonly closed: boolean
@@ -66,47 +69,21 @@ function wrap (err: unknown, signal: AbortSignal): Error {
 
 /**
  * A connection libp2p still lists may already be dead (the relay restarted, a NAT dropped it): the first stream on
- * it fails. One retry, after libp2p has dropped that connection, dials afresh. Refusals and aborts are final.
+ * it fails and libp2p drops it. One retry dials afresh. Refusals and aborts are final. Nothing else is closed: a
+ * refused or reset stream must not tear down the connection's other streams (the device's own sessions on it).
  */
-async function withOneRetry<T> (libp2p: Libp2p, relayAddr: string, fn: () => Promise<T>): Promise<T> {
+async function withOneRetry<T> (fn: () => Promise<T>): Promise<T> {
   try {
     return await fn()
   } catch (err) {
     if (!NetError.is(err, 'UNREACHABLE')) throw err
-    const id = peerIdOf(relayAddr)
-    await Promise.all(libp2p.getConnections().filter((c) => c.remotePeer.toString() === id).map(async (c) => { await c.close().catch(() => {}) }))
     return await fn()
-  }
-}
-
-export async function depositTo (libp2p: Libp2p, relayAddr: string, mailboxId: Uint8Array, envelope: Uint8Array, o: { signal?: AbortSignal | undefined } = {}): Promise<void> {
-  const frame = atStream(() => encodeClientFrame({ type: 'deposit', reqId: 1, mailboxId, envelope })) // checks sizes before any dial
-  relayTarget(relayAddr)
-  await withOneRetry(libp2p, relayAddr, async () => { await depositOnce(libp2p, relayAddr, frame, o.signal) })
-}
-
-async function depositOnce (libp2p: Libp2p, relayAddr: string, frame: Uint8Array, callerSignal: AbortSignal | undefined): Promise<void> {
-  const { ma } = relayTarget(relayAddr)
-  const signal = deadline(callerSignal, MAILBOX_REQUEST_DEADLINE_MS)
-  let stream: Stream | undefined
-  try {
-    stream = await libp2p.dialProtocol(ma, MAILBOX_PROTOCOL, { signal })
-    const lp = lpStream(stream, { maxDataLength: MAX_RELAY_FRAME_BYTES, maxBufferSize: CLIENT_BUFFER_BYTES })
-    await lp.write(frame, { signal })
-    const raw = (await lp.read({ signal })).subarray()
-    const reply = atStream(() => decodeRelayFrame(raw))
-    if (reply.type === 'error') throw refusal(reply)
-    if (reply.type !== 'ok' || reply.reqId !== 1) throw new NetError('BAD_FRAME', 'The relay answered a deposit with an unexpected frame.')
-    await stream.close({ signal }).catch(() => {})
-  } catch (err) {
-    stream?.abort(err instanceof Error ? err : new Error('deposit failed'))
-    throw wrap(err, signal)
   }
 }
 
 export async function openMailboxSession (libp2p: Libp2p, relayAddr: string, box: MailboxBox, logger: Logger, o: { signal?: AbortSignal | undefined } = {}): Promise<MailboxSession> {
   relayTarget(relayAddr)
-  return await withOneRetry(libp2p, relayAddr, async () => await openSessionOnce(libp2p, relayAddr, box, logger, o.signal))
+  return await withOneRetry(async () => await openSessionOnce(libp2p, relayAddr, box, logger, o.signal))
 }
 
 async function openSessionOnce (libp2p: Libp2p, relayAddr: string, box: MailboxBox, logger: Logger, callerSignal: AbortSignal | undefined): Promise<MailboxSession> {
@@ -114,7 +91,7 @@ async function openSessionOnce (libp2p: Libp2p, relayAddr: string, box: MailboxB
   const signal = deadline(callerSignal, MAILBOX_REQUEST_DEADLINE_MS)
   let stream: Stream | undefined
   try {
-    stream = await libp2p.dialProtocol(ma, MAILBOX_PROTOCOL, { signal })
+    stream = await libp2p.dialProtocol(ma, MAILBOX_PROTOCOL, { signal, maxOutboundStreams: MAILBOX_MAX_STREAMS_PER_CONNECTION })
     const session = new Session(stream, logger)
     const ch = await session.request({ type: 'auth-begin', reqId: 0, mailboxId: box.mailboxId }, signal)
     if (ch.type !== 'challenge') throw new NetError('BAD_FRAME', 'The relay answered auth with an unexpected frame.')
@@ -133,7 +110,13 @@ type Pending = { resolve: (f: RelayFrame) => void, reject: (e: Error) => void }
 class Session implements MailboxSession {
   private readonly lp: LengthPrefixedStream<Stream>
   private readonly pending = new Map<number, Pending>()
-  private readonly pushCbs: Array<(item: MailboxItem) => void> = []
+  private readonly pushCbs: Array<(item: MailboxItem) => unknown> = []
+  /** Fetches run one at a time: they share the cursor, so no item is returned twice. */
+  private fetching: Promise<unknown> = Promise.resolve()
+  /** Acks waiting for the next frame. */
+  private readonly acks: Array<{ ids: readonly Uint8Array[], resolve: (n: number) => void, reject: (e: Error) => void }> = []
+  /** A notice came while its fetch was not yet started: one fetch answers both. */
+  private noticeQueued = false
   private readonly closeCbs: Array<(err?: Error) => void> = []
   private nextReq = 1
   private cursor = 0
@@ -152,12 +135,7 @@ class Session implements MailboxSession {
       for (;;) {
         const raw = (await this.lp.read()).subarray()
         const f = atStream(() => decodeRelayFrame(raw))
-        if (f.type === 'push') {
-          for (const cb of this.pushCbs) {
-            try { cb(f.item) } catch { this.logger.warn('mailbox-push-callback-failed') }
-          }
-          continue
-        }
+        if (f.type === 'notice') { this.noticed(); continue }
         const p = this.pending.get(f.reqId)
         if (p === undefined) {
           // reqId 0 is the relay refusing the stream itself (bad frame, oversized frame)
@@ -210,11 +188,39 @@ class Session implements MailboxSession {
   }
 
   async fetch (o: { limit?: number, signal?: AbortSignal } = {}): Promise<MailboxItem[]> {
-    const signal = deadline(o.signal, MAILBOX_REQUEST_DEADLINE_MS)
-    const f = await this.request({ type: 'fetch', reqId: 0, cursor: this.cursor, limit: o.limit ?? MAX_FETCH_ITEMS }, signal)
-    if (f.type !== 'batch') throw new NetError('BAD_FRAME', 'The relay answered a fetch with an unexpected frame.')
-    this.cursor = Math.max(this.cursor, f.cursor)
-    return [...f.items]
+    return (await this.page(o)).items
+  }
+
+  private async page (o: { limit?: number, signal?: AbortSignal | undefined }): Promise<{ items: MailboxItem[], more: boolean }> {
+    const run = this.fetching.then(async () => {
+      const signal = deadline(o.signal, MAILBOX_REQUEST_DEADLINE_MS)
+      const f = await this.request({ type: 'fetch', reqId: 0, cursor: this.cursor, limit: o.limit ?? MAX_FETCH_ITEMS }, signal)
+      if (f.type !== 'batch') throw new NetError('BAD_FRAME', 'The relay answered a fetch with an unexpected frame.')
+      this.cursor = Math.max(this.cursor, f.cursor)
+      return { items: [...f.items], more: f.more }
+    })
+    this.fetching = run.catch(() => {})
+    return await run
+  }
+
+  /** The relay says something new is in the mailbox: fetch it (page by page) and hand each item to onPush. */
+  private noticed (): void {
+    // Without a listener the items stay for the owner's own fetch (a fetch here would move the cursor past them).
+    if (this.noticeQueued || this.pushCbs.length === 0) return
+    this.noticeQueued = true
+    void this.fetching.then(async () => {
+      this.noticeQueued = false
+      for (;;) {
+        if (this.done) return
+        const { items, more } = await this.page({})
+        await Promise.all(items.map(async (item) => {
+          for (const cb of this.pushCbs) {
+            try { await cb(item) } catch { this.logger.warn('mailbox-push-callback-failed') }
+          }
+        }))
+        if (!more) return
+      }
+    }).catch((err: unknown) => { this.logger.debug('mailbox-notice-fetch-failed', { error: (err as Error).name }) })
   }
 
   async fetchAll (o: { signal?: AbortSignal } = {}): Promise<MailboxItem[]> {
@@ -226,18 +232,44 @@ class Session implements MailboxSession {
     }
   }
 
+  /** Acks asked for in the same turn of the event loop share frames (pushed items are acked one by one). */
   async ack (ids: readonly Uint8Array[], o: { signal?: AbortSignal } = {}): Promise<number> {
-    let n = 0
-    for (let i = 0; i < ids.length; i += MAX_ACK_IDS) {
-      const signal = deadline(o.signal, MAILBOX_REQUEST_DEADLINE_MS)
-      const f = await this.request({ type: 'ack', reqId: 0, ids: ids.slice(i, i + MAX_ACK_IDS) }, signal)
-      if (f.type !== 'ok') throw new NetError('BAD_FRAME', 'The relay answered an ack with an unexpected frame.')
-      n += f.count
-    }
-    return n
+    if (ids.length === 0) return 0
+    const { promise, resolve, reject } = Promise.withResolvers<number>()
+    this.acks.push({ ids, resolve, reject })
+    if (this.acks.length === 1) setImmediate(() => { void this.flushAcks() })
+    if (o.signal === undefined) return await promise
+    const signal = o.signal
+    return await new Promise<number>((res, rej) => {
+      const onAbort = (): void => { rej(wrap(signal.reason, signal)) }
+      if (signal.aborted) { onAbort(); return }
+      signal.addEventListener('abort', onAbort, { once: true })
+      promise.then(res, rej).finally(() => { signal.removeEventListener('abort', onAbort) })
+    })
   }
 
-  onPush (cb: (item: MailboxItem) => void): void { this.pushCbs.push(cb) }
+  private async flushAcks (): Promise<void> {
+    const callers = this.acks.splice(0)
+    const all = callers.flatMap((c) => [...c.ids])
+    try {
+      const deleted: boolean[] = []
+      for (let i = 0; i < all.length; i += MAX_ACK_IDS) {
+        const chunk = all.slice(i, i + MAX_ACK_IDS)
+        const f = await this.request({ type: 'ack', reqId: 0, ids: chunk }, deadline(undefined, MAILBOX_REQUEST_DEADLINE_MS))
+        if (f.type !== 'acked' || f.deleted.length !== chunk.length) throw new NetError('BAD_FRAME', 'The relay answered an ack with an unexpected frame.')
+        deleted.push(...f.deleted)
+      }
+      let at = 0
+      for (const c of callers) {
+        c.resolve(deleted.slice(at, at + c.ids.length).filter(Boolean).length)
+        at += c.ids.length
+      }
+    } catch (err) {
+      for (const c of callers) c.reject(err instanceof Error ? err : new Error('ack failed'))
+    }
+  }
+
+  onPush (cb: (item: MailboxItem) => unknown): void { this.pushCbs.push(cb) }
 
   onClose (cb: (err?: Error) => void): void {
     if (this.done) queueMicrotask(() => { cb() })

@@ -21,6 +21,9 @@ export interface RelayLimits {
   readonly sweepIntervalMs: number
   /** Authenticated live sessions per mailbox (a device opens one; a few allow for reconnect races). */
   readonly maxSessionsPerMailbox: number
+  /** How long an owner session may leave a new-item notice unanswered (no fetch) before the relay closes it: a
+   * device fetches at once, so a session this late has a stuck or paused reader (issue 14.1). */
+  readonly sessionNoticeDeadlineMs: number
   /** Circuit-relay v2 reservations. */
   readonly maxReservations: number
 }
@@ -34,6 +37,7 @@ export const DEFAULT_RELAY_LIMITS: RelayLimits = {
   expiryMs: MAILBOX_RETENTION_MS,
   sweepIntervalMs: 60 * 60 * 1000,
   maxSessionsPerMailbox: 4,
+  sessionNoticeDeadlineMs: 60_000,
   maxReservations: RELAY_MAX_RESERVATIONS
 }
 

@@ -1,5 +1,6 @@
-// Relay side of /0m1/mailbox/1.0.0: anonymous deposits (durable before the ack), owner authentication by a
-// signed relay challenge, paged fetch, ack/delete, and live push to the owner's open sessions.
+// Relay side of /0m1/mailbox/2.0.0: anonymous multi-envelope deposits, pipelined on one stream and group-committed
+// across connections (durable before the answer), owner authentication by a signed relay challenge, paged fetch,
+// ack/delete, and a bodiless notice to the owner's open sessions when something new arrives.
 // Logs carry event names, sizes and refusal reasons only: never peer ids, mailbox ids or envelope bytes.
 import { createHash, createPublicKey, randomBytes, timingSafeEqual, verify } from 'node:crypto'
 import type { Connection, Stream } from '@libp2p/interface'
@@ -8,22 +9,28 @@ import type { Logger } from '../platform/logger.ts'
 import { NetError } from '../net/errors.ts'
 import { WireError } from '../wire/errors.ts'
 import {
-  authMessage, CHALLENGE_BYTES, decodeClientFrame, encodeRelayFrame, MAX_CLIENT_FRAME_BYTES, MAX_PAGE_ENVELOPE_BYTES,
-  type ClientFrame, type MailboxItem, type RefusalReason, type RelayFrame
+  authMessage, CHALLENGE_BYTES, decodeClientFrame, encodeRelayFrame, MAX_CLIENT_FRAME_BYTES, MAX_DEPOSIT_FRAMES_IN_FLIGHT, MAX_PAGE_ENVELOPE_BYTES,
+  type ClientFrame, type DepositItem, type DepositStatus, type RefusalReason, type RelayFrame
 } from '../wire/mailbox.ts'
 import type { DepositResult, MailboxStore } from './store.ts'
 import type { RelayLimits } from './limits.ts'
 
-/** Bytes a peer may have in flight unread on one mailbox stream: two full deposits. */
+/** Bytes a peer may have in flight unread on one mailbox stream: two full frames. */
 const STREAM_BUFFER_BYTES = 2 * MAX_CLIENT_FRAME_BYTES
 /** Rate window for deposits per connection. */
 const RATE_WINDOW_MS = 60_000
 /** ASN.1 SPKI prefix of a raw Ed25519 public key (RFC 8410), so node:crypto can verify with it. */
 const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
+const NOTICE = encodeRelayFrame({ type: 'notice' })
+/** Bytes of one notice frame on the wire (length prefix, version, type, request id 0). */
+export const NOTICE_FRAME_BYTES = 1 + NOTICE.length
 
 interface Session {
-  readonly push: (item: MailboxItem) => void
+  /** Something new is in the mailbox: send a notice unless one is already unanswered. */
+  readonly notify: () => void
   readonly close: () => void
+  /** Notice bytes written to this session and not yet answered by a fetch (at most one notice). */
+  readonly outstanding: () => number
 }
 
 /**
@@ -49,13 +56,17 @@ export interface MailboxServiceOptions {
   readonly observe?: ((o: MailboxObservation) => void) | undefined
 }
 
+interface Queued { readonly mailboxId: Uint8Array, readonly envelope: Uint8Array, readonly resolve: (r: DepositResult) => void, readonly reject: (e: unknown) => void }
+
 export class MailboxService {
   private readonly o: MailboxServiceOptions
   private readonly sessions = new Map<string, Session[]>()
-  private readonly batch: Array<{ mailboxId: Uint8Array, envelope: Uint8Array, resolve: (r: DepositResult) => void, reject: (e: unknown) => void }> = []
+  private batch: Queued[] = []
   private readonly rates = new Map<string, { start: number, count: number }>()
   private readonly streams = new Set<Stream>()
   private stopped = false
+  /** Transactions committed and envelopes in them (tests check that deposits from many streams share commits). */
+  readonly commits = { transactions: 0, envelopes: 0 }
 
   constructor (o: MailboxServiceOptions) { this.o = o }
 
@@ -83,23 +94,41 @@ export class MailboxService {
     return n
   }
 
+  /** Bytes written to owner sessions and not yet answered by a fetch, over all sessions (issue 14.1: this is
+   * all a paused reader can make the relay hold for it, at most NOTICE_FRAME_BYTES per session). */
+  pushBytesOutstanding (): number {
+    let n = 0
+    for (const l of this.sessions.values()) for (const s of l) n += s.outstanding()
+    return n
+  }
+
   private async serve (stream: Stream, connection: Connection): Promise<void> {
     const connectionId = connection.id
     const observe = (op: MailboxObservation['op'], mailboxId: Uint8Array, size?: number): void => {
       this.o.observe?.({ op, mailboxId, remotePeer: connection.remotePeer.toString(), remoteAddr: connection.remoteAddr.toString(), ...(size !== undefined ? { size } : {}) })
     }
     const lp = lpStream(stream, { maxDataLength: MAX_CLIENT_FRAME_BYTES, maxBufferSize: STREAM_BUFFER_BYTES })
+    // Writes may overlap (deposit answers come back as commits finish); each frame goes to the muxer whole.
     const send = async (f: RelayFrame): Promise<void> => { await lp.write(encodeRelayFrame(f)) }
     let pending: { mailboxId: Uint8Array, challenge: Uint8Array } | undefined
-    let owner: { key: string, mailboxId: Uint8Array, session: Session } | undefined
+    let owner: { key: string, mailboxId: Uint8Array, session: Session, answered: () => void } | undefined
+    const deposits = new Set<Promise<void>>()
     try {
       for (;;) {
+        // Pipelined deposits: read on while commits run, up to the per-stream bound.
+        // Beyond the protocol's bound the relay stops reading the stream until a commit answers (the muxer's window then
+        // holds the sender back), so a stream costs at most that many frames of memory.
+        while (deposits.size >= MAX_DEPOSIT_FRAMES_IN_FLIGHT) await Promise.race(deposits)
         let raw: Uint8Array
         try {
           raw = (await lp.read()).subarray()
         } catch (err) {
           const name = (err as Error).name
-          if (name === 'UnexpectedEOFError') return // the peer closed its side: normal end
+          if (name === 'UnexpectedEOFError') { // the peer closed its side: answer what is in flight, then close ours
+            await Promise.allSettled(deposits)
+            await stream.close().catch(() => {})
+            return
+          }
           if (name === 'InvalidDataLengthError' || name === 'InvalidDataLengthLengthError') {
             this.o.logger.info('mailbox-refused', { reason: 'TOO_LARGE' })
             await send({ type: 'error', reqId: 0, reason: 'TOO_LARGE', message: `Frame is over the ${MAX_CLIENT_FRAME_BYTES}-byte limit; envelopes may be at most ${this.o.limits.maxEnvelopeBytes} bytes.` }).catch(() => {})
@@ -119,10 +148,16 @@ export class MailboxService {
           return
         }
         switch (frame.type) {
-          case 'deposit':
-            observe('deposit', frame.mailboxId, frame.envelope.length)
-            await send(await this.deposit(frame.reqId, frame.mailboxId, frame.envelope, connectionId))
+          case 'deposit': {
+            for (const it of frame.items) observe('deposit', it.mailboxId, it.envelope.length)
+            const reqId = frame.reqId
+            const p: Promise<void> = this.deposit(frame.items, connectionId)
+              .then(async (statuses) => { await send({ type: 'deposited', reqId, statuses }) })
+              .catch((err: unknown) => { stream.abort(err instanceof Error ? err : new Error('mailbox answer failed')) })
+              .finally(() => { deposits.delete(p) })
+            deposits.add(p)
             break
+          }
           case 'auth-begin': {
             const challenge = new Uint8Array(randomBytes(CHALLENGE_BYTES))
             pending = { mailboxId: frame.mailboxId, challenge }
@@ -137,14 +172,10 @@ export class MailboxService {
               await send({ type: 'error', reqId: frame.reqId, reason: 'AUTH_FAILED', message: 'The mailbox signature did not verify.' })
               break
             }
-            if (owner !== undefined) this.unregister(owner.key, owner.session)
+            if (owner !== undefined) { owner.answered(); this.unregister(owner.key, owner.session) }
             const key = Buffer.from(p.mailboxId).toString('hex')
-            const session: Session = {
-              push: (item) => { lp.write(encodeRelayFrame({ type: 'push', item })).catch(() => {}) },
-              close: () => { stream.abort(new NetError('CLOSED', 'Relay is stopping.')) }
-            }
-            owner = { key, mailboxId: p.mailboxId, session }
-            this.register(key, session)
+            owner = { key, mailboxId: p.mailboxId, ...this.noticeSession(stream, lp) }
+            this.register(key, owner.session)
             observe('session', p.mailboxId)
             this.o.logger.debug('mailbox-session-open')
             await send({ type: 'ok', reqId: frame.reqId, count: 0 })
@@ -152,6 +183,8 @@ export class MailboxService {
           }
           case 'fetch': {
             if (owner === undefined) { await send(notAuthenticated(frame.reqId)); break }
+            // Answered before the page is read: whatever is committed after this gets a new notice.
+            owner.answered()
             const { items, more } = this.o.store.page(owner.mailboxId, frame.cursor, frame.limit, MAX_PAGE_ENVELOPE_BYTES, this.o.now())
             const cursor = items.length > 0 ? (items[items.length - 1]?.seq ?? frame.cursor) : frame.cursor
             this.o.logger.debug('mailbox-fetch', { items: items.length })
@@ -160,66 +193,120 @@ export class MailboxService {
           }
           case 'ack': {
             if (owner === undefined) { await send(notAuthenticated(frame.reqId)); break }
-            const n = this.o.store.ack(owner.mailboxId, frame.ids)
-            this.o.logger.debug('mailbox-ack', { items: n })
-            await send({ type: 'ok', reqId: frame.reqId, count: n })
+            const deleted = this.o.store.ackEach(owner.mailboxId, frame.ids)
+            this.o.logger.debug('mailbox-ack', { items: deleted.filter(Boolean).length })
+            await send({ type: 'acked', reqId: frame.reqId, deleted })
             break
           }
         }
       }
     } finally {
-      if (owner !== undefined) this.unregister(owner.key, owner.session)
+      if (owner !== undefined) { owner.answered(); this.unregister(owner.key, owner.session) }
     }
   }
 
   /**
-   * Group commit: deposits that arrive in the same turn of the event loop are written in one
-   * transaction (one fsync under synchronous=FULL); each is acknowledged only after that commit.
+   * An owner session's push side (issue 14.1). A deposit never writes its envelope to a session: it writes a
+   * bodiless notice, and only when the previous notice has been answered by a fetch, so a paused reader costs the
+   * relay one notice at most, however many deposits arrive. A session that leaves a notice unanswered for
+   * limits.sessionNoticeDeadlineMs is closed (its reader is stuck or gone; the device reopens a session).
    */
-  private store (mailboxId: Uint8Array, envelope: Uint8Array, now: number): Promise<DepositResult> {
-    const { promise, resolve, reject } = Promise.withResolvers<DepositResult>()
-    this.batch.push({ mailboxId, envelope, resolve, reject })
-    if (this.batch.length === 1) {
-      setImmediate(() => {
-        const batch = this.batch.splice(0, this.batch.length)
-        const l = this.o.limits
-        try {
-          const results = this.o.store.depositMany(batch, now, { maxCount: l.maxMailboxCount, maxBytes: l.maxMailboxBytes, maxTotalBytes: l.maxTotalBytes, expiryMs: l.expiryMs })
-          batch.forEach((b, i) => { b.resolve(results[i] as DepositResult) })
-        } catch (err) {
-          for (const b of batch) b.reject(err)
-        }
-      })
+  private noticeSession (stream: Stream, lp: { write: (b: Uint8Array) => Promise<void> }): { session: Session, answered: () => void } {
+    let unanswered = false
+    let timer: NodeJS.Timeout | undefined
+    const close = (): void => { stream.abort(new NetError('CLOSED', 'Mailbox session closed.')) }
+    const answered = (): void => {
+      unanswered = false
+      if (timer !== undefined) { clearTimeout(timer); timer = undefined }
     }
-    return promise
+    const session: Session = {
+      notify: () => {
+        if (unanswered) return
+        unanswered = true
+        timer = setTimeout(() => {
+          this.o.logger.info('mailbox-session-stalled')
+          close()
+        }, this.o.limits.sessionNoticeDeadlineMs)
+        timer.unref()
+        lp.write(NOTICE).catch(() => {}) // one frame at most is outstanding: nothing to wait for
+      },
+      close: () => { answered(); close() },
+      outstanding: () => unanswered ? NOTICE_FRAME_BYTES : 0
+    }
+    return { session, answered }
   }
 
-  private async deposit (reqId: number, mailboxId: Uint8Array, envelope: Uint8Array, connectionId: string): Promise<RelayFrame> {
+  /**
+   * Group commit: deposits that arrive in the same turn of the event loop, from every stream and connection, are
+   * written in one transaction (one fsync under synchronous=FULL); deposits that arrive while it commits go in the
+   * next one. Each is answered only after its commit.
+   */
+  private store (items: ReadonlyArray<{ mailboxId: Uint8Array, envelope: Uint8Array }>, now: number): Promise<DepositResult[]> {
+    const first = this.batch.length === 0
+    const all = items.map(({ mailboxId, envelope }) => {
+      const { promise, resolve, reject } = Promise.withResolvers<DepositResult>()
+      this.batch.push({ mailboxId, envelope, resolve, reject })
+      return promise
+    })
+    if (first) setImmediate(() => { this.commit(now) })
+    return Promise.all(all)
+  }
+
+  private commit (now: number): void {
+    const batch = this.batch
+    this.batch = []
     const l = this.o.limits
-    if (envelope.length > l.maxEnvelopeBytes) {
-      this.o.logger.info('mailbox-refused', { reason: 'TOO_LARGE', size: envelope.length })
-      return { type: 'error', reqId, reason: 'TOO_LARGE', message: `Envelope of ${envelope.length} bytes is over this relay's maximum of ${l.maxEnvelopeBytes} bytes.` }
-    }
-    const now = this.o.now()
-    if (!this.takeRate(connectionId, now)) {
-      this.o.logger.info('mailbox-refused', { reason: 'RATE_LIMITED' })
-      return { type: 'error', reqId, reason: 'RATE_LIMITED', message: `More than ${l.depositsPerMinutePerConnection} deposits a minute on one connection; slow down and retry.` }
-    }
-    let r
     try {
-      r = await this.store(mailboxId, envelope, now)
+      const results = this.o.store.depositMany(batch, now, { maxCount: l.maxMailboxCount, maxBytes: l.maxMailboxBytes, maxTotalBytes: l.maxTotalBytes, expiryMs: l.expiryMs })
+      this.commits.transactions++
+      this.commits.envelopes += batch.length
+      batch.forEach((b, i) => { b.resolve(results[i] as DepositResult) })
+    } catch (err) {
+      for (const b of batch) b.reject(err)
+    }
+  }
+
+  /** One deposit frame: checks, the group commit, then notices to the owners' sessions. One status per envelope. */
+  private async deposit (items: readonly DepositItem[], connectionId: string): Promise<DepositStatus[]> {
+    const l = this.o.limits
+    const now = this.o.now()
+    const statuses: DepositStatus[] = []
+    const accepted: Array<{ at: number, item: DepositItem }> = []
+    for (const [at, item] of items.entries()) {
+      if (item.envelope.length > l.maxEnvelopeBytes) {
+        this.o.logger.info('mailbox-refused', { reason: 'TOO_LARGE', size: item.envelope.length })
+        statuses.push('TOO_LARGE')
+      } else if (!this.takeRate(connectionId, now)) {
+        statuses.push('RATE_LIMITED')
+      } else {
+        statuses.push('stored')
+        accepted.push({ at, item })
+      }
+    }
+    if (statuses.includes('RATE_LIMITED')) this.o.logger.info('mailbox-refused', { reason: 'RATE_LIMITED' })
+    if (accepted.length === 0) return statuses
+    let results: DepositResult[]
+    try {
+      results = await this.store(accepted.map((a) => a.item), now)
     } catch (err) {
       this.o.logger.error('mailbox-store-failed', { code: errorCode(err) })
-      return { type: 'error', reqId, reason: 'INTERNAL', message: 'The relay could not store the envelope; try another relay.' }
+      for (const a of accepted) statuses[a.at] = 'INTERNAL'
+      return statuses
     }
-    if (!r.ok) {
-      this.o.logger.info('mailbox-refused', { reason: r.reason })
-      return { type: 'error', reqId, reason: r.reason, message: r.message }
-    }
-    this.o.logger.debug('mailbox-deposit', { size: envelope.length })
-    // Committed (synchronous=FULL) above: now the ack may go out, and the owner's live sessions get a push.
-    for (const s of this.sessions.get(Buffer.from(mailboxId).toString('hex')) ?? []) s.push({ id: r.item.id, envelope: r.item.envelope })
-    return { type: 'ok', reqId, count: 1 }
+    // Committed (synchronous=FULL) above: now the answer may go out, and the owners' live sessions get a notice.
+    const touched = new Set<string>()
+    results.forEach((r, i) => {
+      const a = accepted[i] as { at: number, item: DepositItem }
+      if (!r.ok) {
+        this.o.logger.info('mailbox-refused', { reason: r.reason })
+        statuses[a.at] = r.reason
+        return
+      }
+      touched.add(Buffer.from(a.item.mailboxId).toString('hex'))
+    })
+    for (const key of touched) for (const s of this.sessions.get(key) ?? []) s.notify()
+    this.o.logger.debug('mailbox-deposit', { items: accepted.length })
+    return statuses
   }
 
   private verifyOwner (mailboxId: Uint8Array, challenge: Uint8Array, publicKey: Uint8Array, signature: Uint8Array): boolean {

@@ -6,7 +6,7 @@ import type { PrivateKey } from '@libp2p/interface'
 import type { Logger } from '../platform/logger.ts'
 import { openDatabase, resolveDatabaseKey, type Database } from '../store/db.ts'
 import { createProfileLibp2p, type NodeLibp2p } from '../net/libp2p.ts'
-import { MAILBOX_PROTOCOL } from '../wire/mailbox.ts'
+import { MAILBOX_MAX_STREAMS_PER_CONNECTION, MAILBOX_PROTOCOL } from '../wire/mailbox.ts'
 import { MailboxService, type MailboxObservation } from './mailbox-service.ts'
 import { RELAY_MIGRATIONS, SqliteMailboxStore, type MailboxStore } from './store.ts'
 import { resolveLimits, type RelayLimits } from './limits.ts'
@@ -19,8 +19,9 @@ export type { MailboxObservation } from './mailbox-service.ts'
 
 /** The relay's database file (a relay data directory is not a device data directory). */
 export const RELAY_DATABASE_FILE = 'relay.db'
-/** Concurrent mailbox streams per connection: a device needs one session plus a few deposits in flight. */
-export const MAILBOX_MAX_INBOUND_STREAMS = 32
+/** Concurrent mailbox streams per connection (the protocol's bound, src/wire/mailbox.ts): deposits take one
+ * long-lived stream per connection whatever their rate, so the bound is sized for sessions, one per owned mailbox. */
+export const MAILBOX_MAX_INBOUND_STREAMS = MAILBOX_MAX_STREAMS_PER_CONNECTION
 
 export interface RelayOptions {
   readonly dataDir: string
@@ -47,6 +48,8 @@ export interface RelayHandle {
   readonly libp2p: NodeLibp2p
   /** The mailbox store (tests, status). */
   readonly store: MailboxStore
+  /** The mailbox protocol service (tests, status: sessions, commits, push bytes outstanding). */
+  readonly mailboxes: MailboxService
   /** The STUN responder, unless turned off. */
   readonly stun: StunServer | undefined
   readonly db: Database
@@ -102,6 +105,7 @@ export async function startRelay (o: RelayOptions): Promise<RelayHandle> {
       addresses,
       libp2p: node,
       store,
+      mailboxes,
       stun,
       db,
       sweep,

@@ -1,26 +1,43 @@
-// Frames of /0m1/mailbox/1.0.0: deposit (anonymous), challenge authentication of a mailbox owner, paged fetch,
-// ack/delete and live push. Each frame is one varint-length-prefixed message; both sides bound the prefix before
+// Frames of /0m1/mailbox/2.0.0: multi-envelope deposits (anonymous, answered per envelope after the relay's
+// commit), challenge authentication of a mailbox owner, paged fetch, ack/delete and a bodiless new-item notice. Each frame is one varint-length-prefixed message; both sides bound the prefix before
 // buffering (MAX_CLIENT_FRAME_BYTES on the relay, MAX_RELAY_FRAME_BYTES on the device).
 import { WireError } from './errors.ts'
 import { MAILBOX_ID_BYTES, MAX_ENVELOPE_BYTES } from './envelope.ts'
 
-export const MAILBOX_PROTOCOL = '/0m1/mailbox/1.0.0'
-export const MAILBOX_VERSION = 0x01
+export const MAILBOX_PROTOCOL = '/0m1/mailbox/2.0.0'
+/** Version 2: multi-envelope deposit frames answered per envelope, pages of up to MAX_FETCH_ITEMS, and a
+ * bodiless notice instead of pushing envelopes (a paused reader must not make the relay buffer envelopes). */
+export const MAILBOX_VERSION = 0x02
 /** Relay-chosen random item ids: unlinkable across mailboxes, no ordering leak. */
 export const ITEM_ID_BYTES = 16
 export const CHALLENGE_BYTES = 32
 export const ED25519_PUBLIC_KEY_BYTES = 32
 export const ED25519_SIGNATURE_BYTES = 64
-/** One page holds at most this many items: enough to drain quickly, small enough to bound memory per fetch. */
-export const MAX_FETCH_ITEMS = 64
+/** One page holds at most this many items: a 10,000 backlog drains in 40 round trips, and a full page of 4 KiB
+ * envelopes (1 MiB) is what a device buffers per fetch. */
+export const MAX_FETCH_ITEMS = 256
 /** Envelope bytes per page (at least one item is always sent, so a page may reach this plus one envelope). */
 export const MAX_PAGE_ENVELOPE_BYTES = 1024 * 1024
 /** Ids per ack frame: a full page, four times over. */
-export const MAX_ACK_IDS = 256
+export const MAX_ACK_IDS = 1024
+/** Envelopes per deposit frame: enough that one frame per commit keeps the relay's group commit full
+ * (64–256 rows per transaction is where SQLCipher's per-row cost dominates, perf.md). */
+export const MAX_DEPOSIT_ITEMS = 256
+/** Envelope bytes per deposit frame (one envelope of any allowed size always fits): what the relay buffers per
+ * frame, so it bounds the relay's memory per deposit stream together with the frames it reads ahead. */
+export const MAX_DEPOSIT_FRAME_ENVELOPE_BYTES = 1024 * 1024
+/** Deposit frames a device may have sent and not yet seen answered on one stream; the relay reads that many ahead
+ * and no more (its memory per stream is bounded by this times a full frame). */
+export const MAX_DEPOSIT_FRAMES_IN_FLIGHT = 8
+/** Mailbox streams one connection may hold, on both ends: one deposit stream, and one session per mailbox the
+ * device owns (a session per contact plus pending invites share the fetch identity's one connection). */
+export const MAILBOX_MAX_STREAMS_PER_CONNECTION = 512
+/** Per-envelope bytes in a deposit frame besides the envelope: mailbox id and length. */
+const DEPOSIT_ITEM_OVERHEAD = 32 + 4
 /** Refusal sentences are short and never hold identifiers. */
 export const MAX_REASON_BYTES = 200
-/** Largest frame a device may send: a deposit (version, type, request id, mailbox id, envelope). */
-export const MAX_CLIENT_FRAME_BYTES = 1 + 1 + 4 + MAILBOX_ID_BYTES + MAX_ENVELOPE_BYTES
+/** Largest frame a device may send: a full deposit frame (version, type, request id, count, items). */
+export const MAX_CLIENT_FRAME_BYTES = 1 + 1 + 4 + 2 + MAX_DEPOSIT_ITEMS * DEPOSIT_ITEM_OVERHEAD + MAX_DEPOSIT_FRAME_ENVELOPE_BYTES
 /** Largest frame a relay may send: a full page. */
 export const MAX_RELAY_FRAME_BYTES = 1 + 1 + 4 + 8 + 1 + 2 + MAX_FETCH_ITEMS * (ITEM_ID_BYTES + 4) + MAX_PAGE_ENVELOPE_BYTES + MAX_ENVELOPE_BYTES
 /** How long a relay keeps an envelope nobody fetched (issue 3: 30 days); senders give up on a
@@ -38,8 +55,10 @@ const T = {
   ok: 0x81,
   challenge: 0x82,
   batch: 0x83,
-  push: 0x84,
-  error: 0x85
+  notice: 0x84,
+  error: 0x85,
+  deposited: 0x86,
+  acked: 0x87
 } as const
 
 /** Why a relay refused a mailbox request: one byte on the wire (the index in REASONS). */
@@ -57,9 +76,12 @@ export type RefusalReason =
 const REASONS: readonly RefusalReason[] = ['TOO_LARGE', 'QUOTA_COUNT', 'QUOTA_BYTES', 'RATE_LIMITED', 'AUTH_FAILED', 'NOT_AUTHENTICATED', 'BAD_FRAME', 'UNSUPPORTED_VERSION', 'INTERNAL']
 
 export interface MailboxItem { readonly id: Uint8Array, readonly envelope: Uint8Array }
+export interface DepositItem { readonly mailboxId: Uint8Array, readonly envelope: Uint8Array }
+/** One envelope's fate in a deposit frame: stored (durable), or refused with a reason. */
+export type DepositStatus = 'stored' | RefusalReason
 
 export type ClientFrame =
-  | { readonly type: 'deposit', readonly reqId: number, readonly mailboxId: Uint8Array, readonly envelope: Uint8Array }
+  | { readonly type: 'deposit', readonly reqId: number, readonly items: readonly DepositItem[] }
   | { readonly type: 'auth-begin', readonly reqId: number, readonly mailboxId: Uint8Array }
   | { readonly type: 'auth-prove', readonly reqId: number, readonly publicKey: Uint8Array, readonly signature: Uint8Array }
   | { readonly type: 'fetch', readonly reqId: number, readonly cursor: number, readonly limit: number }
@@ -69,8 +91,18 @@ export type RelayFrame =
   | { readonly type: 'ok', readonly reqId: number, readonly count: number }
   | { readonly type: 'challenge', readonly reqId: number, readonly challenge: Uint8Array }
   | { readonly type: 'batch', readonly reqId: number, readonly cursor: number, readonly more: boolean, readonly items: readonly MailboxItem[] }
-  | { readonly type: 'push', readonly item: MailboxItem }
+  /** Something new was deposited in the session's mailbox: fetch. No body, so nothing piles up for a slow reader. */
+  | { readonly type: 'notice' }
   | { readonly type: 'error', readonly reqId: number, readonly reason: RefusalReason, readonly message: string }
+  /** The answer to a deposit frame, sent after the relay's commit: one status per envelope, in order. */
+  | { readonly type: 'deposited', readonly reqId: number, readonly statuses: readonly DepositStatus[] }
+  /** The answer to an ack: for each id, in order, whether it was deleted (acks from several callers share a frame). */
+  | { readonly type: 'acked', readonly reqId: number, readonly deleted: readonly boolean[] }
+
+/** Whether a deposit frame holding `count` envelopes of `bytes` bytes in all may take one more of `next` bytes. */
+export function depositFrameFits (count: number, bytes: number, next: number): boolean {
+  return count < MAX_DEPOSIT_ITEMS && bytes + next <= MAX_DEPOSIT_FRAME_ENVELOPE_BYTES
+}
 
 /** The bytes the owner signs: context, relay peer id (so a challenge cannot be forwarded to another relay), challenge, mailbox id. */
 export function authMessage (relayPeerId: Uint8Array, challenge: Uint8Array, mailboxId: Uint8Array): Uint8Array {
@@ -87,10 +119,18 @@ export function encodeClientFrame (f: ClientFrame): Uint8Array {
   reqIdOk(f.reqId)
   switch (f.type) {
     case 'deposit': {
-      fixed(f.mailboxId, MAILBOX_ID_BYTES, 'mailboxId')
-      if (f.envelope.length === 0) throw new RangeError('envelope must not be empty')
-      if (f.envelope.length > MAX_ENVELOPE_BYTES) throw new WireError('TOO_LARGE', `Envelope of ${f.envelope.length} bytes is over the ${MAX_ENVELOPE_BYTES}-byte maximum.`)
-      return head(T.deposit, f.reqId, MAILBOX_ID_BYTES + f.envelope.length).bytes(f.mailboxId).bytes(f.envelope).done()
+      if (f.items.length === 0 || f.items.length > MAX_DEPOSIT_ITEMS) throw new RangeError(`a deposit frame holds 1..${MAX_DEPOSIT_ITEMS} envelopes`)
+      let bytes = 0
+      for (const it of f.items) {
+        fixed(it.mailboxId, MAILBOX_ID_BYTES, 'mailboxId')
+        if (it.envelope.length === 0) throw new RangeError('envelope must not be empty')
+        if (it.envelope.length > MAX_ENVELOPE_BYTES) throw new WireError('TOO_LARGE', `Envelope of ${it.envelope.length} bytes is over the ${MAX_ENVELOPE_BYTES}-byte maximum.`)
+        bytes += it.envelope.length
+      }
+      if (bytes > MAX_DEPOSIT_FRAME_ENVELOPE_BYTES) throw new RangeError(`a deposit frame holds at most ${MAX_DEPOSIT_FRAME_ENVELOPE_BYTES} envelope bytes`)
+      const w = head(T.deposit, f.reqId, 2 + f.items.length * DEPOSIT_ITEM_OVERHEAD + bytes).u16(f.items.length)
+      for (const it of f.items) w.bytes(it.mailboxId).u32(it.envelope.length).bytes(it.envelope)
+      return w.done()
     }
     case 'auth-begin':
       fixed(f.mailboxId, MAILBOX_ID_BYTES, 'mailboxId')
@@ -119,11 +159,21 @@ export function decodeClientFrame (bytes: Uint8Array): ClientFrame {
   let f: ClientFrame
   switch (type) {
     case T.deposit: {
-      const mailboxId = r.take(MAILBOX_ID_BYTES)
-      const envelope = r.rest()
-      if (envelope.length === 0) throw new WireError('INVALID', 'Deposit carries an empty envelope.')
-      if (envelope.length > MAX_ENVELOPE_BYTES) throw new WireError('TOO_LARGE', `Envelope of ${envelope.length} bytes is over the ${MAX_ENVELOPE_BYTES}-byte maximum.`)
-      return { type: 'deposit', reqId, mailboxId, envelope }
+      const n = r.u16()
+      if (n < 1 || n > MAX_DEPOSIT_ITEMS) throw new WireError('INVALID', `Deposit of ${n} envelopes is outside 1..${MAX_DEPOSIT_ITEMS}.`)
+      const items: DepositItem[] = []
+      let bytes = 0
+      for (let i = 0; i < n; i++) {
+        const mailboxId = r.take(MAILBOX_ID_BYTES)
+        const len = r.u32()
+        if (len === 0) throw new WireError('INVALID', 'Deposit carries an empty envelope.')
+        if (len > MAX_ENVELOPE_BYTES) throw new WireError('TOO_LARGE', `Envelope of ${len} bytes is over the ${MAX_ENVELOPE_BYTES}-byte maximum.`)
+        bytes += len
+        if (bytes > MAX_DEPOSIT_FRAME_ENVELOPE_BYTES) throw new WireError('TOO_LARGE', `Deposit frame is over ${MAX_DEPOSIT_FRAME_ENVELOPE_BYTES} envelope bytes.`)
+        items.push({ mailboxId, envelope: r.take(len) })
+      }
+      f = { type: 'deposit', reqId, items }
+      break
     }
     case T.authBegin: f = { type: 'auth-begin', reqId, mailboxId: r.take(MAILBOX_ID_BYTES) }; break
     case T.authProve: f = { type: 'auth-prove', reqId, publicKey: r.take(ED25519_PUBLIC_KEY_BYTES), signature: r.take(ED25519_SIGNATURE_BYTES) }; break
@@ -166,14 +216,28 @@ export function encodeRelayFrame (f: RelayFrame): Uint8Array {
       if (out.length > MAX_RELAY_FRAME_BYTES) throw new RangeError('page is over MAX_RELAY_FRAME_BYTES')
       return out
     }
-    case 'push':
-      if (f.item.envelope.length === 0 || f.item.envelope.length > MAX_ENVELOPE_BYTES) throw new RangeError('pushed envelope size out of range')
-      return head(T.push, 0, ITEM_ID_BYTES + f.item.envelope.length).bytes(fixed(f.item.id, ITEM_ID_BYTES, 'item.id')).bytes(f.item.envelope).done()
+    case 'notice':
+      return head(T.notice, 0, 0).done()
+    case 'deposited': {
+      reqIdOk(f.reqId)
+      if (f.statuses.length === 0 || f.statuses.length > MAX_DEPOSIT_ITEMS) throw new RangeError(`a deposit answer holds 1..${MAX_DEPOSIT_ITEMS} statuses`)
+      const w = head(T.deposited, f.reqId, 2 + f.statuses.length).u16(f.statuses.length)
+      for (const st of f.statuses) w.u8(st === 'stored' ? 0 : 1 + reasonIndex(st))
+      return w.done()
+    }
+    case 'acked': {
+      reqIdOk(f.reqId)
+      const n = f.deleted.length
+      if (n === 0 || n > MAX_ACK_IDS) throw new RangeError(`an ack answer holds 1..${MAX_ACK_IDS} bits`)
+      const bits = new Uint8Array(Math.ceil(n / 8))
+      f.deleted.forEach((d, i) => { if (d) bits[i >> 3] = (bits[i >> 3] ?? 0) | (0x80 >> (i & 7)) })
+      return head(T.acked, f.reqId, 2 + bits.length).u16(n).bytes(bits).done()
+    }
     case 'error': {
       reqIdOk(f.reqId)
       let msg = new TextEncoder().encode(f.message)
       if (msg.length > MAX_REASON_BYTES) msg = msg.subarray(0, MAX_REASON_BYTES)
-      return head(T.error, f.reqId, 1 + 2 + msg.length).u8(REASONS.indexOf(f.reason)).u16(msg.length).bytes(msg).done()
+      return head(T.error, f.reqId, 1 + 2 + msg.length).u8(reasonIndex(f.reason)).u16(msg.length).bytes(msg).done()
     }
   }
 }
@@ -202,11 +266,30 @@ export function decodeRelayFrame (bytes: Uint8Array): RelayFrame {
       f = { type: 'batch', reqId, cursor, more: moreByte === 1, items }
       break
     }
-    case T.push: {
-      const id = r.take(ITEM_ID_BYTES)
-      const envelope = r.rest()
-      if (envelope.length === 0 || envelope.length > MAX_ENVELOPE_BYTES) throw new WireError('INVALID', 'Pushed envelope size is out of range.')
-      return { type: 'push', item: { id, envelope } }
+    case T.notice:
+      if (reqId !== 0) throw new WireError('INVALID', 'A notice carries request id 0.')
+      f = { type: 'notice' }
+      break
+    case T.deposited: {
+      const n = r.u16()
+      if (n < 1 || n > MAX_DEPOSIT_ITEMS) throw new WireError('INVALID', `Deposit answer of ${n} statuses is outside 1..${MAX_DEPOSIT_ITEMS}.`)
+      const statuses: DepositStatus[] = []
+      for (let i = 0; i < n; i++) {
+        const b = r.u8()
+        const reason = b === 0 ? 'stored' : REASONS[b - 1]
+        if (reason === undefined) throw new WireError('UNKNOWN_KIND', 'Unknown deposit status.')
+        statuses.push(reason)
+      }
+      f = { type: 'deposited', reqId, statuses }
+      break
+    }
+    case T.acked: {
+      const n = r.u16()
+      if (n < 1 || n > MAX_ACK_IDS) throw new WireError('INVALID', `Ack answer of ${n} bits is outside 1..${MAX_ACK_IDS}.`)
+      const bits = r.take(Math.ceil(n / 8))
+      if (n % 8 !== 0 && ((bits[bits.length - 1] ?? 0) & (0xff >> (n % 8))) !== 0) throw new WireError('INVALID', 'Ack answer has padding bits set.')
+      f = { type: 'acked', reqId, deleted: Array.from({ length: n }, (_, i) => ((bits[i >> 3] ?? 0) & (0x80 >> (i & 7))) !== 0) }
+      break
     }
     case T.error: {
       const reason = REASONS[r.u8()]
@@ -220,6 +303,12 @@ export function decodeRelayFrame (bytes: Uint8Array): RelayFrame {
   }
   r.end()
   return f
+}
+
+function reasonIndex (reason: RefusalReason): number {
+  const i = REASONS.indexOf(reason)
+  if (i < 0) throw new RangeError('unknown refusal reason')
+  return i
 }
 
 function reqIdOk (reqId: number): void {

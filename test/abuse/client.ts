@@ -1,5 +1,5 @@
 // A hostile (or just plain) mailbox client for abuse tests: a bare libp2p node that speaks
-// /0m1/mailbox/1.0.0 with frames it builds itself, so tests can send what a real device never would.
+// /0m1/mailbox/2.0.0 with frames it builds itself, so tests can send what a real device never would.
 import { createLibp2p } from 'libp2p'
 import type { Libp2p } from 'libp2p'
 import type { Stream } from '@libp2p/interface'
@@ -9,6 +9,7 @@ import { yamux } from '@libp2p/yamux'
 import { identify } from '@libp2p/identify'
 import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
+import { refusedEnvelope } from '../../src/net/mailbox-deposit.ts'
 import { MAILBOX_PROTOCOL, MAX_RELAY_FRAME_BYTES, decodeRelayFrame, encodeClientFrame, type RelayFrame } from '../../src/wire/mailbox.ts'
 
 /** Bound on one request in these tests. */
@@ -32,6 +33,15 @@ export interface MailboxConn {
   close: () => Promise<void>
 }
 
+/** A one-envelope deposit's answer, as the tests read it: 'ok' when stored, else an error frame with the reason. */
+function oneDeposit (f: RelayFrame): RelayFrame {
+  if (f.type !== 'deposited') return f
+  const st = f.statuses[0]
+  if (st === 'stored') return { type: 'ok', reqId: f.reqId, count: 1 }
+  const reason = st ?? 'INTERNAL'
+  return { type: 'error', reqId: f.reqId, reason, message: refusedEnvelope(reason).message }
+}
+
 export async function openMailboxStream (node: Libp2p, relayAddr: string): Promise<MailboxConn> {
   const stream = await node.dialProtocol(multiaddr(relayAddr), MAILBOX_PROTOCOL, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })
   const lp = lpStream(stream, { maxDataLength: MAX_RELAY_FRAME_BYTES })
@@ -43,7 +53,7 @@ export async function openMailboxStream (node: Libp2p, relayAddr: string): Promi
   return {
     stream,
     request,
-    deposit: async (mailboxId, envelope) => await request(encodeClientFrame({ type: 'deposit', reqId: reqId++, mailboxId, envelope })),
+    deposit: async (mailboxId, envelope) => oneDeposit(await request(encodeClientFrame({ type: 'deposit', reqId: reqId++, items: [{ mailboxId, envelope }] }))),
     close: async () => { await stream.close().catch(() => {}) }
   }
 }

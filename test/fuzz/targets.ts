@@ -159,7 +159,8 @@ export const TARGETS: readonly TargetSpec[] = [
       const { encodeClientFrame, decodeClientFrame } = await import('../../src/wire/mailbox.ts')
       const { WireError } = await import('../../src/wire/errors.ts')
       const seeds = [
-        encodeClientFrame({ type: 'deposit', reqId: 1, mailboxId: randomBytes(32), envelope: randomBytes(1024) }),
+        encodeClientFrame({ type: 'deposit', reqId: 1, items: [{ mailboxId: randomBytes(32), envelope: randomBytes(1024) }] }),
+        encodeClientFrame({ type: 'deposit', reqId: 6, items: [{ mailboxId: randomBytes(32), envelope: randomBytes(100) }, { mailboxId: randomBytes(32), envelope: randomBytes(7) }] }),
         encodeClientFrame({ type: 'auth-begin', reqId: 2, mailboxId: randomBytes(32) }),
         encodeClientFrame({ type: 'auth-prove', reqId: 3, publicKey: randomBytes(32), signature: randomBytes(64) }),
         encodeClientFrame({ type: 'fetch', reqId: 4, cursor: 12345, limit: 64 }),
@@ -180,7 +181,9 @@ export const TARGETS: readonly TargetSpec[] = [
         encodeRelayFrame({ type: 'challenge', reqId: 2, challenge: randomBytes(32) }),
         encodeRelayFrame({ type: 'batch', reqId: 3, cursor: 99, more: true, items: [item(), item()] }),
         encodeRelayFrame({ type: 'batch', reqId: 4, cursor: 0, more: false, items: [] }),
-        encodeRelayFrame({ type: 'push', item: item() }),
+        encodeRelayFrame({ type: 'notice' }),
+        encodeRelayFrame({ type: 'acked', reqId: 7, deleted: [true, false, true, true, false, true, true, true, false, true] }),
+        encodeRelayFrame({ type: 'deposited', reqId: 6, statuses: ['stored', 'QUOTA_BYTES', 'stored'] }),
         encodeRelayFrame({ type: 'error', reqId: 5, reason: 'QUOTA_COUNT', message: 'This mailbox is full.' })
       ]
       return { decode: decodeRelayFrame, isTyped: (e) => WireError.is(e), seeds, maxRandomLength: 1024 }

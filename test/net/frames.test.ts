@@ -8,7 +8,8 @@ import { decodeDeliverFrame, encodeDeliverFrame, MAX_ACK_FRAME_BYTES, MAX_ACKS_P
 import { FrameReader, lengthPrefixed } from '../../src/net/frame-reader.ts'
 import { MAX_ENVELOPE_BYTES } from '../../src/wire/envelope.ts'
 import {
-  authMessage, decodeClientFrame, decodeRelayFrame, encodeClientFrame, encodeRelayFrame, MAX_ACK_IDS, MAX_FETCH_ITEMS
+  authMessage, decodeClientFrame, decodeRelayFrame, depositFrameFits, encodeClientFrame, encodeRelayFrame, MAILBOX_PROTOCOL, MAX_ACK_IDS,
+  MAX_DEPOSIT_ITEMS, MAX_FETCH_ITEMS, type DepositStatus
 } from '../../src/wire/mailbox.ts'
 import {
   decodePresenceRecord, encodePresenceRecord, presenceDhtKey, selectPresence, validatePresence
@@ -17,6 +18,8 @@ import { decodeStunPort, encodeStunPort } from '../../src/wire/stun-port.ts'
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
 const fill = (n: number, v: number): Uint8Array => new Uint8Array(n).fill(v)
+const u16 = (n: number): number[] => [n >> 8, n & 0xff]
+const u32 = (n: number): number[] => [(n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]
 
 
 /** Malformed bytes (not a version or size refusal): the wire layer's own error, never the network's. */
@@ -95,47 +98,93 @@ test('length-prefixed framing on a stream: prefixes in any chunking, the limit c
   assert.equal(partial.buffered, 2)
 })
 
-test('mailbox client frames: exact bytes', () => {
+test('mailbox client frames (version 2): exact bytes', () => {
   const mb = fill(32, 0x11)
-  assert.equal(hex(encodeClientFrame({ type: 'deposit', reqId: 7, mailboxId: mb, envelope: Uint8Array.of(0xee) })), '010100000007' + '11'.repeat(32) + 'ee')
-  assert.equal(hex(encodeClientFrame({ type: 'auth-begin', reqId: 1, mailboxId: mb })), '010200000001' + '11'.repeat(32))
-  assert.equal(hex(encodeClientFrame({ type: 'auth-prove', reqId: 2, publicKey: fill(32, 0x22), signature: fill(64, 0x33) })), '010300000002' + '22'.repeat(32) + '33'.repeat(64))
-  assert.equal(hex(encodeClientFrame({ type: 'fetch', reqId: 3, cursor: 258, limit: 64 })), '010400000003' + '0000000000000102' + '0040')
-  assert.equal(hex(encodeClientFrame({ type: 'ack', reqId: 4, ids: [fill(16, 0x44)] })), '010500000004' + '0001' + '44'.repeat(16))
+  assert.equal(hex(encodeClientFrame({ type: 'deposit', reqId: 7, items: [{ mailboxId: mb, envelope: Uint8Array.of(0xee) }] })), '020100000007' + '0001' + '11'.repeat(32) + '00000001' + 'ee')
+  assert.equal(hex(encodeClientFrame({ type: 'deposit', reqId: 8, items: [{ mailboxId: mb, envelope: Uint8Array.of(0xee) }, { mailboxId: fill(32, 0x12), envelope: Uint8Array.of(1, 2) }] })),
+    '020100000008' + '0002' + '11'.repeat(32) + '00000001' + 'ee' + '12'.repeat(32) + '00000002' + '0102')
+  assert.equal(hex(encodeClientFrame({ type: 'auth-begin', reqId: 1, mailboxId: mb })), '020200000001' + '11'.repeat(32))
+  assert.equal(hex(encodeClientFrame({ type: 'auth-prove', reqId: 2, publicKey: fill(32, 0x22), signature: fill(64, 0x33) })), '020300000002' + '22'.repeat(32) + '33'.repeat(64))
+  assert.equal(hex(encodeClientFrame({ type: 'fetch', reqId: 3, cursor: 258, limit: 256 })), '020400000003' + '0000000000000102' + '0100')
+  assert.equal(hex(encodeClientFrame({ type: 'ack', reqId: 4, ids: [fill(16, 0x44)] })), '020500000004' + '0001' + '44'.repeat(16))
   assert.equal(hex(authMessage(Uint8Array.of(0xab), fill(32, 1), fill(32, 2))),
     Buffer.from('0m1 mailbox auth v1').toString('hex') + '01ab' + '01'.repeat(32) + '02'.repeat(32))
+  assert.equal(MAILBOX_PROTOCOL, '/0m1/mailbox/2.0.0')
 })
 
-test('mailbox relay frames: exact bytes', () => {
-  assert.equal(hex(encodeRelayFrame({ type: 'ok', reqId: 5, count: 3 })), '018100000005' + '00000003')
-  assert.equal(hex(encodeRelayFrame({ type: 'challenge', reqId: 1, challenge: fill(32, 0x55) })), '018200000001' + '55'.repeat(32))
+test('mailbox relay frames (version 2): exact bytes', () => {
+  assert.equal(hex(encodeRelayFrame({ type: 'ok', reqId: 5, count: 3 })), '028100000005' + '00000003')
+  assert.equal(hex(encodeRelayFrame({ type: 'challenge', reqId: 1, challenge: fill(32, 0x55) })), '028200000001' + '55'.repeat(32))
   assert.equal(hex(encodeRelayFrame({ type: 'batch', reqId: 6, cursor: 9, more: true, items: [{ id: fill(16, 0x66), envelope: Uint8Array.of(0x77, 0x78) }] })),
-    '018300000006' + '0000000000000009' + '01' + '0001' + '66'.repeat(16) + '00000002' + '7778')
-  assert.equal(hex(encodeRelayFrame({ type: 'push', item: { id: fill(16, 0x66), envelope: Uint8Array.of(0x99) } })), '018400000000' + '66'.repeat(16) + '99')
-  assert.equal(hex(encodeRelayFrame({ type: 'error', reqId: 8, reason: 'QUOTA_COUNT', message: 'full' })), '018500000008' + '01' + '0004' + Buffer.from('full').toString('hex'))
+    '028300000006' + '0000000000000009' + '01' + '0001' + '66'.repeat(16) + '00000002' + '7778')
+  assert.equal(hex(encodeRelayFrame({ type: 'notice' })), '028400000000')
+  assert.equal(hex(encodeRelayFrame({ type: 'error', reqId: 8, reason: 'QUOTA_COUNT', message: 'full' })), '028500000008' + '01' + '0004' + Buffer.from('full').toString('hex'))
+  // status 0 = stored, else 1 + the refusal reason's index (TOO_LARGE 0, QUOTA_COUNT 1, QUOTA_BYTES 2, RATE_LIMITED 3, ... INTERNAL 8)
+  assert.equal(hex(encodeRelayFrame({ type: 'deposited', reqId: 9, statuses: ['stored', 'QUOTA_BYTES', 'RATE_LIMITED', 'INTERNAL'] })), '028600000009' + '0004' + '00030409')
+  // one bit per acked id, most significant bit first, zero padding
+  assert.equal(hex(encodeRelayFrame({ type: 'acked', reqId: 10, deleted: [true, false, true, true, false, false, false, false, true] })), '02870000000a' + '0009' + 'b080')
 })
 
 test('mailbox frames: version first, truncation, trailing bytes, bounds, unknown types', () => {
   const dep = encodeClientFrame({ type: 'auth-begin', reqId: 1, mailboxId: fill(32, 1) })
-  const v2 = dep.slice(); v2[0] = 2
-  assert.throws(() => decodeClientFrame(v2), (e) => WireError.is(e, 'VERSION'))
+  const v1 = dep.slice(); v1[0] = 1
+  assert.throws(() => decodeClientFrame(v1), (e) => WireError.is(e, 'VERSION'))
+  assert.throws(() => decodeRelayFrame(Uint8Array.of(1, 0x81, 0, 0, 0, 1, 0, 0, 0, 0)), (e) => WireError.is(e, 'VERSION'))
   assert.throws(() => decodeClientFrame(dep.subarray(0, dep.length - 1)), badBytes)
   assert.throws(() => decodeClientFrame(Uint8Array.of(...dep, 0)), badBytes)
-  assert.throws(() => decodeClientFrame(Uint8Array.of(1, 0x7f, 0, 0, 0, 0)), badBytes)
-  assert.throws(() => decodeClientFrame(Uint8Array.of(1, 4, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, MAX_FETCH_ITEMS + 1)), badBytes)
-  assert.throws(() => decodeClientFrame(Uint8Array.of(1, 5, 0, 0, 0, 1, 0, 0)), badBytes)
+  assert.throws(() => decodeClientFrame(Uint8Array.of(2, 0x7f, 0, 0, 0, 0)), badBytes)
+  assert.throws(() => decodeClientFrame(Uint8Array.of(2, 4, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, ...u16(MAX_FETCH_ITEMS + 1))), badBytes)
+  assert.throws(() => decodeClientFrame(Uint8Array.of(2, 5, 0, 0, 0, 1, 0, 0)), badBytes)
+  assert.throws(() => decodeClientFrame(Uint8Array.of(2, 5, 0, 0, 0, 1, ...u16(MAX_ACK_IDS + 1))), badBytes)
   assert.throws(() => encodeClientFrame({ type: 'ack', reqId: 1, ids: Array.from({ length: MAX_ACK_IDS + 1 }, () => fill(16, 0)) }), RangeError)
-  assert.throws(() => decodeClientFrame(Uint8Array.of(1, 1, 0, 0, 0, 1, ...fill(32, 0))), badBytes)
-  assert.throws(() => decodeRelayFrame(Uint8Array.of(1, 0x85, 0, 0, 0, 1, 200, 0, 0)), badBytes)
+  // deposits: a count of 0 or over the bound, an empty envelope, an envelope over the maximum, a length past the end
+  const item = [...fill(32, 0)]
+  assert.throws(() => decodeClientFrame(Uint8Array.of(2, 1, 0, 0, 0, 1, 0, 0)), badBytes)
+  assert.throws(() => decodeClientFrame(Uint8Array.of(2, 1, 0, 0, 0, 1, ...u16(MAX_DEPOSIT_ITEMS + 1))), badBytes)
+  assert.throws(() => decodeClientFrame(Uint8Array.of(2, 1, 0, 0, 0, 1, 0, 1, ...item, 0, 0, 0, 0)), badBytes)
+  assert.throws(() => decodeClientFrame(Uint8Array.of(2, 1, 0, 0, 0, 1, 0, 1, ...item, ...u32(MAX_ENVELOPE_BYTES + 1))), (e) => WireError.is(e, 'TOO_LARGE'))
+  assert.throws(() => decodeClientFrame(Uint8Array.of(2, 1, 0, 0, 0, 1, 0, 1, ...item, 0, 0, 0, 9, 1)), badBytes)
+  assert.throws(() => decodeClientFrame(Uint8Array.of(2, 1, 0, 0, 0, 1, 0, 2, ...item, 0, 0, 0, 1, 1)), badBytes)
+  assert.throws(() => encodeClientFrame({ type: 'deposit', reqId: 1, items: [] }), RangeError)
+  assert.throws(() => encodeClientFrame({ type: 'deposit', reqId: 1, items: Array.from({ length: MAX_DEPOSIT_ITEMS + 1 }, () => ({ mailboxId: fill(32, 0), envelope: fill(1, 0) })) }), RangeError)
+  // envelope bytes per frame: 17 envelopes of 64 KiB exceed the 1 MiB bound, on both sides
+  const big = Array.from({ length: 17 }, () => ({ mailboxId: fill(32, 0), envelope: fill(MAX_ENVELOPE_BYTES, 1) }))
+  assert.throws(() => encodeClientFrame({ type: 'deposit', reqId: 1, items: big }), RangeError)
+  const raw = Buffer.concat([Uint8Array.of(2, 1, 0, 0, 0, 1, ...u16(17)), ...big.map((b) => Buffer.concat([b.mailboxId, Uint8Array.from(u32(b.envelope.length)), b.envelope]))])
+  assert.throws(() => decodeClientFrame(raw), (e) => WireError.is(e, 'TOO_LARGE'))
+  assert.equal(depositFrameFits(16, 16 * MAX_ENVELOPE_BYTES, 1), false)
+  assert.equal(depositFrameFits(MAX_DEPOSIT_ITEMS, 0, 1), false)
+  assert.equal(depositFrameFits(0, 0, MAX_ENVELOPE_BYTES), true)
+  // relay frames
+  assert.throws(() => decodeRelayFrame(Uint8Array.of(2, 0x85, 0, 0, 0, 1, 200, 0, 0)), badBytes)
+  assert.throws(() => decodeRelayFrame(Uint8Array.of(2, 0x84, 0, 0, 0, 1)), badBytes) // a notice carries request id 0
+  assert.throws(() => decodeRelayFrame(Uint8Array.of(2, 0x84, 0, 0, 0, 0, 1)), badBytes)
+  assert.throws(() => decodeRelayFrame(Uint8Array.of(2, 0x86, 0, 0, 0, 1, 0, 0)), badBytes)
+  assert.throws(() => decodeRelayFrame(Uint8Array.of(2, 0x86, 0, 0, 0, 1, 0, 1, 10)), badBytes) // unknown status
+  assert.throws(() => decodeRelayFrame(Uint8Array.of(2, 0x86, 0, 0, 0, 1, 0, 2, 0)), badBytes)
+  assert.throws(() => decodeRelayFrame(Uint8Array.of(2, 0x83, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, ...u16(MAX_FETCH_ITEMS + 1))), badBytes)
+  assert.throws(() => decodeRelayFrame(Uint8Array.of(2, 0x87, 0, 0, 0, 1, 0, 0)), badBytes) // no bits
+  assert.throws(() => decodeRelayFrame(Uint8Array.of(2, 0x87, 0, 0, 0, 1, ...u16(MAX_ACK_IDS + 1), ...fill(129, 0))), badBytes)
+  assert.throws(() => decodeRelayFrame(Uint8Array.of(2, 0x87, 0, 0, 0, 1, 0, 9, 0xff)), badBytes) // bitmap cut short
+  assert.throws(() => decodeRelayFrame(Uint8Array.of(2, 0x87, 0, 0, 0, 1, 0, 2, 0xe0)), badBytes) // padding bit set
   // a batch item claiming more bytes than the frame holds
-  assert.throws(() => decodeRelayFrame(Uint8Array.of(1, 0x83, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, ...fill(16, 0), 0, 0, 0, 9, 1)), badBytes)
+  assert.throws(() => decodeRelayFrame(Uint8Array.of(2, 0x83, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, ...fill(16, 0), 0, 0, 0, 9, 1)), badBytes)
 })
 
 test('mailbox frames round-trip (property)', () => {
   const bytes = (n: number): fc.Arbitrary<Uint8Array> => fc.uint8Array({ minLength: n, maxLength: n })
-  fc.assert(fc.property(fc.nat({ max: 0xffffffff }), bytes(32), fc.uint8Array({ minLength: 1, maxLength: 2000 }), (reqId, mailboxId, envelope) => {
-    const f = { type: 'deposit' as const, reqId, mailboxId, envelope }
+  fc.assert(fc.property(fc.nat({ max: 0xffffffff }), fc.array(fc.record({ mailboxId: bytes(32), envelope: fc.uint8Array({ minLength: 1, maxLength: 2000 }) }), { minLength: 1, maxLength: 8 }), (reqId, items) => {
+    const f = { type: 'deposit' as const, reqId, items: items.map((i) => ({ mailboxId: i.mailboxId, envelope: i.envelope })) }
     assert.deepEqual(decodeClientFrame(encodeClientFrame(f)), f)
+  }))
+  const status = fc.constantFrom<DepositStatus>('stored', 'TOO_LARGE', 'QUOTA_COUNT', 'QUOTA_BYTES', 'RATE_LIMITED', 'INTERNAL')
+  fc.assert(fc.property(fc.nat({ max: 0xffffffff }), fc.array(status, { minLength: 1, maxLength: MAX_DEPOSIT_ITEMS }), (reqId, statuses) => {
+    const f = { type: 'deposited' as const, reqId, statuses }
+    assert.deepEqual(decodeRelayFrame(encodeRelayFrame(f)), f)
+  }))
+  fc.assert(fc.property(fc.nat({ max: 0xffffffff }), fc.array(fc.boolean(), { minLength: 1, maxLength: MAX_ACK_IDS }), (reqId, deleted) => {
+    const f = { type: 'acked' as const, reqId, deleted }
+    assert.deepEqual(decodeRelayFrame(encodeRelayFrame(f)), f)
   }))
   fc.assert(fc.property(fc.nat({ max: 0xffffffff }), fc.nat(), fc.boolean(), fc.array(fc.record({ id: bytes(16), envelope: fc.uint8Array({ minLength: 1, maxLength: 300 }) }), { maxLength: 8 }), (reqId, cursor, more, items) => {
     const f = { type: 'batch' as const, reqId, cursor, more, items: items.map((i) => ({ id: i.id, envelope: i.envelope })) }
@@ -170,7 +219,7 @@ test('presence records and keys: exact bytes, bounds, validator and selector', (
 
 test('net translates wire errors at the stream: version, size and malformed bytes become NetErrors with the cause kept', () => {
   assert.throws(() => atStream(() => decodeDeliverFrame(Uint8Array.of(1, 1, 9))), (e) => NetError.is(e, 'UNSUPPORTED_VERSION') && WireError.is(e.cause, 'VERSION'))
-  assert.throws(() => atStream(() => decodeClientFrame(Uint8Array.of(1, 0x7f, 0, 0, 0, 0))), (e) => NetError.is(e, 'BAD_FRAME'))
+  assert.throws(() => atStream(() => decodeClientFrame(Uint8Array.of(2, 0x7f, 0, 0, 0, 0))), (e) => NetError.is(e, 'BAD_FRAME'))
   const big = new Uint8Array(MAX_DELIVER_FRAME_BYTES + 1); big[0] = 2; big[1] = 1
   assert.throws(() => atStream(() => decodeDeliverFrame(big)), (e) => NetError.is(e, 'TOO_LARGE'))
   const other = new Error('not from the wire')

@@ -92,7 +92,7 @@ test('quotas: per-mailbox count and bytes, per-connection rate; refusals carry a
   const count = makeMailboxKey()
   await d.deposit(relay.addr, count.mailboxId, env(1024))
   await d.deposit(relay.addr, count.mailboxId, env(1024))
-  await assert.rejects(d.deposit(relay.addr, count.mailboxId, env(1024)), (err) => NetError.is(err, 'REFUSED') && err.reason === 'QUOTA_COUNT' && /maximum of 2 envelopes/.test(err.message))
+  await assert.rejects(d.deposit(relay.addr, count.mailboxId, env(1024)), (err) => NetError.is(err, 'REFUSED') && err.reason === 'QUOTA_COUNT' && /maximum number of envelopes/.test(err.message))
   const bytes = makeMailboxKey()
   await d.deposit(relay.addr, bytes.mailboxId, env(4096))
   await assert.rejects(d.deposit(relay.addr, bytes.mailboxId, env(8192)), (err) => NetError.is(err, 'REFUSED') && err.reason === 'QUOTA_BYTES')

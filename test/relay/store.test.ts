@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { openDatabase, resolveDatabaseKey } from '../../src/store/db.ts'
-import { MemoryMailboxStore, RELAY_MIGRATIONS, SqliteMailboxStore, type MailboxStore } from '../../src/relay/store.ts'
+import { ACK_SQL, MemoryMailboxStore, PAGE_SQL, RELAY_MIGRATIONS, SqliteMailboxStore, SWEEP_SQL, type MailboxStore } from '../../src/relay/store.ts'
 
 const quota = { maxCount: 3, maxBytes: 100, expiryMs: 1000 }
 const mb = (v: number): Uint8Array => new Uint8Array(32).fill(v)
@@ -74,3 +74,26 @@ for (const [kind, make] of kinds) {
     assert.deepEqual(s.usage(mb(1)), { count: 0, bytes: 0 })
   })
 }
+
+test('sqlcipher store: the per-envelope statements use an index (EXPLAIN QUERY PLAN), and the quota needs no query', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), '0m1-relayplan-'))
+  const db = openDatabase({ path: join(dir, 'relay.db'), key: resolveDatabaseKey(dir, { create: true }), migrations: RELAY_MIGRATIONS, synchronous: 'FULL' })
+  t.after(() => { db.close(); rmSync(dir, { recursive: true, force: true }) })
+  const s = new SqliteMailboxStore(db)
+  // A few thousand rows, so the planner has statistics-free but realistic tables.
+  const q = { maxCount: 100_000, maxBytes: 1 << 30, expiryMs: 1000 }
+  s.depositMany(Array.from({ length: 3000 }, (_, i) => ({ mailboxId: mb(i % 7), envelope: e(10, i) })), 0, q)
+  const plan = (sql: string): string => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all([new Uint8Array(32), 0, 0, 1].slice(0, (sql.match(/\?/g) ?? []).length)) as Array<{ detail: string }>).map((r) => r.detail).join(' | ')
+  const page = plan(PAGE_SQL)
+  assert.match(page, /SEARCH envelopes USING INDEX envelopes_by_mailbox \(mailbox=\? AND seq>\?\)/, page)
+  assert.doesNotMatch(page, /SCAN|TEMP B-TREE/, page)
+  const ack = plan(ACK_SQL)
+  assert.match(ack, /SEARCH envelopes USING INDEX sqlite_autoindex_envelopes_1 \(id=\?\)/, ack)
+  const sweep = plan(SWEEP_SQL)
+  assert.match(sweep, /SEARCH envelopes USING (COVERING )?INDEX envelopes_by_expiry \(expires_at<\?\)/, sweep)
+  // usage() reads the counters: it stays exact with no statement at all (the table is checked beside it).
+  const truth = db.prepare('SELECT count(*) AS n, sum(size) AS b FROM envelopes WHERE mailbox = ?').get([Buffer.from(mb(3))]) as { n: number, b: number }
+  assert.deepEqual(s.usage(mb(3)), { count: Number(truth.n), bytes: Number(truth.b) })
+  // A reopened store reads the same counters back.
+  assert.deepEqual(new SqliteMailboxStore(db).usage(mb(3)), s.usage(mb(3)))
+})

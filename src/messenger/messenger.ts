@@ -618,20 +618,21 @@ export class MessengerCore implements Messenger {
         if (this.#pumpTimer !== undefined) { this.#pumpTimer.cancel(); this.#pumpTimer = undefined }
         let room = MAX_IN_FLIGHT - this.#inFlight.size
         if (room <= 0) break
-        // Fresh rows first, from memory; then what the store has due, asked only when something may be.
-        const fresh = this.#fresh.splice(0, room)
-        room -= fresh.length
+        // What the store has due first (older: a contact card must not be overtaken by the text after it),
+        // asked only when something may be; then fresh rows, from memory.
         let stored: OutboxRow[] = []
         const now = this.#now()
-        if (room > 0 && now >= this.#storedDueAt) {
-          const limit = room + this.#inFlight.size + fresh.length
+        if (now >= this.#storedDueAt) {
+          const limit = room + this.#inFlight.size
           const rows = this.#history.due(now, limit)
           // A full page may have left rows due now behind: ask again next time; else nothing stored is due
           // before the next row's time (rows due now and in flight are rescheduled, each noting its time).
           this.#storedDueAt = rows.length >= limit ? now : (this.#history.nextDueAt(now) ?? Number.POSITIVE_INFINITY)
           stored = rows.filter((r) => !this.#inFlight.has(`${r.contactId}/${r.messageId}`)).slice(0, room)
+          room -= stored.length
         }
-        for (const row of [...fresh, ...stored]) {
+        const fresh = this.#fresh.splice(0, Math.max(0, room))
+        for (const row of [...stored, ...fresh]) {
           const key = `${row.contactId}/${row.messageId}`
           if (this.#inFlight.has(key)) continue
           this.#inFlight.add(key)
@@ -784,8 +785,12 @@ export class MessengerCore implements Messenger {
     if (this.#receiving || this.#incoming.length === 0) return
     this.#receiving = true
     this.#background('receive', this.#crypto.run(async () => {
+      const batch = this.#incoming.splice(0, MAX_RECEIVE_BATCH)
       try {
-        await this.#receiveBatch(this.#incoming.splice(0, MAX_RECEIVE_BATCH))
+        await this.#receiveBatch(batch)
+      } catch (err) {
+        // Never leave a caller waiting (the network would hold its frame forever); settled ones stay so.
+        for (const item of batch) item.reject(err)
       } finally {
         this.#receiving = false
         // What arrived meanwhile is the next batch, queued behind any send that is waiting.

@@ -204,8 +204,7 @@ export class History implements HistoryStore {
 
   /** Moves an outgoing message's state forward (never back); returns the new view if it changed. */
   advance (contactId: string, id: string, state: MessageState, o: { path?: DeliveryPath, failure?: string } = {}): MessageView | undefined {
-    this.#writeLater()
-    return this.#advance(contactId, id, state, o)
+    return this.#tx(() => this.#advance(contactId, id, state, o))
   }
 
   #advance (contactId: string, id: string, state: MessageState, o: { path?: DeliveryPath, failure?: string }): MessageView | undefined {

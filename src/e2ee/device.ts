@@ -9,7 +9,7 @@ import type { Payload } from '../wire/payload.ts'
 import { accountExists, createAccount, openAccount, type OpenOptions } from './account.ts'
 import { checkName, checkNetwork, type DeviceContext, type NetworkCardFields } from './context.ts'
 import { acceptInvite, createInvite } from './invites.ts'
-import { cardPayload, envelopeMailbox, openEnvelope, seal, type Opened, type StoreOpened } from './seal.ts'
+import { cardPayload, envelopeMailbox, openEnvelope, seal, type Opened, type StoreOpened, type StoreSealed } from './seal.ts'
 import { E2eeError } from './errors.ts'
 import { openPresence, sealPresence, type Presence } from './presence.ts'
 import { dropExpiredRetired, retiredDrained, retiredState } from './retire.ts'
@@ -18,7 +18,7 @@ import { WireError } from '../wire/errors.ts'
 export type { ContactRecord } from '../store/contacts.ts'
 export type { Payload, ContactCard } from '../wire/payload.ts'
 export type { NetworkCardFields } from './context.ts'
-export type { StoreOpened } from './seal.ts'
+export type { StoreOpened, StoreSealed } from './seal.ts'
 export { DEVICE_ID, SENDER_CERT_LIFETIME_MS, SENDER_CERT_RENEW_MS } from './context.ts'
 export { DEFAULT_SYNCHRONOUS, PREKEY_BATCH } from './account.ts'
 export { DEFAULT_INVITE_LIFETIME_MS, MAX_INVITE_LIFETIME_MS, MIN_INVITE_LIFETIME_MS } from './invites.ts'
@@ -35,6 +35,12 @@ export interface InboundMailbox {
   readonly sign: (challenge: Uint8Array) => Uint8Array
   /** The invite's mailbox after the handshake: once a drain finds it empty on every relay, call retiredDrained(). */
   readonly stopWhenEmpty?: boolean
+}
+
+/** Opens and seals inside Device.batch: one commit for all. */
+export interface DeviceBatch {
+  open: (envelope: Uint8Array, o?: { store?: StoreOpened }) => Promise<Opened>
+  seal: (contactId: string, payload: Payload, o?: { store?: StoreSealed }) => Promise<Uint8Array>
 }
 
 export class Device {
@@ -99,9 +105,39 @@ export class Device {
 
   // ---- messages ----
 
-  /** Encrypts a payload in the contact's session and seals it for the contact's mailbox. */
-  async seal (contactId: string, payload: Payload): Promise<Uint8Array> {
-    return await this.ctx.serial(async () => await seal(this.ctx, contactId, payload))
+  /**
+   * Encrypts a payload in the contact's session and seals it for the contact's mailbox. `o.store`
+   * (the caller's rows: the outbox entry, the sequence number) commits with the ratchet step.
+   */
+  async seal (contactId: string, payload: Payload, o: { store?: StoreSealed } = {}): Promise<Uint8Array> {
+    return await this.ctx.serial(async () => await seal(this.ctx, contactId, payload, o.store))
+  }
+
+  /**
+   * One commit for many operations: every open and seal made through `b` joins one unit of work,
+   * committed with `extra` when `fn` resolves (the caller's writes for the whole batch). Each operation
+   * is a savepoint: one that throws drops only its own session writes and `store` rows, and the
+   * others go on. If the commit itself fails, nothing of the batch was written or cached.
+   */
+  async batch<T> (fn: (b: DeviceBatch) => Promise<T>, extra?: (result: T) => void): Promise<T> {
+    const ctx = this.ctx
+    const b: DeviceBatch = {
+      open: async (envelope, o = {}) => await openEnvelope(ctx, envelopeMailbox(envelope), envelope, o.store),
+      seal: async (contactId, payload, o = {}) => await seal(ctx, contactId, payload, o.store)
+    }
+    return await ctx.serial(async () => await ctx.stores.atomically(async () => await fn(b), extra))
+  }
+
+  /**
+   * True for the first message of an answered invite, which creates a contact: later envelopes may
+   * need that contact in the cache, so it goes into a batch of its own (a cheap header look-up).
+   */
+  startsContact (envelope: Uint8Array): boolean {
+    try {
+      return this.ctx.mailboxes.get(envelopeMailbox(envelope))?.kind === 'pending'
+    } catch {
+      return false
+    }
   }
 
   /**

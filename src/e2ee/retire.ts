@@ -36,8 +36,12 @@ export function noteSwitch (ctx: DeviceContext, contactId: string, mailboxHex: s
   if (c?.retired === undefined || c.retired.switchedAt !== undefined) return
   if (Buffer.from(c.myMailboxId).toString('hex') !== mailboxHex) return
   const at = ctx.now()
-  ctx.contactRepo.setSwitched(c.id, at)
-  update(ctx, c, { ...c.retired, switchedAt: at })
+  const retired = c.retired
+  // Joins the batch of envelopes being opened, if one is open (written in its commit, cached after it).
+  ctx.stores.defer(() => { ctx.contactRepo.setSwitched(c.id, at) }, () => {
+    const now = ctx.contactCache.get(contactId) ?? c
+    update(ctx, now, { ...retired, switchedAt: at })
+  })
 }
 
 /** The messenger found the retired mailbox empty on every relay after the grace: stop fetching it. */

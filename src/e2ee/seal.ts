@@ -80,11 +80,17 @@ export async function encryptFor (ctx: DeviceContext, contact: ContactRow, addre
   return sealEnvelope({ mailboxId: contact.theirMailboxId, mailboxKey: contact.theirMailboxKey, innerType, body })
 }
 
-/** Encrypts a payload in the contact's session and seals it for the contact's mailbox. */
-export async function seal (ctx: DeviceContext, contactId: string, payload: Payload): Promise<Uint8Array> {
+/** The caller's writes for a sealed envelope (its outbox row), run inside the transaction that commits the ratchet step. */
+export type StoreSealed = (envelope: Uint8Array) => void
+
+/**
+ * Encrypts a payload in the contact's session and seals it for the contact's mailbox. `store` is
+ * committed with the ratchet step: the envelope is never kept (or sent) without its session state.
+ */
+export async function seal (ctx: DeviceContext, contactId: string, payload: Payload, store?: StoreSealed): Promise<Uint8Array> {
   const contact = ctx.contactRow(contactId)
   const bytes = encodePayload(payload)
-  return await ctx.stores.atomically(async () => await encryptFor(ctx, contact, ctx.address(contact), bytes))
+  return await ctx.stores.atomically(async () => await encryptFor(ctx, contact, ctx.address(contact), bytes), store)
 }
 
 /** Reads the header outside the queue, so a malformed envelope fails before waiting its turn. */
@@ -185,12 +191,18 @@ async function openSealed (ctx: DeviceContext, entry: MailboxEntry, body: Uint8A
     const card = checkCard(ctx, p.card, senderKeyBytes)
     // Invite secrets are retired (issue 9): the contact gets a fresh mailbox and presence keys, announced in my
     // first card inside the session; the invite's mailbox is drained and then dropped (src/e2ee/retire.ts).
-    row = newContactRow({
+    const created = newContactRow({
       identityKey: senderKeyBytes,
       createdAt: now,
       theirs: card,
       mine: freshMySide(),
       retired: { mailboxId: invite.mailboxId, mailboxKey: invite.mailboxKey, privateKey: invite.mailboxPrivateKey, publicKey: invite.mailboxPublicKey, fetching: true }
+    })
+    row = created
+    // The cache learns the contact once it is committed (at the end of the batch this envelope is in).
+    ctx.stores.defer(undefined, () => {
+      ctx.cacheContact(created)
+      ctx.logger.info('invite.answered')
     })
     return p
   }, (p) => {
@@ -199,10 +211,7 @@ async function openSealed (ctx: DeviceContext, entry: MailboxEntry, body: Uint8A
     ctx.contactRepo.deletePending(invite.mailboxId)
     store?.({ contactId: created.id, payload: p })
   })
-  const created = row as ContactRow
-  ctx.cacheContact(created)
-  ctx.logger.info('invite.answered')
-  return { contact: publicContact(created), payload, newContact: true }
+  return { contact: publicContact(row as ContactRow), payload, newContact: true }
 }
 
 async function decryptAndApply (ctx: DeviceContext, contact: ContactRow, decrypt: () => Promise<Uint8Array>, store?: StoreOpened): Promise<Opened> {
@@ -215,7 +224,11 @@ async function decryptAndApply (ctx: DeviceContext, contact: ContactRow, decrypt
       throw signalError(err)
     }
     const p = decodePayloadOrThrow(plaintext)
-    if (p.kind === 'card') updated = withCard(contact, checkCard(ctx, p.card, contact.identityKey))
+    if (p.kind === 'card') {
+      const next = withCard(contact, checkCard(ctx, p.card, contact.identityKey))
+      updated = next
+      ctx.stores.defer(undefined, () => { ctx.cacheContact(next) })
+    }
     return p
   }, (p) => {
     if (p.kind === 'card') {
@@ -223,7 +236,6 @@ async function decryptAndApply (ctx: DeviceContext, contact: ContactRow, decrypt
     }
     store?.({ contactId: contact.id, payload: p })
   })
-  if (updated !== undefined) ctx.cacheContact(updated)
   return { contact: publicContact(updated ?? contact), payload, newContact: false }
 }
 

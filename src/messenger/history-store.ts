@@ -36,6 +36,10 @@ export interface OutgoingText {
   readonly at: number
   readonly envelope: Uint8Array
   readonly expiresAt: number
+  /** The outbox row's schedule (default: due at `at`, no attempt yet). The messenger makes the first attempt
+   * from memory at once and stores the row as if it had, so a success needs no second write. */
+  readonly attempts?: number
+  readonly nextAttemptAt?: number
 }
 
 /** States only move forward: a late 'stored' never hides a 'delivered'. */
@@ -47,9 +51,11 @@ export const MAX_PAGE = 1000
 export const DEFAULT_PAGE = 200
 
 export interface HistoryStore {
-  /** Reserves the next outgoing sequence number of a conversation (1, 2, 3...). */
+  /** Reserves the next outgoing sequence number of a conversation (1, 2, 3...) in a commit of its own. */
   nextSeq: (contactId: string, now: number) => number
-  /** The message and its outbox row, atomically: from here a crash loses nothing. */
+  /** The next outgoing sequence number, not reserved: queueOutgoing reserves it with the message. */
+  peekSeq: (contactId: string) => number
+  /** The message, its outbox row and the reservation of its sequence number, atomically: from here a crash loses nothing. */
   queueOutgoing: (m: OutgoingText) => MessageView
   queueControl: (contactId: string, id: string, envelope: Uint8Array, now: number, expiresAt: number) => void
   /** Outbox rows due at `now`, earliest first. */
@@ -64,11 +70,20 @@ export interface HistoryStore {
   removeOutbox: (contactId: string, messageId: string) => void
   /** Moves an outgoing message's state forward (never back); returns the new view if it changed. */
   advance: (contactId: string, id: string, state: MessageState, o?: { path?: DeliveryPath, failure?: string }) => MessageView | undefined
+  /**
+   * advance() without a write of its own: the change is visible to reads at once and written with the next
+   * write transaction (or flush()). For a state whose loss costs nothing ('sent': a crash before it is written
+   * only makes the outbox send the same envelope again), so it never needs a commit of its own.
+   */
+  advanceLater: (contactId: string, id: string, state: MessageState, o?: { path?: DeliveryPath, failure?: string }) => MessageView | undefined
+  /** Writes what advanceLater kept (at stop). */
+  flush: () => void
   /** Stores an incoming text once; undefined when that message id was already there. */
   receive: (m: IncomingText) => MessageView | undefined
   message: (contactId: string, direction: 'in' | 'out', id: string) => MessageView | undefined
   /** A conversation in display order: each sender's messages by sequence number, interleaved by time. */
   messages: (contactId: string, o?: { limit?: number, before?: number }) => MessageView[]
+  /** Incoming messages not marked read: a counter, not a count of rows. */
   unread: (contactId: string) => number
   last: (contactId: string) => { text: string, at: number, direction: 'in' | 'out' } | undefined
   /** Marks every unread incoming message read; returns their ids. */

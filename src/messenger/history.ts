@@ -33,6 +33,11 @@ function toView (r: MessageRow): MessageView {
   }
 }
 
+function withState (m: MessageView, next: { state: MessageState, path: DeliveryPath | undefined, failure: string | undefined }): MessageView {
+  const { path: _p, failure: _f, ...rest } = m
+  return { ...rest, state: next.state, ...(next.failure !== undefined ? { failure: next.failure } : {}), ...(next.path !== undefined ? { path: next.path } : {}) }
+}
+
 function toOutbox (r: Record<string, unknown>): OutboxRow {
   return {
     contactId: r.contact_id as string,
@@ -46,57 +51,137 @@ function toOutbox (r: Record<string, unknown>): OutboxRow {
   }
 }
 
+/**
+ * Every statement, prepared once: `db.prepare` looks a statement up by its text on every call, and the
+ * per-message path runs about ten. Those marked in PER_MESSAGE run for each message sent or received;
+ * test/store/query-plans.test.ts proves by EXPLAIN QUERY PLAN that none of them scans a table.
+ */
+const SQL = {
+  peekSeq: 'SELECT next_out_seq FROM conversations WHERE contact_id = ?',
+  reserveSeq: `INSERT INTO conversations (contact_id, next_out_seq, updated_at) VALUES (?, ? + 1, ?)
+    ON CONFLICT (contact_id) DO UPDATE SET next_out_seq = max(next_out_seq, excluded.next_out_seq), updated_at = excluded.updated_at`,
+  insertOut: `INSERT INTO messages (contact_id, direction, id, seq, text, state, at, sent_at)
+    VALUES (?, 'out', ?, ?, ?, 'queued', ?, ?)`,
+  insertOutbox: `INSERT INTO outbox (contact_id, message_id, kind, envelope, attempts, next_attempt_at, expires_at, state, created_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)`,
+  outbox: 'SELECT * FROM outbox WHERE contact_id = ? AND message_id = ?',
+  reschedule: `UPDATE outbox SET attempts = ?, next_attempt_at = ?, state = coalesce(?, state)
+    WHERE contact_id = ? AND message_id = ?`,
+  removeOutbox: 'DELETE FROM outbox WHERE contact_id = ? AND message_id = ?',
+  message: 'SELECT * FROM messages WHERE contact_id = ? AND direction = ? AND id = ?',
+  setState: "UPDATE messages SET state = ?, path = ?, failure = ? WHERE contact_id = ? AND direction = 'out' AND id = ?",
+  // INDEXED BY: the planner otherwise walks the primary key's (contact_id, direction) prefix (perf.md: 0.47 ms at 10k).
+  seqBelow: `SELECT max(seq) AS seq FROM messages INDEXED BY messages_by_seq
+    WHERE contact_id = ? AND direction = 'in' AND seq < ?`,
+  seqAbove: `SELECT id, seq FROM messages INDEXED BY messages_by_seq
+    WHERE contact_id = ? AND direction = 'in' AND seq > ? ORDER BY seq LIMIT 1`,
+  insertIn: `INSERT OR IGNORE INTO messages (contact_id, direction, id, seq, text, state, path, at, sent_at, gap_before)
+    VALUES (?, 'in', ?, ?, ?, 'delivered', ?, ?, ?, ?)`,
+  setGap: "UPDATE messages SET gap_before = ? WHERE contact_id = ? AND direction = 'in' AND id = ?",
+  countIn: `INSERT INTO conversations (contact_id, highest_in_seq, unread, updated_at) VALUES (?, ?, 1, ?)
+    ON CONFLICT (contact_id) DO UPDATE SET highest_in_seq = max(highest_in_seq, excluded.highest_in_seq),
+    unread = unread + 1, updated_at = excluded.updated_at`,
+  unread: 'SELECT unread FROM conversations WHERE contact_id = ?',
+  seen: 'SELECT contact_id, message_id FROM received_envelopes WHERE hash = ?',
+  remember: 'INSERT OR IGNORE INTO received_envelopes (hash, contact_id, message_id, at) VALUES (?, ?, ?, ?)',
+  last: 'SELECT text, at, direction FROM messages WHERE contact_id = ? ORDER BY at DESC LIMIT 1',
+  due: 'SELECT * FROM outbox WHERE next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?',
+  nextDue: 'SELECT min(next_attempt_at) AS at FROM outbox WHERE next_attempt_at > ?',
+  unreadIds: "SELECT id FROM messages INDEXED BY messages_unread WHERE contact_id = ? AND direction = 'in' AND read_at IS NULL",
+  markRead: "UPDATE messages INDEXED BY messages_unread SET read_at = ? WHERE contact_id = ? AND direction = 'in' AND read_at IS NULL",
+  clearUnread: 'UPDATE conversations SET unread = 0 WHERE contact_id = ?'
+} as const
+
+type Query = keyof typeof SQL
+type Statement = ReturnType<Database['prepare']>
+
+/** The statements run for each message sent, received or acknowledged (and each pump of the outbox). */
+export const PER_MESSAGE: readonly Query[] = [
+  'peekSeq', 'reserveSeq', 'insertOut', 'insertOutbox', 'outbox', 'reschedule', 'removeOutbox', 'message', 'setState',
+  'seqBelow', 'seqAbove', 'insertIn', 'setGap', 'countIn', 'unread', 'seen', 'remember', 'last', 'due', 'nextDue'
+]
+
+/** The SQL of a named statement (for the query-plan test). */
+export function historySql (q: Query): string {
+  return SQL[q]
+}
+
 export class History implements HistoryStore {
   readonly #db: Database
+  readonly #stmts = new Map<Query, Statement>()
+  /** State changes recorded with advanceLater, written with the next write (see HistoryStore.advanceLater). */
+  readonly #later = new Map<string, { contactId: string, id: string, state: MessageState, o: { path?: DeliveryPath, failure?: string } }>()
 
   constructor (db: Database) {
     this.#db = db
   }
 
-  /** Reserves the next outgoing sequence number of a conversation. */
-  nextSeq (contactId: string, now: number): number {
-    const db = this.#db
-    return db.transaction(() => {
-      db.prepare('INSERT OR IGNORE INTO conversations (contact_id, updated_at) VALUES (?, ?)').run([contactId, now])
-      const row = db.prepare('SELECT next_out_seq AS seq FROM conversations WHERE contact_id = ?').get([contactId])
-      const seq = Number(row?.seq ?? 1)
-      db.prepare('UPDATE conversations SET next_out_seq = ?, updated_at = ? WHERE contact_id = ?').run([seq + 1, now, contactId])
-      return seq
+  #q (q: Query): Statement {
+    let st = this.#stmts.get(q)
+    if (st === undefined) {
+      st = this.#db.prepare(SQL[q])
+      this.#stmts.set(q, st)
+    }
+    return st
+  }
+
+  /** A write transaction that first writes what advanceLater kept: they share the commit. */
+  #tx<T> (fn: () => T): T {
+    return this.#db.transaction(() => {
+      this.#writeLater()
+      return fn()
     })()
   }
 
-  /** The message and its outbox row in one transaction: from here a crash loses nothing. */
+  #writeLater (): void {
+    if (this.#later.size === 0) return
+    const later = [...this.#later.values()]
+    this.#later.clear()
+    for (const l of later) this.#advance(l.contactId, l.id, l.state, l.o)
+  }
+
+  /** Reserves the next outgoing sequence number of a conversation (the messenger uses peekSeq and queueOutgoing). */
+  nextSeq (contactId: string, now: number): number {
+    return this.#tx(() => {
+      const seq = this.peekSeq(contactId)
+      this.#q('reserveSeq').run([contactId, seq, now])
+      return seq
+    })
+  }
+
+  peekSeq (contactId: string): number {
+    return Number(this.#q('peekSeq').get([contactId])?.next_out_seq ?? 1)
+  }
+
+  /** The message, its outbox row and its sequence number in one transaction: from here a crash loses nothing. */
   queueOutgoing (m: OutgoingText): MessageView {
-    const db = this.#db
-    db.transaction(() => {
-      db.prepare(`INSERT INTO messages (contact_id, direction, id, seq, text, state, at, sent_at)
-        VALUES (?, 'out', ?, ?, ?, 'queued', ?, ?)`).run([m.contactId, m.id, m.seq, m.text, m.at, m.at])
-      this.#insertOutbox(m.contactId, m.id, 'text', m.envelope, m.at, m.expiresAt)
-    })()
-    return this.message(m.contactId, 'out', m.id) as MessageView
+    this.#tx(() => {
+      this.#q('reserveSeq').run([m.contactId, m.seq, m.at])
+      this.#q('insertOut').run([m.contactId, m.id, m.seq, m.text, m.at, m.at])
+      this.#insertOutbox(m.contactId, m.id, 'text', m.envelope, m.at, m.expiresAt, m.attempts ?? 0, m.nextAttemptAt ?? m.at)
+    })
+    return { id: m.id, contactId: m.contactId, direction: 'out', text: m.text, seq: m.seq, at: m.at, state: 'queued' }
   }
 
   queueControl (contactId: string, id: string, envelope: Uint8Array, now: number, expiresAt: number): void {
-    this.#insertOutbox(contactId, id, 'control', envelope, now, expiresAt)
+    this.#insertOutbox(contactId, id, 'control', envelope, now, expiresAt, 0, now)
   }
 
-  #insertOutbox (contactId: string, id: string, kind: OutboxKind, envelope: Uint8Array, now: number, expiresAt: number): void {
-    this.#db.prepare(`INSERT INTO outbox (contact_id, message_id, kind, envelope, attempts, next_attempt_at, expires_at, state, created_at)
-      VALUES (?, ?, ?, ?, 0, ?, ?, 'pending', ?)`).run([contactId, id, kind, Buffer.from(envelope), now, expiresAt, now])
+  #insertOutbox (contactId: string, id: string, kind: OutboxKind, envelope: Uint8Array, now: number, expiresAt: number, attempts: number, nextAttemptAt: number): void {
+    this.#q('insertOutbox').run([contactId, id, kind, Buffer.from(envelope), attempts, nextAttemptAt, expiresAt, now])
   }
 
   due (now: number, limit: number): OutboxRow[] {
-    return this.#db.prepare('SELECT * FROM outbox WHERE next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?')
-      .all([now, limit]).map(toOutbox)
+    return this.#q('due').all([now, limit]).map(toOutbox)
   }
 
   nextDueAt (after = Number.NEGATIVE_INFINITY): number | undefined {
-    const row = this.#db.prepare('SELECT min(next_attempt_at) AS at FROM outbox WHERE next_attempt_at > ?').get([after])
+    const row = this.#q('nextDue').get([after])
     return row?.at === null || row?.at === undefined ? undefined : Number(row.at)
   }
 
   outbox (contactId: string, messageId: string): OutboxRow | undefined {
-    const r = this.#db.prepare('SELECT * FROM outbox WHERE contact_id = ? AND message_id = ?').get([contactId, messageId])
+    const r = this.#q('outbox').get([contactId, messageId])
     return r === undefined ? undefined : toOutbox(r)
   }
 
@@ -105,8 +190,7 @@ export class History implements HistoryStore {
   }
 
   rescheduleOutbox (contactId: string, messageId: string, o: { attempts: number, nextAttemptAt: number, state?: OutboxState }): void {
-    this.#db.prepare(`UPDATE outbox SET attempts = ?, next_attempt_at = ?, state = coalesce(?, state)
-      WHERE contact_id = ? AND message_id = ?`).run([o.attempts, o.nextAttemptAt, o.state ?? null, contactId, messageId])
+    this.#q('reschedule').run([o.attempts, o.nextAttemptAt, o.state ?? null, contactId, messageId])
   }
 
   /** Makes everything waiting for one contact due now (a newer location of the contact was found). */
@@ -115,18 +199,37 @@ export class History implements HistoryStore {
   }
 
   removeOutbox (contactId: string, messageId: string): void {
-    this.#db.prepare('DELETE FROM outbox WHERE contact_id = ? AND message_id = ?').run([contactId, messageId])
+    this.#q('removeOutbox').run([contactId, messageId])
   }
 
   /** Moves an outgoing message's state forward (never back); returns the new view if it changed. */
   advance (contactId: string, id: string, state: MessageState, o: { path?: DeliveryPath, failure?: string } = {}): MessageView | undefined {
+    return this.#tx(() => this.#advance(contactId, id, state, o))
+  }
+
+  #advance (contactId: string, id: string, state: MessageState, o: { path?: DeliveryPath, failure?: string }): MessageView | undefined {
+    const current = this.#stored(contactId, 'out', id)
+    if (current === undefined) return undefined
+    const next = advanceState(current, state, o)
+    if (next === undefined) return undefined
+    this.#q('setState').run([next.state, next.path ?? null, next.failure ?? null, contactId, id])
+    return withState(current, next)
+  }
+
+  advanceLater (contactId: string, id: string, state: MessageState, o: { path?: DeliveryPath, failure?: string } = {}): MessageView | undefined {
     const current = this.message(contactId, 'out', id)
     if (current === undefined) return undefined
     const next = advanceState(current, state, o)
     if (next === undefined) return undefined
-    this.#db.prepare(`UPDATE messages SET state = ?, path = ?, failure = ? WHERE contact_id = ? AND direction = 'out' AND id = ?`)
-      .run([next.state, next.path ?? null, next.failure ?? null, contactId, id])
-    return this.message(contactId, 'out', id)
+    const key = `${contactId}/${id}`
+    const before = this.#later.get(key)
+    // Two later changes of one message: the stored row is behind both, so keep the combined result.
+    this.#later.set(key, { contactId, id, state: next.state, o: { ...(next.path !== undefined ? { path: next.path } : {}), ...(next.failure !== undefined ? { failure: next.failure } : before?.o.failure !== undefined ? { failure: before.o.failure } : {}) } })
+    return withState(current, next)
+  }
+
+  flush (): void {
+    if (this.#later.size > 0) this.#tx(() => {})
   }
 
   /**
@@ -134,40 +237,39 @@ export class History implements HistoryStore {
    * that came by another path or was re-sent because our receipt was lost).
    */
   receive (m: IncomingText): MessageView | undefined {
-    const db = this.#db
-    return db.transaction(() => {
-      const inserted = db.prepare(`INSERT OR IGNORE INTO messages (contact_id, direction, id, seq, text, state, path, at, sent_at)
-        VALUES (?, 'in', ?, ?, ?, 'delivered', ?, ?, ?)`).run([m.contactId, m.id, m.seq, m.text, m.path, m.at, m.sentAt])
+    return this.#tx(() => {
+      // gap_before = how many of the sender's sequence numbers are missing just before a message. Only the new
+      // message and its successor can change: indexed look-ups, whatever the history's size.
+      const below = this.#q('seqBelow').get([m.contactId, m.seq])
+      const prev = below?.seq === null || below?.seq === undefined ? 0 : Number(below.seq)
+      const gap = m.seq - prev - 1
+      const inserted = this.#q('insertIn').run([m.contactId, m.id, m.seq, m.text, m.path, m.at, m.sentAt, gap])
       if (inserted.changes === 0) return undefined
-      db.prepare('INSERT OR IGNORE INTO conversations (contact_id, updated_at) VALUES (?, ?)').run([m.contactId, m.at])
-      db.prepare('UPDATE conversations SET highest_in_seq = max(highest_in_seq, ?), updated_at = ? WHERE contact_id = ?')
-        .run([m.seq, m.at, m.contactId])
-      this.#updateGaps(m.contactId, m.seq)
-      return this.message(m.contactId, 'in', m.id)
-    })()
-  }
-
-  /**
-   * gap_before = how many of the sender's sequence numbers are missing just before a message. Only
-   * the new message and its successor can change: two indexed look-ups, whatever the history's size.
-   */
-  #updateGaps (contactId: string, seq: number): void {
-    const below = this.#db.prepare(`SELECT max(seq) AS seq FROM messages
-      WHERE contact_id = ? AND direction = 'in' AND seq < ?`).get([contactId, seq])
-    const prev = below?.seq === null || below?.seq === undefined ? 0 : Number(below.seq)
-    this.#db.prepare(`UPDATE messages SET gap_before = ? WHERE contact_id = ? AND direction = 'in' AND seq = ?`)
-      .run([seq - prev - 1, contactId, seq])
-    const above = this.#db.prepare(`SELECT min(seq) AS seq FROM messages
-      WHERE contact_id = ? AND direction = 'in' AND seq > ?`).get([contactId, seq])
-    if (above?.seq !== null && above?.seq !== undefined) {
-      this.#db.prepare(`UPDATE messages SET gap_before = ? WHERE contact_id = ? AND direction = 'in' AND seq = ?`)
-        .run([Number(above.seq) - seq - 1, contactId, Number(above.seq)])
-    }
+      this.#q('countIn').run([m.contactId, m.seq, m.at])
+      const above = this.#q('seqAbove').get([m.contactId, m.seq])
+      if (above !== undefined) this.#q('setGap').run([Number(above.seq) - m.seq - 1, m.contactId, above.id as string])
+      return {
+        id: m.id, contactId: m.contactId, direction: 'in', text: m.text, seq: m.seq, at: m.at, state: 'delivered', path: m.path,
+        ...(gap > 0 ? { gapBefore: gap } : {})
+      } satisfies MessageView
+    })
   }
 
   message (contactId: string, direction: 'in' | 'out', id: string): MessageView | undefined {
-    const r = this.#db.prepare('SELECT * FROM messages WHERE contact_id = ? AND direction = ? AND id = ?').get([contactId, direction, id])
+    const stored = this.#stored(contactId, direction, id)
+    return stored === undefined ? undefined : this.#overlay(stored)
+  }
+
+  #stored (contactId: string, direction: 'in' | 'out', id: string): MessageView | undefined {
+    const r = this.#q('message').get([contactId, direction, id])
     return r === undefined ? undefined : toView(r as unknown as MessageRow)
+  }
+
+  /** A message as it will be once the changes kept by advanceLater are written. */
+  #overlay (m: MessageView): MessageView {
+    if (m.direction !== 'out' || this.#later.size === 0) return m
+    const l = this.#later.get(`${m.contactId}/${m.id}`)
+    return l === undefined ? m : withState(m, { state: l.state, path: l.o.path, failure: l.o.failure })
   }
 
   /**
@@ -190,39 +292,37 @@ export class History implements HistoryStore {
       const b = incoming[j]
       if (b === undefined || (a !== undefined && key(a) <= key(b))) { merged.push(a as MessageRow); i++ } else { merged.push(b); j++ }
     }
-    return merged.map(toView)
+    return merged.map((r) => this.#overlay(toView(r)))
   }
 
+  /** A counter kept with each message received and each markRead: counting rows grew with the history (2 ms at 10k). */
   unread (contactId: string): number {
-    return Number(this.#db.prepare("SELECT count(*) AS n FROM messages WHERE contact_id = ? AND direction = 'in' AND read_at IS NULL")
-      .get([contactId])?.n ?? 0)
+    return Number(this.#q('unread').get([contactId])?.unread ?? 0)
   }
 
   last (contactId: string): { text: string, at: number, direction: 'in' | 'out' } | undefined {
-    const r = this.#db.prepare('SELECT text, at, direction FROM messages WHERE contact_id = ? ORDER BY at DESC LIMIT 1').get([contactId])
+    const r = this.#q('last').get([contactId])
     return r === undefined ? undefined : { text: r.text as string, at: Number(r.at), direction: r.direction as 'in' | 'out' }
   }
 
   /** Marks every unread incoming message read; returns their ids (for the read receipt). */
   markRead (contactId: string, now: number): string[] {
-    const db = this.#db
-    return db.transaction(() => {
-      const ids = db.prepare("SELECT id FROM messages WHERE contact_id = ? AND direction = 'in' AND read_at IS NULL")
-        .all([contactId]).map((r) => r.id as string)
-      db.prepare("UPDATE messages SET read_at = ? WHERE contact_id = ? AND direction = 'in' AND read_at IS NULL").run([now, contactId])
+    return this.#tx(() => {
+      const ids = this.#q('unreadIds').all([contactId]).map((r) => r.id as string)
+      this.#q('markRead').run([now, contactId])
+      this.#q('clearUnread').run([contactId])
       return ids
-    })()
+    })
   }
 
   /** Envelopes already processed, by SHA-256 of their bytes (the whole envelope is authenticated). */
   seenEnvelope (hash: Uint8Array): { contactId: string, messageId: string | null } | undefined {
-    const r = this.#db.prepare('SELECT contact_id, message_id FROM received_envelopes WHERE hash = ?').get([Buffer.from(hash)])
+    const r = this.#q('seen').get([Buffer.from(hash)])
     return r === undefined ? undefined : { contactId: r.contact_id as string, messageId: r.message_id as string | null }
   }
 
   rememberEnvelope (hash: Uint8Array, contactId: string, messageId: string | null, now: number): void {
-    this.#db.prepare('INSERT OR IGNORE INTO received_envelopes (hash, contact_id, message_id, at) VALUES (?, ?, ?, ?)')
-      .run([Buffer.from(hash), contactId, messageId, now])
+    this.#q('remember').run([Buffer.from(hash), contactId, messageId, now])
   }
 
   /** Forgets envelope hashes older than the longest time a copy can wait on a relay. */
@@ -240,6 +340,6 @@ export class History implements HistoryStore {
   }
 
   transaction<T> (fn: () => T): T {
-    return this.#db.transaction(fn)()
+    return this.#tx(fn)
   }
 }

@@ -10,7 +10,7 @@ import { MAX_ADDRESSES, MAX_ADDRESS_BYTES, MAX_RECEIPT_IDS, MAX_TEXT_BYTES, type
 import { backoffDelay, STORED_RETRY_MS } from './backoff.ts'
 import { MessengerError } from './errors.ts'
 import type { HistoryStore, OutboxRow } from './history-store.ts'
-import type { CardInput, ContactPort, DevicePort, InboundMailbox, MailboxSessionPort, NetworkPort } from './ports.ts'
+import type { CardInput, ContactPort, DeviceBatchPort, DevicePort, InboundMailbox, MailboxSessionPort, NetworkPort, OpenedPort } from './ports.ts'
 import type {
   ContactView, DeliveryPath, InviteView, LinkKind, MessageView, Messenger, MessengerEvent, RelayView, SafetyNumberView,
   SettingsView, StatusView
@@ -30,9 +30,17 @@ export const RECEIPT_WAIT_MS = 5_000
 export const MAILBOX_COPIES = 2
 /** Attempts in flight at once: bounded so a long outbox cannot open hundreds of streams. */
 export const MAX_IN_FLIGHT = 32
-/** Receipts are batched per contact for this long (one libsignal message acknowledges a burst);
- * short, because it adds straight to the sender's send-to-delivered latency. */
-export const RECEIPT_BATCH_MS = 2
+/** Envelopes opened in one batch (one commit) at most: bounds the time one batch holds the crypto queue
+ * and the memory of what waits for its commit; a drained page or a pipelined burst fits in one or two. */
+export const MAX_RECEIVE_BATCH = 256
+/** A duplicate (an envelope already stored: the sender lost our receipt, or a relay pushes it again) is
+ * answered with a receipt at most once per message per this long. A sender re-sends after RECEIPT_WAIT_MS
+ * and then backs off to a minute, so a lost receipt costs it a retry or two; a relay replaying a known
+ * envelope in a loop gets one sealed receipt per message per 30 s, not one per replay (issue 14.3). */
+export const DUPLICATE_RECEIPT_INTERVAL_MS = 30_000
+/** Messages whose duplicate answers are remembered (oldest forgotten first): bounds the memory a flood of
+ * distinct replays can take; a forgotten one is answered once more, which is what an honest retry gets. */
+export const MAX_DUPLICATE_ANSWERS = 4096
 /** A mailbox session that failed to open is tried again after this long (doubling, capped). */
 export const MAILBOX_RETRY_MS = 2_000
 /** A session that stayed open this long was healthy: its close is reopened at once and resets the backoff.
@@ -84,6 +92,26 @@ class Serial {
   }
 }
 
+/**
+ * An outbox row to try now, from memory: 'stored' rows were written with their first attempt already
+ * scheduled (so a success needs no second write); 'volatile' ones (receipts) are written only if the
+ * first attempt fails: a receipt lost in a crash is sent again when the sender re-sends its message.
+ */
+type Attempt = OutboxRow & { readonly fresh?: 'stored' | 'volatile' }
+
+/** One envelope waiting for its batch, and what became of it. */
+interface Incoming {
+  readonly envelope: Uint8Array
+  readonly path: DeliveryPath
+  readonly resolve: () => void
+  readonly reject: (err: unknown) => void
+  hash?: Buffer
+  /** Set in the commit: the text stored, or the messages a receipt moved on. */
+  stored?: MessageView | undefined
+  changed?: MessageView[]
+  outcome?: { opened: OpenedPort<Payload> } | { seen: { contactId: string, messageId: string | null } } | { error: unknown }
+}
+
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
 const sha256 = (b: Uint8Array): Buffer => createHash('sha256').update(b).digest()
 
@@ -101,12 +129,21 @@ export class MessengerCore implements Messenger {
   readonly #listeners = new Set<(e: MessengerEvent) => void>()
   readonly #inFlight = new Set<string>()
   readonly #receipts = new Map<string, { delivered: Set<string>, read: Set<string> }>()
+  #receiptsQueued = false
+  /** Rows to try at once, before anything the outbox has due (new messages, receipts just sealed). */
+  #fresh: Attempt[] = []
+  /** The earliest time a stored outbox row may be due: the pump asks the store only from then (every write
+   * of a schedule lowers it), so a burst of sends and receipts does not query the outbox per message. */
+  #storedDueAt = Number.NEGATIVE_INFINITY
+  readonly #incoming: Incoming[] = []
+  #receiving = false
+  /** When a duplicate of each message was last answered with a receipt (DUPLICATE_RECEIPT_INTERVAL_MS). */
+  readonly #duplicateAnswers = new Map<string, number>()
   readonly #mailboxes = new Map<string, MailboxEntry>()
   /** One pending reopen for all mailboxes (an identity rotation closes every session at once). */
   #mailboxRetry: { at: number, timer: Timer } | undefined
   /** (relay, retired mailbox) pairs found empty after their grace: no longer fetched. */
   readonly #retiredEmpty = new Set<string>()
-  #receiptTimer: Timer | undefined
   #pumpTimer: Timer | undefined
   #mailboxTimer: Timer | undefined
   #cardTimer: Timer | undefined
@@ -175,10 +212,15 @@ export class MessengerCore implements Messenger {
   async stop (): Promise<void> {
     if (this.#stopped) return
     this.#stopped = true
-    for (const t of [this.#pumpTimer, this.#receiptTimer, this.#cardTimer, this.#mailboxTimer, this.#presenceTimer, this.#mailboxRetry?.timer]) t?.cancel()
+    for (const t of [this.#pumpTimer, this.#cardTimer, this.#mailboxTimer, this.#presenceTimer, this.#mailboxRetry?.timer]) t?.cancel()
     await this.#closeMailboxes()
     // Let queued crypto work finish so the store is consistent when the host closes it.
     await this.#crypto.run(async () => {})
+    try {
+      this.#history.flush()
+    } catch (err) {
+      this.#log.warn('history-flush-failed', { error: err instanceof Error ? err.name : typeof err })
+    }
   }
 
   subscribe (listener: (event: MessengerEvent) => void): () => void {
@@ -239,6 +281,7 @@ export class MessengerCore implements Messenger {
     }))
     const now = this.#now()
     this.#history.queueControl(contact.id, hex(randomBytes(16)), envelope, now, now + MESSAGE_TTL_MS)
+    this.#noteDue(now)
     this.#kick()
     this.#background('syncMailboxes', this.#syncMailboxes())
     this.#background('publishPresence', this.#publishPresence())
@@ -328,9 +371,20 @@ export class MessengerCore implements Messenger {
     const view = await this.#crypto.run(async () => {
       const now = this.#now()
       const idBytes = randomBytes(16)
-      const seq = this.#history.nextSeq(contactId, now)
-      const envelope = await this.#device.seal(contactId, { kind: 'text', id: idBytes, seq, sentAt: now, text })
-      return this.#history.queueOutgoing({ contactId, id: hex(idBytes), seq, text, at: now, envelope, expiresAt: now + MESSAGE_TTL_MS })
+      const id = hex(idBytes)
+      const expiresAt = now + MESSAGE_TTL_MS
+      // One commit: the sequence number, the ratchet step and the message with its outbox row. The row is
+      // stored as if its first attempt (made below, from memory) had been sent: a crash before it leaves
+      // only delays it to nextAttemptAt, and a success needs no write at all.
+      const nextAttemptAt = now + RECEIPT_WAIT_MS
+      const seq = this.#history.peekSeq(contactId)
+      let queued: MessageView | undefined
+      const envelope = await this.#device.seal(contactId, { kind: 'text', id: idBytes, seq, sentAt: now, text }, {
+        store: (sealed) => { queued = this.#history.queueOutgoing({ contactId, id, seq, text, at: now, envelope: sealed, expiresAt, attempts: 1, nextAttemptAt }) }
+      })
+      this.#noteDue(nextAttemptAt)
+      this.#fresh.push({ contactId, messageId: id, kind: 'text', envelope, attempts: 0, nextAttemptAt: now, expiresAt, state: 'pending', fresh: 'stored' })
+      return queued as MessageView
     })
     this.#emit({ type: 'message', message: view })
     this.#kick()
@@ -350,18 +404,23 @@ export class MessengerCore implements Messenger {
     this.#emit({ type: 'contact', contact: this.#contactView(this.#contact(contactId)) })
   }
 
-  /** A control payload (receipt, card) sealed and put in the outbox; it leaves it once handed over. */
+  /** A control payload (a card) sealed and put in the outbox in one commit; it leaves the outbox once handed over. */
   async #sendControl (contactId: string, payload: (id: Uint8Array) => Payload): Promise<void> {
     await this.#crypto.run(async () => {
       if (this.#device.contact(contactId) === undefined) return
       const id = randomBytes(16)
-      const envelope = await this.#device.seal(contactId, payload(id))
       const now = this.#now()
-      this.#history.queueControl(contactId, hex(id), envelope, now, now + CONTROL_TTL_MS)
+      await this.#device.seal(contactId, payload(id), { store: (envelope) => { this.#history.queueControl(contactId, hex(id), envelope, now, now + CONTROL_TTL_MS) } })
+      this.#noteDue(now)
     })
     this.#kick()
   }
 
+  /**
+   * Receipts wait for the next turn of the event loop (or the commit of the batch of envelopes being
+   * opened, which seals them in its own transaction), so whatever else is ready goes in the same
+   * libsignal message and the same commit. No timer: a receipt's wait adds to the sender's latency.
+   */
   #queueReceipt (contactId: string, ids: string[], type: 'delivered' | 'read'): void {
     let pending = this.#receipts.get(contactId)
     if (pending === undefined) {
@@ -369,25 +428,83 @@ export class MessengerCore implements Messenger {
       this.#receipts.set(contactId, pending)
     }
     for (const id of ids) pending[type].add(id)
-    this.#receiptTimer ??= this.#clock.setTimeout(() => { this.#receiptTimer = undefined; this.#background('flushReceipts', this.#flushReceipts()) }, RECEIPT_BATCH_MS)
+    if (this.#receiptsQueued) return
+    this.#receiptsQueued = true
+    this.#clock.setImmediate(() => {
+      this.#receiptsQueued = false
+      if (this.#receipts.size === 0 || this.#stopped) return
+      this.#background('flushReceipts', this.#crypto.run(async () => {
+        const taken = this.#takeReceipts()
+        if (taken.length === 0) return
+        let sealed: Attempt[] = []
+        try {
+          await this.#device.batch(async (b) => { sealed = await this.#sealReceipts(b, taken) })
+        } catch (err) {
+          this.#log.warn('receipt-not-sealed', { error: (err as Error).name })
+          return
+        }
+        this.#sendFresh(sealed)
+      }))
+    })
   }
 
-  async #flushReceipts (): Promise<void> {
-    const batches = [...this.#receipts]
+  /** A duplicate is answered at most once per DUPLICATE_RECEIPT_INTERVAL_MS per message (issue 14.3). */
+  #answerDuplicate (contactId: string, messageId: string): void {
+    const key = `${contactId}/${messageId}`
+    const now = this.#now()
+    const last = this.#duplicateAnswers.get(key)
+    if (last !== undefined && now - last < DUPLICATE_RECEIPT_INTERVAL_MS) return
+    this.#duplicateAnswers.delete(key)
+    this.#duplicateAnswers.set(key, now)
+    if (this.#duplicateAnswers.size > MAX_DUPLICATE_ANSWERS) {
+      const oldest = this.#duplicateAnswers.keys().next().value
+      if (oldest !== undefined) this.#duplicateAnswers.delete(oldest)
+    }
+    this.#queueReceipt(contactId, [messageId], 'delivered')
+  }
+
+  #takeReceipts (): Array<[string, { delivered: Set<string>, read: Set<string> }]> {
+    const taken = [...this.#receipts]
     this.#receipts.clear()
-    for (const [contactId, pending] of batches) {
+    return taken
+  }
+
+  /** Puts receipts taken by #takeReceipts back (their batch did not commit). */
+  #restoreReceipts (taken: Array<[string, { delivered: Set<string>, read: Set<string> }]>): void {
+    for (const [contactId, p] of taken) {
+      if (p.delivered.size > 0) this.#queueReceipt(contactId, [...p.delivered], 'delivered')
+      if (p.read.size > 0) this.#queueReceipt(contactId, [...p.read], 'read')
+    }
+  }
+
+  /** Seals receipts inside a device batch (their ratchet steps commit with it); each one alone may fail. */
+  async #sealReceipts (b: DeviceBatchPort<Payload>, taken: Array<[string, { delivered: Set<string>, read: Set<string> }]>): Promise<Attempt[]> {
+    const out: Attempt[] = []
+    const now = this.#now()
+    for (const [contactId, pending] of taken) {
+      if (this.#device.contact(contactId) === undefined) continue
       for (const type of ['delivered', 'read'] as const) {
         const ids = [...pending[type]]
         for (let i = 0; i < ids.length; i += MAX_RECEIPT_IDS) {
           const chunk = ids.slice(i, i + MAX_RECEIPT_IDS).map((h) => Buffer.from(h, 'hex'))
+          const id = randomBytes(16)
           try {
-            await this.#sendControl(contactId, (id) => ({ kind: 'receipt', id, seq: 0, type, ids: chunk }))
+            const envelope = await b.seal(contactId, { kind: 'receipt', id, seq: 0, type, ids: chunk })
+            out.push({ contactId, messageId: hex(id), kind: 'control', envelope, attempts: 0, nextAttemptAt: now, expiresAt: now + CONTROL_TTL_MS, state: 'pending', fresh: 'volatile' })
           } catch (err) {
-            this.#log.warn('receipt-not-queued', { error: (err as Error).name })
+            this.#log.warn('receipt-not-sealed', { error: (err as Error).name })
           }
         }
       }
     }
+    return out
+  }
+
+  /** Hands rows to the pump ahead of the outbox (after their commit). */
+  #sendFresh (rows: Attempt[]): void {
+    if (rows.length === 0) return
+    this.#fresh.push(...rows)
+    this.#kick()
   }
 
   #scheduleCards (): void {
@@ -488,19 +605,36 @@ export class MessengerCore implements Messenger {
     })
   }
 
+  /** A stored outbox row is due at `at` or later: the pump asks the store again from then. */
+  #noteDue (at: number): void {
+    if (at < this.#storedDueAt) this.#storedDueAt = at
+  }
+
   async #pump (): Promise<void> {
     this.#pumping = true
     try {
       do {
         this.#pumpAgain = false
         if (this.#pumpTimer !== undefined) { this.#pumpTimer.cancel(); this.#pumpTimer = undefined }
-        const room = MAX_IN_FLIGHT - this.#inFlight.size
+        let room = MAX_IN_FLIGHT - this.#inFlight.size
         if (room <= 0) break
-        const due = this.#history.due(this.#now(), room + this.#inFlight.size)
-          .filter((r) => !this.#inFlight.has(`${r.contactId}/${r.messageId}`))
-          .slice(0, room)
-        for (const row of due) {
+        // What the store has due first (older: a contact card must not be overtaken by the text after it),
+        // asked only when something may be; then fresh rows, from memory.
+        let stored: OutboxRow[] = []
+        const now = this.#now()
+        if (now >= this.#storedDueAt) {
+          const limit = room + this.#inFlight.size
+          const rows = this.#history.due(now, limit)
+          // A full page may have left rows due now behind: ask again next time; else nothing stored is due
+          // before the next row's time (rows due now and in flight are rescheduled, each noting its time).
+          this.#storedDueAt = rows.length >= limit ? now : (this.#history.nextDueAt(now) ?? Number.POSITIVE_INFINITY)
+          stored = rows.filter((r) => !this.#inFlight.has(`${r.contactId}/${r.messageId}`)).slice(0, room)
+          room -= stored.length
+        }
+        const fresh = this.#fresh.splice(0, Math.max(0, room))
+        for (const row of [...stored, ...fresh]) {
           const key = `${row.contactId}/${row.messageId}`
+          if (this.#inFlight.has(key)) continue
           this.#inFlight.add(key)
           // Rejections end in the .catch; .finally only frees the slot.
           void this.#attempt(row).catch((err: unknown) => {
@@ -519,23 +653,40 @@ export class MessengerCore implements Messenger {
     if (this.#stopped) return
     // Rows due by now are in flight (or the flight is full): each attempt's end kicks the pump, so
     // the timer waits only for the first row due later, never polls while attempts run.
-    const next = this.#history.nextDueAt(this.#now())
-    if (next !== undefined && this.#inFlight.size < MAX_IN_FLIGHT) {
+    const next = this.#storedDueAt
+    if (Number.isFinite(next) && this.#inFlight.size < MAX_IN_FLIGHT) {
       const delay = Math.max(10, next - this.#now())
       this.#pumpTimer = this.#clock.setTimeout(() => { this.#pumpTimer = undefined; this.#kick() }, Math.min(delay, 60_000))
     }
   }
 
+  #reschedule (row: Attempt, o: { attempts: number, nextAttemptAt: number, state?: 'sent' | 'stored' }): void {
+    if (row.fresh === 'volatile') {
+      // A receipt whose first attempt failed: from now on it is an outbox row like any other.
+      this.#history.transaction(() => {
+        this.#history.queueControl(row.contactId, row.messageId, row.envelope, this.#now(), row.expiresAt)
+        this.#history.rescheduleOutbox(row.contactId, row.messageId, o)
+      })
+    } else {
+      this.#history.rescheduleOutbox(row.contactId, row.messageId, o)
+    }
+    this.#noteDue(o.nextAttemptAt)
+  }
+
+  #finish (row: Attempt): void {
+    if (row.fresh !== 'volatile') this.#history.removeOutbox(row.contactId, row.messageId)
+  }
+
   /** One attempt for one outbox row: the network first, then mailboxes; reschedules or finishes. */
-  async #attempt (row: OutboxRow): Promise<void> {
+  async #attempt (row: Attempt): Promise<void> {
     const now = this.#now()
     const contact = this.#device.contact(row.contactId)
     if (contact === undefined) {
-      this.#history.removeOutbox(row.contactId, row.messageId)
+      this.#finish(row)
       return
     }
     if (now >= row.expiresAt) {
-      this.#history.removeOutbox(row.contactId, row.messageId)
+      this.#finish(row)
       if (row.kind === 'text') this.#advance(row.contactId, row.messageId, 'failed', { failure: 'Not delivered: the contact was unreachable until the message expired.' })
       return
     }
@@ -546,15 +697,24 @@ export class MessengerCore implements Messenger {
     if (path === undefined && !this.#stopped) {
       this.#background('locate', this.#locate(contact).then((found) => {
         if (!found || this.#stopped) return
-        this.#history.retryContactNow(contact.id, this.#now())
+        const at = this.#now()
+        this.#history.retryContactNow(contact.id, at)
+        this.#noteDue(at)
         this.#kick()
       }))
     }
     if (this.#stopped) return
     this.#log.debug('attempt', { kind: row.kind, attempts, path: path ?? 'none' })
     if (path !== undefined) {
-      if (row.kind === 'control') { this.#history.removeOutbox(row.contactId, row.messageId); return }
-      this.#history.rescheduleOutbox(row.contactId, row.messageId, { attempts, nextAttemptAt: this.#now() + Math.max(RECEIPT_WAIT_MS, backoffDelay(attempts, this.#random)), state: 'sent' })
+      if (row.kind === 'control') { this.#finish(row); return }
+      if (row.fresh === 'stored') {
+        // Stored with this schedule already (see send): 'sent' is written with the next commit, or never
+        // if the receipt comes first; a crash before then only sends the same envelope again.
+        const view = this.#history.advanceLater(row.contactId, row.messageId, 'sent', { path })
+        if (view !== undefined) this.#emit({ type: 'message-state', message: view })
+        return
+      }
+      this.#reschedule(row, { attempts, nextAttemptAt: this.#now() + Math.max(RECEIPT_WAIT_MS, backoffDelay(attempts, this.#random)), state: 'sent' })
       this.#advance(row.contactId, row.messageId, 'sent', { path })
       return
     }
@@ -564,13 +724,13 @@ export class MessengerCore implements Messenger {
     if (this.#stopped) return
     const wanted = Math.min(MAILBOX_COPIES, contact.theirRelays.length)
     if (copies > 0) {
-      if (row.kind === 'control' && copies >= wanted) { this.#history.removeOutbox(row.contactId, row.messageId); return }
+      if (row.kind === 'control' && copies >= wanted) { this.#finish(row); return }
       const wait = copies >= wanted ? STORED_RETRY_MS : backoffDelay(attempts, this.#random)
-      this.#history.rescheduleOutbox(row.contactId, row.messageId, { attempts, nextAttemptAt: this.#now() + wait, state: 'stored' })
+      this.#reschedule(row, { attempts, nextAttemptAt: this.#now() + wait, state: 'stored' })
       if (row.kind === 'text') this.#advance(row.contactId, row.messageId, 'stored', { path: 'mailbox' })
       return
     }
-    this.#history.rescheduleOutbox(row.contactId, row.messageId, { attempts, nextAttemptAt: this.#now() + backoffDelay(attempts, this.#random) })
+    this.#reschedule(row, { attempts, nextAttemptAt: this.#now() + backoffDelay(attempts, this.#random) })
   }
 
   /** An open connection, a direct dial or a relayed circuit, as the network layer can. */
@@ -610,52 +770,142 @@ export class MessengerCore implements Messenger {
   /**
    * Handles one envelope from any path. Resolves once what it carried is stored (the network layer
    * and the relays acknowledge only then); rejects for envelopes that are not ours or are damaged.
+   * Envelopes that arrive while a batch is being opened (pipelined frames, a drained page) wait and are
+   * opened together in the next one: one commit for their ratchet steps, messages, duplicate filter,
+   * receipt effects and the receipts they call for.
    */
   async receiveEnvelope (envelope: Uint8Array, path: DeliveryPath): Promise<void> {
-    const hash = sha256(envelope)
-    const now = this.#now()
-    let stored: MessageView | undefined
-    const changed: MessageView[] = []
-    // What the envelope carried is written in the transaction that commits the session change, so
-    // a crash can never consume a message key without keeping the message (or the receipt's effect).
-    const record = ({ contactId, payload }: { contactId: string, payload: Payload }): void => {
-      this.#history.rememberEnvelope(hash, contactId, payload.kind === 'text' ? hex(payload.id) : null, now)
-      if (payload.kind === 'text') {
-        stored = this.#history.receive({ contactId, id: hex(payload.id), seq: payload.seq, text: payload.text, sentAt: payload.sentAt, at: now, path })
-      } else if (payload.kind === 'receipt') {
-        const state = payload.type === 'read' ? 'read' : 'delivered'
-        for (const raw of payload.ids) {
-          const id = hex(raw)
-          this.#history.removeOutbox(contactId, id)
-          const view = this.#history.advance(contactId, id, state)
-          if (view !== undefined) changed.push(view)
-        }
+    await new Promise<void>((resolve, reject) => {
+      this.#incoming.push({ envelope, path, resolve, reject })
+      this.#startReceiving()
+    })
+  }
+
+  #startReceiving (): void {
+    if (this.#receiving || this.#incoming.length === 0) return
+    this.#receiving = true
+    this.#background('receive', this.#crypto.run(async () => {
+      const batch = this.#incoming.splice(0, MAX_RECEIVE_BATCH)
+      try {
+        await this.#receiveBatch(batch)
+      } catch (err) {
+        // Never leave a caller waiting (the network would hold its frame forever); settled ones stay so.
+        for (const item of batch) item.reject(err)
+      } finally {
+        this.#receiving = false
+        // What arrived meanwhile is the next batch, queued behind any send that is waiting.
+        this.#startReceiving()
+      }
+    }))
+  }
+
+  async #receiveBatch (items: Incoming[]): Promise<void> {
+    // The first message of an answered invite creates a contact that the envelopes after it may need
+    // (cached at its commit): it ends the batch before it and is opened alone.
+    let group: Incoming[] = []
+    for (const item of items) {
+      if (this.#device.startsContact(item.envelope)) {
+        if (group.length > 0) await this.#openGroup(group)
+        await this.#openGroup([item])
+        group = []
+      } else {
+        group.push(item)
       }
     }
-    const opened = await this.#crypto.run(async () => {
-      const seen = this.#history.seenEnvelope(hash)
-      if (seen !== undefined) return { seen, result: undefined }
-      try {
-        return { seen: undefined, result: await this.#device.openEnvelope(envelope, { store: record }) }
-      } catch (err) {
-        if (E2eeError.is(err, 'UNTRUSTED_IDENTITY')) {
-          this.#emit({ type: 'warning', text: 'A message was refused because the sender\'s identity key is not the one you know. Compare safety numbers before trusting this contact again.' })
+    if (group.length > 0) await this.#openGroup(group)
+  }
+
+  /** Opens envelopes in one device batch and settles each caller after the commit. */
+  async #openGroup (items: Incoming[]): Promise<void> {
+    const now = this.#now()
+    let receipts: Attempt[] = []
+    let taken: Array<[string, { delivered: Set<string>, read: Set<string> }]> = []
+    try {
+      await this.#device.batch(async (b) => {
+        // Hashes opened in this batch: its rows are not written yet, so the store cannot tell.
+        const inBatch = new Map<string, { contactId: string, messageId: string | null }>()
+        for (const item of items) {
+          item.stored = undefined
+          item.changed = []
+          const hash = item.hash ??= sha256(item.envelope)
+          const key = hash.toString('hex')
+          const seen = inBatch.get(key) ?? this.#history.seenEnvelope(hash)
+          if (seen !== undefined) { item.outcome = { seen }; continue }
+          try {
+            const opened = await b.open(item.envelope, { store: (o) => { this.#record(item, hash, now, o) } })
+            item.outcome = { opened }
+            inBatch.set(key, { contactId: opened.contact.id, messageId: opened.payload.kind === 'text' ? hex(opened.payload.id) : null })
+          } catch (err) {
+            item.outcome = { error: err }
+          }
         }
-        throw err
+        // The receipts this batch calls for (and any others waiting) are sealed in its commit.
+        for (const item of items) this.#receiptFor(item)
+        taken = this.#takeReceipts()
+        receipts = await this.#sealReceipts(b, taken)
+      })
+    } catch (err) {
+      // The commit failed (a store error such as SQLITE_FULL): nothing of the batch was written or cached.
+      this.#restoreReceipts(taken)
+      this.#log.warn('receive-batch-failed', { size: items.length, error: err instanceof Error ? err.name : typeof err })
+      if (items.length > 1) {
+        // Alone, each envelope succeeds or fails on its own: one bad row cannot hold back the others.
+        for (const item of items) await this.#openGroup([item])
+        return
       }
-    })
-    if (opened.result === undefined) {
-      // Sent again because our receipt was lost, or arrived by a second path: receipt once more.
-      const seen = opened.seen
-      if (seen.messageId !== null) this.#queueReceipt(seen.contactId, [seen.messageId], 'delivered')
+      for (const item of items) item.reject(err)
       return
     }
-    const { contact, payload, newContact } = opened.result
-    for (const view of changed) this.#emit({ type: 'message-state', message: view })
+    this.#sendFresh(receipts)
+    for (const item of items) this.#settle(item)
+  }
+
+  /** What an opened envelope carried, written inside the commit of its session change. */
+  #record (item: Incoming, hash: Uint8Array, now: number, { contactId, payload }: { contactId: string, payload: Payload }): void {
+    this.#history.rememberEnvelope(hash, contactId, payload.kind === 'text' ? hex(payload.id) : null, now)
     if (payload.kind === 'text') {
-      this.#queueReceipt(contact.id, [hex(payload.id)], 'delivered')
-      if (stored !== undefined) {
-        this.#emit({ type: 'message', message: stored })
+      item.stored = this.#history.receive({ contactId, id: hex(payload.id), seq: payload.seq, text: payload.text, sentAt: payload.sentAt, at: now, path: item.path })
+    } else if (payload.kind === 'receipt') {
+      const state = payload.type === 'read' ? 'read' : 'delivered'
+      const changed: MessageView[] = []
+      for (const raw of payload.ids) {
+        const id = hex(raw)
+        this.#history.removeOutbox(contactId, id)
+        const view = this.#history.advance(contactId, id, state)
+        if (view !== undefined) changed.push(view)
+      }
+      item.changed = changed
+    }
+  }
+
+  /** Queues the receipt an envelope of the batch calls for: a text just stored, or a duplicate (rate-limited). */
+  #receiptFor (item: Incoming): void {
+    const o = item.outcome
+    if (o === undefined) return
+    if ('seen' in o) {
+      // Sent again because our receipt was lost, or arrived by a second path, or replayed by a relay.
+      if (o.seen.messageId !== null) this.#answerDuplicate(o.seen.contactId, o.seen.messageId)
+    } else if ('opened' in o && o.opened.payload.kind === 'text') {
+      this.#queueReceipt(o.opened.contact.id, [hex(o.opened.payload.id)], 'delivered')
+    }
+  }
+
+  /** After the commit: events, follow-ups, and the caller's answer. */
+  #settle (item: Incoming): void {
+    const o = item.outcome
+    if (o === undefined || 'seen' in o) { item.resolve(); return }
+    if ('error' in o) {
+      if (E2eeError.is(o.error, 'UNTRUSTED_IDENTITY')) {
+        this.#emit({ type: 'warning', text: 'A message was refused because the sender\'s identity key is not the one you know. Compare safety numbers before trusting this contact again.' })
+      }
+      item.reject(o.error)
+      return
+    }
+    const { contact, payload, newContact } = o.opened
+    for (const view of item.changed ?? []) this.#emit({ type: 'message-state', message: view })
+    if (payload.kind === 'text') {
+      if (item.stored !== undefined) {
+        this.#emit({ type: 'message', message: item.stored })
         // The contact's unread count and last message changed; computed only for a listener.
         if (this.#listeners.size > 0) this.#emit({ type: 'contact', contact: this.#contactView(contact) })
       }
@@ -674,6 +924,7 @@ export class MessengerCore implements Messenger {
       this.#background('syncMailboxes', this.#syncMailboxes())
       this.#background('publishPresence', this.#publishPresence())
     }
+    item.resolve()
   }
 
   // ---- mailboxes ---------------------------------------------------------------------------------
@@ -786,10 +1037,9 @@ export class MessengerCore implements Messenger {
       for (;;) {
         const items = await session.fetch()
         if (items.length === 0) return this.#mailboxes.get(key)?.kept !== true
-        const done: Uint8Array[] = []
-        for (const item of items) {
-          if (await this.#handleMailboxItem(item)) done.push(item.id)
-        }
+        // Handed over all at once: the page is opened in one batch (one commit).
+        const handled = await Promise.all(items.map(async (item) => await this.#handleMailboxItem(item)))
+        const done = items.filter((_, i) => handled[i] === true).map((item) => item.id)
         if (done.length > 0) await session.ack(done)
         if (done.length < items.length) {
           const entry = this.#mailboxes.get(key)

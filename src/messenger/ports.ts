@@ -60,15 +60,27 @@ export interface CardInput {
   readonly peerId?: string
 }
 
+export interface OpenedPort<P> { contact: ContactPort, payload: P, newContact: boolean }
+
+export interface DeviceBatchPort<P> {
+  open: (envelope: Uint8Array, o?: { store?: (opened: { contactId: string, payload: P }) => void }) => Promise<OpenedPort<P>>
+  seal: (contactId: string, payload: P, o?: { store?: (envelope: Uint8Array) => void }) => Promise<Uint8Array>
+}
+
 /** What the messenger needs of the account (src/e2ee/device.ts Device). */
 export interface DevicePort<P = unknown> {
   readonly accountId: string
   displayName: () => string
   createInvite: (o: { relays: string[], addresses: string[], peerId?: string, expiresInMs?: number }) => Promise<{ link: string, expiresAt: number }>
   acceptInvite: (link: string, o: { name?: string, card: CardInput }) => Promise<{ contact: ContactPort, envelope: Uint8Array }>
-  seal: (contactId: string, payload: P) => Promise<Uint8Array>
+  /** `o.store` runs inside the transaction that commits the ratchet step (see Device.seal). */
+  seal: (contactId: string, payload: P, o?: { store?: (envelope: Uint8Array) => void }) => Promise<Uint8Array>
   /** `o.store` runs inside the transaction that commits the session change (see Device.openEnvelope). */
-  openEnvelope: (envelope: Uint8Array, o?: { store?: (opened: { contactId: string, payload: P }) => void }) => Promise<{ contact: ContactPort, payload: P, newContact: boolean }>
+  openEnvelope: (envelope: Uint8Array, o?: { store?: (opened: { contactId: string, payload: P }) => void }) => Promise<OpenedPort<P>>
+  /** Opens and seals in one commit, each operation a savepoint (see Device.batch). */
+  batch: <T>(fn: (b: DeviceBatchPort<P>) => Promise<T>, extra?: (result: T) => void) => Promise<T>
+  /** The envelope would create a contact (first message of an answered invite): batch it alone. */
+  startsContact: (envelope: Uint8Array) => boolean
   myCard: (contactId: string, o: CardInput) => P
   safetyNumber: (contactId: string) => { digits: string, scannable: string }
   contacts: () => ContactPort[]

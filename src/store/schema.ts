@@ -139,10 +139,23 @@ ALTER TABLE contacts ADD COLUMN retired_at INTEGER;
 ALTER TABLE contacts ADD COLUMN retired_fetch INTEGER NOT NULL DEFAULT 0;
 `
 
+// Issue 10: the unread count of a conversation is a counter kept with each message received and each
+// markRead (counting rows cost 2 ms per call at 10k messages, once per message received); the unread
+// messages themselves are found through a partial index (markRead), not a walk of the conversation.
+const v6UnreadCounter = `
+ALTER TABLE conversations ADD COLUMN unread INTEGER NOT NULL DEFAULT 0;
+INSERT OR IGNORE INTO conversations (contact_id, updated_at)
+  SELECT DISTINCT contact_id, 0 FROM messages WHERE direction = 'in' AND read_at IS NULL;
+UPDATE conversations SET unread = (SELECT count(*) FROM messages m
+  WHERE m.contact_id = conversations.contact_id AND m.direction = 'in' AND m.read_at IS NULL);
+CREATE INDEX messages_unread ON messages (contact_id) WHERE direction = 'in' AND read_at IS NULL;
+`
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'account, libsignal stores, invites, contacts', up: v1Core },
   { version: 2, name: 'conversations, messages, outbox, settings', up: v2Messaging },
   { version: 3, name: 'received envelopes (duplicate filter)', up: v3ReceivedEnvelopes },
   { version: 4, name: 'messages by sequence number, outbox by due time', up: v4MessagesBySeq },
-  { version: 5, name: 'presence signing keys, retired invite mailboxes', up: v5PresenceKeysRetiredMailbox }
+  { version: 5, name: 'presence signing keys, retired invite mailboxes', up: v5PresenceKeysRetiredMailbox },
+  { version: 6, name: 'unread counters, unread messages by partial index', up: v6UnreadCounter }
 ]

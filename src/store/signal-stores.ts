@@ -1,7 +1,8 @@
 // libsignal's session, identity, prekey, signed-prekey and Kyber-prekey stores on SQLCipher.
 // Writes made during one operation are held in a unit of work and committed in one transaction
 // with the caller's own writes (or dropped on failure), so a message that fails to decrypt or to
-// be stored leaves the session exactly as it was. Sessions and identities are cached in memory:
+// be stored leaves the session exactly as it was. Units nest: a batch of envelopes is one outer
+// unit (one commit) and each envelope an inner one, dropped alone when that envelope fails. Sessions and identities are cached in memory:
 // this process is the only writer, and the per-message path then reads nothing from disk.
 import {
   IdentityChange, IdentityKeyPair, KyberPreKeyRecord, PreKeyRecord, PublicKey, SessionRecord, SignedPreKeyRecord,
@@ -10,6 +11,8 @@ import {
 } from '@signalapp/libsignal-client'
 import type { Database } from './db.ts'
 
+type Statement = ReturnType<Database['prepare']>
+
 interface Unit {
   sessions: Map<string, SessionRecord>
   identities: Map<string, PublicKey>
@@ -17,7 +20,15 @@ interface Unit {
   signedPreKeys: Map<number, SignedPreKeyRecord>
   kyberPreKeys: Map<number, { record: KyberPreKeyRecord, lastResort: boolean } | null>
   kyberUsed: Array<{ kyberId: number, signedPreKeyId: number, baseKey: Uint8Array<ArrayBuffer> }>
+  /** The callers' own writes (rows of the messenger, contact updates), run in the commit's transaction, in order. */
+  writes: Array<() => void>
+  /** In-memory effects that must wait for the commit (caches of what was written). */
+  afters: Array<() => void>
 }
+
+const emptyUnit = (): Unit => ({
+  sessions: new Map(), identities: new Map(), preKeys: new Map(), signedPreKeys: new Map(), kyberPreKeys: new Map(), kyberUsed: [], writes: [], afters: []
+})
 
 function bytes (b: Uint8Array): Uint8Array<ArrayBuffer> {
   return b as Uint8Array<ArrayBuffer>
@@ -28,12 +39,15 @@ function bytes (b: Uint8Array): Uint8Array<ArrayBuffer> {
  * layer uses them. SignalStores (below) keeps them in SQLCipher.
  */
 export interface SignalStore extends SessionStore, IdentityKeyStore, PreKeyStore, SignedPreKeyStore, KyberPreKeyStore {
-  /** Starts collecting writes; units do not nest. */
+  /** Starts collecting writes. Units nest: an inner unit is a savepoint of the outer one. */
   begin: () => void
-  /** Writes the unit and `extra` (the caller's rows) atomically. */
+  /** Writes the unit and `extra` (the caller's rows) atomically; an inner unit joins the outer one instead. */
   commit: (extra?: () => void) => void
-  /** Drops the unit's writes. */
+  /** Drops the innermost unit's writes (an outer unit keeps its own). */
   rollback: () => void
+  /** A caller's write and its in-memory effect: joined to the open unit (written and applied at its commit,
+   * dropped with it), or done at once when none is open. */
+  defer: (write?: () => void, after?: () => void) => void
   /** Runs `fn` in a unit of work: committed with `extra` when fn resolves, dropped when it throws. */
   atomically: <T>(fn: () => Promise<T>, extra?: (result: T) => void) => Promise<T>
   session: (address: string) => SessionRecord | null
@@ -44,38 +58,84 @@ export interface SignalStore extends SessionStore, IdentityKeyStore, PreKeyStore
 }
 
 export class SignalStores implements SignalStore {
-  private unit: Unit | undefined
+  /** Open units of work, innermost last. */
+  private readonly units: Unit[] = []
   private readonly sessionCache = new Map<string, SessionRecord | null>()
   private readonly identityCache = new Map<string, PublicKey | null>()
   private readonly identityKeyPair: IdentityKeyPair
+  /** Prepared once: the per-message path runs the session upsert on every commit. */
+  private readonly upsertSession: Statement
 
   constructor (private readonly db: Database, identityKeyPair: Uint8Array, private readonly registrationId: number) {
     this.identityKeyPair = IdentityKeyPair.deserialize(bytes(identityKeyPair))
+    this.upsertSession = db.prepare('INSERT INTO signal_sessions (address, record) VALUES (?, ?) ON CONFLICT (address) DO UPDATE SET record = excluded.record')
+  }
+
+  private get unit (): Unit | undefined {
+    return this.units[this.units.length - 1]
+  }
+
+  /** The newest pending value of a key, looking from the innermost unit out. */
+  private pending<K, V> (pick: (u: Unit) => Map<K, V>, key: K): V | undefined {
+    for (let i = this.units.length - 1; i >= 0; i--) {
+      const m = pick(this.units[i] as Unit)
+      if (m.has(key)) return m.get(key)
+    }
+    return undefined
   }
 
   // ---- unit of work ----
 
-  /** Starts collecting writes. Units do not nest: the Device serializes its operations. */
+  /** Starts collecting writes; inside an open unit, a nested one (a savepoint: its failure drops only its own writes). */
   begin (): void {
-    if (this.unit !== undefined) throw new Error('SignalStores: a unit of work is already open')
-    this.unit = { sessions: new Map(), identities: new Map(), preKeys: new Map(), signedPreKeys: new Map(), kyberPreKeys: new Map(), kyberUsed: [] }
+    this.units.push(emptyUnit())
   }
 
-  /** Writes the unit and `extra` (the caller's rows) in one transaction, then updates the caches. */
+  /**
+   * The outermost unit: writes it and `extra` (the caller's rows) in one transaction, then updates the
+   * caches and runs the deferred effects. A nested unit: its writes join the outer unit's, `extra` after them.
+   */
   commit (extra?: () => void): void {
     const u = this.unit
     if (u === undefined) throw new Error('SignalStores: no unit of work open')
+    const outer = this.units[this.units.length - 2]
+    if (outer !== undefined) {
+      for (const [k, v] of u.sessions) outer.sessions.set(k, v)
+      for (const [k, v] of u.identities) outer.identities.set(k, v)
+      for (const [k, v] of u.preKeys) outer.preKeys.set(k, v)
+      for (const [k, v] of u.signedPreKeys) outer.signedPreKeys.set(k, v)
+      for (const [k, v] of u.kyberPreKeys) outer.kyberPreKeys.set(k, v)
+      outer.kyberUsed.push(...u.kyberUsed)
+      outer.writes.push(...u.writes)
+      if (extra !== undefined) outer.writes.push(extra)
+      outer.afters.push(...u.afters)
+      this.units.pop()
+      return
+    }
     this.db.transaction(() => {
       this.write(u)
+      for (const w of u.writes) w()
       extra?.()
     })()
-    this.unit = undefined
+    this.units.pop()
     for (const [k, v] of u.sessions) this.sessionCache.set(k, v)
     for (const [k, v] of u.identities) this.identityCache.set(k, v)
+    for (const a of u.afters) a()
   }
 
   rollback (): void {
-    this.unit = undefined
+    this.units.pop()
+  }
+
+  defer (write?: () => void, after?: () => void): void {
+    const u = this.unit
+    if (u === undefined) {
+      write?.()
+      after?.()
+      return
+    }
+    if (write !== undefined) u.writes.push(write)
+    if (after !== undefined) u.afters.push(after)
   }
 
   /** Runs `fn` in a unit of work: committed with `extra` when fn resolves, dropped when it throws. */
@@ -85,9 +145,7 @@ export class SignalStores implements SignalStore {
 
   private write (u: Unit): void {
     const db = this.db
-    for (const [address, record] of u.sessions) {
-      db.prepare('INSERT INTO signal_sessions (address, record) VALUES (?, ?) ON CONFLICT (address) DO UPDATE SET record = excluded.record').run([address, record.serialize()])
-    }
+    for (const [address, record] of u.sessions) this.upsertSession.run([address, record.serialize()])
     for (const [address, key] of u.identities) {
       db.prepare('INSERT INTO signal_identities (address, identity_key) VALUES (?, ?) ON CONFLICT (address) DO UPDATE SET identity_key = excluded.identity_key').run([address, key.serialize()])
     }
@@ -109,8 +167,9 @@ export class SignalStores implements SignalStore {
 
   /** Outside a unit of work (account creation, invites) writes go straight to the database. */
   private direct (fill: (u: Unit) => void): void {
-    if (this.unit !== undefined) {
-      fill(this.unit)
+    const open = this.unit
+    if (open !== undefined) {
+      fill(open)
       return
     }
     this.begin()
@@ -135,7 +194,7 @@ export class SignalStores implements SignalStore {
   }
 
   session (address: string): SessionRecord | null {
-    const pending = this.unit?.sessions.get(address)
+    const pending = this.pending((u) => u.sessions, address)
     if (pending !== undefined) return pending
     const cached = this.sessionCache.get(address)
     if (cached !== undefined) return cached
@@ -168,7 +227,7 @@ export class SignalStores implements SignalStore {
   }
 
   identity (address: string): PublicKey | null {
-    const pending = this.unit?.identities.get(address)
+    const pending = this.pending((u) => u.identities, address)
     if (pending !== undefined) return pending
     const cached = this.identityCache.get(address)
     if (cached !== undefined) return cached
@@ -208,7 +267,7 @@ export class SignalStores implements SignalStore {
   }
 
   async getPreKey (id: number): Promise<PreKeyRecord> {
-    const pending = this.unit?.preKeys.get(id)
+    const pending = this.pending((u) => u.preKeys, id)
     if (pending === null) throw new Error(`prekey ${id} was used`)
     if (pending !== undefined) return pending
     const row = this.db.prepare('SELECT record FROM signal_prekeys WHERE id = ?').get([id])
@@ -227,7 +286,7 @@ export class SignalStores implements SignalStore {
   }
 
   async getSignedPreKey (id: number): Promise<SignedPreKeyRecord> {
-    const pending = this.unit?.signedPreKeys.get(id)
+    const pending = this.pending((u) => u.signedPreKeys, id)
     if (pending !== undefined) return pending
     const row = this.db.prepare('SELECT record FROM signal_signed_prekeys WHERE id = ?').get([id])
     if (row === undefined) throw new Error(`no signed prekey ${id}`)
@@ -245,7 +304,7 @@ export class SignalStores implements SignalStore {
   }
 
   private kyber (id: number): { record: KyberPreKeyRecord, lastResort: boolean } | undefined {
-    const pending = this.unit?.kyberPreKeys.get(id)
+    const pending = this.pending((u) => u.kyberPreKeys, id)
     if (pending === null) return undefined
     if (pending !== undefined) return pending
     const row = this.db.prepare('SELECT record, last_resort FROM signal_kyber_prekeys WHERE id = ?').get([id])
@@ -269,7 +328,7 @@ export class SignalStores implements SignalStore {
       return
     }
     const base = baseKey.serialize()
-    const seenPending = this.unit?.kyberUsed.some((x) => x.kyberId === id && x.signedPreKeyId === signedPreKeyId && Buffer.from(x.baseKey).equals(base)) ?? false
+    const seenPending = this.units.some((u) => u.kyberUsed.some((x) => x.kyberId === id && x.signedPreKeyId === signedPreKeyId && Buffer.from(x.baseKey).equals(base)))
     const seen = seenPending || this.db.prepare('SELECT 1 AS x FROM signal_kyber_used WHERE kyber_id = ? AND signed_prekey_id = ? AND base_key = ?').get([id, signedPreKeyId, base]) !== undefined
     if (seen) throw new Error('Kyber prekey reused with the same base key')
     this.direct((u) => u.kyberUsed.push({ kyberId: id, signedPreKeyId, baseKey: base }))

@@ -85,6 +85,29 @@ for (const [name, make] of IMPLEMENTATIONS) {
     assert.deepEqual([h.nextSeq('c1', 1), h.nextSeq('c1', 2), h.nextSeq('c2', 3), h.nextSeq('c1', 4)], [1, 2, 1, 3])
   })
 
+  test(`${name}: queueOutgoing reserves the sequence number peekSeq gave, with the schedule asked for`, (t) => {
+    const h = make(t)
+    assert.equal(h.peekSeq('c1'), 1)
+    assert.equal(h.peekSeq('c1'), 1, 'peeking reserves nothing')
+    h.queueOutgoing({ ...outgoing('o1', h.peekSeq('c1'), 10), attempts: 1, nextAttemptAt: 5010 })
+    assert.equal(h.peekSeq('c1'), 2)
+    assert.equal(h.peekSeq('c2'), 1)
+    assert.deepEqual([h.outbox('c1', 'o1')?.attempts, h.outbox('c1', 'o1')?.nextAttemptAt], [1, 5010])
+    assert.equal(h.due(5000, 10).length, 0)
+    // advanceLater: seen at once by every read, written with the next write, never moving a state back.
+    assert.equal(h.advanceLater('c1', 'o1', 'sent', { path: 'direct' })?.state, 'sent')
+    assert.deepEqual([h.message('c1', 'out', 'o1')?.state, h.message('c1', 'out', 'o1')?.path], ['sent', 'direct'])
+    assert.equal(h.messages('c1')[0]?.state, 'sent')
+    assert.equal(h.advanceLater('c1', 'o1', 'queued'), undefined)
+    assert.deepEqual(h.advance('c1', 'o1', 'delivered'), { id: 'o1', contactId: 'c1', direction: 'out', text: 'o1', seq: 1, at: 10, state: 'delivered', path: 'direct' })
+    h.flush()
+    assert.equal(h.message('c1', 'out', 'o1')?.path, 'direct')
+    h.queueOutgoing(outgoing('o2', h.peekSeq('c1'), 20))
+    assert.equal(h.advanceLater('c1', 'o2', 'sent', { path: 'relayed' })?.path, 'relayed')
+    h.flush()
+    assert.deepEqual([h.message('c1', 'out', 'o2')?.state, h.message('c1', 'out', 'o2')?.path], ['sent', 'relayed'])
+  })
+
   test(`${name}: outgoing states only move forward and the first path sticks`, (t) => {
     const h = make(t)
     const seq = h.nextSeq('c1', 10)

@@ -19,7 +19,12 @@ test('an envelope refused as UNTRUSTED_IDENTITY raises a warning event and is no
   const db = openDatabase({ path: join(dir, 'store.db'), key: resolveDatabaseKey(dir, { create: true }), migrations: MIGRATIONS })
   t.after(() => { db.close() })
   const refuse = async (): Promise<never> => { throw new E2eeError('UNTRUSTED_IDENTITY', 'The sender\'s identity key is not the pinned one.') }
-  const device = { openEnvelope: refuse, contacts: () => [], inboundMailboxes: () => [] } as unknown as DevicePort<Payload>
+  const batch = async <T>(fn: (b: { open: typeof refuse }) => Promise<T>, extra?: (r: T) => void): Promise<T> => {
+    const r = await fn({ open: refuse })
+    extra?.(r)
+    return r
+  }
+  const device = { openEnvelope: refuse, batch, startsContact: () => false, contacts: () => [], inboundMailboxes: () => [] } as unknown as DevicePort<Payload>
   const net = { peerId: 'p', addresses: () => [], onEnvelope: () => {} } as unknown as NetworkPort
   const core = new MessengerCore({ device, history: new History(db), net, logger: silentLogger, settings: () => ({ relayOnly: false, lanDiscovery: false, relays: [], fetchIsolation: 'device' as const }) })
   const events: MessengerEvent[] = []

@@ -6,7 +6,7 @@
 // The real Device runs the same properties in test/messenger/delivery-property.test.ts (fewer runs).
 import { randomBytes } from 'node:crypto'
 import { E2eeError } from '../../src/e2ee/errors.ts'
-import type { CardInput, ContactPort, DevicePort, InboundMailbox } from '../../src/messenger/ports.ts'
+import type { CardInput, ContactPort, DeviceBatchPort, DevicePort, InboundMailbox } from '../../src/messenger/ports.ts'
 import type { Payload } from '../../src/wire/payload.ts'
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
@@ -92,11 +92,22 @@ export class FakeDevice implements DevicePort<Payload> {
     throw new Error('FakeDevice does not accept invites; use FakeDevice.introduce')
   }
 
-  async seal (contactId: string, payload: Payload): Promise<Uint8Array> {
+  async seal (contactId: string, payload: Payload, o: { store?: (envelope: Uint8Array) => void } = {}): Promise<Uint8Array> {
     const c = this.#get(contactId)
     const body = { to: hex(c.theirMailboxId), from: this.accountId, nonce: `${this.accountId}/${++this.#sealed}`, payload: toWire(payload) }
-    return new Uint8Array(Buffer.from(JSON.stringify(body)))
+    const envelope = new Uint8Array(Buffer.from(JSON.stringify(body)))
+    o.store?.(envelope)
+    return envelope
   }
+
+  /** No session state to commit: each operation stores as it goes, then `extra`. */
+  async batch<T> (fn: (b: DeviceBatchPort<Payload>) => Promise<T>, extra?: (result: T) => void): Promise<T> {
+    const result = await fn({ open: async (e, o) => await this.openEnvelope(e, o), seal: async (c, p, o) => await this.seal(c, p, o) })
+    extra?.(result)
+    return result
+  }
+
+  startsContact (): boolean { return false }
 
   async openEnvelope (envelope: Uint8Array, o: { store?: (opened: { contactId: string, payload: Payload }) => void } = {}):
   Promise<{ contact: ContactPort, payload: Payload, newContact: boolean }> {

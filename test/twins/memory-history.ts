@@ -51,10 +51,15 @@ export class MemoryHistory implements HistoryStore {
     return seq
   }
 
+  peekSeq (contactId: string): number {
+    return this.#nextSeq.get(contactId) ?? 1
+  }
+
   queueOutgoing (m: OutgoingText): MessageView {
     const key = `${m.contactId}/out/${m.id}`
     if (this.#messages.has(key)) throw new Error('duplicate outgoing message id')
-    this.#insertOutbox(m.contactId, m.id, 'text', m.envelope, m.at, m.expiresAt)
+    this.#insertOutbox(m.contactId, m.id, 'text', m.envelope, m.at, m.expiresAt, m.attempts ?? 0, m.nextAttemptAt ?? m.at)
+    this.#nextSeq.set(m.contactId, Math.max(this.peekSeq(m.contactId), m.seq + 1))
     const msg: Message = {
       contactId: m.contactId, direction: 'out', id: m.id, seq: m.seq, text: m.text, state: 'queued', path: undefined,
       failure: undefined, at: m.at, sentAt: m.at, readAt: undefined, gapBefore: 0
@@ -67,10 +72,10 @@ export class MemoryHistory implements HistoryStore {
     this.#insertOutbox(contactId, id, 'control', envelope, now, expiresAt)
   }
 
-  #insertOutbox (contactId: string, messageId: string, kind: 'text' | 'control', envelope: Uint8Array, now: number, expiresAt: number): void {
+  #insertOutbox (contactId: string, messageId: string, kind: 'text' | 'control', envelope: Uint8Array, now: number, expiresAt: number, attempts = 0, nextAttemptAt = now): void {
     const key = `${contactId}/${messageId}`
     if (this.#outbox.has(key)) throw new Error('duplicate outbox row')
-    this.#outbox.set(key, { contactId, messageId, kind, envelope: new Uint8Array(envelope), attempts: 0, nextAttemptAt: now, expiresAt, state: 'pending' })
+    this.#outbox.set(key, { contactId, messageId, kind, envelope: new Uint8Array(envelope), attempts, nextAttemptAt, expiresAt, state: 'pending' })
   }
 
   due (now: number, limit: number): OutboxRow[] {
@@ -120,6 +125,13 @@ export class MemoryHistory implements HistoryStore {
     m.failure = next.failure
     return view(m)
   }
+
+  /** Nothing to defer in memory: the change is made at once. */
+  advanceLater (contactId: string, id: string, state: MessageState, o: { path?: DeliveryPath, failure?: string } = {}): MessageView | undefined {
+    return this.advance(contactId, id, state, o)
+  }
+
+  flush (): void {}
 
   receive (m: IncomingText): MessageView | undefined {
     const key = `${m.contactId}/in/${m.id}`

@@ -1,7 +1,7 @@
 // In-memory twin of SignalStores (src/store/signal-stores.ts) for unit tests: records are kept
 // serialized, as on disk, and writes go through the same unit of work (dropped on rollback).
 // Held to the same assertions as the SQLCipher version by test/store/signal-stores-contract.test.ts.
-// Not durable, and `extra` in commit() is not rolled back with the unit when it throws.
+// Not durable, and the callers' writes in commit() are not rolled back with the unit when one throws.
 import {
   IdentityChange, IdentityKeyPair, KyberPreKeyRecord, PreKeyRecord, PublicKey, SessionRecord, SignedPreKeyRecord,
   type Direction, type PrivateKey, type ProtocolAddress
@@ -15,46 +15,83 @@ interface Unit {
   signedPreKeys: Map<number, Uint8Array>
   kyberPreKeys: Map<number, { record: Uint8Array, lastResort: boolean } | null>
   kyberUsed: string[]
+  writes: Array<() => void>
+  afters: Array<() => void>
 }
 
 const blob = (b: Uint8Array): Uint8Array<ArrayBuffer> => b as Uint8Array<ArrayBuffer>
-const emptyUnit = (): Unit => ({ sessions: new Map(), identities: new Map(), preKeys: new Map(), signedPreKeys: new Map(), kyberPreKeys: new Map(), kyberUsed: [] })
+const emptyUnit = (): Unit => ({ sessions: new Map(), identities: new Map(), preKeys: new Map(), signedPreKeys: new Map(), kyberPreKeys: new Map(), kyberUsed: [], writes: [], afters: [] })
 
 export class MemorySignalStores implements SignalStore {
   readonly #identityKeyPair: IdentityKeyPair
   readonly #registrationId: number
   readonly #saved = emptyUnit()
-  #unit: Unit | undefined
+  readonly #units: Unit[] = []
 
   constructor (identityKeyPair: Uint8Array, registrationId: number) {
     this.#identityKeyPair = IdentityKeyPair.deserialize(blob(identityKeyPair))
     this.#registrationId = registrationId
   }
 
+  get #unit (): Unit | undefined {
+    return this.#units[this.#units.length - 1]
+  }
+
+  /** The newest pending value, innermost unit first. */
+  #pending<K, V> (pick: (u: Unit) => Map<K, V>, key: K): V | undefined {
+    for (let i = this.#units.length - 1; i >= 0; i--) {
+      const m = pick(this.#units[i] as Unit)
+      if (m.has(key)) return m.get(key)
+    }
+    return undefined
+  }
+
   begin (): void {
-    if (this.#unit !== undefined) throw new Error('MemorySignalStores: a unit of work is already open')
-    this.#unit = emptyUnit()
+    this.#units.push(emptyUnit())
   }
 
   commit (extra?: () => void): void {
     const u = this.#unit
     if (u === undefined) throw new Error('MemorySignalStores: no unit of work open')
+    const outer = this.#units[this.#units.length - 2]
+    if (outer !== undefined) {
+      for (const [k, v] of u.sessions) outer.sessions.set(k, v)
+      for (const [k, v] of u.identities) outer.identities.set(k, v)
+      for (const [k, v] of u.preKeys) outer.preKeys.set(k, v)
+      for (const [k, v] of u.signedPreKeys) outer.signedPreKeys.set(k, v)
+      for (const [k, v] of u.kyberPreKeys) outer.kyberPreKeys.set(k, v)
+      outer.kyberUsed.push(...u.kyberUsed)
+      outer.writes.push(...u.writes)
+      if (extra !== undefined) outer.writes.push(extra)
+      outer.afters.push(...u.afters)
+      this.#units.pop()
+      return
+    }
+    for (const w of u.writes) w()
     extra?.()
     const s = this.#saved
+    for (const used of u.kyberUsed) {
+      if (s.kyberUsed.includes(used)) throw new Error('UNIQUE constraint failed: signal_kyber_used')
+    }
     for (const [k, v] of u.sessions) s.sessions.set(k, v)
     for (const [k, v] of u.identities) s.identities.set(k, v)
     for (const [k, v] of u.preKeys) { if (v === null) s.preKeys.delete(k); else s.preKeys.set(k, v) }
     for (const [k, v] of u.signedPreKeys) s.signedPreKeys.set(k, v)
     for (const [k, v] of u.kyberPreKeys) { if (v === null) s.kyberPreKeys.delete(k); else s.kyberPreKeys.set(k, v) }
-    for (const used of u.kyberUsed) {
-      if (s.kyberUsed.includes(used)) throw new Error('UNIQUE constraint failed: signal_kyber_used')
-      s.kyberUsed.push(used)
-    }
-    this.#unit = undefined
+    s.kyberUsed.push(...u.kyberUsed)
+    this.#units.pop()
+    for (const a of u.afters) a()
   }
 
   rollback (): void {
-    this.#unit = undefined
+    this.#units.pop()
+  }
+
+  defer (write?: () => void, after?: () => void): void {
+    const u = this.#unit
+    if (u === undefined) { write?.(); after?.(); return }
+    if (write !== undefined) u.writes.push(write)
+    if (after !== undefined) u.afters.push(after)
   }
 
   async atomically<T> (fn: () => Promise<T>, extra?: (result: T) => void): Promise<T> {
@@ -62,7 +99,8 @@ export class MemorySignalStores implements SignalStore {
   }
 
   #direct (fill: (u: Unit) => void): void {
-    if (this.#unit !== undefined) { fill(this.#unit); return }
+    const open = this.#unit
+    if (open !== undefined) { fill(open); return }
     this.begin()
     try {
       fill(this.#unit as unknown as Unit)
@@ -83,7 +121,7 @@ export class MemorySignalStores implements SignalStore {
   }
 
   session (address: string): SessionRecord | null {
-    const bytes = this.#unit?.sessions.get(address) ?? this.#saved.sessions.get(address)
+    const bytes = this.#pending((u) => u.sessions, address) ?? this.#saved.sessions.get(address)
     return bytes === undefined ? null : SessionRecord.deserialize(blob(bytes))
   }
 
@@ -100,7 +138,7 @@ export class MemorySignalStores implements SignalStore {
   async getLocalRegistrationId (): Promise<number> { return this.#registrationId }
 
   identity (address: string): PublicKey | null {
-    const bytes = this.#unit?.identities.get(address) ?? this.#saved.identities.get(address)
+    const bytes = this.#pending((u) => u.identities, address) ?? this.#saved.identities.get(address)
     return bytes === undefined ? null : PublicKey.deserialize(blob(bytes))
   }
 
@@ -131,7 +169,7 @@ export class MemorySignalStores implements SignalStore {
   }
 
   async getPreKey (id: number): Promise<PreKeyRecord> {
-    const pending = this.#unit?.preKeys.get(id)
+    const pending = this.#pending((u) => u.preKeys, id)
     if (pending === null) throw new Error(`prekey ${id} was used`)
     const bytes = pending ?? this.#saved.preKeys.get(id)
     if (bytes === undefined || bytes === null) throw new Error(`no prekey ${id}`)
@@ -148,7 +186,7 @@ export class MemorySignalStores implements SignalStore {
   }
 
   async getSignedPreKey (id: number): Promise<SignedPreKeyRecord> {
-    const bytes = this.#unit?.signedPreKeys.get(id) ?? this.#saved.signedPreKeys.get(id)
+    const bytes = this.#pending((u) => u.signedPreKeys, id) ?? this.#saved.signedPreKeys.get(id)
     if (bytes === undefined) throw new Error(`no signed prekey ${id}`)
     return SignedPreKeyRecord.deserialize(blob(bytes))
   }
@@ -163,7 +201,7 @@ export class MemorySignalStores implements SignalStore {
   }
 
   #kyber (id: number): { record: Uint8Array, lastResort: boolean } | undefined {
-    const pending = this.#unit?.kyberPreKeys.get(id)
+    const pending = this.#pending((u) => u.kyberPreKeys, id)
     if (pending === null) return undefined
     return pending ?? this.#saved.kyberPreKeys.get(id) ?? undefined
   }
@@ -182,7 +220,7 @@ export class MemorySignalStores implements SignalStore {
       return
     }
     const used = `${id}/${signedPreKeyId}/${Buffer.from(baseKey.serialize()).toString('hex')}`
-    if (this.#unit?.kyberUsed.includes(used) === true || this.#saved.kyberUsed.includes(used)) throw new Error('Kyber prekey reused with the same base key')
+    if (this.#units.some((u) => u.kyberUsed.includes(used)) || this.#saved.kyberUsed.includes(used)) throw new Error('Kyber prekey reused with the same base key')
     this.#direct((u) => u.kyberUsed.push(used))
   }
 }

@@ -1,0 +1,148 @@
+// Issue 10 (store work per message) and issue 14.3/14.4 on two real messengers (libsignal, SQLCipher)
+// joined by an in-process network double (test/helpers/two-messengers.ts). Commits are counted by
+// SQLite's WAL hook, which runs once per committed write transaction.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { E2eeError } from '../../src/e2ee/errors.ts'
+import { DUPLICATE_RECEIPT_INTERVAL_MS } from '../../src/messenger/messenger.ts'
+import type { Payload } from '../../src/wire/payload.ts'
+import { stateReached, twoMessengers, type TwoMessengers } from '../helpers/two-messengers.ts'
+import { waitFor } from '../helpers/wait.ts'
+
+const text = (seq: number, body: string): Payload => ({ kind: 'text', id: new Uint8Array(randomBytes(16)), seq, sentAt: Date.now(), text: body })
+
+/** Both sides have announced their cards and have nothing left to send: what follows is the test's own work. */
+async function quiet (w: TwoMessengers): Promise<void> {
+  await waitFor(() => [w.a, w.b].every((s) => s.history.setting('announced-card') !== undefined && s.history.outboxSize() === 0), 'cards announced and outboxes empty')
+}
+
+/** Turns of the event loop: every microtask and setImmediate queued so far has run. */
+async function turns (n = 3): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve))
+}
+
+test('one message and its receipt: the sender commits at most twice, the receiver once', async (t) => {
+  const w = await twoMessengers()
+  t.after(w.close)
+  await quiet(w)
+  const N = 20
+  w.a.commits.reset()
+  w.b.commits.reset()
+  for (let i = 0; i < N; i++) {
+    const m = await w.a.core.send(w.a.contactId, `one at a time ${i}`)
+    await stateReached(w.a, m.id, 'delivered')
+  }
+  console.log(`commits for ${N} messages one at a time: sender ${w.a.commits.count}, receiver ${w.b.commits.count}`)
+  // Sender: sequence number + ratchet step + outbox row (1), the receipt's batch (1); 'sent' needs none.
+  assert.ok(w.a.commits.count <= 2 * N, `sender: ${w.a.commits.count} commits for ${N} messages`)
+  // Receiver: the message, its duplicate filter and the ratchet steps of the message and of its receipt.
+  assert.ok(w.b.commits.count <= N, `receiver: ${w.b.commits.count} commits for ${N} messages`)
+  const got = await w.b.core.messages(w.b.contactId)
+  assert.equal(got.filter((m) => m.text.startsWith('one at a time')).length, N)
+  // The 'sent' state kept in memory reaches the store with a later commit (here: at stop).
+  await w.a.core.stop()
+  assert.ok((await w.a.core.messages(w.a.contactId)).every((m) => m.state === 'delivered'))
+})
+
+test('envelopes arriving together are opened in one commit; a bad one fails alone', async (t) => {
+  const w = await twoMessengers()
+  t.after(w.close)
+  await quiet(w)
+  const N = 12
+  const envelopes: Uint8Array[] = []
+  for (let i = 1; i <= N; i++) envelopes.push(await w.a.device.seal(w.a.contactId, text(i, `batch ${i}`)))
+  const bad = new Uint8Array(envelopes[0] as Uint8Array)
+  bad[bad.length - 1] = (bad[bad.length - 1] as number) ^ 1
+  const all = [...envelopes.slice(0, 5), bad, ...envelopes.slice(5)]
+  w.b.commits.reset()
+  // As the transport does for pipelined frames: every call made before the first batch starts.
+  const results = await Promise.allSettled(all.map(async (e) => { await w.b.core.receiveEnvelope(e, 'direct') }))
+  assert.equal(w.b.commits.count, 1, 'one commit for the batch, its receipts included')
+  assert.deepEqual(results.map((r) => r.status), all.map((e) => e === bad ? 'rejected' : 'fulfilled'))
+  const refused = results[5]
+  assert.ok(refused?.status === 'rejected' && E2eeError.is(refused.reason, 'TAMPERED'))
+  const got = (await w.b.core.messages(w.b.contactId)).filter((m) => m.text.startsWith('batch '))
+  assert.deepEqual(got.map((m) => m.seq), Array.from({ length: N }, (_, i) => i + 1))
+  // The session goes on: the next message opens (a rolled-back savepoint left it whole).
+  await w.b.core.receiveEnvelope(await w.a.device.seal(w.a.contactId, text(N + 1, 'after the batch')), 'direct')
+  assert.equal((await w.b.core.messages(w.b.contactId)).filter((m) => m.text === 'after the batch').length, 1)
+})
+
+test('issue 14.3: N replays of a stored envelope are answered with at most one receipt per interval', async (t) => {
+  let offset = 0
+  const w = await twoMessengers({ now: () => Date.now() + offset })
+  t.after(w.close)
+  await quiet(w)
+  const envelope = await w.a.device.seal(w.a.contactId, text(1, 'replayed'))
+  /** Receipts B handed to the network before a barrier message of its own: B sends in order, so once the
+   * barrier is delivered every receipt queued before it has gone; the barrier is the last envelope B sent. */
+  const receiptsBefore = async (): Promise<number> => {
+    const from = w.b.net.delivered.length
+    const barrier = await w.b.core.send(w.b.contactId, 'barrier')
+    await stateReached(w.b, barrier.id, 'delivered')
+    return w.b.net.delivered.length - from - 1
+  }
+  await w.b.core.receiveEnvelope(envelope, 'mailbox')
+  assert.equal(await receiptsBefore(), 1, 'the message stored is receipted')
+  const REPLAYS = 25
+  for (let i = 0; i < REPLAYS; i++) await w.b.core.receiveEnvelope(envelope, 'mailbox')
+  await Promise.all(Array.from({ length: REPLAYS }, async () => { await w.b.core.receiveEnvelope(envelope, 'mailbox') }))
+  const first = await receiptsBefore()
+  assert.equal(first, 1, `${2 * REPLAYS} replays within the interval: one receipt (got ${first})`)
+  offset += DUPLICATE_RECEIPT_INTERVAL_MS
+  for (let i = 0; i < REPLAYS; i++) await w.b.core.receiveEnvelope(envelope, 'mailbox')
+  assert.equal(await receiptsBefore(), 1, 'one more after the interval')
+  assert.equal((await w.b.core.messages(w.b.contactId)).filter((m) => m.text === 'replayed').length, 1)
+  await turns()
+})
+
+test('issue 14.4: a mailbox copy is kept on the relay when the store fails with SQLITE_FULL, and delivered later', async (t) => {
+  const w = await twoMessengers()
+  t.after(w.close)
+  await quiet(w)
+  const db = w.b.device.db
+  const box = w.b.device.inboundMailboxes().find((m) => m.contactId === w.b.contactId && m.stopWhenEmpty !== true)
+  assert.ok(box !== undefined)
+  // A real full database: no page may be added, and what free space there was is filled.
+  db.pragma(`max_page_count = ${Number(db.pragma('page_count', { simple: true }))}`)
+  let junk = 0
+  for (const size of [4000, 1000, 200, 40, 8]) {
+    for (;;) {
+      try {
+        db.prepare('INSERT INTO settings (key, value) VALUES (?, ?)').run([`junk-${junk++}`, 'x'.repeat(size)])
+      } catch (err) {
+        assert.equal((err as { code?: string }).code, 'SQLITE_FULL')
+        break
+      }
+    }
+  }
+  const failures: unknown[] = []
+  const batch = w.b.device.batch.bind(w.b.device)
+  w.b.device.batch = async (fn, extra) => {
+    try {
+      return await batch(fn, extra)
+    } catch (err) {
+      failures.push(err)
+      throw err
+    }
+  }
+  const envelope = await w.a.device.seal(w.a.contactId, text(1, 'waits for room'))
+  w.relay.deposit(box.mailboxId, envelope)
+  await waitFor(() => failures.length > 0, 'the store refuses the pushed envelope')
+  // SQLite rolls a transaction back itself on SQLITE_FULL; the driver's own ROLLBACK then fails with
+  // SQLITE_ERROR and carries the SQLITE_FULL as its cause. Either way a coded error that is no E2eeError.
+  const failure = failures[0] as { code?: string, message?: string, cause?: { code?: string } }
+  console.log(`store failure: ${failure.code} (${failure.message}), cause ${failure.cause?.code}`)
+  assert.ok(failure.code === 'SQLITE_FULL' || failure.cause?.code === 'SQLITE_FULL')
+  await turns()
+  assert.equal(w.relay.boxes.get(Buffer.from(box.mailboxId).toString('hex'))?.length, 1, 'the relay still holds the copy')
+  assert.equal((await w.b.core.messages(w.b.contactId)).filter((m) => m.text === 'waits for room').length, 0)
+  // Room again (the disk was cleaned up); the next fetch (here: sessions reopened) delivers it once.
+  db.pragma('max_page_count = 1073741823')
+  db.prepare("DELETE FROM settings WHERE key LIKE 'junk-%'").run()
+  await w.b.core.replaceNetwork(w.b.net)
+  await waitFor(async () => (await w.b.core.messages(w.b.contactId)).some((m) => m.text === 'waits for room'), 'the copy is delivered after the store recovers')
+  await waitFor(() => w.relay.boxes.get(Buffer.from(box.mailboxId).toString('hex'))?.length === 0, 'and then deleted from the relay')
+  assert.equal((await w.b.core.messages(w.b.contactId)).filter((m) => m.text === 'waits for room').length, 1)
+})

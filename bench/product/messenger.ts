@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto'
 import { Device } from '../../src/e2ee/device.ts'
 import { createDeviceNode } from '../../src/net/node.ts'
 import { startRelay, type RelayHandle } from '../../src/relay/service.ts'
-import { startChild } from '../lib/child.ts'
+import { PRODUCT_V8_FLAGS, startChild } from '../lib/child.ts'
 import { silentLogger } from '../../src/platform/logger.ts'
 import type { MessengerEvent } from '../../src/messenger/types.ts'
 import { introduce, person, type Person } from '../../test/helpers/testnet.ts'
@@ -146,7 +146,7 @@ export const firstMessage: Benchmark = { name: 'first.message', timeoutMs: 180_0
 /** The relay in a child process with the bench limits: what the bench process does (deposit, drain) is
  * then measured with the relay's CPU apart from it, as between a device and a relay on another machine. */
 async function remoteRelay (ctx: BenchContext): Promise<string> {
-  const child = startChild(ctx, 'relay.ts', [ctx.tmpDir('relay'), JSON.stringify(BENCH_RELAY_LIMITS)])
+  const child = startChild(ctx, 'relay.ts', [ctx.tmpDir('relay'), JSON.stringify(BENCH_RELAY_LIMITS)], [...PRODUCT_V8_FLAGS])
   const { addresses } = await child.next<{ addresses: string[] }>('ready', 60_000)
   const address = addresses.find((a) => a.includes('/tcp/') && !a.includes('/ws'))
   if (address === undefined) throw new Error('relay has no TCP address')

@@ -4,15 +4,13 @@
 // memory). The Node 20 shims load before anything else.
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { setFlagsFromString } from 'node:v8'
 
-// V8's memory-saving heuristics (smaller heap growth, earlier compaction). Measured on an idle started
-// device: 103-110 MB of RSS with a 108-115 MB peak, against 110-141 MB with a 140-146 MB peak without.
-// Set here, before anything is loaded; `--max-semi-space-size` set this way has no effect (the young
-// generation is sized when the heap is made), so it is not used. bench/lib/child.ts runs the benchmark's
-// devices with the same flags (PRODUCT_V8_FLAGS); test/cli/bin.test.ts keeps the two equal.
-const V8_FLAGS = ['--optimize-for-size']
-for (const flag of V8_FLAGS) setFlagsFromString(flag)
+// No V8 flags are set here. Measured on an idle started device (2-core VM): `--optimize-for-size` (which
+// works when set at run time) gives 103-110 MB of RSS with a ~112 MB peak against 110-141 MB with a
+// 140-146 MB peak, but costs ~10% more CPU per message sent one at a time and 35-40% more with 64 in
+// flight (bench direct, CPU time per device); `--max-semi-space-size` set at run
+// time has no effect (the young generation is sized when the heap is made), and on the command line
+// changed the settled RSS by less than the run-to-run spread.
 
 const entry = new URL('../dist/cli/main.js', import.meta.url)
 if (!existsSync(entry)) {

@@ -8,7 +8,7 @@ import { yamux } from '@libp2p/yamux'
 import type { Stream } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Benchmark, BenchContext, RowInput } from '../harness.ts'
-import { PRODUCT_V8_FLAGS, startChild } from '../lib/child.ts'
+import { startChild } from '../lib/child.ts'
 import { latencyStats, nowMs } from '../harness.ts'
 
 export const ECHO = '/0m1-bench/echo/1.0.0'
@@ -46,7 +46,7 @@ function reader (stream: Stream): (n: number) => Promise<void> {
 async function run (ctx: BenchContext): Promise<RowInput[]> {
   const a = await plainNode()
   ctx.defer(async () => { await a.stop() })
-  const echo = startChild(ctx, 'echo.ts', [], [...PRODUCT_V8_FLAGS])
+  const echo = startChild(ctx, 'echo.ts', [])
   const { addresses } = await echo.next<{ addresses: string[] }>('ready', 60_000)
   const stream = await a.dialProtocol(addresses.map((x) => multiaddr(x)), ECHO)
   const read = reader(stream)

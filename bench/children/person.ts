@@ -7,6 +7,7 @@
 //   latency { contactId, warmup, count } -> { samples, paths }
 //   throughput { contactId, total, window } -> { count, ms, paths }
 //   first { link, name } -> { ms }          (accept an invite, send one text, until its delivered receipt)
+//   cpu -> { us }                            (this process's CPU time so far, user + system)
 //   exit
 import { person, type Person } from '../../test/helpers/testnet.ts'
 import { waitFor } from '../../test/helpers/wait.ts'
@@ -51,6 +52,7 @@ async function main (): Promise<void> {
   }
   const handlers: Record<string, (m: Record<string, unknown>) => Promise<Record<string, unknown>>> = {
     invite: async () => ({ link: (await me.m().createInvite()).link }),
+    cpu: async () => { const u = process.cpuUsage(); return { us: u.user + u.system } },
     accept: async (m) => ({ contactId: (await me.m().acceptInvite(String(m.link), { name: String(m.name) })).id }),
     contact: async (m) => {
       const c = await waitFor(async () => (await me.m().contacts()).find((x) => x.name === m.name), `${o.name} learns ${String(m.name)}`)

@@ -6,10 +6,6 @@ import type { BenchContext } from '../harness.ts'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
-/** The V8 flags bin/0message1.js sets for every product process (test/cli/bin.test.ts keeps them equal):
- * children that run a device or a relay get them too, so their figures are the product's. */
-export const PRODUCT_V8_FLAGS: readonly string[] = ['--optimize-for-size']
-
 export interface Child {
   readonly proc: ChildProcess
   send: (msg: unknown) => void

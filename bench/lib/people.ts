@@ -1,7 +1,7 @@
 // Device hosts in child processes (bench/children/person.ts), one per person, as real devices run.
 import { join } from 'node:path'
 import type { BenchContext } from '../harness.ts'
-import { PRODUCT_V8_FLAGS, startChild } from './child.ts'
+import { startChild } from './child.ts'
 
 export interface RemotePerson {
   readonly name: string
@@ -13,7 +13,7 @@ export interface RemotePerson {
 
 export async function remotePerson (ctx: BenchContext, name: string, o: { relays: string[], relayOnly?: boolean }): Promise<RemotePerson> {
   const dir = join(ctx.tmpDir(`person-${name}`), 'data')
-  const child = startChild(ctx, 'person.ts', [JSON.stringify({ name, dir, relays: o.relays, ...(o.relayOnly === true ? { relayOnly: true } : {}) })], [...PRODUCT_V8_FLAGS])
+  const child = startChild(ctx, 'person.ts', [JSON.stringify({ name, dir, relays: o.relays, ...(o.relayOnly === true ? { relayOnly: true } : {}) })])
   await child.next('ready', 60_000)
   // One question at a time per child: answers are matched by type.
   let chain: Promise<unknown> = Promise.resolve()

@@ -13,7 +13,7 @@ import { Device } from '../../src/e2ee/device.ts'
 import { createDeviceNode, type DeviceNode } from '../../src/net/node.ts'
 import { silentLogger } from '../../src/platform/logger.ts'
 import type { Benchmark, BenchContext, RowInput } from '../harness.ts'
-import { PRODUCT_V8_FLAGS, startChild } from '../lib/child.ts'
+import { startChild } from '../lib/child.ts'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const BIN = join(ROOT, 'bin', '0message1.js')
@@ -24,7 +24,7 @@ const CONTACTS = 20
 const START_BATCH = 10
 
 async function runRelayMemory (ctx: BenchContext): Promise<RowInput[]> {
-  const relay = startChild(ctx, 'relay.ts', [ctx.tmpDir('relay-mem')], [...PRODUCT_V8_FLAGS])
+  const relay = startChild(ctx, 'relay.ts', [ctx.tmpDir('relay-mem')])
   const { addresses } = await relay.next<{ addresses: string[] }>('ready', 30_000)
   const address = addresses.find((a) => a.includes('/tcp/') && !a.includes('/ws'))
   if (address === undefined) throw new Error('relay has no TCP address')
@@ -130,13 +130,12 @@ async function runIdle (ctx: BenchContext): Promise<RowInput[]> {
   }
   const start = (d: string): string[] => ['start', '--data', d, '--api', '127.0.0.1:0', '--listen', '/ip4/127.0.0.1/tcp/0']
   // The three idle at the same time: the started device as users run it (the bin, compiled JavaScript), the
-  // same device run from the sources through tsx (with the bin's V8 flags: the ratio is the loader's cost
-  // alone), and the floor: Node with the compiled modules that
+  // same device run from the sources through tsx, and the floor: Node with the compiled modules that
   // `start` loads, nothing started.
   const compiled = await daemon(ctx, [BIN, ...start(dirs[0] as string)], /Web UI: /)
-  const tsx = await daemon(ctx, [...PRODUCT_V8_FLAGS, '--import', 'tsx', '--import', './src/platform/shims.ts', '--input-type=module', '-e',
+  const tsx = await daemon(ctx, ['--import', 'tsx', '--import', './src/platform/shims.ts', '--input-type=module', '-e',
     "const { main } = await import('./src/cli/main.ts'); process.exitCode = await main(process.argv.slice(1))", ...start(dirs[1] as string)], /Web UI: /)
-  const floor = await daemon(ctx, [...PRODUCT_V8_FLAGS, '--expose-gc', '--input-type=module', '-e', FLOOR_SCRIPT], /loaded/)
+  const floor = await daemon(ctx, ['--expose-gc', '--input-type=module', '-e', FLOOR_SCRIPT], /loaded/)
   const [c, t, f] = await idleRss([compiled.pid ?? 0, tsx.pid ?? 0, floor.pid ?? 0], ctx.n(30_000, 20_000))
   ctx.record('device.tsx.rss', (t ?? NaN) / MB)
   ctx.record('device.floor.rss', (f ?? NaN) / MB)

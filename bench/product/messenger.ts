@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto'
 import { Device } from '../../src/e2ee/device.ts'
 import { createDeviceNode } from '../../src/net/node.ts'
 import { startRelay, type RelayHandle } from '../../src/relay/service.ts'
-import { PRODUCT_V8_FLAGS, startChild } from '../lib/child.ts'
+import { startChild } from '../lib/child.ts'
 import { silentLogger } from '../../src/platform/logger.ts'
 import type { MessengerEvent } from '../../src/messenger/types.ts'
 import { introduce, person, type Person } from '../../test/helpers/testnet.ts'
@@ -74,9 +74,16 @@ async function runDirect (ctx: BenchContext): Promise<RowInput[]> {
   const alice = await remotePerson(ctx, 'alice', { relays: [r.address] })
   const bob = await remotePerson(ctx, 'bob', { relays: [r.address] })
   const { aToB } = await introduceRemote(alice, bob)
+  // CPU time of each device per message: unlike wall time, barely moved by other work on the machine.
+  const cpu = async (): Promise<[number, number]> => [(await alice.ask<{ us: number }>('cpu')).us, (await bob.ask<{ us: number }>('cpu')).us]
+  const perMessage = (from: [number, number], to: [number, number], n: number): string =>
+    `CPU per message ${((to[0] - from[0]) / n / 1000).toFixed(2)} ms sender, ${((to[1] - from[1]) / n / 1000).toFixed(2)} ms receiver`
+  const c0 = await cpu()
   const lat = await alice.ask<{ samples: number[], paths: Array<string | undefined> }>('latency', { contactId: aToB, warmup: 20, count: ctx.n(500, 150) }, ctx.n(240_000, 60_000))
+  const c1 = await cpu()
   const s = latencyStats(lat.samples)
   const tp = await alice.ask<{ count: number, ms: number, paths: Array<string | undefined> }>('throughput', { contactId: aToB, total: ctx.n(3000, 600), window: WINDOW }, ctx.n(240_000, 60_000))
+  const c2 = await cpu()
   const rate = tp.count / (tp.ms / 1000)
   await alice.exit()
   await bob.exit()
@@ -84,8 +91,8 @@ async function runDirect (ctx: BenchContext): Promise<RowInput[]> {
   ctx.record('direct.throughput', rate)
   const where = 'each device in its own process'
   return [
-    { ...DIRECT_ROWS[0], value: rate, note: `${tp.count} messages, ${WINDOW} in flight, ${where} (paths: ${pathsNote(tp.paths)})` },
-    { ...DIRECT_ROWS[1], value: s.p50, note: `${lat.samples.length} messages one at a time, ${where} (paths: ${pathsNote(lat.paths)})` },
+    { ...DIRECT_ROWS[0], value: rate, note: `${tp.count} messages, ${WINDOW} in flight, ${where} (paths: ${pathsNote(tp.paths)}); ${perMessage(c1, c2, tp.count)}` },
+    { ...DIRECT_ROWS[1], value: s.p50, note: `${lat.samples.length} messages one at a time, ${where} (paths: ${pathsNote(lat.paths)}); ${perMessage(c0, c1, lat.samples.length + 20)}` },
     { ...DIRECT_ROWS[2], value: s.p99 },
     { ...DIRECT_ROWS[3], value: s.p50 }
   ]
@@ -146,7 +153,7 @@ export const firstMessage: Benchmark = { name: 'first.message', timeoutMs: 180_0
 /** The relay in a child process with the bench limits: what the bench process does (deposit, drain) is
  * then measured with the relay's CPU apart from it, as between a device and a relay on another machine. */
 async function remoteRelay (ctx: BenchContext): Promise<string> {
-  const child = startChild(ctx, 'relay.ts', [ctx.tmpDir('relay'), JSON.stringify(BENCH_RELAY_LIMITS)], [...PRODUCT_V8_FLAGS])
+  const child = startChild(ctx, 'relay.ts', [ctx.tmpDir('relay'), JSON.stringify(BENCH_RELAY_LIMITS)])
   const { addresses } = await child.next<{ addresses: string[] }>('ready', 60_000)
   const address = addresses.find((a) => a.includes('/tcp/') && !a.includes('/ws'))
   if (address === undefined) throw new Error('relay has no TCP address')

@@ -3,11 +3,10 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { PRODUCT_V8_FLAGS } from '../../bench/lib/child.ts'
 
 const BIN = fileURLToPath(new URL('../../bin/0message1.js', import.meta.url))
 
@@ -20,10 +19,4 @@ test('bin: without dist/ it exits 1 with one sentence telling to run npm run bui
   assert.equal(r.status, 1)
   assert.match(r.stderr, /^0message1: .*not built.*`npm run build`.*\n$/)
   assert.equal(r.stdout, '')
-})
-
-test('bin: the benchmark runs its devices with the V8 flags the bin sets', () => {
-  const m = /const V8_FLAGS = (\[[^\]]*\])/.exec(readFileSync(BIN, 'utf8'))
-  assert.ok(m !== null, 'bin/0message1.js defines V8_FLAGS')
-  assert.deepEqual(JSON.parse((m[1] ?? '').replace(/'/g, '"')), [...PRODUCT_V8_FLAGS])
 })

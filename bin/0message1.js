@@ -5,12 +5,12 @@
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
-// No V8 flags are set here. Measured on an idle started device (2-core VM): `--optimize-for-size` (which
-// works when set at run time) gives 103-110 MB of RSS with a ~112 MB peak against 110-141 MB with a
-// 140-146 MB peak, but costs ~10% more CPU per message sent one at a time and 35-40% more with 64 in
-// flight (bench direct, CPU time per device); `--max-semi-space-size` set at run
-// time has no effect (the young generation is sized when the heap is made), and on the command line
-// changed the settled RSS by less than the run-to-run spread.
+// No V8 flags are set here. Measured on an idle started device (2-core VM): `--optimize-for-size` (it
+// works when set at run time) gives 103-110 MB of RSS with a ~112 MB peak, against 110-141 MB with a
+// 140-146 MB peak without, but costs ~10% more CPU per message sent one at a time and 35-40% more with
+// 64 in flight (bench `direct`, CPU time of each device). `--max-semi-space-size` set at run time has no
+// effect (the young generation is sized when the heap is made); on the command line it moved the settled
+// RSS by less than the run-to-run spread.
 
 const entry = new URL('../dist/cli/main.js', import.meta.url)
 if (!existsSync(entry)) {

@@ -2,7 +2,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'web/dist/**', 'bench/results/**', 'test/artifacts/**'] },
+  { ignores: ['node_modules/**', 'dist/**', 'web/dist/**', 'bench/results/**', 'test/artifacts/**'] },
   js.configs.recommended,
   // Type-aware: floating and misused promises, unsafe any, unnecessary conditions, deprecated APIs...
   ...tseslint.configs.strictTypeChecked,

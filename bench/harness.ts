@@ -28,6 +28,11 @@ export interface RowInput {
   readonly baselineValue?: number
   readonly goal: Goal | null
   readonly note?: string
+  /** What this machine cannot go beyond for this figure (e.g. raw libsignal plus one commit per message),
+   * measured in the same run: shows whether a missed goal is reachable here at all. */
+  readonly floor?: string
+  /** Key of the recorded floor figure (see BenchContext.record); resolved when the run ends. */
+  readonly floorKey?: string
 }
 
 export interface Machine {
@@ -54,6 +59,9 @@ export interface ResultRow {
   /** true/false when the goal could be checked, null when the value (or ratio) is missing or there is no goal. */
   readonly goal_met: boolean | null
   readonly note: string | null
+  /** The measured floor (same unit as value) and what it is; null when the row has none. */
+  readonly floor: string | null
+  readonly floor_value: number | null
   readonly mode: 'quick' | 'full'
   readonly machine: Machine
   readonly node: string
@@ -66,6 +74,8 @@ export interface BenchContext {
   readonly n: (full: number, quick: number) => number
   /** Records a figure other rows use as their baseline (same run). */
   readonly record: (key: string, value: number) => void
+  /** A figure recorded earlier in this run (benchmarks run in registry order), to compute a floor. */
+  readonly recorded: (key: string) => number | undefined
   /** A fresh temp directory, removed when the benchmark ends. */
   readonly tmpDir: (prefix: string) => string
   /** Registers a cleanup, run (last first) when the benchmark ends, even on failure or timeout. */
@@ -122,6 +132,8 @@ export function finalizeRows (
     if (r.baselineKey !== undefined && baselineValue === null) {
       note = [note, `baseline ${r.baselineKey} not measured in this run`].filter((x) => x !== null).join('; ')
     }
+    const floorRaw = r.floorKey !== undefined ? recorded.get(r.floorKey) ?? null : null
+    const floorValue = floorRaw !== null && Number.isFinite(floorRaw) ? floorRaw : null
     return {
       name: r.name,
       unit: r.unit,
@@ -133,6 +145,8 @@ export function finalizeRows (
       goal: r.goal?.text ?? null,
       goal_met: goalMet(r.goal, value, ratio),
       note,
+      floor: r.floor ?? null,
+      floor_value: floorValue,
       ...meta
     }
   })
@@ -150,7 +164,7 @@ export function formatNumber (x: number | null): string {
   return x.toPrecision(2)
 }
 
-const COLUMNS = ['name', 'value', 'unit', 'baseline', 'baseline value', 'ratio', 'goal', 'met'] as const
+const COLUMNS = ['name', 'value', 'unit', 'baseline', 'baseline value', 'ratio', 'goal', 'met', 'floor'] as const
 
 function cells (r: ResultRow): string[] {
   return [
@@ -161,7 +175,8 @@ function cells (r: ResultRow): string[] {
     formatNumber(r.baseline_value),
     r.ratio === null ? '—' : r.ratio.toFixed(2),
     r.goal ?? '—',
-    r.goal_met === null ? '—' : r.goal_met ? 'yes' : 'NO'
+    r.goal_met === null ? '—' : r.goal_met ? 'yes' : 'NO',
+    r.floor === null ? '—' : formatNumber(r.floor_value)
   ]
 }
 
@@ -171,7 +186,8 @@ export function formatTable (rows: readonly ResultRow[]): string {
   const widths = COLUMNS.map((c, i) => Math.max(c.length, ...body.map((b) => (b[i] ?? '').length)))
   const line = (cs: readonly string[]): string => cs.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()
   const out = [line(COLUMNS), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)]
-  const notes = rows.filter((r) => r.note !== null).map((r) => `  ${r.name}: ${r.note ?? ''}`)
+  const notes = rows.filter((r) => r.note !== null || r.floor !== null)
+    .map((r) => `  ${r.name}: ${[r.note, r.floor === null ? null : `floor: ${r.floor}`].filter((x) => x !== null).join('; ')}`)
   if (notes.length > 0) out.push('', 'notes:', ...notes)
   return out.join('\n')
 }
@@ -200,7 +216,7 @@ export class BenchTimeoutError extends Error {
 /** Runs one benchmark with its deadline and cleanups. A failure gives its rows with value null and a note. */
 export async function runBenchmark (
   b: Benchmark,
-  options: { quick: boolean, record: (key: string, value: number) => void, progress: (line: string) => void }
+  options: { quick: boolean, record: (key: string, value: number) => void, recorded?: (key: string) => number | undefined, progress: (line: string) => void }
 ): Promise<RowInput[]> {
   const cleanups: Array<() => unknown> = []
   const ac = new AbortController()
@@ -209,6 +225,7 @@ export async function runBenchmark (
     quick: options.quick,
     n: (full, quick) => options.quick ? quick : full,
     record: options.record,
+    recorded: options.recorded ?? (() => undefined),
     tmpDir: (prefix) => {
       const dir = mkdtempSync(join(tmpdir(), `0m1-bench-${prefix}-`))
       cleanups.push(() => { rmSync(dir, { recursive: true, force: true }) })

@@ -49,6 +49,7 @@ async function main (): Promise<void> {
     const rows = await runBenchmark(b, {
       quick,
       record: (k, v) => { recorded.set(k, v) },
+      recorded: (k) => recorded.get(k),
       progress: (line) => { process.stderr.write(line + '\n') }
     })
     inputs.push(...rows)

@@ -1,6 +1,6 @@
-// Bare Node process RSS, baseline of device.idle_rss: a child `node` with nothing loaded, settled after two
-// forced collections. The product runs through tsx (bin/0message1.js), so the same child with tsx and the
-// shims loaded is reported too: that part of a device's RSS is the loader, not 0message1.
+// Bare Node process RSS, to read device.idle_rss against: a child `node` with nothing loaded, settled after two
+// forced collections. The same child with tsx and the shims loaded is reported too: what the TypeScript
+// loader costs a process that runs the sources (tests, benchmarks; the bin runs the compiled dist/).
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import type { Benchmark, BenchContext, RowInput } from '../harness.ts'
@@ -22,7 +22,7 @@ async function run (ctx: BenchContext): Promise<RowInput[]> {
 
 const ROWS = [
   { name: 'baseline.node.rss', unit: 'MB', better: 'lower', baseline: null, goal: null, note: 'idle `node` child process, nothing loaded' },
-  { name: 'baseline.node_tsx.rss', unit: 'MB', better: 'lower', baseline: null, goal: null, note: 'idle child with tsx and the shims loaded (how bin/0message1.js runs)' }
+  { name: 'baseline.node_tsx.rss', unit: 'MB', better: 'lower', baseline: null, goal: null, note: 'idle child with tsx and the shims loaded (how tests and benchmarks run the sources)' }
 ] as const
 
 export const memoryBaseline: Benchmark = { name: 'baseline.node', timeoutMs: 30_000, quickTimeoutMs: 30_000, rows: ROWS, run }

@@ -1,4 +1,4 @@
-// A bare Node process (plus tsx and the shims, as every product process has): its settled RSS.
+// A bare Node process plus tsx and the shims (how tests and benchmarks run the sources): its settled RSS.
 import { settledMemory } from '../lib/child.ts'
 
 const send = (m: unknown): void => { process.send?.(m) }

@@ -1,13 +1,15 @@
 // A relay alone in this process, so its memory is measurable apart from the devices that connect to it.
+// argv: data directory, optional limits as JSON.
 // Messages: -> { type: 'measure' } <- { type: 'memory', rss, heapUsed, external, reservations }.
-import { startRelay } from '../../src/relay/service.ts'
+import { startRelay, type RelayLimits } from '../../src/relay/service.ts'
 import { silentLogger } from '../../src/platform/logger.ts'
 import { settledMemory } from '../lib/child.ts'
 
 const send = (m: unknown): void => { process.send?.(m) }
 const dataDir = process.argv[2]
-if (dataDir === undefined) throw new Error('usage: relay.ts <dataDir>')
-startRelay({ dataDir, listen: ['/ip4/127.0.0.1/tcp/0'], logger: silentLogger }).then((relay) => {
+if (dataDir === undefined) throw new Error('usage: relay.ts <dataDir> [limits as JSON]')
+const limits = process.argv[3] !== undefined ? JSON.parse(process.argv[3]) as Partial<RelayLimits> : undefined
+startRelay({ dataDir, listen: ['/ip4/127.0.0.1/tcp/0'], logger: silentLogger, ...(limits !== undefined ? { limits } : {}) }).then((relay) => {
   send({ type: 'ready', addresses: relay.addresses })
   process.on('message', (m: { type?: string }) => {
     if (m.type === 'measure') {

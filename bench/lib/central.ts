@@ -1,8 +1,11 @@
-// The centralized baseline: what a centralized messenger does, built only to compare with. A plain
-// WebSocket server (ws) forwards opaque envelopes between named clients; each client does the same
-// end-to-end work as a device (encrypt, store durably, decrypt, store, receipt) through an Endpoint.
+// The centralized baseline: what a centralized messenger does, built only to compare with. A WebSocket
+// server (ws) over TLS forwards opaque envelopes between named clients; each client does the same
+// end-to-end work as a device (encrypt, store durably, decrypt, store, receipt) through an Endpoint. TLS
+// is there because the product's transport encrypts too (Noise): the comparison is about architecture.
 import { WebSocketServer, WebSocket } from 'ws'
+import { createServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
+import type { TlsIdentity } from './tls.ts'
 
 /** The end-to-end work one side does; the product's (Device.seal/openEnvelope + store) or raw libsignal. */
 export interface Endpoint {
@@ -29,8 +32,9 @@ function unframe (data: Buffer): { name: string, envelope: Buffer } {
   return { name: data.subarray(1, 1 + n).toString('utf8'), envelope: data.subarray(1 + n) }
 }
 
-export async function startCentralServer (): Promise<Relay> {
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 })
+export async function startCentralServer (tls: TlsIdentity): Promise<Relay> {
+  const https = createServer({ key: tls.key, cert: tls.cert })
+  const wss = new WebSocketServer({ server: https })
   const clients = new Map<string, WebSocket>()
   wss.on('connection', (ws, req) => {
     const name = new URL(req.url ?? '/', 'http://x').searchParams.get('name') ?? ''
@@ -42,13 +46,14 @@ export async function startCentralServer (): Promise<Relay> {
     })
     ws.on('close', () => { if (clients.get(name) === ws) clients.delete(name) })
   })
-  await new Promise<void>((resolve) => { wss.once('listening', resolve) })
-  const port = (wss.address() as AddressInfo).port
+  await new Promise<void>((resolve) => { https.listen(0, '127.0.0.1', resolve) })
+  const port = (https.address() as AddressInfo).port
   return {
-    url: `ws://127.0.0.1:${port}`,
+    url: `wss://127.0.0.1:${port}`,
     close: async () => {
       for (const c of wss.clients) c.terminate()
       await new Promise<void>((resolve) => { wss.close(() => { resolve() }) })
+      await new Promise<void>((resolve) => { https.close(() => { resolve() }) })
     }
   }
 }
@@ -59,9 +64,9 @@ export interface CentralClient {
   close: () => Promise<void>
 }
 
-/** A client that sends as `name` to `peer`, answering incoming texts with receipts. */
-export async function connectClient (url: string, name: string, peer: string, endpoint: Endpoint): Promise<CentralClient> {
-  const ws = new WebSocket(`${url}/?name=${encodeURIComponent(name)}`)
+/** A client that sends as `name` to `peer`, answering incoming texts with receipts; it trusts only `ca`. */
+export async function connectClient (url: string, name: string, peer: string, endpoint: Endpoint, ca: string): Promise<CentralClient> {
+  const ws = new WebSocket(`${url}/?name=${encodeURIComponent(name)}`, { ca })
   ws.binaryType = 'nodebuffer'
   await new Promise<void>((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject) })
   const pending = new Map<string, () => void>()

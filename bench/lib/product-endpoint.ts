@@ -4,13 +4,12 @@
 import type { Device } from '../../src/e2ee/device.ts'
 import { createHash, randomBytes } from 'node:crypto'
 import { History } from '../../src/messenger/history.ts'
-import type { BenchContext } from '../harness.ts'
 import type { Endpoint } from './central.ts'
-import { devicePair, textPayload } from './devices.ts'
+import { textPayload } from './devices.ts'
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
 
-function endpoint (device: Device, contactId: string): Endpoint {
+export function productEndpoint (device: Device, contactId: string): Endpoint {
   const history = new History(device.db)
   return {
     sendText: async (text) => {
@@ -46,9 +45,4 @@ function endpoint (device: Device, contactId: string): Endpoint {
     },
     close: async () => { device.close() }
   }
-}
-
-export async function productEndpointPair (dir: string, _ctx: BenchContext): Promise<[Endpoint, Endpoint] | undefined> {
-  const { a, b, aToB, bToA } = await devicePair(dir)
-  return [endpoint(a, aToB), endpoint(b, bToA)]
 }

@@ -36,6 +36,23 @@ test('ratio is value / baseline_value from the same run; missing or zero baselin
   assert.match(out[3]?.note ?? '', /never-recorded not measured/)
 })
 
+test('a floor is resolved from the same run and printed beside the goal; a row without one has null', () => {
+  const withFloor: RowInput[] = [
+    { name: 'e.rate', unit: 'msg/s', value: 300, better: 'higher', baseline: null, goal: { text: '>= 2,000', on: 'value', op: '>=', target: 2000 }, floor: 'raw + one commit', floorKey: 'floor.e' },
+    { name: 'f.rate', unit: 'msg/s', value: 300, better: 'higher', baseline: null, goal: null, floor: 'never measured', floorKey: 'missing' }
+  ]
+  const out = finalizeRows([...withFloor, ...rows], new Map([['floor.e', 1234], ['raw', 2000]]), meta)
+  assert.equal(out[0]?.floor_value, 1234)
+  assert.equal(out[0]?.floor, 'raw + one commit')
+  assert.equal(out[0]?.goal_met, false)
+  assert.equal(out[1]?.floor_value, null)
+  assert.equal(out[2]?.floor, null)
+  const table = formatTable(out)
+  assert.match(table.split('\n')[0] ?? '', / floor$/)
+  assert.match(table, /e\.rate +300 .* NO +1,234/)
+  assert.match(table, /e\.rate: floor: raw \+ one commit/)
+})
+
 test('goals check the value or the ratio in the stated direction', () => {
   const g = { text: '>= 2000', on: 'value' as const, op: '>=' as const, target: 2000 }
   assert.equal(goalMet(g, 2000, null), true)

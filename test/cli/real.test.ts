@@ -1,8 +1,9 @@
 // The real `0message1` bin as child processes: a relay, two device nodes (init, then start), and the
-// client commands across them: invite, contacts add, send, messages --json, status --json.
-import { test, type TestContext } from 'node:test'
+// client commands across them: invite, contacts add, send, messages --json, status --json. The bin runs
+// the compiled dist/ as users do, so the sources are built first (incremental: seconds when unchanged).
+import { before, test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -12,7 +13,8 @@ import type { ContactView, MessageView } from '../../src/messenger/types.ts'
 import { waitFor } from '../helpers/wait.ts'
 
 const BIN = fileURLToPath(new URL('../../bin/0message1.js', import.meta.url))
-/** One CLI call: tsx start-up plus one local request; generous for a loaded CI box. */
+const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+/** One CLI call: Node start-up plus one local request; generous for a loaded CI box. */
 const CALL_MS = 60_000
 /** A daemon prints its address after start-up (libp2p, SQLCipher open). */
 const READY_MS = 60_000
@@ -62,6 +64,10 @@ async function daemon (t: TestContext, args: string[], ready: RegExp): Promise<{
   }
   return { child, match, exit }
 }
+
+before(() => {
+  execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' })
+})
 
 const until = async <T>(what: string, f: () => Promise<T | undefined>, ms = DELIVERY_MS): Promise<T> => await waitFor(f, what, ms)
 

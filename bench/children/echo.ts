@@ -1,0 +1,16 @@
+// A plain libp2p node (TCP, Noise, Yamux) alone in this process that echoes every byte on the bench's echo
+// protocol: the far end of the raw stream round trip, in its own process as the devices of direct.* are.
+// Messages: <- { type: 'ready', addresses }; -> exit.
+import { ECHO, plainNode } from '../baselines/libp2p.ts'
+
+const send = (m: unknown): void => { process.send?.(m) }
+
+plainNode().then(async (node) => {
+  await node.handle(ECHO, (stream) => {
+    stream.addEventListener('message', (e) => { stream.send(e.data) })
+  })
+  process.on('message', (m: { type?: string }) => {
+    if (m.type === 'exit') void Promise.resolve(node.stop()).finally(() => process.exit(0))
+  })
+  send({ type: 'ready', addresses: node.getMultiaddrs().map((a) => a.toString()) })
+}, (err: unknown) => { send({ type: 'error', message: err instanceof Error ? err.message : String(err) }) })

@@ -1,0 +1,112 @@
+// A messenger device host (createDeviceHost through test/helpers/testnet.ts's person()) alone in this
+// process, as a real device is: the direct and relayed figures run two of these, so each end's CPU is its
+// own. Times are taken here, around the messenger calls, so the IPC to the bench process is not in them.
+// argv: JSON { name, dir, relays, relayOnly? }. Messages (each answered with the same `type`, or `error`):
+//   invite -> { link }                      accept { link, name } -> { contactId }
+//   contact { name } -> { contactId }       (waits until the contact is known)
+//   latency { contactId, warmup, count } -> { samples, paths }
+//   throughput { contactId, total, window } -> { count, ms, paths }
+//   first { link, name } -> { ms }          (accept an invite, send one text, until its delivered receipt)
+//   cpu -> { us }                            (this process's CPU time so far, user + system)
+//   exit
+import { person, type Person } from '../../test/helpers/testnet.ts'
+import { waitFor } from '../../test/helpers/wait.ts'
+import type { MessengerEvent } from '../../src/messenger/types.ts'
+import { nowMs } from '../harness.ts'
+
+const TEXT = 'x'.repeat(100)
+const STATE_TIMEOUT_MS = 30_000
+
+interface Options { name: string, dir: string, relays: string[], relayOnly?: boolean }
+const o = JSON.parse(process.argv[2] ?? '{}') as Options
+const cleanups: Array<() => unknown> = []
+const send = (m: unknown): void => { process.send?.(m) }
+
+/** Resolves when an outgoing message is delivered (its receipt came back), from the messenger's events. */
+function deliveredWaiter (p: Person): (id: string) => Promise<string | undefined> {
+  const waiting = new Map<string, (path: string | undefined) => void>()
+  const reached = new Map<string, string | undefined>()
+  p.m().subscribe((e: MessengerEvent) => {
+    if (e.type !== 'message-state' || e.message.direction !== 'out') return
+    if (e.message.state !== 'delivered' && e.message.state !== 'read') return
+    const w = waiting.get(e.message.id)
+    if (w !== undefined) { waiting.delete(e.message.id); w(e.message.path) } else reached.set(e.message.id, e.message.path)
+  })
+  return async (id) => {
+    if (reached.has(id)) { const path = reached.get(id); reached.delete(id); return path }
+    return await new Promise((resolve, reject) => {
+      const t = setTimeout(() => { waiting.delete(id); reject(new Error(`message not delivered within ${STATE_TIMEOUT_MS} ms`)) }, STATE_TIMEOUT_MS)
+      waiting.set(id, (path) => { clearTimeout(t); resolve(path) })
+    })
+  }
+}
+
+async function main (): Promise<void> {
+  const me = await person({ after: (fn) => { cleanups.push(fn) } }, o.name, { dir: o.dir, relays: o.relays, ...(o.relayOnly === true ? { relayOnly: true } : {}) })
+  const delivered = deliveredWaiter(me)
+  const one = async (contactId: string): Promise<{ ms: number, path: string | undefined }> => {
+    const t0 = nowMs()
+    const m = await me.m().send(contactId, TEXT)
+    const path = await delivered(m.id)
+    return { ms: nowMs() - t0, path }
+  }
+  const handlers: Record<string, (m: Record<string, unknown>) => Promise<Record<string, unknown>>> = {
+    invite: async () => ({ link: (await me.m().createInvite()).link }),
+    cpu: async () => { const u = process.cpuUsage(); return { us: u.user + u.system } },
+    accept: async (m) => ({ contactId: (await me.m().acceptInvite(String(m.link), { name: String(m.name) })).id }),
+    contact: async (m) => {
+      const c = await waitFor(async () => (await me.m().contacts()).find((x) => x.name === m.name), `${o.name} learns ${String(m.name)}`)
+      return { contactId: c.id }
+    },
+    latency: async (m) => {
+      const contactId = String(m.contactId)
+      for (let i = 0; i < Number(m.warmup); i++) await one(contactId)
+      const samples: number[] = []
+      const paths: Array<string | undefined> = []
+      for (let i = 0; i < Number(m.count); i++) {
+        const s = await one(contactId)
+        samples.push(s.ms)
+        paths.push(s.path)
+      }
+      return { samples, paths }
+    },
+    throughput: async (m) => {
+      const contactId = String(m.contactId)
+      const total = Number(m.total)
+      const paths: Array<string | undefined> = []
+      let next = 0
+      const t0 = nowMs()
+      await Promise.all(Array.from({ length: Number(m.window) }, async () => {
+        while (next < total) {
+          next++
+          const sent = await me.m().send(contactId, TEXT)
+          paths.push(await delivered(sent.id))
+        }
+      }))
+      return { count: paths.length, ms: nowMs() - t0, paths }
+    },
+    first: async (m) => {
+      const t0 = nowMs()
+      const contact = await me.m().acceptInvite(String(m.link), { name: String(m.name) })
+      const sent = await me.m().send(contact.id, TEXT)
+      await delivered(sent.id)
+      return { ms: nowMs() - t0 }
+    }
+  }
+  process.on('message', (m: Record<string, unknown>) => {
+    const type = String(m.type)
+    if (type === 'exit') {
+      void (async () => {
+        for (const fn of cleanups.reverse()) { try { await fn() } catch { /* exiting anyway */ } }
+        process.exit(0)
+      })()
+      return
+    }
+    const h = handlers[type]
+    if (h === undefined) { send({ type: 'error', message: `unknown message ${type}` }); return }
+    h(m).then((r) => { send({ type, ...r }) }, (err: unknown) => { send({ type: 'error', message: err instanceof Error ? err.message : String(err) }) })
+  })
+  send({ type: 'ready' })
+}
+
+main().catch((err: unknown) => { send({ type: 'error', message: err instanceof Error ? err.message : String(err) }) })

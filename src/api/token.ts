@@ -1,8 +1,9 @@
 // The API token of a data directory: 32 random bytes (base64url) in `api.token`, mode 0600. Every
 // API request must carry it; the file is readable only by the account's owner.
 import { randomBytes, timingSafeEqual, createHash } from 'node:crypto'
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { ensurePrivateDir } from '../platform/private-files.ts'
 import { ApiError } from './errors.ts'
 
 export const TOKEN_FILE = 'api.token'
@@ -27,7 +28,7 @@ export function loadOrCreateToken (dataDir: string): string {
     if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600)
     return token
   }
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+  ensurePrivateDir(dataDir)
   const token = randomBytes(TOKEN_BYTES).toString('base64url')
   writeFileSync(path, token + '\n', { mode: 0o600, flag: 'wx' })
   return token

@@ -1,6 +1,7 @@
 // The commands that run nodes in this process: init (creates the account, offline), start (device
 // node + local API + web UI), relay, and demo (a relay and two introduced devices on loopback).
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { ensurePrivateDir } from '../platform/private-files.ts'
 import { homedir, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createApiServer, DEFAULT_API_LISTEN, type ApiServer } from '../api/server.ts'
@@ -69,7 +70,7 @@ export async function runInit (rt: CliRuntime, p: Parsed, dataDir: string): Prom
   const passphrase = readPassphraseFile(typeof p.values['passphrase-file'] === 'string' ? p.values['passphrase-file'] : undefined)
   const pid = await runningPid(dataDir)
   if (pid !== undefined) throw new CliError('FAILED', `A node is running for ${dataDir} (pid ${pid}); create the account in its web UI instead.`)
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+  ensurePrivateDir(dataDir)
   // Offline: makes the keys and the store, starts no network node.
   const { accountId } = await rt.initAccount(dataDir, { name, logger, ...(passphrase === undefined ? {} : { passphrase }) })
   if (p.values.json === true) rt.stdout(JSON.stringify({ accountId, dataDir }) + '\n')
@@ -95,7 +96,7 @@ export async function runStart (rt: CliRuntime, p: Parsed, dataDir: string): Pro
   const apiListen = typeof p.values.api === 'string' ? p.values.api : DEFAULT_API_LISTEN
   const pid = await runningPid(dataDir)
   if (pid !== undefined) throw new CliError('FAILED', `A node is already running for ${dataDir} (pid ${pid}); stop it first.`)
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+  ensurePrivateDir(dataDir)
   const o: HostFactoryOptions = { dataDir, logger }
   const listen = strings(p.values.listen)
   const relays = strings(p.values.relay)
@@ -140,7 +141,7 @@ function stunOption (v: unknown): number | 'off' {
 export async function runRelay (rt: CliRuntime, p: Parsed, _dataDir: string): Promise<number> {
   const logger = makeLogger(p, rt)
   const dataDir = typeof p.values.data === 'string' ? _dataDir : (rt.env.ZEROM1_RELAY_DATA ?? join(homedir(), DEFAULT_RELAY_DIR_NAME))
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+  ensurePrivateDir(dataDir)
   const listen = strings(p.values.listen) ?? DEFAULT_RELAY_LISTEN
   const bootstrap = strings(p.values.bootstrap)
   const stun = stunOption(p.values.stun)

@@ -10,6 +10,7 @@ import { EventHub } from './events.ts'
 import { createRoutes, dispatch } from './routes.ts'
 import { DEFAULT_WEB_ROOT, baseHeaders, sendJson, serveStatic } from './static-files.ts'
 import { errorReply } from './status.ts'
+import { ApiError } from './errors.ts'
 import { loadOrCreateToken } from './token.ts'
 
 export { DEFAULT_API_LISTEN, MAX_BODY_BYTES, parseListen } from './checks.ts'
@@ -27,6 +28,9 @@ export interface ApiServerOptions {
   readonly logger: Logger
   /** Directory of the built UI; default web/dist of this checkout. */
   readonly webRoot?: string
+  /** Listen on a non-loopback address even though the token then crosses the network in plain HTTP
+   * (CLI `--api-allow-remote`). Without it such an address is refused (NOT_LOOPBACK). */
+  readonly allowRemote?: boolean
 }
 
 export interface ApiServer {
@@ -41,6 +45,9 @@ export interface ApiServer {
 export async function createApiServer (o: ApiServerOptions): Promise<ApiServer> {
   const logger = o.logger.child('api')
   const { host: bindHost, port: bindPort } = parseListen(o.listen ?? DEFAULT_API_LISTEN)
+  if (!isLoopback(bindHost) && o.allowRemote !== true) {
+    throw new ApiError('NOT_LOOPBACK', 0, `The API would listen on ${bindHost}, which is not a loopback address: its token and your messages would cross the network in plain HTTP. Use 127.0.0.1, or add --api-allow-remote if you accept that.`)
+  }
   const token = loadOrCreateToken(o.dataDir)
   const webRoot = resolve(o.webRoot ?? DEFAULT_WEB_ROOT)
   let port = bindPort
@@ -88,7 +95,7 @@ export async function createApiServer (o: ApiServerOptions): Promise<ApiServer> 
   const address = server.address()
   if (address === null || typeof address === 'string') throw new Error('the API server has no TCP address')
   port = address.port
-  if (!isLoopback(bindHost)) logger.warn('api-not-loopback', { port })
+  if (!isLoopback(bindHost)) logger.warn('api-not-loopback-plain-http', { port })
   const urlHost = bindHost === '0.0.0.0' || bindHost === '::' ? '127.0.0.1' : bindHost.includes(':') ? `[${bindHost}]` : bindHost
   const url = `http://${urlHost}:${port}`
   logger.info('api-listening', { port })

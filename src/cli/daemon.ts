@@ -4,7 +4,9 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { ensurePrivateDir } from '../platform/private-files.ts'
 import { homedir, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createApiServer, DEFAULT_API_LISTEN, type ApiServer } from '../api/server.ts'
+import { createApiServer, DEFAULT_API_LISTEN, parseListen, type ApiServer } from '../api/server.ts'
+import { isLoopback } from '../api/checks.ts'
+import { ApiError } from '../api/errors.ts'
 import { readApiInfo, removeApiInfo, writeApiInfo } from '../api/discovery.ts'
 import { readToken } from '../api/token.ts'
 import { createLogger, type Logger, type LogLevel } from '../platform/logger.ts'
@@ -78,15 +80,27 @@ export async function runInit (rt: CliRuntime, p: Parsed, dataDir: string): Prom
   return 0
 }
 
-async function serveApi (host: DeviceHost, dataDir: string, listen: string, logger: Logger): Promise<ApiServer> {
+async function serveApi (host: DeviceHost, dataDir: string, listen: string, logger: Logger, allowRemote = false): Promise<ApiServer> {
   try {
-    return await createApiServer({ host, dataDir, listen, logger })
+    return await createApiServer({ host, dataDir, listen, logger, allowRemote })
   } catch (err) {
+    if (ApiError.is(err, 'NOT_LOOPBACK')) throw new CliError('USAGE', err.message)
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
       throw new CliError('FAILED', `The API address ${listen} is in use; choose another with --api 127.0.0.1:PORT.`, { cause: err })
     }
+    if ((err as NodeJS.ErrnoException).code === 'EADDRNOTAVAIL') {
+      throw new CliError('FAILED', `The API address ${listen} is not an address of this machine; choose another with --api.`, { cause: err })
+    }
     if (err instanceof RangeError) throw new CliError('USAGE', `--api ${err.message.replace(/^listen:? ?/, '')}.`)
     throw err
+  }
+}
+
+function apiHostOf (listen: string): string {
+  try {
+    return parseListen(listen).host
+  } catch (err) {
+    throw new CliError('USAGE', `--api ${(err as Error).message.replace(/^listen:? ?/, '')}.`)
   }
 }
 
@@ -94,6 +108,14 @@ export async function runStart (rt: CliRuntime, p: Parsed, dataDir: string): Pro
   const logger = makeLogger(p, rt)
   const passphrase = readPassphraseFile(typeof p.values['passphrase-file'] === 'string' ? p.values['passphrase-file'] : undefined)
   const apiListen = typeof p.values.api === 'string' ? p.values.api : DEFAULT_API_LISTEN
+  const allowRemote = p.values['api-allow-remote'] === true
+  const apiHost = apiHostOf(apiListen)
+  if (!isLoopback(apiHost) && !allowRemote) {
+    throw new CliError('USAGE', `--api ${apiListen} is not a loopback address: the API token and your messages would cross the network in plain HTTP. Use 127.0.0.1:PORT, or add --api-allow-remote if you accept that.`)
+  }
+  if (!isLoopback(apiHost)) {
+    rt.stderr(`0message1: warning: the API will listen on ${apiListen} in plain HTTP; anyone on that network who sees a request can take its token and read your messages. Prefer an SSH tunnel to 127.0.0.1.\n`)
+  }
   const pid = await runningPid(dataDir)
   if (pid !== undefined) throw new CliError('FAILED', `A node is already running for ${dataDir} (pid ${pid}); stop it first.`)
   ensurePrivateDir(dataDir)
@@ -108,7 +130,7 @@ export async function runStart (rt: CliRuntime, p: Parsed, dataDir: string): Pro
   const host = await rt.createDeviceHost(o)
   let api: ApiServer
   try {
-    api = await serveApi(host, dataDir, apiListen, logger)
+    api = await serveApi(host, dataDir, apiListen, logger, allowRemote)
   } catch (err) {
     await host.stop()
     throw err

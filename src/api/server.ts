@@ -1,5 +1,6 @@
 // The local API of a device node: JSON over HTTP, MessengerEvent JSON over a WebSocket, and the
-// built web UI. Loopback by default; every /api request needs the data directory's token.
+// built web UI. Loopback by default; every /api request needs this start's token. The same API is
+// also served on a Unix socket in the data directory for the CLI (socket.ts).
 // This file only wires the parts: checks.ts, routes.ts, status.ts, events.ts, static-files.ts.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { resolve } from 'node:path'
@@ -11,7 +12,8 @@ import { createRoutes, dispatch } from './routes.ts'
 import { DEFAULT_WEB_ROOT, baseHeaders, sendJson, serveStatic } from './static-files.ts'
 import { errorReply } from './status.ts'
 import { ApiError } from './errors.ts'
-import { loadOrCreateToken } from './token.ts'
+import { issueToken } from './token.ts'
+import { listenOnSocket, socketPathFits, socketPathOf } from './socket.ts'
 
 export { DEFAULT_API_LISTEN, MAX_BODY_BYTES, parseListen } from './checks.ts'
 export { EVENTS_PROTOCOL, TOKEN_PROTOCOL_PREFIX, type ApiEvent } from './events.ts'
@@ -37,6 +39,8 @@ export interface ApiServer {
   /** http://host:port, no trailing slash. */
   readonly url: string
   readonly token: string
+  /** The CLI's Unix socket; undefined when the data directory's path is too long for one. */
+  readonly socketPath: string | undefined
   /** The address to open: the token rides in the fragment, which browsers never send to servers. */
   readonly uiUrl: string
   close: () => Promise<void>
@@ -48,20 +52,22 @@ export async function createApiServer (o: ApiServerOptions): Promise<ApiServer> 
   if (!isLoopback(bindHost) && o.allowRemote !== true) {
     throw new ApiError('NOT_LOOPBACK', 0, `The API would listen on ${bindHost}, which is not a loopback address: its token and your messages would cross the network in plain HTTP. Use 127.0.0.1, or add --api-allow-remote if you accept that.`)
   }
-  const token = loadOrCreateToken(o.dataDir)
+  const token = issueToken(o.dataDir)
   const webRoot = resolve(o.webRoot ?? DEFAULT_WEB_ROOT)
   let port = bindPort
   const checks = new RequestChecks(bindHost, () => port, token)
   const events = new EventHub(o.host, checks, logger)
   const routes = createRoutes(o.host, events)
 
-  async function handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** `viaSocket`: the request came over the Unix socket, which no browser can reach, so Host and
+   * Origin (DNS rebinding, other pages) mean nothing there. */
+  async function handle (req: IncomingMessage, res: ServerResponse, viaSocket: boolean): Promise<void> {
     baseHeaders(res)
     const url = new URL(req.url ?? '/', 'http://local')
     let reply
     let routeName = 'static'
     try {
-      checks.checkOrigin(req)
+      if (!viaSocket) checks.checkOrigin(req)
       if (url.pathname !== '/api' && !url.pathname.startsWith('/api/')) {
         await serveStatic(webRoot, req, res, url.pathname)
         return
@@ -80,12 +86,13 @@ export async function createApiServer (o: ApiServerOptions): Promise<ApiServer> 
     req.resume()
   }
 
-  const server = createServer((req, res) => {
-    // handle() answers every error itself; nothing is left to reject.
-    void handle(req, res)
-  })
-  server.headersTimeout = HEADERS_TIMEOUT_MS
-  server.requestTimeout = REQUEST_TIMEOUT_MS
+  // handle() answers every error itself; nothing is left to reject.
+  const server = createServer((req, res) => { void handle(req, res, false) })
+  const socketServer = createServer((req, res) => { void handle(req, res, true) })
+  for (const s of [server, socketServer]) {
+    s.headersTimeout = HEADERS_TIMEOUT_MS
+    s.requestTimeout = REQUEST_TIMEOUT_MS
+  }
   server.on('upgrade', (req, socket, head) => { events.upgrade(req, socket, head) })
 
   await new Promise<void>((resolveListen, reject) => {
@@ -96,6 +103,18 @@ export async function createApiServer (o: ApiServerOptions): Promise<ApiServer> 
   if (address === null || typeof address === 'string') throw new Error('the API server has no TCP address')
   port = address.port
   if (!isLoopback(bindHost)) logger.warn('api-not-loopback-plain-http', { port })
+  let socketPath: string | undefined = socketPathOf(o.dataDir)
+  if (socketPathFits(socketPath)) {
+    try {
+      await listenOnSocket(socketServer, socketPath)
+    } catch (err) {
+      server.close()
+      throw err
+    }
+  } else {
+    socketPath = undefined
+    logger.warn('api-socket-path-too-long')
+  }
   const urlHost = bindHost === '0.0.0.0' || bindHost === '::' ? '127.0.0.1' : bindHost.includes(':') ? `[${bindHost}]` : bindHost
   const url = `http://${urlHost}:${port}`
   logger.info('api-listening', { port })
@@ -104,15 +123,18 @@ export async function createApiServer (o: ApiServerOptions): Promise<ApiServer> 
   return {
     url,
     token,
+    socketPath,
     uiUrl: `${url}/#token=${token}`,
     close: async () => {
       if (closed) return
       closed = true
       await events.close()
-      await new Promise<void>((r) => {
-        server.close(() => { r() })
-        server.closeAllConnections()
-      })
+      await Promise.all([server, ...(socketPath === undefined ? [] : [socketServer])].map(async (s) => {
+        await new Promise<void>((r) => {
+          s.close(() => { r() })
+          s.closeAllConnections()
+        })
+      }))
     }
   }
 }

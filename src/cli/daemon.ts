@@ -8,7 +8,7 @@ import { createApiServer, DEFAULT_API_LISTEN, parseListen, type ApiServer } from
 import { isLoopback } from '../api/checks.ts'
 import { ApiError } from '../api/errors.ts'
 import { readApiInfo, removeApiInfo, writeApiInfo } from '../api/discovery.ts'
-import { readToken } from '../api/token.ts'
+import { ApiClient } from '../api/client.ts'
 import { createLogger, type Logger, type LogLevel } from '../platform/logger.ts'
 import type { DeviceHost, Messenger } from '../messenger/types.ts'
 import { CliError } from './errors.ts'
@@ -39,30 +39,17 @@ function strings (v: Parsed['values'][string]): string[] | undefined {
   return Array.isArray(v) && v.length > 0 ? v : undefined
 }
 
-function isAlive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
-
-/** A node already serving this directory: api.json names a live process whose API answers with our
- * token (checking the pid alone would be fooled by pid reuse after a crash). */
+/** A node already serving this directory answers on its API socket (a TCP port from api.json would
+ * prove nothing: after a crash anyone may hold it). Returns its pid as api.json names it, or 0. */
 async function runningPid (dataDir: string): Promise<number | undefined> {
-  const info = readApiInfo(dataDir)
-  if (info === undefined || !isAlive(info.pid)) return undefined
-  let token: string | undefined
-  try { token = readToken(dataDir) } catch { return undefined }
-  if (token === undefined) return undefined
+  let client: ApiClient
+  try { client = ApiClient.forDataDir(dataDir, { timeoutMs: PROBE_TIMEOUT_MS }) } catch { return undefined }
   try {
-    const res = await fetch(info.url + '/api/state', { headers: { Authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) })
-    await res.body?.cancel()
-    return res.ok ? info.pid : undefined
+    await client.state()
   } catch {
     return undefined
   }
+  return readApiInfo(dataDir)?.pid ?? 0
 }
 
 export async function runInit (rt: CliRuntime, p: Parsed, dataDir: string): Promise<number> {

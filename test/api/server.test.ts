@@ -58,7 +58,7 @@ test('parseListen accepts host:port and [v6]:port, refuses the rest', () => {
   assert.throws(() => parseListen('127.0.0.1:99999'), RangeError)
 })
 
-test('token: made once per data directory, mode 0600, required on every /api request', async (t) => {
+test('token: new at every start, mode 0600, required on every /api request', async (t) => {
   const { server, dir } = await startServer(t, new FakeHost(new FakeNetwork()))
   const path = join(dir, TOKEN_FILE)
   assert.equal(statSync(path).mode & 0o777, 0o600)
@@ -77,10 +77,18 @@ test('token: made once per data directory, mode 0600, required on every /api req
   assert.equal(ok.headers['x-content-type-options'], 'nosniff')
   assert.equal(ok.headers['cache-control'], 'no-store')
 
-  // A second server on the same directory reuses the token.
+  // A second server cannot take over the directory of a running one (its socket answers).
+  await assert.rejects(createApiServer({ host: new FakeHost(new FakeNetwork()), dataDir: dir, listen: '127.0.0.1:0', logger: silentLogger }),
+    (err: unknown) => ApiError.is(err, 'CONFLICT'))
+  // The next start makes a new token (issue 14 item 5): the old one opens nothing any more.
+  await server.close()
   const again = await createApiServer({ host: new FakeHost(new FakeNetwork()), dataDir: dir, listen: '127.0.0.1:0', logger: silentLogger })
   t.after(async () => { await again.close() })
-  assert.equal(again.token, server.token)
+  assert.notEqual(again.token, server.token)
+  assert.equal(readFileSync(path, 'utf8').trim(), again.token)
+  assert.equal(statSync(path).mode & 0o777, 0o600)
+  assert.equal((await call(again.url, 'GET', '/api/state', { token: server.token })).status, 401)
+  assert.equal((await call(again.url, 'GET', '/api/state', { token: again.token })).status, 200)
 })
 
 test('origin and host checks: a foreign page or a rebound host name is refused, the own origin and the CLI pass', async (t) => {

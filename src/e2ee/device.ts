@@ -9,6 +9,7 @@ import type { Payload } from '../wire/payload.ts'
 import { accountExists, createAccount, openAccount, type OpenOptions } from './account.ts'
 import { checkName, checkNetwork, type DeviceContext, type NetworkCardFields } from './context.ts'
 import { acceptInvite, createInvite } from './invites.ts'
+import { inviteOver, purgeExpiredInvites } from './invite-expiry.ts'
 import { cardPayload, envelopeMailbox, openEnvelope, seal, type Opened, type StoreOpened } from './seal.ts'
 import { E2eeError } from './errors.ts'
 import { openPresence, sealPresence, type Presence } from './presence.ts'
@@ -60,7 +61,10 @@ export class Device {
 
   /** Opens the account of a data directory. Wrong passphrase or key file: StoreError WRONG_KEY. */
   static async open (dataDir: string, o: OpenOptions = {}): Promise<Device> {
-    return new Device(openAccount(dataDir, o))
+    const ctx = openAccount(dataDir, o)
+    // Nothing else runs yet: invites that ended while the device was off go now.
+    purgeExpiredInvites(ctx)
+    return new Device(ctx)
   }
 
   // ---- account ----
@@ -155,11 +159,20 @@ export class Device {
     this.ctx.cacheContact({ ...c, name: n, renamed: true })
   }
 
+  /** Deletes unanswered invites past their deadline (expiry + PENDING_INVITE_GRACE_MS): their one-time
+   * prekeys, pending rows and mailbox keys. Returns how many. Also done at open and when mailboxes are listed. */
+  async purgeExpiredInvites (): Promise<number> {
+    return await this.ctx.serial(async () => purgeExpiredInvites(this.ctx))
+  }
+
   /** My mailboxes, to fetch from relays: one per contact, one per unanswered invite, and answered invites' mailboxes while drained. */
   inboundMailboxes (): InboundMailbox[] {
     this.ctx.alive()
     dropExpiredRetired(this.ctx)
     const now = this.ctx.now()
+    // An invite past its deadline is no longer listed (the messenger closes its sessions); its keys are
+    // deleted in the queue, after any envelope being opened now.
+    let expired = false
     const out: InboundMailbox[] = []
     for (const c of this.ctx.contactCache.values()) {
       out.push({ contactId: c.id, pending: false, mailboxId: c.myMailboxId, publicKey: c.myMailboxPublicKey, sign: this.ctx.signer(c.myMailboxId, c.myMailboxPrivateKey) })
@@ -172,8 +185,10 @@ export class Device {
     for (const e of this.ctx.mailboxes.values()) {
       if (e.kind !== 'pending') continue
       const p = e.invite
+      if (inviteOver(p, now)) { expired = true; continue }
       out.push({ contactId: `invite:${toHex(p.mailboxId).slice(0, 16)}`, pending: true, mailboxId: p.mailboxId, publicKey: p.mailboxPublicKey, sign: this.ctx.signer(p.mailboxId, p.mailboxPrivateKey) })
     }
+    if (expired) void this.purgeExpiredInvites().catch((err: unknown) => { this.ctx.logger.warn('invite.purge-failed', { error: (err as Error).name }) })
     return out
   }
 

@@ -4,13 +4,15 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { createServer, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { main } from '../../src/cli/main.ts'
 import type { CliRuntime } from '../../src/cli/runtime.ts'
 import { API_INFO_FILE } from '../../src/api/discovery.ts'
+import { ApiClient } from '../../src/api/client.ts'
+import { ApiError } from '../../src/api/errors.ts'
 import { API_SOCKET_FILE } from '../../src/api/socket.ts'
 import { TOKEN_FILE } from '../../src/api/token.ts'
 import { FakeHost, FakeNetwork } from '../helpers/fake-host.ts'
@@ -117,4 +119,25 @@ test('after a crash, a process on the stale port never receives the token; every
   assert.equal(readFileSync(join(dir, TOKEN_FILE), 'utf8').trim(), second.token)
   assert.equal((await c.run('status', '--data', dir)).code, 0, 'the CLI reaches the new node through its socket')
   assert.ok(!fake.received().includes(second.token))
+})
+
+test('the CLI sends no token to an api.sock that is not a private socket of this user', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), '0m1-phish-'))
+  t.after(() => { rmSync(dir, { recursive: true, force: true }) })
+  writeFileSync(join(dir, TOKEN_FILE), 'A'.repeat(43) + '\n', { mode: 0o600 })
+  const c = cli(new FakeHost(new FakeNetwork(), { state: 'ready', name: 'Alice' }))
+  // Not a socket at all.
+  writeFileSync(join(dir, API_SOCKET_FILE), '')
+  assert.throws(() => ApiClient.forDataDir(dir), (err: unknown) => ApiError.is(err, 'SOCKET_UNSAFE'))
+  const r = await c.run('status', '--data', dir)
+  assert.equal(r.code, 1)
+  assert.match(r.err, /is not a private socket of yours, so the token is not sent to it/)
+  // A socket, but in a directory others can enter.
+  rmSync(join(dir, API_SOCKET_FILE))
+  await staleSocket(join(dir, API_SOCKET_FILE))
+  chmodSync(dir, 0o755)
+  assert.throws(() => ApiClient.forDataDir(dir), (err: unknown) => ApiError.is(err, 'SOCKET_UNSAFE'))
+  chmodSync(dir, 0o700)
+  // A private socket nobody listens on (a crash) passes the check and then finds no node.
+  await assert.rejects(ApiClient.forDataDir(dir).state(), (err: unknown) => ApiError.is(err, 'NOT_RUNNING'))
 })

@@ -13,7 +13,7 @@ import { DEFAULT_WEB_ROOT, baseHeaders, sendJson, serveStatic } from './static-f
 import { errorReply } from './status.ts'
 import { ApiError } from './errors.ts'
 import { issueToken } from './token.ts'
-import { listenOnSocket, socketPathFits, socketPathOf } from './socket.ts'
+import { claimSocketPath, listenOnSocket, socketPathFits, socketPathOf } from './socket.ts'
 
 export { DEFAULT_API_LISTEN, MAX_BODY_BYTES, parseListen } from './checks.ts'
 export { EVENTS_PROTOCOL, TOKEN_PROTOCOL_PREFIX, type ApiEvent } from './events.ts'
@@ -52,6 +52,10 @@ export async function createApiServer (o: ApiServerOptions): Promise<ApiServer> 
   if (!isLoopback(bindHost) && o.allowRemote !== true) {
     throw new ApiError('NOT_LOOPBACK', 0, `The API would listen on ${bindHost}, which is not a loopback address: its token and your messages would cross the network in plain HTTP. Use 127.0.0.1, or add --api-allow-remote if you accept that.`)
   }
+  // A live node's socket means its directory is taken: refuse before its token file is replaced.
+  const socketPath = socketPathOf(o.dataDir)
+  const useSocket = socketPathFits(socketPath)
+  if (useSocket) await claimSocketPath(socketPath)
   const token = issueToken(o.dataDir)
   const webRoot = resolve(o.webRoot ?? DEFAULT_WEB_ROOT)
   let port = bindPort
@@ -103,8 +107,7 @@ export async function createApiServer (o: ApiServerOptions): Promise<ApiServer> 
   if (address === null || typeof address === 'string') throw new Error('the API server has no TCP address')
   port = address.port
   if (!isLoopback(bindHost)) logger.warn('api-not-loopback-plain-http', { port })
-  let socketPath: string | undefined = socketPathOf(o.dataDir)
-  if (socketPathFits(socketPath)) {
+  if (useSocket) {
     try {
       await listenOnSocket(socketServer, socketPath)
     } catch (err) {
@@ -112,7 +115,6 @@ export async function createApiServer (o: ApiServerOptions): Promise<ApiServer> 
       throw err
     }
   } else {
-    socketPath = undefined
     logger.warn('api-socket-path-too-long')
   }
   const urlHost = bindHost === '0.0.0.0' || bindHost === '::' ? '127.0.0.1' : bindHost.includes(':') ? `[${bindHost}]` : bindHost
@@ -123,13 +125,13 @@ export async function createApiServer (o: ApiServerOptions): Promise<ApiServer> 
   return {
     url,
     token,
-    socketPath,
+    socketPath: useSocket ? socketPath : undefined,
     uiUrl: `${url}/#token=${token}`,
     close: async () => {
       if (closed) return
       closed = true
       await events.close()
-      await Promise.all([server, ...(socketPath === undefined ? [] : [socketServer])].map(async (s) => {
+      await Promise.all([server, ...(useSocket ? [socketServer] : [])].map(async (s) => {
         await new Promise<void>((r) => {
           s.close(() => { r() })
           s.closeAllConnections()

@@ -29,13 +29,17 @@ async function answers (path: string): Promise<boolean> {
   })
 }
 
-/** Listens on `path`, replacing a socket file a crashed node left, and makes it 0600 (libuv removes
- * the file again when the server closes). A live node's socket is never taken over. */
-export async function listenOnSocket (server: Server, path: string): Promise<void> {
+/** Removes a socket file a crashed node left at `path`; a live node's socket is never taken over
+ * (CONFLICT). Called before anything of the directory (its token) is touched. */
+export async function claimSocketPath (path: string): Promise<void> {
   if (existsSync(path) && lstatSync(path).isSocket()) {
     if (await answers(path)) throw new ApiError('CONFLICT', 0, `Another node already serves this data directory (${path}); stop it first.`)
     rmSync(path, { force: true })
   }
+}
+
+/** Listens on `path` (claimed first) and makes it 0600; libuv removes the file when the server closes. */
+export async function listenOnSocket (server: Server, path: string): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(path, () => { server.off('error', reject); resolve() })

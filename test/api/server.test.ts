@@ -80,6 +80,7 @@ test('token: new at every start, mode 0600, required on every /api request', asy
   // A second server cannot take over the directory of a running one (its socket answers).
   await assert.rejects(createApiServer({ host: new FakeHost(new FakeNetwork()), dataDir: dir, listen: '127.0.0.1:0', logger: silentLogger }),
     (err: unknown) => ApiError.is(err, 'CONFLICT'))
+  assert.equal(readFileSync(path, 'utf8').trim(), server.token, 'the running node\'s token is left alone')
   // The next start makes a new token (issue 14 item 5): the old one opens nothing any more.
   await server.close()
   const again = await createApiServer({ host: new FakeHost(new FakeNetwork()), dataDir: dir, listen: '127.0.0.1:0', logger: silentLogger })

@@ -1,6 +1,7 @@
 // Checks every request passes before a route sees it: the Host and Origin name this node (DNS
 // rebinding, other pages), the bearer token, and a bounded JSON body.
 import type { IncomingMessage } from 'node:http'
+import { networkInterfaces } from 'node:os'
 import { ApiError } from './errors.ts'
 import { tokenMatches } from './token.ts'
 
@@ -21,30 +22,44 @@ export function isLoopback (host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)
 }
 
+export function isWildcard (host: string): boolean {
+  return host === '0.0.0.0' || host === '::'
+}
+
+/** Host names (as in a Host header, without port) that reach a wildcard listener: loopback and the
+ * machine's own addresses. Anything else is a name someone else resolves (DNS rebinding). */
+function wildcardNames (): string[] {
+  const names = ['127.0.0.1', 'localhost', '[::1]']
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) names.push(a.family === 'IPv6' ? `[${a.address}]` : a.address)
+  }
+  return names
+}
+
 export class RequestChecks {
   readonly #bindHost: string
   readonly #port: () => number
   readonly #token: string
-  readonly #wildcard: boolean
 
   /** `port` is read at each request: it is known only once the server listens. */
   constructor (bindHost: string, port: () => number, token: string) {
     this.#bindHost = bindHost
     this.#port = port
     this.#token = token
-    this.#wildcard = bindHost === '0.0.0.0' || bindHost === '::'
   }
 
   #allowedHosts (): Set<string> {
     const h = this.#bindHost
-    const names = isLoopback(h) ? ['127.0.0.1', 'localhost', '[::1]'] : [h.includes(':') ? `[${h}]` : h]
-    return new Set(names.map((n) => `${n}:${this.#port()}`))
+    // A wildcard listener still checks Host: against the addresses of this machine, read per request
+    // because interfaces come and go.
+    const names = isLoopback(h) ? ['127.0.0.1', 'localhost', '[::1]'] : isWildcard(h) ? wildcardNames() : [h.includes(':') ? `[${h}]` : h]
+    return new Set(names.map((n) => `${n.toLowerCase()}:${this.#port()}`))
   }
 
   /** Host must name this node (defeats DNS rebinding); Origin, when present, must be this node's. */
   checkOrigin (req: IncomingMessage): void {
     const hostHeader = req.headers.host
-    if (hostHeader === undefined || (!this.#wildcard && !this.#allowedHosts().has(hostHeader.toLowerCase()))) {
+    if (hostHeader === undefined || !this.#allowedHosts().has(hostHeader.toLowerCase())) {
       throw new ApiError('BAD_HOST', 421, 'This request was addressed to another host name.')
     }
     const origin = req.headers.origin

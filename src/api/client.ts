@@ -1,66 +1,82 @@
-// A small client of the local API for the CLI: finds the running node of a data directory through
-// api.json and api.token, and turns error replies into ApiError with the node's own sentence.
+// A small client of the local API for the CLI: talks to the running node of a data directory over
+// its Unix socket (socket.ts), never over a TCP port a stale api.json names, and turns error replies
+// into ApiError with the node's own sentence.
+import { request as httpRequest } from 'node:http'
 import type {
   ContactView, HostState, InviteView, MessageView, SafetyNumberView, SettingsView, StatusView
 } from '../messenger/types.ts'
 import { ApiError, type ApiErrorCode } from './errors.ts'
-import { readApiInfo } from './discovery.ts'
+import { checkSocket } from './socket.ts'
 import { readToken } from './token.ts'
 
 /** A local call that takes longer than this is a hung node, not a slow one. */
 export const CLIENT_TIMEOUT_MS = 30_000
+/** Largest reply read: a page of messages (at most 64 KiB each as JSON) fits many times over. */
+export const MAX_REPLY_BYTES = 64 * 1024 * 1024
 
 export class ApiClient {
-  readonly url: string
+  /** The node's API socket. */
+  readonly socketPath: string
   readonly #token: string
+  readonly #timeoutMs: number
 
-  constructor (url: string, token: string) {
-    this.url = url
+  constructor (socketPath: string, token: string, o: { timeoutMs?: number } = {}) {
+    this.socketPath = socketPath
     this.#token = token
+    this.#timeoutMs = o.timeoutMs ?? CLIENT_TIMEOUT_MS
   }
 
-  /** The client of the node running on `dataDir`; throws NOT_RUNNING with what to do. */
-  static forDataDir (dataDir: string): ApiClient {
-    const info = readApiInfo(dataDir)
+  /** The client of the node running on `dataDir`; throws NOT_RUNNING with what to do, or SOCKET_UNSAFE. */
+  static forDataDir (dataDir: string, o: { timeoutMs?: number } = {}): ApiClient {
+    // The socket is checked before the token is even read: the token goes nowhere unverified.
+    const socketPath = checkSocket(dataDir)
     const token = readToken(dataDir)
-    if (info === undefined || token === undefined) {
+    if (token === undefined) {
       throw new ApiError('NOT_RUNNING', 0, `No node is running for ${dataDir}; start it with \`0message1 start --data ${dataDir}\`.`)
     }
-    return new ApiClient(info.url, token)
+    return new ApiClient(socketPath, token, o)
+  }
+
+  async #exchange (method: string, path: string, body: string | undefined): Promise<{ status: number, text: string }> {
+    const headers: Record<string, string> = { Authorization: `Bearer ${this.#token}`, Host: 'localhost' }
+    if (body !== undefined) headers['Content-Type'] = 'application/json'
+    return await new Promise((resolve, reject) => {
+      const req = httpRequest({ socketPath: this.socketPath, path, method, headers, timeout: this.#timeoutMs }, (res) => {
+        const chunks: Buffer[] = []
+        let size = 0
+        res.on('data', (c: Buffer) => {
+          size += c.length
+          if (size > MAX_REPLY_BYTES) { req.destroy(new ApiError('INTERNAL', 0, `The node sent a reply larger than ${MAX_REPLY_BYTES} bytes.`)); return }
+          chunks.push(c)
+        })
+        res.on('end', () => { resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }) })
+        res.on('error', reject)
+      })
+      req.on('timeout', () => {
+        req.destroy(new ApiError('INTERNAL', 0, `The node did not answer within ${this.#timeoutMs / 1000} s.`))
+      })
+      req.on('error', (err) => {
+        reject(ApiError.is(err) ? err : new ApiError('NOT_RUNNING', 0, 'No node answers on this data directory\'s API socket; start it with `0message1 start`.', { cause: err }))
+      })
+      req.end(body)
+    })
   }
 
   async request<T> (method: string, path: string, body?: unknown): Promise<T> {
-    const headers: Record<string, string> = { Authorization: `Bearer ${this.#token}` }
-    if (body !== undefined) headers['Content-Type'] = 'application/json'
-    let res: Response
-    try {
-      res = await fetch(this.url + path, {
-        method,
-        headers,
-        body: body === undefined ? null : JSON.stringify(body),
-        signal: AbortSignal.timeout(CLIENT_TIMEOUT_MS)
-      })
-    } catch (err) {
-      if ((err as Error).name === 'TimeoutError') {
-        throw new ApiError('INTERNAL', 0, `The node at ${this.url} did not answer within ${CLIENT_TIMEOUT_MS / 1000} s.`, { cause: err })
-      }
-      throw new ApiError('NOT_RUNNING', 0, `No node answers at ${this.url}; start it with \`0message1 start\`.`, { cause: err })
-    }
-    const text = await res.text()
+    const res = await this.#exchange(method, path, body === undefined ? undefined : JSON.stringify(body))
     let parsed: unknown
-    if (text.length > 0) {
+    if (res.text.length > 0) {
       try {
-        parsed = JSON.parse(text)
+        parsed = JSON.parse(res.text)
       } catch {
-        throw new ApiError('INTERNAL', res.status, `The node at ${this.url} sent a reply that is not JSON (HTTP ${res.status}).`)
+        throw new ApiError('INTERNAL', res.status, `The node sent a reply that is not JSON (HTTP ${res.status}).`)
       }
     }
-    if (!res.ok) {
+    if (res.status < 200 || res.status > 299) {
       const e = (parsed as { error?: { code?: unknown, message?: unknown } } | undefined)?.error
       const message = typeof e?.message === 'string' ? e.message : `The node refused the request (HTTP ${res.status}).`
       const code = typeof e?.code === 'string' ? e.code : 'FAILED'
-      const err = new ApiError(code as ApiErrorCode, res.status, message)
-      throw err
+      throw new ApiError(code as ApiErrorCode, res.status, message)
     }
     return parsed as T
   }

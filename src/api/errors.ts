@@ -17,6 +17,8 @@ export type ApiErrorCode =
   | 'INTERNAL'
   | 'NOT_RUNNING' // client side: no node answers for this data directory
   | 'TOKEN_FILE_INVALID'
+  | 'NOT_LOOPBACK' // asked to listen on a network address without the explicit opt-in
+  | 'SOCKET_UNSAFE' // client side: the API socket is not a private socket of this user
 
 export class ApiError extends CodedError<ApiErrorCode> {
   static readonly name = 'ApiError'

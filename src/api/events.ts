@@ -6,7 +6,7 @@ import { WebSocketServer, type WebSocket } from 'ws'
 import type { Logger } from '../platform/logger.ts'
 import type { DeviceHost, Messenger, MessengerEvent } from '../messenger/types.ts'
 import { ApiError } from './errors.ts'
-import { bearer, type RequestChecks } from './checks.ts'
+import type { RequestChecks } from './checks.ts'
 
 /** A UI tab or two and a CLI watcher: more is a leak or an attack. */
 export const MAX_EVENT_CLIENTS = 32
@@ -86,9 +86,10 @@ export class EventHub implements EventSink {
       refuseUpgrade(socket, status, status === 421 ? 'Misdirected Request' : 'Forbidden')
       return
     }
+    // The token is taken from the subprotocol only: a `?token=` would land in URLs, logs and
+    // history (HTTP refuses it too), and browsers cannot set an Authorization header on a WebSocket.
     const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((s) => s.trim())
-    const fromProtocol = offered.find((p) => p.startsWith(TOKEN_PROTOCOL_PREFIX))?.slice(TOKEN_PROTOCOL_PREFIX.length)
-    const given = fromProtocol ?? url.searchParams.get('token') ?? bearer(req)
+    const given = offered.find((p) => p.startsWith(TOKEN_PROTOCOL_PREFIX))?.slice(TOKEN_PROTOCOL_PREFIX.length)
     if (!this.#checks.tokenMatches(given)) { refuseUpgrade(socket, 401, 'Unauthorized'); return }
     if (this.#clients.size >= MAX_EVENT_CLIENTS) { refuseUpgrade(socket, 503, 'Service Unavailable'); return }
     this.#wss.handleUpgrade(req, socket, head, (ws) => {

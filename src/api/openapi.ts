@@ -137,7 +137,7 @@ export function openApiDocument (): Json {
     info: {
       title: '0message1 local API',
       version: '1.0.0',
-      description: 'The API of one device node, for its own web UI and CLI. Listens on 127.0.0.1. Every /api request needs the token of the data directory (file api.token) as `Authorization: Bearer <token>`; requests with a foreign Origin are refused. Live events: WebSocket /api/events with subprotocols `0m1-events` and `0m1-token.<token>` (or `?token=`), one Event JSON per frame.'
+      description: 'The API of one device node, for its own web UI and CLI. Listens on 127.0.0.1. Every /api request needs the token of this start of the node (file api.token, new at every start) as `Authorization: Bearer <token>`; requests with a foreign Origin are refused. Live events: WebSocket /api/events with subprotocols `0m1-events` and `0m1-token.<token>` (the only place the token is read from on a WebSocket), one Event JSON per frame.'
     },
     servers: [{ url: '/' }],
     security: [{ token: [] }],

@@ -1,5 +1,6 @@
 // The local API of a device node: JSON over HTTP, MessengerEvent JSON over a WebSocket, and the
-// built web UI. Loopback by default; every /api request needs the data directory's token.
+// built web UI. Loopback by default; every /api request needs this start's token. The same API is
+// also served on a Unix socket in the data directory for the CLI (socket.ts).
 // This file only wires the parts: checks.ts, routes.ts, status.ts, events.ts, static-files.ts.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { resolve } from 'node:path'
@@ -10,7 +11,9 @@ import { EventHub } from './events.ts'
 import { createRoutes, dispatch } from './routes.ts'
 import { DEFAULT_WEB_ROOT, baseHeaders, sendJson, serveStatic } from './static-files.ts'
 import { errorReply } from './status.ts'
-import { loadOrCreateToken } from './token.ts'
+import { ApiError } from './errors.ts'
+import { issueToken } from './token.ts'
+import { claimSocketPath, listenOnSocket, socketPathFits, socketPathOf } from './socket.ts'
 
 export { DEFAULT_API_LISTEN, MAX_BODY_BYTES, parseListen } from './checks.ts'
 export { EVENTS_PROTOCOL, TOKEN_PROTOCOL_PREFIX, type ApiEvent } from './events.ts'
@@ -27,12 +30,17 @@ export interface ApiServerOptions {
   readonly logger: Logger
   /** Directory of the built UI; default web/dist of this checkout. */
   readonly webRoot?: string
+  /** Listen on a non-loopback address even though the token then crosses the network in plain HTTP
+   * (CLI `--api-allow-remote`). Without it such an address is refused (NOT_LOOPBACK). */
+  readonly allowRemote?: boolean
 }
 
 export interface ApiServer {
   /** http://host:port, no trailing slash. */
   readonly url: string
   readonly token: string
+  /** The CLI's Unix socket; undefined when the data directory's path is too long for one. */
+  readonly socketPath: string | undefined
   /** The address to open: the token rides in the fragment, which browsers never send to servers. */
   readonly uiUrl: string
   close: () => Promise<void>
@@ -41,20 +49,29 @@ export interface ApiServer {
 export async function createApiServer (o: ApiServerOptions): Promise<ApiServer> {
   const logger = o.logger.child('api')
   const { host: bindHost, port: bindPort } = parseListen(o.listen ?? DEFAULT_API_LISTEN)
-  const token = loadOrCreateToken(o.dataDir)
+  if (!isLoopback(bindHost) && o.allowRemote !== true) {
+    throw new ApiError('NOT_LOOPBACK', 0, `The API would listen on ${bindHost}, which is not a loopback address: its token and your messages would cross the network in plain HTTP. Use 127.0.0.1, or add --api-allow-remote if you accept that.`)
+  }
+  // A live node's socket means its directory is taken: refuse before its token file is replaced.
+  const socketPath = socketPathOf(o.dataDir)
+  const useSocket = socketPathFits(socketPath)
+  if (useSocket) await claimSocketPath(socketPath)
+  const token = issueToken(o.dataDir)
   const webRoot = resolve(o.webRoot ?? DEFAULT_WEB_ROOT)
   let port = bindPort
   const checks = new RequestChecks(bindHost, () => port, token)
   const events = new EventHub(o.host, checks, logger)
   const routes = createRoutes(o.host, events)
 
-  async function handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** `viaSocket`: the request came over the Unix socket, which no browser can reach, so Host and
+   * Origin (DNS rebinding, other pages) mean nothing there. */
+  async function handle (req: IncomingMessage, res: ServerResponse, viaSocket: boolean): Promise<void> {
     baseHeaders(res)
     const url = new URL(req.url ?? '/', 'http://local')
     let reply
     let routeName = 'static'
     try {
-      checks.checkOrigin(req)
+      if (!viaSocket) checks.checkOrigin(req)
       if (url.pathname !== '/api' && !url.pathname.startsWith('/api/')) {
         await serveStatic(webRoot, req, res, url.pathname)
         return
@@ -73,12 +90,13 @@ export async function createApiServer (o: ApiServerOptions): Promise<ApiServer> 
     req.resume()
   }
 
-  const server = createServer((req, res) => {
-    // handle() answers every error itself; nothing is left to reject.
-    void handle(req, res)
-  })
-  server.headersTimeout = HEADERS_TIMEOUT_MS
-  server.requestTimeout = REQUEST_TIMEOUT_MS
+  // handle() answers every error itself; nothing is left to reject.
+  const server = createServer((req, res) => { void handle(req, res, false) })
+  const socketServer = createServer((req, res) => { void handle(req, res, true) })
+  for (const s of [server, socketServer]) {
+    s.headersTimeout = HEADERS_TIMEOUT_MS
+    s.requestTimeout = REQUEST_TIMEOUT_MS
+  }
   server.on('upgrade', (req, socket, head) => { events.upgrade(req, socket, head) })
 
   await new Promise<void>((resolveListen, reject) => {
@@ -88,7 +106,17 @@ export async function createApiServer (o: ApiServerOptions): Promise<ApiServer> 
   const address = server.address()
   if (address === null || typeof address === 'string') throw new Error('the API server has no TCP address')
   port = address.port
-  if (!isLoopback(bindHost)) logger.warn('api-not-loopback', { port })
+  if (!isLoopback(bindHost)) logger.warn('api-not-loopback-plain-http', { port })
+  if (useSocket) {
+    try {
+      await listenOnSocket(socketServer, socketPath)
+    } catch (err) {
+      server.close()
+      throw err
+    }
+  } else {
+    logger.warn('api-socket-path-too-long')
+  }
   const urlHost = bindHost === '0.0.0.0' || bindHost === '::' ? '127.0.0.1' : bindHost.includes(':') ? `[${bindHost}]` : bindHost
   const url = `http://${urlHost}:${port}`
   logger.info('api-listening', { port })
@@ -97,15 +125,18 @@ export async function createApiServer (o: ApiServerOptions): Promise<ApiServer> 
   return {
     url,
     token,
+    socketPath: useSocket ? socketPath : undefined,
     uiUrl: `${url}/#token=${token}`,
     close: async () => {
       if (closed) return
       closed = true
       await events.close()
-      await new Promise<void>((r) => {
-        server.close(() => { r() })
-        server.closeAllConnections()
-      })
+      await Promise.all([server, ...(useSocket ? [socketServer] : [])].map(async (s) => {
+        await new Promise<void>((r) => {
+          s.close(() => { r() })
+          s.closeAllConnections()
+        })
+      }))
     }
   }
 }

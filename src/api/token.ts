@@ -1,8 +1,10 @@
-// The API token of a data directory: 32 random bytes (base64url) in `api.token`, mode 0600. Every
-// API request must carry it; the file is readable only by the account's owner.
+// The API token of a running node: 32 random bytes (base64url), new at every start, in `api.token`
+// (mode 0600, data directory 0700). A token from an earlier run opens nothing: a process that took a
+// crashed node's port and caught a request learns a dead token.
 import { randomBytes, timingSafeEqual, createHash } from 'node:crypto'
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { PRIVATE_FILE_MODE, ensurePrivateDir } from '../platform/private-files.ts'
 import { ApiError } from './errors.ts'
 
 export const TOKEN_FILE = 'api.token'
@@ -15,25 +17,20 @@ export function isTokenShaped (value: string): boolean {
   return TOKEN_PATTERN.test(value)
 }
 
-/** Reads the token of `dataDir`, creating it (and the directory, 0700) on first use. */
-export function loadOrCreateToken (dataDir: string): string {
-  const path = join(dataDir, TOKEN_FILE)
-  if (existsSync(path)) {
-    const token = readFileSync(path, 'utf8').trim()
-    if (!isTokenShaped(token)) {
-      throw new ApiError('TOKEN_FILE_INVALID', 500, `The API token file ${path} is damaged; delete it and start again.`)
-    }
-    // Someone may have copied the directory with a loose umask: the token must stay private.
-    if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600)
-    return token
-  }
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+/** Makes a fresh token for this start of the node and writes it (atomically, 0600) into `dataDir`. */
+export function issueToken (dataDir: string): string {
+  ensurePrivateDir(dataDir)
   const token = randomBytes(TOKEN_BYTES).toString('base64url')
-  writeFileSync(path, token + '\n', { mode: 0o600, flag: 'wx' })
+  const path = join(dataDir, TOKEN_FILE)
+  // Written beside and renamed: a CLI reading at that moment sees the old token or the new, never half.
+  const tmp = `${path}.${process.pid}.tmp`
+  writeFileSync(tmp, token + '\n', { mode: PRIVATE_FILE_MODE })
+  chmodSync(tmp, PRIVATE_FILE_MODE)
+  renameSync(tmp, path)
   return token
 }
 
-/** Reads an existing token (client side); undefined when the file does not exist. */
+/** Reads the running node's token (client side); undefined when the file does not exist. */
 export function readToken (dataDir: string): string | undefined {
   const path = join(dataDir, TOKEN_FILE)
   if (!existsSync(path)) return undefined

@@ -1,11 +1,14 @@
 // The commands that run nodes in this process: init (creates the account, offline), start (device
 // node + local API + web UI), relay, and demo (a relay and two introduced devices on loopback).
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { ensurePrivateDir } from '../platform/private-files.ts'
 import { homedir, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createApiServer, DEFAULT_API_LISTEN, type ApiServer } from '../api/server.ts'
+import { createApiServer, DEFAULT_API_LISTEN, parseListen, type ApiServer } from '../api/server.ts'
+import { isLoopback } from '../api/checks.ts'
+import { ApiError } from '../api/errors.ts'
 import { readApiInfo, removeApiInfo, writeApiInfo } from '../api/discovery.ts'
-import { readToken } from '../api/token.ts'
+import { ApiClient } from '../api/client.ts'
 import { createLogger, type Logger, type LogLevel } from '../platform/logger.ts'
 import type { DeviceHost, Messenger } from '../messenger/types.ts'
 import { CliError } from './errors.ts'
@@ -36,30 +39,17 @@ function strings (v: Parsed['values'][string]): string[] | undefined {
   return Array.isArray(v) && v.length > 0 ? v : undefined
 }
 
-function isAlive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
-
-/** A node already serving this directory: api.json names a live process whose API answers with our
- * token (checking the pid alone would be fooled by pid reuse after a crash). */
+/** A node already serving this directory answers on its API socket (a TCP port from api.json would
+ * prove nothing: after a crash anyone may hold it). Returns its pid as api.json names it, or 0. */
 async function runningPid (dataDir: string): Promise<number | undefined> {
-  const info = readApiInfo(dataDir)
-  if (info === undefined || !isAlive(info.pid)) return undefined
-  let token: string | undefined
-  try { token = readToken(dataDir) } catch { return undefined }
-  if (token === undefined) return undefined
+  let client: ApiClient
+  try { client = ApiClient.forDataDir(dataDir, { timeoutMs: PROBE_TIMEOUT_MS }) } catch { return undefined }
   try {
-    const res = await fetch(info.url + '/api/state', { headers: { Authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) })
-    await res.body?.cancel()
-    return res.ok ? info.pid : undefined
+    await client.state()
   } catch {
     return undefined
   }
+  return readApiInfo(dataDir)?.pid ?? 0
 }
 
 export async function runInit (rt: CliRuntime, p: Parsed, dataDir: string): Promise<number> {
@@ -69,7 +59,7 @@ export async function runInit (rt: CliRuntime, p: Parsed, dataDir: string): Prom
   const passphrase = readPassphraseFile(typeof p.values['passphrase-file'] === 'string' ? p.values['passphrase-file'] : undefined)
   const pid = await runningPid(dataDir)
   if (pid !== undefined) throw new CliError('FAILED', `A node is running for ${dataDir} (pid ${pid}); create the account in its web UI instead.`)
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+  ensurePrivateDir(dataDir)
   // Offline: makes the keys and the store, starts no network node.
   const { accountId } = await rt.initAccount(dataDir, { name, logger, ...(passphrase === undefined ? {} : { passphrase }) })
   if (p.values.json === true) rt.stdout(JSON.stringify({ accountId, dataDir }) + '\n')
@@ -77,15 +67,27 @@ export async function runInit (rt: CliRuntime, p: Parsed, dataDir: string): Prom
   return 0
 }
 
-async function serveApi (host: DeviceHost, dataDir: string, listen: string, logger: Logger): Promise<ApiServer> {
+async function serveApi (host: DeviceHost, dataDir: string, listen: string, logger: Logger, allowRemote = false): Promise<ApiServer> {
   try {
-    return await createApiServer({ host, dataDir, listen, logger })
+    return await createApiServer({ host, dataDir, listen, logger, allowRemote })
   } catch (err) {
+    if (ApiError.is(err, 'NOT_LOOPBACK')) throw new CliError('USAGE', err.message)
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
       throw new CliError('FAILED', `The API address ${listen} is in use; choose another with --api 127.0.0.1:PORT.`, { cause: err })
     }
+    if ((err as NodeJS.ErrnoException).code === 'EADDRNOTAVAIL') {
+      throw new CliError('FAILED', `The API address ${listen} is not an address of this machine; choose another with --api.`, { cause: err })
+    }
     if (err instanceof RangeError) throw new CliError('USAGE', `--api ${err.message.replace(/^listen:? ?/, '')}.`)
     throw err
+  }
+}
+
+function apiHostOf (listen: string): string {
+  try {
+    return parseListen(listen).host
+  } catch (err) {
+    throw new CliError('USAGE', `--api ${(err as Error).message.replace(/^listen:? ?/, '')}.`)
   }
 }
 
@@ -93,9 +95,17 @@ export async function runStart (rt: CliRuntime, p: Parsed, dataDir: string): Pro
   const logger = makeLogger(p, rt)
   const passphrase = readPassphraseFile(typeof p.values['passphrase-file'] === 'string' ? p.values['passphrase-file'] : undefined)
   const apiListen = typeof p.values.api === 'string' ? p.values.api : DEFAULT_API_LISTEN
+  const allowRemote = p.values['api-allow-remote'] === true
+  const apiHost = apiHostOf(apiListen)
+  if (!isLoopback(apiHost) && !allowRemote) {
+    throw new CliError('USAGE', `--api ${apiListen} is not a loopback address: the API token and your messages would cross the network in plain HTTP. Use 127.0.0.1:PORT, or add --api-allow-remote if you accept that.`)
+  }
+  if (!isLoopback(apiHost)) {
+    rt.stderr(`0message1: warning: the API will listen on ${apiListen} in plain HTTP; anyone on that network who sees a request can take its token and read your messages. Prefer an SSH tunnel to 127.0.0.1.\n`)
+  }
   const pid = await runningPid(dataDir)
   if (pid !== undefined) throw new CliError('FAILED', `A node is already running for ${dataDir} (pid ${pid}); stop it first.`)
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+  ensurePrivateDir(dataDir)
   const o: HostFactoryOptions = { dataDir, logger }
   const listen = strings(p.values.listen)
   const relays = strings(p.values.relay)
@@ -107,7 +117,7 @@ export async function runStart (rt: CliRuntime, p: Parsed, dataDir: string): Pro
   const host = await rt.createDeviceHost(o)
   let api: ApiServer
   try {
-    api = await serveApi(host, dataDir, apiListen, logger)
+    api = await serveApi(host, dataDir, apiListen, logger, allowRemote)
   } catch (err) {
     await host.stop()
     throw err
@@ -140,7 +150,7 @@ function stunOption (v: unknown): number | 'off' {
 export async function runRelay (rt: CliRuntime, p: Parsed, _dataDir: string): Promise<number> {
   const logger = makeLogger(p, rt)
   const dataDir = typeof p.values.data === 'string' ? _dataDir : (rt.env.ZEROM1_RELAY_DATA ?? join(homedir(), DEFAULT_RELAY_DIR_NAME))
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+  ensurePrivateDir(dataDir)
   const listen = strings(p.values.listen) ?? DEFAULT_RELAY_LISTEN
   const bootstrap = strings(p.values.bootstrap)
   const stun = stunOption(p.values.stun)

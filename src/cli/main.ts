@@ -20,6 +20,8 @@ Commands:
   init [--name NAME] [--passphrase-file F]     create this device's account (offline)
   start [--listen MA]... [--relay MA]... [--api HOST:PORT] [--passphrase-file F]
                                                run the device node, its web UI and local API
+                                               (--api-allow-remote: permit a non-loopback
+                                               HOST; the token then travels in plain HTTP)
   relay [--listen MA]... [--bootstrap MA]... [--stun PORT|off]
                                                run a relay (circuit relay, mailboxes, DHT, and a
                                                STUN responder on UDP PORT, default 3478)
@@ -257,6 +259,7 @@ export async function main (argv: string[], runtime: CliRuntime = defaultRuntime
           relay: { type: 'string', multiple: true },
           bootstrap: { type: 'string', multiple: true },
           api: { type: 'string' },
+          'api-allow-remote': { type: 'boolean' },
           'passphrase-file': { type: 'string' }
         })
         noExtra(p, 0, command)

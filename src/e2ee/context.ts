@@ -143,6 +143,12 @@ export class DeviceContext {
     this.mailboxes.set(toHex(p.mailboxId), { kind: 'pending', invite: p, key: p.mailboxKey })
   }
 
+  /** A mailbox of mine is gone (an expired invite's): nothing opens there any more, its signer is dropped. */
+  forgetMailbox (hex: string): void {
+    this.mailboxes.delete(hex)
+    this.signingKeys.delete(hex)
+  }
+
   contactRow (id: string): ContactRow {
     this.alive()
     const c = this.contactCache.get(id)

@@ -9,6 +9,8 @@ import type { Payload } from '../wire/payload.ts'
 import { accountExists, createAccount, openAccount, type OpenOptions } from './account.ts'
 import { checkName, checkNetwork, type DeviceContext, type NetworkCardFields } from './context.ts'
 import { acceptInvite, createInvite } from './invites.ts'
+import { inviteOver, purgeExpiredInvites } from './invite-expiry.ts'
+import { maintainSignedPreKeys } from './signed-prekey.ts'
 import { cardPayload, envelopeMailbox, openEnvelope, seal, type Opened, type StoreOpened, type StoreSealed } from './seal.ts'
 import { E2eeError } from './errors.ts'
 import { openPresence, sealPresence, type Presence } from './presence.ts'
@@ -25,6 +27,12 @@ export { DEFAULT_INVITE_LIFETIME_MS, MAX_INVITE_LIFETIME_MS, MIN_INVITE_LIFETIME
 export { PENDING_INVITE_GRACE_MS } from './seal.ts'
 export { RETIRED_FETCH_GRACE_MS, RETIRED_KEEP_MS } from './retire.ts'
 export type { Presence } from './presence.ts'
+
+export { SIGNED_PREKEY_GRACE_MS, SIGNED_PREKEY_ROTATION_MS } from './signed-prekey.ts'
+
+/** Key upkeep (maintainKeys) runs at least this often on a device whose mailboxes are listed: rotation is
+ * weekly and deadlines are days long, so an hour late costs nothing. */
+export const MAINTENANCE_INTERVAL_MS = 3600_000
 
 export interface InboundMailbox {
   readonly contactId: string
@@ -66,7 +74,16 @@ export class Device {
 
   /** Opens the account of a data directory. Wrong passphrase or key file: StoreError WRONG_KEY. */
   static async open (dataDir: string, o: OpenOptions = {}): Promise<Device> {
-    return new Device(openAccount(dataDir, o))
+    const ctx = openAccount(dataDir, o)
+    const device = new Device(ctx)
+    // Nothing else runs yet: invites that ended while the device was off go now, keys due rotate.
+    try {
+      device.maintainNow()
+    } catch (err) {
+      ctx.close()
+      throw err
+    }
+    return device
   }
 
   // ---- account ----
@@ -91,7 +108,11 @@ export class Device {
 
   /** Makes a distinct invite: a new mailbox for the contact-to-be, a one-time prekey and a one-time Kyber prekey of its own. */
   async createInvite (o: NetworkCardFields & { expiresInMs?: number }): Promise<{ link: string, expiresAt: number }> {
-    return await this.ctx.serial(async () => createInvite(this.ctx, o))
+    return await this.ctx.serial(async () => {
+      // An invite publishes the signed prekey: never hand out one past its rotation.
+      this.maintainNow()
+      return createInvite(this.ctx, o)
+    })
   }
 
   /**
@@ -191,11 +212,37 @@ export class Device {
     this.ctx.cacheContact({ ...c, name: n, renamed: true })
   }
 
+  /** Deletes unanswered invites past their deadline (expiry + PENDING_INVITE_GRACE_MS): their one-time
+   * prekeys, pending rows and mailbox keys. Returns how many. Also done at open and when mailboxes are listed. */
+  async purgeExpiredInvites (): Promise<number> {
+    return await this.ctx.serial(async () => purgeExpiredInvites(this.ctx))
+  }
+
+  /** Key upkeep: expired invites purged, the signed prekey rotated when due (SIGNED_PREKEY_ROTATION_MS),
+   * replaced ones deleted after SIGNED_PREKEY_GRACE_MS. Runs at open, before each invite, and at most
+   * every MAINTENANCE_INTERVAL_MS while the mailboxes are listed (the messenger does so periodically). */
+  async maintainKeys (): Promise<{ invitesPurged: number, signedPreKeyRotated: boolean, signedPreKeysDeleted: number }> {
+    return await this.ctx.serial(async () => this.maintainNow())
+  }
+
+  private lastMaintained = -Infinity
+
+  /** Only inside ctx.serial or before anything else runs. */
+  private maintainNow (): { invitesPurged: number, signedPreKeyRotated: boolean, signedPreKeysDeleted: number } {
+    this.lastMaintained = this.ctx.now()
+    const invitesPurged = purgeExpiredInvites(this.ctx)
+    const spk = maintainSignedPreKeys(this.ctx)
+    return { invitesPurged, signedPreKeyRotated: spk.rotated, signedPreKeysDeleted: spk.deleted }
+  }
+
   /** My mailboxes, to fetch from relays: one per contact, one per unanswered invite, and answered invites' mailboxes while drained. */
   inboundMailboxes (): InboundMailbox[] {
     this.ctx.alive()
     dropExpiredRetired(this.ctx)
     const now = this.ctx.now()
+    // An invite past its deadline is no longer listed (the messenger closes its sessions); its keys are
+    // deleted in the queue, after any envelope being opened now.
+    let expired = false
     const out: InboundMailbox[] = []
     for (const c of this.ctx.contactCache.values()) {
       out.push({ contactId: c.id, pending: false, mailboxId: c.myMailboxId, publicKey: c.myMailboxPublicKey, sign: this.ctx.signer(c.myMailboxId, c.myMailboxPrivateKey) })
@@ -208,7 +255,12 @@ export class Device {
     for (const e of this.ctx.mailboxes.values()) {
       if (e.kind !== 'pending') continue
       const p = e.invite
+      if (inviteOver(p, now)) { expired = true; continue }
       out.push({ contactId: `invite:${toHex(p.mailboxId).slice(0, 16)}`, pending: true, mailboxId: p.mailboxId, publicKey: p.mailboxPublicKey, sign: this.ctx.signer(p.mailboxId, p.mailboxPrivateKey) })
+    }
+    if (expired || now - this.lastMaintained >= MAINTENANCE_INTERVAL_MS) {
+      this.lastMaintained = now
+      void this.maintainKeys().catch((err: unknown) => { this.ctx.logger.warn('keys.maintenance-failed', { error: (err as Error).name }) })
     }
     return out
   }

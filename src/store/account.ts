@@ -50,6 +50,11 @@ export class AccountRepository {
     this.db.prepare('UPDATE account SET sender_certificate = ? WHERE id = 1').run([cert as Uint8Array<ArrayBuffer>])
   }
 
+  /** The signed prekey new invites carry (after a rotation). */
+  setSignedPreKeyId (id: number): void {
+    this.db.prepare('UPDATE account SET signed_prekey_id = ? WHERE id = 1').run([id])
+  }
+
   /** Reserves `n` consecutive one-time prekey ids (EC or Kyber) and returns the first. */
   reserveIds (kind: 'prekey' | 'kyber', n: number): number {
     const col = kind === 'prekey' ? 'next_prekey_id' : 'next_kyber_prekey_id'

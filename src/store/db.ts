@@ -1,10 +1,12 @@
 // Opens one SQLCipher database per data directory and applies numbered migrations.
 // The 32-byte database key comes from a random key file (mode 0600) or from a passphrase via Argon2id.
+// The directory is kept 0700 and the database, its WAL and SHM 0600 (src/platform/private-files.ts).
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs'
-import { join } from 'node:path'
+import { existsSync, readFileSync, writeFileSync, chmodSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import Database from '@signalapp/sqlcipher'
 import sodium from 'sodium-native'
+import { PRIVATE_FILE_MODE, ensurePrivateDir, ensurePrivateFile, isShared, tightenIfPresent } from '../platform/private-files.ts'
 import { StoreError } from './errors.ts'
 
 export type { Database }
@@ -50,6 +52,11 @@ export function resolveDatabaseKey (dir: string, options: { passphrase?: string 
     return deriveKey(options.passphrase, salt)
   }
   if (existsSync(keyPath)) {
+    // A key that other users could read protects nothing; say so rather than silently fix it, since
+    // someone may already have copied it.
+    if (isShared(keyPath)) {
+      throw new StoreError('KEY_FILE_EXPOSED', `The key file ${keyPath} is readable by other users, so the store it locks may be exposed; make it private with \`chmod 600 ${keyPath}\` and start again.`)
+    }
     const key = readFileSync(keyPath)
     if (key.length !== DATABASE_KEY_BYTES) {
       throw new StoreError('KEY_FILE_INVALID', `The key file ${keyPath} is damaged (wrong length).`)
@@ -59,15 +66,16 @@ export function resolveDatabaseKey (dir: string, options: { passphrase?: string 
   if (!options.create) {
     throw new StoreError('WRONG_KEY', `No key file or salt file in ${dir}: this is not a 0message1 data directory.`)
   }
-  mkdirSync(dir, { recursive: true, mode: 0o700 })
+  ensurePrivateDir(dir)
   if (options.passphrase !== undefined) {
     const salt = randomBytes(sodium.crypto_pwhash_SALTBYTES)
-    writeFileSync(saltPath, salt, { mode: 0o600, flag: 'wx' })
+    writeFileSync(saltPath, salt, { mode: PRIVATE_FILE_MODE, flag: 'wx' })
+    chmodSync(saltPath, PRIVATE_FILE_MODE)
     return deriveKey(options.passphrase, salt)
   }
   const key = randomBytes(DATABASE_KEY_BYTES)
-  writeFileSync(keyPath, key, { mode: 0o600, flag: 'wx' })
-  chmodSync(keyPath, 0o600)
+  writeFileSync(keyPath, key, { mode: PRIVATE_FILE_MODE, flag: 'wx' })
+  chmodSync(keyPath, PRIVATE_FILE_MODE)
   return key
 }
 
@@ -81,6 +89,10 @@ function deriveKey (passphrase: string, salt: Uint8Array): Buffer {
 /** Opens (or creates) the database with its key, checks the key, applies pending migrations. */
 export function openDatabase (options: OpenDatabaseOptions): Database {
   if (options.key.length !== DATABASE_KEY_BYTES) throw new RangeError(`key must be ${DATABASE_KEY_BYTES} bytes`)
+  // SQLite would create the file 0644 (less the umask); made first, 0600, SQLite gives its WAL and
+  // SHM the same mode. Files left looser by an older version are tightened here.
+  ensurePrivateDir(dirname(options.path))
+  ensurePrivateFile(options.path)
   const db = new Database(options.path, { cacheStatements: true })
   try {
     // SQLCipher would print "hmac check failed" to stderr on a wrong key; we report StoreError instead.
@@ -94,6 +106,7 @@ export function openDatabase (options: OpenDatabaseOptions): Database {
   }
   try {
     db.pragma('journal_mode = WAL')
+    for (const suffix of ['-wal', '-shm']) tightenIfPresent(options.path + suffix)
     db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`)
     db.pragma('foreign_keys = ON')
     db.pragma('busy_timeout = 5000')

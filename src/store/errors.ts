@@ -5,6 +5,7 @@ export type StoreErrorCode =
   | 'WRONG_KEY' // the key file or passphrase does not open this database
   | 'PASSPHRASE_REQUIRED' // the data directory is passphrase-protected and none was given
   | 'KEY_FILE_INVALID' // the key file exists but is not a key
+  | 'KEY_FILE_EXPOSED' // the key file is readable by group or others
   | 'MIGRATION_FAILED' // a schema migration failed; the transaction was rolled back
   | 'SCHEMA_TOO_NEW' // the database was written by a newer version of 0message1
   | 'CLOSED' // the store was used after close()

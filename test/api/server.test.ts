@@ -3,11 +3,14 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdtempSync, mkdirSync, rmSync, statSync, writeFileSync, readFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { networkInterfaces, tmpdir } from 'node:os'
+import type { IncomingMessage } from 'node:http'
 import { join } from 'node:path'
 import { WebSocket } from 'ws'
 import { createApiServer, EVENTS_PROTOCOL, MAX_BODY_BYTES, TOKEN_PROTOCOL_PREFIX, parseListen, type ApiServer } from '../../src/api/server.ts'
 import { TOKEN_FILE } from '../../src/api/token.ts'
+import { RequestChecks } from '../../src/api/checks.ts'
+import { ApiError } from '../../src/api/errors.ts'
 import { MAX_NAME_BYTES } from '../../src/wire/payload.ts'
 import { silentLogger } from '../../src/platform/logger.ts'
 import type { ContactView, MessageView, MessengerEvent } from '../../src/messenger/types.ts'
@@ -55,7 +58,7 @@ test('parseListen accepts host:port and [v6]:port, refuses the rest', () => {
   assert.throws(() => parseListen('127.0.0.1:99999'), RangeError)
 })
 
-test('token: made once per data directory, mode 0600, required on every /api request', async (t) => {
+test('token: new at every start, mode 0600, required on every /api request', async (t) => {
   const { server, dir } = await startServer(t, new FakeHost(new FakeNetwork()))
   const path = join(dir, TOKEN_FILE)
   assert.equal(statSync(path).mode & 0o777, 0o600)
@@ -74,10 +77,19 @@ test('token: made once per data directory, mode 0600, required on every /api req
   assert.equal(ok.headers['x-content-type-options'], 'nosniff')
   assert.equal(ok.headers['cache-control'], 'no-store')
 
-  // A second server on the same directory reuses the token.
+  // A second server cannot take over the directory of a running one (its socket answers).
+  await assert.rejects(createApiServer({ host: new FakeHost(new FakeNetwork()), dataDir: dir, listen: '127.0.0.1:0', logger: silentLogger }),
+    (err: unknown) => ApiError.is(err, 'CONFLICT'))
+  assert.equal(readFileSync(path, 'utf8').trim(), server.token, 'the running node\'s token is left alone')
+  // The next start makes a new token (issue 14 item 5): the old one opens nothing any more.
+  await server.close()
   const again = await createApiServer({ host: new FakeHost(new FakeNetwork()), dataDir: dir, listen: '127.0.0.1:0', logger: silentLogger })
   t.after(async () => { await again.close() })
-  assert.equal(again.token, server.token)
+  assert.notEqual(again.token, server.token)
+  assert.equal(readFileSync(path, 'utf8').trim(), again.token)
+  assert.equal(statSync(path).mode & 0o777, 0o600)
+  assert.equal((await call(again.url, 'GET', '/api/state', { token: server.token })).status, 401)
+  assert.equal((await call(again.url, 'GET', '/api/state', { token: again.token })).status, 200)
 })
 
 test('origin and host checks: a foreign page or a rebound host name is refused, the own origin and the CLI pass', async (t) => {
@@ -206,7 +218,10 @@ test('events: the WebSocket needs the token and the own origin', async (t) => {
   assert.equal(await refused([EVENTS_PROTOCOL]), 401)
   assert.equal(await refused([EVENTS_PROTOCOL, TOKEN_PROTOCOL_PREFIX + 'y'.repeat(43)]), 401)
   assert.equal(await refused([EVENTS_PROTOCOL, TOKEN_PROTOCOL_PREFIX + server.token], { origin: 'http://evil.example' }), 403)
-  assert.equal(await refused([], {}, `?token=${server.token}`), 101)
+  // The token is read from the subprotocol only (issue 14 item 7): not from the URL, not from a header.
+  assert.equal(await refused([], {}, `?token=${server.token}`), 401)
+  assert.equal(await refused([EVENTS_PROTOCOL], {}, `?token=${server.token}`), 401)
+  assert.equal(await refused([EVENTS_PROTOCOL], { authorization: `Bearer ${server.token}` }), 401)
   const ok = await openEvents(server, [EVENTS_PROTOCOL, TOKEN_PROTOCOL_PREFIX + server.token], { origin: server.url })
   const first = await ok.next(() => true)
   assert.deepEqual(first, { type: 'host-state', state: 'ready' })
@@ -261,4 +276,23 @@ test('close() ends event clients and frees the port', async (t) => {
   await server.close()
   assert.equal(await closed, 1001)
   await assert.rejects(call(server.url, 'GET', '/api/state', { token: server.token, timeoutMs: 2000 }))
+})
+
+test('a non-loopback API address is refused without the explicit opt-in; a wildcard listener still checks Host', async (t) => {
+  const dir = tempDir(t)
+  for (const listen of ['0.0.0.0:0', '[::]:0', '192.0.2.1:0']) {
+    await assert.rejects(createApiServer({ host: new FakeHost(new FakeNetwork()), dataDir: dir, listen, logger: silentLogger }),
+      (err: unknown) => ApiError.is(err, 'NOT_LOOPBACK') && /plain HTTP/.test(err.message), listen)
+  }
+  // With the opt-in, a wildcard listener used to skip the Host check (DNS rebinding); now it accepts
+  // only loopback names and this machine's own addresses. Checked without binding a public socket.
+  const checks = new RequestChecks('0.0.0.0', () => 7450, 'x'.repeat(43))
+  const req = (host: string): IncomingMessage => ({ headers: { host } }) as unknown as IncomingMessage
+  assert.throws(() => { checks.checkOrigin(req('evil.example:7450')) }, (err: unknown) => ApiError.is(err, 'BAD_HOST'))
+  assert.throws(() => { checks.checkOrigin(req('127.0.0.1:7451')) }, (err: unknown) => ApiError.is(err, 'BAD_HOST'))
+  checks.checkOrigin(req('127.0.0.1:7450'))
+  checks.checkOrigin(req('localhost:7450'))
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) checks.checkOrigin(req(`${a.family === 'IPv6' ? `[${a.address}]` : a.address}:7450`))
+  }
 })

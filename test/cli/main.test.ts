@@ -227,3 +227,19 @@ test('relay --stun: default 3478, a port, or off; anything else is a usage error
   }
   assert.equal(seen.length, 3, 'a bad --stun never starts the relay')
 })
+
+test('start refuses a non-loopback --api unless --api-allow-remote is given, and then warns', async (t) => {
+  const h = harness(t)
+  const dir = tempDir(t)
+  // 192.0.2.1 (TEST-NET-1) is no address of this machine: the test never opens a socket beyond
+  // loopback, even on code that would bind it.
+  const refused = await h.run('start', '--data', dir, '--api', '192.0.2.1:0')
+  assert.equal(refused.code, 2, refused.err)
+  assert.match(refused.err, /^0message1: --api 192\.0\.2\.1:0 is not a loopback address: .*plain HTTP.*--api-allow-remote/)
+  assert.ok(!existsSync(join(dir, API_INFO_FILE)))
+  // With the opt-in the warning comes first, then the bind fails.
+  const allowed = await h.run('start', '--data', dir, '--api', '192.0.2.1:0', '--api-allow-remote')
+  assert.match(allowed.err, /^0message1: warning: the API will listen on 192\.0\.2\.1:0 in plain HTTP/)
+  assert.match(allowed.err, /not an address of this machine/)
+  assert.equal(allowed.code, 1)
+})

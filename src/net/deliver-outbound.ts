@@ -54,7 +54,6 @@ class OutboundChannel {
     stream.addEventListener('remoteCloseWrite', () => {
       this.#abort(new NetError('CLOSED', 'The receiving device closed the deliver stream.'))
     })
-    if (stream.status !== 'open') this.#fail(new NetError('CLOSED', 'The deliver stream closed as it opened.'))
   }
 
   get dead (): boolean { return this.#failure !== undefined }
@@ -221,8 +220,10 @@ async function channelFor (conn: Connection): Promise<OutboundChannel> {
   if (inProgress !== undefined) return await inProgress // concurrent first sends share one stream
   const p = (async () => {
     const stream = await conn.newStream(DELIVER_PROTOCOL, { signal: AbortSignal.timeout(OPEN_STREAM_DEADLINE_MS), runOnLimitedConnection: true })
+    // Its close event may have passed already: such a stream would never fail what is sent on it.
+    if (stream.status !== 'open') throw new NetError('CLOSED', 'The deliver stream closed as it opened.')
     const fresh: OutboundChannel = new OutboundChannel(stream, () => { if (opened.get(conn) === fresh) opened.delete(conn) })
-    if (!fresh.dead) opened.set(conn, fresh)
+    opened.set(conn, fresh)
     return fresh
   })()
   opening.set(conn, p)

@@ -8,7 +8,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createTestnet } from '../helpers/testnet.ts'
 import { waitFor } from '../helpers/wait.ts'
 import { NetError } from '../../src/net/errors.ts'
-import { outboundState } from '../../src/net/deliver-outbound.ts'
+import { ACK_DEADLINE_MS, outboundState } from '../../src/net/deliver-outbound.ts'
 import type { DeviceNode } from '../../src/net/node.ts'
 import { decodeDeliverFrame, DELIVER_PROTOCOL, DELIVER_WINDOW, encodeDeliverFrame, type DeliverAck } from '../../src/wire/deliver.ts'
 
@@ -256,4 +256,27 @@ test('an oversized or unreadable frame refuses that stream only (ack id 0), and 
   assert.equal(conn.status, 'open')
   assert.equal(await a.deliver(toB, env(2), {}), 'direct')
   assert.equal(outboundState(conn)?.streamId, stream)
+})
+
+test('an envelope unacknowledged past the ack deadline resets its stream (TIMEOUT), and the next send opens a new one', { timeout: ACK_DEADLINE_MS + 30_000 }, async (t) => {
+  const { a, b, onlyConnToB } = await twoDevices(t)
+  const hold = gate()
+  t.after(hold.open)
+  let stuck = true
+  b.onEnvelope(async () => { if (stuck) await hold.wait() })
+  stuck = false
+  assert.equal(await a.deliver(onlyConnToB, env(1), {}), 'direct')
+  const conn = onlyConn(a, b)
+  const first = outboundState(conn)?.streamId
+  stuck = true
+  // No caller signal: only the stream's own deadline ends this wait.
+  const started = Date.now()
+  const err: unknown = await a.deliver(onlyConnToB, env(2), {}).then(() => undefined, (e: unknown) => e)
+  assert.ok(NetError.is(err, 'UNREACHABLE'))
+  assert.ok(((err as Error).cause as AggregateError).errors.some((c) => NetError.is(c, 'TIMEOUT')), 'failed on the ack deadline')
+  assert.ok(Date.now() - started >= ACK_DEADLINE_MS - 50, 'not before the deadline')
+  stuck = false
+  assert.equal(await a.deliver(onlyConnToB, env(3), {}), 'direct')
+  assert.equal(onlyConn(a, b), conn, 'same connection')
+  assert.notEqual(outboundState(conn)?.streamId, first, 'a fresh stream')
 })

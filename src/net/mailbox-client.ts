@@ -115,8 +115,10 @@ class Session implements MailboxSession {
   private fetching: Promise<unknown> = Promise.resolve()
   /** Acks waiting for the next frame. */
   private readonly acks: Array<{ ids: readonly Uint8Array[], resolve: (n: number) => void, reject: (e: Error) => void }> = []
-  /** A notice came while its fetch was not yet started: one fetch answers both. */
+  /** A notice came that no fetch has answered yet. */
   private noticeQueued = false
+  /** The fetch-and-hand-over loop for notices is running. */
+  private noticeRunning = false
   private readonly closeCbs: Array<(err?: Error) => void> = []
   private nextReq = 1
   private cursor = 0
@@ -206,21 +208,27 @@ class Session implements MailboxSession {
   /** The relay says something new is in the mailbox: fetch it (page by page) and hand each item to onPush. */
   private noticed (): void {
     // Without a listener the items stay for the owner's own fetch (a fetch here would move the cursor past them).
-    if (this.noticeQueued || this.pushCbs.length === 0) return
+    if (this.pushCbs.length === 0) return
+    // One run at a time, so a flood of deposits never has the device handle more than one page at once; a notice
+    // that comes during a run makes it fetch again when its page is handled.
     this.noticeQueued = true
-    void this.fetching.then(async () => {
-      this.noticeQueued = false
-      for (;;) {
-        if (this.done) return
-        const { items, more } = await this.page({})
-        await Promise.all(items.map(async (item) => {
-          for (const cb of this.pushCbs) {
-            try { await cb(item) } catch { this.logger.warn('mailbox-push-callback-failed') }
-          }
-        }))
-        if (!more) return
+    if (this.noticeRunning) return
+    this.noticeRunning = true
+    void (async () => {
+      while (this.noticeQueued && !this.done) {
+        this.noticeQueued = false
+        for (;;) {
+          const { items, more } = await this.page({}) // throws CLOSED once the session ends
+          await Promise.all(items.map(async (item) => {
+            for (const cb of this.pushCbs) {
+              try { await cb(item) } catch { this.logger.warn('mailbox-push-callback-failed') }
+            }
+          }))
+          if (!more) break
+        }
       }
-    }).catch((err: unknown) => { this.logger.debug('mailbox-notice-fetch-failed', { error: (err as Error).name }) })
+    })().catch((err: unknown) => { this.logger.debug('mailbox-notice-fetch-failed', { error: (err as Error).name }) })
+      .finally(() => { this.noticeRunning = false })
   }
 
   async fetchAll (o: { signal?: AbortSignal } = {}): Promise<MailboxItem[]> {

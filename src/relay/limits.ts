@@ -21,8 +21,10 @@ export interface RelayLimits {
   readonly sweepIntervalMs: number
   /** Authenticated live sessions per mailbox (a device opens one; a few allow for reconnect races). */
   readonly maxSessionsPerMailbox: number
-  /** How long an owner session may leave a new-item notice unanswered (no fetch) before the relay closes it: a
-   * device fetches at once, so a session this late has a stuck or paused reader (issue 14.1). */
+  /** How long an owner session may leave a new-item notice unanswered (no fetch) before the relay closes it
+   * (issue 14.1). A device fetches once it has handled the page in hand (256 items at most), which takes seconds
+   * even on an overloaded machine; a session this late has a stuck or paused reader. A paused session costs the
+   * relay one notice and one stream meanwhile, so the bound can be generous. */
   readonly sessionNoticeDeadlineMs: number
   /** Circuit-relay v2 reservations. */
   readonly maxReservations: number
@@ -37,7 +39,7 @@ export const DEFAULT_RELAY_LIMITS: RelayLimits = {
   expiryMs: MAILBOX_RETENTION_MS,
   sweepIntervalMs: 60 * 60 * 1000,
   maxSessionsPerMailbox: 4,
-  sessionNoticeDeadlineMs: 60_000,
+  sessionNoticeDeadlineMs: 300_000,
   maxReservations: RELAY_MAX_RESERVATIONS
 }
 

@@ -85,6 +85,11 @@ class Serial {
   }
 }
 
+/** New messages held in memory for their first attempt at most: past this (a burst to an unreachable
+ * contact), a message waits in the store for its stored first schedule (RECEIPT_WAIT_MS) instead of
+ * holding its envelope in memory twice. */
+export const MAX_FRESH = 1024
+
 /**
  * An outbox row to try now, from memory: 'stored' rows were written with their first attempt already
  * scheduled (so a success needs no second write); 'volatile' ones (receipts) are written only if the
@@ -375,7 +380,9 @@ export class MessengerCore implements Messenger {
         store: (sealed) => { queued = this.#history.queueOutgoing({ contactId, id, seq, text, at: now, envelope: sealed, expiresAt, attempts: 1, nextAttemptAt }) }
       })
       this.#noteDue(nextAttemptAt)
-      this.#fresh.push({ contactId, messageId: id, kind: 'text', envelope, attempts: 0, nextAttemptAt: now, expiresAt, state: 'pending', fresh: 'stored' })
+      if (this.#fresh.length < MAX_FRESH) {
+        this.#fresh.push({ contactId, messageId: id, kind: 'text', envelope, attempts: 0, nextAttemptAt: now, expiresAt, state: 'pending', fresh: 'stored' })
+      }
       return queued as MessageView
     })
     this.#emit({ type: 'message', message: view })

@@ -9,6 +9,7 @@ import { MAILBOX_RETENTION_MS } from '../wire/mailbox.ts'
 import { MAX_ADDRESSES, MAX_ADDRESS_BYTES, MAX_RECEIPT_IDS, MAX_TEXT_BYTES, type Payload } from '../wire/payload.ts'
 import { backoffDelay, STORED_RETRY_MS } from './backoff.ts'
 import { MessengerError } from './errors.ts'
+import { DuplicateAnswers, PendingReceipts, type TakenReceipts } from './receipts.ts'
 import type { HistoryStore, OutboxRow } from './history-store.ts'
 import type { CardInput, ContactPort, DeviceBatchPort, DevicePort, InboundMailbox, MailboxSessionPort, NetworkPort, OpenedPort } from './ports.ts'
 import type {
@@ -33,14 +34,6 @@ export const MAX_IN_FLIGHT = 32
 /** Envelopes opened in one batch (one commit) at most: bounds the time one batch holds the crypto queue
  * and the memory of what waits for its commit; a drained page or a pipelined burst fits in one or two. */
 export const MAX_RECEIVE_BATCH = 256
-/** A duplicate (an envelope already stored: the sender lost our receipt, or a relay pushes it again) is
- * answered with a receipt at most once per message per this long. A sender re-sends after RECEIPT_WAIT_MS
- * and then backs off to a minute, so a lost receipt costs it a retry or two; a relay replaying a known
- * envelope in a loop gets one sealed receipt per message per 30 s, not one per replay (issue 14.3). */
-export const DUPLICATE_RECEIPT_INTERVAL_MS = 30_000
-/** Messages whose duplicate answers are remembered (oldest forgotten first): bounds the memory a flood of
- * distinct replays can take; a forgotten one is answered once more, which is what an honest retry gets. */
-export const MAX_DUPLICATE_ANSWERS = 4096
 /** A mailbox session that failed to open is tried again after this long (doubling, capped). */
 export const MAILBOX_RETRY_MS = 2_000
 /** A session that stayed open this long was healthy: its close is reopened at once and resets the backoff.
@@ -92,6 +85,11 @@ class Serial {
   }
 }
 
+/** New messages held in memory for their first attempt at most: past this (a burst to an unreachable
+ * contact), a message waits in the store for its stored first schedule (RECEIPT_WAIT_MS) instead of
+ * holding its envelope in memory twice. */
+export const MAX_FRESH = 1024
+
 /**
  * An outbox row to try now, from memory: 'stored' rows were written with their first attempt already
  * scheduled (so a success needs no second write); 'volatile' ones (receipts) are written only if the
@@ -128,7 +126,7 @@ export class MessengerCore implements Messenger {
   readonly #crypto = new Serial()
   readonly #listeners = new Set<(e: MessengerEvent) => void>()
   readonly #inFlight = new Set<string>()
-  readonly #receipts = new Map<string, { delivered: Set<string>, read: Set<string> }>()
+  readonly #receipts = new PendingReceipts()
   #receiptsQueued = false
   /** Rows to try at once, before anything the outbox has due (new messages, receipts just sealed). */
   #fresh: Attempt[] = []
@@ -137,8 +135,7 @@ export class MessengerCore implements Messenger {
   #storedDueAt = Number.NEGATIVE_INFINITY
   readonly #incoming: Incoming[] = []
   #receiving = false
-  /** When a duplicate of each message was last answered with a receipt (DUPLICATE_RECEIPT_INTERVAL_MS). */
-  readonly #duplicateAnswers = new Map<string, number>()
+  readonly #duplicateAnswers = new DuplicateAnswers()
   readonly #mailboxes = new Map<string, MailboxEntry>()
   /** One pending reopen for all mailboxes (an identity rotation closes every session at once). */
   #mailboxRetry: { at: number, timer: Timer } | undefined
@@ -383,7 +380,9 @@ export class MessengerCore implements Messenger {
         store: (sealed) => { queued = this.#history.queueOutgoing({ contactId, id, seq, text, at: now, envelope: sealed, expiresAt, attempts: 1, nextAttemptAt }) }
       })
       this.#noteDue(nextAttemptAt)
-      this.#fresh.push({ contactId, messageId: id, kind: 'text', envelope, attempts: 0, nextAttemptAt: now, expiresAt, state: 'pending', fresh: 'stored' })
+      if (this.#fresh.length < MAX_FRESH) {
+        this.#fresh.push({ contactId, messageId: id, kind: 'text', envelope, attempts: 0, nextAttemptAt: now, expiresAt, state: 'pending', fresh: 'stored' })
+      }
       return queued as MessageView
     })
     this.#emit({ type: 'message', message: view })
@@ -422,19 +421,18 @@ export class MessengerCore implements Messenger {
    * libsignal message and the same commit. No timer: a receipt's wait adds to the sender's latency.
    */
   #queueReceipt (contactId: string, ids: string[], type: 'delivered' | 'read'): void {
-    let pending = this.#receipts.get(contactId)
-    if (pending === undefined) {
-      pending = { delivered: new Set(), read: new Set() }
-      this.#receipts.set(contactId, pending)
-    }
-    for (const id of ids) pending[type].add(id)
+    this.#receipts.add(contactId, ids, type)
+    this.#queueReceiptFlush()
+  }
+
+  #queueReceiptFlush (): void {
     if (this.#receiptsQueued) return
     this.#receiptsQueued = true
     this.#clock.setImmediate(() => {
       this.#receiptsQueued = false
       if (this.#receipts.size === 0 || this.#stopped) return
       this.#background('flushReceipts', this.#crypto.run(async () => {
-        const taken = this.#takeReceipts()
+        const taken = this.#receipts.take()
         if (taken.length === 0) return
         let sealed: Attempt[] = []
         try {
@@ -450,35 +448,11 @@ export class MessengerCore implements Messenger {
 
   /** A duplicate is answered at most once per DUPLICATE_RECEIPT_INTERVAL_MS per message (issue 14.3). */
   #answerDuplicate (contactId: string, messageId: string): void {
-    const key = `${contactId}/${messageId}`
-    const now = this.#now()
-    const last = this.#duplicateAnswers.get(key)
-    if (last !== undefined && now - last < DUPLICATE_RECEIPT_INTERVAL_MS) return
-    this.#duplicateAnswers.delete(key)
-    this.#duplicateAnswers.set(key, now)
-    if (this.#duplicateAnswers.size > MAX_DUPLICATE_ANSWERS) {
-      const oldest = this.#duplicateAnswers.keys().next().value
-      if (oldest !== undefined) this.#duplicateAnswers.delete(oldest)
-    }
-    this.#queueReceipt(contactId, [messageId], 'delivered')
-  }
-
-  #takeReceipts (): Array<[string, { delivered: Set<string>, read: Set<string> }]> {
-    const taken = [...this.#receipts]
-    this.#receipts.clear()
-    return taken
-  }
-
-  /** Puts receipts taken by #takeReceipts back (their batch did not commit). */
-  #restoreReceipts (taken: Array<[string, { delivered: Set<string>, read: Set<string> }]>): void {
-    for (const [contactId, p] of taken) {
-      if (p.delivered.size > 0) this.#queueReceipt(contactId, [...p.delivered], 'delivered')
-      if (p.read.size > 0) this.#queueReceipt(contactId, [...p.read], 'read')
-    }
+    if (this.#duplicateAnswers.allow(`${contactId}/${messageId}`, this.#now())) this.#queueReceipt(contactId, [messageId], 'delivered')
   }
 
   /** Seals receipts inside a device batch (their ratchet steps commit with it); each one alone may fail. */
-  async #sealReceipts (b: DeviceBatchPort<Payload>, taken: Array<[string, { delivered: Set<string>, read: Set<string> }]>): Promise<Attempt[]> {
+  async #sealReceipts (b: DeviceBatchPort<Payload>, taken: TakenReceipts): Promise<Attempt[]> {
     const out: Attempt[] = []
     const now = this.#now()
     for (const [contactId, pending] of taken) {
@@ -819,7 +793,7 @@ export class MessengerCore implements Messenger {
   async #openGroup (items: Incoming[]): Promise<void> {
     const now = this.#now()
     let receipts: Attempt[] = []
-    let taken: Array<[string, { delivered: Set<string>, read: Set<string> }]> = []
+    let taken: TakenReceipts = []
     try {
       await this.#device.batch(async (b) => {
         // Hashes opened in this batch: its rows are not written yet, so the store cannot tell.
@@ -841,12 +815,13 @@ export class MessengerCore implements Messenger {
         }
         // The receipts this batch calls for (and any others waiting) are sealed in its commit.
         for (const item of items) this.#receiptFor(item)
-        taken = this.#takeReceipts()
+        taken = this.#receipts.take()
         receipts = await this.#sealReceipts(b, taken)
       })
     } catch (err) {
       // The commit failed (a store error such as SQLITE_FULL): nothing of the batch was written or cached.
-      this.#restoreReceipts(taken)
+      this.#receipts.restore(taken)
+      if (this.#receipts.size > 0) this.#queueReceiptFlush()
       this.#log.warn('receive-batch-failed', { size: items.length, error: err instanceof Error ? err.name : typeof err })
       if (items.length > 1) {
         // Alone, each envelope succeeds or fails on its own: one bad row cannot hold back the others.

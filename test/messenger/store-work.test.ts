@@ -5,7 +5,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { E2eeError } from '../../src/e2ee/errors.ts'
-import { DUPLICATE_RECEIPT_INTERVAL_MS } from '../../src/messenger/messenger.ts'
+import { DUPLICATE_RECEIPT_INTERVAL_MS, DuplicateAnswers, MAX_DUPLICATE_ANSWERS } from '../../src/messenger/receipts.ts'
 import type { Payload } from '../../src/wire/payload.ts'
 import { stateReached, twoMessengers, type TwoMessengers } from '../helpers/two-messengers.ts'
 import { waitFor } from '../helpers/wait.ts'
@@ -145,4 +145,17 @@ test('issue 14.4: a mailbox copy is kept on the relay when the store fails with 
   await waitFor(async () => (await w.b.core.messages(w.b.contactId)).some((m) => m.text === 'waits for room'), 'the copy is delivered after the store recovers')
   await waitFor(() => w.relay.boxes.get(Buffer.from(box.mailboxId).toString('hex'))?.length === 0, 'and then deleted from the relay')
   assert.equal((await w.b.core.messages(w.b.contactId)).filter((m) => m.text === 'waits for room').length, 1)
+})
+
+test('issue 14.3: the duplicate limiter answers once per interval per message and forgets the oldest beyond its bound', () => {
+  const d = new DuplicateAnswers()
+  assert.equal(d.allow('m', 0), true)
+  assert.equal(d.allow('m', DUPLICATE_RECEIPT_INTERVAL_MS - 1), false)
+  assert.equal(d.allow('other', 1), true)
+  assert.equal(d.allow('m', DUPLICATE_RECEIPT_INTERVAL_MS), true)
+  for (let i = 0; i < MAX_DUPLICATE_ANSWERS + 10; i++) d.allow(`flood-${i}`, 5)
+  assert.equal(d.size, MAX_DUPLICATE_ANSWERS)
+  // The oldest were forgotten (answered once more, as an honest retry would be); the newest are kept.
+  assert.equal(d.allow('other', 6), true)
+  assert.equal(d.allow(`flood-${MAX_DUPLICATE_ANSWERS + 9}`, 6), false)
 })

@@ -20,7 +20,10 @@ export async function plainNode (): Promise<Libp2p> {
     addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
     transports: [tcp()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()]
+    streamMuxers: [yamux()],
+    // The default refuses more than 5 inbound connections a second from one address: the connect figure
+    // dials one after another.
+    connectionManager: { inboundConnectionThreshold: 10_000, maxConnections: 10_000 }
   })
 }
 
@@ -62,20 +65,62 @@ async function run (ctx: BenchContext): Promise<RowInput[]> {
   }
   await stream.close()
   const s = latencyStats(samples)
+
+  // A new connection each time (TCP, Noise handshake, Yamux, protocol negotiation) and one 1 KiB round
+  // trip on it: what a first message to a device not yet connected cannot avoid.
+  const peer = a.getConnections()[0]?.remotePeer
+  const connects: number[] = []
+  for (let i = 0; i < ctx.n(30, 10) && !ctx.signal.aborted; i++) {
+    if (peer !== undefined) await a.hangUp(peer)
+    const t0 = nowMs()
+    const fresh = await a.dialProtocol(addresses.map((x) => multiaddr(x)), ECHO)
+    const readFresh = reader(fresh)
+    fresh.send(msg)
+    await readFresh(MESSAGE_BYTES)
+    connects.push(nowMs() - t0)
+    await fresh.close()
+  }
+  const c = latencyStats(connects)
+
+  // Memory per open connection on the echoing node: the floor of what a relay holds per device.
+  echo.send({ type: 'measure' })
+  const before = await echo.next<{ rss: number }>('memory')
+  const clients: Libp2p[] = []
+  ctx.defer(async () => { await Promise.allSettled(clients.map(async (n) => { await n.stop() })) })
+  const m = ctx.n(200, 100)
+  for (let i = 0; i < m && !ctx.signal.aborted; i += 10) {
+    clients.push(...await Promise.all(Array.from({ length: Math.min(10, m - i) }, async () => {
+      const n = await plainNode()
+      await n.dial(addresses.map((x) => multiaddr(x)))
+      return n
+    })))
+  }
+  echo.send({ type: 'measure' })
+  const after = await echo.next<{ rss: number, connections: number }>('memory')
+  const perConnection = (after.rss - before.rss) / Math.max(1, after.connections) / 1024
   ctx.record('libp2p.rtt.p50', s.p50)
   ctx.record('libp2p.rtt.p99', s.p99)
-  return [{ ...ROWS[0], value: s.p50 }, { ...ROWS[1], value: s.p99 }]
+  ctx.record('libp2p.connect.p50', c.p50)
+  ctx.record('libp2p.connection.kb', perConnection)
+  return [
+    { ...ROWS[0], value: s.p50 },
+    { ...ROWS[1], value: s.p99 },
+    { ...ROWS[2], value: c.p50, note: `${ROWS[2].note}; ${connects.length} connections` },
+    { ...ROWS[3], value: perConnection, note: `${ROWS[3].note}; ${after.connections} connections, RSS ${(before.rss / 2 ** 20).toFixed(0)} -> ${(after.rss / 2 ** 20).toFixed(0)} MB` }
+  ]
 }
 
 const ROWS = [
   { name: 'baseline.libp2p.rtt.p50', unit: 'ms', better: 'lower', baseline: null, goal: null, note: '1 KiB echo on one libp2p stream (TCP loopback, Noise, Yamux), the echoing node in another process' },
-  { name: 'baseline.libp2p.rtt.p99', unit: 'ms', better: 'lower', baseline: null, goal: null }
+  { name: 'baseline.libp2p.rtt.p99', unit: 'ms', better: 'lower', baseline: null, goal: null },
+  { name: 'baseline.libp2p.connect.p50', unit: 'ms', better: 'lower', baseline: null, goal: null, note: 'dial a new connection (TCP, Noise, Yamux), open a stream, one 1 KiB round trip' },
+  { name: 'baseline.libp2p.connection_memory', unit: 'KB/connection', better: 'lower', baseline: null, goal: null, note: 'RSS delta of a plain libp2p node in its own process holding idle inbound connections (TCP, Noise, Yamux), per connection' }
 ] as const
 
 export const libp2pBaseline: Benchmark = {
   name: 'baseline.libp2p',
-  timeoutMs: 60_000,
-  quickTimeoutMs: 40_000,
+  timeoutMs: 120_000,
+  quickTimeoutMs: 60_000,
   rows: ROWS,
   run
 }

@@ -7,7 +7,7 @@
 import { join } from 'node:path'
 import { openDatabase, resolveDatabaseKey } from '../../src/store/db.ts'
 import type { Benchmark, BenchContext, RowInput } from '../harness.ts'
-import { nowMs } from '../harness.ts'
+import { latencyStats, nowMs } from '../harness.ts'
 import { decrypt, encrypt, sessionPair, textOf } from '../lib/signal.ts'
 
 export const TEXT_BYTES = 100
@@ -44,20 +44,28 @@ async function run (ctx: BenchContext): Promise<RowInput[]> {
   for (let i = 0; i < count && !ctx.signal.aborted; i++) await decrypt(bob, alice, await encrypt(alice, bob, text))
   const durable = count / ((nowMs() - t0) / 1000)
 
+  // Session setup, median of several fresh pairs (floor of first.message with a new connection).
+  const setups: number[] = []
+  for (let i = 0; i < ctx.n(20, 5); i++) setups.push((await sessionPair()).setupMs)
+  const setup = latencyStats(setups).p50
+
+  ctx.record('libsignal.setup.ms', setup)
   ctx.record('libsignal.encdec', encDec)
   ctx.record('libsignal.burst', burst)
   ctx.record('libsignal.durable', durable)
   return [
     { ...ROWS[0], value: encDec },
     { ...ROWS[1], value: burst },
-    { ...ROWS[2], value: durable }
+    { ...ROWS[2], value: durable },
+    { ...ROWS[3], value: setup }
   ]
 }
 
 const ROWS = [
   { name: 'baseline.libsignal.encrypt_decrypt', unit: 'msg/s', better: 'higher', baseline: null, goal: null, note: 'raw signalEncrypt then signalDecrypt per 100-byte message, in-memory stores keeping session objects (lean)' },
   { name: 'baseline.libsignal.burst', unit: 'msg/s', better: 'higher', baseline: null, goal: null, note: 'raw libsignal, encrypt N then decrypt N (one direction), lean in-memory stores' },
-  { name: 'baseline.libsignal.durable', unit: 'msg/s', better: 'higher', baseline: null, goal: null, note: 'lean raw libsignal plus one SQLCipher commit of the session record per encrypt and per decrypt (WAL, synchronous=NORMAL): the floor of a durable pipeline' }
+  { name: 'baseline.libsignal.durable', unit: 'msg/s', better: 'higher', baseline: null, goal: null, note: 'lean raw libsignal plus one SQLCipher commit of the session record per encrypt and per decrypt (WAL, synchronous=NORMAL): the floor of a durable pipeline' },
+  { name: 'baseline.libsignal.session_setup', unit: 'ms', better: 'lower', baseline: null, goal: null, note: 'PQXDH from a prekey bundle (Kyber included), first PreKey message encrypted and decrypted; median of fresh pairs, key generation excluded' }
 ] as const
 
 export const libsignalBaseline: Benchmark = {

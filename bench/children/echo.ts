@@ -1,7 +1,9 @@
 // A plain libp2p node (TCP, Noise, Yamux) alone in this process that echoes every byte on the bench's echo
 // protocol: the far end of the raw stream round trip, in its own process as the devices of direct.* are.
-// Messages: <- { type: 'ready', addresses }; -> exit.
+// Messages: <- { type: 'ready', addresses }; -> measure <- { type: 'memory', rss, heapUsed, external,
+// connections }; -> exit.
 import { ECHO, plainNode } from '../baselines/libp2p.ts'
+import { settledMemory } from '../lib/child.ts'
 
 const send = (m: unknown): void => { process.send?.(m) }
 
@@ -11,6 +13,9 @@ plainNode().then(async (node) => {
   })
   process.on('message', (m: { type?: string }) => {
     if (m.type === 'exit') void Promise.resolve(node.stop()).finally(() => process.exit(0))
+    if (m.type === 'measure') {
+      settledMemory().then((mem) => { send({ type: 'memory', ...mem, connections: node.getConnections().length }) }, (err: unknown) => { send({ type: 'error', message: String(err) }) })
+    }
   })
   send({ type: 'ready', addresses: node.getMultiaddrs().map((a) => a.toString()) })
 }, (err: unknown) => { send({ type: 'error', message: err instanceof Error ? err.message : String(err) }) })

@@ -9,6 +9,7 @@ import type { Payload } from '../wire/payload.ts'
 import { accountExists, createAccount, openAccount, type OpenOptions } from './account.ts'
 import { checkName, checkNetwork, type DeviceContext, type NetworkCardFields } from './context.ts'
 import { acceptInvite, createInvite } from './invites.ts'
+import { acceptKeyChange, acceptedHeld, blockKeyChange, pendingSafetyNumber, releaseHeld } from './key-change.ts'
 import { cardPayload, envelopeMailbox, openEnvelope, seal, type Opened, type StoreOpened } from './seal.ts'
 import { E2eeError } from './errors.ts'
 import { openPresence, sealPresence, type Presence } from './presence.ts'
@@ -24,6 +25,7 @@ export { DEFAULT_SYNCHRONOUS, PREKEY_BATCH } from './account.ts'
 export { DEFAULT_INVITE_LIFETIME_MS, MAX_INVITE_LIFETIME_MS, MIN_INVITE_LIFETIME_MS } from './invites.ts'
 export { PENDING_INVITE_GRACE_MS } from './seal.ts'
 export { RETIRED_FETCH_GRACE_MS, RETIRED_KEEP_MS } from './retire.ts'
+export { IdentityChangedError, MAX_HELD_ENVELOPES, MAX_KEY_CHANGES_KEPT } from './key-change.ts'
 export type { Presence } from './presence.ts'
 
 export interface InboundMailbox {
@@ -146,6 +148,36 @@ export class Device {
     const c = this.ctx.contactRow(contactId)
     this.ctx.contactRepo.setVerified(contactId, v)
     this.ctx.cacheContact({ ...c, verified: v })
+  }
+
+  // ---- identity key changes (src/e2ee/key-change.ts) ----
+
+  /** The safety number with a contact's new, pending identity key (NO_KEY_CHANGE when none waits). */
+  pendingSafetyNumber (contactId: string): { digits: string, scannable: string, at: number, held: number } {
+    this.ctx.alive()
+    return pendingSafetyNumber(this.ctx, contactId)
+  }
+
+  /** The user accepts a contact's new identity key: pinned, not verified; then open acceptedHeld(). */
+  async acceptKeyChange (contactId: string): Promise<void> {
+    await this.ctx.serial(async () => { await acceptKeyChange(this.ctx, contactId) })
+  }
+
+  /** The user blocks a contact's new identity key: held envelopes dropped, later ones too, silently. */
+  async blockKeyChange (contactId: string): Promise<void> {
+    await this.ctx.serial(async () => { blockKeyChange(this.ctx, contactId) })
+  }
+
+  /** Envelopes held under a key the user accepted, oldest first (empty otherwise). */
+  acceptedHeld (contactId: string): Uint8Array[] {
+    this.ctx.alive()
+    return acceptedHeld(this.ctx, contactId)
+  }
+
+  /** The accepted key's held envelopes were opened: forget them. */
+  releaseHeld (contactId: string): void {
+    this.ctx.alive()
+    releaseHeld(this.ctx, contactId)
   }
 
   renameContact (id: string, name: string): void {

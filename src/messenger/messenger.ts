@@ -10,10 +10,11 @@ import { MAX_ADDRESSES, MAX_ADDRESS_BYTES, MAX_RECEIPT_IDS, MAX_TEXT_BYTES, type
 import { backoffDelay, STORED_RETRY_MS } from './backoff.ts'
 import { MessengerError } from './errors.ts'
 import type { HistoryStore, OutboxRow } from './history-store.ts'
+import { KeyChanges } from './key-change.ts'
 import type { CardInput, ContactPort, DevicePort, InboundMailbox, MailboxSessionPort, NetworkPort } from './ports.ts'
 import type {
-  ContactView, DeliveryPath, InviteView, LinkKind, MessageView, Messenger, MessengerEvent, RelayView, SafetyNumberView,
-  SettingsView, StatusView
+  ContactView, DeliveryPath, InviteView, LinkKind, MessageView, Messenger, MessengerEvent, PendingSafetyNumberView, RelayView,
+  SafetyNumberView, SettingsView, StatusView
 } from './types.ts'
 
 /** How long a message may wait for its recipient: the relays keep envelopes as long. */
@@ -118,6 +119,8 @@ export class MessengerCore implements Messenger {
   #pumpAgain = false
   #kickQueued = false
   #stopped = false
+  /** Identity key changes: the UI told of held envelopes, and those opened once the user accepts. */
+  readonly #keyChanges: KeyChanges
 
   constructor (o: MessengerOptions) {
     this.#device = o.device
@@ -129,6 +132,13 @@ export class MessengerCore implements Messenger {
     this.#random = o.random ?? Math.random
     this.#settings = o.settings
     this.#applySettings = o.applySettings
+    this.#keyChanges = new KeyChanges({
+      device: this.#device,
+      log: this.#log,
+      receive: async (envelope) => { await this.receiveEnvelope(envelope, 'mailbox') },
+      contactChanged: (id) => { const c = this.#device.contact(id); if (c !== undefined) this.#emit({ type: 'contact', contact: this.#contactView(c) }) },
+      emit: (e) => { this.#emit(e) }
+    })
   }
 
   /** Starts receiving, draining mailboxes and sending what the outbox holds. */
@@ -141,6 +151,7 @@ export class MessengerCore implements Messenger {
     this.#presenceTimer = this.#clock.setInterval(() => { this.#background('publishPresence', this.#publishPresence()) }, PRESENCE_REPUBLISH_MS, { unref: true })
     this.#background('publishPresence', this.#publishPresence())
     this.#scheduleCards()
+    this.#background('openHeld', this.#keyChanges.resume())
   }
 
   /** Swaps the network node (after a settings change); mailbox sessions are reopened on it. */
@@ -272,7 +283,8 @@ export class MessengerCore implements Messenger {
       verified: c.verified,
       unread: this.#history.unread(c.id),
       ...(last !== undefined ? { lastMessage: last } : {}),
-      ...(link !== undefined ? { link } : {})
+      ...(link !== undefined ? { link } : {}),
+      ...(c.keyChange !== undefined ? { keyChange: { ...c.keyChange } } : {})
     }
   }
 
@@ -304,6 +316,25 @@ export class MessengerCore implements Messenger {
     this.#contact(contactId)
     this.#device.setVerified(contactId, verified)
     this.#emit({ type: 'contact', contact: this.#contactView(this.#contact(contactId)) })
+  }
+
+  async pendingSafetyNumber (contactId: string): Promise<PendingSafetyNumberView> {
+    this.#contact(contactId)
+    return { contactId, ...this.#device.pendingSafetyNumber(contactId) }
+  }
+
+  async acceptKeyChange (contactId: string): Promise<ContactView> {
+    this.#contact(contactId)
+    await this.#keyChanges.accept(contactId)
+    return this.#contactView(this.#contact(contactId))
+  }
+
+  async blockKeyChange (contactId: string): Promise<ContactView> {
+    this.#contact(contactId)
+    await this.#keyChanges.block(contactId)
+    const view = this.#contactView(this.#contact(contactId))
+    this.#emit({ type: 'contact', contact: view })
+    return view
   }
 
   async updateSettings (patch: Partial<SettingsView>): Promise<SettingsView> {
@@ -638,9 +669,7 @@ export class MessengerCore implements Messenger {
       try {
         return { seen: undefined, result: await this.#device.openEnvelope(envelope, { store: record }) }
       } catch (err) {
-        if (E2eeError.is(err, 'UNTRUSTED_IDENTITY')) {
-          this.#emit({ type: 'warning', text: 'A message was refused because the sender\'s identity key is not the one you know. Compare safety numbers before trusting this contact again.' })
-        }
+        this.#keyChanges.refused(err)
         throw err
       }
     })

@@ -6,6 +6,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
+import { Device } from '../../src/e2ee/device.ts'
 import { E2eeError } from '../../src/e2ee/errors.ts'
 import type { MessengerCore } from '../../src/messenger/messenger.ts'
 import { createDeviceNode } from '../../src/net/node.ts'
@@ -79,6 +80,24 @@ test('a contact reinstalls: the change is stored with the contact, survives a re
   // Alice's reply is sealed in the new session and stored for the new install's mailbox (from its card).
   const reply = await alice.m().send(aliceToBob, 'welcome back')
   await waitFor(async () => (await alice.m().messages(aliceToBob)).find((m) => m.id === reply.id && m.state === 'stored'), 'reply stored on the relay')
+})
+
+test('a key accepted just before a stop: the held message opens at the next start', async (t) => {
+  const { alice, aliceToBob, bob2 } = await bobReinstalls(t)
+  const core = alice.m() as MessengerCore
+  for (const e of [bob2.first, await bob2.seal(text(1, 'held across a crash'))]) {
+    await assert.rejects(core.receiveEnvelope(e, 'mailbox'), (err) => E2eeError.is(err, 'UNTRUSTED_IDENTITY'))
+  }
+  await alice.stop()
+  // The device accepted, then the process ended before the messenger opened what was held.
+  const device = await Device.open(alice.dir)
+  await device.acceptKeyChange(aliceToBob)
+  assert.equal(device.acceptedHeld(aliceToBob).length, 2)
+  device.close()
+  await alice.start()
+  const got = await waitMessages(alice, aliceToBob, 1, 'the held message opens at start')
+  assert.equal(got[0]?.text, 'held across a crash')
+  await waitFor(async () => (await alice.m().contacts()).find((c) => c.id === aliceToBob)?.keyChange?.held === 0, 'and is released')
 })
 
 test('block: the held message is dropped, and later ones under that key raise nothing', async (t) => {

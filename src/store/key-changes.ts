@@ -32,15 +32,15 @@ const sha256 = (b: Uint8Array): Blob => new Uint8Array(createHash('sha256').upda
 export class KeyChangeRepository {
   constructor (private readonly db: Database) {}
 
-  /** Every key change of a contact, newest first. */
+  /** Every key change of a contact: the pending one first, then newest first. */
   forContact (contactId: string): KeyChangeRow[] {
-    return this.db.prepare('SELECT * FROM key_changes WHERE contact_id = ? ORDER BY at DESC, state').all([contactId]).map(toRow)
+    return this.db.prepare("SELECT * FROM key_changes WHERE contact_id = ? ORDER BY state = 'pending' DESC, at DESC").all([contactId]).map(toRow)
   }
 
-  /** The newest key change of every contact that has one. */
+  /** Each contact's current key change: the pending one, else the newest decided one. */
   latest (): Map<string, KeyChangeRow> {
     const out = new Map<string, KeyChangeRow>()
-    for (const r of this.db.prepare('SELECT * FROM key_changes ORDER BY at DESC').all().map(toRow)) {
+    for (const r of this.db.prepare("SELECT * FROM key_changes ORDER BY state = 'pending' DESC, at DESC").all().map(toRow)) {
       if (!out.has(r.contactId)) out.set(r.contactId, r)
     }
     return out

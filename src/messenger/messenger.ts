@@ -10,12 +10,14 @@ import { MAX_ADDRESSES, MAX_ADDRESS_BYTES, MAX_RECEIPT_IDS, MAX_TEXT_BYTES, type
 import { backoffDelay, STORED_RETRY_MS } from './backoff.ts'
 import { MessengerError } from './errors.ts'
 import type { HistoryStore, OutboxRow } from './history-store.ts'
-import { KeyChanges } from './key-change.ts'
 import type { CardInput, ContactPort, DevicePort, InboundMailbox, MailboxSessionPort, NetworkPort } from './ports.ts'
 import type {
-  ContactView, DeliveryPath, InviteView, LinkKind, MessageView, Messenger, MessengerEvent, PendingSafetyNumberView, RelayView,
-  SafetyNumberView, SettingsView, StatusView
+  ContactView, DeliveryPath, InviteView, LinkKind, MessageView, Messenger, MessengerEvent, RelayView, SafetyNumberView,
+  SettingsView, StatusView
 } from './types.ts'
+// Identity key changes (issue 14 item 8): kept apart from the imports above, which other work edits.
+import { KeyChanges } from './key-change.ts'
+import type { PendingSafetyNumberView } from './types.ts'
 
 /** How long a message may wait for its recipient: the relays keep envelopes as long. */
 export const MESSAGE_TTL_MS = MAILBOX_RETENTION_MS

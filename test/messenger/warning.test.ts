@@ -27,7 +27,13 @@ test('an envelope held under a new identity key emits the contact (with keyChang
   }
   let next: Error = new IdentityChangedError('c1', { fresh: true, held: true })
   const refuse = async (): Promise<never> => { throw next }
-  const device = { openEnvelope: refuse, contacts: () => [bob], contact: () => bob, inboundMailboxes: () => [] } as unknown as DevicePort<Payload>
+  // batch/startsContact: the same double also serves a messenger that opens envelopes in batches.
+  const batch = async <T>(fn: (b: { open: typeof refuse }) => Promise<T>, extra?: (r: T) => void): Promise<T> => {
+    const r = await fn({ open: refuse })
+    extra?.(r)
+    return r
+  }
+  const device = { openEnvelope: refuse, batch, startsContact: () => false, contacts: () => [bob], contact: () => bob, inboundMailboxes: () => [] } as unknown as DevicePort<Payload>
   const net = { peerId: 'p', addresses: () => [], onEnvelope: () => {} } as unknown as NetworkPort
   const core = new MessengerCore({ device, history: new History(db), net, logger: silentLogger, settings: () => ({ relayOnly: false, lanDiscovery: false, relays: [], fetchIsolation: 'device' as const }) })
   const events: MessengerEvent[] = []

@@ -11,7 +11,8 @@ import type { MessengerEvent } from './types.ts'
 export interface KeyChangeHooks {
   readonly device: DevicePort<Payload>
   readonly log: Logger
-  /** Opens one envelope as the receive path does (stores it, sends receipts, emits events). */
+  /** Opens one envelope as the receive path does (stores it, sends receipts, emits events); the
+   * messenger passes path 'mailbox': a held envelope waited in this device's store, whatever brought it. */
   readonly receive: (envelope: Uint8Array) => Promise<void>
   /** Emits a `contact` event with the contact's current view. */
   readonly contactChanged: (contactId: string) => void
@@ -78,9 +79,9 @@ export class KeyChanges {
         }
       }
       if (held.length > 0) this.#o.device.releaseHeld(contactId)
-      this.#o.contactChanged(contactId)
     } finally {
       this.#opening.delete(contactId)
+      this.#o.contactChanged(contactId)
     }
   }
 }

@@ -160,7 +160,7 @@ export function App ({ token }: { token: string | undefined }): React.JSX.Elemen
           {panel === 'key-change' && current !== undefined && (
             <KeyChangePanel
               api={api} contact={current} onError={fail}
-              onDone={(c) => { setContacts((l) => l.map((x) => x.id === c.id ? c : x)); setPanel('chat') }}
+              onDone={(c) => { setContacts((l) => l.map((x) => x.id === c.id ? c : x)); if (c.keyChange?.state !== 'pending') setNotice(undefined); setPanel('chat') }}
             />
           )}
           {panel === 'safety' && current !== undefined && <SafetyNumberPanel api={api} contact={current} onBack={() => { setPanel('chat') }} onError={fail} />}

@@ -85,8 +85,26 @@ const schemas: Record<string, Json> = {
       verified: { type: 'boolean' },
       unread: { type: 'integer' },
       lastMessage: { type: 'object', required: ['text', 'at', 'direction'], properties: { text: { type: 'string' }, at: { type: 'integer' }, direction: { type: 'string', enum: ['out', 'in'] } } },
-      link: { type: 'string', enum: ['direct', 'hole-punched', 'relayed'], description: 'The connection to the contact now (hole-punched: direct, through a NAT, set up via a relay); absent: not connected, messages go to the mailbox.' }
+      link: { type: 'string', enum: ['direct', 'hole-punched', 'relayed'], description: 'The connection to the contact now (hole-punched: direct, through a NAT, set up via a relay); absent: not connected, messages go to the mailbox.' },
+      keyChange: ref('KeyChange')
     }
+  },
+  KeyChange: {
+    type: 'object',
+    description: "Present once the contact's identity key changed (the newest change). The chat shows \"<name>'s safety number changed\" at `at`. While pending, messages under the new key are held; nothing changes until the user compares the new safety number and accepts or blocks it.",
+    required: ['at', 'state', 'held'],
+    properties: {
+      at: { type: 'integer', description: 'ms since epoch: the first message under the new key' },
+      state: { type: 'string', enum: ['pending', 'accepted', 'blocked'], description: 'accepted: the new key is pinned (not verified); blocked: its messages are dropped without warnings' },
+      held: { type: 'integer', description: 'Messages held under the new key' },
+      decidedAt: { type: 'integer' }
+    }
+  },
+  PendingSafetyNumber: {
+    type: 'object',
+    description: 'The safety number with the contact\'s new, pending identity key: compare it with the number on their device before accepting.',
+    required: ['contactId', 'digits', 'scannable', 'at', 'held'],
+    properties: { contactId: { type: 'string' }, digits: { type: 'string' }, scannable: { type: 'string' }, at: { type: 'integer' }, held: { type: 'integer' } }
   },
   Message: {
     type: 'object',
@@ -167,6 +185,9 @@ export function openApiDocument (): Json {
       },
       '/api/contacts/{id}/read': { post: { summary: 'Mark the conversation read (sends read receipts)', parameters: [idParam], responses: { 204: { description: 'Done' }, ...errors(401, 404) } } },
       '/api/contacts/{id}/safety-number': { get: { summary: 'Safety number to compare with the contact', parameters: [idParam], responses: { 200: ok('Safety number', ref('SafetyNumber')), ...errors(401, 404) } } },
+      '/api/contacts/{id}/key-change': { get: { summary: 'The new safety number of a contact whose identity key changed (404 NO_KEY_CHANGE when none is pending)', parameters: [idParam], responses: { 200: ok('Pending safety number', ref('PendingSafetyNumber')), ...errors(401, 404) } } },
+      '/api/contacts/{id}/key-change/accept': { post: { summary: 'Accept the new identity key: pinned, not verified; the held messages open', parameters: [idParam], responses: { 200: ok('Contact', ref('Contact')), ...errors(401, 404, 422) } } },
+      '/api/contacts/{id}/key-change/block': { post: { summary: 'Block the new identity key: held messages dropped, later ones too, without warnings', parameters: [idParam], responses: { 200: ok('Contact', ref('Contact')), ...errors(401, 404) } } },
       '/api/contacts/{id}/verified': { put: { summary: 'Mark the contact verified or not', parameters: [idParam], requestBody: body(VerifyBody), responses: { 200: ok('Safety number', ref('SafetyNumber')), ...errors(400, 401, 404) } } },
       '/api/settings': {
         get: { summary: 'Settings', responses: { 200: ok('Settings', ref('Settings')), ...errors(401) } },

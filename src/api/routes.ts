@@ -118,6 +118,16 @@ export function createRoutes (host: DeviceHost, events: EventSink): Route[] {
   route('GET', '/api/contacts/:id/safety-number', async (ctx) => {
     return { status: 200, body: await messenger().safetyNumber(contactId(ctx)) }
   })
+  // A contact's identity key changed: compare the new safety number, then accept or block (never automatic).
+  route('GET', '/api/contacts/:id/key-change', async (ctx) => {
+    return { status: 200, body: await messenger().pendingSafetyNumber(contactId(ctx)) }
+  })
+  route('POST', '/api/contacts/:id/key-change/accept', async (ctx) => {
+    return { status: 200, body: await messenger().acceptKeyChange(contactId(ctx)) }
+  })
+  route('POST', '/api/contacts/:id/key-change/block', async (ctx) => {
+    return { status: 200, body: await messenger().blockKeyChange(contactId(ctx)) }
+  })
   route('PUT', '/api/contacts/:id/verified', async (ctx) => {
     const id = contactId(ctx)
     const body = parse(VerifyBody, await ctx.body())

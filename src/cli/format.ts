@@ -1,6 +1,6 @@
 // Human-readable output of the CLI. Text from contacts is untrusted: control characters (terminal
 // escape sequences) are replaced before anything reaches a terminal.
-import type { ContactView, MessageView, StatusView } from '../messenger/types.ts'
+import type { ContactView, KeyChangeView, MessageView, StatusView } from '../messenger/types.ts'
 
 /** Replaces C0/C1 control characters (ESC, CSI, BEL, ...) so a message cannot drive the terminal. */
 export function printable (text: string): string {
@@ -28,20 +28,37 @@ export function formatContacts (contacts: readonly ContactView[]): string {
   if (contacts.length === 0) return 'No contacts yet. Add one with `0message1 contacts add <invite link>`.\n'
   const lines = contacts.map((c) => {
     const flags = [c.verified ? 'verified' : 'not verified', ...(c.unread > 0 ? [`${c.unread} unread`] : []),
+      ...(c.keyChange?.state === 'pending' ? [`SAFETY NUMBER CHANGED: see \`0message1 key-change ${c.id}\``] : []),
       c.link === 'hole-punched' ? 'direct (hole-punched)' : c.link ?? 'not connected']
     return `${c.id}  ${oneLine(c.name)}  ${c.accountId}  (${flags.join(', ')})`
   })
   return lines.join('\n') + '\n'
 }
 
-export function formatMessages (messages: readonly MessageView[], contactName: string): string {
-  if (messages.length === 0) return 'No messages yet.\n'
-  return messages.map((m) => {
+/** The chat's system line for a contact's identity key change, with what the user can do about it. */
+export function keyChangeLine (contactName: string, contactId: string, k: KeyChangeView): string {
+  const what = k.state === 'pending'
+    ? `${k.held} message(s) held; compare the new number with \`0message1 key-change ${contactId}\`, then accept or block it`
+    : k.state === 'accepted' ? 'you accepted the new key (not verified)' : 'you blocked the new key; its messages are dropped'
+  return `${time(k.at)}  -- ${oneLine(contactName)}'s safety number changed: ${what} --`
+}
+
+export function formatMessages (messages: readonly MessageView[], contactName: string, contact?: Pick<ContactView, 'id' | 'keyChange'>): string {
+  const k = contact?.keyChange
+  const system = k === undefined || contact === undefined ? undefined : keyChangeLine(contactName, contact.id, k)
+  if (messages.length === 0) return system === undefined ? 'No messages yet.\n' : system + '\n'
+  const lines = messages.map((m) => {
     const who = m.direction === 'out' ? 'me' : oneLine(contactName)
     const state = [m.state, ...(m.path === undefined ? [] : [`via ${m.path}`]), ...(m.failure === undefined ? [] : [oneLine(m.failure)])].join(', ')
     const gap = m.gapBefore !== undefined && m.gapBefore > 0 ? `  [${m.gapBefore} message(s) missing before this one]\n` : ''
     return `${gap}${time(m.at)}  ${who}: ${printable(m.text)}  [${state}]`
-  }).join('\n') + '\n'
+  })
+  if (system !== undefined && k !== undefined) {
+    // Where it happened in the conversation (held messages open later, with the time they were accepted).
+    const i = messages.findIndex((m) => m.at > k.at)
+    lines.splice(i === -1 ? lines.length : i, 0, system)
+  }
+  return lines.join('\n') + '\n'
 }
 
 export function formatStatus (s: StatusView): string {

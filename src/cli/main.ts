@@ -4,7 +4,7 @@ import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { ApiClient } from '../api/client.ts'
-import type { ContactView } from '../messenger/types.ts'
+import type { ContactView, PendingSafetyNumberView } from '../messenger/types.ts'
 import { CodedError } from '../platform/coded-error.ts'
 import { CliError } from './errors.ts'
 import type { Parsed } from './args.ts'
@@ -33,6 +33,10 @@ Commands:
   messages CONTACT [--limit N] [--json]        show a conversation with each message's state and path
   safety-number CONTACT [--json]               show the safety number to compare with a contact
   verify CONTACT [--off]                       mark a contact verified (after comparing numbers)
+  key-change CONTACT [--accept | --block] [--json]
+                                               a contact's safety number changed: show the new
+                                               number to compare, then accept (their held messages
+                                               open) or block it
   status [--json]                              peer id, relays, NAT status, queue sizes
   settings [--fetch-isolation device|contact] [--json]
                                                show settings, or change how mailboxes are fetched
@@ -174,7 +178,7 @@ async function clientCommand (rt: CliRuntime, command: string, rest: string[]): 
       const contact = resolveContact(await client.contacts(), query)
       const messages = await client.messages(contact.id, limit)
       if (p.values.json === true) json(rt, messages)
-      else rt.stdout(formatMessages(messages, contact.name))
+      else rt.stdout(formatMessages(messages, contact.name, contact))
       return 0
     }
     case 'safety-number': {
@@ -201,6 +205,33 @@ async function clientCommand (rt: CliRuntime, command: string, rest: string[]): 
       const contact = resolveContact(await client.contacts(), query)
       const sn = await client.setVerified(contact.id, p.values.off !== true)
       rt.stdout(sn.verified ? 'Marked verified.\n' : 'Marked not verified.\n')
+      return 0
+    }
+    case 'key-change': {
+      const p = parse(command, rest, { ...JSON_OPT, accept: { type: 'boolean' }, block: { type: 'boolean' } })
+      const query = positional(p, 0, 'a contact', command)
+      noExtra(p, 1, command)
+      if (p.values.accept === true && p.values.block === true) throw new CliError('USAGE', 'Give --accept or --block, not both.')
+      const client = ApiClient.forDataDir(dataDirOf(p.values, rt.env))
+      const contact = resolveContact(await client.contacts(), query)
+      const path = `/api/contacts/${encodeURIComponent(contact.id)}/key-change`
+      const decision = p.values.accept === true ? 'accept' : p.values.block === true ? 'block' : undefined
+      if (decision !== undefined) {
+        const decided = await client.request<ContactView>('POST', `${path}/${decision}`)
+        if (p.values.json === true) json(rt, decided)
+        else rt.stdout(decision === 'accept'
+          ? `Accepted ${oneLine(decided.name)}'s new key; their held messages are in the conversation. Verify it with \`0message1 safety-number ${decided.id}\` when you can.\n`
+          : `Blocked ${oneLine(decided.name)}'s new key; its messages are dropped.\n`)
+        return 0
+      }
+      const sn = await client.request<PendingSafetyNumberView>('GET', path)
+      if (p.values.json === true) json(rt, sn)
+      else {
+        const groups = sn.digits.match(/.{1,5}/g) ?? []
+        rt.stdout(`${oneLine(contact.name)}'s safety number changed (${sn.held} message(s) held). The new number:\n`)
+        for (let i = 0; i < groups.length; i += 4) rt.stdout('  ' + groups.slice(i, i + 4).join(' ') + '\n')
+        rt.stdout(`Compare it with the number on their device (in person or by a call). If it matches: \`0message1 key-change ${contact.id} --accept\`; if not: \`0message1 key-change ${contact.id} --block\`.\n`)
+      }
       return 0
     }
     case 'settings': {

@@ -5,7 +5,8 @@ import { IdentityKeyPair, ProtocolAddress, SenderCertificate, ServerCertificate 
 import { silentLogger, type Logger } from '../platform/logger.ts'
 import { accountIdFromIdentityKey, signalUuidFromIdentityKey } from '../identity/account-id.ts'
 import { AccountRepository, type AccountRow } from '../store/account.ts'
-import { ContactRepository, type ContactRow, type PendingInvite } from '../store/contacts.ts'
+import { ContactRepository, type ContactRow, type KeyChangeInfo, type PendingInvite } from '../store/contacts.ts'
+import { KeyChangeRepository } from '../store/key-changes.ts'
 import type { Database } from '../store/db.ts'
 import { SignalStores } from '../store/signal-stores.ts'
 import { toHex, utf8Length } from '../wire/bytes.ts'
@@ -93,6 +94,9 @@ export class DeviceContext {
   readonly now: () => number
   readonly accounts: AccountRepository
   readonly contactRepo: ContactRepository
+  readonly keyChangeRepo: KeyChangeRepository
+  /** The newest identity key change of each contact that had one (src/e2ee/key-change.ts). */
+  readonly keyChanges = new Map<string, KeyChangeInfo>()
   readonly stores: SignalStores
   readonly identity: IdentityKeyPair
   readonly identityKeyBytes: Uint8Array
@@ -114,6 +118,7 @@ export class DeviceContext {
     this.now = o.now ?? Date.now
     this.accounts = new AccountRepository(db)
     this.contactRepo = new ContactRepository(db)
+    this.keyChangeRepo = new KeyChangeRepository(db)
     this.stores = new SignalStores(db, account.identityKeyPair, account.registrationId)
     this.identity = IdentityKeyPair.deserialize(blob(account.identityKeyPair))
     this.identityKeyBytes = this.identity.publicKey.serialize()
@@ -125,11 +130,16 @@ export class DeviceContext {
       this.senderCert = issueSenderCertificate(this.identity, this.localAddress.name(), this.now())
       this.accounts.setSenderCertificate(this.senderCert.serialize())
     }
+    for (const [id, k] of this.keyChangeRepo.latest()) {
+      this.keyChanges.set(id, { at: k.at, state: k.state, held: this.keyChangeRepo.heldCount(id, k.identityKey), ...(k.decidedAt === undefined ? {} : { decidedAt: k.decidedAt }) })
+    }
     for (const c of this.contactRepo.all()) this.cacheContact(withPresenceKeys(this.contactRepo, c))
     for (const p of this.contactRepo.pending()) this.addPending(p)
   }
 
-  cacheContact (c: ContactRow): void {
+  cacheContact (row: ContactRow): void {
+    const keyChange = this.keyChanges.get(row.id)
+    const c = keyChange === undefined ? row : { ...row, keyChange }
     const previous = this.contactCache.get(c.id)
     if (previous !== undefined) this.mailboxes.delete(toHex(previous.myMailboxId))
     if (previous?.retired !== undefined) this.mailboxes.delete(toHex(previous.retired.mailboxId))

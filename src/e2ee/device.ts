@@ -16,6 +16,8 @@ import { E2eeError } from './errors.ts'
 import { openPresence, sealPresence, type Presence } from './presence.ts'
 import { dropExpiredRetired, retiredDrained, retiredState } from './retire.ts'
 import { WireError } from '../wire/errors.ts'
+// Last, away from the imports other work adds above: identity key changes (issue 14 item 8).
+import { acceptKeyChange, acceptedHeld, blockKeyChange, pendingSafetyNumber, releaseHeld } from './key-change.ts'
 
 export type { ContactRecord } from '../store/contacts.ts'
 export type { Payload, ContactCard } from '../wire/payload.ts'
@@ -26,6 +28,7 @@ export { DEFAULT_SYNCHRONOUS, PREKEY_BATCH } from './account.ts'
 export { DEFAULT_INVITE_LIFETIME_MS, MAX_INVITE_LIFETIME_MS, MIN_INVITE_LIFETIME_MS } from './invites.ts'
 export { PENDING_INVITE_GRACE_MS } from './seal.ts'
 export { RETIRED_FETCH_GRACE_MS, RETIRED_KEEP_MS } from './retire.ts'
+export { IdentityChangedError, MAX_HELD_ENVELOPES, MAX_KEY_CHANGES_KEPT } from './key-change.ts'
 export type { Presence } from './presence.ts'
 
 export { SIGNED_PREKEY_GRACE_MS, SIGNED_PREKEY_ROTATION_MS } from './signed-prekey.ts'
@@ -203,6 +206,36 @@ export class Device {
     const c = this.ctx.contactRow(contactId)
     this.ctx.contactRepo.setVerified(contactId, v)
     this.ctx.cacheContact({ ...c, verified: v })
+  }
+
+  // ---- identity key changes (src/e2ee/key-change.ts) ----
+
+  /** The safety number with a contact's new, pending identity key (NO_KEY_CHANGE when none waits). */
+  pendingSafetyNumber (contactId: string): { digits: string, scannable: string, at: number, held: number } {
+    this.ctx.alive()
+    return pendingSafetyNumber(this.ctx, contactId)
+  }
+
+  /** The user accepts a contact's new identity key: pinned, not verified; then open acceptedHeld(). */
+  async acceptKeyChange (contactId: string): Promise<void> {
+    await this.ctx.serial(async () => { await acceptKeyChange(this.ctx, contactId) })
+  }
+
+  /** The user blocks a contact's new identity key: held envelopes dropped, later ones too, silently. */
+  async blockKeyChange (contactId: string): Promise<void> {
+    await this.ctx.serial(async () => { blockKeyChange(this.ctx, contactId) })
+  }
+
+  /** Envelopes held under a key the user accepted, oldest first (empty otherwise). */
+  acceptedHeld (contactId: string): Uint8Array[] {
+    this.ctx.alive()
+    return acceptedHeld(this.ctx, contactId)
+  }
+
+  /** The accepted key's held envelopes were opened: forget them. */
+  releaseHeld (contactId: string): void {
+    this.ctx.alive()
+    releaseHeld(this.ctx, contactId)
   }
 
   renameContact (id: string, name: string): void {

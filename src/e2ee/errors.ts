@@ -11,7 +11,9 @@ export type E2eeErrorCode =
   | 'UNKNOWN_MAILBOX' // the envelope is for a mailbox this device does not own
   | 'TAMPERED' // the envelope fails authentication under the mailbox key
   | 'DUPLICATE' // a message already received (replay or duplicate delivery): drop it
-  | 'UNTRUSTED_IDENTITY' // the sender's identity key is not the one pinned for the contact
+  | 'UNTRUSTED_IDENTITY' // the sender's identity key is not the one pinned for the contact (held: src/e2ee/key-change.ts)
+  | 'BLOCKED_IDENTITY' // under an identity key the user blocked for this contact: dropped without a warning
+  | 'NO_KEY_CHANGE' // accept/block/compare asked for a contact whose key change is not pending
   | 'BAD_SENDER' // the sealed-sender certificate does not check out
   | 'UNDECRYPTABLE' // libsignal could not decrypt in the session (other than a duplicate)
   | 'BAD_PAYLOAD' // decrypted, but the payload inside is not valid (see cause)
@@ -39,7 +41,8 @@ const PERMANENT: Readonly<Record<E2eeErrorCode, boolean>> = {
   UNKNOWN_MAILBOX: true,
   TAMPERED: true,
   DUPLICATE: true,
-  UNTRUSTED_IDENTITY: true,
+  UNTRUSTED_IDENTITY: true, // held in the store (src/e2ee/key-change.ts) or not worth keeping
+  BLOCKED_IDENTITY: true,
   BAD_SENDER: true,
   UNDECRYPTABLE: true,
   BAD_PAYLOAD: true,
@@ -48,6 +51,7 @@ const PERMANENT: Readonly<Record<E2eeErrorCode, boolean>> = {
   CARD_REQUIRED: false, // opens once the card that introduces the sender has arrived
   CLOSED: false, // the device was closed under the delivery; it opens after a restart
   UNKNOWN_CONTACT: false,
+  NO_KEY_CHANGE: false,
   ACCOUNT_EXISTS: false,
   NO_ACCOUNT: false
 }

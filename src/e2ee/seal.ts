@@ -16,6 +16,7 @@ import { PAYLOAD_ID_BYTES, decodePayload, encodePayload, type ContactCard, type 
 import { freshMySide, newContactRow, withCard } from './contact-row.ts'
 import { DEVICE_ID, blob, type DeviceContext, type MailboxEntry, type NetworkCardFields } from './context.ts'
 import { E2eeError } from './errors.ts'
+import { foreignSender } from './key-change.ts'
 import { noteSwitch } from './retire.ts'
 
 /** After an invite expires, its first message is still accepted for this long: the accepter may
@@ -127,12 +128,12 @@ export async function openEnvelope (ctx: DeviceContext, mailboxHex: string, enve
     noteSwitch(ctx, contact.id, mailboxHex)
     return opened
   }
-  const opened = await openSealed(ctx, entry, inner.body, store)
+  const opened = await openSealed(ctx, entry, inner.body, envelope, store)
   if (entry.kind === 'contact') noteSwitch(ctx, entry.contactId, mailboxHex)
   return opened
 }
 
-async function openSealed (ctx: DeviceContext, entry: MailboxEntry, body: Uint8Array, store?: StoreOpened): Promise<Opened> {
+async function openSealed (ctx: DeviceContext, entry: MailboxEntry, body: Uint8Array, envelope: Uint8Array, store?: StoreOpened): Promise<Opened> {
   let usmc: UnidentifiedSenderMessageContent
   try {
     usmc = await sealedSenderDecryptToUsmc(blob(body), ctx.stores)
@@ -171,7 +172,8 @@ async function openSealed (ctx: DeviceContext, entry: MailboxEntry, body: Uint8A
       // The retired invite mailbox's key is known to whoever saw the invite: a stranger's message there is
       // dropped quietly, not shown as this contact's key changing (that warning would be theirs to trigger).
       if (entry.retired === true) throw new E2eeError('BAD_SENDER', 'A message under another identity key arrived in a retired invite mailbox; it was dropped.')
-      throw new E2eeError('UNTRUSTED_IDENTITY', "The sender's identity key is not the one pinned for this contact; the message was dropped.")
+      // The contact's own mailbox: a session start under a new key is held for the user's decision.
+      return await foreignSender(ctx, contact, { senderKey, senderKeyBytes, addressName, isPreKey: type === PREKEY, contents, envelope })
     }
     return await decryptAndApply(ctx, contact, async () => await decrypt(ctx.address(contact)), store)
   }

@@ -16,6 +16,9 @@ import type {
   ContactView, DeliveryPath, InviteView, LinkKind, MessageView, Messenger, MessengerEvent, RelayView, SafetyNumberView,
   SettingsView, StatusView
 } from './types.ts'
+// Identity key changes (issue 14 item 8): kept apart from the imports above, which other work edits.
+import { KeyChanges } from './key-change.ts'
+import type { PendingSafetyNumberView } from './types.ts'
 
 /** How long a message may wait for its recipient: the relays keep envelopes as long. */
 export const MESSAGE_TTL_MS = MAILBOX_RETENTION_MS
@@ -152,6 +155,8 @@ export class MessengerCore implements Messenger {
   #pumpAgain = false
   #kickQueued = false
   #stopped = false
+  /** Identity key changes: the UI told of held envelopes, and those opened once the user accepts. */
+  readonly #keyChanges: KeyChanges
 
   constructor (o: MessengerOptions) {
     this.#device = o.device
@@ -163,6 +168,13 @@ export class MessengerCore implements Messenger {
     this.#random = o.random ?? Math.random
     this.#settings = o.settings
     this.#applySettings = o.applySettings
+    this.#keyChanges = new KeyChanges({
+      device: this.#device,
+      log: this.#log,
+      receive: async (envelope) => { await this.receiveEnvelope(envelope, 'mailbox') },
+      contactChanged: (id) => { const c = this.#device.contact(id); if (c !== undefined) this.#emit({ type: 'contact', contact: this.#contactView(c) }) },
+      emit: (e) => { this.#emit(e) }
+    })
   }
 
   /** Starts receiving, draining mailboxes and sending what the outbox holds. */
@@ -175,6 +187,7 @@ export class MessengerCore implements Messenger {
     this.#presenceTimer = this.#clock.setInterval(() => { this.#background('publishPresence', this.#publishPresence()) }, PRESENCE_REPUBLISH_MS, { unref: true })
     this.#background('publishPresence', this.#publishPresence())
     this.#scheduleCards()
+    this.#background('openHeld', this.#keyChanges.resume())
   }
 
   /** Swaps the network node (after a settings change); mailbox sessions are reopened on it. */
@@ -312,7 +325,8 @@ export class MessengerCore implements Messenger {
       verified: c.verified,
       unread: this.#history.unread(c.id),
       ...(last !== undefined ? { lastMessage: last } : {}),
-      ...(link !== undefined ? { link } : {})
+      ...(link !== undefined ? { link } : {}),
+      ...(c.keyChange !== undefined ? { keyChange: { ...c.keyChange } } : {})
     }
   }
 
@@ -344,6 +358,25 @@ export class MessengerCore implements Messenger {
     this.#contact(contactId)
     this.#device.setVerified(contactId, verified)
     this.#emit({ type: 'contact', contact: this.#contactView(this.#contact(contactId)) })
+  }
+
+  async pendingSafetyNumber (contactId: string): Promise<PendingSafetyNumberView> {
+    this.#contact(contactId)
+    return { contactId, ...this.#device.pendingSafetyNumber(contactId) }
+  }
+
+  async acceptKeyChange (contactId: string): Promise<ContactView> {
+    this.#contact(contactId)
+    await this.#keyChanges.accept(contactId)
+    return this.#contactView(this.#contact(contactId))
+  }
+
+  async blockKeyChange (contactId: string): Promise<ContactView> {
+    this.#contact(contactId)
+    await this.#keyChanges.block(contactId)
+    const view = this.#contactView(this.#contact(contactId))
+    this.#emit({ type: 'contact', contact: view })
+    return view
   }
 
   async updateSettings (patch: Partial<SettingsView>): Promise<SettingsView> {
@@ -870,9 +903,7 @@ export class MessengerCore implements Messenger {
     const o = item.outcome
     if (o === undefined || 'seen' in o) { item.resolve(); return }
     if ('error' in o) {
-      if (E2eeError.is(o.error, 'UNTRUSTED_IDENTITY')) {
-        this.#emit({ type: 'warning', text: 'A message was refused because the sender\'s identity key is not the one you know. Compare safety numbers before trusting this contact again.' })
-      }
+      this.#keyChanges.refused(o.error)
       item.reject(o.error)
       return
     }

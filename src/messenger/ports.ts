@@ -52,6 +52,7 @@ export interface ContactPort {
   readonly theirAddresses: readonly string[]
   readonly theirPresenceSecret?: Uint8Array | undefined
   readonly myPresenceSecret: Uint8Array
+  readonly keyChange?: { readonly at: number, readonly state: 'pending' | 'accepted' | 'blocked', readonly held: number, readonly decidedAt?: number } | undefined
 }
 
 export interface CardInput {
@@ -87,6 +88,12 @@ export interface DevicePort<P = unknown> {
   contact: (id: string) => ContactPort | undefined
   setVerified: (contactId: string, v: boolean) => void
   renameContact: (id: string, name: string) => void
+  /** Identity key changes (src/e2ee/key-change.ts): compare, accept, block, and the held envelopes of an accepted key. */
+  pendingSafetyNumber: (contactId: string) => { digits: string, scannable: string, at: number, held: number }
+  acceptKeyChange: (contactId: string) => Promise<void>
+  blockKeyChange: (contactId: string) => Promise<void>
+  acceptedHeld: (contactId: string) => Uint8Array[]
+  releaseHeld: (contactId: string) => void
   inboundMailboxes: () => InboundMailbox[]
   /** The retired mailbox of a contact was found empty on every relay: stop listing it. */
   retiredDrained: (contactId: string) => void

@@ -36,14 +36,35 @@ export interface ContactView {
   readonly verified: boolean
   readonly unread: number
   readonly lastMessage?: { readonly text: string, readonly at: number, readonly direction: 'out' | 'in' }
-  // No "identity changed" flag: a contact's identity key is pinned from the invite and never
-  // replaced; a message under another key is dropped (UNTRUSTED_IDENTITY), see docs/threat-model.md.
+  /** Present once the contact's identity key changed (a reinstall, or someone else): the newest change.
+   * While pending, the contact's messages under the new key are held; nothing changes until the user
+   * compares the new safety number and accepts or blocks it (src/messenger/key-change.ts). */
+  readonly keyChange?: KeyChangeView
   /** The connection to the contact now: direct, hole-punched (direct, through a NAT, set up via a relay),
    * relayed (through a relay circuit); absent without a connection (messages then go to the mailbox). */
   readonly link?: LinkKind
 }
 
 
+
+export interface KeyChangeView {
+  /** ms since epoch: when the first message under the new key arrived (where the chat shows "X's safety number changed"). */
+  readonly at: number
+  /** pending: waits for the user; accepted: the new key is the contact's now (not verified); blocked: its messages are dropped. */
+  readonly state: 'pending' | 'accepted' | 'blocked'
+  /** Messages held under the new key (they open if the user accepts). */
+  readonly held: number
+  readonly decidedAt?: number
+}
+
+/** The safety number the contact's new, pending identity key gives: compare it before accepting. */
+export interface PendingSafetyNumberView {
+  readonly contactId: string
+  readonly digits: string
+  readonly scannable: string
+  readonly at: number
+  readonly held: number
+}
 
 export interface StatusView {
   readonly accountId: string
@@ -103,6 +124,12 @@ export interface Messenger {
   markRead: (contactId: string) => Promise<void>
   safetyNumber: (contactId: string) => Promise<SafetyNumberView>
   setVerified: (contactId: string, verified: boolean) => Promise<void>
+  /** The new safety number of a contact whose identity key changed (MessengerError NO_KEY_CHANGE when none is pending). */
+  pendingSafetyNumber: (contactId: string) => Promise<PendingSafetyNumberView>
+  /** The user accepts the new key: pinned, not verified; the held messages open. Only ever on the user's request. */
+  acceptKeyChange: (contactId: string) => Promise<ContactView>
+  /** The user blocks the new key: held messages dropped, later ones under it too, without warnings. */
+  blockKeyChange: (contactId: string) => Promise<ContactView>
   updateSettings: (patch: Partial<SettingsView>) => Promise<SettingsView>
   subscribe: (listener: (event: MessengerEvent) => void) => () => void
   stop: () => Promise<void>

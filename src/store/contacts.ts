@@ -1,6 +1,18 @@
 // Contacts and pending invites. A contact pins the other side's identity key and holds both
 // mailboxes of the pair: theirs (where I deposit) and mine (where they deposit, with its signing key).
 import type { Database } from './db.ts'
+import type { KeyChangeState } from './key-changes.ts'
+
+/** The newest change of a contact's identity key (src/e2ee/key-change.ts); not a column of contacts. */
+export interface KeyChangeInfo {
+  /** When the first envelope under the new key arrived. */
+  readonly at: number
+  /** pending: waits for the user; accepted: the new key is pinned now; blocked: its envelopes are dropped. */
+  readonly state: KeyChangeState
+  /** Envelopes held under the new key (opened if the user accepts). */
+  readonly held: number
+  readonly decidedAt?: number
+}
 
 /** What the messenger sees of a contact (the contract's ContactRecord). */
 export interface ContactRecord {
@@ -18,6 +30,8 @@ export interface ContactRecord {
   readonly theirPresenceSecret?: Uint8Array
   readonly myMailboxId: Uint8Array
   readonly myPresenceSecret: Uint8Array
+  /** Present once the contact's identity key has changed: the newest such change. */
+  readonly keyChange?: KeyChangeInfo
 }
 
 /** The invite's mailbox after the handshake (inviter side): drained, then dropped (src/e2ee/retire.ts). */
@@ -126,7 +140,8 @@ export function publicContact (c: ContactRow): ContactRecord {
     theirAddresses: [...c.theirAddresses],
     ...(c.theirPresenceSecret === undefined ? {} : { theirPresenceSecret: c.theirPresenceSecret }),
     myMailboxId: c.myMailboxId,
-    myPresenceSecret: c.myPresenceSecret
+    myPresenceSecret: c.myPresenceSecret,
+    ...(c.keyChange === undefined ? {} : { keyChange: c.keyChange })
   }
 }
 

@@ -151,11 +151,35 @@ UPDATE conversations SET unread = (SELECT count(*) FROM messages m
 CREATE INDEX messages_unread ON messages (contact_id) WHERE direction = 'in' AND read_at IS NULL;
 `
 
+// Issue 14 item 8: a contact's identity key that changed. Each new key seen for a contact is one row
+// (pending until the user accepts or blocks it; a blocked key's later envelopes are dropped silently),
+// and the envelopes that arrived under a pending key are held here so they open if the user accepts.
+const v7KeyChanges = `
+CREATE TABLE key_changes (
+  contact_id TEXT NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+  identity_key BLOB NOT NULL,
+  at INTEGER NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('pending', 'accepted', 'blocked')),
+  decided_at INTEGER,
+  PRIMARY KEY (contact_id, identity_key)
+) WITHOUT ROWID;
+CREATE TABLE held_envelopes (
+  seq INTEGER PRIMARY KEY,
+  contact_id TEXT NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+  identity_key BLOB NOT NULL,
+  hash BLOB NOT NULL UNIQUE,
+  envelope BLOB NOT NULL,
+  at INTEGER NOT NULL
+);
+CREATE INDEX held_envelopes_by_contact ON held_envelopes (contact_id, seq);
+`
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'account, libsignal stores, invites, contacts', up: v1Core },
   { version: 2, name: 'conversations, messages, outbox, settings', up: v2Messaging },
   { version: 3, name: 'received envelopes (duplicate filter)', up: v3ReceivedEnvelopes },
   { version: 4, name: 'messages by sequence number, outbox by due time', up: v4MessagesBySeq },
   { version: 5, name: 'presence signing keys, retired invite mailboxes', up: v5PresenceKeysRetiredMailbox },
-  { version: 6, name: 'unread counters, unread messages by partial index', up: v6UnreadCounter }
+  { version: 6, name: 'unread counters, unread messages by partial index', up: v6UnreadCounter },
+  { version: 7, name: 'identity key changes and the envelopes held under them', up: v7KeyChanges }
 ]

@@ -65,3 +65,39 @@ test('status table: decided by error class and code; an untyped error with a cod
   assert.equal(reply.status, 500)
   assert.equal((reply.body as { error: { code: string } }).error.code, 'INTERNAL')
 })
+
+test('key change routes: compare the new safety number, block or accept; nothing pending is a 404 NO_KEY_CHANGE', async () => {
+  const net = new FakeNetwork()
+  const host = new FakeHost(net, { state: 'ready', name: 'Alice' })
+  const bob = new FakeHost(net, { state: 'ready', name: 'Bob' })
+  const routes = createRoutes(host, sink())
+  const run = async (method: string, path: string, body?: unknown): Promise<{ status: number, body?: unknown }> =>
+    (await dispatch(routes, request(method, path, body), silentLogger)).reply
+  const alice = host.messenger()
+  assert.ok(alice !== undefined)
+  const added = await alice.acceptInvite((await bob.messenger()?.createInvite())?.link ?? '')
+  const id = added.id
+  const code = (r: { body?: unknown }): string | undefined => (r.body as { error?: { code: string } }).error?.code
+
+  let r = await run('GET', `/api/contacts/${id}/key-change`)
+  assert.deepEqual([r.status, code(r)], [404, 'NO_KEY_CHANGE'])
+  assert.deepEqual([(await run('POST', `/api/contacts/${id}/key-change/accept`)).status, (await run('POST', `/api/contacts/${id}/key-change/block`)).status], [404, 404])
+  assert.equal((await run('GET', '/api/contacts/nobody/key-change')).status, 404)
+
+  alice.simulateKeyChange(id)
+  const listed = (await run('GET', '/api/contacts')).body as Array<{ id: string, keyChange?: { state: string, held: number } }>
+  assert.deepEqual(listed.find((c) => c.id === id)?.keyChange?.state, 'pending')
+  r = await run('GET', `/api/contacts/${id}/key-change`)
+  assert.equal(r.status, 200)
+  assert.match((r.body as { digits: string }).digits, /^\d{60}$/)
+  r = await run('POST', `/api/contacts/${id}/key-change/block`)
+  assert.equal(r.status, 200)
+  assert.equal((r.body as { keyChange: { state: string } }).keyChange.state, 'blocked')
+  assert.equal((await run('GET', `/api/contacts/${id}/key-change`)).status, 404, 'decided: nothing to compare')
+
+  alice.simulateKeyChange(id)
+  r = await run('POST', `/api/contacts/${id}/key-change/accept`)
+  assert.equal(r.status, 200)
+  assert.deepEqual([(r.body as { keyChange: { state: string } }).keyChange.state, (r.body as { verified: boolean }).verified], ['accepted', false])
+  assert.equal((await run('GET', `/api/contacts/${id}/key-change/accept`)).status, 405)
+})

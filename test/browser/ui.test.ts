@@ -15,7 +15,13 @@ import { createDeviceHost } from '../../src/messenger/host.ts'
 import { startRelay } from '../../src/relay/service.ts'
 import { silentLogger } from '../../src/platform/logger.ts'
 import type { ContactView, StatusView } from '../../src/messenger/types.ts'
+import type { MessengerCore } from '../../src/messenger/messenger.ts'
+import type { DeviceHost } from '../../src/messenger/types.ts'
+import { DATABASE_FILE, openDatabase, resolveDatabaseKey } from '../../src/store/db.ts'
+import { MIGRATIONS } from '../../src/store/schema.ts'
+import { text } from '../e2ee/helpers.ts'
 import { call } from '../helpers/http.ts'
+import { mailboxOf, reinstall } from '../helpers/reinstall.ts'
 
 const CHROMIUM = '/usr/bin/chromium'
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
@@ -55,9 +61,11 @@ test('browser: two people onboard, exchange an invite in the UI and chat both wa
 
   const relay = await startRelay({ dataDir: dir('relay'), listen: ['/ip4/127.0.0.1/tcp/0'], logger: silentLogger })
   t.after(async () => { await relay.stop() })
+  const hosts = new Map<string, DeviceHost>()
   const node = async (name: string): Promise<ApiServer> => {
     const dataDir = dir(name)
     const host = await createDeviceHost({ dataDir, listen: ['/ip4/127.0.0.1/tcp/0'], relays: relay.addresses, logger: silentLogger })
+    hosts.set(name, host)
     t.after(async () => { await host.stop() })
     const api = await createApiServer({ host, dataDir, listen: '127.0.0.1:0', logger: silentLogger })
     t.after(async () => { await api.close() })
@@ -176,6 +184,33 @@ test('browser: two people onboard, exchange an invite in the UI and chat both wa
   await stranger.goto(apiA.url + '/')
   await stranger.getByTestId('no-token').waitFor()
   await stranger.close()
+
+  // Bob reinstalls: a new account writes to Alice's mailbox for Bob (test/helpers/reinstall.ts). Alice's chat
+  // says his safety number changed; she compares the new number, accepts, and the held message shows.
+  const bobDir = join(root, 'bob')
+  const bobDb = openDatabase({ path: join(bobDir, DATABASE_FILE), key: resolveDatabaseKey(bobDir, { create: false }), migrations: MIGRATIONS })
+  const bobToAlice = ((await call(apiB.url, 'GET', '/api/contacts', { token: apiB.token })).json() as ContactView[])[0]?.id ?? ''
+  const into = mailboxOf(bobDb, bobToAlice, 'their')
+  bobDb.close()
+  const fresh = (await call(apiA.url, 'POST', '/api/invites', { token: apiA.token, body: {} })).json() as { link: string }
+  const bob2 = await reinstall(root, 'bob2', fresh.link, into)
+  t.after(() => { bob2.device.close() })
+  const coreA = hosts.get('alice')?.messenger() as MessengerCore
+  for (const e of [bob2.first, await bob2.seal(text(1, 'new phone, same Bob'))]) await assert.rejects(coreA.receiveEnvelope(e, 'mailbox'))
+  await alice.page.getByTestId('nav-chat').click()
+  await bobEntry.getByTestId('key-changed').waitFor()
+  await bobEntry.click()
+  await alice.page.locator('[data-testid=key-change][data-state=pending]').waitFor()
+  await shot(alice.page, '08-alice-key-changed')
+  await alice.page.getByTestId('compare-key').click()
+  const newDigits = (await alice.page.getByTestId('key-change-digits').innerText()).replace(/\s/g, '')
+  assert.equal(newDigits, bob2.device.safetyNumber(bob2.device.contacts()[0]?.id ?? '').digits)
+  assert.notEqual(newDigits, digitsA)
+  await alice.page.getByTestId('accept-key').click()
+  await alice.page.locator('[data-testid=key-change][data-state=accepted]').waitFor()
+  await alice.page.locator('[data-testid=message][data-direction=in]', { hasText: 'new phone, same Bob' }).waitFor()
+  assert.equal(await bobEntry.getByTestId('key-changed').count(), 0)
+  await shot(alice.page, '09-alice-key-accepted')
 
   assert.deepEqual(problems, [], 'no page errors, no CSP violations')
 })

@@ -17,6 +17,8 @@ interface Harness {
   run: (...argv: string[]) => Promise<{ code: number, out: string, err: string }>
   /** Starts `start` (in this process) and returns a function that stops it. */
   start: (dataDir: string, ...extra: string[]) => Promise<{ ui: string, stop: () => Promise<number> }>
+  /** The fake host behind a data directory. */
+  host: (dataDir: string) => FakeHost | undefined
 }
 
 function harness (t: { after: (fn: () => Promise<void> | void) => void }): Harness {
@@ -44,6 +46,7 @@ function harness (t: { after: (fn: () => Promise<void> | void) => void }): Harne
     ...extra
   })
   return {
+    host: (dataDir) => hosts.get(dataDir),
     run: async (...argv) => {
       const out: string[] = []
       const err: string[] = []
@@ -175,6 +178,42 @@ test('start, invite, contacts add/list, send, messages --json, status, verify be
 
   assert.equal(await nodeA.stop(), 0)
   assert.ok(!existsSync(join(a, API_INFO_FILE)), 'api.json is removed on stop')
+})
+
+test('key-change: the contact list and the conversation show it; compare, then accept or block', async (t) => {
+  const h = harness(t)
+  const a = tempDir(t)
+  const b = tempDir(t)
+  assert.equal((await h.run('init', '--data', a, '--name', 'Alice')).code, 0)
+  assert.equal((await h.run('init', '--data', b, '--name', 'Bob')).code, 0)
+  await h.start(a)
+  await h.start(b)
+  assert.equal((await h.run('contacts', 'add', (await h.run('invite', '--data', a)).out.trim(), '--data', b)).code, 0)
+  const bob = h.host(b)?.messenger()
+  assert.ok(bob !== undefined)
+  const alice = (await bob.contacts())[0]
+  assert.ok(alice !== undefined)
+
+  const none = await h.run('key-change', 'Alice', '--data', b)
+  assert.equal(none.code, 1)
+  assert.match(none.err, /has not changed/)
+  bob.simulateKeyChange(alice.id)
+  assert.match((await h.run('contacts', 'list', '--data', b)).out, /SAFETY NUMBER CHANGED: see `0message1 key-change [0-9a-f]+`/)
+  assert.match((await h.run('messages', 'Alice', '--data', b)).out, /-- Alice's safety number changed: 1 message\(s\) held; compare the new number/)
+  const shown = await h.run('key-change', 'Alice', '--data', b)
+  assert.equal(shown.code, 0, shown.err)
+  assert.match(shown.out, /The new number:\n {2}99999 99999 99999 99999\n/)
+  assert.match(shown.out, /--accept`; if not: `0message1 key-change [0-9a-f]+ --block`/)
+  assert.equal((await h.run('key-change', 'Alice', '--accept', '--block', '--data', b)).code, 2)
+
+  const blocked = await h.run('key-change', 'Alice', '--block', '--data', b)
+  assert.equal(blocked.code, 0, blocked.err)
+  assert.match(blocked.out, /Blocked Alice's new key/)
+  assert.match((await h.run('messages', 'Alice', '--data', b)).out, /you blocked the new key/)
+  bob.simulateKeyChange(alice.id)
+  const accepted = JSON.parse((await h.run('key-change', 'Alice', '--accept', '--json', '--data', b)).out) as ContactView
+  assert.deepEqual([accepted.keyChange?.state, accepted.verified], ['accepted', false])
+  assert.doesNotMatch((await h.run('contacts', 'list', '--data', b)).out, /SAFETY NUMBER CHANGED/)
 })
 
 test('resolveContact: by id, account id prefix, or unique name; ambiguity is an error', () => {

@@ -4,8 +4,8 @@
 // real messenger is under test.
 import { randomBytes } from 'node:crypto'
 import type {
-  ContactView, DeviceHost, HostState, InviteView, MessageView, Messenger, MessengerEvent,
-  SafetyNumberView, SettingsView, StatusView
+  ContactView, DeviceHost, HostState, InviteView, KeyChangeView, MessageView, Messenger, MessengerEvent,
+  PendingSafetyNumberView, SafetyNumberView, SettingsView, StatusView
 } from '../../src/messenger/types.ts'
 import { E2eeError } from '../../src/e2ee/errors.ts'
 import { IdentityError } from '../../src/identity/errors.ts'
@@ -13,7 +13,7 @@ import { MessengerError } from '../../src/messenger/errors.ts'
 import { StoreError } from '../../src/store/errors.ts'
 
 
-interface FakeContact { id: string, name: string, peer: FakeMessenger, verified: boolean }
+interface FakeContact { id: string, name: string, peer: FakeMessenger, verified: boolean, keyChange?: KeyChangeView }
 
 export class FakeNetwork {
   readonly messengers = new Map<string, FakeMessenger>()
@@ -52,6 +52,7 @@ export class FakeMessenger implements Messenger {
       accountId: c.peer.accountId,
       verified: c.verified,
       unread,
+      ...(c.keyChange === undefined ? {} : { keyChange: { ...c.keyChange } }),
       ...(last === undefined ? {} : { lastMessage: { text: last.text, at: last.at, direction: last.direction } })
     }
   }
@@ -177,6 +178,42 @@ export class FakeMessenger implements Messenger {
       if (back !== undefined) c.peer.#setState(back.id, m.id, { state: 'read' })
     }
     this.emit({ type: 'contact', contact: this.#view(c) })
+  }
+
+  /** Test hook: the contact's identity key changed (one held message), as the real device records it. */
+  simulateKeyChange (contactId: string): void {
+    const c = this.#contact(contactId)
+    c.keyChange = { at: Date.now(), state: 'pending', held: 1 }
+    this.emit({ type: 'contact', contact: this.#view(c) })
+  }
+
+  #pending (contactId: string): FakeContact & { keyChange: KeyChangeView } {
+    const c = this.#contact(contactId)
+    if (c.keyChange?.state !== 'pending') throw new E2eeError('NO_KEY_CHANGE', "This contact's identity key has not changed, or the change was already decided.")
+    return c as FakeContact & { keyChange: KeyChangeView }
+  }
+
+  async pendingSafetyNumber (contactId: string): Promise<PendingSafetyNumberView> {
+    const c = this.#pending(contactId)
+    const digits = '9'.repeat(60)
+    return { contactId, digits, scannable: Buffer.from(digits).toString('base64'), at: c.keyChange.at, held: c.keyChange.held }
+  }
+
+  async acceptKeyChange (contactId: string): Promise<ContactView> {
+    const c = this.#pending(contactId)
+    c.keyChange = { ...c.keyChange, state: 'accepted', held: 0, decidedAt: Date.now() }
+    c.verified = false
+    const v = this.#view(c)
+    this.emit({ type: 'contact', contact: v })
+    return v
+  }
+
+  async blockKeyChange (contactId: string): Promise<ContactView> {
+    const c = this.#pending(contactId)
+    c.keyChange = { ...c.keyChange, state: 'blocked', held: 0, decidedAt: Date.now() }
+    const v = this.#view(c)
+    this.emit({ type: 'contact', contact: v })
+    return v
   }
 
   async safetyNumber (contactId: string): Promise<SafetyNumberView> {

@@ -159,6 +159,18 @@ export class FakeDevice implements DevicePort<Payload> {
   setVerified (contactId: string, v: boolean): void { this.#get(contactId).verified = v }
   renameContact (id: string, name: string): void { this.#get(id).name = name }
 
+  // No identity keys here, so no key changes: the real flow is tested in test/e2ee/key-change.test.ts
+  // and test/messenger/key-change.test.ts.
+  pendingSafetyNumber (contactId: string): never {
+    this.#get(contactId)
+    throw new E2eeError('NO_KEY_CHANGE', 'No key change waits for this contact.')
+  }
+
+  async acceptKeyChange (contactId: string): Promise<void> { this.pendingSafetyNumber(contactId) }
+  async blockKeyChange (contactId: string): Promise<void> { this.pendingSafetyNumber(contactId) }
+  acceptedHeld (_contactId: string): Uint8Array[] { return [] }
+  releaseHeld (_contactId: string): void {}
+
   inboundMailboxes (): InboundMailbox[] {
     return [...this.#contacts.values()].map((c) => ({ contactId: c.id, mailboxId: c.myMailboxId, publicKey: new Uint8Array(32), sign: () => new Uint8Array(64) }))
   }

@@ -4,9 +4,9 @@
 // own errors and shows them (setError / fail / onError), so nothing is left to reject.
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
 import { Api, ApiFailure, type ApiEvent, type ContactView, type HostState, type MessageView, type StatusView } from './api.ts'
-import { AddContact, Conversation, InvitePanel, NetworkPanel, Onboarding, SafetyNumberPanel, SettingsPanel, Unlock } from './screens.tsx'
+import { AddContact, Conversation, InvitePanel, KeyChangePanel, NetworkPanel, Onboarding, SafetyNumberPanel, SettingsPanel, Unlock } from './screens.tsx'
 
-type Panel = 'chat' | 'invite' | 'add' | 'safety' | 'settings' | 'network'
+type Panel = 'chat' | 'invite' | 'add' | 'safety' | 'key-change' | 'settings' | 'network'
 
 function upsert (list: MessageView[], m: MessageView): MessageView[] {
   const i = list.findIndex((x) => x.id === m.id && x.direction === m.direction)
@@ -27,7 +27,7 @@ export function App ({ token }: { token: string | undefined }): React.JSX.Elemen
   const [live, setLive] = useState(false)
   const [notice, setNotice] = useState<string>()
   const selectedRef = useRef<string | undefined>(undefined)
-  selectedRef.current = panel === 'chat' || panel === 'safety' ? selected : undefined
+  selectedRef.current = panel === 'chat' || panel === 'safety' || panel === 'key-change' ? selected : undefined
 
   const fail = useCallback((err: unknown) => {
     if (err instanceof ApiFailure && err.status === 401) setHostState('unauthorized')
@@ -144,6 +144,7 @@ export function App ({ token }: { token: string | undefined }): React.JSX.Elemen
                   <span className='row'>
                     <strong className='name'>{c.name}</strong>
                     {c.verified && <span className='badge ok' title='Verified'>✓</span>}
+                    {c.keyChange?.state === 'pending' && <span className='badge warn' title='Safety number changed' data-testid='key-changed'>!</span>}
                     {c.unread > 0 && <span className='badge unread' data-testid='unread'>{c.unread}</span>}
                   </span>
                   <span className='last'>{c.lastMessage === undefined ? '—' : `${c.lastMessage.direction === 'out' ? 'You: ' : ''}${c.lastMessage.text}`}</span>
@@ -155,7 +156,13 @@ export function App ({ token }: { token: string | undefined }): React.JSX.Elemen
         <section className='main'>
           {panel === 'chat' && (current === undefined
             ? <p className='muted center'>Choose a conversation.</p>
-            : <Conversation api={api} contact={current} messages={messages[current.id] ?? []} onSafety={() => { setPanel('safety') }} onError={fail} />)}
+            : <Conversation api={api} contact={current} messages={messages[current.id] ?? []} onSafety={() => { setPanel('safety') }} onKeyChange={() => { setPanel('key-change') }} onError={fail} />)}
+          {panel === 'key-change' && current !== undefined && (
+            <KeyChangePanel
+              api={api} contact={current} onError={fail}
+              onDone={(c) => { setContacts((l) => l.map((x) => x.id === c.id ? c : x)); if (c.keyChange?.state !== 'pending') setNotice(undefined); setPanel('chat') }}
+            />
+          )}
           {panel === 'safety' && current !== undefined && <SafetyNumberPanel api={api} contact={current} onBack={() => { setPanel('chat') }} onError={fail} />}
           {panel === 'invite' && <InvitePanel api={api} onError={fail} />}
           {panel === 'add' && <AddContact api={api} onAdded={(c) => { setContacts((l) => l.some((x) => x.id === c.id) ? l : [...l, c]); void open(c.id) }} />}

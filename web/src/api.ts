@@ -27,7 +27,12 @@ export interface ContactView {
   unread: number
   lastMessage?: { text: string, at: number, direction: 'out' | 'in' }
   link?: LinkKind
+  /** The contact's identity key changed (newest change); pending: their messages are held until you decide. */
+  keyChange?: KeyChangeView
 }
+export interface KeyChangeView { at: number, state: 'pending' | 'accepted' | 'blocked', held: number, decidedAt?: number }
+/** The safety number with the contact's new, pending key. */
+export interface PendingSafetyNumberView { contactId: string, digits: string, scannable: string, at: number, held: number }
 export interface RelayView { address: string, state: 'connected' | 'connecting' | 'unreachable', reservation: boolean }
 export interface SettingsView { relayOnly: boolean, lanDiscovery: boolean, relays: string[], fetchIsolation: 'device' | 'contact' }
 export interface StatusView {
@@ -112,6 +117,10 @@ export class Api {
   safetyNumber = async (id: string): Promise<SafetyNumberView> => await this.call('GET', `/api/contacts/${encodeURIComponent(id)}/safety-number`)
   setVerified = async (id: string, verified: boolean): Promise<SafetyNumberView> =>
     await this.call('PUT', `/api/contacts/${encodeURIComponent(id)}/verified`, { verified })
+
+  pendingSafetyNumber = async (id: string): Promise<PendingSafetyNumberView> => await this.call('GET', `/api/contacts/${encodeURIComponent(id)}/key-change`)
+  acceptKeyChange = async (id: string): Promise<ContactView> => await this.call('POST', `/api/contacts/${encodeURIComponent(id)}/key-change/accept`)
+  blockKeyChange = async (id: string): Promise<ContactView> => await this.call('POST', `/api/contacts/${encodeURIComponent(id)}/key-change/block`)
 
   updateSettings = async (patch: Partial<SettingsView>): Promise<SettingsView> => await this.call('PATCH', '/api/settings', patch)
   addRelay = async (address: string): Promise<SettingsView> => await this.call('POST', '/api/settings/relays', { address })

@@ -3,7 +3,7 @@
 // own errors and shows them (setError / fail / onError), so nothing is left to reject.
 import { useEffect, useRef, useState } from 'react'
 import QRCode from 'qrcode'
-import type { Api, ContactView, InviteView, MessageView, SafetyNumberView, StatusView } from './api.ts'
+import type { Api, ContactView, InviteView, MessageView, PendingSafetyNumberView, SafetyNumberView, StatusView } from './api.ts'
 
 const STATE_LABEL: Record<MessageView['state'], string> = {
   queued: 'queued',
@@ -165,8 +165,27 @@ export function AddContact ({ api, onAdded }: { api: Api, onAdded: (c: ContactVi
   )
 }
 
-export function Conversation ({ api, contact, messages, onSafety, onError }: {
-  api: Api, contact: ContactView, messages: MessageView[], onSafety: () => void, onError: (e: unknown) => void
+/** The chat's system line for a changed safety number; while pending, the way to compare and decide. */
+function KeyChangeLine ({ contact, onCompare }: { contact: ContactView, onCompare: () => void }): React.JSX.Element | null {
+  const k = contact.keyChange
+  if (k === undefined) return null
+  return (
+    <div className='system' data-testid='key-change' data-state={k.state}>
+      <p>{contact.name}'s safety number changed · {time(k.at)}</p>
+      {k.state === 'pending' && (
+        <>
+          <p className='muted'>They reinstalled, or someone else is writing as them. {k.held} message(s) held until you compare the new safety number and accept or block it.</p>
+          <button type='button' className='primary' data-testid='compare-key' onClick={onCompare}>Compare safety numbers</button>
+        </>
+      )}
+      {k.state === 'accepted' && <p className='muted'>You accepted the new key. Verify it when you can.</p>}
+      {k.state === 'blocked' && <p className='muted'>You blocked the new key; its messages are dropped.</p>}
+    </div>
+  )
+}
+
+export function Conversation ({ api, contact, messages, onSafety, onKeyChange, onError }: {
+  api: Api, contact: ContactView, messages: MessageView[], onSafety: () => void, onKeyChange: () => void, onError: (e: unknown) => void
 }): React.JSX.Element {
   const [text, setText] = useState('')
   const [busy, setBusy] = useState(false)
@@ -189,9 +208,10 @@ export function Conversation ({ api, contact, messages, onSafety, onError }: {
         <button type='button' data-testid='open-safety' onClick={onSafety}>{contact.verified ? 'Verified ✓' : 'Verify safety number'}</button>
       </div>
       <div className='messages' data-testid='messages'>
-        {messages.length === 0 && <p className='muted center'>No messages yet. Say hello.</p>}
-        {messages.map((m) => (
+        {messages.length === 0 && contact.keyChange === undefined && <p className='muted center'>No messages yet. Say hello.</p>}
+        {messages.map((m, i) => (
           <div key={`${m.direction}-${m.id}`}>
+            {contact.keyChange !== undefined && m.at > contact.keyChange.at && (messages[i - 1]?.at ?? 0) <= contact.keyChange.at && <KeyChangeLine contact={contact} onCompare={onKeyChange} />}
             {m.gapBefore !== undefined && m.gapBefore > 0 && <p className='gap'>{m.gapBefore} message(s) missing here</p>}
             <div className={`msg ${m.direction}`} data-testid='message' data-direction={m.direction} data-state={m.state}>
               <div className='text'>{m.text}</div>
@@ -204,6 +224,7 @@ export function Conversation ({ api, contact, messages, onSafety, onError }: {
             </div>
           </div>
         ))}
+        {contact.keyChange !== undefined && !messages.some((m) => m.at > (contact.keyChange?.at ?? 0)) && <KeyChangeLine contact={contact} onCompare={onKeyChange} />}
         <div ref={end} />
       </div>
       <form className='composer' onSubmit={(e) => { void send(e) }}>
@@ -239,6 +260,37 @@ export function SafetyNumberPanel ({ api, contact, onBack, onError }: { api: Api
               <input type='checkbox' data-testid='verified-toggle' checked={sn.verified} onChange={(e) => { void toggle(e.target.checked) }} />
               I compared the numbers and they match: mark {contact.name} as verified
             </label>
+          </>
+          )}
+    </div>
+  )
+}
+
+/** A contact's new safety number: compare it, then accept (their held messages open) or block. Never automatic. */
+export function KeyChangePanel ({ api, contact, onDone, onError }: { api: Api, contact: ContactView, onDone: (c: ContactView) => void, onError: (e: unknown) => void }): React.JSX.Element {
+  const [sn, setSn] = useState<PendingSafetyNumberView>()
+  const [busy, setBusy] = useState(false)
+  useEffect(() => { api.pendingSafetyNumber(contact.id).then(setSn, onError) }, [api, contact.id, onError])
+  const decide = async (f: (id: string) => Promise<ContactView>): Promise<void> => {
+    setBusy(true)
+    try { onDone(await f(contact.id)) } catch (err) { onError(err) } finally { setBusy(false) }
+  }
+  const groups = sn?.digits.match(/.{1,5}/g) ?? []
+  return (
+    <div className='panel' data-testid='key-change-panel'>
+      <button type='button' onClick={() => { onDone(contact) }}>← Back</button>
+      <h2>{contact.name}'s safety number changed</h2>
+      <p>Either {contact.name} reinstalled the app (or moved to a new device), or someone else is writing as {contact.name}. Compare the new number below with the one on {contact.name}'s device, in person or on a call, before you accept.</p>
+      {sn === undefined
+        ? <p className='muted'>Loading…</p>
+        : (
+          <>
+            <div className='digits mono' data-testid='key-change-digits'>{groups.map((g, i) => <span key={i}>{g}</span>)}</div>
+            <p className='muted'>{sn.held} message(s) held under the new key.</p>
+            <div className='actions'>
+              <button type='button' className='primary' data-testid='accept-key' disabled={busy} onClick={() => { void decide(api.acceptKeyChange) }}>The numbers match: accept</button>
+              <button type='button' data-testid='block-key' disabled={busy} onClick={() => { void decide(api.blockKeyChange) }}>Block the new key</button>
+            </div>
           </>
           )}
     </div>

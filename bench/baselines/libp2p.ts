@@ -83,11 +83,15 @@ async function run (ctx: BenchContext): Promise<RowInput[]> {
   const c = latencyStats(connects)
 
   // Memory per open connection on the echoing node: the floor of what a relay holds per device.
+  // Measured twice before: the first collection frees the garbage of the echo loop above, and the RSS that
+  // frees is returned only by the time of the second.
   echo.send({ type: 'measure' })
-  const before = await echo.next<{ rss: number }>('memory')
+  await echo.next('memory')
+  echo.send({ type: 'measure' })
+  const before = await echo.next<{ rss: number, heapUsed: number }>('memory')
   const clients: Libp2p[] = []
   ctx.defer(async () => { await Promise.allSettled(clients.map(async (n) => { await n.stop() })) })
-  const m = ctx.n(200, 100)
+  const m = ctx.n(300, 200)
   for (let i = 0; i < m && !ctx.signal.aborted; i += 10) {
     clients.push(...await Promise.all(Array.from({ length: Math.min(10, m - i) }, async () => {
       const n = await plainNode()
@@ -96,8 +100,9 @@ async function run (ctx: BenchContext): Promise<RowInput[]> {
     })))
   }
   echo.send({ type: 'measure' })
-  const after = await echo.next<{ rss: number, connections: number }>('memory')
-  const perConnection = (after.rss - before.rss) / Math.max(1, after.connections) / 1024
+  const after = await echo.next<{ rss: number, heapUsed: number, connections: number }>('memory')
+  const added = Math.max(1, clients.length)
+  const perConnection = (after.rss - before.rss) / added / 1024
   ctx.record('libp2p.rtt.p50', s.p50)
   ctx.record('libp2p.rtt.p99', s.p99)
   ctx.record('libp2p.connect.p50', c.p50)
@@ -106,7 +111,7 @@ async function run (ctx: BenchContext): Promise<RowInput[]> {
     { ...ROWS[0], value: s.p50 },
     { ...ROWS[1], value: s.p99 },
     { ...ROWS[2], value: c.p50, note: `${ROWS[2].note}; ${connects.length} connections` },
-    { ...ROWS[3], value: perConnection, note: `${ROWS[3].note}; ${after.connections} connections, RSS ${(before.rss / 2 ** 20).toFixed(0)} -> ${(after.rss / 2 ** 20).toFixed(0)} MB` }
+    { ...ROWS[3], value: perConnection, note: `${ROWS[3].note}; ${clients.length} connections added (${after.connections} open), RSS ${(before.rss / 2 ** 20).toFixed(1)} -> ${(after.rss / 2 ** 20).toFixed(1)} MB, heap delta ${((after.heapUsed - before.heapUsed) / added / 1024).toFixed(1)} KB per connection` }
   ]
 }
 

@@ -18,10 +18,9 @@ import { textPayload } from '../lib/devices.ts'
 /** Relay limits for benchmarks: the per-connection deposit rate limit (600/min) would measure the limiter. */
 const BENCH_RELAY_LIMITS = { depositsPerMinutePerConnection: 1_000_000, maxMailboxCount: 100_000, maxMailboxBytes: 1024 * 1024 * 1024 }
 const STATE_TIMEOUT_MS = 30_000
-/** Deposits in flight from one node. At 24 and 64 in flight the relay reset streams here (its limit is
- * MAILBOX_MAX_INBOUND_STREAMS = 32 per connection, counted before closed streams are released); 8 never did.
- */
-const DEPOSIT_WINDOW = 8
+/** Deposits in flight from one node: the client coalesces them into multi-envelope frames on one stream
+ * (src/net/mailbox-deposit.ts), so this is how many a busy device would have queued, not a stream count. */
+const DEPOSIT_WINDOW = 512
 
 async function relay (ctx: BenchContext): Promise<{ handle: RelayHandle, address: string }> {
   const handle = await startRelay({ dataDir: ctx.tmpDir('relay'), listen: ['/ip4/127.0.0.1/tcp/0'], logger: silentLogger, limits: BENCH_RELAY_LIMITS })

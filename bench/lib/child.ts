@@ -16,7 +16,7 @@ export interface Child {
 export function startChild (ctx: BenchContext, script: string, args: string[] = [], execArgv: string[] = []): Child {
   const proc = fork(fileURLToPath(new URL(`../children/${script}`, import.meta.url)), args, {
     cwd: ROOT,
-    execArgv: ['--import', 'tsx', '--import', './src/platform/shims.ts', '--expose-gc', ...execArgv],
+    execArgv: ['--import', 'tsx', '--import', './src/platform/shims.ts', '--expose-gc', ...(process.env.BENCH_CPU_PROF !== undefined ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_CPU_PROF] : []), ...execArgv],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc']
   })
   const inbox: Array<Record<string, unknown>> = []

@@ -84,15 +84,19 @@ async function introduceAndSend (a: ApiClient, b: ApiClient, text: string): Prom
 
 test('lan: two nodes on one bridge, started with `0message1 start --lan`, talk across the LAN', { timeout: 400_000 }, async (t) => {
   if (!requireNetns(t)) return
-  const lan = createLan(t, 2)
+  const lan = createLan(t, 3)
   const root = mkdtempSync(join(tmpdir(), '0m1-lan-'))
   t.after(() => { rmSync(root, { recursive: true, force: true }) })
-  const [da, db] = lan.devices
-  assert.ok(da !== undefined && db !== undefined)
+  const [da, db, dc] = lan.devices
+  assert.ok(da !== undefined && db !== undefined && dc !== undefined)
   const dirA = join(root, 'a')
   const dirB = join(root, 'b')
+  const dirC = join(root, 'c')
   init(dirA, 'Ann')
   init(dirB, 'Ben')
+  init(dirC, 'Cy')
+  // A third node on the same LAN without --lan: it must stay silent on mDNS.
+  await cli(t, dc.ns, ['start', '--data', dirC], /^Web UI: http:\/\/127\.0\.0\.1:/m)
   // Both listen on every interface (the default) with LAN discovery on; each API stays on its own loopback.
   await cli(t, da.ns, ['start', '--lan', '--data', dirA], /^Web UI: http:\/\/127\.0\.0\.1:/m)
   await cli(t, db.ns, ['start', '--lan', '--data', dirB], /^Web UI: http:\/\/127\.0\.0\.1:/m)
@@ -111,6 +115,8 @@ test('lan: two nodes on one bridge, started with `0message1 start --lan`, talk a
   assert.ok(status.addresses.some((x) => x.includes(`/${LAN_PREFIX}.`)), JSON.stringify(status.addresses))
   // --lan turned discovery on for real: both nodes speak mDNS on the LAN (what they reveal there: a peer id).
   await waitFor(() => lan.mdnsFrom(da.address) > 0 && lan.mdnsFrom(db.address) > 0, 'mDNS packets from both nodes on the bridge', 30_000)
+  assert.equal(lan.mdnsFrom(dc.address), 0, 'a node without --lan sends no mDNS')
+  assert.equal((await ApiClient.forDataDir(dirC).settings()).lanDiscovery, false)
 })
 
 test('lan: two nodes behind separate NATs, mDNS off, reach each other through `0message1 relay --announce`', { timeout: 400_000 }, async (t) => {

@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createTestnet } from '../helpers/testnet.ts'
 import { makeMailboxKey } from '../helpers/mailbox-key.ts'
+import { waitFor } from '../helpers/wait.ts'
+import { multiaddr } from '@multiformats/multiaddr'
 import { startRelay } from '../../src/relay/service.ts'
 import { MetricsError, parseMetricsListen, startMetricsServer } from '../../src/relay/metrics.ts'
 
@@ -102,4 +104,21 @@ test('metrics: the endpoint listens on loopback only', async () => {
     assert.throws(() => parseMetricsListen(bad), (err) => MetricsError.is(err, 'BAD_ADDRESS'), bad)
   }
   await assert.rejects(startMetricsServer({ listen: '0.0.0.0:0', read: () => '', healthy: () => true }), (err) => MetricsError.is(err, 'NOT_LOOPBACK'))
+})
+
+test('metrics: reservations and circuits are gauges of the relay\'s state', async (t) => {
+  // Both devices reachable only through the relay (no listen address of their own).
+  const net = await createTestnet(t, { relays: 1, devices: 0 })
+  const relay = net.relays[0]
+  assert.ok(relay !== undefined)
+  const a = await net.addDevice({ listen: [] })
+  const b = await net.addDevice({ listen: [] })
+  await waitFor(() => sample(relay.handle.metrics(), 'zerom1_relay_reservations') === 2, 'two reservations', 20_000)
+  assert.equal(sample(relay.handle.metrics(), 'zerom1_relay_circuits'), 0)
+  const circuit = b.addresses().find((x) => x.includes('/p2p-circuit'))
+  assert.ok(circuit !== undefined, JSON.stringify(b.addresses()))
+  await a.libp2p.dial(multiaddr(circuit))
+  await waitFor(() => sample(relay.handle.metrics(), 'zerom1_relay_circuits') === 1, 'one circuit', 20_000)
+  const text = relay.handle.metrics()
+  for (const secret of [relay.handle.peerId, a.peerId, b.peerId]) assert.ok(!text.includes(secret), secret)
 })

@@ -5,14 +5,11 @@
 // anything a device sent: the only label is a refusal reason, from a fixed list (src/wire/mailbox.ts).
 import { createServer, type Server } from 'node:http'
 import { CodedError } from '../platform/coded-error.ts'
+import { isLoopback } from '../platform/loopback.ts'
 
 export type MetricsErrorCode = 'NOT_LOOPBACK' | 'BAD_ADDRESS'
 export class MetricsError extends CodedError<MetricsErrorCode> {}
 
-/** The same loopback test as the local API's (src/api/checks.ts), which this layer may not import. */
-function isLoopback (host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)
-}
 
 /** What the mailbox service counts as it works (src/relay/mailbox-service.ts increments these in place). */
 export interface MailboxCounters {

@@ -144,4 +144,17 @@ test('lan: two nodes behind separate NATs, mDNS off, reach each other through `0
   console.log(`lan(relay): invite addresses ${JSON.stringify(inviteAddresses)}; delivered by ${path ?? '?'}`)
   assert.ok(inviteAddresses.some((x) => x.startsWith(relayAddr) && x.includes('/p2p-circuit')), JSON.stringify(inviteAddresses))
   assert.ok(path === 'relayed' || path === 'mailbox', `two symmetric NATs leave only the relay: ${path ?? '?'}`)
+  // Once introduced, a message goes live through the relay's circuit (B's unreachable LAN address in A's card
+  // does not hold it back).
+  const contactOnA = (await a.contacts())[0]
+  assert.ok(contactOnA !== undefined)
+  const second = await a.send(contactOnA.id, 'and back through the relay')
+  let secondPath: string | undefined
+  await waitFor(async () => {
+    const m = (await a.messages(contactOnA.id)).find((x) => x.id === second.id)
+    secondPath = m?.path
+    return m?.state === 'delivered' || m?.state === 'read'
+  }, 'A\'s reply to be delivered', DELIVERY_MS)
+  console.log(`lan(relay): reply delivered by ${secondPath ?? '?'}`)
+  assert.ok(secondPath === 'relayed' || secondPath === 'mailbox', secondPath)
 })

@@ -4,6 +4,7 @@ import type { IncomingMessage } from 'node:http'
 import { networkInterfaces } from 'node:os'
 import { ApiError } from './errors.ts'
 import { tokenMatches } from './token.ts'
+import { isLoopback } from '../platform/loopback.ts'
 
 export const DEFAULT_API_LISTEN = '127.0.0.1:7450'
 /** Largest request body: a message of MAX_TEXT_BYTES with JSON escaping (at most 6 characters a byte) fits. */
@@ -18,9 +19,7 @@ export function parseListen (listen: string): { host: string, port: number } {
   return { host: host.startsWith('[') ? host.slice(1, -1) : host, port }
 }
 
-export function isLoopback (host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)
-}
+export { isLoopback }
 
 export function isWildcard (host: string): boolean {
   return host === '0.0.0.0' || host === '::'

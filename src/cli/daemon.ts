@@ -15,6 +15,8 @@ import { CliError } from './errors.ts'
 import { STUN_DEFAULT_PORT } from '../relay/stun.ts'
 import type { CliRuntime, HostFactoryOptions, RelayRunning } from './runtime.ts'
 import { readPassphraseFile, type Parsed } from './args.ts'
+import { ALL_INTERFACES_LISTEN } from '../net/addresses.ts'
+import { announceAddresses, handOutAddresses, metricsOption } from './relay-options.ts'
 
 /** Where a relay keeps its store unless --data says otherwise: never inside a device's directory. */
 export const DEFAULT_RELAY_DIR_NAME = '.0message1-relay'
@@ -110,7 +112,10 @@ export async function runStart (rt: CliRuntime, p: Parsed, dataDir: string): Pro
   const listen = strings(p.values.listen)
   const relays = strings(p.values.relay)
   const bootstrap = strings(p.values.bootstrap)
-  if (listen !== undefined) o.listen = listen
+  // Every interface unless told otherwise: a contact on this network must be able to dial us (relay-only mode
+  // listens nowhere of its own whatever this says).
+  o.listen = listen ?? [...ALL_INTERFACES_LISTEN]
+  if (p.values.lan === true) o.lanDiscovery = true
   if (relays !== undefined) o.relays = relays
   if (bootstrap !== undefined) o.bootstrap = bootstrap
   if (passphrase !== undefined) o.passphrase = passphrase
@@ -154,18 +159,29 @@ export async function runRelay (rt: CliRuntime, p: Parsed, _dataDir: string): Pr
   const listen = strings(p.values.listen) ?? DEFAULT_RELAY_LISTEN
   const bootstrap = strings(p.values.bootstrap)
   const stun = stunOption(p.values.stun)
+  const announce = announceAddresses(strings(p.values.announce))
+  const metrics = metricsOption(p.values.metrics)
   let relay: RelayRunning
   try {
-    relay = await rt.startRelay({ dataDir, listen, logger, stun, ...(bootstrap === undefined ? {} : { bootstrap }) })
+    relay = await rt.startRelay({
+      dataDir, listen, logger, stun,
+      ...(bootstrap === undefined ? {} : { bootstrap }),
+      ...(announce === undefined ? {} : { announce }),
+      ...(metrics === undefined ? {} : { metrics })
+    })
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE' || /EADDRINUSE|address already in use/i.test(err instanceof Error ? err.message : String(err))) {
       throw new CliError('FAILED', 'A listen address or the STUN port of the relay is in use; choose others with --listen or --stun PORT|off.', { cause: err })
     }
     throw err
   }
-  if (p.values.json === true) rt.stdout(JSON.stringify({ peerId: relay.peerId, addresses: relay.addresses }) + '\n')
-  else rt.stdout(`Relay running (data: ${dataDir}), peer id ${relay.peerId}. Give devices one of these addresses (start --relay ...):\n${relay.addresses.join('\n')}\n`)
-  rt.onReady?.({ peerId: relay.peerId, addresses: relay.addresses })
+  const handOut = handOutAddresses(relay.addresses, relay.peerId, announce)
+  if (p.values.json === true) rt.stdout(JSON.stringify({ peerId: relay.peerId, addresses: handOut, ...(relay.metricsUrl === undefined ? {} : { metrics: relay.metricsUrl }) }) + '\n')
+  else {
+    rt.stdout(`Relay running (data: ${dataDir}), peer id ${relay.peerId}. Give devices ${handOut.length === 1 ? 'this address' : 'one of these addresses'} (Settings > Relays, or start --relay ...):\n${handOut.join('\n')}\n`)
+    if (relay.metricsUrl !== undefined) rt.stdout(`Metrics: ${relay.metricsUrl}/metrics (health: ${relay.metricsUrl}/healthz)\n`)
+  }
+  rt.onReady?.({ peerId: relay.peerId, addresses: handOut, ...(relay.metricsUrl === undefined ? {} : { metrics: relay.metricsUrl }) })
   try {
     await rt.waitForStop()
   } finally {

@@ -18,13 +18,19 @@ export const USAGE = `Usage: 0message1 <command> [options]
 
 Commands:
   init [--name NAME] [--passphrase-file F]     create this device's account (offline)
-  start [--listen MA]... [--relay MA]... [--api HOST:PORT] [--passphrase-file F]
+  start [--listen MA]... [--relay MA]... [--lan] [--api HOST:PORT] [--passphrase-file F]
                                                run the device node, its web UI and local API
+                                               (listens on every interface unless --listen;
+                                               --lan: LAN discovery, which shows your peer id
+                                               to the local network)
                                                (--api-allow-remote: permit a non-loopback
                                                HOST; the token then travels in plain HTTP)
-  relay [--listen MA]... [--bootstrap MA]... [--stun PORT|off]
-                                               run a relay (circuit relay, mailboxes, DHT, and a
-                                               STUN responder on UDP PORT, default 3478)
+  relay [--listen MA]... [--bootstrap MA]... [--stun PORT|off] [--announce MA]...
+        [--metrics 127.0.0.1:PORT]             run a relay (circuit relay, mailboxes, DHT, and a
+                                               STUN responder on UDP PORT, default 3478);
+                                               --announce: the public address devices dial
+                                               (port forwarding, cloud NAT); --metrics:
+                                               Prometheus /metrics and /healthz on loopback
   invite [--json]                              print an invite link to give to someone
   contacts add LINK [--name NAME] [--json]     add a contact from their invite link
   contacts list [--json]                       list contacts
@@ -290,6 +296,7 @@ export async function main (argv: string[], runtime: CliRuntime = defaultRuntime
           relay: { type: 'string', multiple: true },
           bootstrap: { type: 'string', multiple: true },
           api: { type: 'string' },
+          lan: { type: 'boolean' },
           'api-allow-remote': { type: 'boolean' },
           'passphrase-file': { type: 'string' }
         })
@@ -297,7 +304,14 @@ export async function main (argv: string[], runtime: CliRuntime = defaultRuntime
         return await runStart(rt, p, dataDirOf(p.values, rt.env))
       }
       case 'relay': {
-        const p = parse(command, rest, { listen: { type: 'string', multiple: true }, bootstrap: { type: 'string', multiple: true }, stun: { type: 'string' }, ...JSON_OPT })
+        const p = parse(command, rest, {
+          listen: { type: 'string', multiple: true },
+          bootstrap: { type: 'string', multiple: true },
+          stun: { type: 'string' },
+          announce: { type: 'string', multiple: true },
+          metrics: { type: 'string' },
+          ...JSON_OPT
+        })
         noExtra(p, 0, command)
         return await runRelay(rt, p, dataDirOf(p.values, rt.env))
       }

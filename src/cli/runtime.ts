@@ -8,6 +8,8 @@ export interface HostFactoryOptions {
   listen?: string[]
   relays?: string[]
   bootstrap?: string[]
+  /** `start --lan`: LAN discovery (mDNS) on. */
+  lanDiscovery?: boolean
   passphrase?: string
   logger: Logger
 }
@@ -15,10 +17,12 @@ export interface HostFactoryOptions {
 export interface RelayRunning {
   readonly peerId: string
   readonly addresses: readonly string[]
+  /** The metrics endpoint's base URL (`relay --metrics`). */
+  readonly metricsUrl?: string | undefined
   stop: () => Promise<void>
 }
 
-export interface RelayFactoryOptions { dataDir: string, listen: string[], bootstrap?: string[], logger: Logger, stun?: number | 'off' }
+export interface RelayFactoryOptions { dataDir: string, listen: string[], bootstrap?: string[], logger: Logger, stun?: number | 'off', announce?: string[], metrics?: string }
 
 export interface CliRuntime {
   readonly stdout: (text: string) => void

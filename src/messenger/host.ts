@@ -21,6 +21,8 @@ export interface DeviceHostOptions {
   /** Relays given on the command line: they replace the stored list when given. */
   readonly relays?: readonly string[]
   readonly bootstrap?: readonly string[]
+  /** `start --lan`: turns LAN discovery (mDNS) on and saves it, as the Settings page would. */
+  readonly lanDiscovery?: boolean
   readonly passphrase?: string
   readonly logger: Logger
   readonly now?: () => number
@@ -115,6 +117,7 @@ class Host implements DeviceHost {
     if (this.#o.relays !== undefined && this.#o.relays.length > 0) {
       this.#saveSettings({ ...this.#settings(), relays: checkRelays(this.#o.relays) })
     }
+    if (this.#o.lanDiscovery === true) this.#saveSettings({ ...this.#settings(), lanDiscovery: true })
     try {
       this.#node = await this.#createNode(this.#settings())
       const core = new MessengerCore({

@@ -53,6 +53,8 @@ export interface ProfileOptions {
   readonly profile: 'device' | 'relay'
   readonly privateKey?: PrivateKey | undefined
   readonly listen: readonly string[]
+  /** Relay: the addresses to advertise instead of the listen ones (`relay --announce`: port forwarding, cloud NAT). */
+  readonly announce?: readonly string[] | undefined
   /** Device: relay multiaddrs (with /p2p/<id>) on which to hold reservations. */
   readonly relays?: readonly string[] | undefined
   readonly bootstrap?: readonly string[] | undefined
@@ -195,6 +197,7 @@ export async function createProfileLibp2p (o: ProfileOptions): Promise<NodeLibp2
     ...(o.privateKey !== undefined ? { privateKey: o.privateKey } : {}),
     addresses: {
       listen,
+      ...(!device && o.announce !== undefined && o.announce.length > 0 ? { announce: [...o.announce] } : {}),
       // relayOnly: announce circuit addresses only, never an observed or listen address of our own.
       // Others: never announce `<relay>/p2p-circuit/webrtc` addresses. The upgrade is dialled from the open
       // circuit (src/net/holepunch.ts); announced, DCUtR (which takes them for public addresses) would dial

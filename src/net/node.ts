@@ -1,5 +1,6 @@
 // The device's network node: one libp2p node (device profile) with the deliver protocol, mailbox client,
 // presence in the DHT, relay reservations kept alive, and a view of relays and NAT for the status screen.
+import { shareableAddresses } from './addresses.ts'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -119,7 +120,7 @@ export async function createDeviceNode (o: DeviceNodeOptions): Promise<DeviceNod
 
   const addresses = (): string[] => {
     const all = libp2p.getMultiaddrs().map((ma) => ma.toString())
-    return relayOnly ? all.filter((a) => isCircuit(a)) : all
+    return relayOnly ? all.filter((a) => isCircuit(a)) : shareableAddresses(all)
   }
 
   const reservations = libp2p.services.reservations

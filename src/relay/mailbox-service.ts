@@ -6,6 +6,7 @@ import { createHash, createPublicKey, randomBytes, timingSafeEqual, verify } fro
 import type { Connection, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import type { Logger } from '../platform/logger.ts'
+import { countRefusal, newMailboxCounters, type MailboxCounters } from './metrics.ts'
 import { NetError } from '../net/errors.ts'
 import { WireError } from '../wire/errors.ts'
 import {
@@ -67,6 +68,8 @@ export class MailboxService {
   private stopped = false
   /** Transactions committed and envelopes in them (tests check that deposits from many streams share commits). */
   readonly commits = { transactions: 0, envelopes: 0 }
+  /** What the metrics endpoint shows (src/relay/metrics.ts): counts and sizes only. */
+  readonly counters: MailboxCounters = newMailboxCounters()
 
   constructor (o: MailboxServiceOptions) { this.o = o }
 
@@ -131,6 +134,7 @@ export class MailboxService {
           }
           if (name === 'InvalidDataLengthError' || name === 'InvalidDataLengthLengthError') {
             this.o.logger.info('mailbox-refused', { reason: 'TOO_LARGE' })
+            countRefusal(this.counters, 'TOO_LARGE')
             await send({ type: 'error', reqId: 0, reason: 'TOO_LARGE', message: `Frame is over the ${MAX_CLIENT_FRAME_BYTES}-byte limit; envelopes may be at most ${this.o.limits.maxEnvelopeBytes} bytes.` }).catch(() => {})
             await stream.close().catch(() => {})
             return
@@ -143,6 +147,7 @@ export class MailboxService {
         } catch (err) {
           const reason: RefusalReason = WireError.is(err, 'VERSION') ? 'UNSUPPORTED_VERSION' : WireError.is(err, 'TOO_LARGE') ? 'TOO_LARGE' : 'BAD_FRAME'
           this.o.logger.info('mailbox-refused', { reason })
+          countRefusal(this.counters, reason)
           await send({ type: 'error', reqId: 0, reason, message: (err as Error).message })
           await stream.close().catch(() => {})
           return
@@ -169,6 +174,7 @@ export class MailboxService {
             pending = undefined
             if (p === undefined || !this.verifyOwner(p.mailboxId, p.challenge, frame.publicKey, frame.signature)) {
               this.o.logger.info('mailbox-refused', { reason: 'AUTH_FAILED' })
+              countRefusal(this.counters, 'AUTH_FAILED')
               await send({ type: 'error', reqId: frame.reqId, reason: 'AUTH_FAILED', message: 'The mailbox signature did not verify.' })
               break
             }
@@ -177,24 +183,28 @@ export class MailboxService {
             owner = { key, mailboxId: p.mailboxId, ...this.noticeSession(stream, lp) }
             this.register(key, owner.session)
             observe('session', p.mailboxId)
+            this.counters.sessions++
             this.o.logger.debug('mailbox-session-open')
             await send({ type: 'ok', reqId: frame.reqId, count: 0 })
             break
           }
           case 'fetch': {
-            if (owner === undefined) { await send(notAuthenticated(frame.reqId)); break }
+            if (owner === undefined) { countRefusal(this.counters, 'NOT_AUTHENTICATED'); await send(notAuthenticated(frame.reqId)); break }
             // Answered before the page is read: whatever is committed after this gets a new notice.
             owner.answered()
             const { items, more } = this.o.store.page(owner.mailboxId, frame.cursor, frame.limit, MAX_PAGE_ENVELOPE_BYTES, this.o.now())
             const cursor = items.length > 0 ? (items[items.length - 1]?.seq ?? frame.cursor) : frame.cursor
             this.o.logger.debug('mailbox-fetch', { items: items.length })
+            this.counters.fetches++
+            this.counters.fetchedEnvelopes += items.length
             await send({ type: 'batch', reqId: frame.reqId, cursor, more, items: items.map((i) => ({ id: i.id, envelope: i.envelope })) })
             break
           }
           case 'ack': {
-            if (owner === undefined) { await send(notAuthenticated(frame.reqId)); break }
+            if (owner === undefined) { countRefusal(this.counters, 'NOT_AUTHENTICATED'); await send(notAuthenticated(frame.reqId)); break }
             const deleted = this.o.store.ackEach(owner.mailboxId, frame.ids)
             this.o.logger.debug('mailbox-ack', { items: deleted.filter(Boolean).length })
+            this.counters.acks += deleted.filter(Boolean).length
             await send({ type: 'acked', reqId: frame.reqId, deleted })
             break
           }
@@ -228,6 +238,7 @@ export class MailboxService {
           close()
         }, this.o.limits.sessionNoticeDeadlineMs)
         timer.unref()
+        this.counters.notices++
         lp.write(NOTICE).catch(() => {}) // one frame at most is outstanding: nothing to wait for
       },
       close: () => { answered(); close() },
@@ -256,10 +267,15 @@ export class MailboxService {
     const batch = this.batch
     this.batch = []
     const l = this.o.limits
+    const started = performance.now()
     try {
       const results = this.o.store.depositMany(batch, now, { maxCount: l.maxMailboxCount, maxBytes: l.maxMailboxBytes, maxTotalBytes: l.maxTotalBytes, expiryMs: l.expiryMs })
       this.commits.transactions++
       this.commits.envelopes += batch.length
+      const seconds = (performance.now() - started) / 1000
+      this.counters.commits++
+      this.counters.commitSeconds += seconds
+      this.counters.commitMaxSeconds = Math.max(this.counters.commitMaxSeconds, seconds)
       batch.forEach((b, i) => { b.resolve(results[i] as DepositResult) })
     } catch (err) {
       for (const b of batch) b.reject(err)
@@ -275,8 +291,10 @@ export class MailboxService {
     for (const [at, item] of items.entries()) {
       if (item.envelope.length > l.maxEnvelopeBytes) {
         this.o.logger.info('mailbox-refused', { reason: 'TOO_LARGE', size: item.envelope.length })
+        countRefusal(this.counters, 'TOO_LARGE')
         statuses.push('TOO_LARGE')
       } else if (!this.takeRate(connectionId, now)) {
+        countRefusal(this.counters, 'RATE_LIMITED')
         statuses.push('RATE_LIMITED')
       } else {
         statuses.push('stored')
@@ -291,6 +309,7 @@ export class MailboxService {
     } catch (err) {
       this.o.logger.error('mailbox-store-failed', { code: errorCode(err) })
       for (const a of accepted) statuses[a.at] = 'INTERNAL'
+      countRefusal(this.counters, 'INTERNAL', accepted.length)
       return statuses
     }
     // Committed (synchronous=FULL) above: now the answer may go out, and the owners' live sessions get a notice.
@@ -299,9 +318,12 @@ export class MailboxService {
       const a = accepted[i] as { at: number, item: DepositItem }
       if (!r.ok) {
         this.o.logger.info('mailbox-refused', { reason: r.reason })
+        countRefusal(this.counters, r.reason)
         statuses[a.at] = r.reason
         return
       }
+      this.counters.deposits++
+      this.counters.depositBytes += a.item.envelope.length
       touched.add(Buffer.from(a.item.mailboxId).toString('hex'))
     })
     for (const key of touched) for (const s of this.sessions.get(key) ?? []) s.notify()

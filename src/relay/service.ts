@@ -13,8 +13,13 @@ import { resolveLimits, type RelayLimits } from './limits.ts'
 import { startStunServer, type StunServer } from './stun.ts'
 import { serveStunPort } from '../net/stun-port.ts'
 import { multiaddr } from '@multiformats/multiaddr'
+import { renderMetrics, startMetricsServer, type MetricsServer, type RelayGauges } from './metrics.ts'
+
+/** Circuit relay v2's STOP protocol: the relay opens one such stream to the target of each relayed connection. */
+const RELAY_STOP_PROTOCOL = '/libp2p/circuit/relay/0.2.0/stop'
 
 export type { RelayLimits } from './limits.ts'
+export { MetricsError } from './metrics.ts'
 export type { MailboxObservation } from './mailbox-service.ts'
 
 /** The relay's database file (a relay data directory is not a device data directory). */
@@ -36,6 +41,11 @@ export interface RelayOptions {
   /** UDP port of the STUN responder (devices learn it over /0m1/stun-port/1.0.0), or 'off'. Default 0: an
    * ephemeral port (tests, demo); `0message1 relay` passes 3478 unless told `--stun PORT|off`. */
   readonly stun?: number | 'off'
+  /** Addresses to advertise instead of the listen addresses (`--announce`): the relay behind port forwarding
+   * or a cloud NAT, whose listen address is not the one devices dial. Without /p2p (it is added). */
+  readonly announce?: string[]
+  /** `127.0.0.1:PORT`: serve Prometheus metrics and /healthz there (src/relay/metrics.ts). Loopback only. */
+  readonly metrics?: string
   /** Test hook (observer ledger): what the relay sees of each deposit and mailbox session; never stored or logged. */
   readonly observe?: (o: MailboxObservation) => void
 }
@@ -53,6 +63,10 @@ export interface RelayHandle {
   /** The STUN responder, unless turned off. */
   readonly stun: StunServer | undefined
   readonly db: Database
+  /** The metrics endpoint's base URL, when one was asked for. */
+  readonly metricsUrl: string | undefined
+  /** The metrics text as the endpoint serves it (tests). */
+  metrics(): string
   /** Deletes expired envelopes now; returns how many (also runs every limits.sweepIntervalMs). */
   sweep(): number
   stop(): Promise<void>
@@ -74,6 +88,7 @@ export async function startRelay (o: RelayOptions): Promise<RelayHandle> {
       profile: 'relay',
       privateKey,
       listen: o.listen,
+      ...(o.announce !== undefined && o.announce.length > 0 ? { announce: o.announce } : {}),
       bootstrap: o.bootstrap,
       maxReservations: limits.maxReservations,
       now
@@ -98,8 +113,11 @@ export async function startRelay (o: RelayOptions): Promise<RelayHandle> {
 
     const node = libp2p
     const addresses = node.getMultiaddrs().map((ma) => ma.toString())
-    logger.info('relay-started', { addresses: addresses.length })
     let stopped = false
+    const metrics = (): string => renderMetrics(mailboxes.counters, relayGauges(node, store, mailboxes))
+    let metricsServer: MetricsServer | undefined
+    if (o.metrics !== undefined) metricsServer = await startMetricsServer({ listen: o.metrics, read: metrics, healthy: () => !stopped && node.status === 'started' })
+    logger.info('relay-started', { addresses: addresses.length })
     return {
       peerId: node.peerId.toString(),
       addresses,
@@ -108,11 +126,14 @@ export async function startRelay (o: RelayOptions): Promise<RelayHandle> {
       mailboxes,
       stun,
       db,
+      metricsUrl: metricsServer?.url,
+      metrics,
       sweep,
       async stop () {
         if (stopped) return
         stopped = true
         clearInterval(timer)
+        await metricsServer?.close()
         mailboxes.stop()
         await stun?.close()
         await node.stop()
@@ -125,6 +146,23 @@ export async function startRelay (o: RelayOptions): Promise<RelayHandle> {
     await stun?.close()
     db.close()
     throw err
+  }
+}
+
+/** Gauges read at scrape time: sizes and counts only (no peer id, mailbox id or address leaves this function). */
+function relayGauges (node: NodeLibp2p, store: SqliteMailboxStore, mailboxes: MailboxService): RelayGauges {
+  const relay = node.services.relay as { reservations?: { size: number } } | undefined
+  let circuits = 0
+  const connections = node.getConnections()
+  // Each relayed connection is one STOP stream the relay opened towards its target.
+  for (const c of connections) for (const s of c.streams) if (s.protocol === RELAY_STOP_PROTOCOL && s.direction === 'outbound') circuits++
+  return {
+    mailboxes: store.mailboxCount(),
+    bytesStored: store.totalBytes(),
+    ownerSessions: mailboxes.sessionCount(),
+    reservations: relay?.reservations?.size ?? 0,
+    circuits,
+    connections: connections.length
   }
 }
 

@@ -177,6 +177,8 @@ export class SqliteMailboxStore implements MailboxStore {
 
   /** Bytes held in all mailboxes (status, tests). */
   totalBytes (): number { return this.total }
+  /** Mailboxes holding at least one envelope (the metrics endpoint's gauge). */
+  mailboxCount (): number { return this.usages.size }
 
   close (): void { this.db.close() }
 }

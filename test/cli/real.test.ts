@@ -88,8 +88,8 @@ test('cli: init, invite, contacts add, send, messages --json across two nodes an
   const notRunning = await run(['contacts', 'list', '--data', A], { expectCode: 1 })
   assert.match(notRunning.err, /No node is running/)
 
-  const startA = await daemon(t, ['start', '--data', A, '--relay', relayAddr, '--api', '127.0.0.1:0'], /^Web UI: (http:\/\/127\.0\.0\.1:\d+\/#token=[A-Za-z0-9_-]{43})$/)
-  const startB = await daemon(t, ['start', '--data', B, '--relay', relayAddr, '--api', '127.0.0.1:0'], /^Web UI: (http:\/\/127\.0\.0\.1:\d+\/#token=[A-Za-z0-9_-]{43})$/)
+  const startA = await daemon(t, ['start', '--data', A, '--relay', relayAddr, '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0'], /^Web UI: (http:\/\/127\.0\.0\.1:\d+\/#token=[A-Za-z0-9_-]{43})$/)
+  const startB = await daemon(t, ['start', '--data', B, '--relay', relayAddr, '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0'], /^Web UI: (http:\/\/127\.0\.0\.1:\d+\/#token=[A-Za-z0-9_-]{43})$/)
   // The printed address is the node's: its token opens the API.
   const uiA = new URL(startA.match[1] ?? '')
   const probe = await fetch(new URL('/api/state', uiA), { headers: { Authorization: `Bearer ${uiA.hash.slice('#token='.length)}` } })

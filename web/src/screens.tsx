@@ -316,7 +316,7 @@ export function SettingsPanel ({ api, status, onChanged, onError }: { api: Api, 
       </label>
       <label className='check'>
         <input type='checkbox' data-testid='lan-discovery' checked={s.lanDiscovery} onChange={(e) => { void apply(async () => await api.updateSettings({ lanDiscovery: e.target.checked })) }} />
-        LAN discovery: find contacts on the same local network (announces this device on the LAN)
+        LAN discovery (off by default): find contacts on this local network. It shows this device's peer id (not your name or account) to everyone on the LAN
       </label>
       <label className='check'>
         <input type='checkbox' data-testid='fetch-isolation' checked={s.fetchIsolation === 'contact'} onChange={(e) => { void apply(async () => await api.updateSettings({ fetchIsolation: e.target.checked ? 'contact' : 'device' })) }} />

@@ -11,20 +11,8 @@ function asMultiaddr (ma: Multiaddr | string): Multiaddr | undefined {
   try { return multiaddr(ma) } catch { return undefined }
 }
 
-/** Matching a multiaddr is costly (it was ~5% of a direct message's CPU, asked per connection per send);
- * a connection's address object never changes, so each one is matched once. */
-const webrtcOf = new WeakMap<Multiaddr, boolean>()
-
 /** A WebRTC connection (hole-punched, or on a LAN through host candidates): direct. */
 export function isWebRTC (ma: Multiaddr | string): boolean {
-  if (typeof ma !== 'string') {
-    let known = webrtcOf.get(ma)
-    if (known === undefined) {
-      known = WebRTC.matches(ma)
-      webrtcOf.set(ma, known)
-    }
-    return known
-  }
   const m = asMultiaddr(ma)
   return m !== undefined && WebRTC.matches(m)
 }

@@ -68,7 +68,9 @@ export const until = async <T>(f: () => Promise<T | undefined>, ms: number, what
 export async function sendAndDeliver (from: Child, to: Child, contactId: string, text: string): Promise<{ id: string, path: string }> {
   const sent = await from.request<{ id: string }>('send', { contactId, text })
   await to.waitEvent((e) => e.event === 'message' && e.id === sent.id, DELIVERY_MS)
-  const st = await from.waitEvent((e) => e.event === 'state' && e.id === sent.id && e.state === 'delivered', DELIVERY_MS)
+  // The receipt can overtake the deliver ack (they travel on the two directions' streams): the first
+  // 'delivered' event may come without a path, and the one that adds the path follows at the ack.
+  const st = await from.waitEvent((e) => e.event === 'state' && e.id === sent.id && e.state === 'delivered' && e.path !== undefined, DELIVERY_MS)
   return { id: sent.id, path: String(st.path) }
 }
 

@@ -37,7 +37,7 @@ test('nat: with the relay gone, messages wait in the outbox; when it comes back 
   const t0 = Date.now()
   for (const id of sent) {
     await s.b.waitEvent((e) => e.event === 'message' && e.id === id, 120_000)
-    await s.a.waitEvent((e) => e.event === 'state' && e.id === id && e.state === 'delivered', 120_000)
+    await s.a.waitEvent((e) => e.event === 'state' && e.id === id && e.state === 'delivered' && e.path !== undefined, 120_000)
   }
   const paths = sent.map((id) => String(s.a.events.findLast((e) => e.event === 'state' && e.id === id && e.state === 'delivered')?.path))
   console.log(`nat(outage): relay back; all 3 delivered ${Date.now() - t0} ms later, paths ${JSON.stringify(paths)}`)

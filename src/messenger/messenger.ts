@@ -961,7 +961,14 @@ export class MessengerCore implements Messenger {
       const entry = this.#mailboxes.get(key) ?? { retryAt: 0, failures: 0 }
       this.#mailboxes.set(key, entry)
       if (entry.session !== undefined) {
-        if (refetch && await this.#drain(entry.session, key)) this.#retiredCheck(box, key, relays)
+        if (!refetch) return
+        // A copy kept after a failure (a full store, a text ahead of its card) lies behind the session's
+        // position: without a rewind only a new session would fetch it again.
+        if (entry.kept === true) {
+          entry.kept = false
+          entry.session.rewind?.()
+        }
+        if (await this.#drain(entry.session, key)) this.#retiredCheck(box, key, relays)
         return
       }
       // One open per mailbox at a time: syncs overlap (refetch timer, reopen after a close, a new contact).
@@ -983,7 +990,7 @@ export class MessengerCore implements Messenger {
       entry.session = session
       entry.kept = false
       // The session fetches after each relay notice and waits for these before its next page (bounded work).
-      session.onPush(async (item) => { await this.#take(session, item) })
+      session.onPush(async (item) => { await this.#take(session, item, entry) })
       // A session that ends (relay restart, identity rotation) is reopened at once if it had been healthy,
       // with backoff if it closed soon after opening (else a relay that drops it loops us at full speed).
       session.onClose?.(() => {
@@ -1066,11 +1073,14 @@ export class MessengerCore implements Messenger {
     }
   }
 
-  async #take (session: MailboxSessionPort, item: { id: Uint8Array, envelope: Uint8Array }): Promise<void> {
+  async #take (session: MailboxSessionPort, item: { id: Uint8Array, envelope: Uint8Array }, entry: MailboxEntry): Promise<void> {
     if (await this.#handleMailboxItem(item)) {
       await session.ack([item.id]).catch((err: unknown) => {
         this.#log.debug('mailbox-ack-failed', { error: (err as Error).name })
       })
+    } else {
+      // Left on the relay: the next refetch rewinds the session to take it again.
+      entry.kept = true
     }
   }
 

@@ -21,6 +21,8 @@ export interface MailboxSessionPort {
   fetch: () => Promise<Array<{ id: Uint8Array, envelope: Uint8Array }>>
   ack: (ids: Uint8Array[]) => Promise<unknown>
   /** The callback's promise, if any, is awaited before the session fetches its next page of new items. */
+  /** Fetches start again from the oldest item still on the relay (items kept after a failure come back). */
+  rewind?: () => void
   onPush: (cb: (item: { id: Uint8Array, envelope: Uint8Array }) => unknown) => void
   /** Called once when the session ends (relay gone, or its short-lived identity was replaced). */
   onClose?: (cb: (err?: Error) => void) => void

@@ -22,6 +22,8 @@ const CLIENT_BUFFER_BYTES = 2 * MAX_RELAY_FRAME_BYTES
 export interface MailboxSession {
   /** The next page (oldest first) after what this session already returned; [] once drained. Unacked items come back in a new session. */
   fetch(o?: { limit?: number, signal?: AbortSignal }): Promise<MailboxItem[]>
+  /** The next fetch starts again from the oldest item still on the relay: what was fetched and not acked comes back. */
+  rewind(): void
   /** Every remaining item, page by page (convenience over fetch()). */
   fetchAll(o?: { signal?: AbortSignal }): Promise<MailboxItem[]>
   /** Deletes the items on the relay; returns how many it deleted. */
@@ -187,6 +189,11 @@ class Session implements MailboxSession {
     const f = await reply
     if (f.type === 'error') throw refusal(f)
     return f
+  }
+
+  rewind (): void {
+    // Behind any fetch in flight, which would otherwise move the position forward again.
+    this.fetching = this.fetching.then(() => { this.cursor = 0 })
   }
 
   async fetch (o: { limit?: number, signal?: AbortSignal } = {}): Promise<MailboxItem[]> {

@@ -50,8 +50,16 @@ export class MemoryRelay {
   session (mailboxId: Uint8Array): MailboxSessionPort {
     const key = Buffer.from(mailboxId).toString('hex')
     let cb: ((item: Item) => void) | undefined
+    // Like the real session (src/net/mailbox-client.ts): a position that only moves forward until a rewind,
+    // so an item fetched and not acked comes back only after rewind() or in a new session.
+    const seen = new Set<Item>()
     return {
-      fetch: async () => [...(this.boxes.get(key) ?? [])],
+      fetch: async () => {
+        const page = (this.boxes.get(key) ?? []).filter((i) => !seen.has(i))
+        for (const i of page) seen.add(i)
+        return page
+      },
+      rewind: () => { seen.clear() },
       ack: async (ids) => {
         const gone = new Set(ids.map((i) => Buffer.from(i).toString('hex')))
         this.boxes.set(key, (this.boxes.get(key) ?? []).filter((i) => !gone.has(Buffer.from(i.id).toString('hex'))))

@@ -44,6 +44,8 @@ export const MAILBOX_RETRY_MS = 2_000
 export const MAILBOX_STABLE_MS = 10_000
 /** Every mailbox is fetched again this often, in case a live push was lost with a connection. */
 export const MAILBOX_REFETCH_MS = 30_000
+/** Receipts whose commit failed (a full or busy store) are sealed again after this long, not at once (no spin). */
+export const RECEIPT_RETRY_MS = 5_000
 /** Card updates after an address change wait this long for the addresses to settle. */
 export const CARD_DEBOUNCE_MS = 1_500
 /** Settings key of the last card announced to contacts. */
@@ -131,6 +133,7 @@ export class MessengerCore implements Messenger {
   readonly #inFlight = new Set<string>()
   readonly #receipts = new PendingReceipts()
   #receiptsQueued = false
+  #receiptRetry: Timer | undefined
   /** Rows to try at once, before anything the outbox has due (new messages, receipts just sealed). */
   #fresh: Attempt[] = []
   /** The earliest time a stored outbox row may be due: the pump asks the store only from then (every write
@@ -222,7 +225,7 @@ export class MessengerCore implements Messenger {
   async stop (): Promise<void> {
     if (this.#stopped) return
     this.#stopped = true
-    for (const t of [this.#pumpTimer, this.#cardTimer, this.#mailboxTimer, this.#presenceTimer, this.#mailboxRetry?.timer]) t?.cancel()
+    for (const t of [this.#pumpTimer, this.#cardTimer, this.#mailboxTimer, this.#presenceTimer, this.#mailboxRetry?.timer, this.#receiptRetry]) t?.cancel()
     await this.#closeMailboxes()
     // Let queued crypto work finish so the store is consistent when the host closes it.
     await this.#crypto.run(async () => {})
@@ -471,7 +474,11 @@ export class MessengerCore implements Messenger {
         try {
           await this.#device.batch(async (b) => { sealed = await this.#sealReceipts(b, taken) })
         } catch (err) {
+          // The commit failed (a full or busy store): nothing was sealed. Keep the receipts and try again
+          // later; a read receipt lost here would never be asked for again.
           this.#log.warn('receipt-not-sealed', { error: (err as Error).name })
+          this.#receipts.restore(taken)
+          this.#receiptRetry ??= this.#clock.setTimeout(() => { this.#receiptRetry = undefined; this.#queueReceiptFlush() }, RECEIPT_RETRY_MS)
           return
         }
         this.#sendFresh(sealed)

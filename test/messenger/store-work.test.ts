@@ -147,6 +147,28 @@ test('issue 14.4: a mailbox copy is kept on the relay when the store fails with 
   assert.equal((await w.b.core.messages(w.b.contactId)).filter((m) => m.text === 'waits for room').length, 1)
 })
 
+test('a read receipt whose commit fails is kept and sealed again later, not dropped', { timeout: 30_000 }, async (t) => {
+  const w = await twoMessengers()
+  t.after(w.close)
+  await quiet(w)
+  const m = await w.a.core.send(w.a.contactId, 'read me')
+  await stateReached(w.a, m.id, 'delivered')
+  // The next device batch of the receiver fails as a full store would (after its rows were written).
+  let failures = 0
+  const batch = w.b.device.batch.bind(w.b.device)
+  w.b.device.batch = async (fn, extra) => {
+    if (failures === 0) {
+      failures++
+      throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' })
+    }
+    return await batch(fn, extra)
+  }
+  await w.b.core.markRead(w.b.contactId)
+  await waitFor(() => failures === 1, 'the receipt\'s commit fails once')
+  // markRead will not ask again (the message is read): the kept receipt must still reach the sender.
+  await stateReached(w.a, m.id, 'read')
+})
+
 test('issue 14.3: the duplicate limiter answers once per interval per message and forgets the oldest beyond its bound', () => {
   const d = new DuplicateAnswers()
   assert.equal(d.allow('m', 0), true)

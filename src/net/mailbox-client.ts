@@ -222,20 +222,24 @@ class Session implements MailboxSession {
     if (this.noticeRunning) return
     this.noticeRunning = true
     void (async () => {
-      while (this.noticeQueued && !this.done) {
-        this.noticeQueued = false
-        for (;;) {
-          const { items, more } = await this.page({}) // throws CLOSED once the session ends
-          await Promise.all(items.map(async (item) => {
-            for (const cb of this.pushCbs) {
-              try { await cb(item) } catch { this.logger.warn('mailbox-push-callback-failed') }
-            }
-          }))
-          if (!more) break
+      try {
+        while (this.noticeQueued && !this.done) {
+          this.noticeQueued = false
+          for (;;) {
+            const { items, more } = await this.page({}) // throws CLOSED once the session ends
+            await Promise.all(items.map(async (item) => {
+              for (const cb of this.pushCbs) {
+                try { await cb(item) } catch { this.logger.warn('mailbox-push-callback-failed') }
+              }
+            }))
+            if (!more) break
+          }
         }
+      } finally {
+        // Cleared in the same turn as the loop's last check: a notice read after it starts a new run.
+        this.noticeRunning = false
       }
     })().catch((err: unknown) => { this.logger.debug('mailbox-notice-fetch-failed', { error: (err as Error).name }) })
-      .finally(() => { this.noticeRunning = false })
   }
 
   async fetchAll (o: { signal?: AbortSignal } = {}): Promise<MailboxItem[]> {

@@ -175,14 +175,16 @@ test('a stalled receiver backpressures: the sender keeps at most a window in fli
   const N = 3 * DELIVER_WINDOW
   const sends = Array.from({ length: N }, async (_, i) => await a.deliver(onlyConnToB, env(10 + i), {}))
   await waitFor(() => seen.length === DELIVER_WINDOW, 'a window of envelopes in the receiver\'s handler')
-  assert.deepEqual(outboundState(conn), { pending: DELIVER_WINDOW, waiting: N - DELIVER_WINDOW, streamId: outboundState(conn)?.streamId })
+  const streamId = outboundState(conn)?.streamId
+  assert.ok(streamId !== undefined)
+  assert.deepEqual(outboundState(conn), { pending: DELIVER_WINDOW, waiting: N - DELIVER_WINDOW, streamId })
   assert.equal(seen.length, DELIVER_WINDOW)
   hold.open()
   const paths = await Promise.all(sends)
   assert.ok(paths.every((p) => p === 'direct'))
   assert.deepEqual(seen, Array.from({ length: N }, (_, i) => 10 + i))
   assert.ok(maxPending <= DELIVER_WINDOW, `sender's pending never over the window (${maxPending})`)
-  assert.deepEqual(outboundState(conn), { pending: 0, waiting: 0, streamId: outboundState(conn)?.streamId })
+  assert.deepEqual(outboundState(conn), { pending: 0, waiting: 0, streamId }, 'the same stream carried all of them')
 })
 
 /** A raw deliver stream from x to y on their connection, with a reader of its ack frames. */

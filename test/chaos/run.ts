@@ -93,7 +93,10 @@ export function summaryLine (r: ChaosResult): string {
 
 export function resultOk (r: ChaosResult): boolean {
   return r.sent > 0 && r.delivered === r.sent && r.duplicates === 0 && r.outOfOrder === 0 && r.lost === 0 && r.notAcknowledged === 0 &&
-    r.receiptWithoutMessage === 0 && r.crashes === 0 && r.unhandled === 0
+    r.receiptWithoutMessage === 0 && r.crashes === 0 && r.unhandled === 0 &&
+    // A send() that failed or timed out is a failure too (its message may be in a store, unchecked), and
+    // everything must arrive within the bar after the system settled.
+    r.failedSends === 0 && r.lastArrivalAfterSettleMs <= SETTLED_DELIVERY_MS
 }
 
 /** mulberry32: a small seeded PRNG so a run's choices can be replayed with --seed. */

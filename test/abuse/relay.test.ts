@@ -16,6 +16,8 @@ import { sealEnvelope } from '../../src/wire/envelope.ts'
 import { MAILBOX_PROTOCOL, MAX_CLIENT_FRAME_BYTES, MAX_RELAY_FRAME_BYTES, decodeRelayFrame } from '../../src/wire/mailbox.ts'
 import { silentLogger } from '../../src/platform/logger.ts'
 import { bareNode, openMailboxStream, REQUEST_TIMEOUT_MS } from './client.ts'
+import { makeMailboxKey } from '../helpers/mailbox-key.ts'
+import { openMailboxSession } from '../../src/net/mailbox-client.ts'
 
 async function relayFor (t: TestContext, limits: Partial<RelayLimits>): Promise<{ relay: RelayHandle, addr: string, dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), '0m1-abuse-relay-'))
@@ -36,6 +38,14 @@ function dbBytes (dir: string): number {
   return ['', '-wal', '-shm'].map((s) => join(dir, RELAY_DATABASE_FILE + s)).filter(existsSync).reduce((n, p) => n + statSync(p).size, 0)
 }
 
+/** A mailbox whose owner has opened a session on the relay (as a device does whenever online). */
+async function ownedMailbox (node: Awaited<ReturnType<typeof bareNode>>, addr: string): Promise<Uint8Array> {
+  const box = makeMailboxKey()
+  const s = await openMailboxSession(node, addr, box, silentLogger)
+  await s.close()
+  return box.mailboxId
+}
+
 const envelopeFor = (mailboxId: Uint8Array, bodyBytes: number): Uint8Array =>
   sealEnvelope({ mailboxId, mailboxKey: randomBytes(32), innerType: 2, body: randomBytes(bodyBytes) })
 
@@ -50,10 +60,11 @@ test('abuse: a deposit flood into one mailbox stops at its quota, disk stays bou
   /** 256 envelopes of 4 KiB fill the byte quota; the count quota is out of the way. */
   const maxMailboxBytes = 1024 * 1024
   const { addr, dir } = await relayFor(t, { maxMailboxBytes, maxMailboxCount: 100_000, depositsPerMinutePerConnection: 1_000_000 })
-  const victim = randomBytes(32)
-  const bystander = randomBytes(32)
   const flooder = await client(t)
   const honest = await client(t)
+  // Both mailboxes have owners who connected (issue 14.2: only those take bulk deposits).
+  const victim = await ownedMailbox(honest, addr)
+  const bystander = await ownedMailbox(honest, addr)
   const honestConn = await openMailboxStream(honest, addr)
 
   const measure = async (n: number): Promise<number[]> => {

@@ -194,16 +194,19 @@ export class Admission {
   }
 
   /**
-   * One envelope from this prefix: undefined when admitted (the caller adds its bytes with `deposited` once
-   * stored), else the refusal. The rate counts every attempt; the share counts stored bytes only.
+   * One envelope from this prefix: undefined when admitted, its bytes then counted against the prefix's share at
+   * once (so concurrent deposits cannot overshoot it); the caller gives them back with `refund` if the store
+   * refuses the envelope. Else the refusal. The rate counts every attempt.
    */
   admit (prefix: string, size: number, now: number): DepositStatus | undefined {
     if (!this.rates.take(prefix, now, this.l.depositsPerMinutePerPrefix)) return 'RATE_LIMITED'
     if (this.shares.used(prefix, now) + size > this.prefixShareBytes()) return 'QUOTA_BYTES'
+    this.shares.add(prefix, now, size)
     return undefined
   }
 
-  deposited (prefix: string, size: number, now: number): void { this.shares.add(prefix, now, size) }
+  /** An admitted envelope was not stored after all: its bytes leave the share (same `now` as its admit). */
+  refund (prefix: string, size: number, now: number): void { this.shares.add(prefix, now, -size) }
 
   /** Bytes one prefix may deposit within limits.prefixWindowMs. */
   prefixShareBytes (): number { return Math.floor(this.l.maxTotalBytes * this.l.prefixSharePercent / 100) }

@@ -306,7 +306,7 @@ export class MailboxService {
       results = await this.store(accepted.map((a) => ({ ...a.item, guest: admission.isGuest(a.item.mailboxId, now) })), now)
     } catch (err) {
       this.o.logger.error('mailbox-store-failed', { code: errorCode(err) })
-      for (const a of accepted) statuses[a.at] = 'INTERNAL'
+      for (const a of accepted) { statuses[a.at] = 'INTERNAL'; admission.refund(prefix, a.item.envelope.length, now) }
       return statuses
     }
     // Committed (synchronous=FULL) above: now the answer may go out, and the owners' live sessions get a notice.
@@ -316,9 +316,9 @@ export class MailboxService {
       if (!r.ok) {
         this.o.logger.info('mailbox-refused', { reason: r.reason })
         statuses[a.at] = r.reason
+        admission.refund(prefix, a.item.envelope.length, now)
         return
       }
-      admission.deposited(prefix, a.item.envelope.length, now)
       touched.add(Buffer.from(a.item.mailboxId).toString('hex'))
     })
     for (const key of touched) for (const s of this.sessions.get(key) ?? []) s.notify()

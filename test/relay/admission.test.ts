@@ -18,7 +18,7 @@ const mb = (v: number): Uint8Array => new Uint8Array(32).fill(v)
 
 function relayDb (t: { after: (fn: () => void) => void }, dir = mkdtempSync(join(tmpdir(), '0m1-admission-'))): { db: Database, dir: string } {
   const db = openDatabase({ path: join(dir, 'relay.db'), key: resolveDatabaseKey(dir, { create: true }), migrations: RELAY_MIGRATIONS, synchronous: 'FULL' })
-  t.after(() => { try { db.close() } catch {} rmSync(dir, { recursive: true, force: true }) })
+  t.after(() => { try { db.close() } catch { /* already closed by the test */ } rmSync(dir, { recursive: true, force: true }) })
   return { db, dir }
 }
 

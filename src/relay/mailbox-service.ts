@@ -181,8 +181,13 @@ export class MailboxService {
               break
             }
             if (owner !== undefined) { owner.answered(); this.unregister(owner.key, owner.session) }
-            // Remembered (durably) before the answer: from now on the mailbox takes bulk deposits (issue 14.2).
-            this.o.admission.ownerAuthenticated(p.mailboxId, prefix, this.o.now())
+            // Remembered (durably) before the answer: from now on the mailbox takes bulk deposits (issue 14.2). A failed
+            // write costs the owner only the bulk quota until its next session, never the session itself.
+            try {
+              this.o.admission.ownerAuthenticated(p.mailboxId, prefix, this.o.now())
+            } catch (err) {
+              this.o.logger.error('mailbox-owner-record-failed', { code: errorCode(err) })
+            }
             const key = Buffer.from(p.mailboxId).toString('hex')
             owner = { key, mailboxId: p.mailboxId, ...this.noticeSession(stream, lp) }
             this.register(key, owner.session)

@@ -238,6 +238,10 @@ export class Admission {
  * with no reservation yet is refused when peers from its address prefix already hold `maxPerPrefix`. A peer
  * refreshing its own reservation is never refused.
  */
+/** How long a reservation the gate allowed counts as pending (the server records it right after the gate
+ * answers; this only covers requests racing each other). */
+const RESERVATION_PENDING_MS = 10_000
+
 export function reservationGate (o: {
   readonly maxPerPrefix: number
   /** The remote address of the peer's (non-circuit) connection, if connected. */
@@ -245,18 +249,30 @@ export function reservationGate (o: {
   /** Current reservations: peer and the address it reserved from. */
   readonly reservations: () => Iterable<[PeerId, { readonly addr: { toString: () => string } }]>
   readonly prefixOf?: ((addr: string) => string) | undefined
+  readonly now?: (() => number) | undefined
 }): (peer: PeerId) => boolean {
   const prefixOf = o.prefixOf ?? ipPrefix
+  const now = o.now ?? Date.now
+  // Allowed and not yet seen in the store: requests from one prefix arriving together must not all pass.
+  const pending = new Map<string, { prefix: string, at: number }>()
   return (peer) => {
     const addr = o.addrOf(peer)
     if (addr === undefined) return true
     const mine = prefixOf(addr)
+    const t = now()
     let held = 0
     for (const [p, r] of o.reservations()) {
+      pending.delete(p.toString())
       if (p.equals(peer)) return false
       if (prefixOf(r.addr.toString()) === mine) held++
     }
-    return held >= o.maxPerPrefix
+    for (const [id, v] of pending) {
+      if (t - v.at >= RESERVATION_PENDING_MS) pending.delete(id)
+      else if (v.prefix === mine && id !== peer.toString()) held++
+    }
+    if (held >= o.maxPerPrefix) return true
+    pending.set(peer.toString(), { prefix: mine, at: t })
+    return false
   }
 }
 

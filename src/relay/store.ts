@@ -78,9 +78,12 @@ export const RELAY_MIGRATIONS: readonly Migration[] = [
     name: 'guest envelopes and mailbox owners (issue 14.2)',
     // authed_day: the day (UTC, days since the epoch) of the owner's last authentication, no finer: the relay keeps
     // only what its admission policy needs.
+    // A relay upgraded to this version knows no owner yet: mailboxes already holding mail count as owned from
+    // the upgrade day, so their offline owners do not fall under the guest lifetime while the relay learns them.
     up: `
       ALTER TABLE envelopes ADD COLUMN guest INTEGER NOT NULL DEFAULT 0;
       CREATE TABLE mailbox_owners (mailbox BLOB PRIMARY KEY, authed_day INTEGER NOT NULL) WITHOUT ROWID;
+      INSERT INTO mailbox_owners (mailbox, authed_day) SELECT DISTINCT mailbox, CAST(strftime('%s', 'now') AS INTEGER) / 86400 FROM envelopes;
     `
   }
 ]

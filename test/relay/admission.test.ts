@@ -47,6 +47,17 @@ test('reservation gate: refuses a new peer once its prefix holds the bound, neve
   assert.equal(deny(a), false, 'a peer refreshing its reservation is not')
   assert.equal(deny(d), false, 'another prefix is served')
   assert.equal(deny(e), true, 'a peer with no direct connection (unknown address) is refused')
+
+  // Requests racing each other: an allowed one counts until the store holds it.
+  let clock = 0
+  const racing: Array<[PeerId, { addr: string }]> = []
+  const gate = reservationGate({ maxPerPrefix: 2, addrOf: () => '/ip4/198.51.100.1/tcp/1', reservations: () => racing, now: () => clock })
+  assert.equal(gate(a), false)
+  assert.equal(gate(b), false)
+  assert.equal(gate(c), true, 'two allowed and not yet recorded fill the prefix')
+  assert.equal(gate(a), false, 'the same peer asking again is not counted twice')
+  clock += 10_000
+  assert.equal(gate(c), false, 'an allowance the store never recorded lapses')
 })
 
 const kinds: Array<[string, (t: { after: (fn: () => void) => void }) => MailboxStore]> = [
@@ -107,4 +118,18 @@ test('prefix share: counted at admission, refunded when the store refuses, per p
   assert.equal(a.admit('p', 1, 0), 'QUOTA_BYTES')
   assert.equal(a.admit('q', 100, 0), undefined, 'another prefix has its own share')
   assert.equal(a.admit('p', 100, 31 * DAY), undefined, 'the share frees as the window slides')
+})
+
+test('upgrade: mailboxes already holding mail when the relay gains admission count as owned, others do not', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), '0m1-admission-upgrade-'))
+  t.after(() => { rmSync(dir, { recursive: true, force: true }) })
+  const key = resolveDatabaseKey(dir, { create: true })
+  const old = openDatabase({ path: join(dir, 'relay.db'), key, migrations: RELAY_MIGRATIONS.slice(0, 1), synchronous: 'FULL' })
+  old.prepare('INSERT INTO envelopes (id, mailbox, envelope, size, received_at, expires_at) VALUES (?, ?, ?, 3, 0, ?)').run([Buffer.alloc(16, 1), Buffer.from(mb(7)), Buffer.alloc(3), Date.now() + DAY])
+  old.close()
+  const db = openDatabase({ path: join(dir, 'relay.db'), key, migrations: RELAY_MIGRATIONS, synchronous: 'FULL' })
+  t.after(() => { db.close() })
+  const a = new Admission({ db, store: new SqliteMailboxStore(db), limits: resolveLimits({}) })
+  assert.equal(a.isGuest(mb(7), Date.now()), false)
+  assert.equal(a.isGuest(mb(8), Date.now()), true)
 })

@@ -31,7 +31,9 @@ export interface RelayLimits {
   // Issue 14.2: admission against floods from throwaway peer ids (src/relay/admission.ts applies these).
   /** How long an owner's authentication (a mailbox session) makes its mailbox a "recent owner" one, which takes
    * bulk deposits. Devices open sessions on every mailbox they own whenever online, including a new invite's mailbox
-   * at once (Messenger.createInvite); 30 days matches the envelope retention (a device away longer has lost mail anyway). */
+   * at once (Messenger.createInvite). Three times the envelope retention: a device away up to 90 days still finds
+   * everything deposited in the last 30 days as before; the window's length gives a flooder nothing (an owner
+   * session needs the mailbox's key). Away longer, deposits made meanwhile are guest ones (48 h) until it returns. */
   readonly ownerWindowMs: number
   /** Envelopes a mailbox without a recent owner (a "guest" mailbox) may hold: enough for an invite's answer and the
    * first messages to a contact whose device has not connected here yet, far too few to fill a relay. */
@@ -72,7 +74,7 @@ export const DEFAULT_RELAY_LIMITS: RelayLimits = {
   maxSessionsPerMailbox: 4,
   sessionNoticeDeadlineMs: 300_000,
   maxReservations: RELAY_MAX_RESERVATIONS,
-  ownerWindowMs: 30 * 24 * 3600 * 1000,
+  ownerWindowMs: 3 * MAILBOX_RETENTION_MS,
   guestMaxMailboxCount: 64,
   guestMaxMailboxBytes: 256 * 1024,
   guestExpiryMs: 48 * 3600 * 1000,

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { Device } from '../../src/e2ee/device.ts'
 import { createDeviceNode, type DeviceNode } from '../../src/net/node.ts'
+import { RELAY_MAX_RESERVATIONS } from '../../src/net/libp2p.ts'
 import { silentLogger } from '../../src/platform/logger.ts'
 import type { Benchmark, BenchContext, RowInput } from '../harness.ts'
 import { startChild } from '../lib/child.ts'
@@ -24,7 +25,8 @@ const CONTACTS = 20
 const START_BATCH = 10
 
 async function runRelayMemory (ctx: BenchContext): Promise<RowInput[]> {
-  const relay = startChild(ctx, 'relay.ts', [ctx.tmpDir('relay-mem')])
+  // Every device is on loopback, one address prefix: the per-prefix reservation bound (issue 14.2) is lifted.
+  const relay = startChild(ctx, 'relay.ts', [ctx.tmpDir('relay-mem'), JSON.stringify({ maxReservationsPerPrefix: RELAY_MAX_RESERVATIONS })])
   const { addresses } = await relay.next<{ addresses: string[] }>('ready', 30_000)
   const address = addresses.find((a) => a.includes('/tcp/') && !a.includes('/ws'))
   if (address === undefined) throw new Error('relay has no TCP address')

@@ -63,6 +63,8 @@ export interface ProfileOptions {
   /** Relay: circuit limits. false -> relayed connections carry no data/time limit (messaging needs long-lived circuits). */
   readonly applyDefaultLimit?: boolean | undefined
   readonly maxReservations?: number | undefined
+  /** Relay: refuse a circuit reservation from this peer (the relay's per-prefix bound, src/relay/admission.ts). */
+  readonly denyReservation?: ((peer: PeerId) => boolean) | undefined
   readonly now?: (() => number) | undefined
   readonly logger?: Logger | undefined
   /** Device (not relayOnly): the ICE configuration of each WebRTC attempt (src/net/stun-port.ts StunDirectory:
@@ -222,7 +224,7 @@ export async function createProfileLibp2p (o: ProfileOptions): Promise<NodeLibp2
     transportManager: { faultTolerance: FaultTolerance.NO_FATAL },
     ...(relayOnly ? { connectionGater: relayOnlyGater(allowed) } : {}),
     ...(device && !relayOnly && o.allowDirectDial !== undefined ? { connectionGater: deviceDialGater(allowed, o.allowDirectDial) } : {}),
-    ...(device ? {} : { connectionGater: perPeerGater((peer): number => self.node?.getConnections(peer).length ?? 0) }),
+    ...(device ? {} : { connectionGater: perPeerGater((peer): number => self.node?.getConnections(peer).length ?? 0, o.denyReservation) }),
     services: services as NonNullable<Libp2pOptions['services']>
   })
   self.node = node
@@ -233,9 +235,11 @@ export async function createProfileLibp2p (o: ProfileOptions): Promise<NodeLibp2
  * Relay gater: refuses a peer's connection once it already holds RELAY_MAX_CONNECTIONS_PER_PEER, checked
  * after the Noise handshake (the first point where the remote peer id is authenticated).
  */
-function perPeerGater (connectionsOf: (peer: PeerId) => number): ConnectionGater {
+function perPeerGater (connectionsOf: (peer: PeerId) => number, denyReservation?: (peer: PeerId) => boolean): ConnectionGater {
   return {
-    denyInboundUpgradedConnection: (peer: PeerId) => connectionsOf(peer) >= RELAY_MAX_CONNECTIONS_PER_PEER
+    denyInboundUpgradedConnection: (peer: PeerId) => connectionsOf(peer) >= RELAY_MAX_CONNECTIONS_PER_PEER,
+    // circuit-relay-v2's server asks the gater before each reservation (PERMISSION_DENIED when it says deny).
+    ...(denyReservation !== undefined ? { denyInboundRelayReservation: denyReservation } : {})
   }
 }
 

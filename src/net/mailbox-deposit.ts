@@ -41,8 +41,8 @@ export function refusedEnvelope (reason: Exclude<DepositStatus, 'stored'>): NetE
   const why: Partial<Record<DepositStatus, string>> = {
     TOO_LARGE: 'the envelope is over its size limit',
     QUOTA_COUNT: 'the mailbox holds its maximum number of envelopes',
-    QUOTA_BYTES: 'the mailbox holds its maximum of bytes, or the relay is full',
-    RATE_LIMITED: 'too many deposits on this connection; slow down and retry',
+    QUOTA_BYTES: 'the mailbox holds its maximum of bytes, or the relay (or its share for mailboxes whose owner has not connected recently, or for this network) is full',
+    RATE_LIMITED: 'too many deposits on this connection or from this network; slow down and retry',
     INTERNAL: 'it could not store the envelope; try another relay'
   }
   const code = reason === 'AUTH_FAILED' || reason === 'NOT_AUTHENTICATED' ? 'AUTH_FAILED' : 'REFUSED'

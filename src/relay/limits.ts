@@ -28,6 +28,39 @@ export interface RelayLimits {
   readonly sessionNoticeDeadlineMs: number
   /** Circuit-relay v2 reservations. */
   readonly maxReservations: number
+  // Issue 14.2: admission against floods from throwaway peer ids (src/relay/admission.ts applies these).
+  /** How long an owner's authentication (a mailbox session) makes its mailbox a "recent owner" one, which takes
+   * bulk deposits. Devices open sessions on every mailbox they own whenever online, including a new invite's mailbox
+   * at once (Messenger.createInvite). Three times the envelope retention: a device away up to 90 days still finds
+   * everything deposited in the last 30 days as before; the window's length gives a flooder nothing (an owner
+   * session needs the mailbox's key). Away longer, deposits made meanwhile are guest ones (48 h) until it returns. */
+  readonly ownerWindowMs: number
+  /** Envelopes a mailbox without a recent owner (a "guest" mailbox) may hold: enough for an invite's answer and the
+   * first messages to a contact whose device has not connected here yet, far too few to fill a relay. */
+  readonly guestMaxMailboxCount: number
+  /** Bytes a guest mailbox may hold (64 ordinary 4 KiB envelopes, or 4 of the largest). */
+  readonly guestMaxMailboxBytes: number
+  /** Lifetime of a guest envelope: a flood into random mailbox ids goes away in two days, not thirty. An owner who
+   * authenticates in time promotes its guest envelopes to the full lifetime. */
+  readonly guestExpiryMs: number
+  /** Share of maxTotalBytes (percent) guest envelopes may hold together: a flood into random mailbox ids leaves the
+   * rest to mailboxes whose owners are present. */
+  readonly guestTotalPercent: number
+  /** Deposits per minute from one IPv4 /24 or IPv6 /48 (all its connections and peer ids together): ten times one
+   * connection's rate, for devices behind one NAT; fresh peer ids and connections do not multiply it. */
+  readonly depositsPerMinutePerPrefix: number
+  /** Share of maxTotalBytes (percent) one prefix may deposit within prefixWindowMs; with the window equal to the
+   * retention, one prefix never holds more than this share. Counted in memory only (the relay stores nothing about
+   * who deposited), so a restart forgets it. */
+  readonly prefixSharePercent: number
+  readonly prefixWindowMs: number
+  /** New owners (first authentication of a mailbox not already a recent owner's) per hour from one prefix: a device
+   * opens one per contact and invite, so thousands per hour is generous; minting owned mailboxes in bulk to escape
+   * the guest quota is not. */
+  readonly newOwnersPerHourPerPrefix: number
+  /** Circuit reservations held by peers from one prefix: 1,024 fresh peer ids from one address would otherwise take
+   * every slot. A NAT with this many devices on one relay is unusual; they can use a second relay. */
+  readonly maxReservationsPerPrefix: number
 }
 
 export const DEFAULT_RELAY_LIMITS: RelayLimits = {
@@ -40,7 +73,17 @@ export const DEFAULT_RELAY_LIMITS: RelayLimits = {
   sweepIntervalMs: 60 * 60 * 1000,
   maxSessionsPerMailbox: 4,
   sessionNoticeDeadlineMs: 300_000,
-  maxReservations: RELAY_MAX_RESERVATIONS
+  maxReservations: RELAY_MAX_RESERVATIONS,
+  ownerWindowMs: 3 * MAILBOX_RETENTION_MS,
+  guestMaxMailboxCount: 64,
+  guestMaxMailboxBytes: 256 * 1024,
+  guestExpiryMs: 48 * 3600 * 1000,
+  guestTotalPercent: 10,
+  depositsPerMinutePerPrefix: 6000,
+  prefixSharePercent: 10,
+  prefixWindowMs: MAILBOX_RETENTION_MS,
+  newOwnersPerHourPerPrefix: 2000,
+  maxReservationsPerPrefix: 128
 }
 
 export function resolveLimits (partial: Partial<RelayLimits> | undefined): RelayLimits {
@@ -48,6 +91,7 @@ export function resolveLimits (partial: Partial<RelayLimits> | undefined): Relay
   for (const [k, v] of Object.entries(l)) {
     if (!Number.isSafeInteger(v) || v <= 0) throw new RangeError(`limits.${k} must be a positive integer`)
   }
+  if (l.guestTotalPercent > 100 || l.prefixSharePercent > 100) throw new RangeError('limits.guestTotalPercent and limits.prefixSharePercent are percentages (1..100)')
   if (l.maxEnvelopeBytes > MAX_ENVELOPE_BYTES) throw new RangeError(`limits.maxEnvelopeBytes must be at most ${MAX_ENVELOPE_BYTES}`)
   return l
 }

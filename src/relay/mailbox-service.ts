@@ -13,8 +13,9 @@ import {
   authMessage, CHALLENGE_BYTES, decodeClientFrame, encodeRelayFrame, MAX_CLIENT_FRAME_BYTES, MAX_DEPOSIT_FRAMES_IN_FLIGHT, MAX_PAGE_ENVELOPE_BYTES,
   type ClientFrame, type DepositItem, type DepositStatus, type RefusalReason, type RelayFrame
 } from '../wire/mailbox.ts'
-import type { DepositResult, MailboxStore } from './store.ts'
+import type { DepositEntry, DepositResult, MailboxStore } from './store.ts'
 import type { RelayLimits } from './limits.ts'
+import { ipPrefix, type Admission } from './admission.ts'
 
 /** Bytes a peer may have in flight unread on one mailbox stream: two full frames. */
 const STREAM_BUFFER_BYTES = 2 * MAX_CLIENT_FRAME_BYTES
@@ -55,9 +56,14 @@ export interface MailboxServiceOptions {
   readonly relayPeerId: Uint8Array
   /** Test hook: called with what the relay sees of each deposit and each authenticated session. */
   readonly observe?: ((o: MailboxObservation) => void) | undefined
+  /** Issue 14.2: owner memory, guest quota and per-prefix limits. */
+  readonly admission: Admission
+  /** The address prefix a connection counts under (default ipPrefix of its remote address); tests on loopback
+   * inject one to play several networks. */
+  readonly prefixOf?: ((remoteAddr: string, remotePeer: string) => string) | undefined
 }
 
-interface Queued { readonly mailboxId: Uint8Array, readonly envelope: Uint8Array, readonly resolve: (r: DepositResult) => void, readonly reject: (e: unknown) => void }
+interface Queued extends DepositEntry { readonly resolve: (r: DepositResult) => void, readonly reject: (e: unknown) => void }
 
 export class MailboxService {
   private readonly o: MailboxServiceOptions
@@ -107,6 +113,8 @@ export class MailboxService {
 
   private async serve (stream: Stream, connection: Connection): Promise<void> {
     const connectionId = connection.id
+    const remoteAddr = connection.remoteAddr.toString()
+    const prefix = this.o.prefixOf?.(remoteAddr, connection.remotePeer.toString()) ?? ipPrefix(remoteAddr)
     const observe = (op: MailboxObservation['op'], mailboxId: Uint8Array, size?: number): void => {
       this.o.observe?.({ op, mailboxId, remotePeer: connection.remotePeer.toString(), remoteAddr: connection.remoteAddr.toString(), ...(size !== undefined ? { size } : {}) })
     }
@@ -156,7 +164,7 @@ export class MailboxService {
           case 'deposit': {
             for (const it of frame.items) observe('deposit', it.mailboxId, it.envelope.length)
             const reqId = frame.reqId
-            const p: Promise<void> = this.deposit(frame.items, connectionId)
+            const p: Promise<void> = this.deposit(frame.items, connectionId, prefix)
               .then(async (statuses) => { await send({ type: 'deposited', reqId, statuses }) })
               .catch((err: unknown) => { stream.abort(err instanceof Error ? err : new Error('mailbox answer failed')) })
               .finally(() => { deposits.delete(p) })
@@ -179,6 +187,13 @@ export class MailboxService {
               break
             }
             if (owner !== undefined) { owner.answered(); this.unregister(owner.key, owner.session) }
+            // Remembered (durably) before the answer: from now on the mailbox takes bulk deposits (issue 14.2). A failed
+            // write costs the owner only the bulk quota until its next session, never the session itself.
+            try {
+              this.o.admission.ownerAuthenticated(p.mailboxId, prefix, this.o.now())
+            } catch (err) {
+              this.o.logger.error('mailbox-owner-record-failed', { code: errorCode(err) })
+            }
             const key = Buffer.from(p.mailboxId).toString('hex')
             owner = { key, mailboxId: p.mailboxId, ...this.noticeSession(stream, lp) }
             this.register(key, owner.session)
@@ -252,11 +267,11 @@ export class MailboxService {
    * written in one transaction (one fsync under synchronous=FULL); deposits that arrive while it commits go in the
    * next one. Each is answered only after its commit.
    */
-  private store (items: ReadonlyArray<{ mailboxId: Uint8Array, envelope: Uint8Array }>, now: number): Promise<DepositResult[]> {
+  private store (items: readonly DepositEntry[], now: number): Promise<DepositResult[]> {
     const first = this.batch.length === 0
-    const all = items.map(({ mailboxId, envelope }) => {
+    const all = items.map((entry) => {
       const { promise, resolve, reject } = Promise.withResolvers<DepositResult>()
-      this.batch.push({ mailboxId, envelope, resolve, reject })
+      this.batch.push({ ...entry, resolve, reject })
       return promise
     })
     if (first) setImmediate(() => { this.commit(now) })
@@ -266,10 +281,9 @@ export class MailboxService {
   private commit (now: number): void {
     const batch = this.batch
     this.batch = []
-    const l = this.o.limits
     const started = performance.now()
     try {
-      const results = this.o.store.depositMany(batch, now, { maxCount: l.maxMailboxCount, maxBytes: l.maxMailboxBytes, maxTotalBytes: l.maxTotalBytes, expiryMs: l.expiryMs })
+      const results = this.o.store.depositMany(batch, now, this.o.admission.quota)
       this.commits.transactions++
       this.commits.envelopes += batch.length
       const seconds = (performance.now() - started) / 1000
@@ -283,32 +297,39 @@ export class MailboxService {
   }
 
   /** One deposit frame: checks, the group commit, then notices to the owners' sessions. One status per envelope. */
-  private async deposit (items: readonly DepositItem[], connectionId: string): Promise<DepositStatus[]> {
+  private async deposit (items: readonly DepositItem[], connectionId: string, prefix: string): Promise<DepositStatus[]> {
     const l = this.o.limits
+    const admission = this.o.admission
     const now = this.o.now()
     const statuses: DepositStatus[] = []
     const accepted: Array<{ at: number, item: DepositItem }> = []
+    let limited: DepositStatus | undefined
     for (const [at, item] of items.entries()) {
       if (item.envelope.length > l.maxEnvelopeBytes) {
         this.o.logger.info('mailbox-refused', { reason: 'TOO_LARGE', size: item.envelope.length })
         countRefusal(this.counters, 'TOO_LARGE')
         statuses.push('TOO_LARGE')
-      } else if (!this.takeRate(connectionId, now)) {
-        countRefusal(this.counters, 'RATE_LIMITED')
-        statuses.push('RATE_LIMITED')
+        continue
+      }
+      // Per connection, then per address prefix (issue 14.2: fresh peer ids and connections do not multiply it).
+      const refusal = this.takeRate(connectionId, now) ? admission.admit(prefix, item.envelope.length, now) : 'RATE_LIMITED'
+      if (refusal !== undefined) {
+        countRefusal(this.counters, refusal)
+        statuses.push(refusal)
+        limited ??= refusal
       } else {
         statuses.push('stored')
         accepted.push({ at, item })
       }
     }
-    if (statuses.includes('RATE_LIMITED')) this.o.logger.info('mailbox-refused', { reason: 'RATE_LIMITED' })
+    if (limited !== undefined) this.o.logger.info('mailbox-refused', { reason: limited })
     if (accepted.length === 0) return statuses
     let results: DepositResult[]
     try {
-      results = await this.store(accepted.map((a) => a.item), now)
+      results = await this.store(accepted.map((a) => ({ ...a.item, guest: admission.isGuest(a.item.mailboxId, now) })), now)
     } catch (err) {
       this.o.logger.error('mailbox-store-failed', { code: errorCode(err) })
-      for (const a of accepted) statuses[a.at] = 'INTERNAL'
+      for (const a of accepted) { statuses[a.at] = 'INTERNAL'; admission.refund(prefix, a.item.envelope.length, now) }
       countRefusal(this.counters, 'INTERNAL', accepted.length)
       return statuses
     }
@@ -320,6 +341,7 @@ export class MailboxService {
         this.o.logger.info('mailbox-refused', { reason: r.reason })
         countRefusal(this.counters, r.reason)
         statuses[a.at] = r.reason
+        admission.refund(prefix, a.item.envelope.length, now)
         return
       }
       this.counters.deposits++

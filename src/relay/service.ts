@@ -2,12 +2,13 @@
 // whose identity and mailbox store live in one SQLCipher database in the relay's data directory.
 import { join } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
-import type { PrivateKey } from '@libp2p/interface'
+import type { PeerId, PrivateKey } from '@libp2p/interface'
 import type { Logger } from '../platform/logger.ts'
 import { openDatabase, resolveDatabaseKey, type Database } from '../store/db.ts'
 import { createProfileLibp2p, type NodeLibp2p } from '../net/libp2p.ts'
 import { MAILBOX_MAX_STREAMS_PER_CONNECTION, MAILBOX_PROTOCOL } from '../wire/mailbox.ts'
 import { MailboxService, type MailboxObservation } from './mailbox-service.ts'
+import { Admission, reservationGate } from './admission.ts'
 import { RELAY_MIGRATIONS, SqliteMailboxStore, type MailboxStore } from './store.ts'
 import { resolveLimits, type RelayLimits } from './limits.ts'
 import { startStunServer, type StunServer } from './stun.ts'
@@ -48,6 +49,9 @@ export interface RelayOptions {
   readonly metrics?: string
   /** Test hook (observer ledger): what the relay sees of each deposit and mailbox session; never stored or logged. */
   readonly observe?: (o: MailboxObservation) => void
+  /** Test hook: the address prefix a remote counts under (default: its IPv4 /24 or IPv6 /48), so loopback tests
+   * can play several networks. Gets the remote multiaddr and, when known, the remote peer id. */
+  readonly prefixOf?: (remoteAddr: string, remotePeer: string) => string
 }
 
 export interface RelayHandle {
@@ -60,6 +64,8 @@ export interface RelayHandle {
   readonly store: MailboxStore
   /** The mailbox protocol service (tests, status: sessions, commits, push bytes outstanding). */
   readonly mailboxes: MailboxService
+  /** Owner memory, guest quota and per-prefix limits (issue 14.2; tests, status). */
+  readonly admission: Admission
   /** The STUN responder, unless turned off. */
   readonly stun: StunServer | undefined
   readonly db: Database
@@ -84,6 +90,15 @@ export async function startRelay (o: RelayOptions): Promise<RelayHandle> {
   try {
     const privateKey = await loadOrCreateIdentity(db)
     const store = new SqliteMailboxStore(db)
+    const admission = new Admission({ db, store, limits })
+    // Reservations per address prefix (issue 14.2), through the connection gater: bound once the node exists.
+    const self: { node?: NodeLibp2p } = {}
+    const denyReservation = reservationGate({
+      maxPerPrefix: limits.maxReservationsPerPrefix,
+      addrOf: (peer) => self.node?.getConnections(peer).find((c) => !c.remoteAddr.toString().includes('/p2p-circuit'))?.remoteAddr.toString(),
+      reservations: () => (self.node?.services as { relay?: { reservations?: Iterable<[PeerId, { addr: { toString: () => string } }]> } } | undefined)?.relay?.reservations ?? [],
+      prefixOf: o.prefixOf === undefined ? undefined : (addr) => (o.prefixOf as (a: string, p: string) => string)(addr, '')
+    })
     libp2p = await createProfileLibp2p({
       profile: 'relay',
       privateKey,
@@ -91,9 +106,11 @@ export async function startRelay (o: RelayOptions): Promise<RelayHandle> {
       ...(o.announce !== undefined && o.announce.length > 0 ? { announce: o.announce } : {}),
       bootstrap: o.bootstrap,
       maxReservations: limits.maxReservations,
+      denyReservation,
       now
     })
-    const mailboxes = new MailboxService({ store, limits, logger, now, relayPeerId: libp2p.peerId.toMultihash().bytes, observe: o.observe })
+    self.node = libp2p
+    const mailboxes = new MailboxService({ store, limits, logger, now, relayPeerId: libp2p.peerId.toMultihash().bytes, observe: o.observe, admission, prefixOf: o.prefixOf })
     await libp2p.handle(MAILBOX_PROTOCOL, mailboxes.handle, { maxInboundStreams: MAILBOX_MAX_INBOUND_STREAMS, maxOutboundStreams: 1 })
     if (o.stun !== 'off') {
       stun = await startStunServer({ port: o.stun ?? 0, host: stunBindHost(o.listen), logger })
@@ -101,6 +118,7 @@ export async function startRelay (o: RelayOptions): Promise<RelayHandle> {
     }
 
     const sweep = (): number => {
+      admission.sweep(now())
       const n = store.sweep(now())
       if (n > 0) logger.info('mailbox-expired', { items: n })
       return n
@@ -124,6 +142,7 @@ export async function startRelay (o: RelayOptions): Promise<RelayHandle> {
       libp2p: node,
       store,
       mailboxes,
+      admission,
       stun,
       db,
       metricsUrl: metricsServer?.url,

@@ -101,3 +101,28 @@ test('abuse: one peer cannot pile up connections to the relay', {
   console.log(`abuse connections: one peer dialed 50 times: ${opened} opened, ${refused} refused; the relay holds ${held} connections from it (bound ${MAX_CONNECTIONS_PER_PEER})`)
   assert.ok(held <= MAX_CONNECTIONS_PER_PEER, `relay holds ${held} connections from one peer`)
 })
+
+test('abuse 14.2: fresh peer ids from one address prefix cannot take all reservations; the relay keeps free slots', { timeout: 120_000 }, async (t) => {
+  const maxReservations = 12
+  const maxReservationsPerPrefix = 3
+  const { relay, addr } = await relayFor(t, { maxReservations, maxReservationsPerPrefix })
+  const reservations = (): number => (relay.libp2p.services as unknown as { relay: { reservations: { size: number } } }).relay.reservations.size
+  // Loopback is one /24: every fresh identity below comes from the same prefix.
+  const granted = []
+  for (let i = 0; i < maxReservationsPerPrefix; i++) {
+    const n = await reservingNode(t, addr)
+    assert.ok(await until(() => hasCircuit(n), RESERVATION_WAIT_MS), `reservation ${i + 1} of ${maxReservationsPerPrefix} is granted`)
+    granted.push(n)
+  }
+  const extras = await Promise.all([0, 1, 2].map(async () => await reservingNode(t, addr)))
+  const got = await until(() => extras.some(hasCircuit), 3000)
+  console.log(`abuse 14.2 reservations: per-prefix limit ${maxReservationsPerPrefix} of ${maxReservations}; relay holds ${reservations()}; a 4th..6th fresh peer id got one: ${got}`)
+  assert.equal(got, false, 'fresh keys over the per-prefix bound are refused')
+  assert.equal(reservations(), maxReservationsPerPrefix, 'the rest of the slots stay free for other networks')
+  // A peer that holds a reservation may refresh it: the per-prefix bound never refuses a peer's own slot.
+  const first = granted[0]!
+  await first.dial(multiaddr(addr), { force: true })
+  await waitFor(() => relay.libp2p.getConnections(first.peerId).length >= 2, 'the relay to hold the new connection')
+  assert.ok(hasCircuit(first))
+  assert.equal(reservations(), maxReservationsPerPrefix)
+})

@@ -28,6 +28,13 @@ function mailboxStreams (relay: RelayHandle): Stream[] {
   return relay.libp2p.getConnections().flatMap((c) => c.streams).filter((s) => s.protocol === MAILBOX_PROTOCOL)
 }
 
+/** The owner opens (and closes) a session, as its device does whenever online: the relay then takes bulk deposits
+ * into the mailbox (issue 14.2; a mailbox no owner has opened gets the small guest quota). */
+async function ownerSeen (n: Libp2p, relayAddr: string, box: TestBox): Promise<void> {
+  const s = await openMailboxSession(n, relayAddr, box, quiet)
+  await s.close()
+}
+
 async function node (t: { after: (fn: () => unknown) => void }): Promise<Libp2p> {
   const n = await bareNode()
   t.after(async () => { await n.stop() })
@@ -38,6 +45,7 @@ test('pipelined deposits: 3,000 concurrent deposits travel on one stream, in fra
   const relay = await startTestRelay(t, { limits: { depositsPerMinutePerConnection: 1_000_000 } })
   const n = await node(t)
   const boxes = [makeMailboxKey(), makeMailboxKey(), makeMailboxKey()]
+  for (const b of boxes) await ownerSeen(n, relay.addr, b)
   const opened: string[] = []
   relay.handle.libp2p.addEventListener('connection:open', () => { opened.push('c') })
   const count = 3000
@@ -82,6 +90,7 @@ test('drain pages: a 600-item backlog comes in pages of MAX_FETCH_ITEMS, acked i
   const relay = await startTestRelay(t, { limits: { depositsPerMinutePerConnection: 1_000_000 } })
   const n = await node(t)
   const box = makeMailboxKey()
+  await ownerSeen(n, relay.addr, box)
   await Promise.all(Array.from({ length: 600 }, async () => { await depositTo(n, relay.addr, box.mailboxId, env(300)) }))
   const owner = await node(t)
   const s = await openMailboxSession(owner, relay.addr, box, quiet)
@@ -153,6 +162,7 @@ test('acks asked for together share a frame; each caller gets the count of its o
   const relay = await startTestRelay(t, { logger, limits: { depositsPerMinutePerConnection: 1_000_000 } })
   const box = makeMailboxKey()
   const n = await node(t)
+  await ownerSeen(n, relay.addr, box)
   await Promise.all(Array.from({ length: 300 }, async () => { await depositTo(n, relay.addr, box.mailboxId, env(100)) }))
   const s = await openMailboxSession(n, relay.addr, box, quiet)
   const items = [...await s.fetch(), ...await s.fetch()]

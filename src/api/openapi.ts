@@ -2,7 +2,7 @@
 // generated from the same zod schemas the server validates with, so the two cannot drift.
 import { z } from 'zod'
 import {
-  AddContactBody, CreateAccountBody, CreateInviteBody, RelayBody, RenameContactBody, SendMessageBody,
+  AddContactBody, CreateAccountBody, CreateInviteBody, KeyChangeDecisionBody, RelayBody, RenameContactBody, SendMessageBody,
   SettingsPatchBody, UnlockBody, VerifyBody, MAX_PAGE
 } from './schemas.ts'
 
@@ -144,7 +144,7 @@ const errorResponses: Record<string, Json> = Object.fromEntries([
   [401, 'The token is missing or wrong.'],
   [403, 'Foreign Origin, or a wrong passphrase.'],
   [404, 'No such contact or relay.'],
-  [409, 'No account yet, or one already exists.'],
+  [409, 'No account yet, or one already exists; or (KEY_CHANGE_MOVED) the pending safety number is not the one named: a newer key replaced it.'],
   [422, 'The messenger refused (bad invite, expired invite, ...); the message says why.'],
   [423, 'The account is locked.']
 ].map(([code, description]) => [`E${String(code)}`, { description, content: jsonContent(ref('Error')) }]))
@@ -186,8 +186,8 @@ export function openApiDocument (): Json {
       '/api/contacts/{id}/read': { post: { summary: 'Mark the conversation read (sends read receipts)', parameters: [idParam], responses: { 204: { description: 'Done' }, ...errors(401, 404) } } },
       '/api/contacts/{id}/safety-number': { get: { summary: 'Safety number to compare with the contact', parameters: [idParam], responses: { 200: ok('Safety number', ref('SafetyNumber')), ...errors(401, 404) } } },
       '/api/contacts/{id}/key-change': { get: { summary: 'The new safety number of a contact whose identity key changed (404 NO_KEY_CHANGE when none is pending)', parameters: [idParam], responses: { 200: ok('Pending safety number', ref('PendingSafetyNumber')), ...errors(401, 404) } } },
-      '/api/contacts/{id}/key-change/accept': { post: { summary: 'Accept the new identity key: pinned, not verified; the held messages open', parameters: [idParam], responses: { 200: ok('Contact', ref('Contact')), ...errors(401, 404, 422) } } },
-      '/api/contacts/{id}/key-change/block': { post: { summary: 'Block the new identity key: held messages dropped, later ones too, without warnings', parameters: [idParam], responses: { 200: ok('Contact', ref('Contact')), ...errors(401, 404) } } },
+      '/api/contacts/{id}/key-change/accept': { post: { summary: 'Accept the new identity key whose safety number the body names (the digits GET key-change returned): pinned, not verified; the held messages open. 409 KEY_CHANGE_MOVED, and nothing changes, when a newer key replaced it: compare the new number', parameters: [idParam], requestBody: body(KeyChangeDecisionBody), responses: { 200: ok('Contact', ref('Contact')), ...errors(400, 401, 404, 409, 422) } } },
+      '/api/contacts/{id}/key-change/block': { post: { summary: 'Block the new identity key whose safety number the body names: held messages dropped, later ones too, without warnings. 409 KEY_CHANGE_MOVED, and nothing changes, when a newer key replaced it', parameters: [idParam], requestBody: body(KeyChangeDecisionBody), responses: { 200: ok('Contact', ref('Contact')), ...errors(400, 401, 404, 409) } } },
       '/api/contacts/{id}/verified': { put: { summary: 'Mark the contact verified or not', parameters: [idParam], requestBody: body(VerifyBody), responses: { 200: ok('Safety number', ref('SafetyNumber')), ...errors(400, 401, 404) } } },
       '/api/settings': {
         get: { summary: 'Settings', responses: { 200: ok('Settings', ref('Settings')), ...errors(401) } },

@@ -8,7 +8,7 @@ import type { EventSink } from './events.ts'
 import { inviteQrText, normalizeInviteText } from './invite-text.ts'
 import { openApiDocument } from './openapi.ts'
 import {
-  AddContactBody, ContactIdSchema, CreateAccountBody, CreateInviteBody, MessagesQuery, RelayBody,
+  AddContactBody, ContactIdSchema, CreateAccountBody, CreateInviteBody, KeyChangeDecisionBody, MessagesQuery, RelayBody,
   RenameContactBody, SendMessageBody, SettingsPatchBody, UnlockBody, VerifyBody, describeIssues
 } from './schemas.ts'
 import { errorReply, type Reply } from './status.ts'
@@ -122,11 +122,16 @@ export function createRoutes (host: DeviceHost, events: EventSink): Route[] {
   route('GET', '/api/contacts/:id/key-change', async (ctx) => {
     return { status: 200, body: await messenger().pendingSafetyNumber(contactId(ctx)) }
   })
+  // The decision names the number the user compared: a newer pending key is refused (409), not decided.
   route('POST', '/api/contacts/:id/key-change/accept', async (ctx) => {
-    return { status: 200, body: await messenger().acceptKeyChange(contactId(ctx)) }
+    const id = contactId(ctx)
+    const body = parse(KeyChangeDecisionBody, await ctx.body())
+    return { status: 200, body: await messenger().acceptKeyChange(id, body.digits) }
   })
   route('POST', '/api/contacts/:id/key-change/block', async (ctx) => {
-    return { status: 200, body: await messenger().blockKeyChange(contactId(ctx)) }
+    const id = contactId(ctx)
+    const body = parse(KeyChangeDecisionBody, await ctx.body())
+    return { status: 200, body: await messenger().blockKeyChange(id, body.digits) }
   })
   route('PUT', '/api/contacts/:id/verified', async (ctx) => {
     const id = contactId(ctx)

@@ -3,6 +3,7 @@
 // never accepts what the messenger, the card or the invite would then refuse.
 import { z } from 'zod'
 import { MAX_INVITE_LIFETIME_MS, MIN_INVITE_LIFETIME_MS } from '../e2ee/invites.ts'
+import { SAFETY_NUMBER_DIGITS } from '../identity/safety-number.ts'
 import { utf8Length } from '../wire/bytes.ts'
 import { MAX_ADDRESS_BYTES, MAX_NAME_BYTES, MAX_RELAYS, MAX_TEXT_BYTES } from '../wire/payload.ts'
 import { MAX_QR_INVITE_CHARS } from './invite-text.ts'
@@ -49,6 +50,17 @@ export const SendMessageBody = z.strictObject({
 })
 
 export const VerifyBody = z.strictObject({ verified: z.boolean() })
+
+/** Room for the digits written in groups (one separator between each digit at most). */
+const MAX_SAFETY_NUMBER_CHARS = SAFETY_NUMBER_DIGITS * 2
+const SAFETY_NUMBER_RE = new RegExp(`^[0-9]{${SAFETY_NUMBER_DIGITS}}$`)
+/** Accept or block a key change: `digits` is the pending safety number the user compared (from GET
+ * key-change; spaces allowed), so a newer key that replaced it is refused (409 KEY_CHANGE_MOVED), never decided. */
+export const KeyChangeDecisionBody = z.strictObject({
+  digits: z.string().max(MAX_SAFETY_NUMBER_CHARS)
+    .refine((s) => SAFETY_NUMBER_RE.test(s.replace(/\s+/g, '')), `must be the ${SAFETY_NUMBER_DIGITS} digits of the pending safety number`)
+    .describe(`The ${SAFETY_NUMBER_DIGITS} digits of the pending safety number the user compared (spaces ignored)`)
+})
 
 export const SettingsPatchBody = z.strictObject({
   relayOnly: z.boolean().optional(),

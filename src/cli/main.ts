@@ -39,10 +39,10 @@ Commands:
   messages CONTACT [--limit N] [--json]        show a conversation with each message's state and path
   safety-number CONTACT [--json]               show the safety number to compare with a contact
   verify CONTACT [--off]                       mark a contact verified (after comparing numbers)
-  key-change CONTACT [--accept | --block] [--json]
+  key-change CONTACT [--accept DIGITS | --block DIGITS] [--json]
                                                a contact's safety number changed: show the new
                                                number to compare, then accept (their held messages
-                                               open) or block it
+                                               open) or block the key with the number you compared
   status [--json]                              peer id, relays, NAT status, queue sizes
   settings [--fetch-isolation device|contact] [--json]
                                                show settings, or change how mailboxes are fetched
@@ -214,16 +214,21 @@ async function clientCommand (rt: CliRuntime, command: string, rest: string[]): 
       return 0
     }
     case 'key-change': {
-      const p = parse(command, rest, { ...JSON_OPT, accept: { type: 'boolean' }, block: { type: 'boolean' } })
+      // The decision carries the digits the user compared (--accept DIGITS), never fetched at decision
+      // time: the number shown by an earlier run may have been replaced by a newer key since (someone
+      // else's), and fetching-then-accepting would pin that one unseen. The API refuses a moved number.
+      const p = parse(command, rest, { ...JSON_OPT, accept: { type: 'string' }, block: { type: 'string' } })
       const query = positional(p, 0, 'a contact', command)
       noExtra(p, 1, command)
-      if (p.values.accept === true && p.values.block === true) throw new CliError('USAGE', 'Give --accept or --block, not both.')
+      const accept = typeof p.values.accept === 'string' ? p.values.accept : undefined
+      const block = typeof p.values.block === 'string' ? p.values.block : undefined
+      if (accept !== undefined && block !== undefined) throw new CliError('USAGE', 'Give --accept or --block, not both.')
       const client = ApiClient.forDataDir(dataDirOf(p.values, rt.env))
       const contact = resolveContact(await client.contacts(), query)
       const path = `/api/contacts/${encodeURIComponent(contact.id)}/key-change`
-      const decision = p.values.accept === true ? 'accept' : p.values.block === true ? 'block' : undefined
+      const decision = accept !== undefined ? 'accept' : block !== undefined ? 'block' : undefined
       if (decision !== undefined) {
-        const decided = await client.request<ContactView>('POST', `${path}/${decision}`)
+        const decided = await client.request<ContactView>('POST', `${path}/${decision}`, { digits: accept ?? block })
         if (p.values.json === true) json(rt, decided)
         else rt.stdout(decision === 'accept'
           ? `Accepted ${oneLine(decided.name)}'s new key; their held messages are in the conversation. Verify it with \`0message1 safety-number ${decided.id}\` when you can.\n`
@@ -236,7 +241,7 @@ async function clientCommand (rt: CliRuntime, command: string, rest: string[]): 
         const groups = sn.digits.match(/.{1,5}/g) ?? []
         rt.stdout(`${oneLine(contact.name)}'s safety number changed (${sn.held} message(s) held). The new number:\n`)
         for (let i = 0; i < groups.length; i += 4) rt.stdout('  ' + groups.slice(i, i + 4).join(' ') + '\n')
-        rt.stdout(`Compare it with the number on their device (in person or by a call). If it matches: \`0message1 key-change ${contact.id} --accept\`; if not: \`0message1 key-change ${contact.id} --block\`.\n`)
+        rt.stdout(`Compare it with the number on their device (in person or by a call). If it matches: \`0message1 key-change ${contact.id} --accept ${sn.digits}\`; if not: \`0message1 key-change ${contact.id} --block ${sn.digits}\`.\n`)
       }
       return 0
     }

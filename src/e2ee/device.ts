@@ -216,14 +216,15 @@ export class Device {
     return pendingSafetyNumber(this.ctx, contactId)
   }
 
-  /** The user accepts a contact's new identity key: pinned, not verified; then open acceptedHeld(). */
-  async acceptKeyChange (contactId: string): Promise<void> {
-    await this.ctx.serial(async () => { await acceptKeyChange(this.ctx, contactId) })
+  /** The user accepts a contact's new identity key, named by the safety number they compared (`expected`, else
+   * KEY_CHANGE_MOVED): pinned, not verified; then open acceptedHeld(). */
+  async acceptKeyChange (contactId: string, expected: string): Promise<void> {
+    await this.ctx.serial(async () => { await acceptKeyChange(this.ctx, contactId, expected) })
   }
 
-  /** The user blocks a contact's new identity key: held envelopes dropped, later ones too, silently. */
-  async blockKeyChange (contactId: string): Promise<void> {
-    await this.ctx.serial(async () => { blockKeyChange(this.ctx, contactId) })
+  /** The user blocks a contact's new identity key, named as for accept: held envelopes dropped, later ones too, silently. */
+  async blockKeyChange (contactId: string, expected: string): Promise<void> {
+    await this.ctx.serial(async () => { blockKeyChange(this.ctx, contactId, expected) })
   }
 
   /** Envelopes held under a key the user accepted, oldest first (empty otherwise). */

@@ -14,6 +14,7 @@ export type E2eeErrorCode =
   | 'UNTRUSTED_IDENTITY' // the sender's identity key is not the one pinned for the contact (held: src/e2ee/key-change.ts)
   | 'BLOCKED_IDENTITY' // under an identity key the user blocked for this contact: dropped without a warning
   | 'NO_KEY_CHANGE' // accept/block/compare asked for a contact whose key change is not pending
+  | 'KEY_CHANGE_MOVED' // accept/block named a safety number that is not the pending one's any more (a newer key replaced it)
   | 'BAD_SENDER' // the sealed-sender certificate does not check out
   | 'UNDECRYPTABLE' // libsignal could not decrypt in the session (other than a duplicate)
   | 'BAD_PAYLOAD' // decrypted, but the payload inside is not valid (see cause)
@@ -52,6 +53,7 @@ const PERMANENT: Readonly<Record<E2eeErrorCode, boolean>> = {
   CLOSED: false, // the device was closed under the delivery; it opens after a restart
   UNKNOWN_CONTACT: false,
   NO_KEY_CHANGE: false,
+  KEY_CHANGE_MOVED: false,
   ACCOUNT_EXISTS: false,
   NO_ACCOUNT: false
 }

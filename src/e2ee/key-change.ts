@@ -8,7 +8,7 @@ import {
   PreKeySignalMessage, ProtocolAddress, PublicKey, signalDecryptPreKey
 } from '@signalapp/libsignal-client'
 import { accountIdFromIdentityKey, signalUuidFromIdentityKey } from '../identity/account-id.ts'
-import { safetyNumber } from '../identity/safety-number.ts'
+import { SAFETY_NUMBER_DIGITS, safetyNumber } from '../identity/safety-number.ts'
 import type { ContactRow } from '../store/contacts.ts'
 import type { KeyChangeRow } from '../store/key-changes.ts'
 import { decodePayload } from '../wire/payload.ts'
@@ -106,16 +106,32 @@ function pending (ctx: DeviceContext, contactId: string): KeyChangeRow {
   return k
 }
 
+/**
+ * The pending key change the user decides about, only if it is still the one whose safety number they
+ * compared (`expected`, its digits; spaces ignored). A newer key replaces a pending one (setPending), so
+ * between reading the number and clicking, the pending key may have become someone else's: deciding by
+ * contact id alone would pin (or block) a key the user never saw. KEY_CHANGE_MOVED then, and nothing changes.
+ */
+function pendingAsSeen (ctx: DeviceContext, contactId: string, expected: string): KeyChangeRow {
+  const digits = expected.replace(/\s+/g, '')
+  if (!new RegExp(`^[0-9]{${SAFETY_NUMBER_DIGITS}}$`).test(digits)) throw new RangeError(`The expected safety number must be ${SAFETY_NUMBER_DIGITS} digits.`)
+  const k = pending(ctx, contactId)
+  if (safetyNumber(ctx.identityKeyBytes, k.identityKey).digits !== digits) {
+    throw new E2eeError('KEY_CHANGE_MOVED', "The contact's pending identity key is not the one whose safety number you compared (a newer one arrived); compare the new number, then decide again.")
+  }
+  return k
+}
+
 /** The safety number with the contact's new, pending key: what to compare before accepting. */
 export function pendingSafetyNumber (ctx: DeviceContext, contactId: string): { digits: string, scannable: string, at: number, held: number } {
   const k = pending(ctx, contactId)
   return { ...safetyNumber(ctx.identityKeyBytes, k.identityKey), at: k.at, held: ctx.keyChangeRepo.heldCount(contactId, k.identityKey) }
 }
 
-/** The user accepts the new key: it is pinned in place of the old one, the contact is not verified any more. */
-export async function acceptKeyChange (ctx: DeviceContext, contactId: string): Promise<void> {
+/** The user accepts the new key whose safety number is `expected`: it is pinned in place of the old one, the contact is not verified any more. */
+export async function acceptKeyChange (ctx: DeviceContext, contactId: string, expected: string): Promise<void> {
   const c = ctx.contactRow(contactId)
-  const k = pending(ctx, contactId)
+  const k = pendingAsSeen(ctx, contactId, expected)
   const accountId = accountIdFromIdentityKey(k.identityKey)
   if (ctx.contactRepo.byAccountId(accountId) !== undefined) {
     throw new E2eeError('BAD_SENDER', 'The new identity key is another contact\'s; it cannot be accepted for this one.')
@@ -131,9 +147,9 @@ export async function acceptKeyChange (ctx: DeviceContext, contactId: string): P
   ctx.logger.info('identity-key-accepted')
 }
 
-/** The user blocks the new key: its held envelopes are dropped, and every later one under it, silently. */
-export function blockKeyChange (ctx: DeviceContext, contactId: string): void {
-  const k = pending(ctx, contactId)
+/** The user blocks the new key whose safety number is `expected`: its held envelopes are dropped, and every later one under it, silently. */
+export function blockKeyChange (ctx: DeviceContext, contactId: string, expected: string): void {
+  const k = pendingAsSeen(ctx, contactId, expected)
   const now = ctx.now()
   ctx.db.transaction(() => {
     ctx.keyChangeRepo.dropHeld(contactId, k.identityKey)

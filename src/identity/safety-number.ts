@@ -6,8 +6,11 @@ import { ACCOUNT_ID_HASH_BYTES, identityHash } from './account-id.ts'
 export const FINGERPRINT_ITERATIONS = 5200
 export const FINGERPRINT_VERSION = 2
 
+/** Digits in a safety number (libsignal's displayable fingerprint: 12 groups of 5). */
+export const SAFETY_NUMBER_DIGITS = 60
+
 export interface SafetyNumber {
-  /** 60 digits, no separators. */
+  /** SAFETY_NUMBER_DIGITS digits, no separators. */
   readonly digits: string
   /** libsignal scannable fingerprint, base64 (what a QR code would carry). */
   readonly scannable: string

@@ -43,14 +43,15 @@ export class KeyChanges {
     }
   }
 
-  async accept (contactId: string): Promise<void> {
-    await this.#o.device.acceptKeyChange(contactId)
+  /** `expected`: the pending safety number the user compared; the device refuses (KEY_CHANGE_MOVED) if the key moved since. */
+  async accept (contactId: string, expected: string): Promise<void> {
+    await this.#o.device.acceptKeyChange(contactId, expected)
     this.#o.log.info('key-change-accepted')
     await this.openHeld(contactId)
   }
 
-  async block (contactId: string): Promise<void> {
-    await this.#o.device.blockKeyChange(contactId)
+  async block (contactId: string, expected: string): Promise<void> {
+    await this.#o.device.blockKeyChange(contactId, expected)
     this.#o.log.info('key-change-blocked')
   }
 

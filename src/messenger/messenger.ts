@@ -368,15 +368,15 @@ export class MessengerCore implements Messenger {
     return { contactId, ...this.#device.pendingSafetyNumber(contactId) }
   }
 
-  async acceptKeyChange (contactId: string): Promise<ContactView> {
+  async acceptKeyChange (contactId: string, expected: string): Promise<ContactView> {
     this.#contact(contactId)
-    await this.#keyChanges.accept(contactId)
+    await this.#keyChanges.accept(contactId, expected)
     return this.#contactView(this.#contact(contactId))
   }
 
-  async blockKeyChange (contactId: string): Promise<ContactView> {
+  async blockKeyChange (contactId: string, expected: string): Promise<ContactView> {
     this.#contact(contactId)
-    await this.#keyChanges.block(contactId)
+    await this.#keyChanges.block(contactId, expected)
     const view = this.#contactView(this.#contact(contactId))
     this.#emit({ type: 'contact', contact: view })
     return view

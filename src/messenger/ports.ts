@@ -92,8 +92,9 @@ export interface DevicePort<P = unknown> {
   renameContact: (id: string, name: string) => void
   /** Identity key changes (src/e2ee/key-change.ts): compare, accept, block, and the held envelopes of an accepted key. */
   pendingSafetyNumber: (contactId: string) => { digits: string, scannable: string, at: number, held: number }
-  acceptKeyChange: (contactId: string) => Promise<void>
-  blockKeyChange: (contactId: string) => Promise<void>
+  /** `expected`: the pending safety number's digits the user compared (E2eeError KEY_CHANGE_MOVED when it is not the pending one). */
+  acceptKeyChange: (contactId: string, expected: string) => Promise<void>
+  blockKeyChange: (contactId: string, expected: string) => Promise<void>
   acceptedHeld: (contactId: string) => Uint8Array[]
   releaseHeld: (contactId: string) => void
   inboundMailboxes: () => InboundMailbox[]

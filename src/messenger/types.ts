@@ -126,10 +126,12 @@ export interface Messenger {
   setVerified: (contactId: string, verified: boolean) => Promise<void>
   /** The new safety number of a contact whose identity key changed (MessengerError NO_KEY_CHANGE when none is pending). */
   pendingSafetyNumber: (contactId: string) => Promise<PendingSafetyNumberView>
-  /** The user accepts the new key: pinned, not verified; the held messages open. Only ever on the user's request. */
-  acceptKeyChange: (contactId: string) => Promise<ContactView>
-  /** The user blocks the new key: held messages dropped, later ones under it too, without warnings. */
-  blockKeyChange: (contactId: string) => Promise<ContactView>
+  /** The user accepts the new key: pinned, not verified; the held messages open. Only ever on the user's request.
+   * `expected`: the digits of the pending safety number the user compared; when a newer key replaced it,
+   * E2eeError KEY_CHANGE_MOVED and nothing changes. */
+  acceptKeyChange: (contactId: string, expected: string) => Promise<ContactView>
+  /** The user blocks the new key (named by `expected`, as for accept): held messages dropped, later ones under it too, without warnings. */
+  blockKeyChange: (contactId: string, expected: string) => Promise<ContactView>
   updateSettings: (patch: Partial<SettingsView>) => Promise<SettingsView>
   subscribe: (listener: (event: MessengerEvent) => void) => () => void
   stop: () => Promise<void>

@@ -81,7 +81,8 @@ test('key change routes: compare the new safety number, block or accept; nothing
 
   let r = await run('GET', `/api/contacts/${id}/key-change`)
   assert.deepEqual([r.status, code(r)], [404, 'NO_KEY_CHANGE'])
-  assert.deepEqual([(await run('POST', `/api/contacts/${id}/key-change/accept`)).status, (await run('POST', `/api/contacts/${id}/key-change/block`)).status], [404, 404])
+  const nines = { digits: '9'.repeat(60) }
+  assert.deepEqual([(await run('POST', `/api/contacts/${id}/key-change/accept`, nines)).status, (await run('POST', `/api/contacts/${id}/key-change/block`, nines)).status], [404, 404])
   assert.equal((await run('GET', '/api/contacts/nobody/key-change')).status, 404)
 
   alice.simulateKeyChange(id)
@@ -89,14 +90,29 @@ test('key change routes: compare the new safety number, block or accept; nothing
   assert.deepEqual(listed.find((c) => c.id === id)?.keyChange?.state, 'pending')
   r = await run('GET', `/api/contacts/${id}/key-change`)
   assert.equal(r.status, 200)
-  assert.match((r.body as { digits: string }).digits, /^\d{60}$/)
-  r = await run('POST', `/api/contacts/${id}/key-change/block`)
+  const seen = (r.body as { digits: string }).digits
+  assert.match(seen, /^\d{60}$/)
+  // The decision must name the number: none, a short one, or an unknown field is a bad request, and changes nothing.
+  for (const bad of [undefined, {}, { digits: '123' }, { digits: seen, extra: 1 }]) {
+    assert.equal((await run('POST', `/api/contacts/${id}/key-change/block`, bad)).status, 400, JSON.stringify(bad))
+  }
+  r = await run('POST', `/api/contacts/${id}/key-change/block`, { digits: seen })
   assert.equal(r.status, 200)
   assert.equal((r.body as { keyChange: { state: string } }).keyChange.state, 'blocked')
   assert.equal((await run('GET', `/api/contacts/${id}/key-change`)).status, 404, 'decided: nothing to compare')
 
   alice.simulateKeyChange(id)
-  r = await run('POST', `/api/contacts/${id}/key-change/accept`)
+  const compared = ((await run('GET', `/api/contacts/${id}/key-change`)).body as { digits: string }).digits
+  // Another new key replaces the pending one before the click: the number the user compared is refused.
+  alice.simulateKeyChange(id)
+  r = await run('POST', `/api/contacts/${id}/key-change/accept`, { digits: compared })
+  assert.deepEqual([r.status, code(r)], [409, 'KEY_CHANGE_MOVED'])
+  assert.equal((await run('POST', `/api/contacts/${id}/key-change/block`, { digits: compared })).status, 409)
+  r = await run('GET', `/api/contacts/${id}/key-change`)
+  assert.equal(r.status, 200, 'still pending')
+  const current = (r.body as { digits: string }).digits
+  assert.notEqual(current, compared)
+  r = await run('POST', `/api/contacts/${id}/key-change/accept`, { digits: (current.match(/.{5}/g) ?? []).join(' ') })
   assert.equal(r.status, 200)
   assert.deepEqual([(r.body as { keyChange: { state: string } }).keyChange.state, (r.body as { verified: boolean }).verified], ['accepted', false])
   assert.equal((await run('GET', `/api/contacts/${id}/key-change/accept`)).status, 405)

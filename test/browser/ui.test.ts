@@ -196,7 +196,8 @@ test('browser: two people onboard, exchange an invite in the UI and chat both wa
   const bob2 = await reinstall(root, 'bob2', fresh.link, into)
   t.after(() => { bob2.device.close() })
   const coreA = hosts.get('alice')?.messenger() as MessengerCore
-  for (const e of [bob2.first, await bob2.seal(text(1, 'new phone, same Bob'))]) await assert.rejects(coreA.receiveEnvelope(e, 'mailbox'))
+  const hello = await bob2.seal(text(1, 'new phone, same Bob'))
+  for (const e of [bob2.first, hello]) await assert.rejects(coreA.receiveEnvelope(e, 'mailbox'))
   await alice.page.getByTestId('nav-chat').click()
   await bobEntry.getByTestId('key-changed').waitFor()
   await bobEntry.click()
@@ -206,11 +207,33 @@ test('browser: two people onboard, exchange an invite in the UI and chat both wa
   const newDigits = (await alice.page.getByTestId('key-change-digits').innerText()).replace(/\s/g, '')
   assert.equal(newDigits, bob2.device.safetyNumber(bob2.device.contacts()[0]?.id ?? '').digits)
   assert.notEqual(newDigits, digitsA)
+  // Before she clicks, Mallory (who holds Alice's mailbox key for Bob) writes under her own key: the pending
+  // key is now Mallory's. Accept names the digits shown, so the node refuses and the panel shows the new number.
+  const fresh2 = (await call(apiA.url, 'POST', '/api/invites', { token: apiA.token, body: {} })).json() as { link: string }
+  const mallory = await reinstall(root, 'mallory', fresh2.link, into)
+  t.after(() => { mallory.device.close() })
+  await assert.rejects(coreA.receiveEnvelope(mallory.first, 'mailbox'))
+  await alice.page.getByTestId('accept-key').click()
+  await alice.page.getByTestId('key-change-moved').waitFor()
+  const malloryDigits = (await alice.page.getByTestId('key-change-digits').innerText()).replace(/\s/g, '')
+  assert.equal(malloryDigits, mallory.device.safetyNumber(mallory.device.contacts()[0]?.id ?? '').digits, 'the number shown now is Mallory\'s')
+  const stillA = ((await call(apiA.url, 'GET', '/api/contacts', { token: apiA.token })).json() as ContactView[])[0]
+  assert.equal(stillA?.keyChange?.state, 'pending', 'nothing was accepted')
+  await shot(alice.page, '09a-alice-key-change-moved')
+  // It does not match; before her block lands, Bob writes again and his key replaces Mallory's: block is refused
+  // too (Bob's key is not blocked), and Bob's number is shown again.
+  for (const e of [bob2.first, hello]) await assert.rejects(coreA.receiveEnvelope(e, 'mailbox'))
+  await alice.page.getByTestId('block-key').click()
+  await alice.page.waitForFunction((d) => document.querySelector('[data-testid=key-change-digits]')?.textContent?.replace(/\s/g, '') === d, newDigits, { timeout: STEP_MS })
   await alice.page.getByTestId('accept-key').click()
   await alice.page.locator('[data-testid=key-change][data-state=accepted]').waitFor()
   await alice.page.locator('[data-testid=message][data-direction=in]', { hasText: 'new phone, same Bob' }).waitFor()
   assert.equal(await bobEntry.getByTestId('key-changed').count(), 0)
   await shot(alice.page, '09-alice-key-accepted')
+  assert.equal(await alice.page.locator('[data-testid=message][data-direction=in]', { hasText: 'new phone, same Bob' }).count(), 1, 'only Bob\'s message, once')
 
-  assert.deepEqual(problems, [], 'no page errors, no CSP violations')
+  // Chromium logs every failed response: the two refused key-change decisions above are the only ones.
+  const refused = problems.filter((p) => p.startsWith('alice: console error:') && p.includes('status of 409'))
+  assert.equal(refused.length, 2, 'the accept and the block refused as KEY_CHANGE_MOVED')
+  assert.deepEqual(problems.filter((p) => !refused.includes(p)), [], 'no page errors, no CSP violations')
 })

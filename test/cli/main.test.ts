@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { dataDirOf, main, resolveContact } from '../../src/cli/main.ts'
 import { printable } from '../../src/cli/format.ts'
 import type { CliRuntime } from '../../src/cli/runtime.ts'
-import type { ContactView, MessageView } from '../../src/messenger/types.ts'
+import type { ContactView, MessageView, PendingSafetyNumberView } from '../../src/messenger/types.ts'
 import { API_INFO_FILE } from '../../src/api/discovery.ts'
 import { FakeHost, FakeNetwork } from '../helpers/fake-host.ts'
 import { E2eeError } from '../../src/e2ee/errors.ts'
@@ -203,15 +203,27 @@ test('key-change: the contact list and the conversation show it; compare, then a
   const shown = await h.run('key-change', 'Alice', '--data', b)
   assert.equal(shown.code, 0, shown.err)
   assert.match(shown.out, /The new number:\n {2}99999 99999 99999 99999\n/)
-  assert.match(shown.out, /--accept`; if not: `0message1 key-change [0-9a-f]+ --block`/)
-  assert.equal((await h.run('key-change', 'Alice', '--accept', '--block', '--data', b)).code, 2)
+  // The commands it suggests carry the number shown: the decision names what the user compared.
+  const nines = '9'.repeat(60)
+  assert.match(shown.out, new RegExp(`--accept ${nines}\`; if not: \`0message1 key-change [0-9a-f]+ --block ${nines}\``))
+  assert.equal((await h.run('key-change', 'Alice', '--accept', nines, '--block', nines, '--data', b)).code, 2)
+  assert.equal((await h.run('key-change', 'Alice', '--accept', '--data', b)).code, 2, '--accept needs the digits')
 
-  const blocked = await h.run('key-change', 'Alice', '--block', '--data', b)
+  const blocked = await h.run('key-change', 'Alice', '--block', nines, '--data', b)
   assert.equal(blocked.code, 0, blocked.err)
   assert.match(blocked.out, /Blocked Alice's new key/)
   assert.match((await h.run('messages', 'Alice', '--data', b)).out, /you blocked the new key/)
   bob.simulateKeyChange(alice.id)
-  const accepted = JSON.parse((await h.run('key-change', 'Alice', '--accept', '--json', '--data', b)).out) as ContactView
+  const eights = (JSON.parse((await h.run('key-change', 'Alice', '--json', '--data', b)).out) as PendingSafetyNumberView).digits
+  // Another new key replaces it before the user accepts: the number they compared is refused, nothing changes.
+  bob.simulateKeyChange(alice.id)
+  const moved = await h.run('key-change', 'Alice', '--accept', eights, '--data', b)
+  assert.equal(moved.code, 1)
+  assert.match(moved.err, /not the one whose safety number you compared/)
+  assert.equal((await bob.contacts())[0]?.keyChange?.state, 'pending')
+  const current = (await bob.pendingSafetyNumber(alice.id)).digits
+  assert.notEqual(current, eights)
+  const accepted = JSON.parse((await h.run('key-change', 'Alice', '--accept', current, '--json', '--data', b)).out) as ContactView
   assert.deepEqual([accepted.keyChange?.state, accepted.verified], ['accepted', false])
   assert.doesNotMatch((await h.run('contacts', 'list', '--data', b)).out, /SAFETY NUMBER CHANGED/)
 })

@@ -50,7 +50,8 @@ test('a contact reinstalls: the change is stored with the contact and survives a
   assert.deepEqual({ state: c?.keyChange?.state, held: c?.keyChange?.held }, { state: 'pending', held: 2 })
   assert.deepEqual(p.alice.acceptedHeld(p.aliceToBob), [], 'nothing to open before the user accepts')
 
-  await p.alice.acceptKeyChange(p.aliceToBob)
+  // The number as the user compared it, in its groups of five: spaces do not matter.
+  await p.alice.acceptKeyChange(p.aliceToBob, (compare.digits.match(/.{5}/g) ?? []).join(' '))
   c = p.alice.contact(p.aliceToBob)
   assert.equal(hex(c?.identityKey ?? new Uint8Array()), hex(bob2.device.identityKey()), 're-pinned')
   assert.equal(c?.accountId, accountIdFromIdentityKey(bob2.device.identityKey()))
@@ -84,12 +85,13 @@ test('block: the held envelopes are dropped, and later ones under that key are d
   t.after(() => { bob2.device.close() })
   await assert.rejects(p.alice.openEnvelope(bob2.first), changed(true))
   const at = p.alice.contact(p.aliceToBob)?.keyChange?.at
-  await p.alice.blockKeyChange(p.aliceToBob)
+  const seen = p.alice.pendingSafetyNumber(p.aliceToBob).digits
+  await p.alice.blockKeyChange(p.aliceToBob, seen)
   let c = p.alice.contact(p.aliceToBob)
   assert.deepEqual({ state: c?.keyChange?.state, held: c?.keyChange?.held, at: c?.keyChange?.at }, { state: 'blocked', held: 0, at })
   assert.equal(Number(p.alice.db.prepare('SELECT count(*) AS n FROM held_envelopes').get()?.n), 0)
-  await assert.rejects(p.alice.blockKeyChange(p.aliceToBob), (e) => E2eeError.is(e, 'NO_KEY_CHANGE'))
-  await assert.rejects(p.alice.acceptKeyChange(p.aliceToBob), (e) => E2eeError.is(e, 'NO_KEY_CHANGE'))
+  await assert.rejects(p.alice.blockKeyChange(p.aliceToBob, seen), (e) => E2eeError.is(e, 'NO_KEY_CHANGE'))
+  await assert.rejects(p.alice.acceptKeyChange(p.aliceToBob, seen), (e) => E2eeError.is(e, 'NO_KEY_CHANGE'))
 
   const later = await bob2.seal(text(1, 'let me in'))
   await assert.rejects(p.alice.openEnvelope(later), (e) => E2eeError.is(e, 'BLOCKED_IDENTITY'))
@@ -127,6 +129,39 @@ test('only a session start made for this device counts; a newer key replaces the
   await assert.rejects(p.alice.openEnvelope(bob3.first), changed(true), 'another new key is a new change')
   assert.equal(p.alice.contact(p.aliceToBob)?.keyChange?.held, 1, 'the older pending key and its envelopes are gone')
   assert.equal(p.alice.pendingSafetyNumber(p.aliceToBob).digits, bob3.device.safetyNumber(bob3.device.contacts()[0]?.id ?? '').digits)
+})
+
+test('the decision names the number the user compared: a newer key that replaced it is refused and nothing is pinned or blocked', async (t) => {
+  const p = await pair(t)
+  const oldKey = hex(p.alice.contact(p.aliceToBob)?.identityKey ?? new Uint8Array())
+  const bob2 = await bobReinstalls(p)
+  t.after(() => { bob2.device.close() })
+  await assert.rejects(p.alice.openEnvelope(bob2.first), changed(true))
+  // The user reads the pending number; it matches the one on Bob's new install.
+  const seen = p.alice.pendingSafetyNumber(p.aliceToBob).digits
+  assert.equal(seen, bob2.device.safetyNumber(bob2.device.contacts()[0]?.id ?? '').digits)
+  // Before the click, Mallory (who holds Alice's mailbox key for Bob) starts a session under her own key.
+  const mallory = await bobReinstalls(p, 'mallory')
+  t.after(() => { mallory.device.close() })
+  await assert.rejects(p.alice.openEnvelope(mallory.first), changed(true))
+
+  const moved = (e: unknown): boolean => E2eeError.is(e, 'KEY_CHANGE_MOVED')
+  await assert.rejects(p.alice.acceptKeyChange(p.aliceToBob, seen), moved, 'accept names Bob\'s number, the pending key is Mallory\'s')
+  await assert.rejects(p.alice.blockKeyChange(p.aliceToBob, seen), moved, 'and so does block')
+  const c = p.alice.contact(p.aliceToBob)
+  assert.equal(hex(c?.identityKey ?? new Uint8Array()), oldKey, 'nothing pinned')
+  assert.deepEqual({ state: c?.keyChange?.state, held: c?.keyChange?.held }, { state: 'pending', held: 1 }, 'nothing decided, Mallory\'s envelope still held')
+  assert.deepEqual(p.alice.acceptedHeld(p.aliceToBob), [])
+  assert.equal(Number(p.alice.db.prepare("SELECT count(*) AS n FROM key_changes WHERE state != 'pending'").get()?.n), 0)
+  await assert.rejects(p.alice.acceptKeyChange(p.aliceToBob, 'not a number'), RangeError)
+
+  // The UI shows the new number; it is not Bob's, and deciding on it (here: block) works.
+  const now = p.alice.pendingSafetyNumber(p.aliceToBob).digits
+  assert.notEqual(now, seen)
+  await p.alice.blockKeyChange(p.aliceToBob, now)
+  assert.equal(p.alice.contact(p.aliceToBob)?.keyChange?.state, 'blocked')
+  await assert.rejects(p.alice.openEnvelope(await mallory.seal(text(1, 'let me in'))), (e) => E2eeError.is(e, 'BLOCKED_IDENTITY'))
+  assert.equal(hex(p.alice.contact(p.aliceToBob)?.identityKey ?? new Uint8Array()), oldKey)
 })
 
 test('an answered invite\'s mailbox cannot raise a key change: no event, nothing stored', async (t) => {

@@ -13,7 +13,7 @@ import { MessengerError } from '../../src/messenger/errors.ts'
 import { StoreError } from '../../src/store/errors.ts'
 
 
-interface FakeContact { id: string, name: string, peer: FakeMessenger, verified: boolean, keyChange?: KeyChangeView }
+interface FakeContact { id: string, name: string, peer: FakeMessenger, verified: boolean, keyChange?: KeyChangeView, keyChanges?: number }
 
 export class FakeNetwork {
   readonly messengers = new Map<string, FakeMessenger>()
@@ -180,27 +180,35 @@ export class FakeMessenger implements Messenger {
     this.emit({ type: 'contact', contact: this.#view(c) })
   }
 
-  /** Test hook: the contact's identity key changed (one held message), as the real device records it. */
+  /** Test hook: the contact's identity key changed (one held message), as the real device records it.
+   * Each call is another new key (with another safety number) that replaces a pending one. */
   simulateKeyChange (contactId: string): void {
     const c = this.#contact(contactId)
+    c.keyChanges = (c.keyChanges ?? 0) + 1
     c.keyChange = { at: Date.now(), state: 'pending', held: 1 }
     this.emit({ type: 'contact', contact: this.#view(c) })
   }
 
-  #pending (contactId: string): FakeContact & { keyChange: KeyChangeView } {
+  #pending (contactId: string, expected?: string): FakeContact & { keyChange: KeyChangeView } {
     const c = this.#contact(contactId)
     if (c.keyChange?.state !== 'pending') throw new E2eeError('NO_KEY_CHANGE', "This contact's identity key has not changed, or the change was already decided.")
+    if (expected !== undefined && expected.replace(/\s+/g, '') !== FakeMessenger.#digits(c)) {
+      throw new E2eeError('KEY_CHANGE_MOVED', "The contact's pending identity key is not the one whose safety number you compared.")
+    }
     return c as FakeContact & { keyChange: KeyChangeView }
   }
 
+  /** The first new key's number is all 9s, the next all 8s, and so on. */
+  static #digits (c: FakeContact): string { return String((10 - (c.keyChanges ?? 1) % 10) % 10).repeat(60) }
+
   async pendingSafetyNumber (contactId: string): Promise<PendingSafetyNumberView> {
     const c = this.#pending(contactId)
-    const digits = '9'.repeat(60)
+    const digits = FakeMessenger.#digits(c)
     return { contactId, digits, scannable: Buffer.from(digits).toString('base64'), at: c.keyChange.at, held: c.keyChange.held }
   }
 
-  async acceptKeyChange (contactId: string): Promise<ContactView> {
-    const c = this.#pending(contactId)
+  async acceptKeyChange (contactId: string, expected: string): Promise<ContactView> {
+    const c = this.#pending(contactId, expected)
     c.keyChange = { ...c.keyChange, state: 'accepted', held: 0, decidedAt: Date.now() }
     c.verified = false
     const v = this.#view(c)
@@ -208,8 +216,8 @@ export class FakeMessenger implements Messenger {
     return v
   }
 
-  async blockKeyChange (contactId: string): Promise<ContactView> {
-    const c = this.#pending(contactId)
+  async blockKeyChange (contactId: string, expected: string): Promise<ContactView> {
+    const c = this.#pending(contactId, expected)
     c.keyChange = { ...c.keyChange, state: 'blocked', held: 0, decidedAt: Date.now() }
     const v = this.#view(c)
     this.emit({ type: 'contact', contact: v })

@@ -70,7 +70,7 @@ test('a contact reinstalls: the change is stored with the contact, survives a re
   assert.equal(compare.digits, bob2.device.safetyNumber(bob2.device.contacts()[0]?.id ?? '').digits, 'the number to compare is the new install\'s')
   assert.notEqual(compare.digits, (await alice.m().safetyNumber(aliceToBob)).digits)
 
-  const accepted = await alice.m().acceptKeyChange(aliceToBob)
+  const accepted = await alice.m().acceptKeyChange(aliceToBob, compare.digits)
   assert.equal(accepted.keyChange?.state, 'accepted')
   assert.equal(accepted.verified, false, 'a new key starts unverified')
   const got = await waitMessages(alice, aliceToBob, 1, 'the held message opens')
@@ -91,7 +91,7 @@ test('a key accepted just before a stop: the held message opens at the next star
   await alice.stop()
   // The device accepted, then the process ended before the messenger opened what was held.
   const device = await Device.open(alice.dir)
-  await device.acceptKeyChange(aliceToBob)
+  await device.acceptKeyChange(aliceToBob, device.pendingSafetyNumber(aliceToBob).digits)
   assert.equal(device.acceptedHeld(aliceToBob).length, 2)
   device.close()
   await alice.start()
@@ -105,9 +105,10 @@ test('block: the held message is dropped, and later ones under that key raise no
   const core = alice.m() as MessengerCore
   await assert.rejects(core.receiveEnvelope(bob2.first, 'mailbox'), (e) => E2eeError.is(e, 'UNTRUSTED_IDENTITY'))
   assert.equal((await alice.m().contacts()).find((c) => c.id === aliceToBob)?.keyChange?.state, 'pending')
-  const blocked = await alice.m().blockKeyChange(aliceToBob)
+  const compared = (await alice.m().pendingSafetyNumber(aliceToBob)).digits
+  const blocked = await alice.m().blockKeyChange(aliceToBob, compared)
   assert.deepEqual({ state: blocked.keyChange?.state, held: blocked.keyChange?.held }, { state: 'blocked', held: 0 })
-  await assert.rejects(alice.m().acceptKeyChange(aliceToBob), (e) => E2eeError.is(e, 'NO_KEY_CHANGE'), 'a blocked key cannot be accepted later')
+  await assert.rejects(alice.m().acceptKeyChange(aliceToBob, compared), (e) => E2eeError.is(e, 'NO_KEY_CHANGE'), 'a blocked key cannot be accepted later')
 
   const seen = alice.events.length
   for (let i = 1; i <= 3; i++) {
@@ -115,6 +116,29 @@ test('block: the held message is dropped, and later ones under that key raise no
   }
   assert.deepEqual(alice.events.slice(seen), [], 'no warning, no contact change')
   assert.deepEqual(await alice.m().messages(aliceToBob), [])
+})
+
+test('accept names the number the user compared: when Mallory\'s key replaced Bob\'s before the click, nothing is pinned and no message shows', async (t) => {
+  const s = await bobReinstalls(t)
+  const { alice, aliceToBob, bob2 } = s
+  const core = alice.m() as MessengerCore
+  const pinned = (await alice.m().safetyNumber(aliceToBob)).digits
+  await assert.rejects(core.receiveEnvelope(bob2.first, 'mailbox'), (e) => E2eeError.is(e, 'UNTRUSTED_IDENTITY'))
+  const seen = (await alice.m().pendingSafetyNumber(aliceToBob)).digits
+  // Mallory holds Alice's mailbox key for Bob (from Bob's old device) and writes under her own key.
+  const mallory = await reinstall(tempDir(t, '0m1-mallory-'), 'mallory', (await alice.m().createInvite()).link, s.into)
+  t.after(() => { mallory.device.close() })
+  await assert.rejects(core.receiveEnvelope(mallory.first, 'mailbox'), (e) => E2eeError.is(e, 'UNTRUSTED_IDENTITY'))
+  await assert.rejects(core.receiveEnvelope(await mallory.seal(text(1, 'it is me, Bob')), 'mailbox'), (e) => E2eeError.is(e, 'UNTRUSTED_IDENTITY'))
+
+  await assert.rejects(alice.m().acceptKeyChange(aliceToBob, seen), (e) => E2eeError.is(e, 'KEY_CHANGE_MOVED'))
+  assert.equal((await alice.m().safetyNumber(aliceToBob)).digits, pinned, 'the old key is still pinned')
+  const c = (await alice.m().contacts()).find((x) => x.id === aliceToBob)
+  assert.deepEqual({ state: c?.keyChange?.state, held: c?.keyChange?.held }, { state: 'pending', held: 2 })
+  assert.deepEqual(await alice.m().messages(aliceToBob), [], 'Mallory\'s message is not shown')
+  const now = (await alice.m().pendingSafetyNumber(aliceToBob)).digits
+  assert.equal(now, mallory.device.safetyNumber(mallory.device.contacts()[0]?.id ?? '').digits, 'the number to compare now is Mallory\'s')
+  assert.notEqual(now, seen)
 })
 
 test('an answered invite\'s mailbox: a stranger\'s session start there raises nothing', async (t) => {

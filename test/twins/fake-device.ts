@@ -166,8 +166,8 @@ export class FakeDevice implements DevicePort<Payload> {
     throw new E2eeError('NO_KEY_CHANGE', 'No key change waits for this contact.')
   }
 
-  async acceptKeyChange (contactId: string): Promise<void> { this.pendingSafetyNumber(contactId) }
-  async blockKeyChange (contactId: string): Promise<void> { this.pendingSafetyNumber(contactId) }
+  async acceptKeyChange (contactId: string, _expected: string): Promise<void> { this.pendingSafetyNumber(contactId) }
+  async blockKeyChange (contactId: string, _expected: string): Promise<void> { this.pendingSafetyNumber(contactId) }
   acceptedHeld (_contactId: string): Uint8Array[] { return [] }
   releaseHeld (_contactId: string): void {}
 

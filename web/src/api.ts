@@ -119,8 +119,9 @@ export class Api {
     await this.call('PUT', `/api/contacts/${encodeURIComponent(id)}/verified`, { verified })
 
   pendingSafetyNumber = async (id: string): Promise<PendingSafetyNumberView> => await this.call('GET', `/api/contacts/${encodeURIComponent(id)}/key-change`)
-  acceptKeyChange = async (id: string): Promise<ContactView> => await this.call('POST', `/api/contacts/${encodeURIComponent(id)}/key-change/accept`)
-  blockKeyChange = async (id: string): Promise<ContactView> => await this.call('POST', `/api/contacts/${encodeURIComponent(id)}/key-change/block`)
+  /** `digits`: the pending safety number the user compared; ApiFailure KEY_CHANGE_MOVED (409) when a newer key replaced it. */
+  acceptKeyChange = async (id: string, digits: string): Promise<ContactView> => await this.call('POST', `/api/contacts/${encodeURIComponent(id)}/key-change/accept`, { digits })
+  blockKeyChange = async (id: string, digits: string): Promise<ContactView> => await this.call('POST', `/api/contacts/${encodeURIComponent(id)}/key-change/block`, { digits })
 
   updateSettings = async (patch: Partial<SettingsView>): Promise<SettingsView> => await this.call('PATCH', '/api/settings', patch)
   addRelay = async (address: string): Promise<SettingsView> => await this.call('POST', '/api/settings/relays', { address })

@@ -3,7 +3,7 @@
 // own errors and shows them (setError / fail / onError), so nothing is left to reject.
 import { useEffect, useRef, useState } from 'react'
 import QRCode from 'qrcode'
-import type { Api, ContactView, InviteView, MessageView, PendingSafetyNumberView, SafetyNumberView, StatusView } from './api.ts'
+import { ApiFailure, type Api, type ContactView, type InviteView, type MessageView, type PendingSafetyNumberView, type SafetyNumberView, type StatusView } from './api.ts'
 
 const STATE_LABEL: Record<MessageView['state'], string> = {
   queued: 'queued',
@@ -270,10 +270,20 @@ export function SafetyNumberPanel ({ api, contact, onBack, onError }: { api: Api
 export function KeyChangePanel ({ api, contact, onDone, onError }: { api: Api, contact: ContactView, onDone: (c: ContactView) => void, onError: (e: unknown) => void }): React.JSX.Element {
   const [sn, setSn] = useState<PendingSafetyNumberView>()
   const [busy, setBusy] = useState(false)
+  const [moved, setMoved] = useState(false)
   useEffect(() => { api.pendingSafetyNumber(contact.id).then(setSn, onError) }, [api, contact.id, onError])
-  const decide = async (f: (id: string) => Promise<ContactView>): Promise<void> => {
+  // The decision names the digits shown, so a newer key that replaced them (someone else's, maybe) is
+  // refused by the node instead of accepted unseen; then its number is shown to compare afresh.
+  const decide = async (f: (id: string, digits: string) => Promise<ContactView>, digits: string): Promise<void> => {
     setBusy(true)
-    try { onDone(await f(contact.id)) } catch (err) { onError(err) } finally { setBusy(false) }
+    try {
+      onDone(await f(contact.id, digits))
+    } catch (err) {
+      if (!(err instanceof ApiFailure && err.code === 'KEY_CHANGE_MOVED')) { onError(err); return }
+      setMoved(true)
+      setSn(undefined)
+      await api.pendingSafetyNumber(contact.id).then(setSn, onError)
+    } finally { setBusy(false) }
   }
   const groups = sn?.digits.match(/.{1,5}/g) ?? []
   return (
@@ -285,11 +295,12 @@ export function KeyChangePanel ({ api, contact, onDone, onError }: { api: Api, c
         ? <p className='muted'>Loading…</p>
         : (
           <>
+            {moved && <p className='error' role='alert' data-testid='key-change-moved'>Nothing was accepted or blocked: another new key arrived while you were comparing, so the number changed. Compare this new number before you decide.</p>}
             <div className='digits mono' data-testid='key-change-digits'>{groups.map((g, i) => <span key={i}>{g}</span>)}</div>
             <p className='muted'>{sn.held} message(s) held under the new key.</p>
             <div className='actions'>
-              <button type='button' className='primary' data-testid='accept-key' disabled={busy} onClick={() => { void decide(api.acceptKeyChange) }}>The numbers match: accept</button>
-              <button type='button' data-testid='block-key' disabled={busy} onClick={() => { void decide(api.blockKeyChange) }}>Block the new key</button>
+              <button type='button' className='primary' data-testid='accept-key' disabled={busy} onClick={() => { void decide(api.acceptKeyChange, sn.digits) }}>The numbers match: accept</button>
+              <button type='button' data-testid='block-key' disabled={busy} onClick={() => { void decide(api.blockKeyChange, sn.digits) }}>Block the new key</button>
             </div>
           </>
           )}

@@ -31,6 +31,12 @@ export const HOLEPUNCH_VERIFY_MS = 5_000
  * that refuse once (symmetric mapping) refuse again, but a network change (other Wi-Fi) can fix it. */
 export const HOLEPUNCH_RETRY_MIN_MS = 30_000
 export const HOLEPUNCH_RETRY_MAX_MS = 30 * 60_000
+/** An attempt refused before ICE began (the signalling stream closed at once) is no NAT verdict: the contact
+ * may not know us yet (it learns of us from our first message, and only contacts may signal WebRTC). It is
+ * tried again this soon, up to HOLEPUNCH_REFUSED_RETRIES times, before the normal backoff applies. */
+export const HOLEPUNCH_REFUSED_MS = 1_000
+export const HOLEPUNCH_REFUSED_RETRY_MS = 1_000
+export const HOLEPUNCH_REFUSED_RETRIES = 3
 /** How often relayed connections are checked for a missing upgrade (besides on each identify). */
 export const HOLEPUNCH_TICK_MS = 2_000
 const PING_PROTOCOL = '/ipfs/ping/1.0.0'
@@ -65,7 +71,7 @@ export interface HolePuncher {
   stop: () => void
 }
 
-interface PeerState { inFlight: boolean, nextAt: number, delay: number }
+interface PeerState { inFlight: boolean, nextAt: number, delay: number, refused: number }
 
 /**
  * Device side: learns our relays' STUN ports and upgrades relayed connections to WebRTC. `webrtc` is false
@@ -97,7 +103,7 @@ export function startHolePunching (libp2p: NodeLibp2p, o: { stun: StunDirectory,
     if (stopped || !o.webrtc || self >= peer || o.stun.isRelay(peer)) return
     // A stranger with a circuit to us (our peer id and one relay suffice) must not get our ICE candidates.
     if (!o.gate.allows(peer)) return
-    const st = peers.get(peer) ?? { inFlight: false, nextAt: 0, delay: HOLEPUNCH_RETRY_MIN_MS }
+    const st = peers.get(peer) ?? { inFlight: false, nextAt: 0, delay: HOLEPUNCH_RETRY_MIN_MS, refused: 0 }
     peers.set(peer, st)
     if (st.inFlight || Date.now() < st.nextAt || hasDirect(peer)) return
     // All negotiation slots busy: wait for a later tick instead of spending the attempt (and its backoff).
@@ -122,8 +128,16 @@ export function startHolePunching (libp2p: NodeLibp2p, o: { stun: StunDirectory,
       log.debug('holepunch-direct', { ms: Date.now() - started })
     } catch (err) {
       stats.failed++
+      const ms = Date.now() - started
+      const name = (err as Error).name
+      if (ms < HOLEPUNCH_REFUSED_MS && name !== 'TimeoutError' && st.refused < HOLEPUNCH_REFUSED_RETRIES) {
+        st.refused++
+        st.nextAt = Date.now() + HOLEPUNCH_REFUSED_RETRY_MS
+        log.debug('holepunch-refused', { ms, code: name, retryInMs: HOLEPUNCH_REFUSED_RETRY_MS })
+        return
+      }
       st.nextAt = Date.now() + st.delay
-      log.debug('holepunch-failed', { ms: Date.now() - started, code: (err as Error).name, retryInMs: st.delay })
+      log.debug('holepunch-failed', { ms, code: name, retryInMs: st.delay })
       st.delay = Math.min(st.delay * 2, HOLEPUNCH_RETRY_MAX_MS)
     } finally {
       st.inFlight = false

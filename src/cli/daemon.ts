@@ -1,6 +1,7 @@
 // The commands that run nodes in this process: init (creates the account, offline), start (device
 // node + local API + web UI), relay, and demo (a relay and two introduced devices on loopback).
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { DirLockedError, lockDir, type DirLock } from '../platform/dir-lock.ts'
 import { ensurePrivateDir } from '../platform/private-files.ts'
 import { homedir, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -54,6 +55,17 @@ async function runningPid (dataDir: string): Promise<number | undefined> {
   return readApiInfo(dataDir)?.pid ?? 0
 }
 
+/** Takes the data directory for this process (src/platform/dir-lock.ts): a second start, or an init beside a
+ * running node, is refused even when the two race or the node's API socket cannot exist. */
+function takeDir (dataDir: string): DirLock {
+  try {
+    return lockDir(dataDir)
+  } catch (err) {
+    if (DirLockedError.is(err)) throw new CliError('FAILED', err.message, { cause: err })
+    throw err
+  }
+}
+
 export async function runInit (rt: CliRuntime, p: Parsed, dataDir: string): Promise<number> {
   const logger = makeLogger(p, rt)
   const name = typeof p.values.name === 'string' ? p.values.name.trim() : DEFAULT_DISPLAY_NAME
@@ -62,8 +74,14 @@ export async function runInit (rt: CliRuntime, p: Parsed, dataDir: string): Prom
   const pid = await runningPid(dataDir)
   if (pid !== undefined) throw new CliError('FAILED', `A node is running for ${dataDir} (pid ${pid}); create the account in its web UI instead.`)
   ensurePrivateDir(dataDir)
-  // Offline: makes the keys and the store, starts no network node.
-  const { accountId } = await rt.initAccount(dataDir, { name, logger, ...(passphrase === undefined ? {} : { passphrase }) })
+  const lock = takeDir(dataDir)
+  let accountId: string
+  try {
+    // Offline: makes the keys and the store, starts no network node.
+    ({ accountId } = await rt.initAccount(dataDir, { name, logger, ...(passphrase === undefined ? {} : { passphrase }) }))
+  } finally {
+    lock.release()
+  }
   if (p.values.json === true) rt.stdout(JSON.stringify({ accountId, dataDir }) + '\n')
   else rt.stdout(`Created account ${accountId} in ${dataDir}.\nStart the node with \`0message1 start${p.values.data === undefined ? '' : ` --data ${dataDir}`}\`.\n`)
   return 0
@@ -108,6 +126,16 @@ export async function runStart (rt: CliRuntime, p: Parsed, dataDir: string): Pro
   const pid = await runningPid(dataDir)
   if (pid !== undefined) throw new CliError('FAILED', `A node is already running for ${dataDir} (pid ${pid}); stop it first.`)
   ensurePrivateDir(dataDir)
+  const lock = takeDir(dataDir)
+  try {
+    return await startLocked(rt, p, dataDir, { logger, passphrase, apiListen, allowRemote })
+  } finally {
+    lock.release()
+  }
+}
+
+async function startLocked (rt: CliRuntime, p: Parsed, dataDir: string, s: { logger: Logger, passphrase: string | undefined, apiListen: string, allowRemote: boolean }): Promise<number> {
+  const { logger, passphrase, apiListen, allowRemote } = s
   const o: HostFactoryOptions = { dataDir, logger }
   const listen = strings(p.values.listen)
   const relays = strings(p.values.relay)
@@ -156,6 +184,15 @@ export async function runRelay (rt: CliRuntime, p: Parsed, _dataDir: string): Pr
   const logger = makeLogger(p, rt)
   const dataDir = typeof p.values.data === 'string' ? _dataDir : (rt.env.ZEROM1_RELAY_DATA ?? join(homedir(), DEFAULT_RELAY_DIR_NAME))
   ensurePrivateDir(dataDir)
+  const lock = takeDir(dataDir)
+  try {
+    return await relayLocked(rt, p, dataDir, logger)
+  } finally {
+    lock.release()
+  }
+}
+
+async function relayLocked (rt: CliRuntime, p: Parsed, dataDir: string, logger: Logger): Promise<number> {
   const listen = strings(p.values.listen) ?? DEFAULT_RELAY_LISTEN
   const bootstrap = strings(p.values.bootstrap)
   const stun = stunOption(p.values.stun)

@@ -2,7 +2,7 @@
 // exit codes. The real bin across real nodes and a relay: test/cli/real.test.ts.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync, existsSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, existsSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { dataDirOf, main, resolveContact } from '../../src/cli/main.ts'
@@ -293,4 +293,21 @@ test('start refuses a non-loopback --api unless --api-allow-remote is given, and
   assert.match(allowed.err, /^0message1: warning: the API will listen on 192\.0\.2\.1:0 in plain HTTP/)
   assert.match(allowed.err, /not an address of this machine/)
   assert.equal(allowed.code, 1)
+})
+
+test('a second start on a directory whose API socket cannot exist is refused by the lock; the first keeps its token', async (t) => {
+  const h = harness(t)
+  // Unix socket paths stop at 107 bytes: this data directory has no API socket, so the running node
+  // cannot be found by probing it (the lock file is what refuses the second start).
+  const dir = join(tempDir(t), 'x'.repeat(110))
+  const first = await h.start(dir)
+  const token = readFileSync(join(dir, 'api.token'), 'utf8')
+  const second = await h.run('start', '--data', dir, '--api', '127.0.0.1:0')
+  assert.equal(second.code, 1)
+  assert.match(second.err, new RegExp(`Another 0message1 process \\(pid ${process.pid}\\) is using`))
+  assert.equal(readFileSync(join(dir, 'api.token'), 'utf8'), token, 'the first node\'s token is untouched')
+  const init = await h.run('init', '--data', dir, '--name', 'Eve')
+  assert.equal(init.code, 1, 'init beside a running node is refused too')
+  assert.equal(await first.stop(), 0)
+  assert.equal(existsSync(join(dir, 'node.lock')), false, 'stop releases the directory')
 })

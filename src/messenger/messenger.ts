@@ -44,6 +44,11 @@ export const MAILBOX_RETRY_MS = 2_000
 export const MAILBOX_STABLE_MS = 10_000
 /** Every mailbox is fetched again this often, in case a live push was lost with a connection. */
 export const MAILBOX_REFETCH_MS = 30_000
+/** A mailbox holding a copy it cannot open yet (a store failure, a text ahead of its card) is rewound on the
+ * refetch timer at doubling intervals up to this: a copy that never opens (a forged invite answer kept as
+ * CARD_REQUIRED until the invite's grace ends) is re-fetched and re-tried a few times an hour, not twice a
+ * minute for days; one that opens after a card or a freed disk waits at most this long. */
+export const MAILBOX_REWIND_MAX_MS = 5 * 60_000
 /** Receipts whose commit failed (a full or busy store) are sealed again after this long, not at once (no spin). */
 export const RECEIPT_RETRY_MS = 5_000
 /** Card updates after an address change wait this long for the addresses to settle. */
@@ -478,7 +483,8 @@ export class MessengerCore implements Messenger {
           // later; a read receipt lost here would never be asked for again.
           this.#log.warn('receipt-not-sealed', { error: (err as Error).name })
           this.#receipts.restore(taken)
-          this.#receiptRetry ??= this.#clock.setTimeout(() => { this.#receiptRetry = undefined; this.#queueReceiptFlush() }, RECEIPT_RETRY_MS)
+          // Not once stopped: stop() already cancelled the timer, and one armed now would hold the process 5 s.
+          if (!this.#stopped) this.#receiptRetry ??= this.#clock.setTimeout(() => { this.#receiptRetry = undefined; this.#queueReceiptFlush() }, RECEIPT_RETRY_MS)
           return
         }
         this.#sendFresh(sealed)
@@ -971,11 +977,16 @@ export class MessengerCore implements Messenger {
         if (!refetch) return
         // A copy kept after a failure (a full store, a text ahead of its card) lies behind the session's
         // position: without a rewind only a new session would fetch it again.
-        if (entry.kept === true) {
+        if (entry.kept === true && now >= (entry.rewindAt ?? 0)) {
           entry.kept = false
+          entry.rewinds = (entry.rewinds ?? 0) + 1
+          // Half a tick early, so timer jitter does not skip a whole tick: rewinds at 30 s, 30 s, 60 s, 120 s, ...
+          entry.rewindAt = now + Math.min(MAILBOX_REWIND_MAX_MS, MAILBOX_REFETCH_MS * 2 ** (entry.rewinds - 1)) - MAILBOX_REFETCH_MS / 2
           entry.session.rewind?.()
         }
-        if (await this.#drain(entry.session, key)) this.#retiredCheck(box, key, relays)
+        const empty = await this.#drain(entry.session, key)
+        if (entry.kept !== true) { entry.rewinds = 0; entry.rewindAt = 0 }
+        if (empty) this.#retiredCheck(box, key, relays)
         return
       }
       // One open per mailbox at a time: syncs overlap (refetch timer, reopen after a close, a new contact).
@@ -1127,6 +1138,9 @@ interface MailboxEntry {
   retryAt: number
   failures: number
   kept?: boolean
+  /** Rewinds in a row that left a copy kept, and when the next may run (MAILBOX_REWIND_MAX_MS). */
+  rewinds?: number
+  rewindAt?: number
 }
 
 export function cardAddresses (all: readonly string[]): string[] {

@@ -19,14 +19,61 @@ import {
  */
 export const INBOUND_BUFFER_BYTES = DELIVER_WINDOW * (MAX_DELIVER_FRAME_BYTES + 3)
 
-/** The receiving side. `getHandler` returns the current handler (onEnvelope may be called after start). */
-export function deliverHandler (getHandler: () => EnvelopeHandler | undefined, logger: Logger) {
-  return (stream: Stream, connection: Connection): void => {
-    serveInbound(stream, pathOf(connection.remoteAddr), getHandler, logger)
+/**
+ * Envelopes in handlers at once across all inbound deliver streams of a node. One stream holds at most a window,
+ * but a node takes DELIVER_MAX_INBOUND_STREAMS streams on each of hundreds of connections: without a node-wide
+ * bound, peers that dial in together could make it open and store thousands of envelopes at once (300
+ * connections x 4 streams x 32 x 64 KiB is 2.4 GB). 256 envelopes is 16 MiB at most and far more than one
+ * batch commit takes, so a busy node loses no throughput; a stream that finds the budget spent is paused
+ * (yamux stops granting its sender credit) until handlers finish.
+ */
+export const NODE_INBOUND_ENVELOPES = 256
+
+/** The node-wide count of envelopes in handlers (NODE_INBOUND_ENVELOPES), and the streams waiting for room. */
+export class InboundBudget {
+  #free: number
+  readonly #waiting = new Set<() => void>()
+
+  constructor (readonly size = NODE_INBOUND_ENVELOPES) {
+    this.#free = size
+  }
+
+  get inUse (): number {
+    return this.size - this.#free
+  }
+
+  take (): boolean {
+    if (this.#free === 0) return false
+    this.#free--
+    return true
+  }
+
+  give (n: number): void {
+    if (n <= 0) return
+    this.#free = Math.min(this.size, this.#free + n)
+    const waiting = [...this.#waiting]
+    this.#waiting.clear()
+    for (const wake of waiting) wake()
+  }
+
+  /** `wake` runs once, the next time room is given back (until `forget`). */
+  wait (wake: () => void): void {
+    this.#waiting.add(wake)
+  }
+
+  forget (wake: () => void): void {
+    this.#waiting.delete(wake)
   }
 }
 
-function serveInbound (stream: Stream, path: DeliverPath, getHandler: () => EnvelopeHandler | undefined, logger: Logger): void {
+/** The receiving side. `getHandler` returns the current handler (onEnvelope may be called after start). */
+export function deliverHandler (getHandler: () => EnvelopeHandler | undefined, logger: Logger, budget = new InboundBudget()) {
+  return (stream: Stream, connection: Connection): void => {
+    serveInbound(stream, pathOf(connection.remoteAddr), getHandler, logger, budget)
+  }
+}
+
+function serveInbound (stream: Stream, path: DeliverPath, getHandler: () => EnvelopeHandler | undefined, logger: Logger, budget: InboundBudget): void {
   const reader = new FrameReader(MAX_DELIVER_FRAME_BYTES)
   /** Frames read whose ack is not yet written: the receiver's side of the window. */
   let inFlight = 0
@@ -59,7 +106,9 @@ function serveInbound (stream: Stream, path: DeliverPath, getHandler: () => Enve
       // The stream is gone: the sender fails these envelopes with it and sends them again by another path.
       logger.debug('deliver-stream-error', { code: (err as Error).name })
     }
-    inFlight -= acks.filter((a) => a.id !== STREAM_ACK_ID).length
+    const done = acks.filter((a) => a.id !== STREAM_ACK_ID).length
+    inFlight -= done
+    budget.give(done)
     pump()
   }
 
@@ -100,17 +149,28 @@ function serveInbound (stream: Stream, path: DeliverPath, getHandler: () => Enve
     }, rejected)
   }
 
+  /** The node's budget was spent when this stream had frames to read: it waits for room. */
+  let starved = false
   const pump = (): void => {
+    starved = false
+    budget.forget(pump)
     while (!refused && inFlight < DELIVER_WINDOW) {
+      if (reader.buffered === 0) break
+      if (!budget.take()) {
+        starved = true
+        budget.wait(pump)
+        break
+      }
       let raw: Uint8Array | undefined
       let f
       try {
         raw = reader.next()
-        if (raw === undefined) break
+        if (raw === undefined) { budget.give(1); break }
         const bytes = raw
         f = atStream(() => decodeDeliverFrame(bytes))
         if (f.type !== 'deliver') throw new NetError('BAD_FRAME', 'Expected a deliver frame.')
       } catch (err) {
+        budget.give(1)
         refuse(err)
         break
       }
@@ -120,7 +180,8 @@ function serveInbound (stream: Stream, path: DeliverPath, getHandler: () => Enve
     if (!refused && reader.buffered > INBOUND_BUFFER_BYTES) refuse(new NetError('BAD_FRAME', 'The sender went over its window.'))
     // Backpressure: with a full window nothing more is read, and yamux stops granting the sender credit.
     try {
-      if (!paused && inFlight >= DELIVER_WINDOW) { stream.pause(); paused = true } else if (paused && inFlight < DELIVER_WINDOW) { paused = false; stream.resume() }
+      const full = inFlight >= DELIVER_WINDOW || starved
+      if (!paused && full) { stream.pause(); paused = true } else if (paused && !full) { paused = false; stream.resume() }
     } catch {
       // pause()/resume() throw once the stream is closing: nothing is read any more either way.
     }
@@ -133,4 +194,5 @@ function serveInbound (stream: Stream, path: DeliverPath, getHandler: () => Enve
     pump()
   })
   stream.addEventListener('remoteCloseWrite', () => { remoteDone = true; closeWhenDone() })
+  stream.addEventListener('close', () => { budget.forget(pump) })
 }

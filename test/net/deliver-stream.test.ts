@@ -10,6 +10,9 @@ import { waitFor } from '../helpers/wait.ts'
 import { NetError } from '../../src/net/errors.ts'
 import { ACK_DEADLINE_MS, outboundState } from '../../src/net/deliver-outbound.ts'
 import type { DeviceNode } from '../../src/net/node.ts'
+import { deliverHandler, InboundBudget } from '../../src/net/deliver-inbound.ts'
+import { DELIVER_MAX_INBOUND_STREAMS } from '../../src/net/deliver.ts'
+import { silentLogger } from '../../src/platform/logger.ts'
 import { decodeDeliverFrame, DELIVER_PROTOCOL, DELIVER_WINDOW, encodeDeliverFrame, type DeliverAck } from '../../src/wire/deliver.ts'
 
 /** An envelope whose first 4 bytes say which one it is. */
@@ -281,4 +284,37 @@ test('an envelope unacknowledged past the ack deadline resets its stream (TIMEOU
   assert.equal(await a.deliver(onlyConnToB, env(3), {}), 'direct')
   assert.equal(onlyConn(a, b), conn, 'same connection')
   assert.notEqual(outboundState(conn)?.streamId, first, 'a fresh stream')
+})
+
+test('the node-wide budget bounds envelopes in handlers across streams; paused streams are served when room comes back', async (t) => {
+  const { a, b } = await twoDevices(t)
+  const hold = gate()
+  t.after(hold.open)
+  let calls = 0
+  const budget = new InboundBudget(40)
+  // b's deliver protocol with a small node-wide budget (the default is NODE_INBOUND_ENVELOPES).
+  await b.libp2p.unhandle(DELIVER_PROTOCOL)
+  await b.libp2p.handle(DELIVER_PROTOCOL, deliverHandler(() => async () => { calls++; await hold.wait() }, silentLogger, budget), {
+    runOnLimitedConnection: true, maxInboundStreams: DELIVER_MAX_INBOUND_STREAMS
+  })
+  const streams = [await rawStream(a, b), await rawStream(a, b), await rawStream(a, b)]
+  const N = streams.length * DELIVER_WINDOW // 96: each stream keeps to its window, together they are over the budget
+  streams.forEach((raw, s) => { for (let i = 1; i <= DELIVER_WINDOW; i++) raw.send(encodeDeliverFrame({ type: 'deliver', id: i, envelope: env(s * 1000 + i) })) })
+  await waitFor(() => calls === budget.size, 'the budget\'s worth of handlers')
+  await waitFor(() => deliverStreams(b, a, 'inbound').filter((s) => s.readStatus === 'paused').length >= 2, 'the starved streams paused')
+  assert.equal(calls, budget.size, 'no handler beyond the node-wide budget, whatever the streams\' windows allow')
+  assert.equal(budget.inUse, budget.size)
+  hold.open()
+  const acked = await Promise.all(streams.map(async (raw) => {
+    const ids = new Set<number>()
+    while (ids.size < DELIVER_WINDOW) {
+      const acks = await raw.ack()
+      assert.ok(acks !== undefined, 'acks for every envelope')
+      for (const x of acks) { assert.equal(x.status, 'accepted'); ids.add(x.id) }
+    }
+    return ids.size
+  }))
+  assert.deepEqual(acked, streams.map(() => DELIVER_WINDOW))
+  assert.equal(calls, N)
+  assert.equal(budget.inUse, 0, 'every envelope gave its room back')
 })

@@ -85,12 +85,19 @@ function peerIdOf (addr: string): string | undefined {
   }
 }
 
-/** True when any configured address is loopback/private: then the DHT must keep such addresses (LAN, tests). */
+/** Listening on every interface says nothing about where the node is (isPrivateIp counts these as private). */
+const UNSPECIFIED = new Set(['0.0.0.0', '::'])
+
+/**
+ * True when any configured address is loopback/private: then the DHT must keep such addresses (LAN, tests).
+ * A wildcard listen address does not count: a public relay run with the defaults (0.0.0.0) would otherwise
+ * hand out its peers' private addresses through the DHT.
+ */
 export function anyPrivate (addrs: readonly string[]): boolean {
   return addrs.some((a) => {
     try {
       const host = multiaddr(a).getComponents().find((c) => c.name === 'ip4' || c.name === 'ip6')?.value
-      return host !== undefined && isPrivateIp(host) === true
+      return host !== undefined && !UNSPECIFIED.has(host) && isPrivateIp(host) === true
     } catch {
       return false
     }

@@ -4,7 +4,13 @@
 // own errors and shows them (setError / fail / onError), so nothing is left to reject.
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
 import { Api, ApiFailure, type ApiEvent, type ContactView, type HostState, type MessageView, type StatusView } from './api.ts'
-import { AddContact, Conversation, InvitePanel, KeyChangePanel, NetworkPanel, Onboarding, SafetyNumberPanel, SettingsPanel, Unlock } from './screens.tsx'
+import { ContactList } from './ContactList.tsx'
+import { Conversation } from './screens/Conversation.tsx'
+import { AddContact, InvitePanel } from './screens/Invite.tsx'
+import { NetworkPanel } from './screens/Network.tsx'
+import { KeyChangePanel, SafetyNumberPanel } from './screens/Safety.tsx'
+import { SettingsPanel } from './screens/Settings.tsx'
+import { Onboarding, Unlock } from './screens/Start.tsx'
 
 type Panel = 'chat' | 'invite' | 'add' | 'safety' | 'key-change' | 'settings' | 'network'
 
@@ -135,24 +141,7 @@ export function App ({ token }: { token: string | undefined }): React.JSX.Elemen
         </div>
       )}
       <div className='body'>
-        <aside className='contacts' data-testid='contacts'>
-          {contacts.length === 0 && <p className='muted'>No contacts yet. Share your invite or add someone's.</p>}
-          <ul>
-            {contacts.map((c) => (
-              <li key={c.id}>
-                <button type='button' className={c.id === selected ? 'contact selected' : 'contact'} data-testid='contact' data-name={c.name} onClick={() => { void open(c.id) }}>
-                  <span className='row'>
-                    <strong className='name'>{c.name}</strong>
-                    {c.verified && <span className='badge ok' title='Verified'>✓</span>}
-                    {c.keyChange?.state === 'pending' && <span className='badge warn' title='Safety number changed' data-testid='key-changed'>!</span>}
-                    {c.unread > 0 && <span className='badge unread' data-testid='unread'>{c.unread}</span>}
-                  </span>
-                  <span className='last'>{c.lastMessage === undefined ? '—' : `${c.lastMessage.direction === 'out' ? 'You: ' : ''}${c.lastMessage.text}`}</span>
-                </button>
-              </li>
-            ))}
-          </ul>
-        </aside>
+        <ContactList contacts={contacts} selected={selected} onOpen={(id) => { void open(id) }} />
         <section className='main'>
           {panel === 'chat' && (current === undefined
             ? <p className='muted center'>Choose a conversation.</p>

@@ -4,7 +4,7 @@
 import { useEffect, useState } from 'react'
 import QRCode from 'qrcode'
 import type { Api, ContactView, InviteView } from '../api.ts'
-import { errorText } from '../format.ts'
+import { explain } from '../errors.ts'
 
 export function InvitePanel ({ api, onError }: { api: Api, onError: (e: unknown) => void }): React.JSX.Element {
   const [invite, setInvite] = useState<InviteView>()
@@ -67,7 +67,7 @@ export function AddContact ({ api, onAdded }: { api: Api, onAdded: (c: ContactVi
       setLink('')
       setName('')
       onAdded(c)
-    } catch (err) { setError(errorText(err)) } finally { setBusy(false) }
+    } catch (err) { setError(explain(err)) } finally { setBusy(false) }
   }
   return (
     <div className='panel'>

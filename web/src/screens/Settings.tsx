@@ -3,15 +3,16 @@
 // own errors and shows them (setError / fail / onError), so nothing is left to reject.
 import { useState } from 'react'
 import type { Api, StatusView } from '../api.ts'
-import { errorText } from '../format.ts'
+import { explain } from '../errors.ts'
 
-export function SettingsPanel ({ api, status, onChanged, onError }: { api: Api, status: StatusView, onChanged: () => Promise<void>, onError: (e: unknown) => void }): React.JSX.Element {
+/** `children`: the sections kept in this browser rather than on the node (notifications). */
+export function SettingsPanel ({ api, status, onChanged, onError, children }: { api: Api, status: StatusView, onChanged: () => Promise<void>, onError: (e: unknown) => void, children?: React.ReactNode }): React.JSX.Element {
   const [address, setAddress] = useState('')
   const [error, setError] = useState<string>()
   const s = status.settings
   const apply = async (f: () => Promise<unknown>): Promise<void> => {
     setError(undefined)
-    try { await f(); await onChanged() } catch (err) { setError(errorText(err)); onError(err) }
+    try { await f(); await onChanged() } catch (err) { setError(explain(err)); onError(err) }
   }
   const stateOf = (a: string): string => status.relays.find((r) => r.address === a)?.state ?? 'not connected'
   return (
@@ -30,6 +31,8 @@ export function SettingsPanel ({ api, status, onChanged, onError }: { api: Api, 
         <input type='checkbox' data-testid='fetch-isolation' checked={s.fetchIsolation === 'contact'} onChange={(e) => { void apply(async () => await api.updateSettings({ fetchIsolation: e.target.checked ? 'contact' : 'device' })) }} />
         Fetch each contact's mailbox over its own connection, so a relay cannot tell which mailboxes belong to one device by peer id (one more connection per contact and relay; it still sees the IP address)
       </label>
+      <h3>Notifications</h3>
+      {children}
       <h3>Relays</h3>
       <p className='muted'>Relays carry sealed envelopes when a contact cannot be reached directly. They cannot read them or tell who sent them.</p>
       <ul className='relays'>
@@ -43,7 +46,7 @@ export function SettingsPanel ({ api, status, onChanged, onError }: { api: Api, 
         ))}
       </ul>
       <form className='inline' onSubmit={(e) => { e.preventDefault(); void apply(async () => { await api.addRelay(address.trim()); setAddress('') }) }}>
-        <input className='mono' placeholder='/ip4/203.0.113.5/tcp/4001/p2p/12D3Koo…' value={address} onChange={(e) => { setAddress(e.target.value) }} data-testid='relay-address' />
+        <input className='mono' aria-label='Relay address' placeholder='/ip4/203.0.113.5/tcp/4001/p2p/12D3Koo…' value={address} onChange={(e) => { setAddress(e.target.value) }} data-testid='relay-address' />
         <button type='submit' disabled={address.trim() === ''}>Add relay</button>
       </form>
       {error !== undefined && <p className='error' role='alert'>{error}</p>}

@@ -3,7 +3,7 @@
 // own errors and shows them (setError / fail / onError), so nothing is left to reject.
 import { useState } from 'react'
 import type { Api } from '../api.ts'
-import { errorText } from '../format.ts'
+import { explain } from '../errors.ts'
 
 export function Onboarding ({ api, onDone }: { api: Api, onDone: () => Promise<void> }): React.JSX.Element {
   const [name, setName] = useState('')
@@ -18,7 +18,7 @@ export function Onboarding ({ api, onDone }: { api: Api, onDone: () => Promise<v
     try {
       await api.createAccount(name.trim(), usePassphrase ? passphrase : undefined)
       await onDone()
-    } catch (err) { setError(errorText(err)) } finally { setBusy(false) }
+    } catch (err) { setError(explain(err)) } finally { setBusy(false) }
   }
   return (
     <main className='center narrow'>
@@ -51,7 +51,7 @@ export function Unlock ({ api, onDone }: { api: Api, onDone: () => Promise<void>
   const submit = async (e: React.SubmitEvent): Promise<void> => {
     e.preventDefault()
     setBusy(true)
-    try { await api.unlock(passphrase); await onDone() } catch (err) { setError(errorText(err)) } finally { setBusy(false) }
+    try { await api.unlock(passphrase); await onDone() } catch (err) { setError(explain(err)) } finally { setBusy(false) }
   }
   return (
     <main className='center narrow'>

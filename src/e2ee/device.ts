@@ -18,6 +18,10 @@ import { dropExpiredRetired, retiredDrained, retiredState } from './retire.ts'
 import { WireError } from '../wire/errors.ts'
 // Last, away from the imports other work adds above: identity key changes (issue 14 item 8).
 import { acceptKeyChange, acceptedHeld, blockKeyChange, pendingSafetyNumber, releaseHeld } from './key-change.ts'
+// Issue 13: deleting contacts, listing and revoking pending invites.
+import { deleteContact } from './delete-contact.ts'
+import { pendingInvites, reusableInvite, revokeInvite, type PendingInviteView } from './pending-invites.ts'
+export type { PendingInviteView } from './pending-invites.ts'
 
 export type { ContactRecord } from '../store/contacts.ts'
 export type { Payload, ContactCard } from '../wire/payload.ts'
@@ -337,5 +341,27 @@ export class Device {
 
   close (): void {
     this.ctx.close()
+  }
+
+  // ---- issue 13: contacts and invites the user manages (src/e2ee/delete-contact.ts, pending-invites.ts) ----
+
+  /** Deletes a contact: its rows, session and pinned key; its mailboxes are no longer listed. */
+  async deleteContact (id: string): Promise<void> {
+    await this.ctx.serial(async () => { deleteContact(this.ctx, id) })
+  }
+
+  /** Unanswered invites still open, oldest first. */
+  pendingInvites (): PendingInviteView[] {
+    return pendingInvites(this.ctx)
+  }
+
+  /** The newest pending invite to hand out again, if one has long enough to live. */
+  reusableInvite (): { link: string, expiresAt: number } | undefined {
+    return reusableInvite(this.ctx)
+  }
+
+  /** Revokes a pending invite: its one-time keys and mailbox keys deleted, its mailbox no longer listed. */
+  async revokeInvite (id: string): Promise<void> {
+    await this.ctx.serial(async () => { revokeInvite(this.ctx, id) })
   }
 }

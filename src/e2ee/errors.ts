@@ -20,6 +20,7 @@ export type E2eeErrorCode =
   | 'BAD_PAYLOAD' // decrypted, but the payload inside is not valid (see cause)
   | 'CARD_REQUIRED' // a message for a pending invite arrived before the contact card; retry later
   | 'INVITE_EXPIRED' // the first message for an invite arrived after the invite expired
+  | 'UNKNOWN_INVITE' // revoke named no pending invite (answered, revoked or expired)
   | 'BAD_PRESENCE' // a presence record that does not open, is not signed by the contact, is dated in the future or names another peer id
 
 export class E2eeError extends CodedError<E2eeErrorCode> {
@@ -52,6 +53,7 @@ const PERMANENT: Readonly<Record<E2eeErrorCode, boolean>> = {
   CARD_REQUIRED: false, // opens once the card that introduces the sender has arrived
   CLOSED: false, // the device was closed under the delivery; it opens after a restart
   UNKNOWN_CONTACT: false,
+  UNKNOWN_INVITE: false,
   NO_KEY_CHANGE: false,
   KEY_CHANGE_MOVED: false,
   ACCOUNT_EXISTS: false,

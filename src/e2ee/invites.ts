@@ -105,7 +105,10 @@ export function createInvite (ctx: DeviceContext, o: NetworkCardFields & { expir
     }
     ctx.contactRepo.insertPending(pending)
     ctx.addPending(pending)
-    return inviteToLink(signInvite(record, ctx.identity.privateKey))
+    const signedLink = inviteToLink(signInvite(record, ctx.identity.privateKey))
+    // Kept with the pending row: the same invite is handed out again until answered (src/e2ee/pending-invites.ts).
+    ctx.db.prepare('UPDATE pending_invites SET link = ? WHERE mailbox_id = ?').run([signedLink, Buffer.from(mailbox.mailboxId)])
+    return signedLink
   })()
   ctx.logger.info('invite.created')
   return { link, expiresAt }

@@ -174,6 +174,48 @@ CREATE TABLE held_envelopes (
 CREATE INDEX held_envelopes_by_contact ON held_envelopes (contact_id, seq);
 `
 
+// Issue 13 chat features. Messages: the quoted message of a reply (id + excerpt, as the sender sealed them),
+// when an edit replaced the text, when the sender deleted it for everyone (its text is then emptied).
+// Blocked contacts: nothing from them is stored, shown or receipted. Pending invites keep their link, so one
+// unanswered invite is handed out again instead of a new one each time.
+// Search: an FTS5 index inside SQLCipher (so the index is encrypted with the rest). messages is WITHOUT ROWID,
+// so message_search gives each message the integer rowid FTS5 needs; triggers keep both in step with messages.
+const v8ChatFeatures = `
+ALTER TABLE messages ADD COLUMN reply_to TEXT;
+ALTER TABLE messages ADD COLUMN quote TEXT;
+ALTER TABLE messages ADD COLUMN edited_at INTEGER;
+ALTER TABLE messages ADD COLUMN deleted_at INTEGER;
+ALTER TABLE pending_invites ADD COLUMN link TEXT;
+CREATE TABLE blocked_contacts (
+  contact_id TEXT PRIMARY KEY REFERENCES contacts(id) ON DELETE CASCADE,
+  at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE message_search (
+  rowid INTEGER PRIMARY KEY,
+  contact_id TEXT NOT NULL,
+  direction TEXT NOT NULL,
+  id TEXT NOT NULL,
+  UNIQUE (contact_id, direction, id)
+);
+CREATE VIRTUAL TABLE messages_fts USING fts5(text, tokenize = 'unicode61 remove_diacritics 2');
+CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+  INSERT INTO message_search (contact_id, direction, id) VALUES (new.contact_id, new.direction, new.id);
+  INSERT INTO messages_fts (rowid, text) VALUES (last_insert_rowid(), new.text);
+END;
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF text ON messages BEGIN
+  DELETE FROM messages_fts WHERE rowid = (SELECT rowid FROM message_search WHERE contact_id = old.contact_id AND direction = old.direction AND id = old.id);
+  INSERT INTO messages_fts (rowid, text) SELECT rowid, new.text FROM message_search
+    WHERE contact_id = new.contact_id AND direction = new.direction AND id = new.id;
+END;
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+  DELETE FROM messages_fts WHERE rowid = (SELECT rowid FROM message_search WHERE contact_id = old.contact_id AND direction = old.direction AND id = old.id);
+  DELETE FROM message_search WHERE contact_id = old.contact_id AND direction = old.direction AND id = old.id;
+END;
+INSERT INTO message_search (contact_id, direction, id) SELECT contact_id, direction, id FROM messages;
+INSERT INTO messages_fts (rowid, text) SELECT s.rowid, m.text FROM message_search s
+  JOIN messages m ON m.contact_id = s.contact_id AND m.direction = s.direction AND m.id = s.id;
+`
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'account, libsignal stores, invites, contacts', up: v1Core },
   { version: 2, name: 'conversations, messages, outbox, settings', up: v2Messaging },
@@ -181,5 +223,6 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 4, name: 'messages by sequence number, outbox by due time', up: v4MessagesBySeq },
   { version: 5, name: 'presence signing keys, retired invite mailboxes', up: v5PresenceKeysRetiredMailbox },
   { version: 6, name: 'unread counters, unread messages by partial index', up: v6UnreadCounter },
-  { version: 7, name: 'identity key changes and the envelopes held under them', up: v7KeyChanges }
+  { version: 7, name: 'identity key changes and the envelopes held under them', up: v7KeyChanges },
+  { version: 8, name: 'replies, edits, deletions, blocked contacts, invite links, full-text search', up: v8ChatFeatures }
 ]

@@ -204,6 +204,12 @@ export class SignalStores implements SignalStore {
     return record
   }
 
+  /** A deleted contact's session and pinned key (src/e2ee/delete-contact.ts): dropped from the caches too. */
+  forgetAddress (address: string): void {
+    this.sessionCache.delete(address)
+    this.identityCache.delete(address)
+  }
+
   async getExistingSessions (addresses: ProtocolAddress[]): Promise<SessionRecord[]> {
     return addresses.map((a) => {
       const s = this.session(a.name())

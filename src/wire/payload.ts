@@ -15,6 +15,14 @@ export const KIND_TEXT = 0x01
 export const KIND_RECEIPT = 0x02
 export const KIND_CARD = 0x03
 export { MAX_TEXT_BYTES } from './text-limit.ts'
+/** Issue 13: a text that quotes an earlier message of the conversation (its id and a short excerpt). */
+export const KIND_REPLY = 0x04
+/** Issue 13: the sender replaces the text of one of its own messages (control, seq 0). */
+export const KIND_EDIT = 0x05
+/** Issue 13: the sender withdraws one of its own messages for everyone (control, seq 0). */
+export const KIND_DELETE = 0x06
+/** A reply's quoted excerpt: enough to recognise the message on a screen, never its whole text. */
+export const MAX_QUOTE_BYTES = 280
 /** One receipt acknowledges at most this many messages (512 × 16 B = 8 KiB). */
 export const MAX_RECEIPT_IDS = 512
 /** Display names: 128 bytes of UTF-8 (about 30–128 characters) is plenty for a name on a screen. */
@@ -51,13 +59,26 @@ export type Payload =
   | { readonly kind: 'text', readonly id: Uint8Array, readonly seq: number, readonly sentAt: number, readonly text: string }
   | { readonly kind: 'receipt', readonly id: Uint8Array, readonly seq: number, readonly type: ReceiptType, readonly ids: readonly Uint8Array[] }
   | { readonly kind: 'card', readonly id: Uint8Array, readonly seq: number, readonly card: ContactCard }
+  | { readonly kind: 'reply', readonly id: Uint8Array, readonly seq: number, readonly sentAt: number, readonly text: string, readonly replyTo: Uint8Array, readonly quote: string }
+  | { readonly kind: 'edit', readonly id: Uint8Array, readonly seq: number, readonly target: Uint8Array, readonly editedAt: number, readonly text: string }
+  | { readonly kind: 'delete', readonly id: Uint8Array, readonly seq: number, readonly target: Uint8Array, readonly deletedAt: number }
+
+/** Payloads that are messages of the conversation (a sequence number, a receipt, a row in the history). */
+export type MessagePayload = Extract<Payload, { kind: 'text' | 'reply' }>
+export function isMessagePayload (p: Payload): p is MessagePayload {
+  return p.kind === 'text' || p.kind === 'reply'
+}
+
+const KIND_CODES: Record<Payload['kind'], number> = {
+  text: KIND_TEXT, receipt: KIND_RECEIPT, card: KIND_CARD, reply: KIND_REPLY, edit: KIND_EDIT, delete: KIND_DELETE
+}
 
 const RECEIPT_TYPES: Record<ReceiptType, number> = { delivered: 1, read: 2 }
 
 export function encodePayload (p: Payload): Uint8Array {
   const w = new Writer(128)
   w.u8(PAYLOAD_VERSION)
-  w.u8(p.kind === 'text' ? KIND_TEXT : p.kind === 'receipt' ? KIND_RECEIPT : KIND_CARD)
+  w.u8(KIND_CODES[p.kind])
   w.fixed(p.id, PAYLOAD_ID_BYTES, 'id')
   w.u32(p.seq)
   switch (p.kind) {
@@ -73,6 +94,21 @@ export function encodePayload (p: Payload): Uint8Array {
       break
     case 'card':
       encodeCard(w, p.card)
+      break
+    case 'reply':
+      w.u64(p.sentAt)
+      w.string(2, MAX_TEXT_BYTES, p.text, 'text')
+      w.fixed(p.replyTo, PAYLOAD_ID_BYTES, 'replyTo')
+      w.string(2, MAX_QUOTE_BYTES, p.quote, 'quote')
+      break
+    case 'edit':
+      w.fixed(p.target, PAYLOAD_ID_BYTES, 'target')
+      w.u64(p.editedAt)
+      w.string(2, MAX_TEXT_BYTES, p.text, 'text')
+      break
+    case 'delete':
+      w.fixed(p.target, PAYLOAD_ID_BYTES, 'target')
+      w.u64(p.deletedAt)
       break
   }
   return w.finish().slice()
@@ -134,10 +170,33 @@ export function decodePayload (bytes: Uint8Array): Payload {
     case KIND_CARD:
       p = { kind: 'card', id, seq, card: decodeCard(r) }
       break
+    case KIND_REPLY: {
+      const sentAt = r.u64('sent time')
+      const text = r.string(2, MAX_TEXT_BYTES, 'text')
+      const replyTo = r.fixed(PAYLOAD_ID_BYTES, 'quoted message id')
+      const quote = r.string(2, MAX_QUOTE_BYTES, 'quote')
+      if (seq === 0) throw new WireError('INVALID', 'A reply must have a sequence number of 1 or more.')
+      p = { kind: 'reply', id, seq, sentAt, text, replyTo, quote }
+      break
+    }
+    case KIND_EDIT: {
+      const target = r.fixed(PAYLOAD_ID_BYTES, 'edited message id')
+      const editedAt = r.u64('edit time')
+      const text = r.string(2, MAX_TEXT_BYTES, 'text')
+      if (text.length === 0) throw new WireError('INVALID', 'An edit must carry some text.')
+      p = { kind: 'edit', id, seq, target, editedAt, text }
+      break
+    }
+    case KIND_DELETE: {
+      const target = r.fixed(PAYLOAD_ID_BYTES, 'deleted message id')
+      const deletedAt = r.u64('delete time')
+      p = { kind: 'delete', id, seq, target, deletedAt }
+      break
+    }
     default:
       throw new WireError('UNKNOWN_KIND', `The message payload has kind ${kind}, which this version does not know; a newer 0message1 may have sent it.`)
   }
-  if (p.kind !== 'text' && seq !== 0) throw new WireError('INVALID', 'A control message (receipt, card) must have sequence number 0.')
+  if (!isMessagePayload(p) && seq !== 0) throw new WireError('INVALID', 'A control message (receipt, card, edit, delete) must have sequence number 0.')
   r.end()
   return p
 }

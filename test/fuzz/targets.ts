@@ -92,6 +92,9 @@ export const TARGETS: readonly TargetSpec[] = [
         encodePayload({ kind: 'text', id: id(), seq: 1, sentAt: Date.now(), text: 'hello, wörld 👋' }),
         encodePayload({ kind: 'receipt', id: id(), seq: 0, type: 'delivered', ids: [id(), id(), id()] }),
         encodePayload({ kind: 'receipt', id: id(), seq: 0, type: 'read', ids: [] }),
+        encodePayload({ kind: 'reply', id: id(), seq: 2, sentAt: Date.now(), text: 'yes', replyTo: id(), quote: 'hello, wörld' }),
+        encodePayload({ kind: 'edit', id: id(), seq: 0, target: id(), editedAt: Date.now(), text: 'hello, world' }),
+        encodePayload({ kind: 'delete', id: id(), seq: 0, target: id(), deletedAt: Date.now() }),
         encodePayload({
           kind: 'card',
           id: id(),

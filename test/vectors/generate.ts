@@ -82,7 +82,10 @@ const payloads: Array<{ name: string, payload: Payload }> = [
       seq: 0,
       card: { displayName: '', mailboxId: bytes('m', 32), mailboxKey: bytes('k', 32), presenceSecret: bytes('p', 32), presenceKey: bytes('q', 32), relays: [], addresses: [], senderCertificate: new Uint8Array(0) }
     }
-  }
+  },
+  { name: 'reply', payload: { kind: 'reply', id: bytes('id-7', 16), seq: 2, sentAt: 1_700_000_000_456, text: 'Yes, see you there', replyTo: bytes('id-1', 16), quote: 'Hello, Bob! 👋' } },
+  { name: 'edit', payload: { kind: 'edit', id: bytes('id-8', 16), seq: 0, target: bytes('id-1', 16), editedAt: 1_700_000_000_789, text: 'Hello, Bob!' } },
+  { name: 'delete for everyone', payload: { kind: 'delete', id: bytes('id-9', 16), seq: 0, target: bytes('id-1', 16), deletedAt: 1_700_000_001_000 } }
 ]
 const jsonPayload = (p: Payload): unknown => JSON.parse(JSON.stringify(p, (_k, v: unknown) => v instanceof Uint8Array ? hex(v) : v))
 writeFileSync(new URL('payload.json', dir), JSON.stringify({

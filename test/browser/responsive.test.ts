@@ -182,11 +182,15 @@ test('browser: responsive layout, limits, bidi, scrolling, accessibility, notifi
   assert.ok(await page.locator('h1').count() >= 1 && await page.locator('h2').count() >= 1, 'headings')
   assert.match(await page.getByTestId('announce').textContent() ?? '', /while you read/, 'new messages are announced')
   assert.equal(await page.getByTestId('announce').getAttribute('aria-live'), 'polite')
-  for (const panel of ['chat', 'invite', 'add', 'settings']) {
+  for (const panel of ['chat', 'invite', 'add', 'network', 'settings']) {
     await page.getByTestId(`nav-${panel}`).click()
     await page.getByTestId(panel === 'chat' ? 'contacts' : panel === 'add' ? 'add-contact' : panel === 'invite' ? 'invite-link' : panel).waitFor()
     assert.deepEqual(await page.evaluate(UNLABELLED), [], `every field has a label: ${panel}`)
     await noLowContrast(page, panel)
+    // The dark scheme too.
+    await page.emulateMedia({ colorScheme: 'dark' })
+    await noLowContrast(page, `${panel}, dark`)
+    await page.emulateMedia({ colorScheme: 'light' })
   }
 
   // ---- Notifications (settings is open): off by default, asked once, no text; the unread title ----

@@ -138,6 +138,17 @@ export function App ({ address }: { address: TokenFromAddress }): React.JSX.Elem
     return api.events(onEvent, onConnected)
   }, [api, onEvent, onConnected, hostState === 'unauthorized'])
 
+  // Back to a hidden tab with a chat open: what came meanwhile is read now.
+  useEffect(() => {
+    if (api === undefined) return
+    const onVisible = (): void => {
+      const id = selectedRef.current
+      if (document.visibilityState === 'visible' && id !== undefined) void api.markRead(id).catch(() => {})
+    }
+    document.addEventListener('visibilitychange', onVisible)
+    return () => { document.removeEventListener('visibilitychange', onVisible) }
+  }, [api])
+
   const totalUnread = contacts.reduce((n, c) => n + c.unread, 0)
   useEffect(() => { document.title = tabTitle(totalUnread) }, [totalUnread])
 

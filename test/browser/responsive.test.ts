@@ -20,10 +20,11 @@ const HEBREW = 'שלום, מה שלומך?'
 const FAKE_NOTIFICATION = `(() => {
   window.__asked = 0
   window.__notes = []
+  window.__shown = []
   class FakeNotification {
     static permission = 'default'
     static async requestPermission () { window.__asked++; FakeNotification.permission = 'granted'; return 'granted' }
-    constructor (title, o) { window.__notes.push({ title, body: o === undefined ? undefined : o.body }) }
+    constructor (title, o) { window.__notes.push({ title, body: o === undefined ? undefined : o.body }); window.__shown.push(this) }
     close () {}
   }
   window.Notification = FakeNotification
@@ -217,8 +218,9 @@ test('browser: responsive layout, limits, bidi, scrolling, accessibility, notifi
   assert.match(JSON.stringify(await page.evaluate('window.__notes[1]')), /second secret 4712/)
   await page.waitForFunction(() => document.title === '(2) 0message1')
   await h.shot(page, 'r-settings-notifications')
-  await page.getByTestId('nav-chat').click()
-  await page.locator('[data-testid=contact]').first().click()
+  // A click on the notification opens the conversation; its messages are read then.
+  await page.evaluate(() => { (window as unknown as { __shown: Array<{ onclick: () => void }> }).__shown[1]?.onclick() })
+  await page.getByTestId('conversation').waitFor()
   await page.waitForFunction(() => document.title === '0message1')
 
   // ---- A dropped event socket: what arrived meanwhile appears once it is back --------------------

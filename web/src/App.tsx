@@ -55,6 +55,7 @@ export function App ({ address }: { address: TokenFromAddress }): React.JSX.Elem
   contactsRef.current = contacts
   const notifyRef = useRef(notify)
   notifyRef.current = notify
+  const openRef = useRef<(id: string) => Promise<void>>(undefined)
 
   const fail = useCallback((err: unknown) => {
     if (err instanceof ApiFailure && err.status === 401) { forgetToken(); setHostState('unauthorized') } else if (err instanceof ApiFailure && err.code === NODE_DOWN) setNodeDown(true)
@@ -117,7 +118,7 @@ export function App ({ address }: { address: TokenFromAddress }): React.JSX.Elem
           const seen = open && document.visibilityState === 'visible'
           setAnnounce(open ? `${name}: ${m.text}` : `New message from ${name}`)
           if (seen) void api?.markRead(m.contactId).catch(() => {})
-          else notifyMessage(notifyRef.current, name, m.text, m.contactId)
+          else notifyMessage(notifyRef.current, name, m.text, m.contactId, () => { void openRef.current?.(m.contactId) })
         }
         break
       }
@@ -164,6 +165,7 @@ export function App ({ address }: { address: TokenFromAddress }): React.JSX.Elem
       await api.markRead(id)
     } catch (err) { fail(err) }
   }, [api, fail])
+  openRef.current = open
 
   if (token === undefined || api === undefined || hostState === 'unauthorized') {
     return <TokenPage reason={token === undefined && !address.malformed ? 'missing' : 'refused'} />

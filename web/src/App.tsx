@@ -58,8 +58,14 @@ export function App ({ address }: { address: TokenFromAddress }): React.JSX.Elem
   const openRef = useRef<(id: string) => Promise<void>>(undefined)
 
   const fail = useCallback((err: unknown) => {
-    if (err instanceof ApiFailure && err.status === 401) { forgetToken(); setHostState('unauthorized') } else if (err instanceof ApiFailure && err.code === NODE_DOWN) setNodeDown(true)
-    else setNotice(explain(err))
+    if (err instanceof ApiFailure && err.status === 401) {
+      forgetToken()
+      setHostState('unauthorized')
+    } else if (err instanceof ApiFailure && err.code === NODE_DOWN) {
+      setNodeDown(true)
+    } else {
+      setNotice(explain(err))
+    }
   }, [])
 
   /** Fetches everything shown again: state, status, contacts and the open conversation. */

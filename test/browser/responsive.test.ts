@@ -165,6 +165,8 @@ test('browser: responsive layout, limits, bidi, scrolling, accessibility, notifi
   await messagesIn(page, 'while you read').waitFor({ state: 'attached' })
   await page.getByTestId('new-messages').filter({ hasText: '1 new message' }).waitFor()
   assert.equal((await scroll()).top, 0, 'the reader scrolled up is not moved')
+  // A line marks where the new ones begin.
+  assert.equal(await page.locator('[data-testid=new-line] + [data-testid=message]', { hasText: 'while you read' }).count(), 1)
   await noLowContrast(page, 'chat with the new-messages marker')
   await h.shot(page, 'r-new-messages-marker')
   await page.getByTestId('new-messages').click()

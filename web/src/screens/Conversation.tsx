@@ -36,12 +36,16 @@ export function Conversation ({ api, contact, messages, disabledReason, onBack, 
   api: Api, contact: ContactView, messages: MessageView[], disabledReason?: string | undefined, onBack: () => void, onSafety: () => void, onKeyChange: () => void, onError: (e: unknown) => void
 }): React.JSX.Element {
   const [unseen, setUnseen] = useState(0)
+  // Where the messages that came while the reader was scrolled up begin: a line marks it.
+  const [firstUnseen, setFirstUnseen] = useState<string>()
   const list = useRef<HTMLDivElement>(null)
   const atEnd = useRef(true)
   const seenCount = useRef(0)
+  const unseenRef = useRef(0)
+  unseenRef.current = unseen
 
   // A new conversation opens at its end.
-  useLayoutEffect(() => { atEnd.current = true; seenCount.current = 0; setUnseen(0) }, [contact.id])
+  useLayoutEffect(() => { atEnd.current = true; seenCount.current = 0; setUnseen(0); setFirstUnseen(undefined) }, [contact.id])
   // New messages: followed when the reader is at the end or sent one; otherwise the marker counts them.
   useLayoutEffect(() => {
     const el = list.current
@@ -53,7 +57,10 @@ export function Conversation ({ api, contact, messages, disabledReason, onBack, 
       el.scrollTop = el.scrollHeight
       setUnseen(0)
     } else {
-      setUnseen((n) => n + messages.slice(-added).filter((m) => m.direction === 'in').length)
+      const fresh = messages.slice(-added).filter((m) => m.direction === 'in')
+      const first = fresh[0]
+      if (first !== undefined && unseenRef.current === 0) setFirstUnseen(`in-${first.id}`)
+      setUnseen((n) => n + fresh.length)
     }
   }, [messages])
 
@@ -90,6 +97,7 @@ export function Conversation ({ api, contact, messages, disabledReason, onBack, 
             <div key={`${m.direction}-${m.id}`} className='item'>
               {newDay && <p className='day' data-testid='day'><span>{dayLabel(m.at)}</span></p>}
               {contact.keyChange !== undefined && m.at > contact.keyChange.at && (prev?.at ?? 0) <= contact.keyChange.at && <KeyChangeLine contact={contact} onCompare={onKeyChange} />}
+              {`${m.direction}-${m.id}` === firstUnseen && <p className='new-line' data-testid='new-line'><span>New messages</span></p>}
               {m.gapBefore !== undefined && m.gapBefore > 0 && <p className='gap'>{m.gapBefore} message(s) missing here</p>}
               <MessageBubble m={m} />
             </div>

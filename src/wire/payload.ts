@@ -3,6 +3,7 @@
 import { Reader, Writer } from './bytes.ts'
 import { WireError } from './errors.ts'
 import { MAILBOX_ID_BYTES, MAILBOX_KEY_BYTES } from './envelope.ts'
+import { MAX_TEXT_BYTES } from './text-limit.ts'
 
 /** v2 (issue 9): a card carries the sender's presence verification key. */
 export const PAYLOAD_VERSION = 0x02
@@ -13,6 +14,7 @@ export const PRESENCE_KEY_BYTES = 32
 export const KIND_TEXT = 0x01
 export const KIND_RECEIPT = 0x02
 export const KIND_CARD = 0x03
+export { MAX_TEXT_BYTES } from './text-limit.ts'
 /** Issue 13: a text that quotes an earlier message of the conversation (its id and a short excerpt). */
 export const KIND_REPLY = 0x04
 /** Issue 13: the sender replaces the text of one of its own messages (control, seq 0). */
@@ -21,9 +23,6 @@ export const KIND_EDIT = 0x05
 export const KIND_DELETE = 0x06
 /** A reply's quoted excerpt: enough to recognise the message on a screen, never its whole text. */
 export const MAX_QUOTE_BYTES = 280
-/** Text limit: 32 KiB of UTF-8 keeps a text message (with libsignal's overhead) inside the 64 KiB
- * envelope bucket with room to spare. */
-export const MAX_TEXT_BYTES = 32 * 1024
 /** One receipt acknowledges at most this many messages (512 × 16 B = 8 KiB). */
 export const MAX_RECEIPT_IDS = 512
 /** Display names: 128 bytes of UTF-8 (about 30–128 characters) is plenty for a name on a screen. */

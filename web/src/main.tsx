@@ -9,7 +9,7 @@ const root = document.getElementById('root')
 if (root !== null) {
   createRoot(root).render(
     <StrictMode>
-      <App token={takeToken()} />
+      <App address={takeToken()} />
     </StrictMode>
   )
 }

@@ -41,7 +41,7 @@ export function InvitePanel ({ api, onError }: { api: Api, onError: (e: unknown)
           <>
             {qr !== undefined && <img className='qr' src={qr} alt='Invite QR code' data-testid='invite-qr' />}
             {qrError !== undefined && <p className='muted'>{qrError}</p>}
-            <textarea className='link' readOnly value={invite.link} data-testid='invite-link' rows={4} onFocus={(e) => { e.target.select() }} />
+            <textarea className='link' aria-label='Invite link' readOnly value={invite.link} data-testid='invite-link' rows={4} onFocus={(e) => { e.target.select() }} />
             <div className='actions'>
               <button type='button' onClick={() => { void copy() }}>{copied ? 'Copied' : 'Copy link'}</button>
               <button type='button' onClick={() => { void make() }}>New invite</button>

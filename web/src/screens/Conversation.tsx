@@ -7,6 +7,8 @@ import { useLayoutEffect, useRef, useState } from 'react'
 import type { Api, ContactView, MessageView } from '../api.ts'
 import { STATE_LABEL, dayLabel, linkLabel, time } from '../format.ts'
 import { MAX_TEXT_BYTES } from '../../../src/wire/text-limit.ts'
+// Issue 13: replies, edits, deletions, contact actions (web/src/chat/).
+import { MessageActions, MessageText, QuoteLine, ReplyBar, sendOrReply } from '../chat/MessageExtras.tsx'
 
 /** The counter shows from this share of the limit on: below it, it would only be noise. */
 const COUNTER_FROM = 0.8
@@ -35,10 +37,13 @@ function KeyChangeLine ({ contact, onCompare }: { contact: ContactView, onCompar
 }
 
 /** `disabledReason`: why nothing can be sent now (the node is down); the composer says it. */
-export function Conversation ({ api, contact, messages, disabledReason, onBack, onSafety, onKeyChange, onError }: {
+export function Conversation ({ api, contact, messages, disabledReason, onBack, onSafety, onKeyChange, onError, headExtra }: {
   api: Api, contact: ContactView, messages: MessageView[], disabledReason?: string | undefined, onBack: () => void, onSafety: () => void, onKeyChange: () => void, onError: (e: unknown) => void
+  /** Issue 13: the contact's actions (rename, block, delete), beside the safety number button. */
+  headExtra?: React.ReactNode
 }): React.JSX.Element {
   const [text, setText] = useState('')
+  const [replyTo, setReplyTo] = useState<MessageView>()
   const [busy, setBusy] = useState(false)
   const [unseen, setUnseen] = useState(0)
   const list = useRef<HTMLDivElement>(null)
@@ -80,7 +85,7 @@ export function Conversation ({ api, contact, messages, disabledReason, onBack, 
     e.preventDefault()
     if (text.trim() === '' || over || disabledReason !== undefined) return
     setBusy(true)
-    try { await api.send(contact.id, text); setText('') } catch (err) { onError(err) } finally { setBusy(false) }
+    try { await sendOrReply(api, contact.id, text, replyTo); setText(''); setReplyTo(undefined) } catch (err) { onError(err) } finally { setBusy(false) }
   }
   const composerNote = disabledReason ?? (over
     ? `Too long to send: ${bytes.toLocaleString()} bytes, and one message holds at most ${MAX_TEXT_BYTES.toLocaleString()}. Shorten it or split it.`
@@ -96,6 +101,7 @@ export function Conversation ({ api, contact, messages, disabledReason, onBack, 
           <span className='muted' data-testid='link'> · {linkLabel(contact.link)}</span>
         </div>
         <button type='button' data-testid='open-safety' onClick={onSafety}>{contact.verified ? 'Verified ✓' : 'Verify safety number'}</button>
+        {headExtra}
       </div>
       <div className='messages' data-testid='messages' ref={list} onScroll={onScroll} role='log' aria-label='Messages'>
         {messages.length === 0 && contact.keyChange === undefined && <p className='muted center'>No messages yet. Say hello.</p>}
@@ -108,8 +114,10 @@ export function Conversation ({ api, contact, messages, disabledReason, onBack, 
               {contact.keyChange !== undefined && m.at > contact.keyChange.at && (prev?.at ?? 0) <= contact.keyChange.at && <KeyChangeLine contact={contact} onCompare={onKeyChange} />}
               {m.gapBefore !== undefined && m.gapBefore > 0 && <p className='gap'>{m.gapBefore} message(s) missing here</p>}
               <div className={`msg ${m.direction}`} data-testid='message' data-direction={m.direction} data-state={m.state}>
-                <div className='text' dir='auto'>{m.text}</div>
+                <QuoteLine m={m} />
+                <MessageText m={m} />
                 <div className='meta'>
+                  <MessageActions api={api} m={m} onReply={setReplyTo} onError={onError} />
                   <span>{time(m.at)}</span>
                   {m.direction === 'out' && <span className={`state ${m.state}`} data-testid='message-state'>{STATE_LABEL[m.state]}</span>}
                   {m.path !== undefined && <span className='path'>via {m.path}</span>}
@@ -126,6 +134,7 @@ export function Conversation ({ api, contact, messages, disabledReason, onBack, 
           {unseen} new message{unseen === 1 ? '' : 's'} ↓
         </button>
       )}
+      <ReplyBar to={replyTo} onCancel={() => { setReplyTo(undefined) }} />
       <form className='composer' onSubmit={(e) => { void send(e) }}>
         <label className='sr-only' htmlFor='composer'>Message to <bdi>{contact.name}</bdi></label>
         <textarea

@@ -62,6 +62,7 @@ export function chatRoutes (messenger: () => Messenger): ChatRoute[] {
     return { status: 204 }
   })
   route('GET', '/api/invites', async () => ({ status: 200, body: await messenger().pendingInvites() }))
+  route('POST', '/api/invites/short', async () => ({ status: 201, body: await messenger().shortInvite() }))
   route('DELETE', '/api/invites/:invite', async (ctx) => {
     await messenger().revokeInvite(parse(InviteIdSchema, ctx.params.invite))
     return { status: 204 }
@@ -114,6 +115,12 @@ export const chatPaths: Record<string, Json> = {
   },
   '/api/search': { get: { summary: 'Search every conversation (full-text, word prefixes, newest first)', parameters: [{ name: 'q', in: 'query', required: true, schema: { type: 'string', maxLength: MAX_SEARCH_QUERY_CHARS } }], responses: { 200: ok('Hits', { type: 'array', items: ref('SearchHit') }), ...errors(400, 401, 422) } } },
   '/api/contacts/{id}/blocked': { put: { summary: 'Block or unblock a contact: nothing from a blocked contact is stored, shown or receipted', parameters: [idParam], requestBody: body(BlockBody), responses: { 200: ok('Contact', ref('Contact')), ...errors(400, 401, 404) } } },
+  '/api/invites/short': {
+    post: {
+      summary: 'A short link (at most 120 characters) for the pending invite: the full invite sealed with a random key and parked on one of my relays; the link names the relay, the parked id and the key. Accepting it (POST /api/contacts) expands and verifies it. 503 NO_RELAY when no relay takes it',
+      responses: { 201: ok('Short invite', { type: 'object', required: ['short', 'link', 'expiresAt'], properties: { short: { type: 'string' }, link: { type: 'string' }, expiresAt: { type: 'integer' } } }), ...errors(401, 409, 423) }
+    }
+  },
   '/api/invites/{invite}': { delete: { summary: 'Revoke a pending invite: its one-time keys deleted, its mailbox no longer fetched; an answer to it is refused', parameters: [{ name: 'invite', in: 'path', required: true, schema: { type: 'string', pattern: '^[0-9a-f]{64}$' } }], responses: { 204: { description: 'Revoked' }, ...errors(400, 401, 404) } } }
 }
 

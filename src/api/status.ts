@@ -39,7 +39,10 @@ const RULES: readonly Rule[] = [
     EDIT_WINDOW: 409,
     MESSAGE_DELETED: 409,
     INVALID_QUERY: REFUSED,
-    UNSUPPORTED: 501
+    UNSUPPORTED: 501,
+    SHORT_INVITE_KEY: REFUSED,
+    SHORT_INVITE_GONE: 410,
+    NO_RELAY: 503
   }),
   rule<E2eeErrorCode>(E2eeError, {
     ACCOUNT_EXISTS: 409,

@@ -13,6 +13,9 @@ export type MessengerErrorCode =
   | 'MESSAGE_DELETED' // an edit of, or reply to, a message deleted for everyone
   | 'INVALID_QUERY' // an empty or over-long search
   | 'UNSUPPORTED' // a feature this node's store does not keep
+  | 'SHORT_INVITE_KEY' // a short invite link that does not open (wrong key, cut short)
+  | 'SHORT_INVITE_GONE' // a short invite link whose parked invite expired or was revoked
+  | 'NO_RELAY' // no relay could park or give back a short invite
 
 export class MessengerError extends CodedError<MessengerErrorCode> {
   static readonly name = 'MessengerError'

@@ -25,6 +25,8 @@ import { ChatFeatures, type ChatHooks } from './chat/features.ts'
 import { chatStoreFor, type ChatStore } from './chat/chat-store.ts'
 import { recordChatPayload } from './chat/incoming.ts'
 import type { PendingInviteView, SearchHitView } from './types.ts'
+import { isShortLink } from '../wire/parked-invite.ts'
+import type { Park, ShortInviteView } from './chat/short-invite.ts'
 
 /** How long a message may wait for its recipient: the relays keep envelopes as long. */
 export const MESSAGE_TTL_MS = MAILBOX_RETENTION_MS
@@ -69,6 +71,8 @@ export interface NetworkExtras {
   connections?: () => number
   onAddressesChanged?: (cb: () => void) => void
   linkTo?: (peerId: string) => LinkKind | undefined
+  /** Issue 13: requests to a relay's parked invites (short invite links). */
+  park?: Park
 }
 
 export interface MessengerOptions {
@@ -204,7 +208,11 @@ export class MessengerCore implements Messenger {
       sendControl: async (contactId, payload, also) => { await this.#sendControl(contactId, payload, { ttl: MESSAGE_TTL_MS, also }) },
       emit: (e) => { this.#emit(e) },
       syncMailboxes: () => { this.#background('syncMailboxes', this.#syncMailboxes()) },
-      createInvite: async (o) => await this.#createInvite(o)
+      createInvite: async (o) => await this.#createInvite(o),
+      park: () => this.#net.park?.bind(this.#net),
+      relays: () => this.#settings().relays,
+      setting: (key) => this.#history.setting(key),
+      setSetting: (key, value) => { this.#history.setSetting(key, value) }
     }
   }
 
@@ -325,7 +333,9 @@ export class MessengerCore implements Messenger {
     return invite
   }
 
-  async acceptInvite (link: string, o: { name?: string } = {}): Promise<ContactView> {
+  async acceptInvite (shortOrFull: string, o: { name?: string } = {}): Promise<ContactView> {
+    // A short link (issue 13) is expanded to the full invite first, which is then verified as any.
+    const link = isShortLink(shortOrFull) ? await this.#features().expand(shortOrFull) : shortOrFull
     const { contact, envelope } = await this.#crypto.run(async () => await this.#device.acceptInvite(link, {
       ...(o.name !== undefined ? { name: o.name } : {}),
       card: this.#card()
@@ -459,6 +469,10 @@ export class MessengerCore implements Messenger {
 
   async revokeInvite (id: string): Promise<void> {
     await this.#features().revokeInvite(id)
+  }
+
+  async shortInvite (): Promise<ShortInviteView> {
+    return await this.#features().shortInvite()
   }
 
   // ---- sending ----------------------------------------------------------------------------------

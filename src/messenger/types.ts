@@ -179,6 +179,8 @@ export interface Messenger {
   pendingInvites: () => Promise<PendingInviteView[]>
   /** Revokes a pending invite: its one-time keys deleted, its mailbox no longer fetched; an answer is refused. */
   revokeInvite: (id: string) => Promise<void>
+  /** A short link (at most 120 characters) for the pending invite, its sealed copy parked on one of my relays. */
+  shortInvite: () => Promise<{ readonly short: string, readonly link: string, readonly expiresAt: number }>
 }
 
 /** What the daemon serves before and after the account exists: onboarding happens in the UI. */

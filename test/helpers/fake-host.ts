@@ -311,6 +311,11 @@ export class FakeMessenger implements Messenger {
   async pendingInvites (): Promise<PendingInviteView[]> { return [] }
 
   async revokeInvite (id: string): Promise<void> { this.invitesRevoked.push(id) }
+
+  async shortInvite (): Promise<{ short: string, link: string, expiresAt: number }> {
+    const invite = await this.createInvite()
+    return { short: '0m1s:fake', link: invite.link, expiresAt: invite.expiresAt }
+  }
 }
 
 export class FakeHost implements DeviceHost {

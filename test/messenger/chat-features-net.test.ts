@@ -3,6 +3,7 @@
 // invite, each seen (or refused) on the other node.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { MessengerError } from '../../src/messenger/errors.ts'
 import { createPeople, person, waitMessages } from '../helpers/testnet.ts'
 import { waitFor } from '../helpers/wait.ts'
 
@@ -57,4 +58,38 @@ test('real nodes: a revoked invite is refused; the pending one is handed out aga
   await dave.m().acceptInvite(two.link, { name: 'alice' })
   await waitFor(async () => (await alice.m().contacts()).find((x) => x.name === 'dave'), 'alice learns dave')
   assert.deepEqual(await alice.m().pendingInvites(), [])
+})
+
+test('real nodes: a short invite (at most 120 characters) expands to the same verified invite; a wrong key or a revoked one is refused clearly', async (t) => {
+  const { relays, people } = await createPeople(t, { relays: 1, people: 1, introduce: false })
+  const alice = people[0] as typeof people[0]
+  const relay = relays[0] as (typeof relays)[0]
+  const bob = await person(t, 'bob', { relays: [relay.addr] })
+  const s = await alice.m().shortInvite()
+  assert.ok(s.short.startsWith('0m1s:'))
+  assert.ok(s.short.length <= 120, `${s.short.length} characters`)
+  assert.equal((await alice.m().shortInvite()).short, s.short, 'the same pending invite keeps its short link')
+  assert.equal(s.link, (await alice.m().createInvite()).link)
+  // The relay holds it sealed: the invite's text is nowhere in its store.
+  const stored = relay.handle.db.prepare('SELECT sealed FROM parked_invites').all()
+  assert.equal(stored.length, 1)
+  assert.ok(!Buffer.from(stored[0]?.sealed as Uint8Array).toString('latin1').includes(s.link.slice(10, 60)))
+  // A wrong key: a clear refusal, nothing stored.
+  const raw = Buffer.from(s.short.slice(5), 'base64url')
+  raw[raw.length - 1] = (raw[raw.length - 1] as number) ^ 1
+  await assert.rejects(bob.m().acceptInvite(`0m1s:${raw.toString('base64url')}`), (e) => MessengerError.is(e, 'SHORT_INVITE_KEY') && /copied wrong/.test(e.message))
+  await assert.rejects(bob.m().acceptInvite(s.short.slice(0, 40)), (e) => MessengerError.is(e, 'SHORT_INVITE_KEY'))
+  assert.deepEqual(await bob.m().contacts(), [])
+  // The right link: the same invite, verified and accepted; Alice learns Bob.
+  const c = await bob.m().acceptInvite(s.short, { name: 'alice' })
+  assert.equal(c.name, 'alice')
+  await waitFor(async () => (await alice.m().contacts()).find((x) => x.name === 'bob'), 'alice learns bob')
+  // A revoked invite's short link: its parked copy is gone from the relay.
+  const next = await alice.m().shortInvite()
+  assert.notEqual(next.short, s.short)
+  const [pending] = await alice.m().pendingInvites()
+  assert.ok(pending !== undefined)
+  await alice.m().revokeInvite(pending.id)
+  const carol = await person(t, 'carol', { relays: [relay.addr] })
+  await assert.rejects(carol.m().acceptInvite(next.short), (e) => MessengerError.is(e, 'SHORT_INVITE_GONE') && /revoked/.test(e.message))
 })

@@ -12,6 +12,7 @@ import type { ContactPort, DevicePort } from '../ports.ts'
 import type { ContactView, InviteView, MessageView, MessengerEvent, PendingInviteView, SearchHitView } from '../types.ts'
 import type { ChatStore } from './chat-store.ts'
 import { EDIT_WINDOW_MS, MAX_SEARCH_QUERY_CHARS, quoteOf } from './rules.ts'
+import { expandShortInvite, shortInvite, unparkInvite, type Park, type ShortInviteDeps, type ShortInviteView } from './short-invite.ts'
 
 /** What the features may use of the core (MessengerCore #chatHooks). */
 export interface ChatHooks {
@@ -27,6 +28,11 @@ export interface ChatHooks {
   /** My mailboxes changed (a contact or invite gone): sessions of unlisted ones are closed. */
   readonly syncMailboxes: () => void
   readonly createInvite: (o: { expiresInMs?: number }) => Promise<InviteView>
+  /** Short invites: the network's park requests, my relays, the settings rows. */
+  readonly park: () => Park | undefined
+  readonly relays: () => readonly string[]
+  readonly setting: (key: string) => string | undefined
+  readonly setSetting: (key: string, value: string) => void
 }
 
 const MESSAGE_ID = /^[0-9a-f]{32}$/
@@ -130,6 +136,23 @@ export class ChatFeatures {
     if (revoke === undefined) throw new MessengerError('UNSUPPORTED', 'This node cannot revoke invites.')
     await revoke.call(this.#h.device, id)
     this.#h.syncMailboxes()
+    // Its short link's parked copy goes too (best effort: it expires with the invite anyway).
+    await unparkInvite(this.#shortDeps(), id)
+  }
+
+  /** A short link (at most 120 characters) for the pending invite, parked on one of my relays. */
+  async shortInvite (): Promise<ShortInviteView> {
+    const invite = await this.createInvite({})
+    return await shortInvite(this.#shortDeps(), invite)
+  }
+
+  /** The full link behind a short one; a full link is returned as it is. */
+  async expand (link: string): Promise<string> {
+    return await expandShortInvite(this.#h.park(), link)
+  }
+
+  #shortDeps (): ShortInviteDeps {
+    return { park: this.#h.park(), relays: this.#h.relays, setting: this.#h.setting, setSetting: this.#h.setSetting }
   }
 
   /** The pending invite already handed out (when it has long enough to live), else a new one. */

@@ -24,7 +24,8 @@ export const CHAT_USAGE = `  search QUERY [--json]                        search
   edit CONTACT MESSAGE_ID TEXT                 edit one of your messages (within 15 minutes)
   delete CONTACT MESSAGE_ID [--everyone]       delete a message here, or (your own) for everyone
   contacts block|unblock|delete CONTACT        block a contact, unblock, or delete it
-  invites [--json]                             pending invites; \`invites revoke ID\` revokes one
+  invites [--json]                             pending invites; \`invites revoke ID\` revokes one;
+                                               \`invites short\` prints a short link (<= 120 chars)
 `
 
 export const CHAT_COMMANDS: ReadonlySet<string> = new Set(['search', 'reply', 'edit', 'delete', 'invites'])
@@ -85,8 +86,16 @@ export async function chatCommand (rt: CliRuntime, h: CliHelpers, command: strin
     }
     case 'invites': {
       const revoke = rest[0] === 'revoke'
-      const p = h.parse(command, revoke ? rest.slice(1) : rest, JSON_OPT)
+      const short = rest[0] === 'short'
+      const p = h.parse(command, revoke || short ? rest.slice(1) : rest, JSON_OPT)
       const client = ApiClient.forDataDir(h.dataDirOf(p.values, rt.env))
+      if (short) {
+        h.noExtra(p, 0, 'invites short')
+        const s = await client.request<{ short: string, link: string, expiresAt: number }>('POST', '/api/invites/short')
+        if (p.values.json === true) h.json(rt, s)
+        else rt.stdout(s.short + '\n')
+        return 0
+      }
       if (revoke) {
         const id = h.positional(p, 0, 'an invite id (see `invites`)', 'invites revoke')
         h.noExtra(p, 1, 'invites revoke')

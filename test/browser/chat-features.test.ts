@@ -6,6 +6,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { Page } from 'playwright-core'
 import type { ContactView, MessageView } from '../../src/messenger/types.ts'
+import QRCode from 'qrcode'
 import { call } from '../helpers/http.ts'
 import { waitFor } from '../helpers/wait.ts'
 import { CHROMIUM, browserHarness, chromiumMissing, type Node } from '../helpers/browser.ts'
@@ -29,10 +30,33 @@ test('browser: invite accepted in the other UI, reply, edit, delete for everyone
   const inMsg = (p: Page, text: string): ReturnType<Page['locator']> => p.locator('[data-testid=message][data-direction=in]', { hasText: text })
   const outMsg = (p: Page, text: string): ReturnType<Page['locator']> => p.locator('[data-testid=message][data-direction=out]', { hasText: text })
 
-  // ---- The invite: made in Alice's UI, accepted in Bob's ------------------------------------------
+  // ---- A short invite: made in Alice's UI (link and QR code), accepted in Bob's ---------------------
   await page.getByTestId('nav-invite').click()
-  const link = await waitFor(async () => { const v = await page.getByTestId('invite-link').inputValue(); return v.startsWith('0m1:') && v }, 'invite link shown')
-  await page.getByTestId('invite-qr').waitFor()
+  await waitFor(async () => (await page.getByTestId('invite-link').inputValue()).startsWith('0m1:'), 'invite link shown')
+  await page.getByTestId('short-invite').click()
+  const link = await waitFor(async () => { const v = await page.getByTestId('short-invite-link').inputValue(); return v.startsWith('0m1s:') && v }, 'short link shown')
+  assert.ok(link.length <= 120, `short link of ${link.length} characters`)
+  // The QR code shown encodes exactly the short link: its modules, read off the image, are those of the link's code.
+  const expected = QRCode.create(link, { errorCorrectionLevel: 'M' }).modules
+  const qrModules = await page.getByTestId('short-invite-qr').evaluate(async (img: HTMLImageElement, size: number) => {
+    await img.decode()
+    const c = document.createElement('canvas')
+    c.width = img.naturalWidth
+    c.height = img.naturalHeight
+    const g = c.getContext('2d') as CanvasRenderingContext2D
+    g.drawImage(img, 0, 0)
+    const cell = img.naturalWidth / (size + 8)
+    const dark: number[] = []
+    for (let y = 0; y < size; y++) {
+      for (let x = 0; x < size; x++) {
+        const px = g.getImageData(Math.floor((x + 4.5) * cell), Math.floor((y + 4.5) * cell), 1, 1).data
+        dark.push((px[0] ?? 255) < 128 ? 1 : 0)
+      }
+    }
+    return dark
+  }, expected.size)
+  assert.deepEqual(qrModules, [...expected.data].map((v) => v === 0 ? 0 : 1), 'the QR code encodes the short link')
+  await h.shot(page, 'c-alice-short-invite')
   await bob.page.getByTestId('nav-add').click()
   await bob.page.getByTestId('add-link').fill(link)
   await bob.page.getByTestId('add-submit').click()

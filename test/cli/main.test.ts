@@ -332,6 +332,7 @@ test('issue 13 commands: search, edit, delete, contacts block/unblock/delete, in
   assert.equal(h.host(b)?.messenger()?.blocked.size, 1)
   assert.match((await h.run('contacts', 'unblock', 'Alice', '--data', b)).out, /^Unblocked Alice/)
   assert.equal((await h.run('invites', '--data', a)).out, 'No pending invites.\n')
+  assert.equal((await h.run('invites', 'short', '--data', a)).out, '0m1s:fake\n')
   assert.equal((await h.run('invites', 'revoke', 'ab'.repeat(32), '--data', a)).code, 0)
   assert.match((await h.run('contacts', 'delete', 'Alice', '--data', b)).out, /^Deleted Alice/)
   assert.deepEqual(JSON.parse((await h.run('contacts', 'list', '--json', '--data', b)).out), [])

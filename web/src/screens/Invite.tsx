@@ -8,6 +8,7 @@ import { explain } from '../errors.ts'
 // Issue 13: "New invite" makes a fresh one (the node hands the pending one out again otherwise); pending invites with revoke.
 import { chatApi } from '../chat/chat-api.ts'
 import { PendingInvites } from '../chat/PendingInvites.tsx'
+import { ShortInvite } from '../chat/ShortInvite.tsx'
 
 export function InvitePanel ({ api, onError }: { api: Api, onError: (e: unknown) => void }): React.JSX.Element {
   const [invite, setInvite] = useState<InviteView>()
@@ -52,6 +53,7 @@ export function InvitePanel ({ api, onError }: { api: Api, onError: (e: unknown)
             </div>
           </>
           )}
+      {invite !== undefined && <ShortInvite key={invite.link} api={api} />}
       <PendingInvites api={api} version={invite?.link} onError={onError} />
     </div>
   )
@@ -77,7 +79,7 @@ export function AddContact ({ api, onAdded }: { api: Api, onAdded: (c: ContactVi
     <div className='panel'>
       <h2>Add a contact</h2>
       <form onSubmit={(e) => { void submit(e) }} data-testid='add-contact'>
-        <label>Their invite link (starts with 0m1:, or 0M1: when read from a QR code)
+        <label>Their invite link (starts with 0m1: or 0m1s:, or 0M1: when read from a QR code)
           <textarea data-testid='add-link' value={link} rows={4} required onChange={(e) => { setLink(e.target.value) }} spellCheck={false} />
         </label>
         <label>Name for them (optional; otherwise the name they chose)

@@ -1026,6 +1026,8 @@ export class MessengerCore implements Messenger {
     const { contact, payload, newContact } = o.opened
     if (item.blocked === true) { item.resolve(); return }
     for (const view of item.changed ?? []) this.#emit({ type: 'message-state', message: view })
+    // An edit or deletion (issue 13) may change the contact list's preview.
+    if ((payload.kind === 'edit' || payload.kind === 'delete') && (item.changed?.length ?? 0) > 0 && this.#listeners.size > 0) this.#emit({ type: 'contact', contact: this.#contactView(contact) })
     if (isMessagePayload(payload)) {
       if (item.stored !== undefined) {
         this.#emit({ type: 'message', message: item.stored })

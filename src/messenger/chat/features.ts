@@ -178,6 +178,8 @@ export class ChatFeatures {
     const view = this.#h.history.message(contactId, direction, id)
     if (view === undefined) throw new MessengerError('UNKNOWN_MESSAGE', 'There is no message with that id in this conversation.')
     this.#h.emit({ type: 'message-state', message: view })
+    // The contact list's preview may show this message.
+    this.#h.emit({ type: 'contact', contact: this.#h.contactView(contactId) })
     return view
   }
 }

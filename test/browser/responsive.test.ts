@@ -20,10 +20,11 @@ const HEBREW = 'שלום, מה שלומך?'
 const FAKE_NOTIFICATION = `(() => {
   window.__asked = 0
   window.__notes = []
+  window.__shown = []
   class FakeNotification {
     static permission = 'default'
     static async requestPermission () { window.__asked++; FakeNotification.permission = 'granted'; return 'granted' }
-    constructor (title, o) { window.__notes.push({ title, body: o === undefined ? undefined : o.body }) }
+    constructor (title, o) { window.__notes.push({ title, body: o === undefined ? undefined : o.body }); window.__shown.push(this) }
     close () {}
   }
   window.Notification = FakeNotification
@@ -164,6 +165,8 @@ test('browser: responsive layout, limits, bidi, scrolling, accessibility, notifi
   await messagesIn(page, 'while you read').waitFor({ state: 'attached' })
   await page.getByTestId('new-messages').filter({ hasText: '1 new message' }).waitFor()
   assert.equal((await scroll()).top, 0, 'the reader scrolled up is not moved')
+  // A line marks where the new ones begin.
+  assert.equal(await page.locator('[data-testid=new-line] + [data-testid=message]', { hasText: 'while you read' }).count(), 1)
   await noLowContrast(page, 'chat with the new-messages marker')
   await h.shot(page, 'r-new-messages-marker')
   await page.getByTestId('new-messages').click()
@@ -182,11 +185,15 @@ test('browser: responsive layout, limits, bidi, scrolling, accessibility, notifi
   assert.ok(await page.locator('h1').count() >= 1 && await page.locator('h2').count() >= 1, 'headings')
   assert.match(await page.getByTestId('announce').textContent() ?? '', /while you read/, 'new messages are announced')
   assert.equal(await page.getByTestId('announce').getAttribute('aria-live'), 'polite')
-  for (const panel of ['chat', 'invite', 'add', 'settings']) {
+  for (const panel of ['chat', 'invite', 'add', 'network', 'settings']) {
     await page.getByTestId(`nav-${panel}`).click()
     await page.getByTestId(panel === 'chat' ? 'contacts' : panel === 'add' ? 'add-contact' : panel === 'invite' ? 'invite-link' : panel).waitFor()
     assert.deepEqual(await page.evaluate(UNLABELLED), [], `every field has a label: ${panel}`)
     await noLowContrast(page, panel)
+    // The dark scheme too.
+    await page.emulateMedia({ colorScheme: 'dark' })
+    await noLowContrast(page, `${panel}, dark`)
+    await page.emulateMedia({ colorScheme: 'light' })
   }
 
   // ---- Notifications (settings is open): off by default, asked once, no text; the unread title ----
@@ -213,8 +220,9 @@ test('browser: responsive layout, limits, bidi, scrolling, accessibility, notifi
   assert.match(JSON.stringify(await page.evaluate('window.__notes[1]')), /second secret 4712/)
   await page.waitForFunction(() => document.title === '(2) 0message1')
   await h.shot(page, 'r-settings-notifications')
-  await page.getByTestId('nav-chat').click()
-  await page.locator('[data-testid=contact]').first().click()
+  // A click on the notification opens the conversation; its messages are read then.
+  await page.evaluate(() => { (window as unknown as { __shown: Array<{ onclick: () => void }> }).__shown[1]?.onclick() })
+  await page.getByTestId('conversation').waitFor()
   await page.waitForFunction(() => document.title === '0message1')
 
   // ---- A dropped event socket: what arrived meanwhile appears once it is back --------------------
@@ -272,6 +280,16 @@ test('browser: responsive layout, limits, bidi, scrolling, accessibility, notifi
     assert.doesNotMatch(said, /Kyber|prekey|format version|Invalid request|\(in /, said)
     assert.match(said, /^This .*(copy|Copy)/, said)
   }
+
+  // ---- The first screen of a new node, at the narrowest width ------------------------------------
+  const c = await h.node('carol')
+  await page.setViewportSize({ width: 320, height: 640 })
+  await page.goto(c.api.uiUrl)
+  await page.getByTestId('onboarding').waitFor()
+  await noOverflow(page, 'onboarding at 320')
+  assert.deepEqual(await page.evaluate(UNLABELLED), [], 'every field has a label: onboarding')
+  await noLowContrast(page, 'onboarding')
+  assert.equal(await page.locator('main h1').count(), 1)
 
   // Refused calls (401 after the restart, 422 for the invites), refused connections while the node was
   // down: expected. No page errors, no CSP violations.

@@ -58,10 +58,17 @@ export function App ({ address }: { address: TokenFromAddress }): React.JSX.Elem
   contactsRef.current = contacts
   const notifyRef = useRef(notify)
   notifyRef.current = notify
+  const openRef = useRef<(id: string) => Promise<void>>(undefined)
 
   const fail = useCallback((err: unknown) => {
-    if (err instanceof ApiFailure && err.status === 401) { forgetToken(); setHostState('unauthorized') } else if (err instanceof ApiFailure && err.code === NODE_DOWN) setNodeDown(true)
-    else setNotice(explain(err))
+    if (err instanceof ApiFailure && err.status === 401) {
+      forgetToken()
+      setHostState('unauthorized')
+    } else if (err instanceof ApiFailure && err.code === NODE_DOWN) {
+      setNodeDown(true)
+    } else {
+      setNotice(explain(err))
+    }
   }, [])
 
   /** Fetches everything shown again: state, status, contacts and the open conversation. */
@@ -120,7 +127,7 @@ export function App ({ address }: { address: TokenFromAddress }): React.JSX.Elem
           const seen = open && document.visibilityState === 'visible'
           setAnnounce(open ? `${name}: ${m.text}` : `New message from ${name}`)
           if (seen) void api?.markRead(m.contactId).catch(() => {})
-          else notifyMessage(notifyRef.current, name, m.text, m.contactId)
+          else notifyMessage(notifyRef.current, name, m.text, m.contactId, () => { void openRef.current?.(m.contactId) })
         }
         break
       }
@@ -147,6 +154,17 @@ export function App ({ address }: { address: TokenFromAddress }): React.JSX.Elem
     return api.events(onEvent, onConnected)
   }, [api, onEvent, onConnected, hostState === 'unauthorized'])
 
+  // Back to a hidden tab with a chat open: what came meanwhile is read now.
+  useEffect(() => {
+    if (api === undefined) return
+    const onVisible = (): void => {
+      const id = selectedRef.current
+      if (document.visibilityState === 'visible' && id !== undefined) void api.markRead(id).catch(() => {})
+    }
+    document.addEventListener('visibilitychange', onVisible)
+    return () => { document.removeEventListener('visibilitychange', onVisible) }
+  }, [api])
+
   const totalUnread = contacts.reduce((n, c) => n + c.unread, 0)
   useEffect(() => { document.title = tabTitle(totalUnread) }, [totalUnread])
 
@@ -162,6 +180,7 @@ export function App ({ address }: { address: TokenFromAddress }): React.JSX.Elem
       await api.markRead(id)
     } catch (err) { fail(err) }
   }, [api, fail])
+  openRef.current = open
 
   if (token === undefined || api === undefined || hostState === 'unauthorized') {
     return <TokenPage reason={token === undefined && !address.malformed ? 'missing' : 'refused'} />

@@ -23,11 +23,12 @@ export async function askPermission (): Promise<boolean> {
   return Notification.permission === 'granted'
 }
 
-/** One notification for an incoming message; its text only when `showText`. */
-export function notifyMessage (choice: NotifyChoice, from: string, text: string, tag: string): void {
+/** One notification for an incoming message; its sender and text only when `showText`. A click
+ * brings this tab forward and runs `onClick` (opening the conversation). */
+export function notifyMessage (choice: NotifyChoice, from: string, text: string, tag: string, onClick: () => void): void {
   if (!choice.on || !notificationsSupported() || Notification.permission !== 'granted') return
   const n = choice.showText ? new Notification(from, { body: text, tag }) : new Notification('0message1', { body: 'New message', tag })
-  n.onclick = () => { window.focus(); n.close() }
+  n.onclick = () => { window.focus(); onClick(); n.close() }
 }
 
 /** "(3) 0message1" while messages are unread. */

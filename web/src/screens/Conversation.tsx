@@ -5,17 +5,14 @@
 // own errors and shows them (setError / fail / onError), so nothing is left to reject.
 import { useLayoutEffect, useRef, useState } from 'react'
 import type { Api, ContactView, MessageView } from '../api.ts'
-import { STATE_LABEL, dayLabel, linkLabel, time } from '../format.ts'
-import { MAX_TEXT_BYTES } from '../../../src/wire/text-limit.ts'
+import { dayLabel, linkLabel, time } from '../format.ts'
+import { Composer } from './Composer.tsx'
+import { MessageBubble } from './MessageBubble.tsx'
 // Issue 13: replies, edits, deletions, contact actions (web/src/chat/).
-import { MessageActions, MessageText, QuoteLine, ReplyBar, sendOrReply } from '../chat/MessageExtras.tsx'
+import { MessageActions, ReplyBar, sendOrReply } from '../chat/MessageExtras.tsx'
 
-/** The counter shows from this share of the limit on: below it, it would only be noise. */
-const COUNTER_FROM = 0.8
 /** Within this many pixels of the end, the reader counts as at the end (and follows new messages). */
 const AT_END_PX = 48
-
-const utf8 = new TextEncoder()
 
 /** The chat's system line for a changed safety number; while pending, the way to compare and decide. */
 function KeyChangeLine ({ contact, onCompare }: { contact: ContactView, onCompare: () => void }): React.JSX.Element | null {
@@ -42,18 +39,18 @@ export function Conversation ({ api, contact, messages, disabledReason, onBack, 
   /** Issue 13: the contact's actions (rename, block, delete), beside the safety number button. */
   headExtra?: React.ReactNode
 }): React.JSX.Element {
-  const [text, setText] = useState('')
   const [replyTo, setReplyTo] = useState<MessageView>()
-  const [busy, setBusy] = useState(false)
   const [unseen, setUnseen] = useState(0)
+  // Where the messages that came while the reader was scrolled up begin: a line marks it.
+  const [firstUnseen, setFirstUnseen] = useState<string>()
   const list = useRef<HTMLDivElement>(null)
   const atEnd = useRef(true)
   const seenCount = useRef(0)
-  const bytes = utf8.encode(text).length
-  const over = bytes > MAX_TEXT_BYTES
+  const unseenRef = useRef(0)
+  unseenRef.current = unseen
 
   // A new conversation opens at its end.
-  useLayoutEffect(() => { atEnd.current = true; seenCount.current = 0; setUnseen(0) }, [contact.id])
+  useLayoutEffect(() => { atEnd.current = true; seenCount.current = 0; setUnseen(0); setFirstUnseen(undefined) }, [contact.id])
   // New messages: followed when the reader is at the end or sent one; otherwise the marker counts them.
   useLayoutEffect(() => {
     const el = list.current
@@ -65,7 +62,10 @@ export function Conversation ({ api, contact, messages, disabledReason, onBack, 
       el.scrollTop = el.scrollHeight
       setUnseen(0)
     } else {
-      setUnseen((n) => n + messages.slice(-added).filter((m) => m.direction === 'in').length)
+      const fresh = messages.slice(-added).filter((m) => m.direction === 'in')
+      const first = fresh[0]
+      if (first !== undefined && unseenRef.current === 0) setFirstUnseen(`in-${first.id}`)
+      setUnseen((n) => n + fresh.length)
     }
   }, [messages])
 
@@ -81,15 +81,6 @@ export function Conversation ({ api, contact, messages, disabledReason, onBack, 
     atEnd.current = true
     setUnseen(0)
   }
-  const send = async (e: React.SubmitEvent): Promise<void> => {
-    e.preventDefault()
-    if (text.trim() === '' || over || disabledReason !== undefined) return
-    setBusy(true)
-    try { await sendOrReply(api, contact.id, text, replyTo); setText(''); setReplyTo(undefined) } catch (err) { onError(err) } finally { setBusy(false) }
-  }
-  const composerNote = disabledReason ?? (over
-    ? `Too long to send: ${bytes.toLocaleString()} bytes, and one message holds at most ${MAX_TEXT_BYTES.toLocaleString()}. Shorten it or split it.`
-    : bytes >= MAX_TEXT_BYTES * COUNTER_FROM ? `${bytes.toLocaleString()} of ${MAX_TEXT_BYTES.toLocaleString()} bytes` : undefined)
 
   return (
     <div className='conversation' data-testid='conversation'>
@@ -112,18 +103,9 @@ export function Conversation ({ api, contact, messages, disabledReason, onBack, 
             <div key={`${m.direction}-${m.id}`} className='item'>
               {newDay && <p className='day' data-testid='day'><span>{dayLabel(m.at)}</span></p>}
               {contact.keyChange !== undefined && m.at > contact.keyChange.at && (prev?.at ?? 0) <= contact.keyChange.at && <KeyChangeLine contact={contact} onCompare={onKeyChange} />}
+              {`${m.direction}-${m.id}` === firstUnseen && <p className='new-line' data-testid='new-line'><span>New messages</span></p>}
               {m.gapBefore !== undefined && m.gapBefore > 0 && <p className='gap'>{m.gapBefore} message(s) missing here</p>}
-              <div className={`msg ${m.direction}`} data-testid='message' data-direction={m.direction} data-state={m.state}>
-                <QuoteLine m={m} />
-                <MessageText m={m} />
-                <div className='meta'>
-                  <MessageActions api={api} m={m} onReply={setReplyTo} onError={onError} />
-                  <span>{time(m.at)}</span>
-                  {m.direction === 'out' && <span className={`state ${m.state}`} data-testid='message-state'>{STATE_LABEL[m.state]}</span>}
-                  {m.path !== undefined && <span className='path'>via {m.path}</span>}
-                  {m.failure !== undefined && <span className='error'>{m.failure}</span>}
-                </div>
-              </div>
+              <MessageBubble m={m} actions={<MessageActions api={api} m={m} onReply={setReplyTo} onError={onError} />} />
             </div>
           )
         })}
@@ -135,17 +117,7 @@ export function Conversation ({ api, contact, messages, disabledReason, onBack, 
         </button>
       )}
       <ReplyBar to={replyTo} onCancel={() => { setReplyTo(undefined) }} />
-      <form className='composer' onSubmit={(e) => { void send(e) }}>
-        <label className='sr-only' htmlFor='composer'>Message to <bdi>{contact.name}</bdi></label>
-        <textarea
-          id='composer' data-testid='composer' value={text} rows={2} placeholder='Write a message' dir='auto'
-          disabled={disabledReason !== undefined} aria-invalid={over} aria-describedby={composerNote === undefined ? undefined : 'composer-note'}
-          onChange={(e) => { setText(e.target.value) }}
-          onKeyDown={(e) => { if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); e.currentTarget.form?.requestSubmit() } }}
-        />
-        <button type='submit' className='primary' data-testid='send' disabled={busy || text.trim() === '' || over || disabledReason !== undefined}>Send</button>
-        {composerNote !== undefined && <p id='composer-note' className={over || disabledReason !== undefined ? 'note error' : 'note'} data-testid='composer-note' role='status'>{composerNote}</p>}
-      </form>
+      <Composer key={contact.id} to={contact.name} disabledReason={disabledReason} onSend={async (text) => { await sendOrReply(api, contact.id, text, replyTo); setReplyTo(undefined) }} onError={onError} />
     </div>
   )
 }

@@ -42,7 +42,7 @@ export function NetworkPanel ({ api, status, contacts, onRefresh }: { api: Api, 
           {recent.length === 0 && <tr><td colSpan={5} className='muted'>no messages yet</td></tr>}
           {recent.map((m) => (
             <tr key={`${m.contactId}-${m.direction}-${m.id}`}>
-              <td>{time(m.at)}</td><td>{m.contactName}</td><td>{m.direction === 'out' ? 'sent' : 'received'}</td>
+              <td>{time(m.at)}</td><td><bdi>{m.contactName}</bdi></td><td>{m.direction === 'out' ? 'sent' : 'received'}</td>
               <td className={`state ${m.state}`}>{STATE_LABEL[m.state]}</td><td>{m.path ?? '—'}</td>
             </tr>
           ))}

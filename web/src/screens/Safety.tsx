@@ -14,8 +14,8 @@ export function SafetyNumberPanel ({ api, contact, onBack, onError }: { api: Api
   return (
     <div className='panel' data-testid='safety'>
       <button type='button' onClick={onBack}>← Back</button>
-      <h2>Safety number with {contact.name}</h2>
-      <p>Compare these numbers with the ones on {contact.name}'s device, in person or on a call. If they match, nobody is in the middle.</p>
+      <h2>Safety number with <bdi>{contact.name}</bdi></h2>
+      <p>Compare these numbers with the ones on <bdi>{contact.name}</bdi>'s device, in person or on a call. If they match, nobody is in the middle.</p>
       {sn === undefined
         ? <p className='muted'>Loading…</p>
         : (
@@ -23,7 +23,7 @@ export function SafetyNumberPanel ({ api, contact, onBack, onError }: { api: Api
             <div className='digits mono' data-testid='safety-digits'>{groups.map((g, i) => <span key={i}>{g}</span>)}</div>
             <label className='check'>
               <input type='checkbox' data-testid='verified-toggle' checked={sn.verified} onChange={(e) => { void toggle(e.target.checked) }} />
-              I compared the numbers and they match: mark {contact.name} as verified
+              I compared the numbers and they match: mark <bdi>{contact.name}</bdi> as verified
             </label>
           </>
           )}
@@ -54,8 +54,8 @@ export function KeyChangePanel ({ api, contact, onDone, onError }: { api: Api, c
   return (
     <div className='panel' data-testid='key-change-panel'>
       <button type='button' onClick={() => { onDone(contact) }}>← Back</button>
-      <h2>{contact.name}'s safety number changed</h2>
-      <p>Either {contact.name} reinstalled the app (or moved to a new device), or someone else is writing as {contact.name}. Compare the new number below with the one on {contact.name}'s device, in person or on a call, before you accept.</p>
+      <h2><bdi>{contact.name}</bdi>'s safety number changed</h2>
+      <p>Either <bdi>{contact.name}</bdi> reinstalled the app (or moved to a new device), or someone else is writing as <bdi>{contact.name}</bdi>. Compare the new number below with the one on <bdi>{contact.name}</bdi>'s device, in person or on a call, before you accept.</p>
       {sn === undefined
         ? <p className='muted'>Loading…</p>
         : (

@@ -5,6 +5,7 @@ import {
   AddContactBody, CreateAccountBody, CreateInviteBody, KeyChangeDecisionBody, RelayBody, RenameContactBody, SendMessageBody,
   SettingsPatchBody, UnlockBody, VerifyBody, MAX_PAGE
 } from './schemas.ts'
+import { chatOperations, chatPaths, chatSchemas } from './chat-routes.ts'
 
 type Json = Record<string, unknown>
 
@@ -85,6 +86,7 @@ const schemas: Record<string, Json> = {
       verified: { type: 'boolean' },
       unread: { type: 'integer' },
       lastMessage: { type: 'object', required: ['text', 'at', 'direction'], properties: { text: { type: 'string' }, at: { type: 'integer' }, direction: { type: 'string', enum: ['out', 'in'] } } },
+      blocked: { type: 'boolean', description: 'Blocked: nothing from them is stored, shown or receipted.' },
       link: { type: 'string', enum: ['direct', 'hole-punched', 'relayed'], description: 'The connection to the contact now (hole-punched: direct, through a NAT, set up via a relay); absent: not connected, messages go to the mailbox.' },
       keyChange: ref('KeyChange')
     }
@@ -119,7 +121,10 @@ const schemas: Record<string, Json> = {
       state: { type: 'string', enum: messageStates },
       failure: { type: 'string' },
       path: { type: 'string', enum: ['direct', 'relayed', 'mailbox'] },
-      gapBefore: { type: 'integer' }
+      gapBefore: { type: 'integer' },
+      replyTo: { type: 'object', required: ['id', 'quote'], properties: { id: { type: 'string' }, quote: { type: 'string' } }, description: 'A reply: the quoted message and the excerpt its sender sealed.' },
+      editedAt: { type: 'integer', description: 'Edited by its sender at (ms since epoch, the sender\'s clock).' },
+      deleted: { type: 'boolean', description: 'Deleted for everyone by its sender: show "deleted".' }
     }
   },
   SafetyNumber: {
@@ -134,7 +139,9 @@ const schemas: Record<string, Json> = {
       { type: 'object', required: ['type', 'contact'], properties: { type: { const: 'contact' }, contact: ref('Contact') } },
       { type: 'object', required: ['type', 'status'], properties: { type: { const: 'status' }, status: ref('Status') } },
       { type: 'object', required: ['type', 'text'], properties: { type: { const: 'warning' }, contactId: { type: 'string' }, text: { type: 'string' } } },
-      { type: 'object', required: ['type', 'state'], properties: { type: { const: 'host-state' }, state: ref('HostState') } }
+      { type: 'object', required: ['type', 'state'], properties: { type: { const: 'host-state' }, state: ref('HostState') } },
+      { type: 'object', required: ['type', 'contactId', 'id'], properties: { type: { const: 'message-removed' }, contactId: { type: 'string' }, id: { type: 'string' } } },
+      { type: 'object', required: ['type', 'contactId'], properties: { type: { const: 'contact-removed' }, contactId: { type: 'string' } } }
     ]
   }
 }
@@ -161,7 +168,7 @@ export function openApiDocument (): Json {
     security: [{ token: [] }],
     components: {
       securitySchemes: { token: { type: 'http', scheme: 'bearer' } },
-      schemas,
+      schemas: { ...schemas, ...chatSchemas },
       responses: errorResponses
     },
     paths: {
@@ -169,12 +176,12 @@ export function openApiDocument (): Json {
       '/api/account': { post: { summary: 'Create the one account of this device', requestBody: body(CreateAccountBody), responses: { 201: ok('Created', { type: 'object', properties: { state: ref('HostState'), status: ref('Status') } }), ...errors(400, 401, 409) } } },
       '/api/unlock': { post: { summary: 'Unlock a passphrase-protected account', requestBody: body(UnlockBody), responses: { 200: ok('Unlocked', { type: 'object', properties: { state: ref('HostState'), status: ref('Status') } }), ...errors(400, 401, 403, 409) } } },
       '/api/status': { get: { summary: 'Peer id, addresses, relays, NAT, queue sizes, settings', responses: { 200: ok('Status', ref('Status')), ...errors(401, 409, 423) } } },
-      '/api/invites': { post: { summary: 'Make an invite link', requestBody: body(CreateInviteBody), responses: { 201: ok('Invite', ref('Invite')), ...errors(400, 401, 409, 423) } } },
+      '/api/invites': { post: { summary: 'Make an invite link (the pending one again while it has a day to live, unless fresh)', requestBody: body(CreateInviteBody), responses: { 201: ok('Invite', ref('Invite')), ...errors(400, 401, 409, 423) } }, ...chatOperations['/api/invites'] },
       '/api/contacts': {
         get: { summary: 'Contacts with unread counts and last message', responses: { 200: ok('Contacts', { type: 'array', items: ref('Contact') }), ...errors(401, 409, 423) } },
         post: { summary: 'Add a contact from an invite link', requestBody: body(AddContactBody), responses: { 201: ok('Contact', ref('Contact')), ...errors(400, 401, 409, 422, 423) } }
       },
-      '/api/contacts/{id}': { patch: { summary: 'Rename a contact (local name)', parameters: [idParam], requestBody: body(RenameContactBody), responses: { 200: ok('Contact', ref('Contact')), ...errors(400, 401, 404) } } },
+      '/api/contacts/{id}': { patch: { summary: 'Rename a contact (local name)', parameters: [idParam], requestBody: body(RenameContactBody), responses: { 200: ok('Contact', ref('Contact')), ...errors(400, 401, 404) } }, ...chatOperations['/api/contacts/{id}'] },
       '/api/contacts/{id}/messages': {
         get: {
           summary: 'Messages of a conversation, oldest first',
@@ -198,7 +205,8 @@ export function openApiDocument (): Json {
         delete: { summary: 'Remove a relay', parameters: [{ name: 'address', in: 'query', required: true, schema: { type: 'string' } }], responses: { 200: ok('Settings', ref('Settings')), ...errors(400, 401, 404) } }
       },
       '/api/openapi.json': { get: { summary: 'This document', responses: { 200: { description: 'OpenAPI 3.1' } } } },
-      '/api/events': { get: { summary: 'WebSocket of Event frames (see components.schemas.Event)', responses: { 101: { description: 'Switching protocols' }, ...errors(401, 403) } } }
+      '/api/events': { get: { summary: 'WebSocket of Event frames (see components.schemas.Event)', responses: { 101: { description: 'Switching protocols' }, ...errors(401, 403) } } },
+      ...chatPaths
     }
   }
 }

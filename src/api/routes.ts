@@ -7,6 +7,7 @@ import { ApiError } from './errors.ts'
 import type { EventSink } from './events.ts'
 import { inviteQrText, normalizeInviteText } from './invite-text.ts'
 import { openApiDocument } from './openapi.ts'
+import { chatRoutes } from './chat-routes.ts'
 import {
   AddContactBody, ContactIdSchema, CreateAccountBody, CreateInviteBody, KeyChangeDecisionBody, MessagesQuery, RelayBody,
   RenameContactBody, SendMessageBody, SettingsPatchBody, UnlockBody, VerifyBody, describeIssues
@@ -83,7 +84,7 @@ export function createRoutes (host: DeviceHost, events: EventSink): Route[] {
   route('GET', '/api/status', async () => ({ status: 200, body: await messenger().status() }))
   route('POST', '/api/invites', async (ctx) => {
     const body = parse(CreateInviteBody, await ctx.body())
-    const invite = await messenger().createInvite(body.expiresInMs === undefined ? {} : { expiresInMs: body.expiresInMs })
+    const invite = await messenger().createInvite({ ...(body.expiresInMs === undefined ? {} : { expiresInMs: body.expiresInMs }), ...(body.fresh === true ? { fresh: true } : {}) })
     // The QR form travels with the link, so the UI needs no encoder of its own.
     return { status: 201, body: { ...invite, qr: inviteQrText(invite.link) } }
   })
@@ -109,7 +110,7 @@ export function createRoutes (host: DeviceHost, events: EventSink): Route[] {
   route('POST', '/api/contacts/:id/messages', async (ctx) => {
     const id = contactId(ctx)
     const body = parse(SendMessageBody, await ctx.body())
-    return { status: 201, body: await messenger().send(id, body.text) }
+    return { status: 201, body: await messenger().send(id, body.text, body.replyTo === undefined ? {} : { replyTo: body.replyTo }) }
   })
   route('POST', '/api/contacts/:id/read', async (ctx) => {
     await messenger().markRead(contactId(ctx))
@@ -164,6 +165,8 @@ export function createRoutes (host: DeviceHost, events: EventSink): Route[] {
     if (!current.relays.includes(body.address)) throw new ApiError('NOT_FOUND', 404, 'That relay is not in the list.')
     return { status: 200, body: await m.updateSettings({ relays: current.relays.filter((r) => r !== body.address) }) }
   })
+  // Issue 13: edit/delete messages, search, block, delete contacts, pending invites (src/api/chat-routes.ts).
+  routes.push(...chatRoutes(messenger))
   return routes
 }
 

@@ -34,7 +34,9 @@ export const CreateAccountBody = z.strictObject({
 export const UnlockBody = z.strictObject({ passphrase: PassphraseSchema })
 
 export const CreateInviteBody = z.strictObject({
-  expiresInMs: z.number().int().min(MIN_INVITE_LIFETIME_MS).max(MAX_INVITE_LIFETIME_MS).optional()
+  expiresInMs: z.number().int().min(MIN_INVITE_LIFETIME_MS).max(MAX_INVITE_LIFETIME_MS).optional(),
+  /** Issue 13: a new invite even when a pending one would be handed out again. */
+  fresh: z.boolean().optional()
 })
 
 export const AddContactBody = z.strictObject({
@@ -46,7 +48,9 @@ export const RenameContactBody = z.strictObject({ name: NameSchema })
 
 export const SendMessageBody = z.strictObject({
   text: z.string().min(1, 'must not be empty').max(MAX_TEXT_BYTES)
-    .refine(maxBytes(MAX_TEXT_BYTES), `must be at most ${MAX_TEXT_BYTES} bytes of UTF-8; split it`)
+    .refine(maxBytes(MAX_TEXT_BYTES), `must be at most ${MAX_TEXT_BYTES} bytes of UTF-8; split it`),
+  /** Issue 13: the id of a message of this conversation to quote. */
+  replyTo: z.string().regex(/^[0-9a-f]{32}$/, 'is not a message id').optional()
 })
 
 export const VerifyBody = z.strictObject({ verified: z.boolean() })

@@ -29,7 +29,21 @@ function rule<C extends string> (type: abstract new (...args: never[]) => CodedE
 
 // Every code of every class a request can meet, so a new code must be given a status here.
 const RULES: readonly Rule[] = [
-  rule<MessengerErrorCode>(MessengerError, { UNKNOWN_CONTACT: 404, INVALID_TEXT: REFUSED, INVALID_SETTING: REFUSED, STOPPED: REFUSED }),
+  rule<MessengerErrorCode>(MessengerError, {
+    UNKNOWN_CONTACT: 404,
+    INVALID_TEXT: REFUSED,
+    INVALID_SETTING: REFUSED,
+    STOPPED: REFUSED,
+    UNKNOWN_MESSAGE: 404,
+    NOT_YOURS: 403,
+    EDIT_WINDOW: 409,
+    MESSAGE_DELETED: 409,
+    INVALID_QUERY: REFUSED,
+    UNSUPPORTED: 501,
+    SHORT_INVITE_KEY: REFUSED,
+    SHORT_INVITE_GONE: 410,
+    NO_RELAY: 503
+  }),
   rule<E2eeErrorCode>(E2eeError, {
     ACCOUNT_EXISTS: 409,
     NO_ACCOUNT: 409,

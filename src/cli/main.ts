@@ -12,6 +12,7 @@ import type { Parsed } from './args.ts'
 import { defaultRuntime, type CliRuntime } from './runtime.ts'
 import { formatContacts, formatMessages, formatStatus, oneLine } from './format.ts'
 import { runDemo, runInit, runRelay, runStart } from './daemon.ts'
+import { CHAT_COMMANDS, CHAT_CONTACT_SUBCOMMANDS, CHAT_USAGE, chatCommand, chatContactCommand, type CliHelpers } from './chat-commands.ts'
 
 export const DEFAULT_DATA_DIR_NAME = '.0message1'
 
@@ -48,7 +49,7 @@ Commands:
   settings [--fetch-isolation device|contact] [--json]
                                                show settings, or change how mailboxes are fetched
   demo [--keep]                                a relay and two devices (alice, bob) on loopback
-
+${CHAT_USAGE}
 Options for every command:
   --data DIR     data directory (default: $ZEROM1_DATA, else ~/.0message1)
   --log-level L  debug, info, warn, error or silent (logs go to stderr)
@@ -158,7 +159,8 @@ async function clientCommand (rt: CliRuntime, command: string, rest: string[]): 
         else rt.stdout(`Renamed to ${oneLine(renamed.name)}.\n`)
         return 0
       }
-      throw new CliError('USAGE', `Unknown \`contacts\` subcommand ${JSON.stringify(oneLine(sub))}; use add, list or rename.`)
+      if (CHAT_CONTACT_SUBCOMMANDS.has(sub)) return await chatContactCommand(rt, CHAT_HELPERS, sub, rest.slice(1))
+      throw new CliError('USAGE', `Unknown \`contacts\` subcommand ${JSON.stringify(oneLine(sub))}; use add, list, rename, block, unblock or delete.`)
     }
     case 'send': {
       const p = parse(command, rest, JSON_OPT)
@@ -277,9 +279,13 @@ async function clientCommand (rt: CliRuntime, command: string, rest: string[]): 
       return 0
     }
     default:
+      if (CHAT_COMMANDS.has(command)) return await chatCommand(rt, CHAT_HELPERS, command, rest)
       throw new CliError('USAGE', `Unknown command ${JSON.stringify(oneLine(command))}; see \`0message1 --help\`.`)
   }
 }
+
+/** What the issue 13 commands (chat-commands.ts) use of this file. */
+const CHAT_HELPERS: CliHelpers = { parse, positional, noExtra, dataDirOf, resolveContact, json }
 
 /** Runs one command; returns the exit code (0 ok, 1 failed, 2 wrong command line). */
 export async function main (argv: string[], runtime: CliRuntime = defaultRuntime()): Promise<number> {

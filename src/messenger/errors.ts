@@ -6,6 +6,16 @@ export type MessengerErrorCode =
   | 'INVALID_TEXT'
   | 'INVALID_SETTING'
   | 'STOPPED'
+  // Issue 13 (src/messenger/chat/):
+  | 'UNKNOWN_MESSAGE' // no message with that id in the conversation
+  | 'NOT_YOURS' // edit or delete for everyone of a message the contact sent
+  | 'EDIT_WINDOW' // an edit after EDIT_WINDOW_MS
+  | 'MESSAGE_DELETED' // an edit of, or reply to, a message deleted for everyone
+  | 'INVALID_QUERY' // an empty or over-long search
+  | 'UNSUPPORTED' // a feature this node's store does not keep
+  | 'SHORT_INVITE_KEY' // a short invite link that does not open (wrong key, cut short)
+  | 'SHORT_INVITE_GONE' // a short invite link whose parked invite expired or was revoked
+  | 'NO_RELAY' // no relay could park or give back a short invite
 
 export class MessengerError extends CodedError<MessengerErrorCode> {
   static readonly name = 'MessengerError'

@@ -16,6 +16,11 @@ interface MessageRow {
   at: number
   sent_at: number | null
   gap_before: number | null
+  // Issue 13 (store migration 8): absent in rows read before it.
+  reply_to?: string | null
+  quote?: string | null
+  edited_at?: number | null
+  deleted_at?: number | null
 }
 
 function toView (r: MessageRow): MessageView {
@@ -29,7 +34,17 @@ function toView (r: MessageRow): MessageView {
     state: r.state,
     ...(r.failure !== null ? { failure: r.failure } : {}),
     ...(r.path !== null ? { path: r.path } : {}),
-    ...(r.gap_before !== null && r.gap_before > 0 ? { gapBefore: r.gap_before } : {})
+    ...(r.gap_before !== null && r.gap_before > 0 ? { gapBefore: r.gap_before } : {}),
+    ...chatFields(r)
+  }
+}
+
+/** Issue 13: the quoted message of a reply, an edit, a deletion for everyone (src/messenger/chat/). */
+function chatFields (r: MessageRow): Pick<MessageView, 'replyTo' | 'editedAt' | 'deleted'> {
+  return {
+    ...(typeof r.reply_to === 'string' ? { replyTo: { id: r.reply_to, quote: r.quote ?? '' } } : {}),
+    ...(typeof r.edited_at === 'number' ? { editedAt: r.edited_at } : {}),
+    ...(typeof r.deleted_at === 'number' ? { deleted: true } : {})
   }
 }
 
@@ -114,6 +129,11 @@ export class History implements HistoryStore {
 
   constructor (db: Database) {
     this.#db = db
+  }
+
+  /** The store these rows live in (the chat features of issue 13 keep their columns in the same rows). */
+  get database (): Database {
+    return this.#db
   }
 
   #q (q: Query): Statement {

@@ -19,6 +19,14 @@ import type {
 // Identity key changes (issue 14 item 8): kept apart from the imports above, which other work edits.
 import { KeyChanges } from './key-change.ts'
 import type { PendingSafetyNumberView } from './types.ts'
+// Issue 13 chat features (reply, edit, delete, search, block, delete contact, pending invites): src/messenger/chat/.
+import { isMessagePayload } from '../wire/payload.ts'
+import { ChatFeatures, type ChatHooks } from './chat/features.ts'
+import { chatStoreFor, type ChatStore } from './chat/chat-store.ts'
+import { recordChatPayload } from './chat/incoming.ts'
+import type { PendingInviteView, SearchHitView } from './types.ts'
+import { isShortLink } from '../wire/parked-invite.ts'
+import type { Park, ShortInviteView } from './chat/short-invite.ts'
 
 /** How long a message may wait for its recipient: the relays keep envelopes as long. */
 export const MESSAGE_TTL_MS = MAILBOX_RETENTION_MS
@@ -68,6 +76,8 @@ export interface NetworkExtras {
   connections?: () => number
   onAddressesChanged?: (cb: () => void) => void
   linkTo?: (peerId: string) => LinkKind | undefined
+  /** Issue 13: requests to a relay's parked invites (short invite links). */
+  park?: Park
 }
 
 export interface MessengerOptions {
@@ -118,6 +128,8 @@ interface Incoming {
   stored?: MessageView | undefined
   changed?: MessageView[]
   outcome?: { opened: OpenedPort<Payload> } | { seen: { contactId: string, messageId: string | null } } | { error: unknown }
+  /** From a blocked contact (issue 13): opened (the session moves on) but nothing stored, shown or receipted. */
+  blocked?: boolean
 }
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
@@ -165,6 +177,9 @@ export class MessengerCore implements Messenger {
   #stopped = false
   /** Identity key changes: the UI told of held envelopes, and those opened once the user accepts. */
   readonly #keyChanges: KeyChanges
+  /** Issue 13 chat features; undefined on a history without the store's chat columns (unit-test twins). */
+  readonly #chat: ChatStore | undefined
+  readonly #chatFeatures: ChatFeatures | undefined
 
   constructor (o: MessengerOptions) {
     this.#device = o.device
@@ -183,6 +198,32 @@ export class MessengerCore implements Messenger {
       contactChanged: (id) => { const c = this.#device.contact(id); if (c !== undefined) this.#emit({ type: 'contact', contact: this.#contactView(c) }) },
       emit: (e) => { this.#emit(e) }
     })
+    this.#chat = chatStoreFor(this.#history)
+    this.#chatFeatures = this.#chat === undefined ? undefined : new ChatFeatures(this.#chat, this.#chatHooks())
+  }
+
+  /** What the chat features (src/messenger/chat/features.ts) may use of the core. */
+  #chatHooks (): ChatHooks {
+    return {
+      device: this.#device,
+      history: this.#history,
+      now: () => this.#now(),
+      contact: (id) => this.#contact(id),
+      contactView: (id) => this.#contactView(this.#contact(id)),
+      sendControl: async (contactId, payload, also) => { await this.#sendControl(contactId, payload, { ttl: MESSAGE_TTL_MS, also }) },
+      emit: (e) => { this.#emit(e) },
+      syncMailboxes: () => { this.#background('syncMailboxes', this.#syncMailboxes()) },
+      createInvite: async (o) => await this.#createInvite(o),
+      park: () => this.#net.park?.bind(this.#net),
+      relays: () => this.#settings().relays,
+      setting: (key) => this.#history.setting(key),
+      setSetting: (key, value) => { this.#history.setSetting(key, value) }
+    }
+  }
+
+  #features (): ChatFeatures {
+    if (this.#chatFeatures === undefined) throw new MessengerError('UNSUPPORTED', 'This node keeps no chat history store; the feature is unavailable.')
+    return this.#chatFeatures
   }
 
   /** Starts receiving, draining mailboxes and sending what the outbox holds. */
@@ -282,7 +323,12 @@ export class MessengerCore implements Messenger {
     }
   }
 
-  async createInvite (o: { expiresInMs?: number } = {}): Promise<InviteView> {
+  /** One pending invite is handed out again until answered or near its expiry (issue 13); `fresh` forces a new one. */
+  async createInvite (o: { expiresInMs?: number, fresh?: boolean } = {}): Promise<InviteView> {
+    return await (this.#chatFeatures?.createInvite(o) ?? this.#createInvite(o))
+  }
+
+  async #createInvite (o: { expiresInMs?: number }): Promise<InviteView> {
     const invite = await this.#crypto.run(async () => await this.#device.createInvite({
       ...this.#card(),
       ...(o.expiresInMs !== undefined ? { expiresInMs: o.expiresInMs } : {})
@@ -292,7 +338,9 @@ export class MessengerCore implements Messenger {
     return invite
   }
 
-  async acceptInvite (link: string, o: { name?: string } = {}): Promise<ContactView> {
+  async acceptInvite (shortOrFull: string, o: { name?: string } = {}): Promise<ContactView> {
+    // A short link (issue 13) is expanded to the full invite first, which is then verified as any.
+    const link = isShortLink(shortOrFull) ? await this.#features().expand(shortOrFull) : shortOrFull
     const { contact, envelope } = await this.#crypto.run(async () => await this.#device.acceptInvite(link, {
       ...(o.name !== undefined ? { name: o.name } : {}),
       card: this.#card()
@@ -332,6 +380,7 @@ export class MessengerCore implements Messenger {
       accountId: c.accountId,
       verified: c.verified,
       unread: this.#history.unread(c.id),
+      ...(this.#chat?.isBlocked(c.id) === true ? { blocked: true } : {}),
       ...(last !== undefined ? { lastMessage: last } : {}),
       ...(link !== undefined ? { link } : {}),
       ...(c.keyChange !== undefined ? { keyChange: { ...c.keyChange } } : {})
@@ -397,15 +446,51 @@ export class MessengerCore implements Messenger {
     return this.#settings()
   }
 
+  // ---- issue 13: chat features (src/messenger/chat/features.ts) ---------------------------------
+
+  async editMessage (contactId: string, messageId: string, text: string): Promise<MessageView> {
+    return await this.#features().edit(contactId, messageId, text)
+  }
+
+  async deleteMessage (contactId: string, messageId: string, o: { forEveryone?: boolean } = {}): Promise<MessageView | undefined> {
+    return await this.#features().delete(contactId, messageId, o.forEveryone === true)
+  }
+
+  async search (query: string): Promise<SearchHitView[]> {
+    return this.#features().search(query)
+  }
+
+  async setBlocked (contactId: string, blocked: boolean): Promise<ContactView> {
+    return this.#features().setBlocked(contactId, blocked)
+  }
+
+  async deleteContact (contactId: string): Promise<void> {
+    await this.#features().deleteContact(contactId)
+  }
+
+  async pendingInvites (): Promise<PendingInviteView[]> {
+    return this.#features().pendingInvites()
+  }
+
+  async revokeInvite (id: string): Promise<void> {
+    await this.#features().revokeInvite(id)
+  }
+
+  async shortInvite (): Promise<ShortInviteView> {
+    return await this.#features().shortInvite()
+  }
+
   // ---- sending ----------------------------------------------------------------------------------
 
-  async send (contactId: string, text: string): Promise<MessageView> {
+  async send (contactId: string, text: string, o: { replyTo?: string } = {}): Promise<MessageView> {
     if (this.#stopped) throw new MessengerError('STOPPED', 'The messenger is stopped.')
     this.#contact(contactId)
     if (typeof text !== 'string' || text.length === 0) throw new MessengerError('INVALID_TEXT', 'A message needs some text.')
     if (Buffer.byteLength(text, 'utf8') > MAX_TEXT_BYTES) {
       throw new MessengerError('INVALID_TEXT', `A message holds at most ${MAX_TEXT_BYTES} bytes of text; split it.`)
     }
+    // A reply quotes a message of the same conversation (issue 13): its id and the start of its text.
+    const reply = o.replyTo === undefined ? undefined : this.#features().replyTarget(contactId, o.replyTo)
     const view = await this.#crypto.run(async () => {
       const now = this.#now()
       const idBytes = randomBytes(16)
@@ -417,8 +502,17 @@ export class MessengerCore implements Messenger {
       const nextAttemptAt = now + RECEIPT_WAIT_MS
       const seq = this.#history.peekSeq(contactId)
       let queued: MessageView | undefined
-      const envelope = await this.#device.seal(contactId, { kind: 'text', id: idBytes, seq, sentAt: now, text }, {
-        store: (sealed) => { queued = this.#history.queueOutgoing({ contactId, id, seq, text, at: now, envelope: sealed, expiresAt, attempts: 1, nextAttemptAt }) }
+      const payload: Payload = reply === undefined
+        ? { kind: 'text', id: idBytes, seq, sentAt: now, text }
+        : { kind: 'reply', id: idBytes, seq, sentAt: now, text, replyTo: Buffer.from(reply.id, 'hex'), quote: reply.quote }
+      const envelope = await this.#device.seal(contactId, payload, {
+        store: (sealed) => {
+          queued = this.#history.queueOutgoing({ contactId, id, seq, text, at: now, envelope: sealed, expiresAt, attempts: 1, nextAttemptAt })
+          if (reply !== undefined) {
+            this.#chat?.setReply(contactId, 'out', id, reply.id, reply.quote)
+            queued = { ...queued, replyTo: reply }
+          }
+        }
       })
       this.#noteDue(nextAttemptAt)
       if (this.#fresh.length < MAX_FRESH) {
@@ -445,12 +539,18 @@ export class MessengerCore implements Messenger {
   }
 
   /** A control payload (a card) sealed and put in the outbox in one commit; it leaves the outbox once handed over. */
-  async #sendControl (contactId: string, payload: (id: Uint8Array) => Payload): Promise<void> {
+  async #sendControl (contactId: string, payload: (id: Uint8Array) => Payload, o: { ttl?: number, also?: () => void } = {}): Promise<void> {
     await this.#crypto.run(async () => {
       if (this.#device.contact(contactId) === undefined) return
       const id = randomBytes(16)
       const now = this.#now()
-      await this.#device.seal(contactId, payload(id), { store: (envelope) => { this.#history.queueControl(contactId, hex(id), envelope, now, now + CONTROL_TTL_MS) } })
+      await this.#device.seal(contactId, payload(id), {
+        store: (envelope) => {
+          this.#history.queueControl(contactId, hex(id), envelope, now, now + (o.ttl ?? CONTROL_TTL_MS))
+          // The sender's own change (an edit, a deletion) commits with the request that tells the contact.
+          o.also?.()
+        }
+      })
       this.#noteDue(now)
     })
     this.#kick()
@@ -854,7 +954,9 @@ export class MessengerCore implements Messenger {
           try {
             const opened = await b.open(item.envelope, { store: (o) => { this.#record(item, hash, now, o) } })
             item.outcome = { opened }
-            inBatch.set(key, { contactId: opened.contact.id, messageId: opened.payload.kind === 'text' ? hex(opened.payload.id) : null })
+            // A blocked contact's (issue 13): its store callback may run only at the commit, so decided here.
+            item.blocked = this.#chat?.isBlocked(opened.contact.id) === true
+            inBatch.set(key, { contactId: opened.contact.id, messageId: isMessagePayload(opened.payload) && !item.blocked ? hex(opened.payload.id) : null })
           } catch (err) {
             item.outcome = { error: err }
           }
@@ -883,8 +985,15 @@ export class MessengerCore implements Messenger {
 
   /** What an opened envelope carried, written inside the commit of its session change. */
   #record (item: Incoming, hash: Uint8Array, now: number, { contactId, payload }: { contactId: string, payload: Payload }): void {
-    this.#history.rememberEnvelope(hash, contactId, payload.kind === 'text' ? hex(payload.id) : null, now)
-    if (payload.kind === 'text') {
+    // A blocked contact's envelope: remembered without a message id (a re-sent copy gets no receipt either).
+    item.blocked = this.#chat?.isBlocked(contactId) === true
+    this.#history.rememberEnvelope(hash, contactId, isMessagePayload(payload) && !item.blocked ? hex(payload.id) : null, now)
+    if (item.blocked) return
+    const chat = this.#chat === undefined ? undefined : recordChatPayload({ chat: this.#chat, history: this.#history, log: this.#log }, contactId, payload, now, item.path)
+    if (chat !== undefined) {
+      item.stored = chat.stored
+      item.changed = chat.changed
+    } else if (payload.kind === 'text') {
       item.stored = this.#history.receive({ contactId, id: hex(payload.id), seq: payload.seq, text: payload.text, sentAt: payload.sentAt, at: now, path: item.path })
     } else if (payload.kind === 'receipt') {
       const state = payload.type === 'read' ? 'read' : 'delivered'
@@ -906,7 +1015,7 @@ export class MessengerCore implements Messenger {
     if ('seen' in o) {
       // Sent again because our receipt was lost, or arrived by a second path, or replayed by a relay.
       if (o.seen.messageId !== null) this.#answerDuplicate(o.seen.contactId, o.seen.messageId)
-    } else if ('opened' in o && o.opened.payload.kind === 'text') {
+    } else if ('opened' in o && isMessagePayload(o.opened.payload) && item.blocked !== true) {
       this.#queueReceipt(o.opened.contact.id, [hex(o.opened.payload.id)], 'delivered')
     }
   }
@@ -921,8 +1030,11 @@ export class MessengerCore implements Messenger {
       return
     }
     const { contact, payload, newContact } = o.opened
+    if (item.blocked === true) { item.resolve(); return }
     for (const view of item.changed ?? []) this.#emit({ type: 'message-state', message: view })
-    if (payload.kind === 'text') {
+    // An edit or deletion (issue 13) may change the contact list's preview.
+    if ((payload.kind === 'edit' || payload.kind === 'delete') && (item.changed?.length ?? 0) > 0 && this.#listeners.size > 0) this.#emit({ type: 'contact', contact: this.#contactView(contact) })
+    if (isMessagePayload(payload)) {
       if (item.stored !== undefined) {
         this.#emit({ type: 'message', message: item.stored })
         // The contact's unread count and last message changed; computed only for a listener.

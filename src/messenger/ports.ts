@@ -105,4 +105,9 @@ export interface DevicePort<P = unknown> {
   /** A contact's presence record, checked (their keys, clock skew, their known peer id); throws when refused. */
   openPresence: (contactId: string, day: number, sealed: Uint8Array) => { peerId: string, addresses: readonly string[], updatedAt: number }
   close: () => void
+  // Issue 13 (src/e2ee/delete-contact.ts, pending-invites.ts); optional so unit-test doubles need not have them.
+  deleteContact?: (id: string) => Promise<void>
+  pendingInvites?: () => Array<{ id: string, createdAt: number, expiresAt: number, link?: string }>
+  reusableInvite?: () => { link: string, expiresAt: number } | undefined
+  revokeInvite?: (id: string) => Promise<void>
 }

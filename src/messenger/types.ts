@@ -25,6 +25,12 @@ export interface MessageView {
   readonly path?: DeliveryPath
   /** Incoming: sequence numbers missing before this one (a visible gap). */
   readonly gapBefore?: number
+  /** A reply: the message it quotes (its id, in this conversation) and the excerpt the sender sealed. */
+  readonly replyTo?: { readonly id: string, readonly quote: string }
+  /** When its sender last edited it (the sender's clock). */
+  readonly editedAt?: number
+  /** Deleted for everyone by its sender: the text is gone, the UI shows "deleted". */
+  readonly deleted?: boolean
 }
 
 export interface ContactView {
@@ -40,6 +46,8 @@ export interface ContactView {
    * While pending, the contact's messages under the new key are held; nothing changes until the user
    * compares the new safety number and accepts or blocks it (src/messenger/key-change.ts). */
   readonly keyChange?: KeyChangeView
+  /** Blocked by the user (issue 13): nothing from them is stored, shown or receipted until unblocked. */
+  readonly blocked?: boolean
   /** The connection to the contact now: direct, hole-punched (direct, through a NAT, set up via a relay),
    * relayed (through a relay circuit); absent without a connection (messages then go to the mailbox). */
   readonly link?: LinkKind
@@ -110,15 +118,38 @@ export type MessengerEvent =
   /** When my addresses, relays or settings change. */
   | { readonly type: 'status', readonly status: StatusView }
   | { readonly type: 'warning', readonly contactId?: string, readonly text: string }
+  /** Issue 13: a message deleted for me (gone from this device), a contact deleted. */
+  | { readonly type: 'message-removed', readonly contactId: string, readonly id: string }
+  | { readonly type: 'contact-removed', readonly contactId: string }
+
+/** A search hit (issue 13): the matching part of the text with the matched words between \u0002 and \u0003. */
+export interface SearchHitView {
+  readonly contactId: string
+  readonly messageId: string
+  readonly direction: 'in' | 'out'
+  readonly at: number
+  readonly snippet: string
+}
+
+/** An invite handed out and not answered yet (issue 13). */
+export interface PendingInviteView {
+  /** Names it for revoke (the invite's mailbox id, hex). */
+  readonly id: string
+  readonly createdAt: number
+  readonly expiresAt: number
+  readonly link?: string
+}
 
 export interface Messenger {
   status: () => Promise<StatusView>
-  createInvite: (options?: { expiresInMs?: number }) => Promise<InviteView>
+  /** The pending invite already handed out, if one has long enough to live; else (or with `fresh`) a new one. */
+  createInvite: (options?: { expiresInMs?: number, fresh?: boolean }) => Promise<InviteView>
   /** Accepts an invite link; throws a typed error with a one-sentence message if it is bad. */
   acceptInvite: (link: string, options?: { name?: string }) => Promise<ContactView>
   contacts: () => Promise<ContactView[]>
   rename: (contactId: string, name: string) => Promise<ContactView>
-  send: (contactId: string, text: string) => Promise<MessageView>
+  /** `replyTo`: the id of a message of this conversation to quote (issue 13). */
+  send: (contactId: string, text: string, options?: { replyTo?: string }) => Promise<MessageView>
   messages: (contactId: string, options?: { limit?: number, before?: number }) => Promise<MessageView[]>
   /** Marks incoming messages up to now read and sends read receipts. */
   markRead: (contactId: string) => Promise<void>
@@ -135,6 +166,21 @@ export interface Messenger {
   updateSettings: (patch: Partial<SettingsView>) => Promise<SettingsView>
   subscribe: (listener: (event: MessengerEvent) => void) => () => void
   stop: () => Promise<void>
+  // ---- issue 13 (src/messenger/chat/) ----
+  /** Edits one of my messages within EDIT_WINDOW_MS of sending it; the contact's device shows "edited". */
+  editMessage: (contactId: string, messageId: string, text: string) => Promise<MessageView>
+  /** For me: gone from this device (returns undefined). For everyone: only my own messages; the contact's device shows "deleted". */
+  deleteMessage: (contactId: string, messageId: string, options?: { forEveryone?: boolean }) => Promise<MessageView | undefined>
+  /** Full-text search over every conversation (blocked contacts and deleted messages left out), newest first. */
+  search: (query: string) => Promise<SearchHitView[]>
+  setBlocked: (contactId: string, blocked: boolean) => Promise<ContactView>
+  /** Deletes the contact, its conversation and keys; its mailboxes are no longer fetched. */
+  deleteContact: (contactId: string) => Promise<void>
+  pendingInvites: () => Promise<PendingInviteView[]>
+  /** Revokes a pending invite: its one-time keys deleted, its mailbox no longer fetched; an answer is refused. */
+  revokeInvite: (id: string) => Promise<void>
+  /** A short link (at most 120 characters) for the pending invite, its sealed copy parked on one of my relays. */
+  shortInvite: () => Promise<{ readonly short: string, readonly link: string, readonly expiresAt: number }>
 }
 
 /** What the daemon serves before and after the account exists: onboarding happens in the UI. */

@@ -13,6 +13,8 @@ import { ShortLivedIdentities, type IdentitySlot, type ShortLivedView } from './
 import { deliverEnvelope, DELIVER_MAX_INBOUND_STREAMS, type DeliverPath, type EnvelopeHandler } from './deliver.ts'
 import { deliverHandler } from './deliver-inbound.ts'
 import { depositTo, openMailboxSession, type MailboxBox, type MailboxSession } from './mailbox-client.ts'
+import { parkRequest } from './park-client.ts'
+import type { ParkAnswer, ParkRequest } from '../wire/parked-invite.ts'
 import { DELIVER_PROTOCOL } from '../wire/deliver.ts'
 import { decodePresenceRecord, encodePresenceRecord, presenceDhtKey } from '../wire/presence.ts'
 import { startHolePunching } from './holepunch.ts'
@@ -72,6 +74,8 @@ export interface DeviceNode {
   deposit(relayAddr: string, mailboxId: Uint8Array, envelope: Uint8Array, o?: { signal?: AbortSignal }): Promise<void>
   openMailbox(relayAddr: string, box: MailboxBox, o?: { signal?: AbortSignal }): Promise<MailboxSession>
   publishPresence(key: Uint8Array, value: Uint8Array, o?: { signal?: AbortSignal }): Promise<void>
+  /** Issue 13: one request of /0m1/park/1.0.0 to a relay (short invites), through the sending identity. */
+  park(relayAddr: string, req: ParkRequest, o?: { signal?: AbortSignal }): Promise<ParkAnswer>
   lookupPresence(key: Uint8Array, o?: { signal?: AbortSignal }): Promise<Uint8Array | undefined>
   relays(): RelayView[]
   nat(): 'public' | 'private' | 'unknown'
@@ -162,6 +166,10 @@ export async function createDeviceNode (o: DeviceNodeOptions): Promise<DeviceNod
     async deposit (relayAddr, mailboxId, envelope, opts = {}) {
       if (stopped) throw new NetError('CLOSED', 'The network node is stopped.')
       await ids.use('send', async (n) => { await depositTo(n, relayAddr, mailboxId, envelope, { signal: opts.signal }) })
+    },
+    async park (relayAddr, req, opts = {}) {
+      if (stopped) throw new NetError('CLOSED', 'The network node is stopped.')
+      return await ids.use('send', async (n) => await parkRequest(n, relayAddr, req, { signal: opts.signal }))
     },
     async openMailbox (relayAddr, box, opts = {}) {
       if (stopped) throw new NetError('CLOSED', 'The network node is stopped.')

@@ -7,6 +7,7 @@ import type { Logger } from '../platform/logger.ts'
 import { openDatabase, resolveDatabaseKey, type Database } from '../store/db.ts'
 import { createProfileLibp2p, type NodeLibp2p } from '../net/libp2p.ts'
 import { MAILBOX_MAX_STREAMS_PER_CONNECTION, MAILBOX_PROTOCOL } from '../wire/mailbox.ts'
+import { PARK_PROTOCOL, ParkedInvites } from './parked-invites.ts'
 import { MailboxService, type MailboxObservation } from './mailbox-service.ts'
 import { Admission, reservationGate } from './admission.ts'
 import { RELAY_MIGRATIONS, SqliteMailboxStore, type MailboxStore } from './store.ts'
@@ -112,6 +113,9 @@ export async function startRelay (o: RelayOptions): Promise<RelayHandle> {
     self.node = libp2p
     const mailboxes = new MailboxService({ store, limits, logger, now, relayPeerId: libp2p.peerId.toMultihash().bytes, observe: o.observe, admission, prefixOf: o.prefixOf })
     await libp2p.handle(MAILBOX_PROTOCOL, mailboxes.handle, { maxInboundStreams: MAILBOX_MAX_INBOUND_STREAMS, maxOutboundStreams: 1 })
+    // Issue 13: sealed invites behind short links (src/relay/parked-invites.ts).
+    const parked = new ParkedInvites(db, now).withLogger(logger)
+    await libp2p.handle(PARK_PROTOCOL, parked.handle, { maxInboundStreams: 4, maxOutboundStreams: 1 })
     if (o.stun !== 'off') {
       stun = await startStunServer({ port: o.stun ?? 0, host: stunBindHost(o.listen), logger })
       await serveStunPort(libp2p, stun.port)
@@ -119,6 +123,7 @@ export async function startRelay (o: RelayOptions): Promise<RelayHandle> {
 
     const sweep = (): number => {
       admission.sweep(now())
+      parked.sweep()
       const n = store.sweep(now())
       if (n > 0) logger.info('mailbox-expired', { items: n })
       return n

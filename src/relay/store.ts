@@ -85,6 +85,21 @@ export const RELAY_MIGRATIONS: readonly Migration[] = [
       CREATE TABLE mailbox_owners (mailbox BLOB PRIMARY KEY, authed_day INTEGER NOT NULL) WITHOUT ROWID;
       INSERT INTO mailbox_owners (mailbox, authed_day) SELECT DISTINCT mailbox, CAST(strftime('%s', 'now') AS INTEGER) / 86400 FROM envelopes;
     `
+  },
+  {
+    // Issue 13 (short invites, src/relay/parked-invites.ts). Assigned relay migration 4, after issue 12's 3; numbered
+    // 3 on its branch because migrations run only without gaps: the lead renumbers at merge.
+    version: 3,
+    name: 'parked invites (short invite links)',
+    up: `
+      CREATE TABLE parked_invites (
+        id BLOB PRIMARY KEY,
+        sealed BLOB NOT NULL,
+        remove_hash BLOB NOT NULL,
+        expires_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX parked_invites_by_expiry ON parked_invites (expires_at);
+    `
   }
 ]
 

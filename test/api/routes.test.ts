@@ -117,3 +117,25 @@ test('key change routes: compare the new safety number, block or accept; nothing
   assert.deepEqual([(r.body as { keyChange: { state: string } }).keyChange.state, (r.body as { verified: boolean }).verified], ['accepted', false])
   assert.equal((await run('GET', `/api/contacts/${id}/key-change/accept`)).status, 405)
 })
+
+test('issue 13 routes: bad ids and queries are 400s with a sentence; refusals keep their status', async () => {
+  const host = new FakeHost(new FakeNetwork())
+  const routes = createRoutes(host, sink())
+  const run = async (method: string, path: string, body?: unknown): Promise<{ status: number, body?: unknown }> =>
+    (await dispatch(routes, request(method, path, body), silentLogger)).reply
+  await run('POST', '/api/account', { name: 'Alice' })
+  assert.equal((await run('GET', '/api/search?q=')).status, 400)
+  assert.equal((await run('GET', `/api/search?q=${'x'.repeat(201)}`)).status, 400)
+  assert.deepEqual((await run('GET', '/api/search?q=hello')).body, [])
+  assert.equal((await run('PATCH', '/api/contacts/c1/messages/not-an-id', { text: 'x' })).status, 400)
+  assert.equal((await run('DELETE', `/api/contacts/c1/messages/${'a'.repeat(32)}?for=nobody`)).status, 400)
+  assert.equal((await run('PUT', '/api/contacts/c1/blocked', { blocked: 'yes' })).status, 400)
+  assert.equal((await run('DELETE', '/api/invites/short-id')).status, 400)
+  assert.equal((await run('POST', '/api/contacts/c1/messages', { text: 'x', replyTo: 'zz' })).status, 400)
+  assert.deepEqual((await run('GET', '/api/invites')).body, [])
+  assert.equal(statusOf(new MessengerError('NOT_YOURS', 'x')), 403)
+  assert.equal(statusOf(new MessengerError('EDIT_WINDOW', 'x')), 409)
+  assert.equal(statusOf(new MessengerError('SHORT_INVITE_KEY', 'x')), 422)
+  assert.equal(statusOf(new MessengerError('SHORT_INVITE_GONE', 'x')), 410)
+  assert.equal(statusOf(new E2eeError('UNKNOWN_INVITE', 'x')), 404)
+})

@@ -228,6 +228,37 @@ export const TARGETS: readonly TargetSpec[] = [
       const { WireError } = await import('../../src/wire/errors.ts')
       return { decode: decodeStunPort, isTyped: (e) => WireError.is(e), seeds: [encodeStunPort(3478), encodeStunPort(1), encodeStunPort(65535)], maxRandomLength: 64 }
     }
+  },
+  {
+    name: 'park request (decodeParkRequest, what a relay reads; issue 13 short invites)',
+    module: 'src/wire/parked-invite.ts',
+    load: async () => {
+      const { decodeParkRequest, encodeParkRequest } = await import('../../src/wire/parked-invite.ts')
+      const { WireError } = await import('../../src/wire/errors.ts')
+      const seeds = [
+        encodeParkRequest({ op: 'park', id: randomBytes(8), expiresAt: Date.now() + 60_000, removeToken: randomBytes(16), sealed: randomBytes(300) }),
+        encodeParkRequest({ op: 'fetch', id: randomBytes(8) }),
+        encodeParkRequest({ op: 'remove', id: randomBytes(8), removeToken: randomBytes(16) })
+      ]
+      return { decode: decodeParkRequest, isTyped: (e) => WireError.is(e), seeds, maxRandomLength: 1024 }
+    }
+  },
+  {
+    name: 'park answer and short link (decodeParkAnswer, decodeShortLink: what a device reads)',
+    module: 'src/wire/parked-invite.ts',
+    load: async () => {
+      const { decodeParkAnswer, decodeShortLink, encodeParkAnswer, encodeShortLink } = await import('../../src/wire/parked-invite.ts')
+      const { WireError } = await import('../../src/wire/errors.ts')
+      const link = encodeShortLink({ relay: '/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN', id: randomBytes(8), key: randomBytes(16) })
+      const seeds = [encodeParkAnswer({ status: 'ok', sealed: randomBytes(200) }), encodeParkAnswer({ status: 'not-found' }), Buffer.from(link)]
+      return {
+        // The short link is text: the same bytes are also read as one (latin1 keeps every byte a character).
+        decode: (b) => { try { decodeParkAnswer(b, true) } catch (e) { if (!WireError.is(e)) throw e } return decodeShortLink(Buffer.from(b).toString('latin1')) },
+        isTyped: (e) => WireError.is(e),
+        seeds,
+        maxRandomLength: 512
+      }
+    }
   }
 ]
 

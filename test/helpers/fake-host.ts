@@ -11,6 +11,7 @@ import { E2eeError } from '../../src/e2ee/errors.ts'
 import { IdentityError } from '../../src/identity/errors.ts'
 import { MessengerError } from '../../src/messenger/errors.ts'
 import { StoreError } from '../../src/store/errors.ts'
+import type { PendingInviteView, SearchHitView } from '../../src/messenger/types.ts'
 
 
 interface FakeContact { id: string, name: string, peer: FakeMessenger, verified: boolean, keyChange?: KeyChangeView, keyChanges?: number }
@@ -252,6 +253,69 @@ export class FakeMessenger implements Messenger {
 
   /** Models opening the same data directory again after stop(). */
   reopen (): void { this.stopped = false }
+
+  // ---- issue 13 chat features: local effects only (the real ones: test/messenger/chat-features.test.ts) ----
+  readonly blocked = new Set<string>()
+  readonly invitesRevoked: string[] = []
+
+  #message (contactId: string, id: string): MessageView {
+    const m = (this.messagesByContact.get(this.#contact(contactId).id) ?? []).find((x) => x.id === id)
+    if (m === undefined) throw new MessengerError('UNKNOWN_MESSAGE', 'There is no message with that id in this conversation.')
+    return m
+  }
+
+  #replace (m: MessageView): MessageView {
+    const list = this.messagesByContact.get(m.contactId) ?? []
+    this.messagesByContact.set(m.contactId, list.map((x) => x.id === m.id ? m : x))
+    this.emit({ type: 'message-state', message: m })
+    return m
+  }
+
+  async editMessage (contactId: string, messageId: string, text: string): Promise<MessageView> {
+    const m = this.#message(contactId, messageId)
+    if (m.direction !== 'out') throw new MessengerError('NOT_YOURS', 'Only messages you sent can be edited.')
+    return this.#replace({ ...m, text, editedAt: Date.now() })
+  }
+
+  async deleteMessage (contactId: string, messageId: string, o: { forEveryone?: boolean } = {}): Promise<MessageView | undefined> {
+    const m = this.#message(contactId, messageId)
+    if (o.forEveryone !== true) {
+      this.messagesByContact.set(contactId, (this.messagesByContact.get(contactId) ?? []).filter((x) => x.id !== messageId))
+      this.emit({ type: 'message-removed', contactId, id: messageId })
+      return undefined
+    }
+    if (m.direction !== 'out') throw new MessengerError('NOT_YOURS', 'Only messages you sent can be deleted for everyone.')
+    return this.#replace({ ...m, text: '', deleted: true })
+  }
+
+  async search (query: string): Promise<SearchHitView[]> {
+    const q = query.toLowerCase()
+    return [...this.messagesByContact.values()].flat().filter((m) => m.text.toLowerCase().includes(q))
+      .map((m) => ({ contactId: m.contactId, messageId: m.id, direction: m.direction, at: m.at, snippet: m.text }))
+  }
+
+  async setBlocked (contactId: string, blocked: boolean): Promise<ContactView> {
+    const c = this.#contact(contactId)
+    if (blocked) this.blocked.add(c.id)
+    else this.blocked.delete(c.id)
+    return { ...this.#view(c), ...(blocked ? { blocked: true } : {}) }
+  }
+
+  async deleteContact (contactId: string): Promise<void> {
+    const c = this.#contact(contactId)
+    this.contactsById.delete(c.id)
+    this.messagesByContact.delete(c.id)
+    this.emit({ type: 'contact-removed', contactId: c.id })
+  }
+
+  async pendingInvites (): Promise<PendingInviteView[]> { return [] }
+
+  async revokeInvite (id: string): Promise<void> { this.invitesRevoked.push(id) }
+
+  async shortInvite (): Promise<{ short: string, link: string, expiresAt: number }> {
+    const invite = await this.createInvite()
+    return { short: '0m1s:fake', link: invite.link, expiresAt: invite.expiresAt }
+  }
 }
 
 export class FakeHost implements DeviceHost {

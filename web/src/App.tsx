@@ -19,8 +19,11 @@ import { KeyChangePanel, SafetyNumberPanel } from './screens/Safety.tsx'
 import { SettingsPanel } from './screens/Settings.tsx'
 import { Onboarding, Unlock } from './screens/Start.tsx'
 import { TokenPage } from './screens/TokenPage.tsx'
+// Issue 13: search, contact actions, pending invites (web/src/chat/).
+import { ContactActions } from './chat/ContactActions.tsx'
+import { SearchPanel } from './chat/SearchPanel.tsx'
 
-type Panel = 'chat' | 'invite' | 'add' | 'safety' | 'key-change' | 'settings' | 'network'
+type Panel = 'chat' | 'invite' | 'add' | 'safety' | 'key-change' | 'settings' | 'network' | 'search'
 
 /** The conversation open in this tab, kept across a reload and a new token (sessionStorage). */
 const OPEN_KEY = '0m1-open'
@@ -131,6 +134,12 @@ export function App ({ address }: { address: TokenFromAddress }): React.JSX.Elem
       case 'warning':
         setNotice(e.text)
         break
+      case 'message-removed':
+        setMessages((all) => ({ ...all, [e.contactId]: (all[e.contactId] ?? []).filter((m) => m.id !== e.id) }))
+        break
+      case 'contact-removed':
+        setContacts((list) => list.filter((c) => c.id !== e.contactId))
+        break
     }
   }, [api, refresh])
 
@@ -207,6 +216,7 @@ export function App ({ address }: { address: TokenFromAddress }): React.JSX.Elem
           {nav('add', 'Add contact')}
           {nav('settings', 'Settings')}
           {nav('network', 'Network')}
+          {nav('search', 'Search')}
         </nav>
       </header>
       {nodeDown && <div className='banner down' role='alert' data-testid='node-down'><NodeDown /></div>}
@@ -223,7 +233,10 @@ export function App ({ address }: { address: TokenFromAddress }): React.JSX.Elem
         <section className='main' aria-label={panel === 'chat' ? 'Conversation' : undefined}>
           {panel === 'chat' && (current === undefined
             ? <p className='muted center'>Choose a conversation.</p>
-            : <Conversation api={api} contact={current} messages={messages[current.id] ?? []} disabledReason={downReason} onBack={() => { setShowList(true) }} onSafety={() => { setPanel('safety') }} onKeyChange={() => { setPanel('key-change') }} onError={fail} />)}
+            : <Conversation api={api} contact={current} messages={messages[current.id] ?? []} disabledReason={downReason} onBack={() => { setShowList(true) }} onSafety={() => { setPanel('safety') }} onKeyChange={() => { setPanel('key-change') }} onError={fail}
+                headExtra={<ContactActions api={api} contact={current} onError={fail} onChanged={(c) => { setContacts((l) => l.map((x) => x.id === c.id ? c : x)) }} onDeleted={(id) => { setContacts((l) => l.filter((x) => x.id !== id)); setShowList(true) }} />}
+              />)}
+          {panel === 'search' && <SearchPanel api={api} contacts={contacts} onOpen={(id) => { void open(id) }} onError={fail} />}
           {panel === 'key-change' && current !== undefined && (
             <KeyChangePanel
               api={api} contact={current} onError={fail}

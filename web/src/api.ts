@@ -18,6 +18,10 @@ export interface MessageView {
   failure?: string
   path?: DeliveryPath
   gapBefore?: number
+  /** Issue 13: a reply's quoted message, an edit, a deletion for everyone. */
+  replyTo?: { id: string, quote: string }
+  editedAt?: number
+  deleted?: boolean
 }
 export interface ContactView {
   id: string
@@ -29,6 +33,8 @@ export interface ContactView {
   link?: LinkKind
   /** The contact's identity key changed (newest change); pending: their messages are held until you decide. */
   keyChange?: KeyChangeView
+  /** Blocked by me (issue 13): nothing from them is kept or shown. */
+  blocked?: boolean
 }
 export interface KeyChangeView { at: number, state: 'pending' | 'accepted' | 'blocked', held: number, decidedAt?: number }
 /** The safety number with the contact's new, pending key. */
@@ -58,6 +64,8 @@ export type ApiEvent =
   | { type: 'status', status: StatusView }
   | { type: 'warning', contactId?: string, text: string }
   | { type: 'host-state', state: HostState }
+  | { type: 'message-removed', contactId: string, id: string }
+  | { type: 'contact-removed', contactId: string }
 
 const TOKEN_KEY = '0m1-token'
 

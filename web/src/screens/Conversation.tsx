@@ -8,6 +8,8 @@ import type { Api, ContactView, MessageView } from '../api.ts'
 import { dayLabel, linkLabel, time } from '../format.ts'
 import { Composer } from './Composer.tsx'
 import { MessageBubble } from './MessageBubble.tsx'
+// Issue 13: replies, edits, deletions, contact actions (web/src/chat/).
+import { MessageActions, ReplyBar, sendOrReply } from '../chat/MessageExtras.tsx'
 
 /** Within this many pixels of the end, the reader counts as at the end (and follows new messages). */
 const AT_END_PX = 48
@@ -32,9 +34,12 @@ function KeyChangeLine ({ contact, onCompare }: { contact: ContactView, onCompar
 }
 
 /** `disabledReason`: why nothing can be sent now (the node is down); the composer says it. */
-export function Conversation ({ api, contact, messages, disabledReason, onBack, onSafety, onKeyChange, onError }: {
+export function Conversation ({ api, contact, messages, disabledReason, onBack, onSafety, onKeyChange, onError, headExtra }: {
   api: Api, contact: ContactView, messages: MessageView[], disabledReason?: string | undefined, onBack: () => void, onSafety: () => void, onKeyChange: () => void, onError: (e: unknown) => void
+  /** Issue 13: the contact's actions (rename, block, delete), beside the safety number button. */
+  headExtra?: React.ReactNode
 }): React.JSX.Element {
+  const [replyTo, setReplyTo] = useState<MessageView>()
   const [unseen, setUnseen] = useState(0)
   // Where the messages that came while the reader was scrolled up begin: a line marks it.
   const [firstUnseen, setFirstUnseen] = useState<string>()
@@ -87,6 +92,7 @@ export function Conversation ({ api, contact, messages, disabledReason, onBack, 
           <span className='muted' data-testid='link'> · {linkLabel(contact.link)}</span>
         </div>
         <button type='button' data-testid='open-safety' onClick={onSafety}>{contact.verified ? 'Verified ✓' : 'Verify safety number'}</button>
+        {headExtra}
       </div>
       <div className='messages' data-testid='messages' ref={list} onScroll={onScroll} role='log' aria-label='Messages'>
         {messages.length === 0 && contact.keyChange === undefined && <p className='muted center'>No messages yet. Say hello.</p>}
@@ -99,7 +105,7 @@ export function Conversation ({ api, contact, messages, disabledReason, onBack, 
               {contact.keyChange !== undefined && m.at > contact.keyChange.at && (prev?.at ?? 0) <= contact.keyChange.at && <KeyChangeLine contact={contact} onCompare={onKeyChange} />}
               {`${m.direction}-${m.id}` === firstUnseen && <p className='new-line' data-testid='new-line'><span>New messages</span></p>}
               {m.gapBefore !== undefined && m.gapBefore > 0 && <p className='gap'>{m.gapBefore} message(s) missing here</p>}
-              <MessageBubble m={m} />
+              <MessageBubble m={m} actions={<MessageActions api={api} m={m} onReply={setReplyTo} onError={onError} />} />
             </div>
           )
         })}
@@ -110,7 +116,8 @@ export function Conversation ({ api, contact, messages, disabledReason, onBack, 
           {unseen} new message{unseen === 1 ? '' : 's'} ↓
         </button>
       )}
-      <Composer key={contact.id} to={contact.name} disabledReason={disabledReason} onSend={async (text) => { await api.send(contact.id, text) }} onError={onError} />
+      <ReplyBar to={replyTo} onCancel={() => { setReplyTo(undefined) }} />
+      <Composer key={contact.id} to={contact.name} disabledReason={disabledReason} onSend={async (text) => { await sendOrReply(api, contact.id, text, replyTo); setReplyTo(undefined) }} onError={onError} />
     </div>
   )
 }

@@ -5,15 +5,19 @@ import { useEffect, useState } from 'react'
 import QRCode from 'qrcode'
 import type { Api, ContactView, InviteView } from '../api.ts'
 import { explain } from '../errors.ts'
+// Issue 13: "New invite" makes a fresh one (the node hands the pending one out again otherwise); pending invites with revoke.
+import { chatApi } from '../chat/chat-api.ts'
+import { PendingInvites } from '../chat/PendingInvites.tsx'
+import { ShortInvite } from '../chat/ShortInvite.tsx'
 
 export function InvitePanel ({ api, onError }: { api: Api, onError: (e: unknown) => void }): React.JSX.Element {
   const [invite, setInvite] = useState<InviteView>()
   const [qr, setQr] = useState<string>()
   const [qrError, setQrError] = useState<string>()
   const [copied, setCopied] = useState(false)
-  const make = async (): Promise<void> => {
+  const make = async (fresh = false): Promise<void> => {
     try {
-      const inv = await api.invite()
+      const inv = fresh ? await chatApi.freshInvite(api) : await api.invite()
       setInvite(inv)
       setCopied(false)
       try {
@@ -44,11 +48,13 @@ export function InvitePanel ({ api, onError }: { api: Api, onError: (e: unknown)
             <textarea className='link' aria-label='Invite link' readOnly value={invite.link} data-testid='invite-link' rows={4} onFocus={(e) => { e.target.select() }} />
             <div className='actions'>
               <button type='button' onClick={() => { void copy() }}>{copied ? 'Copied' : 'Copy link'}</button>
-              <button type='button' onClick={() => { void make() }}>New invite</button>
+              <button type='button' data-testid='new-invite' onClick={() => { void make(true) }}>New invite</button>
               <span className='muted'>Valid until {new Date(invite.expiresAt).toLocaleString()}</span>
             </div>
           </>
           )}
+      {invite !== undefined && <ShortInvite key={invite.link} api={api} />}
+      <PendingInvites api={api} version={invite?.link} onError={onError} />
     </div>
   )
 }
@@ -73,7 +79,7 @@ export function AddContact ({ api, onAdded }: { api: Api, onAdded: (c: ContactVi
     <div className='panel'>
       <h2>Add a contact</h2>
       <form onSubmit={(e) => { void submit(e) }} data-testid='add-contact'>
-        <label>Their invite link (starts with 0m1:, or 0M1: when read from a QR code)
+        <label>Their invite link (starts with 0m1: or 0m1s:, or 0M1: when read from a QR code)
           <textarea data-testid='add-link' value={link} rows={4} required onChange={(e) => { setLink(e.target.value) }} spellCheck={false} />
         </label>
         <label>Name for them (optional; otherwise the name they chose)

@@ -2,12 +2,16 @@
 // direction (Arabic or Hebrew right to left), isolated from what is around it.
 import type { MessageView } from '../api.ts'
 import { STATE_LABEL, time } from '../format.ts'
+// Issue 13: a reply's quote, "deleted" in place of the text, and the message's actions (web/src/chat/).
+import { MessageText, QuoteLine } from '../chat/MessageExtras.tsx'
 
-export function MessageBubble ({ m }: { m: MessageView }): React.JSX.Element {
+export function MessageBubble ({ m, actions }: { m: MessageView, actions?: React.ReactNode }): React.JSX.Element {
   return (
     <div className={`msg ${m.direction}`} data-testid='message' data-direction={m.direction} data-state={m.state}>
-      <div className='text' dir='auto'>{m.text}</div>
+      <QuoteLine m={m} />
+      <MessageText m={m} />
       <div className='meta'>
+        {actions}
         <span>{time(m.at)}</span>
         {m.direction === 'out' && <span className={`state ${m.state}`} data-testid='message-state'>{STATE_LABEL[m.state]}</span>}
         {m.path !== undefined && <span className='path'>via {m.path}</span>}

@@ -1,0 +1,55 @@
+// Issue 13: what a reply, an edit or a deletion from a contact does to the history, inside the commit of
+// the envelope that carried it (MessengerCore #record). A contact's edit or deletion can only reach that
+// contact's own messages: it is looked up among the messages that came from them (direction 'in'), so a
+// request naming one of mine, or another conversation's, finds nothing and changes nothing.
+import type { Logger } from '../../platform/logger.ts'
+import type { Payload } from '../../wire/payload.ts'
+import type { HistoryStore } from '../history-store.ts'
+import type { DeliveryPath, MessageView } from '../types.ts'
+import type { ChatStore } from './chat-store.ts'
+import { EDIT_WINDOW_MS } from './rules.ts'
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
+
+export interface ChatRecorded {
+  /** A reply stored (as a new message). */
+  readonly stored?: MessageView | undefined
+  /** Messages an edit or a deletion changed. */
+  readonly changed: MessageView[]
+}
+
+/** Undefined for payloads that are not issue 13 kinds. */
+export function recordChatPayload (o: { chat: ChatStore, history: HistoryStore, log: Logger }, contactId: string, payload: Payload,
+  now: number, path: DeliveryPath): ChatRecorded | undefined {
+  switch (payload.kind) {
+    case 'reply': {
+      const id = hex(payload.id)
+      const view = o.history.receive({ contactId, id, seq: payload.seq, text: payload.text, sentAt: payload.sentAt, at: now, path })
+      if (view === undefined) return { changed: [] }
+      const replyTo = { id: hex(payload.replyTo), quote: payload.quote }
+      o.chat.setReply(contactId, 'in', id, replyTo.id, replyTo.quote)
+      return { stored: { ...view, replyTo }, changed: [] }
+    }
+    case 'edit': {
+      const id = hex(payload.target)
+      const target = o.chat.row(contactId, 'in', id)
+      if (target === undefined || target.deleted) { o.log.debug('edit-ignored', { reason: target === undefined ? 'unknown' : 'deleted' }); return { changed: [] } }
+      // The sender's own times: its device refused the edit past the window too; a late one is not shown.
+      if (payload.editedAt < target.sentAt || payload.editedAt - target.sentAt > EDIT_WINDOW_MS) {
+        o.log.info('edit-refused', { reason: 'window' })
+        return { changed: [] }
+      }
+      if (!o.chat.edit(contactId, 'in', id, payload.text, payload.editedAt)) return { changed: [] }
+      const view = o.history.message(contactId, 'in', id)
+      return { changed: view === undefined ? [] : [view] }
+    }
+    case 'delete': {
+      const id = hex(payload.target)
+      if (!o.chat.markDeleted(contactId, 'in', id, payload.deletedAt)) { o.log.debug('delete-ignored'); return { changed: [] } }
+      const view = o.history.message(contactId, 'in', id)
+      return { changed: view === undefined ? [] : [view] }
+    }
+    default:
+      return undefined
+  }
+}

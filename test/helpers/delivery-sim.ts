@@ -74,8 +74,9 @@ export const HEAL_DEADLINE_MS = 2 * 3600_000
 function closable<T extends object> (target: T, closed: () => boolean, closedError: () => Error): T {
   const wrapped = new Map<string | symbol, unknown>()
   return new Proxy(target, {
-    get (t, key, receiver) {
-      const v: unknown = Reflect.get(t, key, receiver)
+    get (t, key) {
+      // Getters run on the target: one reading a private field (History.database) fails on the proxy.
+      const v: unknown = Reflect.get(t, key)
       if (typeof v !== 'function') return v
       let w = wrapped.get(key)
       if (w === undefined) {

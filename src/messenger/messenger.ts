@@ -18,6 +18,7 @@ import type {
 } from './types.ts'
 // Identity key changes (issue 14 item 8): kept apart from the imports above, which other work edits.
 import { KeyChanges } from './key-change.ts'
+import { BatchQueue, type BatchResult } from './batch-queue.ts'
 import type { PendingSafetyNumberView } from './types.ts'
 
 /** How long a message may wait for its recipient: the relays keep envelopes as long. */
@@ -115,6 +116,12 @@ interface Incoming {
   outcome?: { opened: OpenedPort<Payload> } | { seen: { contactId: string, messageId: string | null } } | { error: unknown }
 }
 
+/** A send() waiting for its batch. */
+interface OutgoingRequest { readonly contactId: string, readonly text: string }
+
+/** Texts sealed in one commit at most: a larger burst is several batches (a batch holds the crypto queue). */
+export const MAX_SEND_BATCH = 64
+
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
 const sha256 = (b: Uint8Array): Buffer => createHash('sha256').update(b).digest()
 
@@ -129,6 +136,8 @@ export class MessengerCore implements Messenger {
   readonly #settings: () => SettingsView
   readonly #applySettings: ((s: SettingsView) => Promise<void>) | undefined
   readonly #crypto = new Serial()
+  /** send() calls waiting for their batch: a burst is sealed and committed together. */
+  readonly #outgoing = new BatchQueue<OutgoingRequest, MessageView>(MAX_SEND_BATCH, async (job) => { await this.#crypto.run(job) }, async (items) => await this.#sealTexts(items))
   readonly #listeners = new Set<(e: MessengerEvent) => void>()
   readonly #inFlight = new Set<string>()
   readonly #receipts = new PendingReceipts()
@@ -401,29 +410,50 @@ export class MessengerCore implements Messenger {
     if (Buffer.byteLength(text, 'utf8') > MAX_TEXT_BYTES) {
       throw new MessengerError('INVALID_TEXT', `A message holds at most ${MAX_TEXT_BYTES} bytes of text; split it.`)
     }
-    const view = await this.#crypto.run(async () => {
-      const now = this.#now()
-      const idBytes = randomBytes(16)
-      const id = hex(idBytes)
-      const expiresAt = now + MESSAGE_TTL_MS
-      // One commit: the sequence number, the ratchet step and the message with its outbox row. The row is
-      // stored as if its first attempt (made below, from memory) had been sent: a crash before it leaves
-      // only delays it to nextAttemptAt, and a success needs no write at all.
-      const nextAttemptAt = now + RECEIPT_WAIT_MS
-      const seq = this.#history.peekSeq(contactId)
-      let queued: MessageView | undefined
-      const envelope = await this.#device.seal(contactId, { kind: 'text', id: idBytes, seq, sentAt: now, text }, {
-        store: (sealed) => { queued = this.#history.queueOutgoing({ contactId, id, seq, text, at: now, envelope: sealed, expiresAt, attempts: 1, nextAttemptAt }) }
-      })
-      this.#noteDue(nextAttemptAt)
-      if (this.#fresh.length < MAX_FRESH) {
-        this.#fresh.push({ contactId, messageId: id, kind: 'text', envelope, attempts: 0, nextAttemptAt: now, expiresAt, state: 'pending', fresh: 'stored' })
-      }
-      return queued as MessageView
-    })
+    const view = await this.#outgoing.add({ contactId, text })
     this.#emit({ type: 'message', message: view })
     this.#kick()
     return view
+  }
+
+  /**
+   * Seals a burst of texts in one device batch (one commit; each text a savepoint that fails alone).
+   * Per text, as one: the sequence number, the ratchet step and the message with its outbox row. The row
+   * is stored as if its first attempt (made from memory once the batch is committed) had been sent: a
+   * crash before it leaves only delays it to nextAttemptAt, and a success needs no write at all.
+   */
+  async #sealTexts (items: OutgoingRequest[]): Promise<Array<BatchResult<MessageView>>> {
+    const sealed: Array<{ envelope: Uint8Array, id: string, contactId: string, now: number, expiresAt: number, nextAttemptAt: number, view: () => MessageView | undefined } | { error: unknown }> = []
+    // Sequence numbers taken in this batch (its rows are written at its commit, so the store does not know them yet).
+    const nextSeq = new Map<string, number>()
+    await this.#device.batch(async (b) => {
+      for (const { contactId, text } of items) {
+        try {
+          const now = this.#now()
+          const idBytes = randomBytes(16)
+          const id = hex(idBytes)
+          const expiresAt = now + MESSAGE_TTL_MS
+          const nextAttemptAt = now + RECEIPT_WAIT_MS
+          const seq = nextSeq.get(contactId) ?? this.#history.peekSeq(contactId)
+          let queued: MessageView | undefined
+          const envelope = await b.seal(contactId, { kind: 'text', id: idBytes, seq, sentAt: now, text }, {
+            store: (sealed) => { queued = this.#history.queueOutgoing({ contactId, id, seq, text, at: now, envelope: sealed, expiresAt, attempts: 1, nextAttemptAt }) }
+          })
+          nextSeq.set(contactId, seq + 1)
+          sealed.push({ envelope, id, contactId, now, expiresAt, nextAttemptAt, view: () => queued })
+        } catch (error) {
+          sealed.push({ error })
+        }
+      }
+    })
+    return sealed.map((s) => {
+      if ('error' in s) return s
+      this.#noteDue(s.nextAttemptAt)
+      if (this.#fresh.length < MAX_FRESH) {
+        this.#fresh.push({ contactId: s.contactId, messageId: s.id, kind: 'text', envelope: s.envelope, attempts: 0, nextAttemptAt: s.now, expiresAt: s.expiresAt, state: 'pending', fresh: 'stored' })
+      }
+      return { ok: s.view() as MessageView }
+    })
   }
 
   async messages (contactId: string, o: { limit?: number, before?: number } = {}): Promise<MessageView[]> {

@@ -119,6 +119,9 @@ interface Incoming {
 /** A send() waiting for its batch. */
 interface OutgoingRequest { readonly contactId: string, readonly text: string }
 
+/** The longest the new mailbox's session and presence wait for the card in flight (see #afterCard). */
+export const AFTER_CARD_MAX_WAIT_MS = 1_000
+
 /** Texts sealed in one commit at most: a larger burst is several batches (a batch holds the crypto queue). */
 export const MAX_SEND_BATCH = 64
 
@@ -136,6 +139,8 @@ export class MessengerCore implements Messenger {
   readonly #settings: () => SettingsView
   readonly #applySettings: ((s: SettingsView) => Promise<void>) | undefined
   readonly #crypto = new Serial()
+  /** Cards being handed over, per contact: texts to that contact wait for them (see #tryInOrder). */
+  readonly #cardsInFlight = new Map<string, Promise<void>>()
   /** send() calls waiting for their batch: a burst is sealed and committed together. */
   readonly #outgoing = new BatchQueue<OutgoingRequest, MessageView>(MAX_SEND_BATCH, async (job) => { await this.#crypto.run(job) }, async (items) => await this.#sealTexts(items))
   readonly #listeners = new Set<(e: MessengerEvent) => void>()
@@ -305,8 +310,10 @@ export class MessengerCore implements Messenger {
     this.#history.queueControl(contact.id, hex(randomBytes(16)), envelope, now, now + MESSAGE_TTL_MS)
     this.#noteDue(now)
     this.#kick()
-    this.#background('syncMailboxes', this.#syncMailboxes())
-    this.#background('publishPresence', this.#publishPresence())
+    this.#afterCard(contact.id, () => {
+      this.#background('syncMailboxes', this.#syncMailboxes())
+      this.#background('publishPresence', this.#publishPresence())
+    })
     const view = this.#contactView(contact)
     this.#emit({ type: 'contact', contact: view })
     return view
@@ -735,7 +742,7 @@ export class MessengerCore implements Messenger {
       return
     }
     const attempts = row.attempts + 1
-    const path = await this.#tryNetwork(contact, row.envelope)
+    const path = await this.#tryInOrder(row, contact)
     // The DHT may know a newer location: look it up without holding this attempt (a lookup can take
     // seconds); if it finds one, everything queued for the contact is tried again at once.
     if (path === undefined && !this.#stopped) {
@@ -775,6 +782,51 @@ export class MessengerCore implements Messenger {
       return
     }
     this.#reschedule(row, { attempts, nextAttemptAt: this.#now() + backoffDelay(attempts, this.#random) })
+  }
+
+  /**
+   * Runs `fn` once the card queued for the contact has been handed over (or has failed): after an invite
+   * is accepted or answered, opening the new mailbox's session and publishing presence each start a
+   * short-lived libp2p identity, CPU that the card and the first message behind it would wait on.
+   */
+  #afterCard (contactId: string, fn: () => void): void {
+    // The pump (queued by the kick that queued the card) starts the card's attempt before this runs.
+    this.#clock.setImmediate(() => {
+      const card = this.#cardsInFlight.get(contactId)
+      let ran = false
+      const run = (): void => {
+        if (ran || this.#stopped) return
+        ran = true
+        timer?.cancel()
+        fn()
+      }
+      // An unreachable contact holds its card until the deliver deadline: the mailboxes do not wait that long.
+      const timer = card !== undefined ? this.#clock.setTimeout(run, AFTER_CARD_MAX_WAIT_MS, { unref: true }) : undefined
+      void (card ?? Promise.resolve()).then(run)
+    })
+  }
+
+  /**
+   * A card (a stored control row: an invite's answer, a new address) is handed over before any text
+   * to the same contact starts: attempts otherwise race to the connection, and a text that reaches an
+   * invite's mailbox before its answer is refused (CARD_REQUIRED) and waits for the mailbox instead
+   * (the first message after accepting an invite took ~150 ms that way). Cards are rare: texts and
+   * receipts still go out pipelined.
+   */
+  async #tryInOrder (row: Attempt, contact: ContactPort): Promise<DeliveryPath | undefined> {
+    if (row.kind !== 'control' || row.fresh === 'volatile') {
+      const card = this.#cardsInFlight.get(row.contactId)
+      if (card !== undefined && row.kind === 'text') await card
+      return await this.#tryNetwork(contact, row.envelope)
+    }
+    const attempt = this.#tryNetwork(contact, row.envelope)
+    const settled = attempt.then(() => {}, () => {})
+    this.#cardsInFlight.set(row.contactId, settled)
+    try {
+      return await attempt
+    } finally {
+      if (this.#cardsInFlight.get(row.contactId) === settled) this.#cardsInFlight.delete(row.contactId)
+    }
   }
 
   /** An open connection, a direct dial or a relayed circuit, as the network layer can. */
@@ -962,10 +1014,13 @@ export class MessengerCore implements Messenger {
     if (newContact) {
       // My invite was answered: my first card moves the contact off the invite's mailbox and presence
       // secret (both known to whoever saw the invite) to fresh ones, inside the session.
-      this.#background('first-card', this.#sendControl(contact.id, (id) => ({ ...this.#device.myCard(contact.id, this.#card()), id })))
+      this.#background('first-card', this.#sendControl(contact.id, (id) => ({ ...this.#device.myCard(contact.id, this.#card()), id })).finally(() => {
+        this.#afterCard(contact.id, () => {
+          this.#background('syncMailboxes', this.#syncMailboxes())
+          this.#background('publishPresence', this.#publishPresence())
+        })
+      }))
       this.#emit({ type: 'contact', contact: this.#contactView(contact) })
-      this.#background('syncMailboxes', this.#syncMailboxes())
-      this.#background('publishPresence', this.#publishPresence())
     }
     item.resolve()
   }

@@ -18,6 +18,7 @@ import type {
 } from './types.ts'
 // Identity key changes (issue 14 item 8): kept apart from the imports above, which other work edits.
 import { KeyChanges } from './key-change.ts'
+import { BatchQueue, type BatchResult } from './batch-queue.ts'
 import type { PendingSafetyNumberView } from './types.ts'
 // Issue 13 chat features (reply, edit, delete, search, block, delete contact, pending invites): src/messenger/chat/.
 import { isMessagePayload } from '../wire/payload.ts'
@@ -132,6 +133,15 @@ interface Incoming {
   blocked?: boolean
 }
 
+/** A send() waiting for its batch. */
+interface OutgoingRequest { readonly contactId: string, readonly text: string, readonly reply?: { readonly id: string, readonly quote: string } }
+
+/** The longest the new mailbox's session and presence wait for the card in flight (see #afterCard). */
+export const AFTER_CARD_MAX_WAIT_MS = 1_000
+
+/** Texts sealed in one commit at most: a larger burst is several batches (a batch holds the crypto queue). */
+export const MAX_SEND_BATCH = 64
+
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
 const sha256 = (b: Uint8Array): Buffer => createHash('sha256').update(b).digest()
 
@@ -146,6 +156,10 @@ export class MessengerCore implements Messenger {
   readonly #settings: () => SettingsView
   readonly #applySettings: ((s: SettingsView) => Promise<void>) | undefined
   readonly #crypto = new Serial()
+  /** Cards being handed over, per contact: texts to that contact wait for them (see #tryInOrder). */
+  readonly #cardsInFlight = new Map<string, Promise<void>>()
+  /** send() calls waiting for their batch: a burst is sealed and committed together. */
+  readonly #outgoing = new BatchQueue<OutgoingRequest, MessageView>(MAX_SEND_BATCH, async (job) => { await this.#crypto.run(job) }, async (items) => await this.#sealTexts(items))
   readonly #listeners = new Set<(e: MessengerEvent) => void>()
   readonly #inFlight = new Set<string>()
   readonly #receipts = new PendingReceipts()
@@ -349,8 +363,10 @@ export class MessengerCore implements Messenger {
     this.#history.queueControl(contact.id, hex(randomBytes(16)), envelope, now, now + MESSAGE_TTL_MS)
     this.#noteDue(now)
     this.#kick()
-    this.#background('syncMailboxes', this.#syncMailboxes())
-    this.#background('publishPresence', this.#publishPresence())
+    this.#afterCard(contact.id, () => {
+      this.#background('syncMailboxes', this.#syncMailboxes())
+      this.#background('publishPresence', this.#publishPresence())
+    })
     const view = this.#contactView(contact)
     this.#emit({ type: 'contact', contact: view })
     return view
@@ -491,38 +507,59 @@ export class MessengerCore implements Messenger {
     }
     // A reply quotes a message of the same conversation (issue 13): its id and the start of its text.
     const reply = o.replyTo === undefined ? undefined : this.#features().replyTarget(contactId, o.replyTo)
-    const view = await this.#crypto.run(async () => {
-      const now = this.#now()
-      const idBytes = randomBytes(16)
-      const id = hex(idBytes)
-      const expiresAt = now + MESSAGE_TTL_MS
-      // One commit: the sequence number, the ratchet step and the message with its outbox row. The row is
-      // stored as if its first attempt (made below, from memory) had been sent: a crash before it leaves
-      // only delays it to nextAttemptAt, and a success needs no write at all.
-      const nextAttemptAt = now + RECEIPT_WAIT_MS
-      const seq = this.#history.peekSeq(contactId)
-      let queued: MessageView | undefined
-      const payload: Payload = reply === undefined
-        ? { kind: 'text', id: idBytes, seq, sentAt: now, text }
-        : { kind: 'reply', id: idBytes, seq, sentAt: now, text, replyTo: Buffer.from(reply.id, 'hex'), quote: reply.quote }
-      const envelope = await this.#device.seal(contactId, payload, {
-        store: (sealed) => {
-          queued = this.#history.queueOutgoing({ contactId, id, seq, text, at: now, envelope: sealed, expiresAt, attempts: 1, nextAttemptAt })
-          if (reply !== undefined) {
-            this.#chat?.setReply(contactId, 'out', id, reply.id, reply.quote)
-            queued = { ...queued, replyTo: reply }
-          }
-        }
-      })
-      this.#noteDue(nextAttemptAt)
-      if (this.#fresh.length < MAX_FRESH) {
-        this.#fresh.push({ contactId, messageId: id, kind: 'text', envelope, attempts: 0, nextAttemptAt: now, expiresAt, state: 'pending', fresh: 'stored' })
-      }
-      return queued as MessageView
-    })
+    const view = await this.#outgoing.add({ contactId, text, ...(reply === undefined ? {} : { reply }) })
     this.#emit({ type: 'message', message: view })
     this.#kick()
     return view
+  }
+
+  /**
+   * Seals a burst of texts in one device batch (one commit; each text a savepoint that fails alone).
+   * Per text, as one: the sequence number, the ratchet step and the message with its outbox row. The row
+   * is stored as if its first attempt (made from memory once the batch is committed) had been sent: a
+   * crash before it leaves only delays it to nextAttemptAt, and a success needs no write at all.
+   */
+  async #sealTexts (items: OutgoingRequest[]): Promise<Array<BatchResult<MessageView>>> {
+    const sealed: Array<{ envelope: Uint8Array, id: string, contactId: string, now: number, expiresAt: number, nextAttemptAt: number, view: () => MessageView | undefined } | { error: unknown }> = []
+    // Sequence numbers taken in this batch (its rows are written at its commit, so the store does not know them yet).
+    const nextSeq = new Map<string, number>()
+    await this.#device.batch(async (b) => {
+      for (const { contactId, text, reply } of items) {
+        try {
+          const now = this.#now()
+          const idBytes = randomBytes(16)
+          const id = hex(idBytes)
+          const expiresAt = now + MESSAGE_TTL_MS
+          const nextAttemptAt = now + RECEIPT_WAIT_MS
+          const seq = nextSeq.get(contactId) ?? this.#history.peekSeq(contactId)
+          let queued: MessageView | undefined
+          const payload: Payload = reply === undefined
+            ? { kind: 'text', id: idBytes, seq, sentAt: now, text }
+            : { kind: 'reply', id: idBytes, seq, sentAt: now, text, replyTo: Buffer.from(reply.id, 'hex'), quote: reply.quote }
+          const envelope = await b.seal(contactId, payload, {
+            store: (sealed) => {
+              queued = this.#history.queueOutgoing({ contactId, id, seq, text, at: now, envelope: sealed, expiresAt, attempts: 1, nextAttemptAt })
+              if (reply !== undefined) {
+                this.#chat?.setReply(contactId, 'out', id, reply.id, reply.quote)
+                queued = { ...queued, replyTo: reply }
+              }
+            }
+          })
+          nextSeq.set(contactId, seq + 1)
+          sealed.push({ envelope, id, contactId, now, expiresAt, nextAttemptAt, view: () => queued })
+        } catch (error) {
+          sealed.push({ error })
+        }
+      }
+    })
+    return sealed.map((s) => {
+      if ('error' in s) return s
+      this.#noteDue(s.nextAttemptAt)
+      if (this.#fresh.length < MAX_FRESH) {
+        this.#fresh.push({ contactId: s.contactId, messageId: s.id, kind: 'text', envelope: s.envelope, attempts: 0, nextAttemptAt: s.now, expiresAt: s.expiresAt, state: 'pending', fresh: 'stored' })
+      }
+      return { ok: s.view() as MessageView }
+    })
   }
 
   async messages (contactId: string, o: { limit?: number, before?: number } = {}): Promise<MessageView[]> {
@@ -811,7 +848,7 @@ export class MessengerCore implements Messenger {
       return
     }
     const attempts = row.attempts + 1
-    const path = await this.#tryNetwork(contact, row.envelope)
+    const path = await this.#tryInOrder(row, contact)
     // The DHT may know a newer location: look it up without holding this attempt (a lookup can take
     // seconds); if it finds one, everything queued for the contact is tried again at once.
     if (path === undefined && !this.#stopped) {
@@ -851,6 +888,51 @@ export class MessengerCore implements Messenger {
       return
     }
     this.#reschedule(row, { attempts, nextAttemptAt: this.#now() + backoffDelay(attempts, this.#random) })
+  }
+
+  /**
+   * Runs `fn` once the card queued for the contact has been handed over (or has failed): after an invite
+   * is accepted or answered, opening the new mailbox's session and publishing presence each start a
+   * short-lived libp2p identity, CPU that the card and the first message behind it would wait on.
+   */
+  #afterCard (contactId: string, fn: () => void): void {
+    // The pump (queued by the kick that queued the card) starts the card's attempt before this runs.
+    this.#clock.setImmediate(() => {
+      const card = this.#cardsInFlight.get(contactId)
+      let ran = false
+      const run = (): void => {
+        if (ran || this.#stopped) return
+        ran = true
+        timer?.cancel()
+        fn()
+      }
+      // An unreachable contact holds its card until the deliver deadline: the mailboxes do not wait that long.
+      const timer = card !== undefined ? this.#clock.setTimeout(run, AFTER_CARD_MAX_WAIT_MS, { unref: true }) : undefined
+      void (card ?? Promise.resolve()).then(run)
+    })
+  }
+
+  /**
+   * A card (a stored control row: an invite's answer, a new address) is handed over before any text
+   * to the same contact starts: attempts otherwise race to the connection, and a text that reaches an
+   * invite's mailbox before its answer is refused (CARD_REQUIRED) and waits for the mailbox instead
+   * (the first message after accepting an invite took ~150 ms that way). Cards are rare: texts and
+   * receipts still go out pipelined.
+   */
+  async #tryInOrder (row: Attempt, contact: ContactPort): Promise<DeliveryPath | undefined> {
+    if (row.kind !== 'control' || row.fresh === 'volatile') {
+      const card = this.#cardsInFlight.get(row.contactId)
+      if (card !== undefined && row.kind === 'text') await card
+      return await this.#tryNetwork(contact, row.envelope)
+    }
+    const attempt = this.#tryNetwork(contact, row.envelope)
+    const settled = attempt.then(() => {}, () => {})
+    this.#cardsInFlight.set(row.contactId, settled)
+    try {
+      return await attempt
+    } finally {
+      if (this.#cardsInFlight.get(row.contactId) === settled) this.#cardsInFlight.delete(row.contactId)
+    }
   }
 
   /** An open connection, a direct dial or a relayed circuit, as the network layer can. */
@@ -1050,10 +1132,13 @@ export class MessengerCore implements Messenger {
     if (newContact) {
       // My invite was answered: my first card moves the contact off the invite's mailbox and presence
       // secret (both known to whoever saw the invite) to fresh ones, inside the session.
-      this.#background('first-card', this.#sendControl(contact.id, (id) => ({ ...this.#device.myCard(contact.id, this.#card()), id })))
+      this.#background('first-card', this.#sendControl(contact.id, (id) => ({ ...this.#device.myCard(contact.id, this.#card()), id })).finally(() => {
+        this.#afterCard(contact.id, () => {
+          this.#background('syncMailboxes', this.#syncMailboxes())
+          this.#background('publishPresence', this.#publishPresence())
+        })
+      }))
       this.#emit({ type: 'contact', contact: this.#contactView(contact) })
-      this.#background('syncMailboxes', this.#syncMailboxes())
-      this.#background('publishPresence', this.#publishPresence())
     }
     item.resolve()
   }

@@ -7,6 +7,8 @@ import { randomBytes } from 'node:crypto'
 import { E2eeError } from '../../src/e2ee/errors.ts'
 import { DUPLICATE_RECEIPT_INTERVAL_MS, DuplicateAnswers, MAX_DUPLICATE_ANSWERS } from '../../src/messenger/receipts.ts'
 import type { Payload } from '../../src/wire/payload.ts'
+import type { DeviceBatchPort } from '../../src/messenger/ports.ts'
+import type { MessageView } from '../../src/messenger/types.ts'
 import { stateReached, twoMessengers, type TwoMessengers } from '../helpers/two-messengers.ts'
 import { waitFor } from '../helpers/wait.ts'
 
@@ -43,6 +45,38 @@ test('one message and its receipt: the sender commits at most twice, the receive
   // The 'sent' state kept in memory reaches the store with a later commit (here: at stop).
   await w.a.core.stop()
   assert.ok((await w.a.core.messages(w.a.contactId)).every((m) => m.state === 'delivered'))
+})
+
+test('a burst of sends is sealed in one commit; one that fails fails alone and takes no sequence number', async (t) => {
+  const w = await twoMessengers()
+  t.after(w.close)
+  await quiet(w)
+  const N = 10
+  // One text's seal is refused inside the batch (as the Device refuses a seal): only its send() rejects.
+  const device = w.a.device as unknown as { batch: (fn: (b: DeviceBatchPort<Payload>) => Promise<unknown>, extra?: (r: unknown) => void) => Promise<unknown> }
+  const batch = device.batch.bind(device)
+  device.batch = async (fn, extra) => await batch(async (b) => await fn({
+    open: b.open,
+    seal: async (contactId, payload, o) => {
+      if (payload.kind === 'text' && payload.text === 'burst 3') throw new Error('injected seal failure')
+      return await b.seal(contactId, payload, o)
+    }
+  }), extra)
+  w.a.commits.reset()
+  // Every call made in one turn, as a burst of sends from the UI or the API: one commit seals them all.
+  const results = await Promise.allSettled(Array.from({ length: N }, async (_, i) => await w.a.core.send(w.a.contactId, `burst ${i}`)))
+  assert.equal(w.a.commits.count, 1, 'the texts, their sequence numbers, ratchet steps and outbox rows in one commit')
+  assert.deepEqual(results.map((r) => r.status), results.map((_, i) => i === 3 ? 'rejected' : 'fulfilled'))
+  const refused = results[3]
+  assert.ok(refused?.status === 'rejected' && (refused.reason as Error).message === 'injected seal failure')
+  const sent = results.flatMap((r) => r.status === 'fulfilled' ? [r.value] : [])
+  // Consecutive sequence numbers in call order: the refused one took none (no gap at the receiver).
+  const first = (sent[0] as MessageView).seq
+  assert.deepEqual(sent.map((m) => m.seq), sent.map((_, i) => first + i))
+  for (const m of sent) await stateReached(w.a, m.id, 'delivered')
+  const got = (await w.b.core.messages(w.b.contactId)).filter((m) => m.text.startsWith('burst '))
+  assert.deepEqual(got.map((m) => m.text), sent.map((m) => m.text), 'every other text arrived, in order')
+  assert.ok(got.every((m) => m.gapBefore === undefined), 'no gap at the receiver')
 })
 
 test('envelopes arriving together are opened in one commit; a bad one fails alone', async (t) => {

@@ -3,6 +3,7 @@
 import { Reader, Writer } from './bytes.ts'
 import { WireError } from './errors.ts'
 import { MAILBOX_ID_BYTES, MAILBOX_KEY_BYTES } from './envelope.ts'
+import { decodeFileDescriptor, encodeFileDescriptor, type FileDescriptor } from './file.ts'
 
 /** v2 (issue 9): a card carries the sender's presence verification key. */
 export const PAYLOAD_VERSION = 0x02
@@ -13,6 +14,8 @@ export const PRESENCE_KEY_BYTES = 32
 export const KIND_TEXT = 0x01
 export const KIND_RECEIPT = 0x02
 export const KIND_CARD = 0x03
+/** Issue 12: a file announcement (descriptor and an optional caption); a message like a text. */
+export const KIND_FILE = 0x04
 /** Text limit: 32 KiB of UTF-8 keeps a text message (with libsignal's overhead) inside the 64 KiB
  * envelope bucket with room to spare. */
 export const MAX_TEXT_BYTES = 32 * 1024
@@ -52,13 +55,14 @@ export type Payload =
   | { readonly kind: 'text', readonly id: Uint8Array, readonly seq: number, readonly sentAt: number, readonly text: string }
   | { readonly kind: 'receipt', readonly id: Uint8Array, readonly seq: number, readonly type: ReceiptType, readonly ids: readonly Uint8Array[] }
   | { readonly kind: 'card', readonly id: Uint8Array, readonly seq: number, readonly card: ContactCard }
+  | { readonly kind: 'file', readonly id: Uint8Array, readonly seq: number, readonly sentAt: number, readonly text: string, readonly file: FileDescriptor }
 
 const RECEIPT_TYPES: Record<ReceiptType, number> = { delivered: 1, read: 2 }
 
 export function encodePayload (p: Payload): Uint8Array {
   const w = new Writer(128)
   w.u8(PAYLOAD_VERSION)
-  w.u8(p.kind === 'text' ? KIND_TEXT : p.kind === 'receipt' ? KIND_RECEIPT : KIND_CARD)
+  w.u8(p.kind === 'text' ? KIND_TEXT : p.kind === 'receipt' ? KIND_RECEIPT : p.kind === 'file' ? KIND_FILE : KIND_CARD)
   w.fixed(p.id, PAYLOAD_ID_BYTES, 'id')
   w.u32(p.seq)
   switch (p.kind) {
@@ -74,6 +78,11 @@ export function encodePayload (p: Payload): Uint8Array {
       break
     case 'card':
       encodeCard(w, p.card)
+      break
+    case 'file':
+      w.u64(p.sentAt)
+      w.string(2, MAX_TEXT_BYTES, p.text, 'text')
+      encodeFileDescriptor(w, p.file)
       break
   }
   return w.finish().slice()
@@ -135,10 +144,18 @@ export function decodePayload (bytes: Uint8Array): Payload {
     case KIND_CARD:
       p = { kind: 'card', id, seq, card: decodeCard(r) }
       break
+    case KIND_FILE: {
+      const sentAt = r.u64('sent time')
+      const text = r.string(2, MAX_TEXT_BYTES, 'text')
+      const file = decodeFileDescriptor(r)
+      if (seq === 0) throw new WireError('INVALID', 'A file message must have a sequence number of 1 or more.')
+      p = { kind: 'file', id, seq, sentAt, text, file }
+      break
+    }
     default:
       throw new WireError('UNKNOWN_KIND', `The message payload has kind ${kind}, which this version does not know; a newer 0message1 may have sent it.`)
   }
-  if (p.kind !== 'text' && seq !== 0) throw new WireError('INVALID', 'A control message (receipt, card) must have sequence number 0.')
+  if (p.kind !== 'text' && p.kind !== 'file' && seq !== 0) throw new WireError('INVALID', 'A control message (receipt, card) must have sequence number 0.')
   r.end()
   return p
 }

@@ -29,7 +29,7 @@ function rule<C extends string> (type: abstract new (...args: never[]) => CodedE
 
 // Every code of every class a request can meet, so a new code must be given a status here.
 const RULES: readonly Rule[] = [
-  rule<MessengerErrorCode>(MessengerError, { UNKNOWN_CONTACT: 404, INVALID_TEXT: REFUSED, INVALID_SETTING: REFUSED, STOPPED: REFUSED }),
+  rule<MessengerErrorCode>(MessengerError, { UNKNOWN_CONTACT: 404, INVALID_TEXT: REFUSED, INVALID_SETTING: REFUSED, STOPPED: REFUSED, FILE_TOO_LARGE: 413, FILE_UNREADABLE: REFUSED, UNKNOWN_FILE: 404, FILE_NOT_READY: 409 }),
   rule<E2eeErrorCode>(E2eeError, {
     ACCOUNT_EXISTS: 409,
     NO_ACCOUNT: 409,

@@ -19,6 +19,17 @@ import type {
 // Identity key changes (issue 14 item 8): kept apart from the imports above, which other work edits.
 import { KeyChanges } from './key-change.ts'
 import type { PendingSafetyNumberView } from './types.ts'
+// Files (issue 12): the transfers live in src/messenger/files/; the core only carries the announcement.
+import type { FileDescriptor } from '../wire/file.ts'
+import type { FilesPort } from './files/types.ts'
+
+/** What the core tells the file transfers, inside the commit that stores an incoming file message. */
+export interface FileHooks { announced: (contactId: string, messageId: string, file: FileDescriptor, now: number) => void }
+
+/** A payload that is a message in the conversation (a text, or a file with its caption). */
+function isMessage (p: Payload): p is Extract<Payload, { kind: 'text' | 'file' }> {
+  return p.kind === 'text' || p.kind === 'file'
+}
 
 /** How long a message may wait for its recipient: the relays keep envelopes as long. */
 export const MESSAGE_TTL_MS = MAILBOX_RETENTION_MS
@@ -236,6 +247,14 @@ export class MessengerCore implements Messenger {
     }
   }
 
+  /** Issue 12: the file transfers, attached by the host (they need the data directory and the network node). */
+  #files: FilesPort | undefined
+  #fileHooks: FileHooks | undefined
+  get files (): FilesPort | undefined { return this.#files }
+  attachFiles (files: FilesPort & FileHooks): void { this.#files = files; this.#fileHooks = files }
+  /** Events from parts beside the core (file transfers) to the same subscribers. */
+  publish (event: MessengerEvent): void { this.#emit(event) }
+
   subscribe (listener: (event: MessengerEvent) => void): () => void {
     this.#listeners.add(listener)
     return () => { this.#listeners.delete(listener) }
@@ -394,10 +413,10 @@ export class MessengerCore implements Messenger {
 
   // ---- sending ----------------------------------------------------------------------------------
 
-  async send (contactId: string, text: string): Promise<MessageView> {
+  async send (contactId: string, text: string, o: { file?: FileDescriptor } = {}): Promise<MessageView> {
     if (this.#stopped) throw new MessengerError('STOPPED', 'The messenger is stopped.')
     this.#contact(contactId)
-    if (typeof text !== 'string' || text.length === 0) throw new MessengerError('INVALID_TEXT', 'A message needs some text.')
+    if (typeof text !== 'string' || (text.length === 0 && o.file === undefined)) throw new MessengerError('INVALID_TEXT', 'A message needs some text.')
     if (Buffer.byteLength(text, 'utf8') > MAX_TEXT_BYTES) {
       throw new MessengerError('INVALID_TEXT', `A message holds at most ${MAX_TEXT_BYTES} bytes of text; split it.`)
     }
@@ -412,7 +431,8 @@ export class MessengerCore implements Messenger {
       const nextAttemptAt = now + RECEIPT_WAIT_MS
       const seq = this.#history.peekSeq(contactId)
       let queued: MessageView | undefined
-      const envelope = await this.#device.seal(contactId, { kind: 'text', id: idBytes, seq, sentAt: now, text }, {
+      const payload: Payload = o.file === undefined ? { kind: 'text', id: idBytes, seq, sentAt: now, text } : { kind: 'file', id: idBytes, seq, sentAt: now, text, file: o.file }
+      const envelope = await this.#device.seal(contactId, payload, {
         store: (sealed) => { queued = this.#history.queueOutgoing({ contactId, id, seq, text, at: now, envelope: sealed, expiresAt, attempts: 1, nextAttemptAt }) }
       })
       this.#noteDue(nextAttemptAt)
@@ -848,7 +868,7 @@ export class MessengerCore implements Messenger {
           try {
             const opened = await b.open(item.envelope, { store: (o) => { this.#record(item, hash, now, o) } })
             item.outcome = { opened }
-            inBatch.set(key, { contactId: opened.contact.id, messageId: opened.payload.kind === 'text' ? hex(opened.payload.id) : null })
+            inBatch.set(key, { contactId: opened.contact.id, messageId: isMessage(opened.payload) ? hex(opened.payload.id) : null })
           } catch (err) {
             item.outcome = { error: err }
           }
@@ -877,9 +897,10 @@ export class MessengerCore implements Messenger {
 
   /** What an opened envelope carried, written inside the commit of its session change. */
   #record (item: Incoming, hash: Uint8Array, now: number, { contactId, payload }: { contactId: string, payload: Payload }): void {
-    this.#history.rememberEnvelope(hash, contactId, payload.kind === 'text' ? hex(payload.id) : null, now)
-    if (payload.kind === 'text') {
+    this.#history.rememberEnvelope(hash, contactId, isMessage(payload) ? hex(payload.id) : null, now)
+    if (isMessage(payload)) {
       item.stored = this.#history.receive({ contactId, id: hex(payload.id), seq: payload.seq, text: payload.text, sentAt: payload.sentAt, at: now, path: item.path })
+      if (payload.kind === 'file' && item.stored !== undefined) this.#fileHooks?.announced(contactId, hex(payload.id), payload.file, now)
     } else if (payload.kind === 'receipt') {
       const state = payload.type === 'read' ? 'read' : 'delivered'
       const changed: MessageView[] = []
@@ -900,7 +921,7 @@ export class MessengerCore implements Messenger {
     if ('seen' in o) {
       // Sent again because our receipt was lost, or arrived by a second path, or replayed by a relay.
       if (o.seen.messageId !== null) this.#answerDuplicate(o.seen.contactId, o.seen.messageId)
-    } else if ('opened' in o && o.opened.payload.kind === 'text') {
+    } else if ('opened' in o && isMessage(o.opened.payload)) {
       this.#queueReceipt(o.opened.contact.id, [hex(o.opened.payload.id)], 'delivered')
     }
   }
@@ -916,7 +937,7 @@ export class MessengerCore implements Messenger {
     }
     const { contact, payload, newContact } = o.opened
     for (const view of item.changed ?? []) this.#emit({ type: 'message-state', message: view })
-    if (payload.kind === 'text') {
+    if (isMessage(payload)) {
       if (item.stored !== undefined) {
         this.#emit({ type: 'message', message: item.stored })
         // The contact's unread count and last message changed; computed only for a listener.

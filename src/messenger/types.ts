@@ -2,6 +2,7 @@
 // file; src/messenger/messenger.ts implements it on e2ee, store and net.
 import type { FetchIsolation, RelayView } from '../net/node.ts'
 import type { LinkKind } from '../net/path.ts'
+import type { FilesPort, FileView } from './files/types.ts'
 
 export type { FetchIsolation, RelayView, LinkKind }
 
@@ -110,6 +111,8 @@ export type MessengerEvent =
   /** When my addresses, relays or settings change. */
   | { readonly type: 'status', readonly status: StatusView }
   | { readonly type: 'warning', readonly contactId?: string, readonly text: string }
+  /** Issue 12: a file transfer changed state or made progress (at most every 200 ms). */
+  | { readonly type: 'file', readonly file: FileView }
 
 export interface Messenger {
   status: () => Promise<StatusView>
@@ -135,6 +138,8 @@ export interface Messenger {
   updateSettings: (patch: Partial<SettingsView>) => Promise<SettingsView>
   subscribe: (listener: (event: MessengerEvent) => void) => () => void
   stop: () => Promise<void>
+  /** Issue 12: files in one-to-one chats (absent on a messenger built without a data directory for them). */
+  readonly files?: FilesPort | undefined
 }
 
 /** What the daemon serves before and after the account exists: onboarding happens in the UI. */

@@ -1,7 +1,8 @@
 // The relay's blob store (issue 12): encrypted file chunks parked for a contact who is offline. A blob is a random
 // id, the SHA-256 of its fetch capability, its chunk count and its chunks, kept 30 days. The relay learns nothing
 // else: no mailbox, no sender, no name. Chunks are stored in order (a resumed upload continues at `count`), each in
-// its own commit (synchronous=FULL: on disk before the relay answers).
+// its own commit (synchronous=FULL: on disk before the relay answers). A blob may start at a later chunk than the
+// first (`first`): a sender whose direct stream broke parks only what the contact has not confirmed yet.
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { Database, Migration } from '../store/db.ts'
 import type { BlobRefusal } from '../wire/blob.ts'
@@ -14,6 +15,7 @@ export const BLOB_MIGRATION: Migration = {
       id BLOB PRIMARY KEY,
       cap_hash BLOB NOT NULL,
       chunks INTEGER NOT NULL,
+      first INTEGER NOT NULL DEFAULT 0,
       stored INTEGER NOT NULL DEFAULT 0,
       bytes INTEGER NOT NULL DEFAULT 0,
       expires_at INTEGER NOT NULL
@@ -42,7 +44,7 @@ function capHash (capability: Uint8Array): Uint8Array<ArrayBuffer> {
   return new Uint8Array(createHash('sha256').update(capability).digest())
 }
 
-interface Row { cap_hash: Uint8Array, chunks: number | bigint, stored: number | bigint, bytes: number | bigint, expires_at: number | bigint }
+interface Row { cap_hash: Uint8Array, chunks: number | bigint, first: number | bigint, stored: number | bigint, bytes: number | bigint, expires_at: number | bigint }
 
 export class SqliteBlobStore {
   private total = 0
@@ -50,8 +52,8 @@ export class SqliteBlobStore {
 
   constructor (private readonly db: Database) {
     this.q = {
-      get: db.prepare('SELECT cap_hash, chunks, stored, bytes, expires_at FROM blobs WHERE id = ?'),
-      create: db.prepare('INSERT INTO blobs (id, cap_hash, chunks, expires_at) VALUES (?, ?, ?, ?)'),
+      get: db.prepare('SELECT cap_hash, chunks, first, stored, bytes, expires_at FROM blobs WHERE id = ?'),
+      create: db.prepare('INSERT INTO blobs (id, cap_hash, chunks, first, stored, expires_at) VALUES (?, ?, ?, ?, ?, ?)'),
       addChunk: db.prepare('INSERT INTO blob_chunks (blob, idx, data) VALUES (?, ?, ?)'),
       bump: db.prepare('UPDATE blobs SET stored = stored + 1, bytes = bytes + ? WHERE id = ?'),
       chunk: db.prepare('SELECT data FROM blob_chunks WHERE blob = ? AND idx = ?'),
@@ -82,13 +84,13 @@ export class SqliteBlobStore {
       let row = this.find(blobId, capability, now)
       if (row === undefined) {
         if (this.q.get.get([id]) !== undefined) return notFound // another capability's blob: say nothing more
-        if (chunks * data.length > quota.maxBlobBytes) return { ok: false, reason: 'TOO_LARGE', message: `This relay keeps files of at most ${quota.maxBlobBytes} bytes (encrypted).` }
-        this.q.create.run([id, capHash(capability), chunks, now + quota.expiryMs])
-        row = { cap_hash: capHash(capability), chunks, stored: 0, bytes: 0, expires_at: now + quota.expiryMs }
+        if ((chunks - index) * data.length > quota.maxBlobBytes) return { ok: false, reason: 'TOO_LARGE', message: `This relay keeps files of at most ${quota.maxBlobBytes} bytes (encrypted).` }
+        this.q.create.run([id, capHash(capability), chunks, index, index, now + quota.expiryMs])
+        row = { cap_hash: capHash(capability), chunks, first: index, stored: index, bytes: 0, expires_at: now + quota.expiryMs }
       }
       if (Number(row.chunks) !== chunks) return { ok: false, reason: 'BAD_FRAME', message: 'The put names a different chunk count than the blob has.' }
       const stored = Number(row.stored)
-      if (index < stored) return { ok: true, value: index }
+      if (index < stored) return index >= Number(row.first) ? { ok: true, value: index } : { ok: false, reason: 'OUT_OF_ORDER', message: 'The blob on this relay starts after that chunk.' }
       if (index > stored) return { ok: false, reason: 'OUT_OF_ORDER', message: `The relay holds ${stored} chunks of this blob; send chunk ${stored} next.` }
       if (this.total + data.length > quota.maxTotalBytes) return { ok: false, reason: 'QUOTA_BYTES', message: 'This relay\'s blob store is full; park the file on another relay or retry later.' }
       this.q.addChunk.run([id, index, Buffer.from(data)])
@@ -98,6 +100,7 @@ export class SqliteBlobStore {
     })()
   }
 
+  /** count: the next chunk the relay expects (chunks below the blob's first were never parked here). */
   status (blobId: Uint8Array, capability: Uint8Array, now: number): BlobResult<{ count: number, chunks: number }> {
     const row = this.find(blobId, capability, now)
     if (row === undefined) return notFound
@@ -107,7 +110,7 @@ export class SqliteBlobStore {
   get (blobId: Uint8Array, capability: Uint8Array, index: number, now: number): BlobResult<Uint8Array> {
     const row = this.find(blobId, capability, now)
     if (row === undefined) return notFound
-    if (index >= Number(row.stored)) return { ok: false, reason: 'NOT_FOUND', message: 'The relay does not hold that chunk yet.' }
+    if (index >= Number(row.stored) || index < Number(row.first)) return { ok: false, reason: 'NOT_FOUND', message: 'The relay does not hold that chunk yet.' }
     const c = this.q.chunk.get([Buffer.from(blobId), index]) as { data: Uint8Array } | undefined
     if (c === undefined) return { ok: false, reason: 'INTERNAL', message: 'The relay lost that chunk.' }
     return { ok: true, value: new Uint8Array(c.data) }

@@ -251,9 +251,12 @@ export async function createDeviceNode (o: DeviceNodeOptions): Promise<DeviceNod
       if (stopped) throw new NetError('CLOSED', 'The network node is stopped.')
       return await ids.use(slot, async (n) => {
         const signal = withDeadline(opts.signal, FILE_DIAL_DEADLINE_MS)
+        // A connection libp2p still lists may be dead (the relay restarted): its first stream fails and libp2p drops
+        // it, so one more dial goes out afresh (as for mailbox sessions).
+        const dial = async (): Promise<Stream> => await n.dialProtocol(multiaddr(relayAddr), BLOB_PROTOCOL, { signal })
         let stream: Stream
         try {
-          stream = await n.dialProtocol(multiaddr(relayAddr), BLOB_PROTOCOL, { signal })
+          stream = await dial().catch(async (err: unknown) => { if (signal.aborted) throw err; return await dial() })
         } catch (err) {
           throw new NetError('UNREACHABLE', 'The relay could not be reached.', { cause: err })
         }

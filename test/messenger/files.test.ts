@@ -151,3 +151,25 @@ test('a relay over its blob quota refuses with a reason and the sender parks the
   await waitFile(bob, bToA, message.id, (f) => f.state === 'delivered', 'bob fetches it from the relay that had room')
   assert.equal(sha(await saved(t, bob, message.id)), sha(bytes))
 })
+
+test('a direct transfer cut at about half by killing the recipient resumes without re-sending the confirmed chunks', { timeout: 120_000 }, async (t) => {
+  const { people: [alice, bob], contact } = await createPeople(t, { relays: 1 }) as unknown as { people: [Person, Person], contact: (a: Person, b: Person) => string }
+  const { path, bytes } = fileOf(t, 30 * MiB)
+  const { message } = await files(alice).send(contact(alice, bob), path)
+  const half = await waitFile(bob, contact(bob, alice), message.id, (f) => f.doneChunks >= f.chunks / 2, 'bob has half the file', 60_000)
+  await bob.stop()
+  const confirmed = half.doneChunks
+  assert.equal(half.path, 'direct')
+  await bob.start()
+  const got = await waitFile(bob, contact(bob, alice), message.id, (f) => f.state === 'delivered', 'bob completes after the restart')
+  const a = files(alice).statsForTest(message.id)
+  const b = files(bob).statsForTest(message.id)
+  assert.ok(a !== undefined && b !== undefined)
+  assert.ok(b.resumedAt >= confirmed, `bob resumed at ${b.resumedAt}, had ${confirmed}`)
+  // After the restart bob took only the chunks he lacked, by whichever path.
+  assert.equal(b.fetched + b.receivedDirect, got.chunks - b.resumedAt)
+  // Alice re-sent at most the chunks that were in flight, unconfirmed, when bob died.
+  const resent = a.sentDirect + a.sentRelay - got.chunks
+  assert.ok(resent <= 2 * 16, `alice re-sent ${resent} chunks`)
+  assert.equal(sha(await saved(t, bob, message.id)), sha(bytes))
+})

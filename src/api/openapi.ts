@@ -6,6 +6,8 @@ import {
   SettingsPatchBody, UnlockBody, VerifyBody, MAX_PAGE
 } from './schemas.ts'
 
+import { FILE_SCHEMAS, fileOpenApiPaths } from './file-routes.ts'
+
 type Json = Record<string, unknown>
 
 function bodySchema (schema: z.ZodType): Json {
@@ -134,9 +136,11 @@ const schemas: Record<string, Json> = {
       { type: 'object', required: ['type', 'contact'], properties: { type: { const: 'contact' }, contact: ref('Contact') } },
       { type: 'object', required: ['type', 'status'], properties: { type: { const: 'status' }, status: ref('Status') } },
       { type: 'object', required: ['type', 'text'], properties: { type: { const: 'warning' }, contactId: { type: 'string' }, text: { type: 'string' } } },
-      { type: 'object', required: ['type', 'state'], properties: { type: { const: 'host-state' }, state: ref('HostState') } }
+      { type: 'object', required: ['type', 'state'], properties: { type: { const: 'host-state' }, state: ref('HostState') } },
+      { type: 'object', required: ['type', 'file'], properties: { type: { const: 'file' }, file: ref('File') } }
     ]
-  }
+  },
+  ...FILE_SCHEMAS
 }
 
 const errorResponses: Record<string, Json> = Object.fromEntries([
@@ -197,6 +201,7 @@ export function openApiDocument (): Json {
         post: { summary: 'Add a relay', requestBody: body(RelayBody), responses: { 200: ok('Settings', ref('Settings')), ...errors(400, 401) } },
         delete: { summary: 'Remove a relay', parameters: [{ name: 'address', in: 'query', required: true, schema: { type: 'string' } }], responses: { 200: ok('Settings', ref('Settings')), ...errors(400, 401, 404) } }
       },
+      ...fileOpenApiPaths({ idParam, body, ok, ref, errors }),
       '/api/openapi.json': { get: { summary: 'This document', responses: { 200: { description: 'OpenAPI 3.1' } } } },
       '/api/events': { get: { summary: 'WebSocket of Event frames (see components.schemas.Event)', responses: { 101: { description: 'Switching protocols' }, ...errors(401, 403) } } }
     }

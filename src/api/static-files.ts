@@ -39,6 +39,11 @@ export function sendJson (res: ServerResponse, reply: Reply): void {
     res.writeHead(reply.status).end()
     return
   }
+  if (Buffer.isBuffer(reply.body)) { // a file's bytes (src/api/file-routes.ts), with its own Content-Type
+    res.writeHead(reply.status, { 'Content-Length': reply.body.length })
+    res.end(reply.body)
+    return
+  }
   const data = JSON.stringify(reply.body)
   res.writeHead(reply.status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(data) })
   res.end(data)

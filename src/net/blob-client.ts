@@ -103,14 +103,14 @@ export class BlobChannel {
    */
   async putFrom (ref: BlobRef, chunks: number, from: number, read: (index: number) => Promise<Uint8Array>, confirmed: (count: number) => void, signal?: AbortSignal): Promise<void> {
     const window = new Set<Promise<void>>()
-    let failure: unknown
+    let failure: Error | undefined
     for (let i = from; i < chunks; i++) {
       while (window.size >= MAX_BLOB_PUTS_IN_FLIGHT) await Promise.race(window)
       if (failure !== undefined) throw failure
       const data = await read(i)
       const index = i
       const p: Promise<void> = this.request({ type: 'put', reqId: 0, ...ref, chunks, index, data }, signal)
-        .then(() => { confirmed(index + 1) }, (err: unknown) => { failure ??= err })
+        .then(() => { confirmed(index + 1) }, (err: unknown) => { failure ??= err instanceof Error ? err : new Error('put failed') })
         .finally(() => { window.delete(p) })
       window.add(p)
     }

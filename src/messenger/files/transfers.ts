@@ -316,7 +316,6 @@ export class FileTransfers implements FilesPort {
   async #runOutgoing (row: TransferRow): Promise<void> {
     const fh = await open(this.#chunkPath(row), 'r')
     const stats = this.#statsOf(row.messageId)
-    const f = row.file
     try {
       let delay = FILE_RETRY_MIN_MS
       while (!this.#stopped && row.state !== 'delivered' && row.state !== 'failed') {
@@ -333,7 +332,6 @@ export class FileTransfers implements FilesPort {
     } finally {
       await fh.close()
     }
-    void f
   }
 
   #wanted (row: TransferRow): number { return Math.min(FILE_RELAY_COPIES, row.file.relays.length) }
@@ -503,6 +501,8 @@ export class FileTransfers implements FilesPort {
       let progressed = false
       const net = this.#o.net()
       for (const relay of row.file.relays) {
+        // inc changes under the awaits (the direct stream, completion); the compiler narrows it as if not.
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
         if (inc.finished || inc.direct > 0 || net === undefined) break
         if (badAt.get(relay) === row.done) continue
         try {
@@ -530,7 +530,9 @@ export class FileTransfers implements FilesPort {
           this.#log.debug('file-fetch-stopped', { error: NetError.is(err) ? err.code : E2eeError.is(err) ? err.code : (err as Error).name })
         }
       }
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
       if (inc.finished || this.#stopped) return
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
       if (progressed) delay = FILE_RETRY_MIN_MS
       await this.#sleep(row, delay)
       delay = Math.min(FILE_RETRY_MAX_MS, delay * 2)

@@ -125,7 +125,7 @@ const ROWS = [
     baseline: 'raw libp2p stream, 64 KiB writes, same connection, same run',
     baselineKey: 'file.raw-stream',
     goal: { text: 'ratio >= 0.5', on: 'ratio', op: '>=', target: 0.5 },
-    note: '50 MB (--quick 10 MB): send() to the receiver\'s hash-checked delivered state; encrypting, streaming, per-chunk fdatasync'
+    note: '50 MB (--quick 10 MB): send() to the receiver\'s hash-checked delivered state; encrypting, streaming, chunks durable (shared fdatasync) before each answer'
   },
   {
     name: 'file.relay.roundtrip',

@@ -88,6 +88,9 @@ interface Incoming {
   direct: number
   lock: Promise<unknown>
   finished: boolean
+  /** Group durability for the direct stream: the fdatasync running now, and the one queued behind it. */
+  syncing: Promise<void> | undefined
+  syncQueued: Promise<void> | undefined
 }
 
 interface Run { start: number, startDone: number, lastEvent: number }
@@ -447,10 +450,25 @@ export class FileTransfers implements FilesPort {
     await fh.truncate(done * FILE_CIPHER_CHUNK_BYTES)
     row.done = done
     this.#statsOf(row.messageId).resumedAt = done
-    return { row, fh, opener, hash, direct: 0, lock: Promise.resolve(), finished: false }
+    return { row, fh, opener, hash, direct: 0, lock: Promise.resolve(), finished: false, syncing: undefined, syncQueued: undefined }
   }
 
-  /** Verifies chunk `index` (the next one) and writes it durably; chunks already held are ignored. */
+  /**
+   * Resolves once every chunk written before the call is on disk. Callers share syncs: one queued behind the running
+   * one covers everyone who asks meanwhile (16 chunks in flight cost about one fdatasync, not 16).
+   */
+  async #durable (inc: Incoming): Promise<void> {
+    inc.syncQueued ??= (inc.syncing ?? Promise.resolve()).catch(() => {}).then(async () => {
+      inc.syncQueued = undefined
+      const p = inc.finished ? Promise.resolve() : inc.fh.datasync()
+      inc.syncing = p
+      await p
+    })
+    await inc.syncQueued
+  }
+
+  /** Verifies chunk `index` (the next one) and writes it (durable: #durable; a crash before loses only chunks the
+   * replay then finds missing); chunks already held are ignored. */
   async #append (inc: Incoming, index: number, cipher: Uint8Array): Promise<void> {
     const run = inc.lock.then(async () => {
       const row = inc.row
@@ -458,7 +476,6 @@ export class FileTransfers implements FilesPort {
       if (index > row.done) throw new NetError('REFUSED', `Send chunk ${row.done} next.`, { reason: 'OUT_OF_ORDER' })
       const plain = inc.opener.open(cipher)
       await inc.fh.write(cipher, 0, FILE_CIPHER_CHUNK_BYTES, index * FILE_CIPHER_CHUNK_BYTES)
-      await inc.fh.datasync()
       inc.hash.update(plain.subarray(0, plainLength(row.file, index)))
       row.done = index + 1
       if (row.done === row.file.chunks) await this.#complete(inc)
@@ -470,6 +487,7 @@ export class FileTransfers implements FilesPort {
 
   async #complete (inc: Incoming): Promise<void> {
     const row = inc.row
+    await inc.fh.datasync()
     inc.finished = true
     const ok = timingSafeEqual(inc.hash.digest(), row.file.sha256)
     if (!ok) {
@@ -551,45 +569,59 @@ export class FileTransfers implements FilesPort {
     const lp = lpStream(stream, { maxDataLength: MAX_BLOB_FRAME_BYTES, maxBufferSize: MAX_BLOB_PUTS_IN_FLIGHT * (MAX_BLOB_FRAME_BYTES + 8) })
     let inc: Incoming | undefined
     const notFound = (reqId: number): BlobServerFrame => ({ type: 'error', reqId, reason: 'NOT_FOUND', message: 'No such file, or the capability does not match.' })
+    // Answers go out in request order; puts overlap (write, then a shared fdatasync) up to the sender's window.
+    let answers: Promise<void> = Promise.resolve()
+    let failed: Error | undefined
+    const inFlight = new Set<Promise<unknown>>()
+    const answer = (work: Promise<BlobServerFrame>): void => {
+      work.catch(() => {})
+      const p = answers.then(async () => { await lp.write(encodeBlobServerFrame(await work)) })
+      answers = p.catch((err: unknown) => { failed ??= err instanceof Error ? err : new Error('file answer failed') })
+      inFlight.add(p)
+      void p.catch(() => {}).finally(() => { inFlight.delete(p) })
+    }
     try {
       for (;;) {
+        while (inFlight.size >= MAX_BLOB_PUTS_IN_FLIGHT) await Promise.race(inFlight).catch(() => {})
+        if (failed !== undefined) throw failed
         let raw: Uint8Array
         try { raw = (await lp.read()).subarray() } catch (err) {
-          if ((err as Error).name === 'UnexpectedEOFError') { await stream.close().catch(() => {}); return }
+          if ((err as Error).name === 'UnexpectedEOFError') { await answers; await stream.close().catch(() => {}); return }
           throw err
         }
-        let out: BlobServerFrame
         let f
         try { f = decodeBlobClientFrame(raw) } catch (err) {
           if (!WireError.is(err)) throw err
+          await answers
           await lp.write(encodeBlobServerFrame({ type: 'error', reqId: 0, reason: 'BAD_FRAME', message: err.message }))
           await stream.close().catch(() => {})
           return
         }
-        const row = this.#store.byBlob(f.blobId, 'in')
-        if (row === undefined || !timingSafeEqual(row.file.capability, f.capability) || f.type === 'get' || f.type === 'delete') {
-          out = notFound(f.reqId)
-        } else {
-          if (inc === undefined) {
-            inc = await this.#openIncoming(row)
-            inc.direct++
-          }
-          const cur = inc
-          if (f.type === 'status') {
-            if (cur.row.state !== 'delivered') { this.#set(cur.row, { state: 'downloading', path: 'direct', failure: undefined }); this.#startRun(cur.row) }
-            out = { type: 'have', reqId: f.reqId, count: cur.row.done, chunks: cur.row.file.chunks }
-          } else {
-            try {
-              await this.#append(cur, f.index, f.data)
-              this.#statsOf(cur.row.messageId).receivedDirect++
-              out = { type: 'stored', reqId: f.reqId, index: f.index }
-            } catch (err) {
-              if (E2eeError.is(err, 'BAD_CHUNK')) this.#statsOf(cur.row.messageId).badChunks++
-              out = { type: 'error', reqId: f.reqId, reason: NetError.is(err, 'REFUSED') ? 'OUT_OF_ORDER' : 'BAD_FRAME', message: 'The chunk was refused; send it again.' }
-            }
-          }
+        const row = inc?.row ?? this.#store.byBlob(f.blobId, 'in')
+        if (row === undefined || !timingSafeEqual(row.file.blobId, f.blobId) || !timingSafeEqual(row.file.capability, f.capability) || f.type === 'get' || f.type === 'delete') {
+          answer(Promise.resolve(notFound(f.reqId)))
+          continue
         }
-        await lp.write(encodeBlobServerFrame(out))
+        if (inc === undefined) {
+          inc = await this.#openIncoming(row)
+          inc.direct++
+        }
+        const cur = inc
+        const reqId = f.reqId
+        if (f.type === 'status') {
+          if (cur.row.state !== 'delivered') { this.#set(cur.row, { state: 'downloading', path: 'direct', failure: undefined }); this.#startRun(cur.row) }
+          answer(Promise.resolve({ type: 'have', reqId, count: cur.row.done, chunks: cur.row.file.chunks }))
+          continue
+        }
+        const index = f.index
+        answer(this.#append(cur, index, f.data).then(async (): Promise<BlobServerFrame> => {
+          await this.#durable(cur)
+          this.#statsOf(cur.row.messageId).receivedDirect++
+          return { type: 'stored', reqId, index }
+        }, (err: unknown): BlobServerFrame => {
+          if (E2eeError.is(err, 'BAD_CHUNK')) this.#statsOf(cur.row.messageId).badChunks++
+          return { type: 'error', reqId, reason: NetError.is(err, 'REFUSED') ? 'OUT_OF_ORDER' : 'BAD_FRAME', message: 'The chunk was refused; send it again.' }
+        }))
       }
     } finally {
       if (inc !== undefined) {

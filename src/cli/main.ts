@@ -7,6 +7,7 @@ import { fileState, formatFiles, listFiles, saveFile, sendFile } from './files.t
 import { ApiClient } from '../api/client.ts'
 import type { ContactView, PendingSafetyNumberView } from '../messenger/types.ts'
 import { CodedError } from '../platform/coded-error.ts'
+import { MAX_TEXT_BYTES } from '../wire/text-limit.ts'
 import { CliError } from './errors.ts'
 import type { Parsed } from './args.ts'
 import { defaultRuntime, type CliRuntime } from './runtime.ts'
@@ -177,6 +178,10 @@ async function clientCommand (rt: CliRuntime, command: string, rest: string[]): 
       }
       const text = positional(p, 1, 'the text to send', command)
       noExtra(p, 2, command)
+      // Refused here as the web UI refuses it: nothing to send, or more than one message holds.
+      if (text.trim() === '') throw new CliError('USAGE', 'The message is empty; write the text to send, in quotes.')
+      const bytes = Buffer.byteLength(text, 'utf8')
+      if (bytes > MAX_TEXT_BYTES) throw new CliError('USAGE', `The message is ${bytes} bytes of UTF-8; one message holds at most ${MAX_TEXT_BYTES}. Split it.`)
       const client = ApiClient.forDataDir(dataDirOf(p.values, rt.env))
       const contact = resolveContact(await client.contacts(), query)
       const message = await client.send(contact.id, text)

@@ -51,7 +51,7 @@ export function sendJson (res: ServerResponse, reply: Reply): void {
 
 function pageCsp (hostHeader: string): string {
   return [
-    "default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:",
+    "default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src 'self' data: blob:",
     `connect-src 'self' ws://${hostHeader}`, "font-src 'self'", "manifest-src 'self'",
     "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'"
   ].join('; ')

@@ -167,7 +167,24 @@ export class FileTransfers implements FilesPort {
 
   // ---- the API -----------------------------------------------------------------------------------
 
-  async send (contactId: string, path: string, text = ''): Promise<{ message: MessageView, file: FileView }> {
+  async sendBytes (contactId: string, name: string, bytes: Uint8Array, text = ''): Promise<{ message: MessageView, file: FileView }> {
+    if (bytes.length > this.maxBytes) {
+      throw new MessengerError('FILE_TOO_LARGE', `The file is ${mb(bytes.length)} MB and files may be at most ${mb(this.maxBytes)} MB; nothing was sent.`)
+    }
+    // Staged in the private files directory (0700) for the one read that encrypts it, then removed.
+    const staged = join(this.#dir, `upload-${randomBytes(8).toString('hex')}`)
+    const fh = await open(staged, 'w', 0o600)
+    try {
+      await fh.write(bytes)
+      await fh.close()
+      return await this.send(contactId, staged, text, name)
+    } finally {
+      await fh.close().catch(() => {})
+      await rm(staged, { force: true })
+    }
+  }
+
+  async send (contactId: string, path: string, text = '', asName?: string): Promise<{ message: MessageView, file: FileView }> {
     if (this.#stopped) throw new MessengerError('STOPPED', 'The messenger is stopped.')
     const contact = this.#o.contact(contactId)
     if (contact === undefined) throw new MessengerError('UNKNOWN_CONTACT', 'No contact with that id.')
@@ -182,7 +199,7 @@ export class FileTransfers implements FilesPort {
     if (size > this.maxBytes) {
       throw new MessengerError('FILE_TOO_LARGE', `The file is ${mb(size)} MB and files may be at most ${mb(this.maxBytes)} MB; nothing was sent.`)
     }
-    const name = fitUtf8(basename(path), MAX_FILE_NAME_BYTES)
+    const name = fitUtf8(asName ?? basename(path), MAX_FILE_NAME_BYTES)
     const file = await this.#seal(path, size, name, guessType(name).slice(0, MAX_FILE_TYPE_BYTES), contact.theirRelays.slice(0, MAX_RELAYS))
     const message = await this.#o.core.send(contactId, text, { file })
     const row: TransferRow = { contactId, messageId: message.id, direction: 'out', file, state: 'queued', path: undefined, done: 0, failure: undefined, relayCounts: {}, createdAt: this.#now() }

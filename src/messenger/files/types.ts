@@ -37,6 +37,8 @@ export interface FilesPort {
   /** Encrypts the file, announces it in the conversation and starts the transfer; refuses a file over the limit
    * before anything is sent. */
   send: (contactId: string, path: string, text?: string) => Promise<{ message: MessageView, file: FileView }>
+  /** The same for bytes in memory (the web UI's upload), under `name`. */
+  sendBytes: (contactId: string, name: string, bytes: Uint8Array, text?: string) => Promise<{ message: MessageView, file: FileView }>
   list: (contactId: string) => FileView[]
   get: (messageId: string) => FileView | undefined
   /** Decrypts a complete file to `outPath` (verifying its hash again). */

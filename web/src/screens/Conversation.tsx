@@ -8,6 +8,8 @@ import type { Api, ContactView, MessageView } from '../api.ts'
 import { dayLabel, linkLabel, time } from '../format.ts'
 import { Composer } from './Composer.tsx'
 import { MessageBubble } from './MessageBubble.tsx'
+import { AttachButton, FileAttachment } from './FileAttachment.tsx'
+import { useFiles } from './useFiles.ts'
 
 /** Within this many pixels of the end, the reader counts as at the end (and follows new messages). */
 const AT_END_PX = 48
@@ -43,6 +45,7 @@ export function Conversation ({ api, contact, messages, disabledReason, onBack, 
   const seenCount = useRef(0)
   const unseenRef = useRef(0)
   unseenRef.current = unseen
+  const files = useFiles(api, contact.id, messages)
 
   // A new conversation opens at its end.
   useLayoutEffect(() => { atEnd.current = true; seenCount.current = 0; setUnseen(0); setFirstUnseen(undefined) }, [contact.id])
@@ -99,7 +102,7 @@ export function Conversation ({ api, contact, messages, disabledReason, onBack, 
               {contact.keyChange !== undefined && m.at > contact.keyChange.at && (prev?.at ?? 0) <= contact.keyChange.at && <KeyChangeLine contact={contact} onCompare={onKeyChange} />}
               {`${m.direction}-${m.id}` === firstUnseen && <p className='new-line' data-testid='new-line'><span>New messages</span></p>}
               {m.gapBefore !== undefined && m.gapBefore > 0 && <p className='gap'>{m.gapBefore} message(s) missing here</p>}
-              <MessageBubble m={m} />
+              {(() => { const f = files.get(m.id); return f === undefined ? <MessageBubble m={m} /> : <>{m.text !== '' && <MessageBubble m={m} />}<FileAttachment api={api} file={f} onError={onError} /></> })()}
             </div>
           )
         })}
@@ -110,6 +113,7 @@ export function Conversation ({ api, contact, messages, disabledReason, onBack, 
           {unseen} new message{unseen === 1 ? '' : 's'} ↓
         </button>
       )}
+      <AttachButton api={api} contactId={contact.id} disabled={disabledReason !== undefined} onError={onError} />
       <Composer key={contact.id} to={contact.name} disabledReason={disabledReason} onSend={async (text) => { await api.send(contact.id, text) }} onError={onError} />
     </div>
   )

@@ -101,6 +101,18 @@ export class SqliteBlobStore {
   }
 
   /** count: the next chunk the relay expects (chunks below the blob's first were never parked here). */
+  /** Several puts (from any streams) in one commit: one fsync for all, as the mailbox deposits group theirs. */
+  putMany (items: ReadonlyArray<{ blobId: Uint8Array, capability: Uint8Array, chunks: number, index: number, data: Uint8Array }>, now: number, quota: BlobQuota): Array<BlobResult<number>> {
+    try {
+      return this.db.transaction(() => items.map((i) => this.put(i.blobId, i.capability, i.chunks, i.index, i.data, now, quota)))()
+    } catch (err) {
+      // Rolled back: the byte counter follows the table again.
+      this.total = Number((this.db.prepare('SELECT coalesce(sum(bytes), 0) AS b FROM blobs').get() as { b: number | bigint }).b)
+      throw err
+    }
+  }
+
+  /** count: the next chunk the relay expects (chunks below the blob's first were never parked here). */
   status (blobId: Uint8Array, capability: Uint8Array, now: number): BlobResult<{ count: number, chunks: number }> {
     const row = this.find(blobId, capability, now)
     if (row === undefined) return notFound

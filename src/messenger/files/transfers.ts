@@ -55,6 +55,7 @@ export interface FileCore {
   send: (contactId: string, text: string, o: { file: FileDescriptor }) => Promise<MessageView>
   subscribe: (listener: (e: MessengerEvent) => void) => () => void
   publish: (e: MessengerEvent) => void
+  messages: (contactId: string, o?: { limit?: number }) => Promise<MessageView[]>
 }
 
 export interface FileTransfersOptions {
@@ -365,7 +366,13 @@ export class FileTransfers implements FilesPort {
     while (!this.#stopped && this.#now() < until) {
       const net = this.#o.net()
       const ch = await net?.openFileStream(peerId).catch(() => undefined)
-      if (ch === undefined) { await this.#sleep(row, DIRECT_POLL_MS); continue }
+      if (ch === undefined) {
+        // The announcement went to the contact's mailbox: it is not reachable now, so no connection is coming.
+        const m = (await this.#o.core.messages(row.contactId, { limit: 64 })).find((x) => x.id === row.messageId && x.direction === 'out')
+        if (m?.state === 'stored' || m?.path === 'mailbox') return false
+        await this.#sleep(row, DIRECT_POLL_MS)
+        continue
+      }
       try {
         const from = await ch.status(refOf(row.file))
         this.#set(row, { state: 'uploading', path: 'direct', done: Math.max(row.done, from), failure: undefined })

@@ -281,6 +281,16 @@ test('browser: responsive layout, limits, bidi, scrolling, accessibility, notifi
     assert.match(said, /^This .*(copy|Copy)/, said)
   }
 
+  // ---- The first screen of a new node, at the narrowest width ------------------------------------
+  const c = await h.node('carol')
+  await page.setViewportSize({ width: 320, height: 640 })
+  await page.goto(c.api.uiUrl)
+  await page.getByTestId('onboarding').waitFor()
+  await noOverflow(page, 'onboarding at 320')
+  assert.deepEqual(await page.evaluate(UNLABELLED), [], 'every field has a label: onboarding')
+  await noLowContrast(page, 'onboarding')
+  assert.equal(await page.locator('main h1').count(), 1)
+
   // Refused calls (401 after the restart, 422 for the invites), refused connections while the node was
   // down: expected. No page errors, no CSP violations.
   assert.deepEqual(h.problems.filter((p) => p.includes('page error') || /Content Security Policy/i.test(p)), [])

@@ -88,6 +88,9 @@ test('a 10 MB file sent while the contact is offline is parked on two relays and
   assert.equal(sha(await saved(t, bob, message.id)), sha(bytes))
   // Bob deletes what he fetched from the relays.
   await waitFor(() => relays.every((r) => r.handle.blobs.totalBytes() === 0), 'relays drop the fetched blob', 10_000)
+  // ... which tells Alice it was delivered.
+  const done = await waitFile(alice, contact(alice, bob), message.id, (f) => f.state === 'delivered', 'alice sees the parked file delivered')
+  assert.equal(done.path, 'relay')
 })
 
 test('a download interrupted at about half by killing the recipient resumes from the last confirmed chunk', { timeout: 120_000 }, async (t) => {

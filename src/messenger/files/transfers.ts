@@ -41,6 +41,10 @@ export const DOWNLOAD_PREFETCH = 8
 /** Retry delays while nothing can move (relays unreachable or full, blob not parked yet): 0.5 s doubling to 15 s. */
 export const FILE_RETRY_MIN_MS = 500
 export const FILE_RETRY_MAX_MS = 15_000
+/** How often the sender asks the relays whether a parked file was fetched: 1 s doubling to 5 min (and at once
+ * when the announcement's state changes). */
+export const FETCHED_CHECK_MIN_MS = 1_000
+export const FETCHED_CHECK_MAX_MS = 300_000
 /** Progress events at most this often per transfer (and at every state change). */
 const PROGRESS_EVENT_MS = 200
 /** The directory under the data directory that holds encrypted chunks. */
@@ -340,18 +344,55 @@ export class FileTransfers implements FilesPort {
     try {
       let delay = FILE_RETRY_MIN_MS
       while (!this.#stopped && row.state !== 'delivered' && row.state !== 'failed') {
-        if (row.state === 'on-relay' && this.#copies(row) >= this.#wanted(row)) return
+        if (row.state === 'on-relay' && this.#copies(row) >= this.#wanted(row)) { await this.#watchFetched(row); return }
         // 1. Straight to the contact, when a direct connection is (or soon is) open.
         if (row.state !== 'on-relay' && await this.#tryDirect(row, fh, stats)) return
         // 2. Parked on the contact's relays.
         const progressed = await this.#park(row, fh, stats)
-        if (this.#copies(row) >= this.#wanted(row)) return
+        if (this.#copies(row) >= this.#wanted(row)) { await this.#watchFetched(row); return }
         if (progressed) delay = FILE_RETRY_MIN_MS
         await this.#sleep(row, delay)
         delay = Math.min(FILE_RETRY_MAX_MS, delay * 2)
       }
     } finally {
       await fh.close()
+    }
+  }
+
+  /**
+   * A parked file is delivered once the contact fetched it: it then deletes the blob from the relays, so the sender
+   * asks them (the status of its own blob) now and then, and at once when the announcement's state changes (the
+   * contact came online). Gone from every relay that held it: delivered. Costs one small request per relay per
+   * check; the relay sees the uploader's short-lived identity ask about its blob (docs/threat-model.md).
+   */
+  async #watchFetched (row: TransferRow): Promise<void> {
+    const key = `${row.direction}/${row.contactId}/${row.messageId}`
+    const off = this.#o.core.subscribe((e) => { if (e.type === 'message-state' && e.message.id === row.messageId) this.#wakers.get(key)?.() })
+    try {
+      let delay = FETCHED_CHECK_MIN_MS
+      while (!this.#stopped) {
+        await this.#sleep(row, delay)
+        delay = Math.min(FETCHED_CHECK_MAX_MS, delay * 2)
+        const net = this.#o.net()
+        // stop() may have run during the sleep (the compiler narrows #stopped as if not).
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
+        if (net === undefined || this.#stopped) continue
+        const holders = row.file.relays.filter((r) => row.relayCounts[r] === row.file.chunks)
+        let gone = 0
+        for (const relay of holders) {
+          try {
+            await net.withBlobStore(relay, 'send', async (ch) => { await ch.status(refOf(row.file)) })
+          } catch (err) {
+            if (NetError.is(err, 'NOT_FOUND')) gone++
+          }
+        }
+        if (holders.length > 0 && gone === holders.length) {
+          this.#set(row, { state: 'delivered', path: 'relay', done: row.file.chunks })
+          return
+        }
+      }
+    } finally {
+      off()
     }
   }
 

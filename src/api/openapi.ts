@@ -7,6 +7,8 @@ import {
 } from './schemas.ts'
 import { chatOperations, chatPaths, chatSchemas } from './chat-routes.ts'
 
+import { FILE_SCHEMAS, fileOpenApiPaths } from './file-routes.ts'
+
 type Json = Record<string, unknown>
 
 function bodySchema (schema: z.ZodType): Json {
@@ -141,9 +143,11 @@ const schemas: Record<string, Json> = {
       { type: 'object', required: ['type', 'text'], properties: { type: { const: 'warning' }, contactId: { type: 'string' }, text: { type: 'string' } } },
       { type: 'object', required: ['type', 'state'], properties: { type: { const: 'host-state' }, state: ref('HostState') } },
       { type: 'object', required: ['type', 'contactId', 'id'], properties: { type: { const: 'message-removed' }, contactId: { type: 'string' }, id: { type: 'string' } } },
-      { type: 'object', required: ['type', 'contactId'], properties: { type: { const: 'contact-removed' }, contactId: { type: 'string' } } }
+      { type: 'object', required: ['type', 'contactId'], properties: { type: { const: 'contact-removed' }, contactId: { type: 'string' } } },
+      { type: 'object', required: ['type', 'file'], properties: { type: { const: 'file' }, file: ref('File') } }
     ]
-  }
+  },
+  ...FILE_SCHEMAS
 }
 
 const errorResponses: Record<string, Json> = Object.fromEntries([
@@ -204,6 +208,7 @@ export function openApiDocument (): Json {
         post: { summary: 'Add a relay', requestBody: body(RelayBody), responses: { 200: ok('Settings', ref('Settings')), ...errors(400, 401) } },
         delete: { summary: 'Remove a relay', parameters: [{ name: 'address', in: 'query', required: true, schema: { type: 'string' } }], responses: { 200: ok('Settings', ref('Settings')), ...errors(400, 401, 404) } }
       },
+      ...fileOpenApiPaths({ idParam, body, ok, ref, errors }),
       '/api/openapi.json': { get: { summary: 'This document', responses: { 200: { description: 'OpenAPI 3.1' } } } },
       '/api/events': { get: { summary: 'WebSocket of Event frames (see components.schemas.Event)', responses: { 101: { description: 'Switching protocols' }, ...errors(401, 403) } } },
       ...chatPaths

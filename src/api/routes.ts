@@ -13,6 +13,7 @@ import {
   RenameContactBody, SendMessageBody, SettingsPatchBody, UnlockBody, VerifyBody, describeIssues
 } from './schemas.ts'
 import { errorReply, type Reply } from './status.ts'
+import { addFileRoutes } from './file-routes.ts'
 
 export interface ApiRequest {
   readonly method: string
@@ -20,12 +21,15 @@ export interface ApiRequest {
   readonly query: URLSearchParams
   /** Reads the body on demand: a route that takes none never waits for one. */
   readonly body: () => Promise<unknown>
+  /** Issue 12: the body as bytes (a file upload), refused over `maxBytes`. */
+  readonly raw?: ((maxBytes: number) => Promise<Buffer>) | undefined
 }
 
 interface RequestContext {
   readonly params: Record<string, string>
   readonly query: URLSearchParams
   readonly body: () => Promise<unknown>
+  readonly raw?: ((maxBytes: number) => Promise<Buffer>) | undefined
 }
 
 export interface Route {
@@ -167,6 +171,7 @@ export function createRoutes (host: DeviceHost, events: EventSink): Route[] {
   })
   // Issue 13: edit/delete messages, search, block, delete contacts, pending invites (src/api/chat-routes.ts).
   routes.push(...chatRoutes(messenger))
+  addFileRoutes(route, messenger, parse, (params) => parse(ContactIdSchema, params.id))
   return routes
 }
 
@@ -189,7 +194,7 @@ export async function dispatch (routes: readonly Route[], req: ApiRequest, logge
       const raw = m[i + 1] ?? ''
       try { params[k] = decodeURIComponent(raw) } catch { params[k] = raw }
     })
-    return { reply: await r.handle({ params, query: req.query, body: req.body }), routeName }
+    return { reply: await r.handle({ params, query: req.query, body: req.body, raw: req.raw }), routeName }
   } catch (err) {
     return { reply: errorReply(err, logger), routeName }
   }

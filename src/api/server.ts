@@ -14,6 +14,7 @@ import { errorReply } from './status.ts'
 import { ApiError } from './errors.ts'
 import { issueToken } from './token.ts'
 import { claimSocketPath, listenOnSocket, socketPathFits, socketPathOf } from './socket.ts'
+import { readRawBody } from './file-routes.ts'
 
 export { DEFAULT_API_LISTEN, MAX_BODY_BYTES, parseListen } from './checks.ts'
 export { EVENTS_PROTOCOL, TOKEN_PROTOCOL_PREFIX, type ApiEvent } from './events.ts'
@@ -77,7 +78,7 @@ export async function createApiServer (o: ApiServerOptions): Promise<ApiServer> 
         return
       }
       checks.checkToken(req)
-      const done = await dispatch(routes, { method: req.method ?? 'GET', pathname: url.pathname, query: url.searchParams, body: async () => await readBody(req) }, logger)
+      const done = await dispatch(routes, { method: req.method ?? 'GET', pathname: url.pathname, query: url.searchParams, body: async () => await readBody(req), raw: async (max) => await readRawBody(req, max) }, logger)
       reply = done.reply
       routeName = done.routeName
     } catch (err) {

@@ -39,6 +39,11 @@ export function sendJson (res: ServerResponse, reply: Reply): void {
     res.writeHead(reply.status).end()
     return
   }
+  if (Buffer.isBuffer(reply.body)) { // a file's bytes (src/api/file-routes.ts), with its own Content-Type
+    res.writeHead(reply.status, { 'Content-Length': reply.body.length })
+    res.end(reply.body)
+    return
+  }
   const data = JSON.stringify(reply.body)
   res.writeHead(reply.status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(data) })
   res.end(data)
@@ -46,7 +51,7 @@ export function sendJson (res: ServerResponse, reply: Reply): void {
 
 function pageCsp (hostHeader: string): string {
   return [
-    "default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:",
+    "default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src 'self' data: blob:",
     `connect-src 'self' ws://${hostHeader}`, "font-src 'self'", "manifest-src 'self'",
     "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'"
   ].join('; ')

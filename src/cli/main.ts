@@ -3,6 +3,7 @@
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { fileState, formatFiles, listFiles, saveFile, sendFile } from './files.ts'
 import { ApiClient } from '../api/client.ts'
 import type { ContactView, PendingSafetyNumberView } from '../messenger/types.ts'
 import { CodedError } from '../platform/coded-error.ts'
@@ -38,6 +39,9 @@ Commands:
   contacts list [--json]                       list contacts
   contacts rename CONTACT NAME                 change a contact's local name
   send CONTACT TEXT                            send a message
+  send CONTACT --file PATH [TEXT]              send a file (up to 100 MB) with an optional caption
+  files list CONTACT [--json]                  files of a conversation with their transfer state
+  files save MESSAGE_ID --out PATH             decrypt a received (complete) file to PATH
   messages CONTACT [--limit N] [--json]        show a conversation with each message's state and path
   safety-number CONTACT [--json]               show the safety number to compare with a contact
   verify CONTACT [--off]                       mark a contact verified (after comparing numbers)
@@ -163,8 +167,17 @@ async function clientCommand (rt: CliRuntime, command: string, rest: string[]): 
       throw new CliError('USAGE', `Unknown \`contacts\` subcommand ${JSON.stringify(oneLine(sub))}; use add, list, rename, block, unblock or delete.`)
     }
     case 'send': {
-      const p = parse(command, rest, JSON_OPT)
+      const p = parse(command, rest, { ...JSON_OPT, file: { type: 'string' } })
       const query = positional(p, 0, 'a contact', command)
+      if (typeof p.values.file === 'string') {
+        noExtra(p, 2, command)
+        const client = ApiClient.forDataDir(dataDirOf(p.values, rt.env))
+        const contact = resolveContact(await client.contacts(), query)
+        const sent = await sendFile(client, contact.id, p.values.file, p.positionals[1] ?? '')
+        if (p.values.json === true) json(rt, sent)
+        else rt.stdout(`File ${sent.message.id} (${oneLine(sent.file.name)}) is ${fileState(sent.file)}; \`0message1 files list ${contact.id}\` shows its progress.\n`)
+        return 0
+      }
       const text = positional(p, 1, 'the text to send', command)
       noExtra(p, 2, command)
       // Refused here as the web UI refuses it: nothing to send, or more than one message holds.
@@ -177,6 +190,30 @@ async function clientCommand (rt: CliRuntime, command: string, rest: string[]): 
       if (p.values.json === true) json(rt, message)
       else rt.stdout(`Message ${message.id} is ${message.state}; \`0message1 messages ${contact.id}${typeof p.values.data === 'string' ? ` --data ${p.values.data}` : ''}\` shows when it is delivered.\n`)
       return 0
+    }
+    case 'files': {
+      const sub = rest[0]
+      if (sub === 'list') {
+        const p = parse('files list', rest.slice(1), JSON_OPT)
+        const query = positional(p, 0, 'a contact', 'files list')
+        noExtra(p, 1, 'files list')
+        const client = ApiClient.forDataDir(dataDirOf(p.values, rt.env))
+        const files = await listFiles(client, resolveContact(await client.contacts(), query).id)
+        if (p.values.json === true) json(rt, files)
+        else rt.stdout(formatFiles(files))
+        return 0
+      }
+      if (sub === 'save') {
+        const p = parse('files save', rest.slice(1), { ...JSON_OPT, out: { type: 'string' } })
+        const id = positional(p, 0, 'a message id', 'files save')
+        noExtra(p, 1, 'files save')
+        if (typeof p.values.out !== 'string') throw new CliError('USAGE', '`files save` needs --out PATH.')
+        const saved = await saveFile(ApiClient.forDataDir(dataDirOf(p.values, rt.env)), id, p.values.out)
+        if (p.values.json === true) json(rt, saved)
+        else rt.stdout(`Saved ${oneLine(saved.name)} (${saved.size} bytes, hash checked) to ${p.values.out}.\n`)
+        return 0
+      }
+      throw new CliError('USAGE', 'Use `files list CONTACT` or `files save MESSAGE_ID --out PATH`.')
     }
     case 'messages': {
       const p = parse(command, rest, { ...JSON_OPT, limit: { type: 'string' } })

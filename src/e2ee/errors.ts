@@ -21,6 +21,7 @@ export type E2eeErrorCode =
   | 'CARD_REQUIRED' // a message for a pending invite arrived before the contact card; retry later
   | 'INVITE_EXPIRED' // the first message for an invite arrived after the invite expired
   | 'UNKNOWN_INVITE' // revoke named no pending invite (answered, revoked or expired)
+  | 'BAD_CHUNK' // a file chunk that does not verify under the file's key, or comes out of place (issue 12)
   | 'BAD_PRESENCE' // a presence record that does not open, is not signed by the contact, is dated in the future or names another peer id
 
 export class E2eeError extends CodedError<E2eeErrorCode> {
@@ -49,6 +50,7 @@ const PERMANENT: Readonly<Record<E2eeErrorCode, boolean>> = {
   UNDECRYPTABLE: true,
   BAD_PAYLOAD: true,
   INVITE_EXPIRED: true,
+  BAD_CHUNK: true, // never an envelope's error; a chunk that fails is fetched again elsewhere by the caller
   BAD_PRESENCE: true, // never an envelope's error; a record that fails once fails every time
   CARD_REQUIRED: false, // opens once the card that introduces the sender has arrived
   CLOSED: false, // the device was closed under the delivery; it opens after a restart

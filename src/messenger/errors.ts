@@ -16,6 +16,10 @@ export type MessengerErrorCode =
   | 'SHORT_INVITE_KEY' // a short invite link that does not open (wrong key, cut short)
   | 'SHORT_INVITE_GONE' // a short invite link whose parked invite expired or was revoked
   | 'NO_RELAY' // no relay could park or give back a short invite
+  | 'FILE_TOO_LARGE' // issue 12: over the configured file limit, refused before anything is sent
+  | 'FILE_UNREADABLE' // the file to send could not be read, or the path to save to could not be written
+  | 'UNKNOWN_FILE' // no file under that message id
+  | 'FILE_NOT_READY' // the file is not complete (and verified) yet
 
 export class MessengerError extends CodedError<MessengerErrorCode> {
   static readonly name = 'MessengerError'

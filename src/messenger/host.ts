@@ -13,6 +13,7 @@ import { MessengerError } from './errors.ts'
 import { History } from './history.ts'
 import { MessengerCore } from './messenger.ts'
 import type { DeviceHost, HostState, Messenger, SettingsView } from './types.ts'
+import { FileTransfers } from './files/transfers.ts'
 
 export interface DeviceHostOptions {
   readonly dataDir: string
@@ -28,6 +29,8 @@ export interface DeviceHostOptions {
   readonly now?: () => number
   /** Called with each network node the host starts (tests measure paths on it; settings changes start a new one). */
   readonly onNetwork?: (node: DeviceNode) => void
+  /** Issue 12: the largest file this device sends (default DEFAULT_MAX_FILE_BYTES, 100 MB). */
+  readonly maxFileBytes?: number
 }
 
 export const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/0']
@@ -63,6 +66,7 @@ class Host implements DeviceHost {
   #node: DeviceNode | undefined
   #core: MessengerCore | undefined
   #history: History | undefined
+  #files: FileTransfers | undefined
   #opening: Promise<Messenger> | undefined
 
   constructor (o: DeviceHostOptions) {
@@ -130,7 +134,20 @@ class Host implements DeviceHost {
         ...(this.#o.now !== undefined ? { now: this.#o.now } : {})
       })
       this.#core = core
+      const files = new FileTransfers({
+        db: device.db,
+        dataDir: this.#o.dataDir,
+        maxBytes: this.#o.maxFileBytes,
+        net: () => this.#node,
+        contact: (id) => device.contact(id),
+        core,
+        logger: this.#o.logger.child('files'),
+        ...(this.#o.now !== undefined ? { now: this.#o.now } : {})
+      })
+      this.#files = files
+      core.attachFiles(files)
       await core.start()
+      files.start()
       this.#log.info('device-ready')
       return core
     } catch (err) {
@@ -181,6 +198,7 @@ class Host implements DeviceHost {
       allowDirectDial: (peerId) => this.#device?.contacts().some((c) => c.theirPeerId === peerId) ?? false,
       logger: this.#o.logger.child('net')
     })
+    node.onFileStream((stream, connection) => { this.#files?.handleStream(stream, connection) })
     this.#o.onNetwork?.(node)
     return node
   }
@@ -208,10 +226,13 @@ class Host implements DeviceHost {
     const core = this.#core
     const node = this.#node
     const device = this.#device
+    const files = this.#files
+    this.#files = undefined
     this.#core = undefined
     this.#node = undefined
     this.#device = undefined
     this.#history = undefined
+    await files?.stop()
     await core?.stop()
     await node?.stop()
     device?.close()

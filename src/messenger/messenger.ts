@@ -28,6 +28,13 @@ import { recordChatPayload } from './chat/incoming.ts'
 import type { PendingInviteView, SearchHitView } from './types.ts'
 import { isShortLink } from '../wire/parked-invite.ts'
 import type { Park, ShortInviteView } from './chat/short-invite.ts'
+// Files (issue 12): the transfers live in src/messenger/files/; the core only carries the announcement.
+import type { FileDescriptor } from '../wire/file.ts'
+import type { FilesPort } from './files/types.ts'
+
+/** What the core tells the file transfers, inside the commit that stores an incoming file message. */
+export interface FileHooks { announced: (contactId: string, messageId: string, file: FileDescriptor, now: number) => void }
+
 
 /** How long a message may wait for its recipient: the relays keep envelopes as long. */
 export const MESSAGE_TTL_MS = MAILBOX_RETENTION_MS
@@ -134,7 +141,7 @@ interface Incoming {
 }
 
 /** A send() waiting for its batch. */
-interface OutgoingRequest { readonly contactId: string, readonly text: string, readonly reply?: { readonly id: string, readonly quote: string } }
+interface OutgoingRequest { readonly contactId: string, readonly text: string, readonly reply?: { readonly id: string, readonly quote: string }, readonly file?: FileDescriptor }
 
 /** The longest the new mailbox's session and presence wait for the card in flight (see #afterCard). */
 export const AFTER_CARD_MAX_WAIT_MS = 1_000
@@ -295,6 +302,14 @@ export class MessengerCore implements Messenger {
       this.#log.warn('history-flush-failed', { error: err instanceof Error ? err.name : typeof err })
     }
   }
+
+  /** Issue 12: the file transfers, attached by the host (they need the data directory and the network node). */
+  #files: FilesPort | undefined
+  #fileHooks: FileHooks | undefined
+  get files (): FilesPort | undefined { return this.#files }
+  attachFiles (files: FilesPort & FileHooks): void { this.#files = files; this.#fileHooks = files }
+  /** Events from parts beside the core (file transfers) to the same subscribers. */
+  publish (event: MessengerEvent): void { this.#emit(event) }
 
   subscribe (listener: (event: MessengerEvent) => void): () => void {
     this.#listeners.add(listener)
@@ -498,16 +513,16 @@ export class MessengerCore implements Messenger {
 
   // ---- sending ----------------------------------------------------------------------------------
 
-  async send (contactId: string, text: string, o: { replyTo?: string } = {}): Promise<MessageView> {
+  async send (contactId: string, text: string, o: { replyTo?: string, file?: FileDescriptor } = {}): Promise<MessageView> {
     if (this.#stopped) throw new MessengerError('STOPPED', 'The messenger is stopped.')
     this.#contact(contactId)
-    if (typeof text !== 'string' || text.length === 0) throw new MessengerError('INVALID_TEXT', 'A message needs some text.')
+    if (typeof text !== 'string' || (text.length === 0 && o.file === undefined)) throw new MessengerError('INVALID_TEXT', 'A message needs some text.')
     if (Buffer.byteLength(text, 'utf8') > MAX_TEXT_BYTES) {
       throw new MessengerError('INVALID_TEXT', `A message holds at most ${MAX_TEXT_BYTES} bytes of text; split it.`)
     }
     // A reply quotes a message of the same conversation (issue 13): its id and the start of its text.
     const reply = o.replyTo === undefined ? undefined : this.#features().replyTarget(contactId, o.replyTo)
-    const view = await this.#outgoing.add({ contactId, text, ...(reply === undefined ? {} : { reply }) })
+    const view = await this.#outgoing.add({ contactId, text, ...(reply === undefined ? {} : { reply }), ...(o.file === undefined ? {} : { file: o.file }) })
     this.#emit({ type: 'message', message: view })
     this.#kick()
     return view
@@ -524,7 +539,7 @@ export class MessengerCore implements Messenger {
     // Sequence numbers taken in this batch (its rows are written at its commit, so the store does not know them yet).
     const nextSeq = new Map<string, number>()
     await this.#device.batch(async (b) => {
-      for (const { contactId, text, reply } of items) {
+      for (const { contactId, text, reply, file } of items) {
         try {
           const now = this.#now()
           const idBytes = randomBytes(16)
@@ -533,9 +548,11 @@ export class MessengerCore implements Messenger {
           const nextAttemptAt = now + RECEIPT_WAIT_MS
           const seq = nextSeq.get(contactId) ?? this.#history.peekSeq(contactId)
           let queued: MessageView | undefined
-          const payload: Payload = reply === undefined
-            ? { kind: 'text', id: idBytes, seq, sentAt: now, text }
-            : { kind: 'reply', id: idBytes, seq, sentAt: now, text, replyTo: Buffer.from(reply.id, 'hex'), quote: reply.quote }
+          const payload: Payload = file !== undefined
+            ? { kind: 'file', id: idBytes, seq, sentAt: now, text, file }
+            : reply === undefined
+              ? { kind: 'text', id: idBytes, seq, sentAt: now, text }
+              : { kind: 'reply', id: idBytes, seq, sentAt: now, text, replyTo: Buffer.from(reply.id, 'hex'), quote: reply.quote }
           const envelope = await b.seal(contactId, payload, {
             store: (sealed) => {
               queued = this.#history.queueOutgoing({ contactId, id, seq, text, at: now, envelope: sealed, expiresAt, attempts: 1, nextAttemptAt })
@@ -1075,8 +1092,9 @@ export class MessengerCore implements Messenger {
     if (chat !== undefined) {
       item.stored = chat.stored
       item.changed = chat.changed
-    } else if (payload.kind === 'text') {
+    } else if (payload.kind === 'text' || payload.kind === 'file') {
       item.stored = this.#history.receive({ contactId, id: hex(payload.id), seq: payload.seq, text: payload.text, sentAt: payload.sentAt, at: now, path: item.path })
+      if (payload.kind === 'file' && item.stored !== undefined) this.#fileHooks?.announced(contactId, hex(payload.id), payload.file, now)
     } else if (payload.kind === 'receipt') {
       const state = payload.type === 'read' ? 'read' : 'delivered'
       const changed: MessageView[] = []

@@ -2,6 +2,7 @@
 // file; src/messenger/messenger.ts implements it on e2ee, store and net.
 import type { FetchIsolation, RelayView } from '../net/node.ts'
 import type { LinkKind } from '../net/path.ts'
+import type { FilesPort, FileView } from './files/types.ts'
 
 export type { FetchIsolation, RelayView, LinkKind }
 
@@ -121,6 +122,8 @@ export type MessengerEvent =
   /** Issue 13: a message deleted for me (gone from this device), a contact deleted. */
   | { readonly type: 'message-removed', readonly contactId: string, readonly id: string }
   | { readonly type: 'contact-removed', readonly contactId: string }
+  /** Issue 12: a file transfer changed state or made progress (at most every 200 ms). */
+  | { readonly type: 'file', readonly file: FileView }
 
 /** A search hit (issue 13): the matching part of the text with the matched words between \u0002 and \u0003. */
 export interface SearchHitView {
@@ -181,6 +184,8 @@ export interface Messenger {
   revokeInvite: (id: string) => Promise<void>
   /** A short link (at most 120 characters) for the pending invite, its sealed copy parked on one of my relays. */
   shortInvite: () => Promise<{ readonly short: string, readonly link: string, readonly expiresAt: number }>
+  /** Issue 12: files in one-to-one chats (absent on a messenger built without a data directory for them). */
+  readonly files?: FilesPort | undefined
 }
 
 /** What the daemon serves before and after the account exists: onboarding happens in the UI. */

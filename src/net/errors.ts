@@ -4,6 +4,7 @@
 import { CodedError } from '../platform/coded-error.ts'
 import { WireError } from '../wire/errors.ts'
 import type { RefusalReason } from '../wire/mailbox.ts'
+import type { BlobRefusal } from '../wire/blob.ts'
 
 export type NetErrorCode =
   | 'UNSUPPORTED_VERSION' // a frame's version byte is not one this build speaks
@@ -16,14 +17,14 @@ export type NetErrorCode =
   | 'TIMEOUT' // the peer did not answer in time
   | 'ABORTED' // the caller's signal aborted the operation
   | 'CLOSED' // used after stop()/close(), or the stream closed mid-exchange
-  | 'NOT_FOUND' // no presence record under that key
+  | 'NOT_FOUND' // no presence record under that key; no blob under that id and capability (issue 12)
 
 export class NetError extends CodedError<NetErrorCode> {
   static readonly name = 'NetError'
   /** For REFUSED (and AUTH_FAILED from a relay): the relay's reason. */
-  readonly reason?: RefusalReason
+  readonly reason?: RefusalReason | BlobRefusal
 
-  constructor (code: NetErrorCode, message: string, options?: { cause?: unknown, reason?: RefusalReason }) {
+  constructor (code: NetErrorCode, message: string, options?: { cause?: unknown, reason?: RefusalReason | BlobRefusal }) {
     super(code, message, options)
     if (options?.reason !== undefined) this.reason = options.reason
   }

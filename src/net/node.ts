@@ -20,7 +20,10 @@ import { decodePresenceRecord, encodePresenceRecord, presenceDhtKey } from '../w
 import { startHolePunching } from './holepunch.ts'
 import { StunDirectory } from './stun-port.ts'
 import { createWebRTCGate, type AllowWebRTC } from './webrtc-guard.ts'
-import type { LinkKind } from './path.ts'
+import { pathOf, type LinkKind } from './path.ts'
+import type { Connection, Stream } from '@libp2p/interface'
+import { BlobChannel } from './blob-client.ts'
+import { BLOB_PROTOCOL, FILE_PROTOCOL } from '../wire/blob.ts'
 
 export type { MailboxSession, MailboxBox } from './mailbox-client.ts'
 export type { MailboxItem } from '../wire/mailbox.ts'
@@ -33,6 +36,11 @@ export type { AllowWebRTC } from './webrtc-guard.ts'
  * them; 'contact' = a short-lived identity and connection per mailbox (docs/threat-model.md: the cost). */
 export type FetchIsolation = 'device' | 'contact'
 export const DEFAULT_FETCH_ISOLATION: FetchIsolation = 'device'
+
+/** Opening a blob or file stream: a relay or contact on a decent link answers well within this. */
+export const FILE_DIAL_DEADLINE_MS = 10_000
+/** Inbound file streams per connection: a contact sends a few files at once at most. */
+export const FILE_MAX_INBOUND_STREAMS = 8
 
 /** A DHT put or get: a few hops on a small network, more on a big one. */
 export const PRESENCE_DEADLINE_MS = 20_000
@@ -86,6 +94,13 @@ export interface DeviceNode {
   connections(): number
   /** The short-lived identities deposits, presence and fetches use now (never `peerId`). */
   shortLived(): ShortLivedView[]
+  /** Issue 12: a blob stream to a relay on a short-lived identity ('send' uploads, 'fetch' downloads), closed after fn. */
+  withBlobStore<T>(relayAddr: string, slot: 'send' | 'fetch', fn: (ch: BlobChannel) => Promise<T>, o?: { signal?: AbortSignal }): Promise<T>
+  /** Issue 12: a /0m1/file/1.0.0 stream to a contact on an open direct (or hole-punched) connection; undefined when
+   * only a relayed circuit (rate-limited, never used for bulk) or nothing is open. */
+  openFileStream(peerId: string, o?: { signal?: AbortSignal }): Promise<BlobChannel | undefined>
+  /** Issue 12: who serves inbound /0m1/file/1.0.0 streams (direct connections only). */
+  onFileStream(h: (stream: Stream, connection: Connection) => void): void
   /** Replaces every short-lived identity now (also happens by age); open mailbox sessions close and are reopened. */
   rotateIdentities(): void
   stop(): Promise<void>
@@ -153,6 +168,13 @@ export async function createDeviceNode (o: DeviceNodeOptions): Promise<DeviceNod
   })
   const isolation = o.fetchIsolation ?? DEFAULT_FETCH_ISOLATION
   const fetchSlot = (box: MailboxBox): IdentitySlot => isolation === 'contact' ? `fetch:${Buffer.from(box.mailboxId).toString('hex')}` : 'fetch'
+
+  let fileHandler: ((stream: Stream, connection: Connection) => void) | undefined
+  await libp2p.handle(FILE_PROTOCOL, (stream, connection) => {
+    // Bulk never crosses a relay's circuit (rate-limited, and the relay would see the transfer's timing and size).
+    if (pathOf(connection.remoteAddr) === 'relayed' || fileHandler === undefined) { stream.abort(new NetError('REFUSED', 'No file streams here.')); return }
+    fileHandler(stream, connection)
+  }, { maxInboundStreams: FILE_MAX_INBOUND_STREAMS })
 
   const node: DeviceNode = {
     peerId: libp2p.peerId.toString(),
@@ -233,6 +255,31 @@ export async function createDeviceNode (o: DeviceNodeOptions): Promise<DeviceNod
     onAddressesChanged (cb) { addrListeners.push(cb) },
     linkTo: (peerId) => puncher.linkTo(peerId),
     connections: () => libp2p.getConnections().filter((c) => c.status === 'open').length,
+    async withBlobStore (relayAddr, slot, fn, opts = {}) {
+      if (stopped) throw new NetError('CLOSED', 'The network node is stopped.')
+      return await ids.use(slot, async (n) => {
+        const signal = withDeadline(opts.signal, FILE_DIAL_DEADLINE_MS)
+        // A connection libp2p still lists may be dead (the relay restarted): its first stream fails and libp2p drops
+        // it, so one more dial goes out afresh (as for mailbox sessions).
+        const dial = async (): Promise<Stream> => await n.dialProtocol(multiaddr(relayAddr), BLOB_PROTOCOL, { signal })
+        let stream: Stream
+        try {
+          stream = await dial().catch(async (err: unknown) => { if (signal.aborted) throw err; return await dial() })
+        } catch (err) {
+          throw new NetError('UNREACHABLE', 'The relay could not be reached.', { cause: err })
+        }
+        const ch = new BlobChannel(stream)
+        try { return await fn(ch) } finally { await ch.close() }
+      })
+    },
+    async openFileStream (peerId, opts = {}) {
+      if (stopped) throw new NetError('CLOSED', 'The network node is stopped.')
+      const conn = libp2p.getConnections().find((c) => c.remotePeer.toString() === peerId && c.status === 'open' && pathOf(c.remoteAddr) === 'direct' && puncher.usable(c))
+      if (conn === undefined) return undefined
+      const stream = await conn.newStream(FILE_PROTOCOL, { signal: withDeadline(opts.signal, FILE_DIAL_DEADLINE_MS) })
+      return new BlobChannel(stream)
+    },
+    onFileStream (h) { fileHandler = h },
     shortLived () { return ids.view() },
     rotateIdentities () { ids.rotate() },
     async stop () {

@@ -61,6 +61,13 @@ export interface RelayLimits {
   /** Circuit reservations held by peers from one prefix: 1,024 fresh peer ids from one address would otherwise take
    * every slot. A NAT with this many devices on one relay is unusual; they can use a second relay. */
   readonly maxReservationsPerPrefix: number
+  // Issue 12: the blob store (src/relay/blob-store.ts). Blobs live as long as envelopes (expiryMs).
+  /** Encrypted bytes one blob (one file) may hold: a 100 MB file (the devices' default limit) with its padding and
+   * tags is about 100.1 MB; 128 MiB leaves room for a device configured a little higher. */
+  readonly maxBlobBytes: number
+  /** Encrypted bytes all blobs together may hold: files are the bulk of a relay's disk, so they get their own
+   * budget beside maxTotalBytes (envelopes), and a full blob store never refuses a message. */
+  readonly maxBlobTotalBytes: number
 }
 
 export const DEFAULT_RELAY_LIMITS: RelayLimits = {
@@ -83,7 +90,9 @@ export const DEFAULT_RELAY_LIMITS: RelayLimits = {
   prefixSharePercent: 10,
   prefixWindowMs: MAILBOX_RETENTION_MS,
   newOwnersPerHourPerPrefix: 2000,
-  maxReservationsPerPrefix: 128
+  maxReservationsPerPrefix: 128,
+  maxBlobBytes: 128 * 1024 * 1024,
+  maxBlobTotalBytes: 8 * 1024 * 1024 * 1024
 }
 
 export function resolveLimits (partial: Partial<RelayLimits> | undefined): RelayLimits {

@@ -12,6 +12,9 @@ import { MailboxService, type MailboxObservation } from './mailbox-service.ts'
 import { Admission, reservationGate } from './admission.ts'
 import { RELAY_MIGRATIONS, SqliteMailboxStore, type MailboxStore } from './store.ts'
 import { resolveLimits, type RelayLimits } from './limits.ts'
+import { BLOB_MIGRATION, SqliteBlobStore } from './blob-store.ts'
+import { BlobService } from './blob-service.ts'
+import { BLOB_PROTOCOL } from '../wire/blob.ts'
 import { startStunServer, type StunServer } from './stun.ts'
 import { serveStunPort } from '../net/stun-port.ts'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -29,6 +32,9 @@ export const RELAY_DATABASE_FILE = 'relay.db'
 /** Concurrent mailbox streams per connection (the protocol's bound, src/wire/mailbox.ts): deposits take one
  * long-lived stream per connection whatever their rate, so the bound is sized for sessions, one per owned mailbox. */
 export const MAILBOX_MAX_INBOUND_STREAMS = MAILBOX_MAX_STREAMS_PER_CONNECTION
+
+/** Blob streams per connection: an uploader keeps one per file it parks, a downloader one per file it fetches. */
+export const BLOB_MAX_INBOUND_STREAMS = 16
 
 export interface RelayOptions {
   readonly dataDir: string
@@ -74,6 +80,9 @@ export interface RelayHandle {
   readonly metricsUrl: string | undefined
   /** The metrics text as the endpoint serves it (tests). */
   metrics(): string
+  /** The blob store (issue 12; tests, status). */
+  readonly blobs: SqliteBlobStore
+  readonly blobService: BlobService
   /** Deletes expired envelopes now; returns how many (also runs every limits.sweepIntervalMs). */
   sweep(): number
   stop(): Promise<void>
@@ -84,7 +93,7 @@ export async function startRelay (o: RelayOptions): Promise<RelayHandle> {
   const limits = resolveLimits(o.limits)
   const now = o.now ?? Date.now
   const key = resolveDatabaseKey(o.dataDir, { create: true, passphrase: o.passphrase })
-  const db = openDatabase({ path: join(o.dataDir, RELAY_DATABASE_FILE), key, migrations: RELAY_MIGRATIONS, synchronous: 'FULL' })
+  const db = openDatabase({ path: join(o.dataDir, RELAY_DATABASE_FILE), key, migrations: [...RELAY_MIGRATIONS, BLOB_MIGRATION], synchronous: 'FULL' })
   key.fill(0)
   let libp2p: NodeLibp2p | undefined
   let stun: StunServer | undefined
@@ -116,6 +125,9 @@ export async function startRelay (o: RelayOptions): Promise<RelayHandle> {
     // Issue 13: sealed invites behind short links (src/relay/parked-invites.ts).
     const parked = new ParkedInvites(db, now).withLogger(logger)
     await libp2p.handle(PARK_PROTOCOL, parked.handle, { maxInboundStreams: 4, maxOutboundStreams: 1 })
+    const blobs = new SqliteBlobStore(db)
+    const blobService = new BlobService({ store: blobs, quota: { maxBlobBytes: limits.maxBlobBytes, maxTotalBytes: limits.maxBlobTotalBytes, expiryMs: limits.expiryMs }, logger, now })
+    await libp2p.handle(BLOB_PROTOCOL, blobService.handle, { maxInboundStreams: BLOB_MAX_INBOUND_STREAMS, maxOutboundStreams: 1 })
     if (o.stun !== 'off') {
       stun = await startStunServer({ port: o.stun ?? 0, host: stunBindHost(o.listen), logger })
       await serveStunPort(libp2p, stun.port)
@@ -125,6 +137,8 @@ export async function startRelay (o: RelayOptions): Promise<RelayHandle> {
       admission.sweep(now())
       parked.sweep()
       const n = store.sweep(now())
+      const b = blobs.sweep(now())
+      if (b > 0) logger.info('blob-expired', { blobs: b })
       if (n > 0) logger.info('mailbox-expired', { items: n })
       return n
     }
@@ -148,6 +162,8 @@ export async function startRelay (o: RelayOptions): Promise<RelayHandle> {
       store,
       mailboxes,
       admission,
+      blobs,
+      blobService,
       stun,
       db,
       metricsUrl: metricsServer?.url,
@@ -159,6 +175,7 @@ export async function startRelay (o: RelayOptions): Promise<RelayHandle> {
         clearInterval(timer)
         await metricsServer?.close()
         mailboxes.stop()
+        blobService.stop()
         await stun?.close()
         await node.stop()
         db.close()

@@ -87,8 +87,8 @@ export const RELAY_MIGRATIONS: readonly Migration[] = [
     `
   },
   {
-    // Issue 13 (short invites, src/relay/parked-invites.ts). Assigned relay migration 4, after issue 12's 3; numbered
-    // 3 on its branch because migrations run only without gaps: the lead renumbers at merge.
+    // Issue 13 (short invites, src/relay/parked-invites.ts). The blob store (issue 12) is migration 4, in
+    // src/relay/blob-store.ts.
     version: 3,
     name: 'parked invites (short invite links)',
     up: `

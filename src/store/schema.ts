@@ -216,6 +216,37 @@ INSERT INTO messages_fts (rowid, text) SELECT s.rowid, m.text FROM message_searc
   JOIN messages m ON m.contact_id = s.contact_id AND m.direction = s.direction AND m.id = s.id;
 `
 
+// Issue 12: file transfers, both directions, with chunk-level progress (`done`: chunks confirmed durable by the other
+// end or written here). The file key and capability live only in this encrypted store; the chunks stay encrypted in
+// the data directory (files/).
+const v9FileTransfers = `
+CREATE TABLE file_transfers (
+  contact_id TEXT NOT NULL,
+  message_id TEXT NOT NULL,
+  direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+  name TEXT NOT NULL,
+  type TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  sha256 BLOB NOT NULL,
+  file_key BLOB NOT NULL,
+  header BLOB NOT NULL,
+  chunks INTEGER NOT NULL,
+  blob_id BLOB NOT NULL,
+  capability BLOB NOT NULL,
+  relays TEXT NOT NULL,
+  state TEXT NOT NULL,
+  path TEXT,
+  done INTEGER NOT NULL DEFAULT 0,
+  failure TEXT,
+  relay_counts TEXT NOT NULL DEFAULT '{}',
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (contact_id, message_id, direction)
+);
+CREATE INDEX file_transfers_by_blob ON file_transfers (blob_id);
+CREATE INDEX file_transfers_by_message ON file_transfers (message_id);
+`
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'account, libsignal stores, invites, contacts', up: v1Core },
   { version: 2, name: 'conversations, messages, outbox, settings', up: v2Messaging },
@@ -224,5 +255,6 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 5, name: 'presence signing keys, retired invite mailboxes', up: v5PresenceKeysRetiredMailbox },
   { version: 6, name: 'unread counters, unread messages by partial index', up: v6UnreadCounter },
   { version: 7, name: 'identity key changes and the envelopes held under them', up: v7KeyChanges },
-  { version: 8, name: 'replies, edits, deletions, blocked contacts, invite links, full-text search', up: v8ChatFeatures }
+  { version: 8, name: 'replies, edits, deletions, blocked contacts, invite links, full-text search', up: v8ChatFeatures },
+  { version: 9, name: 'file transfers (issue 12)', up: v9FileTransfers }
 ]

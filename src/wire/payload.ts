@@ -3,6 +3,7 @@
 import { Reader, Writer } from './bytes.ts'
 import { WireError } from './errors.ts'
 import { MAILBOX_ID_BYTES, MAILBOX_KEY_BYTES } from './envelope.ts'
+import { decodeFileDescriptor, encodeFileDescriptor, type FileDescriptor } from './file.ts'
 import { MAX_TEXT_BYTES } from './text-limit.ts'
 
 /** v2 (issue 9): a card carries the sender's presence verification key. */
@@ -14,6 +15,8 @@ export const PRESENCE_KEY_BYTES = 32
 export const KIND_TEXT = 0x01
 export const KIND_RECEIPT = 0x02
 export const KIND_CARD = 0x03
+/** Issue 12: a file announcement (descriptor and an optional caption); a message like a text. */
+export const KIND_FILE = 0x07
 export { MAX_TEXT_BYTES } from './text-limit.ts'
 /** Issue 13: a text that quotes an earlier message of the conversation (its id and a short excerpt). */
 export const KIND_REPLY = 0x04
@@ -62,15 +65,16 @@ export type Payload =
   | { readonly kind: 'reply', readonly id: Uint8Array, readonly seq: number, readonly sentAt: number, readonly text: string, readonly replyTo: Uint8Array, readonly quote: string }
   | { readonly kind: 'edit', readonly id: Uint8Array, readonly seq: number, readonly target: Uint8Array, readonly editedAt: number, readonly text: string }
   | { readonly kind: 'delete', readonly id: Uint8Array, readonly seq: number, readonly target: Uint8Array, readonly deletedAt: number }
+  | { readonly kind: 'file', readonly id: Uint8Array, readonly seq: number, readonly sentAt: number, readonly text: string, readonly file: FileDescriptor }
 
 /** Payloads that are messages of the conversation (a sequence number, a receipt, a row in the history). */
-export type MessagePayload = Extract<Payload, { kind: 'text' | 'reply' }>
+export type MessagePayload = Extract<Payload, { kind: 'text' | 'reply' | 'file' }>
 export function isMessagePayload (p: Payload): p is MessagePayload {
-  return p.kind === 'text' || p.kind === 'reply'
+  return p.kind === 'text' || p.kind === 'reply' || p.kind === 'file'
 }
 
 const KIND_CODES: Record<Payload['kind'], number> = {
-  text: KIND_TEXT, receipt: KIND_RECEIPT, card: KIND_CARD, reply: KIND_REPLY, edit: KIND_EDIT, delete: KIND_DELETE
+  text: KIND_TEXT, receipt: KIND_RECEIPT, card: KIND_CARD, reply: KIND_REPLY, edit: KIND_EDIT, delete: KIND_DELETE, file: KIND_FILE
 }
 
 const RECEIPT_TYPES: Record<ReceiptType, number> = { delivered: 1, read: 2 }
@@ -109,6 +113,11 @@ export function encodePayload (p: Payload): Uint8Array {
     case 'delete':
       w.fixed(p.target, PAYLOAD_ID_BYTES, 'target')
       w.u64(p.deletedAt)
+      break
+    case 'file':
+      w.u64(p.sentAt)
+      w.string(2, MAX_TEXT_BYTES, p.text, 'text')
+      encodeFileDescriptor(w, p.file)
       break
   }
   return w.finish().slice()
@@ -191,6 +200,14 @@ export function decodePayload (bytes: Uint8Array): Payload {
       const target = r.fixed(PAYLOAD_ID_BYTES, 'deleted message id')
       const deletedAt = r.u64('delete time')
       p = { kind: 'delete', id, seq, target, deletedAt }
+      break
+    }
+    case KIND_FILE: {
+      const sentAt = r.u64('sent time')
+      const text = r.string(2, MAX_TEXT_BYTES, 'text')
+      const file = decodeFileDescriptor(r)
+      if (seq === 0) throw new WireError('INVALID', 'A file message must have a sequence number of 1 or more.')
+      p = { kind: 'file', id, seq, sentAt, text, file }
       break
     }
     default:

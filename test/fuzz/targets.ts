@@ -110,6 +110,17 @@ export const TARGETS: readonly TargetSpec[] = [
             addresses: ['/ip4/10.0.0.2/tcp/4002', '/ip4/127.0.0.1/tcp/4002'],
             senderCertificate: randomBytes(260)
           }
+        }),
+        encodePayload({
+          kind: 'file',
+          id: id(),
+          seq: 3,
+          sentAt: Date.now(),
+          text: 'a photo',
+          file: {
+            name: 'photo.jpg', type: 'image/jpeg', size: 70_000, sha256: randomBytes(32), key: randomBytes(32), header: randomBytes(24), chunks: 2,
+            blobId: randomBytes(16), capability: randomBytes(32), relays: ['/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWGtEvbhGWF78p19deQeHEw8ZoTcZ41Qopn6UD2yoD64uX']
+          }
         })
       ]
       return { decode: decodePayload, isTyped: (e) => WireError.is(e), seeds }
@@ -153,6 +164,40 @@ export const TARGETS: readonly TargetSpec[] = [
         return out
       }
       return { decode, isTyped: (e) => WireError.is(e) || NetError.is(e), seeds }
+    }
+  },
+  {
+    name: 'blob client frame (decodeBlobClientFrame, what a relay or a receiving device reads)',
+    module: 'src/wire/blob.ts',
+    load: async () => {
+      const { encodeBlobClientFrame, decodeBlobClientFrame } = await import('../../src/wire/blob.ts')
+      const { FILE_CIPHER_CHUNK_BYTES } = await import('../../src/wire/file.ts')
+      const { WireError } = await import('../../src/wire/errors.ts')
+      const ref = { blobId: randomBytes(16), capability: randomBytes(32) }
+      const seeds = [
+        encodeBlobClientFrame({ type: 'put', reqId: 1, ...ref, chunks: 3, index: 1, data: randomBytes(FILE_CIPHER_CHUNK_BYTES) }),
+        encodeBlobClientFrame({ type: 'status', reqId: 2, ...ref }),
+        encodeBlobClientFrame({ type: 'get', reqId: 3, ...ref, index: 9 }),
+        encodeBlobClientFrame({ type: 'delete', reqId: 4, ...ref })
+      ]
+      return { decode: decodeBlobClientFrame, isTyped: (e) => WireError.is(e), seeds, maxRandomLength: 1024 }
+    }
+  },
+  {
+    name: 'blob server frame (decodeBlobServerFrame, what a sending or fetching device reads)',
+    module: 'src/wire/blob.ts',
+    load: async () => {
+      const { encodeBlobServerFrame, decodeBlobServerFrame } = await import('../../src/wire/blob.ts')
+      const { FILE_CIPHER_CHUNK_BYTES } = await import('../../src/wire/file.ts')
+      const { WireError } = await import('../../src/wire/errors.ts')
+      const seeds = [
+        encodeBlobServerFrame({ type: 'stored', reqId: 1, index: 4 }),
+        encodeBlobServerFrame({ type: 'have', reqId: 2, count: 1, chunks: 8 }),
+        encodeBlobServerFrame({ type: 'chunk', reqId: 3, index: 0, data: randomBytes(FILE_CIPHER_CHUNK_BYTES) }),
+        encodeBlobServerFrame({ type: 'deleted', reqId: 4 }),
+        encodeBlobServerFrame({ type: 'error', reqId: 5, reason: 'QUOTA_BYTES', message: 'This relay is full.' })
+      ]
+      return { decode: decodeBlobServerFrame, isTyped: (e) => WireError.is(e), seeds, maxRandomLength: 1024 }
     }
   },
   {

@@ -12,6 +12,8 @@ import { createPrivateKey, createPublicKey } from 'node:crypto'
 import { presenceKey, sealPresence } from '../../src/e2ee/presence.ts'
 import { encodeDeliverFrame, type DeliverFrame } from '../../src/wire/deliver.ts'
 import { lengthPrefixed } from '../../src/net/frame-reader.ts'
+import { encodeBlobClientFrame, encodeBlobServerFrame, type BlobClientFrame, type BlobServerFrame } from '../../src/wire/blob.ts'
+import { FILE_CIPHER_CHUNK_BYTES } from '../../src/wire/file.ts'
 
 const dir = new URL('.', import.meta.url)
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
@@ -87,6 +89,28 @@ const payloads: Array<{ name: string, payload: Payload }> = [
   { name: 'edit', payload: { kind: 'edit', id: bytes('id-8', 16), seq: 0, target: bytes('id-1', 16), editedAt: 1_700_000_000_789, text: 'Hello, Bob!' } },
   { name: 'delete for everyone', payload: { kind: 'delete', id: bytes('id-9', 16), seq: 0, target: bytes('id-1', 16), deletedAt: 1_700_000_001_000 } }
 ]
+payloads.push({
+  name: 'file announcement (issue 12)',
+  payload: {
+    kind: 'file',
+    id: bytes('id-7', 16),
+    seq: 7,
+    sentAt: 1_700_000_000_456,
+    text: 'the photo',
+    file: {
+      name: 'photo.png',
+      type: 'image/png',
+      size: 200_000,
+      sha256: bytes('file-sha', 32),
+      key: bytes('file-key', 32),
+      header: bytes('file-header', 24),
+      chunks: 4,
+      blobId: bytes('blob-id', 16),
+      capability: bytes('blob-cap', 32),
+      relays: ['/dns4/relay.example/tcp/4001/p2p/12D3KooWRelay', '/dns4/relay2.example/tcp/4001/p2p/12D3KooWRelay2']
+    }
+  }
+})
 const jsonPayload = (p: Payload): unknown => JSON.parse(JSON.stringify(p, (_k, v: unknown) => v instanceof Uint8Array ? hex(v) : v))
 writeFileSync(new URL('payload.json', dir), JSON.stringify({
   description: 'Payload v2 (the plaintext inside libsignal). Byte fields are hex in "payload". See docs/protocol.md.',
@@ -128,6 +152,29 @@ writeFileSync(new URL('deliver.json', dir), JSON.stringify({
     const frame = encodeDeliverFrame(c.frame)
     return { name: c.name, frame: jsonFrame(c.frame), bytes: hex(frame), stream: hex(lengthPrefixed([frame])) }
   })
+}, null, 2) + '\n')
+
+// Blob and direct-file frames (issue 12): fixed ids, capability and chunk bytes.
+const blobChunk = bytes('blob-chunk', FILE_CIPHER_CHUNK_BYTES)
+const blobRef = { blobId: bytes('blob-id', 16), capability: bytes('blob-cap', 32) }
+const blobClientCases: Array<{ name: string, frame: BlobClientFrame }> = [
+  { name: 'put chunk 2 of 4', frame: { type: 'put', reqId: 1, ...blobRef, chunks: 4, index: 2, data: blobChunk } },
+  { name: 'status', frame: { type: 'status', reqId: 2, ...blobRef } },
+  { name: 'get chunk 3', frame: { type: 'get', reqId: 3, ...blobRef, index: 3 } },
+  { name: 'delete', frame: { type: 'delete', reqId: 4, ...blobRef } }
+]
+const blobServerCases: Array<{ name: string, frame: BlobServerFrame }> = [
+  { name: 'stored', frame: { type: 'stored', reqId: 1, index: 2 } },
+  { name: 'have', frame: { type: 'have', reqId: 2, count: 3, chunks: 4 } },
+  { name: 'chunk', frame: { type: 'chunk', reqId: 3, index: 3, data: blobChunk } },
+  { name: 'deleted', frame: { type: 'deleted', reqId: 4 } },
+  { name: 'not found', frame: { type: 'error', reqId: 5, reason: 'NOT_FOUND', message: 'No such blob, or the capability does not match.' } }
+]
+const shortHex = (v: unknown): unknown => JSON.parse(JSON.stringify(v, (_k, x: unknown) => x instanceof Uint8Array ? (x.length > 64 ? `sha256:${createHash('sha256').update(x).digest('hex')}` : hex(x)) : x))
+writeFileSync(new URL('blob.json', dir), JSON.stringify({
+  description: 'Frames of /0m1/blob/1.0.0 and /0m1/file/1.0.0 (docs/protocol-network.md "Blobs and direct files"): version(1)=0x01 | type(1) | reqId(4, BE) | ... Chunk data (65,553 bytes) is shown by its SHA-256 in "frame"; "bytes" is the whole frame.',
+  client: blobClientCases.map((c) => ({ name: c.name, frame: shortHex(c.frame), bytes: hex(encodeBlobClientFrame(c.frame)) })),
+  server: blobServerCases.map((c) => ({ name: c.name, frame: shortHex(c.frame), bytes: hex(encodeBlobServerFrame(c.frame)) }))
 }, null, 2) + '\n')
 
 const invitePath = new URL('invite.json', dir)

@@ -9,6 +9,7 @@ import { decodeInvite, encodeSignedInvite, inviteToLink, linkToInvite, verifyInv
 import { openPresence, presenceKey, sealPresence } from '../../src/e2ee/presence.ts'
 import { decodeDeliverFrame, encodeDeliverFrame } from '../../src/wire/deliver.ts'
 import { FrameReader, lengthPrefixed } from '../../src/net/frame-reader.ts'
+import { decodeBlobClientFrame, decodeBlobServerFrame, encodeBlobClientFrame, encodeBlobServerFrame } from '../../src/wire/blob.ts'
 
 interface EnvelopeCase { name: string, mailboxId: string, mailboxKey: string, nonce: string, innerType: number, body: string, envelope: string }
 interface PayloadCase { name: string, payload: unknown, bytes: string }
@@ -115,4 +116,19 @@ test('deliver vectors: decode gives the fields, re-encode is byte-equal, the str
       })
     }
   }
+})
+
+test('blob vectors (issue 12): client and server frames decode and re-encode byte-equal; the layout read by hand', () => {
+  const v = load('blob.json') as { client: Array<{ name: string, bytes: string }>, server: Array<{ name: string, bytes: string }> }
+  assert.equal(v.client.length, 4)
+  assert.equal(v.server.length, 5)
+  for (const c of v.client) {
+    const f = decodeBlobClientFrame(unhex(c.bytes))
+    assert.equal(hex(encodeBlobClientFrame(f)), c.bytes, c.name)
+    const b = unhex(c.bytes)
+    assert.equal(b[0], 1, 'version')
+    assert.equal(Buffer.from(b).readUInt32BE(2), f.reqId)
+    assert.equal(hex(b.subarray(6, 22)), hex(f.blobId))
+  }
+  for (const c of v.server) assert.equal(hex(encodeBlobServerFrame(decodeBlobServerFrame(unhex(c.bytes)))), c.bytes, c.name)
 })

@@ -57,6 +57,13 @@ export interface StatusView {
 export interface InviteView { link: string, qr: string, expiresAt: number }
 export interface SafetyNumberView { contactId: string, digits: string, scannable: string, verified: boolean }
 
+/** Issue 12: a file in a conversation and its transfer (src/messenger/files/types.ts FileView). */
+export interface FileView {
+  messageId: string, contactId: string, direction: 'in' | 'out', name: string, type: string, size: number
+  state: 'queued' | 'uploading' | 'on-relay' | 'downloading' | 'delivered' | 'failed', path?: 'direct' | 'relay'
+  chunks: number, doneChunks: number, bytes: number, percent: number, speed: number, failure?: string, relayCopies: number, at: number
+}
+
 export type ApiEvent =
   | { type: 'message', message: MessageView }
   | { type: 'message-state', message: MessageView }
@@ -66,6 +73,7 @@ export type ApiEvent =
   | { type: 'host-state', state: HostState }
   | { type: 'message-removed', contactId: string, id: string }
   | { type: 'contact-removed', contactId: string }
+  | { type: 'file', file: FileView }
 
 const TOKEN_KEY = '0m1-token'
 
@@ -128,6 +136,27 @@ export class Api {
     }
     return parsed as T
   }
+
+  /** Issue 12: bytes in or out (a file upload, a file's content), with the token; JSON errors as call() reads them. */
+  async bytes (method: string, path: string, body?: Blob): Promise<Blob> {
+    let res: Response
+    try {
+      res = await fetch(path, { method, headers: { Authorization: `Bearer ${this.#token}`, ...(body !== undefined ? { 'Content-Type': 'application/octet-stream' } : {}) }, body: body ?? null, cache: 'no-store' })
+    } catch {
+      throw new ApiFailure(0, NODE_DOWN, 'Your 0message1 node is not answering.')
+    }
+    if (!res.ok) {
+      const e = await res.json().catch(() => undefined) as { error?: { code?: string, message?: string } } | undefined
+      throw new ApiFailure(res.status, e?.error?.code ?? 'FAILED', e?.error?.message ?? `The node refused (HTTP ${res.status}).`)
+    }
+    return await res.blob()
+  }
+
+  files = async (id: string): Promise<FileView[]> => await this.call('GET', `/api/contacts/${encodeURIComponent(id)}/files`)
+  uploadFile = async (id: string, file: File): Promise<void> => {
+    await this.bytes('POST', `/api/contacts/${encodeURIComponent(id)}/files/upload?name=${encodeURIComponent(file.name)}`, file)
+  }
+  fileContent = async (messageId: string): Promise<Blob> => await this.bytes('GET', `/api/files/${encodeURIComponent(messageId)}/content`)
 
   state = async (): Promise<HostState> => (await this.call<{ state: HostState }>('GET', '/api/state')).state
   createAccount = async (name: string, passphrase?: string): Promise<void> => {

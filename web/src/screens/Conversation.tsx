@@ -10,6 +10,8 @@ import { Composer } from './Composer.tsx'
 import { MessageBubble } from './MessageBubble.tsx'
 // Issue 13: replies, edits, deletions, contact actions (web/src/chat/).
 import { MessageActions, ReplyBar, sendOrReply } from '../chat/MessageExtras.tsx'
+import { AttachButton, FileAttachment } from './FileAttachment.tsx'
+import { useFiles } from './useFiles.ts'
 
 /** Within this many pixels of the end, the reader counts as at the end (and follows new messages). */
 const AT_END_PX = 48
@@ -48,6 +50,7 @@ export function Conversation ({ api, contact, messages, disabledReason, onBack, 
   const seenCount = useRef(0)
   const unseenRef = useRef(0)
   unseenRef.current = unseen
+  const files = useFiles(api, contact.id, messages)
 
   // A new conversation opens at its end.
   useLayoutEffect(() => { atEnd.current = true; seenCount.current = 0; setUnseen(0); setFirstUnseen(undefined) }, [contact.id])
@@ -105,7 +108,11 @@ export function Conversation ({ api, contact, messages, disabledReason, onBack, 
               {contact.keyChange !== undefined && m.at > contact.keyChange.at && (prev?.at ?? 0) <= contact.keyChange.at && <KeyChangeLine contact={contact} onCompare={onKeyChange} />}
               {`${m.direction}-${m.id}` === firstUnseen && <p className='new-line' data-testid='new-line'><span>New messages</span></p>}
               {m.gapBefore !== undefined && m.gapBefore > 0 && <p className='gap'>{m.gapBefore} message(s) missing here</p>}
-              <MessageBubble m={m} actions={<MessageActions api={api} m={m} onReply={setReplyTo} onError={onError} />} />
+              {(() => {
+                const f = files.get(m.id)
+                const bubble = <MessageBubble m={m} actions={<MessageActions api={api} m={m} onReply={setReplyTo} onError={onError} />} />
+                return f === undefined ? bubble : <>{m.text !== '' && bubble}<FileAttachment api={api} file={f} onError={onError} /></>
+              })()}
             </div>
           )
         })}
@@ -117,6 +124,7 @@ export function Conversation ({ api, contact, messages, disabledReason, onBack, 
         </button>
       )}
       <ReplyBar to={replyTo} onCancel={() => { setReplyTo(undefined) }} />
+      <AttachButton api={api} contactId={contact.id} disabled={disabledReason !== undefined} onError={onError} />
       <Composer key={contact.id} to={contact.name} disabledReason={disabledReason} onSend={async (text) => { await sendOrReply(api, contact.id, text, replyTo); setReplyTo(undefined) }} onError={onError} />
     </div>
   )

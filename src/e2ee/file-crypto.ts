@@ -1,0 +1,70 @@
+// Per-file encryption (issue 12): a random key per file and libsodium's secretstream (XChaCha20-Poly1305), one
+// message per 64 KiB chunk, the last tagged FINAL. A truncated, reordered, replayed or altered chunk fails to open at
+// that chunk. Every plaintext chunk is padded to FILE_CHUNK_BYTES with zeros (the size is in the descriptor), so all
+// encrypted chunks have one size.
+import sodium from 'sodium-native'
+import { FILE_CHUNK_BYTES, FILE_CIPHER_CHUNK_BYTES, FILE_HEADER_BYTES, FILE_KEY_BYTES } from '../wire/file.ts'
+import { E2eeError } from './errors.ts'
+
+const TAG_MESSAGE = 0
+const TAG_FINAL = 3
+
+export function newFileKey (): Buffer {
+  const k = Buffer.alloc(FILE_KEY_BYTES)
+  sodium.randombytes_buf(k)
+  return k
+}
+
+/** Encrypts chunks in order; `header` goes into the descriptor. */
+export class FileSealer {
+  readonly header = Buffer.alloc(FILE_HEADER_BYTES)
+  private readonly state = Buffer.alloc(sodium.crypto_secretstream_xchacha20poly1305_STATEBYTES)
+
+  constructor (key: Uint8Array) {
+    sodium.crypto_secretstream_xchacha20poly1305_init_push(this.state, this.header, Buffer.from(key))
+  }
+
+  /** `plain`: at most FILE_CHUNK_BYTES; padded here. */
+  seal (plain: Uint8Array, last: boolean): Buffer {
+    if (plain.length > FILE_CHUNK_BYTES) throw new RangeError(`a chunk holds at most ${FILE_CHUNK_BYTES} bytes`)
+    const padded = Buffer.alloc(FILE_CHUNK_BYTES)
+    padded.set(plain)
+    const out = Buffer.alloc(FILE_CIPHER_CHUNK_BYTES)
+    sodium.crypto_secretstream_xchacha20poly1305_push(this.state, out, padded, null, last ? TAG_FINAL : TAG_MESSAGE)
+    return out
+  }
+}
+
+/** Opens chunks in order; throws E2eeError BAD_CHUNK for a chunk that does not verify or comes out of place. */
+export class FileOpener {
+  private readonly state = Buffer.alloc(sodium.crypto_secretstream_xchacha20poly1305_STATEBYTES)
+  private opened = 0
+
+  constructor (key: Uint8Array, header: Uint8Array, private readonly chunks: number) {
+    if (header.length !== FILE_HEADER_BYTES || key.length !== FILE_KEY_BYTES) throw new RangeError('bad file key or header length')
+    sodium.crypto_secretstream_xchacha20poly1305_init_pull(this.state, Buffer.from(header), Buffer.from(key))
+  }
+
+  get count (): number { return this.opened }
+
+  /** The padded plaintext of the next chunk. A failure leaves the state unchanged (the chunk can be fetched again). */
+  open (cipher: Uint8Array): Buffer {
+    if (cipher.length !== FILE_CIPHER_CHUNK_BYTES) throw new E2eeError('BAD_CHUNK', 'A file chunk has the wrong size.')
+    const before = Buffer.from(this.state)
+    const out = Buffer.alloc(FILE_CHUNK_BYTES)
+    const tag = Buffer.alloc(1)
+    try {
+      sodium.crypto_secretstream_xchacha20poly1305_pull(this.state, out, tag, Buffer.from(cipher.buffer, cipher.byteOffset, cipher.byteLength), null)
+    } catch (err) {
+      this.state.set(before)
+      throw new E2eeError('BAD_CHUNK', 'A file chunk did not verify: it was altered, or is not the expected chunk.', { cause: err })
+    }
+    const last = this.opened === this.chunks - 1
+    if ((tag[0] === TAG_FINAL) !== last) {
+      this.state.set(before)
+      throw new E2eeError('BAD_CHUNK', 'A file chunk is out of place (the stream ends early or goes on past its end).')
+    }
+    this.opened++
+    return out
+  }
+}

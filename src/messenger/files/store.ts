@@ -1,0 +1,84 @@
+// File transfers in the device store (schema v8, src/store/schema.ts): one row per file and direction.
+import type { Database } from '../../store/db.ts'
+import type { FileDescriptor } from '../../wire/file.ts'
+import type { FilePath, FileState } from './types.ts'
+
+export interface TransferRow {
+  readonly contactId: string
+  readonly messageId: string
+  readonly direction: 'in' | 'out'
+  readonly file: FileDescriptor
+  state: FileState
+  path: FilePath | undefined
+  done: number
+  failure: string | undefined
+  /** Outgoing: chunks each relay confirmed. */
+  relayCounts: Record<string, number>
+  readonly createdAt: number
+}
+
+interface Raw {
+  contact_id: string, message_id: string, direction: 'in' | 'out', name: string, type: string, size: number | bigint
+  sha256: Uint8Array, file_key: Uint8Array, header: Uint8Array, chunks: number | bigint, blob_id: Uint8Array, capability: Uint8Array
+  relays: string, state: string, path: string | null, done: number | bigint, failure: string | null, relay_counts: string, created_at: number | bigint
+}
+
+function toRow (r: Raw): TransferRow {
+  return {
+    contactId: r.contact_id,
+    messageId: r.message_id,
+    direction: r.direction,
+    file: {
+      name: r.name, type: r.type, size: Number(r.size), sha256: new Uint8Array(r.sha256), key: new Uint8Array(r.file_key), header: new Uint8Array(r.header),
+      chunks: Number(r.chunks), blobId: new Uint8Array(r.blob_id), capability: new Uint8Array(r.capability), relays: JSON.parse(r.relays) as string[]
+    },
+    state: r.state as FileState,
+    path: r.path === null ? undefined : r.path as FilePath,
+    done: Number(r.done),
+    failure: r.failure ?? undefined,
+    relayCounts: JSON.parse(r.relay_counts) as Record<string, number>,
+    createdAt: Number(r.created_at)
+  }
+}
+
+const COLS = 'contact_id, message_id, direction, name, type, size, sha256, file_key, header, chunks, blob_id, capability, relays, state, path, done, failure, relay_counts, created_at'
+
+export class FileStore {
+  constructor (private readonly db: Database) {}
+
+  insert (t: TransferRow, now: number): void {
+    const f = t.file
+    this.db.prepare(`INSERT OR IGNORE INTO file_transfers (${COLS}, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run([
+      t.contactId, t.messageId, t.direction, f.name, f.type, f.size, Buffer.from(f.sha256), Buffer.from(f.key), Buffer.from(f.header), f.chunks,
+      Buffer.from(f.blobId), Buffer.from(f.capability), JSON.stringify(f.relays), t.state, t.path ?? null, t.done, t.failure ?? null,
+      JSON.stringify(t.relayCounts), t.createdAt, now
+    ])
+  }
+
+  update (t: TransferRow, now: number): void {
+    this.db.prepare('UPDATE file_transfers SET state = ?, path = ?, done = ?, failure = ?, relay_counts = ?, updated_at = ? WHERE contact_id = ? AND message_id = ? AND direction = ?')
+      .run([t.state, t.path ?? null, t.done, t.failure ?? null, JSON.stringify(t.relayCounts), now, t.contactId, t.messageId, t.direction])
+  }
+
+  get (contactId: string, messageId: string, direction: 'in' | 'out'): TransferRow | undefined {
+    const r = this.db.prepare(`SELECT ${COLS} FROM file_transfers WHERE contact_id = ? AND message_id = ? AND direction = ?`).get([contactId, messageId, direction]) as Raw | undefined
+    return r === undefined ? undefined : toRow(r)
+  }
+
+  byMessage (messageId: string): TransferRow[] {
+    return (this.db.prepare(`SELECT ${COLS} FROM file_transfers WHERE message_id = ?`).all([messageId]) as unknown as Raw[]).map(toRow)
+  }
+
+  byBlob (blobId: Uint8Array, direction: 'in' | 'out'): TransferRow | undefined {
+    const r = this.db.prepare(`SELECT ${COLS} FROM file_transfers WHERE blob_id = ? AND direction = ?`).get([Buffer.from(blobId), direction]) as Raw | undefined
+    return r === undefined ? undefined : toRow(r)
+  }
+
+  list (contactId: string): TransferRow[] {
+    return (this.db.prepare(`SELECT ${COLS} FROM file_transfers WHERE contact_id = ? ORDER BY created_at`).all([contactId]) as unknown as Raw[]).map(toRow)
+  }
+
+  unfinished (): TransferRow[] {
+    return (this.db.prepare(`SELECT ${COLS} FROM file_transfers WHERE state NOT IN ('delivered', 'failed')`).all() as unknown as Raw[]).map(toRow)
+  }
+}

@@ -1,0 +1,777 @@
+// File transfers (issue 12): encrypt a file into padded secretstream chunks, announce it inside the conversation,
+// then stream the chunks straight to the contact on a direct (or hole-punched) connection, or park them on the
+// contact's relays for it to fetch. Both ends keep chunk-level progress, so an interrupted transfer continues from
+// the last confirmed chunk. Chunks stay encrypted in the data directory (files/); the key is only in the store.
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { mkdirSync } from 'node:fs'
+import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises'
+import { basename, join } from 'node:path'
+import type { Connection, Stream } from '@libp2p/interface'
+import { lpStream } from '@libp2p/utils'
+import { E2eeError } from '../../e2ee/errors.ts'
+import { FileOpener, FileSealer, newFileKey } from '../../e2ee/file-crypto.ts'
+import type { BlobChannel, BlobRef } from '../../net/blob-client.ts'
+import { NetError } from '../../net/errors.ts'
+import type { Logger } from '../../platform/logger.ts'
+import type { Database } from '../../store/db.ts'
+import { decodeBlobClientFrame, encodeBlobServerFrame, MAX_BLOB_FRAME_BYTES, MAX_BLOB_PUTS_IN_FLIGHT, type BlobServerFrame } from '../../wire/blob.ts'
+import { WireError } from '../../wire/errors.ts'
+import {
+  BLOB_CAPABILITY_BYTES, BLOB_ID_BYTES, chunkCount, FILE_CHUNK_BYTES, FILE_CIPHER_CHUNK_BYTES, MAX_FILE_NAME_BYTES, MAX_FILE_TYPE_BYTES,
+  type FileDescriptor
+} from '../../wire/file.ts'
+import { MAX_RELAYS } from '../../wire/payload.ts'
+import { MessengerError } from '../errors.ts'
+import type { ContactPort } from '../ports.ts'
+import type { MessageView, MessengerEvent } from '../types.ts'
+import { FileStore, type TransferRow } from './store.ts'
+import type { FilesPort, FileView } from './types.ts'
+import { guessType } from './media-type.ts'
+
+/** The default largest file (issue 12: 100 MB); `maxFileBytes` (host option, `--max-file-mb`) changes it. */
+export const DEFAULT_MAX_FILE_BYTES = 100 * 1024 * 1024
+/** Relays a file is parked on when the contact has them: one may die or lose the blob before the contact comes. */
+export const FILE_RELAY_COPIES = 2
+/** How long the sender keeps trying the direct path (the announcement opens the connection and must arrive first)
+ * before it parks the chunks on relays. */
+export const DIRECT_WAIT_MS = 6_000
+const DIRECT_POLL_MS = 300
+/** Gets in flight per relay download: keeps a relay link busy without buffering more than 512 KiB. */
+export const DOWNLOAD_PREFETCH = 8
+/** Retry delays while nothing can move (relays unreachable or full, blob not parked yet): 0.5 s doubling to 15 s. */
+export const FILE_RETRY_MIN_MS = 500
+export const FILE_RETRY_MAX_MS = 15_000
+/** How often the sender asks the relays whether a parked file was fetched: 1 s doubling to 5 min (and at once
+ * when the announcement's state changes). */
+export const FETCHED_CHECK_MIN_MS = 1_000
+export const FETCHED_CHECK_MAX_MS = 300_000
+/** Progress events at most this often per transfer (and at every state change). */
+const PROGRESS_EVENT_MS = 200
+/** The directory under the data directory that holds encrypted chunks. */
+export const FILES_DIR = 'files'
+
+export interface FileNet {
+  withBlobStore: <T>(relayAddr: string, slot: 'send' | 'fetch', fn: (ch: BlobChannel) => Promise<T>) => Promise<T>
+  openFileStream: (peerId: string) => Promise<BlobChannel | undefined>
+}
+
+export interface FileCore {
+  send: (contactId: string, text: string, o: { file: FileDescriptor }) => Promise<MessageView>
+  subscribe: (listener: (e: MessengerEvent) => void) => () => void
+  publish: (e: MessengerEvent) => void
+  messages: (contactId: string, o?: { limit?: number }) => Promise<MessageView[]>
+}
+
+export interface FileTransfersOptions {
+  readonly db: Database
+  readonly dataDir: string
+  readonly maxBytes?: number | undefined
+  readonly net: () => FileNet | undefined
+  readonly contact: (id: string) => ContactPort | undefined
+  readonly core: FileCore
+  readonly logger: Logger
+  readonly now?: () => number
+}
+
+/** What a test can count about one transfer in this process (resumption and refetch assertions). */
+export interface TransferStats {
+  /** Outgoing: chunks put on the direct stream, and on relays. */
+  sentDirect: number
+  sentRelay: number
+  /** Incoming: chunks fetched from relays and received direct, the chunk this run resumed at, chunks refused as bad. */
+  fetched: number
+  receivedDirect: number
+  resumedAt: number
+  badChunks: number
+}
+
+interface Incoming {
+  row: TransferRow
+  fh: FileHandle
+  opener: FileOpener
+  hash: ReturnType<typeof createHash>
+  direct: number
+  lock: Promise<unknown>
+  finished: boolean
+  /** Group durability for the direct stream: the fdatasync running now, and the one queued behind it. */
+  syncing: Promise<void> | undefined
+  syncQueued: Promise<void> | undefined
+}
+
+interface Run { start: number, startDone: number, lastEvent: number }
+
+function hex (b: Uint8Array): string { return Buffer.from(b).toString('hex') }
+
+/** Plaintext bytes in chunk i of a file. */
+function plainLength (f: FileDescriptor, i: number): number {
+  return i === f.chunks - 1 ? f.size - i * FILE_CHUNK_BYTES : FILE_CHUNK_BYTES
+}
+
+function refOf (f: FileDescriptor): BlobRef { return { blobId: f.blobId, capability: f.capability } }
+
+export class FileTransfers implements FilesPort {
+  readonly maxBytes: number
+  readonly #o: FileTransfersOptions
+  readonly #store: FileStore
+  readonly #dir: string
+  readonly #log: Logger
+  readonly #now: () => number
+  readonly #running = new Map<string, Promise<void>>()
+  readonly #incoming = new Map<string, Promise<Incoming>>()
+  readonly #runs = new Map<string, Run>()
+  readonly #stats = new Map<string, TransferStats>()
+  readonly #wakers = new Map<string, () => void>()
+  #unsubscribe: (() => void) | undefined
+  #stopped = false
+
+  constructor (o: FileTransfersOptions) {
+    this.#o = o
+    this.maxBytes = o.maxBytes ?? DEFAULT_MAX_FILE_BYTES
+    if (!Number.isSafeInteger(this.maxBytes) || this.maxBytes <= 0) throw new RangeError('maxBytes must be a positive integer')
+    this.#store = new FileStore(o.db)
+    this.#dir = join(o.dataDir, FILES_DIR)
+    mkdirSync(this.#dir, { recursive: true, mode: 0o700 })
+    this.#log = o.logger
+    this.#now = o.now ?? Date.now
+  }
+
+  /** Resumes unfinished transfers and starts downloads as announcements arrive. */
+  start (): void {
+    this.#unsubscribe = this.#o.core.subscribe((e) => {
+      if (e.type === 'message' && e.message.direction === 'in') {
+        const row = this.#store.get(e.message.contactId, e.message.id, 'in')
+        if (row !== undefined) this.#kick(row)
+      }
+    })
+    for (const row of this.#store.unfinished()) this.#kick(row)
+  }
+
+  async stop (): Promise<void> {
+    this.#stopped = true
+    this.#unsubscribe?.()
+    for (const w of this.#wakers.values()) w()
+    await Promise.allSettled([...this.#running.values()])
+    for (const p of this.#incoming.values()) await p.then(async (inc) => { await inc.fh.close() }, () => {})
+    this.#incoming.clear()
+  }
+
+  /** Wakes waiting transfers (a contact came online, the network changed). */
+  wake (): void {
+    for (const w of this.#wakers.values()) w()
+  }
+
+  statsForTest (messageId: string): TransferStats | undefined {
+    return this.#stats.get(messageId)
+  }
+
+  #statsOf (messageId: string): TransferStats {
+    let s = this.#stats.get(messageId)
+    if (s === undefined) { s = { sentDirect: 0, sentRelay: 0, fetched: 0, receivedDirect: 0, resumedAt: 0, badChunks: 0 }; this.#stats.set(messageId, s) }
+    return s
+  }
+
+  // ---- the API -----------------------------------------------------------------------------------
+
+  async sendBytes (contactId: string, name: string, bytes: Uint8Array, text = ''): Promise<{ message: MessageView, file: FileView }> {
+    if (bytes.length > this.maxBytes) {
+      throw new MessengerError('FILE_TOO_LARGE', `The file is ${mb(bytes.length)} MB and files may be at most ${mb(this.maxBytes)} MB; nothing was sent.`)
+    }
+    // Staged in the private files directory (0700) for the one read that encrypts it, then removed.
+    const staged = join(this.#dir, `upload-${randomBytes(8).toString('hex')}`)
+    const fh = await open(staged, 'w', 0o600)
+    try {
+      await fh.write(bytes)
+      await fh.close()
+      return await this.send(contactId, staged, text, name)
+    } finally {
+      await fh.close().catch(() => {})
+      await rm(staged, { force: true })
+    }
+  }
+
+  async send (contactId: string, path: string, text = '', asName?: string): Promise<{ message: MessageView, file: FileView }> {
+    if (this.#stopped) throw new MessengerError('STOPPED', 'The messenger is stopped.')
+    const contact = this.#o.contact(contactId)
+    if (contact === undefined) throw new MessengerError('UNKNOWN_CONTACT', 'No contact with that id.')
+    let size: number
+    try {
+      const st = await stat(path)
+      if (!st.isFile()) throw new Error('not a file')
+      size = st.size
+    } catch (err) {
+      throw new MessengerError('FILE_UNREADABLE', 'That file could not be read; check the path.', { cause: err })
+    }
+    if (size > this.maxBytes) {
+      throw new MessengerError('FILE_TOO_LARGE', `The file is ${mb(size)} MB and files may be at most ${mb(this.maxBytes)} MB; nothing was sent.`)
+    }
+    const name = fitUtf8(asName ?? basename(path), MAX_FILE_NAME_BYTES)
+    const file = await this.#seal(path, size, name, guessType(name).slice(0, MAX_FILE_TYPE_BYTES), contact.theirRelays.slice(0, MAX_RELAYS))
+    const message = await this.#o.core.send(contactId, text, { file })
+    const row: TransferRow = { contactId, messageId: message.id, direction: 'out', file, state: 'queued', path: undefined, done: 0, failure: undefined, relayCounts: {}, createdAt: this.#now() }
+    this.#store.insert(row, this.#now())
+    this.#changed(row, true)
+    this.#kick(row)
+    return { message, file: this.#view(row) }
+  }
+
+  list (contactId: string): FileView[] {
+    return this.#store.list(contactId).map((r) => this.#view(r))
+  }
+
+  get (messageId: string): FileView | undefined {
+    const row = this.#row(messageId)
+    return row === undefined ? undefined : this.#view(row)
+  }
+
+  #row (messageId: string): TransferRow | undefined {
+    const rows = this.#store.byMessage(messageId)
+    return rows.find((r) => r.direction === 'in') ?? rows[0]
+  }
+
+  async save (messageId: string, outPath: string): Promise<FileView> {
+    const { row, bytes } = await this.#decrypt(messageId)
+    const tmp = `${outPath}.0m1-partial`
+    try {
+      const fh = await open(tmp, 'w', 0o600)
+      try { await fh.write(bytes); await fh.sync() } finally { await fh.close() }
+      await rename(tmp, outPath)
+    } catch (err) {
+      await rm(tmp, { force: true })
+      throw new MessengerError('FILE_UNREADABLE', 'The file could not be written there; check the path and permissions.', { cause: err })
+    }
+    return this.#view(row)
+  }
+
+  async read (messageId: string): Promise<{ file: FileView, bytes: Buffer }> {
+    const { row, bytes } = await this.#decrypt(messageId)
+    return { file: this.#view(row), bytes }
+  }
+
+  /** The plaintext of a complete file, checked against its hash again (the chunks at rest could have been altered). */
+  async #decrypt (messageId: string): Promise<{ row: TransferRow, bytes: Buffer }> {
+    const row = this.#row(messageId)
+    if (row === undefined) throw new MessengerError('UNKNOWN_FILE', 'No file in that message.')
+    if (row.direction === 'in' && row.state !== 'delivered') throw new MessengerError('FILE_NOT_READY', 'That file has not been received completely yet.')
+    const f = row.file
+    const fh = await open(this.#chunkPath(row), 'r')
+    try {
+      const opener = new FileOpener(f.key, f.header, f.chunks)
+      const out = Buffer.alloc(f.size)
+      const buf = Buffer.alloc(FILE_CIPHER_CHUNK_BYTES)
+      for (let i = 0; i < f.chunks; i++) {
+        await readFull(fh, buf, i * FILE_CIPHER_CHUNK_BYTES)
+        opener.open(buf).copy(out, i * FILE_CHUNK_BYTES, 0, plainLength(f, i))
+      }
+      if (!timingSafeEqual(createHash('sha256').update(out).digest(), f.sha256)) throw new E2eeError('BAD_CHUNK', 'The stored file does not match its hash.')
+      return { row, bytes: out }
+    } finally {
+      await fh.close()
+    }
+  }
+
+  // ---- sending -----------------------------------------------------------------------------------
+
+  #chunkPath (row: { direction: 'in' | 'out', file: FileDescriptor }): string {
+    return join(this.#dir, `${row.direction}-${hex(row.file.blobId)}.chunks`)
+  }
+
+  /** Encrypts the file into its chunk file (durable before the announcement leaves) and returns its descriptor. */
+  async #seal (path: string, size: number, name: string, type: string, relays: string[]): Promise<FileDescriptor> {
+    const key = newFileKey()
+    const blobId = new Uint8Array(randomBytes(BLOB_ID_BYTES))
+    const capability = new Uint8Array(randomBytes(BLOB_CAPABILITY_BYTES))
+    const sealer = new FileSealer(key)
+    const chunks = chunkCount(size)
+    const hash = createHash('sha256')
+    const target = join(this.#dir, `out-${hex(blobId)}.chunks`)
+    let src: FileHandle
+    try {
+      src = await open(path, 'r')
+    } catch (err) {
+      throw new MessengerError('FILE_UNREADABLE', 'That file could not be read; check the path.', { cause: err })
+    }
+    const out = await open(target, 'w', 0o600)
+    try {
+      const buf = Buffer.alloc(FILE_CHUNK_BYTES)
+      let total = 0
+      for (let i = 0; i < chunks; i++) {
+        const n = await readFull(src, buf, i * FILE_CHUNK_BYTES)
+        total += n
+        hash.update(buf.subarray(0, n))
+        await out.write(sealer.seal(buf.subarray(0, n), i === chunks - 1), 0, FILE_CIPHER_CHUNK_BYTES, i * FILE_CIPHER_CHUNK_BYTES)
+      }
+      if (total !== size || (await src.stat()).size !== size) throw new MessengerError('FILE_UNREADABLE', 'The file changed while it was being read; send it again.')
+      await out.sync()
+    } catch (err) {
+      await out.close()
+      await rm(target, { force: true })
+      throw err
+    } finally {
+      await src.close()
+    }
+    await out.close()
+    return { name, type, size, sha256: new Uint8Array(hash.digest()), key: new Uint8Array(key), header: new Uint8Array(sealer.header), chunks, blobId, capability, relays }
+  }
+
+  #kick (row: TransferRow): void {
+    const key = `${row.direction}/${row.contactId}/${row.messageId}`
+    if (this.#stopped || this.#running.has(key)) return
+    const run = (row.direction === 'out' ? this.#runOutgoing(row) : this.#runIncoming(row))
+      .catch((err: unknown) => { this.#log.warn('file-transfer-crashed', { error: err instanceof Error ? err.name : typeof err }) })
+      .finally(() => { this.#running.delete(key); this.#wakers.delete(key) })
+    this.#running.set(key, run)
+  }
+
+  async #sleep (row: TransferRow, ms: number): Promise<void> {
+    const key = `${row.direction}/${row.contactId}/${row.messageId}`
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(done, ms)
+      t.unref()
+      function done (): void { clearTimeout(t); resolve() }
+      this.#wakers.set(key, done)
+    })
+  }
+
+  async #readChunk (fh: FileHandle, i: number): Promise<Uint8Array> {
+    const buf = Buffer.alloc(FILE_CIPHER_CHUNK_BYTES)
+    await readFull(fh, buf, i * FILE_CIPHER_CHUNK_BYTES)
+    return buf
+  }
+
+  async #runOutgoing (row: TransferRow): Promise<void> {
+    const fh = await open(this.#chunkPath(row), 'r')
+    const stats = this.#statsOf(row.messageId)
+    try {
+      let delay = FILE_RETRY_MIN_MS
+      while (!this.#stopped && row.state !== 'delivered' && row.state !== 'failed') {
+        if (row.state === 'on-relay' && this.#copies(row) >= this.#wanted(row)) { await this.#watchFetched(row); return }
+        // 1. Straight to the contact, when a direct connection is (or soon is) open.
+        if (row.state !== 'on-relay' && await this.#tryDirect(row, fh, stats)) return
+        // 2. Parked on the contact's relays.
+        const progressed = await this.#park(row, fh, stats)
+        if (this.#copies(row) >= this.#wanted(row)) { await this.#watchFetched(row); return }
+        if (progressed) delay = FILE_RETRY_MIN_MS
+        await this.#sleep(row, delay)
+        delay = Math.min(FILE_RETRY_MAX_MS, delay * 2)
+      }
+    } finally {
+      await fh.close()
+    }
+  }
+
+  /**
+   * A parked file is delivered once the contact fetched it: it then deletes the blob from the relays, so the sender
+   * asks them (the status of its own blob) now and then, and at once when the announcement's state changes (the
+   * contact came online). Gone from every relay that held it: delivered. Costs one small request per relay per
+   * check; the relay sees the uploader's short-lived identity ask about its blob (docs/threat-model.md).
+   */
+  async #watchFetched (row: TransferRow): Promise<void> {
+    const key = `${row.direction}/${row.contactId}/${row.messageId}`
+    const off = this.#o.core.subscribe((e) => { if (e.type === 'message-state' && e.message.id === row.messageId) this.#wakers.get(key)?.() })
+    try {
+      let delay = FETCHED_CHECK_MIN_MS
+      while (!this.#stopped) {
+        await this.#sleep(row, delay)
+        delay = Math.min(FETCHED_CHECK_MAX_MS, delay * 2)
+        const net = this.#o.net()
+        // stop() may have run during the sleep (the compiler narrows #stopped as if not).
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
+        if (net === undefined || this.#stopped) continue
+        const holders = row.file.relays.filter((r) => row.relayCounts[r] === row.file.chunks)
+        let gone = 0
+        for (const relay of holders) {
+          try {
+            await net.withBlobStore(relay, 'send', async (ch) => { await ch.status(refOf(row.file)) })
+          } catch (err) {
+            if (NetError.is(err, 'NOT_FOUND')) gone++
+          }
+        }
+        if (holders.length > 0 && gone === holders.length) {
+          this.#set(row, { state: 'delivered', path: 'relay', done: row.file.chunks })
+          return
+        }
+      }
+    } finally {
+      off()
+    }
+  }
+
+  #wanted (row: TransferRow): number { return Math.min(FILE_RELAY_COPIES, row.file.relays.length) }
+  #copies (row: TransferRow): number { return row.file.relays.filter((r) => row.relayCounts[r] === row.file.chunks).length }
+
+  /** Streams the chunks the contact has not confirmed on a direct connection; true once all are confirmed. */
+  async #tryDirect (row: TransferRow, fh: FileHandle, stats: TransferStats): Promise<boolean> {
+    const peerId = this.#o.contact(row.contactId)?.theirPeerId
+    if (peerId === undefined) return false
+    const until = this.#now() + DIRECT_WAIT_MS
+    while (!this.#stopped && this.#now() < until) {
+      const net = this.#o.net()
+      const ch = await net?.openFileStream(peerId).catch(() => undefined)
+      if (ch === undefined) {
+        // The announcement went to the contact's mailbox: it is not reachable now, so no connection is coming.
+        const m = (await this.#o.core.messages(row.contactId, { limit: 64 })).find((x) => x.id === row.messageId && x.direction === 'out')
+        if (m?.state === 'stored' || m?.path === 'mailbox') return false
+        await this.#sleep(row, DIRECT_POLL_MS)
+        continue
+      }
+      try {
+        const from = await ch.status(refOf(row.file))
+        this.#set(row, { state: 'uploading', path: 'direct', done: Math.max(row.done, from), failure: undefined })
+        this.#startRun(row)
+        await ch.putFrom(refOf(row.file), row.file.chunks, from, async (i) => { stats.sentDirect++; return await this.#readChunk(fh, i) }, (n) => {
+          if (n > row.done) { row.done = n; this.#progress(row) }
+        })
+        this.#set(row, { state: 'delivered', path: 'direct', done: row.file.chunks })
+        return true
+      } catch (err) {
+        // NOT_FOUND: the announcement has not been opened there yet; anything else: the stream broke (the contact
+        // went away) and the rest goes by relay, from what it confirmed.
+        this.#store.update(row, this.#now())
+        if (!NetError.is(err, 'NOT_FOUND')) { this.#log.debug('file-direct-failed', { error: NetError.is(err) ? err.code : (err as Error).name }); return false }
+        await this.#sleep(row, DIRECT_POLL_MS)
+      } finally {
+        await ch.close()
+      }
+    }
+    return false
+  }
+
+  /** Uploads to the contact's relays until FILE_RELAY_COPIES hold it; true if any chunk moved. */
+  async #park (row: TransferRow, fh: FileHandle, stats: TransferStats): Promise<boolean> {
+    const f = row.file
+    const net = this.#o.net()
+    if (net === undefined || f.relays.length === 0) {
+      this.#set(row, { failure: 'Waiting: the contact is not reachable directly and has no relay to park the file on.' })
+      return false
+    }
+    let progressed = false
+    const reasons: string[] = []
+    for (const relay of f.relays) {
+      if (this.#copies(row) >= this.#wanted(row)) break
+      if (row.relayCounts[relay] === f.chunks) continue
+      try {
+        await net.withBlobStore(relay, 'send', async (ch) => {
+          let from: number
+          try {
+            from = await ch.status(refOf(f))
+          } catch (err) {
+            if (!NetError.is(err, 'NOT_FOUND')) throw err
+            from = row.done // nothing there yet: park only what the contact has not confirmed
+          }
+          if (row.state !== 'on-relay') this.#set(row, { state: 'uploading', path: 'relay' })
+          this.#startRun(row)
+          await ch.putFrom(refOf(f), f.chunks, from, async (i) => { stats.sentRelay++; return await this.#readChunk(fh, i) }, (n) => {
+            row.relayCounts[relay] = n
+            progressed = true
+            this.#progress(row)
+          })
+          row.relayCounts[relay] = f.chunks
+        })
+        this.#set(row, { state: 'on-relay', path: 'relay', failure: undefined })
+      } catch (err) {
+        const reason = NetError.is(err, 'REFUSED') ? err.message : 'a relay could not be reached'
+        reasons.push(reason)
+        this.#log.debug('file-park-failed', { reason: NetError.is(err) ? (err.reason ?? err.code) : (err as Error).name })
+        this.#store.update(row, this.#now())
+      }
+    }
+    if (this.#copies(row) === 0) this.#set(row, { state: 'queued', failure: `Waiting to retry: ${reasons[0] ?? 'no relay took the file'}` })
+    return progressed
+  }
+
+  // ---- receiving ---------------------------------------------------------------------------------
+
+  /** Called inside the commit that stores an incoming file message (src/messenger/messenger.ts #record). */
+  announced (contactId: string, messageId: string, file: FileDescriptor, now: number): void {
+    this.#store.insert({ contactId, messageId, direction: 'in', file, state: 'queued', path: undefined, done: 0, failure: undefined, relayCounts: {}, createdAt: now }, now)
+  }
+
+  #openIncoming (row: TransferRow): Promise<Incoming> {
+    const key = hex(row.file.blobId)
+    let p = this.#incoming.get(key)
+    if (p === undefined) {
+      p = this.#loadIncoming(row)
+      this.#incoming.set(key, p)
+      p.catch(() => { this.#incoming.delete(key) })
+    }
+    return p
+  }
+
+  /** Opens the chunk file and replays what it holds: the chunks that verify are the confirmed ones. */
+  async #loadIncoming (row: TransferRow): Promise<Incoming> {
+    const f = row.file
+    const path = this.#chunkPath(row)
+    const fh = await open(path, 'a+', 0o600).then(async (h) => { await h.close(); return await open(path, 'r+') })
+    const opener = new FileOpener(f.key, f.header, f.chunks)
+    const hash = createHash('sha256')
+    const size = (await fh.stat()).size
+    const whole = Math.min(f.chunks, Math.floor(size / FILE_CIPHER_CHUNK_BYTES))
+    const buf = Buffer.alloc(FILE_CIPHER_CHUNK_BYTES)
+    let done = 0
+    for (; done < whole; done++) {
+      await readFull(fh, buf, done * FILE_CIPHER_CHUNK_BYTES)
+      try { hash.update(opener.open(buf).subarray(0, plainLength(f, done))) } catch { break }
+    }
+    await fh.truncate(done * FILE_CIPHER_CHUNK_BYTES)
+    row.done = done
+    this.#statsOf(row.messageId).resumedAt = done
+    return { row, fh, opener, hash, direct: 0, lock: Promise.resolve(), finished: false, syncing: undefined, syncQueued: undefined }
+  }
+
+  /**
+   * Resolves once every chunk written before the call is on disk. Callers share syncs: one queued behind the running
+   * one covers everyone who asks meanwhile (16 chunks in flight cost about one fdatasync, not 16).
+   */
+  async #durable (inc: Incoming): Promise<void> {
+    inc.syncQueued ??= (inc.syncing ?? Promise.resolve()).catch(() => {}).then(async () => {
+      inc.syncQueued = undefined
+      const p = inc.finished ? Promise.resolve() : inc.fh.datasync()
+      inc.syncing = p
+      await p
+    })
+    await inc.syncQueued
+  }
+
+  /** Verifies chunk `index` (the next one) and writes it (durable: #durable; a crash before loses only chunks the
+   * replay then finds missing); chunks already held are ignored. */
+  async #append (inc: Incoming, index: number, cipher: Uint8Array): Promise<void> {
+    const run = inc.lock.then(async () => {
+      const row = inc.row
+      if (index < row.done) return
+      if (index > row.done) throw new NetError('REFUSED', `Send chunk ${row.done} next.`, { reason: 'OUT_OF_ORDER' })
+      const plain = inc.opener.open(cipher)
+      await inc.fh.write(cipher, 0, FILE_CIPHER_CHUNK_BYTES, index * FILE_CIPHER_CHUNK_BYTES)
+      inc.hash.update(plain.subarray(0, plainLength(row.file, index)))
+      row.done = index + 1
+      if (row.done === row.file.chunks) await this.#complete(inc)
+      else this.#progress(row)
+    })
+    inc.lock = run.catch(() => {})
+    await run
+  }
+
+  async #complete (inc: Incoming): Promise<void> {
+    const row = inc.row
+    await inc.fh.datasync()
+    inc.finished = true
+    const ok = timingSafeEqual(inc.hash.digest(), row.file.sha256)
+    if (!ok) {
+      this.#set(row, { state: 'failed', failure: 'The file received does not match the hash its sender announced; it was discarded.' })
+      await rm(this.#chunkPath(row), { force: true })
+    } else {
+      this.#set(row, { state: 'delivered', failure: undefined })
+    }
+    await inc.fh.close()
+    this.#incoming.delete(hex(row.file.blobId))
+    // The relays need not keep it any longer (best effort; they expire it anyway).
+    const net = this.#o.net()
+    if (net !== undefined && ok) {
+      for (const relay of row.file.relays) {
+        net.withBlobStore(relay, 'fetch', async (ch) => { await ch.delete(refOf(row.file)) }).catch(() => {})
+      }
+    }
+  }
+
+  async #runIncoming (row0: TransferRow): Promise<void> {
+    const inc = await this.#openIncoming(row0)
+    const row = inc.row
+    const stats = this.#statsOf(row.messageId)
+    if (row.done === row.file.chunks) { if (!inc.finished) await inc.lock.then(async () => { if (!inc.finished) await this.#complete(inc) }); return }
+    let delay = FILE_RETRY_MIN_MS
+    const badAt = new Map<string, number>()
+    while (!this.#stopped && !inc.finished) {
+      if (inc.direct > 0) { await this.#sleep(row, FILE_RETRY_MAX_MS); continue }
+      let progressed = false
+      const net = this.#o.net()
+      for (const relay of row.file.relays) {
+        // inc changes under the awaits (the direct stream, completion); the compiler narrows it as if not.
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
+        if (inc.finished || inc.direct > 0 || net === undefined) break
+        if (badAt.get(relay) === row.done) continue
+        try {
+          await net.withBlobStore(relay, 'fetch', async (ch) => {
+            const ahead = new Map<number, Promise<Uint8Array>>()
+            while (!inc.finished && inc.direct === 0 && !this.#stopped) {
+              const i = row.done
+              for (let j = i; j < Math.min(row.file.chunks, i + DOWNLOAD_PREFETCH); j++) {
+                if (!ahead.has(j)) { const g = ch.get(refOf(row.file), j); g.catch(() => {}); ahead.set(j, g) }
+              }
+              const data = await (ahead.get(i) as Promise<Uint8Array>)
+              ahead.delete(i)
+              stats.fetched++
+              if (row.state !== 'downloading') { this.#set(row, { state: 'downloading', path: 'relay', failure: undefined }); this.#startRun(row) }
+              try {
+                await this.#append(inc, i, data)
+              } catch (err) {
+                if (E2eeError.is(err, 'BAD_CHUNK')) { stats.badChunks++; badAt.set(relay, i); this.#log.warn('file-chunk-refused', { from: 'relay' }) }
+                throw err
+              }
+              progressed = true
+            }
+          })
+        } catch (err) {
+          this.#log.debug('file-fetch-stopped', { error: NetError.is(err) ? err.code : E2eeError.is(err) ? err.code : (err as Error).name })
+        }
+      }
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
+      if (inc.finished || this.#stopped) return
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
+      if (progressed) delay = FILE_RETRY_MIN_MS
+      await this.#sleep(row, delay)
+      delay = Math.min(FILE_RETRY_MAX_MS, delay * 2)
+    }
+  }
+
+  /** Serves an inbound /0m1/file/1.0.0 stream: the contact streams the chunks of a file it announced. */
+  readonly handleStream = (stream: Stream, _connection: Connection): void => {
+    this.#serveStream(stream).catch((err: unknown) => {
+      this.#log.debug('file-stream-error', { error: (err as Error).name })
+      stream.abort(err instanceof Error ? err : new Error('file stream failed'))
+    })
+  }
+
+  async #serveStream (stream: Stream): Promise<void> {
+    const lp = lpStream(stream, { maxDataLength: MAX_BLOB_FRAME_BYTES, maxBufferSize: MAX_BLOB_PUTS_IN_FLIGHT * (MAX_BLOB_FRAME_BYTES + 8) })
+    let inc: Incoming | undefined
+    const notFound = (reqId: number): BlobServerFrame => ({ type: 'error', reqId, reason: 'NOT_FOUND', message: 'No such file, or the capability does not match.' })
+    // Answers go out in request order; puts overlap (write, then a shared fdatasync) up to the sender's window.
+    let answers: Promise<void> = Promise.resolve()
+    let failed: Error | undefined
+    const inFlight = new Set<Promise<unknown>>()
+    const answer = (work: Promise<BlobServerFrame>): void => {
+      work.catch(() => {})
+      const p = answers.then(async () => { await lp.write(encodeBlobServerFrame(await work)) })
+      answers = p.catch((err: unknown) => { failed ??= err instanceof Error ? err : new Error('file answer failed') })
+      inFlight.add(p)
+      void p.catch(() => {}).finally(() => { inFlight.delete(p) })
+    }
+    try {
+      for (;;) {
+        while (inFlight.size >= MAX_BLOB_PUTS_IN_FLIGHT) await Promise.race(inFlight).catch(() => {})
+        if (failed !== undefined) throw failed
+        let raw: Uint8Array
+        try { raw = (await lp.read()).subarray() } catch (err) {
+          if ((err as Error).name === 'UnexpectedEOFError') { await answers; await stream.close().catch(() => {}); return }
+          throw err
+        }
+        let f
+        try { f = decodeBlobClientFrame(raw) } catch (err) {
+          if (!WireError.is(err)) throw err
+          await answers
+          await lp.write(encodeBlobServerFrame({ type: 'error', reqId: 0, reason: 'BAD_FRAME', message: err.message }))
+          await stream.close().catch(() => {})
+          return
+        }
+        const row = inc?.row ?? this.#store.byBlob(f.blobId, 'in')
+        if (row === undefined || !timingSafeEqual(row.file.blobId, f.blobId) || !timingSafeEqual(row.file.capability, f.capability) || f.type === 'get' || f.type === 'delete') {
+          answer(Promise.resolve(notFound(f.reqId)))
+          continue
+        }
+        if (inc === undefined) {
+          inc = await this.#openIncoming(row)
+          inc.direct++
+        }
+        const cur = inc
+        const reqId = f.reqId
+        if (f.type === 'status') {
+          if (cur.row.state !== 'delivered') { this.#set(cur.row, { state: 'downloading', path: 'direct', failure: undefined }); this.#startRun(cur.row) }
+          answer(Promise.resolve({ type: 'have', reqId, count: cur.row.done, chunks: cur.row.file.chunks }))
+          continue
+        }
+        const index = f.index
+        answer(this.#append(cur, index, f.data).then(async (): Promise<BlobServerFrame> => {
+          await this.#durable(cur)
+          this.#statsOf(cur.row.messageId).receivedDirect++
+          return { type: 'stored', reqId, index }
+        }, (err: unknown): BlobServerFrame => {
+          if (E2eeError.is(err, 'BAD_CHUNK')) this.#statsOf(cur.row.messageId).badChunks++
+          return { type: 'error', reqId, reason: NetError.is(err, 'REFUSED') ? 'OUT_OF_ORDER' : 'BAD_FRAME', message: 'The chunk was refused; send it again.' }
+        }))
+      }
+    } finally {
+      if (inc !== undefined) {
+        inc.direct--
+        // The relay path takes over where the stream stopped.
+        if (!inc.finished) { this.#kick(inc.row); this.wake() }
+      }
+    }
+  }
+
+  // ---- state and events --------------------------------------------------------------------------
+
+  #startRun (row: TransferRow): void {
+    this.#runs.set(`${row.direction}/${row.messageId}`, { start: this.#now(), startDone: row.done, lastEvent: 0 })
+  }
+
+  #set (row: TransferRow, patch: Partial<Pick<TransferRow, 'state' | 'path' | 'done' | 'failure'>>): void {
+    if ('state' in patch && patch.state !== undefined) row.state = patch.state
+    if ('path' in patch) row.path = patch.path
+    if ('done' in patch && patch.done !== undefined) row.done = patch.done
+    if ('failure' in patch) row.failure = patch.failure
+    this.#changed(row, true)
+  }
+
+  #progress (row: TransferRow): void {
+    this.#changed(row, false)
+  }
+
+  #changed (row: TransferRow, force: boolean): void {
+    const run = this.#runs.get(`${row.direction}/${row.messageId}`)
+    const now = this.#now()
+    if (!force && run !== undefined && now - run.lastEvent < PROGRESS_EVENT_MS) return
+    if (run !== undefined) run.lastEvent = now
+    if (this.#stopped) return
+    this.#store.update(row, now)
+    this.#o.core.publish({ type: 'file', file: this.#view(row) })
+  }
+
+  #view (row: TransferRow): FileView {
+    const f = row.file
+    const done = row.direction === 'out' && row.path === 'relay' ? Math.max(0, ...f.relays.map((r) => row.relayCounts[r] ?? 0)) : row.done
+    const bytes = Math.min(f.size, done * FILE_CHUNK_BYTES)
+    const run = this.#runs.get(`${row.direction}/${row.messageId}`)
+    const elapsed = run === undefined ? 0 : (this.#now() - run.start) / 1000
+    const active = row.state === 'uploading' || row.state === 'downloading'
+    const speed = active && run !== undefined && elapsed > 0 ? Math.round(Math.max(0, done - run.startDone) * FILE_CHUNK_BYTES / elapsed) : 0
+    return {
+      messageId: row.messageId,
+      contactId: row.contactId,
+      direction: row.direction,
+      name: f.name,
+      type: f.type,
+      size: f.size,
+      state: row.state,
+      ...(row.path !== undefined ? { path: row.path } : {}),
+      chunks: f.chunks,
+      doneChunks: done,
+      bytes,
+      percent: f.chunks === 0 ? 100 : Math.floor(done * 100 / f.chunks),
+      speed,
+      ...(row.failure !== undefined ? { failure: row.failure } : {}),
+      relayCopies: this.#copies(row),
+      at: row.createdAt
+    }
+  }
+}
+
+/** Reads exactly buf.length bytes at `position`, or fewer at the end of the file; returns how many. */
+async function readFull (fh: FileHandle, buf: Buffer, position: number): Promise<number> {
+  let got = 0
+  while (got < buf.length) {
+    const { bytesRead } = await fh.read(buf, got, buf.length - got, position + got)
+    if (bytesRead === 0) break
+    got += bytesRead
+  }
+  return got
+}
+
+function mb (bytes: number): string {
+  return (bytes / (1024 * 1024)).toFixed(bytes < 10 * 1024 * 1024 ? 1 : 0)
+}
+
+/** Cuts a name to at most `max` UTF-8 bytes without splitting a character. */
+function fitUtf8 (s: string, max: number): string {
+  let out = s.length === 0 ? 'file' : s
+  while (Buffer.byteLength(out, 'utf8') > max) out = out.slice(0, -1)
+  return out
+}

@@ -1,0 +1,124 @@
+// Client side of /0m1/blob/1.0.0 (a relay's blob store) and /0m1/file/1.0.0 (the same frames straight to a contact):
+// one stream, requests pipelined and answered in order. put() resolves once the store says the chunk is durable.
+import type { Stream } from '@libp2p/interface'
+import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
+import { NetError, atStream } from './errors.ts'
+import {
+  decodeBlobServerFrame, encodeBlobClientFrame, MAX_BLOB_FRAME_BYTES, MAX_BLOB_PUTS_IN_FLIGHT,
+  type BlobClientFrame, type BlobServerFrame
+} from '../wire/blob.ts'
+
+/** One answer from a relay or a contact on a LAN or the internet: a chunk is 64 KiB, a commit one fsync. */
+export const BLOB_REQUEST_DEADLINE_MS = 20_000
+
+export interface BlobRef { readonly blobId: Uint8Array, readonly capability: Uint8Array }
+
+type Pending = { resolve: (f: BlobServerFrame) => void, reject: (e: Error) => void }
+
+function refusal (f: Extract<BlobServerFrame, { type: 'error' }>): NetError {
+  if (f.reason === 'NOT_FOUND') return new NetError('NOT_FOUND', f.message, { reason: f.reason })
+  return new NetError('REFUSED', `Refused: ${f.message}`, { reason: f.reason })
+}
+
+export class BlobChannel {
+  private readonly lp: LengthPrefixedStream<Stream>
+  private readonly pending = new Map<number, Pending>()
+  private nextReq = 1
+  private done: Error | undefined
+  /** Bytes of chunk payload written (tests and the benchmark count what crossed the wire). */
+  bytesSent = 0
+
+  constructor (private readonly stream: Stream) {
+    this.lp = lpStream(stream, { maxDataLength: MAX_BLOB_FRAME_BYTES, maxBufferSize: 2 * MAX_BLOB_FRAME_BYTES })
+    this.readLoop().catch(() => {})
+  }
+
+  get inFlight (): number { return this.pending.size }
+
+  private async readLoop (): Promise<void> {
+    let error: Error = new NetError('CLOSED', 'The blob stream closed.')
+    try {
+      for (;;) {
+        const raw = (await this.lp.read()).subarray()
+        const f = atStream(() => decodeBlobServerFrame(raw))
+        const p = this.pending.get(f.reqId)
+        if (p === undefined) {
+          if (f.type === 'error') throw refusal(f)
+          continue
+        }
+        this.pending.delete(f.reqId)
+        p.resolve(f)
+      }
+    } catch (err) {
+      if ((err as Error).name !== 'UnexpectedEOFError') error = NetError.is(err) ? err : new NetError('CLOSED', 'The blob stream failed.', { cause: err })
+    } finally {
+      this.done = error
+      for (const p of this.pending.values()) p.reject(error)
+      this.pending.clear()
+    }
+  }
+
+  async request (frame: BlobClientFrame, signal?: AbortSignal): Promise<BlobServerFrame> {
+    if (this.done !== undefined) throw this.done
+    const reqId = this.nextReq++
+    const bytes = encodeBlobClientFrame({ ...frame, reqId })
+    const sig = signal === undefined ? AbortSignal.timeout(BLOB_REQUEST_DEADLINE_MS) : AbortSignal.any([signal, AbortSignal.timeout(BLOB_REQUEST_DEADLINE_MS)])
+    const reply = new Promise<BlobServerFrame>((resolve, reject) => {
+      const onAbort = (): void => {
+        this.pending.delete(reqId)
+        const timedOut = (sig.reason as Error | undefined)?.name === 'TimeoutError'
+        reject(new NetError(timedOut ? 'TIMEOUT' : 'ABORTED', timedOut ? 'The store did not answer in time.' : 'Cancelled.'))
+      }
+      this.pending.set(reqId, { resolve: (f) => { sig.removeEventListener('abort', onAbort); resolve(f) }, reject })
+      sig.addEventListener('abort', onAbort, { once: true })
+    })
+    reply.catch(() => {})
+    await this.lp.write(bytes)
+    if (frame.type === 'put') this.bytesSent += frame.data.length
+    const f = await reply
+    if (f.type === 'error') throw refusal(f)
+    return f
+  }
+
+  /** Chunks the store holds, in order from the first; NOT_FOUND when it holds none (or the capability is wrong). */
+  async status (ref: BlobRef, signal?: AbortSignal): Promise<number> {
+    const f = await this.request({ type: 'status', reqId: 0, ...ref }, signal)
+    if (f.type !== 'have') throw new NetError('BAD_FRAME', 'The store answered status with an unexpected frame.')
+    return f.count
+  }
+
+  async get (ref: BlobRef, index: number, signal?: AbortSignal): Promise<Uint8Array> {
+    const f = await this.request({ type: 'get', reqId: 0, ...ref, index }, signal)
+    if (f.type !== 'chunk' || f.index !== index) throw new NetError('BAD_FRAME', 'The store answered get with an unexpected frame.')
+    return f.data
+  }
+
+  async delete (ref: BlobRef, signal?: AbortSignal): Promise<void> {
+    await this.request({ type: 'delete', reqId: 0, ...ref }, signal)
+  }
+
+  /**
+   * Puts chunks `from`..chunks-1 in order, up to MAX_BLOB_PUTS_IN_FLIGHT unanswered (backpressure: the next put waits
+   * for an answer, and each write for the muxer). `confirmed(n)` is called as the store confirms chunk n-1 durable.
+   */
+  async putFrom (ref: BlobRef, chunks: number, from: number, read: (index: number) => Promise<Uint8Array>, confirmed: (count: number) => void, signal?: AbortSignal): Promise<void> {
+    const window = new Set<Promise<void>>()
+    let failure: Error | undefined
+    for (let i = from; i < chunks; i++) {
+      while (window.size >= MAX_BLOB_PUTS_IN_FLIGHT) await Promise.race(window)
+      if (failure !== undefined) throw failure
+      const data = await read(i)
+      const index = i
+      const p: Promise<void> = this.request({ type: 'put', reqId: 0, ...ref, chunks, index, data }, signal)
+        .then(() => { confirmed(index + 1) }, (err: unknown) => { failure ??= err instanceof Error ? err : new Error('put failed') })
+        .finally(() => { window.delete(p) })
+      window.add(p)
+    }
+    await Promise.all(window)
+    if (failure !== undefined) throw failure
+  }
+
+  async close (): Promise<void> {
+    await this.stream.close({ signal: AbortSignal.timeout(2000) }).catch(() => { this.stream.abort(new Error('closed')) })
+  }
+}

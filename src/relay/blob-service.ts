@@ -1,0 +1,138 @@
+// Relay side of /0m1/blob/1.0.0 (issue 12): anonymous puts of encrypted chunks (group-committed across streams and
+// answered after the commit), status,
+// get and delete, each gated by the blob's capability. Requests on one stream are answered in order; a client keeps
+// up to MAX_BLOB_PUTS_IN_FLIGHT puts unanswered, and the relay reads no further ahead (the muxer window holds the
+// rest back). Logs carry event names and refusal reasons only: never blob ids, capabilities or peer ids.
+import type { Connection, Stream } from '@libp2p/interface'
+import { lpStream } from '@libp2p/utils'
+import type { Logger } from '../platform/logger.ts'
+import { NetError } from '../net/errors.ts'
+import { WireError } from '../wire/errors.ts'
+import { decodeBlobClientFrame, encodeBlobServerFrame, MAX_BLOB_FRAME_BYTES, MAX_BLOB_PUTS_IN_FLIGHT, type BlobClientFrame, type BlobRefusal, type BlobServerFrame } from '../wire/blob.ts'
+import type { BlobQuota, BlobResult, SqliteBlobStore } from './blob-store.ts'
+
+export interface BlobServiceOptions {
+  readonly store: SqliteBlobStore
+  readonly quota: BlobQuota
+  readonly logger: Logger
+  readonly now: () => number
+}
+
+export class BlobService {
+  private readonly streams = new Set<Stream>()
+  private stopped = false
+  /** Refusals by reason (tests, metrics). */
+  readonly refusals = new Map<BlobRefusal, number>()
+
+  constructor (private readonly o: BlobServiceOptions) {}
+
+  readonly handle = (stream: Stream, _connection: Connection): void => {
+    if (this.stopped) { stream.abort(new NetError('CLOSED', 'Relay is stopping.')); return }
+    this.streams.add(stream)
+    this.serve(stream).catch((err: unknown) => {
+      this.o.logger.debug('blob-stream-error', { code: (err as Error).name })
+      stream.abort(err instanceof Error ? err : new Error('blob stream failed'))
+    }).finally(() => { this.streams.delete(stream) })
+  }
+
+  stop (): void {
+    this.stopped = true
+    for (const s of this.streams) s.abort(new NetError('CLOSED', 'Relay is stopping.'))
+    this.streams.clear()
+  }
+
+  private refuse (reqId: number, reason: BlobRefusal, message: string): BlobServerFrame {
+    this.refusals.set(reason, (this.refusals.get(reason) ?? 0) + 1)
+    this.o.logger.info('blob-refused', { reason })
+    return { type: 'error', reqId, reason, message }
+  }
+
+  private answer<T> (reqId: number, r: BlobResult<T>, ok: (v: T) => BlobServerFrame): BlobServerFrame {
+    return r.ok ? ok(r.value) : this.refuse(reqId, r.reason, r.message)
+  }
+
+  /** Puts waiting for the next group commit (all streams). */
+  private batch: Array<{ f: Extract<BlobClientFrame, { type: 'put' }>, resolve: (r: BlobResult<number>) => void, reject: (e: unknown) => void }> = []
+
+  private commitPut (f: Extract<BlobClientFrame, { type: 'put' }>): Promise<BlobResult<number>> {
+    return new Promise((resolve, reject) => {
+      this.batch.push({ f, resolve, reject })
+      if (this.batch.length === 1) setImmediate(() => { this.flush() })
+    })
+  }
+
+  private flush (): void {
+    const items = this.batch
+    this.batch = []
+    try {
+      const results = this.o.store.putMany(items.map((i) => i.f), this.o.now(), this.o.quota)
+      items.forEach((i, k) => { i.resolve(results[k] as BlobResult<number>) })
+    } catch (err) {
+      for (const i of items) i.reject(err)
+    }
+  }
+
+  private async serve (stream: Stream): Promise<void> {
+    const lp = lpStream(stream, { maxDataLength: MAX_BLOB_FRAME_BYTES, maxBufferSize: MAX_BLOB_PUTS_IN_FLIGHT * (MAX_BLOB_FRAME_BYTES + 8) })
+    // Answers go out in request order; puts wait for a group commit while the next frames are read, up to the
+    // client's window.
+    let answers: Promise<void> = Promise.resolve()
+    let failed: Error | undefined
+    const inFlight = new Set<Promise<void>>()
+    const send = (work: Promise<BlobServerFrame>): void => {
+      const p = answers.then(async () => { await lp.write(encodeBlobServerFrame(await work)) })
+      answers = p.catch((err: unknown) => { failed ??= err instanceof Error ? err : new Error('blob answer failed') })
+      inFlight.add(p)
+      void p.catch(() => {}).finally(() => { inFlight.delete(p) })
+    }
+    const internal = (err: unknown): BlobServerFrame => {
+      this.o.logger.error('blob-store-failed', { code: (err as Error).name })
+      return this.refuse(0, 'INTERNAL', 'The relay could not store or read the blob; try another relay.')
+    }
+    for (;;) {
+      while (inFlight.size >= MAX_BLOB_PUTS_IN_FLIGHT) await Promise.race(inFlight).catch(() => {})
+      if (failed !== undefined) throw failed
+      let raw: Uint8Array
+      try {
+        raw = (await lp.read()).subarray()
+      } catch (err) {
+        const name = (err as Error).name
+        if (name === 'UnexpectedEOFError') { await answers; await stream.close().catch(() => {}); return }
+        if (name === 'InvalidDataLengthError' || name === 'InvalidDataLengthLengthError') {
+          await answers
+          await lp.write(encodeBlobServerFrame(this.refuse(0, 'TOO_LARGE', `Frame is over the ${MAX_BLOB_FRAME_BYTES}-byte limit.`))).catch(() => {})
+          await stream.close().catch(() => {})
+          return
+        }
+        throw err
+      }
+      let f: BlobClientFrame
+      try {
+        f = decodeBlobClientFrame(raw)
+      } catch (err) {
+        if (!WireError.is(err)) throw err
+        await answers
+        await lp.write(encodeBlobServerFrame(this.refuse(0, WireError.is(err, 'VERSION') ? 'UNSUPPORTED_VERSION' : WireError.is(err, 'TOO_LARGE') ? 'TOO_LARGE' : 'BAD_FRAME', err.message))).catch(() => {})
+        await stream.close().catch(() => {})
+        return
+      }
+      const s = this.o.store
+      const now = this.o.now()
+      const reqId = f.reqId
+      try {
+        switch (f.type) {
+          case 'put': {
+            const index = f.index
+            send(this.commitPut(f).then((r) => this.answer(reqId, r, () => ({ type: 'stored', reqId, index })), internal))
+            break
+          }
+          case 'status': send(Promise.resolve(this.answer(reqId, s.status(f.blobId, f.capability, now), (v) => ({ type: 'have', reqId, ...v })))); break
+          case 'get': { const index = f.index; send(Promise.resolve(this.answer(reqId, s.get(f.blobId, f.capability, index, now), (data) => ({ type: 'chunk', reqId, index, data })))); break }
+          case 'delete': send(Promise.resolve(this.answer(reqId, s.delete(f.blobId, f.capability, now), () => ({ type: 'deleted', reqId })))); break
+        }
+      } catch (err) {
+        send(Promise.resolve(internal(err)))
+      }
+    }
+  }
+}

@@ -1,0 +1,143 @@
+// Frames of /0m1/blob/1.0.0 (a relay's blob store: encrypted file chunks parked for a contact) and of
+// /0m1/file/1.0.0 (the same frames streamed straight to the contact, who plays the store for one blob). Each frame
+// is one varint-length-prefixed message starting with a version byte; both sides bound the prefix before buffering.
+// Layout: docs/protocol-network.md "Blobs and direct files".
+import { Reader, Writer } from './bytes.ts'
+import { WireError } from './errors.ts'
+import { BLOB_CAPABILITY_BYTES, BLOB_ID_BYTES, FILE_CIPHER_CHUNK_BYTES } from './file.ts'
+
+export const BLOB_PROTOCOL = '/0m1/blob/1.0.0'
+export const FILE_PROTOCOL = '/0m1/file/1.0.0'
+export const BLOB_VERSION = 0x01
+/** Refusal sentences are short and never hold identifiers. */
+export const MAX_BLOB_REASON_BYTES = 200
+/** Chunks a blob may have on the wire (the relay's and the device's byte quotas are lower). */
+export const MAX_BLOB_CHUNKS = 1 << 24
+/** Largest frame either side sends: a put or a chunk answer with one encrypted chunk. */
+export const MAX_BLOB_FRAME_BYTES = 1 + 1 + 4 + BLOB_ID_BYTES + BLOB_CAPABILITY_BYTES + 4 + 4 + 4 + FILE_CIPHER_CHUNK_BYTES
+/** Puts a client may have sent and not seen answered on one stream: 16 × 64 KiB = 1 MiB in flight keeps a
+ * loopback or LAN link busy while bounding what the store side reads ahead. */
+export const MAX_BLOB_PUTS_IN_FLIGHT = 16
+
+const T = { put: 0x01, status: 0x02, get: 0x03, del: 0x04, stored: 0x81, have: 0x82, chunk: 0x83, deleted: 0x84, error: 0x85 } as const
+
+/** Why a store refused: one byte on the wire. NOT_FOUND is also the answer to a wrong capability, so a
+ * refusal never tells whether a blob id exists. */
+export type BlobRefusal = 'NOT_FOUND' | 'TOO_LARGE' | 'QUOTA_BYTES' | 'OUT_OF_ORDER' | 'BAD_FRAME' | 'UNSUPPORTED_VERSION' | 'INTERNAL'
+const REASONS: readonly BlobRefusal[] = ['NOT_FOUND', 'TOO_LARGE', 'QUOTA_BYTES', 'OUT_OF_ORDER', 'BAD_FRAME', 'UNSUPPORTED_VERSION', 'INTERNAL']
+
+interface BlobRef { readonly reqId: number, readonly blobId: Uint8Array, readonly capability: Uint8Array }
+
+export type BlobClientFrame =
+  /** Stores chunk `index` of a blob of `chunks` chunks; the first put creates the blob with this capability. */
+  | (BlobRef & { readonly type: 'put', readonly chunks: number, readonly index: number, readonly data: Uint8Array })
+  /** How many chunks (from the first, in order) the store holds. */
+  | (BlobRef & { readonly type: 'status' })
+  | (BlobRef & { readonly type: 'get', readonly index: number })
+  | (BlobRef & { readonly type: 'delete' })
+
+export type BlobServerFrame =
+  /** The chunk is durable (on disk before this answer). */
+  | { readonly type: 'stored', readonly reqId: number, readonly index: number }
+  | { readonly type: 'have', readonly reqId: number, readonly count: number, readonly chunks: number }
+  | { readonly type: 'chunk', readonly reqId: number, readonly index: number, readonly data: Uint8Array }
+  | { readonly type: 'deleted', readonly reqId: number }
+  | { readonly type: 'error', readonly reqId: number, readonly reason: BlobRefusal, readonly message: string }
+
+function head (w: Writer, type: number, reqId: number): void {
+  w.u8(BLOB_VERSION); w.u8(type); w.u32(reqId)
+}
+
+export function encodeBlobClientFrame (f: BlobClientFrame): Uint8Array {
+  const w = new Writer(f.type === 'put' ? MAX_BLOB_FRAME_BYTES : 64)
+  head(w, f.type === 'put' ? T.put : f.type === 'status' ? T.status : f.type === 'get' ? T.get : T.del, f.reqId)
+  w.fixed(f.blobId, BLOB_ID_BYTES, 'blobId')
+  w.fixed(f.capability, BLOB_CAPABILITY_BYTES, 'capability')
+  if (f.type === 'put') {
+    if (f.chunks < 1 || f.chunks > MAX_BLOB_CHUNKS || f.index >= f.chunks) throw new RangeError('put: index must be below chunks, chunks 1..MAX_BLOB_CHUNKS')
+    w.u32(f.chunks); w.u32(f.index)
+    w.sized(4, FILE_CIPHER_CHUNK_BYTES, f.data, 'data')
+  } else if (f.type === 'get') {
+    w.u32(f.index)
+  }
+  return w.finish().slice()
+}
+
+export function decodeBlobClientFrame (bytes: Uint8Array): BlobClientFrame {
+  if (bytes.length > MAX_BLOB_FRAME_BYTES) throw new WireError('TOO_LARGE', `The blob frame is over ${MAX_BLOB_FRAME_BYTES} bytes.`)
+  const r = new Reader(bytes, 'blob frame')
+  const version = r.u8('version')
+  if (version !== BLOB_VERSION) throw new WireError('VERSION', `The blob frame has version ${version}; this program reads version ${BLOB_VERSION}.`)
+  const type = r.u8('type')
+  const reqId = r.u32('request id')
+  const blobId = r.fixed(BLOB_ID_BYTES, 'blob id')
+  const capability = r.fixed(BLOB_CAPABILITY_BYTES, 'capability')
+  let f: BlobClientFrame
+  switch (type) {
+    case T.put: {
+      const chunks = r.u32('chunk count')
+      const index = r.u32('chunk index')
+      if (chunks < 1 || chunks > MAX_BLOB_CHUNKS || index >= chunks) throw new WireError('INVALID', 'The put names a chunk outside its blob.')
+      const data = r.sized(4, FILE_CIPHER_CHUNK_BYTES, 'chunk')
+      if (data.length !== FILE_CIPHER_CHUNK_BYTES) throw new WireError('INVALID', `A chunk is exactly ${FILE_CIPHER_CHUNK_BYTES} bytes.`)
+      f = { type: 'put', reqId, blobId, capability, chunks, index, data }
+      break
+    }
+    case T.status: f = { type: 'status', reqId, blobId, capability }; break
+    case T.get: f = { type: 'get', reqId, blobId, capability, index: r.u32('chunk index') }; break
+    case T.del: f = { type: 'delete', reqId, blobId, capability }; break
+    default: throw new WireError('UNKNOWN_KIND', `The blob frame has type ${type}, which this version does not know.`)
+  }
+  r.end()
+  return f
+}
+
+export function encodeBlobServerFrame (f: BlobServerFrame): Uint8Array {
+  const w = new Writer(f.type === 'chunk' ? MAX_BLOB_FRAME_BYTES : 64)
+  switch (f.type) {
+    case 'stored': head(w, T.stored, f.reqId); w.u32(f.index); break
+    case 'have': head(w, T.have, f.reqId); w.u32(f.count); w.u32(f.chunks); break
+    case 'chunk': head(w, T.chunk, f.reqId); w.u32(f.index); w.sized(4, FILE_CIPHER_CHUNK_BYTES, f.data, 'data'); break
+    case 'deleted': head(w, T.deleted, f.reqId); break
+    case 'error': head(w, T.error, f.reqId); w.u8(REASONS.indexOf(f.reason)); w.string(1, MAX_BLOB_REASON_BYTES, f.message, 'message'); break
+  }
+  return w.finish().slice()
+}
+
+export function decodeBlobServerFrame (bytes: Uint8Array): BlobServerFrame {
+  if (bytes.length > MAX_BLOB_FRAME_BYTES) throw new WireError('TOO_LARGE', `The blob frame is over ${MAX_BLOB_FRAME_BYTES} bytes.`)
+  const r = new Reader(bytes, 'blob answer')
+  const version = r.u8('version')
+  if (version !== BLOB_VERSION) throw new WireError('VERSION', `The blob answer has version ${version}; this program reads version ${BLOB_VERSION}.`)
+  const type = r.u8('type')
+  const reqId = r.u32('request id')
+  let f: BlobServerFrame
+  switch (type) {
+    case T.stored: f = { type: 'stored', reqId, index: r.u32('chunk index') }; break
+    case T.have: {
+      const count = r.u32('count')
+      const chunks = r.u32('chunks')
+      if (count > chunks || chunks > MAX_BLOB_CHUNKS) throw new WireError('INVALID', 'The blob answer holds more chunks than its blob.')
+      f = { type: 'have', reqId, count, chunks }
+      break
+    }
+    case T.chunk: {
+      const index = r.u32('chunk index')
+      const data = r.sized(4, FILE_CIPHER_CHUNK_BYTES, 'chunk')
+      if (data.length !== FILE_CIPHER_CHUNK_BYTES) throw new WireError('INVALID', `A chunk is exactly ${FILE_CIPHER_CHUNK_BYTES} bytes.`)
+      f = { type: 'chunk', reqId, index, data }
+      break
+    }
+    case T.deleted: f = { type: 'deleted', reqId }; break
+    case T.error: {
+      const i = r.u8('reason')
+      const reason = REASONS[i]
+      if (reason === undefined) throw new WireError('UNKNOWN_KIND', `The blob answer has an unknown refusal ${i}.`)
+      f = { type: 'error', reqId, reason, message: r.string(1, MAX_BLOB_REASON_BYTES, 'message') }
+      break
+    }
+    default: throw new WireError('UNKNOWN_KIND', `The blob answer has type ${type}, which this version does not know.`)
+  }
+  r.end()
+  return f
+}

@@ -1,0 +1,94 @@
+// The relay's blob store over /0m1/blob/1.0.0 with real libp2p and SQLCipher (issue 12): capability checks that
+// reveal nothing, quotas with reasons, resumable uploads, durability across a restart, expiry.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { NetError } from '../../src/net/errors.ts'
+import { NOT_FOUND_MESSAGE } from '../../src/relay/blob-store.ts'
+import { FILE_CIPHER_CHUNK_BYTES } from '../../src/wire/file.ts'
+import { createTestnet } from '../helpers/testnet.ts'
+
+const chunk = (): Uint8Array => randomBytes(FILE_CIPHER_CHUNK_BYTES)
+const ref = (): { blobId: Uint8Array, capability: Uint8Array } => ({ blobId: randomBytes(16), capability: randomBytes(32) })
+
+test('a wrong capability and an unknown blob id get the same refusal; the right capability reads the chunks back', { timeout: 60_000 }, async (t) => {
+  const net = await createTestnet(t, { relays: 1, devices: 1 })
+  const [relay] = net.relays
+  const [dev] = net.devices
+  assert.ok(relay !== undefined && dev !== undefined)
+  const r = ref()
+  const data = [chunk(), chunk(), chunk()]
+  await dev.withBlobStore(relay.addr, 'send', async (ch) => {
+    await ch.putFrom(r, 3, 0, async (i) => data[i] as Uint8Array, () => {})
+  })
+  await dev.withBlobStore(relay.addr, 'fetch', async (ch) => {
+    assert.equal(await ch.status(r), 3)
+    assert.ok(Buffer.from(await ch.get(r, 1)).equals(data[1] as Uint8Array))
+    const answers: string[] = []
+    for (const wrong of [{ ...r, capability: randomBytes(32) }, ref()]) {
+      for (const op of [async () => await ch.status(wrong), async () => await ch.get(wrong, 0), async () => { await ch.delete(wrong) }]) {
+        await assert.rejects(op(), (e: unknown) => { assert.ok(NetError.is(e, 'NOT_FOUND')); answers.push(e.message); return true })
+      }
+    }
+    assert.deepEqual(new Set(answers), new Set([NOT_FOUND_MESSAGE]), 'one sentence for both cases')
+    // Nobody else can extend or overwrite the blob either.
+    await assert.rejects(ch.request({ type: 'put', reqId: 0, blobId: r.blobId, capability: randomBytes(32), chunks: 3, index: 0, data: chunk() }), (e: unknown) => NetError.is(e, 'NOT_FOUND'))
+  })
+})
+
+test('an upload resumes at the relay\'s count after a relay restart; stored chunks survive it', { timeout: 60_000 }, async (t) => {
+  const net = await createTestnet(t, { relays: 1, devices: 1 })
+  const [relay] = net.relays
+  const [dev] = net.devices
+  assert.ok(relay !== undefined && dev !== undefined)
+  const r = ref()
+  const data = Array.from({ length: 6 }, chunk)
+  await dev.withBlobStore(relay.addr, 'send', async (ch) => {
+    // The upload stops after three chunks (the sender died).
+    for (let i = 0; i < 3; i++) await ch.request({ type: 'put', reqId: 0, ...r, chunks: 6, index: i, data: data[i] as Uint8Array })
+  })
+  await relay.restart()
+  let sent = 0
+  await dev.withBlobStore(relay.handle.addresses.find((a) => a.includes('/tcp/') && !a.includes('/ws')) ?? relay.addr, 'send', async (ch) => {
+    const from = await ch.status(r)
+    assert.equal(from, 3, 'every confirmed chunk is still there after the restart')
+    await ch.putFrom(r, 6, from, async (i) => { sent++; return data[i] as Uint8Array }, () => {})
+    assert.equal(await ch.status(r), 6)
+    for (let i = 0; i < 6; i++) assert.ok(Buffer.from(await ch.get(r, i)).equals(data[i] as Uint8Array))
+  })
+  assert.equal(sent, 3, 'only the chunks the relay did not confirm were sent again')
+})
+
+test('a relay over its blob quota refuses with a reason that says what to do; one blob over the per-blob limit too', { timeout: 60_000 }, async (t) => {
+  const net = await createTestnet(t, { relays: 1, devices: 1, relayLimits: { maxBlobTotalBytes: 2 * FILE_CIPHER_CHUNK_BYTES, maxBlobBytes: 4 * FILE_CIPHER_CHUNK_BYTES } })
+  const [relay] = net.relays
+  const [dev] = net.devices
+  assert.ok(relay !== undefined && dev !== undefined)
+  const r = ref()
+  const confirmed: number[] = []
+  await dev.withBlobStore(relay.addr, 'send', async (ch) => {
+    await assert.rejects(ch.putFrom(r, 3, 0, async () => chunk(), (n) => { confirmed.push(n) }), (e: unknown) => {
+      assert.ok(NetError.is(e, 'REFUSED'))
+      assert.equal(e.reason, 'QUOTA_BYTES')
+      assert.match(e.message, /blob store is full; park the file on another relay or retry later/)
+      return true
+    })
+    assert.deepEqual(confirmed, [1, 2], 'what fitted is confirmed, in order')
+    await assert.rejects(ch.putFrom(ref(), 5, 0, async () => chunk(), () => {}), (e: unknown) => NetError.is(e, 'REFUSED') && e.reason === 'TOO_LARGE')
+  })
+})
+
+test('blobs expire with the envelopes\' retention', { timeout: 60_000 }, async (t) => {
+  let now = Date.now()
+  const net = await createTestnet(t, { relays: 1, devices: 1, now: () => now })
+  const [relay] = net.relays
+  const [dev] = net.devices
+  assert.ok(relay !== undefined && dev !== undefined)
+  const r = ref()
+  await dev.withBlobStore(relay.addr, 'send', async (ch) => { await ch.putFrom(r, 1, 0, async () => chunk(), () => {}) })
+  assert.equal(relay.handle.blobs.totalBytes(), FILE_CIPHER_CHUNK_BYTES)
+  now += 30 * 24 * 3600_000 + 1
+  relay.handle.sweep()
+  assert.equal(relay.handle.blobs.totalBytes(), 0)
+  await dev.withBlobStore(relay.addr, 'fetch', async (ch) => { await assert.rejects(ch.status(r), (e: unknown) => NetError.is(e, 'NOT_FOUND')) })
+})

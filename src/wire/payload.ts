@@ -13,6 +13,8 @@ export const PRESENCE_KEY_BYTES = 32
 export const KIND_TEXT = 0x01
 export const KIND_RECEIPT = 0x02
 export const KIND_CARD = 0x03
+/** Issue 11: a group control body (src/wire/group.ts) inside the pairwise session. */
+export const KIND_GROUP = 0x04
 /** Text limit: 32 KiB of UTF-8 keeps a text message (with libsignal's overhead) inside the 64 KiB
  * envelope bucket with room to spare. */
 export const MAX_TEXT_BYTES = 32 * 1024
@@ -52,13 +54,14 @@ export type Payload =
   | { readonly kind: 'text', readonly id: Uint8Array, readonly seq: number, readonly sentAt: number, readonly text: string }
   | { readonly kind: 'receipt', readonly id: Uint8Array, readonly seq: number, readonly type: ReceiptType, readonly ids: readonly Uint8Array[] }
   | { readonly kind: 'card', readonly id: Uint8Array, readonly seq: number, readonly card: ContactCard }
+  | { readonly kind: 'group', readonly id: Uint8Array, readonly seq: number, readonly body: Uint8Array }
 
 const RECEIPT_TYPES: Record<ReceiptType, number> = { delivered: 1, read: 2 }
 
 export function encodePayload (p: Payload): Uint8Array {
   const w = new Writer(128)
   w.u8(PAYLOAD_VERSION)
-  w.u8(p.kind === 'text' ? KIND_TEXT : p.kind === 'receipt' ? KIND_RECEIPT : KIND_CARD)
+  w.u8(p.kind === 'text' ? KIND_TEXT : p.kind === 'receipt' ? KIND_RECEIPT : p.kind === 'card' ? KIND_CARD : KIND_GROUP)
   w.fixed(p.id, PAYLOAD_ID_BYTES, 'id')
   w.u32(p.seq)
   switch (p.kind) {
@@ -74,6 +77,9 @@ export function encodePayload (p: Payload): Uint8Array {
       break
     case 'card':
       encodeCard(w, p.card)
+      break
+    case 'group':
+      w.sized(4, MAX_PAYLOAD_BYTES, p.body, 'group body')
       break
   }
   return w.finish().slice()
@@ -135,10 +141,13 @@ export function decodePayload (bytes: Uint8Array): Payload {
     case KIND_CARD:
       p = { kind: 'card', id, seq, card: decodeCard(r) }
       break
+    case KIND_GROUP:
+      p = { kind: 'group', id, seq, body: r.sized(4, MAX_PAYLOAD_BYTES, 'group body') }
+      break
     default:
       throw new WireError('UNKNOWN_KIND', `The message payload has kind ${kind}, which this version does not know; a newer 0message1 may have sent it.`)
   }
-  if (p.kind !== 'text' && seq !== 0) throw new WireError('INVALID', 'A control message (receipt, card) must have sequence number 0.')
+  if (p.kind !== 'text' && seq !== 0) throw new WireError('INVALID', 'A control message (receipt, card, group) must have sequence number 0.')
   r.end()
   return p
 }

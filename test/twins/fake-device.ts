@@ -33,6 +33,7 @@ type Wire =
 function toWire (p: Payload): Wire {
   if (p.kind === 'text') return { kind: 'text', id: hex(p.id), seq: p.seq, sentAt: p.sentAt, text: p.text }
   if (p.kind === 'receipt') return { kind: 'receipt', id: hex(p.id), seq: p.seq, type: p.type, ids: p.ids.map(hex) }
+  if (p.kind === 'group') throw new Error('the fake device does not carry group messages')
   return { kind: 'card', id: hex(p.id), seq: p.seq, relays: [...p.card.relays], addresses: [...p.card.addresses], ...(p.card.peerId !== undefined ? { peerId: p.card.peerId } : {}) }
 }
 

@@ -20,6 +20,8 @@ export type E2eeErrorCode =
   | 'BAD_PAYLOAD' // decrypted, but the payload inside is not valid (see cause)
   | 'CARD_REQUIRED' // a message for a pending invite arrived before the contact card; retry later
   | 'INVITE_EXPIRED' // the first message for an invite arrived after the invite expired
+  | 'GROUP_KEY_MISSING' // issue 11: a group message whose sender key has not arrived yet; retry later
+  | 'NOT_MEMBER' // issue 11: a group message or key from someone who is not a member of that group: dropped
   | 'BAD_PRESENCE' // a presence record that does not open, is not signed by the contact, is dated in the future or names another peer id
 
 export class E2eeError extends CodedError<E2eeErrorCode> {
@@ -49,6 +51,8 @@ const PERMANENT: Readonly<Record<E2eeErrorCode, boolean>> = {
   BAD_PAYLOAD: true,
   INVITE_EXPIRED: true,
   BAD_PRESENCE: true, // never an envelope's error; a record that fails once fails every time
+  NOT_MEMBER: true, // membership only changes by signed changes; this copy will not open later either
+  GROUP_KEY_MISSING: false, // opens once the sender's key (sent with its first message to us) has arrived
   CARD_REQUIRED: false, // opens once the card that introduces the sender has arrived
   CLOSED: false, // the device was closed under the delivery; it opens after a restart
   UNKNOWN_CONTACT: false,

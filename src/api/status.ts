@@ -29,7 +29,7 @@ function rule<C extends string> (type: abstract new (...args: never[]) => CodedE
 
 // Every code of every class a request can meet, so a new code must be given a status here.
 const RULES: readonly Rule[] = [
-  rule<MessengerErrorCode>(MessengerError, { UNKNOWN_CONTACT: 404, INVALID_TEXT: REFUSED, INVALID_SETTING: REFUSED, STOPPED: REFUSED }),
+  rule<MessengerErrorCode>(MessengerError, { UNKNOWN_CONTACT: 404, INVALID_TEXT: REFUSED, INVALID_SETTING: REFUSED, STOPPED: REFUSED, UNKNOWN_GROUP: 404, NOT_ADMIN: 403, NOT_MEMBER: 403 }),
   rule<E2eeErrorCode>(E2eeError, {
     ACCOUNT_EXISTS: 409,
     NO_ACCOUNT: 409,

@@ -6,6 +6,10 @@ export type MessengerErrorCode =
   | 'INVALID_TEXT'
   | 'INVALID_SETTING'
   | 'STOPPED'
+  // Issue 11: groups.
+  | 'UNKNOWN_GROUP'
+  | 'NOT_ADMIN'
+  | 'NOT_MEMBER'
 
 export class MessengerError extends CodedError<MessengerErrorCode> {
   static readonly name = 'MessengerError'

@@ -19,6 +19,10 @@ import type {
 // Identity key changes (issue 14 item 8): kept apart from the imports above, which other work edits.
 import { KeyChanges } from './key-change.ts'
 import type { PendingSafetyNumberView } from './types.ts'
+// Groups (issue 11): the manager lives in src/messenger/groups/; the core calls its hooks.
+import type { GroupHostPort, GroupManager } from './groups/manager.ts'
+import type { GroupMessageView, Groups } from './groups/types.ts'
+import type { GroupOpened as GroupOpenedPort } from '../e2ee/groups/device-groups.ts'
 
 /** How long a message may wait for its recipient: the relays keep envelopes as long. */
 export const MESSAGE_TTL_MS = MAILBOX_RETENTION_MS
@@ -78,6 +82,8 @@ export interface MessengerOptions {
   readonly clock?: Clock
   readonly now?: () => number
   readonly random?: () => number
+  /** Issue 11: builds the group manager on the port the core hands over (absent: no groups). */
+  readonly groups?: (port: GroupHostPort) => GroupManager
 }
 
 /** Runs async jobs one at a time: libsignal session state must not be touched by two at once. */
@@ -112,6 +118,8 @@ interface Incoming {
   /** Set in the commit: the text stored, or the messages a receipt moved on. */
   stored?: MessageView | undefined
   changed?: MessageView[]
+  /** A group text stored by this envelope (issue 11). */
+  group?: GroupMessageView | undefined
   outcome?: { opened: OpenedPort<Payload> } | { seen: { contactId: string, messageId: string | null } } | { error: unknown }
 }
 
@@ -160,6 +168,9 @@ export class MessengerCore implements Messenger {
   #stopped = false
   /** Identity key changes: the UI told of held envelopes, and those opened once the user accepts. */
   readonly #keyChanges: KeyChanges
+  /** Issue 11: groups (undefined without group support). */
+  readonly #groups: GroupManager | undefined
+  readonly groups?: Groups
 
   constructor (o: MessengerOptions) {
     this.#device = o.device
@@ -178,6 +189,37 @@ export class MessengerCore implements Messenger {
       contactChanged: (id) => { const c = this.#device.contact(id); if (c !== undefined) this.#emit({ type: 'contact', contact: this.#contactView(c) }) },
       emit: (e) => { this.#emit(e) }
     })
+    this.#groups = o.groups?.(this.#groupPort())
+    if (this.#groups !== undefined) this.groups = this.#groups
+  }
+
+  /** What the group manager may do in the core (issue 11). */
+  #groupPort (): Omit<GroupHostPort, 'device' | 'db'> & Pick<GroupHostPort, 'device' | 'db'> {
+    const device = (this.#device as unknown as { groups: GroupHostPort['device'], db: GroupHostPort['db'] })
+    return {
+      device: device.groups,
+      db: device.db,
+      log: this.#log,
+      now: () => this.#now(),
+      crypto: async (job) => await this.#crypto.run(job),
+      sendPairwise: async (contactId, payload, ttlMs) => {
+        await this.#crypto.run(async () => {
+          if (this.#device.contact(contactId) === undefined) return
+          const now = this.#now()
+          const id = hex(payload.id)
+          await this.#device.seal(contactId, payload, { store: (envelope) => { this.#history.queueControl(contactId, id, envelope, now, now + ttlMs) } })
+          this.#noteDue(now)
+        })
+        this.#kick()
+      },
+      queued: (at) => { this.#noteDue(at); this.#kick() },
+      receipt: (contactId, ids, type) => { this.#queueReceipt(contactId, ids, type) },
+      emit: (e) => { this.#emit(e) },
+      card: () => this.#card(),
+      syncMailboxes: () => { this.#background('syncMailboxes', this.#syncMailboxes()) },
+      background: (what, work) => { this.#background(what, work) },
+      contact: (id) => this.#device.contact(id)
+    }
   }
 
   /** Starts receiving, draining mailboxes and sending what the outbox holds. */
@@ -777,6 +819,7 @@ export class MessengerCore implements Messenger {
   #advance (contactId: string, id: string, state: MessageView['state'], o: { path?: DeliveryPath, failure?: string } = {}): void {
     const view = this.#history.advance(contactId, id, state, o)
     if (view !== undefined) this.#emit({ type: 'message-state', message: view })
+    else this.#groups?.advance(contactId, id, state, o.path)
   }
 
   // ---- receiving ------------------------------------------------------------------------------
@@ -876,9 +919,11 @@ export class MessengerCore implements Messenger {
   }
 
   /** What an opened envelope carried, written inside the commit of its session change. */
-  #record (item: Incoming, hash: Uint8Array, now: number, { contactId, payload }: { contactId: string, payload: Payload }): void {
-    this.#history.rememberEnvelope(hash, contactId, payload.kind === 'text' ? hex(payload.id) : null, now)
-    if (payload.kind === 'text') {
+  #record (item: Incoming, hash: Uint8Array, now: number, { contactId, payload, group }: { contactId: string, payload: Payload, group?: GroupOpenedPort }): void {
+    this.#history.rememberEnvelope(hash, contactId, group?.type === 'text' ? hex(group.text.id) : payload.kind === 'text' ? hex(payload.id) : null, now)
+    if (group !== undefined) {
+      item.group = this.#groups?.record(contactId, group, now)
+    } else if (payload.kind === 'text') {
       item.stored = this.#history.receive({ contactId, id: hex(payload.id), seq: payload.seq, text: payload.text, sentAt: payload.sentAt, at: now, path: item.path })
     } else if (payload.kind === 'receipt') {
       const state = payload.type === 'read' ? 'read' : 'delivered'
@@ -888,6 +933,7 @@ export class MessengerCore implements Messenger {
         this.#history.removeOutbox(contactId, id)
         const view = this.#history.advance(contactId, id, state)
         if (view !== undefined) changed.push(view)
+        else this.#groups?.advance(contactId, id, state)
       }
       item.changed = changed
     }
@@ -900,6 +946,9 @@ export class MessengerCore implements Messenger {
     if ('seen' in o) {
       // Sent again because our receipt was lost, or arrived by a second path, or replayed by a relay.
       if (o.seen.messageId !== null) this.#answerDuplicate(o.seen.contactId, o.seen.messageId)
+    } else if ('opened' in o && o.opened.group?.type === 'text') {
+      // A group text (issue 11): acknowledged to its sender by the text's own id, as a one-to-one text is.
+      this.#queueReceipt(o.opened.contact.id, [hex(o.opened.group.text.id)], 'delivered')
     } else if ('opened' in o && o.opened.payload.kind === 'text') {
       this.#queueReceipt(o.opened.contact.id, [hex(o.opened.payload.id)], 'delivered')
     }
@@ -911,11 +960,13 @@ export class MessengerCore implements Messenger {
     if (o === undefined || 'seen' in o) { item.resolve(); return }
     if ('error' in o) {
       this.#keyChanges.refused(o.error)
+      this.#groups?.refused(o.error)
       item.reject(o.error)
       return
     }
     const { contact, payload, newContact } = o.opened
     for (const view of item.changed ?? []) this.#emit({ type: 'message-state', message: view })
+    if (o.opened.group !== undefined) this.#groups?.settle(contact.id, o.opened.group, item.group)
     if (payload.kind === 'text') {
       if (item.stored !== undefined) {
         this.#emit({ type: 'message', message: item.stored })

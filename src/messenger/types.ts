@@ -1,5 +1,6 @@
 // The messenger core as the local API, CLI and web UI see it. The API layer depends only on this
 // file; src/messenger/messenger.ts implements it on e2ee, store and net.
+import type { GroupEvent, Groups } from './groups/types.ts'
 import type { FetchIsolation, RelayView } from '../net/node.ts'
 import type { LinkKind } from '../net/path.ts'
 
@@ -109,7 +110,9 @@ export type MessengerEvent =
   | { readonly type: 'contact', readonly contact: ContactView }
   /** When my addresses, relays or settings change. */
   | { readonly type: 'status', readonly status: StatusView }
-  | { readonly type: 'warning', readonly contactId?: string, readonly text: string }
+  | { readonly type: 'warning', readonly contactId?: string, readonly text: string, readonly groupId?: string, readonly reason?: string }
+  // Issue 11: groups.
+  | GroupEvent
 
 export interface Messenger {
   status: () => Promise<StatusView>
@@ -135,6 +138,8 @@ export interface Messenger {
   updateSettings: (patch: Partial<SettingsView>) => Promise<SettingsView>
   subscribe: (listener: (event: MessengerEvent) => void) => () => void
   stop: () => Promise<void>
+  /** Issue 11: groups (absent on a messenger without group support, e.g. test doubles). */
+  readonly groups?: Groups
 }
 
 /** What the daemon serves before and after the account exists: onboarding happens in the UI. */

@@ -36,8 +36,8 @@ export class GroupStore {
 
   /** The next sequence number of my messages in a group (reserved with the message it numbers). */
   peekSeq (groupId: string): number {
-    const r = this.db.prepare('SELECT next_seq FROM group_seq WHERE group_id = ?').get([groupId]) as { next_seq: number } | undefined
-    return r?.next_seq ?? 1
+    const r = this.db.prepare('SELECT next_seq FROM group_seq WHERE group_id = ?').get([groupId])
+    return Number(r?.next_seq ?? 1)
   }
 
   /** My message, its per-member states and outbox rows (one per member), in the caller's transaction. */
@@ -99,8 +99,9 @@ export class GroupStore {
 
   /** Moves one member's state of my message forward (never back); the group id when it changed, undefined when not a group message. */
   advance (contactId: string, messageId: string, state: MessageState, path?: DeliveryPath): { groupId: string, changed: boolean } | undefined {
-    const r = this.db.prepare('SELECT group_id, state, path FROM group_deliveries WHERE message_id = ? AND contact_id = ?').get([messageId, contactId]) as { group_id: string, state: MessageState, path: DeliveryPath | null } | undefined
-    if (r === undefined) return undefined
+    const raw = this.db.prepare('SELECT group_id, state, path FROM group_deliveries WHERE message_id = ? AND contact_id = ?').get([messageId, contactId])
+    if (raw === undefined) return undefined
+    const r = raw as unknown as { group_id: string, state: MessageState, path: DeliveryPath | null }
     const forward = r.state !== 'failed' && STATE_RANK[state] > STATE_RANK[r.state]
     const newPath = r.path ?? path ?? null
     if (!forward && newPath === r.path) return { groupId: r.group_id, changed: false }

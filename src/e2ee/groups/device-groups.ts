@@ -10,7 +10,11 @@ import {
   changeGroup, contactForAccount, createGroup, groupBook, groupIds, groupInfo, groupLog, groupNetwork, groupPayload, lastSealedForTest,
   memberContacts, metThrough, sealGroupText, tryGroupDecrypt, type ChangesOutcome, type GroupInfo
 } from './groups.ts'
-import type { ChangeOp } from '../../wire/group.ts'
+import { SenderKeyDistributionMessage, groupEncrypt } from '@signalapp/libsignal-client'
+import { INNER_GROUP, sealEnvelope } from '../../wire/envelope.ts'
+import { encodeGroupInner, encodeGroupText, type ChangeOp } from '../../wire/group.ts'
+import { blob } from '../context.ts'
+import { signChange } from './membership.ts'
 import type { InboundMailbox } from '../device.ts'
 
 export type { GroupInfo, ChangesOutcome, GroupOpened } from './groups.ts'
@@ -128,6 +132,25 @@ export class DeviceGroups {
   /** For tests: the last sender-key message sealed here, and an attempt to open one with this device's whole store. */
   lastSealedForTest (): Uint8Array | undefined {
     return lastSealedForTest.get(this.ctx)
+  }
+
+  /** For tests: a change signed by me whatever my role (a non-admin's forgery), not applied here. */
+  signForTest (groupId: string, op: ChangeOp): Uint8Array {
+    const g = groupBook(this.ctx).get(groupId)
+    return signChange({ groupId: Buffer.from(groupId, 'hex'), version: g.state.version + 1, author: this.ctx.identityKeyBytes, at: this.ctx.now(), op }, this.ctx.identity.privateKey).bytes
+  }
+
+  /** For tests: a group envelope sealed with my current sender key for one contact, whatever my membership. */
+  async forgeTextForTest (groupId: string, contactId: string, text: string): Promise<Uint8Array> {
+    const ctx = this.ctx
+    return await ctx.serial(async () => await ctx.stores.atomically(async () => {
+      const g = groupBook(ctx).get(groupId)
+      await SenderKeyDistributionMessage.create(ctx.localAddress, g.row.distributionId, ctx.stores)
+      const plain = encodeGroupText({ groupId: Buffer.from(groupId, 'hex'), id: new Uint8Array(randomBytes(16)), seq: 999, sentAt: ctx.now(), text })
+      const message = (await groupEncrypt(ctx.localAddress, g.row.distributionId, ctx.stores, blob(plain))).serialize()
+      const c = ctx.contactRow(contactId)
+      return sealEnvelope({ mailboxId: c.theirMailboxId, mailboxKey: c.theirMailboxKey, innerType: INNER_GROUP, body: encodeGroupInner(ctx.identityKeyBytes, message) })
+    }))
   }
 
   async tryOpenForTest (senderAccountId: string, message: Uint8Array): Promise<string> {

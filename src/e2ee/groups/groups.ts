@@ -143,11 +143,15 @@ function newGroupRow (ctx: DeviceContext, id: string, name: string, joined: bool
   }
 }
 
+/**
+ * Group rows and logs change in memory at once, not at the commit: the next envelope of the same batch (another
+ * member's card reply, the next change) must build on them. A unit that fails after this (rare: a store error)
+ * leaves memory ahead of the store until the next open.
+ */
 function addRow (ctx: DeviceContext, book: GroupBook, row: GroupRow, changes: SignedChange[]): void {
-  ctx.stores.defer(() => { book.repo.insert(row) }, () => {
-    book.groups.set(row.id, { row, changes, state: foldChanges(changes) })
-    ctx.mailboxes.set(toHex(row.myMailboxId), { kind: 'group', groupId: row.id, key: row.myMailboxKey })
-  })
+  book.groups.set(row.id, { row, changes, state: foldChanges(changes) })
+  ctx.mailboxes.set(toHex(row.myMailboxId), { kind: 'group', groupId: row.id, key: row.myMailboxKey })
+  ctx.stores.defer(() => { book.repo.insert(row) })
 }
 
 export function groupPayload (body: GroupBody): Payload {
@@ -228,12 +232,12 @@ async function takeChanges (ctx: DeviceContext, g: Loaded, raw: readonly Uint8Ar
     const now = ctx.now()
     for (const c of accepted) ctx.stores.defer(() => { book.repo.addChange(g.row.id, changeHash(c.bytes), c.bytes, now) })
     if (member) for (const a of state.members.keys()) if (a !== me) await meet(ctx, g.row.id, state, a)
-    const row = { ...g.row, name: state.name, joined, distributionId }
-    ctx.stores.defer(() => { book.repo.update(g.row.id, { name: state.name, joined, distributionId }) }, () => {
-      g.row = row
-      g.changes = held
-      g.state = state
-    })
+    // In memory at once (see addRow): the next envelope of this batch builds on this state.
+    g.row = { ...g.row, name: state.name, joined, distributionId }
+    g.changes = held
+    g.state = state
+    const id = g.row.id
+    ctx.stores.defer(() => { book.repo.update(id, { name: state.name, joined, distributionId }) })
   }
   return { accepted, refused, effects: { added, removed, member, rekeyed } }
 }

@@ -328,4 +328,23 @@ export class GroupManager implements Groups {
     }
     return true
   }
+
+  // ---- for tests (bad input from a real peer, and what a removed member can open) ----
+
+  /** Seals a pairwise group payload of signed changes for a contact, as a peer could (any bytes). */
+  async sendChangesForTest (contactId: string, groupId: string, changes: Uint8Array[]): Promise<void> {
+    await this.#p.sendPairwise(contactId, this.#p.device.changesPayload(groupId, changes), GROUP_MESSAGE_TTL_MS)
+  }
+
+  /** Queues raw envelope bytes for a contact (a forged group envelope). */
+  async sendEnvelopeForTest (contactId: string, envelope: Uint8Array): Promise<void> {
+    const now = this.#p.now()
+    this.#p.db.prepare(`INSERT INTO outbox (contact_id, message_id, kind, envelope, attempts, next_attempt_at, expires_at, state, created_at)
+      VALUES (?, ?, 'control', ?, 0, ?, ?, 'pending', ?)`).run([contactId, hex(randomBytes(16)), envelope as Uint8Array<ArrayBuffer>, now, now + 60_000, now])
+    this.#p.queued(now)
+  }
+
+  get deviceForTest (): DeviceGroups {
+    return this.#p.device
+  }
 }

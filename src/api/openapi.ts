@@ -6,6 +6,8 @@ import {
   SettingsPatchBody, UnlockBody, VerifyBody, MAX_PAGE
 } from './schemas.ts'
 
+import { groupPaths, groupSchemas } from './group-routes.ts'
+
 type Json = Record<string, unknown>
 
 function bodySchema (schema: z.ZodType): Json {
@@ -133,7 +135,10 @@ const schemas: Record<string, Json> = {
       { type: 'object', required: ['type', 'message'], properties: { type: { enum: ['message', 'message-state'] }, message: ref('Message') } },
       { type: 'object', required: ['type', 'contact'], properties: { type: { const: 'contact' }, contact: ref('Contact') } },
       { type: 'object', required: ['type', 'status'], properties: { type: { const: 'status' }, status: ref('Status') } },
-      { type: 'object', required: ['type', 'text'], properties: { type: { const: 'warning' }, contactId: { type: 'string' }, text: { type: 'string' } } },
+      { type: 'object', required: ['type', 'text'], properties: { type: { const: 'warning' }, contactId: { type: 'string' }, text: { type: 'string' }, groupId: { type: 'string' }, reason: { type: 'string', description: 'Groups: not-admin, replayed, unknown-group, other-group, bad-signature, malformed, not-member' } } },
+      // Issue 11: groups.
+      { type: 'object', required: ['type', 'group'], properties: { type: { const: 'group' }, group: ref('Group') } },
+      { type: 'object', required: ['type', 'message'], properties: { type: { enum: ['group-message', 'group-message-state'] }, message: ref('GroupMessage') } },
       { type: 'object', required: ['type', 'state'], properties: { type: { const: 'host-state' }, state: ref('HostState') } }
     ]
   }
@@ -142,7 +147,7 @@ const schemas: Record<string, Json> = {
 const errorResponses: Record<string, Json> = Object.fromEntries([
   [400, 'The body or a parameter is not valid.'],
   [401, 'The token is missing or wrong.'],
-  [403, 'Foreign Origin, or a wrong passphrase.'],
+  [403, 'Foreign Origin, or a wrong passphrase; for groups, an action only admins or members may take (NOT_ADMIN, NOT_MEMBER).'],
   [404, 'No such contact or relay.'],
   [409, 'No account yet, or one already exists; or (KEY_CHANGE_MOVED) the pending safety number is not the one named: a newer key replaced it.'],
   [422, 'The messenger refused (bad invite, expired invite, ...); the message says why.'],
@@ -161,7 +166,7 @@ export function openApiDocument (): Json {
     security: [{ token: [] }],
     components: {
       securitySchemes: { token: { type: 'http', scheme: 'bearer' } },
-      schemas,
+      schemas: { ...schemas, ...groupSchemas },
       responses: errorResponses
     },
     paths: {
@@ -198,7 +203,8 @@ export function openApiDocument (): Json {
         delete: { summary: 'Remove a relay', parameters: [{ name: 'address', in: 'query', required: true, schema: { type: 'string' } }], responses: { 200: ok('Settings', ref('Settings')), ...errors(400, 401, 404) } }
       },
       '/api/openapi.json': { get: { summary: 'This document', responses: { 200: { description: 'OpenAPI 3.1' } } } },
-      '/api/events': { get: { summary: 'WebSocket of Event frames (see components.schemas.Event)', responses: { 101: { description: 'Switching protocols' }, ...errors(401, 403) } } }
+      '/api/events': { get: { summary: 'WebSocket of Event frames (see components.schemas.Event)', responses: { 101: { description: 'Switching protocols' }, ...errors(401, 403) } } },
+      ...groupPaths()
     }
   }
 }

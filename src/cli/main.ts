@@ -11,6 +11,9 @@ import type { Parsed } from './args.ts'
 import { defaultRuntime, type CliRuntime } from './runtime.ts'
 import { formatContacts, formatMessages, formatStatus, oneLine } from './format.ts'
 import { runDemo, runInit, runRelay, runStart } from './daemon.ts'
+// Issue 11: groups.
+import { GROUPS_USAGE, formatGroupMessages, groupsCommand, groupsList, resolveGroup, type CliDeps } from './groups.ts'
+import type { GroupMessageView } from '../messenger/groups/types.ts'
 
 export const DEFAULT_DATA_DIR_NAME = '.0message1'
 
@@ -47,7 +50,7 @@ Commands:
   settings [--fetch-isolation device|contact] [--json]
                                                show settings, or change how mailboxes are fetched
   demo [--keep]                                a relay and two devices (alice, bob) on loopback
-
+${GROUPS_USAGE}
 Options for every command:
   --data DIR     data directory (default: $ZEROM1_DATA, else ~/.0message1)
   --log-level L  debug, info, warn, error or silent (logs go to stderr)
@@ -165,7 +168,13 @@ async function clientCommand (rt: CliRuntime, command: string, rest: string[]): 
       const text = positional(p, 1, 'the text to send', command)
       noExtra(p, 2, command)
       const client = ApiClient.forDataDir(dataDirOf(p.values, rt.env))
-      const contact = resolveContact(await client.contacts(), query)
+      const contact = await contactOrGroup(client, query)
+      if ('members' in contact) {
+        const sent = await client.request<GroupMessageView>('POST', `/api/groups/${contact.id}/messages`, { text })
+        if (p.values.json === true) json(rt, sent)
+        else rt.stdout(`Message ${sent.id} queued for ${sent.delivery?.total ?? 0} member(s) of "${oneLine(contact.name)}".\n`)
+        return 0
+      }
       const message = await client.send(contact.id, text)
       if (p.values.json === true) json(rt, message)
       else rt.stdout(`Message ${message.id} is ${message.state}; \`0message1 messages ${contact.id}${typeof p.values.data === 'string' ? ` --data ${p.values.data}` : ''}\` shows when it is delivered.\n`)
@@ -181,7 +190,13 @@ async function clientCommand (rt: CliRuntime, command: string, rest: string[]): 
         if (!Number.isInteger(limit) || limit < 1) throw new CliError('USAGE', '--limit must be a positive whole number.')
       }
       const client = ApiClient.forDataDir(dataDirOf(p.values, rt.env))
-      const contact = resolveContact(await client.contacts(), query)
+      const contact = await contactOrGroup(client, query)
+      if ('members' in contact) {
+        const list = await client.request<GroupMessageView[]>('GET', `/api/groups/${contact.id}/messages${limit === undefined ? '' : `?limit=${limit}`}`)
+        if (p.values.json === true) json(rt, list)
+        else rt.stdout(formatGroupMessages(list))
+        return 0
+      }
       const messages = await client.messages(contact.id, limit)
       if (p.values.json === true) json(rt, messages)
       else rt.stdout(formatMessages(messages, contact.name, contact))
@@ -271,8 +286,33 @@ async function clientCommand (rt: CliRuntime, command: string, rest: string[]): 
       else rt.stdout(formatStatus(status))
       return 0
     }
+    case 'groups':
+      return await groupsCommand(rt, rest, cliDeps(rt))
     default:
       throw new CliError('USAGE', `Unknown command ${JSON.stringify(oneLine(command))}; see \`0message1 --help\`.`)
+  }
+}
+
+/** Issue 11: a contact, else a group (by id or name). */
+async function contactOrGroup (client: ApiClient, query: string): Promise<ContactView | Awaited<ReturnType<typeof groupsList>>[number]> {
+  try {
+    return resolveContact(await client.contacts(), query)
+  } catch (err) {
+    if (!CliError.is(err, 'NOT_FOUND')) throw err
+    // A node without groups answers the contact's error, not its own.
+    const groups = await groupsList(client).catch(() => { throw err })
+    return resolveGroup(groups, query)
+  }
+}
+
+function cliDeps (rt: CliRuntime): CliDeps {
+  return {
+    parse: (command, args, options) => parse(command, args, options as Options),
+    positional,
+    noExtra,
+    client: (p) => ApiClient.forDataDir(dataDirOf(p.values, rt.env)),
+    json: (value) => { json(rt, value) },
+    resolveContact
   }
 }
 

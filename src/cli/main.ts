@@ -307,7 +307,7 @@ async function contactOrGroup (client: ApiClient, query: string): Promise<Contac
 
 function cliDeps (rt: CliRuntime): CliDeps {
   return {
-    parse: (command, args, options) => parse(command, args, options as Options),
+    parse: (command, args, options) => parse(command, args, options),
     positional,
     noExtra,
     client: (p) => ApiClient.forDataDir(dataDirOf(p.values, rt.env)),

@@ -12,6 +12,7 @@ import { dhtLookup } from './product/dht.ts'
 import { relayMemory, deviceIdle } from './product/memory.ts'
 import { cryptoPipeline } from './product/crypto.ts'
 import { direct, relayed, firstMessage, mailboxDeposit, mailboxDrain } from './product/messenger.ts'
+import { groupSendSeal } from './product/groups.ts'
 
 const REGISTRY: readonly Benchmark[] = [
   libsignalBaseline,
@@ -27,7 +28,8 @@ const REGISTRY: readonly Benchmark[] = [
   mailboxDrain,
   relayMemory,
   deviceIdle,
-  dhtLookup
+  dhtLookup,
+  groupSendSeal
 ]
 
 async function main (): Promise<void> {

@@ -12,7 +12,7 @@ import {
 } from './groups.ts'
 import { SenderKeyDistributionMessage, groupEncrypt } from '@signalapp/libsignal-client'
 import { INNER_GROUP, sealEnvelope } from '../../wire/envelope.ts'
-import { encodeGroupInner, encodeGroupText, type ChangeOp } from '../../wire/group.ts'
+import { encodeGroupInner, encodeGroupText, type ChangeOp, type GroupCard } from '../../wire/group.ts'
 import { blob } from '../context.ts'
 import { signChange } from './membership.ts'
 import type { InboundMailbox } from '../device.ts'
@@ -132,6 +132,11 @@ export class DeviceGroups {
   /** For tests: the last sender-key message sealed here, and an attempt to open one with this device's whole store. */
   lastSealedForTest (): Uint8Array | undefined {
     return lastSealedForTest.get(this.ctx)
+  }
+
+  /** For tests and benchmarks: an add change of mine carrying cards made elsewhere (at most MAX_CARDS_PER_CHANGE). */
+  async addCardsForTest (groupId: string, cards: GroupCard[]): Promise<void> {
+    await this.ctx.serial(async () => { await changeGroup(this.ctx, groupId, { kind: 'add', cards }) })
   }
 
   /** For tests: a change signed by me whatever my role (a non-admin's forgery), not applied here. */

@@ -84,6 +84,7 @@ const schemas: Record<string, Json> = {
       id: { type: 'string' },
       name: { type: 'string' },
       accountId: { type: 'string' },
+      metThroughGroup: { type: 'string', description: 'Group id: a member known only through that group (session from its group card), not a contact from an invite' },
       verified: { type: 'boolean' },
       unread: { type: 'integer' },
       lastMessage: { type: 'object', required: ['text', 'at', 'direction'], properties: { text: { type: 'string' }, at: { type: 'integer' }, direction: { type: 'string', enum: ['out', 'in'] } } },

@@ -193,6 +193,11 @@ export class MessengerCore implements Messenger {
     if (this.#groups !== undefined) this.groups = this.#groups
   }
 
+  #metThrough (contactId: string): { metThroughGroup?: string } {
+    const g = this.#groups?.metThrough(contactId)
+    return g === undefined ? {} : { metThroughGroup: g }
+  }
+
   /** What the group manager may do in the core (issue 11). */
   #groupPort (): Omit<GroupHostPort, 'device' | 'db'> & Pick<GroupHostPort, 'device' | 'db'> {
     const device = (this.#device as unknown as { groups: GroupHostPort['device'], db: GroupHostPort['db'] })
@@ -371,7 +376,8 @@ export class MessengerCore implements Messenger {
       unread: this.#history.unread(c.id),
       ...(last !== undefined ? { lastMessage: last } : {}),
       ...(link !== undefined ? { link } : {}),
-      ...(c.keyChange !== undefined ? { keyChange: { ...c.keyChange } } : {})
+      ...(c.keyChange !== undefined ? { keyChange: { ...c.keyChange } } : {}),
+      ...this.#metThrough(c.id)
     }
   }
 

@@ -44,6 +44,9 @@ export interface ContactView {
   /** The connection to the contact now: direct, hole-punched (direct, through a NAT, set up via a relay),
    * relayed (through a relay circuit); absent without a connection (messages then go to the mailbox). */
   readonly link?: LinkKind
+  /** Issue 11: a member I know only through a group (its id): a pairwise session opened from its group card, not
+   * an invite. Not a contact I chose; shown apart. */
+  readonly metThroughGroup?: string
 }
 
 

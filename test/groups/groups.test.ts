@@ -40,7 +40,8 @@ test('a group of three where two members are not contacts: both ways, per-member
   assert.equal(bobView?.name, 'friends')
   const carolAsSeenByBob = bobView?.members.find((m) => m.name === 'carol')
   assert.equal(carolAsSeenByBob?.metThroughGroup, true, 'carol is met through the group, not a contact')
-  assert.equal((await bob.m().contacts()).find((c) => c.name === 'alice') !== undefined, true)
+  assert.equal((await bob.m().contacts()).find((c) => c.name === 'alice')?.metThroughGroup, undefined, 'alice is a contact')
+  assert.equal((await bob.m().contacts()).find((c) => c.name === 'carol')?.metThroughGroup, grp.id, 'carol is marked met through the group')
 
   const sent = await g(bob).send(grp.id, 'hello from bob')
   await waitTexts(carol, grp.id, ['hello from bob'], 'carol gets bob\'s message')

@@ -318,6 +318,11 @@ export class GroupManager implements Groups {
     this.#p.emit({ type: 'warning', contactId, groupId, reason, text: REFUSAL_TEXT[reason] ?? 'A group change was refused.' })
   }
 
+  /** The group through which I met a contact that is not one I invited or was invited by. */
+  metThrough (contactId: string): string | undefined {
+    return this.#p.device.metThrough(contactId)
+  }
+
   /** An outbox row's state moved: true when it is a group message's (one member's state). */
   advance (contactId: string, messageId: string, state: MessageState, path?: DeliveryPath): boolean {
     const r = this.#store.advance(contactId, messageId, state, path)

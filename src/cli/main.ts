@@ -6,6 +6,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { ApiClient } from '../api/client.ts'
 import type { ContactView, PendingSafetyNumberView } from '../messenger/types.ts'
 import { CodedError } from '../platform/coded-error.ts'
+import { MAX_TEXT_BYTES } from '../wire/text-limit.ts'
 import { CliError } from './errors.ts'
 import type { Parsed } from './args.ts'
 import { defaultRuntime, type CliRuntime } from './runtime.ts'
@@ -167,6 +168,10 @@ async function clientCommand (rt: CliRuntime, command: string, rest: string[]): 
       const query = positional(p, 0, 'a contact', command)
       const text = positional(p, 1, 'the text to send', command)
       noExtra(p, 2, command)
+      // Refused here as the web UI refuses it: nothing to send, or more than one message holds.
+      if (text.trim() === '') throw new CliError('USAGE', 'The message is empty; write the text to send, in quotes.')
+      const bytes = Buffer.byteLength(text, 'utf8')
+      if (bytes > MAX_TEXT_BYTES) throw new CliError('USAGE', `The message is ${bytes} bytes of UTF-8; one message holds at most ${MAX_TEXT_BYTES}. Split it.`)
       const client = ApiClient.forDataDir(dataDirOf(p.values, rt.env))
       const contact = await contactOrGroup(client, query)
       if ('members' in contact) {

@@ -24,14 +24,17 @@ export const MIN_INVITE_LIFETIME_MS = 60_000
  * leaked link works. */
 export const MAX_INVITE_LIFETIME_MS = 30 * 24 * 3600 * 1000
 
-function wireToInvite (err: unknown): IdentityError {
+/** A person reads these: the wire layer's sentences name fields ("Kyber prekey", byte counts), which
+ * says nothing to them, so each code gets its own sentence here (the wire error stays the cause). The
+ * link's own checks (prefix, alphabet, length) and the version's are already written for people. */
+function wireToInvite (err: unknown, stage: 'link' | 'content'): IdentityError {
   if (err instanceof IdentityError) return err
-  if (!WireError.is(err)) return new IdentityError('INVITE_MALFORMED', 'This invite could not be read.', { cause: err })
-  const code = err.code === 'TRUNCATED'
-    ? 'INVITE_TRUNCATED'
-    : err.code === 'VERSION' ? 'INVITE_VERSION' : err.code === 'TOO_LARGE' ? 'INVITE_TOO_LARGE' : 'INVITE_MALFORMED'
-  const hint = code === 'INVITE_TRUNCATED' ? ' Copy the whole invite again.' : ''
-  return new IdentityError(code, err.message + hint, { cause: err })
+  if (!WireError.is(err)) return new IdentityError('INVITE_MALFORMED', 'This invite could not be read; copy it again in full.', { cause: err })
+  if (err.code === 'VERSION') return new IdentityError('INVITE_VERSION', err.message, { cause: err })
+  if (err.code === 'TRUNCATED') return new IdentityError('INVITE_TRUNCATED', 'This invite is incomplete: its end is missing. Copy the whole invite again.', { cause: err })
+  if (stage === 'link') return new IdentityError(err.code === 'TOO_LARGE' ? 'INVITE_TOO_LARGE' : 'INVITE_MALFORMED', err.message, { cause: err })
+  if (err.code === 'TOO_LARGE') return new IdentityError('INVITE_TOO_LARGE', 'This invite is damaged: a part of it is far too long. Copy it again in full, or ask for a new one.', { cause: err })
+  return new IdentityError('INVITE_MALFORMED', 'This is not a 0message1 invite, or it was damaged when copied; copy it again in full.', { cause: err })
 }
 
 /** A one-time prekey no pending invite has promised yet; a new batch when none is left. */
@@ -119,11 +122,17 @@ export function createInvite (ctx: DeviceContext, o: NetworkCardFields & { expir
 export async function acceptInvite (ctx: DeviceContext, link: string, o: { name?: string, card: NetworkCardFields }): Promise<{ contact: ContactRecord, envelope: Uint8Array }> {
   checkNetwork(o.card)
   const localName = o.name === undefined ? undefined : checkName(o.name, 'name')
+  let bytes
+  try {
+    bytes = linkToInvite(link)
+  } catch (err) {
+    throw wireToInvite(err, 'link')
+  }
   let invite
   try {
-    invite = decodeInvite(linkToInvite(link))
+    invite = decodeInvite(bytes)
   } catch (err) {
-    throw wireToInvite(err)
+    throw wireToInvite(err, 'content')
   }
   if (!verifyInvite(invite)) throw new IdentityError('INVITE_SIGNATURE', 'This invite was altered: its signature does not match. Ask for a new invite.')
   const r = invite.record
@@ -146,7 +155,7 @@ export async function acceptInvite (ctx: DeviceContext, link: string, o: { name?
     try {
       await processPreKeyBundle(bundle, address, ctx.localAddress, ctx.stores, ctx.stores, new Date(now))
     } catch (err) {
-      throw new IdentityError('INVITE_SIGNATURE', 'This invite has a prekey whose signature does not verify: it was altered. Ask for a new invite.', { cause: err })
+      throw new IdentityError('INVITE_SIGNATURE', 'This invite was altered: one of its keys is not signed by the person who made it. Ask for a new invite.', { cause: err })
     }
     return await encryptFor(ctx, row, address, first)
   }, () => { ctx.contactRepo.insert(row) })

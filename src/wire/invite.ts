@@ -110,11 +110,23 @@ export function encodeSignedInvite (invite: SignedInvite): Uint8Array {
   return out
 }
 
+/** Versions this far above ours are taken for newer invites; any other byte means the text is not an
+ * invite at all (a typo, a cut, another program's code), and saying "update" would mislead. */
+const PLAUSIBLE_NEWER_VERSIONS = 8
+
+function versionError (version: number): WireError {
+  if (version > INVITE_VERSION && version <= INVITE_VERSION + PLAUSIBLE_NEWER_VERSIONS) {
+    return new WireError('VERSION', 'This invite was made by a newer version of 0message1; update 0message1 to accept it.')
+  }
+  if (version >= 1 && version < INVITE_VERSION) return new WireError('VERSION', 'This invite was made by an older version of 0message1; ask for a new invite.')
+  return new WireError('INVALID', 'This is not a 0message1 invite, or it was damaged when copied; copy it again in full.')
+}
+
 /** Parses the binary invite. Checks the version first and bounds every length; does NOT verify. */
 export function decodeInvite (bytes: Uint8Array): SignedInvite {
   const r = new Reader(bytes, 'invite')
   const version = r.u8('version')
-  if (version !== INVITE_VERSION) throw new WireError('VERSION', `This invite has format version ${version}; this program reads version ${INVITE_VERSION}. Ask for a new invite or update 0message1.`)
+  if (version !== INVITE_VERSION) throw versionError(version)
   if (bytes.length > MAX_INVITE_BYTES) throw new WireError('TOO_LARGE', `This invite is ${bytes.length} bytes, over the ${MAX_INVITE_BYTES}-byte limit.`)
   const identityKey = r.fixed(EC_PUBLIC_KEY_BYTES, 'identity key')
   const registrationId = r.u16('registration id')

@@ -3,6 +3,7 @@
 import { Reader, Writer } from './bytes.ts'
 import { WireError } from './errors.ts'
 import { MAILBOX_ID_BYTES, MAILBOX_KEY_BYTES } from './envelope.ts'
+import { MAX_TEXT_BYTES } from './text-limit.ts'
 
 /** v2 (issue 9): a card carries the sender's presence verification key. */
 export const PAYLOAD_VERSION = 0x02
@@ -15,9 +16,7 @@ export const KIND_RECEIPT = 0x02
 export const KIND_CARD = 0x03
 /** Issue 11: a group control body (src/wire/group.ts) inside the pairwise session. */
 export const KIND_GROUP = 0x04
-/** Text limit: 32 KiB of UTF-8 keeps a text message (with libsignal's overhead) inside the 64 KiB
- * envelope bucket with room to spare. */
-export const MAX_TEXT_BYTES = 32 * 1024
+export { MAX_TEXT_BYTES } from './text-limit.ts'
 /** One receipt acknowledges at most this many messages (512 × 16 B = 8 KiB). */
 export const MAX_RECEIPT_IDS = 512
 /** Display names: 128 bytes of UTF-8 (about 30–128 characters) is plenty for a name on a screen. */

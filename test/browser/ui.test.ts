@@ -7,7 +7,6 @@ import assert from 'node:assert/strict'
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { chromium, type BrowserContext, type Page } from 'playwright-core'
 import { createApiServer, type ApiServer } from '../../src/api/server.ts'
@@ -22,22 +21,16 @@ import { MIGRATIONS } from '../../src/store/schema.ts'
 import { text } from '../e2ee/helpers.ts'
 import { call } from '../helpers/http.ts'
 import { mailboxOf, reinstall } from '../helpers/reinstall.ts'
+import { ensureWebBuilt } from '../helpers/browser.ts'
 
 const CHROMIUM = '/usr/bin/chromium'
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
-const WEB_DIST = join(ROOT, 'web', 'dist')
 const ARTIFACTS = join(ROOT, 'test', 'artifacts', 'browser')
 /** Bounds of one UI step (a delivery over loopback takes well under a second; this is for slow CI). */
 const STEP_MS = 30_000
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync']
 
-function ensureWebBuilt (): void {
-  if (existsSync(join(WEB_DIST, 'index.html'))) return
-  const vite = join(ROOT, 'node_modules', '.bin', 'vite')
-  const r = spawnSync(vite, ['build', 'web', '--config', 'web/vite.config.ts', '--logLevel', 'warn'], { cwd: ROOT, timeout: 120_000, encoding: 'utf8' })
-  assert.equal(r.status, 0, `vite build failed: ${r.stderr}`)
-}
 
 const missing = !existsSync(CHROMIUM)
 if (missing && process.env.CI !== undefined) {

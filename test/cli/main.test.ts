@@ -12,6 +12,7 @@ import type { ContactView, MessageView, PendingSafetyNumberView } from '../../sr
 import { API_INFO_FILE } from '../../src/api/discovery.ts'
 import { FakeHost, FakeNetwork } from '../helpers/fake-host.ts'
 import { E2eeError } from '../../src/e2ee/errors.ts'
+import { MAX_TEXT_BYTES } from '../../src/wire/text-limit.ts'
 
 interface Harness {
   run: (...argv: string[]) => Promise<{ code: number, out: string, err: string }>
@@ -95,6 +96,16 @@ test('help, unknown commands and options: usage errors exit 2 with one sentence'
   const extra = await h.run('send', 'bob', 'hello', 'world')
   assert.equal(extra.code, 2)
   assert.match(extra.err, /quotes/)
+  // Empty, whitespace-only and over-long messages are refused before the node is asked (none runs here).
+  assert.match((await h.run('send', 'bob', '')).err, /needs the text to send/)
+  for (const blank of ['   ', ' \n\t ']) {
+    const r = await h.run('send', 'bob', blank)
+    assert.equal(r.code, 2)
+    assert.equal(r.err, '0message1: The message is empty; write the text to send, in quotes.\n')
+  }
+  const long = await h.run('send', 'bob', 'é'.repeat(MAX_TEXT_BYTES / 2 + 1))
+  assert.equal(long.code, 2)
+  assert.match(long.err, new RegExp(`is ${MAX_TEXT_BYTES + 2} bytes of UTF-8; one message holds at most ${MAX_TEXT_BYTES}\\. Split it\\.`))
 })
 
 test('commands that need the node say how to start it when it is not running', async (t) => {

@@ -55,6 +55,8 @@ test('tampered, truncated, wrong-version, oversized or foreign invites are refus
       assert.ok(IdentityError.is(err), String(err))
       if (code !== undefined) assert.equal(err.code, code)
       assert.match(err.message, /^[A-Z].*\.$/)
+      // A sentence for a person: no field names of the format, no version numbers.
+      assert.doesNotMatch(err.message, /Kyber|prekey|format version|\(in |bytes/, err.message)
       return true
     })
   }
@@ -75,6 +77,12 @@ test('tampered, truncated, wrong-version, oversized or foreign invites are refus
   await refuse(inviteToLink(new Uint8Array([...bytes, 0])), 'INVITE_MALFORMED')
   await refuse('https://example.com/not-an-invite', 'INVITE_MALFORMED')
   await refuse(link.replace('0m1:', '0m1:*'), 'INVITE_MALFORMED')
+  // Garbage that decodes to an unknown version byte is not "made by another version".
+  await refuse('0m1:AAAAAAAA', 'INVITE_MALFORMED')
+  await refuse('0m1:broken', 'INVITE_MALFORMED')
+  const v1 = Uint8Array.from(bytes)
+  v1[0] = 1
+  await refuse(inviteToLink(v1), 'INVITE_VERSION')
   nothingStored(bob)
   // The genuine one still works, copy/paste line breaks included.
   const ok = await bob.acceptInvite(link.slice(0, 100) + '\n' + link.slice(100) + '  ', { card })

@@ -1,12 +1,29 @@
 // The app shell: host state (onboarding, unlock, ready), contacts and conversations kept current by
 // the event socket, and the panels (invite, add contact, safety number, settings, network).
+// The node may stop and start again at any time: a failed call or a dropped event socket shows the
+// node-down banner (never a raw "Failed to fetch"); when the socket is back, everything shown is
+// fetched again, the open conversation too. A new start of the node makes a new token: then the
+// token page says to open the new address, and the conversation that was open opens again.
 // `void f()` in event handlers and effects: React cannot await them, and every such f catches its
 // own errors and shows them (setError / fail / onError), so nothing is left to reject.
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
-import { Api, ApiFailure, type ApiEvent, type ContactView, type HostState, type MessageView, type StatusView } from './api.ts'
-import { AddContact, Conversation, InvitePanel, KeyChangePanel, NetworkPanel, Onboarding, SafetyNumberPanel, SettingsPanel, Unlock } from './screens.tsx'
+import { Api, ApiFailure, NODE_DOWN, forgetToken, type ApiEvent, type ContactView, type HostState, type MessageView, type StatusView, type TokenFromAddress } from './api.ts'
+import { ContactList } from './ContactList.tsx'
+import { explain } from './errors.ts'
+import { loadNotifyChoice, notifyMessage, saveNotifyChoice, tabTitle, type NotifyChoice } from './notifications.ts'
+import { Conversation } from './screens/Conversation.tsx'
+import { AddContact, InvitePanel } from './screens/Invite.tsx'
+import { NetworkPanel } from './screens/Network.tsx'
+import { NotificationSettings } from './screens/Notifications.tsx'
+import { KeyChangePanel, SafetyNumberPanel } from './screens/Safety.tsx'
+import { SettingsPanel } from './screens/Settings.tsx'
+import { Onboarding, Unlock } from './screens/Start.tsx'
+import { TokenPage } from './screens/TokenPage.tsx'
 
 type Panel = 'chat' | 'invite' | 'add' | 'safety' | 'key-change' | 'settings' | 'network'
+
+/** The conversation open in this tab, kept across a reload and a new token (sessionStorage). */
+const OPEN_KEY = '0m1-open'
 
 function upsert (list: MessageView[], m: MessageView): MessageView[] {
   const i = list.findIndex((x) => x.id === m.id && x.direction === m.direction)
@@ -16,33 +33,58 @@ function upsert (list: MessageView[], m: MessageView): MessageView[] {
   return next
 }
 
-export function App ({ token }: { token: string | undefined }): React.JSX.Element {
+export function App ({ address }: { address: TokenFromAddress }): React.JSX.Element {
+  const token = address.token
   const api = useMemo(() => token === undefined ? undefined : new Api(token), [token])
   const [hostState, setHostState] = useState<HostState | 'loading' | 'unauthorized'>('loading')
   const [status, setStatus] = useState<StatusView>()
   const [contacts, setContacts] = useState<ContactView[]>([])
-  const [selected, setSelected] = useState<string>()
+  const [selected, setSelected] = useState<string | undefined>(() => sessionStorage.getItem(OPEN_KEY) ?? undefined)
   const [messages, setMessages] = useState<Record<string, MessageView[]>>({})
   const [panel, setPanel] = useState<Panel>('chat')
+  // Narrow screens show one column: the list, or what is open (a chat or a panel).
+  const [showList, setShowList] = useState(() => sessionStorage.getItem(OPEN_KEY) === null)
   const [live, setLive] = useState(false)
+  const [nodeDown, setNodeDown] = useState(false)
   const [notice, setNotice] = useState<string>()
+  const [announce, setAnnounce] = useState('')
+  const [notify, setNotify] = useState<NotifyChoice>(loadNotifyChoice)
   const selectedRef = useRef<string | undefined>(undefined)
   selectedRef.current = panel === 'chat' || panel === 'safety' || panel === 'key-change' ? selected : undefined
+  const contactsRef = useRef(contacts)
+  contactsRef.current = contacts
+  const notifyRef = useRef(notify)
+  notifyRef.current = notify
+  const openRef = useRef<(id: string) => Promise<void>>(undefined)
 
   const fail = useCallback((err: unknown) => {
-    if (err instanceof ApiFailure && err.status === 401) setHostState('unauthorized')
-    else setNotice(err instanceof Error ? err.message : String(err))
+    if (err instanceof ApiFailure && err.status === 401) {
+      forgetToken()
+      setHostState('unauthorized')
+    } else if (err instanceof ApiFailure && err.code === NODE_DOWN) {
+      setNodeDown(true)
+    } else {
+      setNotice(explain(err))
+    }
   }, [])
 
+  /** Fetches everything shown again: state, status, contacts and the open conversation. */
   const refresh = useCallback(async () => {
     if (api === undefined) return
     try {
       const state = await api.state()
+      setNodeDown(false)
       setHostState(state)
       if (state !== 'ready') return
       const [s, c] = await Promise.all([api.status(), api.contacts()])
       setStatus(s)
       setContacts(c)
+      const open = selectedRef.current
+      if (open !== undefined && c.some((x) => x.id === open)) {
+        const list = await api.messages(open)
+        setMessages((all) => ({ ...all, [open]: list }))
+        if (document.visibilityState === 'visible') await api.markRead(open)
+      }
     } catch (err) { fail(err) }
   }, [api, fail])
 
@@ -51,6 +93,8 @@ export function App ({ token }: { token: string | undefined }): React.JSX.Elemen
   const onEvent = useCallback((e: ApiEvent) => {
     switch (e.type) {
       case 'host-state':
+        // Sent at every (re)connection of the socket too: events sent while it was down are lost, and
+        // the node may have restarted, so everything shown is fetched again.
         setHostState(e.state)
         if (e.state === 'ready') void refresh()
         break
@@ -70,8 +114,17 @@ export function App ({ token }: { token: string | undefined }): React.JSX.Elemen
       case 'message-state': {
         const m = e.message
         setMessages((all) => ({ ...all, [m.contactId]: upsert(all[m.contactId] ?? [], m) }))
-        if (e.type === 'message' && m.direction === 'in' && selectedRef.current === m.contactId && document.visibilityState === 'visible') {
-          void api?.markRead(m.contactId).catch(() => {})
+        if (e.type === 'message' && m.direction === 'out') {
+          // The list's preview follows what I send, before the node's contact event (if any) comes.
+          setContacts((list) => list.map((c) => c.id === m.contactId ? { ...c, lastMessage: { text: m.text, at: m.at, direction: 'out' } } : c))
+        }
+        if (e.type === 'message' && m.direction === 'in') {
+          const name = contactsRef.current.find((c) => c.id === m.contactId)?.name ?? 'a contact'
+          const open = selectedRef.current === m.contactId
+          const seen = open && document.visibilityState === 'visible'
+          setAnnounce(open ? `${name}: ${m.text}` : `New message from ${name}`)
+          if (seen) void api?.markRead(m.contactId).catch(() => {})
+          else notifyMessage(notifyRef.current, name, m.text, m.contactId, () => { void openRef.current?.(m.contactId) })
         }
         break
       }
@@ -81,82 +134,96 @@ export function App ({ token }: { token: string | undefined }): React.JSX.Elemen
     }
   }, [api, refresh])
 
+  // When the socket drops, one call tells a node that is down from a token it refuses.
+  const onConnected = useCallback((up: boolean) => {
+    setLive(up)
+    if (!up && api !== undefined) void api.state().then(() => {}, fail)
+  }, [api, fail])
+
   useEffect(() => {
     if (api === undefined || hostState === 'unauthorized') return
-    return api.events(onEvent, setLive)
-  }, [api, onEvent, hostState === 'unauthorized'])
+    return api.events(onEvent, onConnected)
+  }, [api, onEvent, onConnected, hostState === 'unauthorized'])
+
+  // Back to a hidden tab with a chat open: what came meanwhile is read now.
+  useEffect(() => {
+    if (api === undefined) return
+    const onVisible = (): void => {
+      const id = selectedRef.current
+      if (document.visibilityState === 'visible' && id !== undefined) void api.markRead(id).catch(() => {})
+    }
+    document.addEventListener('visibilitychange', onVisible)
+    return () => { document.removeEventListener('visibilitychange', onVisible) }
+  }, [api])
+
+  const totalUnread = contacts.reduce((n, c) => n + c.unread, 0)
+  useEffect(() => { document.title = tabTitle(totalUnread) }, [totalUnread])
 
   const open = useCallback(async (id: string) => {
     if (api === undefined) return
     setSelected(id)
+    sessionStorage.setItem(OPEN_KEY, id)
     setPanel('chat')
+    setShowList(false)
     try {
       const list = await api.messages(id)
       setMessages((all) => ({ ...all, [id]: list }))
       await api.markRead(id)
     } catch (err) { fail(err) }
   }, [api, fail])
+  openRef.current = open
 
   if (token === undefined || api === undefined || hostState === 'unauthorized') {
+    return <TokenPage reason={token === undefined && !address.malformed ? 'missing' : 'refused'} />
+  }
+  if (hostState === 'loading') {
     return (
       <main className='center'>
         <h1>0message1</h1>
-        <p data-testid='no-token'>This page needs the address printed by <code>0message1 start</code> (it carries the access token). Open that address again.</p>
+        {nodeDown ? <NodeDown /> : <p>Connecting to your node…</p>}
       </main>
     )
   }
-  if (hostState === 'loading') return <main className='center'><p>Connecting to your node…</p></main>
   if (hostState === 'no-account') return <Onboarding api={api} onDone={refresh} />
   if (hostState === 'locked') return <Unlock api={api} onDone={refresh} />
 
   const current = contacts.find((c) => c.id === selected)
+  const go = (p: Panel): void => { setPanel(p); setShowList(p === 'chat') }
   const nav = (p: Panel, label: string): React.JSX.Element => (
-    <button type='button' className={panel === p ? 'tab active' : 'tab'} data-testid={`nav-${p}`} onClick={() => { setPanel(p) }}>{label}</button>
+    <button type='button' className={panel === p ? 'tab active' : 'tab'} aria-current={panel === p ? 'page' : undefined} data-testid={`nav-${p}`} onClick={() => { go(p) }}>{label}</button>
   )
+  const downReason = nodeDown ? 'Your node is not answering, so nothing can be sent now.' : undefined
+  const mainShown = !(panel === 'chat' && (showList || current === undefined))
 
   return (
     <div className='app'>
       <header className='top'>
         <span className='brand'>0message1</span>
-        <span className='me' data-testid='me'>{status?.name}</span>
-        <nav>
+        <span className='me' data-testid='me'><bdi>{status?.name}</bdi></span>
+        <span className={live ? 'live on' : 'live'} data-testid='live' title={live ? 'Live updates connected' : 'Reconnecting…'}>{live ? '● live' : '○ offline'}</span>
+        <nav aria-label='Sections'>
           {nav('chat', 'Chats')}
           {nav('invite', 'My invite')}
           {nav('add', 'Add contact')}
           {nav('settings', 'Settings')}
           {nav('network', 'Network')}
         </nav>
-        <span className={live ? 'live on' : 'live'} title={live ? 'Live updates connected' : 'Reconnecting…'}>{live ? '● live' : '○ offline'}</span>
       </header>
+      {nodeDown && <div className='banner down' role='alert' data-testid='node-down'><NodeDown /></div>}
       {notice !== undefined && (
         <div className='notice' role='alert'>
           <span>{notice}</span>
           <button type='button' onClick={() => { setNotice(undefined) }} aria-label='Dismiss'>×</button>
         </div>
       )}
-      <div className='body'>
-        <aside className='contacts' data-testid='contacts'>
-          {contacts.length === 0 && <p className='muted'>No contacts yet. Share your invite or add someone's.</p>}
-          <ul>
-            {contacts.map((c) => (
-              <li key={c.id}>
-                <button type='button' className={c.id === selected ? 'contact selected' : 'contact'} data-testid='contact' data-name={c.name} onClick={() => { void open(c.id) }}>
-                  <span className='row'>
-                    <strong className='name'>{c.name}</strong>
-                    {c.verified && <span className='badge ok' title='Verified'>✓</span>}
-                    {c.keyChange?.state === 'pending' && <span className='badge warn' title='Safety number changed' data-testid='key-changed'>!</span>}
-                    {c.unread > 0 && <span className='badge unread' data-testid='unread'>{c.unread}</span>}
-                  </span>
-                  <span className='last'>{c.lastMessage === undefined ? '—' : `${c.lastMessage.direction === 'out' ? 'You: ' : ''}${c.lastMessage.text}`}</span>
-                </button>
-              </li>
-            ))}
-          </ul>
-        </aside>
-        <section className='main'>
+      <div className='sr-only' aria-live='polite' data-testid='announce'>{announce}</div>
+      <main className={mainShown ? 'body show-main' : 'body show-list'}>
+        <h1 className='sr-only'>0message1</h1>
+        <ContactList contacts={contacts} selected={selected} onOpen={(id) => { void open(id) }} />
+        <section className='main' aria-label={panel === 'chat' ? 'Conversation' : undefined}>
           {panel === 'chat' && (current === undefined
             ? <p className='muted center'>Choose a conversation.</p>
-            : <Conversation api={api} contact={current} messages={messages[current.id] ?? []} onSafety={() => { setPanel('safety') }} onKeyChange={() => { setPanel('key-change') }} onError={fail} />)}
+            : <Conversation api={api} contact={current} messages={messages[current.id] ?? []} disabledReason={downReason} onBack={() => { setShowList(true) }} onSafety={() => { setPanel('safety') }} onKeyChange={() => { setPanel('key-change') }} onError={fail} />)}
           {panel === 'key-change' && current !== undefined && (
             <KeyChangePanel
               api={api} contact={current} onError={fail}
@@ -166,10 +233,23 @@ export function App ({ token }: { token: string | undefined }): React.JSX.Elemen
           {panel === 'safety' && current !== undefined && <SafetyNumberPanel api={api} contact={current} onBack={() => { setPanel('chat') }} onError={fail} />}
           {panel === 'invite' && <InvitePanel api={api} onError={fail} />}
           {panel === 'add' && <AddContact api={api} onAdded={(c) => { setContacts((l) => l.some((x) => x.id === c.id) ? l : [...l, c]); void open(c.id) }} />}
-          {panel === 'settings' && status !== undefined && <SettingsPanel api={api} status={status} onChanged={refresh} onError={fail} />}
+          {panel === 'settings' && status !== undefined && (
+            <SettingsPanel api={api} status={status} onChanged={refresh} onError={fail}>
+              <NotificationSettings choice={notify} onChange={(c) => { setNotify(c); saveNotifyChoice(c) }} />
+            </SettingsPanel>
+          )}
           {panel === 'network' && status !== undefined && <NetworkPanel api={api} status={status} contacts={contacts} onRefresh={refresh} />}
         </section>
-      </div>
+      </main>
     </div>
+  )
+}
+
+function NodeDown (): React.JSX.Element {
+  return (
+    <p>
+      <strong>Your 0message1 node is not answering.</strong> Nothing can be sent or received until it runs again;
+      if you stopped it, start it with <code>0message1 start</code>. This page reconnects by itself.
+    </p>
   )
 }

@@ -61,15 +61,27 @@ export type ApiEvent =
 
 const TOKEN_KEY = '0m1-token'
 
-/** Takes the token out of the address bar (so it is not bookmarked or shared) into this tab's storage. */
-export function takeToken (): string | undefined {
-  const m = /(?:^#|&)token=([A-Za-z0-9_-]{43})(?:&|$)/.exec(window.location.hash)
-  if (m?.[1] !== undefined) {
-    sessionStorage.setItem(TOKEN_KEY, m[1])
-    history.replaceState(null, '', window.location.pathname + window.location.search)
-  }
-  return sessionStorage.getItem(TOKEN_KEY) ?? undefined
+/** What the address gave: `token` (fresh from the address, else this tab's earlier one) and whether a
+ * token was given that cannot be one (mistyped or cut short when copied). */
+export interface TokenFromAddress { token: string | undefined, malformed: boolean }
+
+/** Takes the token out of the address bar (so it is not bookmarked or shared) into this tab's storage.
+ * Any `token=` is removed from the address, a malformed one too. */
+export function takeToken (): TokenFromAddress {
+  const hash = window.location.hash
+  if (!/(?:^#|&)token=/.test(hash)) return { token: sessionStorage.getItem(TOKEN_KEY) ?? undefined, malformed: false }
+  history.replaceState(null, '', window.location.pathname + window.location.search)
+  const m = /(?:^#|&)token=([A-Za-z0-9_-]{43})(?:&|$)/.exec(hash)
+  if (m?.[1] === undefined) { sessionStorage.removeItem(TOKEN_KEY); return { token: undefined, malformed: true } }
+  sessionStorage.setItem(TOKEN_KEY, m[1])
+  return { token: m[1], malformed: false }
 }
+
+/** Forgets this tab's token: the node refused it (a new start of the node made a new one). */
+export function forgetToken (): void { sessionStorage.removeItem(TOKEN_KEY) }
+
+/** ApiFailure code when the node does not answer at all (not running, or restarting). */
+export const NODE_DOWN = 'NODE_DOWN'
 
 export class ApiFailure extends Error {
   readonly status: number
@@ -88,9 +100,20 @@ export class Api {
   async call<T> (method: string, path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = { Authorization: `Bearer ${this.#token}` }
     if (body !== undefined) headers['Content-Type'] = 'application/json'
-    const res = await fetch(path, { method, headers, body: body === undefined ? null : JSON.stringify(body), cache: 'no-store' })
-    const text = await res.text()
-    const parsed: unknown = text === '' ? undefined : JSON.parse(text)
+    let res: Response
+    try {
+      res = await fetch(path, { method, headers, body: body === undefined ? null : JSON.stringify(body), cache: 'no-store' })
+    } catch {
+      // fetch rejects only when no HTTP answer came at all: the node is not running (or restarting).
+      throw new ApiFailure(0, NODE_DOWN, 'Your 0message1 node is not answering.')
+    }
+    let parsed: unknown
+    try {
+      const text = await res.text()
+      parsed = text === '' ? undefined : JSON.parse(text)
+    } catch {
+      throw new ApiFailure(res.status, 'BAD_REPLY', 'Your node sent an answer this page cannot read; reload the page.')
+    }
     if (!res.ok) {
       const e = (parsed as { error?: { code?: string, message?: string } } | undefined)?.error
       throw new ApiFailure(res.status, e?.code ?? 'FAILED', e?.message ?? `The node refused (HTTP ${res.status}).`)

@@ -1,0 +1,116 @@
+// One conversation: its messages (contact text only ever as React text nodes, never HTML) and the composer.
+// Names sit in <bdi> and each message has dir="auto": right-to-left text (or an override character in
+// a name) lays out on its own and cannot reorder what is around it.
+// `void f()` in event handlers and effects: React cannot await them, and every such f catches its
+// own errors and shows them (setError / fail / onError), so nothing is left to reject.
+import { useLayoutEffect, useRef, useState } from 'react'
+import type { Api, ContactView, MessageView } from '../api.ts'
+import { dayLabel, linkLabel, time } from '../format.ts'
+import { Composer } from './Composer.tsx'
+import { MessageBubble } from './MessageBubble.tsx'
+
+/** Within this many pixels of the end, the reader counts as at the end (and follows new messages). */
+const AT_END_PX = 48
+
+/** The chat's system line for a changed safety number; while pending, the way to compare and decide. */
+function KeyChangeLine ({ contact, onCompare }: { contact: ContactView, onCompare: () => void }): React.JSX.Element | null {
+  const k = contact.keyChange
+  if (k === undefined) return null
+  return (
+    <div className='system' data-testid='key-change' data-state={k.state}>
+      <p><bdi>{contact.name}</bdi>'s safety number changed · {time(k.at)}</p>
+      {k.state === 'pending' && (
+        <>
+          <p className='muted'>They reinstalled, or someone else is writing as them. {k.held} message(s) held until you compare the new safety number and accept or block it.</p>
+          <button type='button' className='primary' data-testid='compare-key' onClick={onCompare}>Compare safety numbers</button>
+        </>
+      )}
+      {k.state === 'accepted' && <p className='muted'>You accepted the new key. Verify it when you can.</p>}
+      {k.state === 'blocked' && <p className='muted'>You blocked the new key; its messages are dropped.</p>}
+    </div>
+  )
+}
+
+/** `disabledReason`: why nothing can be sent now (the node is down); the composer says it. */
+export function Conversation ({ api, contact, messages, disabledReason, onBack, onSafety, onKeyChange, onError }: {
+  api: Api, contact: ContactView, messages: MessageView[], disabledReason?: string | undefined, onBack: () => void, onSafety: () => void, onKeyChange: () => void, onError: (e: unknown) => void
+}): React.JSX.Element {
+  const [unseen, setUnseen] = useState(0)
+  // Where the messages that came while the reader was scrolled up begin: a line marks it.
+  const [firstUnseen, setFirstUnseen] = useState<string>()
+  const list = useRef<HTMLDivElement>(null)
+  const atEnd = useRef(true)
+  const seenCount = useRef(0)
+  const unseenRef = useRef(0)
+  unseenRef.current = unseen
+
+  // A new conversation opens at its end.
+  useLayoutEffect(() => { atEnd.current = true; seenCount.current = 0; setUnseen(0); setFirstUnseen(undefined) }, [contact.id])
+  // New messages: followed when the reader is at the end or sent one; otherwise the marker counts them.
+  useLayoutEffect(() => {
+    const el = list.current
+    const added = messages.length - seenCount.current
+    seenCount.current = messages.length
+    if (el === null || added <= 0) return
+    const last = messages[messages.length - 1]
+    if (atEnd.current || last?.direction === 'out') {
+      el.scrollTop = el.scrollHeight
+      setUnseen(0)
+    } else {
+      const fresh = messages.slice(-added).filter((m) => m.direction === 'in')
+      const first = fresh[0]
+      if (first !== undefined && unseenRef.current === 0) setFirstUnseen(`in-${first.id}`)
+      setUnseen((n) => n + fresh.length)
+    }
+  }, [messages])
+
+  const onScroll = (): void => {
+    const el = list.current
+    if (el === null) return
+    atEnd.current = el.scrollHeight - el.scrollTop - el.clientHeight < AT_END_PX
+    if (atEnd.current) setUnseen(0)
+  }
+  const toEnd = (): void => {
+    const el = list.current
+    if (el !== null) el.scrollTop = el.scrollHeight
+    atEnd.current = true
+    setUnseen(0)
+  }
+
+  return (
+    <div className='conversation' data-testid='conversation'>
+      <div className='conv-head'>
+        <button type='button' className='back' data-testid='back' onClick={onBack} aria-label='Back to the chats'>←</button>
+        <div className='who'>
+          <h2 data-testid='conversation-name'><bdi>{contact.name}</bdi></h2>
+          <span className='muted mono id'>{contact.accountId}</span>
+          <span className='muted' data-testid='link'> · {linkLabel(contact.link)}</span>
+        </div>
+        <button type='button' data-testid='open-safety' onClick={onSafety}>{contact.verified ? 'Verified ✓' : 'Verify safety number'}</button>
+      </div>
+      <div className='messages' data-testid='messages' ref={list} onScroll={onScroll} role='log' aria-label='Messages'>
+        {messages.length === 0 && contact.keyChange === undefined && <p className='muted center'>No messages yet. Say hello.</p>}
+        {messages.map((m, i) => {
+          const prev = messages[i - 1]
+          const newDay = prev === undefined || new Date(prev.at).toDateString() !== new Date(m.at).toDateString()
+          return (
+            <div key={`${m.direction}-${m.id}`} className='item'>
+              {newDay && <p className='day' data-testid='day'><span>{dayLabel(m.at)}</span></p>}
+              {contact.keyChange !== undefined && m.at > contact.keyChange.at && (prev?.at ?? 0) <= contact.keyChange.at && <KeyChangeLine contact={contact} onCompare={onKeyChange} />}
+              {`${m.direction}-${m.id}` === firstUnseen && <p className='new-line' data-testid='new-line'><span>New messages</span></p>}
+              {m.gapBefore !== undefined && m.gapBefore > 0 && <p className='gap'>{m.gapBefore} message(s) missing here</p>}
+              <MessageBubble m={m} />
+            </div>
+          )
+        })}
+        {contact.keyChange !== undefined && !messages.some((m) => m.at > (contact.keyChange?.at ?? 0)) && <KeyChangeLine contact={contact} onCompare={onKeyChange} />}
+      </div>
+      {unseen > 0 && (
+        <button type='button' className='new-marker' data-testid='new-messages' onClick={toEnd}>
+          {unseen} new message{unseen === 1 ? '' : 's'} ↓
+        </button>
+      )}
+      <Composer key={contact.id} to={contact.name} disabledReason={disabledReason} onSend={async (text) => { await api.send(contact.id, text) }} onError={onError} />
+    </div>
+  )
+}

@@ -19,8 +19,9 @@ import { KeyChangePanel, SafetyNumberPanel } from './screens/Safety.tsx'
 import { SettingsPanel } from './screens/Settings.tsx'
 import { Onboarding, Unlock } from './screens/Start.tsx'
 import { TokenPage } from './screens/TokenPage.tsx'
+import { GroupsPanel } from './groups/GroupsPanel.tsx'
 
-type Panel = 'chat' | 'invite' | 'add' | 'safety' | 'key-change' | 'settings' | 'network'
+type Panel = 'chat' | 'invite' | 'add' | 'safety' | 'key-change' | 'settings' | 'network' | 'groups'
 
 /** The conversation open in this tab, kept across a reload and a new token (sessionStorage). */
 const OPEN_KEY = '0m1-open'
@@ -207,6 +208,7 @@ export function App ({ address }: { address: TokenFromAddress }): React.JSX.Elem
           {nav('add', 'Add contact')}
           {nav('settings', 'Settings')}
           {nav('network', 'Network')}
+          {nav('groups', 'Groups')}
         </nav>
       </header>
       {nodeDown && <div className='banner down' role='alert' data-testid='node-down'><NodeDown /></div>}
@@ -239,6 +241,7 @@ export function App ({ address }: { address: TokenFromAddress }): React.JSX.Elem
             </SettingsPanel>
           )}
           {panel === 'network' && status !== undefined && <NetworkPanel api={api} status={status} contacts={contacts} onRefresh={refresh} />}
+          {panel === 'groups' && <GroupsPanel api={api} contacts={contacts} onError={fail} />}
         </section>
       </main>
     </div>

@@ -12,7 +12,7 @@ import { dhtLookup } from './product/dht.ts'
 import { relayMemory, deviceIdle } from './product/memory.ts'
 import { cryptoPipeline } from './product/crypto.ts'
 import { direct, relayed, firstMessage, mailboxDeposit, mailboxDrain } from './product/messenger.ts'
-import { groupSendSeal } from './product/groups.ts'
+import { groupDelivery, groupSendSeal } from './product/groups.ts'
 
 const REGISTRY: readonly Benchmark[] = [
   libsignalBaseline,
@@ -29,7 +29,8 @@ const REGISTRY: readonly Benchmark[] = [
   relayMemory,
   deviceIdle,
   dhtLookup,
-  groupSendSeal
+  groupSendSeal,
+  groupDelivery
 ]
 
 async function main (): Promise<void> {

@@ -13,6 +13,7 @@ import { relayMemory, deviceIdle } from './product/memory.ts'
 import { cryptoPipeline } from './product/crypto.ts'
 import { direct, relayed, firstMessage, mailboxDeposit, mailboxDrain } from './product/messenger.ts'
 import { fileDirect, fileRelay } from './product/files.ts'
+import { groupDelivery, groupSendSeal } from './product/groups.ts'
 
 const REGISTRY: readonly Benchmark[] = [
   libsignalBaseline,
@@ -30,7 +31,9 @@ const REGISTRY: readonly Benchmark[] = [
   deviceIdle,
   dhtLookup,
   fileDirect,
-  fileRelay
+  fileRelay,
+  groupSendSeal,
+  groupDelivery
 ]
 
 async function main (): Promise<void> {

@@ -9,6 +9,8 @@ import { chatOperations, chatPaths, chatSchemas } from './chat-routes.ts'
 
 import { FILE_SCHEMAS, fileOpenApiPaths } from './file-routes.ts'
 
+import { groupPaths, groupSchemas } from './group-routes.ts'
+
 type Json = Record<string, unknown>
 
 function bodySchema (schema: z.ZodType): Json {
@@ -85,6 +87,7 @@ const schemas: Record<string, Json> = {
       id: { type: 'string' },
       name: { type: 'string' },
       accountId: { type: 'string' },
+      metThroughGroup: { type: 'string', description: 'Group id: a member known only through that group (session from its group card), not a contact from an invite' },
       verified: { type: 'boolean' },
       unread: { type: 'integer' },
       lastMessage: { type: 'object', required: ['text', 'at', 'direction'], properties: { text: { type: 'string' }, at: { type: 'integer' }, direction: { type: 'string', enum: ['out', 'in'] } } },
@@ -140,11 +143,14 @@ const schemas: Record<string, Json> = {
       { type: 'object', required: ['type', 'message'], properties: { type: { enum: ['message', 'message-state'] }, message: ref('Message') } },
       { type: 'object', required: ['type', 'contact'], properties: { type: { const: 'contact' }, contact: ref('Contact') } },
       { type: 'object', required: ['type', 'status'], properties: { type: { const: 'status' }, status: ref('Status') } },
-      { type: 'object', required: ['type', 'text'], properties: { type: { const: 'warning' }, contactId: { type: 'string' }, text: { type: 'string' } } },
+      { type: 'object', required: ['type', 'text'], properties: { type: { const: 'warning' }, contactId: { type: 'string' }, text: { type: 'string' }, groupId: { type: 'string' }, reason: { type: 'string', description: 'Groups: not-admin, replayed, unknown-group, other-group, bad-signature, malformed, not-member' } } },
       { type: 'object', required: ['type', 'state'], properties: { type: { const: 'host-state' }, state: ref('HostState') } },
       { type: 'object', required: ['type', 'contactId', 'id'], properties: { type: { const: 'message-removed' }, contactId: { type: 'string' }, id: { type: 'string' } } },
       { type: 'object', required: ['type', 'contactId'], properties: { type: { const: 'contact-removed' }, contactId: { type: 'string' } } },
-      { type: 'object', required: ['type', 'file'], properties: { type: { const: 'file' }, file: ref('File') } }
+      { type: 'object', required: ['type', 'file'], properties: { type: { const: 'file' }, file: ref('File') } },
+      // Issue 11: groups.
+      { type: 'object', required: ['type', 'group'], properties: { type: { const: 'group' }, group: ref('Group') } },
+      { type: 'object', required: ['type', 'message'], properties: { type: { enum: ['group-message', 'group-message-state'] }, message: ref('GroupMessage') } },
     ]
   },
   ...FILE_SCHEMAS
@@ -153,7 +159,7 @@ const schemas: Record<string, Json> = {
 const errorResponses: Record<string, Json> = Object.fromEntries([
   [400, 'The body or a parameter is not valid.'],
   [401, 'The token is missing or wrong.'],
-  [403, 'Foreign Origin, or a wrong passphrase.'],
+  [403, 'Foreign Origin, or a wrong passphrase; for groups, an action only admins or members may take (NOT_ADMIN, NOT_MEMBER).'],
   [404, 'No such contact or relay.'],
   [409, 'No account yet, or one already exists; or (KEY_CHANGE_MOVED) the pending safety number is not the one named: a newer key replaced it.'],
   [422, 'The messenger refused (bad invite, expired invite, ...); the message says why.'],
@@ -172,7 +178,7 @@ export function openApiDocument (): Json {
     security: [{ token: [] }],
     components: {
       securitySchemes: { token: { type: 'http', scheme: 'bearer' } },
-      schemas: { ...schemas, ...chatSchemas },
+      schemas: { ...schemas, ...chatSchemas, ...groupSchemas },
       responses: errorResponses
     },
     paths: {
@@ -211,7 +217,8 @@ export function openApiDocument (): Json {
       ...fileOpenApiPaths({ idParam, body, ok, ref, errors }),
       '/api/openapi.json': { get: { summary: 'This document', responses: { 200: { description: 'OpenAPI 3.1' } } } },
       '/api/events': { get: { summary: 'WebSocket of Event frames (see components.schemas.Event)', responses: { 101: { description: 'Switching protocols' }, ...errors(401, 403) } } },
-      ...chatPaths
+      ...chatPaths,
+      ...groupPaths()
     }
   }
 }

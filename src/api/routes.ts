@@ -14,6 +14,7 @@ import {
 } from './schemas.ts'
 import { errorReply, type Reply } from './status.ts'
 import { addFileRoutes } from './file-routes.ts'
+import { addGroupRoutes } from './group-routes.ts'
 
 export interface ApiRequest {
   readonly method: string
@@ -172,6 +173,8 @@ export function createRoutes (host: DeviceHost, events: EventSink): Route[] {
   // Issue 13: edit/delete messages, search, block, delete contacts, pending invites (src/api/chat-routes.ts).
   routes.push(...chatRoutes(messenger))
   addFileRoutes(route, messenger, parse, (params) => parse(ContactIdSchema, params.id))
+  // Issue 11: groups (src/api/group-routes.ts).
+  addGroupRoutes(route, messenger, parse)
   return routes
 }
 

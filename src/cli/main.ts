@@ -14,6 +14,9 @@ import { defaultRuntime, type CliRuntime } from './runtime.ts'
 import { formatContacts, formatMessages, formatStatus, oneLine } from './format.ts'
 import { runDemo, runInit, runRelay, runStart } from './daemon.ts'
 import { CHAT_COMMANDS, CHAT_CONTACT_SUBCOMMANDS, CHAT_USAGE, chatCommand, chatContactCommand, type CliHelpers } from './chat-commands.ts'
+// Issue 11: groups.
+import { GROUPS_USAGE, formatGroupMessages, groupsCommand, groupsList, resolveGroup, type CliDeps } from './groups.ts'
+import type { GroupMessageView } from '../messenger/groups/types.ts'
 
 export const DEFAULT_DATA_DIR_NAME = '.0message1'
 
@@ -54,6 +57,7 @@ Commands:
                                                show settings, or change how mailboxes are fetched
   demo [--keep]                                a relay and two devices (alice, bob) on loopback
 ${CHAT_USAGE}
+${GROUPS_USAGE}
 Options for every command:
   --data DIR     data directory (default: $ZEROM1_DATA, else ~/.0message1)
   --log-level L  debug, info, warn, error or silent (logs go to stderr)
@@ -185,7 +189,13 @@ async function clientCommand (rt: CliRuntime, command: string, rest: string[]): 
       const bytes = Buffer.byteLength(text, 'utf8')
       if (bytes > MAX_TEXT_BYTES) throw new CliError('USAGE', `The message is ${bytes} bytes of UTF-8; one message holds at most ${MAX_TEXT_BYTES}. Split it.`)
       const client = ApiClient.forDataDir(dataDirOf(p.values, rt.env))
-      const contact = resolveContact(await client.contacts(), query)
+      const contact = await contactOrGroup(client, query)
+      if ('members' in contact) {
+        const sent = await client.request<GroupMessageView>('POST', `/api/groups/${contact.id}/messages`, { text })
+        if (p.values.json === true) json(rt, sent)
+        else rt.stdout(`Message ${sent.id} queued for ${sent.delivery?.total ?? 0} member(s) of "${oneLine(contact.name)}".\n`)
+        return 0
+      }
       const message = await client.send(contact.id, text)
       if (p.values.json === true) json(rt, message)
       else rt.stdout(`Message ${message.id} is ${message.state}; \`0message1 messages ${contact.id}${typeof p.values.data === 'string' ? ` --data ${p.values.data}` : ''}\` shows when it is delivered.\n`)
@@ -225,7 +235,13 @@ async function clientCommand (rt: CliRuntime, command: string, rest: string[]): 
         if (!Number.isInteger(limit) || limit < 1) throw new CliError('USAGE', '--limit must be a positive whole number.')
       }
       const client = ApiClient.forDataDir(dataDirOf(p.values, rt.env))
-      const contact = resolveContact(await client.contacts(), query)
+      const contact = await contactOrGroup(client, query)
+      if ('members' in contact) {
+        const list = await client.request<GroupMessageView[]>('GET', `/api/groups/${contact.id}/messages${limit === undefined ? '' : `?limit=${limit}`}`)
+        if (p.values.json === true) json(rt, list)
+        else rt.stdout(formatGroupMessages(list))
+        return 0
+      }
       const messages = await client.messages(contact.id, limit)
       if (p.values.json === true) json(rt, messages)
       else rt.stdout(formatMessages(messages, contact.name, contact))
@@ -315,6 +331,8 @@ async function clientCommand (rt: CliRuntime, command: string, rest: string[]): 
       else rt.stdout(formatStatus(status))
       return 0
     }
+    case 'groups':
+      return await groupsCommand(rt, rest, cliDeps(rt))
     default:
       if (CHAT_COMMANDS.has(command)) return await chatCommand(rt, CHAT_HELPERS, command, rest)
       throw new CliError('USAGE', `Unknown command ${JSON.stringify(oneLine(command))}; see \`0message1 --help\`.`)
@@ -323,6 +341,29 @@ async function clientCommand (rt: CliRuntime, command: string, rest: string[]): 
 
 /** What the issue 13 commands (chat-commands.ts) use of this file. */
 const CHAT_HELPERS: CliHelpers = { parse, positional, noExtra, dataDirOf, resolveContact, json }
+
+/** Issue 11: a contact, else a group (by id or name). */
+async function contactOrGroup (client: ApiClient, query: string): Promise<ContactView | Awaited<ReturnType<typeof groupsList>>[number]> {
+  try {
+    return resolveContact(await client.contacts(), query)
+  } catch (err) {
+    if (!CliError.is(err, 'NOT_FOUND')) throw err
+    // A node without groups answers the contact's error, not its own.
+    const groups = await groupsList(client).catch(() => { throw err })
+    return resolveGroup(groups, query)
+  }
+}
+
+function cliDeps (rt: CliRuntime): CliDeps {
+  return {
+    parse: (command, args, options) => parse(command, args, options),
+    positional,
+    noExtra,
+    client: (p) => ApiClient.forDataDir(dataDirOf(p.values, rt.env)),
+    json: (value) => { json(rt, value) },
+    resolveContact
+  }
+}
 
 /** Runs one command; returns the exit code (0 ok, 1 failed, 2 wrong command line). */
 export async function main (argv: string[], runtime: CliRuntime = defaultRuntime()): Promise<number> {

@@ -36,6 +36,8 @@ export interface NetworkCardFields {
 export type MailboxEntry =
   | { readonly kind: 'contact', readonly contactId: string, readonly key: Uint8Array, readonly retired?: true }
   | { readonly kind: 'pending', readonly invite: PendingInvite, readonly key: Uint8Array }
+  /** Issue 11: my mailbox for a group, shared by the members I met through it until they learn a per-pair one. */
+  | { readonly kind: 'group', readonly groupId: string, readonly key: Uint8Array }
 
 export interface MailboxKeys {
   readonly mailboxId: Uint8Array

@@ -22,6 +22,8 @@ import { acceptKeyChange, acceptedHeld, blockKeyChange, pendingSafetyNumber, rel
 import { deleteContact } from './delete-contact.ts'
 import { pendingInvites, reusableInvite, revokeInvite, type PendingInviteView } from './pending-invites.ts'
 export type { PendingInviteView } from './pending-invites.ts'
+// Issue 11: groups.
+import { DeviceGroups } from './groups/device-groups.ts'
 
 export type { ContactRecord } from '../store/contacts.ts'
 export type { Payload, ContactCard } from '../wire/payload.ts'
@@ -62,11 +64,14 @@ export class Device {
   readonly db: Database
   readonly accountId: string
   private readonly ctx: DeviceContext
+  /** Issue 11: groups (src/e2ee/groups/). */
+  readonly groups: DeviceGroups
 
   private constructor (ctx: DeviceContext) {
     this.ctx = ctx
     this.db = ctx.db
     this.accountId = ctx.accountId
+    this.groups = new DeviceGroups(ctx)
   }
 
   /** True when the data directory holds a store (and so an account, or a damaged attempt at one). */
@@ -296,6 +301,7 @@ export class Device {
       if (inviteOver(p, now)) { expired = true; continue }
       out.push({ contactId: `invite:${toHex(p.mailboxId).slice(0, 16)}`, pending: true, mailboxId: p.mailboxId, publicKey: p.mailboxPublicKey, sign: this.ctx.signer(p.mailboxId, p.mailboxPrivateKey) })
     }
+    out.push(...this.groups.inboundMailboxes())
     if (expired || now - this.lastMaintained >= MAINTENANCE_INTERVAL_MS) {
       this.lastMaintained = now
       void this.maintainKeys().catch((err: unknown) => { this.ctx.logger.warn('keys.maintenance-failed', { error: (err as Error).name }) })

@@ -22,6 +22,8 @@ export type E2eeErrorCode =
   | 'INVITE_EXPIRED' // the first message for an invite arrived after the invite expired
   | 'UNKNOWN_INVITE' // revoke named no pending invite (answered, revoked or expired)
   | 'BAD_CHUNK' // a file chunk that does not verify under the file's key, or comes out of place (issue 12)
+  | 'GROUP_KEY_MISSING' // issue 11: a group message whose sender key has not arrived yet; retry later
+  | 'NOT_MEMBER' // issue 11: a group message or key from someone who is not a member of that group: dropped
   | 'BAD_PRESENCE' // a presence record that does not open, is not signed by the contact, is dated in the future or names another peer id
 
 export class E2eeError extends CodedError<E2eeErrorCode> {
@@ -52,6 +54,8 @@ const PERMANENT: Readonly<Record<E2eeErrorCode, boolean>> = {
   INVITE_EXPIRED: true,
   BAD_CHUNK: true, // never an envelope's error; a chunk that fails is fetched again elsewhere by the caller
   BAD_PRESENCE: true, // never an envelope's error; a record that fails once fails every time
+  NOT_MEMBER: true, // membership only changes by signed changes; this copy will not open later either
+  GROUP_KEY_MISSING: false, // opens once the sender's key (sent with its first message to us) has arrived
   CARD_REQUIRED: false, // opens once the card that introduces the sender has arrived
   CLOSED: false, // the device was closed under the delivery; it opens after a restart
   UNKNOWN_CONTACT: false,

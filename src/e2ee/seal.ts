@@ -10,7 +10,7 @@ import {
 import { accountIdFromIdentityKey, signalUuidFromIdentityKey } from '../identity/account-id.ts'
 import { publicContact, type ContactRecord, type ContactRow } from '../store/contacts.ts'
 import { toHex } from '../wire/bytes.ts'
-import { INNER_SEALED, INNER_SIGNAL, openEnvelope as openBox, readEnvelopeHeader, sealEnvelope } from '../wire/envelope.ts'
+import { INNER_GROUP, INNER_SEALED, INNER_SIGNAL, openEnvelope as openBox, readEnvelopeHeader, sealEnvelope } from '../wire/envelope.ts'
 import { WireError } from '../wire/errors.ts'
 import { PAYLOAD_ID_BYTES, decodePayload, encodePayload, type ContactCard, type Payload } from '../wire/payload.ts'
 import { freshMySide, newContactRow, withCard } from './contact-row.ts'
@@ -18,6 +18,8 @@ import { DEVICE_ID, blob, type DeviceContext, type MailboxEntry, type NetworkCar
 import { E2eeError } from './errors.ts'
 import { foreignSender } from './key-change.ts'
 import { noteSwitch } from './retire.ts'
+// Issue 11: groups (group bodies in pairwise sessions, sender-key envelopes, members met through a group).
+import { metThrough, openGroupBody, openGroupEnvelope, type GroupOpened } from './groups/groups.ts'
 
 /** After an invite expires, its first message is still accepted for this long: the accepter may
  * have accepted just in time while the inviter was offline and the message waited on a relay. */
@@ -28,9 +30,9 @@ const PREKEY: number = CiphertextMessageType.PreKey
 const WHISPER: number = CiphertextMessageType.Whisper
 
 /** The caller's writes for an opened envelope, run inside the transaction that commits the session. */
-export type StoreOpened = (opened: { contactId: string, payload: Payload }) => void
+export type StoreOpened = (opened: { contactId: string, payload: Payload, group?: GroupOpened }) => void
 
-export interface Opened { contact: ContactRecord, payload: Payload, newContact: boolean }
+export interface Opened { contact: ContactRecord, payload: Payload, newContact: boolean, group?: GroupOpened }
 
 function signalError (err: unknown): E2eeError {
   if (LibSignalErrorBase.is(err, ErrorCode.DuplicatedMessage)) {
@@ -68,7 +70,9 @@ export async function encryptFor (ctx: DeviceContext, contact: ContactRow, addre
   const ct = await signalEncrypt(blob(plaintext), address, ctx.localAddress, ctx.stores, ctx.stores, new Date(ctx.now()))
   let body: Uint8Array
   let innerType: typeof INNER_SEALED | typeof INNER_SIGNAL
-  if (ct.type() === PREKEY) {
+  // A member met through a group may still write to my group mailbox, which several members share: it names its
+  // sender only inside the seal (issue 11), so messages to such members are always sealed.
+  if (ct.type() === PREKEY || metThrough(ctx, contact.id) !== undefined) {
     // Not yet confirmed: the PreKey message carries my identity key in clear, and the invite's
     // mailbox key may be known to anyone who saw the invite. Seal the sender inside.
     const usmc = UnidentifiedSenderMessageContent.new(ct, ctx.senderCert, ContentHint.Default, null)
@@ -113,6 +117,19 @@ export async function openEnvelope (ctx: DeviceContext, mailboxHex: string, enve
   } catch (err) {
     if (WireError.is(err, 'AUTH')) throw new E2eeError('TAMPERED', 'The envelope was altered in transit (or is not for this mailbox); it was dropped.', { cause: err })
     throw new E2eeError('MALFORMED', WireError.is(err) ? err.message : 'The envelope could not be read.', { cause: err })
+  }
+  if (inner.innerType === INNER_GROUP) {
+    if (entry.kind === 'pending') throw new E2eeError('BAD_SENDER', 'A group message arrived in an invite mailbox; it was dropped.')
+    const body = inner.body
+    let result: Awaited<ReturnType<typeof openGroupEnvelope>> | undefined
+    await ctx.stores.atomically(async () => {
+      result = await openGroupEnvelope(ctx, entry.kind === 'contact' ? entry.contactId : undefined, body)
+    }, () => {
+      const r = result as NonNullable<typeof result>
+      store?.({ contactId: r.contact.id, payload: r.payload, group: r.opened })
+    })
+    const r = result as NonNullable<typeof result>
+    return { contact: r.contact, payload: r.payload, newContact: false, group: r.opened }
   }
   if (inner.innerType === INNER_SIGNAL) {
     if (entry.kind !== 'contact') throw new E2eeError('BAD_SENDER', 'A message for an unanswered invite must be sealed; it was dropped.')
@@ -178,6 +195,15 @@ async function openSealed (ctx: DeviceContext, entry: MailboxEntry, body: Uint8A
     return await decryptAndApply(ctx, contact, async () => await decrypt(ctx.address(contact)), store)
   }
 
+  if (entry.kind === 'group') {
+    // My mailbox for a group: a member I met through it, named by its certificate. A member not known yet (the
+    // change that adds it has not reached me) is kept for a later try.
+    const account = accountIdFromIdentityKey(senderKeyBytes)
+    const contact = [...ctx.contactCache.values()].find((c) => c.accountId === account)
+    if (contact === undefined) throw new E2eeError('CARD_REQUIRED', 'A message from a group member this device has not learnt of yet; it opens once the change adding it arrives.')
+    return await decryptAndApply(ctx, contact, async () => await decrypt(ctx.address(contact)), store)
+  }
+
   // First message for one of my invites: the accepter's contact card, creating the contact here.
   const invite = entry.invite
   const now = ctx.now()
@@ -218,6 +244,7 @@ async function openSealed (ctx: DeviceContext, entry: MailboxEntry, body: Uint8A
 
 async function decryptAndApply (ctx: DeviceContext, contact: ContactRow, decrypt: () => Promise<Uint8Array>, store?: StoreOpened): Promise<Opened> {
   let updated: ContactRow | undefined
+  let group: GroupOpened | undefined
   const payload = await ctx.stores.atomically(async () => {
     let plaintext: Uint8Array
     try {
@@ -231,14 +258,15 @@ async function decryptAndApply (ctx: DeviceContext, contact: ContactRow, decrypt
       updated = next
       ctx.stores.defer(undefined, () => { ctx.cacheContact(next) })
     }
+    if (p.kind === 'group') group = await openGroupBody(ctx, contact, p.body)
     return p
   }, (p) => {
     if (p.kind === 'card') {
       ctx.contactRepo.updateTheirs(contact.id, { ...p.card, certificate: p.card.senderCertificate })
     }
-    store?.({ contactId: contact.id, payload: p })
+    store?.({ contactId: contact.id, payload: p, ...(group === undefined ? {} : { group }) })
   })
-  return { contact: publicContact(updated ?? contact), payload, newContact: false }
+  return { contact: publicContact(updated ?? contact), payload, newContact: false, ...(group === undefined ? {} : { group }) }
 }
 
 function decodePayloadOrThrow (plaintext: Uint8Array): Payload {

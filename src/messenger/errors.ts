@@ -20,6 +20,10 @@ export type MessengerErrorCode =
   | 'FILE_UNREADABLE' // the file to send could not be read, or the path to save to could not be written
   | 'UNKNOWN_FILE' // no file under that message id
   | 'FILE_NOT_READY' // the file is not complete (and verified) yet
+  // Issue 11: groups.
+  | 'UNKNOWN_GROUP'
+  | 'NOT_ADMIN'
+  | 'NOT_MEMBER'
 
 export class MessengerError extends CodedError<MessengerErrorCode> {
   static readonly name = 'MessengerError'

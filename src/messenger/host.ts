@@ -12,6 +12,7 @@ import { MAX_ADDRESS_BYTES, MAX_RELAYS } from '../wire/payload.ts'
 import { MessengerError } from './errors.ts'
 import { History } from './history.ts'
 import { MessengerCore } from './messenger.ts'
+import { GroupManager } from './groups/manager.ts'
 import type { DeviceHost, HostState, Messenger, SettingsView } from './types.ts'
 import { FileTransfers } from './files/transfers.ts'
 
@@ -131,7 +132,8 @@ class Host implements DeviceHost {
         logger: this.#o.logger.child('messenger'),
         settings: () => this.#settings(),
         applySettings: async (s) => { await this.#applySettings(s) },
-        ...(this.#o.now !== undefined ? { now: this.#o.now } : {})
+        ...(this.#o.now !== undefined ? { now: this.#o.now } : {}),
+        groups: (port) => new GroupManager(port)
       })
       this.#core = core
       const files = new FileTransfers({

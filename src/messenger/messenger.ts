@@ -35,6 +35,10 @@ import type { FilesPort } from './files/types.ts'
 /** What the core tells the file transfers, inside the commit that stores an incoming file message. */
 export interface FileHooks { announced: (contactId: string, messageId: string, file: FileDescriptor, now: number) => void }
 
+// Groups (issue 11): the manager lives in src/messenger/groups/; the core calls its hooks.
+import type { GroupHostPort, GroupManager } from './groups/manager.ts'
+import type { GroupMessageView, Groups } from './groups/types.ts'
+import type { GroupOpened as GroupOpenedPort } from '../e2ee/groups/device-groups.ts'
 
 /** How long a message may wait for its recipient: the relays keep envelopes as long. */
 export const MESSAGE_TTL_MS = MAILBOX_RETENTION_MS
@@ -101,6 +105,8 @@ export interface MessengerOptions {
   readonly clock?: Clock
   readonly now?: () => number
   readonly random?: () => number
+  /** Issue 11: builds the group manager on the port the core hands over (absent: no groups). */
+  readonly groups?: (port: GroupHostPort) => GroupManager
 }
 
 /** Runs async jobs one at a time: libsignal session state must not be touched by two at once. */
@@ -135,6 +141,8 @@ interface Incoming {
   /** Set in the commit: the text stored, or the messages a receipt moved on. */
   stored?: MessageView | undefined
   changed?: MessageView[]
+  /** A group text stored by this envelope (issue 11). */
+  group?: GroupMessageView | undefined
   outcome?: { opened: OpenedPort<Payload> } | { seen: { contactId: string, messageId: string | null } } | { error: unknown }
   /** From a blocked contact (issue 13): opened (the session moves on) but nothing stored, shown or receipted. */
   blocked?: boolean
@@ -201,6 +209,9 @@ export class MessengerCore implements Messenger {
   /** Issue 13 chat features; undefined on a history without the store's chat columns (unit-test twins). */
   readonly #chat: ChatStore | undefined
   readonly #chatFeatures: ChatFeatures | undefined
+  /** Issue 11: groups (undefined without group support). */
+  readonly #groups: GroupManager | undefined
+  readonly groups?: Groups
 
   constructor (o: MessengerOptions) {
     this.#device = o.device
@@ -221,6 +232,8 @@ export class MessengerCore implements Messenger {
     })
     this.#chat = chatStoreFor(this.#history)
     this.#chatFeatures = this.#chat === undefined ? undefined : new ChatFeatures(this.#chat, this.#chatHooks())
+    this.#groups = o.groups?.(this.#groupPort())
+    if (this.#groups !== undefined) this.groups = this.#groups
   }
 
   /** What the chat features (src/messenger/chat/features.ts) may use of the core. */
@@ -245,6 +258,40 @@ export class MessengerCore implements Messenger {
   #features (): ChatFeatures {
     if (this.#chatFeatures === undefined) throw new MessengerError('UNSUPPORTED', 'This node keeps no chat history store; the feature is unavailable.')
     return this.#chatFeatures
+  }
+
+  #metThrough (contactId: string): { metThroughGroup?: string } {
+    const g = this.#groups?.metThrough(contactId)
+    return g === undefined ? {} : { metThroughGroup: g }
+  }
+
+  /** What the group manager may do in the core (issue 11). */
+  #groupPort (): Omit<GroupHostPort, 'device' | 'db'> & Pick<GroupHostPort, 'device' | 'db'> {
+    const device = (this.#device as unknown as { groups: GroupHostPort['device'], db: GroupHostPort['db'] })
+    return {
+      device: device.groups,
+      db: device.db,
+      log: this.#log,
+      now: () => this.#now(),
+      crypto: async (job) => await this.#crypto.run(job),
+      sendPairwise: async (contactId, payload, ttlMs) => {
+        await this.#crypto.run(async () => {
+          if (this.#device.contact(contactId) === undefined) return
+          const now = this.#now()
+          const id = hex(payload.id)
+          await this.#device.seal(contactId, payload, { store: (envelope) => { this.#history.queueControl(contactId, id, envelope, now, now + ttlMs) } })
+          this.#noteDue(now)
+        })
+        this.#kick()
+      },
+      queued: (at) => { this.#noteDue(at); this.#kick() },
+      receipt: (contactId, ids, type) => { this.#queueReceipt(contactId, ids, type) },
+      emit: (e) => { this.#emit(e) },
+      card: () => this.#card(),
+      syncMailboxes: () => { this.#background('syncMailboxes', this.#syncMailboxes()) },
+      background: (what, work) => { this.#background(what, work) },
+      contact: (id) => this.#device.contact(id)
+    }
   }
 
   /** Starts receiving, draining mailboxes and sending what the outbox holds. */
@@ -414,7 +461,8 @@ export class MessengerCore implements Messenger {
       ...(this.#chat?.isBlocked(c.id) === true ? { blocked: true } : {}),
       ...(last !== undefined ? { lastMessage: last } : {}),
       ...(link !== undefined ? { link } : {}),
-      ...(c.keyChange !== undefined ? { keyChange: { ...c.keyChange } } : {})
+      ...(c.keyChange !== undefined ? { keyChange: { ...c.keyChange } } : {}),
+      ...this.#metThrough(c.id)
     }
   }
 
@@ -982,6 +1030,7 @@ export class MessengerCore implements Messenger {
   #advance (contactId: string, id: string, state: MessageView['state'], o: { path?: DeliveryPath, failure?: string } = {}): void {
     const view = this.#history.advance(contactId, id, state, o)
     if (view !== undefined) this.#emit({ type: 'message-state', message: view })
+    else this.#groups?.advance(contactId, id, state, o.path)
   }
 
   // ---- receiving ------------------------------------------------------------------------------
@@ -1083,13 +1132,16 @@ export class MessengerCore implements Messenger {
   }
 
   /** What an opened envelope carried, written inside the commit of its session change. */
-  #record (item: Incoming, hash: Uint8Array, now: number, { contactId, payload }: { contactId: string, payload: Payload }): void {
-    // A blocked contact's envelope: remembered without a message id (a re-sent copy gets no receipt either).
+  #record (item: Incoming, hash: Uint8Array, now: number, { contactId, payload, group }: { contactId: string, payload: Payload, group?: GroupOpenedPort }): void {
+    // A blocked contact's envelope (issue 13): remembered without a message id (a re-sent copy gets no receipt either).
     item.blocked = this.#chat?.isBlocked(contactId) === true
-    this.#history.rememberEnvelope(hash, contactId, isMessagePayload(payload) && !item.blocked ? hex(payload.id) : null, now)
+    const messageId = group !== undefined ? (group.type === 'text' ? hex(group.text.id) : null) : isMessagePayload(payload) ? hex(payload.id) : null
+    this.#history.rememberEnvelope(hash, contactId, item.blocked ? null : messageId, now)
     if (item.blocked) return
-    const chat = this.#chat === undefined ? undefined : recordChatPayload({ chat: this.#chat, history: this.#history, log: this.#log }, contactId, payload, now, item.path)
-    if (chat !== undefined) {
+    const chat = group === undefined && this.#chat !== undefined ? recordChatPayload({ chat: this.#chat, history: this.#history, log: this.#log }, contactId, payload, now, item.path) : undefined
+    if (group !== undefined) {
+      item.group = this.#groups?.record(contactId, group, now)
+    } else if (chat !== undefined) {
       item.stored = chat.stored
       item.changed = chat.changed
     } else if (payload.kind === 'text' || payload.kind === 'file') {
@@ -1103,6 +1155,7 @@ export class MessengerCore implements Messenger {
         this.#history.removeOutbox(contactId, id)
         const view = this.#history.advance(contactId, id, state)
         if (view !== undefined) changed.push(view)
+        else this.#groups?.advance(contactId, id, state)
       }
       item.changed = changed
     }
@@ -1115,6 +1168,9 @@ export class MessengerCore implements Messenger {
     if ('seen' in o) {
       // Sent again because our receipt was lost, or arrived by a second path, or replayed by a relay.
       if (o.seen.messageId !== null) this.#answerDuplicate(o.seen.contactId, o.seen.messageId)
+    } else if ('opened' in o && o.opened.group?.type === 'text' && item.blocked !== true) {
+      // A group text (issue 11): acknowledged to its sender by the text's own id, as a one-to-one text is.
+      this.#queueReceipt(o.opened.contact.id, [hex(o.opened.group.text.id)], 'delivered')
     } else if ('opened' in o && isMessagePayload(o.opened.payload) && item.blocked !== true) {
       this.#queueReceipt(o.opened.contact.id, [hex(o.opened.payload.id)], 'delivered')
     }
@@ -1126,12 +1182,14 @@ export class MessengerCore implements Messenger {
     if (o === undefined || 'seen' in o) { item.resolve(); return }
     if ('error' in o) {
       this.#keyChanges.refused(o.error)
+      this.#groups?.refused(o.error)
       item.reject(o.error)
       return
     }
     const { contact, payload, newContact } = o.opened
     if (item.blocked === true) { item.resolve(); return }
     for (const view of item.changed ?? []) this.#emit({ type: 'message-state', message: view })
+    if (o.opened.group !== undefined) this.#groups?.settle(contact.id, o.opened.group, item.group)
     // An edit or deletion (issue 13) may change the contact list's preview.
     if ((payload.kind === 'edit' || payload.kind === 'delete') && (item.changed?.length ?? 0) > 0 && this.#listeners.size > 0) this.#emit({ type: 'contact', contact: this.#contactView(contact) })
     if (isMessagePayload(payload)) {

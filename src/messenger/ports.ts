@@ -1,6 +1,7 @@
 // What the messenger needs from the layers below it, as narrow interfaces: the real Device (e2ee)
 // and DeviceNode (net) satisfy them structurally, and unit tests can pass doubles.
 import type { DeliveryPath } from './types.ts'
+import type { GroupOpened } from '../e2ee/groups/device-groups.ts'
 
 export interface ContactLocation {
   readonly peerId?: string | undefined
@@ -63,10 +64,11 @@ export interface CardInput {
   readonly peerId?: string
 }
 
-export interface OpenedPort<P> { contact: ContactPort, payload: P, newContact: boolean }
+/** `group`: what a group body or group envelope did (issue 11, src/e2ee/groups/). */
+export interface OpenedPort<P> { contact: ContactPort, payload: P, newContact: boolean, group?: GroupOpened }
 
 export interface DeviceBatchPort<P> {
-  open: (envelope: Uint8Array, o?: { store?: (opened: { contactId: string, payload: P }) => void }) => Promise<OpenedPort<P>>
+  open: (envelope: Uint8Array, o?: { store?: (opened: { contactId: string, payload: P, group?: GroupOpened }) => void }) => Promise<OpenedPort<P>>
   seal: (contactId: string, payload: P, o?: { store?: (envelope: Uint8Array) => void }) => Promise<Uint8Array>
 }
 

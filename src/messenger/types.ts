@@ -1,5 +1,6 @@
 // The messenger core as the local API, CLI and web UI see it. The API layer depends only on this
 // file; src/messenger/messenger.ts implements it on e2ee, store and net.
+import type { GroupEvent, Groups } from './groups/types.ts'
 import type { FetchIsolation, RelayView } from '../net/node.ts'
 import type { LinkKind } from '../net/path.ts'
 import type { FilesPort, FileView } from './files/types.ts'
@@ -52,6 +53,9 @@ export interface ContactView {
   /** The connection to the contact now: direct, hole-punched (direct, through a NAT, set up via a relay),
    * relayed (through a relay circuit); absent without a connection (messages then go to the mailbox). */
   readonly link?: LinkKind
+  /** Issue 11: a member I know only through a group (its id): a pairwise session opened from its group card, not
+   * an invite. Not a contact I chose; shown apart. */
+  readonly metThroughGroup?: string
 }
 
 
@@ -118,12 +122,14 @@ export type MessengerEvent =
   | { readonly type: 'contact', readonly contact: ContactView }
   /** When my addresses, relays or settings change. */
   | { readonly type: 'status', readonly status: StatusView }
-  | { readonly type: 'warning', readonly contactId?: string, readonly text: string }
+  | { readonly type: 'warning', readonly contactId?: string, readonly text: string, readonly groupId?: string, readonly reason?: string }
   /** Issue 13: a message deleted for me (gone from this device), a contact deleted. */
   | { readonly type: 'message-removed', readonly contactId: string, readonly id: string }
   | { readonly type: 'contact-removed', readonly contactId: string }
   /** Issue 12: a file transfer changed state or made progress (at most every 200 ms). */
   | { readonly type: 'file', readonly file: FileView }
+  // Issue 11: groups.
+  | GroupEvent
 
 /** A search hit (issue 13): the matching part of the text with the matched words between \u0002 and \u0003. */
 export interface SearchHitView {
@@ -186,6 +192,8 @@ export interface Messenger {
   shortInvite: () => Promise<{ readonly short: string, readonly link: string, readonly expiresAt: number }>
   /** Issue 12: files in one-to-one chats (absent on a messenger built without a data directory for them). */
   readonly files?: FilesPort | undefined
+  /** Issue 11: groups (absent on a messenger without group support, e.g. test doubles). */
+  readonly groups?: Groups
 }
 
 /** What the daemon serves before and after the account exists: onboarding happens in the UI. */

@@ -247,6 +247,70 @@ CREATE INDEX file_transfers_by_blob ON file_transfers (blob_id);
 CREATE INDEX file_transfers_by_message ON file_transfers (message_id);
 `
 
+// Issue 11: groups. libsignal sender keys (SenderKeyStore), each group with my mailbox for it and my current
+// sender-key distribution id, the signed membership changes held (the state is folded from them), which
+// members already have my current sender key, which contacts were met through a group (not introduced by an
+// invite), and the group conversation: messages, my per-group sequence numbers, per-member delivery states.
+const v10Groups = `
+CREATE TABLE signal_sender_keys (
+  address TEXT NOT NULL,
+  distribution_id TEXT NOT NULL,
+  record BLOB NOT NULL,
+  PRIMARY KEY (address, distribution_id)
+) WITHOUT ROWID;
+CREATE TABLE groups (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  joined INTEGER NOT NULL DEFAULT 0,
+  my_mailbox_id BLOB NOT NULL UNIQUE,
+  my_mailbox_key BLOB NOT NULL,
+  my_mailbox_private_key BLOB NOT NULL,
+  my_mailbox_public_key BLOB NOT NULL,
+  distribution_id TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE group_changes (
+  group_id TEXT NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+  hash TEXT NOT NULL,
+  bytes BLOB NOT NULL,
+  at INTEGER NOT NULL,
+  PRIMARY KEY (group_id, hash)
+) WITHOUT ROWID;
+CREATE TABLE group_key_sent (
+  group_id TEXT NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+  distribution_id TEXT NOT NULL,
+  account_id TEXT NOT NULL,
+  PRIMARY KEY (group_id, distribution_id, account_id)
+) WITHOUT ROWID;
+CREATE TABLE group_met (
+  contact_id TEXT PRIMARY KEY REFERENCES contacts(id) ON DELETE CASCADE,
+  group_id TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE group_messages (
+  group_id TEXT NOT NULL,
+  id TEXT NOT NULL,
+  sender TEXT NOT NULL,
+  direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+  seq INTEGER NOT NULL,
+  text TEXT NOT NULL,
+  sent_at INTEGER NOT NULL,
+  at INTEGER NOT NULL,
+  read_at INTEGER,
+  PRIMARY KEY (group_id, sender, id)
+) WITHOUT ROWID;
+CREATE INDEX group_messages_by_time ON group_messages (group_id, sent_at);
+CREATE TABLE group_seq (group_id TEXT PRIMARY KEY, next_seq INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE group_deliveries (
+  message_id TEXT NOT NULL,
+  contact_id TEXT NOT NULL,
+  group_id TEXT NOT NULL,
+  account_id TEXT NOT NULL,
+  state TEXT NOT NULL,
+  path TEXT,
+  PRIMARY KEY (message_id, contact_id)
+) WITHOUT ROWID;
+`
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'account, libsignal stores, invites, contacts', up: v1Core },
   { version: 2, name: 'conversations, messages, outbox, settings', up: v2Messaging },
@@ -256,5 +320,6 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 6, name: 'unread counters, unread messages by partial index', up: v6UnreadCounter },
   { version: 7, name: 'identity key changes and the envelopes held under them', up: v7KeyChanges },
   { version: 8, name: 'replies, edits, deletions, blocked contacts, invite links, full-text search', up: v8ChatFeatures },
-  { version: 9, name: 'file transfers (issue 12)', up: v9FileTransfers }
+  { version: 9, name: 'file transfers (issue 12)', up: v9FileTransfers },
+  { version: 10, name: 'groups: sender keys, membership changes, group conversations', up: v10Groups }
 ]

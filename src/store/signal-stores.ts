@@ -5,8 +5,8 @@
 // unit (one commit) and each envelope an inner one, dropped alone when that envelope fails. Sessions and identities are cached in memory:
 // this process is the only writer, and the per-message path then reads nothing from disk.
 import {
-  IdentityChange, IdentityKeyPair, KyberPreKeyRecord, PreKeyRecord, PublicKey, SessionRecord, SignedPreKeyRecord,
-  type Direction, type IdentityKeyStore, type KyberPreKeyStore, type PreKeyStore, type PrivateKey, type ProtocolAddress,
+  IdentityChange, IdentityKeyPair, KyberPreKeyRecord, PreKeyRecord, PublicKey, SenderKeyRecord, SessionRecord, SignedPreKeyRecord,
+  type Direction, type SenderKeyStore, type Uuid, type IdentityKeyStore, type KyberPreKeyStore, type PreKeyStore, type PrivateKey, type ProtocolAddress,
   type SessionStore, type SignedPreKeyStore
 } from '@signalapp/libsignal-client'
 import type { Database } from './db.ts'
@@ -20,6 +20,8 @@ interface Unit {
   signedPreKeys: Map<number, SignedPreKeyRecord>
   kyberPreKeys: Map<number, { record: KyberPreKeyRecord, lastResort: boolean } | null>
   kyberUsed: Array<{ kyberId: number, signedPreKeyId: number, baseKey: Uint8Array<ArrayBuffer> }>
+  /** Issue 11: sender keys by `${address} ${distributionId}`. */
+  senderKeys: Map<string, SenderKeyRecord>
   /** The callers' own writes (rows of the messenger, contact updates), run in the commit's transaction, in order. */
   writes: Array<() => void>
   /** In-memory effects that must wait for the commit (caches of what was written). */
@@ -27,7 +29,7 @@ interface Unit {
 }
 
 const emptyUnit = (): Unit => ({
-  sessions: new Map(), identities: new Map(), preKeys: new Map(), signedPreKeys: new Map(), kyberPreKeys: new Map(), kyberUsed: [], writes: [], afters: []
+  sessions: new Map(), identities: new Map(), preKeys: new Map(), signedPreKeys: new Map(), kyberPreKeys: new Map(), kyberUsed: [], senderKeys: new Map(), writes: [], afters: []
 })
 
 function bytes (b: Uint8Array): Uint8Array<ArrayBuffer> {
@@ -38,7 +40,7 @@ function bytes (b: Uint8Array): Uint8Array<ArrayBuffer> {
  * libsignal's five stores plus the unit of work the Device wraps each operation in, as the e2ee
  * layer uses them. SignalStores (below) keeps them in SQLCipher.
  */
-export interface SignalStore extends SessionStore, IdentityKeyStore, PreKeyStore, SignedPreKeyStore, KyberPreKeyStore {
+export interface SignalStore extends SessionStore, IdentityKeyStore, PreKeyStore, SignedPreKeyStore, KyberPreKeyStore, SenderKeyStore {
   /** Starts collecting writes. Units nest: an inner unit is a savepoint of the outer one. */
   begin: () => void
   /** Writes the unit and `extra` (the caller's rows) atomically; an inner unit joins the outer one instead. */
@@ -106,6 +108,7 @@ export class SignalStores implements SignalStore {
       for (const [k, v] of u.signedPreKeys) outer.signedPreKeys.set(k, v)
       for (const [k, v] of u.kyberPreKeys) outer.kyberPreKeys.set(k, v)
       outer.kyberUsed.push(...u.kyberUsed)
+      for (const [k, v] of u.senderKeys) outer.senderKeys.set(k, v)
       outer.writes.push(...u.writes)
       if (extra !== undefined) outer.writes.push(extra)
       outer.afters.push(...u.afters)
@@ -162,6 +165,11 @@ export class SignalStores implements SignalStore {
     }
     for (const used of u.kyberUsed) {
       db.prepare('INSERT INTO signal_kyber_used (kyber_id, signed_prekey_id, base_key) VALUES (?, ?, ?)').run([used.kyberId, used.signedPreKeyId, used.baseKey])
+    }
+    for (const [key, record] of u.senderKeys) {
+      const [address, distributionId] = key.split(' ') as [string, string]
+      db.prepare('INSERT INTO signal_sender_keys (address, distribution_id, record) VALUES (?, ?, ?) ON CONFLICT (address, distribution_id) DO UPDATE SET record = excluded.record')
+        .run([address, distributionId, record.serialize()])
     }
   }
 
@@ -338,6 +346,24 @@ export class SignalStores implements SignalStore {
     const seen = seenPending || this.db.prepare('SELECT 1 AS x FROM signal_kyber_used WHERE kyber_id = ? AND signed_prekey_id = ? AND base_key = ?').get([id, signedPreKeyId, base]) !== undefined
     if (seen) throw new Error('Kyber prekey reused with the same base key')
     this.direct((u) => u.kyberUsed.push({ kyberId: id, signedPreKeyId, baseKey: base }))
+  }
+
+  // ---- SenderKeyStore (issue 11: groups) ----
+  // Written in the unit of work like sessions: a group message that fails to open or to be stored leaves the
+  // sender's chain where it was. Not cached: read once per group message opened or sealed, by primary key.
+
+  async saveSenderKey (sender: ProtocolAddress, distributionId: Uuid, record: SenderKeyRecord): Promise<void> {
+    const key = `${sender.name()}.${sender.deviceId()} ${distributionId}`
+    this.direct((u) => u.senderKeys.set(key, record))
+  }
+
+  async getSenderKey (sender: ProtocolAddress, distributionId: Uuid): Promise<SenderKeyRecord | null> {
+    const key = `${sender.name()}.${sender.deviceId()} ${distributionId}`
+    const pending = this.pending((u) => u.senderKeys, key)
+    if (pending !== undefined) return pending
+    const row = this.db.prepare('SELECT record FROM signal_sender_keys WHERE address = ? AND distribution_id = ?')
+      .get([`${sender.name()}.${sender.deviceId()}`, distributionId]) as { record: Uint8Array } | undefined
+    return row === undefined ? null : SenderKeyRecord.deserialize(bytes(row.record))
   }
 }
 

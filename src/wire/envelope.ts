@@ -25,7 +25,9 @@ export const MAX_INNER_BODY_BYTES = MAX_ENVELOPE_BYTES - ENVELOPE_HEADER_BYTES -
  * identity key from whoever knows the invite's mailbox key). 0x02: plain libsignal SignalMessage. */
 export const INNER_SEALED = 0x01
 export const INNER_SIGNAL = 0x02
-export type InnerType = typeof INNER_SEALED | typeof INNER_SIGNAL
+/** Issue 11: a libsignal SenderKeyMessage (group), preceded by the sender's identity key (docs/protocol.md §10). */
+export const INNER_GROUP = 0x03
+export type InnerType = typeof INNER_SEALED | typeof INNER_SIGNAL | typeof INNER_GROUP
 
 export interface EnvelopeHeader {
   readonly mailboxId: Uint8Array
@@ -56,7 +58,7 @@ export function sealEnvelope (o: { mailboxId: Uint8Array, mailboxKey: Uint8Array
   check(o.mailboxKey, MAILBOX_KEY_BYTES, 'mailboxKey')
   // For untyped (JavaScript) callers: the type already says 1 | 2.
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
-  if (o.innerType !== INNER_SEALED && o.innerType !== INNER_SIGNAL) throw new RangeError(`innerType must be 1 or 2 (got ${String(o.innerType)})`)
+  if (o.innerType !== INNER_SEALED && o.innerType !== INNER_SIGNAL && o.innerType !== INNER_GROUP) throw new RangeError(`innerType must be 1, 2 or 3 (got ${String(o.innerType)})`)
   const size = bucketFor(o.body.length)
   if (size === undefined) throw new RangeError(`message too large for an envelope: ${o.body.length} > ${MAX_INNER_BODY_BYTES} bytes`)
   const out = Buffer.alloc(size)
@@ -106,7 +108,7 @@ export function openEnvelope (envelope: Uint8Array, mailboxKey: Uint8Array): Inn
     throw new WireError('AUTH', 'The envelope failed authentication: it was altered or is not for this mailbox key.')
   }
   const innerType = inner[0]
-  if (innerType !== INNER_SEALED && innerType !== INNER_SIGNAL) throw new WireError('UNKNOWN_KIND', `The envelope holds an unknown inner type ${String(innerType)}.`)
+  if (innerType !== INNER_SEALED && innerType !== INNER_SIGNAL && innerType !== INNER_GROUP) throw new WireError('UNKNOWN_KIND', `The envelope holds an unknown inner type ${String(innerType)}.`)
   const length = inner.readUInt32BE(1)
   if (length > inner.length - INNER_HEADER_BYTES) throw new WireError('TRUNCATED', 'The envelope declares a message longer than its box.')
   const end = INNER_HEADER_BYTES + length

@@ -17,6 +17,8 @@ export const KIND_RECEIPT = 0x02
 export const KIND_CARD = 0x03
 /** Issue 12: a file announcement (descriptor and an optional caption); a message like a text. */
 export const KIND_FILE = 0x07
+/** Issue 11: a group control body (src/wire/group.ts) inside the pairwise session. */
+export const KIND_GROUP = 0x08
 export { MAX_TEXT_BYTES } from './text-limit.ts'
 /** Issue 13: a text that quotes an earlier message of the conversation (its id and a short excerpt). */
 export const KIND_REPLY = 0x04
@@ -66,6 +68,7 @@ export type Payload =
   | { readonly kind: 'edit', readonly id: Uint8Array, readonly seq: number, readonly target: Uint8Array, readonly editedAt: number, readonly text: string }
   | { readonly kind: 'delete', readonly id: Uint8Array, readonly seq: number, readonly target: Uint8Array, readonly deletedAt: number }
   | { readonly kind: 'file', readonly id: Uint8Array, readonly seq: number, readonly sentAt: number, readonly text: string, readonly file: FileDescriptor }
+  | { readonly kind: 'group', readonly id: Uint8Array, readonly seq: number, readonly body: Uint8Array }
 
 /** Payloads that are messages of the conversation (a sequence number, a receipt, a row in the history). */
 export type MessagePayload = Extract<Payload, { kind: 'text' | 'reply' | 'file' }>
@@ -74,7 +77,7 @@ export function isMessagePayload (p: Payload): p is MessagePayload {
 }
 
 const KIND_CODES: Record<Payload['kind'], number> = {
-  text: KIND_TEXT, receipt: KIND_RECEIPT, card: KIND_CARD, reply: KIND_REPLY, edit: KIND_EDIT, delete: KIND_DELETE, file: KIND_FILE
+  text: KIND_TEXT, receipt: KIND_RECEIPT, card: KIND_CARD, reply: KIND_REPLY, edit: KIND_EDIT, delete: KIND_DELETE, file: KIND_FILE, group: KIND_GROUP
 }
 
 const RECEIPT_TYPES: Record<ReceiptType, number> = { delivered: 1, read: 2 }
@@ -118,6 +121,9 @@ export function encodePayload (p: Payload): Uint8Array {
       w.u64(p.sentAt)
       w.string(2, MAX_TEXT_BYTES, p.text, 'text')
       encodeFileDescriptor(w, p.file)
+      break
+    case 'group':
+      w.sized(4, MAX_PAYLOAD_BYTES, p.body, 'group body')
       break
   }
   return w.finish().slice()
@@ -210,10 +216,13 @@ export function decodePayload (bytes: Uint8Array): Payload {
       p = { kind: 'file', id, seq, sentAt, text, file }
       break
     }
+    case KIND_GROUP:
+      p = { kind: 'group', id, seq, body: r.sized(4, MAX_PAYLOAD_BYTES, 'group body') }
+      break
     default:
       throw new WireError('UNKNOWN_KIND', `The message payload has kind ${kind}, which this version does not know; a newer 0message1 may have sent it.`)
   }
-  if (!isMessagePayload(p) && seq !== 0) throw new WireError('INVALID', 'A control message (receipt, card, edit, delete) must have sequence number 0.')
+  if (!isMessagePayload(p) && seq !== 0) throw new WireError('INVALID', 'A control message (receipt, card, edit, delete, group) must have sequence number 0.')
   r.end()
   return p
 }

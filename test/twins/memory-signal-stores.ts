@@ -3,8 +3,8 @@
 // Held to the same assertions as the SQLCipher version by test/store/signal-stores-contract.test.ts.
 // Not durable, and the callers' writes in commit() are not rolled back with the unit when one throws.
 import {
-  IdentityChange, IdentityKeyPair, KyberPreKeyRecord, PreKeyRecord, PublicKey, SessionRecord, SignedPreKeyRecord,
-  type Direction, type PrivateKey, type ProtocolAddress
+  IdentityChange, IdentityKeyPair, KyberPreKeyRecord, PreKeyRecord, PublicKey, SenderKeyRecord, SessionRecord, SignedPreKeyRecord,
+  type Direction, type PrivateKey, type ProtocolAddress, type Uuid
 } from '@signalapp/libsignal-client'
 import { runAtomically, type SignalStore } from '../../src/store/signal-stores.ts'
 
@@ -15,12 +15,13 @@ interface Unit {
   signedPreKeys: Map<number, Uint8Array>
   kyberPreKeys: Map<number, { record: Uint8Array, lastResort: boolean } | null>
   kyberUsed: string[]
+  senderKeys: Map<string, Uint8Array>
   writes: Array<() => void>
   afters: Array<() => void>
 }
 
 const blob = (b: Uint8Array): Uint8Array<ArrayBuffer> => b as Uint8Array<ArrayBuffer>
-const emptyUnit = (): Unit => ({ sessions: new Map(), identities: new Map(), preKeys: new Map(), signedPreKeys: new Map(), kyberPreKeys: new Map(), kyberUsed: [], writes: [], afters: [] })
+const emptyUnit = (): Unit => ({ sessions: new Map(), identities: new Map(), preKeys: new Map(), signedPreKeys: new Map(), kyberPreKeys: new Map(), kyberUsed: [], senderKeys: new Map(), writes: [], afters: [] })
 
 export class MemorySignalStores implements SignalStore {
   readonly #identityKeyPair: IdentityKeyPair
@@ -61,6 +62,7 @@ export class MemorySignalStores implements SignalStore {
       for (const [k, v] of u.signedPreKeys) outer.signedPreKeys.set(k, v)
       for (const [k, v] of u.kyberPreKeys) outer.kyberPreKeys.set(k, v)
       outer.kyberUsed.push(...u.kyberUsed)
+      for (const [k, v] of u.senderKeys) outer.senderKeys.set(k, v)
       outer.writes.push(...u.writes)
       if (extra !== undefined) outer.writes.push(extra)
       outer.afters.push(...u.afters)
@@ -79,6 +81,7 @@ export class MemorySignalStores implements SignalStore {
     for (const [k, v] of u.signedPreKeys) s.signedPreKeys.set(k, v)
     for (const [k, v] of u.kyberPreKeys) { if (v === null) s.kyberPreKeys.delete(k); else s.kyberPreKeys.set(k, v) }
     s.kyberUsed.push(...u.kyberUsed)
+    for (const [k, v] of u.senderKeys) s.senderKeys.set(k, v)
     this.#units.pop()
     for (const a of u.afters) a()
   }
@@ -222,5 +225,16 @@ export class MemorySignalStores implements SignalStore {
     const used = `${id}/${signedPreKeyId}/${Buffer.from(baseKey.serialize()).toString('hex')}`
     if (this.#units.some((u) => u.kyberUsed.includes(used)) || this.#saved.kyberUsed.includes(used)) throw new Error('Kyber prekey reused with the same base key')
     this.#direct((u) => u.kyberUsed.push(used))
+  }
+
+  async saveSenderKey (sender: ProtocolAddress, distributionId: Uuid, record: SenderKeyRecord): Promise<void> {
+    const key = `${sender.name()}.${sender.deviceId()} ${distributionId}`
+    this.#direct((u) => u.senderKeys.set(key, record.serialize()))
+  }
+
+  async getSenderKey (sender: ProtocolAddress, distributionId: Uuid): Promise<SenderKeyRecord | null> {
+    const key = `${sender.name()}.${sender.deviceId()} ${distributionId}`
+    const raw = this.#pending((u) => u.senderKeys, key) ?? this.#saved.senderKeys.get(key)
+    return raw === undefined ? null : SenderKeyRecord.deserialize(blob(raw))
   }
 }

@@ -23,7 +23,9 @@ import { TokenPage } from './screens/TokenPage.tsx'
 import { ContactActions } from './chat/ContactActions.tsx'
 import { SearchPanel } from './chat/SearchPanel.tsx'
 
-type Panel = 'chat' | 'invite' | 'add' | 'safety' | 'key-change' | 'settings' | 'network' | 'search'
+import { GroupsPanel } from './groups/GroupsPanel.tsx'
+
+type Panel = 'chat' | 'invite' | 'add' | 'safety' | 'key-change' | 'settings' | 'network' | 'search' | 'groups'
 
 /** The conversation open in this tab, kept across a reload and a new token (sessionStorage). */
 const OPEN_KEY = '0m1-open'
@@ -217,6 +219,7 @@ export function App ({ address }: { address: TokenFromAddress }): React.JSX.Elem
           {nav('settings', 'Settings')}
           {nav('network', 'Network')}
           {nav('search', 'Search')}
+          {nav('groups', 'Groups')}
         </nav>
       </header>
       {nodeDown && <div className='banner down' role='alert' data-testid='node-down'><NodeDown /></div>}
@@ -252,6 +255,7 @@ export function App ({ address }: { address: TokenFromAddress }): React.JSX.Elem
             </SettingsPanel>
           )}
           {panel === 'network' && status !== undefined && <NetworkPanel api={api} status={status} contacts={contacts} onRefresh={refresh} />}
+          {panel === 'groups' && <GroupsPanel api={api} contacts={contacts} onError={fail} />}
         </section>
       </main>
     </div>

@@ -1,0 +1,459 @@
+// Groups on the device (issue 11): group rows and their signed membership logs, group cards, sender keys
+// (libsignal SenderKeyDistributionMessage / groupEncrypt / groupDecrypt), pairwise sessions with members met
+// through a group (PQXDH from their group card), and what a group body or a group envelope does when opened.
+// Every function runs inside the device's queue (ctx.serial); writes join the open unit of work.
+import { randomBytes, randomUUID } from 'node:crypto'
+import {
+  ErrorCode, KEMPublicKey, LibSignalErrorBase, PreKeyBundle, ProtocolAddress, PublicKey, SenderKeyDistributionMessage, SignedPreKeyRecord,
+  KyberPreKeyRecord, groupDecrypt, groupEncrypt, processPreKeyBundle, processSenderKeyDistributionMessage
+} from '@signalapp/libsignal-client'
+import { accountIdFromIdentityKey } from '../../identity/account-id.ts'
+import type { AccountRow } from '../../store/account.ts'
+import { publicContact, type ContactRecord, type ContactRow } from '../../store/contacts.ts'
+import { GroupRepository, type GroupRow } from '../../store/groups.ts'
+import { toHex } from '../../wire/bytes.ts'
+import { INNER_GROUP, sealEnvelope } from '../../wire/envelope.ts'
+import { WireError } from '../../wire/errors.ts'
+import {
+  GROUP_ID_BYTES, MAX_CARDS_PER_CHANGE, MAX_CHANGES_PER_BODY, decodeGroupBody, decodeGroupInner, decodeGroupText, encodeGroupBody,
+  encodeGroupInner, encodeGroupText, type ChangeOp, type GroupBody, type GroupCard, type GroupText, type SignedChange
+} from '../../wire/group.ts'
+import { PAYLOAD_ID_BYTES, encodePayload, type Payload } from '../../wire/payload.ts'
+import { freshMySide, newContactRow } from '../contact-row.ts'
+import { DEVICE_ID, blob, checkName, checkNetwork, newMailbox, type DeviceContext, type NetworkCardFields } from '../context.ts'
+import { E2eeError } from '../errors.ts'
+import { admit, changeHash, foldChanges, signChange, verifyChange, type ChangeRefusal, type GroupState } from './membership.ts'
+
+/** What opening a group body or envelope did, for the messenger to act on after the commit. */
+export type GroupOpened =
+  | { readonly type: 'text', readonly groupId: string, readonly sender: string, readonly text: GroupText }
+  | { readonly type: 'card-request', readonly groupId: string, readonly reply: Uint8Array }
+  | { readonly type: 'card-reply', readonly groupId: string, readonly change?: SignedChange }
+  | { readonly type: 'changes', readonly groupId: string, readonly outcome: ChangesOutcome }
+  | { readonly type: 'refused', readonly groupId: string, readonly reason: ChangeRefusal | 'not-member' }
+
+export interface ChangesOutcome {
+  readonly accepted: readonly SignedChange[]
+  readonly refused: ReadonlyArray<{ readonly reason: ChangeRefusal, readonly version: number }>
+  readonly effects: StateEffects
+}
+
+/** What a new state means for this device. */
+export interface StateEffects {
+  /** Members (account ids) added, removed, by this change set. */
+  readonly added: readonly string[]
+  readonly removed: readonly string[]
+  /** I am a member now (false: removed, left, or never added). */
+  readonly member: boolean
+  /** My sender key was replaced (someone left or was removed): the next message carries the new one to everyone. */
+  readonly rekeyed: boolean
+}
+
+export interface GroupInfo {
+  readonly id: string
+  readonly name: string
+  readonly joined: boolean
+  readonly member: boolean
+  readonly admin: boolean
+  readonly version: number
+  readonly members: ReadonlyArray<{ readonly accountId: string, readonly name: string, readonly admin: boolean, readonly contactId?: string, readonly me: boolean }>
+}
+
+interface Loaded {
+  row: GroupRow
+  changes: SignedChange[]
+  state: GroupState
+}
+
+/** The device's groups, kept beside its context (loaded at open). */
+export class GroupBook {
+  readonly repo: GroupRepository
+  readonly groups = new Map<string, Loaded>()
+  /** contact id -> group id, for contacts met through a group. */
+  readonly met: Map<string, string>
+
+  constructor (ctx: DeviceContext) {
+    this.repo = new GroupRepository(ctx.db)
+    this.met = this.repo.met()
+    for (const row of this.repo.all()) {
+      const changes = this.repo.changes(row.id).map((b) => verifyChange(b))
+      this.groups.set(row.id, { row, changes, state: foldChanges(changes) })
+      ctx.mailboxes.set(toHex(row.myMailboxId), { kind: 'group', groupId: row.id, key: row.myMailboxKey })
+    }
+  }
+
+  get (id: string): Loaded {
+    const g = this.groups.get(id)
+    if (g === undefined) throw new E2eeError('UNKNOWN_CONTACT', 'There is no group with that id.')
+    return g
+  }
+}
+
+const books = new WeakMap<DeviceContext, GroupBook>()
+/** Where I am now, for the cards I answer with (set by the messenger through Device.groups.setNetwork). */
+export const groupNetwork = new WeakMap<DeviceContext, () => NetworkCardFields>()
+const noNetwork = (): NetworkCardFields => ({ relays: [], addresses: [] })
+
+export function groupBook (ctx: DeviceContext): GroupBook {
+  let b = books.get(ctx)
+  if (b === undefined) {
+    b = new GroupBook(ctx)
+    books.set(ctx, b)
+  }
+  return b
+}
+
+const gid = (b: Uint8Array): string => toHex(b)
+
+function contactByAccount (ctx: DeviceContext, accountId: string): ContactRow | undefined {
+  for (const c of ctx.contactCache.values()) if (c.accountId === accountId) return c
+  return undefined
+}
+
+/** My card for a group: current signed prekey, the last-resort Kyber prekey, my mailbox for the group, where I am. */
+function myCard (ctx: DeviceContext, row: GroupRow, net: NetworkCardFields): GroupCard {
+  const account = ctx.accounts.get() as AccountRow
+  const spk = ctx.db.prepare('SELECT record FROM signal_signed_prekeys WHERE id = ?').get([account.signedPreKeyId])
+  const kyber = ctx.db.prepare('SELECT record FROM signal_kyber_prekeys WHERE id = ?').get([account.kyberLastResortId])
+  const signed = SignedPreKeyRecord.deserialize(blob(spk?.record as Uint8Array))
+  const k = KyberPreKeyRecord.deserialize(blob(kyber?.record as Uint8Array))
+  return {
+    identityKey: ctx.identityKeyBytes,
+    registrationId: account.registrationId,
+    signedPreKeyId: signed.id(),
+    signedPreKey: signed.publicKey().serialize(),
+    signedPreKeySignature: signed.signature(),
+    kyberPreKeyId: k.id(),
+    kyberPreKey: k.publicKey().serialize(),
+    kyberPreKeySignature: k.signature(),
+    mailboxId: row.myMailboxId,
+    mailboxKey: row.myMailboxKey,
+    displayName: ctx.name,
+    ...(net.peerId === undefined ? {} : { peerId: net.peerId }),
+    relays: [...net.relays],
+    addresses: [...net.addresses]
+  }
+}
+
+function newGroupRow (ctx: DeviceContext, id: string, name: string, joined: boolean): GroupRow {
+  const mb = newMailbox()
+  return {
+    id, name, joined, myMailboxId: mb.mailboxId, myMailboxKey: mb.mailboxKey, myMailboxPrivateKey: mb.privateKey, myMailboxPublicKey: mb.publicKey,
+    distributionId: randomUUID(), createdAt: ctx.now()
+  }
+}
+
+/**
+ * Group rows and logs change in memory at once, not at the commit: the next envelope of the same batch (another
+ * member's card reply, the next change) must build on them. A unit that fails after this (rare: a store error)
+ * leaves memory ahead of the store until the next open.
+ */
+function addRow (ctx: DeviceContext, book: GroupBook, row: GroupRow, changes: SignedChange[]): void {
+  book.groups.set(row.id, { row, changes, state: foldChanges(changes) })
+  ctx.mailboxes.set(toHex(row.myMailboxId), { kind: 'group', groupId: row.id, key: row.myMailboxKey })
+  ctx.stores.defer(() => { book.repo.insert(row) })
+}
+
+export function groupPayload (body: GroupBody): Payload {
+  return { kind: 'group', id: new Uint8Array(randomBytes(PAYLOAD_ID_BYTES)), seq: 0, body: encodeGroupBody(body) }
+}
+
+// ---- creating and changing ----
+
+/** A new group with me as its only member and admin (members join by add changes once they sent their cards). */
+export async function createGroup (ctx: DeviceContext, name: string, net: NetworkCardFields): Promise<{ groupId: string, change: SignedChange }> {
+  checkNetwork(net)
+  const n = checkName(name, 'group name')
+  const book = groupBook(ctx)
+  const groupId = new Uint8Array(randomBytes(GROUP_ID_BYTES))
+  const row = newGroupRow(ctx, gid(groupId), n, true)
+  const change = signChange({ groupId, version: 1, author: ctx.identityKeyBytes, at: ctx.now(), op: { kind: 'create', name: n, card: myCard(ctx, row, net) } }, ctx.identity.privateKey)
+  await ctx.stores.atomically(async () => {
+    addRow(ctx, book, row, [change])
+    ctx.stores.defer(() => { book.repo.addChange(row.id, changeHash(change.bytes), change.bytes, ctx.now()) })
+  })
+  return { groupId: row.id, change }
+}
+
+/** Signs and applies a change of mine (admin ops; leave for anyone). Throws NOT_MEMBER when I may not make it. */
+export async function changeGroup (ctx: DeviceContext, groupId: string, op: ChangeOp): Promise<{ change: SignedChange, before: GroupState, outcome: ChangesOutcome }> {
+  const book = groupBook(ctx)
+  const g = book.get(groupId)
+  if (op.kind === 'add' && (op.cards.length === 0 || op.cards.length > MAX_CARDS_PER_CHANGE)) throw new RangeError(`an add change carries 1 to ${MAX_CARDS_PER_CHANGE} cards`)
+  if (op.kind === 'rename') checkName(op.name, 'group name')
+  const change = signChange({ groupId: Buffer.from(groupId, 'hex'), version: g.state.version + 1, author: ctx.identityKeyBytes, at: ctx.now(), op }, ctx.identity.privateKey)
+  const before = g.state
+  const outcome = await ctx.stores.atomically(async () => await takeChanges(ctx, g, [change.bytes]))
+  if (outcome.accepted.length === 0) throw new E2eeError('NOT_MEMBER', op.kind === 'leave' ? 'You are not a member of this group.' : 'Only an admin of this group can do that.')
+  return { change, before, outcome }
+}
+
+/** The log to hand a new member: every change held, in merge order (at most MAX_CHANGES_PER_BODY). */
+export function groupLog (ctx: DeviceContext, groupId: string): Uint8Array[] {
+  const g = groupBook(ctx).get(groupId)
+  const sorted = [...g.changes].sort((a, b) => a.version - b.version)
+  return sorted.slice(-MAX_CHANGES_PER_BODY).map((c) => c.bytes)
+}
+
+/**
+ * Admits changes into a group's log (inside the open unit): each verified, refused if replayed, for another
+ * group or not effective (author not an admin at its place in the merge order); then the effects of the new
+ * state: contacts and sessions for members I have not met, my sender key replaced if anyone left.
+ */
+async function takeChanges (ctx: DeviceContext, g: Loaded, raw: readonly Uint8Array[]): Promise<ChangesOutcome> {
+  const book = groupBook(ctx)
+  const before = g.state
+  let held = [...g.changes]
+  const accepted: SignedChange[] = []
+  const refused: Array<{ reason: ChangeRefusal, version: number }> = []
+  for (const bytes of raw) {
+    let c: SignedChange
+    try {
+      c = verifyChange(bytes)
+    } catch (err) {
+      refused.push({ reason: E2eeError.is(err, 'BAD_SENDER') ? 'bad-signature' : 'malformed', version: 0 })
+      continue
+    }
+    if (gid(c.groupId) !== g.row.id) { refused.push({ reason: 'other-group', version: c.version }); continue }
+    const r = admit(held, c)
+    if ('refused' in r) { refused.push({ reason: r.refused, version: c.version }); continue }
+    held = [...held, c]
+    accepted.push(c)
+  }
+  const state = foldChanges(held)
+  const me = ctx.accountId
+  const added = [...state.members.keys()].filter((a) => !before.members.has(a))
+  const removed = [...before.members.keys()].filter((a) => !state.members.has(a))
+  const member = state.members.has(me)
+  const rekeyed = removed.length > 0 && member
+  const distributionId = rekeyed ? randomUUID() : g.row.distributionId
+  const joined = g.row.joined || member
+  if (accepted.length > 0) {
+    const now = ctx.now()
+    for (const c of accepted) ctx.stores.defer(() => { book.repo.addChange(g.row.id, changeHash(c.bytes), c.bytes, now) })
+    if (member) for (const a of state.members.keys()) if (a !== me) await meet(ctx, g.row.id, state, a)
+    // In memory at once (see addRow): the next envelope of this batch builds on this state.
+    g.row = { ...g.row, name: state.name, joined, distributionId }
+    g.changes = held
+    g.state = state
+    const id = g.row.id
+    ctx.stores.defer(() => { book.repo.update(id, { name: state.name, joined, distributionId }) })
+  }
+  return { accepted, refused, effects: { added, removed, member, rekeyed } }
+}
+
+/** A contact row and a PQXDH session for a member I know only through this group (none if already a contact). */
+async function meet (ctx: DeviceContext, groupId: string, state: GroupState, accountId: string): Promise<void> {
+  if (contactByAccount(ctx, accountId) !== undefined) return
+  const m = state.members.get(accountId)
+  if (m === undefined) return
+  const card = m.card
+  const identityKey = PublicKey.deserialize(blob(card.identityKey))
+  const row = newContactRow({
+    identityKey: card.identityKey,
+    createdAt: ctx.now(),
+    theirs: { displayName: card.displayName, mailboxId: card.mailboxId, mailboxKey: card.mailboxKey, relays: card.relays, addresses: card.addresses, ...(card.peerId === undefined ? {} : { peerId: card.peerId }) },
+    mine: freshMySide()
+  })
+  const bundle = PreKeyBundle.new(card.registrationId, DEVICE_ID, null, null, card.signedPreKeyId, PublicKey.deserialize(blob(card.signedPreKey)),
+    blob(card.signedPreKeySignature), identityKey, card.kyberPreKeyId, KEMPublicKey.deserialize(blob(card.kyberPreKey)), blob(card.kyberPreKeySignature))
+  ctx.stores.pinIdentity(row.address, identityKey)
+  try {
+    await processPreKeyBundle(bundle, ctx.address(row), ctx.localAddress, ctx.stores, ctx.stores, new Date(ctx.now()))
+  } catch (err) {
+    throw new E2eeError('BAD_PAYLOAD', "A member's group card has a prekey whose signature does not verify.", { cause: err })
+  }
+  const book = groupBook(ctx)
+  // Cached at once (not after the commit): the next member's turn in this same unit must find this contact.
+  ctx.cacheContact(row)
+  book.met.set(row.id, groupId)
+  ctx.stores.defer(() => { ctx.contactRepo.insert(row); book.repo.markMet(row.id, groupId) })
+}
+
+// ---- opening ----
+
+/** A pairwise group body from a contact (inside the unit of the envelope being opened). */
+export async function openGroupBody (ctx: DeviceContext, contact: ContactRow, body: Uint8Array): Promise<GroupOpened> {
+  const net = groupNetwork.get(ctx) ?? noNetwork
+  let b: GroupBody
+  try {
+    b = decodeGroupBody(body)
+  } catch (err) {
+    throw new E2eeError('BAD_PAYLOAD', `The group message is not valid: ${WireError.is(err) ? err.message : 'unreadable'}`, { cause: err })
+  }
+  const book = groupBook(ctx)
+  const groupId = gid(b.groupId)
+  const g = book.groups.get(groupId)
+  switch (b.type) {
+    case 'card-request': {
+      // A contact adds me to a group: my card for it (a mailbox of its own), sent back; I join once the add arrives.
+      let row = g?.row
+      if (row === undefined) {
+        const fresh = newGroupRow(ctx, groupId, checkName(b.name, 'group name'), false)
+        addRow(ctx, book, fresh, [])
+        row = fresh
+      }
+      return { type: 'card-request', groupId, reply: encodeGroupBody({ type: 'card-reply', groupId: b.groupId, card: myCard(ctx, row, net()) }) }
+    }
+    case 'card-reply': {
+      if (g === undefined) return { type: 'refused', groupId, reason: 'unknown-group' }
+      if (!Buffer.from(b.card.identityKey).equals(contact.identityKey)) throw new E2eeError('BAD_SENDER', 'A group card arrived from someone other than its owner.')
+      if (g.state.members.get(ctx.accountId)?.admin !== true) return { type: 'card-reply', groupId }
+      const change = signChange({ groupId: b.groupId, version: g.state.version + 1, author: ctx.identityKeyBytes, at: ctx.now(), op: { kind: 'add', cards: [b.card] } }, ctx.identity.privateKey)
+      const outcome = await takeChanges(ctx, g, [change.bytes])
+      return outcome.accepted.length > 0 ? { type: 'card-reply', groupId, change } : { type: 'card-reply', groupId }
+    }
+    case 'changes': {
+      if (g === undefined) return { type: 'refused', groupId, reason: 'unknown-group' }
+      return { type: 'changes', groupId, outcome: await takeChanges(ctx, g, b.changes) }
+    }
+    case 'keyed': {
+      if (g === undefined) return { type: 'refused', groupId, reason: 'unknown-group' }
+      if (!g.state.members.has(contact.accountId)) throw new E2eeError('NOT_MEMBER', 'A group key arrived from someone who is not a member of that group; it was dropped.')
+      let skdm: SenderKeyDistributionMessage
+      try {
+        skdm = SenderKeyDistributionMessage.deserialize(blob(b.skdm))
+      } catch (err) {
+        throw new E2eeError('MALFORMED', 'The group key does not parse.', { cause: err })
+      }
+      await processSenderKeyDistributionMessage(ctx.address(contact), skdm, ctx.stores)
+      return await decryptGroup(ctx, contact, b.message, groupId)
+    }
+  }
+}
+
+async function decryptGroup (ctx: DeviceContext, sender: ContactRow, message: Uint8Array, expectGroup?: string): Promise<GroupOpened> {
+  let plaintext: Uint8Array
+  try {
+    plaintext = await groupDecrypt(ctx.address(sender), ctx.stores, blob(message))
+  } catch (err) {
+    if (LibSignalErrorBase.is(err, ErrorCode.DuplicatedMessage)) throw new E2eeError('DUPLICATE', 'This group message was already received.', { cause: err })
+    if (LibSignalErrorBase.is(err, ErrorCode.InvalidSenderKeySession)) throw new E2eeError('GROUP_KEY_MISSING', "The sender's group key has not arrived yet; the message opens once it has.", { cause: err })
+    throw new E2eeError('UNDECRYPTABLE', 'The group message could not be decrypted.', { cause: err })
+  }
+  let text: GroupText
+  try {
+    text = decodeGroupText(plaintext)
+  } catch (err) {
+    throw new E2eeError('BAD_PAYLOAD', `The group message is not valid: ${WireError.is(err) ? err.message : 'unreadable'}`, { cause: err })
+  }
+  const groupId = gid(text.groupId)
+  if (expectGroup !== undefined && groupId !== expectGroup) throw new E2eeError('BAD_PAYLOAD', 'The group message names another group than its key.')
+  const g = groupBook(ctx).groups.get(groupId)
+  if (g === undefined || !g.state.members.has(sender.accountId) || !g.state.members.has(ctx.accountId)) {
+    throw new E2eeError('NOT_MEMBER', 'A group message arrived from someone who is not a member of that group (or for a group I left); it was dropped.')
+  }
+  return { type: 'text', groupId, sender: sender.id, text }
+}
+
+/** Envelope innerType 0x03: the sender named inside (known to me: a contact or a member met through a group), then its sender-key message. */
+export async function openGroupEnvelope (ctx: DeviceContext, entryContactId: string | undefined, body: Uint8Array): Promise<{ contact: ContactRecord, row: ContactRow, opened: GroupOpened, payload: Payload }> {
+  let inner: { sender: Uint8Array, message: Uint8Array }
+  try {
+    inner = decodeGroupInner(body)
+  } catch (err) {
+    throw new E2eeError('MALFORMED', WireError.is(err) ? err.message : 'The group envelope could not be read.', { cause: err })
+  }
+  const senderAccount = accountIdFromIdentityKey(inner.sender)
+  const sender = contactByAccount(ctx, senderAccount)
+  if (sender === undefined) throw new E2eeError('NOT_MEMBER', 'A group message arrived from someone this device does not know; it was dropped.')
+  if (entryContactId !== undefined && entryContactId !== sender.id) throw new E2eeError('BAD_SENDER', "A group message in a contact's mailbox names another sender; it was dropped.")
+  const opened = await decryptGroup(ctx, sender, inner.message)
+  const t = (opened as Extract<GroupOpened, { type: 'text' }>).text
+  return { contact: publicContact(sender), row: sender, opened, payload: { kind: 'group', id: t.id, seq: 0, body: new Uint8Array(0) } }
+}
+
+// ---- sending ----
+
+/**
+ * One group text: one groupEncrypt, then per member the mailbox envelope around the same ciphertext; a member
+ * who does not hold my current sender key gets it with this message, inside our pairwise session instead.
+ * Returns the envelope per member contact id. Runs inside a unit (the caller's outbox rows commit with it).
+ */
+export async function sealGroupText (ctx: DeviceContext, groupId: string, text: GroupText,
+  encryptPairwise: (contact: ContactRow, plaintext: Uint8Array) => Promise<Uint8Array>): Promise<Array<{ contactId: string, accountId: string, envelope: Uint8Array }>> {
+  const book = groupBook(ctx)
+  const g = book.get(groupId)
+  if (!g.state.members.has(ctx.accountId)) throw new E2eeError('NOT_MEMBER', 'You are not a member of this group.')
+  const distributionId = g.row.distributionId
+  const skdm = await SenderKeyDistributionMessage.create(ctx.localAddress, distributionId, ctx.stores)
+  const message = (await groupEncrypt(ctx.localAddress, distributionId, ctx.stores, blob(encodeGroupText(text)))).serialize()
+  const sent = book.repo.keySent(groupId, distributionId)
+  const inner = encodeGroupInner(ctx.identityKeyBytes, message)
+  const out: Array<{ contactId: string, accountId: string, envelope: Uint8Array }> = []
+  let keyed: Uint8Array | undefined
+  for (const accountId of g.state.members.keys()) {
+    if (accountId === ctx.accountId) continue
+    const c = contactByAccount(ctx, accountId)
+    if (c === undefined) continue
+    let envelope: Uint8Array
+    if (sent.has(accountId)) {
+      envelope = sealEnvelope({ mailboxId: c.theirMailboxId, mailboxKey: c.theirMailboxKey, innerType: INNER_GROUP, body: inner })
+    } else {
+      keyed ??= encodePayload(groupPayload({ type: 'keyed', groupId: text.groupId, skdm: skdm.serialize(), message }))
+      envelope = await encryptPairwise(c, keyed)
+      ctx.stores.defer(() => { book.repo.markKeySent(groupId, distributionId, accountId) })
+    }
+    out.push({ contactId: c.id, accountId, envelope })
+  }
+  lastSealedForTest.set(ctx, message)
+  return out
+}
+
+/** For tests: the last sender-key message this device sealed (the removed-member test tries it with the removed member's store). */
+export const lastSealedForTest = new WeakMap<DeviceContext, Uint8Array>()
+
+/** For tests: tries to open a sender-key message with this device's store (rolled back whatever happens). */
+export async function tryGroupDecrypt (ctx: DeviceContext, senderAccountId: string, message: Uint8Array): Promise<GroupText> {
+  const sender = contactByAccount(ctx, senderAccountId)
+  const address = sender !== undefined ? ctx.address(sender) : ProtocolAddress.new('00000000-0000-8000-8000-000000000000', DEVICE_ID)
+  ctx.stores.begin()
+  try {
+    return decodeGroupText(await groupDecrypt(address, ctx.stores, blob(message)))
+  } finally {
+    ctx.stores.rollback()
+  }
+}
+
+// ---- reading ----
+
+export function groupInfo (ctx: DeviceContext, groupId: string): GroupInfo {
+  const g = groupBook(ctx).get(groupId)
+  const me = g.state.members.get(ctx.accountId)
+  return {
+    id: g.row.id,
+    name: g.state.name !== '' ? g.state.name : g.row.name,
+    joined: g.row.joined,
+    member: me !== undefined,
+    admin: me?.admin === true,
+    version: g.state.version,
+    members: [...g.state.members.values()].map((m) => {
+      const c = m.accountId === ctx.accountId ? undefined : contactByAccount(ctx, m.accountId)
+      return { accountId: m.accountId, name: m.accountId === ctx.accountId ? ctx.name : (c?.name ?? m.card.displayName), admin: m.admin, me: m.accountId === ctx.accountId, ...(c === undefined ? {} : { contactId: c.id }) }
+    }).sort((a, b) => a.name.localeCompare(b.name) || a.accountId.localeCompare(b.accountId))
+  }
+}
+
+export function groupIds (ctx: DeviceContext): string[] {
+  return [...groupBook(ctx).groups.values()].filter((g) => g.row.joined).map((g) => g.row.id)
+}
+
+/** Member contact ids of a group, me excluded (current state). */
+export function memberContacts (ctx: DeviceContext, groupId: string): Array<{ contactId: string, accountId: string }> {
+  const g = groupBook(ctx).get(groupId)
+  const out: Array<{ contactId: string, accountId: string }> = []
+  for (const a of g.state.members.keys()) {
+    if (a === ctx.accountId) continue
+    const c = contactByAccount(ctx, a)
+    if (c !== undefined) out.push({ contactId: c.id, accountId: a })
+  }
+  return out
+}
+
+export function contactForAccount (ctx: DeviceContext, accountId: string): string | undefined {
+  return contactByAccount(ctx, accountId)?.id
+}
+
+export function metThrough (ctx: DeviceContext, contactId: string): string | undefined {
+  return groupBook(ctx).met.get(contactId)
+}

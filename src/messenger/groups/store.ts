@@ -1,0 +1,111 @@
+// The group conversations on the device's store (issue 11): messages (unique per group, sender and id, so a
+// message is stored once whatever path or retry brings it), my per-group sequence numbers, and per-member
+// delivery states of my messages. Outbox rows are the messenger's own (one per member, kind 'text').
+import type { Database } from '../../store/db.ts'
+import { STATE_RANK } from '../history-store.ts'
+import type { DeliveryPath, MessageState } from '../types.ts'
+import type { MemberDeliveryView } from './types.ts'
+
+export interface GroupMessageRow {
+  readonly groupId: string
+  readonly id: string
+  /** Sender account id ('' for mine). */
+  readonly sender: string
+  readonly direction: 'in' | 'out'
+  readonly seq: number
+  readonly text: string
+  readonly sentAt: number
+  readonly at: number
+  readonly readAt?: number
+}
+
+interface RawMessage { group_id: string, id: string, sender: string, direction: 'in' | 'out', seq: number, text: string, sent_at: number, at: number, read_at: number | null }
+
+const toRow = (r: RawMessage): GroupMessageRow => ({
+  groupId: r.group_id, id: r.id, sender: r.sender, direction: r.direction, seq: r.seq, text: r.text, sentAt: r.sent_at, at: r.at, ...(r.read_at === null ? {} : { readAt: r.read_at })
+})
+
+const blob = (b: Uint8Array): Uint8Array<ArrayBuffer> => b as Uint8Array<ArrayBuffer>
+
+export class GroupStore {
+  constructor (private readonly db: Database) {}
+
+  transaction<T> (fn: () => T): T {
+    return this.db.transaction(fn)()
+  }
+
+  /** The next sequence number of my messages in a group (reserved with the message it numbers). */
+  peekSeq (groupId: string): number {
+    const r = this.db.prepare('SELECT next_seq FROM group_seq WHERE group_id = ?').get([groupId])
+    return Number(r?.next_seq ?? 1)
+  }
+
+  /** My message, its per-member states and outbox rows (one per member), in the caller's transaction. */
+  queueOutgoing (m: GroupMessageRow, members: ReadonlyArray<{ contactId: string, accountId: string, envelope: Uint8Array }>, expiresAt: number): void {
+    this.db.prepare('INSERT INTO group_seq (group_id, next_seq) VALUES (?, ?) ON CONFLICT (group_id) DO UPDATE SET next_seq = excluded.next_seq').run([m.groupId, m.seq + 1])
+    this.insert(m)
+    const state = this.db.prepare("INSERT OR REPLACE INTO group_deliveries (message_id, contact_id, group_id, account_id, state, path) VALUES (?, ?, ?, ?, 'queued', NULL)")
+    const outbox = this.db.prepare(`INSERT INTO outbox (contact_id, message_id, kind, envelope, attempts, next_attempt_at, expires_at, state, created_at)
+      VALUES (?, ?, 'text', ?, 0, ?, ?, 'pending', ?)`)
+    for (const x of members) {
+      state.run([m.id, x.contactId, m.groupId, x.accountId])
+      outbox.run([x.contactId, m.id, blob(x.envelope), m.at, expiresAt, m.at])
+    }
+  }
+
+  /** Stores a message once; false when it was already there. */
+  insert (m: GroupMessageRow): boolean {
+    const r = this.db.prepare(`INSERT OR IGNORE INTO group_messages (group_id, id, sender, direction, seq, text, sent_at, at, read_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run([m.groupId, m.id, m.sender, m.direction, m.seq, m.text, m.sentAt, m.at, m.readAt ?? null])
+    return r.changes > 0
+  }
+
+  message (groupId: string, sender: string, id: string): GroupMessageRow | undefined {
+    const r = this.db.prepare('SELECT * FROM group_messages WHERE group_id = ? AND sender = ? AND id = ?').get([groupId, sender, id]) as RawMessage | undefined
+    return r === undefined ? undefined : toRow(r)
+  }
+
+  /** A group's conversation: by the sender's time, each sender's messages in sequence order. */
+  messages (groupId: string, limit: number): GroupMessageRow[] {
+    const rows = this.db.prepare('SELECT * FROM (SELECT * FROM group_messages WHERE group_id = ? ORDER BY sent_at DESC, sender, seq DESC LIMIT ?) ORDER BY sent_at, sender, seq')
+      .all([groupId, limit]) as unknown as RawMessage[]
+    // Within one sender, sequence order wins over clocks.
+    return rows.map(toRow)
+  }
+
+  last (groupId: string): GroupMessageRow | undefined {
+    const r = this.db.prepare('SELECT * FROM group_messages WHERE group_id = ? ORDER BY at DESC LIMIT 1').get([groupId]) as RawMessage | undefined
+    return r === undefined ? undefined : toRow(r)
+  }
+
+  unread (groupId: string): number {
+    const r = this.db.prepare("SELECT count(*) AS n FROM group_messages WHERE group_id = ? AND direction = 'in' AND read_at IS NULL").get([groupId]) as { n: number }
+    return r.n
+  }
+
+  /** Marks every unread incoming message read; returns them by sender account. */
+  markRead (groupId: string, now: number): Map<string, string[]> {
+    const rows = this.db.prepare("SELECT sender, id FROM group_messages WHERE group_id = ? AND direction = 'in' AND read_at IS NULL").all([groupId]) as unknown as Array<{ sender: string, id: string }>
+    this.db.prepare("UPDATE group_messages SET read_at = ? WHERE group_id = ? AND direction = 'in' AND read_at IS NULL").run([now, groupId])
+    const out = new Map<string, string[]>()
+    for (const r of rows) out.set(r.sender, [...(out.get(r.sender) ?? []), r.id])
+    return out
+  }
+
+  deliveries (messageId: string): MemberDeliveryView[] {
+    const rows = this.db.prepare('SELECT contact_id, account_id, state, path FROM group_deliveries WHERE message_id = ? ORDER BY account_id').all([messageId]) as unknown as Array<{ contact_id: string, account_id: string, state: MessageState, path: DeliveryPath | null }>
+    return rows.map((r) => ({ contactId: r.contact_id, accountId: r.account_id, state: r.state, ...(r.path === null ? {} : { path: r.path }) }))
+  }
+
+  /** Moves one member's state of my message forward (never back); the group id when it changed, undefined when not a group message. */
+  advance (contactId: string, messageId: string, state: MessageState, path?: DeliveryPath): { groupId: string, changed: boolean } | undefined {
+    const raw = this.db.prepare('SELECT group_id, state, path FROM group_deliveries WHERE message_id = ? AND contact_id = ?').get([messageId, contactId])
+    if (raw === undefined) return undefined
+    const r = raw as unknown as { group_id: string, state: MessageState, path: DeliveryPath | null }
+    const forward = r.state !== 'failed' && STATE_RANK[state] > STATE_RANK[r.state]
+    const newPath = r.path ?? path ?? null
+    if (!forward && newPath === r.path) return { groupId: r.group_id, changed: false }
+    this.db.prepare('UPDATE group_deliveries SET state = ?, path = ? WHERE message_id = ? AND contact_id = ?').run([forward ? state : r.state, newPath, messageId, contactId])
+    return { groupId: r.group_id, changed: true }
+  }
+}

@@ -1,0 +1,311 @@
+// Group wire formats (issue 11): the group card, the signed membership change, the group bodies that
+// travel inside pairwise sessions (payload kind 8) and the plaintext inside a sender-key message.
+// Layout and limits: docs/protocol.md §10. Every length is bounded before it is read.
+import { Reader, Writer } from './bytes.ts'
+import { WireError } from './errors.ts'
+import { MAILBOX_ID_BYTES, MAILBOX_KEY_BYTES } from './envelope.ts'
+import { MAX_ADDRESSES, MAX_ADDRESS_BYTES, MAX_NAME_BYTES, MAX_PEER_ID_BYTES, MAX_RELAYS, MAX_TEXT_BYTES } from './payload.ts'
+
+export const GROUP_WIRE_VERSION = 0x01
+export const GROUP_ID_BYTES = 16
+export const IDENTITY_KEY_BYTES = 33
+export const SIGNATURE_BYTES = 64
+/** A Kyber1024 public key is 1,569 bytes; room for a larger KEM without a format change. */
+export const MAX_KYBER_KEY_BYTES = 2048
+/** A card is about 1.9 KB: 16 of them keep an add change well inside one payload (48 KiB). */
+export const MAX_CARDS_PER_CHANGE = 16
+/** Members named by one remove change. */
+export const MAX_REMOVED_PER_CHANGE = 64
+/** One signed change: 16 cards of at most ~2.6 KB each, with headroom. */
+export const MAX_CHANGE_BYTES = 44 * 1024
+/** Changes in one `changes` body (a new member gets the whole log this way, in version order). */
+export const MAX_CHANGES_PER_BODY = 64
+/** A SenderKeyDistributionMessage is about 100 bytes. */
+export const MAX_SKDM_BYTES = 1024
+/** A SenderKeyMessage holding the largest group text (32 KiB) plus libsignal's overhead. */
+export const MAX_SENDER_KEY_MESSAGE_BYTES = MAX_TEXT_BYTES + 1024
+/** Domain separation of the change signature (XEdDSA by the author's identity key). */
+export const CHANGE_SIGNATURE_CONTEXT = '0message1 group change v1\0'
+
+/** What a member publishes to the group: enough for any other member to open a pairwise session (PQXDH) and reach it. */
+export interface GroupCard {
+  readonly identityKey: Uint8Array
+  readonly registrationId: number
+  readonly signedPreKeyId: number
+  readonly signedPreKey: Uint8Array
+  readonly signedPreKeySignature: Uint8Array
+  /** The account's last-resort Kyber prekey (never deleted on use). */
+  readonly kyberPreKeyId: number
+  readonly kyberPreKey: Uint8Array
+  readonly kyberPreKeySignature: Uint8Array
+  /** The member's mailbox for this group: where other members deposit until they learn a per-pair one. */
+  readonly mailboxId: Uint8Array
+  readonly mailboxKey: Uint8Array
+  readonly displayName: string
+  readonly peerId?: string
+  readonly relays: readonly string[]
+  readonly addresses: readonly string[]
+}
+
+export type ChangeOp =
+  | { readonly kind: 'create', readonly name: string, readonly card: GroupCard }
+  | { readonly kind: 'add', readonly cards: readonly GroupCard[] }
+  | { readonly kind: 'remove', readonly members: readonly Uint8Array[] }
+  | { readonly kind: 'promote', readonly member: Uint8Array }
+  | { readonly kind: 'rename', readonly name: string }
+  | { readonly kind: 'leave' }
+
+export interface ChangeBody {
+  readonly groupId: Uint8Array
+  /** 1 for create; otherwise 1 + the highest version among the author's effective changes. */
+  readonly version: number
+  /** The author's identity key (33 bytes). */
+  readonly author: Uint8Array
+  readonly at: number
+  readonly op: ChangeOp
+}
+
+export interface SignedChange extends ChangeBody {
+  readonly signature: Uint8Array
+  /** The whole encoding (body and signature), as received or made. */
+  readonly bytes: Uint8Array
+}
+
+const OPS = { create: 1, add: 2, remove: 3, promote: 4, rename: 5, leave: 6 } as const
+
+function writeCard (w: Writer, c: GroupCard): void {
+  w.fixed(c.identityKey, IDENTITY_KEY_BYTES, 'identityKey')
+  w.u16(c.registrationId)
+  w.u32(c.signedPreKeyId)
+  w.fixed(c.signedPreKey, IDENTITY_KEY_BYTES, 'signedPreKey')
+  w.fixed(c.signedPreKeySignature, SIGNATURE_BYTES, 'signedPreKeySignature')
+  w.u32(c.kyberPreKeyId)
+  w.sized(2, MAX_KYBER_KEY_BYTES, c.kyberPreKey, 'kyberPreKey')
+  w.fixed(c.kyberPreKeySignature, SIGNATURE_BYTES, 'kyberPreKeySignature')
+  w.fixed(c.mailboxId, MAILBOX_ID_BYTES, 'mailboxId')
+  w.fixed(c.mailboxKey, MAILBOX_KEY_BYTES, 'mailboxKey')
+  w.string(1, MAX_NAME_BYTES, c.displayName, 'displayName')
+  w.string(1, MAX_PEER_ID_BYTES, c.peerId ?? '', 'peerId')
+  w.strings(MAX_RELAYS, MAX_ADDRESS_BYTES, c.relays, 'relays')
+  w.strings(MAX_ADDRESSES, MAX_ADDRESS_BYTES, c.addresses, 'addresses')
+}
+
+function readCard (r: Reader): GroupCard {
+  const identityKey = r.fixed(IDENTITY_KEY_BYTES, 'identity key')
+  const registrationId = r.u16('registration id')
+  const signedPreKeyId = r.u32('signed prekey id')
+  const signedPreKey = r.fixed(IDENTITY_KEY_BYTES, 'signed prekey')
+  const signedPreKeySignature = r.fixed(SIGNATURE_BYTES, 'signed prekey signature')
+  const kyberPreKeyId = r.u32('kyber prekey id')
+  const kyberPreKey = r.sized(2, MAX_KYBER_KEY_BYTES, 'kyber prekey')
+  const kyberPreKeySignature = r.fixed(SIGNATURE_BYTES, 'kyber prekey signature')
+  const mailboxId = r.fixed(MAILBOX_ID_BYTES, 'mailbox id')
+  const mailboxKey = r.fixed(MAILBOX_KEY_BYTES, 'mailbox key')
+  const displayName = r.string(1, MAX_NAME_BYTES, 'display name')
+  const peerId = r.string(1, MAX_PEER_ID_BYTES, 'peer id')
+  const relays = r.strings(MAX_RELAYS, MAX_ADDRESS_BYTES, 'relays')
+  const addresses = r.strings(MAX_ADDRESSES, MAX_ADDRESS_BYTES, 'addresses')
+  return {
+    identityKey, registrationId, signedPreKeyId, signedPreKey, signedPreKeySignature, kyberPreKeyId, kyberPreKey, kyberPreKeySignature,
+    mailboxId, mailboxKey, displayName, ...(peerId === '' ? {} : { peerId }), relays, addresses
+  }
+}
+
+/** The signed part of a change: the signature covers CHANGE_SIGNATURE_CONTEXT || these bytes. */
+export function encodeChangeBody (c: ChangeBody): Uint8Array {
+  const w = new Writer(512)
+  w.u8(GROUP_WIRE_VERSION)
+  w.fixed(c.groupId, GROUP_ID_BYTES, 'groupId')
+  w.u32(c.version)
+  w.fixed(c.author, IDENTITY_KEY_BYTES, 'author')
+  w.u64(c.at)
+  const op = c.op
+  w.u8(OPS[op.kind])
+  switch (op.kind) {
+    case 'create':
+      w.string(1, MAX_NAME_BYTES, op.name, 'name')
+      writeCard(w, op.card)
+      break
+    case 'add':
+      if (op.cards.length === 0 || op.cards.length > MAX_CARDS_PER_CHANGE) throw new RangeError(`an add change carries 1 to ${MAX_CARDS_PER_CHANGE} cards`)
+      w.u8(op.cards.length)
+      for (const card of op.cards) writeCard(w, card)
+      break
+    case 'remove':
+      if (op.members.length === 0 || op.members.length > MAX_REMOVED_PER_CHANGE) throw new RangeError(`a remove change names 1 to ${MAX_REMOVED_PER_CHANGE} members`)
+      w.u8(op.members.length)
+      for (const m of op.members) w.fixed(m, IDENTITY_KEY_BYTES, 'member')
+      break
+    case 'promote':
+      w.fixed(op.member, IDENTITY_KEY_BYTES, 'member')
+      break
+    case 'rename':
+      w.string(1, MAX_NAME_BYTES, op.name, 'name')
+      break
+    case 'leave':
+      break
+  }
+  return w.finish().slice()
+}
+
+export function signedChangeBytes (body: Uint8Array, signature: Uint8Array): Uint8Array {
+  if (signature.length !== SIGNATURE_BYTES) throw new RangeError('a change signature is 64 bytes')
+  const out = new Uint8Array(body.length + SIGNATURE_BYTES)
+  out.set(body)
+  out.set(signature, body.length)
+  if (out.length > MAX_CHANGE_BYTES) throw new RangeError(`a group change is at most ${MAX_CHANGE_BYTES} bytes`)
+  return out
+}
+
+/** Decodes a signed change (the signature is checked by the caller, src/e2ee/groups/membership.ts). */
+export function decodeChange (bytes: Uint8Array): SignedChange & { readonly body: Uint8Array } {
+  if (bytes.length > MAX_CHANGE_BYTES) throw new WireError('TOO_LARGE', `The group change is over ${MAX_CHANGE_BYTES} bytes.`)
+  if (bytes.length < SIGNATURE_BYTES + 1) throw new WireError('TRUNCATED', 'The group change is too short.')
+  const body = bytes.subarray(0, bytes.length - SIGNATURE_BYTES)
+  const r = new Reader(body, 'group change')
+  const v = r.u8('version')
+  if (v !== GROUP_WIRE_VERSION) throw new WireError('VERSION', `The group change has version ${v}; this program reads version ${GROUP_WIRE_VERSION}.`)
+  const groupId = r.fixed(GROUP_ID_BYTES, 'group id')
+  const version = r.u32('change version')
+  if (version === 0) throw new WireError('INVALID', 'A group change has a version of 1 or more.')
+  const author = r.fixed(IDENTITY_KEY_BYTES, 'author')
+  const at = r.u64('time')
+  const kind = r.u8('operation')
+  let op: ChangeOp
+  switch (kind) {
+    case OPS.create: op = { kind: 'create', name: r.string(1, MAX_NAME_BYTES, 'name'), card: readCard(r) }; break
+    case OPS.add: {
+      const n = r.u8('card count')
+      if (n === 0 || n > MAX_CARDS_PER_CHANGE) throw new WireError('TOO_LARGE', `An add change carries 1 to ${MAX_CARDS_PER_CHANGE} cards.`)
+      const cards: GroupCard[] = []
+      for (let i = 0; i < n; i++) cards.push(readCard(r))
+      op = { kind: 'add', cards }
+      break
+    }
+    case OPS.remove: {
+      const n = r.u8('member count')
+      if (n === 0 || n > MAX_REMOVED_PER_CHANGE) throw new WireError('TOO_LARGE', `A remove change names 1 to ${MAX_REMOVED_PER_CHANGE} members.`)
+      const members: Uint8Array[] = []
+      for (let i = 0; i < n; i++) members.push(r.fixed(IDENTITY_KEY_BYTES, 'member'))
+      op = { kind: 'remove', members }
+      break
+    }
+    case OPS.promote: op = { kind: 'promote', member: r.fixed(IDENTITY_KEY_BYTES, 'member') }; break
+    case OPS.rename: op = { kind: 'rename', name: r.string(1, MAX_NAME_BYTES, 'name') }; break
+    case OPS.leave: op = { kind: 'leave' }; break
+    default: throw new WireError('UNKNOWN_KIND', `The group change has operation ${kind}, which this version does not know.`)
+  }
+  r.end()
+  return { groupId, version, author, at, op, signature: bytes.slice(bytes.length - SIGNATURE_BYTES), bytes: bytes.slice(), body: body.slice() }
+}
+
+// ---- group bodies (payload kind 8, inside a pairwise session) ----
+
+export type GroupBody =
+  /** An admin asks a contact for its card for a group (the contact answers with card-reply). */
+  | { readonly type: 'card-request', readonly groupId: Uint8Array, readonly name: string }
+  | { readonly type: 'card-reply', readonly groupId: Uint8Array, readonly card: GroupCard }
+  /** Signed changes, in version order (the whole log for a new member). */
+  | { readonly type: 'changes', readonly groupId: Uint8Array, readonly changes: readonly Uint8Array[] }
+  /** The sender's SenderKeyDistributionMessage, with the first sender-key message under it (so it never arrives first). */
+  | { readonly type: 'keyed', readonly groupId: Uint8Array, readonly skdm: Uint8Array, readonly message: Uint8Array }
+
+const BODY_TYPES = { 'card-request': 1, 'card-reply': 2, changes: 3, keyed: 4 } as const
+
+export function encodeGroupBody (b: GroupBody): Uint8Array {
+  const w = new Writer(256)
+  w.u8(GROUP_WIRE_VERSION)
+  w.u8(BODY_TYPES[b.type])
+  w.fixed(b.groupId, GROUP_ID_BYTES, 'groupId')
+  switch (b.type) {
+    case 'card-request': w.string(1, MAX_NAME_BYTES, b.name, 'name'); break
+    case 'card-reply': writeCard(w, b.card); break
+    case 'changes':
+      if (b.changes.length === 0 || b.changes.length > MAX_CHANGES_PER_BODY) throw new RangeError(`a changes body holds 1 to ${MAX_CHANGES_PER_BODY} changes`)
+      w.u8(b.changes.length)
+      for (const c of b.changes) w.sized(2, MAX_CHANGE_BYTES, c, 'change')
+      break
+    case 'keyed':
+      w.sized(2, MAX_SKDM_BYTES, b.skdm, 'skdm')
+      w.sized(2, MAX_SENDER_KEY_MESSAGE_BYTES, b.message, 'message')
+      break
+  }
+  return w.finish().slice()
+}
+
+export function decodeGroupBody (bytes: Uint8Array): GroupBody {
+  const r = new Reader(bytes, 'group message')
+  const v = r.u8('version')
+  if (v !== GROUP_WIRE_VERSION) throw new WireError('VERSION', `The group message has version ${v}; this program reads version ${GROUP_WIRE_VERSION}.`)
+  const type = r.u8('type')
+  const groupId = r.fixed(GROUP_ID_BYTES, 'group id')
+  let b: GroupBody
+  switch (type) {
+    case 1: b = { type: 'card-request', groupId, name: r.string(1, MAX_NAME_BYTES, 'name') }; break
+    case 2: b = { type: 'card-reply', groupId, card: readCard(r) }; break
+    case 3: {
+      const n = r.u8('change count')
+      if (n === 0 || n > MAX_CHANGES_PER_BODY) throw new WireError('TOO_LARGE', `A changes message holds 1 to ${MAX_CHANGES_PER_BODY} changes.`)
+      const changes: Uint8Array[] = []
+      for (let i = 0; i < n; i++) changes.push(r.sized(2, MAX_CHANGE_BYTES, 'change'))
+      b = { type: 'changes', groupId, changes }
+      break
+    }
+    case 4: b = { type: 'keyed', groupId, skdm: r.sized(2, MAX_SKDM_BYTES, 'skdm'), message: r.sized(2, MAX_SENDER_KEY_MESSAGE_BYTES, 'message') }; break
+    default: throw new WireError('UNKNOWN_KIND', `The group message has type ${type}, which this version does not know.`)
+  }
+  r.end()
+  return b
+}
+
+// ---- the plaintext inside a sender-key message ----
+
+export interface GroupText {
+  readonly groupId: Uint8Array
+  readonly id: Uint8Array
+  /** The sender's per-group sequence number 1, 2, 3... */
+  readonly seq: number
+  readonly sentAt: number
+  readonly text: string
+}
+
+export function encodeGroupText (t: GroupText): Uint8Array {
+  const w = new Writer(64 + t.text.length)
+  w.u8(GROUP_WIRE_VERSION)
+  w.fixed(t.groupId, GROUP_ID_BYTES, 'groupId')
+  w.fixed(t.id, 16, 'id')
+  w.u32(t.seq)
+  w.u64(t.sentAt)
+  w.string(2, MAX_TEXT_BYTES, t.text, 'text')
+  return w.finish().slice()
+}
+
+export function decodeGroupText (bytes: Uint8Array): GroupText {
+  const r = new Reader(bytes, 'group text')
+  const v = r.u8('version')
+  if (v !== GROUP_WIRE_VERSION) throw new WireError('VERSION', `The group text has version ${v}; this program reads version ${GROUP_WIRE_VERSION}.`)
+  const groupId = r.fixed(GROUP_ID_BYTES, 'group id')
+  const id = r.fixed(16, 'id')
+  const seq = r.u32('seq')
+  if (seq === 0) throw new WireError('INVALID', 'A group text has a sequence number of 1 or more.')
+  const sentAt = r.u64('sent time')
+  const text = r.string(2, MAX_TEXT_BYTES, 'text')
+  r.end()
+  return { groupId, id, seq, sentAt, text }
+}
+
+/** Envelope innerType 0x03 body: the sender's identity key, then the SenderKeyMessage. */
+export function encodeGroupInner (sender: Uint8Array, message: Uint8Array): Uint8Array {
+  const w = new Writer(IDENTITY_KEY_BYTES + 2 + message.length)
+  w.fixed(sender, IDENTITY_KEY_BYTES, 'sender')
+  w.sized(2, MAX_SENDER_KEY_MESSAGE_BYTES, message, 'message')
+  return w.finish().slice()
+}
+
+export function decodeGroupInner (bytes: Uint8Array): { sender: Uint8Array, message: Uint8Array } {
+  const r = new Reader(bytes, 'group envelope')
+  const sender = r.fixed(IDENTITY_KEY_BYTES, 'sender')
+  const message = r.sized(2, MAX_SENDER_KEY_MESSAGE_BYTES, 'message')
+  r.end()
+  return { sender, message }
+}

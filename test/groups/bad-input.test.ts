@@ -1,0 +1,59 @@
+// Issue 11 bad input with real nodes: a change signed by a non-admin, a replayed change and a change for an
+// unknown group are refused with a warning event and change nothing; a group message from a non-member is dropped.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import type { GroupManager } from '../../src/messenger/groups/manager.ts'
+import type { MessengerEvent } from '../../src/messenger/types.ts'
+import { introduce, person, startTestRelay, type Person } from '../helpers/testnet.ts'
+import { waitFor } from '../helpers/wait.ts'
+
+const g = (p: Person): GroupManager => p.m().groups as GroupManager
+const warnings = (p: Person, reason: string): Array<Extract<MessengerEvent, { type: 'warning' }>> =>
+  p.events.filter((e): e is Extract<MessengerEvent, { type: 'warning' }> => e.type === 'warning' && e.reason === reason)
+
+test('bad group input is refused with a warning and changes nothing; a non-member\'s group message is dropped', async (t) => {
+  const relay = await startTestRelay(t)
+  const alice = await person(t, 'alice', { relays: [relay.addr] })
+  const bob = await person(t, 'bob', { relays: [relay.addr] })
+  const carol = await person(t, 'carol', { relays: [relay.addr] })
+  const ab = await introduce(alice, bob)
+  const ac = await introduce(alice, carol)
+  const bc = await introduce(bob, carol)
+  const grp = await g(alice).create('strict', [ab.aToB, ac.aToB])
+  for (const p of [alice, bob, carol]) {
+    await waitFor(async () => (await g(p).list()).find((x) => x.id === grp.id)?.members.length === 3, `${p.name} sees three members`, 60_000)
+  }
+  const before = await g(bob).get(grp.id)
+
+  // Carol is not an admin: her signed "rename" reaches bob and is refused.
+  const forged = g(carol).deviceForTest.signForTest(grp.id, { kind: 'rename', name: 'carol rules' })
+  await g(carol).sendChangesForTest(bc.bToA, grp.id, [forged])
+  await waitFor(() => warnings(bob, 'not-admin').length > 0, 'bob warns of a non-admin change', 30_000)
+
+  // A change bob already holds, sent again (replayed), is refused.
+  const log = g(alice).deviceForTest.log(grp.id)
+  await g(alice).sendChangesForTest(ab.aToB, grp.id, [log[0] as Uint8Array])
+  await waitFor(() => warnings(bob, 'replayed').length > 0, 'bob warns of a replayed change', 30_000)
+
+  // A change for a group bob does not know.
+  const unknown = Buffer.from(randomBytes(16)).toString('hex')
+  await g(alice).sendChangesForTest(ab.aToB, unknown, [log[0] as Uint8Array])
+  await waitFor(() => warnings(bob, 'unknown-group').length > 0, 'bob warns of an unknown group', 30_000)
+
+  const after = await g(bob).get(grp.id)
+  assert.deepEqual(after, before, 'nothing changed')
+  assert.equal((await g(bob).list()).length, 1, 'no group was made')
+
+  // Carol leaves; a group message she forges with her old sender key is dropped by bob.
+  await g(bob).send(grp.id, 'so carol has my key')
+  await waitFor(async () => (await g(carol).messages(grp.id)).some((m) => m.text === 'so carol has my key'), 'carol has bob\'s message')
+  await g(carol).send(grp.id, 'so bob has my key')
+  await waitFor(async () => (await g(bob).messages(grp.id)).some((m) => m.text === 'so bob has my key'), 'bob has carol\'s key')
+  await g(carol).leave(grp.id)
+  await waitFor(async () => (await g(bob).get(grp.id)).members.length === 2, 'bob sees carol gone', 30_000)
+  const envelope = await g(carol).deviceForTest.forgeTextForTest(grp.id, bc.bToA, 'after leaving')
+  await g(carol).sendEnvelopeForTest(bc.bToA, envelope)
+  await waitFor(() => warnings(bob, 'not-member').length > 0, 'bob drops the non-member\'s message', 30_000)
+  assert.ok(!(await g(bob).messages(grp.id)).some((m) => m.text === 'after leaving'))
+})

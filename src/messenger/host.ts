@@ -13,6 +13,8 @@ import { MessengerError } from './errors.ts'
 import { History } from './history.ts'
 import { MessengerCore } from './messenger.ts'
 import type { DeviceHost, HostState, Messenger, SettingsView } from './types.ts'
+import { RelayKeeper, type RelayKeeperTiming, type RelayKeeperView, type RelayPrefs } from './relay-keeper.ts'
+import { loadRelayPrefs, saveRelayPrefs } from './relay-prefs.ts'
 
 export interface DeviceHostOptions {
   readonly dataDir: string
@@ -28,11 +30,15 @@ export interface DeviceHostOptions {
   readonly now?: () => number
   /** Called with each network node the host starts (tests measure paths on it; settings changes start a new one). */
   readonly onNetwork?: (node: DeviceNode) => void
+  /** Issue 16: keep at least N relays, found through the DHT (default: on, with the production timing).
+   * false: only the configured relays (tests of other features). */
+  readonly relayKeeper?: RelayKeeperTiming | false
 }
 
 export const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/0']
 const SETTINGS_KEY = 'settings'
 const PEER_KEY = 'libp2p.private-key'
+const RELAY_PREFS_KEY = 'relay-prefs'
 
 const DEFAULT_SETTINGS: SettingsView = { relayOnly: false, lanDiscovery: false, relays: [], fetchIsolation: DEFAULT_FETCH_ISOLATION }
 
@@ -64,6 +70,7 @@ class Host implements DeviceHost {
   #core: MessengerCore | undefined
   #history: History | undefined
   #opening: Promise<Messenger> | undefined
+  #keeper: RelayKeeper | undefined
 
   constructor (o: DeviceHostOptions) {
     this.#o = o
@@ -131,6 +138,7 @@ class Host implements DeviceHost {
       })
       this.#core = core
       await core.start()
+      if (this.#o.relayKeeper !== false) this.#startKeeper(core, device, this.#o.relayKeeper ?? {})
       this.#log.info('device-ready')
       return core
     } catch (err) {
@@ -204,7 +212,43 @@ class Host implements DeviceHost {
     await old?.stop()
   }
 
+  #startKeeper (core: MessengerCore, device: Device, timing: RelayKeeperTiming): void {
+    this.#keeper = new RelayKeeper({
+      ...timing,
+      net: () => this.#node,
+      relays: () => this.#settings().relays,
+      setRelays: async (relays) => { await core.updateSettings({ relays }) },
+      // Ways into the DHT: the bootstrap list, and every relay a contact told us of.
+      bootstrap: () => [...(this.#o.bootstrap ?? []), ...device.contacts().flatMap((c) => c.theirRelays)],
+      prefs: () => this.relayPrefs(),
+      logger: this.#o.logger.child('relays'),
+      ...(this.#o.now !== undefined ? { now: this.#o.now } : {})
+    })
+    this.#keeper.start()
+  }
+
+  /** Issue 16: the relays kept, their health, and the user's choices (Settings, status). */
+  relayKeeper (): RelayKeeperView | undefined {
+    return this.#keeper?.view()
+  }
+
+  relayPrefs (): RelayPrefs {
+    return loadRelayPrefs(this.#history?.setting(RELAY_PREFS_KEY))
+  }
+
+  async updateRelayPrefs (patch: Partial<RelayPrefs>): Promise<RelayKeeperView | undefined> {
+    const history = this.#history
+    if (history === undefined) throw new MessengerError('STOPPED', 'The device is not open.')
+    const next = { ...this.relayPrefs(), ...patch }
+    if (next.pinned.length > 0) checkRelays(next.pinned)
+    history.setSetting(RELAY_PREFS_KEY, saveRelayPrefs(next))
+    await this.#keeper?.check()
+    return this.#keeper?.view()
+  }
+
   async stop (): Promise<void> {
+    await this.#keeper?.stop()
+    this.#keeper = undefined
     const core = this.#core
     const node = this.#node
     const device = this.#device

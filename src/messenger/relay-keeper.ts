@@ -187,6 +187,8 @@ export class RelayKeeper {
       if (ok) delete h.failingSince
       else h.failingSince ??= this.#now()
     }))
+    // stop() may have run during the probes.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
     if (this.#stopped) return
     const now = this.#now()
     this.#lastCheckAt = now
@@ -216,6 +218,7 @@ export class RelayKeeper {
     const next = [...kept, ...added]
     for (const a of stay) if (next.length < MAX_RELAYS) next.push(a)
     for (const [a, at] of [...this.#retiring]) if (at <= this.#now() || !next.includes(a)) this.#retiring.delete(a)
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() may have run during discovery
     if (this.#stopped || same(next, current)) return
     await this.#o.setRelays(next)
     if (firstFailure !== undefined && added.length > 0) this.#lastReplacementMs = this.#now() - firstFailure

@@ -4,6 +4,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { peerIdOf } from '../../src/net/libp2p.ts'
+import { MAILBOX_PROTOCOL } from '../../src/wire/mailbox.ts'
 import { silentLogger } from '../../src/platform/logger.ts'
 import { startRelay, type RelayHandle } from '../../src/relay/service.ts'
 import type { RelayKeeperView } from '../../src/messenger/relay-keeper.ts'
@@ -65,8 +66,7 @@ test('devices keep two diverse relays found in the DHT, replace dead ones, and n
   }
 
   const ab = await introduce(alice, bob)
-  const cb = await introduce(carol, bob)
-  void cb
+  await introduce(carol, bob)
 
   // Contacts learn the relays: with bob offline, alice's message lands in bob's mailbox on both of his relays.
   const bobRelays = await relaysOf(bob)
@@ -102,4 +102,42 @@ test('devices keep two diverse relays found in the DHT, replace dead ones, and n
   const copies = got.filter((m) => m.id === sent.id)
   assert.equal(copies.length, 1, 'delivered exactly once')
   assert.ok(keeperOf(bob).lastReplacementMs !== undefined)
+})
+
+test('a relay that grants reservations but drops mailbox traffic is demoted; an excluded relay is dropped and never picked', { timeout: 90_000 }, async (t) => {
+  const started: RelayHandle[] = []
+  for (const operator of ['op-a', 'op-b', 'op-c', 'op-d']) {
+    const handle = await startRelay({
+      dataDir: tempDir(t, '0m1-relay-'),
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      logger: silentLogger,
+      stun: 'off',
+      advertiseIntervalMs: 1_000,
+      operator,
+      bootstrap: started.slice(0, 1).map((r) => r.addresses[0] as string)
+    })
+    t.after(async () => { await handle.stop() })
+    started.push(handle)
+  }
+  const [bad, good, other, spare] = started as [RelayHandle, RelayHandle, RelayHandle, RelayHandle]
+  // The bad relay keeps its circuit service (reservations granted) but swallows every mailbox stream.
+  await bad.libp2p.unhandle(MAILBOX_PROTOCOL)
+  await bad.libp2p.handle(MAILBOX_PROTOCOL, () => { /* read nothing, answer nothing */ }, { maxInboundStreams: 512 })
+  const addr = (r: RelayHandle): string => r.addresses[0] as string
+  const dora = await person(t, 'dora', { relays: [addr(bad), addr(good)], listen: () => [], relayKeeper: TIMING })
+  await waitFor(async () => {
+    const mine = await relaysOf(dora)
+    return !mine.includes(addr(bad)) && mine.length === 2 && keeperOf(dora).relays.every((r) => r.state === 'ok') ? mine : undefined
+  }, 'the mailbox-dropping relay is replaced', 45_000)
+  assert.ok((await dora.m().status()).relays.some((r) => r.address === addr(good) && r.reservation), 'the good relay keeps its reservation')
+
+  // The user excludes the good relay: it goes at once, and is not picked again.
+  const host = dora.host as unknown as { updateRelayPrefs: (p: { excluded: string[] }) => Promise<unknown> }
+  await host.updateRelayPrefs({ excluded: [addr(good)] })
+  const after = await waitFor(async () => {
+    const mine = await relaysOf(dora)
+    return !mine.includes(addr(good)) && mine.length === 2 ? mine : undefined
+  }, 'the excluded relay is dropped and replaced', 30_000)
+  assert.ok(!after.some((a) => peerIdOf(a) === bad.peerId), 'the demoted relay is not picked again (cool-down)')
+  assert.ok(after.some((a) => peerIdOf(a) === other.peerId) && after.some((a) => peerIdOf(a) === spare.peerId))
 })

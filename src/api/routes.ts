@@ -12,6 +12,7 @@ import {
   RenameContactBody, SendMessageBody, SettingsPatchBody, UnlockBody, VerifyBody, describeIssues
 } from './schemas.ts'
 import { errorReply, type Reply } from './status.ts'
+import { relayChoiceRoutes } from './relay-routes.ts'
 
 export interface ApiRequest {
   readonly method: string
@@ -164,6 +165,7 @@ export function createRoutes (host: DeviceHost, events: EventSink): Route[] {
     if (!current.relays.includes(body.address)) throw new ApiError('NOT_FOUND', 404, 'That relay is not in the list.')
     return { status: 200, body: await m.updateSettings({ relays: current.relays.filter((r) => r !== body.address) }) }
   })
+  relayChoiceRoutes(host, route, messenger)
   return routes
 }
 

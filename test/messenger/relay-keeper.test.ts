@@ -5,6 +5,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { peerIdOf } from '../../src/net/libp2p.ts'
 import { MAILBOX_PROTOCOL } from '../../src/wire/mailbox.ts'
+import { createRoutes, dispatch } from '../../src/api/routes.ts'
 import { silentLogger } from '../../src/platform/logger.ts'
 import { startRelay, type RelayHandle } from '../../src/relay/service.ts'
 import type { RelayKeeperView } from '../../src/messenger/relay-keeper.ts'
@@ -131,9 +132,16 @@ test('a relay that grants reservations but drops mailbox traffic is demoted; an 
   }, 'the mailbox-dropping relay is replaced', 45_000)
   assert.ok((await dora.m().status()).relays.some((r) => r.address === addr(good) && r.reservation), 'the good relay keeps its reservation')
 
-  // The user excludes the good relay: it goes at once, and is not picked again.
-  const host = dora.host as unknown as { updateRelayPrefs: (p: { excluded: string[] }) => Promise<unknown> }
-  await host.updateRelayPrefs({ excluded: [addr(good)] })
+  // Through the local API: the choice is shown, a bad target refused, and the user excludes the good relay:
+  // it goes at once, and is not picked again.
+  const routes = createRoutes(dora.host, { attach: () => {}, broadcast: () => {} })
+  const call = async (method: string, body?: unknown): Promise<{ status: number, body?: unknown }> =>
+    (await dispatch(routes, { method, pathname: '/api/relays/choice', query: new URLSearchParams(), body: async () => body ?? {} }, silentLogger)).reply
+  const shown = await call('GET')
+  assert.equal(shown.status, 200)
+  assert.equal((shown.body as RelayKeeperView).target, 2)
+  assert.equal((await call('PATCH', { target: 9 })).status, 400)
+  assert.equal((await call('PATCH', { excluded: [addr(good)] })).status, 200)
   const after = await waitFor(async () => {
     const mine = await relaysOf(dora)
     return !mine.includes(addr(good)) && mine.length === 2 ? mine : undefined

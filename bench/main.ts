@@ -9,6 +9,7 @@ import { sqliteBaseline } from './baselines/sqlite.ts'
 import { memoryBaseline } from './baselines/memory.ts'
 import { centralizedBaseline } from './baselines/centralized.ts'
 import { dhtLookup } from './product/dht.ts'
+import { dhtGrown } from './product/dht-growth.ts'
 import { relayMemory, deviceIdle } from './product/memory.ts'
 import { cryptoPipeline } from './product/crypto.ts'
 import { direct, relayed, firstMessage, mailboxDeposit, mailboxDrain } from './product/messenger.ts'
@@ -27,7 +28,8 @@ const REGISTRY: readonly Benchmark[] = [
   mailboxDrain,
   relayMemory,
   deviceIdle,
-  dhtLookup
+  dhtLookup,
+  dhtGrown
 ]
 
 async function main (): Promise<void> {

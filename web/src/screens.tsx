@@ -3,6 +3,7 @@
 // own errors and shows them (setError / fail / onError), so nothing is left to reject.
 import { useEffect, useRef, useState } from 'react'
 import QRCode from 'qrcode'
+import { RelayChoicePanel } from './relay-choice.tsx'
 import { ApiFailure, type Api, type ContactView, type InviteView, type MessageView, type PendingSafetyNumberView, type SafetyNumberView, type StatusView } from './api.ts'
 
 const STATE_LABEL: Record<MessageView['state'], string> = {
@@ -349,6 +350,7 @@ export function SettingsPanel ({ api, status, onChanged, onError }: { api: Api, 
         <input className='mono' placeholder='/ip4/203.0.113.5/tcp/4001/p2p/12D3Koo…' value={address} onChange={(e) => { setAddress(e.target.value) }} data-testid='relay-address' />
         <button type='submit' disabled={address.trim() === ''}>Add relay</button>
       </form>
+      <RelayChoicePanel api={api} />
       {error !== undefined && <p className='error' role='alert'>{error}</p>}
     </div>
   )

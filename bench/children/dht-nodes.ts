@@ -29,7 +29,8 @@ async function start (count: number): Promise<void> {
         transports: [tcp()],
         connectionEncrypters: [noise()],
         streamMuxers: [yamux()],
-        connectionManager: { inboundConnectionThreshold: 10_000, maxConnections: 10_000 },
+        // Hundreds of peers join at once through the same seeds: the defaults (10 pending inbound) refuse most.
+        connectionManager: { inboundConnectionThreshold: 10_000, maxConnections: 10_000, maxIncomingPendingConnections: 1_000 },
         services: { identify: identify(), ping: ping(), dht: dhtService({ clientMode: false, lan: true, now: Date.now }) }
       }) as unknown as NodeLibp2p
       nodes.push(node)
@@ -39,15 +40,27 @@ async function start (count: number): Promise<void> {
   send({ type: 'started', addrs: nodes.map((n) => n.getMultiaddrs()[0]?.toString()) })
 }
 
+/** A few at a time: 100 nodes' dials at once in one process time out their Noise handshakes. */
+async function inWaves (jobs: Array<() => Promise<void>>, width = 8): Promise<void> {
+  for (let i = 0; i < jobs.length; i += width) await Promise.all(jobs.slice(i, i + width).map(async (j) => { await j().catch(() => {}) }))
+}
+
+process.on('disconnect', () => { process.exit(0) })
 process.on('message', (m: { type: string, seeds?: string[][], providers?: number }) => {
   const run = async (): Promise<void> => {
     if (m.type === 'start') await start((m as unknown as { count: number }).count)
     else if (m.type === 'join') {
       // Each node dials its own few seeds (the protocol's bootstrap); kad-dht then self-queries.
-      await Promise.all(nodes.map(async (n, i) => {
+      await inWaves(nodes.map((n, i) => async () => {
         for (const s of m.seeds?.[i] ?? []) await n.dial(multiaddr(s)).catch(() => {})
       }))
       send({ type: 'joined' })
+    } else if (m.type === 'self-query') {
+      // Kademlia's join: look up our own id, which fills the buckets near us (kad-dht repeats it on a timer).
+      await inWaves(nodes.map((n) => async () => {
+        for await (const _e of n.services.dht.getClosestPeers(n.peerId.toMultihash().bytes, { signal: AbortSignal.timeout(15_000) })) { /* drain */ }
+      }), 25)
+      send({ type: 'self-queried' })
     } else if (m.type === 'provide') {
       const k = m.providers ?? 0
       await Promise.all(nodes.slice(0, k).map(async (n, i) => {

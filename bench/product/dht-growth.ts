@@ -18,10 +18,14 @@ import { lookupWithHops } from './dht.ts'
 
 const CHILDREN = 3
 
-async function identity (ctx: BenchContext, seed: string): Promise<NodeLibp2p> {
+/** A fresh short-lived identity that knows one node (another one if that dial fails: a loaded machine times
+ * out some Noise handshakes). */
+async function identity (ctx: BenchContext, pick: () => string): Promise<NodeLibp2p> {
   const d = await createShortLivedLibp2p({ relays: [], bootstrap: [], relayOnly: false, lan: true, logger: silentLogger }, true) as unknown as NodeLibp2p
   ctx.defer(async () => { await d.stop() })
-  await d.dial(multiaddr(seed))
+  for (let attempt = 1; ; attempt++) {
+    try { await d.dial(multiaddr(pick()), { signal: AbortSignal.timeout(20_000) }); break } catch (err) { if (attempt >= 5) throw err }
+  }
   const deadline = Date.now() + 10_000
   while ((d.services.dht as unknown as { routingTable: { size: number } }).routingTable.size === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
   return d
@@ -74,7 +78,7 @@ async function run (ctx: BenchContext): Promise<RowInput[]> {
   await new Promise((resolve) => setTimeout(resolve, 5_000))
 
   const pick = (): string => all[Math.floor(Math.random() * all.length)] as string
-  const publisher = await identity(ctx, pick())
+  const publisher = await identity(ctx, pick)
   const lookups = ctx.n(20, 5)
   const keys: Uint8Array[] = []
   for (let i = 0; i < lookups; i++) {
@@ -87,7 +91,7 @@ async function run (ctx: BenchContext): Promise<RowInput[]> {
   let misses = 0
   for (const key of keys) {
     if (ctx.signal.aborted) break
-    const looker = await identity(ctx, pick())
+    const looker = await identity(ctx, pick)
     const r = await lookupWithHops(looker, key, ctx.signal)
     await looker.stop()
     if (r.hops === null) { misses++; continue }
@@ -97,7 +101,7 @@ async function run (ctx: BenchContext): Promise<RowInput[]> {
   const disc: number[] = []
   const found: number[] = []
   for (let i = 0; i < ctx.n(10, 3) && !ctx.signal.aborted; i++) {
-    const d = await identity(ctx, pick())
+    const d = await identity(ctx, pick)
     const s0 = nowMs()
     const r = await discoverRelays(d, { signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(30_000)]), now: Date.now })
     disc.push(nowMs() - s0)

@@ -9,6 +9,7 @@ import { sqliteBaseline } from './baselines/sqlite.ts'
 import { memoryBaseline } from './baselines/memory.ts'
 import { centralizedBaseline } from './baselines/centralized.ts'
 import { dhtLookup } from './product/dht.ts'
+import { dhtGrown } from './product/dht-growth.ts'
 import { relayMemory, deviceIdle } from './product/memory.ts'
 import { cryptoPipeline } from './product/crypto.ts'
 import { direct, relayed, firstMessage, mailboxDeposit, mailboxDrain } from './product/messenger.ts'
@@ -33,7 +34,8 @@ const REGISTRY: readonly Benchmark[] = [
   fileDirect,
   fileRelay,
   groupSendSeal,
-  groupDelivery
+  groupDelivery,
+  dhtGrown
 ]
 
 async function main (): Promise<void> {

@@ -59,7 +59,7 @@ async function dhtServer (): Promise<NodeLibp2p> {
   return node as unknown as NodeLibp2p
 }
 
-async function lookupWithHops (node: NodeLibp2p, key: Uint8Array, signal: AbortSignal): Promise<{ hops: number | null, ms: number, queried: number }> {
+export async function lookupWithHops (node: NodeLibp2p, key: Uint8Array, signal: AbortSignal): Promise<{ hops: number | null, ms: number, queried: number }> {
   const depth = new Map<string, number>()
   let hops: number | null = null
   let queried = 0
@@ -164,6 +164,8 @@ async function run (ctx: BenchContext): Promise<RowInput[]> {
   if (hops.length === 0) throw new Error('no lookup found its record')
   const meanHops = hops.reduce((a, b) => a + b, 0) / hops.length
   const s = latencyStats(ms)
+  // dht.grown (bench/product/dht-growth.ts) compares its lookups with this one.
+  ctx.record('dht.lookup.ms', s.p50)
   const detail = `${hops.length} lookups in a ${DHT_NODES}-server DHT (max ${Math.max(...hops)} hops, ${(queried / hops.length).toFixed(1)} peers queried per lookup${misses > 0 ? `, ${misses} misses` : ''}; ${tables})`
   return [
     { ...ROWS[0], value: meanHops, baselineValue: Math.log2(DHT_NODES), note: `mean; ${detail}` },

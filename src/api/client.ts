@@ -6,6 +6,7 @@ import type {
   ContactView, HostState, InviteView, MessageView, SafetyNumberView, SettingsView, StatusView
 } from '../messenger/types.ts'
 import { ApiError, type ApiErrorCode } from './errors.ts'
+import type { RelayKeeperView } from '../messenger/relay-keeper.ts'
 import { checkSocket } from './socket.ts'
 import { readToken } from './token.ts'
 
@@ -107,4 +108,6 @@ export class ApiClient {
   settings = async (): Promise<SettingsView> => await this.request('GET', '/api/settings')
 
   updateSettings = async (patch: Partial<SettingsView>): Promise<SettingsView> => await this.request('PATCH', '/api/settings', patch)
+  /** Issue 16: the relays the device keeps by itself (404 when its relay keeper is off). */
+  relayChoice = async (): Promise<RelayKeeperView> => await this.request('GET', '/api/relays/choice')
 }

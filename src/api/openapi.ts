@@ -1,6 +1,7 @@
 // The OpenAPI 3.1 description of the local API, served at /api/openapi.json. Request bodies are
 // generated from the same zod schemas the server validates with, so the two cannot drift.
 import { z } from 'zod'
+import { RelayChoicePatchBody } from './relay-routes.ts'
 import {
   AddContactBody, CreateAccountBody, CreateInviteBody, KeyChangeDecisionBody, RelayBody, RenameContactBody, SendMessageBody,
   SettingsPatchBody, UnlockBody, VerifyBody, MAX_PAGE
@@ -215,6 +216,10 @@ export function openApiDocument (): Json {
         delete: { summary: 'Remove a relay', parameters: [{ name: 'address', in: 'query', required: true, schema: { type: 'string' } }], responses: { 200: ok('Settings', ref('Settings')), ...errors(400, 401, 404) } }
       },
       ...fileOpenApiPaths({ idParam, body, ok, ref, errors }),
+      '/api/relays/choice': {
+        get: { summary: 'Relays this device keeps by itself (issue 16): health, round trip, operator, and the user\'s choices', responses: { 200: { description: 'RelayKeeperView (src/messenger/relay-keeper.ts)' }, ...errors(401, 404) } },
+        patch: { summary: 'How many relays to keep (1-8), pinned, excluded, bootstrap peers', requestBody: body(RelayChoicePatchBody), responses: { 200: { description: 'RelayKeeperView' }, ...errors(400, 401, 404) } }
+      },
       '/api/openapi.json': { get: { summary: 'This document', responses: { 200: { description: 'OpenAPI 3.1' } } } },
       '/api/events': { get: { summary: 'WebSocket of Event frames (see components.schemas.Event)', responses: { 101: { description: 'Switching protocols' }, ...errors(401, 403) } } },
       ...chatPaths,

@@ -15,6 +15,7 @@ import {
 import { errorReply, type Reply } from './status.ts'
 import { addFileRoutes } from './file-routes.ts'
 import { addGroupRoutes } from './group-routes.ts'
+import { relayChoiceRoutes } from './relay-routes.ts'
 
 export interface ApiRequest {
   readonly method: string
@@ -175,6 +176,7 @@ export function createRoutes (host: DeviceHost, events: EventSink): Route[] {
   addFileRoutes(route, messenger, parse, (params) => parse(ContactIdSchema, params.id))
   // Issue 11: groups (src/api/group-routes.ts).
   addGroupRoutes(route, messenger, parse)
+  relayChoiceRoutes(host, route, messenger)
   return routes
 }
 

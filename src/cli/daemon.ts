@@ -1,5 +1,6 @@
 // The commands that run nodes in this process: init (creates the account, offline), start (device
 // node + local API + web UI), relay, and demo (a relay and two introduced devices on loopback).
+import { MAX_RELAY_OPERATOR_BYTES } from '../wire/relay-record.ts'
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { DirLockedError, lockDir, type DirLock } from '../platform/dir-lock.ts'
 import { ensurePrivateDir } from '../platform/private-files.ts'
@@ -198,13 +199,18 @@ async function relayLocked (rt: CliRuntime, p: Parsed, dataDir: string, logger: 
   const stun = stunOption(p.values.stun)
   const announce = announceAddresses(strings(p.values.announce))
   const metrics = metricsOption(p.values.metrics)
+  if (typeof p.values.operator === 'string' && Buffer.byteLength(p.values.operator) > MAX_RELAY_OPERATOR_BYTES) {
+    throw new CliError('USAGE', `--operator takes at most ${MAX_RELAY_OPERATOR_BYTES} bytes (a short name devices use to spread their relays).`)
+  }
   let relay: RelayRunning
   try {
     relay = await rt.startRelay({
       dataDir, listen, logger, stun,
       ...(bootstrap === undefined ? {} : { bootstrap }),
       ...(announce === undefined ? {} : { announce }),
-      ...(metrics === undefined ? {} : { metrics })
+      ...(metrics === undefined ? {} : { metrics }),
+      ...(p.values['no-advertise'] === true ? { advertise: false } : {}),
+      ...(typeof p.values.operator === 'string' ? { operator: p.values.operator } : {})
     })
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE' || /EADDRINUSE|address already in use/i.test(err instanceof Error ? err.message : String(err))) {

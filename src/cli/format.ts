@@ -1,5 +1,6 @@
 // Human-readable output of the CLI. Text from contacts is untrusted: control characters (terminal
 // escape sequences) are replaced before anything reaches a terminal.
+import type { RelayKeeperView } from '../messenger/relay-keeper.ts'
 import type { ContactView, KeyChangeView, MessageView, StatusView } from '../messenger/types.ts'
 
 /** Replaces C0/C1 control characters (ESC, CSI, BEL, ...) so a message cannot drive the terminal. */
@@ -79,5 +80,15 @@ export function formatStatus (s: StatusView): string {
   lines.push('Addresses:')
   if (s.addresses.length === 0) lines.push('  (none)')
   for (const a of s.addresses) lines.push(`  ${a}`)
+  return lines.join('\n') + '\n'
+}
+
+/** Issue 16: the relays the device keeps by itself, their health, and the user's choices. */
+export function formatRelayChoice (v: RelayKeeperView): string {
+  const lines = [`Relay choice: keep ${v.target}; ${v.known} advertised relay(s) seen; records refused: ${Object.values(v.rejected).reduce((a, b) => a + b, 0)}`]
+  for (const r of v.relays) {
+    lines.push(`  ${r.address}  ${r.state}${r.rttMs !== undefined ? `, ${Math.round(r.rttMs)} ms` : ''}${r.operator !== '' ? `, operator ${oneLine(r.operator)}` : ''}, ${r.source}${r.pinned ? ', pinned' : ''}`)
+  }
+  for (const a of v.excluded) lines.push(`  excluded: ${a}`)
   return lines.join('\n') + '\n'
 }

@@ -11,7 +11,7 @@ import { MAX_TEXT_BYTES } from '../wire/text-limit.ts'
 import { CliError } from './errors.ts'
 import type { Parsed } from './args.ts'
 import { defaultRuntime, type CliRuntime } from './runtime.ts'
-import { formatContacts, formatMessages, formatStatus, oneLine } from './format.ts'
+import { formatContacts, formatMessages, formatRelayChoice, formatStatus, oneLine } from './format.ts'
 import { runDemo, runInit, runRelay, runStart } from './daemon.ts'
 import { CHAT_COMMANDS, CHAT_CONTACT_SUBCOMMANDS, CHAT_USAGE, chatCommand, chatContactCommand, type CliHelpers } from './chat-commands.ts'
 // Issue 11: groups.
@@ -32,6 +32,7 @@ Commands:
                                                (--api-allow-remote: permit a non-loopback
                                                HOST; the token then travels in plain HTTP)
   relay [--listen MA]... [--bootstrap MA]... [--stun PORT|off] [--announce MA]...
+        [--no-advertise] [--operator NAME]
         [--metrics 127.0.0.1:PORT]             run a relay (circuit relay, mailboxes, DHT, and a
                                                STUN responder on UDP PORT, default 3478);
                                                --announce: the public address devices dial
@@ -327,8 +328,10 @@ async function clientCommand (rt: CliRuntime, command: string, rest: string[]): 
         return 0
       }
       const status = await client.status()
-      if (p.values.json === true) json(rt, { state, ...status })
-      else rt.stdout(formatStatus(status))
+      // Issue 16: the relays the device chose itself (absent when its relay keeper is off).
+      const relayChoice = await client.relayChoice().catch(() => undefined)
+      if (p.values.json === true) json(rt, { state, ...status, ...(relayChoice !== undefined ? { relayChoice } : {}) })
+      else rt.stdout(formatStatus(status) + (relayChoice !== undefined ? formatRelayChoice(relayChoice) : ''))
       return 0
     }
     case 'groups':
@@ -404,6 +407,8 @@ export async function main (argv: string[], runtime: CliRuntime = defaultRuntime
           stun: { type: 'string' },
           announce: { type: 'string', multiple: true },
           metrics: { type: 'string' },
+          'no-advertise': { type: 'boolean' },
+          operator: { type: 'string' },
           ...JSON_OPT
         })
         noExtra(p, 0, command)

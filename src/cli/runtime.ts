@@ -22,7 +22,13 @@ export interface RelayRunning {
   stop: () => Promise<void>
 }
 
-export interface RelayFactoryOptions { dataDir: string, listen: string[], bootstrap?: string[], logger: Logger, stun?: number | 'off', announce?: string[], metrics?: string }
+export interface RelayFactoryOptions {
+  dataDir: string, listen: string[], bootstrap?: string[], logger: Logger, stun?: number | 'off', announce?: string[], metrics?: string
+  /** `relay --no-advertise`: never provide the relay key in the DHT (issue 16). */
+  advertise?: boolean
+  /** `relay --operator NAME`: who runs the relay, in its signed record. */
+  operator?: string
+}
 
 export interface CliRuntime {
   readonly stdout: (text: string) => void

@@ -15,6 +15,8 @@ import { MessengerCore } from './messenger.ts'
 import { GroupManager } from './groups/manager.ts'
 import type { DeviceHost, HostState, Messenger, SettingsView } from './types.ts'
 import { FileTransfers } from './files/transfers.ts'
+import { RelayKeeper, type RelayKeeperTiming, type RelayKeeperView, type RelayPrefs } from './relay-keeper.ts'
+import { loadRelayPrefs, saveRelayPrefs } from './relay-prefs.ts'
 
 export interface DeviceHostOptions {
   readonly dataDir: string
@@ -32,11 +34,15 @@ export interface DeviceHostOptions {
   readonly onNetwork?: (node: DeviceNode) => void
   /** Issue 12: the largest file this device sends (default DEFAULT_MAX_FILE_BYTES, 100 MB). */
   readonly maxFileBytes?: number
+  /** Issue 16: keep at least N relays, found through the DHT (default: on, with the production timing).
+   * false: only the configured relays (tests of other features). */
+  readonly relayKeeper?: RelayKeeperTiming | false
 }
 
 export const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/0']
 const SETTINGS_KEY = 'settings'
 const PEER_KEY = 'libp2p.private-key'
+const RELAY_PREFS_KEY = 'relay-prefs'
 
 const DEFAULT_SETTINGS: SettingsView = { relayOnly: false, lanDiscovery: false, relays: [], fetchIsolation: DEFAULT_FETCH_ISOLATION }
 
@@ -69,6 +75,7 @@ class Host implements DeviceHost {
   #history: History | undefined
   #files: FileTransfers | undefined
   #opening: Promise<Messenger> | undefined
+  #keeper: RelayKeeper | undefined
 
   constructor (o: DeviceHostOptions) {
     this.#o = o
@@ -150,6 +157,7 @@ class Host implements DeviceHost {
       core.attachFiles(files)
       await core.start()
       files.start()
+      if (this.#o.relayKeeper !== false) this.#startKeeper(core, device, this.#o.relayKeeper ?? {})
       this.#log.info('device-ready')
       return core
     } catch (err) {
@@ -224,7 +232,43 @@ class Host implements DeviceHost {
     await old?.stop()
   }
 
+  #startKeeper (core: MessengerCore, device: Device, timing: RelayKeeperTiming): void {
+    this.#keeper = new RelayKeeper({
+      ...timing,
+      net: () => this.#node,
+      relays: () => this.#settings().relays,
+      setRelays: async (relays) => { await core.updateSettings({ relays }) },
+      // Ways into the DHT: the bootstrap list, and every relay a contact told us of.
+      bootstrap: () => [...(this.#o.bootstrap ?? []), ...device.contacts().flatMap((c) => c.theirRelays)],
+      prefs: () => this.relayPrefs(),
+      logger: this.#o.logger.child('relays'),
+      ...(this.#o.now !== undefined ? { now: this.#o.now } : {})
+    })
+    this.#keeper.start()
+  }
+
+  /** Issue 16: the relays kept, their health, and the user's choices (Settings, status). */
+  relayKeeper (): RelayKeeperView | undefined {
+    return this.#keeper?.view()
+  }
+
+  relayPrefs (): RelayPrefs {
+    return loadRelayPrefs(this.#history?.setting(RELAY_PREFS_KEY))
+  }
+
+  async updateRelayPrefs (patch: Partial<RelayPrefs>): Promise<RelayKeeperView | undefined> {
+    const history = this.#history
+    if (history === undefined) throw new MessengerError('STOPPED', 'The device is not open.')
+    const next = { ...this.relayPrefs(), ...patch }
+    if (next.pinned.length > 0) checkRelays(next.pinned)
+    history.setSetting(RELAY_PREFS_KEY, saveRelayPrefs(next))
+    await this.#keeper?.check()
+    return this.#keeper?.view()
+  }
+
   async stop (): Promise<void> {
+    await this.#keeper?.stop()
+    this.#keeper = undefined
     const core = this.#core
     const node = this.#node
     const device = this.#device

@@ -1199,8 +1199,11 @@ export class MessengerCore implements Messenger {
         if (this.#listeners.size > 0) this.#emit({ type: 'contact', contact: this.#contactView(contact) })
       }
     } else if (payload.kind === 'card') {
-      // The e2ee layer has stored the new location; send what waited for it.
+      // The e2ee layer has stored the new location; send what waited for it. Copies stored on relays the
+      // contact may have just replaced (issue 16) go again now, to its new relays, not in STORED_RETRY_MS.
       this.#located.delete(contact.id)
+      this.#history.retryContactNow(contact.id, this.#now())
+      this.#noteDue(this.#now())
       this.#kick()
       // The card may carry a new display name.
       if (!newContact) this.#emit({ type: 'contact', contact: this.#contactView(contact) })

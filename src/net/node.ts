@@ -24,6 +24,7 @@ import { pathOf, type LinkKind } from './path.ts'
 import type { Connection, Stream } from '@libp2p/interface'
 import { BlobChannel } from './blob-client.ts'
 import { BLOB_PROTOCOL, FILE_PROTOCOL } from '../wire/blob.ts'
+import { discoverRelays, probeRelay, type Discovered, type ProbeResult } from './relay-info.ts'
 
 export type { MailboxSession, MailboxBox } from './mailbox-client.ts'
 export type { MailboxItem } from '../wire/mailbox.ts'
@@ -103,6 +104,11 @@ export interface DeviceNode {
   onFileStream(h: (stream: Stream, connection: Connection) => void): void
   /** Replaces every short-lived identity now (also happens by age); open mailbox sessions close and are reopened. */
   rotateIdentities(): void
+  /** Issue 16: finds advertised relays through the DHT (short-lived 'send' identity, never `peerId`), starting from
+   * the relays and bootstrap peers this node knows plus `bootstrap`; records are fetched and checked. */
+  discoverRelays(o: { bootstrap: readonly string[], signal?: AbortSignal }): Promise<Discovered>
+  /** Probes a relay (dial TCP then WebSocket, ping, a mailbox round trip) from the short-lived 'send' identity. */
+  probeRelay(addresses: readonly string[], o?: { signal?: AbortSignal }): Promise<ProbeResult>
   stop(): Promise<void>
 }
 
@@ -282,6 +288,21 @@ export async function createDeviceNode (o: DeviceNodeOptions): Promise<DeviceNod
     onFileStream (h) { fileHandler = h },
     shortLived () { return ids.view() },
     rotateIdentities () { ids.rotate() },
+    async discoverRelays (d) {
+      if (stopped) throw new NetError('CLOSED', 'The network node is stopped.')
+      const signal = withDeadline(d.signal, PRESENCE_DEADLINE_MS)
+      return await ids.useDht(async (n) => {
+        // Any known peer that is a DHT server (a contact's relay, a bootstrap peer) is a way in.
+        await Promise.allSettled(d.bootstrap.map(async (a) => { await n.dial(multiaddr(a), { signal }) }))
+        await waitForRoutingTable(n, signal)
+        return await discoverRelays(n, { signal, now: Date.now })
+      })
+    },
+    async probeRelay (addresses, p = {}) {
+      if (stopped) throw new NetError('CLOSED', 'The network node is stopped.')
+      const signal = withDeadline(p.signal, PRESENCE_DEADLINE_MS)
+      return await ids.useDht(async (n) => await probeRelay(n, addresses, signal))
+    },
     async stop () {
       if (stopped) return
       stopped = true

@@ -19,6 +19,8 @@ import { startStunServer, type StunServer } from './stun.ts'
 import { serveStunPort } from '../net/stun-port.ts'
 import { multiaddr } from '@multiformats/multiaddr'
 import { renderMetrics, startMetricsServer, type MetricsServer, type RelayGauges } from './metrics.ts'
+import { startRelayAdvertising, type RelayAdvertiser } from '../net/relay-info.ts'
+import { RELAY_SERVICE } from '../wire/relay-record.ts'
 
 /** Circuit relay v2's STOP protocol: the relay opens one such stream to the target of each relayed connection. */
 const RELAY_STOP_PROTOCOL = '/libp2p/circuit/relay/0.2.0/stop'
@@ -59,6 +61,13 @@ export interface RelayOptions {
   /** Test hook: the address prefix a remote counts under (default: its IPv4 /24 or IPv6 /48), so loopback tests
    * can play several networks. Gets the remote multiaddr and, when known, the remote peer id. */
   readonly prefixOf?: (remoteAddr: string, remotePeer: string) => string
+  /** Provide the relay key in the DHT so devices find this relay (default true; `relay --no-advertise`: false,
+   * for private deployments; the signed record is still served to those who dial it). */
+  readonly advertise?: boolean
+  /** Who runs this relay (`relay --operator`), a hint devices use to spread their relays; '' when unstated. */
+  readonly operator?: string
+  /** How often the provider record is announced again (default hourly; tests shorten it). */
+  readonly advertiseIntervalMs?: number
 }
 
 export interface RelayHandle {
@@ -78,6 +87,8 @@ export interface RelayHandle {
   readonly db: Database
   /** The metrics endpoint's base URL, when one was asked for. */
   readonly metricsUrl: string | undefined
+  /** The DHT advertisement and the signed relay record (issue 16). */
+  readonly advertiser: RelayAdvertiser
   /** The metrics text as the endpoint serves it (tests). */
   metrics(): string
   /** The blob store (issue 12; tests, status). */
@@ -133,6 +144,22 @@ export async function startRelay (o: RelayOptions): Promise<RelayHandle> {
       await serveStunPort(libp2p, stun.port)
     }
 
+    const relayService = libp2p.services.relay as { reservations?: { size: number } } | undefined
+    const advertiser = await startRelayAdvertising(libp2p, {
+      privateKey,
+      advertise: o.advertise ?? true,
+      operator: o.operator,
+      intervalMs: o.advertiseIntervalMs,
+      services: RELAY_SERVICE.circuit | RELAY_SERVICE.mailbox | RELAY_SERVICE.blobs | (stun !== undefined ? RELAY_SERVICE.stun : 0),
+      capacity: () => ({
+        reservationsMax: limits.maxReservations,
+        reservationsFree: Math.max(0, limits.maxReservations - (relayService?.reservations?.size ?? 0)),
+        mailboxFreeMiB: 0xffffffff
+      }),
+      logger,
+      now
+    })
+
     const sweep = (): number => {
       admission.sweep(now())
       parked.sweep()
@@ -167,12 +194,14 @@ export async function startRelay (o: RelayOptions): Promise<RelayHandle> {
       stun,
       db,
       metricsUrl: metricsServer?.url,
+      advertiser,
       metrics,
       sweep,
       async stop () {
         if (stopped) return
         stopped = true
         clearInterval(timer)
+        advertiser.stop()
         await metricsServer?.close()
         mailboxes.stop()
         blobService.stop()

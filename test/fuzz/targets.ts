@@ -238,6 +238,20 @@ export const TARGETS: readonly TargetSpec[] = [
     }
   },
   {
+    name: 'relay provider record (decodeRelayRecord)',
+    module: 'src/wire/relay-record.ts',
+    load: async () => {
+      const { decodeRelayRecord, encodeRelayRecord, encodeRelayRecordBody } = await import('../../src/wire/relay-record.ts')
+      const { WireError } = await import('../../src/wire/errors.ts')
+      const body = (addresses: string[], operator: string): Uint8Array => encodeRelayRecordBody({ issuedAt: Date.now(), peerId: randomBytes(38), services: 7, reservationsFree: 5, reservationsMax: 1024, mailboxFreeMiB: 100, addresses, operator })
+      const seeds = [
+        encodeRelayRecord(body(['/ip4/203.0.113.7/tcp/4001', '/ip4/203.0.113.7/tcp/4002/ws'], 'example.org'), randomBytes(64)),
+        encodeRelayRecord(body(['/dns4/r.example/tcp/443/wss'], ''), fixedBytes(64, 9))
+      ]
+      return { decode: decodeRelayRecord, isTyped: (e) => WireError.is(e), seeds, maxRandomLength: 4096 }
+    }
+  },
+  {
     name: 'presence DHT record (validatePresence: key and value)',
     module: 'src/wire/presence.ts',
     load: async () => {

@@ -12,6 +12,7 @@ import { createLogger, silentLogger, type Logger, type LogLevel } from '../../sr
 import { createDeviceNode, type DeviceNode, type FetchIsolation } from '../../src/net/node.ts'
 import { startRelay, type MailboxObservation, type RelayHandle, type RelayLimits } from '../../src/relay/service.ts'
 import { waitFor } from './wait.ts'
+import type { RelayKeeperTiming } from '../../src/messenger/relay-keeper.ts'
 
 export interface TestContext { after: (fn: () => unknown) => void }
 
@@ -165,13 +166,14 @@ export interface Person {
   start: () => Promise<void>
 }
 
-export async function person (t: TestContext, name: string, o: { relays: string[], relayOnly?: boolean, dir?: string, listen?: () => string[], now?: () => number, onNetwork?: (n: DeviceNode) => void }): Promise<Person> {
+export async function person (t: TestContext, name: string, o: { relays: string[], relayOnly?: boolean, dir?: string, listen?: () => string[], now?: () => number, onNetwork?: (n: DeviceNode) => void, relayKeeper?: RelayKeeperTiming, bootstrap?: string[] }): Promise<Person> {
   const dir = o.dir ?? tempDir(t, `0m1-${name}-`)
   const events: MessengerEvent[] = []
   let host: DeviceHost
   let stopped = true
   const start = async (): Promise<void> => {
-    host = await createDeviceHost({ dataDir: dir, relays: o.relays, logger: peopleLogger, ...(o.onNetwork !== undefined ? { onNetwork: o.onNetwork } : {}), ...(o.listen !== undefined ? { listen: o.listen() } : {}), ...(o.now !== undefined ? { now: o.now } : {}) })
+    // The relay keeper (issue 16) only where a test asks for it: other tests keep exactly the relays they set.
+    host = await createDeviceHost({ dataDir: dir, relays: o.relays, logger: peopleLogger, relayKeeper: o.relayKeeper ?? false, ...(o.bootstrap !== undefined ? { bootstrap: o.bootstrap } : {}), ...(o.onNetwork !== undefined ? { onNetwork: o.onNetwork } : {}), ...(o.listen !== undefined ? { listen: o.listen() } : {}), ...(o.now !== undefined ? { now: o.now } : {}) })
     if (host.state() === 'no-account') await host.createAccount({ name })
     const m = host.messenger()
     if (m === undefined) throw new Error('host did not start')

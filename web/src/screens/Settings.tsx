@@ -4,6 +4,7 @@
 import { useState } from 'react'
 import type { Api, StatusView } from '../api.ts'
 import { explain } from '../errors.ts'
+import { RelayChoicePanel } from '../relay-choice.tsx'
 
 /** `children`: the sections kept in this browser rather than on the node (notifications). */
 export function SettingsPanel ({ api, status, onChanged, onError, children }: { api: Api, status: StatusView, onChanged: () => Promise<void>, onError: (e: unknown) => void, children?: React.ReactNode }): React.JSX.Element {
@@ -49,6 +50,7 @@ export function SettingsPanel ({ api, status, onChanged, onError, children }: { 
         <input className='mono' aria-label='Relay address' placeholder='/ip4/203.0.113.5/tcp/4001/p2p/12D3Koo…' value={address} onChange={(e) => { setAddress(e.target.value) }} data-testid='relay-address' />
         <button type='submit' disabled={address.trim() === ''}>Add relay</button>
       </form>
+      <RelayChoicePanel api={api} />
       {error !== undefined && <p className='error' role='alert'>{error}</p>}
     </div>
   )

@@ -1,0 +1,151 @@
+// Issue 16, done-when: 6 advertising relays (+1 that does not advertise) and 3 devices that each know one relay.
+// Each ends on 2 working relays of different operators; contacts learn them; when both relays of one device die it
+// picks two others within a bounded time, and a message sent to it meanwhile arrives once, with no manual step.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { peerIdOf } from '../../src/net/libp2p.ts'
+import { MAILBOX_PROTOCOL } from '../../src/wire/mailbox.ts'
+import { createRoutes, dispatch } from '../../src/api/routes.ts'
+import { silentLogger } from '../../src/platform/logger.ts'
+import { startRelay, type RelayHandle } from '../../src/relay/service.ts'
+import type { RelayKeeperView } from '../../src/messenger/relay-keeper.ts'
+import { introduce, person, tempDir, waitMessages, type Person } from '../helpers/testnet.ts'
+import { waitFor } from '../helpers/wait.ts'
+
+const TIMING = { intervalMs: 400, failAfterMs: 1_500, dropAfterMs: 1_000, firstCheckMs: 100 }
+
+interface R { handle: RelayHandle, addr: string, operator: string, deposits: Set<string> }
+
+const keeperOf = (p: Person): RelayKeeperView => {
+  const v = (p.host as unknown as { relayKeeper: () => RelayKeeperView | undefined }).relayKeeper()
+  if (v === undefined) throw new Error('no relay keeper')
+  return v
+}
+const relaysOf = async (p: Person): Promise<string[]> => [...(await p.m().status()).settings.relays]
+
+test('devices keep two diverse relays found in the DHT, replace dead ones, and nothing sent meanwhile is lost', { timeout: 120_000 }, async (t) => {
+  const relays: R[] = []
+  const operators = ['op-a', 'op-a', 'op-b', 'op-b', 'op-c', 'op-c']
+  for (let i = 0; i < 7; i++) {
+    const deposits = new Set<string>()
+    const handle = await startRelay({
+      dataDir: tempDir(t, '0m1-relay-'),
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      logger: silentLogger,
+      stun: 'off',
+      advertiseIntervalMs: 1_000,
+      // The 7th relay runs with --no-advertise: nobody who was not given it may pick it.
+      advertise: i < 6,
+      operator: operators[i] ?? 'private',
+      bootstrap: relays.slice(0, 2).map((r) => r.addr),
+      observe: (o) => { if (o.op === 'deposit') deposits.add(Buffer.from(o.mailboxId).toString('hex')) }
+    })
+    t.after(async () => { await handle.stop() })
+    const addr = handle.addresses.find((a) => !a.includes('/ws')) as string
+    relays.push({ handle, addr, operator: operators[i] ?? 'private', deposits })
+  }
+  const hidden = relays[6] as R
+  const opOf = (addr: string): string => relays.find((r) => r.handle.peerId === peerIdOf(addr))?.operator ?? '?'
+  const names = ['alice', 'bob', 'carol']
+  const people: Person[] = []
+  for (const [i, name] of names.entries()) {
+    // Each knows one relay (0, 2, 4) and listens nowhere of its own: it is reached only through its relays.
+    people.push(await person(t, name, { relays: [(relays[i * 2] as R).addr], listen: () => [], relayKeeper: TIMING }))
+  }
+  const [alice, bob, carol] = people as [Person, Person, Person]
+
+  // Every device ends on two working relays, of two different operators, never the hidden one.
+  for (const p of people) {
+    await waitFor(async () => {
+      const v = keeperOf(p)
+      return v.relays.length === 2 && v.relays.every((r) => r.state === 'ok')
+    }, `${p.name} keeps two working relays`, 30_000)
+    const mine = await relaysOf(p)
+    assert.notEqual(opOf(mine[0] as string), opOf(mine[1] as string), `${p.name}: two operators`)
+    assert.ok(!mine.some((a) => peerIdOf(a) === hidden.handle.peerId), `${p.name} never picks the --no-advertise relay`)
+    assert.ok(keeperOf(p).relays.some((r) => r.source === 'discovered'))
+  }
+
+  const ab = await introduce(alice, bob)
+  await introduce(carol, bob)
+
+  // Contacts learn the relays: with bob offline, alice's message lands in bob's mailbox on both of his relays.
+  const bobRelays = await relaysOf(bob)
+  const before = new Map(relays.map((r) => [r, r.deposits.size]))
+  await bob.stop()
+  await alice.m().send(ab.aToB, 'while you were away')
+  await waitFor(() => bobRelays.every((a) => {
+    const r = relays.find((x) => x.handle.peerId === peerIdOf(a)) as R
+    return r.deposits.size > (before.get(r) ?? 0)
+  }), 'alice deposits on both of bob\'s relays (the discovered one included)', 20_000)
+  await bob.start()
+  await waitMessages(bob, ab.bToA, 1, 'bob gets the message from his mailbox')
+
+  // Kill both of bob's relays; alice sends at once. Bob must move to two others without help.
+  const killed = relays.filter((r) => bobRelays.some((a) => peerIdOf(a) === r.handle.peerId))
+  assert.equal(killed.length, 2)
+  const t0 = Date.now()
+  await Promise.all(killed.map(async (r) => { await r.handle.stop() }))
+  const sent = await alice.m().send(ab.aToB, 'sent while your relays were dying')
+  const fresh = await waitFor(async () => {
+    const now = await relaysOf(bob)
+    const v = keeperOf(bob)
+    const ok = v.relays.filter((r) => r.state === 'ok' && !killed.some((k) => k.handle.peerId === peerIdOf(r.address)))
+    return ok.length >= 2 && now.every((a) => !killed.some((k) => k.handle.peerId === peerIdOf(a))) ? now : undefined
+  }, 'bob replaces both dead relays', 45_000)
+  const replacedMs = Date.now() - t0
+  console.log(`relay replacement: both relays killed -> two others in use after ${replacedMs} ms (failAfter ${TIMING.failAfterMs} ms, interval ${TIMING.intervalMs} ms, drop grace ${TIMING.dropAfterMs} ms)`)
+  assert.ok(!fresh.some((a) => peerIdOf(a) === hidden.handle.peerId), 'the --no-advertise relay is never a replacement')
+  assert.notEqual(opOf(fresh[0] as string), opOf(fresh[1] as string))
+
+  const got = await waitMessages(bob, ab.bToA, 2, 'the message sent meanwhile arrives', 45_000)
+  console.log(`message sent at the kill delivered ${Date.now() - t0} ms after it`)
+  const copies = got.filter((m) => m.id === sent.id)
+  assert.equal(copies.length, 1, 'delivered exactly once')
+  assert.ok(keeperOf(bob).lastReplacementMs !== undefined)
+})
+
+test('a relay that grants reservations but drops mailbox traffic is demoted; an excluded relay is dropped and never picked', { timeout: 90_000 }, async (t) => {
+  const started: RelayHandle[] = []
+  for (const operator of ['op-a', 'op-b', 'op-c', 'op-d']) {
+    const handle = await startRelay({
+      dataDir: tempDir(t, '0m1-relay-'),
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      logger: silentLogger,
+      stun: 'off',
+      advertiseIntervalMs: 1_000,
+      operator,
+      bootstrap: started.slice(0, 1).map((r) => r.addresses[0] as string)
+    })
+    t.after(async () => { await handle.stop() })
+    started.push(handle)
+  }
+  const [bad, good, other, spare] = started as [RelayHandle, RelayHandle, RelayHandle, RelayHandle]
+  // The bad relay keeps its circuit service (reservations granted) but swallows every mailbox stream.
+  await bad.libp2p.unhandle(MAILBOX_PROTOCOL)
+  await bad.libp2p.handle(MAILBOX_PROTOCOL, () => { /* read nothing, answer nothing */ }, { maxInboundStreams: 512 })
+  const addr = (r: RelayHandle): string => r.addresses[0] as string
+  const dora = await person(t, 'dora', { relays: [addr(bad), addr(good)], listen: () => [], relayKeeper: TIMING })
+  await waitFor(async () => {
+    const mine = await relaysOf(dora)
+    return !mine.includes(addr(bad)) && mine.length === 2 && keeperOf(dora).relays.every((r) => r.state === 'ok') ? mine : undefined
+  }, 'the mailbox-dropping relay is replaced', 45_000)
+  assert.ok((await dora.m().status()).relays.some((r) => r.address === addr(good) && r.reservation), 'the good relay keeps its reservation')
+
+  // Through the local API: the choice is shown, a bad target refused, and the user excludes the good relay:
+  // it goes at once, and is not picked again.
+  const routes = createRoutes(dora.host, { attach: () => {}, broadcast: () => {} })
+  const call = async (method: string, body?: unknown): Promise<{ status: number, body?: unknown }> =>
+    (await dispatch(routes, { method, pathname: '/api/relays/choice', query: new URLSearchParams(), body: async () => body ?? {} }, silentLogger)).reply
+  const shown = await call('GET')
+  assert.equal(shown.status, 200)
+  assert.equal((shown.body as RelayKeeperView).target, 2)
+  assert.equal((await call('PATCH', { target: 9 })).status, 400)
+  assert.equal((await call('PATCH', { excluded: [addr(good)] })).status, 200)
+  const after = await waitFor(async () => {
+    const mine = await relaysOf(dora)
+    return !mine.includes(addr(good)) && mine.length === 2 ? mine : undefined
+  }, 'the excluded relay is dropped and replaced', 30_000)
+  assert.ok(!after.some((a) => peerIdOf(a) === bad.peerId), 'the demoted relay is not picked again (cool-down)')
+  assert.ok(after.some((a) => peerIdOf(a) === other.peerId) && after.some((a) => peerIdOf(a) === spare.peerId))
+})

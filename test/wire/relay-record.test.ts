@@ -1,0 +1,90 @@
+// The relay provider record (issue 16): golden bytes, an independent signature check with node:crypto, bounds,
+// and every way a record is refused (forged, oversized, foreign addresses, another peer's record).
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { createPublicKey, verify } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { generateKeyPair, generateKeyPairFromSeed } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { RelayRecordError, signRelayRecord, verifyRelayRecord } from '../../src/net/relay-info.ts'
+import { WireError } from '../../src/wire/errors.ts'
+import {
+  decodeRelayRecord, MAX_RELAY_RECORD_BYTES, RELAY_RECORD_CONTEXT, RELAY_SIGNATURE_BYTES, type RelayRecordBody
+} from '../../src/wire/relay-record.ts'
+import { selectRelays, networkOf } from '../../src/messenger/relay-select.ts'
+
+const v = JSON.parse(readFileSync(new URL('../vectors/relay-record.json', import.meta.url), 'utf8')) as {
+  seed: string, peerId: string, bytes: string, record: Omit<RelayRecordBody, 'peerId'> & { peerId: string }
+}
+const unhex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'))
+const NOW = 1_790_000_000_000
+
+test('relay record vector: signing is byte-equal (Ed25519 is deterministic), decodes to its fields, verifies', async () => {
+  const key = await generateKeyPairFromSeed('Ed25519', unhex(v.seed))
+  const bytes = await signRelayRecord(key, { ...v.record, peerId: unhex(v.record.peerId) })
+  assert.equal(Buffer.from(bytes).toString('hex'), v.bytes)
+  const { record, body } = decodeRelayRecord(unhex(v.bytes))
+  assert.equal(record.issuedAt, v.record.issuedAt)
+  assert.deepEqual(record.addresses, v.record.addresses)
+  assert.equal(record.operator, 'example.org')
+  assert.equal(record.services, 7)
+  // Independent check of the documented signed bytes: context string, then the body, Ed25519 by node:crypto.
+  const raw = unhex(v.record.peerId).subarray(6) // identity multihash (2) + protobuf key header (4)
+  const spki = Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), raw])
+  const pub = createPublicKey({ key: spki, format: 'der', type: 'spki' })
+  assert.ok(verify(null, Buffer.concat([Buffer.from(RELAY_RECORD_CONTEXT), body]), pub, Buffer.from(record.signature)))
+  const info = await verifyRelayRecord(unhex(v.bytes), v.peerId, NOW)
+  assert.deepEqual(info.addresses, [`/ip4/203.0.113.7/tcp/4001/p2p/${v.peerId}`, `/dns4/relay.example.org/tcp/443/wss/p2p/${v.peerId}`])
+})
+
+test('relay records: every length is bounded and each refusal is typed', async () => {
+  const good = unhex(v.bytes)
+  assert.throws(() => decodeRelayRecord(new Uint8Array(0)), (e) => WireError.is(e, 'TRUNCATED'))
+  assert.throws(() => decodeRelayRecord(Uint8Array.of(2, ...good.subarray(1))), (e) => WireError.is(e, 'VERSION'))
+  assert.throws(() => decodeRelayRecord(new Uint8Array(MAX_RELAY_RECORD_BYTES + 1).fill(1)), (e) => WireError.is(e, 'TOO_LARGE'))
+  for (let cut = 1; cut < good.length; cut += 7) assert.throws(() => decodeRelayRecord(good.subarray(0, cut)), (e) => WireError.is(e))
+  assert.throws(() => decodeRelayRecord(Uint8Array.of(...good, 0)), (e) => WireError.is(e, 'TRAILING'))
+  const key = await generateKeyPairFromSeed('Ed25519', unhex(v.seed))
+  assert.equal(decodeRelayRecord(good).record.signature.length, RELAY_SIGNATURE_BYTES)
+  await assert.rejects(signRelayRecord(key, { ...v.record, peerId: unhex(v.record.peerId), operator: 'x'.repeat(65) }), RangeError)
+  await assert.rejects(signRelayRecord(key, { ...v.record, peerId: unhex(v.record.peerId), addresses: [] }), RangeError)
+})
+
+test('forged, altered, foreign and misattributed records are refused with the reason to count', async () => {
+  const good = unhex(v.bytes)
+  const rejection = async (bytes: Uint8Array, peer = v.peerId, now = NOW): Promise<string> => {
+    try { await verifyRelayRecord(bytes, peer, now); return 'accepted' } catch (err) { assert.ok(err instanceof RelayRecordError); return err.rejection }
+  }
+  assert.equal(await rejection(good), 'accepted')
+  const flipped = Uint8Array.from(good)
+  flipped[good.length - 70] = (flipped[good.length - 70] as number) ^ 1 // inside the operator name: signed bytes altered
+  assert.equal(await rejection(flipped), 'signature')
+  const other = await generateKeyPair('Ed25519')
+  assert.equal(await rejection(good, peerIdFromPrivateKey(other).toString()), 'wrong-peer')
+  assert.equal(await rejection(new Uint8Array(MAX_RELAY_RECORD_BYTES + 1).fill(1)), 'oversized')
+  assert.equal(await rejection(good.subarray(0, 40)), 'malformed')
+  const key = await generateKeyPairFromSeed('Ed25519', unhex(v.seed))
+  const sign = async (patch: Partial<RelayRecordBody>): Promise<Uint8Array> => await signRelayRecord(key, { ...v.record, peerId: unhex(v.record.peerId), ...patch })
+  const someoneElse = peerIdFromPrivateKey(other).toString()
+  assert.equal(await rejection(await sign({ addresses: [`/ip4/198.51.100.1/tcp/4001/p2p/${someoneElse}`] })), 'foreign-address')
+  assert.equal(await rejection(await sign({ addresses: [`/ip4/198.51.100.1/tcp/4001/p2p/${someoneElse}/p2p-circuit`] })), 'foreign-address')
+  assert.equal(await rejection(await sign({ addresses: ['not a multiaddr'] })), 'malformed')
+  assert.equal(await rejection(await sign({ issuedAt: NOW + 3600_000 })), 'future')
+})
+
+test('selection: a new /16 first, then a new operator, then the lowest round trip; never the same peer twice', () => {
+  const c = (peerId: string, ip: string, operator: string, rttMs: number): { address: string, peerId: string, operator: string, rttMs: number } =>
+    ({ address: `/ip4/${ip}/tcp/4001/p2p/${peerId}`, peerId, operator, rttMs })
+  assert.equal(networkOf('/ip4/10.1.2.3/tcp/1'), 'ip4:10.1')
+  const kept = [c('K', '10.1.0.1', 'op-a', 5)]
+  const cands = [
+    c('same-net', '10.1.9.9', 'op-z', 1),
+    c('same-op', '20.2.0.1', 'op-a', 2),
+    c('best', '30.3.0.1', 'op-b', 50),
+    c('fast-new', '40.4.0.1', '', 9),
+    c('K', '50.5.0.1', 'op-q', 0)
+  ]
+  assert.deepEqual(selectRelays(kept, cands, 2).map((x) => x.peerId), ['fast-new', 'best'])
+  assert.deepEqual(selectRelays(kept, cands, 4).map((x) => x.peerId), ['fast-new', 'best', 'same-op', 'same-net'])
+  assert.deepEqual(selectRelays([], [c('a', '1.1.0.1', 'x', 3), c('b', '1.1.0.2', 'y', 1), c('c', '2.2.0.1', 'x', 2)], 2).map((x) => x.peerId), ['b', 'c'])
+})

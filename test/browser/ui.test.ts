@@ -163,7 +163,7 @@ test('browser: two people onboard, exchange an invite in the UI and chat both wa
   await alice.page.getByTestId('paths').getByText('direct').or(alice.page.getByTestId('paths').getByText('relayed')).or(alice.page.getByTestId('paths').getByText('mailbox')).first().waitFor()
   await shot(alice.page, '06-alice-network')
   await alice.page.getByTestId('nav-settings').click()
-  await alice.page.getByTestId('settings').getByText(relay.addresses[0] ?? '-').waitFor()
+  await alice.page.getByTestId('relay-list').getByText(relay.addresses[0] ?? '-').waitFor()
   await shot(alice.page, '07-alice-settings')
 
   // The API refuses calls without the token, and calls from a foreign page.

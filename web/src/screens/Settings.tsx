@@ -36,7 +36,7 @@ export function SettingsPanel ({ api, status, onChanged, onError, children }: { 
       {children}
       <h3>Relays</h3>
       <p className='muted'>Relays carry sealed envelopes when a contact cannot be reached directly. They cannot read them or tell who sent them.</p>
-      <ul className='relays'>
+      <ul className='relays' data-testid='relay-list'>
         {s.relays.length === 0 && <li className='muted'>No relays: messages wait until the contact is reachable directly.</li>}
         {s.relays.map((r) => (
           <li key={r}>

@@ -2,15 +2,13 @@
 // overwrites the first's, locking its UI and CLI out), open the same store and announce the same peer id.
 // The API-socket probe in the CLI catches a node that already answers, but not two starts racing, nor a
 // node whose socket path is too long to exist. An exclusively created lock file closes both gaps.
-import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { linkSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { CodedError } from './coded-error.ts'
 import { PRIVATE_FILE_MODE } from './private-files.ts'
 
 export const LOCK_FILE = 'node.lock'
-/** A lock file naming no pid is another process between its create and its write, unless it is this old
- * (then a crash left it there). */
-const UNWRITTEN_LOCK_GRACE_MS = 10_000
 
 export class DirLockedError extends CodedError<'DIR_LOCKED'> {
   static readonly name = 'DirLockedError'
@@ -28,7 +26,11 @@ export interface DirLock {
   release: () => void
 }
 
-/** The pid written in a lock file, or 0 when it holds none (a crash between create and write). */
+/** Lock files this process holds. A lock naming our pid that is not in here was left by an earlier run that
+ * had the same pid (a container's node is pid 1 at every start): it is stale, not ours. */
+const HELD = new Set<string>()
+
+/** The pid written in a lock file, or 0 when it holds none we can read. */
 function holderOf (path: string): number {
   try {
     const n = Number.parseInt(readFileSync(path, 'utf8').trim(), 10)
@@ -49,43 +51,69 @@ function alive (pid: number): boolean {
   }
 }
 
+const unique = (path: string, what: string): string => `${path}.${what}.${process.pid}.${randomBytes(6).toString('hex')}`
+
+function removeQuietly (path: string): void {
+  try { unlinkSync(path) } catch { /* gone already */ }
+}
+
+/** Creates the lock file with our pid already in it: written beside, then hard-linked into place, which fails
+ * when a lock exists. No other process ever sees a lock file without its pid. */
 function create (path: string): boolean {
-  let fd: number
+  const tmp = unique(path, 'new')
+  writeFileSync(tmp, `${process.pid}\n`, { mode: PRIVATE_FILE_MODE })
   try {
-    fd = openSync(path, 'wx', PRIVATE_FILE_MODE)
+    linkSync(tmp, path)
+    return true
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false
     throw err
-  }
-  try {
-    writeSync(fd, `${process.pid}\n`)
   } finally {
-    closeSync(fd)
+    removeQuietly(tmp)
   }
-  return true
+}
+
+/**
+ * Moves a stale lock (naming `stale`) out of the way. The rename is atomic: of two processes taking over the
+ * same stale lock, one moves it and the other finds nothing to move. If what was moved is not the stale lock
+ * but a live process's fresh one (it took over between our read and our rename), it is put back.
+ */
+function clearStale (path: string, stale: number, dir: string): void {
+  const moved = unique(path, 'stale')
+  try {
+    renameSync(path, moved)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
+    throw err
+  }
+  const holder = holderOf(moved)
+  if (holder !== stale && alive(holder) && holder !== process.pid) {
+    try { linkSync(moved, path) } catch { /* another lock is in place again: it decides */ }
+    removeQuietly(moved)
+    throw new DirLockedError(holder, dir)
+  }
+  removeQuietly(moved)
 }
 
 /**
  * Takes `dir` for this process, or throws DirLockedError naming the live process that holds it. A lock
- * left by a process that is gone (a crash, SIGKILL) is taken over. Two processes taking over the same
- * stale lock at once: both unlink, one creates, the other's exclusive create fails and it is refused.
+ * left by a process that is gone (a crash, SIGKILL), or by an earlier run with our pid, is taken over.
  */
 export function lockDir (dir: string, file = LOCK_FILE): DirLock {
   const path = join(dir, file)
+  if (HELD.has(path)) throw new DirLockedError(process.pid, dir)
   if (!create(path)) {
     const holder = holderOf(path)
-    if (holder === process.pid || alive(holder)) throw new DirLockedError(holder, dir)
-    if (holder === 0 && Date.now() - statSync(path).mtimeMs < UNWRITTEN_LOCK_GRACE_MS) throw new DirLockedError(0, dir)
-    try { unlinkSync(path) } catch (err) { if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err }
+    if (holder !== process.pid && alive(holder)) throw new DirLockedError(holder, dir)
+    clearStale(path, holder, dir)
     if (!create(path)) throw new DirLockedError(holderOf(path), dir)
   }
-  let released = false
+  HELD.add(path)
   return {
     release: () => {
-      if (released) return
-      released = true
+      if (!HELD.delete(path)) return
       if (holderOf(path) !== process.pid) return
-      try { unlinkSync(path) } catch { /* already gone: nothing to release */ }
+      removeQuietly(path)
     }
   }
 }

@@ -3,7 +3,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DirLockedError, LOCK_FILE, lockDir } from '../../src/platform/dir-lock.ts'
@@ -41,7 +41,7 @@ test('a directory held by a live process is refused with its pid; released, it c
   assert.equal(existsSync(join(dir, LOCK_FILE)), false)
 })
 
-test('a lock left by a process that is gone is taken over; a fresh unwritten one is not', async (t) => {
+test('a lock left by a process that is gone, or by an earlier run with this pid, is taken over', async (t) => {
   const dir = tempDir(t)
   const dead = spawn(process.execPath, ['-e', ''])
   await new Promise((resolve) => dead.once('exit', resolve))
@@ -49,9 +49,37 @@ test('a lock left by a process that is gone is taken over; a fresh unwritten one
   const lock = lockDir(dir)
   assert.equal(readFileSync(join(dir, LOCK_FILE), 'utf8').trim(), String(process.pid))
   lock.release()
-  // Empty: another process between its exclusive create and its write.
+  // A container's node is pid 1 at every start: a lock naming our pid that this process does not hold is an
+  // earlier run's, left by a crash.
+  writeFileSync(join(dir, LOCK_FILE), `${process.pid}\n`)
+  const again = lockDir(dir)
+  again.release()
+  // Unreadable (no pid): not a lock being written (locks appear with their pid in them), so stale.
   writeFileSync(join(dir, LOCK_FILE), '')
-  assert.throws(() => lockDir(dir), (err: unknown) => DirLockedError.is(err) && err.pid === 0)
+  lockDir(dir).release()
+  assert.deepEqual(readdirSync(dir), [], 'no temporary or stale files left behind')
+})
+
+test('racing takeovers of one stale lock: exactly one process gets the directory', async (t) => {
+  const dir = tempDir(t)
+  const dead = spawn(process.execPath, ['-e', ''])
+  await new Promise((resolve) => dead.once('exit', resolve))
+  writeFileSync(join(dir, LOCK_FILE), `${dead.pid}\n`)
+  const url = JSON.stringify(new URL('../../src/platform/dir-lock.ts', import.meta.url).href)
+  const racers = Array.from({ length: 6 }, () => spawn(process.execPath, ['--import', 'tsx', '-e', `
+    const { lockDir } = await import(${url})
+    let got = false
+    try { lockDir(${JSON.stringify(dir)}); got = true } catch {}
+    process.stdout.write(got ? 'got\\n' : 'refused\\n')
+    process.stdin.resume()
+    process.stdin.on('end', () => process.exit(0))
+  `], { stdio: ['pipe', 'pipe', 'inherit'] }))
+  t.after(() => { for (const r of racers) r.kill() })
+  const answers = await Promise.all(racers.map(async (r) => await new Promise<string>((resolve) => {
+    r.stdout.on('data', (d: Buffer) => { resolve(d.toString().trim()) })
+  })))
+  assert.equal(answers.filter((a) => a === 'got').length, 1, JSON.stringify(answers))
+  for (const r of racers) r.stdin.end()
 })
 
 test('release leaves a lock that another process has since taken', (t) => {

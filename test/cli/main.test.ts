@@ -12,6 +12,7 @@ import type { ContactView, MessageView, PendingSafetyNumberView } from '../../sr
 import { API_INFO_FILE } from '../../src/api/discovery.ts'
 import { FakeHost, FakeNetwork } from '../helpers/fake-host.ts'
 import { E2eeError } from '../../src/e2ee/errors.ts'
+import { waitFor } from '../helpers/wait.ts'
 import { MAX_TEXT_BYTES } from '../../src/wire/text-limit.ts'
 
 interface Harness {
@@ -162,11 +163,10 @@ test('start, invite, contacts add/list, send, messages --json, status, verify be
   const sent = await h.run('send', 'alice', 'hello \u001b[31mAlice', '--data', b)
   assert.equal(sent.code, 0, sent.err)
   let msgs: MessageView[] = []
-  for (let i = 0; i < 50; i++) {
+  await waitFor(async () => {
     msgs = JSON.parse((await h.run('messages', 'Alice', '--json', '--data', b)).out) as MessageView[]
-    if (msgs[0]?.state === 'delivered') break
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
+    return msgs[0]?.state === 'delivered'
+  }, 'the message delivered', 30_000)
   assert.equal(msgs.length, 1)
   assert.equal(msgs[0]?.state, 'delivered')
   assert.equal(msgs[0]?.text, 'hello \u001b[31mAlice')

@@ -15,14 +15,14 @@ import { toHex } from '../../wire/bytes.ts'
 import { INNER_GROUP, sealEnvelope } from '../../wire/envelope.ts'
 import { WireError } from '../../wire/errors.ts'
 import {
-  GROUP_ID_BYTES, MAX_CARDS_PER_CHANGE, MAX_CHANGES_PER_BODY, decodeGroupBody, decodeGroupInner, decodeGroupText, encodeGroupBody,
+  MAX_CARDS_PER_CHANGE, MAX_CHANGES_PER_BODY, decodeGroupBody, decodeGroupInner, decodeGroupText, encodeGroupBody,
   encodeGroupInner, encodeGroupText, type ChangeOp, type GroupBody, type GroupCard, type GroupText, type SignedChange
 } from '../../wire/group.ts'
 import { PAYLOAD_ID_BYTES, encodePayload, type Payload } from '../../wire/payload.ts'
 import { freshMySide, newContactRow } from '../contact-row.ts'
 import { DEVICE_ID, blob, checkName, checkNetwork, newMailbox, type DeviceContext, type NetworkCardFields } from '../context.ts'
 import { E2eeError } from '../errors.ts'
-import { admit, changeHash, foldChanges, signChange, verifyChange, type ChangeRefusal, type GroupState } from './membership.ts'
+import { admit, changeHash, foldChanges, groupIdFor, signChange, verifyChange, type ChangeRefusal, type GroupState } from './membership.ts'
 
 /** What opening a group body or envelope did, for the messenger to act on after the commit. */
 export type GroupOpened =
@@ -165,9 +165,12 @@ export async function createGroup (ctx: DeviceContext, name: string, net: Networ
   checkNetwork(net)
   const n = checkName(name, 'group name')
   const book = groupBook(ctx)
-  const groupId = new Uint8Array(randomBytes(GROUP_ID_BYTES))
-  const row = newGroupRow(ctx, gid(groupId), n, true)
-  const change = signChange({ groupId, version: 1, author: ctx.identityKeyBytes, at: ctx.now(), op: { kind: 'create', name: n, card: myCard(ctx, row, net) } }, ctx.identity.privateKey)
+  // The row (and its mailbox, named in my card) first; its id is set once the create it derives from is made.
+  const draft = newGroupRow(ctx, '', n, true)
+  const body = { version: 1, author: ctx.identityKeyBytes, at: ctx.now(), op: { kind: 'create', name: n, card: myCard(ctx, draft, net) } } as const
+  const groupId = groupIdFor(body)
+  const row = { ...draft, id: gid(groupId) }
+  const change = signChange({ groupId, ...body }, ctx.identity.privateKey)
   await ctx.stores.atomically(async () => {
     addRow(ctx, book, row, [change])
     ctx.stores.defer(() => { book.repo.addChange(row.id, changeHash(change.bytes), change.bytes, ctx.now()) })

@@ -49,6 +49,7 @@ const REFUSAL_TEXT: Record<string, string> = {
   replayed: 'A group change was refused: it was already applied (replayed).',
   'unknown-group': 'A group change was refused: it is for a group this device does not know.',
   'other-group': 'A group change was refused: it names another group.',
+  'second-create': 'A group change was refused: it tries to create a group that already exists.',
   'not-member': 'A group message was refused: its sender is not a member.'
 }
 

@@ -30,7 +30,7 @@ export type GroupOpened =
   | { readonly type: 'card-request', readonly groupId: string, readonly reply: Uint8Array }
   | { readonly type: 'card-reply', readonly groupId: string, readonly change?: SignedChange }
   | { readonly type: 'changes', readonly groupId: string, readonly outcome: ChangesOutcome }
-  | { readonly type: 'refused', readonly groupId: string, readonly reason: ChangeRefusal | 'not-member' }
+  | { readonly type: 'refused', readonly groupId: string, readonly reason: ChangeRefusal | 'not-member' | 'not-asked' }
 
 export interface ChangesOutcome {
   readonly accepted: readonly SignedChange[]
@@ -71,10 +71,16 @@ export class GroupBook {
   readonly groups = new Map<string, Loaded>()
   /** contact id -> group id, for contacts met through a group. */
   readonly met: Map<string, string>
+  /**
+   * Card requests I sent and that are not answered yet: `<group id>:<account id>` -> expiry (ms). Durable (the
+   * answer may come days later, after restarts); a card reply signs an add only against one, and consumes it.
+   */
+  readonly asked: Map<string, number>
 
   constructor (ctx: DeviceContext) {
     this.repo = new GroupRepository(ctx.db)
     this.met = this.repo.met()
+    this.asked = this.repo.asked()
     for (const row of this.repo.all()) {
       const changes = this.repo.changes(row.id).map((b) => verifyChange(b))
       this.groups.set(row.id, { row, changes, state: foldChanges(changes) })
@@ -273,6 +279,25 @@ async function meet (ctx: DeviceContext, groupId: string, state: GroupState, acc
   ctx.stores.defer(() => { ctx.contactRepo.insert(row); book.repo.markMet(row.id, groupId) })
 }
 
+/** Records that I asked this account for its card for this group, until `expiresAt` (inside a unit). */
+export function askCard (ctx: DeviceContext, groupId: string, accountId: string, expiresAt: number): void {
+  const book = groupBook(ctx)
+  book.get(groupId)
+  const key = `${groupId}:${accountId}`
+  book.asked.set(key, expiresAt)
+  ctx.stores.defer(() => { book.repo.ask(key, expiresAt) })
+}
+
+/** Whether I asked this account for its card for this group (and the ask has not expired); consumes the ask. */
+function takeAsk (ctx: DeviceContext, book: GroupBook, groupId: string, accountId: string): boolean {
+  const key = `${groupId}:${accountId}`
+  const expiresAt = book.asked.get(key)
+  if (expiresAt === undefined) return false
+  book.asked.delete(key)
+  ctx.stores.defer(() => { book.repo.unask(key) })
+  return expiresAt > ctx.now()
+}
+
 // ---- opening ----
 
 /** A pairwise group body from a contact (inside the unit of the envelope being opened). */
@@ -301,6 +326,9 @@ export async function openGroupBody (ctx: DeviceContext, contact: ContactRow, bo
     case 'card-reply': {
       if (g === undefined) return { type: 'refused', groupId, reason: 'unknown-group' }
       if (!Buffer.from(b.card.identityKey).equals(contact.identityKey)) throw new E2eeError('BAD_SENDER', 'A group card arrived from someone other than its owner.')
+      // Only an answer to a card request I sent (and did not see answered yet) makes me sign an add: otherwise a
+      // removed member, or any contact who learnt the group id, could add itself by sending its card unasked.
+      if (!takeAsk(ctx, book, groupId, contact.accountId)) return { type: 'refused', groupId, reason: 'not-asked' }
       if (g.state.members.get(ctx.accountId)?.admin !== true) return { type: 'card-reply', groupId }
       const change = signChange({ groupId: b.groupId, version: g.state.version + 1, author: ctx.identityKeyBytes, at: ctx.now(), op: { kind: 'add', cards: [b.card] } }, ctx.identity.privateKey)
       const outcome = await takeChanges(ctx, g, [change.bytes])

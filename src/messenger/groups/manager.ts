@@ -17,6 +17,8 @@ import type { GroupMessageView, GroupView, Groups } from './types.ts'
 
 /** How long a group message or change may wait for a member: as long as a one-to-one message (the relays keep it as long). */
 export const GROUP_MESSAGE_TTL_MS = 30 * 24 * 3600_000
+/** How long a card request waits for its answer: the request may sit a TTL on the relay, then the reply another. */
+export const CARD_REQUEST_VALID_MS = 2 * GROUP_MESSAGE_TTL_MS
 /** Page size of messages() when none is named, and the most one call returns. */
 export const GROUP_PAGE = 200
 export const MAX_GROUP_PAGE = 1000
@@ -50,7 +52,8 @@ const REFUSAL_TEXT: Record<string, string> = {
   'unknown-group': 'A group change was refused: it is for a group this device does not know.',
   'other-group': 'A group change was refused: it names another group.',
   'second-create': 'A group change was refused: it tries to create a group that already exists.',
-  'not-member': 'A group message was refused: its sender is not a member.'
+  'not-member': 'A group message was refused: its sender is not a member.',
+  'not-asked': 'A group card was refused: this device did not ask that contact to join the group.'
 }
 
 export class GroupManager implements Groups {
@@ -139,7 +142,7 @@ export class GroupManager implements Groups {
     const { groupId } = await this.#p.crypto(async () => await this.#p.device.create(name, this.#p.card()))
     this.#p.syncMailboxes()
     // Each member answers with its card for this group; its add change follows (card-reply, below).
-    for (const id of new Set(memberContactIds)) await this.#p.sendPairwise(id, this.#p.device.cardRequest(groupId), GROUP_MESSAGE_TTL_MS)
+    for (const id of new Set(memberContactIds)) await this.#ask(groupId, id)
     const view = this.#view(this.#info(groupId))
     this.#p.emit({ type: 'group', group: view })
     return view
@@ -149,7 +152,7 @@ export class GroupManager implements Groups {
     const info = this.#info(groupId)
     if (!info.admin) throw new MessengerError('NOT_ADMIN', 'Only an admin of this group can add members.')
     this.#contact(contactId)
-    await this.#p.sendPairwise(contactId, this.#p.device.cardRequest(groupId), GROUP_MESSAGE_TTL_MS)
+    await this.#ask(groupId, contactId)
     return this.#view(info)
   }
 
@@ -202,6 +205,12 @@ export class GroupManager implements Groups {
       if (contactId !== undefined) this.#p.receipt(contactId, ids, 'read')
     }
     if (bySender.size > 0) this.#p.emit({ type: 'group', group: this.#view(this.#info(groupId)) })
+  }
+
+  /** Asks a contact for its card for a group (the ask is recorded: only its answer makes me sign an add). */
+  async #ask (groupId: string, contactId: string): Promise<void> {
+    const payload = await this.#p.crypto(async () => await this.#p.device.cardRequest(groupId, contactId, CARD_REQUEST_VALID_MS))
+    await this.#p.sendPairwise(contactId, payload, GROUP_MESSAGE_TTL_MS)
   }
 
   #contact (id: string): ContactPort {

@@ -219,11 +219,15 @@ export class GroupManager implements Groups {
     return c
   }
 
-  /** A member named by account id or by my contact id for it. */
+  /** A member named by account id, by my contact id for it, or by a name only one member has. */
   #member (groupId: string, idOrContact: string): string {
     const info = this.#info(groupId)
-    const m = info.members.find((x) => x.accountId === idOrContact || x.contactId === idOrContact) ??
-      info.members.filter((x) => x.name === idOrContact).at(0)
+    const byName = info.members.filter((x) => x.name === idOrContact)
+    // Two members may show the same name (display names are chosen by their owners): never guess which one.
+    if (byName.length > 1 && !info.members.some((x) => x.accountId === idOrContact || x.contactId === idOrContact)) {
+      throw new MessengerError('AMBIGUOUS_MEMBER', 'More than one member of this group has that name; name the member by its account id.')
+    }
+    const m = info.members.find((x) => x.accountId === idOrContact || x.contactId === idOrContact) ?? byName.at(0)
     if (m === undefined) throw new MessengerError('UNKNOWN_CONTACT', 'That is not a member of this group.')
     return m.accountId
   }

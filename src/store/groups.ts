@@ -104,6 +104,17 @@ export class GroupRepository {
   unask (key: string): void {
     this.db.prepare('DELETE FROM settings WHERE key = ?').run([ASKED_PREFIX + key])
   }
+
+  /** Which contact's card request made each group row I have not joined (group id -> contact id), for the caps. */
+  pendingFrom (): Map<string, string> {
+    const rows = this.db.prepare("SELECT key, value FROM settings WHERE key LIKE 'group-pending-from:%'").all() as unknown as Array<{ key: string, value: string }>
+    return new Map(rows.map((r) => [r.key.slice(PENDING_PREFIX.length), r.value]))
+  }
+
+  markPendingFrom (groupId: string, contactId: string): void {
+    this.db.prepare('INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)').run([PENDING_PREFIX + groupId, contactId])
+  }
 }
 
 const ASKED_PREFIX = 'group-asked:'
+const PENDING_PREFIX = 'group-pending-from:'

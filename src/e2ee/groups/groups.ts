@@ -30,7 +30,7 @@ export type GroupOpened =
   | { readonly type: 'card-request', readonly groupId: string, readonly reply: Uint8Array }
   | { readonly type: 'card-reply', readonly groupId: string, readonly change?: SignedChange }
   | { readonly type: 'changes', readonly groupId: string, readonly outcome: ChangesOutcome }
-  | { readonly type: 'refused', readonly groupId: string, readonly reason: ChangeRefusal | 'not-member' | 'not-asked' }
+  | { readonly type: 'refused', readonly groupId: string, readonly reason: ChangeRefusal | 'not-member' | 'not-asked' | 'too-many-pending' }
 
 export interface ChangesOutcome {
   readonly accepted: readonly SignedChange[]
@@ -76,11 +76,14 @@ export class GroupBook {
    * answer may come days later, after restarts); a card reply signs an add only against one, and consumes it.
    */
   readonly asked: Map<string, number>
+  /** Group id -> the contact whose card request made its row (the caps on groups I have not joined count these). */
+  readonly pendingFrom: Map<string, string>
 
   constructor (ctx: DeviceContext) {
     this.repo = new GroupRepository(ctx.db)
     this.met = this.repo.met()
     this.asked = this.repo.asked()
+    this.pendingFrom = this.repo.pendingFrom()
     for (const row of this.repo.all()) {
       const changes = this.repo.changes(row.id).map((b) => verifyChange(b))
       this.groups.set(row.id, { row, changes, state: foldChanges(changes) })
@@ -94,6 +97,14 @@ export class GroupBook {
     return g
   }
 }
+
+/**
+ * Groups I was asked to join and have not joined (a row and a mailbox each): at most this many per contact and in
+ * all. Any contact can send card requests with made-up group ids; without caps each one costs a row and a mailbox
+ * this device polls. 4 per contact covers several real invitations in flight; 64 in all, many contacts at once.
+ */
+export const MAX_PENDING_GROUPS_PER_CONTACT = 4
+export const MAX_PENDING_GROUPS = 64
 
 const books = new WeakMap<DeviceContext, GroupBook>()
 /** Where I am now, for the cards I answer with (set by the messenger through Device.groups.setNetwork). */
@@ -317,8 +328,16 @@ export async function openGroupBody (ctx: DeviceContext, contact: ContactRow, bo
       // A contact adds me to a group: my card for it (a mailbox of its own), sent back; I join once the add arrives.
       let row = g?.row
       if (row === undefined) {
+        const pending = [...book.groups.values()].filter((x) => !x.row.joined)
+        const fromThem = pending.filter((x) => book.pendingFrom.get(x.row.id) === contact.id).length
+        if (fromThem >= MAX_PENDING_GROUPS_PER_CONTACT || pending.length >= MAX_PENDING_GROUPS) {
+          ctx.logger.debug('group.card-request-refused', { reason: 'too-many-pending', fromContact: fromThem, pending: pending.length })
+          return { type: 'refused', groupId, reason: 'too-many-pending' }
+        }
         const fresh = newGroupRow(ctx, groupId, checkName(b.name, 'group name'), false)
         addRow(ctx, book, fresh, [])
+        book.pendingFrom.set(groupId, contact.id)
+        ctx.stores.defer(() => { book.repo.markPendingFrom(groupId, contact.id) })
         row = fresh
       }
       return { type: 'card-request', groupId, reply: encodeGroupBody({ type: 'card-reply', groupId: b.groupId, card: myCard(ctx, row, net()) }) }

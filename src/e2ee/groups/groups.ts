@@ -85,7 +85,7 @@ export class GroupBook {
     this.asked = this.repo.asked()
     this.pendingFrom = this.repo.pendingFrom()
     for (const row of this.repo.all()) {
-      const changes = this.repo.changes(row.id).map((b) => verifyChange(b))
+      const changes = this.repo.changes(row.id).map((b) => verifyChange(b, { stored: true }))
       this.groups.set(row.id, { row, changes, state: foldChanges(changes) })
       ctx.mailboxes.set(toHex(row.myMailboxId), { kind: 'group', groupId: row.id, key: row.myMailboxKey })
     }

@@ -64,8 +64,12 @@ export function signChange (body: ChangeBody, identity: PrivateKey): SignedChang
   return { ...body, signature, bytes: signedChangeBytes(raw, signature) }
 }
 
-/** Decodes and checks the signature against the change's own author key; throws E2eeError BAD_PAYLOAD. */
-export function verifyChange (bytes: Uint8Array): SignedChange {
+/**
+ * Decodes and checks the signature against the change's own author key; throws E2eeError BAD_PAYLOAD.
+ * `stored`: a change read back from this device's own log, admitted before; a create there may predate the
+ * group id binding (groups made before it kept random ids) and must not stop the device from opening.
+ */
+export function verifyChange (bytes: Uint8Array, o: { stored?: boolean } = {}): SignedChange {
   let c: ReturnType<typeof decodeChange>
   try {
     c = decodeChange(bytes)
@@ -83,7 +87,7 @@ export function verifyChange (bytes: Uint8Array): SignedChange {
   if (c.op.kind === 'create' && !Buffer.from(c.op.card.identityKey).equals(c.author)) {
     throw new E2eeError('BAD_PAYLOAD', 'A group creation must carry its author\'s own card.')
   }
-  if (c.op.kind === 'create' && !Buffer.from(groupIdFor(c)).equals(c.groupId)) {
+  if (c.op.kind === 'create' && o.stored !== true && !Buffer.from(groupIdFor(c)).equals(c.groupId)) {
     throw new E2eeError('BAD_PAYLOAD', 'A group creation must carry the group id derived from it.')
   }
   return c

@@ -3,6 +3,9 @@
 // from an empty state; a change takes effect only if, at its turn, its author may make it (create: the
 // first; leave: any member, for itself; everything else: a current admin). Since the state depends only
 // on the set, every member holding the same changes has the same membership, whatever order they came in.
+// Known gap (docs/protocol.md §10.3, docs/threat-model.md): versions carry no causality, so a removed admin can
+// sign a new change with a version <= its removal's and undo it; a receiver-side refusal would depend on arrival
+// order and make members diverge, so none is applied here.
 import { createHash } from 'node:crypto'
 import { PrivateKey, PublicKey } from '@signalapp/libsignal-client'
 import { accountIdFromIdentityKey } from '../../identity/account-id.ts'

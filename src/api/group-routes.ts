@@ -135,8 +135,8 @@ export function groupPaths (): Json {
       patch: { summary: 'Rename (admins)', parameters: [gidParam], requestBody: body(RenameGroupBody), responses: { 200: ok('Group', ref('Group')), ...errors(400, 401, 403, 404) } }
     },
     '/api/groups/{id}/members': { post: { summary: 'Add a contact (admins): its card is requested, the add change follows its answer', parameters: [gidParam], requestBody: body(GroupMemberBody), responses: { 202: ok('Group', ref('Group')), ...errors(400, 401, 403, 404) } } },
-    '/api/groups/{id}/members/{member}': { delete: { summary: 'Remove a member (admins); every remaining member replaces its sender key', parameters: [gidParam, memberParam], responses: { 200: ok('Group', ref('Group')), ...errors(401, 403, 404) } } },
-    '/api/groups/{id}/admins/{member}': { post: { summary: 'Promote a member to admin (admins)', parameters: [gidParam, memberParam], responses: { 200: ok('Group', ref('Group')), ...errors(401, 403, 404) } } },
+    '/api/groups/{id}/members/{member}': { delete: { summary: 'Remove a member (admins); every remaining member replaces its sender key', parameters: [gidParam, memberParam], responses: { 200: ok('Group', ref('Group')), ...errors(401, 403, 404, 409) } } },
+    '/api/groups/{id}/admins/{member}': { post: { summary: 'Promote a member to admin (admins)', parameters: [gidParam, memberParam], responses: { 200: ok('Group', ref('Group')), ...errors(401, 403, 404, 409) } } },
     '/api/groups/{id}/leave': { post: { summary: 'Leave the group', parameters: [gidParam], responses: { 200: ok('Group', ref('Group')), ...errors(401, 403, 404) } } },
     '/api/groups/{id}/messages': {
       get: { summary: 'Messages of a group, oldest first', parameters: [gidParam, { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000 } }], responses: { 200: ok('Messages', { type: 'array', items: ref('GroupMessage') }), ...errors(400, 401, 404) } },

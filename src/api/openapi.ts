@@ -144,7 +144,7 @@ const schemas: Record<string, Json> = {
       { type: 'object', required: ['type', 'message'], properties: { type: { enum: ['message', 'message-state'] }, message: ref('Message') } },
       { type: 'object', required: ['type', 'contact'], properties: { type: { const: 'contact' }, contact: ref('Contact') } },
       { type: 'object', required: ['type', 'status'], properties: { type: { const: 'status' }, status: ref('Status') } },
-      { type: 'object', required: ['type', 'text'], properties: { type: { const: 'warning' }, contactId: { type: 'string' }, text: { type: 'string' }, groupId: { type: 'string' }, reason: { type: 'string', description: 'Groups: not-admin, replayed, unknown-group, other-group, bad-signature, malformed, not-member' } } },
+      { type: 'object', required: ['type', 'text'], properties: { type: { const: 'warning' }, contactId: { type: 'string' }, text: { type: 'string' }, groupId: { type: 'string' }, reason: { type: 'string', description: 'Groups: not-admin, replayed, unknown-group, other-group, second-create, bad-signature, malformed, not-member, not-asked' } } },
       { type: 'object', required: ['type', 'state'], properties: { type: { const: 'host-state' }, state: ref('HostState') } },
       { type: 'object', required: ['type', 'contactId', 'id'], properties: { type: { const: 'message-removed' }, contactId: { type: 'string' }, id: { type: 'string' } } },
       { type: 'object', required: ['type', 'contactId'], properties: { type: { const: 'contact-removed' }, contactId: { type: 'string' } } },
@@ -162,7 +162,7 @@ const errorResponses: Record<string, Json> = Object.fromEntries([
   [401, 'The token is missing or wrong.'],
   [403, 'Foreign Origin, or a wrong passphrase; for groups, an action only admins or members may take (NOT_ADMIN, NOT_MEMBER).'],
   [404, 'No such contact or relay.'],
-  [409, 'No account yet, or one already exists; or (KEY_CHANGE_MOVED) the pending safety number is not the one named: a newer key replaced it.'],
+  [409, 'No account yet, or one already exists; or (KEY_CHANGE_MOVED) the pending safety number is not the one named: a newer key replaced it; or (AMBIGUOUS_MEMBER) a group member named by a name two members share.'],
   [422, 'The messenger refused (bad invite, expired invite, ...); the message says why.'],
   [423, 'The account is locked.']
 ].map(([code, description]) => [`E${String(code)}`, { description, content: jsonContent(ref('Error')) }]))

@@ -49,7 +49,8 @@ const RULES: readonly Rule[] = [
     FILE_NOT_READY: 409,
     UNKNOWN_GROUP: 404,
     NOT_ADMIN: 403,
-    NOT_MEMBER: 403
+    NOT_MEMBER: 403,
+    AMBIGUOUS_MEMBER: 409
   }),
   rule<E2eeErrorCode>(E2eeError, {
     ACCOUNT_EXISTS: 409,

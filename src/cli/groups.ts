@@ -102,7 +102,10 @@ export async function groupsCommand (rt: CliRuntime, rest: string[], d: CliDeps)
       } else if (sub === 'rename') {
         out = await client.request<GroupView>('PATCH', base, { name: target })
       } else {
-        const m = g.members.find((x) => x.accountId === target || x.contactId === target) ?? g.members.find((x) => x.name.toLowerCase() === target.toLowerCase())
+        const byName = g.members.filter((x) => x.name.toLowerCase() === target.toLowerCase())
+        const m = g.members.find((x) => x.accountId === target || x.contactId === target) ?? (byName.length === 1 ? byName[0] : undefined)
+        // Display names are chosen by their owners: two members may share one, and the CLI never guesses which.
+        if (m === undefined && byName.length > 1) throw new CliError('AMBIGUOUS', 'More than one member of that group has that name; use the member\'s account id from `0message1 groups list --json`.')
         if (m === undefined) throw new CliError('NOT_FOUND', 'No member of that group matches; see `0message1 groups list`.')
         out = await client.request<GroupView>(sub === 'remove' ? 'DELETE' : 'POST', `${base}/${sub === 'remove' ? 'members' : 'admins'}/${encodeURIComponent(m.accountId)}`)
       }

@@ -24,6 +24,7 @@ export type MessengerErrorCode =
   | 'UNKNOWN_GROUP'
   | 'NOT_ADMIN'
   | 'NOT_MEMBER'
+  | 'AMBIGUOUS_MEMBER' // a member named by a name more than one member has
 
 export class MessengerError extends CodedError<MessengerErrorCode> {
   static readonly name = 'MessengerError'

@@ -86,4 +86,35 @@ export class GroupRepository {
   markMet (contactId: string, groupId: string): void {
     this.db.prepare('INSERT OR IGNORE INTO group_met (contact_id, group_id) VALUES (?, ?)').run([contactId, groupId])
   }
+
+  /**
+   * The card requests this admin sent and that were not answered yet, as `<group id>:<account id>` -> expiry (ms).
+   * Kept in the settings table (keys `group-asked:...`) rather than a table of their own: no migration for a
+   * handful of short rows. A card reply is accepted only against one of these (docs/protocol.md §10.4).
+   */
+  asked (): Map<string, number> {
+    const rows = this.db.prepare("SELECT key, value FROM settings WHERE key LIKE 'group-asked:%'").all() as unknown as Array<{ key: string, value: string }>
+    return new Map(rows.map((r) => [r.key.slice(ASKED_PREFIX.length), Number(r.value)]))
+  }
+
+  ask (key: string, expiresAt: number): void {
+    this.db.prepare('INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)').run([ASKED_PREFIX + key, String(expiresAt)])
+  }
+
+  unask (key: string): void {
+    this.db.prepare('DELETE FROM settings WHERE key = ?').run([ASKED_PREFIX + key])
+  }
+
+  /** Which contact's card request made each group row I have not joined (group id -> contact id), for the caps. */
+  pendingFrom (): Map<string, string> {
+    const rows = this.db.prepare("SELECT key, value FROM settings WHERE key LIKE 'group-pending-from:%'").all() as unknown as Array<{ key: string, value: string }>
+    return new Map(rows.map((r) => [r.key.slice(PENDING_PREFIX.length), r.value]))
+  }
+
+  markPendingFrom (groupId: string, contactId: string): void {
+    this.db.prepare('INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)').run([PENDING_PREFIX + groupId, contactId])
+  }
 }
+
+const ASKED_PREFIX = 'group-asked:'
+const PENDING_PREFIX = 'group-pending-from:'

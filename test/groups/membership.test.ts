@@ -2,16 +2,13 @@
 // any delivery order gives the same membership; non-admin, replayed and foreign changes are refused.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { randomBytes } from 'node:crypto'
 import { IdentityKeyPair } from '@signalapp/libsignal-client'
 import { accountIdFromIdentityKey } from '../../src/identity/account-id.ts'
-import { admit, foldChanges, signChange, verifyChange, type GroupState } from '../../src/e2ee/groups/membership.ts'
+import { admit, foldChanges, groupIdFor, signChange, verifyChange, type GroupState } from '../../src/e2ee/groups/membership.ts'
 import type { ChangeOp, GroupCard, SignedChange } from '../../src/wire/group.ts'
 
 const people = Array.from({ length: 6 }, () => IdentityKeyPair.generate())
 const key = (i: number): Uint8Array => (people[i] as IdentityKeyPair).publicKey.serialize()
-const groupId = new Uint8Array(randomBytes(16))
-
 function card (i: number): GroupCard {
   return {
     identityKey: key(i), registrationId: 1, signedPreKeyId: 1, signedPreKey: key(i), signedPreKeySignature: new Uint8Array(64),
@@ -19,6 +16,9 @@ function card (i: number): GroupCard {
     displayName: `p${i}`, relays: [], addresses: []
   }
 }
+
+// Every test's create is person 0's 'g' at version 1 (at 1001): the group id is the one derived from it.
+const groupId = groupIdFor({ version: 1, author: key(0), at: 1001, op: { kind: 'create', name: 'g', card: card(0) } })
 
 function sign (author: number, version: number, op: ChangeOp): SignedChange {
   return verifyChange(signChange({ groupId, version, author: key(author), at: 1000 + version, op }, (people[author] as IdentityKeyPair).privateKey).bytes)

@@ -7,7 +7,7 @@ import type { DeviceContext, NetworkCardFields } from '../context.ts'
 import { E2eeError } from '../errors.ts'
 import { encryptFor } from '../seal.ts'
 import {
-  changeGroup, contactForAccount, createGroup, groupBook, groupIds, groupInfo, groupLog, groupNetwork, groupPayload, lastSealedForTest,
+  askCard, changeGroup, contactForAccount, createGroup, groupBook, groupIds, groupInfo, groupLog, groupNetwork, groupPayload, lastSealedForTest,
   memberContacts, metThrough, sealGroupText, tryGroupDecrypt, type ChangesOutcome, type GroupInfo
 } from './groups.ts'
 import { SenderKeyDistributionMessage, groupEncrypt } from '@signalapp/libsignal-client'
@@ -94,10 +94,17 @@ export class DeviceGroups {
     return metThrough(this.ctx, contactId)
   }
 
-  /** Pairwise payloads: a card request, signed changes (in version order). */
-  cardRequest (groupId: string): Payload {
-    const info = groupInfo(this.ctx, groupId)
-    return groupPayload({ type: 'card-request', groupId: Buffer.from(groupId, 'hex'), name: info.name })
+  /**
+   * Pairwise payloads: a card request to a contact (recorded until `validMs` from now: only its answer makes
+   * me sign an add), signed changes (in version order).
+   */
+  async cardRequest (groupId: string, contactId: string, validMs: number): Promise<Payload> {
+    return await this.ctx.serial(async () => {
+      const info = groupInfo(this.ctx, groupId)
+      const accountId = this.ctx.contactRow(contactId).accountId
+      await this.ctx.stores.atomically(async () => { askCard(this.ctx, groupId, accountId, this.ctx.now() + validMs) })
+      return groupPayload({ type: 'card-request', groupId: Buffer.from(groupId, 'hex'), name: info.name })
+    })
   }
 
   changesPayload (groupId: string, changes: readonly Uint8Array[]): Payload {

@@ -15,14 +15,14 @@ import { toHex } from '../../wire/bytes.ts'
 import { INNER_GROUP, sealEnvelope } from '../../wire/envelope.ts'
 import { WireError } from '../../wire/errors.ts'
 import {
-  GROUP_ID_BYTES, MAX_CARDS_PER_CHANGE, MAX_CHANGES_PER_BODY, decodeGroupBody, decodeGroupInner, decodeGroupText, encodeGroupBody,
+  MAX_CARDS_PER_CHANGE, MAX_CHANGES_PER_BODY, decodeGroupBody, decodeGroupInner, decodeGroupText, encodeGroupBody,
   encodeGroupInner, encodeGroupText, type ChangeOp, type GroupBody, type GroupCard, type GroupText, type SignedChange
 } from '../../wire/group.ts'
 import { PAYLOAD_ID_BYTES, encodePayload, type Payload } from '../../wire/payload.ts'
 import { freshMySide, newContactRow } from '../contact-row.ts'
 import { DEVICE_ID, blob, checkName, checkNetwork, newMailbox, type DeviceContext, type NetworkCardFields } from '../context.ts'
 import { E2eeError } from '../errors.ts'
-import { admit, changeHash, foldChanges, signChange, verifyChange, type ChangeRefusal, type GroupState } from './membership.ts'
+import { admit, changeHash, foldChanges, groupIdFor, signChange, verifyChange, type ChangeRefusal, type GroupState } from './membership.ts'
 
 /** What opening a group body or envelope did, for the messenger to act on after the commit. */
 export type GroupOpened =
@@ -30,7 +30,7 @@ export type GroupOpened =
   | { readonly type: 'card-request', readonly groupId: string, readonly reply: Uint8Array }
   | { readonly type: 'card-reply', readonly groupId: string, readonly change?: SignedChange }
   | { readonly type: 'changes', readonly groupId: string, readonly outcome: ChangesOutcome }
-  | { readonly type: 'refused', readonly groupId: string, readonly reason: ChangeRefusal | 'not-member' }
+  | { readonly type: 'refused', readonly groupId: string, readonly reason: ChangeRefusal | 'not-member' | 'not-asked' | 'too-many-pending' }
 
 export interface ChangesOutcome {
   readonly accepted: readonly SignedChange[]
@@ -71,12 +71,21 @@ export class GroupBook {
   readonly groups = new Map<string, Loaded>()
   /** contact id -> group id, for contacts met through a group. */
   readonly met: Map<string, string>
+  /**
+   * Card requests I sent and that are not answered yet: `<group id>:<account id>` -> expiry (ms). Durable (the
+   * answer may come days later, after restarts); a card reply signs an add only against one, and consumes it.
+   */
+  readonly asked: Map<string, number>
+  /** Group id -> the contact whose card request made its row (the caps on groups I have not joined count these). */
+  readonly pendingFrom: Map<string, string>
 
   constructor (ctx: DeviceContext) {
     this.repo = new GroupRepository(ctx.db)
     this.met = this.repo.met()
+    this.asked = this.repo.asked()
+    this.pendingFrom = this.repo.pendingFrom()
     for (const row of this.repo.all()) {
-      const changes = this.repo.changes(row.id).map((b) => verifyChange(b))
+      const changes = this.repo.changes(row.id).map((b) => verifyChange(b, { stored: true }))
       this.groups.set(row.id, { row, changes, state: foldChanges(changes) })
       ctx.mailboxes.set(toHex(row.myMailboxId), { kind: 'group', groupId: row.id, key: row.myMailboxKey })
     }
@@ -88,6 +97,14 @@ export class GroupBook {
     return g
   }
 }
+
+/**
+ * Groups I was asked to join and have not joined (a row and a mailbox each): at most this many per contact and in
+ * all. Any contact can send card requests with made-up group ids; without caps each one costs a row and a mailbox
+ * this device polls. 4 per contact covers several real invitations in flight; 64 in all, many contacts at once.
+ */
+export const MAX_PENDING_GROUPS_PER_CONTACT = 4
+export const MAX_PENDING_GROUPS = 64
 
 const books = new WeakMap<DeviceContext, GroupBook>()
 /** Where I am now, for the cards I answer with (set by the messenger through Device.groups.setNetwork). */
@@ -165,9 +182,12 @@ export async function createGroup (ctx: DeviceContext, name: string, net: Networ
   checkNetwork(net)
   const n = checkName(name, 'group name')
   const book = groupBook(ctx)
-  const groupId = new Uint8Array(randomBytes(GROUP_ID_BYTES))
-  const row = newGroupRow(ctx, gid(groupId), n, true)
-  const change = signChange({ groupId, version: 1, author: ctx.identityKeyBytes, at: ctx.now(), op: { kind: 'create', name: n, card: myCard(ctx, row, net) } }, ctx.identity.privateKey)
+  // The row (and its mailbox, named in my card) first; its id is set once the create it derives from is made.
+  const draft = newGroupRow(ctx, '', n, true)
+  const body = { version: 1, author: ctx.identityKeyBytes, at: ctx.now(), op: { kind: 'create', name: n, card: myCard(ctx, draft, net) } } as const
+  const groupId = groupIdFor(body)
+  const row = { ...draft, id: gid(groupId) }
+  const change = signChange({ groupId, ...body }, ctx.identity.privateKey)
   await ctx.stores.atomically(async () => {
     addRow(ctx, book, row, [change])
     ctx.stores.defer(() => { book.repo.addChange(row.id, changeHash(change.bytes), change.bytes, ctx.now()) })
@@ -270,6 +290,25 @@ async function meet (ctx: DeviceContext, groupId: string, state: GroupState, acc
   ctx.stores.defer(() => { ctx.contactRepo.insert(row); book.repo.markMet(row.id, groupId) })
 }
 
+/** Records that I asked this account for its card for this group, until `expiresAt` (inside a unit). */
+export function askCard (ctx: DeviceContext, groupId: string, accountId: string, expiresAt: number): void {
+  const book = groupBook(ctx)
+  book.get(groupId)
+  const key = `${groupId}:${accountId}`
+  book.asked.set(key, expiresAt)
+  ctx.stores.defer(() => { book.repo.ask(key, expiresAt) })
+}
+
+/** Whether I asked this account for its card for this group (and the ask has not expired); consumes the ask. */
+function takeAsk (ctx: DeviceContext, book: GroupBook, groupId: string, accountId: string): boolean {
+  const key = `${groupId}:${accountId}`
+  const expiresAt = book.asked.get(key)
+  if (expiresAt === undefined) return false
+  book.asked.delete(key)
+  ctx.stores.defer(() => { book.repo.unask(key) })
+  return expiresAt > ctx.now()
+}
+
 // ---- opening ----
 
 /** A pairwise group body from a contact (inside the unit of the envelope being opened). */
@@ -289,8 +328,16 @@ export async function openGroupBody (ctx: DeviceContext, contact: ContactRow, bo
       // A contact adds me to a group: my card for it (a mailbox of its own), sent back; I join once the add arrives.
       let row = g?.row
       if (row === undefined) {
+        const pending = [...book.groups.values()].filter((x) => !x.row.joined)
+        const fromThem = pending.filter((x) => book.pendingFrom.get(x.row.id) === contact.id).length
+        if (fromThem >= MAX_PENDING_GROUPS_PER_CONTACT || pending.length >= MAX_PENDING_GROUPS) {
+          ctx.logger.debug('group.card-request-refused', { reason: 'too-many-pending', fromContact: fromThem, pending: pending.length })
+          return { type: 'refused', groupId, reason: 'too-many-pending' }
+        }
         const fresh = newGroupRow(ctx, groupId, checkName(b.name, 'group name'), false)
         addRow(ctx, book, fresh, [])
+        book.pendingFrom.set(groupId, contact.id)
+        ctx.stores.defer(() => { book.repo.markPendingFrom(groupId, contact.id) })
         row = fresh
       }
       return { type: 'card-request', groupId, reply: encodeGroupBody({ type: 'card-reply', groupId: b.groupId, card: myCard(ctx, row, net()) }) }
@@ -298,6 +345,9 @@ export async function openGroupBody (ctx: DeviceContext, contact: ContactRow, bo
     case 'card-reply': {
       if (g === undefined) return { type: 'refused', groupId, reason: 'unknown-group' }
       if (!Buffer.from(b.card.identityKey).equals(contact.identityKey)) throw new E2eeError('BAD_SENDER', 'A group card arrived from someone other than its owner.')
+      // Only an answer to a card request I sent (and did not see answered yet) makes me sign an add: otherwise a
+      // removed member, or any contact who learnt the group id, could add itself by sending its card unasked.
+      if (!takeAsk(ctx, book, groupId, contact.accountId)) return { type: 'refused', groupId, reason: 'not-asked' }
       if (g.state.members.get(ctx.accountId)?.admin !== true) return { type: 'card-reply', groupId }
       const change = signChange({ groupId: b.groupId, version: g.state.version + 1, author: ctx.identityKeyBytes, at: ctx.now(), op: { kind: 'add', cards: [b.card] } }, ctx.identity.privateKey)
       const outcome = await takeChanges(ctx, g, [change.bytes])

@@ -3,12 +3,15 @@
 // from an empty state; a change takes effect only if, at its turn, its author may make it (create: the
 // first; leave: any member, for itself; everything else: a current admin). Since the state depends only
 // on the set, every member holding the same changes has the same membership, whatever order they came in.
+// Known gap (docs/protocol.md §10.3, docs/threat-model.md): versions carry no causality, so a removed admin can
+// sign a new change with a version <= its removal's and undo it; a receiver-side refusal would depend on arrival
+// order and make members diverge, so none is applied here.
 import { createHash } from 'node:crypto'
 import { PrivateKey, PublicKey } from '@signalapp/libsignal-client'
 import { accountIdFromIdentityKey } from '../../identity/account-id.ts'
 import { WireError } from '../../wire/errors.ts'
 import {
-  CHANGE_SIGNATURE_CONTEXT, decodeChange, encodeChangeBody, signedChangeBytes, type ChangeBody, type GroupCard, type SignedChange
+  CHANGE_SIGNATURE_CONTEXT, GROUP_ID_BYTES, decodeChange, encodeChangeBody, signedChangeBytes, type ChangeBody, type GroupCard, type SignedChange
 } from '../../wire/group.ts'
 import { E2eeError } from '../errors.ts'
 
@@ -30,7 +33,7 @@ export interface GroupState {
 
 export const EMPTY_STATE: GroupState = { name: '', members: new Map(), version: 0, effective: new Set() }
 
-export type ChangeRefusal = 'bad-signature' | 'malformed' | 'not-admin' | 'replayed' | 'unknown-group' | 'other-group'
+export type ChangeRefusal = 'bad-signature' | 'malformed' | 'not-admin' | 'replayed' | 'unknown-group' | 'other-group' | 'second-create'
 
 const enc = new TextEncoder()
 const b = (x: Uint8Array): Uint8Array<ArrayBuffer> => x as Uint8Array<ArrayBuffer>
@@ -47,6 +50,16 @@ function signedMessage (body: Uint8Array): Uint8Array<ArrayBuffer> {
   return out
 }
 
+/**
+ * The group id a create binds itself to: the first 16 bytes of SHA-256 of the create's body encoded with an
+ * all-zero group id (docs/protocol.md §10.3). One group id then has exactly one possible create: nobody (a member
+ * or any contact who knows the id) can sign a second create for it and take the group over.
+ */
+export function groupIdFor (create: Omit<ChangeBody, 'groupId'>): Uint8Array {
+  const raw = encodeChangeBody({ ...create, groupId: new Uint8Array(GROUP_ID_BYTES) })
+  return new Uint8Array(createHash('sha256').update(raw).digest().subarray(0, GROUP_ID_BYTES))
+}
+
 /** Signs a change with the author's identity key (XEdDSA, libsignal). */
 export function signChange (body: ChangeBody, identity: PrivateKey): SignedChange {
   const raw = encodeChangeBody(body)
@@ -54,8 +67,12 @@ export function signChange (body: ChangeBody, identity: PrivateKey): SignedChang
   return { ...body, signature, bytes: signedChangeBytes(raw, signature) }
 }
 
-/** Decodes and checks the signature against the change's own author key; throws E2eeError BAD_PAYLOAD. */
-export function verifyChange (bytes: Uint8Array): SignedChange {
+/**
+ * Decodes and checks the signature against the change's own author key; throws E2eeError BAD_PAYLOAD.
+ * `stored`: a change read back from this device's own log, admitted before; a create there may predate the
+ * group id binding (groups made before it kept random ids) and must not stop the device from opening.
+ */
+export function verifyChange (bytes: Uint8Array, o: { stored?: boolean } = {}): SignedChange {
   let c: ReturnType<typeof decodeChange>
   try {
     c = decodeChange(bytes)
@@ -72,6 +89,9 @@ export function verifyChange (bytes: Uint8Array): SignedChange {
   // The creator's card must be its own: a create naming another identity would make a stranger its admin.
   if (c.op.kind === 'create' && !Buffer.from(c.op.card.identityKey).equals(c.author)) {
     throw new E2eeError('BAD_PAYLOAD', 'A group creation must carry its author\'s own card.')
+  }
+  if (c.op.kind === 'create' && o.stored !== true && !Buffer.from(groupIdFor(c)).equals(c.groupId)) {
+    throw new E2eeError('BAD_PAYLOAD', 'A group creation must carry the group id derived from it.')
   }
   return c
 }
@@ -144,6 +164,8 @@ export function admit (held: readonly SignedChange[], change: SignedChange): { s
   const hash = changeHash(change.bytes)
   if (held.some((c) => changeHash(c.bytes) === hash)) return { refused: 'replayed' }
   if (held.length === 0 && change.op.kind !== 'create') return { refused: 'unknown-group' }
+  // One create per group, ever (the group id is also bound to it, see groupIdFor): a second one could sort first.
+  if (change.op.kind === 'create' && held.some((c) => c.op.kind === 'create')) return { refused: 'second-create' }
   if (held.length > 0 && !Buffer.from(held[0]?.groupId ?? []).equals(change.groupId)) return { refused: 'other-group' }
   const state = foldChanges([...held, change])
   if (!state.effective.has(hash)) return { refused: 'not-admin' }

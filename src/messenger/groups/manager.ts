@@ -17,6 +17,8 @@ import type { GroupMessageView, GroupView, Groups } from './types.ts'
 
 /** How long a group message or change may wait for a member: as long as a one-to-one message (the relays keep it as long). */
 export const GROUP_MESSAGE_TTL_MS = 30 * 24 * 3600_000
+/** How long a card request waits for its answer: the request may sit a TTL on the relay, then the reply another. */
+export const CARD_REQUEST_VALID_MS = 2 * GROUP_MESSAGE_TTL_MS
 /** Page size of messages() when none is named, and the most one call returns. */
 export const GROUP_PAGE = 200
 export const MAX_GROUP_PAGE = 1000
@@ -49,7 +51,9 @@ const REFUSAL_TEXT: Record<string, string> = {
   replayed: 'A group change was refused: it was already applied (replayed).',
   'unknown-group': 'A group change was refused: it is for a group this device does not know.',
   'other-group': 'A group change was refused: it names another group.',
-  'not-member': 'A group message was refused: its sender is not a member.'
+  'second-create': 'A group change was refused: it tries to create a group that already exists.',
+  'not-member': 'A group message was refused: its sender is not a member.',
+  'not-asked': 'A group card was refused: this device did not ask that contact to join the group.'
 }
 
 export class GroupManager implements Groups {
@@ -138,7 +142,7 @@ export class GroupManager implements Groups {
     const { groupId } = await this.#p.crypto(async () => await this.#p.device.create(name, this.#p.card()))
     this.#p.syncMailboxes()
     // Each member answers with its card for this group; its add change follows (card-reply, below).
-    for (const id of new Set(memberContactIds)) await this.#p.sendPairwise(id, this.#p.device.cardRequest(groupId), GROUP_MESSAGE_TTL_MS)
+    for (const id of new Set(memberContactIds)) await this.#ask(groupId, id)
     const view = this.#view(this.#info(groupId))
     this.#p.emit({ type: 'group', group: view })
     return view
@@ -148,7 +152,7 @@ export class GroupManager implements Groups {
     const info = this.#info(groupId)
     if (!info.admin) throw new MessengerError('NOT_ADMIN', 'Only an admin of this group can add members.')
     this.#contact(contactId)
-    await this.#p.sendPairwise(contactId, this.#p.device.cardRequest(groupId), GROUP_MESSAGE_TTL_MS)
+    await this.#ask(groupId, contactId)
     return this.#view(info)
   }
 
@@ -203,17 +207,27 @@ export class GroupManager implements Groups {
     if (bySender.size > 0) this.#p.emit({ type: 'group', group: this.#view(this.#info(groupId)) })
   }
 
+  /** Asks a contact for its card for a group (the ask is recorded: only its answer makes me sign an add). */
+  async #ask (groupId: string, contactId: string): Promise<void> {
+    const payload = await this.#p.crypto(async () => await this.#p.device.cardRequest(groupId, contactId, CARD_REQUEST_VALID_MS))
+    await this.#p.sendPairwise(contactId, payload, GROUP_MESSAGE_TTL_MS)
+  }
+
   #contact (id: string): ContactPort {
     const c = this.#p.contact(id)
     if (c === undefined) throw new MessengerError('UNKNOWN_CONTACT', 'There is no contact with that id.')
     return c
   }
 
-  /** A member named by account id or by my contact id for it. */
+  /** A member named by account id, by my contact id for it, or by a name only one member has. */
   #member (groupId: string, idOrContact: string): string {
     const info = this.#info(groupId)
-    const m = info.members.find((x) => x.accountId === idOrContact || x.contactId === idOrContact) ??
-      info.members.filter((x) => x.name === idOrContact).at(0)
+    const byName = info.members.filter((x) => x.name === idOrContact)
+    // Two members may show the same name (display names are chosen by their owners): never guess which one.
+    if (byName.length > 1 && !info.members.some((x) => x.accountId === idOrContact || x.contactId === idOrContact)) {
+      throw new MessengerError('AMBIGUOUS_MEMBER', 'More than one member of this group has that name; name the member by its account id.')
+    }
+    const m = info.members.find((x) => x.accountId === idOrContact || x.contactId === idOrContact) ?? byName.at(0)
     if (m === undefined) throw new MessengerError('UNKNOWN_CONTACT', 'That is not a member of this group.')
     return m.accountId
   }
@@ -304,6 +318,8 @@ export class GroupManager implements Groups {
         return
       }
       case 'refused':
+        // Over the caps on groups not joined yet: likely junk, logged (debug) on the device, no warning to show.
+        if (group.reason === 'too-many-pending') return
         this.#warn(contactId, group.groupId, group.reason)
     }
   }

@@ -73,4 +73,9 @@ test('file routes: send by path and by upload, list with states, content with sa
   const refused = await run(alice, 'POST', `/api/contacts/${contact(alice, bob)}/files`, { body: { path: big } })
   assert.equal(refused.status, 413)
   assert.match((refused.body as { error: { message: string } }).error.message, /files may be at most 100 MB; nothing was sent\.$/)
+
+  // Deleted for everyone by its sender: the receiver's content route no longer serves it.
+  assert.equal((await run(alice, 'DELETE', `/api/contacts/${contact(alice, bob)}/messages/${message.id}?for=everyone`)).status, 200)
+  await waitFor(async () => (await run(bob, 'GET', `/api/files/${message.id}/content`)).status === 404 ? true : undefined, 'bob no longer serves the deleted file', 30_000)
+  assert.equal((await run(bob, 'GET', `/api/files/${message.id}`)).status, 404)
 })

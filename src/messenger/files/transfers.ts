@@ -26,7 +26,7 @@ import type { ContactPort } from '../ports.ts'
 import type { MessageView, MessengerEvent } from '../types.ts'
 import { FileStore, type TransferRow } from './store.ts'
 import type { FilesPort, FileView } from './types.ts'
-import { guessType } from './media-type.ts'
+import { guessType, PREVIEW_TYPES } from './media-type.ts'
 
 /** The default largest file (issue 12: 100 MB); `maxFileBytes` (host option, `--max-file-mb`) changes it. */
 export const DEFAULT_MAX_FILE_BYTES = 100 * 1024 * 1024
@@ -153,8 +153,14 @@ export class FileTransfers implements FilesPort {
       }
     })
     this.#background(this.#forget(this.#store.orphans()))
-    this.#background(Promise.all(this.#store.deliveredOut().map(async (row) => { await rm(this.#chunkPath(row), { force: true }) })).then(() => {}))
+    for (const row of this.#store.deliveredOut()) this.#dropSent(row)
     for (const row of this.#store.unfinished()) this.#kick(row)
+  }
+
+  /** Delivered: the sender's encrypted copy has done its work (the sent file stays where the user had it). Images the
+   * UI previews are kept, like received ones, so the sender still sees its photo; they go when the message does. */
+  #dropSent (row: TransferRow): void {
+    if (!PREVIEW_TYPES.has(row.file.type)) this.#background(rm(this.#chunkPath(row), { force: true }))
   }
 
   #background (work: Promise<void>): void {
@@ -797,8 +803,7 @@ export class FileTransfers implements FilesPort {
     if ('done' in patch && patch.done !== undefined) row.done = patch.done
     if ('failure' in patch) row.failure = patch.failure
     this.#changed(row, true)
-    // Delivered: the sender's encrypted copy has done its work (the sent file stays where the user had it).
-    if (row.direction === 'out' && patch.state === 'delivered') this.#background(rm(this.#chunkPath(row), { force: true }))
+    if (row.direction === 'out' && patch.state === 'delivered') this.#dropSent(row)
   }
 
   #progress (row: TransferRow): void {

@@ -25,9 +25,10 @@ export function fileStateLabel (f: FileView): string {
 }
 
 /** The bytes are on this device: always for a file I sent, once verified for one I received. */
-/** The node serves a received file once complete, and a sent one only until delivered (its encrypted copy then goes). */
+/** The node serves a received file once complete, and a sent one until delivered (its encrypted copy then goes,
+ * except for previewable images, kept so the sender still sees its photo). */
 function available (f: FileView): boolean {
-  return f.direction === 'in' ? f.state === 'delivered' : f.state !== 'delivered' && f.state !== 'failed'
+  return f.direction === 'in' ? f.state === 'delivered' : PREVIEW.has(f.type) || f.state !== 'delivered'
 }
 
 export function FileAttachment ({ api, file, onError, actions }: { api: Api, file: FileView, onError: (e: unknown) => void, actions?: React.ReactNode }): React.JSX.Element {

@@ -6,6 +6,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises'
 import { basename, join } from 'node:path'
+import { Readable } from 'node:stream'
 import type { Connection, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import { E2eeError } from '../../e2ee/errors.ts'
@@ -326,18 +327,31 @@ export class FileTransfers implements FilesPort {
     return row
   }
 
-  /** Decrypts a file's chunks in order, then checks the whole against its hash again (the chunks at rest could have
-   * been altered): a caller writing as it goes must discard its output when this throws. */
-  async #eachPlainChunk (row: TransferRow, use: (plain: Buffer) => Promise<void> | void): Promise<void> {
-    const f = row.file
-    let fh: FileHandle
+  /** The plaintext as a stream of chunks (the API's /content): one chunk in memory at a time. The hash is checked at
+   * the end: a stored file altered since it was verified ends the stream with an error (the response is cut short). */
+  async stream (messageId: string): Promise<{ file: FileView, body: Readable }> {
+    const row = this.#held(messageId)
+    // Checked now, so a missing file is a 404 before any header; opened by the stream's first read (a stream
+    // destroyed unread then holds nothing open).
+    await (await this.#openChunks(row)).close()
+    return { file: this.#view(row), body: Readable.from(this.#plainChunks(row)) }
+  }
+
+  async #openChunks (row: TransferRow): Promise<FileHandle> {
     try {
-      fh = await open(this.#chunkPath(row), 'r')
+      return await open(this.#chunkPath(row), 'r')
     } catch (err) {
       // The sender's encrypted copy goes once the contact has the file; the original stays where it was sent from.
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new MessengerError('UNKNOWN_FILE', 'This device no longer keeps that file (a sent file is kept only until it is delivered).', { cause: err })
       throw err
     }
+  }
+
+  /** Decrypts a file's chunks in order, then checks the whole against its hash again (the chunks at rest could have
+   * been altered): a consumer writing as it goes must discard its output when this throws. */
+  async * #plainChunks (row: TransferRow): AsyncGenerator<Buffer> {
+    const f = row.file
+    const fh = await this.#openChunks(row)
     try {
       const opener = new FileOpener(f.key, f.header, f.chunks)
       const hash = createHash('sha256')
@@ -346,12 +360,16 @@ export class FileTransfers implements FilesPort {
         await readFull(fh, buf, i * FILE_CIPHER_CHUNK_BYTES)
         const plain = opener.open(buf).subarray(0, plainLength(f, i))
         hash.update(plain)
-        await use(plain)
+        yield plain
       }
       if (!timingSafeEqual(hash.digest(), f.sha256)) throw new E2eeError('BAD_CHUNK', 'The stored file does not match its hash.')
     } finally {
       await fh.close()
     }
+  }
+
+  async #eachPlainChunk (row: TransferRow, use: (plain: Buffer) => Promise<void> | void): Promise<void> {
+    for await (const plain of this.#plainChunks(row)) await use(plain)
   }
 
   // ---- sending -----------------------------------------------------------------------------------

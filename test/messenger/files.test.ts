@@ -270,3 +270,12 @@ test('an announced file over this device\'s own limit is marked failed with the 
   assert.deepEqual(chunkFiles(bob, 'in'), [])
   assert.equal(files(bob).get(message.id)?.state, 'failed')
 })
+
+test('a file to a blocked contact is refused with BLOCKED and leaves no chunks behind', { timeout: 60_000 }, async (t) => {
+  const { people: [alice, bob], contact } = await createPeople(t, { relays: 1 }) as unknown as { people: [Person, Person], contact: (a: Person, b: Person) => string }
+  await alice.m().setBlocked(contact(alice, bob), true)
+  const { path } = fileOf(t, 200_000)
+  await assert.rejects(files(alice).send(contact(alice, bob), path), (e) => MessengerError.is(e, 'BLOCKED'))
+  assert.deepEqual(chunkFiles(alice, 'out'), [])
+  assert.deepEqual(files(alice).list(contact(alice, bob)), [])
+})

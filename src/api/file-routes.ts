@@ -69,12 +69,14 @@ export function addFileRoutes (route: RouteFn, messenger: () => Messenger, parse
   // The decrypted bytes, for the UI's preview and save button. Never rendered by the browser as a page: a download
   // unless it is one of the image types the UI previews (no SVG), and the API's CSP forbids scripts anyway.
   route('GET', '/api/files/:mid/content', async (ctx) => {
-    const { file, bytes } = await filesOf(messenger()).read(parse(MessageIdSchema, ctx.params.mid))
+    // Streamed chunk by chunk; a stored file found altered at the end cuts the response short of Content-Length.
+    const { file, body } = await filesOf(messenger()).stream(parse(MessageIdSchema, ctx.params.mid))
     const inline = PREVIEW_TYPES.has(file.type)
     return {
       status: 200,
-      body: bytes,
+      body,
       headers: {
+        'Content-Length': String(file.size),
         'Content-Type': inline ? file.type : 'application/octet-stream',
         'Content-Disposition': `${inline ? 'inline' : 'attachment'}; filename*=UTF-8''${encodeURIComponent(file.name)}`,
         'X-Content-Type-Options': 'nosniff'

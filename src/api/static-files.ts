@@ -3,6 +3,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { readFile, stat } from 'node:fs/promises'
 import { extname, resolve, sep } from 'node:path'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import { fileURLToPath } from 'node:url'
 import type { Reply } from './status.ts'
 
@@ -37,6 +39,11 @@ export function sendJson (res: ServerResponse, reply: Reply): void {
   for (const [k, v] of Object.entries(reply.headers ?? {})) res.setHeader(k, v)
   if (reply.body === undefined) {
     res.writeHead(reply.status).end()
+    return
+  }
+  if (reply.body instanceof Readable) { // a file streamed (src/api/file-routes.ts), its Content-Length in its headers
+    res.writeHead(reply.status)
+    pipeline(reply.body, res).catch(() => { res.destroy() })
     return
   }
   if (Buffer.isBuffer(reply.body)) { // a file's bytes (src/api/file-routes.ts), with its own Content-Type

@@ -20,6 +20,7 @@ export type MessengerErrorCode =
   | 'FILE_UNREADABLE' // the file to send could not be read, or the path to save to could not be written
   | 'UNKNOWN_FILE' // no file under that message id
   | 'FILE_NOT_READY' // the file is not complete (and verified) yet
+  | 'BLOCKED' // a text or file to a contact I blocked
   // Issue 11: groups.
   | 'UNKNOWN_GROUP'
   | 'NOT_ADMIN'

@@ -564,6 +564,7 @@ export class MessengerCore implements Messenger {
   async send (contactId: string, text: string, o: { replyTo?: string, file?: FileDescriptor } = {}): Promise<MessageView> {
     if (this.#stopped) throw new MessengerError('STOPPED', 'The messenger is stopped.')
     this.#contact(contactId)
+    if (this.#chat?.isBlocked(contactId) === true) throw new MessengerError('BLOCKED', 'You blocked this contact; unblock it to send it messages or files.')
     if (typeof text !== 'string' || (text.length === 0 && o.file === undefined)) throw new MessengerError('INVALID_TEXT', 'A message needs some text.')
     if (Buffer.byteLength(text, 'utf8') > MAX_TEXT_BYTES) {
       throw new MessengerError('INVALID_TEXT', `A message holds at most ${MAX_TEXT_BYTES} bytes of text; split it.`)
@@ -1103,7 +1104,7 @@ export class MessengerCore implements Messenger {
             const opened = await b.open(item.envelope, { store: (o) => { this.#record(item, hash, now, o) } })
             item.outcome = { opened }
             // A blocked contact's (issue 13): its store callback may run only at the commit, so decided here.
-            item.blocked = this.#chat?.isBlocked(opened.contact.id) === true
+            item.blocked = this.#chat?.isBlocked(opened.contact.id) === true && opened.payload.kind !== 'receipt'
             inBatch.set(key, { contactId: opened.contact.id, messageId: isMessagePayload(opened.payload) && !item.blocked ? hex(opened.payload.id) : null })
           } catch (err) {
             item.outcome = { error: err }
@@ -1134,7 +1135,8 @@ export class MessengerCore implements Messenger {
   /** What an opened envelope carried, written inside the commit of its session change. */
   #record (item: Incoming, hash: Uint8Array, now: number, { contactId, payload, group }: { contactId: string, payload: Payload, group?: GroupOpenedPort }): void {
     // A blocked contact's envelope (issue 13): remembered without a message id (a re-sent copy gets no receipt either).
-    item.blocked = this.#chat?.isBlocked(contactId) === true
+    // Its receipts for my messages still apply: my outbox to it empties instead of re-sending until expiry.
+    item.blocked = this.#chat?.isBlocked(contactId) === true && payload.kind !== 'receipt'
     const messageId = group !== undefined ? (group.type === 'text' ? hex(group.text.id) : null) : isMessagePayload(payload) ? hex(payload.id) : null
     this.#history.rememberEnvelope(hash, contactId, item.blocked ? null : messageId, now)
     if (item.blocked) return

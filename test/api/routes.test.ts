@@ -137,5 +137,6 @@ test('issue 13 routes: bad ids and queries are 400s with a sentence; refusals ke
   assert.equal(statusOf(new MessengerError('EDIT_WINDOW', 'x')), 409)
   assert.equal(statusOf(new MessengerError('SHORT_INVITE_KEY', 'x')), 422)
   assert.equal(statusOf(new MessengerError('SHORT_INVITE_GONE', 'x')), 410)
+  assert.equal(statusOf(new MessengerError('BLOCKED', 'x')), 409)
   assert.equal(statusOf(new E2eeError('UNKNOWN_INVITE', 'x')), 404)
 })

@@ -151,3 +151,22 @@ test('deleting a contact removes it, its conversation and its mailbox; pending i
   const accepted = await b.device.acceptInvite(first.link, { card: { relays: [], addresses: [] } })
   await assert.rejects(a.core.receiveEnvelope(accepted.envelope, 'mailbox'), (e) => E2eeError.is(e, 'UNKNOWN_MAILBOX'))
 })
+
+test('a blocked contact\'s receipts for my messages still apply (my outbox empties); sending to it is refused with BLOCKED', async (t) => {
+  const { a, b, close } = await twoMessengers()
+  t.after(close)
+  const m = await a.core.send(a.contactId, 'before the quarrel')
+  // Blocked while the message is on its way: Bob's receipt comes from a blocked contact.
+  await a.core.setBlocked(a.contactId, true)
+  await inMessage(b, m.id)
+  await stateReached(a, m.id, 'delivered')
+  await assert.rejects(a.core.send(a.contactId, 'hello?'), (e) => {
+    assert.ok(MessengerError.is(e, 'BLOCKED'))
+    assert.match(e.message, /unblock/)
+    return true
+  })
+  // Their texts are still dropped.
+  const spam = await b.core.send(b.contactId, 'buy now')
+  await waitFor(() => b.history.message(b.contactId, 'out', spam.id)?.state === 'sent', 'bob hands it over')
+  assert.equal(a.history.message(a.contactId, 'in', spam.id), undefined)
+})

@@ -3,7 +3,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
-import { readFileSync, truncateSync, writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { MessengerError } from '../../src/messenger/errors.ts'
 import type { FileTransfers } from '../../src/messenger/files/transfers.ts'
@@ -185,4 +185,97 @@ test('a direct transfer cut at about half by killing the recipient resumes witho
   const resent = a.sentDirect + a.sentRelay - got.chunks
   assert.ok(resent <= 2 * 16, `alice re-sent ${resent} chunks`)
   assert.equal(sha(await saved(t, bob, message.id)), sha(bytes))
+})
+
+function chunkFiles (p: Person, prefix: 'in' | 'out'): string[] {
+  return readdirSync(join(p.dir, 'files')).filter((n) => n.startsWith(`${prefix}-`) && n.endsWith('.chunks'))
+}
+
+test('a file message deleted for everyone goes on both sides (rows, chunks, content); the sender\'s chunks go once delivered', { timeout: 120_000 }, async (t) => {
+  const { people: [alice, bob], contact } = await createPeople(t, { relays: 1 }) as unknown as { people: [Person, Person], contact: (a: Person, b: Person) => string }
+  const { path } = fileOf(t, 1 * MiB)
+  const { message } = await files(alice).send(contact(alice, bob), path)
+  await waitFile(alice, contact(alice, bob), message.id, (f) => f.state === 'delivered', 'alice sees the file delivered')
+  await waitFile(bob, contact(bob, alice), message.id, (f) => f.state === 'delivered', 'bob has the file')
+  await waitFor(() => chunkFiles(alice, 'out').length === 0 ? true : undefined, 'alice drops her encrypted copy once delivered', 10_000)
+  assert.equal(chunkFiles(bob, 'in').length, 1)
+  await assert.rejects(files(alice).read(message.id), (e) => MessengerError.is(e, 'UNKNOWN_FILE'))
+  await alice.m().deleteMessage(contact(alice, bob), message.id, { forEveryone: true })
+  await waitFor(() => files(bob).list(contact(bob, alice)).length === 0 && chunkFiles(bob, 'in').length === 0 ? true : undefined, 'bob drops the deleted file', 30_000)
+  assert.deepEqual(files(alice).list(contact(alice, bob)), [])
+  await assert.rejects(files(bob).read(message.id), (e) => MessengerError.is(e, 'UNKNOWN_FILE'))
+})
+
+test('deleting a file message for me mid-download stops the download and removes its row and chunks', { timeout: 120_000 }, async (t) => {
+  const { people: [alice, bob], contact, relays } = await createPeople(t, { relays: 1 }) as unknown as { people: [Person, Person], contact: (a: Person, b: Person) => string, relays: Array<Awaited<ReturnType<typeof startTestRelay>>> }
+  await bob.stop()
+  const { path } = fileOf(t, 10 * MiB)
+  const { message } = await files(alice).send(contact(alice, bob), path)
+  await waitFile(alice, contact(alice, bob), message.id, (f) => f.state === 'on-relay', 'alice parks the file')
+  await bob.start()
+  const deleted = new Promise<void>((resolve, reject) => {
+    const off = bob.m().subscribe((e) => {
+      if (e.type !== 'file' || e.file.messageId !== message.id || e.file.doneChunks === 0) return
+      off()
+      bob.m().deleteMessage(contact(bob, alice), message.id).then(() => { resolve() }, reject)
+    })
+  })
+  await deleted
+  await waitFor(() => files(bob).list(contact(bob, alice)).length === 0 && chunkFiles(bob, 'in').length === 0 ? true : undefined, 'bob drops the file', 30_000)
+  const chunks = files(alice).get(message.id)?.chunks ?? 0
+  assert.ok((files(bob).statsForTest(message.id)?.fetched ?? 0) < chunks, 'the download stopped before the end')
+  // Never completed, so never fetched-and-deleted: the relay still holds the blob, bob holds nothing.
+  assert.ok((relays[0]?.handle.blobs.totalBytes() ?? 0) > 0)
+  await assert.rejects(files(bob).read(message.id), (e) => MessengerError.is(e, 'UNKNOWN_FILE'))
+})
+
+test('deleting a contact removes its files; save refuses a planted partial file or link', { timeout: 120_000 }, async (t) => {
+  const { people: [alice, bob], contact } = await createPeople(t, { relays: 1 }) as unknown as { people: [Person, Person], contact: (a: Person, b: Person) => string }
+  const { path, bytes } = fileOf(t, 1 * MiB)
+  const { message } = await files(alice).send(contact(alice, bob), path)
+  await waitFile(bob, contact(bob, alice), message.id, (f) => f.state === 'delivered', 'bob has the file')
+  // A link planted where save writes its partial file is not followed.
+  const dir = tempDir(t, '0m1-plant-')
+  const victim = join(dir, 'victim.txt')
+  writeFileSync(victim, 'keep me')
+  const out = join(dir, 'out.bin')
+  symlinkSync(victim, `${out}.0m1-partial`)
+  await assert.rejects(files(bob).save(message.id, out), (e) => {
+    assert.ok(MessengerError.is(e, 'FILE_UNREADABLE'))
+    assert.match(e.message, /is in the way/)
+    return true
+  })
+  assert.equal(readFileSync(victim, 'utf8'), 'keep me')
+  assert.equal(sha(await saved(t, bob, message.id)), sha(bytes))
+  await bob.m().deleteContact(contact(bob, alice))
+  await waitFor(() => files(bob).list(contact(bob, alice)).length === 0 && chunkFiles(bob, 'in').length === 0 ? true : undefined, 'bob drops the contact\'s files', 30_000)
+  await assert.rejects(files(bob).read(message.id), (e) => MessengerError.is(e, 'UNKNOWN_FILE'))
+})
+
+test('an announced file over this device\'s own limit is marked failed with the reason and never downloaded', { timeout: 120_000 }, async (t) => {
+  const relay = await startTestRelay(t)
+  const alice = await person(t, 'alice', { relays: [relay.addr] })
+  const bob = await person(t, 'bob', { relays: [relay.addr], maxFileBytes: 1 * MiB })
+  const { aToB, bToA } = await introduce(alice, bob)
+  const { path } = fileOf(t, 2 * MiB)
+  const { message } = await files(alice).send(aToB, path)
+  const f = await waitFor(() => files(bob).list(bToA).find((x) => x.messageId === message.id), 'bob has the announcement', 30_000)
+  assert.equal(f.state, 'failed')
+  assert.match(f.failure ?? '', /too large: over this device's limit of 1\.0 MB/)
+  // Alice gets nowhere directly and parks it; bob still fetches nothing.
+  await waitFile(alice, aToB, message.id, (x) => x.state === 'on-relay', 'alice parks the file', 60_000)
+  files(bob).wake()
+  const stats = files(bob).statsForTest(message.id)
+  assert.equal((stats?.fetched ?? 0) + (stats?.receivedDirect ?? 0), 0)
+  assert.deepEqual(chunkFiles(bob, 'in'), [])
+  assert.equal(files(bob).get(message.id)?.state, 'failed')
+})
+
+test('a file to a blocked contact is refused with BLOCKED and leaves no chunks behind', { timeout: 60_000 }, async (t) => {
+  const { people: [alice, bob], contact } = await createPeople(t, { relays: 1 }) as unknown as { people: [Person, Person], contact: (a: Person, b: Person) => string }
+  await alice.m().setBlocked(contact(alice, bob), true)
+  const { path } = fileOf(t, 200_000)
+  await assert.rejects(files(alice).send(contact(alice, bob), path), (e) => MessengerError.is(e, 'BLOCKED'))
+  assert.deepEqual(chunkFiles(alice, 'out'), [])
+  assert.deepEqual(files(alice).list(contact(alice, bob)), [])
 })

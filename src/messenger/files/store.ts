@@ -65,6 +65,10 @@ export class FileStore {
     return r === undefined ? undefined : toRow(r)
   }
 
+  remove (t: { contactId: string, messageId: string, direction: 'in' | 'out' }): void {
+    this.db.prepare('DELETE FROM file_transfers WHERE contact_id = ? AND message_id = ? AND direction = ?').run([t.contactId, t.messageId, t.direction])
+  }
+
   byMessage (messageId: string): TransferRow[] {
     return (this.db.prepare(`SELECT ${COLS} FROM file_transfers WHERE message_id = ?`).all([messageId]) as unknown as Raw[]).map(toRow)
   }
@@ -76,6 +80,16 @@ export class FileStore {
 
   list (contactId: string): TransferRow[] {
     return (this.db.prepare(`SELECT ${COLS} FROM file_transfers WHERE contact_id = ? ORDER BY created_at`).all([contactId]) as unknown as Raw[]).map(toRow)
+  }
+
+  /** Rows whose message is gone or deleted for everyone (a crash between that commit and the file's cleanup). */
+  orphans (): TransferRow[] {
+    return (this.db.prepare(`SELECT ${COLS} FROM file_transfers f WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.contact_id = f.contact_id AND m.direction = f.direction AND m.id = f.message_id AND m.deleted_at IS NULL)`).all() as unknown as Raw[]).map(toRow)
+  }
+
+  /** Outgoing rows delivered: their chunk files are no longer needed. */
+  deliveredOut (): TransferRow[] {
+    return (this.db.prepare(`SELECT ${COLS} FROM file_transfers WHERE direction = 'out' AND state = 'delivered'`).all() as unknown as Raw[]).map(toRow)
   }
 
   unfinished (): TransferRow[] {

@@ -6,6 +6,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises'
 import { basename, join } from 'node:path'
+import { Readable } from 'node:stream'
 import type { Connection, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import { E2eeError } from '../../e2ee/errors.ts'
@@ -26,7 +27,7 @@ import type { ContactPort } from '../ports.ts'
 import type { MessageView, MessengerEvent } from '../types.ts'
 import { FileStore, type TransferRow } from './store.ts'
 import type { FilesPort, FileView } from './types.ts'
-import { guessType } from './media-type.ts'
+import { guessType, PREVIEW_TYPES } from './media-type.ts'
 
 /** The default largest file (issue 12: 100 MB); `maxFileBytes` (host option, `--max-file-mb`) changes it. */
 export const DEFAULT_MAX_FILE_BYTES = 100 * 1024 * 1024
@@ -121,6 +122,9 @@ export class FileTransfers implements FilesPort {
   readonly #runs = new Map<string, Run>()
   readonly #stats = new Map<string, TransferStats>()
   readonly #wakers = new Map<string, () => void>()
+  /** Message ids whose file was deleted (the message deleted, for me or for everyone, or its contact deleted): their
+   * runs stop at the next step and write nothing more. */
+  readonly #gone = new Set<string>()
   #unsubscribe: (() => void) | undefined
   #stopped = false
 
@@ -140,10 +144,53 @@ export class FileTransfers implements FilesPort {
     this.#unsubscribe = this.#o.core.subscribe((e) => {
       if (e.type === 'message' && e.message.direction === 'in') {
         const row = this.#store.get(e.message.contactId, e.message.id, 'in')
-        if (row !== undefined) this.#kick(row)
+        if (row !== undefined && row.state !== 'failed' && row.state !== 'delivered') this.#kick(row)
+      } else if (e.type === 'message-state' && e.message.deleted === true) {
+        this.#background(this.#forget(this.#store.byMessage(e.message.id).filter((r) => r.contactId === e.message.contactId)))
+      } else if (e.type === 'message-removed') {
+        this.#background(this.#forget(this.#store.byMessage(e.id).filter((r) => r.contactId === e.contactId)))
+      } else if (e.type === 'contact-removed') {
+        this.#background(this.#forget(this.#store.list(e.contactId)))
       }
     })
+    this.#background(this.#forget(this.#store.orphans()))
+    for (const row of this.#store.deliveredOut()) this.#dropSent(row)
     for (const row of this.#store.unfinished()) this.#kick(row)
+  }
+
+  /** Delivered: the sender's encrypted copy has done its work (the sent file stays where the user had it). Images the
+   * UI previews are kept, like received ones, so the sender still sees its photo; they go when the message does. */
+  #dropSent (row: TransferRow): void {
+    if (!PREVIEW_TYPES.has(row.file.type)) this.#background(rm(this.#chunkPath(row), { force: true }))
+  }
+
+  #background (work: Promise<void>): void {
+    work.catch((err: unknown) => { this.#log.warn('file-forget-failed', { error: err instanceof Error ? err.name : typeof err }) })
+  }
+
+  /**
+   * A deleted message's file goes with it: its transfer stops, its row and its chunk file go, and nothing serves it
+   * again (the content route answers 404). The row goes first, so a direct stream that comes later finds nothing.
+   */
+  async #forget (rows: TransferRow[]): Promise<void> {
+    // Synchronous up to the first await: a run kicked right after sees the row gone.
+    for (const row of rows) {
+      this.#gone.add(row.messageId)
+      this.#store.remove(row)
+      this.#wakers.get(`${row.direction}/${row.contactId}/${row.messageId}`)?.()
+    }
+    for (const row of rows) await rm(this.#chunkPath(row), { force: true })
+    for (const row of rows) {
+      const key = `${row.direction}/${row.contactId}/${row.messageId}`
+      await this.#running.get(key)?.catch(() => {})
+      if (row.direction === 'in') {
+        const inc = this.#incoming.get(hex(row.file.blobId))
+        this.#incoming.delete(hex(row.file.blobId))
+        await inc?.then(async (i) => { i.finished = true; await i.lock; await i.fh.close() }, () => {})
+      }
+      // A run that was writing when the row went may have recreated it.
+      await rm(this.#chunkPath(row), { force: true })
+    }
   }
 
   async stop (): Promise<void> {
@@ -206,7 +253,14 @@ export class FileTransfers implements FilesPort {
     }
     const name = fitUtf8(asName ?? basename(path), MAX_FILE_NAME_BYTES)
     const file = await this.#seal(path, size, name, guessType(name).slice(0, MAX_FILE_TYPE_BYTES), contact.theirRelays.slice(0, MAX_RELAYS))
-    const message = await this.#o.core.send(contactId, text, { file })
+    let message: MessageView
+    try {
+      message = await this.#o.core.send(contactId, text, { file })
+    } catch (err) {
+      // Refused (a blocked contact, a stopped messenger): the sealed chunks are of no use.
+      await rm(this.#chunkPath({ direction: 'out', file }), { force: true })
+      throw err
+    }
     const row: TransferRow = { contactId, messageId: message.id, direction: 'out', file, state: 'queued', path: undefined, done: 0, failure: undefined, relayCounts: {}, createdAt: this.#now() }
     this.#store.insert(row, this.#now())
     this.#changed(row, true)
@@ -229,44 +283,93 @@ export class FileTransfers implements FilesPort {
   }
 
   async save (messageId: string, outPath: string): Promise<FileView> {
-    const { row, bytes } = await this.#decrypt(messageId)
+    const row = this.#held(messageId)
     const tmp = `${outPath}.0m1-partial`
+    let out: FileHandle
     try {
-      const fh = await open(tmp, 'w', 0o600)
-      try { await fh.write(bytes); await fh.sync() } finally { await fh.close() }
+      // Exclusive: a file or symlink planted at the partial name is refused, never followed or overwritten.
+      out = await open(tmp, 'wx', 0o600)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+        throw new MessengerError('FILE_UNREADABLE', `${tmp} is in the way (a file or link of that name exists); remove it and save again.`, { cause: err })
+      }
+      throw new MessengerError('FILE_UNREADABLE', 'The file could not be written there; check the path and permissions.', { cause: err })
+    }
+    try {
+      try {
+        // Chunk by chunk: at most one chunk of plaintext in memory, whatever the file's size.
+        await this.#eachPlainChunk(row, async (plain) => { await out.write(plain) })
+        await out.sync()
+      } finally { await out.close() }
       await rename(tmp, outPath)
     } catch (err) {
       await rm(tmp, { force: true })
+      if (MessengerError.is(err) || E2eeError.is(err)) throw err
       throw new MessengerError('FILE_UNREADABLE', 'The file could not be written there; check the path and permissions.', { cause: err })
     }
     return this.#view(row)
   }
 
   async read (messageId: string): Promise<{ file: FileView, bytes: Buffer }> {
-    const { row, bytes } = await this.#decrypt(messageId)
+    const row = this.#held(messageId)
+    // The preview's bytes (at most the file limit): the API answers with one buffer.
+    const bytes = Buffer.alloc(row.file.size)
+    let at = 0
+    await this.#eachPlainChunk(row, (plain) => { plain.copy(bytes, at); at += plain.length })
     return { file: this.#view(row), bytes }
   }
 
-  /** The plaintext of a complete file, checked against its hash again (the chunks at rest could have been altered). */
-  async #decrypt (messageId: string): Promise<{ row: TransferRow, bytes: Buffer }> {
+  /** The row of a complete file this device still holds, or why not. */
+  #held (messageId: string): TransferRow {
     const row = this.#row(messageId)
     if (row === undefined) throw new MessengerError('UNKNOWN_FILE', 'No file in that message.')
     if (row.direction === 'in' && row.state !== 'delivered') throw new MessengerError('FILE_NOT_READY', 'That file has not been received completely yet.')
+    return row
+  }
+
+  /** The plaintext as a stream of chunks (the API's /content): one chunk in memory at a time. The hash is checked at
+   * the end: a stored file altered since it was verified ends the stream with an error (the response is cut short). */
+  async stream (messageId: string): Promise<{ file: FileView, body: Readable }> {
+    const row = this.#held(messageId)
+    // Checked now, so a missing file is a 404 before any header; opened by the stream's first read (a stream
+    // destroyed unread then holds nothing open).
+    await (await this.#openChunks(row)).close()
+    return { file: this.#view(row), body: Readable.from(this.#plainChunks(row)) }
+  }
+
+  async #openChunks (row: TransferRow): Promise<FileHandle> {
+    try {
+      return await open(this.#chunkPath(row), 'r')
+    } catch (err) {
+      // The sender's encrypted copy goes once the contact has the file; the original stays where it was sent from.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new MessengerError('UNKNOWN_FILE', 'This device no longer keeps that file (a sent file is kept only until it is delivered).', { cause: err })
+      throw err
+    }
+  }
+
+  /** Decrypts a file's chunks in order, then checks the whole against its hash again (the chunks at rest could have
+   * been altered): a consumer writing as it goes must discard its output when this throws. */
+  async * #plainChunks (row: TransferRow): AsyncGenerator<Buffer> {
     const f = row.file
-    const fh = await open(this.#chunkPath(row), 'r')
+    const fh = await this.#openChunks(row)
     try {
       const opener = new FileOpener(f.key, f.header, f.chunks)
-      const out = Buffer.alloc(f.size)
+      const hash = createHash('sha256')
       const buf = Buffer.alloc(FILE_CIPHER_CHUNK_BYTES)
       for (let i = 0; i < f.chunks; i++) {
         await readFull(fh, buf, i * FILE_CIPHER_CHUNK_BYTES)
-        opener.open(buf).copy(out, i * FILE_CHUNK_BYTES, 0, plainLength(f, i))
+        const plain = opener.open(buf).subarray(0, plainLength(f, i))
+        hash.update(plain)
+        yield plain
       }
-      if (!timingSafeEqual(createHash('sha256').update(out).digest(), f.sha256)) throw new E2eeError('BAD_CHUNK', 'The stored file does not match its hash.')
-      return { row, bytes: out }
+      if (!timingSafeEqual(hash.digest(), f.sha256)) throw new E2eeError('BAD_CHUNK', 'The stored file does not match its hash.')
     } finally {
       await fh.close()
     }
+  }
+
+  async #eachPlainChunk (row: TransferRow, use: (plain: Buffer) => Promise<void> | void): Promise<void> {
+    for await (const plain of this.#plainChunks(row)) await use(plain)
   }
 
   // ---- sending -----------------------------------------------------------------------------------
@@ -332,7 +435,9 @@ export class FileTransfers implements FilesPort {
     })
   }
 
-  async #readChunk (fh: FileHandle, i: number): Promise<Uint8Array> {
+  async #readChunk (fh: FileHandle, i: number, messageId: string): Promise<Uint8Array> {
+    // Deleted mid-transfer: the upload stops here (putFrom fails and the run ends).
+    if (this.#gone.has(messageId)) throw new NetError('NOT_FOUND', 'That file was deleted.')
     const buf = Buffer.alloc(FILE_CIPHER_CHUNK_BYTES)
     await readFull(fh, buf, i * FILE_CIPHER_CHUNK_BYTES)
     return buf
@@ -343,7 +448,7 @@ export class FileTransfers implements FilesPort {
     const stats = this.#statsOf(row.messageId)
     try {
       let delay = FILE_RETRY_MIN_MS
-      while (!this.#stopped && row.state !== 'delivered' && row.state !== 'failed') {
+      while (!this.#stopped && !this.#gone.has(row.messageId) && row.state !== 'delivered' && row.state !== 'failed') {
         if (row.state === 'on-relay' && this.#copies(row) >= this.#wanted(row)) { await this.#watchFetched(row); return }
         // 1. Straight to the contact, when a direct connection is (or soon is) open.
         if (row.state !== 'on-relay' && await this.#tryDirect(row, fh, stats)) return
@@ -418,7 +523,7 @@ export class FileTransfers implements FilesPort {
         const from = await ch.status(refOf(row.file))
         this.#set(row, { state: 'uploading', path: 'direct', done: Math.max(row.done, from), failure: undefined })
         this.#startRun(row)
-        await ch.putFrom(refOf(row.file), row.file.chunks, from, async (i) => { stats.sentDirect++; return await this.#readChunk(fh, i) }, (n) => {
+        await ch.putFrom(refOf(row.file), row.file.chunks, from, async (i) => { stats.sentDirect++; return await this.#readChunk(fh, i, row.messageId) }, (n) => {
           if (n > row.done) { row.done = n; this.#progress(row) }
         })
         this.#set(row, { state: 'delivered', path: 'direct', done: row.file.chunks })
@@ -460,7 +565,7 @@ export class FileTransfers implements FilesPort {
           }
           if (row.state !== 'on-relay') this.#set(row, { state: 'uploading', path: 'relay' })
           this.#startRun(row)
-          await ch.putFrom(refOf(f), f.chunks, from, async (i) => { stats.sentRelay++; return await this.#readChunk(fh, i) }, (n) => {
+          await ch.putFrom(refOf(f), f.chunks, from, async (i) => { stats.sentRelay++; return await this.#readChunk(fh, i, row.messageId) }, (n) => {
             row.relayCounts[relay] = n
             progressed = true
             this.#progress(row)
@@ -483,7 +588,13 @@ export class FileTransfers implements FilesPort {
 
   /** Called inside the commit that stores an incoming file message (src/messenger/messenger.ts #record). */
   announced (contactId: string, messageId: string, file: FileDescriptor, now: number): void {
-    this.#store.insert({ contactId, messageId, direction: 'in', file, state: 'queued', path: undefined, done: 0, failure: undefined, relayCounts: {}, createdAt: now }, now)
+    // This device's own limit, not only the wire's: a file over it is never fetched (nor accepted on a direct stream).
+    const tooLarge = file.size > this.maxBytes
+    this.#store.insert({
+      contactId, messageId, direction: 'in', file, state: tooLarge ? 'failed' : 'queued', path: undefined, done: 0,
+      failure: tooLarge ? `The file is too large: over this device's limit of ${mb(this.maxBytes)} MB; it was not downloaded.` : undefined,
+      relayCounts: {}, createdAt: now
+    }, now)
   }
 
   #openIncoming (row: TransferRow): Promise<Incoming> {
@@ -537,6 +648,7 @@ export class FileTransfers implements FilesPort {
   async #append (inc: Incoming, index: number, cipher: Uint8Array): Promise<void> {
     const run = inc.lock.then(async () => {
       const row = inc.row
+      if (this.#gone.has(row.messageId) || inc.finished) throw new NetError('NOT_FOUND', 'That file was deleted.')
       if (index < row.done) return
       if (index > row.done) throw new NetError('REFUSED', `Send chunk ${row.done} next.`, { reason: 'OUT_OF_ORDER' })
       const plain = inc.opener.open(cipher)
@@ -579,7 +691,7 @@ export class FileTransfers implements FilesPort {
     if (row.done === row.file.chunks) { if (!inc.finished) await inc.lock.then(async () => { if (!inc.finished) await this.#complete(inc) }); return }
     let delay = FILE_RETRY_MIN_MS
     const badAt = new Map<string, number>()
-    while (!this.#stopped && !inc.finished) {
+    while (!this.#stopped && !inc.finished && !this.#gone.has(row.messageId)) {
       if (inc.direct > 0) { await this.#sleep(row, FILE_RETRY_MAX_MS); continue }
       let progressed = false
       const net = this.#o.net()
@@ -591,7 +703,7 @@ export class FileTransfers implements FilesPort {
         try {
           await net.withBlobStore(relay, 'fetch', async (ch) => {
             const ahead = new Map<number, Promise<Uint8Array>>()
-            while (!inc.finished && inc.direct === 0 && !this.#stopped) {
+            while (!inc.finished && inc.direct === 0 && !this.#stopped && !this.#gone.has(row.messageId)) {
               const i = row.done
               for (let j = i; j < Math.min(row.file.chunks, i + DOWNLOAD_PREFETCH); j++) {
                 if (!ahead.has(j)) { const g = ch.get(refOf(row.file), j); g.catch(() => {}); ahead.set(j, g) }
@@ -663,7 +775,7 @@ export class FileTransfers implements FilesPort {
           return
         }
         const row = inc?.row ?? this.#store.byBlob(f.blobId, 'in')
-        if (row === undefined || !timingSafeEqual(row.file.blobId, f.blobId) || !timingSafeEqual(row.file.capability, f.capability) || f.type === 'get' || f.type === 'delete') {
+        if (row === undefined || row.state === 'failed' || this.#gone.has(row.messageId) || !timingSafeEqual(row.file.blobId, f.blobId) || !timingSafeEqual(row.file.capability, f.capability) || f.type === 'get' || f.type === 'delete') {
           answer(Promise.resolve(notFound(f.reqId)))
           continue
         }
@@ -709,6 +821,7 @@ export class FileTransfers implements FilesPort {
     if ('done' in patch && patch.done !== undefined) row.done = patch.done
     if ('failure' in patch) row.failure = patch.failure
     this.#changed(row, true)
+    if (row.direction === 'out' && patch.state === 'delivered') this.#dropSent(row)
   }
 
   #progress (row: TransferRow): void {
@@ -720,7 +833,7 @@ export class FileTransfers implements FilesPort {
     const now = this.#now()
     if (!force && run !== undefined && now - run.lastEvent < PROGRESS_EVENT_MS) return
     if (run !== undefined) run.lastEvent = now
-    if (this.#stopped) return
+    if (this.#stopped || this.#gone.has(row.messageId)) return
     this.#store.update(row, now)
     this.#o.core.publish({ type: 'file', file: this.#view(row) })
   }

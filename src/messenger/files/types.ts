@@ -1,4 +1,5 @@
 // What the UI, API and CLI see of a file transfer (issue 12).
+import type { Readable } from 'node:stream'
 import type { MessageView } from '../types.ts'
 
 /** queued: waiting for a path; uploading: chunks going to the contact (direct) or to relays; on-relay: parked on the
@@ -43,7 +44,9 @@ export interface FilesPort {
   get: (messageId: string) => FileView | undefined
   /** Decrypts a complete file to `outPath` (verifying its hash again). */
   save: (messageId: string, outPath: string) => Promise<FileView>
-  /** The decrypted bytes of a complete file (the UI's preview), at most the file limit. */
+  /** The decrypted bytes of a complete file, at most the file limit. */
   read: (messageId: string) => Promise<{ file: FileView, bytes: Buffer }>
+  /** The same as a stream of chunks (the UI's preview and save through the API): one chunk in memory at a time. */
+  stream: (messageId: string) => Promise<{ file: FileView, body: Readable }>
   readonly maxBytes: number
 }

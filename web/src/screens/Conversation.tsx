@@ -110,8 +110,11 @@ export function Conversation ({ api, contact, messages, disabledReason, onBack, 
               {m.gapBefore !== undefined && m.gapBefore > 0 && <p className='gap'>{m.gapBefore} message(s) missing here</p>}
               {(() => {
                 const f = files.get(m.id)
-                const bubble = <MessageBubble m={m} actions={<MessageActions api={api} m={m} onReply={setReplyTo} onError={onError} />} />
-                return f === undefined ? bubble : <>{m.text !== '' && bubble}<FileAttachment api={api} file={f} onError={onError} /></>
+                const actions = <MessageActions api={api} m={m} onReply={setReplyTo} onError={onError} />
+                const bubble = <MessageBubble m={m} actions={actions} />
+                // A deleted message shows as deleted, its file gone; a file without a caption carries the actions itself.
+                if (f === undefined || m.deleted === true) return bubble
+                return <>{m.text !== '' && bubble}<FileAttachment api={api} file={f} onError={onError} {...(m.text === '' ? { actions } : {})} /></>
               })()}
             </div>
           )

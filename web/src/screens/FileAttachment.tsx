@@ -25,11 +25,13 @@ export function fileStateLabel (f: FileView): string {
 }
 
 /** The bytes are on this device: always for a file I sent, once verified for one I received. */
+/** The node serves a received file once complete, and a sent one until delivered (its encrypted copy then goes,
+ * except for previewable images, kept so the sender still sees its photo). */
 function available (f: FileView): boolean {
-  return f.direction === 'out' || f.state === 'delivered'
+  return f.direction === 'in' ? f.state === 'delivered' : PREVIEW.has(f.type) || f.state !== 'delivered'
 }
 
-export function FileAttachment ({ api, file, onError }: { api: Api, file: FileView, onError: (e: unknown) => void }): React.JSX.Element {
+export function FileAttachment ({ api, file, onError, actions }: { api: Api, file: FileView, onError: (e: unknown) => void, actions?: React.ReactNode }): React.JSX.Element {
   const [url, setUrl] = useState<string>()
   const image = PREVIEW.has(file.type)
   const ready = available(file)
@@ -72,6 +74,7 @@ export function FileAttachment ({ api, file, onError }: { api: Api, file: FileVi
       )}
       <div className={file.state === 'failed' ? 'file-state error' : 'file-state muted'} data-testid='file-state'>{fileStateLabel(file)}</div>
       {ready && !image && <button type='button' data-testid='file-save' onClick={() => { void save() }}>Save</button>}
+      {actions !== undefined && <div className='meta'>{actions}</div>}
     </div>
   )
 }

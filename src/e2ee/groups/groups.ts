@@ -251,6 +251,12 @@ async function takeChanges (ctx: DeviceContext, g: Loaded, raw: readonly Uint8Ar
   if (accepted.length > 0) {
     const now = ctx.now()
     for (const c of accepted) ctx.stores.defer(() => { book.repo.addChange(g.row.id, changeHash(c.bytes), c.bytes, now) })
+    // An ask is answered once the account is in (by anyone's add) and void once it is out: a reply held back
+    // (two admins asked, or one asked twice) must not add a member after its removal.
+    for (const a of [...added, ...removed]) {
+      const key = `${g.row.id}:${a}`
+      if (book.asked.delete(key)) ctx.stores.defer(() => { book.repo.unask(key) })
+    }
     if (member) for (const a of state.members.keys()) if (a !== me) await meet(ctx, g.row.id, state, a)
     // In memory at once (see addRow): the next envelope of this batch builds on this state.
     g.row = { ...g.row, name: state.name, joined, distributionId }

@@ -146,7 +146,7 @@ export class FileTransfers implements FilesPort {
         const row = this.#store.get(e.message.contactId, e.message.id, 'in')
         if (row !== undefined && row.state !== 'failed' && row.state !== 'delivered') this.#kick(row)
       } else if (e.type === 'message-state' && e.message.deleted === true) {
-        this.#background(this.#forget(this.#store.byMessage(e.message.id).filter((r) => r.contactId === e.message.contactId)))
+        this.#background(this.#forget(this.#store.byMessage(e.message.id).filter((r) => r.contactId === e.message.contactId && r.direction === e.message.direction)))
       } else if (e.type === 'message-removed') {
         this.#background(this.#forget(this.#store.byMessage(e.id).filter((r) => r.contactId === e.contactId)))
       } else if (e.type === 'contact-removed') {
@@ -190,6 +190,13 @@ export class FileTransfers implements FilesPort {
       }
       // A run that was writing when the row went may have recreated it.
       await rm(this.#chunkPath(row), { force: true })
+      // My parked copies need not wait for the relays' expiry (best effort, as after a fetch).
+      const net = this.#o.net()
+      if (row.direction === 'out' && net !== undefined) {
+        for (const relay of row.file.relays.filter((r) => (row.relayCounts[r] ?? 0) > 0)) {
+          net.withBlobStore(relay, 'send', async (ch) => { await ch.delete(refOf(row.file)) }).catch(() => {})
+        }
+      }
     }
   }
 
@@ -475,13 +482,14 @@ export class FileTransfers implements FilesPort {
     const off = this.#o.core.subscribe((e) => { if (e.type === 'message-state' && e.message.id === row.messageId) this.#wakers.get(key)?.() })
     try {
       let delay = FETCHED_CHECK_MIN_MS
-      while (!this.#stopped) {
+      // A deleted message's transfer (#forget) ends here too: its cleanup waits for this run.
+      while (!this.#stopped && !this.#gone.has(row.messageId)) {
         await this.#sleep(row, delay)
         delay = Math.min(FETCHED_CHECK_MAX_MS, delay * 2)
         const net = this.#o.net()
-        // stop() may have run during the sleep (the compiler narrows #stopped as if not).
+        // stop() or a delete may have come during the sleep (the compiler narrows #stopped as if not).
         // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
-        if (net === undefined || this.#stopped) continue
+        if (net === undefined || this.#stopped || this.#gone.has(row.messageId)) continue
         const holders = row.file.relays.filter((r) => row.relayCounts[r] === row.file.chunks)
         let gone = 0
         for (const relay of holders) {

@@ -11,6 +11,8 @@ import { startRelay, type RelayHandle } from '../../src/relay/service.ts'
 import type { RelayKeeperView } from '../../src/messenger/relay-keeper.ts'
 import { introduce, person, tempDir, waitMessages, type Person } from '../helpers/testnet.ts'
 import { waitFor } from '../helpers/wait.ts'
+import { BACKOFF_MAX_MS } from '../../src/messenger/backoff.ts'
+import { MAILBOX_REFETCH_MS } from '../../src/messenger/messenger.ts'
 
 const TIMING = { intervalMs: 400, failAfterMs: 1_500, dropAfterMs: 1_000, firstCheckMs: 100 }
 
@@ -23,7 +25,7 @@ const keeperOf = (p: Person): RelayKeeperView => {
 }
 const relaysOf = async (p: Person): Promise<string[]> => [...(await p.m().status()).settings.relays]
 
-test('devices keep two diverse relays found in the DHT, replace dead ones, and nothing sent meanwhile is lost', { timeout: 120_000 }, async (t) => {
+test('devices keep two diverse relays found in the DHT, replace dead ones, and nothing sent meanwhile is lost', { timeout: 240_000 }, async (t) => {
   const relays: R[] = []
   const operators = ['op-a', 'op-a', 'op-b', 'op-b', 'op-c', 'op-c']
   for (let i = 0; i < 7; i++) {
@@ -98,7 +100,9 @@ test('devices keep two diverse relays found in the DHT, replace dead ones, and n
   assert.ok(!fresh.some((a) => peerIdOf(a) === hidden.handle.peerId), 'the --no-advertise relay is never a replacement')
   assert.notEqual(opOf(fresh[0] as string), opOf(fresh[1] as string))
 
-  const got = await waitMessages(bob, ab.bToA, 2, 'the message sent meanwhile arrives', 45_000)
+  // Alice's deposits to the dead relays failed and backed off (at most BACKOFF_MAX_MS); bob's new card kicks her
+  // outbox, and bob's sessions on the new relays fetch at the latest on the next refetch (MAILBOX_REFETCH_MS).
+  const got = await waitMessages(bob, ab.bToA, 2, 'the message sent meanwhile arrives', BACKOFF_MAX_MS + MAILBOX_REFETCH_MS + 30_000)
   console.log(`message sent at the kill delivered ${Date.now() - t0} ms after it`)
   const copies = got.filter((m) => m.id === sent.id)
   assert.equal(copies.length, 1, 'delivered exactly once')

@@ -103,7 +103,7 @@ async function run (ctx: BenchContext): Promise<RowInput[]> {
   for (let i = 0; i < ctx.n(10, 3) && !ctx.signal.aborted; i++) {
     const d = await identity(ctx, pick)
     const s0 = nowMs()
-    const r = await discoverRelays(d, { signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(30_000)]), now: Date.now })
+    const r = await discoverRelays(d, { signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(30_000)]), now: Date.now, allowPrivate: true })
     disc.push(nowMs() - s0)
     found.push(r.relays.length)
     await d.stop()

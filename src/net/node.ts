@@ -295,7 +295,8 @@ export async function createDeviceNode (o: DeviceNodeOptions): Promise<DeviceNod
         // Any known peer that is a DHT server (a contact's relay, a bootstrap peer) is a way in.
         await Promise.allSettled(d.bootstrap.map(async (a) => { await n.dial(multiaddr(a), { signal }) }))
         await waitForRoutingTable(n, signal)
-        return await discoverRelays(n, { signal, now: Date.now })
+        // Private addresses in records are kept only for a device that is itself on a private network.
+        return await discoverRelays(n, { signal, now: Date.now, allowPrivate: lan || anyPrivate(d.bootstrap) })
       })
     },
     async probeRelay (addresses, p = {}) {

@@ -17,7 +17,7 @@ import {
 } from '../wire/relay-record.ts'
 import { WireError } from '../wire/errors.ts'
 import { NetError } from './errors.ts'
-import { isCircuit, type NodeLibp2p } from './libp2p.ts'
+import { anyPrivate, isCircuit, type NodeLibp2p } from './libp2p.ts'
 
 export const RELAY_INFO_PROTOCOL = '/0m1/relay-info/1.0.0'
 /** The DHT provider key every advertising relay provides: a CID of this fixed string (raw codec, sha2-256). */
@@ -54,7 +54,7 @@ export interface RelayInfo {
 }
 
 /** Why a record was ignored (counted, never logged with the record's contents). */
-export type RecordRejection = 'malformed' | 'oversized' | 'signature' | 'wrong-peer' | 'foreign-address' | 'future'
+export type RecordRejection = 'malformed' | 'oversized' | 'signature' | 'wrong-peer' | 'foreign-address' | 'future' | 'private-only'
 
 export class RelayRecordError extends NetError {
   readonly rejection: RecordRejection
@@ -140,12 +140,23 @@ export async function startRelayAdvertising (node: NodeLibp2p, o: AdvertiseOptio
 
 // ---- device side -----------------------------------------------------------------------------------
 
+/** Whether private, loopback and reserved addresses in a record are kept (see verifyRelayRecord). */
+export interface RecordScope {
+  /**
+   * False on the internet: an advertised relay that names LAN, loopback or reserved addresses would have devices
+   * probe their own networks (a scan by proxy), so those addresses are dropped. True when the device itself is on
+   * a private network (its relays or bootstrap peers are private: a LAN deployment, the tests on loopback).
+   */
+  readonly allowPrivate: boolean
+}
+
 /**
  * Decodes and checks a record fetched from `expectedPeer`: bounded decode, the relay's signature over the
  * documented bytes, the record names that peer, and each address is a plain (non-circuit) multiaddr of that
- * peer. Throws RelayRecordError (with the rejection to count).
+ * peer. Unless `scope.allowPrivate`, private addresses are dropped, and a record left with none is refused
+ * ('private-only'). Throws RelayRecordError (with the rejection to count).
  */
-export async function verifyRelayRecord (bytes: Uint8Array, expectedPeer: string, now: number): Promise<RelayInfo> {
+export async function verifyRelayRecord (bytes: Uint8Array, expectedPeer: string, now: number, scope: RecordScope): Promise<RelayInfo> {
   let decoded
   try {
     decoded = decodeRelayRecord(bytes)
@@ -170,8 +181,10 @@ export async function verifyRelayRecord (bytes: Uint8Array, expectedPeer: string
     try { ma = multiaddr(a) } catch (err) { throw new RelayRecordError('malformed', 'A relay record address does not parse.', err) }
     const p2p = ma.getComponents().filter((c) => c.name === 'p2p').map((c) => c.value)
     if (isCircuit(ma) || p2p.some((id) => id !== expectedPeer)) throw new RelayRecordError('foreign-address', 'A relay record address is not the relay\'s own.')
+    if (!scope.allowPrivate && anyPrivate([a])) continue
     addresses.push(p2p.length > 0 ? ma.toString() : `${ma.toString()}/p2p/${expectedPeer}`)
   }
+  if (addresses.length === 0) throw new RelayRecordError('private-only', 'The relay record names only private or reserved addresses.')
   return {
     peerId: expectedPeer,
     addresses,
@@ -215,7 +228,7 @@ export interface Discovered {
 }
 
 /** Finds providers of the relay key through `node`'s DHT and fetches each one's record. */
-export async function discoverRelays (node: NodeLibp2p, o: { signal: AbortSignal, max?: number, now: () => number }): Promise<Discovered> {
+export async function discoverRelays (node: NodeLibp2p, o: RecordScope & { signal: AbortSignal, max?: number, now: () => number }): Promise<Discovered> {
   const max = o.max ?? MAX_DISCOVERED_PROVIDERS
   const providers = new Map<string, Multiaddr[]>()
   try {
@@ -236,7 +249,7 @@ export async function discoverRelays (node: NodeLibp2p, o: { signal: AbortSignal
     const signal = AbortSignal.any([o.signal, AbortSignal.timeout(RELAY_PROBE_STEP_MS)])
     try {
       const bytes = await fetchRelayRecordBytes(node, id, addrs, signal)
-      relays.push(await verifyRelayRecord(bytes, id, o.now()))
+      relays.push(await verifyRelayRecord(bytes, id, o.now(), o))
     } catch (err) {
       if (err instanceof RelayRecordError) rejected[err.rejection] = (rejected[err.rejection] ?? 0) + 1
       else unreachable++

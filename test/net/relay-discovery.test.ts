@@ -44,7 +44,11 @@ async function liar (t: TestContext, bootstrap: string, answer: (node: NodeLibp2
   await node.dial(multiaddr(bootstrap))
   await waitFor(async () => {
     let n = 0
-    for await (const ev of node.services.dht.provide(relayProviderCid(), { signal: AbortSignal.timeout(5_000) })) if (ev.name === 'PEER_RESPONSE') n++
+    try {
+      for await (const ev of node.services.dht.provide(relayProviderCid(), { signal: AbortSignal.timeout(5_000) })) if (ev.name === 'PEER_RESPONSE') n++
+    } catch {
+      // A walk cut short (a loaded machine) counts what it reached; the next attempt goes on.
+    }
     return n > 0
   }, 'liar provides the relay key')
   return node

@@ -33,8 +33,11 @@ test('relay record vector: signing is byte-equal (Ed25519 is deterministic), dec
   const spki = Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), raw])
   const pub = createPublicKey({ key: spki, format: 'der', type: 'spki' })
   assert.ok(verify(null, Buffer.concat([Buffer.from(RELAY_RECORD_CONTEXT), body]), pub, Buffer.from(record.signature)))
-  const info = await verifyRelayRecord(unhex(v.bytes), v.peerId, NOW)
+  const info = await verifyRelayRecord(unhex(v.bytes), v.peerId, NOW, { allowPrivate: true })
   assert.deepEqual(info.addresses, [`/ip4/203.0.113.7/tcp/4001/p2p/${v.peerId}`, `/dns4/relay.example.org/tcp/443/wss/p2p/${v.peerId}`])
+  // On the internet, the documentation range (reserved, never routed) is dropped and the DNS name kept.
+  const strict = await verifyRelayRecord(unhex(v.bytes), v.peerId, NOW, { allowPrivate: false })
+  assert.deepEqual(strict.addresses, [`/dns4/relay.example.org/tcp/443/wss/p2p/${v.peerId}`])
 })
 
 test('relay records: every length is bounded and each refusal is typed', async () => {
@@ -53,7 +56,7 @@ test('relay records: every length is bounded and each refusal is typed', async (
 test('forged, altered, foreign and misattributed records are refused with the reason to count', async () => {
   const good = unhex(v.bytes)
   const rejection = async (bytes: Uint8Array, peer = v.peerId, now = NOW): Promise<string> => {
-    try { await verifyRelayRecord(bytes, peer, now); return 'accepted' } catch (err) { assert.ok(err instanceof RelayRecordError); return err.rejection }
+    try { await verifyRelayRecord(bytes, peer, now, { allowPrivate: true }); return 'accepted' } catch (err) { assert.ok(err instanceof RelayRecordError); return err.rejection }
   }
   assert.equal(await rejection(good), 'accepted')
   const flipped = Uint8Array.from(good)
@@ -70,6 +73,17 @@ test('forged, altered, foreign and misattributed records are refused with the re
   assert.equal(await rejection(await sign({ addresses: [`/ip4/198.51.100.1/tcp/4001/p2p/${someoneElse}/p2p-circuit`] })), 'foreign-address')
   assert.equal(await rejection(await sign({ addresses: ['not a multiaddr'] })), 'malformed')
   assert.equal(await rejection(await sign({ issuedAt: NOW + 3600_000 })), 'future')
+})
+
+test('private, loopback and reserved addresses in a record are dropped unless the device is on a private network', async () => {
+  const key = await generateKeyPairFromSeed('Ed25519', unhex(v.seed))
+  const sign = async (addresses: string[]): Promise<Uint8Array> => await signRelayRecord(key, { ...v.record, peerId: unhex(v.record.peerId), addresses })
+  const lanOnly = await sign(['/ip4/127.0.0.1/tcp/4001', '/ip4/10.0.0.5/tcp/4001', '/ip4/192.168.1.2/tcp/4001/ws', '/ip6/::1/tcp/4001', '/ip6/fe80::1/tcp/4001'])
+  await assert.rejects(verifyRelayRecord(lanOnly, v.peerId, NOW, { allowPrivate: false }), (e) => e instanceof RelayRecordError && e.rejection === 'private-only')
+  assert.equal((await verifyRelayRecord(lanOnly, v.peerId, NOW, { allowPrivate: true })).addresses.length, 5)
+  const mixed = await sign(['/ip4/10.0.0.5/tcp/4001', '/ip4/1.2.3.4/tcp/4001', '/ip4/172.16.9.9/tcp/443/ws', '/ip4/1.2.3.4/tcp/443/ws'])
+  assert.deepEqual((await verifyRelayRecord(mixed, v.peerId, NOW, { allowPrivate: false })).addresses,
+    [`/ip4/1.2.3.4/tcp/4001/p2p/${v.peerId}`, `/ip4/1.2.3.4/tcp/443/ws/p2p/${v.peerId}`])
 })
 
 test('selection: a new /16 first, then a new operator, then the lowest round trip; never the same peer twice', () => {

@@ -43,13 +43,14 @@ async function run (ctx: BenchContext): Promise<RowInput[]> {
   const addrs = (await Promise.all(kids.map(async (k) => (await k.next<{ addrs: string[] }>('started', 300_000)).addrs)))
   const all = addrs.flat()
   ctx.progress(`  ${all.length} DHT nodes started in ${CHILDREN} processes (${((nowMs() - t0) / 1000).toFixed(1)} s)`)
-  // Bootstrap by the protocol: each node dials up to 3 earlier nodes (node 0 dials node 1); nothing else is given.
+  // Bootstrap by the protocol: each node dials up to 3 random earlier nodes (node 0 dials node 1); nothing else
+  // is given. No node is everyone's seed: 300 nodes dialling node 0 made it the bottleneck of the whole set-up.
   let g = 0
   kids.forEach((k, c) => {
     const seeds = (addrs[c] ?? []).map(() => {
       const i = g++
       if (i === 0) return [all[1] as string]
-      return [...new Set([0, Math.floor(Math.random() * i), Math.floor(Math.random() * i)])].map((j) => all[j] as string)
+      return [...new Set([Math.floor(Math.random() * i), Math.floor(Math.random() * i), Math.floor(Math.random() * i)])].map((j) => all[j] as string)
     })
     k.send({ type: 'join', seeds })
   })
@@ -137,4 +138,4 @@ async function withRecord (ctx: BenchContext): Promise<RowInput[]> {
   return rows
 }
 
-export const dhtGrown: Benchmark = { name: 'dht.grown', timeoutMs: 900_000, quickTimeoutMs: 300_000, rows: ROWS, run: withRecord }
+export const dhtGrown: Benchmark = { name: 'dht.grown', timeoutMs: 1_800_000, quickTimeoutMs: 300_000, rows: ROWS, run: withRecord }

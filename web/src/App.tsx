@@ -76,6 +76,8 @@ export function App ({ address }: { address: TokenFromAddress }): React.JSX.Elem
   }, [])
   // Issue 11: the group chats (listed in the chat list, opened in the main area).
   const groups = useGroups(api !== undefined && hostState === 'ready' ? api : undefined, fail)
+  const groupsEvent = useRef(groups.onEvent)
+  groupsEvent.current = groups.onEvent
 
   /** Fetches everything shown again: state, status, contacts and the open conversation. */
   const refresh = useCallback(async () => {
@@ -100,6 +102,7 @@ export function App ({ address }: { address: TokenFromAddress }): React.JSX.Elem
   useEffect(() => { void refresh() }, [refresh])
 
   const onEvent = useCallback((e: ApiEvent) => {
+    groupsEvent.current(e)
     switch (e.type) {
       case 'host-state':
         // Sent at every (re)connection of the socket too: events sent while it was down are lost, and

@@ -1,6 +1,6 @@
 // The groups shown by the app (issue 11): the list for the chat list, the open group's messages, kept current by
-// the node's events. It listens to the event socket itself (the app shell only shows what it holds) and fetches
-// everything again at each (re)connection, since events sent while the socket was down are lost.
+// the node's events, which the app shell hands to onEvent from its one event socket. Everything is fetched again
+// at each (re)connection (the 'host-state' event), since events sent while the socket was down are lost.
 // `void f()` in effects: every such f catches its own errors and shows them (onError).
 import { useCallback, useEffect, useRef, useState } from 'react'
 import type { Api, ApiEvent } from '../api.ts'
@@ -14,6 +14,8 @@ export interface Groups {
   setOpen: (id: string | undefined) => void
   /** A group as an action returned it (the node's event follows, with the same view). */
   put: (g: GroupView) => void
+  /** Every event of the app's event socket (one socket for the whole app). */
+  onEvent: (e: ApiEvent) => void
 }
 
 const GROUP_EVENTS = new Set<string>(['group', 'group-message', 'group-message-state'])
@@ -45,29 +47,31 @@ export function useGroups (api: Api | undefined, onError: (err: unknown) => void
   }, [api, onError])
 
   useEffect(() => { setMessages([]); if (open !== undefined) void loadMessages(open) }, [open, loadMessages])
-  useEffect(() => {
+  useEffect(() => { void load() }, [load])
+  const onEvent = useCallback((raw: ApiEvent) => {
     if (api === undefined) return
-    return api.events((raw: ApiEvent) => {
-      // Every event of the node comes here; only the group ones are read.
-      if (!GROUP_EVENTS.has(raw.type)) return
-      const e = raw as unknown as GroupEvent
-      if (e.type === 'group') setList((l) => upsertGroup(l, e.group))
-      else {
-        const m = e.message
-        // The list's preview follows each new message, mine too (the node sends no group event for my sends).
-        if (e.type === 'group-message') setList((l) => l.map((g) => g.id === m.groupId ? { ...g, lastMessage: { text: m.text, at: m.at, direction: m.direction } } : g))
-        if (m.groupId !== openRef.current) return
-        setMessages((l) => l.some((x) => sameMessage(x, m)) ? l.map((x) => sameMessage(x, m) ? m : x) : [...l, m])
-        // Read at once when it comes into the open group of a visible tab (a read receipt goes to its sender).
-        if (e.type === 'group-message' && m.direction === 'in' && document.visibilityState === 'visible') void api.call('POST', groupPath(m.groupId, '/read')).catch(onError)
-      }
-    }, (up) => {
-      if (!up) return
+    // Sent at every (re)connection of the socket: what changed while it was down is fetched again.
+    if (raw.type === 'host-state') {
+      if (raw.state !== 'ready') return
       void load()
       if (openRef.current !== undefined) void loadMessages(openRef.current)
-    })
+      return
+    }
+    // Every event of the node comes here; only the group ones are read.
+    if (!GROUP_EVENTS.has(raw.type)) return
+    const e = raw as unknown as GroupEvent
+    if (e.type === 'group') setList((l) => upsertGroup(l, e.group))
+    else {
+      const m = e.message
+      // The list's preview follows each new message, mine too (the node sends no group event for my sends).
+      if (e.type === 'group-message') setList((l) => l.map((g) => g.id === m.groupId ? { ...g, lastMessage: { text: m.text, at: m.at, direction: m.direction } } : g))
+      if (m.groupId !== openRef.current) return
+      setMessages((l) => l.some((x) => sameMessage(x, m)) ? l.map((x) => sameMessage(x, m) ? m : x) : [...l, m])
+      // Read at once when it comes into the open group of a visible tab (a read receipt goes to its sender).
+      if (e.type === 'group-message' && m.direction === 'in' && document.visibilityState === 'visible') void api.call('POST', groupPath(m.groupId, '/read')).catch(onError)
+    }
   }, [api, load, loadMessages, onError])
 
   const put = useCallback((g: GroupView) => { setList((l) => upsertGroup(l, g)) }, [])
-  return { list, open, messages, setOpen, put }
+  return { list, open, messages, setOpen, put, onEvent }
 }

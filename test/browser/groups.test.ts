@@ -11,7 +11,7 @@ import type { ContactView } from '../../src/messenger/types.ts'
 import type { GroupView } from '../../src/messenger/groups/types.ts'
 import { call } from '../helpers/http.ts'
 import { waitFor } from '../helpers/wait.ts'
-import { CHROMIUM, browserHarness, chromiumMissing, type Node } from '../helpers/browser.ts'
+import { CHROMIUM, browserHarness, chromiumMissing, horizontalOverflow, lowContrast, type Node } from '../helpers/browser.ts'
 
 /** A group change (an add waits for the new member's card) crosses a relay or a direct link: generous for a loaded CI box. */
 const GROUP_MS = 60_000
@@ -92,7 +92,8 @@ test('browser: new group from contacts, chat list, message to another member, pe
   assert.equal(await member(page, 'Bob').getAttribute('data-safety'), 'not verified')
   await page.getByRole('button', { name: 'Safety number with Bob' }).click()
   await page.getByTestId('safety-digits').waitFor()
-  await page.getByTestId('verified-toggle').check()
+  // A controlled checkbox: it shows checked once the node answered (the wait below).
+  await page.getByTestId('verified-toggle').click()
   await waitFor(async () => (await api<ContactView[]>(a, 'GET', '/api/contacts')).find((x) => x.name === 'Bob')?.verified === true, 'Bob verified')
   await chat(page, 'Trip').click()
   await page.getByTestId('open-members').click()
@@ -127,6 +128,19 @@ test('browser: new group from contacts, chat list, message to another member, pe
   await waitFor(async () => await member(bob.page, 'Carol').count() === 0, 'Carol leaves Bob\'s panel', GROUP_MS)
   await waitFor(async () => (await groupOf(c))?.member === false, 'Carol learns she was removed', GROUP_MS)
   await h.shot(page, 'g-alice-members')
+  // Readable (WCAG AA contrast) with the member panel and a message's states open; nothing scrolls sideways.
+  await mine.getByTestId('delivery-summary').click()
+  await mine.getByTestId('member-states').waitFor()
+  assert.deepEqual(await lowContrast(page), [], 'group screen contrast')
+  assert.equal(await horizontalOverflow(page), undefined)
+
+  // ---- On a narrow screen Bob goes back to the list and opens the group from it ------------------------------
+  await bob.page.setViewportSize({ width: 390, height: 800 })
+  await bob.page.getByTestId('back').click()
+  await chat(bob.page, 'Trip 2026').click()
+  await bob.page.getByTestId('group-conversation').waitFor()
+  assert.equal(await horizontalOverflow(bob.page), undefined, 'narrow group conversation')
+  await bob.page.getByTestId('open-members').click()
 
   // ---- Bob leaves from his UI: his composer closes; Alice's panel follows ------------------------------------
   bob.page.once('dialog', (dlg) => { void dlg.accept() })

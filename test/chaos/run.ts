@@ -160,8 +160,9 @@ const DEVICE_SCRIPT = 'test/chaos/fixtures/device-proc.ts'
 const MAX_CONCURRENT_SENDS = 16
 /** One send() answer: generous, since an overloaded run (--cpu-hogs) slows every process. */
 const SEND_TIMEOUT_MS = 60_000
-/** Start of one process, generous for a loaded 2-core box. */
-const START_MS = 60_000
+/** Start of one process, generous for a loaded 2-core box (13 processes start at once; at load 20 on 2 cores a
+ * device's start took over 60 s, failing the run before any message was sent). A bound, never a measurement. */
+const START_MS = 120_000
 
 /** A conversation is read in one request; a full one means the harness could not see all of it. */
 const CONVERSATION_READ = 1000

@@ -1,5 +1,6 @@
 // The chaos run at its CI size (test/chaos/run.ts --ci): 3 relays and 10 devices in separate processes,
-// 600 messages while relays are SIGKILLed and devices go away and come back. CHAOS_SEED replays a run.
+// 600 messages while relays are SIGKILLed and devices go away and come back; a tenth of them go to a group of 6 of
+// the devices (issue 11), each held to the same bar at every member. CHAOS_SEED replays a run.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { CI, lateLine, resultOk, runChaos, summaryLine } from './run.ts'
@@ -11,5 +12,6 @@ test('chaos (CI size): every message delivered exactly once, in order, acknowled
   console.log(lateLine(r))
   console.log(summaryLine(r))
   assert.ok(r.faults.relayKills + r.faults.deviceKills + r.faults.deviceStops > 0, 'faults were injected')
+  assert.ok(r.group !== undefined && r.group.size === 6 && r.group.sent > 0, 'the group of 6 sent messages through the faults')
   assert.ok(resultOk(r), `${summaryLine(r)}; not acknowledged ${r.notAcknowledged}; device crashes ${r.crashes} (seed ${seed})`)
 })

@@ -24,6 +24,8 @@ import { ContactActions } from './chat/ContactActions.tsx'
 import { SearchPanel } from './chat/SearchPanel.tsx'
 
 import { GroupsPanel } from './groups/GroupsPanel.tsx'
+import { GroupList } from './groups/GroupList.tsx'
+import { useGroups } from './groups/useGroups.ts'
 
 type Panel = 'chat' | 'invite' | 'add' | 'safety' | 'key-change' | 'settings' | 'network' | 'search' | 'groups'
 
@@ -72,6 +74,10 @@ export function App ({ address }: { address: TokenFromAddress }): React.JSX.Elem
       setNotice(explain(err))
     }
   }, [])
+  // Issue 11: the group chats (listed in the chat list, opened in the main area).
+  const groups = useGroups(api !== undefined && hostState === 'ready' ? api : undefined, fail)
+  const groupsEvent = useRef(groups.onEvent)
+  groupsEvent.current = groups.onEvent
 
   /** Fetches everything shown again: state, status, contacts and the open conversation. */
   const refresh = useCallback(async () => {
@@ -96,6 +102,7 @@ export function App ({ address }: { address: TokenFromAddress }): React.JSX.Elem
   useEffect(() => { void refresh() }, [refresh])
 
   const onEvent = useCallback((e: ApiEvent) => {
+    groupsEvent.current(e)
     switch (e.type) {
       case 'host-state':
         // Sent at every (re)connection of the socket too: events sent while it was down are lost, and
@@ -232,7 +239,10 @@ export function App ({ address }: { address: TokenFromAddress }): React.JSX.Elem
       <div className='sr-only' aria-live='polite' data-testid='announce'>{announce}</div>
       <main className={mainShown ? 'body show-main' : 'body show-list'}>
         <h1 className='sr-only'>0message1</h1>
-        <ContactList contacts={contacts} selected={selected} onOpen={(id) => { void open(id) }} />
+        <ContactList
+          contacts={contacts} selected={panel === 'groups' ? undefined : selected} onOpen={(id) => { void open(id) }}
+          extra={<GroupList groups={groups.list} selected={panel === 'groups' ? groups.open : undefined} onOpen={(id) => { groups.setOpen(id); go('groups') }} onNew={() => { groups.setOpen(undefined); go('groups') }} />}
+        />
         <section className='main' aria-label={panel === 'chat' ? 'Conversation' : undefined}>
           {panel === 'chat' && (current === undefined
             ? <p className='muted center'>Choose a conversation.</p>
@@ -255,7 +265,12 @@ export function App ({ address }: { address: TokenFromAddress }): React.JSX.Elem
             </SettingsPanel>
           )}
           {panel === 'network' && status !== undefined && <NetworkPanel api={api} status={status} contacts={contacts} onRefresh={refresh} />}
-          {panel === 'groups' && <GroupsPanel api={api} contacts={contacts} onError={fail} />}
+          {panel === 'groups' && (
+            <GroupsPanel
+              api={api} contacts={contacts} groups={groups} disabledReason={downReason} onBack={() => { go('chat') }} onError={fail}
+              onSafety={(id) => { setSelected(id); sessionStorage.setItem(OPEN_KEY, id); setPanel('safety') }}
+            />
+          )}
         </section>
       </main>
     </div>

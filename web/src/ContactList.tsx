@@ -2,7 +2,8 @@
 // Names and previews sit in <bdi>: right-to-left text in them cannot reorder what is around them.
 import type { ContactView } from './api.ts'
 
-export function ContactList ({ contacts, selected, onOpen }: { contacts: ContactView[], selected: string | undefined, onOpen: (id: string) => void }): React.JSX.Element {
+/** `extra`: more chats shown in the list (issue 11: the group chats). */
+export function ContactList ({ contacts, selected, onOpen, extra }: { contacts: ContactView[], selected: string | undefined, onOpen: (id: string) => void, extra?: React.ReactNode }): React.JSX.Element {
   return (
     <nav className='contacts' data-testid='contacts' aria-label='Chats'>
       <h2 className='sr-only'>Chats</h2>
@@ -24,6 +25,7 @@ export function ContactList ({ contacts, selected, onOpen }: { contacts: Contact
           </li>
         ))}
       </ul>
+      {extra}
     </nav>
   )
 }

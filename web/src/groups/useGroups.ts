@@ -1,0 +1,77 @@
+// The groups shown by the app (issue 11): the list for the chat list, the open group's messages, kept current by
+// the node's events, which the app shell hands to onEvent from its one event socket. Everything is fetched again
+// at each (re)connection (the 'host-state' event), since events sent while the socket was down are lost.
+// `void f()` in effects: every such f catches its own errors and shows them (onError).
+import { useCallback, useEffect, useRef, useState } from 'react'
+import type { Api, ApiEvent } from '../api.ts'
+import { groupPath, type GroupEvent, type GroupMessage, type GroupView } from './types.ts'
+
+export interface Groups {
+  readonly list: GroupView[]
+  /** The group open in the main area, if any. */
+  readonly open: string | undefined
+  readonly messages: GroupMessage[]
+  setOpen: (id: string | undefined) => void
+  /** A group as an action returned it (the node's event follows, with the same view). */
+  put: (g: GroupView) => void
+  /** Every event of the app's event socket (one socket for the whole app). */
+  onEvent: (e: ApiEvent) => void
+}
+
+const GROUP_EVENTS = new Set<string>(['group', 'group-message', 'group-message-state'])
+
+const sameMessage = (a: GroupMessage, b: GroupMessage): boolean => a.id === b.id && a.direction === b.direction && a.senderAccountId === b.senderAccountId
+
+function upsertGroup (list: GroupView[], g: GroupView): GroupView[] {
+  return list.some((x) => x.id === g.id) ? list.map((x) => x.id === g.id ? g : x) : [...list, g]
+}
+
+export function useGroups (api: Api | undefined, onError: (err: unknown) => void): Groups {
+  const [list, setList] = useState<GroupView[]>([])
+  const [open, setOpen] = useState<string>()
+  const [messages, setMessages] = useState<GroupMessage[]>([])
+  const openRef = useRef<string | undefined>(undefined)
+  openRef.current = open
+
+  const load = useCallback(async () => {
+    if (api === undefined) return
+    try { setList(await api.call<GroupView[]>('GET', '/api/groups')) } catch (err) { onError(err) }
+  }, [api, onError])
+  const loadMessages = useCallback(async (id: string) => {
+    if (api === undefined) return
+    try {
+      const l = await api.call<GroupMessage[]>('GET', groupPath(id, '/messages'))
+      if (openRef.current === id) setMessages(l)
+      await api.call('POST', groupPath(id, '/read'))
+    } catch (err) { onError(err) }
+  }, [api, onError])
+
+  useEffect(() => { setMessages([]); if (open !== undefined) void loadMessages(open) }, [open, loadMessages])
+  useEffect(() => { void load() }, [load])
+  const onEvent = useCallback((raw: ApiEvent) => {
+    if (api === undefined) return
+    // Sent at every (re)connection of the socket: what changed while it was down is fetched again.
+    if (raw.type === 'host-state') {
+      if (raw.state !== 'ready') return
+      void load()
+      if (openRef.current !== undefined) void loadMessages(openRef.current)
+      return
+    }
+    // Every event of the node comes here; only the group ones are read.
+    if (!GROUP_EVENTS.has(raw.type)) return
+    const e = raw as unknown as GroupEvent
+    if (e.type === 'group') setList((l) => upsertGroup(l, e.group))
+    else {
+      const m = e.message
+      // The list's preview follows each new message, mine too (the node sends no group event for my sends).
+      if (e.type === 'group-message') setList((l) => l.map((g) => g.id === m.groupId ? { ...g, lastMessage: { text: m.text, at: m.at, direction: m.direction } } : g))
+      if (m.groupId !== openRef.current) return
+      setMessages((l) => l.some((x) => sameMessage(x, m)) ? l.map((x) => sameMessage(x, m) ? m : x) : [...l, m])
+      // Read at once when it comes into the open group of a visible tab (a read receipt goes to its sender).
+      if (e.type === 'group-message' && m.direction === 'in' && document.visibilityState === 'visible') void api.call('POST', groupPath(m.groupId, '/read')).catch(onError)
+    }
+  }, [api, load, loadMessages, onError])
+
+  const put = useCallback((g: GroupView) => { setList((l) => upsertGroup(l, g)) }, [])
+  return { list, open, messages, setOpen, put, onEvent }
+}

@@ -4,7 +4,7 @@
 import { Reader, Writer } from './bytes.ts'
 import { WireError } from './errors.ts'
 import { MAILBOX_ID_BYTES, MAILBOX_KEY_BYTES } from './envelope.ts'
-import { MAX_ADDRESSES, MAX_ADDRESS_BYTES, MAX_NAME_BYTES, MAX_PEER_ID_BYTES, MAX_RELAYS, MAX_TEXT_BYTES } from './payload.ts'
+import { MAX_ADDRESSES, MAX_ADDRESS_BYTES, MAX_NAME_BYTES, MAX_PAYLOAD_BYTES, MAX_PEER_ID_BYTES, MAX_RELAYS, MAX_TEXT_BYTES } from './payload.ts'
 
 export const GROUP_WIRE_VERSION = 0x01
 export const GROUP_ID_BYTES = 16
@@ -18,8 +18,15 @@ export const MAX_CARDS_PER_CHANGE = 16
 export const MAX_REMOVED_PER_CHANGE = 64
 /** One signed change: 16 cards of at most ~2.6 KB each, with headroom. */
 export const MAX_CHANGE_BYTES = 44 * 1024
-/** Changes in one `changes` body (a new member gets the whole log this way, in version order). */
+/** Changes in one `changes` body (a new member gets the whole log in as many bodies as it takes, see chunkChanges). */
 export const MAX_CHANGES_PER_BODY = 64
+/**
+ * Bytes of one `changes` body: it travels as a group payload, whose whole encoding is at most MAX_PAYLOAD_BYTES;
+ * 256 bytes leave room for the payload's own header (kind, id, seq, length) and the body's.
+ */
+export const MAX_CHANGES_BODY_BYTES = MAX_PAYLOAD_BYTES - 256
+/** A changes body's own bytes: version, type, group id, count. */
+const CHANGES_BODY_HEADER_BYTES = 1 + 1 + GROUP_ID_BYTES + 1
 /** A SenderKeyDistributionMessage is about 100 bytes. */
 export const MAX_SKDM_BYTES = 1024
 /** A SenderKeyMessage holding the largest group text (32 KiB) plus libsignal's overhead. */
@@ -210,6 +217,29 @@ export type GroupBody =
   /** The sender's SenderKeyDistributionMessage, with the first sender-key message under it (so it never arrives first). */
   | { readonly type: 'keyed', readonly groupId: Uint8Array, readonly skdm: Uint8Array, readonly message: Uint8Array }
 
+/**
+ * Splits a list of changes (in the order given) into runs that each fit one `changes` body: at most
+ * MAX_CHANGES_PER_BODY changes and MAX_CHANGES_BODY_BYTES bytes. A log longer than one body (a group with many
+ * changes, or several adds of 16 cards) goes to a new member as several bodies, in order.
+ */
+export function chunkChanges (changes: readonly Uint8Array[]): Uint8Array[][] {
+  const out: Uint8Array[][] = []
+  let run: Uint8Array[] = []
+  let size = CHANGES_BODY_HEADER_BYTES
+  for (const c of changes) {
+    if (c.length > MAX_CHANGE_BYTES) throw new RangeError(`a group change is at most ${MAX_CHANGE_BYTES} bytes`)
+    if (run.length === MAX_CHANGES_PER_BODY || size + 2 + c.length > MAX_CHANGES_BODY_BYTES) {
+      out.push(run)
+      run = []
+      size = CHANGES_BODY_HEADER_BYTES
+    }
+    run.push(c)
+    size += 2 + c.length
+  }
+  if (run.length > 0) out.push(run)
+  return out
+}
+
 const BODY_TYPES = { 'card-request': 1, 'card-reply': 2, changes: 3, keyed: 4 } as const
 
 export function encodeGroupBody (b: GroupBody): Uint8Array {
@@ -224,6 +254,7 @@ export function encodeGroupBody (b: GroupBody): Uint8Array {
       if (b.changes.length === 0 || b.changes.length > MAX_CHANGES_PER_BODY) throw new RangeError(`a changes body holds 1 to ${MAX_CHANGES_PER_BODY} changes`)
       w.u8(b.changes.length)
       for (const c of b.changes) w.sized(2, MAX_CHANGE_BYTES, c, 'change')
+      if (w.length > MAX_CHANGES_BODY_BYTES) throw new RangeError(`a changes body is at most ${MAX_CHANGES_BODY_BYTES} bytes (split it with chunkChanges)`)
       break
     case 'keyed':
       w.sized(2, MAX_SKDM_BYTES, b.skdm, 'skdm')
@@ -248,6 +279,7 @@ export function decodeGroupBody (bytes: Uint8Array): GroupBody {
       if (n === 0 || n > MAX_CHANGES_PER_BODY) throw new WireError('TOO_LARGE', `A changes message holds 1 to ${MAX_CHANGES_PER_BODY} changes.`)
       const changes: Uint8Array[] = []
       for (let i = 0; i < n; i++) changes.push(r.sized(2, MAX_CHANGE_BYTES, 'change'))
+      if (bytes.length > MAX_CHANGES_BODY_BYTES) throw new WireError('TOO_LARGE', `A changes message is over ${MAX_CHANGES_BODY_BYTES} bytes.`)
       b = { type: 'changes', groupId, changes }
       break
     }

@@ -7,7 +7,7 @@ import { IdentityKeyPair } from '@signalapp/libsignal-client'
 import { signChange } from '../../src/e2ee/groups/membership.ts'
 import { WireError } from '../../src/wire/errors.ts'
 import {
-  MAX_CARDS_PER_CHANGE, decodeChange, decodeGroupBody, decodeGroupInner, decodeGroupText, encodeGroupBody, encodeGroupInner, encodeGroupText,
+  MAX_CARDS_PER_CHANGE, MAX_CHANGES_BODY_BYTES, MAX_CHANGES_PER_BODY, chunkChanges, decodeChange, decodeGroupBody, decodeGroupInner, decodeGroupText, encodeGroupBody, encodeGroupInner, encodeGroupText,
   type GroupCard
 } from '../../src/wire/group.ts'
 import { decodePayload, encodePayload } from '../../src/wire/payload.ts'
@@ -65,4 +65,24 @@ test('group decoders refuse truncated, oversized, unknown and trailing input', (
   zeroSeq.set([0, 0, 0, 0], 1 + 16 + 16)
   assert.throws(() => decodeGroupText(zeroSeq), isWire('INVALID'))
   assert.throws(() => decodeGroupInner(new Uint8Array(10)), isWire())
+})
+
+test('chunkChanges splits a log by count and by bytes; every body fits a payload; an oversized body is refused', () => {
+  const big = signChange({ groupId: gid, version: 2, author: card.identityKey, at: 1, op: { kind: 'add', cards: Array.from({ length: MAX_CARDS_PER_CHANGE }, () => card) } }, id.privateKey).bytes
+  const small = signChange({ groupId: gid, version: 3, author: card.identityKey, at: 1, op: { kind: 'rename', name: 'r' } }, id.privateKey).bytes
+  const log = [small, big, big, big, ...Array.from({ length: MAX_CHANGES_PER_BODY + 5 }, () => small)]
+  const runs = chunkChanges(log)
+  assert.deepEqual(runs.flat(), log, 'order and content kept')
+  for (const run of runs) {
+    assert.ok(run.length <= MAX_CHANGES_PER_BODY)
+    const body = encodeGroupBody({ type: 'changes', groupId: gid, changes: run })
+    assert.ok(body.length <= MAX_CHANGES_BODY_BYTES)
+    decodePayload(encodePayload({ kind: 'group', id: new Uint8Array(16), seq: 0, body }))
+  }
+  assert.ok(runs.length >= 4, `${runs.length} bodies`)
+  assert.throws(() => encodeGroupBody({ type: 'changes', groupId: gid, changes: [big, big] }), RangeError)
+  // Hand-made: two big changes in one body (count 2, each under MAX_CHANGE_BYTES) is over the body bound.
+  const head = new Uint8Array([1, 3, ...gid, 2])
+  const one = (c: Uint8Array): Uint8Array => new Uint8Array([c.length >> 8, c.length & 255, ...c])
+  assert.throws(() => decodeGroupBody(new Uint8Array([...head, ...one(big), ...one(big)])), isWire('TOO_LARGE'))
 })

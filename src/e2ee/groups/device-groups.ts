@@ -12,7 +12,7 @@ import {
 } from './groups.ts'
 import { SenderKeyDistributionMessage, groupEncrypt } from '@signalapp/libsignal-client'
 import { INNER_GROUP, sealEnvelope } from '../../wire/envelope.ts'
-import { encodeGroupInner, encodeGroupText, type ChangeOp, type GroupCard } from '../../wire/group.ts'
+import { chunkChanges, encodeGroupInner, encodeGroupText, type ChangeOp, type GroupCard } from '../../wire/group.ts'
 import { blob } from '../context.ts'
 import { signChange } from './membership.ts'
 import type { InboundMailbox } from '../device.ts'
@@ -109,6 +109,11 @@ export class DeviceGroups {
 
   changesPayload (groupId: string, changes: readonly Uint8Array[]): Payload {
     return groupPayload({ type: 'changes', groupId: Buffer.from(groupId, 'hex'), changes })
+  }
+
+  /** Signed changes as as many payloads as they take (a long log does not fit one body), in order. */
+  changesPayloads (groupId: string, changes: readonly Uint8Array[]): Payload[] {
+    return chunkChanges(changes).map((run) => this.changesPayload(groupId, run))
   }
 
   /** A group body already encoded (a card reply made while opening a request). */

@@ -15,14 +15,14 @@ import { toHex } from '../../wire/bytes.ts'
 import { INNER_GROUP, sealEnvelope } from '../../wire/envelope.ts'
 import { WireError } from '../../wire/errors.ts'
 import {
-  MAX_CARDS_PER_CHANGE, MAX_CHANGES_PER_BODY, decodeGroupBody, decodeGroupInner, decodeGroupText, encodeGroupBody,
+  MAX_CARDS_PER_CHANGE, decodeGroupBody, decodeGroupInner, decodeGroupText, encodeGroupBody,
   encodeGroupInner, encodeGroupText, type ChangeOp, type GroupBody, type GroupCard, type GroupText, type SignedChange
 } from '../../wire/group.ts'
 import { PAYLOAD_ID_BYTES, encodePayload, type Payload } from '../../wire/payload.ts'
 import { freshMySide, newContactRow } from '../contact-row.ts'
 import { DEVICE_ID, blob, checkName, checkNetwork, newMailbox, type DeviceContext, type NetworkCardFields } from '../context.ts'
 import { E2eeError } from '../errors.ts'
-import { admit, changeHash, foldChanges, groupIdFor, signChange, verifyChange, type ChangeRefusal, type GroupState } from './membership.ts'
+import { admit, changeHash, foldChanges, groupIdFor, signChange, sortChanges, verifyChange, type ChangeRefusal, type GroupState } from './membership.ts'
 
 /** What opening a group body or envelope did, for the messenger to act on after the commit. */
 export type GroupOpened =
@@ -208,11 +208,14 @@ export async function changeGroup (ctx: DeviceContext, groupId: string, op: Chan
   return { change, before, outcome }
 }
 
-/** The log to hand a new member: every change held, in merge order (at most MAX_CHANGES_PER_BODY). */
+/**
+ * The log to hand a new member: every change held, in merge order (the create first). It may be longer than one
+ * `changes` body: the messenger splits it with chunkChanges (a slice of it would drop the create, and the new
+ * member could verify nothing).
+ */
 export function groupLog (ctx: DeviceContext, groupId: string): Uint8Array[] {
   const g = groupBook(ctx).get(groupId)
-  const sorted = [...g.changes].sort((a, b) => a.version - b.version)
-  return sorted.slice(-MAX_CHANGES_PER_BODY).map((c) => c.bytes)
+  return sortChanges(g.changes).map((x) => x.change.bytes)
 }
 
 /**

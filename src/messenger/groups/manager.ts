@@ -260,10 +260,12 @@ export class GroupManager implements Groups {
       if (account === except) continue
       const contactId = this.#p.device.contactFor(account)
       if (contactId === undefined) continue
-      const payload = this.#p.device.changesPayload(groupId, added.has(account) ? log : changes)
-      await this.#p.sendPairwise(contactId, payload, GROUP_MESSAGE_TTL_MS).catch((err: unknown) => {
-        this.#p.log.warn('group-change-not-queued', { error: (err as Error).name })
-      })
+      // A long log takes several bodies (chunkChanges), sent in merge order: the create first.
+      for (const payload of this.#p.device.changesPayloads(groupId, added.has(account) ? log : changes)) {
+        await this.#p.sendPairwise(contactId, payload, GROUP_MESSAGE_TTL_MS).catch((err: unknown) => {
+          this.#p.log.warn('group-change-not-queued', { error: (err as Error).name })
+        })
+      }
     }
   }
 
@@ -354,7 +356,7 @@ export class GroupManager implements Groups {
 
   /** Seals a pairwise group payload of signed changes for a contact, as a peer could (any bytes). */
   async sendChangesForTest (contactId: string, groupId: string, changes: Uint8Array[]): Promise<void> {
-    await this.#p.sendPairwise(contactId, this.#p.device.changesPayload(groupId, changes), GROUP_MESSAGE_TTL_MS)
+    for (const p of this.#p.device.changesPayloads(groupId, changes)) await this.#p.sendPairwise(contactId, p, GROUP_MESSAGE_TTL_MS)
   }
 
   /** Queues raw envelope bytes for a contact (a forged group envelope). */

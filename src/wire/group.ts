@@ -7,6 +7,19 @@ import { MAILBOX_ID_BYTES, MAILBOX_KEY_BYTES } from './envelope.ts'
 import { MAX_ADDRESSES, MAX_ADDRESS_BYTES, MAX_NAME_BYTES, MAX_PAYLOAD_BYTES, MAX_PEER_ID_BYTES, MAX_RELAYS, MAX_TEXT_BYTES } from './payload.ts'
 
 export const GROUP_WIRE_VERSION = 0x01
+/**
+ * The signed membership change's own format version. 2: each change names its parents (the log heads its author
+ * had applied), so a removed admin can no longer backdate a change before its removal (docs/protocol.md §10.3).
+ * Version 1 changes (no parents) are refused.
+ */
+export const GROUP_CHANGE_VERSION = 0x02
+/** A parent is named by the SHA-256 of its whole encoding. */
+export const CHANGE_HASH_BYTES = 32
+/**
+ * Parents one change names: the heads of its author's log. More than a handful of heads means as many admins
+ * changed the group at once; 16 covers that with room, and the next change merges whatever heads are left.
+ */
+export const MAX_PARENTS = 16
 export const GROUP_ID_BYTES = 16
 export const IDENTITY_KEY_BYTES = 33
 export const SIGNATURE_BYTES = 64
@@ -32,7 +45,7 @@ export const MAX_SKDM_BYTES = 1024
 /** A SenderKeyMessage holding the largest group text (32 KiB) plus libsignal's overhead. */
 export const MAX_SENDER_KEY_MESSAGE_BYTES = MAX_TEXT_BYTES + 1024
 /** Domain separation of the change signature (XEdDSA by the author's identity key). */
-export const CHANGE_SIGNATURE_CONTEXT = '0message1 group change v1\0'
+export const CHANGE_SIGNATURE_CONTEXT = '0message1 group change v2\0'
 
 /** What a member publishes to the group: enough for any other member to open a pairwise session (PQXDH) and reach it. */
 export interface GroupCard {
@@ -64,8 +77,10 @@ export type ChangeOp =
 
 export interface ChangeBody {
   readonly groupId: Uint8Array
-  /** 1 for create; otherwise 1 + the highest version among the author's effective changes. */
+  /** The change's depth in the log: 1 for create; otherwise 1 + the highest version among its parents. */
   readonly version: number
+  /** SHA-256 hashes of the log heads its author had applied (none for create, 1 to MAX_PARENTS otherwise), ascending. */
+  readonly parents: readonly Uint8Array[]
   /** The author's identity key (33 bytes). */
   readonly author: Uint8Array
   readonly at: number
@@ -121,9 +136,12 @@ function readCard (r: Reader): GroupCard {
 /** The signed part of a change: the signature covers CHANGE_SIGNATURE_CONTEXT || these bytes. */
 export function encodeChangeBody (c: ChangeBody): Uint8Array {
   const w = new Writer(512)
-  w.u8(GROUP_WIRE_VERSION)
+  w.u8(GROUP_CHANGE_VERSION)
   w.fixed(c.groupId, GROUP_ID_BYTES, 'groupId')
   w.u32(c.version)
+  checkParents(c.op.kind === 'create', c.parents, (m) => new RangeError(m))
+  w.u8(c.parents.length)
+  for (const p of c.parents) w.fixed(p, CHANGE_HASH_BYTES, 'parent')
   w.fixed(c.author, IDENTITY_KEY_BYTES, 'author')
   w.u64(c.at)
   const op = c.op
@@ -155,6 +173,16 @@ export function encodeChangeBody (c: ChangeBody): Uint8Array {
   return w.finish().slice()
 }
 
+/** A create names no parent; any other change 1 to MAX_PARENTS, strictly ascending (one encoding per set). */
+function checkParents (create: boolean, parents: readonly Uint8Array[], fail: (m: string) => Error): void {
+  if (create ? parents.length !== 0 : parents.length === 0 || parents.length > MAX_PARENTS) {
+    throw fail(create ? 'A group creation names no parent.' : `A group change names 1 to ${MAX_PARENTS} parents.`)
+  }
+  for (let i = 1; i < parents.length; i++) {
+    if (Buffer.compare(parents[i - 1] as Uint8Array, parents[i] as Uint8Array) >= 0) throw fail('A group change names its parents once each, in ascending order.')
+  }
+}
+
 export function signedChangeBytes (body: Uint8Array, signature: Uint8Array): Uint8Array {
   if (signature.length !== SIGNATURE_BYTES) throw new RangeError('a change signature is 64 bytes')
   const out = new Uint8Array(body.length + SIGNATURE_BYTES)
@@ -171,10 +199,14 @@ export function decodeChange (bytes: Uint8Array): SignedChange & { readonly body
   const body = bytes.subarray(0, bytes.length - SIGNATURE_BYTES)
   const r = new Reader(body, 'group change')
   const v = r.u8('version')
-  if (v !== GROUP_WIRE_VERSION) throw new WireError('VERSION', `The group change has version ${v}; this program reads version ${GROUP_WIRE_VERSION}.`)
+  if (v !== GROUP_CHANGE_VERSION) throw new WireError('VERSION', `The group change has version ${v}; this program reads version ${GROUP_CHANGE_VERSION}.`)
   const groupId = r.fixed(GROUP_ID_BYTES, 'group id')
   const version = r.u32('change version')
   if (version === 0) throw new WireError('INVALID', 'A group change has a version of 1 or more.')
+  const np = r.u8('parent count')
+  if (np > MAX_PARENTS) throw new WireError('TOO_LARGE', `A group change names at most ${MAX_PARENTS} parents.`)
+  const parents: Uint8Array[] = []
+  for (let i = 0; i < np; i++) parents.push(r.fixed(CHANGE_HASH_BYTES, 'parent'))
   const author = r.fixed(IDENTITY_KEY_BYTES, 'author')
   const at = r.u64('time')
   const kind = r.u8('operation')
@@ -203,7 +235,9 @@ export function decodeChange (bytes: Uint8Array): SignedChange & { readonly body
     default: throw new WireError('UNKNOWN_KIND', `The group change has operation ${kind}, which this version does not know.`)
   }
   r.end()
-  return { groupId, version, author, at, op, signature: bytes.slice(bytes.length - SIGNATURE_BYTES), bytes: bytes.slice(), body: body.slice() }
+  checkParents(op.kind === 'create', parents, (m) => new WireError('INVALID', m))
+  if ((op.kind === 'create') !== (version === 1)) throw new WireError('INVALID', 'A group creation, and only it, has version 1.')
+  return { groupId, version, parents, author, at, op, signature: bytes.slice(bytes.length - SIGNATURE_BYTES), bytes: bytes.slice(), body: body.slice() }
 }
 
 // ---- group bodies (payload kind 8, inside a pairwise session) ----

@@ -152,9 +152,9 @@ export class DeviceGroups {
   }
 
   /** For tests: a change signed by me whatever my role (a non-admin's forgery), not applied here. */
-  signForTest (groupId: string, op: ChangeOp): Uint8Array {
+  signForTest (groupId: string, op: ChangeOp, o: { parents?: { parents: Uint8Array[], version: number } } = {}): Uint8Array {
     const g = groupBook(this.ctx).get(groupId)
-    return signChange({ groupId: Buffer.from(groupId, 'hex'), version: g.state.version + 1, author: this.ctx.identityKeyBytes, at: this.ctx.now(), op }, this.ctx.identity.privateKey).bytes
+    return signChange({ groupId: Buffer.from(groupId, 'hex'), ...(o.parents ?? g.log.next()), author: this.ctx.identityKeyBytes, at: this.ctx.now(), op }, this.ctx.identity.privateKey).bytes
   }
 
   /** For tests: a group envelope sealed with my current sender key for one contact, whatever my membership. */

@@ -53,7 +53,10 @@ const REFUSAL_TEXT: Record<string, string> = {
   'other-group': 'A group change was refused: it names another group.',
   'second-create': 'A group change was refused: it tries to create a group that already exists.',
   'not-member': 'A group message was refused: its sender is not a member.',
-  'not-asked': 'A group card was refused: this device did not ask that contact to join the group.'
+  'not-asked': 'A group card was refused: this device did not ask that contact to join the group.',
+  superseded: 'A group change has no effect: its author was removed from the group concurrently with it.',
+  'held-expired': 'A group change was dropped: the changes it builds on never arrived.',
+  'held-over-limit': 'A group change was dropped: too many changes are already waiting for the changes they build on.'
 }
 
 export class GroupManager implements Groups {
@@ -299,7 +302,7 @@ export class GroupManager implements Groups {
         const members = new Set(this.#p.device.members(group.groupId).map((m) => m.accountId))
         const added = this.#p.device.accountOf(change.op.kind === 'add' ? (change.op.cards[0]?.identityKey ?? new Uint8Array()) : new Uint8Array(33))
         this.#p.background('group-distribute', this.#distribute(group.groupId, [change.bytes], members,
-          { accepted: [change], refused: [], effects: { added: [added], removed: [], member: true, rekeyed: false } }, undefined))
+          { accepted: [change], refused: [], held: 0, effects: { added: [added], removed: [], member: true, rekeyed: false } }, undefined))
         this.#p.emit({ type: 'group', group: this.#view(this.#info(group.groupId)) })
         return
       }

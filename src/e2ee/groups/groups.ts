@@ -30,7 +30,7 @@ export type GroupOpened =
   | { readonly type: 'card-request', readonly groupId: string, readonly reply: Uint8Array }
   | { readonly type: 'card-reply', readonly groupId: string, readonly change?: SignedChange }
   | { readonly type: 'changes', readonly groupId: string, readonly outcome: ChangesOutcome }
-  | { readonly type: 'refused', readonly groupId: string, readonly reason: ChangeRefusal | 'not-member' | 'not-asked' | 'too-many-pending' }
+  | { readonly type: 'refused', readonly groupId: string, readonly reason: ChangeRefusal | 'not-member' | 'not-asked' }
 
 /** Why a change was not applied: refused at once, or dropped from the held changes (expired, over the bounds). */
 export type ChangeDrop = ChangeRefusal | 'held-expired' | 'held-over-limit'
@@ -151,6 +151,7 @@ export class GroupBook {
  * Groups I was asked to join and have not joined (a row and a mailbox each): at most this many per contact and in
  * all. Any contact can send card requests with made-up group ids; without caps each one costs a row and a mailbox
  * this device polls. 4 per contact covers several real invitations in flight; 64 in all, many contacts at once.
+ * At a cap the oldest such row is evicted (docs/protocol.md §10.4): new invitations always get through.
  */
 export const MAX_PENDING_GROUPS_PER_CONTACT = 4
 export const MAX_PENDING_GROUPS = 64
@@ -226,6 +227,15 @@ export function groupPayload (body: GroupBody): Payload {
 }
 
 // ---- creating and changing ----
+
+/** Drops a group row I never joined: its mailbox, its log and held changes (in memory at once, the store at the commit). */
+function forgetUnjoined (ctx: DeviceContext, book: GroupBook, row: GroupRow): void {
+  book.groups.delete(row.id)
+  book.held.delete(row.id)
+  book.pendingFrom.delete(row.id)
+  ctx.mailboxes.delete(toHex(row.myMailboxId))
+  ctx.stores.defer(() => { book.repo.deleteUnjoined(row.id) })
+}
 
 /** A new group with me as its only member and admin (members join by add changes once they sent their cards). */
 export async function createGroup (ctx: DeviceContext, name: string, net: NetworkCardFields): Promise<{ groupId: string, change: SignedChange }> {
@@ -428,11 +438,14 @@ export async function openGroupBody (ctx: DeviceContext, contact: ContactRow, bo
       // A contact adds me to a group: my card for it (a mailbox of its own), sent back; I join once the add arrives.
       let row = g?.row
       if (row === undefined) {
-        const pending = [...book.groups.values()].filter((x) => !x.row.joined)
-        const fromThem = pending.filter((x) => book.pendingFrom.get(x.row.id) === contact.id).length
-        if (fromThem >= MAX_PENDING_GROUPS_PER_CONTACT || pending.length >= MAX_PENDING_GROUPS) {
-          ctx.logger.debug('group.card-request-refused', { reason: 'too-many-pending', fromContact: fromThem, pending: pending.length })
-          return { type: 'refused', groupId, reason: 'too-many-pending' }
+        // At a cap, the oldest such row makes room (this contact's own at its cap, anyone's at the total): a real
+        // invitation is never locked out by old junk, and a contact sending junk only replaces its own.
+        const pending = [...book.groups.values()].filter((x) => !x.row.joined).sort((x, y) => x.row.createdAt - y.row.createdAt || (x.row.id < y.row.id ? -1 : 1))
+        const fromThem = pending.filter((x) => book.pendingFrom.get(x.row.id) === contact.id)
+        const evict = fromThem.length >= MAX_PENDING_GROUPS_PER_CONTACT ? fromThem[0] : pending.length >= MAX_PENDING_GROUPS ? pending[0] : undefined
+        if (evict !== undefined) {
+          ctx.logger.debug('group.pending-evicted', { fromContact: fromThem.length, pending: pending.length })
+          forgetUnjoined(ctx, book, evict.row)
         }
         const fresh = newGroupRow(ctx, groupId, checkName(b.name, 'group name'), false)
         addRow(ctx, book, fresh, [])

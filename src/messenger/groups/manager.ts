@@ -323,8 +323,6 @@ export class GroupManager implements Groups {
         return
       }
       case 'refused':
-        // Over the caps on groups not joined yet: likely junk, logged (debug) on the device, no warning to show.
-        if (group.reason === 'too-many-pending') return
         this.#warn(contactId, group.groupId, group.reason)
     }
   }

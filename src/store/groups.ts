@@ -114,6 +114,27 @@ export class GroupRepository {
   markPendingFrom (groupId: string, contactId: string): void {
     this.db.prepare('INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)').run([PENDING_PREFIX + groupId, contactId])
   }
+
+  /** Forgets a group row I never joined (evicted by the caps on those): its log, held changes and pending mark. */
+  deleteUnjoined (groupId: string): void {
+    for (const table of ['group_held', 'group_changes', 'group_key_sent']) this.db.prepare(`DELETE FROM ${table} WHERE group_id = ?`).run([groupId])
+    this.db.prepare('DELETE FROM groups WHERE id = ? AND joined = 0').run([groupId])
+    this.db.prepare('DELETE FROM settings WHERE key = ?').run([PENDING_PREFIX + groupId])
+  }
+
+  /** Changes held until their parents arrive (migration 11), so a restart keeps them. */
+  heldChanges (): Array<{ groupId: string, bytes: Uint8Array, heldAt: number }> {
+    const rows = this.db.prepare('SELECT group_id, bytes, held_at FROM group_held ORDER BY held_at, hash').all() as unknown as Array<{ group_id: string, bytes: Uint8Array, held_at: number }>
+    return rows.map((r) => ({ groupId: r.group_id, bytes: new Uint8Array(r.bytes), heldAt: r.held_at }))
+  }
+
+  holdChange (groupId: string, hash: string, bytes: Uint8Array, heldAt: number): void {
+    this.db.prepare('INSERT OR IGNORE INTO group_held (group_id, hash, bytes, held_at) VALUES (?, ?, ?, ?)').run([groupId, hash, blob(bytes), heldAt])
+  }
+
+  unholdChange (groupId: string, hash: string): void {
+    this.db.prepare('DELETE FROM group_held WHERE group_id = ? AND hash = ?').run([groupId, hash])
+  }
 }
 
 const ASKED_PREFIX = 'group-asked:'

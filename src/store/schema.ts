@@ -311,6 +311,17 @@ CREATE TABLE group_deliveries (
 ) WITHOUT ROWID;
 `
 
+/** Issue 11: a change that arrived before its parents waits here (src/e2ee/groups/groups.ts, held changes). */
+const v11HeldGroupChanges = `
+CREATE TABLE group_held (
+  group_id TEXT NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+  hash TEXT NOT NULL,
+  bytes BLOB NOT NULL,
+  held_at INTEGER NOT NULL,
+  PRIMARY KEY (group_id, hash)
+) WITHOUT ROWID;
+`
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'account, libsignal stores, invites, contacts', up: v1Core },
   { version: 2, name: 'conversations, messages, outbox, settings', up: v2Messaging },
@@ -321,5 +332,6 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 7, name: 'identity key changes and the envelopes held under them', up: v7KeyChanges },
   { version: 8, name: 'replies, edits, deletions, blocked contacts, invite links, full-text search', up: v8ChatFeatures },
   { version: 9, name: 'file transfers (issue 12)', up: v9FileTransfers },
-  { version: 10, name: 'groups: sender keys, membership changes, group conversations', up: v10Groups }
+  { version: 10, name: 'groups: sender keys, membership changes, group conversations', up: v10Groups },
+  { version: 11, name: 'groups: membership changes held until their parents arrive', up: v11HeldGroupChanges }
 ]

@@ -4,9 +4,22 @@
 import { Reader, Writer } from './bytes.ts'
 import { WireError } from './errors.ts'
 import { MAILBOX_ID_BYTES, MAILBOX_KEY_BYTES } from './envelope.ts'
-import { MAX_ADDRESSES, MAX_ADDRESS_BYTES, MAX_NAME_BYTES, MAX_PEER_ID_BYTES, MAX_RELAYS, MAX_TEXT_BYTES } from './payload.ts'
+import { MAX_ADDRESSES, MAX_ADDRESS_BYTES, MAX_NAME_BYTES, MAX_PAYLOAD_BYTES, MAX_PEER_ID_BYTES, MAX_RELAYS, MAX_TEXT_BYTES } from './payload.ts'
 
 export const GROUP_WIRE_VERSION = 0x01
+/**
+ * The signed membership change's own format version. 2: each change names its parents (the log heads its author
+ * had applied), so a removed admin can no longer backdate a change before its removal (docs/protocol.md §10.3).
+ * Version 1 changes (no parents) are refused.
+ */
+export const GROUP_CHANGE_VERSION = 0x02
+/** A parent is named by the SHA-256 of its whole encoding. */
+export const CHANGE_HASH_BYTES = 32
+/**
+ * Parents one change names: the heads of its author's log. More than a handful of heads means as many admins
+ * changed the group at once; 16 covers that with room, and the next change merges whatever heads are left.
+ */
+export const MAX_PARENTS = 16
 export const GROUP_ID_BYTES = 16
 export const IDENTITY_KEY_BYTES = 33
 export const SIGNATURE_BYTES = 64
@@ -18,14 +31,21 @@ export const MAX_CARDS_PER_CHANGE = 16
 export const MAX_REMOVED_PER_CHANGE = 64
 /** One signed change: 16 cards of at most ~2.6 KB each, with headroom. */
 export const MAX_CHANGE_BYTES = 44 * 1024
-/** Changes in one `changes` body (a new member gets the whole log this way, in version order). */
+/** Changes in one `changes` body (a new member gets the whole log in as many bodies as it takes, see chunkChanges). */
 export const MAX_CHANGES_PER_BODY = 64
+/**
+ * Bytes of one `changes` body: it travels as a group payload, whose whole encoding is at most MAX_PAYLOAD_BYTES;
+ * 256 bytes leave room for the payload's own header (kind, id, seq, length) and the body's.
+ */
+export const MAX_CHANGES_BODY_BYTES = MAX_PAYLOAD_BYTES - 256
+/** A changes body's own bytes: version, type, group id, count. */
+const CHANGES_BODY_HEADER_BYTES = 1 + 1 + GROUP_ID_BYTES + 1
 /** A SenderKeyDistributionMessage is about 100 bytes. */
 export const MAX_SKDM_BYTES = 1024
 /** A SenderKeyMessage holding the largest group text (32 KiB) plus libsignal's overhead. */
 export const MAX_SENDER_KEY_MESSAGE_BYTES = MAX_TEXT_BYTES + 1024
 /** Domain separation of the change signature (XEdDSA by the author's identity key). */
-export const CHANGE_SIGNATURE_CONTEXT = '0message1 group change v1\0'
+export const CHANGE_SIGNATURE_CONTEXT = '0message1 group change v2\0'
 
 /** What a member publishes to the group: enough for any other member to open a pairwise session (PQXDH) and reach it. */
 export interface GroupCard {
@@ -57,8 +77,10 @@ export type ChangeOp =
 
 export interface ChangeBody {
   readonly groupId: Uint8Array
-  /** 1 for create; otherwise 1 + the highest version among the author's effective changes. */
+  /** The change's depth in the log: 1 for create; otherwise 1 + the highest version among its parents. */
   readonly version: number
+  /** SHA-256 hashes of the log heads its author had applied (none for create, 1 to MAX_PARENTS otherwise), ascending. */
+  readonly parents: readonly Uint8Array[]
   /** The author's identity key (33 bytes). */
   readonly author: Uint8Array
   readonly at: number
@@ -114,9 +136,12 @@ function readCard (r: Reader): GroupCard {
 /** The signed part of a change: the signature covers CHANGE_SIGNATURE_CONTEXT || these bytes. */
 export function encodeChangeBody (c: ChangeBody): Uint8Array {
   const w = new Writer(512)
-  w.u8(GROUP_WIRE_VERSION)
+  w.u8(GROUP_CHANGE_VERSION)
   w.fixed(c.groupId, GROUP_ID_BYTES, 'groupId')
   w.u32(c.version)
+  checkParents(c.op.kind === 'create', c.parents, (m) => new RangeError(m))
+  w.u8(c.parents.length)
+  for (const p of c.parents) w.fixed(p, CHANGE_HASH_BYTES, 'parent')
   w.fixed(c.author, IDENTITY_KEY_BYTES, 'author')
   w.u64(c.at)
   const op = c.op
@@ -148,6 +173,16 @@ export function encodeChangeBody (c: ChangeBody): Uint8Array {
   return w.finish().slice()
 }
 
+/** A create names no parent; any other change 1 to MAX_PARENTS, strictly ascending (one encoding per set). */
+function checkParents (create: boolean, parents: readonly Uint8Array[], fail: (m: string) => Error): void {
+  if (create ? parents.length !== 0 : parents.length === 0 || parents.length > MAX_PARENTS) {
+    throw fail(create ? 'A group creation names no parent.' : `A group change names 1 to ${MAX_PARENTS} parents.`)
+  }
+  for (let i = 1; i < parents.length; i++) {
+    if (Buffer.compare(parents[i - 1] as Uint8Array, parents[i] as Uint8Array) >= 0) throw fail('A group change names its parents once each, in ascending order.')
+  }
+}
+
 export function signedChangeBytes (body: Uint8Array, signature: Uint8Array): Uint8Array {
   if (signature.length !== SIGNATURE_BYTES) throw new RangeError('a change signature is 64 bytes')
   const out = new Uint8Array(body.length + SIGNATURE_BYTES)
@@ -164,10 +199,14 @@ export function decodeChange (bytes: Uint8Array): SignedChange & { readonly body
   const body = bytes.subarray(0, bytes.length - SIGNATURE_BYTES)
   const r = new Reader(body, 'group change')
   const v = r.u8('version')
-  if (v !== GROUP_WIRE_VERSION) throw new WireError('VERSION', `The group change has version ${v}; this program reads version ${GROUP_WIRE_VERSION}.`)
+  if (v !== GROUP_CHANGE_VERSION) throw new WireError('VERSION', `The group change has version ${v}; this program reads version ${GROUP_CHANGE_VERSION}.`)
   const groupId = r.fixed(GROUP_ID_BYTES, 'group id')
   const version = r.u32('change version')
   if (version === 0) throw new WireError('INVALID', 'A group change has a version of 1 or more.')
+  const np = r.u8('parent count')
+  if (np > MAX_PARENTS) throw new WireError('TOO_LARGE', `A group change names at most ${MAX_PARENTS} parents.`)
+  const parents: Uint8Array[] = []
+  for (let i = 0; i < np; i++) parents.push(r.fixed(CHANGE_HASH_BYTES, 'parent'))
   const author = r.fixed(IDENTITY_KEY_BYTES, 'author')
   const at = r.u64('time')
   const kind = r.u8('operation')
@@ -196,7 +235,9 @@ export function decodeChange (bytes: Uint8Array): SignedChange & { readonly body
     default: throw new WireError('UNKNOWN_KIND', `The group change has operation ${kind}, which this version does not know.`)
   }
   r.end()
-  return { groupId, version, author, at, op, signature: bytes.slice(bytes.length - SIGNATURE_BYTES), bytes: bytes.slice(), body: body.slice() }
+  checkParents(op.kind === 'create', parents, (m) => new WireError('INVALID', m))
+  if ((op.kind === 'create') !== (version === 1)) throw new WireError('INVALID', 'A group creation, and only it, has version 1.')
+  return { groupId, version, parents, author, at, op, signature: bytes.slice(bytes.length - SIGNATURE_BYTES), bytes: bytes.slice(), body: body.slice() }
 }
 
 // ---- group bodies (payload kind 8, inside a pairwise session) ----
@@ -209,6 +250,29 @@ export type GroupBody =
   | { readonly type: 'changes', readonly groupId: Uint8Array, readonly changes: readonly Uint8Array[] }
   /** The sender's SenderKeyDistributionMessage, with the first sender-key message under it (so it never arrives first). */
   | { readonly type: 'keyed', readonly groupId: Uint8Array, readonly skdm: Uint8Array, readonly message: Uint8Array }
+
+/**
+ * Splits a list of changes (in the order given) into runs that each fit one `changes` body: at most
+ * MAX_CHANGES_PER_BODY changes and MAX_CHANGES_BODY_BYTES bytes. A log longer than one body (a group with many
+ * changes, or several adds of 16 cards) goes to a new member as several bodies, in order.
+ */
+export function chunkChanges (changes: readonly Uint8Array[]): Uint8Array[][] {
+  const out: Uint8Array[][] = []
+  let run: Uint8Array[] = []
+  let size = CHANGES_BODY_HEADER_BYTES
+  for (const c of changes) {
+    if (c.length > MAX_CHANGE_BYTES) throw new RangeError(`a group change is at most ${MAX_CHANGE_BYTES} bytes`)
+    if (run.length === MAX_CHANGES_PER_BODY || size + 2 + c.length > MAX_CHANGES_BODY_BYTES) {
+      out.push(run)
+      run = []
+      size = CHANGES_BODY_HEADER_BYTES
+    }
+    run.push(c)
+    size += 2 + c.length
+  }
+  if (run.length > 0) out.push(run)
+  return out
+}
 
 const BODY_TYPES = { 'card-request': 1, 'card-reply': 2, changes: 3, keyed: 4 } as const
 
@@ -224,6 +288,7 @@ export function encodeGroupBody (b: GroupBody): Uint8Array {
       if (b.changes.length === 0 || b.changes.length > MAX_CHANGES_PER_BODY) throw new RangeError(`a changes body holds 1 to ${MAX_CHANGES_PER_BODY} changes`)
       w.u8(b.changes.length)
       for (const c of b.changes) w.sized(2, MAX_CHANGE_BYTES, c, 'change')
+      if (w.length > MAX_CHANGES_BODY_BYTES) throw new RangeError(`a changes body is at most ${MAX_CHANGES_BODY_BYTES} bytes (split it with chunkChanges)`)
       break
     case 'keyed':
       w.sized(2, MAX_SKDM_BYTES, b.skdm, 'skdm')
@@ -248,6 +313,7 @@ export function decodeGroupBody (bytes: Uint8Array): GroupBody {
       if (n === 0 || n > MAX_CHANGES_PER_BODY) throw new WireError('TOO_LARGE', `A changes message holds 1 to ${MAX_CHANGES_PER_BODY} changes.`)
       const changes: Uint8Array[] = []
       for (let i = 0; i < n; i++) changes.push(r.sized(2, MAX_CHANGE_BYTES, 'change'))
+      if (bytes.length > MAX_CHANGES_BODY_BYTES) throw new WireError('TOO_LARGE', `A changes message is over ${MAX_CHANGES_BODY_BYTES} bytes.`)
       b = { type: 'changes', groupId, changes }
       break
     }

@@ -127,6 +127,41 @@ export const TARGETS: readonly TargetSpec[] = [
     }
   },
   {
+    name: 'group change (decodeChange + verifyChange, change v2)',
+    module: 'src/wire/group.ts',
+    load: async () => {
+      const { readFileSync } = await import('node:fs')
+      const { verifyChange } = await import('../../src/e2ee/groups/membership.ts')
+      const { E2eeError } = await import('../../src/e2ee/errors.ts')
+      const v = JSON.parse(readFileSync(new URL('../vectors/group.json', import.meta.url), 'utf8')) as { changes: Array<{ bytes: string }> }
+      const seeds = v.changes.map((c) => new Uint8Array(Buffer.from(c.bytes, 'hex')))
+      return { decode: (b) => verifyChange(b), isTyped: (e) => E2eeError.is(e), seeds, maxRandomLength: 4096 }
+    }
+  },
+  {
+    name: 'group body (decodeGroupBody)',
+    module: 'src/wire/group.ts',
+    load: async () => {
+      const { readFileSync } = await import('node:fs')
+      const { decodeGroupBody } = await import('../../src/wire/group.ts')
+      const { WireError } = await import('../../src/wire/errors.ts')
+      const v = JSON.parse(readFileSync(new URL('../vectors/group.json', import.meta.url), 'utf8')) as { bodies: Array<{ bytes: string }> }
+      const seeds = v.bodies.map((b) => new Uint8Array(Buffer.from(b.bytes, 'hex')))
+      return { decode: decodeGroupBody, isTyped: (e) => WireError.is(e), seeds }
+    }
+  },
+  {
+    name: 'group text (decodeGroupText, past the sender-key decryption)',
+    module: 'src/wire/group.ts',
+    load: async () => {
+      const { readFileSync } = await import('node:fs')
+      const { decodeGroupText } = await import('../../src/wire/group.ts')
+      const { WireError } = await import('../../src/wire/errors.ts')
+      const v = JSON.parse(readFileSync(new URL('../vectors/group.json', import.meta.url), 'utf8')) as { text: { bytes: string } }
+      return { decode: decodeGroupText, isTyped: (e) => WireError.is(e), seeds: [new Uint8Array(Buffer.from(v.text.bytes, 'hex'))], maxRandomLength: 256 }
+    }
+  },
+  {
     name: 'deliver frame (decodeDeliverFrame)',
     module: 'src/wire/deliver.ts',
     load: async () => {

@@ -17,13 +17,14 @@ function card (i: number): GroupCard {
   }
 }
 const createOp: ChangeOp = { kind: 'create', name: 'g', card: card(0) }
-const groupId = groupIdFor({ version: 1, author: key(0), at: 1, op: createOp })
-const sign = (a: number, v: number, op: ChangeOp, at = 1, gid = groupId): SignedChange =>
-  signChange({ groupId: gid, version: v, author: key(a), at, op }, (people[a] as IdentityKeyPair).privateKey)
+const groupId = groupIdFor({ version: 1, parents: [], author: key(0), at: 1, op: createOp })
+const sign = (a: number, v: number, op: ChangeOp, at = 1, gid = groupId, parents: Uint8Array[] = []): SignedChange =>
+  signChange({ groupId: gid, version: v, parents, author: key(a), at, op }, (people[a] as IdentityKeyPair).privateKey)
 const names = (s: ReturnType<typeof foldChanges>): string => [...s.members.values()].map((m) => m.card.displayName + (m.admin ? '*' : '')).sort().join(',')
 
 test('a member cannot take a group over with a second create that sorts first', () => {
-  const held = [verifyChange(sign(0, 1, createOp).bytes), verifyChange(sign(0, 2, { kind: 'add', cards: [card(1), card(2)] }).bytes)]
+  const create = verifyChange(sign(0, 1, createOp).bytes)
+  const held = [create, verifyChange(sign(0, 2, { kind: 'add', cards: [card(1), card(2)] }, 1, groupId, [Buffer.from(changeHash(create.bytes), 'hex')]).bytes)]
   const createHash = changeHash((held[0] as SignedChange).bytes)
   let tried = 0
   for (let at = 0; tried < 40; at++) {

@@ -211,3 +211,43 @@ if (!existsSync(invitePath) || process.argv.includes('--force')) {
     link: '0m1:' + Buffer.from(invite).toString('base64url')
   }, null, 2) + '\n')
 }
+
+// Group membership changes (issue 11, change format v2) and group bodies. XEdDSA signatures are randomized: the
+// vector is kept once made, unless --force is given.
+const groupPath = new URL('group.json', dir)
+if (!existsSync(groupPath) || process.argv.includes('--force')) {
+  const { groupIdFor, signChange, changeHash } = await import('../../src/e2ee/groups/membership.ts')
+  const { encodeGroupBody, encodeGroupText } = await import('../../src/wire/group.ts')
+  const admin = PrivateKey.deserialize(bytes('group-admin', 32) as Uint8Array<ArrayBuffer>)
+  const member = PrivateKey.deserialize(bytes('group-member', 32) as Uint8Array<ArrayBuffer>)
+  const card = (k: PrivateKey, name: string, peerId?: string) => ({
+    identityKey: k.getPublicKey().serialize(), registrationId: 4242, signedPreKeyId: 7, signedPreKey: PrivateKey.deserialize(bytes(`${name}-spk`, 32) as Uint8Array<ArrayBuffer>).getPublicKey().serialize(),
+    signedPreKeySignature: bytes(`${name}-spk-sig`, 64), kyberPreKeyId: 9, kyberPreKey: bytes(`${name}-kyber`, 1569), kyberPreKeySignature: bytes(`${name}-kyber-sig`, 64),
+    mailboxId: bytes(`${name}-mailbox-id`, 32), mailboxKey: bytes(`${name}-mailbox-key`, 32), displayName: name, ...(peerId === undefined ? {} : { peerId }),
+    relays: ['/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWGtEvbhGWF78p19deQeHEw8ZoTcZ41Qopn6UD2yoD64uX'], addresses: []
+  })
+  const createBody = { version: 1, parents: [], author: admin.getPublicKey().serialize(), at: 1_700_000_000_000, op: { kind: 'create' as const, name: 'Hikers 🥾', card: card(admin, 'Alice', '12D3KooWExhxdQ8bxBwcfomCDVEbCygjgFm5k94NMt9mYzrjtH59') } }
+  const groupId = groupIdFor(createBody)
+  const create = signChange({ groupId, ...createBody }, admin)
+  const h = (b: Uint8Array): Uint8Array => new Uint8Array(Buffer.from(changeHash(b), 'hex'))
+  const add = signChange({ groupId, version: 2, parents: [h(create.bytes)], author: admin.getPublicKey().serialize(), at: 1_700_000_000_500, op: { kind: 'add', cards: [card(member, 'Bob')] } }, admin)
+  const promote = signChange({ groupId, version: 3, parents: [h(add.bytes)], author: admin.getPublicKey().serialize(), at: 1_700_000_001_000, op: { kind: 'promote', member: member.getPublicKey().serialize() } }, admin)
+  const rename = signChange({ groupId, version: 4, parents: [h(promote.bytes)], author: member.getPublicKey().serialize(), at: 1_700_000_002_000, op: { kind: 'rename', name: 'Hikers' } }, member)
+  const remove = signChange({ groupId, version: 4, parents: [h(promote.bytes)], author: admin.getPublicKey().serialize(), at: 1_700_000_002_000, op: { kind: 'remove', members: [member.getPublicKey().serialize()] } }, admin)
+  const merge = [h(rename.bytes), h(remove.bytes)].sort((x, y) => Buffer.compare(x, y))
+  const leave = signChange({ groupId, version: 5, parents: merge, author: admin.getPublicKey().serialize(), at: 1_700_000_003_000, op: { kind: 'leave' } }, admin)
+  const changes = [create, add, promote, rename, remove, leave]
+  const bodies = [
+    { name: 'card request', body: { type: 'card-request' as const, groupId, name: 'Hikers 🥾' } },
+    { name: 'card reply', body: { type: 'card-reply' as const, groupId, card: card(member, 'Bob') } },
+    { name: 'changes (a log)', body: { type: 'changes' as const, groupId, changes: changes.map((c) => c.bytes) } },
+    { name: 'keyed', body: { type: 'keyed' as const, groupId, skdm: bytes('skdm', 90), message: bytes('sender-key-message', 160) } }
+  ]
+  const text = { groupId, id: bytes('group-text-id', 16), seq: 3, sentAt: 1_700_000_004_000, text: 'On the trail ⛰' }
+  writeFileSync(groupPath, JSON.stringify({
+    description: 'Group change v2: version(1)=0x02 | groupId(16) | version(4, BE; 1 + highest parent version) | parentCount(1, 0..16) | parents(32 each, SHA-256 of whole changes, ascending) | author(33) | at(8) | op(1) | op fields | XEdDSA signature(64) over "0message1 group change v2\\0" || everything before it. Group bodies and texts: version(1)=0x01. Signatures come from libsignal\'s randomness, so this vector is kept, not regenerated. See docs/protocol.md §10.',
+    changes: changes.map((c) => ({ kind: c.op.kind, version: c.version, parents: c.parents.map(hex), author: hex(c.author), at: c.at, bytes: hex(c.bytes) })),
+    bodies: bodies.map((b) => ({ name: b.name, bytes: hex(encodeGroupBody(b.body)) })),
+    text: { groupId: hex(text.groupId), id: hex(text.id), seq: text.seq, sentAt: text.sentAt, text: text.text, bytes: hex(encodeGroupText(text)) }
+  }, null, 2) + '\n')
+}

@@ -132,3 +132,35 @@ test('blob vectors (issue 12): client and server frames decode and re-encode byt
   }
   for (const c of v.server) assert.equal(hex(encodeBlobServerFrame(decodeBlobServerFrame(unhex(c.bytes)))), c.bytes, c.name)
 })
+
+test('group vectors (issue 11, change v2): changes verify, re-encode byte-equal and fold; bodies and text round-trip byte-equal; layout read by hand', async () => {
+  const { verifyChange, foldChanges, changeHash } = await import('../../src/e2ee/groups/membership.ts')
+  const { encodeChangeBody, signedChangeBytes, decodeGroupBody, encodeGroupBody, decodeGroupText, encodeGroupText, GROUP_CHANGE_VERSION } = await import('../../src/wire/group.ts')
+  const v = load('group.json') as { changes: Array<{ kind: string, version: number, parents: string[], author: string, at: number, bytes: string }>, bodies: Array<{ name: string, bytes: string }>, text: { seq: number, text: string, bytes: string } }
+  const all = v.changes.map((c) => {
+    const bytes = unhex(c.bytes)
+    const d = verifyChange(bytes)
+    assert.equal(d.op.kind, c.kind)
+    assert.equal(d.version, c.version)
+    assert.deepEqual(d.parents.map(hex), c.parents)
+    assert.equal(hex(d.author), c.author)
+    assert.equal(d.at, c.at)
+    assert.equal(hex(signedChangeBytes(encodeChangeBody(d), d.signature)), c.bytes)
+    // By hand: version byte, group id, version (BE), parent count, parents, author.
+    assert.equal(bytes[0], GROUP_CHANGE_VERSION)
+    assert.equal(Buffer.from(bytes).readUInt32BE(17), c.version)
+    assert.equal(bytes[21], c.parents.length)
+    assert.deepEqual(c.parents.map((_, i) => hex(bytes.subarray(22 + 32 * i, 54 + 32 * i))), c.parents)
+    assert.equal(hex(bytes.subarray(22 + 32 * c.parents.length, 55 + 32 * c.parents.length)), c.author)
+    return d
+  })
+  // Parents are the hashes of earlier vectors' bytes; the log folds (the rename is concurrent with the removal of its author).
+  assert.deepEqual(v.changes[1]?.parents, [changeHash(unhex(v.changes[0]?.bytes ?? ''))])
+  const state = foldChanges(all)
+  assert.equal(state.members.size, 0, 'the admin left after removing the member')
+  assert.equal(state.name, 'Hikers 🥾', 'the removed member\'s concurrent rename has no effect')
+  for (const b of v.bodies) assert.equal(hex(encodeGroupBody(decodeGroupBody(unhex(b.bytes)))), b.bytes, b.name)
+  const t = decodeGroupText(unhex(v.text.bytes))
+  assert.equal(t.text, v.text.text)
+  assert.equal(hex(encodeGroupText(t)), v.text.bytes)
+})

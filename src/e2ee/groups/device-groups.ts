@@ -12,7 +12,7 @@ import {
 } from './groups.ts'
 import { SenderKeyDistributionMessage, groupEncrypt } from '@signalapp/libsignal-client'
 import { INNER_GROUP, sealEnvelope } from '../../wire/envelope.ts'
-import { encodeGroupInner, encodeGroupText, type ChangeOp, type GroupCard } from '../../wire/group.ts'
+import { chunkChanges, encodeGroupInner, encodeGroupText, type ChangeOp, type GroupCard } from '../../wire/group.ts'
 import { blob } from '../context.ts'
 import { signChange } from './membership.ts'
 import type { InboundMailbox } from '../device.ts'
@@ -111,6 +111,11 @@ export class DeviceGroups {
     return groupPayload({ type: 'changes', groupId: Buffer.from(groupId, 'hex'), changes })
   }
 
+  /** Signed changes as as many payloads as they take (a long log does not fit one body), in order. */
+  changesPayloads (groupId: string, changes: readonly Uint8Array[]): Payload[] {
+    return chunkChanges(changes).map((run) => this.changesPayload(groupId, run))
+  }
+
   /** A group body already encoded (a card reply made while opening a request). */
   bodyPayload (body: Uint8Array): Payload {
     return { kind: 'group', id: new Uint8Array(randomBytes(PAYLOAD_ID_BYTES)), seq: 0, body }
@@ -147,9 +152,9 @@ export class DeviceGroups {
   }
 
   /** For tests: a change signed by me whatever my role (a non-admin's forgery), not applied here. */
-  signForTest (groupId: string, op: ChangeOp): Uint8Array {
+  signForTest (groupId: string, op: ChangeOp, o: { parents?: { parents: Uint8Array[], version: number } } = {}): Uint8Array {
     const g = groupBook(this.ctx).get(groupId)
-    return signChange({ groupId: Buffer.from(groupId, 'hex'), version: g.state.version + 1, author: this.ctx.identityKeyBytes, at: this.ctx.now(), op }, this.ctx.identity.privateKey).bytes
+    return signChange({ groupId: Buffer.from(groupId, 'hex'), ...(o.parents ?? g.log.next()), author: this.ctx.identityKeyBytes, at: this.ctx.now(), op }, this.ctx.identity.privateKey).bytes
   }
 
   /** For tests: a group envelope sealed with my current sender key for one contact, whatever my membership. */

@@ -15,14 +15,14 @@ import { toHex } from '../../wire/bytes.ts'
 import { INNER_GROUP, sealEnvelope } from '../../wire/envelope.ts'
 import { WireError } from '../../wire/errors.ts'
 import {
-  MAX_CARDS_PER_CHANGE, MAX_CHANGES_PER_BODY, decodeGroupBody, decodeGroupInner, decodeGroupText, encodeGroupBody,
+  MAX_CARDS_PER_CHANGE, decodeGroupBody, decodeGroupInner, decodeGroupText, encodeGroupBody,
   encodeGroupInner, encodeGroupText, type ChangeOp, type GroupBody, type GroupCard, type GroupText, type SignedChange
 } from '../../wire/group.ts'
 import { PAYLOAD_ID_BYTES, encodePayload, type Payload } from '../../wire/payload.ts'
 import { freshMySide, newContactRow } from '../contact-row.ts'
 import { DEVICE_ID, blob, checkName, checkNetwork, newMailbox, type DeviceContext, type NetworkCardFields } from '../context.ts'
 import { E2eeError } from '../errors.ts'
-import { admit, changeHash, foldChanges, groupIdFor, signChange, verifyChange, type ChangeRefusal, type GroupState } from './membership.ts'
+import { ChangeLog, changeHash, groupIdFor, signChange, sortChanges, verifyChange, type ChangeRefusal, type GroupState } from './membership.ts'
 
 /** What opening a group body or envelope did, for the messenger to act on after the commit. */
 export type GroupOpened =
@@ -30,11 +30,16 @@ export type GroupOpened =
   | { readonly type: 'card-request', readonly groupId: string, readonly reply: Uint8Array }
   | { readonly type: 'card-reply', readonly groupId: string, readonly change?: SignedChange }
   | { readonly type: 'changes', readonly groupId: string, readonly outcome: ChangesOutcome }
-  | { readonly type: 'refused', readonly groupId: string, readonly reason: ChangeRefusal | 'not-member' | 'not-asked' | 'too-many-pending' }
+  | { readonly type: 'refused', readonly groupId: string, readonly reason: ChangeRefusal | 'not-member' | 'not-asked' }
+
+/** Why a change was not applied: refused at once, or dropped from the held changes (expired, over the bounds). */
+export type ChangeDrop = ChangeRefusal | 'held-expired' | 'held-over-limit'
 
 export interface ChangesOutcome {
   readonly accepted: readonly SignedChange[]
-  readonly refused: ReadonlyArray<{ readonly reason: ChangeRefusal, readonly version: number }>
+  readonly refused: ReadonlyArray<{ readonly reason: ChangeDrop, readonly version: number }>
+  /** Changes held aside this time: their parents have not arrived (they are admitted once they do). */
+  readonly held: number
   readonly effects: StateEffects
 }
 
@@ -61,9 +66,23 @@ export interface GroupInfo {
 
 interface Loaded {
   row: GroupRow
-  changes: SignedChange[]
+  log: ChangeLog
   state: GroupState
 }
+
+/** A change whose parents have not arrived yet, held aside (in the store too) until they do. */
+export interface HeldChange { readonly change: SignedChange, readonly heldAt: number }
+
+/**
+ * Held changes (docs/protocol.md §10.3): a change can arrive before its parents (another admin's forward overtook
+ * the change that made its author an admin; a long log's bodies came out of order). It waits at most
+ * HELD_CHANGE_TTL_MS, the longest its parents can take (they sit on a relay as long as any message), and at most
+ * MAX_HELD_PER_GROUP per group (two full changes bodies: a long log reordered by one body) and MAX_HELD_CHANGES in
+ * all (about 11 MB of the largest changes), so a peer sending orphans cannot fill the store.
+ */
+export const HELD_CHANGE_TTL_MS = 30 * 24 * 3600_000
+export const MAX_HELD_PER_GROUP = 128
+export const MAX_HELD_CHANGES = 256
 
 /** The device's groups, kept beside its context (loaded at open). */
 export class GroupBook {
@@ -78,6 +97,8 @@ export class GroupBook {
   readonly asked: Map<string, number>
   /** Group id -> the contact whose card request made its row (the caps on groups I have not joined count these). */
   readonly pendingFrom: Map<string, string>
+  /** Group id -> change hash -> a change waiting for its parents. */
+  readonly held = new Map<string, Map<string, HeldChange>>()
 
   constructor (ctx: DeviceContext) {
     this.repo = new GroupRepository(ctx.db)
@@ -85,10 +106,38 @@ export class GroupBook {
     this.asked = this.repo.asked()
     this.pendingFrom = this.repo.pendingFrom()
     for (const row of this.repo.all()) {
-      const changes = this.repo.changes(row.id).map((b) => verifyChange(b, { stored: true }))
-      this.groups.set(row.id, { row, changes, state: foldChanges(changes) })
+      const changes: SignedChange[] = []
+      for (const b of this.repo.changes(row.id)) {
+        try {
+          changes.push(verifyChange(b, { stored: true }))
+        } catch {
+          // A change of an older format (version 1 had no parents): that group's log is not readable any more.
+          ctx.logger.warn('group.stored-change-unreadable', {})
+        }
+      }
+      const log = new ChangeLog(changes)
+      this.groups.set(row.id, { row, log, state: log.state() })
       ctx.mailboxes.set(toHex(row.myMailboxId), { kind: 'group', groupId: row.id, key: row.myMailboxKey })
     }
+    for (const h of this.repo.heldChanges()) {
+      try {
+        this.holdInMemory(h.groupId, { change: verifyChange(h.bytes), heldAt: h.heldAt })
+      } catch {
+        ctx.logger.warn('group.held-change-unreadable', {})
+      }
+    }
+  }
+
+  holdInMemory (groupId: string, h: HeldChange): void {
+    let m = this.held.get(groupId)
+    if (m === undefined) this.held.set(groupId, m = new Map<string, HeldChange>())
+    m.set(changeHash(h.change.bytes), h)
+  }
+
+  get heldCount (): number {
+    let n = 0
+    for (const m of this.held.values()) n += m.size
+    return n
   }
 
   get (id: string): Loaded {
@@ -102,6 +151,7 @@ export class GroupBook {
  * Groups I was asked to join and have not joined (a row and a mailbox each): at most this many per contact and in
  * all. Any contact can send card requests with made-up group ids; without caps each one costs a row and a mailbox
  * this device polls. 4 per contact covers several real invitations in flight; 64 in all, many contacts at once.
+ * At a cap the oldest such row is evicted (docs/protocol.md §10.4): new invitations always get through.
  */
 export const MAX_PENDING_GROUPS_PER_CONTACT = 4
 export const MAX_PENDING_GROUPS = 64
@@ -166,7 +216,8 @@ function newGroupRow (ctx: DeviceContext, id: string, name: string, joined: bool
  * leaves memory ahead of the store until the next open.
  */
 function addRow (ctx: DeviceContext, book: GroupBook, row: GroupRow, changes: SignedChange[]): void {
-  book.groups.set(row.id, { row, changes, state: foldChanges(changes) })
+  const log = new ChangeLog(changes)
+  book.groups.set(row.id, { row, log, state: log.state() })
   ctx.mailboxes.set(toHex(row.myMailboxId), { kind: 'group', groupId: row.id, key: row.myMailboxKey })
   ctx.stores.defer(() => { book.repo.insert(row) })
 }
@@ -177,6 +228,15 @@ export function groupPayload (body: GroupBody): Payload {
 
 // ---- creating and changing ----
 
+/** Drops a group row I never joined: its mailbox, its log and held changes (in memory at once, the store at the commit). */
+function forgetUnjoined (ctx: DeviceContext, book: GroupBook, row: GroupRow): void {
+  book.groups.delete(row.id)
+  book.held.delete(row.id)
+  book.pendingFrom.delete(row.id)
+  ctx.mailboxes.delete(toHex(row.myMailboxId))
+  ctx.stores.defer(() => { book.repo.deleteUnjoined(row.id) })
+}
+
 /** A new group with me as its only member and admin (members join by add changes once they sent their cards). */
 export async function createGroup (ctx: DeviceContext, name: string, net: NetworkCardFields): Promise<{ groupId: string, change: SignedChange }> {
   checkNetwork(net)
@@ -184,7 +244,7 @@ export async function createGroup (ctx: DeviceContext, name: string, net: Networ
   const book = groupBook(ctx)
   // The row (and its mailbox, named in my card) first; its id is set once the create it derives from is made.
   const draft = newGroupRow(ctx, '', n, true)
-  const body = { version: 1, author: ctx.identityKeyBytes, at: ctx.now(), op: { kind: 'create', name: n, card: myCard(ctx, draft, net) } } as const
+  const body = { version: 1, parents: [], author: ctx.identityKeyBytes, at: ctx.now(), op: { kind: 'create', name: n, card: myCard(ctx, draft, net) } } as const
   const groupId = groupIdFor(body)
   const row = { ...draft, id: gid(groupId) }
   const change = signChange({ groupId, ...body }, ctx.identity.privateKey)
@@ -201,31 +261,51 @@ export async function changeGroup (ctx: DeviceContext, groupId: string, op: Chan
   const g = book.get(groupId)
   if (op.kind === 'add' && (op.cards.length === 0 || op.cards.length > MAX_CARDS_PER_CHANGE)) throw new RangeError(`an add change carries 1 to ${MAX_CARDS_PER_CHANGE} cards`)
   if (op.kind === 'rename') checkName(op.name, 'group name')
-  const change = signChange({ groupId: Buffer.from(groupId, 'hex'), version: g.state.version + 1, author: ctx.identityKeyBytes, at: ctx.now(), op }, ctx.identity.privateKey)
+  const change = signChange({ groupId: Buffer.from(groupId, 'hex'), ...g.log.next(), author: ctx.identityKeyBytes, at: ctx.now(), op }, ctx.identity.privateKey)
   const before = g.state
   const outcome = await ctx.stores.atomically(async () => await takeChanges(ctx, g, [change.bytes]))
   if (outcome.accepted.length === 0) throw new E2eeError('NOT_MEMBER', op.kind === 'leave' ? 'You are not a member of this group.' : 'Only an admin of this group can do that.')
   return { change, before, outcome }
 }
 
-/** The log to hand a new member: every change held, in merge order (at most MAX_CHANGES_PER_BODY). */
+/**
+ * The log to hand a new member: every change held, in merge order (the create first). It may be longer than one
+ * `changes` body: the messenger splits it with chunkChanges (a slice of it would drop the create, and the new
+ * member could verify nothing).
+ */
 export function groupLog (ctx: DeviceContext, groupId: string): Uint8Array[] {
   const g = groupBook(ctx).get(groupId)
-  const sorted = [...g.changes].sort((a, b) => a.version - b.version)
-  return sorted.slice(-MAX_CHANGES_PER_BODY).map((c) => c.bytes)
+  return sortChanges(g.log.changes).map((x) => x.change.bytes)
 }
 
 /**
- * Admits changes into a group's log (inside the open unit): each verified, refused if replayed, for another
- * group or not effective (author not an admin at its place in the merge order); then the effects of the new
- * state: contacts and sessions for members I have not met, my sender key replaced if anyone left.
+ * Admits changes into a group's log (inside the open unit): each verified, refused if replayed, for another group
+ * or made by someone who was no admin at its parents; held aside while its parents are missing, and admitted
+ * with whatever it waited for once they arrive. Then the effects of the new state: contacts and sessions for
+ * members I have not met, my sender key replaced if anyone left.
  */
 async function takeChanges (ctx: DeviceContext, g: Loaded, raw: readonly Uint8Array[]): Promise<ChangesOutcome> {
   const book = groupBook(ctx)
   const before = g.state
-  let held = [...g.changes]
   const accepted: SignedChange[] = []
-  const refused: Array<{ reason: ChangeRefusal, version: number }> = []
+  const refused: Array<{ reason: ChangeDrop, version: number }> = []
+  const now = ctx.now()
+  const id = g.row.id
+  let heldNow = 0
+  let held = book.held.get(id) ?? new Map<string, HeldChange>()
+  const unhold = (hash: string): void => {
+    held.delete(hash)
+    ctx.stores.defer(() => { book.repo.unholdChange(id, hash) })
+  }
+  for (const [hash, h] of held) if (h.heldAt + HELD_CHANGE_TTL_MS <= now) { unhold(hash); refused.push({ reason: 'held-expired', version: h.change.version }) }
+  const take = (c: SignedChange): 'admitted' | 'missing' | ChangeRefusal => {
+    if (g.log.size === 0 && c.op.kind !== 'create' && c.parents.length === 0) return 'unknown-group'
+    const r = g.log.admit(c)
+    if ('refused' in r) return r.refused
+    if ('missing' in r) return 'missing'
+    accepted.push(c)
+    return 'admitted'
+  }
   for (const bytes of raw) {
     let c: SignedChange
     try {
@@ -234,13 +314,35 @@ async function takeChanges (ctx: DeviceContext, g: Loaded, raw: readonly Uint8Ar
       refused.push({ reason: E2eeError.is(err, 'BAD_SENDER') ? 'bad-signature' : 'malformed', version: 0 })
       continue
     }
-    if (gid(c.groupId) !== g.row.id) { refused.push({ reason: 'other-group', version: c.version }); continue }
-    const r = admit(held, c)
-    if ('refused' in r) { refused.push({ reason: r.refused, version: c.version }); continue }
-    held = [...held, c]
-    accepted.push(c)
+    if (gid(c.groupId) !== id) { refused.push({ reason: 'other-group', version: c.version }); continue }
+    const hash = changeHash(c.bytes)
+    if (held.has(hash)) { refused.push({ reason: 'replayed', version: c.version }); continue }
+    const r = take(c)
+    if (r === 'admitted') continue
+    if (r !== 'missing') { refused.push({ reason: r, version: c.version }); continue }
+    if (held.size >= MAX_HELD_PER_GROUP || book.heldCount >= MAX_HELD_CHANGES) { refused.push({ reason: 'held-over-limit', version: c.version }); continue }
+    held.set(hash, { change: c, heldAt: now })
+    book.held.set(id, held)
+    heldNow++
+    ctx.stores.defer(() => { book.repo.holdChange(id, hash, bytes, now) })
   }
-  const state = foldChanges(held)
+  // Whatever waited for what was just admitted, until nothing more comes in.
+  for (let progress = accepted.length > 0; progress;) {
+    progress = false
+    for (const [hash, h] of sortHeld(held)) {
+      const r = take(h.change)
+      if (r === 'missing') continue
+      unhold(hash)
+      if (r === 'admitted') progress = true
+      else refused.push({ reason: r, version: h.change.version })
+    }
+  }
+  if (held.size === 0) book.held.delete(id)
+  else book.held.set(id, held)
+  held = new Map()
+  const state = g.log.state()
+  // Admitted, but without effect (its author was removed concurrently, rule 2): told like a refusal.
+  for (const c of accepted) if (!state.effective.has(changeHash(c.bytes))) refused.push({ reason: 'superseded', version: c.version })
   const me = ctx.accountId
   const added = [...state.members.keys()].filter((a) => !before.members.has(a))
   const removed = [...before.members.keys()].filter((a) => !state.members.has(a))
@@ -249,23 +351,25 @@ async function takeChanges (ctx: DeviceContext, g: Loaded, raw: readonly Uint8Ar
   const distributionId = rekeyed ? randomUUID() : g.row.distributionId
   const joined = g.row.joined || member
   if (accepted.length > 0) {
-    const now = ctx.now()
-    for (const c of accepted) ctx.stores.defer(() => { book.repo.addChange(g.row.id, changeHash(c.bytes), c.bytes, now) })
+    for (const c of accepted) ctx.stores.defer(() => { book.repo.addChange(id, changeHash(c.bytes), c.bytes, now) })
     // An ask is answered once the account is in (by anyone's add) and void once it is out: a reply held back
     // (two admins asked, or one asked twice) must not add a member after its removal.
     for (const a of [...added, ...removed]) {
-      const key = `${g.row.id}:${a}`
+      const key = `${id}:${a}`
       if (book.asked.delete(key)) ctx.stores.defer(() => { book.repo.unask(key) })
     }
-    if (member) for (const a of state.members.keys()) if (a !== me) await meet(ctx, g.row.id, state, a)
+    if (member) for (const a of state.members.keys()) if (a !== me) await meet(ctx, id, state, a)
     // In memory at once (see addRow): the next envelope of this batch builds on this state.
     g.row = { ...g.row, name: state.name, joined, distributionId }
-    g.changes = held
     g.state = state
-    const id = g.row.id
     ctx.stores.defer(() => { book.repo.update(id, { name: state.name, joined, distributionId }) })
   }
-  return { accepted, refused, effects: { added, removed, member, rekeyed } }
+  return { accepted, refused, held: heldNow, effects: { added, removed, member, rekeyed } }
+}
+
+/** Held changes, parents first (by version), so one pass admits a whole reordered run. */
+function sortHeld (held: ReadonlyMap<string, HeldChange>): Array<[string, HeldChange]> {
+  return [...held].sort((x, y) => x[1].change.version - y[1].change.version || (x[0] < y[0] ? -1 : 1))
 }
 
 /** A contact row and a PQXDH session for a member I know only through this group (none if already a contact). */
@@ -334,11 +438,14 @@ export async function openGroupBody (ctx: DeviceContext, contact: ContactRow, bo
       // A contact adds me to a group: my card for it (a mailbox of its own), sent back; I join once the add arrives.
       let row = g?.row
       if (row === undefined) {
-        const pending = [...book.groups.values()].filter((x) => !x.row.joined)
-        const fromThem = pending.filter((x) => book.pendingFrom.get(x.row.id) === contact.id).length
-        if (fromThem >= MAX_PENDING_GROUPS_PER_CONTACT || pending.length >= MAX_PENDING_GROUPS) {
-          ctx.logger.debug('group.card-request-refused', { reason: 'too-many-pending', fromContact: fromThem, pending: pending.length })
-          return { type: 'refused', groupId, reason: 'too-many-pending' }
+        // At a cap, the oldest such row makes room (this contact's own at its cap, anyone's at the total): a real
+        // invitation is never locked out by old junk, and a contact sending junk only replaces its own.
+        const pending = [...book.groups.values()].filter((x) => !x.row.joined).sort((x, y) => x.row.createdAt - y.row.createdAt || (x.row.id < y.row.id ? -1 : 1))
+        const fromThem = pending.filter((x) => book.pendingFrom.get(x.row.id) === contact.id)
+        const evict = fromThem.length >= MAX_PENDING_GROUPS_PER_CONTACT ? fromThem[0] : pending.length >= MAX_PENDING_GROUPS ? pending[0] : undefined
+        if (evict !== undefined) {
+          ctx.logger.debug('group.pending-evicted', { fromContact: fromThem.length, pending: pending.length })
+          forgetUnjoined(ctx, book, evict.row)
         }
         const fresh = newGroupRow(ctx, groupId, checkName(b.name, 'group name'), false)
         addRow(ctx, book, fresh, [])
@@ -355,7 +462,7 @@ export async function openGroupBody (ctx: DeviceContext, contact: ContactRow, bo
       // removed member, or any contact who learnt the group id, could add itself by sending its card unasked.
       if (!takeAsk(ctx, book, groupId, contact.accountId)) return { type: 'refused', groupId, reason: 'not-asked' }
       if (g.state.members.get(ctx.accountId)?.admin !== true) return { type: 'card-reply', groupId }
-      const change = signChange({ groupId: b.groupId, version: g.state.version + 1, author: ctx.identityKeyBytes, at: ctx.now(), op: { kind: 'add', cards: [b.card] } }, ctx.identity.privateKey)
+      const change = signChange({ groupId: b.groupId, ...g.log.next(), author: ctx.identityKeyBytes, at: ctx.now(), op: { kind: 'add', cards: [b.card] } }, ctx.identity.privateKey)
       const outcome = await takeChanges(ctx, g, [change.bytes])
       return outcome.accepted.length > 0 ? { type: 'card-reply', groupId, change } : { type: 'card-reply', groupId }
     }

@@ -1,17 +1,23 @@
 // The membership of a group as a function of the SET of signed changes a device holds (issue 11).
-// Merge rule (docs/protocol.md §10.3): sort the changes by (version, SHA-256 of their bytes); fold them
-// from an empty state; a change takes effect only if, at its turn, its author may make it (create: the
-// first; leave: any member, for itself; everything else: a current admin). Since the state depends only
-// on the set, every member holding the same changes has the same membership, whatever order they came in.
-// Known gap (docs/protocol.md §10.3, docs/threat-model.md): versions carry no causality, so a removed admin can
-// sign a new change with a version <= its removal's and undo it; a receiver-side refusal would depend on arrival
-// order and make members diverge, so none is applied here.
+// Each change names its parents (the log heads its author had applied), so the changes form a DAG.
+// Merge rule (docs/protocol.md §10.3):
+//  1. A change is admitted only once its parents are held (until then the device holds it aside), and only if its
+//     author may make it in the state at its parents (create: none before it; leave: a member; else an admin).
+//     That state is fixed once the parents are, so the refusal is the same on every member.
+//  2. A removal wins over its target's concurrent changes (neither an ancestor of the other): they take no effect.
+//     Removals that remove each other's authors concurrently both stand when each removes exactly the other
+//     (both admins are out); otherwise the removals that win are the grounded set of the "removes the author of"
+//     relation, and only those that take effect in step 3 count.
+//  3. The rest fold from an empty state in (version, hash) order, each taking effect only if its author may make
+//     it at its turn. Since all this depends only on the set, members holding the same changes agree.
+// A removed admin's key can still sign: with parents after its removal it is no admin there (1); with parents
+// before it, the change is concurrent with the removal and has no effect (2). That closes the backdating gap.
 import { createHash } from 'node:crypto'
 import { PrivateKey, PublicKey } from '@signalapp/libsignal-client'
 import { accountIdFromIdentityKey } from '../../identity/account-id.ts'
 import { WireError } from '../../wire/errors.ts'
 import {
-  CHANGE_SIGNATURE_CONTEXT, GROUP_ID_BYTES, decodeChange, encodeChangeBody, signedChangeBytes, type ChangeBody, type GroupCard, type SignedChange
+  CHANGE_SIGNATURE_CONTEXT, GROUP_ID_BYTES, MAX_PARENTS, decodeChange, encodeChangeBody, signedChangeBytes, type ChangeBody, type GroupCard, type SignedChange
 } from '../../wire/group.ts'
 import { E2eeError } from '../errors.ts'
 
@@ -33,7 +39,8 @@ export interface GroupState {
 
 export const EMPTY_STATE: GroupState = { name: '', members: new Map(), version: 0, effective: new Set() }
 
-export type ChangeRefusal = 'bad-signature' | 'malformed' | 'not-admin' | 'replayed' | 'unknown-group' | 'other-group' | 'second-create'
+/** superseded: admitted (other changes may name it as a parent) but without effect, its author removed concurrently. */
+export type ChangeRefusal = 'bad-signature' | 'malformed' | 'not-admin' | 'replayed' | 'unknown-group' | 'other-group' | 'second-create' | 'superseded'
 
 const enc = new TextEncoder()
 const b = (x: Uint8Array): Uint8Array<ArrayBuffer> => x as Uint8Array<ArrayBuffer>
@@ -96,46 +103,95 @@ export function verifyChange (bytes: Uint8Array, o: { stored?: boolean } = {}): 
   return c
 }
 
-interface Sortable { readonly version: number, readonly hash: string, readonly change: SignedChange }
-
-/** The deterministic order of the merge: version, then hash. */
-export function sortChanges (changes: Iterable<SignedChange>): Sortable[] {
+/** The deterministic order of the merge: version (depth), then hash; parents always come before children. */
+export function sortChanges (changes: Iterable<SignedChange>): Array<{ version: number, hash: string, change: SignedChange }> {
   return [...changes].map((change) => ({ version: change.version, hash: changeHash(change.bytes), change }))
     .sort((x, y) => x.version - y.version || (x.hash < y.hash ? -1 : x.hash > y.hash ? 1 : 0))
 }
 
-/** Folds a set of verified changes into the group's state (see the merge rule above). */
-export function foldChanges (changes: Iterable<SignedChange>): GroupState {
+export interface LogNode {
+  readonly hash: string
+  readonly change: SignedChange
+  readonly author: string
+  readonly parents: readonly string[]
+  /** Every ancestor's hash. */
+  readonly ancestors: ReadonlySet<string>
+}
+
+const isRemoval = (n: LogNode): boolean => n.change.op.kind === 'remove' || n.change.op.kind === 'leave'
+function removes (n: LogNode, account: string): boolean {
+  const op = n.change.op
+  if (op.kind === 'leave') return n.author === account
+  return op.kind === 'remove' && op.members.some((m) => accountIdFromIdentityKey(m) === account)
+}
+const concurrent = (a: LogNode, b: LogNode): boolean => a !== b && !a.ancestors.has(b.hash) && !b.ancestors.has(a.hash)
+/** `n` removes exactly the author of `r` (a mutual removal: both stand). */
+function mutual (n: LogNode, r: LogNode): boolean {
+  const op = n.change.op
+  return op.kind === 'remove' && op.members.length === 1 && removes(n, r.author)
+}
+
+/** Whether the author may make this change in `state` (the state at its parents, or its turn in the fold). */
+function mayMake (state: { created: boolean, members: ReadonlyMap<string, Member> }, n: LogNode): boolean {
+  const op = n.change.op
+  if (op.kind === 'create') return !state.created
+  if (!state.created) return false
+  const me = state.members.get(n.author)
+  return op.kind === 'leave' ? me !== undefined : me?.admin === true
+}
+
+/** The removals that win (step 2): the grounded set of the attack relation; those left undecided (cycles) win too. */
+function winningRemovals (removals: readonly LogNode[]): LogNode[] {
+  const attackers = new Map<LogNode, LogNode[]>()
+  for (const r of removals) attackers.set(r, removals.filter((x) => concurrent(x, r) && removes(x, r.author) && !mutual(r, x)))
+  const label = new Map<LogNode, 'in' | 'out'>()
+  for (let changed = true; changed;) {
+    changed = false
+    for (const r of removals) {
+      if (label.has(r)) continue
+      const a = attackers.get(r) ?? []
+      if (a.some((x) => label.get(x) === 'in')) { label.set(r, 'out'); changed = true } else if (a.every((x) => label.get(x) === 'out')) { label.set(r, 'in'); changed = true }
+    }
+  }
+  return removals.filter((r) => label.get(r) !== 'out')
+}
+
+function run (sorted: readonly LogNode[], voiders: readonly LogNode[]): GroupState & { applied: Set<string> } {
   const members = new Map<string, Member>()
+  const removedBy = new Map<string, { by: LogNode, wasAdmin: boolean }>()
   const effective = new Set<string>()
   let name = ''
-  let version = 0
   let created = false
-  for (const { hash, change } of sortChanges(changes)) {
-    const author = accountIdFromIdentityKey(change.author)
-    const me = members.get(author)
-    const op = change.op
-    let applies: boolean
-    if (op.kind === 'create') applies = !created && change.version === 1
-    else if (!created) applies = false
-    else if (op.kind === 'leave') applies = me !== undefined
-    else applies = me?.admin === true
-    if (!applies) continue
+  for (const n of sorted) {
+    const op = n.change.op
+    if (op.kind !== 'create' && !created) continue
+    if (voiders.some((r) => r !== n && removes(r, n.author) && concurrent(r, n) && !mutual(n, r))) continue
+    let ok = mayMake({ created, members }, n)
+    if (!ok && op.kind === 'remove') {
+      // A mutual removal sorted after its partner: its author was an admin until the partner removed it.
+      const r = removedBy.get(n.author)
+      ok = r !== undefined && r.wasAdmin && concurrent(r.by, n) && mutual(n, r.by) && mutual(r.by, n)
+    }
+    if (!ok) continue
     switch (op.kind) {
       case 'create':
         created = true
         name = op.name
-        members.set(author, { accountId: author, card: op.card, admin: true })
+        members.set(n.author, { accountId: n.author, card: op.card, admin: true })
         break
       case 'add':
         for (const card of op.cards) {
           const id = accountIdFromIdentityKey(card.identityKey)
-          const prior = members.get(id)
-          members.set(id, { accountId: id, card, admin: prior?.admin ?? false })
+          members.set(id, { accountId: id, card, admin: members.get(id)?.admin ?? false })
         }
         break
       case 'remove':
-        for (const m of op.members) members.delete(accountIdFromIdentityKey(m))
+        for (const m of op.members) {
+          const id = accountIdFromIdentityKey(m)
+          const was = members.get(id)
+          if (was !== undefined) removedBy.set(id, { by: n, wasAdmin: was.admin })
+          members.delete(id)
+        }
         break
       case 'promote': {
         const id = accountIdFromIdentityKey(op.member)
@@ -147,27 +203,115 @@ export function foldChanges (changes: Iterable<SignedChange>): GroupState {
         name = op.name
         break
       case 'leave':
-        members.delete(author)
+        members.delete(n.author)
         break
     }
-    effective.add(hash)
-    version = Math.max(version, change.version)
+    effective.add(n.hash)
   }
-  return { name, members, version, effective }
+  const version = sorted.reduce((v, n) => Math.max(v, n.change.version), 0)
+  return { name, members, version, effective, applied: effective }
+}
+
+/** Folds a set of nodes closed under ancestry (steps 2 and 3 of the merge rule). */
+function foldNodes (nodes: Iterable<LogNode>): GroupState {
+  const sorted = [...nodes].sort((x, y) => x.change.version - y.change.version || (x.hash < y.hash ? -1 : x.hash > y.hash ? 1 : 0))
+  let voiders = winningRemovals(sorted.filter(isRemoval))
+  // Only removals that take effect count: a removal by an author who is no admin at its turn (made in a branch
+  // that itself has no effect) must not void anyone. Voiders only shrink, so this ends.
+  for (;;) {
+    const r = run(sorted, voiders)
+    const next = voiders.filter((v) => r.applied.has(v.hash))
+    if (next.length === voiders.length) return { name: r.name, members: r.members, version: r.version, effective: r.effective }
+    voiders = next
+  }
+}
+
+export type Admission =
+  | { readonly node: LogNode }
+  | { readonly missing: readonly string[] }
+  | { readonly refused: ChangeRefusal }
+
+/** A group's log as a DAG of admitted changes (every one's parents held, its author allowed at its parents). */
+export class ChangeLog {
+  readonly nodes = new Map<string, LogNode>()
+  #state: GroupState | undefined
+
+  /** Admits what it can of `changes` (any order; what cannot be admitted is left out). */
+  constructor (changes: Iterable<SignedChange> = []) {
+    const pending = sortChanges(changes).map((x) => x.change)
+    for (let progress = true; progress && pending.length > 0;) {
+      progress = false
+      for (const c of [...pending]) {
+        const r = this.admit(c)
+        if ('missing' in r) continue
+        pending.splice(pending.indexOf(c), 1)
+        progress = true
+      }
+    }
+  }
+
+  get size (): number { return this.nodes.size }
+
+  get changes (): SignedChange[] { return [...this.nodes.values()].map((n) => n.change) }
+
+  state (): GroupState {
+    this.#state ??= foldNodes(this.nodes.values())
+    return this.#state
+  }
+
+  /** The log's heads (no held change names them as a parent): the parents of my next change, and its version. */
+  next (): { parents: Uint8Array[], version: number } {
+    const named = new Set<string>()
+    for (const n of this.nodes.values()) for (const p of n.parents) named.add(p)
+    const heads = [...this.nodes.values()].filter((n) => !named.has(n.hash))
+      .sort((x, y) => y.change.version - x.change.version || (x.hash < y.hash ? -1 : 1)).slice(0, MAX_PARENTS)
+    const parents = heads.map((n) => Buffer.from(n.hash, 'hex')).sort((x, y) => Buffer.compare(x, y)).map((b) => new Uint8Array(b))
+    return { parents, version: 1 + heads.reduce((v, n) => Math.max(v, n.change.version), 0) }
+  }
+
+  /** Admits a verified change of this group (rule 1), or says why not; missing: parents not held yet. */
+  admit (c: SignedChange): Admission {
+    const hash = changeHash(c.bytes)
+    if (this.nodes.has(hash)) return { refused: 'replayed' }
+    const first = this.nodes.values().next().value
+    if (first !== undefined && !Buffer.from(first.change.groupId).equals(c.groupId)) return { refused: 'other-group' }
+    // One create per group, ever (the group id is also bound to it, see groupIdFor).
+    if (c.op.kind === 'create' && [...this.nodes.values()].some((n) => n.change.op.kind === 'create')) return { refused: 'second-create' }
+    const parents = c.parents.map((p) => Buffer.from(p).toString('hex'))
+    const missing = parents.filter((p) => !this.nodes.has(p))
+    if (missing.length > 0) return { missing }
+    const ancestors = new Set<string>()
+    let depth = 0
+    for (const p of parents) {
+      const n = this.nodes.get(p) as LogNode
+      ancestors.add(p)
+      for (const a of n.ancestors) ancestors.add(a)
+      depth = Math.max(depth, n.change.version)
+    }
+    if (c.version !== depth + 1) return { refused: 'malformed' }
+    const node: LogNode = { hash, change: c, author: accountIdFromIdentityKey(c.author), parents, ancestors }
+    const at = foldNodes([...ancestors].map((a) => this.nodes.get(a) as LogNode))
+    if (!mayMake({ created: ancestors.size > 0, members: at.members }, node)) return { refused: 'not-admin' }
+    this.nodes.set(hash, node)
+    this.#state = undefined
+    return { node }
+  }
+}
+
+/** Folds a set of verified changes into the group's state (those whose parents are missing are left out). */
+export function foldChanges (changes: Iterable<SignedChange>): GroupState {
+  return new ChangeLog(changes).state()
 }
 
 /**
- * Whether a verified change may join a log: not held already (replayed), and taking effect once merged
- * (its author an admin at its place in the order). Returns the state after it, or the refusal.
+ * Whether a verified change may join a log held as a list (tests; the device keeps a ChangeLog): the state after
+ * it, the refusal, or the parents it waits for. `superseded`: admitted, but without effect (rule 2 or 3).
  */
-export function admit (held: readonly SignedChange[], change: SignedChange): { state: GroupState } | { refused: ChangeRefusal } {
-  const hash = changeHash(change.bytes)
-  if (held.some((c) => changeHash(c.bytes) === hash)) return { refused: 'replayed' }
-  if (held.length === 0 && change.op.kind !== 'create') return { refused: 'unknown-group' }
-  // One create per group, ever (the group id is also bound to it, see groupIdFor): a second one could sort first.
-  if (change.op.kind === 'create' && held.some((c) => c.op.kind === 'create')) return { refused: 'second-create' }
-  if (held.length > 0 && !Buffer.from(held[0]?.groupId ?? []).equals(change.groupId)) return { refused: 'other-group' }
-  const state = foldChanges([...held, change])
-  if (!state.effective.has(hash)) return { refused: 'not-admin' }
-  return { state }
+export function admit (held: readonly SignedChange[], change: SignedChange): { state: GroupState, superseded: boolean } | { refused: ChangeRefusal } | { missing: readonly string[] } {
+  const log = new ChangeLog(held)
+  if (log.size === 0 && change.op.kind !== 'create') return { refused: 'unknown-group' }
+  const r = log.admit(change)
+  if (!('node' in r)) return r
+  const state = log.state()
+  return { state, superseded: !state.effective.has(r.node.hash) }
 }

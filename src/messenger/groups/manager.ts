@@ -53,7 +53,10 @@ const REFUSAL_TEXT: Record<string, string> = {
   'other-group': 'A group change was refused: it names another group.',
   'second-create': 'A group change was refused: it tries to create a group that already exists.',
   'not-member': 'A group message was refused: its sender is not a member.',
-  'not-asked': 'A group card was refused: this device did not ask that contact to join the group.'
+  'not-asked': 'A group card was refused: this device did not ask that contact to join the group.',
+  superseded: 'A group change has no effect: its author was removed from the group concurrently with it.',
+  'held-expired': 'A group change was dropped: the changes it builds on never arrived.',
+  'held-over-limit': 'A group change was dropped: too many changes are already waiting for the changes they build on.'
 }
 
 export class GroupManager implements Groups {
@@ -260,10 +263,12 @@ export class GroupManager implements Groups {
       if (account === except) continue
       const contactId = this.#p.device.contactFor(account)
       if (contactId === undefined) continue
-      const payload = this.#p.device.changesPayload(groupId, added.has(account) ? log : changes)
-      await this.#p.sendPairwise(contactId, payload, GROUP_MESSAGE_TTL_MS).catch((err: unknown) => {
-        this.#p.log.warn('group-change-not-queued', { error: (err as Error).name })
-      })
+      // A long log takes several bodies (chunkChanges), sent in merge order: the create first.
+      for (const payload of this.#p.device.changesPayloads(groupId, added.has(account) ? log : changes)) {
+        await this.#p.sendPairwise(contactId, payload, GROUP_MESSAGE_TTL_MS).catch((err: unknown) => {
+          this.#p.log.warn('group-change-not-queued', { error: (err as Error).name })
+        })
+      }
     }
   }
 
@@ -297,7 +302,7 @@ export class GroupManager implements Groups {
         const members = new Set(this.#p.device.members(group.groupId).map((m) => m.accountId))
         const added = this.#p.device.accountOf(change.op.kind === 'add' ? (change.op.cards[0]?.identityKey ?? new Uint8Array()) : new Uint8Array(33))
         this.#p.background('group-distribute', this.#distribute(group.groupId, [change.bytes], members,
-          { accepted: [change], refused: [], effects: { added: [added], removed: [], member: true, rekeyed: false } }, undefined))
+          { accepted: [change], refused: [], held: 0, effects: { added: [added], removed: [], member: true, rekeyed: false } }, undefined))
         this.#p.emit({ type: 'group', group: this.#view(this.#info(group.groupId)) })
         return
       }
@@ -318,8 +323,6 @@ export class GroupManager implements Groups {
         return
       }
       case 'refused':
-        // Over the caps on groups not joined yet: likely junk, logged (debug) on the device, no warning to show.
-        if (group.reason === 'too-many-pending') return
         this.#warn(contactId, group.groupId, group.reason)
     }
   }
@@ -354,7 +357,7 @@ export class GroupManager implements Groups {
 
   /** Seals a pairwise group payload of signed changes for a contact, as a peer could (any bytes). */
   async sendChangesForTest (contactId: string, groupId: string, changes: Uint8Array[]): Promise<void> {
-    await this.#p.sendPairwise(contactId, this.#p.device.changesPayload(groupId, changes), GROUP_MESSAGE_TTL_MS)
+    for (const p of this.#p.device.changesPayloads(groupId, changes)) await this.#p.sendPairwise(contactId, p, GROUP_MESSAGE_TTL_MS)
   }
 
   /** Queues raw envelope bytes for a contact (a forged group envelope). */

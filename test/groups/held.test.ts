@@ -1,0 +1,123 @@
+// Held changes and backdating with real devices (src/e2ee/groups/groups.ts, membership.ts): a change that arrives
+// before its parents (here: a new admin's rename before the promotion that made it an admin) is held in the store,
+// survives a restart, and is admitted once the promotion arrives; orphans are bounded and expire with a warning.
+// A removed admin's change signed on parents before its removal is refused on every member.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import type { DeviceContext } from '../../src/e2ee/context.ts'
+import { HELD_CHANGE_TTL_MS, MAX_HELD_PER_GROUP, groupBook, openGroupBody, type GroupOpened } from '../../src/e2ee/groups/groups.ts'
+import { changeHash, verifyChange } from '../../src/e2ee/groups/membership.ts'
+import type { GroupManager } from '../../src/messenger/groups/manager.ts'
+import type { MessengerEvent } from '../../src/messenger/types.ts'
+import { GroupRepository } from '../../src/store/groups.ts'
+import { encodeGroupBody } from '../../src/wire/group.ts'
+import { introduce, person, startTestRelay, type Person } from '../helpers/testnet.ts'
+import { waitFor } from '../helpers/wait.ts'
+
+const g = (p: Person): GroupManager => p.m().groups as GroupManager
+const ctxOf = (p: Person): DeviceContext => (g(p).deviceForTest as unknown as { ctx: DeviceContext }).ctx
+const names = async (p: Person, groupId: string): Promise<string> => {
+  const grp = (await g(p).list()).find((x) => x.id === groupId)
+  return grp === undefined ? '' : `${grp.name}: ` + grp.members.map((m) => `${m.name}${m.admin ? '*' : ''}`).sort().join(',')
+}
+const warnings = (p: Person, reason: string): MessengerEvent[] => p.events.filter((e) => e.type === 'warning' && e.reason === reason)
+
+async function open (p: Person, contactId: string, body: Uint8Array): Promise<GroupOpened> {
+  const ctx = ctxOf(p)
+  return await ctx.serial(async () => await ctx.stores.atomically(async () => await openGroupBody(ctx, ctx.contactRow(contactId), body)))
+}
+const changesBody = (groupId: string, changes: Uint8Array[]): Uint8Array => encodeGroupBody({ type: 'changes', groupId: Buffer.from(groupId, 'hex'), changes })
+
+test('a change that arrives before the promotion of its author is held (across a restart) and admitted when it arrives', { timeout: 180_000 }, async (t) => {
+  const relay = await startTestRelay(t)
+  let clock = Date.now()
+  const alice = await person(t, 'alice', { relays: [relay.addr] })
+  const bob = await person(t, 'bob', { relays: [relay.addr] })
+  const carol = await person(t, 'carol', { relays: [relay.addr], now: () => clock })
+  const ab = await introduce(alice, bob)
+  const ca = await introduce(carol, alice)
+  const grp = await g(alice).create('held', [ab.aToB])
+  await waitFor(async () => (await names(bob, grp.id)) === 'held: alice*,bob', 'bob joins')
+  const bobAccount = (await bob.m().status()).accountId
+  await g(alice).promote(grp.id, bobAccount)
+  await waitFor(async () => (await g(bob).get(grp.id)).admin, 'bob is an admin')
+  await g(bob).rename(grp.id, 'renamed by bob')
+  const expected = 'renamed by bob: alice*,bob*'
+  await waitFor(async () => (await names(alice, grp.id)) === expected, 'alice has bob\'s rename')
+  const log = g(alice).deviceForTest.log(grp.id).map((b) => verifyChange(b))
+  assert.deepEqual(log.map((c) => c.op.kind), ['create', 'add', 'promote', 'rename'])
+  const [create, add, promote, rename] = log.map((c) => c.bytes) as [Uint8Array, Uint8Array, Uint8Array, Uint8Array]
+
+  // Carol has a row for the group (she answered a card request) and gets the log with the promotion missing.
+  await open(carol, ca.aToB, encodeGroupBody({ type: 'card-request', groupId: Buffer.from(grp.id, 'hex'), name: 'held' }))
+  const first = await open(carol, ca.aToB, changesBody(grp.id, [rename, create, add]))
+  assert.ok(first.type === 'changes' && first.outcome.held === 1 && first.outcome.accepted.length === 2 && first.outcome.refused.length === 0)
+  assert.equal(g(carol).deviceForTest.info(grp.id).name, 'held', 'the rename waits')
+  assert.equal(new GroupRepository(ctxOf(carol).db).heldChanges().length, 1, 'held in the store')
+
+  // A restart keeps it.
+  await carol.stop()
+  await carol.start()
+  assert.equal(groupBook(ctxOf(carol)).held.get(grp.id)?.size, 1)
+  const second = await open(carol, ca.aToB, changesBody(grp.id, [promote]))
+  assert.ok(second.type === 'changes')
+  assert.deepEqual(second.outcome.accepted.map((c) => changeHash(c.bytes)), [changeHash(promote), changeHash(rename)], 'the promotion, then the rename it released')
+  const info = g(carol).deviceForTest.info(grp.id)
+  assert.equal(`${info.name}: ` + info.members.map((m) => `${m.name}${m.admin ? '*' : ''}`).sort().join(','), expected, 'carol converges with alice and bob')
+  assert.equal(new GroupRepository(ctxOf(carol).db).heldChanges().length, 0)
+
+  // Orphans (parents nobody has): held up to MAX_HELD_PER_GROUP, then dropped; they expire after HELD_CHANGE_TTL_MS.
+  const orphans = Array.from({ length: MAX_HELD_PER_GROUP + 2 }, (_, i) => g(alice).deviceForTest.signForTest(grp.id, { kind: 'rename', name: `o${i}` }, { parents: { parents: [new Uint8Array(randomBytes(32))], version: 9 } }))
+  let heldCount = 0
+  let fourth: GroupOpened | undefined
+  for (let i = 0; i < orphans.length; i += 64) {
+    fourth = await open(carol, ca.aToB, changesBody(grp.id, orphans.slice(i, i + 64)))
+    assert.ok(fourth.type === 'changes')
+    heldCount += fourth.outcome.held
+  }
+  assert.ok(fourth?.type === 'changes')
+  assert.equal(heldCount, MAX_HELD_PER_GROUP)
+  assert.deepEqual(fourth.outcome.refused.map((r) => r.reason), ['held-over-limit', 'held-over-limit'])
+  clock += HELD_CHANGE_TTL_MS + 1
+  const fifth = await open(carol, ca.aToB, changesBody(grp.id, [rename]))
+  assert.ok(fifth.type === 'changes')
+  assert.equal(fifth.outcome.refused.filter((r) => r.reason === 'held-expired').length, MAX_HELD_PER_GROUP)
+  assert.equal(groupBook(ctxOf(carol)).held.get(grp.id), undefined)
+  assert.equal(new GroupRepository(ctxOf(carol).db).heldChanges().length, 0)
+})
+
+test('backdating: a removed admin\'s change signed before its removal is refused on every member', { timeout: 180_000 }, async (t) => {
+  const relay = await startTestRelay(t)
+  const alice = await person(t, 'alice', { relays: [relay.addr] })
+  const bob = await person(t, 'bob', { relays: [relay.addr] })
+  const carol = await person(t, 'carol', { relays: [relay.addr] })
+  const ab = await introduce(alice, bob)
+  const ac = await introduce(alice, carol)
+  const grp = await g(alice).create('strict', [ab.aToB, ac.aToB])
+  for (const p of [alice, bob, carol]) await waitFor(async () => (await names(p, grp.id)) === 'strict: alice*,bob,carol', `${p.name} sees three`, 60_000)
+  const bobAccount = (await bob.m().status()).accountId
+  await g(alice).promote(grp.id, bobAccount)
+  for (const p of [bob, carol]) await waitFor(async () => (await names(p, grp.id)) === 'strict: alice*,bob*,carol', `${p.name} sees bob promoted`)
+  const beforeRemoval = g(bob).deviceForTest.log(grp.id).map((b) => verifyChange(b))
+  const head = beforeRemoval[beforeRemoval.length - 1]
+  assert.equal(head?.op.kind, 'promote')
+  await g(alice).remove(grp.id, bobAccount)
+  const expected = 'strict: alice*,carol'
+  for (const p of [alice, carol]) await waitFor(async () => (await names(p, grp.id)) === expected, `${p.name} sees bob removed`)
+  await waitFor(async () => !(await g(bob).get(grp.id)).member, 'bob learns it')
+
+  const carolKey = groupBook(ctxOf(alice)).get(grp.id).state.members.get((await carol.m().status()).accountId)?.card.identityKey ?? new Uint8Array(33)
+  // Bob still holds his identity key: he signs a rename and a removal of carol on the parents he had before.
+  const parents = { parents: [new Uint8Array(Buffer.from(changeHash((head as { bytes: Uint8Array }).bytes), 'hex'))], version: (head?.version ?? 0) + 1 }
+  const forged = [
+    g(bob).deviceForTest.signForTest(grp.id, { kind: 'rename', name: 'bob was here' }, { parents }),
+    g(bob).deviceForTest.signForTest(grp.id, { kind: 'remove', members: [carolKey] }, { parents })
+  ]
+  const bobToCarol = (await bob.m().contacts()).find((c) => c.name === 'carol')?.id
+  assert.ok(bobToCarol !== undefined)
+  await g(bob).sendChangesForTest(ab.bToA, grp.id, forged)
+  await g(bob).sendChangesForTest(bobToCarol, grp.id, forged)
+  for (const p of [alice, carol]) await waitFor(() => warnings(p, 'superseded').length >= 2, `${p.name} refuses both`)
+  for (const p of [alice, carol]) assert.equal(await names(p, grp.id), expected, `${p.name}: nothing changed`)
+})

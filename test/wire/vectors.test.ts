@@ -10,6 +10,7 @@ import { openPresence, presenceKey, sealPresence } from '../../src/e2ee/presence
 import { decodeDeliverFrame, encodeDeliverFrame } from '../../src/wire/deliver.ts'
 import { FrameReader, lengthPrefixed } from '../../src/net/frame-reader.ts'
 import { decodeBlobClientFrame, decodeBlobServerFrame, encodeBlobClientFrame, encodeBlobServerFrame } from '../../src/wire/blob.ts'
+import { decodeGroupText, encodeGroupText, GROUP_TEXT_FILE } from '../../src/wire/group.ts'
 
 interface EnvelopeCase { name: string, mailboxId: string, mailboxKey: string, nonce: string, innerType: number, body: string, envelope: string }
 interface PayloadCase { name: string, payload: unknown, bytes: string }
@@ -131,4 +132,29 @@ test('blob vectors (issue 12): client and server frames decode and re-encode byt
     assert.equal(hex(b.subarray(6, 22)), hex(f.blobId))
   }
   for (const c of v.server) assert.equal(hex(encodeBlobServerFrame(decodeBlobServerFrame(unhex(c.bytes)))), c.bytes, c.name)
+})
+
+test('group text vectors (issues 11, 12): decode, fields, re-encode byte-equal; a text without a file ends after its text', () => {
+  const v = load('group-text.json') as { cases: Array<{ name: string, text: { text: string, seq: number, file?: { name: string, size: number, relays: string[], blobId: string, capability: string, key: string } }, bytes: string }> }
+  assert.equal(v.cases.length, 3)
+  for (const c of v.cases) {
+    const t = decodeGroupText(unhex(c.bytes))
+    assert.equal(t.text, c.text.text, c.name)
+    assert.equal(t.seq, c.text.seq)
+    assert.equal(hex(encodeGroupText(t)), c.bytes, c.name)
+    if (c.text.file === undefined) {
+      assert.equal(t.file, undefined)
+      // version | groupId | id | seq | sentAt | u16 length | text: nothing after it.
+      assert.equal(unhex(c.bytes).length, 1 + 16 + 16 + 4 + 8 + 2 + Buffer.byteLength(c.text.text))
+    } else {
+      assert.equal(t.file?.name, c.text.file.name)
+      assert.equal(t.file.size, c.text.file.size)
+      assert.deepEqual(t.file.relays, c.text.file.relays)
+      assert.equal(hex(t.file.blobId), c.text.file.blobId)
+      assert.equal(hex(t.file.capability), c.text.file.capability)
+      assert.equal(hex(t.file.key), c.text.file.key)
+      // The attachment marker follows the text.
+      assert.equal(unhex(c.bytes)[1 + 16 + 16 + 4 + 8 + 2 + Buffer.byteLength(c.text.text)], GROUP_TEXT_FILE)
+    }
+  }
 })

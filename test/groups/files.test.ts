@@ -1,0 +1,85 @@
+// Files in groups (issue 12 with issue 11), with real nodes: libp2p on loopback, two relays with their blob stores,
+// SQLCipher, libsignal sender keys. A group of three with one member offline: the file reaches both members, hash
+// checked; the online one straight from the sender, the offline one from a relay after it returns; the relay copy
+// is not deleted by the first member who fetched it.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { createHash, randomBytes } from 'node:crypto'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { FileTransfers } from '../../src/messenger/files/transfers.ts'
+import type { FileView } from '../../src/messenger/files/types.ts'
+import type { Groups } from '../../src/messenger/groups/types.ts'
+import { introduce, person, startTestRelay, tempDir, type Person } from '../helpers/testnet.ts'
+import { waitFor } from '../helpers/wait.ts'
+
+const MiB = 1024 * 1024
+const g = (p: Person): Groups => { const x = p.m().groups; if (x === undefined) throw new Error('no groups'); return x }
+const files = (p: Person): FileTransfers => { const f = p.m().files; if (f === undefined) throw new Error('no files'); return f as FileTransfers }
+const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
+
+async function waitGroupFile (p: Person, groupId: string, messageId: string, ok: (f: FileView) => boolean, what: string): Promise<FileView> {
+  return await waitFor(() => {
+    const f = files(p).listGroup(groupId).find((x) => x.messageId === messageId)
+    if (f?.state === 'failed') throw new Error(`${what}: failed: ${f.failure ?? ''}`)
+    return f !== undefined && ok(f) ? f : undefined
+  }, what, 90_000)
+}
+
+async function saved (t: { after: (fn: () => unknown) => void }, p: Person, messageId: string): Promise<Buffer> {
+  const out = join(tempDir(t, '0m1-save-'), 'out.bin')
+  await files(p).save(messageId, out)
+  return readFileSync(out)
+}
+
+test('a file sent to a group of three reaches the online member directly and the offline one from a relay; the relay copy outlives the first fetch', { timeout: 180_000 }, async (t) => {
+  const relays = [await startTestRelay(t), await startTestRelay(t)]
+  const addrs = relays.map((r) => r.addr)
+  const [alice, bob, carol] = [await person(t, 'alice', { relays: addrs }), await person(t, 'bob', { relays: addrs }), await person(t, 'carol', { relays: addrs })]
+  const ab = await introduce(alice, bob)
+  const ac = await introduce(alice, carol)
+  const grp = await g(alice).create('photos', [ab.aToB, ac.aToB])
+  for (const p of [alice, bob, carol]) {
+    await waitFor(async () => (await g(p).list()).find((x) => x.id === grp.id)?.members.length === 3, `${p.name} sees three members`, 60_000)
+  }
+  // Carol's sender key and pairwise sessions are in place before she goes (a message both ways).
+  await g(carol).send(grp.id, 'before the file')
+  await waitFor(async () => (await g(alice).messages(grp.id)).some((m) => m.text === 'before the file'), 'alice has carol\'s text', 60_000)
+  await carol.stop()
+
+  const dir = tempDir(t, '0m1-gfile-')
+  const bytes = randomBytes(3 * MiB + 12_345)
+  const path = join(dir, 'holiday.jpg')
+  writeFileSync(path, bytes)
+  const { message, file } = await files(alice).sendToGroup(grp.id, path, 'our holiday')
+  assert.equal(file.groupId, grp.id)
+  assert.equal(file.type, 'image/jpeg')
+
+  // Bob is online: the announcement comes as a group message with its caption, and the file follows, hash checked.
+  await waitFor(async () => (await g(bob).messages(grp.id)).some((m) => m.id === message.id && m.text === 'our holiday'), 'bob has the announcement', 60_000)
+  const atBob = await waitGroupFile(bob, grp.id, message.id, (f) => f.state === 'delivered', 'bob has the file')
+  assert.equal(atBob.size, bytes.length)
+  assert.equal(atBob.path, 'direct', 'bob is connected: the chunks came on the direct stream')
+  assert.equal(sha(await saved(t, bob, message.id)), sha(bytes))
+
+  // Carol is offline: alice parks one copy on the relays.
+  const parked = await waitGroupFile(alice, grp.id, message.id, (f) => f.state === 'on-relay', 'alice parks the file for carol')
+  assert.equal(parked.relayCopies, 2)
+  assert.ok(relays.every((r) => r.handle.blobs.totalBytes() >= bytes.length), 'both relays hold an encrypted copy')
+  // Bob fetched or was streamed the file and did not delete the group's copy.
+  const blobBytes = relays.map((r) => r.handle.blobs.totalBytes())
+
+  // Carol's host opens the announcement from her mailbox while it starts, before the transfers start: the group's
+  // row must survive the transfers' start-up cleanup of rows whose message is gone.
+  await carol.start()
+  const atCarol = await waitGroupFile(carol, grp.id, message.id, (f) => f.state === 'delivered', 'carol fetches the file after returning')
+  assert.equal(atCarol.path, 'relay')
+  assert.equal(sha(await saved(t, carol, message.id)), sha(bytes))
+  assert.ok((await g(carol).messages(grp.id)).some((m) => m.id === message.id && m.text === 'our holiday'))
+  // Neither member deleted the shared copy: it stays until the sender deletes it or the relay's expiry.
+  await new Promise((resolve) => setTimeout(resolve, 500))
+  assert.deepEqual(relays.map((r) => r.handle.blobs.totalBytes()), blobBytes)
+  // The group's files are listed under the group, not under a contact.
+  assert.equal(files(alice).list(ab.aToB).length, 0)
+  assert.equal(files(carol).listGroup(grp.id).length, 1)
+})

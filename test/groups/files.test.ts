@@ -7,6 +7,11 @@ import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { createRoutes, dispatch } from '../../src/api/routes.ts'
+import type { EventSink } from '../../src/api/events.ts'
+import { openApiDocument } from '../../src/api/openapi.ts'
+import { silentLogger } from '../../src/platform/logger.ts'
+import type { GroupMessageView } from '../../src/messenger/groups/types.ts'
 import type { FileTransfers } from '../../src/messenger/files/transfers.ts'
 import type { FileView } from '../../src/messenger/files/types.ts'
 import type { Groups } from '../../src/messenger/groups/types.ts'
@@ -14,6 +19,7 @@ import { introduce, person, startTestRelay, tempDir, type Person } from '../help
 import { waitFor } from '../helpers/wait.ts'
 
 const MiB = 1024 * 1024
+const sink: EventSink = { attach: () => {}, broadcast: () => {} }
 const g = (p: Person): Groups => { const x = p.m().groups; if (x === undefined) throw new Error('no groups'); return x }
 const files = (p: Person): FileTransfers => { const f = p.m().files; if (f === undefined) throw new Error('no files'); return f as FileTransfers }
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
@@ -63,8 +69,8 @@ test('a file sent to a group of three reaches the online member directly and the
   assert.equal(sha(await saved(t, bob, message.id)), sha(bytes))
 
   // Carol is offline: alice parks one copy on the relays.
-  const parked = await waitGroupFile(alice, grp.id, message.id, (f) => f.state === 'on-relay', 'alice parks the file for carol')
-  assert.equal(parked.relayCopies, 2)
+  const parked = await waitGroupFile(alice, grp.id, message.id, (f) => f.relayCopies === 2, 'alice parks the file on both relays for carol')
+  assert.equal(parked.state, 'on-relay')
   assert.ok(relays.every((r) => r.handle.blobs.totalBytes() >= bytes.length), 'both relays hold an encrypted copy')
   // Bob fetched or was streamed the file and did not delete the group's copy.
   const blobBytes = relays.map((r) => r.handle.blobs.totalBytes())
@@ -82,4 +88,40 @@ test('a file sent to a group of three reaches the online member directly and the
   // The group's files are listed under the group, not under a contact.
   assert.equal(files(alice).list(ab.aToB).length, 0)
   assert.equal(files(carol).listGroup(grp.id).length, 1)
+})
+
+test('group file API: upload to a group, the group\'s file list on both sides, content, refusals, OpenAPI paths', { timeout: 120_000 }, async (t) => {
+  const relay = await startTestRelay(t)
+  const alice = await person(t, 'alice', { relays: [relay.addr] })
+  const bob = await person(t, 'bob', { relays: [relay.addr] })
+  const ab = await introduce(alice, bob)
+  const grp = await g(alice).create('pair', [ab.aToB])
+  await waitFor(async () => (await g(bob).list()).find((x) => x.id === grp.id)?.members.length === 2, 'bob joins', 60_000)
+  const api = (p: Person) => async (method: string, path: string, o: { body?: unknown, raw?: Buffer } = {}): Promise<{ status: number, body?: unknown, headers?: Readonly<Record<string, string>> }> => {
+    const url = new URL(path, 'http://x')
+    return (await dispatch(createRoutes(p.host, sink), { method, pathname: url.pathname, query: url.searchParams, body: async () => o.body ?? {}, raw: async () => o.raw ?? Buffer.alloc(0) }, silentLogger)).reply
+  }
+  const png = randomBytes(70_000)
+  const sent = await api(alice)('POST', `/api/groups/${grp.id}/files/upload?name=dot.png&text=look`, { raw: png })
+  assert.equal(sent.status, 201)
+  const { message, file } = sent.body as { message: GroupMessageView, file: FileView }
+  assert.equal(message.text, 'look')
+  assert.equal(file.groupId, grp.id)
+  const listed = await waitFor(async () => {
+    const list = (await api(bob)('GET', `/api/groups/${grp.id}/files`)).body as FileView[]
+    return list.length === 1 && list[0]?.state === 'delivered' ? list : undefined
+  }, 'bob has the group file', 60_000)
+  assert.equal(listed[0]?.name, 'dot.png')
+  assert.equal(listed[0]?.groupId, grp.id)
+  const content = await api(bob)('GET', `/api/files/${message.id}/content`)
+  assert.equal(content.status, 200)
+  assert.equal(content.headers?.['Content-Type'], 'image/png')
+  const chunks: Buffer[] = []
+  for await (const c of content.body as AsyncIterable<Buffer>) chunks.push(c)
+  assert.equal(sha(Buffer.concat(chunks)), sha(png))
+  assert.equal(((await api(alice)('GET', `/api/groups/${grp.id}/files`)).body as FileView[]).length, 1)
+  assert.equal((await api(alice)('POST', `/api/groups/${grp.id}/files`, { body: { path: '/nonexistent/file.bin' } })).status, 422)
+  assert.equal((await api(alice)('POST', '/api/groups/00000000000000000000000000000000/files', { body: { path: '/etc/hostname' } })).status, 404)
+  const paths = Object.keys((openApiDocument() as { paths: Record<string, unknown> }).paths)
+  for (const p of ['/api/groups/{id}/files', '/api/groups/{id}/files/upload']) assert.ok(paths.includes(p), p)
 })

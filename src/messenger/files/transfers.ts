@@ -232,6 +232,11 @@ export class FileTransfers implements FilesPort {
     return this.#stats.get(messageId)
   }
 
+  /** For tests: the descriptor of a file this device holds a row for (the relay-side checks need its blob id). */
+  descriptorForTest (messageId: string): FileDescriptor | undefined {
+    return this.#row(messageId)?.file
+  }
+
   #statsOf (messageId: string): TransferStats {
     let s = this.#stats.get(messageId)
     if (s === undefined) { s = { sentDirect: 0, sentRelay: 0, fetched: 0, receivedDirect: 0, resumedAt: 0, badChunks: 0 }; this.#stats.set(messageId, s) }

@@ -282,3 +282,23 @@ test('a file to a blocked contact is refused with BLOCKED and leaves no chunks b
   assert.deepEqual(chunkFiles(alice, 'out'), [])
   assert.deepEqual(files(alice).list(contact(alice, bob)), [])
 })
+
+test('a relay that rate-limits the sender\'s uploads refuses with RATE_LIMITED and the sender parks the file on its other relay', { timeout: 120_000 }, async (t) => {
+  // The first relay takes 4 chunks per hour from one uploader; the second is ordinary.
+  const limited = await startTestRelay(t, { limits: { blobUploadBytesPerWindow: 4 * 65553 } })
+  const other = await startTestRelay(t)
+  const relays = [limited.addr, other.addr]
+  const alice = await person(t, 'alice', { relays })
+  const bob = await person(t, 'bob', { relays })
+  const { aToB, bToA } = await introduce(alice, bob)
+  await bob.stop()
+  const { path, bytes } = fileOf(t, 1 * MiB)
+  const { message } = await files(alice).send(aToB, path)
+  const parked = await waitFile(alice, aToB, message.id, (f) => f.relayCopies >= 1, 'alice parks the file on the relay that takes it')
+  assert.equal(parked.state, 'on-relay')
+  assert.ok((limited.handle.blobService.refusals.get('RATE_LIMITED') ?? 0) >= 1, 'the rate-limited relay refused with RATE_LIMITED')
+  assert.ok(other.handle.blobs.totalBytes() >= 1 * MiB, 'the other relay holds the whole file')
+  await bob.start()
+  await waitFile(bob, bToA, message.id, (f) => f.state === 'delivered', 'bob fetches it from the other relay')
+  assert.equal(sha(await saved(t, bob, message.id)), sha(bytes))
+})

@@ -92,3 +92,34 @@ test('blobs expire with the envelopes\' retention', { timeout: 60_000 }, async (
   assert.equal(relay.handle.blobs.totalBytes(), 0)
   await dev.withBlobStore(relay.addr, 'fetch', async (ch) => { await assert.rejects(ch.status(r), (e: unknown) => NetError.is(e, 'NOT_FOUND')) })
 })
+
+test('one uploading peer over its upload budget is refused with RATE_LIMITED and the limit; another peer is not; the next window takes it again', { timeout: 60_000 }, async (t) => {
+  let now = Date.now()
+  // Three chunks per window: the fourth put from the same peer is over.
+  const net = await createTestnet(t, { relays: 1, devices: 2, now: () => now, relayLimits: { blobUploadBytesPerWindow: 3 * FILE_CIPHER_CHUNK_BYTES, blobUploadWindowMs: 60_000 } })
+  const [relay] = net.relays
+  const [dev, other] = net.devices
+  assert.ok(relay !== undefined && dev !== undefined && other !== undefined)
+  const r = ref()
+  const data = Array.from({ length: 5 }, chunk)
+  await dev.withBlobStore(relay.addr, 'send', async (ch) => {
+    for (let i = 0; i < 3; i++) await ch.request({ type: 'put', reqId: 0, ...r, chunks: 5, index: i, data: data[i] as Uint8Array })
+    await assert.rejects(ch.request({ type: 'put', reqId: 0, ...r, chunks: 5, index: 3, data: data[3] as Uint8Array }), (e: unknown) => {
+      assert.ok(NetError.is(e, 'REFUSED'))
+      assert.equal(e.reason, 'RATE_LIMITED')
+      assert.match(e.message, /at most 192 KiB of file chunks per 1 min from one sender; park the file on another relay or retry later/)
+      return true
+    })
+    assert.equal(await ch.status(r), 3, 'the refused chunk was not stored')
+  })
+  assert.equal(relay.handle.blobService.refusals.get('RATE_LIMITED'), 1)
+  // The budget is the uploader's: another peer parks its own blob meanwhile.
+  const r2 = ref()
+  await other.withBlobStore(relay.addr, 'send', async (ch) => { await ch.putFrom(r2, 2, 0, async () => chunk(), () => {}) })
+  // A window later the first peer continues where it stopped.
+  now += 60_000
+  await dev.withBlobStore(relay.addr, 'send', async (ch) => {
+    await ch.putFrom(r, 5, await ch.status(r), async (i) => data[i] as Uint8Array, () => {})
+    assert.equal(await ch.status(r), 5)
+  })
+})

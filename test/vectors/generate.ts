@@ -169,7 +169,8 @@ const blobServerCases: Array<{ name: string, frame: BlobServerFrame }> = [
   { name: 'have', frame: { type: 'have', reqId: 2, count: 3, chunks: 4 } },
   { name: 'chunk', frame: { type: 'chunk', reqId: 3, index: 3, data: blobChunk } },
   { name: 'deleted', frame: { type: 'deleted', reqId: 4 } },
-  { name: 'not found', frame: { type: 'error', reqId: 5, reason: 'NOT_FOUND', message: 'No such blob, or the capability does not match.' } }
+  { name: 'not found', frame: { type: 'error', reqId: 5, reason: 'NOT_FOUND', message: 'No such blob, or the capability does not match.' } },
+  { name: 'rate limited', frame: { type: 'error', reqId: 6, reason: 'RATE_LIMITED', message: 'This relay takes at most 1024 MiB of file chunks per 60 min from one sender; park the file on another relay or retry later.' } }
 ]
 const shortHex = (v: unknown): unknown => JSON.parse(JSON.stringify(v, (_k, x: unknown) => x instanceof Uint8Array ? (x.length > 64 ? `sha256:${createHash('sha256').update(x).digest('hex')}` : hex(x)) : x))
 writeFileSync(new URL('blob.json', dir), JSON.stringify({

@@ -122,7 +122,12 @@ test('deliver vectors: decode gives the fields, re-encode is byte-equal, the str
 test('blob vectors (issue 12): client and server frames decode and re-encode byte-equal; the layout read by hand', () => {
   const v = load('blob.json') as { client: Array<{ name: string, bytes: string }>, server: Array<{ name: string, bytes: string }> }
   assert.equal(v.client.length, 4)
-  assert.equal(v.server.length, 5)
+  assert.equal(v.server.length, 6)
+  // RATE_LIMITED (issue 12, per-peer upload budget) is refusal byte 7, after the type, request id.
+  const limited = unhex(v.server.find((c) => c.name === 'rate limited')?.bytes ?? '')
+  assert.equal(limited[1], 0x85)
+  assert.equal(limited[6], 7)
+  assert.equal((decodeBlobServerFrame(limited) as { reason?: string }).reason, 'RATE_LIMITED')
   for (const c of v.client) {
     const f = decodeBlobClientFrame(unhex(c.bytes))
     assert.equal(hex(encodeBlobClientFrame(f)), c.bytes, c.name)

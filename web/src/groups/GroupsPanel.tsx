@@ -4,6 +4,8 @@
 // and listens to the event socket itself, so the app shell only shows it.
 import { useCallback, useEffect, useState } from 'react'
 import type { Api, ApiEvent, ContactView, DeliveryPath, MessageState } from '../api.ts'
+import { AttachButton, FileAttachment } from '../screens/FileAttachment.tsx'
+import { useGroupFiles } from '../screens/useFiles.ts'
 
 interface GroupMember { accountId: string, name: string, admin: boolean, me: boolean, contactId?: string, metThroughGroup: boolean, verified: boolean }
 interface GroupView { id: string, name: string, member: boolean, admin: boolean, version: number, members: GroupMember[], unread: number, lastMessage?: { text: string, at: number, direction: 'in' | 'out' } }
@@ -105,6 +107,8 @@ function GroupChat ({ api, group, messages, contacts, onError, onChanged }: {
     try { await api.call('POST', `/api/groups/${group.id}/messages`, { text }); setText('') } catch (err) { onError(err) }
   }
   const candidates = contacts.filter((c) => !group.members.some((m) => m.contactId === c.id))
+  // Issue 12 in groups: files announced in this group, by message id (images inline, others with a save button).
+  const files = useGroupFiles(api, group.id, messages)
   return (
     <section className='group-chat' aria-label={`Group ${group.name}`}>
       <h3><bdi>{group.name}</bdi></h3>
@@ -112,6 +116,7 @@ function GroupChat ({ api, group, messages, contacts, onError, onChanged }: {
         {messages.map((m) => (
           <li key={`${m.direction}${m.id}`} className={m.direction === 'out' ? 'out' : 'in'}>
             <span className='who'>{m.direction === 'out' ? 'Me' : <bdi>{m.senderName}</bdi>}</span>: <bdi>{m.text}</bdi>
+            {files.get(m.id) !== undefined && <FileAttachment api={api} file={files.get(m.id) as NonNullable<ReturnType<typeof files.get>>} onError={onError} />}
             {m.delivery !== undefined && (
               <button type='button' className='states' onClick={() => { setDetails(details === m.id ? undefined : m.id) }} aria-expanded={details === m.id}>
                 delivered to {m.delivery.delivered} of {m.delivery.total}, read by {m.delivery.read} of {m.delivery.total}
@@ -131,6 +136,7 @@ function GroupChat ({ api, group, messages, contacts, onError, onChanged }: {
         <form onSubmit={(e) => { e.preventDefault(); void send() }} aria-label='Write to the group'>
           <input value={text} onChange={(e) => { setText(e.target.value) }} aria-label='Message' data-testid='group-text' />
           <button type='submit' disabled={text === ''}>Send</button>
+          <AttachButton api={api} contactId={group.id} disabled={false} onError={onError} upload={async (f) => { await api.uploadGroupFile(group.id, f) }} />
         </form>
       )}
       <aside className='members' aria-label='Members'>

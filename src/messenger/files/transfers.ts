@@ -981,7 +981,10 @@ export class FileTransfers implements FilesPort {
 
   #view (row: TransferRow): FileView {
     const f = row.file
-    const done = row.direction === 'out' && row.path === 'relay' ? Math.max(0, ...f.relays.map((r) => row.relayCounts[r] ?? 0)) : row.done
+    // A group's direct upload counts per member (group-files.ts memberKey): the furthest member shows the progress.
+    const groupDirect = row.direction === 'out' && row.path === 'direct' && groupOfOwner(row.contactId) !== undefined
+    const done = row.direction === 'out' && row.path === 'relay' ? Math.max(0, ...f.relays.map((r) => row.relayCounts[r] ?? 0))
+      : groupDirect ? Math.max(row.done, ...Object.entries(row.relayCounts).filter(([k]) => !k.startsWith('/')).map(([, n]) => n)) : row.done
     const bytes = Math.min(f.size, done * FILE_CHUNK_BYTES)
     const run = this.#runs.get(`${row.direction}/${row.messageId}`)
     const elapsed = run === undefined ? 0 : (this.#now() - run.start) / 1000

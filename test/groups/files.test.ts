@@ -85,6 +85,16 @@ test('a file sent to a group of three reaches the online member directly and the
   // Neither member deleted the shared copy: it stays until the sender deletes it or the relay's expiry.
   await new Promise((resolve) => setTimeout(resolve, 500))
   assert.deepEqual(relays.map((r) => r.handle.blobs.totalBytes()), blobBytes)
+  // Nor could one: members hold the fetch token, not the sender's capability; the relay refuses their delete.
+  const mine = files(alice).descriptorForTest(message.id)
+  const theirs = files(carol).descriptorForTest(message.id)
+  assert.ok(mine !== undefined && theirs !== undefined)
+  assert.notDeepEqual(theirs.capability, mine.capability)
+  assert.deepEqual(theirs.capability, new Uint8Array(createHash('sha256').update(mine.capability).digest()))
+  for (const r of relays) {
+    assert.equal(r.handle.blobs.delete(theirs.blobId, theirs.capability, Date.now()).ok, false, 'a member cannot delete the group\'s copy')
+    assert.equal(r.handle.blobs.status(theirs.blobId, theirs.capability, Date.now()).ok, true)
+  }
   // The group's files are listed under the group, not under a contact.
   assert.equal(files(alice).list(ab.aToB).length, 0)
   assert.equal(files(carol).listGroup(grp.id).length, 1)

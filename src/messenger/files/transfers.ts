@@ -28,7 +28,7 @@ import type { MessageView, MessengerEvent } from '../types.ts'
 import { FileStore, type TransferRow } from './store.ts'
 import type { FilesPort, FileView } from './types.ts'
 import { guessType, PREVIEW_TYPES } from './media-type.ts'
-import { groupFileOwner, groupFileRelays, groupOfOwner, memberKey } from './group-files.ts'
+import { fetchToken, groupFileOwner, groupFileRelays, groupOfOwner, memberKey, presentsCapability } from './group-files.ts'
 import type { GroupMessageView, Groups } from '../groups/types.ts'
 
 /** The default largest file (issue 12: 100 MB); `maxFileBytes` (host option, `--max-file-mb`) changes it. */
@@ -803,7 +803,9 @@ export class FileTransfers implements FilesPort {
           return
         }
         const row = inc?.row ?? this.#store.byBlob(f.blobId, 'in')
-        if (row === undefined || row.state === 'failed' || this.#gone.has(row.messageId) || !timingSafeEqual(row.file.blobId, f.blobId) || !timingSafeEqual(row.file.capability, f.capability) || f.type === 'get' || f.type === 'delete') {
+        // A group's member holds the fetch token; its sender presents the capability (group-files.ts).
+        const capOk = row !== undefined && (groupOfOwner(row.contactId) !== undefined ? presentsCapability(row.file.capability, f.capability) : timingSafeEqual(row.file.capability, f.capability))
+        if (row === undefined || row.state === 'failed' || this.#gone.has(row.messageId) || !timingSafeEqual(row.file.blobId, f.blobId) || !capOk || f.type === 'get' || f.type === 'delete') {
           answer(Promise.resolve(notFound(f.reqId)))
           continue
         }
@@ -854,7 +856,8 @@ export class FileTransfers implements FilesPort {
     const file = await this.#seal(path, size, name, guessType(name).slice(0, MAX_FILE_TYPE_BYTES), groupFileRelays(members))
     let message: GroupMessageView
     try {
-      message = await groups.send(groupId, text, { file })
+      // Members get the fetch token, not the capability: they can fetch the relay copy but never delete it.
+      message = await groups.send(groupId, text, { file: { ...file, capability: fetchToken(file.capability) } })
     } catch (err) {
       await rm(this.#chunkPath({ direction: 'out', file }), { force: true })
       throw err
@@ -893,7 +896,7 @@ export class FileTransfers implements FilesPort {
    * A group file: straight to each member with a direct connection (from what that member confirmed), and one copy
    * parked on relays (FILE_RELAY_COPIES of the members' relays) for every member that was not reached. Delivered
    * when every member confirmed it directly; otherwise it stays on-relay: members fetch it when they come, and the
-   * sender cannot see them do it (a member never deletes a group's copy; group-files.ts).
+   * sender cannot see them do it (members hold only the fetch token and cannot delete it; group-files.ts).
    */
   async #runGroupOutgoing (row: TransferRow): Promise<void> {
     const groupId = groupOfOwner(row.contactId) as string

@@ -8,6 +8,9 @@ import { createHash, randomBytes } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createRoutes, dispatch } from '../../src/api/routes.ts'
+import { createApiServer } from '../../src/api/server.ts'
+import { main } from '../../src/cli/main.ts'
+import type { CliRuntime } from '../../src/cli/runtime.ts'
 import type { EventSink } from '../../src/api/events.ts'
 import { openApiDocument } from '../../src/api/openapi.ts'
 import { silentLogger } from '../../src/platform/logger.ts'
@@ -134,4 +137,45 @@ test('group file API: upload to a group, the group\'s file list on both sides, c
   assert.equal((await api(alice)('POST', '/api/groups/00000000000000000000000000000000/files', { body: { path: '/etc/hostname' } })).status, 404)
   const paths = Object.keys((openApiDocument() as { paths: Record<string, unknown> }).paths)
   for (const p of ['/api/groups/{id}/files', '/api/groups/{id}/files/upload']) assert.ok(paths.includes(p), p)
+})
+
+test('CLI: `send GROUP --file PATH caption` sends to a group by name; `files list GROUP --json` lists it on the other member', { timeout: 120_000 }, async (t) => {
+  const relay = await startTestRelay(t)
+  const alice = await person(t, 'alice', { relays: [relay.addr] })
+  const bob = await person(t, 'bob', { relays: [relay.addr] })
+  const ab = await introduce(alice, bob)
+  const grp = await g(alice).create('crew', [ab.aToB])
+  await waitFor(async () => (await g(bob).list()).find((x) => x.id === grp.id)?.members.length === 2, 'bob joins', 60_000)
+  for (const p of [alice, bob]) {
+    const server = await createApiServer({ host: p.host, dataDir: p.dir, listen: '127.0.0.1:0', logger: silentLogger })
+    t.after(async () => { await server.close() })
+  }
+  const cli = async (...argv: string[]): Promise<{ code: number, out: string, err: string }> => {
+    const out: string[] = []
+    const err: string[] = []
+    const rt = { stdout: (s: string) => { out.push(s) }, stderr: (s: string) => { err.push(s) }, env: { ZEROM1_LOG: 'silent' } } as unknown as CliRuntime
+    const code = await main(argv, rt)
+    return { code, out: out.join(''), err: err.join('') }
+  }
+  const path = join(tempDir(t, '0m1-cli-gfile-'), 'plan.txt')
+  const bytes = Buffer.from('the plan\n'.repeat(5000))
+  writeFileSync(path, bytes)
+  const sent = await cli('send', 'crew', '--file', path, 'read this', '--json', '--data', alice.dir)
+  assert.equal(sent.code, 0, sent.err)
+  const { message, file } = JSON.parse(sent.out) as { message: GroupMessageView, file: FileView }
+  assert.equal(message.groupId, grp.id)
+  assert.equal(message.text, 'read this')
+  assert.equal(file.name, 'plan.txt')
+  const listed = await waitFor(async () => {
+    const r = await cli('files', 'list', 'crew', '--json', '--data', bob.dir)
+    assert.equal(r.code, 0, r.err)
+    const list = JSON.parse(r.out) as FileView[]
+    return list.length === 1 && list[0]?.state === 'delivered' ? list : undefined
+  }, 'bob lists the delivered group file', 60_000)
+  assert.equal(listed[0]?.messageId, message.id)
+  const out = join(tempDir(t, '0m1-cli-gsave-'), 'plan.txt')
+  assert.equal((await cli('files', 'save', message.id, '--out', out, '--data', bob.dir)).code, 0)
+  assert.equal(sha(readFileSync(out)), sha(bytes))
+  const human = await cli('files', 'list', 'crew', '--data', alice.dir)
+  assert.match(human.out, /sent {2}"plan\.txt"/)
 })

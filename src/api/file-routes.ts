@@ -85,6 +85,26 @@ export function addFileRoutes (route: RouteFn, messenger: () => Messenger, parse
   })
 }
 
+/** Issue 12 in groups: a group's files, sending one by path or by upload (src/messenger/files/group-files.ts). Saving
+ * and content are the routes above (by message id, whichever conversation it is in). */
+export function addGroupFileRoutes (route: RouteFn, messenger: () => Messenger, parse: Parse, groupId: (params: Record<string, string>) => string): void {
+  route('GET', '/api/groups/:id/files', async (ctx) => ({ status: 200, body: filesOf(messenger()).listGroup(groupId(ctx.params)) }))
+  route('POST', '/api/groups/:id/files', async (ctx) => {
+    const id = groupId(ctx.params)
+    const body = parse(SendFileBody, await ctx.body())
+    return { status: 201, body: await filesOf(messenger()).sendToGroup(id, body.path, body.text ?? '') }
+  })
+  route('POST', '/api/groups/:id/files/upload', async (ctx) => {
+    const id = groupId(ctx.params)
+    const files = filesOf(messenger())
+    const name = parse(UploadName, ctx.query.get('name') ?? '')
+    const text = parse(z.string().max(32 * 1024), ctx.query.get('text') ?? '')
+    if (ctx.raw === undefined) throw new ApiError('BAD_REQUEST', 400, 'This request has no body.')
+    const bytes = await ctx.raw(files.maxBytes)
+    return { status: 201, body: await files.sendBytesToGroup(id, name, bytes, text) }
+  })
+}
+
 type Json = Record<string, unknown>
 const fileStates = ['queued', 'uploading', 'on-relay', 'downloading', 'delivered', 'failed']
 
@@ -95,7 +115,8 @@ export const FILE_SCHEMAS: Record<string, Json> = {
     required: ['messageId', 'contactId', 'direction', 'name', 'type', 'size', 'state', 'chunks', 'doneChunks', 'bytes', 'percent', 'speed', 'relayCopies', 'at'],
     properties: {
       messageId: { type: 'string' },
-      contactId: { type: 'string' },
+      contactId: { type: 'string', description: 'The contact, or group:<group id> for a group\'s file.' },
+      groupId: { type: 'string', description: 'Set for a group\'s file.' },
       direction: { type: 'string', enum: ['out', 'in'] },
       name: { type: 'string', description: 'The sender\'s file name; plain text.' },
       type: { type: 'string', description: 'Media type guessed from the name by the sender.' },
@@ -122,6 +143,11 @@ export function fileOpenApiPaths (o: { idParam: Json, body: (s: z.ZodType) => Js
       post: { summary: 'Send a file (a path the node can read) with an optional caption; 413 FILE_TOO_LARGE over the limit, before anything is sent', parameters: [o.idParam], requestBody: o.body(SendFileBody), responses: { 201: o.ok('Queued', { type: 'object', properties: { message: o.ref('Message'), file: o.ref('File') } }), ...o.errors(400, 401, 404, 422) } }
     },
     '/api/contacts/{id}/files/upload': { post: { summary: 'Send a file given as the body (application/octet-stream), name and caption in the query (the web UI)', parameters: [o.idParam, { name: 'name', in: 'query', required: true, schema: { type: 'string' } }, { name: 'text', in: 'query', schema: { type: 'string' } }], requestBody: { required: true, content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } }, responses: { 201: o.ok('Queued', { type: 'object', properties: { message: o.ref('Message'), file: o.ref('File') } }), ...o.errors(400, 401, 404, 422) } } },
+    '/api/groups/{id}/files': {
+      get: { summary: 'Files of a group conversation with their transfer state', parameters: [o.idParam], responses: { 200: o.ok('Files', { type: 'array', items: o.ref('File') }), ...o.errors(401, 404) } },
+      post: { summary: 'Send a file to a group (sealed once, announced in a group message; direct to connected members, one copy on relays for the rest)', parameters: [o.idParam], requestBody: o.body(SendFileBody), responses: { 201: o.ok('Queued', { type: 'object', properties: { message: o.ref('GroupMessage'), file: o.ref('File') } }), ...o.errors(400, 401, 403, 404, 422) } }
+    },
+    '/api/groups/{id}/files/upload': { post: { summary: 'Send a file to a group given as the body (application/octet-stream), name and caption in the query (the web UI)', parameters: [o.idParam, { name: 'name', in: 'query', required: true, schema: { type: 'string' } }, { name: 'text', in: 'query', schema: { type: 'string' } }], requestBody: { required: true, content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } }, responses: { 201: o.ok('Queued', { type: 'object', properties: { message: o.ref('GroupMessage'), file: o.ref('File') } }), ...o.errors(400, 401, 403, 404, 422) } } },
     '/api/files/{mid}': { get: { summary: 'One file and its transfer state', parameters: [mid], responses: { 200: o.ok('File', o.ref('File')), ...o.errors(401, 404) } } },
     '/api/files/{mid}/save': { post: { summary: 'Decrypt a complete file to a path (hash checked again); 409 FILE_NOT_READY before it is complete', parameters: [mid], requestBody: o.body(SaveFileBody), responses: { 200: o.ok('File', o.ref('File')), ...o.errors(400, 401, 404, 409, 422) } } },
     '/api/files/{mid}/content': { get: { summary: 'The decrypted bytes of a complete file (inline for previewable images, else an attachment)', parameters: [mid], responses: { 200: { description: 'The file' }, ...o.errors(401, 404, 409) } } }

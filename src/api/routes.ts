@@ -13,8 +13,8 @@ import {
   RenameContactBody, SendMessageBody, SettingsPatchBody, UnlockBody, VerifyBody, describeIssues
 } from './schemas.ts'
 import { errorReply, type Reply } from './status.ts'
-import { addFileRoutes } from './file-routes.ts'
-import { addGroupRoutes } from './group-routes.ts'
+import { addFileRoutes, addGroupFileRoutes } from './file-routes.ts'
+import { addGroupRoutes, GroupIdSchema } from './group-routes.ts'
 import { relayChoiceRoutes } from './relay-routes.ts'
 
 export interface ApiRequest {
@@ -176,6 +176,7 @@ export function createRoutes (host: DeviceHost, events: EventSink): Route[] {
   addFileRoutes(route, messenger, parse, (params) => parse(ContactIdSchema, params.id))
   // Issue 11: groups (src/api/group-routes.ts).
   addGroupRoutes(route, messenger, parse)
+  addGroupFileRoutes(route, messenger, parse, (params) => parse(GroupIdSchema, params.id))
   relayChoiceRoutes(host, route, messenger)
   return routes
 }

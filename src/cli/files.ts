@@ -3,10 +3,20 @@
 import { resolve } from 'node:path'
 import type { ApiClient } from '../api/client.ts'
 import type { FileView } from '../messenger/files/types.ts'
+import type { GroupMessageView } from '../messenger/groups/types.ts'
 import type { MessageView } from '../messenger/types.ts'
 
 export async function sendFile (client: ApiClient, contactId: string, path: string, text: string): Promise<{ message: MessageView, file: FileView }> {
   return await client.request('POST', `/api/contacts/${encodeURIComponent(contactId)}/files`, { path: resolve(path), ...(text !== '' ? { text } : {}) })
+}
+
+/** Issue 12 in groups: a file to a group, and a group's files. */
+export async function sendGroupFile (client: ApiClient, groupId: string, path: string, text: string): Promise<{ message: GroupMessageView, file: FileView }> {
+  return await client.request('POST', `/api/groups/${encodeURIComponent(groupId)}/files`, { path: resolve(path), ...(text !== '' ? { text } : {}) })
+}
+
+export async function listGroupFiles (client: ApiClient, groupId: string): Promise<FileView[]> {
+  return await client.request('GET', `/api/groups/${encodeURIComponent(groupId)}/files`)
 }
 
 export async function listFiles (client: ApiClient, contactId: string): Promise<FileView[]> {

@@ -3,7 +3,7 @@
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
-import { fileState, formatFiles, listFiles, saveFile, sendFile } from './files.ts'
+import { fileState, formatFiles, listFiles, listGroupFiles, saveFile, sendFile, sendGroupFile } from './files.ts'
 import { ApiClient } from '../api/client.ts'
 import type { ContactView, PendingSafetyNumberView } from '../messenger/types.ts'
 import { CodedError } from '../platform/coded-error.ts'
@@ -43,8 +43,8 @@ Commands:
   contacts list [--json]                       list contacts
   contacts rename CONTACT NAME                 change a contact's local name
   send CONTACT TEXT                            send a message
-  send CONTACT --file PATH [TEXT]              send a file (up to 100 MB) with an optional caption
-  files list CONTACT [--json]                  files of a conversation with their transfer state
+  send CONTACT|GROUP --file PATH [TEXT]        send a file (up to 100 MB) with an optional caption
+  files list CONTACT|GROUP [--json]            files of a conversation with their transfer state
   files save MESSAGE_ID --out PATH             decrypt a received (complete) file to PATH
   messages CONTACT [--limit N] [--json]        show a conversation with each message's state and path
   safety-number CONTACT [--json]               show the safety number to compare with a contact
@@ -177,8 +177,9 @@ async function clientCommand (rt: CliRuntime, command: string, rest: string[]): 
       if (typeof p.values.file === 'string') {
         noExtra(p, 2, command)
         const client = ApiClient.forDataDir(dataDirOf(p.values, rt.env))
-        const contact = resolveContact(await client.contacts(), query)
-        const sent = await sendFile(client, contact.id, p.values.file, p.positionals[1] ?? '')
+        const contact = await contactOrGroup(client, query)
+        // Issue 12 in groups: a group takes a file as a contact does.
+        const sent = 'members' in contact ? await sendGroupFile(client, contact.id, p.values.file, p.positionals[1] ?? '') : await sendFile(client, contact.id, p.values.file, p.positionals[1] ?? '')
         if (p.values.json === true) json(rt, sent)
         else rt.stdout(`File ${sent.message.id} (${oneLine(sent.file.name)}) is ${fileState(sent.file)}; \`0message1 files list ${contact.id}\` shows its progress.\n`)
         return 0
@@ -209,7 +210,8 @@ async function clientCommand (rt: CliRuntime, command: string, rest: string[]): 
         const query = positional(p, 0, 'a contact', 'files list')
         noExtra(p, 1, 'files list')
         const client = ApiClient.forDataDir(dataDirOf(p.values, rt.env))
-        const files = await listFiles(client, resolveContact(await client.contacts(), query).id)
+        const target = await contactOrGroup(client, query)
+        const files = 'members' in target ? await listGroupFiles(client, target.id) : await listFiles(client, target.id)
         if (p.values.json === true) json(rt, files)
         else rt.stdout(formatFiles(files))
         return 0

@@ -31,6 +31,7 @@ import type { Park, ShortInviteView } from './chat/short-invite.ts'
 // Files (issue 12): the transfers live in src/messenger/files/; the core only carries the announcement.
 import type { FileDescriptor } from '../wire/file.ts'
 import type { FilesPort } from './files/types.ts'
+import { groupFileOwner } from './files/group-files.ts'
 
 /** What the core tells the file transfers, inside the commit that stores an incoming file message. */
 export interface FileHooks { announced: (contactId: string, messageId: string, file: FileDescriptor, now: number) => void }
@@ -1143,6 +1144,8 @@ export class MessengerCore implements Messenger {
     const chat = group === undefined && this.#chat !== undefined ? recordChatPayload({ chat: this.#chat, history: this.#history, log: this.#log }, contactId, payload, now, item.path) : undefined
     if (group !== undefined) {
       item.group = this.#groups?.record(contactId, group, now)
+      // Issue 12: a file announced to a group; its transfer rows belong to the group (src/messenger/files/group-files.ts).
+      if (item.group !== undefined && group.type === 'text' && group.text.file !== undefined) this.#fileHooks?.announced(groupFileOwner(group.groupId), item.group.id, group.text.file, now)
     } else if (chat !== undefined) {
       item.stored = chat.stored
       item.changed = chat.changed

@@ -10,12 +10,15 @@ import { NetError } from '../net/errors.ts'
 import { WireError } from '../wire/errors.ts'
 import { decodeBlobClientFrame, encodeBlobServerFrame, MAX_BLOB_FRAME_BYTES, MAX_BLOB_PUTS_IN_FLIGHT, type BlobClientFrame, type BlobRefusal, type BlobServerFrame } from '../wire/blob.ts'
 import type { BlobQuota, BlobResult, SqliteBlobStore } from './blob-store.ts'
+import { UploadRate, type UploadBudget } from './blob-rate.ts'
 
 export interface BlobServiceOptions {
   readonly store: SqliteBlobStore
   readonly quota: BlobQuota
   readonly logger: Logger
   readonly now: () => number
+  /** Bytes of chunks one uploading peer may put per window (src/relay/blob-rate.ts); absent: no per-peer budget. */
+  readonly upload?: UploadBudget | undefined
 }
 
 export class BlobService {
@@ -24,12 +27,17 @@ export class BlobService {
   /** Refusals by reason (tests, metrics). */
   readonly refusals = new Map<BlobRefusal, number>()
 
-  constructor (private readonly o: BlobServiceOptions) {}
+  /** Per-peer upload budgets (tests, metrics). */
+  readonly uploads: UploadRate | undefined
 
-  readonly handle = (stream: Stream, _connection: Connection): void => {
+  constructor (private readonly o: BlobServiceOptions) {
+    this.uploads = o.upload === undefined ? undefined : new UploadRate(o.upload)
+  }
+
+  readonly handle = (stream: Stream, connection: Connection): void => {
     if (this.stopped) { stream.abort(new NetError('CLOSED', 'Relay is stopping.')); return }
     this.streams.add(stream)
-    this.serve(stream).catch((err: unknown) => {
+    this.serve(stream, connection.remotePeer.toString()).catch((err: unknown) => {
       this.o.logger.debug('blob-stream-error', { code: (err as Error).name })
       stream.abort(err instanceof Error ? err : new Error('blob stream failed'))
     }).finally(() => { this.streams.delete(stream) })
@@ -72,7 +80,14 @@ export class BlobService {
     }
   }
 
-  private async serve (stream: Stream): Promise<void> {
+  /** The refusal of a put over the uploader's budget: one sentence with the limit, no identifiers. */
+  private rateRefusal (reqId: number): BlobServerFrame {
+    const b = this.o.upload as UploadBudget
+    const amount = b.bytesPerWindow >= 1024 * 1024 ? `${Math.floor(b.bytesPerWindow / (1024 * 1024))} MiB` : `${Math.floor(b.bytesPerWindow / 1024)} KiB`
+    return this.refuse(reqId, 'RATE_LIMITED', `This relay takes at most ${amount} of file chunks per ${Math.max(1, Math.round(b.windowMs / 60_000))} min from one sender; park the file on another relay or retry later.`)
+  }
+
+  private async serve (stream: Stream, peer: string): Promise<void> {
     const lp = lpStream(stream, { maxDataLength: MAX_BLOB_FRAME_BYTES, maxBufferSize: MAX_BLOB_PUTS_IN_FLIGHT * (MAX_BLOB_FRAME_BYTES + 8) })
     // Answers go out in request order; puts wait for a group commit while the next frames are read, up to the
     // client's window.
@@ -122,6 +137,7 @@ export class BlobService {
       try {
         switch (f.type) {
           case 'put': {
+            if (this.uploads !== undefined && !this.uploads.take(peer, f.data.length, now)) { send(Promise.resolve(this.rateRefusal(reqId))); break }
             const index = f.index
             send(this.commitPut(f).then((r) => this.answer(reqId, r, () => ({ type: 'stored', reqId, index })), internal))
             break

@@ -67,12 +67,20 @@ export class SqliteBlobStore {
   /** Bytes held in all blobs (status, metrics, quota). */
   totalBytes (): number { return this.total }
 
-  /** The blob if it exists, is not expired and the capability matches; compared in constant time. */
-  private find (blobId: Uint8Array, capability: Uint8Array, now: number): Row | undefined {
+  /**
+   * The blob if it exists, is not expired and the capability matches; compared in constant time. `read`: status and
+   * get also take the blob's fetch token, SHA-256(capability), which is what the relay stores: a group's members get
+   * only the token (src/messenger/files/group-files.ts), so they can fetch a group's copy but never delete it (nor
+   * put to it), while the sender (and a one-to-one recipient, who gets the capability) can.
+   */
+  private find (blobId: Uint8Array, capability: Uint8Array, now: number, read = false): Row | undefined {
     const row = this.q.get.get([Buffer.from(blobId)]) as Row | undefined
     const want = capHash(capability)
-    // A missing blob costs the same comparison as a present one.
-    const ok = timingSafeEqual(want, row === undefined ? new Uint8Array(32) : row.cap_hash) && row !== undefined
+    // A missing blob costs the same comparisons as a present one.
+    const stored = row === undefined ? new Uint8Array(32) : row.cap_hash
+    const byCapability = timingSafeEqual(want, stored)
+    const byToken = capability.length === stored.length && timingSafeEqual(capability, stored)
+    const ok = (byCapability || (read && byToken)) && row !== undefined
     if (!ok || Number(row.expires_at) <= now) return undefined
     return row
   }
@@ -114,13 +122,13 @@ export class SqliteBlobStore {
 
   /** count: the next chunk the relay expects (chunks below the blob's first were never parked here). */
   status (blobId: Uint8Array, capability: Uint8Array, now: number): BlobResult<{ count: number, chunks: number }> {
-    const row = this.find(blobId, capability, now)
+    const row = this.find(blobId, capability, now, true)
     if (row === undefined) return notFound
     return { ok: true, value: { count: Number(row.stored), chunks: Number(row.chunks) } }
   }
 
   get (blobId: Uint8Array, capability: Uint8Array, index: number, now: number): BlobResult<Uint8Array> {
-    const row = this.find(blobId, capability, now)
+    const row = this.find(blobId, capability, now, true)
     if (row === undefined) return notFound
     if (index >= Number(row.stored) || index < Number(row.first)) return { ok: false, reason: 'NOT_FOUND', message: 'The relay does not hold that chunk yet.' }
     const c = this.q.chunk.get([Buffer.from(blobId), index]) as { data: Uint8Array } | undefined

@@ -68,6 +68,11 @@ export interface RelayLimits {
   /** Encrypted bytes all blobs together may hold: files are the bulk of a relay's disk, so they get their own
    * budget beside maxTotalBytes (envelopes), and a full blob store never refuses a message. */
   readonly maxBlobTotalBytes: number
+  /** Encrypted bytes one uploading peer may park per blobUploadWindowMs (src/relay/blob-rate.ts): ten of the largest
+   * files an hour, far above what a person sends, while one sender needs hours, not seconds, to fill the blob store
+   * and shut everyone else out. Over it, puts are refused with RATE_LIMITED and the sender uses its other relays. */
+  readonly blobUploadBytesPerWindow: number
+  readonly blobUploadWindowMs: number
 }
 
 export const DEFAULT_RELAY_LIMITS: RelayLimits = {
@@ -92,7 +97,9 @@ export const DEFAULT_RELAY_LIMITS: RelayLimits = {
   newOwnersPerHourPerPrefix: 2000,
   maxReservationsPerPrefix: 128,
   maxBlobBytes: 128 * 1024 * 1024,
-  maxBlobTotalBytes: 8 * 1024 * 1024 * 1024
+  maxBlobTotalBytes: 8 * 1024 * 1024 * 1024,
+  blobUploadBytesPerWindow: 1024 * 1024 * 1024,
+  blobUploadWindowMs: 3600 * 1000
 }
 
 export function resolveLimits (partial: Partial<RelayLimits> | undefined): RelayLimits {

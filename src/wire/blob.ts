@@ -23,8 +23,9 @@ const T = { put: 0x01, status: 0x02, get: 0x03, del: 0x04, stored: 0x81, have: 0
 
 /** Why a store refused: one byte on the wire. NOT_FOUND is also the answer to a wrong capability, so a
  * refusal never tells whether a blob id exists. */
-export type BlobRefusal = 'NOT_FOUND' | 'TOO_LARGE' | 'QUOTA_BYTES' | 'OUT_OF_ORDER' | 'BAD_FRAME' | 'UNSUPPORTED_VERSION' | 'INTERNAL'
-const REASONS: readonly BlobRefusal[] = ['NOT_FOUND', 'TOO_LARGE', 'QUOTA_BYTES', 'OUT_OF_ORDER', 'BAD_FRAME', 'UNSUPPORTED_VERSION', 'INTERNAL']
+export type BlobRefusal = 'NOT_FOUND' | 'TOO_LARGE' | 'QUOTA_BYTES' | 'OUT_OF_ORDER' | 'BAD_FRAME' | 'UNSUPPORTED_VERSION' | 'INTERNAL' | 'RATE_LIMITED'
+/** Wire byte = index. RATE_LIMITED (7): the uploading peer used its upload budget for now (src/relay/blob-rate.ts). */
+const REASONS: readonly BlobRefusal[] = ['NOT_FOUND', 'TOO_LARGE', 'QUOTA_BYTES', 'OUT_OF_ORDER', 'BAD_FRAME', 'UNSUPPORTED_VERSION', 'INTERNAL', 'RATE_LIMITED']
 
 interface BlobRef { readonly reqId: number, readonly blobId: Uint8Array, readonly capability: Uint8Array }
 

@@ -5,6 +5,10 @@ import { Reader, Writer } from './bytes.ts'
 import { WireError } from './errors.ts'
 import { MAILBOX_ID_BYTES, MAILBOX_KEY_BYTES } from './envelope.ts'
 import { MAX_ADDRESSES, MAX_ADDRESS_BYTES, MAX_NAME_BYTES, MAX_PAYLOAD_BYTES, MAX_PEER_ID_BYTES, MAX_RELAYS, MAX_TEXT_BYTES } from './payload.ts'
+import {
+  BLOB_CAPABILITY_BYTES, BLOB_ID_BYTES, decodeFileDescriptor, encodeFileDescriptor, FILE_HASH_BYTES, FILE_HEADER_BYTES, FILE_KEY_BYTES, MAX_FILE_NAME_BYTES,
+  MAX_FILE_TYPE_BYTES, type FileDescriptor
+} from './file.ts'
 
 export const GROUP_WIRE_VERSION = 0x01
 /**
@@ -42,8 +46,15 @@ export const MAX_CHANGES_BODY_BYTES = MAX_PAYLOAD_BYTES - 256
 const CHANGES_BODY_HEADER_BYTES = 1 + 1 + GROUP_ID_BYTES + 1
 /** A SenderKeyDistributionMessage is about 100 bytes. */
 export const MAX_SKDM_BYTES = 1024
-/** A SenderKeyMessage holding the largest group text (32 KiB) plus libsignal's overhead. */
-export const MAX_SENDER_KEY_MESSAGE_BYTES = MAX_TEXT_BYTES + 1024
+/** The largest encoded file descriptor (issue 12): name and type (1-byte prefixes), size, hash, key, header, chunk
+ * size and count, blob id, capability, and MAX_RELAYS relay addresses (count byte, 2-byte prefixes). Defined here, not
+ * in file.ts, because file.ts and payload.ts import each other (a constant computed at load would see undefined). */
+export const MAX_FILE_DESCRIPTOR_BYTES = (1 + MAX_FILE_NAME_BYTES) + (1 + MAX_FILE_TYPE_BYTES) + 8 + FILE_HASH_BYTES + FILE_KEY_BYTES + FILE_HEADER_BYTES +
+  4 + 4 + BLOB_ID_BYTES + BLOB_CAPABILITY_BYTES + 1 + MAX_RELAYS * (2 + MAX_ADDRESS_BYTES)
+/** A SenderKeyMessage holding the largest group text (32 KiB) with a file descriptor (issue 12) plus libsignal's overhead. */
+export const MAX_SENDER_KEY_MESSAGE_BYTES = MAX_TEXT_BYTES + 1 + MAX_FILE_DESCRIPTOR_BYTES + 1024
+/** Issue 12: the byte after a group text's text that says a file descriptor follows. */
+export const GROUP_TEXT_FILE = 0x01
 /** Domain separation of the change signature (XEdDSA by the author's identity key). */
 export const CHANGE_SIGNATURE_CONTEXT = '0message1 group change v2\0'
 
@@ -333,16 +344,20 @@ export interface GroupText {
   readonly seq: number
   readonly sentAt: number
   readonly text: string
+  /** Issue 12: a file announced to the group (every member gets the same descriptor: one key, one blob). */
+  readonly file?: FileDescriptor
 }
 
 export function encodeGroupText (t: GroupText): Uint8Array {
-  const w = new Writer(64 + t.text.length)
+  const w = new Writer(64 + t.text.length + (t.file === undefined ? 0 : MAX_FILE_DESCRIPTOR_BYTES))
   w.u8(GROUP_WIRE_VERSION)
   w.fixed(t.groupId, GROUP_ID_BYTES, 'groupId')
   w.fixed(t.id, 16, 'id')
   w.u32(t.seq)
   w.u64(t.sentAt)
   w.string(2, MAX_TEXT_BYTES, t.text, 'text')
+  // A text without a file ends here, exactly as before files: older texts and their vectors are unchanged.
+  if (t.file !== undefined) { w.u8(GROUP_TEXT_FILE); encodeFileDescriptor(w, t.file) }
   return w.finish().slice()
 }
 
@@ -356,8 +371,14 @@ export function decodeGroupText (bytes: Uint8Array): GroupText {
   if (seq === 0) throw new WireError('INVALID', 'A group text has a sequence number of 1 or more.')
   const sentAt = r.u64('sent time')
   const text = r.string(2, MAX_TEXT_BYTES, 'text')
+  let file: FileDescriptor | undefined
+  if (r.remaining > 0) {
+    const marker = r.u8('attachment')
+    if (marker !== GROUP_TEXT_FILE) throw new WireError('UNKNOWN_KIND', `The group text has attachment kind ${marker}, which this version does not know.`)
+    file = decodeFileDescriptor(r)
+  }
   r.end()
-  return { groupId, id, seq, sentAt, text }
+  return { groupId, id, seq, sentAt, text, ...(file === undefined ? {} : { file }) }
 }
 
 /** Envelope innerType 0x03 body: the sender's identity key, then the SenderKeyMessage. */

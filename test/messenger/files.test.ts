@@ -206,7 +206,7 @@ test('a file message deleted for everyone goes on both sides (rows, chunks, cont
   await assert.rejects(files(bob).read(message.id), (e) => MessengerError.is(e, 'UNKNOWN_FILE'))
 })
 
-test('deleting a file message for me mid-download stops the download and removes its row and chunks', { timeout: 120_000 }, async (t) => {
+test('deleting a file message for me mid-download stops the download, removes its row and chunks, and deletes the relay copy', { timeout: 120_000 }, async (t) => {
   const { people: [alice, bob], contact, relays } = await createPeople(t, { relays: 1 }) as unknown as { people: [Person, Person], contact: (a: Person, b: Person) => string, relays: Array<Awaited<ReturnType<typeof startTestRelay>>> }
   await bob.stop()
   const { path } = fileOf(t, 10 * MiB)
@@ -224,9 +224,12 @@ test('deleting a file message for me mid-download stops the download and removes
   await waitFor(() => files(bob).list(contact(bob, alice)).length === 0 && chunkFiles(bob, 'in').length === 0 ? true : undefined, 'bob drops the file', 30_000)
   const chunks = files(alice).get(message.id)?.chunks ?? 0
   assert.ok((files(bob).statsForTest(message.id)?.fetched ?? 0) < chunks, 'the download stopped before the end')
-  // Never completed, so never fetched-and-deleted: the relay still holds the blob, bob holds nothing.
-  assert.ok((relays[0]?.handle.blobs.totalBytes() ?? 0) > 0)
   await assert.rejects(files(bob).read(message.id), (e) => MessengerError.is(e, 'UNKNOWN_FILE'))
+  // The receiver's delete takes the relay copy it could still fetch with it (its capability allows it): the relay
+  // no longer holds the blob, though bob never completed (and so never fetched-and-deleted) it.
+  const ref = { blobId: files(alice).descriptorForTest(message.id)?.blobId ?? new Uint8Array(16), capability: files(alice).descriptorForTest(message.id)?.capability ?? new Uint8Array(32) }
+  await waitFor(() => relays[0]?.handle.blobs.totalBytes() === 0 ? true : undefined, 'the relay drops the blob bob deleted', 30_000)
+  assert.equal(relays[0]?.handle.blobs.status(ref.blobId, ref.capability, Date.now()).ok, false)
 })
 
 test('deleting a contact removes its files; save refuses a planted partial file or link', { timeout: 120_000 }, async (t) => {
@@ -278,4 +281,24 @@ test('a file to a blocked contact is refused with BLOCKED and leaves no chunks b
   await assert.rejects(files(alice).send(contact(alice, bob), path), (e) => MessengerError.is(e, 'BLOCKED'))
   assert.deepEqual(chunkFiles(alice, 'out'), [])
   assert.deepEqual(files(alice).list(contact(alice, bob)), [])
+})
+
+test('a relay that rate-limits the sender\'s uploads refuses with RATE_LIMITED and the sender parks the file on its other relay', { timeout: 120_000 }, async (t) => {
+  // The first relay takes 4 chunks per hour from one uploader; the second is ordinary.
+  const limited = await startTestRelay(t, { limits: { blobUploadBytesPerWindow: 4 * 65553 } })
+  const other = await startTestRelay(t)
+  const relays = [limited.addr, other.addr]
+  const alice = await person(t, 'alice', { relays })
+  const bob = await person(t, 'bob', { relays })
+  const { aToB, bToA } = await introduce(alice, bob)
+  await bob.stop()
+  const { path, bytes } = fileOf(t, 1 * MiB)
+  const { message } = await files(alice).send(aToB, path)
+  const parked = await waitFile(alice, aToB, message.id, (f) => f.relayCopies >= 1, 'alice parks the file on the relay that takes it')
+  assert.equal(parked.state, 'on-relay')
+  assert.ok((limited.handle.blobService.refusals.get('RATE_LIMITED') ?? 0) >= 1, 'the rate-limited relay refused with RATE_LIMITED')
+  assert.ok(other.handle.blobs.totalBytes() >= 1 * MiB, 'the other relay holds the whole file')
+  await bob.start()
+  await waitFile(bob, bToA, message.id, (f) => f.state === 'delivered', 'bob fetches it from the other relay')
+  assert.equal(sha(await saved(t, bob, message.id)), sha(bytes))
 })

@@ -2,7 +2,7 @@
 // reveal nothing, quotas with reasons, resumable uploads, durability across a restart, expiry.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { NetError } from '../../src/net/errors.ts'
 import { NOT_FOUND_MESSAGE } from '../../src/relay/blob-store.ts'
 import { FILE_CIPHER_CHUNK_BYTES } from '../../src/wire/file.ts'
@@ -91,4 +91,57 @@ test('blobs expire with the envelopes\' retention', { timeout: 60_000 }, async (
   relay.handle.sweep()
   assert.equal(relay.handle.blobs.totalBytes(), 0)
   await dev.withBlobStore(relay.addr, 'fetch', async (ch) => { await assert.rejects(ch.status(r), (e: unknown) => NetError.is(e, 'NOT_FOUND')) })
+})
+
+test('one uploading peer over its upload budget is refused with RATE_LIMITED and the limit; another peer is not; the next window takes it again', { timeout: 60_000 }, async (t) => {
+  let now = Date.now()
+  // Three chunks per window: the fourth put from the same peer is over.
+  const net = await createTestnet(t, { relays: 1, devices: 2, now: () => now, relayLimits: { blobUploadBytesPerWindow: 3 * FILE_CIPHER_CHUNK_BYTES, blobUploadWindowMs: 60_000 } })
+  const [relay] = net.relays
+  const [dev, other] = net.devices
+  assert.ok(relay !== undefined && dev !== undefined && other !== undefined)
+  const r = ref()
+  const data = Array.from({ length: 5 }, chunk)
+  await dev.withBlobStore(relay.addr, 'send', async (ch) => {
+    for (let i = 0; i < 3; i++) await ch.request({ type: 'put', reqId: 0, ...r, chunks: 5, index: i, data: data[i] as Uint8Array })
+    await assert.rejects(ch.request({ type: 'put', reqId: 0, ...r, chunks: 5, index: 3, data: data[3] as Uint8Array }), (e: unknown) => {
+      assert.ok(NetError.is(e, 'REFUSED'))
+      assert.equal(e.reason, 'RATE_LIMITED')
+      assert.match(e.message, /at most 192 KiB of file chunks per 1 min from one sender; park the file on another relay or retry later/)
+      return true
+    })
+    assert.equal(await ch.status(r), 3, 'the refused chunk was not stored')
+  })
+  assert.equal(relay.handle.blobService.refusals.get('RATE_LIMITED'), 1)
+  // The budget is the uploader's: another peer parks its own blob meanwhile.
+  const r2 = ref()
+  await other.withBlobStore(relay.addr, 'send', async (ch) => { await ch.putFrom(r2, 2, 0, async () => chunk(), () => {}) })
+  // A window later the first peer continues where it stopped.
+  now += 60_000
+  await dev.withBlobStore(relay.addr, 'send', async (ch) => {
+    await ch.putFrom(r, 5, await ch.status(r), async (i) => data[i] as Uint8Array, () => {})
+    assert.equal(await ch.status(r), 5)
+  })
+})
+
+test('the fetch token (SHA-256 of the capability, what a group\'s members hold) reads a blob but cannot delete or extend it; the capability can', { timeout: 60_000 }, async (t) => {
+  const net = await createTestnet(t, { relays: 1, devices: 1 })
+  const [relay] = net.relays
+  const [dev] = net.devices
+  assert.ok(relay !== undefined && dev !== undefined)
+  const r = ref()
+  const token = { blobId: r.blobId, capability: new Uint8Array(createHash('sha256').update(r.capability).digest()) }
+  const data = [chunk(), chunk()]
+  await dev.withBlobStore(relay.addr, 'send', async (ch) => { await ch.request({ type: 'put', reqId: 0, ...r, chunks: 3, index: 0, data: data[0] as Uint8Array }) })
+  await dev.withBlobStore(relay.addr, 'fetch', async (ch) => {
+    assert.equal(await ch.status(token), 1)
+    assert.ok(Buffer.from(await ch.get(token, 0)).equals(data[0] as Uint8Array))
+    await assert.rejects(ch.delete(token), (e: unknown) => NetError.is(e, 'NOT_FOUND') && e.message === NOT_FOUND_MESSAGE)
+    await assert.rejects(ch.request({ type: 'put', reqId: 0, ...token, chunks: 3, index: 1, data: data[1] as Uint8Array }), (e: unknown) => NetError.is(e, 'NOT_FOUND'))
+    assert.equal(await ch.status(token), 1, 'still there, not extended')
+    // A token of a token is nothing.
+    await assert.rejects(ch.status({ blobId: r.blobId, capability: new Uint8Array(createHash('sha256').update(token.capability).digest()) }), (e: unknown) => NetError.is(e, 'NOT_FOUND'))
+    await ch.delete(r)
+    await assert.rejects(ch.status(token), (e: unknown) => NetError.is(e, 'NOT_FOUND'))
+  })
 })

@@ -14,6 +14,7 @@ import { encodeDeliverFrame, type DeliverFrame } from '../../src/wire/deliver.ts
 import { lengthPrefixed } from '../../src/net/frame-reader.ts'
 import { encodeBlobClientFrame, encodeBlobServerFrame, type BlobClientFrame, type BlobServerFrame } from '../../src/wire/blob.ts'
 import { FILE_CIPHER_CHUNK_BYTES } from '../../src/wire/file.ts'
+import { encodeGroupText, type GroupText } from '../../src/wire/group.ts'
 
 const dir = new URL('.', import.meta.url)
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
@@ -168,13 +169,26 @@ const blobServerCases: Array<{ name: string, frame: BlobServerFrame }> = [
   { name: 'have', frame: { type: 'have', reqId: 2, count: 3, chunks: 4 } },
   { name: 'chunk', frame: { type: 'chunk', reqId: 3, index: 3, data: blobChunk } },
   { name: 'deleted', frame: { type: 'deleted', reqId: 4 } },
-  { name: 'not found', frame: { type: 'error', reqId: 5, reason: 'NOT_FOUND', message: 'No such blob, or the capability does not match.' } }
+  { name: 'not found', frame: { type: 'error', reqId: 5, reason: 'NOT_FOUND', message: 'No such blob, or the capability does not match.' } },
+  { name: 'rate limited', frame: { type: 'error', reqId: 6, reason: 'RATE_LIMITED', message: 'This relay takes at most 1024 MiB of file chunks per 60 min from one sender; park the file on another relay or retry later.' } }
 ]
 const shortHex = (v: unknown): unknown => JSON.parse(JSON.stringify(v, (_k, x: unknown) => x instanceof Uint8Array ? (x.length > 64 ? `sha256:${createHash('sha256').update(x).digest('hex')}` : hex(x)) : x))
 writeFileSync(new URL('blob.json', dir), JSON.stringify({
   description: 'Frames of /0m1/blob/1.0.0 and /0m1/file/1.0.0 (docs/protocol-network.md "Blobs and direct files"): version(1)=0x01 | type(1) | reqId(4, BE) | ... Chunk data (65,553 bytes) is shown by its SHA-256 in "frame"; "bytes" is the whole frame.',
   client: blobClientCases.map((c) => ({ name: c.name, frame: shortHex(c.frame), bytes: hex(encodeBlobClientFrame(c.frame)) })),
   server: blobServerCases.map((c) => ({ name: c.name, frame: shortHex(c.frame), bytes: hex(encodeBlobServerFrame(c.frame)) }))
+}, null, 2) + '\n')
+
+// Group texts (issue 11) with and without a file (issue 12): the plaintext inside a sender-key message.
+const groupFile = (payloads.find((c) => c.payload.kind === 'file')?.payload as Extract<Payload, { kind: 'file' }>).file
+const groupTexts: Array<{ name: string, text: GroupText }> = [
+  { name: 'text', text: { groupId: bytes('group-id', 16), id: bytes('gid-1', 16), seq: 1, sentAt: 1_700_000_000_789, text: 'hello, group' } },
+  { name: 'file with a caption', text: { groupId: bytes('group-id', 16), id: bytes('gid-2', 16), seq: 2, sentAt: 1_700_000_000_790, text: 'the photo', file: groupFile } },
+  { name: 'file without a caption', text: { groupId: bytes('group-id', 16), id: bytes('gid-3', 16), seq: 3, sentAt: 1_700_000_000_791, text: '', file: { ...groupFile, relays: [] } } }
+]
+writeFileSync(new URL('group-text.json', dir), JSON.stringify({
+  description: 'Group text v1 (the plaintext inside a sender-key message): version(1)=0x01 | groupId(16) | id(16) | seq(4, BE) | sentAt(8, BE) | text(2-byte length, UTF-8) [| 0x01 | file descriptor as in a file payload]. See docs/protocol.md.',
+  cases: groupTexts.map((c) => ({ name: c.name, text: shortHex(c.text), bytes: hex(encodeGroupText(c.text)) }))
 }, null, 2) + '\n')
 
 const invitePath = new URL('invite.json', dir)

@@ -10,6 +10,7 @@ import { openPresence, presenceKey, sealPresence } from '../../src/e2ee/presence
 import { decodeDeliverFrame, encodeDeliverFrame } from '../../src/wire/deliver.ts'
 import { FrameReader, lengthPrefixed } from '../../src/net/frame-reader.ts'
 import { decodeBlobClientFrame, decodeBlobServerFrame, encodeBlobClientFrame, encodeBlobServerFrame } from '../../src/wire/blob.ts'
+import { decodeGroupText, encodeGroupText, GROUP_TEXT_FILE } from '../../src/wire/group.ts'
 
 interface EnvelopeCase { name: string, mailboxId: string, mailboxKey: string, nonce: string, innerType: number, body: string, envelope: string }
 interface PayloadCase { name: string, payload: unknown, bytes: string }
@@ -121,7 +122,12 @@ test('deliver vectors: decode gives the fields, re-encode is byte-equal, the str
 test('blob vectors (issue 12): client and server frames decode and re-encode byte-equal; the layout read by hand', () => {
   const v = load('blob.json') as { client: Array<{ name: string, bytes: string }>, server: Array<{ name: string, bytes: string }> }
   assert.equal(v.client.length, 4)
-  assert.equal(v.server.length, 5)
+  assert.equal(v.server.length, 6)
+  // RATE_LIMITED (issue 12, per-peer upload budget) is refusal byte 7, after the type, request id.
+  const limited = unhex(v.server.find((c) => c.name === 'rate limited')?.bytes ?? '')
+  assert.equal(limited[1], 0x85)
+  assert.equal(limited[6], 7)
+  assert.equal((decodeBlobServerFrame(limited) as { reason?: string }).reason, 'RATE_LIMITED')
   for (const c of v.client) {
     const f = decodeBlobClientFrame(unhex(c.bytes))
     assert.equal(hex(encodeBlobClientFrame(f)), c.bytes, c.name)
@@ -163,4 +169,29 @@ test('group vectors (issue 11, change v2): changes verify, re-encode byte-equal 
   const t = decodeGroupText(unhex(v.text.bytes))
   assert.equal(t.text, v.text.text)
   assert.equal(hex(encodeGroupText(t)), v.text.bytes)
+})
+
+test('group text vectors (issues 11, 12): decode, fields, re-encode byte-equal; a text without a file ends after its text', () => {
+  const v = load('group-text.json') as { cases: Array<{ name: string, text: { text: string, seq: number, file?: { name: string, size: number, relays: string[], blobId: string, capability: string, key: string } }, bytes: string }> }
+  assert.equal(v.cases.length, 3)
+  for (const c of v.cases) {
+    const t = decodeGroupText(unhex(c.bytes))
+    assert.equal(t.text, c.text.text, c.name)
+    assert.equal(t.seq, c.text.seq)
+    assert.equal(hex(encodeGroupText(t)), c.bytes, c.name)
+    if (c.text.file === undefined) {
+      assert.equal(t.file, undefined)
+      // version | groupId | id | seq | sentAt | u16 length | text: nothing after it.
+      assert.equal(unhex(c.bytes).length, 1 + 16 + 16 + 4 + 8 + 2 + Buffer.byteLength(c.text.text))
+    } else {
+      assert.equal(t.file?.name, c.text.file.name)
+      assert.equal(t.file.size, c.text.file.size)
+      assert.deepEqual(t.file.relays, c.text.file.relays)
+      assert.equal(hex(t.file.blobId), c.text.file.blobId)
+      assert.equal(hex(t.file.capability), c.text.file.capability)
+      assert.equal(hex(t.file.key), c.text.file.key)
+      // The attachment marker follows the text.
+      assert.equal(unhex(c.bytes)[1 + 16 + 16 + 4 + 8 + 2 + Buffer.byteLength(c.text.text)], GROUP_TEXT_FILE)
+    }
+  }
 })

@@ -156,6 +156,11 @@ export class Api {
   uploadFile = async (id: string, file: File): Promise<void> => {
     await this.bytes('POST', `/api/contacts/${encodeURIComponent(id)}/files/upload?name=${encodeURIComponent(file.name)}`, file)
   }
+  /** Issue 12 in groups: a group's files, and a file sent to a group. */
+  groupFiles = async (groupId: string): Promise<FileView[]> => await this.call('GET', `/api/groups/${encodeURIComponent(groupId)}/files`)
+  uploadGroupFile = async (groupId: string, file: File): Promise<void> => {
+    await this.bytes('POST', `/api/groups/${encodeURIComponent(groupId)}/files/upload?name=${encodeURIComponent(file.name)}`, file)
+  }
   fileContent = async (messageId: string): Promise<Blob> => await this.bytes('GET', `/api/files/${encodeURIComponent(messageId)}/content`)
 
   state = async (): Promise<HostState> => (await this.call<{ state: HostState }>('GET', '/api/state')).state

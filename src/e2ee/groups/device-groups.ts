@@ -17,6 +17,7 @@ import { blob } from '../context.ts'
 import { signChange } from './membership.ts'
 import type { InboundMailbox } from '../device.ts'
 
+import type { FileDescriptor } from '../../wire/file.ts'
 export type { GroupInfo, ChangesOutcome, GroupOpened } from './groups.ts'
 
 export type GroupChangeInput =
@@ -125,7 +126,7 @@ export class DeviceGroups {
    * One group text sealed for every member (one groupEncrypt, per member the envelope layer; the sender key
    * with it for members that lack it). `store` (the outbox rows) commits with the sender-key chain step.
    */
-  async sealText (groupId: string, text: { id: Uint8Array, seq: number, sentAt: number, text: string }, store: (sealed: SealedForMember[]) => void): Promise<SealedForMember[]> {
+  async sealText (groupId: string, text: { id: Uint8Array, seq: number, sentAt: number, text: string, file?: FileDescriptor }, store: (sealed: SealedForMember[]) => void): Promise<SealedForMember[]> {
     const ctx = this.ctx
     return await ctx.serial(async () => await ctx.stores.atomically(async () => await sealGroupText(ctx, groupId, { groupId: Buffer.from(groupId, 'hex'), ...text },
       async (contact, plaintext) => await encryptFor(ctx, contact, ctx.address(contact), plaintext)), store))

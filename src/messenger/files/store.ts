@@ -82,9 +82,11 @@ export class FileStore {
     return (this.db.prepare(`SELECT ${COLS} FROM file_transfers WHERE contact_id = ? ORDER BY created_at`).all([contactId]) as unknown as Raw[]).map(toRow)
   }
 
-  /** Rows whose message is gone or deleted for everyone (a crash between that commit and the file's cleanup). */
+  /** Rows whose message is gone or deleted for everyone (a crash between that commit and the file's cleanup). A
+   * group's file (owner `group:<id>`, src/messenger/files/group-files.ts) has its message in group_messages. */
   orphans (): TransferRow[] {
-    return (this.db.prepare(`SELECT ${COLS} FROM file_transfers f WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.contact_id = f.contact_id AND m.direction = f.direction AND m.id = f.message_id AND m.deleted_at IS NULL)`).all() as unknown as Raw[]).map(toRow)
+    return (this.db.prepare(`SELECT ${COLS} FROM file_transfers f WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.contact_id = f.contact_id AND m.direction = f.direction AND m.id = f.message_id AND m.deleted_at IS NULL)
+      AND NOT EXISTS (SELECT 1 FROM group_messages g WHERE f.contact_id = 'group:' || g.group_id AND g.id = f.message_id AND g.direction = f.direction)`).all() as unknown as Raw[]).map(toRow)
   }
 
   /** Outgoing rows delivered: their chunk files are no longer needed. */

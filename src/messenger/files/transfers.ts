@@ -4,7 +4,7 @@
 // the last confirmed chunk. Chunks stay encrypted in the data directory (files/); the key is only in the store.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
-import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises'
+import { open, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import { Readable } from 'node:stream'
 import type { Connection, Stream } from '@libp2p/interface'
@@ -28,6 +28,8 @@ import type { MessageView, MessengerEvent } from '../types.ts'
 import { FileStore, type TransferRow } from './store.ts'
 import type { FilesPort, FileView } from './types.ts'
 import { guessType, PREVIEW_TYPES } from './media-type.ts'
+import { fetchToken, groupFileOwner, groupFileRelays, groupOfOwner, memberKey, presentsCapability } from './group-files.ts'
+import type { GroupMessageView, Groups } from '../groups/types.ts'
 
 /** The default largest file (issue 12: 100 MB); `maxFileBytes` (host option, `--max-file-mb`) changes it. */
 export const DEFAULT_MAX_FILE_BYTES = 100 * 1024 * 1024
@@ -61,6 +63,8 @@ export interface FileCore {
   subscribe: (listener: (e: MessengerEvent) => void) => () => void
   publish: (e: MessengerEvent) => void
   messages: (contactId: string, o?: { limit?: number }) => Promise<MessageView[]>
+  /** Issue 12 in groups: the group announcement goes out as a group message (src/messenger/files/group-files.ts). */
+  readonly groups?: Pick<Groups, 'get' | 'send'> | undefined
 }
 
 export interface FileTransfersOptions {
@@ -145,6 +149,9 @@ export class FileTransfers implements FilesPort {
       if (e.type === 'message' && e.message.direction === 'in') {
         const row = this.#store.get(e.message.contactId, e.message.id, 'in')
         if (row !== undefined && row.state !== 'failed' && row.state !== 'delivered') this.#kick(row)
+      } else if (e.type === 'group-message' && e.message.direction === 'in') {
+        const row = this.#store.get(groupFileOwner(e.message.groupId), e.message.id, 'in')
+        if (row !== undefined && row.state !== 'failed' && row.state !== 'delivered') this.#kick(row)
       } else if (e.type === 'message-state' && e.message.deleted === true) {
         this.#background(this.#forget(this.#store.byMessage(e.message.id).filter((r) => r.contactId === e.message.contactId && r.direction === e.message.direction)))
       } else if (e.type === 'message-removed') {
@@ -197,6 +204,13 @@ export class FileTransfers implements FilesPort {
           net.withBlobStore(relay, 'send', async (ch) => { await ch.delete(refOf(row.file)) }).catch(() => {})
         }
       }
+      // The receiver's delete: the copies it could still fetch go too (its capability allows it). A group's shared
+      // copy stays for the other members (src/messenger/files/group-files.ts).
+      if (row.direction === 'in' && net !== undefined && groupOfOwner(row.contactId) === undefined) {
+        for (const relay of row.file.relays) {
+          net.withBlobStore(relay, 'fetch', async (ch) => { await ch.delete(refOf(row.file)) }).catch(() => {})
+        }
+      }
     }
   }
 
@@ -216,6 +230,11 @@ export class FileTransfers implements FilesPort {
 
   statsForTest (messageId: string): TransferStats | undefined {
     return this.#stats.get(messageId)
+  }
+
+  /** For tests: the descriptor of a file this device holds a row for (the relay-side checks need its blob id). */
+  descriptorForTest (messageId: string): FileDescriptor | undefined {
+    return this.#row(messageId)?.file
   }
 
   #statsOf (messageId: string): TransferStats {
@@ -426,7 +445,7 @@ export class FileTransfers implements FilesPort {
   #kick (row: TransferRow): void {
     const key = `${row.direction}/${row.contactId}/${row.messageId}`
     if (this.#stopped || this.#running.has(key)) return
-    const run = (row.direction === 'out' ? this.#runOutgoing(row) : this.#runIncoming(row))
+    const run = (row.direction === 'out' ? (groupOfOwner(row.contactId) !== undefined ? this.#runGroupOutgoing(row) : this.#runOutgoing(row)) : this.#runIncoming(row))
       .catch((err: unknown) => { this.#log.warn('file-transfer-crashed', { error: err instanceof Error ? err.name : typeof err }) })
       .finally(() => { this.#running.delete(key); this.#wakers.delete(key) })
     this.#running.set(key, run)
@@ -685,7 +704,8 @@ export class FileTransfers implements FilesPort {
     this.#incoming.delete(hex(row.file.blobId))
     // The relays need not keep it any longer (best effort; they expire it anyway).
     const net = this.#o.net()
-    if (net !== undefined && ok) {
+    // A group's shared copy stays: the other members fetch it too (src/messenger/files/group-files.ts).
+    if (net !== undefined && ok && groupOfOwner(row.contactId) === undefined) {
       for (const relay of row.file.relays) {
         net.withBlobStore(relay, 'fetch', async (ch) => { await ch.delete(refOf(row.file)) }).catch(() => {})
       }
@@ -783,7 +803,9 @@ export class FileTransfers implements FilesPort {
           return
         }
         const row = inc?.row ?? this.#store.byBlob(f.blobId, 'in')
-        if (row === undefined || row.state === 'failed' || this.#gone.has(row.messageId) || !timingSafeEqual(row.file.blobId, f.blobId) || !timingSafeEqual(row.file.capability, f.capability) || f.type === 'get' || f.type === 'delete') {
+        // A group's member holds the fetch token; its sender presents the capability (group-files.ts).
+        const capOk = row !== undefined && (groupOfOwner(row.contactId) !== undefined ? presentsCapability(row.file.capability, f.capability) : timingSafeEqual(row.file.capability, f.capability))
+        if (row === undefined || row.state === 'failed' || this.#gone.has(row.messageId) || !timingSafeEqual(row.file.blobId, f.blobId) || !capOk || f.type === 'get' || f.type === 'delete') {
           answer(Promise.resolve(notFound(f.reqId)))
           continue
         }
@@ -817,6 +839,120 @@ export class FileTransfers implements FilesPort {
     }
   }
 
+  // ---- groups (src/messenger/files/group-files.ts) ----
+
+  async sendToGroup (groupId: string, path: string, text = '', asName?: string): Promise<{ message: GroupMessageView, file: FileView }> {
+    if (this.#stopped) throw new MessengerError('STOPPED', 'The messenger is stopped.')
+    const groups = this.#o.core.groups
+    if (groups === undefined) throw new MessengerError('UNKNOWN_GROUP', 'There is no group with that id.')
+    const g = await groups.get(groupId)
+    if (!g.member) throw new MessengerError('NOT_MEMBER', 'You are not a member of this group any more.')
+    const size = await fileSize(path)
+    if (size > this.maxBytes) {
+      throw new MessengerError('FILE_TOO_LARGE', `The file is ${mb(size)} MB and files may be at most ${mb(this.maxBytes)} MB; nothing was sent.`)
+    }
+    const name = fitUtf8(asName ?? basename(path), MAX_FILE_NAME_BYTES)
+    const members = await this.#groupMembers(groupId)
+    const file = await this.#seal(path, size, name, guessType(name).slice(0, MAX_FILE_TYPE_BYTES), groupFileRelays(members))
+    let message: GroupMessageView
+    try {
+      // Members get the fetch token, not the capability: they can fetch the relay copy but never delete it.
+      message = await groups.send(groupId, text, { file: { ...file, capability: fetchToken(file.capability) } })
+    } catch (err) {
+      await rm(this.#chunkPath({ direction: 'out', file }), { force: true })
+      throw err
+    }
+    const row: TransferRow = { contactId: groupFileOwner(groupId), messageId: message.id, direction: 'out', file, state: 'queued', path: undefined, done: 0, failure: undefined, relayCounts: {}, createdAt: this.#now() }
+    this.#store.insert(row, this.#now())
+    this.#changed(row, true)
+    this.#kick(row)
+    return { message, file: this.#view(row) }
+  }
+
+  async sendBytesToGroup (groupId: string, name: string, bytes: Uint8Array, text = ''): Promise<{ message: GroupMessageView, file: FileView }> {
+    if (bytes.length > this.maxBytes) {
+      throw new MessengerError('FILE_TOO_LARGE', `The file is ${mb(bytes.length)} MB and files may be at most ${mb(this.maxBytes)} MB; nothing was sent.`)
+    }
+    const staged = join(this.#dir, `upload-${randomBytes(8).toString('hex')}`)
+    try {
+      await writeFile(staged, bytes, { mode: 0o600, flag: 'wx' })
+      return await this.sendToGroup(groupId, staged, text, name)
+    } finally {
+      await rm(staged, { force: true })
+    }
+  }
+
+  listGroup (groupId: string): FileView[] {
+    return this.#store.list(groupFileOwner(groupId)).map((r) => this.#view(r))
+  }
+
+  /** The other members of a group, as contacts (a member met through the group is one too). */
+  async #groupMembers (groupId: string): Promise<ContactPort[]> {
+    const g = await this.#o.core.groups?.get(groupId)
+    return (g?.members ?? []).filter((m) => !m.me && m.contactId !== undefined).map((m) => this.#o.contact(m.contactId as string)).filter((c) => c !== undefined)
+  }
+
+  /**
+   * A group file: straight to each member with a direct connection (from what that member confirmed), and one copy
+   * parked on relays (FILE_RELAY_COPIES of the members' relays) for every member that was not reached. Delivered
+   * when every member confirmed it directly; otherwise it stays on-relay: members fetch it when they come, and the
+   * sender cannot see them do it (members hold only the fetch token and cannot delete it; group-files.ts).
+   */
+  async #runGroupOutgoing (row: TransferRow): Promise<void> {
+    const groupId = groupOfOwner(row.contactId) as string
+    const fh = await open(this.#chunkPath(row), 'r')
+    const stats = this.#statsOf(row.messageId)
+    try {
+      let delay = FILE_RETRY_MIN_MS
+      while (!this.#stopped && !this.#gone.has(row.messageId) && row.state !== 'delivered' && row.state !== 'failed') {
+        let waiting = 0
+        for (const m of await this.#groupMembers(groupId)) {
+          if (row.relayCounts[memberKey(m.id)] === row.file.chunks) continue
+          if (!await this.#directToMember(row, m, fh, stats)) waiting++
+        }
+        if (waiting === 0) { this.#set(row, { state: 'delivered', path: 'direct', done: row.file.chunks, failure: undefined }); return }
+        const progressed = this.#copies(row) >= this.#wanted(row) ? false : await this.#park(row, fh, stats)
+        if (this.#copies(row) >= this.#wanted(row)) { this.#set(row, { state: 'on-relay', path: 'relay', failure: undefined }); return }
+        if (progressed) delay = FILE_RETRY_MIN_MS
+        await this.#sleep(row, delay)
+        delay = Math.min(FILE_RETRY_MAX_MS, delay * 2)
+      }
+    } finally {
+      await fh.close()
+    }
+  }
+
+  /** Streams a group file to one member on a direct connection; false when there is none (or it broke). */
+  async #directToMember (row: TransferRow, member: ContactPort, fh: FileHandle, stats: TransferStats): Promise<boolean> {
+    const peerId = member.theirPeerId
+    if (peerId === undefined) return false
+    const key = memberKey(member.id)
+    const until = this.#now() + DIRECT_WAIT_MS
+    while (!this.#stopped && !this.#gone.has(row.messageId) && this.#now() < until) {
+      const ch = await this.#o.net()?.openFileStream(peerId).catch(() => undefined)
+      if (ch === undefined) return false
+      try {
+        const from = await ch.status(refOf(row.file))
+        if (row.state === 'queued') { this.#set(row, { state: 'uploading', path: 'direct', failure: undefined }); this.#startRun(row) }
+        await ch.putFrom(refOf(row.file), row.file.chunks, from, async (i) => { stats.sentDirect++; return await this.#readChunk(fh, i, row.messageId) }, (n) => {
+          row.relayCounts[key] = n
+          this.#progress(row)
+        })
+        row.relayCounts[key] = row.file.chunks
+        this.#store.update(row, this.#now())
+        return true
+      } catch (err) {
+        // NOT_FOUND: the announcement has not been opened there yet; anything else: the stream broke.
+        this.#store.update(row, this.#now())
+        if (!NetError.is(err, 'NOT_FOUND')) return false
+        await this.#sleep(row, DIRECT_POLL_MS)
+      } finally {
+        await ch.close()
+      }
+    }
+    return false
+  }
+
   // ---- state and events --------------------------------------------------------------------------
 
   #startRun (row: TransferRow): void {
@@ -848,7 +984,10 @@ export class FileTransfers implements FilesPort {
 
   #view (row: TransferRow): FileView {
     const f = row.file
-    const done = row.direction === 'out' && row.path === 'relay' ? Math.max(0, ...f.relays.map((r) => row.relayCounts[r] ?? 0)) : row.done
+    // A group's direct upload counts per member (group-files.ts memberKey): the furthest member shows the progress.
+    const groupDirect = row.direction === 'out' && row.path === 'direct' && groupOfOwner(row.contactId) !== undefined
+    const done = row.direction === 'out' && row.path === 'relay' ? Math.max(0, ...f.relays.map((r) => row.relayCounts[r] ?? 0))
+      : groupDirect ? Math.max(row.done, ...Object.entries(row.relayCounts).filter(([k]) => !k.startsWith('/')).map(([, n]) => n)) : row.done
     const bytes = Math.min(f.size, done * FILE_CHUNK_BYTES)
     const run = this.#runs.get(`${row.direction}/${row.messageId}`)
     const elapsed = run === undefined ? 0 : (this.#now() - run.start) / 1000
@@ -857,6 +996,7 @@ export class FileTransfers implements FilesPort {
     return {
       messageId: row.messageId,
       contactId: row.contactId,
+      ...(groupOfOwner(row.contactId) !== undefined ? { groupId: groupOfOwner(row.contactId) } : {}),
       direction: row.direction,
       name: f.name,
       type: f.type,
@@ -888,6 +1028,17 @@ async function readFull (fh: FileHandle, buf: Buffer, position: number): Promise
 
 function mb (bytes: number): string {
   return (bytes / (1024 * 1024)).toFixed(bytes < 10 * 1024 * 1024 ? 1 : 0)
+}
+
+/** The size of a regular file, or FILE_UNREADABLE. */
+async function fileSize (path: string): Promise<number> {
+  try {
+    const st = await stat(path)
+    if (!st.isFile()) throw new Error('not a file')
+    return st.size
+  } catch (err) {
+    throw new MessengerError('FILE_UNREADABLE', 'That file could not be read; check the path.', { cause: err })
+  }
 }
 
 /** Cuts a name to at most `max` UTF-8 bytes without splitting a character. */

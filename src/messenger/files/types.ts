@@ -1,5 +1,6 @@
 // What the UI, API and CLI see of a file transfer (issue 12).
 import type { Readable } from 'node:stream'
+import type { GroupMessageView } from '../groups/types.ts'
 import type { MessageView } from '../types.ts'
 
 /** queued: waiting for a path; uploading: chunks going to the contact (direct) or to relays; on-relay: parked on the
@@ -11,7 +12,9 @@ export type FilePath = 'direct' | 'relay'
 
 export interface FileView {
   readonly messageId: string
+  /** The contact, or `group:<group id>` for a group's file (then groupId is set too). */
   readonly contactId: string
+  readonly groupId?: string
   readonly direction: 'in' | 'out'
   readonly name: string
   readonly type: string
@@ -49,4 +52,8 @@ export interface FilesPort {
   /** The same as a stream of chunks (the UI's preview and save through the API): one chunk in memory at a time. */
   stream: (messageId: string) => Promise<{ file: FileView, body: Readable }>
   readonly maxBytes: number
+  /** Issue 12 in groups: the same for a group (src/messenger/files/group-files.ts), and its files. */
+  sendToGroup: (groupId: string, path: string, text?: string) => Promise<{ message: GroupMessageView, file: FileView }>
+  sendBytesToGroup: (groupId: string, name: string, bytes: Uint8Array, text?: string) => Promise<{ message: GroupMessageView, file: FileView }>
+  listGroup: (groupId: string) => FileView[]
 }

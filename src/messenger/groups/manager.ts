@@ -8,6 +8,7 @@ import type { ChangesOutcome, DeviceGroups, GroupChangeInput, GroupInfo, GroupOp
 import { E2eeError } from '../../e2ee/errors.ts'
 import type { Logger } from '../../platform/logger.ts'
 import type { Database } from '../../store/db.ts'
+import type { FileDescriptor } from '../../wire/file.ts'
 import { MAX_TEXT_BYTES, type Payload } from '../../wire/payload.ts'
 import { MessengerError } from '../errors.ts'
 import type { CardInput, ContactPort } from '../ports.ts'
@@ -175,8 +176,9 @@ export class GroupManager implements Groups {
     return await this.#change(groupId, { kind: 'leave' })
   }
 
-  async send (groupId: string, text: string): Promise<GroupMessageView> {
-    if (typeof text !== 'string' || text.length === 0) throw new MessengerError('INVALID_TEXT', 'A message needs some text.')
+  async send (groupId: string, text: string, o: { file?: FileDescriptor } = {}): Promise<GroupMessageView> {
+    // Issue 12: a file announcement (src/messenger/files/group-files.ts) may have no caption.
+    if (typeof text !== 'string' || (text.length === 0 && o.file === undefined)) throw new MessengerError('INVALID_TEXT', 'A message needs some text.')
     if (Buffer.byteLength(text, 'utf8') > MAX_TEXT_BYTES) throw new MessengerError('INVALID_TEXT', `A message holds at most ${MAX_TEXT_BYTES} bytes of text; split it.`)
     const info = this.#info(groupId)
     if (!info.member) throw new MessengerError('NOT_MEMBER', 'You are not a member of this group any more.')
@@ -185,7 +187,7 @@ export class GroupManager implements Groups {
       const idBytes = randomBytes(16)
       const seq = this.#store.peekSeq(groupId)
       const m: GroupMessageRow = { groupId, id: hex(idBytes), sender: '', direction: 'out', seq, text, sentAt: now, at: now }
-      await this.#p.device.sealText(groupId, { id: idBytes, seq, sentAt: now, text }, (sealed) => { this.#store.queueOutgoing(m, sealed, now + GROUP_MESSAGE_TTL_MS) })
+      await this.#p.device.sealText(groupId, { id: idBytes, seq, sentAt: now, text, ...(o.file === undefined ? {} : { file: o.file }) }, (sealed) => { this.#store.queueOutgoing(m, sealed, now + GROUP_MESSAGE_TTL_MS) })
       return m
     })
     this.#p.queued(row.at)

@@ -1,4 +1,5 @@
 // What the messenger shows of groups (issue 11): the views the API, CLI and web UI read, and the events.
+import type { FileDescriptor } from '../../wire/file.ts'
 import type { DeliveryPath, MessageState } from '../types.ts'
 
 export interface GroupMemberView {
@@ -67,7 +68,8 @@ export interface Groups {
   remove: (groupId: string, accountIdOrContactId: string) => Promise<GroupView>
   promote: (groupId: string, accountIdOrContactId: string) => Promise<GroupView>
   leave: (groupId: string) => Promise<GroupView>
-  send: (groupId: string, text: string) => Promise<GroupMessageView>
+  /** `file`: a file announcement (issue 12; FilesPort.sendToGroup seals the file and calls this). */
+  send: (groupId: string, text: string, o?: { file?: FileDescriptor }) => Promise<GroupMessageView>
   messages: (groupId: string, o?: { limit?: number }) => Promise<GroupMessageView[]>
   markRead: (groupId: string) => Promise<void>
 }

@@ -5,6 +5,8 @@
 import { useLayoutEffect, useRef, useState } from 'react'
 import type { Api, ContactView } from '../api.ts'
 import { Composer } from '../screens/Composer.tsx'
+import { AttachButton, FileAttachment } from '../screens/FileAttachment.tsx'
+import { useGroupFiles } from '../screens/useFiles.ts'
 import { GroupMessageBubble } from './GroupMessageBubble.tsx'
 import { MemberPanel } from './MemberPanel.tsx'
 import { groupPath, type GroupMessage, type GroupView } from './types.ts'
@@ -20,6 +22,8 @@ export function GroupConversation ({ api, group, messages, contacts, disabledRea
   useLayoutEffect(() => { const el = list.current; if (el !== null) el.scrollTop = el.scrollHeight }, [messages.length, group.id])
   const send = async (text: string): Promise<void> => { await api.call('POST', groupPath(group.id, '/messages'), { text }) }
   const cannotSend = disabledReason ?? (group.member ? undefined : 'You are no longer a member of this group.')
+  // Issue 12 in groups: files announced in this group, by message id (images inline, others with a save button).
+  const files = useGroupFiles(api, group.id, messages)
   return (
     <div className='group-layout'>
       <div className='conversation' data-testid='group-conversation' aria-label={`Group ${group.name}`} role='region'>
@@ -36,9 +40,18 @@ export function GroupConversation ({ api, group, messages, contacts, disabledRea
         </div>
         <div className='messages' data-testid='group-messages' ref={list} role='log' aria-label='Messages'>
           {messages.length === 0 && <p className='muted center'>No messages yet. Say hello to the group.</p>}
-          {messages.map((m) => <GroupMessageBubble key={`${m.direction}-${m.senderAccountId}-${m.id}`} m={m} members={group.members} />)}
+          {messages.map((m) => {
+            const file = files.get(m.id)
+            return (
+              <GroupMessageBubble
+                key={`${m.direction}-${m.senderAccountId}-${m.id}`} m={m} members={group.members}
+                attachment={file !== undefined ? <FileAttachment api={api} file={file} onError={onError} /> : undefined}
+              />
+            )
+          })}
         </div>
         {composerExtra}
+        <AttachButton api={api} contactId={group.id} disabled={cannotSend !== undefined} onError={onError} upload={async (f) => { await api.uploadGroupFile(group.id, f) }} />
         <Composer key={group.id} to={group.name} disabledReason={cannotSend} onSend={send} onError={onError} />
       </div>
       {showMembers && (

@@ -5,14 +5,15 @@ import { useState } from 'react'
 import { STATE_LABEL, time } from '../format.ts'
 import type { GroupMember, GroupMessage } from './types.ts'
 
-export function GroupMessageBubble ({ m, members }: { m: GroupMessage, members: GroupMember[] }): React.JSX.Element {
+export function GroupMessageBubble ({ m, members, attachment }: { m: GroupMessage, members: GroupMember[], attachment?: React.ReactNode }): React.JSX.Element {
   const [open, setOpen] = useState(false)
   const d = m.delivery
   const listId = `states-${m.id}`
   return (
     <div className={`msg ${m.direction}`} data-testid='group-message' data-direction={m.direction}>
       {m.direction === 'in' && <div className='sender' data-testid='group-sender'><bdi>{m.senderName}</bdi></div>}
-      <div className='text' dir='auto'>{m.text}</div>
+      {attachment}
+      {m.text !== '' && <div className='text' dir='auto'>{m.text}</div>}
       <div className='meta'>
         <span>{time(m.at)}</span>
         {d !== undefined && (

@@ -80,13 +80,14 @@ export function FileAttachment ({ api, file, onError, actions }: { api: Api, fil
 }
 
 /** Attach a file: picks one and uploads it to the node, which encrypts and sends it. */
-export function AttachButton ({ api, contactId, disabled, onError }: { api: Api, contactId: string, disabled: boolean, onError: (e: unknown) => void }): React.JSX.Element {
+/** `upload`: where the file goes instead of the contact (a group's composer, issue 12 in groups). */
+export function AttachButton ({ api, contactId, disabled, onError, upload }: { api: Api, contactId: string, disabled: boolean, onError: (e: unknown) => void, upload?: (f: File) => Promise<void> }): React.JSX.Element {
   const [busy, setBusy] = useState(false)
   const pick = async (input: HTMLInputElement): Promise<void> => {
     const f = input.files?.[0]
     if (f === undefined) return
     setBusy(true)
-    try { await api.uploadFile(contactId, f) } catch (err) { onError(err) } finally { setBusy(false); input.value = '' }
+    try { await (upload ?? (async (x: File) => { await api.uploadFile(contactId, x) }))(f) } catch (err) { onError(err) } finally { setBusy(false); input.value = '' }
   }
   return (
     <label className='attach'>

@@ -57,6 +57,8 @@ export function encodeBlobClientFrame (f: BlobClientFrame): Uint8Array {
     if (f.chunks < 1 || f.chunks > MAX_BLOB_CHUNKS || f.index >= f.chunks) throw new RangeError('put: index must be below chunks, chunks 1..MAX_BLOB_CHUNKS')
     w.u32(f.chunks); w.u32(f.index)
     w.sized(4, FILE_CIPHER_CHUNK_BYTES, f.data, 'data')
+    // A put fills its buffer exactly (chunks have one size): no second copy of the chunk.
+    return w.finish()
   } else if (f.type === 'get') {
     w.u32(f.index)
   }
@@ -97,7 +99,8 @@ export function encodeBlobServerFrame (f: BlobServerFrame): Uint8Array {
   switch (f.type) {
     case 'stored': head(w, T.stored, f.reqId); w.u32(f.index); break
     case 'have': head(w, T.have, f.reqId); w.u32(f.count); w.u32(f.chunks); break
-    case 'chunk': head(w, T.chunk, f.reqId); w.u32(f.index); w.sized(4, FILE_CIPHER_CHUNK_BYTES, f.data, 'data'); break
+    // A chunk answer fills its buffer exactly (chunks have one size): no second copy of the chunk.
+    case 'chunk': head(w, T.chunk, f.reqId); w.u32(f.index); w.sized(4, FILE_CIPHER_CHUNK_BYTES, f.data, 'data'); return w.finish()
     case 'deleted': head(w, T.deleted, f.reqId); break
     case 'error': head(w, T.error, f.reqId); w.u8(REASONS.indexOf(f.reason)); w.string(1, MAX_BLOB_REASON_BYTES, f.message, 'message'); break
   }

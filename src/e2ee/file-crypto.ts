@@ -47,11 +47,13 @@ export class FileOpener {
 
   get count (): number { return this.opened }
 
-  /** The padded plaintext of the next chunk. A failure leaves the state unchanged (the chunk can be fetched again). */
-  open (cipher: Uint8Array): Buffer {
+  /** The padded plaintext of the next chunk. A failure leaves the state unchanged (the chunk can be fetched again).
+   * `into` (FILE_CHUNK_BYTES): a buffer to reuse, for a caller done with each plaintext before the next chunk. */
+  open (cipher: Uint8Array, into?: Buffer): Buffer {
     if (cipher.length !== FILE_CIPHER_CHUNK_BYTES) throw new E2eeError('BAD_CHUNK', 'A file chunk has the wrong size.')
+    if (into !== undefined && into.length !== FILE_CHUNK_BYTES) throw new RangeError(`into must be ${FILE_CHUNK_BYTES} bytes`)
     const before = Buffer.from(this.state)
-    const out = Buffer.alloc(FILE_CHUNK_BYTES)
+    const out = into ?? Buffer.alloc(FILE_CHUNK_BYTES)
     const tag = Buffer.alloc(1)
     try {
       sodium.crypto_secretstream_xchacha20poly1305_pull(this.state, out, tag, Buffer.from(cipher.buffer, cipher.byteOffset, cipher.byteLength), null)

@@ -18,6 +18,11 @@ export const MAX_BLOB_FRAME_BYTES = 1 + 1 + 4 + BLOB_ID_BYTES + BLOB_CAPABILITY_
 /** Puts a client may have sent and not seen answered on one stream: 16 × 64 KiB = 1 MiB in flight keeps a
  * loopback or LAN link busy while bounding what the store side reads ahead. */
 export const MAX_BLOB_PUTS_IN_FLIGHT = 16
+/** The same for /0m1/file/1.0.0, straight to the contact: 64 × 64 KiB = 4 MiB. The receiving device answers a put
+ * once an fdatasync covers it, so every window costs one fdatasync round trip; 1 MiB windows left the link idle
+ * for a third of a direct transfer, waiting on them. The receiver reads at most this far ahead (4 MiB per stream,
+ * FILE_MAX_INBOUND_STREAMS streams per contact). */
+export const MAX_FILE_PUTS_IN_FLIGHT = 64
 
 const T = { put: 0x01, status: 0x02, get: 0x03, del: 0x04, stored: 0x81, have: 0x82, chunk: 0x83, deleted: 0x84, error: 0x85 } as const
 
@@ -80,10 +85,13 @@ export function decodeBlobClientFrame (bytes: Uint8Array): BlobClientFrame {
       const chunks = r.u32('chunk count')
       const index = r.u32('chunk index')
       if (chunks < 1 || chunks > MAX_BLOB_CHUNKS || index >= chunks) throw new WireError('INVALID', 'The put names a chunk outside its blob.')
-      const data = r.sized(4, FILE_CIPHER_CHUNK_BYTES, 'chunk')
-      if (data.length !== FILE_CIPHER_CHUNK_BYTES) throw new WireError('INVALID', `A chunk is exactly ${FILE_CIPHER_CHUNK_BYTES} bytes.`)
-      f = { type: 'put', reqId, blobId, capability, chunks, index, data }
-      break
+      const n = r.u32('chunk')
+      if (n > FILE_CIPHER_CHUNK_BYTES) throw new WireError('TOO_LARGE', `The blob frame has a chunk longer than ${FILE_CIPHER_CHUNK_BYTES} bytes.`)
+      if (n !== FILE_CIPHER_CHUNK_BYTES) throw new WireError('INVALID', `A chunk is exactly ${FILE_CIPHER_CHUNK_BYTES} bytes.`)
+      if (r.remaining < n) throw new WireError('TRUNCATED', 'The blob frame is cut short (in chunk).')
+      if (r.remaining > n) throw new WireError('TRAILING', `The blob frame has ${r.remaining - n} unexpected bytes at its end.`)
+      // The chunk is the frame's tail: a view of the caller's frame buffer, not a third copy of 64 KiB per chunk.
+      return { type: 'put', reqId, blobId, capability, chunks, index, data: bytes.subarray(r.position) }
     }
     case T.status: f = { type: 'status', reqId, blobId, capability }; break
     case T.get: f = { type: 'get', reqId, blobId, capability, index: r.u32('chunk index') }; break

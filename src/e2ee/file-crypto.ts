@@ -27,8 +27,10 @@ export class FileSealer {
   /** `plain`: at most FILE_CHUNK_BYTES; padded here. */
   seal (plain: Uint8Array, last: boolean): Buffer {
     if (plain.length > FILE_CHUNK_BYTES) throw new RangeError(`a chunk holds at most ${FILE_CHUNK_BYTES} bytes`)
-    const padded = Buffer.alloc(FILE_CHUNK_BYTES)
-    padded.set(plain)
+    // A full chunk needs no padding: encrypted from where it is.
+    let padded: Buffer
+    if (plain.length === FILE_CHUNK_BYTES) padded = Buffer.from(plain.buffer, plain.byteOffset, plain.byteLength)
+    else { padded = Buffer.alloc(FILE_CHUNK_BYTES); padded.set(plain) }
     const out = Buffer.alloc(FILE_CIPHER_CHUNK_BYTES)
     sodium.crypto_secretstream_xchacha20poly1305_push(this.state, out, padded, null, last ? TAG_FINAL : TAG_MESSAGE)
     return out

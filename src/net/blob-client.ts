@@ -131,14 +131,17 @@ export class BlobChannel {
   async putFrom (ref: BlobRef, chunks: number, from: number, read: (index: number) => Promise<Uint8Array>, confirmed: (count: number) => void, signal?: AbortSignal): Promise<void> {
     const window = new Set<Promise<void>>()
     let failure: Error | undefined
+    // One waiter woken by each answer: a Promise.race over the window per chunk added a reaction to every put in
+    // flight each time (64 × 64 per window), CPU and garbage on the transfer's hot path.
+    let space: (() => void) | undefined
     for (let i = from; i < chunks; i++) {
-      while (window.size >= this.window) await Promise.race(window)
+      while (window.size >= this.window) await new Promise<void>((resolve) => { space = resolve })
       if (failure !== undefined) throw failure
       const data = await read(i)
       const index = i
       const p: Promise<void> = this.request({ type: 'put', reqId: 0, ...ref, chunks, index, data }, signal)
         .then(() => { confirmed(index + 1) }, (err: unknown) => { failure ??= err instanceof Error ? err : new Error('put failed') })
-        .finally(() => { window.delete(p) })
+        .finally(() => { window.delete(p); space?.() })
       window.add(p)
     }
     await Promise.all(window)

@@ -33,8 +33,7 @@ export class BlobChannel {
   /** Bytes of chunk payload written (tests and the benchmark count what crossed the wire). */
   bytesSent = 0
 
-  /** `window`: puts unanswered at most (MAX_BLOB_PUTS_IN_FLIGHT to a relay, MAX_FILE_PUTS_IN_FLIGHT to a contact). */
-  constructor (private readonly stream: Stream, private readonly window = MAX_BLOB_PUTS_IN_FLIGHT) {
+  constructor (private readonly stream: Stream) {
     this.lp = lpStream(stream, { maxDataLength: MAX_BLOB_FRAME_BYTES, maxBufferSize: 2 * MAX_BLOB_FRAME_BYTES })
     this.readLoop().catch(() => {})
   }
@@ -125,17 +124,17 @@ export class BlobChannel {
   }
 
   /**
-   * Puts chunks `from`..chunks-1 in order, up to the channel's window unanswered (backpressure: the next put waits
+   * Puts chunks `from`..chunks-1 in order, up to MAX_BLOB_PUTS_IN_FLIGHT unanswered (backpressure: the next put waits
    * for an answer, and each write for the muxer). `confirmed(n)` is called as the store confirms chunk n-1 durable.
    */
   async putFrom (ref: BlobRef, chunks: number, from: number, read: (index: number) => Promise<Uint8Array>, confirmed: (count: number) => void, signal?: AbortSignal): Promise<void> {
     const window = new Set<Promise<void>>()
     let failure: Error | undefined
     // One waiter woken by each answer: a Promise.race over the window per chunk added a reaction to every put in
-    // flight each time (64 × 64 per window), CPU and garbage on the transfer's hot path.
+    // flight each time (16 × 16 per window), CPU and garbage on the transfer's hot path.
     let space: (() => void) | undefined
     for (let i = from; i < chunks; i++) {
-      while (window.size >= this.window) await new Promise<void>((resolve) => { space = resolve })
+      while (window.size >= MAX_BLOB_PUTS_IN_FLIGHT) await new Promise<void>((resolve) => { space = resolve })
       if (failure !== undefined) throw failure
       const data = await read(i)
       const index = i

@@ -18,11 +18,6 @@ export const MAX_BLOB_FRAME_BYTES = 1 + 1 + 4 + BLOB_ID_BYTES + BLOB_CAPABILITY_
 /** Puts a client may have sent and not seen answered on one stream: 16 × 64 KiB = 1 MiB in flight keeps a
  * loopback or LAN link busy while bounding what the store side reads ahead. */
 export const MAX_BLOB_PUTS_IN_FLIGHT = 16
-/** The same for /0m1/file/1.0.0, straight to the contact: 64 × 64 KiB = 4 MiB. The receiving device answers a put
- * once an fdatasync covers it, so every window costs one fdatasync round trip; 1 MiB windows left the link idle
- * for a third of a direct transfer, waiting on them. The receiver reads at most this far ahead (4 MiB per stream,
- * FILE_MAX_INBOUND_STREAMS streams per contact). */
-export const MAX_FILE_PUTS_IN_FLIGHT = 64
 
 const T = { put: 0x01, status: 0x02, get: 0x03, del: 0x04, stored: 0x81, have: 0x82, chunk: 0x83, deleted: 0x84, error: 0x85 } as const
 

@@ -15,7 +15,7 @@ import type { BlobChannel, BlobRef } from '../../net/blob-client.ts'
 import { NetError } from '../../net/errors.ts'
 import type { Logger } from '../../platform/logger.ts'
 import type { Database } from '../../store/db.ts'
-import { decodeBlobClientFrame, encodeBlobServerFrame, MAX_BLOB_FRAME_BYTES, MAX_FILE_PUTS_IN_FLIGHT, type BlobServerFrame } from '../../wire/blob.ts'
+import { decodeBlobClientFrame, encodeBlobServerFrame, MAX_BLOB_FRAME_BYTES, MAX_BLOB_PUTS_IN_FLIGHT, type BlobServerFrame } from '../../wire/blob.ts'
 import { WireError } from '../../wire/errors.ts'
 import {
   BLOB_CAPABILITY_BYTES, BLOB_ID_BYTES, chunkCount, FILE_CHUNK_BYTES, FILE_CIPHER_CHUNK_BYTES, MAX_FILE_NAME_BYTES, MAX_FILE_TYPE_BYTES,
@@ -110,9 +110,8 @@ interface Incoming {
   plain: Buffer
 }
 
-/** Batched writes a receiver lets run behind verification (relay downloads have no fdatasync to wait on): 4 MiB,
- * a direct stream's window. */
-const MAX_PENDING_WRITES = 4
+/** Batched writes a receiver lets run behind verification (relay downloads have no fdatasync to wait on): 2 MiB. */
+const MAX_PENDING_WRITES = 2
 /** Verified chunks a receiver gathers into one write (a write per chunk cost a thread-pool round trip each). */
 const WRITE_BATCH_CHUNKS = 16
 
@@ -845,7 +844,7 @@ export class FileTransfers implements FilesPort {
   }
 
   async #serveStream (stream: Stream): Promise<void> {
-    const lp = lpStream(stream, { maxDataLength: MAX_BLOB_FRAME_BYTES, maxBufferSize: MAX_FILE_PUTS_IN_FLIGHT * (MAX_BLOB_FRAME_BYTES + 8) })
+    const lp = lpStream(stream, { maxDataLength: MAX_BLOB_FRAME_BYTES, maxBufferSize: MAX_BLOB_PUTS_IN_FLIGHT * (MAX_BLOB_FRAME_BYTES + 8) })
     let inc: Incoming | undefined
     const notFound = (reqId: number): BlobServerFrame => ({ type: 'error', reqId, reason: 'NOT_FOUND', message: 'No such file, or the capability does not match.' })
     // Answers go out in request order; puts overlap (write, then a shared fdatasync) up to the sender's window.
@@ -886,7 +885,7 @@ export class FileTransfers implements FilesPort {
     const answered = async (): Promise<void> => { while (writing) await written }
     try {
       for (;;) {
-        while (queue.length >= MAX_FILE_PUTS_IN_FLIGHT && failed === undefined) await new Promise<void>((resolve) => { wake = resolve })
+        while (queue.length >= MAX_BLOB_PUTS_IN_FLIGHT && failed === undefined) await new Promise<void>((resolve) => { wake = resolve })
         if (failed !== undefined) throw failed
         let raw: Uint8Array
         try { raw = (await lp.read()).subarray() } catch (err) {

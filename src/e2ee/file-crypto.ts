@@ -27,8 +27,10 @@ export class FileSealer {
   /** `plain`: at most FILE_CHUNK_BYTES; padded here. */
   seal (plain: Uint8Array, last: boolean): Buffer {
     if (plain.length > FILE_CHUNK_BYTES) throw new RangeError(`a chunk holds at most ${FILE_CHUNK_BYTES} bytes`)
-    const padded = Buffer.alloc(FILE_CHUNK_BYTES)
-    padded.set(plain)
+    // A full chunk needs no padding: encrypted from where it is.
+    let padded: Buffer
+    if (plain.length === FILE_CHUNK_BYTES) padded = Buffer.from(plain.buffer, plain.byteOffset, plain.byteLength)
+    else { padded = Buffer.alloc(FILE_CHUNK_BYTES); padded.set(plain) }
     const out = Buffer.alloc(FILE_CIPHER_CHUNK_BYTES)
     sodium.crypto_secretstream_xchacha20poly1305_push(this.state, out, padded, null, last ? TAG_FINAL : TAG_MESSAGE)
     return out
@@ -47,11 +49,13 @@ export class FileOpener {
 
   get count (): number { return this.opened }
 
-  /** The padded plaintext of the next chunk. A failure leaves the state unchanged (the chunk can be fetched again). */
-  open (cipher: Uint8Array): Buffer {
+  /** The padded plaintext of the next chunk. A failure leaves the state unchanged (the chunk can be fetched again).
+   * `into` (FILE_CHUNK_BYTES): a buffer to reuse, for a caller done with each plaintext before the next chunk. */
+  open (cipher: Uint8Array, into?: Buffer): Buffer {
     if (cipher.length !== FILE_CIPHER_CHUNK_BYTES) throw new E2eeError('BAD_CHUNK', 'A file chunk has the wrong size.')
+    if (into !== undefined && into.length !== FILE_CHUNK_BYTES) throw new RangeError(`into must be ${FILE_CHUNK_BYTES} bytes`)
     const before = Buffer.from(this.state)
-    const out = Buffer.alloc(FILE_CHUNK_BYTES)
+    const out = into ?? Buffer.alloc(FILE_CHUNK_BYTES)
     const tag = Buffer.alloc(1)
     try {
       sodium.crypto_secretstream_xchacha20poly1305_pull(this.state, out, tag, Buffer.from(cipher.buffer, cipher.byteOffset, cipher.byteLength), null)

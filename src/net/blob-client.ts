@@ -10,10 +10,14 @@ import {
 
 /** One answer from a relay or a contact on a LAN or the internet: a chunk is 64 KiB, a commit one fsync. */
 export const BLOB_REQUEST_DEADLINE_MS = 20_000
+/** How often a channel with requests waiting checks their deadlines (a deadline may pass by up to this much). One
+ * timer per channel: an AbortSignal.timeout per chunk (a timer, a signal and a weak reference each) cost the garbage
+ * collector a visible share of a direct file transfer. */
+const DEADLINE_CHECK_MS = 1_000
 
 export interface BlobRef { readonly blobId: Uint8Array, readonly capability: Uint8Array }
 
-type Pending = { resolve: (f: BlobServerFrame) => void, reject: (e: Error) => void }
+type Pending = { resolve: (f: BlobServerFrame) => void, reject: (e: Error) => void, readonly deadline: number }
 
 function refusal (f: Extract<BlobServerFrame, { type: 'error' }>): NetError {
   if (f.reason === 'NOT_FOUND') return new NetError('NOT_FOUND', f.message, { reason: f.reason })
@@ -25,6 +29,7 @@ export class BlobChannel {
   private readonly pending = new Map<number, Pending>()
   private nextReq = 1
   private done: Error | undefined
+  private deadlines: NodeJS.Timeout | undefined
   /** Bytes of chunk payload written (tests and the benchmark count what crossed the wire). */
   bytesSent = 0
 
@@ -55,22 +60,28 @@ export class BlobChannel {
       this.done = error
       for (const p of this.pending.values()) p.reject(error)
       this.pending.clear()
+      clearInterval(this.deadlines)
+      this.deadlines = undefined
     }
   }
 
   async request (frame: BlobClientFrame, signal?: AbortSignal): Promise<BlobServerFrame> {
     if (this.done !== undefined) throw this.done
+    if (signal?.aborted === true) throw new NetError('ABORTED', 'Cancelled.')
     const reqId = this.nextReq++
     const bytes = encodeBlobClientFrame({ ...frame, reqId })
-    const sig = signal === undefined ? AbortSignal.timeout(BLOB_REQUEST_DEADLINE_MS) : AbortSignal.any([signal, AbortSignal.timeout(BLOB_REQUEST_DEADLINE_MS)])
     const reply = new Promise<BlobServerFrame>((resolve, reject) => {
       const onAbort = (): void => {
         this.pending.delete(reqId)
-        const timedOut = (sig.reason as Error | undefined)?.name === 'TimeoutError'
-        reject(new NetError(timedOut ? 'TIMEOUT' : 'ABORTED', timedOut ? 'The store did not answer in time.' : 'Cancelled.'))
+        reject(new NetError('ABORTED', 'Cancelled.'))
       }
-      this.pending.set(reqId, { resolve: (f) => { sig.removeEventListener('abort', onAbort); resolve(f) }, reject })
-      sig.addEventListener('abort', onAbort, { once: true })
+      signal?.addEventListener('abort', onAbort, { once: true })
+      this.pending.set(reqId, {
+        deadline: Date.now() + BLOB_REQUEST_DEADLINE_MS,
+        resolve: (f) => { signal?.removeEventListener('abort', onAbort); resolve(f) },
+        reject: (e) => { signal?.removeEventListener('abort', onAbort); reject(e) }
+      })
+      this.watchDeadlines()
     })
     reply.catch(() => {})
     await this.lp.write(bytes)
@@ -78,6 +89,21 @@ export class BlobChannel {
     const f = await reply
     if (f.type === 'error') throw refusal(f)
     return f
+  }
+
+  /** Fails the requests past their deadline; runs while any request waits. */
+  private watchDeadlines (): void {
+    if (this.deadlines !== undefined) return
+    this.deadlines = setInterval(() => {
+      const now = Date.now()
+      for (const [reqId, p] of this.pending) {
+        if (p.deadline > now) continue
+        this.pending.delete(reqId)
+        p.reject(new NetError('TIMEOUT', 'The store did not answer in time.'))
+      }
+      if (this.pending.size === 0) { clearInterval(this.deadlines); this.deadlines = undefined }
+    }, DEADLINE_CHECK_MS)
+    this.deadlines.unref()
   }
 
   /** Chunks the store holds, in order from the first; NOT_FOUND when it holds none (or the capability is wrong). */
@@ -104,14 +130,17 @@ export class BlobChannel {
   async putFrom (ref: BlobRef, chunks: number, from: number, read: (index: number) => Promise<Uint8Array>, confirmed: (count: number) => void, signal?: AbortSignal): Promise<void> {
     const window = new Set<Promise<void>>()
     let failure: Error | undefined
+    // One waiter woken by each answer: a Promise.race over the window per chunk added a reaction to every put in
+    // flight each time (16 × 16 per window), CPU and garbage on the transfer's hot path.
+    let space: (() => void) | undefined
     for (let i = from; i < chunks; i++) {
-      while (window.size >= MAX_BLOB_PUTS_IN_FLIGHT) await Promise.race(window)
+      while (window.size >= MAX_BLOB_PUTS_IN_FLIGHT) await new Promise<void>((resolve) => { space = resolve })
       if (failure !== undefined) throw failure
       const data = await read(i)
       const index = i
       const p: Promise<void> = this.request({ type: 'put', reqId: 0, ...ref, chunks, index, data }, signal)
         .then(() => { confirmed(index + 1) }, (err: unknown) => { failure ??= err instanceof Error ? err : new Error('put failed') })
-        .finally(() => { window.delete(p) })
+        .finally(() => { window.delete(p); space?.() })
       window.add(p)
     }
     await Promise.all(window)

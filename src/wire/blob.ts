@@ -58,6 +58,8 @@ export function encodeBlobClientFrame (f: BlobClientFrame): Uint8Array {
     if (f.chunks < 1 || f.chunks > MAX_BLOB_CHUNKS || f.index >= f.chunks) throw new RangeError('put: index must be below chunks, chunks 1..MAX_BLOB_CHUNKS')
     w.u32(f.chunks); w.u32(f.index)
     w.sized(4, FILE_CIPHER_CHUNK_BYTES, f.data, 'data')
+    // A put fills its buffer exactly (chunks have one size): no second copy of the chunk.
+    return w.finish()
   } else if (f.type === 'get') {
     w.u32(f.index)
   }
@@ -79,10 +81,13 @@ export function decodeBlobClientFrame (bytes: Uint8Array): BlobClientFrame {
       const chunks = r.u32('chunk count')
       const index = r.u32('chunk index')
       if (chunks < 1 || chunks > MAX_BLOB_CHUNKS || index >= chunks) throw new WireError('INVALID', 'The put names a chunk outside its blob.')
-      const data = r.sized(4, FILE_CIPHER_CHUNK_BYTES, 'chunk')
-      if (data.length !== FILE_CIPHER_CHUNK_BYTES) throw new WireError('INVALID', `A chunk is exactly ${FILE_CIPHER_CHUNK_BYTES} bytes.`)
-      f = { type: 'put', reqId, blobId, capability, chunks, index, data }
-      break
+      const n = r.u32('chunk')
+      if (n > FILE_CIPHER_CHUNK_BYTES) throw new WireError('TOO_LARGE', `The blob frame has a chunk longer than ${FILE_CIPHER_CHUNK_BYTES} bytes.`)
+      if (n !== FILE_CIPHER_CHUNK_BYTES) throw new WireError('INVALID', `A chunk is exactly ${FILE_CIPHER_CHUNK_BYTES} bytes.`)
+      if (r.remaining < n) throw new WireError('TRUNCATED', 'The blob frame is cut short (in chunk).')
+      if (r.remaining > n) throw new WireError('TRAILING', `The blob frame has ${r.remaining - n} unexpected bytes at its end.`)
+      // The chunk is the frame's tail: a view of the caller's frame buffer, not a third copy of 64 KiB per chunk.
+      return { type: 'put', reqId, blobId, capability, chunks, index, data: bytes.subarray(r.position) }
     }
     case T.status: f = { type: 'status', reqId, blobId, capability }; break
     case T.get: f = { type: 'get', reqId, blobId, capability, index: r.u32('chunk index') }; break
@@ -98,7 +103,8 @@ export function encodeBlobServerFrame (f: BlobServerFrame): Uint8Array {
   switch (f.type) {
     case 'stored': head(w, T.stored, f.reqId); w.u32(f.index); break
     case 'have': head(w, T.have, f.reqId); w.u32(f.count); w.u32(f.chunks); break
-    case 'chunk': head(w, T.chunk, f.reqId); w.u32(f.index); w.sized(4, FILE_CIPHER_CHUNK_BYTES, f.data, 'data'); break
+    // A chunk answer fills its buffer exactly (chunks have one size): no second copy of the chunk.
+    case 'chunk': head(w, T.chunk, f.reqId); w.u32(f.index); w.sized(4, FILE_CIPHER_CHUNK_BYTES, f.data, 'data'); return w.finish()
     case 'deleted': head(w, T.deleted, f.reqId); break
     case 'error': head(w, T.error, f.reqId); w.u8(REASONS.indexOf(f.reason)); w.string(1, MAX_BLOB_REASON_BYTES, f.message, 'message'); break
   }

@@ -10,6 +10,7 @@ import type { FileTransfers } from '../../src/messenger/files/transfers.ts'
 import type { FileView } from '../../src/messenger/files/types.ts'
 import { createPeople, person, startTestRelay, tempDir, introduce, type Person } from '../helpers/testnet.ts'
 import { waitFor } from '../helpers/wait.ts'
+import { MAX_BLOB_PUTS_IN_FLIGHT } from '../../src/wire/blob.ts'
 
 const MiB = 1024 * 1024
 
@@ -183,7 +184,7 @@ test('a direct transfer cut at about half by killing the recipient resumes witho
   assert.equal(b.fetched + b.receivedDirect, got.chunks - b.resumedAt)
   // Alice re-sent at most the chunks that were in flight, unconfirmed, when bob died.
   const resent = a.sentDirect + a.sentRelay - got.chunks
-  assert.ok(resent <= 2 * 16, `alice re-sent ${resent} chunks`)
+  assert.ok(resent <= 2 * MAX_BLOB_PUTS_IN_FLIGHT, `alice re-sent ${resent} chunks`)
   assert.equal(sha(await saved(t, bob, message.id)), sha(bytes))
 })
 

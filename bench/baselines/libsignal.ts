@@ -76,7 +76,7 @@ async function run (ctx: BenchContext): Promise<RowInput[]> {
   // commits before the message leaves; bob decrypts, encrypts the receipt and commits both steps at once; alice
   // decrypts the receipt and commits. Median of the rounds.
   const rounds: number[] = []
-  for (let i = 0; i < count / 2 && !ctx.signal.aborted; i++) {
+  for (let i = 0; i < ctx.n(1000, 300) && !ctx.signal.aborted; i++) {
     const t = nowMs()
     const m = await encrypt(alice, bob, text)
     a.commit()
@@ -95,7 +95,7 @@ async function run (ctx: BenchContext): Promise<RowInput[]> {
   let sender = 0
   let receiver = 0
   let batched = 0
-  for (let done = 0; done < count * 2 && !ctx.signal.aborted; done += WINDOW) {
+  for (let done = 0; done < ctx.n(100, 30) * WINDOW && !ctx.signal.aborted; done += WINDOW) {
     let t = nowMs()
     const sent: Array<Uint8Array<ArrayBuffer>> = []
     for (let i = 0; i < WINDOW; i++) sent.push(await encrypt(alice, bob, text))
@@ -147,7 +147,7 @@ const ROWS = [
 export const libsignalBaseline: Benchmark = {
   name: 'baseline.libsignal',
   timeoutMs: 90_000,
-  quickTimeoutMs: 45_000,
+  quickTimeoutMs: 60_000,
   rows: ROWS,
   run
 }

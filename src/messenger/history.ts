@@ -267,7 +267,7 @@ export class History implements HistoryStore {
   }
 
   flush (): void {
-    if (this.#later.size > 0) this.#tx(() => {})
+    if (this.#later.size > 0) this.#db.transaction(() => { this.#writeLater() })()
   }
 
   /**

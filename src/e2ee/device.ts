@@ -64,6 +64,8 @@ export class Device {
   readonly db: Database
   readonly accountId: string
   private readonly ctx: DeviceContext
+  /** Views of contact rows handed out by contact(), by row (see there). */
+  readonly #contactViews = new WeakMap<object, ContactRecord>()
   /** Issue 11: groups (src/e2ee/groups/). */
   readonly groups: DeviceGroups
 
@@ -208,7 +210,14 @@ export class Device {
   contact (id: string): ContactRecord | undefined {
     this.ctx.alive()
     const c = this.ctx.contactCache.get(id)
-    return c === undefined ? undefined : publicContact(c)
+    if (c === undefined) return undefined
+    // The messenger asks several times per message; a row is replaced, never changed, when the contact changes.
+    let view = this.#contactViews.get(c)
+    if (view === undefined) {
+      view = publicContact(c)
+      this.#contactViews.set(c, view)
+    }
+    return view
   }
 
   setVerified (contactId: string, v: boolean): void {

@@ -71,9 +71,10 @@ export interface HistoryStore {
   /** Moves an outgoing message's state forward (never back); returns the new view if it changed. */
   advance: (contactId: string, id: string, state: MessageState, o?: { path?: DeliveryPath, failure?: string }) => MessageView | undefined
   /**
-   * advance() without a write of its own: the change is visible to reads at once and written with the next
-   * write transaction (or flush()). For a state whose loss costs nothing ('sent': a crash before it is written
-   * only makes the outbox send the same envelope again), so it never needs a commit of its own.
+   * advance() without a write of its own: the change is visible to reads at once and written with the message's
+   * next advance (in one UPDATE), with a later write transaction, or at flush(). For a state whose loss costs
+   * nothing ('sent': a crash before it is written only makes the outbox send the same envelope again), so it
+   * never needs a commit of its own.
    */
   advanceLater: (contactId: string, id: string, state: MessageState, o?: { path?: DeliveryPath, failure?: string }) => MessageView | undefined
   /** Writes what advanceLater kept (at stop). */

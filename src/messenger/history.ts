@@ -107,6 +107,10 @@ const SQL = {
   clearUnread: 'UPDATE conversations SET unread = 0 WHERE contact_id = ?'
 } as const
 
+/** advanceLater's changes held in memory before a write transaction takes them all: each is one small entry,
+ * and a burst of sends then writes its 'sent' states with the receipts instead of once more each. */
+const MAX_KEPT_STATES = 256
+
 type Query = keyof typeof SQL
 type Statement = ReturnType<Database['prepare']>
 
@@ -145,11 +149,13 @@ export class History implements HistoryStore {
     return st
   }
 
-  /** A write transaction that first writes what advanceLater kept: they share the commit. */
+  /** A write transaction. What advanceLater kept is written by the message's next advance (its receipt: one UPDATE
+   * for both), by flush(), or here once more than MAX_KEPT_STATES wait, sharing this commit. */
   #tx<T> (fn: () => T): T {
     return this.#db.transaction(() => {
-      this.#writeLater()
-      return fn()
+      const result = fn()
+      if (this.#later.size > MAX_KEPT_STATES) this.#writeLater()
+      return result
     })()
   }
 
@@ -228,10 +234,22 @@ export class History implements HistoryStore {
   }
 
   #advance (contactId: string, id: string, state: MessageState, o: { path?: DeliveryPath, failure?: string }): MessageView | undefined {
-    const current = this.#stored(contactId, 'out', id)
-    if (current === undefined) return undefined
+    const stored = this.#stored(contactId, 'out', id)
+    if (stored === undefined) return undefined
+    // A change advanceLater kept for this message (its 'sent') goes in the same UPDATE as this one.
+    const key = `${contactId}/${id}`
+    const later = this.#later.get(key)
+    let current = stored
+    if (later !== undefined) {
+      this.#later.delete(key)
+      const kept = advanceState(stored, later.state, later.o)
+      if (kept !== undefined) current = withState(stored, kept)
+    }
     const next = advanceState(current, state, o)
-    if (next === undefined) return undefined
+    if (next === undefined) {
+      if (current !== stored) this.#q('setState').run([current.state, current.path ?? null, current.failure ?? null, contactId, id])
+      return undefined
+    }
     this.#q('setState').run([next.state, next.path ?? null, next.failure ?? null, contactId, id])
     return withState(current, next)
   }
@@ -249,7 +267,7 @@ export class History implements HistoryStore {
   }
 
   flush (): void {
-    if (this.#later.size > 0) this.#tx(() => {})
+    if (this.#later.size > 0) this.#db.transaction(() => { this.#writeLater() })()
   }
 
   /**

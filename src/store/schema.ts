@@ -322,6 +322,13 @@ CREATE TABLE group_held (
 ) WITHOUT ROWID;
 `
 
+// Issue 10: outbox_due (state, next_attempt_at) serves no query (the outbox is read by key, by due time through
+// outbox_by_due_time, or counted), yet every row put in, rescheduled or taken out of the outbox wrote its pages too:
+// two page writes more per message sent. test/store/query-plans.test.ts shows no statement used it.
+const v12DropOutboxDue = `
+DROP INDEX outbox_due;
+`
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'account, libsignal stores, invites, contacts', up: v1Core },
   { version: 2, name: 'conversations, messages, outbox, settings', up: v2Messaging },
@@ -333,5 +340,6 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 8, name: 'replies, edits, deletions, blocked contacts, invite links, full-text search', up: v8ChatFeatures },
   { version: 9, name: 'file transfers (issue 12)', up: v9FileTransfers },
   { version: 10, name: 'groups: sender keys, membership changes, group conversations', up: v10Groups },
-  { version: 11, name: 'groups: membership changes held until their parents arrive', up: v11HeldGroupChanges }
+  { version: 11, name: 'groups: membership changes held until their parents arrive', up: v11HeldGroupChanges },
+  { version: 12, name: 'no outbox index by state (issue 10)', up: v12DropOutboxDue }
 ]

@@ -79,3 +79,36 @@ test('migration 6: an existing store gets unread counters equal to its unread me
   assert.deepEqual(h.markRead('c1', 10).sort(), ['a', 'b', 'f'])
   assert.equal(h.unread('c1'), 0)
 })
+
+test('migration 12: outbox_due served no outbox statement, and without it the outbox is still read by index', (t) => {
+  const dir = tempDir(t, '0m1-migrate12-')
+  const key = resolveDatabaseKey(dir, { create: true })
+  const path = join(dir, DATABASE_FILE)
+  const before = MIGRATIONS.findIndex((m) => m.name.startsWith('no outbox index by state'))
+  assert.ok(before > 0)
+  const old = openDatabase({ path, key, migrations: MIGRATIONS.slice(0, before) })
+  addContact(old, 'c1')
+  const h = new History(old)
+  for (let i = 1; i <= 50; i++) h.queueControl('c1', `o${i}`, new Uint8Array(8), i, i + 1000)
+  // Every statement that reads or writes the outbox: History's, and the few written elsewhere (outboxSize,
+  // retryContactNow in History; a deleted message's row in src/messenger/chat/chat-store.ts).
+  const statements = PER_MESSAGE.map((q) => historySql(q)).filter((sql) => /\boutbox\b/.test(sql))
+  assert.ok(statements.length >= 6)
+  statements.push('SELECT count(*) AS n FROM outbox', 'UPDATE outbox SET next_attempt_at = ? WHERE contact_id = ? AND next_attempt_at > ?',
+    'DELETE FROM outbox WHERE contact_id = ? AND message_id = ?')
+  const indexes = (db: Database): string[] => db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'outbox'").all().map((r) => String(r.name))
+  assert.ok(indexes(old).includes('outbox_due'))
+  for (const sql of statements) {
+    for (const d of plan(old, sql)) assert.ok(!d.includes('outbox_due'), `${sql} uses outbox_due: ${d}`)
+  }
+  // The check sees an index that is used: a query on state would pick it.
+  assert.ok(plan(old, "SELECT * FROM outbox WHERE state = 'pending' AND next_attempt_at < ?").some((d) => d.includes('outbox_due')))
+  old.close()
+  const db = openDatabase({ path, key, migrations: MIGRATIONS })
+  t.after(() => { db.close() })
+  assert.ok(!indexes(db).includes('outbox_due'))
+  assert.ok(indexes(db).includes('outbox_by_due_time'))
+  assert.ok(plan(db, historySql('due')).some((d) => d.includes('outbox_by_due_time')))
+  assert.ok(plan(db, historySql('nextDue')).some((d) => d.includes('outbox_by_due_time')))
+  assert.equal(new History(db).due(20, 100).length, 20)
+})

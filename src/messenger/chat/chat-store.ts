@@ -29,6 +29,9 @@ export interface ChatMessageRow {
 
 export class ChatStore {
   readonly #db: Database
+  /** Blocked contact ids, read once: every envelope received asks (three times), and only setBlocked changes them
+   * (a deleted contact's row goes by cascade; its random id never comes back, so a stale entry is harmless). */
+  #blocked: Set<string> | undefined
 
   constructor (db: Database) {
     this.#db = db
@@ -76,12 +79,15 @@ export class ChatStore {
   }
 
   isBlocked (contactId: string): boolean {
-    return this.#db.prepare('SELECT 1 AS x FROM blocked_contacts WHERE contact_id = ?').get([contactId]) !== undefined
+    this.#blocked ??= new Set(this.#db.prepare('SELECT contact_id FROM blocked_contacts').all().map((r) => r.contact_id as string))
+    return this.#blocked.has(contactId)
   }
 
   setBlocked (contactId: string, blocked: boolean, now: number): void {
     if (blocked) this.#db.prepare('INSERT OR IGNORE INTO blocked_contacts (contact_id, at) VALUES (?, ?)').run([contactId, now])
     else this.#db.prepare('DELETE FROM blocked_contacts WHERE contact_id = ?').run([contactId])
+    // Read again on the next question (after the write, so a failed one changes nothing).
+    this.#blocked = undefined
   }
 
   /** Every conversation's messages matching all the words (prefixes), newest first; blocked contacts and deleted messages left out. */

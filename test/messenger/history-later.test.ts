@@ -1,0 +1,60 @@
+// Issue 10: a message's 'sent' state, kept in memory by advanceLater, is written by the message's next advance
+// (its receipt) in the same UPDATE, or once more than a bounded number wait, or at flush(). Read here through a
+// second History on the same database, which sees only what was written.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import { openDatabase, resolveDatabaseKey, type Database } from '../../src/store/db.ts'
+import { MIGRATIONS } from '../../src/store/schema.ts'
+import { History } from '../../src/messenger/history.ts'
+import { tempDir } from '../helpers/testnet.ts'
+
+function store (t: { after: (fn: () => unknown) => void }): Database {
+  const dir = tempDir(t, '0m1-history-later-')
+  const db = openDatabase({ path: join(dir, 'store.db'), key: resolveDatabaseKey(dir, { create: true }), migrations: MIGRATIONS })
+  t.after(() => { db.close() })
+  const blob = Buffer.alloc(32, 1)
+  db.prepare(`INSERT INTO contacts (id, name, their_display_name, account_id, identity_key, address, created_at,
+    their_mailbox_id, their_mailbox_key, their_relays, their_addresses, my_mailbox_id, my_mailbox_key,
+    my_mailbox_private_key, my_mailbox_public_key, my_presence_secret)
+    VALUES ('c1', 'c', 'c', 'acct', ?, 'addr', 0, ?, ?, '[]', '[]', ?, ?, ?, ?, ?)`).run([blob, blob, blob, blob, blob, blob, blob, blob])
+  return db
+}
+
+const outgoing = (id: string, seq: number) => ({ contactId: 'c1', id, seq, text: id, at: seq, envelope: new Uint8Array([seq]), expiresAt: seq + 1000 })
+
+test('history: a kept sent state is written with the receipt\'s advance, path included', (t) => {
+  const db = store(t)
+  const h = new History(db)
+  const disk = new History(db)
+  h.queueOutgoing(outgoing('o1', 1))
+  assert.equal(h.advanceLater('c1', 'o1', 'sent', { path: 'direct' })?.state, 'sent')
+  // Another message's write does not carry it: only a few are kept, and this one's receipt will.
+  h.queueOutgoing(outgoing('o2', 2))
+  assert.equal(disk.message('c1', 'out', 'o1')?.state, 'queued')
+  assert.equal(h.message('c1', 'out', 'o1')?.state, 'sent')
+  const delivered = h.advance('c1', 'o1', 'delivered')
+  assert.deepEqual([delivered?.state, delivered?.path], ['delivered', 'direct'])
+  assert.deepEqual([disk.message('c1', 'out', 'o1')?.state, disk.message('c1', 'out', 'o1')?.path], ['delivered', 'direct'])
+  // A receipt that does not move the state on still writes the kept change.
+  h.advanceLater('c1', 'o2', 'sent', { path: 'relayed' })
+  h.advance('c1', 'o2', 'queued')
+  assert.deepEqual([disk.message('c1', 'out', 'o2')?.state, disk.message('c1', 'out', 'o2')?.path], ['sent', 'relayed'])
+})
+
+test('history: kept states are bounded — past the bound the next write transaction writes them all; flush writes the rest', (t) => {
+  const db = store(t)
+  const h = new History(db)
+  const disk = new History(db)
+  const n = 300
+  for (let i = 1; i <= n; i++) h.queueOutgoing(outgoing(`o${i}`, i))
+  for (let i = 1; i <= n; i++) h.advanceLater('c1', `o${i}`, 'sent', { path: 'direct' })
+  assert.equal(disk.message('c1', 'out', 'o1')?.state, 'queued')
+  h.queueOutgoing(outgoing('last', n + 1))
+  assert.equal(disk.message('c1', 'out', 'o1')?.state, 'sent')
+  assert.equal(disk.message('c1', 'out', `o${n}`)?.state, 'sent')
+  h.advanceLater('c1', 'last', 'sent', { path: 'direct' })
+  assert.equal(disk.message('c1', 'out', 'last')?.state, 'queued')
+  h.flush()
+  assert.equal(disk.message('c1', 'out', 'last')?.state, 'sent')
+})

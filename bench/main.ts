@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { finalizeRows, formatMarkdown, formatTable, machine, runBenchmark, writeResults, type Benchmark, type RowInput } from './harness.ts'
 import { libsignalBaseline } from './baselines/libsignal.ts'
 import { libp2pBaseline } from './baselines/libp2p.ts'
+import { circuitBaseline } from './baselines/circuit.ts'
 import { sqliteBaseline } from './baselines/sqlite.ts'
 import { memoryBaseline } from './baselines/memory.ts'
 import { centralizedBaseline } from './baselines/centralized.ts'
@@ -19,6 +20,7 @@ import { groupDelivery, groupSendSeal } from './product/groups.ts'
 const REGISTRY: readonly Benchmark[] = [
   libsignalBaseline,
   libp2pBaseline,
+  circuitBaseline,
   sqliteBaseline,
   memoryBaseline,
   centralizedBaseline,

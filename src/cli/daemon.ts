@@ -19,6 +19,7 @@ import type { CliRuntime, HostFactoryOptions, RelayRunning } from './runtime.ts'
 import { readPassphraseFile, type Parsed } from './args.ts'
 import { ALL_INTERFACES_LISTEN } from '../net/addresses.ts'
 import { announceAddresses, handOutAddresses, metricsOption } from './relay-options.ts'
+import { startHeapTrimmer } from '../platform/heap-trim.ts'
 
 /** Where a relay keeps its store unless --data says otherwise: never inside a device's directory. */
 export const DEFAULT_RELAY_DIR_NAME = '.0message1-relay'
@@ -161,10 +162,13 @@ async function startLocked (rt: CliRuntime, p: Parsed, dataDir: string, s: { log
   const hint = state === 'no-account' ? ' Create your account there.' : state === 'locked' ? ' Unlock it there with your passphrase.' : ''
   rt.stdout(`0message1 is running (data: ${dataDir}).\nWeb UI: ${api.uiUrl}\nOpen that address in your browser; it holds this node's API token, so keep it to yourself.${hint}\nStop with Ctrl+C.\n`)
   rt.onReady?.({ url: api.url, uiUrl: api.uiUrl, state })
+  // Started: give back the heap the start grew (src/platform/heap-trim.ts), and again after idle bursts.
+  const trimmer = startHeapTrimmer()
   try {
     await rt.waitForStop()
     rt.stdout('Stopping...\n')
   } finally {
+    trimmer.stop()
     await api.close()
     await host.stop()
     removeApiInfo(dataDir, process.pid)

@@ -21,6 +21,7 @@ import { isWebRTC } from './path.ts'
 import { PRESENCE_NAMESPACE, selectPresence, validatePresence } from '../wire/presence.ts'
 import { reservationKeeper, type ReservationKeeper } from './reservation-keeper.ts'
 import { createWebRTCGate, guardedWebRTC, type WebRTCGate } from './webrtc-guard.ts'
+import { libp2pLoggerOption } from './libp2p-logger.ts'
 
 /** Our own Kademlia protocol name: a node of ours never joins (or pollutes) the public IPFS DHT. */
 export const DHT_PROTOCOL = '/0m1/kad/1.0.0'
@@ -204,6 +205,7 @@ export async function createProfileLibp2p (o: ProfileOptions): Promise<NodeLibp2
   const self: { node?: Libp2p } = {}
   const node: Libp2p = await createLibp2p({
     ...(o.privateKey !== undefined ? { privateKey: o.privateKey } : {}),
+    ...libp2pLoggerOption(),
     addresses: {
       listen,
       ...(!device && o.announce !== undefined && o.announce.length > 0 ? { announce: [...o.announce] } : {}),

@@ -5,13 +5,13 @@
 // answer to an offer nor a dial from us. One seam covers both directions: the @libp2p/webrtc transport is
 // built with a registrar whose signalling handler checks the caller first (before any SDP is read), and
 // with a dial that checks the target first. Both also share a small cap on negotiations in flight.
-import type { Connection, Stream, StreamHandler, StreamHandlerOptions, Transport } from '@libp2p/interface'
-import { webRTC, type WebRTCTransportComponents } from '@libp2p/webrtc'
+import type { Connection, Stream, StreamHandler, Transport } from '@libp2p/interface'
+import type { WebRTCTransportInit } from '@libp2p/webrtc'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { NetError } from './errors.ts'
+import { LazyWebRTC, WEBRTC_SIGNALING_PROTOCOL, type LazyWebRTCComponents } from './webrtc-lazy.ts'
 
-/** @libp2p/webrtc's signalling protocol: a peer that lists it (identify) accepts WebRTC dials. */
-export const WEBRTC_SIGNALING_PROTOCOL = '/webrtc-signaling/0.0.1'
+export { WEBRTC_SIGNALING_PROTOCOL }
 /** WebRTC negotiations (our dials plus our answers) in flight at once. Each holds a native peer connection
  * (ICE agent, UDP sockets, a thread's work) for up to 6 s; a device upgrades one connection per contact, and
  * at start a few contacts at a time is plenty (the rest follow on the next ticks, messages flow relayed
@@ -93,7 +93,9 @@ function guardedHandler (handler: StreamHandler, gate: WebRTCGate): StreamHandle
     timer.unref()
     stream.addEventListener('close', free, { once: true })
     try {
-      return handler(stream, connection)
+      const done = handler(stream, connection)
+      if (done instanceof Promise) done.catch(() => { free(); stream.abort(new NetError('REFUSED', 'WebRTC is not available here.')) })
+      return done
     } catch (err) {
       free()
       throw err
@@ -101,33 +103,13 @@ function guardedHandler (handler: StreamHandler, gate: WebRTCGate): StreamHandle
   }
 }
 
-/** A registrar that is the given one except for the signalling protocol's handler and its stream limit. */
-function guardedRegistrar (registrar: WebRTCTransportComponents['registrar'], gate: WebRTCGate): WebRTCTransportComponents['registrar'] {
-  const handle = async (protocol: string, handler: StreamHandler, options?: StreamHandlerOptions): Promise<void> => {
-    if (protocol !== WEBRTC_SIGNALING_PROTOCOL) { await registrar.handle(protocol, handler, options); return }
-    await registrar.handle(protocol, guardedHandler(handler, gate), { ...options, maxInboundStreams: WEBRTC_SIGNALING_MAX_INBOUND_STREAMS })
-  }
-  return new Proxy(registrar, {
-    get (target, prop) {
-      if (prop === 'handle') return handle
-      const v: unknown = Reflect.get(target, prop)
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v
-    }
-  })
-}
-
-/** @libp2p/webrtc's private-to-private transport, answering and dialling only peers the gate allows. */
-export function guardedWebRTC (init: Parameters<typeof webRTC>[0], gate: WebRTCGate): (components: WebRTCTransportComponents) => Transport {
-  const factory = webRTC(init)
-  return (components) => {
-    const registrar = guardedRegistrar(components.registrar, gate)
-    // libp2p's components object resolves each member lazily (and throws for one not configured): delegate.
-    const guarded = new Proxy(components, {
-      get: (target, prop) => prop === 'registrar' ? registrar : Reflect.get(target, prop) as unknown
-    })
-    const transport = factory(guarded)
-    const dial = transport.dial.bind(transport)
-    transport.dial = async (ma, options) => {
+/** @libp2p/webrtc's private-to-private transport (imported at first use, webrtc-lazy.ts), answering and dialling
+ * only peers the gate allows. */
+export function guardedWebRTC (init: WebRTCTransportInit, gate: WebRTCGate): (components: LazyWebRTCComponents) => Transport {
+  return (components) => new LazyWebRTC(components, init, {
+    wrapHandler: (handler) => guardedHandler(handler, gate),
+    maxInboundStreams: WEBRTC_SIGNALING_MAX_INBOUND_STREAMS,
+    async wrapDial (ma, dial) {
       const peer = targetOf(ma)
       if (peer === undefined || !gate.allows(peer)) {
         gate.refused('peer')
@@ -138,11 +120,10 @@ export function guardedWebRTC (init: Parameters<typeof webRTC>[0], gate: WebRTCG
         throw new NetError('REFUSED', 'Too many WebRTC negotiations at once; try again later.')
       }
       try {
-        return await dial(ma, options)
+        return await dial()
       } finally {
         gate.release()
       }
     }
-    return transport
-  }
+  })
 }

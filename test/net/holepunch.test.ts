@@ -20,6 +20,12 @@ async function iceConfigOf (d: DeviceNode): Promise<RTCConfiguration | undefined
   return typeof c === 'function' ? await (c as () => Promise<RTCConfiguration>)() : c as RTCConfiguration
 }
 
+/** Whether the device has imported @libp2p/webrtc yet (src/net/webrtc-lazy.ts: only at its first WebRTC use). */
+function webrtcLoaded (d: DeviceNode): boolean | undefined {
+  const tm = (d.libp2p as unknown as { components: { transportManager: { getTransports: () => Array<{ [Symbol.toStringTag]?: string, loaded?: boolean }> } } }).components.transportManager
+  return tm.getTransports().find((x) => x[Symbol.toStringTag] === '@libp2p/webrtc')?.loaded
+}
+
 function iceHosts (c: RTCConfiguration): string[] {
   return (c.iceServers ?? []).flatMap((s) => typeof s.urls === 'string' ? [s.urls] : s.urls).map((u) => {
     const m = /^stuns?:(\[[^\]]+\]|[^:]+)(?::\d+)?$/.exec(u)
@@ -44,6 +50,13 @@ test('holepunch: devices joined only by a relay circuit upgrade to WebRTC; deliv
     assert.deepEqual(config.iceServers?.[0]?.urls, [`stun:127.0.0.1:${relay.handle.stun.port}`])
   }
 
+  // Idle so far: the native WebRTC stack is not loaded, yet each listens for WebRTC under its reservation.
+  for (const d of [a, b]) {
+    assert.equal(webrtcLoaded(d), false, 'no WebRTC module before a WebRTC use')
+    const tm = (d.libp2p as unknown as { components: { transportManager: { getAddrs: () => Array<{ toString: () => string }> } } }).components.transportManager
+    assert.ok(tm.getAddrs().some((x) => x.toString().endsWith('/p2p-circuit/webrtc')), 'listening for WebRTC under the reservation')
+  }
+
   const atB: Array<{ env: Uint8Array, path: string }> = []
   b.onEnvelope(async (env, info) => { atB.push({ env, path: info.path }) })
   a.onEnvelope(async () => {})
@@ -58,6 +71,7 @@ test('holepunch: devices joined only by a relay circuit upgrade to WebRTC; deliv
   console.log(`holepunch(loopback): first message to direct ${Date.now() - firstAt} ms`)
   const webrtcConns = (x: DeviceNode, y: DeviceNode): number => x.libp2p.getConnections().filter((c) => c.remotePeer.toString() === y.peerId && isWebRTC(c.remoteAddr)).length
   assert.equal(webrtcConns(a, b), 1, 'one WebRTC connection, not two')
+  assert.ok(webrtcLoaded(a) === true && webrtcLoaded(b) === true, 'loaded at the first dial and the first signalling stream')
   assert.equal(webrtcConns(b, a), 1)
   const lower = a.peerId < b.peerId ? a : b
   const higher = lower === a ? b : a

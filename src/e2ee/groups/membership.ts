@@ -226,6 +226,17 @@ function foldNodes (nodes: Iterable<LogNode>): GroupState {
   }
 }
 
+function namedKeys (c: SignedChange): Uint8Array[] {
+  const op = c.op
+  switch (op.kind) {
+    case 'create': return [op.card.identityKey]
+    case 'add': return op.cards.map((x) => x.identityKey)
+    case 'remove': return [...op.members]
+    case 'promote': return [op.member]
+    default: return []
+  }
+}
+
 export type Admission =
   | { readonly node: LogNode }
   | { readonly missing: readonly string[] }
@@ -235,6 +246,8 @@ export type Admission =
 export class ChangeLog {
   readonly nodes = new Map<string, LogNode>()
   #state: GroupState | undefined
+  /** Account ids that appear in the log (authors, added, promoted, removed): whose early changes may be held. */
+  readonly #known = new Set<string>()
 
   /** Admits what it can of `changes` (any order; what cannot be admitted is left out). */
   constructor (changes: Iterable<SignedChange> = []) {
@@ -251,6 +264,9 @@ export class ChangeLog {
   }
 
   get size (): number { return this.nodes.size }
+
+  /** Whether this account appears anywhere in the log (as an author or named by a change). */
+  knows (accountId: string): boolean { return this.#known.has(accountId) }
 
   get changes (): SignedChange[] { return [...this.nodes.values()].map((n) => n.change) }
 
@@ -294,6 +310,8 @@ export class ChangeLog {
     if (!mayMake({ created: ancestors.size > 0, members: at.members }, node)) return { refused: 'not-admin' }
     this.nodes.set(hash, node)
     this.#state = undefined
+    this.#known.add(node.author)
+    for (const key of namedKeys(c)) this.#known.add(accountIdFromIdentityKey(key))
     return { node }
   }
 }

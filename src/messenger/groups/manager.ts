@@ -57,7 +57,8 @@ const REFUSAL_TEXT: Record<string, string> = {
   'not-asked': 'A group card was refused: this device did not ask that contact to join the group.',
   superseded: 'A group change has no effect: its author was removed from the group concurrently with it.',
   'held-expired': 'A group change was dropped: the changes it builds on never arrived.',
-  'held-over-limit': 'A group change was dropped: too many changes are already waiting for the changes they build on.'
+  'held-over-limit': 'A group change was dropped: too many changes are already waiting for the changes they build on.',
+  'held-stranger': 'A group change was dropped: it builds on changes this device does not have, and its author is not in the group.'
 }
 
 export class GroupManager implements Groups {

@@ -74,8 +74,23 @@ export function signChange (body: ChangeBody, identity: PrivateKey): SignedChang
   return { ...body, signature, bytes: signedChangeBytes(raw, signature) }
 }
 
+/** The order of the Ed25519 group (RFC 8032 §5.1): a canonical signature's S is below it. */
+const ED25519_L = 2n ** 252n + 27742317777372353535851937790883648493n
+
 /**
- * Decodes and checks the signature against the change's own author key; throws E2eeError BAD_PAYLOAD.
+ * Whether the signature's S (its second half, little-endian, with the top bit cleared: XEdDSA keeps the sign of
+ * the author's Edwards key there) is below L. libsignal also accepts S + L (the same point equation), which would
+ * give one change several encodings and so several hashes: the replay check and the DAG both go by the hash, so
+ * only the canonical form is admitted (each change has exactly one valid encoding).
+ */
+export function canonicalSignature (signature: Uint8Array): boolean {
+  let sv = 0n
+  for (let i = 63; i >= 32; i--) sv = (sv << 8n) | BigInt(i === 63 ? (signature[i] as number) & 0x7f : signature[i] as number)
+  return sv < ED25519_L
+}
+
+/**
+ * Decodes and checks the signature against the change's own author key (in its canonical form only); throws E2eeError BAD_PAYLOAD.
  * `stored`: a change read back from this device's own log, admitted before; a create there may predate the
  * group id binding (groups made before it kept random ids) and must not stop the device from opening.
  */
@@ -88,7 +103,7 @@ export function verifyChange (bytes: Uint8Array, o: { stored?: boolean } = {}): 
   }
   let ok = false
   try {
-    ok = PublicKey.deserialize(b(c.author)).verify(signedMessage(c.body), b(c.signature))
+    ok = canonicalSignature(c.signature) && PublicKey.deserialize(b(c.author)).verify(signedMessage(c.body), b(c.signature))
   } catch {
     ok = false
   }

@@ -38,7 +38,8 @@ export type ChangeDrop = ChangeRefusal | 'held-expired' | 'held-over-limit' | 'h
 
 export interface ChangesOutcome {
   readonly accepted: readonly SignedChange[]
-  readonly refused: ReadonlyArray<{ readonly reason: ChangeDrop, readonly version: number }>
+  /** `author`: the change's author (account id), given for `superseded` (the messenger warns once per author). */
+  readonly refused: ReadonlyArray<{ readonly reason: ChangeDrop, readonly version: number, readonly author?: string }>
   /** Changes held aside this time: their parents have not arrived (they are admitted once they do). */
   readonly held: number
   readonly effects: StateEffects
@@ -293,7 +294,7 @@ async function takeChanges (ctx: DeviceContext, g: Loaded, raw: readonly Uint8Ar
   const book = groupBook(ctx)
   const before = g.state
   const accepted: SignedChange[] = []
-  const refused: Array<{ reason: ChangeDrop, version: number }> = []
+  const refused: Array<{ reason: ChangeDrop, version: number, author?: string }> = []
   const now = ctx.now()
   const id = g.row.id
   let heldNow = 0
@@ -355,7 +356,7 @@ async function takeChanges (ctx: DeviceContext, g: Loaded, raw: readonly Uint8Ar
   for (const [groupId, m] of book.held) if (m.size === 0) book.held.delete(groupId)
   const state = g.log.state()
   // Admitted, but without effect (its author was removed concurrently, rule 2): told like a refusal.
-  for (const c of accepted) if (!state.effective.has(changeHash(c.bytes))) refused.push({ reason: 'superseded', version: c.version })
+  for (const c of accepted) if (!state.effective.has(changeHash(c.bytes))) refused.push({ reason: 'superseded', version: c.version, author: accountIdFromIdentityKey(c.author) })
   const me = ctx.accountId
   const added = [...state.members.keys()].filter((a) => !before.members.has(a))
   const removed = [...before.members.keys()].filter((a) => !state.members.has(a))

@@ -67,6 +67,13 @@ test('a contact flooding orphans cannot fill the held changes; a real reordered 
   assert.equal(r1.outcome.accepted.length, 2)
   assert.equal(groupBook(ctxOf(bob)).get(grp.id).state.name, 'two')
 
+  // A restart keeps mal's held orphans and whom they came from (her bound holds across restarts).
+  await bob.stop()
+  await bob.start()
+  const kept = [...groupBook(ctxOf(bob)).held.values()].flatMap((m) => [...m.values()])
+  assert.equal(kept.length, MAX_HELD_PER_CONTACT)
+  assert.ok(kept.every((h) => h.from === mb.bToA))
+
   // Mal's held orphans expire; bob opens his device after that and they are gone without any change arriving.
   clock += HELD_CHANGE_TTL_MS + 1
   await bob.stop()

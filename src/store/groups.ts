@@ -123,13 +123,14 @@ export class GroupRepository {
   }
 
   /** Changes held until their parents arrive (migration 11), so a restart keeps them. */
-  heldChanges (): Array<{ groupId: string, bytes: Uint8Array, heldAt: number }> {
-    const rows = this.db.prepare('SELECT group_id, bytes, held_at FROM group_held ORDER BY held_at, hash').all() as unknown as Array<{ group_id: string, bytes: Uint8Array, held_at: number }>
-    return rows.map((r) => ({ groupId: r.group_id, bytes: new Uint8Array(r.bytes), heldAt: r.held_at }))
+  heldChanges (): Array<{ groupId: string, hash: string, bytes: Uint8Array, heldAt: number, from: string | undefined }> {
+    const rows = this.db.prepare('SELECT group_id, hash, bytes, held_at, from_contact FROM group_held ORDER BY held_at, hash').all() as unknown as Array<{ group_id: string, hash: string, bytes: Uint8Array, held_at: number, from_contact: string | null }>
+    return rows.map((r) => ({ groupId: r.group_id, hash: r.hash, bytes: new Uint8Array(r.bytes), heldAt: r.held_at, from: r.from_contact ?? undefined }))
   }
 
-  holdChange (groupId: string, hash: string, bytes: Uint8Array, heldAt: number): void {
-    this.db.prepare('INSERT OR IGNORE INTO group_held (group_id, hash, bytes, held_at) VALUES (?, ?, ?, ?)').run([groupId, hash, blob(bytes), heldAt])
+  /** `from`: the contact it came from (the bound per contact counts these). */
+  holdChange (groupId: string, hash: string, bytes: Uint8Array, heldAt: number, from: string | undefined): void {
+    this.db.prepare('INSERT OR IGNORE INTO group_held (group_id, hash, bytes, held_at, from_contact) VALUES (?, ?, ?, ?, ?)').run([groupId, hash, blob(bytes), heldAt, from ?? null])
   }
 
   unholdChange (groupId: string, hash: string): void {

@@ -318,6 +318,7 @@ CREATE TABLE group_held (
   hash TEXT NOT NULL,
   bytes BLOB NOT NULL,
   held_at INTEGER NOT NULL,
+  from_contact TEXT,
   PRIMARY KEY (group_id, hash)
 ) WITHOUT ROWID;
 `

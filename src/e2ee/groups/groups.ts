@@ -22,6 +22,7 @@ import { PAYLOAD_ID_BYTES, encodePayload, type Payload } from '../../wire/payloa
 import { freshMySide, newContactRow } from '../contact-row.ts'
 import { DEVICE_ID, blob, checkName, checkNetwork, newMailbox, type DeviceContext, type NetworkCardFields } from '../context.ts'
 import { E2eeError } from '../errors.ts'
+import { HELD_CHANGE_TTL_MS, heldVictim, type HeldChange, type HeldEntry } from './held.ts'
 import { ChangeLog, changeHash, groupIdFor, signChange, sortChanges, verifyChange, type ChangeRefusal, type GroupState } from './membership.ts'
 
 /** What opening a group body or envelope did, for the messenger to act on after the commit. */
@@ -33,11 +34,12 @@ export type GroupOpened =
   | { readonly type: 'refused', readonly groupId: string, readonly reason: ChangeRefusal | 'not-member' | 'not-asked' }
 
 /** Why a change was not applied: refused at once, or dropped from the held changes (expired, over the bounds). */
-export type ChangeDrop = ChangeRefusal | 'held-expired' | 'held-over-limit'
+export type ChangeDrop = ChangeRefusal | 'held-expired' | 'held-over-limit' | 'held-stranger'
 
 export interface ChangesOutcome {
   readonly accepted: readonly SignedChange[]
-  readonly refused: ReadonlyArray<{ readonly reason: ChangeDrop, readonly version: number }>
+  /** `author`: the change's author (account id), given for `superseded` (the messenger warns once per author). */
+  readonly refused: ReadonlyArray<{ readonly reason: ChangeDrop, readonly version: number, readonly author?: string }>
   /** Changes held aside this time: their parents have not arrived (they are admitted once they do). */
   readonly held: number
   readonly effects: StateEffects
@@ -70,19 +72,7 @@ interface Loaded {
   state: GroupState
 }
 
-/** A change whose parents have not arrived yet, held aside (in the store too) until they do. */
-export interface HeldChange { readonly change: SignedChange, readonly heldAt: number }
-
-/**
- * Held changes (docs/protocol.md §10.3): a change can arrive before its parents (another admin's forward overtook
- * the change that made its author an admin; a long log's bodies came out of order). It waits at most
- * HELD_CHANGE_TTL_MS, the longest its parents can take (they sit on a relay as long as any message), and at most
- * MAX_HELD_PER_GROUP per group (two full changes bodies: a long log reordered by one body) and MAX_HELD_CHANGES in
- * all (about 11 MB of the largest changes), so a peer sending orphans cannot fill the store.
- */
-export const HELD_CHANGE_TTL_MS = 30 * 24 * 3600_000
-export const MAX_HELD_PER_GROUP = 128
-export const MAX_HELD_CHANGES = 256
+export { HELD_CHANGE_TTL_MS, MAX_HELD_CHANGES, MAX_HELD_PER_CONTACT, MAX_HELD_PER_GROUP, type HeldChange } from './held.ts'
 
 /** The device's groups, kept beside its context (loaded at open). */
 export class GroupBook {
@@ -119,13 +109,29 @@ export class GroupBook {
       this.groups.set(row.id, { row, log, state: log.state() })
       ctx.mailboxes.set(toHex(row.myMailboxId), { kind: 'group', groupId: row.id, key: row.myMailboxKey })
     }
+    // Expired held changes go at open, not only when a change for their group arrives (that may never happen).
+    const now = ctx.now()
+    let expired = 0
     for (const h of this.repo.heldChanges()) {
+      if (h.heldAt + HELD_CHANGE_TTL_MS <= now || !this.groups.has(h.groupId)) {
+        this.repo.unholdChange(h.groupId, h.hash)
+        expired++
+        continue
+      }
       try {
-        this.holdInMemory(h.groupId, { change: verifyChange(h.bytes), heldAt: h.heldAt })
+        this.holdInMemory(h.groupId, { change: verifyChange(h.bytes), heldAt: h.heldAt, from: h.from })
       } catch {
         ctx.logger.warn('group.held-change-unreadable', {})
       }
     }
+    if (expired > 0) ctx.logger.debug('group.held-expired-at-open', { count: expired })
+  }
+
+  /** Every held change, for the bounds (at most MAX_HELD_CHANGES). */
+  heldEntries (): HeldEntry[] {
+    const out: HeldEntry[] = []
+    for (const [groupId, m] of this.held) for (const [hash, held] of m) out.push({ groupId, hash, held })
+    return out
   }
 
   holdInMemory (groupId: string, h: HeldChange): void {
@@ -263,7 +269,7 @@ export async function changeGroup (ctx: DeviceContext, groupId: string, op: Chan
   if (op.kind === 'rename') checkName(op.name, 'group name')
   const change = signChange({ groupId: Buffer.from(groupId, 'hex'), ...g.log.next(), author: ctx.identityKeyBytes, at: ctx.now(), op }, ctx.identity.privateKey)
   const before = g.state
-  const outcome = await ctx.stores.atomically(async () => await takeChanges(ctx, g, [change.bytes]))
+  const outcome = await ctx.stores.atomically(async () => await takeChanges(ctx, g, [change.bytes], undefined))
   if (outcome.accepted.length === 0) throw new E2eeError('NOT_MEMBER', op.kind === 'leave' ? 'You are not a member of this group.' : 'Only an admin of this group can do that.')
   return { change, before, outcome }
 }
@@ -284,19 +290,21 @@ export function groupLog (ctx: DeviceContext, groupId: string): Uint8Array[] {
  * with whatever it waited for once they arrive. Then the effects of the new state: contacts and sessions for
  * members I have not met, my sender key replaced if anyone left.
  */
-async function takeChanges (ctx: DeviceContext, g: Loaded, raw: readonly Uint8Array[]): Promise<ChangesOutcome> {
+async function takeChanges (ctx: DeviceContext, g: Loaded, raw: readonly Uint8Array[], from: string | undefined): Promise<ChangesOutcome> {
   const book = groupBook(ctx)
   const before = g.state
   const accepted: SignedChange[] = []
-  const refused: Array<{ reason: ChangeDrop, version: number }> = []
+  const refused: Array<{ reason: ChangeDrop, version: number, author?: string }> = []
   const now = ctx.now()
   const id = g.row.id
   let heldNow = 0
-  let held = book.held.get(id) ?? new Map<string, HeldChange>()
-  const unhold = (hash: string): void => {
-    held.delete(hash)
-    ctx.stores.defer(() => { book.repo.unholdChange(id, hash) })
+  const held = book.held.get(id) ?? new Map<string, HeldChange>()
+  book.held.set(id, held)
+  const unholdIn = (groupId: string, hash: string): void => {
+    book.held.get(groupId)?.delete(hash)
+    ctx.stores.defer(() => { book.repo.unholdChange(groupId, hash) })
   }
+  const unhold = (hash: string): void => { unholdIn(id, hash) }
   for (const [hash, h] of held) if (h.heldAt + HELD_CHANGE_TTL_MS <= now) { unhold(hash); refused.push({ reason: 'held-expired', version: h.change.version }) }
   const take = (c: SignedChange): 'admitted' | 'missing' | ChangeRefusal => {
     if (g.log.size === 0 && c.op.kind !== 'create' && c.parents.length === 0) return 'unknown-group'
@@ -320,11 +328,19 @@ async function takeChanges (ctx: DeviceContext, g: Loaded, raw: readonly Uint8Ar
     const r = take(c)
     if (r === 'admitted') continue
     if (r !== 'missing') { refused.push({ reason: r, version: c.version }); continue }
-    if (held.size >= MAX_HELD_PER_GROUP || book.heldCount >= MAX_HELD_CHANGES) { refused.push({ reason: 'held-over-limit', version: c.version }); continue }
-    held.set(hash, { change: c, heldAt: now })
-    book.held.set(id, held)
+    // Held only when its author is in this group's log, or it comes from the contact whose card request made this
+    // row I have not joined (the log I am about to get): anyone else's orphans would only take room.
+    const fromInviter = !g.row.joined && from !== undefined && book.pendingFrom.get(id) === from
+    if (!fromInviter && !g.log.knows(accountIdFromIdentityKey(c.author))) { refused.push({ reason: 'held-stranger', version: c.version }); continue }
+    // At a bound, the oldest held change of the contact holding the most makes room (see held.ts), not the arrival.
+    for (let victim = heldVictim(book.heldEntries(), id, from); victim !== undefined; victim = heldVictim(book.heldEntries(), id, from)) {
+      unholdIn(victim.groupId, victim.hash)
+      if (victim.groupId === id) refused.push({ reason: 'held-over-limit', version: victim.held.change.version })
+      else ctx.logger.debug('group.held-evicted', {})
+    }
+    held.set(hash, { change: c, heldAt: now, from })
     heldNow++
-    ctx.stores.defer(() => { book.repo.holdChange(id, hash, bytes, now) })
+    ctx.stores.defer(() => { book.repo.holdChange(id, hash, bytes, now, from) })
   }
   // Whatever waited for what was just admitted, until nothing more comes in.
   for (let progress = accepted.length > 0; progress;) {
@@ -337,12 +353,10 @@ async function takeChanges (ctx: DeviceContext, g: Loaded, raw: readonly Uint8Ar
       else refused.push({ reason: r, version: h.change.version })
     }
   }
-  if (held.size === 0) book.held.delete(id)
-  else book.held.set(id, held)
-  held = new Map()
+  for (const [groupId, m] of book.held) if (m.size === 0) book.held.delete(groupId)
   const state = g.log.state()
   // Admitted, but without effect (its author was removed concurrently, rule 2): told like a refusal.
-  for (const c of accepted) if (!state.effective.has(changeHash(c.bytes))) refused.push({ reason: 'superseded', version: c.version })
+  for (const c of accepted) if (!state.effective.has(changeHash(c.bytes))) refused.push({ reason: 'superseded', version: c.version, author: accountIdFromIdentityKey(c.author) })
   const me = ctx.accountId
   const added = [...state.members.keys()].filter((a) => !before.members.has(a))
   const removed = [...before.members.keys()].filter((a) => !state.members.has(a))
@@ -463,12 +477,12 @@ export async function openGroupBody (ctx: DeviceContext, contact: ContactRow, bo
       if (!takeAsk(ctx, book, groupId, contact.accountId)) return { type: 'refused', groupId, reason: 'not-asked' }
       if (g.state.members.get(ctx.accountId)?.admin !== true) return { type: 'card-reply', groupId }
       const change = signChange({ groupId: b.groupId, ...g.log.next(), author: ctx.identityKeyBytes, at: ctx.now(), op: { kind: 'add', cards: [b.card] } }, ctx.identity.privateKey)
-      const outcome = await takeChanges(ctx, g, [change.bytes])
+      const outcome = await takeChanges(ctx, g, [change.bytes], undefined)
       return outcome.accepted.length > 0 ? { type: 'card-reply', groupId, change } : { type: 'card-reply', groupId }
     }
     case 'changes': {
       if (g === undefined) return { type: 'refused', groupId, reason: 'unknown-group' }
-      return { type: 'changes', groupId, outcome: await takeChanges(ctx, g, b.changes) }
+      return { type: 'changes', groupId, outcome: await takeChanges(ctx, g, b.changes, contact.id) }
     }
     case 'keyed': {
       if (g === undefined) return { type: 'refused', groupId, reason: 'unknown-group' }

@@ -74,8 +74,23 @@ export function signChange (body: ChangeBody, identity: PrivateKey): SignedChang
   return { ...body, signature, bytes: signedChangeBytes(raw, signature) }
 }
 
+/** The order of the Ed25519 group (RFC 8032 §5.1): a canonical signature's S is below it. */
+const ED25519_L = 2n ** 252n + 27742317777372353535851937790883648493n
+
 /**
- * Decodes and checks the signature against the change's own author key; throws E2eeError BAD_PAYLOAD.
+ * Whether the signature's S (its second half, little-endian, with the top bit cleared: XEdDSA keeps the sign of
+ * the author's Edwards key there) is below L. libsignal also accepts S + L (the same point equation), which would
+ * give one change several encodings and so several hashes: the replay check and the DAG both go by the hash, so
+ * only the canonical form is admitted (each change has exactly one valid encoding).
+ */
+export function canonicalSignature (signature: Uint8Array): boolean {
+  let sv = 0n
+  for (let i = 63; i >= 32; i--) sv = (sv << 8n) | BigInt(i === 63 ? (signature[i] as number) & 0x7f : signature[i] as number)
+  return sv < ED25519_L
+}
+
+/**
+ * Decodes and checks the signature against the change's own author key (in its canonical form only); throws E2eeError BAD_PAYLOAD.
  * `stored`: a change read back from this device's own log, admitted before; a create there may predate the
  * group id binding (groups made before it kept random ids) and must not stop the device from opening.
  */
@@ -88,7 +103,7 @@ export function verifyChange (bytes: Uint8Array, o: { stored?: boolean } = {}): 
   }
   let ok = false
   try {
-    ok = PublicKey.deserialize(b(c.author)).verify(signedMessage(c.body), b(c.signature))
+    ok = canonicalSignature(c.signature) && PublicKey.deserialize(b(c.author)).verify(signedMessage(c.body), b(c.signature))
   } catch {
     ok = false
   }
@@ -116,19 +131,30 @@ export interface LogNode {
   readonly parents: readonly string[]
   /** Every ancestor's hash. */
   readonly ancestors: ReadonlySet<string>
+  /** Account ids of the keys the op names (add: its cards; remove: its members; promote: the member), computed once. */
+  readonly named: readonly string[]
+  /** Account ids this change removes (a remove's members; a leave's author). */
+  readonly removed: ReadonlySet<string>
 }
 
 const isRemoval = (n: LogNode): boolean => n.change.op.kind === 'remove' || n.change.op.kind === 'leave'
-function removes (n: LogNode, account: string): boolean {
-  const op = n.change.op
-  if (op.kind === 'leave') return n.author === account
-  return op.kind === 'remove' && op.members.some((m) => accountIdFromIdentityKey(m) === account)
-}
 const concurrent = (a: LogNode, b: LogNode): boolean => a !== b && !a.ancestors.has(b.hash) && !b.ancestors.has(a.hash)
 /** `n` removes exactly the author of `r` (a mutual removal: both stand). */
 function mutual (n: LogNode, r: LogNode): boolean {
-  const op = n.change.op
-  return op.kind === 'remove' && op.members.length === 1 && removes(n, r.author)
+  return n.change.op.kind === 'remove' && n.change.op.members.length === 1 && n.removed.has(r.author)
+}
+
+/** The removals of each account, so a change's removals are found without comparing it with every removal. */
+function byTarget (removals: readonly LogNode[]): Map<string, LogNode[]> {
+  const out = new Map<string, LogNode[]>()
+  for (const r of removals) {
+    for (const a of r.removed) {
+      let list = out.get(a)
+      if (list === undefined) out.set(a, list = [])
+      list.push(r)
+    }
+  }
+  return out
 }
 
 /** Whether the author may make this change in `state` (the state at its parents, or its turn in the fold). */
@@ -142,8 +168,14 @@ function mayMake (state: { created: boolean, members: ReadonlyMap<string, Member
 
 /** The removals that win (step 2): the grounded set of the attack relation; those left undecided (cycles) win too. */
 function winningRemovals (removals: readonly LogNode[]): LogNode[] {
+  const targets = byTarget(removals)
+  // Only a removal of another removal's author, concurrent with it, attacks it: most removals have no attacker.
   const attackers = new Map<LogNode, LogNode[]>()
-  for (const r of removals) attackers.set(r, removals.filter((x) => concurrent(x, r) && removes(x, r.author) && !mutual(r, x)))
+  for (const r of removals) {
+    const a = (targets.get(r.author) ?? []).filter((x) => concurrent(x, r) && !mutual(r, x))
+    if (a.length > 0) attackers.set(r, a)
+  }
+  if (attackers.size === 0) return [...removals]
   const label = new Map<LogNode, 'in' | 'out'>()
   for (let changed = true; changed;) {
     changed = false
@@ -156,60 +188,66 @@ function winningRemovals (removals: readonly LogNode[]): LogNode[] {
   return removals.filter((r) => label.get(r) !== 'out')
 }
 
+interface Folding { name: string, created: boolean, members: Map<string, Member> }
+
+/** Applies one change that takes effect (step 3) to the state being folded. */
+function apply (s: Folding, n: LogNode, removedBy?: Map<string, { by: LogNode, wasAdmin: boolean }>): void {
+  const op = n.change.op
+  switch (op.kind) {
+    case 'create':
+      s.created = true
+      s.name = op.name
+      s.members.set(n.author, { accountId: n.author, card: op.card, admin: true })
+      break
+    case 'add':
+      op.cards.forEach((card, i) => {
+        const id = n.named[i] as string
+        s.members.set(id, { accountId: id, card, admin: s.members.get(id)?.admin ?? false })
+      })
+      break
+    case 'remove':
+      for (const id of n.named) {
+        const was = s.members.get(id)
+        if (was !== undefined) removedBy?.set(id, { by: n, wasAdmin: was.admin })
+        s.members.delete(id)
+      }
+      break
+    case 'promote': {
+      const id = n.named[0] as string
+      const m = s.members.get(id)
+      if (m !== undefined) s.members.set(id, { ...m, admin: true })
+      break
+    }
+    case 'rename':
+      s.name = op.name
+      break
+    case 'leave':
+      s.members.delete(n.author)
+      break
+  }
+}
+
 function run (sorted: readonly LogNode[], voiders: readonly LogNode[]): GroupState & { applied: Set<string> } {
-  const members = new Map<string, Member>()
+  const s: Folding = { name: '', created: false, members: new Map() }
   const removedBy = new Map<string, { by: LogNode, wasAdmin: boolean }>()
   const effective = new Set<string>()
-  let name = ''
-  let created = false
+  const voidersOf = byTarget(voiders)
   for (const n of sorted) {
     const op = n.change.op
-    if (op.kind !== 'create' && !created) continue
-    if (voiders.some((r) => r !== n && removes(r, n.author) && concurrent(r, n) && !mutual(n, r))) continue
-    let ok = mayMake({ created, members }, n)
+    if (op.kind !== 'create' && !s.created) continue
+    if ((voidersOf.get(n.author) ?? []).some((r) => concurrent(r, n) && !mutual(n, r))) continue
+    let ok = mayMake(s, n)
     if (!ok && op.kind === 'remove') {
       // A mutual removal sorted after its partner: its author was an admin until the partner removed it.
       const r = removedBy.get(n.author)
       ok = r !== undefined && r.wasAdmin && concurrent(r.by, n) && mutual(n, r.by) && mutual(r.by, n)
     }
     if (!ok) continue
-    switch (op.kind) {
-      case 'create':
-        created = true
-        name = op.name
-        members.set(n.author, { accountId: n.author, card: op.card, admin: true })
-        break
-      case 'add':
-        for (const card of op.cards) {
-          const id = accountIdFromIdentityKey(card.identityKey)
-          members.set(id, { accountId: id, card, admin: members.get(id)?.admin ?? false })
-        }
-        break
-      case 'remove':
-        for (const m of op.members) {
-          const id = accountIdFromIdentityKey(m)
-          const was = members.get(id)
-          if (was !== undefined) removedBy.set(id, { by: n, wasAdmin: was.admin })
-          members.delete(id)
-        }
-        break
-      case 'promote': {
-        const id = accountIdFromIdentityKey(op.member)
-        const m = members.get(id)
-        if (m !== undefined) members.set(id, { ...m, admin: true })
-        break
-      }
-      case 'rename':
-        name = op.name
-        break
-      case 'leave':
-        members.delete(n.author)
-        break
-    }
+    apply(s, n, removedBy)
     effective.add(n.hash)
   }
   const version = sorted.reduce((v, n) => Math.max(v, n.change.version), 0)
-  return { name, members, version, effective, applied: effective }
+  return { name: s.name, members: s.members, version, effective, applied: effective }
 }
 
 /** Folds a set of nodes closed under ancestry (steps 2 and 3 of the merge rule). */
@@ -226,6 +264,27 @@ function foldNodes (nodes: Iterable<LogNode>): GroupState {
   }
 }
 
+/**
+ * The state after `n` when every other node is its ancestor (the usual case: a change made on the whole log).
+ * Then `n` is concurrent with nothing, so it neither voids nor is voided (step 2), and it comes last in the fold
+ * (step 3): the state is the previous one with `n` applied, which admission allowed (rule 1, same state).
+ */
+function extend (state: GroupState, n: LogNode): GroupState {
+  const s: Folding = { name: state.name, created: true, members: new Map(state.members) }
+  apply(s, n)
+  return { name: s.name, members: s.members, version: Math.max(state.version, n.change.version), effective: new Set([...state.effective, n.hash]) }
+}
+
+function namedKeys (c: SignedChange): Uint8Array[] {
+  const op = c.op
+  switch (op.kind) {
+    case 'add': return op.cards.map((x) => x.identityKey)
+    case 'remove': return [...op.members]
+    case 'promote': return [op.member]
+    default: return []
+  }
+}
+
 export type Admission =
   | { readonly node: LogNode }
   | { readonly missing: readonly string[] }
@@ -235,6 +294,8 @@ export type Admission =
 export class ChangeLog {
   readonly nodes = new Map<string, LogNode>()
   #state: GroupState | undefined
+  /** Account ids that appear in the log (authors, added, promoted, removed): whose early changes may be held. */
+  readonly #known = new Set<string>()
 
   /** Admits what it can of `changes` (any order; what cannot be admitted is left out). */
   constructor (changes: Iterable<SignedChange> = []) {
@@ -251,6 +312,9 @@ export class ChangeLog {
   }
 
   get size (): number { return this.nodes.size }
+
+  /** Whether this account appears anywhere in the log (as an author or named by a change). */
+  knows (accountId: string): boolean { return this.#known.has(accountId) }
 
   get changes (): SignedChange[] { return [...this.nodes.values()].map((n) => n.change) }
 
@@ -289,12 +353,24 @@ export class ChangeLog {
       depth = Math.max(depth, n.change.version)
     }
     if (c.version !== depth + 1) return { refused: 'malformed' }
-    const node: LogNode = { hash, change: c, author: accountIdFromIdentityKey(c.author), parents, ancestors }
-    const at = foldNodes([...ancestors].map((a) => this.nodes.get(a) as LogNode))
+    const named = namedKeys(c).map((k) => accountIdFromIdentityKey(k))
+    const author = accountIdFromIdentityKey(c.author)
+    const removed = new Set(c.op.kind === 'remove' ? named : c.op.kind === 'leave' ? [author] : [])
+    const node: LogNode = { hash, change: c, author, parents, ancestors, named, removed }
+    // Made on the whole log (the usual case): the state at its parents is the log's state, kept between changes.
+    const onWhole = ancestors.size === this.nodes.size
+    const at = onWhole ? this.state() : foldNodes([...ancestors].map((a) => this.nodes.get(a) as LogNode))
     if (!mayMake({ created: ancestors.size > 0, members: at.members }, node)) return { refused: 'not-admin' }
     this.nodes.set(hash, node)
-    this.#state = undefined
+    this.#state = onWhole && ancestors.size > 0 ? extend(at, node) : undefined
+    this.#known.add(author)
+    for (const a of named) this.#known.add(a)
     return { node }
+  }
+
+  /** The state folded from scratch, without the kept one (tests compare the two). */
+  refold (): GroupState {
+    return foldNodes(this.nodes.values())
   }
 }
 

@@ -57,12 +57,15 @@ const REFUSAL_TEXT: Record<string, string> = {
   'not-asked': 'A group card was refused: this device did not ask that contact to join the group.',
   superseded: 'A group change has no effect: its author was removed from the group concurrently with it.',
   'held-expired': 'A group change was dropped: the changes it builds on never arrived.',
-  'held-over-limit': 'A group change was dropped: too many changes are already waiting for the changes they build on.'
+  'held-over-limit': 'A group change was dropped: too many changes are already waiting for the changes they build on.',
+  'held-stranger': 'A group change was dropped: it builds on changes this device does not have, and its author is not in the group.'
 }
 
 export class GroupManager implements Groups {
   readonly #p: GroupHostPort
   readonly #store: GroupStore
+  /** `<group id>:<author account id>` already warned of as superseded (see #warn). */
+  readonly #supersededWarned = new Set<string>()
 
   constructor (port: GroupHostPort) {
     this.#p = port
@@ -310,7 +313,7 @@ export class GroupManager implements Groups {
       }
       case 'changes': {
         const o = group.outcome
-        for (const r of o.refused) this.#warn(contactId, group.groupId, r.reason)
+        for (const r of o.refused) this.#warn(contactId, group.groupId, r.reason, r.author)
         if (o.accepted.length === 0) return
         const info = this.#info(group.groupId)
         // Admins pass on what they accepted from others: a member added concurrently by another admin gets every
@@ -334,7 +337,24 @@ export class GroupManager implements Groups {
     if (E2eeError.is(err, 'NOT_MEMBER')) this.#p.emit({ type: 'warning', text: REFUSAL_TEXT['not-member'] as string, reason: 'not-member' })
   }
 
-  #warn (contactId: string, groupId: string, reason: string): void {
+  /**
+   * A refusal as a warning event. Not for `replayed` (with several admins forwarding, members get each change more
+   * than once in ordinary traffic: a debug line only), and `superseded` at most once per author and group (a
+   * removed admin's every late change would warn again; in memory, so once per run).
+   */
+  #warn (contactId: string, groupId: string, reason: string, author?: string): void {
+    if (reason === 'replayed') {
+      this.#p.log.debug('group-change-replayed', {})
+      return
+    }
+    if (reason === 'superseded' && author !== undefined) {
+      const key = `${groupId}:${author}`
+      if (this.#supersededWarned.has(key)) {
+        this.#p.log.debug('group-change-superseded-again', {})
+        return
+      }
+      this.#supersededWarned.add(key)
+    }
     this.#p.log.warn('group-change-refused', { reason })
     this.#p.emit({ type: 'warning', contactId, groupId, reason, text: REFUSAL_TEXT[reason] ?? 'A group change was refused.' })
   }

@@ -42,12 +42,23 @@ export function useGroups (api: Api | undefined, onError: (err: unknown) => void
     try {
       const l = await api.call<GroupMessage[]>('GET', groupPath(id, '/messages'))
       if (openRef.current === id) setMessages(l)
-      await api.call('POST', groupPath(id, '/read'))
+      // Read only in a visible tab: a reload after a reconnection of a hidden tab must not send read receipts.
+      if (document.visibilityState === 'visible') await api.call('POST', groupPath(id, '/read'))
     } catch (err) { onError(err) }
   }, [api, onError])
 
   useEffect(() => { setMessages([]); if (open !== undefined) void loadMessages(open) }, [open, loadMessages])
   useEffect(() => { void load() }, [load])
+  // Back to a hidden tab with a group open: what came meanwhile is read now (as the app does for a chat).
+  useEffect(() => {
+    if (api === undefined) return
+    const onVisible = (): void => {
+      const id = openRef.current
+      if (document.visibilityState === 'visible' && id !== undefined) void api.call('POST', groupPath(id, '/read')).catch(onError)
+    }
+    document.addEventListener('visibilitychange', onVisible)
+    return () => { document.removeEventListener('visibilitychange', onVisible) }
+  }, [api, onError])
   const onEvent = useCallback((raw: ApiEvent) => {
     if (api === undefined) return
     // Sent at every (re)connection of the socket: what changed while it was down is fetched again.

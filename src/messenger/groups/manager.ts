@@ -338,12 +338,13 @@ export class GroupManager implements Groups {
   }
 
   /**
-   * A refusal as a warning event. Not for `replayed` (with several admins forwarding, members get each change more
-   * than once in ordinary traffic: a debug line only), and `superseded` at most once per author and group (a
-   * removed admin's every late change would warn again; in memory, so once per run).
+   * A refusal as a warning event. `replayed` only when the contact who sent it is not an admin of the group: admins
+   * forward what they accept and send whole logs to new members, so members get each change more than once in
+   * ordinary traffic (a debug line only); anyone else sending a change again is replaying it. `superseded` at most
+   * once per author and group (a removed admin's every late change would warn again; in memory, so once per run).
    */
   #warn (contactId: string, groupId: string, reason: string, author?: string): void {
-    if (reason === 'replayed') {
+    if (reason === 'replayed' && this.#forwardedByAdmin(contactId, groupId)) {
       this.#p.log.debug('group-change-replayed', {})
       return
     }
@@ -357,6 +358,15 @@ export class GroupManager implements Groups {
     }
     this.#p.log.warn('group-change-refused', { reason })
     this.#p.emit({ type: 'warning', contactId, groupId, reason, text: REFUSAL_TEXT[reason] ?? 'A group change was refused.' })
+  }
+
+  /** Whether the contact is an admin of the group (an admin's forward of a change one holds is ordinary). */
+  #forwardedByAdmin (contactId: string, groupId: string): boolean {
+    try {
+      return this.#p.device.info(groupId).members.some((m) => m.admin && m.contactId === contactId)
+    } catch {
+      return false
+    }
   }
 
   /** The group through which I met a contact that is not one I invited or was invited by. */

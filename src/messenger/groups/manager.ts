@@ -348,6 +348,11 @@ export class GroupManager implements Groups {
       this.#p.log.debug('group-change-replayed', {})
       return
     }
+    // A new member gets other admins' forwards before its inviter's log: dropped, and ordinary (the log follows).
+    if (reason === 'held-stranger') {
+      this.#p.log.debug('group-change-held-stranger', {})
+      return
+    }
     if (reason === 'superseded' && author !== undefined) {
       const key = `${groupId}:${author}`
       if (this.#supersededWarned.has(key)) {

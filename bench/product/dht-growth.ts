@@ -17,6 +17,8 @@ import { startChild, type Child } from '../lib/child.ts'
 import { lookupWithHops } from './dht.ts'
 
 const CHILDREN = 3
+/** One put walk or one lookup: beyond this it counts as a miss (the run must end even when the network is slow). */
+const STEP_MS = 60_000
 
 /** A fresh short-lived identity that knows one node (another one if that dial fails: a loaded machine times
  * out some Noise handshakes). */
@@ -84,7 +86,14 @@ async function run (ctx: BenchContext): Promise<RowInput[]> {
   const keys: Uint8Array[] = []
   for (let i = 0; i < lookups; i++) {
     const key = presenceDhtKey(randomBytes(32))
-    for await (const _e of publisher.services.dht.put(key, encodePresenceRecord({ publishedAt: Date.now(), value: randomBytes(200) }), { signal: ctx.signal })) { /* drain */ }
+    const p0 = nowMs()
+    try {
+      for await (const _e of publisher.services.dht.put(key, encodePresenceRecord({ publishedAt: Date.now(), value: randomBytes(200) }), { signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(STEP_MS)]) })) { /* drain */ }
+    } catch (err) {
+      // A put walk cut short still stored the record where it got to; the lookup says whether that was enough.
+      if (ctx.signal.aborted) throw err
+    }
+    ctx.progress(`  put ${i + 1}/${lookups} (${((nowMs() - p0) / 1000).toFixed(1)} s)`)
     keys.push(key)
   }
   const hops: number[] = []
@@ -93,8 +102,12 @@ async function run (ctx: BenchContext): Promise<RowInput[]> {
   for (const key of keys) {
     if (ctx.signal.aborted) break
     const looker = await identity(ctx, pick)
-    const r = await lookupWithHops(looker, key, ctx.signal)
+    const r = await lookupWithHops(looker, key, AbortSignal.any([ctx.signal, AbortSignal.timeout(STEP_MS)])).catch((err: unknown) => {
+      if (ctx.signal.aborted) throw err
+      return { hops: null, ms: STEP_MS, queried: 0 }
+    })
     await looker.stop()
+    ctx.progress(`  lookup ${hops.length + misses + 1}/${keys.length}: ${r.hops ?? 'miss'} hops, ${(r.ms / 1000).toFixed(1)} s`)
     if (r.hops === null) { misses++; continue }
     hops.push(r.hops)
     ms.push(r.ms)

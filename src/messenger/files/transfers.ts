@@ -205,10 +205,13 @@ export class FileTransfers implements FilesPort {
       this.#store.remove(row)
       this.#wakers.get(`${row.direction}/${row.contactId}/${row.messageId}`)?.()
     }
-    for (const row of rows) await rm(this.#chunkPath(row), { force: true })
+    // A refused duplicate (announced) shares its blob id, and so its chunk file, with the file another row still holds.
+    const shared = (row: TransferRow): boolean => row.direction === 'in' && this.#store.byBlob(row.file.blobId, 'in') !== undefined
+    for (const row of rows) if (!shared(row)) await rm(this.#chunkPath(row), { force: true })
     for (const row of rows) {
       const key = `${row.direction}/${row.contactId}/${row.messageId}`
       await this.#running.get(key)?.catch(() => {})
+      if (shared(row)) continue
       if (row.direction === 'in') {
         const inc = this.#incoming.get(hex(row.file.blobId))
         this.#incoming.delete(hex(row.file.blobId))
@@ -669,9 +672,18 @@ export class FileTransfers implements FilesPort {
   announced (contactId: string, messageId: string, file: FileDescriptor, now: number): void {
     // This device's own limit, not only the wire's: a file over it is never fetched (nor accepted on a direct stream).
     const tooLarge = file.size > this.maxBytes
+    // Issue 12 review: the chunk file and the transfer in progress are named by blob id, and every member of a group
+    // knows a group file's blob id. A second announcement reusing one (a hostile member's, with another key) would
+    // replay the first file's chunks under the wrong key and truncate them, so it is refused and never fetched.
+    const dup = this.#store.byBlob(file.blobId, 'in')
+    const duplicate = dup !== undefined && (dup.contactId !== contactId || dup.messageId !== messageId)
+    const failure = duplicate
+      ? 'duplicate file id: another received file already uses it; it was not downloaded.'
+      : tooLarge ? `The file is too large: over this device's limit of ${mb(this.maxBytes)} MB; it was not downloaded.` : undefined
+    if (duplicate) this.#log.warn('file-duplicate-id', {})
     this.#store.insert({
-      contactId, messageId, direction: 'in', file, state: tooLarge ? 'failed' : 'queued', path: undefined, done: 0,
-      failure: tooLarge ? `The file is too large: over this device's limit of ${mb(this.maxBytes)} MB; it was not downloaded.` : undefined,
+      contactId, messageId, direction: 'in', file, state: failure !== undefined ? 'failed' : 'queued', path: undefined, done: 0,
+      failure,
       relayCounts: {}, createdAt: now
     }, now)
   }

@@ -32,6 +32,12 @@ export class UploadRate {
     return true
   }
 
+  /** Gives back bytes counted by `take` that were not used after all (another budget refused them). */
+  refund (peer: string, bytes: number): void {
+    const w = this.#windows.get(peer)
+    if (w !== undefined) w.bytes = Math.max(0, w.bytes - bytes)
+  }
+
   /** Peers tracked now (tests, metrics). */
   get size (): number { return this.#windows.size }
 

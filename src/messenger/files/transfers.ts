@@ -18,7 +18,7 @@ import type { Database } from '../../store/db.ts'
 import { decodeBlobClientFrame, encodeBlobServerFrame, MAX_BLOB_FRAME_BYTES, MAX_BLOB_PUTS_IN_FLIGHT, type BlobServerFrame } from '../../wire/blob.ts'
 import { WireError } from '../../wire/errors.ts'
 import {
-  BLOB_CAPABILITY_BYTES, BLOB_ID_BYTES, chunkCount, FILE_CHUNK_BYTES, FILE_CIPHER_CHUNK_BYTES, MAX_FILE_NAME_BYTES, MAX_FILE_TYPE_BYTES,
+  BLOB_CAPABILITY_BYTES, blobIdOf, chunkCount, FILE_CHUNK_BYTES, FILE_CIPHER_CHUNK_BYTES, MAX_FILE_NAME_BYTES, MAX_FILE_TYPE_BYTES,
   type FileDescriptor
 } from '../../wire/file.ts'
 import { MAX_RELAYS } from '../../wire/payload.ts'
@@ -429,8 +429,9 @@ export class FileTransfers implements FilesPort {
   /** Encrypts the file into its chunk file (durable before the announcement leaves) and returns its descriptor. */
   async #seal (path: string, size: number, name: string, type: string, relays: string[]): Promise<FileDescriptor> {
     const key = newFileKey()
-    const blobId = new Uint8Array(randomBytes(BLOB_ID_BYTES))
     const capability = new Uint8Array(randomBytes(BLOB_CAPABILITY_BYTES))
+    // The relays create the blob only under this id (src/relay/blob-store.ts): no member can claim it first.
+    const blobId = blobIdOf(capability)
     const sealer = new FileSealer(key)
     const chunks = chunkCount(size)
     const hash = createHash('sha256')

@@ -327,3 +327,18 @@ test('a second announcement reusing a received file\'s blob id (another key) is 
   assert.equal(files(bob).get(message.id)?.state, 'delivered')
   assert.equal(sha(await saved(t, bob, message.id)), sha(bytes))
 })
+
+test('a chunk write that fails once during a relay download does not stall it: the download reopens from disk and completes', { timeout: 120_000 }, async (t) => {
+  const { people: [alice, bob], contact } = await createPeople(t, { relays: 1 }) as unknown as { people: [Person, Person], contact: (a: Person, b: Person) => string }
+  await bob.stop()
+  const { path, bytes } = fileOf(t, 2 * MiB)
+  const { message } = await files(alice).send(contact(alice, bob), path)
+  await waitFile(alice, contact(alice, bob), message.id, (f) => f.state === 'on-relay', 'alice parks the file')
+  await alice.stop()
+  await bob.start()
+  // Before bob's first chunk arrives (the fetch needs the network first): its first write fails.
+  files(bob).failNextWriteForTest()
+  const got = await waitFile(bob, contact(bob, alice), message.id, (f) => f.state === 'delivered', 'bob completes the file after the failed write', 60_000)
+  assert.equal(got.path, 'relay')
+  assert.equal(sha(await saved(t, bob, message.id)), sha(bytes))
+})

@@ -142,6 +142,7 @@ export class FileTransfers implements FilesPort {
   readonly #now: () => number
   readonly #running = new Map<string, Promise<void>>()
   readonly #incoming = new Map<string, Promise<Incoming>>()
+  #failWritesForTest = 0
   readonly #runs = new Map<string, Run>()
   readonly #stats = new Map<string, TransferStats>()
   readonly #wakers = new Map<string, () => void>()
@@ -255,6 +256,9 @@ export class FileTransfers implements FilesPort {
   }
 
   /** For tests: the descriptor of a file this device holds a row for (the relay-side checks need its blob id). */
+  /** Test hook: the next chunk write (one batch) fails, as a full or failing disk would. */
+  failNextWriteForTest (): void { this.#failWritesForTest++ }
+
   descriptorForTest (messageId: string): FileDescriptor | undefined {
     return this.#row(messageId)?.file
   }
@@ -755,7 +759,10 @@ export class FileTransfers implements FilesPort {
     if (inc.batch.length === 0) return
     const bufs = inc.batch
     inc.batch = []
-    const w: Promise<void> = inc.fh.writev(bufs, inc.batchFirst * FILE_CIPHER_CHUNK_BYTES).then(({ bytesWritten }) => {
+    const fail = this.#failWritesForTest > 0
+    if (fail) this.#failWritesForTest--
+    const write = fail ? Promise.reject(new Error('injected write failure')) : inc.fh.writev(bufs, inc.batchFirst * FILE_CIPHER_CHUNK_BYTES)
+    const w: Promise<void> = write.then(({ bytesWritten }) => {
       if (bytesWritten !== bufs.length * FILE_CIPHER_CHUNK_BYTES) throw new Error('short chunk write')
     }).then(() => {}, (err: unknown) => {
       if (inc.writeError !== undefined) return
@@ -819,19 +826,20 @@ export class FileTransfers implements FilesPort {
   }
 
   async #runIncoming (row0: TransferRow): Promise<void> {
-    const inc = await this.#openIncoming(row0)
+    let inc = await this.#openIncoming(row0)
     const row = inc.row
     const stats = this.#statsOf(row.messageId)
     if (row.done === row.file.chunks) { if (!inc.finished) await inc.lock.then(async () => { if (!inc.finished) await this.#complete(inc) }); return }
     let delay = FILE_RETRY_MIN_MS
     const badAt = new Map<string, number>()
     while (!this.#stopped && !inc.finished && !this.#gone.has(row.messageId)) {
+      // A chunk write failed: that transfer takes nothing more (#flush dropped it). Reopen, replaying the chunk file
+      // from disk, once the old one's writes have settled; else every later chunk met the stored error until restart.
+      if (inc.writeError !== undefined) inc = await this.#reopenIncoming(inc, row0)
       if (inc.direct > 0) { await this.#sleep(row, FILE_RETRY_MAX_MS); continue }
       let progressed = false
       const net = this.#o.net()
       for (const relay of row.file.relays) {
-        // inc changes under the awaits (the direct stream, completion); the compiler narrows it as if not.
-        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
         if (inc.finished || inc.direct > 0 || net === undefined) break
         if (badAt.get(relay) === row.done) continue
         try {
@@ -866,6 +874,15 @@ export class FileTransfers implements FilesPort {
       await this.#sleep(row, delay)
       delay = Math.min(FILE_RETRY_MAX_MS, delay * 2)
     }
+  }
+
+  async #reopenIncoming (old: Incoming, row0: TransferRow): Promise<Incoming> {
+    await old.lock
+    await Promise.allSettled([...old.writes])
+    const key = hex(row0.file.blobId)
+    const cur = this.#incoming.get(key)
+    if (cur !== undefined && await cur.catch(() => undefined) === old) this.#incoming.delete(key)
+    return await this.#openIncoming(row0)
   }
 
   /** Serves an inbound /0m1/file/1.0.0 stream: the contact streams the chunks of a file it announced. */

@@ -77,7 +77,8 @@ export class BlobChannel {
       }
       signal?.addEventListener('abort', onAbort, { once: true })
       this.pending.set(reqId, {
-        deadline: Date.now() + BLOB_REQUEST_DEADLINE_MS,
+        // Monotonic: a wall-clock step (NTP, suspend) must not fire or hold back every deadline at once.
+        deadline: performance.now() + BLOB_REQUEST_DEADLINE_MS,
         resolve: (f) => { signal?.removeEventListener('abort', onAbort); resolve(f) },
         reject: (e) => { signal?.removeEventListener('abort', onAbort); reject(e) }
       })
@@ -95,7 +96,7 @@ export class BlobChannel {
   private watchDeadlines (): void {
     if (this.deadlines !== undefined) return
     this.deadlines = setInterval(() => {
-      const now = Date.now()
+      const now = performance.now()
       for (const [reqId, p] of this.pending) {
         if (p.deadline > now) continue
         this.pending.delete(reqId)

@@ -116,7 +116,13 @@ export class LazyWebRTC implements Transport, Startable {
 
   #load (): Promise<Loaded> {
     if (!this.#started) return Promise.reject(new Error('the WebRTC transport is stopped'))
-    this.#loaded ??= this.#import()
+    if (this.#loaded === undefined) {
+      const p = this.#import()
+      this.#loaded = p
+      // A failed import (a missing native binding, a transient error) is not kept: the stand-in still announces
+      // /webrtc, so the next dial or inbound signal tries again instead of failing for the process's life.
+      p.catch(() => { if (this.#loaded === p) this.#loaded = undefined })
+    }
     return this.#loaded
   }
 

@@ -3,7 +3,8 @@
 // writes it costs), so one sender cannot take the whole store in a burst and shut out everyone else. Counted in
 // memory only (the relay stores nothing about who uploaded), so a restart forgets it. A device uploads from its
 // short-lived 'send' identity, which it replaces by age: the budget is per identity, and a device that changes
-// identity gets a fresh one, which the per-blob and total quotas still bound.
+// identity gets a fresh one. Fresh ids cost nothing, so blob-service.ts keeps a second instance keyed by network
+// prefix (ipPrefix, as the mailbox admission) which bounds what fresh ids from one network can take.
 
 /** Peers tracked at most; past it, expired windows are dropped at once (one entry is ~100 bytes). */
 export const MAX_TRACKED_UPLOADERS = 50_000
@@ -30,6 +31,12 @@ export class UploadRate {
     if (w.bytes + bytes > this.budget.bytesPerWindow) return false
     w.bytes += bytes
     return true
+  }
+
+  /** Gives back bytes counted by `take` that were not used after all (another budget refused them). */
+  refund (peer: string, bytes: number): void {
+    const w = this.#windows.get(peer)
+    if (w !== undefined) w.bytes = Math.max(0, w.bytes - bytes)
   }
 
   /** Peers tracked now (tests, metrics). */

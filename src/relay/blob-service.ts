@@ -11,6 +11,7 @@ import { WireError } from '../wire/errors.ts'
 import { decodeBlobClientFrame, encodeBlobServerFrame, MAX_BLOB_FRAME_BYTES, MAX_BLOB_PUTS_IN_FLIGHT, type BlobClientFrame, type BlobRefusal, type BlobServerFrame } from '../wire/blob.ts'
 import type { BlobQuota, BlobResult, SqliteBlobStore } from './blob-store.ts'
 import { UploadRate, type UploadBudget } from './blob-rate.ts'
+import { ipPrefix } from './admission.ts'
 
 export interface BlobServiceOptions {
   readonly store: SqliteBlobStore
@@ -19,6 +20,10 @@ export interface BlobServiceOptions {
   readonly now: () => number
   /** Bytes of chunks one uploading peer may put per window (src/relay/blob-rate.ts); absent: no per-peer budget. */
   readonly upload?: UploadBudget | undefined
+  /** The same per network prefix (issue 12 review: fresh peer ids cost nothing); absent: no per-prefix budget. */
+  readonly prefixUpload?: UploadBudget | undefined
+  /** The prefix a remote counts under (default ipPrefix, as the mailbox admission: src/relay/admission.ts). */
+  readonly prefixOf?: ((remoteAddr: string, remotePeer: string) => string) | undefined
 }
 
 export class BlobService {
@@ -29,15 +34,20 @@ export class BlobService {
 
   /** Per-peer upload budgets (tests, metrics). */
   readonly uploads: UploadRate | undefined
+  /** Per-prefix upload budgets (tests, metrics). */
+  readonly prefixUploads: UploadRate | undefined
 
   constructor (private readonly o: BlobServiceOptions) {
     this.uploads = o.upload === undefined ? undefined : new UploadRate(o.upload)
+    this.prefixUploads = o.prefixUpload === undefined ? undefined : new UploadRate(o.prefixUpload)
   }
 
   readonly handle = (stream: Stream, connection: Connection): void => {
     if (this.stopped) { stream.abort(new NetError('CLOSED', 'Relay is stopping.')); return }
     this.streams.add(stream)
-    this.serve(stream, connection.remotePeer.toString()).catch((err: unknown) => {
+    const peer = connection.remotePeer.toString()
+    const remoteAddr = connection.remoteAddr.toString()
+    this.serve(stream, peer, this.o.prefixOf?.(remoteAddr, peer) ?? ipPrefix(remoteAddr)).catch((err: unknown) => {
       this.o.logger.debug('blob-stream-error', { code: (err as Error).name })
       stream.abort(err instanceof Error ? err : new Error('blob stream failed'))
     }).finally(() => { this.streams.delete(stream) })
@@ -87,7 +97,14 @@ export class BlobService {
     return this.refuse(reqId, 'RATE_LIMITED', `This relay takes at most ${amount} of file chunks per ${Math.max(1, Math.round(b.windowMs / 60_000))} min from one sender; park the file on another relay or retry later.`)
   }
 
-  private async serve (stream: Stream, peer: string): Promise<void> {
+  /** Counts a put against its peer's and its network prefix's budgets; false (nothing counted) if either is spent. */
+  private takeUpload (peer: string, prefix: string, bytes: number, now: number): boolean {
+    if (this.prefixUploads !== undefined && !this.prefixUploads.take(prefix, bytes, now)) return false
+    if (this.uploads !== undefined && !this.uploads.take(peer, bytes, now)) { this.prefixUploads?.refund(prefix, bytes); return false }
+    return true
+  }
+
+  private async serve (stream: Stream, peer: string, prefix: string): Promise<void> {
     const lp = lpStream(stream, { maxDataLength: MAX_BLOB_FRAME_BYTES, maxBufferSize: MAX_BLOB_PUTS_IN_FLIGHT * (MAX_BLOB_FRAME_BYTES + 8) })
     // Answers go out in request order; puts wait for a group commit while the next frames are read, up to the
     // client's window.
@@ -137,7 +154,7 @@ export class BlobService {
       try {
         switch (f.type) {
           case 'put': {
-            if (this.uploads !== undefined && !this.uploads.take(peer, f.data.length, now)) { send(Promise.resolve(this.rateRefusal(reqId))); break }
+            if (!this.takeUpload(peer, prefix, f.data.length, now)) { send(Promise.resolve(this.rateRefusal(reqId))); break }
             const index = f.index
             send(this.commitPut(f).then((r) => this.answer(reqId, r, () => ({ type: 'stored', reqId, index })), internal))
             break

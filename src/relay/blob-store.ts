@@ -6,6 +6,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { Database, Migration } from '../store/db.ts'
 import type { BlobRefusal } from '../wire/blob.ts'
+import { blobIdOfToken } from '../wire/file.ts'
 
 export const BLOB_MIGRATION: Migration = {
   version: 4,
@@ -92,6 +93,9 @@ export class SqliteBlobStore {
       let row = this.find(blobId, capability, now)
       if (row === undefined) {
         if (this.q.get.get([id]) !== undefined) return notFound // another capability's blob: say nothing more
+        // Only the capability's own id may be created: whoever knows a blob id (a group's members) cannot claim it
+        // first under a capability of its own and lock out the sender (src/wire/file.ts blobIdOfToken).
+        if (!timingSafeEqual(blobIdOfToken(capHash(capability)), blobId)) return { ok: false, reason: 'BAD_FRAME', message: 'A blob id must be derived from its capability.' }
         if ((chunks - index) * data.length > quota.maxBlobBytes) return { ok: false, reason: 'TOO_LARGE', message: `This relay keeps files of at most ${quota.maxBlobBytes} bytes (encrypted).` }
         this.q.create.run([id, capHash(capability), chunks, index, index, now + quota.expiryMs])
         row = { cap_hash: capHash(capability), chunks, first: index, stored: index, bytes: 0, expires_at: now + quota.expiryMs }

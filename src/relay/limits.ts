@@ -72,6 +72,9 @@ export interface RelayLimits {
    * files an hour, far above what a person sends, while one sender needs hours, not seconds, to fill the blob store
    * and shut everyone else out. Over it, puts are refused with RATE_LIMITED and the sender uses its other relays. */
   readonly blobUploadBytesPerWindow: number
+  /** The same budget per network prefix (ipPrefix, as the mailbox admission counts): fresh peer ids are free, so
+   * the per-peer budget alone bounds nothing; four senders' worth lets a few devices behind one NAT upload at once. */
+  readonly blobUploadBytesPerPrefixWindow: number
   readonly blobUploadWindowMs: number
 }
 
@@ -99,6 +102,7 @@ export const DEFAULT_RELAY_LIMITS: RelayLimits = {
   maxBlobBytes: 128 * 1024 * 1024,
   maxBlobTotalBytes: 8 * 1024 * 1024 * 1024,
   blobUploadBytesPerWindow: 1024 * 1024 * 1024,
+  blobUploadBytesPerPrefixWindow: 4 * 1024 * 1024 * 1024,
   blobUploadWindowMs: 3600 * 1000
 }
 

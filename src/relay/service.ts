@@ -137,7 +137,7 @@ export async function startRelay (o: RelayOptions): Promise<RelayHandle> {
     const parked = new ParkedInvites(db, now).withLogger(logger)
     await libp2p.handle(PARK_PROTOCOL, parked.handle, { maxInboundStreams: 4, maxOutboundStreams: 1 })
     const blobs = new SqliteBlobStore(db)
-    const blobService = new BlobService({ store: blobs, quota: { maxBlobBytes: limits.maxBlobBytes, maxTotalBytes: limits.maxBlobTotalBytes, expiryMs: limits.expiryMs }, logger, now, upload: { bytesPerWindow: limits.blobUploadBytesPerWindow, windowMs: limits.blobUploadWindowMs } })
+    const blobService = new BlobService({ store: blobs, quota: { maxBlobBytes: limits.maxBlobBytes, maxTotalBytes: limits.maxBlobTotalBytes, expiryMs: limits.expiryMs }, logger, now, upload: { bytesPerWindow: limits.blobUploadBytesPerWindow, windowMs: limits.blobUploadWindowMs }, prefixUpload: { bytesPerWindow: limits.blobUploadBytesPerPrefixWindow, windowMs: limits.blobUploadWindowMs }, prefixOf: o.prefixOf })
     await libp2p.handle(BLOB_PROTOCOL, blobService.handle, { maxInboundStreams: BLOB_MAX_INBOUND_STREAMS, maxOutboundStreams: 1 })
     if (o.stun !== 'off') {
       stun = await startStunServer({ port: o.stun ?? 0, host: stunBindHost(o.listen), logger })

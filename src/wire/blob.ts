@@ -30,7 +30,8 @@ const REASONS: readonly BlobRefusal[] = ['NOT_FOUND', 'TOO_LARGE', 'QUOTA_BYTES'
 interface BlobRef { readonly reqId: number, readonly blobId: Uint8Array, readonly capability: Uint8Array }
 
 export type BlobClientFrame =
-  /** Stores chunk `index` of a blob of `chunks` chunks; the first put creates the blob with this capability. */
+  /** Stores chunk `index` of a blob of `chunks` chunks; the first put creates the blob with this capability, whose
+   * id it must be (blobIdOf, src/wire/file.ts: a relay refuses any other id with BAD_FRAME). */
   | (BlobRef & { readonly type: 'put', readonly chunks: number, readonly index: number, readonly data: Uint8Array })
   /** How many chunks (from the first, in order) the store holds. */
   | (BlobRef & { readonly type: 'status' })

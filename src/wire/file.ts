@@ -1,5 +1,6 @@
 // The file descriptor inside a 'file' payload (issue 12): everything the recipient needs to fetch, check and open
 // one file, carried only inside the end-to-end encryption. Layout: docs/protocol.md "File payload".
+import { createHash } from 'node:crypto'
 import type { Reader, Writer } from './bytes.ts'
 import { WireError } from './errors.ts'
 import { MAX_ADDRESS_BYTES, MAX_RELAYS } from './payload.ts'
@@ -15,10 +16,27 @@ export const FILE_KEY_BYTES = 32
 /** secretstream header (crypto_secretstream_xchacha20poly1305_HEADERBYTES). */
 export const FILE_HEADER_BYTES = 24
 export const FILE_HASH_BYTES = 32
-/** A random blob id: names the encrypted chunks on a relay; unlinkable to anything else. */
+/** A blob id: names the encrypted chunks on a relay; derived from the fetch capability (blobIdOf), so unlinkable to
+ * anything else. */
 export const BLOB_ID_BYTES = 16
 /** The fetch capability: only its SHA-256 is on the relay; only the two ends know it. */
 export const BLOB_CAPABILITY_BYTES = 32
+/** Domain of the blob id's derivation. */
+const BLOB_ID_DOMAIN = '0m1/blob-id/1'
+
+/**
+ * A blob's id from the SHA-256 of its capability (the fetch token, what a relay stores): the first 16 bytes of
+ * SHA-256(domain || token). A relay creates a blob only under the id its capability derives (issue 12 review): every
+ * member of a group knows a group file's blob id, and could otherwise create that blob first under a capability of
+ * its own, so that the sender's puts were refused and offline members never got the file.
+ */
+export function blobIdOfToken (token: Uint8Array): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(createHash('sha256').update(BLOB_ID_DOMAIN).update(token).digest().subarray(0, BLOB_ID_BYTES))
+}
+
+export function blobIdOf (capability: Uint8Array): Uint8Array<ArrayBuffer> {
+  return blobIdOfToken(createHash('sha256').update(capability).digest())
+}
 /** File names: 255 bytes of UTF-8, the common file-system limit. */
 export const MAX_FILE_NAME_BYTES = 255
 /** Media types ("image/png"): RFC 6838 caps each part at 127 characters. */

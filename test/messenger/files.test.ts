@@ -303,3 +303,42 @@ test('a relay that rate-limits the sender\'s uploads refuses with RATE_LIMITED a
   await waitFile(bob, bToA, message.id, (f) => f.state === 'delivered', 'bob fetches it from the other relay')
   assert.equal(sha(await saved(t, bob, message.id)), sha(bytes))
 })
+
+test('a second announcement reusing a received file\'s blob id (another key) is refused and leaves the first file intact, also after it goes', { timeout: 120_000 }, async (t) => {
+  const { people: [alice, bob], contact } = await createPeople(t, { relays: 1 }) as unknown as { people: [Person, Person], contact: (a: Person, b: Person) => string }
+  const { path, bytes } = fileOf(t, 1 * MiB)
+  const { message } = await files(alice).send(contact(alice, bob), path)
+  await waitFile(bob, contact(bob, alice), message.id, (f) => f.state === 'delivered', 'bob has the file')
+  const real = files(bob).descriptorForTest(message.id)
+  assert.ok(real !== undefined)
+  // What a hostile group member can forge: the blob id every member knows, with a key of its own.
+  const forged = { ...real, key: new Uint8Array(randomBytes(real.key.length)) }
+  files(bob).announced(contact(bob, alice), 'forged-message', forged, Date.now())
+  files(bob).wake()
+  const f = files(bob).get('forged-message')
+  assert.equal(f?.state, 'failed')
+  assert.match(f.failure ?? '', /duplicate file id/)
+  assert.equal(files(bob).get(message.id)?.state, 'delivered')
+  assert.equal(sha(await saved(t, bob, message.id)), sha(bytes))
+  // The forged row has no message: the restart's orphan sweep forgets it, and must not take the real chunk file along.
+  await bob.stop()
+  await bob.start()
+  assert.equal(files(bob).get('forged-message'), undefined)
+  assert.equal(files(bob).get(message.id)?.state, 'delivered')
+  assert.equal(sha(await saved(t, bob, message.id)), sha(bytes))
+})
+
+test('a chunk write that fails once during a relay download does not stall it: the download reopens from disk and completes', { timeout: 120_000 }, async (t) => {
+  const { people: [alice, bob], contact } = await createPeople(t, { relays: 1 }) as unknown as { people: [Person, Person], contact: (a: Person, b: Person) => string }
+  await bob.stop()
+  const { path, bytes } = fileOf(t, 2 * MiB)
+  const { message } = await files(alice).send(contact(alice, bob), path)
+  await waitFile(alice, contact(alice, bob), message.id, (f) => f.state === 'on-relay', 'alice parks the file')
+  await alice.stop()
+  await bob.start()
+  // Before bob's first chunk arrives (the fetch needs the network first): its first write fails.
+  files(bob).failNextWriteForTest()
+  const got = await waitFile(bob, contact(bob, alice), message.id, (f) => f.state === 'delivered', 'bob completes the file after the failed write', 60_000)
+  assert.equal(got.path, 'relay')
+  assert.equal(sha(await saved(t, bob, message.id)), sha(bytes))
+})

@@ -5,11 +5,11 @@ import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import { NetError } from '../../src/net/errors.ts'
 import { NOT_FOUND_MESSAGE } from '../../src/relay/blob-store.ts'
-import { FILE_CIPHER_CHUNK_BYTES } from '../../src/wire/file.ts'
+import { blobIdOf, FILE_CIPHER_CHUNK_BYTES } from '../../src/wire/file.ts'
 import { createTestnet } from '../helpers/testnet.ts'
 
 const chunk = (): Uint8Array => randomBytes(FILE_CIPHER_CHUNK_BYTES)
-const ref = (): { blobId: Uint8Array, capability: Uint8Array } => ({ blobId: randomBytes(16), capability: randomBytes(32) })
+const ref = (): { blobId: Uint8Array, capability: Uint8Array } => { const capability = randomBytes(32); return { blobId: blobIdOf(capability), capability } }
 
 test('a wrong capability and an unknown blob id get the same refusal; the right capability reads the chunks back', { timeout: 60_000 }, async (t) => {
   const net = await createTestnet(t, { relays: 1, devices: 1 })
@@ -144,4 +144,43 @@ test('the fetch token (SHA-256 of the capability, what a group\'s members hold) 
     await ch.delete(r)
     await assert.rejects(ch.status(token), (e: unknown) => NetError.is(e, 'NOT_FOUND'))
   })
+})
+
+test('a peer who knows a blob id cannot create that blob first under a capability of its own: the sender\'s puts still land', { timeout: 60_000 }, async (t) => {
+  const net = await createTestnet(t, { relays: 1, devices: 2 })
+  const [relay] = net.relays
+  const [sender, mallory] = net.devices
+  assert.ok(relay !== undefined && sender !== undefined && mallory !== undefined)
+  const r = ref()
+  const data = [chunk(), chunk()]
+  // What a hostile group member holds: the blob id (every member knows it), not the capability.
+  await mallory.withBlobStore(relay.addr, 'send', async (ch) => {
+    await assert.rejects(ch.request({ type: 'put', reqId: 0, blobId: r.blobId, capability: randomBytes(32), chunks: 2, index: 0, data: chunk() }), (e: unknown) => NetError.is(e, 'REFUSED') && e.reason === 'BAD_FRAME')
+  })
+  await sender.withBlobStore(relay.addr, 'send', async (ch) => {
+    await ch.putFrom(r, 2, 0, async (i) => data[i] as Uint8Array, () => {})
+  })
+  await sender.withBlobStore(relay.addr, 'fetch', async (ch) => {
+    assert.equal(await ch.status(r), 2)
+    assert.ok(Buffer.from(await ch.get(r, 0)).equals(data[0] as Uint8Array))
+  })
+})
+
+test('two peer ids from the same address share their network prefix\'s upload budget (fresh ids buy no fresh budget)', { timeout: 60_000 }, async (t) => {
+  // Three chunks per peer, four per prefix: both devices dial from 127.0.0.1, one prefix.
+  const net = await createTestnet(t, { relays: 1, devices: 2, relayLimits: { blobUploadBytesPerWindow: 3 * FILE_CIPHER_CHUNK_BYTES, blobUploadBytesPerPrefixWindow: 4 * FILE_CIPHER_CHUNK_BYTES, blobUploadWindowMs: 60_000 } })
+  const [relay] = net.relays
+  const [dev, other] = net.devices
+  assert.ok(relay !== undefined && dev !== undefined && other !== undefined)
+  const r = ref()
+  await dev.withBlobStore(relay.addr, 'send', async (ch) => {
+    for (let i = 0; i < 3; i++) await ch.request({ type: 'put', reqId: 0, ...r, chunks: 5, index: i, data: chunk() })
+  })
+  const r2 = ref()
+  await other.withBlobStore(relay.addr, 'send', async (ch) => {
+    await ch.request({ type: 'put', reqId: 0, ...r2, chunks: 5, index: 0, data: chunk() })
+    await assert.rejects(ch.request({ type: 'put', reqId: 0, ...r2, chunks: 5, index: 1, data: chunk() }), (e: unknown) => NetError.is(e, 'REFUSED') && e.reason === 'RATE_LIMITED')
+    assert.equal(await ch.status(r2), 1)
+  })
+  assert.equal(relay.handle.blobService.refusals.get('RATE_LIMITED'), 1)
 })

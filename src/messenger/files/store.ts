@@ -74,7 +74,7 @@ export class FileStore {
   }
 
   byBlob (blobId: Uint8Array, direction: 'in' | 'out'): TransferRow | undefined {
-    const r = this.db.prepare(`SELECT ${COLS} FROM file_transfers WHERE blob_id = ? AND direction = ?`).get([Buffer.from(blobId), direction]) as Raw | undefined
+    const r = this.db.prepare(`SELECT ${COLS} FROM file_transfers WHERE blob_id = ? AND direction = ? ORDER BY state = 'failed', created_at LIMIT 1`).get([Buffer.from(blobId), direction]) as Raw | undefined
     return r === undefined ? undefined : toRow(r)
   }
 

@@ -18,7 +18,7 @@ import type { Database } from '../../store/db.ts'
 import { decodeBlobClientFrame, encodeBlobServerFrame, MAX_BLOB_FRAME_BYTES, MAX_BLOB_PUTS_IN_FLIGHT, type BlobServerFrame } from '../../wire/blob.ts'
 import { WireError } from '../../wire/errors.ts'
 import {
-  BLOB_CAPABILITY_BYTES, BLOB_ID_BYTES, chunkCount, FILE_CHUNK_BYTES, FILE_CIPHER_CHUNK_BYTES, MAX_FILE_NAME_BYTES, MAX_FILE_TYPE_BYTES,
+  BLOB_CAPABILITY_BYTES, blobIdOf, chunkCount, FILE_CHUNK_BYTES, FILE_CIPHER_CHUNK_BYTES, MAX_FILE_NAME_BYTES, MAX_FILE_TYPE_BYTES,
   type FileDescriptor
 } from '../../wire/file.ts'
 import { MAX_RELAYS } from '../../wire/payload.ts'
@@ -142,6 +142,7 @@ export class FileTransfers implements FilesPort {
   readonly #now: () => number
   readonly #running = new Map<string, Promise<void>>()
   readonly #incoming = new Map<string, Promise<Incoming>>()
+  #failWritesForTest = 0
   readonly #runs = new Map<string, Run>()
   readonly #stats = new Map<string, TransferStats>()
   readonly #wakers = new Map<string, () => void>()
@@ -205,10 +206,13 @@ export class FileTransfers implements FilesPort {
       this.#store.remove(row)
       this.#wakers.get(`${row.direction}/${row.contactId}/${row.messageId}`)?.()
     }
-    for (const row of rows) await rm(this.#chunkPath(row), { force: true })
+    // A refused duplicate (announced) shares its blob id, and so its chunk file, with the file another row still holds.
+    const shared = (row: TransferRow): boolean => row.direction === 'in' && this.#store.byBlob(row.file.blobId, 'in') !== undefined
+    for (const row of rows) if (!shared(row)) await rm(this.#chunkPath(row), { force: true })
     for (const row of rows) {
       const key = `${row.direction}/${row.contactId}/${row.messageId}`
       await this.#running.get(key)?.catch(() => {})
+      if (shared(row)) continue
       if (row.direction === 'in') {
         const inc = this.#incoming.get(hex(row.file.blobId))
         this.#incoming.delete(hex(row.file.blobId))
@@ -252,6 +256,9 @@ export class FileTransfers implements FilesPort {
   }
 
   /** For tests: the descriptor of a file this device holds a row for (the relay-side checks need its blob id). */
+  /** Test hook: the next chunk write (one batch) fails, as a full or failing disk would. */
+  failNextWriteForTest (): void { this.#failWritesForTest++ }
+
   descriptorForTest (messageId: string): FileDescriptor | undefined {
     return this.#row(messageId)?.file
   }
@@ -426,8 +433,9 @@ export class FileTransfers implements FilesPort {
   /** Encrypts the file into its chunk file (durable before the announcement leaves) and returns its descriptor. */
   async #seal (path: string, size: number, name: string, type: string, relays: string[]): Promise<FileDescriptor> {
     const key = newFileKey()
-    const blobId = new Uint8Array(randomBytes(BLOB_ID_BYTES))
     const capability = new Uint8Array(randomBytes(BLOB_CAPABILITY_BYTES))
+    // The relays create the blob only under this id (src/relay/blob-store.ts): no member can claim it first.
+    const blobId = blobIdOf(capability)
     const sealer = new FileSealer(key)
     const chunks = chunkCount(size)
     const hash = createHash('sha256')
@@ -669,9 +677,18 @@ export class FileTransfers implements FilesPort {
   announced (contactId: string, messageId: string, file: FileDescriptor, now: number): void {
     // This device's own limit, not only the wire's: a file over it is never fetched (nor accepted on a direct stream).
     const tooLarge = file.size > this.maxBytes
+    // Issue 12 review: the chunk file and the transfer in progress are named by blob id, and every member of a group
+    // knows a group file's blob id. A second announcement reusing one (a hostile member's, with another key) would
+    // replay the first file's chunks under the wrong key and truncate them, so it is refused and never fetched.
+    const dup = this.#store.byBlob(file.blobId, 'in')
+    const duplicate = dup !== undefined && (dup.contactId !== contactId || dup.messageId !== messageId)
+    const failure = duplicate
+      ? 'duplicate file id: another received file already uses it; it was not downloaded.'
+      : tooLarge ? `The file is too large: over this device's limit of ${mb(this.maxBytes)} MB; it was not downloaded.` : undefined
+    if (duplicate) this.#log.warn('file-duplicate-id', {})
     this.#store.insert({
-      contactId, messageId, direction: 'in', file, state: tooLarge ? 'failed' : 'queued', path: undefined, done: 0,
-      failure: tooLarge ? `The file is too large: over this device's limit of ${mb(this.maxBytes)} MB; it was not downloaded.` : undefined,
+      contactId, messageId, direction: 'in', file, state: failure !== undefined ? 'failed' : 'queued', path: undefined, done: 0,
+      failure,
       relayCounts: {}, createdAt: now
     }, now)
   }
@@ -742,7 +759,10 @@ export class FileTransfers implements FilesPort {
     if (inc.batch.length === 0) return
     const bufs = inc.batch
     inc.batch = []
-    const w: Promise<void> = inc.fh.writev(bufs, inc.batchFirst * FILE_CIPHER_CHUNK_BYTES).then(({ bytesWritten }) => {
+    const fail = this.#failWritesForTest > 0
+    if (fail) this.#failWritesForTest--
+    const write = fail ? Promise.reject(new Error('injected write failure')) : inc.fh.writev(bufs, inc.batchFirst * FILE_CIPHER_CHUNK_BYTES)
+    const w: Promise<void> = write.then(({ bytesWritten }) => {
       if (bytesWritten !== bufs.length * FILE_CIPHER_CHUNK_BYTES) throw new Error('short chunk write')
     }).then(() => {}, (err: unknown) => {
       if (inc.writeError !== undefined) return
@@ -806,19 +826,20 @@ export class FileTransfers implements FilesPort {
   }
 
   async #runIncoming (row0: TransferRow): Promise<void> {
-    const inc = await this.#openIncoming(row0)
+    let inc = await this.#openIncoming(row0)
     const row = inc.row
     const stats = this.#statsOf(row.messageId)
     if (row.done === row.file.chunks) { if (!inc.finished) await inc.lock.then(async () => { if (!inc.finished) await this.#complete(inc) }); return }
     let delay = FILE_RETRY_MIN_MS
     const badAt = new Map<string, number>()
     while (!this.#stopped && !inc.finished && !this.#gone.has(row.messageId)) {
+      // A chunk write failed: that transfer takes nothing more (#flush dropped it). Reopen, replaying the chunk file
+      // from disk, once the old one's writes have settled; else every later chunk met the stored error until restart.
+      if (inc.writeError !== undefined) inc = await this.#reopenIncoming(inc, row0)
       if (inc.direct > 0) { await this.#sleep(row, FILE_RETRY_MAX_MS); continue }
       let progressed = false
       const net = this.#o.net()
       for (const relay of row.file.relays) {
-        // inc changes under the awaits (the direct stream, completion); the compiler narrows it as if not.
-        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
         if (inc.finished || inc.direct > 0 || net === undefined) break
         if (badAt.get(relay) === row.done) continue
         try {
@@ -853,6 +874,15 @@ export class FileTransfers implements FilesPort {
       await this.#sleep(row, delay)
       delay = Math.min(FILE_RETRY_MAX_MS, delay * 2)
     }
+  }
+
+  async #reopenIncoming (old: Incoming, row0: TransferRow): Promise<Incoming> {
+    await old.lock
+    await Promise.allSettled([...old.writes])
+    const key = hex(row0.file.blobId)
+    const cur = this.#incoming.get(key)
+    if (cur !== undefined && await cur.catch(() => undefined) === old) this.#incoming.delete(key)
+    return await this.#openIncoming(row0)
   }
 
   /** Serves an inbound /0m1/file/1.0.0 stream: the contact streams the chunks of a file it announced. */

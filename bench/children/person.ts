@@ -8,11 +8,22 @@
 //   throughput { contactId, total, window } -> { count, ms, paths }
 //   first { link, name } -> { ms }          (accept an invite, send one text, until its delivered receipt)
 //   cpu -> { us }                            (this process's CPU time so far, user + system)
+//   peerId -> { peerId }                     (this device's libp2p peer id)
+//   sendFile { contactId, path } -> { messageId, at }   (at: nowMs() just before files.send)
+//   fileDone { messageId, since } -> { ms, path }        (until the file is delivered here: for an incoming file,
+//                                            complete with its hash checked; ms from `since`, another child's `at`)
+//   sinkServe -> {}                          (a protocol that reads and discards what rawSend writes)
+//   rawSend { peerId, bytes } -> { ms }     (64 KiB length-prefixed writes on a new stream over the open
+//                                            direct connection to that peer, until its sink acknowledges all)
 //   exit
+// Cross-process times (sendFile's `at`, fileDone's `since`) use nowMs(), process.hrtime: the system's monotonic
+// clock, the same in every process on the machine.
 import { person, type Person } from '../../test/helpers/testnet.ts'
 import { waitFor } from '../../test/helpers/wait.ts'
 import type { MessengerEvent } from '../../src/messenger/types.ts'
+import type { DeviceNode } from '../../src/net/node.ts'
 import { nowMs } from '../harness.ts'
+import { fileWaiter, rawSend, serveSink } from '../lib/file-ends.ts'
 
 const TEXT = 'x'.repeat(100)
 const STATE_TIMEOUT_MS = 30_000
@@ -42,8 +53,11 @@ function deliveredWaiter (p: Person): (id: string) => Promise<string | undefined
 }
 
 async function main (): Promise<void> {
-  const me = await person({ after: (fn) => { cleanups.push(fn) } }, o.name, { dir: o.dir, relays: o.relays, ...(o.relayOnly === true ? { relayOnly: true } : {}) })
+  let node: DeviceNode | undefined
+  const me = await person({ after: (fn) => { cleanups.push(fn) } }, o.name, { dir: o.dir, relays: o.relays, onNetwork: (n) => { node = n }, ...(o.relayOnly === true ? { relayOnly: true } : {}) })
   const delivered = deliveredWaiter(me)
+  const fileDone = fileWaiter(me)
+  const network = (): DeviceNode => { if (node === undefined) throw new Error('no network node'); return node }
   const one = async (contactId: string): Promise<{ ms: number, path: string | undefined }> => {
     const t0 = nowMs()
     const m = await me.m().send(contactId, TEXT)
@@ -85,6 +99,20 @@ async function main (): Promise<void> {
       }))
       return { count: paths.length, ms: nowMs() - t0, paths }
     },
+    peerId: async () => ({ peerId: network().peerId }),
+    sendFile: async (m) => {
+      const files = me.m().files
+      if (files === undefined) throw new Error('no file transfers')
+      const at = nowMs()
+      const sent = await files.send(String(m.contactId), String(m.path))
+      return { messageId: sent.message.id, at }
+    },
+    fileDone: async (m) => {
+      const f = await fileDone(String(m.messageId))
+      return { ms: f.at - Number(m.since), path: f.path }
+    },
+    sinkServe: async () => { await serveSink(network()); return {} },
+    rawSend: async (m) => ({ ms: await rawSend(network(), String(m.peerId), Number(m.bytes)) }),
     first: async (m) => {
       const t0 = nowMs()
       const contact = await me.m().acceptInvite(String(m.link), { name: String(m.name) })

@@ -66,23 +66,23 @@ export async function lookupWithHops (node: NodeLibp2p, key: Uint8Array, signal:
   const t0 = nowMs()
   let firstMs: number | undefined
   try {
-  for await (const e of node.services.dht.get(key, { signal }) as AsyncIterable<QueryEvent>) {
-    if (e.name === 'SEND_QUERY') {
-      queried++
-      const id = e.to.toString()
-      if (!depth.has(id)) depth.set(id, 1)
-    } else if (e.name === 'PEER_RESPONSE') {
-      const d = depth.get(e.from.toString()) ?? 1
-      for (const c of e.closer) {
-        const id = c.id.toString()
-        if (!depth.has(id)) depth.set(id, d + 1)
+    for await (const e of node.services.dht.get(key, { signal }) as AsyncIterable<QueryEvent>) {
+      if (e.name === 'SEND_QUERY') {
+        queried++
+        const id = e.to.toString()
+        if (!depth.has(id)) depth.set(id, 1)
+      } else if (e.name === 'PEER_RESPONSE') {
+        const d = depth.get(e.from.toString()) ?? 1
+        for (const c of e.closer) {
+          const id = c.id.toString()
+          if (!depth.has(id)) depth.set(id, d + 1)
+        }
+        if (e.record !== undefined && hops === null) hops = d
+      } else if (e.name === 'VALUE' && hops === null) {
+        hops = depth.get(e.from.toString()) ?? 0
       }
-      if (e.record !== undefined && hops === null) hops = d
-    } else if (e.name === 'VALUE' && hops === null) {
-      hops = depth.get(e.from.toString()) ?? 0
+      if (hops !== null && firstMs === undefined) firstMs = nowMs() - t0
     }
-    if (hops !== null && firstMs === undefined) firstMs = nowMs() - t0
-  }
   } catch (err) {
     // A walk cut short by its deadline: what it found counts, timed to the first value.
     if (hops === null) throw err

@@ -1,6 +1,7 @@
 // The messenger's rows in the device store: conversations, messages, the outbox, envelopes already
 // received (for duplicate detection) and settings. Plain SQL on the tables of src/store/schema.ts.
 import type { Database } from '../store/db.ts'
+import { SearchIndexer } from '../store/search-index.ts'
 import { advanceState, DEFAULT_PAGE, MAX_PAGE, type HistoryStore, type IncomingText, type OutboxKind, type OutboxRow, type OutboxState, type OutgoingText } from './history-store.ts'
 import type { DeliveryPath, MessageState, MessageView } from './types.ts'
 
@@ -131,8 +132,17 @@ export class History implements HistoryStore {
   /** State changes recorded with advanceLater, written with the next write (see HistoryStore.advanceLater). */
   readonly #later = new Map<string, { contactId: string, id: string, state: MessageState, o: { path?: DeliveryPath, failure?: string } }>()
 
+  /** Stored messages go to the search index in batches (src/store/search-index.ts). */
+  readonly #search: SearchIndexer
+
   constructor (db: Database) {
     this.#db = db
+    this.#search = new SearchIndexer(db)
+  }
+
+  /** The search index of this store, which the chat features' search brings up to date first. */
+  get searchIndex (): SearchIndexer {
+    return this.#search
   }
 
   /** The store these rows live in (the chat features of issue 13 keep their columns in the same rows). */
@@ -185,6 +195,7 @@ export class History implements HistoryStore {
       this.#q('reserveSeq').run([m.contactId, m.seq, m.at])
       this.#q('insertOut').run([m.contactId, m.id, m.seq, m.text, m.at, m.at])
       this.#insertOutbox(m.contactId, m.id, 'text', m.envelope, m.at, m.expiresAt, m.attempts ?? 0, m.nextAttemptAt ?? m.at)
+      this.#search.added()
     })
     return { id: m.id, contactId: m.contactId, direction: 'out', text: m.text, seq: m.seq, at: m.at, state: 'queued' }
   }
@@ -268,6 +279,7 @@ export class History implements HistoryStore {
 
   flush (): void {
     if (this.#later.size > 0) this.#db.transaction(() => { this.#writeLater() })()
+    this.#search.stop()
   }
 
   /**
@@ -283,6 +295,7 @@ export class History implements HistoryStore {
       const gap = m.seq - prev - 1
       const inserted = this.#q('insertIn').run([m.contactId, m.id, m.seq, m.text, m.path, m.at, m.sentAt, gap])
       if (inserted.changes === 0) return undefined
+      this.#search.added()
       this.#q('countIn').run([m.contactId, m.seq, m.at])
       const above = this.#q('seqAbove').get([m.contactId, m.seq])
       if (above !== undefined) this.#q('setGap').run([Number(above.seq) - m.seq - 1, m.contactId, above.id as string])

@@ -1,7 +1,9 @@
 // Issue 13 rows in the device store (migration 8): the quoted message of a reply, edits, deletions (for
 // everyone and for me), blocked contacts, and the full-text search over every conversation (FTS5 inside
-// SQLCipher, kept in step with messages by triggers: src/store/schema.ts v8).
+// SQLCipher, kept in step with messages by triggers: src/store/schema.ts v8; written in batches since v13,
+// src/store/search-index.ts).
 import type { Database } from '../../store/db.ts'
+import { SearchIndexer } from '../../store/search-index.ts'
 import type { HistoryStore } from '../history-store.ts'
 import { History } from '../history.ts'
 import type { MessageView } from '../types.ts'
@@ -33,8 +35,12 @@ export class ChatStore {
    * (a deleted contact's row goes by cascade; its random id never comes back, so a stale entry is harmless). */
   #blocked: Set<string> | undefined
 
-  constructor (db: Database) {
+  /** The store's batched search index (src/store/search-index.ts): pending messages are indexed before a search. */
+  readonly #index: SearchIndexer
+
+  constructor (db: Database, index: SearchIndexer = new SearchIndexer(db)) {
     this.#db = db
+    this.#index = index
   }
 
   /** A message of a conversation in either direction (the one a reply quotes, an edit or deletion targets). */
@@ -94,6 +100,7 @@ export class ChatStore {
   search (query: string): SearchHit[] {
     const match = ftsQuery(query)
     if (match === undefined) return []
+    this.#index.indexPending()
     const rows = this.#db.prepare(`SELECT s.contact_id, s.direction, s.id, m.at, m.sent_at,
         snippet(messages_fts, 0, char(2), char(3), '…', 12) AS snippet
       FROM messages_fts JOIN message_search s ON s.rowid = messages_fts.rowid
@@ -115,5 +122,5 @@ export type { MessageView }
 
 /** The chat rows live in the SQLCipher store beside the history; an in-memory twin history has none. */
 export function chatStoreFor (history: HistoryStore): ChatStore | undefined {
-  return history instanceof History ? new ChatStore(history.database) : undefined
+  return history instanceof History ? new ChatStore(history.database, history.searchIndex) : undefined
 }

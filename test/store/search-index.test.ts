@@ -1,0 +1,144 @@
+// Issue 10, migration 13: stored messages reach the full-text index in batches (src/store/search-index.ts), yet a
+// search always sees every message: pending ones are indexed first. Edits, deletions and a deleted contact of a
+// message still pending leave the index right; a full batch is indexed in the commit that fills it; a store of
+// migration 12 keeps its index; the indexer's statements find rows by key (EXPLAIN QUERY PLAN).
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import { DATABASE_FILE, openDatabase, resolveDatabaseKey, type Database } from '../../src/store/db.ts'
+import { MIGRATIONS } from '../../src/store/schema.ts'
+import { PENDING_INDEX_BATCH } from '../../src/store/search-index.ts'
+import { History } from '../../src/messenger/history.ts'
+import { ChatStore } from '../../src/messenger/chat/chat-store.ts'
+import { tempDir } from '../e2ee/helpers.ts'
+
+function addContact (db: Database, id: string): void {
+  const blob = Buffer.alloc(32, 1)
+  db.prepare(`INSERT INTO contacts (id, name, their_display_name, account_id, identity_key, address, created_at,
+    their_mailbox_id, their_mailbox_key, their_relays, their_addresses, my_mailbox_id, my_mailbox_key,
+    my_mailbox_private_key, my_mailbox_public_key, my_presence_secret)
+    VALUES (?, 'c', 'c', ?, ?, ?, 0, ?, ?, '[]', '[]', ?, ?, ?, ?, ?)`).run([id, `acct-${id}`, blob, `addr-${id}`, blob, blob, Buffer.alloc(32, id.length), blob, blob, blob, blob])
+}
+
+function open (t: { after: (fn: () => void) => void }, migrations = MIGRATIONS): { db: Database, path: string, key: Buffer } {
+  const dir = tempDir(t as never, '0m1-search-')
+  const key = resolveDatabaseKey(dir, { create: true })
+  const path = join(dir, DATABASE_FILE)
+  const db = openDatabase({ path, key, migrations })
+  return { db, path, key }
+}
+
+const pending = (db: Database): number => Number(db.prepare('SELECT count(*) AS n FROM search_pending').get()?.n)
+const indexed = (db: Database): number => Number(db.prepare('SELECT count(*) AS n FROM message_search').get()?.n)
+const ids = (chat: ChatStore, q: string): string[] => chat.search(q).map((h) => h.messageId).sort()
+
+test('search index: a stored message waits outside the index, and a search indexes it first', (t) => {
+  const { db } = open(t)
+  t.after(() => { db.close() })
+  addContact(db, 'c1')
+  const h = new History(db)
+  const chat = new ChatStore(db, h.searchIndex)
+  h.receive({ contactId: 'c1', id: 'm1', seq: 1, text: 'the swordfish swims', sentAt: 1, at: 1, path: 'direct' })
+  h.queueOutgoing({ contactId: 'c1', id: 'o1', seq: 1, text: 'a swordfish too', at: 2, envelope: new Uint8Array(4), expiresAt: 99 })
+  // Stored, durable, not yet in the index: the commit that stored them wrote only their keys.
+  assert.equal(pending(db), 2)
+  assert.equal(indexed(db), 0)
+  assert.deepEqual(ids(chat, 'swordfish'), ['m1', 'o1'])
+  assert.equal(pending(db), 0)
+  assert.equal(indexed(db), 2)
+  // Indexed once: a second search finds the same, and a new message is found beside them.
+  h.receive({ contactId: 'c1', id: 'm2', seq: 2, text: 'swordfish again', sentAt: 3, at: 3, path: 'direct' })
+  assert.deepEqual(ids(chat, 'swordfish'), ['m1', 'm2', 'o1'])
+  // A duplicate receive stores nothing and leaves nothing pending.
+  assert.equal(h.receive({ contactId: 'c1', id: 'm2', seq: 2, text: 'swordfish again', sentAt: 3, at: 3, path: 'direct' }), undefined)
+  assert.equal(pending(db), 0)
+  h.flush()
+})
+
+test('search index: an edit, a deletion for everyone, a deletion for me and a deleted contact of a pending message', (t) => {
+  const { db } = open(t)
+  t.after(() => { db.close() })
+  addContact(db, 'c1')
+  addContact(db, 'cc2')
+  const h = new History(db)
+  const chat = new ChatStore(db, h.searchIndex)
+  const recv = (contactId: string, id: string, seq: number, text: string): void => { h.receive({ contactId, id, seq, text, sentAt: seq, at: seq, path: 'direct' }) }
+  recv('c1', 'edited', 1, 'umbrella')
+  recv('c1', 'wiped', 2, 'umbrella')
+  recv('c1', 'removed', 3, 'umbrella')
+  recv('cc2', 'gone', 1, 'umbrella')
+  recv('c1', 'kept', 4, 'umbrella')
+  assert.equal(pending(db), 5)
+  assert.ok(chat.edit('c1', 'in', 'edited', 'parasol', 10))
+  assert.ok(chat.markDeleted('c1', 'in', 'wiped', 11))
+  assert.ok(chat.remove('c1', 'in', 'removed'))
+  db.prepare("DELETE FROM contacts WHERE id = 'cc2'").run()
+  assert.equal(pending(db), 3)
+  assert.deepEqual(ids(chat, 'umbrella'), ['kept'])
+  assert.deepEqual(ids(chat, 'parasol'), ['edited'])
+  // Once indexed, the same changes go through the index itself (migration 8's triggers).
+  assert.ok(chat.edit('c1', 'in', 'kept', 'raincoat', 12))
+  assert.deepEqual(ids(chat, 'umbrella'), [])
+  assert.deepEqual(ids(chat, 'raincoat'), ['kept'])
+  assert.ok(chat.remove('c1', 'in', 'kept'))
+  assert.deepEqual(ids(chat, 'raincoat'), [])
+  assert.equal(indexed(db), 2)
+  h.flush()
+})
+
+test(`search index: the ${PENDING_INDEX_BATCH}th pending message is indexed with the rest in the commit that stores it`, (t) => {
+  const { db } = open(t)
+  t.after(() => { db.close() })
+  addContact(db, 'c1')
+  const h = new History(db)
+  for (let i = 1; i < PENDING_INDEX_BATCH; i++) h.receive({ contactId: 'c1', id: `m${i}`, seq: i, text: `word${i}`, sentAt: i, at: i, path: 'direct' })
+  assert.equal(pending(db), PENDING_INDEX_BATCH - 1)
+  // A batch that fails leaves everything pending as it was.
+  assert.throws(() => h.transaction(() => {
+    h.receive({ contactId: 'c1', id: 'x', seq: PENDING_INDEX_BATCH, text: 'wordx', sentAt: 0, at: 0, path: 'direct' })
+    throw new Error('the batch fails')
+  }), /the batch fails/)
+  assert.equal(pending(db), PENDING_INDEX_BATCH - 1)
+  assert.equal(indexed(db), 0)
+  h.receive({ contactId: 'c1', id: 'last', seq: PENDING_INDEX_BATCH + 1, text: 'wordlast', sentAt: 0, at: 0, path: 'direct' })
+  assert.equal(pending(db), 0)
+  assert.equal(indexed(db), PENDING_INDEX_BATCH)
+  assert.deepEqual(ids(new ChatStore(db, h.searchIndex), 'wordlast'), ['last'])
+  h.flush()
+})
+
+test('search index: a store indexed before migration 13 keeps its index and adds new messages to it', (t) => {
+  const before = MIGRATIONS.findIndex((m) => m.name.startsWith('search index written in batches'))
+  assert.ok(before > 0)
+  const { db: old, path, key } = open(t, MIGRATIONS.slice(0, before))
+  addContact(old, 'c1')
+  old.prepare("INSERT INTO messages (contact_id, direction, id, seq, text, state, at) VALUES ('c1', 'in', 'old', 1, 'lighthouse', 'delivered', 1)").run()
+  assert.equal(indexed(old), 1)
+  old.close()
+  const db = openDatabase({ path, key, migrations: MIGRATIONS })
+  t.after(() => { db.close() })
+  const h = new History(db)
+  h.receive({ contactId: 'c1', id: 'new', seq: 2, text: 'lighthouse', sentAt: 2, at: 2, path: 'direct' })
+  assert.equal(pending(db), 1)
+  assert.deepEqual(ids(new ChatStore(db, h.searchIndex), 'lighthouse'), ['new', 'old'])
+  h.flush()
+})
+
+test('search index: the indexer and the delete trigger find rows by key (EXPLAIN QUERY PLAN)', (t) => {
+  const { db } = open(t)
+  t.after(() => { db.close() })
+  const plan = (sql: string): string[] => {
+    const n = (sql.match(/\?/g) ?? []).length
+    return db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(Array.from({ length: n }, () => null)).map((r) => String(r.detail))
+  }
+  // The indexer reads the whole pending table (at most a batch) and finds each message by its key.
+  const join = plan(`SELECT s.rowid, m.text FROM search_pending p
+    JOIN message_search s ON s.contact_id = p.contact_id AND s.direction = p.direction AND s.id = p.id
+    JOIN messages m ON m.contact_id = p.contact_id AND m.direction = p.direction AND m.id = p.id`)
+  assert.ok(join.some((d) => /^SCAN p\b/.test(d)), join.join('; '))
+  assert.ok(join.some((d) => /^SEARCH s USING (COVERING )?INDEX .*\(contact_id=\? AND direction=\? AND id=\?\)/.test(d)), join.join('; '))
+  assert.ok(join.some((d) => /^SEARCH m USING PRIMARY KEY \(contact_id=\? AND direction=\? AND id=\?\)/.test(d)), join.join('; '))
+  assert.equal(join.filter((d) => d.startsWith('SCAN')).length, 1)
+  const del = plan('DELETE FROM search_pending WHERE contact_id = ? AND direction = ? AND id = ?')
+  assert.ok(del.every((d) => d.includes('PRIMARY KEY (contact_id=? AND direction=? AND id=?)')), del.join('; '))
+})

@@ -13,13 +13,17 @@ export const PENDING_INDEX_BATCH = 512
 /** Quiet time after the last stored message before the pending ones are indexed (off the delivery path). */
 export const SEARCH_IDLE_MS = 1000
 
-const INDEX_SQL = [
-  'INSERT INTO message_search (contact_id, direction, id) SELECT contact_id, direction, id FROM search_pending',
-  `INSERT INTO messages_fts (rowid, text) SELECT s.rowid, m.text FROM search_pending p
-    JOIN message_search s ON s.contact_id = p.contact_id AND s.direction = p.direction AND s.id = p.id
+/** The indexer's statements, in order (exported for the query-plan test). */
+export const INDEX_STATEMENTS: readonly string[] = [
+  // Pending keys of messages deleted since (or stored twice after a deletion) find no row, or the row already there.
+  `INSERT OR IGNORE INTO message_search (contact_id, direction, id) SELECT p.contact_id, p.direction, p.id FROM search_pending p
     JOIN messages m ON m.contact_id = p.contact_id AND m.direction = p.direction AND m.id = p.id`,
+  `INSERT INTO messages_fts (rowid, text) SELECT DISTINCT s.rowid, m.text FROM search_pending p
+    JOIN message_search s ON s.contact_id = p.contact_id AND s.direction = p.direction AND s.id = p.id
+    JOIN messages m ON m.contact_id = p.contact_id AND m.direction = p.direction AND m.id = p.id
+    WHERE NOT EXISTS (SELECT 1 FROM messages_fts f WHERE f.rowid = s.rowid)`,
   'DELETE FROM search_pending'
-] as const
+]
 
 type Statement = ReturnType<Database['prepare']>
 
@@ -61,7 +65,7 @@ export class SearchIndexer {
   }
 
   #index (): void {
-    this.#statements ??= INDEX_SQL.map((sql) => this.#db.prepare(sql))
+    this.#statements ??= INDEX_STATEMENTS.map((sql) => this.#db.prepare(sql))
     for (const st of this.#statements) st.run()
     // Counted again from the (now empty) table at the next message: a transaction rolled back after this one leaves
     // its pending rows there, and a count kept here would miss them.

@@ -338,7 +338,12 @@ DROP INDEX outbox_due;
 // message goes (the indexer joins the pending keys with messages, so it skips them); the update trigger of
 // migration 8 stays: for a pending message it finds no message_search row and does nothing, and the indexer
 // later reads the edited text.
+// Also: messages_unread (migration 6) indexed (contact_id) and so, in a table without rowid, (contact_id, direction,
+// id): a random message id put every message received on a page of its own. By (contact_id, seq) it is appended to
+// in arrival order; markRead reads it by its contact_id prefix as before.
 const v13SearchPending = `
+DROP INDEX messages_unread;
+CREATE INDEX messages_unread ON messages (contact_id, seq) WHERE direction = 'in' AND read_at IS NULL;
 CREATE TABLE search_pending (
   rowid INTEGER PRIMARY KEY,
   contact_id TEXT NOT NULL,
@@ -364,5 +369,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 10, name: 'groups: sender keys, membership changes, group conversations', up: v10Groups },
   { version: 11, name: 'groups: membership changes held until their parents arrive', up: v11HeldGroupChanges },
   { version: 12, name: 'no outbox index by state (issue 10)', up: v12DropOutboxDue },
-  { version: 13, name: 'search index written in batches (issue 10)', up: v13SearchPending }
+  { version: 13, name: 'search index written in batches, unread messages indexed in arrival order (issue 10)', up: v13SearchPending }
 ]

@@ -330,6 +330,20 @@ const v12DropOutboxDue = `
 DROP INDEX outbox_due;
 `
 
+/** Issue 13 review: an edit or deletion for everyone that arrived before the message it names waits here
+ * (src/messenger/chat/held-controls.ts) and is applied when the message arrives. */
+const v13HeldChatControls = `
+CREATE TABLE chat_held_controls (
+  contact_id TEXT NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+  target TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  text TEXT,
+  at INTEGER NOT NULL,
+  held_at INTEGER NOT NULL,
+  PRIMARY KEY (contact_id, target, kind)
+) WITHOUT ROWID;
+`
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'account, libsignal stores, invites, contacts', up: v1Core },
   { version: 2, name: 'conversations, messages, outbox, settings', up: v2Messaging },
@@ -342,5 +356,6 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 9, name: 'file transfers (issue 12)', up: v9FileTransfers },
   { version: 10, name: 'groups: sender keys, membership changes, group conversations', up: v10Groups },
   { version: 11, name: 'groups: membership changes held until their parents arrive', up: v11HeldGroupChanges },
-  { version: 12, name: 'no outbox index by state (issue 10)', up: v12DropOutboxDue }
+  { version: 12, name: 'no outbox index by state (issue 10)', up: v12DropOutboxDue },
+  { version: 13, name: 'edits and deletions held until their message arrives', up: v13HeldChatControls }
 ]

@@ -5,6 +5,7 @@ import type { Database } from '../../store/db.ts'
 import type { HistoryStore } from '../history-store.ts'
 import { History } from '../history.ts'
 import type { MessageView } from '../types.ts'
+import { HeldControls } from './held-controls.ts'
 import { MAX_SEARCH_RESULTS, ftsQuery } from './rules.ts'
 
 export interface SearchHit {
@@ -32,9 +33,12 @@ export class ChatStore {
   /** Blocked contact ids, read once: every envelope received asks (three times), and only setBlocked changes them
    * (a deleted contact's row goes by cascade; its random id never comes back, so a stale entry is harmless). */
   #blocked: Set<string> | undefined
+  /** Edits and deletions waiting for their message (src/messenger/chat/held-controls.ts). */
+  readonly held: HeldControls
 
   constructor (db: Database) {
     this.#db = db
+    this.held = new HeldControls(db)
   }
 
   /** A message of a conversation in either direction (the one a reply quotes, an edit or deletion targets). */

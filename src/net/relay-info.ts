@@ -2,6 +2,8 @@
 // their libp2p key on /0m1/relay-info/1.0.0; devices (under a short-lived identity) find the providers, fetch
 // and check each record, and probe the relay (dial, ping, a mailbox round trip). Frames: src/wire/relay-record.ts.
 import { randomBytes } from 'node:crypto'
+import { lookup } from 'node:dns/promises'
+import { isIP } from 'node:net'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import { peerIdFromMultihash, peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
@@ -149,7 +151,18 @@ export interface RecordScope {
    * a private network (its relays or bootstrap peers are private: a LAN deployment, the tests on loopback).
    */
   readonly allowPrivate: boolean
+  /** How host names in records are resolved to be checked (default: the system resolver); tests pass their own. */
+  readonly resolve?: ResolveHost | undefined
 }
+
+/** A host name's IP addresses (A and AAAA). */
+export type ResolveHost = (name: string) => Promise<string[]>
+
+/** The system resolver (getaddrinfo, as libp2p's own dial would use). */
+export const systemResolve: ResolveHost = async (name) => (await lookup(name, { all: true, verbatim: true })).map((a) => a.address)
+
+/** One host name's check: a resolver that does not answer by then drops the address, not the discovery. */
+export const DNS_CHECK_DEADLINE_MS = 5_000
 
 /** Host names that by convention never leave the local network (RFC 6761, RFC 8375, and common LAN suffixes). */
 const LOCAL_NAME = /(^|\.)(localhost|local|lan|home|internal|intranet|home\.arpa)\.?$/i
@@ -157,7 +170,8 @@ const LOCAL_NAME = /(^|\.)(localhost|local|lan|home|internal|intranet|home\.arpa
 /**
  * Whether a device on the internet may dial this address found through the DHT: an IP that is public (not
  * private, loopback, link-local, reserved or unspecified — 0.0.0.0 reaches the device's own loopback on Linux),
- * or a DNS name that is not a local one. Other transports (unix sockets) never. A DNS name is not resolved here.
+ * or a DNS name that is not a local one. Other transports (unix sockets) never. A DNS name is not resolved here
+ * (checkedAddress does).
  */
 export function publiclyDialable (ma: Multiaddr): boolean {
   const first = ma.getComponents()[0]
@@ -167,10 +181,40 @@ export function publiclyDialable (ma: Multiaddr): boolean {
   return false
 }
 
+/** Transport parts after which the host name itself is used (the certificate names it), so it cannot be pinned. */
+const NAMED_TRANSPORTS = new Set(['tls', 'wss', 'sni'])
+
+/**
+ * A publiclyDialable address whose host name is checked too: every address the name resolves to must be public (a
+ * name that points at a LAN address would have the device probe its own network, and one public answer beside a
+ * private one proves nothing). A plain TCP or WebSocket address is pinned to the first address resolved, so the
+ * dial cannot get another answer later (DNS rebinding); a TLS one keeps its name, checked once here. A dnsaddr
+ * name stands for further multiaddrs in TXT records, which are not checked: dropped. Undefined: drop the address.
+ */
+export async function checkedAddress (ma: Multiaddr, resolve: ResolveHost): Promise<Multiaddr | undefined> {
+  if (!publiclyDialable(ma)) return undefined
+  const [first, ...rest] = ma.getComponents()
+  if (first === undefined || first.value === undefined) return undefined
+  if (first.name === 'ip4' || first.name === 'ip6') return ma
+  if (first.name === 'dnsaddr') return undefined
+  let ips: string[]
+  try {
+    ips = await Promise.race([resolve(first.value), new Promise<never>((_resolve, reject) => { setTimeout(() => { reject(new Error('DNS check timed out')) }, DNS_CHECK_DEADLINE_MS).unref() })])
+  } catch {
+    return undefined
+  }
+  const family = first.name === 'dns4' ? 4 : first.name === 'dns6' ? 6 : undefined
+  const usable = ips.filter((ip) => isIP(ip) !== 0 && (family === undefined || isIP(ip) === family))
+  if (usable.length === 0 || usable.some((ip) => isPrivateIp(ip) !== false)) return undefined
+  if (rest.some((c) => NAMED_TRANSPORTS.has(c.name))) return ma
+  const ip = usable[0] as string
+  return multiaddr(`/${isIP(ip) === 6 ? 'ip6' : 'ip4'}/${ip}${ma.toString().slice(`/${first.name}/${first.value}`.length)}`)
+}
+
 /**
  * Decodes and checks a record fetched from `expectedPeer`: bounded decode, the relay's signature over the
  * documented bytes, the record names that peer, and each address is a plain (non-circuit) multiaddr of that
- * peer. Unless `scope.allowPrivate`, addresses that are not publiclyDialable are dropped, and a record left with none is refused
+ * peer. Unless `scope.allowPrivate`, addresses that fail checkedAddress are dropped (names resolved), and a record left with none is refused
  * ('private-only'). Throws RelayRecordError (with the rejection to count).
  */
 export async function verifyRelayRecord (bytes: Uint8Array, expectedPeer: string, now: number, scope: RecordScope): Promise<RelayInfo> {
@@ -192,14 +236,19 @@ export async function verifyRelayRecord (bytes: Uint8Array, expectedPeer: string
   if (key === undefined) throw new RelayRecordError('malformed', 'The relay peer id carries no public key.')
   if (!(await key.verify(relayRecordSignedBytes(body), record.signature))) throw new RelayRecordError('signature', 'The relay record signature does not verify.')
   if (record.issuedAt > now + MAX_RELAY_RECORD_SKEW_MS) throw new RelayRecordError('future', 'The relay record is dated in the future.')
-  const addresses: string[] = []
+  const parsed: Multiaddr[] = []
   for (const a of record.addresses) {
     let ma: Multiaddr
     try { ma = multiaddr(a) } catch (err) { throw new RelayRecordError('malformed', 'A relay record address does not parse.', err) }
     const p2p = ma.getComponents().filter((c) => c.name === 'p2p').map((c) => c.value)
     if (isCircuit(ma) || p2p.some((id) => id !== expectedPeer)) throw new RelayRecordError('foreign-address', 'A relay record address is not the relay\'s own.')
-    if (!scope.allowPrivate && !publiclyDialable(ma)) continue
-    addresses.push(p2p.length > 0 ? ma.toString() : `${ma.toString()}/p2p/${expectedPeer}`)
+    parsed.push(ma)
+  }
+  const kept = scope.allowPrivate ? parsed : await Promise.all(parsed.map(async (ma) => await checkedAddress(ma, scope.resolve ?? systemResolve)))
+  const addresses: string[] = []
+  for (const ma of kept) {
+    if (ma === undefined) continue
+    addresses.push(ma.getComponents().some((c) => c.name === 'p2p') ? ma.toString() : `${ma.toString()}/p2p/${expectedPeer}`)
   }
   if (addresses.length === 0) throw new RelayRecordError('private-only', 'The relay record names only private or reserved addresses.')
   return {
@@ -253,7 +302,7 @@ export async function discoverRelays (node: NodeLibp2p, o: RecordScope & { signa
       const id = p.id.toString()
       if (id === node.peerId.toString()) continue
       // The DHT's addresses for a provider are dialled before its record is read: the same rule as the record's.
-      const addrs = o.allowPrivate ? p.multiaddrs : p.multiaddrs.filter(publiclyDialable)
+      const addrs = o.allowPrivate ? p.multiaddrs : await checkedAddresses(p.multiaddrs, o.resolve ?? systemResolve)
       providers.set(id, [...(providers.get(id) ?? []), ...addrs])
       if (providers.size >= max) break
     }
@@ -277,6 +326,10 @@ export async function discoverRelays (node: NodeLibp2p, o: RecordScope & { signa
     }
   }))
   return { relays, rejected, unreachable }
+}
+
+async function checkedAddresses (addrs: readonly Multiaddr[], resolve: ResolveHost): Promise<Multiaddr[]> {
+  return (await Promise.all(addrs.map(async (a) => await checkedAddress(a, resolve)))).filter((a): a is Multiaddr => a !== undefined)
 }
 
 export interface ProbeResult {

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs'
 import { generateKeyPair, generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
-import { publiclyDialable, RelayRecordError, signRelayRecord, verifyRelayRecord } from '../../src/net/relay-info.ts'
+import { checkedAddress, publiclyDialable, RelayRecordError, signRelayRecord, verifyRelayRecord } from '../../src/net/relay-info.ts'
 import { WireError } from '../../src/wire/errors.ts'
 import {
   decodeRelayRecord, MAX_RELAY_RECORD_BYTES, RELAY_RECORD_CONTEXT, RELAY_SIGNATURE_BYTES, type RelayRecordBody
@@ -18,6 +18,19 @@ const v = JSON.parse(readFileSync(new URL('../vectors/relay-record.json', import
   seed: string, peerId: string, bytes: string, record: Omit<RelayRecordBody, 'peerId'> & { peerId: string }
 }
 const unhex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'))
+/** Tests never ask a real resolver: the names they use and what they resolve to. */
+const NAMES: Record<string, string[]> = {
+  'relay.example.org': ['93.184.215.14'],
+  'rebind.example.net': ['192.168.1.5'],
+  'split.example.net': ['93.184.215.20', '10.0.0.8'],
+  'v6.example.net': ['2606:4700::1111'],
+  'mapped.example.net': ['::ffff:127.0.0.1']
+}
+const dns = async (name: string): Promise<string[]> => {
+  const ips = NAMES[name]
+  if (ips === undefined) throw new Error(`ENOTFOUND ${name}`)
+  return ips
+}
 const NOW = 1_790_000_000_000
 
 test('relay record vector: signing is byte-equal (Ed25519 is deterministic), decodes to its fields, verifies', async () => {
@@ -37,7 +50,7 @@ test('relay record vector: signing is byte-equal (Ed25519 is deterministic), dec
   const info = await verifyRelayRecord(unhex(v.bytes), v.peerId, NOW, { allowPrivate: true })
   assert.deepEqual(info.addresses, [`/ip4/203.0.113.7/tcp/4001/p2p/${v.peerId}`, `/dns4/relay.example.org/tcp/443/wss/p2p/${v.peerId}`])
   // On the internet, the documentation range (reserved, never routed) is dropped and the DNS name kept.
-  const strict = await verifyRelayRecord(unhex(v.bytes), v.peerId, NOW, { allowPrivate: false })
+  const strict = await verifyRelayRecord(unhex(v.bytes), v.peerId, NOW, { allowPrivate: false, resolve: dns })
   assert.deepEqual(strict.addresses, [`/dns4/relay.example.org/tcp/443/wss/p2p/${v.peerId}`])
 })
 
@@ -80,15 +93,38 @@ test('private, loopback and reserved addresses in a record are dropped unless th
   const key = await generateKeyPairFromSeed('Ed25519', unhex(v.seed))
   const sign = async (addresses: string[]): Promise<Uint8Array> => await signRelayRecord(key, { ...v.record, peerId: unhex(v.record.peerId), addresses })
   const lanOnly = await sign(['/ip4/127.0.0.1/tcp/4001', '/ip4/10.0.0.5/tcp/4001', '/ip4/192.168.1.2/tcp/4001/ws', '/ip6/::1/tcp/4001', '/ip6/fe80::1/tcp/4001'])
-  await assert.rejects(verifyRelayRecord(lanOnly, v.peerId, NOW, { allowPrivate: false }), (e) => e instanceof RelayRecordError && e.rejection === 'private-only')
+  await assert.rejects(verifyRelayRecord(lanOnly, v.peerId, NOW, { allowPrivate: false, resolve: dns }), (e) => e instanceof RelayRecordError && e.rejection === 'private-only')
   assert.equal((await verifyRelayRecord(lanOnly, v.peerId, NOW, { allowPrivate: true })).addresses.length, 5)
   // The unspecified address reaches the device's own loopback on Linux; local DNS names and unix sockets stay local.
   const sneaky = await sign(['/ip4/0.0.0.0/tcp/22', '/ip6/::/tcp/22', '/dns4/localhost/tcp/22', '/dns4/router.lan/tcp/80', '/dns/printer.local/tcp/631', '/dns4/nas.home.arpa/tcp/445', '/unix/tmp%2Fx.sock'])
-  await assert.rejects(verifyRelayRecord(sneaky, v.peerId, NOW, { allowPrivate: false }), (e) => e instanceof RelayRecordError && e.rejection === 'private-only')
+  await assert.rejects(verifyRelayRecord(sneaky, v.peerId, NOW, { allowPrivate: false, resolve: dns }), (e) => e instanceof RelayRecordError && e.rejection === 'private-only')
   assert.ok(publiclyDialable(multiaddr('/dns4/relay.example.org/tcp/443/wss')) && publiclyDialable(multiaddr('/ip6/2606:4700::1111/tcp/443')))
   const mixed = await sign(['/ip4/10.0.0.5/tcp/4001', '/ip4/1.2.3.4/tcp/4001', '/ip4/172.16.9.9/tcp/443/ws', '/ip4/1.2.3.4/tcp/443/ws'])
-  assert.deepEqual((await verifyRelayRecord(mixed, v.peerId, NOW, { allowPrivate: false })).addresses,
+  assert.deepEqual((await verifyRelayRecord(mixed, v.peerId, NOW, { allowPrivate: false, resolve: dns })).addresses,
     [`/ip4/1.2.3.4/tcp/4001/p2p/${v.peerId}`, `/ip4/1.2.3.4/tcp/443/ws/p2p/${v.peerId}`])
+})
+
+test('host names in records are resolved and checked: a name that resolves to any private address is dropped, a plain one is pinned to its address, a TLS one keeps its name', async () => {
+  const check = async (a: string): Promise<string | undefined> => (await checkedAddress(multiaddr(a), dns))?.toString()
+  assert.equal(await check('/dns4/rebind.example.net/tcp/4001'), undefined, 'a public-looking name pointing at the LAN')
+  assert.equal(await check('/dns/split.example.net/tcp/4001'), undefined, 'one private answer among public ones')
+  assert.equal(await check('/dns4/mapped.example.net/tcp/4001'), undefined, 'an IPv4-mapped loopback answer')
+  assert.equal(await check('/dns4/unknown.example.net/tcp/4001'), undefined, 'a name that does not resolve')
+  assert.equal(await check('/dnsaddr/relay.example.org'), undefined, 'dnsaddr names further addresses, unchecked')
+  assert.equal(await check('/dns4/v6.example.net/tcp/4001'), undefined, 'dns4 with only an IPv6 answer')
+  assert.equal(await check('/dns4/relay.example.org/tcp/4001/ws'), '/ip4/93.184.215.14/tcp/4001/ws', 'pinned: the dial cannot be answered otherwise later')
+  assert.equal(await check('/dns6/v6.example.net/tcp/4001'), '/ip6/2606:4700::1111/tcp/4001')
+  assert.equal(await check('/dns4/relay.example.org/tcp/443/wss'), '/dns4/relay.example.org/tcp/443/wss', 'the certificate names the host')
+  assert.equal(await check('/dns4/relay.example.org/tcp/443/tls/ws'), '/dns4/relay.example.org/tcp/443/tls/ws')
+  assert.equal(await check('/ip4/10.0.0.1/tcp/1'), undefined)
+  // A resolver that never answers drops the address after DNS_CHECK_DEADLINE_MS, not the whole discovery: not waited
+  // for here; the record path drops what fails and keeps the rest.
+  const key = await generateKeyPairFromSeed('Ed25519', unhex(v.seed))
+  const record = await signRelayRecord(key, { ...v.record, peerId: unhex(v.record.peerId), addresses: ['/dns4/rebind.example.net/tcp/4001', '/dns4/relay.example.org/tcp/4001', '/dns4/relay.example.org/tcp/443/wss'] })
+  assert.deepEqual((await verifyRelayRecord(record, v.peerId, NOW, { allowPrivate: false, resolve: dns })).addresses,
+    [`/ip4/93.184.215.14/tcp/4001/p2p/${v.peerId}`, `/dns4/relay.example.org/tcp/443/wss/p2p/${v.peerId}`])
+  const lanName = await signRelayRecord(key, { ...v.record, peerId: unhex(v.record.peerId), addresses: ['/dns4/rebind.example.net/tcp/4001'] })
+  await assert.rejects(verifyRelayRecord(lanName, v.peerId, NOW, { allowPrivate: false, resolve: dns }), (e) => e instanceof RelayRecordError && e.rejection === 'private-only')
 })
 
 test('selection: a new /16 first, then a new operator, then the lowest round trip; never the same peer twice', () => {

@@ -14,9 +14,9 @@ const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
 const text = async (a: Side, id: Uint8Array, seq: number, body: string, sentAt = Date.now()): Promise<Uint8Array> =>
   await a.device.seal(a.contactId, { kind: 'text', id, seq, sentAt, text: body })
 
-async function events (b: Side, run: () => Promise<void>): Promise<MessageView[]> {
+async function events (b: Side, run: () => Promise<void>, type: 'message' | 'message-state' = 'message'): Promise<MessageView[]> {
   const got: MessageView[] = []
-  const off = b.core.subscribe((e) => { if (e.type === 'message') got.push(e.message) })
+  const off = b.core.subscribe((e) => { if (e.type === type && (e.type === 'message' || e.type === 'message-state')) got.push(e.message) })
   try { await run() } finally { off() }
   return got
 }
@@ -36,6 +36,24 @@ test('a deletion for everyone that comes before its message: the message arrives
   assert.deepEqual(shown.map((m) => [m.id, m.deleted, m.text]), [[hex(id), true, '']], 'the message event already carries the deletion')
   assert.deepEqual(await b.core.search('swordfish'), [])
   assert.equal(new HeldControls(b.device.db).size(), 0, 'applied controls are not kept')
+})
+
+test('a reply deleted before it arrives is stored deleted, and the deletion goes out as a state change (what the file side forgets a file by)', async (t) => {
+  const { a, b, close } = await twoMessengers()
+  t.after(close)
+  const first = randomBytes(16)
+  await b.core.receiveEnvelope(await text(a, first, 1, 'hello'), 'direct')
+  const id = randomBytes(16)
+  const reply = await a.device.seal(a.contactId, { kind: 'reply', id, seq: 2, sentAt: Date.now(), text: 'the code is 4711', replyTo: first, quote: 'hello' })
+  await b.core.receiveEnvelope(await a.device.seal(a.contactId, { kind: 'delete', id: randomBytes(16), seq: 0, target: id, deletedAt: Date.now() }), 'direct')
+  const states = await events(b, async () => { await b.core.receiveEnvelope(reply, 'relayed') }, 'message-state')
+  assert.deepEqual(states.map((m) => [m.id, m.deleted]), [[hex(id), true]])
+  assert.equal(b.history.message(b.contactId, 'in', hex(id))?.text, '')
+  // The same for a text: the state change is there beside the message event.
+  const id2 = randomBytes(16)
+  const message = await text(a, id2, 3, 'more')
+  await b.core.receiveEnvelope(await a.device.seal(a.contactId, { kind: 'delete', id: randomBytes(16), seq: 0, target: id2, deletedAt: Date.now() }), 'direct')
+  assert.deepEqual((await events(b, async () => { await b.core.receiveEnvelope(message, 'relayed') }, 'message-state')).map((m) => m.deleted), [true])
 })
 
 test('an edit that comes before its message is applied when it arrives (the later of two edits wins); one outside the window is not', async (t) => {
@@ -74,6 +92,13 @@ test('held controls are bounded per contact and in all (the oldest goes first) a
   now += HELD_CONTROL_TTL_MS + 1
   held.hold(b.contactId, 'fresh', { kind: 'edit', text: 'x', at: now }, now)
   assert.equal(held.size(), 1)
+  // A second edit of a target already held replaces it and makes no room (nothing else is pushed out).
+  held.take(b.contactId, 'fresh')
+  for (let i = 0; i < MAX_HELD_CONTROLS_PER_CONTACT; i++) held.hold(b.contactId, `k${i}`, { kind: 'edit', text: 'v1', at: now }, now++)
+  for (let i = 0; i < 10; i++) held.hold(b.contactId, 'k5', { kind: 'edit', text: `v${i + 2}`, at: now + i }, now++)
+  assert.equal(held.size(), MAX_HELD_CONTROLS_PER_CONTACT)
+  assert.equal(held.take(b.contactId, 'k0').length, 1, 'the oldest is still there')
+  assert.deepEqual(held.take(b.contactId, 'k5').map((c) => c.text), ['v11'], 'the latest edit')
   assert.ok(MAX_HELD_CONTROLS > MAX_HELD_CONTROLS_PER_CONTACT)
   // A deleted contact's held controls go with it (foreign key cascade).
   await b.core.deleteContact(b.contactId)

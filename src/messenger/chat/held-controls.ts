@@ -9,8 +9,8 @@ import { MAILBOX_RETENTION_MS } from '../../wire/mailbox.ts'
 
 /** A contact's controls waiting at once: far beyond what an honest contact's reordering leaves behind. */
 export const MAX_HELD_CONTROLS_PER_CONTACT = 64
-/** In all, so many contacts together hold at most ~1 MB (an edit's text is at most a message's). */
-export const MAX_HELD_CONTROLS = 1024
+/** In all: an edit's text is at most a message's (32 KiB), so at most 8 MiB together. */
+export const MAX_HELD_CONTROLS = 256
 /** As long as a message may wait in a mailbox: after that its control can never apply. */
 export const HELD_CONTROL_TTL_MS = MAILBOX_RETENTION_MS
 
@@ -36,9 +36,18 @@ export class HeldControls {
   hold (contactId: string, target: string, c: HeldControl, now: number): void {
     const cutoff = now - HELD_CONTROL_TTL_MS
     this.#db.prepare('DELETE FROM chat_held_controls WHERE held_at <= ?').run([cutoff])
-    const mine = Number(this.#db.prepare('SELECT count(*) AS n FROM chat_held_controls WHERE contact_id = ?').get([contactId])?.n ?? 0)
-    if (mine >= MAX_HELD_CONTROLS_PER_CONTACT) this.#dropOldest('WHERE contact_id = ?', [contactId])
-    else if (this.#total() >= MAX_HELD_CONTROLS) this.#dropOldest('', [])
+    // Room is made only for a new row (a second edit of the same target replaces the first), and at the total bound
+    // it is taken from the contact holding the most: a contact's re-sent controls cannot push out anyone else's.
+    const known = this.#db.prepare('SELECT 1 FROM chat_held_controls WHERE contact_id = ? AND target = ? AND kind = ?').get([contactId, target, c.kind]) !== undefined
+    if (!known) {
+      const mine = Number(this.#db.prepare('SELECT count(*) AS n FROM chat_held_controls WHERE contact_id = ?').get([contactId])?.n ?? 0)
+      if (mine >= MAX_HELD_CONTROLS_PER_CONTACT) {
+        this.#dropOldest(contactId)
+      } else if (this.#total() >= MAX_HELD_CONTROLS) {
+        const biggest = this.#db.prepare('SELECT contact_id FROM chat_held_controls GROUP BY contact_id ORDER BY count(*) DESC, min(held_at) LIMIT 1').get()
+        if (biggest !== undefined) this.#dropOldest(biggest.contact_id as string)
+      }
+    }
     this.#db.prepare(`INSERT INTO chat_held_controls (contact_id, target, kind, text, at, held_at) VALUES (?, ?, ?, ?, ?, ?)
       ON CONFLICT (contact_id, target, kind) DO UPDATE SET text = excluded.text, at = excluded.at WHERE excluded.at > chat_held_controls.at`)
       .run([contactId, target, c.kind, c.text ?? null, c.at, now])
@@ -61,8 +70,8 @@ export class HeldControls {
     return Number(this.#db.prepare('SELECT count(*) AS n FROM chat_held_controls').get()?.n ?? 0)
   }
 
-  #dropOldest (where: string, args: string[]): void {
+  #dropOldest (contactId: string): void {
     this.#db.prepare(`DELETE FROM chat_held_controls WHERE (contact_id, target, kind) IN
-      (SELECT contact_id, target, kind FROM chat_held_controls ${where} ORDER BY held_at LIMIT 1)`).run(args)
+      (SELECT contact_id, target, kind FROM chat_held_controls WHERE contact_id = ? ORDER BY held_at LIMIT 1)`).run([contactId])
   }
 }

@@ -28,7 +28,8 @@ export function recordChatPayload (o: { chat: ChatStore, history: HistoryStore, 
       if (view === undefined) return { changed: [] }
       const replyTo = { id: hex(payload.replyTo), quote: payload.quote }
       o.chat.setReply(contactId, 'in', id, replyTo.id, replyTo.quote)
-      return { stored: applyHeldControls(o, contactId, id) ?? { ...view, replyTo }, changed: [] }
+      const after = applyHeldControls(o, contactId, id)
+      return { stored: after ?? { ...view, replyTo }, changed: after?.deleted === true ? [after] : [] }
     }
     case 'edit': {
       const id = hex(payload.target)

@@ -24,7 +24,7 @@ import type { PendingSafetyNumberView } from './types.ts'
 import { isMessagePayload } from '../wire/payload.ts'
 import { ChatFeatures, type ChatHooks } from './chat/features.ts'
 import { chatStoreFor, type ChatStore } from './chat/chat-store.ts'
-import { recordChatPayload } from './chat/incoming.ts'
+import { applyHeldControls, recordChatPayload } from './chat/incoming.ts'
 import type { PendingInviteView, SearchHitView } from './types.ts'
 import { isShortLink } from '../wire/parked-invite.ts'
 import type { Park, ShortInviteView } from './chat/short-invite.ts'
@@ -1151,6 +1151,11 @@ export class MessengerCore implements Messenger {
       item.changed = chat.changed
     } else if (payload.kind === 'text' || payload.kind === 'file') {
       item.stored = this.#history.receive({ contactId, id: hex(payload.id), seq: payload.seq, text: payload.text, sentAt: payload.sentAt, at: now, path: item.path })
+      // An edit or deletion for everyone that came first (issue 13 review: src/messenger/chat/held-controls.ts). A
+      // deletion also goes out as a state change, which the file side (transfers.ts) takes as its cue to forget the
+      // file and remove its relay copies, as for a deletion that comes second.
+      const after = item.stored !== undefined && this.#chat !== undefined ? applyHeldControls({ chat: this.#chat, history: this.#history, log: this.#log }, contactId, item.stored.id) : undefined
+      if (after !== undefined) { item.stored = after; if (after.deleted === true) item.changed = [after] }
       if (payload.kind === 'file' && item.stored !== undefined) this.#fileHooks?.announced(contactId, hex(payload.id), payload.file, now)
     } else if (payload.kind === 'receipt') {
       const state = payload.type === 'read' ? 'read' : 'delivered'

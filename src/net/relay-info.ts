@@ -2,6 +2,8 @@
 // their libp2p key on /0m1/relay-info/1.0.0; devices (under a short-lived identity) find the providers, fetch
 // and check each record, and probe the relay (dial, ping, a mailbox round trip). Frames: src/wire/relay-record.ts.
 import { randomBytes } from 'node:crypto'
+import { Resolver } from 'node:dns/promises'
+import { isIP } from 'node:net'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import { peerIdFromMultihash, peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
@@ -149,6 +151,30 @@ export interface RecordScope {
    * a private network (its relays or bootstrap peers are private: a LAN deployment, the tests on loopback).
    */
   readonly allowPrivate: boolean
+  /** How host names in records are resolved to be checked (default: the system resolver); tests pass their own. */
+  readonly resolve?: ResolveHost | undefined
+  /** Ends the host-name checks early (the discovery's deadline). */
+  readonly signal?: AbortSignal | undefined
+}
+
+/** A host name's IP addresses (A and AAAA), given up when `signal` aborts. */
+export type ResolveHost = (name: string, signal: AbortSignal) => Promise<string[]>
+
+/** One host name's check: a resolver that does not answer by then drops the address, not the discovery. */
+export const DNS_CHECK_DEADLINE_MS = 5_000
+
+/** The system's DNS servers through c-ares (not getaddrinfo on libuv's small thread pool, which many slow lookups
+ * would tie up for the whole process), A and AAAA both, one try each, cancelled with the signal. */
+export const systemResolve: ResolveHost = async (name, signal) => {
+  const r = new Resolver({ timeout: DNS_CHECK_DEADLINE_MS, tries: 1 })
+  const cancel = (): void => { r.cancel() }
+  signal.addEventListener('abort', cancel, { once: true })
+  try {
+    const answers = await Promise.allSettled([r.resolve4(name), r.resolve6(name)])
+    return answers.flatMap((a) => a.status === 'fulfilled' ? a.value : [])
+  } finally {
+    signal.removeEventListener('abort', cancel)
+  }
 }
 
 /** Host names that by convention never leave the local network (RFC 6761, RFC 8375, and common LAN suffixes). */
@@ -157,7 +183,8 @@ const LOCAL_NAME = /(^|\.)(localhost|local|lan|home|internal|intranet|home\.arpa
 /**
  * Whether a device on the internet may dial this address found through the DHT: an IP that is public (not
  * private, loopback, link-local, reserved or unspecified — 0.0.0.0 reaches the device's own loopback on Linux),
- * or a DNS name that is not a local one. Other transports (unix sockets) never. A DNS name is not resolved here.
+ * or a DNS name that is not a local one. Other transports (unix sockets) never. A DNS name is not resolved here
+ * (checkedAddress does).
  */
 export function publiclyDialable (ma: Multiaddr): boolean {
   const first = ma.getComponents()[0]
@@ -168,9 +195,37 @@ export function publiclyDialable (ma: Multiaddr): boolean {
 }
 
 /**
+ * A publiclyDialable address whose host name is checked too: every address the name resolves to, of either family,
+ * must be public (a name that points at a LAN address would have the device probe its own network, and one public
+ * answer beside a private one proves nothing: the dial may take either). The name is kept (a relay behind a name
+ * may move, and a TLS certificate names it), so the dial resolves it again: a DNS server that answers this check
+ * and the dial differently (rebinding) is not stopped here (docs/threat-model.md). A dnsaddr name stands for further
+ * multiaddrs in TXT records, which are not checked: dropped. Undefined: drop the address.
+ */
+export async function checkedAddress (ma: Multiaddr, resolve: ResolveHost, signal?: AbortSignal): Promise<Multiaddr | undefined> {
+  if (!publiclyDialable(ma)) return undefined
+  const first = ma.getComponents()[0]
+  if (first === undefined || first.value === undefined) return undefined
+  if (first.name === 'ip4' || first.name === 'ip6') return ma
+  if (first.name === 'dnsaddr') return undefined
+  const bound = AbortSignal.any([AbortSignal.timeout(DNS_CHECK_DEADLINE_MS), ...(signal !== undefined ? [signal] : [])])
+  let ips: string[]
+  try {
+    ips = await Promise.race([resolve(first.value, bound), new Promise<never>((_resolve, reject) => {
+      if (bound.aborted) reject(new Error('DNS check cut short'))
+      bound.addEventListener('abort', () => { reject(new Error('DNS check cut short')) }, { once: true })
+    })])
+  } catch {
+    return undefined
+  }
+  if (ips.length === 0 || ips.some((ip) => isIP(ip) === 0 || isPrivateIp(ip) !== false)) return undefined
+  return ma
+}
+
+/**
  * Decodes and checks a record fetched from `expectedPeer`: bounded decode, the relay's signature over the
  * documented bytes, the record names that peer, and each address is a plain (non-circuit) multiaddr of that
- * peer. Unless `scope.allowPrivate`, addresses that are not publiclyDialable are dropped, and a record left with none is refused
+ * peer. Unless `scope.allowPrivate`, addresses that fail checkedAddress are dropped (names resolved), and a record left with none is refused
  * ('private-only'). Throws RelayRecordError (with the rejection to count).
  */
 export async function verifyRelayRecord (bytes: Uint8Array, expectedPeer: string, now: number, scope: RecordScope): Promise<RelayInfo> {
@@ -192,14 +247,18 @@ export async function verifyRelayRecord (bytes: Uint8Array, expectedPeer: string
   if (key === undefined) throw new RelayRecordError('malformed', 'The relay peer id carries no public key.')
   if (!(await key.verify(relayRecordSignedBytes(body), record.signature))) throw new RelayRecordError('signature', 'The relay record signature does not verify.')
   if (record.issuedAt > now + MAX_RELAY_RECORD_SKEW_MS) throw new RelayRecordError('future', 'The relay record is dated in the future.')
-  const addresses: string[] = []
+  const parsed: Multiaddr[] = []
   for (const a of record.addresses) {
     let ma: Multiaddr
     try { ma = multiaddr(a) } catch (err) { throw new RelayRecordError('malformed', 'A relay record address does not parse.', err) }
     const p2p = ma.getComponents().filter((c) => c.name === 'p2p').map((c) => c.value)
     if (isCircuit(ma) || p2p.some((id) => id !== expectedPeer)) throw new RelayRecordError('foreign-address', 'A relay record address is not the relay\'s own.')
-    if (!scope.allowPrivate && !publiclyDialable(ma)) continue
-    addresses.push(p2p.length > 0 ? ma.toString() : `${ma.toString()}/p2p/${expectedPeer}`)
+    parsed.push(ma)
+  }
+  const kept = scope.allowPrivate ? parsed : await checkedAddresses(parsed, scope.resolve ?? systemResolve, scope.signal)
+  const addresses: string[] = []
+  for (const ma of kept) {
+    addresses.push(ma.getComponents().some((c) => c.name === 'p2p') ? ma.toString() : `${ma.toString()}/p2p/${expectedPeer}`)
   }
   if (addresses.length === 0) throw new RelayRecordError('private-only', 'The relay record names only private or reserved addresses.')
   return {
@@ -253,8 +312,7 @@ export async function discoverRelays (node: NodeLibp2p, o: RecordScope & { signa
       const id = p.id.toString()
       if (id === node.peerId.toString()) continue
       // The DHT's addresses for a provider are dialled before its record is read: the same rule as the record's.
-      const addrs = o.allowPrivate ? p.multiaddrs : p.multiaddrs.filter(publiclyDialable)
-      providers.set(id, [...(providers.get(id) ?? []), ...addrs])
+      providers.set(id, [...(providers.get(id) ?? []), ...p.multiaddrs])
       if (providers.size >= max) break
     }
   } catch (err) {
@@ -264,19 +322,37 @@ export async function discoverRelays (node: NodeLibp2p, o: RecordScope & { signa
   const rejected: Partial<Record<RecordRejection, number>> = {}
   let unreachable = 0
   const relays: RelayInfo[] = []
-  await Promise.all([...providers].map(async ([id, addrs]) => {
+  // The DHT's addresses for a provider are dialled before its record is read: the same rule as the record's, checked
+  // after the walk (a slow name must not hold it up) and all at once, each name resolved once.
+  const resolve = onceEach(o.resolve ?? systemResolve)
+  await Promise.all([...providers].map(async ([id, found]) => {
+    const addrs = o.allowPrivate ? found : await checkedAddresses(found, resolve, o.signal)
     // No address left to dial: dialling by peer id would let libp2p pick any address it holds for that peer.
     if (!o.allowPrivate && addrs.length === 0) { unreachable++; return }
     const signal = AbortSignal.any([o.signal, AbortSignal.timeout(RELAY_PROBE_STEP_MS)])
     try {
       const bytes = await fetchRelayRecordBytes(node, id, addrs, signal)
-      relays.push(await verifyRelayRecord(bytes, id, o.now(), o))
+      relays.push(await verifyRelayRecord(bytes, id, o.now(), { ...o, resolve }))
     } catch (err) {
       if (err instanceof RelayRecordError) rejected[err.rejection] = (rejected[err.rejection] ?? 0) + 1
       else unreachable++
     }
   }))
   return { relays, rejected, unreachable }
+}
+
+async function checkedAddresses (addrs: readonly Multiaddr[], resolve: ResolveHost, signal?: AbortSignal): Promise<Multiaddr[]> {
+  return (await Promise.all(addrs.map(async (a) => await checkedAddress(a, resolve, signal)))).filter((a): a is Multiaddr => a !== undefined)
+}
+
+/** A resolver that asks once per name (a discovery's providers often share their relays' names). */
+function onceEach (resolve: ResolveHost): ResolveHost {
+  const asked = new Map<string, Promise<string[]>>()
+  return async (name, signal) => {
+    let p = asked.get(name)
+    if (p === undefined) { p = resolve(name, signal); asked.set(name, p) }
+    return await p
+  }
 }
 
 export interface ProbeResult {

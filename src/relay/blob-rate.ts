@@ -10,7 +10,7 @@
 export const MAX_TRACKED_UPLOADERS = 50_000
 
 export interface UploadBudget {
-  /** Bytes one peer may upload per window. */
+  /** Bytes one peer may upload per window (short-invite parking, src/relay/parked-invites.ts, counts parks instead). */
   readonly bytesPerWindow: number
   readonly windowMs: number
 }

@@ -94,7 +94,7 @@ export class BlobService {
   private rateRefusal (reqId: number): BlobServerFrame {
     const b = this.o.upload as UploadBudget
     const amount = b.bytesPerWindow >= 1024 * 1024 ? `${Math.floor(b.bytesPerWindow / (1024 * 1024))} MiB` : `${Math.floor(b.bytesPerWindow / 1024)} KiB`
-    return this.refuse(reqId, 'RATE_LIMITED', `This relay takes at most ${amount} of file chunks per ${Math.max(1, Math.round(b.windowMs / 60_000))} min from one sender; park the file on another relay or retry later.`)
+    return this.refuse(reqId, 'RATE_LIMITED', `This relay takes at most ${amount} of file chunks per ${Math.max(1, Math.round(b.windowMs / 60_000))} min from one sender or one network; park the file on another relay or retry later.`)
   }
 
   /** Counts a put against its peer's and its network prefix's budgets; false (nothing counted) if either is spent. */

@@ -76,6 +76,12 @@ export interface RelayLimits {
    * the per-peer budget alone bounds nothing; four senders' worth lets a few devices behind one NAT upload at once. */
   readonly blobUploadBytesPerPrefixWindow: number
   readonly blobUploadWindowMs: number
+  /** Short invites one network prefix (ipPrefix) may park per parkWindowMs (src/relay/parked-invites.ts): a person
+   * makes a few invites a day; without it one sender with fresh peer ids fills all MAX_PARKED_INVITES slots in
+   * seconds and every other user of the relay loses short links for 30 days. At this rate one prefix needs
+   * 10,000 / 60 hours (about a week) to fill them, and refused parks fall back to the full invite link. */
+  readonly parkedInvitesPerPrefixWindow: number
+  readonly parkWindowMs: number
 }
 
 export const DEFAULT_RELAY_LIMITS: RelayLimits = {
@@ -103,7 +109,9 @@ export const DEFAULT_RELAY_LIMITS: RelayLimits = {
   maxBlobTotalBytes: 8 * 1024 * 1024 * 1024,
   blobUploadBytesPerWindow: 1024 * 1024 * 1024,
   blobUploadBytesPerPrefixWindow: 4 * 1024 * 1024 * 1024,
-  blobUploadWindowMs: 3600 * 1000
+  blobUploadWindowMs: 3600 * 1000,
+  parkedInvitesPerPrefixWindow: 60,
+  parkWindowMs: 3600 * 1000
 }
 
 export function resolveLimits (partial: Partial<RelayLimits> | undefined): RelayLimits {

@@ -1,12 +1,16 @@
 // Issue 13: the relay's side of short invites (/0m1/park/1.0.0, frames: src/wire/parked-invite.ts). A small,
 // bounded store of sealed invites: the relay cannot open them (the key is only in the short link), keeps each
-// until its expiry (at most MAX_PARK_LIFETIME_MS), at most MAX_PARKED_INVITES in all, and deletes one when
-// the inviter presents its remove token (revoke). Anyone holding the id may fetch the sealed bytes.
+// until its expiry (at most MAX_PARK_LIFETIME_MS), at most MAX_PARKED_INVITES in all and at most
+// parkedInvitesPerPrefixWindow parks per network prefix per window (counted in memory only: the relay stores
+// nothing about who parked), and deletes one when the inviter presents its remove token (revoke). Anyone holding
+// the id may fetch the sealed bytes.
 import { createHash } from 'node:crypto'
-import type { Stream } from '@libp2p/interface'
+import type { Connection, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import type { Logger } from '../platform/logger.ts'
 import type { Database } from '../store/db.ts'
+import { ipPrefix } from './admission.ts'
+import { UploadRate, type UploadBudget } from './blob-rate.ts'
 import { decodeParkRequest, encodeParkAnswer, MAX_PARK_FRAME_BYTES, PARK_PROTOCOL, type ParkAnswer, type ParkRequest } from '../wire/parked-invite.ts'
 
 /** Invites parked at once on one relay: 10,000 × 6 KiB is 60 MiB at most, small beside its mailboxes. */
@@ -18,16 +22,30 @@ export const PARK_STREAM_DEADLINE_MS = 10_000
 
 const hashOf = (token: Uint8Array): Uint8Array<ArrayBuffer> => new Uint8Array(createHash('sha256').update(token).digest())
 
+export interface ParkedInvitesOptions {
+  readonly now: () => number
+  /** Parks per network prefix per window (the budget counts parks, one each); absent: no per-prefix budget. */
+  readonly perPrefix?: UploadBudget | undefined
+  /** The prefix a remote counts under (default ipPrefix, as the mailbox admission: src/relay/admission.ts). */
+  readonly prefixOf?: ((remoteAddr: string, remotePeer: string) => string) | undefined
+}
+
 export class ParkedInvites {
   readonly #db: Database
   readonly #now: () => number
+  readonly #prefixOf: (remoteAddr: string, remotePeer: string) => string
+  /** Parks per prefix in the current window (tests, metrics). */
+  readonly perPrefix: UploadRate | undefined
 
-  constructor (db: Database, now: () => number) {
+  constructor (db: Database, o: ParkedInvitesOptions) {
     this.#db = db
-    this.#now = now
+    this.#now = o.now
+    this.#prefixOf = o.prefixOf ?? ((addr) => ipPrefix(addr))
+    this.perPrefix = o.perPrefix === undefined ? undefined : new UploadRate(o.perPrefix)
   }
 
-  answer (req: ParkRequest): ParkAnswer {
+  /** One request's answer; `prefix` is the network prefix of the remote that sent it. */
+  answer (req: ParkRequest, prefix: string): ParkAnswer {
     const now = this.#now()
     const id = new Uint8Array(req.id)
     switch (req.op) {
@@ -35,9 +53,11 @@ export class ParkedInvites {
         if (req.expiresAt <= now || req.expiresAt > now + MAX_PARK_LIFETIME_MS) return { status: 'refused' }
         const count = Number(this.#db.prepare('SELECT count(*) AS n FROM parked_invites').get()?.n ?? 0)
         if (count >= MAX_PARKED_INVITES) return { status: 'refused' }
+        if (this.perPrefix !== undefined && !this.perPrefix.take(prefix, 1, now)) return { status: 'refused' }
         const r = this.#db.prepare('INSERT OR IGNORE INTO parked_invites (id, sealed, remove_hash, expires_at) VALUES (?, ?, ?, ?)')
           .run([id, new Uint8Array(req.sealed), hashOf(req.removeToken), req.expiresAt])
-        return { status: r.changes === 1 ? 'ok' : 'refused' }
+        if (r.changes !== 1) { this.perPrefix?.refund(prefix, 1); return { status: 'refused' } }
+        return { status: 'ok' }
       }
       case 'fetch': {
         const row = this.#db.prepare('SELECT sealed FROM parked_invites WHERE id = ? AND expires_at > ?').get([id, now])
@@ -60,12 +80,13 @@ export class ParkedInvites {
   }
 
   /** The protocol handler: one request, one answer, then the stream closes. A bad frame aborts the stream. */
-  handle = (stream: Stream): void => {
+  handle = (stream: Stream, connection: Connection): void => {
     const signal = AbortSignal.timeout(PARK_STREAM_DEADLINE_MS)
     const lp = lpStream(stream, { maxDataLength: MAX_PARK_FRAME_BYTES })
+    const prefix = this.#prefixOf(connection.remoteAddr.toString(), connection.remotePeer.toString())
     void (async () => {
       const frame = (await lp.read({ signal })).subarray()
-      const answer = this.answer(decodeParkRequest(frame))
+      const answer = this.answer(decodeParkRequest(frame), prefix)
       await lp.write(encodeParkAnswer(answer), { signal })
       await stream.close({ signal })
     })().catch((err: unknown) => {

@@ -134,7 +134,7 @@ export async function startRelay (o: RelayOptions): Promise<RelayHandle> {
     const mailboxes = new MailboxService({ store, limits, logger, now, relayPeerId: libp2p.peerId.toMultihash().bytes, observe: o.observe, admission, prefixOf: o.prefixOf })
     await libp2p.handle(MAILBOX_PROTOCOL, mailboxes.handle, { maxInboundStreams: MAILBOX_MAX_INBOUND_STREAMS, maxOutboundStreams: 1 })
     // Issue 13: sealed invites behind short links (src/relay/parked-invites.ts).
-    const parked = new ParkedInvites(db, now).withLogger(logger)
+    const parked = new ParkedInvites(db, { now, perPrefix: { bytesPerWindow: limits.parkedInvitesPerPrefixWindow, windowMs: limits.parkWindowMs }, prefixOf: o.prefixOf }).withLogger(logger)
     await libp2p.handle(PARK_PROTOCOL, parked.handle, { maxInboundStreams: 4, maxOutboundStreams: 1 })
     const blobs = new SqliteBlobStore(db)
     const blobService = new BlobService({ store: blobs, quota: { maxBlobBytes: limits.maxBlobBytes, maxTotalBytes: limits.maxBlobTotalBytes, expiryMs: limits.expiryMs }, logger, now, upload: { bytesPerWindow: limits.blobUploadBytesPerWindow, windowMs: limits.blobUploadWindowMs }, prefixUpload: { bytesPerWindow: limits.blobUploadBytesPerPrefixWindow, windowMs: limits.blobUploadWindowMs }, prefixOf: o.prefixOf })

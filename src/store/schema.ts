@@ -356,6 +356,20 @@ CREATE TRIGGER messages_search_pending AFTER INSERT ON messages BEGIN
 END;
 `
 
+/** Issue 13 review: an edit or deletion for everyone that arrived before the message it names waits here
+ * (src/messenger/chat/held-controls.ts) and is applied when the message arrives. */
+const v14HeldChatControls = `
+CREATE TABLE chat_held_controls (
+  contact_id TEXT NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+  target TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  text TEXT,
+  at INTEGER NOT NULL,
+  held_at INTEGER NOT NULL,
+  PRIMARY KEY (contact_id, target, kind)
+) WITHOUT ROWID;
+`
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'account, libsignal stores, invites, contacts', up: v1Core },
   { version: 2, name: 'conversations, messages, outbox, settings', up: v2Messaging },
@@ -369,5 +383,6 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 10, name: 'groups: sender keys, membership changes, group conversations', up: v10Groups },
   { version: 11, name: 'groups: membership changes held until their parents arrive', up: v11HeldGroupChanges },
   { version: 12, name: 'no outbox index by state (issue 10)', up: v12DropOutboxDue },
-  { version: 13, name: 'search index written in batches, unread messages indexed in arrival order (issue 10)', up: v13SearchPending }
+  { version: 13, name: 'search index written in batches, unread messages indexed in arrival order (issue 10)', up: v13SearchPending },
+  { version: 14, name: 'edits and deletions held until their message arrives', up: v14HeldChatControls }
 ]

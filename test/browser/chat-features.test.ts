@@ -7,19 +7,13 @@ import assert from 'node:assert/strict'
 import type { Page } from 'playwright-core'
 import type { ContactView, MessageView } from '../../src/messenger/types.ts'
 import QRCode from 'qrcode'
-import { call } from '../helpers/http.ts'
 import { waitFor } from '../helpers/wait.ts'
-import { CHROMIUM, browserHarness, chromiumMissing, type Node } from '../helpers/browser.ts'
+import { api, browserHarness, CHROMIUM, chromiumMissing } from '../helpers/browser.ts'
 
 test('browser: invite accepted in the other UI, reply, edit, delete for everyone, search, block, revoke', { skip: chromiumMissing ? `${CHROMIUM} is missing (apt-get install chromium)` : false, timeout: 300_000 }, async (t) => {
   const h = await browserHarness(t)
   const a = await h.node('alice')
   const b = await h.node('bob')
-  const api = async <T>(n: Node, method: string, path: string, body?: unknown): Promise<T> => {
-    const r = await call(n.api.url, method, path, { token: n.api.token, ...(body === undefined ? {} : { body }) })
-    assert.ok(r.status < 300, `${method} ${path}: ${r.status} ${r.text}`)
-    return r.json() as T
-  }
   await api(a, 'POST', '/api/account', { name: 'Alice' })
   await api(b, 'POST', '/api/account', { name: 'Bob' })
   const alice = await h.person('alice', { width: 1280, height: 800 })

@@ -4,36 +4,15 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { crc32, deflateSync } from 'node:zlib'
 import type { ContactView } from '../../src/messenger/types.ts'
-import { call } from '../helpers/http.ts'
+import { png } from '../helpers/png.ts'
 import { waitFor } from '../helpers/wait.ts'
-import { CHROMIUM, browserHarness, chromiumMissing, type Node } from '../helpers/browser.ts'
-
-/** A w×h PNG of one colour (RGB), made here so the test needs no image file. */
-function png (w: number, h: number, rgb: [number, number, number]): Buffer {
-  const chunk = (type: string, data: Buffer): Buffer => {
-    const len = Buffer.alloc(4); len.writeUInt32BE(data.length)
-    const td = Buffer.concat([Buffer.from(type, 'ascii'), data])
-    const crc = Buffer.alloc(4); crc.writeUInt32BE(crc32(td))
-    return Buffer.concat([len, td, crc])
-  }
-  const ihdr = Buffer.alloc(13)
-  ihdr.writeUInt32BE(w, 0); ihdr.writeUInt32BE(h, 4); ihdr[8] = 8; ihdr[9] = 2
-  const row = Buffer.concat([Buffer.from([0]), Buffer.concat(Array.from({ length: w }, () => Buffer.from(rgb)))])
-  const raw = Buffer.concat(Array.from({ length: h }, () => row))
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))])
-}
+import { api, browserHarness, CHROMIUM, chromiumMissing } from '../helpers/browser.ts'
 
 test('browser: an image attached in a group chat renders inline in another member\'s group chat', { skip: chromiumMissing ? `${CHROMIUM} is missing (apt-get install chromium)` : false, timeout: 240_000 }, async (t) => {
   const h = await browserHarness(t)
   const a = await h.node('alice')
   const b = await h.node('bob')
-  const api = async <T>(n: Node, method: string, path: string, body?: unknown): Promise<T> => {
-    const r = await call(n.api.url, method, path, { token: n.api.token, ...(body === undefined ? {} : { body }) })
-    assert.ok(r.status < 300, `${method} ${path}: ${r.status} ${r.text}`)
-    return r.json() as T
-  }
   await api(a, 'POST', '/api/account', { name: 'Alice' })
   await api(b, 'POST', '/api/account', { name: 'Bob' })
   const invite = await api<{ link: string }>(a, 'POST', '/api/invites', {})

@@ -9,20 +9,14 @@ import assert from 'node:assert/strict'
 import type { Page } from 'playwright-core'
 import type { ContactView } from '../../src/messenger/types.ts'
 import type { GroupView } from '../../src/messenger/groups/types.ts'
-import { call } from '../helpers/http.ts'
 import { waitFor } from '../helpers/wait.ts'
-import { CHROMIUM, browserHarness, chromiumMissing, horizontalOverflow, lowContrast, type Node } from '../helpers/browser.ts'
+import { api, browserHarness, CHROMIUM, chromiumMissing, horizontalOverflow, lowContrast, type Node } from '../helpers/browser.ts'
 
 /** A group change (an add waits for the new member's card) crosses a relay or a direct link: generous for a loaded CI box. */
 const GROUP_MS = 60_000
 
 test('browser: new group from contacts, chat list, message to another member, per-member states, member panel, rename, add, promote, remove, leave', { skip: chromiumMissing ? `${CHROMIUM} is missing (apt-get install chromium)` : false, timeout: 300_000 }, async (t) => {
   const h = await browserHarness(t)
-  const api = async <T>(n: Node, method: string, path: string, body?: unknown): Promise<T> => {
-    const r = await call(n.api.url, method, path, { token: n.api.token, ...(body === undefined ? {} : { body }) })
-    assert.ok(r.status < 300, `${method} ${path}: ${r.status} ${r.text}`)
-    return (r.status === 204 ? undefined : r.json()) as T
-  }
   const nodes: Record<string, Node> = {}
   for (const name of ['Alice', 'Bob', 'Carol', 'Dave']) {
     nodes[name] = await h.node(name.toLowerCase())

@@ -7,19 +7,13 @@ import assert from 'node:assert/strict'
 import type { WebSocketRoute } from 'playwright-core'
 import type { ContactView } from '../../src/messenger/types.ts'
 import type { GroupView } from '../../src/messenger/groups/types.ts'
-import { call } from '../helpers/http.ts'
 import { waitFor } from '../helpers/wait.ts'
-import { CHROMIUM, browserHarness, chromiumMissing, type Node } from '../helpers/browser.ts'
+import { api, browserHarness, CHROMIUM, chromiumMissing } from '../helpers/browser.ts'
 
 const GROUP_MS = 60_000
 
 test('browser: a group reloaded after a reconnection of a hidden tab is not marked read; it is once the tab is visible', { skip: chromiumMissing ? `${CHROMIUM} is missing (apt-get install chromium)` : false, timeout: 240_000 }, async (t) => {
   const h = await browserHarness(t)
-  const api = async <T>(n: Node, method: string, path: string, body?: unknown): Promise<T> => {
-    const r = await call(n.api.url, method, path, { token: n.api.token, ...(body === undefined ? {} : { body }) })
-    assert.ok(r.status < 300, `${method} ${path}: ${r.status} ${r.text}`)
-    return (r.status === 204 ? undefined : r.json()) as T
-  }
   const a = await h.node('alice')
   const b = await h.node('bob')
   await api(a, 'POST', '/api/account', { name: 'Alice' })

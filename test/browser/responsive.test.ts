@@ -7,9 +7,8 @@ import assert from 'node:assert/strict'
 import type { Page, WebSocketRoute } from 'playwright-core'
 import type { ContactView, MessageView } from '../../src/messenger/types.ts'
 import { MAX_TEXT_BYTES } from '../../src/wire/text-limit.ts'
-import { call } from '../helpers/http.ts'
 import { waitFor } from '../helpers/wait.ts'
-import { CHROMIUM, browserHarness, chromiumMissing, horizontalOverflow, inViewport, lowContrast, type Node } from '../helpers/browser.ts'
+import { api, browserHarness, CHROMIUM, chromiumMissing, horizontalOverflow, inViewport, lowContrast, requireChromiumInCi } from '../helpers/browser.ts'
 
 /** Bob's name carries a right-to-left override: unisolated, it would flip the text after it. */
 const BOB = 'Bob \u202Eevil'
@@ -35,19 +34,12 @@ const UNLABELLED = `[...document.querySelectorAll('input, textarea, select')]
   .filter((el) => el.labels.length === 0 && !el.hasAttribute('aria-label') && !el.hasAttribute('aria-labelledby'))
   .map((el) => el.outerHTML.slice(0, 80))`
 
-if (chromiumMissing && process.env.CI !== undefined) {
-  test('browser: chromium is installed', () => { assert.fail(`${CHROMIUM} is missing; CI must install Debian's chromium (.ci/run does).`) })
-}
+requireChromiumInCi()
 
 test('browser: responsive layout, limits, bidi, scrolling, accessibility, notifications, reconnection and restart', { skip: chromiumMissing ? `${CHROMIUM} is missing (apt-get install chromium)` : false, timeout: 300_000 }, async (t) => {
   const h = await browserHarness(t)
   const a = await h.node('alice')
   const b = await h.node('bob')
-  const api = async <T>(n: Node, method: string, path: string, body?: unknown): Promise<T> => {
-    const r = await call(n.api.url, method, path, { token: n.api.token, ...(body === undefined ? {} : { body }) })
-    assert.ok(r.status < 300, `${method} ${path}: ${r.status} ${r.text}`)
-    return r.json() as T
-  }
   await api(a, 'POST', '/api/account', { name: 'Alice' })
   await api(b, 'POST', '/api/account', { name: BOB })
   const invite = await api<{ link: string }>(a, 'POST', '/api/invites', {})

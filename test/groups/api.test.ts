@@ -8,7 +8,8 @@ import { openApiDocument } from '../../src/api/openapi.ts'
 import { resolveGroup } from '../../src/cli/groups.ts'
 import type { GroupMessageView, GroupView } from '../../src/messenger/groups/types.ts'
 import { silentLogger } from '../../src/platform/logger.ts'
-import { introduce, person, startTestRelay, type Person } from '../helpers/testnet.ts'
+import { three } from '../helpers/groups.ts'
+import { type Person } from '../helpers/testnet.ts'
 import { waitFor } from '../helpers/wait.ts'
 
 const sink: EventSink = { attach: () => {}, broadcast: () => {} }
@@ -22,12 +23,7 @@ function api (p: Person): (method: string, path: string, body?: unknown) => Prom
 }
 
 test('group API on real nodes: the whole life of a group', async (t) => {
-  const relay = await startTestRelay(t)
-  const alice = await person(t, 'alice', { relays: [relay.addr] })
-  const bob = await person(t, 'bob', { relays: [relay.addr] })
-  const carol = await person(t, 'carol', { relays: [relay.addr] })
-  const ab = await introduce(alice, bob)
-  const ac = await introduce(alice, carol)
+  const { alice, bob, carol, ab, ac } = await three(t)
   const a = api(alice)
   const b = api(bob)
 

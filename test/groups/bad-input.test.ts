@@ -3,22 +3,12 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import type { GroupManager } from '../../src/messenger/groups/manager.ts'
-import type { MessengerEvent } from '../../src/messenger/types.ts'
-import { introduce, person, startTestRelay, type Person } from '../helpers/testnet.ts'
+import { groupsOf as g, warningsOf as warnings, three } from '../helpers/groups.ts'
+import { introduce } from '../helpers/testnet.ts'
 import { waitFor } from '../helpers/wait.ts'
 
-const g = (p: Person): GroupManager => p.m().groups as GroupManager
-const warnings = (p: Person, reason: string): Array<Extract<MessengerEvent, { type: 'warning' }>> =>
-  p.events.filter((e): e is Extract<MessengerEvent, { type: 'warning' }> => e.type === 'warning' && e.reason === reason)
-
 test('bad group input is refused with a warning and changes nothing; a non-member\'s group message is dropped', async (t) => {
-  const relay = await startTestRelay(t)
-  const alice = await person(t, 'alice', { relays: [relay.addr] })
-  const bob = await person(t, 'bob', { relays: [relay.addr] })
-  const carol = await person(t, 'carol', { relays: [relay.addr] })
-  const ab = await introduce(alice, bob)
-  const ac = await introduce(alice, carol)
+  const { alice, bob, carol, ab, ac } = await three(t)
   const bc = await introduce(bob, carol)
   const grp = await g(alice).create('strict', [ab.aToB, ac.aToB])
   for (const p of [alice, bob, carol]) {

@@ -3,16 +3,9 @@
 // after its removal (tried with its whole store); concurrent changes by two admins converge on every member.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import type { GroupManager } from '../../src/messenger/groups/manager.ts'
+import { groupsOf as g, memberNames } from '../helpers/groups.ts'
 import { introduce, person, startTestRelay, type Person } from '../helpers/testnet.ts'
 import { waitFor } from '../helpers/wait.ts'
-
-const g = (p: Person): GroupManager => p.m().groups as GroupManager
-
-async function memberNames (p: Person, groupId: string): Promise<string> {
-  const grp = (await g(p).list()).find((x) => x.id === groupId)
-  return grp === undefined ? '' : grp.members.map((m) => `${m.name}${m.admin ? '*' : ''}`).sort().join(',')
-}
 
 async function waitNames (people: Person[], groupId: string, names: string, what: string): Promise<void> {
   for (const p of people) await waitFor(async () => (await memberNames(p, groupId)) === names, `${p.name}: ${what}`, 60_000)

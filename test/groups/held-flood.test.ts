@@ -7,21 +7,14 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import type { DeviceContext } from '../../src/e2ee/context.ts'
-import { HELD_CHANGE_TTL_MS, MAX_HELD_PER_CONTACT, groupBook, openGroupBody, type GroupOpened } from '../../src/e2ee/groups/groups.ts'
+import { HELD_CHANGE_TTL_MS, MAX_HELD_PER_CONTACT, groupBook } from '../../src/e2ee/groups/groups.ts'
 import { changeHash, signChange } from '../../src/e2ee/groups/membership.ts'
-import type { GroupManager } from '../../src/messenger/groups/manager.ts'
 import { GroupRepository } from '../../src/store/groups.ts'
 import { encodeGroupBody } from '../../src/wire/group.ts'
-import { introduce, person, startTestRelay, type Person } from '../helpers/testnet.ts'
+import { groupsOf as g, deviceContextOf as ctxOf, openAs as open, changesBody } from '../helpers/groups.ts'
+import { introduce, person, startTestRelay } from '../helpers/testnet.ts'
 import { waitFor } from '../helpers/wait.ts'
 
-const g = (p: Person): GroupManager => p.m().groups as GroupManager
-const ctxOf = (p: Person): DeviceContext => (g(p).deviceForTest as unknown as { ctx: DeviceContext }).ctx
-async function open (p: Person, contactId: string, body: Uint8Array): Promise<GroupOpened> {
-  const ctx = ctxOf(p)
-  return await ctx.serial(async () => await ctx.stores.atomically(async () => await openGroupBody(ctx, ctx.contactRow(contactId), body)))
-}
-const changesBody = (groupId: string, changes: Uint8Array[]): Uint8Array => encodeGroupBody({ type: 'changes', groupId: Buffer.from(groupId, 'hex'), changes })
 const orphan = (ctx: DeviceContext, groupId: Uint8Array, i: number): Uint8Array =>
   signChange({ groupId, version: 2, parents: [new Uint8Array(randomBytes(32))], author: ctx.identityKeyBytes, at: i, op: { kind: 'rename', name: 'j' } }, ctx.identity.privateKey).bytes
 

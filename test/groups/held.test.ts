@@ -5,29 +5,13 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import type { DeviceContext } from '../../src/e2ee/context.ts'
-import { HELD_CHANGE_TTL_MS, MAX_HELD_PER_CONTACT, MAX_HELD_PER_GROUP, groupBook, openGroupBody, type GroupOpened } from '../../src/e2ee/groups/groups.ts'
+import { HELD_CHANGE_TTL_MS, MAX_HELD_PER_CONTACT, MAX_HELD_PER_GROUP, groupBook } from '../../src/e2ee/groups/groups.ts'
 import { changeHash, verifyChange } from '../../src/e2ee/groups/membership.ts'
-import type { GroupManager } from '../../src/messenger/groups/manager.ts'
-import type { MessengerEvent } from '../../src/messenger/types.ts'
 import { GroupRepository } from '../../src/store/groups.ts'
 import { encodeGroupBody } from '../../src/wire/group.ts'
+import { groupsOf as g, deviceContextOf as ctxOf, namedMembers as names, warningsOf as warnings, openAs as open, changesBody, three } from '../helpers/groups.ts'
 import { introduce, person, startTestRelay, type Person } from '../helpers/testnet.ts'
 import { waitFor } from '../helpers/wait.ts'
-
-const g = (p: Person): GroupManager => p.m().groups as GroupManager
-const ctxOf = (p: Person): DeviceContext => (g(p).deviceForTest as unknown as { ctx: DeviceContext }).ctx
-const names = async (p: Person, groupId: string): Promise<string> => {
-  const grp = (await g(p).list()).find((x) => x.id === groupId)
-  return grp === undefined ? '' : `${grp.name}: ` + grp.members.map((m) => `${m.name}${m.admin ? '*' : ''}`).sort().join(',')
-}
-const warnings = (p: Person, reason: string): MessengerEvent[] => p.events.filter((e) => e.type === 'warning' && e.reason === reason)
-
-async function open (p: Person, contactId: string, body: Uint8Array): Promise<GroupOpened> {
-  const ctx = ctxOf(p)
-  return await ctx.serial(async () => await ctx.stores.atomically(async () => await openGroupBody(ctx, ctx.contactRow(contactId), body)))
-}
-const changesBody = (groupId: string, changes: Uint8Array[]): Uint8Array => encodeGroupBody({ type: 'changes', groupId: Buffer.from(groupId, 'hex'), changes })
 
 test('a change that arrives before the promotion of its author is held (across a restart) and admitted when it arrives', { timeout: 180_000 }, async (t) => {
   const relay = await startTestRelay(t)
@@ -90,12 +74,7 @@ test('a change that arrives before the promotion of its author is held (across a
 })
 
 test('backdating: a removed admin\'s change signed before its removal is refused on every member', { timeout: 180_000 }, async (t) => {
-  const relay = await startTestRelay(t)
-  const alice = await person(t, 'alice', { relays: [relay.addr] })
-  const bob = await person(t, 'bob', { relays: [relay.addr] })
-  const carol = await person(t, 'carol', { relays: [relay.addr] })
-  const ab = await introduce(alice, bob)
-  const ac = await introduce(alice, carol)
+  const { alice, bob, carol, ab, ac } = await three(t)
   const grp = await g(alice).create('strict', [ab.aToB, ac.aToB])
   for (const p of [alice, bob, carol]) await waitFor(async () => (await names(p, grp.id)) === 'strict: alice*,bob,carol', `${p.name} sees three`, 60_000)
   const bobAccount = (await bob.m().status()).accountId

@@ -3,24 +3,12 @@
 // Before, the log was sliced to its last 64 changes, which cut off the create: the new member verified nothing.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import type { GroupManager } from '../../src/messenger/groups/manager.ts'
 import { MAX_CHANGES_PER_BODY } from '../../src/wire/group.ts'
-import { introduce, person, startTestRelay, type Person } from '../helpers/testnet.ts'
+import { groupsOf as g, namedMembers as names, three } from '../helpers/groups.ts'
 import { waitFor } from '../helpers/wait.ts'
 
-const g = (p: Person): GroupManager => p.m().groups as GroupManager
-const names = async (p: Person, groupId: string): Promise<string> => {
-  const grp = (await g(p).list()).find((x) => x.id === groupId)
-  return grp === undefined ? '' : `${grp.name}: ` + grp.members.map((m) => `${m.name}${m.admin ? '*' : ''}`).sort().join(',')
-}
-
 test('a group with more than 64 changes takes a new member, who sees the right membership', { timeout: 240_000 }, async (t) => {
-  const relay = await startTestRelay(t)
-  const alice = await person(t, 'alice', { relays: [relay.addr] })
-  const bob = await person(t, 'bob', { relays: [relay.addr] })
-  const carol = await person(t, 'carol', { relays: [relay.addr] })
-  const ab = await introduce(alice, bob)
-  const ac = await introduce(alice, carol)
+  const { alice, bob, carol, ab, ac } = await three(t)
   const grp = await g(alice).create('long', [ab.aToB])
   await waitFor(async () => (await names(bob, grp.id)) === 'long: alice*,bob', 'bob joins')
   const renames = MAX_CHANGES_PER_BODY + 6

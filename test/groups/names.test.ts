@@ -2,21 +2,12 @@
 // refused (AMBIGUOUS_MEMBER), never the first match removed; ids still name the member exactly.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import type { GroupManager } from '../../src/messenger/groups/manager.ts'
 import { MessengerError } from '../../src/messenger/errors.ts'
-import { introduce, person, startTestRelay, type Person } from '../helpers/testnet.ts'
+import { groupsOf as g, memberCount as count, three } from '../helpers/groups.ts'
 import { waitFor } from '../helpers/wait.ts'
 
-const g = (p: Person): GroupManager => p.m().groups as GroupManager
-const count = async (p: Person, id: string): Promise<number> => (await g(p).list()).find((x) => x.id === id)?.members.length ?? -1
-
 test('removing or promoting by a name two members share is refused', { timeout: 180_000 }, async (t) => {
-  const relay = await startTestRelay(t)
-  const alice = await person(t, 'alice', { relays: [relay.addr] })
-  const bob = await person(t, 'bob', { relays: [relay.addr] })
-  const carol = await person(t, 'carol', { relays: [relay.addr] })
-  const ab = await introduce(alice, bob)
-  const ac = await introduce(alice, carol)
+  const { alice, ab, ac } = await three(t)
   const grp = await g(alice).create('x', [ab.aToB, ac.aToB])
   await waitFor(async () => (await count(alice, grp.id)) === 3, 'alice sees 3', 60_000)
   await alice.m().rename(ab.aToB, 'sam')

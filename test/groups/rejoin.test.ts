@@ -3,27 +3,15 @@
 // (a new card request) still works, and the ask is consumed by its answer.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import type { GroupManager } from '../../src/messenger/groups/manager.ts'
-import type { MessengerEvent } from '../../src/messenger/types.ts'
 import { decodeChange, encodeGroupBody, type GroupCard } from '../../src/wire/group.ts'
 import { encodePayload } from '../../src/wire/payload.ts'
 import { encryptFor } from '../../src/e2ee/seal.ts'
 import type { DeviceContext } from '../../src/e2ee/context.ts'
-import { introduce, person, startTestRelay, type Person } from '../helpers/testnet.ts'
+import { groupsOf as g, warningsOf as warnings, memberCount as count, three } from '../helpers/groups.ts'
 import { waitFor } from '../helpers/wait.ts'
 
-const g = (p: Person): GroupManager => p.m().groups as GroupManager
-const count = async (p: Person, id: string): Promise<number> => (await g(p).list()).find((x) => x.id === id)?.members.length ?? -1
-const warnings = (p: Person, reason: string): Array<Extract<MessengerEvent, { type: 'warning' }>> =>
-  p.events.filter((e): e is Extract<MessengerEvent, { type: 'warning' }> => e.type === 'warning' && e.reason === reason)
-
 test('a removed member cannot re-add itself with an unasked card reply', { timeout: 180_000 }, async (t) => {
-  const relay = await startTestRelay(t)
-  const alice = await person(t, 'alice', { relays: [relay.addr] })
-  const bob = await person(t, 'bob', { relays: [relay.addr] })
-  const carol = await person(t, 'carol', { relays: [relay.addr] })
-  const ab = await introduce(alice, bob)
-  const ac = await introduce(alice, carol)
+  const { alice, bob, carol, ab, ac } = await three(t)
   const grp = await g(alice).create('x', [ab.aToB, ac.aToB])
   for (const p of [alice, bob, carol]) await waitFor(async () => (await count(p, grp.id)) === 3, `${p.name} sees 3`, 60_000)
   await g(alice).remove(grp.id, ac.aToB)

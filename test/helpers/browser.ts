@@ -7,12 +7,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import type { TestContext } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import { chromium, type BrowserContext, type Page } from 'playwright-core'
 import { createApiServer, type ApiServer } from '../../src/api/server.ts'
 import { createDeviceHost } from '../../src/messenger/host.ts'
 import { startRelay, type RelayHandle } from '../../src/relay/service.ts'
 import { silentLogger } from '../../src/platform/logger.ts'
+import { call } from './http.ts'
 import type { DeviceHost } from '../../src/messenger/types.ts'
 
 export const CHROMIUM = '/usr/bin/chromium'
@@ -60,6 +61,20 @@ export interface Harness {
   shot: (page: Page, name: string) => Promise<void>
   /** Page errors, console errors and CSP violations seen so far. */
   problems: string[]
+}
+
+/** One call of a node's local API with its token; anything but a 2xx fails the test. A 204 answers undefined. */
+export async function api<T> (n: Node, method: string, path: string, body?: unknown): Promise<T> {
+  const r = await call(n.api.url, method, path, { token: n.api.token, ...(body === undefined ? {} : { body }) })
+  assert.ok(r.status < 300, `${method} ${path}: ${r.status} ${r.text}`)
+  return (r.status === 204 ? undefined : r.json()) as T
+}
+
+/** In CI a missing Chromium fails the run instead of skipping the browser tests (.ci/run installs it). */
+export function requireChromiumInCi (): void {
+  if (chromiumMissing && process.env.CI !== undefined) {
+    test('browser: chromium is installed', () => { assert.fail(`${CHROMIUM} is missing; CI must install Debian's chromium (.ci/run does).`) })
+  }
 }
 
 export async function browserHarness (t: TestContext): Promise<Harness> {

@@ -107,7 +107,7 @@ test('one uploading peer over its upload budget is refused with RATE_LIMITED and
     await assert.rejects(ch.request({ type: 'put', reqId: 0, ...r, chunks: 5, index: 3, data: data[3] as Uint8Array }), (e: unknown) => {
       assert.ok(NetError.is(e, 'REFUSED'))
       assert.equal(e.reason, 'RATE_LIMITED')
-      assert.match(e.message, /at most 192 KiB of file chunks per 1 min from one sender; park the file on another relay or retry later/)
+      assert.match(e.message, /at most 192 KiB of file chunks per 1 min from one sender or one network; park the file on another relay or retry later/)
       return true
     })
     assert.equal(await ch.status(r), 3, 'the refused chunk was not stored')

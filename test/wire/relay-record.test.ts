@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs'
 import { generateKeyPair, generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
-import { publiclyDialable, RelayRecordError, signRelayRecord, verifyRelayRecord } from '../../src/net/relay-info.ts'
+import { checkedAddress, DNS_CHECK_DEADLINE_MS, discoverRelays, publiclyDialable, RelayRecordError, signRelayRecord, verifyRelayRecord } from '../../src/net/relay-info.ts'
+import type { NodeLibp2p } from '../../src/net/libp2p.ts'
 import { WireError } from '../../src/wire/errors.ts'
 import {
   decodeRelayRecord, MAX_RELAY_RECORD_BYTES, RELAY_RECORD_CONTEXT, RELAY_SIGNATURE_BYTES, type RelayRecordBody
@@ -18,6 +19,20 @@ const v = JSON.parse(readFileSync(new URL('../vectors/relay-record.json', import
   seed: string, peerId: string, bytes: string, record: Omit<RelayRecordBody, 'peerId'> & { peerId: string }
 }
 const unhex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'))
+/** Tests never ask a real resolver: the names they use and what they resolve to. */
+const NAMES: Record<string, string[]> = {
+  'relay.example.org': ['93.184.215.14'],
+  'rebind.example.net': ['192.168.1.5'],
+  'split.example.net': ['93.184.215.20', '10.0.0.8'],
+  'v6.example.net': ['2606:4700::1111'],
+  'mapped.example.net': ['::ffff:127.0.0.1'],
+  'mixed-family.example.net': ['93.184.215.14', '::1']
+}
+const dns = async (name: string): Promise<string[]> => {
+  const ips = NAMES[name]
+  if (ips === undefined) throw new Error(`ENOTFOUND ${name}`)
+  return ips
+}
 const NOW = 1_790_000_000_000
 
 test('relay record vector: signing is byte-equal (Ed25519 is deterministic), decodes to its fields, verifies', async () => {
@@ -37,7 +52,7 @@ test('relay record vector: signing is byte-equal (Ed25519 is deterministic), dec
   const info = await verifyRelayRecord(unhex(v.bytes), v.peerId, NOW, { allowPrivate: true })
   assert.deepEqual(info.addresses, [`/ip4/203.0.113.7/tcp/4001/p2p/${v.peerId}`, `/dns4/relay.example.org/tcp/443/wss/p2p/${v.peerId}`])
   // On the internet, the documentation range (reserved, never routed) is dropped and the DNS name kept.
-  const strict = await verifyRelayRecord(unhex(v.bytes), v.peerId, NOW, { allowPrivate: false })
+  const strict = await verifyRelayRecord(unhex(v.bytes), v.peerId, NOW, { allowPrivate: false, resolve: dns })
   assert.deepEqual(strict.addresses, [`/dns4/relay.example.org/tcp/443/wss/p2p/${v.peerId}`])
 })
 
@@ -80,15 +95,70 @@ test('private, loopback and reserved addresses in a record are dropped unless th
   const key = await generateKeyPairFromSeed('Ed25519', unhex(v.seed))
   const sign = async (addresses: string[]): Promise<Uint8Array> => await signRelayRecord(key, { ...v.record, peerId: unhex(v.record.peerId), addresses })
   const lanOnly = await sign(['/ip4/127.0.0.1/tcp/4001', '/ip4/10.0.0.5/tcp/4001', '/ip4/192.168.1.2/tcp/4001/ws', '/ip6/::1/tcp/4001', '/ip6/fe80::1/tcp/4001'])
-  await assert.rejects(verifyRelayRecord(lanOnly, v.peerId, NOW, { allowPrivate: false }), (e) => e instanceof RelayRecordError && e.rejection === 'private-only')
+  await assert.rejects(verifyRelayRecord(lanOnly, v.peerId, NOW, { allowPrivate: false, resolve: dns }), (e) => e instanceof RelayRecordError && e.rejection === 'private-only')
   assert.equal((await verifyRelayRecord(lanOnly, v.peerId, NOW, { allowPrivate: true })).addresses.length, 5)
   // The unspecified address reaches the device's own loopback on Linux; local DNS names and unix sockets stay local.
   const sneaky = await sign(['/ip4/0.0.0.0/tcp/22', '/ip6/::/tcp/22', '/dns4/localhost/tcp/22', '/dns4/router.lan/tcp/80', '/dns/printer.local/tcp/631', '/dns4/nas.home.arpa/tcp/445', '/unix/tmp%2Fx.sock'])
-  await assert.rejects(verifyRelayRecord(sneaky, v.peerId, NOW, { allowPrivate: false }), (e) => e instanceof RelayRecordError && e.rejection === 'private-only')
+  await assert.rejects(verifyRelayRecord(sneaky, v.peerId, NOW, { allowPrivate: false, resolve: dns }), (e) => e instanceof RelayRecordError && e.rejection === 'private-only')
   assert.ok(publiclyDialable(multiaddr('/dns4/relay.example.org/tcp/443/wss')) && publiclyDialable(multiaddr('/ip6/2606:4700::1111/tcp/443')))
   const mixed = await sign(['/ip4/10.0.0.5/tcp/4001', '/ip4/1.2.3.4/tcp/4001', '/ip4/172.16.9.9/tcp/443/ws', '/ip4/1.2.3.4/tcp/443/ws'])
-  assert.deepEqual((await verifyRelayRecord(mixed, v.peerId, NOW, { allowPrivate: false })).addresses,
+  assert.deepEqual((await verifyRelayRecord(mixed, v.peerId, NOW, { allowPrivate: false, resolve: dns })).addresses,
     [`/ip4/1.2.3.4/tcp/4001/p2p/${v.peerId}`, `/ip4/1.2.3.4/tcp/443/ws/p2p/${v.peerId}`])
+})
+
+test('host names in records are resolved and checked: any private answer of either family drops the address; the name is kept', async () => {
+  const check = async (a: string): Promise<string | undefined> => (await checkedAddress(multiaddr(a), dns))?.toString()
+  assert.equal(await check('/dns4/rebind.example.net/tcp/4001'), undefined, 'a public-looking name pointing at the LAN')
+  assert.equal(await check('/dns/split.example.net/tcp/4001'), undefined, 'one private answer among public ones')
+  assert.equal(await check('/dns/mapped.example.net/tcp/4001'), undefined, 'an IPv4-mapped loopback answer')
+  assert.equal(await check('/dns4/mixed-family.example.net/tcp/443/wss'), undefined, 'a private AAAA beside a public A, even for dns4 (a wss dial takes either)')
+  assert.equal(await check('/dns4/unknown.example.net/tcp/4001'), undefined, 'a name that does not resolve')
+  assert.equal(await check('/dnsaddr/relay.example.org'), undefined, 'dnsaddr names further addresses, unchecked')
+  assert.equal(await check('/dns4/relay.example.org/tcp/4001/ws'), '/dns4/relay.example.org/tcp/4001/ws', 'kept by name')
+  assert.equal(await check('/dns6/v6.example.net/tcp/4001'), '/dns6/v6.example.net/tcp/4001')
+  assert.equal(await check('/dns4/relay.example.org/tcp/443/tls/ws'), '/dns4/relay.example.org/tcp/443/tls/ws')
+  assert.equal(await check('/ip4/10.0.0.1/tcp/1'), undefined)
+  const key = await generateKeyPairFromSeed('Ed25519', unhex(v.seed))
+  const record = await signRelayRecord(key, { ...v.record, peerId: unhex(v.record.peerId), addresses: ['/dns4/rebind.example.net/tcp/4001', '/dns4/relay.example.org/tcp/4001', '/dns4/relay.example.org/tcp/443/wss'] })
+  assert.deepEqual((await verifyRelayRecord(record, v.peerId, NOW, { allowPrivate: false, resolve: dns })).addresses,
+    [`/dns4/relay.example.org/tcp/4001/p2p/${v.peerId}`, `/dns4/relay.example.org/tcp/443/wss/p2p/${v.peerId}`])
+  const lanName = await signRelayRecord(key, { ...v.record, peerId: unhex(v.record.peerId), addresses: ['/dns4/rebind.example.net/tcp/4001'] })
+  await assert.rejects(verifyRelayRecord(lanName, v.peerId, NOW, { allowPrivate: false, resolve: dns }), (e) => e instanceof RelayRecordError && e.rejection === 'private-only')
+})
+
+test('discovery checks provider addresses after the walk and all at once: names that never resolve cost one deadline, not one each; a name with a private answer is never dialled', { timeout: 30_000 }, async (t) => {
+  // AbortSignal.timeout does not keep the event loop alive; a running node would.
+  const alive = setInterval(() => {}, 1_000)
+  t.after(() => { clearInterval(alive) })
+  const peer = async (): Promise<string> => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+  const good = await peer()
+  const lan = await peer()
+  const found: Array<{ id: string, addr: string }> = []
+  for (let i = 0; i < 4; i++) found.push({ id: await peer(), addr: `/dns4/slow${i}.example.net/tcp/4001` })
+  found.push({ id: lan, addr: '/dns4/rebind.example.net/tcp/4001' }, { id: good, addr: '/ip4/93.184.215.14/tcp/4001' })
+  const dialled: string[] = []
+  const node = {
+    peerId: { toString: () => 'self' },
+    contentRouting: {
+      // As the DHT's walk: it stops when its signal aborts.
+      async * findProviders (_key: unknown, o: { signal: AbortSignal }) {
+        for (const f of found) { o.signal.throwIfAborted(); yield { id: { toString: () => f.id }, multiaddrs: [multiaddr(f.addr)] } }
+      }
+    },
+    dialProtocol: async (target: unknown) => { dialled.push(String(target)); throw new Error('nothing listens in this test') }
+  } as unknown as NodeLibp2p
+  // The slow names' resolver answers only when given up on.
+  const resolve = async (name: string, signal: AbortSignal): Promise<string[]> => {
+    if (!name.startsWith('slow')) return await dns(name)
+    return await new Promise((_resolve, reject) => { signal.addEventListener('abort', () => { reject(new Error('cancelled')) }, { once: true }) })
+  }
+  // Time for one deadline and the dials, not for four deadlines one after another: checked one by one during the
+  // walk (as before), the good provider was never reached.
+  const signal = AbortSignal.timeout(DNS_CHECK_DEADLINE_MS + 3_000)
+  const got = await discoverRelays(node, { signal, now: Date.now, allowPrivate: false, resolve })
+  assert.ok(dialled.some((d) => d.includes('93.184.215.14') && d.includes(good)), `the good provider was dialled: ${dialled.join(' | ')}`)
+  assert.ok(!dialled.some((d) => d.includes(lan) || d.includes('rebind') || d.includes('slow')), dialled.join(' | '))
+  assert.equal(got.unreachable, 6, 'four unchecked names, one private one, one dial that failed')
 })
 
 test('selection: a new /16 first, then a new operator, then the lowest round trip; never the same peer twice', () => {

@@ -130,7 +130,8 @@ export function App ({ address }: { address: TokenFromAddress }): React.JSX.Elem
           // The list's preview follows what I send, before the node's contact event (if any) comes.
           setContacts((list) => list.map((c) => c.id === m.contactId ? { ...c, lastMessage: { text: m.text, at: m.at, direction: 'out' } } : c))
         }
-        if (e.type === 'message' && m.direction === 'in') {
+        // A message that arrives already deleted for everyone (its deletion came first) is no news.
+        if (e.type === 'message' && m.direction === 'in' && m.deleted !== true) {
           const name = contactsRef.current.find((c) => c.id === m.contactId)?.name ?? 'a contact'
           const open = selectedRef.current === m.contactId
           const seen = open && document.visibilityState === 'visible'

@@ -7,6 +7,7 @@ import { SearchIndexer } from '../../store/search-index.ts'
 import type { HistoryStore } from '../history-store.ts'
 import { History } from '../history.ts'
 import type { MessageView } from '../types.ts'
+import { HeldControls } from './held-controls.ts'
 import { MAX_SEARCH_RESULTS, ftsQuery } from './rules.ts'
 
 export interface SearchHit {
@@ -34,6 +35,8 @@ export class ChatStore {
   /** Blocked contact ids, read once: every envelope received asks (three times), and only setBlocked changes them
    * (a deleted contact's row goes by cascade; its random id never comes back, so a stale entry is harmless). */
   #blocked: Set<string> | undefined
+  /** Edits and deletions waiting for their message (src/messenger/chat/held-controls.ts). */
+  readonly held: HeldControls
 
   /** The store's batched search index (src/store/search-index.ts): pending messages are indexed before a search. */
   readonly #index: SearchIndexer
@@ -41,6 +44,7 @@ export class ChatStore {
   constructor (db: Database, index: SearchIndexer = new SearchIndexer(db)) {
     this.#db = db
     this.#index = index
+    this.held = new HeldControls(db)
   }
 
   /** A message of a conversation in either direction (the one a reply quotes, an edit or deletion targets). */

@@ -33,7 +33,9 @@ export class BlobChannel {
   /** Bytes of chunk payload written (tests and the benchmark count what crossed the wire). */
   bytesSent = 0
 
-  constructor (private readonly stream: Stream) {
+  /** `window`: puts putFrom keeps unanswered (MAX_BLOB_PUTS_IN_FLIGHT for a relay, MAX_FILE_PUTS_IN_FLIGHT for a
+   * contact's device on a direct stream). */
+  constructor (private readonly stream: Stream, private readonly window: number = MAX_BLOB_PUTS_IN_FLIGHT) {
     this.lp = lpStream(stream, { maxDataLength: MAX_BLOB_FRAME_BYTES, maxBufferSize: 2 * MAX_BLOB_FRAME_BYTES })
     this.readLoop().catch(() => {})
   }
@@ -125,7 +127,7 @@ export class BlobChannel {
   }
 
   /**
-   * Puts chunks `from`..chunks-1 in order, up to MAX_BLOB_PUTS_IN_FLIGHT unanswered (backpressure: the next put waits
+   * Puts chunks `from`..chunks-1 in order, up to the channel's window unanswered (backpressure: the next put waits
    * for an answer, and each write for the muxer). `confirmed(n)` is called as the store confirms chunk n-1 durable.
    */
   async putFrom (ref: BlobRef, chunks: number, from: number, read: (index: number) => Promise<Uint8Array>, confirmed: (count: number) => void, signal?: AbortSignal): Promise<void> {
@@ -135,7 +137,7 @@ export class BlobChannel {
     // flight each time (16 × 16 per window), CPU and garbage on the transfer's hot path.
     let space: (() => void) | undefined
     for (let i = from; i < chunks; i++) {
-      while (window.size >= MAX_BLOB_PUTS_IN_FLIGHT) await new Promise<void>((resolve) => { space = resolve })
+      while (window.size >= this.window) await new Promise<void>((resolve) => { space = resolve })
       if (failure !== undefined) throw failure
       const data = await read(i)
       const index = i

@@ -18,6 +18,11 @@ export const MAX_BLOB_FRAME_BYTES = 1 + 1 + 4 + BLOB_ID_BYTES + BLOB_CAPABILITY_
 /** Puts a client may have sent and not seen answered on one stream: 16 × 64 KiB = 1 MiB in flight keeps a
  * loopback or LAN link busy while bounding what the store side reads ahead. */
 export const MAX_BLOB_PUTS_IN_FLIGHT = 16
+/** Puts in flight on a direct /0m1/file/1.0.0 stream: 64 × 64 KiB = 4 MiB. The receiving device answers a put only
+ * once an fdatasync covers it, and one fdatasync takes 1-10 ms or more on a busy disk: with 1 MiB in flight the
+ * sender stood waiting for each sync (a file went at a third of the raw stream's speed). A contact's device holds at
+ * most this much read ahead per stream; a relay keeps the lower MAX_BLOB_PUTS_IN_FLIGHT for its many clients. */
+export const MAX_FILE_PUTS_IN_FLIGHT = 64
 
 const T = { put: 0x01, status: 0x02, get: 0x03, del: 0x04, stored: 0x81, have: 0x82, chunk: 0x83, deleted: 0x84, error: 0x85 } as const
 

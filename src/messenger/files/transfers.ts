@@ -15,7 +15,7 @@ import type { BlobChannel, BlobRef } from '../../net/blob-client.ts'
 import { NetError } from '../../net/errors.ts'
 import type { Logger } from '../../platform/logger.ts'
 import type { Database } from '../../store/db.ts'
-import { decodeBlobClientFrame, encodeBlobServerFrame, MAX_BLOB_FRAME_BYTES, MAX_BLOB_PUTS_IN_FLIGHT, type BlobServerFrame } from '../../wire/blob.ts'
+import { decodeBlobClientFrame, encodeBlobServerFrame, MAX_BLOB_FRAME_BYTES, MAX_FILE_PUTS_IN_FLIGHT, type BlobServerFrame } from '../../wire/blob.ts'
 import { WireError } from '../../wire/errors.ts'
 import {
   BLOB_CAPABILITY_BYTES, blobIdOf, chunkCount, FILE_CHUNK_BYTES, FILE_CIPHER_CHUNK_BYTES, MAX_FILE_NAME_BYTES, MAX_FILE_TYPE_BYTES,
@@ -39,6 +39,10 @@ export const FILE_RELAY_COPIES = 2
  * before it parks the chunks on relays. */
 export const DIRECT_WAIT_MS = 6_000
 const DIRECT_POLL_MS = 300
+/** The first wait before asking a contact again whether it has opened the announcement (then doubling up to
+ * DIRECT_POLL_MS): it usually comes a few ms after the stream opens, and a fixed 300 ms wait cost a 50 MB direct
+ * transfer a quarter of its time. */
+const DIRECT_FIRST_POLL_MS = 10
 /** Gets in flight per relay download: keeps a relay link busy without buffering more than 512 KiB. */
 export const DOWNLOAD_PREFETCH = 8
 /** Retry delays while nothing can move (relays unreachable or full, blob not parked yet): 0.5 s doubling to 15 s. */
@@ -589,6 +593,21 @@ export class FileTransfers implements FilesPort {
   #wanted (row: TransferRow): number { return Math.min(FILE_RELAY_COPIES, row.file.relays.length) }
   #copies (row: TransferRow): number { return row.file.relays.filter((r) => row.relayCounts[r] === row.file.chunks).length }
 
+  /** The chunks a contact holds, asked again on the same stream while it answers NOT_FOUND (the announcement is
+   * still on its way) until `until`: DIRECT_FIRST_POLL_MS doubling to DIRECT_POLL_MS. */
+  async #directStatus (row: TransferRow, ch: BlobChannel, until: number): Promise<number> {
+    let delay = DIRECT_FIRST_POLL_MS
+    for (;;) {
+      try {
+        return await ch.status(refOf(row.file))
+      } catch (err) {
+        if (!NetError.is(err, 'NOT_FOUND') || this.#stopped || this.#gone.has(row.messageId) || this.#now() + delay >= until) throw err
+      }
+      await this.#sleep(row, delay)
+      delay = Math.min(DIRECT_POLL_MS, delay * 2)
+    }
+  }
+
   /** Streams the chunks the contact has not confirmed on a direct connection; true once all are confirmed. */
   async #tryDirect (row: TransferRow, fh: FileHandle, stats: TransferStats): Promise<boolean> {
     const peerId = this.#o.contact(row.contactId)?.theirPeerId
@@ -605,7 +624,7 @@ export class FileTransfers implements FilesPort {
         continue
       }
       try {
-        const from = await ch.status(refOf(row.file))
+        const from = await this.#directStatus(row, ch, until)
         this.#set(row, { state: 'uploading', path: 'direct', done: Math.max(row.done, from), failure: undefined })
         this.#startRun(row)
         const read = this.#chunkReader(fh, row.messageId)
@@ -894,7 +913,7 @@ export class FileTransfers implements FilesPort {
   }
 
   async #serveStream (stream: Stream): Promise<void> {
-    const lp = lpStream(stream, { maxDataLength: MAX_BLOB_FRAME_BYTES, maxBufferSize: MAX_BLOB_PUTS_IN_FLIGHT * (MAX_BLOB_FRAME_BYTES + 8) })
+    const lp = lpStream(stream, { maxDataLength: MAX_BLOB_FRAME_BYTES, maxBufferSize: MAX_FILE_PUTS_IN_FLIGHT * (MAX_BLOB_FRAME_BYTES + 8) })
     let inc: Incoming | undefined
     const notFound = (reqId: number): BlobServerFrame => ({ type: 'error', reqId, reason: 'NOT_FOUND', message: 'No such file, or the capability does not match.' })
     // Answers go out in request order; puts overlap (write, then a shared fdatasync) up to the sender's window.
@@ -935,7 +954,7 @@ export class FileTransfers implements FilesPort {
     const answered = async (): Promise<void> => { while (writing) await written }
     try {
       for (;;) {
-        while (queue.length >= MAX_BLOB_PUTS_IN_FLIGHT && failed === undefined) await new Promise<void>((resolve) => { wake = resolve })
+        while (queue.length >= MAX_FILE_PUTS_IN_FLIGHT && failed === undefined) await new Promise<void>((resolve) => { wake = resolve })
         if (failed !== undefined) throw failed
         let raw: Uint8Array
         try { raw = (await lp.read()).subarray() } catch (err) {
@@ -1080,7 +1099,7 @@ export class FileTransfers implements FilesPort {
       const ch = await this.#o.net()?.openFileStream(peerId).catch(() => undefined)
       if (ch === undefined) return false
       try {
-        const from = await ch.status(refOf(row.file))
+        const from = await this.#directStatus(row, ch, until)
         if (row.state === 'queued') { this.#set(row, { state: 'uploading', path: 'direct', failure: undefined }); this.#startRun(row) }
         const read = this.#chunkReader(fh, row.messageId)
         await ch.putFrom(refOf(row.file), row.file.chunks, from, async (i) => { stats.sentDirect++; return await read(i) }, (n) => {

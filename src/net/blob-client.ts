@@ -2,9 +2,10 @@
 // one stream, requests pipelined and answered in order. put() resolves once the store says the chunk is durable.
 import type { Stream } from '@libp2p/interface'
 import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
+import { Uint8ArrayList } from 'uint8arraylist'
 import { NetError, atStream } from './errors.ts'
 import {
-  decodeBlobServerFrame, encodeBlobClientFrame, MAX_BLOB_FRAME_BYTES, MAX_BLOB_PUTS_IN_FLIGHT,
+  decodeBlobServerFrame, encodeBlobClientFrame, encodeBlobPutParts, MAX_BLOB_FRAME_BYTES, MAX_BLOB_PUTS_IN_FLIGHT,
   type BlobClientFrame, type BlobServerFrame
 } from '../wire/blob.ts'
 
@@ -22,6 +23,14 @@ type Pending = { resolve: (f: BlobServerFrame) => void, reject: (e: Error) => vo
 function refusal (f: Extract<BlobServerFrame, { type: 'error' }>): NetError {
   if (f.reason === 'NOT_FOUND') return new NetError('NOT_FOUND', f.message, { reason: f.reason })
   return new NetError('REFUSED', `Refused: ${f.message}`, { reason: f.reason })
+}
+
+type Writable = Parameters<LengthPrefixedStream<Stream>['write']>[0]
+
+/** Parts written as one length-prefixed message. Our uint8arraylist (2.x) is not the type @libp2p/utils names (3.x),
+ * but both mark their lists with the same registered symbol and hold them as `bufs`, which is all the stream reads. */
+function partsOf (parts: Uint8Array[]): Writable {
+  return new Uint8ArrayList(...parts) as unknown as Writable
 }
 
 export class BlobChannel {
@@ -71,7 +80,8 @@ export class BlobChannel {
     if (this.done !== undefined) throw this.done
     if (signal?.aborted === true) throw new NetError('ABORTED', 'Cancelled.')
     const reqId = this.nextReq++
-    const bytes = encodeBlobClientFrame({ ...frame, reqId })
+    // A put goes as its head and its chunk, one message without copying the chunk (encodeBlobPutParts).
+    const bytes = frame.type === 'put' ? partsOf(encodeBlobPutParts({ ...frame, reqId })) : encodeBlobClientFrame({ ...frame, reqId })
     const reply = new Promise<BlobServerFrame>((resolve, reject) => {
       const onAbort = (): void => {
         this.pending.delete(reqId)

@@ -128,6 +128,9 @@ interface Run { start: number, startDone: number, lastEvent: number }
 /** One answer of a direct file stream, in request order: its frame once its work is done. */
 interface AnswerSlot { readonly work: Promise<BlobServerFrame>, frame: BlobServerFrame | undefined }
 
+/** One of a pair of buffers, by the parity of a block number. */
+function pick<T> (pair: readonly [T, T], n: number): T { return n % 2 === 0 ? pair[0] : pair[1] }
+
 function hex (b: Uint8Array): string { return Buffer.from(b).toString('hex') }
 
 /** Plaintext bytes in chunk i of a file. */
@@ -453,21 +456,47 @@ export class FileTransfers implements FilesPort {
     const out = await open(target, 'w', 0o600)
     try {
       // READ_AHEAD_CHUNKS at a time: one read and one write per 1 MiB, not a thread-pool round trip each per chunk.
-      const buf = Buffer.alloc(READ_AHEAD_CHUNKS * FILE_CHUNK_BYTES)
-      const sealed = Buffer.alloc(READ_AHEAD_CHUNKS * FILE_CIPHER_CHUNK_BYTES)
-      let total = 0
-      for (let first = 0; first < chunks; first += READ_AHEAD_CHUNKS) {
+      // Two of each buffer: the next block is read, and the last one written, while this one is hashed and sealed
+      // (one after the other, the file system's time added to the sealing's before the announcement could leave).
+      const plainBufs = [Buffer.alloc(READ_AHEAD_CHUNKS * FILE_CHUNK_BYTES), Buffer.alloc(READ_AHEAD_CHUNKS * FILE_CHUNK_BYTES)] as const
+      const sealedBufs = [Buffer.alloc(READ_AHEAD_CHUNKS * FILE_CIPHER_CHUNK_BYTES), Buffer.alloc(READ_AHEAD_CHUNKS * FILE_CIPHER_CHUNK_BYTES)] as const
+      const writes: [Promise<unknown>, Promise<unknown>] = [Promise.resolve(), Promise.resolve()]
+      const readBlock = (block: number): Promise<number> => {
+        const first = block * READ_AHEAD_CHUNKS
         const count = Math.min(READ_AHEAD_CHUNKS, chunks - first)
-        const n = await readFull(src, buf.subarray(0, count * FILE_CHUNK_BYTES), first * FILE_CHUNK_BYTES)
-        total += n
-        hash.update(buf.subarray(0, n))
-        for (let k = 0; k < count; k++) {
-          const i = first + k
-          const plain = buf.subarray(k * FILE_CHUNK_BYTES, Math.max(k * FILE_CHUNK_BYTES, Math.min(n, (k + 1) * FILE_CHUNK_BYTES)))
-          sealed.set(sealer.seal(plain, i === chunks - 1), k * FILE_CIPHER_CHUNK_BYTES)
-        }
-        await out.write(sealed, 0, count * FILE_CIPHER_CHUNK_BYTES, first * FILE_CIPHER_CHUNK_BYTES)
+        const p = readFull(src, pick(plainBufs, block).subarray(0, count * FILE_CHUNK_BYTES), first * FILE_CHUNK_BYTES)
+        p.catch(() => {})
+        return p
       }
+      let total = 0
+      const blocks = Math.ceil(chunks / READ_AHEAD_CHUNKS)
+      let reading = readBlock(0)
+      try {
+        for (let b = 0; b < blocks; b++) {
+          const first = b * READ_AHEAD_CHUNKS
+          const count = Math.min(READ_AHEAD_CHUNKS, chunks - first)
+          const n = await reading
+          if (b + 1 < blocks) reading = readBlock(b + 1)
+          total += n
+          const buf = pick(plainBufs, b)
+          const sealed = pick(sealedBufs, b)
+          hash.update(buf.subarray(0, n))
+          // This block's sealed buffer was last written two blocks ago.
+          await writes[b % 2]
+          for (let k = 0; k < count; k++) {
+            const i = first + k
+            const plain = buf.subarray(k * FILE_CHUNK_BYTES, Math.max(k * FILE_CHUNK_BYTES, Math.min(n, (k + 1) * FILE_CHUNK_BYTES)))
+            sealer.sealInto(plain, i === chunks - 1, sealed.subarray(k * FILE_CIPHER_CHUNK_BYTES, (k + 1) * FILE_CIPHER_CHUNK_BYTES))
+          }
+          const w = out.write(sealed, 0, count * FILE_CIPHER_CHUNK_BYTES, first * FILE_CIPHER_CHUNK_BYTES)
+          w.catch(() => {})
+          writes[b % 2] = w
+        }
+      } finally {
+        // Nothing left running on the file handles when this returns or throws.
+        await Promise.allSettled([reading, ...writes])
+      }
+      await Promise.all(writes)
       if (total !== size || (await src.stat()).size !== size) throw new MessengerError('FILE_UNREADABLE', 'The file changed while it was being read; send it again.')
       await out.sync()
     } catch (err) {

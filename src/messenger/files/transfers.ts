@@ -54,6 +54,8 @@ export const FETCHED_CHECK_MIN_MS = 1_000
 export const FETCHED_CHECK_MAX_MS = 300_000
 /** Chunks an upload reads from its chunk file at once (1 MiB, the put window), with the next block read ahead. */
 const READ_AHEAD_CHUNKS = 16
+/** Blocks (of READ_AHEAD_CHUNKS) sealed between the fdatasyncs started while a file is sealed: every 8 MiB. */
+const SEAL_SYNC_BLOCKS = 8
 /** Progress events at most this often per transfer (and at every state change). */
 const PROGRESS_EVENT_MS = 200
 /** The directory under the data directory that holds encrypted chunks. */
@@ -488,7 +490,9 @@ export class FileTransfers implements FilesPort {
             const plain = buf.subarray(k * FILE_CHUNK_BYTES, Math.max(k * FILE_CHUNK_BYTES, Math.min(n, (k + 1) * FILE_CHUNK_BYTES)))
             sealer.sealInto(plain, i === chunks - 1, sealed.subarray(k * FILE_CIPHER_CHUNK_BYTES, (k + 1) * FILE_CIPHER_CHUNK_BYTES))
           }
-          const w = out.write(sealed, 0, count * FILE_CIPHER_CHUNK_BYTES, first * FILE_CIPHER_CHUNK_BYTES)
+          let w: Promise<unknown> = out.write(sealed, 0, count * FILE_CIPHER_CHUNK_BYTES, first * FILE_CIPHER_CHUNK_BYTES)
+          // The disk starts on what is sealed while the rest is sealed: the last fsync has only the tail left.
+          if (b % SEAL_SYNC_BLOCKS === SEAL_SYNC_BLOCKS - 1) w = w.then(async () => { await out.datasync() })
           w.catch(() => {})
           writes[b % 2] = w
         }

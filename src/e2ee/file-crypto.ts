@@ -26,14 +26,21 @@ export class FileSealer {
 
   /** `plain`: at most FILE_CHUNK_BYTES; padded here. */
   seal (plain: Uint8Array, last: boolean): Buffer {
+    const out = Buffer.alloc(FILE_CIPHER_CHUNK_BYTES)
+    this.sealInto(plain, last, out)
+    return out
+  }
+
+  /** seal() into `out` (exactly FILE_CIPHER_CHUNK_BYTES, e.g. a place in a larger buffer): sealing a file this way
+   * allocates nothing per chunk. */
+  sealInto (plain: Uint8Array, last: boolean, out: Uint8Array): void {
     if (plain.length > FILE_CHUNK_BYTES) throw new RangeError(`a chunk holds at most ${FILE_CHUNK_BYTES} bytes`)
+    if (out.length !== FILE_CIPHER_CHUNK_BYTES) throw new RangeError(`out must be ${FILE_CIPHER_CHUNK_BYTES} bytes`)
     // A full chunk needs no padding: encrypted from where it is.
     let padded: Buffer
     if (plain.length === FILE_CHUNK_BYTES) padded = Buffer.from(plain.buffer, plain.byteOffset, plain.byteLength)
     else { padded = Buffer.alloc(FILE_CHUNK_BYTES); padded.set(plain) }
-    const out = Buffer.alloc(FILE_CIPHER_CHUNK_BYTES)
-    sodium.crypto_secretstream_xchacha20poly1305_push(this.state, out, padded, null, last ? TAG_FINAL : TAG_MESSAGE)
-    return out
+    sodium.crypto_secretstream_xchacha20poly1305_push(this.state, Buffer.from(out.buffer, out.byteOffset, out.byteLength), padded, null, last ? TAG_FINAL : TAG_MESSAGE)
   }
 }
 

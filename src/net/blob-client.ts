@@ -2,9 +2,10 @@
 // one stream, requests pipelined and answered in order. put() resolves once the store says the chunk is durable.
 import type { Stream } from '@libp2p/interface'
 import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
+import { Uint8ArrayList } from 'uint8arraylist'
 import { NetError, atStream } from './errors.ts'
 import {
-  decodeBlobServerFrame, encodeBlobClientFrame, MAX_BLOB_FRAME_BYTES, MAX_BLOB_PUTS_IN_FLIGHT,
+  decodeBlobServerFrame, encodeBlobClientFrame, encodeBlobPutParts, MAX_BLOB_FRAME_BYTES, MAX_BLOB_PUTS_IN_FLIGHT,
   type BlobClientFrame, type BlobServerFrame
 } from '../wire/blob.ts'
 
@@ -24,6 +25,14 @@ function refusal (f: Extract<BlobServerFrame, { type: 'error' }>): NetError {
   return new NetError('REFUSED', `Refused: ${f.message}`, { reason: f.reason })
 }
 
+type Writable = Parameters<LengthPrefixedStream<Stream>['write']>[0]
+
+/** Parts written as one length-prefixed message. Our uint8arraylist (2.x) is not the type @libp2p/utils names (3.x),
+ * but both mark their lists with the same registered symbol and hold them as `bufs`, which is all the stream reads. */
+function partsOf (parts: Uint8Array[]): Writable {
+  return new Uint8ArrayList(...parts) as unknown as Writable
+}
+
 export class BlobChannel {
   private readonly lp: LengthPrefixedStream<Stream>
   private readonly pending = new Map<number, Pending>()
@@ -33,7 +42,9 @@ export class BlobChannel {
   /** Bytes of chunk payload written (tests and the benchmark count what crossed the wire). */
   bytesSent = 0
 
-  constructor (private readonly stream: Stream) {
+  /** `window`: puts putFrom keeps unanswered (MAX_BLOB_PUTS_IN_FLIGHT for a relay, MAX_FILE_PUTS_IN_FLIGHT for a
+   * contact's device on a direct stream). */
+  constructor (private readonly stream: Stream, private readonly window: number = MAX_BLOB_PUTS_IN_FLIGHT) {
     this.lp = lpStream(stream, { maxDataLength: MAX_BLOB_FRAME_BYTES, maxBufferSize: 2 * MAX_BLOB_FRAME_BYTES })
     this.readLoop().catch(() => {})
   }
@@ -69,7 +80,8 @@ export class BlobChannel {
     if (this.done !== undefined) throw this.done
     if (signal?.aborted === true) throw new NetError('ABORTED', 'Cancelled.')
     const reqId = this.nextReq++
-    const bytes = encodeBlobClientFrame({ ...frame, reqId })
+    // A put goes as its head and its chunk, one message without copying the chunk (encodeBlobPutParts).
+    const bytes = frame.type === 'put' ? partsOf(encodeBlobPutParts({ ...frame, reqId })) : encodeBlobClientFrame({ ...frame, reqId })
     const reply = new Promise<BlobServerFrame>((resolve, reject) => {
       const onAbort = (): void => {
         this.pending.delete(reqId)
@@ -125,7 +137,7 @@ export class BlobChannel {
   }
 
   /**
-   * Puts chunks `from`..chunks-1 in order, up to MAX_BLOB_PUTS_IN_FLIGHT unanswered (backpressure: the next put waits
+   * Puts chunks `from`..chunks-1 in order, up to the channel's window unanswered (backpressure: the next put waits
    * for an answer, and each write for the muxer). `confirmed(n)` is called as the store confirms chunk n-1 durable.
    */
   async putFrom (ref: BlobRef, chunks: number, from: number, read: (index: number) => Promise<Uint8Array>, confirmed: (count: number) => void, signal?: AbortSignal): Promise<void> {
@@ -135,7 +147,7 @@ export class BlobChannel {
     // flight each time (16 × 16 per window), CPU and garbage on the transfer's hot path.
     let space: (() => void) | undefined
     for (let i = from; i < chunks; i++) {
-      while (window.size >= MAX_BLOB_PUTS_IN_FLIGHT) await new Promise<void>((resolve) => { space = resolve })
+      while (window.size >= this.window) await new Promise<void>((resolve) => { space = resolve })
       if (failure !== undefined) throw failure
       const data = await read(i)
       const index = i

@@ -23,7 +23,7 @@ import { createWebRTCGate, type AllowWebRTC } from './webrtc-guard.ts'
 import { pathOf, type LinkKind } from './path.ts'
 import type { Connection, Stream } from '@libp2p/interface'
 import { BlobChannel } from './blob-client.ts'
-import { BLOB_PROTOCOL, FILE_PROTOCOL } from '../wire/blob.ts'
+import { BLOB_PROTOCOL, FILE_PROTOCOL, MAX_FILE_PUTS_IN_FLIGHT } from '../wire/blob.ts'
 import { discoverRelays, probeRelay, type Discovered, type ProbeResult } from './relay-info.ts'
 
 export type { MailboxSession, MailboxBox } from './mailbox-client.ts'
@@ -283,7 +283,7 @@ export async function createDeviceNode (o: DeviceNodeOptions): Promise<DeviceNod
       const conn = libp2p.getConnections().find((c) => c.remotePeer.toString() === peerId && c.status === 'open' && pathOf(c.remoteAddr) === 'direct' && puncher.usable(c))
       if (conn === undefined) return undefined
       const stream = await conn.newStream(FILE_PROTOCOL, { signal: withDeadline(opts.signal, FILE_DIAL_DEADLINE_MS) })
-      return new BlobChannel(stream)
+      return new BlobChannel(stream, MAX_FILE_PUTS_IN_FLIGHT)
     },
     onFileStream (h) { fileHandler = h },
     shortLived () { return ids.view() },

@@ -18,6 +18,11 @@ export const MAX_BLOB_FRAME_BYTES = 1 + 1 + 4 + BLOB_ID_BYTES + BLOB_CAPABILITY_
 /** Puts a client may have sent and not seen answered on one stream: 16 × 64 KiB = 1 MiB in flight keeps a
  * loopback or LAN link busy while bounding what the store side reads ahead. */
 export const MAX_BLOB_PUTS_IN_FLIGHT = 16
+/** Puts in flight on a direct /0m1/file/1.0.0 stream: 64 × 64 KiB = 4 MiB. The receiving device answers a put only
+ * once an fdatasync covers it, and one fdatasync takes 1-10 ms or more on a busy disk: with 1 MiB in flight the
+ * sender stood waiting for each sync (a file went at a third of the raw stream's speed). A contact's device holds at
+ * most this much read ahead per stream; a relay keeps the lower MAX_BLOB_PUTS_IN_FLIGHT for its many clients. */
+export const MAX_FILE_PUTS_IN_FLIGHT = 64
 
 const T = { put: 0x01, status: 0x02, get: 0x03, del: 0x04, stored: 0x81, have: 0x82, chunk: 0x83, deleted: 0x84, error: 0x85 } as const
 
@@ -65,6 +70,25 @@ export function encodeBlobClientFrame (f: BlobClientFrame): Uint8Array {
     w.u32(f.index)
   }
   return w.finish().slice()
+}
+
+/** Bytes of a put frame before its chunk: head, blob id, capability, chunks, index and the data's length. */
+const PUT_HEAD_BYTES = MAX_BLOB_FRAME_BYTES - FILE_CIPHER_CHUNK_BYTES
+
+/**
+ * A put frame as two parts, its head and its chunk (the caller's buffer, not copied), whose concatenation is exactly
+ * encodeBlobClientFrame's: the sender writes both to the stream as one message, so the chunk's 64 KiB is not
+ * copied into a fresh frame per put (a copy and 64 KiB of garbage each, on the file sender's hot path).
+ */
+export function encodeBlobPutParts (f: Extract<BlobClientFrame, { type: 'put' }>): [head: Uint8Array, data: Uint8Array] {
+  if (f.chunks < 1 || f.chunks > MAX_BLOB_CHUNKS || f.index >= f.chunks) throw new RangeError('put: index must be below chunks, chunks 1..MAX_BLOB_CHUNKS')
+  if (f.data.length > FILE_CIPHER_CHUNK_BYTES) throw new RangeError(`data must be at most ${FILE_CIPHER_CHUNK_BYTES} bytes (got ${f.data.length})`)
+  const w = new Writer(PUT_HEAD_BYTES)
+  head(w, T.put, f.reqId)
+  w.fixed(f.blobId, BLOB_ID_BYTES, 'blobId')
+  w.fixed(f.capability, BLOB_CAPABILITY_BYTES, 'capability')
+  w.u32(f.chunks); w.u32(f.index); w.u32(f.data.length)
+  return [w.finish(), f.data]
 }
 
 export function decodeBlobClientFrame (bytes: Uint8Array): BlobClientFrame {

@@ -45,3 +45,16 @@ test('an altered, reordered, replayed or missing-final chunk is refused at that 
   // The wrong key opens nothing.
   assert.throws(() => new FileOpener(newFileKey(), header, 3).open(c0), (e: unknown) => E2eeError.is(e, 'BAD_CHUNK'))
 })
+
+test('sealInto writes each chunk in place in a larger buffer, and the chunks open in order to the plaintext', () => {
+  const plain = randomBytes(2 * FILE_CHUNK_BYTES + 100)
+  const key = newFileKey()
+  const s = new FileSealer(key)
+  const out = Buffer.alloc(3 * FILE_CIPHER_CHUNK_BYTES)
+  for (let i = 0; i < 3; i++) s.sealInto(plain.subarray(i * FILE_CHUNK_BYTES, (i + 1) * FILE_CHUNK_BYTES), i === 2, out.subarray(i * FILE_CIPHER_CHUNK_BYTES, (i + 1) * FILE_CIPHER_CHUNK_BYTES))
+  const o = new FileOpener(key, s.header, 3)
+  const back = Buffer.concat([0, 1, 2].map((i) => o.open(out.subarray(i * FILE_CIPHER_CHUNK_BYTES, (i + 1) * FILE_CIPHER_CHUNK_BYTES))))
+  assert.deepEqual(back.subarray(0, plain.length), plain)
+  assert.ok(back.subarray(plain.length).every((b) => b === 0), 'the last chunk is padded with zeros')
+  assert.throws(() => { s.sealInto(plain.subarray(0, 10), true, Buffer.alloc(FILE_CIPHER_CHUNK_BYTES - 1)) }, RangeError)
+})

@@ -224,7 +224,10 @@ export async function createProfileLibp2p (o: ProfileOptions): Promise<NodeLibp2
       ...(withWebRTC ? [guardedWebRTC({ rtcConfiguration }, o.webrtcGate ?? createWebRTCGate(() => false))] : [])
     ],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    // Relay: no Yamux keep-alive. Its pings only measure a round trip (a missed one closes nothing); libp2p's
+    // connection monitor already pings every connection and aborts those that do not answer. The keep-alive
+    // costs a repeating task per connection (~1-2 KB of relay heap per reserved device, issue 10).
+    streamMuxers: [yamux(device ? {} : { enableKeepAlive: false })],
     peerDiscovery: bootstrapList.length > 0 ? [bootstrap({ list: bootstrapList })] : [],
     connectionManager: device
       ? { inboundConnectionThreshold: DEVICE_INBOUND_CONNECTION_THRESHOLD }

@@ -21,6 +21,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { renderMetrics, startMetricsServer, type MetricsServer, type RelayGauges } from './metrics.ts'
 import { startRelayAdvertising, type RelayAdvertiser } from '../net/relay-info.ts'
 import { RELAY_SERVICE } from '../wire/relay-record.ts'
+import { RELAY_BUFFER_POOL_BYTES, shrinkBufferPool } from '../platform/buffer-pool.ts'
 
 /** Circuit relay v2's STOP protocol: the relay opens one such stream to the target of each relayed connection. */
 const RELAY_STOP_PROTOCOL = '/libp2p/circuit/relay/0.2.0/stop'
@@ -100,6 +101,8 @@ export interface RelayHandle {
 }
 
 export async function startRelay (o: RelayOptions): Promise<RelayHandle> {
+  // Before any connection: a relay keeps small arrays per connection for as long as it lasts (buffer-pool.ts).
+  shrinkBufferPool(RELAY_BUFFER_POOL_BYTES)
   const logger = o.logger.child('relay')
   const limits = resolveLimits(o.limits)
   const now = o.now ?? Date.now

@@ -14,10 +14,13 @@ export const MAX_SEARCH_RESULTS = 50
 /** Terms in one query: FTS5 cost grows with each; a person types a few words. */
 export const MAX_SEARCH_TERMS = 8
 
-/** The excerpt of a message a reply carries: its first QUOTE_CHARS characters, within MAX_QUOTE_BYTES. */
-const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' })
+/** Made at the first reply, not at load: a grapheme segmenter loads ICU's break rules (~2.7 MB resident, most of
+ * it in an idle device that never quotes; device.idle_rss, issue 10). */
+let graphemes: Intl.Segmenter | undefined
 
+/** The excerpt of a message a reply carries: its first QUOTE_CHARS characters, within MAX_QUOTE_BYTES. */
 export function quoteOf (text: string): string {
+  graphemes ??= new Intl.Segmenter(undefined, { granularity: 'grapheme' })
   // By grapheme, so an emoji or an accented letter is never cut in two.
   const parts = Array.from(graphemes.segment(text.replace(/\s+/g, ' ').trim()), (s) => s.segment).slice(0, QUOTE_CHARS)
   while (Buffer.byteLength(parts.join(''), 'utf8') > MAX_QUOTE_BYTES) parts.pop()

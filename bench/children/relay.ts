@@ -9,7 +9,7 @@ const send = (m: unknown): void => { process.send?.(m) }
 const dataDir = process.argv[2]
 if (dataDir === undefined) throw new Error('usage: relay.ts <dataDir> [limits as JSON]')
 const limits = process.argv[3] !== undefined ? JSON.parse(process.argv[3]) as Partial<RelayLimits> : undefined
-startRelay({ dataDir, listen: ['/ip4/127.0.0.1/tcp/0'], logger: silentLogger, ...(limits !== undefined ? { limits } : {}) }).then((relay) => {
+startRelay({ dataDir, listen: ['/ip4/127.0.0.1/tcp/0'], logger: silentLogger, ownProcess: true, ...(limits !== undefined ? { limits } : {}) }).then((relay) => {
   send({ type: 'ready', addresses: relay.addresses })
   process.on('message', (m: { type?: string }) => {
     if (m.type === 'measure') {

@@ -209,7 +209,7 @@ async function relayLocked (rt: CliRuntime, p: Parsed, dataDir: string, logger: 
   let relay: RelayRunning
   try {
     relay = await rt.startRelay({
-      dataDir, listen, logger, stun,
+      dataDir, listen, logger, stun, ownProcess: true,
       ...(bootstrap === undefined ? {} : { bootstrap }),
       ...(announce === undefined ? {} : { announce }),
       ...(metrics === undefined ? {} : { metrics }),

@@ -28,6 +28,8 @@ export interface RelayFactoryOptions {
   advertise?: boolean
   /** `relay --operator NAME`: who runs the relay, in its signed record. */
   operator?: string
+  /** The relay is alone in its process (the `relay` command), so it may shrink the process's Buffer pool. */
+  ownProcess?: boolean
 }
 
 export interface CliRuntime {

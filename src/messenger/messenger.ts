@@ -11,6 +11,7 @@ import { backoffDelay, STORED_RETRY_MS } from './backoff.ts'
 import { MessengerError } from './errors.ts'
 import { DuplicateAnswers, PendingReceipts, type TakenReceipts } from './receipts.ts'
 import type { HistoryStore, OutboxRow } from './history-store.ts'
+import { History } from './history.ts'
 import type { CardInput, ContactPort, DeviceBatchPort, DevicePort, InboundMailbox, MailboxSessionPort, NetworkPort, OpenedPort } from './ports.ts'
 import type {
   ContactView, DeliveryPath, InviteView, LinkKind, MessageView, Messenger, MessengerEvent, RelayView, SafetyNumberView,
@@ -232,6 +233,7 @@ export class MessengerCore implements Messenger {
       emit: (e) => { this.#emit(e) }
     })
     this.#chat = chatStoreFor(this.#history)
+    if (this.#history instanceof History) this.#history.searchIndex.onIdleError = (err) => { this.#log.warn('search-index-failed', { error: err instanceof Error ? err.name : typeof err }) }
     this.#chatFeatures = this.#chat === undefined ? undefined : new ChatFeatures(this.#chat, this.#chatHooks())
     this.#groups = o.groups?.(this.#groupPort())
     if (this.#groups !== undefined) this.groups = this.#groups

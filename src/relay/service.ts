@@ -59,6 +59,8 @@ export interface RelayOptions {
   readonly metrics?: string
   /** Test hook (observer ledger): what the relay sees of each deposit and mailbox session; never stored or logged. */
   readonly observe?: (o: MailboxObservation) => void
+  /** The relay is alone in its process (`0message1 relay`): process-wide memory settings are its to make. */
+  readonly ownProcess?: boolean
   /** Test hook: the address prefix a remote counts under (default: its IPv4 /24 or IPv6 /48), so loopback tests
    * can play several networks. Gets the remote multiaddr and, when known, the remote peer id. */
   readonly prefixOf?: (remoteAddr: string, remotePeer: string) => string
@@ -101,8 +103,9 @@ export interface RelayHandle {
 }
 
 export async function startRelay (o: RelayOptions): Promise<RelayHandle> {
-  // Before any connection: a relay keeps small arrays per connection for as long as it lasts (buffer-pool.ts).
-  shrinkBufferPool(RELAY_BUFFER_POOL_BYTES)
+  // Before any connection: a relay keeps small arrays per connection for as long as it lasts (buffer-pool.ts). Only
+  // for a relay alone in its process: the setting is the process's, and devices beside it would pay for it.
+  if (o.ownProcess === true) shrinkBufferPool(RELAY_BUFFER_POOL_BYTES)
   const logger = o.logger.child('relay')
   const limits = resolveLimits(o.limits)
   const now = o.now ?? Date.now

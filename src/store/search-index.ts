@@ -33,6 +33,8 @@ type Statement = ReturnType<Database['prepare']>
  */
 export class SearchIndexer {
   readonly #db: Database
+  /** Told of an idle indexing run that failed (the messenger logs the error's name). */
+  onIdleError: ((err: unknown) => void) | undefined
   #statements: Statement[] | undefined
   /** Messages pending (undefined until first read from the table: a store may open with some waiting). */
   #pending: number | undefined
@@ -82,7 +84,13 @@ export class SearchIndexer {
       const quiet = Date.now() - this.#lastWriteAt
       if (quiet < SEARCH_IDLE_MS) { this.#arm(SEARCH_IDLE_MS - quiet); return }
       // A store closed meanwhile (or a failed write) leaves the rows pending: the next search indexes them.
-      try { this.indexPending() } catch { /* still pending, durable; retried by the next search or batch */ }
+      try {
+        this.indexPending()
+      } catch (err) {
+        // Still pending and durable: the next search or batch retries. Worth a line (disk full, corruption; or a
+        // store closed within a second of its last write), by name only.
+        this.onIdleError?.(err)
+      }
     }, ms)
     this.#timer.unref()
   }

@@ -7,7 +7,10 @@ import { WireError } from './errors.ts'
 import { BLOB_CAPABILITY_BYTES, BLOB_ID_BYTES, FILE_CIPHER_CHUNK_BYTES } from './file.ts'
 
 export const BLOB_PROTOCOL = '/0m1/blob/1.0.0'
-export const FILE_PROTOCOL = '/0m1/file/1.0.0'
+/** Direct file streams: 1.1.0 keeps MAX_FILE_PUTS_IN_FLIGHT puts unanswered; 1.0.0 (the first version, still served
+ * and still offered second) keeps MAX_BLOB_PUTS_IN_FLIGHT, which is all its receivers buffer. Same frames. */
+export const FILE_PROTOCOL = '/0m1/file/1.1.0'
+export const FILE_PROTOCOL_V1 = '/0m1/file/1.0.0'
 export const BLOB_VERSION = 0x01
 /** Refusal sentences are short and never hold identifiers. */
 export const MAX_BLOB_REASON_BYTES = 200
@@ -18,7 +21,7 @@ export const MAX_BLOB_FRAME_BYTES = 1 + 1 + 4 + BLOB_ID_BYTES + BLOB_CAPABILITY_
 /** Puts a client may have sent and not seen answered on one stream: 16 × 64 KiB = 1 MiB in flight keeps a
  * loopback or LAN link busy while bounding what the store side reads ahead. */
 export const MAX_BLOB_PUTS_IN_FLIGHT = 16
-/** Puts in flight on a direct /0m1/file/1.0.0 stream: 64 × 64 KiB = 4 MiB. The receiving device answers a put only
+/** Puts in flight on a direct /0m1/file/1.1.0 stream: 64 × 64 KiB = 4 MiB. The receiving device answers a put only
  * once an fdatasync covers it, and one fdatasync takes 1-10 ms or more on a busy disk: with 1 MiB in flight the
  * sender stood waiting for each sync (a file went at a third of the raw stream's speed). A contact's device holds at
  * most this much read ahead per stream; a relay keeps the lower MAX_BLOB_PUTS_IN_FLIGHT for its many clients. */
@@ -172,4 +175,9 @@ export function decodeBlobServerFrame (bytes: Uint8Array): BlobServerFrame {
   }
   r.end()
   return f
+}
+
+/** Puts in flight on a direct file stream negotiated as `protocol` (FILE_PROTOCOL or FILE_PROTOCOL_V1). */
+export function fileWindow (protocol: string | undefined): number {
+  return protocol === FILE_PROTOCOL ? MAX_FILE_PUTS_IN_FLIGHT : MAX_BLOB_PUTS_IN_FLIGHT
 }

@@ -10,7 +10,7 @@ import type { FileTransfers } from '../../src/messenger/files/transfers.ts'
 import type { FileView } from '../../src/messenger/files/types.ts'
 import { createPeople, person, startTestRelay, tempDir, introduce, type Person } from '../helpers/testnet.ts'
 import { waitFor } from '../helpers/wait.ts'
-import { MAX_BLOB_PUTS_IN_FLIGHT, MAX_FILE_PUTS_IN_FLIGHT } from '../../src/wire/blob.ts'
+import { FILE_PROTOCOL, FILE_PROTOCOL_V1, fileWindow, MAX_BLOB_PUTS_IN_FLIGHT, MAX_FILE_PUTS_IN_FLIGHT } from '../../src/wire/blob.ts'
 
 const MiB = 1024 * 1024
 
@@ -343,4 +343,21 @@ test('a chunk write that fails once during a relay download does not stall it: t
   const got = await waitFile(bob, contact(bob, alice), message.id, (f) => f.state === 'delivered', 'bob completes the file after the failed write', 60_000)
   assert.equal(got.path, 'relay')
   assert.equal(sha(await saved(t, bob, message.id)), sha(bytes))
+})
+
+test('a receiver that speaks only /0m1/file/1.0.0 (16 puts buffered) still gets the file straight, at the smaller window', { timeout: 120_000 }, async (t) => {
+  const relay = await startTestRelay(t)
+  const alice = await person(t, 'alice', { relays: [relay.addr] })
+  // Bob as the first version was: only 1.0.0 served (1.1.0 unhandled as soon as his node is up).
+  const bob = await person(t, 'bob', { relays: [relay.addr], onNetwork: (n) => { void n.libp2p.unhandle(FILE_PROTOCOL) } })
+  const { aToB, bToA } = await introduce(alice, bob)
+  // 4 MiB: 64 chunks, four times what a 1.0.0 receiver buffers, so a sender keeping the 1.1.0 window would overrun it.
+  const { path, bytes } = fileOf(t, 4 * MiB)
+  const { message } = await files(alice).send(aToB, path)
+  const got = await waitFile(bob, bToA, message.id, (f) => f.state === 'delivered', 'bob has the whole file')
+  assert.equal(got.path, 'direct')
+  assert.equal(files(alice).statsForTest(message.id)?.sentRelay, 0)
+  assert.equal(sha(await saved(t, bob, message.id)), sha(bytes))
+  assert.equal(fileWindow(FILE_PROTOCOL_V1), MAX_BLOB_PUTS_IN_FLIGHT)
+  assert.equal(fileWindow(FILE_PROTOCOL), MAX_FILE_PUTS_IN_FLIGHT)
 })

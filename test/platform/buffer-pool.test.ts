@@ -29,12 +29,15 @@ test('buffer pool: after shrinking, a small Buffer pins a slab of the smaller si
   }
 })
 
-test('buffer pool: a started relay has shrunk it', async () => {
+test('buffer pool: a relay alone in its process shrinks it; one beside devices (tests, demo) leaves it alone', async () => {
   const was = Buffer.poolSize
   const dir = mkdtempSync(join(tmpdir(), 'bufpool-'))
   try {
     Buffer.poolSize = 8 * 1024
-    const relay = await startRelay({ dataDir: dir, listen: ['/ip4/127.0.0.1/tcp/0'], logger: silentLogger, stun: 'off', advertise: false })
+    const beside = await startRelay({ dataDir: dir, listen: ['/ip4/127.0.0.1/tcp/0'], logger: silentLogger, stun: 'off', advertise: false })
+    await beside.stop()
+    assert.equal(Buffer.poolSize, 8 * 1024)
+    const relay = await startRelay({ dataDir: dir, listen: ['/ip4/127.0.0.1/tcp/0'], logger: silentLogger, stun: 'off', advertise: false, ownProcess: true })
     try {
       assert.equal(Buffer.poolSize, RELAY_BUFFER_POOL_BYTES)
     } finally {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { DATABASE_FILE, openDatabase, resolveDatabaseKey, type Database } from '../../src/store/db.ts'
 import { MIGRATIONS } from '../../src/store/schema.ts'
-import { INDEX_STATEMENTS, PENDING_INDEX_BATCH } from '../../src/store/search-index.ts'
+import { INDEX_STATEMENTS, PENDING_INDEX_BATCH, SEARCH_IDLE_MS } from '../../src/store/search-index.ts'
 import { History } from '../../src/messenger/history.ts'
 import { ChatStore } from '../../src/messenger/chat/chat-store.ts'
 import { tempDir } from '../e2ee/helpers.ts'
@@ -139,4 +139,23 @@ test('search index: the indexer reads the pending keys in one pass and finds eac
     assert.ok(details.every((d) => !d.includes('TEMP B-TREE') || d.includes('DISTINCT')), details.join('; '))
   }
   assert.ok(plan(INDEX_STATEMENTS[1] ?? '').some((d) => /^SEARCH s USING (COVERING )?INDEX .*\(contact_id=\? AND direction=\? AND id=\?\)/.test(d)))
+})
+
+test('search index: a store left idle for SEARCH_IDLE_MS indexes what waits by itself, with no search, and reports no error', async (t) => {
+  const { db } = open(t)
+  t.after(() => { db.close() })
+  addContact(db, 'c1')
+  const h = new History(db)
+  const errors: unknown[] = []
+  h.searchIndex.onIdleError = (err) => { errors.push(err) }
+  // The indexer's timer does not keep the process alive (a running node would).
+  const alive = setInterval(() => {}, 100)
+  t.after(() => { clearInterval(alive) })
+  h.receive({ contactId: 'c1', id: 'idle', seq: 1, text: 'quiet afternoon', sentAt: 1, at: 1, path: 'direct' })
+  assert.equal(pending(db), 1)
+  const deadline = Date.now() + 10 * SEARCH_IDLE_MS
+  while (pending(db) > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+  assert.equal(pending(db), 0, 'indexed by the idle timer')
+  assert.equal(indexed(db), 1)
+  assert.deepEqual(errors, [])
 })

@@ -15,7 +15,7 @@ import type { BlobChannel, BlobRef } from '../../net/blob-client.ts'
 import { NetError } from '../../net/errors.ts'
 import type { Logger } from '../../platform/logger.ts'
 import type { Database } from '../../store/db.ts'
-import { decodeBlobClientFrame, encodeBlobServerFrame, MAX_BLOB_FRAME_BYTES, MAX_FILE_PUTS_IN_FLIGHT, type BlobServerFrame } from '../../wire/blob.ts'
+import { decodeBlobClientFrame, encodeBlobServerFrame, fileWindow, MAX_BLOB_FRAME_BYTES, type BlobServerFrame } from '../../wire/blob.ts'
 import { WireError } from '../../wire/errors.ts'
 import {
   BLOB_CAPABILITY_BYTES, blobIdOf, chunkCount, FILE_CHUNK_BYTES, FILE_CIPHER_CHUNK_BYTES, MAX_FILE_NAME_BYTES, MAX_FILE_TYPE_BYTES,
@@ -31,6 +31,9 @@ import { guessType, PREVIEW_TYPES } from './media-type.ts'
 import { fetchToken, groupFileOwner, groupFileRelays, groupOfOwner, memberKey, presentsCapability } from './group-files.ts'
 import type { GroupMessageView, Groups } from '../groups/types.ts'
 
+/** Inbound direct file streams served at once on this device, from all peers together: each may buffer its window
+ * (4 MiB) before its first frame is checked, so 8 bound that to 32 MiB. A sender refused here uses its relays. */
+export const MAX_FILE_STREAMS_SERVED = 8
 /** The default largest file (issue 12: 100 MB); `maxFileBytes` (host option, `--max-file-mb`) changes it. */
 export const DEFAULT_MAX_FILE_BYTES = 100 * 1024 * 1024
 /** Relays a file is parked on when the contact has them: one may die or lose the blob before the contact comes. */
@@ -939,14 +942,21 @@ export class FileTransfers implements FilesPort {
 
   /** Serves an inbound /0m1/file/1.0.0 stream: the contact streams the chunks of a file it announced. */
   readonly handleStream = (stream: Stream, _connection: Connection): void => {
+    // Each stream may hold its window of frames read ahead (4 MiB at 1.1.0) before its first frame is checked, and
+    // any peer with a direct connection can open them: a bound for the whole device, not per connection.
+    if (this.#streamsServed >= MAX_FILE_STREAMS_SERVED) { stream.abort(new NetError('REFUSED', 'Too many file streams at once.')); return }
+    this.#streamsServed++
     this.#serveStream(stream).catch((err: unknown) => {
       this.#log.debug('file-stream-error', { error: (err as Error).name })
       stream.abort(err instanceof Error ? err : new Error('file stream failed'))
-    })
+    }).finally(() => { this.#streamsServed-- })
   }
 
+  #streamsServed = 0
+
   async #serveStream (stream: Stream): Promise<void> {
-    const lp = lpStream(stream, { maxDataLength: MAX_BLOB_FRAME_BYTES, maxBufferSize: MAX_FILE_PUTS_IN_FLIGHT * (MAX_BLOB_FRAME_BYTES + 8) })
+    const window = fileWindow(stream.protocol)
+    const lp = lpStream(stream, { maxDataLength: MAX_BLOB_FRAME_BYTES, maxBufferSize: window * (MAX_BLOB_FRAME_BYTES + 8) })
     let inc: Incoming | undefined
     const notFound = (reqId: number): BlobServerFrame => ({ type: 'error', reqId, reason: 'NOT_FOUND', message: 'No such file, or the capability does not match.' })
     // Answers go out in request order; puts overlap (write, then a shared fdatasync) up to the sender's window.
@@ -987,7 +997,7 @@ export class FileTransfers implements FilesPort {
     const answered = async (): Promise<void> => { while (writing) await written }
     try {
       for (;;) {
-        while (queue.length >= MAX_FILE_PUTS_IN_FLIGHT && failed === undefined) await new Promise<void>((resolve) => { wake = resolve })
+        while (queue.length >= window && failed === undefined) await new Promise<void>((resolve) => { wake = resolve })
         if (failed !== undefined) throw failed
         let raw: Uint8Array
         try { raw = (await lp.read()).subarray() } catch (err) {

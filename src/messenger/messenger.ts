@@ -32,6 +32,8 @@ import type { Park, ShortInviteView } from './chat/short-invite.ts'
 import type { FileDescriptor } from '../wire/file.ts'
 import type { FilesPort } from './files/types.ts'
 import { groupFileOwner } from './files/group-files.ts'
+// Per-attempt deadlines cancelled with the attempt (issue 10: no timer left behind per message).
+import { withDeadline } from './deadline.ts'
 
 /** What the core tells the file transfers, inside the commit that stores an incoming file message. */
 export interface FileHooks { announced: (contactId: string, messageId: string, file: FileDescriptor, now: number) => void }
@@ -1010,7 +1012,7 @@ export class MessengerCore implements Messenger {
     const circuits = contact.theirRelays.map((r) => `${r}/p2p-circuit/p2p/${peerId}`)
     const addresses = [...new Set([...where.addresses, ...circuits])]
     try {
-      return await this.#net.deliver({ peerId, addresses }, envelope, { signal: this.#clock.timeout(DELIVER_DEADLINE_MS) })
+      return await withDeadline(this.#clock, DELIVER_DEADLINE_MS, async (signal) => await this.#net.deliver({ peerId, addresses }, envelope, { signal }))
     } catch (err) {
       this.#log.debug('deliver-failed', { error: (err as Error).name })
       return undefined
@@ -1022,7 +1024,7 @@ export class MessengerCore implements Messenger {
     const relays = contact.theirRelays
     if (relays.length === 0) return 0
     const results = await Promise.allSettled(relays.map(async (relay) => {
-      await this.#net.deposit(relay, contact.theirMailboxId, envelope, { signal: this.#clock.timeout(DEPOSIT_DEADLINE_MS) })
+      await withDeadline(this.#clock, DEPOSIT_DEADLINE_MS, async (signal) => { await this.#net.deposit(relay, contact.theirMailboxId, envelope, { signal }) })
     }))
     const ok = results.filter((r) => r.status === 'fulfilled').length
     if (ok < results.length) this.#log.debug('deposit-partial', { ok, of: results.length })

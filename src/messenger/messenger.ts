@@ -575,8 +575,9 @@ export class MessengerCore implements Messenger {
     // A reply quotes a message of the same conversation (issue 13): its id and the start of its text.
     const reply = o.replyTo === undefined ? undefined : this.#features().replyTarget(contactId, o.replyTo)
     const view = await this.#outgoing.add({ contactId, text, ...(reply === undefined ? {} : { reply }), ...(o.file === undefined ? {} : { file: o.file }) })
+    // The envelope leaves before the event's listeners run and before anything queued for the next turn.
+    this.#pumpNow()
     this.#emit({ type: 'message', message: view })
-    this.#kick()
     return view
   }
 
@@ -730,7 +731,7 @@ export class MessengerCore implements Messenger {
   #sendFresh (rows: Attempt[]): void {
     if (rows.length === 0) return
     this.#fresh.push(...rows)
-    this.#kick()
+    this.#pumpNow()
   }
 
   #scheduleCards (): void {
@@ -829,6 +830,20 @@ export class MessengerCore implements Messenger {
       this.#kickQueued = false
       if (!this.#stopped) this.#background('pump', this.#pump())
     })
+  }
+
+  /**
+   * A pump at once, not on the next turn (issue 10): rows just committed (a sent text, the receipts of a received
+   * batch) reach the connection in this turn. Everything up to a stream's send is synchronous, so the frame is
+   * written before the caller's events and before acks or other work queued for the next turn (a turn costs the
+   * one-at-a-time exchange twice per message). A pump already running takes the rows on its next pass.
+   */
+  #pumpNow (): void {
+    if (this.#stopped) return
+    // Nothing fresh (a burst's first caller took them all, or they went to the store): the usual kick re-arms the timer.
+    if (this.#fresh.length === 0) { this.#kick(); return }
+    if (this.#pumping) { this.#pumpAgain = true; return }
+    this.#background('pump', this.#pump())
   }
 
   /** A stored outbox row is due at `at` or later: the pump asks the store again from then. */

@@ -3,12 +3,12 @@
 // reservation on that relay; 1 KiB echoed one at a time over one stream on the relayed connection. Every byte
 // crosses the relay twice each way, decrypted and re-encrypted by Noise at the relay, as a relayed message does.
 import { createLibp2p, type Libp2p } from 'libp2p'
-import { tcp } from '@libp2p/tcp'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@libp2p/yamux'
 import { identify } from '@libp2p/identify'
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { multiaddr } from '@multiformats/multiaddr'
+import { tcpWritingOnce } from '../../src/net/tcp-writes.ts'
 import type { Benchmark, BenchContext, RowInput } from '../harness.ts'
 import { startChild } from '../lib/child.ts'
 import { latencyStats, nowMs } from '../harness.ts'
@@ -20,7 +20,7 @@ const MESSAGE_BYTES = 1024
 export async function circuitNode (o: { relay?: boolean, listen?: string[] } = {}): Promise<Libp2p> {
   return await createLibp2p({
     addresses: { listen: o.listen ?? ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp(), circuitRelayTransport()],
+    transports: [tcpWritingOnce(), circuitRelayTransport()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionManager: { inboundConnectionThreshold: 10_000, maxConnections: 10_000 },

@@ -33,6 +33,8 @@ import type { Park, ShortInviteView } from './chat/short-invite.ts'
 import type { FileDescriptor } from '../wire/file.ts'
 import type { FilesPort } from './files/types.ts'
 import { groupFileOwner } from './files/group-files.ts'
+// Per-attempt deadlines cancelled with the attempt (issue 10: no timer left behind per message).
+import { withDeadline } from './deadline.ts'
 
 /** What the core tells the file transfers, inside the commit that stores an incoming file message. */
 export interface FileHooks { announced: (contactId: string, messageId: string, file: FileDescriptor, now: number) => void }
@@ -575,8 +577,9 @@ export class MessengerCore implements Messenger {
     // A reply quotes a message of the same conversation (issue 13): its id and the start of its text.
     const reply = o.replyTo === undefined ? undefined : this.#features().replyTarget(contactId, o.replyTo)
     const view = await this.#outgoing.add({ contactId, text, ...(reply === undefined ? {} : { reply }), ...(o.file === undefined ? {} : { file: o.file }) })
+    // The envelope leaves before the event's listeners run and before anything queued for the next turn.
+    this.#pumpNow()
     this.#emit({ type: 'message', message: view })
-    this.#kick()
     return view
   }
 
@@ -730,7 +733,7 @@ export class MessengerCore implements Messenger {
   #sendFresh (rows: Attempt[]): void {
     if (rows.length === 0) return
     this.#fresh.push(...rows)
-    this.#kick()
+    this.#pumpNow()
   }
 
   #scheduleCards (): void {
@@ -829,6 +832,20 @@ export class MessengerCore implements Messenger {
       this.#kickQueued = false
       if (!this.#stopped) this.#background('pump', this.#pump())
     })
+  }
+
+  /**
+   * A pump at once, not on the next turn (issue 10): rows just committed (a sent text, the receipts of a received
+   * batch) reach the connection in this turn. Everything up to a stream's send is synchronous, so the frame is
+   * written before the caller's events and before acks or other work queued for the next turn (a turn costs the
+   * one-at-a-time exchange twice per message). A pump already running takes the rows on its next pass.
+   */
+  #pumpNow (): void {
+    if (this.#stopped) return
+    // Nothing fresh (a burst's first caller took them all, or they went to the store): the usual kick re-arms the timer.
+    if (this.#fresh.length === 0) { this.#kick(); return }
+    if (this.#pumping) { this.#pumpAgain = true; return }
+    this.#background('pump', this.#pump())
   }
 
   /** A stored outbox row is due at `at` or later: the pump asks the store again from then. */
@@ -1012,7 +1029,7 @@ export class MessengerCore implements Messenger {
     const circuits = contact.theirRelays.map((r) => `${r}/p2p-circuit/p2p/${peerId}`)
     const addresses = [...new Set([...where.addresses, ...circuits])]
     try {
-      return await this.#net.deliver({ peerId, addresses }, envelope, { signal: this.#clock.timeout(DELIVER_DEADLINE_MS) })
+      return await withDeadline(this.#clock, DELIVER_DEADLINE_MS, async (signal) => await this.#net.deliver({ peerId, addresses }, envelope, { signal }))
     } catch (err) {
       this.#log.debug('deliver-failed', { error: (err as Error).name })
       return undefined
@@ -1024,7 +1041,7 @@ export class MessengerCore implements Messenger {
     const relays = contact.theirRelays
     if (relays.length === 0) return 0
     const results = await Promise.allSettled(relays.map(async (relay) => {
-      await this.#net.deposit(relay, contact.theirMailboxId, envelope, { signal: this.#clock.timeout(DEPOSIT_DEADLINE_MS) })
+      await withDeadline(this.#clock, DEPOSIT_DEADLINE_MS, async (signal) => { await this.#net.deposit(relay, contact.theirMailboxId, envelope, { signal }) })
     }))
     const ok = results.filter((r) => r.status === 'fulfilled').length
     if (ok < results.length) this.#log.debug('deposit-partial', { ok, of: results.length })

@@ -1,7 +1,7 @@
 // One libp2p setup, two profiles: 'device' (no DHT: see short-lived.ts; circuit-relay transport with reservations on the
 // configured relays, DCUtR, AutoNAT) and 'relay' (DHT server, circuit-relay v2 server sized for messaging).
 import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p'
-import { tcp } from '@libp2p/tcp'
+import { tcpWritingOnce } from './tcp-writes.ts'
 import { webSockets } from '@libp2p/websockets'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@libp2p/yamux'
@@ -218,7 +218,7 @@ export async function createProfileLibp2p (o: ProfileOptions): Promise<NodeLibp2
         : (mas: Multiaddr[]) => mas.filter((ma) => !isWebRTC(ma))
     },
     transports: [
-      tcp(),
+      tcpWritingOnce(),
       webSockets(),
       ...(device ? [circuitRelayTransport({ reservationCompletionTimeout: 10_000, reservationConcurrency: Math.max(1, relays.length), maxInboundStopStreams: RELAY_MAX_STOP_STREAMS })] : []),
       ...(withWebRTC ? [guardedWebRTC({ rtcConfiguration }, o.webrtcGate ?? createWebRTCGate(() => false))] : [])

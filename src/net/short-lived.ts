@@ -1,7 +1,7 @@
 // Short-lived libp2p identities: mailbox deposits, DHT presence puts/gets and mailbox fetches leave the
 // device under fresh Ed25519 keys, rotated at least hourly, never under the long-term peer id contacts know.
 import { createLibp2p } from 'libp2p'
-import { tcp } from '@libp2p/tcp'
+import { tcpWritingOnce } from './tcp-writes.ts'
 import { webSockets } from '@libp2p/websockets'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@libp2p/yamux'
@@ -72,7 +72,7 @@ export async function createShortLivedLibp2p (o: ShortLivedOptions, dht: boolean
   const node = await createLibp2p({
     privateKey: await generateKeyPair('Ed25519'),
     addresses: { listen: [] },
-    transports: [tcp(), webSockets()],
+    transports: [tcpWritingOnce(), webSockets()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     ...(o.relayOnly ? { connectionGater: relayOnlyGater(allowed) } : {}),

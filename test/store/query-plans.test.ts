@@ -9,19 +9,12 @@ import { DATABASE_FILE, openDatabase, resolveDatabaseKey, type Database } from '
 import { MIGRATIONS } from '../../src/store/schema.ts'
 import { History, PER_MESSAGE, historySql } from '../../src/messenger/history.ts'
 import { tempDir } from '../e2ee/helpers.ts'
+import { addContact } from '../helpers/store-rows.ts'
 
 function plan (db: Database, sql: string): string[] {
   // Every placeholder bound to NULL: the plan does not depend on the values.
   const n = (sql.match(/\?/g) ?? []).length
   return db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(Array.from({ length: n }, () => null)).map((r) => String(r.detail))
-}
-
-function addContact (db: Database, id: string): void {
-  const blob = Buffer.alloc(32, 1)
-  db.prepare(`INSERT INTO contacts (id, name, their_display_name, account_id, identity_key, address, created_at,
-    their_mailbox_id, their_mailbox_key, their_relays, their_addresses, my_mailbox_id, my_mailbox_key,
-    my_mailbox_private_key, my_mailbox_public_key, my_presence_secret)
-    VALUES (?, 'c', 'c', ?, ?, ?, 0, ?, ?, '[]', '[]', ?, ?, ?, ?, ?)`).run([id, `acct-${id}`, blob, `addr-${id}`, blob, blob, Buffer.alloc(32, id.length), blob, blob, blob, blob])
 }
 
 test('query plans: every per-message statement of History searches by key or index (no table scan, no temp sort)', (t) => {

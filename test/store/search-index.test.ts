@@ -11,14 +11,7 @@ import { INDEX_STATEMENTS, PENDING_INDEX_BATCH, SEARCH_IDLE_MS } from '../../src
 import { History } from '../../src/messenger/history.ts'
 import { ChatStore } from '../../src/messenger/chat/chat-store.ts'
 import { tempDir } from '../e2ee/helpers.ts'
-
-function addContact (db: Database, id: string): void {
-  const blob = Buffer.alloc(32, 1)
-  db.prepare(`INSERT INTO contacts (id, name, their_display_name, account_id, identity_key, address, created_at,
-    their_mailbox_id, their_mailbox_key, their_relays, their_addresses, my_mailbox_id, my_mailbox_key,
-    my_mailbox_private_key, my_mailbox_public_key, my_presence_secret)
-    VALUES (?, 'c', 'c', ?, ?, ?, 0, ?, ?, '[]', '[]', ?, ?, ?, ?, ?)`).run([id, `acct-${id}`, blob, `addr-${id}`, blob, blob, Buffer.alloc(32, id.length), blob, blob, blob, blob])
-}
+import { addContact } from '../helpers/store-rows.ts'
 
 function open (t: { after: (fn: () => void) => void }, migrations = MIGRATIONS): { db: Database, path: string, key: Buffer } {
   const dir = tempDir(t as never, '0m1-search-')

@@ -28,7 +28,11 @@ test('a settled attempt cancels its deadline: no timer left armed, success or fa
   assert.equal(armed(), 0)
 })
 
-test('work that outlives the deadline sees its signal abort with a TimeoutError', async () => {
+test('work that outlives the deadline sees its signal abort with a TimeoutError', async (t) => {
+  // The clock's timers are unref'd (they never hold a node open): something else must keep this test's loop alive,
+  // as a running node does.
+  const alive = setInterval(() => {}, 1_000)
+  t.after(() => { clearInterval(alive) })
   const { clock, armed } = countingClock()
   const reason = await withDeadline(clock, 20, async (signal) => await new Promise<unknown>((resolve) => {
     signal.addEventListener('abort', () => { resolve(signal.reason) }, { once: true })

@@ -15,9 +15,13 @@
 //   sinkServe -> {}                          (a protocol that reads and discards what rawSend writes)
 //   rawSend { peerId, bytes } -> { ms }     (64 KiB length-prefixed writes on a new stream over the open
 //                                            direct connection to that peer, until its sink acknowledges all)
+//   profileStart -> {}                      (starts a V8 CPU profile of this process: bench/standalone/latency-probe.ts)
+//   profileStop { path } -> {}              (writes it as a .cpuprofile to path)
 //   exit
 // Cross-process times (sendFile's `at`, fileDone's `since`) use nowMs(), process.hrtime: the system's monotonic
 // clock, the same in every process on the machine.
+import { writeFileSync } from 'node:fs'
+import { Session } from 'node:inspector/promises'
 import { person, type Person } from '../../test/helpers/testnet.ts'
 import { waitFor } from '../../test/helpers/wait.ts'
 import type { MessengerEvent } from '../../src/messenger/types.ts'
@@ -64,6 +68,7 @@ async function main (): Promise<void> {
     const path = await delivered(m.id)
     return { ms: nowMs() - t0, path }
   }
+  let profiler: Session | undefined
   const handlers: Record<string, (m: Record<string, unknown>) => Promise<Record<string, unknown>>> = {
     invite: async () => ({ link: (await me.m().createInvite()).link }),
     cpu: async () => { const u = process.cpuUsage(); return { us: u.user + u.system } },
@@ -110,6 +115,21 @@ async function main (): Promise<void> {
     fileDone: async (m) => {
       const f = await fileDone(String(m.messageId))
       return { ms: f.at - Number(m.since), path: f.path }
+    },
+    profileStart: async () => {
+      profiler ??= new Session()
+      profiler.connect()
+      await profiler.post('Profiler.enable')
+      await profiler.post('Profiler.setSamplingInterval', { interval: 100 })
+      await profiler.post('Profiler.start')
+      return {}
+    },
+    profileStop: async (m) => {
+      if (profiler === undefined) throw new Error('no profile started')
+      const { profile } = await profiler.post('Profiler.stop')
+      writeFileSync(String(m.path), JSON.stringify(profile))
+      profiler.disconnect()
+      return {}
     },
     sinkServe: async () => { await serveSink(network()); return {} },
     rawSend: async (m) => ({ ms: await rawSend(network(), String(m.peerId), Number(m.bytes)) }),

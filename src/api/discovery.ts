@@ -1,19 +1,26 @@
 // `<dataDir>/api.json` tells CLI commands where the running node of a data directory listens.
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { z } from 'zod'
 
 export const API_INFO_FILE = 'api.json'
 /** The file is written by us, but a damaged one must not make the CLI misbehave. */
 const MAX_API_INFO_BYTES = 4096
 
-const ApiInfoSchema = z.object({
-  version: z.literal(1),
-  url: z.string().regex(/^http:\/\/[^/]+$/),
-  pid: z.number().int().positive()
-})
+export interface ApiInfo {
+  readonly version: 1
+  readonly url: string
+  readonly pid: number
+}
 
-export type ApiInfo = z.infer<typeof ApiInfoSchema>
+/** Checked by hand, not with zod: `start` reads this file, and zod (~3 MB of heap once loaded) is otherwise needed
+ * only by the API's routes, which load on the first API request (issue 10, device.idle_rss). */
+function apiInfoOf (value: unknown): ApiInfo | undefined {
+  if (typeof value !== 'object' || value === null) return undefined
+  const { version, url, pid } = value as Record<string, unknown>
+  if (version !== 1 || typeof url !== 'string' || !/^http:\/\/[^/]+$/.test(url)) return undefined
+  if (typeof pid !== 'number' || !Number.isSafeInteger(pid) || pid <= 0) return undefined
+  return { version, url, pid }
+}
 
 export function writeApiInfo (dataDir: string, info: { url: string, pid: number }): void {
   const value: ApiInfo = { version: 1, url: info.url, pid: info.pid }
@@ -27,8 +34,7 @@ export function readApiInfo (dataDir: string): ApiInfo | undefined {
   const text = readFileSync(path, 'utf8')
   if (text.length > MAX_API_INFO_BYTES) return undefined
   try {
-    const parsed = ApiInfoSchema.safeParse(JSON.parse(text))
-    return parsed.success ? parsed.data : undefined
+    return apiInfoOf(JSON.parse(text))
   } catch {
     return undefined
   }

@@ -34,6 +34,8 @@ export interface ApiServerOptions {
   /** Listen on a non-loopback address even though the token then crosses the network in plain HTTP
    * (CLI `--api-allow-remote`). Without it such an address is refused (NOT_LOOPBACK). */
   readonly allowRemote?: boolean
+  /** Tests: how the routes are loaded at the first request (default: import routes.ts and file-routes.ts). */
+  readonly loadRoutes?: (host: DeviceHost, events: EventHub) => Promise<RoutesModule>
 }
 
 export interface ApiServer {
@@ -47,7 +49,7 @@ export interface ApiServer {
   close: () => Promise<void>
 }
 
-interface RoutesModule {
+export interface RoutesModule {
   readonly routes: Route[]
   readonly dispatch: typeof import('./routes.ts').dispatch
   readonly readRawBody: typeof import('./file-routes.ts').readRawBody
@@ -75,10 +77,17 @@ export async function createApiServer (o: ApiServerOptions): Promise<ApiServer> 
   const events = new EventHub(o.host, checks, logger)
   // The routes (their zod schemas, the OpenAPI document, the file and group routes: ~4 MB of heap) load on the first
   // API request, not at start: a device nobody is using holds none of it (issue 10, device.idle_rss). The first
-  // request waits for the import once (tens of ms); a failed import is retried by the next request.
+  // request waits for the import once (tens of ms). A failed load answers 503 UNAVAILABLE, never the import's own
+  // error (its message holds file paths), is logged by name, and is tried again by the next request (a module that
+  // failed while evaluating fails the same way until the node restarts).
   let routesLoad: Promise<RoutesModule> | undefined
+  const load = o.loadRoutes ?? loadRoutesModule
   const loadRoutes = async (): Promise<RoutesModule> => {
-    routesLoad ??= loadRoutesModule(o.host, events).catch((err: unknown) => { routesLoad = undefined; throw err })
+    routesLoad ??= load(o.host, events).catch((err: unknown) => {
+      routesLoad = undefined
+      logger.error('routes-load-failed', { error: (err as Error).name })
+      throw new ApiError('UNAVAILABLE', 503, 'This part of the local API could not load; the node\'s log says why. Restart the node.')
+    })
     return await routesLoad
   }
 

@@ -816,6 +816,9 @@ export class MessengerCore implements Messenger {
     return { peerId: contact.theirPeerId, addresses: contact.theirAddresses }
   }
 
+  /** Paths remembered for rows in flight (tests: empty once nothing is in flight). */
+  sentPathsForTest (): number { return this.#sentPaths.size }
+
   /** For tests and status: the location a presence lookup found for a contact. */
   async locateForTest (contactId: string): Promise<{ peerId: string, addresses: readonly string[] } | undefined> {
     this.#lookedUp.delete(contactId)
@@ -887,7 +890,7 @@ export class MessengerCore implements Messenger {
             this.#log.warn('attempt-crashed', { error: (err as Error).name })
           }).finally(() => {
             this.#inFlight.delete(key)
-            this.#sentPaths.forget(key)
+            this.#sentPaths.forget(row.contactId, row.messageId)
             this.#kick()
           })
         }
@@ -1036,6 +1039,9 @@ export class MessengerCore implements Messenger {
       const onSent = (path: DeliveryPath): void => { this.#sentPaths.sent(row.contactId, row.messageId, path) }
       return await withDeadline(this.#clock, DELIVER_DEADLINE_MS, async (signal) => await this.#net.deliver({ peerId, addresses }, row.envelope, { signal, onSent }))
     } catch (err) {
+      // The path told as the bytes went out failed: a receipt that comes anyway (from a mailbox copy) must not
+      // show it.
+      this.#sentPaths.forget(row.contactId, row.messageId)
       this.#log.debug('deliver-failed', { error: (err as Error).name })
       return undefined
     }

@@ -79,8 +79,9 @@ export async function deliverEnvelope (
       o.logger.debug('deliver-path-failed', { path, stage: 'dial', code: (err as Error).name })
       return undefined
     }
+    // Outside the try: a throwing callback is a bug to surface, not a failed path to send again on the next.
+    o.onSent?.(path)
     try {
-      o.onSent?.(path)
       // Opening the connection's deliver stream (first use) and the ack have their own deadlines there.
       await sendOnConnection(conn, envelope, o.signal)
       return path

@@ -35,3 +35,26 @@ test('a receipt that comes before the ack: delivered with its path, in the event
     if (m.direction === 'out') assert.deepEqual([m.state, m.path], ['delivered', 'direct'])
   }
 })
+
+test('a path that failed is not recorded: the network attempt fails after the bytes went out, a mailbox copy is delivered, and the receipt comes during the deposit', async (t) => {
+  const w = await twoMessengers()
+  t.after(w.close)
+  await waitFor(() => [w.a, w.b].every((s) => s.history.setting('announced-card') !== undefined && s.history.outboxSize() === 0), 'cards announced and outboxes empty')
+  const delivered = new Map<string, MessageView>()
+  w.a.core.subscribe((e) => { if (e.type === 'message-state' && e.message.state === 'delivered') delivered.set(e.message.id, e.message) })
+  // The stream opened (onSent told 'direct') but was reset before the receiver read anything.
+  w.a.net.deliver = async (_to, _env, o) => { o?.onSent?.('direct'); throw new Error('stream reset') }
+  const relay = w.relay
+  w.a.net.deposit = async (_r, box, env) => {
+    relay.deposit(box, env)
+    await waitFor(() => delivered.size > 0 ? true : undefined, 'the receipt during the deposit')
+  }
+  const m = await w.a.core.send(w.a.contactId, 'hi')
+  const d = await waitFor(() => delivered.get(m.id), 'delivered')
+  assert.notEqual(d.path, 'direct', 'the receipt does not carry the failed path')
+  // The deposit's 'stored' (path mailbox) lands after the receipt: the path is the one the copy really took.
+  const final = await waitFor(async () => (await w.a.core.messages(w.a.contactId)).find((x) => x.id === m.id && x.path !== undefined), 'a path recorded')
+  assert.deepEqual([final.state, final.path], ['delivered', 'mailbox'])
+  await waitFor(() => w.a.history.outboxSize() === 0 ? true : undefined, 'outbox empty')
+  assert.equal(w.a.core.sentPathsForTest(), 0, 'nothing remembered once nothing is in flight')
+})

@@ -19,6 +19,8 @@
 import { yamux, type YamuxMuxerInit } from '@libp2p/yamux'
 import { StreamState, YamuxStream } from '@libp2p/yamux/stream'
 import type { StreamMuxerFactory } from '@libp2p/interface'
+import { YamuxShapeError } from './yamux-shape.ts'
+import { coalesceWrites } from './muxer-writes.ts'
 
 /** An update is sent once this fraction of the receive window is used (go-yamux, rust-yamux: half). Less would
  * send more frames; more would let the sender's window run dry before the update arrives. */
@@ -35,13 +37,6 @@ interface StreamWindow {
 /** The muxer's private stream constructor (YamuxMuxer._newStream in 8.0.3), wrapped per muxer. */
 interface MuxerInternals {
   _newStream?: (this: unknown, ...args: unknown[]) => unknown
-}
-
-export class YamuxShapeError extends Error {
-  constructor (what: string) {
-    super(`@libp2p/yamux changed shape (${what}): src/net/yamux-window.ts must be checked against the new version`)
-    this.name = 'YamuxShapeError'
-  }
 }
 
 const stockUpdate = YamuxStream.prototype.sendWindowUpdate // eslint-disable-line @typescript-eslint/unbound-method
@@ -80,7 +75,8 @@ if (typeof stockUpdate !== 'function' || typeof (YamuxStream.prototype as { hand
   throw new YamuxShapeError('YamuxStream has no sendWindowUpdate/handleData')
 }
 
-/** `yamux(init)` whose streams send a window update only once half the receive window is used. */
+/** `yamux(init)` whose streams send a window update only once half the receive window is used, and whose frames
+ * of one turn of the event loop leave in one write (src/net/muxer-writes.ts). */
 export function yamuxHalfWindow (init?: YamuxMuxerInit): () => StreamMuxerFactory {
   const factory = yamux(init)
   return () => {
@@ -89,6 +85,7 @@ export function yamuxHalfWindow (init?: YamuxMuxerInit): () => StreamMuxerFactor
     f.createStreamMuxer = (maConn) => {
       const muxer = create(maConn)
       hookMuxer(muxer)
+      coalesceWrites(muxer)
       return muxer
     }
     return f

@@ -12,9 +12,9 @@
 //
 // There is no option for this in @libp2p/yamux, and its muxer builds YamuxStream itself, so the rule is set on each
 // stream the muxer creates, for our own nodes only (never on the library's prototype, which other libp2p nodes in
-// the same process share). The fields and methods it relies on are checked on the first stream: a later
-// @libp2p/yamux that renames them makes that stream's creation throw (and every connection test fail) instead of
-// silently falling back to an update per frame. test/net/yamux-window.test.ts counts the frames on a real
+// the same process share). The fields and methods it relies on are checked when this module loads and on every
+// stream it adjusts: a later @libp2p/yamux that renames them makes stream creation throw (and every connection
+// test fail) instead of silently falling back to an update per frame. test/net/yamux-window.test.ts counts the frames on a real
 // connection and runs a large transfer to a slow, pausing reader.
 import { yamux, type YamuxMuxerInit } from '@libp2p/yamux'
 import { StreamState, YamuxStream } from '@libp2p/yamux/stream'

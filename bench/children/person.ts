@@ -8,6 +8,7 @@
 //   throughput { contactId, total, window } -> { count, ms, paths }
 //   first { link, name } -> { ms }          (accept an invite, send one text, until its delivered receipt)
 //   cpu -> { us }                            (this process's CPU time so far, user + system)
+//   profStart, profStop -> {}                (with BENCH_PHASE_PROF=<dir>: a CPU profile of what runs between them)
 //   peerId -> { peerId }                     (this device's libp2p peer id)
 //   sendFile { contactId, path } -> { messageId, at }   (at: nowMs() just before files.send)
 //   fileDone { messageId, since } -> { ms, path }        (until the file is delivered here: for an incoming file,
@@ -56,6 +57,27 @@ function deliveredWaiter (p: Person): (id: string) => Promise<string | undefined
   }
 }
 
+let profStop = async (): Promise<void> => {}
+
+/** BENCH_PHASE_PROF=<dir>: a CPU profile of one phase of a benchmark alone (profStart .. profStop), without the
+ * process's start-up, written as <dir>/<name>-<pid>.cpuprofile. */
+async function phaseProfile (): Promise<() => Promise<void>> {
+  const dir = process.env.BENCH_PHASE_PROF
+  if (dir === undefined) return async () => {}
+  const { Session } = await import('node:inspector/promises')
+  const { writeFileSync } = await import('node:fs')
+  const s = new Session()
+  s.connect()
+  await s.post('Profiler.enable')
+  await s.post('Profiler.setSamplingInterval', { interval: 250 })
+  await s.post('Profiler.start')
+  return async () => {
+    const { profile } = await s.post('Profiler.stop')
+    writeFileSync(`${dir}/${o.name}-${process.pid}.cpuprofile`, JSON.stringify(profile))
+    s.disconnect()
+  }
+}
+
 async function main (): Promise<void> {
   let node: DeviceNode | undefined
   const me = await person({ after: (fn) => { cleanups.push(fn) } }, o.name, { dir: o.dir, relays: o.relays, onNetwork: (n) => { node = n }, ...(o.relayOnly === true ? { relayOnly: true } : {}) })
@@ -71,6 +93,8 @@ async function main (): Promise<void> {
   let profiler: Session | undefined
   const handlers: Record<string, (m: Record<string, unknown>) => Promise<Record<string, unknown>>> = {
     invite: async () => ({ link: (await me.m().createInvite()).link }),
+    profStart: async () => { profStop = await phaseProfile(); return {} },
+    profStop: async () => { await profStop(); return {} },
     cpu: async () => { const u = process.cpuUsage(); return { us: u.user + u.system } },
     accept: async (m) => ({ contactId: (await me.m().acceptInvite(String(m.link), { name: String(m.name) })).id }),
     contact: async (m) => {

@@ -44,6 +44,7 @@ export interface FileHooks { announced: (contactId: string, messageId: string, f
 import type { GroupHostPort, GroupManager } from './groups/manager.ts'
 import type { GroupMessageView, Groups } from './groups/types.ts'
 import type { GroupOpened as GroupOpenedPort } from '../e2ee/groups/device-groups.ts'
+import { newMessageId } from './message-id.ts'
 
 /** How long a message may wait for its recipient: the relays keep envelopes as long. */
 export const MESSAGE_TTL_MS = MAILBOX_RETENTION_MS
@@ -600,7 +601,7 @@ export class MessengerCore implements Messenger {
       for (const { contactId, text, reply, file } of items) {
         try {
           const now = this.#now()
-          const idBytes = randomBytes(16)
+          const idBytes = newMessageId(now)
           const id = hex(idBytes)
           const expiresAt = now + MESSAGE_TTL_MS
           const nextAttemptAt = now + RECEIPT_WAIT_MS

@@ -11,8 +11,9 @@ import type { DeviceNode } from '../../src/net/node.ts'
 
 const PROTOCOL = '/0m1-test/tcp-writes/1.0.0'
 
-/** Socket writes made while `fn` runs (a stream send runs down to the socket without awaiting). */
-function socketWrites (fn: () => void): number {
+/** Socket writes made while `fn` runs and until the next turn of the event loop (src/net/muxer-writes.ts writes the
+ * frames of one turn together, on the next). */
+async function socketWrites (fn: () => void): Promise<number> {
   const write = Socket.prototype.write // eslint-disable-line @typescript-eslint/unbound-method
   let n = 0
   Socket.prototype.write = function (this: Socket, ...args: Parameters<Socket['write']>) {
@@ -21,6 +22,7 @@ function socketWrites (fn: () => void): number {
   } as Socket['write']
   try {
     fn()
+    await new Promise((resolve) => setImmediate(resolve))
   } finally {
     Socket.prototype.write = write
   }
@@ -48,9 +50,9 @@ test('a stream send is one socket write on a dialled and on an accepted TCP conn
 
   const one = new Uint8Array(700).map((_, i) => i % 251)
   // Noise makes each frame two buffers (its length, the ciphertext); @libp2p/tcp alone writes them one by one.
-  assert.equal(socketWrites(() => { dialled.send(one) }), 1, 'the dialler writes the frame once')
+  assert.equal(await socketWrites(() => { dialled.send(one) }), 1, 'the dialler writes the frame once')
   const two = new Uint8Array(300).fill(7)
-  assert.equal(socketWrites(() => { atB.send(two) }), 1, 'the listener writes the frame once')
+  assert.equal(await socketWrites(() => { atB.send(two) }), 1, 'the listener writes the frame once')
 
   await waitFor(() => gotAtB.bytes().length >= one.length ? true : undefined, 'b receives')
   await waitFor(() => gotAtA.bytes().length >= two.length ? true : undefined, 'a receives')

@@ -1,0 +1,74 @@
+// src/net/muxer-writes.ts on real libp2p over loopback (TCP, Noise, Yamux, two device nodes): Yamux frames sent on
+// one turn of the event loop, on several streams, leave as one socket write, and arrive intact and in order; a
+// stream's close (its FIN) still reaches the other end.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { Socket } from 'node:net'
+import { randomBytes } from 'node:crypto'
+import type { Stream } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createTestnet } from '../helpers/testnet.ts'
+import { waitFor } from '../helpers/wait.ts'
+import type { DeviceNode } from '../../src/net/node.ts'
+
+const PROTOCOL = '/0m1-test/muxer-writes/1.0.0'
+
+/** Socket writes made while `fn` runs and until the next turn of the event loop. */
+async function socketWrites (fn: () => void): Promise<number> {
+  const write = Socket.prototype.write // eslint-disable-line @typescript-eslint/unbound-method
+  let n = 0
+  Socket.prototype.write = function (this: Socket, ...args: Parameters<Socket['write']>) {
+    n++
+    return write.apply(this, args)
+  } as Socket['write']
+  try {
+    fn()
+    await new Promise((resolve) => setImmediate(resolve))
+  } finally {
+    Socket.prototype.write = write
+  }
+  return n
+}
+
+function collect (stream: Stream): { bytes: () => Buffer, ended: () => boolean } {
+  const chunks: Uint8Array[] = []
+  let ended = false
+  stream.addEventListener('message', (e) => { chunks.push(e.data.subarray()) })
+  stream.addEventListener('remoteCloseWrite', () => { ended = true })
+  return { bytes: () => Buffer.concat(chunks), ended: () => ended }
+}
+
+test('frames of one turn on two streams leave in one socket write, intact and in order; a close still arrives', async (t) => {
+  const net = await createTestnet(t, { relays: 0, devices: 2 })
+  const [a, b] = net.devices as [DeviceNode, DeviceNode]
+  const accepted: Stream[] = []
+  await b.libp2p.handle(PROTOCOL, (stream) => { accepted.push(stream) })
+  const addr = b.addresses().find((x) => x.includes('/tcp/') && !x.includes('/ws'))
+  assert.ok(addr !== undefined)
+  const conn = await a.libp2p.dial(multiaddr(addr))
+  const s1 = await conn.newStream(PROTOCOL)
+  const s2 = await conn.newStream(PROTOCOL)
+  await waitFor(() => accepted.length === 2, 'b accepts both streams')
+  const got = accepted.map(collect)
+
+  const parts1 = Array.from({ length: 20 }, () => randomBytes(300))
+  const parts2 = Array.from({ length: 20 }, () => randomBytes(500))
+  // Which accepted stream is which: the first byte each carries.
+  ;(parts1[0] as Buffer)[0] = 1
+  ;(parts2[0] as Buffer)[0] = 2
+  const writes = await socketWrites(() => {
+    for (let i = 0; i < 20; i++) {
+      s1.send(parts1[i] as Uint8Array)
+      s2.send(parts2[i] as Uint8Array)
+    }
+  })
+  // Without src/net/muxer-writes.ts: 40 data frames, 40 writes.
+  assert.equal(writes, 1, '40 frames on two streams, one write')
+
+  await s1.close()
+  await s2.close()
+  const want = [Buffer.concat(parts1), Buffer.concat(parts2)]
+  await waitFor(() => got.every((g) => g.ended()) ? true : undefined, 'both closes reach b')
+  const received = got.map((g) => g.bytes()).sort((x, y) => (x[0] ?? 0) - (y[0] ?? 0))
+  assert.deepEqual(received, want)
+})

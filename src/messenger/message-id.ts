@@ -6,7 +6,8 @@
 // Ordered ids are appended to the last pages instead.
 //
 // The id travels only inside the end-to-end encrypted payload, where the text already carries its `sentAt`; the
-// time in it tells the recipient nothing new. 80 random bits per millisecond keep ids unique.
+// time in it tells the recipient nothing new (if sentAt is ever coarsened for privacy, this must be too). 80 random
+// bits per millisecond keep ids unique.
 import { randomBytes } from 'node:crypto'
 import { PAYLOAD_ID_BYTES } from '../wire/payload.ts'
 

@@ -6,8 +6,10 @@
 // and ticks have run (setImmediate) and written together, they cost one encryption of up to 64 KiB and one write.
 //
 // The bytes on the wire are the same frames in the same order (Noise cuts its own messages at 65,535 bytes).
-// Backpressure is kept: the muxer's answer to its streams is the connection's answer to the last write (false
-// until its 'drain'), and the frames of one turn are bounded by what the streams may send, as before. On close
+// Backpressure is kept: the muxer's answer to its streams is the connection's own state (writableNeedsDrain, which
+// Noise clears before it passes 'drain' on: a flag of ours cleared by a later 'drain' listener would still say
+// "full" to a stream that sends from its own 'drain' handler, and that stream would wait for a drain that never
+// comes), and the frames of one turn are bounded by what the streams may send, as before. On close
 // and abort the frames the muxer produced on the way out (FIN, RST, GoAway) are written at once, before libp2p
 // closes the connection under them.
 import type { MessageStream } from '@libp2p/interface'
@@ -32,8 +34,7 @@ export function coalesceWrites (muxer: unknown): void {
   }
   let pending: Chunk[] = []
   let scheduled = false
-  let saturated = false
-  maConn.addEventListener('drain', () => { saturated = false })
+  if (typeof maConn.writableNeedsDrain !== 'boolean') throw new YamuxShapeError('the connection has no writableNeedsDrain')
   const flush = (): void => {
     scheduled = false
     if (pending.length === 0) return
@@ -43,7 +44,7 @@ export function coalesceWrites (muxer: unknown): void {
     if (maConn.status !== 'open') return
     const data = frames.length === 1 ? frames[0] as Chunk : new Uint8ArrayList(...frames)
     try {
-      saturated = !send.call(muxer, data)
+      send.call(muxer, data)
     } catch (err) {
       // No stream's send is on the stack to take this (as it would be without the deferral): end the connection
       // the way the muxer does when its input fails.
@@ -55,7 +56,7 @@ export function coalesceWrites (muxer: unknown): void {
   m.send = (data: Chunk): boolean => {
     pending.push(data)
     if (!scheduled) { scheduled = true; setImmediate(flush) }
-    return !saturated
+    return !maConn.writableNeedsDrain
   }
   m.close = async (options?: unknown): Promise<void> => {
     try { await close.call(muxer, options) } finally { flush() }

@@ -7,7 +7,9 @@
 // to keep sending while the update travels, so a stream never waits on it.
 //
 // What changes is only *when* an update is sent, never how much: when one is sent, @libp2p/yamux's own
-// sendWindowUpdate runs unchanged (the same delta, window auto-tuning, SYN/ACK flags and pause handling). Frames
+// sendWindowUpdate runs unchanged (the same delta, SYN/ACK flags and pause handling). Window auto-tuning runs inside
+// that method, so with fewer updates the window grows more slowly: a review measured 4-8 MiB after 8 MiB sent
+// against 16 MiB with every update, and no clear change in transfer time (less memory held per stream). Frames
 // with flags (a stream's opening SYN or ACK) and a paused stream go to it at once, as before.
 //
 // There is no option for this in @libp2p/yamux, and its muxer builds YamuxStream itself, so the rule is set on each

@@ -72,3 +72,31 @@ test('frames of one turn on two streams leave in one socket write, intact and in
   const received = got.map((g) => g.bytes()).sort((x, y) => (x[0] ?? 0) - (y[0] ?? 0))
   assert.deepEqual(received, want)
 })
+
+test('a stream that sends from its own drain handler, while the connection drains, is not left waiting for a drain that never comes', async (t) => {
+  const net = await createTestnet(t, { relays: 0, devices: 2 })
+  const [a, b] = net.devices as [DeviceNode, DeviceNode]
+  const accepted: Stream[] = []
+  await b.libp2p.handle(PROTOCOL, (stream) => { accepted.push(stream) })
+  const addr = b.addresses().find((x) => x.includes('/tcp/') && !x.includes('/ws'))
+  assert.ok(addr !== undefined)
+  const conn = await a.libp2p.dial(multiaddr(addr))
+  const dialled: Stream[] = []
+  for (let i = 0; i < 18; i++) dialled.push(await conn.newStream(PROTOCOL))
+  await waitFor(() => accepted.length === 18, 'b accepts every stream')
+  const [, s2] = dialled as [Stream, Stream]
+  const probe = accepted[1] as Stream
+  let got = 0
+  probe.addEventListener('message', (e) => { got += e.data.byteLength })
+  for (const s of accepted) if (s !== probe) s.addEventListener('message', () => {})
+  let fired = 0
+  s2.addEventListener('drain', () => { if (fired++ === 0) s2.send(randomBytes(100)) })
+  // One turn fills the connection (16 streams x 250 KiB), so the muxer tells its streams to wait, then drains.
+  for (const s of dialled.slice(2)) s.send(randomBytes(250 * 1024))
+  s2.send(randomBytes(100))
+  await waitFor(() => fired > 0, 'the drain reaches s2', 20_000)
+  // Sent after the drain: must arrive without any further window update or drain.
+  s2.send(randomBytes(100))
+  await waitFor(() => got >= 300 ? true : undefined, () => `all of s2's 300 bytes arrive (got ${got}, s2 needs drain: ${String(s2.writableNeedsDrain)})`, 20_000)
+  assert.equal(got, 300)
+})

@@ -3,32 +3,12 @@
 // stream's close (its FIN) still reaches the other end.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Socket } from 'node:net'
 import { randomBytes } from 'node:crypto'
 import type { Stream } from '@libp2p/interface'
-import { multiaddr } from '@multiformats/multiaddr'
-import { createTestnet } from '../helpers/testnet.ts'
+import { openStreams, socketWrites } from '../helpers/streams.ts'
 import { waitFor } from '../helpers/wait.ts'
-import type { DeviceNode } from '../../src/net/node.ts'
 
 const PROTOCOL = '/0m1-test/muxer-writes/1.0.0'
-
-/** Socket writes made while `fn` runs and until the next turn of the event loop. */
-async function socketWrites (fn: () => void): Promise<number> {
-  const write = Socket.prototype.write // eslint-disable-line @typescript-eslint/unbound-method
-  let n = 0
-  Socket.prototype.write = function (this: Socket, ...args: Parameters<Socket['write']>) {
-    n++
-    return write.apply(this, args)
-  } as Socket['write']
-  try {
-    fn()
-    await new Promise((resolve) => setImmediate(resolve))
-  } finally {
-    Socket.prototype.write = write
-  }
-  return n
-}
 
 function collect (stream: Stream): { bytes: () => Buffer, ended: () => boolean } {
   const chunks: Uint8Array[] = []
@@ -39,16 +19,8 @@ function collect (stream: Stream): { bytes: () => Buffer, ended: () => boolean }
 }
 
 test('frames of one turn on two streams leave in one socket write, intact and in order; a close still arrives', async (t) => {
-  const net = await createTestnet(t, { relays: 0, devices: 2 })
-  const [a, b] = net.devices as [DeviceNode, DeviceNode]
-  const accepted: Stream[] = []
-  await b.libp2p.handle(PROTOCOL, (stream) => { accepted.push(stream) })
-  const addr = b.addresses().find((x) => x.includes('/tcp/') && !x.includes('/ws'))
-  assert.ok(addr !== undefined)
-  const conn = await a.libp2p.dial(multiaddr(addr))
-  const s1 = await conn.newStream(PROTOCOL)
-  const s2 = await conn.newStream(PROTOCOL)
-  await waitFor(() => accepted.length === 2, 'b accepts both streams')
+  const { dialled, accepted } = await openStreams(t, PROTOCOL, 2)
+  const [s1, s2] = dialled as [Stream, Stream]
   const got = accepted.map(collect)
 
   const parts1 = Array.from({ length: 20 }, () => randomBytes(300))
@@ -74,16 +46,7 @@ test('frames of one turn on two streams leave in one socket write, intact and in
 })
 
 test('a stream that sends from its own drain handler, while the connection drains, is not left waiting for a drain that never comes', async (t) => {
-  const net = await createTestnet(t, { relays: 0, devices: 2 })
-  const [a, b] = net.devices as [DeviceNode, DeviceNode]
-  const accepted: Stream[] = []
-  await b.libp2p.handle(PROTOCOL, (stream) => { accepted.push(stream) })
-  const addr = b.addresses().find((x) => x.includes('/tcp/') && !x.includes('/ws'))
-  assert.ok(addr !== undefined)
-  const conn = await a.libp2p.dial(multiaddr(addr))
-  const dialled: Stream[] = []
-  for (let i = 0; i < 18; i++) dialled.push(await conn.newStream(PROTOCOL))
-  await waitFor(() => accepted.length === 18, 'b accepts every stream')
+  const { dialled, accepted } = await openStreams(t, PROTOCOL, 18)
   const [, s2] = dialled as [Stream, Stream]
   const probe = accepted[1] as Stream
   let got = 0

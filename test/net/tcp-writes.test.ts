@@ -2,32 +2,11 @@
 // write on both ends of a connection (the dialler's and the listener's), and the bytes arrive as they were sent.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Socket } from 'node:net'
 import type { Stream } from '@libp2p/interface'
-import { multiaddr } from '@multiformats/multiaddr'
-import { createTestnet } from '../helpers/testnet.ts'
+import { openStreams, socketWrites } from '../helpers/streams.ts'
 import { waitFor } from '../helpers/wait.ts'
-import type { DeviceNode } from '../../src/net/node.ts'
 
 const PROTOCOL = '/0m1-test/tcp-writes/1.0.0'
-
-/** Socket writes made while `fn` runs and until the next turn of the event loop (src/net/muxer-writes.ts writes the
- * frames of one turn together, on the next). */
-async function socketWrites (fn: () => void): Promise<number> {
-  const write = Socket.prototype.write // eslint-disable-line @typescript-eslint/unbound-method
-  let n = 0
-  Socket.prototype.write = function (this: Socket, ...args: Parameters<Socket['write']>) {
-    n++
-    return write.apply(this, args)
-  } as Socket['write']
-  try {
-    fn()
-    await new Promise((resolve) => setImmediate(resolve))
-  } finally {
-    Socket.prototype.write = write
-  }
-  return n
-}
 
 function collect (stream: Stream): { bytes: () => Uint8Array } {
   const chunks: Uint8Array[] = []
@@ -36,15 +15,9 @@ function collect (stream: Stream): { bytes: () => Uint8Array } {
 }
 
 test('a stream send is one socket write on a dialled and on an accepted TCP connection, bytes intact', async (t) => {
-  const net = await createTestnet(t, { relays: 0, devices: 2 })
-  const [a, b] = net.devices as [DeviceNode, DeviceNode]
-  let accepted: Stream | undefined
-  await b.libp2p.handle(PROTOCOL, (stream) => { accepted = stream })
-  const addr = b.addresses().find((x) => x.includes('/tcp/') && !x.includes('/ws'))
-  assert.ok(addr !== undefined)
-  const conn = await a.libp2p.dial(multiaddr(addr))
-  const dialled = await conn.newStream(PROTOCOL)
-  const atB = await waitFor(() => accepted, 'b accepts the stream')
+  const pair = await openStreams(t, PROTOCOL)
+  const dialled = pair.dialled[0] as Stream
+  const atB = pair.accepted[0] as Stream
   const gotAtB = collect(atB)
   const gotAtA = collect(dialled)
 

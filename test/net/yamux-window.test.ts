@@ -5,10 +5,9 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import type { Stream } from '@libp2p/interface'
-import { multiaddr } from '@multiformats/multiaddr'
-import { createTestnet } from '../helpers/testnet.ts'
+import type { TestContext } from '../helpers/testnet.ts'
+import { openStreams } from '../helpers/streams.ts'
 import { waitFor } from '../helpers/wait.ts'
-import type { DeviceNode } from '../../src/net/node.ts'
 import { WINDOW_UPDATE_FRACTION } from '../../src/net/yamux-window.ts'
 
 const PROTOCOL = '/0m1-test/yamux-window/1.0.0'
@@ -34,16 +33,9 @@ function countFrames (stream: Stream): Frames {
   return f
 }
 
-async function openPair (t: { after: (fn: () => unknown) => void }): Promise<{ dialled: Stream, accepted: Stream }> {
-  const net = await createTestnet(t, { relays: 0, devices: 2 })
-  const [a, b] = net.devices as [DeviceNode, DeviceNode]
-  let accepted: Stream | undefined
-  await b.libp2p.handle(PROTOCOL, (stream) => { accepted = stream })
-  const addr = b.addresses().find((x) => x.includes('/tcp/') && !x.includes('/ws'))
-  assert.ok(addr !== undefined)
-  const conn = await a.libp2p.dial(multiaddr(addr))
-  const dialled = await conn.newStream(PROTOCOL)
-  return { dialled, accepted: await waitFor(() => accepted, 'b accepts the stream') }
+async function openPair (t: TestContext): Promise<{ dialled: Stream, accepted: Stream }> {
+  const pair = await openStreams(t, PROTOCOL)
+  return { dialled: pair.dialled[0] as Stream, accepted: pair.accepted[0] as Stream }
 }
 
 const turn = async (): Promise<void> => { await new Promise((resolve) => setImmediate(resolve)) }

@@ -65,7 +65,8 @@ async function phaseProfile (): Promise<() => Promise<void>> {
   const dir = process.env.BENCH_PHASE_PROF
   if (dir === undefined) return async () => {}
   const { Session } = await import('node:inspector/promises')
-  const { writeFileSync } = await import('node:fs')
+  const { mkdirSync, writeFileSync } = await import('node:fs')
+  mkdirSync(dir, { recursive: true })
   const s = new Session()
   s.connect()
   await s.post('Profiler.enable')

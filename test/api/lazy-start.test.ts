@@ -22,6 +22,7 @@ await import('./src/cli/main.ts')
 await import('./src/cli/daemon.ts')
 await import('./src/api/server.ts')
 await import('./src/api/discovery.ts')
+await import('./src/messenger/host.ts')
 process.stdout.write(JSON.stringify(urls))
 `
 

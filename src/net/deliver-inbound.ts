@@ -1,6 +1,6 @@
 // The receiving end of /0m1/deliver/2.0.0: reads envelope frames only while fewer than DELIVER_WINDOW are unacked,
-// runs the handler for all of them concurrently, and acks each as its handler resolves, the acks ready on one turn
-// of the event loop going out in one write.
+// runs the handler for all of them concurrently, and acks each as its handler resolves, the acks ready together
+// going out in one frame, in the same connection write as what else this turn sends.
 import type { Connection, Stream } from '@libp2p/interface'
 import { CodedError } from '../platform/coded-error.ts'
 import type { Logger } from '../platform/logger.ts'
@@ -116,8 +116,11 @@ function serveInbound (stream: Stream, path: DeliverPath, getHandler: () => Enve
     ready.push({ id, status })
     if (!flushQueued) {
       flushQueued = true
-      // The next turn, not a timer: acks of handlers that resolve together (one batch commit) share a write.
-      setImmediate(flush)
+      // After this turn's microtasks, not on the next turn: acks of handlers that resolve together (one batch
+      // commit) share a frame, and the frame joins what the messenger sent in that same turn (the receipts the
+      // commit sealed) in the connection's one write of the turn (src/net/muxer-writes.ts). On the next turn it
+      // was a second write here and a second wake-up, read and decryption on the sender, per message.
+      queueMicrotask(flush)
     }
   }
 

@@ -2,6 +2,7 @@
 // envelopes with ids, per-envelope acks, the window, and a dead or refused stream costing only what was on it.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { Socket } from 'node:net'
 import type { Connection, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -317,4 +318,32 @@ test('the node-wide budget bounds envelopes in handlers across streams; paused s
   assert.deepEqual(acked, streams.map(() => DELIVER_WINDOW))
   assert.equal(calls, N)
   assert.equal(budget.inUse, 0, 'every envelope gave its room back')
+})
+
+test('a reply the handler sends before it resolves (a receipt) and the ack of its envelope leave in one socket write', async (t) => {
+  const { a, b, toB } = await twoDevices(t)
+  const toA = { peerId: a.peerId, addresses: [] }
+  // Both directions' deliver streams are open (twoDevices sent b -> a; this sends a -> b).
+  b.onEnvelope(async () => {})
+  assert.equal(await a.deliver(toB, env(1), {}), 'direct')
+  // As the messenger does: the receipt is handed to the connection in the commit's turn, then the handler resolves.
+  let reply: Promise<unknown> | undefined
+  b.onEnvelope(async () => { reply = b.deliver(toA, env(3), {}) })
+  // b dialled a: b's end of the connection is the socket whose remote port is a's listening port.
+  const aPort = Number(/\/tcp\/(\d+)/.exec(a.addresses()[0] ?? '')?.[1])
+  const write = Socket.prototype.write // eslint-disable-line @typescript-eslint/unbound-method
+  let bWrites = 0
+  Socket.prototype.write = function (this: Socket, ...args: Parameters<Socket['write']>) {
+    if (this.remotePort === aPort) bWrites++
+    return write.apply(this, args)
+  } as Socket['write']
+  try {
+    assert.equal(await a.deliver(toB, env(2), {}), 'direct')
+    assert.ok(reply !== undefined)
+    await reply
+  } finally {
+    Socket.prototype.write = write
+  }
+  // Acked on the next turn instead, it was a second write here, and a second wake-up, read and decryption on a.
+  assert.equal(bWrites, 1, 'the reply and the ack in one write')
 })

@@ -1,6 +1,7 @@
 // Where one message's latency goes (issue 10): two device hosts in child processes (as in the `direct` and
 // `relayed` rows), one message at a time, each child's CPU profiled over the timed messages only.
-// Run: node --import tsx bench/standalone/latency-probe.ts [direct|relayed] [count=500] [profile dir]
+// Run: node --import tsx bench/standalone/latency-probe.ts [direct|relayed|throughput] [count=500] [profile dir]
+// (throughput: the `direct.throughput` row's load, 64 in flight, for its CPU per message and profile)
 // Read a profile with: node bench/standalone/profile-summary.mjs <file.cpuprofile>
 import '../../src/platform/shims.ts'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -11,7 +12,7 @@ import { silentLogger } from '../../src/platform/logger.ts'
 import { latencyStats, type BenchContext } from '../harness.ts'
 import { introduceRemote, remotePerson } from '../lib/people.ts'
 
-const mode = process.argv[2] === 'relayed' ? 'relayed' : 'direct'
+const mode = process.argv[2] === 'relayed' ? 'relayed' : process.argv[2] === 'throughput' ? 'throughput' : 'direct'
 const count = Number(process.argv[3] ?? 500)
 const profDir = process.argv[4]
 const cleanups: Array<() => unknown> = []
@@ -41,16 +42,26 @@ try {
   if (profDir !== undefined) await Promise.all([alice.ask('profileStart'), bob.ask('profileStart')])
   const cpu = async (): Promise<number[]> => await Promise.all([alice, bob].map(async (p) => (await p.ask<{ us: number }>('cpu')).us))
   const c0 = await cpu()
-  const lat = await alice.ask<{ samples: number[], paths: Array<string | undefined> }>('latency', { contactId: aToB, warmup: 0, count }, 600_000)
-  const c1 = await cpu()
-  if (profDir !== undefined) {
-    await alice.ask('profileStop', { path: join(profDir, `${mode}-sender.cpuprofile`) })
-    await bob.ask('profileStop', { path: join(profDir, `${mode}-receiver.cpuprofile`) })
+  if (mode === 'throughput') {
+    const r = await alice.ask<{ count: number, ms: number }>('throughput', { contactId: aToB, total: count, window: 64 }, 600_000)
+    const c1 = await cpu()
+    if (profDir !== undefined) {
+      await alice.ask('profileStop', { path: join(profDir, `${mode}-sender.cpuprofile`) })
+      await bob.ask('profileStop', { path: join(profDir, `${mode}-receiver.cpuprofile`) })
+    }
+    console.log(`${mode}: ${(r.count / r.ms * 1000).toFixed(0)} msg/s over ${r.count}; CPU/msg sender ${((c1[0]! - c0[0]!) / count / 1000).toFixed(2)} ms, receiver ${((c1[1]! - c0[1]!) / count / 1000).toFixed(2)} ms`)
+  } else {
+    const lat = await alice.ask<{ samples: number[], paths: Array<string | undefined> }>('latency', { contactId: aToB, warmup: 0, count }, 600_000)
+    const c1 = await cpu()
+    if (profDir !== undefined) {
+      await alice.ask('profileStop', { path: join(profDir, `${mode}-sender.cpuprofile`) })
+      await bob.ask('profileStop', { path: join(profDir, `${mode}-receiver.cpuprofile`) })
+    }
+    const s = latencyStats(lat.samples)
+    const paths = new Map<string, number>()
+    for (const p of lat.paths) paths.set(p ?? '?', (paths.get(p ?? '?') ?? 0) + 1)
+    console.log(`${mode}: p50 ${s.p50.toFixed(2)} ms, p99 ${s.p99.toFixed(2)} ms over ${count}; CPU/msg sender ${((c1[0]! - c0[0]!) / count / 1000).toFixed(2)} ms, receiver ${((c1[1]! - c0[1]!) / count / 1000).toFixed(2)} ms; paths ${[...paths].map(([p, n]) => `${n} ${p}`).join(', ')}`)
   }
-  const s = latencyStats(lat.samples)
-  const paths = new Map<string, number>()
-  for (const p of lat.paths) paths.set(p ?? '?', (paths.get(p ?? '?') ?? 0) + 1)
-  console.log(`${mode}: p50 ${s.p50.toFixed(2)} ms, p99 ${s.p99.toFixed(2)} ms over ${count}; CPU/msg sender ${((c1[0]! - c0[0]!) / count / 1000).toFixed(2)} ms, receiver ${((c1[1]! - c0[1]!) / count / 1000).toFixed(2)} ms; paths ${[...paths].map(([p, n]) => `${n} ${p}`).join(', ')}`)
   await alice.exit()
   await bob.exit()
 } finally {

@@ -3,6 +3,7 @@
 // Run: node --import tsx bench/standalone/latency-probe.ts [direct|relayed|throughput] [count=500] [profile dir]
 // (throughput: the `direct.throughput` row's load, 64 in flight, for its CPU per message and profile)
 // Read a profile with: node bench/standalone/profile-summary.mjs <file.cpuprofile>
+// Count what one message does on each side (writes, reads, timers, statements): bench/standalone/probe-counters.mjs
 import '../../src/platform/shims.ts'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'

@@ -28,8 +28,8 @@ net.Socket.prototype.push = function (chunk, ...a) { if (chunk !== null && this.
 wrap(globalThis, 'setTimeout', 'setTimeout')
 wrap(globalThis, 'setImmediate', 'setImmediate')
 wrap(globalThis, 'queueMicrotask', 'queueMicrotask')
-wrap(AbortSignal, 'timeout', 'AbortSignal.timeout')
-wrap(EventTarget.prototype, 'dispatchEvent', 'dispatchEvent')
+wrap(globalThis.AbortSignal, 'timeout', 'AbortSignal.timeout')
+wrap(globalThis.EventTarget.prototype, 'dispatchEvent', 'dispatchEvent')
 const queryOf = new WeakMap()
 let patched = false
 const prepare = Database.prototype.prepare

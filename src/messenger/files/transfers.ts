@@ -8,11 +8,11 @@ import { open, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/prom
 import { basename, join } from 'node:path'
 import { Readable } from 'node:stream'
 import type { Connection, Stream } from '@libp2p/interface'
-import { lpStream } from '@libp2p/utils'
 import { E2eeError } from '../../e2ee/errors.ts'
 import { FileOpener, FileSealer, newFileKey } from '../../e2ee/file-crypto.ts'
 import type { BlobChannel, BlobRef } from '../../net/blob-client.ts'
 import { NetError } from '../../net/errors.ts'
+import { FrameStream } from '../../net/frame-stream.ts'
 import type { Logger } from '../../platform/logger.ts'
 import type { Database } from '../../store/db.ts'
 import { decodeBlobClientFrame, encodeBlobServerFrame, fileWindow, MAX_BLOB_FRAME_BYTES, type BlobServerFrame } from '../../wire/blob.ts'
@@ -956,7 +956,8 @@ export class FileTransfers implements FilesPort {
 
   async #serveStream (stream: Stream): Promise<void> {
     const window = fileWindow(stream.protocol)
-    const lp = lpStream(stream, { maxDataLength: MAX_BLOB_FRAME_BYTES, maxBufferSize: window * (MAX_BLOB_FRAME_BYTES + 8) })
+    // Frames cut from the stream as they come (src/net/frame-stream.ts), not lpStream's byte-at-a-time reads.
+    const lp = new FrameStream(stream, MAX_BLOB_FRAME_BYTES, window * (MAX_BLOB_FRAME_BYTES + 8))
     let inc: Incoming | undefined
     const notFound = (reqId: number): BlobServerFrame => ({ type: 'error', reqId, reason: 'NOT_FOUND', message: 'No such file, or the capability does not match.' })
     // Answers go out in request order; puts overlap (write, then a shared fdatasync) up to the sender's window.
@@ -975,7 +976,7 @@ export class FileTransfers implements FilesPort {
           await new Promise<void>((resolve) => { setImmediate(resolve) })
           const batch: Uint8Array[] = []
           for (let slot = queue[0]; slot?.frame !== undefined; slot = queue[0]) { queue.shift(); batch.push(encodeBlobServerFrame(slot.frame)) }
-          await lp.writeV(batch)
+          await lp.send(batch)
           wake?.()
         }
       } catch (err) {
@@ -999,16 +1000,13 @@ export class FileTransfers implements FilesPort {
       for (;;) {
         while (queue.length >= window && failed === undefined) await new Promise<void>((resolve) => { wake = resolve })
         if (failed !== undefined) throw failed
-        let raw: Uint8Array
-        try { raw = (await lp.read()).subarray() } catch (err) {
-          if ((err as Error).name === 'UnexpectedEOFError') { await answered(); await stream.close().catch(() => {}); return }
-          throw err
-        }
+        const raw = await lp.next()
+        if (raw === undefined) { await answered(); await stream.close().catch(() => {}); return }
         let f
         try { f = decodeBlobClientFrame(raw) } catch (err) {
           if (!WireError.is(err)) throw err
           await answered()
-          await lp.write(encodeBlobServerFrame({ type: 'error', reqId: 0, reason: 'BAD_FRAME', message: err.message }))
+          await lp.send([encodeBlobServerFrame({ type: 'error', reqId: 0, reason: 'BAD_FRAME', message: err.message })])
           await stream.close().catch(() => {})
           return
         }

@@ -123,6 +123,9 @@ interface Incoming {
   plain: Buffer
 }
 
+/** Announced ids kept for their 'message' event (#announcedRow): far more than one batch commit records. */
+const MAX_ANNOUNCED_PENDING = 1024
+
 /** Batched writes a receiver lets run behind verification (relay downloads have no fdatasync to wait on): 2 MiB. */
 const MAX_PENDING_WRITES = 2
 /** Verified chunks a receiver gathers into one write (a write per chunk cost a thread-pool round trip each). */
@@ -155,6 +158,10 @@ export class FileTransfers implements FilesPort {
   readonly #running = new Map<string, Promise<void>>()
   readonly #incoming = new Map<string, Promise<Incoming>>()
   #failWritesForTest = 0
+  /** File messages announced (#announcedRow) whose 'message' event has not come yet. */
+  readonly #announced = new Set<string>()
+  /** Incoming files announced over a direct connection: #runIncoming waits for the sender's stream first. */
+  readonly #expectDirect = new Set<string>()
   readonly #runs = new Map<string, Run>()
   readonly #stats = new Map<string, TransferStats>()
   readonly #wakers = new Map<string, () => void>()
@@ -179,10 +186,13 @@ export class FileTransfers implements FilesPort {
   start (): void {
     this.#unsubscribe = this.#o.core.subscribe((e) => {
       if (e.type === 'message' && e.message.direction === 'in') {
-        const row = this.#store.get(e.message.contactId, e.message.id, 'in')
-        if (row !== undefined && row.state !== 'failed' && row.state !== 'delivered') this.#kick(row)
+        const row = this.#announcedRow(e.message.contactId, e.message.id)
+        if (row !== undefined && row.state !== 'failed' && row.state !== 'delivered') {
+          if (e.message.path === 'direct') this.#expectDirect.add(row.messageId)
+          this.#kick(row)
+        }
       } else if (e.type === 'group-message' && e.message.direction === 'in') {
-        const row = this.#store.get(groupFileOwner(e.message.groupId), e.message.id, 'in')
+        const row = this.#announcedRow(groupFileOwner(e.message.groupId), e.message.id)
         if (row !== undefined && row.state !== 'failed' && row.state !== 'delivered') this.#kick(row)
       } else if (e.type === 'message-state' && e.message.deleted === true) {
         this.#background(this.#forget(this.#store.byMessage(e.message.id).filter((r) => r.contactId === e.message.contactId && r.direction === e.message.direction)))
@@ -730,6 +740,9 @@ export class FileTransfers implements FilesPort {
 
   /** Called inside the commit that stores an incoming file message (src/messenger/messenger.ts #record). */
   announced (contactId: string, messageId: string, file: FileDescriptor, now: number): void {
+    this.#announced.add(`${contactId}/${messageId}`)
+    // A commit rolled back after this leaves its id here: the oldest go past the bound.
+    for (const old of this.#announced) { if (this.#announced.size <= MAX_ANNOUNCED_PENDING) break; this.#announced.delete(old) }
     // This device's own limit, not only the wire's: a file over it is never fetched (nor accepted on a direct stream).
     const tooLarge = file.size > this.maxBytes
     // Issue 12 review: the chunk file and the transfer in progress are named by blob id, and every member of a group
@@ -746,6 +759,13 @@ export class FileTransfers implements FilesPort {
       failure,
       relayCounts: {}, createdAt: now
     }, now)
+  }
+
+  /** The row of a file message announced in this process and not yet looked up; undefined for any other message
+   * (a text is not looked up in file_transfers at all: one query per incoming text, on the messaging hot path). */
+  #announcedRow (owner: string, messageId: string): TransferRow | undefined {
+    if (!this.#announced.delete(`${owner}/${messageId}`)) return undefined
+    return this.#store.get(owner, messageId, 'in')
   }
 
   #openIncoming (row: TransferRow): Promise<Incoming> {
@@ -885,6 +905,11 @@ export class FileTransfers implements FilesPort {
     const row = inc.row
     const stats = this.#statsOf(row.messageId)
     if (row.done === row.file.chunks) { if (!inc.finished) await inc.lock.then(async () => { if (!inc.finished) await this.#complete(inc) }); return }
+    // Announced over a direct connection: its sender streams the file straight within moments, and parks it on
+    // relays only after DIRECT_WAIT_MS without a stream, so the relays are not asked before then (a fetch begun at
+    // once found nothing and cost a relay stream in the middle of the direct transfer). A direct stream that ends
+    // early wakes this (#serveStream).
+    if (this.#expectDirect.delete(row.messageId) && inc.direct === 0) await this.#sleep(row, DIRECT_WAIT_MS)
     let delay = FILE_RETRY_MIN_MS
     const badAt = new Map<string, number>()
     while (!this.#stopped && !inc.finished && !this.#gone.has(row.messageId)) {

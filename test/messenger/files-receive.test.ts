@@ -5,6 +5,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
+import { open, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { newFileKey } from '../../src/e2ee/file-crypto.ts'
 import { FileTransfers, type FileCore } from '../../src/messenger/files/transfers.ts'
@@ -14,7 +15,7 @@ import type { DeviceNode } from '../../src/net/node.ts'
 import { silentLogger } from '../../src/platform/logger.ts'
 import { openDatabase } from '../../src/store/db.ts'
 import { MIGRATIONS } from '../../src/store/schema.ts'
-import { blobIdOf, chunkCount, FILE_HEADER_BYTES, type FileDescriptor } from '../../src/wire/file.ts'
+import { blobIdOf, chunkCount, FILE_CIPHER_CHUNK_BYTES, FILE_HEADER_BYTES, type FileDescriptor } from '../../src/wire/file.ts'
 import { introduce, person, startTestRelay, tempDir } from '../helpers/testnet.ts'
 import { waitFor } from '../helpers/wait.ts'
 
@@ -92,4 +93,43 @@ test('an incoming text makes no query of the file transfers; an announced file i
   queries = 0
   core.publish(incoming('file-1'))
   assert.equal(queries, 0)
+})
+
+test('a direct receiver confirms a chunk only once an fdatasync that began after its write has finished', { timeout: 120_000 }, async (t) => {
+  // FileHandle's own methods, watched in this process (both devices are in it; only the receiver writes chunks with
+  // writev): the bytes whose write had completed when each fdatasync began are durable once it returns.
+  const probe = await open(join(tempDir(t, '0m1-probe-'), 'p'), 'w')
+  const proto = Object.getPrototypeOf(probe) as FileHandle
+  await probe.close()
+  const { writev, datasync } = proto // eslint-disable-line @typescript-eslint/unbound-method
+  let written = 0
+  let durable = 0
+  proto.writev = async function (this: FileHandle, ...a: Parameters<FileHandle['writev']>) {
+    const r = await writev.apply(this, a)
+    written = Math.max(written, (a[1] ?? 0) + r.bytesWritten)
+    return r
+  } as FileHandle['writev']
+  proto.datasync = async function (this: FileHandle) {
+    const covered = written
+    await datasync.call(this)
+    durable = Math.max(durable, covered)
+  }
+  t.after(() => { proto.writev = writev; proto.datasync = datasync })
+
+  const relay = await startTestRelay(t)
+  const alice = await person(t, 'alice', { relays: [relay.addr] })
+  const bob = await person(t, 'bob', { relays: [relay.addr] })
+  const { aToB } = await introduce(alice, bob)
+  const path = join(tempDir(t, '0m1-file-'), 'data.bin')
+  writeFileSync(path, randomBytes(8 * MiB))
+  // Alice's view of what bob confirmed, checked against what is durable at bob at that very moment.
+  const seen: Array<{ confirmed: number, durable: number }> = []
+  alice.m().subscribe((e) => {
+    if (e.type === 'file' && e.file.direction === 'out' && e.file.path === 'direct') seen.push({ confirmed: e.file.doneChunks * FILE_CIPHER_CHUNK_BYTES, durable })
+  })
+  const sent = await alice.m().files?.send(aToB, path)
+  assert.ok(sent !== undefined)
+  await waitFor(() => alice.m().files?.list(aToB).find((f) => f.messageId === sent.message.id && f.state === 'delivered'), 'alice sees the file delivered')
+  assert.ok(seen.length >= 2, 'progress was seen')
+  for (const s of seen) assert.ok(s.confirmed <= s.durable, `confirmed ${s.confirmed} bytes with ${s.durable} durable`)
 })

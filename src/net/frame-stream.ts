@@ -5,6 +5,7 @@
 // they come (FrameReader: the prefix is bounded before any body is buffered), and next() returns a frame already
 // buffered without waiting for anything.
 import type { Stream } from '@libp2p/interface'
+import { Uint8ArrayList } from 'uint8arraylist'
 import { FrameReader, lengthPrefixed } from './frame-reader.ts'
 import { NetError } from './errors.ts'
 
@@ -15,8 +16,9 @@ export class FrameStream {
   /** Why nothing more will come: undefined while the stream is readable; 'end' once the remote closed its side. */
   #ended: 'end' | Error | undefined
   #wake: (() => void) | undefined
-  /** A 'drain' or 'close' wakes a send() waiting for the stream to take more. */
+  /** A 'drain' or 'close' wakes the sends waiting for the stream to take more (#drain). */
   #drained: (() => void) | undefined
+  #drainWait: Promise<void> | undefined
 
   /**
    * `maxFrameBytes` bounds each frame; `maxBufferedBytes` what may wait here unread (the sender's window of frames):
@@ -55,9 +57,9 @@ export class FrameStream {
   }
 
   /**
-   * The next frame; undefined once the remote has closed its side and every whole frame has been read (bytes of a
-   * frame cut short by the end are dropped with it). Throws NetError TOO_LARGE for a frame or a backlog over its
-   * bound, and the stream's error if it was aborted.
+   * The next frame (one reader: calls must not overlap); undefined once the remote has closed its side and every
+   * whole frame has been read (bytes of a frame cut short by the end are dropped with it). Throws NetError TOO_LARGE
+   * for a frame or a backlog over its bound, and the stream's error if it was aborted.
    */
   async next (): Promise<Uint8Array | undefined> {
     for (;;) {
@@ -74,9 +76,36 @@ export class FrameStream {
   /** Sends frames as one write, each behind its length prefix; waits while the stream asks the writer to drain. */
   async send (frames: readonly Uint8Array[]): Promise<void> {
     if (this.#stream.send(lengthPrefixed(frames))) return
+    await this.#drain()
+  }
+
+  /** Sends one frame given as parts (a put's head and its chunk), behind one length prefix, without copying them
+   * into one buffer. */
+  async sendParts (parts: readonly Uint8Array[]): Promise<void> {
+    let total = 0
+    for (const p of parts) total += p.length
+    // Our uint8arraylist (2.x) is not the type @libp2p/interface names (3.x), but both mark their lists with the
+    // same registered symbol and hold them as `bufs`, which is all the stream reads.
+    const list = new Uint8ArrayList(varintPrefix(total), ...parts) as unknown as Parameters<Stream['send']>[0]
+    if (this.#stream.send(list)) return
+    await this.#drain()
+  }
+
+  /** Waits while the stream asks its writers to drain; any number of senders wait on the same 'drain'. */
+  async #drain (): Promise<void> {
     while (this.#stream.writableNeedsDrain && this.#stream.status === 'open') {
-      await new Promise<void>((resolve) => { this.#drained = resolve })
-      this.#drained = undefined
+      this.#drainWait ??= new Promise<void>((resolve) => {
+        this.#drained = () => { this.#drainWait = undefined; this.#drained = undefined; resolve() }
+      })
+      await this.#drainWait
     }
   }
+}
+
+/** The unsigned-varint length prefix of a frame of `n` bytes. */
+function varintPrefix (n: number): Uint8Array {
+  const out: number[] = []
+  while (n >= 0x80) { out.push((n & 0x7f) | 0x80); n = Math.floor(n / 128) }
+  out.push(n)
+  return Uint8Array.from(out)
 }

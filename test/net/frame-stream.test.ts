@@ -116,3 +116,13 @@ test('FrameStream: frames that arrived before the sender aborted are still read,
   const last = await frames.next().then((f) => f, (err: unknown) => err)
   assert.ok(last === undefined || last instanceof Error, 'undefined or an error, not a frame')
 })
+
+test('FrameStream.sendParts: a put sent as its head and chunk is one frame, their concatenation', async (t) => {
+  const { out, frames } = await pair(t, MAX_BLOB_FRAME_BYTES, 4 * (MAX_BLOB_FRAME_BYTES + 3))
+  const sender = new FrameStream(out, MAX_BLOB_FRAME_BYTES, 4 * (MAX_BLOB_FRAME_BYTES + 3))
+  const [head, data] = encodeBlobPutParts({ type: 'put', reqId: 9, blobId: new Uint8Array(16), capability: new Uint8Array(32), chunks: 2, index: 1, data: randomBytes(FILE_CIPHER_CHUNK_BYTES) })
+  await sender.sendParts([head, data])
+  await sender.sendParts([Uint8Array.of(1, 2)])
+  assert.equal(hex(await frames.next() ?? new Uint8Array(0)), hex(Buffer.concat([head, data])))
+  assert.equal(hex(await frames.next() ?? new Uint8Array(0)), '0102')
+})

@@ -38,9 +38,9 @@ export class BlobChannel {
   /** `window`: puts putFrom keeps unanswered (MAX_BLOB_PUTS_IN_FLIGHT for a relay, MAX_FILE_PUTS_IN_FLIGHT for a
    * contact's device on a direct stream). */
   constructor (private readonly stream: Stream, private readonly window: number = MAX_BLOB_PUTS_IN_FLIGHT) {
-    // Unread answers are bounded by what this channel may have asked for at once (a window of puts, or a download's
-    // prefetched gets, at most MAX_BLOB_PUTS_IN_FLIGHT), whole chunk answers each.
-    this.frames = new FrameStream(stream, MAX_BLOB_FRAME_BYTES, (Math.max(window, MAX_BLOB_PUTS_IN_FLIGHT) + 1) * (MAX_BLOB_FRAME_BYTES + 3))
+    // Unread answers: a download keeps at most MAX_BLOB_PUTS_IN_FLIGHT gets unanswered (whole chunks each); a put's
+    // answer is a few bytes, whatever the window. The read loop takes each frame as it comes, so this is slack.
+    this.frames = new FrameStream(stream, MAX_BLOB_FRAME_BYTES, (MAX_BLOB_PUTS_IN_FLIGHT + 1) * (MAX_BLOB_FRAME_BYTES + 3))
     this.readLoop().catch(() => {})
   }
 

@@ -90,21 +90,42 @@ async function directRun (ctx: BenchContext): Promise<RowInput[]> {
   await alice.ask('rawSend', { peerId, bytes: WARM_UP_BYTES })
   // One transfer of each is at the mercy of a shared machine's moment (the raw stream alone ranged 70-180 MB/s
   // between runs): PAIRS alternating raw-then-file measurements, and the median of each.
+  // CPU time of each process per MB moved: unlike wall time, barely moved by other work on a shared machine.
+  const cpu = async (): Promise<[number, number]> => [(await alice.ask<{ us: number }>('cpu')).us, (await bob.ask<{ us: number }>('cpu')).us]
+  const perMb = (from: [number, number], to: [number, number]): [number, number] => [(to[0] - from[0]) / 1000 / (size / MB), (to[1] - from[1]) / 1000 / (size / MB)]
+  // BENCH_PHASE_PROF=<dir>: CPU profiles of both devices during the last pair's file alone (bench/children/person.ts).
+  const profiled = process.env.BENCH_PHASE_PROF !== undefined
+  if (profiled) console.warn('BENCH_PHASE_PROF is set: file.direct.throughput includes the CPU profiler\'s overhead; do not record it')
   const raws: number[] = []
   const files: number[] = []
+  const rawCpu: Array<[number, number]> = []
+  const fileCpu: Array<[number, number]> = []
   for (let i = 0; i < PAIRS; i++) {
+    const c0 = await cpu()
     const { ms: rawMs } = await alice.ask<{ ms: number }>('rawSend', { peerId, bytes: size }, FILE_TIMEOUT_MS)
+    const c1 = await cpu()
     raws.push(size / MB / (rawMs / 1000))
+    const last = i === PAIRS - 1
+    if (profiled && last) await Promise.all([alice.ask('profStart'), bob.ask('profStart')])
+    const c2 = await cpu()
     const got = await file(path)
+    const c3 = await cpu()
+    if (profiled && last) await Promise.all([alice.ask('profStop'), bob.ask('profStop')])
     if (got.path !== 'direct') throw new Error(`the file went by ${got.path ?? 'no path'}, not direct`)
     files.push(size / MB / (got.ms / 1000))
-    ctx.progress(`  pair ${i + 1}: file ${(files[i] as number).toFixed(1)} MB/s, raw stream ${(raws[i] as number).toFixed(1)} MB/s`)
+    rawCpu.push(perMb(c0, c1))
+    fileCpu.push(perMb(c2, c3))
+    const [fs, fr] = fileCpu[i] as [number, number]
+    const [rs, rr] = rawCpu[i] as [number, number]
+    ctx.progress(`  pair ${i + 1}: file ${(files[i] as number).toFixed(1)} MB/s, raw stream ${(raws[i] as number).toFixed(1)} MB/s; CPU ms/MB file ${fs.toFixed(2)} sender ${fr.toFixed(2)} receiver, raw ${rs.toFixed(2)} sender ${rr.toFixed(2)} receiver`)
   }
   const raw = median(raws)
   const mbs = median(files)
+  const side = (xs: Array<[number, number]>, k: 0 | 1): string => median(xs.map((x) => x[k])).toFixed(2)
+  const cpuNote = `CPU ms per MB (medians) file ${side(fileCpu, 0)} sender, ${side(fileCpu, 1)} receiver; raw stream ${side(rawCpu, 0)} sender, ${side(rawCpu, 1)} receiver`
   ctx.record('file.raw-stream', raw)
-  ctx.progress(`  file.direct: median ${mbs.toFixed(1)} MB/s, raw stream median ${raw.toFixed(1)} MB/s (ratio ${(mbs / raw).toFixed(2)})`)
-  return [{ ...ROWS[0], value: mbs }]
+  ctx.progress(`  file.direct: median ${mbs.toFixed(1)} MB/s, raw stream median ${raw.toFixed(1)} MB/s (ratio ${(mbs / raw).toFixed(2)}); ${cpuNote}`)
+  return [{ ...ROWS[0], value: mbs, note: `${ROWS[0].note}; ${cpuNote}` }]
 }
 
 async function relayRun (ctx: BenchContext): Promise<RowInput[]> {

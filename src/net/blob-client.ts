@@ -1,9 +1,8 @@
 // Client side of /0m1/blob/1.0.0 (a relay's blob store) and /0m1/file/1.0.0 (the same frames straight to a contact):
 // one stream, requests pipelined and answered in order. put() resolves once the store says the chunk is durable.
 import type { Stream } from '@libp2p/interface'
-import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
-import { Uint8ArrayList } from 'uint8arraylist'
 import { NetError, atStream } from './errors.ts'
+import { FrameStream } from './frame-stream.ts'
 import {
   decodeBlobServerFrame, encodeBlobClientFrame, encodeBlobPutParts, MAX_BLOB_FRAME_BYTES, MAX_BLOB_PUTS_IN_FLIGHT,
   type BlobClientFrame, type BlobServerFrame
@@ -25,16 +24,10 @@ function refusal (f: Extract<BlobServerFrame, { type: 'error' }>): NetError {
   return new NetError('REFUSED', `Refused: ${f.message}`, { reason: f.reason })
 }
 
-type Writable = Parameters<LengthPrefixedStream<Stream>['write']>[0]
-
-/** Parts written as one length-prefixed message. Our uint8arraylist (2.x) is not the type @libp2p/utils names (3.x),
- * but both mark their lists with the same registered symbol and hold them as `bufs`, which is all the stream reads. */
-function partsOf (parts: Uint8Array[]): Writable {
-  return new Uint8ArrayList(...parts) as unknown as Writable
-}
-
 export class BlobChannel {
-  private readonly lp: LengthPrefixedStream<Stream>
+  /** The stream's frames (src/net/frame-stream.ts: cut from its message events, not lpStream's byte-at-a-time reads,
+   * which threw and caught two exceptions per 64 KiB chunk answer). */
+  private readonly frames: FrameStream
   private readonly pending = new Map<number, Pending>()
   private nextReq = 1
   private done: Error | undefined
@@ -45,7 +38,9 @@ export class BlobChannel {
   /** `window`: puts putFrom keeps unanswered (MAX_BLOB_PUTS_IN_FLIGHT for a relay, MAX_FILE_PUTS_IN_FLIGHT for a
    * contact's device on a direct stream). */
   constructor (private readonly stream: Stream, private readonly window: number = MAX_BLOB_PUTS_IN_FLIGHT) {
-    this.lp = lpStream(stream, { maxDataLength: MAX_BLOB_FRAME_BYTES, maxBufferSize: 2 * MAX_BLOB_FRAME_BYTES })
+    // Unread answers: a download keeps at most MAX_BLOB_PUTS_IN_FLIGHT gets unanswered (whole chunks each); a put's
+    // answer is a few bytes, whatever the window. The read loop takes each frame as it comes, so this is slack.
+    this.frames = new FrameStream(stream, MAX_BLOB_FRAME_BYTES, (MAX_BLOB_PUTS_IN_FLIGHT + 1) * (MAX_BLOB_FRAME_BYTES + 3))
     this.readLoop().catch(() => {})
   }
 
@@ -55,7 +50,8 @@ export class BlobChannel {
     let error: Error = new NetError('CLOSED', 'The blob stream closed.')
     try {
       for (;;) {
-        const raw = (await this.lp.read()).subarray()
+        const raw = await this.frames.next()
+        if (raw === undefined) break
         const f = atStream(() => decodeBlobServerFrame(raw))
         const p = this.pending.get(f.reqId)
         if (p === undefined) {
@@ -66,7 +62,7 @@ export class BlobChannel {
         p.resolve(f)
       }
     } catch (err) {
-      if ((err as Error).name !== 'UnexpectedEOFError') error = NetError.is(err) ? err : new NetError('CLOSED', 'The blob stream failed.', { cause: err })
+      error = NetError.is(err) ? err : new NetError('CLOSED', 'The blob stream failed.', { cause: err })
     } finally {
       this.done = error
       for (const p of this.pending.values()) p.reject(error)
@@ -81,7 +77,7 @@ export class BlobChannel {
     if (signal?.aborted === true) throw new NetError('ABORTED', 'Cancelled.')
     const reqId = this.nextReq++
     // A put goes as its head and its chunk, one message without copying the chunk (encodeBlobPutParts).
-    const bytes = frame.type === 'put' ? partsOf(encodeBlobPutParts({ ...frame, reqId })) : encodeBlobClientFrame({ ...frame, reqId })
+    const parts = frame.type === 'put' ? encodeBlobPutParts({ ...frame, reqId }) : [encodeBlobClientFrame({ ...frame, reqId })]
     const reply = new Promise<BlobServerFrame>((resolve, reject) => {
       const onAbort = (): void => {
         this.pending.delete(reqId)
@@ -97,7 +93,7 @@ export class BlobChannel {
       this.watchDeadlines()
     })
     reply.catch(() => {})
-    await this.lp.write(bytes)
+    await this.frames.sendParts(parts)
     if (frame.type === 'put') this.bytesSent += frame.data.length
     const f = await reply
     if (f.type === 'error') throw refusal(f)

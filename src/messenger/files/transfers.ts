@@ -3,16 +3,16 @@
 // contact's relays for it to fetch. Both ends keep chunk-level progress, so an interrupted transfer continues from
 // the last confirmed chunk. Chunks stay encrypted in the data directory (files/); the key is only in the store.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
-import { mkdirSync } from 'node:fs'
+import { constants, mkdirSync } from 'node:fs'
 import { open, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import { Readable } from 'node:stream'
 import type { Connection, Stream } from '@libp2p/interface'
-import { lpStream } from '@libp2p/utils'
 import { E2eeError } from '../../e2ee/errors.ts'
 import { FileOpener, FileSealer, newFileKey } from '../../e2ee/file-crypto.ts'
 import type { BlobChannel, BlobRef } from '../../net/blob-client.ts'
 import { NetError } from '../../net/errors.ts'
+import { FrameStream } from '../../net/frame-stream.ts'
 import type { Logger } from '../../platform/logger.ts'
 import type { Database } from '../../store/db.ts'
 import { decodeBlobClientFrame, encodeBlobServerFrame, fileWindow, MAX_BLOB_FRAME_BYTES, type BlobServerFrame } from '../../wire/blob.ts'
@@ -123,6 +123,9 @@ interface Incoming {
   plain: Buffer
 }
 
+/** Announced ids kept for their 'message' event (#announcedRow): far more than one batch commit records. */
+const MAX_ANNOUNCED_PENDING = 1024
+
 /** Batched writes a receiver lets run behind verification (relay downloads have no fdatasync to wait on): 2 MiB. */
 const MAX_PENDING_WRITES = 2
 /** Verified chunks a receiver gathers into one write (a write per chunk cost a thread-pool round trip each). */
@@ -155,6 +158,10 @@ export class FileTransfers implements FilesPort {
   readonly #running = new Map<string, Promise<void>>()
   readonly #incoming = new Map<string, Promise<Incoming>>()
   #failWritesForTest = 0
+  /** File messages announced (#announcedRow) whose 'message' event has not come yet. */
+  readonly #announced = new Set<string>()
+  /** Incoming files announced over a direct connection: #runIncoming waits for the sender's stream first. */
+  readonly #expectDirect = new Set<string>()
   readonly #runs = new Map<string, Run>()
   readonly #stats = new Map<string, TransferStats>()
   readonly #wakers = new Map<string, () => void>()
@@ -179,10 +186,13 @@ export class FileTransfers implements FilesPort {
   start (): void {
     this.#unsubscribe = this.#o.core.subscribe((e) => {
       if (e.type === 'message' && e.message.direction === 'in') {
-        const row = this.#store.get(e.message.contactId, e.message.id, 'in')
-        if (row !== undefined && row.state !== 'failed' && row.state !== 'delivered') this.#kick(row)
+        const row = this.#announcedRow(e.message.contactId, e.message.id)
+        if (row !== undefined && row.state !== 'failed' && row.state !== 'delivered') {
+          if (e.message.path === 'direct') this.#expectDirect.add(row.messageId)
+          this.#kick(row)
+        }
       } else if (e.type === 'group-message' && e.message.direction === 'in') {
-        const row = this.#store.get(groupFileOwner(e.message.groupId), e.message.id, 'in')
+        const row = this.#announcedRow(groupFileOwner(e.message.groupId), e.message.id)
         if (row !== undefined && row.state !== 'failed' && row.state !== 'delivered') this.#kick(row)
       } else if (e.type === 'message-state' && e.message.deleted === true) {
         this.#background(this.#forget(this.#store.byMessage(e.message.id).filter((r) => r.contactId === e.message.contactId && r.direction === e.message.direction)))
@@ -730,6 +740,9 @@ export class FileTransfers implements FilesPort {
 
   /** Called inside the commit that stores an incoming file message (src/messenger/messenger.ts #record). */
   announced (contactId: string, messageId: string, file: FileDescriptor, now: number): void {
+    this.#announced.add(`${contactId}/${messageId}`)
+    // A commit rolled back after this leaves its id here: the oldest go past the bound.
+    for (const old of this.#announced) { if (this.#announced.size <= MAX_ANNOUNCED_PENDING) break; this.#announced.delete(old) }
     // This device's own limit, not only the wire's: a file over it is never fetched (nor accepted on a direct stream).
     const tooLarge = file.size > this.maxBytes
     // Issue 12 review: the chunk file and the transfer in progress are named by blob id, and every member of a group
@@ -748,6 +761,13 @@ export class FileTransfers implements FilesPort {
     }, now)
   }
 
+  /** The row of a file message announced in this process and not yet looked up; undefined for any other message
+   * (a text is not looked up in file_transfers at all: one query per incoming text, on the messaging hot path). */
+  #announcedRow (owner: string, messageId: string): TransferRow | undefined {
+    if (!this.#announced.delete(`${owner}/${messageId}`)) return undefined
+    return this.#store.get(owner, messageId, 'in')
+  }
+
   #openIncoming (row: TransferRow): Promise<Incoming> {
     const key = hex(row.file.blobId)
     let p = this.#incoming.get(key)
@@ -763,7 +783,9 @@ export class FileTransfers implements FilesPort {
   async #loadIncoming (row: TransferRow): Promise<Incoming> {
     const f = row.file
     const path = this.#chunkPath(row)
-    const fh = await open(path, 'a+', 0o600).then(async (h) => { await h.close(); return await open(path, 'r+') })
+    // Read-write, created if missing, never truncated or appended to: one open (an 'a+' open, a close and an 'r+'
+    // open were three thread-pool round trips before a direct stream's first answer).
+    const fh = await open(path, constants.O_RDWR | constants.O_CREAT, 0o600)
     const opener = new FileOpener(f.key, f.header, f.chunks)
     const hash = createHash('sha256')
     const size = (await fh.stat()).size
@@ -774,7 +796,7 @@ export class FileTransfers implements FilesPort {
       await readFull(fh, buf, done * FILE_CIPHER_CHUNK_BYTES)
       try { hash.update(opener.open(buf).subarray(0, plainLength(f, done))) } catch { break }
     }
-    await fh.truncate(done * FILE_CIPHER_CHUNK_BYTES)
+    if (size !== done * FILE_CIPHER_CHUNK_BYTES) await fh.truncate(done * FILE_CIPHER_CHUNK_BYTES)
     row.done = done
     this.#statsOf(row.messageId).resumedAt = done
     return { row, fh, opener, hash, direct: 0, lock: Promise.resolve(), finished: false, syncing: undefined, syncQueued: undefined, writes: new Set(), writeError: undefined, batch: [], batchFirst: 0, plain: Buffer.alloc(FILE_CHUNK_BYTES) }
@@ -885,6 +907,11 @@ export class FileTransfers implements FilesPort {
     const row = inc.row
     const stats = this.#statsOf(row.messageId)
     if (row.done === row.file.chunks) { if (!inc.finished) await inc.lock.then(async () => { if (!inc.finished) await this.#complete(inc) }); return }
+    // Announced over a direct connection: its sender streams the file straight within moments, and parks it on
+    // relays only after DIRECT_WAIT_MS without a stream, so the relays are not asked before then (a fetch begun at
+    // once found nothing and cost a relay stream in the middle of the direct transfer). A direct stream that ends
+    // early wakes this (#serveStream).
+    if (this.#expectDirect.delete(row.messageId) && inc.direct === 0) await this.#sleep(row, DIRECT_WAIT_MS)
     let delay = FILE_RETRY_MIN_MS
     const badAt = new Map<string, number>()
     while (!this.#stopped && !inc.finished && !this.#gone.has(row.messageId)) {
@@ -956,7 +983,8 @@ export class FileTransfers implements FilesPort {
 
   async #serveStream (stream: Stream): Promise<void> {
     const window = fileWindow(stream.protocol)
-    const lp = lpStream(stream, { maxDataLength: MAX_BLOB_FRAME_BYTES, maxBufferSize: window * (MAX_BLOB_FRAME_BYTES + 8) })
+    // Frames cut from the stream as they come (src/net/frame-stream.ts), not lpStream's byte-at-a-time reads.
+    const lp = new FrameStream(stream, MAX_BLOB_FRAME_BYTES, window * (MAX_BLOB_FRAME_BYTES + 8))
     let inc: Incoming | undefined
     const notFound = (reqId: number): BlobServerFrame => ({ type: 'error', reqId, reason: 'NOT_FOUND', message: 'No such file, or the capability does not match.' })
     // Answers go out in request order; puts overlap (write, then a shared fdatasync) up to the sender's window.
@@ -971,11 +999,12 @@ export class FileTransfers implements FilesPort {
       try {
         while (queue.length > 0) {
           await (queue[0] as AnswerSlot).work
-          // The others the same fdatasync covered settle in this turn of the event loop: wait it out.
-          await new Promise<void>((resolve) => { setImmediate(resolve) })
+          // The others the same fdatasync covered settle in this turn of the event loop: wait it out. An answer alone
+          // in the queue (a status, the sender's first question) goes at once.
+          if (queue.length > 1) await new Promise<void>((resolve) => { setImmediate(resolve) })
           const batch: Uint8Array[] = []
           for (let slot = queue[0]; slot?.frame !== undefined; slot = queue[0]) { queue.shift(); batch.push(encodeBlobServerFrame(slot.frame)) }
-          await lp.writeV(batch)
+          await lp.send(batch)
           wake?.()
         }
       } catch (err) {
@@ -999,16 +1028,13 @@ export class FileTransfers implements FilesPort {
       for (;;) {
         while (queue.length >= window && failed === undefined) await new Promise<void>((resolve) => { wake = resolve })
         if (failed !== undefined) throw failed
-        let raw: Uint8Array
-        try { raw = (await lp.read()).subarray() } catch (err) {
-          if ((err as Error).name === 'UnexpectedEOFError') { await answered(); await stream.close().catch(() => {}); return }
-          throw err
-        }
+        const raw = await lp.next()
+        if (raw === undefined) { await answered(); await stream.close().catch(() => {}); return }
         let f
         try { f = decodeBlobClientFrame(raw) } catch (err) {
           if (!WireError.is(err)) throw err
           await answered()
-          await lp.write(encodeBlobServerFrame({ type: 'error', reqId: 0, reason: 'BAD_FRAME', message: err.message }))
+          await lp.send([encodeBlobServerFrame({ type: 'error', reqId: 0, reason: 'BAD_FRAME', message: err.message })])
           await stream.close().catch(() => {})
           return
         }

@@ -5,12 +5,13 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { open, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises'
-import { basename, join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { Readable } from 'node:stream'
 import type { Connection, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import { E2eeError } from '../../e2ee/errors.ts'
 import { FileOpener, FileSealer, newFileKey } from '../../e2ee/file-crypto.ts'
+import { hashFile, readFull, SealJob, type SealSpec } from './sealing.ts'
 import type { BlobChannel, BlobRef } from '../../net/blob-client.ts'
 import { NetError } from '../../net/errors.ts'
 import type { Logger } from '../../platform/logger.ts'
@@ -57,12 +58,12 @@ export const FETCHED_CHECK_MIN_MS = 1_000
 export const FETCHED_CHECK_MAX_MS = 300_000
 /** Chunks an upload reads from its chunk file at once (1 MiB, the put window), with the next block read ahead. */
 const READ_AHEAD_CHUNKS = 16
-/** Blocks (of READ_AHEAD_CHUNKS) sealed between the fdatasyncs started while a file is sealed: every 8 MiB. */
-const SEAL_SYNC_BLOCKS = 8
 /** Progress events at most this often per transfer (and at every state change). */
 const PROGRESS_EVENT_MS = 200
 /** The directory under the data directory that holds encrypted chunks. */
 export const FILES_DIR = 'files'
+/** Bytes sent through sendBytes are staged under this name in FILES_DIR until sealed (a restart seals from them). */
+const STAGED_PREFIX = 'upload-'
 
 export interface FileNet {
   withBlobStore: <T>(relayAddr: string, slot: 'send' | 'fetch', fn: (ch: BlobChannel) => Promise<T>) => Promise<T>
@@ -98,6 +99,8 @@ export interface TransferStats {
   fetched: number
   receivedDirect: number
   resumedAt: number
+  /** Outgoing: sealing runs this process started again after a restart cut one short. */
+  resealed: number
   badChunks: number
 }
 
@@ -133,9 +136,6 @@ interface Run { start: number, startDone: number, lastEvent: number }
 /** One answer of a direct file stream, in request order: its frame once its work is done. */
 interface AnswerSlot { readonly work: Promise<BlobServerFrame>, frame: BlobServerFrame | undefined }
 
-/** One of a pair of buffers, by the parity of a block number. */
-function pick<T> (pair: readonly [T, T], n: number): T { return n % 2 === 0 ? pair[0] : pair[1] }
-
 function hex (b: Uint8Array): string { return Buffer.from(b).toString('hex') }
 
 /** Plaintext bytes in chunk i of a file. */
@@ -158,6 +158,8 @@ export class FileTransfers implements FilesPort {
   readonly #runs = new Map<string, Run>()
   readonly #stats = new Map<string, TransferStats>()
   readonly #wakers = new Map<string, () => void>()
+  /** Outgoing files still being sealed into their chunk files, by blob id (src/messenger/files/sealing.ts). */
+  readonly #jobs = new Map<string, SealJob>()
   /** Message ids whose file was deleted (the message deleted, for me or for everyone, or its contact deleted): their
    * runs stop at the next step and write nothing more. */
   readonly #gone = new Set<string>()
@@ -215,11 +217,13 @@ export class FileTransfers implements FilesPort {
     // Synchronous up to the first await: a run kicked right after sees the row gone.
     for (const row of rows) {
       this.#gone.add(row.messageId)
+      if (row.direction === 'out') this.#jobs.get(hex(row.file.blobId))?.cancel()
       this.#store.remove(row)
       this.#wakers.get(`${row.direction}/${row.contactId}/${row.messageId}`)?.()
     }
     // A refused duplicate (announced) shares its blob id, and so its chunk file, with the file another row still holds.
     const shared = (row: TransferRow): boolean => row.direction === 'in' && this.#store.byBlob(row.file.blobId, 'in') !== undefined
+    for (const row of rows) if (row.direction === 'out') await this.#jobs.get(hex(row.file.blobId))?.done.catch(() => {})
     for (const row of rows) if (!shared(row)) await rm(this.#chunkPath(row), { force: true })
     for (const row of rows) {
       const key = `${row.direction}/${row.contactId}/${row.messageId}`
@@ -253,7 +257,9 @@ export class FileTransfers implements FilesPort {
     this.#stopped = true
     this.#unsubscribe?.()
     for (const w of this.#wakers.values()) w()
-    await Promise.allSettled([...this.#running.values()])
+    // A file cut mid-seal keeps its source in its row: the next start seals it again (sealing.ts).
+    for (const job of this.#jobs.values()) job.cancel()
+    await Promise.allSettled([...this.#running.values(), ...[...this.#jobs.values()].map(async (j) => { await j.done })])
     for (const p of this.#incoming.values()) await p.then(async (inc) => { await this.#written(inc).catch(() => {}); await inc.fh.close() }, () => {})
     this.#incoming.clear()
   }
@@ -277,7 +283,7 @@ export class FileTransfers implements FilesPort {
 
   #statsOf (messageId: string): TransferStats {
     let s = this.#stats.get(messageId)
-    if (s === undefined) { s = { sentDirect: 0, sentRelay: 0, fetched: 0, receivedDirect: 0, resumedAt: 0, badChunks: 0 }; this.#stats.set(messageId, s) }
+    if (s === undefined) { s = { sentDirect: 0, sentRelay: 0, fetched: 0, receivedDirect: 0, resumedAt: 0, badChunks: 0, resealed: 0 }; this.#stats.set(messageId, s) }
     return s
   }
 
@@ -288,7 +294,7 @@ export class FileTransfers implements FilesPort {
       throw new MessengerError('FILE_TOO_LARGE', `The file is ${mb(bytes.length)} MB and files may be at most ${mb(this.maxBytes)} MB; nothing was sent.`)
     }
     // Staged in the private files directory (0700) for the one read that encrypts it, then removed.
-    const staged = join(this.#dir, `upload-${randomBytes(8).toString('hex')}`)
+    const staged = join(this.#dir, `${STAGED_PREFIX}${randomBytes(8).toString('hex')}`)
     const fh = await open(staged, 'w', 0o600)
     try {
       await fh.write(bytes)
@@ -322,13 +328,16 @@ export class FileTransfers implements FilesPort {
       message = await this.#o.core.send(contactId, text, { file })
     } catch (err) {
       // Refused (a blocked contact, a stopped messenger): the sealed chunks are of no use.
-      await rm(this.#chunkPath({ direction: 'out', file }), { force: true })
+      await this.#dropSeal(file)
       throw err
     }
-    const row: TransferRow = { contactId, messageId: message.id, direction: 'out', file, state: 'queued', path: undefined, done: 0, failure: undefined, relayCounts: {}, createdAt: this.#now() }
+    const row: TransferRow = { contactId, messageId: message.id, direction: 'out', file, state: 'queued', path: undefined, done: 0, failure: undefined, relayCounts: {}, createdAt: this.#now(), source: path }
     this.#store.insert(row, this.#now())
     this.#changed(row, true)
     this.#kick(row)
+    // The chunks go out as they are sealed; send() returns once the file is read whole (the caller may then move or
+    // delete it, as before).
+    await this.#sealed(row)
     return { message, file: this.#view(row) }
   }
 
@@ -402,6 +411,8 @@ export class FileTransfers implements FilesPort {
   }
 
   async #openChunks (row: TransferRow): Promise<FileHandle> {
+    // The sender's own copy (an image it previews) while it is still being sealed.
+    if (row.direction === 'out') await this.#jobs.get(hex(row.file.blobId))?.done.catch(() => {})
     try {
       return await open(this.#chunkPath(row), 'r')
     } catch (err) {
@@ -442,79 +453,65 @@ export class FileTransfers implements FilesPort {
     return join(this.#dir, `${row.direction}-${hex(row.file.blobId)}.chunks`)
   }
 
-  /** Encrypts the file into its chunk file (durable before the announcement leaves) and returns its descriptor. */
+  /**
+   * Hashes the file and starts sealing it into its chunk file (sealing.ts), returning its descriptor at once: the
+   * announcement leaves, and the first chunks follow it, while the rest is sealed.
+   */
   async #seal (path: string, size: number, name: string, type: string, relays: string[]): Promise<FileDescriptor> {
+    const sha256 = await hashFile(path, size)
     const key = newFileKey()
     const capability = new Uint8Array(randomBytes(BLOB_CAPABILITY_BYTES))
     // The relays create the blob only under this id (src/relay/blob-store.ts): no member can claim it first.
     const blobId = blobIdOf(capability)
     const sealer = new FileSealer(key)
-    const chunks = chunkCount(size)
-    const hash = createHash('sha256')
-    const target = join(this.#dir, `out-${hex(blobId)}.chunks`)
-    let src: FileHandle
+    const file: FileDescriptor = { name, type, size, sha256: new Uint8Array(sha256), key: new Uint8Array(key), header: new Uint8Array(sealer.header), chunks: chunkCount(size), blobId, capability, relays }
+    this.#jobs.set(hex(blobId), await SealJob.start(this.#sealSpec(path, file), sealer))
+    return file
+  }
+
+  #sealSpec (source: string, file: FileDescriptor): SealSpec {
+    return { source, target: this.#chunkPath({ direction: 'out', file }), key: file.key, header: file.header, size: file.size, sha256: file.sha256 }
+  }
+
+  /** A sealed file whose announcement was refused: its job stops and its chunks go. */
+  async #dropSeal (file: FileDescriptor): Promise<void> {
+    const job = this.#jobs.get(hex(file.blobId))
+    job?.cancel()
+    await job?.done.catch(() => {})
+    this.#jobs.delete(hex(file.blobId))
+    await rm(this.#chunkPath({ direction: 'out', file }), { force: true })
+  }
+
+  /** An outgoing row's file still to be sealed after a restart: sealed again from its source (sealing.ts). */
+  #resumeSeal (row: TransferRow): void {
+    const key = hex(row.file.blobId)
+    if (row.source === undefined || this.#jobs.has(key)) return
+    this.#jobs.set(key, SealJob.resume(this.#sealSpec(row.source, row.file)))
+    this.#statsOf(row.messageId).resealed++
+    this.#background(this.#sealed(row))
+  }
+
+  /** Waits for a row's sealing to end: its source is then forgotten (and removed, if it was staged here); a source
+   * that changed or went away fails the transfer with the reason. A stop leaves it to the next start. */
+  async #sealed (row: TransferRow): Promise<void> {
+    const key = hex(row.file.blobId)
+    const job = this.#jobs.get(key)
+    if (job === undefined || row.source === undefined) return
     try {
-      src = await open(path, 'r')
+      await job.done
     } catch (err) {
-      throw new MessengerError('FILE_UNREADABLE', 'That file could not be read; check the path.', { cause: err })
+      if (this.#jobs.get(key) === job) this.#jobs.delete(key)
+      if (MessengerError.is(err, 'STOPPED') || this.#stopped || this.#gone.has(row.messageId)) return
+      this.#log.warn('file-seal-failed', { error: MessengerError.is(err) ? err.code : (err as Error).name })
+      this.#set(row, { state: 'failed', failure: MessengerError.is(err) ? err.message : 'The file could not be read; send it again.' })
+      this.wake()
+      return
     }
-    const out = await open(target, 'w', 0o600)
-    try {
-      // READ_AHEAD_CHUNKS at a time: one read and one write per 1 MiB, not a thread-pool round trip each per chunk.
-      // Two of each buffer: the next block is read, and the last one written, while this one is hashed and sealed
-      // (one after the other, the file system's time added to the sealing's before the announcement could leave).
-      const plainBufs = [Buffer.alloc(READ_AHEAD_CHUNKS * FILE_CHUNK_BYTES), Buffer.alloc(READ_AHEAD_CHUNKS * FILE_CHUNK_BYTES)] as const
-      const sealedBufs = [Buffer.alloc(READ_AHEAD_CHUNKS * FILE_CIPHER_CHUNK_BYTES), Buffer.alloc(READ_AHEAD_CHUNKS * FILE_CIPHER_CHUNK_BYTES)] as const
-      const writes: [Promise<unknown>, Promise<unknown>] = [Promise.resolve(), Promise.resolve()]
-      const readBlock = (block: number): Promise<number> => {
-        const first = block * READ_AHEAD_CHUNKS
-        const count = Math.min(READ_AHEAD_CHUNKS, chunks - first)
-        const p = readFull(src, pick(plainBufs, block).subarray(0, count * FILE_CHUNK_BYTES), first * FILE_CHUNK_BYTES)
-        p.catch(() => {})
-        return p
-      }
-      let total = 0
-      const blocks = Math.ceil(chunks / READ_AHEAD_CHUNKS)
-      let reading = readBlock(0)
-      try {
-        for (let b = 0; b < blocks; b++) {
-          const first = b * READ_AHEAD_CHUNKS
-          const count = Math.min(READ_AHEAD_CHUNKS, chunks - first)
-          const n = await reading
-          if (b + 1 < blocks) reading = readBlock(b + 1)
-          total += n
-          const buf = pick(plainBufs, b)
-          const sealed = pick(sealedBufs, b)
-          hash.update(buf.subarray(0, n))
-          // This block's sealed buffer was last written two blocks ago.
-          await writes[b % 2]
-          for (let k = 0; k < count; k++) {
-            const i = first + k
-            const plain = buf.subarray(k * FILE_CHUNK_BYTES, Math.max(k * FILE_CHUNK_BYTES, Math.min(n, (k + 1) * FILE_CHUNK_BYTES)))
-            sealer.sealInto(plain, i === chunks - 1, sealed.subarray(k * FILE_CIPHER_CHUNK_BYTES, (k + 1) * FILE_CIPHER_CHUNK_BYTES))
-          }
-          let w: Promise<unknown> = out.write(sealed, 0, count * FILE_CIPHER_CHUNK_BYTES, first * FILE_CIPHER_CHUNK_BYTES)
-          // The disk starts on what is sealed while the rest is sealed: the last fsync has only the tail left.
-          if (b % SEAL_SYNC_BLOCKS === SEAL_SYNC_BLOCKS - 1) w = w.then(async () => { await out.datasync() })
-          w.catch(() => {})
-          writes[b % 2] = w
-        }
-      } finally {
-        // Nothing left running on the file handles when this returns or throws.
-        await Promise.allSettled([reading, ...writes])
-      }
-      await Promise.all(writes)
-      if (total !== size || (await src.stat()).size !== size) throw new MessengerError('FILE_UNREADABLE', 'The file changed while it was being read; send it again.')
-      await out.sync()
-    } catch (err) {
-      await out.close()
-      await rm(target, { force: true })
-      throw err
-    } finally {
-      await src.close()
-    }
-    await out.close()
-    return { name, type, size, sha256: new Uint8Array(hash.digest()), key: new Uint8Array(key), header: new Uint8Array(sealer.header), chunks, blobId, capability, relays }
+    const source = row.source
+    row.source = undefined
+    if (!this.#gone.has(row.messageId)) this.#store.sealed(row)
+    if (this.#jobs.get(key) === job) this.#jobs.delete(key)
+    if (isStaged(source, this.#dir)) await rm(source, { force: true })
   }
 
   #kick (row: TransferRow): void {
@@ -540,9 +537,12 @@ export class FileTransfers implements FilesPort {
    * Reads chunks for one upload, in order from any start: READ_AHEAD_CHUNKS at a time, the next block read while the
    * current one goes out (a read per chunk cost a thread-pool round trip each, on the upload's critical path).
    */
-  #chunkReader (fh: FileHandle, messageId: string): (i: number) => Promise<Uint8Array> {
+  #chunkReader (fh: FileHandle, row: TransferRow): (i: number) => Promise<Uint8Array> {
+    const messageId = row.messageId
     interface Block { readonly first: number, readonly count: number, readonly buf: Buffer }
     const readBlock = async (first: number): Promise<Block> => {
+      // A file still being sealed: its chunks are read once they are in the chunk file.
+      await this.#jobs.get(hex(row.file.blobId))?.waitFor(first + READ_AHEAD_CHUNKS)
       const buf = Buffer.allocUnsafe(READ_AHEAD_CHUNKS * FILE_CIPHER_CHUNK_BYTES)
       const got = await readFull(fh, buf, first * FILE_CIPHER_CHUNK_BYTES)
       // Only whole chunks are handed out (the rest of an unsafe buffer is never read).
@@ -567,8 +567,17 @@ export class FileTransfers implements FilesPort {
     }
   }
 
+  /** The chunk file of an outgoing row, once it exists (a restart cut its sealing short: sealed again first);
+   * undefined if its source is gone or changed (#sealed then marks the transfer failed). */
+  async #openOutChunks (row: TransferRow): Promise<FileHandle | undefined> {
+    this.#resumeSeal(row)
+    try { await this.#jobs.get(hex(row.file.blobId))?.ready } catch { return undefined }
+    return await open(this.#chunkPath(row), 'r')
+  }
+
   async #runOutgoing (row: TransferRow): Promise<void> {
-    const fh = await open(this.#chunkPath(row), 'r')
+    const fh = await this.#openOutChunks(row)
+    if (fh === undefined) return
     const stats = this.#statsOf(row.messageId)
     try {
       let delay = FILE_RETRY_MIN_MS
@@ -663,7 +672,7 @@ export class FileTransfers implements FilesPort {
         const from = await this.#directStatus(row, ch, until)
         this.#set(row, { state: 'uploading', path: 'direct', done: Math.max(row.done, from), failure: undefined })
         this.#startRun(row)
-        const read = this.#chunkReader(fh, row.messageId)
+        const read = this.#chunkReader(fh, row)
         await ch.putFrom(refOf(row.file), row.file.chunks, from, async (i) => { stats.sentDirect++; return await read(i) }, (n) => {
           if (n > row.done) { row.done = n; this.#progress(row) }
         })
@@ -706,7 +715,7 @@ export class FileTransfers implements FilesPort {
           }
           if (row.state !== 'on-relay') this.#set(row, { state: 'uploading', path: 'relay' })
           this.#startRun(row)
-          const read = this.#chunkReader(fh, row.messageId)
+          const read = this.#chunkReader(fh, row)
           await ch.putFrom(refOf(f), f.chunks, from, async (i) => { stats.sentRelay++; return await read(i) }, (n) => {
             row.relayCounts[relay] = n
             progressed = true
@@ -1069,13 +1078,14 @@ export class FileTransfers implements FilesPort {
       // Members get the fetch token, not the capability: they can fetch the relay copy but never delete it.
       message = await groups.send(groupId, text, { file: { ...file, capability: fetchToken(file.capability) } })
     } catch (err) {
-      await rm(this.#chunkPath({ direction: 'out', file }), { force: true })
+      await this.#dropSeal(file)
       throw err
     }
-    const row: TransferRow = { contactId: groupFileOwner(groupId), messageId: message.id, direction: 'out', file, state: 'queued', path: undefined, done: 0, failure: undefined, relayCounts: {}, createdAt: this.#now() }
+    const row: TransferRow = { contactId: groupFileOwner(groupId), messageId: message.id, direction: 'out', file, state: 'queued', path: undefined, done: 0, failure: undefined, relayCounts: {}, createdAt: this.#now(), source: path }
     this.#store.insert(row, this.#now())
     this.#changed(row, true)
     this.#kick(row)
+    await this.#sealed(row)
     return { message, file: this.#view(row) }
   }
 
@@ -1083,7 +1093,7 @@ export class FileTransfers implements FilesPort {
     if (bytes.length > this.maxBytes) {
       throw new MessengerError('FILE_TOO_LARGE', `The file is ${mb(bytes.length)} MB and files may be at most ${mb(this.maxBytes)} MB; nothing was sent.`)
     }
-    const staged = join(this.#dir, `upload-${randomBytes(8).toString('hex')}`)
+    const staged = join(this.#dir, `${STAGED_PREFIX}${randomBytes(8).toString('hex')}`)
     try {
       await writeFile(staged, bytes, { mode: 0o600, flag: 'wx' })
       return await this.sendToGroup(groupId, staged, text, name)
@@ -1110,7 +1120,8 @@ export class FileTransfers implements FilesPort {
    */
   async #runGroupOutgoing (row: TransferRow): Promise<void> {
     const groupId = groupOfOwner(row.contactId) as string
-    const fh = await open(this.#chunkPath(row), 'r')
+    const fh = await this.#openOutChunks(row)
+    if (fh === undefined) return
     const stats = this.#statsOf(row.messageId)
     try {
       let delay = FILE_RETRY_MIN_MS
@@ -1144,7 +1155,7 @@ export class FileTransfers implements FilesPort {
       try {
         const from = await this.#directStatus(row, ch, until)
         if (row.state === 'queued') { this.#set(row, { state: 'uploading', path: 'direct', failure: undefined }); this.#startRun(row) }
-        const read = this.#chunkReader(fh, row.messageId)
+        const read = this.#chunkReader(fh, row)
         await ch.putFrom(refOf(row.file), row.file.chunks, from, async (i) => { stats.sentDirect++; return await read(i) }, (n) => {
           row.relayCounts[key] = n
           this.#progress(row)
@@ -1171,6 +1182,8 @@ export class FileTransfers implements FilesPort {
   }
 
   #set (row: TransferRow, patch: Partial<Pick<TransferRow, 'state' | 'path' | 'done' | 'failure'>>): void {
+    // An outgoing file fails only when its source could not be sealed (#sealed): final, whatever a run still says.
+    if (row.direction === 'out' && row.state === 'failed') return
     if ('state' in patch && patch.state !== undefined) row.state = patch.state
     if ('path' in patch) row.path = patch.path
     if ('done' in patch && patch.done !== undefined) row.done = patch.done
@@ -1226,15 +1239,9 @@ export class FileTransfers implements FilesPort {
   }
 }
 
-/** Reads exactly buf.length bytes at `position`, or fewer at the end of the file; returns how many. */
-async function readFull (fh: FileHandle, buf: Buffer, position: number): Promise<number> {
-  let got = 0
-  while (got < buf.length) {
-    const { bytesRead } = await fh.read(buf, got, buf.length - got, position + got)
-    if (bytesRead === 0) break
-    got += bytesRead
-  }
-  return got
+/** A copy of bytes sendBytes staged in the files directory for sealing (removed once sealed). */
+function isStaged (source: string, dir: string): boolean {
+  return dirname(source) === dir && basename(source).startsWith(STAGED_PREFIX)
 }
 
 function mb (bytes: number): string {

@@ -361,3 +361,51 @@ test('a receiver that speaks only /0m1/file/1.0.0 (16 puts buffered) still gets 
   assert.equal(fileWindow(FILE_PROTOCOL_V1), MAX_BLOB_PUTS_IN_FLIGHT)
   assert.equal(fileWindow(FILE_PROTOCOL), MAX_FILE_PUTS_IN_FLIGHT)
 })
+
+test('a sender stopped mid-seal seals the rest after its restart, byte-identical, without re-sending the chunks the contact confirmed', { timeout: 120_000 }, async (t) => {
+  const { people: [alice, bob], contact } = await createPeople(t, { relays: 1 }) as unknown as { people: [Person, Person], contact: (a: Person, b: Person) => string }
+  const { path, bytes } = fileOf(t, 20 * MiB)
+  const aToB = contact(alice, bob)
+  const bToA = contact(bob, alice)
+  // Sealing stops after 128 chunks (8 MiB) until alice stops: the announcement and those chunks go out first.
+  const held = 128
+  files(alice).holdSealingForTest(held)
+  const sending = files(alice).send(aToB, path)
+  sending.catch(() => {})
+  const out = await waitFor(() => files(alice).list(aToB)[0], 'alice announced the file')
+  const messageId = out.messageId
+  // Bob's stored chunks (his progress events are throttled; the count is not).
+  await waitFor(() => (files(bob).statsForTest(messageId)?.receivedDirect ?? 0) >= held ? true : undefined, 'bob stored every chunk sealed so far')
+  assert.equal(files(bob).statsForTest(messageId)?.receivedDirect, held, 'nothing past the sealed part reached bob')
+  // The crash: alice stops while the file is half sealed; send() returns (the file's row goes on).
+  await alice.stop()
+  await sending
+  await alice.start()
+  const got = await waitFile(bob, bToA, messageId, (f) => f.state === 'delivered', 'bob completes after alice\'s restart')
+  await waitFile(alice, aToB, messageId, (f) => f.state === 'delivered', 'alice sees it delivered')
+  const a = files(alice).statsForTest(messageId)
+  assert.ok(a !== undefined)
+  assert.equal(a.resealed, 1, 'the restart sealed the file again from its source')
+  // After the restart alice sent only what bob lacked: re-sealed chunks bob holds did not go out again, and the ones
+  // that did opened under the first run's stream state (bob's opener went on from chunk `held`).
+  assert.equal(a.sentDirect + a.sentRelay, got.chunks - held)
+  assert.equal(files(bob).statsForTest(messageId)?.badChunks, 0)
+  assert.equal(sha(await saved(t, bob, messageId)), sha(bytes))
+})
+
+test('a file changed between its announcement and a restart mid-seal fails with the reason and is never sealed again', { timeout: 120_000 }, async (t) => {
+  const { people: [alice, bob], contact } = await createPeople(t, { relays: 1 }) as unknown as { people: [Person, Person], contact: (a: Person, b: Person) => string }
+  const { path } = fileOf(t, 4 * MiB)
+  const aToB = contact(alice, bob)
+  files(alice).holdSealingForTest(16)
+  const sending = files(alice).send(aToB, path)
+  sending.catch(() => {})
+  const { messageId } = await waitFor(() => files(alice).list(aToB)[0], 'alice announced the file')
+  await alice.stop()
+  await sending
+  writeFileSync(path, randomBytes(4 * MiB))
+  await alice.start()
+  const failed = await waitFor(() => { const f = files(alice).get(messageId); return f?.state === 'failed' ? f : undefined }, 'alice marks it failed')
+  assert.match(failed.failure ?? '', /changed/)
+  assert.equal(files(alice).statsForTest(messageId)?.resealed, 1)
+})

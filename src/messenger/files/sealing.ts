@@ -76,6 +76,9 @@ export interface SealSpec {
   readonly header: Uint8Array
   readonly size: number
   readonly sha256: Uint8Array
+  /** Tests only: sealing waits (until cancelled) before the block that starts at this chunk, as a slow disk or a
+   * crash mid-seal would leave it. */
+  readonly holdAt?: number | undefined
 }
 
 /**
@@ -93,6 +96,7 @@ export class SealJob {
   #opened: (() => void) | undefined
   #openFailed: ((e: Error) => void) | undefined
   #cancelled = false
+  #release: (() => void) | undefined
   #failure: Error | undefined
   readonly #waiters = new Set<{ n: number, resolve: () => void, reject: (e: Error) => void }>()
 
@@ -121,7 +125,7 @@ export class SealJob {
   get failure (): Error | undefined { return this.#failure }
 
   /** Stops at the next block (stop, or the file deleted); `done` then rejects with STOPPED. */
-  cancel (): void { this.#cancelled = true }
+  cancel (): void { this.#cancelled = true; this.#release?.() }
 
   /** Resolves once at least `n` chunks are in the target; rejects if the job fails or is cancelled first. */
   async waitFor (n: number): Promise<void> {
@@ -180,8 +184,9 @@ export class SealJob {
     let reading = readBlock(0)
     try {
       for (let b = 0; b < blocks; b++) {
-        if (this.#cancelled) throw new MessengerError('STOPPED', 'Sealing stopped.')
         const first = b * SEAL_BLOCK_CHUNKS
+        if (this.spec.holdAt !== undefined && first >= this.spec.holdAt && !this.#cancelled) await new Promise<void>((resolve) => { this.#release = resolve })
+        if (this.#cancelled) throw new MessengerError('STOPPED', 'Sealing stopped.')
         const count = Math.min(SEAL_BLOCK_CHUNKS, chunks - first)
         const n = await reading
         if (b + 1 < blocks) reading = readBlock(b + 1)

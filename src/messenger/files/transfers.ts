@@ -155,6 +155,7 @@ export class FileTransfers implements FilesPort {
   readonly #running = new Map<string, Promise<void>>()
   readonly #incoming = new Map<string, Promise<Incoming>>()
   #failWritesForTest = 0
+  #holdSealingForTest: number | undefined
   readonly #runs = new Map<string, Run>()
   readonly #stats = new Map<string, TransferStats>()
   readonly #wakers = new Map<string, () => void>()
@@ -276,6 +277,10 @@ export class FileTransfers implements FilesPort {
   /** For tests: the descriptor of a file this device holds a row for (the relay-side checks need its blob id). */
   /** Test hook: the next chunk write (one batch) fails, as a full or failing disk would. */
   failNextWriteForTest (): void { this.#failWritesForTest++ }
+
+  /** Test hook: the next file sent is sealed only up to about `chunks` (a whole block) until this messenger stops, as
+   * a crash mid-seal would leave it. */
+  holdSealingForTest (chunks: number): void { this.#holdSealingForTest = chunks }
 
   descriptorForTest (messageId: string): FileDescriptor | undefined {
     return this.#row(messageId)?.file
@@ -465,7 +470,9 @@ export class FileTransfers implements FilesPort {
     const blobId = blobIdOf(capability)
     const sealer = new FileSealer(key)
     const file: FileDescriptor = { name, type, size, sha256: new Uint8Array(sha256), key: new Uint8Array(key), header: new Uint8Array(sealer.header), chunks: chunkCount(size), blobId, capability, relays }
-    this.#jobs.set(hex(blobId), await SealJob.start(this.#sealSpec(path, file), sealer))
+    const holdAt = this.#holdSealingForTest
+    this.#holdSealingForTest = undefined
+    this.#jobs.set(hex(blobId), await SealJob.start({ ...this.#sealSpec(path, file), holdAt }, sealer))
     return file
   }
 

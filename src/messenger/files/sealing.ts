@@ -16,8 +16,6 @@ import { MessengerError } from '../errors.ts'
 
 /** Chunks sealed and written at once (1 MiB of plaintext): one read and one write per block. */
 export const SEAL_BLOCK_CHUNKS = 16
-/** Blocks between the fdatasyncs started while a file is sealed (every 8 MiB): the last one has only the tail left. */
-const SEAL_SYNC_BLOCKS = 8
 /** The hash pass reads this much at a time (4 MiB), the next read running while one is hashed. */
 const HASH_READ_BYTES = 4 * 1024 * 1024
 
@@ -201,13 +199,14 @@ export class SealJob {
           const plain = buf.subarray(k * FILE_CHUNK_BYTES, Math.max(k * FILE_CHUNK_BYTES, Math.min(n, (k + 1) * FILE_CHUNK_BYTES)))
           sealer.sealInto(plain, i === chunks - 1, sealed.subarray(k * FILE_CIPHER_CHUNK_BYTES, (k + 1) * FILE_CIPHER_CHUNK_BYTES))
         }
-        // Blocks are written in order (a write waits for the one before), so `sealed` only ever covers a prefix.
+        // Blocks are written in order (a write waits for the one before), so `sealed` only ever covers a prefix. No
+        // fdatasync until the end: chunks go out once written (a crash before the end seals again from the source),
+        // and a sync every few MiB held the next writes, and so the upload, behind the disk.
         const prev = b % 2 === 0 ? writes[1] : writes[0]
-        let w: Promise<unknown> = prev.then(async () => {
+        const w: Promise<unknown> = prev.then(async () => {
           await out.write(sealed, 0, count * FILE_CIPHER_CHUNK_BYTES, first * FILE_CIPHER_CHUNK_BYTES)
           this.#advance(first + count)
         })
-        if (b % SEAL_SYNC_BLOCKS === SEAL_SYNC_BLOCKS - 1) w = w.then(async () => { await out.datasync() })
         w.catch(() => {})
         writes[b % 2] = w
       }

@@ -92,13 +92,20 @@ async function directRun (ctx: BenchContext): Promise<RowInput[]> {
   // between runs): PAIRS alternating raw-then-file measurements, and the median of each.
   const raws: number[] = []
   const files: number[] = []
+  // CPU each end spent (sender/receiver ms), which a loaded machine changes far less than the times: what a quiet
+  // run's ratio will be made of.
+  const cpu = async (): Promise<[number, number]> => [(await alice.ask<{ us: number }>('cpu')).us / 1000, (await bob.ask<{ us: number }>('cpu')).us / 1000]
+  const spent = (a: [number, number], b: [number, number]): string => `${(b[0] - a[0]).toFixed(0)}/${(b[1] - a[1]).toFixed(0)} ms CPU`
   for (let i = 0; i < PAIRS; i++) {
+    const c0 = await cpu()
     const { ms: rawMs } = await alice.ask<{ ms: number }>('rawSend', { peerId, bytes: size }, FILE_TIMEOUT_MS)
     raws.push(size / MB / (rawMs / 1000))
+    const c1 = await cpu()
     const got = await file(path)
+    const c2 = await cpu()
     if (got.path !== 'direct') throw new Error(`the file went by ${got.path ?? 'no path'}, not direct`)
     files.push(size / MB / (got.ms / 1000))
-    ctx.progress(`  pair ${i + 1}: file ${(files[i] as number).toFixed(1)} MB/s, raw stream ${(raws[i] as number).toFixed(1)} MB/s`)
+    ctx.progress(`  pair ${i + 1}: file ${(files[i] as number).toFixed(1)} MB/s (${spent(c1, c2)}), raw stream ${(raws[i] as number).toFixed(1)} MB/s (${spent(c0, c1)}) [sender/receiver]`)
   }
   const raw = median(raws)
   const mbs = median(files)

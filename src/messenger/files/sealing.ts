@@ -7,7 +7,10 @@
 // header (FileSealer.resume): the same plaintext gives byte-identical chunks, so what the contact confirmed stays
 // valid and is not sent again. Nothing but the key and header (already in the encrypted store) is needed for that:
 // no push state is kept at rest. The source is hashed again first, so a file changed since it was announced is never
-// sealed a second time under the same key and nonces.
+// sealed a second time under the same key and nonces. While it is sealed, the source is not hashed again (that cost
+// the sender a second SHA-256 pass on the transfer's path): its identity, size and modification time are compared
+// with those seen when it was hashed (a file changed in between fails the job; the contact's hash check stays the
+// final word).
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { open, type FileHandle } from 'node:fs/promises'
 import { FileSealer } from '../../e2ee/file-crypto.ts'
@@ -42,10 +45,18 @@ async function openSource (path: string): Promise<FileHandle> {
   try { return await open(path, 'r') } catch (err) { throw unreadable(err) }
 }
 
-/** The SHA-256 of a file of `size` bytes (FILE_UNREADABLE if it cannot be read or is not that size). */
-export async function hashFile (path: string, size: number): Promise<Buffer> {
+/** What identifies a file's version without reading it: device, inode, size and modification time (ns). */
+async function stampOf (fh: FileHandle): Promise<string> {
+  const st = await fh.stat({ bigint: true })
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`
+}
+
+/** The SHA-256 of a file of `size` bytes (FILE_UNREADABLE if it cannot be read or is not that size), and its stamp
+ * (stampOf) taken before it was read: a later write changes it. */
+export async function hashFile (path: string, size: number): Promise<{ sha256: Buffer, stamp: string }> {
   const src = await openSource(path)
   try {
+    const stamp = await stampOf(src)
     const hash = createHash('sha256')
     const bufs = [Buffer.allocUnsafe(HASH_READ_BYTES), Buffer.allocUnsafe(HASH_READ_BYTES)] as const
     let at = 0
@@ -60,8 +71,8 @@ export async function hashFile (path: string, size: number): Promise<Buffer> {
       hash.update(buf.subarray(0, n))
       if (n < HASH_READ_BYTES) break
     }
-    if (at !== size) throw changed()
-    return hash.digest()
+    if (at !== size || await stampOf(src) !== stamp) throw changed()
+    return { sha256: hash.digest(), stamp }
   } finally {
     await src.close()
   }
@@ -74,6 +85,8 @@ export interface SealSpec {
   readonly header: Uint8Array
   readonly size: number
   readonly sha256: Uint8Array
+  /** The source's stamp when it was hashed (hashFile); a resumed job takes its own. */
+  readonly stamp?: string | undefined
   /** Tests only: sealing waits (until cancelled) before the block that starts at this chunk, as a slow disk or a
    * crash mid-seal would leave it. */
   readonly holdAt?: number | undefined
@@ -81,9 +94,8 @@ export interface SealSpec {
 
 /**
  * Seals `source` into `target` (created or truncated) in order, chunk file durable at the end. `sealed` counts the
- * chunks written to the target so far (readable there); waitFor(n) resolves once n are. The plaintext is hashed
- * again as it is sealed: a file that changed since its hash was taken fails the job (FILE_UNREADABLE) and the
- * transfer with it (the contact would refuse it at the hash check anyway).
+ * chunks written to the target so far (readable there); waitFor(n) resolves once n are. A source whose stamp
+ * changed since its hash was taken fails the job (FILE_UNREADABLE) and the transfer with it.
  */
 export class SealJob {
   sealed = 0
@@ -141,15 +153,17 @@ export class SealJob {
     let out = first?.out
     try {
       let sealer = first?.sealer
+      let stamp = this.spec.stamp
       if (sealer === undefined) {
-        const hash = await hashFile(this.spec.source, this.spec.size)
-        if (!timingSafeEqual(hash, this.spec.sha256)) throw changed()
+        const hashed = await hashFile(this.spec.source, this.spec.size)
+        if (!timingSafeEqual(hashed.sha256, this.spec.sha256)) throw changed()
+        stamp = hashed.stamp
         if (this.#cancelled) throw new MessengerError('STOPPED', 'Sealing stopped.')
         sealer = FileSealer.resume(this.spec.key, this.spec.header)
         out = await open(this.spec.target, 'w', 0o600)
         this.#opened?.()
       }
-      await this.#seal(out as FileHandle, sealer)
+      await this.#seal(out as FileHandle, sealer, stamp)
       await (out as FileHandle).sync()
     } catch (err) {
       this.#failure = err instanceof Error ? err : new Error('sealing failed')
@@ -162,10 +176,10 @@ export class SealJob {
     }
   }
 
-  async #seal (out: FileHandle, sealer: FileSealer): Promise<void> {
+  async #seal (out: FileHandle, sealer: FileSealer, stamp: string | undefined): Promise<void> {
     const { chunks } = this
     const src = await openSource(this.spec.source)
-    const hash = createHash('sha256')
+    if (stamp !== undefined && await stampOf(src) !== stamp) { await src.close(); throw changed() }
     // Two of each buffer: the next block is read, and the last one written, while this one is hashed and sealed.
     const plainBufs = [Buffer.alloc(SEAL_BLOCK_CHUNKS * FILE_CHUNK_BYTES), Buffer.alloc(SEAL_BLOCK_CHUNKS * FILE_CHUNK_BYTES)] as const
     const sealedBufs = [Buffer.alloc(SEAL_BLOCK_CHUNKS * FILE_CIPHER_CHUNK_BYTES), Buffer.alloc(SEAL_BLOCK_CHUNKS * FILE_CIPHER_CHUNK_BYTES)] as const
@@ -191,7 +205,6 @@ export class SealJob {
         total += n
         const buf = b % 2 === 0 ? plainBufs[0] : plainBufs[1]
         const sealed = b % 2 === 0 ? sealedBufs[0] : sealedBufs[1]
-        hash.update(buf.subarray(0, n))
         // This block's sealed buffer was last written two blocks ago.
         await writes[b % 2]
         for (let k = 0; k < count; k++) {
@@ -210,12 +223,12 @@ export class SealJob {
         w.catch(() => {})
         writes[b % 2] = w
       }
+      if (total !== this.spec.size || (stamp !== undefined && await stampOf(src) !== stamp)) throw changed()
     } finally {
       // Nothing left running on the file handles when this returns or throws.
       await Promise.allSettled([reading, ...writes])
       await src.close()
     }
     await Promise.all(writes)
-    if (total !== this.spec.size || !timingSafeEqual(hash.digest(), this.spec.sha256)) throw changed()
   }
 }

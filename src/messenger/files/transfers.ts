@@ -463,7 +463,7 @@ export class FileTransfers implements FilesPort {
    * announcement leaves, and the first chunks follow it, while the rest is sealed.
    */
   async #seal (path: string, size: number, name: string, type: string, relays: string[]): Promise<FileDescriptor> {
-    const sha256 = await hashFile(path, size)
+    const { sha256, stamp } = await hashFile(path, size)
     const key = newFileKey()
     const capability = new Uint8Array(randomBytes(BLOB_CAPABILITY_BYTES))
     // The relays create the blob only under this id (src/relay/blob-store.ts): no member can claim it first.
@@ -472,7 +472,7 @@ export class FileTransfers implements FilesPort {
     const file: FileDescriptor = { name, type, size, sha256: new Uint8Array(sha256), key: new Uint8Array(key), header: new Uint8Array(sealer.header), chunks: chunkCount(size), blobId, capability, relays }
     const holdAt = this.#holdSealingForTest
     this.#holdSealingForTest = undefined
-    this.#jobs.set(hex(blobId), await SealJob.start({ ...this.#sealSpec(path, file), holdAt }, sealer))
+    this.#jobs.set(hex(blobId), await SealJob.start({ ...this.#sealSpec(path, file), stamp, holdAt }, sealer))
     return file
   }
 

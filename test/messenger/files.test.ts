@@ -409,3 +409,20 @@ test('a file changed between its announcement and a restart mid-seal fails with 
   assert.match(failed.failure ?? '', /changed/)
   assert.equal(files(alice).statsForTest(messageId)?.resealed, 1)
 })
+
+test('a file written to while it is being sealed fails with the reason on the sender, and the contact never completes it', { timeout: 120_000 }, async (t) => {
+  const { people: [alice, bob], contact } = await createPeople(t, { relays: 1 }) as unknown as { people: [Person, Person], contact: (a: Person, b: Person) => string }
+  const { path } = fileOf(t, 4 * MiB)
+  const aToB = contact(alice, bob)
+  files(alice).holdSealingForTest(16)
+  const sending = files(alice).send(aToB, path)
+  const { messageId } = await waitFor(() => files(alice).list(aToB)[0], 'alice announced the file')
+  // The same size, other bytes: only the file's stamp (its times) tells.
+  writeFileSync(path, randomBytes(4 * MiB))
+  files(alice).releaseSealingForTest()
+  const { file } = await sending
+  assert.equal(file.state, 'failed')
+  assert.match(file.failure ?? '', /changed/)
+  const view = await waitFor(() => files(bob).get(messageId), 'bob has the announcement')
+  assert.notEqual(view.state, 'delivered')
+})

@@ -137,6 +137,10 @@ export class SealJob {
   /** Stops at the next block (stop, or the file deleted); `done` then rejects with STOPPED. */
   cancel (): void { this.#cancelled = true; this.#release?.() }
 
+  /** Tests only: lets a job held at `holdAt` go on. */
+  release (): void { this.#holding = false; this.#release?.() }
+  #holding = true
+
   /** Resolves once at least `n` chunks are in the target; rejects if the job fails or is cancelled first. */
   async waitFor (n: number): Promise<void> {
     if (this.sealed >= Math.min(n, this.chunks)) return
@@ -197,7 +201,7 @@ export class SealJob {
     try {
       for (let b = 0; b < blocks; b++) {
         const first = b * SEAL_BLOCK_CHUNKS
-        if (this.spec.holdAt !== undefined && first >= this.spec.holdAt && !this.#cancelled) await new Promise<void>((resolve) => { this.#release = resolve })
+        if (this.spec.holdAt !== undefined && first >= this.spec.holdAt && this.#holding && !this.#cancelled) await new Promise<void>((resolve) => { this.#release = resolve })
         if (this.#cancelled) throw new MessengerError('STOPPED', 'Sealing stopped.')
         const count = Math.min(SEAL_BLOCK_CHUNKS, chunks - first)
         const n = await reading

@@ -281,6 +281,8 @@ export class FileTransfers implements FilesPort {
   /** Test hook: the next file sent is sealed only up to about `chunks` (a whole block) until this messenger stops, as
    * a crash mid-seal would leave it. */
   holdSealingForTest (chunks: number): void { this.#holdSealingForTest = chunks }
+  /** Test hook: held sealing goes on. */
+  releaseSealingForTest (): void { for (const job of this.#jobs.values()) job.release() }
 
   descriptorForTest (messageId: string): FileDescriptor | undefined {
     return this.#row(messageId)?.file

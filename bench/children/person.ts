@@ -8,6 +8,7 @@
 //   throughput { contactId, total, window } -> { count, ms, paths }
 //   first { link, name } -> { ms }          (accept an invite, send one text, until its delivered receipt)
 //   cpu -> { us }                            (this process's CPU time so far, user + system)
+//   profStart, profStop -> {}                (with BENCH_PHASE_PROF=<dir>: a CPU profile of what runs between them)
 //   peerId -> { peerId }                     (this device's libp2p peer id)
 //   sendFile { contactId, path } -> { messageId, at }   (at: nowMs() just before files.send)
 //   fileDone { messageId, since } -> { ms, path }        (until the file is delivered here: for an incoming file,
@@ -15,9 +16,13 @@
 //   sinkServe -> {}                          (a protocol that reads and discards what rawSend writes)
 //   rawSend { peerId, bytes } -> { ms }     (64 KiB length-prefixed writes on a new stream over the open
 //                                            direct connection to that peer, until its sink acknowledges all)
+//   profileStart -> {}                      (starts a V8 CPU profile of this process: bench/standalone/latency-probe.ts)
+//   profileStop { path } -> {}              (writes it as a .cpuprofile to path)
 //   exit
 // Cross-process times (sendFile's `at`, fileDone's `since`) use nowMs(), process.hrtime: the system's monotonic
 // clock, the same in every process on the machine.
+import { writeFileSync } from 'node:fs'
+import { Session } from 'node:inspector/promises'
 import { person, type Person } from '../../test/helpers/testnet.ts'
 import { waitFor } from '../../test/helpers/wait.ts'
 import type { MessengerEvent } from '../../src/messenger/types.ts'
@@ -52,6 +57,28 @@ function deliveredWaiter (p: Person): (id: string) => Promise<string | undefined
   }
 }
 
+let profStop = async (): Promise<void> => {}
+
+/** BENCH_PHASE_PROF=<dir>: a CPU profile of one phase of a benchmark alone (profStart .. profStop), without the
+ * process's start-up, written as <dir>/<name>-<pid>.cpuprofile. */
+async function phaseProfile (): Promise<() => Promise<void>> {
+  const dir = process.env.BENCH_PHASE_PROF
+  if (dir === undefined) return async () => {}
+  const { Session } = await import('node:inspector/promises')
+  const { mkdirSync, writeFileSync } = await import('node:fs')
+  mkdirSync(dir, { recursive: true })
+  const s = new Session()
+  s.connect()
+  await s.post('Profiler.enable')
+  await s.post('Profiler.setSamplingInterval', { interval: 250 })
+  await s.post('Profiler.start')
+  return async () => {
+    const { profile } = await s.post('Profiler.stop')
+    writeFileSync(`${dir}/${o.name}-${process.pid}.cpuprofile`, JSON.stringify(profile))
+    s.disconnect()
+  }
+}
+
 async function main (): Promise<void> {
   let node: DeviceNode | undefined
   const me = await person({ after: (fn) => { cleanups.push(fn) } }, o.name, { dir: o.dir, relays: o.relays, onNetwork: (n) => { node = n }, ...(o.relayOnly === true ? { relayOnly: true } : {}) })
@@ -64,8 +91,11 @@ async function main (): Promise<void> {
     const path = await delivered(m.id)
     return { ms: nowMs() - t0, path }
   }
+  let profiler: Session | undefined
   const handlers: Record<string, (m: Record<string, unknown>) => Promise<Record<string, unknown>>> = {
     invite: async () => ({ link: (await me.m().createInvite()).link }),
+    profStart: async () => { profStop = await phaseProfile(); return {} },
+    profStop: async () => { await profStop(); return {} },
     cpu: async () => { const u = process.cpuUsage(); return { us: u.user + u.system } },
     accept: async (m) => ({ contactId: (await me.m().acceptInvite(String(m.link), { name: String(m.name) })).id }),
     contact: async (m) => {
@@ -110,6 +140,21 @@ async function main (): Promise<void> {
     fileDone: async (m) => {
       const f = await fileDone(String(m.messageId))
       return { ms: f.at - Number(m.since), path: f.path }
+    },
+    profileStart: async () => {
+      profiler ??= new Session()
+      profiler.connect()
+      await profiler.post('Profiler.enable')
+      await profiler.post('Profiler.setSamplingInterval', { interval: 100 })
+      await profiler.post('Profiler.start')
+      return {}
+    },
+    profileStop: async (m) => {
+      if (profiler === undefined) throw new Error('no profile started')
+      const { profile } = await profiler.post('Profiler.stop')
+      writeFileSync(String(m.path), JSON.stringify(profile))
+      profiler.disconnect()
+      return {}
     },
     sinkServe: async () => { await serveSink(network()); return {} },
     rawSend: async (m) => ({ ms: await rawSend(network(), String(m.peerId), Number(m.bytes)) }),

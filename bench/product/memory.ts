@@ -155,7 +155,8 @@ async function runIdle (ctx: BenchContext): Promise<RowInput[]> {
   return [{ ...IDLE_ROWS[0], value: (c ?? NaN) / MB, note: `\`0message1 start\` (bin, compiled dist/) with ${CONTACTS} contacts, no relay, idle ${ctx.n(30, 20)} s, median of ${SAMPLES} readings of the OS's RSS (no forced GC)` }]
 }
 
-/** Loads what `0message1 start` loads (the shims, the CLI, the device host and its API), starts nothing, and
+/** Loads what `0message1 start` loads (the shims, the CLI, the device host and its API server; the API's routes load
+ * on the first API request, in the device as here, so neither holds them), starts nothing, and
  * collects twice a second while idle, so the garbage of loading and the bytecode of code run only at load
  * are gone by the time it is read (a device gets there through V8's memory reducer): the code alone. */
 const FLOOR_SCRIPT = "await import('./dist/platform/shims.js'); await import('./dist/cli/main.js'); await import('./dist/messenger/host.js'); await import('./dist/api/server.js'); process.stdout.write('loaded\\n'); setInterval(() => { gc() }, 500)"

@@ -121,8 +121,14 @@ async function runDirect (ctx: BenchContext): Promise<RowInput[]> {
   const lat = await alice.ask<{ samples: number[], paths: Array<string | undefined> }>('latency', { contactId: aToB, warmup: 20, count: ctx.n(500, 150) }, ctx.n(240_000, 60_000))
   const c1 = await cpu()
   const s = latencyStats(lat.samples)
+  // BENCH_PHASE_PROF=<dir>: CPU profiles of both devices during the throughput run alone (bench/children/person.ts).
+  const profiled = process.env.BENCH_PHASE_PROF !== undefined
+  // The profiler's cost is inside this run's figures: they are for reading the profile, not for the results.
+  if (profiled) console.warn('BENCH_PHASE_PROF is set: direct.throughput includes the CPU profiler\'s overhead; do not record it')
+  if (profiled) await Promise.all([alice.ask('profStart'), bob.ask('profStart')])
   const tp = await alice.ask<{ count: number, ms: number, paths: Array<string | undefined> }>('throughput', { contactId: aToB, total: ctx.n(3000, 600), window: WINDOW }, ctx.n(240_000, 60_000))
   const c2 = await cpu()
+  if (profiled) await Promise.all([alice.ask('profStop'), bob.ask('profStop')])
   const rate = tp.count / (tp.ms / 1000)
   await alice.exit()
   await bob.exit()

@@ -15,6 +15,7 @@ export type ApiErrorCode =
   | 'CONFLICT' // e.g. an account already exists
   | 'FAILED' // the messenger refused the operation; the message says why
   | 'INTERNAL'
+  | 'UNAVAILABLE' // the node runs but a part of the API could not load (see the node's log)
   | 'NOT_RUNNING' // client side: no node answers for this data directory
   | 'TOKEN_FILE_INVALID'
   | 'NOT_LOOPBACK' // asked to listen on a network address without the explicit opt-in

@@ -16,6 +16,7 @@ import { errorReply, type Reply } from './status.ts'
 import { addFileRoutes, addGroupFileRoutes } from './file-routes.ts'
 import { addGroupRoutes, GroupIdSchema } from './group-routes.ts'
 import { relayChoiceRoutes } from './relay-routes.ts'
+import { STATE_PATH, stateReply } from './state-route.ts'
 
 export interface ApiRequest {
   readonly method: string
@@ -70,7 +71,7 @@ export function createRoutes (host: DeviceHost, events: EventSink): Route[] {
   }
 
   route('GET', '/api/openapi.json', async () => ({ status: 200, body: openApiDocument() }))
-  route('GET', '/api/state', async () => ({ status: 200, body: { state: host.state() } }))
+  route('GET', STATE_PATH, async () => stateReply(host))
   route('POST', '/api/account', async (ctx) => {
     const body = parse(CreateAccountBody, await ctx.body())
     if (host.state() !== 'no-account') throw new ApiError('CONFLICT', 409, 'This data directory already has an account; there is one account per device.')

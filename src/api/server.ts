@@ -8,13 +8,13 @@ import type { Logger } from '../platform/logger.ts'
 import type { DeviceHost } from '../messenger/types.ts'
 import { DEFAULT_API_LISTEN, RequestChecks, isLoopback, parseListen, readBody } from './checks.ts'
 import { EventHub } from './events.ts'
-import { createRoutes, dispatch } from './routes.ts'
+import type { Route } from './routes.ts'
 import { DEFAULT_WEB_ROOT, baseHeaders, sendJson, serveStatic } from './static-files.ts'
 import { errorReply } from './status.ts'
+import { STATE_PATH, stateReply } from './state-route.ts'
 import { ApiError } from './errors.ts'
 import { issueToken } from './token.ts'
 import { claimSocketPath, listenOnSocket, socketPathFits, socketPathOf } from './socket.ts'
-import { readRawBody } from './file-routes.ts'
 
 export { DEFAULT_API_LISTEN, MAX_BODY_BYTES, parseListen } from './checks.ts'
 export { EVENTS_PROTOCOL, TOKEN_PROTOCOL_PREFIX, type ApiEvent } from './events.ts'
@@ -34,6 +34,8 @@ export interface ApiServerOptions {
   /** Listen on a non-loopback address even though the token then crosses the network in plain HTTP
    * (CLI `--api-allow-remote`). Without it such an address is refused (NOT_LOOPBACK). */
   readonly allowRemote?: boolean
+  /** Tests: how the routes are loaded at the first request (default: import routes.ts and file-routes.ts). */
+  readonly loadRoutes?: (host: DeviceHost, events: EventHub) => Promise<RoutesModule>
 }
 
 export interface ApiServer {
@@ -45,6 +47,17 @@ export interface ApiServer {
   /** The address to open: the token rides in the fragment, which browsers never send to servers. */
   readonly uiUrl: string
   close: () => Promise<void>
+}
+
+export interface RoutesModule {
+  readonly routes: Route[]
+  readonly dispatch: typeof import('./routes.ts').dispatch
+  readonly readRawBody: typeof import('./file-routes.ts').readRawBody
+}
+
+async function loadRoutesModule (host: DeviceHost, events: EventHub): Promise<RoutesModule> {
+  const [{ createRoutes, dispatch }, { readRawBody }] = await Promise.all([import('./routes.ts'), import('./file-routes.ts')])
+  return { routes: createRoutes(host, events), dispatch, readRawBody }
 }
 
 export async function createApiServer (o: ApiServerOptions): Promise<ApiServer> {
@@ -62,7 +75,21 @@ export async function createApiServer (o: ApiServerOptions): Promise<ApiServer> 
   let port = bindPort
   const checks = new RequestChecks(bindHost, () => port, token)
   const events = new EventHub(o.host, checks, logger)
-  const routes = createRoutes(o.host, events)
+  // The routes (their zod schemas, the OpenAPI document, the file and group routes: ~4 MB of heap) load on the first
+  // API request, not at start: a device nobody is using holds none of it (issue 10, device.idle_rss). The first
+  // request waits for the import once (tens of ms). A failed load answers 503 UNAVAILABLE, never the import's own
+  // error (its message holds file paths), is logged by name, and is tried again by the next request (a module that
+  // failed while evaluating fails the same way until the node restarts).
+  let routesLoad: Promise<RoutesModule> | undefined
+  const load = o.loadRoutes ?? loadRoutesModule
+  const loadRoutes = async (): Promise<RoutesModule> => {
+    routesLoad ??= load(o.host, events).catch((err: unknown) => {
+      routesLoad = undefined
+      logger.error('routes-load-failed', { error: (err as Error).name })
+      throw new ApiError('UNAVAILABLE', 503, 'This part of the local API could not load; the node\'s log says why. Restart the node.')
+    })
+    return await routesLoad
+  }
 
   /** `viaSocket`: the request came over the Unix socket, which no browser can reach, so Host and
    * Origin (DNS rebinding, other pages) mean nothing there. */
@@ -78,9 +105,16 @@ export async function createApiServer (o: ApiServerOptions): Promise<ApiServer> 
         return
       }
       checks.checkToken(req)
-      const done = await dispatch(routes, { method: req.method ?? 'GET', pathname: url.pathname, query: url.searchParams, body: async () => await readBody(req), raw: async (max) => await readRawBody(req, max) }, logger)
-      reply = done.reply
-      routeName = done.routeName
+      if (req.method === 'GET' && url.pathname === STATE_PATH) {
+        // Answered without the routes (state-route.ts): a node's liveness probe never waits on their import.
+        reply = stateReply(o.host)
+        routeName = STATE_PATH
+      } else {
+        const { routes, dispatch, readRawBody } = await loadRoutes()
+        const done = await dispatch(routes, { method: req.method ?? 'GET', pathname: url.pathname, query: url.searchParams, body: async () => await readBody(req), raw: async (max) => await readRawBody(req, max) }, logger)
+        reply = done.reply
+        routeName = done.routeName
+      }
     } catch (err) {
       reply = errorReply(err, logger)
     }

@@ -14,11 +14,9 @@ import { ApiClient } from '../api/client.ts'
 import { createLogger, type Logger, type LogLevel } from '../platform/logger.ts'
 import type { DeviceHost, Messenger } from '../messenger/types.ts'
 import { CliError } from './errors.ts'
-import { STUN_DEFAULT_PORT } from '../relay/stun.ts'
 import type { CliRuntime, HostFactoryOptions, RelayRunning } from './runtime.ts'
 import { readPassphraseFile, type Parsed } from './args.ts'
 import { ALL_INTERFACES_LISTEN } from '../net/addresses.ts'
-import { announceAddresses, handOutAddresses, metricsOption } from './relay-options.ts'
 import { startHeapTrimmer } from '../platform/heap-trim.ts'
 
 /** Where a relay keeps its store unless --data says otherwise: never inside a device's directory. */
@@ -177,8 +175,8 @@ async function startLocked (rt: CliRuntime, p: Parsed, dataDir: string, s: { log
 }
 
 /** `--stun PORT|off`: the relay's STUN responder (UDP); the IANA port unless told otherwise. */
-function stunOption (v: unknown): number | 'off' {
-  if (v === undefined) return STUN_DEFAULT_PORT
+function stunOption (v: unknown, defaultPort: number): number | 'off' {
+  if (v === undefined) return defaultPort
   if (v === 'off') return 'off'
   const n = Number(v)
   if (typeof v !== 'string' || !/^\d{1,5}$/.test(v) || n > 65535) throw new CliError('USAGE', '--stun takes a UDP port (0-65535, 0: any free port) or "off".')
@@ -198,9 +196,12 @@ export async function runRelay (rt: CliRuntime, p: Parsed, _dataDir: string): Pr
 }
 
 async function relayLocked (rt: CliRuntime, p: Parsed, dataDir: string, logger: Logger): Promise<number> {
+  // Loaded here, not at the top: a device's `start` never needs the relay's STUN server (@msimerson/stun) or its
+  // metrics options, and every module loaded at start stays in an idle device's memory (issue 10, device.idle_rss).
+  const [{ STUN_DEFAULT_PORT }, { announceAddresses, handOutAddresses, metricsOption }] = await Promise.all([import('../relay/stun.ts'), import('./relay-options.ts')])
   const listen = strings(p.values.listen) ?? DEFAULT_RELAY_LISTEN
   const bootstrap = strings(p.values.bootstrap)
-  const stun = stunOption(p.values.stun)
+  const stun = stunOption(p.values.stun, STUN_DEFAULT_PORT)
   const announce = announceAddresses(strings(p.values.announce))
   const metrics = metricsOption(p.values.metrics)
   if (typeof p.values.operator === 'string' && Buffer.byteLength(p.values.operator) > MAX_RELAY_OPERATOR_BYTES) {

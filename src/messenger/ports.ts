@@ -34,7 +34,11 @@ export interface NetworkPort {
   readonly peerId: string
   addresses: () => string[]
   onEnvelope: (h: (envelope: Uint8Array, info: { path: 'direct' | 'relayed' }) => Promise<void>) => void
-  deliver: (to: { peerId: string, addresses: string[] }, envelope: Uint8Array, o: { signal?: AbortSignal }) => Promise<'direct' | 'relayed'>
+  /**
+   * `onSent` is called with the path the envelope is going out on, before its bytes are written: the receiver's
+   * receipt can come back before the ack that resolves this promise, and then it is the only way to know the path.
+   */
+  deliver: (to: { peerId: string, addresses: string[] }, envelope: Uint8Array, o: { signal?: AbortSignal, onSent?: (path: 'direct' | 'relayed') => void }) => Promise<'direct' | 'relayed'>
   deposit: (relayAddr: string, mailboxId: Uint8Array, envelope: Uint8Array, o?: { signal?: AbortSignal }) => Promise<void>
   openMailbox: (relayAddr: string, box: InboundMailbox) => Promise<MailboxSessionPort>
   publishPresence?: (key: Uint8Array, value: Uint8Array, o?: { signal?: AbortSignal }) => Promise<void>

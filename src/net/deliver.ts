@@ -52,7 +52,12 @@ export async function deliverEnvelope (
   libp2p: NodeLibp2p,
   to: { peerId: string, addresses: readonly string[] },
   envelope: Uint8Array,
-  o: { signal?: AbortSignal | undefined, relayOnly: boolean, logger: Logger, usable?: ((c: Connection) => boolean) | undefined }
+  o: {
+    signal?: AbortSignal | undefined, relayOnly: boolean, logger: Logger, usable?: ((c: Connection) => boolean) | undefined
+    /** Called with the path of each attempt as its envelope goes out (again for a later path if one fails): the
+     * receiver's receipt may overtake the ack that resolves this call. */
+    onSent?: ((path: DeliverPath) => void) | undefined
+  }
 ): Promise<DeliverPath> {
   atStream(() => { checkEnvelope(envelope) })
   if (typeof to.peerId !== 'string' || to.peerId.length === 0) throw new TypeError('to.peerId must be a peer id string')
@@ -74,6 +79,8 @@ export async function deliverEnvelope (
       o.logger.debug('deliver-path-failed', { path, stage: 'dial', code: (err as Error).name })
       return undefined
     }
+    // Outside the try: a throwing callback is a bug to surface, not a failed path to send again on the next.
+    o.onSent?.(path)
     try {
       // Opening the connection's deliver stream (first use) and the ack have their own deadlines there.
       await sendOnConnection(conn, envelope, o.signal)

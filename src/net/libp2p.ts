@@ -4,7 +4,7 @@ import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p'
 import { tcpWritingOnce } from './tcp-writes.ts'
 import { webSockets } from '@libp2p/websockets'
 import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@libp2p/yamux'
+import { yamuxHalfWindow } from './yamux-window.ts'
 import { identify, identifyPush } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import { kadDHT, passthroughMapper, removePrivateAddressesMapper, type KadDHT } from '@libp2p/kad-dht'
@@ -227,7 +227,8 @@ export async function createProfileLibp2p (o: ProfileOptions): Promise<NodeLibp2
     // Relay: no Yamux keep-alive. Its pings only measure a round trip (a missed one closes nothing); libp2p's
     // connection monitor already pings every connection and aborts those that do not answer. The keep-alive
     // costs a repeating task per connection (~1-2 KB of relay heap per reserved device, issue 10).
-    streamMuxers: [yamux(device ? {} : { enableKeepAlive: false })],
+    // Window updates once half the receive window is used, not after every data frame (src/net/yamux-window.ts).
+    streamMuxers: [yamuxHalfWindow(device ? {} : { enableKeepAlive: false })],
     peerDiscovery: bootstrapList.length > 0 ? [bootstrap({ list: bootstrapList })] : [],
     connectionManager: device
       ? { inboundConnectionThreshold: DEVICE_INBOUND_CONNECTION_THRESHOLD }

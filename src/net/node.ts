@@ -79,7 +79,8 @@ export interface DeviceNode {
   readonly libp2p: Libp2p
   addresses(): string[]
   onEnvelope(h: EnvelopeHandler): void
-  deliver(to: { peerId: string, addresses: string[] }, envelope: Uint8Array, o?: { signal?: AbortSignal }): Promise<DeliverPath>
+  /** `onSent(path)` runs as the envelope goes out on a path, before its ack (see deliverEnvelope). */
+  deliver(to: { peerId: string, addresses: string[] }, envelope: Uint8Array, o?: { signal?: AbortSignal, onSent?: (path: DeliverPath) => void }): Promise<DeliverPath>
   deposit(relayAddr: string, mailboxId: Uint8Array, envelope: Uint8Array, o?: { signal?: AbortSignal }): Promise<void>
   openMailbox(relayAddr: string, box: MailboxBox, o?: { signal?: AbortSignal }): Promise<MailboxSession>
   publishPresence(key: Uint8Array, value: Uint8Array, o?: { signal?: AbortSignal }): Promise<void>
@@ -189,7 +190,7 @@ export async function createDeviceNode (o: DeviceNodeOptions): Promise<DeviceNod
     onEnvelope (h) { handler = h },
     async deliver (to, envelope, opts = {}) {
       if (stopped) throw new NetError('CLOSED', 'The network node is stopped.')
-      return await deliverEnvelope(libp2p, to, envelope, { signal: opts.signal, relayOnly, logger, usable: puncher.usable })
+      return await deliverEnvelope(libp2p, to, envelope, { signal: opts.signal, relayOnly, logger, usable: puncher.usable, onSent: opts.onSent })
     },
     async deposit (relayAddr, mailboxId, envelope, opts = {}) {
       if (stopped) throw new NetError('CLOSED', 'The network node is stopped.')

@@ -296,3 +296,45 @@ test('a non-loopback API address is refused without the explicit opt-in; a wildc
     for (const a of list ?? []) checks.checkOrigin(req(`${a.family === 'IPv6' ? `[${a.address}]` : a.address}:7450`))
   }
 })
+
+test('the routes load once at the first request (two at once share it); /api/state never waits for them; a failed load is 503 with no path in it and is tried again', async (t) => {
+  const host = new FakeHost(new FakeNetwork())
+  let loads = 0
+  let fail = true
+  let release!: () => void
+  const gate = new Promise<void>((resolve) => { release = resolve })
+  const real: NonNullable<Parameters<typeof createApiServer>[0]['loadRoutes']> = async (h, e) => {
+    const [{ createRoutes, dispatch }, { readRawBody }] = await Promise.all([import('../../src/api/routes.ts'), import('../../src/api/file-routes.ts')])
+    return { routes: createRoutes(h, e), dispatch, readRawBody }
+  }
+  const dir = mkdtempSync(join(tmpdir(), '0m1-api-'))
+  t.after(() => { rmSync(dir, { recursive: true, force: true }) })
+  const server = await createApiServer({
+    host, dataDir: dir, listen: '127.0.0.1:0', logger: silentLogger,
+    loadRoutes: async (h, e) => {
+      loads++
+      await gate
+      if (fail) throw new TypeError('Unknown file extension ".ts" for /home/someone/secret/routes.ts')
+      return await real(h, e)
+    }
+  } satisfies Parameters<typeof createApiServer>[0])
+  t.after(async () => { await server.close() })
+  // While the load hangs, the liveness probe answers.
+  const first = call(server.url, 'GET', '/api/contacts', { token: server.token })
+  const second = call(server.url, 'GET', '/api/contacts', { token: server.token })
+  assert.equal((await call(server.url, 'GET', '/api/state', { token: server.token })).status, 200)
+  release()
+  const replies = await Promise.all([first, second])
+  assert.equal(loads, 1, 'two first requests share one load')
+  for (const r of replies) {
+    assert.equal(r.status, 503)
+    assert.equal((r.json() as { error: { code: string } }).error.code, 'UNAVAILABLE')
+    assert.ok(!r.text.includes('/home/') && !r.text.includes('.ts'), r.text)
+  }
+  // The next request tries again.
+  fail = false
+  // Answered by the routes now (this fake host has no account yet: 409 NO_ACCOUNT).
+  const ok = await call(server.url, 'GET', '/api/contacts', { token: server.token })
+  assert.equal((ok.json() as { error: { code: string } }).error.code, 'NO_ACCOUNT')
+  assert.equal(loads, 2)
+})

@@ -196,13 +196,14 @@ export class SimNode implements NetworkPort {
     if (!this.alive) throw new Unreachable('this node was stopped')
   }
 
-  async deliver (to: { peerId: string }, envelope: Uint8Array, o: { signal?: AbortSignal }): Promise<'direct' | 'relayed'> {
+  async deliver (to: { peerId: string }, envelope: Uint8Array, o: { signal?: AbortSignal, onSent?: (path: 'direct' | 'relayed') => void }): Promise<'direct' | 'relayed'> {
     const net = this.#net
     this.#check()
     const path = net.chance(0.5) ? 'direct' : 'relayed'
     await net.hop(o.signal)
     const target = net.live(to.peerId)
     if (target === undefined) throw new Unreachable('peer offline')
+    o.onSent?.(path)
     if (net.chance(net.faults.duplicate)) {
       // A second copy of the stream, arriving later; its fate is nobody's business.
       void net.clock.sleep(net.delay()).then(async () => { const again = net.live(to.peerId); if (again !== undefined) await again.#receive(envelope, path) }).catch(() => {})

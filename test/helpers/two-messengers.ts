@@ -88,16 +88,21 @@ export class LoopNet implements NetworkPort {
   peer: LoopNet | undefined
   /** Off: direct deliveries to this side fail (its mailboxes still work). */
   online = true
+  /** Held before deliver() resolves, after the other side's handler: a test can make a receipt overtake the ack. */
+  ackAfter: (() => Promise<void>) | undefined
   /** Every envelope this side handed to deliver(), for tests that replay or count them. */
   readonly delivered: Uint8Array[] = []
   constructor (peerId: string, relay: MemoryRelay) { this.peerId = peerId; this.relay = relay }
   addresses (): string[] { return [] }
   onEnvelope (h: Handler): void { this.handler = h }
-  async deliver (_to: { peerId: string }, envelope: Uint8Array): Promise<'direct'> {
+  async deliver (_to: { peerId: string }, envelope: Uint8Array, o: { onSent?: (path: 'direct') => void } = {}): Promise<'direct'> {
     this.delivered.push(envelope)
     const h = this.peer?.handler
     if (h === undefined || this.peer?.online !== true) throw new Error('unreachable')
+    // As the real node: the path is told as the bytes go out, before the ack.
+    o.onSent?.('direct')
     await h(envelope, { path: 'direct' })
+    await this.ackAfter?.()
     return 'direct'
   }
 

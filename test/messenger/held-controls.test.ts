@@ -9,6 +9,7 @@ import { HELD_CONTROL_TTL_MS, HeldControls, MAX_HELD_CONTROLS, MAX_HELD_CONTROLS
 import { EDIT_WINDOW_MS } from '../../src/messenger/chat/rules.ts'
 import type { MessageView } from '../../src/messenger/types.ts'
 import { twoMessengers, type Side } from '../helpers/two-messengers.ts'
+import { addContact } from '../helpers/store-rows.ts'
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
 const text = async (a: Side, id: Uint8Array, seq: number, body: string, sentAt = Date.now()): Promise<Uint8Array> =>
@@ -110,4 +111,34 @@ test('the lookup every incoming message makes is a primary-key search, whatever 
   t.after(close)
   const plan = b.device.db.prepare(`EXPLAIN QUERY PLAN ${TAKE_HELD_SQL}`).all([null, null]).map((r) => String(r.detail))
   assert.ok(plan.length > 0 && plan.every((d) => d.startsWith('SEARCH chat_held_controls USING PRIMARY KEY')), plan.join('; '))
+})
+
+test('at the total bound room is taken from the contact holding the most: one flooding contact cannot push others below a fair share', async (t) => {
+  const { b, close } = await twoMessengers()
+  t.after(close)
+  // Five contacts (ids of distinct lengths: the row helper derives each one's mailbox id from it).
+  const ids = ['c1', 'c22', 'c333', 'c4444', 'c55555']
+  for (const id of ids) addContact(b.device.db, id)
+  const held = new HeldControls(b.device.db)
+  const countOf = (id: string): number => Number(b.device.db.prepare('SELECT count(*) AS n FROM chat_held_controls WHERE contact_id = ?').get([id])?.n ?? 0)
+  let now = 1_000_000
+  const flood = (id: string, n: number): void => { for (let i = 0; i < n; i++) held.hold(id, `${id}-${now}`, { kind: 'delete', at: now }, now++) }
+  // Four contacts fill the whole store between them.
+  for (const id of ids.slice(0, 4)) flood(id, MAX_HELD_CONTROLS_PER_CONTACT)
+  assert.equal(held.size(), MAX_HELD_CONTROLS)
+  // A fifth still gets room: taken from one of the biggest, not refused.
+  flood('c55555', 1)
+  assert.equal(countOf('c55555'), 1)
+  assert.equal(held.size(), MAX_HELD_CONTROLS)
+  // Now the fifth floods: it grows only while it holds less than the others, then pushes out its own oldest.
+  flood('c55555', 10 * MAX_HELD_CONTROLS)
+  const fair = Math.floor(MAX_HELD_CONTROLS / ids.length)
+  const counts = ids.map(countOf)
+  assert.equal(held.size(), MAX_HELD_CONTROLS)
+  for (const [i, n] of counts.entries()) assert.ok(n >= fair && n <= fair + 1, `${ids[i] ?? ''} holds ${n}, fair share ${fair}: ${counts.join(', ')}`)
+  // And a contact that floods again takes nothing more from the others.
+  flood('c1', 10 * MAX_HELD_CONTROLS)
+  const after = ids.map(countOf)
+  for (const [i, n] of after.entries()) if (i !== 0) assert.ok(n >= fair, `${ids[i] ?? ''} keeps its fair share: ${after.join(', ')}`)
+  assert.ok((after[0] ?? 0) <= fair + 1, `the flooder holds at most one more than its share: ${after.join(', ')}`)
 })

@@ -7,11 +7,15 @@ test('direct: two devices exchange envelopes, path direct, ack after the handler
   const net = await createTestnet(t, { relays: 1, devices: 2 })
   const [a, b] = net.devices
   assert.ok(a !== undefined && b !== undefined)
-  const got: Array<{ env: Uint8Array, path: string }> = []
-  b.onEnvelope(async (env, info) => { await new Promise((resolve) => setTimeout(resolve, 20)); got.push({ env, path: info.path }) })
+  const got: Array<{ env: Uint8Array, path: string, told: string[] }> = []
+  // onSent tells the path before the receiver has the envelope (a receipt may overtake the ack).
+  const told: string[] = []
+  b.onEnvelope(async (env, info) => { got.push({ env, path: info.path, told: [...told] }); await new Promise((resolve) => setTimeout(resolve, 20)) })
   const env = new Uint8Array(randomBytes(1024))
-  const path = await a.deliver({ peerId: b.peerId, addresses: b.addresses() }, env, {})
+  const path = await a.deliver({ peerId: b.peerId, addresses: b.addresses() }, env, { onSent: (p) => { told.push(p) } })
   assert.equal(path, 'direct')
+  assert.deepEqual(got[0]?.told, ['direct'])
+  assert.deepEqual(told, ['direct'])
   // resolved only after the handler resolved
   assert.equal(got.length, 1)
   assert.deepEqual(got[0]?.env, env)
@@ -32,7 +36,9 @@ test('relayed: relayOnly devices reach each other only through relay circuits, b
   b.onEnvelope(async (env, info) => { assert.equal(info.path, 'relayed'); atB.push(env) })
   const e1 = new Uint8Array(randomBytes(4096))
   const e2 = new Uint8Array(randomBytes(1024))
-  assert.equal(await a.deliver({ peerId: b.peerId, addresses: b.addresses() }, e1, {}), 'relayed')
+  const told: string[] = []
+  assert.equal(await a.deliver({ peerId: b.peerId, addresses: b.addresses() }, e1, { onSent: (p) => { told.push(p) } }), 'relayed')
+  assert.deepEqual(told, ['relayed'])
   assert.equal(await b.deliver({ peerId: a.peerId, addresses: a.addresses() }, e2, {}), 'relayed')
   assert.deepEqual(atB, [e1])
   assert.deepEqual(atA, [e2])

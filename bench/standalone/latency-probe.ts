@@ -1,0 +1,59 @@
+// Where one message's latency goes (issue 10): two device hosts in child processes (as in the `direct` and
+// `relayed` rows), one message at a time, each child's CPU profiled over the timed messages only.
+// Run: node --import tsx bench/standalone/latency-probe.ts [direct|relayed] [count=500] [profile dir]
+// Read a profile with: node bench/standalone/profile-summary.mjs <file.cpuprofile>
+import '../../src/platform/shims.ts'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { startRelay } from '../../src/relay/service.ts'
+import { silentLogger } from '../../src/platform/logger.ts'
+import { latencyStats, type BenchContext } from '../harness.ts'
+import { introduceRemote, remotePerson } from '../lib/people.ts'
+
+const mode = process.argv[2] === 'relayed' ? 'relayed' : 'direct'
+const count = Number(process.argv[3] ?? 500)
+const profDir = process.argv[4]
+const cleanups: Array<() => unknown> = []
+const ac = new AbortController()
+const root = mkdtempSync(join(tmpdir(), '0m1-latency-probe-'))
+let k = 0
+const ctx: BenchContext = {
+  quick: false,
+  n: (full) => full,
+  record: () => {},
+  recorded: () => undefined,
+  tmpDir: (prefix) => mkdtempSync(join(root, `${prefix}-${k++}-`)),
+  defer: (fn) => { cleanups.push(fn) },
+  signal: ac.signal,
+  progress: (line) => { console.log(line) }
+}
+try {
+  const relay = await startRelay({ dataDir: ctx.tmpDir('relay'), listen: ['/ip4/127.0.0.1/tcp/0'], logger: silentLogger })
+  cleanups.push(async () => { await relay.stop() })
+  const address = relay.addresses.find((a) => a.includes('/tcp/') && !a.includes('/ws')) as string
+  const relayOnly = mode === 'relayed'
+  const alice = await remotePerson(ctx, 'alice', { relays: [address], relayOnly })
+  const bob = await remotePerson(ctx, 'bob', { relays: [address], relayOnly })
+  const { aToB } = await introduceRemote(alice, bob)
+  await alice.ask('latency', { contactId: aToB, warmup: 50, count: 1 })
+  await new Promise((resolve) => setTimeout(resolve, 3000))
+  if (profDir !== undefined) await Promise.all([alice.ask('profileStart'), bob.ask('profileStart')])
+  const cpu = async (): Promise<number[]> => await Promise.all([alice, bob].map(async (p) => (await p.ask<{ us: number }>('cpu')).us))
+  const c0 = await cpu()
+  const lat = await alice.ask<{ samples: number[], paths: Array<string | undefined> }>('latency', { contactId: aToB, warmup: 0, count }, 600_000)
+  const c1 = await cpu()
+  if (profDir !== undefined) {
+    await alice.ask('profileStop', { path: join(profDir, `${mode}-sender.cpuprofile`) })
+    await bob.ask('profileStop', { path: join(profDir, `${mode}-receiver.cpuprofile`) })
+  }
+  const s = latencyStats(lat.samples)
+  const paths = new Map<string, number>()
+  for (const p of lat.paths) paths.set(p ?? '?', (paths.get(p ?? '?') ?? 0) + 1)
+  console.log(`${mode}: p50 ${s.p50.toFixed(2)} ms, p99 ${s.p99.toFixed(2)} ms over ${count}; CPU/msg sender ${((c1[0]! - c0[0]!) / count / 1000).toFixed(2)} ms, receiver ${((c1[1]! - c0[1]!) / count / 1000).toFixed(2)} ms; paths ${[...paths].map(([p, n]) => `${n} ${p}`).join(', ')}`)
+  await alice.exit()
+  await bob.exit()
+} finally {
+  for (const fn of cleanups.reverse()) { try { await fn() } catch { /* best effort */ } }
+  rmSync(root, { recursive: true, force: true })
+}

@@ -103,6 +103,11 @@ export class FileStore {
     return (this.db.prepare(`SELECT ${COLS} FROM file_transfers WHERE direction = 'out' AND state = 'delivered'`).all() as unknown as Raw[]).map(toRow)
   }
 
+  /** Outgoing rows that still name a source (sealing not finished, or a crash before it was forgotten). */
+  withSource (): TransferRow[] {
+    return (this.db.prepare(`SELECT ${COLS} FROM file_transfers WHERE direction = 'out' AND source_path IS NOT NULL`).all() as unknown as Raw[]).map(toRow)
+  }
+
   unfinished (): TransferRow[] {
     return (this.db.prepare(`SELECT ${COLS} FROM file_transfers WHERE state NOT IN ('delivered', 'failed')`).all() as unknown as Raw[]).map(toRow)
   }

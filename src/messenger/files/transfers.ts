@@ -4,14 +4,14 @@
 // the last confirmed chunk. Chunks stay encrypted in the data directory (files/); the key is only in the store.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
-import { open, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises'
+import { open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { Readable } from 'node:stream'
 import type { Connection, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import { E2eeError } from '../../e2ee/errors.ts'
 import { FileOpener, FileSealer, newFileKey } from '../../e2ee/file-crypto.ts'
-import { hashFile, readFull, SealJob, type SealSpec } from './sealing.ts'
+import { hashFile, isSourceChanged, readFull, SealJob, writeFull, type SealSpec } from './sealing.ts'
 import type { BlobChannel, BlobRef } from '../../net/blob-client.ts'
 import { NetError } from '../../net/errors.ts'
 import type { Logger } from '../../platform/logger.ts'
@@ -22,7 +22,7 @@ import {
   BLOB_CAPABILITY_BYTES, blobIdOf, chunkCount, FILE_CHUNK_BYTES, FILE_CIPHER_CHUNK_BYTES, MAX_FILE_NAME_BYTES, MAX_FILE_TYPE_BYTES,
   type FileDescriptor
 } from '../../wire/file.ts'
-import { MAX_RELAYS } from '../../wire/payload.ts'
+import { MAX_RELAYS, type FileCancelReason } from '../../wire/payload.ts'
 import { MessengerError } from '../errors.ts'
 import type { ContactPort } from '../ports.ts'
 import type { MessageView, MessengerEvent } from '../types.ts'
@@ -75,6 +75,8 @@ export interface FileCore {
   subscribe: (listener: (e: MessengerEvent) => void) => () => void
   publish: (e: MessengerEvent) => void
   messages: (contactId: string, o?: { limit?: number }) => Promise<MessageView[]>
+  /** Tells the contact a file announced to it will not come (the file-cancel control, inside the session). */
+  cancelFile?: (contactId: string, messageId: string, reason: FileCancelReason) => Promise<void>
   /** Issue 12 in groups: the group announcement goes out as a group message (src/messenger/files/group-files.ts). */
   readonly groups?: Pick<Groups, 'get' | 'send'> | undefined
 }
@@ -126,6 +128,8 @@ interface Incoming {
   plain: Buffer
 }
 
+/** Cancels held for announcements not yet here (a cancel only ever overtakes its announcement by moments). */
+const MAX_EARLY_CANCELS = 64
 /** Batched writes a receiver lets run behind verification (relay downloads have no fdatasync to wait on): 2 MiB. */
 const MAX_PENDING_WRITES = 2
 /** Verified chunks a receiver gathers into one write (a write per chunk cost a thread-pool round trip each). */
@@ -166,6 +170,10 @@ export class FileTransfers implements FilesPort {
   readonly #gone = new Set<string>()
   #unsubscribe: (() => void) | undefined
   #stopped = false
+  /** Copies staged by this process (sendBytes) not yet dropped. */
+  readonly #stagedHere = new Set<string>()
+  /** Cancels (file-cancel) that came before their announcement, by contact and message: applied when it comes. */
+  readonly #earlyCancels = new Map<string, FileCancelReason>()
 
   constructor (o: FileTransfersOptions) {
     this.#o = o
@@ -196,8 +204,23 @@ export class FileTransfers implements FilesPort {
       }
     })
     this.#background(this.#forget(this.#store.orphans()))
+    this.#background(this.#dropStaleSources())
     for (const row of this.#store.deliveredOut()) this.#dropSent(row)
     for (const row of this.#store.unfinished()) this.#kick(row)
+  }
+
+  /** At start: sources no longer needed are forgotten (a row that ended while its source was kept, after a crash
+   * between the two), and staged copies no row names any more (a crash between staging and announcing) removed. */
+  async #dropStaleSources (): Promise<void> {
+    const named = new Set<string>()
+    for (const row of this.#store.withSource()) {
+      if (row.state === 'failed' || row.state === 'delivered') await this.#dropSource(row)
+      else if (row.source !== undefined) named.add(row.source)
+    }
+    for (const name of await readdir(this.#dir)) {
+      const path = join(this.#dir, name)
+      if (isStaged(path, this.#dir) && !named.has(path) && !this.#stagedHere.has(path)) await rm(path, { force: true })
+    }
   }
 
   /** Delivered: the sender's encrypted copy has done its work (the sent file stays where the user had it). Images the
@@ -300,17 +323,33 @@ export class FileTransfers implements FilesPort {
     if (bytes.length > this.maxBytes) {
       throw new MessengerError('FILE_TOO_LARGE', `The file is ${mb(bytes.length)} MB and files may be at most ${mb(this.maxBytes)} MB; nothing was sent.`)
     }
-    // Staged in the private files directory (0700) for the one read that encrypts it, then removed.
-    const staged = join(this.#dir, `${STAGED_PREFIX}${randomBytes(8).toString('hex')}`)
-    const fh = await open(staged, 'w', 0o600)
+    // Staged in the private files directory (0700) and kept until sealed (#sealed removes it): a restart mid-seal
+    // seals it again from there.
+    const staged = await this.#stage(bytes)
     try {
-      await fh.write(bytes)
-      await fh.close()
       return await this.send(contactId, staged, text, name)
-    } finally {
+    } catch (err) {
+      await rm(staged, { force: true })
+      throw err
+    }
+  }
+
+  /** Writes bytes to send into a new staged file, durable (a restart may need them to seal the file again). */
+  async #stage (bytes: Uint8Array): Promise<string> {
+    const staged = join(this.#dir, `${STAGED_PREFIX}${randomBytes(8).toString('hex')}`)
+    // Not a stale copy for a start-up sweep running meanwhile (#dropStaleSources).
+    this.#stagedHere.add(staged)
+    const fh = await open(staged, 'wx', 0o600)
+    try {
+      await writeFull(fh, bytes, 0)
+      await fh.sync()
+    } catch (err) {
       await fh.close().catch(() => {})
       await rm(staged, { force: true })
+      throw err
     }
+    await fh.close()
+    return staged
   }
 
   async send (contactId: string, path: string, text = '', asName?: string): Promise<{ message: MessageView, file: FileView }> {
@@ -509,18 +548,34 @@ export class FileTransfers implements FilesPort {
     try {
       await job.done
     } catch (err) {
-      if (this.#jobs.get(key) === job) this.#jobs.delete(key)
-      if (MessengerError.is(err, 'STOPPED') || this.#stopped || this.#gone.has(row.messageId)) return
+      if (MessengerError.is(err, 'STOPPED') || this.#stopped || this.#gone.has(row.messageId)) {
+        if (this.#jobs.get(key) === job) this.#jobs.delete(key)
+        return
+      }
       this.#log.warn('file-seal-failed', { error: MessengerError.is(err) ? err.code : (err as Error).name })
+      // Failed before the job goes, so a reader never finds an unsealed file without its job (#chunkReader).
       this.#set(row, { state: 'failed', failure: MessengerError.is(err) ? err.message : 'The file could not be read; send it again.' })
+      if (this.#jobs.get(key) === job) this.#jobs.delete(key)
       this.wake()
+      await this.#dropSource(row)
+      // The contact has the announcement and would wait for the chunks for ever: it is told, inside the session.
+      if (groupOfOwner(row.contactId) === undefined) {
+        await this.#o.core.cancelFile?.(row.contactId, row.messageId, isSourceChanged(err) ? 'changed' : 'unreadable')
+          .catch((e: unknown) => { this.#log.warn('file-cancel-failed', { error: e instanceof Error ? e.name : typeof e }) })
+      }
       return
     }
+    await this.#dropSource(row)
+    if (this.#jobs.get(key) === job) this.#jobs.delete(key)
+  }
+
+  /** A row's source is no longer needed (sealed whole, or failed): forgotten, and removed if it was staged here. */
+  async #dropSource (row: TransferRow): Promise<void> {
     const source = row.source
+    if (source === undefined) return
     row.source = undefined
     if (!this.#gone.has(row.messageId)) this.#store.sealed(row)
-    if (this.#jobs.get(key) === job) this.#jobs.delete(key)
-    if (isStaged(source, this.#dir)) await rm(source, { force: true })
+    if (isStaged(source, this.#dir)) { await rm(source, { force: true }); this.#stagedHere.delete(source) }
   }
 
   #kick (row: TransferRow): void {
@@ -550,8 +605,12 @@ export class FileTransfers implements FilesPort {
     const messageId = row.messageId
     interface Block { readonly first: number, readonly count: number, readonly buf: Buffer }
     const readBlock = async (first: number): Promise<Block> => {
-      // A file still being sealed: its chunks are read once they are in the chunk file.
-      await this.#jobs.get(hex(row.file.blobId))?.waitFor(first + READ_AHEAD_CHUNKS)
+      // A file still being sealed: its chunks are read once released (the last once the source checked out); a
+      // failed job rejects. A row with a source and no job was never sealed whole (its job failed or was not
+      // resumed): nothing of it is read.
+      const job = this.#jobs.get(hex(row.file.blobId))
+      if (job !== undefined) await job.waitFor(first + READ_AHEAD_CHUNKS)
+      else if (row.source !== undefined || row.state === 'failed') throw unsealed()
       const buf = Buffer.allocUnsafe(READ_AHEAD_CHUNKS * FILE_CIPHER_CHUNK_BYTES)
       const got = await readFull(fh, buf, first * FILE_CIPHER_CHUNK_BYTES)
       // Only whole chunks are handed out (the rest of an unsafe buffer is never read).
@@ -562,15 +621,15 @@ export class FileTransfers implements FilesPort {
     return async (i) => {
       // Deleted mid-transfer: the upload stops here (putFrom fails and the run ends).
       if (this.#gone.has(messageId)) throw new NetError('NOT_FOUND', 'That file was deleted.')
+      if (row.state === 'failed') throw unsealed()
       if (cur === undefined || i < cur.first || i >= cur.first + cur.count) {
         const ahead = next === undefined ? undefined : await next
         next = undefined
         cur = ahead !== undefined && i >= ahead.first && i < ahead.first + ahead.count ? ahead : await readBlock(i)
         if (cur.count > 0) { next = readBlock(cur.first + cur.count); next.catch(() => {}) }
       }
-      // A chunk file cut short (it was sealed whole and synced, so only a disk fault): zeros, which the contact
-      // refuses as a bad chunk.
-      if (i >= cur.first + cur.count) return Buffer.alloc(FILE_CIPHER_CHUNK_BYTES)
+      // A chunk file cut short (it was sealed whole and synced, so only a disk fault): nothing is made up.
+      if (i >= cur.first + cur.count) throw new MessengerError('FILE_UNREADABLE', 'The encrypted copy of this file is cut short; send it again.')
       const at = (i - cur.first) * FILE_CIPHER_CHUNK_BYTES
       return cur.buf.subarray(at, at + FILE_CIPHER_CHUNK_BYTES)
     }
@@ -711,7 +770,8 @@ export class FileTransfers implements FilesPort {
     let progressed = false
     const reasons: string[] = []
     for (const relay of f.relays) {
-      if (this.#copies(row) >= this.#wanted(row)) break
+      // A seal that failed meanwhile: nothing more goes out (#chunkReader refuses too).
+      if (row.state === 'failed' || this.#copies(row) >= this.#wanted(row)) break
       if (row.relayCounts[relay] === f.chunks) continue
       try {
         await net.withBlobStore(relay, 'send', async (ch) => {
@@ -740,7 +800,7 @@ export class FileTransfers implements FilesPort {
         this.#store.update(row, this.#now())
       }
     }
-    if (this.#copies(row) === 0) this.#set(row, { state: 'queued', failure: `Waiting to retry: ${reasons[0] ?? 'no relay took the file'}` })
+    if (this.#copies(row) === 0 && row.state !== 'failed') this.#set(row, { state: 'queued', failure: `Waiting to retry: ${reasons[0] ?? 'no relay took the file'}` })
     return progressed
   }
 
@@ -755,15 +815,60 @@ export class FileTransfers implements FilesPort {
     // replay the first file's chunks under the wrong key and truncate them, so it is refused and never fetched.
     const dup = this.#store.byBlob(file.blobId, 'in')
     const duplicate = dup !== undefined && (dup.contactId !== contactId || dup.messageId !== messageId)
+    const early = this.#earlyCancels.get(`${contactId}/${messageId}`)
+    this.#earlyCancels.delete(`${contactId}/${messageId}`)
     const failure = duplicate
       ? 'duplicate file id: another received file already uses it; it was not downloaded.'
-      : tooLarge ? `The file is too large: over this device's limit of ${mb(this.maxBytes)} MB; it was not downloaded.` : undefined
+      : tooLarge ? `The file is too large: over this device's limit of ${mb(this.maxBytes)} MB; it was not downloaded.`
+        : early !== undefined ? cancelText(early) : undefined
     if (duplicate) this.#log.warn('file-duplicate-id', {})
     this.#store.insert({
       contactId, messageId, direction: 'in', file, state: failure !== undefined ? 'failed' : 'queued', path: undefined, done: 0,
       failure,
       relayCounts: {}, createdAt: now
     }, now)
+  }
+
+  /**
+   * Called inside the commit that opens a file-cancel control: the contact gave up a file it announced to me (its
+   * source changed or could not be read while it was sealed). Only the contact's own file is looked up. The file is
+   * failed with the reason, its transfer stops and its partial chunks go; one already complete stays.
+   */
+  cancelled (contactId: string, messageId: string, reason: FileCancelReason, now: number): void {
+    const row = this.#store.get(contactId, messageId, 'in')
+    if (row === undefined) {
+      // The cancel overtook its announcement (another path): applied when that comes (this process only).
+      if (this.#earlyCancels.size < MAX_EARLY_CANCELS) this.#earlyCancels.set(`${contactId}/${messageId}`, reason)
+      return
+    }
+    if (row.state === 'delivered' || row.state === 'failed') return
+    row.state = 'failed'
+    row.failure = cancelText(reason)
+    this.#store.update(row, now)
+    this.#log.info('file-cancelled-by-sender', { reason })
+    // After the commit: the live transfer (if any) stops, then the change is published.
+    setImmediate(() => { this.#background(this.#stopCancelled(row)) })
+  }
+
+  async #stopCancelled (row: TransferRow): Promise<void> {
+    const key = hex(row.file.blobId)
+    const p = this.#incoming.get(key)
+    if (p !== undefined) {
+      const inc = await p.catch(() => undefined)
+      if (inc !== undefined && !inc.finished) {
+        inc.row.state = row.state
+        inc.row.failure = row.failure
+        inc.finished = true
+        if (this.#incoming.get(key) === p) this.#incoming.delete(key)
+        await inc.lock
+        await this.#written(inc).catch(() => {})
+        await inc.fh.close().catch(() => {})
+      }
+    }
+    this.#wakers.get(`in/${row.contactId}/${row.messageId}`)?.()
+    await this.#running.get(`in/${row.contactId}/${row.messageId}`)?.catch(() => {})
+    await rm(this.#chunkPath(row), { force: true })
+    if (!this.#stopped && !this.#gone.has(row.messageId)) this.#o.core.publish({ type: 'file', file: this.#view(row) })
   }
 
   #openIncoming (row: TransferRow): Promise<Incoming> {
@@ -1102,12 +1207,13 @@ export class FileTransfers implements FilesPort {
     if (bytes.length > this.maxBytes) {
       throw new MessengerError('FILE_TOO_LARGE', `The file is ${mb(bytes.length)} MB and files may be at most ${mb(this.maxBytes)} MB; nothing was sent.`)
     }
-    const staged = join(this.#dir, `${STAGED_PREFIX}${randomBytes(8).toString('hex')}`)
+    // Kept until sealed, as for sendBytes.
+    const staged = await this.#stage(bytes)
     try {
-      await writeFile(staged, bytes, { mode: 0o600, flag: 'wx' })
       return await this.sendToGroup(groupId, staged, text, name)
-    } finally {
+    } catch (err) {
       await rm(staged, { force: true })
+      throw err
     }
   }
 
@@ -1191,8 +1297,9 @@ export class FileTransfers implements FilesPort {
   }
 
   #set (row: TransferRow, patch: Partial<Pick<TransferRow, 'state' | 'path' | 'done' | 'failure'>>): void {
-    // An outgoing file fails only when its source could not be sealed (#sealed): final, whatever a run still says.
-    if (row.direction === 'out' && row.state === 'failed') return
+    // An outgoing file fails only when its source could not be sealed (#sealed), an incoming one when its hash did not
+    // match or its sender cancelled it (cancelled): final, whatever a run still says.
+    if (row.state === 'failed') return
     if ('state' in patch && patch.state !== undefined) row.state = patch.state
     if ('path' in patch) row.path = patch.path
     if ('done' in patch && patch.done !== undefined) row.done = patch.done
@@ -1246,6 +1353,20 @@ export class FileTransfers implements FilesPort {
       at: row.createdAt
     }
   }
+}
+
+/** What the receiver shows for a file its sender cancelled. */
+function cancelText (reason: FileCancelReason): string {
+  switch (reason) {
+    case 'changed': return 'The sender stopped sending this file: it changed or went away on their device before it was sent whole.'
+    case 'unreadable': return 'The sender stopped sending this file: it could not be read on their device.'
+    default: return 'The sender stopped sending this file.'
+  }
+}
+
+/** A chunk asked for that was never sealed (its seal failed, or was cut short and not resumed): never read. */
+function unsealed (): MessengerError {
+  return new MessengerError('FILE_UNREADABLE', 'This file was not sealed whole; nothing more of it is sent.')
 }
 
 /** A copy of bytes sendBytes staged in the files directory for sealing (removed once sealed). */

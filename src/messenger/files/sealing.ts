@@ -178,6 +178,9 @@ export class SealJob {
   /** Tests only: lets a job held at `holdAt` go on. */
   release (): void { this.#holding = false; this.#release?.() }
   #holding = true
+  /** Tests only: the job waits at its `holdAt` now. */
+  get heldForTest (): boolean { return this.#waitingAtHold }
+  #waitingAtHold = false
 
   /** Resolves once at least `n` chunks are released; rejects if the job failed or is cancelled (whatever it had
    * released: a reader of a failed job stops). */
@@ -251,7 +254,11 @@ export class SealJob {
     try {
       for (let b = 0; b < blocks; b++) {
         const first = b * SEAL_BLOCK_CHUNKS
-        if (this.#holdAt !== undefined && first >= this.#holdAt && this.#holding && !this.#cancelled) await new Promise<void>((resolve) => { this.#release = resolve })
+        if (this.#holdAt !== undefined && first >= this.#holdAt && this.#holding && !this.#cancelled) {
+          this.#waitingAtHold = true
+          await new Promise<void>((resolve) => { this.#release = resolve })
+          this.#waitingAtHold = false
+        }
         if (this.#cancelled) throw stopped()
         const count = Math.min(SEAL_BLOCK_CHUNKS, chunks - first)
         const n = await reading

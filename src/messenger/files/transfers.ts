@@ -306,6 +306,11 @@ export class FileTransfers implements FilesPort {
   holdSealingForTest (chunks: number): void { this.#holdSealingForTest = chunks }
   /** Test hook: held sealing goes on. */
   releaseSealingForTest (): void { for (const job of this.#jobs.values()) job.release() }
+  /** Test hook: the sealing job of an outgoing file, while it runs. */
+  sealJobForTest (messageId: string): SealJob | undefined {
+    const row = this.#store.byMessage(messageId).find((r) => r.direction === 'out')
+    return row === undefined ? undefined : this.#jobs.get(hex(row.file.blobId))
+  }
 
   descriptorForTest (messageId: string): FileDescriptor | undefined {
     return this.#row(messageId)?.file

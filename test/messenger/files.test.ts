@@ -7,6 +7,7 @@ import { readdirSync, readFileSync, symlinkSync, truncateSync, writeFileSync } f
 import { join } from 'node:path'
 import { MessengerError } from '../../src/messenger/errors.ts'
 import type { FileTransfers } from '../../src/messenger/files/transfers.ts'
+import { SealJob } from '../../src/messenger/files/sealing.ts'
 import type { FileView } from '../../src/messenger/files/types.ts'
 import { createPeople, person, startTestRelay, tempDir, introduce, type Person } from '../helpers/testnet.ts'
 import { waitFor } from '../helpers/wait.ts'
@@ -425,4 +426,77 @@ test('a file written to while it is being sealed fails with the reason on the se
   assert.match(file.failure ?? '', /changed/)
   const view = await waitFor(() => files(bob).get(messageId), 'bob has the announcement')
   assert.notEqual(view.state, 'delivered')
+})
+
+test('bytes sent with sendBytes survive a restart mid-seal: the staged copy (fsynced) stays until sealed, then goes', { timeout: 120_000 }, async (t) => {
+  const { people: [alice, bob], contact } = await createPeople(t, { relays: 1 }) as unknown as { people: [Person, Person], contact: (a: Person, b: Person) => string }
+  const bytes = randomBytes(20 * MiB)
+  const aToB = contact(alice, bob)
+  const held = 128
+  files(alice).holdSealingForTest(held)
+  const sending = files(alice).sendBytes(aToB, 'upload.bin', bytes)
+  sending.catch(() => {})
+  const { messageId } = await waitFor(() => files(alice).list(aToB)[0], 'alice announced the file')
+  await waitFor(() => (files(bob).statsForTest(messageId)?.receivedDirect ?? 0) >= held ? true : undefined, 'bob stored every chunk sealed so far')
+  const staged = (): string[] => readdirSync(join(alice.dir, 'files')).filter((n) => n.startsWith('upload-'))
+  await alice.stop()
+  await sending
+  assert.equal(staged().length, 1, 'the staged copy is kept while the file is not sealed whole')
+  await alice.start()
+  await waitFile(bob, contact(bob, alice), messageId, (f) => f.state === 'delivered', 'bob completes after alice\'s restart')
+  assert.equal(files(alice).statsForTest(messageId)?.resealed, 1)
+  assert.equal(sha(await saved(t, bob, messageId)), sha(bytes))
+  await waitFor(() => staged().length === 0, 'the staged copy goes once sealed')
+})
+
+test('a source cut short mid-seal: no chunk that was never sealed goes out, and the contact is told (file-cancel) and fails the file with the reason', { timeout: 120_000 }, async (t) => {
+  const { people: [alice, bob], contact } = await createPeople(t, { relays: 1 }) as unknown as { people: [Person, Person], contact: (a: Person, b: Person) => string }
+  const { path } = fileOf(t, 4 * MiB)
+  const aToB = contact(alice, bob)
+  files(alice).holdSealingForTest(16)
+  const sending = files(alice).send(aToB, path)
+  const { messageId } = await waitFor(() => files(alice).list(aToB)[0], 'alice announced the file')
+  await waitFor(() => (files(bob).statsForTest(messageId)?.receivedDirect ?? 0) >= 16 ? true : undefined, 'bob stored the chunks sealed so far')
+  // Cut to a quarter: the block read ahead before the cut is the last one that can be sealed.
+  truncateSync(path, MiB)
+  files(alice).releaseSealingForTest()
+  const { file } = await sending
+  assert.equal(file.state, 'failed')
+  assert.match(file.failure ?? '', /changed/)
+  const view = await waitFor(() => { const f = files(bob).get(messageId); return f?.state === 'failed' ? f : undefined }, 'bob marks the file failed')
+  // Sealed before the cut: the first block, and the one read ahead of it. Nothing past them went out, by any path.
+  const a = files(alice).statsForTest(messageId)
+  assert.ok(a !== undefined)
+  assert.ok(a.sentDirect + a.sentRelay <= 32, `chunks never sealed went out (${a.sentDirect} direct, ${a.sentRelay} to relays)`)
+  assert.ok((files(bob).statsForTest(messageId)?.receivedDirect ?? 0) <= 32)
+  assert.equal(a.sentRelay, 0)
+  // Bob was told why (not left waiting, nor failing only at a hash check).
+  assert.match(view.failure ?? '', /sender stopped sending this file: it changed/)
+})
+
+test('a restart mid-seal whose source changes during the re-seal sends nothing (hash and seal in one pass) and the contact fails the file with the reason', { timeout: 120_000 }, async (t) => {
+  const { people: [alice, bob], contact } = await createPeople(t, { relays: 1 }) as unknown as { people: [Person, Person], contact: (a: Person, b: Person) => string }
+  const { path } = fileOf(t, 4 * MiB)
+  const aToB = contact(alice, bob)
+  files(alice).holdSealingForTest(16)
+  const sending = files(alice).send(aToB, path)
+  sending.catch(() => {})
+  const { messageId } = await waitFor(() => files(alice).list(aToB)[0], 'alice announced the file')
+  await waitFor(() => (files(bob).statsForTest(messageId)?.receivedDirect ?? 0) >= 16 ? true : undefined, 'bob stored the chunks sealed so far')
+  await alice.stop()
+  await sending
+  // The resumed job holds before its third block, the source is rewritten (same size), then it goes on.
+  SealJob.holdNextForTest(32)
+  await alice.start()
+  const job = await waitFor(() => { const j = files(alice).sealJobForTest(messageId); return j?.heldForTest === true ? j : undefined }, 'the resumed seal is held')
+  assert.equal(job.sealed, 0, 'nothing is released before the whole source hashed')
+  writeFileSync(path, randomBytes(4 * MiB))
+  job.release()
+  const failed = await waitFor(() => { const f = files(alice).get(messageId); return f?.state === 'failed' ? f : undefined }, 'alice marks it failed')
+  assert.match(failed.failure ?? '', /changed/)
+  const view = await waitFor(() => { const f = files(bob).get(messageId); return f?.state === 'failed' ? f : undefined }, 'bob marks the file failed')
+  assert.match(view.failure ?? '', /sender stopped sending this file/)
+  const a = files(alice).statsForTest(messageId)
+  assert.equal((a?.sentDirect ?? 0) + (a?.sentRelay ?? 0), 0, 'chunks of the changed source went out after the restart')
+  assert.equal(files(bob).statsForTest(messageId)?.receivedDirect, 16)
 })

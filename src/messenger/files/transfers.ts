@@ -746,7 +746,7 @@ export class FileTransfers implements FilesPort {
         this.#set(row, { state: 'uploading', path: 'direct', done: Math.max(row.done, from), failure: undefined })
         this.#startRun(row)
         const read = this.#chunkReader(fh, row)
-        await ch.putFrom(refOf(row.file), row.file.chunks, from, async (i) => { stats.sentDirect++; return await read(i) }, (n) => {
+        await ch.putFrom(refOf(row.file), row.file.chunks, from, async (i) => { const c = await read(i); stats.sentDirect++; return c }, (n) => {
           if (n > row.done) { row.done = n; this.#progress(row) }
         })
         this.#set(row, { state: 'delivered', path: 'direct', done: row.file.chunks })
@@ -790,7 +790,7 @@ export class FileTransfers implements FilesPort {
           if (row.state !== 'on-relay') this.#set(row, { state: 'uploading', path: 'relay' })
           this.#startRun(row)
           const read = this.#chunkReader(fh, row)
-          await ch.putFrom(refOf(f), f.chunks, from, async (i) => { stats.sentRelay++; return await read(i) }, (n) => {
+          await ch.putFrom(refOf(f), f.chunks, from, async (i) => { const c = await read(i); stats.sentRelay++; return c }, (n) => {
             row.relayCounts[relay] = n
             progressed = true
             this.#progress(row)
@@ -1276,7 +1276,7 @@ export class FileTransfers implements FilesPort {
         const from = await this.#directStatus(row, ch, until)
         if (row.state === 'queued') { this.#set(row, { state: 'uploading', path: 'direct', failure: undefined }); this.#startRun(row) }
         const read = this.#chunkReader(fh, row)
-        await ch.putFrom(refOf(row.file), row.file.chunks, from, async (i) => { stats.sentDirect++; return await read(i) }, (n) => {
+        await ch.putFrom(refOf(row.file), row.file.chunks, from, async (i) => { const c = await read(i); stats.sentDirect++; return c }, (n) => {
           row.relayCounts[key] = n
           this.#progress(row)
         })

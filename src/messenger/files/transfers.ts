@@ -555,6 +555,8 @@ export class FileTransfers implements FilesPort {
     } catch (err) {
       if (MessengerError.is(err, 'STOPPED') || this.#stopped || this.#gone.has(row.messageId)) {
         if (this.#jobs.get(key) === job) this.#jobs.delete(key)
+        // Deleted: a staged copy is of no more use (a stop keeps it for the next start).
+        if (this.#gone.has(row.messageId)) await this.#dropSource(row)
         return
       }
       this.#log.warn('file-seal-failed', { error: MessengerError.is(err) ? err.code : (err as Error).name })

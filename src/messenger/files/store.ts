@@ -103,6 +103,11 @@ export class FileStore {
     return (this.db.prepare(`SELECT ${COLS} FROM file_transfers WHERE direction = 'out' AND state = 'delivered'`).all() as unknown as Raw[]).map(toRow)
   }
 
+  /** Whether a group message `id` in `groupId` came from the account `sender` (a group file's cancel must). */
+  groupMessageFrom (groupId: string, sender: string, id: string): boolean {
+    return this.db.prepare("SELECT 1 AS x FROM group_messages WHERE group_id = ? AND sender = ? AND id = ? AND direction = 'in'").get([groupId, sender, id]) !== undefined
+  }
+
   /** Outgoing rows that still name a source (sealing not finished, or a crash before it was forgotten). */
   withSource (): TransferRow[] {
     return (this.db.prepare(`SELECT ${COLS} FROM file_transfers WHERE direction = 'out' AND source_path IS NOT NULL`).all() as unknown as Raw[]).map(toRow)

@@ -565,9 +565,13 @@ export class FileTransfers implements FilesPort {
       if (this.#jobs.get(key) === job) this.#jobs.delete(key)
       this.wake()
       await this.#dropSource(row)
-      // The contact has the announcement and would wait for the chunks for ever: it is told, inside the session.
-      if (groupOfOwner(row.contactId) === undefined) {
-        await this.#o.core.cancelFile?.(row.contactId, row.messageId, isSourceChanged(err) ? 'changed' : 'unreadable')
+      // The contact (each member of a group) has the announcement and would wait for the chunks for ever: it is
+      // told, inside the pairwise session.
+      const reason = isSourceChanged(err) ? 'changed' : 'unreadable'
+      const groupId = groupOfOwner(row.contactId)
+      const to = groupId === undefined ? [row.contactId] : (await this.#groupMembers(groupId).catch(() => [])).map((m) => m.id)
+      for (const contactId of to) {
+        await this.#o.core.cancelFile?.(contactId, row.messageId, reason)
           .catch((e: unknown) => { this.#log.warn('file-cancel-failed', { error: e instanceof Error ? e.name : typeof e }) })
       }
       return
@@ -842,7 +846,12 @@ export class FileTransfers implements FilesPort {
    * failed with the reason, its transfer stops and its partial chunks go; one already complete stays.
    */
   cancelled (contactId: string, messageId: string, reason: FileCancelReason, now: number): void {
-    const row = this.#store.get(contactId, messageId, 'in')
+    // A group file counts only if that contact sent the group message that announced it.
+    const sender = this.#o.contact(contactId)?.accountId
+    const row = this.#store.get(contactId, messageId, 'in') ?? this.#store.byMessage(messageId).find((r) => {
+      const groupId = groupOfOwner(r.contactId)
+      return r.direction === 'in' && groupId !== undefined && sender !== undefined && this.#store.groupMessageFrom(groupId, sender, messageId)
+    })
     if (row === undefined) {
       // The cancel overtook its announcement (another path): applied when that comes (this process only).
       if (this.#earlyCancels.size < MAX_EARLY_CANCELS) this.#earlyCancels.set(`${contactId}/${messageId}`, reason)

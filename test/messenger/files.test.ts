@@ -500,3 +500,22 @@ test('a restart mid-seal whose source changes during the re-seal sends nothing (
   assert.equal((a?.sentDirect ?? 0) + (a?.sentRelay ?? 0), 0, 'chunks of the changed source went out after the restart')
   assert.equal(files(bob).statsForTest(messageId)?.receivedDirect, 16)
 })
+
+test('a file-cancel counts only from the contact that sent the file: another contact naming its id changes nothing', { timeout: 120_000 }, async (t) => {
+  const { people: [alice, bob, carol], contact } = await createPeople(t, { relays: 1, people: 3 }) as unknown as { people: [Person, Person, Person], contact: (a: Person, b: Person) => string }
+  const { path, bytes } = fileOf(t, 4 * MiB)
+  files(alice).holdSealingForTest(16)
+  const sending = files(alice).send(contact(alice, bob), path)
+  const { messageId } = await waitFor(() => files(alice).list(contact(alice, bob))[0], 'alice announced the file')
+  await waitFor(() => files(bob).get(messageId), 'bob has the announcement')
+  // Carol names alice's file.
+  // The core's own control (what a failed seal sends), as carol's device would send it.
+  const core = carol.m() as unknown as { cancelFile: (contactId: string, messageId: string, reason: 'changed') => Promise<void> }
+  await core.cancelFile(contact(carol, bob), messageId, 'changed')
+  await waitFor(() => files(bob).cancelsOpenedForTest() === 1, 'bob opened carol\'s cancel')
+  assert.notEqual(files(bob).get(messageId)?.state, 'failed')
+  files(alice).releaseSealingForTest()
+  await sending
+  await waitFile(bob, contact(bob, alice), messageId, (f) => f.state === 'delivered', 'bob still gets the file whole')
+  assert.equal(sha(await saved(t, bob, messageId)), sha(bytes))
+})

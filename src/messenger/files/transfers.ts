@@ -306,6 +306,9 @@ export class FileTransfers implements FilesPort {
   holdSealingForTest (chunks: number): void { this.#holdSealingForTest = chunks }
   /** Test hook: held sealing goes on. */
   releaseSealingForTest (): void { for (const job of this.#jobs.values()) job.release() }
+  /** Test hook: file-cancel controls opened by this device (this process), whether they applied or not. */
+  cancelsOpenedForTest (): number { return this.#cancelsOpened }
+  #cancelsOpened = 0
   /** Test hook: the sealing job of an outgoing file, while it runs. */
   sealJobForTest (messageId: string): SealJob | undefined {
     const row = this.#store.byMessage(messageId).find((r) => r.direction === 'out')
@@ -846,6 +849,7 @@ export class FileTransfers implements FilesPort {
    * failed with the reason, its transfer stops and its partial chunks go; one already complete stays.
    */
   cancelled (contactId: string, messageId: string, reason: FileCancelReason, now: number): void {
+    this.#cancelsOpened++
     // A group file counts only if that contact sent the group message that announced it.
     const sender = this.#o.contact(contactId)?.accountId
     const row = this.#store.get(contactId, messageId, 'in') ?? this.#store.byMessage(messageId).find((r) => {

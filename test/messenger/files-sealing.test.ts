@@ -3,7 +3,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { appendFileSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs'
+import { appendFileSync, chmodSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { FileOpener, FileSealer, newFileKey } from '../../src/e2ee/file-crypto.ts'
 import { MessengerError } from '../../src/messenger/errors.ts'
@@ -149,4 +149,26 @@ test('a resumed job whose source no longer has the announced size fails at once 
   await rejectsChanged(job.done)
   await rejectsChanged(job.ready)
   assert.equal(statSync(spec.target).size, 0)
+})
+
+test('a metadata-only change of the source (chmod: its change time moves) does not fail the seal', async (t) => {
+  const chunks = 2 * SEAL_BLOCK_CHUNKS
+  const { spec, sealer, bytes } = await source(t, chunks * FILE_CHUNK_BYTES)
+  const job = await SealJob.start({ ...spec, holdAt: SEAL_BLOCK_CHUNKS }, sealer)
+  await waitFor(() => job.heldForTest, 'the job waits before its second block')
+  chmodSync(spec.source, 0o400)
+  job.release()
+  await job.done
+  assert.equal(job.sealed, chunks)
+  assert.ok(Buffer.concat(openAll(spec, chunks)).equals(bytes))
+})
+
+test('a resumed job cancelled mid-pass (a stop during the hash) stops with STOPPED and releases nothing', async (t) => {
+  const { spec } = await source(t, 3 * SEAL_BLOCK_CHUNKS * FILE_CHUNK_BYTES)
+  SealJob.holdNextForTest(SEAL_BLOCK_CHUNKS)
+  const job = SealJob.resume({ ...spec, stamp: undefined })
+  await waitFor(() => job.heldForTest, 'the resumed job is mid-pass')
+  job.cancel()
+  await assert.rejects(job.done, (err: unknown) => MessengerError.is(err, 'STOPPED'))
+  assert.equal(job.sealed, 0)
 })

@@ -519,3 +519,12 @@ test('a file-cancel counts only from the contact that sent the file: another con
   await waitFile(bob, contact(bob, alice), messageId, (f) => f.state === 'delivered', 'bob still gets the file whole')
   assert.equal(sha(await saved(t, bob, messageId)), sha(bytes))
 })
+
+test('at start, a staged copy that no transfer names any more (a crash between staging and announcing) is removed', { timeout: 120_000 }, async (t) => {
+  const { people: [alice] } = await createPeople(t, { relays: 1 }) as unknown as { people: [Person, Person] }
+  await alice.stop()
+  const stray = join(alice.dir, 'files', 'upload-00112233445566')
+  writeFileSync(stray, randomBytes(1000))
+  await alice.start()
+  await waitFor(() => !readdirSync(join(alice.dir, 'files')).includes('upload-00112233445566'), 'the stray staged copy goes')
+})

@@ -20,9 +20,23 @@ export class FileSealer {
   readonly header = Buffer.alloc(FILE_HEADER_BYTES)
   private readonly state = Buffer.alloc(sodium.crypto_secretstream_xchacha20poly1305_STATEBYTES)
 
-  constructor (key: Uint8Array) {
-    sodium.crypto_secretstream_xchacha20poly1305_init_push(this.state, this.header, Buffer.from(key))
+  /** `header`: the header of a file sealed before (a restart that must seal it again, byte for byte): see resume(). */
+  constructor (key: Uint8Array, header?: Uint8Array) {
+    if (header === undefined) {
+      sodium.crypto_secretstream_xchacha20poly1305_init_push(this.state, this.header, Buffer.from(key))
+      return
+    }
+    if (header.length !== FILE_HEADER_BYTES || key.length !== FILE_KEY_BYTES) throw new RangeError('bad file key or header length')
+    // init_push picks a random header and derives the state from it and the key (HChaCha20 subkey, nonce, counter
+    // 1); init_pull derives the very same state from a given header. Push is deterministic in state and input, so
+    // the same plaintext seals to the same chunks: a sender that restarts mid-file seals again from chunk 0 and
+    // produces exactly the chunks the contact already confirmed (test/e2ee/file-crypto.test.ts checks this).
+    this.header.set(header)
+    sodium.crypto_secretstream_xchacha20poly1305_init_pull(this.state, this.header, Buffer.from(key))
   }
+
+  /** A sealer that produces the same chunks as the one that made `header` (given the same plaintext). */
+  static resume (key: Uint8Array, header: Uint8Array): FileSealer { return new FileSealer(key, header) }
 
   /** `plain`: at most FILE_CHUNK_BYTES; padded here. */
   seal (plain: Uint8Array, last: boolean): Buffer {

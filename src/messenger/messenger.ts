@@ -23,7 +23,7 @@ import { BatchQueue, type BatchResult } from './batch-queue.ts'
 import { SentPaths } from './sent-paths.ts'
 import type { PendingSafetyNumberView } from './types.ts'
 // Issue 13 chat features (reply, edit, delete, search, block, delete contact, pending invites): src/messenger/chat/.
-import { isMessagePayload } from '../wire/payload.ts'
+import { isMessagePayload, type FileCancelReason } from '../wire/payload.ts'
 import { ChatFeatures, type ChatHooks } from './chat/features.ts'
 import { chatStoreFor, type ChatStore } from './chat/chat-store.ts'
 import { applyHeldControls, recordChatPayload } from './chat/incoming.ts'
@@ -38,7 +38,11 @@ import { groupFileOwner } from './files/group-files.ts'
 import { withDeadline } from './deadline.ts'
 
 /** What the core tells the file transfers, inside the commit that stores an incoming file message. */
-export interface FileHooks { announced: (contactId: string, messageId: string, file: FileDescriptor, now: number) => void }
+export interface FileHooks {
+  announced: (contactId: string, messageId: string, file: FileDescriptor, now: number) => void
+  /** The contact gave up a file it announced (its source changed or could not be read while being sealed). */
+  cancelled?: (contactId: string, messageId: string, reason: FileCancelReason, now: number) => void
+}
 
 // Groups (issue 11): the manager lives in src/messenger/groups/; the core calls its hooks.
 import type { GroupHostPort, GroupManager } from './groups/manager.ts'
@@ -366,6 +370,12 @@ export class MessengerCore implements Messenger {
   attachFiles (files: FilesPort & FileHooks): void { this.#files = files; this.#fileHooks = files }
   /** Events from parts beside the core (file transfers) to the same subscribers. */
   publish (event: MessengerEvent): void { this.#emit(event) }
+  /** Issue 12: tells a contact, inside the session, that a file announced to it will not come (file-cancel control,
+   * in the outbox as long as texts: the announcement it answers may wait as long in a mailbox). */
+  async cancelFile (contactId: string, messageId: string, reason: FileCancelReason): Promise<void> {
+    const target = Buffer.from(messageId, 'hex')
+    await this.#sendControl(contactId, (id) => ({ kind: 'file-cancel', id, seq: 0, target, reason }), { ttl: MESSAGE_TTL_MS })
+  }
 
   subscribe (listener: (event: MessengerEvent) => void): () => void {
     this.#listeners.add(listener)
@@ -1200,6 +1210,8 @@ export class MessengerCore implements Messenger {
         else this.#groups?.advance(contactId, id, state)
       }
       item.changed = changed
+    } else if (payload.kind === 'file-cancel') {
+      this.#fileHooks?.cancelled?.(contactId, hex(payload.target), payload.reason, now)
     }
   }
 

@@ -370,6 +370,13 @@ CREATE TABLE chat_held_controls (
 ) WITHOUT ROWID;
 `
 
+/** Issue 12 throughput: a file is announced once hashed and sealed while it is sent
+ * (src/messenger/files/sealing.ts). Until its chunk file is whole, an outgoing row keeps the path it is read from, so
+ * a sender restarted mid-seal seals it again (NULL once sealed). */
+const v15FileSource = `
+ALTER TABLE file_transfers ADD COLUMN source_path TEXT;
+`
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'account, libsignal stores, invites, contacts', up: v1Core },
   { version: 2, name: 'conversations, messages, outbox, settings', up: v2Messaging },
@@ -384,5 +391,6 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 11, name: 'groups: membership changes held until their parents arrive', up: v11HeldGroupChanges },
   { version: 12, name: 'no outbox index by state (issue 10)', up: v12DropOutboxDue },
   { version: 13, name: 'search index written in batches, unread messages indexed in arrival order (issue 10)', up: v13SearchPending },
-  { version: 14, name: 'edits and deletions held until their message arrives', up: v14HeldChatControls }
+  { version: 14, name: 'edits and deletions held until their message arrives', up: v14HeldChatControls },
+  { version: 15, name: 'file transfers: the source of a file still being sealed (issue 12)', up: v15FileSource }
 ]

@@ -19,6 +19,12 @@ export const KIND_CARD = 0x03
 export const KIND_FILE = 0x07
 /** Issue 11: a group control body (src/wire/group.ts) inside the pairwise session. */
 export const KIND_GROUP = 0x08
+/** Issue 12: the sender gives up a file it announced (its source changed or could not be read while it was being
+ * sealed): the receiver stops waiting for the chunks and shows the file failed with the reason (control, seq 0). */
+export const KIND_FILE_CANCEL = 0x09
+/** Why a sender cancelled a file (a code, never free text: the receiver words it). Unknown codes read as 'other'. */
+export type FileCancelReason = 'changed' | 'unreadable' | 'other'
+const FILE_CANCEL_REASONS: Record<FileCancelReason, number> = { other: 0, changed: 1, unreadable: 2 }
 export { MAX_TEXT_BYTES } from './text-limit.ts'
 /** Issue 13: a text that quotes an earlier message of the conversation (its id and a short excerpt). */
 export const KIND_REPLY = 0x04
@@ -69,6 +75,7 @@ export type Payload =
   | { readonly kind: 'delete', readonly id: Uint8Array, readonly seq: number, readonly target: Uint8Array, readonly deletedAt: number }
   | { readonly kind: 'file', readonly id: Uint8Array, readonly seq: number, readonly sentAt: number, readonly text: string, readonly file: FileDescriptor }
   | { readonly kind: 'group', readonly id: Uint8Array, readonly seq: number, readonly body: Uint8Array }
+  | { readonly kind: 'file-cancel', readonly id: Uint8Array, readonly seq: number, readonly target: Uint8Array, readonly reason: FileCancelReason }
 
 /** Payloads that are messages of the conversation (a sequence number, a receipt, a row in the history). */
 export type MessagePayload = Extract<Payload, { kind: 'text' | 'reply' | 'file' }>
@@ -77,7 +84,7 @@ export function isMessagePayload (p: Payload): p is MessagePayload {
 }
 
 const KIND_CODES: Record<Payload['kind'], number> = {
-  text: KIND_TEXT, receipt: KIND_RECEIPT, card: KIND_CARD, reply: KIND_REPLY, edit: KIND_EDIT, delete: KIND_DELETE, file: KIND_FILE, group: KIND_GROUP
+  text: KIND_TEXT, receipt: KIND_RECEIPT, card: KIND_CARD, reply: KIND_REPLY, edit: KIND_EDIT, delete: KIND_DELETE, file: KIND_FILE, group: KIND_GROUP, 'file-cancel': KIND_FILE_CANCEL
 }
 
 const RECEIPT_TYPES: Record<ReceiptType, number> = { delivered: 1, read: 2 }
@@ -124,6 +131,10 @@ export function encodePayload (p: Payload): Uint8Array {
       break
     case 'group':
       w.sized(4, MAX_PAYLOAD_BYTES, p.body, 'group body')
+      break
+    case 'file-cancel':
+      w.fixed(p.target, PAYLOAD_ID_BYTES, 'target')
+      w.u8(FILE_CANCEL_REASONS[p.reason])
       break
   }
   return w.finish().slice()
@@ -219,10 +230,17 @@ export function decodePayload (bytes: Uint8Array): Payload {
     case KIND_GROUP:
       p = { kind: 'group', id, seq, body: r.sized(4, MAX_PAYLOAD_BYTES, 'group body') }
       break
+    case KIND_FILE_CANCEL: {
+      const target = r.fixed(PAYLOAD_ID_BYTES, 'cancelled file message id')
+      const code = r.u8('cancel reason')
+      const reason = (Object.keys(FILE_CANCEL_REASONS) as FileCancelReason[]).find((k) => FILE_CANCEL_REASONS[k] === code) ?? 'other'
+      p = { kind: 'file-cancel', id, seq, target, reason }
+      break
+    }
     default:
       throw new WireError('UNKNOWN_KIND', `The message payload has kind ${kind}, which this version does not know; a newer 0message1 may have sent it.`)
   }
-  if (!isMessagePayload(p) && seq !== 0) throw new WireError('INVALID', 'A control message (receipt, card, edit, delete, group) must have sequence number 0.')
+  if (!isMessagePayload(p) && seq !== 0) throw new WireError('INVALID', 'A control message (receipt, card, edit, delete, group, file-cancel) must have sequence number 0.')
   r.end()
   return p
 }

@@ -58,3 +58,22 @@ test('sealInto writes each chunk in place in a larger buffer, and the chunks ope
   assert.ok(back.subarray(plain.length).every((b) => b === 0), 'the last chunk is padded with zeros')
   assert.throws(() => { s.sealInto(plain.subarray(0, 10), true, Buffer.alloc(FILE_CIPHER_CHUNK_BYTES - 1)) }, RangeError)
 })
+
+test('a sealer resumed from the key and header seals byte-identical chunks (a sender restarting mid-file)', () => {
+  const n = 5
+  const plain = randomBytes(n * FILE_CHUNK_BYTES - 100)
+  const { key, header, chunks } = seal(plain)
+  const again = FileSealer.resume(key, header)
+  assert.ok(again.header.equals(header))
+  for (let i = 0; i < n; i++) {
+    const c = again.seal(plain.subarray(i * FILE_CHUNK_BYTES, (i + 1) * FILE_CHUNK_BYTES), i === n - 1)
+    assert.ok(c.equals(chunks[i] as Buffer), `chunk ${i} differs`)
+  }
+  // And they open as the original did.
+  const o = new FileOpener(key, header, n)
+  for (const c of chunks) o.open(c)
+  // A different key does not reproduce them.
+  const other = FileSealer.resume(newFileKey(), header)
+  assert.ok(!other.seal(plain.subarray(0, FILE_CHUNK_BYTES), false).equals(chunks[0] as Buffer))
+  assert.throws(() => FileSealer.resume(key, header.subarray(1)), RangeError)
+})

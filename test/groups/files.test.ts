@@ -5,7 +5,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createRoutes, dispatch } from '../../src/api/routes.ts'
 import { createApiServer } from '../../src/api/server.ts'
@@ -178,4 +178,28 @@ test('CLI: `send GROUP --file PATH caption` sends to a group by name; `files lis
   assert.equal(sha(readFileSync(out)), sha(bytes))
   const human = await cli('files', 'list', 'crew', '--data', alice.dir)
   assert.match(human.out, /sent {2}"plan\.txt"/)
+})
+
+test('a group file whose source is cut short mid-seal is cancelled: each member is told (file-cancel) and fails it with the reason', { timeout: 180_000 }, async (t) => {
+  const relays = [await startTestRelay(t)]
+  const addrs = relays.map((r) => r.addr)
+  const [alice, bob] = [await person(t, 'alice', { relays: addrs }), await person(t, 'bob', { relays: addrs })]
+  const ab = await introduce(alice, bob)
+  const grp = await g(alice).create('docs', [ab.aToB])
+  for (const p of [alice, bob]) {
+    await waitFor(async () => (await g(p).list()).find((x) => x.id === grp.id)?.members.length === 2, `${p.name} sees two members`, 60_000)
+  }
+  const dir = tempDir(t, '0m1-gfile-')
+  const path = join(dir, 'report.pdf')
+  writeFileSync(path, randomBytes(4 * MiB))
+  files(alice).holdSealingForTest(16)
+  const sending = files(alice).sendToGroup(grp.id, path)
+  const { messageId } = await waitFor(() => files(alice).listGroup(grp.id)[0], 'alice announced the file')
+  await waitFor(() => files(bob).listGroup(grp.id).find((f) => f.messageId === messageId), 'bob has the announcement', 60_000)
+  truncateSync(path, MiB)
+  files(alice).releaseSealingForTest()
+  const { file } = await sending
+  assert.equal(file.state, 'failed')
+  const view = await waitFor(() => files(bob).listGroup(grp.id).find((f) => f.messageId === messageId && f.state === 'failed'), 'bob marks the group file failed', 60_000)
+  assert.match(view.failure ?? '', /sender stopped sending this file: it changed/)
 })

@@ -7,6 +7,7 @@ import { readdirSync, readFileSync, symlinkSync, truncateSync, writeFileSync } f
 import { join } from 'node:path'
 import { MessengerError } from '../../src/messenger/errors.ts'
 import type { FileTransfers } from '../../src/messenger/files/transfers.ts'
+import { SealJob } from '../../src/messenger/files/sealing.ts'
 import type { FileView } from '../../src/messenger/files/types.ts'
 import { createPeople, person, startTestRelay, tempDir, introduce, type Person } from '../helpers/testnet.ts'
 import { waitFor } from '../helpers/wait.ts'
@@ -360,4 +361,170 @@ test('a receiver that speaks only /0m1/file/1.0.0 (16 puts buffered) still gets 
   assert.equal(sha(await saved(t, bob, message.id)), sha(bytes))
   assert.equal(fileWindow(FILE_PROTOCOL_V1), MAX_BLOB_PUTS_IN_FLIGHT)
   assert.equal(fileWindow(FILE_PROTOCOL), MAX_FILE_PUTS_IN_FLIGHT)
+})
+
+test('a sender stopped mid-seal seals the rest after its restart, byte-identical, without re-sending the chunks the contact confirmed', { timeout: 120_000 }, async (t) => {
+  const { people: [alice, bob], contact } = await createPeople(t, { relays: 1 }) as unknown as { people: [Person, Person], contact: (a: Person, b: Person) => string }
+  const { path, bytes } = fileOf(t, 20 * MiB)
+  const aToB = contact(alice, bob)
+  const bToA = contact(bob, alice)
+  // Sealing stops after 128 chunks (8 MiB) until alice stops: the announcement and those chunks go out first.
+  const held = 128
+  files(alice).holdSealingForTest(held)
+  const sending = files(alice).send(aToB, path)
+  sending.catch(() => {})
+  const out = await waitFor(() => files(alice).list(aToB)[0], 'alice announced the file')
+  const messageId = out.messageId
+  // Bob's stored chunks (his progress events are throttled; the count is not).
+  await waitFor(() => (files(bob).statsForTest(messageId)?.receivedDirect ?? 0) >= held ? true : undefined, 'bob stored every chunk sealed so far')
+  assert.equal(files(bob).statsForTest(messageId)?.receivedDirect, held, 'nothing past the sealed part reached bob')
+  // The crash: alice stops while the file is half sealed; send() returns (the file's row goes on).
+  await alice.stop()
+  await sending
+  await alice.start()
+  const got = await waitFile(bob, bToA, messageId, (f) => f.state === 'delivered', 'bob completes after alice\'s restart')
+  await waitFile(alice, aToB, messageId, (f) => f.state === 'delivered', 'alice sees it delivered')
+  const a = files(alice).statsForTest(messageId)
+  assert.ok(a !== undefined)
+  assert.equal(a.resealed, 1, 'the restart sealed the file again from its source')
+  // After the restart alice sent only what bob lacked: re-sealed chunks bob holds did not go out again, and the ones
+  // that did opened under the first run's stream state (bob's opener went on from chunk `held`).
+  assert.equal(a.sentDirect + a.sentRelay, got.chunks - held)
+  assert.equal(files(bob).statsForTest(messageId)?.badChunks, 0)
+  assert.equal(sha(await saved(t, bob, messageId)), sha(bytes))
+})
+
+test('a file changed between its announcement and a restart mid-seal fails with the reason and is never sealed again', { timeout: 120_000 }, async (t) => {
+  const { people: [alice, bob], contact } = await createPeople(t, { relays: 1 }) as unknown as { people: [Person, Person], contact: (a: Person, b: Person) => string }
+  const { path } = fileOf(t, 4 * MiB)
+  const aToB = contact(alice, bob)
+  files(alice).holdSealingForTest(16)
+  const sending = files(alice).send(aToB, path)
+  sending.catch(() => {})
+  const { messageId } = await waitFor(() => files(alice).list(aToB)[0], 'alice announced the file')
+  await alice.stop()
+  await sending
+  writeFileSync(path, randomBytes(4 * MiB))
+  await alice.start()
+  const failed = await waitFor(() => { const f = files(alice).get(messageId); return f?.state === 'failed' ? f : undefined }, 'alice marks it failed')
+  assert.match(failed.failure ?? '', /changed/)
+  assert.equal(files(alice).statsForTest(messageId)?.resealed, 1)
+})
+
+test('a file written to while it is being sealed fails with the reason on the sender, and the contact never completes it', { timeout: 120_000 }, async (t) => {
+  const { people: [alice, bob], contact } = await createPeople(t, { relays: 1 }) as unknown as { people: [Person, Person], contact: (a: Person, b: Person) => string }
+  const { path } = fileOf(t, 4 * MiB)
+  const aToB = contact(alice, bob)
+  files(alice).holdSealingForTest(16)
+  const sending = files(alice).send(aToB, path)
+  const { messageId } = await waitFor(() => files(alice).list(aToB)[0], 'alice announced the file')
+  // The same size, other bytes: only the file's stamp (its times) tells.
+  writeFileSync(path, randomBytes(4 * MiB))
+  files(alice).releaseSealingForTest()
+  const { file } = await sending
+  assert.equal(file.state, 'failed')
+  assert.match(file.failure ?? '', /changed/)
+  const view = await waitFor(() => files(bob).get(messageId), 'bob has the announcement')
+  assert.notEqual(view.state, 'delivered')
+})
+
+test('bytes sent with sendBytes survive a restart mid-seal: the staged copy (fsynced) stays until sealed, then goes', { timeout: 120_000 }, async (t) => {
+  const { people: [alice, bob], contact } = await createPeople(t, { relays: 1 }) as unknown as { people: [Person, Person], contact: (a: Person, b: Person) => string }
+  const bytes = randomBytes(20 * MiB)
+  const aToB = contact(alice, bob)
+  const held = 128
+  files(alice).holdSealingForTest(held)
+  const sending = files(alice).sendBytes(aToB, 'upload.bin', bytes)
+  sending.catch(() => {})
+  const { messageId } = await waitFor(() => files(alice).list(aToB)[0], 'alice announced the file')
+  await waitFor(() => (files(bob).statsForTest(messageId)?.receivedDirect ?? 0) >= held ? true : undefined, 'bob stored every chunk sealed so far')
+  const staged = (): string[] => readdirSync(join(alice.dir, 'files')).filter((n) => n.startsWith('upload-'))
+  await alice.stop()
+  await sending
+  assert.equal(staged().length, 1, 'the staged copy is kept while the file is not sealed whole')
+  await alice.start()
+  await waitFile(bob, contact(bob, alice), messageId, (f) => f.state === 'delivered', 'bob completes after alice\'s restart')
+  assert.equal(files(alice).statsForTest(messageId)?.resealed, 1)
+  assert.equal(sha(await saved(t, bob, messageId)), sha(bytes))
+  await waitFor(() => staged().length === 0, 'the staged copy goes once sealed')
+})
+
+test('a source cut short mid-seal: no chunk that was never sealed goes out, and the contact is told (file-cancel) and fails the file with the reason', { timeout: 120_000 }, async (t) => {
+  const { people: [alice, bob], contact } = await createPeople(t, { relays: 1 }) as unknown as { people: [Person, Person], contact: (a: Person, b: Person) => string }
+  const { path } = fileOf(t, 4 * MiB)
+  const aToB = contact(alice, bob)
+  files(alice).holdSealingForTest(16)
+  const sending = files(alice).send(aToB, path)
+  const { messageId } = await waitFor(() => files(alice).list(aToB)[0], 'alice announced the file')
+  await waitFor(() => (files(bob).statsForTest(messageId)?.receivedDirect ?? 0) >= 16 ? true : undefined, 'bob stored the chunks sealed so far')
+  // Cut to a quarter: the block read ahead before the cut is the last one that can be sealed.
+  truncateSync(path, MiB)
+  files(alice).releaseSealingForTest()
+  const { file } = await sending
+  assert.equal(file.state, 'failed')
+  assert.match(file.failure ?? '', /changed/)
+  const view = await waitFor(() => { const f = files(bob).get(messageId); return f?.state === 'failed' ? f : undefined }, 'bob marks the file failed')
+  // Sealed before the cut: the first block, and the one read ahead of it. Nothing past them went out, by any path.
+  const a = files(alice).statsForTest(messageId)
+  assert.ok(a !== undefined)
+  assert.ok(a.sentDirect + a.sentRelay <= 32, `chunks never sealed went out (${a.sentDirect} direct, ${a.sentRelay} to relays)`)
+  assert.ok((files(bob).statsForTest(messageId)?.receivedDirect ?? 0) <= 32)
+  assert.equal(a.sentRelay, 0)
+  // Bob was told why (not left waiting, nor failing only at a hash check).
+  assert.match(view.failure ?? '', /sender stopped sending this file: it changed/)
+})
+
+test('a restart mid-seal whose source changes during the re-seal sends nothing (hash and seal in one pass) and the contact fails the file with the reason', { timeout: 120_000 }, async (t) => {
+  const { people: [alice, bob], contact } = await createPeople(t, { relays: 1 }) as unknown as { people: [Person, Person], contact: (a: Person, b: Person) => string }
+  const { path } = fileOf(t, 4 * MiB)
+  const aToB = contact(alice, bob)
+  files(alice).holdSealingForTest(16)
+  const sending = files(alice).send(aToB, path)
+  sending.catch(() => {})
+  const { messageId } = await waitFor(() => files(alice).list(aToB)[0], 'alice announced the file')
+  await waitFor(() => (files(bob).statsForTest(messageId)?.receivedDirect ?? 0) >= 16 ? true : undefined, 'bob stored the chunks sealed so far')
+  await alice.stop()
+  await sending
+  // The resumed job holds before its third block, the source is rewritten (same size), then it goes on.
+  SealJob.holdNextForTest(32)
+  await alice.start()
+  const job = await waitFor(() => { const j = files(alice).sealJobForTest(messageId); return j?.heldForTest === true ? j : undefined }, 'the resumed seal is held')
+  assert.equal(job.sealed, 0, 'nothing is released before the whole source hashed')
+  writeFileSync(path, randomBytes(4 * MiB))
+  job.release()
+  const failed = await waitFor(() => { const f = files(alice).get(messageId); return f?.state === 'failed' ? f : undefined }, 'alice marks it failed')
+  assert.match(failed.failure ?? '', /changed/)
+  const view = await waitFor(() => { const f = files(bob).get(messageId); return f?.state === 'failed' ? f : undefined }, 'bob marks the file failed')
+  assert.match(view.failure ?? '', /sender stopped sending this file/)
+  const a = files(alice).statsForTest(messageId)
+  assert.equal((a?.sentDirect ?? 0) + (a?.sentRelay ?? 0), 0, 'chunks of the changed source went out after the restart')
+  assert.equal(files(bob).statsForTest(messageId)?.receivedDirect, 16)
+})
+
+test('a file-cancel counts only from the contact that sent the file: another contact naming its id changes nothing', { timeout: 120_000 }, async (t) => {
+  const { people: [alice, bob, carol], contact } = await createPeople(t, { relays: 1, people: 3 }) as unknown as { people: [Person, Person, Person], contact: (a: Person, b: Person) => string }
+  const { path, bytes } = fileOf(t, 4 * MiB)
+  files(alice).holdSealingForTest(16)
+  const sending = files(alice).send(contact(alice, bob), path)
+  const { messageId } = await waitFor(() => files(alice).list(contact(alice, bob))[0], 'alice announced the file')
+  await waitFor(() => files(bob).get(messageId), 'bob has the announcement')
+  // Carol names alice's file.
+  // The core's own control (what a failed seal sends), as carol's device would send it.
+  const core = carol.m() as unknown as { cancelFile: (contactId: string, messageId: string, reason: 'changed') => Promise<void> }
+  await core.cancelFile(contact(carol, bob), messageId, 'changed')
+  await waitFor(() => files(bob).cancelsOpenedForTest() === 1, 'bob opened carol\'s cancel')
+  assert.notEqual(files(bob).get(messageId)?.state, 'failed')
+  files(alice).releaseSealingForTest()
+  await sending
+  await waitFile(bob, contact(bob, alice), messageId, (f) => f.state === 'delivered', 'bob still gets the file whole')
+  assert.equal(sha(await saved(t, bob, messageId)), sha(bytes))
+})
+
+test('at start, a staged copy that no transfer names any more (a crash between staging and announcing) is removed', { timeout: 120_000 }, async (t) => {
+  const { people: [alice] } = await createPeople(t, { relays: 1 }) as unknown as { people: [Person, Person] }
+  await alice.stop()
+  const stray = join(alice.dir, 'files', 'upload-00112233445566')
+  writeFileSync(stray, randomBytes(1000))
+  await alice.start()
+  await waitFor(() => !readdirSync(join(alice.dir, 'files')).includes('upload-00112233445566'), 'the stray staged copy goes')
 })

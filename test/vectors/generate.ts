@@ -112,6 +112,7 @@ payloads.push({
     }
   }
 })
+payloads.push({ name: 'file cancelled by its sender (issue 12)', payload: { kind: 'file-cancel', id: bytes('id-10', 16), seq: 0, target: bytes('id-7', 16), reason: 'changed' } })
 const jsonPayload = (p: Payload): unknown => JSON.parse(JSON.stringify(p, (_k, v: unknown) => v instanceof Uint8Array ? hex(v) : v))
 writeFileSync(new URL('payload.json', dir), JSON.stringify({
   description: 'Payload v2 (the plaintext inside libsignal). Byte fields are hex in "payload". See docs/protocol.md.',

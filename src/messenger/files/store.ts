@@ -15,12 +15,15 @@ export interface TransferRow {
   /** Outgoing: chunks each relay confirmed. */
   relayCounts: Record<string, number>
   readonly createdAt: number
+  /** Outgoing, until its chunk file is whole: the file it is sealed from (src/messenger/files/sealing.ts). */
+  source?: string | undefined
 }
 
 interface Raw {
   contact_id: string, message_id: string, direction: 'in' | 'out', name: string, type: string, size: number | bigint
   sha256: Uint8Array, file_key: Uint8Array, header: Uint8Array, chunks: number | bigint, blob_id: Uint8Array, capability: Uint8Array
   relays: string, state: string, path: string | null, done: number | bigint, failure: string | null, relay_counts: string, created_at: number | bigint
+  source_path: string | null
 }
 
 function toRow (r: Raw): TransferRow {
@@ -37,22 +40,28 @@ function toRow (r: Raw): TransferRow {
     done: Number(r.done),
     failure: r.failure ?? undefined,
     relayCounts: JSON.parse(r.relay_counts) as Record<string, number>,
-    createdAt: Number(r.created_at)
+    createdAt: Number(r.created_at),
+    source: r.source_path ?? undefined
   }
 }
 
-const COLS = 'contact_id, message_id, direction, name, type, size, sha256, file_key, header, chunks, blob_id, capability, relays, state, path, done, failure, relay_counts, created_at'
+const COLS = 'contact_id, message_id, direction, name, type, size, sha256, file_key, header, chunks, blob_id, capability, relays, state, path, done, failure, relay_counts, created_at, source_path'
 
 export class FileStore {
   constructor (private readonly db: Database) {}
 
   insert (t: TransferRow, now: number): void {
     const f = t.file
-    this.db.prepare(`INSERT OR IGNORE INTO file_transfers (${COLS}, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run([
+    this.db.prepare(`INSERT OR IGNORE INTO file_transfers (${COLS}, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run([
       t.contactId, t.messageId, t.direction, f.name, f.type, f.size, Buffer.from(f.sha256), Buffer.from(f.key), Buffer.from(f.header), f.chunks,
       Buffer.from(f.blobId), Buffer.from(f.capability), JSON.stringify(f.relays), t.state, t.path ?? null, t.done, t.failure ?? null,
-      JSON.stringify(t.relayCounts), t.createdAt, now
+      JSON.stringify(t.relayCounts), t.createdAt, t.source ?? null, now
     ])
+  }
+
+  /** The row's chunk file is whole: its source is no longer needed. */
+  sealed (t: { contactId: string, messageId: string, direction: 'in' | 'out' }): void {
+    this.db.prepare('UPDATE file_transfers SET source_path = NULL WHERE contact_id = ? AND message_id = ? AND direction = ?').run([t.contactId, t.messageId, t.direction])
   }
 
   update (t: TransferRow, now: number): void {
@@ -92,6 +101,16 @@ export class FileStore {
   /** Outgoing rows delivered: their chunk files are no longer needed. */
   deliveredOut (): TransferRow[] {
     return (this.db.prepare(`SELECT ${COLS} FROM file_transfers WHERE direction = 'out' AND state = 'delivered'`).all() as unknown as Raw[]).map(toRow)
+  }
+
+  /** Whether a group message `id` in `groupId` came from the account `sender` (a group file's cancel must). */
+  groupMessageFrom (groupId: string, sender: string, id: string): boolean {
+    return this.db.prepare("SELECT 1 AS x FROM group_messages WHERE group_id = ? AND sender = ? AND id = ? AND direction = 'in'").get([groupId, sender, id]) !== undefined
+  }
+
+  /** Outgoing rows that still name a source (sealing not finished, or a crash before it was forgotten). */
+  withSource (): TransferRow[] {
+    return (this.db.prepare(`SELECT ${COLS} FROM file_transfers WHERE direction = 'out' AND source_path IS NOT NULL`).all() as unknown as Raw[]).map(toRow)
   }
 
   unfinished (): TransferRow[] {

@@ -4,12 +4,13 @@
 // the last confirmed chunk. Chunks stay encrypted in the data directory (files/); the key is only in the store.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { constants, mkdirSync } from 'node:fs'
-import { open, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises'
-import { basename, join } from 'node:path'
+import { open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
 import { Readable } from 'node:stream'
 import type { Connection, Stream } from '@libp2p/interface'
 import { E2eeError } from '../../e2ee/errors.ts'
 import { FileOpener, FileSealer, newFileKey } from '../../e2ee/file-crypto.ts'
+import { hashFile, isSourceChanged, readFull, SealJob, writeFull, type SealSpec } from './sealing.ts'
 import type { BlobChannel, BlobRef } from '../../net/blob-client.ts'
 import { NetError } from '../../net/errors.ts'
 import { FrameStream } from '../../net/frame-stream.ts'
@@ -21,7 +22,7 @@ import {
   BLOB_CAPABILITY_BYTES, blobIdOf, chunkCount, FILE_CHUNK_BYTES, FILE_CIPHER_CHUNK_BYTES, MAX_FILE_NAME_BYTES, MAX_FILE_TYPE_BYTES,
   type FileDescriptor
 } from '../../wire/file.ts'
-import { MAX_RELAYS } from '../../wire/payload.ts'
+import { MAX_RELAYS, type FileCancelReason } from '../../wire/payload.ts'
 import { MessengerError } from '../errors.ts'
 import type { ContactPort } from '../ports.ts'
 import type { MessageView, MessengerEvent } from '../types.ts'
@@ -57,12 +58,12 @@ export const FETCHED_CHECK_MIN_MS = 1_000
 export const FETCHED_CHECK_MAX_MS = 300_000
 /** Chunks an upload reads from its chunk file at once (1 MiB, the put window), with the next block read ahead. */
 const READ_AHEAD_CHUNKS = 16
-/** Blocks (of READ_AHEAD_CHUNKS) sealed between the fdatasyncs started while a file is sealed: every 8 MiB. */
-const SEAL_SYNC_BLOCKS = 8
 /** Progress events at most this often per transfer (and at every state change). */
 const PROGRESS_EVENT_MS = 200
 /** The directory under the data directory that holds encrypted chunks. */
 export const FILES_DIR = 'files'
+/** Bytes sent through sendBytes are staged under this name in FILES_DIR until sealed (a restart seals from them). */
+const STAGED_PREFIX = 'upload-'
 
 export interface FileNet {
   withBlobStore: <T>(relayAddr: string, slot: 'send' | 'fetch', fn: (ch: BlobChannel) => Promise<T>) => Promise<T>
@@ -74,6 +75,8 @@ export interface FileCore {
   subscribe: (listener: (e: MessengerEvent) => void) => () => void
   publish: (e: MessengerEvent) => void
   messages: (contactId: string, o?: { limit?: number }) => Promise<MessageView[]>
+  /** Tells the contact a file announced to it will not come (the file-cancel control, inside the session). */
+  cancelFile?: (contactId: string, messageId: string, reason: FileCancelReason) => Promise<void>
   /** Issue 12 in groups: the group announcement goes out as a group message (src/messenger/files/group-files.ts). */
   readonly groups?: Pick<Groups, 'get' | 'send'> | undefined
 }
@@ -98,6 +101,8 @@ export interface TransferStats {
   fetched: number
   receivedDirect: number
   resumedAt: number
+  /** Outgoing: sealing runs this process started again after a restart cut one short. */
+  resealed: number
   badChunks: number
 }
 
@@ -126,6 +131,8 @@ interface Incoming {
 /** Announced ids kept for their 'message' event (#announcedRow): far more than one batch commit records. */
 const MAX_ANNOUNCED_PENDING = 1024
 
+/** Cancels held for announcements not yet here (a cancel only ever overtakes its announcement by moments). */
+const MAX_EARLY_CANCELS = 64
 /** Batched writes a receiver lets run behind verification (relay downloads have no fdatasync to wait on): 2 MiB. */
 const MAX_PENDING_WRITES = 2
 /** Verified chunks a receiver gathers into one write (a write per chunk cost a thread-pool round trip each). */
@@ -135,9 +142,6 @@ interface Run { start: number, startDone: number, lastEvent: number }
 
 /** One answer of a direct file stream, in request order: its frame once its work is done. */
 interface AnswerSlot { readonly work: Promise<BlobServerFrame>, frame: BlobServerFrame | undefined }
-
-/** One of a pair of buffers, by the parity of a block number. */
-function pick<T> (pair: readonly [T, T], n: number): T { return n % 2 === 0 ? pair[0] : pair[1] }
 
 function hex (b: Uint8Array): string { return Buffer.from(b).toString('hex') }
 
@@ -162,14 +166,21 @@ export class FileTransfers implements FilesPort {
   readonly #announced = new Set<string>()
   /** Incoming files announced over a direct connection: #runIncoming waits for the sender's stream first. */
   readonly #expectDirect = new Set<string>()
+  #holdSealingForTest: number | undefined
   readonly #runs = new Map<string, Run>()
   readonly #stats = new Map<string, TransferStats>()
   readonly #wakers = new Map<string, () => void>()
+  /** Outgoing files still being sealed into their chunk files, by blob id (src/messenger/files/sealing.ts). */
+  readonly #jobs = new Map<string, SealJob>()
   /** Message ids whose file was deleted (the message deleted, for me or for everyone, or its contact deleted): their
    * runs stop at the next step and write nothing more. */
   readonly #gone = new Set<string>()
   #unsubscribe: (() => void) | undefined
   #stopped = false
+  /** Copies staged by this process (sendBytes) not yet dropped. */
+  readonly #stagedHere = new Set<string>()
+  /** Cancels (file-cancel) that came before their announcement, by contact and message: applied when it comes. */
+  readonly #earlyCancels = new Map<string, FileCancelReason>()
 
   constructor (o: FileTransfersOptions) {
     this.#o = o
@@ -203,8 +214,23 @@ export class FileTransfers implements FilesPort {
       }
     })
     this.#background(this.#forget(this.#store.orphans()))
+    this.#background(this.#dropStaleSources())
     for (const row of this.#store.deliveredOut()) this.#dropSent(row)
     for (const row of this.#store.unfinished()) this.#kick(row)
+  }
+
+  /** At start: sources no longer needed are forgotten (a row that ended while its source was kept, after a crash
+   * between the two), and staged copies no row names any more (a crash between staging and announcing) removed. */
+  async #dropStaleSources (): Promise<void> {
+    const named = new Set<string>()
+    for (const row of this.#store.withSource()) {
+      if (row.state === 'failed' || row.state === 'delivered') await this.#dropSource(row)
+      else if (row.source !== undefined) named.add(row.source)
+    }
+    for (const name of await readdir(this.#dir)) {
+      const path = join(this.#dir, name)
+      if (isStaged(path, this.#dir) && !named.has(path) && !this.#stagedHere.has(path)) await rm(path, { force: true })
+    }
   }
 
   /** Delivered: the sender's encrypted copy has done its work (the sent file stays where the user had it). Images the
@@ -225,11 +251,13 @@ export class FileTransfers implements FilesPort {
     // Synchronous up to the first await: a run kicked right after sees the row gone.
     for (const row of rows) {
       this.#gone.add(row.messageId)
+      if (row.direction === 'out') this.#jobs.get(hex(row.file.blobId))?.cancel()
       this.#store.remove(row)
       this.#wakers.get(`${row.direction}/${row.contactId}/${row.messageId}`)?.()
     }
     // A refused duplicate (announced) shares its blob id, and so its chunk file, with the file another row still holds.
     const shared = (row: TransferRow): boolean => row.direction === 'in' && this.#store.byBlob(row.file.blobId, 'in') !== undefined
+    for (const row of rows) if (row.direction === 'out') await this.#jobs.get(hex(row.file.blobId))?.done.catch(() => {})
     for (const row of rows) if (!shared(row)) await rm(this.#chunkPath(row), { force: true })
     for (const row of rows) {
       const key = `${row.direction}/${row.contactId}/${row.messageId}`
@@ -263,7 +291,9 @@ export class FileTransfers implements FilesPort {
     this.#stopped = true
     this.#unsubscribe?.()
     for (const w of this.#wakers.values()) w()
-    await Promise.allSettled([...this.#running.values()])
+    // A file cut mid-seal keeps its source in its row: the next start seals it again (sealing.ts).
+    for (const job of this.#jobs.values()) job.cancel()
+    await Promise.allSettled([...this.#running.values(), ...[...this.#jobs.values()].map(async (j) => { await j.done })])
     for (const p of this.#incoming.values()) await p.then(async (inc) => { await this.#written(inc).catch(() => {}); await inc.fh.close() }, () => {})
     this.#incoming.clear()
   }
@@ -281,13 +311,27 @@ export class FileTransfers implements FilesPort {
   /** Test hook: the next chunk write (one batch) fails, as a full or failing disk would. */
   failNextWriteForTest (): void { this.#failWritesForTest++ }
 
+  /** Test hook: the next file sent is sealed only up to about `chunks` (a whole block) until this messenger stops, as
+   * a crash mid-seal would leave it. */
+  holdSealingForTest (chunks: number): void { this.#holdSealingForTest = chunks }
+  /** Test hook: held sealing goes on. */
+  releaseSealingForTest (): void { for (const job of this.#jobs.values()) job.release() }
+  /** Test hook: file-cancel controls opened by this device (this process), whether they applied or not. */
+  cancelsOpenedForTest (): number { return this.#cancelsOpened }
+  #cancelsOpened = 0
+  /** Test hook: the sealing job of an outgoing file, while it runs. */
+  sealJobForTest (messageId: string): SealJob | undefined {
+    const row = this.#store.byMessage(messageId).find((r) => r.direction === 'out')
+    return row === undefined ? undefined : this.#jobs.get(hex(row.file.blobId))
+  }
+
   descriptorForTest (messageId: string): FileDescriptor | undefined {
     return this.#row(messageId)?.file
   }
 
   #statsOf (messageId: string): TransferStats {
     let s = this.#stats.get(messageId)
-    if (s === undefined) { s = { sentDirect: 0, sentRelay: 0, fetched: 0, receivedDirect: 0, resumedAt: 0, badChunks: 0 }; this.#stats.set(messageId, s) }
+    if (s === undefined) { s = { sentDirect: 0, sentRelay: 0, fetched: 0, receivedDirect: 0, resumedAt: 0, badChunks: 0, resealed: 0 }; this.#stats.set(messageId, s) }
     return s
   }
 
@@ -297,17 +341,33 @@ export class FileTransfers implements FilesPort {
     if (bytes.length > this.maxBytes) {
       throw new MessengerError('FILE_TOO_LARGE', `The file is ${mb(bytes.length)} MB and files may be at most ${mb(this.maxBytes)} MB; nothing was sent.`)
     }
-    // Staged in the private files directory (0700) for the one read that encrypts it, then removed.
-    const staged = join(this.#dir, `upload-${randomBytes(8).toString('hex')}`)
-    const fh = await open(staged, 'w', 0o600)
+    // Staged in the private files directory (0700) and kept until sealed (#sealed removes it): a restart mid-seal
+    // seals it again from there.
+    const staged = await this.#stage(bytes)
     try {
-      await fh.write(bytes)
-      await fh.close()
       return await this.send(contactId, staged, text, name)
-    } finally {
+    } catch (err) {
+      await rm(staged, { force: true })
+      throw err
+    }
+  }
+
+  /** Writes bytes to send into a new staged file, durable (a restart may need them to seal the file again). */
+  async #stage (bytes: Uint8Array): Promise<string> {
+    const staged = join(this.#dir, `${STAGED_PREFIX}${randomBytes(8).toString('hex')}`)
+    // Not a stale copy for a start-up sweep running meanwhile (#dropStaleSources).
+    this.#stagedHere.add(staged)
+    const fh = await open(staged, 'wx', 0o600)
+    try {
+      await writeFull(fh, bytes, 0)
+      await fh.sync()
+    } catch (err) {
       await fh.close().catch(() => {})
       await rm(staged, { force: true })
+      throw err
     }
+    await fh.close()
+    return staged
   }
 
   async send (contactId: string, path: string, text = '', asName?: string): Promise<{ message: MessageView, file: FileView }> {
@@ -332,13 +392,16 @@ export class FileTransfers implements FilesPort {
       message = await this.#o.core.send(contactId, text, { file })
     } catch (err) {
       // Refused (a blocked contact, a stopped messenger): the sealed chunks are of no use.
-      await rm(this.#chunkPath({ direction: 'out', file }), { force: true })
+      await this.#dropSeal(file)
       throw err
     }
-    const row: TransferRow = { contactId, messageId: message.id, direction: 'out', file, state: 'queued', path: undefined, done: 0, failure: undefined, relayCounts: {}, createdAt: this.#now() }
+    const row: TransferRow = { contactId, messageId: message.id, direction: 'out', file, state: 'queued', path: undefined, done: 0, failure: undefined, relayCounts: {}, createdAt: this.#now(), source: path }
     this.#store.insert(row, this.#now())
     this.#changed(row, true)
     this.#kick(row)
+    // The chunks go out as they are sealed; send() returns once the file is read whole (the caller may then move or
+    // delete it, as before).
+    await this.#sealed(row)
     return { message, file: this.#view(row) }
   }
 
@@ -412,6 +475,8 @@ export class FileTransfers implements FilesPort {
   }
 
   async #openChunks (row: TransferRow): Promise<FileHandle> {
+    // The sender's own copy (an image it previews) while it is still being sealed.
+    if (row.direction === 'out') await this.#jobs.get(hex(row.file.blobId))?.done.catch(() => {})
     try {
       return await open(this.#chunkPath(row), 'r')
     } catch (err) {
@@ -452,79 +517,89 @@ export class FileTransfers implements FilesPort {
     return join(this.#dir, `${row.direction}-${hex(row.file.blobId)}.chunks`)
   }
 
-  /** Encrypts the file into its chunk file (durable before the announcement leaves) and returns its descriptor. */
+  /**
+   * Hashes the file and starts sealing it into its chunk file (sealing.ts), returning its descriptor at once: the
+   * announcement leaves, and the first chunks follow it, while the rest is sealed.
+   */
   async #seal (path: string, size: number, name: string, type: string, relays: string[]): Promise<FileDescriptor> {
+    const { sha256, stamp } = await hashFile(path, size)
     const key = newFileKey()
     const capability = new Uint8Array(randomBytes(BLOB_CAPABILITY_BYTES))
     // The relays create the blob only under this id (src/relay/blob-store.ts): no member can claim it first.
     const blobId = blobIdOf(capability)
     const sealer = new FileSealer(key)
-    const chunks = chunkCount(size)
-    const hash = createHash('sha256')
-    const target = join(this.#dir, `out-${hex(blobId)}.chunks`)
-    let src: FileHandle
+    const file: FileDescriptor = { name, type, size, sha256: new Uint8Array(sha256), key: new Uint8Array(key), header: new Uint8Array(sealer.header), chunks: chunkCount(size), blobId, capability, relays }
+    const holdAt = this.#holdSealingForTest
+    this.#holdSealingForTest = undefined
+    this.#jobs.set(hex(blobId), await SealJob.start({ ...this.#sealSpec(path, file), stamp, holdAt }, sealer))
+    return file
+  }
+
+  #sealSpec (source: string, file: FileDescriptor): SealSpec {
+    return { source, target: this.#chunkPath({ direction: 'out', file }), key: file.key, header: file.header, size: file.size, sha256: file.sha256 }
+  }
+
+  /** A sealed file whose announcement was refused: its job stops and its chunks go. */
+  async #dropSeal (file: FileDescriptor): Promise<void> {
+    const job = this.#jobs.get(hex(file.blobId))
+    job?.cancel()
+    await job?.done.catch(() => {})
+    this.#jobs.delete(hex(file.blobId))
+    await rm(this.#chunkPath({ direction: 'out', file }), { force: true })
+  }
+
+  /** An outgoing row's file still to be sealed after a restart: sealed again from its source (sealing.ts). */
+  #resumeSeal (row: TransferRow): void {
+    const key = hex(row.file.blobId)
+    if (row.source === undefined || this.#jobs.has(key)) return
+    this.#jobs.set(key, SealJob.resume(this.#sealSpec(row.source, row.file)))
+    this.#statsOf(row.messageId).resealed++
+    this.#background(this.#sealed(row))
+  }
+
+  /** Waits for a row's sealing to end: its source is then forgotten (and removed, if it was staged here); a source
+   * that changed or went away fails the transfer with the reason. A stop leaves it to the next start. */
+  async #sealed (row: TransferRow): Promise<void> {
+    const key = hex(row.file.blobId)
+    const job = this.#jobs.get(key)
+    if (job === undefined || row.source === undefined) return
     try {
-      src = await open(path, 'r')
+      await job.done
     } catch (err) {
-      throw new MessengerError('FILE_UNREADABLE', 'That file could not be read; check the path.', { cause: err })
-    }
-    const out = await open(target, 'w', 0o600)
-    try {
-      // READ_AHEAD_CHUNKS at a time: one read and one write per 1 MiB, not a thread-pool round trip each per chunk.
-      // Two of each buffer: the next block is read, and the last one written, while this one is hashed and sealed
-      // (one after the other, the file system's time added to the sealing's before the announcement could leave).
-      const plainBufs = [Buffer.alloc(READ_AHEAD_CHUNKS * FILE_CHUNK_BYTES), Buffer.alloc(READ_AHEAD_CHUNKS * FILE_CHUNK_BYTES)] as const
-      const sealedBufs = [Buffer.alloc(READ_AHEAD_CHUNKS * FILE_CIPHER_CHUNK_BYTES), Buffer.alloc(READ_AHEAD_CHUNKS * FILE_CIPHER_CHUNK_BYTES)] as const
-      const writes: [Promise<unknown>, Promise<unknown>] = [Promise.resolve(), Promise.resolve()]
-      const readBlock = (block: number): Promise<number> => {
-        const first = block * READ_AHEAD_CHUNKS
-        const count = Math.min(READ_AHEAD_CHUNKS, chunks - first)
-        const p = readFull(src, pick(plainBufs, block).subarray(0, count * FILE_CHUNK_BYTES), first * FILE_CHUNK_BYTES)
-        p.catch(() => {})
-        return p
+      if (MessengerError.is(err, 'STOPPED') || this.#stopped || this.#gone.has(row.messageId)) {
+        if (this.#jobs.get(key) === job) this.#jobs.delete(key)
+        // Deleted: a staged copy is of no more use (a stop keeps it for the next start).
+        if (this.#gone.has(row.messageId)) await this.#dropSource(row)
+        return
       }
-      let total = 0
-      const blocks = Math.ceil(chunks / READ_AHEAD_CHUNKS)
-      let reading = readBlock(0)
-      try {
-        for (let b = 0; b < blocks; b++) {
-          const first = b * READ_AHEAD_CHUNKS
-          const count = Math.min(READ_AHEAD_CHUNKS, chunks - first)
-          const n = await reading
-          if (b + 1 < blocks) reading = readBlock(b + 1)
-          total += n
-          const buf = pick(plainBufs, b)
-          const sealed = pick(sealedBufs, b)
-          hash.update(buf.subarray(0, n))
-          // This block's sealed buffer was last written two blocks ago.
-          await writes[b % 2]
-          for (let k = 0; k < count; k++) {
-            const i = first + k
-            const plain = buf.subarray(k * FILE_CHUNK_BYTES, Math.max(k * FILE_CHUNK_BYTES, Math.min(n, (k + 1) * FILE_CHUNK_BYTES)))
-            sealer.sealInto(plain, i === chunks - 1, sealed.subarray(k * FILE_CIPHER_CHUNK_BYTES, (k + 1) * FILE_CIPHER_CHUNK_BYTES))
-          }
-          let w: Promise<unknown> = out.write(sealed, 0, count * FILE_CIPHER_CHUNK_BYTES, first * FILE_CIPHER_CHUNK_BYTES)
-          // The disk starts on what is sealed while the rest is sealed: the last fsync has only the tail left.
-          if (b % SEAL_SYNC_BLOCKS === SEAL_SYNC_BLOCKS - 1) w = w.then(async () => { await out.datasync() })
-          w.catch(() => {})
-          writes[b % 2] = w
-        }
-      } finally {
-        // Nothing left running on the file handles when this returns or throws.
-        await Promise.allSettled([reading, ...writes])
+      this.#log.warn('file-seal-failed', { error: MessengerError.is(err) ? err.code : (err as Error).name })
+      // Failed before the job goes, so a reader never finds an unsealed file without its job (#chunkReader).
+      this.#set(row, { state: 'failed', failure: MessengerError.is(err) ? err.message : 'The file could not be read; send it again.' })
+      if (this.#jobs.get(key) === job) this.#jobs.delete(key)
+      this.wake()
+      await this.#dropSource(row)
+      // The contact (each member of a group) has the announcement and would wait for the chunks for ever: it is
+      // told, inside the pairwise session.
+      const reason = isSourceChanged(err) ? 'changed' : 'unreadable'
+      const groupId = groupOfOwner(row.contactId)
+      const to = groupId === undefined ? [row.contactId] : (await this.#groupMembers(groupId).catch(() => [])).map((m) => m.id)
+      for (const contactId of to) {
+        await this.#o.core.cancelFile?.(contactId, row.messageId, reason)
+          .catch((e: unknown) => { this.#log.warn('file-cancel-failed', { error: e instanceof Error ? e.name : typeof e }) })
       }
-      await Promise.all(writes)
-      if (total !== size || (await src.stat()).size !== size) throw new MessengerError('FILE_UNREADABLE', 'The file changed while it was being read; send it again.')
-      await out.sync()
-    } catch (err) {
-      await out.close()
-      await rm(target, { force: true })
-      throw err
-    } finally {
-      await src.close()
+      return
     }
-    await out.close()
-    return { name, type, size, sha256: new Uint8Array(hash.digest()), key: new Uint8Array(key), header: new Uint8Array(sealer.header), chunks, blobId, capability, relays }
+    await this.#dropSource(row)
+    if (this.#jobs.get(key) === job) this.#jobs.delete(key)
+  }
+
+  /** A row's source is no longer needed (sealed whole, or failed): forgotten, and removed if it was staged here. */
+  async #dropSource (row: TransferRow): Promise<void> {
+    const source = row.source
+    if (source === undefined) return
+    row.source = undefined
+    if (!this.#gone.has(row.messageId)) this.#store.sealed(row)
+    if (isStaged(source, this.#dir)) { await rm(source, { force: true }); this.#stagedHere.delete(source) }
   }
 
   #kick (row: TransferRow): void {
@@ -550,9 +625,16 @@ export class FileTransfers implements FilesPort {
    * Reads chunks for one upload, in order from any start: READ_AHEAD_CHUNKS at a time, the next block read while the
    * current one goes out (a read per chunk cost a thread-pool round trip each, on the upload's critical path).
    */
-  #chunkReader (fh: FileHandle, messageId: string): (i: number) => Promise<Uint8Array> {
+  #chunkReader (fh: FileHandle, row: TransferRow): (i: number) => Promise<Uint8Array> {
+    const messageId = row.messageId
     interface Block { readonly first: number, readonly count: number, readonly buf: Buffer }
     const readBlock = async (first: number): Promise<Block> => {
+      // A file still being sealed: its chunks are read once released (the last once the source checked out); a
+      // failed job rejects. A row with a source and no job was never sealed whole (its job failed or was not
+      // resumed): nothing of it is read.
+      const job = this.#jobs.get(hex(row.file.blobId))
+      if (job !== undefined) await job.waitFor(first + READ_AHEAD_CHUNKS)
+      else if (row.source !== undefined || row.state === 'failed') throw unsealed()
       const buf = Buffer.allocUnsafe(READ_AHEAD_CHUNKS * FILE_CIPHER_CHUNK_BYTES)
       const got = await readFull(fh, buf, first * FILE_CIPHER_CHUNK_BYTES)
       // Only whole chunks are handed out (the rest of an unsafe buffer is never read).
@@ -563,22 +645,31 @@ export class FileTransfers implements FilesPort {
     return async (i) => {
       // Deleted mid-transfer: the upload stops here (putFrom fails and the run ends).
       if (this.#gone.has(messageId)) throw new NetError('NOT_FOUND', 'That file was deleted.')
+      if (row.state === 'failed') throw unsealed()
       if (cur === undefined || i < cur.first || i >= cur.first + cur.count) {
         const ahead = next === undefined ? undefined : await next
         next = undefined
         cur = ahead !== undefined && i >= ahead.first && i < ahead.first + ahead.count ? ahead : await readBlock(i)
         if (cur.count > 0) { next = readBlock(cur.first + cur.count); next.catch(() => {}) }
       }
-      // A chunk file cut short (it was sealed whole and synced, so only a disk fault): zeros, which the contact
-      // refuses as a bad chunk.
-      if (i >= cur.first + cur.count) return Buffer.alloc(FILE_CIPHER_CHUNK_BYTES)
+      // A chunk file cut short (it was sealed whole and synced, so only a disk fault): nothing is made up.
+      if (i >= cur.first + cur.count) throw new MessengerError('FILE_UNREADABLE', 'The encrypted copy of this file is cut short; send it again.')
       const at = (i - cur.first) * FILE_CIPHER_CHUNK_BYTES
       return cur.buf.subarray(at, at + FILE_CIPHER_CHUNK_BYTES)
     }
   }
 
+  /** The chunk file of an outgoing row, once it exists (a restart cut its sealing short: sealed again first);
+   * undefined if its source is gone or changed (#sealed then marks the transfer failed). */
+  async #openOutChunks (row: TransferRow): Promise<FileHandle | undefined> {
+    this.#resumeSeal(row)
+    try { await this.#jobs.get(hex(row.file.blobId))?.ready } catch { return undefined }
+    return await open(this.#chunkPath(row), 'r')
+  }
+
   async #runOutgoing (row: TransferRow): Promise<void> {
-    const fh = await open(this.#chunkPath(row), 'r')
+    const fh = await this.#openOutChunks(row)
+    if (fh === undefined) return
     const stats = this.#statsOf(row.messageId)
     try {
       let delay = FILE_RETRY_MIN_MS
@@ -673,8 +764,8 @@ export class FileTransfers implements FilesPort {
         const from = await this.#directStatus(row, ch, until)
         this.#set(row, { state: 'uploading', path: 'direct', done: Math.max(row.done, from), failure: undefined })
         this.#startRun(row)
-        const read = this.#chunkReader(fh, row.messageId)
-        await ch.putFrom(refOf(row.file), row.file.chunks, from, async (i) => { stats.sentDirect++; return await read(i) }, (n) => {
+        const read = this.#chunkReader(fh, row)
+        await ch.putFrom(refOf(row.file), row.file.chunks, from, async (i) => { const c = await read(i); stats.sentDirect++; return c }, (n) => {
           if (n > row.done) { row.done = n; this.#progress(row) }
         })
         this.#set(row, { state: 'delivered', path: 'direct', done: row.file.chunks })
@@ -703,7 +794,8 @@ export class FileTransfers implements FilesPort {
     let progressed = false
     const reasons: string[] = []
     for (const relay of f.relays) {
-      if (this.#copies(row) >= this.#wanted(row)) break
+      // A seal that failed meanwhile: nothing more goes out (#chunkReader refuses too).
+      if (row.state === 'failed' || this.#copies(row) >= this.#wanted(row)) break
       if (row.relayCounts[relay] === f.chunks) continue
       try {
         await net.withBlobStore(relay, 'send', async (ch) => {
@@ -716,8 +808,8 @@ export class FileTransfers implements FilesPort {
           }
           if (row.state !== 'on-relay') this.#set(row, { state: 'uploading', path: 'relay' })
           this.#startRun(row)
-          const read = this.#chunkReader(fh, row.messageId)
-          await ch.putFrom(refOf(f), f.chunks, from, async (i) => { stats.sentRelay++; return await read(i) }, (n) => {
+          const read = this.#chunkReader(fh, row)
+          await ch.putFrom(refOf(f), f.chunks, from, async (i) => { const c = await read(i); stats.sentRelay++; return c }, (n) => {
             row.relayCounts[relay] = n
             progressed = true
             this.#progress(row)
@@ -732,7 +824,7 @@ export class FileTransfers implements FilesPort {
         this.#store.update(row, this.#now())
       }
     }
-    if (this.#copies(row) === 0) this.#set(row, { state: 'queued', failure: `Waiting to retry: ${reasons[0] ?? 'no relay took the file'}` })
+    if (this.#copies(row) === 0 && row.state !== 'failed') this.#set(row, { state: 'queued', failure: `Waiting to retry: ${reasons[0] ?? 'no relay took the file'}` })
     return progressed
   }
 
@@ -750,9 +842,12 @@ export class FileTransfers implements FilesPort {
     // replay the first file's chunks under the wrong key and truncate them, so it is refused and never fetched.
     const dup = this.#store.byBlob(file.blobId, 'in')
     const duplicate = dup !== undefined && (dup.contactId !== contactId || dup.messageId !== messageId)
+    const early = this.#earlyCancels.get(`${contactId}/${messageId}`)
+    this.#earlyCancels.delete(`${contactId}/${messageId}`)
     const failure = duplicate
       ? 'duplicate file id: another received file already uses it; it was not downloaded.'
-      : tooLarge ? `The file is too large: over this device's limit of ${mb(this.maxBytes)} MB; it was not downloaded.` : undefined
+      : tooLarge ? `The file is too large: over this device's limit of ${mb(this.maxBytes)} MB; it was not downloaded.`
+        : early !== undefined ? cancelText(early) : undefined
     if (duplicate) this.#log.warn('file-duplicate-id', {})
     this.#store.insert({
       contactId, messageId, direction: 'in', file, state: failure !== undefined ? 'failed' : 'queued', path: undefined, done: 0,
@@ -766,6 +861,54 @@ export class FileTransfers implements FilesPort {
   #announcedRow (owner: string, messageId: string): TransferRow | undefined {
     if (!this.#announced.delete(`${owner}/${messageId}`)) return undefined
     return this.#store.get(owner, messageId, 'in')
+  }
+
+  /**
+   * Called inside the commit that opens a file-cancel control: the contact gave up a file it announced to me (its
+   * source changed or could not be read while it was sealed). Only the contact's own file is looked up. The file is
+   * failed with the reason, its transfer stops and its partial chunks go; one already complete stays.
+   */
+  cancelled (contactId: string, messageId: string, reason: FileCancelReason, now: number): void {
+    this.#cancelsOpened++
+    // A group file counts only if that contact sent the group message that announced it.
+    const sender = this.#o.contact(contactId)?.accountId
+    const row = this.#store.get(contactId, messageId, 'in') ?? this.#store.byMessage(messageId).find((r) => {
+      const groupId = groupOfOwner(r.contactId)
+      return r.direction === 'in' && groupId !== undefined && sender !== undefined && this.#store.groupMessageFrom(groupId, sender, messageId)
+    })
+    if (row === undefined) {
+      // The cancel overtook its announcement (another path): applied when that comes (this process only).
+      if (this.#earlyCancels.size < MAX_EARLY_CANCELS) this.#earlyCancels.set(`${contactId}/${messageId}`, reason)
+      return
+    }
+    if (row.state === 'delivered' || row.state === 'failed') return
+    row.state = 'failed'
+    row.failure = cancelText(reason)
+    this.#store.update(row, now)
+    this.#log.info('file-cancelled-by-sender', { reason })
+    // After the commit: the live transfer (if any) stops, then the change is published.
+    setImmediate(() => { this.#background(this.#stopCancelled(row)) })
+  }
+
+  async #stopCancelled (row: TransferRow): Promise<void> {
+    const key = hex(row.file.blobId)
+    const p = this.#incoming.get(key)
+    if (p !== undefined) {
+      const inc = await p.catch(() => undefined)
+      if (inc !== undefined && !inc.finished) {
+        inc.row.state = row.state
+        inc.row.failure = row.failure
+        inc.finished = true
+        if (this.#incoming.get(key) === p) this.#incoming.delete(key)
+        await inc.lock
+        await this.#written(inc).catch(() => {})
+        await inc.fh.close().catch(() => {})
+      }
+    }
+    this.#wakers.get(`in/${row.contactId}/${row.messageId}`)?.()
+    await this.#running.get(`in/${row.contactId}/${row.messageId}`)?.catch(() => {})
+    await rm(this.#chunkPath(row), { force: true })
+    if (!this.#stopped && !this.#gone.has(row.messageId)) this.#o.core.publish({ type: 'file', file: this.#view(row) })
   }
 
   #openIncoming (row: TransferRow): Promise<Incoming> {
@@ -1095,13 +1238,14 @@ export class FileTransfers implements FilesPort {
       // Members get the fetch token, not the capability: they can fetch the relay copy but never delete it.
       message = await groups.send(groupId, text, { file: { ...file, capability: fetchToken(file.capability) } })
     } catch (err) {
-      await rm(this.#chunkPath({ direction: 'out', file }), { force: true })
+      await this.#dropSeal(file)
       throw err
     }
-    const row: TransferRow = { contactId: groupFileOwner(groupId), messageId: message.id, direction: 'out', file, state: 'queued', path: undefined, done: 0, failure: undefined, relayCounts: {}, createdAt: this.#now() }
+    const row: TransferRow = { contactId: groupFileOwner(groupId), messageId: message.id, direction: 'out', file, state: 'queued', path: undefined, done: 0, failure: undefined, relayCounts: {}, createdAt: this.#now(), source: path }
     this.#store.insert(row, this.#now())
     this.#changed(row, true)
     this.#kick(row)
+    await this.#sealed(row)
     return { message, file: this.#view(row) }
   }
 
@@ -1109,12 +1253,13 @@ export class FileTransfers implements FilesPort {
     if (bytes.length > this.maxBytes) {
       throw new MessengerError('FILE_TOO_LARGE', `The file is ${mb(bytes.length)} MB and files may be at most ${mb(this.maxBytes)} MB; nothing was sent.`)
     }
-    const staged = join(this.#dir, `upload-${randomBytes(8).toString('hex')}`)
+    // Kept until sealed, as for sendBytes.
+    const staged = await this.#stage(bytes)
     try {
-      await writeFile(staged, bytes, { mode: 0o600, flag: 'wx' })
       return await this.sendToGroup(groupId, staged, text, name)
-    } finally {
+    } catch (err) {
       await rm(staged, { force: true })
+      throw err
     }
   }
 
@@ -1136,7 +1281,8 @@ export class FileTransfers implements FilesPort {
    */
   async #runGroupOutgoing (row: TransferRow): Promise<void> {
     const groupId = groupOfOwner(row.contactId) as string
-    const fh = await open(this.#chunkPath(row), 'r')
+    const fh = await this.#openOutChunks(row)
+    if (fh === undefined) return
     const stats = this.#statsOf(row.messageId)
     try {
       let delay = FILE_RETRY_MIN_MS
@@ -1170,8 +1316,8 @@ export class FileTransfers implements FilesPort {
       try {
         const from = await this.#directStatus(row, ch, until)
         if (row.state === 'queued') { this.#set(row, { state: 'uploading', path: 'direct', failure: undefined }); this.#startRun(row) }
-        const read = this.#chunkReader(fh, row.messageId)
-        await ch.putFrom(refOf(row.file), row.file.chunks, from, async (i) => { stats.sentDirect++; return await read(i) }, (n) => {
+        const read = this.#chunkReader(fh, row)
+        await ch.putFrom(refOf(row.file), row.file.chunks, from, async (i) => { const c = await read(i); stats.sentDirect++; return c }, (n) => {
           row.relayCounts[key] = n
           this.#progress(row)
         })
@@ -1197,6 +1343,9 @@ export class FileTransfers implements FilesPort {
   }
 
   #set (row: TransferRow, patch: Partial<Pick<TransferRow, 'state' | 'path' | 'done' | 'failure'>>): void {
+    // An outgoing file fails only when its source could not be sealed (#sealed), an incoming one when its hash did not
+    // match or its sender cancelled it (cancelled): final, whatever a run still says.
+    if (row.state === 'failed') return
     if ('state' in patch && patch.state !== undefined) row.state = patch.state
     if ('path' in patch) row.path = patch.path
     if ('done' in patch && patch.done !== undefined) row.done = patch.done
@@ -1252,15 +1401,23 @@ export class FileTransfers implements FilesPort {
   }
 }
 
-/** Reads exactly buf.length bytes at `position`, or fewer at the end of the file; returns how many. */
-async function readFull (fh: FileHandle, buf: Buffer, position: number): Promise<number> {
-  let got = 0
-  while (got < buf.length) {
-    const { bytesRead } = await fh.read(buf, got, buf.length - got, position + got)
-    if (bytesRead === 0) break
-    got += bytesRead
+/** What the receiver shows for a file its sender cancelled. */
+function cancelText (reason: FileCancelReason): string {
+  switch (reason) {
+    case 'changed': return 'The sender stopped sending this file: it changed or went away on their device before it was sent whole.'
+    case 'unreadable': return 'The sender stopped sending this file: it could not be read on their device.'
+    default: return 'The sender stopped sending this file.'
   }
-  return got
+}
+
+/** A chunk asked for that was never sealed (its seal failed, or was cut short and not resumed): never read. */
+function unsealed (): MessengerError {
+  return new MessengerError('FILE_UNREADABLE', 'This file was not sealed whole; nothing more of it is sent.')
+}
+
+/** A copy of bytes sendBytes staged in the files directory for sealing (removed once sealed). */
+function isStaged (source: string, dir: string): boolean {
+  return dirname(source) === dir && basename(source).startsWith(STAGED_PREFIX)
 }
 
 function mb (bytes: number): string {

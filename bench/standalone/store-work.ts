@@ -7,15 +7,14 @@
 // Variants of the store are compared in ONE process, taking turns every few messages, so a machine loaded by
 // something else slows them alike: CPU per commit (user and system, the COMMIT apart from the statements before it),
 // wall per commit, and the WAL frames (pages SQLCipher encrypted, HMACed and wrote) per commit.
-// Run: node --import tsx bench/standalone/store-work.ts [messages=2000] [variants=all, comma-separated]
+// Run: node --import tsx bench/standalone/store-work.ts [messages=2000] [variant name prefixes, comma-separated]
 import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { setImmediate as turn } from 'node:timers/promises'
-import Database from '@signalapp/sqlcipher'
-import { migrate, openDatabase } from '../../src/store/db.ts'
-import { MIGRATIONS } from '../../src/store/schema.ts'
+import { WAL_CHECKPOINT_PAGES, openDatabase, type Database } from '../../src/store/db.ts'
+import { DEVICE_PAGE_SIZE, MIGRATIONS } from '../../src/store/schema.ts'
 import { History } from '../../src/messenger/history.ts'
 
 const N = Number(process.argv[2] ?? 2000)
@@ -23,37 +22,38 @@ const ONLY = process.argv[3]?.split(',')
 /** Messages each variant runs before the next takes its turn. */
 const TURN = 20
 const RECORD_BYTES = 5600
-/** SQLite's own wal_autocheckpoint default, emulated by the counting WAL hook (a WAL hook replaces SQLite's). */
-const AUTOCHECKPOINT_PAGES = 1000
 
 interface Variant {
   readonly name: string
+  /** cipher_page_size (SQLCipher's default, 4096, is what main made every store with). */
+  readonly pageSize: number
+  /** Where the WAL is checkpointed (src/store/db.ts OpenDatabaseOptions.checkpoint). */
+  readonly checkpoint: 'in-commit' | 'next-turn' | 'never'
   /** Extra SQL after the product's migrations (a candidate migration), and pragmas of the connection. */
   readonly sql?: string
   readonly pragmas?: readonly string[]
-  /** cipher_page_size of a new database (SQLCipher's default is 4096). */
-  readonly pageSize?: number
 }
 
+/** signal_sessions as a rowid table: a 5.6 KB record keeps more of itself in the table's page (an index b-tree, as
+ * WITHOUT ROWID is, keeps at most about a quarter of a page there): one overflow page fewer per write. */
 const SESSIONS_ROWID = `DROP TABLE signal_sessions;
 CREATE TABLE signal_sessions (id INTEGER PRIMARY KEY, address TEXT NOT NULL UNIQUE, record BLOB NOT NULL);`
 const VARIANTS: readonly Variant[] = [
-  { name: 'main' },
-  { name: 'main, no checkpoint (its cost)', pragmas: [] },
-  { name: 'sessions rowid', sql: SESSIONS_ROWID },
-  { name: 'no envelopes_by_time', sql: 'DROP INDEX received_envelopes_by_time' },
-  { name: 'secure_delete fast', pragmas: ['secure_delete = FAST'] },
-  { name: 'secure_delete off', pragmas: ['secure_delete = OFF'] },
-  { name: 'page 2048', pageSize: 2048 },
-  { name: 'page 2048 + sessions rowid', pageSize: 2048, sql: SESSIONS_ROWID },
-  { name: 'page 1024', pageSize: 1024 },
-  { name: 'rowid + no by_time', sql: SESSIONS_ROWID + 'DROP INDEX received_envelopes_by_time;' },
-  { name: 'page 2048 + rowid + no by_time', pageSize: 2048, sql: SESSIONS_ROWID + 'DROP INDEX received_envelopes_by_time;' }
+  { name: 'main (4096, checkpoint in commit)', pageSize: 4096, checkpoint: 'in-commit' },
+  { name: 'now (2048, checkpoint next turn)', pageSize: DEVICE_PAGE_SIZE, checkpoint: 'next-turn' },
+  { name: '2048, checkpoint in commit', pageSize: DEVICE_PAGE_SIZE, checkpoint: 'in-commit' },
+  { name: 'never checkpointed (4096)', pageSize: 4096, checkpoint: 'never' },
+  { name: '1024', pageSize: 1024, checkpoint: 'next-turn' },
+  { name: 'secure_delete fast (4096)', pageSize: 4096, checkpoint: 'in-commit', pragmas: ['secure_delete = FAST'] },
+  { name: 'secure_delete off (4096)', pageSize: 4096, checkpoint: 'in-commit', pragmas: ['secure_delete = OFF'] },
+  { name: 'candidate: now + sessions rowid', pageSize: DEVICE_PAGE_SIZE, checkpoint: 'next-turn', sql: SESSIONS_ROWID },
+  { name: 'candidate: now + no received_envelopes_by_time', pageSize: DEVICE_PAGE_SIZE, checkpoint: 'next-turn', sql: 'DROP INDEX received_envelopes_by_time' },
+  { name: 'candidate: now + both', pageSize: DEVICE_PAGE_SIZE, checkpoint: 'next-turn', sql: SESSIONS_ROWID + 'DROP INDEX received_envelopes_by_time;' }
 ]
 
 type Shape = 'send' | 'receipt' | 'receive'
-interface Tally { body: number, user: number, system: number, wall: number, frames: number, commits: number }
-const zero = (): Tally => ({ body: 0, user: 0, system: 0, wall: 0, frames: 0, commits: 0 })
+interface Tally { body: number, user: number, system: number, walls: number[], frames: number }
+const zero = (): Tally => ({ body: 0, user: 0, system: 0, walls: [], frames: 0 })
 
 class Side {
   readonly db: Database
@@ -62,20 +62,31 @@ class Side {
   readonly tally: Record<Shape, Tally> = { send: zero(), receipt: zero(), receive: zero() }
   #walPages = 0
   #frames = 0
+  #scheduled = false
+  /** CPU of the checkpoints (µs), in the commit or not. */
+  checkpointCpu = 0
 
-  constructor (dir: string, readonly v: Variant, readonly checkpoint: boolean) {
-    this.db = v.pageSize === undefined
-      ? openDatabase({ path: join(dir, 'store.db'), key: randomBytes(32), migrations: MIGRATIONS })
-      : openWithPageSize(join(dir, 'store.db'), v.pageSize)
+  #checkpoint (): void {
+    const c = process.cpuUsage()
+    this.db.pragma('wal_checkpoint(PASSIVE)')
+    const d = process.cpuUsage(c)
+    this.checkpointCpu += d.user + d.system
+  }
+
+  constructor (dir: string, readonly v: Variant) {
+    this.db = openDatabase({ path: join(dir, 'store.db'), key: randomBytes(32), migrations: MIGRATIONS, pageSize: v.pageSize })
     if (v.sql !== undefined) this.db.exec(v.sql)
     for (const p of v.pragmas ?? []) this.db.pragma(p)
     this.db.pragma('foreign_keys = OFF')
+    // A WAL hook replaces SQLite's (and db.ts's): this one counts frames and checkpoints as the variant says.
     this.db.setWalHook((_name, pages) => {
       this.#frames += pages > this.#walPages ? pages - this.#walPages : pages
       this.#walPages = pages
-      if (this.checkpoint && pages >= AUTOCHECKPOINT_PAGES) {
-        this.db.pragma('wal_checkpoint(PASSIVE)')
-      }
+      if (pages < WAL_CHECKPOINT_PAGES || v.checkpoint === 'never') return
+      if (v.checkpoint === 'in-commit') { this.#checkpoint(); return }
+      if (this.#scheduled) return
+      this.#scheduled = true
+      setImmediate(() => { this.#scheduled = false; this.#checkpoint() })
     })
     this.h = new History(this.db)
     this.#upsert = this.db.prepare('INSERT INTO signal_sessions (address, record) VALUES (?, ?) ON CONFLICT (address) DO UPDATE SET record = excluded.record')
@@ -95,27 +106,14 @@ class Side {
       c1 = process.cpuUsage()
     })()
     const c2 = process.cpuUsage(c1)
-    t.wall += performance.now() - w0
+    t.walls.push(performance.now() - w0)
     t.body += c1.user + c1.system - c0.user - c0.system
     t.user += c2.user
     t.system += c2.system
     t.frames += this.#frames - frames
-    t.commits++
   }
 }
 
-/** openDatabase's settings with another page size (a candidate; SQLCipher needs it at every open). */
-function openWithPageSize (path: string, pageSize: number): Database {
-  const db = new Database(path, { cacheStatements: true })
-  db.pragma(`key = "x'${randomBytes(32).toString('hex')}'"`)
-  db.pragma(`cipher_page_size = ${pageSize}`)
-  db.pragma('journal_mode = WAL')
-  db.pragma('synchronous = FULL')
-  migrate(db, MIGRATIONS)
-  return db
-}
-
-/** A time-ordered message id, as src/messenger/message-id.ts makes them. */
 function messageId (now: number): string {
   const id = randomBytes(16)
   id.writeUIntBE(now, 0, 6)
@@ -128,8 +126,8 @@ async function main (): Promise<void> {
   try {
     const pairs = variants.map((v, i) => ({
       v,
-      sender: new Side(mkdtempSync(join(root, `s${i}-`)), v, !v.name.includes('no checkpoint')),
-      receiver: new Side(mkdtempSync(join(root, `r${i}-`)), v, !v.name.includes('no checkpoint')),
+      sender: new Side(mkdtempSync(join(root, `s${i}-`)), v),
+      receiver: new Side(mkdtempSync(join(root, `r${i}-`)), v),
       seq: 0
     }))
     const message = (p: typeof pairs[number]): void => {
@@ -155,19 +153,23 @@ async function main (): Promise<void> {
     }
     // Warm-up: some history, statements prepared, caches filled; then the tallies start from zero.
     for (const p of pairs) for (let i = 0; i < 300; i++) message(p)
-    for (const p of pairs) for (const s of [p.sender, p.receiver]) for (const k of Object.keys(s.tally) as Shape[]) s.tally[k] = zero()
+    for (const p of pairs) for (const s of [p.sender, p.receiver]) { for (const k of Object.keys(s.tally) as Shape[]) s.tally[k] = zero(); s.checkpointCpu = 0 }
     for (let done = 0; done < N; done += TURN) {
       for (const p of pairs) {
         for (let i = 0; i < TURN; i++) { message(p); await turn() }
       }
     }
-    console.log(`${N} messages per variant, one at a time; per commit: CPU of the statements, CPU of the COMMIT (user/system), wall, WAL frames`)
+    console.log(`${N} messages per variant, one at a time (load ${(loadavg()[0] ?? 0).toFixed(1)} at the end); per commit: CPU of the statements,`)
+    console.log('CPU of the COMMIT (user/system), wall p50 and p99 (statements and COMMIT), WAL frames (pages written)')
     for (const p of pairs) {
-      console.log(p.v.name)
+      console.log(`${p.v.name}: checkpoints ${(p.sender.checkpointCpu / N).toFixed(0)} µs CPU per message sent, ${(p.receiver.checkpointCpu / N).toFixed(0)} per message received`)
       for (const [side, shape] of [[p.sender, 'send'], [p.sender, 'receipt'], [p.receiver, 'receive']] as const) {
         const t = side.tally[shape]
-        const per = (x: number): string => (x / t.commits).toFixed(0)
-        console.log(`  ${shape.padEnd(8)} statements ${per(t.body)} µs, COMMIT ${per(t.user)}/${per(t.system)} µs, wall ${(t.wall * 1000 / t.commits).toFixed(0)} µs, ${(t.frames / t.commits).toFixed(1)} frames`)
+        const n = t.walls.length
+        const per = (x: number): string => (x / n).toFixed(0)
+        const walls = [...t.walls].sort((a, b) => a - b)
+        const q = (f: number): string => ((walls[Math.min(n - 1, Math.floor(f * n))] ?? 0) * 1000).toFixed(0)
+        console.log(`  ${shape.padEnd(8)} statements ${per(t.body)} µs, COMMIT ${per(t.user)}/${per(t.system)} µs, wall p50 ${q(0.5)} p99 ${q(0.99)} µs, ${(t.frames / n).toFixed(1)} frames`)
       }
     }
     for (const p of pairs) { p.sender.db.close(); p.receiver.db.close() }

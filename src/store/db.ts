@@ -22,6 +22,8 @@ export const ARGON2_MEMLIMIT = 64 * 1024 * 1024
 export const ARGON2_OPSLIMIT = 3
 /** SQLCipher's page size when none is named, and so the page size of every store made before one was. */
 export const SQLCIPHER_DEFAULT_PAGE_SIZE = 4096
+/** WAL pages after which a store's WAL is checkpointed into the database file: SQLite's own default. */
+export const WAL_CHECKPOINT_PAGES = 1000
 /** Where a store is rewritten with another page size before it replaces the original (see convertPageSize). */
 const CONVERTING_SUFFIX = '.converting'
 
@@ -45,6 +47,13 @@ export interface OpenDatabaseOptions {
    * another size is rewritten with it once (convertPageSize); if that fails it stays as it was and opens as such.
    */
   readonly pageSize?: number
+  /**
+   * When the WAL is copied into the database file once it holds WAL_CHECKPOINT_PAGES: 'in-commit' (SQLite's own
+   * behaviour, the default) inside the COMMIT that crossed the mark, or 'next-turn': in a later turn of the event loop,
+   * so the commit (and what waits for it, a message's send or receipt) does not carry the copy of a thousand pages and
+   * its two fsyncs. The commit itself is as durable either way (synchronous=FULL syncs the WAL at each commit).
+   */
+  readonly checkpoint?: 'in-commit' | 'next-turn'
 }
 
 /** Derives the key of a passphrase-protected directory, or reads/creates its random key file. */
@@ -121,11 +130,31 @@ export function openDatabase (options: OpenDatabaseOptions): Database {
     db.pragma('foreign_keys = ON')
     db.pragma('busy_timeout = 5000')
     migrate(db, options.migrations)
+    if (options.checkpoint === 'next-turn') checkpointInNextTurn(db)
   } catch (err) {
     db.close()
     throw err
   }
   return db
+}
+
+/** Replaces SQLite's checkpoint inside the commit (its WAL hook) by one in the next turn of the event loop. A
+ * PASSIVE checkpoint, as SQLite's: it never waits for a lock, and once it has copied every frame the next write
+ * starts the WAL over. A store closed before that turn is checkpointed by its close. */
+function checkpointInNextTurn (db: Database): void {
+  let scheduled = false
+  db.setWalHook((_name, pages) => {
+    if (pages < WAL_CHECKPOINT_PAGES || scheduled) return
+    scheduled = true
+    setImmediate(() => {
+      scheduled = false
+      try {
+        db.pragma('wal_checkpoint(PASSIVE)')
+      } catch {
+        // Closed meanwhile, or busy: the next commit past the mark schedules it again.
+      }
+    })
+  })
 }
 
 type Keyed = { db: Database } | { error: unknown }

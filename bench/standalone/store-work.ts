@@ -7,7 +7,8 @@
 // Variants of the store are compared in ONE process, taking turns every few messages, so a machine loaded by
 // something else slows them alike: CPU per commit (user and system, the COMMIT apart from the statements before it),
 // wall per commit, and the WAL frames (pages SQLCipher encrypted, HMACed and wrote) per commit.
-// Run: node --import tsx bench/standalone/store-work.ts [messages=2000] [variant name prefixes, comma-separated]
+// The device's synchronous setting (NORMAL: a commit does not wait for the disk; a checkpoint does, twice).
+// Run: [SYNC=FULL] node --import tsx bench/standalone/store-work.ts [messages=2000] [variant name prefixes, comma-separated]
 import { mkdtempSync, rmSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -16,12 +17,15 @@ import { setImmediate as turn } from 'node:timers/promises'
 import { WAL_CHECKPOINT_PAGES, openDatabase, type Database } from '../../src/store/db.ts'
 import { DEVICE_PAGE_SIZE, MIGRATIONS } from '../../src/store/schema.ts'
 import { History } from '../../src/messenger/history.ts'
+import { DEFAULT_SYNCHRONOUS } from '../../src/e2ee/account.ts'
 
 const N = Number(process.argv[2] ?? 2000)
 const ONLY = process.argv[3]?.split(',')
 /** Messages each variant runs before the next takes its turn. */
 const TURN = 20
 const RECORD_BYTES = 5600
+/** The device's (src/e2ee/account.ts), or FULL with SYNC=FULL in the environment. */
+const SYNCHRONOUS = process.env.SYNC === 'FULL' ? 'FULL' : DEFAULT_SYNCHRONOUS
 
 interface Variant {
   readonly name: string
@@ -74,7 +78,7 @@ class Side {
   }
 
   constructor (dir: string, readonly v: Variant) {
-    this.db = openDatabase({ path: join(dir, 'store.db'), key: randomBytes(32), migrations: MIGRATIONS, pageSize: v.pageSize })
+    this.db = openDatabase({ path: join(dir, 'store.db'), key: randomBytes(32), migrations: MIGRATIONS, pageSize: v.pageSize, synchronous: SYNCHRONOUS })
     if (v.sql !== undefined) this.db.exec(v.sql)
     for (const p of v.pragmas ?? []) this.db.pragma(p)
     this.db.pragma('foreign_keys = OFF')
@@ -159,7 +163,7 @@ async function main (): Promise<void> {
         for (let i = 0; i < TURN; i++) { message(p); await turn() }
       }
     }
-    console.log(`${N} messages per variant, one at a time (load ${(loadavg()[0] ?? 0).toFixed(1)} at the end); per commit: CPU of the statements,`)
+    console.log(`${N} messages per variant, one at a time, synchronous=${SYNCHRONOUS} (load ${(loadavg()[0] ?? 0).toFixed(1)} at the end); per commit: CPU of the statements,`)
     console.log('CPU of the COMMIT (user/system), wall p50 and p99 (statements and COMMIT), WAL frames (pages written)')
     for (const p of pairs) {
       console.log(`${p.v.name}: checkpoints ${(p.sender.checkpointCpu / N).toFixed(0)} µs CPU per message sent, ${(p.receiver.checkpointCpu / N).toFixed(0)} per message received`)

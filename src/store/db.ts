@@ -22,6 +22,8 @@ export const ARGON2_MEMLIMIT = 64 * 1024 * 1024
 export const ARGON2_OPSLIMIT = 3
 /** SQLCipher's page size when none is named, and so the page size of every store made before one was. */
 export const SQLCIPHER_DEFAULT_PAGE_SIZE = 4096
+/** Every page size SQLite allows: an encrypted file does not say its own, so an open that fails tries these. */
+const PAGE_SIZES = [512, 1024, 2048, 4096, 8192, 16384, 32768, 65536]
 /** WAL pages after which a store's WAL is checkpointed into the database file: SQLite's own default. */
 export const WAL_CHECKPOINT_PAGES = 1000
 /** Where a store is rewritten with another page size before it replaces the original (see convertPageSize). */
@@ -42,9 +44,10 @@ export interface OpenDatabaseOptions {
   /** 'FULL' makes every commit durable before it returns (relays acknowledge deposits after it). */
   readonly synchronous?: 'FULL' | 'NORMAL'
   /**
-   * SQLCipher page size (bytes, a power of two from 512 to 65536; default SQLCIPHER_DEFAULT_PAGE_SIZE). It is not
-   * readable from an encrypted file, so every open names it. A store of SQLCIPHER_DEFAULT_PAGE_SIZE opened with
-   * another size is rewritten with it once (convertPageSize); if that fails it stays as it was and opens as such.
+   * SQLCipher page size of the store (bytes, a power of two from 512 to 65536). An encrypted file does not say its
+   * own, so an open tries this one first (SQLCIPHER_DEFAULT_PAGE_SIZE when none is named), then the others. A store
+   * found at another size than the one named here is rewritten with it once (convertPageSize; if that fails it stays
+   * as it was and opens as such); with none named it opens at whatever size it has.
    */
   readonly pageSize?: number
   /**
@@ -114,10 +117,13 @@ export function openDatabase (options: OpenDatabaseOptions): Database {
   ensurePrivateDir(dirname(options.path))
   ensurePrivateFile(options.path)
   let opened = openKeyed(options.path, options.key, pageSize)
-  if ('error' in opened && pageSize !== SQLCIPHER_DEFAULT_PAGE_SIZE) {
-    // A store made before this page size was chosen: the key is right if it opens with SQLCipher's default.
-    const legacy = openKeyed(options.path, options.key, SQLCIPHER_DEFAULT_PAGE_SIZE)
-    if ('db' in legacy) opened = convertPageSize(legacy.db, options.path, options.key, pageSize)
+  for (const other of PAGE_SIZES) {
+    if ('db' in opened) break
+    if (other === pageSize) continue
+    // A store made at another page size (a device store before issue 10 was at SQLCipher's default): the key is
+    // right if it opens at that one. A wrong key fails at every size.
+    const found = openKeyed(options.path, options.key, other)
+    if ('db' in found) opened = options.pageSize === undefined ? found : convertPageSize(found.db, options.path, options.key, pageSize, other)
   }
   if ('error' in opened) {
     throw new StoreError('WRONG_KEY', 'The database could not be opened: wrong passphrase or key file, or the file is not a 0message1 store.', { cause: opened.error })
@@ -177,12 +183,12 @@ function openKeyed (path: string, key: Uint8Array, pageSize: number): Keyed {
 }
 
 /**
- * Rewrites a store of SQLCIPHER_DEFAULT_PAGE_SIZE with `pageSize` (same key, same cipher and page HMAC) and opens
- * it; `legacy` is closed. sqlcipher_export copies it into PATH.converting, which replaces the original by rename
- * only once written, synced and checked: a crash or error before then leaves the original as it was (the next open
- * tries again), after it the converted store. On error the original is opened as it is (still the old page size).
+ * Rewrites a store of page size `from` with `pageSize` (same key, same cipher and page HMAC) and opens it; `legacy`
+ * (the store open at `from`) is closed. sqlcipher_export copies it into PATH.converting, which replaces the original
+ * by rename only once written, synced and checked: a crash or error before then leaves the original as it was (the
+ * next open tries again), after it the converted store. On error the original is opened as it is (at `from`).
  */
-function convertPageSize (legacy: Database, path: string, key: Uint8Array, pageSize: number): Keyed {
+function convertPageSize (legacy: Database, path: string, key: Uint8Array, pageSize: number, from: number): Keyed {
   const target = path + CONVERTING_SUFFIX
   const removeTarget = (): void => { for (const s of ['', '-journal', '-wal', '-shm']) rmSync(target + s, { force: true }) }
   try {
@@ -216,7 +222,7 @@ function convertPageSize (legacy: Database, path: string, key: Uint8Array, pageS
     try { removeTarget() } catch { /* left for the next open */ }
     // Failed before the rename: the original, as it was. After it (syncing the directory): the converted store.
     const converted = openKeyed(path, key, pageSize)
-    return 'db' in converted ? converted : openKeyed(path, key, SQLCIPHER_DEFAULT_PAGE_SIZE)
+    return 'db' in converted ? converted : openKeyed(path, key, from)
   }
   return openKeyed(path, key, pageSize)
 }

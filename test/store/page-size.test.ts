@@ -142,3 +142,18 @@ test('page size: a conversion that fails leaves the store as it was, open at its
   assert.equal(pageSizeOf(path, key), DEVICE_PAGE_SIZE)
   assert.ok(!existsSync(path + '.converting'))
 })
+
+test('page size: a store opened without naming a page size opens at the one it has, unchanged (tools, tests)', (t) => {
+  const dir = tempDir(t, '0m1-pagesize-')
+  const key = resolveDatabaseKey(dir, { create: true })
+  const path = join(dir, DATABASE_FILE)
+  const device = openDatabase({ path, key, migrations: MIGRATIONS, pageSize: DEVICE_PAGE_SIZE })
+  addContact(device, 'c1')
+  device.close()
+  const db = openDatabase({ path, key, migrations: MIGRATIONS })
+  assert.equal(Number(db.prepare('SELECT count(*) AS n FROM contacts').get()?.n), 1)
+  assert.equal(db.pragma('cipher_page_size', { simple: true }), String(DEVICE_PAGE_SIZE))
+  db.close()
+  assert.equal(pageSizeOf(path, key), DEVICE_PAGE_SIZE)
+  assert.throws(() => openDatabase({ path, key: randomBytes(32), migrations: MIGRATIONS }), (err) => StoreError.is(err, 'WRONG_KEY'))
+})

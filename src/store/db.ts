@@ -146,7 +146,9 @@ export function openDatabase (options: OpenDatabaseOptions): Database {
 
 /** Replaces SQLite's checkpoint inside the commit (its WAL hook) by one in the next turn of the event loop. A
  * PASSIVE checkpoint, as SQLite's: it never waits for a lock, and once it has copied every frame the next write
- * starts the WAL over. A store closed before that turn is checkpointed by its close. */
+ * starts the WAL over. A store closed before that turn is checkpointed by its close. A connection has one WAL hook:
+ * a later setWalHook (test/helpers/two-messengers.ts counts commits with one) replaces this one, and then nothing
+ * checkpoints that store until it closes. */
 function checkpointInNextTurn (db: Database): void {
   let scheduled = false
   db.setWalHook((_name, pages) => {

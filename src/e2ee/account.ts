@@ -8,7 +8,7 @@ import type { Logger } from '../platform/logger.ts'
 import { signalUuidFromIdentityKey } from '../identity/account-id.ts'
 import { AccountRepository, type AccountRow } from '../store/account.ts'
 import { DATABASE_FILE, KEY_FILE, SALT_FILE, openDatabase, resolveDatabaseKey, type Database } from '../store/db.ts'
-import { MIGRATIONS } from '../store/schema.ts'
+import { DEVICE_PAGE_SIZE, MIGRATIONS } from '../store/schema.ts'
 import { SignalStores } from '../store/signal-stores.ts'
 import { DeviceContext, checkName, issueSenderCertificate } from './context.ts'
 import { E2eeError } from './errors.ts'
@@ -57,7 +57,7 @@ export function createAccount (dataDir: string, o: OpenOptions & { name: string 
   const key = resolveDatabaseKey(dataDir, { passphrase: o.passphrase, create: true })
   let db: Database | undefined
   try {
-    db = openDatabase({ path: join(dataDir, DATABASE_FILE), key, migrations: MIGRATIONS, synchronous: o.synchronous ?? DEFAULT_SYNCHRONOUS })
+    db = openDatabase({ path: join(dataDir, DATABASE_FILE), key, migrations: MIGRATIONS, synchronous: o.synchronous ?? DEFAULT_SYNCHRONOUS, pageSize: DEVICE_PAGE_SIZE, checkpoint: 'next-turn' })
     const identity = IdentityKeyPair.generate()
     const uuid = signalUuidFromIdentityKey(identity.publicKey.serialize())
     const registrationId = randomInt(1, MAX_REGISTRATION_ID + 1)
@@ -105,7 +105,7 @@ export function createAccount (dataDir: string, o: OpenOptions & { name: string 
 export function openAccount (dataDir: string, o: OpenOptions = {}): DeviceContext {
   if (!accountExists(dataDir)) throw new E2eeError('NO_ACCOUNT', 'This data directory holds no account yet; create one first.')
   const key = resolveDatabaseKey(dataDir, { passphrase: o.passphrase, create: false })
-  const db = openDatabase({ path: join(dataDir, DATABASE_FILE), key, migrations: MIGRATIONS, synchronous: o.synchronous ?? DEFAULT_SYNCHRONOUS })
+  const db = openDatabase({ path: join(dataDir, DATABASE_FILE), key, migrations: MIGRATIONS, synchronous: o.synchronous ?? DEFAULT_SYNCHRONOUS, pageSize: DEVICE_PAGE_SIZE, checkpoint: 'next-turn' })
   try {
     const account = new AccountRepository(db).get()
     if (account === undefined) throw new E2eeError('NO_ACCOUNT', 'This data directory holds no account (an earlier creation did not finish); remove it and create the account again.')

@@ -2,7 +2,7 @@
 // The 32-byte database key comes from a random key file (mode 0600) or from a passphrase via Argon2id.
 // The directory is kept 0700 and the database, its WAL and SHM 0600 (src/platform/private-files.ts).
 import { randomBytes } from 'node:crypto'
-import { existsSync, readFileSync, writeFileSync, chmodSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync, chmodSync, renameSync, rmSync, openSync, fsyncSync, closeSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import Database from '@signalapp/sqlcipher'
 import sodium from 'sodium-native'
@@ -20,6 +20,14 @@ export const DATABASE_KEY_BYTES = 32
  * for every start; 64 MiB × 3 passes takes ~70 ms here and is the figure research/stack.md measured. */
 export const ARGON2_MEMLIMIT = 64 * 1024 * 1024
 export const ARGON2_OPSLIMIT = 3
+/** SQLCipher's page size when none is named, and so the page size of every store made before one was. */
+export const SQLCIPHER_DEFAULT_PAGE_SIZE = 4096
+/** Every page size SQLite allows: an encrypted file does not say its own, so an open that fails tries these. */
+const PAGE_SIZES = [512, 1024, 2048, 4096, 8192, 16384, 32768, 65536]
+/** WAL pages after which a store's WAL is checkpointed into the database file: SQLite's own default. */
+export const WAL_CHECKPOINT_PAGES = 1000
+/** Where a store is rewritten with another page size before it replaces the original (see convertPageSize). */
+const CONVERTING_SUFFIX = '.converting'
 
 export interface Migration {
   /** 1, 2, 3, ...: applied in order, each in its own transaction, recorded in PRAGMA user_version. */
@@ -35,6 +43,20 @@ export interface OpenDatabaseOptions {
   readonly migrations: readonly Migration[]
   /** 'FULL' makes every commit durable before it returns (relays acknowledge deposits after it). */
   readonly synchronous?: 'FULL' | 'NORMAL'
+  /**
+   * SQLCipher page size of the store (bytes, a power of two from 512 to 65536). An encrypted file does not say its
+   * own, so an open tries this one first (SQLCIPHER_DEFAULT_PAGE_SIZE when none is named), then the others. A store
+   * found at another size than the one named here is rewritten with it once (convertPageSize; if that fails it stays
+   * as it was and opens as such); with none named it opens at whatever size it has.
+   */
+  readonly pageSize?: number
+  /**
+   * When the WAL is copied into the database file once it holds WAL_CHECKPOINT_PAGES: 'in-commit' (SQLite's own
+   * behaviour, the default) inside the COMMIT that crossed the mark, or 'next-turn': in a later turn of the event loop,
+   * so the commit (and what waits for it, a message's send or receipt) does not carry the copy of a thousand pages and
+   * its two fsyncs. The commit itself is as durable either way (synchronous=FULL syncs the WAL at each commit).
+   */
+  readonly checkpoint?: 'in-commit' | 'next-turn'
 }
 
 /** Derives the key of a passphrase-protected directory, or reads/creates its random key file. */
@@ -89,21 +111,24 @@ function deriveKey (passphrase: string, salt: Uint8Array): Buffer {
 /** Opens (or creates) the database with its key, checks the key, applies pending migrations. */
 export function openDatabase (options: OpenDatabaseOptions): Database {
   if (options.key.length !== DATABASE_KEY_BYTES) throw new RangeError(`key must be ${DATABASE_KEY_BYTES} bytes`)
+  const pageSize = options.pageSize ?? SQLCIPHER_DEFAULT_PAGE_SIZE
   // SQLite would create the file 0644 (less the umask); made first, 0600, SQLite gives its WAL and
   // SHM the same mode. Files left looser by an older version are tightened here.
   ensurePrivateDir(dirname(options.path))
   ensurePrivateFile(options.path)
-  const db = new Database(options.path, { cacheStatements: true })
-  try {
-    // SQLCipher would print "hmac check failed" to stderr on a wrong key; we report StoreError instead.
-    db.pragma("cipher_log_level = NONE")
-    db.pragma(`key = "x'${Buffer.from(options.key).toString('hex')}'"`)
-    // The first read is where a wrong key shows (SQLITE_NOTADB); nothing has been written yet.
-    db.prepare('SELECT count(*) FROM sqlite_master').get()
-  } catch (err) {
-    db.close()
-    throw new StoreError('WRONG_KEY', 'The database could not be opened: wrong passphrase or key file, or the file is not a 0message1 store.', { cause: err })
+  let opened = openKeyed(options.path, options.key, pageSize)
+  for (const other of PAGE_SIZES) {
+    if ('db' in opened) break
+    if (other === pageSize) continue
+    // A store made at another page size (a device store before issue 10 was at SQLCipher's default): the key is
+    // right if it opens at that one. A wrong key fails at every size.
+    const found = openKeyed(options.path, options.key, other)
+    if ('db' in found) opened = options.pageSize === undefined ? found : convertPageSize(found.db, options.path, options.key, pageSize, other)
   }
+  if ('error' in opened) {
+    throw new StoreError('WRONG_KEY', 'The database could not be opened: wrong passphrase or key file, or the file is not a 0message1 store.', { cause: opened.error })
+  }
+  const db = opened.db
   try {
     db.pragma('journal_mode = WAL')
     for (const suffix of ['-wal', '-shm']) tightenIfPresent(options.path + suffix)
@@ -111,11 +136,102 @@ export function openDatabase (options: OpenDatabaseOptions): Database {
     db.pragma('foreign_keys = ON')
     db.pragma('busy_timeout = 5000')
     migrate(db, options.migrations)
+    if (options.checkpoint === 'next-turn') checkpointInNextTurn(db)
   } catch (err) {
     db.close()
     throw err
   }
   return db
+}
+
+/** Replaces SQLite's checkpoint inside the commit (its WAL hook) by one in the next turn of the event loop. A
+ * PASSIVE checkpoint, as SQLite's: it never waits for a lock, and once it has copied every frame the next write
+ * starts the WAL over. A store closed before that turn is checkpointed by its close. A connection has one WAL hook:
+ * a later setWalHook (test/helpers/two-messengers.ts counts commits with one) replaces this one, and then nothing
+ * checkpoints that store until it closes. */
+function checkpointInNextTurn (db: Database): void {
+  let scheduled = false
+  db.setWalHook((_name, pages) => {
+    if (pages < WAL_CHECKPOINT_PAGES || scheduled) return
+    scheduled = true
+    setImmediate(() => {
+      scheduled = false
+      try {
+        db.pragma('wal_checkpoint(PASSIVE)')
+      } catch {
+        // Closed meanwhile, or busy: the next commit past the mark schedules it again.
+      }
+    })
+  })
+}
+
+type Keyed = { db: Database } | { error: unknown }
+
+/** A connection with the key and page size whose first read succeeded, or the error of that read (closed). */
+function openKeyed (path: string, key: Uint8Array, pageSize: number): Keyed {
+  const db = new Database(path, { cacheStatements: true })
+  try {
+    // SQLCipher would print "hmac check failed" to stderr on a wrong key; we report StoreError instead.
+    db.pragma('cipher_log_level = NONE')
+    db.pragma(`key = "x'${Buffer.from(key).toString('hex')}'"`)
+    db.pragma(`cipher_page_size = ${pageSize}`)
+    // The first read is where a wrong key (or page size) shows (SQLITE_NOTADB); nothing has been written yet.
+    db.prepare('SELECT count(*) FROM sqlite_master').get()
+    return { db }
+  } catch (error) {
+    db.close()
+    return { error }
+  }
+}
+
+/**
+ * Rewrites a store of page size `from` with `pageSize` (same key, same cipher and page HMAC) and opens it; `legacy`
+ * (the store open at `from`) is closed. sqlcipher_export copies it into PATH.converting, which replaces the original
+ * by rename only once written, synced and checked: a crash or error before then leaves the original as it was (the
+ * next open tries again), after it the converted store. On error the original is opened as it is (at `from`).
+ */
+function convertPageSize (legacy: Database, path: string, key: Uint8Array, pageSize: number, from: number): Keyed {
+  const target = path + CONVERTING_SUFFIX
+  const removeTarget = (): void => { for (const s of ['', '-journal', '-wal', '-shm']) rmSync(target + s, { force: true }) }
+  try {
+    removeTarget()
+    // Everything in the WAL into the file first: the export reads the database, and the WAL is removed below.
+    const [cp] = legacy.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>
+    if (cp !== undefined && cp.busy !== 0) throw new Error('the store is in use by another connection')
+    const version = schemaVersion(legacy)
+    ensurePrivateFile(target)
+    legacy.prepare('ATTACH DATABASE ? AS converted KEY ?').run([target, `x'${Buffer.from(key).toString('hex')}'`])
+    legacy.pragma(`converted.cipher_page_size = ${pageSize}`)
+    legacy.prepare("SELECT sqlcipher_export('converted')").get()
+    // sqlcipher_export copies schema and rows, not PRAGMA user_version (the migrations' count).
+    legacy.pragma(`converted.user_version = ${version}`)
+    legacy.exec('DETACH DATABASE converted')
+    legacy.close()
+    const check = openKeyed(target, key, pageSize)
+    if ('error' in check) throw check.error
+    try {
+      if (schemaVersion(check.db) !== version || check.db.pragma('quick_check', { simple: true }) !== 'ok') throw new Error('the converted store does not check')
+    } finally {
+      check.db.close()
+    }
+    fsyncFile(target)
+    // The original's WAL was checkpointed into it and is empty: SQLite must not replay it over the new file.
+    for (const s of ['-wal', '-shm']) rmSync(path + s, { force: true })
+    renameSync(target, path)
+    fsyncFile(dirname(path))
+  } catch {
+    try { legacy.close() } catch { /* closed already */ }
+    try { removeTarget() } catch { /* left for the next open */ }
+    // Failed before the rename: the original, as it was. After it (syncing the directory): the converted store.
+    const converted = openKeyed(path, key, pageSize)
+    return 'db' in converted ? converted : openKeyed(path, key, from)
+  }
+  return openKeyed(path, key, pageSize)
+}
+
+function fsyncFile (path: string): void {
+  const fd = openSync(path, 'r')
+  try { fsyncSync(fd) } finally { closeSync(fd) }
 }
 
 export function schemaVersion (db: Database): number {

@@ -2,6 +2,18 @@
 // Never edit a shipped migration: add the next number. test/store/schema.test.ts checks the chain.
 import type { Migration } from './db.ts'
 
+/**
+ * The device store's SQLCipher page size (issue 10). SQLCipher encrypts (AES-256-CBC) and HMACs (SHA-512, in
+ * software in @signalapp/sqlcipher: most of a commit's CPU) every page a commit writes, whole, and a message's commit
+ * writes one page per table and index it touches (11 to 13 at 4096 bytes, most of them for one new row of under 300
+ * bytes). At 2048 bytes it writes a third more pages but a third fewer bytes: the COMMIT's CPU is 25-30% lower, in
+ * bench/standalone/store-work.ts and in the device processes of bench/standalone/latency-probe.ts. 1024 bytes cost
+ * less still there, but a row of a WITHOUT ROWID table (messages, outbox) longer than about 200 bytes would then spill
+ * into overflow pages, and the IV and HMAC take 8% of each page. Stores made at SQLCipher's default (4096) are
+ * rewritten once at open (src/store/db.ts convertPageSize).
+ */
+export const DEVICE_PAGE_SIZE = 2048
+
 const v1Core = `
 -- The one account of this data directory (id = 1 enforces "one account per device").
 CREATE TABLE account (

@@ -1,6 +1,6 @@
 // The receiving end of /0m1/deliver/2.0.0: reads envelope frames only while fewer than DELIVER_WINDOW are unacked,
-// runs the handler for all of them concurrently, and acks each as its handler resolves, the acks ready on one turn
-// of the event loop going out in one write.
+// runs the handler for all of them concurrently, and acks each as its handler resolves, the acks ready together
+// going out in one frame, in the same write as whatever else the turn sends.
 import type { Connection, Stream } from '@libp2p/interface'
 import { CodedError } from '../platform/coded-error.ts'
 import type { Logger } from '../platform/logger.ts'
@@ -116,8 +116,11 @@ function serveInbound (stream: Stream, path: DeliverPath, getHandler: () => Enve
     ready.push({ id, status })
     if (!flushQueued) {
       flushQueued = true
-      // The next turn, not a timer: acks of handlers that resolve together (one batch commit) share a write.
-      setImmediate(flush)
+      // After this turn's microtasks, not a timer: acks of handlers that resolve together (one batch commit) reach
+      // here at the same depth, so they share a frame; and the frame goes to the muxer before its end-of-turn write
+      // (src/net/muxer-writes.ts), so it leaves with the receipts that commit sealed instead of a turn later in a
+      // write of its own (one write, and over a circuit one relayed frame, fewer per message).
+      queueMicrotask(flush)
     }
   }
 

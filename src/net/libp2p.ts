@@ -3,7 +3,7 @@
 import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p'
 import { tcpWritingOnce } from './tcp-writes.ts'
 import { webSockets } from '@libp2p/websockets'
-import { noise } from '@chainsafe/libp2p-noise'
+import { noiseQuietReads } from './noise-reads.ts'
 import { yamuxHalfWindow } from './yamux-window.ts'
 import { identify, identifyPush } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
@@ -232,7 +232,7 @@ export async function createProfileLibp2p (o: ProfileOptions): Promise<NodeLibp2
       ...(device ? [circuitRelayTransport({ reservationCompletionTimeout: 10_000, reservationConcurrency: Math.max(1, relays.length), maxInboundStopStreams: RELAY_MAX_STOP_STREAMS })] : []),
       ...(withWebRTC ? [guardedWebRTC({ rtcConfiguration }, o.webrtcGate ?? createWebRTCGate(() => false))] : [])
     ],
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [noiseQuietReads()],
     // Relay: no Yamux keep-alive. Its pings only measure a round trip (a missed one closes nothing); libp2p's
     // connection monitor already pings every connection and aborts those that do not answer. The keep-alive
     // costs a repeating task per connection (~1-2 KB of relay heap per reserved device, issue 10).

@@ -170,11 +170,21 @@ async function runRelayed (ctx: BenchContext): Promise<RowInput[]> {
   const bob = await remotePerson(ctx, 'bob', { relays: [r.address], relayOnly: true })
   const { aToB } = await introduceRemote(alice, bob)
   await settled([alice, bob])
-  const lat = await alice.ask<{ samples: number[], paths: Array<string | undefined> }>('latency', { contactId: aToB, warmup: 10, count: ctx.n(300, 80) }, ctx.n(180_000, 60_000))
+  await alice.ask('latency', { contactId: aToB, warmup: 10, count: 0 }, ctx.n(180_000, 60_000))
+  // CPU per message (message and receipt) of each device and of the relay: the relay is in this process, which
+  // only waits on the devices meanwhile. Barely moved by other load on the machine, unlike the latency.
+  const devCpu = async (): Promise<[number, number]> => [(await alice.ask<{ us: number }>('cpu')).us, (await bob.ask<{ us: number }>('cpu')).us]
+  const d0 = await devCpu()
+  const r0 = process.cpuUsage()
+  const lat = await alice.ask<{ samples: number[], paths: Array<string | undefined> }>('latency', { contactId: aToB, warmup: 0, count: ctx.n(300, 80) }, ctx.n(180_000, 60_000))
+  const r1 = process.cpuUsage(r0)
+  const d1 = await devCpu()
+  const n = Math.max(1, lat.samples.length)
+  const ms = (us: number): string => (us / n / 1000).toFixed(2)
   const s = latencyStats(lat.samples)
   await alice.exit()
   await bob.exit()
-  return [{ ...RELAYED_ROWS[0], value: s.p50, note: `relayOnly devices, each in its own process, one relay; ${lat.samples.length} messages (paths: ${pathsNote(lat.paths)}); p99 ${s.p99.toFixed(1)} ms; ${floorReach(ctx, 'floor.latency', 'central.latency.p50', RELAYED_ROWS[0].goal)}` }]
+  return [{ ...RELAYED_ROWS[0], value: s.p50, note: `relayOnly devices, each in its own process, one relay; ${lat.samples.length} messages (paths: ${pathsNote(lat.paths)}); p99 ${s.p99.toFixed(1)} ms; CPU per message: sender ${ms(d1[0] - d0[0])} ms, receiver ${ms(d1[1] - d0[1])} ms, relay ${ms(r1.user + r1.system)} ms; ${floorReach(ctx, 'floor.latency', 'central.latency.p50', RELAYED_ROWS[0].goal)}` }]
 }
 
 const RELAYED_ROWS = [

@@ -2,12 +2,15 @@
 // `relayed` rows), one message at a time, each child's CPU profiled over the timed messages only.
 // Run: node --import tsx bench/standalone/latency-probe.ts [direct|relayed|throughput] [count=500] [profile dir]
 // (throughput: the `direct.throughput` row's load, 64 in flight, for its CPU per message and profile)
+// The relay runs in this process (which does nothing else while the messages are timed): its CPU per message is
+// this process's, and with a profile dir its profile is written as <mode>-relay.cpuprofile.
 // Read a profile with: node bench/standalone/profile-summary.mjs <file.cpuprofile>
 // Count what one message does on each side (writes, reads, timers, statements): bench/standalone/probe-counters.mjs
 import '../../src/platform/shims.ts'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Session } from 'node:inspector/promises'
 import { startRelay } from '../../src/relay/service.ts'
 import { silentLogger } from '../../src/platform/logger.ts'
 import { latencyStats, type BenchContext } from '../harness.ts'
@@ -42,6 +45,13 @@ try {
   await new Promise((resolve) => setTimeout(resolve, 3000))
   if (profDir !== undefined) await Promise.all([alice.ask('profileStart'), bob.ask('profileStart')])
   const cpu = async (): Promise<number[]> => await Promise.all([alice, bob].map(async (p) => (await p.ask<{ us: number }>('cpu')).us))
+  const relayProfiler = profDir !== undefined ? new Session() : undefined
+  if (relayProfiler !== undefined) {
+    relayProfiler.connect()
+    await relayProfiler.post('Profiler.enable')
+    await relayProfiler.post('Profiler.setSamplingInterval', { interval: 100 })
+    await relayProfiler.post('Profiler.start')
+  }
   const c0 = await cpu()
   if (mode === 'throughput') {
     const r = await alice.ask<{ count: number, ms: number }>('throughput', { contactId: aToB, total: count, window: 64 }, 600_000)
@@ -52,8 +62,15 @@ try {
     }
     console.log(`${mode}: ${(r.count / r.ms * 1000).toFixed(0)} msg/s over ${r.count}; CPU/msg sender ${((c1[0]! - c0[0]!) / count / 1000).toFixed(2)} ms, receiver ${((c1[1]! - c0[1]!) / count / 1000).toFixed(2)} ms`)
   } else {
+    const r0 = process.cpuUsage()
     const lat = await alice.ask<{ samples: number[], paths: Array<string | undefined> }>('latency', { contactId: aToB, warmup: 0, count }, 600_000)
+    const r1 = process.cpuUsage(r0)
     const c1 = await cpu()
+    if (relayProfiler !== undefined) {
+      const { profile } = await relayProfiler.post('Profiler.stop')
+      writeFileSync(join(profDir as string, `${mode}-relay.cpuprofile`), JSON.stringify(profile))
+      relayProfiler.disconnect()
+    }
     if (profDir !== undefined) {
       await alice.ask('profileStop', { path: join(profDir, `${mode}-sender.cpuprofile`) })
       await bob.ask('profileStop', { path: join(profDir, `${mode}-receiver.cpuprofile`) })
@@ -61,7 +78,7 @@ try {
     const s = latencyStats(lat.samples)
     const paths = new Map<string, number>()
     for (const p of lat.paths) paths.set(p ?? '?', (paths.get(p ?? '?') ?? 0) + 1)
-    console.log(`${mode}: p50 ${s.p50.toFixed(2)} ms, p99 ${s.p99.toFixed(2)} ms over ${count}; CPU/msg sender ${((c1[0]! - c0[0]!) / count / 1000).toFixed(2)} ms, receiver ${((c1[1]! - c0[1]!) / count / 1000).toFixed(2)} ms; paths ${[...paths].map(([p, n]) => `${n} ${p}`).join(', ')}`)
+    console.log(`${mode}: p50 ${s.p50.toFixed(2)} ms, p99 ${s.p99.toFixed(2)} ms over ${count}; CPU/msg sender ${((c1[0]! - c0[0]!) / count / 1000).toFixed(2)} ms, receiver ${((c1[1]! - c0[1]!) / count / 1000).toFixed(2)} ms, relay ${((r1.user + r1.system) / count / 1000).toFixed(2)} ms (user ${(r1.user / count / 1000).toFixed(2)}); paths ${[...paths].map(([p, n]) => `${n} ${p}`).join(', ')}`)
   }
   await alice.exit()
   await bob.exit()

@@ -78,8 +78,9 @@ if (typeof stockUpdate !== 'function' || typeof (YamuxStream.prototype as { hand
 }
 
 /** `yamux(init)` whose streams send a window update only once half the receive window is used, and whose frames
- * of one turn of the event loop leave in one write (src/net/muxer-writes.ts). */
-export function yamuxHalfWindow (init?: YamuxMuxerInit): () => StreamMuxerFactory {
+ * of one turn of the event loop leave in one write (src/net/muxer-writes.ts) unless `coalesce` is false (a relay:
+ * see RELAY_COALESCES_WRITES in src/net/libp2p.ts). */
+export function yamuxHalfWindow (init?: YamuxMuxerInit, o: { coalesce?: boolean } = {}): () => StreamMuxerFactory {
   const factory = yamux(init)
   return () => {
     const f = factory()
@@ -87,7 +88,7 @@ export function yamuxHalfWindow (init?: YamuxMuxerInit): () => StreamMuxerFactor
     f.createStreamMuxer = (maConn) => {
       const muxer = create(maConn)
       hookMuxer(muxer)
-      coalesceWrites(muxer)
+      if (o.coalesce !== false) coalesceWrites(muxer)
       return muxer
     }
     return f

@@ -2,12 +2,13 @@
 // stores that keep session objects (lean). Baseline of crypto.pipeline and of direct.throughput.
 // Also the durable floor: the same, plus the one commit per encrypt and per decrypt that any durable
 // messenger needs (the session record must be on disk before the ciphertext leaves or the next message is
-// read), into SQLCipher as a device opens it (WAL, synchronous=NORMAL). A product figure above that floor
+// read), into SQLCipher as a device opens it (WAL, synchronous=NORMAL, its page size, the WAL checkpoint a turn later). A product figure above that floor
 // would need less than one commit per message.
 // Two more floors, for the direct figures: the durable crypto of one message and its receipt one at a time
 // (latency), and the durable rate with the product's batching, each end timed apart (throughput).
 import { join } from 'node:path'
 import { openDatabase, resolveDatabaseKey } from '../../src/store/db.ts'
+import { DEVICE_PAGE_SIZE } from '../../src/store/schema.ts'
 import type { Benchmark, BenchContext, RowInput } from '../harness.ts'
 import { latencyStats, nowMs } from '../harness.ts'
 import { decrypt, encrypt, sessionPair, textOf, type Party } from '../lib/signal.ts'
@@ -49,7 +50,7 @@ async function run (ctx: BenchContext): Promise<RowInput[]> {
   const stores = new Map<Party, Durable>()
   for (const [name, p] of [['alice', alice], ['bob', bob]] as const) {
     const dir = ctx.tmpDir(`signal-${name}`)
-    const db = openDatabase({ path: join(dir, 'store.db'), key: resolveDatabaseKey(dir, { create: true }), migrations: MIGRATIONS, synchronous: 'NORMAL' })
+    const db = openDatabase({ path: join(dir, 'store.db'), key: resolveDatabaseKey(dir, { create: true }), migrations: MIGRATIONS, synchronous: 'NORMAL', pageSize: DEVICE_PAGE_SIZE, checkpoint: 'next-turn' })
     ctx.defer(() => { db.close() })
     const put = db.prepare('INSERT INTO sessions (address, record) VALUES (?, ?) ON CONFLICT (address) DO UPDATE SET record = excluded.record')
     p.sessions.onSave = (a, r) => { put.run([a.toString(), r.serialize()]) }

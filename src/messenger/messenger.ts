@@ -642,7 +642,8 @@ export class MessengerCore implements Messenger {
       if ('error' in s) return s
       this.#noteDue(s.nextAttemptAt)
       if (this.#fresh.length < MAX_FRESH) {
-        this.#fresh.push({ contactId: s.contactId, messageId: s.id, kind: 'text', envelope: s.envelope, attempts: 0, nextAttemptAt: s.now, expiresAt: s.expiresAt, state: 'pending', fresh: 'stored' })
+        // nextAttemptAt: the row's stored time (the receipt wait), which #attempt compares with its end.
+        this.#fresh.push({ contactId: s.contactId, messageId: s.id, kind: 'text', envelope: s.envelope, attempts: 0, nextAttemptAt: s.nextAttemptAt, expiresAt: s.expiresAt, state: 'pending', fresh: 'stored' })
       }
       return { ok: s.view() as MessageView }
     })
@@ -968,7 +969,10 @@ export class MessengerCore implements Messenger {
     this.#log.debug('attempt', { kind: row.kind, attempts, path: path ?? 'none' })
     if (path !== undefined) {
       if (row.kind === 'control') { this.#finish(row); return }
-      if (row.fresh === 'stored') {
+      // An attempt that ended past the stored time (it started late or took up to the deliver deadline) is
+      // rescheduled as any other: the pump skipped the row as in flight when it came due and woke for later rows
+      // only, so nothing would try it again if the receipt was lost (the text stayed 'sent' for good).
+      if (row.fresh === 'stored' && this.#now() < row.nextAttemptAt) {
         // Stored with this schedule already (see send): 'sent' is written with the next commit, or never
         // if the receipt comes first; a crash before then only sends the same envelope again.
         const view = this.#history.advanceLater(row.contactId, row.messageId, 'sent', { path })

@@ -6,6 +6,7 @@ import { existsSync, readFileSync, writeFileSync, chmodSync, renameSync, rmSync,
 import { dirname, join } from 'node:path'
 import Database from '@signalapp/sqlcipher'
 import sodium from 'sodium-native'
+import type { Logger } from '../platform/logger.ts'
 import { PRIVATE_FILE_MODE, ensurePrivateDir, ensurePrivateFile, isShared, tightenIfPresent } from '../platform/private-files.ts'
 import { StoreError } from './errors.ts'
 
@@ -57,6 +58,8 @@ export interface OpenDatabaseOptions {
    * its two fsyncs. The commit itself is as durable either way (synchronous=FULL syncs the WAL at each commit).
    */
   readonly checkpoint?: 'in-commit' | 'next-turn'
+  /** Where a failed page-size conversion is reported (a reason code only: never a path or key). */
+  readonly logger?: Logger
 }
 
 /** Derives the key of a passphrase-protected directory, or reads/creates its random key file. */
@@ -123,7 +126,7 @@ export function openDatabase (options: OpenDatabaseOptions): Database {
     // A store made at another page size (a device store before issue 10 was at SQLCipher's default): the key is
     // right if it opens at that one. A wrong key fails at every size.
     const found = openKeyed(options.path, options.key, other)
-    if ('db' in found) opened = options.pageSize === undefined ? found : convertPageSize(found.db, options.path, options.key, pageSize, other)
+    if ('db' in found) opened = options.pageSize === undefined ? found : convertPageSize(found.db, options.path, options.key, pageSize, other, options.logger)
   }
   if ('error' in opened) {
     throw new StoreError('WRONG_KEY', 'The database could not be opened: wrong passphrase or key file, or the file is not a 0message1 store.', { cause: opened.error })
@@ -190,14 +193,14 @@ function openKeyed (path: string, key: Uint8Array, pageSize: number): Keyed {
  * by rename only once written, synced and checked: a crash or error before then leaves the original as it was (the
  * next open tries again), after it the converted store. On error the original is opened as it is (at `from`).
  */
-function convertPageSize (legacy: Database, path: string, key: Uint8Array, pageSize: number, from: number): Keyed {
+function convertPageSize (legacy: Database, path: string, key: Uint8Array, pageSize: number, from: number, logger: Logger | undefined): Keyed {
   const target = path + CONVERTING_SUFFIX
   const removeTarget = (): void => { for (const s of ['', '-journal', '-wal', '-shm']) rmSync(target + s, { force: true }) }
   try {
     removeTarget()
     // Everything in the WAL into the file first: the export reads the database, and the WAL is removed below.
     const [cp] = legacy.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>
-    if (cp !== undefined && cp.busy !== 0) throw new Error('the store is in use by another connection')
+    if (cp !== undefined && cp.busy !== 0) throw new ConversionFailure('IN_USE')
     const version = schemaVersion(legacy)
     ensurePrivateFile(target)
     legacy.prepare('ATTACH DATABASE ? AS converted KEY ?').run([target, `x'${Buffer.from(key).toString('hex')}'`])
@@ -210,7 +213,7 @@ function convertPageSize (legacy: Database, path: string, key: Uint8Array, pageS
     const check = openKeyed(target, key, pageSize)
     if ('error' in check) throw check.error
     try {
-      if (schemaVersion(check.db) !== version || check.db.pragma('quick_check', { simple: true }) !== 'ok') throw new Error('the converted store does not check')
+      if (schemaVersion(check.db) !== version || check.db.pragma('quick_check', { simple: true }) !== 'ok') throw new ConversionFailure('CHECK_FAILED')
     } finally {
       check.db.close()
     }
@@ -219,7 +222,9 @@ function convertPageSize (legacy: Database, path: string, key: Uint8Array, pageS
     for (const s of ['-wal', '-shm']) rmSync(path + s, { force: true })
     renameSync(target, path)
     fsyncFile(dirname(path))
-  } catch {
+  } catch (err) {
+    // Said once per start: the store stays usable at its old size, and the next start tries again.
+    logger?.warn('store.page_size_conversion_failed', { reason: conversionFailureReason(err), from, to: pageSize })
     try { legacy.close() } catch { /* closed already */ }
     try { removeTarget() } catch { /* left for the next open */ }
     // Failed before the rename: the original, as it was. After it (syncing the directory): the converted store.
@@ -227,6 +232,18 @@ function convertPageSize (legacy: Database, path: string, key: Uint8Array, pageS
     return 'db' in converted ? converted : openKeyed(path, key, from)
   }
   return openKeyed(path, key, pageSize)
+}
+
+/** Why a conversion stopped, for the log: our own reasons, or the code of a file-system (ENOSPC, EACCES...) or SQLite
+ * (SQLITE_FULL...) error. Never the error's message: a file-system message names the path. */
+class ConversionFailure extends Error {
+  constructor (readonly reason: 'IN_USE' | 'CHECK_FAILED') { super(reason) }
+}
+
+function conversionFailureReason (err: unknown): string {
+  if (err instanceof ConversionFailure) return err.reason
+  const code = (err as { code?: unknown } | null)?.code
+  return typeof code === 'string' && /^[A-Z0-9_]{1,40}$/.test(code) ? code : 'UNKNOWN'
 }
 
 function fsyncFile (path: string): void {

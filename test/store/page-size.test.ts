@@ -13,6 +13,7 @@ import { StoreError } from '../../src/store/errors.ts'
 import { DEVICE_PAGE_SIZE, MIGRATIONS } from '../../src/store/schema.ts'
 import { History } from '../../src/messenger/history.ts'
 import { ChatStore } from '../../src/messenger/chat/chat-store.ts'
+import { createLogger } from '../../src/platform/logger.ts'
 import { tempDir } from '../e2ee/helpers.ts'
 import { addContact } from '../helpers/store-rows.ts'
 
@@ -127,8 +128,14 @@ test('page size: a conversion that fails leaves the store as it was, open at its
   // Something in the way of the converted copy (here a directory where it goes): the copy cannot be made.
   mkdirSync(path + '.converting')
   writeFileSync(join(path + '.converting', 'x'), 'x')
-  const db = openDatabase({ path, key, migrations: MIGRATIONS, pageSize: DEVICE_PAGE_SIZE })
+  const lines: string[] = []
+  const logger = createLogger({ level: 'debug', sink: (line) => { lines.push(line) } })
+  const db = openDatabase({ path, key, migrations: MIGRATIONS, pageSize: DEVICE_PAGE_SIZE, logger })
   assert.deepEqual(contents(db), before)
+  // The failure is reported with a reason code, and the log names no path and no key.
+  assert.equal(lines.length, 1)
+  assert.match(lines[0] ?? '', / warn .*store\.page_size_conversion_failed reason=[A-Z0-9_]+ from=4096 to=2048$/)
+  assert.ok(!lines[0]?.includes(path) && !lines[0]?.includes('converting') && !lines[0]?.includes(key.toString('hex')))
   new History(db).receive({ contactId: 'c1', id: 'm61', seq: 61, text: 'still works', sentAt: 61, at: 61, path: 'direct' })
   db.close()
   assert.equal(pageSizeOf(path, key), SQLCIPHER_DEFAULT_PAGE_SIZE)

@@ -55,7 +55,9 @@ export interface OpenDatabaseOptions {
    * When the WAL is copied into the database file once it holds WAL_CHECKPOINT_PAGES: 'in-commit' (SQLite's own
    * behaviour, the default) inside the COMMIT that crossed the mark, or 'next-turn': in a later turn of the event loop,
    * so the commit (and what waits for it, a message's send or receipt) does not carry the copy of a thousand pages and
-   * its two fsyncs. The commit itself is as durable either way (synchronous=FULL syncs the WAL at each commit).
+   * its two fsyncs. The commit itself is as durable either way: with synchronous=FULL the WAL is synced at each commit,
+   * which then survives a power cut; with NORMAL (the device's default, DEFAULT_SYNCHRONOUS in src/e2ee/account.ts) it
+   * is synced only at checkpoints, so a commit survives a crash of the process but a power cut may lose the last ones.
    */
   readonly checkpoint?: 'in-commit' | 'next-turn'
   /** Where a failed page-size conversion is reported (a reason code only: never a path or key). */

@@ -27,6 +27,14 @@ export const SQLCIPHER_DEFAULT_PAGE_SIZE = 4096
 const PAGE_SIZES = [512, 1024, 2048, 4096, 8192, 16384, 32768, 65536]
 /** WAL pages after which a store's WAL is checkpointed into the database file: SQLite's own default. */
 export const WAL_CHECKPOINT_PAGES = 1000
+/** WAL pages at which a 'next-turn' store checkpoints inside the commit after all: commits in one long synchronous run
+ * (a migration, a batch in one turn) never reach a next turn, and the WAL would grow by every page they write. Four
+ * times the mark: ~8 MB of WAL at 2048-byte pages; a message's commit writes a few pages, so the messenger's path,
+ * which yields between messages, never meets it, and a run that does pays one copy per 3,000 pages, as SQLite would. */
+export const WAL_CHECKPOINT_CAP_PAGES = 4 * WAL_CHECKPOINT_PAGES
+/** Bytes of the WAL file's header and of each frame's header (before its page): SQLite's file format. */
+const WAL_HEADER_BYTES = 32
+const WAL_FRAME_HEADER_BYTES = 24
 /** Where a store is rewritten with another page size before it replaces the original (see convertPageSize). */
 const CONVERTING_SUFFIX = '.converting'
 
@@ -140,6 +148,9 @@ export function openDatabase (options: OpenDatabaseOptions): Database {
     db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`)
     db.pragma('foreign_keys = ON')
     db.pragma('busy_timeout = 5000')
+    // A WAL that grew past the mark (a long run of commits before a checkpoint) is cut back to this size when it next
+    // starts over, instead of keeping its largest size on disk for good.
+    db.pragma(`journal_size_limit = ${WAL_CHECKPOINT_PAGES * (Number(db.pragma('page_size', { simple: true })) + WAL_FRAME_HEADER_BYTES) + WAL_HEADER_BYTES}`)
     migrate(db, options.migrations)
     if (options.checkpoint === 'next-turn') checkpointInNextTurn(db)
   } catch (err) {
@@ -151,23 +162,42 @@ export function openDatabase (options: OpenDatabaseOptions): Database {
 
 /** Replaces SQLite's checkpoint inside the commit (its WAL hook) by one in the next turn of the event loop. A
  * PASSIVE checkpoint, as SQLite's: it never waits for a lock, and once it has copied every frame the next write
- * starts the WAL over. A store closed before that turn is checkpointed by its close. A connection has one WAL hook:
- * a later setWalHook (test/helpers/two-messengers.ts counts commits with one) replaces this one, and then nothing
- * checkpoints that store until it closes. */
+ * starts the WAL over. A store closed before that turn is checkpointed by its close. Commits that never yield let the
+ * WAL grow: at WAL_CHECKPOINT_CAP_PAGES the commit checkpoints itself, as SQLite's own hook would. */
 function checkpointInNextTurn (db: Database): void {
   let scheduled = false
-  db.setWalHook((_name, pages) => {
+  const checkpoint = (): void => {
+    try {
+      db.pragma('wal_checkpoint(PASSIVE)')
+    } catch {
+      // Closed meanwhile, or busy: the next commit past the mark schedules it again.
+    }
+  }
+  addWalHook(db, (_name, pages) => {
+    if (pages >= WAL_CHECKPOINT_CAP_PAGES) { checkpoint(); return }
     if (pages < WAL_CHECKPOINT_PAGES || scheduled) return
     scheduled = true
     setImmediate(() => {
       scheduled = false
-      try {
-        db.pragma('wal_checkpoint(PASSIVE)')
-      } catch {
-        // Closed meanwhile, or busy: the next commit past the mark schedules it again.
-      }
+      checkpoint()
     })
   })
+}
+
+type WalHook = (name: string, pages: number) => void
+const walHooks = new WeakMap<Database, WalHook[]>()
+
+/** Adds a WAL hook (called after each commit with the WAL's page count). A connection has one (setWalHook replaces
+ * it, and with it a 'next-turn' store's checkpoints): every hook of this module's stores goes through this. */
+export function addWalHook (db: Database, hook: WalHook): void {
+  let hooks = walHooks.get(db)
+  if (hooks === undefined) {
+    const list: WalHook[] = []
+    hooks = list
+    walHooks.set(db, list)
+    db.setWalHook((name, pages) => { for (const h of list) h(name, pages) })
+  }
+  hooks.push(hook)
 }
 
 type Keyed = { db: Database } | { error: unknown }

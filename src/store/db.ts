@@ -210,7 +210,8 @@ function openKeyed (path: string, key: Uint8Array, pageSize: number): Keyed {
     db.pragma('cipher_log_level = NONE')
     db.pragma(`key = "x'${Buffer.from(key).toString('hex')}'"`)
     db.pragma(`cipher_page_size = ${pageSize}`)
-    // The first read is where a wrong key (or page size) shows (SQLITE_NOTADB); nothing has been written yet.
+    // The first read is where a wrong key (or page size) shows (SQLITE_NOTADB); nothing has been written yet. The
+    // connection is not read-only (the driver opens every file read-write, no URI): its close may checkpoint a WAL.
     db.prepare('SELECT count(*) FROM sqlite_master').get()
     return { db }
   } catch (error) {

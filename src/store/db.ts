@@ -132,13 +132,16 @@ export function openDatabase (options: OpenDatabaseOptions): Database {
   let opened = openKeyed(options.path, options.key, pageSize)
   for (const other of PAGE_SIZES) {
     if ('db' in opened) break
+    if (!isNotADatabase(opened.error)) throw cannotOpen(opened.error)
     if (other === pageSize) continue
     // A store made at another page size (a device store before issue 10 was at SQLCipher's default): the key is
     // right if it opens at that one. A wrong key fails at every size.
     const found = openKeyed(options.path, options.key, other)
     if ('db' in found) opened = options.pageSize === undefined ? found : convertPageSize(found.db, options.path, options.key, pageSize, other, options.logger)
+    else if (!isNotADatabase(found.error)) throw cannotOpen(found.error)
   }
   if ('error' in opened) {
+    if (!isNotADatabase(opened.error)) throw cannotOpen(opened.error)
     throw new StoreError('WRONG_KEY', 'The database could not be opened: wrong passphrase or key file, or the file is not a 0message1 store.', { cause: opened.error })
   }
   const db = opened.db
@@ -201,6 +204,22 @@ export function addWalHook (db: Database, hook: WalHook): void {
 }
 
 type Keyed = { db: Database } | { error: unknown }
+
+/** SQLITE_NOTADB is what a wrong key or page size gives at the first read (page 1 does not decrypt and check). */
+function isNotADatabase (error: unknown): boolean {
+  return sqliteCode(error) === 'SQLITE_NOTADB'
+}
+
+function sqliteCode (error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code
+  return typeof code === 'string' ? code : undefined
+}
+
+/** Any other failure (locked, unreadable, I/O) is no wrong key: said as what it is, with SQLite's code. */
+function cannotOpen (error: unknown): StoreError {
+  const code = sqliteCode(error) ?? 'no SQLite code: the file could not be opened'
+  return new StoreError('OPEN_FAILED', `The database could not be opened (${code}); check that no other process holds it, its permissions and the disk.`, { cause: error })
+}
 
 /** A connection with the key and page size whose first read succeeded, or the error of that read (closed). */
 function openKeyed (path: string, key: Uint8Array, pageSize: number): Keyed {

@@ -164,3 +164,25 @@ test('page size: a store opened without naming a page size opens at the one it h
   assert.equal(pageSizeOf(path, key), DEVICE_PAGE_SIZE)
   assert.throws(() => openDatabase({ path, key: randomBytes(32), migrations: MIGRATIONS }), (err) => StoreError.is(err, 'WRONG_KEY'))
 })
+
+test('page size: a store another connection holds locked is OPEN_FAILED (SQLITE_BUSY), not WRONG_KEY, at any page size', (t) => {
+  const { path, key } = legacyStore(t)
+  // Another process holding the store: an exclusive lock taken by a write, kept (locking_mode EXCLUSIVE).
+  const holder = new Database(path)
+  let held = true
+  t.after(() => { if (held) holder.close() })
+  holder.pragma(`key = "x'${key.toString('hex')}'"`)
+  holder.pragma(`cipher_page_size = ${SQLCIPHER_DEFAULT_PAGE_SIZE}`)
+  holder.pragma('journal_mode = DELETE')
+  holder.pragma('locking_mode = EXCLUSIVE')
+  holder.exec("INSERT INTO settings (key, value) VALUES ('held', 'x')")
+  for (const pageSize of [DEVICE_PAGE_SIZE, undefined]) {
+    assert.throws(() => openDatabase({ path, key, migrations: MIGRATIONS, pageSize }), (err) =>
+      StoreError.is(err, 'OPEN_FAILED') && (err as { cause?: { code?: string } }).cause?.code === 'SQLITE_BUSY')
+  }
+  holder.close()
+  held = false
+  const db = openDatabase({ path, key, migrations: MIGRATIONS, pageSize: DEVICE_PAGE_SIZE })
+  assert.equal(db.prepare("SELECT value FROM settings WHERE key = 'held'").get()?.value, 'x')
+  db.close()
+})

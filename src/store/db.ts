@@ -137,7 +137,9 @@ export function openDatabase (options: OpenDatabaseOptions): Database {
     // A store made at another page size (a device store before issue 10 was at SQLCipher's default): the key is
     // right if it opens at that one. A wrong key fails at every size.
     const found = openKeyed(options.path, options.key, other)
-    if ('db' in found) opened = options.pageSize === undefined ? found : convertPageSize(found.db, options.path, options.key, pageSize, other, options.logger)
+    // A store written by a newer version is left as it is (migrate refuses it with SCHEMA_TOO_NEW below): that
+    // version may want another page size, and this one must not rewrite what it does not know.
+    if ('db' in found) opened = options.pageSize === undefined || schemaVersion(found.db) > options.migrations.length ? found : convertPageSize(found.db, options.path, options.key, pageSize, other, options.logger)
     else if (!isNotADatabase(found.error)) throw cannotOpen(found.error)
   }
   if ('error' in opened) {

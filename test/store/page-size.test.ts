@@ -186,3 +186,15 @@ test('page size: a store another connection holds locked is OPEN_FAILED (SQLITE_
   assert.equal(db.prepare("SELECT value FROM settings WHERE key = 'held'").get()?.value, 'x')
   db.close()
 })
+
+test('page size: a store made at another size by a newer version (higher schema) is SCHEMA_TOO_NEW and not converted', (t) => {
+  const { path, key } = legacyStore(t)
+  const newer = openDatabase({ path, key, migrations: MIGRATIONS })
+  newer.pragma(`user_version = ${MIGRATIONS.length + 1}`)
+  newer.close()
+  const before = readFileSync(path)
+  assert.throws(() => openDatabase({ path, key, migrations: MIGRATIONS, pageSize: DEVICE_PAGE_SIZE }), (err) => StoreError.is(err, 'SCHEMA_TOO_NEW'))
+  assert.equal(pageSizeOf(path, key), SQLCIPHER_DEFAULT_PAGE_SIZE)
+  assert.deepEqual(readFileSync(path), before)
+  assert.ok(!existsSync(path + '.converting'))
+})

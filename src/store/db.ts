@@ -2,7 +2,7 @@
 // The 32-byte database key comes from a random key file (mode 0600) or from a passphrase via Argon2id.
 // The directory is kept 0700 and the database, its WAL and SHM 0600 (src/platform/private-files.ts).
 import { randomBytes } from 'node:crypto'
-import { existsSync, readFileSync, writeFileSync, chmodSync, renameSync, rmSync, openSync, fsyncSync, closeSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync, chmodSync, renameSync, rmSync, lstatSync, openSync, fsyncSync, closeSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import Database from '@signalapp/sqlcipher'
 import sodium from 'sodium-native'
@@ -251,6 +251,9 @@ function convertPageSize (legacy: Database, path: string, key: Uint8Array, pageS
   const target = path + CONVERTING_SUFFIX
   const removeTarget = (): void => { for (const s of ['', '-journal', '-wal', '-shm']) rmSync(target + s, { force: true }) }
   try {
+    // A symlinked store is opened as it is, never converted: the rename would put a regular file in place of the
+    // link (the store would leave the place it points to), and a copy beside the link may be on another file system.
+    if (lstatSync(path).isSymbolicLink()) throw new ConversionFailure('SYMLINK')
     removeTarget()
     // Everything in the WAL into the file first: the export reads the database, and the WAL is removed below.
     const [cp] = legacy.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>
@@ -291,7 +294,7 @@ function convertPageSize (legacy: Database, path: string, key: Uint8Array, pageS
 /** Why a conversion stopped, for the log: our own reasons, or the code of a file-system (ENOSPC, EACCES...) or SQLite
  * (SQLITE_FULL...) error. Never the error's message: a file-system message names the path. */
 class ConversionFailure extends Error {
-  constructor (readonly reason: 'IN_USE' | 'CHECK_FAILED') { super(reason) }
+  constructor (readonly reason: 'IN_USE' | 'CHECK_FAILED' | 'SYMLINK') { super(reason) }
 }
 
 function conversionFailureReason (err: unknown): string {

@@ -4,7 +4,7 @@
 // store as it was, which then opens at its old page size and is converted at a later open.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import Database from '@signalapp/sqlcipher'
@@ -197,4 +197,20 @@ test('page size: a store made at another size by a newer version (higher schema)
   assert.equal(pageSizeOf(path, key), SQLCIPHER_DEFAULT_PAGE_SIZE)
   assert.deepEqual(readFileSync(path), before)
   assert.ok(!existsSync(path + '.converting'))
+})
+
+test('page size: a symlinked store is opened as it is, not converted (the link stays a link), and says why', (t) => {
+  const { dir, path, key } = legacyStore(t)
+  const real = join(dir, 'elsewhere.db')
+  renameSync(path, real)
+  symlinkSync(real, path)
+  const lines: string[] = []
+  const logger = createLogger({ level: 'debug', sink: (line) => { lines.push(line) } })
+  const db = openDatabase({ path, key, migrations: MIGRATIONS, pageSize: DEVICE_PAGE_SIZE, logger })
+  assert.equal(Number(db.prepare('SELECT count(*) AS n FROM messages').get()?.n), 61)
+  db.close()
+  assert.ok(lstatSync(path).isSymbolicLink())
+  assert.equal(pageSizeOf(real, key), SQLCIPHER_DEFAULT_PAGE_SIZE)
+  assert.equal(lines.length, 1)
+  assert.match(lines[0] ?? '', /store\.page_size_conversion_failed reason=SYMLINK from=4096 to=2048$/)
 })

@@ -4,7 +4,7 @@
 // store as it was, which then opens at its old page size and is converted at a later open.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import Database from '@signalapp/sqlcipher'
@@ -213,4 +213,28 @@ test('page size: a symlinked store is opened as it is, not converted (the link s
   assert.equal(pageSizeOf(real, key), SQLCIPHER_DEFAULT_PAGE_SIZE)
   assert.equal(lines.length, 1)
   assert.match(lines[0] ?? '', /store\.page_size_conversion_failed reason=SYMLINK from=4096 to=2048$/)
+})
+
+test('page size: a store made by main whose WAL still holds committed transactions (copied while open) converts with every row', (t) => {
+  const { dir, path, key } = legacyStore(t)
+  const legacy = openDatabase({ path, key, migrations: MIGRATIONS })
+  const h = new History(legacy)
+  for (let i = 61; i <= 90; i++) h.receive({ contactId: 'c1', id: `m${i}`, seq: i, text: `${MARKER} in the WAL ${i}`, sentAt: i, at: i, path: 'direct' })
+  legacy.prepare("INSERT INTO settings (key, value) VALUES ('wal-only', 'yes')").run()
+  const before = contents(legacy)
+  // The files as a crash (or a kill) leaves them: the database file, and the WAL holding the last commits.
+  const copyDir = tempDir(t, '0m1-pagesize-wal-')
+  const copy = join(copyDir, DATABASE_FILE)
+  copyFileSync(path, copy)
+  copyFileSync(path + '-wal', copy + '-wal')
+  legacy.close()
+  assert.ok(statSync(copy + '-wal').size > 0, 'the copied WAL holds frames')
+  assert.equal(readdirSync(dir).filter((f) => f.endsWith('-wal')).length, 0)
+
+  const db = openDatabase({ path: copy, key, migrations: MIGRATIONS, pageSize: DEVICE_PAGE_SIZE })
+  assert.deepEqual(contents(db), before)
+  assert.equal(db.prepare("SELECT value FROM settings WHERE key = 'wal-only'").get()?.value, 'yes')
+  assert.equal(db.pragma('quick_check', { simple: true }), 'ok')
+  db.close()
+  assert.equal(pageSizeOf(copy, key), DEVICE_PAGE_SIZE)
 })

@@ -29,8 +29,9 @@ const PAGE_SIZES = [512, 1024, 2048, 4096, 8192, 16384, 32768, 65536]
 export const WAL_CHECKPOINT_PAGES = 1000
 /** WAL pages at which a 'next-turn' store checkpoints inside the commit after all: commits in one long synchronous run
  * (a migration, a batch in one turn) never reach a next turn, and the WAL would grow by every page they write. Four
- * times the mark: ~8 MB of WAL at 2048-byte pages; a message's commit writes a few pages, so the messenger's path,
- * which yields between messages, never meets it, and a run that does pays one copy per 3,000 pages, as SQLite would. */
+ * times the mark: ~8 MB of WAL at 2048-byte pages. A message's commit writes ~15 pages (DEVICE_PAGE_SIZE in
+ * schema.ts), so only some 200 messages' commits in one turn would meet it, and the messenger yields between messages;
+ * a run that does meet it pays one copy per 4,000 pages (SQLite's own hook: per 1,000). */
 export const WAL_CHECKPOINT_CAP_PAGES = 4 * WAL_CHECKPOINT_PAGES
 /** Bytes of the WAL file's header and of each frame's header (before its page): SQLite's file format. */
 const WAL_HEADER_BYTES = 32

@@ -96,6 +96,7 @@ const RULES: readonly Rule[] = [
     KEY_FILE_EXPOSED: REFUSED,
     MIGRATION_FAILED: REFUSED,
     SCHEMA_TOO_NEW: REFUSED,
+    OPEN_FAILED: 503,
     CLOSED: REFUSED
   }),
   rule<NetErrorCode>(NetError, {

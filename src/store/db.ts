@@ -2,10 +2,11 @@
 // The 32-byte database key comes from a random key file (mode 0600) or from a passphrase via Argon2id.
 // The directory is kept 0700 and the database, its WAL and SHM 0600 (src/platform/private-files.ts).
 import { randomBytes } from 'node:crypto'
-import { existsSync, readFileSync, writeFileSync, chmodSync, renameSync, rmSync, openSync, fsyncSync, closeSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync, chmodSync, renameSync, rmSync, lstatSync, openSync, fsyncSync, closeSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import Database from '@signalapp/sqlcipher'
 import sodium from 'sodium-native'
+import type { Logger } from '../platform/logger.ts'
 import { PRIVATE_FILE_MODE, ensurePrivateDir, ensurePrivateFile, isShared, tightenIfPresent } from '../platform/private-files.ts'
 import { StoreError } from './errors.ts'
 
@@ -26,6 +27,15 @@ export const SQLCIPHER_DEFAULT_PAGE_SIZE = 4096
 const PAGE_SIZES = [512, 1024, 2048, 4096, 8192, 16384, 32768, 65536]
 /** WAL pages after which a store's WAL is checkpointed into the database file: SQLite's own default. */
 export const WAL_CHECKPOINT_PAGES = 1000
+/** WAL pages at which a 'next-turn' store checkpoints inside the commit after all: commits in one long synchronous run
+ * (a migration, a batch in one turn) never reach a next turn, and the WAL would grow by every page they write. Four
+ * times the mark: ~8 MB of WAL at 2048-byte pages. A message's commit writes ~15 pages (DEVICE_PAGE_SIZE in
+ * schema.ts), so only some 200 messages' commits in one turn would meet it, and the messenger yields between messages;
+ * a run that does meet it pays one copy per 4,000 pages (SQLite's own hook: per 1,000). */
+export const WAL_CHECKPOINT_CAP_PAGES = 4 * WAL_CHECKPOINT_PAGES
+/** Bytes of the WAL file's header and of each frame's header (before its page): SQLite's file format. */
+const WAL_HEADER_BYTES = 32
+const WAL_FRAME_HEADER_BYTES = 24
 /** Where a store is rewritten with another page size before it replaces the original (see convertPageSize). */
 const CONVERTING_SUFFIX = '.converting'
 
@@ -54,9 +64,13 @@ export interface OpenDatabaseOptions {
    * When the WAL is copied into the database file once it holds WAL_CHECKPOINT_PAGES: 'in-commit' (SQLite's own
    * behaviour, the default) inside the COMMIT that crossed the mark, or 'next-turn': in a later turn of the event loop,
    * so the commit (and what waits for it, a message's send or receipt) does not carry the copy of a thousand pages and
-   * its two fsyncs. The commit itself is as durable either way (synchronous=FULL syncs the WAL at each commit).
+   * its two fsyncs. The commit itself is as durable either way: with synchronous=FULL the WAL is synced at each commit,
+   * which then survives a power cut; with NORMAL (the device's default, DEFAULT_SYNCHRONOUS in src/e2ee/account.ts) it
+   * is synced only at checkpoints, so a commit survives a crash of the process but a power cut may lose the last ones.
    */
   readonly checkpoint?: 'in-commit' | 'next-turn'
+  /** Where a failed page-size conversion is reported (a reason code only: never a path or key). */
+  readonly logger?: Logger
 }
 
 /** Derives the key of a passphrase-protected directory, or reads/creates its random key file. */
@@ -119,13 +133,18 @@ export function openDatabase (options: OpenDatabaseOptions): Database {
   let opened = openKeyed(options.path, options.key, pageSize)
   for (const other of PAGE_SIZES) {
     if ('db' in opened) break
+    if (!isNotADatabase(opened.error)) throw cannotOpen(opened.error)
     if (other === pageSize) continue
     // A store made at another page size (a device store before issue 10 was at SQLCipher's default): the key is
     // right if it opens at that one. A wrong key fails at every size.
     const found = openKeyed(options.path, options.key, other)
-    if ('db' in found) opened = options.pageSize === undefined ? found : convertPageSize(found.db, options.path, options.key, pageSize, other)
+    // A store written by a newer version is left as it is (migrate refuses it with SCHEMA_TOO_NEW below): that
+    // version may want another page size, and this one must not rewrite what it does not know.
+    if ('db' in found) opened = options.pageSize === undefined || schemaVersion(found.db) > options.migrations.length ? found : convertPageSize(found.db, options.path, options.key, pageSize, other, options.logger)
+    else if (!isNotADatabase(found.error)) throw cannotOpen(found.error)
   }
   if ('error' in opened) {
+    if (!isNotADatabase(opened.error)) throw cannotOpen(opened.error)
     throw new StoreError('WRONG_KEY', 'The database could not be opened: wrong passphrase or key file, or the file is not a 0message1 store.', { cause: opened.error })
   }
   const db = opened.db
@@ -135,6 +154,9 @@ export function openDatabase (options: OpenDatabaseOptions): Database {
     db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`)
     db.pragma('foreign_keys = ON')
     db.pragma('busy_timeout = 5000')
+    // A WAL that grew past the mark (a long run of commits before a checkpoint) is cut back to this size when it next
+    // starts over, instead of keeping its largest size on disk for good.
+    db.pragma(`journal_size_limit = ${WAL_CHECKPOINT_PAGES * (Number(db.pragma('page_size', { simple: true })) + WAL_FRAME_HEADER_BYTES) + WAL_HEADER_BYTES}`)
     migrate(db, options.migrations)
     if (options.checkpoint === 'next-turn') checkpointInNextTurn(db)
   } catch (err) {
@@ -146,26 +168,61 @@ export function openDatabase (options: OpenDatabaseOptions): Database {
 
 /** Replaces SQLite's checkpoint inside the commit (its WAL hook) by one in the next turn of the event loop. A
  * PASSIVE checkpoint, as SQLite's: it never waits for a lock, and once it has copied every frame the next write
- * starts the WAL over. A store closed before that turn is checkpointed by its close. A connection has one WAL hook:
- * a later setWalHook (test/helpers/two-messengers.ts counts commits with one) replaces this one, and then nothing
- * checkpoints that store until it closes. */
+ * starts the WAL over. A store closed before that turn is checkpointed by its close. Commits that never yield let the
+ * WAL grow: at WAL_CHECKPOINT_CAP_PAGES the commit checkpoints itself, as SQLite's own hook would. */
 function checkpointInNextTurn (db: Database): void {
   let scheduled = false
-  db.setWalHook((_name, pages) => {
+  const checkpoint = (): void => {
+    try {
+      db.pragma('wal_checkpoint(PASSIVE)')
+    } catch {
+      // Closed meanwhile, or busy: the next commit past the mark schedules it again.
+    }
+  }
+  addWalHook(db, (_name, pages) => {
+    if (pages >= WAL_CHECKPOINT_CAP_PAGES) { checkpoint(); return }
     if (pages < WAL_CHECKPOINT_PAGES || scheduled) return
     scheduled = true
     setImmediate(() => {
       scheduled = false
-      try {
-        db.pragma('wal_checkpoint(PASSIVE)')
-      } catch {
-        // Closed meanwhile, or busy: the next commit past the mark schedules it again.
-      }
+      checkpoint()
     })
   })
 }
 
+type WalHook = (name: string, pages: number) => void
+const walHooks = new WeakMap<Database, WalHook[]>()
+
+/** Adds a WAL hook (called after each commit with the WAL's page count). A connection has one (setWalHook replaces
+ * it, and with it a 'next-turn' store's checkpoints): every hook of this module's stores goes through this. */
+export function addWalHook (db: Database, hook: WalHook): void {
+  let hooks = walHooks.get(db)
+  if (hooks === undefined) {
+    const list: WalHook[] = []
+    hooks = list
+    walHooks.set(db, list)
+    db.setWalHook((name, pages) => { for (const h of list) h(name, pages) })
+  }
+  hooks.push(hook)
+}
+
 type Keyed = { db: Database } | { error: unknown }
+
+/** SQLITE_NOTADB is what a wrong key or page size gives at the first read (page 1 does not decrypt and check). */
+function isNotADatabase (error: unknown): boolean {
+  return sqliteCode(error) === 'SQLITE_NOTADB'
+}
+
+function sqliteCode (error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code
+  return typeof code === 'string' ? code : undefined
+}
+
+/** Any other failure (locked, unreadable, I/O) is no wrong key: said as what it is, with SQLite's code. */
+function cannotOpen (error: unknown): StoreError {
+  const code = sqliteCode(error) ?? 'no SQLite code: the file could not be opened'
+  return new StoreError('OPEN_FAILED', `The database could not be opened (${code}); check that no other process holds it, its permissions and the disk.`, { cause: error })
+}
 
 /** A connection with the key and page size whose first read succeeded, or the error of that read (closed). */
 function openKeyed (path: string, key: Uint8Array, pageSize: number): Keyed {
@@ -175,7 +232,8 @@ function openKeyed (path: string, key: Uint8Array, pageSize: number): Keyed {
     db.pragma('cipher_log_level = NONE')
     db.pragma(`key = "x'${Buffer.from(key).toString('hex')}'"`)
     db.pragma(`cipher_page_size = ${pageSize}`)
-    // The first read is where a wrong key (or page size) shows (SQLITE_NOTADB); nothing has been written yet.
+    // The first read is where a wrong key (or page size) shows (SQLITE_NOTADB); nothing has been written yet. The
+    // connection is not read-only (the driver opens every file read-write, no URI): its close may checkpoint a WAL.
     db.prepare('SELECT count(*) FROM sqlite_master').get()
     return { db }
   } catch (error) {
@@ -190,14 +248,17 @@ function openKeyed (path: string, key: Uint8Array, pageSize: number): Keyed {
  * by rename only once written, synced and checked: a crash or error before then leaves the original as it was (the
  * next open tries again), after it the converted store. On error the original is opened as it is (at `from`).
  */
-function convertPageSize (legacy: Database, path: string, key: Uint8Array, pageSize: number, from: number): Keyed {
+function convertPageSize (legacy: Database, path: string, key: Uint8Array, pageSize: number, from: number, logger: Logger | undefined): Keyed {
   const target = path + CONVERTING_SUFFIX
   const removeTarget = (): void => { for (const s of ['', '-journal', '-wal', '-shm']) rmSync(target + s, { force: true }) }
   try {
+    // A symlinked store is opened as it is, never converted: the rename would put a regular file in place of the
+    // link (the store would leave the place it points to), and a copy beside the link may be on another file system.
+    if (lstatSync(path).isSymbolicLink()) throw new ConversionFailure('SYMLINK')
     removeTarget()
     // Everything in the WAL into the file first: the export reads the database, and the WAL is removed below.
     const [cp] = legacy.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>
-    if (cp !== undefined && cp.busy !== 0) throw new Error('the store is in use by another connection')
+    if (cp !== undefined && cp.busy !== 0) throw new ConversionFailure('IN_USE')
     const version = schemaVersion(legacy)
     ensurePrivateFile(target)
     legacy.prepare('ATTACH DATABASE ? AS converted KEY ?').run([target, `x'${Buffer.from(key).toString('hex')}'`])
@@ -210,7 +271,7 @@ function convertPageSize (legacy: Database, path: string, key: Uint8Array, pageS
     const check = openKeyed(target, key, pageSize)
     if ('error' in check) throw check.error
     try {
-      if (schemaVersion(check.db) !== version || check.db.pragma('quick_check', { simple: true }) !== 'ok') throw new Error('the converted store does not check')
+      if (schemaVersion(check.db) !== version || check.db.pragma('quick_check', { simple: true }) !== 'ok') throw new ConversionFailure('CHECK_FAILED')
     } finally {
       check.db.close()
     }
@@ -219,7 +280,9 @@ function convertPageSize (legacy: Database, path: string, key: Uint8Array, pageS
     for (const s of ['-wal', '-shm']) rmSync(path + s, { force: true })
     renameSync(target, path)
     fsyncFile(dirname(path))
-  } catch {
+  } catch (err) {
+    // Said once per start: the store stays usable at its old size, and the next start tries again.
+    logger?.warn('store.page_size_conversion_failed', { reason: conversionFailureReason(err), from, to: pageSize })
     try { legacy.close() } catch { /* closed already */ }
     try { removeTarget() } catch { /* left for the next open */ }
     // Failed before the rename: the original, as it was. After it (syncing the directory): the converted store.
@@ -227,6 +290,18 @@ function convertPageSize (legacy: Database, path: string, key: Uint8Array, pageS
     return 'db' in converted ? converted : openKeyed(path, key, from)
   }
   return openKeyed(path, key, pageSize)
+}
+
+/** Why a conversion stopped, for the log: our own reasons, or the code of a file-system (ENOSPC, EACCES...) or SQLite
+ * (SQLITE_FULL...) error. Never the error's message: a file-system message names the path. */
+class ConversionFailure extends Error {
+  constructor (readonly reason: 'IN_USE' | 'CHECK_FAILED' | 'SYMLINK') { super(reason) }
+}
+
+function conversionFailureReason (err: unknown): string {
+  if (err instanceof ConversionFailure) return err.reason
+  const code = (err as { code?: unknown } | null)?.code
+  return typeof code === 'string' && /^[A-Z0-9_]{1,40}$/.test(code) ? code : 'UNKNOWN'
 }
 
 function fsyncFile (path: string): void {

@@ -8,6 +8,7 @@ export type StoreErrorCode =
   | 'KEY_FILE_EXPOSED' // the key file is readable by group or others
   | 'MIGRATION_FAILED' // a schema migration failed; the transaction was rolled back
   | 'SCHEMA_TOO_NEW' // the database was written by a newer version of 0message1
+  | 'OPEN_FAILED' // the database could not be opened or read for another reason than its key (locked, I/O, permissions)
   | 'CLOSED' // the store was used after close()
 
 export class StoreError extends CodedError<StoreErrorCode> {

@@ -7,10 +7,13 @@ import type { Migration } from './db.ts'
  * software in @signalapp/sqlcipher: most of a commit's CPU) every page a commit writes, whole, and a message's commit
  * writes one page per table and index it touches (11 to 13 at 4096 bytes, most of them for one new row of under 300
  * bytes). At 2048 bytes it writes a third more pages but a third fewer bytes: the COMMIT's CPU is 25-30% lower, in
- * bench/standalone/store-work.ts and in the device processes of bench/standalone/latency-probe.ts. 1024 bytes cost
- * less still there, but a row of a WITHOUT ROWID table (messages, outbox) longer than about 200 bytes would then spill
- * into overflow pages, and the IV and HMAC take 8% of each page. Stores made at SQLCipher's default (4096) are
- * rewritten once at open (src/store/db.ts convertPageSize).
+ * bench/standalone/store-work.ts and in the device processes of bench/standalone/latency-probe.ts. A row of a WITHOUT
+ * ROWID table (messages, outbox: index b-trees) keeps at most ((U - 12) * 64 / 255) - 23 bytes on its page, U being the
+ * page less SQLCipher's 80 reserved bytes (IV and HMAC): about 467 bytes at 2048 (1,000 at 4096), the rest in overflow
+ * pages. So at 2048 outbox rows, which hold whole envelopes, overflow too, as most did at 4096; message rows (under
+ * 300 bytes) fit. 1024 bytes cost less still there, but then rows over about 200 bytes overflow (messages too) and the
+ * IV and HMAC take 8% of each page. Stores made at SQLCipher's default (4096) are rewritten once at open (src/store/db.ts
+ * convertPageSize).
  */
 export const DEVICE_PAGE_SIZE = 2048
 

@@ -11,14 +11,14 @@ import { MessengerCore } from '../../src/messenger/messenger.ts'
 import type { InboundMailbox, MailboxSessionPort, NetworkPort } from '../../src/messenger/ports.ts'
 import type { MessageView, SettingsView } from '../../src/messenger/types.ts'
 import { silentLogger } from '../../src/platform/logger.ts'
-import type { Database } from '../../src/store/db.ts'
+import { addWalHook, type Database } from '../../src/store/db.ts'
 
 const RELAY = '/memory/relay'
 
 /** Counts the commits of a database: SQLite calls the WAL hook once per committed write transaction. */
 export function countCommits (db: Database): { readonly count: number, reset: () => void } {
   const counter = { count: 0, reset: () => { counter.count = 0 } }
-  db.setWalHook(() => { counter.count++ })
+  addWalHook(db, () => { counter.count++ })
   return counter
 }
 

@@ -2,10 +2,10 @@
 // envelopes with ids, per-envelope acks, the window, and a dead or refused stream costing only what was on it.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Socket } from 'node:net'
 import type { Connection, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
+import type { Uint8ArrayList } from 'uint8arraylist'
 import { createTestnet } from '../helpers/testnet.ts'
 import { waitFor } from '../helpers/wait.ts'
 import { NetError } from '../../src/net/errors.ts'
@@ -329,21 +329,42 @@ test('a reply the handler sends before it resolves (a receipt) and the ack of it
   // As the messenger does: the receipt is handed to the connection in the commit's turn, then the handler resolves.
   let reply: Promise<unknown> | undefined
   b.onEnvelope(async () => { reply = b.deliver(toA, env(3), {}) })
-  // b dialled a: b's end of the connection is the socket whose remote port is a's listening port.
-  const aPort = Number(/\/tcp\/(\d+)/.exec(a.addresses()[0] ?? '')?.[1])
-  const write = Socket.prototype.write // eslint-disable-line @typescript-eslint/unbound-method
-  let bWrites = 0
-  Socket.prototype.write = function (this: Socket, ...args: Parameters<Socket['write']>) {
-    if (this.remotePort === aPort) bWrites++
-    return write.apply(this, args)
-  } as Socket['write']
+  // b's writes to the encrypted connection (each one Noise encryption and one socket write), read as the yamux
+  // frames they carry: only those with the deliver streams' data count, so a ping, identify or DHT frame that b
+  // happens to send to a meanwhile (on streams of their own, or yamux's stream 0) does not.
+  const conn = onlyConn(b, a)
+  const maConn = (conn as unknown as { muxer?: { maConn?: { send: (data: Uint8Array | Uint8ArrayList) => boolean } } }).muxer?.maConn
+  assert.ok(maConn !== undefined, 'the connection\'s muxer writes to maConn (libp2p 3)')
+  const send = maConn.send
+  const writes: Array<Set<number>> = []
+  maConn.send = function (this: unknown, data: Uint8Array | Uint8ArrayList) {
+    writes.push(dataFrameStreams(data instanceof Uint8Array ? data : data.subarray()))
+    return send.call(this, data)
+  }
   try {
     assert.equal(await a.deliver(toB, env(2), {}), 'direct')
     assert.ok(reply !== undefined)
     await reply
   } finally {
-    Socket.prototype.write = write
+    maConn.send = send
   }
+  const deliver = new Set(conn.streams.filter((s) => s.protocol === DELIVER_PROTOCOL).map((s) => Number(s.id)))
+  assert.equal(deliver.size, 2, 'b\'s inbound deliver stream (the ack) and its outbound one (the reply)')
+  const deliverWrites = writes.filter((w) => [...w].some((id) => deliver.has(id)))
   // Acked on the next turn instead, it was a second write here, and a second wake-up, read and decryption on a.
-  assert.equal(bWrites, 1, 'the reply and the ack in one write')
+  assert.equal(deliverWrites.length, 1, 'the reply and the ack in one write')
+  assert.deepEqual([...(deliverWrites[0] ?? [])].filter((id) => deliver.has(id)).sort(), [...deliver].sort())
 })
+
+/** The stream ids of the yamux data frames in `bytes` (whole frames: 12-byte header, then `length` bytes of data). */
+function dataFrameStreams (bytes: Uint8Array): Set<number> {
+  const ids = new Set<number>()
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  for (let at = 0; at + 12 <= bytes.length;) {
+    const type = view.getUint8(at + 1)
+    const length = view.getUint32(at + 8)
+    if (type === 0) ids.add(view.getUint32(at + 4))
+    at += 12 + (type === 0 ? length : 0)
+  }
+  return ids
+}

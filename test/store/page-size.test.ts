@@ -4,7 +4,7 @@
 // store as it was, which then opens at its old page size and is converted at a later open.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import Database from '@signalapp/sqlcipher'
@@ -13,6 +13,7 @@ import { StoreError } from '../../src/store/errors.ts'
 import { DEVICE_PAGE_SIZE, MIGRATIONS } from '../../src/store/schema.ts'
 import { History } from '../../src/messenger/history.ts'
 import { ChatStore } from '../../src/messenger/chat/chat-store.ts'
+import { createLogger } from '../../src/platform/logger.ts'
 import { tempDir } from '../e2ee/helpers.ts'
 import { addContact } from '../helpers/store-rows.ts'
 
@@ -127,8 +128,14 @@ test('page size: a conversion that fails leaves the store as it was, open at its
   // Something in the way of the converted copy (here a directory where it goes): the copy cannot be made.
   mkdirSync(path + '.converting')
   writeFileSync(join(path + '.converting', 'x'), 'x')
-  const db = openDatabase({ path, key, migrations: MIGRATIONS, pageSize: DEVICE_PAGE_SIZE })
+  const lines: string[] = []
+  const logger = createLogger({ level: 'debug', sink: (line) => { lines.push(line) } })
+  const db = openDatabase({ path, key, migrations: MIGRATIONS, pageSize: DEVICE_PAGE_SIZE, logger })
   assert.deepEqual(contents(db), before)
+  // The failure is reported with a reason code, and the log names no path and no key.
+  assert.equal(lines.length, 1)
+  assert.match(lines[0] ?? '', / warn .*store\.page_size_conversion_failed reason=[A-Z0-9_]+ from=4096 to=2048$/)
+  assert.ok(!lines[0]?.includes(path) && !lines[0]?.includes('converting') && !lines[0]?.includes(key.toString('hex')))
   new History(db).receive({ contactId: 'c1', id: 'm61', seq: 61, text: 'still works', sentAt: 61, at: 61, path: 'direct' })
   db.close()
   assert.equal(pageSizeOf(path, key), SQLCIPHER_DEFAULT_PAGE_SIZE)
@@ -156,4 +163,78 @@ test('page size: a store opened without naming a page size opens at the one it h
   db.close()
   assert.equal(pageSizeOf(path, key), DEVICE_PAGE_SIZE)
   assert.throws(() => openDatabase({ path, key: randomBytes(32), migrations: MIGRATIONS }), (err) => StoreError.is(err, 'WRONG_KEY'))
+})
+
+test('page size: a store another connection holds locked is OPEN_FAILED (SQLITE_BUSY), not WRONG_KEY, at any page size', (t) => {
+  const { path, key } = legacyStore(t)
+  // Another process holding the store: an exclusive lock taken by a write, kept (locking_mode EXCLUSIVE).
+  const holder = new Database(path)
+  let held = true
+  t.after(() => { if (held) holder.close() })
+  holder.pragma(`key = "x'${key.toString('hex')}'"`)
+  holder.pragma(`cipher_page_size = ${SQLCIPHER_DEFAULT_PAGE_SIZE}`)
+  holder.pragma('journal_mode = DELETE')
+  holder.pragma('locking_mode = EXCLUSIVE')
+  holder.exec("INSERT INTO settings (key, value) VALUES ('held', 'x')")
+  for (const pageSize of [DEVICE_PAGE_SIZE, undefined]) {
+    assert.throws(() => openDatabase({ path, key, migrations: MIGRATIONS, pageSize }), (err) =>
+      StoreError.is(err, 'OPEN_FAILED') && (err as { cause?: { code?: string } }).cause?.code === 'SQLITE_BUSY')
+  }
+  holder.close()
+  held = false
+  const db = openDatabase({ path, key, migrations: MIGRATIONS, pageSize: DEVICE_PAGE_SIZE })
+  assert.equal(db.prepare("SELECT value FROM settings WHERE key = 'held'").get()?.value, 'x')
+  db.close()
+})
+
+test('page size: a store made at another size by a newer version (higher schema) is SCHEMA_TOO_NEW and not converted', (t) => {
+  const { path, key } = legacyStore(t)
+  const newer = openDatabase({ path, key, migrations: MIGRATIONS })
+  newer.pragma(`user_version = ${MIGRATIONS.length + 1}`)
+  newer.close()
+  const before = readFileSync(path)
+  assert.throws(() => openDatabase({ path, key, migrations: MIGRATIONS, pageSize: DEVICE_PAGE_SIZE }), (err) => StoreError.is(err, 'SCHEMA_TOO_NEW'))
+  assert.equal(pageSizeOf(path, key), SQLCIPHER_DEFAULT_PAGE_SIZE)
+  assert.deepEqual(readFileSync(path), before)
+  assert.ok(!existsSync(path + '.converting'))
+})
+
+test('page size: a symlinked store is opened as it is, not converted (the link stays a link), and says why', (t) => {
+  const { dir, path, key } = legacyStore(t)
+  const real = join(dir, 'elsewhere.db')
+  renameSync(path, real)
+  symlinkSync(real, path)
+  const lines: string[] = []
+  const logger = createLogger({ level: 'debug', sink: (line) => { lines.push(line) } })
+  const db = openDatabase({ path, key, migrations: MIGRATIONS, pageSize: DEVICE_PAGE_SIZE, logger })
+  assert.equal(Number(db.prepare('SELECT count(*) AS n FROM messages').get()?.n), 61)
+  db.close()
+  assert.ok(lstatSync(path).isSymbolicLink())
+  assert.equal(pageSizeOf(real, key), SQLCIPHER_DEFAULT_PAGE_SIZE)
+  assert.equal(lines.length, 1)
+  assert.match(lines[0] ?? '', /store\.page_size_conversion_failed reason=SYMLINK from=4096 to=2048$/)
+})
+
+test('page size: a store made by main whose WAL still holds committed transactions (copied while open) converts with every row', (t) => {
+  const { dir, path, key } = legacyStore(t)
+  const legacy = openDatabase({ path, key, migrations: MIGRATIONS })
+  const h = new History(legacy)
+  for (let i = 61; i <= 90; i++) h.receive({ contactId: 'c1', id: `m${i}`, seq: i, text: `${MARKER} in the WAL ${i}`, sentAt: i, at: i, path: 'direct' })
+  legacy.prepare("INSERT INTO settings (key, value) VALUES ('wal-only', 'yes')").run()
+  const before = contents(legacy)
+  // The files as a crash (or a kill) leaves them: the database file, and the WAL holding the last commits.
+  const copyDir = tempDir(t, '0m1-pagesize-wal-')
+  const copy = join(copyDir, DATABASE_FILE)
+  copyFileSync(path, copy)
+  copyFileSync(path + '-wal', copy + '-wal')
+  legacy.close()
+  assert.ok(statSync(copy + '-wal').size > 0, 'the copied WAL holds frames')
+  assert.equal(readdirSync(dir).filter((f) => f.endsWith('-wal')).length, 0)
+
+  const db = openDatabase({ path: copy, key, migrations: MIGRATIONS, pageSize: DEVICE_PAGE_SIZE })
+  assert.deepEqual(contents(db), before)
+  assert.equal(db.prepare("SELECT value FROM settings WHERE key = 'wal-only'").get()?.value, 'yes')
+  assert.equal(db.pragma('quick_check', { simple: true }), 'ok')
+  db.close()
+  assert.equal(pageSizeOf(copy, key), DEVICE_PAGE_SIZE)
 })

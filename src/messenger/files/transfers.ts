@@ -870,11 +870,14 @@ export class FileTransfers implements FilesPort {
    */
   cancelled (contactId: string, messageId: string, reason: FileCancelReason, now: number): void {
     this.#cancelsOpened++
-    // A group file counts only if that contact sent the group message that announced it.
+    // A group file counts only if that contact sent the group message that announced it: the one stored with the
+    // file's row, not a later text of its own that reuses the file's id (issue 12 review).
     const sender = this.#o.contact(contactId)?.accountId
     const row = this.#store.get(contactId, messageId, 'in') ?? this.#store.byMessage(messageId).find((r) => {
       const groupId = groupOfOwner(r.contactId)
-      return r.direction === 'in' && groupId !== undefined && sender !== undefined && this.#store.groupMessageFrom(groupId, sender, messageId)
+      if (r.direction !== 'in' || groupId === undefined || sender === undefined) return false
+      const senders = this.#store.groupSendersAt(groupId, messageId, r.createdAt)
+      return senders.length === 1 && senders[0] === sender
     })
     if (row === undefined) {
       // The cancel overtook its announcement (another path): applied when that comes (this process only).

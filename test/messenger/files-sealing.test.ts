@@ -172,3 +172,20 @@ test('a resumed job cancelled mid-pass (a stop during the hash) stops with STOPP
   await assert.rejects(job.done, (err: unknown) => MessengerError.is(err, 'STOPPED'))
   assert.equal(job.sealed, 0)
 })
+
+test('the last chunk is released only once the chunk file is synced and the source forgotten: a failed final sync releases it never', async (t) => {
+  const chunks = 2 * SEAL_BLOCK_CHUNKS + 3
+  const { spec, sealer } = await source(t, chunks * FILE_CHUNK_BYTES - 10)
+  SealJob.failNextSyncForTest()
+  const failing = await SealJob.start(spec, sealer)
+  await assert.rejects(failing.done)
+  assert.equal(failing.sealed, chunks - 1, 'the last chunk was released before the chunk file was durable')
+
+  const next = await source(t, chunks * FILE_CHUNK_BYTES - 10)
+  const seen: number[] = []
+  let job: SealJob | undefined
+  job = await SealJob.start({ ...next.spec, whole: () => { seen.push(job?.sealed ?? -1) } }, next.sealer)
+  await job.done
+  assert.deepEqual(seen, [chunks - 1], 'the source is forgotten once, before the last chunk is released')
+  assert.equal(job.sealed, chunks)
+})

@@ -501,6 +501,31 @@ test('a restart mid-seal whose source changes during the re-seal sends nothing (
   assert.equal(files(bob).statsForTest(messageId)?.receivedDirect, 16)
 })
 
+test('a cancel that cannot be queued (refused at a stop) leaves the row as it was: the next start seals again, fails again and the contact is told', { timeout: 120_000 }, async (t) => {
+  const { people: [alice, bob], contact } = await createPeople(t, { relays: 1 }) as unknown as { people: [Person, Person], contact: (a: Person, b: Person) => string }
+  const { path } = fileOf(t, 4 * MiB)
+  const aToB = contact(alice, bob)
+  files(alice).holdSealingForTest(16)
+  const sending = files(alice).send(aToB, path)
+  sending.catch(() => {})
+  const { messageId } = await waitFor(() => files(alice).list(aToB)[0], 'alice announced the file')
+  await waitFor(() => files(bob).get(messageId), 'bob has the announcement')
+  // The cancel is refused as at a shutdown (the core stopping under it).
+  const core = alice.m() as unknown as { cancelFile: (contactId: string, messageId: string, reason: string) => Promise<void> }
+  let refused = 0
+  core.cancelFile = async () => { refused++; throw new MessengerError('STOPPED', 'The messenger is stopped.') }
+  truncateSync(path, MiB)
+  files(alice).releaseSealingForTest()
+  await sending
+  await waitFor(() => refused === 1 ? true : undefined, 'alice tried to queue the cancel')
+  assert.notEqual(files(alice).get(messageId)?.state, 'failed', 'the row was failed before its cancel was queued')
+  await alice.stop()
+  await alice.start()
+  const view = await waitFor(() => { const f = files(bob).get(messageId); return f?.state === 'failed' ? f : undefined }, 'bob is told after alice\'s restart', 60_000)
+  assert.match(view.failure ?? '', /sender stopped sending this file: it changed/)
+  await waitFor(() => files(alice).get(messageId)?.state === 'failed' ? true : undefined, 'alice marks it failed once the cancel is queued')
+})
+
 test('a file-cancel counts only from the contact that sent the file: another contact naming its id changes nothing', { timeout: 120_000 }, async (t) => {
   const { people: [alice, bob, carol], contact } = await createPeople(t, { relays: 1, people: 3 }) as unknown as { people: [Person, Person, Person], contact: (a: Person, b: Person) => string }
   const { path, bytes } = fileOf(t, 4 * MiB)

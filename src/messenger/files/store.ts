@@ -64,6 +64,12 @@ export class FileStore {
     this.db.prepare('UPDATE file_transfers SET source_path = NULL WHERE contact_id = ? AND message_id = ? AND direction = ?').run([t.contactId, t.messageId, t.direction])
   }
 
+  /** An outgoing file's chunk file is whole (by blob id: its row may not be written yet): its source is no longer
+   * needed. */
+  sealedBlob (blobId: Uint8Array): void {
+    this.db.prepare("UPDATE file_transfers SET source_path = NULL WHERE blob_id = ? AND direction = 'out'").run([Buffer.from(blobId)])
+  }
+
   update (t: TransferRow, now: number): void {
     this.db.prepare('UPDATE file_transfers SET state = ?, path = ?, done = ?, failure = ?, relay_counts = ?, updated_at = ? WHERE contact_id = ? AND message_id = ? AND direction = ?')
       .run([t.state, t.path ?? null, t.done, t.failure ?? null, JSON.stringify(t.relayCounts), now, t.contactId, t.messageId, t.direction])

@@ -397,6 +397,9 @@ export class FileTransfers implements FilesPort {
     }
     const row: TransferRow = { contactId, messageId: message.id, direction: 'out', file, state: 'queued', path: undefined, done: 0, failure: undefined, relayCounts: {}, createdAt: this.#now(), source: path }
     this.#store.insert(row, this.#now())
+    // Sealed whole before the row was written (SealSpec.whole found no row): its source is forgotten in the store now.
+    const job = this.#jobs.get(hex(file.blobId))
+    if (job !== undefined && job.sealed === job.chunks) this.#store.sealed(row)
     this.#changed(row, true)
     this.#kick(row)
     // The chunks go out as they are sealed; send() returns once the file is read whole (the caller may then move or
@@ -536,7 +539,11 @@ export class FileTransfers implements FilesPort {
   }
 
   #sealSpec (source: string, file: FileDescriptor): SealSpec {
-    return { source, target: this.#chunkPath({ direction: 'out', file }), key: file.key, header: file.header, size: file.size, sha256: file.sha256 }
+    return {
+      source, target: this.#chunkPath({ direction: 'out', file }), key: file.key, header: file.header, size: file.size, sha256: file.sha256,
+      // Forgotten before the last chunk goes (sealing.ts): a restart never seals a file again that may be out whole.
+      whole: () => { this.#store.sealedBlob(file.blobId) }
+    }
   }
 
   /** A sealed file whose announcement was refused: its job stops and its chunks go. */
@@ -566,6 +573,13 @@ export class FileTransfers implements FilesPort {
     try {
       await job.done
     } catch (err) {
+      // Every chunk released: the contact may hold the file whole, so it is never failed nor cancelled (sealing.ts
+      // releases the last chunk only once the chunk file is durable; this is the guard for any later failure).
+      if (job.sealed === job.chunks) {
+        await this.#dropSource(row)
+        if (this.#jobs.get(key) === job) this.#jobs.delete(key)
+        return
+      }
       if (MessengerError.is(err, 'STOPPED') || this.#stopped || this.#gone.has(row.messageId)) {
         if (this.#jobs.get(key) === job) this.#jobs.delete(key)
         // Deleted: a staged copy is of no more use (a stop keeps it for the next start).
@@ -573,20 +587,29 @@ export class FileTransfers implements FilesPort {
         return
       }
       this.#log.warn('file-seal-failed', { error: MessengerError.is(err) ? err.code : (err as Error).name })
+      // The contact (each member of a group) has the announcement and would wait for the chunks for ever: it is
+      // told, inside the pairwise session. The cancel is queued (in the durable outbox) BEFORE the row is failed and
+      // its source dropped: a crash between, or a cancel refused at a stop, leaves the row as it was, so the next
+      // start seals it again, fails again and queues the cancel again (a second one changes nothing at the contact).
+      const reason = isSourceChanged(err) ? 'changed' : 'unreadable'
+      const groupId = groupOfOwner(row.contactId)
+      const to = groupId === undefined ? [row.contactId] : (await this.#groupMembers(groupId).catch(() => [])).map((m) => m.id)
+      for (const contactId of to) {
+        try {
+          await this.#o.core.cancelFile?.(contactId, row.messageId, reason)
+        } catch (e) {
+          this.#log.warn('file-cancel-failed', { error: MessengerError.is(e) ? e.code : e instanceof Error ? e.name : typeof e })
+          if (MessengerError.is(e, 'STOPPED') || this.#stopped) {
+            if (this.#jobs.get(key) === job) this.#jobs.delete(key)
+            return
+          }
+        }
+      }
       // Failed before the job goes, so a reader never finds an unsealed file without its job (#chunkReader).
       this.#set(row, { state: 'failed', failure: MessengerError.is(err) ? err.message : 'The file could not be read; send it again.' })
       if (this.#jobs.get(key) === job) this.#jobs.delete(key)
       this.wake()
       await this.#dropSource(row)
-      // The contact (each member of a group) has the announcement and would wait for the chunks for ever: it is
-      // told, inside the pairwise session.
-      const reason = isSourceChanged(err) ? 'changed' : 'unreadable'
-      const groupId = groupOfOwner(row.contactId)
-      const to = groupId === undefined ? [row.contactId] : (await this.#groupMembers(groupId).catch(() => [])).map((m) => m.id)
-      for (const contactId of to) {
-        await this.#o.core.cancelFile?.(contactId, row.messageId, reason)
-          .catch((e: unknown) => { this.#log.warn('file-cancel-failed', { error: e instanceof Error ? e.name : typeof e }) })
-      }
       return
     }
     await this.#dropSource(row)
@@ -885,6 +908,9 @@ export class FileTransfers implements FilesPort {
       return
     }
     if (row.state === 'delivered' || row.state === 'failed') return
+    // Every chunk already here (the sender's cancel raced its own last chunk): the hash check decides, as for any
+    // complete file (#runIncoming, at once or at the next start).
+    if (row.done === row.file.chunks) { this.#log.info('file-cancel-after-complete', { reason }); return }
     row.state = 'failed'
     row.failure = cancelText(reason)
     this.#store.update(row, now)
@@ -898,10 +924,19 @@ export class FileTransfers implements FilesPort {
     const p = this.#incoming.get(key)
     if (p !== undefined) {
       const inc = await p.catch(() => undefined)
+      if (inc !== undefined && !inc.finished && inc.row.done === inc.row.file.chunks) {
+        // Whole by now (the stored count lagged): not failed; the stored row gets the live one back and the hash
+        // check (#complete) decides.
+        this.#store.update(inc.row, this.#now())
+        return
+      }
       if (inc !== undefined && !inc.finished) {
         inc.row.state = row.state
         inc.row.failure = row.failure
         inc.finished = true
+        // The live row is what later writes store: failed there too (a throttled progress write must not put its
+        // old state back).
+        this.#store.update(inc.row, this.#now())
         if (this.#incoming.get(key) === p) this.#incoming.delete(key)
         await inc.lock
         await this.#written(inc).catch(() => {})
@@ -1246,6 +1281,9 @@ export class FileTransfers implements FilesPort {
     }
     const row: TransferRow = { contactId: groupFileOwner(groupId), messageId: message.id, direction: 'out', file, state: 'queued', path: undefined, done: 0, failure: undefined, relayCounts: {}, createdAt: this.#now(), source: path }
     this.#store.insert(row, this.#now())
+    // Sealed whole before the row was written (SealSpec.whole found no row): its source is forgotten in the store now.
+    const job = this.#jobs.get(hex(file.blobId))
+    if (job !== undefined && job.sealed === job.chunks) this.#store.sealed(row)
     this.#changed(row, true)
     this.#kick(row)
     await this.#sealed(row)

@@ -23,6 +23,7 @@ import {
   type FileDescriptor
 } from '../../wire/file.ts'
 import { MAX_RELAYS, type FileCancelReason } from '../../wire/payload.ts'
+import { EarlyCancels } from './early-cancels.ts'
 import { MessengerError } from '../errors.ts'
 import type { ContactPort } from '../ports.ts'
 import type { MessageView, MessengerEvent } from '../types.ts'
@@ -131,8 +132,6 @@ interface Incoming {
 /** Announced ids kept for their 'message' event (#announcedRow): far more than one batch commit records. */
 const MAX_ANNOUNCED_PENDING = 1024
 
-/** Cancels held for announcements not yet here (a cancel only ever overtakes its announcement by moments). */
-const MAX_EARLY_CANCELS = 64
 /** Batched writes a receiver lets run behind verification (relay downloads have no fdatasync to wait on): 2 MiB. */
 const MAX_PENDING_WRITES = 2
 /** Verified chunks a receiver gathers into one write (a write per chunk cost a thread-pool round trip each). */
@@ -180,7 +179,7 @@ export class FileTransfers implements FilesPort {
   /** Copies staged by this process (sendBytes) not yet dropped. */
   readonly #stagedHere = new Set<string>()
   /** Cancels (file-cancel) that came before their announcement, by contact and message: applied when it comes. */
-  readonly #earlyCancels = new Map<string, FileCancelReason>()
+  readonly #earlyCancels: EarlyCancels
 
   constructor (o: FileTransfersOptions) {
     this.#o = o
@@ -191,6 +190,7 @@ export class FileTransfers implements FilesPort {
     mkdirSync(this.#dir, { recursive: true, mode: 0o700 })
     this.#log = o.logger
     this.#now = o.now ?? Date.now
+    this.#earlyCancels = new EarlyCancels(this.#now)
   }
 
   /** Resumes unfinished transfers and starts downloads as announcements arrive. */
@@ -854,7 +854,7 @@ export class FileTransfers implements FilesPort {
   // ---- receiving ---------------------------------------------------------------------------------
 
   /** Called inside the commit that stores an incoming file message (src/messenger/messenger.ts #record). */
-  announced (contactId: string, messageId: string, file: FileDescriptor, now: number): void {
+  announced (contactId: string, messageId: string, file: FileDescriptor, now: number, from?: string): void {
     this.#announced.add(`${contactId}/${messageId}`)
     // A commit rolled back after this leaves its id here: the oldest go past the bound.
     for (const old of this.#announced) { if (this.#announced.size <= MAX_ANNOUNCED_PENDING) break; this.#announced.delete(old) }
@@ -865,8 +865,8 @@ export class FileTransfers implements FilesPort {
     // replay the first file's chunks under the wrong key and truncate them, so it is refused and never fetched.
     const dup = this.#store.byBlob(file.blobId, 'in')
     const duplicate = dup !== undefined && (dup.contactId !== contactId || dup.messageId !== messageId)
-    const early = this.#earlyCancels.get(`${contactId}/${messageId}`)
-    this.#earlyCancels.delete(`${contactId}/${messageId}`)
+    // A group file's cancel is held under the member that sent it (`from`, the announcing member), not the group.
+    const early = this.#earlyCancels.take(groupOfOwner(contactId) !== undefined ? (from ?? '') : contactId, messageId)
     const failure = duplicate
       ? 'duplicate file id: another received file already uses it; it was not downloaded.'
       : tooLarge ? `The file is too large: over this device's limit of ${mb(this.maxBytes)} MB; it was not downloaded.`
@@ -904,7 +904,7 @@ export class FileTransfers implements FilesPort {
     })
     if (row === undefined) {
       // The cancel overtook its announcement (another path): applied when that comes (this process only).
-      if (this.#earlyCancels.size < MAX_EARLY_CANCELS) this.#earlyCancels.set(`${contactId}/${messageId}`, reason)
+      this.#earlyCancels.hold(contactId, messageId, reason)
       return
     }
     if (row.state === 'delivered' || row.state === 'failed') return

@@ -183,8 +183,8 @@ test('the last chunk is released only once the chunk file is synced and the sour
 
   const next = await source(t, chunks * FILE_CHUNK_BYTES - 10)
   const seen: number[] = []
-  let job: SealJob | undefined
-  job = await SealJob.start({ ...next.spec, whole: () => { seen.push(job?.sealed ?? -1) } }, next.sealer)
+  const of: { job?: SealJob } = {}
+  const job = of.job = await SealJob.start({ ...next.spec, whole: () => { seen.push(of.job?.sealed ?? -1) } }, next.sealer)
   await job.done
   assert.deepEqual(seen, [chunks - 1], 'the source is forgotten once, before the last chunk is released')
   assert.equal(job.sealed, chunks)

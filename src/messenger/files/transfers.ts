@@ -599,7 +599,7 @@ export class FileTransfers implements FilesPort {
           await this.#o.core.cancelFile?.(contactId, row.messageId, reason)
         } catch (e) {
           this.#log.warn('file-cancel-failed', { error: MessengerError.is(e) ? e.code : e instanceof Error ? e.name : typeof e })
-          if (MessengerError.is(e, 'STOPPED') || this.#stopped) {
+          if (MessengerError.is(e, 'STOPPED')) {
             if (this.#jobs.get(key) === job) this.#jobs.delete(key)
             return
           }

@@ -363,6 +363,22 @@ test('a receiver that speaks only /0m1/file/1.0.0 (16 puts buffered) still gets 
   assert.equal(fileWindow(FILE_PROTOCOL), MAX_FILE_PUTS_IN_FLIGHT)
 })
 
+test('a file announced over a direct connection whose stream never comes still completes from a relay, and nothing is left expecting it', { timeout: 120_000 }, async (t) => {
+  const relay = await startTestRelay(t)
+  const alice = await person(t, 'alice', { relays: [relay.addr] })
+  // Bob serves no file protocol: the announcement goes direct, no direct file stream can ever open.
+  const bob = await person(t, 'bob', { relays: [relay.addr], onNetwork: (n) => { void n.libp2p.unhandle(FILE_PROTOCOL); void n.libp2p.unhandle(FILE_PROTOCOL_V1) } })
+  const { aToB, bToA } = await introduce(alice, bob)
+  const { path, bytes } = fileOf(t, MiB)
+  const { message } = await files(alice).send(aToB, path)
+  const got = await waitFile(bob, bToA, message.id, (f) => f.state === 'delivered', 'bob has the file from the relay')
+  assert.equal(got.path, 'relay')
+  assert.equal((await bob.m().messages(bToA)).find((m) => m.id === message.id)?.path, 'direct', 'the announcement did not come direct')
+  assert.equal(files(bob).statsForTest(message.id)?.receivedDirect ?? 0, 0)
+  assert.equal(sha(await saved(t, bob, message.id)), sha(bytes))
+  assert.equal(files(bob).expectingDirectForTest(), 0)
+})
+
 test('a sender stopped mid-seal seals the rest after its restart, byte-identical, without re-sending the chunks the contact confirmed', { timeout: 120_000 }, async (t) => {
   const { people: [alice, bob], contact } = await createPeople(t, { relays: 1 }) as unknown as { people: [Person, Person], contact: (a: Person, b: Person) => string }
   const { path, bytes } = fileOf(t, 20 * MiB)

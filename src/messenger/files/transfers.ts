@@ -113,6 +113,8 @@ interface Incoming {
   opener: FileOpener
   hash: ReturnType<typeof createHash>
   direct: number
+  /** A direct stream for it has ended (#serveStream): #runIncoming's wait for one is over even if it had not begun. */
+  directEnded?: boolean
   lock: Promise<unknown>
   finished: boolean
   /** Group durability for the direct stream: the fdatasync running now, and the one queued behind it. */
@@ -318,6 +320,8 @@ export class FileTransfers implements FilesPort {
   releaseSealingForTest (): void { for (const job of this.#jobs.values()) job.release() }
   /** Test hook: file-cancel controls opened by this device (this process), whether they applied or not. */
   cancelsOpenedForTest (): number { return this.#cancelsOpened }
+  /** Tests only: incoming files still marked as announced over a direct connection (#runIncoming takes them). */
+  expectingDirectForTest (): number { return this.#expectDirect.size }
   #cancelsOpened = 0
   /** Test hook: the sealing job of an outgoing file, while it runs. */
   sealJobForTest (messageId: string): SealJob | undefined {
@@ -1087,12 +1091,15 @@ export class FileTransfers implements FilesPort {
     let inc = await this.#openIncoming(row0)
     const row = inc.row
     const stats = this.#statsOf(row.messageId)
+    // Taken before any return, so no id is left behind.
+    const expectDirect = this.#expectDirect.delete(row.messageId)
     if (row.done === row.file.chunks) { if (!inc.finished) await inc.lock.then(async () => { if (!inc.finished) await this.#complete(inc) }); return }
     // Announced over a direct connection: its sender streams the file straight within moments, and parks it on
     // relays only after DIRECT_WAIT_MS without a stream, so the relays are not asked before then (a fetch begun at
     // once found nothing and cost a relay stream in the middle of the direct transfer). A direct stream that ends
-    // early wakes this (#serveStream).
-    if (this.#expectDirect.delete(row.messageId) && inc.direct === 0) await this.#sleep(row, DIRECT_WAIT_MS)
+    // early wakes this (#serveStream); one that ended before this wait began leaves directEnded (its wake-up came
+    // before the waker).
+    if (expectDirect && inc.direct === 0 && inc.directEnded !== true) await this.#sleep(row, DIRECT_WAIT_MS)
     let delay = FILE_RETRY_MIN_MS
     const badAt = new Map<string, number>()
     while (!this.#stopped && !inc.finished && !this.#gone.has(row.messageId)) {
@@ -1250,6 +1257,7 @@ export class FileTransfers implements FilesPort {
     } finally {
       if (inc !== undefined) {
         inc.direct--
+        inc.directEnded = true
         // The relay path takes over where the stream stopped.
         if (!inc.finished) { this.#kick(inc.row); this.wake() }
       }

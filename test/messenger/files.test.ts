@@ -3,8 +3,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
-import { readdirSync, readFileSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { mkdirSync, readdirSync, readFileSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs'
+import { join, relative } from 'node:path'
 import { MessengerError } from '../../src/messenger/errors.ts'
 import type { FileTransfers } from '../../src/messenger/files/transfers.ts'
 import { SealJob } from '../../src/messenger/files/sealing.ts'
@@ -540,6 +540,28 @@ test('a cancel that cannot be queued (refused at a stop) leaves the row as it wa
   const view = await waitFor(() => { const f = files(bob).get(messageId); return f?.state === 'failed' ? f : undefined }, 'bob is told after alice\'s restart', 60_000)
   assert.match(view.failure ?? '', /sender stopped sending this file: it changed/)
   await waitFor(() => files(alice).get(messageId)?.state === 'failed' ? true : undefined, 'alice marks it failed once the cancel is queued')
+})
+
+test('a file sent by a relative path and resumed after a restart in another working directory is sealed from the same file', { timeout: 120_000 }, async (t) => {
+  const { people: [alice, bob], contact } = await createPeople(t, { relays: 1 }) as unknown as { people: [Person, Person], contact: (a: Person, b: Person) => string }
+  const { path, bytes } = fileOf(t, 4 * MiB)
+  const aToB = contact(alice, bob)
+  files(alice).holdSealingForTest(16)
+  const sending = files(alice).send(aToB, relative(process.cwd(), path))
+  sending.catch(() => {})
+  const { messageId } = await waitFor(() => files(alice).list(aToB)[0], 'alice announced the file')
+  await alice.stop()
+  await sending
+  const cwd = process.cwd()
+  t.after(() => { process.chdir(cwd) })
+  // Deep enough that the relative path names another file (or none) from there.
+  const elsewhere = join(tempDir(t, '0m1-elsewhere-'), 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h')
+  mkdirSync(elsewhere, { recursive: true })
+  process.chdir(elsewhere)
+  await alice.start()
+  await waitFile(bob, contact(bob, alice), messageId, (f) => f.state === 'delivered', 'bob completes after alice\'s restart elsewhere')
+  process.chdir(cwd)
+  assert.equal(sha(await saved(t, bob, messageId)), sha(bytes))
 })
 
 test('a file-cancel counts only from the contact that sent the file: another contact naming its id changes nothing', { timeout: 120_000 }, async (t) => {

@@ -5,7 +5,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { constants, mkdirSync } from 'node:fs'
 import { open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises'
-import { basename, dirname, join } from 'node:path'
+import { basename, dirname, join, resolve } from 'node:path'
 import { Readable } from 'node:stream'
 import type { Connection, Stream } from '@libp2p/interface'
 import { E2eeError } from '../../e2ee/errors.ts'
@@ -188,7 +188,7 @@ export class FileTransfers implements FilesPort {
     this.maxBytes = o.maxBytes ?? DEFAULT_MAX_FILE_BYTES
     if (!Number.isSafeInteger(this.maxBytes) || this.maxBytes <= 0) throw new RangeError('maxBytes must be a positive integer')
     this.#store = new FileStore(o.db)
-    this.#dir = join(o.dataDir, FILES_DIR)
+    this.#dir = resolve(o.dataDir, FILES_DIR)
     mkdirSync(this.#dir, { recursive: true, mode: 0o700 })
     this.#log = o.logger
     this.#now = o.now ?? Date.now
@@ -399,7 +399,7 @@ export class FileTransfers implements FilesPort {
       await this.#dropSeal(file)
       throw err
     }
-    const row: TransferRow = { contactId, messageId: message.id, direction: 'out', file, state: 'queued', path: undefined, done: 0, failure: undefined, relayCounts: {}, createdAt: this.#now(), source: path }
+    const row: TransferRow = { contactId, messageId: message.id, direction: 'out', file, state: 'queued', path: undefined, done: 0, failure: undefined, relayCounts: {}, createdAt: this.#now(), source: resolve(path) }
     this.#store.insert(row, this.#now())
     // Sealed whole before the row was written (SealSpec.whole found no row): its source is forgotten in the store now.
     const job = this.#jobs.get(hex(file.blobId))
@@ -1287,7 +1287,7 @@ export class FileTransfers implements FilesPort {
       await this.#dropSeal(file)
       throw err
     }
-    const row: TransferRow = { contactId: groupFileOwner(groupId), messageId: message.id, direction: 'out', file, state: 'queued', path: undefined, done: 0, failure: undefined, relayCounts: {}, createdAt: this.#now(), source: path }
+    const row: TransferRow = { contactId: groupFileOwner(groupId), messageId: message.id, direction: 'out', file, state: 'queued', path: undefined, done: 0, failure: undefined, relayCounts: {}, createdAt: this.#now(), source: resolve(path) }
     this.#store.insert(row, this.#now())
     // Sealed whole before the row was written (SealSpec.whole found no row): its source is forgotten in the store now.
     const job = this.#jobs.get(hex(file.blobId))
@@ -1466,7 +1466,7 @@ function unsealed (): MessengerError {
 
 /** A copy of bytes sendBytes staged in the files directory for sealing (removed once sealed). */
 function isStaged (source: string, dir: string): boolean {
-  return dirname(source) === dir && basename(source).startsWith(STAGED_PREFIX)
+  return resolve(dirname(source)) === dir && basename(source).startsWith(STAGED_PREFIX)
 }
 
 function mb (bytes: number): string {

@@ -440,8 +440,10 @@ test('a file written to while it is being sealed fails with the reason on the se
   const { file } = await sending
   assert.equal(file.state, 'failed')
   assert.match(file.failure ?? '', /changed/)
-  const view = await waitFor(() => files(bob).get(messageId), 'bob has the announcement')
-  assert.notEqual(view.state, 'delivered')
+  // Bob never completes it: he is told (file-cancel) and fails it with the reason.
+  const view = await waitFor(() => { const f = files(bob).get(messageId); return f?.state === 'failed' || f?.state === 'delivered' ? f : undefined }, 'bob ends the file')
+  assert.equal(view.state, 'failed')
+  assert.match(view.failure ?? '', /sender stopped sending this file: it changed/)
 })
 
 test('bytes sent with sendBytes survive a restart mid-seal: the staged copy (fsynced) stays until sealed, then goes', { timeout: 120_000 }, async (t) => {

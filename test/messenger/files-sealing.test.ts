@@ -3,7 +3,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { appendFileSync, chmodSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs'
+import { appendFileSync, chmodSync, readFileSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { FileOpener, FileSealer, newFileKey } from '../../src/e2ee/file-crypto.ts'
 import { MessengerError } from '../../src/messenger/errors.ts'
@@ -188,4 +188,16 @@ test('the last chunk is released only once the chunk file is synced and the sour
   await job.done
   assert.deepEqual(seen, [chunks - 1], 'the source is forgotten once, before the last chunk is released')
   assert.equal(job.sealed, chunks)
+})
+
+test('hashFile reads at most one byte past the announced size: a source that grew (even to 256 GiB) fails at once', { timeout: 30_000 }, async (t) => {
+  const dir = tempDir(t, '0m1-seal-')
+  const path = join(dir, 'grown.bin')
+  writeFileSync(path, randomBytes(10))
+  // Sparse: reading it to its end would take minutes; the hash stops at byte 11.
+  truncateSync(path, 256 * 1024 * 1024 * 1024)
+  await rejectsChanged(hashFile(path, 10))
+  // A file of exactly the size still hashes (the extra byte read finds the end).
+  writeFileSync(path, randomBytes(4 * 1024 * 1024))
+  assert.equal((await hashFile(path, 4 * 1024 * 1024)).sha256.length, 32)
 })

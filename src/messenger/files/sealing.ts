@@ -86,17 +86,22 @@ export async function hashFile (path: string, size: number): Promise<{ sha256: B
     const { stamp } = await stampOf(src)
     const hash = createHash('sha256')
     const bufs = [Buffer.allocUnsafe(HASH_READ_BYTES), Buffer.allocUnsafe(HASH_READ_BYTES)] as const
+    // Never more than size + 1 bytes: one byte past the size tells a file that grew (it is not read to its end).
+    const wantAt = (at: number): number => Math.min(HASH_READ_BYTES, size + 1 - at)
     let at = 0
-    let reading = readFull(src, bufs[0], 0)
+    let want = wantAt(0)
+    let reading = readFull(src, bufs[0].subarray(0, want), 0)
     for (let k = 0; ; k++) {
       const n = await reading
       if (n === 0) break
       const buf = k % 2 === 0 ? bufs[0] : bufs[1]
       at += n
+      if (at > size) break
+      const full = n === want
       // The other buffer was hashed last turn: read into it while this one is hashed.
-      if (n === HASH_READ_BYTES) reading = readFull(src, k % 2 === 0 ? bufs[1] : bufs[0], at)
+      if (full) { want = wantAt(at); reading = readFull(src, (k % 2 === 0 ? bufs[1] : bufs[0]).subarray(0, want), at) }
       hash.update(buf.subarray(0, n))
-      if (n < HASH_READ_BYTES) break
+      if (!full) break
     }
     if (at !== size || (await stampOf(src)).stamp !== stamp) throw changed()
     return { sha256: hash.digest(), stamp }

@@ -39,7 +39,8 @@ import { withDeadline } from './deadline.ts'
 
 /** What the core tells the file transfers, inside the commit that stores an incoming file message. */
 export interface FileHooks {
-  announced: (contactId: string, messageId: string, file: FileDescriptor, now: number) => void
+  /** `from`: for a group's file (owner `group:<id>`), the contact that announced it. */
+  announced: (contactId: string, messageId: string, file: FileDescriptor, now: number, from?: string) => void
   /** The contact gave up a file it announced (its source changed or could not be read while being sealed). */
   cancelled?: (contactId: string, messageId: string, reason: FileCancelReason, now: number) => void
 }
@@ -1190,7 +1191,7 @@ export class MessengerCore implements Messenger {
     if (group !== undefined) {
       item.group = this.#groups?.record(contactId, group, now)
       // Issue 12: a file announced to a group; its transfer rows belong to the group (src/messenger/files/group-files.ts).
-      if (item.group !== undefined && group.type === 'text' && group.text.file !== undefined) this.#fileHooks?.announced(groupFileOwner(group.groupId), item.group.id, group.text.file, now)
+      if (item.group !== undefined && group.type === 'text' && group.text.file !== undefined) this.#fileHooks?.announced(groupFileOwner(group.groupId), item.group.id, group.text.file, now, contactId)
     } else if (chat !== undefined) {
       item.stored = chat.stored
       item.changed = chat.changed

@@ -29,7 +29,9 @@ export class FrameStream {
     this.#reader = new FrameReader(maxFrameBytes)
     this.#maxBuffered = maxBufferedBytes
     stream.addEventListener('message', (e) => {
-      if (this.#ended !== undefined) return
+      // Only an error drops what comes after it: bytes the stream still delivers after the remote closed its side
+      // (its read buffer, dispatched later) are the sender's last frames.
+      if (this.#ended instanceof Error) return
       this.#reader.push(e.data)
       if (this.#reader.buffered > this.#maxBuffered) {
         this.#reader.clear()
@@ -37,17 +39,21 @@ export class FrameStream {
       }
       this.#wake?.()
     })
-    const ended = (): void => { this.#end('end') }
+    // The remote's side closed: the end, unless the stream still holds bytes it has not delivered (it delivers them
+    // to this 'message' listener, then says 'end').
+    const ended = (): void => { if (stream.readBufferLength === 0) this.#end('end') }
     stream.addEventListener('remoteCloseWrite', ended)
+    stream.addEventListener('end', () => { this.#end('end') })
     stream.addEventListener('close', (e) => { this.#end(e.error ?? 'end') })
     stream.addEventListener('drain', () => { this.#drained?.() })
-    if (stream.remoteWriteStatus !== 'writable' || stream.status !== 'open') this.#end('end')
+    if (stream.status !== 'open') this.#end('end')
+    else if (stream.remoteWriteStatus !== 'writable') ended()
   }
 
   #end (why: 'end' | Error): void {
-    if (this.#ended instanceof Error) return
-    if (this.#ended === undefined || why instanceof Error) this.#ended = why
+    if (!(this.#ended instanceof Error) && (this.#ended === undefined || why instanceof Error)) this.#ended = why
     this.#wake?.()
+    // Always: a send waiting for 'drain' when the stream ended (whatever ended it first) must not wait for ever.
     this.#drained?.()
   }
 
@@ -93,7 +99,7 @@ export class FrameStream {
 
   /** Waits while the stream asks its writers to drain; any number of senders wait on the same 'drain'. */
   async #drain (): Promise<void> {
-    while (this.#stream.writableNeedsDrain && this.#stream.status === 'open') {
+    while (this.#stream.writableNeedsDrain && this.#stream.status === 'open' && !(this.#ended instanceof Error)) {
       this.#drainWait ??= new Promise<void>((resolve) => {
         this.#drained = () => { this.#drainWait = undefined; this.#drained = undefined; resolve() }
       })

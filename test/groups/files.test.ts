@@ -18,6 +18,7 @@ import type { GroupMessageView } from '../../src/messenger/groups/types.ts'
 import type { FileTransfers } from '../../src/messenger/files/transfers.ts'
 import type { FileView } from '../../src/messenger/files/types.ts'
 import type { Groups } from '../../src/messenger/groups/types.ts'
+import type { GroupManager } from '../../src/messenger/groups/manager.ts'
 import { introduce, person, startTestRelay, tempDir, type Person } from '../helpers/testnet.ts'
 import { waitFor } from '../helpers/wait.ts'
 
@@ -202,4 +203,36 @@ test('a group file whose source is cut short mid-seal is cancelled: each member 
   assert.equal(file.state, 'failed')
   const view = await waitFor(() => files(bob).listGroup(grp.id).find((f) => f.messageId === messageId && f.state === 'failed'), 'bob marks the group file failed', 60_000)
   assert.match(view.failure ?? '', /sender stopped sending this file: it changed/)
+})
+
+test('a group file-cancel counts only from the member who announced the file: another member reusing its id for a text of its own changes nothing', { timeout: 180_000 }, async (t) => {
+  const relays = [await startTestRelay(t)]
+  const addrs = relays.map((r) => r.addr)
+  const [alice, bob, carol] = [await person(t, 'alice', { relays: addrs }), await person(t, 'bob', { relays: addrs }), await person(t, 'carol', { relays: addrs })]
+  const ab = await introduce(alice, bob)
+  const ac = await introduce(alice, carol)
+  const cb = await introduce(carol, bob)
+  const grp = await g(alice).create('docs', [ab.aToB, ac.aToB])
+  for (const p of [alice, bob, carol]) {
+    await waitFor(async () => (await g(p).list()).find((x) => x.id === grp.id)?.members.length === 3, `${p.name} sees three members`, 60_000)
+  }
+  const dir = tempDir(t, '0m1-gfile-')
+  const bytes = randomBytes(4 * MiB)
+  const path = join(dir, 'report.pdf')
+  writeFileSync(path, bytes)
+  files(alice).holdSealingForTest(16)
+  const sending = files(alice).sendToGroup(grp.id, path)
+  const { messageId } = await waitFor(() => files(alice).listGroup(grp.id)[0], 'alice announced the file')
+  await waitFor(() => files(bob).listGroup(grp.id).find((f) => f.messageId === messageId), 'bob has the announcement', 60_000)
+  // Carol (a member) sends a group text of her own under alice's file id, then a file-cancel naming it.
+  await (g(carol) as unknown as GroupManager).sendWithIdForTest(grp.id, 'same id', Buffer.from(messageId, 'hex'))
+  await waitFor(async () => (await g(bob).messages(grp.id)).some((m) => m.id === messageId && m.text === 'same id'), 'bob has carol\'s text under the file id', 60_000)
+  const core = carol.m() as unknown as { cancelFile: (contactId: string, messageId: string, reason: 'changed') => Promise<void> }
+  await core.cancelFile(cb.aToB, messageId, 'changed')
+  await waitFor(() => files(bob).cancelsOpenedForTest() === 1, 'bob opened carol\'s cancel', 60_000)
+  assert.notEqual(files(bob).listGroup(grp.id).find((f) => f.messageId === messageId)?.state, 'failed')
+  files(alice).releaseSealingForTest()
+  await sending
+  await waitGroupFile(bob, grp.id, messageId, (f) => f.state === 'delivered', 'bob still gets alice\'s file whole')
+  assert.equal(sha(await saved(t, bob, messageId)), sha(bytes))
 })

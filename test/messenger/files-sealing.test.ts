@@ -3,7 +3,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { appendFileSync, chmodSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs'
+import { appendFileSync, chmodSync, readFileSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { FileOpener, FileSealer, newFileKey } from '../../src/e2ee/file-crypto.ts'
 import { MessengerError } from '../../src/messenger/errors.ts'
@@ -171,4 +171,33 @@ test('a resumed job cancelled mid-pass (a stop during the hash) stops with STOPP
   job.cancel()
   await assert.rejects(job.done, (err: unknown) => MessengerError.is(err, 'STOPPED'))
   assert.equal(job.sealed, 0)
+})
+
+test('the last chunk is released only once the chunk file is synced and the source forgotten: a failed final sync releases it never', async (t) => {
+  const chunks = 2 * SEAL_BLOCK_CHUNKS + 3
+  const { spec, sealer } = await source(t, chunks * FILE_CHUNK_BYTES - 10)
+  SealJob.failNextSyncForTest()
+  const failing = await SealJob.start(spec, sealer)
+  await assert.rejects(failing.done)
+  assert.equal(failing.sealed, chunks - 1, 'the last chunk was released before the chunk file was durable')
+
+  const next = await source(t, chunks * FILE_CHUNK_BYTES - 10)
+  const seen: number[] = []
+  const of: { job?: SealJob } = {}
+  const job = of.job = await SealJob.start({ ...next.spec, whole: () => { seen.push(of.job?.sealed ?? -1) } }, next.sealer)
+  await job.done
+  assert.deepEqual(seen, [chunks - 1], 'the source is forgotten once, before the last chunk is released')
+  assert.equal(job.sealed, chunks)
+})
+
+test('hashFile reads at most one byte past the announced size: a source that grew (even to 256 GiB) fails at once', { timeout: 30_000 }, async (t) => {
+  const dir = tempDir(t, '0m1-seal-')
+  const path = join(dir, 'grown.bin')
+  writeFileSync(path, randomBytes(10))
+  // Sparse: reading it to its end would take minutes; the hash stops at byte 11.
+  truncateSync(path, 256 * 1024 * 1024 * 1024)
+  await rejectsChanged(hashFile(path, 10))
+  // A file of exactly the size still hashes (the extra byte read finds the end).
+  writeFileSync(path, randomBytes(4 * 1024 * 1024))
+  assert.equal((await hashFile(path, 4 * 1024 * 1024)).sha256.length, 32)
 })

@@ -3,8 +3,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
-import { readdirSync, readFileSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { mkdirSync, readdirSync, readFileSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs'
+import { join, relative } from 'node:path'
 import { MessengerError } from '../../src/messenger/errors.ts'
 import type { FileTransfers } from '../../src/messenger/files/transfers.ts'
 import { SealJob } from '../../src/messenger/files/sealing.ts'
@@ -363,6 +363,22 @@ test('a receiver that speaks only /0m1/file/1.0.0 (16 puts buffered) still gets 
   assert.equal(fileWindow(FILE_PROTOCOL), MAX_FILE_PUTS_IN_FLIGHT)
 })
 
+test('a file announced over a direct connection whose stream never comes still completes from a relay, and nothing is left expecting it', { timeout: 120_000 }, async (t) => {
+  const relay = await startTestRelay(t)
+  const alice = await person(t, 'alice', { relays: [relay.addr] })
+  // Bob serves no file protocol: the announcement goes direct, no direct file stream can ever open.
+  const bob = await person(t, 'bob', { relays: [relay.addr], onNetwork: (n) => { void n.libp2p.unhandle(FILE_PROTOCOL); void n.libp2p.unhandle(FILE_PROTOCOL_V1) } })
+  const { aToB, bToA } = await introduce(alice, bob)
+  const { path, bytes } = fileOf(t, MiB)
+  const { message } = await files(alice).send(aToB, path)
+  const got = await waitFile(bob, bToA, message.id, (f) => f.state === 'delivered', 'bob has the file from the relay')
+  assert.equal(got.path, 'relay')
+  assert.equal((await bob.m().messages(bToA)).find((m) => m.id === message.id)?.path, 'direct', 'the announcement did not come direct')
+  assert.equal(files(bob).statsForTest(message.id)?.receivedDirect ?? 0, 0)
+  assert.equal(sha(await saved(t, bob, message.id)), sha(bytes))
+  assert.equal(files(bob).expectingDirectForTest(), 0)
+})
+
 test('a sender stopped mid-seal seals the rest after its restart, byte-identical, without re-sending the chunks the contact confirmed', { timeout: 120_000 }, async (t) => {
   const { people: [alice, bob], contact } = await createPeople(t, { relays: 1 }) as unknown as { people: [Person, Person], contact: (a: Person, b: Person) => string }
   const { path, bytes } = fileOf(t, 20 * MiB)
@@ -424,8 +440,10 @@ test('a file written to while it is being sealed fails with the reason on the se
   const { file } = await sending
   assert.equal(file.state, 'failed')
   assert.match(file.failure ?? '', /changed/)
-  const view = await waitFor(() => files(bob).get(messageId), 'bob has the announcement')
-  assert.notEqual(view.state, 'delivered')
+  // Bob never completes it: he is told (file-cancel) and fails it with the reason.
+  const view = await waitFor(() => { const f = files(bob).get(messageId); return f?.state === 'failed' || f?.state === 'delivered' ? f : undefined }, 'bob ends the file')
+  assert.equal(view.state, 'failed')
+  assert.match(view.failure ?? '', /sender stopped sending this file: it changed/)
 })
 
 test('bytes sent with sendBytes survive a restart mid-seal: the staged copy (fsynced) stays until sealed, then goes', { timeout: 120_000 }, async (t) => {
@@ -499,6 +517,53 @@ test('a restart mid-seal whose source changes during the re-seal sends nothing (
   const a = files(alice).statsForTest(messageId)
   assert.equal((a?.sentDirect ?? 0) + (a?.sentRelay ?? 0), 0, 'chunks of the changed source went out after the restart')
   assert.equal(files(bob).statsForTest(messageId)?.receivedDirect, 16)
+})
+
+test('a cancel that cannot be queued (refused at a stop) leaves the row as it was: the next start seals again, fails again and the contact is told', { timeout: 120_000 }, async (t) => {
+  const { people: [alice, bob], contact } = await createPeople(t, { relays: 1 }) as unknown as { people: [Person, Person], contact: (a: Person, b: Person) => string }
+  const { path } = fileOf(t, 4 * MiB)
+  const aToB = contact(alice, bob)
+  files(alice).holdSealingForTest(16)
+  const sending = files(alice).send(aToB, path)
+  sending.catch(() => {})
+  const { messageId } = await waitFor(() => files(alice).list(aToB)[0], 'alice announced the file')
+  await waitFor(() => files(bob).get(messageId), 'bob has the announcement')
+  // The cancel is refused as at a shutdown (the core stopping under it).
+  const core = alice.m() as unknown as { cancelFile: (contactId: string, messageId: string, reason: string) => Promise<void> }
+  let refused = 0
+  core.cancelFile = async () => { refused++; throw new MessengerError('STOPPED', 'The messenger is stopped.') }
+  truncateSync(path, MiB)
+  files(alice).releaseSealingForTest()
+  await sending
+  await waitFor(() => refused === 1 ? true : undefined, 'alice tried to queue the cancel')
+  assert.notEqual(files(alice).get(messageId)?.state, 'failed', 'the row was failed before its cancel was queued')
+  await alice.stop()
+  await alice.start()
+  const view = await waitFor(() => { const f = files(bob).get(messageId); return f?.state === 'failed' ? f : undefined }, 'bob is told after alice\'s restart', 60_000)
+  assert.match(view.failure ?? '', /sender stopped sending this file: it changed/)
+  await waitFor(() => files(alice).get(messageId)?.state === 'failed' ? true : undefined, 'alice marks it failed once the cancel is queued')
+})
+
+test('a file sent by a relative path and resumed after a restart in another working directory is sealed from the same file', { timeout: 120_000 }, async (t) => {
+  const { people: [alice, bob], contact } = await createPeople(t, { relays: 1 }) as unknown as { people: [Person, Person], contact: (a: Person, b: Person) => string }
+  const { path, bytes } = fileOf(t, 4 * MiB)
+  const aToB = contact(alice, bob)
+  files(alice).holdSealingForTest(16)
+  const sending = files(alice).send(aToB, relative(process.cwd(), path))
+  sending.catch(() => {})
+  const { messageId } = await waitFor(() => files(alice).list(aToB)[0], 'alice announced the file')
+  await alice.stop()
+  await sending
+  const cwd = process.cwd()
+  t.after(() => { process.chdir(cwd) })
+  // Deep enough that the relative path names another file (or none) from there.
+  const elsewhere = join(tempDir(t, '0m1-elsewhere-'), 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h')
+  mkdirSync(elsewhere, { recursive: true })
+  process.chdir(elsewhere)
+  await alice.start()
+  await waitFile(bob, contact(bob, alice), messageId, (f) => f.state === 'delivered', 'bob completes after alice\'s restart elsewhere')
+  process.chdir(cwd)
+  assert.equal(sha(await saved(t, bob, messageId)), sha(bytes))
 })
 
 test('a file-cancel counts only from the contact that sent the file: another contact naming its id changes nothing', { timeout: 120_000 }, async (t) => {

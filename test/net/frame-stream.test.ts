@@ -126,3 +126,46 @@ test('FrameStream.sendParts: a put sent as its head and chunk is one frame, thei
   assert.equal(hex(await frames.next() ?? new Uint8Array(0)), hex(Buffer.concat([head, data])))
   assert.equal(hex(await frames.next() ?? new Uint8Array(0)), '0102')
 })
+
+/** A stand-in for a libp2p stream's events and state (beside the real-stream tests above): what FrameStream reads of
+ * one, driven by the test at moments a real stream does not let a test choose. */
+class FakeStream extends EventTarget {
+  status = 'open'
+  remoteWriteStatus = 'writable'
+  readBufferLength = 0
+  writableNeedsDrain = false
+  send (): boolean { return !this.writableNeedsDrain }
+  message (data: Uint8Array): void { this.dispatchEvent(Object.assign(new Event('message'), { data })) }
+}
+
+test('FrameStream: a send waiting for drain is woken when the stream ends with an error, even after an earlier error end', async () => {
+  const fake = new FakeStream()
+  const fs = new FrameStream(fake as unknown as Stream, 100, 100)
+  fake.writableNeedsDrain = true
+  let settled = false
+  const waiting = fs.send([new Uint8Array(10)]).finally(() => { settled = true })
+  // Over the window: TOO_LARGE ends it; the send must not wait for a drain that never comes.
+  fake.message(lengthPrefixed([new Uint8Array(90), new Uint8Array(90)]))
+  await assert.rejects(fs.next(), (err: unknown) => NetError.is(err, 'TOO_LARGE'))
+  await waiting
+  assert.equal(settled, true)
+  // Ended with an error before a send started: it returns at once, and a later close wakes nothing left waiting.
+  await fs.send([new Uint8Array(10)])
+  fake.dispatchEvent(Object.assign(new Event('close'), { error: new Error('gone') }))
+  await fs.sendParts([new Uint8Array(3)])
+})
+
+test('FrameStream: frames the stream still holds when the remote has closed its side are read before the end', async () => {
+  const fake = new FakeStream()
+  fake.remoteWriteStatus = 'closed'
+  fake.readBufferLength = 40
+  const fs = new FrameStream(fake as unknown as Stream, 100, 1000)
+  // As the stream does once a 'message' listener is added: the held bytes, then 'end'.
+  const frames = [randomBytes(15), randomBytes(20)]
+  fake.message(lengthPrefixed(frames))
+  fake.readBufferLength = 0
+  fake.dispatchEvent(new Event('end'))
+  assert.deepEqual((await fs.next())?.length, 15)
+  assert.equal(hex((await fs.next()) ?? new Uint8Array()), hex(frames[1] as Uint8Array))
+  assert.equal(await fs.next(), undefined)
+})

@@ -86,17 +86,22 @@ export async function hashFile (path: string, size: number): Promise<{ sha256: B
     const { stamp } = await stampOf(src)
     const hash = createHash('sha256')
     const bufs = [Buffer.allocUnsafe(HASH_READ_BYTES), Buffer.allocUnsafe(HASH_READ_BYTES)] as const
+    // Never more than size + 1 bytes: one byte past the size tells a file that grew (it is not read to its end).
+    const wantAt = (at: number): number => Math.min(HASH_READ_BYTES, size + 1 - at)
     let at = 0
-    let reading = readFull(src, bufs[0], 0)
+    let want = wantAt(0)
+    let reading = readFull(src, bufs[0].subarray(0, want), 0)
     for (let k = 0; ; k++) {
       const n = await reading
       if (n === 0) break
       const buf = k % 2 === 0 ? bufs[0] : bufs[1]
       at += n
+      if (at > size) break
+      const full = n === want
       // The other buffer was hashed last turn: read into it while this one is hashed.
-      if (n === HASH_READ_BYTES) reading = readFull(src, k % 2 === 0 ? bufs[1] : bufs[0], at)
+      if (full) { want = wantAt(at); reading = readFull(src, (k % 2 === 0 ? bufs[1] : bufs[0]).subarray(0, want), at) }
       hash.update(buf.subarray(0, n))
-      if (n < HASH_READ_BYTES) break
+      if (!full) break
     }
     if (at !== size || (await stampOf(src)).stamp !== stamp) throw changed()
     return { sha256: hash.digest(), stamp }
@@ -114,6 +119,10 @@ export interface SealSpec {
   readonly sha256: Uint8Array
   /** The source's stamp when it was hashed (hashFile); a resumed job takes its own. */
   readonly stamp?: string | undefined
+  /** Called once the chunk file is whole and synced, before its last chunk is released: the source is then no
+   * longer needed and is forgotten first, so no later failure of it (a crash, a changed source at a restart's
+   * re-seal) can fail or cancel a file the contact may already hold whole. */
+  readonly whole?: (() => void) | undefined
   /** Tests only: sealing waits (until released or cancelled) before the block that starts at this chunk, as a slow
    * disk or a crash mid-seal would leave it. */
   readonly holdAt?: number | undefined
@@ -121,9 +130,12 @@ export interface SealSpec {
 
 /** Tests only: the next job started or resumed waits before the block at this chunk (SealSpec.holdAt). */
 let holdNextAt: number | undefined
+/** Tests only: the next job's final sync fails (a full or failing disk). */
+let failNextSyncForTest = false
 
 /**
- * Seals `source` into `target` in order, chunk file durable at the end. `sealed` counts the chunks released to
+ * Seals `source` into `target` in order, chunk file durable (and SealSpec.whole called) before its last chunk is
+ * released. `sealed` counts the chunks released to
  * readers (in the target, readable there); waitFor(n) resolves once n are. A new file's chunks are released as they
  * are written, but its last one only once the source's stamp was checked at the end; a resumed file's only once the
  * whole source hashed to the announced value. A job that fails releases nothing more, and waitFor rejects from then
@@ -141,6 +153,7 @@ export class SealJob {
   #release: (() => void) | undefined
   #failure: Error | undefined
   readonly #holdAt: number | undefined
+  readonly #failSync: boolean
   readonly #waiters = new Set<{ n: number, resolve: () => void, reject: (e: Error) => void }>()
 
   /** `first`: a new file's sealer and its target, already open for writing (readers can open it at once); none: a
@@ -149,6 +162,8 @@ export class SealJob {
     this.chunks = chunkCount(spec.size)
     this.#holdAt = spec.holdAt ?? holdNextAt
     holdNextAt = undefined
+    this.#failSync = failNextSyncForTest
+    failNextSyncForTest = false
     this.ready = first !== undefined ? Promise.resolve() : new Promise<void>((resolve, reject) => { this.#opened = resolve; this.#openFailed = reject })
     this.ready.catch(() => {})
     this.done = this.#run(first)
@@ -169,6 +184,9 @@ export class SealJob {
 
   /** Tests only: the next job (new or resumed) holds before the block at chunk `n` until released or cancelled. */
   static holdNextForTest (n: number | undefined): void { holdNextAt = n }
+
+  /** Tests only: the next job (new or resumed) fails its final sync. */
+  static failNextSyncForTest (): void { failNextSyncForTest = true }
 
   get failure (): Error | undefined { return this.#failure }
 
@@ -223,8 +241,11 @@ export class SealJob {
       await this.#seal(src, out, sealer, resumed ? createHash('sha256') : undefined)
       // The last check before the last chunk goes: the source is still the one hashed (and announced).
       if ((await stampOf(src)).stamp !== now.stamp) throw changed()
-      this.#advance(this.chunks)
+      // Durable, and the source forgotten, before the last chunk goes: once it has gone nothing may fail the job.
+      if (this.#failSync) throw new Error('the chunk file could not be synced (test)')
       await out.sync()
+      this.spec.whole?.()
+      this.#advance(this.chunks)
     } catch (err) {
       throw this.#fail(err)
     } finally {

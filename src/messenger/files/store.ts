@@ -64,6 +64,12 @@ export class FileStore {
     this.db.prepare('UPDATE file_transfers SET source_path = NULL WHERE contact_id = ? AND message_id = ? AND direction = ?').run([t.contactId, t.messageId, t.direction])
   }
 
+  /** An outgoing file's chunk file is whole (by blob id: its row may not be written yet): its source is no longer
+   * needed. */
+  sealedBlob (blobId: Uint8Array): void {
+    this.db.prepare("UPDATE file_transfers SET source_path = NULL WHERE blob_id = ? AND direction = 'out'").run([Buffer.from(blobId)])
+  }
+
   update (t: TransferRow, now: number): void {
     this.db.prepare('UPDATE file_transfers SET state = ?, path = ?, done = ?, failure = ?, relay_counts = ?, updated_at = ? WHERE contact_id = ? AND message_id = ? AND direction = ?')
       .run([t.state, t.path ?? null, t.done, t.failure ?? null, JSON.stringify(t.relayCounts), now, t.contactId, t.messageId, t.direction])
@@ -103,9 +109,12 @@ export class FileStore {
     return (this.db.prepare(`SELECT ${COLS} FROM file_transfers WHERE direction = 'out' AND state = 'delivered'`).all() as unknown as Raw[]).map(toRow)
   }
 
-  /** Whether a group message `id` in `groupId` came from the account `sender` (a group file's cancel must). */
-  groupMessageFrom (groupId: string, sender: string, id: string): boolean {
-    return this.db.prepare("SELECT 1 AS x FROM group_messages WHERE group_id = ? AND sender = ? AND id = ? AND direction = 'in'").get([groupId, sender, id]) !== undefined
+  /** The accounts whose group message `id` in `groupId` was stored at `at`. A group file's row and its announcing
+   * message are written in one commit with one time (messenger.ts #record), and group_messages is keyed by (group,
+   * sender, id): another member may reuse a file's id for a text of its own, stored at another time (or, in the same
+   * batch, at the same time: then two senders answer and neither may cancel). */
+  groupSendersAt (groupId: string, id: string, at: number): string[] {
+    return (this.db.prepare("SELECT sender FROM group_messages WHERE group_id = ? AND id = ? AND direction = 'in' AND at = ?").all([groupId, id, at]) as unknown as Array<{ sender: string }>).map((r) => r.sender)
   }
 
   /** Outgoing rows that still name a source (sealing not finished, or a crash before it was forgotten). */

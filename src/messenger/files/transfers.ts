@@ -5,7 +5,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { constants, mkdirSync } from 'node:fs'
 import { open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises'
-import { basename, dirname, join } from 'node:path'
+import { basename, dirname, join, resolve } from 'node:path'
 import { Readable } from 'node:stream'
 import type { Connection, Stream } from '@libp2p/interface'
 import { E2eeError } from '../../e2ee/errors.ts'
@@ -23,6 +23,7 @@ import {
   type FileDescriptor
 } from '../../wire/file.ts'
 import { MAX_RELAYS, type FileCancelReason } from '../../wire/payload.ts'
+import { EarlyCancels } from './early-cancels.ts'
 import { MessengerError } from '../errors.ts'
 import type { ContactPort } from '../ports.ts'
 import type { MessageView, MessengerEvent } from '../types.ts'
@@ -112,6 +113,8 @@ interface Incoming {
   opener: FileOpener
   hash: ReturnType<typeof createHash>
   direct: number
+  /** A direct stream for it has ended (#serveStream): #runIncoming's wait for one is over even if it had not begun. */
+  directEnded?: boolean
   lock: Promise<unknown>
   finished: boolean
   /** Group durability for the direct stream: the fdatasync running now, and the one queued behind it. */
@@ -131,8 +134,6 @@ interface Incoming {
 /** Announced ids kept for their 'message' event (#announcedRow): far more than one batch commit records. */
 const MAX_ANNOUNCED_PENDING = 1024
 
-/** Cancels held for announcements not yet here (a cancel only ever overtakes its announcement by moments). */
-const MAX_EARLY_CANCELS = 64
 /** Batched writes a receiver lets run behind verification (relay downloads have no fdatasync to wait on): 2 MiB. */
 const MAX_PENDING_WRITES = 2
 /** Verified chunks a receiver gathers into one write (a write per chunk cost a thread-pool round trip each). */
@@ -180,17 +181,18 @@ export class FileTransfers implements FilesPort {
   /** Copies staged by this process (sendBytes) not yet dropped. */
   readonly #stagedHere = new Set<string>()
   /** Cancels (file-cancel) that came before their announcement, by contact and message: applied when it comes. */
-  readonly #earlyCancels = new Map<string, FileCancelReason>()
+  readonly #earlyCancels: EarlyCancels
 
   constructor (o: FileTransfersOptions) {
     this.#o = o
     this.maxBytes = o.maxBytes ?? DEFAULT_MAX_FILE_BYTES
     if (!Number.isSafeInteger(this.maxBytes) || this.maxBytes <= 0) throw new RangeError('maxBytes must be a positive integer')
     this.#store = new FileStore(o.db)
-    this.#dir = join(o.dataDir, FILES_DIR)
+    this.#dir = resolve(o.dataDir, FILES_DIR)
     mkdirSync(this.#dir, { recursive: true, mode: 0o700 })
     this.#log = o.logger
     this.#now = o.now ?? Date.now
+    this.#earlyCancels = new EarlyCancels(this.#now)
   }
 
   /** Resumes unfinished transfers and starts downloads as announcements arrive. */
@@ -318,6 +320,8 @@ export class FileTransfers implements FilesPort {
   releaseSealingForTest (): void { for (const job of this.#jobs.values()) job.release() }
   /** Test hook: file-cancel controls opened by this device (this process), whether they applied or not. */
   cancelsOpenedForTest (): number { return this.#cancelsOpened }
+  /** Tests only: incoming files still marked as announced over a direct connection (#runIncoming takes them). */
+  expectingDirectForTest (): number { return this.#expectDirect.size }
   #cancelsOpened = 0
   /** Test hook: the sealing job of an outgoing file, while it runs. */
   sealJobForTest (messageId: string): SealJob | undefined {
@@ -395,8 +399,11 @@ export class FileTransfers implements FilesPort {
       await this.#dropSeal(file)
       throw err
     }
-    const row: TransferRow = { contactId, messageId: message.id, direction: 'out', file, state: 'queued', path: undefined, done: 0, failure: undefined, relayCounts: {}, createdAt: this.#now(), source: path }
+    const row: TransferRow = { contactId, messageId: message.id, direction: 'out', file, state: 'queued', path: undefined, done: 0, failure: undefined, relayCounts: {}, createdAt: this.#now(), source: resolve(path) }
     this.#store.insert(row, this.#now())
+    // Sealed whole before the row was written (SealSpec.whole found no row): its source is forgotten in the store now.
+    const job = this.#jobs.get(hex(file.blobId))
+    if (job !== undefined && job.sealed === job.chunks) this.#store.sealed(row)
     this.#changed(row, true)
     this.#kick(row)
     // The chunks go out as they are sealed; send() returns once the file is read whole (the caller may then move or
@@ -536,7 +543,11 @@ export class FileTransfers implements FilesPort {
   }
 
   #sealSpec (source: string, file: FileDescriptor): SealSpec {
-    return { source, target: this.#chunkPath({ direction: 'out', file }), key: file.key, header: file.header, size: file.size, sha256: file.sha256 }
+    return {
+      source, target: this.#chunkPath({ direction: 'out', file }), key: file.key, header: file.header, size: file.size, sha256: file.sha256,
+      // Forgotten before the last chunk goes (sealing.ts): a restart never seals a file again that may be out whole.
+      whole: () => { this.#store.sealedBlob(file.blobId) }
+    }
   }
 
   /** A sealed file whose announcement was refused: its job stops and its chunks go. */
@@ -566,6 +577,13 @@ export class FileTransfers implements FilesPort {
     try {
       await job.done
     } catch (err) {
+      // Every chunk released: the contact may hold the file whole, so it is never failed nor cancelled (sealing.ts
+      // releases the last chunk only once the chunk file is durable; this is the guard for any later failure).
+      if (job.sealed === job.chunks) {
+        await this.#dropSource(row)
+        if (this.#jobs.get(key) === job) this.#jobs.delete(key)
+        return
+      }
       if (MessengerError.is(err, 'STOPPED') || this.#stopped || this.#gone.has(row.messageId)) {
         if (this.#jobs.get(key) === job) this.#jobs.delete(key)
         // Deleted: a staged copy is of no more use (a stop keeps it for the next start).
@@ -573,20 +591,29 @@ export class FileTransfers implements FilesPort {
         return
       }
       this.#log.warn('file-seal-failed', { error: MessengerError.is(err) ? err.code : (err as Error).name })
+      // The contact (each member of a group) has the announcement and would wait for the chunks for ever: it is
+      // told, inside the pairwise session. The cancel is queued (in the durable outbox) BEFORE the row is failed and
+      // its source dropped: a crash between, or a cancel refused at a stop, leaves the row as it was, so the next
+      // start seals it again, fails again and queues the cancel again (a second one changes nothing at the contact).
+      const reason = isSourceChanged(err) ? 'changed' : 'unreadable'
+      const groupId = groupOfOwner(row.contactId)
+      const to = groupId === undefined ? [row.contactId] : (await this.#groupMembers(groupId).catch(() => [])).map((m) => m.id)
+      for (const contactId of to) {
+        try {
+          await this.#o.core.cancelFile?.(contactId, row.messageId, reason)
+        } catch (e) {
+          this.#log.warn('file-cancel-failed', { error: MessengerError.is(e) ? e.code : e instanceof Error ? e.name : typeof e })
+          if (MessengerError.is(e, 'STOPPED')) {
+            if (this.#jobs.get(key) === job) this.#jobs.delete(key)
+            return
+          }
+        }
+      }
       // Failed before the job goes, so a reader never finds an unsealed file without its job (#chunkReader).
       this.#set(row, { state: 'failed', failure: MessengerError.is(err) ? err.message : 'The file could not be read; send it again.' })
       if (this.#jobs.get(key) === job) this.#jobs.delete(key)
       this.wake()
       await this.#dropSource(row)
-      // The contact (each member of a group) has the announcement and would wait for the chunks for ever: it is
-      // told, inside the pairwise session.
-      const reason = isSourceChanged(err) ? 'changed' : 'unreadable'
-      const groupId = groupOfOwner(row.contactId)
-      const to = groupId === undefined ? [row.contactId] : (await this.#groupMembers(groupId).catch(() => [])).map((m) => m.id)
-      for (const contactId of to) {
-        await this.#o.core.cancelFile?.(contactId, row.messageId, reason)
-          .catch((e: unknown) => { this.#log.warn('file-cancel-failed', { error: e instanceof Error ? e.name : typeof e }) })
-      }
       return
     }
     await this.#dropSource(row)
@@ -831,7 +858,7 @@ export class FileTransfers implements FilesPort {
   // ---- receiving ---------------------------------------------------------------------------------
 
   /** Called inside the commit that stores an incoming file message (src/messenger/messenger.ts #record). */
-  announced (contactId: string, messageId: string, file: FileDescriptor, now: number): void {
+  announced (contactId: string, messageId: string, file: FileDescriptor, now: number, from?: string): void {
     this.#announced.add(`${contactId}/${messageId}`)
     // A commit rolled back after this leaves its id here: the oldest go past the bound.
     for (const old of this.#announced) { if (this.#announced.size <= MAX_ANNOUNCED_PENDING) break; this.#announced.delete(old) }
@@ -842,8 +869,8 @@ export class FileTransfers implements FilesPort {
     // replay the first file's chunks under the wrong key and truncate them, so it is refused and never fetched.
     const dup = this.#store.byBlob(file.blobId, 'in')
     const duplicate = dup !== undefined && (dup.contactId !== contactId || dup.messageId !== messageId)
-    const early = this.#earlyCancels.get(`${contactId}/${messageId}`)
-    this.#earlyCancels.delete(`${contactId}/${messageId}`)
+    // A group file's cancel is held under the member that sent it (`from`, the announcing member), not the group.
+    const early = this.#earlyCancels.take(groupOfOwner(contactId) !== undefined ? (from ?? '') : contactId, messageId)
     const failure = duplicate
       ? 'duplicate file id: another received file already uses it; it was not downloaded.'
       : tooLarge ? `The file is too large: over this device's limit of ${mb(this.maxBytes)} MB; it was not downloaded.`
@@ -870,18 +897,24 @@ export class FileTransfers implements FilesPort {
    */
   cancelled (contactId: string, messageId: string, reason: FileCancelReason, now: number): void {
     this.#cancelsOpened++
-    // A group file counts only if that contact sent the group message that announced it.
+    // A group file counts only if that contact sent the group message that announced it: the one stored with the
+    // file's row, not a later text of its own that reuses the file's id (issue 12 review).
     const sender = this.#o.contact(contactId)?.accountId
     const row = this.#store.get(contactId, messageId, 'in') ?? this.#store.byMessage(messageId).find((r) => {
       const groupId = groupOfOwner(r.contactId)
-      return r.direction === 'in' && groupId !== undefined && sender !== undefined && this.#store.groupMessageFrom(groupId, sender, messageId)
+      if (r.direction !== 'in' || groupId === undefined || sender === undefined) return false
+      const senders = this.#store.groupSendersAt(groupId, messageId, r.createdAt)
+      return senders.length === 1 && senders[0] === sender
     })
     if (row === undefined) {
       // The cancel overtook its announcement (another path): applied when that comes (this process only).
-      if (this.#earlyCancels.size < MAX_EARLY_CANCELS) this.#earlyCancels.set(`${contactId}/${messageId}`, reason)
+      this.#earlyCancels.hold(contactId, messageId, reason)
       return
     }
     if (row.state === 'delivered' || row.state === 'failed') return
+    // Every chunk already here (the sender's cancel raced its own last chunk): the hash check decides, as for any
+    // complete file (#runIncoming, at once or at the next start).
+    if (row.done === row.file.chunks) { this.#log.info('file-cancel-after-complete', { reason }); return }
     row.state = 'failed'
     row.failure = cancelText(reason)
     this.#store.update(row, now)
@@ -895,10 +928,19 @@ export class FileTransfers implements FilesPort {
     const p = this.#incoming.get(key)
     if (p !== undefined) {
       const inc = await p.catch(() => undefined)
+      if (inc !== undefined && !inc.finished && inc.row.done === inc.row.file.chunks) {
+        // Whole by now (the stored count lagged): not failed; the stored row gets the live one back and the hash
+        // check (#complete) decides.
+        this.#store.update(inc.row, this.#now())
+        return
+      }
       if (inc !== undefined && !inc.finished) {
         inc.row.state = row.state
         inc.row.failure = row.failure
         inc.finished = true
+        // The live row is what later writes store: failed there too (a throttled progress write must not put its
+        // old state back).
+        this.#store.update(inc.row, this.#now())
         if (this.#incoming.get(key) === p) this.#incoming.delete(key)
         await inc.lock
         await this.#written(inc).catch(() => {})
@@ -1049,12 +1091,15 @@ export class FileTransfers implements FilesPort {
     let inc = await this.#openIncoming(row0)
     const row = inc.row
     const stats = this.#statsOf(row.messageId)
+    // Taken before any return, so no id is left behind.
+    const expectDirect = this.#expectDirect.delete(row.messageId)
     if (row.done === row.file.chunks) { if (!inc.finished) await inc.lock.then(async () => { if (!inc.finished) await this.#complete(inc) }); return }
     // Announced over a direct connection: its sender streams the file straight within moments, and parks it on
     // relays only after DIRECT_WAIT_MS without a stream, so the relays are not asked before then (a fetch begun at
     // once found nothing and cost a relay stream in the middle of the direct transfer). A direct stream that ends
-    // early wakes this (#serveStream).
-    if (this.#expectDirect.delete(row.messageId) && inc.direct === 0) await this.#sleep(row, DIRECT_WAIT_MS)
+    // early wakes this (#serveStream); one that ended before this wait began leaves directEnded (its wake-up came
+    // before the waker).
+    if (expectDirect && inc.direct === 0 && inc.directEnded !== true) await this.#sleep(row, DIRECT_WAIT_MS)
     let delay = FILE_RETRY_MIN_MS
     const badAt = new Map<string, number>()
     while (!this.#stopped && !inc.finished && !this.#gone.has(row.messageId)) {
@@ -1212,6 +1257,7 @@ export class FileTransfers implements FilesPort {
     } finally {
       if (inc !== undefined) {
         inc.direct--
+        inc.directEnded = true
         // The relay path takes over where the stream stopped.
         if (!inc.finished) { this.#kick(inc.row); this.wake() }
       }
@@ -1241,8 +1287,11 @@ export class FileTransfers implements FilesPort {
       await this.#dropSeal(file)
       throw err
     }
-    const row: TransferRow = { contactId: groupFileOwner(groupId), messageId: message.id, direction: 'out', file, state: 'queued', path: undefined, done: 0, failure: undefined, relayCounts: {}, createdAt: this.#now(), source: path }
+    const row: TransferRow = { contactId: groupFileOwner(groupId), messageId: message.id, direction: 'out', file, state: 'queued', path: undefined, done: 0, failure: undefined, relayCounts: {}, createdAt: this.#now(), source: resolve(path) }
     this.#store.insert(row, this.#now())
+    // Sealed whole before the row was written (SealSpec.whole found no row): its source is forgotten in the store now.
+    const job = this.#jobs.get(hex(file.blobId))
+    if (job !== undefined && job.sealed === job.chunks) this.#store.sealed(row)
     this.#changed(row, true)
     this.#kick(row)
     await this.#sealed(row)
@@ -1417,7 +1466,7 @@ function unsealed (): MessengerError {
 
 /** A copy of bytes sendBytes staged in the files directory for sealing (removed once sealed). */
 function isStaged (source: string, dir: string): boolean {
-  return dirname(source) === dir && basename(source).startsWith(STAGED_PREFIX)
+  return resolve(dirname(source)) === dir && basename(source).startsWith(STAGED_PREFIX)
 }
 
 function mb (bytes: number): string {

@@ -180,6 +180,15 @@ export class GroupManager implements Groups {
   }
 
   async send (groupId: string, text: string, o: { file?: FileDescriptor } = {}): Promise<GroupMessageView> {
+    return await this.#send(groupId, text, o, undefined)
+  }
+
+  /** Tests: a text with a chosen id, as a hostile member's device could send (one reusing another member's id). */
+  async sendWithIdForTest (groupId: string, text: string, id: Uint8Array): Promise<GroupMessageView> {
+    return await this.#send(groupId, text, {}, id)
+  }
+
+  async #send (groupId: string, text: string, o: { file?: FileDescriptor }, chosenId: Uint8Array | undefined): Promise<GroupMessageView> {
     // Issue 12: a file announcement (src/messenger/files/group-files.ts) may have no caption.
     if (typeof text !== 'string' || (text.length === 0 && o.file === undefined)) throw new MessengerError('INVALID_TEXT', 'A message needs some text.')
     if (Buffer.byteLength(text, 'utf8') > MAX_TEXT_BYTES) throw new MessengerError('INVALID_TEXT', `A message holds at most ${MAX_TEXT_BYTES} bytes of text; split it.`)
@@ -187,7 +196,7 @@ export class GroupManager implements Groups {
     if (!info.member) throw new MessengerError('NOT_MEMBER', 'You are not a member of this group any more.')
     const row = await this.#p.crypto(async () => {
       const now = this.#p.now()
-      const idBytes = randomBytes(16)
+      const idBytes = chosenId ?? randomBytes(16)
       const seq = this.#store.peekSeq(groupId)
       const m: GroupMessageRow = { groupId, id: hex(idBytes), sender: '', direction: 'out', seq, text, sentAt: now, at: now }
       await this.#p.device.sealText(groupId, { id: idBytes, seq, sentAt: now, text, ...(o.file === undefined ? {} : { file: o.file }) }, (sealed) => { this.#store.queueOutgoing(m, sealed, now + GROUP_MESSAGE_TTL_MS) })

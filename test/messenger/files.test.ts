@@ -99,9 +99,11 @@ test('a download interrupted at about half by killing the recipient resumes from
   const { people: [alice, bob], contact } = await createPeople(t, { relays: 1 }) as unknown as { people: [Person, Person], contact: (a: Person, b: Person) => string }
   await bob.stop()
   const { path, bytes } = fileOf(t, 30 * MiB)
-  const { message } = await files(alice).send(contact(alice, bob), path)
+  const { message, file } = await files(alice).send(contact(alice, bob), path)
   await waitFile(alice, contact(alice, bob), message.id, (f) => f.state === 'on-relay', 'alice parks the file')
   await bob.start()
+  // Chunks past the half wait for the kill, so a fast download cannot finish before it.
+  files(bob).holdIncomingForTest(Math.ceil(file.chunks / 2))
   const half = await stopAtHalf(bob, message.id) // the recipient dies mid-transfer
   const before = half.doneChunks
   assert.ok(before < half.chunks, 'the file was not complete when bob stopped')

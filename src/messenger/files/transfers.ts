@@ -168,6 +168,10 @@ export class FileTransfers implements FilesPort {
   /** Incoming files announced over a direct connection: #runIncoming waits for the sender's stream first. */
   readonly #expectDirect = new Set<string>()
   #holdSealingForTest: number | undefined
+  /** Test hook (holdIncomingForTest): incoming chunks from this index on wait for the stop. */
+  #holdIncomingAt: number | undefined
+  #releaseIncoming: (() => void) | undefined
+  #incomingHeld: Promise<void> | undefined
   readonly #runs = new Map<string, Run>()
   readonly #stats = new Map<string, TransferStats>()
   readonly #wakers = new Map<string, () => void>()
@@ -291,6 +295,7 @@ export class FileTransfers implements FilesPort {
 
   async stop (): Promise<void> {
     this.#stopped = true
+    this.#releaseIncoming?.()
     this.#unsubscribe?.()
     for (const w of this.#wakers.values()) w()
     // A file cut mid-seal keeps its source in its row: the next start seals it again (sealing.ts).
@@ -316,6 +321,13 @@ export class FileTransfers implements FilesPort {
   /** Test hook: the next file sent is sealed only up to about `chunks` (a whole block) until this messenger stops, as
    * a crash mid-seal would leave it. */
   holdSealingForTest (chunks: number): void { this.#holdSealingForTest = chunks }
+  /** Test hook: every incoming file takes chunks up to `chunks` and waits there until this messenger stops, as a
+   * device killed mid-download would leave it (the download's speed then cannot race the kill). */
+  holdIncomingForTest (chunks: number): void {
+    this.#holdIncomingAt = chunks
+    this.#incomingHeld = new Promise((resolve) => { this.#releaseIncoming = resolve })
+  }
+
   /** Test hook: held sealing goes on. */
   releaseSealingForTest (): void { for (const job of this.#jobs.values()) job.release() }
   /** Test hook: file-cancel controls opened by this device (this process), whether they applied or not. */
@@ -1047,6 +1059,11 @@ export class FileTransfers implements FilesPort {
       if (inc.writeError !== undefined) throw inc.writeError
       if (index < row.done) return
       if (index > row.done) throw new NetError('REFUSED', `Send chunk ${row.done} next.`, { reason: 'OUT_OF_ORDER' })
+      if (this.#holdIncomingAt !== undefined && index >= this.#holdIncomingAt) {
+        this.#changed(row, true) // the progress that reached the hold, whatever the event throttle says
+        await this.#incomingHeld
+        throw new MessengerError('STOPPED', 'The messenger is stopped.')
+      }
       const plain = inc.opener.open(cipher, inc.plain)
       // Verified in order here; the write overlaps with the next chunks (a write per chunk in turn cost a thread
       // pool round trip each). A crash before the fdatasync loses only chunks the replay then finds missing.

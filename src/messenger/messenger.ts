@@ -868,6 +868,9 @@ export class MessengerCore implements Messenger {
   }
 
   /** A stored outbox row is due at `at` or later: the pump asks the store again from then. */
+  /** Rows the pump found due while they were in flight (see #pump): the store is asked again when each ends. */
+  readonly #dueInFlight = new Set<string>()
+
   #noteDue (at: number): void {
     if (at < this.#storedDueAt) this.#storedDueAt = at
   }
@@ -890,7 +893,15 @@ export class MessengerCore implements Messenger {
           // A full page may have left rows due now behind: ask again next time; else nothing stored is due
           // before the next row's time (rows due now and in flight are rescheduled, each noting its time).
           this.#storedDueAt = rows.length >= limit ? now : (this.#history.nextDueAt(now) ?? Number.POSITIVE_INFINITY)
-          stored = rows.filter((r) => !this.#inFlight.has(`${r.contactId}/${r.messageId}`)).slice(0, room)
+          // A due row in flight is skipped, and the store is asked again when that flight ends: the attempt may end
+          // without rescheduling it (its stored time was moved to now meanwhile, e.g. by retryContactNow), and
+          // nextDueAt above looks only past now, so nothing else would ever ask for it again.
+          stored = rows.filter((r) => {
+            const key = `${r.contactId}/${r.messageId}`
+            if (!this.#inFlight.has(key)) return true
+            this.#dueInFlight.add(key)
+            return false
+          }).slice(0, room)
           room -= stored.length
         }
         const fresh = this.#fresh.splice(0, Math.max(0, room))
@@ -903,6 +914,7 @@ export class MessengerCore implements Messenger {
             this.#log.warn('attempt-crashed', { error: (err as Error).name })
           }).finally(() => {
             this.#inFlight.delete(key)
+            if (this.#dueInFlight.delete(key)) this.#noteDue(this.#now())
             this.#sentPaths.forget(row.contactId, row.messageId)
             this.#kick()
           })

@@ -961,6 +961,8 @@ export class FileTransfers implements FilesPort {
     }
     this.#wakers.get(`in/${row.contactId}/${row.messageId}`)?.()
     await this.#running.get(`in/${row.contactId}/${row.messageId}`)?.catch(() => {})
+    // Completed (hash checked) between the cancel's commit and now: the file stays, chunks included.
+    if (this.#store.get(row.contactId, row.messageId, 'in')?.state === 'delivered') return
     await rm(this.#chunkPath(row), { force: true })
     if (!this.#stopped && !this.#gone.has(row.messageId)) this.#o.core.publish({ type: 'file', file: this.#view(row) })
   }

@@ -12,6 +12,7 @@ import type { FileView } from '../../src/messenger/files/types.ts'
 import { createPeople, person, startTestRelay, tempDir, introduce, type Person } from '../helpers/testnet.ts'
 import { waitFor } from '../helpers/wait.ts'
 import { FILE_PROTOCOL, FILE_PROTOCOL_V1, fileWindow, MAX_BLOB_PUTS_IN_FLIGHT, MAX_FILE_PUTS_IN_FLIGHT } from '../../src/wire/blob.ts'
+import { FILE_CHUNK_BYTES } from '../../src/wire/file.ts'
 
 const MiB = 1024 * 1024
 
@@ -173,9 +174,14 @@ test('a relay over its blob quota refuses with a reason and the sender parks the
 test('a direct transfer cut at about half by killing the recipient resumes without re-sending the confirmed chunks', { timeout: 120_000 }, async (t) => {
   const { people: [alice, bob], contact } = await createPeople(t, { relays: 1 }) as unknown as { people: [Person, Person], contact: (a: Person, b: Person) => string }
   const { path, bytes } = fileOf(t, 30 * MiB)
-  const { message } = await files(alice).send(contact(alice, bob), path)
+  // Chunks past the half wait for the kill, so the transfer cannot finish before bob stops (set at 3/4 until the
+  // announcement gives the chunk count, then at the half).
+  files(bob).holdIncomingForTest(Math.ceil(30 * MiB / FILE_CHUNK_BYTES * 3 / 4))
+  const { message, file } = await files(alice).send(contact(alice, bob), path)
+  files(bob).holdIncomingForTest(Math.ceil(file.chunks / 2))
   const half = await stopAtHalf(bob, message.id)
   const confirmed = half.doneChunks
+  assert.ok(confirmed < half.chunks, 'the file was not complete when bob stopped')
   assert.equal(half.path, 'direct')
   await bob.start()
   const got = await waitFile(bob, contact(bob, alice), message.id, (f) => f.state === 'delivered', 'bob completes after the restart')

@@ -325,7 +325,8 @@ export class FileTransfers implements FilesPort {
    * device killed mid-download would leave it (the download's speed then cannot race the kill). */
   holdIncomingForTest (chunks: number): void {
     this.#holdIncomingAt = chunks
-    this.#incomingHeld = new Promise((resolve) => { this.#releaseIncoming = resolve })
+    // One hold per process: a chunk already waiting is released by the same stop.
+    this.#incomingHeld ??= new Promise((resolve) => { this.#releaseIncoming = resolve })
   }
 
   /** Test hook: held sealing goes on. */

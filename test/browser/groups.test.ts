@@ -105,9 +105,27 @@ test('browser: new group from contacts, chat list, message to another member, pe
   await page.getByTestId('group-conversation-name').filter({ hasText: 'Trip 2026' }).waitFor()
 
   // ---- Add Dave: he joins once his device answers ------------------------------------------------------------
+  // The add's answer is the group as it was (Dave joins only once his device answers). On a loaded CI box that
+  // answer reached the page after the node's event with Dave in it, and took him off the panel for good. Here the
+  // answer is held until the event has shown Dave, so that order happens every run: Dave must stay.
+  let release = (): void => {}
+  const held = new Promise<void>((resolve) => { release = resolve })
+  const addUrl = /\/api\/groups\/[0-9a-f]+\/members$/
+  await page.route(addUrl, async (route) => {
+    const response = await route.fetch()
+    await held
+    await route.fulfill({ response })
+  })
   await page.getByLabel('Contact to add').selectOption({ label: 'Dave' })
   await page.getByTestId('add-member-submit').click()
   await member(page, 'Dave').waitFor({ timeout: GROUP_MS })
+  const answered = page.waitForResponse((r) => addUrl.test(r.url()) && r.request().method() === 'POST')
+  release()
+  await answered
+  await page.unroute(addUrl)
+  // The panel's actions come back once the answer is applied (busy ends with it): Dave is still listed.
+  await page.locator('[data-testid=leave-group]:enabled').waitFor()
+  assert.equal(await member(page, 'Dave').count(), 1, 'the add\'s answer, older than the event, does not take Dave off the panel')
   await member(bob.page, 'Dave').waitFor({ timeout: GROUP_MS })
 
   // ---- Promote Bob: Bob's UI offers the admin actions --------------------------------------------------------

@@ -160,7 +160,9 @@ export class GroupManager implements Groups {
     if (!info.admin) throw new MessengerError('NOT_ADMIN', 'Only an admin of this group can add members.')
     this.#contact(contactId)
     await this.#ask(groupId, contactId)
-    return this.#view(info)
+    // The group as it is now, not as before the ask (the answer may already have come); the contact is in it once
+    // its device answers, and that change comes as a 'group' event, which may reach a client before this view.
+    return this.#view(this.#info(groupId))
   }
 
   async remove (groupId: string, member: string): Promise<GroupView> {

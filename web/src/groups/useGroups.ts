@@ -4,6 +4,7 @@
 // `void f()` in effects: every such f catches its own errors and shows them (onError).
 import { useCallback, useEffect, useRef, useState } from 'react'
 import type { Api, ApiEvent } from '../api.ts'
+import { answeredGroup, eventGroup } from './group-list.ts'
 import { groupPath, type GroupEvent, type GroupMessage, type GroupView } from './types.ts'
 
 export interface Groups {
@@ -12,7 +13,7 @@ export interface Groups {
   readonly open: string | undefined
   readonly messages: GroupMessage[]
   setOpen: (id: string | undefined) => void
-  /** A group as an action returned it (the node's event follows, with the same view). */
+  /** A group as an action returned it (the node's event may come before or after it: see group-list.ts). */
   put: (g: GroupView) => void
   /** Every event of the app's event socket (one socket for the whole app). */
   onEvent: (e: ApiEvent) => void
@@ -21,10 +22,6 @@ export interface Groups {
 const GROUP_EVENTS = new Set<string>(['group', 'group-message', 'group-message-state'])
 
 const sameMessage = (a: GroupMessage, b: GroupMessage): boolean => a.id === b.id && a.direction === b.direction && a.senderAccountId === b.senderAccountId
-
-function upsertGroup (list: GroupView[], g: GroupView): GroupView[] {
-  return list.some((x) => x.id === g.id) ? list.map((x) => x.id === g.id ? g : x) : [...list, g]
-}
 
 export function useGroups (api: Api | undefined, onError: (err: unknown) => void): Groups {
   const [list, setList] = useState<GroupView[]>([])
@@ -71,7 +68,7 @@ export function useGroups (api: Api | undefined, onError: (err: unknown) => void
     // Every event of the node comes here; only the group ones are read.
     if (!GROUP_EVENTS.has(raw.type)) return
     const e = raw as unknown as GroupEvent
-    if (e.type === 'group') setList((l) => upsertGroup(l, e.group))
+    if (e.type === 'group') setList((l) => eventGroup(l, e.group))
     else {
       const m = e.message
       // The list's preview follows each new message, mine too (the node sends no group event for my sends).
@@ -83,6 +80,6 @@ export function useGroups (api: Api | undefined, onError: (err: unknown) => void
     }
   }, [api, load, loadMessages, onError])
 
-  const put = useCallback((g: GroupView) => { setList((l) => upsertGroup(l, g)) }, [])
+  const put = useCallback((g: GroupView) => { setList((l) => answeredGroup(l, g)) }, [])
   return { list, open, messages, setOpen, put, onEvent }
 }

@@ -1,0 +1,51 @@
+// The web UI's group list (web/src/groups/group-list.ts): an action's answer that reaches the page after a later
+// event must not undo that event. Adding a member answers with the group as it was; the event with the member in
+// it can come first (it did on a loaded CI box: the added member never showed in the member panel).
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { answeredGroup, eventGroup } from '../../web/src/groups/group-list.ts'
+import type { GroupMember, GroupView } from '../../web/src/groups/types.ts'
+
+const member = (name: string): GroupMember => ({ accountId: `acc-${name}`, name, admin: name === 'Alice', me: name === 'Alice', metThroughGroup: false, verified: false })
+const view = (id: string, version: number, names: string[], name = 'Trip'): GroupView =>
+  ({ id, name, member: true, admin: true, version, members: names.map(member), unread: 0 })
+const names = (l: GroupView[], id: string): string[] | undefined => l.find((g) => g.id === id)?.members.map((m) => m.name)
+
+test('group list: an add\'s answer that comes after the event with the new member leaves the member listed', () => {
+  const before = view('g1', 4, ['Alice', 'Bob', 'Carol'])
+  const other = view('g2', 2, ['Alice', 'Bob'], 'Other')
+  let list = [before, other]
+  // The event (Dave's card came back, the add is signed) first, then the answer to POST /members.
+  list = eventGroup(list, view('g1', 5, ['Alice', 'Bob', 'Carol', 'Dave']))
+  list = answeredGroup(list, before)
+  assert.deepEqual(names(list, 'g1'), ['Alice', 'Bob', 'Carol', 'Dave'])
+  assert.equal(list.length, 2)
+  assert.deepEqual(list[1], other, 'other groups untouched')
+})
+
+test('group list: the answer first, then the event: the event is shown', () => {
+  let list = [view('g1', 4, ['Alice', 'Bob', 'Carol'])]
+  list = answeredGroup(list, view('g1', 4, ['Alice', 'Bob', 'Carol']))
+  list = eventGroup(list, view('g1', 5, ['Alice', 'Bob', 'Carol', 'Dave']))
+  assert.deepEqual(names(list, 'g1'), ['Alice', 'Bob', 'Carol', 'Dave'])
+})
+
+test('group list: an answer of a later version than shown is taken (its event has not come yet); a new group is added', () => {
+  let list = [view('g1', 4, ['Alice', 'Bob', 'Carol'])]
+  list = answeredGroup(list, view('g1', 5, ['Alice', 'Bob', 'Carol'], 'Trip 2026'))
+  assert.equal(list[0]?.name, 'Trip 2026')
+  list = answeredGroup(list, view('g3', 1, ['Alice'], 'New'))
+  assert.deepEqual(list.map((g) => g.id), ['g1', 'g3'])
+  // The group's own event, or the card replies' events, may come before the create's answer: the answer does not undo them.
+  list = eventGroup(list, view('g3', 2, ['Alice', 'Bob'], 'New'))
+  list = answeredGroup(list, view('g3', 1, ['Alice'], 'New'))
+  assert.deepEqual(names(list, 'g3'), ['Alice', 'Bob'])
+})
+
+test('group list: events always replace, in order (a removal lowers the member count)', () => {
+  let list = [view('g1', 6, ['Alice', 'Bob', 'Carol', 'Dave'])]
+  list = eventGroup(list, view('g1', 7, ['Alice', 'Bob', 'Dave']))
+  assert.deepEqual(names(list, 'g1'), ['Alice', 'Bob', 'Dave'])
+  list = eventGroup(list, view('g4', 1, ['Alice']))
+  assert.equal(list.length, 2)
+})

@@ -1,0 +1,25 @@
+// How the app's group list takes in a group view (issue 11). Views come two ways: the node's events, on one
+// socket in the order the node made them, and the answers to the page's own calls (an action's result, a reload).
+// An answer can reach the page after an event the node sent later: adding a member answers with the group as it
+// was (the member joins when its device answers), and on a loaded machine that answer came after the event with
+// the new member in it, taking the member off the panel until the next change. So an answer never replaces a
+// view of a later version; events always replace (they are in order). A reload of the whole list (at each
+// reconnection of the socket) still replaces it: it is there to catch up with events the page missed.
+// Pure (no React, no DOM): test/web/group-list.test.ts.
+import type { GroupView } from './types.ts'
+
+/** A view from the node's event socket: it is the newest there is. */
+export function eventGroup (list: readonly GroupView[], g: GroupView): GroupView[] {
+  return list.some((x) => x.id === g.id) ? list.map((x) => x.id === g.id ? g : x) : [...list, g]
+}
+
+/**
+ * A view from an answer to a call of this page: taken for a group not shown yet (one just made) or when it is of
+ * a later version than the one shown (its event has not come yet; it brings the same view). Otherwise the list
+ * stays: an event overtook the answer, or brought the same version (a change's answer and its event are alike;
+ * an add's answer is the version before the add, whose event may already be shown).
+ */
+export function answeredGroup (list: GroupView[], g: GroupView): GroupView[] {
+  const shown = list.find((x) => x.id === g.id)
+  return shown !== undefined && shown.version >= g.version ? list : eventGroup(list, g)
+}

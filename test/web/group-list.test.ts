@@ -1,6 +1,7 @@
 // The web UI's group list (web/src/groups/group-list.ts): an action's answer that reaches the page after a later
 // event must not undo that event. Adding a member answers with the group as it was; the event with the member in
-// it can come first (it did on a loaded CI box: the added member never showed in the member panel).
+// it can come first, and then the member stayed off the panel for good (the symptom of a CI failure of
+// test/browser/groups.test.ts on a loaded box: Dave never showed in Alice's member panel).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { answeredGroup, eventGroup } from '../../web/src/groups/group-list.ts'

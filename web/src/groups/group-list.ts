@@ -1,10 +1,10 @@
 // How the app's group list takes in a group view (issue 11). Views come two ways: the node's events, on one
 // socket in the order the node made them, and the answers to the page's own calls (an action's result, a reload).
 // An answer can reach the page after an event the node sent later: adding a member answers with the group as it
-// was (the member joins when its device answers), and on a loaded machine that answer came after the event with
-// the new member in it, taking the member off the panel until the next change. So an answer never replaces a
-// view of a later version; events always replace (they are in order). A reload of the whole list (at each
-// reconnection of the socket) still replaces it: it is there to catch up with events the page missed.
+// was (the member joins when its device answers), and on a loaded machine that answer can come after the event
+// with the new member in it; it took the member off the panel until the next change (a CI failure). So an answer
+// never replaces a view of a later version; events always replace (they are in order). A reload of the whole list
+// (at each reconnection of the socket) still replaces it: it is there to catch up with events the page missed.
 // Pure (no React, no DOM): test/web/group-list.test.ts.
 import type { GroupView } from './types.ts'
 

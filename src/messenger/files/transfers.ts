@@ -30,7 +30,7 @@ import type { MessageView, MessengerEvent } from '../types.ts'
 import { FileStore, type TransferRow } from './store.ts'
 import type { FilesPort, FileView } from './types.ts'
 import { guessType, PREVIEW_TYPES } from './media-type.ts'
-import { fetchToken, groupFileOwner, groupFileRelays, groupOfOwner, memberKey, presentsCapability } from './group-files.ts'
+import { fetchToken, groupFileOwner, groupFileRelays, groupOfOwner, groupOwnerPrefix, memberKey, presentsCapability, senderOfOwner } from './group-files.ts'
 import type { GroupMessageView, Groups } from '../groups/types.ts'
 
 /** Inbound direct file streams served at once on this device, from all peers together: each may buffer its window
@@ -209,7 +209,7 @@ export class FileTransfers implements FilesPort {
           this.#kick(row)
         }
       } else if (e.type === 'group-message' && e.message.direction === 'in') {
-        const row = this.#announcedRow(groupFileOwner(e.message.groupId), e.message.id)
+        const row = this.#announcedRow(groupFileOwner(e.message.groupId, e.message.senderAccountId), e.message.id)
         if (row !== undefined && row.state !== 'failed' && row.state !== 'delivered') this.#kick(row)
       } else if (e.type === 'message-state' && e.message.deleted === true) {
         this.#background(this.#forget(this.#store.byMessage(e.message.id).filter((r) => r.contactId === e.message.contactId && r.direction === e.message.direction)))
@@ -342,8 +342,8 @@ export class FileTransfers implements FilesPort {
     return row === undefined ? undefined : this.#jobs.get(hex(row.file.blobId))
   }
 
-  descriptorForTest (messageId: string): FileDescriptor | undefined {
-    return this.#row(messageId)?.file
+  descriptorForTest (messageId: string, owner?: string): FileDescriptor | undefined {
+    return this.#row(messageId, owner)?.file
   }
 
   #statsOf (messageId: string): TransferStats {
@@ -429,18 +429,24 @@ export class FileTransfers implements FilesPort {
     return this.#store.list(contactId).map((r) => this.#view(r))
   }
 
-  get (messageId: string): FileView | undefined {
-    const row = this.#row(messageId)
+  get (messageId: string, owner?: string): FileView | undefined {
+    const row = this.#row(messageId, owner)
     return row === undefined ? undefined : this.#view(row)
   }
 
-  #row (messageId: string): TransferRow | undefined {
-    const rows = this.#store.byMessage(messageId)
-    return rows.find((r) => r.direction === 'in') ?? rows[0]
+  /** The file of a message. Message ids are chosen by their senders: a group member (or a contact) may reuse another's
+   * id, mine included (group-files.ts). Then the id alone names no file: `owner` (a FileView's contactId) must say
+   * whose, never a guess that could hand out another sender's file. */
+  #row (messageId: string, owner?: string): TransferRow | undefined {
+    const rows = this.#store.byMessage(messageId).filter((r) => owner === undefined || r.contactId === owner)
+    if (rows.length > 1) {
+      throw new MessengerError('AMBIGUOUS_FILE', 'More than one file uses that message id (another sender reused it); name the file with its owner (the file\'s contactId).')
+    }
+    return rows[0]
   }
 
-  async save (messageId: string, outPath: string): Promise<FileView> {
-    const row = this.#held(messageId)
+  async save (messageId: string, outPath: string, owner?: string): Promise<FileView> {
+    const row = this.#held(messageId, owner)
     const tmp = `${outPath}.0m1-partial`
     let out: FileHandle
     try {
@@ -467,8 +473,8 @@ export class FileTransfers implements FilesPort {
     return this.#view(row)
   }
 
-  async read (messageId: string): Promise<{ file: FileView, bytes: Buffer }> {
-    const row = this.#held(messageId)
+  async read (messageId: string, owner?: string): Promise<{ file: FileView, bytes: Buffer }> {
+    const row = this.#held(messageId, owner)
     // The preview's bytes (at most the file limit): the API answers with one buffer.
     const bytes = Buffer.alloc(row.file.size)
     let at = 0
@@ -477,8 +483,8 @@ export class FileTransfers implements FilesPort {
   }
 
   /** The row of a complete file this device still holds, or why not. */
-  #held (messageId: string): TransferRow {
-    const row = this.#row(messageId)
+  #held (messageId: string, owner: string | undefined): TransferRow {
+    const row = this.#row(messageId, owner)
     if (row === undefined) throw new MessengerError('UNKNOWN_FILE', 'No file in that message.')
     if (row.direction === 'in' && row.state !== 'delivered') throw new MessengerError('FILE_NOT_READY', 'That file has not been received completely yet.')
     return row
@@ -486,8 +492,8 @@ export class FileTransfers implements FilesPort {
 
   /** The plaintext as a stream of chunks (the API's /content): one chunk in memory at a time. The hash is checked at
    * the end: a stored file altered since it was verified ends the stream with an error (the response is cut short). */
-  async stream (messageId: string): Promise<{ file: FileView, body: Readable }> {
-    const row = this.#held(messageId)
+  async stream (messageId: string, owner?: string): Promise<{ file: FileView, body: Readable }> {
+    const row = this.#held(messageId, owner)
     // Checked now, so a missing file is a 404 before any header; opened by the stream's first read (a stream
     // destroyed unread then holds nothing open).
     await (await this.#openChunks(row)).close()
@@ -910,20 +916,22 @@ export class FileTransfers implements FilesPort {
    */
   cancelled (contactId: string, messageId: string, reason: FileCancelReason, now: number): void {
     this.#cancelsOpened++
-    // A group file counts only if that contact sent the group message that announced it: the one stored with the
-    // file's row, not a later text of its own that reuses the file's id (issue 12 review).
+    // A group file counts only if that contact announced it: its row is owned by the contact's account
+    // (group-files.ts), never another member's row that shares the id, nor a row of mine (issue 12 review).
     const sender = this.#o.contact(contactId)?.accountId
-    const row = this.#store.get(contactId, messageId, 'in') ?? this.#store.byMessage(messageId).find((r) => {
-      const groupId = groupOfOwner(r.contactId)
-      if (r.direction !== 'in' || groupId === undefined || sender === undefined) return false
-      const senders = this.#store.groupSendersAt(groupId, messageId, r.createdAt)
-      return senders.length === 1 && senders[0] === sender
-    })
-    if (row === undefined) {
+    const rows = [this.#store.get(contactId, messageId, 'in'), ...this.#store.byMessage(messageId).filter((r) =>
+      r.direction === 'in' && sender !== undefined && groupOfOwner(r.contactId) !== undefined && senderOfOwner(r.contactId) === sender)]
+      .filter((r) => r !== undefined)
+    if (rows.length === 0) {
       // The cancel overtook its announcement (another path): applied when that comes (this process only).
       this.#earlyCancels.hold(contactId, messageId, reason)
       return
     }
+    // The same sender may have used one id in two of its conversations: each is its own file to give up.
+    for (const row of rows) this.#cancelRow(row, reason, now)
+  }
+
+  #cancelRow (row: TransferRow, reason: FileCancelReason, now: number): void {
     if (row.state === 'delivered' || row.state === 'failed') return
     // Every chunk already here (the sender's cancel raced its own last chunk): the hash check decides, as for any
     // complete file (#runIncoming, at once or at the next start).
@@ -1307,7 +1315,7 @@ export class FileTransfers implements FilesPort {
       await this.#dropSeal(file)
       throw err
     }
-    const row: TransferRow = { contactId: groupFileOwner(groupId), messageId: message.id, direction: 'out', file, state: 'queued', path: undefined, done: 0, failure: undefined, relayCounts: {}, createdAt: this.#now(), source: resolve(path) }
+    const row: TransferRow = { contactId: groupFileOwner(groupId, ''), messageId: message.id, direction: 'out', file, state: 'queued', path: undefined, done: 0, failure: undefined, relayCounts: {}, createdAt: this.#now(), source: resolve(path) }
     this.#store.insert(row, this.#now())
     // Sealed whole before the row was written (SealSpec.whole found no row): its source is forgotten in the store now.
     const job = this.#jobs.get(hex(file.blobId))
@@ -1333,7 +1341,7 @@ export class FileTransfers implements FilesPort {
   }
 
   listGroup (groupId: string): FileView[] {
-    return this.#store.list(groupFileOwner(groupId)).map((r) => this.#view(r))
+    return this.#store.listPrefix(groupOwnerPrefix(groupId)).map((r) => this.#view(r))
   }
 
   /** The other members of a group, as contacts (a member met through the group is one too). */
@@ -1452,6 +1460,7 @@ export class FileTransfers implements FilesPort {
       messageId: row.messageId,
       contactId: row.contactId,
       ...(groupOfOwner(row.contactId) !== undefined ? { groupId: groupOfOwner(row.contactId) } : {}),
+      ...(senderOfOwner(row.contactId) ? { senderAccountId: senderOfOwner(row.contactId) } : {}),
       direction: row.direction,
       name: f.name,
       type: f.type,

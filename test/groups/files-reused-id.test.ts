@@ -8,6 +8,9 @@ import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { createRoutes, dispatch } from '../../src/api/routes.ts'
+import type { EventSink } from '../../src/api/events.ts'
+import { silentLogger } from '../../src/platform/logger.ts'
 import { MessengerError } from '../../src/messenger/errors.ts'
 import type { FileTransfers } from '../../src/messenger/files/transfers.ts'
 import type { FileView } from '../../src/messenger/files/types.ts'
@@ -89,6 +92,18 @@ test('a member who announces a file under another member\'s message id first doe
   // The id alone names no file now: never a guess that could hand out mallory's bytes for alice's message.
   await assert.rejects(files(bob).save(id, join(tempDir(t, '0m1-greuse-save-'), 'x.bin')), (err: unknown) => MessengerError.is(err, 'AMBIGUOUS_FILE'))
   assert.throws(() => files(bob).get(id), (err: unknown) => MessengerError.is(err, 'AMBIGUOUS_FILE'))
+  // The same through the API the web UI uses: 409 for the id alone, alice's bytes for her file's owner.
+  const sink: EventSink = { attach: () => {}, broadcast: () => {} }
+  const content = async (query: string): Promise<{ status: number, body?: unknown }> => {
+    const url = new URL(`/api/files/${id}/content${query}`, 'http://x')
+    return (await dispatch(createRoutes(bob.host, sink), { method: 'GET', pathname: url.pathname, query: url.searchParams, body: async () => ({}), raw: async () => Buffer.alloc(0) }, silentLogger)).reply
+  }
+  assert.equal((await content('')).status, 409)
+  const viaApi = await content(`?owner=${encodeURIComponent(atBob.contactId)}`)
+  assert.equal(viaApi.status, 200)
+  const chunks: Buffer[] = []
+  for await (const c of viaApi.body as AsyncIterable<Buffer>) chunks.push(c)
+  assert.equal(sha(Buffer.concat(chunks)), sha(honest))
 })
 
 test('a member\'s file-cancel naming another member\'s file id does nothing to that file, even when it announced a file under that id first', { timeout: 180_000 }, async (t) => {

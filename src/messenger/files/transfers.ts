@@ -440,7 +440,7 @@ export class FileTransfers implements FilesPort {
   #row (messageId: string, owner?: string): TransferRow | undefined {
     const rows = this.#store.byMessage(messageId).filter((r) => owner === undefined || r.contactId === owner)
     if (rows.length > 1) {
-      throw new MessengerError('AMBIGUOUS_FILE', 'More than one file uses that message id (another sender reused it); name the file with its owner (the file\'s contactId).')
+      throw new MessengerError('AMBIGUOUS_FILE', 'More than one file uses that message id (another sender reused it); name the file with its owner (the file\'s contactId: ?owner= in the API, --owner in the CLI).')
     }
     return rows[0]
   }

@@ -14,6 +14,7 @@ import { silentLogger } from '../../src/platform/logger.ts'
 import { MessengerError } from '../../src/messenger/errors.ts'
 import type { FileTransfers } from '../../src/messenger/files/transfers.ts'
 import type { FileView } from '../../src/messenger/files/types.ts'
+import type { FileDescriptor } from '../../src/wire/file.ts'
 import type { GroupManager } from '../../src/messenger/groups/manager.ts'
 import type { GroupMessageView, Groups } from '../../src/messenger/groups/types.ts'
 import { introduce, person, startTestRelay, tempDir, type Person } from '../helpers/testnet.ts'
@@ -36,7 +37,7 @@ async function sendFileWithId (p: Person, groupId: string, path: string, text: s
 }
 
 /** Alice (admin), bob and mallory in one group, each pair contacts. */
-async function trio (t: TestContext): Promise<{ alice: Person, bob: Person, mallory: Person, groupId: string, malloryToBob: string }> {
+async function trio (t: TestContext): Promise<{ alice: Person, bob: Person, mallory: Person, groupId: string, malloryToBob: string, bobToMallory: string }> {
   const relay = await startTestRelay(t)
   const [alice, bob, mallory] = [await person(t, 'alice', { relays: [relay.addr] }), await person(t, 'bob', { relays: [relay.addr] }), await person(t, 'mallory', { relays: [relay.addr] })]
   const ab = await introduce(alice, bob)
@@ -46,7 +47,7 @@ async function trio (t: TestContext): Promise<{ alice: Person, bob: Person, mall
   for (const p of [alice, bob, mallory]) {
     await waitFor(async () => (await g(p).list()).find((x) => x.id === grp.id)?.members.length === 3, `${p.name} sees three members`, 60_000)
   }
-  return { alice, bob, mallory, groupId: grp.id, malloryToBob: mb.aToB }
+  return { alice, bob, mallory, groupId: grp.id, malloryToBob: mb.aToB, bobToMallory: mb.bToA }
 }
 
 function fileAt (p: Person, groupId: string, id: string, sender: string): FileView | undefined {
@@ -129,6 +130,36 @@ test('a member\'s file-cancel naming another member\'s file id does nothing to t
   await sending
   const atBob = await waitFor(() => { const f = fileAt(bob, groupId, id, aliceId); if (f?.state === 'failed') throw new Error(`failed: ${f.failure ?? ''}`); return f?.state === 'delivered' ? f : undefined }, 'bob still gets alice\'s file whole', 90_000)
   const out = join(tempDir(t, '0m1-gcancel-save-'), 'out.bin')
+  await files(bob).save(id, out, atBob.contactId)
+  assert.equal(sha(readFileSync(out)), sha(honest))
+})
+
+test('deleting a contact\'s file that reuses a group file\'s message id does not stop the group file', { timeout: 180_000 }, async (t) => {
+  const { alice, bob, groupId, bobToMallory } = await trio(t)
+  const aliceId = await accountOf(alice, groupId)
+  const honest = randomBytes(4 * MiB)
+  const path = join(tempDir(t, '0m1-ggone-'), 'report.pdf')
+  writeFileSync(path, honest)
+  files(alice).holdSealingForTest(16)
+  const sending = files(alice).sendToGroup(groupId, path, 'the report')
+  const { messageId: id } = await waitFor(() => files(alice).listGroup(groupId)[0], 'alice announced the file')
+  await waitFor(() => fileAt(bob, groupId, id, aliceId), 'bob has alice\'s announcement', 60_000)
+  // Mallory, a contact of bob's too, announced a one-to-one file under the same id (as her device may: ids are the
+  // sender's choice); bob deletes that message, which forgets her file.
+  const fake: FileDescriptor = {
+    name: 'fake.bin', type: 'application/octet-stream', size: 10, sha256: randomBytes(32), key: randomBytes(32), header: randomBytes(24),
+    chunks: 1, blobId: randomBytes(16), capability: randomBytes(32), relays: []
+  }
+  files(bob).announced(bobToMallory, id, fake, Date.now())
+  assert.equal(files(bob).list(bobToMallory).length, 1)
+  // What bob's delete of that message emits (src/messenger/chat/features.ts).
+  const core = bob.m() as unknown as { publish: (e: { type: 'message-removed', contactId: string, id: string }) => void }
+  core.publish({ type: 'message-removed', contactId: bobToMallory, id })
+  await waitFor(() => files(bob).list(bobToMallory).length === 0, 'bob forgot mallory\'s file', 10_000)
+  files(alice).releaseSealingForTest()
+  await sending
+  const atBob = await waitFor(() => { const f = fileAt(bob, groupId, id, aliceId); if (f === undefined || f.state === 'failed') throw new Error(`alice's file went: ${f?.failure ?? 'no row'}`); return f.state === 'delivered' ? f : undefined }, 'bob still gets alice\'s file whole', 90_000)
+  const out = join(tempDir(t, '0m1-ggone-save-'), 'out.bin')
   await files(bob).save(id, out, atBob.contactId)
   assert.equal(sha(readFileSync(out)), sha(honest))
 })

@@ -13,6 +13,9 @@ const LocalPath = z.string().min(1).max(4096).refine((p) => p.startsWith('/') &&
 export const SendFileBody = z.strictObject({ path: LocalPath, text: z.string().max(32 * 1024).optional() })
 export const SaveFileBody = z.strictObject({ out: LocalPath })
 export const MessageIdSchema = z.string().regex(/^[0-9a-f]{32}$/, 'is not a message id')
+/** A file's owner (its FileView contactId: a contact id, or `group:<group id>/<sender>`), which names the file when
+ * senders reused one message id (src/messenger/files/group-files.ts). */
+const OwnerSchema = z.string().min(1).max(256).optional()
 
 type RouteFn = (method: string, path: string, handle: (ctx: { params: Record<string, string>, query: URLSearchParams, body: () => Promise<unknown>, raw?: ((max: number) => Promise<Buffer>) | undefined }) => Promise<Reply>) => void
 
@@ -57,20 +60,20 @@ export function addFileRoutes (route: RouteFn, messenger: () => Messenger, parse
     return { status: 201, body: await files.sendBytes(id, name, bytes, text) }
   })
   route('GET', '/api/files/:mid', async (ctx) => {
-    const f = filesOf(messenger()).get(parse(MessageIdSchema, ctx.params.mid))
+    const f = filesOf(messenger()).get(parse(MessageIdSchema, ctx.params.mid), parse(OwnerSchema, ctx.query.get('owner') ?? undefined))
     if (f === undefined) throw new ApiError('NOT_FOUND', 404, 'No file in that message.')
     return { status: 200, body: f }
   })
   route('POST', '/api/files/:mid/save', async (ctx) => {
     const mid = parse(MessageIdSchema, ctx.params.mid)
     const body = parse(SaveFileBody, await ctx.body())
-    return { status: 200, body: await filesOf(messenger()).save(mid, body.out) }
+    return { status: 200, body: await filesOf(messenger()).save(mid, body.out, parse(OwnerSchema, ctx.query.get('owner') ?? undefined)) }
   })
   // The decrypted bytes, for the UI's preview and save button. Never rendered by the browser as a page: a download
   // unless it is one of the image types the UI previews (no SVG), and the API's CSP forbids scripts anyway.
   route('GET', '/api/files/:mid/content', async (ctx) => {
     // Streamed chunk by chunk; a stored file found altered at the end cuts the response short of Content-Length.
-    const { file, body } = await filesOf(messenger()).stream(parse(MessageIdSchema, ctx.params.mid))
+    const { file, body } = await filesOf(messenger()).stream(parse(MessageIdSchema, ctx.params.mid), parse(OwnerSchema, ctx.query.get('owner') ?? undefined))
     const inline = PREVIEW_TYPES.has(file.type)
     return {
       status: 200,
@@ -115,8 +118,9 @@ export const FILE_SCHEMAS: Record<string, Json> = {
     required: ['messageId', 'contactId', 'direction', 'name', 'type', 'size', 'state', 'chunks', 'doneChunks', 'bytes', 'percent', 'speed', 'relayCopies', 'at'],
     properties: {
       messageId: { type: 'string' },
-      contactId: { type: 'string', description: 'The contact, or group:<group id> for a group\'s file.' },
+      contactId: { type: 'string', description: 'The file\'s owner: the contact, or group:<group id>/<sender account id> for a group\'s file (no account id after the slash for mine). Pass it as ?owner= when two files share a message id.' },
       groupId: { type: 'string', description: 'Set for a group\'s file.' },
+      senderAccountId: { type: 'string', description: 'Set for a group file from another member: who announced it.' },
       direction: { type: 'string', enum: ['out', 'in'] },
       name: { type: 'string', description: 'The sender\'s file name; plain text.' },
       type: { type: 'string', description: 'Media type guessed from the name by the sender.' },
@@ -137,6 +141,7 @@ export const FILE_SCHEMAS: Record<string, Json> = {
 
 export function fileOpenApiPaths (o: { idParam: Json, body: (s: z.ZodType) => Json, ok: (d: string, s: Json) => Json, ref: (n: string) => Json, errors: (...c: number[]) => Json }): Record<string, Json> {
   const mid = { name: 'mid', in: 'path', required: true, schema: { type: 'string', pattern: '^[0-9a-f]{32}$' }, description: 'Message id of the file' }
+  const owner = { name: 'owner', in: 'query', schema: { type: 'string' }, description: 'The file\'s owner (File.contactId): needed when senders reused the message id (else 409 AMBIGUOUS_FILE)' }
   return {
     '/api/contacts/{id}/files': {
       get: { summary: 'Files of a conversation with their transfer state', parameters: [o.idParam], responses: { 200: o.ok('Files', { type: 'array', items: o.ref('File') }), ...o.errors(401, 404) } },
@@ -148,8 +153,8 @@ export function fileOpenApiPaths (o: { idParam: Json, body: (s: z.ZodType) => Js
       post: { summary: 'Send a file to a group (sealed once, announced in a group message; direct to connected members, one copy on relays for the rest)', parameters: [o.idParam], requestBody: o.body(SendFileBody), responses: { 201: o.ok('Queued', { type: 'object', properties: { message: o.ref('GroupMessage'), file: o.ref('File') } }), ...o.errors(400, 401, 403, 404, 422) } }
     },
     '/api/groups/{id}/files/upload': { post: { summary: 'Send a file to a group given as the body (application/octet-stream), name and caption in the query (the web UI)', parameters: [o.idParam, { name: 'name', in: 'query', required: true, schema: { type: 'string' } }, { name: 'text', in: 'query', schema: { type: 'string' } }], requestBody: { required: true, content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } }, responses: { 201: o.ok('Queued', { type: 'object', properties: { message: o.ref('GroupMessage'), file: o.ref('File') } }), ...o.errors(400, 401, 403, 404, 422) } } },
-    '/api/files/{mid}': { get: { summary: 'One file and its transfer state', parameters: [mid], responses: { 200: o.ok('File', o.ref('File')), ...o.errors(401, 404) } } },
-    '/api/files/{mid}/save': { post: { summary: 'Decrypt a complete file to a path (hash checked again); 409 FILE_NOT_READY before it is complete', parameters: [mid], requestBody: o.body(SaveFileBody), responses: { 200: o.ok('File', o.ref('File')), ...o.errors(400, 401, 404, 409, 422) } } },
-    '/api/files/{mid}/content': { get: { summary: 'The decrypted bytes of a complete file (inline for previewable images, else an attachment)', parameters: [mid], responses: { 200: { description: 'The file' }, ...o.errors(401, 404, 409) } } }
+    '/api/files/{mid}': { get: { summary: 'One file and its transfer state', parameters: [mid, owner], responses: { 200: o.ok('File', o.ref('File')), ...o.errors(401, 404, 409) } } },
+    '/api/files/{mid}/save': { post: { summary: 'Decrypt a complete file to a path (hash checked again); 409 FILE_NOT_READY before it is complete', parameters: [mid, owner], requestBody: o.body(SaveFileBody), responses: { 200: o.ok('File', o.ref('File')), ...o.errors(400, 401, 404, 409, 422) } } },
+    '/api/files/{mid}/content': { get: { summary: 'The decrypted bytes of a complete file (inline for previewable images, else an attachment)', parameters: [mid, owner], responses: { 200: { description: 'The file' }, ...o.errors(401, 404, 409) } } }
   }
 }

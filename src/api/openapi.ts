@@ -162,7 +162,7 @@ const errorResponses: Record<string, Json> = Object.fromEntries([
   [401, 'The token is missing or wrong.'],
   [403, 'Foreign Origin, or a wrong passphrase; for groups, an action only admins or members may take (NOT_ADMIN, NOT_MEMBER).'],
   [404, 'No such contact or relay.'],
-  [409, 'No account yet, or one already exists; or (KEY_CHANGE_MOVED) the pending safety number is not the one named: a newer key replaced it; or (AMBIGUOUS_MEMBER) a group member named by a name two members share.'],
+  [409, 'No account yet, or one already exists; or (KEY_CHANGE_MOVED) the pending safety number is not the one named: a newer key replaced it; or (AMBIGUOUS_MEMBER) a group member named by a name two members share; or (AMBIGUOUS_FILE) a file named by a message id two senders used, without its owner.'],
   [422, 'The messenger refused (bad invite, expired invite, ...); the message says why.'],
   [423, 'The account is locked.']
 ].map(([code, description]) => [`E${String(code)}`, { description, content: jsonContent(ref('Error')) }]))

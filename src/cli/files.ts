@@ -23,8 +23,10 @@ export async function listFiles (client: ApiClient, contactId: string): Promise<
   return await client.request('GET', `/api/contacts/${encodeURIComponent(contactId)}/files`)
 }
 
-export async function saveFile (client: ApiClient, messageId: string, out: string): Promise<FileView> {
-  return await client.request('POST', `/api/files/${encodeURIComponent(messageId)}/save`, { out: resolve(out) })
+/** `owner` (a file's contactId) names the file when two senders used one message id (else 409 AMBIGUOUS_FILE). */
+export async function saveFile (client: ApiClient, messageId: string, out: string, owner?: string): Promise<FileView> {
+  const query = owner === undefined ? '' : `?owner=${encodeURIComponent(owner)}`
+  return await client.request('POST', `/api/files/${encodeURIComponent(messageId)}/save${query}`, { out: resolve(out) })
 }
 
 function size (n: number): string {

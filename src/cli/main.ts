@@ -45,7 +45,8 @@ Commands:
   send CONTACT TEXT                            send a message
   send CONTACT|GROUP --file PATH [TEXT]        send a file (up to 100 MB) with an optional caption
   files list CONTACT|GROUP [--json]            files of a conversation with their transfer state
-  files save MESSAGE_ID --out PATH             decrypt a received (complete) file to PATH
+  files save MESSAGE_ID --out PATH [--owner O] decrypt a received (complete) file to PATH (--owner: the
+                                               file's contactId, when two senders used the id)
   messages CONTACT [--limit N] [--json]        show a conversation with each message's state and path
   safety-number CONTACT [--json]               show the safety number to compare with a contact
   verify CONTACT [--off]                       mark a contact verified (after comparing numbers)
@@ -217,11 +218,11 @@ async function clientCommand (rt: CliRuntime, command: string, rest: string[]): 
         return 0
       }
       if (sub === 'save') {
-        const p = parse('files save', rest.slice(1), { ...JSON_OPT, out: { type: 'string' } })
+        const p = parse('files save', rest.slice(1), { ...JSON_OPT, out: { type: 'string' }, owner: { type: 'string' } })
         const id = positional(p, 0, 'a message id', 'files save')
         noExtra(p, 1, 'files save')
         if (typeof p.values.out !== 'string') throw new CliError('USAGE', '`files save` needs --out PATH.')
-        const saved = await saveFile(ApiClient.forDataDir(dataDirOf(p.values, rt.env)), id, p.values.out)
+        const saved = await saveFile(ApiClient.forDataDir(dataDirOf(p.values, rt.env)), id, p.values.out, typeof p.values.owner === 'string' ? p.values.owner : undefined)
         if (p.values.json === true) json(rt, saved)
         else rt.stdout(`Saved ${oneLine(saved.name)} (${saved.size} bytes, hash checked) to ${p.values.out}.\n`)
         return 0

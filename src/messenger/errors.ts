@@ -19,6 +19,7 @@ export type MessengerErrorCode =
   | 'FILE_TOO_LARGE' // issue 12: over the configured file limit, refused before anything is sent
   | 'FILE_UNREADABLE' // the file to send could not be read, or the path to save to could not be written
   | 'UNKNOWN_FILE' // no file under that message id
+  | 'AMBIGUOUS_FILE' // more than one file under that message id (another sender reused it): name its owner
   | 'FILE_NOT_READY' // the file is not complete (and verified) yet
   | 'BLOCKED' // a text or file to a contact I blocked
   // Issue 11: groups.

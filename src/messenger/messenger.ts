@@ -1202,8 +1202,8 @@ export class MessengerCore implements Messenger {
     const chat = group === undefined && this.#chat !== undefined ? recordChatPayload({ chat: this.#chat, history: this.#history, log: this.#log }, contactId, payload, now, item.path) : undefined
     if (group !== undefined) {
       item.group = this.#groups?.record(contactId, group, now)
-      // Issue 12: a file announced to a group; its transfer rows belong to the group (src/messenger/files/group-files.ts).
-      if (item.group !== undefined && group.type === 'text' && group.text.file !== undefined) this.#fileHooks?.announced(groupFileOwner(group.groupId), item.group.id, group.text.file, now, contactId)
+      // Issue 12: a file announced to a group; its transfer rows belong to the group and its sender (src/messenger/files/group-files.ts).
+      if (item.group !== undefined && group.type === 'text' && group.text.file !== undefined) this.#fileHooks?.announced(groupFileOwner(group.groupId, item.group.senderAccountId), item.group.id, group.text.file, now, contactId)
     } else if (chat !== undefined) {
       item.stored = chat.stored
       item.changed = chat.changed

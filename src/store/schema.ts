@@ -392,6 +392,22 @@ const v15FileSource = `
 ALTER TABLE file_transfers ADD COLUMN source_path TEXT;
 `
 
+/** Issue 12 review: a group's transfer rows were owned by `group:<group id>` and keyed by message id, which each
+ * sender chooses: a member announcing a file under another member's id hid or replaced the other's file. A row is now
+ * owned by `group:<group id>/<sender account id>` ('' for mine, as group_messages names me), like the message itself
+ * (src/messenger/files/group-files.ts). Each older row is bound to the sender of the message that announced it: for
+ * mine the one outgoing message of that id; for a member's, the one incoming message of that id stored in the row's
+ * commit (same time). A row that names no such single message (its message gone, or two senders' messages stored
+ * at once under the id) keeps its old owner and is forgotten at start as an orphan (FileStore.orphans). */
+const v16GroupFileSender = `
+UPDATE file_transfers SET contact_id = contact_id || '/' || (
+  SELECT g.sender FROM group_messages g WHERE 'group:' || g.group_id = file_transfers.contact_id AND g.id = file_transfers.message_id
+    AND g.direction = file_transfers.direction AND (g.direction = 'out' OR g.at = file_transfers.created_at))
+WHERE substr(contact_id, 1, 6) = 'group:' AND instr(contact_id, '/') = 0 AND (
+  SELECT count(*) FROM group_messages g WHERE 'group:' || g.group_id = file_transfers.contact_id AND g.id = file_transfers.message_id
+    AND g.direction = file_transfers.direction AND (g.direction = 'out' OR g.at = file_transfers.created_at)) = 1;
+`
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'account, libsignal stores, invites, contacts', up: v1Core },
   { version: 2, name: 'conversations, messages, outbox, settings', up: v2Messaging },
@@ -407,5 +423,6 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 12, name: 'no outbox index by state (issue 10)', up: v12DropOutboxDue },
   { version: 13, name: 'search index written in batches, unread messages indexed in arrival order (issue 10)', up: v13SearchPending },
   { version: 14, name: 'edits and deletions held until their message arrives', up: v14HeldChatControls },
-  { version: 15, name: 'file transfers: the source of a file still being sealed (issue 12)', up: v15FileSource }
+  { version: 15, name: 'file transfers: the source of a file still being sealed (issue 12)', up: v15FileSource },
+  { version: 16, name: 'group file transfers owned by their sender (issue 12 review)', up: v16GroupFileSender }
 ]

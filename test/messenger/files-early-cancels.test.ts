@@ -47,7 +47,7 @@ test('a group file\'s cancel that overtook its announcement is applied when the 
     name: 'a.bin', type: 'application/octet-stream', size: 10, sha256: randomBytes(32), key: randomBytes(32), header: randomBytes(24),
     chunks: 1, blobId: randomBytes(16), capability: randomBytes(32), relays: []
   })
-  const owner = groupFileOwner('g1')
+  const owner = groupFileOwner('g1', 'alice-account')
   const now = Date.now()
   files.cancelled('alice-contact', 'aa'.repeat(16), 'changed', now)
   files.cancelled('carol-contact', 'bb'.repeat(16), 'changed', now)

@@ -59,7 +59,9 @@ export interface SafetyNumberView { contactId: string, digits: string, scannable
 
 /** Issue 12: a file in a conversation and its transfer (src/messenger/files/types.ts FileView). */
 export interface FileView {
-  messageId: string, contactId: string, direction: 'in' | 'out', name: string, type: string, size: number
+  /** contactId: the file's owner (a group's: `group:<group id>/<sender account id>`), which names the file with the
+   * message id (senders choose ids: two files may share one). */
+  messageId: string, contactId: string, groupId?: string, senderAccountId?: string, direction: 'in' | 'out', name: string, type: string, size: number
   state: 'queued' | 'uploading' | 'on-relay' | 'downloading' | 'delivered' | 'failed', path?: 'direct' | 'relay'
   chunks: number, doneChunks: number, bytes: number, percent: number, speed: number, failure?: string, relayCopies: number, at: number
 }
@@ -161,7 +163,7 @@ export class Api {
   uploadGroupFile = async (groupId: string, file: File): Promise<void> => {
     await this.bytes('POST', `/api/groups/${encodeURIComponent(groupId)}/files/upload?name=${encodeURIComponent(file.name)}`, file)
   }
-  fileContent = async (messageId: string): Promise<Blob> => await this.bytes('GET', `/api/files/${encodeURIComponent(messageId)}/content`)
+  fileContent = async (messageId: string, owner: string): Promise<Blob> => await this.bytes('GET', `/api/files/${encodeURIComponent(messageId)}/content?owner=${encodeURIComponent(owner)}`)
 
   state = async (): Promise<HostState> => (await this.call<{ state: HostState }>('GET', '/api/state')).state
   createAccount = async (name: string, passphrase?: string): Promise<void> => {

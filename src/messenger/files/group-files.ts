@@ -10,22 +10,42 @@
 // capability, which only the sender holds (src/relay/blob-store.ts). The relay sees one blob, like any other, fetched by some short-lived identities: nothing in it names
 // a group or a member count (docs/threat-model.md "Files in groups").
 //
-// Transfer rows of a group's files are owned by `group:<group id>` instead of a contact id (the store's contact_id
-// column), so a group's file list is one query and no contact's list shows them.
+// Transfer rows of a group's files are owned by `group:<group id>/<sender account id>` (the sender is '' for my own
+// files, as in group_messages) instead of a contact id (the store's contact_id column): a group's file list is one
+// range query, no contact's list shows them, and a row is bound to the member that announced it. Message ids of a
+// group are chosen by their senders and unique only per sender (group_messages is keyed by group, sender and id), so
+// a member announcing a file under another member's message id gets a row of its own and can neither hide, replace,
+// read nor cancel the other's (issue 12 review; migration 16 in src/store/schema.ts moved the older rows).
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { ContactPort } from '../ports.ts'
 import { MAX_RELAYS } from '../../wire/payload.ts'
 
 const GROUP_OWNER_PREFIX = 'group:'
 
-/** The owner of a group's transfer rows. */
-export function groupFileOwner (groupId: string): string {
-  return `${GROUP_OWNER_PREFIX}${groupId}`
+/** The owner of a group's transfer rows from one sender ('' for mine). */
+export function groupFileOwner (groupId: string, sender: string): string {
+  return `${GROUP_OWNER_PREFIX}${groupId}/${sender}`
+}
+
+/** Every owner of a group's rows starts with this (and no other group's does: group ids hold no '/'). */
+export function groupOwnerPrefix (groupId: string): string {
+  return `${GROUP_OWNER_PREFIX}${groupId}/`
 }
 
 /** The group that owns a transfer row, or undefined for a contact's row. */
 export function groupOfOwner (owner: string): string | undefined {
-  return owner.startsWith(GROUP_OWNER_PREFIX) ? owner.slice(GROUP_OWNER_PREFIX.length) : undefined
+  if (!owner.startsWith(GROUP_OWNER_PREFIX)) return undefined
+  const slash = owner.indexOf('/', GROUP_OWNER_PREFIX.length)
+  // A row of a store older than migration 16 that it could not bind to one sender: still a group's (it is forgotten
+  // at start as an orphan, FileStore.orphans).
+  return owner.slice(GROUP_OWNER_PREFIX.length, slash < 0 ? undefined : slash)
+}
+
+/** The account that announced a group's file ('' for mine), or undefined for a contact's row (or an unbound one). */
+export function senderOfOwner (owner: string): string | undefined {
+  if (!owner.startsWith(GROUP_OWNER_PREFIX)) return undefined
+  const slash = owner.indexOf('/', GROUP_OWNER_PREFIX.length)
+  return slash < 0 ? undefined : owner.slice(slash + 1)
 }
 
 /**

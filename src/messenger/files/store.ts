@@ -97,24 +97,26 @@ export class FileStore {
     return (this.db.prepare(`SELECT ${COLS} FROM file_transfers WHERE contact_id = ? ORDER BY created_at`).all([contactId]) as unknown as Raw[]).map(toRow)
   }
 
+  /** The rows of every owner that starts with `prefix` (a group's, src/messenger/files/group-files.ts
+   * groupOwnerPrefix, which ends in '/'): a range of the primary key. */
+  listPrefix (prefix: string): TransferRow[] {
+    if (!prefix.endsWith('/')) throw new RangeError('an owner prefix ends in /')
+    // '0' is the character after '/': the range holds exactly the owners that start with the prefix.
+    const end = `${prefix.slice(0, -1)}0`
+    return (this.db.prepare(`SELECT ${COLS} FROM file_transfers WHERE contact_id >= ? AND contact_id < ? ORDER BY created_at`).all([prefix, end]) as unknown as Raw[]).map(toRow)
+  }
+
   /** Rows whose message is gone or deleted for everyone (a crash between that commit and the file's cleanup). A
-   * group's file (owner `group:<id>`, src/messenger/files/group-files.ts) has its message in group_messages. */
+   * group's file (owner `group:<id>/<sender>`, src/messenger/files/group-files.ts) has its message in group_messages,
+   * from that sender ('' for mine): a row whose owner names no sender (one migration 16 could not bind) has none. */
   orphans (): TransferRow[] {
     return (this.db.prepare(`SELECT ${COLS} FROM file_transfers f WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.contact_id = f.contact_id AND m.direction = f.direction AND m.id = f.message_id AND m.deleted_at IS NULL)
-      AND NOT EXISTS (SELECT 1 FROM group_messages g WHERE f.contact_id = 'group:' || g.group_id AND g.id = f.message_id AND g.direction = f.direction)`).all() as unknown as Raw[]).map(toRow)
+      AND NOT EXISTS (SELECT 1 FROM group_messages g WHERE f.contact_id = 'group:' || g.group_id || '/' || g.sender AND g.id = f.message_id AND g.direction = f.direction)`).all() as unknown as Raw[]).map(toRow)
   }
 
   /** Outgoing rows delivered: their chunk files are no longer needed. */
   deliveredOut (): TransferRow[] {
     return (this.db.prepare(`SELECT ${COLS} FROM file_transfers WHERE direction = 'out' AND state = 'delivered'`).all() as unknown as Raw[]).map(toRow)
-  }
-
-  /** The accounts whose group message `id` in `groupId` was stored at `at`. A group file's row and its announcing
-   * message are written in one commit with one time (messenger.ts #record), and group_messages is keyed by (group,
-   * sender, id): another member may reuse a file's id for a text of its own, stored at another time (or, in the same
-   * batch, at the same time: then two senders answer and neither may cancel). */
-  groupSendersAt (groupId: string, id: string, at: number): string[] {
-    return (this.db.prepare("SELECT sender FROM group_messages WHERE group_id = ? AND id = ? AND direction = 'in' AND at = ?").all([groupId, id, at]) as unknown as Array<{ sender: string }>).map((r) => r.sender)
   }
 
   /** Outgoing rows that still name a source (sealing not finished, or a crash before it was forgotten). */

@@ -30,7 +30,7 @@ import type { MessageView, MessengerEvent } from '../types.ts'
 import { FileStore, type TransferRow } from './store.ts'
 import type { FilesPort, FileView } from './types.ts'
 import { guessType, PREVIEW_TYPES } from './media-type.ts'
-import { fetchToken, groupFileOwner, groupFileRelays, groupOfOwner, memberKey, presentsCapability } from './group-files.ts'
+import { fetchToken, groupFileOwner, groupFileRelays, groupOfOwner, groupOwnerPrefix, memberKey, presentsCapability, senderOfOwner } from './group-files.ts'
 import type { GroupMessageView, Groups } from '../groups/types.ts'
 
 /** Inbound direct file streams served at once on this device, from all peers together: each may buffer its window
@@ -153,6 +153,11 @@ function plainLength (f: FileDescriptor, i: number): number {
 
 function refOf (f: FileDescriptor): BlobRef { return { blobId: f.blobId, capability: f.capability } }
 
+/** One transfer row: its direction, owner and message id (the store's key). */
+function rowKey (row: { direction: string, contactId: string, messageId: string }): string {
+  return `${row.direction}/${row.contactId}/${row.messageId}`
+}
+
 export class FileTransfers implements FilesPort {
   readonly maxBytes: number
   readonly #o: FileTransfersOptions
@@ -177,9 +182,12 @@ export class FileTransfers implements FilesPort {
   readonly #wakers = new Map<string, () => void>()
   /** Outgoing files still being sealed into their chunk files, by blob id (src/messenger/files/sealing.ts). */
   readonly #jobs = new Map<string, SealJob>()
-  /** Message ids whose file was deleted (the message deleted, for me or for everyone, or its contact deleted): their
-   * runs stop at the next step and write nothing more. */
+  /** Files deleted (the message deleted, for me or for everyone, or its contact deleted), by rowKey: their runs stop
+   * at the next step and write nothing more. By owner too, not message id alone: senders choose ids, and another
+   * sender's file deleted under the same id must not stop this one (group-files.ts). */
   readonly #gone = new Set<string>()
+
+  #isGone (row: TransferRow): boolean { return this.#gone.has(rowKey(row)) }
   #unsubscribe: (() => void) | undefined
   #stopped = false
   /** Copies staged by this process (sendBytes) not yet dropped. */
@@ -209,7 +217,7 @@ export class FileTransfers implements FilesPort {
           this.#kick(row)
         }
       } else if (e.type === 'group-message' && e.message.direction === 'in') {
-        const row = this.#announcedRow(groupFileOwner(e.message.groupId), e.message.id)
+        const row = this.#announcedRow(groupFileOwner(e.message.groupId, e.message.senderAccountId), e.message.id)
         if (row !== undefined && row.state !== 'failed' && row.state !== 'delivered') this.#kick(row)
       } else if (e.type === 'message-state' && e.message.deleted === true) {
         this.#background(this.#forget(this.#store.byMessage(e.message.id).filter((r) => r.contactId === e.message.contactId && r.direction === e.message.direction)))
@@ -256,7 +264,7 @@ export class FileTransfers implements FilesPort {
   async #forget (rows: TransferRow[]): Promise<void> {
     // Synchronous up to the first await: a run kicked right after sees the row gone.
     for (const row of rows) {
-      this.#gone.add(row.messageId)
+      this.#gone.add(rowKey(row))
       if (row.direction === 'out') this.#jobs.get(hex(row.file.blobId))?.cancel()
       this.#store.remove(row)
       this.#wakers.get(`${row.direction}/${row.contactId}/${row.messageId}`)?.()
@@ -342,8 +350,8 @@ export class FileTransfers implements FilesPort {
     return row === undefined ? undefined : this.#jobs.get(hex(row.file.blobId))
   }
 
-  descriptorForTest (messageId: string): FileDescriptor | undefined {
-    return this.#row(messageId)?.file
+  descriptorForTest (messageId: string, owner?: string): FileDescriptor | undefined {
+    return this.#row(messageId, owner)?.file
   }
 
   #statsOf (messageId: string): TransferStats {
@@ -429,18 +437,24 @@ export class FileTransfers implements FilesPort {
     return this.#store.list(contactId).map((r) => this.#view(r))
   }
 
-  get (messageId: string): FileView | undefined {
-    const row = this.#row(messageId)
+  get (messageId: string, owner?: string): FileView | undefined {
+    const row = this.#row(messageId, owner)
     return row === undefined ? undefined : this.#view(row)
   }
 
-  #row (messageId: string): TransferRow | undefined {
-    const rows = this.#store.byMessage(messageId)
-    return rows.find((r) => r.direction === 'in') ?? rows[0]
+  /** The file of a message. Message ids are chosen by their senders: a group member (or a contact) may reuse another's
+   * id, mine included (group-files.ts). Then the id alone names no file: `owner` (a FileView's contactId) must say
+   * whose, never a guess that could hand out another sender's file. */
+  #row (messageId: string, owner?: string): TransferRow | undefined {
+    const rows = this.#store.byMessage(messageId).filter((r) => owner === undefined || r.contactId === owner)
+    if (rows.length > 1) {
+      throw new MessengerError('AMBIGUOUS_FILE', 'More than one file uses that message id (another sender reused it); name the file with its owner (the file\'s contactId: ?owner= in the API, --owner in the CLI).')
+    }
+    return rows[0]
   }
 
-  async save (messageId: string, outPath: string): Promise<FileView> {
-    const row = this.#held(messageId)
+  async save (messageId: string, outPath: string, owner?: string): Promise<FileView> {
+    const row = this.#held(messageId, owner)
     const tmp = `${outPath}.0m1-partial`
     let out: FileHandle
     try {
@@ -467,8 +481,8 @@ export class FileTransfers implements FilesPort {
     return this.#view(row)
   }
 
-  async read (messageId: string): Promise<{ file: FileView, bytes: Buffer }> {
-    const row = this.#held(messageId)
+  async read (messageId: string, owner?: string): Promise<{ file: FileView, bytes: Buffer }> {
+    const row = this.#held(messageId, owner)
     // The preview's bytes (at most the file limit): the API answers with one buffer.
     const bytes = Buffer.alloc(row.file.size)
     let at = 0
@@ -477,8 +491,8 @@ export class FileTransfers implements FilesPort {
   }
 
   /** The row of a complete file this device still holds, or why not. */
-  #held (messageId: string): TransferRow {
-    const row = this.#row(messageId)
+  #held (messageId: string, owner: string | undefined): TransferRow {
+    const row = this.#row(messageId, owner)
     if (row === undefined) throw new MessengerError('UNKNOWN_FILE', 'No file in that message.')
     if (row.direction === 'in' && row.state !== 'delivered') throw new MessengerError('FILE_NOT_READY', 'That file has not been received completely yet.')
     return row
@@ -486,8 +500,8 @@ export class FileTransfers implements FilesPort {
 
   /** The plaintext as a stream of chunks (the API's /content): one chunk in memory at a time. The hash is checked at
    * the end: a stored file altered since it was verified ends the stream with an error (the response is cut short). */
-  async stream (messageId: string): Promise<{ file: FileView, body: Readable }> {
-    const row = this.#held(messageId)
+  async stream (messageId: string, owner?: string): Promise<{ file: FileView, body: Readable }> {
+    const row = this.#held(messageId, owner)
     // Checked now, so a missing file is a 404 before any header; opened by the stream's first read (a stream
     // destroyed unread then holds nothing open).
     await (await this.#openChunks(row)).close()
@@ -597,10 +611,10 @@ export class FileTransfers implements FilesPort {
         if (this.#jobs.get(key) === job) this.#jobs.delete(key)
         return
       }
-      if (MessengerError.is(err, 'STOPPED') || this.#stopped || this.#gone.has(row.messageId)) {
+      if (MessengerError.is(err, 'STOPPED') || this.#stopped || this.#isGone(row)) {
         if (this.#jobs.get(key) === job) this.#jobs.delete(key)
         // Deleted: a staged copy is of no more use (a stop keeps it for the next start).
-        if (this.#gone.has(row.messageId)) await this.#dropSource(row)
+        if (this.#isGone(row)) await this.#dropSource(row)
         return
       }
       this.#log.warn('file-seal-failed', { error: MessengerError.is(err) ? err.code : (err as Error).name })
@@ -638,7 +652,7 @@ export class FileTransfers implements FilesPort {
     const source = row.source
     if (source === undefined) return
     row.source = undefined
-    if (!this.#gone.has(row.messageId)) this.#store.sealed(row)
+    if (!this.#isGone(row)) this.#store.sealed(row)
     if (isStaged(source, this.#dir)) { await rm(source, { force: true }); this.#stagedHere.delete(source) }
   }
 
@@ -666,7 +680,6 @@ export class FileTransfers implements FilesPort {
    * current one goes out (a read per chunk cost a thread-pool round trip each, on the upload's critical path).
    */
   #chunkReader (fh: FileHandle, row: TransferRow): (i: number) => Promise<Uint8Array> {
-    const messageId = row.messageId
     interface Block { readonly first: number, readonly count: number, readonly buf: Buffer }
     const readBlock = async (first: number): Promise<Block> => {
       // A file still being sealed: its chunks are read once released (the last once the source checked out); a
@@ -684,7 +697,7 @@ export class FileTransfers implements FilesPort {
     let next: Promise<Block> | undefined
     return async (i) => {
       // Deleted mid-transfer: the upload stops here (putFrom fails and the run ends).
-      if (this.#gone.has(messageId)) throw new NetError('NOT_FOUND', 'That file was deleted.')
+      if (this.#isGone(row)) throw new NetError('NOT_FOUND', 'That file was deleted.')
       if (row.state === 'failed') throw unsealed()
       if (cur === undefined || i < cur.first || i >= cur.first + cur.count) {
         const ahead = next === undefined ? undefined : await next
@@ -713,7 +726,7 @@ export class FileTransfers implements FilesPort {
     const stats = this.#statsOf(row.messageId)
     try {
       let delay = FILE_RETRY_MIN_MS
-      while (!this.#stopped && !this.#gone.has(row.messageId) && row.state !== 'delivered' && row.state !== 'failed') {
+      while (!this.#stopped && !this.#isGone(row) && row.state !== 'delivered' && row.state !== 'failed') {
         if (row.state === 'on-relay' && this.#copies(row) >= this.#wanted(row)) { await this.#watchFetched(row); return }
         // 1. Straight to the contact, when a direct connection is (or soon is) open.
         if (row.state !== 'on-relay' && await this.#tryDirect(row, fh, stats)) return
@@ -741,13 +754,13 @@ export class FileTransfers implements FilesPort {
     try {
       let delay = FETCHED_CHECK_MIN_MS
       // A deleted message's transfer (#forget) ends here too: its cleanup waits for this run.
-      while (!this.#stopped && !this.#gone.has(row.messageId)) {
+      while (!this.#stopped && !this.#isGone(row)) {
         await this.#sleep(row, delay)
         delay = Math.min(FETCHED_CHECK_MAX_MS, delay * 2)
         const net = this.#o.net()
         // stop() or a delete may have come during the sleep (the compiler narrows #stopped as if not).
         // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
-        if (net === undefined || this.#stopped || this.#gone.has(row.messageId)) continue
+        if (net === undefined || this.#stopped || this.#isGone(row)) continue
         const holders = row.file.relays.filter((r) => row.relayCounts[r] === row.file.chunks)
         let gone = 0
         for (const relay of holders) {
@@ -778,7 +791,7 @@ export class FileTransfers implements FilesPort {
       try {
         return await ch.status(refOf(row.file))
       } catch (err) {
-        if (!NetError.is(err, 'NOT_FOUND') || this.#stopped || this.#gone.has(row.messageId) || this.#now() + delay >= until) throw err
+        if (!NetError.is(err, 'NOT_FOUND') || this.#stopped || this.#isGone(row) || this.#now() + delay >= until) throw err
       }
       await this.#sleep(row, delay)
       delay = Math.min(DIRECT_POLL_MS, delay * 2)
@@ -910,20 +923,22 @@ export class FileTransfers implements FilesPort {
    */
   cancelled (contactId: string, messageId: string, reason: FileCancelReason, now: number): void {
     this.#cancelsOpened++
-    // A group file counts only if that contact sent the group message that announced it: the one stored with the
-    // file's row, not a later text of its own that reuses the file's id (issue 12 review).
+    // A group file counts only if that contact announced it: its row is owned by the contact's account
+    // (group-files.ts), never another member's row that shares the id, nor a row of mine (issue 12 review).
     const sender = this.#o.contact(contactId)?.accountId
-    const row = this.#store.get(contactId, messageId, 'in') ?? this.#store.byMessage(messageId).find((r) => {
-      const groupId = groupOfOwner(r.contactId)
-      if (r.direction !== 'in' || groupId === undefined || sender === undefined) return false
-      const senders = this.#store.groupSendersAt(groupId, messageId, r.createdAt)
-      return senders.length === 1 && senders[0] === sender
-    })
-    if (row === undefined) {
+    const rows = [this.#store.get(contactId, messageId, 'in'), ...this.#store.byMessage(messageId).filter((r) =>
+      r.direction === 'in' && sender !== undefined && groupOfOwner(r.contactId) !== undefined && senderOfOwner(r.contactId) === sender)]
+      .filter((r) => r !== undefined)
+    if (rows.length === 0) {
       // The cancel overtook its announcement (another path): applied when that comes (this process only).
       this.#earlyCancels.hold(contactId, messageId, reason)
       return
     }
+    // The same sender may have used one id in two of its conversations: each is its own file to give up.
+    for (const row of rows) this.#cancelRow(row, reason, now)
+  }
+
+  #cancelRow (row: TransferRow, reason: FileCancelReason, now: number): void {
     if (row.state === 'delivered' || row.state === 'failed') return
     // Every chunk already here (the sender's cancel raced its own last chunk): the hash check decides, as for any
     // complete file (#runIncoming, at once or at the next start).
@@ -965,7 +980,7 @@ export class FileTransfers implements FilesPort {
     // Completed (hash checked) between the cancel's commit and now: the file stays, chunks included.
     if (this.#store.get(row.contactId, row.messageId, 'in')?.state === 'delivered') return
     await rm(this.#chunkPath(row), { force: true })
-    if (!this.#stopped && !this.#gone.has(row.messageId)) this.#o.core.publish({ type: 'file', file: this.#view(row) })
+    if (!this.#stopped && !this.#isGone(row)) this.#o.core.publish({ type: 'file', file: this.#view(row) })
   }
 
   #openIncoming (row: TransferRow): Promise<Incoming> {
@@ -1058,7 +1073,7 @@ export class FileTransfers implements FilesPort {
   async #append (inc: Incoming, index: number, cipher: Uint8Array): Promise<void> {
     const run = inc.lock.then(async () => {
       const row = inc.row
-      if (this.#gone.has(row.messageId) || inc.finished) throw new NetError('NOT_FOUND', 'That file was deleted.')
+      if (this.#isGone(row) || inc.finished) throw new NetError('NOT_FOUND', 'That file was deleted.')
       if (inc.writeError !== undefined) throw inc.writeError
       if (index < row.done) return
       if (index > row.done) throw new NetError('REFUSED', `Send chunk ${row.done} next.`, { reason: 'OUT_OF_ORDER' })
@@ -1122,7 +1137,7 @@ export class FileTransfers implements FilesPort {
     if (expectDirect && inc.direct === 0 && inc.directEnded !== true) await this.#sleep(row, DIRECT_WAIT_MS)
     let delay = FILE_RETRY_MIN_MS
     const badAt = new Map<string, number>()
-    while (!this.#stopped && !inc.finished && !this.#gone.has(row.messageId)) {
+    while (!this.#stopped && !inc.finished && !this.#isGone(row)) {
       // A chunk write failed: that transfer takes nothing more (#flush dropped it). Reopen, replaying the chunk file
       // from disk, once the old one's writes have settled; else every later chunk met the stored error until restart.
       if (inc.writeError !== undefined) inc = await this.#reopenIncoming(inc, row0)
@@ -1135,7 +1150,7 @@ export class FileTransfers implements FilesPort {
         try {
           await net.withBlobStore(relay, 'fetch', async (ch) => {
             const ahead = new Map<number, Promise<Uint8Array>>()
-            while (!inc.finished && inc.direct === 0 && !this.#stopped && !this.#gone.has(row.messageId)) {
+            while (!inc.finished && inc.direct === 0 && !this.#stopped && !this.#isGone(row)) {
               const i = row.done
               for (let j = i; j < Math.min(row.file.chunks, i + DOWNLOAD_PREFETCH); j++) {
                 if (!ahead.has(j)) { const g = ch.get(refOf(row.file), j); g.catch(() => {}); ahead.set(j, g) }
@@ -1249,7 +1264,7 @@ export class FileTransfers implements FilesPort {
         const row = inc?.row ?? this.#store.byBlob(f.blobId, 'in')
         // A group's member holds the fetch token; its sender presents the capability (group-files.ts).
         const capOk = row !== undefined && (groupOfOwner(row.contactId) !== undefined ? presentsCapability(row.file.capability, f.capability) : timingSafeEqual(row.file.capability, f.capability))
-        if (row === undefined || row.state === 'failed' || this.#gone.has(row.messageId) || !timingSafeEqual(row.file.blobId, f.blobId) || !capOk || f.type === 'get' || f.type === 'delete') {
+        if (row === undefined || row.state === 'failed' || this.#isGone(row) || !timingSafeEqual(row.file.blobId, f.blobId) || !capOk || f.type === 'get' || f.type === 'delete') {
           answer(Promise.resolve(notFound(f.reqId)))
           continue
         }
@@ -1307,7 +1322,7 @@ export class FileTransfers implements FilesPort {
       await this.#dropSeal(file)
       throw err
     }
-    const row: TransferRow = { contactId: groupFileOwner(groupId), messageId: message.id, direction: 'out', file, state: 'queued', path: undefined, done: 0, failure: undefined, relayCounts: {}, createdAt: this.#now(), source: resolve(path) }
+    const row: TransferRow = { contactId: groupFileOwner(groupId, ''), messageId: message.id, direction: 'out', file, state: 'queued', path: undefined, done: 0, failure: undefined, relayCounts: {}, createdAt: this.#now(), source: resolve(path) }
     this.#store.insert(row, this.#now())
     // Sealed whole before the row was written (SealSpec.whole found no row): its source is forgotten in the store now.
     const job = this.#jobs.get(hex(file.blobId))
@@ -1333,7 +1348,7 @@ export class FileTransfers implements FilesPort {
   }
 
   listGroup (groupId: string): FileView[] {
-    return this.#store.list(groupFileOwner(groupId)).map((r) => this.#view(r))
+    return this.#store.listPrefix(groupOwnerPrefix(groupId)).map((r) => this.#view(r))
   }
 
   /** The other members of a group, as contacts (a member met through the group is one too). */
@@ -1355,7 +1370,7 @@ export class FileTransfers implements FilesPort {
     const stats = this.#statsOf(row.messageId)
     try {
       let delay = FILE_RETRY_MIN_MS
-      while (!this.#stopped && !this.#gone.has(row.messageId) && row.state !== 'delivered' && row.state !== 'failed') {
+      while (!this.#stopped && !this.#isGone(row) && row.state !== 'delivered' && row.state !== 'failed') {
         let waiting = 0
         for (const m of await this.#groupMembers(groupId)) {
           if (row.relayCounts[memberKey(m.id)] === row.file.chunks) continue
@@ -1379,7 +1394,7 @@ export class FileTransfers implements FilesPort {
     if (peerId === undefined) return false
     const key = memberKey(member.id)
     const until = this.#now() + DIRECT_WAIT_MS
-    while (!this.#stopped && !this.#gone.has(row.messageId) && this.#now() < until) {
+    while (!this.#stopped && !this.#isGone(row) && this.#now() < until) {
       const ch = await this.#o.net()?.openFileStream(peerId).catch(() => undefined)
       if (ch === undefined) return false
       try {
@@ -1432,7 +1447,7 @@ export class FileTransfers implements FilesPort {
     const now = this.#now()
     if (!force && run !== undefined && now - run.lastEvent < PROGRESS_EVENT_MS) return
     if (run !== undefined) run.lastEvent = now
-    if (this.#stopped || this.#gone.has(row.messageId)) return
+    if (this.#stopped || this.#isGone(row)) return
     this.#store.update(row, now)
     this.#o.core.publish({ type: 'file', file: this.#view(row) })
   }
@@ -1452,6 +1467,7 @@ export class FileTransfers implements FilesPort {
       messageId: row.messageId,
       contactId: row.contactId,
       ...(groupOfOwner(row.contactId) !== undefined ? { groupId: groupOfOwner(row.contactId) } : {}),
+      ...(senderOfOwner(row.contactId) ? { senderAccountId: senderOfOwner(row.contactId) } : {}),
       direction: row.direction,
       name: f.name,
       type: f.type,

@@ -12,9 +12,13 @@ export type FilePath = 'direct' | 'relay'
 
 export interface FileView {
   readonly messageId: string
-  /** The contact, or `group:<group id>` for a group's file (then groupId is set too). */
+  /** The file's owner: the contact, or `group:<group id>/<sender account id>` for a group's file (the sender '' for
+   * mine; then groupId is set too, and senderAccountId for a member's). Message ids are chosen by their senders, so
+   * two files may share one: get, save, read and stream take the owner to say which (src/messenger/files/group-files.ts). */
   readonly contactId: string
   readonly groupId?: string
+  /** A group file from another member: the member that announced it (GroupMessageView.senderAccountId). */
+  readonly senderAccountId?: string
   readonly direction: 'in' | 'out'
   readonly name: string
   readonly type: string
@@ -44,13 +48,14 @@ export interface FilesPort {
   /** The same for bytes in memory (the web UI's upload), under `name`. */
   sendBytes: (contactId: string, name: string, bytes: Uint8Array, text?: string) => Promise<{ message: MessageView, file: FileView }>
   list: (contactId: string) => FileView[]
-  get: (messageId: string) => FileView | undefined
+  /** `owner` (a FileView's contactId) names the file when more than one uses the id (else AMBIGUOUS_FILE). */
+  get: (messageId: string, owner?: string) => FileView | undefined
   /** Decrypts a complete file to `outPath` (verifying its hash again). */
-  save: (messageId: string, outPath: string) => Promise<FileView>
+  save: (messageId: string, outPath: string, owner?: string) => Promise<FileView>
   /** The decrypted bytes of a complete file, at most the file limit. */
-  read: (messageId: string) => Promise<{ file: FileView, bytes: Buffer }>
+  read: (messageId: string, owner?: string) => Promise<{ file: FileView, bytes: Buffer }>
   /** The same as a stream of chunks (the UI's preview and save through the API): one chunk in memory at a time. */
-  stream: (messageId: string) => Promise<{ file: FileView, body: Readable }>
+  stream: (messageId: string, owner?: string) => Promise<{ file: FileView, body: Readable }>
   readonly maxBytes: number
   /** Issue 12 in groups: the same for a group (src/messenger/files/group-files.ts), and its files. */
   sendToGroup: (groupId: string, path: string, text?: string) => Promise<{ message: GroupMessageView, file: FileView }>

@@ -185,9 +185,10 @@ export class GroupManager implements Groups {
     return await this.#send(groupId, text, o, undefined)
   }
 
-  /** Tests: a text with a chosen id, as a hostile member's device could send (one reusing another member's id). */
-  async sendWithIdForTest (groupId: string, text: string, id: Uint8Array): Promise<GroupMessageView> {
-    return await this.#send(groupId, text, {}, id)
+  /** Tests: a text (or a file announcement) with a chosen id, as a hostile member's device could send (one reusing
+   * another member's id). */
+  async sendWithIdForTest (groupId: string, text: string, id: Uint8Array, o: { file?: FileDescriptor } = {}): Promise<GroupMessageView> {
+    return await this.#send(groupId, text, o, id)
   }
 
   async #send (groupId: string, text: string, o: { file?: FileDescriptor }, chosenId: Uint8Array | undefined): Promise<GroupMessageView> {

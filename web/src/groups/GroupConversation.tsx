@@ -6,7 +6,7 @@ import { useLayoutEffect, useRef, useState } from 'react'
 import type { Api, ContactView } from '../api.ts'
 import { Composer } from '../screens/Composer.tsx'
 import { AttachButton, FileAttachment } from '../screens/FileAttachment.tsx'
-import { useGroupFiles } from '../screens/useFiles.ts'
+import { groupFileKey, useGroupFiles } from '../screens/useFiles.ts'
 import { GroupMessageBubble } from './GroupMessageBubble.tsx'
 import { MemberPanel } from './MemberPanel.tsx'
 import { groupPath, type GroupMessage, type GroupView } from './types.ts'
@@ -41,7 +41,7 @@ export function GroupConversation ({ api, group, messages, contacts, disabledRea
         <div className='messages' data-testid='group-messages' ref={list} role='log' aria-label='Messages'>
           {messages.length === 0 && <p className='muted center'>No messages yet. Say hello to the group.</p>}
           {messages.map((m) => {
-            const file = files.get(m.id)
+            const file = files.get(groupFileKey(m.id, m.direction === 'in' ? m.senderAccountId : undefined))
             return (
               <GroupMessageBubble
                 key={`${m.direction}-${m.senderAccountId}-${m.id}`} m={m} members={group.members}

@@ -39,17 +39,17 @@ export function FileAttachment ({ api, file, onError, actions }: { api: Api, fil
     if (!image || !ready) return
     let revoked = false
     let made: string | undefined
-    api.fileContent(file.messageId).then((blob) => {
+    api.fileContent(file.messageId, file.contactId).then((blob) => {
       if (revoked) return
       made = URL.createObjectURL(blob)
       setUrl(made)
     }, onError)
     return () => { revoked = true; if (made !== undefined) URL.revokeObjectURL(made) }
-  }, [api, file.messageId, image, ready, onError])
+  }, [api, file.messageId, file.contactId, image, ready, onError])
 
   const save = async (): Promise<void> => {
     try {
-      const blob = await api.fileContent(file.messageId)
+      const blob = await api.fileContent(file.messageId, file.contactId)
       const a = document.createElement('a')
       a.href = URL.createObjectURL(blob)
       a.download = file.name

@@ -6,15 +6,26 @@ import type { Api, FileView, MessageView } from '../api.ts'
 const MOVING_POLL_MS = 1000
 
 export function useFiles (api: Api, contactId: string, messages: MessageView[]): Map<string, FileView> {
-  return useFileList(api.files, contactId, messages)
+  return useFileList(api.files, contactId, messages, byMessageId)
 }
 
-/** Issue 12 in groups: the files of the open group conversation (`messages`: anything that changes with them). */
+// Keys made once (not per render): they are dependencies of the loading effect.
+const byMessageId = (f: FileView): string => f.messageId
+const byGroupFileKey = (f: FileView): string => groupFileKey(f.messageId, f.senderAccountId)
+
+/** A group file's key in useGroupFiles: its message id and sender (senders choose ids, so two members' messages, and
+ * files, may share one); '' for mine. */
+export function groupFileKey (messageId: string, senderAccountId: string | undefined): string {
+  return `${messageId}/${senderAccountId ?? ''}`
+}
+
+/** Issue 12 in groups: the files of the open group conversation (`messages`: anything that changes with them), by
+ * groupFileKey. */
 export function useGroupFiles (api: Api, groupId: string, messages: readonly unknown[]): Map<string, FileView> {
-  return useFileList(api.groupFiles, groupId, messages)
+  return useFileList(api.groupFiles, groupId, messages, byGroupFileKey)
 }
 
-function useFileList (list: (id: string) => Promise<FileView[]>, contactId: string, messages: readonly unknown[]): Map<string, FileView> {
+function useFileList (list: (id: string) => Promise<FileView[]>, contactId: string, messages: readonly unknown[], key: (f: FileView) => string): Map<string, FileView> {
   const [files, setFiles] = useState(new Map<string, FileView>())
   useEffect(() => {
     let stop = false
@@ -23,12 +34,12 @@ function useFileList (list: (id: string) => Promise<FileView[]>, contactId: stri
       try {
         const got = await list(contactId)
         if (stop) return
-        setFiles(new Map(got.map((f) => [f.messageId, f])))
+        setFiles(new Map(got.map((f) => [key(f), f])))
         if (got.some((f) => f.state !== 'delivered' && f.state !== 'failed')) timer = setTimeout(() => { void load() }, MOVING_POLL_MS)
       } catch { /* the node is down: the page says so elsewhere; the next change reloads */ }
     }
     void load()
     return () => { stop = true; if (timer !== undefined) clearTimeout(timer) }
-  }, [list, contactId, messages])
+  }, [list, contactId, messages, key])
   return files
 }

@@ -121,16 +121,11 @@ export interface MessengerOptions {
   readonly groups?: (port: GroupHostPort) => GroupManager
 }
 
-/**
- * Runs async jobs one at a time: libsignal session state must not be touched by two at once. A job (a batch)
- * holds the CPU for up to tens of ms: the frames written before it leave first (src/net/muxer-writes.ts), so the
- * contact works on them meanwhile instead of waiting for the batch to end.
- */
+/** Runs async jobs one at a time: libsignal session state must not be touched by two at once. */
 class Serial {
   #tail: Promise<unknown> = Promise.resolve()
   run<T> (job: () => Promise<T>): Promise<T> {
-    const start = async (): Promise<T> => { flushWrites(); return await job() }
-    const next = this.#tail.then(start, start)
+    const next = this.#tail.then(job, job)
     this.#tail = next.catch(() => {})
     return next
   }
@@ -1123,8 +1118,9 @@ export class MessengerCore implements Messenger {
       // Rows wait for room in flight (a burst): the acks that came with these envelopes (in the same read) end
       // their attempts a few promise steps later, and the pump then sends the waiting rows. Opened first, the batch
       // would hold them back for its whole run while the contact, its window empty, waits (issue 10's throughput).
-      // One turn lets those attempts end and the rows leave before the batch starts; with no row waiting (one message
-      // at a time) no turn is taken.
+      // One turn lets those attempts end, and the rows leave now, not at the end of the turn (src/net/muxer-writes.ts:
+      // the batch would hold that back too). With no row waiting (one message at a time) no turn is taken and nothing
+      // is flushed early: the receipt's ack still leaves with the next text in one write.
       if (this.#fresh.length > 0) {
         await new Promise<void>((resolve) => { this.#clock.setImmediate(resolve) })
         flushWrites()

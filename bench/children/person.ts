@@ -7,7 +7,8 @@
 //   latency { contactId, warmup, count } -> { samples, paths }
 //   throughput { contactId, total, window } -> { count, ms, paths }
 //   first { link, name } -> { ms }          (accept an invite, send one text, until its delivered receipt)
-//   cpu -> { us }                            (this process's CPU time so far, user + system)
+//   cpu -> { us, idleMs, activeMs }      (this process's CPU time so far, user + system; its event loop's idle and
+//                                            active time so far, performance.eventLoopUtilization())
 //   profStart, profStop -> {}                (with BENCH_PHASE_PROF=<dir>: a CPU profile of what runs between them)
 //   peerId -> { peerId }                     (this device's libp2p peer id)
 //   sendFile { contactId, path } -> { messageId, at }   (at: nowMs() just before files.send)
@@ -23,6 +24,7 @@
 // clock, the same in every process on the machine.
 import { writeFileSync } from 'node:fs'
 import { Session } from 'node:inspector/promises'
+import { performance } from 'node:perf_hooks'
 import { person, type Person } from '../../test/helpers/testnet.ts'
 import { waitFor } from '../../test/helpers/wait.ts'
 import type { MessengerEvent } from '../../src/messenger/types.ts'
@@ -96,7 +98,7 @@ async function main (): Promise<void> {
     invite: async () => ({ link: (await me.m().createInvite()).link }),
     profStart: async () => { profStop = await phaseProfile(); return {} },
     profStop: async () => { await profStop(); return {} },
-    cpu: async () => { const u = process.cpuUsage(); return { us: u.user + u.system } },
+    cpu: async () => { const u = process.cpuUsage(); const e = performance.eventLoopUtilization(); return { us: u.user + u.system, idleMs: e.idle, activeMs: e.active } },
     accept: async (m) => ({ contactId: (await me.m().acceptInvite(String(m.link), { name: String(m.name) })).id }),
     contact: async (m) => {
       const c = await waitFor(async () => (await me.m().contacts()).find((x) => x.name === m.name), `${o.name} learns ${String(m.name)}`)

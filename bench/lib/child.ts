@@ -17,7 +17,12 @@ export function startChild (ctx: BenchContext, script: string, args: string[] = 
   const proc = fork(fileURLToPath(new URL(`../children/${script}`, import.meta.url)), args, {
     cwd: ROOT,
     execArgv: ['--import', 'tsx', '--import', './src/platform/shims.ts', '--expose-gc', ...(process.env.BENCH_CPU_PROF !== undefined ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_CPU_PROF] : []), ...execArgv],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc']
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    // BENCH_OWN_SESSION=1: each child in a session of its own, so (Linux, sched_autogroup) its own scheduler group.
+    // On a machine shared with other sessions, the two devices of a row otherwise share one group's fair share of
+    // the CPU, and work they do at the same time is no faster than work they take turns at; a real pair of devices
+    // has a CPU each. It changes nothing on a quiet machine.
+    detached: process.env.BENCH_OWN_SESSION === '1'
   })
   const inbox: Array<Record<string, unknown>> = []
   const waiters: Array<() => void> = []

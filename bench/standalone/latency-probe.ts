@@ -44,7 +44,11 @@ try {
   await alice.ask('latency', { contactId: aToB, warmup: 50, count: 1 })
   await new Promise((resolve) => setTimeout(resolve, 3000))
   if (profDir !== undefined) await Promise.all([alice.ask('profileStart'), bob.ask('profileStart')])
-  const cpu = async (): Promise<number[]> => await Promise.all([alice, bob].map(async (p) => (await p.ask<{ us: number }>('cpu')).us))
+  const usage = async (): Promise<Array<{ us: number, idleMs: number, activeMs: number }>> => await Promise.all([alice, bob].map(async (p) => await p.ask<{ us: number, idleMs: number, activeMs: number }>('cpu')))
+  const cpu = async (): Promise<number[]> => (await usage()).map((u) => u.us)
+  // Event-loop utilisation of each child over the run: the share of wall time its loop was busy (not waiting).
+  const elu = (a: Array<{ idleMs: number, activeMs: number }>, b: Array<{ idleMs: number, activeMs: number }>): string[] =>
+    a.map((x, i) => { const d = b[i]!; const active = d.activeMs - x.activeMs; return (active / (active + d.idleMs - x.idleMs)).toFixed(2) })
   const relayProfiler = profDir !== undefined ? new Session() : undefined
   if (relayProfiler !== undefined) {
     relayProfiler.connect()
@@ -52,15 +56,18 @@ try {
     await relayProfiler.post('Profiler.setSamplingInterval', { interval: 100 })
     await relayProfiler.post('Profiler.start')
   }
-  const c0 = await cpu()
+  const u0 = await usage()
+  const c0 = u0.map((u) => u.us)
   if (mode === 'throughput') {
     const r = await alice.ask<{ count: number, ms: number }>('throughput', { contactId: aToB, total: count, window: 64 }, 600_000)
-    const c1 = await cpu()
+    const u1 = await usage()
+    const c1 = u1.map((u) => u.us)
+    const [eluA, eluB] = elu(u0, u1)
     if (profDir !== undefined) {
       await alice.ask('profileStop', { path: join(profDir, `${mode}-sender.cpuprofile`) })
       await bob.ask('profileStop', { path: join(profDir, `${mode}-receiver.cpuprofile`) })
     }
-    console.log(`${mode}: ${(r.count / r.ms * 1000).toFixed(0)} msg/s over ${r.count}; CPU/msg sender ${((c1[0]! - c0[0]!) / count / 1000).toFixed(2)} ms, receiver ${((c1[1]! - c0[1]!) / count / 1000).toFixed(2)} ms`)
+    console.log(`${mode}: ${(r.count / r.ms * 1000).toFixed(0)} msg/s over ${r.count}; CPU/msg sender ${((c1[0]! - c0[0]!) / count / 1000).toFixed(2)} ms, receiver ${((c1[1]! - c0[1]!) / count / 1000).toFixed(2)} ms; event-loop utilisation sender ${eluA}, receiver ${eluB}`)
   } else {
     const r0 = process.cpuUsage()
     const lat = await alice.ask<{ samples: number[], paths: Array<string | undefined> }>('latency', { contactId: aToB, warmup: 0, count }, 600_000)

@@ -20,6 +20,7 @@ import type {
 // Identity key changes (issue 14 item 8): kept apart from the imports above, which other work edits.
 import { KeyChanges } from './key-change.ts'
 import { BatchQueue, type BatchResult } from './batch-queue.ts'
+import { flushWrites } from '../net/muxer-writes.ts'
 import { SentPaths } from './sent-paths.ts'
 import type { PendingSafetyNumberView } from './types.ts'
 // Issue 13 chat features (reply, edit, delete, search, block, delete contact, pending invites): src/messenger/chat/.
@@ -916,7 +917,8 @@ export class MessengerCore implements Messenger {
             this.#inFlight.delete(key)
             if (this.#dueInFlight.delete(key)) this.#noteDue(this.#now())
             this.#sentPaths.forget(row.contactId, row.messageId)
-            this.#kick()
+            // Rows waiting for this slot go at once, not on the next turn (a batch may hold that turn back).
+            this.#pumpNow()
           })
         }
         // stop() may have run during the awaits above (the compiler narrows #stopped as if not).
@@ -1113,6 +1115,16 @@ export class MessengerCore implements Messenger {
     if (this.#receiving || this.#incoming.length === 0) return
     this.#receiving = true
     this.#background('receive', this.#crypto.run(async () => {
+      // Rows wait for room in flight (a burst): the acks that came with these envelopes (in the same read) end
+      // their attempts a few promise steps later, and the pump then sends the waiting rows. Opened first, the batch
+      // would hold them back for its whole run while the contact, its window empty, waits (issue 10's throughput).
+      // One turn lets those attempts end, and the rows leave now, not at the end of the turn (src/net/muxer-writes.ts:
+      // the batch would hold that back too). With no row waiting (one message at a time) no turn is taken and nothing
+      // is flushed early: the receipt's ack still leaves with the next text in one write.
+      if (this.#fresh.length > 0) {
+        await new Promise<void>((resolve) => { this.#clock.setImmediate(resolve) })
+        flushWrites()
+      }
       const batch = this.#incoming.splice(0, MAX_RECEIVE_BATCH)
       try {
         await this.#receiveBatch(batch)

@@ -18,6 +18,22 @@ import { YamuxShapeError } from './yamux-shape.ts'
 
 type Chunk = Uint8Array | Uint8ArrayList
 
+/**
+ * The connections holding frames for their end-of-turn flush, each by its flush. A turn is not always short: a
+ * messenger batch (the ratchet steps of 32 envelopes and their commit, 15-40 ms) runs as one chain of promise
+ * continuations and libsignal call-backs, and the event loop reaches setImmediate only after it. Frames queued just
+ * before such a batch (envelopes the acks just let out) left after it, while the peer, with nothing in its window,
+ * waited idle (issue 10: the throughput run alternated, each device idle while the other worked). flushWrites()
+ * lets work that is about to hold the CPU send them first.
+ */
+const holding = new Set<() => void>()
+
+/** Writes now what every connection holds for its end-of-turn flush (cheap when none holds anything). */
+export function flushWrites (): void {
+  if (holding.size === 0) return
+  for (const flush of [...holding]) flush()
+}
+
 /** The AbstractStreamMuxer (@libp2p/utils 7) members this relies on. */
 interface Muxer {
   send: (data: Chunk) => boolean
@@ -35,8 +51,9 @@ export function coalesceWrites (muxer: unknown): void {
   let pending: Chunk[] = []
   let scheduled = false
   if (typeof maConn.writableNeedsDrain !== 'boolean') throw new YamuxShapeError('the connection has no writableNeedsDrain')
+  // Writes what is held; the turn's scheduled flush (if any) stays scheduled and takes what comes after.
   const flush = (): void => {
-    scheduled = false
+    holding.delete(flush)
     if (pending.length === 0) return
     const frames = pending
     pending = []
@@ -53,9 +70,14 @@ export function coalesceWrites (muxer: unknown): void {
       maConn.abort(e)
     }
   }
+  const onTurnEnd = (): void => {
+    scheduled = false
+    flush()
+  }
   m.send = (data: Chunk): boolean => {
     pending.push(data)
-    if (!scheduled) { scheduled = true; setImmediate(flush) }
+    holding.add(flush)
+    if (!scheduled) { scheduled = true; setImmediate(onTurnEnd) }
     return !maConn.writableNeedsDrain
   }
   m.close = async (options?: unknown): Promise<void> => {

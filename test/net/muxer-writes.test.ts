@@ -5,6 +5,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import type { Stream } from '@libp2p/interface'
+import { Socket } from 'node:net'
+import { flushWrites } from '../../src/net/muxer-writes.ts'
 import { openStreams, socketWrites } from '../helpers/streams.ts'
 import { waitFor } from '../helpers/wait.ts'
 
@@ -43,6 +45,34 @@ test('frames of one turn on two streams leave in one socket write, intact and in
   await waitFor(() => got.every((g) => g.ended()) ? true : undefined, 'both closes reach b')
   const received = got.map((g) => g.bytes()).sort((x, y) => (x[0] ?? 0) - (y[0] ?? 0))
   assert.deepEqual(received, want)
+})
+
+test('flushWrites() writes the frames held for the end of the turn at once; later frames of the turn still leave together', async (t) => {
+  const { dialled, accepted } = await openStreams(t, PROTOCOL, 1)
+  const s = dialled[0] as Stream
+  const got = collect(accepted[0] as Stream)
+  const parts = Array.from({ length: 20 }, () => randomBytes(300))
+  const write = Socket.prototype.write // eslint-disable-line @typescript-eslint/unbound-method
+  let writes = 0
+  Socket.prototype.write = function (this: Socket, ...args: Parameters<Socket['write']>) {
+    writes++
+    return write.apply(this, args)
+  } as Socket['write']
+  t.after(() => { Socket.prototype.write = write })
+  for (const p of parts.slice(0, 10)) s.send(p)
+  assert.equal(writes, 0, 'held for the end of the turn')
+  // What a messenger batch does before it holds the CPU for tens of ms (the turn's end comes only after it).
+  flushWrites()
+  assert.equal(writes, 1, 'the 10 held frames leave in one write, before the turn ends')
+  flushWrites()
+  assert.equal(writes, 1, 'nothing held: nothing written')
+  for (const p of parts.slice(10)) s.send(p)
+  await new Promise((resolve) => setImmediate(resolve))
+  Socket.prototype.write = write
+  assert.equal(writes, 2, 'the frames sent after the flush leave together at the end of the turn')
+  await s.close()
+  await waitFor(() => got.ended() ? true : undefined, 'the close reaches b')
+  assert.deepEqual(got.bytes(), Buffer.concat(parts), 'every byte, in order')
 })
 
 test('a stream that sends from its own drain handler, while the connection drains, is not left waiting for a drain that never comes', async (t) => {

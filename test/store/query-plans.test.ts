@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { DATABASE_FILE, openDatabase, resolveDatabaseKey, type Database } from '../../src/store/db.ts'
 import { MIGRATIONS, V16_BIND, V16_BIND_INDEX } from '../../src/store/schema.ts'
 import { History, PER_MESSAGE, historySql } from '../../src/messenger/history.ts'
+import { ORPHANS_SQL } from '../../src/messenger/files/store.ts'
 import { tempDir } from '../e2ee/helpers.ts'
 import { addContact } from '../helpers/store-rows.ts'
 
@@ -156,4 +157,14 @@ test('migration 16: binding a group file row to its sender searches group messag
   const db = openDatabase({ path, key, migrations: MIGRATIONS })
   t.after(() => { db.close() })
   assert.equal(db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'group_messages_v16_bind'").get()?.n, 0)
+})
+
+test('file orphans at start: each row looks its message up by primary key (a group row by group, sender and id), no walk of the group messages', (t) => {
+  const dir = tempDir(t, '0m1-plans-orphans-')
+  const db = openDatabase({ path: join(dir, DATABASE_FILE), key: resolveDatabaseKey(dir, { create: true }), migrations: MIGRATIONS })
+  t.after(() => { db.close() })
+  const details = plan(db, ORPHANS_SQL)
+  assert.ok(details.some((d) => d.includes('SEARCH g USING PRIMARY KEY (group_id=? AND sender=? AND id=?)')), details.join('\n'))
+  assert.ok(details.some((d) => /SEARCH m USING PRIMARY KEY/.test(d)), details.join('\n'))
+  for (const d of details) assert.ok(!/^SCAN (g|m)\b/.test(d) && !/USING PRIMARY KEY \(group_id=\?\)$/.test(d), `orphans walk messages: ${d}`)
 })

@@ -90,6 +90,10 @@ test('a member who announces a file under another member\'s message id first doe
   const out2 = join(tempDir(t, '0m1-greuse-save-'), 'fake.bin')
   await files(bob).save(id, out2, fileAt(bob, groupId, id, malloryId)?.contactId)
   assert.equal(sha(readFileSync(out2)), sha(fake))
+  // Each file has its own transfer stats (kept by row, not message id): mallory's counts only her file's chunks.
+  const [mine, hers] = [files(bob).statsForTest(id, atBob.contactId), files(bob).statsForTest(id, fileAt(bob, groupId, id, malloryId)?.contactId)]
+  assert.ok(mine !== undefined && hers !== undefined && mine !== hers, 'two files under one id share their stats')
+  assert.ok(hers.fetched + hers.receivedDirect <= (fileAt(bob, groupId, id, malloryId)?.chunks ?? 0), 'alice\'s chunks counted as mallory\'s')
   // The id alone names no file now: never a guess that could hand out mallory's bytes for alice's message.
   await assert.rejects(files(bob).save(id, join(tempDir(t, '0m1-greuse-save-'), 'x.bin')), (err: unknown) => MessengerError.is(err, 'AMBIGUOUS_FILE'))
   assert.throws(() => files(bob).get(id), (err: unknown) => MessengerError.is(err, 'AMBIGUOUS_FILE'))

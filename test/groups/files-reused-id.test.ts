@@ -157,8 +157,8 @@ test('deleting a contact\'s file that reuses a group file\'s message id does not
   files(bob).announced(bobToMallory, id, fake, Date.now())
   assert.equal(files(bob).list(bobToMallory).length, 1)
   // What bob's delete of that message emits (src/messenger/chat/features.ts).
-  const core = bob.m() as unknown as { publish: (e: { type: 'message-removed', contactId: string, id: string }) => void }
-  core.publish({ type: 'message-removed', contactId: bobToMallory, id })
+  const core = bob.m() as unknown as { publish: (e: { type: 'message-removed', contactId: string, id: string, direction: 'in' }) => void }
+  core.publish({ type: 'message-removed', contactId: bobToMallory, id, direction: 'in' })
   await waitFor(() => files(bob).list(bobToMallory).length === 0, 'bob forgot mallory\'s file', 10_000)
   files(alice).releaseSealingForTest()
   await sending

@@ -222,7 +222,7 @@ export class FileTransfers implements FilesPort {
       } else if (e.type === 'message-state' && e.message.deleted === true) {
         this.#background(this.#forget(this.#store.byMessage(e.message.id).filter((r) => r.contactId === e.message.contactId && r.direction === e.message.direction)))
       } else if (e.type === 'message-removed') {
-        this.#background(this.#forget(this.#store.byMessage(e.id).filter((r) => r.contactId === e.contactId)))
+        this.#background(this.#forget(this.#store.byMessage(e.id).filter((r) => r.contactId === e.contactId && r.direction === e.direction)))
       } else if (e.type === 'contact-removed') {
         this.#background(this.#forget(this.#store.list(e.contactId)))
       }

@@ -46,7 +46,11 @@ export function fileState (f: FileView): string {
   }
 }
 
+/** A row whose message id another row shares (two group members used one id) ends with its owner: what `files save
+ * --owner` takes (the id alone is refused, AMBIGUOUS_FILE). */
 export function formatFiles (files: readonly FileView[]): string {
   if (files.length === 0) return 'No files in this conversation.\n'
-  return files.map((f) => `${f.messageId}  ${f.direction === 'out' ? 'sent' : 'received'}  ${JSON.stringify(f.name)}  ${size(f.size)}  ${f.type}  ${fileState(f)}${f.path !== undefined ? `  via ${f.path}` : ''}\n`).join('')
+  const seen = new Map<string, number>()
+  for (const f of files) seen.set(f.messageId, (seen.get(f.messageId) ?? 0) + 1)
+  return files.map((f) => `${f.messageId}  ${f.direction === 'out' ? 'sent' : 'received'}  ${JSON.stringify(f.name)}  ${size(f.size)}  ${f.type}  ${fileState(f)}${f.path !== undefined ? `  via ${f.path}` : ''}${(seen.get(f.messageId) ?? 0) > 1 ? `  owner ${f.contactId}` : ''}\n`).join('')
 }

@@ -40,7 +40,7 @@ import { withDeadline } from './deadline.ts'
 
 /** What the core tells the file transfers, inside the commit that stores an incoming file message. */
 export interface FileHooks {
-  /** `from`: for a group's file (owner `group:<id>`), the contact that announced it. */
+  /** `from`: for a group's file (owner `group:<group id>/<sender account id>`, group-files.ts groupFileOwner), the contact that announced it. */
   announced: (contactId: string, messageId: string, file: FileDescriptor, now: number, from?: string) => void
   /** The contact gave up a file it announced (its source changed or could not be read while being sealed). */
   cancelled?: (contactId: string, messageId: string, reason: FileCancelReason, now: number) => void

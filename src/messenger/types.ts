@@ -123,8 +123,9 @@ export type MessengerEvent =
   /** When my addresses, relays or settings change. */
   | { readonly type: 'status', readonly status: StatusView }
   | { readonly type: 'warning', readonly contactId?: string, readonly text: string, readonly groupId?: string, readonly reason?: string }
-  /** Issue 13: a message deleted for me (gone from this device), a contact deleted. */
-  | { readonly type: 'message-removed', readonly contactId: string, readonly id: string }
+  /** Issue 13: a message deleted for me (gone from this device), a contact deleted. `direction`: ids are unique per
+   * direction only (the contact chooses its own), so mine and the contact's may share one. */
+  | { readonly type: 'message-removed', readonly contactId: string, readonly id: string, readonly direction: 'in' | 'out' }
   | { readonly type: 'contact-removed', readonly contactId: string }
   /** Issue 12: a file transfer changed state or made progress (at most every 200 ms). */
   | { readonly type: 'file', readonly file: FileView }

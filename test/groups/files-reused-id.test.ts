@@ -90,6 +90,10 @@ test('a member who announces a file under another member\'s message id first doe
   const out2 = join(tempDir(t, '0m1-greuse-save-'), 'fake.bin')
   await files(bob).save(id, out2, fileAt(bob, groupId, id, malloryId)?.contactId)
   assert.equal(sha(readFileSync(out2)), sha(fake))
+  // Each file has its own transfer stats (kept by row, not message id): mallory's counts only her file's chunks.
+  const [mine, hers] = [files(bob).statsForTest(id, atBob.contactId), files(bob).statsForTest(id, fileAt(bob, groupId, id, malloryId)?.contactId)]
+  assert.ok(mine !== undefined && hers !== undefined && mine !== hers, 'two files under one id share their stats')
+  assert.ok(hers.fetched + hers.receivedDirect <= (fileAt(bob, groupId, id, malloryId)?.chunks ?? 0), 'alice\'s chunks counted as mallory\'s')
   // The id alone names no file now: never a guess that could hand out mallory's bytes for alice's message.
   await assert.rejects(files(bob).save(id, join(tempDir(t, '0m1-greuse-save-'), 'x.bin')), (err: unknown) => MessengerError.is(err, 'AMBIGUOUS_FILE'))
   assert.throws(() => files(bob).get(id), (err: unknown) => MessengerError.is(err, 'AMBIGUOUS_FILE'))
@@ -153,8 +157,8 @@ test('deleting a contact\'s file that reuses a group file\'s message id does not
   files(bob).announced(bobToMallory, id, fake, Date.now())
   assert.equal(files(bob).list(bobToMallory).length, 1)
   // What bob's delete of that message emits (src/messenger/chat/features.ts).
-  const core = bob.m() as unknown as { publish: (e: { type: 'message-removed', contactId: string, id: string }) => void }
-  core.publish({ type: 'message-removed', contactId: bobToMallory, id })
+  const core = bob.m() as unknown as { publish: (e: { type: 'message-removed', contactId: string, id: string, direction: 'in' }) => void }
+  core.publish({ type: 'message-removed', contactId: bobToMallory, id, direction: 'in' })
   await waitFor(() => files(bob).list(bobToMallory).length === 0, 'bob forgot mallory\'s file', 10_000)
   files(alice).releaseSealingForTest()
   await sending

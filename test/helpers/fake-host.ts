@@ -281,7 +281,7 @@ export class FakeMessenger implements Messenger {
     const m = this.#message(contactId, messageId)
     if (o.forEveryone !== true) {
       this.messagesByContact.set(contactId, (this.messagesByContact.get(contactId) ?? []).filter((x) => x.id !== messageId))
-      this.emit({ type: 'message-removed', contactId, id: messageId })
+      this.emit({ type: 'message-removed', contactId, id: messageId, direction: m.direction })
       return undefined
     }
     if (m.direction !== 'out') throw new MessengerError('NOT_YOURS', 'Only messages you sent can be deleted for everyone.')

@@ -6,8 +6,9 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { DATABASE_FILE, openDatabase, resolveDatabaseKey, type Database } from '../../src/store/db.ts'
-import { MIGRATIONS } from '../../src/store/schema.ts'
+import { MIGRATIONS, V16_BIND, V16_BIND_INDEX } from '../../src/store/schema.ts'
 import { History, PER_MESSAGE, historySql } from '../../src/messenger/history.ts'
+import { ORPHANS_SQL } from '../../src/messenger/files/store.ts'
 import { tempDir } from '../e2ee/helpers.ts'
 import { addContact } from '../helpers/store-rows.ts'
 
@@ -132,4 +133,38 @@ test('migration 13: unread messages are indexed in arrival order (contact_id, se
   assert.deepEqual(h.markRead('c1', 5).sort(), ['a', 'b', 'c'])
   assert.equal(h.unread('c1'), 0)
   h.flush()
+})
+
+test('migration 16: binding a group file row to its sender searches group messages by index (no walk of the group per row), and the index is dropped after', (t) => {
+  const dir = tempDir(t, '0m1-migrate16-')
+  const key = resolveDatabaseKey(dir, { create: true })
+  const path = join(dir, DATABASE_FILE)
+  const before = MIGRATIONS.findIndex((m) => m.name.startsWith('group file transfers owned by their sender'))
+  assert.ok(before > 0)
+  const old = openDatabase({ path, key, migrations: MIGRATIONS.slice(0, before) })
+  const ins = old.prepare("INSERT INTO group_messages (group_id, id, sender, direction, seq, text, sent_at, at) VALUES ('g1', ?, 'a1', 'in', ?, 't', ?, ?)")
+  for (let i = 1; i <= 50; i++) ins.run([`m${i}`, i, i, i])
+  old.exec(V16_BIND_INDEX)
+  const details = plan(old, V16_BIND)
+  const searches = details.filter((d) => d.includes('COVERING INDEX group_messages_v16_bind (group_id=? AND id=? AND direction=?'))
+  assert.equal(searches.length, 2, details.join('\n'))
+  for (const d of details) assert.ok(!/^SCAN g\b/.test(d) && !/USING PRIMARY KEY \(group_id=\?\)$/.test(d), `the binding walks group messages: ${d}`)
+  // The check sees a walk: the old comparison of a built owner.
+  assert.ok(plan(old, "SELECT g.sender FROM group_messages g, file_transfers f WHERE 'group:' || g.group_id = f.contact_id AND g.id = f.message_id")
+    .some((d) => /^SCAN g\b/.test(d)))
+  old.exec('DROP INDEX group_messages_v16_bind')
+  old.close()
+  const db = openDatabase({ path, key, migrations: MIGRATIONS })
+  t.after(() => { db.close() })
+  assert.equal(db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'group_messages_v16_bind'").get()?.n, 0)
+})
+
+test('file orphans at start: each row looks its message up by primary key (a group row by group, sender and id), no walk of the group messages', (t) => {
+  const dir = tempDir(t, '0m1-plans-orphans-')
+  const db = openDatabase({ path: join(dir, DATABASE_FILE), key: resolveDatabaseKey(dir, { create: true }), migrations: MIGRATIONS })
+  t.after(() => { db.close() })
+  const details = plan(db, ORPHANS_SQL)
+  assert.ok(details.some((d) => d.includes('SEARCH g USING PRIMARY KEY (group_id=? AND sender=? AND id=?)')), details.join('\n'))
+  assert.ok(details.some((d) => /SEARCH m USING PRIMARY KEY/.test(d)), details.join('\n'))
+  for (const d of details) assert.ok(!/^SCAN (g|m)\b/.test(d) && !/USING PRIMARY KEY \(group_id=\?\)$/.test(d), `orphans walk messages: ${d}`)
 })

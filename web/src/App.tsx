@@ -145,7 +145,7 @@ export function App ({ address }: { address: TokenFromAddress }): React.JSX.Elem
         setNotice(e.text)
         break
       case 'message-removed':
-        setMessages((all) => ({ ...all, [e.contactId]: (all[e.contactId] ?? []).filter((m) => m.id !== e.id) }))
+        setMessages((all) => ({ ...all, [e.contactId]: (all[e.contactId] ?? []).filter((m) => m.id !== e.id || m.direction !== e.direction) }))
         break
       case 'contact-removed':
         setContacts((list) => list.filter((c) => c.id !== e.contactId))

@@ -73,7 +73,7 @@ export type ApiEvent =
   | { type: 'status', status: StatusView }
   | { type: 'warning', contactId?: string, text: string }
   | { type: 'host-state', state: HostState }
-  | { type: 'message-removed', contactId: string, id: string }
+  | { type: 'message-removed', contactId: string, id: string, direction: 'in' | 'out' }
   | { type: 'contact-removed', contactId: string }
   | { type: 'file', file: FileView }
 

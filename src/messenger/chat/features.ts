@@ -88,7 +88,7 @@ export class ChatFeatures {
     if (!forEveryone) {
       const direction = this.#chat.row(contactId, 'out', messageId) !== undefined ? 'out' : 'in'
       if (!this.#chat.remove(contactId, direction, messageId)) throw new MessengerError('UNKNOWN_MESSAGE', 'There is no message with that id in this conversation.')
-      this.#h.emit({ type: 'message-removed', contactId, id: messageId })
+      this.#h.emit({ type: 'message-removed', contactId, id: messageId, direction })
       this.#h.emit({ type: 'contact', contact: this.#h.contactView(contactId) })
       return undefined
     }

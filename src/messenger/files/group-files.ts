@@ -36,8 +36,8 @@ export function groupOwnerPrefix (groupId: string): string {
 export function groupOfOwner (owner: string): string | undefined {
   if (!owner.startsWith(GROUP_OWNER_PREFIX)) return undefined
   const slash = owner.indexOf('/', GROUP_OWNER_PREFIX.length)
-  // A row of a store older than migration 16 that it could not bind to one sender: still a group's (it is forgotten
-  // at start as an orphan, FileStore.orphans).
+  // A row of a store older than migration 16 that it could not bind to one sender: still a group's (kept, never swept
+  // as an orphan: FileStore.orphans).
   return owner.slice(GROUP_OWNER_PREFIX.length, slash < 0 ? undefined : slash)
 }
 

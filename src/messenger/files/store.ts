@@ -47,6 +47,18 @@ function toRow (r: Raw): TransferRow {
 
 const COLS = 'contact_id, message_id, direction, name, type, size, sha256, file_key, header, chunks, blob_id, capability, relays, state, path, done, failure, relay_counts, created_at, source_path'
 
+/** FileStore.orphans, exported for the query-plan test (test/store/query-plans.test.ts): run at every start, so each
+ * look-up goes by primary key. A group's file (owner `group:<id>/<sender>`, src/messenger/files/group-files.ts) has its
+ * message in group_messages from that sender ('' for mine): the owner is split into group id and sender (comparing
+ * the built string `'group:' || group_id || '/' || sender` walked every group message per row: 25 s for 100 rows
+ * against 200k messages). A row whose owner names no sender (one migration 16 could not bind: two senders' messages
+ * stored at once under its id) is never an orphan: it may be an honest, delivered file, and its sender is unknown. */
+export const ORPHANS_SQL = `SELECT ${COLS} FROM file_transfers f
+  WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.contact_id = f.contact_id AND m.direction = f.direction AND m.id = f.message_id AND m.deleted_at IS NULL)
+  AND NOT (substr(f.contact_id, 1, 6) = 'group:' AND (instr(f.contact_id, '/') = 0 OR EXISTS (SELECT 1 FROM group_messages g
+    WHERE g.group_id = substr(f.contact_id, 7, instr(substr(f.contact_id, 7), '/') - 1)
+      AND g.sender = substr(f.contact_id, 7 + instr(substr(f.contact_id, 7), '/')) AND g.id = f.message_id AND g.direction = f.direction)))`
+
 export class FileStore {
   constructor (private readonly db: Database) {}
 
@@ -106,12 +118,9 @@ export class FileStore {
     return (this.db.prepare(`SELECT ${COLS} FROM file_transfers WHERE contact_id >= ? AND contact_id < ? ORDER BY created_at`).all([prefix, end]) as unknown as Raw[]).map(toRow)
   }
 
-  /** Rows whose message is gone or deleted for everyone (a crash between that commit and the file's cleanup). A
-   * group's file (owner `group:<id>/<sender>`, src/messenger/files/group-files.ts) has its message in group_messages,
-   * from that sender ('' for mine): a row whose owner names no sender (one migration 16 could not bind) has none. */
+  /** Rows whose message is gone or deleted for everyone (a crash between that commit and the file's cleanup). */
   orphans (): TransferRow[] {
-    return (this.db.prepare(`SELECT ${COLS} FROM file_transfers f WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.contact_id = f.contact_id AND m.direction = f.direction AND m.id = f.message_id AND m.deleted_at IS NULL)
-      AND NOT EXISTS (SELECT 1 FROM group_messages g WHERE f.contact_id = 'group:' || g.group_id || '/' || g.sender AND g.id = f.message_id AND g.direction = f.direction)`).all() as unknown as Raw[]).map(toRow)
+    return (this.db.prepare(ORPHANS_SQL).all() as unknown as Raw[]).map(toRow)
   }
 
   /** Outgoing rows delivered: their chunk files are no longer needed. */

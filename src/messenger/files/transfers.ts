@@ -213,7 +213,7 @@ export class FileTransfers implements FilesPort {
       if (e.type === 'message' && e.message.direction === 'in') {
         const row = this.#announcedRow(e.message.contactId, e.message.id)
         if (row !== undefined && row.state !== 'failed' && row.state !== 'delivered') {
-          if (e.message.path === 'direct') this.#expectDirect.add(row.messageId)
+          if (e.message.path === 'direct') this.#expectDirect.add(rowKey(row))
           this.#kick(row)
         }
       } else if (e.type === 'group-message' && e.message.direction === 'in') {
@@ -222,7 +222,7 @@ export class FileTransfers implements FilesPort {
       } else if (e.type === 'message-state' && e.message.deleted === true) {
         this.#background(this.#forget(this.#store.byMessage(e.message.id).filter((r) => r.contactId === e.message.contactId && r.direction === e.message.direction)))
       } else if (e.type === 'message-removed') {
-        this.#background(this.#forget(this.#store.byMessage(e.id).filter((r) => r.contactId === e.contactId)))
+        this.#background(this.#forget(this.#store.byMessage(e.id).filter((r) => r.contactId === e.contactId && r.direction === e.direction)))
       } else if (e.type === 'contact-removed') {
         this.#background(this.#forget(this.#store.list(e.contactId)))
       }
@@ -318,8 +318,12 @@ export class FileTransfers implements FilesPort {
     for (const w of this.#wakers.values()) w()
   }
 
-  statsForTest (messageId: string): TransferStats | undefined {
-    return this.#stats.get(messageId)
+  /** Stats are kept by rowKey (two files may share a message id): the first of this id (of this owner, if named). */
+  statsForTest (messageId: string, owner?: string): TransferStats | undefined {
+    for (const [key, s] of this.#stats) {
+      if (key.endsWith(`/${messageId}`) && (owner === undefined || key.slice(key.indexOf('/') + 1) === `${owner}/${messageId}`)) return s
+    }
+    return undefined
   }
 
   /** For tests: the descriptor of a file this device holds a row for (the relay-side checks need its blob id). */
@@ -354,9 +358,9 @@ export class FileTransfers implements FilesPort {
     return this.#row(messageId, owner)?.file
   }
 
-  #statsOf (messageId: string): TransferStats {
-    let s = this.#stats.get(messageId)
-    if (s === undefined) { s = { sentDirect: 0, sentRelay: 0, fetched: 0, receivedDirect: 0, resumedAt: 0, badChunks: 0, resealed: 0 }; this.#stats.set(messageId, s) }
+  #statsOf (row: TransferRow): TransferStats {
+    let s = this.#stats.get(rowKey(row))
+    if (s === undefined) { s = { sentDirect: 0, sentRelay: 0, fetched: 0, receivedDirect: 0, resumedAt: 0, badChunks: 0, resealed: 0 }; this.#stats.set(rowKey(row), s) }
     return s
   }
 
@@ -591,7 +595,7 @@ export class FileTransfers implements FilesPort {
     const key = hex(row.file.blobId)
     if (row.source === undefined || this.#jobs.has(key)) return
     this.#jobs.set(key, SealJob.resume(this.#sealSpec(row.source, row.file)))
-    this.#statsOf(row.messageId).resealed++
+    this.#statsOf(row).resealed++
     this.#background(this.#sealed(row))
   }
 
@@ -723,7 +727,7 @@ export class FileTransfers implements FilesPort {
   async #runOutgoing (row: TransferRow): Promise<void> {
     const fh = await this.#openOutChunks(row)
     if (fh === undefined) return
-    const stats = this.#statsOf(row.messageId)
+    const stats = this.#statsOf(row)
     try {
       let delay = FILE_RETRY_MIN_MS
       while (!this.#stopped && !this.#isGone(row) && row.state !== 'delivered' && row.state !== 'failed') {
@@ -1013,7 +1017,7 @@ export class FileTransfers implements FilesPort {
     }
     if (size !== done * FILE_CIPHER_CHUNK_BYTES) await fh.truncate(done * FILE_CIPHER_CHUNK_BYTES)
     row.done = done
-    this.#statsOf(row.messageId).resumedAt = done
+    this.#statsOf(row).resumedAt = done
     return { row, fh, opener, hash, direct: 0, lock: Promise.resolve(), finished: false, syncing: undefined, syncQueued: undefined, writes: new Set(), writeError: undefined, batch: [], batchFirst: 0, plain: Buffer.alloc(FILE_CHUNK_BYTES) }
   }
 
@@ -1125,9 +1129,9 @@ export class FileTransfers implements FilesPort {
   async #runIncoming (row0: TransferRow): Promise<void> {
     let inc = await this.#openIncoming(row0)
     const row = inc.row
-    const stats = this.#statsOf(row.messageId)
+    const stats = this.#statsOf(row)
     // Taken before any return, so no id is left behind.
-    const expectDirect = this.#expectDirect.delete(row.messageId)
+    const expectDirect = this.#expectDirect.delete(rowKey(row))
     if (row.done === row.file.chunks) { if (!inc.finished) await inc.lock.then(async () => { if (!inc.finished) await this.#complete(inc) }); return }
     // Announced over a direct connection: its sender streams the file straight within moments, and parks it on
     // relays only after DIRECT_WAIT_MS without a stream, so the relays are not asked before then (a fetch begun at
@@ -1282,10 +1286,10 @@ export class FileTransfers implements FilesPort {
         const index = f.index
         answer(this.#append(cur, index, f.data).then(async (): Promise<BlobServerFrame> => {
           await this.#durable(cur)
-          this.#statsOf(cur.row.messageId).receivedDirect++
+          this.#statsOf(cur.row).receivedDirect++
           return { type: 'stored', reqId, index }
         }, (err: unknown): BlobServerFrame => {
-          if (E2eeError.is(err, 'BAD_CHUNK')) this.#statsOf(cur.row.messageId).badChunks++
+          if (E2eeError.is(err, 'BAD_CHUNK')) this.#statsOf(cur.row).badChunks++
           return { type: 'error', reqId, reason: NetError.is(err, 'REFUSED') ? 'OUT_OF_ORDER' : 'BAD_FRAME', message: 'The chunk was refused; send it again.' }
         }))
       }
@@ -1367,7 +1371,7 @@ export class FileTransfers implements FilesPort {
     const groupId = groupOfOwner(row.contactId) as string
     const fh = await this.#openOutChunks(row)
     if (fh === undefined) return
-    const stats = this.#statsOf(row.messageId)
+    const stats = this.#statsOf(row)
     try {
       let delay = FILE_RETRY_MIN_MS
       while (!this.#stopped && !this.#isGone(row) && row.state !== 'delivered' && row.state !== 'failed') {
@@ -1423,7 +1427,7 @@ export class FileTransfers implements FilesPort {
   // ---- state and events --------------------------------------------------------------------------
 
   #startRun (row: TransferRow): void {
-    this.#runs.set(`${row.direction}/${row.messageId}`, { start: this.#now(), startDone: row.done, lastEvent: 0 })
+    this.#runs.set(rowKey(row), { start: this.#now(), startDone: row.done, lastEvent: 0 })
   }
 
   #set (row: TransferRow, patch: Partial<Pick<TransferRow, 'state' | 'path' | 'done' | 'failure'>>): void {
@@ -1443,7 +1447,7 @@ export class FileTransfers implements FilesPort {
   }
 
   #changed (row: TransferRow, force: boolean): void {
-    const run = this.#runs.get(`${row.direction}/${row.messageId}`)
+    const run = this.#runs.get(rowKey(row))
     const now = this.#now()
     if (!force && run !== undefined && now - run.lastEvent < PROGRESS_EVENT_MS) return
     if (run !== undefined) run.lastEvent = now
@@ -1459,7 +1463,7 @@ export class FileTransfers implements FilesPort {
     const done = row.direction === 'out' && row.path === 'relay' ? Math.max(0, ...f.relays.map((r) => row.relayCounts[r] ?? 0))
       : groupDirect ? Math.max(row.done, ...Object.entries(row.relayCounts).filter(([k]) => !k.startsWith('/')).map(([, n]) => n)) : row.done
     const bytes = Math.min(f.size, done * FILE_CHUNK_BYTES)
-    const run = this.#runs.get(`${row.direction}/${row.messageId}`)
+    const run = this.#runs.get(rowKey(row))
     const elapsed = run === undefined ? 0 : (this.#now() - run.start) / 1000
     const active = row.state === 'uploading' || row.state === 'downloading'
     const speed = active && run !== undefined && elapsed > 0 ? Math.round(Math.max(0, done - run.startDone) * FILE_CHUNK_BYTES / elapsed) : 0

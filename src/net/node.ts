@@ -23,7 +23,7 @@ import { createWebRTCGate, type AllowWebRTC } from './webrtc-guard.ts'
 import { pathOf, type LinkKind } from './path.ts'
 import type { Connection, Stream } from '@libp2p/interface'
 import { BlobChannel } from './blob-client.ts'
-import { BLOB_PROTOCOL, FILE_PROTOCOLS, fileWindow } from '../wire/blob.ts'
+import { BLOB_PROTOCOL, FILE_PROTOCOL, FILE_PROTOCOL_V1, fileWindow } from '../wire/blob.ts'
 import { discoverRelays, probeRelay, type Discovered, type ProbeResult } from './relay-info.ts'
 
 export type { MailboxSession, MailboxBox } from './mailbox-client.ts'
@@ -177,7 +177,7 @@ export async function createDeviceNode (o: DeviceNodeOptions): Promise<DeviceNod
   const fetchSlot = (box: MailboxBox): IdentitySlot => isolation === 'contact' ? `fetch:${Buffer.from(box.mailboxId).toString('hex')}` : 'fetch'
 
   let fileHandler: ((stream: Stream, connection: Connection) => void) | undefined
-  await libp2p.handle(FILE_PROTOCOLS, (stream, connection) => {
+  await libp2p.handle([FILE_PROTOCOL, FILE_PROTOCOL_V1], (stream, connection) => {
     // Bulk never crosses a relay's circuit (rate-limited, and the relay would see the transfer's timing and size).
     if (pathOf(connection.remoteAddr) === 'relayed' || fileHandler === undefined) { stream.abort(new NetError('REFUSED', 'No file streams here.')); return }
     fileHandler(stream, connection)
@@ -283,9 +283,8 @@ export async function createDeviceNode (o: DeviceNodeOptions): Promise<DeviceNod
       if (stopped) throw new NetError('CLOSED', 'The network node is stopped.')
       const conn = libp2p.getConnections().find((c) => c.remotePeer.toString() === peerId && c.status === 'open' && pathOf(c.remoteAddr) === 'direct' && puncher.usable(c))
       if (conn === undefined) return undefined
-      // The larger window only with a receiver that speaks its version (an older one buffers fewer puts and aborts
-      // past them): 1.2.0 128 puts, 1.1.0 64, 1.0.0 16.
-      const stream = await conn.newStream(FILE_PROTOCOLS, { signal: withDeadline(opts.signal, FILE_DIAL_DEADLINE_MS) })
+      // The larger window only with a receiver that speaks 1.1.0 (a 1.0.0 one buffers 16 puts and aborts past them).
+      const stream = await conn.newStream([FILE_PROTOCOL, FILE_PROTOCOL_V1], { signal: withDeadline(opts.signal, FILE_DIAL_DEADLINE_MS) })
       return new BlobChannel(stream, fileWindow(stream.protocol))
     },
     onFileStream (h) { fileHandler = h },

@@ -7,14 +7,10 @@ import { WireError } from './errors.ts'
 import { BLOB_CAPABILITY_BYTES, BLOB_ID_BYTES, FILE_CIPHER_CHUNK_BYTES } from './file.ts'
 
 export const BLOB_PROTOCOL = '/0m1/blob/1.0.0'
-/** Direct file streams: 1.2.0 keeps MAX_FILE_PUTS_IN_FLIGHT puts unanswered; 1.1.0 and 1.0.0 (the earlier versions,
- * still served and still offered, in that order, after it) keep MAX_FILE_PUTS_IN_FLIGHT_V11 and
- * MAX_BLOB_PUTS_IN_FLIGHT, which is all their receivers buffer. Same frames. */
-export const FILE_PROTOCOL = '/0m1/file/1.2.0'
-export const FILE_PROTOCOL_V11 = '/0m1/file/1.1.0'
+/** Direct file streams: 1.1.0 keeps MAX_FILE_PUTS_IN_FLIGHT puts unanswered; 1.0.0 (the first version, still served
+ * and still offered second) keeps MAX_BLOB_PUTS_IN_FLIGHT, which is all its receivers buffer. Same frames. */
+export const FILE_PROTOCOL = '/0m1/file/1.1.0'
 export const FILE_PROTOCOL_V1 = '/0m1/file/1.0.0'
-/** Every direct file protocol this version speaks, newest first (offered and served in this order). */
-export const FILE_PROTOCOLS = [FILE_PROTOCOL, FILE_PROTOCOL_V11, FILE_PROTOCOL_V1]
 export const BLOB_VERSION = 0x01
 /** Refusal sentences are short and never hold identifiers. */
 export const MAX_BLOB_REASON_BYTES = 200
@@ -25,16 +21,11 @@ export const MAX_BLOB_FRAME_BYTES = 1 + 1 + 4 + BLOB_ID_BYTES + BLOB_CAPABILITY_
 /** Puts a client may have sent and not seen answered on one stream: 16 × 64 KiB = 1 MiB in flight keeps a
  * loopback or LAN link busy while bounding what the store side reads ahead. */
 export const MAX_BLOB_PUTS_IN_FLIGHT = 16
-/** Puts in flight on a direct /0m1/file/1.2.0 stream: 128 × 64 KiB = 8 MiB. The receiving device answers a put only
- * once an fdatasync covers it, and one fdatasync takes 1-10 ms on a quiet disk and tens of ms on a busy one: with
- * 1 MiB in flight (1.0.0) the sender stood waiting for each sync; with 4 MiB (1.1.0) the benchmark's file still
- * spent about half its time waiting for the receiver's syncs, each covering ~1.5 MiB. 8 MiB cut the syncs per 50 MB
- * from ~36 to ~24 (bench file.direct.throughput, 12 pairs each: median file speed +23%). A contact's device holds at
- * most this much read ahead per stream (and MAX_FILE_READ_AHEAD_BYTES for all of them); a relay keeps the lower
- * MAX_BLOB_PUTS_IN_FLIGHT for its many clients. */
-export const MAX_FILE_PUTS_IN_FLIGHT = 128
-/** Puts in flight on a /0m1/file/1.1.0 stream: 64 × 64 KiB = 4 MiB, what its receivers buffer. */
-export const MAX_FILE_PUTS_IN_FLIGHT_V11 = 64
+/** Puts in flight on a direct /0m1/file/1.1.0 stream: 64 × 64 KiB = 4 MiB. The receiving device answers a put only
+ * once an fdatasync covers it, and one fdatasync takes 1-10 ms or more on a busy disk: with 1 MiB in flight the
+ * sender stood waiting for each sync (a file went at a third of the raw stream's speed). A contact's device holds at
+ * most this much read ahead per stream; a relay keeps the lower MAX_BLOB_PUTS_IN_FLIGHT for its many clients. */
+export const MAX_FILE_PUTS_IN_FLIGHT = 64
 
 const T = { put: 0x01, status: 0x02, get: 0x03, del: 0x04, stored: 0x81, have: 0x82, chunk: 0x83, deleted: 0x84, error: 0x85 } as const
 
@@ -186,17 +177,7 @@ export function decodeBlobServerFrame (bytes: Uint8Array): BlobServerFrame {
   return f
 }
 
-/** Puts in flight on a direct file stream negotiated as `protocol` (one of FILE_PROTOCOLS). */
+/** Puts in flight on a direct file stream negotiated as `protocol` (FILE_PROTOCOL or FILE_PROTOCOL_V1). */
 export function fileWindow (protocol: string | undefined): number {
-  return protocol === FILE_PROTOCOL ? MAX_FILE_PUTS_IN_FLIGHT : protocol === FILE_PROTOCOL_V11 ? MAX_FILE_PUTS_IN_FLIGHT_V11 : MAX_BLOB_PUTS_IN_FLIGHT
+  return protocol === FILE_PROTOCOL ? MAX_FILE_PUTS_IN_FLIGHT : MAX_BLOB_PUTS_IN_FLIGHT
 }
-
-/** Bytes a receiver of a direct file stream negotiated as `protocol` may hold read ahead: its window of whole frames
- * (each behind a length prefix of at most 8 bytes). */
-export function fileReadAheadBytes (protocol: string | undefined): number {
-  return fileWindow(protocol) * (MAX_BLOB_FRAME_BYTES + 8)
-}
-
-/** Read-ahead all the direct file streams a device serves at once may hold together: four 1.2.0 windows (~32 MiB,
- * the bound eight 1.1.0 streams had). */
-export const MAX_FILE_READ_AHEAD_BYTES = 4 * fileReadAheadBytes(FILE_PROTOCOL)

@@ -11,9 +11,7 @@ import { SealJob } from '../../src/messenger/files/sealing.ts'
 import type { FileView } from '../../src/messenger/files/types.ts'
 import { createPeople, person, startTestRelay, tempDir, introduce, type Person } from '../helpers/testnet.ts'
 import { waitFor } from '../helpers/wait.ts'
-import { FILE_PROTOCOL, FILE_PROTOCOL_V1, FILE_PROTOCOL_V11, fileReadAheadBytes, fileWindow, MAX_BLOB_PUTS_IN_FLIGHT, MAX_FILE_PUTS_IN_FLIGHT, MAX_FILE_PUTS_IN_FLIGHT_V11, MAX_FILE_READ_AHEAD_BYTES } from '../../src/wire/blob.ts'
-import type { DeviceNode } from '../../src/net/node.ts'
-import { NetError } from '../../src/net/errors.ts'
+import { FILE_PROTOCOL, FILE_PROTOCOL_V1, fileWindow, MAX_BLOB_PUTS_IN_FLIGHT, MAX_FILE_PUTS_IN_FLIGHT } from '../../src/wire/blob.ts'
 import { FILE_CHUNK_BYTES } from '../../src/wire/file.ts'
 
 const MiB = 1024 * 1024
@@ -366,8 +364,8 @@ test('a chunk write that fails once during a relay download does not stall it: t
 test('a receiver that speaks only /0m1/file/1.0.0 (16 puts buffered) still gets the file straight, at the smaller window', { timeout: 120_000 }, async (t) => {
   const relay = await startTestRelay(t)
   const alice = await person(t, 'alice', { relays: [relay.addr] })
-  // Bob as the first version was: only 1.0.0 served (1.2.0 and 1.1.0 unhandled as soon as his node is up).
-  const bob = await person(t, 'bob', { relays: [relay.addr], onNetwork: (n) => { void n.libp2p.unhandle([FILE_PROTOCOL, FILE_PROTOCOL_V11]) } })
+  // Bob as the first version was: only 1.0.0 served (1.1.0 unhandled as soon as his node is up).
+  const bob = await person(t, 'bob', { relays: [relay.addr], onNetwork: (n) => { void n.libp2p.unhandle(FILE_PROTOCOL) } })
   const { aToB, bToA } = await introduce(alice, bob)
   // 4 MiB: 64 chunks, four times what a 1.0.0 receiver buffers, so a sender keeping the 1.1.0 window would overrun it.
   const { path, bytes } = fileOf(t, 4 * MiB)
@@ -380,73 +378,11 @@ test('a receiver that speaks only /0m1/file/1.0.0 (16 puts buffered) still gets 
   assert.equal(fileWindow(FILE_PROTOCOL), MAX_FILE_PUTS_IN_FLIGHT)
 })
 
-test('a receiver that speaks only up to /0m1/file/1.1.0 (64 puts buffered) still gets the file straight, at its window', { timeout: 120_000 }, async (t) => {
-  const relay = await startTestRelay(t)
-  const alice = await person(t, 'alice', { relays: [relay.addr] })
-  // Bob as 1.1.0 was: 1.2.0 unhandled as soon as his node is up.
-  const bob = await person(t, 'bob', { relays: [relay.addr], onNetwork: (n) => { void n.libp2p.unhandle(FILE_PROTOCOL) } })
-  const { aToB, bToA } = await introduce(alice, bob)
-  // 12 MiB: 192 chunks, more than a 1.1.0 receiver buffers (64) and than the 1.2.0 window (128), so a sender keeping
-  // the 1.2.0 window would overrun him (his stream aborts past 64 unread puts, and the file would go by relay).
-  assert.ok(MAX_FILE_PUTS_IN_FLIGHT > MAX_FILE_PUTS_IN_FLIGHT_V11)
-  const { path, bytes } = fileOf(t, 12 * MiB)
-  const { message } = await files(alice).send(aToB, path)
-  const got = await waitFile(bob, bToA, message.id, (f) => f.state === 'delivered', 'bob has the whole file')
-  assert.equal(got.path, 'direct')
-  assert.equal(files(alice).statsForTest(message.id)?.sentRelay, 0)
-  assert.equal(files(bob).statsForTest(message.id)?.receivedDirect, got.chunks)
-  assert.equal(sha(await saved(t, bob, message.id)), sha(bytes))
-  assert.equal(fileWindow(FILE_PROTOCOL_V11), MAX_FILE_PUTS_IN_FLIGHT_V11)
-})
-
-test('the direct file streams a device serves at once hold at most MAX_FILE_READ_AHEAD_BYTES read ahead together: four 1.2.0 streams, a fifth is refused until one ends', { timeout: 120_000 }, async (t) => {
-  const relay = await startTestRelay(t)
-  let aliceNode: DeviceNode | undefined
-  let bobNode: DeviceNode | undefined
-  const alice = await person(t, 'alice', { relays: [relay.addr], onNetwork: (n) => { aliceNode = n } })
-  const bob = await person(t, 'bob', { relays: [relay.addr], onNetwork: (n) => { bobNode = n } })
-  const { aToB, bToA } = await introduce(alice, bob)
-  // A small file first, so the two have a direct connection.
-  const { path } = fileOf(t, MiB)
-  const { message } = await files(alice).send(aToB, path)
-  assert.equal((await waitFile(bob, bToA, message.id, (f) => f.state === 'delivered', 'bob has the first file')).path, 'direct')
-  assert.ok(aliceNode !== undefined && bobNode !== undefined)
-  const [an, bn] = [aliceNode, bobNode]
-  const perStream = fileReadAheadBytes(FILE_PROTOCOL)
-  const fit = Math.floor(MAX_FILE_READ_AHEAD_BYTES / perStream)
-  assert.equal(fit, 4)
-  // A stream is served if it answers: an unknown blob is NOT_FOUND (a refused stream is aborted instead).
-  const ref = { blobId: randomBytes(16), capability: randomBytes(32) }
-  const served = async (): Promise<{ ok: boolean, close: () => Promise<void> }> => {
-    const ch = await an.openFileStream(bn.peerId)
-    assert.ok(ch !== undefined, 'no direct connection')
-    try {
-      await ch.status(ref)
-      assert.fail('a status for an unknown blob was answered')
-    } catch (err) {
-      return { ok: NetError.is(err, 'NOT_FOUND'), close: async () => { await ch.close() } }
-    }
-  }
-  const open = []
-  for (let i = 0; i < fit; i++) {
-    const s = await served()
-    assert.equal(s.ok, true, `stream ${i + 1} was not served`)
-    open.push(s)
-  }
-  const over = await served()
-  assert.equal(over.ok, false, 'a stream past the read-ahead bound was served')
-  await over.close()
-  await (open.pop() as { close: () => Promise<void> }).close()
-  // Freed once the served stream has ended there.
-  await waitFor(async () => { const s = await served(); await s.close(); return s.ok ? true : undefined }, 'a stream is served again once one ended')
-  for (const s of open) await s.close()
-})
-
 test('a file announced over a direct connection whose stream never comes still completes from a relay, and nothing is left expecting it', { timeout: 120_000 }, async (t) => {
   const relay = await startTestRelay(t)
   const alice = await person(t, 'alice', { relays: [relay.addr] })
   // Bob serves no file protocol: the announcement goes direct, no direct file stream can ever open.
-  const bob = await person(t, 'bob', { relays: [relay.addr], onNetwork: (n) => { void n.libp2p.unhandle([FILE_PROTOCOL, FILE_PROTOCOL_V11, FILE_PROTOCOL_V1]) } })
+  const bob = await person(t, 'bob', { relays: [relay.addr], onNetwork: (n) => { void n.libp2p.unhandle(FILE_PROTOCOL); void n.libp2p.unhandle(FILE_PROTOCOL_V1) } })
   const { aToB, bToA } = await introduce(alice, bob)
   const { path, bytes } = fileOf(t, MiB)
   const { message } = await files(alice).send(aToB, path)

@@ -16,7 +16,7 @@ import { NetError } from '../../net/errors.ts'
 import { FrameStream } from '../../net/frame-stream.ts'
 import type { Logger } from '../../platform/logger.ts'
 import type { Database } from '../../store/db.ts'
-import { decodeBlobClientFrame, encodeBlobServerFrame, fileReadAheadBytes, fileWindow, MAX_BLOB_FRAME_BYTES, MAX_FILE_READ_AHEAD_BYTES, type BlobServerFrame } from '../../wire/blob.ts'
+import { decodeBlobClientFrame, encodeBlobServerFrame, fileWindow, MAX_BLOB_FRAME_BYTES, type BlobServerFrame } from '../../wire/blob.ts'
 import { WireError } from '../../wire/errors.ts'
 import {
   BLOB_CAPABILITY_BYTES, blobIdOf, chunkCount, FILE_CHUNK_BYTES, FILE_CIPHER_CHUNK_BYTES, MAX_FILE_NAME_BYTES, MAX_FILE_TYPE_BYTES,
@@ -34,9 +34,7 @@ import { fetchToken, groupFileOwner, groupFileRelays, groupOfOwner, memberKey, p
 import type { GroupMessageView, Groups } from '../groups/types.ts'
 
 /** Inbound direct file streams served at once on this device, from all peers together: each may buffer its window
- * (fileReadAheadBytes: 8 MiB at 1.2.0, 4 MiB at 1.1.0) before its first frame is checked, so they are also bounded
- * together by MAX_FILE_READ_AHEAD_BYTES (~32 MiB: four 1.2.0 streams, or eight 1.1.0 ones). A sender refused here
- * uses its relays. */
+ * (4 MiB) before its first frame is checked, so 8 bound that to 32 MiB. A sender refused here uses its relays. */
 export const MAX_FILE_STREAMS_SERVED = 8
 /** The default largest file (issue 12: 100 MB); `maxFileBytes` (host option, `--max-file-mb`) changes it. */
 export const DEFAULT_MAX_FILE_BYTES = 100 * 1024 * 1024
@@ -1191,26 +1189,22 @@ export class FileTransfers implements FilesPort {
 
   /** Serves an inbound /0m1/file/1.0.0 stream: the contact streams the chunks of a file it announced. */
   readonly handleStream = (stream: Stream, _connection: Connection): void => {
-    // Each stream may hold its window of frames read ahead (8 MiB at 1.2.0) before its first frame is checked, and
+    // Each stream may hold its window of frames read ahead (4 MiB at 1.1.0) before its first frame is checked, and
     // any peer with a direct connection can open them: a bound for the whole device, not per connection.
-    const ahead = fileReadAheadBytes(stream.protocol)
-    if (this.#streamsServed >= MAX_FILE_STREAMS_SERVED || this.#readAheadServed + ahead > MAX_FILE_READ_AHEAD_BYTES) { stream.abort(new NetError('REFUSED', 'Too many file streams at once.')); return }
+    if (this.#streamsServed >= MAX_FILE_STREAMS_SERVED) { stream.abort(new NetError('REFUSED', 'Too many file streams at once.')); return }
     this.#streamsServed++
-    this.#readAheadServed += ahead
     this.#serveStream(stream).catch((err: unknown) => {
       this.#log.debug('file-stream-error', { error: (err as Error).name })
       stream.abort(err instanceof Error ? err : new Error('file stream failed'))
-    }).finally(() => { this.#streamsServed--; this.#readAheadServed -= ahead })
+    }).finally(() => { this.#streamsServed-- })
   }
 
   #streamsServed = 0
-  /** fileReadAheadBytes of the streams served now, together. */
-  #readAheadServed = 0
 
   async #serveStream (stream: Stream): Promise<void> {
     const window = fileWindow(stream.protocol)
     // Frames cut from the stream as they come (src/net/frame-stream.ts), not lpStream's byte-at-a-time reads.
-    const lp = new FrameStream(stream, MAX_BLOB_FRAME_BYTES, fileReadAheadBytes(stream.protocol))
+    const lp = new FrameStream(stream, MAX_BLOB_FRAME_BYTES, window * (MAX_BLOB_FRAME_BYTES + 8))
     let inc: Incoming | undefined
     const notFound = (reqId: number): BlobServerFrame => ({ type: 'error', reqId, reason: 'NOT_FOUND', message: 'No such file, or the capability does not match.' })
     // Answers go out in request order; puts overlap (write, then a shared fdatasync) up to the sender's window.

@@ -3,6 +3,7 @@
 // processes.
 import { randomBytes } from 'node:crypto'
 import { lpStream } from '@libp2p/utils'
+import type { FileTransfers } from '../../src/messenger/files/transfers.ts'
 import type { FilePath } from '../../src/messenger/files/types.ts'
 import type { DeviceNode } from '../../src/net/node.ts'
 import { pathOf } from '../../src/net/path.ts'
@@ -17,7 +18,8 @@ const HEADER_BYTES = 8
 /** How long a file may take to be delivered before the wait gives up (the benchmark's own timeout is shorter). */
 const FILE_TIMEOUT_MS = 300_000
 
-interface Reached { at: number, path?: FilePath, failure?: string }
+/** `syncs`, `syncMs`: an incoming direct file's fdatasyncs that its answers waited for (TransferStats). */
+interface Reached { at: number, path?: FilePath, failure?: string, syncs?: number, syncMs?: number }
 
 /** Resolves when a file (either direction) reaches 'delivered' here, from the messenger's 'file' events, which are
  * watched from the start so none is missed and the time is when it got there, not when someone asked; an incoming
@@ -29,7 +31,8 @@ export function fileWaiter (p: Person): (messageId: string) => Promise<Reached> 
   p.m().subscribe((e) => {
     if (e.type !== 'file' || reached.has(e.file.messageId)) return
     if (e.file.state !== 'delivered' && e.file.state !== 'failed') return
-    const r: Reached = { at: nowMs(), ...(e.file.path !== undefined ? { path: e.file.path } : {}), ...(e.file.state === 'failed' ? { failure: e.file.failure ?? 'failed' } : {}) }
+    const stats = (p.m().files as FileTransfers | undefined)?.statsForTest(e.file.messageId)
+    const r: Reached = { at: nowMs(), ...(e.file.path !== undefined ? { path: e.file.path } : {}), ...(e.file.state === 'failed' ? { failure: e.file.failure ?? 'failed' } : {}), ...(stats !== undefined ? { syncs: stats.answerSyncs, syncMs: stats.answerSyncMs } : {}) }
     reached.set(e.file.messageId, r)
     waiting.get(e.file.messageId)?.(r)
   })

@@ -77,9 +77,9 @@ async function directRun (ctx: BenchContext): Promise<RowInput[]> {
   const { aToB } = await introduceRemote(alice, bob)
   const size = ctx.n(50, 10) * MB
   const path = fileOf(ctx, size)
-  const file = async (p: string): Promise<{ ms: number, path?: string }> => {
+  const file = async (p: string): Promise<{ ms: number, path?: string, syncs?: number, syncMs?: number }> => {
     const sent = await alice.ask<{ messageId: string, at: number }>('sendFile', { contactId: aToB, path: p })
-    return await bob.ask<{ ms: number, path?: string }>('fileDone', { messageId: sent.messageId, since: sent.at }, FILE_TIMEOUT_MS)
+    return await bob.ask<{ ms: number, path?: string, syncs?: number, syncMs?: number }>('fileDone', { messageId: sent.messageId, since: sent.at }, FILE_TIMEOUT_MS)
   }
   // Warm up both sides of the comparison alike: a file opens the direct connection and runs the file path, and an
   // unmeasured raw stream runs the raw path (measured cold, the raw stream took up to 3x the CPU of a warm one,
@@ -100,6 +100,9 @@ async function directRun (ctx: BenchContext): Promise<RowInput[]> {
   const files: number[] = []
   const rawCpu: Array<[number, number]> = []
   const fileCpu: Array<[number, number]> = []
+  // The receiver's fdatasyncs that its answers waited for: their share of the file's time says whether the disk
+  // (durable before confirmed) rather than the CPU set the pace, which the raw stream never pays.
+  const syncShares: number[] = []
   for (let i = 0; i < PAIRS; i++) {
     const c0 = await cpu()
     const { ms: rawMs } = await alice.ask<{ ms: number }>('rawSend', { peerId, bytes: size }, FILE_TIMEOUT_MS)
@@ -113,16 +116,18 @@ async function directRun (ctx: BenchContext): Promise<RowInput[]> {
     if (profiled && last) await Promise.all([alice.ask('profStop'), bob.ask('profStop')])
     if (got.path !== 'direct') throw new Error(`the file went by ${got.path ?? 'no path'}, not direct`)
     files.push(size / MB / (got.ms / 1000))
+    const syncMs = got.syncMs ?? 0
+    syncShares.push(syncMs / got.ms)
     rawCpu.push(perMb(c0, c1))
     fileCpu.push(perMb(c2, c3))
     const [fs, fr] = fileCpu[i] as [number, number]
     const [rs, rr] = rawCpu[i] as [number, number]
-    ctx.progress(`  pair ${i + 1}: file ${(files[i] as number).toFixed(1)} MB/s, raw stream ${(raws[i] as number).toFixed(1)} MB/s; CPU ms/MB file ${fs.toFixed(2)} sender ${fr.toFixed(2)} receiver, raw ${rs.toFixed(2)} sender ${rr.toFixed(2)} receiver`)
+    ctx.progress(`  pair ${i + 1}: file ${(files[i] as number).toFixed(1)} MB/s, raw stream ${(raws[i] as number).toFixed(1)} MB/s; CPU ms/MB file ${fs.toFixed(2)} sender ${fr.toFixed(2)} receiver, raw ${rs.toFixed(2)} sender ${rr.toFixed(2)} receiver; receiver fdatasync ${got.syncs ?? 0} x, ${syncMs.toFixed(0)} ms of ${got.ms.toFixed(0)} ms`)
   }
   const raw = median(raws)
   const mbs = median(files)
   const side = (xs: Array<[number, number]>, k: 0 | 1): string => median(xs.map((x) => x[k])).toFixed(2)
-  const cpuNote = `CPU ms per MB (medians) file ${side(fileCpu, 0)} sender, ${side(fileCpu, 1)} receiver; raw stream ${side(rawCpu, 0)} sender, ${side(rawCpu, 1)} receiver`
+  const cpuNote = `CPU ms per MB (medians) file ${side(fileCpu, 0)} sender, ${side(fileCpu, 1)} receiver; raw stream ${side(rawCpu, 0)} sender, ${side(rawCpu, 1)} receiver; the file's time spent in the receiver's answer fdatasyncs (median) ${(100 * median(syncShares)).toFixed(0)}%`
   ctx.record('file.raw-stream', raw)
   ctx.progress(`  file.direct: median ${mbs.toFixed(1)} MB/s, raw stream median ${raw.toFixed(1)} MB/s (ratio ${(mbs / raw).toFixed(2)}); ${cpuNote}`)
   return [{ ...ROWS[0], value: mbs, note: `${ROWS[0].note}; ${cpuNote}` }]

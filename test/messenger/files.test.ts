@@ -44,11 +44,18 @@ async function waitFile (p: Person, contactId: string, messageId: string, ok: (f
  * no polling lag, so a fast transfer cannot finish first. Resolves with the view at that moment. */
 async function stopAtHalf (p: Person, messageId: string): Promise<FileView> {
   return await new Promise((resolve) => {
-    const off = p.m().subscribe((e) => {
-      if (e.type !== 'file' || e.file.messageId !== messageId || e.file.direction !== 'in' || e.file.doneChunks < e.file.chunks / 2) return
+    let stopping = false
+    const stop = (f: FileView): void => {
+      if (stopping || f.messageId !== messageId || f.direction !== 'in' || f.doneChunks < f.chunks / 2) return
+      stopping = true
       off()
-      void p.stop().then(() => { resolve(e.file) })
-    })
+      void p.stop().then(() => { resolve(f) })
+    }
+    const off = p.m().subscribe((e) => { if (e.type === 'file') stop(e.file) })
+    // It may be there already: a fast transfer that reached a hold (holdIncomingForTest) before this subscribed had
+    // its last event then, and no other comes until the stop.
+    const now = files(p).get(messageId)
+    if (now !== undefined) stop(now)
   })
 }
 

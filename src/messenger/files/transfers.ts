@@ -105,6 +105,11 @@ export interface TransferStats {
   /** Outgoing: sealing runs this process started again after a restart cut one short. */
   resealed: number
   badChunks: number
+  /** Incoming, direct: the fdatasyncs the stream's answers waited for, and their total wall time (ms). Each answer
+   * waits for one (chunks durable before they are confirmed), so on a slow or shared disk these, not the CPU, set
+   * the pace of a direct transfer: the benchmark prints them (bench/product/files.ts). */
+  answerSyncs: number
+  answerSyncMs: number
 }
 
 interface Incoming {
@@ -360,7 +365,7 @@ export class FileTransfers implements FilesPort {
 
   #statsOf (row: TransferRow): TransferStats {
     let s = this.#stats.get(rowKey(row))
-    if (s === undefined) { s = { sentDirect: 0, sentRelay: 0, fetched: 0, receivedDirect: 0, resumedAt: 0, badChunks: 0, resealed: 0 }; this.#stats.set(rowKey(row), s) }
+    if (s === undefined) { s = { sentDirect: 0, sentRelay: 0, fetched: 0, receivedDirect: 0, resumedAt: 0, badChunks: 0, resealed: 0, answerSyncs: 0, answerSyncMs: 0 }; this.#stats.set(rowKey(row), s) }
     return s
   }
 
@@ -1029,7 +1034,14 @@ export class FileTransfers implements FilesPort {
     inc.syncQueued ??= (inc.syncing ?? Promise.resolve()).catch(() => {}).then(async () => {
       inc.syncQueued = undefined
       // The writes issued so far (verified chunks) must be in the file before the fdatasync can cover them.
-      const p = this.#written(inc).then(async () => { if (!inc.finished) await inc.fh.datasync() })
+      const p = this.#written(inc).then(async () => {
+        if (inc.finished) return
+        const t0 = performance.now()
+        await inc.fh.datasync()
+        const stats = this.#statsOf(inc.row)
+        stats.answerSyncs++
+        stats.answerSyncMs += performance.now() - t0
+      })
       inc.syncing = p
       await p
     })

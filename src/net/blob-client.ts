@@ -48,8 +48,8 @@ export class BlobChannel {
 
   /**
    * The owner's signal (a stopping device) ends the stream at once, both ways: requests waiting for an answer and a
-   * write waiting for the muxer to drain fail now. Without it they waited for their deadline, or for ever for a drain
-   * from a peer that stopped reading (a frozen process keeps its TCP connection open), and a put loop went on to the
+   * write waiting for the muxer to drain fail now. Without it they waited for their deadline (a peer that stopped
+   * reading: a frozen process keeps its TCP connection open, and no drain comes), and a put loop went on to the
    * file's last chunk.
    */
   private readonly onAbort = (): void => {

@@ -1,8 +1,9 @@
 // What a stop of the file transfers must end at once rather than wait for: every network operation a transfer has
 // open with a peer or a relay. A stop is what a user closing the app does mid-download, so it must not wait on the
 // remote side: a direct stream that keeps delivering chunks (their writes kept the chunk file's close waiting, and
-// a sender's put loop ran to the file's last chunk), a request waiting for its deadline, or a write waiting for a
-// muxer drain from a peer that stopped reading (a frozen process keeps its connection open: that wait had no end).
+// a sender's put loop ran to the file's last chunk, direct or to a relay), a request waiting for its deadline, or a
+// write waiting for a muxer drain from a peer that stopped reading (a frozen process keeps its connection open: the
+// put loop gave up only at a request's deadline, 20 s, and its channel's close then waited 2 s more).
 import type { Stream } from '@libp2p/interface'
 import { MessengerError } from '../errors.ts'
 

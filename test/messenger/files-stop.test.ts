@@ -1,0 +1,130 @@
+// A device's stop mid-transfer does not wait on the other end (a user closing the app mid-download): real hosts on
+// SQLCipher and libsignal, real libp2p on loopback. Each stop is awaited under a bound far below what the old waits
+// took (the whole rest of the file, or for ever for a peer that stopped reading): the bound is a hang guard, not a
+// speed assertion.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { statSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Connection, Stream } from '@libp2p/interface'
+import type { FileTransfers } from '../../src/messenger/files/transfers.ts'
+import { BLOB_REQUEST_DEADLINE_MS } from '../../src/net/blob-client.ts'
+import type { FileView } from '../../src/messenger/files/types.ts'
+import { createPeople, tempDir, type Person } from '../helpers/testnet.ts'
+import { waitFor } from '../helpers/wait.ts'
+
+const MiB = 1024 * 1024
+/** Hang guard for one stop (see the header): the stops here take well under a second on loopback, and the old
+ * stop with a peer that stopped reading waited a request's deadline (BLOB_REQUEST_DEADLINE_MS) and then a close. */
+const STOP_BOUND_MS = BLOB_REQUEST_DEADLINE_MS / 2
+
+function files (p: Person): FileTransfers {
+  const f = p.m().files
+  if (f === undefined) throw new Error('no file transfers')
+  return f as FileTransfers
+}
+
+async function bounded<T> (work: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const guard = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => { reject(new Error(`${what} did not finish within ${STOP_BOUND_MS} ms`)) }, STOP_BOUND_MS) })
+  try { return await Promise.race([work, guard]) } finally { clearTimeout(timer) }
+}
+
+async function twoPeople (t: { after: (fn: () => unknown) => void }, mb: number): Promise<{ alice: Person, bob: Person, aToB: string, bToA: string, path: string }> {
+  const { people: [alice, bob], contact } = await createPeople(t, { relays: 1 }) as unknown as { people: [Person, Person], contact: (a: Person, b: Person) => string }
+  const path = join(tempDir(t, '0m1-file-'), 'data.bin')
+  writeFileSync(path, randomBytes(mb * MiB))
+  return { alice, bob, aToB: contact(alice, bob), bToA: contact(bob, alice), path }
+}
+
+/** Runs `act` from inside the first progress event of `p`'s side of the file at half or more (no polling lag, so the
+ * transfer is still under way), resolving with that view. */
+async function atHalf (p: Person, messageId: string, direction: 'in' | 'out', act: () => void): Promise<FileView> {
+  return await new Promise((resolve) => {
+    const off = p.m().subscribe((e) => {
+      if (e.type !== 'file' || e.file.messageId !== messageId || e.file.direction !== direction || e.file.doneChunks < e.file.chunks / 2) return
+      off()
+      act()
+      resolve(e.file)
+    })
+  })
+}
+
+test('a sender stopped mid direct transfer stops sending: its stop does not wait for the rest of the file', { timeout: 120_000 }, async (t) => {
+  const { alice, bob, aToB, bToA, path } = await twoPeople(t, 30)
+  const { message } = await files(alice).send(aToB, path)
+  const sender = files(alice)
+  let stopping: Promise<void> | undefined
+  // Only the file transfers: the node stays up, so nothing but the stop itself can end the upload.
+  const half = await atHalf(alice, message.id, 'out', () => { stopping = sender.stop() })
+  assert.equal(half.path, 'direct')
+  await bounded(stopping as Promise<void>, "the sender's stop")
+  // The old stop waited for the put loop, which ran to the last chunk: bob then held the whole file.
+  const got = files(bob).list(bToA).find((f) => f.messageId === message.id)
+  assert.ok(got !== undefined && got.state !== 'delivered' && got.doneChunks < got.chunks, `bob has ${got?.doneChunks ?? 0} of ${got?.chunks ?? 0} chunks after the sender stopped`)
+  const sent = sender.statsForTest(message.id)?.sentDirect ?? 0
+  assert.ok(sent < half.chunks, `alice put ${sent} of ${half.chunks} chunks`)
+  // The whole device stops too, and after a restart the file completes from what bob confirmed.
+  await bounded(alice.stop(), "the sender's host stop")
+  await alice.start()
+  await waitFor(() => files(bob).list(bToA).find((f) => f.messageId === message.id && f.state === 'delivered'), 'bob completes the file after alice restarts', 60_000)
+})
+
+test('a receiver stopped mid direct transfer takes no more chunks: its stop does not wait for the sender', { timeout: 120_000 }, async (t) => {
+  const { alice, bob, aToB, bToA, path } = await twoPeople(t, 30)
+  const { message } = await files(alice).send(aToB, path)
+  const receiver = files(bob)
+  let stopping: Promise<void> | undefined
+  const half = await atHalf(bob, message.id, 'in', () => { stopping = receiver.stop() })
+  assert.equal(half.path, 'direct')
+  await bounded(stopping as Promise<void>, "the receiver's stop")
+  // Its direct stream was ended with the stop: alice's upload broke off unfinished and she parks the rest instead
+  // (the old stop left the stream taking chunks while its node was up).
+  const out = await waitFor(() => {
+    const f = files(alice).list(aToB).find((x) => x.messageId === message.id)
+    if (f?.state === 'delivered') throw new Error('the direct upload completed into a stopped receiver')
+    return f?.path === 'relay' ? f : undefined
+  }, 'alice falls back to the relay', 60_000)
+  assert.ok((files(alice).statsForTest(message.id)?.sentDirect ?? 0) < out.chunks)
+  // Nothing is written to bob's chunk file after his stop.
+  const chunkFile = join(bob.dir, 'files', `in-${Buffer.from(files(alice).descriptorForTest(message.id)?.blobId ?? []).toString('hex')}.chunks`)
+  const size = statSync(chunkFile).size
+  assert.ok(size < out.chunks * (64 * 1024), 'bob holds part of the file')
+  await bounded(bob.stop(), "the receiver's host stop")
+  assert.equal(statSync(chunkFile).size, size)
+  await bob.start()
+  await waitFor(() => files(bob).list(bToA).find((f) => f.messageId === message.id && f.state === 'delivered'), 'bob completes the file after restarting', 60_000)
+})
+
+for (const who of ['receiver', 'sender'] as const) {
+  test(`a whole device (the ${who}) stopped mid direct transfer stops within the bound`, { timeout: 120_000 }, async (t) => {
+    const { alice, bob, aToB, bToA, path } = await twoPeople(t, 30)
+    const { message } = await files(alice).send(aToB, path)
+    const p = who === 'receiver' ? bob : alice
+    let stopping: Promise<void> | undefined
+    await atHalf(p, message.id, who === 'receiver' ? 'in' : 'out', () => { stopping = p.stop() })
+    await bounded(stopping as Promise<void>, `the ${who}'s host stop`)
+    await p.start()
+    await waitFor(() => files(bob).list(bToA).find((f) => f.messageId === message.id && f.state === 'delivered'), 'bob completes the file after the restart', 60_000)
+  })
+}
+
+test('a sender whose receiver stopped reading (a frozen process) still stops within the bound', { timeout: 120_000 }, async (t) => {
+  const { alice, bob, aToB, bToA, path } = await twoPeople(t, 30)
+  // Bob's device takes the stream, then at the half stops reading it: flow control (yamux) stops alice's writes, and
+  // the connection stays open, as with a frozen process (SIGSTOP) or a wedged one.
+  const fb = files(bob) as unknown as { handleStream: (s: Stream, c: Connection) => void }
+  const serve = fb.handleStream
+  const served: Stream[] = []
+  // A frozen process buffers nothing more either: what alice sends waits in the muxer's window (up to its 16 MiB),
+  // never over libp2p's read-buffer limit, which would abort the stream (4 MiB by default) and end the test's wait.
+  fb.handleStream = (s, c) => { s.maxReadBufferLength = 64 * MiB; served.push(s); serve(s, c) }
+  const { message } = await files(alice).send(aToB, path)
+  await atHalf(bob, message.id, 'in', () => { for (const s of served) s.pause() })
+  // Alice's puts now wait for a drain that does not come; the old stop waited for their deadline (and a close).
+  await waitFor(() => served.some((s) => s.readBufferLength > 0), () => `bob leaves chunks unread (streams ${served.map((s) => `${s.protocol ?? '?'} ${s.status} ${s.readStatus} ${s.readBufferLength}`).join(', ')}; alice sent ${files(alice).statsForTest(message.id)?.sentDirect ?? 0})`)
+  await bounded(alice.stop(), "the sender's host stop")
+  const got = files(bob).list(bToA).find((f) => f.messageId === message.id)
+  assert.ok(got !== undefined && got.doneChunks < got.chunks, 'the transfer was cut, not finished')
+})

@@ -38,6 +38,15 @@ async function twoPeople (t: { after: (fn: () => unknown) => void }, mb: number)
   return { alice, bob, aToB: contact(alice, bob), bToA: contact(bob, alice), path }
 }
 
+/** The inbound file streams `p`'s device is given from now on (`tweak` sees each first). */
+function watchServed (p: Person, tweak?: (s: Stream) => void): Stream[] {
+  const f = files(p) as unknown as { handleStream: (s: Stream, c: Connection) => void }
+  const serve = f.handleStream
+  const served: Stream[] = []
+  f.handleStream = (s, c) => { tweak?.(s); served.push(s); serve(s, c) }
+  return served
+}
+
 /** Runs `act` from inside the first progress event of `p`'s side of the file at half or more (no polling lag, so the
  * transfer is still under way), resolving with that view. */
 async function atHalf (p: Person, messageId: string, direction: 'in' | 'out', act: () => void): Promise<FileView> {
@@ -73,12 +82,15 @@ test('a sender stopped mid direct transfer stops sending: its stop does not wait
 
 test('a receiver stopped mid direct transfer takes no more chunks: its stop does not wait for the sender', { timeout: 120_000 }, async (t) => {
   const { alice, bob, aToB, bToA, path } = await twoPeople(t, 30)
+  const served = watchServed(bob)
   const { message } = await files(alice).send(aToB, path)
   const receiver = files(bob)
   let stopping: Promise<void> | undefined
   const half = await atHalf(bob, message.id, 'in', () => { stopping = receiver.stop() })
   assert.equal(half.path, 'direct')
   await bounded(stopping as Promise<void>, "the receiver's stop")
+  // The stop ended the stream it was serving (the old one left it open, taking chunks, while its node was up).
+  assert.ok(served.length > 0 && served.every((s) => s.status !== 'open'), `streams after the stop: ${served.map((s) => s.status).join(', ')}`)
   // Its direct stream was ended with the stop: alice's upload broke off unfinished and she parks the rest instead
   // (the old stop left the stream taking chunks while its node was up).
   const out = await waitFor(() => {
@@ -114,12 +126,9 @@ test('a sender whose receiver stopped reading (a frozen process) still stops wit
   const { alice, bob, aToB, bToA, path } = await twoPeople(t, 30)
   // Bob's device takes the stream, then at the half stops reading it: flow control (yamux) stops alice's writes, and
   // the connection stays open, as with a frozen process (SIGSTOP) or a wedged one.
-  const fb = files(bob) as unknown as { handleStream: (s: Stream, c: Connection) => void }
-  const serve = fb.handleStream
-  const served: Stream[] = []
   // A frozen process buffers nothing more either: what alice sends waits in the muxer's window (up to its 16 MiB),
   // never over libp2p's read-buffer limit, which would abort the stream (4 MiB by default) and end the test's wait.
-  fb.handleStream = (s, c) => { s.maxReadBufferLength = 64 * MiB; served.push(s); serve(s, c) }
+  const served = watchServed(bob, (s) => { s.maxReadBufferLength = 64 * MiB })
   const { message } = await files(alice).send(aToB, path)
   await atHalf(bob, message.id, 'in', () => { for (const s of served) s.pause() })
   // Alice's puts now wait for a drain that does not come; the old stop waited for their deadline (and a close).

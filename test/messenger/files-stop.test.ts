@@ -11,7 +11,7 @@ import type { Connection, Stream } from '@libp2p/interface'
 import type { FileTransfers } from '../../src/messenger/files/transfers.ts'
 import { BLOB_REQUEST_DEADLINE_MS } from '../../src/net/blob-client.ts'
 import type { FileView } from '../../src/messenger/files/types.ts'
-import { createPeople, tempDir, type Person } from '../helpers/testnet.ts'
+import { createPeople, tempDir, type Person, type RelaySlot } from '../helpers/testnet.ts'
 import { waitFor } from '../helpers/wait.ts'
 
 const MiB = 1024 * 1024
@@ -31,11 +31,11 @@ async function bounded<T> (work: Promise<T>, what: string): Promise<T> {
   try { return await Promise.race([work, guard]) } finally { clearTimeout(timer) }
 }
 
-async function twoPeople (t: { after: (fn: () => unknown) => void }, mb: number): Promise<{ alice: Person, bob: Person, aToB: string, bToA: string, path: string }> {
-  const { people: [alice, bob], contact } = await createPeople(t, { relays: 1 }) as unknown as { people: [Person, Person], contact: (a: Person, b: Person) => string }
+async function twoPeople (t: { after: (fn: () => unknown) => void }, mb: number): Promise<{ alice: Person, bob: Person, aToB: string, bToA: string, path: string, relay: RelaySlot }> {
+  const { people: [alice, bob], contact, relays: [relay] } = await createPeople(t, { relays: 1 }) as unknown as { people: [Person, Person], contact: (a: Person, b: Person) => string, relays: [RelaySlot] }
   const path = join(tempDir(t, '0m1-file-'), 'data.bin')
   writeFileSync(path, randomBytes(mb * MiB))
-  return { alice, bob, aToB: contact(alice, bob), bToA: contact(bob, alice), path }
+  return { alice, bob, aToB: contact(alice, bob), bToA: contact(bob, alice), path, relay }
 }
 
 /** The inbound file streams `p`'s device is given from now on (`tweak` sees each first). */
@@ -107,6 +107,23 @@ test('a receiver stopped mid direct transfer takes no more chunks: its stop does
   assert.equal(statSync(chunkFile).size, size)
   await bob.start()
   await waitFor(() => files(bob).list(bToA).find((f) => f.messageId === message.id && f.state === 'delivered'), 'bob completes the file after restarting', 60_000)
+})
+
+test('a sender stopped while parking a file on a relay stops uploading: its stop does not wait for the rest', { timeout: 120_000 }, async (t) => {
+  const { alice, bob, aToB, bToA, path, relay } = await twoPeople(t, 30)
+  await bob.stop()
+  const { message } = await files(alice).send(aToB, path)
+  const sender = files(alice)
+  let stopping: Promise<void> | undefined
+  const half = await atHalf(alice, message.id, 'out', () => { stopping = sender.stop() })
+  assert.equal(half.path, 'relay')
+  await bounded(stopping as Promise<void>, "the sender's stop")
+  // The old stop waited for the put loop, which parked the whole file first.
+  assert.ok(relay.handle.blobs.totalBytes() < 30 * MiB, `the relay holds ${relay.handle.blobs.totalBytes()} bytes`)
+  await bounded(alice.stop(), "the sender's host stop")
+  await alice.start()
+  await bob.start()
+  await waitFor(() => files(bob).list(bToA).find((f) => f.messageId === message.id && f.state === 'delivered'), 'bob gets the file once both are back', 60_000)
 })
 
 for (const who of ['receiver', 'sender'] as const) {

@@ -157,7 +157,9 @@ export class BlobChannel {
     let space: (() => void) | undefined
     for (let i = from; i < chunks; i++) {
       while (window.size >= this.window) await new Promise<void>((resolve) => { space = resolve })
-      if (failure !== undefined) throw failure
+      // A channel that ended (aborted by its owner's stop) reads and puts nothing more, whatever its window says.
+      const ended = failure ?? this.done
+      if (ended !== undefined) throw ended
       const data = await read(i)
       const index = i
       const p: Promise<void> = this.request({ type: 'put', reqId: 0, ...ref, chunks, index, data }, signal)

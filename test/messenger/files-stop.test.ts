@@ -144,16 +144,20 @@ for (const who of ['receiver', 'sender'] as const) {
 
 test('a sender whose receiver stopped reading (a frozen process) still stops within the bound', { timeout: 120_000 }, async (t) => {
   const { alice, bob, aToB, bToA, path } = await twoPeople(t, 30)
-  // Bob's device takes the stream, then at its first chunk stops reading it: flow control (yamux) stops alice's writes, and
-  // the connection stays open, as with a frozen process (SIGSTOP) or a wedged one.
-  // A frozen process buffers nothing more either: what alice sends waits in the muxer's window (up to its 16 MiB),
-  // never over libp2p's read-buffer limit, which would abort the stream (4 MiB by default) and end the test's wait.
-  const served = watchServed(bob, (s) => { s.maxReadBufferLength = 64 * MiB })
+  // Bob's device takes the stream, then after its first 2 MiB stops reading it (counted on the stream itself, not by
+  // progress events, which are throttled and came late under load): the connection stays open and alice's puts go
+  // unanswered, as with a frozen process (SIGSTOP) or a wedged one. A frozen process buffers nothing more either:
+  // what alice sends waits in the muxer's window, never over libp2p's read-buffer limit, which would abort the stream
+  // (4 MiB by default) and so end the freeze.
+  const served = watchServed(bob, (s) => {
+    s.maxReadBufferLength = 64 * MiB
+    let bytes = 0
+    s.addEventListener('message', (e) => { bytes += e.data.byteLength; if (bytes >= 2 * MiB && s.readStatus === 'readable') s.pause() })
+  })
   const { message } = await files(alice).send(aToB, path)
-  // At the first chunk: the rest (over 16 MiB) cannot all fit in the muxer's window before the pause.
-  await atPart(bob, message.id, 'in', () => { for (const s of served) s.pause() }, 0)
-  // Alice's puts now wait for a drain that does not come; the old stop waited for their deadline (and a close).
-  await waitFor(() => served.some((s) => s.readBufferLength > 0), () => `bob leaves chunks unread (streams ${served.map((s) => `${s.protocol ?? '?'} ${s.status} ${s.readStatus} ${s.readBufferLength}`).join(', ')}; alice sent ${files(alice).statsForTest(message.id)?.sentDirect ?? 0})`)
+  // Alice's puts now wait for answers (and writes for a drain) that do not come; the old stop waited for their
+  // deadline, and a close.
+  await waitFor(() => served.some((s) => s.readStatus === 'paused' && s.readBufferLength > 0), () => `bob leaves chunks unread (streams ${served.map((s) => `${s.protocol ?? '?'} ${s.status} ${s.readStatus} ${s.readBufferLength}`).join(', ')}; alice sent ${files(alice).statsForTest(message.id)?.sentDirect ?? 0})`)
   await bounded(alice.stop(), "the sender's host stop")
   const got = files(bob).list(bToA).find((f) => f.messageId === message.id)
   assert.ok(got !== undefined && got.doneChunks < got.chunks, 'the transfer was cut, not finished')

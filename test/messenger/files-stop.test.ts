@@ -49,6 +49,19 @@ function watchServed (p: Person, tweak?: (s: Stream) => void): Stream[] {
   return served
 }
 
+/** Runs `act` once the file streams `p` serves have brought `bytes` (counted on the streams as they come: progress
+ * events are throttled, and a fast transfer can finish within one throttle period). */
+function afterBytes (p: Person, bytes: number, act: () => void): Stream[] {
+  let seen = 0
+  let done = false
+  return watchServed(p, (s) => {
+    s.addEventListener('message', (e) => {
+      seen += e.data.byteLength
+      if (!done && seen >= bytes) { done = true; act() }
+    })
+  })
+}
+
 /** Runs `act` from inside the first progress event of `p`'s side of the file past `fraction` of it (no polling lag,
  * so the transfer is still under way; progress events are throttled, so a loaded machine may report late: the
  * quarter leaves room), resolving with that view. */
@@ -92,14 +105,13 @@ test('a sender stopped mid direct transfer stops sending: its stop does not wait
 
 test('a receiver stopped mid direct transfer takes no more chunks: its stop does not wait for the sender', { timeout: 120_000 }, async (t) => {
   const { alice, bob, aToB, bToA, path } = await twoPeople(t, 30)
-  const served = watchServed(bob)
   // No hold here (holdIncomingForTest): a held chunk fails at the stop, which breaks alice's upload and so ends the
-  // stream by itself, old stop or new.
-  const { message } = await files(alice).send(aToB, path)
+  // stream by itself, old stop or new. The stop comes from inside the stream's delivery at a quarter of the file.
   const receiver = files(bob)
   let stopping: Promise<void> | undefined
-  const at = await atPart(bob, message.id, 'in', () => { stopping = receiver.stop() })
-  assert.equal(at.path, 'direct')
+  const served = afterBytes(bob, 30 * MiB / 4, () => { stopping = receiver.stop() })
+  const { message } = await files(alice).send(aToB, path)
+  await waitFor(() => stopping, 'bob stops at a quarter')
   await bounded(stopping as Promise<void>, "the receiver's stop")
   // The stop ended the stream it was serving (the old one left it open, taking chunks, while its node was up).
   assert.ok(served.length > 0 && served.every((s) => s.status !== 'open'), `streams after the stop: ${served.map((s) => s.status).join(', ')}`)
@@ -139,11 +151,20 @@ test('a sender stopped while parking a file on a relay stops uploading: its stop
 for (const who of ['receiver', 'sender'] as const) {
   test(`a whole device (the ${who}) stopped mid direct transfer stops within the bound`, { timeout: 120_000 }, async (t) => {
     const { alice, bob, aToB, bToA, path } = await twoPeople(t, 30)
+    let stopping: Promise<void> | undefined
+    // The receiver stops from inside its stream's delivery at a quarter; the sender once a quarter is confirmed, with
+    // bob holding chunks past three quarters until his next stop (the transfer cannot finish first).
+    if (who === 'receiver') afterBytes(bob, 30 * MiB / 4, () => { stopping = bob.stop() })
+    else files(bob).holdIncomingForTest(Math.ceil(30 * MiB / FILE_CHUNK_BYTES * 3 / 4))
     const { message } = await files(alice).send(aToB, path)
     const p = who === 'receiver' ? bob : alice
-    let stopping: Promise<void> | undefined
-    await atPart(p, message.id, who === 'receiver' ? 'in' : 'out', () => { stopping = p.stop() })
+    if (who === 'sender') {
+      await waitFor(() => files(alice).list(aToB).find((f) => f.messageId === message.id && f.doneChunks >= f.chunks / 4), 'a quarter confirmed')
+      stopping = alice.stop()
+    }
+    await waitFor(() => stopping, `the ${who} stops`)
     await bounded(stopping as Promise<void>, `the ${who}'s host stop`)
+    if (who === 'sender') { await bob.stop(); await bob.start() }
     await p.start()
     await waitFor(() => files(bob).list(bToA).find((f) => f.messageId === message.id && f.state === 'delivered'), 'bob completes the file after the restart', 60_000)
   })

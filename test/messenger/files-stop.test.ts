@@ -111,7 +111,7 @@ test('a receiver stopped mid direct transfer takes no more chunks: its stop does
   let stopping: Promise<void> | undefined
   const served = afterBytes(bob, 30 * MiB / 4, () => { stopping = receiver.stop() })
   const { message } = await files(alice).send(aToB, path)
-  await waitFor(() => stopping, 'bob stops at a quarter')
+  await waitFor(() => stopping !== undefined, 'bob stops at a quarter')
   await bounded(stopping as Promise<void>, "the receiver's stop")
   // The stop ended the stream it was serving (the old one left it open, taking chunks, while its node was up).
   assert.ok(served.length > 0 && served.every((s) => s.status !== 'open'), `streams after the stop: ${served.map((s) => s.status).join(', ')}`)
@@ -162,7 +162,7 @@ for (const who of ['receiver', 'sender'] as const) {
       await waitFor(() => files(alice).list(aToB).find((f) => f.messageId === message.id && f.doneChunks >= f.chunks / 4), 'a quarter confirmed')
       stopping = alice.stop()
     }
-    await waitFor(() => stopping, `the ${who} stops`)
+    await waitFor(() => stopping !== undefined, `the ${who} stops`)
     await bounded(stopping as Promise<void>, `the ${who}'s host stop`)
     if (who === 'sender') { await bob.stop(); await bob.start() }
     await p.start()

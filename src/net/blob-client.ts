@@ -37,11 +37,23 @@ export class BlobChannel {
 
   /** `window`: puts putFrom keeps unanswered (MAX_BLOB_PUTS_IN_FLIGHT for a relay, MAX_FILE_PUTS_IN_FLIGHT for a
    * contact's device on a direct stream). */
-  constructor (private readonly stream: Stream, private readonly window: number = MAX_BLOB_PUTS_IN_FLIGHT) {
+  constructor (private readonly stream: Stream, private readonly window: number = MAX_BLOB_PUTS_IN_FLIGHT, private readonly signal?: AbortSignal) {
     // Unread answers: a download keeps at most MAX_BLOB_PUTS_IN_FLIGHT gets unanswered (whole chunks each); a put's
     // answer is a few bytes, whatever the window. The read loop takes each frame as it comes, so this is slack.
     this.frames = new FrameStream(stream, MAX_BLOB_FRAME_BYTES, (MAX_BLOB_PUTS_IN_FLIGHT + 1) * (MAX_BLOB_FRAME_BYTES + 3))
     this.readLoop().catch(() => {})
+    if (signal?.aborted === true) this.onAbort()
+    else signal?.addEventListener('abort', this.onAbort, { once: true })
+  }
+
+  /**
+   * The owner's signal (a stopping device) ends the stream at once, both ways: requests waiting for an answer and a
+   * write waiting for the muxer to drain fail now. Without it they waited for their deadline (a peer that stopped
+   * reading: a frozen process keeps its TCP connection open, and no drain comes), and a put loop went on to the
+   * file's last chunk.
+   */
+  private readonly onAbort = (): void => {
+    this.stream.abort(new NetError('ABORTED', 'Cancelled: the device is stopping.'))
   }
 
   get inFlight (): number { return this.pending.size }
@@ -67,6 +79,7 @@ export class BlobChannel {
       this.done = error
       for (const p of this.pending.values()) p.reject(error)
       this.pending.clear()
+      this.signal?.removeEventListener('abort', this.onAbort)
       clearInterval(this.deadlines)
       this.deadlines = undefined
     }
@@ -144,7 +157,9 @@ export class BlobChannel {
     let space: (() => void) | undefined
     for (let i = from; i < chunks; i++) {
       while (window.size >= this.window) await new Promise<void>((resolve) => { space = resolve })
-      if (failure !== undefined) throw failure
+      // A channel that ended (aborted by its owner's stop) reads and puts nothing more, whatever its window says.
+      const ended = failure ?? this.done
+      if (ended !== undefined) throw ended
       const data = await read(i)
       const index = i
       const p: Promise<void> = this.request({ type: 'put', reqId: 0, ...ref, chunks, index, data }, signal)
@@ -157,6 +172,7 @@ export class BlobChannel {
   }
 
   async close (): Promise<void> {
+    this.signal?.removeEventListener('abort', this.onAbort)
     await this.stream.close({ signal: AbortSignal.timeout(2000) }).catch(() => { this.stream.abort(new Error('closed')) })
   }
 }

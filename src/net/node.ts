@@ -96,10 +96,11 @@ export interface DeviceNode {
   connections(): number
   /** The short-lived identities deposits, presence and fetches use now (never `peerId`). */
   shortLived(): ShortLivedView[]
-  /** Issue 12: a blob stream to a relay on a short-lived identity ('send' uploads, 'fetch' downloads), closed after fn. */
+  /** Issue 12: a blob stream to a relay on a short-lived identity ('send' uploads, 'fetch' downloads), closed after fn;
+   * o.signal aborts the dial and, while fn runs, the stream (BlobChannel). */
   withBlobStore<T>(relayAddr: string, slot: 'send' | 'fetch', fn: (ch: BlobChannel) => Promise<T>, o?: { signal?: AbortSignal }): Promise<T>
   /** Issue 12: a /0m1/file/1.0.0 stream to a contact on an open direct (or hole-punched) connection; undefined when
-   * only a relayed circuit (rate-limited, never used for bulk) or nothing is open. */
+   * only a relayed circuit (rate-limited, never used for bulk) or nothing is open. o.signal aborts it while open. */
   openFileStream(peerId: string, o?: { signal?: AbortSignal }): Promise<BlobChannel | undefined>
   /** Issue 12: who serves inbound /0m1/file/1.0.0 streams (direct connections only). */
   onFileStream(h: (stream: Stream, connection: Connection) => void): void
@@ -275,7 +276,7 @@ export async function createDeviceNode (o: DeviceNodeOptions): Promise<DeviceNod
         } catch (err) {
           throw new NetError('UNREACHABLE', 'The relay could not be reached.', { cause: err })
         }
-        const ch = new BlobChannel(stream)
+        const ch = new BlobChannel(stream, undefined, opts.signal)
         try { return await fn(ch) } finally { await ch.close() }
       })
     },
@@ -285,7 +286,7 @@ export async function createDeviceNode (o: DeviceNodeOptions): Promise<DeviceNod
       if (conn === undefined) return undefined
       // The larger window only with a receiver that speaks 1.1.0 (a 1.0.0 one buffers 16 puts and aborts past them).
       const stream = await conn.newStream([FILE_PROTOCOL, FILE_PROTOCOL_V1], { signal: withDeadline(opts.signal, FILE_DIAL_DEADLINE_MS) })
-      return new BlobChannel(stream, fileWindow(stream.protocol))
+      return new BlobChannel(stream, fileWindow(stream.protocol), opts.signal)
     },
     onFileStream (h) { fileHandler = h },
     shortLived () { return ids.view() },

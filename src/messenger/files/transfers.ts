@@ -24,6 +24,7 @@ import {
 } from '../../wire/file.ts'
 import { MAX_RELAYS, type FileCancelReason } from '../../wire/payload.ts'
 import { EarlyCancels } from './early-cancels.ts'
+import { StopGuard } from './stop-guard.ts'
 import { MessengerError } from '../errors.ts'
 import type { ContactPort } from '../ports.ts'
 import type { MessageView, MessengerEvent } from '../types.ts'
@@ -67,8 +68,8 @@ export const FILES_DIR = 'files'
 const STAGED_PREFIX = 'upload-'
 
 export interface FileNet {
-  withBlobStore: <T>(relayAddr: string, slot: 'send' | 'fetch', fn: (ch: BlobChannel) => Promise<T>) => Promise<T>
-  openFileStream: (peerId: string) => Promise<BlobChannel | undefined>
+  withBlobStore: <T>(relayAddr: string, slot: 'send' | 'fetch', fn: (ch: BlobChannel) => Promise<T>, o?: { signal?: AbortSignal }) => Promise<T>
+  openFileStream: (peerId: string, o?: { signal?: AbortSignal }) => Promise<BlobChannel | undefined>
 }
 
 export interface FileCore {
@@ -195,6 +196,8 @@ export class FileTransfers implements FilesPort {
   #isGone (row: TransferRow): boolean { return this.#gone.has(rowKey(row)) }
   #unsubscribe: (() => void) | undefined
   #stopped = false
+  /** Ends every stream and request a transfer has open when stop() comes (src/messenger/files/stop-guard.ts). */
+  readonly #stopGuard = new StopGuard()
   /** Copies staged by this process (sendBytes) not yet dropped. */
   readonly #stagedHere = new Set<string>()
   /** Cancels (file-cancel) that came before their announcement, by contact and message: applied when it comes. */
@@ -308,13 +311,17 @@ export class FileTransfers implements FilesPort {
 
   async stop (): Promise<void> {
     this.#stopped = true
+    // First: nothing a remote peer does (or fails to do) can hold the stop up from here on (stop-guard.ts).
+    this.#stopGuard.stop()
     this.#releaseIncoming?.()
     this.#unsubscribe?.()
     for (const w of this.#wakers.values()) w()
     // A file cut mid-seal keeps its source in its row: the next start seals it again (sealing.ts).
     for (const job of this.#jobs.values()) job.cancel()
     await Promise.allSettled([...this.#running.values(), ...[...this.#jobs.values()].map(async (j) => { await j.done })])
-    for (const p of this.#incoming.values()) await p.then(async (inc) => { await this.#written(inc).catch(() => {}); await inc.fh.close() }, () => {})
+    // As #forget: no chunk is taken after the last queued one (a close waits for every file operation, and new ones
+    // are let in while it waits: chunks still arriving kept it waiting until the file was whole).
+    for (const p of this.#incoming.values()) await p.then(async (inc) => { inc.finished = true; await inc.lock; await this.#written(inc).catch(() => {}); await inc.fh.close() }, () => {})
     this.#incoming.clear()
   }
 
@@ -675,6 +682,8 @@ export class FileTransfers implements FilesPort {
   }
 
   async #sleep (row: TransferRow, ms: number): Promise<void> {
+    // stop() woke the sleepers it found; a run that comes here after it (a failed park) must not sleep its backoff.
+    if (this.#stopped) return
     const key = `${row.direction}/${row.contactId}/${row.messageId}`
     await new Promise<void>((resolve) => {
       const t = setTimeout(done, ms)
@@ -774,7 +783,7 @@ export class FileTransfers implements FilesPort {
         let gone = 0
         for (const relay of holders) {
           try {
-            await net.withBlobStore(relay, 'send', async (ch) => { await ch.status(refOf(row.file)) })
+            await net.withBlobStore(relay, 'send', async (ch) => { await ch.status(refOf(row.file)) }, { signal: this.#stopGuard.signal })
           } catch (err) {
             if (NetError.is(err, 'NOT_FOUND')) gone++
           }
@@ -814,7 +823,7 @@ export class FileTransfers implements FilesPort {
     const until = this.#now() + DIRECT_WAIT_MS
     while (!this.#stopped && this.#now() < until) {
       const net = this.#o.net()
-      const ch = await net?.openFileStream(peerId).catch(() => undefined)
+      const ch = await net?.openFileStream(peerId, { signal: this.#stopGuard.signal }).catch(() => undefined)
       if (ch === undefined) {
         // The announcement went to the contact's mailbox: it is not reachable now, so no connection is coming.
         const m = (await this.#o.core.messages(row.contactId, { limit: 64 })).find((x) => x.id === row.messageId && x.direction === 'out')
@@ -877,7 +886,7 @@ export class FileTransfers implements FilesPort {
             this.#progress(row)
           })
           row.relayCounts[relay] = f.chunks
-        })
+        }, { signal: this.#stopGuard.signal })
         this.#set(row, { state: 'on-relay', path: 'relay', failure: undefined })
       } catch (err) {
         const reason = NetError.is(err, 'REFUSED') ? err.message : 'a relay could not be reached'
@@ -1183,7 +1192,7 @@ export class FileTransfers implements FilesPort {
               }
               progressed = true
             }
-          })
+          }, { signal: this.#stopGuard.signal })
         } catch (err) {
           this.#log.debug('file-fetch-stopped', { error: NetError.is(err) ? err.code : E2eeError.is(err) ? err.code : (err as Error).name })
         }
@@ -1211,11 +1220,14 @@ export class FileTransfers implements FilesPort {
     // Each stream may hold its window of frames read ahead (4 MiB at 1.1.0) before its first frame is checked, and
     // any peer with a direct connection can open them: a bound for the whole device, not per connection.
     if (this.#streamsServed >= MAX_FILE_STREAMS_SERVED) { stream.abort(new NetError('REFUSED', 'Too many file streams at once.')); return }
+    // A stop aborts it (it took chunks, and kept stop()'s close of the chunk file waiting, until the sender ended).
+    const served = this.#stopGuard.serve(stream)
+    if (served === undefined) return
     this.#streamsServed++
     this.#serveStream(stream).catch((err: unknown) => {
       this.#log.debug('file-stream-error', { error: (err as Error).name })
       stream.abort(err instanceof Error ? err : new Error('file stream failed'))
-    }).finally(() => { this.#streamsServed-- })
+    }).finally(() => { this.#streamsServed--; served() })
   }
 
   #streamsServed = 0
@@ -1411,7 +1423,7 @@ export class FileTransfers implements FilesPort {
     const key = memberKey(member.id)
     const until = this.#now() + DIRECT_WAIT_MS
     while (!this.#stopped && !this.#isGone(row) && this.#now() < until) {
-      const ch = await this.#o.net()?.openFileStream(peerId).catch(() => undefined)
+      const ch = await this.#o.net()?.openFileStream(peerId, { signal: this.#stopGuard.signal }).catch(() => undefined)
       if (ch === undefined) return false
       try {
         const from = await this.#directStatus(row, ch, until)

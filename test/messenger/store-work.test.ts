@@ -52,7 +52,8 @@ test('one message and its receipt: the sender commits at most twice, the receive
 })
 
 test('a burst of sends is sealed in one commit; one that fails fails alone and takes no sequence number', async (t) => {
-  const w = await twoMessengers()
+  const clock = new HoldClock()
+  const w = await twoMessengers({ clock, searchIdleMs: false })
   t.after(w.close)
   await quiet(w)
   const N = 10
@@ -66,10 +67,21 @@ test('a burst of sends is sealed in one commit; one that fails fails alone and t
       return await b.seal(contactId, payload, o)
     }
   }), extra)
+  // Bob takes the texts only once the burst's commit is counted: his receipts' commits at alice (a receive batch)
+  // must not land in the count however the turns fall under load; and no timer runs meanwhile.
+  clock.hold()
+  let open = (): void => {}
+  const gate = new Promise<void>((resolve) => { open = resolve })
+  const handler = w.b.net.handler
+  assert.ok(handler !== undefined)
+  w.b.net.handler = async (e, info) => { await gate; await handler(e, info) }
   w.a.commits.reset()
   // Every call made in one turn, as a burst of sends from the UI or the API: one commit seals them all.
   const results = await Promise.allSettled(Array.from({ length: N }, async (_, i) => await w.a.core.send(w.a.contactId, `burst ${i}`)))
   assert.equal(w.a.commits.count, 1, 'the texts, their sequence numbers, ratchet steps and outbox rows in one commit')
+  w.b.net.handler = handler
+  open()
+  clock.release()
   assert.deepEqual(results.map((r) => r.status), results.map((_, i) => i === 3 ? 'rejected' : 'fulfilled'))
   const refused = results[3]
   assert.ok(refused?.status === 'rejected' && (refused.reason as Error).message === 'injected seal failure')
@@ -84,9 +96,11 @@ test('a burst of sends is sealed in one commit; one that fails fails alone and t
 })
 
 test('envelopes arriving together are opened in one commit; a bad one fails alone', async (t) => {
-  const w = await twoMessengers()
+  const clock = new HoldClock()
+  const w = await twoMessengers({ clock, searchIdleMs: false })
   t.after(w.close)
   await quiet(w)
+  clock.hold()
   const N = 12
   const envelopes: Uint8Array[] = []
   for (let i = 1; i <= N; i++) envelopes.push(await w.a.device.seal(w.a.contactId, text(i, `batch ${i}`)))

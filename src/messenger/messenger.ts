@@ -933,18 +933,13 @@ export class MessengerCore implements Messenger {
         }
         // stop() may have run during the awaits above (the compiler narrows #stopped as if not).
         // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
-      } while (!freshOnly && this.#pumpAgain && !this.#stopped)
+      } while (this.#pumpAgain && !this.#stopped)
     } finally {
       this.#pumping = false
     }
     if (this.#stopped) return
-    // A kick that came while the fresh rows were taken asks for the whole pump, on its turn.
-    if (freshOnly) {
-      // #kick() sets it during the pass (the compiler narrows it as if not).
-      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
-      if (this.#pumpAgain) { this.#pumpAgain = false; this.#kick() }
-      return
-    }
+    // The whole pump (the store, the timer) on the next turn, whatever asked for one during this pass.
+    if (freshOnly) { this.#kick(); return }
     // Rows due by now are in flight (or the flight is full): each attempt's end kicks the pump, so
     // the timer waits only for the first row due later, never polls while attempts run.
     const next = this.#storedDueAt

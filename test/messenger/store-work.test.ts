@@ -123,9 +123,12 @@ test('envelopes arriving together are opened in one commit; a bad one fails alon
 
 test('issue 14.3: N replays of a stored envelope are answered with at most one receipt per interval', async (t) => {
   let offset = 0
-  const w = await twoMessengers({ now: () => Date.now() + offset })
+  // The time held still but for the offset, and no timer runs: no retry adds an envelope to those counted.
+  const clock = new HoldClock()
+  const w = await twoMessengers({ clock, now: () => clock.now() + offset })
   t.after(w.close)
   await quiet(w)
+  clock.hold()
   const envelope = await w.a.device.seal(w.a.contactId, text(1, 'replayed'))
   /** Receipts B handed to the network since `from` and before a barrier message of its own: B sends in order, so
    * once the barrier is delivered every receipt queued before it has gone; the barrier is the last envelope B sent.

@@ -24,6 +24,17 @@ async function turns (n = 3): Promise<void> {
   for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve))
 }
 
+/** No commit on either side for a few turns (the set-up's trailing work, e.g. a batch still in the device queue,
+ * has ended): called with the clock held, what is counted after it is the test's own work. */
+async function storesSettled (w: TwoMessengers): Promise<void> {
+  await waitFor(async () => {
+    w.a.commits.reset()
+    w.b.commits.reset()
+    await turns(5)
+    return w.a.commits.count === 0 && w.b.commits.count === 0
+  }, 'no commit for five turns')
+}
+
 test('one message and its receipt: the sender commits at most twice, the receiver once', async (t) => {
   // Only the messages' own commits are counted: no idle search indexing, and the time held still so no retry
   // (RECEIPT_WAIT_MS) or other timer adds one however slow the machine is.
@@ -33,6 +44,7 @@ test('one message and its receipt: the sender commits at most twice, the receive
   await quiet(w)
   const N = 20
   clock.hold()
+  await storesSettled(w)
   w.a.commits.reset()
   w.b.commits.reset()
   for (let i = 0; i < N; i++) {
@@ -70,6 +82,7 @@ test('a burst of sends is sealed in one commit; one that fails fails alone and t
   // Bob takes the texts only once the burst's commit is counted: his receipts' commits at alice (a receive batch)
   // must not land in the count however the turns fall under load; and no timer runs meanwhile.
   clock.hold()
+  await storesSettled(w)
   let open = (): void => {}
   const gate = new Promise<void>((resolve) => { open = resolve })
   const handler = w.b.net.handler
@@ -101,6 +114,7 @@ test('envelopes arriving together are opened in one commit; a bad one fails alon
   t.after(w.close)
   await quiet(w)
   clock.hold()
+  await storesSettled(w)
   const N = 12
   const envelopes: Uint8Array[] = []
   for (let i = 1; i <= N; i++) envelopes.push(await w.a.device.seal(w.a.contactId, text(i, `batch ${i}`)))
@@ -129,6 +143,7 @@ test('issue 14.3: N replays of a stored envelope are answered with at most one r
   t.after(w.close)
   await quiet(w)
   clock.hold()
+  await storesSettled(w)
   const envelope = await w.a.device.seal(w.a.contactId, text(1, 'replayed'))
   /** Receipts B handed to the network since `from` and before a barrier message of its own: B sends in order, so
    * once the barrier is delivered every receipt queued before it has gone; the barrier is the last envelope B sent.

@@ -9,6 +9,10 @@ import { connectClient } from '../lib/central.ts'
 import { productEndpoint } from '../lib/product-endpoint.ts'
 import { nowMs } from '../harness.ts'
 
+// The parent gone (a Ctrl-C, a killed benchmark): a child in a session of its own (BENCH_OWN_SESSION=1) gets no
+// signal from the terminal, so it ends when its IPC channel closes instead of living on.
+process.on('disconnect', () => { process.exit(0) })
+
 const TEXT = 'x'.repeat(100)
 interface Options { url: string, ca: string, name: string, peer: string, deviceDir: string, contactId: string }
 const o = JSON.parse(process.argv[2] ?? '{}') as Options

@@ -6,6 +6,10 @@ import { ECHO } from '../baselines/libp2p.ts'
 import { circuitNode } from '../baselines/circuit.ts'
 import { nowMs } from '../harness.ts'
 
+// The parent gone (a Ctrl-C, a killed benchmark): a child in a session of its own (BENCH_OWN_SESSION=1) gets no
+// signal from the terminal, so it ends when its IPC channel closes instead of living on.
+process.on('disconnect', () => { process.exit(0) })
+
 const MESSAGE_BYTES = 1024
 const send = (m: unknown): void => { process.send?.(m) }
 const [relay, peerId] = process.argv.slice(2)

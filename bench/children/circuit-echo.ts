@@ -5,6 +5,10 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { ECHO } from '../baselines/libp2p.ts'
 import { circuitNode } from '../baselines/circuit.ts'
 
+// The parent gone (a Ctrl-C, a killed benchmark): a child in a session of its own (BENCH_OWN_SESSION=1) gets no
+// signal from the terminal, so it ends when its IPC channel closes instead of living on.
+process.on('disconnect', () => { process.exit(0) })
+
 const send = (m: unknown): void => { process.send?.(m) }
 const relay = process.argv[2]
 if (relay === undefined) throw new Error('usage: circuit-echo.ts <relay multiaddr>')

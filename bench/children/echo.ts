@@ -5,6 +5,10 @@
 import { ECHO, plainNode } from '../baselines/libp2p.ts'
 import { settledMemory } from '../lib/child.ts'
 
+// The parent gone (a Ctrl-C, a killed benchmark): a child in a session of its own (BENCH_OWN_SESSION=1) gets no
+// signal from the terminal, so it ends when its IPC channel closes instead of living on.
+process.on('disconnect', () => { process.exit(0) })
+
 const send = (m: unknown): void => { process.send?.(m) }
 
 plainNode().then(async (node) => {

@@ -32,6 +32,10 @@ import type { DeviceNode } from '../../src/net/node.ts'
 import { nowMs } from '../harness.ts'
 import { fileWaiter, rawSend, serveSink } from '../lib/file-ends.ts'
 
+// The parent gone (a Ctrl-C, a killed benchmark): a child in a session of its own (BENCH_OWN_SESSION=1) gets no
+// signal from the terminal, so it ends when its IPC channel closes instead of living on.
+process.on('disconnect', () => { process.exit(0) })
+
 const TEXT = 'x'.repeat(100)
 const STATE_TIMEOUT_MS = 30_000
 

@@ -135,9 +135,10 @@ export class History implements HistoryStore {
   /** Stored messages go to the search index in batches (src/store/search-index.ts). */
   readonly #search: SearchIndexer
 
-  constructor (db: Database) {
+  /** `o.searchIdleMs`: the search indexer's idle delay (default SEARCH_IDLE_MS; false: no idle runs, for tests that count commits). */
+  constructor (db: Database, o: { searchIdleMs?: number | false } = {}) {
     this.#db = db
-    this.#search = new SearchIndexer(db)
+    this.#search = new SearchIndexer(db, o.searchIdleMs !== undefined ? { idleMs: o.searchIdleMs } : {})
   }
 
   /** The search index of this store, which the chat features' search brings up to date first. */

@@ -876,19 +876,26 @@ export class MessengerCore implements Messenger {
     if (at < this.#storedDueAt) this.#storedDueAt = at
   }
 
-  async #pump (): Promise<void> {
+  /** Fresh rows waiting for a slot, at once (an attempt ended); the store is left to the kick queued beside it. */
+  #pumpFresh (): void {
+    if (this.#stopped || this.#fresh.length === 0 || this.#pumping) return
+    this.#background('pump', this.#pump(true))
+  }
+
+  /** `freshOnly`: rows from memory only, no store query and no timer (see #pumpFresh). */
+  async #pump (freshOnly = false): Promise<void> {
     this.#pumping = true
     try {
       do {
         this.#pumpAgain = false
-        if (this.#pumpTimer !== undefined) { this.#pumpTimer.cancel(); this.#pumpTimer = undefined }
+        if (!freshOnly && this.#pumpTimer !== undefined) { this.#pumpTimer.cancel(); this.#pumpTimer = undefined }
         let room = MAX_IN_FLIGHT - this.#inFlight.size
         if (room <= 0) break
         // What the store has due first (older: a contact card must not be overtaken by the text after it),
         // asked only when something may be; then fresh rows, from memory.
         let stored: OutboxRow[] = []
         const now = this.#now()
-        if (now >= this.#storedDueAt) {
+        if (!freshOnly && now >= this.#storedDueAt) {
           const limit = room + this.#inFlight.size
           const rows = this.#history.due(now, limit)
           // A full page may have left rows due now behind: ask again next time; else nothing stored is due
@@ -917,8 +924,11 @@ export class MessengerCore implements Messenger {
             this.#inFlight.delete(key)
             if (this.#dueInFlight.delete(key)) this.#noteDue(this.#now())
             this.#sentPaths.forget(row.contactId, row.messageId)
-            // Rows waiting for this slot go at once, not on the next turn (a batch may hold that turn back).
-            this.#pumpNow()
+            // The store is asked on the next turn: one query for every attempt ending in a turn, and I/O runs
+            // between rows that end without any (expired, contact deleted), not one microtask chain for a backlog.
+            this.#kick()
+            // Fresh rows waiting for this slot go at once, not on the next turn (a batch may hold that turn back).
+            this.#pumpFresh()
           })
         }
         // stop() may have run during the awaits above (the compiler narrows #stopped as if not).
@@ -928,6 +938,8 @@ export class MessengerCore implements Messenger {
       this.#pumping = false
     }
     if (this.#stopped) return
+    // The whole pump (the store, the timer) on the next turn, whatever asked for one during this pass.
+    if (freshOnly) { this.#kick(); return }
     // Rows due by now are in flight (or the flight is full): each attempt's end kicks the pump, so
     // the timer waits only for the first row due later, never polls while attempts run.
     const next = this.#storedDueAt

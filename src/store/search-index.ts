@@ -40,9 +40,12 @@ export class SearchIndexer {
   #pending: number | undefined
   #timer: ReturnType<typeof setTimeout> | undefined
   #lastWriteAt = 0
+  /** Quiet time before an idle run, or false: no idle runs (tests that count commits; a batch and a search still index). */
+  readonly #idleMs: number | false
 
-  constructor (db: Database) {
+  constructor (db: Database, o: { idleMs?: number | false } = {}) {
     this.#db = db
+    this.#idleMs = o.idleMs ?? SEARCH_IDLE_MS
   }
 
   /** A message was stored, its key just written to search_pending in the caller's transaction: indexes the batch
@@ -51,7 +54,7 @@ export class SearchIndexer {
     this.#pending = this.#pending === undefined ? this.#count() : this.#pending + n
     if (this.#pending >= PENDING_INDEX_BATCH) { this.#index(); return }
     this.#lastWriteAt = Date.now()
-    if (this.#timer === undefined) this.#arm(SEARCH_IDLE_MS)
+    if (this.#timer === undefined && this.#idleMs !== false) this.#arm(this.#idleMs)
   }
 
   /** Indexes every pending message now (before a search, at stop), in one transaction. It reads the table, not the
@@ -79,10 +82,11 @@ export class SearchIndexer {
   }
 
   #arm (ms: number): void {
+    const idleMs = this.#idleMs === false ? SEARCH_IDLE_MS : this.#idleMs
     this.#timer = setTimeout(() => {
       this.#timer = undefined
       const quiet = Date.now() - this.#lastWriteAt
-      if (quiet < SEARCH_IDLE_MS) { this.#arm(SEARCH_IDLE_MS - quiet); return }
+      if (quiet < idleMs) { this.#arm(idleMs - quiet); return }
       // A store closed meanwhile (or a failed write) leaves the rows pending: the next search indexes them.
       try {
         this.indexPending()

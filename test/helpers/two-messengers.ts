@@ -10,6 +10,7 @@ import { History } from '../../src/messenger/history.ts'
 import { MessengerCore } from '../../src/messenger/messenger.ts'
 import type { InboundMailbox, MailboxSessionPort, NetworkPort } from '../../src/messenger/ports.ts'
 import type { MessageView, SettingsView } from '../../src/messenger/types.ts'
+import { systemClock, type Clock, type Timer, type TimerOptions } from '../../src/platform/clock.ts'
 import { silentLogger } from '../../src/platform/logger.ts'
 import { addWalHook, type Database } from '../../src/store/db.ts'
 
@@ -110,6 +111,53 @@ export class LoopNet implements NetworkPort {
   async openMailbox (_relay: string, box: InboundMailbox): Promise<MailboxSessionPort> { return this.relay.session(box.mailboxId) }
 }
 
+/**
+ * A clock for tests that count work: real until hold(); from then on the time stands still (no stored row
+ * becomes due, no receipt wait runs out) and a timer that comes due waits for release(), so no retry, debounce
+ * or backoff can add work to the window a test counts. Turns (setImmediate) stay real: the pump needs them.
+ */
+export class HoldClock implements Clock {
+  #heldAt: number | undefined
+  readonly #waiting: Array<{ fn: () => void, cancelled: boolean }> = []
+
+  now = (): number => this.#heldAt ?? Date.now()
+  hold (): void { this.#heldAt = Date.now() }
+  release (): void {
+    this.#heldAt = undefined
+    for (const e of this.#waiting.splice(0)) if (!e.cancelled) e.fn()
+  }
+
+  /** Timers that came due while held (none run until release()). */
+  get held (): number { return this.#waiting.filter((e) => !e.cancelled).length }
+
+  #gate (fn: () => void): { run: () => void, entry: { cancelled: boolean } } {
+    const entry = { cancelled: false }
+    return {
+      entry,
+      run: () => {
+        if (entry.cancelled) return
+        if (this.#heldAt === undefined) { fn(); return }
+        this.#waiting.push({ fn: () => { if (!entry.cancelled) fn() }, cancelled: false })
+      }
+    }
+  }
+
+  setTimeout = (fn: () => void, ms: number, o?: TimerOptions): Timer => {
+    const g = this.#gate(fn)
+    const t = systemClock.setTimeout(g.run, ms, o)
+    return { cancel: () => { g.entry.cancelled = true; t.cancel() } }
+  }
+
+  setInterval = (fn: () => void, ms: number, o?: TimerOptions): Timer => {
+    const g = this.#gate(fn)
+    const t = systemClock.setInterval(g.run, ms, o)
+    return { cancel: () => { g.entry.cancelled = true; t.cancel() } }
+  }
+
+  setImmediate = (fn: () => void): void => { systemClock.setImmediate(fn) }
+  timeout = (ms: number): AbortSignal => systemClock.timeout(ms)
+}
+
 export interface TwoMessengers {
   a: Side & { net: LoopNet }
   b: Side & { net: LoopNet }
@@ -117,8 +165,9 @@ export interface TwoMessengers {
   close: () => Promise<void>
 }
 
-/** `o.now` replaces the receiving side's (b's) clock. */
-export async function twoMessengers (o: { now?: () => number } = {}): Promise<TwoMessengers> {
+/** `o.now` replaces the receiving side's (b's) time; `o.clock` is both sides' clock (e.g. a HoldClock);
+ * `o.searchIdleMs` is both stores' search indexer idle delay (false: no idle commits, for tests that count commits). */
+export async function twoMessengers (o: { now?: () => number, clock?: Clock, searchIdleMs?: number | false } = {}): Promise<TwoMessengers> {
   const dir = mkdtempSync(join(tmpdir(), '0m1-two-'))
   const settings: SettingsView = { relayOnly: false, lanDiscovery: false, fetchIsolation: 'device', relays: [RELAY] }
   const alice = await Device.create(join(dir, 'alice'), { name: 'alice', synchronous: 'NORMAL' })
@@ -132,8 +181,8 @@ export async function twoMessengers (o: { now?: () => number } = {}): Promise<Tw
   netA.peer = netB
   netB.peer = netA
   const side = (device: Device, net: LoopNet, contactId: string, now?: () => number): Side & { net: LoopNet } => {
-    const history = new History(device.db)
-    const core = new MessengerCore({ device, history, net, logger: silentLogger, settings: () => settings, ...(now !== undefined ? { now } : {}) })
+    const history = new History(device.db, o.searchIdleMs !== undefined ? { searchIdleMs: o.searchIdleMs } : {})
+    const core = new MessengerCore({ device, history, net, logger: silentLogger, settings: () => settings, ...(now !== undefined ? { now } : {}), ...(o.clock !== undefined ? { clock: o.clock } : {}) })
     return { device, history, core, contactId, commits: countCommits(device.db), net }
   }
   const a = side(alice, netA, opened.contact.id)

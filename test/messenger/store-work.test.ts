@@ -9,7 +9,7 @@ import { DUPLICATE_RECEIPT_INTERVAL_MS, DuplicateAnswers, MAX_DUPLICATE_ANSWERS 
 import type { Payload } from '../../src/wire/payload.ts'
 import type { DeviceBatchPort } from '../../src/messenger/ports.ts'
 import type { MessageView } from '../../src/messenger/types.ts'
-import { stateReached, twoMessengers, type TwoMessengers } from '../helpers/two-messengers.ts'
+import { HoldClock, stateReached, twoMessengers, type TwoMessengers } from '../helpers/two-messengers.ts'
 import { waitFor } from '../helpers/wait.ts'
 
 const text = (seq: number, body: string): Payload => ({ kind: 'text', id: new Uint8Array(randomBytes(16)), seq, sentAt: Date.now(), text: body })
@@ -24,11 +24,27 @@ async function turns (n = 3): Promise<void> {
   for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve))
 }
 
+/** No commit on either side for a few turns (the set-up's trailing work, e.g. a batch still in the device queue,
+ * has ended): called with the clock held, what is counted after it is the test's own work. */
+async function storesSettled (w: TwoMessengers): Promise<void> {
+  await waitFor(async () => {
+    w.a.commits.reset()
+    w.b.commits.reset()
+    await turns(5)
+    return w.a.commits.count === 0 && w.b.commits.count === 0
+  }, 'no commit for five turns')
+}
+
 test('one message and its receipt: the sender commits at most twice, the receiver once', async (t) => {
-  const w = await twoMessengers()
+  // Only the messages' own commits are counted: no idle search indexing, and the time held still so no retry
+  // (RECEIPT_WAIT_MS) or other timer adds one however slow the machine is.
+  const clock = new HoldClock()
+  const w = await twoMessengers({ clock, searchIdleMs: false })
   t.after(w.close)
   await quiet(w)
   const N = 20
+  clock.hold()
+  await storesSettled(w)
   w.a.commits.reset()
   w.b.commits.reset()
   for (let i = 0; i < N; i++) {
@@ -48,7 +64,8 @@ test('one message and its receipt: the sender commits at most twice, the receive
 })
 
 test('a burst of sends is sealed in one commit; one that fails fails alone and takes no sequence number', async (t) => {
-  const w = await twoMessengers()
+  const clock = new HoldClock()
+  const w = await twoMessengers({ clock, searchIdleMs: false })
   t.after(w.close)
   await quiet(w)
   const N = 10
@@ -62,10 +79,22 @@ test('a burst of sends is sealed in one commit; one that fails fails alone and t
       return await b.seal(contactId, payload, o)
     }
   }), extra)
+  // Bob takes the texts only once the burst's commit is counted: his receipts' commits at alice (a receive batch)
+  // must not land in the count however the turns fall under load; and no timer runs meanwhile.
+  clock.hold()
+  await storesSettled(w)
+  let open = (): void => {}
+  const gate = new Promise<void>((resolve) => { open = resolve })
+  const handler = w.b.net.handler
+  assert.ok(handler !== undefined)
+  w.b.net.handler = async (e, info) => { await gate; await handler(e, info) }
   w.a.commits.reset()
   // Every call made in one turn, as a burst of sends from the UI or the API: one commit seals them all.
   const results = await Promise.allSettled(Array.from({ length: N }, async (_, i) => await w.a.core.send(w.a.contactId, `burst ${i}`)))
   assert.equal(w.a.commits.count, 1, 'the texts, their sequence numbers, ratchet steps and outbox rows in one commit')
+  w.b.net.handler = handler
+  open()
+  clock.release()
   assert.deepEqual(results.map((r) => r.status), results.map((_, i) => i === 3 ? 'rejected' : 'fulfilled'))
   const refused = results[3]
   assert.ok(refused?.status === 'rejected' && (refused.reason as Error).message === 'injected seal failure')
@@ -80,9 +109,12 @@ test('a burst of sends is sealed in one commit; one that fails fails alone and t
 })
 
 test('envelopes arriving together are opened in one commit; a bad one fails alone', async (t) => {
-  const w = await twoMessengers()
+  const clock = new HoldClock()
+  const w = await twoMessengers({ clock, searchIdleMs: false })
   t.after(w.close)
   await quiet(w)
+  clock.hold()
+  await storesSettled(w)
   const N = 12
   const envelopes: Uint8Array[] = []
   for (let i = 1; i <= N; i++) envelopes.push(await w.a.device.seal(w.a.contactId, text(i, `batch ${i}`)))
@@ -105,9 +137,13 @@ test('envelopes arriving together are opened in one commit; a bad one fails alon
 
 test('issue 14.3: N replays of a stored envelope are answered with at most one receipt per interval', async (t) => {
   let offset = 0
-  const w = await twoMessengers({ now: () => Date.now() + offset })
+  // The time held still but for the offset, and no timer runs: no retry adds an envelope to those counted.
+  const clock = new HoldClock()
+  const w = await twoMessengers({ clock, now: () => clock.now() + offset })
   t.after(w.close)
   await quiet(w)
+  clock.hold()
+  await storesSettled(w)
   const envelope = await w.a.device.seal(w.a.contactId, text(1, 'replayed'))
   /** Receipts B handed to the network since `from` and before a barrier message of its own: B sends in order, so
    * once the barrier is delivered every receipt queued before it has gone; the barrier is the last envelope B sent.

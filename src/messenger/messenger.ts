@@ -879,6 +879,9 @@ export class MessengerCore implements Messenger {
   /** Fresh rows waiting for a slot, at once (an attempt ended); the store is left to the kick queued beside it. */
   #pumpFresh (): void {
     if (this.#stopped || this.#fresh.length === 0 || this.#pumping) return
+    // Stored rows due now (retries, receipts) come first: the kick's full pump takes them on the next turn, else
+    // fresh rows kept coming at capacity would always take the freed slot before them.
+    if (this.#now() >= this.#storedDueAt) return
     this.#background('pump', this.#pump(true))
   }
 

@@ -4,12 +4,19 @@
 // a sender's put loop ran to the file's last chunk, direct or to a relay), a request waiting for its deadline, or a
 // write waiting for a muxer drain from a peer that stopped reading (a frozen process keeps its connection open: the
 // put loop gave up only at a request's deadline, 20 s, and its channel's close then waited 2 s more).
+import { setMaxListeners } from 'node:events'
 import type { Stream } from '@libp2p/interface'
 import { MessengerError } from '../errors.ts'
 
 export class StopGuard {
   readonly #ctl = new AbortController()
   readonly #streams = new Set<Stream>()
+
+  constructor () {
+    // Every open channel listens on this one signal (a dozen photos at once passed Node's default of 10 listeners
+    // and printed a leak warning); each removes its listener when it ends.
+    setMaxListeners(0, this.#ctl.signal)
+  }
 
   /** Aborted by stop(): given to every dial, relay stream and direct stream a transfer opens (BlobChannel aborts its
    * stream on it). */

@@ -748,6 +748,9 @@ export class FileTransfers implements FilesPort {
         if (row.state === 'on-relay' && this.#copies(row) >= this.#wanted(row)) { await this.#watchFetched(row); return }
         // 1. Straight to the contact, when a direct connection is (or soon is) open.
         if (row.state !== 'on-relay' && await this.#tryDirect(row, fh, stats)) return
+        // A stop ended the direct try: no relay is dialled (nor a fresh identity started) during shutdown.
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() may run during the awaits
+        if (this.#stopped) return
         // 2. Parked on the contact's relays.
         const progressed = await this.#park(row, fh, stats)
         if (this.#copies(row) >= this.#wanted(row)) { await this.#watchFetched(row); return }
@@ -865,8 +868,8 @@ export class FileTransfers implements FilesPort {
     let progressed = false
     const reasons: string[] = []
     for (const relay of f.relays) {
-      // A seal that failed meanwhile: nothing more goes out (#chunkReader refuses too).
-      if (row.state === 'failed' || this.#copies(row) >= this.#wanted(row)) break
+      // A seal that failed meanwhile: nothing more goes out (#chunkReader refuses too); nor after a stop.
+      if (this.#stopped || row.state === 'failed' || this.#copies(row) >= this.#wanted(row)) break
       if (row.relayCounts[relay] === f.chunks) continue
       try {
         await net.withBlobStore(relay, 'send', async (ch) => {
@@ -1170,7 +1173,8 @@ export class FileTransfers implements FilesPort {
       let progressed = false
       const net = this.#o.net()
       for (const relay of row.file.relays) {
-        if (inc.finished || inc.direct > 0 || net === undefined) break
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() may run during the awaits
+        if (this.#stopped || inc.finished || inc.direct > 0 || net === undefined) break
         if (badAt.get(relay) === row.done) continue
         try {
           await net.withBlobStore(relay, 'fetch', async (ch) => {
@@ -1280,6 +1284,8 @@ export class FileTransfers implements FilesPort {
         while (queue.length >= window && failed === undefined) await new Promise<void>((resolve) => { wake = resolve })
         if (failed !== undefined) throw failed
         const raw = await lp.next()
+        // Frames read ahead before the stop's abort are still handed out: none may open or write a chunk file after it.
+        if (this.#stopped) throw new MessengerError('STOPPED', 'The messenger is stopped.')
         if (raw === undefined) { await answered(); await stream.close().catch(() => {}); return }
         let f
         try { f = decodeBlobClientFrame(raw) } catch (err) {
@@ -1405,6 +1411,8 @@ export class FileTransfers implements FilesPort {
           if (!await this.#directToMember(row, m, fh, stats)) waiting++
         }
         if (waiting === 0) { this.#set(row, { state: 'delivered', path: 'direct', done: row.file.chunks, failure: undefined }); return }
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() may run during the awaits
+        if (this.#stopped) return
         const progressed = this.#copies(row) >= this.#wanted(row) ? false : await this.#park(row, fh, stats)
         if (this.#copies(row) >= this.#wanted(row)) { this.#set(row, { state: 'on-relay', path: 'relay', failure: undefined }); return }
         if (progressed) delay = FILE_RETRY_MIN_MS

@@ -15,7 +15,8 @@ export const DEFAULT_RELAY_TARGET = 2
 export const MIN_RELAY_TARGET = 1
 /** Cards and invites carry at most MAX_RELAYS relays. */
 export const MAX_RELAY_TARGET = MAX_RELAYS
-/** How often the relays in use are probed (and discovery runs while fewer than the target work). */
+/** How often the relays in use are probed (and discovery runs while fewer than the target work, or while two kept
+ * relays share a stated operator). */
 export const RELAY_CHECK_INTERVAL_MS = 60_000
 /** A relay failing its probes this long is replaced: long enough to ride out a relay restart. */
 export const RELAY_FAIL_AFTER_MS = 5 * 60_000
@@ -212,6 +213,23 @@ export class RelayKeeper {
       const picks = await this.#discover(net, current, kept, target - kept.length, excluded)
       added.push(...picks.map((p) => p.address))
       for (const a of added) this.#discovered.add(a)
+    } else {
+      // A list filled while discovery knew only one operator's relays (a young DHT, a slow walk) would otherwise
+      // stay on that operator for good: keep looking, and let one of its relays make way for another operator's.
+      const victim = this.#sharedOperator(kept, pinned)
+      if (victim !== undefined) {
+        const rest = kept.filter((a) => a !== victim)
+        const ops = new Set(kept.map((a) => this.#operatorOf(a)))
+        const [pick] = await this.#discover(net, current, rest, 1, excluded, (c) => c.operator !== '' && !ops.has(c.operator))
+        if (pick !== undefined) {
+          // Not failing: no cool-down, and it stays listed for the drop grace so contacts get the new card first.
+          this.#retiring.set(victim, now + (this.#o.dropAfterMs ?? RELAY_DROP_AFTER_MS))
+          kept.splice(kept.indexOf(victim), 1)
+          added.push(pick.address)
+          this.#discovered.add(pick.address)
+          this.#o.logger.info('relay-diversified', { listedFor: 'replacement' })
+        }
+      }
     }
     // Retiring relays stay listed until their drop time, as room allows.
     const stay = [...this.#retiring].filter(([a, at]) => current.includes(a) && at > this.#now()).map(([a]) => a)
@@ -225,7 +243,21 @@ export class RelayKeeper {
     this.#o.logger.info('relays-changed', { added: added.length, dropped: current.filter((a) => !next.includes(a)).length, relays: next.length })
   }
 
-  async #discover (net: RelayKeeperNet, current: readonly string[], kept: readonly string[], n: number, excluded: (a: string) => boolean): Promise<RelayChoice[]> {
+  /** A stated operator, from the last discovery ('' when unknown or not stated). */
+  #operatorOf (address: string): string {
+    return this.#known.get(peerIdOf(address) ?? '')?.operator ?? ''
+  }
+
+  /** A relay we may swap for diversity: not pinned, and its stated operator also runs another kept relay (a
+   * discovered one before one the user configured). */
+  #sharedOperator (kept: readonly string[], pinned: (a: string) => boolean): string | undefined {
+    const shared = kept.filter((a) => !pinned(a) && this.#operatorOf(a) !== '' &&
+      kept.some((b) => b !== a && this.#operatorOf(b) === this.#operatorOf(a)))
+    return shared.findLast((a) => this.#discovered.has(a)) ?? shared.at(-1)
+  }
+
+  async #discover (net: RelayKeeperNet, current: readonly string[], kept: readonly string[], n: number, excluded: (a: string) => boolean,
+    accept: (c: RelayChoice) => boolean = () => true): Promise<RelayChoice[]> {
     const bootstrap = [...new Set([...this.#o.bootstrap(), ...this.#o.prefs().bootstrap, ...[...this.#known.values()].flatMap((r) => r.addresses.slice(0, 1))])]
     let found: Discovered
     try {
@@ -250,7 +282,7 @@ export class RelayKeeper {
       }))
     }
     const keptInfo = kept.map((address) => ({ address, peerId: peerIdOf(address) ?? '', operator: this.#known.get(peerIdOf(address) ?? '')?.operator ?? '' }))
-    return selectRelays(keptInfo, candidates, n)
+    return selectRelays(keptInfo, candidates.filter(accept), n)
   }
 }
 

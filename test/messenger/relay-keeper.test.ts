@@ -67,12 +67,15 @@ test('devices keep two diverse relays found in the DHT, replace dead ones, and n
   }
   const [alice, bob, carol] = people as [Person, Person, Person]
 
-  // Every device ends on two working relays, of two different operators, never the hidden one.
+  // Every device ends on two working relays, of two different operators, never the hidden one. Ends: a first
+  // discovery that saw only one operator's relays fills the list with both, and a later one swaps one out.
   for (const p of people) {
     await waitFor(async () => {
       const v = keeperOf(p)
-      return v.relays.length === 2 && v.relays.every((r) => r.state === 'ok')
-    }, () => `${p.name} keeps two working relays (${describeKeeper(p)})`, 60_000)
+      const mine = await relaysOf(p)
+      return v.relays.length === 2 && v.relays.every((r) => r.state === 'ok') && mine.length === 2 &&
+        opOf(mine[0] as string) !== opOf(mine[1] as string)
+    }, () => `${p.name} keeps two working relays of two operators (${describeKeeper(p)})`, 60_000)
     const mine = await relaysOf(p)
     assert.notEqual(opOf(mine[0] as string), opOf(mine[1] as string), `${p.name}: two operators`)
     assert.ok(!mine.some((a) => peerIdOf(a) === hidden.handle.peerId), `${p.name} never picks the --no-advertise relay`)
@@ -107,8 +110,9 @@ test('devices keep two diverse relays found in the DHT, replace dead ones, and n
     const now = await relaysOf(bob)
     const v = keeperOf(bob)
     const ok = v.relays.filter((r) => r.state === 'ok' && !killed.some((k) => k.handle.peerId === peerIdOf(r.address)))
-    return ok.length >= 2 && now.every((a) => !killed.some((k) => k.handle.peerId === peerIdOf(a))) ? now : undefined
-  }, 'bob replaces both dead relays', 45_000)
+    return ok.length >= 2 && now.length === 2 && opOf(now[0] as string) !== opOf(now[1] as string) &&
+      now.every((a) => !killed.some((k) => k.handle.peerId === peerIdOf(a))) ? now : undefined
+  }, () => `bob replaces both dead relays with two of two operators (${describeKeeper(bob)})`, 45_000)
   const replacedMs = Date.now() - t0
   console.log(`relay replacement: both relays killed -> two others in use after ${replacedMs} ms (failAfter ${TIMING.failAfterMs} ms, interval ${TIMING.intervalMs} ms, drop grace ${TIMING.dropAfterMs} ms)`)
   assert.ok(!fresh.some((a) => peerIdOf(a) === hidden.handle.peerId), 'the --no-advertise relay is never a replacement')

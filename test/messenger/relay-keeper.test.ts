@@ -69,6 +69,7 @@ test('devices keep two diverse relays found in the DHT, replace dead ones, and n
 
   // Every device ends on two working relays, of two different operators, never the hidden one. Ends: a first
   // discovery that saw only one operator's relays fills the list with both, and a later one swaps one out.
+  const tStart = Date.now()
   for (const p of people) {
     await waitFor(async () => {
       const v = keeperOf(p)
@@ -76,6 +77,7 @@ test('devices keep two diverse relays found in the DHT, replace dead ones, and n
       return v.relays.length === 2 && v.relays.every((r) => r.state === 'ok') && mine.length === 2 &&
         opOf(mine[0] as string) !== opOf(mine[1] as string)
     }, () => `${p.name} keeps two working relays of two operators (${describeKeeper(p)})`, 60_000)
+    console.log(`${p.name} on two working relays of two operators ${Date.now() - tStart} ms after the devices started`)
     const mine = await relaysOf(p)
     assert.notEqual(opOf(mine[0] as string), opOf(mine[1] as string), `${p.name}: two operators`)
     assert.ok(!mine.some((a) => peerIdOf(a) === hidden.handle.peerId), `${p.name} never picks the --no-advertise relay`)

@@ -153,12 +153,21 @@ async function main (): Promise<void> {
       await profiler.post('Profiler.enable')
       await profiler.post('Profiler.setSamplingInterval', { interval: 100 })
       await profiler.post('Profiler.start')
+      // BENCH_HEAP_PROFILE=1: also every allocation (sampled, collected ones too), written beside the CPU profile.
+      if (process.env.BENCH_HEAP_PROFILE !== undefined) {
+        await profiler.post('HeapProfiler.enable')
+        await profiler.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true })
+      }
       return {}
     },
     profileStop: async (m) => {
       if (profiler === undefined) throw new Error('no profile started')
       const { profile } = await profiler.post('Profiler.stop')
       writeFileSync(String(m.path), JSON.stringify(profile))
+      if (process.env.BENCH_HEAP_PROFILE !== undefined) {
+        const heap = await profiler.post('HeapProfiler.stopSampling')
+        writeFileSync(String(m.path).replace(/\.cpuprofile$/, '') + '.heapprofile', JSON.stringify(heap.profile))
+      }
       profiler.disconnect()
       return {}
     },

@@ -1,7 +1,11 @@
 // Where one message's latency goes (issue 10): two device hosts in child processes (as in the `direct` and
 // `relayed` rows), one message at a time, each child's CPU profiled over the timed messages only.
 // Run: node --import tsx bench/standalone/latency-probe.ts [direct|relayed|throughput] [count=500] [profile dir]
-// (throughput: the `direct.throughput` row's load, 64 in flight, for its CPU per message and profile)
+// (throughput: the `direct.throughput` row's load, 64 in flight, for its CPU per message and profile; PROBE_WINDOW=n
+// puts n in flight instead)
+// With BENCH_HEAP_PROFILE=1 and a profile dir, each device also writes <mode>-<side>.heapprofile: its allocations
+// over the timed messages, per message by function and package with bench/standalone/heap-summary.mjs.
+// Time inside a function and all it calls (the summary above is self time): bench/standalone/profile-inclusive.mjs
 // The relay runs in this process (which does nothing else while the messages are timed): its CPU per message is
 // this process's, and with a profile dir its profile is written as <mode>-relay.cpuprofile.
 // Read a profile with: node bench/standalone/profile-summary.mjs <file.cpuprofile>
@@ -59,7 +63,7 @@ try {
   const u0 = await usage()
   const c0 = u0.map((u) => u.us)
   if (mode === 'throughput') {
-    const r = await alice.ask<{ count: number, ms: number }>('throughput', { contactId: aToB, total: count, window: 64 }, 600_000)
+    const r = await alice.ask<{ count: number, ms: number }>('throughput', { contactId: aToB, total: count, window: Number(process.env.PROBE_WINDOW ?? 64) }, 600_000)
     const u1 = await usage()
     const c1 = u1.map((u) => u.us)
     const [eluA, eluB] = elu(u0, u1)

@@ -14,7 +14,11 @@ export const MAX_DELIVER_FRAME_BYTES = MAX_ENVELOPE_BYTES + DELIVER_HEADER_BYTES
 /**
  * Envelopes a sender may have unacknowledged on one stream. Enough to keep the stream busy while the receiver
  * commits a batch (its handler runs for all of them at once), small enough that one stream can make a receiver
- * hold at most 32 × 64 KiB = 2 MiB.
+ * hold at most 32 × 64 KiB = 2 MiB. Measured against 48, 64 and 128 (with the messenger's MAX_IN_FLIGHT widened
+ * alike) for issue 10's direct.throughput, 64 sends in flight: no gain. A window as wide as what the application
+ * has in flight puts all of it in one batch, and the two devices take turns on it (event-loop utilisation of the
+ * sender 0.79-0.92 -> 0.57-0.64, 2026-11-29); at 32 the two halves overlap, one on each device. The limit there
+ * is CPU per message.
  */
 export const DELIVER_WINDOW = 32
 /** Acks in one frame: a receiver never owes more than a window of them. */

@@ -24,6 +24,7 @@ import { flushWrites } from '../net/muxer-writes.ts'
 import { SentPaths } from './sent-paths.ts'
 import { WakeTimer } from './wake-timer.ts'
 import { SharedDeadlines } from './shared-deadline.ts'
+import { ContactUpdates } from './contact-updates.ts'
 import type { PendingSafetyNumberView } from './types.ts'
 // Issue 13 chat features (reply, edit, delete, search, block, delete contact, pending invites): src/messenger/chat/.
 import { isMessagePayload, type FileCancelReason } from '../wire/payload.ts'
@@ -213,6 +214,11 @@ export class MessengerCore implements Messenger {
   readonly #pumpTimer = new WakeTimer()
   /** The deadlines of delivery attempts, shared by the attempts of a second. */
   readonly #deliverDeadlines: SharedDeadlines
+  /** 'contact' events of new incoming messages, on the next turn. */
+  readonly #contactUpdates = new ContactUpdates({ setImmediate: (fn) => { this.#clock.setImmediate(fn) } }, (id) => {
+    const c = this.#device.contact(id)
+    if (c !== undefined && !this.#stopped && this.#listeners.size > 0) this.#emit({ type: 'contact', contact: this.#contactView(c) })
+  })
   #mailboxTimer: Timer | undefined
   #cardTimer: Timer | undefined
   #presenceTimer: Timer | undefined
@@ -1304,7 +1310,8 @@ export class MessengerCore implements Messenger {
       if (item.stored !== undefined) {
         this.#emit({ type: 'message', message: item.stored })
         // The contact's unread count and last message changed; computed only for a listener.
-        if (this.#listeners.size > 0) this.#emit({ type: 'contact', contact: this.#contactView(contact) })
+        // On the next turn, after the receipt's frame is written, once per contact (src/messenger/contact-updates.ts).
+        if (this.#listeners.size > 0) this.#contactUpdates.changed(contact.id)
       }
     } else if (payload.kind === 'card') {
       // The e2ee layer has stored the new location; send what waited for it. Copies stored on relays the

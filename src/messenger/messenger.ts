@@ -216,8 +216,14 @@ export class MessengerCore implements Messenger {
   readonly #deliverDeadlines: SharedDeadlines
   /** 'contact' events of new incoming messages, on the next turn. */
   readonly #contactUpdates = new ContactUpdates({ setImmediate: (fn) => { this.#clock.setImmediate(fn) } }, (id) => {
-    const c = this.#device.contact(id)
-    if (c !== undefined && !this.#stopped && this.#listeners.size > 0) this.#emit({ type: 'contact', contact: this.#contactView(c) })
+    if (this.#stopped || this.#listeners.size === 0) return
+    try {
+      const c = this.#device.contact(id)
+      if (c !== undefined) this.#emit({ type: 'contact', contact: this.#contactView(c) })
+    } catch (err) {
+      // The device or its store was closed since that turn (a host torn down without stop()): nothing left to show.
+      this.#log.debug('contact-event-skipped', { error: err instanceof Error ? err.name : typeof err })
+    }
   })
   #mailboxTimer: Timer | undefined
   #cardTimer: Timer | undefined

@@ -29,11 +29,23 @@ async function run (ctx: BenchContext): Promise<RowInput[]> {
     return c
   }
   const alice = await client('alice', 'bob', join(dir, 'a'), aToB)
-  await client('bob', 'alice', join(dir, 'b'), bToA)
+  const bob = await client('bob', 'alice', join(dir, 'b'), bToA)
+  // CPU time of each client (µs so far): per message, the figure to set beside the direct row's devices.
+  const cpu = async (): Promise<[number, number]> => {
+    alice.send({ type: 'cpu' })
+    bob.send({ type: 'cpu' })
+    return [(await alice.next<{ us: number }>('cpu')).us, (await bob.next<{ us: number }>('cpu')).us]
+  }
 
-  alice.send({ type: 'latency', warmup: 50, count: ctx.n(1000, 300) })
+  alice.send({ type: 'latency', warmup: 50, count: 0 })
+  await alice.next('latency', ctx.n(120_000, 40_000))
+  const count = ctx.n(1000, 300)
+  const c0 = await cpu()
+  alice.send({ type: 'latency', warmup: 0, count })
   const { samples } = await alice.next<{ samples: number[] }>('latency', ctx.n(120_000, 40_000))
+  const c1 = await cpu()
   const s = latencyStats(samples)
+  const cpuNote = `CPU per message ${((c1[0] - c0[0]) / count / 1000).toFixed(2)} ms sender, ${((c1[1] - c0[1]) / count / 1000).toFixed(2)} ms receiver`
   alice.send({ type: 'throughput', total: ctx.n(3000, 1000), window: WINDOW })
   const tp = await alice.next<{ count: number, ms: number }>('throughput', ctx.n(120_000, 40_000))
   const throughput = tp.count / (tp.ms / 1000)
@@ -42,7 +54,7 @@ async function run (ctx: BenchContext): Promise<RowInput[]> {
   ctx.record('central.latency.p99', s.p99)
   ctx.record('central.throughput', throughput)
   return [
-    { ...ROWS[0], value: s.p50 },
+    { ...ROWS[0], value: s.p50, note: `${ROWS[0].note}; ${cpuNote}` },
     { ...ROWS[1], value: s.p99 },
     { ...ROWS[2], value: throughput }
   ]

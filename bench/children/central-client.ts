@@ -3,6 +3,7 @@
 // per-message work (bench/lib/product-endpoint.ts). Times are taken here.
 // argv: JSON { url, ca, name, peer, deviceDir, contactId }. Messages:
 //   latency { warmup, count } -> { samples }     throughput { total, window } -> { count, ms }     exit
+//   cpu -> { us }   (this process's CPU time so far, user + system: the figure to compare with the direct row's devices)
 import { Device } from '../../src/e2ee/device.ts'
 import { silentLogger } from '../../src/platform/logger.ts'
 import { connectClient } from '../lib/central.ts'
@@ -23,6 +24,7 @@ async function main (): Promise<void> {
   const client = await connectClient(o.url, o.name, o.peer, productEndpoint(device, o.contactId), o.ca)
   process.on('message', (m: { type?: string, warmup?: number, count?: number, total?: number, window?: number }) => {
     if (m.type === 'exit') { void client.close().finally(() => process.exit(0)); return }
+    if (m.type === 'cpu') { const u = process.cpuUsage(); send({ type: 'cpu', us: u.user + u.system }); return }
     void (async () => {
       if (m.type === 'latency') {
         for (let i = 0; i < (m.warmup ?? 0); i++) await client.send(TEXT)

@@ -48,6 +48,7 @@ Database.prototype.prepare = function (query, o) {
           add(`sql.${m}`)
           add('sql.us', t.user + t.system)
           add(`sql.us ${queryOf.get(this) ?? '?'}`, t.user + t.system)
+          add(`sql.n ${queryOf.get(this) ?? '?'}`)
         }
       }
     }

@@ -22,6 +22,9 @@ import { KeyChanges } from './key-change.ts'
 import { BatchQueue, type BatchResult } from './batch-queue.ts'
 import { flushWrites } from '../net/muxer-writes.ts'
 import { SentPaths } from './sent-paths.ts'
+import { WakeTimer } from './wake-timer.ts'
+import { SharedDeadlines } from './shared-deadline.ts'
+import { ContactUpdates } from './contact-updates.ts'
 import type { PendingSafetyNumberView } from './types.ts'
 // Issue 13 chat features (reply, edit, delete, search, block, delete contact, pending invites): src/messenger/chat/.
 import { isMessagePayload, type FileCancelReason } from '../wire/payload.ts'
@@ -207,7 +210,21 @@ export class MessengerCore implements Messenger {
   #mailboxRetry: { at: number, timer: Timer } | undefined
   /** (relay, retired mailbox) pairs found empty after their grace: no longer fetched. */
   readonly #retiredEmpty = new Set<string>()
-  #pumpTimer: Timer | undefined
+  /** The pump's wake-up for the first stored row due later (src/messenger/wake-timer.ts). */
+  readonly #pumpTimer = new WakeTimer()
+  /** The deadlines of delivery attempts, shared by the attempts of a second. */
+  readonly #deliverDeadlines: SharedDeadlines
+  /** 'contact' events of new incoming messages, on the next turn. */
+  readonly #contactUpdates = new ContactUpdates({ setImmediate: (fn) => { this.#clock.setImmediate(fn) } }, (id) => {
+    if (this.#stopped || this.#listeners.size === 0) return
+    try {
+      const c = this.#device.contact(id)
+      if (c !== undefined) this.#emit({ type: 'contact', contact: this.#contactView(c) })
+    } catch (err) {
+      // The device or its store was closed since that turn (a host torn down without stop()): nothing left to show.
+      this.#log.debug('contact-event-skipped', { error: err instanceof Error ? err.name : typeof err })
+    }
+  })
   #mailboxTimer: Timer | undefined
   #cardTimer: Timer | undefined
   #presenceTimer: Timer | undefined
@@ -233,6 +250,7 @@ export class MessengerCore implements Messenger {
     this.#net = o.net
     this.#log = o.logger
     this.#clock = o.now !== undefined ? clockWithNow(o.now, o.clock) : (o.clock ?? systemClock)
+    this.#deliverDeadlines = new SharedDeadlines(this.#clock, DELIVER_DEADLINE_MS)
     this.#now = () => this.#clock.now()
     this.#random = o.random ?? Math.random
     this.#settings = o.settings
@@ -354,6 +372,7 @@ export class MessengerCore implements Messenger {
   async stop (): Promise<void> {
     if (this.#stopped) return
     this.#stopped = true
+    this.#deliverDeadlines.stop()
     for (const t of [this.#pumpTimer, this.#cardTimer, this.#mailboxTimer, this.#presenceTimer, this.#mailboxRetry?.timer, this.#receiptRetry]) t?.cancel()
     await this.#closeMailboxes()
     // Let queued crypto work finish so the store is consistent when the host closes it.
@@ -891,7 +910,6 @@ export class MessengerCore implements Messenger {
     try {
       do {
         this.#pumpAgain = false
-        if (!freshOnly && this.#pumpTimer !== undefined) { this.#pumpTimer.cancel(); this.#pumpTimer = undefined }
         let room = MAX_IN_FLIGHT - this.#inFlight.size
         if (room <= 0) break
         // What the store has due first (older: a contact card must not be overtaken by the text after it),
@@ -947,8 +965,11 @@ export class MessengerCore implements Messenger {
     // the timer waits only for the first row due later, never polls while attempts run.
     const next = this.#storedDueAt
     if (Number.isFinite(next) && this.#inFlight.size < MAX_IN_FLIGHT) {
-      const delay = Math.max(10, next - this.#now())
-      this.#pumpTimer = this.#clock.setTimeout(() => { this.#pumpTimer = undefined; this.#kick() }, Math.min(delay, 60_000))
+      const now = this.#now()
+      // Kept if already armed for no later (a burst's pumps all want about the same time): see wake-timer.ts.
+      this.#pumpTimer.wakeBy(this.#clock, now + Math.min(Math.max(10, next - now), 60_000), () => { this.#kick() })
+    } else {
+      this.#pumpTimer.cancel()
     }
   }
 
@@ -1082,7 +1103,8 @@ export class MessengerCore implements Messenger {
     const addresses = [...new Set([...where.addresses, ...circuits])]
     try {
       const onSent = (path: DeliveryPath): void => { this.#sentPaths.sent(row.contactId, row.messageId, path) }
-      return await withDeadline(this.#clock, DELIVER_DEADLINE_MS, async (signal) => await this.#net.deliver({ peerId, addresses }, row.envelope, { signal, onSent }))
+      // One deadline signal and timer for the attempts of a second (src/messenger/shared-deadline.ts), not one each.
+      return await this.#deliverDeadlines.run(async (signal) => await this.#net.deliver({ peerId, addresses }, row.envelope, { signal, onSent }))
     } catch (err) {
       // The path told as the bytes went out failed: a receipt that comes anyway (from a mailbox copy) must not
       // show it.
@@ -1294,7 +1316,8 @@ export class MessengerCore implements Messenger {
       if (item.stored !== undefined) {
         this.#emit({ type: 'message', message: item.stored })
         // The contact's unread count and last message changed; computed only for a listener.
-        if (this.#listeners.size > 0) this.#emit({ type: 'contact', contact: this.#contactView(contact) })
+        // On the next turn, after the receipt's frame is written, once per contact (src/messenger/contact-updates.ts).
+        if (this.#listeners.size > 0) this.#contactUpdates.changed(contact.id)
       }
     } else if (payload.kind === 'card') {
       // The e2ee layer has stored the new location; send what waited for it. Copies stored on relays the

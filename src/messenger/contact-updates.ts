@@ -1,0 +1,26 @@
+// The 'contact' event a new incoming message causes (its unread count and last message changed), once per contact
+// per turn of the event loop and after the turn's own work (issue 10). Computed in the turn that stored the message,
+// its view (two queries and a look at the contact's connections) ran before the receipt's frame left: the frames of a
+// turn are written at its end (src/net/muxer-writes.ts), so the sender waited for it. Queued for the next turn, it
+// runs after that write; and a batch of messages from one contact makes one view, not one per message.
+import type { Clock } from '../platform/clock.ts'
+
+export class ContactUpdates {
+  readonly #pending = new Set<string>()
+  #queued = false
+
+  /** `emit` is called once per changed contact, in the turn after the first change. */
+  constructor (private readonly clock: Pick<Clock, 'setImmediate'>, private readonly emit: (contactId: string) => void) {}
+
+  changed (contactId: string): void {
+    this.#pending.add(contactId)
+    if (this.#queued) return
+    this.#queued = true
+    this.clock.setImmediate(() => {
+      this.#queued = false
+      const ids = [...this.#pending]
+      this.#pending.clear()
+      for (const id of ids) this.emit(id)
+    })
+  }
+}

@@ -176,6 +176,10 @@ const WRITE_BATCH_CHUNKS = 16
 
 interface Run { start: number, startDone: number, lastEvent: number }
 
+/** 'received' answers a 1.2.0 receiver sends together (at most; fewer when fewer are queued): a quarter of the
+ * sender's window (MAX_FILE_PUTS_IN_FLIGHT), so the sender keeps three quarters in flight while a batch forms. */
+const ANSWER_BATCH = 16
+
 /** One answer of a direct file stream, in request order: its frame once its work is done. */
 interface AnswerSlot { readonly work: Promise<BlobServerFrame>, frame: BlobServerFrame | undefined }
 
@@ -367,7 +371,6 @@ export class FileTransfers implements FilesPort {
     return undefined
   }
 
-  /** For tests: the descriptor of a file this device holds a row for (the relay-side checks need its blob id). */
   /** Test hook: called as a contact confirms chunks durable on a direct stream (the sender's side). */
   #confirmedForTest: ((messageId: string, count: number) => void) | undefined
   onConfirmedForTest (fn: ((messageId: string, count: number) => void) | undefined): void { this.#confirmedForTest = fn }
@@ -380,6 +383,7 @@ export class FileTransfers implements FilesPort {
   }
 
   #syncsHeld: Promise<void> | undefined
+  /** For tests: the descriptor of a file this device holds a row for (the relay-side checks need its blob id). */
   /** Test hook: the next chunk write (one batch) fails, as a full or failing disk would. */
   failNextWriteForTest (): void { this.#failWritesForTest++ }
 
@@ -1330,7 +1334,11 @@ export class FileTransfers implements FilesPort {
         while (queue.length > 0 || durableDue()) {
           const first = queue[0]
           if (first !== undefined && first.frame === undefined) {
-            await (apart ? Promise.race([first.work, new Promise<void>((resolve) => { synced = resolve })]) : first.work)
+            // 1.2.0: answers go ANSWER_BATCH at a time (or all those queued, if fewer): one write per chunk cost both
+            // ends a muxer frame and a noise message each. Checks finish in order, so the last of them is the one to
+            // wait for.
+            const last = queue[Math.min(queue.length, ANSWER_BATCH) - 1] as AnswerSlot
+            await (apart ? Promise.race([last.work, new Promise<void>((resolve) => { synced = resolve })]) : first.work)
             synced = undefined
             // The others ready at the same time (one fdatasync's, or one burst's checks) settle in this turn of the
             // event loop: wait it out. An answer alone in the queue (a status, the sender's first question) goes at once.

@@ -13,7 +13,8 @@ import type { FileView } from '../../src/messenger/files/types.ts'
 import { createPeople, person, startTestRelay, tempDir, introduce, type Person } from '../helpers/testnet.ts'
 import { waitFor } from '../helpers/wait.ts'
 import { FILE_PROTOCOL, FILE_PROTOCOL_V1, FILE_PROTOCOL_V1_1, FILE_PROTOCOLS, fileDurableApart, fileWindow, MAX_BLOB_PUTS_IN_FLIGHT, MAX_FILE_PUTS_IN_FLIGHT } from '../../src/wire/blob.ts'
-import { FILE_CHUNK_BYTES } from '../../src/wire/file.ts'
+import { FILE_CHUNK_BYTES, FILE_CIPHER_CHUNK_BYTES } from '../../src/wire/file.ts'
+import { MAX_FILE_UNSYNCED_BYTES } from '../../src/messenger/files/transfers.ts'
 
 const MiB = 1024 * 1024
 
@@ -249,6 +250,26 @@ test('chunks answered \'received\' but not yet durable are never counted confirm
   // Parked whole, from the durable point, and fetched whole from there.
   assert.equal(files(alice).statsForTest(message.id)?.sentRelay, got.chunks)
   assert.equal(files(bob).statsForTest(message.id)?.fetched, got.chunks)
+  assert.equal(sha(await saved(t, bob, message.id)), sha(bytes))
+})
+
+test('a receiver whose disk syncs lag holds its answers past MAX_FILE_UNSYNCED_BYTES not yet durable, and the file still completes', { timeout: 120_000 }, async (t) => {
+  const { people: [alice, bob], contact } = await createPeople(t, { relays: 1 }) as unknown as { people: [Person, Person], contact: (a: Person, b: Person) => string }
+  // 30 MiB: nearly twice the bound. Bob's background syncs never start: only the backpressure's syncs make chunks
+  // durable, so without it nothing would be until the end, and the page cache would hold the whole file.
+  const { path, bytes } = fileOf(t, 30 * MiB)
+  files(bob).holdBackgroundSyncsForTest()
+  const { message } = await files(alice).send(contact(alice, bob), path)
+  const got = await waitFile(bob, contact(bob, alice), message.id, (f) => f.state === 'delivered', 'bob has the whole file')
+  await waitFile(alice, contact(alice, bob), message.id, (f) => f.state === 'delivered', 'alice sees it delivered')
+  const b = files(bob).statsForTest(message.id)
+  assert.ok(b !== undefined)
+  assert.equal(b.backgroundSyncs, 0)
+  assert.ok(b.answerSyncs >= 1, 'no answer waited for a sync')
+  const bound = Math.floor(MAX_FILE_UNSYNCED_BYTES / FILE_CIPHER_CHUNK_BYTES)
+  // The bound, plus the puts already read ahead (the window) when it held the answers back.
+  assert.ok(b.maxUnsyncedChunks > bound && b.maxUnsyncedChunks <= bound + MAX_FILE_PUTS_IN_FLIGHT, `at most ${b.maxUnsyncedChunks} chunks not durable at once`)
+  assert.ok(got.chunks > bound + MAX_FILE_PUTS_IN_FLIGHT)
   assert.equal(sha(await saved(t, bob, message.id)), sha(bytes))
 })
 

@@ -134,6 +134,9 @@ export interface TransferStats {
   finalSyncMs: number
   /** Incoming: chunks an fdatasync has covered (on disk), from the first. */
   durableChunks: number
+  /** Incoming, direct 1.2.0: the most chunks seen verified and not yet durable at once (the backpressure bound is
+   * MAX_FILE_UNSYNCED_BYTES, plus the puts already read ahead when it holds the answers back). */
+  maxUnsyncedChunks: number
   /** Outgoing: the highest count the contact confirmed durable on a direct stream (the resume point it gave). */
   confirmedDirect: number
 }
@@ -418,7 +421,7 @@ export class FileTransfers implements FilesPort {
   #statsOf (row: TransferRow): TransferStats {
     let s = this.#stats.get(rowKey(row))
     if (s === undefined) {
-      s = { sentDirect: 0, sentRelay: 0, fetched: 0, receivedDirect: 0, resumedAt: 0, badChunks: 0, resealed: 0, answerSyncs: 0, answerSyncMs: 0, backgroundSyncs: 0, backgroundSyncMs: 0, finalSyncMs: 0, durableChunks: 0, confirmedDirect: 0 }
+      s = { sentDirect: 0, sentRelay: 0, fetched: 0, receivedDirect: 0, resumedAt: 0, badChunks: 0, resealed: 0, answerSyncs: 0, answerSyncMs: 0, backgroundSyncs: 0, backgroundSyncMs: 0, finalSyncMs: 0, durableChunks: 0, maxUnsyncedChunks: 0, confirmedDirect: 0 }
       this.#stats.set(rowKey(row), s)
     }
     return s
@@ -1440,7 +1443,9 @@ export class FileTransfers implements FilesPort {
         }
         if (apart) {
           answer(this.#append(cur, index, f.data).then(async (): Promise<BlobServerFrame> => {
-            this.#statsOf(cur.row).receivedDirect++
+            const stats = this.#statsOf(cur.row)
+            stats.receivedDirect++
+            stats.maxUnsyncedChunks = Math.max(stats.maxUnsyncedChunks, cur.row.done - cur.synced)
             cadence(cur)
             // Backpressure: past the bound of bytes not yet durable, the answer waits for a sync (the sender's window
             // then fills), so a disk slower than the wire holds the sender back instead of filling the page cache.

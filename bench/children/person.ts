@@ -12,7 +12,7 @@
 //   profStart, profStop -> {}                (with BENCH_PHASE_PROF=<dir>: a CPU profile of what runs between them)
 //   peerId -> { peerId }                     (this device's libp2p peer id)
 //   sendFile { contactId, path } -> { messageId, at }   (at: nowMs() just before files.send)
-//   fileDone { messageId, since } -> { ms, path, syncs, syncMs } (until the file is delivered here: for an incoming file,
+//   fileDone { messageId, since } -> { ms, path, syncs, syncMs, bgSyncs, bgSyncMs, finalSyncMs } (until the file is delivered here: for an incoming file,
 //                                            complete with its hash checked; ms from `since`, another child's `at`)
 //   sinkServe -> {}                          (a protocol that reads and discards what rawSend writes)
 //   rawSend { peerId, bytes } -> { ms }     (64 KiB length-prefixed writes on a new stream over the open
@@ -152,7 +152,7 @@ async function main (): Promise<void> {
     },
     fileDone: async (m) => {
       const f = await fileDone(String(m.messageId))
-      return { ms: f.at - Number(m.since), path: f.path, syncs: f.syncs, syncMs: f.syncMs }
+      return { ms: f.at - Number(m.since), path: f.path, syncs: f.syncs, syncMs: f.syncMs, bgSyncs: f.bgSyncs, bgSyncMs: f.bgSyncMs, finalSyncMs: f.finalSyncMs }
     },
     profileStart: async () => {
       profiler ??= new Session()

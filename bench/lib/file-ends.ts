@@ -18,8 +18,9 @@ const HEADER_BYTES = 8
 /** How long a file may take to be delivered before the wait gives up (the benchmark's own timeout is shorter). */
 const FILE_TIMEOUT_MS = 300_000
 
-/** `syncs`, `syncMs`: an incoming direct file's fdatasyncs that its answers waited for (TransferStats). */
-interface Reached { at: number, path?: FilePath, failure?: string, syncs?: number, syncMs?: number }
+/** An incoming direct file's fdatasyncs (TransferStats): `syncs`, `syncMs` those its answers waited for; `bgSyncs`,
+ * `bgSyncMs` those that ran beside the transfer (file 1.2.0); `finalSyncMs` the last, before 'delivered'. */
+interface Reached { at: number, path?: FilePath, failure?: string, syncs?: number, syncMs?: number, bgSyncs?: number, bgSyncMs?: number, finalSyncMs?: number }
 
 /** Resolves when a file (either direction) reaches 'delivered' here, from the messenger's 'file' events, which are
  * watched from the start so none is missed and the time is when it got there, not when someone asked; an incoming
@@ -32,7 +33,7 @@ export function fileWaiter (p: Person): (messageId: string) => Promise<Reached> 
     if (e.type !== 'file' || reached.has(e.file.messageId)) return
     if (e.file.state !== 'delivered' && e.file.state !== 'failed') return
     const stats = (p.m().files as FileTransfers | undefined)?.statsForTest(e.file.messageId)
-    const r: Reached = { at: nowMs(), ...(e.file.path !== undefined ? { path: e.file.path } : {}), ...(e.file.state === 'failed' ? { failure: e.file.failure ?? 'failed' } : {}), ...(stats !== undefined ? { syncs: stats.answerSyncs, syncMs: stats.answerSyncMs } : {}) }
+    const r: Reached = { at: nowMs(), ...(e.file.path !== undefined ? { path: e.file.path } : {}), ...(e.file.state === 'failed' ? { failure: e.file.failure ?? 'failed' } : {}), ...(stats !== undefined ? { syncs: stats.answerSyncs, syncMs: stats.answerSyncMs, bgSyncs: stats.backgroundSyncs, bgSyncMs: stats.backgroundSyncMs, finalSyncMs: stats.finalSyncMs } : {}) }
     reached.set(e.file.messageId, r)
     waiting.get(e.file.messageId)?.(r)
   })

@@ -1,5 +1,7 @@
-// Client side of /0m1/blob/1.0.0 (a relay's blob store) and /0m1/file/1.0.0 (the same frames straight to a contact):
-// one stream, requests pipelined and answered in order. put() resolves once the store says the chunk is durable.
+// Client side of /0m1/blob/1.0.0 (a relay's blob store) and /0m1/file/1.x (the same frames straight to a contact):
+// one stream, requests pipelined and answered in order. A put is confirmed once the store says the chunk is durable:
+// its answer on the blob protocol and file 1.0.0/1.1.0; on file 1.2.0 a 'durable' frame, the answer ('received')
+// only freeing the window.
 import type { Stream } from '@libp2p/interface'
 import { NetError, atStream } from './errors.ts'
 import { FrameStream } from './frame-stream.ts'
@@ -16,6 +18,9 @@ export const BLOB_REQUEST_DEADLINE_MS = 20_000
 const DEADLINE_CHECK_MS = 1_000
 
 export interface BlobRef { readonly blobId: Uint8Array, readonly capability: Uint8Array }
+
+/** Waiting for a 1.2.0 receiver's 'durable' frames to reach `target` (putFrom's end). */
+interface DurableWait { readonly target: number, resolve: () => void, reject: (e: Error) => void, deadline: number }
 
 type Pending = { resolve: (f: BlobServerFrame) => void, reject: (e: Error) => void, readonly deadline: number }
 
@@ -34,10 +39,15 @@ export class BlobChannel {
   private deadlines: NodeJS.Timeout | undefined
   /** Bytes of chunk payload written (tests and the benchmark count what crossed the wire). */
   bytesSent = 0
+  /** 1.2.0: the highest count the receiver said is durable, and who hears of it (putFrom's confirmations). */
+  private durable = 0
+  private onDurable: ((count: number) => void) | undefined
+  private durableWait: DurableWait | undefined
 
   /** `window`: puts putFrom keeps unanswered (MAX_BLOB_PUTS_IN_FLIGHT for a relay, MAX_FILE_PUTS_IN_FLIGHT for a
-   * contact's device on a direct stream). */
-  constructor (private readonly stream: Stream, private readonly window: number = MAX_BLOB_PUTS_IN_FLIGHT, private readonly signal?: AbortSignal) {
+   * contact's device on a direct stream). `durableApart`: the store confirms durability with 'durable' frames of its
+   * own, a put's answer only frees the window (/0m1/file/1.2.0, fileDurableApart). */
+  constructor (private readonly stream: Stream, private readonly window: number = MAX_BLOB_PUTS_IN_FLIGHT, private readonly signal?: AbortSignal, private readonly durableApart = false) {
     // Unread answers: a download keeps at most MAX_BLOB_PUTS_IN_FLIGHT gets unanswered (whole chunks each); a put's
     // answer is a few bytes, whatever the window. The read loop takes each frame as it comes, so this is slack.
     this.frames = new FrameStream(stream, MAX_BLOB_FRAME_BYTES, (MAX_BLOB_PUTS_IN_FLIGHT + 1) * (MAX_BLOB_FRAME_BYTES + 3))
@@ -65,6 +75,19 @@ export class BlobChannel {
         const raw = await this.frames.next()
         if (raw === undefined) break
         const f = atStream(() => decodeBlobServerFrame(raw))
+        if (f.type === 'durable') {
+          // Only a 1.2.0 file receiver confirms apart; anywhere else the frame is a broken peer's.
+          if (!this.durableApart) throw new NetError('BAD_FRAME', 'The store sent a durable frame on a stream that has none.')
+          if (f.count > this.durable) {
+            this.durable = f.count
+            this.onDurable?.(f.count)
+            const w = this.durableWait
+            if (w !== undefined) {
+              if (f.count >= w.target) { this.durableWait = undefined; w.resolve() } else w.deadline = performance.now() + BLOB_REQUEST_DEADLINE_MS
+            }
+          }
+          continue
+        }
         const p = this.pending.get(f.reqId)
         if (p === undefined) {
           if (f.type === 'error') throw refusal(f)
@@ -79,6 +102,8 @@ export class BlobChannel {
       this.done = error
       for (const p of this.pending.values()) p.reject(error)
       this.pending.clear()
+      this.durableWait?.reject(error)
+      this.durableWait = undefined
       this.signal?.removeEventListener('abort', this.onAbort)
       clearInterval(this.deadlines)
       this.deadlines = undefined
@@ -123,7 +148,9 @@ export class BlobChannel {
         this.pending.delete(reqId)
         p.reject(new NetError('TIMEOUT', 'The store did not answer in time.'))
       }
-      if (this.pending.size === 0) { clearInterval(this.deadlines); this.deadlines = undefined }
+      const w = this.durableWait
+      if (w !== undefined && w.deadline <= now) { this.durableWait = undefined; w.reject(new NetError('TIMEOUT', 'The receiver did not confirm the chunks durable in time.')) }
+      if (this.pending.size === 0 && this.durableWait === undefined) { clearInterval(this.deadlines); this.deadlines = undefined }
     }, DEADLINE_CHECK_MS)
     this.deadlines.unref()
   }
@@ -147,9 +174,46 @@ export class BlobChannel {
 
   /**
    * Puts chunks `from`..chunks-1 in order, up to the channel's window unanswered (backpressure: the next put waits
-   * for an answer, and each write for the muxer). `confirmed(n)` is called as the store confirms chunk n-1 durable.
+   * for an answer, and each write for the muxer). `confirmed(n)` is called as the store confirms chunks 0..n-1
+   * durable, and only then: from each put's answer, or on a durableApart stream (file 1.2.0) from the receiver's
+   * 'durable' frames, never from a 'received' answer (the resume point must be on the receiver's disk). Resolves once
+   * all are confirmed durable.
    */
   async putFrom (ref: BlobRef, chunks: number, from: number, read: (index: number) => Promise<Uint8Array>, confirmed: (count: number) => void, signal?: AbortSignal): Promise<void> {
+    if (this.durableApart) {
+      // The receiver counts chunks of the whole file; a count past it is a broken peer's and confirms no more.
+      this.onDurable = (n) => { if (n > from) confirmed(Math.min(n, chunks)) }
+      try {
+        await this.putAll(ref, chunks, from, read, undefined, signal)
+        await this.durableThrough(chunks, signal)
+      } finally {
+        this.onDurable = undefined
+      }
+      return
+    }
+    await this.putAll(ref, chunks, from, read, confirmed, signal)
+  }
+
+  /** Resolves once the receiver said chunks 0..target-1 are durable (a 1.2.0 stream); fails with the stream, or after
+   * BLOB_REQUEST_DEADLINE_MS without progress. */
+  private async durableThrough (target: number, signal?: AbortSignal): Promise<void> {
+    if (this.durable >= target) return
+    if (this.done !== undefined) throw this.done
+    if (signal?.aborted === true) throw new NetError('ABORTED', 'Cancelled.')
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => { this.durableWait = undefined; reject(new NetError('ABORTED', 'Cancelled.')) }
+      signal?.addEventListener('abort', onAbort, { once: true })
+      this.durableWait = {
+        target,
+        deadline: performance.now() + BLOB_REQUEST_DEADLINE_MS,
+        resolve: () => { signal?.removeEventListener('abort', onAbort); resolve() },
+        reject: (e) => { signal?.removeEventListener('abort', onAbort); reject(e) }
+      }
+      this.watchDeadlines()
+    })
+  }
+
+  private async putAll (ref: BlobRef, chunks: number, from: number, read: (index: number) => Promise<Uint8Array>, confirmed: ((count: number) => void) | undefined, signal?: AbortSignal): Promise<void> {
     const window = new Set<Promise<void>>()
     let failure: Error | undefined
     // One waiter woken by each answer: a Promise.race over the window per chunk added a reaction to every put in
@@ -163,7 +227,12 @@ export class BlobChannel {
       const data = await read(i)
       const index = i
       const p: Promise<void> = this.request({ type: 'put', reqId: 0, ...ref, chunks, index, data }, signal)
-        .then(() => { confirmed(index + 1) }, (err: unknown) => { failure ??= err instanceof Error ? err : new Error('put failed') })
+        .then((f) => {
+          // A 'received' answer never stands for a durable chunk: only a 1.2.0 stream has it, and there it only
+          // frees the window (durability comes in 'durable' frames).
+          if (f.type !== (this.durableApart ? 'received' : 'stored') || f.index !== index) throw new NetError('BAD_FRAME', 'The store answered a put with an unexpected frame.')
+          confirmed?.(index + 1)
+        }).then(() => {}, (err: unknown) => { failure ??= err instanceof Error ? err : new Error('put failed') })
         .finally(() => { window.delete(p); space?.() })
       window.add(p)
     }

@@ -23,7 +23,7 @@ import { createWebRTCGate, type AllowWebRTC } from './webrtc-guard.ts'
 import { pathOf, type LinkKind } from './path.ts'
 import type { Connection, Stream } from '@libp2p/interface'
 import { BlobChannel } from './blob-client.ts'
-import { BLOB_PROTOCOL, FILE_PROTOCOL, FILE_PROTOCOL_V1, fileWindow } from '../wire/blob.ts'
+import { BLOB_PROTOCOL, FILE_PROTOCOLS, fileDurableApart, fileWindow } from '../wire/blob.ts'
 import { discoverRelays, probeRelay, type Discovered, type ProbeResult } from './relay-info.ts'
 
 export type { MailboxSession, MailboxBox } from './mailbox-client.ts'
@@ -178,7 +178,7 @@ export async function createDeviceNode (o: DeviceNodeOptions): Promise<DeviceNod
   const fetchSlot = (box: MailboxBox): IdentitySlot => isolation === 'contact' ? `fetch:${Buffer.from(box.mailboxId).toString('hex')}` : 'fetch'
 
   let fileHandler: ((stream: Stream, connection: Connection) => void) | undefined
-  await libp2p.handle([FILE_PROTOCOL, FILE_PROTOCOL_V1], (stream, connection) => {
+  await libp2p.handle([...FILE_PROTOCOLS], (stream, connection) => {
     // Bulk never crosses a relay's circuit (rate-limited, and the relay would see the transfer's timing and size).
     if (pathOf(connection.remoteAddr) === 'relayed' || fileHandler === undefined) { stream.abort(new NetError('REFUSED', 'No file streams here.')); return }
     fileHandler(stream, connection)
@@ -284,9 +284,10 @@ export async function createDeviceNode (o: DeviceNodeOptions): Promise<DeviceNod
       if (stopped) throw new NetError('CLOSED', 'The network node is stopped.')
       const conn = libp2p.getConnections().find((c) => c.remotePeer.toString() === peerId && c.status === 'open' && pathOf(c.remoteAddr) === 'direct' && puncher.usable(c))
       if (conn === undefined) return undefined
-      // The larger window only with a receiver that speaks 1.1.0 (a 1.0.0 one buffers 16 puts and aborts past them).
-      const stream = await conn.newStream([FILE_PROTOCOL, FILE_PROTOCOL_V1], { signal: withDeadline(opts.signal, FILE_DIAL_DEADLINE_MS) })
-      return new BlobChannel(stream, fileWindow(stream.protocol), opts.signal)
+      // The larger window only with a receiver that speaks 1.1.0 or later (a 1.0.0 one buffers 16 puts and aborts past
+      // them); durability confirmed apart only by a 1.2.0 one.
+      const stream = await conn.newStream([...FILE_PROTOCOLS], { signal: withDeadline(opts.signal, FILE_DIAL_DEADLINE_MS) })
+      return new BlobChannel(stream, fileWindow(stream.protocol), opts.signal, fileDurableApart(stream.protocol))
     },
     onFileStream (h) { fileHandler = h },
     shortLived () { return ids.view() },

@@ -7,10 +7,16 @@ import { WireError } from './errors.ts'
 import { BLOB_CAPABILITY_BYTES, BLOB_ID_BYTES, FILE_CIPHER_CHUNK_BYTES } from './file.ts'
 
 export const BLOB_PROTOCOL = '/0m1/blob/1.0.0'
-/** Direct file streams: 1.1.0 keeps MAX_FILE_PUTS_IN_FLIGHT puts unanswered; 1.0.0 (the first version, still served
- * and still offered second) keeps MAX_BLOB_PUTS_IN_FLIGHT, which is all its receivers buffer. Same frames. */
-export const FILE_PROTOCOL = '/0m1/file/1.1.0'
+/** Direct file streams. 1.2.0 separates flow control from durability: a put is answered 'received' once verified and
+ * its write queued, and the receiver confirms what is on its disk with 'durable' frames of its own (background
+ * fdatasyncs). 1.1.0 answers each put 'stored' once an fdatasync covers it, MAX_FILE_PUTS_IN_FLIGHT unanswered;
+ * 1.0.0 (the first version) the same with MAX_BLOB_PUTS_IN_FLIGHT, which is all its receivers buffer. Both older
+ * versions are still served and offered after 1.2.0, so a device of either generation still gets files straight. */
+export const FILE_PROTOCOL = '/0m1/file/1.2.0'
+export const FILE_PROTOCOL_V1_1 = '/0m1/file/1.1.0'
 export const FILE_PROTOCOL_V1 = '/0m1/file/1.0.0'
+/** Served and offered, in order of preference. */
+export const FILE_PROTOCOLS: readonly string[] = [FILE_PROTOCOL, FILE_PROTOCOL_V1_1, FILE_PROTOCOL_V1]
 export const BLOB_VERSION = 0x01
 /** Refusal sentences are short and never hold identifiers. */
 export const MAX_BLOB_REASON_BYTES = 200
@@ -21,13 +27,14 @@ export const MAX_BLOB_FRAME_BYTES = 1 + 1 + 4 + BLOB_ID_BYTES + BLOB_CAPABILITY_
 /** Puts a client may have sent and not seen answered on one stream: 16 × 64 KiB = 1 MiB in flight keeps a
  * loopback or LAN link busy while bounding what the store side reads ahead. */
 export const MAX_BLOB_PUTS_IN_FLIGHT = 16
-/** Puts in flight on a direct /0m1/file/1.1.0 stream: 64 × 64 KiB = 4 MiB. The receiving device answers a put only
- * once an fdatasync covers it, and one fdatasync takes 1-10 ms or more on a busy disk: with 1 MiB in flight the
- * sender stood waiting for each sync (a file went at a third of the raw stream's speed). A contact's device holds at
- * most this much read ahead per stream; a relay keeps the lower MAX_BLOB_PUTS_IN_FLIGHT for its many clients. */
+/** Puts in flight on a direct /0m1/file/1.1.0 or 1.2.0 stream: 64 × 64 KiB = 4 MiB. On 1.1.0 the receiving device
+ * answers a put only once an fdatasync covers it, and one fdatasync takes 1-10 ms or more on a busy disk: with 1 MiB
+ * in flight the sender stood waiting for each sync (a file went at a third of the raw stream's speed). On 1.2.0 the
+ * answer waits only for the chunk's check, so the window is what the receiver reads ahead: a contact's device holds
+ * at most this much per stream; a relay keeps the lower MAX_BLOB_PUTS_IN_FLIGHT for its many clients. */
 export const MAX_FILE_PUTS_IN_FLIGHT = 64
 
-const T = { put: 0x01, status: 0x02, get: 0x03, del: 0x04, stored: 0x81, have: 0x82, chunk: 0x83, deleted: 0x84, error: 0x85 } as const
+const T = { put: 0x01, status: 0x02, get: 0x03, del: 0x04, stored: 0x81, have: 0x82, chunk: 0x83, deleted: 0x84, error: 0x85, received: 0x86, durable: 0x87 } as const
 
 /** Why a store refused: one byte on the wire. NOT_FOUND is also the answer to a wrong capability, so a
  * refusal never tells whether a blob id exists. */
@@ -53,6 +60,11 @@ export type BlobServerFrame =
   | { readonly type: 'chunk', readonly reqId: number, readonly index: number, readonly data: Uint8Array }
   | { readonly type: 'deleted', readonly reqId: number }
   | { readonly type: 'error', readonly reqId: number, readonly reason: BlobRefusal, readonly message: string }
+  /** /0m1/file/1.2.0 only: the put's chunk checked out and its write is queued; NOT yet durable (that is 'durable'). */
+  | { readonly type: 'received', readonly reqId: number, readonly index: number }
+  /** /0m1/file/1.2.0 only, unasked (reqId 0): chunks 0..count-1 of the stream's file are on the receiver's disk (an
+   * fdatasync covered them). The sender counts a chunk confirmed, for its resume point, only from this. */
+  | { readonly type: 'durable', readonly reqId: number, readonly count: number }
 
 function head (w: Writer, type: number, reqId: number): void {
   w.u8(BLOB_VERSION); w.u8(type); w.u32(reqId)
@@ -135,6 +147,10 @@ export function encodeBlobServerFrame (f: BlobServerFrame): Uint8Array {
     case 'chunk': head(w, T.chunk, f.reqId); w.u32(f.index); w.sized(4, FILE_CIPHER_CHUNK_BYTES, f.data, 'data'); return w.finish()
     case 'deleted': head(w, T.deleted, f.reqId); break
     case 'error': head(w, T.error, f.reqId); w.u8(REASONS.indexOf(f.reason)); w.string(1, MAX_BLOB_REASON_BYTES, f.message, 'message'); break
+    case 'received': head(w, T.received, f.reqId); w.u32(f.index); break
+    case 'durable':
+      if (!Number.isInteger(f.count) || f.count < 0 || f.count > MAX_BLOB_CHUNKS) throw new RangeError('durable: count must be 0..MAX_BLOB_CHUNKS')
+      head(w, T.durable, f.reqId); w.u32(f.count); break
   }
   return w.finish().slice()
 }
@@ -171,13 +187,26 @@ export function decodeBlobServerFrame (bytes: Uint8Array): BlobServerFrame {
       f = { type: 'error', reqId, reason, message: r.string(1, MAX_BLOB_REASON_BYTES, 'message') }
       break
     }
+    case T.received: f = { type: 'received', reqId, index: r.u32('chunk index') }; break
+    case T.durable: {
+      const count = r.u32('durable count')
+      if (count > MAX_BLOB_CHUNKS) throw new WireError('INVALID', 'The durable answer counts more chunks than a blob may have.')
+      f = { type: 'durable', reqId, count }
+      break
+    }
     default: throw new WireError('UNKNOWN_KIND', `The blob answer has type ${type}, which this version does not know.`)
   }
   r.end()
   return f
 }
 
-/** Puts in flight on a direct file stream negotiated as `protocol` (FILE_PROTOCOL or FILE_PROTOCOL_V1). */
+/** Puts in flight on a direct file stream negotiated as `protocol` (one of FILE_PROTOCOLS). */
 export function fileWindow (protocol: string | undefined): number {
-  return protocol === FILE_PROTOCOL ? MAX_FILE_PUTS_IN_FLIGHT : MAX_BLOB_PUTS_IN_FLIGHT
+  return protocol === FILE_PROTOCOL || protocol === FILE_PROTOCOL_V1_1 ? MAX_FILE_PUTS_IN_FLIGHT : MAX_BLOB_PUTS_IN_FLIGHT
+}
+
+/** Whether a direct file stream negotiated as `protocol` answers puts 'received' and confirms durability apart
+ * ('durable' frames: /0m1/file/1.2.0), rather than one 'stored' per put once durable (1.1.0, 1.0.0). */
+export function fileDurableApart (protocol: string | undefined): boolean {
+  return protocol === FILE_PROTOCOL
 }

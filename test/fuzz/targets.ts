@@ -230,7 +230,9 @@ export const TARGETS: readonly TargetSpec[] = [
         encodeBlobServerFrame({ type: 'have', reqId: 2, count: 1, chunks: 8 }),
         encodeBlobServerFrame({ type: 'chunk', reqId: 3, index: 0, data: randomBytes(FILE_CIPHER_CHUNK_BYTES) }),
         encodeBlobServerFrame({ type: 'deleted', reqId: 4 }),
-        encodeBlobServerFrame({ type: 'error', reqId: 5, reason: 'QUOTA_BYTES', message: 'This relay is full.' })
+        encodeBlobServerFrame({ type: 'error', reqId: 5, reason: 'QUOTA_BYTES', message: 'This relay is full.' }),
+        encodeBlobServerFrame({ type: 'received', reqId: 6, index: 7 }),
+        encodeBlobServerFrame({ type: 'durable', reqId: 0, count: 8 })
       ]
       return { decode: decodeBlobServerFrame, isTyped: (e) => WireError.is(e), seeds, maxRandomLength: 1024 }
     }

@@ -5,14 +5,16 @@ import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdirSync, readdirSync, readFileSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
+import type { Connection, Stream } from '@libp2p/interface'
 import { MessengerError } from '../../src/messenger/errors.ts'
 import type { FileTransfers } from '../../src/messenger/files/transfers.ts'
 import { SealJob } from '../../src/messenger/files/sealing.ts'
 import type { FileView } from '../../src/messenger/files/types.ts'
 import { createPeople, person, startTestRelay, tempDir, introduce, type Person } from '../helpers/testnet.ts'
 import { waitFor } from '../helpers/wait.ts'
-import { FILE_PROTOCOL, FILE_PROTOCOL_V1, fileWindow, MAX_BLOB_PUTS_IN_FLIGHT, MAX_FILE_PUTS_IN_FLIGHT } from '../../src/wire/blob.ts'
-import { FILE_CHUNK_BYTES } from '../../src/wire/file.ts'
+import { FILE_PROTOCOL, FILE_PROTOCOL_V1, FILE_PROTOCOL_V1_1, FILE_PROTOCOLS, fileDurableApart, fileWindow, MAX_BLOB_PUTS_IN_FLIGHT, MAX_FILE_PUTS_IN_FLIGHT } from '../../src/wire/blob.ts'
+import { FILE_CHUNK_BYTES, FILE_CIPHER_CHUNK_BYTES } from '../../src/wire/file.ts'
+import { MAX_FILE_UNSYNCED_BYTES } from '../../src/messenger/files/transfers.ts'
 
 const MiB = 1024 * 1024
 
@@ -68,8 +70,18 @@ async function saved (t: { after: (fn: () => unknown) => void }, p: Person, mess
 test('a 30 MB file goes straight to an online contact over the direct connection, hash checked', { timeout: 120_000 }, async (t) => {
   const { people: [alice, bob], contact } = await createPeople(t, { relays: 1 }) as unknown as { people: [Person, Person], contact: (a: Person, b: Person) => string }
   const { path, bytes } = fileOf(t, 30 * MiB)
+  // Every count alice takes as confirmed (her resume point) was on bob's disk then: an fdatasync had covered it.
+  const ahead: string[] = []
+  let confirmations = 0
+  files(alice).onConfirmedForTest((id, n) => {
+    confirmations++
+    const onDisk = files(bob).statsForTest(id)?.durableChunks ?? 0
+    if (n > onDisk) ahead.push(`${n} confirmed, ${onDisk} on disk`)
+  })
   const { message } = await files(alice).send(contact(alice, bob), path, 'thirty megabytes')
   const out = await waitFile(alice, contact(alice, bob), message.id, (f) => f.state === 'delivered', 'alice sees the file delivered')
+  assert.deepEqual(ahead, [])
+  assert.ok(confirmations > 0)
   assert.equal(out.path, 'direct')
   const got = await waitFile(bob, contact(bob, alice), message.id, (f) => f.state === 'delivered', 'bob has the whole file')
   assert.equal(got.path, 'direct')
@@ -186,7 +198,11 @@ test('a direct transfer cut at about half by killing the recipient resumes witho
   files(bob).holdIncomingForTest(Math.ceil(30 * MiB / FILE_CHUNK_BYTES * 3 / 4))
   const { message, file } = await files(alice).send(contact(alice, bob), path)
   files(bob).holdIncomingForTest(Math.ceil(file.chunks / 2))
-  const half = await stopAtHalf(bob, message.id)
+  // Bob holds at the half; the kill comes once alice has what he took confirmed durable (1.2.0 confirms apart from
+  // its answers: within FILE_SYNC_AFTER_MS of the last chunk). A kill before that is the next test's.
+  const half = await waitFile(bob, contact(bob, alice), message.id, (f) => f.doneChunks >= f.chunks / 2, 'bob reaches the half')
+  await waitFor(() => (files(alice).statsForTest(message.id)?.confirmedDirect ?? 0) >= half.doneChunks ? true : undefined, 'alice has the half confirmed durable')
+  await bob.stop()
   const confirmed = half.doneChunks
   assert.ok(confirmed < half.chunks, 'the file was not complete when bob stopped')
   assert.equal(half.path, 'direct')
@@ -203,6 +219,57 @@ test('a direct transfer cut at about half by killing the recipient resumes witho
   const resent = a.sentDirect + a.sentRelay - got.chunks
   assert.ok(resent <= MAX_FILE_PUTS_IN_FLIGHT + MAX_BLOB_PUTS_IN_FLIGHT, `alice re-sent ${resent} chunks`)
   assert.ok(MAX_FILE_PUTS_IN_FLIGHT + MAX_BLOB_PUTS_IN_FLIGHT < got.chunks / 2, 'the bound would still catch a restart from zero')
+  assert.equal(sha(await saved(t, bob, message.id)), sha(bytes))
+})
+
+test('chunks answered \'received\' but not yet durable are never counted confirmed: a receiver killed then, its unsynced chunks lost, gets the whole file from the durable point', { timeout: 120_000 }, async (t) => {
+  const { people: [alice, bob], contact } = await createPeople(t, { relays: 1 }) as unknown as { people: [Person, Person], contact: (a: Person, b: Person) => string }
+  const { path, bytes } = fileOf(t, 20 * MiB)
+  // Bob's background fdatasyncs never start, and he takes 200 chunks (12.5 MiB, under MAX_FILE_UNSYNCED_BYTES, so no
+  // backpressure sync either) and holds there: 200 answered 'received', none durable.
+  files(bob).holdBackgroundSyncsForTest()
+  files(bob).holdIncomingForTest(200)
+  const { message } = await files(alice).send(contact(alice, bob), path)
+  await waitFor(() => (files(bob).statsForTest(message.id)?.receivedDirect ?? 0) >= 200 ? true : undefined, 'bob answers 200 chunks received')
+  // Time for any (wrong) confirmation to arrive: bob's writer sends 'durable' the moment a sync ends.
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  assert.equal(files(bob).statsForTest(message.id)?.durableChunks, 0)
+  assert.equal(files(alice).statsForTest(message.id)?.confirmedDirect, 0, 'alice counted chunks confirmed that were not on bob\'s disk')
+  assert.equal(files(alice).list(contact(alice, bob)).find((f) => f.messageId === message.id)?.doneChunks, 0)
+  // Bob dies, and (as a power cut would) what no sync covered is lost: his chunk file is cut to its durable point.
+  await bob.stop()
+  const inFile = chunkFiles(bob, 'in')
+  assert.equal(inFile.length, 1)
+  truncateSync(join(bob.dir, 'files', inFile[0] as string), 0)
+  // Alice parks the file on the relay from her resume point, which must be the durable one (0): had she taken the
+  // 'received' answers as confirmations, the relay would lack chunks 0-199 and bob could never complete it there.
+  await waitFile(alice, contact(alice, bob), message.id, (f) => f.relayCopies >= 1, 'alice parks the file on the relay', 90_000)
+  await bob.start()
+  const got = await waitFile(bob, contact(bob, alice), message.id, (f) => f.state === 'delivered', 'bob completes the whole file', 90_000)
+  assert.equal(files(bob).statsForTest(message.id)?.resumedAt, 0)
+  // Parked whole, from the durable point, and fetched whole from there.
+  assert.equal(files(alice).statsForTest(message.id)?.sentRelay, got.chunks)
+  assert.equal(files(bob).statsForTest(message.id)?.fetched, got.chunks)
+  assert.equal(sha(await saved(t, bob, message.id)), sha(bytes))
+})
+
+test('a receiver whose disk syncs lag holds its answers past MAX_FILE_UNSYNCED_BYTES not yet durable, and the file still completes', { timeout: 120_000 }, async (t) => {
+  const { people: [alice, bob], contact } = await createPeople(t, { relays: 1 }) as unknown as { people: [Person, Person], contact: (a: Person, b: Person) => string }
+  // 30 MiB: nearly twice the bound. Bob's background syncs never start: only the backpressure's syncs make chunks
+  // durable, so without it nothing would be until the end, and the page cache would hold the whole file.
+  const { path, bytes } = fileOf(t, 30 * MiB)
+  files(bob).holdBackgroundSyncsForTest()
+  const { message } = await files(alice).send(contact(alice, bob), path)
+  const got = await waitFile(bob, contact(bob, alice), message.id, (f) => f.state === 'delivered', 'bob has the whole file')
+  await waitFile(alice, contact(alice, bob), message.id, (f) => f.state === 'delivered', 'alice sees it delivered')
+  const b = files(bob).statsForTest(message.id)
+  assert.ok(b !== undefined)
+  assert.equal(b.backgroundSyncs, 0)
+  assert.ok(b.answerSyncs >= 1, 'no answer waited for a sync')
+  const bound = Math.floor(MAX_FILE_UNSYNCED_BYTES / FILE_CIPHER_CHUNK_BYTES)
+  // The bound, plus the puts already read ahead (the window) when it held the answers back.
+  assert.ok(b.maxUnsyncedChunks > bound && b.maxUnsyncedChunks <= bound + MAX_FILE_PUTS_IN_FLIGHT, `at most ${b.maxUnsyncedChunks} chunks not durable at once`)
+  assert.ok(got.chunks > bound + MAX_FILE_PUTS_IN_FLIGHT)
   assert.equal(sha(await saved(t, bob, message.id)), sha(bytes))
 })
 
@@ -364,8 +431,8 @@ test('a chunk write that fails once during a relay download does not stall it: t
 test('a receiver that speaks only /0m1/file/1.0.0 (16 puts buffered) still gets the file straight, at the smaller window', { timeout: 120_000 }, async (t) => {
   const relay = await startTestRelay(t)
   const alice = await person(t, 'alice', { relays: [relay.addr] })
-  // Bob as the first version was: only 1.0.0 served (1.1.0 unhandled as soon as his node is up).
-  const bob = await person(t, 'bob', { relays: [relay.addr], onNetwork: (n) => { void n.libp2p.unhandle(FILE_PROTOCOL) } })
+  // Bob as the first version was: only 1.0.0 served (1.2.0 and 1.1.0 unhandled as soon as his node is up).
+  const bob = await person(t, 'bob', { relays: [relay.addr], onNetwork: (n) => { void n.libp2p.unhandle([FILE_PROTOCOL, FILE_PROTOCOL_V1_1]) } })
   const { aToB, bToA } = await introduce(alice, bob)
   // 4 MiB: 64 chunks, four times what a 1.0.0 receiver buffers, so a sender keeping the 1.1.0 window would overrun it.
   const { path, bytes } = fileOf(t, 4 * MiB)
@@ -378,11 +445,36 @@ test('a receiver that speaks only /0m1/file/1.0.0 (16 puts buffered) still gets 
   assert.equal(fileWindow(FILE_PROTOCOL), MAX_FILE_PUTS_IN_FLIGHT)
 })
 
+test('a receiver that speaks only /0m1/file/1.1.0 (each put answered once durable) still gets the file straight', { timeout: 120_000 }, async (t) => {
+  const relay = await startTestRelay(t)
+  const alice = await person(t, 'alice', { relays: [relay.addr] })
+  // Bob as the previous version was: 1.1.0 (and 1.0.0) served, 1.2.0 unhandled as soon as his node is up.
+  const bob = await person(t, 'bob', { relays: [relay.addr], onNetwork: (n) => { void n.libp2p.unhandle(FILE_PROTOCOL) } })
+  const { aToB, bToA } = await introduce(alice, bob)
+  const protocols: string[] = []
+  const f = files(bob) as unknown as { handleStream: (s: Stream, c: Connection) => void }
+  const serve = f.handleStream
+  f.handleStream = (s, c) => { protocols.push(s.protocol ?? ''); serve(s, c) }
+  const { path, bytes } = fileOf(t, 8 * MiB)
+  const { message } = await files(alice).send(aToB, path)
+  const got = await waitFile(bob, bToA, message.id, (x) => x.state === 'delivered', 'bob has the whole file')
+  await waitFile(alice, aToB, message.id, (x) => x.state === 'delivered', 'alice sees it delivered')
+  assert.equal(got.path, 'direct')
+  assert.deepEqual([...new Set(protocols)], [FILE_PROTOCOL_V1_1], 'the stream was 1.1.0')
+  assert.equal(files(alice).statsForTest(message.id)?.sentRelay, 0)
+  const b = files(bob).statsForTest(message.id)
+  // 1.1.0: every answer waited for a sync; nothing ran in the background.
+  assert.ok(b !== undefined && b.answerSyncs > 0 && b.backgroundSyncs === 0, `bob's syncs: ${JSON.stringify(b)}`)
+  assert.equal(sha(await saved(t, bob, message.id)), sha(bytes))
+  assert.equal(fileDurableApart(FILE_PROTOCOL_V1_1), false)
+  assert.equal(fileDurableApart(FILE_PROTOCOL), true)
+})
+
 test('a file announced over a direct connection whose stream never comes still completes from a relay, and nothing is left expecting it', { timeout: 120_000 }, async (t) => {
   const relay = await startTestRelay(t)
   const alice = await person(t, 'alice', { relays: [relay.addr] })
   // Bob serves no file protocol: the announcement goes direct, no direct file stream can ever open.
-  const bob = await person(t, 'bob', { relays: [relay.addr], onNetwork: (n) => { void n.libp2p.unhandle(FILE_PROTOCOL); void n.libp2p.unhandle(FILE_PROTOCOL_V1) } })
+  const bob = await person(t, 'bob', { relays: [relay.addr], onNetwork: (n) => { void n.libp2p.unhandle([...FILE_PROTOCOLS]) } })
   const { aToB, bToA } = await introduce(alice, bob)
   const { path, bytes } = fileOf(t, MiB)
   const { message } = await files(alice).send(aToB, path)

@@ -6,6 +6,8 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { lpStream, streamPair } from '@libp2p/utils'
 import { BlobChannel } from '../../src/net/blob-client.ts'
+import { NetError } from '../../src/net/errors.ts'
+import { FILE_CIPHER_CHUNK_BYTES } from '../../src/wire/file.ts'
 import { decodeBlobClientFrame, encodeBlobServerFrame, MAX_BLOB_FRAME_BYTES } from '../../src/wire/blob.ts'
 import { waitFor } from '../helpers/wait.ts'
 
@@ -25,4 +27,50 @@ test('a wall-clock jump of an hour does not time out a blob request in flight', 
   await lp.write(encodeBlobServerFrame({ type: 'have', reqId: f.reqId, count: 2, chunks: 3 }))
   assert.equal(await asked, 2)
   await client.close()
+})
+
+// /0m1/file/1.2.0 (docs/protocol-network.md "Blobs and direct files"): a 'received' answer frees the window but never
+// confirms; only the receiver's 'durable' frames move the caller's confirmed count, and putFrom ends once all are.
+test('on a 1.2.0 stream putFrom confirms only what \'durable\' frames say, never a \'received\' answer, and ends once all are durable', { timeout: 30_000 }, async () => {
+  const [client, store] = await streamPair()
+  const ch = new BlobChannel(client, 4, undefined, true)
+  const lp = lpStream(store, { maxDataLength: MAX_BLOB_FRAME_BYTES })
+  const ref = { blobId: randomBytes(16), capability: randomBytes(32) }
+  const chunk = new Uint8Array(FILE_CIPHER_CHUNK_BYTES)
+  const confirmed: number[] = []
+  let ended = false
+  const putting = ch.putFrom(ref, 6, 0, async () => chunk, (n) => { confirmed.push(n) }).then(() => { ended = true })
+  // Every put answered 'received': the window never blocks, and nothing is confirmed.
+  for (let i = 0; i < 6; i++) {
+    const f = decodeBlobClientFrame((await lp.read()).subarray())
+    assert.ok(f.type === 'put' && f.index === i)
+    await lp.write(encodeBlobServerFrame({ type: 'received', reqId: f.reqId, index: i }))
+  }
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  assert.deepEqual(confirmed, [], 'a received answer confirmed a chunk')
+  assert.equal(ended, false, 'putFrom ended before the chunks were durable')
+  await lp.write(encodeBlobServerFrame({ type: 'durable', reqId: 0, count: 4 }))
+  await waitFor(() => confirmed.length === 1 ? true : undefined, 'the first durable count is confirmed')
+  assert.equal(ended, false)
+  // A count past the file is a broken peer's: it confirms the file's chunks, no more.
+  await lp.write(encodeBlobServerFrame({ type: 'durable', reqId: 0, count: 9 }))
+  await putting
+  assert.deepEqual(confirmed, [4, 6])
+  await client.close()
+})
+
+test('a \'durable\' frame on a stream that has none (a relay, file 1.1.0) ends it as a broken peer\'s; so does a put answered \'received\' there', { timeout: 30_000 }, async () => {
+  for (const wrong of ['durable', 'received'] as const) {
+    const [client, store] = await streamPair()
+    const ch = new BlobChannel(client, 4)
+    const lp = lpStream(store, { maxDataLength: MAX_BLOB_FRAME_BYTES })
+    const ref = { blobId: randomBytes(16), capability: randomBytes(32) }
+    const confirmed: number[] = []
+    const putting = ch.putFrom(ref, 1, 0, async () => new Uint8Array(FILE_CIPHER_CHUNK_BYTES), (n) => { confirmed.push(n) })
+    const f = decodeBlobClientFrame((await lp.read()).subarray())
+    await lp.write(encodeBlobServerFrame(wrong === 'durable' ? { type: 'durable', reqId: 0, count: 1 } : { type: 'received', reqId: f.reqId, index: 0 }))
+    await assert.rejects(putting, (err: unknown) => NetError.is(err, 'BAD_FRAME'), wrong)
+    assert.deepEqual(confirmed, [], wrong)
+    await client.close().catch(() => {})
+  }
 })

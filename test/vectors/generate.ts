@@ -171,11 +171,14 @@ const blobServerCases: Array<{ name: string, frame: BlobServerFrame }> = [
   { name: 'chunk', frame: { type: 'chunk', reqId: 3, index: 3, data: blobChunk } },
   { name: 'deleted', frame: { type: 'deleted', reqId: 4 } },
   { name: 'not found', frame: { type: 'error', reqId: 5, reason: 'NOT_FOUND', message: 'No such blob, or the capability does not match.' } },
-  { name: 'rate limited', frame: { type: 'error', reqId: 6, reason: 'RATE_LIMITED', message: 'This relay takes at most 1024 MiB of file chunks per 60 min from one sender; park the file on another relay or retry later.' } }
+  { name: 'rate limited', frame: { type: 'error', reqId: 6, reason: 'RATE_LIMITED', message: 'This relay takes at most 1024 MiB of file chunks per 60 min from one sender; park the file on another relay or retry later.' } },
+  // /0m1/file/1.2.0 only: a put checked and its write queued (not durable), and the unasked durable confirmation.
+  { name: 'received', frame: { type: 'received', reqId: 7, index: 2 } },
+  { name: 'durable', frame: { type: 'durable', reqId: 0, count: 3 } }
 ]
 const shortHex = (v: unknown): unknown => JSON.parse(JSON.stringify(v, (_k, x: unknown) => x instanceof Uint8Array ? (x.length > 64 ? `sha256:${createHash('sha256').update(x).digest('hex')}` : hex(x)) : x))
 writeFileSync(new URL('blob.json', dir), JSON.stringify({
-  description: 'Frames of /0m1/blob/1.0.0 and /0m1/file/1.0.0 (docs/protocol-network.md "Blobs and direct files"): version(1)=0x01 | type(1) | reqId(4, BE) | ... Chunk data (65,553 bytes) is shown by its SHA-256 in "frame"; "bytes" is the whole frame.',
+  description: 'Frames of /0m1/blob/1.0.0 and /0m1/file/1.x (docs/protocol-network.md "Blobs and direct files"; "received" and "durable" on /0m1/file/1.2.0 only): version(1)=0x01 | type(1) | reqId(4, BE) | ... Chunk data (65,553 bytes) is shown by its SHA-256 in "frame"; "bytes" is the whole frame.',
   client: blobClientCases.map((c) => ({ name: c.name, frame: shortHex(c.frame), bytes: hex(encodeBlobClientFrame(c.frame)) })),
   server: blobServerCases.map((c) => ({ name: c.name, frame: shortHex(c.frame), bytes: hex(encodeBlobServerFrame(c.frame)) }))
 }, null, 2) + '\n')

@@ -122,7 +122,7 @@ test('deliver vectors: decode gives the fields, re-encode is byte-equal, the str
 test('blob vectors (issue 12): client and server frames decode and re-encode byte-equal; the layout read by hand', () => {
   const v = load('blob.json') as { client: Array<{ name: string, bytes: string }>, server: Array<{ name: string, bytes: string }> }
   assert.equal(v.client.length, 4)
-  assert.equal(v.server.length, 6)
+  assert.equal(v.server.length, 8)
   // RATE_LIMITED (issue 12, per-peer upload budget) is refusal byte 7, after the type, request id.
   const limited = unhex(v.server.find((c) => c.name === 'rate limited')?.bytes ?? '')
   assert.equal(limited[1], 0x85)
@@ -137,6 +137,9 @@ test('blob vectors (issue 12): client and server frames decode and re-encode byt
     assert.equal(hex(b.subarray(6, 22)), hex(f.blobId))
   }
   for (const c of v.server) assert.equal(hex(encodeBlobServerFrame(decodeBlobServerFrame(unhex(c.bytes)))), c.bytes, c.name)
+  // /0m1/file/1.2.0: 'received' is 0x86 | reqId | index; 'durable' is 0x87 | reqId 0 | count, each u32 BE.
+  assert.equal(v.server.find((c) => c.name === 'received')?.bytes, '0186' + '00000007' + '00000002')
+  assert.equal(v.server.find((c) => c.name === 'durable')?.bytes, '0187' + '00000000' + '00000003')
 })
 
 test('group vectors (issue 11, change v2): changes verify, re-encode byte-equal and fold; bodies and text round-trip byte-equal; layout read by hand', async () => {

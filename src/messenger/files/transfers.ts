@@ -16,7 +16,7 @@ import { NetError } from '../../net/errors.ts'
 import { FrameStream } from '../../net/frame-stream.ts'
 import type { Logger } from '../../platform/logger.ts'
 import type { Database } from '../../store/db.ts'
-import { decodeBlobClientFrame, encodeBlobServerFrame, fileWindow, MAX_BLOB_FRAME_BYTES, type BlobServerFrame } from '../../wire/blob.ts'
+import { decodeBlobClientFrame, encodeBlobServerFrame, fileDurableApart, fileWindow, MAX_BLOB_FRAME_BYTES, type BlobServerFrame } from '../../wire/blob.ts'
 import { WireError } from '../../wire/errors.ts'
 import {
   BLOB_CAPABILITY_BYTES, blobIdOf, chunkCount, FILE_CHUNK_BYTES, FILE_CIPHER_CHUNK_BYTES, MAX_FILE_NAME_BYTES, MAX_FILE_TYPE_BYTES,
@@ -49,6 +49,21 @@ const DIRECT_POLL_MS = 300
  * DIRECT_POLL_MS): it usually comes a few ms after the stream opens, and a fixed 300 ms wait cost a 50 MB direct
  * transfer a quarter of its time. */
 const DIRECT_FIRST_POLL_MS = 10
+/** A /0m1/file/1.2.0 receiver answers puts before they are durable and syncs in the background: one fdatasync once
+ * this much was taken since the last began (4 MiB: a 50 MB file costs about a dozen, each well under the time the
+ * wire takes to bring the next 4 MiB, so the syncs overlap the transfer and the last one, which the file's delivery
+ * waits for, is short). */
+export const FILE_SYNC_EVERY_BYTES = 4 * 1024 * 1024
+/** ... or this long after the first chunk no sync covers yet, whichever comes first: a slow or paused sender still
+ * sees its chunks confirmed (its resume point and progress move) within about this. */
+export const FILE_SYNC_AFTER_MS = 50
+/** Bytes a 1.2.0 receiver lets stand written but not yet durable on one stream before it stops answering (the
+ * sender's window then fills and it waits): 16 MiB, so a disk slower than the wire cannot let dirty pages of one
+ * file grow without bound (MAX_FILE_STREAMS_SERVED streams: 128 MiB at most), and a sender killed or cut off never
+ * has more than this (plus its window) sent again from its last durable confirmation. */
+export const MAX_FILE_UNSYNCED_BYTES = 16 * 1024 * 1024
+const SYNC_EVERY_CHUNKS = Math.floor(FILE_SYNC_EVERY_BYTES / FILE_CIPHER_CHUNK_BYTES)
+const MAX_UNSYNCED_CHUNKS = Math.floor(MAX_FILE_UNSYNCED_BYTES / FILE_CIPHER_CHUNK_BYTES)
 /** Gets in flight per relay download: keeps a relay link busy without buffering more than 512 KiB. */
 export const DOWNLOAD_PREFETCH = 8
 /** Retry delays while nothing can move (relays unreachable or full, blob not parked yet): 0.5 s doubling to 15 s. */
@@ -106,11 +121,24 @@ export interface TransferStats {
   /** Outgoing: sealing runs this process started again after a restart cut one short. */
   resealed: number
   badChunks: number
-  /** Incoming, direct: the fdatasyncs the stream's answers waited for, and their total wall time (ms). Each answer
-   * waits for one (chunks durable before they are confirmed), so on a slow or shared disk these, not the CPU, set
-   * the pace of a direct transfer: the benchmark prints them (bench/product/files.ts). */
+  /** Incoming, direct: the fdatasyncs the stream's answers waited for, and their total wall time (ms). On 1.1.0 and
+   * 1.0.0 each answer waits for one (chunks durable before they are confirmed), so on a slow or shared disk these,
+   * not the CPU, set the pace of a direct transfer; on 1.2.0 only a status, and puts past MAX_FILE_UNSYNCED_BYTES not
+   * yet durable (backpressure), wait. The benchmark prints them (bench/product/files.ts). */
   answerSyncs: number
   answerSyncMs: number
+  /** Incoming, direct 1.2.0: the fdatasyncs no answer waited for (run beside the transfer), and their wall time. */
+  backgroundSyncs: number
+  backgroundSyncMs: number
+  /** Incoming: the last fdatasync, before the hash check and 'delivered' (every version waits for it). */
+  finalSyncMs: number
+  /** Incoming: chunks an fdatasync has covered (on disk), from the first. */
+  durableChunks: number
+  /** Incoming, direct 1.2.0: the most chunks seen verified and not yet durable at once (the backpressure bound is
+   * MAX_FILE_UNSYNCED_BYTES, plus the puts already read ahead when it holds the answers back). */
+  maxUnsyncedChunks: number
+  /** Outgoing: the highest count the contact confirmed durable on a direct stream (the resume point it gave). */
+  confirmedDirect: number
 }
 
 interface Incoming {
@@ -126,6 +154,10 @@ interface Incoming {
   /** Group durability for the direct stream: the fdatasync running now, and the one queued behind it. */
   syncing: Promise<void> | undefined
   syncQueued: Promise<void> | undefined
+  /** An answer waits for the queued sync (its time counts as answerSyncMs, not backgroundSyncMs). */
+  syncWaited: boolean
+  /** Chunks (from the first) an fdatasync has covered: on disk. Never above row.done. */
+  synced: number
   /** Chunk writes issued and not yet done (verification runs in order; the writes overlap with it). */
   writes: Set<Promise<void>>
   /** The first write that failed: the chunk file no longer holds what row.done says; nothing more is taken. */
@@ -146,6 +178,10 @@ const MAX_PENDING_WRITES = 2
 const WRITE_BATCH_CHUNKS = 16
 
 interface Run { start: number, startDone: number, lastEvent: number }
+
+/** 'received' answers a 1.2.0 receiver sends together (at most; fewer when fewer are queued): a quarter of the
+ * sender's window (MAX_FILE_PUTS_IN_FLIGHT), so the sender keeps three quarters in flight while a batch forms. */
+const ANSWER_BATCH = 16
 
 /** One answer of a direct file stream, in request order: its frame once its work is done. */
 interface AnswerSlot { readonly work: Promise<BlobServerFrame>, frame: BlobServerFrame | undefined }
@@ -338,6 +374,18 @@ export class FileTransfers implements FilesPort {
     return undefined
   }
 
+  /** Test hook: called as a contact confirms chunks durable on a direct stream (the sender's side). */
+  #confirmedForTest: ((messageId: string, count: number) => void) | undefined
+  onConfirmedForTest (fn: ((messageId: string, count: number) => void) | undefined): void { this.#confirmedForTest = fn }
+  /** Test hook: a direct 1.2.0 receiver's background fdatasyncs wait (none starts) until released; backpressure and
+   * the final sync still run. */
+  holdBackgroundSyncsForTest (): () => void {
+    let release: () => void = () => {}
+    this.#syncsHeld = new Promise<void>((resolve) => { release = resolve })
+    return () => { this.#syncsHeld = undefined; release() }
+  }
+
+  #syncsHeld: Promise<void> | undefined
   /** For tests: the descriptor of a file this device holds a row for (the relay-side checks need its blob id). */
   /** Test hook: the next chunk write (one batch) fails, as a full or failing disk would. */
   failNextWriteForTest (): void { this.#failWritesForTest++ }
@@ -372,7 +420,10 @@ export class FileTransfers implements FilesPort {
 
   #statsOf (row: TransferRow): TransferStats {
     let s = this.#stats.get(rowKey(row))
-    if (s === undefined) { s = { sentDirect: 0, sentRelay: 0, fetched: 0, receivedDirect: 0, resumedAt: 0, badChunks: 0, resealed: 0, answerSyncs: 0, answerSyncMs: 0 }; this.#stats.set(rowKey(row), s) }
+    if (s === undefined) {
+      s = { sentDirect: 0, sentRelay: 0, fetched: 0, receivedDirect: 0, resumedAt: 0, badChunks: 0, resealed: 0, answerSyncs: 0, answerSyncMs: 0, backgroundSyncs: 0, backgroundSyncMs: 0, finalSyncMs: 0, durableChunks: 0, maxUnsyncedChunks: 0, confirmedDirect: 0 }
+      this.#stats.set(rowKey(row), s)
+    }
     return s
   }
 
@@ -839,7 +890,11 @@ export class FileTransfers implements FilesPort {
         this.#set(row, { state: 'uploading', path: 'direct', done: Math.max(row.done, from), failure: undefined })
         this.#startRun(row)
         const read = this.#chunkReader(fh, row)
+        // Confirmed means durable at the contact (blob-client.ts putFrom): only then does the resume point (row.done,
+        // what #park parks from) move.
         await ch.putFrom(refOf(row.file), row.file.chunks, from, async (i) => { const c = await read(i); stats.sentDirect++; return c }, (n) => {
+          stats.confirmedDirect = Math.max(stats.confirmedDirect, n)
+          this.#confirmedForTest?.(row.messageId, n)
           if (n > row.done) { row.done = n; this.#progress(row) }
         })
         this.#set(row, { state: 'delivered', path: 'direct', done: row.file.chunks })
@@ -1039,29 +1094,45 @@ export class FileTransfers implements FilesPort {
     if (size !== done * FILE_CIPHER_CHUNK_BYTES) await fh.truncate(done * FILE_CIPHER_CHUNK_BYTES)
     row.done = done
     this.#statsOf(row).resumedAt = done
-    return { row, fh, opener, hash, direct: 0, lock: Promise.resolve(), finished: false, syncing: undefined, syncQueued: undefined, writes: new Set(), writeError: undefined, batch: [], batchFirst: 0, plain: Buffer.alloc(FILE_CHUNK_BYTES) }
+    // synced 0: the chunks replayed may be only in the page cache (a process that died before its sync); the first
+    // status answer syncs them before it counts them.
+    return { row, fh, opener, hash, direct: 0, lock: Promise.resolve(), finished: false, syncing: undefined, syncQueued: undefined, syncWaited: false, synced: 0, writes: new Set(), writeError: undefined, batch: [], batchFirst: 0, plain: Buffer.alloc(FILE_CHUNK_BYTES) }
   }
 
   /**
-   * Resolves once every chunk written before the call is on disk. Callers share syncs: one queued behind the running
-   * one covers everyone who asks meanwhile (16 chunks in flight cost about one fdatasync, not 16).
+   * Resolves once every chunk verified before the call is on disk (inc.synced covers it), unless the transfer
+   * finished meanwhile (stopped, cancelled: then inc.synced says what is). Callers share syncs: one queued behind the
+   * running one covers everyone who asks meanwhile (16 chunks in flight cost about one fdatasync, not 16). `waited`:
+   * an answer waits for it (answerSyncMs), not only the background cadence (backgroundSyncMs).
    */
-  async #durable (inc: Incoming): Promise<void> {
+  async #durable (inc: Incoming, waited: boolean): Promise<void> {
+    if (inc.synced >= inc.row.done) return
+    if (waited) inc.syncWaited = true
     inc.syncQueued ??= (inc.syncing ?? Promise.resolve()).catch(() => {}).then(async () => {
       inc.syncQueued = undefined
-      // The writes issued so far (verified chunks) must be in the file before the fdatasync can cover them.
+      const answer = inc.syncWaited
+      inc.syncWaited = false
+      // The writes issued so far (verified chunks) must be in the file before the fdatasync can cover them; the
+      // chunks verified up to now are exactly those (#append writes and counts a chunk in one step).
+      const upto = inc.row.done
       const p = this.#written(inc).then(async () => {
-        if (inc.finished) return
+        if (inc.finished || inc.synced >= upto) return
         const t0 = performance.now()
         await inc.fh.datasync()
         const stats = this.#statsOf(inc.row)
-        stats.answerSyncs++
-        stats.answerSyncMs += performance.now() - t0
+        if (answer) { stats.answerSyncs++; stats.answerSyncMs += performance.now() - t0 } else { stats.backgroundSyncs++; stats.backgroundSyncMs += performance.now() - t0 }
+        this.#syncedTo(inc, upto)
       })
       inc.syncing = p
       await p
     })
     await inc.syncQueued
+  }
+
+  #syncedTo (inc: Incoming, count: number): void {
+    if (count <= inc.synced) return
+    inc.synced = count
+    this.#statsOf(inc.row).durableChunks = count
   }
 
   /** Resolves once every chunk verified so far is written; throws if a write failed. */
@@ -1133,7 +1204,10 @@ export class FileTransfers implements FilesPort {
   async #complete (inc: Incoming): Promise<void> {
     const row = inc.row
     await this.#written(inc)
+    const t0 = performance.now()
     await inc.fh.datasync()
+    this.#statsOf(row).finalSyncMs += performance.now() - t0
+    this.#syncedTo(inc, row.done)
     inc.finished = true
     const ok = timingSafeEqual(inc.hash.digest(), row.file.sha256)
     if (!ok) {
@@ -1242,28 +1316,46 @@ export class FileTransfers implements FilesPort {
 
   async #serveStream (stream: Stream): Promise<void> {
     const window = fileWindow(stream.protocol)
+    // 1.2.0: a put is answered 'received' once checked and its write queued; durability is confirmed apart, by
+    // 'durable' frames after background fdatasyncs (FILE_SYNC_EVERY_BYTES, FILE_SYNC_AFTER_MS). 1.1.0 and 1.0.0: each
+    // put is answered 'stored' once an fdatasync covers it.
+    const apart = fileDurableApart(stream.protocol)
     // Frames cut from the stream as they come (src/net/frame-stream.ts), not lpStream's byte-at-a-time reads.
     const lp = new FrameStream(stream, MAX_BLOB_FRAME_BYTES, window * (MAX_BLOB_FRAME_BYTES + 8))
     let inc: Incoming | undefined
     const notFound = (reqId: number): BlobServerFrame => ({ type: 'error', reqId, reason: 'NOT_FOUND', message: 'No such file, or the capability does not match.' })
-    // Answers go out in request order; puts overlap (write, then a shared fdatasync) up to the sender's window.
-    // The answers one fdatasync releases go out together: one stream write (one muxer frame, one noise message)
-    // for the batch, not one per chunk.
+    // Answers go out in request order; puts overlap (write, then a shared fdatasync on 1.1.0) up to the sender's
+    // window. The answers ready together go out together: one stream write (one muxer frame, one noise message) for
+    // the batch, not one per chunk, with a 'durable' frame (1.2.0) when a sync covered more since the last one sent.
     const queue: AnswerSlot[] = []
     let writing = false
     let written: Promise<void> = Promise.resolve()
     let failed: Error | undefined
     let wake: (() => void) | undefined
+    let durableSent = 0
+    // A background sync that ended wakes the writer even while it waits for an answer (1.2.0).
+    let synced: (() => void) | undefined
+    const durableDue = (): boolean => apart && inc !== undefined && inc.synced > durableSent
     const writeAnswers = async (): Promise<void> => {
       try {
-        while (queue.length > 0) {
-          await (queue[0] as AnswerSlot).work
-          // The others the same fdatasync covered settle in this turn of the event loop: wait it out. An answer alone
-          // in the queue (a status, the sender's first question) goes at once.
-          if (queue.length > 1) await new Promise<void>((resolve) => { setImmediate(resolve) })
+        while (queue.length > 0 || durableDue()) {
+          const first = queue[0]
+          if (first !== undefined && first.frame === undefined) {
+            // 1.2.0: answers go ANSWER_BATCH at a time (or all those queued, if fewer): one write per chunk cost both
+            // ends a muxer frame and a noise message each. Checks finish in order, so the last of them is the one to
+            // wait for.
+            const last = queue[Math.min(queue.length, ANSWER_BATCH) - 1] as AnswerSlot
+            await (apart ? Promise.race([last.work, new Promise<void>((resolve) => { synced = resolve })]) : first.work)
+            synced = undefined
+            // The others ready at the same time (one fdatasync's, or one burst's checks) settle in this turn of the
+            // event loop: wait it out. An answer alone in the queue (a status, the sender's first question) goes at once.
+            if (queue.length > 1) await new Promise<void>((resolve) => { setImmediate(resolve) })
+          }
           const batch: Uint8Array[] = []
           for (let slot = queue[0]; slot?.frame !== undefined; slot = queue[0]) { queue.shift(); batch.push(encodeBlobServerFrame(slot.frame)) }
-          await lp.send(batch)
+          // After the answers: a sender learns of a chunk received before it learns it durable.
+          if (durableDue() && inc !== undefined) { durableSent = inc.synced; batch.push(encodeBlobServerFrame({ type: 'durable', reqId: 0, count: durableSent })) }
+          if (batch.length > 0) await lp.send(batch)
           wake?.()
         }
       } catch (err) {
@@ -1274,15 +1366,41 @@ export class FileTransfers implements FilesPort {
         wake?.()
       }
     }
-    const answer = (work: Promise<BlobServerFrame>): void => {
-      const slot: AnswerSlot = { work, frame: undefined }
-      work.then((f) => { slot.frame = f }, () => {})
-      queue.push(slot)
+    const kick = (): void => {
       if (writing) return
       writing = true
       written = writeAnswers()
     }
+    // A sync ended: its 'durable' goes now, not after the answer the writer waits for (which may wait for the next).
+    const syncEnded = (): void => { if (writing) synced?.(); else kick() }
+    const answer = (work: Promise<BlobServerFrame>): void => {
+      const slot: AnswerSlot = { work, frame: undefined }
+      work.then((f) => { slot.frame = f }, () => {})
+      queue.push(slot)
+      kick()
+    }
     const answered = async (): Promise<void> => { while (writing) await written }
+    // 1.2.0's background syncs: one once SYNC_EVERY_CHUNKS were taken since the last was asked for, or
+    // FILE_SYNC_AFTER_MS after the first chunk none covers, whichever first; each that ends sends 'durable'.
+    let asked = 0
+    let timer: NodeJS.Timeout | undefined
+    const syncInBackground = (cur: Incoming): void => {
+      clearTimeout(timer)
+      timer = undefined
+      asked = cur.row.done
+      void (async () => {
+        await this.#syncsHeld
+        await this.#durable(cur, false)
+      })().then(() => { if (cur.synced > durableSent) syncEnded() }, () => {})
+    }
+    const cadence = (cur: Incoming): void => {
+      if (cur.finished) return
+      if (cur.row.done - asked >= SYNC_EVERY_CHUNKS) syncInBackground(cur)
+      else if (timer === undefined && cur.row.done > cur.synced) {
+        timer = setTimeout(() => { timer = undefined; if (!cur.finished) syncInBackground(cur) }, FILE_SYNC_AFTER_MS)
+        timer.unref()
+      }
+    }
     try {
       for (;;) {
         while (queue.length >= window && failed === undefined) await new Promise<void>((resolve) => { wake = resolve })
@@ -1314,20 +1432,42 @@ export class FileTransfers implements FilesPort {
         const reqId = f.reqId
         if (f.type === 'status') {
           if (cur.row.state !== 'delivered') { this.#set(cur.row, { state: 'downloading', path: 'direct', failure: undefined }); this.#startRun(cur.row) }
-          answer(Promise.resolve({ type: 'have', reqId, count: cur.row.done, chunks: cur.row.file.chunks }))
+          // The count a sender resumes from: only chunks on disk (a replay after a crash may hold more, in the page
+          // cache only), so it is synced first.
+          answer(this.#durable(cur, true).then((): BlobServerFrame => {
+            asked = Math.max(asked, cur.synced)
+            return { type: 'have', reqId, count: cur.synced, chunks: cur.row.file.chunks }
+          }))
           continue
         }
         const index = f.index
-        answer(this.#append(cur, index, f.data).then(async (): Promise<BlobServerFrame> => {
-          await this.#durable(cur)
-          this.#statsOf(cur.row).receivedDirect++
-          return { type: 'stored', reqId, index }
-        }, (err: unknown): BlobServerFrame => {
+        const refused = (err: unknown): BlobServerFrame => {
           if (E2eeError.is(err, 'BAD_CHUNK')) this.#statsOf(cur.row).badChunks++
           return { type: 'error', reqId, reason: NetError.is(err, 'REFUSED') ? 'OUT_OF_ORDER' : 'BAD_FRAME', message: 'The chunk was refused; send it again.' }
-        }))
+        }
+        if (apart) {
+          answer(this.#append(cur, index, f.data).then(async (): Promise<BlobServerFrame> => {
+            const stats = this.#statsOf(cur.row)
+            stats.receivedDirect++
+            stats.maxUnsyncedChunks = Math.max(stats.maxUnsyncedChunks, cur.row.done - cur.synced)
+            cadence(cur)
+            // Backpressure: past the bound of bytes not yet durable, the answer waits for a sync (the sender's window
+            // then fills), so a disk slower than the wire holds the sender back instead of filling the page cache.
+            if (cur.row.done - cur.synced > MAX_UNSYNCED_CHUNKS) await this.#durable(cur, true)
+            return { type: 'received', reqId, index }
+          }, refused))
+          continue
+        }
+        answer(this.#append(cur, index, f.data).then(async (): Promise<BlobServerFrame> => {
+          await this.#durable(cur, true)
+          // A stop or cancel ended the transfer before a sync covered the chunk: never answered 'stored'.
+          if (cur.synced <= index) throw new MessengerError('STOPPED', 'The chunk was not made durable.')
+          this.#statsOf(cur.row).receivedDirect++
+          return { type: 'stored', reqId, index }
+        }, refused))
       }
     } finally {
+      clearTimeout(timer)
       if (inc !== undefined) {
         inc.direct--
         inc.directEnded = true

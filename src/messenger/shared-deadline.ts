@@ -29,6 +29,7 @@ interface Share {
 
 export class SharedDeadlines {
   #current: Share | undefined
+  #stopped = false
   /** Shares made (tests and figures: one per window of attempts, not one per attempt). */
   made = 0
 
@@ -48,7 +49,9 @@ export class SharedDeadlines {
   }
 
   #join (): Share {
-    const now = this.clock.now()
+    // On the timers' own timeline where there is one: a wall clock stepped back (or held still by a test) would
+    // otherwise let attempts join a share whose timer is about to fire.
+    const now = this.clock.monotonic?.() ?? this.clock.now()
     const cur = this.#current
     // `now < madeAt`: the clock went back; a share made "later" would give less than `ms`, so make another.
     if (cur !== undefined && !cur.controller.signal.aborted && now >= cur.madeAt && now - cur.madeAt < SHARE_WINDOW_MS) return cur
@@ -62,7 +65,8 @@ export class SharedDeadlines {
     const timer = this.clock.setTimeout(() => { controller.abort(timedOut()) }, this.ms + SHARE_WINDOW_MS, { unref: true })
     this.made++
     const share: Share = { madeAt: now, controller, timer, users: 0 }
-    this.#current = share
+    // After stop() a late attempt runs on a share of its own, retired (its timer cancelled) when it ends.
+    if (!this.#stopped) this.#current = share
     return share
   }
 
@@ -74,6 +78,7 @@ export class SharedDeadlines {
 
   /** Cancels the current share's timer (the messenger stopped); attempts still on it keep their signal. */
   stop (): void {
+    this.#stopped = true
     const cur = this.#current
     this.#current = undefined
     if (cur !== undefined) this.#retire(cur)

@@ -13,6 +13,9 @@ export interface TimerOptions {
 export interface Clock {
   /** ms since the epoch. */
   now: () => number
+  /** ms on a clock that never steps back (the wall clock may: NTP), for measuring how long ago something was on
+   * the same timeline as this clock's timers. Clocks without one (simulated time) measure with now(). */
+  monotonic?: () => number
   setTimeout: (fn: () => void, ms: number, o?: TimerOptions) => Timer
   setInterval: (fn: () => void, ms: number, o?: TimerOptions) => Timer
   /** Runs `fn` on the next turn of the event loop, after pending I/O callbacks. */
@@ -24,6 +27,7 @@ export interface Clock {
 /** The real clock: Date.now and Node's timers. */
 export const systemClock: Clock = {
   now: () => Date.now(),
+  monotonic: () => performance.now(),
   setTimeout: (fn, ms, o) => {
     const t = setTimeout(fn, ms)
     if (o?.unref === true) t.unref()

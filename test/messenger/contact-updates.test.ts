@@ -11,7 +11,14 @@ test('a new message: its contact event follows its message event and shows it; a
   t.after(w.close)
   await waitFor(() => [w.a, w.b].every((s) => s.history.setting('announced-card') !== undefined && s.history.outboxSize() === 0), 'cards announced and outboxes empty')
   const events: MessengerEvent[] = []
-  w.b.core.subscribe((e) => { if (e.type === 'message' || e.type === 'contact') events.push(e) })
+  // A contact event emitted in the same synchronous run as a message event (before any microtask) is not deferred.
+  let inMessageRun = false
+  let inline = 0
+  w.b.core.subscribe((e) => {
+    if (e.type === 'message') { inMessageRun = true; queueMicrotask(() => { inMessageRun = false }) }
+    if (e.type === 'contact' && inMessageRun) inline++
+    if (e.type === 'message' || e.type === 'contact') events.push(e)
+  })
   await w.a.core.send(w.a.contactId, 'first')
   await waitFor(() => events.some((e) => e.type === 'contact'), 'the contact event')
   const i = events.findIndex((e) => e.type === 'message' && e.message.text === 'first')
@@ -40,6 +47,7 @@ test('a new message: its contact event follows its message event and shows it; a
   assert.ok(burst.some((e) => e.message.at === newest && e.message.text === shown?.text), `shown: ${shown?.text ?? 'none'}`)
   assert.ok(contacts.length <= N, `${contacts.length} contact events for ${N} messages`)
   console.log(`contact events for a burst of ${N} messages: ${contacts.length}`)
+  assert.equal(inline, 0, 'every contact event of a new message comes on a later turn than its message event')
   // Read: the unread count goes back to zero (the event markRead sends is not deferred).
   await w.b.core.markRead(w.b.contactId)
   assert.equal((events.filter((e) => e.type === 'contact').at(-1) as { contact: ContactView }).contact.unread, 0)

@@ -11,7 +11,7 @@ import { MessageBubble } from './MessageBubble.tsx'
 // Issue 13: replies, edits, deletions, contact actions (web/src/chat/).
 import { MessageActions, ReplyBar, sendOrReply } from '../chat/MessageExtras.tsx'
 import { AttachButton, FileAttachment } from './FileAttachment.tsx'
-import { useFiles } from './useFiles.ts'
+import { chatFileKey, useFiles } from './useFiles.ts'
 
 /** Within this many pixels of the end, the reader counts as at the end (and follows new messages). */
 const AT_END_PX = 48
@@ -109,7 +109,7 @@ export function Conversation ({ api, contact, messages, disabledReason, onBack, 
               {`${m.direction}-${m.id}` === firstUnseen && <p className='new-line' data-testid='new-line'><span>New messages</span></p>}
               {m.gapBefore !== undefined && m.gapBefore > 0 && <p className='gap'>{m.gapBefore} message(s) missing here</p>}
               {(() => {
-                const f = files.get(m.id)
+                const f = files.get(chatFileKey(m.direction, m.id))
                 const actions = <MessageActions api={api} m={m} onReply={setReplyTo} onError={onError} />
                 const bubble = <MessageBubble m={m} actions={actions} />
                 // A deleted message shows as deleted, its file gone; a file without a caption carries the actions itself.

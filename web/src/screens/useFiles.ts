@@ -6,11 +6,17 @@ import type { Api, FileView, MessageView } from '../api.ts'
 const MOVING_POLL_MS = 1000
 
 export function useFiles (api: Api, contactId: string, messages: MessageView[]): Map<string, FileView> {
-  return useFileList(api.files, contactId, messages, byMessageId)
+  return useFileList(api.files, contactId, messages, byChatFileKey)
+}
+
+/** A chat file's key in useFiles: its direction and message id. The contact chooses the ids of its messages, so one
+ * of them may reuse the id of mine: by id alone its file would show under my message (or mine under its). */
+export function chatFileKey (direction: 'in' | 'out', messageId: string): string {
+  return `${direction}/${messageId}`
 }
 
 // Keys made once (not per render): they are dependencies of the loading effect.
-const byMessageId = (f: FileView): string => f.messageId
+export const byChatFileKey = (f: FileView): string => chatFileKey(f.direction, f.messageId)
 const byGroupFileKey = (f: FileView): string => groupFileKey(f.messageId, f.senderAccountId)
 
 /** A group file's key in useGroupFiles: its message id and sender (senders choose ids, so two members' messages, and

@@ -23,6 +23,7 @@ import { BatchQueue, type BatchResult } from './batch-queue.ts'
 import { flushWrites } from '../net/muxer-writes.ts'
 import { SentPaths } from './sent-paths.ts'
 import type { PendingSafetyNumberView } from './types.ts'
+import { nextContactRev } from './contact-rev.ts'
 // Issue 13 chat features (reply, edit, delete, search, block, delete contact, pending invites): src/messenger/chat/.
 import { isMessagePayload, type FileCancelReason } from '../wire/payload.ts'
 import { ChatFeatures, type ChatHooks } from './chat/features.ts'
@@ -479,6 +480,7 @@ export class MessengerCore implements Messenger {
       accountId: c.accountId,
       verified: c.verified,
       unread: this.#history.unread(c.id),
+      rev: nextContactRev(),
       ...(this.#chat?.isBlocked(c.id) === true ? { blocked: true } : {}),
       ...(last !== undefined ? { lastMessage: last } : {}),
       ...(link !== undefined ? { link } : {}),

@@ -83,7 +83,7 @@ const schemas: Record<string, Json> = {
   },
   Contact: {
     type: 'object',
-    required: ['id', 'name', 'accountId', 'verified', 'unread'],
+    required: ['id', 'name', 'accountId', 'verified', 'unread', 'rev'],
     properties: {
       id: { type: 'string' },
       name: { type: 'string' },
@@ -91,6 +91,7 @@ const schemas: Record<string, Json> = {
       metThroughGroup: { type: 'string', description: 'Group id: a member known only through that group (session from its group card), not a contact from an invite' },
       verified: { type: 'boolean' },
       unread: { type: 'integer' },
+      rev: { type: 'integer', description: 'Orders the views of this contact during one run of the node: of two views (an event, an answer), the one with the higher rev is the newer; keep it.' },
       lastMessage: { type: 'object', required: ['text', 'at', 'direction'], properties: { text: { type: 'string' }, at: { type: 'integer' }, direction: { type: 'string', enum: ['out', 'in'] } } },
       blocked: { type: 'boolean', description: 'Blocked: nothing from them is stored, shown or receipted.' },
       link: { type: 'string', enum: ['direct', 'hole-punched', 'relayed'], description: 'The connection to the contact now (hole-punched: direct, through a NAT, set up via a relay); absent: not connected, messages go to the mailbox.' },

@@ -26,6 +26,7 @@ import { WakeTimer } from './wake-timer.ts'
 import { SharedDeadlines } from './shared-deadline.ts'
 import { ContactUpdates } from './contact-updates.ts'
 import type { PendingSafetyNumberView } from './types.ts'
+import { nextContactRev } from './contact-rev.ts'
 // Issue 13 chat features (reply, edit, delete, search, block, delete contact, pending invites): src/messenger/chat/.
 import { isMessagePayload, type FileCancelReason } from '../wire/payload.ts'
 import { ChatFeatures, type ChatHooks } from './chat/features.ts'
@@ -498,6 +499,7 @@ export class MessengerCore implements Messenger {
       accountId: c.accountId,
       verified: c.verified,
       unread: this.#history.unread(c.id),
+      rev: nextContactRev(),
       ...(this.#chat?.isBlocked(c.id) === true ? { blocked: true } : {}),
       ...(last !== undefined ? { lastMessage: last } : {}),
       ...(link !== undefined ? { link } : {}),

@@ -43,6 +43,8 @@ export interface ContactView {
   readonly accountId: string
   readonly verified: boolean
   readonly unread: number
+  /** Orders views of a contact: a view with a higher rev was built later and is the newer (src/messenger/contact-rev.ts). */
+  readonly rev: number
   readonly lastMessage?: { readonly text: string, readonly at: number, readonly direction: 'out' | 'in' }
   /** Present once the contact's identity key changed (a reinstall, or someone else): the newest change.
    * While pending, the contact's messages under the new key are held; nothing changes until the user

@@ -240,7 +240,7 @@ test('key-change: the contact list and the conversation show it; compare, then a
 })
 
 test('resolveContact: by id, account id prefix, or unique name; ambiguity is an error', () => {
-  const c = (id: string, name: string, accountId: string): ContactView => ({ id, name, accountId, verified: false, unread: 0 })
+  const c = (id: string, name: string, accountId: string): ContactView => ({ id, name, accountId, verified: false, unread: 0, rev: 1 })
   const list = [c('a1', 'Sam', 'ABCD-EFGH-JKLM'), c('b2', 'sam', 'ZZZZ-YYYY-XXXX'), c('c3', 'Kim', 'QQQQ-RRRR-SSSS')]
   assert.equal(resolveContact(list, 'b2').id, 'b2')
   assert.equal(resolveContact(list, 'abcdefgh').id, 'a1')

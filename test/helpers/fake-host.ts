@@ -12,6 +12,7 @@ import { IdentityError } from '../../src/identity/errors.ts'
 import { MessengerError } from '../../src/messenger/errors.ts'
 import { StoreError } from '../../src/store/errors.ts'
 import type { PendingInviteView, SearchHitView } from '../../src/messenger/types.ts'
+import { nextContactRev } from '../../src/messenger/contact-rev.ts'
 
 
 interface FakeContact { id: string, name: string, peer: FakeMessenger, verified: boolean, keyChange?: KeyChangeView, keyChanges?: number }
@@ -53,6 +54,7 @@ export class FakeMessenger implements Messenger {
       accountId: c.peer.accountId,
       verified: c.verified,
       unread,
+      rev: nextContactRev(),
       ...(c.keyChange === undefined ? {} : { keyChange: { ...c.keyChange } }),
       ...(last === undefined ? {} : { lastMessage: { text: last.text, at: last.at, direction: last.direction } })
     }

@@ -9,6 +9,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
 import { Api, ApiFailure, NODE_DOWN, forgetToken, type ApiEvent, type ContactView, type HostState, type MessageView, type StatusView, type TokenFromAddress } from './api.ts'
 import { ContactList } from './ContactList.tsx'
+import { answeredContact, eventContact, reloadedContacts } from './contact-list.ts'
 import { explain } from './errors.ts'
 import { loadNotifyChoice, notifyMessage, saveNotifyChoice, tabTitle, type NotifyChoice } from './notifications.ts'
 import { Conversation } from './screens/Conversation.tsx'
@@ -89,7 +90,7 @@ export function App ({ address }: { address: TokenFromAddress }): React.JSX.Elem
       if (state !== 'ready') return
       const [s, c] = await Promise.all([api.status(), api.contacts()])
       setStatus(s)
-      setContacts(c)
+      setContacts((l) => reloadedContacts(l, c))
       const open = selectedRef.current
       if (open !== undefined && c.some((x) => x.id === open)) {
         const list = await api.messages(open)
@@ -114,13 +115,7 @@ export function App ({ address }: { address: TokenFromAddress }): React.JSX.Elem
         setStatus(e.status)
         break
       case 'contact':
-        setContacts((list) => {
-          const i = list.findIndex((c) => c.id === e.contact.id)
-          if (i === -1) return [...list, e.contact]
-          const next = list.slice()
-          next[i] = e.contact
-          return next
-        })
+        setContacts((list) => eventContact(list, e.contact))
         break
       case 'message':
       case 'message-state': {
@@ -248,18 +243,18 @@ export function App ({ address }: { address: TokenFromAddress }): React.JSX.Elem
           {panel === 'chat' && (current === undefined
             ? <p className='muted center'>Choose a conversation.</p>
             : <Conversation api={api} contact={current} messages={messages[current.id] ?? []} disabledReason={downReason} onBack={() => { setShowList(true) }} onSafety={() => { setPanel('safety') }} onKeyChange={() => { setPanel('key-change') }} onError={fail}
-                headExtra={<ContactActions api={api} contact={current} onError={fail} onChanged={(c) => { setContacts((l) => l.map((x) => x.id === c.id ? c : x)) }} onDeleted={(id) => { setContacts((l) => l.filter((x) => x.id !== id)); setShowList(true) }} />}
+                headExtra={<ContactActions api={api} contact={current} onError={fail} onChanged={(c) => { setContacts((l) => answeredContact(l, c)) }} onDeleted={(id) => { setContacts((l) => l.filter((x) => x.id !== id)); setShowList(true) }} />}
               />)}
           {panel === 'search' && <SearchPanel api={api} contacts={contacts} onOpen={(id) => { void open(id) }} onError={fail} />}
           {panel === 'key-change' && current !== undefined && (
             <KeyChangePanel
               api={api} contact={current} onError={fail}
-              onDone={(c) => { setContacts((l) => l.map((x) => x.id === c.id ? c : x)); if (c.keyChange?.state !== 'pending') setNotice(undefined); setPanel('chat') }}
+              onDone={(c) => { setContacts((l) => answeredContact(l, c)); if (c.keyChange?.state !== 'pending') setNotice(undefined); setPanel('chat') }}
             />
           )}
           {panel === 'safety' && current !== undefined && <SafetyNumberPanel api={api} contact={current} onBack={() => { setPanel('chat') }} onError={fail} />}
           {panel === 'invite' && <InvitePanel api={api} onError={fail} />}
-          {panel === 'add' && <AddContact api={api} onAdded={(c) => { setContacts((l) => l.some((x) => x.id === c.id) ? l : [...l, c]); void open(c.id) }} />}
+          {panel === 'add' && <AddContact api={api} onAdded={(c) => { setContacts((l) => eventContact(l, c)); void open(c.id) }} />}
           {panel === 'settings' && status !== undefined && (
             <SettingsPanel api={api} status={status} onChanged={refresh} onError={fail}>
               <NotificationSettings choice={notify} onChange={(c) => { setNotify(c); saveNotifyChoice(c) }} />

@@ -29,6 +29,8 @@ export interface ContactView {
   accountId: string
   verified: boolean
   unread: number
+  /** Of two views of a contact, the one with the higher rev is the newer (web/src/contact-list.ts). */
+  rev: number
   lastMessage?: { text: string, at: number, direction: 'out' | 'in' }
   link?: LinkKind
   /** The contact's identity key changed (newest change); pending: their messages are held until you decide. */

@@ -177,7 +177,9 @@ const MAX_PENDING_WRITES = 2
 /** Verified chunks a receiver gathers into one write (a write per chunk cost a thread-pool round trip each). */
 const WRITE_BATCH_CHUNKS = 16
 
-interface Run { start: number, startDone: number, lastEvent: number }
+/** A transfer's run: progress events are throttled to one per PROGRESS_EVENT_MS, and one kept back (`kept`) is
+ * stored and published at the end of its period. */
+interface Run { start: number, startDone: number, lastEvent: number, kept?: NodeJS.Timeout | undefined }
 
 /** 'received' answers a 1.2.0 receiver sends together (at most; fewer when fewer are queued): a quarter of the
  * sender's window (MAX_FILE_PUTS_IN_FLIGHT), so the sender keeps three quarters in flight while a batch forms. */
@@ -349,6 +351,7 @@ export class FileTransfers implements FilesPort {
     this.#stopped = true
     // First: nothing a remote peer does (or fails to do) can hold the stop up from here on (stop-guard.ts).
     this.#stopGuard.stop()
+    for (const run of this.#runs.values()) clearTimeout(run.kept)
     this.#releaseIncoming?.()
     this.#unsubscribe?.()
     for (const w of this.#wakers.values()) w()
@@ -1603,6 +1606,7 @@ export class FileTransfers implements FilesPort {
   // ---- state and events --------------------------------------------------------------------------
 
   #startRun (row: TransferRow): void {
+    clearTimeout(this.#runs.get(rowKey(row))?.kept)
     this.#runs.set(rowKey(row), { start: this.#now(), startDone: row.done, lastEvent: 0 })
   }
 
@@ -1625,8 +1629,17 @@ export class FileTransfers implements FilesPort {
   #changed (row: TransferRow, force: boolean): void {
     const run = this.#runs.get(rowKey(row))
     const now = this.#now()
-    if (!force && run !== undefined && now - run.lastEvent < PROGRESS_EVENT_MS) return
-    if (run !== undefined) run.lastEvent = now
+    if (!force && run !== undefined && now - run.lastEvent < PROGRESS_EVENT_MS) {
+      // Kept back, not dropped: stored and published at the period's end. A transfer that stalls right after (a
+      // receiver that stopped confirming; a fast transfer reaching a hold) otherwise showed, and kept in the store,
+      // the count of up to a period before the stall for as long as it lasted.
+      if (run.kept === undefined) {
+        run.kept = setTimeout(() => { run.kept = undefined; if (this.#runs.get(rowKey(row)) === run) this.#changed(row, true) }, Math.min(PROGRESS_EVENT_MS, run.lastEvent + PROGRESS_EVENT_MS - now))
+        run.kept.unref()
+      }
+      return
+    }
+    if (run !== undefined) { run.lastEvent = now; clearTimeout(run.kept); run.kept = undefined }
     if (this.#stopped || this.#isGone(row)) return
     this.#store.update(row, now)
     this.#o.core.publish({ type: 'file', file: this.#view(row) })

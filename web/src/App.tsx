@@ -11,6 +11,7 @@ import { Api, ApiFailure, NODE_DOWN, forgetToken, type ApiEvent, type ContactVie
 import { ContactList } from './ContactList.tsx'
 import { answeredContact, eventContact, reloadedContacts } from './contact-list.ts'
 import { explain } from './errors.ts'
+import { applyChange, MessageFetches, type MessageChange } from './message-list.ts'
 import { loadNotifyChoice, notifyMessage, saveNotifyChoice, tabTitle, type NotifyChoice } from './notifications.ts'
 import { Conversation } from './screens/Conversation.tsx'
 import { AddContact, InvitePanel } from './screens/Invite.tsx'
@@ -32,14 +33,6 @@ type Panel = 'chat' | 'invite' | 'add' | 'safety' | 'key-change' | 'settings' | 
 
 /** The conversation open in this tab, kept across a reload and a new token (sessionStorage). */
 const OPEN_KEY = '0m1-open'
-
-function upsert (list: MessageView[], m: MessageView): MessageView[] {
-  const i = list.findIndex((x) => x.id === m.id && x.direction === m.direction)
-  if (i === -1) return [...list, m].sort((a, b) => a.at - b.at)
-  const next = list.slice()
-  next[i] = m
-  return next
-}
 
 export function App ({ address }: { address: TokenFromAddress }): React.JSX.Element {
   const token = address.token
@@ -64,6 +57,24 @@ export function App ({ address }: { address: TokenFromAddress }): React.JSX.Elem
   const notifyRef = useRef(notify)
   notifyRef.current = notify
   const openRef = useRef<(id: string) => Promise<void>>(undefined)
+  // The GET /messages on the way, and the events read meanwhile: an answer never undoes a later event (message-list.ts).
+  const [fetches] = useState(() => new MessageFetches())
+  const loadMessages = useCallback(async (id: string) => {
+    if (api === undefined) return
+    const f = fetches.start(id)
+    try {
+      const list = await api.messages(id)
+      const shown = fetches.answered(f, list)
+      setMessages((all) => ({ ...all, [id]: shown }))
+    } catch (err) {
+      fetches.failed(f)
+      throw err
+    }
+  }, [api, fetches])
+  const changeMessages = useCallback((contactId: string, c: MessageChange) => {
+    fetches.record(contactId, c)
+    setMessages((all) => ({ ...all, [contactId]: applyChange(all[contactId] ?? [], c) }))
+  }, [fetches])
 
   const fail = useCallback((err: unknown) => {
     if (err instanceof ApiFailure && err.status === 401) {
@@ -93,12 +104,11 @@ export function App ({ address }: { address: TokenFromAddress }): React.JSX.Elem
       setContacts((l) => reloadedContacts(l, c))
       const open = selectedRef.current
       if (open !== undefined && c.some((x) => x.id === open)) {
-        const list = await api.messages(open)
-        setMessages((all) => ({ ...all, [open]: list }))
+        await loadMessages(open)
         if (document.visibilityState === 'visible') await api.markRead(open)
       }
     } catch (err) { fail(err) }
-  }, [api, fail])
+  }, [api, fail, loadMessages])
 
   useEffect(() => { void refresh() }, [refresh])
 
@@ -120,7 +130,7 @@ export function App ({ address }: { address: TokenFromAddress }): React.JSX.Elem
       case 'message':
       case 'message-state': {
         const m = e.message
-        setMessages((all) => ({ ...all, [m.contactId]: upsert(all[m.contactId] ?? [], m) }))
+        changeMessages(m.contactId, { type: 'upsert', message: m })
         if (e.type === 'message' && m.direction === 'out') {
           // The list's preview follows what I send, before the node's contact event (if any) comes.
           setContacts((list) => list.map((c) => c.id === m.contactId ? { ...c, lastMessage: { text: m.text, at: m.at, direction: 'out' } } : c))
@@ -140,13 +150,13 @@ export function App ({ address }: { address: TokenFromAddress }): React.JSX.Elem
         setNotice(e.text)
         break
       case 'message-removed':
-        setMessages((all) => ({ ...all, [e.contactId]: (all[e.contactId] ?? []).filter((m) => m.id !== e.id || m.direction !== e.direction) }))
+        changeMessages(e.contactId, { type: 'removed', id: e.id, direction: e.direction })
         break
       case 'contact-removed':
         setContacts((list) => list.filter((c) => c.id !== e.contactId))
         break
     }
-  }, [api, refresh])
+  }, [api, refresh, changeMessages])
 
   // When the socket drops, one call tells a node that is down from a token it refuses.
   const onConnected = useCallback((up: boolean) => {
@@ -180,11 +190,10 @@ export function App ({ address }: { address: TokenFromAddress }): React.JSX.Elem
     setPanel('chat')
     setShowList(false)
     try {
-      const list = await api.messages(id)
-      setMessages((all) => ({ ...all, [id]: list }))
+      await loadMessages(id)
       await api.markRead(id)
     } catch (err) { fail(err) }
-  }, [api, fail])
+  }, [api, fail, loadMessages])
   openRef.current = open
 
   if (token === undefined || api === undefined || hostState === 'unauthorized') {

@@ -1,0 +1,67 @@
+// How the app's open conversation takes in messages. They come two ways: the node's events ('message',
+// 'message-state', 'message-removed'), on one socket in the order the node made them, and the answer to
+// GET /messages (opening a chat, and the reload at each connection of the socket). The answer is a snapshot the
+// node took some time after the page asked; an event the node made after that snapshot can reach the page before
+// the answer (two connections; nothing orders them). Written over the list, the answer took away a message that
+// came meanwhile (until the chat was opened again), set a delivered/read tick back, or undid an edit or a delete.
+// The rule: every event the page reads for a conversation while a fetch of it is on the way is kept, and the
+// answer, when it comes, gets those events again on top, in their order. Exact, with no order of states to guess
+// (a failed message that is sent again goes back to queued): whatever the node changed after its snapshot, it
+// made as an event after the page asked (the page asked first, the node took the snapshot, then made the event),
+// so the event is in the log; an event from before the snapshot that is replayed is followed in the log by every
+// later change of the same message, so each message ends as its last event left it, or as the snapshot has it.
+// Pure (no React, no DOM): test/web/message-list.test.ts.
+import type { MessageView } from './api.ts'
+
+/** One change to a conversation, as an event brings it: a message new or changed, or one removed from this device. */
+export type MessageChange =
+  | { readonly type: 'upsert', readonly message: MessageView }
+  | { readonly type: 'removed', readonly id: string, readonly direction: 'in' | 'out' }
+
+/** Ids are unique per conversation and direction only (the contact chooses its own), so both name a message. */
+const same = (m: MessageView, id: string, direction: 'in' | 'out'): boolean => m.id === id && m.direction === direction
+
+/** A change applied to a conversation's list (kept in time order). */
+export function applyChange (list: readonly MessageView[], c: MessageChange): MessageView[] {
+  if (c.type === 'removed') return list.filter((m) => !same(m, c.id, c.direction))
+  const m = c.message
+  const i = list.findIndex((x) => same(x, m.id, m.direction))
+  if (i === -1) return [...list, m].sort((a, b) => a.at - b.at)
+  const next = list.slice()
+  next[i] = m
+  return next
+}
+
+/** A fetch of one conversation on the way: the changes its events brought since the page asked. */
+export interface MessageFetch {
+  readonly contactId: string
+  readonly changes: MessageChange[]
+}
+
+/** The fetches on the way (several can be: a chat opened while the reload of it is on the way). */
+export class MessageFetches {
+  private readonly pending = new Set<MessageFetch>()
+
+  /** Call before asking the node, so that no event made after its snapshot can be missed. */
+  start (contactId: string): MessageFetch {
+    const f: MessageFetch = { contactId, changes: [] }
+    this.pending.add(f)
+    return f
+  }
+
+  /** Every event for a conversation, as it is read (before or after it is shown: the order is the same). */
+  record (contactId: string, c: MessageChange): void {
+    for (const f of this.pending) if (f.contactId === contactId) f.changes.push(c)
+  }
+
+  /** The answer, with the changes since the page asked on top: the list to show. Ends the fetch. */
+  answered (f: MessageFetch, answer: readonly MessageView[]): MessageView[] {
+    this.pending.delete(f)
+    return f.changes.reduce(applyChange, [...answer])
+  }
+
+  /** The fetch failed: nothing to merge. */
+  failed (f: MessageFetch): void {
+    this.pending.delete(f)
+  }
+}

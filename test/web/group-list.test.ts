@@ -4,8 +4,9 @@
 // test/browser/groups.test.ts on a loaded box: Dave never showed in Alice's member panel).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { answeredGroup, eventGroup } from '../../web/src/groups/group-list.ts'
-import type { GroupMember, GroupView } from '../../web/src/groups/types.ts'
+import { answeredGroup, eventGroup, eventGroupMessage } from '../../web/src/groups/group-list.ts'
+import { FetchLog } from '../../web/src/message-list.ts'
+import type { GroupMember, GroupMessage, GroupView } from '../../web/src/groups/types.ts'
 
 const member = (name: string): GroupMember => ({ accountId: `acc-${name}`, name, admin: name === 'Alice', me: name === 'Alice', metThroughGroup: false, verified: false })
 const view = (id: string, version: number, names: string[], name = 'Trip'): GroupView =>
@@ -49,4 +50,22 @@ test('group list: events always replace, in order (a removal lowers the member c
   assert.deepEqual(names(list, 'g1'), ['Alice', 'Bob', 'Dave'])
   list = eventGroup(list, view('g4', 1, ['Alice']))
   assert.equal(list.length, 2)
+})
+
+// The open group's messages: the answer to GET /messages that comes after a later event (a message that came, a
+// member's delivered/read) no longer takes it away; the events read while it was on the way go on top again.
+const gm = (id: string, sender: string, at: number, delivered = 0): GroupMessage =>
+  ({ groupId: 'g1', id, direction: sender === 'Alice' ? 'out' : 'in', senderName: sender, senderAccountId: `acc-${sender}`, seq: at, text: `t-${id}`, sentAt: at, at, ...(sender === 'Alice' ? { delivery: { total: 2, delivered, read: 0, members: [] } } : {}) })
+
+test('group messages: an answer read after newer events keeps the message that came and the delivery count', () => {
+  const fetches = new FetchLog<GroupMessage[], GroupMessage>(eventGroupMessage)
+  let shown = [gm('a', 'Alice', 1)]
+  const f = fetches.start('g1')
+  const snapshot = [gm('a', 'Alice', 1)]
+  for (const m of [gm('a', 'Alice', 1, 2), gm('a', 'Bob', 2), gm('b', 'Carol', 3)]) { fetches.record('g1', m); shown = eventGroupMessage(shown, m) }
+  fetches.record('g2', gm('x', 'Dave', 4))
+  shown = fetches.answered(f, snapshot)
+  // Bob and Carol chose the same id 'a' as Alice: the sender tells them apart.
+  assert.deepEqual(shown.map((m) => `${m.senderName}-${m.id}`), ['Alice-a', 'Bob-a', 'Carol-b'])
+  assert.equal(shown[0]?.delivery?.delivered, 2)
 })

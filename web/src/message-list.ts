@@ -33,35 +33,44 @@ export function applyChange (list: readonly MessageView[], c: MessageChange): Me
 }
 
 /** A fetch of one conversation on the way: the changes its events brought since the page asked. */
-export interface MessageFetch {
-  readonly contactId: string
-  readonly changes: MessageChange[]
+export interface Fetch<C> {
+  readonly key: string
+  readonly changes: C[]
 }
 
-/** The fetches on the way (several can be: a chat opened while the reload of it is on the way). */
-export class MessageFetches {
-  private readonly pending = new Set<MessageFetch>()
+/**
+ * The fetches on the way (several can be: a chat opened while the reload of it is on the way), for any list the
+ * page fetches and events change (a chat's messages here; a group's: web/src/groups/useGroups.ts).
+ */
+export class FetchLog<L, C> {
+  private readonly pending = new Set<Fetch<C>>()
+  constructor (private readonly apply: (list: L, c: C) => L) {}
 
   /** Call before asking the node, so that no event made after its snapshot can be missed. */
-  start (contactId: string): MessageFetch {
-    const f: MessageFetch = { contactId, changes: [] }
+  start (key: string): Fetch<C> {
+    const f: Fetch<C> = { key, changes: [] }
     this.pending.add(f)
     return f
   }
 
   /** Every event for a conversation, as it is read (before or after it is shown: the order is the same). */
-  record (contactId: string, c: MessageChange): void {
-    for (const f of this.pending) if (f.contactId === contactId) f.changes.push(c)
+  record (key: string, c: C): void {
+    for (const f of this.pending) if (f.key === key) f.changes.push(c)
   }
 
   /** The answer, with the changes since the page asked on top: the list to show. Ends the fetch. */
-  answered (f: MessageFetch, answer: readonly MessageView[]): MessageView[] {
+  answered (f: Fetch<C>, answer: L): L {
     this.pending.delete(f)
-    return f.changes.reduce(applyChange, [...answer])
+    return f.changes.reduce(this.apply, answer)
   }
 
   /** The fetch failed: nothing to merge. */
-  failed (f: MessageFetch): void {
+  failed (f: Fetch<C>): void {
     this.pending.delete(f)
   }
+}
+
+/** A chat's fetches (keyed by contact id). */
+export class MessageFetches extends FetchLog<MessageView[], MessageChange> {
+  constructor () { super(applyChange) }
 }

@@ -6,7 +6,7 @@
 // never replaces a view of a later version; events always replace (they are in order). A reload of the whole list
 // (at each reconnection of the socket) still replaces it: it is there to catch up with events the page missed.
 // Pure (no React, no DOM): test/web/group-list.test.ts.
-import type { GroupView } from './types.ts'
+import type { GroupMessage, GroupView } from './types.ts'
 
 /** A view from the node's event socket: it is the newest there is. */
 export function eventGroup (list: readonly GroupView[], g: GroupView): GroupView[] {
@@ -22,4 +22,16 @@ export function eventGroup (list: readonly GroupView[], g: GroupView): GroupView
 export function answeredGroup (list: GroupView[], g: GroupView): GroupView[] {
   const shown = list.find((x) => x.id === g.id)
   return shown !== undefined && shown.version >= g.version ? list : eventGroup(list, g)
+}
+
+/** Ids are unique per sender only (each member chooses its own): id, direction and sender together name one message. */
+const sameMessage = (a: GroupMessage, b: GroupMessage): boolean => a.id === b.id && a.direction === b.direction && a.senderAccountId === b.senderAccountId
+
+/**
+ * A group message from the node's event socket (new, or its delivery changed): it replaces the one shown. The answer
+ * to GET /messages gets the events read while it was on the way again on top (FetchLog, web/src/message-list.ts),
+ * so that it never takes away a message that came meanwhile nor sets a delivery back.
+ */
+export function eventGroupMessage (list: GroupMessage[], m: GroupMessage): GroupMessage[] {
+  return list.some((x) => sameMessage(x, m)) ? list.map((x) => sameMessage(x, m) ? m : x) : [...list, m]
 }

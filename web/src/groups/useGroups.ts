@@ -4,7 +4,8 @@
 // `void f()` in effects: every such f catches its own errors and shows them (onError).
 import { useCallback, useEffect, useRef, useState } from 'react'
 import type { Api, ApiEvent } from '../api.ts'
-import { answeredGroup, eventGroup } from './group-list.ts'
+import { FetchLog } from '../message-list.ts'
+import { answeredGroup, eventGroup, eventGroupMessage } from './group-list.ts'
 import { groupPath, type GroupEvent, type GroupMessage, type GroupView } from './types.ts'
 
 export interface Groups {
@@ -21,8 +22,6 @@ export interface Groups {
 
 const GROUP_EVENTS = new Set<string>(['group', 'group-message', 'group-message-state'])
 
-const sameMessage = (a: GroupMessage, b: GroupMessage): boolean => a.id === b.id && a.direction === b.direction && a.senderAccountId === b.senderAccountId
-
 export function useGroups (api: Api | undefined, onError: (err: unknown) => void): Groups {
   const [list, setList] = useState<GroupView[]>([])
   const [open, setOpen] = useState<string>()
@@ -34,15 +33,19 @@ export function useGroups (api: Api | undefined, onError: (err: unknown) => void
     if (api === undefined) return
     try { setList(await api.call<GroupView[]>('GET', '/api/groups')) } catch (err) { onError(err) }
   }, [api, onError])
+  // The GET /messages on the way, and the events read meanwhile: an answer never undoes a later event.
+  const [fetches] = useState(() => new FetchLog<GroupMessage[], GroupMessage>(eventGroupMessage))
   const loadMessages = useCallback(async (id: string) => {
     if (api === undefined) return
+    const f = fetches.start(id)
     try {
-      const l = await api.call<GroupMessage[]>('GET', groupPath(id, '/messages'))
+      let l: GroupMessage[]
+      try { l = fetches.answered(f, await api.call<GroupMessage[]>('GET', groupPath(id, '/messages'))) } catch (err) { fetches.failed(f); throw err }
       if (openRef.current === id) setMessages(l)
       // Read only in a visible tab: a reload after a reconnection of a hidden tab must not send read receipts.
       if (document.visibilityState === 'visible') await api.call('POST', groupPath(id, '/read'))
     } catch (err) { onError(err) }
-  }, [api, onError])
+  }, [api, onError, fetches])
 
   useEffect(() => { setMessages([]); if (open !== undefined) void loadMessages(open) }, [open, loadMessages])
   useEffect(() => { void load() }, [load])
@@ -73,12 +76,13 @@ export function useGroups (api: Api | undefined, onError: (err: unknown) => void
       const m = e.message
       // The list's preview follows each new message, mine too (the node sends no group event for my sends).
       if (e.type === 'group-message') setList((l) => l.map((g) => g.id === m.groupId ? { ...g, lastMessage: { text: m.text, at: m.at, direction: m.direction } } : g))
+      fetches.record(m.groupId, m)
       if (m.groupId !== openRef.current) return
-      setMessages((l) => l.some((x) => sameMessage(x, m)) ? l.map((x) => sameMessage(x, m) ? m : x) : [...l, m])
+      setMessages((l) => eventGroupMessage(l, m))
       // Read at once when it comes into the open group of a visible tab (a read receipt goes to its sender).
       if (e.type === 'group-message' && m.direction === 'in' && document.visibilityState === 'visible') void api.call('POST', groupPath(m.groupId, '/read')).catch(onError)
     }
-  }, [api, load, loadMessages, onError])
+  }, [api, load, loadMessages, onError, fetches])
 
   const put = useCallback((g: GroupView) => { setList((l) => answeredGroup(l, g)) }, [])
   return { list, open, messages, setOpen, put, onEvent }

@@ -160,8 +160,12 @@ interface Incoming {
   synced: number
   /** Chunk writes issued and not yet done (verification runs in order; the writes overlap with it). */
   writes: Set<Promise<void>>
-  /** The first write that failed: the chunk file no longer holds what row.done says; nothing more is taken. */
+  /** The first write or fdatasync that failed: the chunk file no longer holds what row.done says (after a failed
+   * fdatasync not even what the page cache shows: Linux marks the pages clean though the disk lacks them, and a
+   * later fdatasync succeeds without them); nothing more is taken, and nothing counted durable past `synced`. */
   writeError: Error | undefined
+  /** Every fdatasync of the chunk file in turn (#datasync): one that follows a failed one must not succeed. */
+  syncLock: Promise<void>
   /** Verified chunks not yet handed to the file system, from chunk `batchFirst` on: written together (one writev). */
   batch: Uint8Array[]
   batchFirst: number
@@ -211,6 +215,9 @@ export class FileTransfers implements FilesPort {
   readonly #now: () => number
   readonly #running = new Map<string, Promise<void>>()
   readonly #incoming = new Map<string, Promise<Incoming>>()
+  /** By blob id: the chunks the last good fdatasync covered before one failed. The next open cuts the chunk file
+   * there before its replay: what lies past it may be in the page cache only. */
+  readonly #syncFailedAt = new Map<string, number>()
   #failWritesForTest = 0
   /** File messages announced (#announcedRow) whose 'message' event has not come yet. */
   readonly #announced = new Set<string>()
@@ -1086,7 +1093,15 @@ export class FileTransfers implements FilesPort {
     const fh = await open(path, constants.O_RDWR | constants.O_CREAT, 0o600)
     const opener = new FileOpener(f.key, f.header, f.chunks)
     const hash = createHash('sha256')
-    const size = (await fh.stat()).size
+    let size = (await fh.stat()).size
+    const key = hex(f.blobId)
+    const good = this.#syncFailedAt.get(key)
+    if (good !== undefined && size > good * FILE_CIPHER_CHUNK_BYTES) {
+      // After a failed fdatasync: only what the last good one covered is known to be on disk.
+      await fh.truncate(good * FILE_CIPHER_CHUNK_BYTES)
+      size = good * FILE_CIPHER_CHUNK_BYTES
+    }
+    this.#syncFailedAt.delete(key)
     const whole = Math.min(f.chunks, Math.floor(size / FILE_CIPHER_CHUNK_BYTES))
     const buf = Buffer.alloc(FILE_CIPHER_CHUNK_BYTES)
     let done = 0
@@ -1099,7 +1114,7 @@ export class FileTransfers implements FilesPort {
     this.#statsOf(row).resumedAt = done
     // synced 0: the chunks replayed may be only in the page cache (a process that died before its sync); the first
     // status answer syncs them before it counts them.
-    return { row, fh, opener, hash, direct: 0, lock: Promise.resolve(), finished: false, syncing: undefined, syncQueued: undefined, syncWaited: false, synced: 0, writes: new Set(), writeError: undefined, batch: [], batchFirst: 0, plain: Buffer.alloc(FILE_CHUNK_BYTES) }
+    return { row, fh, opener, hash, direct: 0, lock: Promise.resolve(), finished: false, syncing: undefined, syncQueued: undefined, syncWaited: false, synced: 0, writes: new Set(), writeError: undefined, syncLock: Promise.resolve(), batch: [], batchFirst: 0, plain: Buffer.alloc(FILE_CHUNK_BYTES) }
   }
 
   /**
@@ -1121,7 +1136,7 @@ export class FileTransfers implements FilesPort {
       const p = this.#written(inc).then(async () => {
         if (inc.finished || inc.synced >= upto) return
         const t0 = performance.now()
-        await inc.fh.datasync()
+        await this.#datasync(inc)
         const stats = this.#statsOf(inc.row)
         if (answer) { stats.answerSyncs++; stats.answerSyncMs += performance.now() - t0 } else { stats.backgroundSyncs++; stats.backgroundSyncMs += performance.now() - t0 }
         this.#syncedTo(inc, upto)
@@ -1132,8 +1147,40 @@ export class FileTransfers implements FilesPort {
     await inc.syncQueued
   }
 
+  /**
+   * One fdatasync of the chunk file, after those before it. A failure is the transfer's (inc.writeError): never
+   * swallowed, since a later fdatasync would succeed without the pages this one lost ("fsyncgate"), and every sync
+   * after it fails too.
+   */
+  async #datasync (inc: Incoming): Promise<void> {
+    const run = inc.syncLock.then(async () => {
+      if (inc.writeError !== undefined) throw inc.writeError
+      try {
+        await inc.fh.datasync()
+      } catch (err) {
+        throw this.#failIncoming(inc, err instanceof Error ? err : new Error('fdatasync failed'), inc.synced)
+      }
+    })
+    inc.syncLock = run.catch(() => {})
+    await run
+  }
+
+  /** The chunk file failed a write or an fdatasync: this transfer takes nothing more; the next open replays the
+   * file (cut to `goodChunks` after a failed fdatasync) and continues from what it really holds. */
+  #failIncoming (inc: Incoming, err: Error, goodChunks?: number): Error {
+    if (inc.writeError !== undefined) return inc.writeError
+    inc.writeError = err
+    this.#log.warn(goodChunks === undefined ? 'file-chunk-write-failed' : 'file-chunk-sync-failed', { error: err.name })
+    const key = hex(inc.row.file.blobId)
+    if (goodChunks !== undefined) this.#syncFailedAt.set(key, Math.min(goodChunks, this.#syncFailedAt.get(key) ?? goodChunks))
+    void this.#incoming.get(key)?.then((cur) => { if (cur === inc) this.#incoming.delete(key) }, () => {})
+    void inc.lock.then(async () => { await Promise.allSettled([...inc.writes]) }).then(async () => { await inc.syncLock }).then(async () => { await inc.fh.close() }).catch(() => {})
+    return err
+  }
+
   #syncedTo (inc: Incoming, count: number): void {
-    if (count <= inc.synced) return
+    // After a failed fdatasync nothing more is durable (a later one that succeeded did not cover what it lost).
+    if (count <= inc.synced || inc.writeError !== undefined) return
     inc.synced = count
     this.#statsOf(inc.row).durableChunks = count
   }
@@ -1163,13 +1210,7 @@ export class FileTransfers implements FilesPort {
     const w: Promise<void> = write.then(({ bytesWritten }) => {
       if (bytesWritten !== bufs.length * FILE_CIPHER_CHUNK_BYTES) throw new Error('short chunk write')
     }).then(() => {}, (err: unknown) => {
-      if (inc.writeError !== undefined) return
-      inc.writeError = err instanceof Error ? err : new Error('chunk write failed')
-      this.#log.warn('file-chunk-write-failed', { error: inc.writeError.name })
-      // The next open replays the chunk file and continues from what it really holds.
-      const key = hex(inc.row.file.blobId)
-      void this.#incoming.get(key)?.then((cur) => { if (cur === inc) this.#incoming.delete(key) }, () => {})
-      void inc.lock.then(async () => { await Promise.all([...inc.writes]) }).then(async () => { await inc.fh.close() }).catch(() => {})
+      void this.#failIncoming(inc, err instanceof Error ? err : new Error('chunk write failed'))
     }).finally(() => { inc.writes.delete(w) })
     inc.writes.add(w)
   }
@@ -1208,7 +1249,8 @@ export class FileTransfers implements FilesPort {
     const row = inc.row
     await this.#written(inc)
     const t0 = performance.now()
-    await inc.fh.datasync()
+    // After any background sync (#datasync): if one failed, this throws and the file is not delivered.
+    await this.#datasync(inc)
     this.#statsOf(row).finalSyncMs += performance.now() - t0
     this.#syncedTo(inc, row.done)
     inc.finished = true

@@ -22,7 +22,7 @@ export interface BlobRef { readonly blobId: Uint8Array, readonly capability: Uin
 /** Waiting for a 1.2.0 receiver's 'durable' frames to reach `target` (putFrom's end). */
 interface DurableWait { readonly target: number, resolve: () => void, reject: (e: Error) => void, deadline: number }
 
-type Pending = { resolve: (f: BlobServerFrame) => void, reject: (e: Error) => void, readonly deadline: number }
+type Pending = { resolve: (f: BlobServerFrame) => void, reject: (e: Error) => void, deadline: number }
 
 function refusal (f: Extract<BlobServerFrame, { type: 'error' }>): NetError {
   if (f.reason === 'NOT_FOUND') return new NetError('NOT_FOUND', f.message, { reason: f.reason })
@@ -78,9 +78,15 @@ export class BlobChannel {
         if (f.type === 'durable') {
           // Only a 1.2.0 file receiver confirms apart; anywhere else the frame is a broken peer's.
           if (!this.durableApart) throw new NetError('BAD_FRAME', 'The store sent a durable frame on a stream that has none.')
+          if (f.reqId !== 0) throw new NetError('BAD_FRAME', 'The store sent a durable frame with a request id (it has none).')
           if (f.count > this.durable) {
             this.durable = f.count
             this.onDurable?.(f.count)
+            // A receiver holding its answers back until a sync covers them (backpressure) is slow, not gone: while
+            // its disk makes progress, the puts waiting for answers get a new deadline (else a slow disk's syncs of
+            // up to MAX_FILE_UNSYNCED_BYTES failed the stream over to relays needlessly).
+            const until = performance.now() + BLOB_REQUEST_DEADLINE_MS
+            for (const p of this.pending.values()) p.deadline = until
             const w = this.durableWait
             if (w !== undefined) {
               if (f.count >= w.target) { this.durableWait = undefined; w.resolve() } else w.deadline = performance.now() + BLOB_REQUEST_DEADLINE_MS

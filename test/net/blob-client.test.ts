@@ -74,3 +74,49 @@ test('a \'durable\' frame on a stream that has none (a relay, file 1.1.0) ends i
     await client.close().catch(() => {})
   }
 })
+
+// A 1.2.0 receiver holds its answers back while a sync runs (backpressure, up to MAX_FILE_UNSYNCED_BYTES): its
+// 'durable' progress shows it slow, not gone, so the puts waiting get a new deadline instead of failing the stream
+// over to relays.
+test('on a 1.2.0 stream durable progress gives the puts waiting for an answer a new deadline', { timeout: 30_000 }, async (t) => {
+  const [client, store] = await streamPair()
+  const ch = new BlobChannel(client, 4, undefined, true)
+  const lp = lpStream(store, { maxDataLength: MAX_BLOB_FRAME_BYTES })
+  const ref = { blobId: randomBytes(16), capability: randomBytes(32) }
+  const realNow = performance.now.bind(performance)
+  let skew = 0
+  t.mock.method(performance, 'now', () => realNow() + skew)
+  const confirmed: number[] = []
+  let failure: unknown
+  const putting = ch.putFrom(ref, 4, 0, async () => new Uint8Array(FILE_CIPHER_CHUNK_BYTES), (n) => { confirmed.push(n) })
+  putting.catch((err: unknown) => { failure = err })
+  const puts = []
+  for (let i = 0; i < 4; i++) puts.push(decodeBlobClientFrame((await lp.read()).subarray()))
+  // 15 s on, the receiver's disk made progress (earlier puts' syncs); 15 s more is past the puts' first deadline.
+  skew = 15_000
+  await lp.write(encodeBlobServerFrame({ type: 'durable', reqId: 0, count: 1 }))
+  await waitFor(() => confirmed.length === 1 ? true : undefined, 'the durable count arrives')
+  skew = 30_000
+  const checksAt = realNow() + 2_500
+  await waitFor(() => realNow() >= checksAt ? true : undefined, 'two deadline checks pass', 10_000)
+  assert.equal(failure, undefined, 'a put timed out while the receiver made durable progress')
+  for (const f of puts) if (f.type === 'put') await lp.write(encodeBlobServerFrame({ type: 'received', reqId: f.reqId, index: f.index }))
+  await lp.write(encodeBlobServerFrame({ type: 'durable', reqId: 0, count: 4 }))
+  await putting
+  assert.deepEqual(confirmed, [1, 4])
+  await client.close()
+})
+
+test('a \'durable\' frame with a request id (it has none: reqId 0) ends the stream as a broken peer\'s', { timeout: 30_000 }, async () => {
+  const [client, store] = await streamPair()
+  const ch = new BlobChannel(client, 4, undefined, true)
+  const lp = lpStream(store, { maxDataLength: MAX_BLOB_FRAME_BYTES })
+  const ref = { blobId: randomBytes(16), capability: randomBytes(32) }
+  const confirmed: number[] = []
+  const putting = ch.putFrom(ref, 1, 0, async () => new Uint8Array(FILE_CIPHER_CHUNK_BYTES), (n) => { confirmed.push(n) })
+  const f = decodeBlobClientFrame((await lp.read()).subarray())
+  await lp.write(encodeBlobServerFrame({ type: 'durable', reqId: f.reqId, count: 1 }))
+  await assert.rejects(putting, (err: unknown) => NetError.is(err, 'BAD_FRAME'))
+  assert.deepEqual(confirmed, [])
+  await client.close().catch(() => {})
+})

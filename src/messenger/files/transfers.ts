@@ -1385,7 +1385,9 @@ export class FileTransfers implements FilesPort {
       try {
         while (queue.length > 0 || durableDue()) {
           const first = queue[0]
-          if (first !== undefined && first.frame === undefined) {
+          // A sync that ended while this writer was busy (in lp.send, or its wait below) left no wake-up: its 'durable'
+          // goes now, not after the next answer is ready.
+          if (first !== undefined && first.frame === undefined && !durableDue()) {
             // 1.2.0: answers go ANSWER_BATCH at a time (or all those queued, if fewer): one write per chunk cost both
             // ends a muxer frame and a noise message each. Checks finish in order, so the last of them is the one to
             // wait for.
@@ -1405,6 +1407,9 @@ export class FileTransfers implements FilesPort {
         }
       } catch (err) {
         failed ??= err instanceof Error ? err : new Error('file answer failed')
+        // The read loop may sit in lp.next() (the sender waits for answers that will not come): end the stream now,
+        // not at the sender's deadline.
+        stream.abort(failed)
       } finally {
         // Synchronously with the empty-queue check: an answer queued from here on starts a new writer.
         writing = false

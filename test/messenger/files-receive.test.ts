@@ -97,20 +97,27 @@ test('an incoming text makes no query of the file transfers; an announced file i
 
 test('a direct receiver confirms a chunk only once an fdatasync that began after its write has finished', { timeout: 120_000 }, async (t) => {
   // FileHandle's own methods, watched in this process (both devices are in it; only the receiver writes chunks with
-  // writev): the bytes whose write had completed when each fdatasync began are durable once it returns.
+  // writev): the bytes whose write had completed (from the first, without a gap) when each fdatasync began are
+  // durable once it returns. Writes and syncs are slowed, so chunks are verified while a sync runs and while
+  // earlier writes are still under way: a sync that counted those would confirm more than is durable.
   const probe = await open(join(tempDir(t, '0m1-probe-'), 'p'), 'w')
   const proto = Object.getPrototypeOf(probe) as FileHandle
   await probe.close()
   const { writev, datasync } = proto // eslint-disable-line @typescript-eslint/unbound-method
+  const pause = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
+  const ends = new Map<number, number>()
   let written = 0
   let durable = 0
   proto.writev = async function (this: FileHandle, ...a: Parameters<FileHandle['writev']>) {
+    await pause(4)
     const r = await writev.apply(this, a)
-    written = Math.max(written, (a[1] ?? 0) + r.bytesWritten)
+    ends.set(a[1] ?? 0, (a[1] ?? 0) + r.bytesWritten)
+    for (let e = ends.get(written); e !== undefined; e = ends.get(written)) written = e
     return r
   } as FileHandle['writev']
   proto.datasync = async function (this: FileHandle) {
     const covered = written
+    await pause(15)
     await datasync.call(this)
     durable = Math.max(durable, covered)
   }
@@ -122,11 +129,9 @@ test('a direct receiver confirms a chunk only once an fdatasync that began after
   const { aToB } = await introduce(alice, bob)
   const path = join(tempDir(t, '0m1-file-'), 'data.bin')
   writeFileSync(path, randomBytes(8 * MiB))
-  // Alice's view of what bob confirmed, checked against what is durable at bob at that very moment.
+  // Alice's count of what bob confirmed, checked against what is durable at bob at that very moment.
   const seen: Array<{ confirmed: number, durable: number }> = []
-  alice.m().subscribe((e) => {
-    if (e.type === 'file' && e.file.direction === 'out' && e.file.path === 'direct') seen.push({ confirmed: e.file.doneChunks * FILE_CIPHER_CHUNK_BYTES, durable })
-  })
+  ;(alice.m().files as FileTransfers).onConfirmedForTest((_id, n) => { seen.push({ confirmed: n * FILE_CIPHER_CHUNK_BYTES, durable }) })
   const sent = await alice.m().files?.send(aToB, path)
   assert.ok(sent !== undefined)
   await waitFor(() => alice.m().files?.list(aToB).find((f) => f.messageId === sent.message.id && f.state === 'delivered'), 'alice sees the file delivered')

@@ -42,6 +42,18 @@ export interface LazyWebRTCHooks {
   readonly wrapDial: (ma: Multiaddr, dial: () => Promise<Connection>) => Promise<Connection>
 }
 
+/** Started transports in this process that have loaded the real one. node-datachannel's native threads and handles
+ * hold the event loop open once loaded, even with every peer connection closed (a test run or a CLI that stopped its
+ * device never exited); its cleanup() releases them, but for the whole process, so only once the last such transport
+ * has stopped (several devices share one process in tests). */
+let nativeUsers = 0
+
+async function releaseNative (): Promise<void> {
+  if (nativeUsers > 0) return
+  const { cleanup } = await import('node-datachannel')
+  if (nativeUsers === 0) cleanup()
+}
+
 export class LazyWebRTC implements Transport, Startable {
   readonly [transportSymbol] = true
   readonly [Symbol.toStringTag] = '@libp2p/webrtc'
@@ -76,6 +88,7 @@ export class LazyWebRTC implements Transport, Startable {
       maxInboundStreams: this.#hooks.maxInboundStreams
     })
     this.#started = true
+    if (this.#loaded !== undefined) this.#loaded.then(() => { if (this.#started && !this.#countedNative) { this.#countedNative = true; nativeUsers++ } }, () => {})
   }
 
   async stop (): Promise<void> {
@@ -84,7 +97,14 @@ export class LazyWebRTC implements Transport, Startable {
     await this.#shutdown()
     const real = await this.#loaded?.catch(() => undefined)
     await real?.transport.stop()
+    if (real !== undefined && this.#countedNative) {
+      this.#countedNative = false
+      nativeUsers--
+      await releaseNative()
+    }
   }
+
+  #countedNative = false
 
   createListener (_options: CreateListenerOptions): Listener {
     return new CircuitWebRTCListener(this.#components, async () => { await this.#shutdown() })
@@ -122,6 +142,7 @@ export class LazyWebRTC implements Transport, Startable {
       // A failed import (a missing native binding, a transient error) is not kept: the stand-in still announces
       // /webrtc, so the next dial or inbound signal tries again instead of failing for the process's life.
       p.catch(() => { if (this.#loaded === p) this.#loaded = undefined })
+      p.then(() => { if (!this.#countedNative) { this.#countedNative = true; nativeUsers++ } }, () => {})
     }
     return this.#loaded
   }

@@ -490,7 +490,11 @@ export class MessengerCore implements Messenger {
     return out
   }
 
-  #contactView (c: ContactPort): ContactView {
+  #contactView (given: ContactPort): ContactView {
+    // The contact as it is now: a caller may hold a snapshot taken before its awaits (an envelope's contact, opened
+    // before the batch committed), and a rename or key-change decision made meanwhile would go out under a newer
+    // rev with the older data, which the page then keeps (src/messenger/contact-rev.ts).
+    const c = this.#device.contact(given.id) ?? given
     const last = this.#history.last(c.id)
     const link = this.#linkOf(c)
     return {

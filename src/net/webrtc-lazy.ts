@@ -50,8 +50,14 @@ let nativeUsers = 0
 
 async function releaseNative (): Promise<void> {
   if (nativeUsers > 0) return
-  const { cleanup } = await import('node-datachannel')
-  if (nativeUsers === 0) cleanup()
+  // Best effort: a stop must finish (libp2p stops its components together, and one that throws leaves the node
+  // half-stopped); at worst the process stays open until it exits, as before this release existed.
+  try {
+    const { cleanup } = await import('node-datachannel')
+    if (nativeUsers === 0) cleanup()
+  } catch {
+    // Not released: the process exits when its owner ends it.
+  }
 }
 
 export class LazyWebRTC implements Transport, Startable {

@@ -148,7 +148,7 @@ const schemas: Record<string, Json> = {
       { type: 'object', required: ['type', 'text'], properties: { type: { const: 'warning' }, contactId: { type: 'string' }, text: { type: 'string' }, groupId: { type: 'string' }, reason: { type: 'string', description: 'Groups: not-admin, unknown-group, other-group, second-create, replayed (by a non-admin), bad-signature, malformed, not-member, not-asked, superseded, held-expired, held-over-limit' } } },
       { type: 'object', required: ['type', 'state'], properties: { type: { const: 'host-state' }, state: ref('HostState') } },
       { type: 'object', required: ['type', 'contactId', 'id', 'direction'], properties: { type: { const: 'message-removed' }, contactId: { type: 'string' }, id: { type: 'string' }, direction: { type: 'string', enum: ['in', 'out'] } } },
-      { type: 'object', required: ['type', 'contactId'], properties: { type: { const: 'contact-removed' }, contactId: { type: 'string' } } },
+      { type: 'object', required: ['type', 'contactId', 'rev'], properties: { type: { const: 'contact-removed' }, contactId: { type: 'string' }, rev: { type: 'integer', description: 'Ordered with contact views\' rev: a view of this contact with a lower rev was built before the removal.' } } },
       { type: 'object', required: ['type', 'file'], properties: { type: { const: 'file' }, file: ref('File') } },
       // Issue 11: groups.
       { type: 'object', required: ['type', 'group'], properties: { type: { const: 'group' }, group: ref('Group') } },

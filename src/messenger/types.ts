@@ -128,7 +128,9 @@ export type MessengerEvent =
   /** Issue 13: a message deleted for me (gone from this device), a contact deleted. `direction`: ids are unique per
    * direction only (the contact chooses its own), so mine and the contact's may share one. */
   | { readonly type: 'message-removed', readonly contactId: string, readonly id: string, readonly direction: 'in' | 'out' }
-  | { readonly type: 'contact-removed', readonly contactId: string }
+  /** `rev`: as a contact view's (src/messenger/contact-rev.ts): a list reload built before the removal holds only
+   * views of lower rev, so the page does not bring the contact back from it. */
+  | { readonly type: 'contact-removed', readonly contactId: string, readonly rev: number }
   /** Issue 12: a file transfer changed state or made progress (at most every 200 ms). */
   | { readonly type: 'file', readonly file: FileView }
   // Issue 11: groups.

@@ -307,7 +307,7 @@ export class FakeMessenger implements Messenger {
     const c = this.#contact(contactId)
     this.contactsById.delete(c.id)
     this.messagesByContact.delete(c.id)
-    this.emit({ type: 'contact-removed', contactId: c.id })
+    this.emit({ type: 'contact-removed', contactId: c.id, rev: nextContactRev() })
   }
 
   async pendingInvites (): Promise<PendingInviteView[]> { return [] }

@@ -6,7 +6,7 @@
 // them back before the contact's next event. Each view carries the node's rev (higher: built later).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { answeredContact, eventContact, reloadedContacts } from '../../web/src/contact-list.ts'
+import { answeredContact, eventContact, reloadedContacts, removedContact } from '../../web/src/contact-list.ts'
 import type { ContactView, KeyChangeView } from '../../web/src/api.ts'
 
 const view = (id: string, rev: number, o: Partial<ContactView> = {}): ContactView =>
@@ -79,4 +79,19 @@ test('contact list: a reload keeps what events brought after it was made, and dr
   assert.equal(byId(list, 'c2')?.name, 'Bob B')
   // A reload with no contacts empties the list.
   assert.deepEqual(reloadedContacts(list, []), [])
+})
+
+test('contact list: a reload built before a contact was deleted does not bring it back; one built after its re-adding does', () => {
+  const removed = new Map<string, number>()
+  let list = [view('c1', 4), view('c2', 5)]
+  // The reload is made (revs 10-11) and is on its way; then c2 is deleted (event rev 12).
+  const stale = [view('c1', 10), view('c2', 11)]
+  list = removedContact(list, removed, 'c2', 12)
+  assert.deepEqual(list.map((c) => c.id), ['c1'])
+  list = reloadedContacts(list, stale, removed)
+  assert.deepEqual(list.map((c) => c.id), ['c1'], 'the stale reload leaves the deleted contact out')
+  // The same contact accepted again later: its views are newer than its removal.
+  list = reloadedContacts(list, [view('c1', 20), view('c2', 21, { name: 'again' })], removed)
+  assert.deepEqual(list.map((c) => c.id), ['c1', 'c2'])
+  assert.equal(byId(list, 'c2')?.name, 'again')
 })

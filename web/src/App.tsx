@@ -9,7 +9,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
 import { Api, ApiFailure, NODE_DOWN, forgetToken, type ApiEvent, type ContactView, type HostState, type MessageView, type StatusView, type TokenFromAddress } from './api.ts'
 import { ContactList } from './ContactList.tsx'
-import { answeredContact, eventContact, reloadedContacts } from './contact-list.ts'
+import { answeredContact, eventContact, reloadedContacts, removedContact } from './contact-list.ts'
 import { explain } from './errors.ts'
 import { applyChange, MessageFetches, type MessageChange } from './message-list.ts'
 import { loadNotifyChoice, notifyMessage, saveNotifyChoice, tabTitle, type NotifyChoice } from './notifications.ts'
@@ -53,6 +53,8 @@ export function App ({ address }: { address: TokenFromAddress }): React.JSX.Elem
   const selectedRef = useRef<string | undefined>(undefined)
   selectedRef.current = panel === 'chat' || panel === 'safety' || panel === 'key-change' ? selected : undefined
   const contactsRef = useRef(contacts)
+  // Contacts removed while the page is open, by the rev of their removal (web/src/contact-list.ts).
+  const removedRef = useRef(new Map<string, number>())
   contactsRef.current = contacts
   const notifyRef = useRef(notify)
   notifyRef.current = notify
@@ -101,7 +103,7 @@ export function App ({ address }: { address: TokenFromAddress }): React.JSX.Elem
       if (state !== 'ready') return
       const [s, c] = await Promise.all([api.status(), api.contacts()])
       setStatus(s)
-      setContacts((l) => reloadedContacts(l, c))
+      setContacts((l) => reloadedContacts(l, c, removedRef.current))
       const open = selectedRef.current
       if (open !== undefined && c.some((x) => x.id === open)) {
         await loadMessages(open)
@@ -153,7 +155,7 @@ export function App ({ address }: { address: TokenFromAddress }): React.JSX.Elem
         changeMessages(e.contactId, { type: 'removed', id: e.id, direction: e.direction })
         break
       case 'contact-removed':
-        setContacts((list) => list.filter((c) => c.id !== e.contactId))
+        setContacts((list) => removedContact(list, removedRef.current, e.contactId, e.rev))
         break
     }
   }, [api, refresh, changeMessages])

@@ -76,7 +76,7 @@ export type ApiEvent =
   | { type: 'warning', contactId?: string, text: string }
   | { type: 'host-state', state: HostState }
   | { type: 'message-removed', contactId: string, id: string, direction: 'in' | 'out' }
-  | { type: 'contact-removed', contactId: string }
+  | { type: 'contact-removed', contactId: string, rev: number }
   | { type: 'file', file: FileView }
 
 const TOKEN_KEY = '0m1-token'
@@ -102,6 +102,14 @@ export function forgetToken (): void { sessionStorage.removeItem(TOKEN_KEY) }
 
 /** ApiFailure code when the node does not answer at all (not running, or restarting). */
 export const NODE_DOWN = 'NODE_DOWN'
+/** ApiFailure code when the node's answer did not come within CALL_TIMEOUT_MS. */
+export const CALL_TIMEOUT = 'CALL_TIMEOUT'
+/**
+ * How long a JSON call may wait for the node's whole answer. Without a bound, a call that never ends keeps what
+ * waits on it (a conversation's reload, and the events kept to replay over its answer: web/src/message-list.ts)
+ * for as long as the page is open. Far above any answer's time, an unlock's Argon2id included.
+ */
+export const CALL_TIMEOUT_MS = 60_000
 
 export class ApiFailure extends Error {
   readonly status: number
@@ -115,15 +123,23 @@ export class ApiFailure extends Error {
 
 export class Api {
   readonly #token: string
-  constructor (token: string) { this.#token = token }
+  readonly #timeoutMs: number
+  constructor (token: string, o: { timeoutMs?: number } = {}) {
+    this.#token = token
+    this.#timeoutMs = o.timeoutMs ?? CALL_TIMEOUT_MS
+  }
 
   async call<T> (method: string, path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = { Authorization: `Bearer ${this.#token}` }
     if (body !== undefined) headers['Content-Type'] = 'application/json'
+    // Bounds the answer's body as well as its headers.
+    const signal = AbortSignal.timeout(this.#timeoutMs)
+    const late = (): ApiFailure => new ApiFailure(0, CALL_TIMEOUT, 'Your node did not answer in time; what you asked may still have been done.')
     let res: Response
     try {
-      res = await fetch(path, { method, headers, body: body === undefined ? null : JSON.stringify(body), cache: 'no-store' })
+      res = await fetch(path, { method, headers, body: body === undefined ? null : JSON.stringify(body), cache: 'no-store', signal })
     } catch {
+      if (signal.aborted) throw late()
       // fetch rejects only when no HTTP answer came at all: the node is not running (or restarting).
       throw new ApiFailure(0, NODE_DOWN, 'Your 0message1 node is not answering.')
     }
@@ -132,6 +148,7 @@ export class Api {
       const text = await res.text()
       parsed = text === '' ? undefined : JSON.parse(text)
     } catch {
+      if (signal.aborted) throw late()
       throw new ApiFailure(res.status, 'BAD_REPLY', 'Your node sent an answer this page cannot read; reload the page.')
     }
     if (!res.ok) {

@@ -29,15 +29,29 @@ export function answeredContact (list: ContactView[], c: ContactView): ContactVi
 }
 
 /**
- * A reload of the whole list (GET /api/contacts, in the node's order): each contact as reloaded unless the page
- * shows a newer view of it. A contact shown but not reloaded was deleted, unless its view is newer than every
- * reloaded one (built after the reload: added since; its event came first). An empty reload has no rev to tell
- * by: it empties the list (a contact added meanwhile shows at its next event).
+ * Contacts removed while the page is open, each with the rev of its `contact-removed` event: a reload built before
+ * the removal (every view in it has a lower rev) must not bring the contact back until the next reload.
  */
-export function reloadedContacts (list: ContactView[], reloaded: ContactView[]): ContactView[] {
+export type Removed = ReadonlyMap<string, number>
+
+/** A `contact-removed` event: the contact leaves the list, and its rev is remembered for later reloads. */
+export function removedContact (list: ContactView[], removed: Map<string, number>, id: string, rev: number): ContactView[] {
+  removed.set(id, Math.max(rev, removed.get(id) ?? -Infinity))
+  return list.filter((c) => c.id !== id)
+}
+
+/**
+ * A reload of the whole list (GET /api/contacts, in the node's order): each contact as reloaded unless the page
+ * shows a newer view of it, or removed it after the view was built. A contact shown but not reloaded was deleted,
+ * unless its view is newer than every reloaded one (built after the reload: added since; its event came first).
+ * An empty reload has no rev to tell by: it empties the list (a contact added meanwhile shows at its next event).
+ */
+export function reloadedContacts (list: ContactView[], reloaded: ContactView[], removed: Removed = new Map()): ContactView[] {
   const shown = new Map(list.map((x) => [x.id, x]))
   const snapshot = reloaded.length === 0 ? Infinity : reloaded.reduce((m, x) => Math.max(m, x.rev), -Infinity)
   const ids = new Set(reloaded.map((x) => x.id))
-  const kept = reloaded.map((c) => { const s = shown.get(c.id); return s !== undefined && !newer(c, s) ? s : c })
+  const kept = reloaded
+    .filter((c) => c.rev > (removed.get(c.id) ?? -Infinity))
+    .map((c) => { const s = shown.get(c.id); return s !== undefined && !newer(c, s) ? s : c })
   return [...kept, ...list.filter((x) => !ids.has(x.id) && x.rev > snapshot)]
 }

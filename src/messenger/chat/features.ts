@@ -6,6 +6,7 @@
 // messages that contact sent (src/messenger/chat/incoming.ts).
 import type { Payload } from '../../wire/payload.ts'
 import { MAX_TEXT_BYTES } from '../../wire/payload.ts'
+import { nextContactRev } from '../contact-rev.ts'
 import { MessengerError } from '../errors.ts'
 import type { HistoryStore } from '../history-store.ts'
 import type { ContactPort, DevicePort } from '../ports.ts'
@@ -124,7 +125,7 @@ export class ChatFeatures {
     if (del === undefined) throw new MessengerError('UNSUPPORTED', 'This node cannot delete contacts.')
     await del.call(this.#h.device, contactId)
     this.#h.syncMailboxes()
-    this.#h.emit({ type: 'contact-removed', contactId })
+    this.#h.emit({ type: 'contact-removed', contactId, rev: nextContactRev() })
   }
 
   pendingInvites (): PendingInviteView[] {

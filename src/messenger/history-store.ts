@@ -92,6 +92,8 @@ export interface HistoryStore {
   /** Envelopes already processed, by SHA-256 of their bytes. */
   seenEnvelope: (hash: Uint8Array) => { contactId: string, messageId: string | null } | undefined
   rememberEnvelope: (hash: Uint8Array, contactId: string, messageId: string | null, now: number) => void
+  /** Forgets hashes remembered before `olderThan`; one remembered later under an earlier time (a clock set back) may
+   * stay until those remembered before it go. */
   pruneEnvelopes: (olderThan: number) => void
   setting: (key: string) => string | undefined
   setSetting: (key: string, value: string) => void

@@ -108,6 +108,16 @@ const SQL = {
   clearUnread: 'UPDATE conversations SET unread = 0 WHERE contact_id = ?'
 } as const
 
+/**
+ * received_envelopes is a rowid table appended to in arrival order (store migration 17): the rows to prune are the
+ * first ones, read up to the first that is not old enough, so pruning reads what it deletes and one row more (no
+ * time index written with each envelope). A row stamped by a clock that was ahead keeps the rows after it until it is
+ * old enough itself: a hash kept longer only filters longer. Exported for the query-plan test.
+ */
+export const PRUNE_ENVELOPES = `DELETE FROM received_envelopes WHERE rowid < coalesce(
+  (SELECT rowid FROM received_envelopes WHERE at >= ? ORDER BY rowid LIMIT 1),
+  (SELECT max(rowid) + 1 FROM received_envelopes))`
+
 /** advanceLater's changes held in memory before a write transaction takes them all: each is one small entry,
  * and a burst of sends then writes its 'sent' states with the receipts instead of once more each. */
 const MAX_KEPT_STATES = 256
@@ -379,7 +389,7 @@ export class History implements HistoryStore {
 
   /** Forgets envelope hashes older than the longest time a copy can wait on a relay. */
   pruneEnvelopes (olderThan: number): void {
-    this.#db.prepare('DELETE FROM received_envelopes WHERE at < ?').run([olderThan])
+    this.#db.prepare(PRUNE_ENVELOPES).run([olderThan])
   }
 
   setting (key: string): string | undefined {

@@ -32,6 +32,25 @@ const emptyUnit = (): Unit => ({
   sessions: new Map(), identities: new Map(), preKeys: new Map(), signedPreKeys: new Map(), kyberPreKeys: new Map(), kyberUsed: [], senderKeys: new Map(), writes: [], afters: []
 })
 
+/**
+ * A session row's record and padding (zeros, in signal_sessions.pad) fill a multiple of this many bytes (issue 10,
+ * store migration 17). A record changes length at most ratchet steps (tens of bytes), and SQLite rewrites a row of
+ * another length as a new cell: new overflow pages taken from the free list, the old ones zeroed (secure_delete) and
+ * freed, the free list and the header page written: 2N + 2 pages for a record on N overflow pages. A row of the same
+ * length is overwritten in place, writing only the pages whose bytes changed. 512: a record that grows by some 64
+ * bytes a message (as measured) crosses a boundary once in eight, and one of up to 1,472 bytes (a 1,536-byte row)
+ * still fits on its table page at DEVICE_PAGE_SIZE.
+ */
+export const SESSION_ROW_QUANTUM = 512
+/** The least padding: a pad of 58 bytes or more has a two-byte length in the row header (as the record has from
+ * 58 to 8,185 bytes), so the header does not change length with the record either. */
+const SESSION_MIN_PAD = 64
+
+/** Zero bytes stored after a session record of `length` bytes. */
+export function sessionPad (length: number): number {
+  return Math.ceil((length + SESSION_MIN_PAD) / SESSION_ROW_QUANTUM) * SESSION_ROW_QUANTUM - length
+}
+
 function bytes (b: Uint8Array): Uint8Array<ArrayBuffer> {
   return b as Uint8Array<ArrayBuffer>
 }
@@ -70,7 +89,8 @@ export class SignalStores implements SignalStore {
 
   constructor (private readonly db: Database, identityKeyPair: Uint8Array, private readonly registrationId: number) {
     this.identityKeyPair = IdentityKeyPair.deserialize(bytes(identityKeyPair))
-    this.upsertSession = db.prepare('INSERT INTO signal_sessions (address, record) VALUES (?, ?) ON CONFLICT (address) DO UPDATE SET record = excluded.record')
+    this.upsertSession = db.prepare(`INSERT INTO signal_sessions (address, record, pad) VALUES (?, ?, zeroblob(?))
+      ON CONFLICT (address) DO UPDATE SET record = excluded.record, pad = excluded.pad`)
   }
 
   private get unit (): Unit | undefined {
@@ -148,7 +168,10 @@ export class SignalStores implements SignalStore {
 
   private write (u: Unit): void {
     const db = this.db
-    for (const [address, record] of u.sessions) this.upsertSession.run([address, record.serialize()])
+    for (const [address, record] of u.sessions) {
+      const serialized = record.serialize()
+      this.upsertSession.run([address, serialized, sessionPad(serialized.length)])
+    }
     for (const [address, key] of u.identities) {
       db.prepare('INSERT INTO signal_identities (address, identity_key) VALUES (?, ?) ON CONFLICT (address) DO UPDATE SET identity_key = excluded.identity_key').run([address, key.serialize()])
     }

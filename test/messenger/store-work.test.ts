@@ -170,6 +170,8 @@ test('issue 14.3: N replays of a stored envelope are answered with at most one r
   await turns()
 })
 
+const WAITS = `waits for room ${'.'.repeat(3000)}`
+
 test('issue 14.4: a mailbox copy is kept on the relay when the store fails with SQLITE_FULL, and delivered later', async (t) => {
   const w = await twoMessengers()
   t.after(w.close)
@@ -200,7 +202,9 @@ test('issue 14.4: a mailbox copy is kept on the relay when the store fails with 
       throw err
     }
   }
-  const envelope = await w.a.device.seal(w.a.contactId, text(1, 'waits for room'))
+  // A text longer than a page: storing it takes new pages whatever room the tables' own pages still have (a short
+  // one may fit there, and a session record is rewritten in place, store migration 17).
+  const envelope = await w.a.device.seal(w.a.contactId, text(1, WAITS))
   w.relay.deposit(box.mailboxId, envelope)
   await waitFor(() => failures.length > 0, 'the store refuses the pushed envelope')
   // SQLite rolls a transaction back itself on SQLITE_FULL; the driver's own ROLLBACK then fails with
@@ -210,14 +214,14 @@ test('issue 14.4: a mailbox copy is kept on the relay when the store fails with 
   assert.ok(failure.code === 'SQLITE_FULL' || failure.cause?.code === 'SQLITE_FULL')
   await turns()
   assert.equal(w.relay.boxes.get(Buffer.from(box.mailboxId).toString('hex'))?.length, 1, 'the relay still holds the copy')
-  assert.equal((await w.b.core.messages(w.b.contactId)).filter((m) => m.text === 'waits for room').length, 0)
+  assert.equal((await w.b.core.messages(w.b.contactId)).filter((m) => m.text === WAITS).length, 0)
   // Room again (the disk was cleaned up); the next fetch (here: sessions reopened) delivers it once.
   db.pragma('max_page_count = 1073741823')
   db.prepare("DELETE FROM settings WHERE key LIKE 'junk-%'").run()
   await w.b.core.replaceNetwork(w.b.net)
-  await waitFor(async () => (await w.b.core.messages(w.b.contactId)).some((m) => m.text === 'waits for room'), 'the copy is delivered after the store recovers')
+  await waitFor(async () => (await w.b.core.messages(w.b.contactId)).some((m) => m.text === WAITS), 'the copy is delivered after the store recovers')
   await waitFor(() => w.relay.boxes.get(Buffer.from(box.mailboxId).toString('hex'))?.length === 0, 'and then deleted from the relay')
-  assert.equal((await w.b.core.messages(w.b.contactId)).filter((m) => m.text === 'waits for room').length, 1)
+  assert.equal((await w.b.core.messages(w.b.contactId)).filter((m) => m.text === WAITS).length, 1)
 })
 
 test('a read receipt whose commit fails is kept and sealed again later, not dropped', { timeout: 30_000 }, async (t) => {

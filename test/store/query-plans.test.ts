@@ -43,7 +43,7 @@ test('query plans: every per-message statement of History searches by key or ind
   assert.ok(plan(db, historySql('unread')).every((d) => !d.includes('messages')))
   // The checks above see what they must: a scan, and the old gap update's walk of a conversation.
   assert.ok(plan(db, 'SELECT count(*) FROM messages WHERE text = ?').some((d) => /^SCAN /.test(d)))
-  assert.ok(plan(db, "UPDATE messages SET gap_before = ? WHERE contact_id = ? AND direction = 'in' AND seq = ?")
+  assert.ok(plan(db, "UPDATE messages SET gap_before = ? WHERE contact_id = ? AND direction = 'out' AND seq = ?")
     .some((d) => /USING PRIMARY KEY \(contact_id=\? AND direction=\?\)$/.test(d)))
 })
 

@@ -397,6 +397,8 @@ export class MessengerCore implements Messenger {
     await this.#closeMailboxes()
     // Let queued crypto work finish so the store is consistent when the host closes it.
     await this.#crypto.run(async () => {})
+    // Deliveries acked in this turn: written now, not after the host closed the store.
+    this.#commitAcked()
     try {
       this.#history.flush()
     } catch (err) {
@@ -1184,6 +1186,7 @@ export class MessengerCore implements Messenger {
 
   #commitAcked (): void {
     const acked = this.#acked
+    if (acked.length === 0) return
     this.#acked = []
     const views: MessageView[] = []
     try {

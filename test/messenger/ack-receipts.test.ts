@@ -228,7 +228,7 @@ test('a 2.0.0-only receiver seals a receipt for every text, and texts still beco
   }
   assert.deepEqual(b.receipts.flat().sort(), [...ids].sort(), 'a sealed receipt for each, however close together')
   await waitFor(() => a.port.received >= 3 ? true : undefined, 'alice opens them')
-  const protocols = a.port.node.libp2p.getConnections().flatMap((c) => c.streams).filter((s) => s.direction === 'outbound' && s.protocol?.startsWith('/0m1/deliver/') === true).map((s) => s.protocol)
+  const protocols = a.port.node.libp2p.getConnections().flatMap((c) => c.streams).filter((s) => s.direction === 'outbound' && s.protocol.startsWith('/0m1/deliver/')).map((s) => s.protocol)
   assert.deepEqual(protocols, [DELIVER_PROTOCOL_2_0], 'alice fell back to 2.0.0')
   // The other way, bob's node offers 2.1.0 to alice's: acked delivered.
   const reply = await b.core.send(b.contactId, 'reply')

@@ -12,7 +12,7 @@ import { MessengerError } from './errors.ts'
 import { DuplicateAnswers, PendingReceipts, type TakenReceipts } from './receipts.ts'
 import type { HistoryStore, OutboxRow } from './history-store.ts'
 import { History } from './history.ts'
-import type { CardInput, ContactPort, DeviceBatchPort, DevicePort, InboundMailbox, MailboxSessionPort, NetworkPort, OpenedPort } from './ports.ts'
+import type { CardInput, ContactPort, DeliverOutcome, DeviceBatchPort, DevicePort, InboundMailbox, MailboxSessionPort, NetworkPort, OpenedPort } from './ports.ts'
 import type {
   ContactView, DeliveryPath, InviteView, LinkKind, MessageView, Messenger, MessengerEvent, RelayView, SafetyNumberView,
   SettingsView, StatusView
@@ -85,6 +85,15 @@ export const MAILBOX_REFETCH_MS = 30_000
  * CARD_REQUIRED until the invite's grace ends) is re-fetched and re-tried a few times an hour, not twice a
  * minute for days; one that opens after a card or a freed disk waits at most this long. */
 export const MAILBOX_REWIND_MAX_MS = 5 * 60_000
+/**
+ * Post-compromise healing with delivered acks: libsignal's DH ratchet turns only when each side sends something,
+ * and a message answered by its deliver ack (no sealed receipt) sends nothing back. So a message of a contact
+ * answered by ack when nothing was sealed to that contact for this long also gets the sealed delivered receipt, as
+ * before 2.1.0: every burst starts with a turn and a long one-way stream turns at least once a second, with no
+ * timer (docs/threat-model.md). A second: far below any compromise a user could notice and act on, and above the
+ * gap between messages of a burst, whose receipts are the cost being saved.
+ */
+export const RATCHET_TURN_MS = 1_000
 /** Receipts whose commit failed (a full or busy store) are sealed again after this long, not at once (no spin). */
 export const RECEIPT_RETRY_MS = 5_000
 /** Card updates after an address change wait this long for the addresses to settle. */
@@ -151,7 +160,10 @@ type Attempt = OutboxRow & { readonly fresh?: 'stored' | 'volatile' }
 interface Incoming {
   readonly envelope: Uint8Array
   readonly path: DeliveryPath
-  readonly resolve: () => void
+  /** Came on a stream whose ack can be its delivered receipt (/0m1/deliver/2.1.0). */
+  readonly ackReceipt: boolean
+  /** `delivered`: the ack is to be the delivered receipt. */
+  readonly resolve: (delivered: boolean) => void
   readonly reject: (err: unknown) => void
   hash?: Buffer
   /** Set in the commit: the text stored, or the messages a receipt moved on. */
@@ -162,6 +174,8 @@ interface Incoming {
   outcome?: { opened: OpenedPort<Payload> } | { seen: { contactId: string, messageId: string | null } } | { error: unknown }
   /** From a blocked contact (issue 13): opened (the session moves on) but nothing stored, shown or receipted. */
   blocked?: boolean
+  /** Set in the commit: the ack is its delivered receipt (ackReceipt, and a receipt was called for). */
+  delivered?: boolean
 }
 
 /** A send() waiting for its batch. */
@@ -198,6 +212,10 @@ export class MessengerCore implements Messenger {
   readonly #sentPaths = new SentPaths()
   #receiptsQueued = false
   #receiptRetry: Timer | undefined
+  /** When something was last sealed to each contact (a turn of its ratchet on their side): see RATCHET_TURN_MS. */
+  readonly #lastSealed = new Map<string, number>()
+  /** Rows whose ack was the delivered receipt, committed together once this turn's acks are in (see #deliveredByAck). */
+  #acked: Array<{ row: Attempt, path: DeliveryPath, done: () => void }> = []
   /** Rows to try at once, before anything the outbox has due (new messages, receipts just sealed). */
   #fresh: Attempt[] = []
   /** The earliest time a stored outbox row may be due: the pump asks the store only from then (every write
@@ -314,6 +332,7 @@ export class MessengerCore implements Messenger {
           const now = this.#now()
           const id = hex(payload.id)
           await this.#device.seal(contactId, payload, { store: (envelope) => { this.#history.queueControl(contactId, id, envelope, now, now + ttlMs) } })
+          this.#sealedTo(contactId)
           this.#noteDue(now)
         })
         this.#kick()
@@ -354,7 +373,7 @@ export class MessengerCore implements Messenger {
 
   #wireNetwork (): void {
     const net = this.#net
-    net.onEnvelope(async (envelope, info) => { await this.receiveEnvelope(envelope, info.path) })
+    net.onEnvelope(async (envelope, info) => await this.receiveEnvelope(envelope, info.path, { ackReceipt: info.ackReceipt }))
     net.onAddressesChanged?.(() => {
       if (this.#net !== net) return
       this.#scheduleCards()
@@ -378,6 +397,8 @@ export class MessengerCore implements Messenger {
     await this.#closeMailboxes()
     // Let queued crypto work finish so the store is consistent when the host closes it.
     await this.#crypto.run(async () => {})
+    // Deliveries acked in this turn: written now, not after the host closed the store.
+    this.#commitAcked()
     try {
       this.#history.flush()
     } catch (err) {
@@ -659,6 +680,7 @@ export class MessengerCore implements Messenger {
             }
           })
           nextSeq.set(contactId, seq + 1)
+          this.#sealedTo(contactId)
           sealed.push({ envelope, id, contactId, now, expiresAt, nextAttemptAt, view: () => queued })
         } catch (error) {
           sealed.push({ error })
@@ -702,6 +724,7 @@ export class MessengerCore implements Messenger {
           o.also?.()
         }
       })
+      this.#sealedTo(contactId)
       this.#noteDue(now)
     })
     this.#kick()
@@ -743,6 +766,20 @@ export class MessengerCore implements Messenger {
     })
   }
 
+  /** Something was sealed to the contact: its next reply turns their ratchet (see RATCHET_TURN_MS). */
+  #sealedTo (contactId: string): void {
+    this.#lastSealed.set(contactId, this.#now())
+  }
+
+  /** A message of the contact answered by ack: true when a sealed receipt must go too, to turn the ratchet. The
+   * receipt is queued in this batch, so the contact counts as sealed to from now. */
+  #ratchetTurnDue (contactId: string): boolean {
+    const now = this.#now()
+    if (now - (this.#lastSealed.get(contactId) ?? Number.NEGATIVE_INFINITY) < RATCHET_TURN_MS) return false
+    this.#lastSealed.set(contactId, now)
+    return true
+  }
+
   /** A duplicate is answered at most once per DUPLICATE_RECEIPT_INTERVAL_MS per message (issue 14.3). */
   #answerDuplicate (contactId: string, messageId: string): void {
     if (this.#duplicateAnswers.allow(`${contactId}/${messageId}`, this.#now())) this.#queueReceipt(contactId, [messageId], 'delivered')
@@ -761,6 +798,7 @@ export class MessengerCore implements Messenger {
           const id = randomBytes(16)
           try {
             const envelope = await b.seal(contactId, { kind: 'receipt', id, seq: 0, type, ids: chunk })
+            this.#sealedTo(contactId)
             out.push({ contactId, messageId: hex(id), kind: 'control', envelope, attempts: 0, nextAttemptAt: now, expiresAt: now + CONTROL_TTL_MS, state: 'pending', fresh: 'volatile' })
           } catch (err) {
             this.#log.warn('receipt-not-sealed', { error: (err as Error).name })
@@ -1010,7 +1048,8 @@ export class MessengerCore implements Messenger {
       return
     }
     const attempts = row.attempts + 1
-    const path = await this.#tryInOrder(row, contact)
+    const sent = await this.#tryInOrder(row, contact)
+    const path = sent?.path
     // The DHT may know a newer location: look it up without holding this attempt (a lookup can take
     // seconds); if it finds one, everything queued for the contact is tried again at once.
     if (path === undefined && !this.#stopped) {
@@ -1024,6 +1063,7 @@ export class MessengerCore implements Messenger {
     }
     if (this.#stopped) return
     this.#log.debug('attempt', { kind: row.kind, attempts, path: path ?? 'none' })
+    if (sent?.delivered === true) { await this.#deliveredByAck(row, sent.path); return }
     if (path !== undefined) {
       if (row.kind === 'control') { this.#finish(row); return }
       // An attempt that ended past the stored time (it started late or took up to the deliver deadline) is
@@ -1084,7 +1124,7 @@ export class MessengerCore implements Messenger {
    * (the first message after accepting an invite took ~150 ms that way). Cards are rare: texts and
    * receipts still go out pipelined.
    */
-  async #tryInOrder (row: Attempt, contact: ContactPort): Promise<DeliveryPath | undefined> {
+  async #tryInOrder (row: Attempt, contact: ContactPort): Promise<DeliverOutcome | undefined> {
     if (row.kind !== 'control' || row.fresh === 'volatile') {
       const card = this.#cardsInFlight.get(row.contactId)
       if (card !== undefined && row.kind === 'text') await card
@@ -1101,7 +1141,7 @@ export class MessengerCore implements Messenger {
   }
 
   /** An open connection, a direct dial or a relayed circuit, as the network layer can. */
-  async #tryNetwork (contact: ContactPort, row: Attempt): Promise<DeliveryPath | undefined> {
+  async #tryNetwork (contact: ContactPort, row: Attempt): Promise<DeliverOutcome | undefined> {
     const where = this.#where(contact)
     const peerId = where.peerId
     if (peerId === undefined) return undefined
@@ -1132,6 +1172,41 @@ export class MessengerCore implements Messenger {
     return ok
   }
 
+  /**
+   * A row whose ack was its delivered receipt: the message (or the group member's copy) becomes 'delivered' with its
+   * path and the row leaves the outbox, as a sealed receipt would do it, never 'sent' first. The rows acked in this
+   * turn (a frame carries up to a window of acks, and their attempts end together) share one commit; resolves after it.
+   */
+  async #deliveredByAck (row: Attempt, path: DeliveryPath): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.#acked.push({ row, path, done: resolve })
+      if (this.#acked.length === 1) this.#clock.setImmediate(() => { this.#commitAcked() })
+    })
+  }
+
+  #commitAcked (): void {
+    const acked = this.#acked
+    if (acked.length === 0) return
+    this.#acked = []
+    const views: MessageView[] = []
+    try {
+      this.#history.transaction(() => {
+        for (const { row, path } of acked) {
+          this.#finish(row)
+          const view = this.#history.advance(row.contactId, row.messageId, 'delivered', { path })
+          if (view !== undefined) views.push(view)
+          else this.#groups?.advance(row.contactId, row.messageId, 'delivered', path)
+        }
+      })
+    } catch (err) {
+      // A full or busy store: the rows stay in the outbox as stored and go again when due; the receiver answers the
+      // copy with a delivered ack once more.
+      this.#log.warn('delivered-not-stored', { size: acked.length, error: err instanceof Error ? err.name : typeof err })
+    }
+    for (const view of views) this.#emit({ type: 'message-state', message: view })
+    for (const a of acked) a.done()
+  }
+
   #advance (contactId: string, id: string, state: MessageView['state'], o: { path?: DeliveryPath, failure?: string } = {}): void {
     const view = this.#history.advance(contactId, id, state, o)
     if (view !== undefined) this.#emit({ type: 'message-state', message: view })
@@ -1147,9 +1222,9 @@ export class MessengerCore implements Messenger {
    * opened together in the next one: one commit for their ratchet steps, messages, duplicate filter,
    * receipt effects and the receipts they call for.
    */
-  async receiveEnvelope (envelope: Uint8Array, path: DeliveryPath): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      this.#incoming.push({ envelope, path, resolve, reject })
+  async receiveEnvelope (envelope: Uint8Array, path: DeliveryPath, o: { ackReceipt?: boolean } = {}): Promise<boolean> {
+    return await new Promise<boolean>((resolve, reject) => {
+      this.#incoming.push({ envelope, path, ackReceipt: o.ackReceipt === true, resolve, reject })
       this.#startReceiving()
     })
   }
@@ -1210,6 +1285,7 @@ export class MessengerCore implements Messenger {
         for (const item of items) {
           item.stored = undefined
           item.changed = []
+          item.delivered = false
           const hash = item.hash ??= sha256(item.envelope)
           const key = hash.toString('hex')
           const seen = inBatch.get(key) ?? this.#history.seenEnvelope(hash)
@@ -1287,25 +1363,42 @@ export class MessengerCore implements Messenger {
     }
   }
 
-  /** Queues the receipt an envelope of the batch calls for: a text just stored, or a duplicate (rate-limited). */
+  /**
+   * Queues the receipt an envelope of the batch calls for: a text just stored, or a duplicate (rate-limited). On a
+   * stream whose ack can carry it, the ack is the receipt instead, plus a sealed one when the ratchet is due a turn.
+   */
   #receiptFor (item: Incoming): void {
     const o = item.outcome
     if (o === undefined) return
+    let contactId: string
+    let messageId: string
     if ('seen' in o) {
       // Sent again because our receipt was lost, or arrived by a second path, or replayed by a relay.
-      if (o.seen.messageId !== null) this.#answerDuplicate(o.seen.contactId, o.seen.messageId)
+      if (o.seen.messageId === null) return
+      contactId = o.seen.contactId
+      messageId = o.seen.messageId
     } else if ('opened' in o && o.opened.group?.type === 'text' && item.blocked !== true) {
       // A group text (issue 11): acknowledged to its sender by the text's own id, as a one-to-one text is.
-      this.#queueReceipt(o.opened.contact.id, [hex(o.opened.group.text.id)], 'delivered')
+      contactId = o.opened.contact.id
+      messageId = hex(o.opened.group.text.id)
     } else if ('opened' in o && isMessagePayload(o.opened.payload) && item.blocked !== true) {
-      this.#queueReceipt(o.opened.contact.id, [hex(o.opened.payload.id)], 'delivered')
+      contactId = o.opened.contact.id
+      messageId = hex(o.opened.payload.id)
+    } else {
+      return
     }
+    if (item.ackReceipt) {
+      item.delivered = true
+      if (!this.#ratchetTurnDue(contactId)) return
+    }
+    if ('seen' in o) this.#answerDuplicate(contactId, messageId)
+    else this.#queueReceipt(contactId, [messageId], 'delivered')
   }
 
   /** After the commit: events, follow-ups, and the caller's answer. */
   #settle (item: Incoming): void {
     const o = item.outcome
-    if (o === undefined || 'seen' in o) { item.resolve(); return }
+    if (o === undefined || 'seen' in o) { item.resolve(item.delivered === true); return }
     if ('error' in o) {
       this.#keyChanges.refused(o.error)
       this.#groups?.refused(o.error)
@@ -1313,7 +1406,7 @@ export class MessengerCore implements Messenger {
       return
     }
     const { contact, payload, newContact } = o.opened
-    if (item.blocked === true) { item.resolve(); return }
+    if (item.blocked === true) { item.resolve(false); return }
     for (const view of item.changed ?? []) this.#emit({ type: 'message-state', message: view })
     if (o.opened.group !== undefined) this.#groups?.settle(contact.id, o.opened.group, item.group)
     // An edit or deletion (issue 13) may change the contact list's preview.
@@ -1346,7 +1439,7 @@ export class MessengerCore implements Messenger {
       }))
       this.#emit({ type: 'contact', contact: this.#contactView(contact) })
     }
-    item.resolve()
+    item.resolve(item.delivered === true)
   }
 
   // ---- mailboxes ---------------------------------------------------------------------------------

@@ -33,12 +33,18 @@ export interface MailboxSessionPort {
 export interface NetworkPort {
   readonly peerId: string
   addresses: () => string[]
-  onEnvelope: (h: (envelope: Uint8Array, info: { path: 'direct' | 'relayed' }) => Promise<void>) => void
+  /**
+   * `info.ackReceipt`: the envelope came on a stream whose ack can be its delivered receipt (/0m1/deliver/2.1.0). The
+   * handler resolves true when the envelope counts as delivered and the ack is to say so (then no sealed receipt).
+   */
+  onEnvelope: (h: (envelope: Uint8Array, info: { path: 'direct' | 'relayed', ackReceipt: boolean }) => Promise<boolean>) => void
   /**
    * `onSent` is called with the path the envelope is going out on, before its bytes are written: the receiver's
    * receipt can come back before the ack that resolves this promise, and then it is the only way to know the path.
+   * `delivered`: the ack was the receiver's delivered receipt (end-to-end authenticated by the connection's Noise
+   * session with the peer id the contact's own card gave).
    */
-  deliver: (to: { peerId: string, addresses: string[] }, envelope: Uint8Array, o: { signal?: AbortSignal, onSent?: (path: 'direct' | 'relayed') => void }) => Promise<'direct' | 'relayed'>
+  deliver: (to: { peerId: string, addresses: string[] }, envelope: Uint8Array, o: { signal?: AbortSignal, onSent?: (path: 'direct' | 'relayed') => void }) => Promise<DeliverOutcome>
   deposit: (relayAddr: string, mailboxId: Uint8Array, envelope: Uint8Array, o?: { signal?: AbortSignal }) => Promise<void>
   openMailbox: (relayAddr: string, box: InboundMailbox) => Promise<MailboxSessionPort>
   publishPresence?: (key: Uint8Array, value: Uint8Array, o?: { signal?: AbortSignal }) => Promise<void>
@@ -46,6 +52,9 @@ export interface NetworkPort {
 }
 
 export type { DeliveryPath }
+
+/** What a network delivery came to: its path, and whether the ack was the delivered receipt. */
+export interface DeliverOutcome { readonly path: 'direct' | 'relayed', readonly delivered: boolean }
 
 /** The contact as the e2ee layer keeps it (src/e2ee/device.ts ContactRecord). */
 export interface ContactPort {

@@ -1,6 +1,7 @@
-// The receiving end of /0m1/deliver/2.0.0: reads envelope frames only while fewer than DELIVER_WINDOW are unacked,
+// The receiving end of /0m1/deliver/2.1.0 and 2.0.0: reads envelope frames only while fewer than DELIVER_WINDOW are unacked,
 // runs the handler for all of them concurrently, and acks each as its handler resolves, the acks ready together
-// going out in one frame, in the same connection write as what else this turn sends.
+// going out in one frame, in the same connection write as what else this turn sends. On a 2.1.0 stream the handler
+// may answer that the envelope counts as delivered, and its ack then says so (the delivered receipt).
 import type { Connection, Stream } from '@libp2p/interface'
 import { CodedError } from '../platform/coded-error.ts'
 import type { Logger } from '../platform/logger.ts'
@@ -9,7 +10,7 @@ import { NetError, atStream } from './errors.ts'
 import { FrameReader, lengthPrefixed } from './frame-reader.ts'
 import { pathOf } from './path.ts'
 import {
-  decodeDeliverFrame, DELIVER_WINDOW, encodeDeliverFrame, MAX_ACKS_PER_FRAME, MAX_DELIVER_FRAME_BYTES, STREAM_ACK_ID,
+  acksCarryReceipts, decodeDeliverFrame, DELIVER_WINDOW, encodeDeliverFrame, MAX_ACKS_PER_FRAME, MAX_DELIVER_FRAME_BYTES, STREAM_ACK_ID,
   type DeliverAck, type DeliverStatus
 } from '../wire/deliver.ts'
 
@@ -69,11 +70,11 @@ export class InboundBudget {
 /** The receiving side. `getHandler` returns the current handler (onEnvelope may be called after start). */
 export function deliverHandler (getHandler: () => EnvelopeHandler | undefined, logger: Logger, budget = new InboundBudget()) {
   return (stream: Stream, connection: Connection): void => {
-    serveInbound(stream, pathOf(connection.remoteAddr), getHandler, logger, budget)
+    serveInbound(stream, pathOf(connection.remoteAddr), acksCarryReceipts(stream.protocol), getHandler, logger, budget)
   }
 }
 
-function serveInbound (stream: Stream, path: DeliverPath, getHandler: () => EnvelopeHandler | undefined, logger: Logger, budget: InboundBudget): void {
+function serveInbound (stream: Stream, path: DeliverPath, ackReceipt: boolean, getHandler: () => EnvelopeHandler | undefined, logger: Logger, budget: InboundBudget): void {
   const reader = new FrameReader(MAX_DELIVER_FRAME_BYTES)
   /** Frames read whose ack is not yet written: the receiver's side of the window. */
   let inFlight = 0
@@ -139,16 +140,17 @@ function serveInbound (stream: Stream, path: DeliverPath, getHandler: () => Enve
       logger.info('deliver-handler-rejected', { code: CodedError.is(err) ? err.code : err instanceof Error ? err.name : typeof err })
       ack(id, 'rejected')
     }
-    let p: Promise<void>
+    let p: Promise<boolean>
     try {
-      p = h(envelope, { path })
+      p = h(envelope, { path, ackReceipt })
     } catch (err) {
       rejected(err)
       return
     }
-    p.then(() => {
+    p.then((delivered) => {
       logger.debug('deliver-received', { path, size: envelope.length })
-      ack(id, 'accepted')
+      // Only where the sender asked for 2.1.0: a 2.0.0 sender would refuse the status (and its handler was told so).
+      ack(id, delivered && ackReceipt ? 'delivered' : 'accepted')
     }, rejected)
   }
 

@@ -1,11 +1,12 @@
-// The sending end of /0m1/deliver/2.0.0: one stream per connection, opened on first use and reused, with up to
+// The sending end of /0m1/deliver/2.1.0 (2.0.0 with an older receiver): one stream per connection, opened on first
+// use and reused, with up to
 // DELIVER_WINDOW envelopes in flight; each send resolves or fails on its own ack. A stream that dies fails only the
 // envelopes pending on it, and the next send opens a fresh one on the same connection.
 import type { Connection, Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface'
 import { NetError, atStream } from './errors.ts'
 import { FrameReader, lengthPrefixed } from './frame-reader.ts'
 import {
-  decodeDeliverFrame, DELIVER_PROTOCOL, DELIVER_WINDOW, encodeDeliverFrame, MAX_ACK_FRAME_BYTES, MAX_DELIVER_ID, STREAM_ACK_ID,
+  acksCarryReceipts, decodeDeliverFrame, DELIVER_PROTOCOLS, DELIVER_WINDOW, encodeDeliverFrame, MAX_ACK_FRAME_BYTES, MAX_DELIVER_ID, STREAM_ACK_ID,
   type DeliverAck
 } from '../wire/deliver.ts'
 
@@ -17,11 +18,11 @@ export const OPEN_STREAM_DEADLINE_MS = 3_000
 interface Pending {
   readonly deadlineAt: number
   /** Undefined once the caller gave up (aborted): the slot stays taken until the ack, so the window stays exact. */
-  settle: ((err?: Error) => void) | undefined
+  settle: ((r: { delivered: boolean } | { err: Error }) => void) | undefined
 }
 
 function ackError (status: DeliverAck['status']): NetError | undefined {
-  if (status === 'accepted') return undefined
+  if (status === 'accepted' || status === 'delivered') return undefined
   if (status === 'rejected') return new NetError('REJECTED', 'The receiving device did not accept the envelope.')
   if (status === 'too-large') return new NetError('TOO_LARGE', 'The receiving device refused the envelope as too large.')
   return new NetError('BAD_FRAME', 'The receiving device could not parse the envelope frame.')
@@ -43,9 +44,12 @@ class OutboundChannel {
   #nextId = 1
   #timer: ReturnType<typeof setTimeout> | undefined
   #failure: NetError | undefined
+  /** A 2.1.0 stream: its acks may be delivered receipts. On 2.0.0 such an ack is a broken receiver. */
+  readonly #receipts: boolean
 
   constructor (stream: Stream, private readonly onDead: () => void) {
     this.#stream = stream
+    this.#receipts = acksCarryReceipts(stream.protocol)
     stream.addEventListener('message', (e: StreamMessageEvent) => { this.#onData(e) })
     stream.addEventListener('close', (e: StreamCloseEvent) => {
       this.#fail(new NetError('CLOSED', 'The deliver stream closed before the receiving device acknowledged.', { cause: e.error }))
@@ -61,7 +65,8 @@ class OutboundChannel {
   get waiting (): number { return this.#waiters.length }
   get streamId (): string { return this.#stream.id }
 
-  async send (envelope: Uint8Array, signal: AbortSignal | undefined): Promise<void> {
+  /** Resolves true when the ack was the receiver's delivered receipt. */
+  async send (envelope: Uint8Array, signal: AbortSignal | undefined): Promise<boolean> {
     this.#throwIfDead()
     if (this.#pending.size + this.#reserved >= DELIVER_WINDOW || this.#waiters.length > 0) {
       await this.#room(signal)
@@ -77,13 +82,13 @@ class OutboundChannel {
       this.#release()
       throw err
     }
-    await new Promise<void>((resolve, reject) => {
+    return await new Promise<boolean>((resolve, reject) => {
       const onAbort = (): void => { p.settle = undefined; reject(aborted(signal as AbortSignal)) }
       const p: Pending = {
         deadlineAt: Date.now() + ACK_DEADLINE_MS,
-        settle: (err) => {
+        settle: (r) => {
           signal?.removeEventListener('abort', onAbort)
-          if (err === undefined) resolve(); else reject(err)
+          if ('err' in r) reject(r.err); else resolve(r.delivered)
         }
       }
       this.#pending.set(id, p)
@@ -158,10 +163,12 @@ class OutboundChannel {
     if (a.id === STREAM_ACK_ID) {
       throw new NetError('BAD_FRAME', `The receiving device refused the deliver stream (${a.status}).`)
     }
+    if (a.status === 'delivered' && !this.#receipts) throw new NetError('BAD_FRAME', 'The receiving device sent a delivered ack on a 2.0.0 stream.')
     const p = this.#pending.get(a.id)
     if (p === undefined) return // a late ack for an id already failed with its stream: nothing waits on it
     this.#pending.delete(a.id)
-    p.settle?.(ackError(a.status))
+    const err = ackError(a.status)
+    p.settle?.(err === undefined ? { delivered: a.status === 'delivered' } : { err })
   }
 
   /** One timer for the whole table, set for the oldest entry; an entry acked early only makes it fire for nothing. */
@@ -198,7 +205,7 @@ class OutboundChannel {
     this.onDead()
     const pending = [...this.#pending.values()]
     this.#pending.clear()
-    for (const p of pending) p.settle?.(err)
+    for (const p of pending) p.settle?.({ err })
     // Waiters wake into the failure check and throw it.
     const waiters = this.#waiters.splice(0)
     this.#reserved += waiters.length
@@ -219,7 +226,8 @@ async function channelFor (conn: Connection): Promise<OutboundChannel> {
   const inProgress = opening.get(conn)
   if (inProgress !== undefined) return await inProgress // concurrent first sends share one stream
   const p = (async () => {
-    const stream = await conn.newStream(DELIVER_PROTOCOL, { signal: AbortSignal.timeout(OPEN_STREAM_DEADLINE_MS), runOnLimitedConnection: true })
+    // 2.1.0 first; a receiver that speaks only 2.0.0 picks that (its acks are never receipts).
+    const stream = await conn.newStream([...DELIVER_PROTOCOLS], { signal: AbortSignal.timeout(OPEN_STREAM_DEADLINE_MS), runOnLimitedConnection: true })
     // Its close event may have passed already: such a stream would never fail what is sent on it.
     if (stream.status !== 'open') throw new NetError('CLOSED', 'The deliver stream closed as it opened.')
     const fresh: OutboundChannel = new OutboundChannel(stream, () => { if (opened.get(conn) === fresh) opened.delete(conn) })
@@ -235,13 +243,14 @@ async function channelFor (conn: Connection): Promise<OutboundChannel> {
 }
 
 /**
- * Sends one envelope on the connection's deliver stream (opened if needed) and waits for its ack. Throws NetError:
- * REJECTED / TOO_LARGE / BAD_FRAME from the receiver's ack, CLOSED or TIMEOUT when the stream died, ABORTED.
+ * Sends one envelope on the connection's deliver stream (opened if needed) and waits for its ack; resolves true when
+ * the ack was the receiver's delivered receipt (2.1.0). Throws NetError: REJECTED / TOO_LARGE / BAD_FRAME from the
+ * receiver's ack, CLOSED or TIMEOUT when the stream died, ABORTED.
  */
-export async function sendOnConnection (conn: Connection, envelope: Uint8Array, signal: AbortSignal | undefined): Promise<void> {
+export async function sendOnConnection (conn: Connection, envelope: Uint8Array, signal: AbortSignal | undefined): Promise<boolean> {
   const ch = opened.get(conn)
   // The common case stays synchronous up to the send: no extra turn through an async lookup.
-  await (ch !== undefined && !ch.dead ? ch : await channelFor(conn)).send(envelope, signal)
+  return await (ch !== undefined && !ch.dead ? ch : await channelFor(conn)).send(envelope, signal)
 }
 
 /** What the connection's deliver stream holds now (tests and diagnostics); undefined when it has none open. */

@@ -1,4 +1,4 @@
-// /0m1/deliver/2.0.0, the sender's choice of path: an open connection, then a direct dial, then a relayed circuit,
+// /0m1/deliver/2.1.0 (and 2.0.0), the sender's choice of path: an open connection, then a direct dial, then a relayed circuit,
 // each with its own deadline. On a connection the envelope goes on its long-lived deliver stream
 // (src/net/deliver-outbound.ts); the receiving end is src/net/deliver-inbound.ts.
 import type { Connection } from '@libp2p/interface'
@@ -11,7 +11,15 @@ import { isRelayed, isWebRTC, pathOf } from './path.ts'
 import { checkEnvelope } from '../wire/deliver.ts'
 
 export type DeliverPath = 'direct' | 'relayed'
-export type EnvelopeHandler = (envelope: Uint8Array, info: { path: DeliverPath }) => Promise<void>
+/**
+ * Takes an envelope from a deliver stream. `ackReceipt`: the stream is 2.1.0, so its ack can be the delivered receipt.
+ * Resolves true when the envelope counts as delivered (stored as a message from the contact, or a copy of one
+ * already stored) and the ack, not a sealed receipt, tells the sender so; only ever true when `ackReceipt`.
+ */
+export type EnvelopeHandler = (envelope: Uint8Array, info: { path: DeliverPath, ackReceipt: boolean }) => Promise<boolean>
+
+/** How an envelope went: the path it took, and whether its ack was the receiver's delivered receipt. */
+export interface DeliverResult { readonly path: DeliverPath, readonly delivered: boolean }
 
 /** A direct dial: TCP/WS connect + Noise + Yamux on a reachable address takes well under a second; unreachable ones should fail fast. */
 export const DIRECT_DIAL_DEADLINE_MS = 5_000
@@ -58,13 +66,13 @@ export async function deliverEnvelope (
      * receiver's receipt may overtake the ack that resolves this call. */
     onSent?: ((path: DeliverPath) => void) | undefined
   }
-): Promise<DeliverPath> {
+): Promise<DeliverResult> {
   atStream(() => { checkEnvelope(envelope) })
   if (typeof to.peerId !== 'string' || to.peerId.length === 0) throw new TypeError('to.peerId must be a peer id string')
   const failures: unknown[] = []
   const abortedNow = (): boolean => o.signal?.aborted === true
 
-  const attempt = async (label: DeliverPath, open: (() => Promise<Connection>) | Connection): Promise<DeliverPath | undefined> => {
+  const attempt = async (label: DeliverPath, open: (() => Promise<Connection>) | Connection): Promise<DeliverResult | undefined> => {
     if (abortedNow()) throw new NetError('ABORTED', 'Cancelled.', { cause: o.signal?.reason })
     let conn: Connection
     let path: DeliverPath = label
@@ -83,8 +91,8 @@ export async function deliverEnvelope (
     o.onSent?.(path)
     try {
       // Opening the connection's deliver stream (first use) and the ack have their own deadlines there.
-      await sendOnConnection(conn, envelope, o.signal)
-      return path
+      const delivered = await sendOnConnection(conn, envelope, o.signal)
+      return { path, delivered }
     } catch (err) {
       // The receiver answered: do not re-send on another path what it refused.
       if (NetError.is(err, 'REJECTED') || NetError.is(err, 'TOO_LARGE')) throw err

@@ -10,12 +10,12 @@ import type { Logger } from '../platform/logger.ts'
 import { NetError, atStream } from './errors.ts'
 import { anyPrivate, createProfileLibp2p, isCircuit, peerIdOf, type NodeLibp2p } from './libp2p.ts'
 import { ShortLivedIdentities, type IdentitySlot, type ShortLivedView } from './short-lived.ts'
-import { deliverEnvelope, DELIVER_MAX_INBOUND_STREAMS, type DeliverPath, type EnvelopeHandler } from './deliver.ts'
+import { deliverEnvelope, DELIVER_MAX_INBOUND_STREAMS, type DeliverPath, type DeliverResult, type EnvelopeHandler } from './deliver.ts'
 import { deliverHandler } from './deliver-inbound.ts'
 import { depositTo, openMailboxSession, type MailboxBox, type MailboxSession } from './mailbox-client.ts'
 import { parkRequest } from './park-client.ts'
 import type { ParkAnswer, ParkRequest } from '../wire/parked-invite.ts'
-import { DELIVER_PROTOCOL } from '../wire/deliver.ts'
+import { DELIVER_PROTOCOLS } from '../wire/deliver.ts'
 import { decodePresenceRecord, encodePresenceRecord, presenceDhtKey } from '../wire/presence.ts'
 import { startHolePunching } from './holepunch.ts'
 import { StunDirectory } from './stun-port.ts'
@@ -28,7 +28,7 @@ import { discoverRelays, probeRelay, type Discovered, type ProbeResult } from '.
 
 export type { MailboxSession, MailboxBox } from './mailbox-client.ts'
 export type { MailboxItem } from '../wire/mailbox.ts'
-export type { DeliverPath, EnvelopeHandler } from './deliver.ts'
+export type { DeliverPath, DeliverResult, EnvelopeHandler } from './deliver.ts'
 export { RESERVATION_RETRY_MAX_MS, RESERVATION_RETRY_MIN_MS } from './reservation-keeper.ts'
 export type { ShortLivedView } from './short-lived.ts'
 export type { AllowWebRTC } from './webrtc-guard.ts'
@@ -79,8 +79,9 @@ export interface DeviceNode {
   readonly libp2p: Libp2p
   addresses(): string[]
   onEnvelope(h: EnvelopeHandler): void
-  /** `onSent(path)` runs as the envelope goes out on a path, before its ack (see deliverEnvelope). */
-  deliver(to: { peerId: string, addresses: string[] }, envelope: Uint8Array, o?: { signal?: AbortSignal, onSent?: (path: DeliverPath) => void }): Promise<DeliverPath>
+  /** `onSent(path)` runs as the envelope goes out on a path, before its ack (see deliverEnvelope). `delivered`: the
+   * ack was the receiver's delivered receipt (2.1.0). */
+  deliver(to: { peerId: string, addresses: string[] }, envelope: Uint8Array, o?: { signal?: AbortSignal, onSent?: (path: DeliverPath) => void }): Promise<DeliverResult>
   deposit(relayAddr: string, mailboxId: Uint8Array, envelope: Uint8Array, o?: { signal?: AbortSignal }): Promise<void>
   openMailbox(relayAddr: string, box: MailboxBox, o?: { signal?: AbortSignal }): Promise<MailboxSession>
   publishPresence(key: Uint8Array, value: Uint8Array, o?: { signal?: AbortSignal }): Promise<void>
@@ -140,7 +141,8 @@ export async function createDeviceNode (o: DeviceNodeOptions): Promise<DeviceNod
   let handler: EnvelopeHandler | undefined
   let stopped = false
   const sessions = new Set<MailboxSession>()
-  await libp2p.handle(DELIVER_PROTOCOL, deliverHandler(() => handler, logger), {
+  // 2.0.0 stays served for older peers: the handler sees which one a stream speaks (its acks carry receipts or not).
+  await libp2p.handle([...DELIVER_PROTOCOLS], deliverHandler(() => handler, logger), {
     runOnLimitedConnection: true,
     maxInboundStreams: DELIVER_MAX_INBOUND_STREAMS
   })

@@ -1,11 +1,22 @@
-// Frames of /0m1/deliver/2.0.0: sealed envelopes from a device to a device, pipelined with request ids on one
-// long-lived stream per connection and direction, answered by acks (several per frame) sent only after the
+// Frames of /0m1/deliver/2.1.0 and 2.0.0: sealed envelopes from a device to a device, pipelined with request ids on
+// one long-lived stream per connection and direction, answered by acks (several per frame) sent only after the
 // receiver's handler has taken each envelope. Each frame travels as one varint-length-prefixed message; the
-// reader checks the prefix against MAX_DELIVER_FRAME_BYTES before it buffers the body.
+// reader checks the prefix against MAX_DELIVER_FRAME_BYTES before it buffers the body. The two versions share
+// the frames; 2.1.0 adds the ack status 'delivered' (the ack is the message's delivered receipt), which a 2.0.0
+// stream never carries.
 import { WireError } from './errors.ts'
 import { MAX_ENVELOPE_BYTES } from './envelope.ts'
 
-export const DELIVER_PROTOCOL = '/0m1/deliver/2.0.0'
+/** The version with delivered acks, offered first. */
+export const DELIVER_PROTOCOL = '/0m1/deliver/2.1.0'
+/** The version before delivered acks: still served and offered second, for peers that speak only it. */
+export const DELIVER_PROTOCOL_2_0 = '/0m1/deliver/2.0.0'
+/** What a sender offers, in order of preference, and what a receiver serves. */
+export const DELIVER_PROTOCOLS = [DELIVER_PROTOCOL, DELIVER_PROTOCOL_2_0] as const
+/** Whether a stream of this negotiated protocol may carry 'delivered' acks. */
+export function acksCarryReceipts (protocol: string | undefined): boolean {
+  return protocol === DELIVER_PROTOCOL
+}
 export const DELIVER_VERSION = 0x02
 /** version(1) + type(1) + id(4) before the envelope. */
 export const DELIVER_HEADER_BYTES = 6
@@ -33,8 +44,12 @@ export const MAX_DELIVER_ID = 0xffffffff
 const TYPE_DELIVER = 0x01
 const TYPE_ACKS = 0x02
 
-export type DeliverStatus = 'accepted' | 'rejected' | 'too-large' | 'bad-frame'
-const STATUS_CODES: Record<DeliverStatus, number> = { accepted: 0x00, rejected: 0x01, 'too-large': 0x02, 'bad-frame': 0x03 }
+/**
+ * 'delivered' (2.1.0 only): the receiver's handler stored the envelope as a message from the contact, or it is a
+ * copy of one already stored; the ack is that message's delivered receipt. 'accepted': taken, nothing more said.
+ */
+export type DeliverStatus = 'accepted' | 'rejected' | 'too-large' | 'bad-frame' | 'delivered'
+const STATUS_CODES: Record<DeliverStatus, number> = { accepted: 0x00, rejected: 0x01, 'too-large': 0x02, 'bad-frame': 0x03, delivered: 0x04 }
 const STATUS_BY_CODE = new Map<number, DeliverStatus>(Object.entries(STATUS_CODES).map(([k, v]) => [v, k as DeliverStatus]))
 
 export interface DeliverAck { readonly id: number, readonly status: DeliverStatus }

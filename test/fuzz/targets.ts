@@ -171,7 +171,8 @@ export const TARGETS: readonly TargetSpec[] = [
         encodeDeliverFrame({ type: 'deliver', id: 1, envelope: randomBytes(1024) }),
         encodeDeliverFrame({ type: 'deliver', id: 0xfffffffe, envelope: randomBytes(3) }),
         encodeDeliverFrame({ type: 'acks', acks: [{ id: 1, status: 'accepted' }] }),
-        encodeDeliverFrame({ type: 'acks', acks: [{ id: 0, status: 'too-large' }, { id: 9, status: 'rejected' }, { id: 3, status: 'bad-frame' }] })
+        encodeDeliverFrame({ type: 'acks', acks: [{ id: 0, status: 'too-large' }, { id: 9, status: 'rejected' }, { id: 3, status: 'bad-frame' }] }),
+        encodeDeliverFrame({ type: 'acks', acks: [{ id: 4, status: 'delivered' }, { id: 5, status: 'accepted' }] })
       ]
       return { decode: decodeDeliverFrame, isTyped: (e) => WireError.is(e), seeds }
     }
@@ -189,7 +190,8 @@ export const TARGETS: readonly TargetSpec[] = [
           encodeDeliverFrame({ type: 'deliver', id: 1, envelope: randomBytes(300) }),
           encodeDeliverFrame({ type: 'deliver', id: 2, envelope: randomBytes(5) })
         ]),
-        lengthPrefixed([encodeDeliverFrame({ type: 'acks', acks: [{ id: 1, status: 'accepted' }, { id: 2, status: 'rejected' }] })])
+        lengthPrefixed([encodeDeliverFrame({ type: 'acks', acks: [{ id: 1, status: 'accepted' }, { id: 2, status: 'rejected' }] })]),
+        lengthPrefixed([encodeDeliverFrame({ type: 'acks', acks: [{ id: 3, status: 'delivered' }] })])
       ]
       const decode = (bytes: Uint8Array): unknown => {
         const r = new FrameReader(MAX_DELIVER_FRAME_BYTES)

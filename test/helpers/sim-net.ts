@@ -3,7 +3,7 @@
 // duplicates, delays past the caller's deadline), nodes that go offline, relays that go down or
 // lose everything they hold. For unit tests of the delivery state machine; the real network is
 // tested on loopback libp2p in test/net and test/messenger.
-import type { InboundMailbox, MailboxSessionPort, NetworkPort } from '../../src/messenger/ports.ts'
+import type { DeliverOutcome, InboundMailbox, MailboxSessionPort, NetworkPort } from '../../src/messenger/ports.ts'
 import type { SimClock } from './sim-clock.ts'
 
 export interface Faults {
@@ -160,11 +160,13 @@ export class SimNetwork {
   }
 }
 
-type Handler = (envelope: Uint8Array, info: { path: 'direct' | 'relayed' }) => Promise<void>
+type Handler = (envelope: Uint8Array, info: { path: 'direct' | 'relayed', ackReceipt: boolean }) => Promise<boolean>
 
 export class SimNode implements NetworkPort {
   readonly peerId: string
   alive = true
+  /** Streams to this node carry delivered acks (/0m1/deliver/2.1.0); off: as a 2.0.0 peer, sealed receipts only. */
+  ackReceipts = true
   #handler: Handler | undefined
   readonly #net: SimNetwork
 
@@ -186,17 +188,17 @@ export class SimNode implements NetworkPort {
     this.#handler = h
   }
 
-  async #receive (envelope: Uint8Array, path: 'direct' | 'relayed'): Promise<void> {
+  async #receive (envelope: Uint8Array, path: 'direct' | 'relayed'): Promise<boolean> {
     const h = this.#handler
     if (!this.alive || h === undefined) throw new Unreachable('peer offline')
-    await h(envelope, { path })
+    return await h(envelope, { path, ackReceipt: this.ackReceipts })
   }
 
   #check (): void {
     if (!this.alive) throw new Unreachable('this node was stopped')
   }
 
-  async deliver (to: { peerId: string }, envelope: Uint8Array, o: { signal?: AbortSignal, onSent?: (path: 'direct' | 'relayed') => void }): Promise<'direct' | 'relayed'> {
+  async deliver (to: { peerId: string }, envelope: Uint8Array, o: { signal?: AbortSignal, onSent?: (path: 'direct' | 'relayed') => void }): Promise<DeliverOutcome> {
     const net = this.#net
     this.#check()
     const path = net.chance(0.5) ? 'direct' : 'relayed'
@@ -208,11 +210,11 @@ export class SimNode implements NetworkPort {
       // A second copy of the stream, arriving later; its fate is nobody's business.
       void net.clock.sleep(net.delay()).then(async () => { const again = net.live(to.peerId); if (again !== undefined) await again.#receive(envelope, path) }).catch(() => {})
     }
-    await target.#receive(envelope, path)
+    const delivered = await target.#receive(envelope, path)
     if (net.chance(net.faults.dropAnswer)) await net.clock.sleep(Number.MAX_SAFE_INTEGER / 2, o.signal)
     await net.clock.sleep(net.delay(), o.signal)
     this.#check()
-    return path
+    return { path, delivered }
   }
 
   async deposit (relayAddr: string, mailboxId: Uint8Array, envelope: Uint8Array, o: { signal?: AbortSignal } = {}): Promise<void> {

@@ -32,7 +32,7 @@ export interface Side {
   readonly commits: { readonly count: number, reset: () => void }
 }
 
-type Handler = (envelope: Uint8Array, info: { path: 'direct' | 'relayed' }) => Promise<void>
+type Handler = (envelope: Uint8Array, info: { path: 'direct' | 'relayed', ackReceipt: boolean }) => Promise<boolean>
 interface Item { id: Uint8Array, envelope: Uint8Array }
 
 /** A relay double: mailboxes of items, kept until acknowledged, pushed to open sessions. */
@@ -93,18 +93,21 @@ export class LoopNet implements NetworkPort {
   ackAfter: (() => Promise<void>) | undefined
   /** Every envelope this side handed to deliver(), for tests that replay or count them. */
   readonly delivered: Uint8Array[] = []
+  /** Deliveries to the peer carry delivered acks (/0m1/deliver/2.1.0); off (the default here): as 2.0.0, every
+   * receipt sealed, which the tests of receipts count on. */
+  ackReceipts = false
   constructor (peerId: string, relay: MemoryRelay) { this.peerId = peerId; this.relay = relay }
   addresses (): string[] { return [] }
   onEnvelope (h: Handler): void { this.handler = h }
-  async deliver (_to: { peerId: string }, envelope: Uint8Array, o: { onSent?: (path: 'direct') => void } = {}): Promise<'direct'> {
+  async deliver (_to: { peerId: string }, envelope: Uint8Array, o: { onSent?: (path: 'direct') => void } = {}): Promise<{ path: 'direct', delivered: boolean }> {
     this.delivered.push(envelope)
     const h = this.peer?.handler
     if (h === undefined || this.peer?.online !== true) throw new Error('unreachable')
     // As the real node: the path is told as the bytes go out, before the ack.
     o.onSent?.('direct')
-    await h(envelope, { path: 'direct' })
+    const delivered = await h(envelope, { path: 'direct', ackReceipt: this.ackReceipts })
     await this.ackAfter?.()
-    return 'direct'
+    return { path: 'direct', delivered }
   }
 
   async deposit (_relay: string, mailboxId: Uint8Array, envelope: Uint8Array): Promise<void> { this.relay.deposit(mailboxId, envelope) }

@@ -116,8 +116,11 @@ test('duplicates arriving by two paths (mailbox, then direct) are shown once and
   const status = await bob.m().status()
   const courier = await createDeviceNode({ listen: ['/ip4/127.0.0.1/tcp/0'], relays: [], logger: silentLogger })
   t.after(async () => { await courier.stop() })
-  const path = await courier.deliver({ peerId: status.peerId, addresses: [...status.addresses] }, copy, {})
+  const { path, delivered } = await courier.deliver({ peerId: status.peerId, addresses: [...status.addresses] }, copy, {})
   assert.equal(path, 'direct')
+  // A copy of a message bob stored, on a 2.1.0 stream: its ack says delivered (the courier is no contact: only the
+  // stream to the peer id of alice's card would count for her).
+  assert.equal(delivered, true)
   // deliver() resolves only once bob's handler has stored (or dropped) the copy: no wait needed.
   const shown = (await bob.m().messages(bToA)).filter((x) => x.direction === 'in')
   assert.deepEqual(shown.map((x) => x.text), ['before', 'once only'])

@@ -87,7 +87,7 @@ test('a burst of sends is sealed in one commit; one that fails fails alone and t
   const gate = new Promise<void>((resolve) => { open = resolve })
   const handler = w.b.net.handler
   assert.ok(handler !== undefined)
-  w.b.net.handler = async (e, info) => { await gate; await handler(e, info) }
+  w.b.net.handler = async (e, info) => { await gate; return await handler(e, info) }
   w.a.commits.reset()
   // Every call made in one turn, as a burst of sends from the UI or the API: one commit seals them all.
   const results = await Promise.allSettled(Array.from({ length: N }, async (_, i) => await w.a.core.send(w.a.contactId, `burst ${i}`)))

@@ -21,12 +21,12 @@ test('an ack and the envelope its handler sent back share one socket write', asy
   const toA = { peerId: a.peerId, addresses: a.addresses() }
   const toB = { peerId: b.peerId, addresses: b.addresses() }
   const gotByA: number[] = []
-  a.onEnvelope(async (e) => { gotByA.push(indexOf(e)) })
+  a.onEnvelope(async (e) => { gotByA.push(indexOf(e)); return false })
   // The receipt's analogue: b answers each envelope with one of its own, sent before its handler resolves.
-  b.onEnvelope(async (e) => { void b.deliver(toA, env(1000 + indexOf(e)), {}) })
+  b.onEnvelope(async (e) => { void b.deliver(toA, env(1000 + indexOf(e)), {}); return false })
   // Both deliver streams open on the one connection (b dials a once; a reuses it).
-  assert.equal(await b.deliver(toA, env(0), {}), 'direct')
-  assert.equal(await a.deliver({ peerId: b.peerId, addresses: [] }, env(1), {}), 'direct')
+  assert.equal((await b.deliver(toA, env(0), {})).path, 'direct')
+  assert.equal((await a.deliver({ peerId: b.peerId, addresses: [] }, env(1), {})).path, 'direct')
   await waitFor(() => gotByA.includes(1001) ? true : undefined, 'the first answer reaches a')
   const conns = b.libp2p.getConnections(a.libp2p.peerId)
   assert.equal(conns.length, 1, 'one connection between the two devices')
@@ -44,7 +44,7 @@ test('an ack and the envelope its handler sent back share one socket write', asy
   const N = 5
   for (let i = 2; i < 2 + N; i++) {
     // One at a time, as a latency run sends: the answer and a's ack of it have come back before the next.
-    assert.equal(await a.deliver(toB, env(i), {}), 'direct')
+    assert.equal((await a.deliver(toB, env(i), {})).path, 'direct')
     await waitFor(() => gotByA.includes(1000 + i) ? true : undefined, `answer ${i} reaches a`)
     await new Promise((resolve) => setTimeout(resolve, 50))
   }

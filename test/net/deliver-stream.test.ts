@@ -49,8 +49,8 @@ async function twoDevices (t: Parameters<typeof createTestnet>[0]): Promise<{ a:
   const [a, b] = net.devices
   assert.ok(a !== undefined && b !== undefined)
   // b dials a once: after that both send over that one connection, and a's first sends must open one stream together.
-  a.onEnvelope(async () => {})
-  assert.equal(await b.deliver({ peerId: a.peerId, addresses: a.addresses() }, env(0), {}), 'direct')
+  a.onEnvelope(async () => false)
+  assert.equal((await b.deliver({ peerId: a.peerId, addresses: a.addresses() }, env(0), {})).path, 'direct')
   return { a, b, toB: { peerId: b.peerId, addresses: b.addresses() }, onlyConnToB: { peerId: b.peerId, addresses: [] } }
 }
 
@@ -69,9 +69,10 @@ test('pipelined: many envelopes on one stream per direction, handlers in send or
     await new Promise((resolve) => setImmediate(resolve))
     if (indexOf(e) % 2 === 1) await new Promise((resolve) => setImmediate(resolve))
     running--
+    return false
   })
   const paths = await Promise.all(Array.from({ length: N }, async (_, i) => await a.deliver(toB, env(i + 1), {})))
-  assert.ok(paths.every((p) => p === 'direct'))
+  assert.ok(paths.every((p) => p.path === 'direct'))
   assert.deepEqual(order, Array.from({ length: N }, (_, i) => i + 1), 'frames arrive and start their handler in send order')
   assert.ok(maxRunning > 1, 'the receiver runs handlers concurrently')
   assert.ok(maxRunning <= DELIVER_WINDOW, `at most a window in the handler (${maxRunning})`)
@@ -92,12 +93,12 @@ test('concurrent first sends to a peer not yet connected end up on one connectio
   const [a, b] = net.devices
   assert.ok(a !== undefined && b !== undefined)
   let got = 0
-  b.onEnvelope(async () => { got++ })
+  b.onEnvelope(async () => { got++; return false })
   assert.equal(connsBetween(a, b).length, 0)
   // Each send dials (forced); libp2p's dial queue joins concurrent dials to one peer, and the sends share the
   // stream that the first of them opens.
   const paths = await Promise.all(Array.from({ length: 50 }, async (_, i) => await a.deliver({ peerId: b.peerId, addresses: b.addresses() }, env(i + 1), {})))
-  assert.ok(paths.every((p) => p === 'direct'))
+  assert.ok(paths.every((p) => p.path === 'direct'))
   assert.equal(got, 50)
   assert.equal(connsBetween(a, b).length, 1, 'one connection')
   assert.equal(deliverStreams(a, b, 'outbound').length, 1, 'one stream')
@@ -110,24 +111,25 @@ test('a rejected envelope fails alone: the others on the stream are accepted and
     await new Promise((resolve) => setImmediate(resolve))
     if (indexOf(e) === 7) throw new Error('cannot decrypt')
     got.push(indexOf(e))
+    return false
   })
   const results = await Promise.allSettled(Array.from({ length: 20 }, async (_, i) => await a.deliver(toB, env(i + 1), {})))
   results.forEach((r, i) => {
     if (i + 1 === 7) assert.ok(r.status === 'rejected' && NetError.is(r.reason, 'REJECTED'), 'the refused one is REJECTED')
-    else assert.deepEqual(r, { status: 'fulfilled', value: 'direct' })
+    else assert.deepEqual(r, { status: 'fulfilled', value: { path: 'direct', delivered: false } })
   })
   assert.equal(got.length, 19)
   assert.equal(deliverStreams(a, b, 'outbound').length, 1, 'a rejection does not cost the stream')
-  assert.equal(await a.deliver(toB, env(99), {}), 'direct')
+  assert.equal((await a.deliver(toB, env(99), {})).path, 'direct')
 })
 
 test('a stream reset mid-flight fails only what was pending on it; the next send opens a new stream on the same connection', async (t) => {
   const { a, b, toB, onlyConnToB } = await twoDevices(t)
   const hold = gate()
   let calls = 0
-  b.onEnvelope(async (e) => { calls++; if (indexOf(e) >= 100) await hold.wait() })
+  b.onEnvelope(async (e) => { calls++; if (indexOf(e) >= 100) await hold.wait(); return false })
   t.after(hold.open)
-  assert.equal(await a.deliver(toB, env(1), {}), 'direct')
+  assert.equal((await a.deliver(toB, env(1), {})).path, 'direct')
   const conn = onlyConn(a, b)
   const firstStream = outboundState(conn)?.streamId
   const backStream = deliverStreams(b, a, 'outbound')[0]
@@ -151,11 +153,11 @@ test('a stream reset mid-flight fails only what was pending on it; the next send
   assert.equal(conn.status, 'open')
   assert.equal(onlyConn(a, b), conn)
   assert.equal(backStream.status, 'open')
-  assert.equal(await b.deliver({ peerId: a.peerId, addresses: [] }, env(2), {}), 'direct')
+  assert.equal((await b.deliver({ peerId: a.peerId, addresses: [] }, env(2), {})).path, 'direct')
   assert.equal(deliverStreams(b, a, 'outbound')[0], backStream)
 
   // the next send works, on a fresh stream of the same connection
-  assert.equal(await a.deliver(onlyConnToB, env(3), {}), 'direct')
+  assert.equal((await a.deliver(onlyConnToB, env(3), {})).path, 'direct')
   assert.equal(onlyConn(a, b), conn)
   const second = outboundState(conn)?.streamId
   assert.ok(second !== undefined && second !== firstStream, 'a new stream')
@@ -164,7 +166,7 @@ test('a stream reset mid-flight fails only what was pending on it; the next send
 
 test('a stalled receiver backpressures: the sender keeps at most a window in flight, the rest wait, nothing is lost', async (t) => {
   const { a, b, onlyConnToB } = await twoDevices(t)
-  b.onEnvelope(async () => {})
+  b.onEnvelope(async () => false)
   await a.deliver(onlyConnToB, env(1), {}) // opens the stream
   const conn = onlyConn(a, b)
   const hold = gate()
@@ -175,6 +177,7 @@ test('a stalled receiver backpressures: the sender keeps at most a window in fli
     seen.push(indexOf(e))
     maxPending = Math.max(maxPending, outboundState(conn)?.pending ?? 0)
     await hold.wait()
+    return false
   })
   const N = 3 * DELIVER_WINDOW
   const sends = Array.from({ length: N }, async (_, i) => await a.deliver(onlyConnToB, env(10 + i), {}))
@@ -185,7 +188,7 @@ test('a stalled receiver backpressures: the sender keeps at most a window in fli
   assert.equal(seen.length, DELIVER_WINDOW)
   hold.open()
   const paths = await Promise.all(sends)
-  assert.ok(paths.every((p) => p === 'direct'))
+  assert.ok(paths.every((p) => p.path === 'direct'))
   assert.deepEqual(seen, Array.from({ length: N }, (_, i) => 10 + i))
   assert.ok(maxPending <= DELIVER_WINDOW, `sender's pending never over the window (${maxPending})`)
   assert.deepEqual(outboundState(conn), { pending: 0, waiting: 0, streamId }, 'the same stream carried all of them')
@@ -216,7 +219,7 @@ test('the receiver reads only while it has room: a sender over the window is pau
   const hold = gate()
   t.after(hold.open)
   let calls = 0
-  b.onEnvelope(async () => { calls++; await hold.wait() })
+  b.onEnvelope(async () => { calls++; await hold.wait(); return false })
   const raw = await rawStream(a, b)
   const N = 2 * DELIVER_WINDOW
   for (let i = 1; i <= N; i++) raw.send(encodeDeliverFrame({ type: 'deliver', id: i, envelope: env(i) }))
@@ -242,8 +245,8 @@ test('the receiver reads only while it has room: a sender over the window is pau
 
 test('an oversized or unreadable frame refuses that stream only (ack id 0), and delivery goes on', async (t) => {
   const { a, b, toB } = await twoDevices(t)
-  b.onEnvelope(async () => {})
-  assert.equal(await a.deliver(toB, env(1), {}), 'direct')
+  b.onEnvelope(async () => false)
+  assert.equal((await a.deliver(toB, env(1), {})).path, 'direct')
   const conn = onlyConn(a, b)
   const stream = outboundState(conn)?.streamId
 
@@ -260,7 +263,7 @@ test('an oversized or unreadable frame refuses that stream only (ack id 0), and 
 
   // the device's own stream and the connection carry on
   assert.equal(conn.status, 'open')
-  assert.equal(await a.deliver(toB, env(2), {}), 'direct')
+  assert.equal((await a.deliver(toB, env(2), {})).path, 'direct')
   assert.equal(outboundState(conn)?.streamId, stream)
 })
 
@@ -269,9 +272,9 @@ test('an envelope unacknowledged past the ack deadline resets its stream (TIMEOU
   const hold = gate()
   t.after(hold.open)
   let stuck = true
-  b.onEnvelope(async () => { if (stuck) await hold.wait() })
+  b.onEnvelope(async () => { if (stuck) await hold.wait(); return false })
   stuck = false
-  assert.equal(await a.deliver(onlyConnToB, env(1), {}), 'direct')
+  assert.equal((await a.deliver(onlyConnToB, env(1), {})).path, 'direct')
   const conn = onlyConn(a, b)
   const first = outboundState(conn)?.streamId
   stuck = true
@@ -282,7 +285,7 @@ test('an envelope unacknowledged past the ack deadline resets its stream (TIMEOU
   assert.ok(((err as Error).cause as AggregateError).errors.some((c) => NetError.is(c, 'TIMEOUT')), 'failed on the ack deadline')
   assert.ok(Date.now() - started >= ACK_DEADLINE_MS - 50, 'not before the deadline')
   stuck = false
-  assert.equal(await a.deliver(onlyConnToB, env(3), {}), 'direct')
+  assert.equal((await a.deliver(onlyConnToB, env(3), {})).path, 'direct')
   assert.equal(onlyConn(a, b), conn, 'same connection')
   assert.notEqual(outboundState(conn)?.streamId, first, 'a fresh stream')
 })
@@ -295,7 +298,7 @@ test('the node-wide budget bounds envelopes in handlers across streams; paused s
   const budget = new InboundBudget(40)
   // b's deliver protocol with a small node-wide budget (the default is NODE_INBOUND_ENVELOPES).
   await b.libp2p.unhandle(DELIVER_PROTOCOL)
-  await b.libp2p.handle(DELIVER_PROTOCOL, deliverHandler(() => async () => { calls++; await hold.wait() }, silentLogger, budget), {
+  await b.libp2p.handle(DELIVER_PROTOCOL, deliverHandler(() => async () => { calls++; await hold.wait(); return false }, silentLogger, budget), {
     runOnLimitedConnection: true, maxInboundStreams: DELIVER_MAX_INBOUND_STREAMS
   })
   const streams = [await rawStream(a, b), await rawStream(a, b), await rawStream(a, b)]
@@ -324,11 +327,11 @@ test('a reply the handler sends before it resolves (a receipt) and the ack of it
   const { a, b, toB } = await twoDevices(t)
   const toA = { peerId: a.peerId, addresses: [] }
   // Both directions' deliver streams are open (twoDevices sent b -> a; this sends a -> b).
-  b.onEnvelope(async () => {})
-  assert.equal(await a.deliver(toB, env(1), {}), 'direct')
+  b.onEnvelope(async () => false)
+  assert.equal((await a.deliver(toB, env(1), {})).path, 'direct')
   // As the messenger does: the receipt is handed to the connection in the commit's turn, then the handler resolves.
   let reply: Promise<unknown> | undefined
-  b.onEnvelope(async () => { reply = b.deliver(toA, env(3), {}) })
+  b.onEnvelope(async () => { reply = b.deliver(toA, env(3), {}); return false })
   // b's writes to the encrypted connection (each one Noise encryption and one socket write), read as the yamux
   // frames they carry: only those with the deliver streams' data count, so a ping, identify or DHT frame that b
   // happens to send to a meanwhile (on streams of their own, or yamux's stream 0) does not.
@@ -342,7 +345,7 @@ test('a reply the handler sends before it resolves (a receipt) and the ack of it
     return send.call(this, data)
   }
   try {
-    assert.equal(await a.deliver(toB, env(2), {}), 'direct')
+    assert.equal((await a.deliver(toB, env(2), {})).path, 'direct')
     assert.ok(reply !== undefined)
     await reply
   } finally {

@@ -10,9 +10,9 @@ test('direct: two devices exchange envelopes, path direct, ack after the handler
   const got: Array<{ env: Uint8Array, path: string, told: string[] }> = []
   // onSent tells the path before the receiver has the envelope (a receipt may overtake the ack).
   const told: string[] = []
-  b.onEnvelope(async (env, info) => { got.push({ env, path: info.path, told: [...told] }); await new Promise((resolve) => setTimeout(resolve, 20)) })
+  b.onEnvelope(async (env, info) => { got.push({ env, path: info.path, told: [...told] }); await new Promise((resolve) => setTimeout(resolve, 20)); return false })
   const env = new Uint8Array(randomBytes(1024))
-  const path = await a.deliver({ peerId: b.peerId, addresses: b.addresses() }, env, { onSent: (p) => { told.push(p) } })
+  const { path } = await a.deliver({ peerId: b.peerId, addresses: b.addresses() }, env, { onSent: (p) => { told.push(p) } })
   assert.equal(path, 'direct')
   assert.deepEqual(got[0]?.told, ['direct'])
   assert.deepEqual(told, ['direct'])
@@ -32,14 +32,14 @@ test('relayed: relayOnly devices reach each other only through relay circuits, b
   }
   const atA: Uint8Array[] = []
   const atB: Uint8Array[] = []
-  a.onEnvelope(async (env, info) => { assert.equal(info.path, 'relayed'); atA.push(env) })
-  b.onEnvelope(async (env, info) => { assert.equal(info.path, 'relayed'); atB.push(env) })
+  a.onEnvelope(async (env, info) => { assert.equal(info.path, 'relayed'); atA.push(env); return false })
+  b.onEnvelope(async (env, info) => { assert.equal(info.path, 'relayed'); atB.push(env); return false })
   const e1 = new Uint8Array(randomBytes(4096))
   const e2 = new Uint8Array(randomBytes(1024))
   const told: string[] = []
-  assert.equal(await a.deliver({ peerId: b.peerId, addresses: b.addresses() }, e1, { onSent: (p) => { told.push(p) } }), 'relayed')
+  assert.equal((await a.deliver({ peerId: b.peerId, addresses: b.addresses() }, e1, { onSent: (p) => { told.push(p) } })).path, 'relayed')
   assert.deepEqual(told, ['relayed'])
-  assert.equal(await b.deliver({ peerId: a.peerId, addresses: a.addresses() }, e2, {}), 'relayed')
+  assert.equal((await b.deliver({ peerId: a.peerId, addresses: a.addresses() }, e2, {})).path, 'relayed')
   assert.deepEqual(atB, [e1])
   assert.deepEqual(atA, [e2])
   // no direct connection between the two devices ever existed

@@ -32,6 +32,9 @@ test('deliver frames: exact bytes, version checked first, bounds', () => {
     '020203' + '0000000701' + 'ffffffff03' + '0000000002')
   assert.deepEqual(decodeDeliverFrame(Uint8Array.of(2, 1, 0, 0, 0, 5, 9)), { type: 'deliver', id: 5, envelope: Uint8Array.of(9) })
   assert.deepEqual(decodeDeliverFrame(Uint8Array.of(2, 2, 1, 0, 0, 0, 3, 2)), { type: 'acks', acks: [{ id: 3, status: 'too-large' }] })
+  // 2.1.0: status 4 is the delivered receipt; 5 is unknown.
+  assert.deepEqual(decodeDeliverFrame(Uint8Array.of(2, 2, 1, 0, 0, 0, 3, 4)), { type: 'acks', acks: [{ id: 3, status: 'delivered' }] })
+  assert.throws(() => decodeDeliverFrame(Uint8Array.of(2, 2, 1, 0, 0, 0, 3, 5)), badBytes)
   assert.throws(() => decodeDeliverFrame(Uint8Array.of(1, 1, 0, 0, 0, 5, 9)), (e) => WireError.is(e, 'VERSION'))
   assert.throws(() => decodeDeliverFrame(Uint8Array.of(2, 1, 0, 0, 0, 5)), badBytes) // no envelope
   assert.throws(() => decodeDeliverFrame(Uint8Array.of(2, 1, 0, 0, 5)), badBytes) // id cut short
@@ -59,7 +62,7 @@ test('deliver frames: exact bytes, version checked first, bounds', () => {
 })
 
 test('deliver frames round-trip (property)', () => {
-  const status = fc.constantFrom('accepted' as const, 'rejected' as const, 'too-large' as const, 'bad-frame' as const)
+  const status = fc.constantFrom('accepted' as const, 'rejected' as const, 'too-large' as const, 'bad-frame' as const, 'delivered' as const)
   fc.assert(fc.property(fc.integer({ min: 1, max: 0xffffffff }), fc.uint8Array({ minLength: 1, maxLength: 3000 }), (id, envelope) => {
     const f = { type: 'deliver' as const, id, envelope }
     assert.deepEqual(decodeDeliverFrame(encodeDeliverFrame(f)), f)

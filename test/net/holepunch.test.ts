@@ -58,11 +58,11 @@ test('holepunch: devices joined only by a relay circuit upgrade to WebRTC; deliv
   }
 
   const atB: Array<{ env: Uint8Array, path: string }> = []
-  b.onEnvelope(async (env, info) => { atB.push({ env, path: info.path }) })
-  a.onEnvelope(async () => {})
+  b.onEnvelope(async (env, info) => { atB.push({ env, path: info.path }); return false })
+  a.onEnvelope(async () => false)
   const first = new Uint8Array(randomBytes(1024))
   const firstAt = Date.now()
-  assert.equal(await a.deliver({ peerId: b.peerId, addresses: b.addresses() }, first, {}), 'relayed')
+  assert.equal((await a.deliver({ peerId: b.peerId, addresses: b.addresses() }, first, {})).path, 'relayed')
 
   // Exactly one side dials (the lower peer id); both end up with a WebRTC connection to the other.
   // Within one retry: on a loaded machine the first ICE attempt sometimes fails (libdatachannel), and the
@@ -78,14 +78,14 @@ test('holepunch: devices joined only by a relay circuit upgrade to WebRTC; deliv
   assert.equal(lower.libp2p.getConnections().find((c) => c.remotePeer.toString() === higher.peerId && isWebRTC(c.remoteAddr))?.direction, 'outbound', 'the lower peer id dialled')
 
   const second = new Uint8Array(randomBytes(1024))
-  assert.equal(await a.deliver({ peerId: b.peerId, addresses: b.addresses() }, second, {}), 'direct')
-  assert.equal(await b.deliver({ peerId: a.peerId, addresses: a.addresses() }, new Uint8Array(randomBytes(1024)), {}), 'direct')
+  assert.equal((await a.deliver({ peerId: b.peerId, addresses: b.addresses() }, second, {})).path, 'direct')
+  assert.equal((await b.deliver({ peerId: a.peerId, addresses: a.addresses() }, new Uint8Array(randomBytes(1024)), {})).path, 'direct')
   assert.deepEqual(atB.map((x) => x.path), ['relayed', 'direct'])
 
   // Without the relay, the WebRTC connection keeps carrying messages.
   await relay.stop()
   await waitFor(() => a.libp2p.getConnections().every((c) => !isRelayed(c.remoteAddr) || c.status !== 'open'), 'circuit gone with the relay')
-  assert.equal(await a.deliver({ peerId: b.peerId, addresses: b.addresses() }, new Uint8Array(randomBytes(1024)), {}), 'direct')
+  assert.equal((await a.deliver({ peerId: b.peerId, addresses: b.addresses() }, new Uint8Array(randomBytes(1024)), {})).path, 'direct')
   assert.equal(atB.length, 3)
 })
 
@@ -96,11 +96,11 @@ test('holepunch: relay-only devices never accept or dial WebRTC; their contacts 
   await Promise.all([waitForReservations(ro, 1), waitForReservations(other, 1)])
   assert.equal(await iceConfigOf(ro), undefined, 'no WebRTC transport in relay-only mode')
   assert.ok(!(await ro.libp2p.peerStore.get(ro.libp2p.peerId)).protocols.includes('/webrtc-signaling/0.0.1'), 'the signalling protocol is not served')
-  other.onEnvelope(async () => {})
-  ro.onEnvelope(async () => {})
+  other.onEnvelope(async () => false)
+  ro.onEnvelope(async () => false)
   for (let i = 0; i < 3; i++) {
-    assert.equal(await other.deliver({ peerId: ro.peerId, addresses: ro.addresses() }, new Uint8Array(1024), {}), 'relayed')
-    assert.equal(await ro.deliver({ peerId: other.peerId, addresses: other.addresses() }, new Uint8Array(1024), {}), 'relayed')
+    assert.equal((await other.deliver({ peerId: ro.peerId, addresses: ro.addresses() }, new Uint8Array(1024), {})).path, 'relayed')
+    assert.equal((await ro.deliver({ peerId: other.peerId, addresses: other.addresses() }, new Uint8Array(1024), {})).path, 'relayed')
   }
   // Give the upgrader a few ticks: it must not have produced anything.
   await new Promise((resolve) => setTimeout(resolve, 5_000))
@@ -154,13 +154,13 @@ test('holepunch: a peer that never completes ICE costs one bounded attempt, then
   // The higher peer id still lists the signalling protocol but swallows every offer: ICE never completes.
   await blackHole.libp2p.unhandle(WEBRTC_SIGNALING_PROTOCOL)
   await blackHole.libp2p.handle(WEBRTC_SIGNALING_PROTOCOL, () => {}, { runOnLimitedConnection: true })
-  blackHole.onEnvelope(async () => {})
-  dialler.onEnvelope(async () => {})
+  blackHole.onEnvelope(async () => false)
+  dialler.onEnvelope(async () => false)
   const started = Date.now()
   const paths: string[] = []
   while (Date.now() - started < HOLEPUNCH_ATTEMPT_MS + 4_000) {
-    paths.push(await dialler.deliver({ peerId: blackHole.peerId, addresses: blackHole.addresses() }, new Uint8Array(1024), {}))
-    paths.push(await blackHole.deliver({ peerId: dialler.peerId, addresses: dialler.addresses() }, new Uint8Array(1024), {}))
+    paths.push((await dialler.deliver({ peerId: blackHole.peerId, addresses: blackHole.addresses() }, new Uint8Array(1024), {})).path)
+    paths.push((await blackHole.deliver({ peerId: dialler.peerId, addresses: dialler.addresses() }, new Uint8Array(1024), {})).path)
   }
   const attempts = net.logs.filter((l) => /holepunch-(direct|failed)/.test(l))
   console.log(`holepunch(black hole): ${paths.length} deliveries ${JSON.stringify([...new Set(paths)])}; attempts ${attempts.map((l) => l.replace(/^\S+ \S+ /, '')).join(' | ')}`)

@@ -32,11 +32,11 @@ test('webrtc: a stranger with a circuit gets no WebRTC either way and no ICE can
   const [target, stranger] = x.peerId < y.peerId ? [x, y] : [y, x]
   allowed.set(stranger.peerId, new Set([target.peerId])) // the stranger would take anything; the target allows nobody
   await Promise.all([waitForReservations(target, 1), waitForReservations(stranger, 1)])
-  target.onEnvelope(async () => {})
-  stranger.onEnvelope(async () => {})
+  target.onEnvelope(async () => false)
+  stranger.onEnvelope(async () => false)
 
   // (A) The stranger opens a bare circuit; the target (lower id) would dial WebRTC back over it.
-  assert.equal(await stranger.deliver({ peerId: target.peerId, addresses: target.addresses() }, new Uint8Array(64), {}), 'relayed')
+  assert.equal((await stranger.deliver({ peerId: target.peerId, addresses: target.addresses() }, new Uint8Array(64), {})).path, 'relayed')
   await waitFor(async () => (await target.libp2p.peerStore.get(stranger.libp2p.peerId)).protocols.includes(WEBRTC_SIGNALING_PROTOCOL), 'the target knows the stranger speaks WebRTC signalling')
   await new Promise((resolve) => setTimeout(resolve, HOLEPUNCH_TICK_MS * 3)) // several upgrade ticks: none may dial
   assert.equal(webrtcConns(target), 0, 'the target dialled no WebRTC to a stranger')
@@ -58,7 +58,7 @@ test('webrtc: a stranger with a circuit gets no WebRTC either way and no ICE can
   assert.equal(webrtcConns(target), 0)
   assert.equal(webrtcConns(stranger), 0)
   // Delivery over the circuit is unaffected.
-  assert.equal(await target.deliver({ peerId: stranger.peerId, addresses: stranger.addresses() }, new Uint8Array(64), {}), 'relayed')
+  assert.equal((await target.deliver({ peerId: stranger.peerId, addresses: stranger.addresses() }, new Uint8Array(64), {})).path, 'relayed')
 
   // Once a contact (both allow each other), the very same pair upgrades.
   allowed.set(target.peerId, new Set([stranger.peerId]))
@@ -66,7 +66,7 @@ test('webrtc: a stranger with a circuit gets no WebRTC either way and no ICE can
   // comes after it, plus an attempt (HOLEPUNCH_ATTEMPT_MS) that a loaded machine makes slow.
   await waitFor(() => target.linkTo(stranger.peerId) === 'hole-punched' && stranger.linkTo(target.peerId) === 'hole-punched', 'contacts upgrade to WebRTC',
     HOLEPUNCH_RETRY_MIN_MS + 4 * HOLEPUNCH_ATTEMPT_MS + 10_000)
-  assert.equal(await stranger.deliver({ peerId: target.peerId, addresses: target.addresses() }, new Uint8Array(64), {}), 'direct')
+  assert.equal((await stranger.deliver({ peerId: target.peerId, addresses: target.addresses() }, new Uint8Array(64), {})).path, 'direct')
 })
 
 test('webrtc gate: at most WEBRTC_MAX_CONCURRENT negotiations in flight; a throwing predicate allows nobody', () => {
@@ -88,13 +88,13 @@ test('stun-port: a bad answer (port 0, wrong version) is a NetError at the strea
   const net = await createTestnet(t, { relays: 1, devices: 2 })
   const [asker, liar] = net.devices
   assert.ok(asker !== undefined && liar !== undefined)
-  liar.onEnvelope(async () => {})
+  liar.onEnvelope(async () => false)
   let frame = Uint8Array.of(STUN_PORT_VERSION, 0, 0)
   await liar.libp2p.handle(STUN_PORT_PROTOCOL, (stream) => {
     const lp = lpStream(stream)
     lp.write(frame).then(async () => { await stream.close() }).catch(() => {})
   })
-  assert.equal(await asker.deliver({ peerId: liar.peerId, addresses: liar.addresses() }, new Uint8Array(8), {}), 'direct')
+  assert.equal((await asker.deliver({ peerId: liar.peerId, addresses: liar.addresses() }, new Uint8Array(8), {})).path, 'direct')
   const conn = asker.libp2p.getConnections(liar.libp2p.peerId)[0]
   assert.ok(conn !== undefined)
   for (const [bad, code] of [[Uint8Array.of(STUN_PORT_VERSION, 0, 0), 'BAD_FRAME'], [Uint8Array.of(0x7f, 0, 1), 'UNSUPPORTED_VERSION']] as const) {
@@ -107,9 +107,9 @@ test('webrtc: answers are capped — one signalling stream per connection, WEBRT
   const net = await createTestnet(t, { relays: 1, devices: WEBRTC_MAX_CONCURRENT + 2 })
   const [target, ...callers] = net.devices
   assert.ok(target !== undefined && callers.length === WEBRTC_MAX_CONCURRENT + 1)
-  target.onEnvelope(async () => {})
+  target.onEnvelope(async () => false)
   const open = async (from: DeviceNode): Promise<Awaited<ReturnType<DeviceNode['libp2p']['dialProtocol']>>> => {
-    assert.equal(await from.deliver({ peerId: target.peerId, addresses: target.addresses() }, new Uint8Array(8), {}), 'direct')
+    assert.equal((await from.deliver({ peerId: target.peerId, addresses: target.addresses() }, new Uint8Array(8), {})).path, 'direct')
     return await from.libp2p.dialProtocol(target.libp2p.peerId, WEBRTC_SIGNALING_PROTOCOL, { signal: AbortSignal.timeout(5_000) })
   }
   const ended = (s: { status: string }): boolean => s.status !== 'open'

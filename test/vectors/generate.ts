@@ -145,11 +145,13 @@ const deliverCases: Array<{ name: string, frame: DeliverFrame }> = [
   { name: 'envelope, largest id, 1 KiB', frame: { type: 'deliver', id: 0xffffffff, envelope: bytes('deliver-env-2', 1024) } },
   { name: 'one ack, accepted', frame: { type: 'acks', acks: [{ id: 1, status: 'accepted' }] } },
   { name: 'four acks, every status', frame: { type: 'acks', acks: [{ id: 5, status: 'accepted' }, { id: 3, status: 'rejected' }, { id: 0x01020304, status: 'too-large' }, { id: 4, status: 'bad-frame' }] } },
-  { name: 'stream refused (id 0)', frame: { type: 'acks', acks: [{ id: 0, status: 'too-large' }] } }
+  { name: 'stream refused (id 0)', frame: { type: 'acks', acks: [{ id: 0, status: 'too-large' }] } },
+  // 2.1.0 only: the ack that is the delivered receipt, beside a plain accept (a card, a receipt) in one frame.
+  { name: 'delivered acks (2.1.0)', frame: { type: 'acks', acks: [{ id: 6, status: 'delivered' }, { id: 7, status: 'accepted' }, { id: 0xfffffffe, status: 'delivered' }] } }
 ]
 const jsonFrame = (f: DeliverFrame): unknown => JSON.parse(JSON.stringify(f, (_k, v: unknown) => v instanceof Uint8Array ? hex(v) : v))
 writeFileSync(new URL('deliver.json', dir), JSON.stringify({
-  description: 'Deliver v2 frames of /0m1/deliver/2.0.0 (docs/protocol-network.md): deliver = 0x02 | 0x01 | id(4, BE) | envelope; acks = 0x02 | 0x02 | n(1) | (id(4, BE) | status(1))*n, status 0 accepted, 1 rejected, 2 too-large, 3 bad-frame; id 0 answers for the stream. "stream" is the frame behind its unsigned-varint length prefix.',
+  description: 'Deliver v2 frames of /0m1/deliver/2.1.0 and 2.0.0 (docs/protocol-network.md): deliver = 0x02 | 0x01 | id(4, BE) | envelope; acks = 0x02 | 0x02 | n(1) | (id(4, BE) | status(1))*n, status 0 accepted, 1 rejected, 2 too-large, 3 bad-frame, 4 delivered (2.1.0 streams only); id 0 answers for the stream. "stream" is the frame behind its unsigned-varint length prefix.',
   cases: deliverCases.map((c) => {
     const frame = encodeDeliverFrame(c.frame)
     return { name: c.name, frame: jsonFrame(c.frame), bytes: hex(frame), stream: hex(lengthPrefixed([frame])) }

@@ -91,7 +91,8 @@ test('presence vector: sealing with the fixed nonce is byte-equal; it opens with
 
 test('deliver vectors: decode gives the fields, re-encode is byte-equal, the stream bytes frame it; layout checked by hand', () => {
   const v = load('deliver.json') as { cases: Array<{ name: string, frame: { type: string, id?: number, envelope?: string, acks?: Array<{ id: number, status: string }> }, bytes: string, stream: string }> }
-  assert.ok(v.cases.length >= 5)
+  assert.ok(v.cases.length >= 6)
+  assert.ok(v.cases.some((c) => c.frame.acks?.some((a) => a.status === 'delivered')), 'the 2.1.0 status has a vector')
   for (const c of v.cases) {
     const bytes = unhex(c.bytes)
     const f = decodeDeliverFrame(bytes)
@@ -113,7 +114,7 @@ test('deliver vectors: decode gives the fields, re-encode is byte-equal, the str
       assert.equal(view[2], c.frame.acks?.length)
       c.frame.acks?.forEach((a, i) => {
         assert.equal(view.readUInt32BE(3 + 5 * i), a.id)
-        assert.equal(view[7 + 5 * i], ['accepted', 'rejected', 'too-large', 'bad-frame'].indexOf(a.status))
+        assert.equal(view[7 + 5 * i], ['accepted', 'rejected', 'too-large', 'bad-frame', 'delivered'].indexOf(a.status))
       })
     }
   }

@@ -136,8 +136,6 @@ CREATE INDEX received_envelopes_by_time ON received_envelopes (at);
 const v4MessagesBySeq = `
 CREATE INDEX messages_by_seq ON messages (contact_id, direction, seq);
 CREATE INDEX outbox_by_due_time ON outbox (next_attempt_at);
-DROP INDEX messages_by_seq;
-CREATE INDEX messages_by_seq ON messages (contact_id, seq) WHERE direction = 'in';
 `
 
 // Issue 9: per-contact presence signing keys (mine: private PKCS#8 + raw public; theirs: raw public, from

@@ -43,6 +43,8 @@ test('migration 17: a version 16 store keeps every session, outbox row, received
   const old = openDatabase({ path, key, migrations: MIGRATIONS.slice(0, before), pageSize: DEVICE_PAGE_SIZE })
   for (const c of ['c1', 'c22']) addContact(old, c)
   assert.match(tableSql(old, 'outbox'), /WITHOUT ROWID/)
+  // Version 16's sequence index covered both directions: migration 17 replaces it.
+  assert.deepEqual(old.prepare("SELECT name FROM pragma_index_info('messages_by_seq')").all().map((r) => r.name), ['contact_id', 'direction', 'seq'])
   const session = old.prepare('INSERT INTO signal_sessions (address, record) VALUES (?, ?)')
   session.run(['addr-c1', randomBytes(5600)])
   session.run(['addr-c22', randomBytes(900)])
@@ -71,6 +73,7 @@ test('migration 17: a version 16 store keeps every session, outbox row, received
   assert.deepEqual(indexes(db, 'received_envelopes'), ['sqlite_autoindex_received_envelopes_1'])
   assert.deepEqual(indexes(db, 'messages'), ['messages_by_seq', 'messages_by_time', 'messages_unread'])
   assert.deepEqual(db.prepare("SELECT name FROM pragma_index_info('messages_by_seq')").all().map((r) => r.name), ['contact_id', 'seq'])
+  assert.match(String((db.prepare("SELECT sql FROM sqlite_master WHERE name = 'messages_by_seq'").get() as { sql: string }).sql), /WHERE direction = 'in'/)
   assert.deepEqual(db.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'messages' ORDER BY name").all().map((r) => r.name),
     ['messages_fts_delete', 'messages_fts_update', 'messages_search_pending'])
   // Received envelopes copied in arrival-time order: pruning reads them in that order.

@@ -6,7 +6,8 @@ import { webSockets } from '@libp2p/websockets'
 import { noiseQuietReads } from './noise-reads.ts'
 import { yamuxHalfWindow } from './yamux-window.ts'
 import { identify, identifyPush } from '@libp2p/identify'
-import { ping } from '@libp2p/ping'
+import type { ping } from '@libp2p/ping'
+import { pingAnswering } from './ping-answers.ts'
 import { kadDHT, passthroughMapper, removePrivateAddressesMapper, type KadDHT } from '@libp2p/kad-dht'
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { dcutr } from '@libp2p/dcutr'
@@ -189,7 +190,8 @@ export async function createProfileLibp2p (o: ProfileOptions): Promise<NodeLibp2
   const services: Record<string, (components: never) => unknown> = {
     identify: identify(),
     identifyPush: identifyPush(),
-    ping: ping(),
+    // Inbound pings answered without keeping each finished stream for the ping timeout (src/net/ping-answers.ts).
+    ping: pingAnswering(),
     // A device's long-term peer id never speaks DHT: its presence puts and gets go out under a short-lived
     // identity (src/net/short-lived.ts). Relays are the DHT servers.
     ...(device ? {} : { dht: dhtService({ clientMode: false, lan, now }) })

@@ -501,6 +501,10 @@ test('a sender stopped mid-seal seals the rest after its restart, byte-identical
   // Bob's stored chunks (his progress events are throttled; the count is not).
   await waitFor(() => (files(bob).statsForTest(messageId)?.receivedDirect ?? 0) >= held ? true : undefined, 'bob stored every chunk sealed so far')
   assert.equal(files(bob).statsForTest(messageId)?.receivedDirect, held, 'nothing past the sealed part reached bob')
+  // Alice's resume point moves only on bob's durable confirmations (his fdatasyncs run beside the transfer, /0m1/file/
+  // 1.2.0), and is what her store holds: stopped before it covers every chunk bob wrote, she rightly sends the rest
+  // again (a loaded run stopped 16 chunks early).
+  await waitFor(() => (files(alice).list(aToB)[0]?.doneChunks ?? 0) >= held ? true : undefined, 'alice stored bob\'s durable confirmation of every chunk sealed so far')
   // The crash: alice stops while the file is half sealed; send() returns (the file's row goes on).
   await alice.stop()
   await sending

@@ -31,7 +31,7 @@ class Port implements NetworkPort {
   online = true
   constructor (readonly node: DeviceNode, readonly relay: MemoryRelay) { this.peerId = node.peerId }
   addresses (): string[] { return this.node.addresses() }
-  onEnvelope (h: (envelope: Uint8Array, info: { path: 'direct' | 'relayed', ackReceipt: boolean }) => Promise<boolean>): void {
+  onEnvelope (h: (envelope: Uint8Array, info: { path: 'direct' | 'relayed', ackReceipt: boolean, remotePeer: string }) => Promise<boolean>): void {
     this.node.onEnvelope(async (e, info) => { this.received++; return await h(e, info) })
   }
 
@@ -246,4 +246,54 @@ test('a burst of 64 texts in flight: the delivered acks are committed in far few
   // One for the sealed burst, the rest for acks (a frame carries up to a window of them) and the turn receipt.
   assert.ok(commits < N / 2, `${commits} commits for ${N} messages`)
   for (const m of sent) assert.deepEqual(statesOf(a, m.id), ['delivered'])
+})
+
+test('a third node replaying a stored envelope gets accepted, not delivered, and cannot switch off the ratchet turn of the contact\'s next text', async (t) => {
+  let bobTime = Date.now()
+  const { a, b } = await pair(t, { bobNow: () => bobTime })
+  const m1 = await a.core.send(a.contactId, 'one')
+  await delivered(a, m1.id, 'one (its receipt turns the ratchet)')
+  let envelope: Uint8Array | undefined
+  const deliver = a.port.node.deliver.bind(a.port.node)
+  a.port.node.deliver = async (to, env, o) => { envelope = env; return await deliver(to, env, o) }
+  const m2 = await a.core.send(a.contactId, 'two')
+  await delivered(a, m2.id, 'two')
+  a.port.node.deliver = deliver
+  assert.ok(envelope !== undefined)
+  // Anyone holding the bytes (a mailbox relay keeps deposited copies, and knows bob's peer id as his circuit relay).
+  const mallory = await createDeviceNode({ listen: ['/ip4/127.0.0.1/tcp/0'], relays: [], logger: silentLogger })
+  t.after(async () => { await mallory.stop() })
+  const to = { peerId: b.port.peerId, addresses: b.port.addresses() }
+  for (let i = 0; i < 3; i++) {
+    bobTime += RATCHET_TURN_MS
+    assert.deepEqual(await mallory.deliver(to, envelope, {}), { path: 'direct', delivered: false }, `replay ${i}: no delivered receipt for a stranger`)
+  }
+  const sealedBefore = b.receipts.length
+  const m3 = await a.core.send(a.contactId, 'three')
+  await delivered(a, m3.id, 'three')
+  await waitFor(() => b.receipts.length > sealedBefore ? true : undefined, 'a sealed receipt for three')
+  assert.deepEqual(b.receipts.at(-1), [m3.id], 'the turn is still due: the replays sealed nothing after the first, so they did not count as turns')
+  assert.equal((await b.core.messages(b.contactId)).length, 3, 'stored once')
+  // Alice's own copy of a message stored before she was blocked: accepted, as it was answered before 2.1.0.
+  await b.core.setBlocked(b.contactId, true)
+  assert.deepEqual(await a.port.node.deliver(to, envelope, {}), { path: 'direct', delivered: false }, 'no delivered ack while blocked')
+})
+
+test('a copy from the contact answered by ack when a turn is due gets its sealed receipt, whatever the duplicate limit says', async (t) => {
+  let bobTime = Date.now()
+  const { a, b } = await pair(t, { bobNow: () => bobTime })
+  const m1 = await a.core.send(a.contactId, 'one')
+  await delivered(a, m1.id, 'one')
+  let envelope: Uint8Array | undefined
+  const deliver = a.port.node.deliver.bind(a.port.node)
+  a.port.node.deliver = async (to, env, o) => { envelope = env; return await deliver(to, env, o) }
+  const m2 = await a.core.send(a.contactId, 'two')
+  await delivered(a, m2.id, 'two')
+  assert.ok(envelope !== undefined)
+  const to = { peerId: b.port.peerId, addresses: b.port.addresses() }
+  for (let i = 1; i <= 2; i++) {
+    bobTime += RATCHET_TURN_MS
+    assert.deepEqual(await deliver(to, envelope, {}), { path: 'direct', delivered: true })
+    await waitFor(() => b.receipts.length === 1 + i ? true : undefined, `copy ${i}: its turn receipt is sealed`)
+  }
 })

@@ -1187,22 +1187,24 @@ export class MessengerCore implements Messenger {
     const acked = this.#acked
     if (acked.length === 0) return
     this.#acked = []
-    const views: MessageView[] = []
+    // Told only once committed: a rolled-back row is still queued, whatever the ack said.
+    let events: MessengerEvent[] = []
     try {
       this.#history.transaction(() => {
         for (const { row, path } of acked) {
           this.#finish(row)
           const view = this.#history.advance(row.contactId, row.messageId, 'delivered', { path })
-          if (view !== undefined) views.push(view)
-          else this.#groups?.advance(row.contactId, row.messageId, 'delivered', path)
+          if (view !== undefined) events.push({ type: 'message-state', message: view })
+          else this.#groups?.advance(row.contactId, row.messageId, 'delivered', path, (e) => { events.push(e) })
         }
       })
     } catch (err) {
       // A full or busy store: the rows stay in the outbox as stored and go again when due; the receiver answers the
       // copy with a delivered ack once more.
+      events = []
       this.#log.warn('delivered-not-stored', { size: acked.length, error: err instanceof Error ? err.name : typeof err })
     }
-    for (const view of views) this.#emit({ type: 'message-state', message: view })
+    for (const e of events) this.#emit(e)
     for (const a of acked) a.done()
   }
 

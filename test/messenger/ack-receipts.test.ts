@@ -48,6 +48,7 @@ class Port implements NetworkPort {
 interface End {
   readonly core: MessengerCore
   readonly device: Device
+  readonly history: History
   readonly port: Port
   readonly contactId: string
   readonly commits: { readonly count: number, reset: () => void }
@@ -94,7 +95,7 @@ async function pair (t: { after: (fn: () => Promise<void>) => void }, o: { bobNo
     const core = new MessengerCore({ device, history, net: port, logger: silentLogger, settings: () => settings, ...(now !== undefined ? { now } : {}) })
     const events: MessengerEvent[] = []
     core.subscribe((e) => { events.push(e) })
-    return { core, device, port, contactId, commits: countCommits(device.db), receipts, events }
+    return { core, device, history, port, contactId, commits: countCommits(device.db), receipts, events }
   }
   const a = end(alice, nodeA, opened.contact.id)
   const b = end(bob, nodeB, accepted.contact.id, o.bobNow)
@@ -296,4 +297,33 @@ test('a copy from the contact answered by ack when a turn is due gets its sealed
     assert.deepEqual(await deliver(to, envelope, {}), { path: 'direct', delivered: true })
     await waitFor(() => b.receipts.length === 1 + i ? true : undefined, `copy ${i}: its turn receipt is sealed`)
   }
+})
+
+/** Makes each write transaction of the history fail as a full store would, after its body ran, while `fail()` says so. */
+function failCommits (history: History, fail: () => boolean): { count: number } {
+  const failures = { count: 0 }
+  const transaction = history.transaction.bind(history)
+  history.transaction = <T>(fn: () => T): T => transaction(() => {
+    const r = fn()
+    if (fail()) { failures.count++; throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' }) }
+    return r
+  })
+  return failures
+}
+
+test('an ack whose commit fails leaves the text queued with its outbox row, and tells nobody it was delivered', async (t) => {
+  const bobTime = Date.now()
+  const { a } = await pair(t, { bobNow: () => bobTime })
+  const m1 = await a.core.send(a.contactId, 'one')
+  await delivered(a, m1.id, 'one')
+  await waitFor(() => a.port.received === 1 ? true : undefined, 'its turn receipt arrives')
+  let failing = true
+  const failures = failCommits(a.history, () => failing)
+  const m2 = await a.core.send(a.contactId, 'two')
+  await waitFor(() => failures.count > 0 ? true : undefined, 'the ack commit fails')
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.deepEqual(statesOf(a, m2.id), [], 'no delivered event for a rolled-back row')
+  assert.equal((await outState(a, m2.id))?.state, 'queued')
+  assert.equal((await a.core.status()).outbox, 1, 'its outbox row is kept')
+  failing = false
 })

@@ -1188,7 +1188,7 @@ export class MessengerCore implements Messenger {
     if (acked.length === 0) return
     this.#acked = []
     // Told only once committed: a rolled-back row is still queued, whatever the ack said.
-    let events: MessengerEvent[] = []
+    const events: MessengerEvent[] = []
     try {
       this.#history.transaction(() => {
         for (const { row, path } of acked) {
@@ -1199,10 +1199,15 @@ export class MessengerCore implements Messenger {
         }
       })
     } catch (err) {
-      // A full or busy store: the rows stay in the outbox as stored and go again when due; the receiver answers the
-      // copy with a delivered ack once more.
-      events = []
+      // A full or busy store: the rows stay in the outbox as stored and go again (the receiver answers the copy with a
+      // delivered ack once more), but not before RECEIPT_RETRY_MS: held in flight until then, as a stored row past its
+      // time would otherwise go at once, be acked and fail to commit again, in a loop as fast as the network.
       this.#log.warn('delivered-not-stored', { size: acked.length, error: err instanceof Error ? err.name : typeof err })
+      this.#clock.setTimeout(() => {
+        this.#noteDue(this.#now())
+        for (const a of acked) a.done()
+      }, RECEIPT_RETRY_MS, { unref: true })
+      return
     }
     for (const e of events) this.#emit(e)
     for (const a of acked) a.done()

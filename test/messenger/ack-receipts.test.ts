@@ -327,3 +327,24 @@ test('an ack whose commit fails leaves the text queued with its outbox row, and 
   assert.equal((await a.core.status()).outbox, 1, 'its outbox row is kept')
   failing = false
 })
+
+test('a failing ack commit does not resend in a loop: the rows wait RECEIPT_RETRY_MS, then go again and are delivered', { timeout: 60_000 }, async (t) => {
+  const bobTime = Date.now()
+  const { a } = await pair(t, { bobNow: () => bobTime })
+  const m1 = await a.core.send(a.contactId, 'one')
+  await delivered(a, m1.id, 'one')
+  await waitFor(() => a.port.received === 1 ? true : undefined, 'its turn receipt arrives')
+  let failing = true
+  const failures = failCommits(a.history, () => failing)
+  const sentBefore = a.port.sent
+  const m2 = await a.core.send(a.contactId, 'two')
+  // The second attempt comes from the store (RECEIPT_WAIT_MS after the send), its time then past: without the hold
+  // it went again at once, and again, each acked and failing.
+  await waitFor(() => failures.count >= 2 ? true : undefined, 'the stored row\'s attempt fails too', 30_000)
+  await new Promise((resolve) => setTimeout(resolve, 1_000))
+  const sends = a.port.sent - sentBefore
+  t.diagnostic(`${sends} sends, ${failures.count} failed commits`)
+  assert.ok(sends <= 3, `${sends} sends while the commit fails`)
+  failing = false
+  await waitFor(async () => (await outState(a, m2.id))?.state === 'delivered' ? true : undefined, 'delivered once the store takes it', 30_000)
+})

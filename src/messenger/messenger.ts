@@ -774,9 +774,14 @@ export class MessengerCore implements Messenger {
   }
 
   /** A message of the contact answered by ack: true when a sealed receipt must go too, to turn the ratchet. Only
-   * reads: what is sealed records itself (#sealedTo), so a receipt queued but never sealed leaves the turn due. */
+   * reads: what is sealed records itself (#sealedTo), so a receipt queued but never sealed leaves the turn due. A
+   * clock set back makes a turn due (else none would be until it caught up). The wall clock, not the monotonic one:
+   * a host's or test's `now` replaces only the wall clock (clockWithNow). */
   #ratchetTurnDue (contactId: string): boolean {
-    return this.#now() - (this.#lastSealed.get(contactId) ?? Number.NEGATIVE_INFINITY) >= RATCHET_TURN_MS
+    const last = this.#lastSealed.get(contactId)
+    if (last === undefined) return true
+    const now = this.#now()
+    return now < last || now - last >= RATCHET_TURN_MS
   }
 
   /** A duplicate is answered at most once per DUPLICATE_RECEIPT_INTERVAL_MS per message (issue 14.3). */

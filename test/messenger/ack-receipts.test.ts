@@ -348,3 +348,19 @@ test('a failing ack commit does not resend in a loop: the rows wait RECEIPT_RETR
   failing = false
   await waitFor(async () => (await outState(a, m2.id))?.state === 'delivered' ? true : undefined, 'delivered once the store takes it', 30_000)
 })
+
+test('a wall clock set back does not stop the ratchet turns: the next message answered by ack gets a sealed receipt', async (t) => {
+  let bobTime = Date.now()
+  const { a, b } = await pair(t, { bobNow: () => bobTime })
+  const m1 = await a.core.send(a.contactId, 'one')
+  await delivered(a, m1.id, 'one')
+  assert.deepEqual(b.receipts, [[m1.id]])
+  bobTime -= 60 * 60_000
+  const m2 = await a.core.send(a.contactId, 'two')
+  await delivered(a, m2.id, 'two')
+  await waitFor(() => b.receipts.length === 2 ? true : undefined, 'a turn receipt after the clock went back')
+  assert.deepEqual(b.receipts, [[m1.id], [m2.id]])
+  const m3 = await a.core.send(a.contactId, 'three')
+  await delivered(a, m3.id, 'three')
+  assert.deepEqual(b.receipts, [[m1.id], [m2.id]], 'then the interval counts from the new time')
+})

@@ -13,6 +13,7 @@ import { cardAddresses, MessengerCore, RATCHET_TURN_MS } from '../../src/messeng
 import type { DeliverOutcome, DeviceBatchPort, InboundMailbox, MailboxSessionPort, NetworkPort } from '../../src/messenger/ports.ts'
 import type { MessageView, MessengerEvent, SettingsView } from '../../src/messenger/types.ts'
 import { createDeviceNode, type DeviceNode } from '../../src/net/node.ts'
+import { systemClock, type Clock } from '../../src/platform/clock.ts'
 import { silentLogger } from '../../src/platform/logger.ts'
 import type { Payload } from '../../src/wire/payload.ts'
 import { DELIVER_PROTOCOL, DELIVER_PROTOCOL_2_0 } from '../../src/wire/deliver.ts'
@@ -74,7 +75,7 @@ function spyReceipts (device: Device): string[][] {
 }
 
 /** Alice and Bob, contacts, each a messenger on its own libp2p node. `bobNow`: Bob's clock. */
-async function pair (t: { after: (fn: () => Promise<void>) => void }, o: { bobNow?: () => number, bobServes2_0Only?: boolean } = {}): Promise<{ a: End, b: End }> {
+async function pair (t: { after: (fn: () => Promise<void>) => void }, o: { bobNow?: () => number, bobServes2_0Only?: boolean, aliceClock?: Clock } = {}): Promise<{ a: End, b: End }> {
   const dir = mkdtempSync(join(tmpdir(), '0m1-ackr-'))
   const relay = new MemoryRelay()
   const settings: SettingsView = { relayOnly: false, lanDiscovery: false, fetchIsolation: 'device', relays: [RELAY] }
@@ -86,18 +87,18 @@ async function pair (t: { after: (fn: () => Promise<void>) => void }, o: { bobNo
   const invite = await alice.createInvite({ relays: [RELAY], addresses: nodeA.addresses(), peerId: nodeA.peerId })
   const accepted = await bob.acceptInvite(invite.link, { card: { relays: [RELAY], addresses: nodeB.addresses(), peerId: nodeB.peerId } })
   const opened = await alice.openEnvelope(accepted.envelope)
-  const end = (device: Device, node: DeviceNode, contactId: string, now?: () => number): End => {
+  const end = (device: Device, node: DeviceNode, contactId: string, now?: () => number, clock?: Clock): End => {
     const receipts = spyReceipts(device)
     const port = new Port(node, relay)
     const history = new History(device.db, { searchIdleMs: false })
     // The card as already announced: no card goes out at start to blur what the tests count.
     history.setSetting('announced-card', JSON.stringify({ relays: [RELAY], addresses: cardAddresses(node.addresses()), peerId: node.peerId }))
-    const core = new MessengerCore({ device, history, net: port, logger: silentLogger, settings: () => settings, ...(now !== undefined ? { now } : {}) })
+    const core = new MessengerCore({ device, history, net: port, logger: silentLogger, settings: () => settings, ...(now !== undefined ? { now } : {}), ...(clock !== undefined ? { clock } : {}) })
     const events: MessengerEvent[] = []
     core.subscribe((e) => { events.push(e) })
     return { core, device, history, port, contactId, commits: countCommits(device.db), receipts, events }
   }
-  const a = end(alice, nodeA, opened.contact.id)
+  const a = end(alice, nodeA, opened.contact.id, undefined, o.aliceClock)
   const b = end(bob, nodeB, accepted.contact.id, o.bobNow)
   await a.core.start()
   await b.core.start()
@@ -363,4 +364,35 @@ test('a wall clock set back does not stop the ratchet turns: the next message an
   const m3 = await a.core.send(a.contactId, 'three')
   await delivered(a, m3.id, 'three')
   assert.deepEqual(b.receipts, [[m1.id], [m2.id]], 'then the interval counts from the new time')
+})
+
+test('stop() in the turn before the ack commit writes the acked rows before the host closes the store', async (t) => {
+  /** Set once the next messenger turn is the ack commit: stop() then runs, and that turn comes only after it. */
+  let stopAtNextTurn = false
+  let stopping: Promise<void> | undefined
+  let held: (() => void) | undefined
+  const bobTime = Date.now()
+  const { a } = await pair(t, {
+    bobNow: () => bobTime,
+    aliceClock: {
+      ...systemClock,
+      setImmediate: (fn) => {
+        if (!stopAtNextTurn) { systemClock.setImmediate(fn); return }
+        stopAtNextTurn = false
+        held = fn
+        stopping = a.core.stop()
+      }
+    }
+  })
+  const m1 = await a.core.send(a.contactId, 'one')
+  await delivered(a, m1.id, 'one')
+  const deliver = a.port.node.deliver.bind(a.port.node)
+  a.port.node.deliver = async (to, env, o) => { const r = await deliver(to, env, o); stopAtNextTurn = r.delivered; return r }
+  const m2 = await a.core.send(a.contactId, 'two')
+  await waitFor(() => stopping !== undefined ? true : undefined, 'stop() called in the ack\'s turn')
+  await stopping
+  // What the host would find as it closes the store now, before the next turn.
+  assert.equal(a.history.message(a.contactId, 'out', m2.id)?.state, 'delivered')
+  assert.equal(a.history.outboxSize(), 0)
+  held?.()
 })

@@ -162,6 +162,8 @@ interface Incoming {
   readonly path: DeliveryPath
   /** Came on a stream whose ack can be its delivered receipt (/0m1/deliver/2.1.0). */
   readonly ackReceipt: boolean
+  /** The authenticated peer id of that stream's connection: the ack is a receipt only to the contact's own node. */
+  readonly remotePeer?: string | undefined
   /** `delivered`: the ack is to be the delivered receipt. */
   readonly resolve: (delivered: boolean) => void
   readonly reject: (err: unknown) => void
@@ -174,7 +176,7 @@ interface Incoming {
   outcome?: { opened: OpenedPort<Payload> } | { seen: { contactId: string, messageId: string | null } } | { error: unknown }
   /** From a blocked contact (issue 13): opened (the session moves on) but nothing stored, shown or receipted. */
   blocked?: boolean
-  /** Set in the commit: the ack is its delivered receipt (ackReceipt, and a receipt was called for). */
+  /** Set in the commit: the ack is its delivered receipt (ackReceipt from the contact's peer id, and a receipt was called for). */
   delivered?: boolean
 }
 
@@ -373,7 +375,7 @@ export class MessengerCore implements Messenger {
 
   #wireNetwork (): void {
     const net = this.#net
-    net.onEnvelope(async (envelope, info) => await this.receiveEnvelope(envelope, info.path, { ackReceipt: info.ackReceipt }))
+    net.onEnvelope(async (envelope, info) => await this.receiveEnvelope(envelope, info.path, { ackReceipt: info.ackReceipt, remotePeer: info.remotePeer }))
     net.onAddressesChanged?.(() => {
       if (this.#net !== net) return
       this.#scheduleCards()
@@ -771,13 +773,15 @@ export class MessengerCore implements Messenger {
     this.#lastSealed.set(contactId, this.#now())
   }
 
-  /** A message of the contact answered by ack: true when a sealed receipt must go too, to turn the ratchet. The
-   * receipt is queued in this batch, so the contact counts as sealed to from now. */
+  /** A message of the contact answered by ack: true when a sealed receipt must go too, to turn the ratchet. Only
+   * reads: what is sealed records itself (#sealedTo), so a receipt queued but never sealed leaves the turn due. A
+   * clock set back makes a turn due (else none would be until it caught up). The wall clock, not the monotonic one:
+   * a host's or test's `now` replaces only the wall clock (clockWithNow). */
   #ratchetTurnDue (contactId: string): boolean {
+    const last = this.#lastSealed.get(contactId)
+    if (last === undefined) return true
     const now = this.#now()
-    if (now - (this.#lastSealed.get(contactId) ?? Number.NEGATIVE_INFINITY) < RATCHET_TURN_MS) return false
-    this.#lastSealed.set(contactId, now)
-    return true
+    return now < last || now - last >= RATCHET_TURN_MS
   }
 
   /** A duplicate is answered at most once per DUPLICATE_RECEIPT_INTERVAL_MS per message (issue 14.3). */
@@ -1188,22 +1192,29 @@ export class MessengerCore implements Messenger {
     const acked = this.#acked
     if (acked.length === 0) return
     this.#acked = []
-    const views: MessageView[] = []
+    // Told only once committed: a rolled-back row is still queued, whatever the ack said.
+    const events: MessengerEvent[] = []
     try {
       this.#history.transaction(() => {
         for (const { row, path } of acked) {
           this.#finish(row)
           const view = this.#history.advance(row.contactId, row.messageId, 'delivered', { path })
-          if (view !== undefined) views.push(view)
-          else this.#groups?.advance(row.contactId, row.messageId, 'delivered', path)
+          if (view !== undefined) events.push({ type: 'message-state', message: view })
+          else this.#groups?.advance(row.contactId, row.messageId, 'delivered', path, (e) => { events.push(e) })
         }
       })
     } catch (err) {
-      // A full or busy store: the rows stay in the outbox as stored and go again when due; the receiver answers the
-      // copy with a delivered ack once more.
+      // A full or busy store: the rows stay in the outbox as stored and go again (the receiver answers the copy with a
+      // delivered ack once more), but not before RECEIPT_RETRY_MS: held in flight until then, as a stored row past its
+      // time would otherwise go at once, be acked and fail to commit again, in a loop as fast as the network.
       this.#log.warn('delivered-not-stored', { size: acked.length, error: err instanceof Error ? err.name : typeof err })
+      this.#clock.setTimeout(() => {
+        this.#noteDue(this.#now())
+        for (const a of acked) a.done()
+      }, RECEIPT_RETRY_MS, { unref: true })
+      return
     }
-    for (const view of views) this.#emit({ type: 'message-state', message: view })
+    for (const e of events) this.#emit(e)
     for (const a of acked) a.done()
   }
 
@@ -1222,9 +1233,9 @@ export class MessengerCore implements Messenger {
    * opened together in the next one: one commit for their ratchet steps, messages, duplicate filter,
    * receipt effects and the receipts they call for.
    */
-  async receiveEnvelope (envelope: Uint8Array, path: DeliveryPath, o: { ackReceipt?: boolean } = {}): Promise<boolean> {
+  async receiveEnvelope (envelope: Uint8Array, path: DeliveryPath, o: { ackReceipt?: boolean, remotePeer?: string } = {}): Promise<boolean> {
     return await new Promise<boolean>((resolve, reject) => {
-      this.#incoming.push({ envelope, path, ackReceipt: o.ackReceipt === true, resolve, reject })
+      this.#incoming.push({ envelope, path, ackReceipt: o.ackReceipt === true, remotePeer: o.remotePeer, resolve, reject })
       this.#startReceiving()
     })
   }
@@ -1372,27 +1383,44 @@ export class MessengerCore implements Messenger {
     if (o === undefined) return
     let contactId: string
     let messageId: string
+    let contact: ContactPort | undefined
     if ('seen' in o) {
       // Sent again because our receipt was lost, or arrived by a second path, or replayed by a relay.
       if (o.seen.messageId === null) return
       contactId = o.seen.contactId
       messageId = o.seen.messageId
+      contact = this.#device.contact(contactId)
     } else if ('opened' in o && o.opened.group?.type === 'text' && item.blocked !== true) {
       // A group text (issue 11): acknowledged to its sender by the text's own id, as a one-to-one text is.
-      contactId = o.opened.contact.id
+      contact = o.opened.contact
+      contactId = contact.id
       messageId = hex(o.opened.group.text.id)
     } else if ('opened' in o && isMessagePayload(o.opened.payload) && item.blocked !== true) {
-      contactId = o.opened.contact.id
+      contact = o.opened.contact
+      contactId = contact.id
       messageId = hex(o.opened.payload.id)
     } else {
       return
     }
-    if (item.ackReceipt) {
+    if (item.ackReceipt && this.#ackIsReceipt(item, contact)) {
       item.delivered = true
-      if (!this.#ratchetTurnDue(contactId)) return
+      // A turn due goes whatever the duplicate limit says: it is for the ratchet, not for the copy.
+      if (this.#ratchetTurnDue(contactId)) this.#queueReceipt(contactId, [messageId], 'delivered')
+      return
     }
     if ('seen' in o) this.#answerDuplicate(contactId, messageId)
     else this.#queueReceipt(contactId, [messageId], 'delivered')
+  }
+
+  /**
+   * Whether the ack may be the contact's delivered receipt: only on a connection authenticated as the peer id its own
+   * card gave (the one #where dials), and not while it is blocked. Anyone else holding the envelope's bytes (a
+   * mailbox relay, a circuit relay, an observer) gets 'accepted', and the contact gets the sealed receipt as before
+   * 2.1.0: a replayed copy can neither fake the receipt nor tell a message from a control message by its ack.
+   */
+  #ackIsReceipt (item: Incoming, contact: ContactPort | undefined): boolean {
+    if (contact?.theirPeerId === undefined || item.remotePeer !== contact.theirPeerId) return false
+    return this.#chat?.isBlocked(contact.id) !== true
   }
 
   /** After the commit: events, follow-ups, and the caller's answer. */

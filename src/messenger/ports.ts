@@ -36,8 +36,9 @@ export interface NetworkPort {
   /**
    * `info.ackReceipt`: the envelope came on a stream whose ack can be its delivered receipt (/0m1/deliver/2.1.0). The
    * handler resolves true when the envelope counts as delivered and the ack is to say so (then no sealed receipt).
+   * `info.remotePeer`: the authenticated peer id of the connection it came on (who sent these bytes).
    */
-  onEnvelope: (h: (envelope: Uint8Array, info: { path: 'direct' | 'relayed', ackReceipt: boolean }) => Promise<boolean>) => void
+  onEnvelope: (h: (envelope: Uint8Array, info: { path: 'direct' | 'relayed', ackReceipt: boolean, remotePeer: string }) => Promise<boolean>) => void
   /**
    * `onSent` is called with the path the envelope is going out on, before its bytes are written: the receiver's
    * receipt can come back before the ack that resolves this promise, and then it is the only way to know the path.

@@ -70,11 +70,11 @@ export class InboundBudget {
 /** The receiving side. `getHandler` returns the current handler (onEnvelope may be called after start). */
 export function deliverHandler (getHandler: () => EnvelopeHandler | undefined, logger: Logger, budget = new InboundBudget()) {
   return (stream: Stream, connection: Connection): void => {
-    serveInbound(stream, pathOf(connection.remoteAddr), acksCarryReceipts(stream.protocol), getHandler, logger, budget)
+    serveInbound(stream, pathOf(connection.remoteAddr), acksCarryReceipts(stream.protocol), connection.remotePeer.toString(), getHandler, logger, budget)
   }
 }
 
-function serveInbound (stream: Stream, path: DeliverPath, ackReceipt: boolean, getHandler: () => EnvelopeHandler | undefined, logger: Logger, budget: InboundBudget): void {
+function serveInbound (stream: Stream, path: DeliverPath, ackReceipt: boolean, remotePeer: string, getHandler: () => EnvelopeHandler | undefined, logger: Logger, budget: InboundBudget): void {
   const reader = new FrameReader(MAX_DELIVER_FRAME_BYTES)
   /** Frames read whose ack is not yet written: the receiver's side of the window. */
   let inFlight = 0
@@ -142,7 +142,7 @@ function serveInbound (stream: Stream, path: DeliverPath, ackReceipt: boolean, g
     }
     let p: Promise<boolean>
     try {
-      p = h(envelope, { path, ackReceipt })
+      p = h(envelope, { path, ackReceipt, remotePeer })
     } catch (err) {
       rejected(err)
       return

@@ -13,10 +13,12 @@ import { checkEnvelope } from '../wire/deliver.ts'
 export type DeliverPath = 'direct' | 'relayed'
 /**
  * Takes an envelope from a deliver stream. `ackReceipt`: the stream is 2.1.0, so its ack can be the delivered receipt.
- * Resolves true when the envelope counts as delivered (stored as a message from the contact, or a copy of one
- * already stored) and the ack, not a sealed receipt, tells the sender so; only ever true when `ackReceipt`.
+ * `remotePeer`: the peer id the connection's Noise handshake authenticated (the sender of these bytes, not
+ * necessarily their author). Resolves true when the envelope counts as delivered (stored as a message from the
+ * contact, or a copy of one already stored) and the ack, not a sealed receipt, tells the sender so; only ever true
+ * when `ackReceipt`.
  */
-export type EnvelopeHandler = (envelope: Uint8Array, info: { path: DeliverPath, ackReceipt: boolean }) => Promise<boolean>
+export type EnvelopeHandler = (envelope: Uint8Array, info: { path: DeliverPath, ackReceipt: boolean, remotePeer: string }) => Promise<boolean>
 
 /** How an envelope went: the path it took, and whether its ack was the receiver's delivered receipt. */
 export interface DeliverResult { readonly path: DeliverPath, readonly delivered: boolean }

@@ -160,7 +160,7 @@ export class SimNetwork {
   }
 }
 
-type Handler = (envelope: Uint8Array, info: { path: 'direct' | 'relayed', ackReceipt: boolean }) => Promise<boolean>
+type Handler = (envelope: Uint8Array, info: { path: 'direct' | 'relayed', ackReceipt: boolean, remotePeer: string }) => Promise<boolean>
 
 export class SimNode implements NetworkPort {
   readonly peerId: string
@@ -188,10 +188,10 @@ export class SimNode implements NetworkPort {
     this.#handler = h
   }
 
-  async #receive (envelope: Uint8Array, path: 'direct' | 'relayed'): Promise<boolean> {
+  async #receive (envelope: Uint8Array, path: 'direct' | 'relayed', from: string): Promise<boolean> {
     const h = this.#handler
     if (!this.alive || h === undefined) throw new Unreachable('peer offline')
-    return await h(envelope, { path, ackReceipt: this.ackReceipts })
+    return await h(envelope, { path, ackReceipt: this.ackReceipts, remotePeer: from })
   }
 
   #check (): void {
@@ -208,9 +208,9 @@ export class SimNode implements NetworkPort {
     o.onSent?.(path)
     if (net.chance(net.faults.duplicate)) {
       // A second copy of the stream, arriving later; its fate is nobody's business.
-      void net.clock.sleep(net.delay()).then(async () => { const again = net.live(to.peerId); if (again !== undefined) await again.#receive(envelope, path) }).catch(() => {})
+      void net.clock.sleep(net.delay()).then(async () => { const again = net.live(to.peerId); if (again !== undefined) await again.#receive(envelope, path, this.peerId) }).catch(() => {})
     }
-    const delivered = await target.#receive(envelope, path)
+    const delivered = await target.#receive(envelope, path, this.peerId)
     if (net.chance(net.faults.dropAnswer)) await net.clock.sleep(Number.MAX_SAFE_INTEGER / 2, o.signal)
     await net.clock.sleep(net.delay(), o.signal)
     this.#check()

@@ -32,7 +32,7 @@ export interface Side {
   readonly commits: { readonly count: number, reset: () => void }
 }
 
-type Handler = (envelope: Uint8Array, info: { path: 'direct' | 'relayed', ackReceipt: boolean }) => Promise<boolean>
+type Handler = (envelope: Uint8Array, info: { path: 'direct' | 'relayed', ackReceipt: boolean, remotePeer: string }) => Promise<boolean>
 interface Item { id: Uint8Array, envelope: Uint8Array }
 
 /** A relay double: mailboxes of items, kept until acknowledged, pushed to open sessions. */
@@ -105,7 +105,7 @@ export class LoopNet implements NetworkPort {
     if (h === undefined || this.peer?.online !== true) throw new Error('unreachable')
     // As the real node: the path is told as the bytes go out, before the ack.
     o.onSent?.('direct')
-    const delivered = await h(envelope, { path: 'direct', ackReceipt: this.ackReceipts })
+    const delivered = await h(envelope, { path: 'direct', ackReceipt: this.ackReceipts, remotePeer: this.peerId })
     await this.ackAfter?.()
     return { path: 'direct', delivered }
   }

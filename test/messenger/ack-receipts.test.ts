@@ -13,6 +13,7 @@ import { cardAddresses, MessengerCore, RATCHET_TURN_MS } from '../../src/messeng
 import type { DeliverOutcome, DeviceBatchPort, InboundMailbox, MailboxSessionPort, NetworkPort } from '../../src/messenger/ports.ts'
 import type { MessageView, MessengerEvent, SettingsView } from '../../src/messenger/types.ts'
 import { createDeviceNode, type DeviceNode } from '../../src/net/node.ts'
+import { systemClock, type Clock } from '../../src/platform/clock.ts'
 import { silentLogger } from '../../src/platform/logger.ts'
 import type { Payload } from '../../src/wire/payload.ts'
 import { DELIVER_PROTOCOL, DELIVER_PROTOCOL_2_0 } from '../../src/wire/deliver.ts'
@@ -31,7 +32,7 @@ class Port implements NetworkPort {
   online = true
   constructor (readonly node: DeviceNode, readonly relay: MemoryRelay) { this.peerId = node.peerId }
   addresses (): string[] { return this.node.addresses() }
-  onEnvelope (h: (envelope: Uint8Array, info: { path: 'direct' | 'relayed', ackReceipt: boolean }) => Promise<boolean>): void {
+  onEnvelope (h: (envelope: Uint8Array, info: { path: 'direct' | 'relayed', ackReceipt: boolean, remotePeer: string }) => Promise<boolean>): void {
     this.node.onEnvelope(async (e, info) => { this.received++; return await h(e, info) })
   }
 
@@ -48,6 +49,7 @@ class Port implements NetworkPort {
 interface End {
   readonly core: MessengerCore
   readonly device: Device
+  readonly history: History
   readonly port: Port
   readonly contactId: string
   readonly commits: { readonly count: number, reset: () => void }
@@ -73,7 +75,7 @@ function spyReceipts (device: Device): string[][] {
 }
 
 /** Alice and Bob, contacts, each a messenger on its own libp2p node. `bobNow`: Bob's clock. */
-async function pair (t: { after: (fn: () => Promise<void>) => void }, o: { bobNow?: () => number, bobServes2_0Only?: boolean } = {}): Promise<{ a: End, b: End }> {
+async function pair (t: { after: (fn: () => Promise<void>) => void }, o: { bobNow?: () => number, bobServes2_0Only?: boolean, aliceClock?: Clock } = {}): Promise<{ a: End, b: End }> {
   const dir = mkdtempSync(join(tmpdir(), '0m1-ackr-'))
   const relay = new MemoryRelay()
   const settings: SettingsView = { relayOnly: false, lanDiscovery: false, fetchIsolation: 'device', relays: [RELAY] }
@@ -85,18 +87,18 @@ async function pair (t: { after: (fn: () => Promise<void>) => void }, o: { bobNo
   const invite = await alice.createInvite({ relays: [RELAY], addresses: nodeA.addresses(), peerId: nodeA.peerId })
   const accepted = await bob.acceptInvite(invite.link, { card: { relays: [RELAY], addresses: nodeB.addresses(), peerId: nodeB.peerId } })
   const opened = await alice.openEnvelope(accepted.envelope)
-  const end = (device: Device, node: DeviceNode, contactId: string, now?: () => number): End => {
+  const end = (device: Device, node: DeviceNode, contactId: string, now?: () => number, clock?: Clock): End => {
     const receipts = spyReceipts(device)
     const port = new Port(node, relay)
     const history = new History(device.db, { searchIdleMs: false })
     // The card as already announced: no card goes out at start to blur what the tests count.
     history.setSetting('announced-card', JSON.stringify({ relays: [RELAY], addresses: cardAddresses(node.addresses()), peerId: node.peerId }))
-    const core = new MessengerCore({ device, history, net: port, logger: silentLogger, settings: () => settings, ...(now !== undefined ? { now } : {}) })
+    const core = new MessengerCore({ device, history, net: port, logger: silentLogger, settings: () => settings, ...(now !== undefined ? { now } : {}), ...(clock !== undefined ? { clock } : {}) })
     const events: MessengerEvent[] = []
     core.subscribe((e) => { events.push(e) })
-    return { core, device, port, contactId, commits: countCommits(device.db), receipts, events }
+    return { core, device, history, port, contactId, commits: countCommits(device.db), receipts, events }
   }
-  const a = end(alice, nodeA, opened.contact.id)
+  const a = end(alice, nodeA, opened.contact.id, undefined, o.aliceClock)
   const b = end(bob, nodeB, accepted.contact.id, o.bobNow)
   await a.core.start()
   await b.core.start()
@@ -246,4 +248,151 @@ test('a burst of 64 texts in flight: the delivered acks are committed in far few
   // One for the sealed burst, the rest for acks (a frame carries up to a window of them) and the turn receipt.
   assert.ok(commits < N / 2, `${commits} commits for ${N} messages`)
   for (const m of sent) assert.deepEqual(statesOf(a, m.id), ['delivered'])
+})
+
+test('a third node replaying a stored envelope gets accepted, not delivered, and cannot switch off the ratchet turn of the contact\'s next text', async (t) => {
+  let bobTime = Date.now()
+  const { a, b } = await pair(t, { bobNow: () => bobTime })
+  const m1 = await a.core.send(a.contactId, 'one')
+  await delivered(a, m1.id, 'one (its receipt turns the ratchet)')
+  let envelope: Uint8Array | undefined
+  const deliver = a.port.node.deliver.bind(a.port.node)
+  a.port.node.deliver = async (to, env, o) => { envelope = env; return await deliver(to, env, o) }
+  const m2 = await a.core.send(a.contactId, 'two')
+  await delivered(a, m2.id, 'two')
+  a.port.node.deliver = deliver
+  assert.ok(envelope !== undefined)
+  // Anyone holding the bytes (a mailbox relay keeps deposited copies, and knows bob's peer id as his circuit relay).
+  const mallory = await createDeviceNode({ listen: ['/ip4/127.0.0.1/tcp/0'], relays: [], logger: silentLogger })
+  t.after(async () => { await mallory.stop() })
+  const to = { peerId: b.port.peerId, addresses: b.port.addresses() }
+  for (let i = 0; i < 3; i++) {
+    bobTime += RATCHET_TURN_MS
+    assert.deepEqual(await mallory.deliver(to, envelope, {}), { path: 'direct', delivered: false }, `replay ${i}: no delivered receipt for a stranger`)
+  }
+  const sealedBefore = b.receipts.length
+  const m3 = await a.core.send(a.contactId, 'three')
+  await delivered(a, m3.id, 'three')
+  await waitFor(() => b.receipts.length > sealedBefore ? true : undefined, 'a sealed receipt for three')
+  assert.deepEqual(b.receipts.at(-1), [m3.id], 'the turn is still due: the replays sealed nothing after the first, so they did not count as turns')
+  assert.equal((await b.core.messages(b.contactId)).length, 3, 'stored once')
+  // Alice's own copy of a message stored before she was blocked: accepted, as it was answered before 2.1.0.
+  await b.core.setBlocked(b.contactId, true)
+  assert.deepEqual(await a.port.node.deliver(to, envelope, {}), { path: 'direct', delivered: false }, 'no delivered ack while blocked')
+})
+
+test('a copy from the contact answered by ack when a turn is due gets its sealed receipt, whatever the duplicate limit says', async (t) => {
+  let bobTime = Date.now()
+  const { a, b } = await pair(t, { bobNow: () => bobTime })
+  const m1 = await a.core.send(a.contactId, 'one')
+  await delivered(a, m1.id, 'one')
+  let envelope: Uint8Array | undefined
+  const deliver = a.port.node.deliver.bind(a.port.node)
+  a.port.node.deliver = async (to, env, o) => { envelope = env; return await deliver(to, env, o) }
+  const m2 = await a.core.send(a.contactId, 'two')
+  await delivered(a, m2.id, 'two')
+  assert.ok(envelope !== undefined)
+  const to = { peerId: b.port.peerId, addresses: b.port.addresses() }
+  for (let i = 1; i <= 2; i++) {
+    bobTime += RATCHET_TURN_MS
+    assert.deepEqual(await deliver(to, envelope, {}), { path: 'direct', delivered: true })
+    await waitFor(() => b.receipts.length === 1 + i ? true : undefined, `copy ${i}: its turn receipt is sealed`)
+  }
+})
+
+/** Makes each write transaction of the history fail as a full store would, after its body ran, while `fail()` says so. */
+function failCommits (history: History, fail: () => boolean): { count: number } {
+  const failures = { count: 0 }
+  const transaction = history.transaction.bind(history)
+  history.transaction = <T>(fn: () => T): T => transaction(() => {
+    const r = fn()
+    if (fail()) { failures.count++; throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' }) }
+    return r
+  })
+  return failures
+}
+
+test('an ack whose commit fails leaves the text queued with its outbox row, and tells nobody it was delivered', async (t) => {
+  const bobTime = Date.now()
+  const { a } = await pair(t, { bobNow: () => bobTime })
+  const m1 = await a.core.send(a.contactId, 'one')
+  await delivered(a, m1.id, 'one')
+  await waitFor(() => a.port.received === 1 ? true : undefined, 'its turn receipt arrives')
+  let failing = true
+  const failures = failCommits(a.history, () => failing)
+  const m2 = await a.core.send(a.contactId, 'two')
+  await waitFor(() => failures.count > 0 ? true : undefined, 'the ack commit fails')
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.deepEqual(statesOf(a, m2.id), [], 'no delivered event for a rolled-back row')
+  assert.equal((await outState(a, m2.id))?.state, 'queued')
+  assert.equal((await a.core.status()).outbox, 1, 'its outbox row is kept')
+  failing = false
+})
+
+test('a failing ack commit does not resend in a loop: the rows wait RECEIPT_RETRY_MS, then go again and are delivered', { timeout: 60_000 }, async (t) => {
+  const bobTime = Date.now()
+  const { a } = await pair(t, { bobNow: () => bobTime })
+  const m1 = await a.core.send(a.contactId, 'one')
+  await delivered(a, m1.id, 'one')
+  await waitFor(() => a.port.received === 1 ? true : undefined, 'its turn receipt arrives')
+  let failing = true
+  const failures = failCommits(a.history, () => failing)
+  const sentBefore = a.port.sent
+  const m2 = await a.core.send(a.contactId, 'two')
+  // The second attempt comes from the store (RECEIPT_WAIT_MS after the send), its time then past: without the hold
+  // it went again at once, and again, each acked and failing.
+  await waitFor(() => failures.count >= 2 ? true : undefined, 'the stored row\'s attempt fails too', 30_000)
+  await new Promise((resolve) => setTimeout(resolve, 1_000))
+  const sends = a.port.sent - sentBefore
+  t.diagnostic(`${sends} sends, ${failures.count} failed commits`)
+  assert.ok(sends <= 3, `${sends} sends while the commit fails`)
+  failing = false
+  await waitFor(async () => (await outState(a, m2.id))?.state === 'delivered' ? true : undefined, 'delivered once the store takes it', 30_000)
+})
+
+test('a wall clock set back does not stop the ratchet turns: the next message answered by ack gets a sealed receipt', async (t) => {
+  let bobTime = Date.now()
+  const { a, b } = await pair(t, { bobNow: () => bobTime })
+  const m1 = await a.core.send(a.contactId, 'one')
+  await delivered(a, m1.id, 'one')
+  assert.deepEqual(b.receipts, [[m1.id]])
+  bobTime -= 60 * 60_000
+  const m2 = await a.core.send(a.contactId, 'two')
+  await delivered(a, m2.id, 'two')
+  await waitFor(() => b.receipts.length === 2 ? true : undefined, 'a turn receipt after the clock went back')
+  assert.deepEqual(b.receipts, [[m1.id], [m2.id]])
+  const m3 = await a.core.send(a.contactId, 'three')
+  await delivered(a, m3.id, 'three')
+  assert.deepEqual(b.receipts, [[m1.id], [m2.id]], 'then the interval counts from the new time')
+})
+
+test('stop() in the turn before the ack commit writes the acked rows before the host closes the store', async (t) => {
+  /** Set once the next messenger turn is the ack commit: stop() then runs, and that turn comes only after it. */
+  let stopAtNextTurn = false
+  let stopping: Promise<void> | undefined
+  let held: (() => void) | undefined
+  const bobTime = Date.now()
+  const { a } = await pair(t, {
+    bobNow: () => bobTime,
+    aliceClock: {
+      ...systemClock,
+      setImmediate: (fn) => {
+        if (!stopAtNextTurn) { systemClock.setImmediate(fn); return }
+        stopAtNextTurn = false
+        held = fn
+        stopping = a.core.stop()
+      }
+    }
+  })
+  const m1 = await a.core.send(a.contactId, 'one')
+  await delivered(a, m1.id, 'one')
+  const deliver = a.port.node.deliver.bind(a.port.node)
+  a.port.node.deliver = async (to, env, o) => { const r = await deliver(to, env, o); stopAtNextTurn = r.delivered; return r }
+  const m2 = await a.core.send(a.contactId, 'two')
+  await waitFor(() => stopping !== undefined ? true : undefined, 'stop() called in the ack\'s turn')
+  await stopping
+  // What the host would find as it closes the store now, before the next turn.
+  assert.equal(a.history.message(a.contactId, 'out', m2.id)?.state, 'delivered')
+  assert.equal(a.history.outboxSize(), 0)
+  held?.()
 })

@@ -9,12 +9,12 @@ import type { Uint8ArrayList } from 'uint8arraylist'
 import { createTestnet } from '../helpers/testnet.ts'
 import { waitFor } from '../helpers/wait.ts'
 import { NetError } from '../../src/net/errors.ts'
-import { ACK_DEADLINE_MS, outboundState } from '../../src/net/deliver-outbound.ts'
+import { ACK_DEADLINE_MS, outboundState, sendOnConnection } from '../../src/net/deliver-outbound.ts'
 import type { DeviceNode } from '../../src/net/node.ts'
 import { deliverHandler, InboundBudget } from '../../src/net/deliver-inbound.ts'
 import { DELIVER_MAX_INBOUND_STREAMS } from '../../src/net/deliver.ts'
 import { silentLogger } from '../../src/platform/logger.ts'
-import { decodeDeliverFrame, DELIVER_PROTOCOL, DELIVER_WINDOW, encodeDeliverFrame, type DeliverAck } from '../../src/wire/deliver.ts'
+import { decodeDeliverFrame, DELIVER_PROTOCOL, DELIVER_PROTOCOL_2_0, DELIVER_WINDOW, encodeDeliverFrame, type DeliverAck } from '../../src/wire/deliver.ts'
 
 /** An envelope whose first 4 bytes say which one it is. */
 function env (i: number, size = 200): Uint8Array {
@@ -371,3 +371,18 @@ function dataFrameStreams (bytes: Uint8Array): Set<number> {
   }
   return ids
 }
+
+test('a delivered ack on a 2.0.0 stream is a broken receiver: the send fails with BAD_FRAME', async (t) => {
+  const { a, b } = await twoDevices(t)
+  // A receiver that speaks only 2.0.0 and still answers 'delivered' (a 2.1.0 status).
+  await b.libp2p.unhandle([DELIVER_PROTOCOL, DELIVER_PROTOCOL_2_0])
+  await b.libp2p.handle(DELIVER_PROTOCOL_2_0, (stream: Stream) => {
+    void (async () => {
+      const lp = lpStream(stream)
+      const f = decodeDeliverFrame((await lp.read()).subarray())
+      if (f.type === 'deliver') await lp.write(encodeDeliverFrame({ type: 'acks', acks: [{ id: f.id, status: 'delivered' }] }))
+    })().catch(() => {})
+  }, { runOnLimitedConnection: true })
+  const conn = onlyConn(a, b)
+  await assert.rejects(sendOnConnection(conn, env(1), undefined), (err) => NetError.is(err, 'BAD_FRAME'))
+})

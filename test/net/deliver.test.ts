@@ -42,6 +42,10 @@ test('relayed: relayOnly devices reach each other only through relay circuits, b
   assert.equal((await b.deliver({ peerId: a.peerId, addresses: a.addresses() }, e2, {})).path, 'relayed')
   assert.deepEqual(atB, [e1])
   assert.deepEqual(atA, [e2])
+  // 2.1.0 on the circuit: the handler is told the stream can carry the receipt and who sent it, and its answer comes
+  // back as the ack (the delivered receipt), end to end through the relay.
+  b.onEnvelope(async (_env, info) => { assert.deepEqual(info, { path: 'relayed', ackReceipt: true, remotePeer: a.peerId }); return true })
+  assert.deepEqual(await a.deliver({ peerId: b.peerId, addresses: b.addresses() }, new Uint8Array(randomBytes(512)), {}), { path: 'relayed', delivered: true })
   // no direct connection between the two devices ever existed
   for (const [x, y] of [[a, b], [b, a]] as const) {
     const conns = x.libp2p.getConnections().filter((c) => c.remotePeer.toString() === y.peerId)

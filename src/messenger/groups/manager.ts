@@ -391,13 +391,14 @@ export class GroupManager implements Groups {
     return this.#p.device.metThrough(contactId)
   }
 
-  /** An outbox row's state moved: true when it is a group message's (one member's state). */
-  advance (contactId: string, messageId: string, state: MessageState, path?: DeliveryPath): boolean {
+  /** An outbox row's state moved: true when it is a group message's (one member's state). Its event goes to `emit`,
+   * at once by default; a caller inside a transaction collects it and emits it only after the commit. */
+  advance (contactId: string, messageId: string, state: MessageState, path?: DeliveryPath, emit: (e: MessengerEvent) => void = this.#p.emit): boolean {
     const r = this.#store.advance(contactId, messageId, state, path)
     if (r === undefined) return false
     if (r.changed) {
       const m = this.#store.message(r.groupId, '', messageId)
-      if (m !== undefined) this.#p.emit({ type: 'group-message-state', message: this.#messageView(m) })
+      if (m !== undefined) emit({ type: 'group-message-state', message: this.#messageView(m) })
     }
     return true
   }

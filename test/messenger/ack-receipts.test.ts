@@ -366,7 +366,9 @@ test('a wall clock set back does not stop the ratchet turns: the next message an
   assert.deepEqual(b.receipts, [[m1.id], [m2.id]], 'then the interval counts from the new time')
 })
 
-test('stop() in the turn before the ack commit writes the acked rows before the host closes the store', async (t) => {
+// The ack commit runs on a microtask after the acks' attempts (src/messenger/messenger.ts #deliveredByAck): this checks that
+// a stop() made as soon as the ack is in finds the row written; stop() also writes any acked rows still waiting.
+test('stop() right after a delivered ack: the acked rows are written before the host closes the store', async (t) => {
   /** Set once the next messenger turn is the ack commit: stop() then runs, and that turn comes only after it. */
   let stopAtNextTurn = false
   let stopping: Promise<void> | undefined

@@ -171,6 +171,8 @@ interface Incoming {
   /** Set in the commit: the text stored, or the messages a receipt moved on. */
   stored?: MessageView | undefined
   changed?: MessageView[]
+  /** Set in the commit: the group deliveries a receipt moved on, told after it (as `changed`). */
+  groupEvents?: MessengerEvent[]
   /** A group text stored by this envelope (issue 11). */
   group?: GroupMessageView | undefined
   outcome?: { opened: OpenedPort<Payload> } | { seen: { contactId: string, messageId: string | null } } | { error: unknown }
@@ -1299,6 +1301,7 @@ export class MessengerCore implements Messenger {
         for (const item of items) {
           item.stored = undefined
           item.changed = []
+          item.groupEvents = []
           item.delivered = false
           const hash = item.hash ??= sha256(item.envelope)
           const key = hash.toString('hex')
@@ -1369,7 +1372,8 @@ export class MessengerCore implements Messenger {
         // A receipt that overtook its message's ack (10-30% of them, one at a time) still records the path, in this commit.
         const view = this.#history.advance(contactId, id, state, this.#sentPaths.pathOf(contactId, id))
         if (view !== undefined) changed.push(view)
-        else this.#groups?.advance(contactId, id, state)
+        // Its event waits for the commit, as the one-to-one views do (#settle): a batch rolled back told nobody.
+        else this.#groups?.advance(contactId, id, state, undefined, (e) => { (item.groupEvents ??= []).push(e) })
       }
       item.changed = changed
     } else if (payload.kind === 'file-cancel') {
@@ -1439,6 +1443,7 @@ export class MessengerCore implements Messenger {
     const { contact, payload, newContact } = o.opened
     if (item.blocked === true) { item.resolve(false); return }
     for (const view of item.changed ?? []) this.#emit({ type: 'message-state', message: view })
+    for (const e of item.groupEvents ?? []) this.#emit(e)
     if (o.opened.group !== undefined) this.#groups?.settle(contact.id, o.opened.group, item.group)
     // An edit or deletion (issue 13) may change the contact list's preview.
     if ((payload.kind === 'edit' || payload.kind === 'delete') && (item.changed?.length ?? 0) > 0 && this.#listeners.size > 0) this.#emit({ type: 'contact', contact: this.#contactView(contact) })

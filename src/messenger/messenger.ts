@@ -401,9 +401,6 @@ export class MessengerCore implements Messenger {
     await this.#closeMailboxes()
     // Let queued crypto work finish so the store is consistent when the host closes it.
     await this.#crypto.run(async () => {})
-    // Deliveries acked and not yet written (a stop() made inside their microtask steps): written now, not after the host
-    // closed the store.
-    this.#commitAcked()
     try {
       this.#history.flush()
     } catch (err) {
@@ -1183,8 +1180,9 @@ export class MessengerCore implements Messenger {
    * A row whose ack was its delivered receipt: the message (or the group member's copy) becomes 'delivered' with its
    * path and the row leaves the outbox, as a sealed receipt would do it, never 'sent' first. The rows acked together (a
    * frame carries up to a window of acks, and their attempts end in the same microtask steps) share one commit, made
-   * once they are all in, on a microtask rather than the next turn: direct.throughput 2,405 and 2,484 msg/s against
-   * 2,003-2,073 with setImmediate (interleaved, load 2, 2026-11-29), the same CPU per message. Resolves after it.
+   * once they are all in, on a microtask rather than the next turn (a turn more per window of messages measured
+   * slower in direct.throughput, at the same CPU per message). Nothing is left for stop() to write: the microtask
+   * runs at its first await, and an attempt that ends once stopped queues nothing. Resolves after the commit.
    */
   async #deliveredByAck (row: Attempt, path: DeliveryPath): Promise<void> {
     await new Promise<void>((resolve) => {

@@ -13,7 +13,7 @@ import { cardAddresses, MessengerCore, RATCHET_TURN_MS } from '../../src/messeng
 import type { DeliverOutcome, DeviceBatchPort, InboundMailbox, MailboxSessionPort, NetworkPort } from '../../src/messenger/ports.ts'
 import type { MessageView, MessengerEvent, SettingsView } from '../../src/messenger/types.ts'
 import { createDeviceNode, type DeviceNode } from '../../src/net/node.ts'
-import { systemClock, type Clock } from '../../src/platform/clock.ts'
+import type { Clock } from '../../src/platform/clock.ts'
 import { silentLogger } from '../../src/platform/logger.ts'
 import type { Payload } from '../../src/wire/payload.ts'
 import { DELIVER_PROTOCOL, DELIVER_PROTOCOL_2_0 } from '../../src/wire/deliver.ts'
@@ -366,35 +366,3 @@ test('a wall clock set back does not stop the ratchet turns: the next message an
   assert.deepEqual(b.receipts, [[m1.id], [m2.id]], 'then the interval counts from the new time')
 })
 
-// The ack commit runs on a microtask after the acks' attempts (src/messenger/messenger.ts #deliveredByAck): this checks that
-// a stop() made as soon as the ack is in finds the row written; stop() also writes any acked rows still waiting.
-test('stop() right after a delivered ack: the acked rows are written before the host closes the store', async (t) => {
-  /** Set once the next messenger turn is the ack commit: stop() then runs, and that turn comes only after it. */
-  let stopAtNextTurn = false
-  let stopping: Promise<void> | undefined
-  let held: (() => void) | undefined
-  const bobTime = Date.now()
-  const { a } = await pair(t, {
-    bobNow: () => bobTime,
-    aliceClock: {
-      ...systemClock,
-      setImmediate: (fn) => {
-        if (!stopAtNextTurn) { systemClock.setImmediate(fn); return }
-        stopAtNextTurn = false
-        held = fn
-        stopping = a.core.stop()
-      }
-    }
-  })
-  const m1 = await a.core.send(a.contactId, 'one')
-  await delivered(a, m1.id, 'one')
-  const deliver = a.port.node.deliver.bind(a.port.node)
-  a.port.node.deliver = async (to, env, o) => { const r = await deliver(to, env, o); stopAtNextTurn = r.delivered; return r }
-  const m2 = await a.core.send(a.contactId, 'two')
-  await waitFor(() => stopping !== undefined ? true : undefined, 'stop() called in the ack\'s turn')
-  await stopping
-  // What the host would find as it closes the store now, before the next turn.
-  assert.equal(a.history.message(a.contactId, 'out', m2.id)?.state, 'delivered')
-  assert.equal(a.history.outboxSize(), 0)
-  held?.()
-})

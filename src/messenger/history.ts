@@ -122,6 +122,7 @@ export const PRUNE_ENVELOPES = `DELETE FROM received_envelopes WHERE rowid < coa
  * and a burst of sends then writes its 'sent' states with the receipts instead of once more each. */
 const MAX_KEPT_STATES = 256
 
+type Kept = { contactId: string, id: string, state: MessageState, o: { path?: DeliveryPath, failure?: string } }
 type Query = keyof typeof SQL
 type Statement = ReturnType<Database['prepare']>
 
@@ -140,7 +141,11 @@ export class History implements HistoryStore {
   readonly #db: Database
   readonly #stmts = new Map<Query, Statement>()
   /** State changes recorded with advanceLater, written with the next write (see HistoryStore.advanceLater). */
-  readonly #later = new Map<string, { contactId: string, id: string, state: MessageState, o: { path?: DeliveryPath, failure?: string } }>()
+  readonly #later = new Map<string, Kept>()
+  /** Kept changes written by a transaction not known to have committed: a transaction can be rolled back after the
+   * write (by its caller, or one around it such as a device batch's commit), so each stays in the overlay until
+   * #confirm finds it in the store, or puts it back in #later. */
+  readonly #written = new Map<string, Kept>()
 
   /** Stored messages go to the search index in batches (src/store/search-index.ts). */
   readonly #search: SearchIndexer
@@ -182,9 +187,25 @@ export class History implements HistoryStore {
 
   #writeLater (): void {
     if (this.#later.size === 0) return
-    const later = [...this.#later.values()]
-    this.#later.clear()
-    for (const l of later) this.#advance(l.contactId, l.id, l.state, l.o)
+    for (const l of [...this.#later.values()]) this.#advance(l.contactId, l.id, l.state, l.o)
+  }
+
+  /** A kept change is being written: from #later to #written until the transactions around the write have ended. */
+  #take (key: string, kept: Kept): void {
+    this.#later.delete(key)
+    if (this.#written.size === 0) queueMicrotask(() => { this.#confirm() })
+    this.#written.set(key, kept)
+  }
+
+  /** Run once the write's transactions have ended (they are synchronous): a change the store does not show was rolled
+   * back, and is kept again (unless a newer one for the message is kept already, which includes it). */
+  #confirm (): void {
+    const written = [...this.#written]
+    this.#written.clear()
+    for (const [key, l] of written) {
+      const stored = this.#stored(l.contactId, 'out', l.id)
+      if (stored !== undefined && advanceState(stored, l.state, l.o) !== undefined && !this.#later.has(key)) this.#later.set(key, l)
+    }
   }
 
   /** Reserves the next outgoing sequence number of a conversation (the messenger uses peekSeq and queueOutgoing). */
@@ -260,10 +281,10 @@ export class History implements HistoryStore {
     if (stored === undefined) return undefined
     // A change advanceLater kept for this message (its 'sent') goes in the same UPDATE as this one.
     const key = `${contactId}/${id}`
-    const later = this.#later.get(key)
+    const later = this.#later.get(key) ?? this.#written.get(key)
     let current = stored
     if (later !== undefined) {
-      this.#later.delete(key)
+      this.#take(key, later)
       const kept = advanceState(stored, later.state, later.o)
       if (kept !== undefined) current = withState(stored, kept)
     }
@@ -282,14 +303,19 @@ export class History implements HistoryStore {
     const next = advanceState(current, state, o)
     if (next === undefined) return undefined
     const key = `${contactId}/${id}`
-    const before = this.#later.get(key)
+    const before = this.#later.get(key) ?? this.#written.get(key)
     // Two later changes of one message: the stored row is behind both, so keep the combined result.
     this.#later.set(key, { contactId, id, state: next.state, o: { ...(next.path !== undefined ? { path: next.path } : {}), ...(next.failure !== undefined ? { failure: next.failure } : before?.o.failure !== undefined ? { failure: before.o.failure } : {}) } })
     return withState(current, next)
   }
 
+  /** At stop, outside any transaction: what is written is confirmed now, before the store closes. */
   flush (): void {
-    if (this.#later.size > 0) this.#db.transaction(() => { this.#writeLater() })()
+    try {
+      if (this.#later.size > 0) this.#db.transaction(() => { this.#writeLater() })()
+    } finally {
+      this.#confirm()
+    }
     this.#search.stop()
   }
 
@@ -327,11 +353,14 @@ export class History implements HistoryStore {
     return r === undefined ? undefined : toView(r as unknown as MessageRow)
   }
 
-  /** A message as it will be once the changes kept by advanceLater are written. */
+  /** A message as it will be once the changes kept by advanceLater are written (moved on only: a written one may be
+   * behind the stored row, which a later change in the same commit moved on). */
   #overlay (m: MessageView): MessageView {
-    if (m.direction !== 'out' || this.#later.size === 0) return m
-    const l = this.#later.get(`${m.contactId}/${m.id}`)
-    return l === undefined ? m : withState(m, { state: l.state, path: l.o.path, failure: l.o.failure })
+    if (m.direction !== 'out' || (this.#later.size === 0 && this.#written.size === 0)) return m
+    const key = `${m.contactId}/${m.id}`
+    const l = this.#later.get(key) ?? this.#written.get(key)
+    const next = l === undefined ? undefined : advanceState(m, l.state, l.o)
+    return next === undefined ? m : withState(m, next)
   }
 
   /**

@@ -58,3 +58,52 @@ test('history: kept states are bounded — past the bound the next write transac
   h.flush()
   assert.equal(disk.message('c1', 'out', 'last')?.state, 'sent')
 })
+
+const full = (): Error => Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' })
+const stateOf = (h: History, id: string): [string | undefined, string | undefined] => [h.message('c1', 'out', id)?.state, h.message('c1', 'out', id)?.path]
+
+test('history: a kept sent state written by a transaction that rolls back is kept again, and written by the next advance', async (t) => {
+  const db = store(t)
+  const h = new History(db)
+  const disk = new History(db)
+  h.queueOutgoing(outgoing('o1', 1))
+  h.queueOutgoing(outgoing('o2', 2))
+  h.advanceLater('c1', 'o1', 'sent', { path: 'direct' })
+  h.advanceLater('c1', 'o2', 'sent', { path: 'relayed' })
+  // The history's own transaction, failing after the receipt's advance wrote o1's kept state with its own.
+  assert.throws(() => h.transaction(() => { h.advance('c1', 'o1', 'delivered'); throw full() }), { code: 'SQLITE_FULL' })
+  // A transaction around the history's (a device batch's commit), failing after the history's savepoint was released.
+  assert.throws(() => db.transaction(() => { h.advance('c1', 'o2', 'delivered'); throw full() })(), { code: 'SQLITE_FULL' })
+  assert.deepEqual(stateOf(disk, 'o1'), ['queued', undefined])
+  assert.deepEqual(stateOf(h, 'o1'), ['sent', 'direct'])
+  assert.deepEqual(stateOf(h, 'o2'), ['sent', 'relayed'])
+  await Promise.resolve()
+  assert.deepEqual(stateOf(h, 'o1'), ['sent', 'direct'], 'still kept once the transactions have ended')
+  assert.deepEqual(stateOf(h, 'o2'), ['sent', 'relayed'])
+  // The receipt comes again: its advance writes the kept path with it.
+  h.advance('c1', 'o1', 'delivered')
+  assert.deepEqual(stateOf(disk, 'o1'), ['delivered', 'direct'])
+  h.flush()
+  assert.deepEqual(stateOf(disk, 'o2'), ['sent', 'relayed'])
+})
+
+test('history: kept states written past the bound by a transaction that rolls back are all kept again', async (t) => {
+  const db = store(t)
+  const h = new History(db)
+  const disk = new History(db)
+  const n = 300
+  for (let i = 1; i <= n; i++) h.queueOutgoing(outgoing(`o${i}`, i))
+  for (let i = 1; i <= n; i++) h.advanceLater('c1', `o${i}`, 'sent', { path: 'direct' })
+  assert.throws(() => h.transaction(() => { h.queueOutgoing(outgoing('last', n + 1)); throw full() }), { code: 'SQLITE_FULL' })
+  await Promise.resolve()
+  assert.equal(disk.message('c1', 'out', 'o1')?.state, 'queued')
+  assert.equal(h.message('c1', 'out', 'o1')?.state, 'sent')
+  assert.equal(h.message('c1', 'out', `o${n}`)?.state, 'sent')
+  // A delivered receipt committed in the same turn as the write of its kept state reads delivered, not the kept 'sent'.
+  h.queueOutgoing(outgoing('last', n + 1))
+  h.advance('c1', 'o1', 'delivered')
+  assert.deepEqual(stateOf(h, 'o1'), ['delivered', 'direct'])
+  await Promise.resolve()
+  assert.equal(disk.message('c1', 'out', `o${n}`)?.state, 'sent')
+  assert.deepEqual(stateOf(h, 'o1'), ['delivered', 'direct'])
+})

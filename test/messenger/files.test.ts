@@ -521,6 +521,44 @@ test('a sender stopped mid-seal seals the rest after its restart, byte-identical
   assert.equal(sha(await saved(t, bob, messageId)), sha(bytes))
 })
 
+test('a sender stopped mid-seal before any durable confirmation was stored resumes after its restart where the contact\'s status (synced first) says, and the file completes once, byte-identical', { timeout: 120_000 }, async (t) => {
+  const { people: [alice, bob], contact } = await createPeople(t, { relays: 1 }) as unknown as { people: [Person, Person], contact: (a: Person, b: Person) => string }
+  const { path, bytes } = fileOf(t, 20 * MiB)
+  const aToB = contact(alice, bob)
+  const bToA = contact(bob, alice)
+  // Bob's background fdatasyncs wait until the end and the sealed part (128 chunks, 8 MiB) is under
+  // MAX_FILE_UNSYNCED_BYTES: he writes every chunk alice sends before her stop and confirms none durable.
+  const held = 128
+  const releaseSyncs = files(bob).holdBackgroundSyncsForTest()
+  files(alice).holdSealingForTest(held)
+  const sending = files(alice).send(aToB, path)
+  sending.catch(() => {})
+  const { messageId } = await waitFor(() => files(alice).list(aToB)[0], 'alice announced the file')
+  await waitFor(() => (files(bob).statsForTest(messageId)?.receivedDirect ?? 0) >= held ? true : undefined, 'bob wrote every chunk sealed so far')
+  assert.equal(files(bob).statsForTest(messageId)?.durableChunks, 0)
+  assert.equal(files(alice).statsForTest(messageId)?.confirmedDirect, 0)
+  assert.equal(files(alice).list(aToB)[0]?.doneChunks, 0, 'alice stored no resume point')
+  await alice.stop()
+  await sending
+  await alice.start()
+  const got = await waitFile(bob, bToA, messageId, (f) => f.state === 'delivered', 'bob completes after alice\'s restart')
+  releaseSyncs()
+  await waitFile(alice, aToB, messageId, (f) => f.state === 'delivered', 'alice sees it delivered')
+  const a = files(alice).statsForTest(messageId)
+  assert.ok(a !== undefined)
+  assert.equal(a.resealed, 1, 'the restart sealed the file again from its source')
+  // Her stored resume point was 0, but bob's answer to her status request (a sync first) covered the chunks he wrote:
+  // she sent only the rest, and he took no chunk twice.
+  assert.equal(a.sentDirect + a.sentRelay, got.chunks - held)
+  assert.equal(files(bob).statsForTest(messageId)?.receivedDirect, got.chunks)
+  assert.equal(files(bob).statsForTest(messageId)?.badChunks, 0)
+  // Once: one file and one message on bob's side, one chunk file, and the content whole.
+  assert.deepEqual(files(bob).list(bToA).map((f) => f.messageId), [messageId])
+  assert.equal((await bob.m().messages(bToA)).filter((m) => m.id === messageId).length, 1)
+  assert.equal(chunkFiles(bob, 'in').length, 1)
+  assert.equal(sha(await saved(t, bob, messageId)), sha(bytes))
+})
+
 test('a file changed between its announcement and a restart mid-seal fails with the reason and is never sealed again', { timeout: 120_000 }, async (t) => {
   const { people: [alice, bob], contact } = await createPeople(t, { relays: 1 }) as unknown as { people: [Person, Person], contact: (a: Person, b: Person) => string }
   const { path } = fileOf(t, 4 * MiB)

@@ -21,6 +21,7 @@ import type {
 import { KeyChanges } from './key-change.ts'
 import { BatchQueue, type BatchResult } from './batch-queue.ts'
 import { flushWrites } from '../net/muxer-writes.ts'
+import { samePeer } from '../net/peer-ids.ts'
 import { SentPaths } from './sent-paths.ts'
 import { WakeTimer } from './wake-timer.ts'
 import { SharedDeadlines } from './shared-deadline.ts'
@@ -1421,10 +1422,12 @@ export class MessengerCore implements Messenger {
    * Whether the ack may be the contact's delivered receipt: only on a connection authenticated as the peer id its own
    * card gave (the one #where dials), and not while it is blocked. Anyone else holding the envelope's bytes (a
    * mailbox relay, a circuit relay, an observer) gets 'accepted', and the contact gets the sealed receipt as before
-   * 2.1.0: a replayed copy can neither fake the receipt nor tell a message from a control message by its ack.
+   * 2.1.0: a replayed copy can neither fake the receipt nor tell a message from a control message by its ack. The
+   * card's id is compared by the peer it names (a card may write it in another form); one that does not parse matches
+   * nobody.
    */
   #ackIsReceipt (item: Incoming, contact: ContactPort | undefined): boolean {
-    if (contact?.theirPeerId === undefined || item.remotePeer !== contact.theirPeerId) return false
+    if (contact?.theirPeerId === undefined || item.remotePeer === undefined || !samePeer(item.remotePeer, contact.theirPeerId)) return false
     return this.#chat?.isBlocked(contact.id) !== true
   }
 

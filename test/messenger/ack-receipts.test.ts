@@ -7,6 +7,7 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { Device } from '../../src/e2ee/device.ts'
 import { History } from '../../src/messenger/history.ts'
 import { cardAddresses, MessengerCore, RATCHET_TURN_MS } from '../../src/messenger/messenger.ts'
@@ -75,7 +76,7 @@ function spyReceipts (device: Device): string[][] {
 }
 
 /** Alice and Bob, contacts, each a messenger on its own libp2p node. `bobNow`: Bob's clock. */
-async function pair (t: { after: (fn: () => Promise<void>) => void }, o: { bobNow?: () => number, bobServes2_0Only?: boolean, aliceClock?: Clock } = {}): Promise<{ a: End, b: End }> {
+async function pair (t: { after: (fn: () => Promise<void>) => void }, o: { bobNow?: () => number, bobServes2_0Only?: boolean, aliceClock?: Clock, aliceCardPeerId?: (id: string) => string } = {}): Promise<{ a: End, b: End }> {
   const dir = mkdtempSync(join(tmpdir(), '0m1-ackr-'))
   const relay = new MemoryRelay()
   const settings: SettingsView = { relayOnly: false, lanDiscovery: false, fetchIsolation: 'device', relays: [RELAY] }
@@ -84,7 +85,7 @@ async function pair (t: { after: (fn: () => Promise<void>) => void }, o: { bobNo
   if (o.bobServes2_0Only === true) await nodeB.libp2p.unhandle(DELIVER_PROTOCOL)
   const alice = await Device.create(join(dir, 'alice'), { name: 'alice', synchronous: 'NORMAL' })
   const bob = await Device.create(join(dir, 'bob'), { name: 'bob', synchronous: 'NORMAL' })
-  const invite = await alice.createInvite({ relays: [RELAY], addresses: nodeA.addresses(), peerId: nodeA.peerId })
+  const invite = await alice.createInvite({ relays: [RELAY], addresses: nodeA.addresses(), peerId: o.aliceCardPeerId?.(nodeA.peerId) ?? nodeA.peerId })
   const accepted = await bob.acceptInvite(invite.link, { card: { relays: [RELAY], addresses: nodeB.addresses(), peerId: nodeB.peerId } })
   const opened = await alice.openEnvelope(accepted.envelope)
   const end = (device: Device, node: DeviceNode, contactId: string, now?: () => number, clock?: Clock): End => {
@@ -364,5 +365,27 @@ test('a wall clock set back does not stop the ratchet turns: the next message an
   const m3 = await a.core.send(a.contactId, 'three')
   await delivered(a, m3.id, 'three')
   assert.deepEqual(b.receipts, [[m1.id], [m2.id]], 'then the interval counts from the new time')
+})
+
+test('the card\'s peer id is compared by the peer it names: written as a CID, the ack is still the receipt; a malformed one gets the sealed receipt', async (t) => {
+  const bobTime = Date.now()
+  // Alice's card gives her peer id as a CIDv1 (base32), another way to write the same id.
+  const { a, b } = await pair(t, { bobNow: () => bobTime, aliceCardPeerId: (id) => peerIdFromString(id).toCID().toString() })
+  const first = await a.core.send(a.contactId, 'first')
+  await delivered(a, first.id, 'the first is delivered')
+  await waitFor(() => a.port.received === 1 ? true : undefined, 'the first one\'s turn receipt arrives')
+  const second = await a.core.send(a.contactId, 'second')
+  await delivered(a, second.id, 'the second is delivered')
+  assert.deepEqual(statesOf(a, second.id), ['delivered'], 'by the ack')
+  assert.deepEqual(b.receipts, [[first.id]], 'no receipt sealed for the second')
+
+  // A card id that names no peer: the ack never counts, each text gets its sealed receipt (by the mailbox: bob cannot
+  // dial that id) and is still delivered.
+  const { a: a2, b: b2 } = await pair(t, { bobNow: () => bobTime, aliceCardPeerId: (id) => `${id}!` })
+  for (const text of ['one', 'two']) {
+    const m = await a2.core.send(a2.contactId, text)
+    await waitFor(() => b2.receipts.some((r) => r.includes(m.id)) ? true : undefined, `${text}: its receipt is sealed`)
+    await delivered(a2, m.id, `${text} is delivered`)
+  }
 })
 

@@ -125,6 +125,7 @@ const schemas: Record<string, Json> = {
       text: { type: 'string', description: 'Plain text; clients must never render it as HTML.' },
       seq: { type: 'integer' },
       at: { type: 'integer' },
+      sentAt: { type: 'integer', description: 'Incoming: when its sender wrote it (ms since epoch, the sender\'s clock). Each sender\'s messages go by seq, the two interleaved by sentAt (in) and at (out).' },
       state: { type: 'string', enum: messageStates },
       failure: { type: 'string' },
       path: { type: 'string', enum: ['direct', 'relayed', 'mailbox'] },

@@ -32,6 +32,7 @@ function toView (r: MessageRow): MessageView {
     text: r.text,
     seq: r.seq,
     at: r.at,
+    ...(r.direction === 'in' && r.sent_at !== null ? { sentAt: r.sent_at } : {}),
     state: r.state,
     ...(r.failure !== null ? { failure: r.failure } : {}),
     ...(r.path !== null ? { path: r.path } : {}),
@@ -337,7 +338,7 @@ export class History implements HistoryStore {
       const above = this.#q('seqAbove').get([m.contactId, m.seq])
       if (above !== undefined) this.#q('setGap').run([Number(above.seq) - m.seq - 1, m.contactId, above.id as string])
       return {
-        id: m.id, contactId: m.contactId, direction: 'in', text: m.text, seq: m.seq, at: m.at, state: 'delivered', path: m.path,
+        id: m.id, contactId: m.contactId, direction: 'in', text: m.text, seq: m.seq, at: m.at, sentAt: m.sentAt, state: 'delivered', path: m.path,
         ...(gap > 0 ? { gapBefore: gap } : {})
       } satisfies MessageView
     })

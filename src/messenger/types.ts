@@ -20,6 +20,9 @@ export interface MessageView {
   readonly seq: number
   /** ms since epoch: when it was written (out) or received (in). */
   readonly at: number
+  /** Incoming: when its sender wrote it (ms since epoch, the sender's clock). A conversation shows each sender's
+   * messages by seq, the two interleaved by this (out: by `at`); a client that places a message itself must too. */
+  readonly sentAt?: number
   readonly state: MessageState
   /** For 'failed': why, as one sentence. */
   readonly failure?: string

@@ -5,8 +5,13 @@
 // before the answer; the old replace-the-list logic (the answer as shown) fails each of them.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { applyChange, MessageFetches, type MessageChange } from '../../web/src/message-list.ts'
+import { join } from 'node:path'
+import { applyChange, displayOrder, MessageFetches, type MessageChange } from '../../web/src/message-list.ts'
 import type { MessageView } from '../../web/src/api.ts'
+import { History } from '../../src/messenger/history.ts'
+import { openDatabase, resolveDatabaseKey } from '../../src/store/db.ts'
+import { MIGRATIONS } from '../../src/store/schema.ts'
+import { tempDir } from '../helpers/testnet.ts'
 
 const msg = (id: string, direction: 'in' | 'out', at: number, o: Partial<MessageView> = {}): MessageView =>
   ({ id, contactId: 'c1', direction, text: `text-${id}`, seq: at, at, state: direction === 'in' ? 'delivered' : 'sent', ...o })
@@ -114,4 +119,59 @@ test('message list: two fetches of one conversation on the way each keep the eve
   assert.deepEqual(keys(p.shown()), ['in-a', 'in-b', 'in-c'])
   p.set(p.fetches.answered(first, [msg('a', 'in', 1)]))
   assert.deepEqual(keys(p.shown()), ['in-a', 'in-b', 'in-c'])
+})
+
+test('message list: a live message takes the node\'s place for it, not its arrival time: the sender\'s clock may differ, and one sender\'s messages stay in seq order', () => {
+  const p = page()
+  // The contact's clock is 10 s behind mine: its messages were written (sentAt) before my reply, and came after it.
+  const f = p.fetches.start('c1')
+  const snapshot = [msg('a', 'in', 1, { seq: 1, sentAt: 100, at: 10_100 }), msg('b', 'out', 5_000, { seq: 1 })]
+  p.set(p.fetches.answered(f, snapshot))
+  p.event('c1', up(msg('c', 'in', 10_200, { seq: 2, sentAt: 200 })))
+  // The node's order (and the next reload's): by when each was written, each sender by seq.
+  assert.deepEqual(keys(p.shown()), ['in-a', 'in-c', 'out-b'])
+  // A mailbox copy of the contact's seq 3 comes after its seq 4 (which came direct): seq 3 still shows first.
+  p.event('c1', up(msg('e', 'in', 10_300, { seq: 4, sentAt: 400 })))
+  p.event('c1', up(msg('d', 'in', 10_400, { seq: 3, sentAt: 300 })))
+  assert.deepEqual(keys(p.shown()), ['in-a', 'in-c', 'in-d', 'in-e', 'out-b'])
+  // A reload answers in the node's order, which the list already had.
+  const g = p.fetches.start('c1')
+  const reload = [snapshot[0], msg('c', 'in', 10_200, { seq: 2, sentAt: 200 }), msg('d', 'in', 10_400, { seq: 3, sentAt: 300 }), msg('e', 'in', 10_300, { seq: 4, sentAt: 400 }), snapshot[1]] as MessageView[]
+  assert.deepEqual(keys(p.fetches.answered(g, reload)), keys(p.shown()))
+  // My next message, written after all of them, goes last; on a tie of times mine goes first, as the node puts it.
+  p.event('c1', up(msg('f', 'out', 6_000, { seq: 2 })))
+  p.event('c1', up(msg('g', 'in', 10_500, { seq: 5, sentAt: 6_000 })))
+  assert.deepEqual(keys(p.shown()), ['in-a', 'in-c', 'in-d', 'in-e', 'out-b', 'out-f', 'in-g'])
+})
+
+test('message list: the page orders a conversation as the node does (a real store\'s history, the views it gives)', (t) => {
+  const dir = tempDir(t, '0m1-web-order-')
+  const db = openDatabase({ path: join(dir, 'store.db'), key: resolveDatabaseKey(dir, { create: true }), migrations: MIGRATIONS })
+  t.after(() => { db.close() })
+  const blob = Buffer.alloc(32, 1)
+  db.prepare(`INSERT INTO contacts (id, name, their_display_name, account_id, identity_key, address, created_at,
+    their_mailbox_id, their_mailbox_key, their_relays, their_addresses, my_mailbox_id, my_mailbox_key,
+    my_mailbox_private_key, my_mailbox_public_key, my_presence_secret)
+    VALUES ('c1', 'c', 'c', 'acct', ?, 'addr', 0, ?, ?, '[]', '[]', ?, ?, ?, ?, ?)`).run([blob, blob, blob, blob, blob, blob, blob, blob])
+  const h = new History(db, { searchIdleMs: false })
+  // The contact's clock 10 s behind mine; its seq 3 comes after its seq 4; mine and its texts interleave.
+  const events: MessageView[] = []
+  const mine = (seq: number, at: number): void => { events.push(h.queueOutgoing({ contactId: 'c1', id: `o${seq}`, seq, text: 'x', at, envelope: new Uint8Array([1]), expiresAt: at + 1000 })) }
+  const theirs = (seq: number, sentAt: number, at: number): void => {
+    const v = h.receive({ contactId: 'c1', id: `i${seq}`, seq, text: 'y', sentAt, at, path: 'direct' })
+    assert.ok(v !== undefined)
+    events.push(v)
+  }
+  theirs(1, 1_000, 11_000)
+  mine(1, 5_000)
+  theirs(2, 4_000, 14_000)
+  theirs(4, 6_000, 16_000)
+  mine(2, 5_500)
+  theirs(3, 5_000, 17_000)
+  mine(3, 6_000)
+  const node = h.messages('c1')
+  assert.equal(node.find((m) => m.id === 'i3')?.sentAt, 5_000)
+  assert.deepEqual(keys(events.reduce<MessageView[]>((l, m) => applyChange(l, up(m)), [])), keys(node), 'live events')
+  assert.deepEqual(keys(displayOrder([...node].reverse())), keys(node))
+  h.flush()
 })

@@ -14,6 +14,8 @@ export interface MessageView {
   text: string
   seq: number
   at: number
+  /** Incoming: when its sender wrote it (the sender's clock); the display order interleaves by it. */
+  sentAt?: number
   state: MessageState
   failure?: string
   path?: DeliveryPath

@@ -21,12 +21,35 @@ export type MessageChange =
 /** Ids are unique per conversation and direction only (the contact chooses its own), so both name a message. */
 const same = (m: MessageView, id: string, direction: 'in' | 'out'): boolean => m.id === id && m.direction === direction
 
-/** A change applied to a conversation's list (kept in time order). */
+/**
+ * A conversation in the node's display order (src/messenger/history.ts messages()): each sender's messages by its
+ * sequence numbers, the two interleaved by when each was written (an incoming one's sentAt, the sender's clock; an
+ * outgoing one's at), mine first on a tie. Not by `at` alone: an incoming message's `at` is when it came here, so a
+ * sender whose clock differs from mine, or a copy fetched late from a mailbox, would stand elsewhere than the node
+ * (and the next reload) puts it, and one sender's messages that came out of order would show out of order.
+ */
+export function displayOrder (list: readonly MessageView[]): MessageView[] {
+  const bySeq = (a: MessageView, b: MessageView): number => a.seq - b.seq
+  const out = list.filter((m) => m.direction === 'out').sort(bySeq)
+  const inc = list.filter((m) => m.direction === 'in').sort(bySeq)
+  const written = (m: MessageView): number => m.sentAt ?? m.at
+  const merged: MessageView[] = []
+  let i = 0
+  let j = 0
+  while (i < out.length || j < inc.length) {
+    const a = out[i]
+    const b = inc[j]
+    if (a !== undefined && (b === undefined || written(a) <= written(b))) { merged.push(a); i++ } else if (b !== undefined) { merged.push(b); j++ }
+  }
+  return merged
+}
+
+/** A change applied to a conversation's list (kept in display order). */
 export function applyChange (list: readonly MessageView[], c: MessageChange): MessageView[] {
   if (c.type === 'removed') return list.filter((m) => !same(m, c.id, c.direction))
   const m = c.message
   const i = list.findIndex((x) => same(x, m.id, m.direction))
-  if (i === -1) return [...list, m].sort((a, b) => a.at - b.at)
+  if (i === -1) return displayOrder([...list, m])
   const next = list.slice()
   next[i] = m
   return next

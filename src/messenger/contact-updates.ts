@@ -1,4 +1,4 @@
-// The 'contact' event a new incoming message causes (its unread count and last message changed), once per contact
+// The 'contact' event a new message causes (incoming: its unread count and last message changed; sent: its last message), once per contact
 // per turn of the event loop and after the turn's own work (issue 10). Computed in the turn that stored the message,
 // its view (two queries and a look at the contact's connections) ran before the receipt's frame left: the frames of a
 // turn are written at its end (src/net/muxer-writes.ts), so the sender waited for it. Queued for the next turn, it

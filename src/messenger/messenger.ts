@@ -238,7 +238,7 @@ export class MessengerCore implements Messenger {
   readonly #pumpTimer = new WakeTimer()
   /** The deadlines of delivery attempts, shared by the attempts of a second. */
   readonly #deliverDeadlines: SharedDeadlines
-  /** 'contact' events of new incoming messages, on the next turn. */
+  /** 'contact' events of new messages (incoming and sent), on the next turn. */
   readonly #contactUpdates = new ContactUpdates({ setImmediate: (fn) => { this.#clock.setImmediate(fn) } }, (id) => {
     if (this.#stopped || this.#listeners.size === 0) return
     try {
@@ -645,6 +645,9 @@ export class MessengerCore implements Messenger {
     // The envelope leaves before the event's listeners run and before anything queued for the next turn.
     this.#pumpNow()
     this.#emit({ type: 'message', message: view })
+    // The contact's last message changed: a view under a new rev, so that a list built before the send (a reload the
+    // web UI asked for) cannot set its preview back (web/src/contact-list.ts). Only for a listener, as for incoming.
+    if (this.#listeners.size > 0) this.#contactUpdates.changed(contactId)
     return view
   }
 

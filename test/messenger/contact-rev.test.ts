@@ -32,3 +32,20 @@ test('contact views: an action\'s answer has its event\'s rev; a later message\'
   assert.equal(events.at(-1)?.rev, blocked.rev, 'the block\'s event is the answer\'s view')
   assert.equal(blocked.unread, 1)
 })
+
+test('contact views: a text I send makes a contact event with its preview under a rev above every view built before it', async (t) => {
+  const { a, close } = await twoMessengers()
+  t.after(close)
+  const events: ContactView[] = []
+  a.core.subscribe((e) => { if (e.type === 'contact') events.push(e.contact) })
+  // A reload of the list built before the send: the page must not take its older preview over the send's.
+  const before = (await a.core.contacts())[0]
+  assert.ok(before !== undefined)
+  const sent = await a.core.send(a.contactId, 'mine')
+  // On the next turn (src/messenger/contact-updates.ts), whatever the network does meanwhile.
+  await new Promise((resolve) => setImmediate(resolve))
+  const after = events.find((c) => c.lastMessage?.text === 'mine')
+  assert.ok(after !== undefined, 'a contact event follows the send')
+  assert.ok(after.rev > before.rev)
+  assert.deepEqual(after.lastMessage, { text: 'mine', at: sent.at, direction: 'out' })
+})

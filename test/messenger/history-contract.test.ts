@@ -53,7 +53,7 @@ for (const [name, make] of IMPLEMENTATIONS) {
     // The same message id again is not stored twice.
     assert.equal(h.receive(incoming(2, 250)), undefined)
     assert.equal(h.messages('c1').length, 4)
-    assert.deepEqual(h.message('c1', 'in', 'm2'), { id: 'm2', contactId: 'c1', direction: 'in', text: 't2', seq: 2, at: 201, state: 'delivered', path: 'direct' })
+    assert.deepEqual(h.message('c1', 'in', 'm2'), { id: 'm2', contactId: 'c1', direction: 'in', text: 't2', seq: 2, at: 201, sentAt: 200, state: 'delivered', path: 'direct' })
     assert.equal(h.unread('c1'), 4)
     assert.deepEqual(h.markRead('c1', 500).sort(), ['m1', 'm2', 'm3', 'm4'])
     assert.equal(h.unread('c1'), 0)

@@ -31,6 +31,7 @@ function view (m: Message): MessageView {
     text: m.text,
     seq: m.seq,
     at: m.at,
+    ...(m.direction === 'in' ? { sentAt: m.sentAt } : {}),
     state: m.state,
     ...(m.failure !== undefined ? { failure: m.failure } : {}),
     ...(m.path !== undefined ? { path: m.path } : {}),

@@ -67,6 +67,11 @@ function toOutbox (r: Record<string, unknown>): OutboxRow {
   }
 }
 
+/** A conversation row's last message (store migration 18) becomes the one being stored, unless that is older. */
+const NEWER = 'last_at IS NULL OR excluded.last_at >= last_at'
+const LAST_IF_NEWER = `last_direction = CASE WHEN ${NEWER} THEN excluded.last_direction ELSE last_direction END,
+    last_id = CASE WHEN ${NEWER} THEN excluded.last_id ELSE last_id END, last_at = CASE WHEN ${NEWER} THEN excluded.last_at ELSE last_at END`
+
 /**
  * Every statement, prepared once: `db.prepare` looks a statement up by its text on every call, and the
  * per-message path runs about ten. Those marked in PER_MESSAGE run for each message sent or received;
@@ -76,10 +81,11 @@ const SQL = {
   peekSeq: 'SELECT next_out_seq FROM conversations WHERE contact_id = ?',
   reserveSeq: `INSERT INTO conversations (contact_id, next_out_seq, updated_at) VALUES (?, ? + 1, ?)
     ON CONFLICT (contact_id) DO UPDATE SET next_out_seq = max(next_out_seq, excluded.next_out_seq), updated_at = excluded.updated_at`,
-  // As reserveSeq, for a message stored with it: the conversation's last message (store migration 18).
-  queueSeq: `INSERT INTO conversations (contact_id, next_out_seq, updated_at, last_direction, last_id) VALUES (?, ? + 1, ?, 'out', ?)
+  // As reserveSeq, for a message stored with it: the conversation's last message (store migration 18) unless it is
+  // older than the one named (a clock set back).
+  queueSeq: `INSERT INTO conversations (contact_id, next_out_seq, updated_at, last_direction, last_id, last_at) VALUES (?, ? + 1, ?, 'out', ?, ?)
     ON CONFLICT (contact_id) DO UPDATE SET next_out_seq = max(next_out_seq, excluded.next_out_seq), updated_at = excluded.updated_at,
-    last_direction = 'out', last_id = excluded.last_id`,
+    ${LAST_IF_NEWER}`,
   insertOut: `INSERT INTO messages (contact_id, direction, id, seq, text, state, at, sent_at)
     VALUES (?, 'out', ?, ?, ?, 'queued', ?, ?)`,
   insertOutbox: `INSERT INTO outbox (contact_id, message_id, kind, envelope, attempts, next_attempt_at, expires_at, state, created_at)
@@ -98,9 +104,9 @@ const SQL = {
   insertIn: `INSERT OR IGNORE INTO messages (contact_id, direction, id, seq, text, state, path, at, sent_at, gap_before)
     VALUES (?, 'in', ?, ?, ?, 'delivered', ?, ?, ?, ?)`,
   setGap: "UPDATE messages SET gap_before = ? WHERE contact_id = ? AND direction = 'in' AND id = ?",
-  countIn: `INSERT INTO conversations (contact_id, highest_in_seq, unread, updated_at, last_direction, last_id) VALUES (?, ?, 1, ?, 'in', ?)
+  countIn: `INSERT INTO conversations (contact_id, highest_in_seq, unread, updated_at, last_direction, last_id, last_at) VALUES (?, ?, 1, ?, 'in', ?, ?)
     ON CONFLICT (contact_id) DO UPDATE SET highest_in_seq = max(highest_in_seq, excluded.highest_in_seq),
-    unread = unread + 1, updated_at = excluded.updated_at, last_direction = 'in', last_id = excluded.last_id`,
+    unread = unread + 1, updated_at = excluded.updated_at, ${LAST_IF_NEWER}`,
   unread: 'SELECT unread FROM conversations WHERE contact_id = ?',
   seen: 'SELECT contact_id, message_id FROM received_envelopes WHERE hash = ?',
   remember: 'INSERT OR IGNORE INTO received_envelopes (hash, contact_id, message_id, at) VALUES (?, ?, ?, ?)',
@@ -208,7 +214,7 @@ export class History implements HistoryStore {
   /** The message, its outbox row and its sequence number in one transaction: from here a crash loses nothing. */
   queueOutgoing (m: OutgoingText): MessageView {
     this.#tx(() => {
-      this.#q('queueSeq').run([m.contactId, m.seq, m.at, m.id])
+      this.#q('queueSeq').run([m.contactId, m.seq, m.at, m.id, m.at])
       this.#q('insertOut').run([m.contactId, m.id, m.seq, m.text, m.at, m.at])
       this.#insertOutbox(m.contactId, m.id, 'text', m.envelope, m.at, m.expiresAt, m.attempts ?? 0, m.nextAttemptAt ?? m.at)
       this.#search.added()
@@ -312,7 +318,7 @@ export class History implements HistoryStore {
       const inserted = this.#q('insertIn').run([m.contactId, m.id, m.seq, m.text, m.path, m.at, m.sentAt, gap])
       if (inserted.changes === 0) return undefined
       this.#search.added()
-      this.#q('countIn').run([m.contactId, m.seq, m.at, m.id])
+      this.#q('countIn').run([m.contactId, m.seq, m.at, m.id, m.at])
       const above = this.#q('seqAbove').get([m.contactId, m.seq])
       if (above !== undefined) this.#q('setGap').run([Number(above.seq) - m.seq - 1, m.contactId, above.id as string])
       return {

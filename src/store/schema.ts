@@ -475,19 +475,20 @@ CREATE INDEX messages_by_seq ON messages (contact_id, seq) WHERE direction = 'in
 `
 
 /**
- * Issue 10: the contact list's last message is named by its conversation row (last_direction, last_id), which the
- * commit of every message sent or received writes anyway, instead of found through messages_by_time (contact_id, at):
- * that index served this one look-up, and every message stored on either side wrote its pages too (1.5 more per
- * commit, bench/standalone/store-work.ts). The pointer is the message stored last, which is the one with the latest
- * `at` (a message's time of writing or arrival); a message deleted for me hands it to the newest one left
+ * Issue 10: the contact list's last message is named by its conversation row (last_direction, last_id, and its
+ * last_at), which the commit of every message sent or received writes anyway, instead of found through
+ * messages_by_time (contact_id, at): that index served this one look-up, and every message stored on either side
+ * wrote its pages too (1.5 more per commit, bench/standalone/store-work.ts). A message stored takes the place unless
+ * it is older than the one named (src/messenger/history.ts); a message deleted for me hands it to the newest one left
  * (src/messenger/chat/chat-store.ts). Copied here from the index before it goes, with the index's order on a tie, for
  * every contact with messages (a store may have none of its conversation rows: older versions made one on receive).
  */
 const v18LastMessagePointer = `
 ALTER TABLE conversations ADD COLUMN last_direction TEXT;
 ALTER TABLE conversations ADD COLUMN last_id TEXT;
+ALTER TABLE conversations ADD COLUMN last_at INTEGER;
 INSERT OR IGNORE INTO conversations (contact_id, updated_at) SELECT contact_id, max(at) FROM messages GROUP BY contact_id;
-UPDATE conversations SET (last_direction, last_id) = (SELECT m.direction, m.id FROM messages m INDEXED BY messages_by_time
+UPDATE conversations SET (last_direction, last_id, last_at) = (SELECT m.direction, m.id, m.at FROM messages m INDEXED BY messages_by_time
   WHERE m.contact_id = conversations.contact_id ORDER BY m.at DESC, m.direction DESC, m.id DESC LIMIT 1);
 DROP INDEX messages_by_time;
 `

@@ -86,6 +86,9 @@ test('migration 18: the last message is read by key, and follows what is sent, r
   h.queueOutgoing({ contactId: 'c1', id: 'o-after', seq: 42, text: 'sent after', at: 3003, envelope: randomBytes(50), expiresAt: 1e12 })
   assert.equal(h.receive({ contactId: 'c1', id: 'i-new', seq: 2, text: 'received', sentAt: 2990, at: 3004, path: 'direct' }), undefined)
   assert.equal(text('c1'), 'sent after')
+  // A message stored with an older time (a clock set back) does not take the place of a newer one.
+  h.receive({ contactId: 'c1', id: 'i-old', seq: 3, text: 'older', sentAt: 1, at: 2999, path: 'direct' })
+  assert.equal(text('c1'), 'sent after')
   // An edit shows in the preview; a message deleted for everyone stays last, with its text gone.
   chat.edit('c1', 'out', 'o-after', 'sent after, edited', 3005)
   assert.equal(text('c1'), 'sent after, edited')
@@ -97,6 +100,8 @@ test('migration 18: the last message is read by key, and follows what is sent, r
   assert.equal(chat.remove('c1', 'out', 'o-after'), true)
   assert.deepEqual(h.last('c1'), { text: 'received', at: 3002, direction: 'in' })
   assert.equal(chat.remove('c1', 'in', 'i-new'), true)
+  assert.equal(text('c1'), 'older')
+  assert.equal(chat.remove('c1', 'in', 'i-old'), true)
   assert.equal(text('c1'), 'c1 in newest')
   // The first message of a contact with no conversation row yet, and the last message of a conversation removed.
   h.receive({ contactId: 'quiet', id: 'q1', seq: 1, text: 'hello', sentAt: 1, at: 4000, path: 'direct' })

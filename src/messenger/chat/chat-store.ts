@@ -83,7 +83,7 @@ export class ChatStore {
       // The conversation's last message (store migration 18) was this one: the newest left takes its place. A walk of
       // the conversation, once per deletion of its last message.
       if (gone) {
-        this.#db.prepare(`UPDATE conversations SET (last_direction, last_id) = (SELECT direction, id FROM messages WHERE contact_id = ?
+        this.#db.prepare(`UPDATE conversations SET (last_direction, last_id, last_at) = (SELECT direction, id, at FROM messages WHERE contact_id = ?
           ORDER BY at DESC, direction DESC, id DESC LIMIT 1) WHERE contact_id = ? AND last_direction = ? AND last_id = ?`).run([contactId, contactId, direction, id])
       }
       if (gone && direction === 'in') {

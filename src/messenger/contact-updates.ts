@@ -3,7 +3,10 @@
 // its view (two queries and a look at the contact's connections) ran before the receipt's frame left: the frames of a
 // turn are written at its end (src/net/muxer-writes.ts), so the sender waited for it. Queued for the next turn, it
 // runs after that write; and a batch of messages from one contact makes one view, not one per message.
+// "After" needs the held frames written first: this turn's end is queued (setImmediate) when the message is settled,
+// before the ack that the settle resolves is sent, so the muxer's own end-of-turn flush comes after it in the queue.
 import type { Clock } from '../platform/clock.ts'
+import { flushWrites } from '../net/muxer-writes.ts'
 
 export class ContactUpdates {
   readonly #pending = new Set<string>()
@@ -18,6 +21,7 @@ export class ContactUpdates {
     this.#queued = true
     this.clock.setImmediate(() => {
       this.#queued = false
+      flushWrites()
       const ids = [...this.#pending]
       this.#pending.clear()
       for (const id of ids) this.emit(id)

@@ -68,6 +68,11 @@ function toOutbox (r: Record<string, unknown>): OutboxRow {
   }
 }
 
+/** A conversation row's last message (store migration 18) becomes the one being stored, unless that is older. */
+const NEWER = 'last_at IS NULL OR excluded.last_at >= last_at'
+const LAST_IF_NEWER = `last_direction = CASE WHEN ${NEWER} THEN excluded.last_direction ELSE last_direction END,
+    last_id = CASE WHEN ${NEWER} THEN excluded.last_id ELSE last_id END, last_at = CASE WHEN ${NEWER} THEN excluded.last_at ELSE last_at END`
+
 /**
  * Every statement, prepared once: `db.prepare` looks a statement up by its text on every call, and the
  * per-message path runs about ten. Those marked in PER_MESSAGE run for each message sent or received;
@@ -77,6 +82,11 @@ const SQL = {
   peekSeq: 'SELECT next_out_seq FROM conversations WHERE contact_id = ?',
   reserveSeq: `INSERT INTO conversations (contact_id, next_out_seq, updated_at) VALUES (?, ? + 1, ?)
     ON CONFLICT (contact_id) DO UPDATE SET next_out_seq = max(next_out_seq, excluded.next_out_seq), updated_at = excluded.updated_at`,
+  // As reserveSeq, for a message stored with it: the conversation's last message (store migration 18) unless it is
+  // older than the one named (a clock set back).
+  queueSeq: `INSERT INTO conversations (contact_id, next_out_seq, updated_at, last_direction, last_id, last_at) VALUES (?, ? + 1, ?, 'out', ?, ?)
+    ON CONFLICT (contact_id) DO UPDATE SET next_out_seq = max(next_out_seq, excluded.next_out_seq), updated_at = excluded.updated_at,
+    ${LAST_IF_NEWER}`,
   insertOut: `INSERT INTO messages (contact_id, direction, id, seq, text, state, at, sent_at)
     VALUES (?, 'out', ?, ?, ?, 'queued', ?, ?)`,
   insertOutbox: `INSERT INTO outbox (contact_id, message_id, kind, envelope, attempts, next_attempt_at, expires_at, state, created_at)
@@ -95,13 +105,14 @@ const SQL = {
   insertIn: `INSERT OR IGNORE INTO messages (contact_id, direction, id, seq, text, state, path, at, sent_at, gap_before)
     VALUES (?, 'in', ?, ?, ?, 'delivered', ?, ?, ?, ?)`,
   setGap: "UPDATE messages SET gap_before = ? WHERE contact_id = ? AND direction = 'in' AND id = ?",
-  countIn: `INSERT INTO conversations (contact_id, highest_in_seq, unread, updated_at) VALUES (?, ?, 1, ?)
+  countIn: `INSERT INTO conversations (contact_id, highest_in_seq, unread, updated_at, last_direction, last_id, last_at) VALUES (?, ?, 1, ?, 'in', ?, ?)
     ON CONFLICT (contact_id) DO UPDATE SET highest_in_seq = max(highest_in_seq, excluded.highest_in_seq),
-    unread = unread + 1, updated_at = excluded.updated_at`,
+    unread = unread + 1, updated_at = excluded.updated_at, ${LAST_IF_NEWER}`,
   unread: 'SELECT unread FROM conversations WHERE contact_id = ?',
   seen: 'SELECT contact_id, message_id FROM received_envelopes WHERE hash = ?',
   remember: 'INSERT OR IGNORE INTO received_envelopes (hash, contact_id, message_id, at) VALUES (?, ?, ?, ?)',
-  last: 'SELECT text, at, direction FROM messages WHERE contact_id = ? ORDER BY at DESC LIMIT 1',
+  last: `SELECT m.text, m.at, m.direction FROM conversations c
+    JOIN messages m ON m.contact_id = c.contact_id AND m.direction = c.last_direction AND m.id = c.last_id WHERE c.contact_id = ?`,
   due: 'SELECT * FROM outbox WHERE next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?',
   nextDue: 'SELECT min(next_attempt_at) AS at FROM outbox WHERE next_attempt_at > ?',
   unreadIds: "SELECT id FROM messages INDEXED BY messages_unread WHERE contact_id = ? AND direction = 'in' AND read_at IS NULL",
@@ -129,7 +140,7 @@ type Statement = ReturnType<Database['prepare']>
 
 /** The statements run for each message sent, received or acknowledged (and each pump of the outbox). */
 export const PER_MESSAGE: readonly Query[] = [
-  'peekSeq', 'reserveSeq', 'insertOut', 'insertOutbox', 'outbox', 'reschedule', 'removeOutbox', 'message', 'setState',
+  'peekSeq', 'reserveSeq', 'queueSeq', 'insertOut', 'insertOutbox', 'outbox', 'reschedule', 'removeOutbox', 'message', 'setState',
   'seqBelow', 'seqAbove', 'insertIn', 'setGap', 'countIn', 'unread', 'seen', 'remember', 'last', 'due', 'nextDue'
 ]
 
@@ -225,7 +236,7 @@ export class History implements HistoryStore {
   /** The message, its outbox row and its sequence number in one transaction: from here a crash loses nothing. */
   queueOutgoing (m: OutgoingText): MessageView {
     this.#tx(() => {
-      this.#q('reserveSeq').run([m.contactId, m.seq, m.at])
+      this.#q('queueSeq').run([m.contactId, m.seq, m.at, m.id, m.at])
       this.#q('insertOut').run([m.contactId, m.id, m.seq, m.text, m.at, m.at])
       this.#insertOutbox(m.contactId, m.id, 'text', m.envelope, m.at, m.expiresAt, m.attempts ?? 0, m.nextAttemptAt ?? m.at)
       this.#search.added()
@@ -334,7 +345,7 @@ export class History implements HistoryStore {
       const inserted = this.#q('insertIn').run([m.contactId, m.id, m.seq, m.text, m.path, m.at, m.sentAt, gap])
       if (inserted.changes === 0) return undefined
       this.#search.added()
-      this.#q('countIn').run([m.contactId, m.seq, m.at])
+      this.#q('countIn').run([m.contactId, m.seq, m.at, m.id, m.at])
       const above = this.#q('seqAbove').get([m.contactId, m.seq])
       if (above !== undefined) this.#q('setGap').run([Number(above.seq) - m.seq - 1, m.contactId, above.id as string])
       return {

@@ -34,6 +34,11 @@ export function flushWrites (): void {
   for (const flush of [...holding]) flush()
 }
 
+/** How many connections hold frames for their end-of-turn flush. */
+export function heldWrites (): number {
+  return holding.size
+}
+
 /** The AbstractStreamMuxer (@libp2p/utils 7) members this relies on. */
 interface Muxer {
   send: (data: Chunk) => boolean

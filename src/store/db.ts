@@ -166,7 +166,7 @@ export function openDatabase (options: OpenDatabaseOptions): Database {
   return db
 }
 
-/** Replaces SQLite's checkpoint inside the commit (its WAL hook) by one in the next turn of the event loop. A
+/** Replaces SQLite's checkpoint inside the commit (its WAL hook) by one in a later turn of the event loop. A
  * PASSIVE checkpoint, as SQLite's: it never waits for a lock, and once it has copied every frame the next write
  * starts the WAL over. A store closed before that turn is checkpointed by its close. Commits that never yield let the
  * WAL grow: at WAL_CHECKPOINT_CAP_PAGES the commit checkpoints itself, as SQLite's own hook would. */
@@ -183,9 +183,13 @@ function checkpointInNextTurn (db: Database): void {
     if (pages >= WAL_CHECKPOINT_CAP_PAGES) { checkpoint(); return }
     if (pages < WAL_CHECKPOINT_PAGES || scheduled) return
     scheduled = true
+    // Two hops: what the commit let out is written at the end of its turn, by a setImmediate queued after this one
+    // (a message's envelope or ack: src/net/muxer-writes.ts); copying a thousand pages first would hold it back.
     setImmediate(() => {
-      scheduled = false
-      checkpoint()
+      setImmediate(() => {
+        scheduled = false
+        checkpoint()
+      })
     })
   })
 }

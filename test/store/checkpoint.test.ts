@@ -41,12 +41,15 @@ function fillWal (db: Database, path: string): { start: number, before: number, 
 
 const countRows = (db: Database): number => Number(db.prepare('SELECT count(*) AS n FROM blobs').get()?.n)
 
-test('checkpoint next-turn: the commit that fills the WAL does not copy it; the next turn does, and the WAL starts over', async (t) => {
+test('checkpoint next-turn: the commit that fills the WAL does not copy it, nor does the end of its turn; the next turn does, and the WAL starts over', async (t) => {
   const { db, path } = open(t, 'next-turn')
   const { start, before, after, rows } = fillWal(db, path)
   assert.equal(after, before, 'no page reached the database file inside the commit')
   assert.equal(after, start, 'no commit of the fill copied the WAL into the file')
   const walFull = statSync(path + '-wal').size
+  // What the commit's turn queued after it (the frames it let out, written at the end of the turn) goes first.
+  const inTurn = await nextTurn().then(() => statSync(path).size)
+  assert.equal(inTurn, before, 'the end of the commit\'s turn came before the copy')
   await nextTurn()
   assert.ok(statSync(path).size > before + (WAL_CHECKPOINT_PAGES / 2) * DEVICE_PAGE_SIZE, 'the next turn copied the WAL into the file')
   db.prepare('INSERT INTO blobs (body) VALUES (?)').run([randomBytes(100)])
@@ -91,7 +94,9 @@ test('checkpoint next-turn: commits that never yield checkpoint inside the commi
   assert.equal(hooked, (2 * WAL_CHECKPOINT_CAP_PAGES) / ROW_PAGES, 'a hook added beside the checkpoint sees every commit')
   assert.ok(most < WAL_CHECKPOINT_CAP_PAGES + 2 * ROW_PAGES, `the WAL held at most ${most} pages`)
   assert.ok(framesInWal(path) < WAL_CHECKPOINT_CAP_PAGES + 2 * ROW_PAGES, 'the WAL file stayed under the cap')
-  // After the next turn's checkpoint the WAL starts over, cut back to the checkpoint mark's size (journal_size_limit).
+  // After the checkpoint (queued two hops on, as above) the WAL starts over, cut back to the checkpoint mark's size
+  // (journal_size_limit).
+  await nextTurn()
   await nextTurn()
   insert.run([randomBytes(100)])
   assert.ok(framesInWal(path) <= WAL_CHECKPOINT_PAGES, `the WAL file holds ${framesInWal(path)} frames after it started over`)

@@ -49,10 +49,17 @@ test('migration 17: a version 16 store keeps every session, outbox row, received
   session.run(['addr-c1', randomBytes(5600)])
   session.run(['addr-c22', randomBytes(900)])
   const h = new History(old, { searchIdleMs: false })
+  // Messages and outbox rows as History wrote them then (its conversation rows now need migration 18's columns).
+  const out = old.prepare("INSERT INTO messages (contact_id, direction, id, seq, text, state, at, sent_at) VALUES (?, 'out', ?, ?, ?, 'queued', ?, ?)")
+  const box = old.prepare(`INSERT INTO outbox (contact_id, message_id, kind, envelope, attempts, next_attempt_at, expires_at, state, created_at)
+    VALUES (?, ?, 'text', ?, 0, ?, ?, 'pending', ?)`)
+  const inc = old.prepare(`INSERT INTO messages (contact_id, direction, id, seq, text, state, path, at, sent_at, gap_before)
+    VALUES (?, 'in', ?, ?, ?, 'delivered', 'direct', ?, ?, 0)`)
   for (let i = 1; i <= 30; i++) {
     const c = i % 2 === 0 ? 'c1' : 'c22'
-    h.queueOutgoing({ contactId: c, id: `o${i}`, seq: i, text: `out ${i}`, at: 1000 + i, envelope: randomBytes(100 * i), expiresAt: 1e12, nextAttemptAt: 5000 - i })
-    h.receive({ contactId: c, id: `i${i}`, seq: i, text: `in ${i}`, sentAt: i, at: 1000 + i, path: 'direct' })
+    out.run([c, `o${i}`, i, `out ${i}`, 1000 + i, 1000 + i])
+    box.run([c, `o${i}`, randomBytes(100 * i), 5000 - i, 1e12, 1000 + i])
+    inc.run([c, `i${i}`, i, `in ${i}`, 1000 + i, i])
     // Arrival times out of order: the copy keeps them as they are.
     h.rememberEnvelope(randomBytes(32), c, i % 3 === 0 ? null : `i${i}`, 1000 + ((i * 7) % 30))
   }
@@ -71,7 +78,8 @@ test('migration 17: a version 16 store keeps every session, outbox row, received
   }
   assert.deepEqual(indexes(db, 'outbox'), ['outbox_by_due_time', 'sqlite_autoindex_outbox_1'])
   assert.deepEqual(indexes(db, 'received_envelopes'), ['sqlite_autoindex_received_envelopes_1'])
-  assert.deepEqual(indexes(db, 'messages'), ['messages_by_seq', 'messages_by_time', 'messages_unread'])
+  // messages_by_time went in migration 18 (test/store/last-message.test.ts).
+  assert.deepEqual(indexes(db, 'messages'), ['messages_by_seq', 'messages_unread'])
   assert.deepEqual(db.prepare("SELECT name FROM pragma_index_info('messages_by_seq')").all().map((r) => r.name), ['contact_id', 'seq'])
   assert.match(String((db.prepare("SELECT sql FROM sqlite_master WHERE name = 'messages_by_seq'").get() as { sql: string }).sql), /WHERE direction = 'in'/)
   assert.deepEqual(db.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'messages' ORDER BY name").all().map((r) => r.name),

@@ -80,6 +80,12 @@ export class ChatStore {
     return this.#db.transaction(() => {
       const gone = this.#db.prepare('DELETE FROM messages WHERE contact_id = ? AND direction = ? AND id = ?').run([contactId, direction, id]).changes === 1
       if (gone && direction === 'out') this.#db.prepare('DELETE FROM outbox WHERE contact_id = ? AND message_id = ?').run([contactId, id])
+      // The conversation's last message (store migration 18) was this one: the newest left takes its place. A walk of
+      // the conversation, once per deletion of its last message.
+      if (gone) {
+        this.#db.prepare(`UPDATE conversations SET (last_direction, last_id, last_at) = (SELECT direction, id, at FROM messages WHERE contact_id = ?
+          ORDER BY at DESC, direction DESC, id DESC LIMIT 1) WHERE contact_id = ? AND last_direction = ? AND last_id = ?`).run([contactId, contactId, direction, id])
+      }
       if (gone && direction === 'in') {
         this.#db.prepare(`UPDATE conversations SET unread = max(0, unread - 1) WHERE contact_id = ?
           AND NOT EXISTS (SELECT 1 FROM messages WHERE contact_id = ? AND direction = 'in' AND id = ? AND read_at IS NOT NULL)`).run([contactId, contactId, id])

@@ -31,7 +31,7 @@ async function start (count: number): Promise<void> {
         streamMuxers: [yamux()],
         // Hundreds of peers join at once through the same seeds: the defaults (10 pending inbound) refuse most.
         connectionManager: { inboundConnectionThreshold: 10_000, maxConnections: 10_000, maxIncomingPendingConnections: 1_000 },
-        services: { identify: identify(), ping: ping(), dht: dhtService({ clientMode: false, lan: true, now: Date.now }) }
+        services: { identify: identify(), ping: ping(), dht: await dhtService({ clientMode: false, lan: true, now: Date.now }) }
       }) as unknown as NodeLibp2p
       nodes.push(node)
       ;(node as unknown as { _key: unknown })._key = privateKey

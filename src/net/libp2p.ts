@@ -8,12 +8,10 @@ import { yamuxHalfWindow } from './yamux-window.ts'
 import { identify, identifyPush } from '@libp2p/identify'
 import type { ping } from '@libp2p/ping'
 import { pingAnswering } from './ping-answers.ts'
-import { kadDHT, passthroughMapper, removePrivateAddressesMapper, type KadDHT } from '@libp2p/kad-dht'
+import type { KadDHT, kadDHT } from '@libp2p/kad-dht'
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { dcutr } from '@libp2p/dcutr'
 import { autoNAT } from '@libp2p/autonat'
-import { bootstrap } from '@libp2p/bootstrap'
-import { mdns } from '@libp2p/mdns'
 import { FaultTolerance, type ConnectionGater, type PeerId, type PrivateKey } from '@libp2p/interface'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { isPrivateIp } from '@libp2p/utils'
@@ -150,12 +148,16 @@ export function deviceDialGater (allowedPeers: ReadonlySet<string>, allow: (peer
   }
 }
 
-/** Our Kademlia DHT, with the presence validator and selector; devices (and their short-lived identities) run it in client mode. */
-export function dhtService (o: { clientMode: boolean, lan: boolean, now: () => number }): ReturnType<typeof kadDHT> {
-  return kadDHT({
+/** Our Kademlia DHT, with the presence validator and selector; devices (and their short-lived identities) run it in client mode.
+ * Loaded when first needed: a device's own node never runs it, and an idle device that publishes and looks up no
+ * presence (no relay, no bootstrap peer) would otherwise hold its code and tables for nothing (kad-dht's routing
+ * table imports a 480 KB generated prefix list; ~3 MB of an idle device's RSS, issue 10, device.idle_rss). */
+export async function dhtService (o: { clientMode: boolean, lan: boolean, now: () => number }): Promise<ReturnType<typeof kadDHT>> {
+  const kad = await import('@libp2p/kad-dht')
+  return kad.kadDHT({
     protocol: DHT_PROTOCOL,
     clientMode: o.clientMode,
-    peerInfoMapper: o.lan ? passthroughMapper : removePrivateAddressesMapper,
+    peerInfoMapper: o.lan ? kad.passthroughMapper : kad.removePrivateAddressesMapper,
     validators: {
       [PRESENCE_NAMESPACE]: async (key, value) => { validatePresence(key, value, o.now()) }
     },
@@ -194,7 +196,7 @@ export async function createProfileLibp2p (o: ProfileOptions): Promise<NodeLibp2
     ping: pingAnswering(),
     // A device's long-term peer id never speaks DHT: its presence puts and gets go out under a short-lived
     // identity (src/net/short-lived.ts). Relays are the DHT servers.
-    ...(device ? {} : { dht: dhtService({ clientMode: false, lan, now }) })
+    ...(device ? {} : { dht: await dhtService({ clientMode: false, lan, now }) })
   }
   if (!relayOnly) services.autoNAT = autoNAT()
   if (device && !relayOnly) services.dcutr = dcutr()
@@ -208,7 +210,9 @@ export async function createProfileLibp2p (o: ProfileOptions): Promise<NodeLibp2
       }
     })
   }
-  if (o.mdns === true && !relayOnly) services.mdns = mdns()
+  // mDNS and bootstrap load only when asked for (--lan; relays or bootstrap peers): a module loaded stays in an idle
+  // device's memory (issue 10, device.idle_rss).
+  if (o.mdns === true && !relayOnly) services.mdns = (await import('@libp2p/mdns')).mdns()
 
   const allowed = new Set([...relays, ...bootstrapList].map(peerIdOf).filter((x): x is string => x !== undefined))
 
@@ -240,7 +244,7 @@ export async function createProfileLibp2p (o: ProfileOptions): Promise<NodeLibp2
     // costs a repeating task per connection (~1-2 KB of relay heap per reserved device, issue 10).
     // Window updates once half the receive window is used, not after every data frame (src/net/yamux-window.ts).
     streamMuxers: [yamuxHalfWindow(device ? {} : { enableKeepAlive: false }, { coalesce: device || RELAY_COALESCES_WRITES })],
-    peerDiscovery: bootstrapList.length > 0 ? [bootstrap({ list: bootstrapList })] : [],
+    peerDiscovery: bootstrapList.length > 0 ? [(await import('@libp2p/bootstrap')).bootstrap({ list: bootstrapList })] : [],
     connectionManager: device
       ? { inboundConnectionThreshold: DEVICE_INBOUND_CONNECTION_THRESHOLD }
       : { inboundConnectionThreshold: RELAY_INBOUND_CONNECTION_THRESHOLD, maxConnections: RELAY_MAX_CONNECTIONS, maxIncomingPendingConnections: 256 },

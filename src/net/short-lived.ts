@@ -67,7 +67,7 @@ export async function createShortLivedLibp2p (o: ShortLivedOptions, dht: boolean
   const allowed = new Set(support.map(peerIdOf).filter((x): x is string => x !== undefined))
   const now = o.now ?? Date.now
   const services: Record<string, (components: never) => unknown> = dht
-    ? { identify: identify(), ping: ping(), dht: dhtService({ clientMode: true, lan: o.lan, now }) }
+    ? { identify: identify(), ping: ping(), dht: await dhtService({ clientMode: true, lan: o.lan, now }) }
     : {}
   const node = await createLibp2p({
     privateKey: await generateKeyPair('Ed25519'),

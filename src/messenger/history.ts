@@ -1,6 +1,7 @@
 // The messenger's rows in the device store: conversations, messages, the outbox, envelopes already
 // received (for duplicate detection) and settings. Plain SQL on the tables of src/store/schema.ts.
 import type { Database } from '../store/db.ts'
+import { silentLogger, type Logger } from '../platform/logger.ts'
 import { SearchIndexer } from '../store/search-index.ts'
 import { advanceState, DEFAULT_PAGE, MAX_PAGE, type HistoryStore, type IncomingText, type OutboxKind, type OutboxRow, type OutboxState, type OutgoingText } from './history-store.ts'
 import type { DeliveryPath, MessageState, MessageView } from './types.ts'
@@ -161,10 +162,12 @@ export class History implements HistoryStore {
 
   /** Stored messages go to the search index in batches (src/store/search-index.ts). */
   readonly #search: SearchIndexer
+  readonly #log: Logger
 
   /** `o.searchIdleMs`: the search indexer's idle delay (default SEARCH_IDLE_MS; false: no idle runs, for tests that count commits). */
-  constructor (db: Database, o: { searchIdleMs?: number | false } = {}) {
+  constructor (db: Database, o: { searchIdleMs?: number | false, logger?: Logger } = {}) {
     this.#db = db
+    this.#log = o.logger ?? silentLogger
     this.#search = new SearchIndexer(db, o.searchIdleMs !== undefined ? { idleMs: o.searchIdleMs } : {})
   }
 
@@ -214,9 +217,16 @@ export class History implements HistoryStore {
   #confirm (): void {
     const written = [...this.#written]
     this.#written.clear()
-    for (const [key, l] of written) {
-      const stored = this.#stored(l.contactId, 'out', l.id)
-      if (stored !== undefined && advanceState(stored, l.state, l.o) !== undefined && !this.#later.has(key)) this.#later.set(key, l)
+    try {
+      for (const [key, l] of written) {
+        const stored = this.#stored(l.contactId, 'out', l.id)
+        if (stored !== undefined && advanceState(stored, l.state, l.o) !== undefined && !this.#later.has(key)) this.#later.set(key, l)
+      }
+    } catch (err) {
+      // The store could not be read (closed in the same turn as the write): all are kept again, which is safe, as a
+      // kept state only ever moves a message's state forward.
+      for (const [key, l] of written) if (!this.#later.has(key)) this.#later.set(key, l)
+      this.#log.warn('confirm-failed', { error: err instanceof Error ? err.name : 'unknown' })
     }
   }
 

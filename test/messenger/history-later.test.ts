@@ -121,3 +121,15 @@ test('history: a store closed in the same turn as the write of a kept state rais
   assert.equal(lines.length, 1)
   assert.match(lines[0] ?? '', /confirm-failed error=\w+$/)
 })
+
+test('history: a kept state whose write committed leaves memory: the row is read as stored', async (t) => {
+  const db = store(t)
+  const h = new History(db)
+  h.queueOutgoing(outgoing('o1', 1))
+  h.advanceLater('c1', 'o1', 'sent', { path: 'direct' })
+  h.advance('c1', 'o1', 'queued')
+  await Promise.resolve()
+  // Set back behind the history's back: only a state still kept in memory would show 'sent' over it.
+  db.prepare("UPDATE messages SET state = 'queued', path = NULL WHERE contact_id = 'c1' AND direction = 'out' AND id = 'o1'").run()
+  assert.deepEqual(stateOf(h, 'o1'), ['queued', undefined])
+})

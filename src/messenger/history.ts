@@ -387,19 +387,24 @@ export class History implements HistoryStore {
 
   /**
    * A conversation in display order: each sender's messages by its sequence numbers, the two senders
-   * interleaved by the time each message was written.
+   * interleaved by the time each message was written: its sentAt, but never after it arrived here (a contact's
+   * clock far ahead would otherwise pin its message last, or keep it out of every page). Ties in a sender's
+   * sequence numbers (a sender that repeats one) go by sentAt, then id, so the order is total.
    */
   messages (contactId: string, o: { limit?: number, before?: number } = {}): MessageView[] {
     const limit = Math.min(Math.max(o.limit ?? DEFAULT_PAGE, 1), MAX_PAGE)
     const before = o.before ?? Number.MAX_SAFE_INTEGER
-    const rows = this.#db.prepare(`SELECT * FROM messages WHERE contact_id = ? AND coalesce(sent_at, at) < ?
-      ORDER BY coalesce(sent_at, at) DESC, seq DESC LIMIT ?`).all([contactId, before, limit]) as unknown as MessageRow[]
-    const outgoing = rows.filter((r) => r.direction === 'out').sort((a, b) => a.seq - b.seq)
-    const incoming = rows.filter((r) => r.direction === 'in').sort((a, b) => a.seq - b.seq)
+    const rows = this.#db.prepare(`SELECT * FROM messages WHERE contact_id = ? AND min(coalesce(sent_at, at), at) < ?
+      ORDER BY min(coalesce(sent_at, at), at) DESC, seq DESC, coalesce(sent_at, at) DESC, id DESC LIMIT ?`)
+      .all([contactId, before, limit]) as unknown as MessageRow[]
+    const sent = (r: MessageRow): number => r.sent_at ?? r.at
+    const bySeq = (a: MessageRow, b: MessageRow): number => a.seq - b.seq || sent(a) - sent(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+    const outgoing = rows.filter((r) => r.direction === 'out').sort(bySeq)
+    const incoming = rows.filter((r) => r.direction === 'in').sort(bySeq)
     const merged: MessageRow[] = []
     let i = 0
     let j = 0
-    const key = (r: MessageRow): number => r.sent_at ?? r.at
+    const key = (r: MessageRow): number => Math.min(sent(r), r.at)
     while (i < outgoing.length || j < incoming.length) {
       const a = outgoing[i]
       const b = incoming[j]

@@ -1426,8 +1426,8 @@ export class MessengerCore implements Messenger {
    * card gave (the one #where dials), and not while it is blocked. Anyone else holding the envelope's bytes (a
    * mailbox relay, a circuit relay, an observer) gets 'accepted', and the contact gets the sealed receipt as before
    * 2.1.0: a replayed copy can neither fake the receipt nor tell a message from a control message by its ack. The
-   * card's id is compared by the peer it names (a card may write it in another form); one that does not parse matches
-   * nobody.
+   * card's id is compared by the peer it names: a card received is stored in libp2p's form, but one stored before may
+   * hold another; one that does not parse matches nobody.
    */
   #ackIsReceipt (item: Incoming, contact: ContactPort | undefined): boolean {
     if (contact?.theirPeerId === undefined || item.remotePeer === undefined || !samePeer(item.remotePeer, contact.theirPeerId)) return false

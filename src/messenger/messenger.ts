@@ -646,7 +646,8 @@ export class MessengerCore implements Messenger {
     this.#pumpNow()
     this.#emit({ type: 'message', message: view })
     // The contact's last message changed: a view under a new rev, so that a list built before the send (a reload the
-    // web UI asked for) cannot set its preview back (web/src/contact-list.ts). Only for a listener, as for incoming.
+    // web UI asked for) cannot set its preview back (web/src/contact-list.ts). Skipped with no listener (a bare
+    // messenger, as in tests), as for incoming.
     if (this.#listeners.size > 0) this.#contactUpdates.changed(contactId)
     return view
   }

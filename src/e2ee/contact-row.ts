@@ -2,6 +2,7 @@
 // my invite is answered, and on every later card), and my side's mailbox.
 import { randomBytes } from 'node:crypto'
 import { accountIdFromIdentityKey, signalUuidFromIdentityKey } from '../identity/account-id.ts'
+import { canonicalPeerId } from '../identity/peer-id.ts'
 import type { ContactRow, RetiredMailbox } from '../store/contacts.ts'
 import { PRESENCE_SECRET_BYTES } from '../wire/payload.ts'
 import { newMailbox } from './context.ts'
@@ -57,7 +58,8 @@ function theirFields (t: TheirSide): TheirFields {
     theirMailboxId: t.mailboxId,
     theirMailboxKey: t.mailboxKey,
     theirRelays: [...t.relays],
-    ...(t.peerId === undefined ? {} : { theirPeerId: t.peerId }),
+    // In libp2p's form, so that the dial, WebRTC and presence checks compare it with a peer's id as strings.
+    ...(t.peerId === undefined ? {} : { theirPeerId: canonicalPeerId(t.peerId) }),
     theirAddresses: [...t.addresses],
     ...(t.presenceSecret === undefined ? {} : { theirPresenceSecret: t.presenceSecret }),
     ...(t.presenceKey === undefined ? {} : { theirPresenceKey: t.presenceKey }),

@@ -1,6 +1,7 @@
 // The messenger's rows in the device store: conversations, messages, the outbox, envelopes already
 // received (for duplicate detection) and settings. Plain SQL on the tables of src/store/schema.ts.
 import type { Database } from '../store/db.ts'
+import { silentLogger, type Logger } from '../platform/logger.ts'
 import { SearchIndexer } from '../store/search-index.ts'
 import { advanceState, DEFAULT_PAGE, MAX_PAGE, type HistoryStore, type IncomingText, type OutboxKind, type OutboxRow, type OutboxState, type OutgoingText } from './history-store.ts'
 import type { DeliveryPath, MessageState, MessageView } from './types.ts'
@@ -161,10 +162,12 @@ export class History implements HistoryStore {
 
   /** Stored messages go to the search index in batches (src/store/search-index.ts). */
   readonly #search: SearchIndexer
+  readonly #log: Logger
 
   /** `o.searchIdleMs`: the search indexer's idle delay (default SEARCH_IDLE_MS; false: no idle runs, for tests that count commits). */
-  constructor (db: Database, o: { searchIdleMs?: number | false } = {}) {
+  constructor (db: Database, o: { searchIdleMs?: number | false, logger?: Logger } = {}) {
     this.#db = db
+    this.#log = o.logger ?? silentLogger
     this.#search = new SearchIndexer(db, o.searchIdleMs !== undefined ? { idleMs: o.searchIdleMs } : {})
   }
 
@@ -214,9 +217,16 @@ export class History implements HistoryStore {
   #confirm (): void {
     const written = [...this.#written]
     this.#written.clear()
-    for (const [key, l] of written) {
-      const stored = this.#stored(l.contactId, 'out', l.id)
-      if (stored !== undefined && advanceState(stored, l.state, l.o) !== undefined && !this.#later.has(key)) this.#later.set(key, l)
+    try {
+      for (const [key, l] of written) {
+        const stored = this.#stored(l.contactId, 'out', l.id)
+        if (stored !== undefined && advanceState(stored, l.state, l.o) !== undefined && !this.#later.has(key)) this.#later.set(key, l)
+      }
+    } catch (err) {
+      // The store could not be read (closed in the same turn as the write): all are kept again, which is safe, as a
+      // kept state only ever moves a message's state forward.
+      for (const [key, l] of written) if (!this.#later.has(key)) this.#later.set(key, l)
+      this.#log.warn('confirm-failed', { error: err instanceof Error ? err.name : 'unknown' })
     }
   }
 
@@ -377,19 +387,24 @@ export class History implements HistoryStore {
 
   /**
    * A conversation in display order: each sender's messages by its sequence numbers, the two senders
-   * interleaved by the time each message was written.
+   * interleaved by the time each message was written: its sentAt, but never after it arrived here (a contact's
+   * clock far ahead would otherwise pin its message last, or keep it out of every page). Ties in a sender's
+   * sequence numbers (a sender that repeats one) go by sentAt, then id, so the order is total.
    */
   messages (contactId: string, o: { limit?: number, before?: number } = {}): MessageView[] {
     const limit = Math.min(Math.max(o.limit ?? DEFAULT_PAGE, 1), MAX_PAGE)
     const before = o.before ?? Number.MAX_SAFE_INTEGER
-    const rows = this.#db.prepare(`SELECT * FROM messages WHERE contact_id = ? AND coalesce(sent_at, at) < ?
-      ORDER BY coalesce(sent_at, at) DESC, seq DESC LIMIT ?`).all([contactId, before, limit]) as unknown as MessageRow[]
-    const outgoing = rows.filter((r) => r.direction === 'out').sort((a, b) => a.seq - b.seq)
-    const incoming = rows.filter((r) => r.direction === 'in').sort((a, b) => a.seq - b.seq)
+    const rows = this.#db.prepare(`SELECT * FROM messages WHERE contact_id = ? AND min(coalesce(sent_at, at), at) < ?
+      ORDER BY min(coalesce(sent_at, at), at) DESC, seq DESC, coalesce(sent_at, at) DESC, id DESC LIMIT ?`)
+      .all([contactId, before, limit]) as unknown as MessageRow[]
+    const sent = (r: MessageRow): number => r.sent_at ?? r.at
+    const bySeq = (a: MessageRow, b: MessageRow): number => a.seq - b.seq || sent(a) - sent(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+    const outgoing = rows.filter((r) => r.direction === 'out').sort(bySeq)
+    const incoming = rows.filter((r) => r.direction === 'in').sort(bySeq)
     const merged: MessageRow[] = []
     let i = 0
     let j = 0
-    const key = (r: MessageRow): number => r.sent_at ?? r.at
+    const key = (r: MessageRow): number => Math.min(sent(r), r.at)
     while (i < outgoing.length || j < incoming.length) {
       const a = outgoing[i]
       const b = incoming[j]

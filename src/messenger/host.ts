@@ -124,7 +124,7 @@ class Host implements DeviceHost {
 
   async #start (device: Device): Promise<Messenger> {
     this.#device = device
-    const history = new History(device.db)
+    const history = new History(device.db, { logger: this.#o.logger.child('history') })
     this.#history = history
     if (this.#o.relays !== undefined && this.#o.relays.length > 0) {
       this.#saveSettings({ ...this.#settings(), relays: checkRelays(this.#o.relays) })

@@ -646,7 +646,8 @@ export class MessengerCore implements Messenger {
     this.#pumpNow()
     this.#emit({ type: 'message', message: view })
     // The contact's last message changed: a view under a new rev, so that a list built before the send (a reload the
-    // web UI asked for) cannot set its preview back (web/src/contact-list.ts). Only for a listener, as for incoming.
+    // web UI asked for) cannot set its preview back (web/src/contact-list.ts). Skipped with no listener (a bare
+    // messenger, as in tests), as for incoming.
     if (this.#listeners.size > 0) this.#contactUpdates.changed(contactId)
     return view
   }
@@ -1426,8 +1427,8 @@ export class MessengerCore implements Messenger {
    * card gave (the one #where dials), and not while it is blocked. Anyone else holding the envelope's bytes (a
    * mailbox relay, a circuit relay, an observer) gets 'accepted', and the contact gets the sealed receipt as before
    * 2.1.0: a replayed copy can neither fake the receipt nor tell a message from a control message by its ack. The
-   * card's id is compared by the peer it names (a card may write it in another form); one that does not parse matches
-   * nobody.
+   * card's id is compared by the peer it names: a card received is stored in libp2p's form, but one stored before may
+   * hold another; one that does not parse matches nobody.
    */
   #ackIsReceipt (item: Incoming, contact: ContactPort | undefined): boolean {
     if (contact?.theirPeerId === undefined || item.remotePeer === undefined || !samePeer(item.remotePeer, contact.theirPeerId)) return false

@@ -530,6 +530,8 @@ test('a sender stopped mid-seal before any durable confirmation was stored resum
   // MAX_FILE_UNSYNCED_BYTES: he writes every chunk alice sends before her stop and confirms none durable.
   const held = 128
   const releaseSyncs = files(bob).holdBackgroundSyncsForTest()
+  // Released below; also at the end if an assertion fails first, so no held sync outlives the test.
+  t.after(releaseSyncs)
   files(alice).holdSealingForTest(held)
   const sending = files(alice).send(aToB, path)
   sending.catch(() => {})

@@ -37,6 +37,27 @@ const incoming = (seq: number, at: number, contactId = 'c1') => ({ contactId, id
 const outgoing = (id: string, seq: number, at: number, contactId = 'c1') => ({ contactId, id, seq, text: `o${seq}`, at, envelope: new Uint8Array([seq, 1, 2]), expiresAt: at + 1000 })
 
 for (const [name, make] of IMPLEMENTATIONS) {
+  test(`${name}: a message is placed by when it was written, never after it came here, and a repeated seq has one order`, (t) => {
+    const h = make(t)
+    const theirs = (id: string, seq: number, sentAt: number, at: number): void => {
+      assert.ok(h.receive({ contactId: 'c1', id, seq, text: id, sentAt, at, path: 'direct' }))
+    }
+    theirs('i1', 1, 100, 101)
+    h.queueOutgoing(outgoing('o1', 1, 150))
+    // A contact's clock far ahead: its message stands where it came, in the page, not last or nowhere.
+    theirs('i2', 2, Number.MAX_SAFE_INTEGER, 200)
+    h.queueOutgoing(outgoing('o2', 2, 300))
+    // A sender that repeats a seq: by sentAt, then id, whichever came first.
+    theirs('i3b', 3, 400, 401)
+    theirs('i3a', 3, 400, 402)
+    theirs('i3c', 3, 390, 403)
+    const ids = ['i1', 'o1', 'i2', 'o2', 'i3c', 'i3a', 'i3b']
+    assert.equal(h.unread('c1'), 5)
+    assert.deepEqual(h.messages('c1').map((m) => m.id), ids)
+    assert.deepEqual(h.messages('c1', { limit: 4 }).map((m) => m.id), ids.slice(3))
+    assert.deepEqual(h.messages('c1', { before: 300 }).map((m) => m.id), ['i1', 'o1', 'i2'])
+  })
+
   test(`${name}: incoming messages are ordered by sequence number and a gap stays visible until filled`, (t) => {
     const h = make(t)
     assert.ok(h.receive(incoming(1, 100)))

@@ -7,12 +7,13 @@ import { join } from 'node:path'
 import { openDatabase, resolveDatabaseKey, type Database } from '../../src/store/db.ts'
 import { MIGRATIONS } from '../../src/store/schema.ts'
 import { History } from '../../src/messenger/history.ts'
+import { createLogger } from '../../src/platform/logger.ts'
 import { tempDir } from '../helpers/testnet.ts'
 
-function store (t: { after: (fn: () => unknown) => void }): Database {
+function store (t: { after: (fn: () => unknown) => void }, o: { closedByTest?: boolean } = {}): Database {
   const dir = tempDir(t, '0m1-history-later-')
   const db = openDatabase({ path: join(dir, 'store.db'), key: resolveDatabaseKey(dir, { create: true }), migrations: MIGRATIONS })
-  t.after(() => { db.close() })
+  if (o.closedByTest !== true) t.after(() => { db.close() })
   const blob = Buffer.alloc(32, 1)
   db.prepare(`INSERT INTO contacts (id, name, their_display_name, account_id, identity_key, address, created_at,
     their_mailbox_id, their_mailbox_key, their_relays, their_addresses, my_mailbox_id, my_mailbox_key,
@@ -106,4 +107,29 @@ test('history: kept states written past the bound by a transaction that rolls ba
   await Promise.resolve()
   assert.equal(disk.message('c1', 'out', `o${n}`)?.state, 'sent')
   assert.deepEqual(stateOf(h, 'o1'), ['delivered', 'direct'])
+})
+
+test('history: a store closed in the same turn as the write of a kept state raises nothing; the reason is logged by name', async (t) => {
+  const db = store(t, { closedByTest: true })
+  const lines: string[] = []
+  const h = new History(db, { logger: createLogger({ level: 'warn', sink: (line) => { lines.push(line) } }) })
+  h.queueOutgoing(outgoing('o1', 1))
+  h.advanceLater('c1', 'o1', 'sent', { path: 'direct' })
+  h.advance('c1', 'o1', 'delivered')
+  db.close()
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.equal(lines.length, 1)
+  assert.match(lines[0] ?? '', /confirm-failed error=\w+$/)
+})
+
+test('history: a kept state whose write committed leaves memory: the row is read as stored', async (t) => {
+  const db = store(t)
+  const h = new History(db)
+  h.queueOutgoing(outgoing('o1', 1))
+  h.advanceLater('c1', 'o1', 'sent', { path: 'direct' })
+  h.advance('c1', 'o1', 'queued')
+  await Promise.resolve()
+  // Set back behind the history's back: only a state still kept in memory would show 'sent' over it.
+  db.prepare("UPDATE messages SET state = 'queued', path = NULL WHERE contact_id = 'c1' AND direction = 'out' AND id = 'o1'").run()
+  assert.deepEqual(stateOf(h, 'o1'), ['queued', undefined])
 })

@@ -168,15 +168,19 @@ export class MemoryHistory implements HistoryStore {
   messages (contactId: string, o: { limit?: number, before?: number } = {}): MessageView[] {
     const limit = Math.min(Math.max(o.limit ?? DEFAULT_PAGE, 1), MAX_PAGE)
     const before = o.before ?? Number.MAX_SAFE_INTEGER
-    const page = [...this.#messages.values()].filter((m) => m.contactId === contactId && m.sentAt < before)
-      .sort((a, b) => b.sentAt - a.sentAt || b.seq - a.seq).slice(0, limit)
-    const outgoing = page.filter((m) => m.direction === 'out').sort((a, b) => a.seq - b.seq)
-    const incoming = page.filter((m) => m.direction === 'in').sort((a, b) => a.seq - b.seq)
+    // Written when sent, but never after it came here (History.messages).
+    const key = (m: Message): number => Math.min(m.sentAt, m.at)
+    const id = (a: Message, b: Message): number => a.id < b.id ? -1 : a.id > b.id ? 1 : 0
+    const page = [...this.#messages.values()].filter((m) => m.contactId === contactId && key(m) < before)
+      .sort((a, b) => key(b) - key(a) || b.seq - a.seq || b.sentAt - a.sentAt || id(b, a)).slice(0, limit)
+    const bySeq = (a: Message, b: Message): number => a.seq - b.seq || a.sentAt - b.sentAt || id(a, b)
+    const outgoing = page.filter((m) => m.direction === 'out').sort(bySeq)
+    const incoming = page.filter((m) => m.direction === 'in').sort(bySeq)
     const merged: Message[] = []
     while (outgoing.length > 0 || incoming.length > 0) {
       const a = outgoing[0]
       const b = incoming[0]
-      merged.push((b === undefined || (a !== undefined && a.sentAt <= b.sentAt) ? outgoing.shift() : incoming.shift()) as Message)
+      merged.push((b === undefined || (a !== undefined && key(a) <= key(b)) ? outgoing.shift() : incoming.shift()) as Message)
     }
     return merged.map(view)
   }

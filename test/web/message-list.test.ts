@@ -144,6 +144,24 @@ test('message list: a live message takes the node\'s place for it, not its arriv
   assert.deepEqual(keys(p.shown()), ['in-a', 'in-c', 'in-d', 'in-e', 'out-b', 'out-f', 'in-g'])
 })
 
+test('message list: a contact\'s far-future sentAt places its message where it came, and a repeated seq has one order', () => {
+  const list = [
+    msg('o1', 'out', 150, { seq: 1 }),
+    msg('i1', 'in', 101, { seq: 1, sentAt: 100 }),
+    msg('o2', 'out', 300, { seq: 2 }),
+    msg('i2', 'in', 200, { seq: 2, sentAt: Number.MAX_SAFE_INTEGER }),
+    msg('i3b', 'in', 401, { seq: 3, sentAt: 400 }),
+    msg('i3a', 'in', 402, { seq: 3, sentAt: 400 }),
+    msg('i3c', 'in', 403, { seq: 3, sentAt: 390 })
+  ]
+  const order = ['in-i1', 'out-o1', 'in-i2', 'out-o2', 'in-i3c', 'in-i3a', 'in-i3b']
+  assert.deepEqual(keys(displayOrder(list)), order)
+  assert.deepEqual(keys(displayOrder([...list].reverse())), order)
+  // Live, one at a time, in either order: the same place.
+  assert.deepEqual(keys(list.reduce<MessageView[]>((l, m) => applyChange(l, up(m)), [])), order)
+  assert.deepEqual(keys([...list].reverse().reduce<MessageView[]>((l, m) => applyChange(l, up(m)), [])), order)
+})
+
 test('message list: the page orders a conversation as the node does (a real store\'s history, the views it gives)', (t) => {
   const dir = tempDir(t, '0m1-web-order-')
   const db = openDatabase({ path: join(dir, 'store.db'), key: resolveDatabaseKey(dir, { create: true }), migrations: MIGRATIONS })
@@ -169,7 +187,19 @@ test('message list: the page orders a conversation as the node does (a real stor
   mine(2, 5_500)
   theirs(3, 5_000, 17_000)
   mine(3, 6_000)
+  // A clock far ahead, and a seq repeated: placed alike.
+  theirs(5, Number.MAX_SAFE_INTEGER, 18_000)
+  mine(4, 20_000)
+  const again = (id: string, sentAt: number, at: number): void => {
+    const v = h.receive({ contactId: 'c1', id, seq: 6, text: 'y', sentAt, at, path: 'direct' })
+    assert.ok(v !== undefined)
+    events.push(v)
+  }
+  again('i6b', 21_000, 21_500)
+  again('i6a', 21_000, 21_600)
+  again('i6c', 20_500, 21_700)
   const node = h.messages('c1')
+  assert.equal(node.length, events.length)
   assert.equal(node.find((m) => m.id === 'i3')?.sentAt, 5_000)
   assert.deepEqual(keys(events.reduce<MessageView[]>((l, m) => applyChange(l, up(m)), [])), keys(node), 'live events')
   assert.deepEqual(keys(displayOrder([...node].reverse())), keys(node))

@@ -24,15 +24,17 @@ const same = (m: MessageView, id: string, direction: 'in' | 'out'): boolean => m
 /**
  * A conversation in the node's display order (src/messenger/history.ts messages()): each sender's messages by its
  * sequence numbers, the two interleaved by when each was written (an incoming one's sentAt, the sender's clock; an
- * outgoing one's at), mine first on a tie. Not by `at` alone: an incoming message's `at` is when it came here, so a
- * sender whose clock differs from mine, or a copy fetched late from a mailbox, would stand elsewhere than the node
- * (and the next reload) puts it, and one sender's messages that came out of order would show out of order.
+ * outgoing one's at; never after its `at`, as a message cannot be written after it came here), mine first on a tie;
+ * a sender's repeated sequence number goes by sentAt, then id. Not by `at` alone: an incoming message's `at` is when
+ * it came here, so a sender whose clock differs from mine, or a copy fetched late from a mailbox, would stand elsewhere
+ * than the node (and the next reload) puts it, and one sender's messages that came out of order would show out of order.
  */
 export function displayOrder (list: readonly MessageView[]): MessageView[] {
-  const bySeq = (a: MessageView, b: MessageView): number => a.seq - b.seq
+  const sent = (m: MessageView): number => m.sentAt ?? m.at
+  const bySeq = (a: MessageView, b: MessageView): number => a.seq - b.seq || sent(a) - sent(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
   const out = list.filter((m) => m.direction === 'out').sort(bySeq)
   const inc = list.filter((m) => m.direction === 'in').sort(bySeq)
-  const written = (m: MessageView): number => m.sentAt ?? m.at
+  const written = (m: MessageView): number => Math.min(sent(m), m.at)
   const merged: MessageView[] = []
   let i = 0
   let j = 0

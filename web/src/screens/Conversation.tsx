@@ -12,6 +12,7 @@ import { MessageBubble } from './MessageBubble.tsx'
 import { MessageActions, ReplyBar, sendOrReply } from '../chat/MessageExtras.tsx'
 import { AttachButton, FileAttachment } from './FileAttachment.tsx'
 import { chatFileKey, useFiles } from './useFiles.ts'
+import { keyChangeIndex, messageKey, newMessages } from '../conversation-view.ts'
 
 /** Within this many pixels of the end, the reader counts as at the end (and follows new messages). */
 const AT_END_PX = 48
@@ -47,30 +48,30 @@ export function Conversation ({ api, contact, messages, disabledReason, onBack, 
   const [firstUnseen, setFirstUnseen] = useState<string>()
   const list = useRef<HTMLDivElement>(null)
   const atEnd = useRef(true)
-  const seenCount = useRef(0)
+  // The messages shown before this render, by key: a live message can land mid-list (conversation-view.ts).
+  const seen = useRef<ReadonlySet<string>>(new Set())
   const unseenRef = useRef(0)
   unseenRef.current = unseen
   const files = useFiles(api, contact.id, messages)
 
   // A new conversation opens at its end.
-  useLayoutEffect(() => { atEnd.current = true; seenCount.current = 0; setUnseen(0); setFirstUnseen(undefined) }, [contact.id])
+  useLayoutEffect(() => { atEnd.current = true; seen.current = new Set(); setUnseen(0); setFirstUnseen(undefined) }, [contact.id])
   // New messages: followed when the reader is at the end or sent one; otherwise the marker counts them.
   useLayoutEffect(() => {
     const el = list.current
-    const added = messages.length - seenCount.current
-    seenCount.current = messages.length
-    if (el === null || added <= 0) return
-    const last = messages[messages.length - 1]
-    if (atEnd.current || last?.direction === 'out') {
+    const fresh = newMessages(seen.current, messages)
+    seen.current = new Set(messages.map(messageKey))
+    if (el === null || (!fresh.mine && fresh.incoming.length === 0)) return
+    if (atEnd.current || fresh.mine) {
       el.scrollTop = el.scrollHeight
       setUnseen(0)
     } else {
-      const fresh = messages.slice(-added).filter((m) => m.direction === 'in')
-      const first = fresh[0]
-      if (first !== undefined && unseenRef.current === 0) setFirstUnseen(`in-${first.id}`)
-      setUnseen((n) => n + fresh.length)
+      const first = fresh.incoming[0]
+      if (first !== undefined && unseenRef.current === 0) setFirstUnseen(messageKey(first))
+      setUnseen((n) => n + fresh.incoming.length)
     }
   }, [messages])
+  const keyChangeAt = contact.keyChange === undefined ? undefined : keyChangeIndex(messages, contact.keyChange.at)
 
   const onScroll = (): void => {
     const el = list.current
@@ -103,10 +104,10 @@ export function Conversation ({ api, contact, messages, disabledReason, onBack, 
           const prev = messages[i - 1]
           const newDay = prev === undefined || new Date(prev.at).toDateString() !== new Date(m.at).toDateString()
           return (
-            <div key={`${m.direction}-${m.id}`} className='item'>
+            <div key={messageKey(m)} className='item'>
               {newDay && <p className='day' data-testid='day'><span>{dayLabel(m.at)}</span></p>}
-              {contact.keyChange !== undefined && m.at > contact.keyChange.at && (prev?.at ?? 0) <= contact.keyChange.at && <KeyChangeLine contact={contact} onCompare={onKeyChange} />}
-              {`${m.direction}-${m.id}` === firstUnseen && <p className='new-line' data-testid='new-line'><span>New messages</span></p>}
+              {i === keyChangeAt && <KeyChangeLine contact={contact} onCompare={onKeyChange} />}
+              {messageKey(m) === firstUnseen && <p className='new-line' data-testid='new-line'><span>New messages</span></p>}
               {m.gapBefore !== undefined && m.gapBefore > 0 && <p className='gap'>{m.gapBefore} message(s) missing here</p>}
               {(() => {
                 const f = files.get(chatFileKey(m.direction, m.id))
@@ -119,7 +120,7 @@ export function Conversation ({ api, contact, messages, disabledReason, onBack, 
             </div>
           )
         })}
-        {contact.keyChange !== undefined && !messages.some((m) => m.at > (contact.keyChange?.at ?? 0)) && <KeyChangeLine contact={contact} onCompare={onKeyChange} />}
+        {keyChangeAt === -1 && <KeyChangeLine contact={contact} onCompare={onKeyChange} />}
       </div>
       {unseen > 0 && (
         <button type='button' className='new-marker' data-testid='new-messages' onClick={toEnd}>

@@ -1,0 +1,43 @@
+// The open conversation's marks (web/src/conversation-view.ts, used by web/src/screens/Conversation.tsx). The list is
+// in the node's display order, so a live message can land mid-list: the screen took the last `added` messages as
+// the new ones and the last one's direction as "I sent one", and placed the key-change line before each message
+// that came after the change following one that came before it (twice, as `at` does not grow along the list).
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { applyChange } from '../../web/src/message-list.ts'
+import { keyChangeIndex, messageKey, newMessages } from '../../web/src/conversation-view.ts'
+import type { MessageView } from '../../web/src/api.ts'
+
+const msg = (id: string, direction: 'in' | 'out', at: number, o: Partial<MessageView> = {}): MessageView =>
+  ({ id, contactId: 'c1', direction, text: `text-${id}`, seq: at, at, state: direction === 'in' ? 'delivered' : 'sent', ...o })
+const seenOf = (l: readonly MessageView[]): Set<string> => new Set(l.map(messageKey))
+
+test('conversation view: an incoming message that lands mid-list is new and counted; my last message is not new', () => {
+  // The contact's clock is behind mine: its message was written before my last one, and lands before it.
+  const shown = [msg('a', 'in', 1_000, { seq: 1, sentAt: 1_000 }), msg('b', 'out', 5_000, { seq: 1 })]
+  const next = applyChange(shown, { type: 'upsert', message: msg('c', 'in', 9_000, { seq: 2, sentAt: 2_000 }) })
+  assert.deepEqual(next.map(messageKey), ['in-a', 'in-c', 'out-b'])
+  const fresh = newMessages(seenOf(shown), next)
+  assert.equal(fresh.mine, false, 'the reader scrolled up is not taken to the end')
+  assert.deepEqual(fresh.incoming.map(messageKey), ['in-c'])
+  // An edit or a tick of a shown message is nothing new; a message removed meanwhile does not hide a new one.
+  assert.deepEqual(newMessages(seenOf(next), next.map((m) => ({ ...m, text: 'edited' }))), { mine: false, incoming: [] })
+  const removedAndNew = [next[0], msg('d', 'in', 9_500, { seq: 3, sentAt: 9_400 })] as MessageView[]
+  assert.deepEqual(newMessages(seenOf(next), removedAndNew).incoming.map(messageKey), ['in-d'])
+})
+
+test('conversation view: a message I sent is found wherever it lands', () => {
+  const shown = [msg('a', 'in', 3_500, { seq: 1, sentAt: 3_000 })]
+  // Mine lands before the contact's (my clock was set back): the view still follows it.
+  const next = applyChange(shown, { type: 'upsert', message: msg('b', 'out', 2_000, { seq: 1 }) })
+  assert.deepEqual(next.map(messageKey), ['out-b', 'in-a'])
+  assert.deepEqual(newMessages(seenOf(shown), next), { mine: true, incoming: [] })
+})
+
+test('conversation view: the key-change line has one place, before the first message that came after the change', () => {
+  // In display order `at` goes 100, 300, 200, 400: two messages follow one that came before the change at 250.
+  const list = [msg('a', 'in', 100), msg('b', 'in', 300), msg('c', 'out', 200), msg('d', 'in', 400)]
+  assert.equal(keyChangeIndex(list, 250), 1)
+  assert.equal(keyChangeIndex(list, 50), 0)
+  assert.equal(keyChangeIndex(list, 400), -1, 'none came after it: the line goes at the end')
+})

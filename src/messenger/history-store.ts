@@ -97,6 +97,8 @@ export interface HistoryStore {
   pruneEnvelopes: (olderThan: number) => void
   setting: (key: string) => string | undefined
   setSetting: (key: string, value: string) => void
+  /** Runs fn all or nothing. The calls fn makes have no rollback of their own: one that throws ends fn, and the whole
+   * transaction rolls back (fn must not catch it and go on). */
   transaction: <T>(fn: () => T) => T
 }
 

@@ -159,7 +159,7 @@ export class History implements HistoryStore {
    * #confirm finds it in the store, or puts it back in #later. */
   readonly #written = new Map<string, Kept>()
 
-  /** Inside transaction(fn): the calls fn makes join it (see #tx). */
+  /** Inside transaction(fn) or within(fn): the calls fn makes join the transaction (see #tx). */
   #joined = false
 
   /** Stored messages go to the search index in batches (src/store/search-index.ts). */
@@ -193,8 +193,8 @@ export class History implements HistoryStore {
   /** A write transaction. What advanceLater kept is written by the message's next advance (its receipt: one UPDATE
    * for both), by flush(), or here once more than MAX_KEPT_STATES wait, sharing this commit. */
   #tx<T> (fn: () => T): T {
-    // Inside transaction(fn) a call joins it: no savepoint of its own (two statements, ~15 us a message), as nothing
-    // there catches a failed call and goes on; the whole transaction rolls back instead (see HistoryStore.transaction).
+    // Inside transaction(fn) or within(fn) a call joins the transaction: no savepoint of its own (two statements, ~15 us
+    // a message), as nothing there catches a failed call and goes on; the whole transaction rolls back instead.
     if (this.#joined) return fn()
     return this.#db.transaction(() => {
       const result = fn()
@@ -450,9 +450,18 @@ export class History implements HistoryStore {
 
   transaction<T> (fn: () => T): T {
     if (this.#joined) return fn()
-    return this.#tx(() => {
-      this.#joined = true
-      try { return fn() } finally { this.#joined = false }
-    })
+    return this.#db.transaction(() => this.within(fn))()
+  }
+
+  within<T> (fn: () => T): T {
+    if (this.#joined) return fn()
+    this.#joined = true
+    try {
+      const result = fn()
+      if (this.#later.size > MAX_KEPT_STATES) this.#writeLater()
+      return result
+    } finally {
+      this.#joined = false
+    }
   }
 }

@@ -125,3 +125,21 @@ test('history: the calls made inside transaction() join it, with no savepoint of
   assert.equal(disk.message('c1', 'in', 'i1'), undefined)
   assert.equal(opened, 2)
 })
+
+test('history: within() runs in the caller\'s transaction, which a failure rolls back whole', (t) => {
+  const db = store(t)
+  const h = new History(db)
+  let opened = 0
+  const transaction = db.transaction.bind(db)
+  db.transaction = ((fn: (...a: never[]) => unknown) => { opened++; return transaction(fn) }) as Database['transaction']
+  assert.throws(() => db.transaction(() => h.within(() => {
+    h.queueOutgoing(outgoing('o1', 1))
+    h.receive({ contactId: 'c1', id: 'i1', seq: 1, text: 'x', sentAt: 1, at: 1, path: 'direct' })
+    throw full()
+  }))(), { code: 'SQLITE_FULL' })
+  assert.equal(opened, 1, 'the caller transaction only')
+  assert.equal(h.message('c1', 'out', 'o1'), undefined)
+  assert.equal(h.message('c1', 'in', 'i1'), undefined)
+  db.transaction(() => h.within(() => { h.queueOutgoing(outgoing('o1', 1)) }))()
+  assert.equal(h.message('c1', 'out', 'o1')?.state, 'queued')
+})

@@ -97,7 +97,12 @@ export interface HistoryStore {
   pruneEnvelopes: (olderThan: number) => void
   setting: (key: string) => string | undefined
   setSetting: (key: string, value: string) => void
+  /** Runs fn all or nothing. The calls fn makes have no rollback of their own: one that throws ends fn, and the whole
+   * transaction rolls back (fn must not catch it and go on). */
   transaction: <T>(fn: () => T) => T
+  /** As transaction(fn), inside a write transaction the caller has open and rolls back whole if fn throws (a device
+   * commit's store callback): fn's calls open nothing of their own. */
+  within: <T>(fn: () => T) => T
 }
 
 /**

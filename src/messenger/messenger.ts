@@ -678,12 +678,15 @@ export class MessengerCore implements Messenger {
               ? { kind: 'text', id: idBytes, seq, sentAt: now, text }
               : { kind: 'reply', id: idBytes, seq, sentAt: now, text, replyTo: Buffer.from(reply.id, 'hex'), quote: reply.quote }
           const envelope = await b.seal(contactId, payload, {
+            // In the commit of the ratchet step, which rolls back whole if this throws: no savepoint of its own.
             store: (sealed) => {
-              queued = this.#history.queueOutgoing({ contactId, id, seq, text, at: now, envelope: sealed, expiresAt, attempts: 1, nextAttemptAt })
-              if (reply !== undefined) {
-                this.#chat?.setReply(contactId, 'out', id, reply.id, reply.quote)
-                queued = { ...queued, replyTo: reply }
-              }
+              this.#history.within(() => {
+                queued = this.#history.queueOutgoing({ contactId, id, seq, text, at: now, envelope: sealed, expiresAt, attempts: 1, nextAttemptAt })
+                if (reply !== undefined) {
+                  this.#chat?.setReply(contactId, 'out', id, reply.id, reply.quote)
+                  queued = { ...queued, replyTo: reply }
+                }
+              })
             }
           })
           nextSeq.set(contactId, seq + 1)
@@ -1311,7 +1314,8 @@ export class MessengerCore implements Messenger {
           const seen = inBatch.get(key) ?? this.#history.seenEnvelope(hash)
           if (seen !== undefined) { item.outcome = { seen }; continue }
           try {
-            const opened = await b.open(item.envelope, { store: (o) => { this.#record(item, hash, now, o) } })
+            // #record runs in the batch's commit, which rolls back whole if it throws: no savepoints of its own.
+            const opened = await b.open(item.envelope, { store: (o) => { this.#history.within(() => { this.#record(item, hash, now, o) }) } })
             item.outcome = { opened }
             // A blocked contact's (issue 13): its store callback may run only at the commit, so decided here.
             item.blocked = this.#chat?.isBlocked(opened.contact.id) === true && opened.payload.kind !== 'receipt'

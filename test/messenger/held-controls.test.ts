@@ -142,3 +142,23 @@ test('at the total bound room is taken from the contact holding the most: one fl
   for (const [i, n] of after.entries()) if (i !== 0) assert.ok(n >= fair, `${ids[i] ?? ''} keeps its fair share: ${after.join(', ')}`)
   assert.ok((after[0] ?? 0) <= fair + 1, `the flooder holds at most one more than its share: ${after.join(', ')}`)
 })
+
+test('which contacts hold controls is known exactly: across a restart, and when the commit that took one rolls back', async (t) => {
+  const { b, close } = await twoMessengers()
+  t.after(close)
+  const db = b.device.db
+  new HeldControls(db).hold(b.contactId, 'early', { kind: 'delete', at: 1 }, Date.now())
+  // A new instance (a restarted messenger) reads the holders from the store.
+  const held = new HeldControls(db)
+  assert.deepEqual(held.take(b.contactId, 'nothing'), [])
+  // A take whose commit rolls back leaves the row, and the contact still counted as holding it.
+  assert.throws(() => { db.transaction(() => { assert.equal(held.take(b.contactId, 'early').length, 1); throw new RangeError('rolled back') })() }, RangeError)
+  await Promise.resolve()
+  assert.equal(held.size(), 1)
+  assert.deepEqual(held.take(b.contactId, 'early').map((c) => c.kind), ['delete'])
+  // A hold whose commit rolls back leaves nothing held, and the next take finds nothing.
+  assert.throws(() => { db.transaction(() => { held.hold(b.contactId, 'gone', { kind: 'edit', text: 'x', at: 2 }, Date.now()); throw new RangeError('rolled back') })() }, RangeError)
+  await Promise.resolve()
+  assert.deepEqual(held.take(b.contactId, 'gone'), [])
+  assert.equal(held.size(), 0)
+})

@@ -133,3 +133,39 @@ test('history: a kept state whose write committed leaves memory: the row is read
   db.prepare("UPDATE messages SET state = 'queued', path = NULL WHERE contact_id = 'c1' AND direction = 'out' AND id = 'o1'").run()
   assert.deepEqual(stateOf(h, 'o1'), ['queued', undefined])
 })
+
+test('history: the calls made inside transaction() join it, with no savepoint of their own, and a failure rolls it all back', (t) => {
+  const db = store(t)
+  const h = new History(db)
+  const disk = new History(db)
+  h.queueOutgoing(outgoing('o1', 1))
+  h.queueOutgoing(outgoing('o2', 2))
+  let opened = 0
+  const transaction = db.transaction.bind(db)
+  db.transaction = ((fn: (...a: never[]) => unknown) => { opened++; return transaction(fn) }) as Database['transaction']
+  h.transaction(() => { h.removeOutbox('c1', 'o1'); h.advance('c1', 'o1', 'delivered', { path: 'direct' }); h.advance('c1', 'o2', 'sent') })
+  assert.equal(opened, 1, 'one transaction, no savepoint per call')
+  assert.deepEqual(stateOf(disk, 'o1'), ['delivered', 'direct'])
+  assert.throws(() => h.transaction(() => { h.advance('c1', 'o2', 'delivered'); h.receive({ contactId: 'c1', id: 'i1', seq: 1, text: 'x', sentAt: 1, at: 1, path: 'direct' }); throw full() }), { code: 'SQLITE_FULL' })
+  assert.deepEqual(stateOf(disk, 'o2'), ['sent', undefined], 'rolled back whole')
+  assert.equal(disk.message('c1', 'in', 'i1'), undefined)
+  assert.equal(opened, 2)
+})
+
+test('history: within() runs in the caller\'s transaction, which a failure rolls back whole', (t) => {
+  const db = store(t)
+  const h = new History(db)
+  let opened = 0
+  const transaction = db.transaction.bind(db)
+  db.transaction = ((fn: (...a: never[]) => unknown) => { opened++; return transaction(fn) }) as Database['transaction']
+  assert.throws(() => db.transaction(() => h.within(() => {
+    h.queueOutgoing(outgoing('o1', 1))
+    h.receive({ contactId: 'c1', id: 'i1', seq: 1, text: 'x', sentAt: 1, at: 1, path: 'direct' })
+    throw full()
+  }))(), { code: 'SQLITE_FULL' })
+  assert.equal(opened, 1, 'the caller transaction only')
+  assert.equal(h.message('c1', 'out', 'o1'), undefined)
+  assert.equal(h.message('c1', 'in', 'i1'), undefined)
+  db.transaction(() => h.within(() => { h.queueOutgoing(outgoing('o1', 1)) }))()
+  assert.equal(h.message('c1', 'out', 'o1')?.state, 'queued')
+})

@@ -258,3 +258,28 @@ test('issue 14.3: the duplicate limiter answers once per interval per message an
   assert.equal(d.allow('other', 6), true)
   assert.equal(d.allow(`flood-${MAX_DUPLICATE_ANSWERS + 9}`, 6), false)
 })
+
+test('issue 10: a message received, one sent and its delivered ack open no savepoint inside their transactions', async (t) => {
+  const w = await twoMessengers()
+  t.after(w.close)
+  await quiet(w)
+  // Transactions opened inside another (the driver makes each a SAVEPOINT), per side.
+  const nested = { a: 0, b: 0 }
+  for (const [name, side] of [['a', w.a], ['b', w.b]] as const) {
+    const db = side.device.db
+    const transaction = db.transaction.bind(db)
+    let depth = 0
+    db.transaction = ((fn: (...a: never[]) => unknown) => transaction((...a: never[]) => {
+      if (depth > 0) nested[name]++
+      depth++
+      try { return fn(...a) } finally { depth-- }
+    })) as typeof db.transaction
+  }
+  await w.b.core.receiveEnvelope(await w.a.device.seal(w.a.contactId, text(1, 'received')), 'direct')
+  assert.equal(nested.b, 0, 'the message is stored in the batch commit itself')
+  // On a stream whose ack is the receipt: the message queued in the seal's commit, then the ack's commit.
+  w.a.net.ackReceipts = true
+  const sent = await w.a.core.send(w.a.contactId, 'sent')
+  await stateReached(w.a, sent.id, 'delivered')
+  assert.deepEqual(nested, { a: 0, b: 0 })
+})

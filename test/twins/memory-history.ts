@@ -226,4 +226,8 @@ export class MemoryHistory implements HistoryStore {
   transaction<T> (fn: () => T): T {
     return fn()
   }
+
+  within<T> (fn: () => T): T {
+    return fn()
+  }
 }

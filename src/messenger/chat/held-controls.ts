@@ -25,15 +25,29 @@ export interface HeldControl {
   readonly at: number
 }
 
+/** The contacts that hold any control, read again from the store after a change (a tiny table: at most
+ * MAX_HELD_CONTROLS rows, read by the primary key's prefix). */
+const HOLDERS_SQL = 'SELECT DISTINCT contact_id FROM chat_held_controls'
+
+/** One per store: it keeps which contacts hold controls, so each must be held through the one instance. */
 export class HeldControls {
   readonly #db: Database
+  /** The contacts that may hold a control: read at start, added to before a row is written, and read again from the
+   * store once the transactions of a change have ended (they are synchronous: on a microtask), so a rolled-back hold
+   * leaves no contact here for long and a rolled-back take loses none. A contact not here holds nothing, and its
+   * messages skip the lookup (~13 us each). */
+  #holders: Set<string>
+  #rereading = false
 
   constructor (db: Database) {
     this.#db = db
+    this.#holders = this.#read()
   }
 
   /** Keeps a control for a message not here yet; of two edits the later one (by the sender's time) stays. */
   hold (contactId: string, target: string, c: HeldControl, now: number): void {
+    this.#holders.add(contactId)
+    this.#rereadLater()
     const cutoff = now - HELD_CONTROL_TTL_MS
     this.#db.prepare('DELETE FROM chat_held_controls WHERE held_at <= ?').run([cutoff])
     // Room is made only for a new row (a second edit of the same target replaces the first), and at the total bound
@@ -55,16 +69,35 @@ export class HeldControls {
 
   /** The controls waiting for this message, removed from the store (in the caller's commit). */
   take (contactId: string, target: string): HeldControl[] {
-    // One lookup by primary key per incoming message (no count kept in memory: a rolled-back commit would leave it
-    // wrong, and a held control would then never apply).
+    // One lookup by primary key for a contact that holds any: not forgotten here when rows are taken (the caller's
+    // commit may roll back and bring them back), but when the store is read again.
+    if (!this.#holders.has(contactId)) return []
     const rows = this.#db.prepare(TAKE_HELD_SQL).all([contactId, target])
     if (rows.length === 0) return []
     this.#db.prepare('DELETE FROM chat_held_controls WHERE contact_id = ? AND target = ?').run([contactId, target])
+    this.#rereadLater()
     return rows.map((r) => ({ kind: r.kind === 'delete' ? 'delete' : 'edit', ...(typeof r.text === 'string' ? { text: r.text } : {}), at: Number(r.at) }))
   }
 
   /** Rows held now (tests). */
   size (): number { return this.#total() }
+
+  #read (): Set<string> {
+    return new Set(this.#db.prepare(HOLDERS_SQL).all().map((r) => r.contact_id as string))
+  }
+
+  #rereadLater (): void {
+    if (this.#rereading) return
+    this.#rereading = true
+    queueMicrotask(() => {
+      this.#rereading = false
+      try {
+        this.#holders = this.#read()
+      } catch {
+        // The set is never short of a holder, only over: if the store cannot be read (closed meanwhile) it stays so.
+      }
+    })
+  }
 
   #total (): number {
     return Number(this.#db.prepare('SELECT count(*) AS n FROM chat_held_controls').get()?.n ?? 0)

@@ -4,6 +4,7 @@ import { createHash, createPrivateKey, generateKeyPairSync, randomBytes, sign as
 import { IdentityKeyPair, ProtocolAddress, SenderCertificate, ServerCertificate } from '@signalapp/libsignal-client'
 import { silentLogger, type Logger } from '../platform/logger.ts'
 import { accountIdFromIdentityKey, signalUuidFromIdentityKey } from '../identity/account-id.ts'
+import { canonicalPeerId } from '../identity/peer-id.ts'
 import { AccountRepository, type AccountRow } from '../store/account.ts'
 import { ContactRepository, type ContactRow, type KeyChangeInfo, type PendingInvite } from '../store/contacts.ts'
 import { KeyChangeRepository } from '../store/key-changes.ts'
@@ -135,7 +136,11 @@ export class DeviceContext {
     for (const [id, k] of this.keyChangeRepo.latest()) {
       this.keyChanges.set(id, { at: k.at, state: k.state, held: this.keyChangeRepo.heldCount(id, k.identityKey), ...(k.decidedAt === undefined ? {} : { decidedAt: k.decidedAt }) })
     }
-    for (const c of this.contactRepo.all()) this.cacheContact(withPresenceKeys(this.contactRepo, c))
+    for (const c of this.contactRepo.all()) {
+      const row = withPresenceKeys(this.contactRepo, c)
+      // A card stored before peer ids were kept in libp2p's form (src/identity/peer-id.ts) is read in it.
+      this.cacheContact(row.theirPeerId === undefined ? row : { ...row, theirPeerId: canonicalPeerId(row.theirPeerId) })
+    }
     for (const p of this.contactRepo.pending()) this.addPending(p)
   }
 

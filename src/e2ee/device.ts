@@ -150,9 +150,10 @@ export class Device {
 
   /**
    * One commit for many operations: every open and seal made through `b` joins one unit of work,
-   * committed with `extra` when `fn` resolves (the caller's writes for the whole batch). Each operation
-   * is a savepoint: one that throws drops only its own session writes and `store` rows, and the
-   * others go on. If the commit itself fails, nothing of the batch was written or cached.
+   * committed with `extra` when `fn` resolves (the caller's writes for the whole batch). An operation
+   * that throws before the commit drops only its own session writes, and the others go on; the `store`
+   * callbacks all run inside the one commit, so one that throws fails the whole commit. If the commit
+   * fails, nothing of the batch was written or cached.
    */
   async batch<T> (fn: (b: DeviceBatch) => Promise<T>, extra?: (result: T) => void): Promise<T> {
     const ctx = this.ctx

@@ -262,7 +262,9 @@ async function decryptAndApply (ctx: DeviceContext, contact: ContactRow, decrypt
     return p
   }, (p) => {
     if (p.kind === 'card') {
-      ctx.contactRepo.updateTheirs(contact.id, { ...p.card, certificate: p.card.senderCertificate })
+      // Stored as cached: the peer id in libp2p's form (withCard), not as the card wrote it.
+      const peerId = updated?.theirPeerId
+      ctx.contactRepo.updateTheirs(contact.id, { ...p.card, ...(peerId === undefined ? {} : { peerId }), certificate: p.card.senderCertificate })
     }
     store?.({ contactId: contact.id, payload: p, ...(group === undefined ? {} : { group }) })
   })

@@ -549,11 +549,19 @@ test('a sender stopped mid-seal before any durable confirmation was stored resum
   const a = files(alice).statsForTest(messageId)
   assert.ok(a !== undefined)
   assert.equal(a.resealed, 1, 'the restart sealed the file again from its source')
-  // Her stored resume point was 0, but bob's answer to her status request (a sync first) covered the chunks he wrote:
-  // she sent only the rest, and he took no chunk twice.
-  assert.equal(a.sentDirect + a.sentRelay, got.chunks - held)
-  assert.equal(files(bob).statsForTest(messageId)?.receivedDirect, got.chunks)
-  assert.equal(files(bob).statsForTest(messageId)?.badChunks, 0)
+  // Bob took each chunk once, whichever way the rest came.
+  const b = files(bob).statsForTest(messageId)
+  assert.equal((b?.receivedDirect ?? 0) + (b?.fetched ?? 0), got.chunks)
+  assert.equal(b?.badChunks, 0)
+  if (a.sentRelay === 0) {
+    // Back on the direct connection (the usual case): her stored resume point was 0, but bob's answer to her status
+    // request (a sync first) covered the chunks he wrote, so she sent only the rest.
+    assert.equal(a.sentDirect, got.chunks - held)
+  } else {
+    // On a loaded machine the connection may not come back within DIRECT_WAIT_MS: she parks the file on the relay
+    // from her stored resume point, and bob fetches only the chunks he lacks.
+    assert.equal(b?.fetched, got.chunks - held)
+  }
   // Once: one file and one message on bob's side, one chunk file, and the content whole.
   assert.deepEqual(files(bob).list(bToA).map((f) => f.messageId), [messageId])
   assert.equal((await bob.m().messages(bToA)).filter((m) => m.id === messageId).length, 1)

@@ -198,7 +198,9 @@ export function openApiDocument (): Json {
       '/api/contacts/{id}/messages': {
         get: {
           summary: 'Messages of a conversation, oldest first',
-          parameters: [idParam, { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: MAX_PAGE } }, { name: 'before', in: 'query', schema: { type: 'integer' }, description: 'ms since epoch' }],
+          parameters: [idParam, { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: MAX_PAGE } }, { name: 'before', in: 'query', schema: { type: 'integer', minimum: 0 }, description: 'ms since epoch: only messages whose interleave key, min(sentAt, arrival), is below it (by key alone, messages sharing the boundary key are left out: page with beforeId)' },
+            { name: 'beforeId', in: 'query', schema: { type: 'string', pattern: '^[0-9a-f]{32}$' }, description: 'Paging cursor, with beforeDirection: only messages past this one in the page order (newest key, then incoming before outgoing, then seq, sentAt, id). Pass the previous page\'s last in that order (its first message unless a sender\'s clock went back), so paging neither skips nor repeats; an unknown message leaves before alone' },
+            { name: 'beforeDirection', in: 'query', schema: { type: 'string', enum: ['in', 'out'] }, description: 'Direction of the beforeId message (ids are their sender\'s)' }],
           responses: { 200: ok('Messages', { type: 'array', items: ref('Message') }), ...errors(400, 401, 404) }
         },
         post: { summary: 'Send a text message', parameters: [idParam], requestBody: body(SendMessageBody), responses: { 201: ok('Queued message', ref('Message')), ...errors(400, 401, 404) } }

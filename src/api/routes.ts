@@ -2,7 +2,7 @@
 // returns a Reply, so they can be tested by calling dispatch() with no server.
 import type { z } from 'zod'
 import type { Logger } from '../platform/logger.ts'
-import type { DeviceHost, Messenger, SettingsView } from '../messenger/types.ts'
+import type { DeviceHost, Messenger, PageOptions, SettingsView } from '../messenger/types.ts'
 import { ApiError } from './errors.ts'
 import type { EventSink } from './events.ts'
 import { inviteQrText, normalizeInviteText } from './invite-text.ts'
@@ -109,9 +109,10 @@ export function createRoutes (host: DeviceHost, events: EventSink): Route[] {
   route('GET', '/api/contacts/:id/messages', async (ctx) => {
     const id = contactId(ctx)
     const q = parse(MessagesQuery, Object.fromEntries(ctx.query))
-    const options: { limit?: number, before?: number } = {}
+    const options: PageOptions = {}
     if (q.limit !== undefined) options.limit = q.limit
     if (q.before !== undefined) options.before = q.before
+    if (q.beforeId !== undefined && q.beforeDirection !== undefined) options.after = { direction: q.beforeDirection, id: q.beforeId }
     return { status: 200, body: await messenger().messages(id, options) }
   })
   route('POST', '/api/contacts/:id/messages', async (ctx) => {

@@ -9,6 +9,9 @@ import { MAX_ADDRESS_BYTES, MAX_NAME_BYTES, MAX_RELAYS, MAX_TEXT_BYTES } from '.
 import { MAX_QR_INVITE_CHARS } from './invite-text.ts'
 
 /** Argon2id does not care, but a megabyte passphrase is a mistake, not a secret. */
+/** A message id as the wire carries it (PAYLOAD_ID_BYTES), in hex. */
+const MessageIdSchema = z.string().regex(/^[0-9a-f]{32}$/, 'is not a message id')
+
 export const MAX_PASSPHRASE_CHARS = 1024
 /** Page size of message lists. */
 export const MAX_PAGE = 500
@@ -50,7 +53,7 @@ export const SendMessageBody = z.strictObject({
   text: z.string().min(1, 'must not be empty').max(MAX_TEXT_BYTES)
     .refine(maxBytes(MAX_TEXT_BYTES), `must be at most ${MAX_TEXT_BYTES} bytes of UTF-8; split it`),
   /** Issue 13: the id of a message of this conversation to quote. */
-  replyTo: z.string().regex(/^[0-9a-f]{32}$/, 'is not a message id').optional()
+  replyTo: MessageIdSchema.optional()
 })
 
 export const VerifyBody = z.strictObject({ verified: z.boolean() })
@@ -77,8 +80,11 @@ export const RelayBody = z.strictObject({ address: MultiaddrSchema })
 
 export const MessagesQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(MAX_PAGE).optional(),
-  before: z.coerce.number().int().min(0).optional()
-})
+  before: z.coerce.number().int().min(0).optional(),
+  // The paging cursor (PageOptions.after): a message id is its sender's, so it names its direction too.
+  beforeId: MessageIdSchema.optional(),
+  beforeDirection: z.enum(['in', 'out']).optional()
+}).refine((q) => (q.beforeId === undefined) === (q.beforeDirection === undefined), { message: 'beforeId and beforeDirection go together' })
 
 /** Contact ids are opaque, but they go into URLs: bound them and their alphabet. */
 export const ContactIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'is not a contact id')

@@ -2,7 +2,7 @@
 // settings, as an interface: History (history.ts) keeps it in SQLCipher; unit tests use an in-memory
 // twin (test/twins/memory-history.ts) that test/messenger/history-contract.test.ts holds to the same
 // assertions. It lives in the messenger, not in store/, because its rows are the messenger's views.
-import type { DeliveryPath, MessageState, MessageView } from './types.ts'
+import type { DeliveryPath, MessageState, MessageView, PageOptions } from './types.ts'
 
 export type OutboxKind = 'text' | 'control'
 export type OutboxState = 'pending' | 'sent' | 'stored'
@@ -83,7 +83,7 @@ export interface HistoryStore {
   receive: (m: IncomingText) => MessageView | undefined
   message: (contactId: string, direction: 'in' | 'out', id: string) => MessageView | undefined
   /** A conversation in display order: each sender's messages by sequence number, interleaved by time. */
-  messages: (contactId: string, o?: { limit?: number, before?: number }) => MessageView[]
+  messages: (contactId: string, o?: PageOptions) => MessageView[]
   /** Incoming messages not marked read: a counter, not a count of rows. */
   unread: (contactId: string) => number
   last: (contactId: string) => { text: string, at: number, direction: 'in' | 'out' } | undefined

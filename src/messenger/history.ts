@@ -4,7 +4,7 @@ import type { Database } from '../store/db.ts'
 import { silentLogger, type Logger } from '../platform/logger.ts'
 import { SearchIndexer } from '../store/search-index.ts'
 import { advanceState, DEFAULT_PAGE, MAX_PAGE, type HistoryStore, type IncomingText, type OutboxKind, type OutboxRow, type OutboxState, type OutgoingText } from './history-store.ts'
-import type { DeliveryPath, MessageState, MessageView } from './types.ts'
+import type { DeliveryPath, MessageState, MessageView, PageOptions } from './types.ts'
 
 interface MessageRow {
   contact_id: string
@@ -395,14 +395,24 @@ export class History implements HistoryStore {
    * A conversation in display order: each sender's messages by its sequence numbers, the two senders
    * interleaved by the time each message was written: its sentAt, but never after it arrived here (a contact's
    * clock far ahead would otherwise pin its message last, or keep it out of every page). Ties in a sender's
-   * sequence numbers (a sender that repeats one) go by sentAt, then id, so the order is total.
+   * sequence numbers (a sender that repeats one) go by sentAt, then id, so the order is total. A page is the newest
+   * rows in that order: by key, then mine before theirs (as the merge below puts them), then seq, sentAt and id; the
+   * direction makes it total, as an id is its sender's and can be in both. `after` (PageOptions) pages on from just
+   * past a row of the page before, so rows that share a key at a page's edge are neither skipped nor repeated; an
+   * unknown row leaves `before` alone.
    */
-  messages (contactId: string, o: { limit?: number, before?: number } = {}): MessageView[] {
+  messages (contactId: string, o: PageOptions = {}): MessageView[] {
     const limit = Math.min(Math.max(o.limit ?? DEFAULT_PAGE, 1), MAX_PAGE)
     const before = o.before ?? Number.MAX_SAFE_INTEGER
-    const rows = this.#db.prepare(`SELECT * FROM messages WHERE contact_id = ? AND min(coalesce(sent_at, at), at) < ?
-      ORDER BY min(coalesce(sent_at, at), at) DESC, seq DESC, coalesce(sent_at, at) DESC, id DESC LIMIT ?`)
-      .all([contactId, before, limit]) as unknown as MessageRow[]
+    const from = o.after === undefined ? undefined : this.#q('message').get([contactId, o.after.direction, o.after.id]) as MessageRow | undefined
+    const rows = (from === undefined
+      ? this.#db.prepare(`SELECT * FROM messages WHERE contact_id = ? AND min(coalesce(sent_at, at), at) < ?
+      ORDER BY min(coalesce(sent_at, at), at) DESC, direction ASC, seq DESC, coalesce(sent_at, at) DESC, id DESC LIMIT ?`)
+        .all([contactId, before, limit])
+      : this.#db.prepare(`SELECT * FROM messages WHERE contact_id = ? AND min(coalesce(sent_at, at), at) < ?
+      AND (min(coalesce(sent_at, at), at), direction = 'in', seq, coalesce(sent_at, at), id) < (?, ?, ?, ?, ?)
+      ORDER BY min(coalesce(sent_at, at), at) DESC, direction ASC, seq DESC, coalesce(sent_at, at) DESC, id DESC LIMIT ?`)
+        .all([contactId, before, Math.min(from.sent_at ?? from.at, from.at), from.direction === 'in' ? 1 : 0, from.seq, from.sent_at ?? from.at, from.id, limit])) as unknown as MessageRow[]
     const sent = (r: MessageRow): number => r.sent_at ?? r.at
     const bySeq = (a: MessageRow, b: MessageRow): number => a.seq - b.seq || sent(a) - sent(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
     const outgoing = rows.filter((r) => r.direction === 'out').sort(bySeq)

@@ -33,7 +33,7 @@ import { isMessagePayload, type FileCancelReason } from '../wire/payload.ts'
 import { ChatFeatures, type ChatHooks } from './chat/features.ts'
 import { chatStoreFor, type ChatStore } from './chat/chat-store.ts'
 import { applyHeldControls, recordChatPayload } from './chat/incoming.ts'
-import type { PendingInviteView, SearchHitView } from './types.ts'
+import type { PageOptions, PendingInviteView, SearchHitView } from './types.ts'
 import { isShortLink } from '../wire/parked-invite.ts'
 import type { Park, ShortInviteView } from './chat/short-invite.ts'
 // Files (issue 12): the transfers live in src/messenger/files/; the core only carries the announcement.
@@ -708,7 +708,7 @@ export class MessengerCore implements Messenger {
     })
   }
 
-  async messages (contactId: string, o: { limit?: number, before?: number } = {}): Promise<MessageView[]> {
+  async messages (contactId: string, o: PageOptions = {}): Promise<MessageView[]> {
     this.#contact(contactId)
     return this.#history.messages(contactId, o)
   }

@@ -157,6 +157,21 @@ export interface PendingInviteView {
   readonly link?: string
 }
 
+/**
+ * A page of a conversation: the newest `limit` messages whose interleave key, min(sentAt, arrival) (an outgoing
+ * message's is its `at`), is below `before`, newest by key, then incoming before outgoing, then seq, sentAt, id.
+ * `after`: only the messages past that one in this order, so that paging back neither skips nor repeats messages
+ * that share a key. It is the previous page's last in this order: the lowest key, then outgoing before incoming,
+ * then the lowest seq, sentAt, id (the page's first message, unless a sender's clock went back).
+ */
+export interface PageOptions {
+  limit?: number
+  before?: number
+  after?: PageCursor
+}
+
+export interface PageCursor { direction: 'in' | 'out', id: string }
+
 export interface Messenger {
   status: () => Promise<StatusView>
   /** The pending invite already handed out, if one has long enough to live; else (or with `fresh`) a new one. */
@@ -167,7 +182,7 @@ export interface Messenger {
   rename: (contactId: string, name: string) => Promise<ContactView>
   /** `replyTo`: the id of a message of this conversation to quote (issue 13). */
   send: (contactId: string, text: string, options?: { replyTo?: string }) => Promise<MessageView>
-  messages: (contactId: string, options?: { limit?: number, before?: number }) => Promise<MessageView[]>
+  messages: (contactId: string, options?: PageOptions) => Promise<MessageView[]>
   /** Marks incoming messages up to now read and sends read receipts. */
   markRead: (contactId: string) => Promise<void>
   safetyNumber: (contactId: string) => Promise<SafetyNumberView>

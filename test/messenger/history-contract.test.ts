@@ -9,6 +9,7 @@ import { openDatabase, resolveDatabaseKey } from '../../src/store/db.ts'
 import { MIGRATIONS } from '../../src/store/schema.ts'
 import { History } from '../../src/messenger/history.ts'
 import type { HistoryStore } from '../../src/messenger/history-store.ts'
+import type { MessageView } from '../../src/messenger/types.ts'
 import { MemoryHistory } from '../twins/memory-history.ts'
 import { tempDir } from '../helpers/testnet.ts'
 
@@ -99,6 +100,41 @@ for (const [name, make] of IMPLEMENTATIONS) {
     assert.equal(h.messages('c1', { limit: 0 }).length, 1)
     assert.deepEqual(h.last('c1'), { text: 'o2', at: 30, direction: 'out' })
     assert.equal(h.last('c2'), undefined)
+  })
+
+  test(`${name}: paging back with the cursor returns every message once, in display order, across equal keys`, (t) => {
+    const h = make(t)
+    const theirs = (id: string, seq: number, sentAt: number, at: number): void => {
+      assert.ok(h.receive({ contactId: 'c1', id, seq, text: id, sentAt, at, path: 'direct' }))
+    }
+    h.queueOutgoing(outgoing('o1', 1, 50))
+    // Three sends in one millisecond, and their messages written in it too (one with the id of one of mine).
+    for (const [i, id] of ['o2', 'o3', 'o4'].entries()) h.queueOutgoing(outgoing(id, i + 2, 100))
+    theirs('i1', 1, 100, 101)
+    theirs('o3', 2, 100, 102)
+    theirs('i3', 3, 120, 100)
+    theirs('i4', 4, 150, 160)
+    h.queueOutgoing(outgoing('o5', 5, 150))
+    const all = h.messages('c1').map((m) => `${m.direction}:${m.id}`)
+    assert.deepEqual(all, ['out:o1', 'out:o2', 'out:o3', 'out:o4', 'in:i1', 'in:o3', 'in:i3', 'out:o5', 'in:i4'])
+    // Every page size, each time back from the first message of the page before (the cursor's rule here, where
+    // each sender's keys rise with its seq).
+    for (let limit = 1; limit <= all.length; limit++) {
+      const walked: string[] = []
+      let page = h.messages('c1', { limit })
+      // Bounded: a cursor that does not move on would page forever.
+      for (let pages = 0; page.length > 0 && pages <= all.length; pages++) {
+        walked.unshift(...page.map((m) => `${m.direction}:${m.id}`))
+        const first = page[0] as MessageView
+        page = h.messages('c1', { limit, after: { direction: first.direction, id: first.id } })
+      }
+      assert.deepEqual(walked, all, `limit ${limit}`)
+    }
+    // `before` alone pages as it did: by key only, so the messages that share the boundary's key are left out.
+    assert.deepEqual(h.messages('c1', { limit: 2 }).map((m) => m.id), ['o5', 'i4'])
+    assert.deepEqual(h.messages('c1', { limit: 3, before: 150 }).map((m) => `${m.direction}:${m.id}`), ['in:i1', 'in:o3', 'in:i3'])
+    // An unknown row leaves `before` alone.
+    assert.deepEqual(h.messages('c1', { before: 100, after: { direction: 'in', id: 'nope' } }).map((m) => m.id), ['o1'])
   })
 
   test(`${name}: sequence numbers count per conversation from 1`, (t) => {

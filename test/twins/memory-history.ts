@@ -4,7 +4,7 @@
 import {
   advanceState, DEFAULT_PAGE, MAX_PAGE, type HistoryStore, type IncomingText, type OutboxRow, type OutboxState, type OutgoingText
 } from '../../src/messenger/history-store.ts'
-import type { DeliveryPath, MessageState, MessageView } from '../../src/messenger/types.ts'
+import type { DeliveryPath, MessageState, MessageView, PageOptions } from '../../src/messenger/types.ts'
 
 interface Message {
   contactId: string
@@ -165,14 +165,17 @@ export class MemoryHistory implements HistoryStore {
     return m === undefined ? undefined : view(m)
   }
 
-  messages (contactId: string, o: { limit?: number, before?: number } = {}): MessageView[] {
+  messages (contactId: string, o: PageOptions = {}): MessageView[] {
     const limit = Math.min(Math.max(o.limit ?? DEFAULT_PAGE, 1), MAX_PAGE)
     const before = o.before ?? Number.MAX_SAFE_INTEGER
     // Written when sent, but never after it came here (History.messages).
     const key = (m: Message): number => Math.min(m.sentAt, m.at)
     const id = (a: Message, b: Message): number => a.id < b.id ? -1 : a.id > b.id ? 1 : 0
-    const page = [...this.#messages.values()].filter((m) => m.contactId === contactId && key(m) < before)
-      .sort((a, b) => key(b) - key(a) || b.seq - a.seq || b.sentAt - a.sentAt || id(b, a)).slice(0, limit)
+    const dir = (a: Message, b: Message): number => a.direction < b.direction ? -1 : a.direction > b.direction ? 1 : 0
+    const newer = (a: Message, b: Message): number => key(b) - key(a) || dir(a, b) || b.seq - a.seq || b.sentAt - a.sentAt || id(b, a)
+    const from = o.after === undefined ? undefined : this.#messages.get(`${contactId}/${o.after.direction}/${o.after.id}`)
+    const page = [...this.#messages.values()].filter((m) => m.contactId === contactId && key(m) < before && (from === undefined || newer(from, m) < 0))
+      .sort(newer).slice(0, limit)
     const bySeq = (a: Message, b: Message): number => a.seq - b.seq || a.sentAt - b.sentAt || id(a, b)
     const outgoing = page.filter((m) => m.direction === 'out').sort(bySeq)
     const incoming = page.filter((m) => m.direction === 'in').sort(bySeq)

@@ -8,10 +8,10 @@ import { utf8Length } from '../wire/bytes.ts'
 import { MAX_ADDRESS_BYTES, MAX_NAME_BYTES, MAX_RELAYS, MAX_TEXT_BYTES } from '../wire/payload.ts'
 import { MAX_QR_INVITE_CHARS } from './invite-text.ts'
 
-/** Argon2id does not care, but a megabyte passphrase is a mistake, not a secret. */
 /** A message id as the wire carries it (PAYLOAD_ID_BYTES), in hex. */
 const MessageIdSchema = z.string().regex(/^[0-9a-f]{32}$/, 'is not a message id')
 
+/** Argon2id does not care, but a megabyte passphrase is a mistake, not a secret. */
 export const MAX_PASSPHRASE_CHARS = 1024
 /** Page size of message lists. */
 export const MAX_PAGE = 500

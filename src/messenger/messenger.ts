@@ -710,6 +710,11 @@ export class MessengerCore implements Messenger {
 
   async messages (contactId: string, o: PageOptions = {}): Promise<MessageView[]> {
     this.#contact(contactId)
+    // A cursor removed since its page (deleted here, or disappeared): the store would page from the newest again,
+    // which a client walking back would take as older messages.
+    if (o.after !== undefined && this.#history.message(contactId, o.after.direction, o.after.id) === undefined) {
+      throw new MessengerError('UNKNOWN_MESSAGE', 'The message to page back from is not in this conversation any more: fetch the newest page again.')
+    }
     return this.#history.messages(contactId, o)
   }
 

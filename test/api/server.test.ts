@@ -175,6 +175,10 @@ test('account, invite, contacts, messages, receipts, safety number and settings 
   assert.equal(arrived.message.text, '<b>hi</b> Alice')
   const list = await A('GET', `/api/contacts/${bobContact.contact.id}/messages?limit=10`)
   assert.equal((list.body as MessageView[]).length, 1)
+  // The paging cursor needs both halves (test/messenger/chat-features.test.ts pages with it).
+  const only = (list.body as MessageView[])[0] as MessageView
+  assert.equal((await A('GET', `/api/contacts/${bobContact.contact.id}/messages?beforeId=${only.id}`)).status, 400)
+  assert.equal((await A('GET', `/api/contacts/${bobContact.contact.id}/messages?beforeDirection=in`)).status, 400)
   assert.equal((await A('GET', `/api/contacts/${bobContact.contact.id}/messages?limit=0`)).status, 400)
   assert.equal((await A('GET', `/api/contacts/${bobContact.contact.id}/messages?color=red`)).status, 400)
   assert.equal((await A('POST', `/api/contacts/${bobContact.contact.id}/read`)).status, 204)

@@ -79,9 +79,13 @@ test('delete for everyone: only my own message, honoured by the contact (shown d
   assert.equal(b.history.message(b.contactId, 'out', theirs.id)?.deleted, undefined)
   assert.equal(b.history.message(b.contactId, 'out', theirs.id)?.text, 'noted the password')
   // Delete for me: gone here, still on the other side.
+  const fromTheirs = { after: { direction: 'in' as const, id: theirs.id } }
+  assert.deepEqual((await a.core.messages(a.contactId, fromTheirs)).map((m) => m.id), [mine.id])
   assert.equal(await a.core.deleteMessage(a.contactId, theirs.id), undefined)
   assert.equal(a.history.message(a.contactId, 'in', theirs.id), undefined)
   assert.equal(b.history.message(b.contactId, 'out', theirs.id)?.text, 'noted the password')
+  // A paging cursor deleted since its page is refused: paging from the newest again would repeat messages as older.
+  await assert.rejects(a.core.messages(a.contactId, fromTheirs), (e) => MessengerError.is(e, 'UNKNOWN_MESSAGE'))
 })
 
 test('search finds words and prefixes across conversations, ignores FTS syntax, refuses empty queries', async (t) => {

@@ -37,6 +37,13 @@ const IMPLEMENTATIONS: Array<[string, (t: Teardown) => HistoryStore]> = [
 const incoming = (seq: number, at: number, contactId = 'c1') => ({ contactId, id: `m${seq}`, seq, text: `t${seq}`, sentAt: at, at: at + 1, path: 'direct' as const })
 const outgoing = (id: string, seq: number, at: number, contactId = 'c1') => ({ contactId, id, seq, text: `o${seq}`, at, envelope: new Uint8Array([seq, 1, 2]), expiresAt: at + 1000 })
 
+/** The page order, oldest first (PageOptions): key, mine before theirs, seq, sentAt, id. */
+function pageOrder (a: MessageView, b: MessageView): number {
+  const key = (m: MessageView): number => Math.min(m.sentAt ?? m.at, m.at)
+  const out = (m: MessageView): number => m.direction === 'out' ? 0 : 1
+  return key(a) - key(b) || out(a) - out(b) || a.seq - b.seq || (a.sentAt ?? a.at) - (b.sentAt ?? b.at) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+}
+
 for (const [name, make] of IMPLEMENTATIONS) {
   test(`${name}: a message is placed by when it was written, never after it came here, and a repeated seq has one order`, (t) => {
     const h = make(t)
@@ -98,6 +105,19 @@ for (const [name, make] of IMPLEMENTATIONS) {
     assert.deepEqual(h.messages('c1', { limit: 2 }).map((m) => `${m.direction}${m.seq}`), ['in2', 'out2'])
     assert.deepEqual(h.messages('c1', { before: 25 }).map((m) => `${m.direction}${m.seq}`), ['out1', 'in1', 'in3'])
     assert.equal(h.messages('c1', { limit: 0 }).length, 1)
+    // Paging back with the cursor each time from the page's least in the page order (not its first shown: in3
+    // stands after in1 but is older by key) takes every message once; as in2 is past in3 by key, the pages can
+    // only hold them in the other order.
+    for (let limit = 1; limit <= 5; limit++) {
+      const walked: string[] = []
+      let page = h.messages('c1', { limit })
+      for (let pages = 0; page.length > 0 && pages <= 5; pages++) {
+        walked.unshift(...page.map((m) => `${m.direction}${m.seq}`))
+        const least = page.reduce((a, b) => pageOrder(a, b) <= 0 ? a : b)
+        page = h.messages('c1', { limit, after: { direction: least.direction, id: least.id } })
+      }
+      assert.deepEqual([...walked].sort(), ['in1', 'in2', 'in3', 'out1', 'out2'], `limit ${limit}`)
+    }
     assert.deepEqual(h.last('c1'), { text: 'o2', at: 30, direction: 'out' })
     assert.equal(h.last('c2'), undefined)
   })

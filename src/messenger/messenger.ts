@@ -45,8 +45,12 @@ import { withDeadline } from './deadline.ts'
 
 /** What the core tells the file transfers, inside the commit that stores an incoming file message. */
 export interface FileHooks {
-  /** `from`: for a group's file (owner `group:<group id>/<sender account id>`, group-files.ts groupFileOwner), the contact that announced it. */
-  announced: (contactId: string, messageId: string, file: FileDescriptor, now: number, from?: string) => void
+  /**
+   * `from`: for a group's file (owner `group:<group id>/<sender account id>`, group-files.ts groupFileOwner), the
+   * contact that announced it. Returns what to call if that commit rolls back: it puts back what the hook took from
+   * memory (a cancel that came first), so that the envelope's retry finds it.
+   */
+  announced: (contactId: string, messageId: string, file: FileDescriptor, now: number, from?: string) => (() => void) | undefined
   /** The contact gave up a file it announced (its source changed or could not be read while being sealed). */
   cancelled?: (contactId: string, messageId: string, reason: FileCancelReason, now: number) => void
 }
@@ -181,6 +185,8 @@ interface Incoming {
   blocked?: boolean
   /** Set in the commit: the ack is its delivered receipt (ackReceipt from the contact's peer id, and a receipt was called for). */
   delivered?: boolean
+  /** Set in the commit: what puts back the memory it changed (FileHooks.announced), if it rolls back. */
+  undo?: Array<() => void>
 }
 
 /** A send() waiting for its batch. */
@@ -1314,6 +1320,7 @@ export class MessengerCore implements Messenger {
           item.changed = []
           item.groupEvents = []
           item.delivered = false
+          item.undo = []
           const hash = item.hash ??= sha256(item.envelope)
           const key = hash.toString('hex')
           const seen = inBatch.get(key) ?? this.#history.seenEnvelope(hash)
@@ -1337,6 +1344,7 @@ export class MessengerCore implements Messenger {
     } catch (err) {
       // The commit failed (a store error such as SQLITE_FULL): nothing of the batch was written or cached.
       this.#receipts.restore(taken)
+      for (const item of items) for (const undo of item.undo ?? []) undo()
       if (this.#receipts.size > 0) this.#queueReceiptFlush()
       this.#log.warn('receive-batch-failed', { size: items.length, error: err instanceof Error ? err.name : typeof err })
       if (items.length > 1) {
@@ -1351,6 +1359,10 @@ export class MessengerCore implements Messenger {
     for (const item of items) this.#settle(item)
   }
 
+  #undoOnRollback (item: Incoming, undo: (() => void) | undefined): void {
+    if (undo !== undefined) (item.undo ??= []).push(undo)
+  }
+
   /** What an opened envelope carried, written inside the commit of its session change. */
   #record (item: Incoming, hash: Uint8Array, now: number, { contactId, payload, group }: { contactId: string, payload: Payload, group?: GroupOpenedPort }): void {
     // A blocked contact's envelope (issue 13): remembered without a message id (a re-sent copy gets no receipt either).
@@ -1363,7 +1375,7 @@ export class MessengerCore implements Messenger {
     if (group !== undefined) {
       item.group = this.#groups?.record(contactId, group, now)
       // Issue 12: a file announced to a group; its transfer rows belong to the group and its sender (src/messenger/files/group-files.ts).
-      if (item.group !== undefined && group.type === 'text' && group.text.file !== undefined) this.#fileHooks?.announced(groupFileOwner(group.groupId, item.group.senderAccountId), item.group.id, group.text.file, now, contactId)
+      if (item.group !== undefined && group.type === 'text' && group.text.file !== undefined) this.#undoOnRollback(item, this.#fileHooks?.announced(groupFileOwner(group.groupId, item.group.senderAccountId), item.group.id, group.text.file, now, contactId))
     } else if (chat !== undefined) {
       item.stored = chat.stored
       item.changed = chat.changed
@@ -1374,7 +1386,7 @@ export class MessengerCore implements Messenger {
       // file and remove its relay copies, as for a deletion that comes second.
       const after = item.stored !== undefined && this.#chat !== undefined ? applyHeldControls({ chat: this.#chat, history: this.#history, log: this.#log }, contactId, item.stored.id) : undefined
       if (after !== undefined) { item.stored = after; if (after.deleted === true) item.changed = [after] }
-      if (payload.kind === 'file' && item.stored !== undefined) this.#fileHooks?.announced(contactId, hex(payload.id), payload.file, now)
+      if (payload.kind === 'file' && item.stored !== undefined) this.#undoOnRollback(item, this.#fileHooks?.announced(contactId, hex(payload.id), payload.file, now))
     } else if (payload.kind === 'receipt') {
       const state = payload.type === 'read' ? 'read' : 'delivered'
       const changed: MessageView[] = []

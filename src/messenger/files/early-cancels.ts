@@ -24,8 +24,24 @@ export class EarlyCancels {
   get size (): number { return this.#held.size }
 
   hold (contactId: string, messageId: string, reason: FileCancelReason): void {
-    this.#expire()
+    this.#put(`${contactId}/${messageId}`, { contactId, reason, at: this.now() })
+  }
+
+  /**
+   * The cancel `contactId` sent for `messageId`, if held and not expired; it is no longer held. `restore` holds it
+   * again, as it came (its age kept), for the commit that took it and rolled back: the announcement comes again.
+   */
+  take (contactId: string, messageId: string): { reason: FileCancelReason, restore: () => void } | undefined {
     const key = `${contactId}/${messageId}`
+    const h = this.#held.get(key)
+    if (h === undefined) return undefined
+    this.#held.delete(key)
+    return this.now() - h.at <= EARLY_CANCEL_TTL_MS ? { reason: h.reason, restore: () => { this.#put(key, h) } } : undefined
+  }
+
+  #put (key: string, held: Held): void {
+    const { contactId } = held
+    this.#expire()
     this.#held.delete(key)
     let mine = 0
     for (const h of this.#held.values()) if (h.contactId === contactId) mine++
@@ -34,18 +50,10 @@ export class EarlyCancels {
       if (h.contactId === contactId) { this.#held.delete(k); mine-- }
     }
     for (const k of this.#held.keys()) { if (this.#held.size < MAX_EARLY_CANCELS) break; this.#held.delete(k) }
-    this.#held.set(key, { contactId, reason, at: this.now() })
+    this.#held.set(key, held)
   }
 
-  /** The cancel `contactId` sent for `messageId`, if held and not expired; it is no longer held. */
-  take (contactId: string, messageId: string): FileCancelReason | undefined {
-    const key = `${contactId}/${messageId}`
-    const h = this.#held.get(key)
-    if (h === undefined) return undefined
-    this.#held.delete(key)
-    return this.now() - h.at <= EARLY_CANCEL_TTL_MS ? h.reason : undefined
-  }
-
+  /** Oldest first, so it stops at the first one young enough (a restored one may stand behind younger: take checks). */
   #expire (): void {
     const now = this.now()
     for (const [k, h] of this.#held) { if (now - h.at <= EARLY_CANCEL_TTL_MS) break; this.#held.delete(k) }

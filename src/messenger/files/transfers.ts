@@ -969,12 +969,15 @@ export class FileTransfers implements FilesPort {
 
   // ---- receiving ---------------------------------------------------------------------------------
 
-  /** Called inside the commit that stores an incoming file message (src/messenger/messenger.ts #record). */
-  announced (contactId: string, messageId: string, file: FileDescriptor, now: number, from?: string): void {
+  /**
+   * Called inside the commit that stores an incoming file message (src/messenger/messenger.ts #record). Returns what
+   * puts back what it took from memory (an early cancel), for the core to call if that commit rolls back.
+   */
+  announced (contactId: string, messageId: string, file: FileDescriptor, now: number, from?: string): (() => void) | undefined {
     // A contact's file under the message id of one of my own files in the same chat: both rows would share owner and
     // id, so neither could be named any more (AMBIGUOUS_FILE, and ?owner= cannot tell them apart). My ids are random
     // (message-id.ts), so only a hostile or broken sender collides: its file is not taken, mine stays nameable.
-    if (this.#store.get(contactId, messageId, 'out') !== undefined) { this.#log.warn('file-reused-own-id', {}); return }
+    if (this.#store.get(contactId, messageId, 'out') !== undefined) { this.#log.warn('file-reused-own-id', {}); return undefined }
     this.#announced.add(`${contactId}/${messageId}`)
     // A commit rolled back after this leaves its id here: the oldest go past the bound.
     for (const old of this.#announced) { if (this.#announced.size <= MAX_ANNOUNCED_PENDING) break; this.#announced.delete(old) }
@@ -990,13 +993,14 @@ export class FileTransfers implements FilesPort {
     const failure = duplicate
       ? 'duplicate file id: another received file already uses it; it was not downloaded.'
       : tooLarge ? `The file is too large: over this device's limit of ${mb(this.maxBytes)} MB; it was not downloaded.`
-        : early !== undefined ? cancelText(early) : undefined
+        : early !== undefined ? cancelText(early.reason) : undefined
     if (duplicate) this.#log.warn('file-duplicate-id', {})
     this.#store.insert({
       contactId, messageId, direction: 'in', file, state: failure !== undefined ? 'failed' : 'queued', path: undefined, done: 0,
       failure,
       relayCounts: {}, createdAt: now
     }, now)
+    return early?.restore
   }
 
   /** The row of a file message announced in this process and not yet looked up; undefined for any other message

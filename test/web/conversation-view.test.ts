@@ -5,7 +5,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { applyChange } from '../../web/src/message-list.ts'
-import { keyChangeIndex, messageKey, newMessages } from '../../web/src/conversation-view.ts'
+import { dayLines, keyChangeIndex, messageKey, newMessages } from '../../web/src/conversation-view.ts'
 import type { MessageView } from '../../web/src/api.ts'
 
 const msg = (id: string, direction: 'in' | 'out', at: number, o: Partial<MessageView> = {}): MessageView =>
@@ -40,4 +40,16 @@ test('conversation view: the key-change line has one place, before the first mes
   assert.equal(keyChangeIndex(list, 250), 1)
   assert.equal(keyChangeIndex(list, 50), 0)
   assert.equal(keyChangeIndex(list, 400), -1, 'none came after it: the line goes at the end')
+})
+
+test('conversation view: a day line opens each day once, by when the messages were written, as the list is ordered', () => {
+  // Days of 1,000 ms here (a real day is the local date): not at the mercy of the machine's time zone.
+  const day = (ms: number): string => String(Math.floor(ms / 1_000))
+  // b was written on day 0 and fetched on day 1: it stands among day 0's, and day 0 took a second line after it.
+  const list = [msg('a', 'out', 900, { seq: 1 }), msg('b', 'in', 1_500, { seq: 1, sentAt: 950 }), msg('c', 'out', 990, { seq: 2 }),
+    msg('d', 'out', 1_200, { seq: 3 }),
+    // A sender's clock went back: e follows d (its seq), written before it by its clock; day 1 is not opened twice.
+    msg('e', 'in', 1_600, { seq: 2, sentAt: 800 }), msg('f', 'in', 1_700, { seq: 3, sentAt: 1_650 }), msg('g', 'out', 2_100, { seq: 4 })]
+  assert.deepEqual([...dayLines(list, day)], [[0, 900], [3, 1_200], [6, 2_100]])
+  assert.deepEqual([...dayLines([], day)], [])
 })

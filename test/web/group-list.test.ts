@@ -4,7 +4,7 @@
 // test/browser/groups.test.ts on a loaded box: Dave never showed in Alice's member panel).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { answeredGroup, eventGroup, eventGroupMessage } from '../../web/src/groups/group-list.ts'
+import { answeredGroup, eventGroup, eventGroupMessage, groupOrder } from '../../web/src/groups/group-list.ts'
 import { FetchLog } from '../../web/src/message-list.ts'
 import type { GroupMember, GroupMessage, GroupView } from '../../web/src/groups/types.ts'
 
@@ -68,4 +68,18 @@ test('group messages: an answer read after newer events keeps the message that c
   // Bob and Carol chose the same id 'a' as Alice: the sender tells them apart.
   assert.deepEqual(shown.map((m) => `${m.senderName}-${m.id}`), ['Alice-a', 'Bob-a', 'Carol-b'])
   assert.equal(shown[0]?.delivery?.delivered, 2)
+})
+
+test('group messages: a new message goes where the node puts it (sentAt, sender, seq), not at the end', () => {
+  let shown = [gm('a', 'Bob', 10), gm('b', 'Carol', 20), gm('c', 'Bob', 30)]
+  // Fetched late from a mailbox: written before the last two.
+  shown = eventGroupMessage(shown, gm('d', 'Dave', 15))
+  // Written in the same millisecond as Carol's: by sender, then seq.
+  shown = eventGroupMessage(shown, { ...gm('e', 'Bob', 20), seq: 21 })
+  shown = eventGroupMessage(shown, { ...gm('f', 'Carol', 20), seq: 19 })
+  shown = eventGroupMessage(shown, gm('g', 'Carol', 40))
+  assert.deepEqual(shown.map((m) => m.id), ['a', 'd', 'e', 'f', 'b', 'c', 'g'])
+  // A change of one shown keeps its place.
+  assert.deepEqual(eventGroupMessage(shown, { ...gm('d', 'Dave', 15), text: 'x' }).map((m) => m.id), ['a', 'd', 'e', 'f', 'b', 'c', 'g'])
+  assert.deepEqual([...shown].sort(groupOrder).map((m) => m.id), shown.map((m) => m.id), 'in the node\'s order')
 })

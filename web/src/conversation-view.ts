@@ -1,7 +1,8 @@
 // The open conversation's marks (web/src/screens/Conversation.tsx), kept apart from React to be tested alone. The
 // list is in the node's display order (message-list.ts displayOrder), so a live message can land anywhere in it,
-// not only at the end, and `at` (when a message came here) does not grow along it.
+// not only at the end, and `at` (when a message came here) does not grow along it: its day lines go by writtenAt.
 import type { MessageView } from './api.ts'
+import { writtenAt } from './message-list.ts'
 
 /** A message's name in its conversation (ids are unique per direction only). */
 export const messageKey = (m: MessageView): string => `${m.direction}-${m.id}`
@@ -17,4 +18,24 @@ export function newMessages (seen: ReadonlySet<string>, messages: readonly Messa
  * end (-1) if none did. One place, so the line shows once however the times of the messages around it fall. */
 export function keyChangeIndex (messages: readonly MessageView[], changedAt: number): number {
   return messages.findIndex((m) => m.at > changedAt)
+}
+
+/**
+ * Where a day line goes: the indexes of the messages that open a day, by the time the list is ordered by (writtenAt),
+ * not `at` (a message written late one evening and fetched the next morning stands among the evening's and took a
+ * second line for that evening after it). Only a day later than every one before opens one, so no day shows twice
+ * even where a sender's clock went back. `day` names a time's day (the local date).
+ */
+export function dayLines (messages: readonly MessageView[], day: (ms: number) => string = (ms) => new Date(ms).toDateString()): Map<number, number> {
+  const lines = new Map<number, number>()
+  let latest = -Infinity
+  let latestDay: string | undefined
+  messages.forEach((m, i) => {
+    const t = writtenAt(m)
+    if (t <= latest) return
+    latest = t
+    const d = day(t)
+    if (d !== latestDay) { lines.set(i, t); latestDay = d }
+  })
+  return lines
 }

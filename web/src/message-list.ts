@@ -21,6 +21,9 @@ export type MessageChange =
 /** Ids are unique per conversation and direction only (the contact chooses its own), so both name a message. */
 const same = (m: MessageView, id: string, direction: 'in' | 'out'): boolean => m.id === id && m.direction === direction
 
+/** When a message was written, the time the display order interleaves by: its sentAt, never after it came here. */
+export const writtenAt = (m: MessageView): number => Math.min(m.sentAt ?? m.at, m.at)
+
 /**
  * A conversation in the node's display order (src/messenger/history.ts messages()): each sender's messages by its
  * sequence numbers, the two interleaved by when each was written (an incoming one's sentAt, the sender's clock; an
@@ -34,14 +37,13 @@ export function displayOrder (list: readonly MessageView[]): MessageView[] {
   const bySeq = (a: MessageView, b: MessageView): number => a.seq - b.seq || sent(a) - sent(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
   const out = list.filter((m) => m.direction === 'out').sort(bySeq)
   const inc = list.filter((m) => m.direction === 'in').sort(bySeq)
-  const written = (m: MessageView): number => Math.min(sent(m), m.at)
   const merged: MessageView[] = []
   let i = 0
   let j = 0
   while (i < out.length || j < inc.length) {
     const a = out[i]
     const b = inc[j]
-    if (a !== undefined && (b === undefined || written(a) <= written(b))) { merged.push(a); i++ } else if (b !== undefined) { merged.push(b); j++ }
+    if (a !== undefined && (b === undefined || writtenAt(a) <= writtenAt(b))) { merged.push(a); i++ } else if (b !== undefined) { merged.push(b); j++ }
   }
   return merged
 }

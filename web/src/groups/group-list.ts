@@ -27,11 +27,20 @@ export function answeredGroup (list: GroupView[], g: GroupView): GroupView[] {
 /** Ids are unique per sender only (each member chooses its own): id, direction and sender together name one message. */
 const sameMessage = (a: GroupMessage, b: GroupMessage): boolean => a.id === b.id && a.direction === b.direction && a.senderAccountId === b.senderAccountId
 
+/** The node's order of a group's messages (src/messenger/groups/store.ts messages()): by sentAt, sender, seq. */
+export function groupOrder (a: GroupMessage, b: GroupMessage): number {
+  return a.sentAt - b.sentAt || (a.senderAccountId < b.senderAccountId ? -1 : a.senderAccountId > b.senderAccountId ? 1 : 0) || a.seq - b.seq
+}
+
 /**
- * A group message from the node's event socket (new, or its delivery changed): it replaces the one shown. The answer
- * to GET /messages gets the events read while it was on the way again on top (FetchLog, web/src/message-list.ts),
- * so that it never takes away a message that came meanwhile nor sets a delivery back.
+ * A group message from the node's event socket (new, or its delivery changed): it replaces the one shown, and a new
+ * one goes where the node (and the next reload) puts it, after those it does not precede: not at the end, where a
+ * copy fetched late from a mailbox, or a member whose clock is behind, stood until the chat was opened again. The
+ * answer to GET /messages gets the events read while it was on the way again on top (FetchLog,
+ * web/src/message-list.ts), so that it never takes away a message that came meanwhile nor sets a delivery back.
  */
 export function eventGroupMessage (list: GroupMessage[], m: GroupMessage): GroupMessage[] {
-  return list.some((x) => sameMessage(x, m)) ? list.map((x) => sameMessage(x, m) ? m : x) : [...list, m]
+  if (list.some((x) => sameMessage(x, m))) return list.map((x) => sameMessage(x, m) ? m : x)
+  const at = list.findIndex((x) => groupOrder(x, m) > 0)
+  return at === -1 ? [...list, m] : [...list.slice(0, at), m, ...list.slice(at)]
 }

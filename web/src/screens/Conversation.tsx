@@ -12,7 +12,7 @@ import { MessageBubble } from './MessageBubble.tsx'
 import { MessageActions, ReplyBar, sendOrReply } from '../chat/MessageExtras.tsx'
 import { AttachButton, FileAttachment } from './FileAttachment.tsx'
 import { chatFileKey, useFiles } from './useFiles.ts'
-import { keyChangeIndex, messageKey, newMessages } from '../conversation-view.ts'
+import { dayLines, keyChangeIndex, messageKey, newMessages } from '../conversation-view.ts'
 
 /** Within this many pixels of the end, the reader counts as at the end (and follows new messages). */
 const AT_END_PX = 48
@@ -72,6 +72,7 @@ export function Conversation ({ api, contact, messages, disabledReason, onBack, 
     }
   }, [messages])
   const keyChangeAt = contact.keyChange === undefined ? undefined : keyChangeIndex(messages, contact.keyChange.at)
+  const days = dayLines(messages)
 
   const onScroll = (): void => {
     const el = list.current
@@ -101,11 +102,10 @@ export function Conversation ({ api, contact, messages, disabledReason, onBack, 
       <div className='messages' data-testid='messages' ref={list} onScroll={onScroll} role='log' aria-label='Messages'>
         {messages.length === 0 && contact.keyChange === undefined && <p className='muted center'>No messages yet. Say hello.</p>}
         {messages.map((m, i) => {
-          const prev = messages[i - 1]
-          const newDay = prev === undefined || new Date(prev.at).toDateString() !== new Date(m.at).toDateString()
+          const day = days.get(i)
           return (
             <div key={messageKey(m)} className='item'>
-              {newDay && <p className='day' data-testid='day'><span>{dayLabel(m.at)}</span></p>}
+              {day !== undefined && <p className='day' data-testid='day'><span>{dayLabel(day)}</span></p>}
               {i === keyChangeAt && <KeyChangeLine contact={contact} onCompare={onKeyChange} />}
               {messageKey(m) === firstUnseen && <p className='new-line' data-testid='new-line'><span>New messages</span></p>}
               {m.gapBefore !== undefined && m.gapBefore > 0 && <p className='gap'>{m.gapBefore} message(s) missing here</p>}

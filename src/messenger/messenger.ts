@@ -1344,7 +1344,7 @@ export class MessengerCore implements Messenger {
     } catch (err) {
       // The commit failed (a store error such as SQLITE_FULL): nothing of the batch was written or cached.
       this.#receipts.restore(taken)
-      for (const item of items) for (const undo of item.undo ?? []) undo()
+      for (const item of items) { for (const undo of item.undo ?? []) undo(); item.undo = [] }
       if (this.#receipts.size > 0) this.#queueReceiptFlush()
       this.#log.warn('receive-batch-failed', { size: items.length, error: err instanceof Error ? err.name : typeof err })
       if (items.length > 1) {

@@ -162,7 +162,8 @@ export interface PendingInviteView {
  * message's is its `at`), is below `before`, newest by key, then incoming before outgoing, then seq, sentAt, id.
  * `after`: only the messages past that one in this order, so that paging back neither skips nor repeats messages
  * that share a key. It is the previous page's last in this order: the lowest key, then outgoing before incoming,
- * then the lowest seq, sentAt, id (the page's first message, unless a sender's clock went back). Messenger.messages
+ * then the lowest seq, sentAt, id. That is the page's first shown message only while each sender's keys rise with
+ * its seq (no clock went back, no message overtaken by a later one of the same sender). Messenger.messages
  * refuses (UNKNOWN_MESSAGE) a cursor no longer in the conversation rather than page from the newest again.
  */
 export interface PageOptions {

@@ -1,7 +1,7 @@
 // File-cancels that overtake their announcement (issue 12 review): held per sending contact, with an expiry and a
 // per-contact cap (src/messenger/files/early-cancels.ts), and a group file's held cancel applied when the member
 // that sent it announces the file (src/messenger/files/transfers.ts announced()).
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { EarlyCancels, EARLY_CANCEL_TTL_MS, MAX_EARLY_CANCELS, MAX_EARLY_CANCELS_PER_CONTACT } from '../../src/messenger/files/early-cancels.ts'
@@ -71,28 +71,46 @@ test('a group file\'s cancel that overtook its announcement is applied when the 
   assert.notEqual(rows.find((f) => f.messageId === 'bb'.repeat(16))?.state, 'failed')
 })
 
-test('a cancel that came before its file still applies when the commit that stores the file rolls back and the file comes again', { timeout: 60_000 }, async (t) => {
+/** A cancel, then its file whose first commit `failOnce` makes fail (and undoes before the copy comes again). */
+async function cancelThenFailedFile (t: TestContext, failOnce: (w: Awaited<ReturnType<typeof twoMessengers>>) => { code: string, undo: () => void }): Promise<void> {
   const w = await twoMessengers()
   t.after(w.close)
   // Bob's transfers, not started: the announcement is stored and nothing is fetched.
   const files = new FileTransfers({ db: w.b.device.db, dataDir: tempDir(t, '0m1-files-'), net: () => undefined, contact: (id) => w.b.device.contact(id), core: w.b.core, logger: silentLogger })
+  t.after(async () => { await files.stop() })
   w.b.core.attachFiles(files)
   const id = randomBytes(16)
   const messageId = Buffer.from(id).toString('hex')
   await w.b.core.receiveEnvelope(await w.a.device.seal(w.a.contactId, { kind: 'file-cancel', id: randomBytes(16), seq: 0, target: id, reason: 'changed' }), 'direct')
   assert.equal(files.get(messageId), undefined)
-  // The commit that stores the file fails once, as a full store would, after its rows (and the cancel's take).
-  let commits = 0
-  const batch = w.b.device.batch.bind(w.b.device)
-  w.b.device.batch = async (fn, extra) => await batch(fn, (r) => {
-    extra?.(r)
-    if (commits++ === 0) throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' })
-  })
+  const { code, undo } = failOnce(w)
   const file = await w.a.device.seal(w.a.contactId, { kind: 'file', id, seq: 1, sentAt: Date.now(), text: '', file: descriptor() })
-  await assert.rejects(w.b.core.receiveEnvelope(file, 'mailbox'), { code: 'SQLITE_FULL' })
+  await assert.rejects(w.b.core.receiveEnvelope(file, 'mailbox'), { code })
   assert.equal(files.get(messageId), undefined, 'rolled back')
+  undo()
   // The copy fetched again: the cancel that came first still fails the file.
   await w.b.core.receiveEnvelope(file, 'mailbox')
   assert.equal(files.get(messageId)?.state, 'failed')
   assert.match(files.get(messageId)?.failure ?? '', /sender stopped sending this file: it changed/)
+}
+
+test('a cancel that came before its file still applies when the commit that stores the file rolls back and the file comes again', { timeout: 60_000 }, async (t) => {
+  await cancelThenFailedFile(t, (w) => {
+    // The commit that stores the file fails once, as a full store would, after its rows (and the cancel's take).
+    let commits = 0
+    const batch = w.b.device.batch.bind(w.b.device)
+    w.b.device.batch = async (fn, extra) => await batch(fn, (r) => {
+      extra?.(r)
+      if (commits++ === 0) throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' })
+    })
+    return { code: 'SQLITE_FULL', undo: () => {} }
+  })
+})
+
+test('a cancel that came before its file still applies when the file row itself could not be written', { timeout: 60_000 }, async (t) => {
+  await cancelThenFailedFile(t, (w) => {
+    // The file row's insert fails after the cancel was taken (a trigger stands for a full store).
+    w.b.device.db.exec("CREATE TEMP TRIGGER full_store BEFORE INSERT ON file_transfers BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+    return { code: 'SQLITE_CONSTRAINT_TRIGGER', undo: () => { w.b.device.db.exec('DROP TRIGGER full_store') } }
+  })
 })

@@ -995,11 +995,17 @@ export class FileTransfers implements FilesPort {
       : tooLarge ? `The file is too large: over this device's limit of ${mb(this.maxBytes)} MB; it was not downloaded.`
         : early !== undefined ? cancelText(early.reason) : undefined
     if (duplicate) this.#log.warn('file-duplicate-id', {})
-    this.#store.insert({
-      contactId, messageId, direction: 'in', file, state: failure !== undefined ? 'failed' : 'queued', path: undefined, done: 0,
-      failure,
-      relayCounts: {}, createdAt: now
-    }, now)
+    try {
+      this.#store.insert({
+        contactId, messageId, direction: 'in', file, state: failure !== undefined ? 'failed' : 'queued', path: undefined, done: 0,
+        failure,
+        relayCounts: {}, createdAt: now
+      }, now)
+    } catch (err) {
+      // The insert itself failed (a full store): the commit rolls back before the core could hold the restore.
+      early?.restore()
+      throw err
+    }
     return early?.restore
   }
 

@@ -2,7 +2,7 @@
 // stores that keep session objects (lean). Baseline of crypto.pipeline and of direct.throughput.
 // Also the durable floor: the same, plus the one commit per encrypt and per decrypt that any durable
 // messenger needs (the session record must be on disk before the ciphertext leaves or the next message is
-// read), into SQLCipher as a device opens it (WAL, synchronous=NORMAL, its page size, the WAL checkpoint a turn later). A product figure above that floor
+// read), into SQLCipher as a device opens it (WAL, synchronous=NORMAL, its page size, the WAL checkpoint when it pauses). A product figure above that floor
 // would need less than one commit per message.
 // More floors, for the direct figures: the durable crypto of one message and its receipt one at a time, of one
 // message alone whose receipt is the deliver ack (latency since /0m1/deliver/2.1.0), and the durable rate with the
@@ -57,7 +57,7 @@ async function run (ctx: BenchContext): Promise<RowInput[]> {
   const stores = new Map<Party, Durable>()
   for (const [name, p] of [['alice', alice], ['bob', bob]] as const) {
     const dir = ctx.tmpDir(`signal-${name}`)
-    const db = openDatabase({ path: join(dir, 'store.db'), key: resolveDatabaseKey(dir, { create: true }), migrations: MIGRATIONS, synchronous: 'NORMAL', pageSize: DEVICE_PAGE_SIZE, checkpoint: 'next-turn' })
+    const db = openDatabase({ path: join(dir, 'store.db'), key: resolveDatabaseKey(dir, { create: true }), migrations: MIGRATIONS, synchronous: 'NORMAL', pageSize: DEVICE_PAGE_SIZE, checkpoint: 'idle' })
     ctx.defer(() => { db.close() })
     const put = db.prepare('INSERT INTO sessions (address, record) VALUES (?, ?) ON CONFLICT (address) DO UPDATE SET record = excluded.record')
     p.sessions.onSave = (a, r) => { put.run([a.toString(), r.serialize()]) }

@@ -57,7 +57,7 @@ export function createAccount (dataDir: string, o: OpenOptions & { name: string 
   const key = resolveDatabaseKey(dataDir, { passphrase: o.passphrase, create: true })
   let db: Database | undefined
   try {
-    db = openDatabase({ path: join(dataDir, DATABASE_FILE), key, migrations: MIGRATIONS, synchronous: o.synchronous ?? DEFAULT_SYNCHRONOUS, pageSize: DEVICE_PAGE_SIZE, checkpoint: 'next-turn', logger: o.logger })
+    db = openDatabase({ path: join(dataDir, DATABASE_FILE), key, migrations: MIGRATIONS, synchronous: o.synchronous ?? DEFAULT_SYNCHRONOUS, pageSize: DEVICE_PAGE_SIZE, checkpoint: 'idle', logger: o.logger })
     const identity = IdentityKeyPair.generate()
     const uuid = signalUuidFromIdentityKey(identity.publicKey.serialize())
     const registrationId = randomInt(1, MAX_REGISTRATION_ID + 1)
@@ -105,7 +105,7 @@ export function createAccount (dataDir: string, o: OpenOptions & { name: string 
 export function openAccount (dataDir: string, o: OpenOptions = {}): DeviceContext {
   if (!accountExists(dataDir)) throw new E2eeError('NO_ACCOUNT', 'This data directory holds no account yet; create one first.')
   const key = resolveDatabaseKey(dataDir, { passphrase: o.passphrase, create: false })
-  const db = openDatabase({ path: join(dataDir, DATABASE_FILE), key, migrations: MIGRATIONS, synchronous: o.synchronous ?? DEFAULT_SYNCHRONOUS, pageSize: DEVICE_PAGE_SIZE, checkpoint: 'next-turn', logger: o.logger })
+  const db = openDatabase({ path: join(dataDir, DATABASE_FILE), key, migrations: MIGRATIONS, synchronous: o.synchronous ?? DEFAULT_SYNCHRONOUS, pageSize: DEVICE_PAGE_SIZE, checkpoint: 'idle', logger: o.logger })
   try {
     const account = new AccountRepository(db).get()
     if (account === undefined) throw new E2eeError('NO_ACCOUNT', 'This data directory holds no account (an earlier creation did not finish); remove it and create the account again.')

@@ -244,8 +244,8 @@ export class MessengerCore implements Messenger {
   readonly #pumpTimer = new WakeTimer()
   /** The deadlines of delivery attempts, shared by the attempts of a second. */
   readonly #deliverDeadlines: SharedDeadlines
-  /** 'contact' events of new messages (incoming and sent), on the next turn. */
-  readonly #contactUpdates = new ContactUpdates({ setImmediate: (fn) => { this.#clock.setImmediate(fn) } }, (id) => {
+  /** 'contact' events of new messages (incoming and sent), a display frame later (src/messenger/contact-updates.ts). */
+  readonly #contactUpdates = new ContactUpdates({ setTimeout: (fn, ms, o) => this.#clock.setTimeout(fn, ms, o) }, (id) => {
     if (this.#stopped || this.#listeners.size === 0) return
     try {
       const c = this.#device.contact(id)
@@ -404,6 +404,7 @@ export class MessengerCore implements Messenger {
     if (this.#stopped) return
     this.#stopped = true
     this.#deliverDeadlines.stop()
+    this.#contactUpdates.stop()
     for (const t of [this.#pumpTimer, this.#cardTimer, this.#mailboxTimer, this.#presenceTimer, this.#mailboxRetry?.timer, this.#receiptRetry]) t?.cancel()
     await this.#closeMailboxes()
     // Let queued crypto work finish so the store is consistent when the host closes it.
@@ -1477,7 +1478,7 @@ export class MessengerCore implements Messenger {
       if (item.stored !== undefined) {
         this.#emit({ type: 'message', message: item.stored })
         // The contact's unread count and last message changed; computed only for a listener.
-        // On the next turn, after the receipt's frame is written, once per contact (src/messenger/contact-updates.ts).
+        // A display frame later, after the receipt's frame is written, once per contact (src/messenger/contact-updates.ts).
         if (this.#listeners.size > 0) this.#contactUpdates.changed(contact.id)
       }
     } else if (payload.kind === 'card') {

@@ -27,12 +27,21 @@ export const SQLCIPHER_DEFAULT_PAGE_SIZE = 4096
 const PAGE_SIZES = [512, 1024, 2048, 4096, 8192, 16384, 32768, 65536]
 /** WAL pages after which a store's WAL is checkpointed into the database file: SQLite's own default. */
 export const WAL_CHECKPOINT_PAGES = 1000
-/** WAL pages at which a 'next-turn' store checkpoints inside the commit after all: commits in one long synchronous run
- * (a migration, a batch in one turn) never reach a next turn, and the WAL would grow by every page they write. Four
- * times the mark: ~8 MB of WAL at 2048-byte pages. A message's commit writes ~15 pages (DEVICE_PAGE_SIZE in
- * schema.ts), so only some 200 messages' commits in one turn would meet it, and the messenger yields between messages;
- * a run that does meet it pays one copy per 4,000 pages (SQLite's own hook: per 1,000). */
-export const WAL_CHECKPOINT_CAP_PAGES = 4 * WAL_CHECKPOINT_PAGES
+/** An 'idle' store past WAL_CHECKPOINT_PAGES checkpoints once it has committed nothing for this long. A checkpoint
+ * copies the WAL's pages into the file and syncs both (3-13 ms measured on the benchmark machine, most of it the two
+ * fsyncs, with the event loop blocked): made two turns after the commit that crossed the mark (as it was), it fell
+ * inside the exchange of the next message once in every ~70 sent or received one at a time, which waited for it
+ * (issue 10: the direct latency's tail); made in a pause, it holds no message back. */
+export const CHECKPOINT_IDLE_MS = 100
+/** WAL pages at which an 'idle' store checkpoints in the next turn without waiting for a pause: a device that never
+ * pauses (a long burst) still copies its WAL every so often. ~8 MB of WAL at 2048-byte pages, some 500 messages' commits
+ * of ~15 pages (DEVICE_PAGE_SIZE in schema.ts). */
+export const WAL_CHECKPOINT_BUSY_PAGES = 4 * WAL_CHECKPOINT_PAGES
+/** WAL pages at which an 'idle' store checkpoints inside the commit after all: commits in one long synchronous run
+ * (a migration, a batch in one turn) never reach a next turn, and the WAL would grow by every page they write. Twice
+ * the busy mark: ~16 MB of WAL at 2048-byte pages, which the messenger (it yields between messages) never meets; a run
+ * that does meet it pays one copy per 8,000 pages (SQLite's own hook: per 1,000). */
+export const WAL_CHECKPOINT_CAP_PAGES = 2 * WAL_CHECKPOINT_BUSY_PAGES
 /** Bytes of the WAL file's header and of each frame's header (before its page): SQLite's file format. */
 const WAL_HEADER_BYTES = 32
 const WAL_FRAME_HEADER_BYTES = 24
@@ -62,13 +71,14 @@ export interface OpenDatabaseOptions {
   readonly pageSize?: number
   /**
    * When the WAL is copied into the database file once it holds WAL_CHECKPOINT_PAGES: 'in-commit' (SQLite's own
-   * behaviour, the default) inside the COMMIT that crossed the mark, or 'next-turn': in a later turn of the event loop,
-   * so the commit (and what waits for it, a message's send or receipt) does not carry the copy of a thousand pages and
-   * its two fsyncs. The commit itself is as durable either way: with synchronous=FULL the WAL is synced at each commit,
-   * which then survives a power cut; with NORMAL (the device's default, DEFAULT_SYNCHRONOUS in src/e2ee/account.ts) it
-   * is synced only at checkpoints, so a commit survives a crash of the process but a power cut may lose the last ones.
+   * behaviour, the default) inside the COMMIT that crossed the mark, or 'idle': once the store has committed nothing
+   * for CHECKPOINT_IDLE_MS (in the next turn past WAL_CHECKPOINT_BUSY_PAGES), so no commit (and nothing that waits for
+   * one, a message's send or receipt) carries the copy of a thousand pages and its two fsyncs. The commit itself is as
+   * durable either way: with synchronous=FULL the WAL is synced at each commit, which then survives a power cut; with
+   * NORMAL (the device's default, DEFAULT_SYNCHRONOUS in src/e2ee/account.ts) it is synced only at checkpoints, so a
+   * commit survives a crash of the process but a power cut may lose the last ones.
    */
-  readonly checkpoint?: 'in-commit' | 'next-turn'
+  readonly checkpoint?: 'in-commit' | 'idle'
   /** Where a failed page-size conversion is reported (a reason code only: never a path or key). */
   readonly logger?: Logger
 }
@@ -154,11 +164,14 @@ export function openDatabase (options: OpenDatabaseOptions): Database {
     db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`)
     db.pragma('foreign_keys = ON')
     db.pragma('busy_timeout = 5000')
-    // A WAL that grew past the mark (a long run of commits before a checkpoint) is cut back to this size when it next
-    // starts over, instead of keeping its largest size on disk for good.
-    db.pragma(`journal_size_limit = ${WAL_CHECKPOINT_PAGES * (Number(db.pragma('page_size', { simple: true })) + WAL_FRAME_HEADER_BYTES) + WAL_HEADER_BYTES}`)
+    // A WAL that grew past its mark (a long run of commits before a checkpoint) is cut back to this size when it next
+    // starts over, instead of keeping its largest size on disk for good. An 'idle' store's mark is the busy one: its
+    // WAL passes the first in any run of messages, and cutting a file of megabytes (ftruncate) took ~3 ms of the
+    // commit that started it over, a message's.
+    const walPages = options.checkpoint === 'idle' ? WAL_CHECKPOINT_BUSY_PAGES : WAL_CHECKPOINT_PAGES
+    db.pragma(`journal_size_limit = ${walPages * (Number(db.pragma('page_size', { simple: true })) + WAL_FRAME_HEADER_BYTES) + WAL_HEADER_BYTES}`)
     migrate(db, options.migrations)
-    if (options.checkpoint === 'next-turn') checkpointInNextTurn(db)
+    if (options.checkpoint === 'idle') checkpointWhenIdle(db)
   } catch (err) {
     db.close()
     throw err
@@ -166,12 +179,18 @@ export function openDatabase (options: OpenDatabaseOptions): Database {
   return db
 }
 
-/** Replaces SQLite's checkpoint inside the commit (its WAL hook) by one in a later turn of the event loop. A
- * PASSIVE checkpoint, as SQLite's: it never waits for a lock, and once it has copied every frame the next write
- * starts the WAL over. A store closed before that turn is checkpointed by its close. Commits that never yield let the
- * WAL grow: at WAL_CHECKPOINT_CAP_PAGES the commit checkpoints itself, as SQLite's own hook would. */
-function checkpointInNextTurn (db: Database): void {
+/** Replaces SQLite's checkpoint inside the commit (its WAL hook) by one when the store pauses, or in a later turn of
+ * the event loop once the WAL passes WAL_CHECKPOINT_BUSY_PAGES. A PASSIVE checkpoint, as SQLite's: it never waits for
+ * a lock, and once it has copied every frame the next write starts the WAL over. A store closed before then is
+ * checkpointed by its close. Commits that never yield let the WAL grow: at WAL_CHECKPOINT_CAP_PAGES the commit
+ * checkpoints itself, as SQLite's own hook would. */
+function checkpointWhenIdle (db: Database): void {
   let scheduled = false
+  /** The pause timer, re-armed by itself (not by each commit) until no commit came for CHECKPOINT_IDLE_MS. */
+  let idle: ReturnType<typeof setTimeout> | undefined
+  let lastCommit = 0
+  /** The WAL's pages after the last commit: a checkpoint in the next turn may have started it over meanwhile. */
+  let walPages = 0
   const checkpoint = (): void => {
     try {
       db.pragma('wal_checkpoint(PASSIVE)')
@@ -179,12 +198,25 @@ function checkpointInNextTurn (db: Database): void {
       // Closed meanwhile, or busy: the next commit past the mark schedules it again.
     }
   }
+  const whenIdle = (): void => {
+    const quiet = performance.now() - lastCommit
+    if (quiet < CHECKPOINT_IDLE_MS) { idle = setTimeout(whenIdle, CHECKPOINT_IDLE_MS - quiet).unref(); return }
+    idle = undefined
+    if (walPages >= WAL_CHECKPOINT_PAGES && !scheduled) checkpoint()
+  }
   addWalHook(db, (_name, pages) => {
+    walPages = pages
+    lastCommit = performance.now()
     if (pages >= WAL_CHECKPOINT_CAP_PAGES) { checkpoint(); return }
-    if (pages < WAL_CHECKPOINT_PAGES || scheduled) return
+    if (pages < WAL_CHECKPOINT_PAGES) return
+    if (pages < WAL_CHECKPOINT_BUSY_PAGES) {
+      idle ??= setTimeout(whenIdle, CHECKPOINT_IDLE_MS).unref()
+      return
+    }
+    if (scheduled) return
     scheduled = true
     // Two hops: what the commit let out is written at the end of its turn, by a setImmediate queued after this one
-    // (a message's envelope or ack: src/net/muxer-writes.ts); copying a thousand pages first would hold it back.
+    // (a message's envelope or ack: src/net/muxer-writes.ts); copying the WAL first would hold it back.
     setImmediate(() => {
       setImmediate(() => {
         scheduled = false
@@ -198,7 +230,7 @@ type WalHook = (name: string, pages: number) => void
 const walHooks = new WeakMap<Database, WalHook[]>()
 
 /** Adds a WAL hook (called after each commit with the WAL's page count). A connection has one (setWalHook replaces
- * it, and with it a 'next-turn' store's checkpoints): every hook of this module's stores goes through this. */
+ * it, and with it an 'idle' store's checkpoints): every hook of this module's stores goes through this. */
 export function addWalHook (db: Database, hook: WalHook): void {
   let hooks = walHooks.get(db)
   if (hooks === undefined) {

@@ -42,7 +42,7 @@ test(`store conversion: SIGKILL during or after the page-size conversion ${CYCLE
     const converted = child.events.some((e) => e.event === 'ready')
     const midway = readdirSync(dir).some((f) => f.includes('converting'))
 
-    const db = openDatabase({ path: join(dir, DATABASE_FILE), key, migrations: CRASH_MIGRATIONS, pageSize: DEVICE_PAGE_SIZE, checkpoint: 'next-turn' })
+    const db = openDatabase({ path: join(dir, DATABASE_FILE), key, migrations: CRASH_MIGRATIONS, pageSize: DEVICE_PAGE_SIZE, checkpoint: 'idle' })
     try {
       assert.equal(db.pragma('cipher_page_size', { simple: true }), String(DEVICE_PAGE_SIZE))
       assert.equal(db.pragma('integrity_check', { simple: true }), 'ok')

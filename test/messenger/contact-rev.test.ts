@@ -42,10 +42,8 @@ test('contact views: a text I send makes a contact event with its preview under 
   const before = (await a.core.contacts())[0]
   assert.ok(before !== undefined)
   const sent = await a.core.send(a.contactId, 'mine')
-  // On the next turn (src/messenger/contact-updates.ts), whatever the network does meanwhile.
-  await new Promise((resolve) => setImmediate(resolve))
-  const after = events.find((c) => c.lastMessage?.text === 'mine')
-  assert.ok(after !== undefined, 'a contact event follows the send')
+  // A display frame later (src/messenger/contact-updates.ts), whatever the network does meanwhile.
+  const after = await waitFor(() => events.find((c) => c.lastMessage?.text === 'mine'), 'a contact event follows the send')
   assert.ok(after.rev > before.rev)
   assert.deepEqual(after.lastMessage, { text: 'mine', at: sent.at, direction: 'out' })
 })

@@ -1,11 +1,11 @@
-// Issue 10: the 'contact' event of a new incoming message (unread count, last message) comes on the turn after the
-// message's, once per contact per turn (src/messenger/contact-updates.ts), on two real messengers joined in process,
-// and after the frames of that turn (the message's ack) were written, on real libp2p.
+// Issue 10: the 'contact' event of a new message (unread count, last message) comes a display frame after the
+// message's, once per contact for all the messages of that frame (src/messenger/contact-updates.ts), on two real
+// messengers joined in process, and after the frames of the message's turn (its ack) were written, on real libp2p.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { ContactView, MessengerEvent } from '../../src/messenger/types.ts'
 import { heldWrites } from '../../src/net/muxer-writes.ts'
-import { twoMessengers } from '../helpers/two-messengers.ts'
+import { HoldClock, stateReached, twoMessengers } from '../helpers/two-messengers.ts'
 import { createPeople, waitStates, type Person } from '../helpers/testnet.ts'
 import { waitFor } from '../helpers/wait.ts'
 
@@ -32,7 +32,7 @@ test('a new message: its contact event follows its message event and shows it; a
   assert.equal(first.unread, 1)
   assert.equal(first.lastMessage?.text, 'first')
 
-  // A burst: the contact events may be fewer than the messages (one per turn), but the last one is the true state.
+  // A burst: the contact events may be fewer than the messages (one per frame), but the last one is the true state.
   events.length = 0
   const N = 40
   await Promise.all(Array.from({ length: N }, async (_, k) => await w.a.core.send(w.a.contactId, `burst ${k}`)))
@@ -54,6 +54,34 @@ test('a new message: its contact event follows its message event and shows it; a
   // Read: the unread count goes back to zero (the event markRead sends is not deferred).
   await w.b.core.markRead(w.b.contactId)
   assert.equal((events.filter((e) => e.type === 'contact').at(-1) as { contact: ContactView }).contact.unread, 0)
+})
+
+test('messages one at a time: no contact event until the frame\'s timer runs, then one per side for them all', async (t) => {
+  const clock = new HoldClock()
+  const w = await twoMessengers({ clock, searchIdleMs: false })
+  t.after(w.close)
+  await waitFor(() => [w.a, w.b].every((s) => s.history.setting('announced-card') !== undefined && s.history.outboxSize() === 0), 'cards announced and outboxes empty')
+  const sent: ContactView[] = []
+  const received: ContactView[] = []
+  w.a.core.subscribe((e) => { if (e.type === 'contact') sent.push(e.contact) })
+  w.b.core.subscribe((e) => { if (e.type === 'contact') received.push(e.contact) })
+  // The messenger's timers wait while the clock is held: a view built once per message (after each envelope or ack
+  // went out, where the other device waits for this one's CPU) would come here, one per message.
+  clock.hold()
+  const N = 10
+  for (let i = 0; i < N; i++) {
+    const m = await w.a.core.send(w.a.contactId, `one at a time ${i}`)
+    await stateReached(w.a, m.id, 'delivered')
+    // Joined in process, the exchange is one chain of promise steps: a turn between messages, as the network gives.
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  assert.deepEqual([sent.length, received.length], [0, 0], 'no contact event while the frame\'s timer waits')
+  clock.release()
+  await waitFor(() => sent.length > 0 && received.length > 0, 'the contact events')
+  assert.deepEqual([sent.length, received.length], [1, 1], 'one view per side for the ten messages')
+  assert.equal(sent[0]?.lastMessage?.text, `one at a time ${N - 1}`)
+  assert.equal(received[0]?.lastMessage?.text, `one at a time ${N - 1}`)
+  assert.equal(received[0]?.unread, N)
 })
 
 test('on real libp2p, a new message\'s contact event comes after its ack frame was written', async (t) => {

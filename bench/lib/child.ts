@@ -13,9 +13,11 @@ export interface Child {
   next: <T = Record<string, unknown>>(type: string, timeoutMs?: number) => Promise<T>
 }
 
-export function startChild (ctx: BenchContext, script: string, args: string[] = [], execArgv: string[] = []): Child {
+/** `env` is added to this process's environment (a device's launch settings, test/helpers/launch.ts). */
+export function startChild (ctx: BenchContext, script: string, args: string[] = [], execArgv: readonly string[] = [], env: Readonly<Record<string, string>> = {}): Child {
   const proc = fork(fileURLToPath(new URL(`../children/${script}`, import.meta.url)), args, {
     cwd: ROOT,
+    env: { ...process.env, ...env },
     execArgv: ['--import', 'tsx', '--import', './src/platform/shims.ts', '--expose-gc', ...(process.env.BENCH_CPU_PROF !== undefined ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_CPU_PROF] : []), ...execArgv],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     // BENCH_OWN_SESSION=1: each child in a session of its own, so (Linux, sched_autogroup) its own scheduler group.

@@ -2,6 +2,7 @@
 import { join } from 'node:path'
 import type { BenchContext } from '../harness.ts'
 import { startChild } from './child.ts'
+import { binLaunch } from '../../test/helpers/launch.ts'
 
 export interface RemotePerson {
   readonly name: string
@@ -13,7 +14,9 @@ export interface RemotePerson {
 
 export async function remotePerson (ctx: BenchContext, name: string, o: { relays: string[], relayOnly?: boolean }): Promise<RemotePerson> {
   const dir = join(ctx.tmpDir(`person-${name}`), 'data')
-  const child = startChild(ctx, 'person.ts', [JSON.stringify({ name, dir, relays: o.relays, ...(o.relayOnly === true ? { relayOnly: true } : {}) })])
+  // A device runs as the bin starts it (its launch settings, which could change its speed).
+  const launch = binLaunch()
+  const child = startChild(ctx, 'person.ts', [JSON.stringify({ name, dir, relays: o.relays, ...(o.relayOnly === true ? { relayOnly: true } : {}) })], launch.execArgv, launch.env)
   await child.next('ready', 60_000)
   // One question at a time per child: answers are matched by type.
   let chain: Promise<unknown> = Promise.resolve()

@@ -2,7 +2,8 @@
 // reservation on it; the relay's settled RSS after minus before (read once a few devices have reserved), divided
 // by N (heap delta in the note).
 // device.idle_rss: `0message1 start` (the bin, compiled) with 20 contacts, idle; beside it the same device
-// run from the sources through tsx, and Node with the compiled modules loaded (the floor).
+// run from the sources through tsx, and Node with the compiled modules loaded (the floor). All three start Node
+// as the bin's first line says (its environment and flags, test/helpers/launch.ts), under this process's Node.
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { rmSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
@@ -16,9 +17,9 @@ import { RELAY_MAX_RESERVATIONS } from '../../src/net/libp2p.ts'
 import { silentLogger } from '../../src/platform/logger.ts'
 import type { Benchmark, BenchContext, RowInput } from '../harness.ts'
 import { startChild } from '../lib/child.ts'
+import { BIN, binLaunch } from '../../test/helpers/launch.ts'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
-const BIN = join(ROOT, 'bin', '0message1.js')
 const KB = 1024
 const MB = 1024 * 1024
 const CONTACTS = 20
@@ -83,9 +84,11 @@ async function rssOf (pid: number): Promise<number> {
   return Number(stdout.trim()) * KB
 }
 
-/** Starts `args` and resolves once it prints `ready` on stdout; killed when the benchmark ends. */
+/** Starts Node with `args` as the bin starts it and resolves once it prints `ready` on stdout; killed when the
+ * benchmark ends. */
 async function daemon (ctx: BenchContext, args: string[], ready: RegExp): Promise<ChildProcess> {
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ZEROM1_LOG: 'warn' } })
+  const launch = binLaunch()
+  const child = spawn(process.execPath, [...launch.execArgv, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...launch.env, ZEROM1_LOG: 'warn' } })
   ctx.defer(async () => {
     if (child.exitCode !== null || child.signalCode !== null) return
     child.kill('SIGTERM')

@@ -11,8 +11,10 @@ import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
 import type { ContactView, MessageView } from '../../src/messenger/types.ts'
 import { waitFor } from '../helpers/wait.ts'
+import { BIN, binLaunch } from '../helpers/launch.ts'
 
-const BIN = fileURLToPath(new URL('../../bin/0message1.js', import.meta.url))
+/** As a user's `0message1` starts Node (its first line), under this process's Node. */
+const LAUNCH = binLaunch()
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 /** One CLI call: Node start-up plus one local request; generous for a loaded CI box. */
 const CALL_MS = 60_000
@@ -22,7 +24,7 @@ const READY_MS = 60_000
 const DELIVERY_MS = 30_000
 
 async function run (args: string[], o: { expectCode?: number } = {}): Promise<{ out: string, err: string }> {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ZEROM1_LOG: 'warn' } })
+  const child = spawn(process.execPath, [...LAUNCH.execArgv, BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...LAUNCH.env, ZEROM1_LOG: 'warn' } })
   let out = ''
   let err = ''
   child.stdout.on('data', (d: Buffer) => { out += d.toString() })
@@ -36,7 +38,7 @@ async function run (args: string[], o: { expectCode?: number } = {}): Promise<{ 
 
 /** Starts a long-running command and resolves with the first stdout line matching `ready`. */
 async function daemon (t: TestContext, args: string[], ready: RegExp): Promise<{ child: ChildProcess, match: RegExpExecArray, exit: () => Promise<number | null> }> {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ZEROM1_LOG: 'warn' } })
+  const child = spawn(process.execPath, [...LAUNCH.execArgv, BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...LAUNCH.env, ZEROM1_LOG: 'warn' } })
   let err = ''
   child.stderr?.on('data', (d: Buffer) => { err += d.toString() })
   const exited = new Promise<number | null>((resolve) => { child.on('exit', (c) => { resolve(c) }) })

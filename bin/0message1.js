@@ -16,8 +16,10 @@ import { fileURLToPath } from 'node:url'
 // with the code before (load 1.5-5), gave 3% more CPU per message with 64 in flight (0.384 against 0.373 ms on
 // the sender), one message at a time within 2% (CPU and p50); the throughput moved with the load more than with
 // the setting (the pairs' ratios 0.54-1.28, median 0.91; 1.02 x in 13 more rounds, where the same +3% CPU
-// showed). Where Node does not use glibc (macOS, musl) the variable is ignored; `env -S` needs GNU coreutils
-// 8.30 or a BSD/macOS env. Fewer V8 workers (--v8-pool-size=2) saved under 1 MB more, MALLOC_ARENA_MAX=2 left
+// showed). Where Node does not use glibc (macOS) the variable is ignored. `env -S` needs GNU coreutils 8.30 or
+// a BSD/macOS env: BusyBox's (Alpine) has no -S and refuses the line, so there run `node bin/0message1.js`
+// (without the setting). Only `start` was measured with it; the relay's systemd unit (deploy/) runs Node
+// directly, without it, as the bench's relays do. Fewer V8 workers (--v8-pool-size=2) saved under 1 MB more, MALLOC_ARENA_MAX=2 left
 // 96-101 MB: neither is set.
 //
 // No V8 flags are set here. Measured on an idle started device (2-core VM): `--optimize-for-size` (it

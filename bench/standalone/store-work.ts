@@ -45,7 +45,7 @@ interface Variant {
 
 const VARIANTS: readonly Variant[] = [
   { name: 'main (4096, checkpoint in commit)', pageSize: 4096, checkpoint: 'in-commit' },
-  { name: 'now (2048, checkpoint next turn)', pageSize: DEVICE_PAGE_SIZE, checkpoint: 'next-turn' },
+  { name: '2048, checkpoint next turn (the device\'s rule before the pause rule of src/store/db.ts)', pageSize: DEVICE_PAGE_SIZE, checkpoint: 'next-turn' },
   { name: '2048, checkpoint in commit', pageSize: DEVICE_PAGE_SIZE, checkpoint: 'in-commit' },
   { name: 'never checkpointed (4096)', pageSize: 4096, checkpoint: 'never' },
   { name: '1024', pageSize: 1024, checkpoint: 'next-turn' },

@@ -7,9 +7,8 @@
 // writer's CPU), so that view held back the other side's answer, or its own next step, on every message (without the
 // sender's, the direct p50 measured 0.05-0.1 ms lower). Gathered over a display frame, a conversation's messages make
 // one view, not one per message.
-// "After" needs the held frames written first: they are flushed before the views are built.
+// A display frame later, the frames of the message's turn (its envelope or ack) have long been written.
 import type { Clock, Timer } from '../platform/clock.ts'
-import { flushWrites } from '../net/muxer-writes.ts'
 
 /** How long the first change of a contact waits for the ones after it: one display frame. */
 export const CONTACT_UPDATE_MS = 16
@@ -25,7 +24,6 @@ export class ContactUpdates {
     this.#pending.add(contactId)
     this.#timer ??= this.clock.setTimeout(() => {
       this.#timer = undefined
-      flushWrites()
       const ids = [...this.#pending]
       this.#pending.clear()
       for (const id of ids) this.emit(id)

@@ -34,7 +34,7 @@ export const WAL_CHECKPOINT_PAGES = 1000
  * (issue 10: the direct latency's tail); made in a pause, it holds no message back. */
 export const CHECKPOINT_IDLE_MS = 100
 /** WAL pages at which an 'idle' store checkpoints in the next turn without waiting for a pause: a device that never
- * pauses (a long burst) still copies its WAL every so often. ~8 MB of WAL at 2048-byte pages, some 500 messages' commits
+ * pauses (a long burst) still copies its WAL every so often. ~8 MB of WAL at 2048-byte pages, some 270 messages' commits
  * of ~15 pages (DEVICE_PAGE_SIZE in schema.ts). */
 export const WAL_CHECKPOINT_BUSY_PAGES = 4 * WAL_CHECKPOINT_PAGES
 /** WAL pages at which an 'idle' store checkpoints inside the commit after all: commits in one long synchronous run

@@ -4,9 +4,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { ContactView, MessengerEvent } from '../../src/messenger/types.ts'
-import { heldWrites } from '../../src/net/muxer-writes.ts'
 import { HoldClock, stateReached, twoMessengers } from '../helpers/two-messengers.ts'
-import { createPeople, waitStates, type Person } from '../helpers/testnet.ts'
 import { waitFor } from '../helpers/wait.ts'
 
 test('a new message: its contact event follows its message event and shows it; a burst ends on the true count', async (t) => {
@@ -82,23 +80,4 @@ test('messages one at a time: no contact event until the frame\'s timer runs, th
   assert.equal(sent[0]?.lastMessage?.text, `one at a time ${N - 1}`)
   assert.equal(received[0]?.lastMessage?.text, `one at a time ${N - 1}`)
   assert.equal(received[0]?.unread, N)
-})
-
-test('on real libp2p, a new message\'s contact event comes after its ack frame was written', async (t) => {
-  const { people, contact } = await createPeople(t, { relays: 1, people: 2 })
-  const [alice, bob] = people as [Person, Person]
-  const aToB = contact(alice, bob)
-  // Frames held for the end of the turn (src/net/muxer-writes.ts) when each of bob's contact events of a new message
-  // ran: bob's ack of that message is one of them unless it was written first.
-  const held: number[] = []
-  bob.m().subscribe((e) => { if (e.type === 'contact' && e.contact.unread > 0) held.push(heldWrites()) })
-  let direct = 0
-  for (let i = 0; i < 5; i++) {
-    const m = await alice.m().send(aToB, `one ${i}`)
-    const [done] = await waitStates(alice, aToB, [m.id], 'delivered', `message ${i} delivered`)
-    if (done?.path === 'direct') direct++
-  }
-  await waitFor(() => held.length >= 5 ? true : undefined, 'a contact event per message')
-  assert.ok(direct > 0, 'some messages went direct (an ack frame on the deliver stream)')
-  assert.deepEqual(held.filter((n) => n > 0), [], `frames held when the contact events ran: ${held.join(', ')}`)
 })

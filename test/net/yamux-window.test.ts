@@ -89,8 +89,10 @@ test('a paused reader stops the sender at the window; a large transfer to a slow
     const bytes = e.data.subarray()
     hash.update(bytes)
     received += bytes.byteLength
+    // By its read side: once the remote has closed its write, the stream is still 'open' but no longer resumable.
+    if (accepted.readStatus !== 'readable') return
     accepted.pause()
-    setTimeout(() => { if (accepted.status === 'open') accepted.resume() }, 1)
+    setTimeout(() => { if (accepted.readStatus === 'paused') accepted.resume() }, 1)
   })
   accepted.addEventListener('remoteCloseWrite', () => { ended = true })
   accepted.resume()

@@ -65,12 +65,37 @@ export class GroupStore {
     return r === undefined ? undefined : toRow(r)
   }
 
-  /** A group's conversation: by the sender's time, each sender's messages in sequence order. */
+  /**
+   * A group's conversation, its newest `limit` messages in display order: each sender's messages by its sequence
+   * numbers, the senders interleaved by the time each message was written: its sentAt, but never after it arrived here
+   * (a member's clock far ahead would otherwise pin its message last, as in a one-to-one chat: HistoryStore.messages).
+   * A sender's repeated sequence number goes by sentAt, then id; messages of one time go by sender; so the order is
+   * total. The page is the newest rows by that time, then sender, seq and id.
+   */
   messages (groupId: string, limit: number): GroupMessageRow[] {
-    const rows = this.db.prepare('SELECT * FROM (SELECT * FROM group_messages WHERE group_id = ? ORDER BY sent_at DESC, sender, seq DESC LIMIT ?) ORDER BY sent_at, sender, seq')
+    const rows = this.db.prepare('SELECT * FROM group_messages WHERE group_id = ? ORDER BY min(sent_at, at) DESC, sender DESC, seq DESC, id DESC LIMIT ?')
       .all([groupId, limit]) as unknown as RawMessage[]
-    // Within one sender, sequence order wins over clocks.
-    return rows.map(toRow)
+    const bySeq = (a: RawMessage, b: RawMessage): number => a.seq - b.seq || a.sent_at - b.sent_at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+    const senders = new Map<string, RawMessage[]>()
+    for (const r of rows) {
+      const own = senders.get(r.sender)
+      if (own === undefined) senders.set(r.sender, [r]); else own.push(r)
+    }
+    const queues = [...senders.values()].map((q) => ({ rows: q.sort(bySeq), next: 0 }))
+    const key = (r: RawMessage): number => Math.min(r.sent_at, r.at)
+    const merged: RawMessage[] = []
+    while (merged.length < rows.length) {
+      let best: { rows: RawMessage[], next: number } | undefined
+      for (const q of queues) {
+        const r = q.rows[q.next]
+        if (r === undefined) continue
+        const b = best?.rows[best.next]
+        if (b === undefined || key(r) < key(b) || (key(r) === key(b) && r.sender < b.sender)) best = q
+      }
+      const q = best as { rows: RawMessage[], next: number }
+      merged.push(q.rows[q.next++] as RawMessage)
+    }
+    return merged.map(toRow)
   }
 
   last (groupId: string): GroupMessageRow | undefined {

@@ -21,8 +21,8 @@ export type MessageChange =
 /** Ids are unique per conversation and direction only (the contact chooses its own), so both name a message. */
 const same = (m: MessageView, id: string, direction: 'in' | 'out'): boolean => m.id === id && m.direction === direction
 
-/** When a message was written, the time the display order interleaves by: its sentAt, never after it came here. */
-export const writtenAt = (m: MessageView): number => Math.min(m.sentAt ?? m.at, m.at)
+/** When a message was written, the time the display order interleaves by and its bubble shows: its sentAt, never after it came here. */
+export const writtenAt = (m: { readonly sentAt?: number, readonly at: number }): number => Math.min(m.sentAt ?? m.at, m.at)
 
 /**
  * A conversation in the node's display order (src/messenger/history.ts messages()): each sender's messages by its

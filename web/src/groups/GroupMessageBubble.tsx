@@ -2,20 +2,21 @@
 // delivery state — "delivered to k of n · read by k of n", which opens the list of members with each one's state
 // and path (direct, relayed, mailbox).
 import { useState } from 'react'
-import { STATE_LABEL, time } from '../format.ts'
+import { STATE_LABEL, bubbleTime } from '../format.ts'
 import type { GroupMember, GroupMessage } from './types.ts'
 
 export function GroupMessageBubble ({ m, members, attachment }: { m: GroupMessage, members: GroupMember[], attachment?: React.ReactNode }): React.JSX.Element {
   const [open, setOpen] = useState(false)
   const d = m.delivery
   const listId = `states-${m.id}`
+  const t = bubbleTime(m)
   return (
     <div className={`msg ${m.direction}`} data-testid='group-message' data-direction={m.direction}>
       {m.direction === 'in' && <div className='sender' data-testid='group-sender'><bdi>{m.senderName}</bdi></div>}
       {attachment}
       {m.text !== '' && <div className='text' dir='auto'>{m.text}</div>}
       <div className='meta'>
-        <span>{time(m.at)}</span>
+        <span title={t.title} data-testid='message-time'>{t.label}</span>
         {d !== undefined && (
           <button
             type='button' className='states' data-testid='delivery-summary' aria-expanded={open} aria-controls={listId}

@@ -8,6 +8,7 @@ import type {
 import { ApiError, type ApiErrorCode } from './errors.ts'
 import type { RelayKeeperView } from '../messenger/relay-keeper.ts'
 import { checkSocket } from './socket.ts'
+import { cursorQuery, type PageCursor } from './page-cursor.ts'
 import { readToken } from './token.ts'
 
 /** A local call that takes longer than this is a hung node, not a slow one. */
@@ -95,8 +96,11 @@ export class ApiClient {
   send = async (contactId: string, text: string): Promise<MessageView> =>
     await this.request('POST', `/api/contacts/${encodeURIComponent(contactId)}/messages`, { text })
 
-  messages = async (contactId: string, limit?: number): Promise<MessageView[]> =>
-    await this.request('GET', `/api/contacts/${encodeURIComponent(contactId)}/messages${limit === undefined ? '' : `?limit=${limit}`}`)
+  /** A page of a conversation: the newest, or the one before `before` (page-cursor.ts). */
+  messages = async (contactId: string, o: { limit?: number, before?: PageCursor } = {}): Promise<MessageView[]> => {
+    const query = [...(o.limit === undefined ? [] : [`limit=${o.limit}`]), ...(o.before === undefined ? [] : [cursorQuery(o.before)])]
+    return await this.request('GET', `/api/contacts/${encodeURIComponent(contactId)}/messages${query.length === 0 ? '' : `?${query.join('&')}`}`)
+  }
 
   markRead = async (contactId: string): Promise<void> => { await this.request('POST', `/api/contacts/${encodeURIComponent(contactId)}/read`) }
   safetyNumber = async (contactId: string): Promise<SafetyNumberView> =>

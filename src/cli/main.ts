@@ -5,7 +5,10 @@ import { join, resolve } from 'node:path'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { fileState, formatFiles, listFiles, listGroupFiles, saveFile, sendFile, sendGroupFile } from './files.ts'
 import { ApiClient } from '../api/client.ts'
-import type { ContactView, PendingSafetyNumberView } from '../messenger/types.ts'
+import { olderPageCursor, type PageCursor } from '../api/page-cursor.ts'
+import { MAX_PAGE } from '../api/schemas.ts'
+import { DEFAULT_PAGE } from '../messenger/history-store.ts'
+import type { ContactView, MessageView, PendingSafetyNumberView } from '../messenger/types.ts'
 import { CodedError } from '../platform/coded-error.ts'
 import { MAX_TEXT_BYTES } from '../wire/text-limit.ts'
 import { CliError } from './errors.ts'
@@ -47,7 +50,10 @@ Commands:
   files list CONTACT|GROUP [--json]            files of a conversation with their transfer state
   files save MESSAGE_ID --out PATH [--owner O] decrypt a received (complete) file to PATH (--owner: the
                                                file's contactId, when two senders used the id)
-  messages CONTACT [--limit N] [--json]        show a conversation with each message's state and path
+  messages CONTACT [--limit N] [--before in:ID|out:ID] [--all] [--json]
+                                               show a conversation with each message's state and path:
+                                               its newest messages, those before a message (a full
+                                               page names its cursor last), or all of it (--all)
   safety-number CONTACT [--json]               show the safety number to compare with a contact
   verify CONTACT [--off]                       mark a contact verified (after comparing numbers)
   key-change CONTACT [--accept DIGITS | --block DIGITS] [--json]
@@ -76,6 +82,24 @@ const COMMON: Options = {
 }
 const JSON_OPT: Options = { json: { type: 'boolean' } }
 
+
+/** `--before in:ID` or `out:ID`: a message of the conversation (ids are unique per direction only). */
+function parseCursor (v: string): PageCursor {
+  const m = /^(in|out):([0-9a-f]{32})$/.exec(v)
+  if (m === null) throw new CliError('USAGE', '--before takes in:ID or out:ID, a message of the conversation (its direction and 32-hex id, as `messages --json` shows them).')
+  return { beforeDirection: m[1] as 'in' | 'out', beforeId: m[2] as string }
+}
+
+/** Every message of a conversation, oldest first: pages back from the newest until one comes back empty. */
+async function wholeConversation (client: ApiClient, contactId: string): Promise<MessageView[]> {
+  let page = await client.messages(contactId, { limit: MAX_PAGE })
+  const pages = [page]
+  for (let c = olderPageCursor(page); c !== undefined; c = olderPageCursor(page)) {
+    page = await client.messages(contactId, { limit: MAX_PAGE, before: c })
+    pages.unshift(page)
+  }
+  return pages.flat()
+}
 
 function parse (command: string, args: string[], options: Options): Parsed {
   try {
@@ -230,25 +254,35 @@ async function clientCommand (rt: CliRuntime, command: string, rest: string[]): 
       throw new CliError('USAGE', 'Use `files list CONTACT` or `files save MESSAGE_ID --out PATH`.')
     }
     case 'messages': {
-      const p = parse(command, rest, { ...JSON_OPT, limit: { type: 'string' } })
+      const p = parse(command, rest, { ...JSON_OPT, limit: { type: 'string' }, before: { type: 'string' }, all: { type: 'boolean' } })
       const query = positional(p, 0, 'a contact', command)
       noExtra(p, 1, command)
       let limit: number | undefined
       if (typeof p.values.limit === 'string') {
         limit = Number(p.values.limit)
-        if (!Number.isInteger(limit) || limit < 1) throw new CliError('USAGE', '--limit must be a positive whole number.')
+        if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw new CliError('USAGE', `--limit must be a whole number from 1 to ${MAX_PAGE}.`)
       }
+      const before = typeof p.values.before === 'string' ? parseCursor(p.values.before) : undefined
+      const all = p.values.all === true
+      if (all && (limit !== undefined || before !== undefined)) throw new CliError('USAGE', '--all shows the whole conversation: it takes neither --limit nor --before.')
       const client = ApiClient.forDataDir(dataDirOf(p.values, rt.env))
       const contact = await contactOrGroup(client, query)
       if ('members' in contact) {
+        if (all || before !== undefined) throw new CliError('USAGE', 'A group shows its newest messages only (--limit N): --before and --all are for a contact.')
         const list = await client.request<GroupMessageView[]>('GET', `/api/groups/${contact.id}/messages${limit === undefined ? '' : `?limit=${limit}`}`)
         if (p.values.json === true) json(rt, list)
         else rt.stdout(formatGroupMessages(list))
         return 0
       }
-      const messages = await client.messages(contact.id, limit)
+      const messages = all ? await wholeConversation(client, contact.id) : await client.messages(contact.id, { ...(limit === undefined ? {} : { limit }), ...(before === undefined ? {} : { before }) })
       if (p.values.json === true) json(rt, messages)
-      else rt.stdout(formatMessages(messages, contact.name, contact))
+      else if (before !== undefined && messages.length === 0) rt.stdout('No older messages.\n')
+      else {
+        rt.stdout(formatMessages(messages, contact.name, contact))
+        // A full page may have older messages before it: say how to see them.
+        const older = !all && messages.length >= (limit ?? DEFAULT_PAGE) ? olderPageCursor(messages) : undefined
+        if (older !== undefined) rt.stdout(`Older messages: \`0message1 messages ${contact.id} --before ${older.beforeDirection}:${older.beforeId}${limit === undefined ? '' : ` --limit ${limit}`}\`\n`)
+      }
       return 0
     }
     case 'safety-number': {

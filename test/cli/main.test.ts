@@ -107,6 +107,12 @@ test('help, unknown commands and options: usage errors exit 2 with one sentence'
   const long = await h.run('send', 'bob', 'é'.repeat(MAX_TEXT_BYTES / 2 + 1))
   assert.equal(long.code, 2)
   assert.match(long.err, new RegExp(`is ${MAX_TEXT_BYTES + 2} bytes of UTF-8; one message holds at most ${MAX_TEXT_BYTES}\\. Split it\\.`))
+  // Paging options are checked before the node is asked too (paging itself: test/cli/real.test.ts).
+  for (const args of [['--before', 'ab'.repeat(16)], ['--before', 'in:xyz'], ['--all', '--limit', '5'], ['--all', '--before', `in:${'ab'.repeat(16)}`], ['--limit', '501']]) {
+    const r = await h.run('messages', 'bob', ...args)
+    assert.equal(r.code, 2, args.join(' '))
+    assert.match(r.err, /--before takes in:ID or out:ID|--all shows the whole conversation|--limit must be a whole number from 1 to 500/, args.join(' '))
+  }
 })
 
 test('commands that need the node say how to start it when it is not running', async (t) => {

@@ -130,6 +130,22 @@ test('cli: init, invite, contacts add, send, messages --json across two nodes an
   const human = (await run(['messages', 'Bob', '--data', A])).out
   assert.match(human, /Bob: hello from bob {2}\[/)
 
+  // Paging back: a full page names the cursor of the page before it; --all pages back to the first message.
+  await run(['send', 'Bob', 'third from alice', '--data', A])
+  const whole = JSON.parse((await run(['messages', 'Bob', '--json', '--data', A])).out) as MessageView[]
+  assert.equal(whole.length, 3)
+  const newest = (await run(['messages', 'Bob', '--limit', '1', '--data', A])).out
+  assert.match(newest, /me: third from alice/)
+  const next = /^Older messages: `0message1 messages \S+ (--before (?:in|out):[0-9a-f]{32}) --limit 1`$/m.exec(newest)
+  assert.ok(next?.[1] !== undefined, newest)
+  const older = JSON.parse((await run(['messages', 'Bob', ...next[1].split(' '), '--limit', '1', '--json', '--data', A])).out) as MessageView[]
+  assert.deepEqual(older.map((m) => m.id), [whole[1]?.id])
+  const first = whole[0] as MessageView
+  assert.equal((await run(['messages', 'Bob', '--before', `${first.direction}:${first.id}`, '--data', A])).out, 'No older messages.\n')
+  const all = JSON.parse((await run(['messages', 'Bob', '--all', '--json', '--data', A])).out) as MessageView[]
+  assert.deepEqual(all.map((m) => `${m.direction}:${m.id}`), whole.map((m) => `${m.direction}:${m.id}`))
+  assert.doesNotMatch((await run(['messages', 'Bob', '--data', A])).out, /Older messages/, 'a page that is not full names no cursor')
+
   const status = JSON.parse((await run(['status', '--json', '--data', A])).out) as { state: string, peerId: string, relays: Array<{ address: string }> }
   assert.equal(status.state, 'ready')
   assert.match(status.peerId, /^12D3KooW/)

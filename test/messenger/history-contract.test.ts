@@ -12,6 +12,7 @@ import type { HistoryStore } from '../../src/messenger/history-store.ts'
 import type { MessageView } from '../../src/messenger/types.ts'
 import { MemoryHistory } from '../twins/memory-history.ts'
 import { tempDir } from '../helpers/testnet.ts'
+import { olderPageCursor } from '../../src/api/page-cursor.ts'
 
 type Teardown = { after: (fn: () => unknown) => void }
 
@@ -36,13 +37,6 @@ const IMPLEMENTATIONS: Array<[string, (t: Teardown) => HistoryStore]> = [
 
 const incoming = (seq: number, at: number, contactId = 'c1') => ({ contactId, id: `m${seq}`, seq, text: `t${seq}`, sentAt: at, at: at + 1, path: 'direct' as const })
 const outgoing = (id: string, seq: number, at: number, contactId = 'c1') => ({ contactId, id, seq, text: `o${seq}`, at, envelope: new Uint8Array([seq, 1, 2]), expiresAt: at + 1000 })
-
-/** The page order, oldest first (PageOptions): key, mine before theirs, seq, sentAt, id. */
-function pageOrder (a: MessageView, b: MessageView): number {
-  const key = (m: MessageView): number => Math.min(m.sentAt ?? m.at, m.at)
-  const out = (m: MessageView): number => m.direction === 'out' ? 0 : 1
-  return key(a) - key(b) || out(a) - out(b) || a.seq - b.seq || (a.sentAt ?? a.at) - (b.sentAt ?? b.at) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
-}
 
 for (const [name, make] of IMPLEMENTATIONS) {
   test(`${name}: a message is placed by when it was written, never after it came here, and a repeated seq has one order`, (t) => {
@@ -105,16 +99,17 @@ for (const [name, make] of IMPLEMENTATIONS) {
     assert.deepEqual(h.messages('c1', { limit: 2 }).map((m) => `${m.direction}${m.seq}`), ['in2', 'out2'])
     assert.deepEqual(h.messages('c1', { before: 25 }).map((m) => `${m.direction}${m.seq}`), ['out1', 'in1', 'in3'])
     assert.equal(h.messages('c1', { limit: 0 }).length, 1)
-    // Paging back with the cursor each time from the page's least in the page order (not its first shown: in3
-    // stands after in1 but is older by key) takes every message once; as in2 is past in3 by key, the pages can
-    // only hold them in the other order.
+    // Paging back with the cursor each time from the page's least in the page order (olderPageCursor, what the CLI
+    // and the web page send; not its first shown: in3 stands after in1 but is older by key) takes every message
+    // once; as in2 is past in3 by key, the pages can only hold them in the other order.
     for (let limit = 1; limit <= 5; limit++) {
       const walked: string[] = []
       let page = h.messages('c1', { limit })
       for (let pages = 0; page.length > 0 && pages <= 5; pages++) {
         walked.unshift(...page.map((m) => `${m.direction}${m.seq}`))
-        const least = page.reduce((a, b) => pageOrder(a, b) <= 0 ? a : b)
-        page = h.messages('c1', { limit, after: { direction: least.direction, id: least.id } })
+        const c = olderPageCursor(page)
+        assert.ok(c !== undefined)
+        page = h.messages('c1', { limit, after: { direction: c.beforeDirection, id: c.beforeId } })
       }
       assert.deepEqual([...walked].sort(), ['in1', 'in2', 'in3', 'out1', 'out2'], `limit ${limit}`)
     }
@@ -146,6 +141,7 @@ for (const [name, make] of IMPLEMENTATIONS) {
       for (let pages = 0; page.length > 0 && pages <= all.length; pages++) {
         walked.unshift(...page.map((m) => `${m.direction}:${m.id}`))
         const first = page[0] as MessageView
+        assert.deepEqual(olderPageCursor(page), { beforeId: first.id, beforeDirection: first.direction })
         page = h.messages('c1', { limit, after: { direction: first.direction, id: first.id } })
       }
       assert.deepEqual(walked, all, `limit ${limit}`)

@@ -4,6 +4,10 @@
 // The next older page starts just past the page's last message in that order: the least by (key, outgoing before
 // incoming, seq, sentAt, id). That is the first message shown only while each sender's keys rise with its seq.
 
+/** The most messages one GET of a conversation returns (its `limit`); here, not in schemas.ts, so the CLI reads it
+ * without loading zod at start (test/api/lazy-start.test.ts). */
+export const MAX_PAGE = 500
+
 /** The message fields the order reads (a MessageView). */
 export interface PagedMessage {
   readonly id: string

@@ -7,14 +7,15 @@ import { SAFETY_NUMBER_DIGITS } from '../identity/safety-number.ts'
 import { utf8Length } from '../wire/bytes.ts'
 import { MAX_ADDRESS_BYTES, MAX_NAME_BYTES, MAX_RELAYS, MAX_TEXT_BYTES } from '../wire/payload.ts'
 import { MAX_QR_INVITE_CHARS } from './invite-text.ts'
+import { MAX_PAGE } from './page-cursor.ts'
 
 /** A message id as the wire carries it (PAYLOAD_ID_BYTES), in hex. */
 const MessageIdSchema = z.string().regex(/^[0-9a-f]{32}$/, 'is not a message id')
 
 /** Argon2id does not care, but a megabyte passphrase is a mistake, not a secret. */
 export const MAX_PASSPHRASE_CHARS = 1024
-/** Page size of message lists. */
-export const MAX_PAGE = 500
+/** Page size of message lists (defined with the paging cursor). */
+export { MAX_PAGE }
 
 /** A zod check of UTF-8 length (the wire's limits are in bytes, zod's .max in UTF-16 units). */
 const maxBytes = (max: number) => (s: string): boolean => utf8Length(s) <= max

@@ -6,7 +6,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { applyChange, displayOrder, MessageFetches, type MessageChange } from '../../web/src/message-list.ts'
+import { applyChange, displayOrder, MessageFetches, withOlder, type MessageChange } from '../../web/src/message-list.ts'
 import type { MessageView } from '../../web/src/api.ts'
 import { History } from '../../src/messenger/history.ts'
 import { openDatabase, resolveDatabaseKey } from '../../src/store/db.ts'
@@ -204,4 +204,13 @@ test('message list: the page orders a conversation as the node does (a real stor
   assert.deepEqual(keys(events.reduce<MessageView[]>((l, m) => applyChange(l, up(m)), [])), keys(node), 'live events')
   assert.deepEqual(keys(displayOrder([...node].reverse())), keys(node))
   h.flush()
+})
+
+test('an older page joins the list: the messages it does not hold, in display order; the list keeps its newer copy', () => {
+  const list = [msg('o2', 'out', 300, { seq: 2 }), msg('i2', 'in', 320, { seq: 2, sentAt: 310 })]
+  // The older page overlaps the list by one message, which an event has since moved on.
+  const older = [msg('o1', 'out', 100, { seq: 1 }), msg('i1', 'in', 210, { seq: 1, sentAt: 200 }), msg('o2', 'out', 300, { seq: 2, state: 'queued' })]
+  const next = withOlder([{ ...list[0] as MessageView, state: 'read' }, list[1] as MessageView], older)
+  assert.deepEqual(keys(next), ['out-o1', 'in-i1', 'out-o2', 'in-i2'])
+  assert.equal(find(next, 'o2', 'out')?.state, 'read')
 })

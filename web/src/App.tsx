@@ -7,11 +7,12 @@
 // `void f()` in event handlers and effects: React cannot await them, and every such f catches its
 // own errors and shows them (setError / fail / onError), so nothing is left to reject.
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
-import { Api, ApiFailure, NODE_DOWN, forgetToken, type ApiEvent, type ContactView, type HostState, type MessageView, type StatusView, type TokenFromAddress } from './api.ts'
+import { Api, ApiFailure, MESSAGE_PAGE, NODE_DOWN, forgetToken, type ApiEvent, type ContactView, type HostState, type MessageView, type StatusView, type TokenFromAddress } from './api.ts'
 import { ContactList } from './ContactList.tsx'
 import { answeredContact, eventContact, reloadedContacts, removedContact } from './contact-list.ts'
 import { explain } from './errors.ts'
-import { applyChange, MessageFetches, type MessageChange } from './message-list.ts'
+import { applyChange, MessageFetches, withOlder, type MessageChange } from './message-list.ts'
+import { olderPageCursor } from '../../src/api/page-cursor.ts'
 import { loadNotifyChoice, notifyMessage, saveNotifyChoice, tabTitle, type NotifyChoice } from './notifications.ts'
 import { Conversation } from './screens/Conversation.tsx'
 import { AddContact, InvitePanel } from './screens/Invite.tsx'
@@ -42,6 +43,8 @@ export function App ({ address }: { address: TokenFromAddress }): React.JSX.Elem
   const [contacts, setContacts] = useState<ContactView[]>([])
   const [selected, setSelected] = useState<string | undefined>(() => sessionStorage.getItem(OPEN_KEY) ?? undefined)
   const [messages, setMessages] = useState<Record<string, MessageView[]>>({})
+  // Conversations whose last page fetched was full: older messages may be there to load.
+  const [hasOlder, setHasOlder] = useState<Record<string, boolean>>({})
   const [panel, setPanel] = useState<Panel>('chat')
   // Narrow screens show one column: the list, or what is open (a chat or a panel).
   const [showList, setShowList] = useState(() => sessionStorage.getItem(OPEN_KEY) === null)
@@ -68,6 +71,24 @@ export function App ({ address }: { address: TokenFromAddress }): React.JSX.Elem
       const list = await api.messages(id)
       const shown = fetches.answered(f, list)
       setMessages((all) => ({ ...all, [id]: shown }))
+      setHasOlder((o) => ({ ...o, [id]: list.length >= MESSAGE_PAGE }))
+    } catch (err) {
+      fetches.failed(f)
+      throw err
+    }
+  }, [api, fetches])
+  /** The page before the messages shown, added to them; how many it brought. A fetch like the newest page's: the
+   * events read meanwhile go on top of the answer, so it cannot bring back a message removed or undo an edit. */
+  const loadOlder = useCallback(async (id: string, shown: readonly MessageView[]): Promise<number> => {
+    const before = olderPageCursor(shown)
+    if (api === undefined || before === undefined) return 0
+    const f = fetches.start(id)
+    try {
+      const page = await api.messages(id, { before })
+      const older = fetches.answered(f, page)
+      setMessages((all) => ({ ...all, [id]: withOlder(all[id] ?? [], older) }))
+      setHasOlder((o) => ({ ...o, [id]: page.length >= MESSAGE_PAGE }))
+      return page.length
     } catch (err) {
       fetches.failed(f)
       throw err
@@ -253,7 +274,8 @@ export function App ({ address }: { address: TokenFromAddress }): React.JSX.Elem
         <section className='main' aria-label={panel === 'chat' ? 'Conversation' : undefined}>
           {panel === 'chat' && (current === undefined
             ? <p className='muted center'>Choose a conversation.</p>
-            : <Conversation api={api} contact={current} messages={messages[current.id] ?? []} disabledReason={downReason} onBack={() => { setShowList(true) }} onSafety={() => { setPanel('safety') }} onKeyChange={() => { setPanel('key-change') }} onError={fail}
+            : <Conversation api={api} contact={current} messages={messages[current.id] ?? []} disabledReason={downReason}
+                onLoadOlder={hasOlder[current.id] === true ? async () => await loadOlder(current.id, messages[current.id] ?? []) : undefined} onBack={() => { setShowList(true) }} onSafety={() => { setPanel('safety') }} onKeyChange={() => { setPanel('key-change') }} onError={fail}
                 headExtra={<ContactActions api={api} contact={current} onError={fail} onChanged={(c) => { setContacts((l) => answeredContact(l, c)) }} onDeleted={(id) => { setContacts((l) => l.filter((x) => x.id !== id)); setShowList(true) }} />}
               />)}
           {panel === 'search' && <SearchPanel api={api} contacts={contacts} onOpen={(id) => { void open(id) }} onError={fail} />}

@@ -48,6 +48,13 @@ export function displayOrder (list: readonly MessageView[]): MessageView[] {
   return merged
 }
 
+/** An older page added to a conversation's list: the messages it does not hold yet (the list's copy is newer), in
+ * display order. */
+export function withOlder (list: readonly MessageView[], older: readonly MessageView[]): MessageView[] {
+  const have = new Set(list.map((m) => `${m.direction}-${m.id}`))
+  return displayOrder([...older.filter((m) => !have.has(`${m.direction}-${m.id}`)), ...list])
+}
+
 /** A change applied to a conversation's list (kept in display order). */
 export function applyChange (list: readonly MessageView[], c: MessageChange): MessageView[] {
   if (c.type === 'removed') return list.filter((m) => !same(m, c.id, c.direction))

@@ -36,9 +36,11 @@ function KeyChangeLine ({ contact, onCompare }: { contact: ContactView, onCompar
   )
 }
 
-/** `disabledReason`: why nothing can be sent now (the node is down); the composer says it. */
-export function Conversation ({ api, contact, messages, disabledReason, onBack, onSafety, onKeyChange, onError, headExtra }: {
+/** `disabledReason`: why nothing can be sent now (the node is down); the composer says it. `onLoadOlder`: adds the page
+ * before the messages shown and says how many it brought; undefined when there is none. */
+export function Conversation ({ api, contact, messages, disabledReason, onBack, onSafety, onKeyChange, onError, onLoadOlder, headExtra }: {
   api: Api, contact: ContactView, messages: MessageView[], disabledReason?: string | undefined, onBack: () => void, onSafety: () => void, onKeyChange: () => void, onError: (e: unknown) => void
+  onLoadOlder?: (() => Promise<number>) | undefined
   /** Issue 13: the contact's actions (rename, block, delete), beside the safety number button. */
   headExtra?: React.ReactNode
 }): React.JSX.Element {
@@ -53,13 +55,23 @@ export function Conversation ({ api, contact, messages, disabledReason, onBack, 
   const unseenRef = useRef(0)
   unseenRef.current = unseen
   const files = useFiles(api, contact.id, messages)
+  // An older page on the way: the message shown first when it was asked, and how far the view was from the end.
+  const paging = useRef<{ first: string, fromEnd: number }>(undefined)
+  const [loadingOlder, setLoadingOlder] = useState(false)
 
   // A new conversation opens at its end.
-  useLayoutEffect(() => { atEnd.current = true; seen.current = new Set(); setUnseen(0); setFirstUnseen(undefined) }, [contact.id])
+  useLayoutEffect(() => { atEnd.current = true; seen.current = new Set(); paging.current = undefined; setUnseen(0); setFirstUnseen(undefined) }, [contact.id])
   // New messages: followed when the reader is at the end or sent one; otherwise the marker counts them.
   useLayoutEffect(() => {
     const el = list.current
-    const fresh = newMessages(seen.current, messages)
+    // An older page landed above the message shown first: not new, and the view stays on what the reader saw.
+    const p = paging.current
+    const first = p === undefined ? 0 : messages.findIndex((m) => messageKey(m) === p.first)
+    if (p !== undefined && first !== 0) {
+      paging.current = undefined
+      if (first > 0 && el !== null) el.scrollTop = el.scrollHeight - p.fromEnd
+    }
+    const fresh = newMessages(seen.current, first > 0 ? messages.slice(first) : messages)
     seen.current = new Set(messages.map(messageKey))
     if (el === null || (!fresh.mine && fresh.incoming.length === 0)) return
     if (atEnd.current || fresh.mine) {
@@ -79,6 +91,21 @@ export function Conversation ({ api, contact, messages, disabledReason, onBack, 
     if (el === null) return
     atEnd.current = el.scrollHeight - el.scrollTop - el.clientHeight < AT_END_PX
     if (atEnd.current) setUnseen(0)
+  }
+  const older = async (): Promise<void> => {
+    const el = list.current
+    const first = messages[0]
+    if (onLoadOlder === undefined || el === null || first === undefined) return
+    paging.current = { first: messageKey(first), fromEnd: el.scrollHeight - el.scrollTop }
+    setLoadingOlder(true)
+    try {
+      if (await onLoadOlder() === 0) paging.current = undefined
+    } catch (err) {
+      paging.current = undefined
+      onError(err)
+    } finally {
+      setLoadingOlder(false)
+    }
   }
   const toEnd = (): void => {
     const el = list.current
@@ -101,6 +128,11 @@ export function Conversation ({ api, contact, messages, disabledReason, onBack, 
       </div>
       <div className='messages' data-testid='messages' ref={list} onScroll={onScroll} role='log' aria-label='Messages'>
         {messages.length === 0 && contact.keyChange === undefined && <p className='muted center'>No messages yet. Say hello.</p>}
+        {onLoadOlder !== undefined && messages.length > 0 && (
+          <button type='button' className='older' data-testid='load-older' disabled={loadingOlder} onClick={() => { void older() }}>
+            {loadingOlder ? 'Loading older messages…' : 'Load older messages'}
+          </button>
+        )}
         {messages.map((m, i) => {
           const day = days.get(i)
           return (

@@ -7,7 +7,7 @@ export function NetworkPanel ({ api, status, contacts, onRefresh }: { api: Api, 
   const [recent, setRecent] = useState<Array<MessageView & { contactName: string }>>([])
   useEffect(() => {
     let cancelled = false
-    void Promise.all(contacts.map(async (c) => (await api.messages(c.id, 20)).map((m) => ({ ...m, contactName: c.name }))))
+    void Promise.all(contacts.map(async (c) => (await api.messages(c.id, { limit: 20 })).map((m) => ({ ...m, contactName: c.name }))))
       .then((lists) => { if (!cancelled) setRecent(lists.flat().sort((a, b) => b.at - a.at).slice(0, 30)) })
       .catch(() => {})
     return () => { cancelled = true }

@@ -28,17 +28,23 @@ function card (peerId: string): GroupCard {
 
 test('a group member\'s peer id written as a CID is kept in libp2p\'s form, also after a restart', async (t) => {
   const dir = join(tempDir(t), 'a')
-  const device = await Device.create(dir, { name: 'a', logger: silentLogger })
   const peer = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
   const cid = peer.toCID().toString()
   assert.notEqual(cid, peer.toString())
-  const { groupId } = await device.groups.create('g', { relays: [], addresses: [] })
-  await device.groups.addCardsForTest(groupId, [card(cid)])
-  const [member] = device.groups.members(groupId)
-  assert.ok(member !== undefined)
-  assert.equal(device.contact(member.contactId)?.theirPeerId, peer.toString())
-  device.close()
+  // Closed before it is opened again, also when an assertion fails (the store would stay open, its files held).
+  const device = await Device.create(dir, { name: 'a', logger: silentLogger })
+  let contactId: string
+  try {
+    const { groupId } = await device.groups.create('g', { relays: [], addresses: [] })
+    await device.groups.addCardsForTest(groupId, [card(cid)])
+    const [member] = device.groups.members(groupId)
+    assert.ok(member !== undefined)
+    contactId = member.contactId
+    assert.equal(device.contact(contactId)?.theirPeerId, peer.toString())
+  } finally {
+    device.close()
+  }
   const again = await Device.open(dir)
   t.after(() => { again.close() })
-  assert.equal(again.contact(member.contactId)?.theirPeerId, peer.toString())
+  assert.equal(again.contact(contactId)?.theirPeerId, peer.toString())
 })

@@ -4,7 +4,12 @@
 // test/browser/groups.test.ts on a loaded box: Dave never showed in Alice's member panel).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { answeredGroup, eventGroup, eventGroupMessage, groupOrder } from '../../web/src/groups/group-list.ts'
+import { answeredGroup, eventGroup, eventGroupMessage, groupDisplayOrder } from '../../web/src/groups/group-list.ts'
+import { join } from 'node:path'
+import { DATABASE_FILE, openDatabase, resolveDatabaseKey } from '../../src/store/db.ts'
+import { MIGRATIONS } from '../../src/store/schema.ts'
+import { GroupStore, type GroupMessageRow } from '../../src/messenger/groups/store.ts'
+import { tempDir } from '../helpers/testnet.ts'
 import { FetchLog } from '../../web/src/message-list.ts'
 import type { GroupMember, GroupMessage, GroupView } from '../../web/src/groups/types.ts'
 
@@ -81,5 +86,42 @@ test('group messages: a new message goes where the node puts it (sentAt, sender,
   assert.deepEqual(shown.map((m) => m.id), ['a', 'd', 'e', 'f', 'b', 'c', 'g'])
   // A change of one shown keeps its place.
   assert.deepEqual(eventGroupMessage(shown, { ...gm('d', 'Dave', 15), text: 'x' }).map((m) => m.id), ['a', 'd', 'e', 'f', 'b', 'c', 'g'])
-  assert.deepEqual([...shown].sort(groupOrder).map((m) => m.id), shown.map((m) => m.id), 'in the node\'s order')
+  assert.deepEqual(groupDisplayOrder([...shown].reverse()).map((m) => m.id), shown.map((m) => m.id), 'in the node\'s order')
+})
+
+test('group messages: a member whose clock is far ahead does not pin its message last; each sender in seq order (as the node)', () => {
+  let shown = [gm('a', 'Bob', 10), gm('b', 'Carol', 20)]
+  // Dave's clock is a year ahead: his message stands where it came (at 25), not after every later one.
+  shown = eventGroupMessage(shown, { ...gm('d', 'Dave', 25), sentAt: 25 + 365 * 24 * 3600_000 })
+  shown = eventGroupMessage(shown, gm('c', 'Carol', 30))
+  // Bob's clock went back: his seq 11 claims 5, it still follows his seq 10.
+  shown = eventGroupMessage(shown, { ...gm('e', 'Bob', 40), seq: 11, sentAt: 5 })
+  assert.deepEqual(shown.map((m) => m.id), ['a', 'e', 'b', 'd', 'c'])
+})
+
+test('group messages: the page orders as the node does (GroupStore on SQLCipher), clocks ahead, behind and tied', (t) => {
+  const dir = tempDir(t, '0m1-web-group-order-')
+  const db = openDatabase({ path: join(dir, DATABASE_FILE), key: resolveDatabaseKey(dir, { create: true }), migrations: MIGRATIONS })
+  t.after(() => { db.close() })
+  const store = new GroupStore(db)
+  const senders = ['', 'acc-b', 'acc-c', 'acc-d']
+  const rows: GroupMessageRow[] = []
+  // A fixed pseudo-random walk: arrival times rise; sent times are behind, ahead (far too), or tied.
+  let x = 7
+  const next = (n: number): number => { x = (x * 1103515245 + 12345) % 2147483648; return (x >>> 16) % n }
+  for (let i = 0; i < 120; i++) {
+    const sender = senders[next(4)] as string
+    const at = 1000 + i * 10
+    const skew = [0, -5, 7, -400, 3_600_000, 0][next(6)] as number
+    rows.push({ groupId: 'g1', id: (next(1000) * 1000 + i).toString(16).padStart(32, '0'), sender, direction: sender === '' ? 'out' : 'in', seq: rows.filter((r) => r.sender === sender).length + 1 - next(2), text: `t${i}`, sentAt: sender === '' ? at : at + skew, at })
+  }
+  for (const r of rows) store.insert(r)
+  const node = store.messages('g1', 1000)
+  const asView = (r: GroupMessageRow): GroupMessage => ({ groupId: r.groupId, id: r.id, direction: r.direction, senderName: r.sender, senderAccountId: r.sender, seq: r.seq, text: r.text, sentAt: r.sentAt, at: r.at })
+  const key = (m: { id: string, sender?: string, senderAccountId?: string }): string => `${m.sender ?? m.senderAccountId}/${m.id}`
+  assert.equal(node.length, rows.length)
+  assert.deepEqual(groupDisplayOrder(node.map(asView).reverse()).map(key), node.map(key))
+  let live: GroupMessage[] = []
+  for (const r of rows) live = eventGroupMessage(live, asView(r))
+  assert.deepEqual(live.map(key), node.map(key), 'messages taken in one by one as events stand where the node puts them')
 })

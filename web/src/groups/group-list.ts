@@ -7,6 +7,7 @@
 // (at each reconnection of the socket) still replaces it: it is there to catch up with events the page missed.
 // Pure (no React, no DOM): test/web/group-list.test.ts.
 import type { GroupMessage, GroupView } from './types.ts'
+import { writtenAt } from '../message-list.ts'
 
 /** A view from the node's event socket: it is the newest there is. */
 export function eventGroup (list: readonly GroupView[], g: GroupView): GroupView[] {
@@ -27,9 +28,29 @@ export function answeredGroup (list: GroupView[], g: GroupView): GroupView[] {
 /** Ids are unique per sender only (each member chooses its own): id, direction and sender together name one message. */
 const sameMessage = (a: GroupMessage, b: GroupMessage): boolean => a.id === b.id && a.direction === b.direction && a.senderAccountId === b.senderAccountId
 
-/** The node's order of a group's messages (src/messenger/groups/store.ts messages()): by sentAt, sender, seq. */
-export function groupOrder (a: GroupMessage, b: GroupMessage): number {
-  return a.sentAt - b.sentAt || (a.senderAccountId < b.senderAccountId ? -1 : a.senderAccountId > b.senderAccountId ? 1 : 0) || a.seq - b.seq
+/**
+ * A group's messages in the node's order (src/messenger/groups/store.ts messages()): each sender's by its sequence
+ * numbers (a repeated one by sentAt, then id), the senders interleaved by when each message was written (writtenAt:
+ * its sentAt, never after it came here), messages of one time by sender.
+ */
+export function groupDisplayOrder (list: readonly GroupMessage[]): GroupMessage[] {
+  const bySeq = (a: GroupMessage, b: GroupMessage): number => a.seq - b.seq || a.sentAt - b.sentAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+  const senders = new Map<string, GroupMessage[]>()
+  for (const m of list) senders.set(m.senderAccountId, [...(senders.get(m.senderAccountId) ?? []), m])
+  const queues = [...senders.values()].map((q) => ({ list: q.sort(bySeq), next: 0 }))
+  const merged: GroupMessage[] = []
+  while (merged.length < list.length) {
+    let best: { list: GroupMessage[], next: number } | undefined
+    for (const q of queues) {
+      const m = q.list[q.next]
+      const b = best?.list[best.next]
+      if (m === undefined) continue
+      if (b === undefined || writtenAt(m) < writtenAt(b) || (writtenAt(m) === writtenAt(b) && m.senderAccountId < b.senderAccountId)) best = q
+    }
+    const q = best as { list: GroupMessage[], next: number }
+    merged.push(q.list[q.next++] as GroupMessage)
+  }
+  return merged
 }
 
 /**
@@ -41,6 +62,5 @@ export function groupOrder (a: GroupMessage, b: GroupMessage): number {
  */
 export function eventGroupMessage (list: GroupMessage[], m: GroupMessage): GroupMessage[] {
   if (list.some((x) => sameMessage(x, m))) return list.map((x) => sameMessage(x, m) ? m : x)
-  const at = list.findIndex((x) => groupOrder(x, m) > 0)
-  return at === -1 ? [...list, m] : [...list.slice(0, at), m, ...list.slice(at)]
+  return groupDisplayOrder([...list, m])
 }

@@ -111,6 +111,10 @@ export const PRESENCE_REPUBLISH_MS = 4 * 3600_000
 export const PRESENCE_LOOKUP_DEADLINE_MS = 5_000
 /** A contact's presence is looked up at most this often, after a failed network attempt. */
 export const PRESENCE_LOOKUP_INTERVAL_MS = 60_000
+/** The second lookup of a contact no path reaches comes this long after the first, then the wait doubles up to
+ * PRESENCE_LOOKUP_INTERVAL_MS (reset once a path reaches it): a contact whose relays died moves to others within
+ * seconds, and when they were our relays too its card cannot reach us, so its new presence is the only way to it. */
+export const PRESENCE_LOOKUP_MIN_MS = 2_000
 
 export interface NetworkExtras {
   relays?: () => RelayView[]
@@ -260,7 +264,10 @@ export class MessengerCore implements Messenger {
   #presenceTimer: Timer | undefined
   /** Locations learnt from presence records, newer than the contact's last card. */
   readonly #located = new Map<string, { peerId: string, addresses: readonly string[], at: number }>()
-  readonly #lookedUp = new Map<string, number>()
+  /** Per contact: the last presence lookup, and the wait before the next (see PRESENCE_LOOKUP_MIN_MS). */
+  readonly #lookedUp = new Map<string, { at: number, wait: number }>()
+  /** Per contact, how often a newer location made its outbox due at once (see #relocated). */
+  readonly #relocations = new Map<string, number>()
   #pumping = false
   #pumpAgain = false
   #kickQueued = false
@@ -889,8 +896,9 @@ export class MessengerCore implements Messenger {
     const secret = contact.theirPresenceSecret
     if (lookup === undefined || secret === undefined) return false
     const now = this.#now()
-    if (now - (this.#lookedUp.get(contact.id) ?? 0) < PRESENCE_LOOKUP_INTERVAL_MS) return false
-    this.#lookedUp.set(contact.id, now)
+    const last = this.#lookedUp.get(contact.id)
+    if (last !== undefined && now - last.at < last.wait) return false
+    this.#lookedUp.set(contact.id, { at: now, wait: last === undefined ? PRESENCE_LOOKUP_MIN_MS : Math.min(PRESENCE_LOOKUP_INTERVAL_MS, last.wait * 2) })
     for (const day of [presenceDay(now), presenceDay(now) - 1]) {
       try {
         const sealed = await lookup.call(this.#net, presenceKey(secret, day), { signal: this.#clock.timeout(PRESENCE_LOOKUP_DEADLINE_MS) })
@@ -1058,9 +1066,24 @@ export class MessengerCore implements Messenger {
     if (row.fresh !== 'volatile') this.#history.removeOutbox(row.contactId, row.messageId)
   }
 
+  /**
+   * A newer location of the contact (its card, a presence record): everything queued for it goes again now. An
+   * attempt in flight meanwhile tried the old one (a card naming new relays while copies went to the dead ones):
+   * it sees the count move and makes its row due now too, where its reschedule would otherwise put back a backoff
+   * (up to BACKOFF_MAX_MS) or STORED_RETRY_MS over the retry asked for here.
+   */
+  #relocated (contactId: string): void {
+    const now = this.#now()
+    this.#relocations.set(contactId, (this.#relocations.get(contactId) ?? 0) + 1)
+    this.#history.retryContactNow(contactId, now)
+    this.#noteDue(now)
+    this.#kick()
+  }
+
   /** One attempt for one outbox row: the network first, then mailboxes; reschedules or finishes. */
   async #attempt (row: Attempt): Promise<void> {
     const now = this.#now()
+    const relocations = this.#relocations.get(row.contactId)
     const contact = this.#device.contact(row.contactId)
     if (contact === undefined) {
       this.#finish(row)
@@ -1079,13 +1102,12 @@ export class MessengerCore implements Messenger {
     if (path === undefined && !this.#stopped) {
       this.#background('locate', this.#locate(contact).then((found) => {
         if (!found || this.#stopped) return
-        const at = this.#now()
-        this.#history.retryContactNow(contact.id, at)
-        this.#noteDue(at)
-        this.#kick()
+        this.#relocated(contact.id)
       }))
     }
     if (this.#stopped) return
+    // Reached: the next time no path does, its presence is looked up at once and then soon again.
+    if (path !== undefined) this.#lookedUp.delete(row.contactId)
     this.#log.debug('attempt', { kind: row.kind, attempts, path: path ?? 'none' })
     if (sent?.delivered === true) { await this.#deliveredByAck(row, sent.path); return }
     if (path !== undefined) {
@@ -1109,14 +1131,16 @@ export class MessengerCore implements Messenger {
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
     if (this.#stopped) return
     const wanted = Math.min(MAILBOX_COPIES, contact.theirRelays.length)
+    // The copies went to relays the contact may have left during the attempt (#relocated): again now, to its new ones.
+    const moved = this.#relocations.get(row.contactId) !== relocations
     if (copies > 0) {
-      if (row.kind === 'control' && copies >= wanted) { this.#finish(row); return }
-      const wait = copies >= wanted ? STORED_RETRY_MS : backoffDelay(attempts, this.#random)
+      if (row.kind === 'control' && copies >= wanted && !moved) { this.#finish(row); return }
+      const wait = moved ? 0 : copies >= wanted ? STORED_RETRY_MS : backoffDelay(attempts, this.#random)
       this.#reschedule(row, { attempts, nextAttemptAt: this.#now() + wait, state: 'stored' })
       if (row.kind === 'text') this.#advance(row.contactId, row.messageId, 'stored', { path: 'mailbox' })
       return
     }
-    this.#reschedule(row, { attempts, nextAttemptAt: this.#now() + backoffDelay(attempts, this.#random) })
+    this.#reschedule(row, { attempts, nextAttemptAt: this.#now() + (moved ? 0 : backoffDelay(attempts, this.#random)) })
   }
 
   /**
@@ -1485,9 +1509,7 @@ export class MessengerCore implements Messenger {
       // The e2ee layer has stored the new location; send what waited for it. Copies stored on relays the
       // contact may have just replaced (issue 16) go again now, to its new relays, not in STORED_RETRY_MS.
       this.#located.delete(contact.id)
-      this.#history.retryContactNow(contact.id, this.#now())
-      this.#noteDue(this.#now())
-      this.#kick()
+      this.#relocated(contact.id)
       // The card may carry a new display name.
       if (!newContact) this.#emit({ type: 'contact', contact: this.#contactView(contact) })
     }

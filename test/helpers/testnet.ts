@@ -166,14 +166,14 @@ export interface Person {
   start: () => Promise<void>
 }
 
-export async function person (t: TestContext, name: string, o: { relays: string[], relayOnly?: boolean, dir?: string, listen?: () => string[], now?: () => number, onNetwork?: (n: DeviceNode) => void, relayKeeper?: RelayKeeperTiming, bootstrap?: string[], maxFileBytes?: number }): Promise<Person> {
+export async function person (t: TestContext, name: string, o: { relays: string[], relayOnly?: boolean, dir?: string, listen?: () => string[], now?: () => number, onNetwork?: (n: DeviceNode) => void, relayKeeper?: RelayKeeperTiming, bootstrap?: string[], maxFileBytes?: number, logger?: Logger }): Promise<Person> {
   const dir = o.dir ?? tempDir(t, `0m1-${name}-`)
   const events: MessengerEvent[] = []
   let host: DeviceHost
   let stopped = true
   const start = async (): Promise<void> => {
     // The relay keeper (issue 16) only where a test asks for it: other tests keep exactly the relays they set.
-    host = await createDeviceHost({ dataDir: dir, relays: o.relays, logger: peopleLogger, relayKeeper: o.relayKeeper ?? false, ...(o.bootstrap !== undefined ? { bootstrap: o.bootstrap } : {}), ...(o.onNetwork !== undefined ? { onNetwork: o.onNetwork } : {}), ...(o.listen !== undefined ? { listen: o.listen() } : {}), ...(o.now !== undefined ? { now: o.now } : {}), ...(o.maxFileBytes !== undefined ? { maxFileBytes: o.maxFileBytes } : {}) })
+    host = await createDeviceHost({ dataDir: dir, relays: o.relays, logger: o.logger ?? peopleLogger, relayKeeper: o.relayKeeper ?? false, ...(o.bootstrap !== undefined ? { bootstrap: o.bootstrap } : {}), ...(o.onNetwork !== undefined ? { onNetwork: o.onNetwork } : {}), ...(o.listen !== undefined ? { listen: o.listen() } : {}), ...(o.now !== undefined ? { now: o.now } : {}), ...(o.maxFileBytes !== undefined ? { maxFileBytes: o.maxFileBytes } : {}) })
     if (host.state() === 'no-account') await host.createAccount({ name })
     const m = host.messenger()
     if (m === undefined) throw new Error('host did not start')

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { peerIdOf } from '../../src/net/libp2p.ts'
 import { MAILBOX_PROTOCOL } from '../../src/wire/mailbox.ts'
 import { createRoutes, dispatch } from '../../src/api/routes.ts'
-import { silentLogger } from '../../src/platform/logger.ts'
+import { createLogger, silentLogger, type Logger } from '../../src/platform/logger.ts'
 import { startRelay, type RelayHandle } from '../../src/relay/service.ts'
 import type { RelayKeeperView } from '../../src/messenger/relay-keeper.ts'
 import { introduce, person, tempDir, waitMessages, type Person } from '../helpers/testnet.ts'
@@ -18,7 +18,7 @@ const TIMING = { intervalMs: 400, failAfterMs: 1_500, dropAfterMs: 1_000, firstC
 
 // Deposits counted per mailbox id: a mailbox that already had a deposit (a card that took the mailbox during
 // the introduction) must still show the next one.
-interface R { handle: RelayHandle, addr: string, operator: string, deposits: Map<string, number> }
+interface R { handle: RelayHandle, addr: string, operator: string, deposits: Map<string, number>, depositedAt: number[] }
 
 const keeperOf = (p: Person): RelayKeeperView => {
   const v = (p.host as unknown as { relayKeeper: () => RelayKeeperView | undefined }).relayKeeper()
@@ -32,11 +32,20 @@ const describeKeeper = (p: Person): string => {
 }
 const relaysOf = async (p: Person): Promise<string[]> => [...(await p.m().status()).settings.relays]
 
+/** Each person's debug log, the last lines only: printed when a wait fails. */
+const LOG_LINES = 600
+const captured = (name: string): { logger: Logger, lines: string[] } => {
+  const lines: string[] = []
+  const logger = createLogger({ level: 'debug', component: name, sink: (line) => { lines.push(line); if (lines.length > LOG_LINES) lines.shift() } })
+  return { logger, lines }
+}
+
 test('devices keep two diverse relays found in the DHT, replace dead ones, and nothing sent meanwhile is lost', { timeout: 240_000 }, async (t) => {
   const relays: R[] = []
   const operators = ['op-a', 'op-a', 'op-b', 'op-b', 'op-c', 'op-c']
   for (let i = 0; i < 7; i++) {
     const deposits = new Map<string, number>()
+    const depositedAt: number[] = []
     const handle = await startRelay({
       dataDir: tempDir(t, '0m1-relay-'),
       listen: ['/ip4/127.0.0.1/tcp/0'],
@@ -51,19 +60,23 @@ test('devices keep two diverse relays found in the DHT, replace dead ones, and n
         if (o.op !== 'deposit') return
         const id = Buffer.from(o.mailboxId).toString('hex')
         deposits.set(id, (deposits.get(id) ?? 0) + 1)
+        depositedAt.push(Date.now())
       }
     })
     t.after(async () => { await handle.stop() })
     const addr = handle.addresses.find((a) => !a.includes('/ws')) as string
-    relays.push({ handle, addr, operator: operators[i] ?? 'private', deposits })
+    relays.push({ handle, addr, operator: operators[i] ?? 'private', deposits, depositedAt })
   }
   const hidden = relays[6] as R
   const opOf = (addr: string): string => relays.find((r) => r.handle.peerId === peerIdOf(addr))?.operator ?? '?'
   const names = ['alice', 'bob', 'carol']
   const people: Person[] = []
+  const logs = new Map<string, string[]>()
   for (const [i, name] of names.entries()) {
+    const { logger, lines } = captured(name)
+    logs.set(name, lines)
     // Each knows one relay (0, 2, 4) and listens nowhere of its own: it is reached only through its relays.
-    people.push(await person(t, name, { relays: [(relays[i * 2] as R).addr], listen: () => [], relayKeeper: TIMING }))
+    people.push(await person(t, name, { relays: [(relays[i * 2] as R).addr], listen: () => [], relayKeeper: TIMING, logger }))
   }
   const [alice, bob, carol] = people as [Person, Person, Person]
 
@@ -105,7 +118,27 @@ test('devices keep two diverse relays found in the DHT, replace dead ones, and n
   // Kill both of bob's relays; alice sends at once. Bob must move to two others without help.
   const killed = relays.filter((r) => bobRelays.some((a) => peerIdOf(a) === r.handle.peerId))
   assert.equal(killed.length, 2)
+  const relayName = (a: string): string => {
+    const i = relays.findIndex((r) => r.handle.peerId === peerIdOf(a))
+    return `r${i}/${relays[i]?.operator ?? '?'}${killed.includes(relays[i] as R) ? '(killed)' : ''}`
+  }
+  const relayNames = async (p: Person): Promise<string> => `${p.name} on ${(await relaysOf(p)).map(relayName).join(', ')}`
+  console.log(`at the kill: ${(await Promise.all(people.map(relayNames))).join('; ')}`)
   const t0 = Date.now()
+  // Everything needed to tell why the message sent at the kill is late: where each device is, alice's view of the
+  // message, the deposits each relay took since the kill, and alice's and bob's logs since then.
+  const diagnose = async (): Promise<string> => {
+    const mine = (await alice.m().messages(ab.aToB, { limit: 1000 })).find((m) => m.id === sent.id)
+    const since = (ms: number): string => `+${ms - t0} ms`
+    const lines = [
+      (await Promise.all(people.map(relayNames))).join('; '),
+      `alice's message: ${mine?.state ?? 'missing'} path ${mine?.path ?? '-'}; alice's outbox ${(await alice.m().status()).outbox}`,
+      `alice's keeper: ${describeKeeper(alice)}; bob's keeper: ${describeKeeper(bob)}`,
+      `deposits since the kill: ${relays.map((r, i) => `r${i} [${r.depositedAt.filter((at) => at >= t0).map(since).join(' ')}]`).join('; ')}`,
+      ...['alice', 'bob'].flatMap((name) => [`--- ${name}'s log since the kill`, ...(logs.get(name) ?? []).filter((l) => Date.parse(l.slice(0, 24)) >= t0)])
+    ]
+    return lines.join('\n')
+  }
   await Promise.all(killed.map(async (r) => { await r.handle.stop() }))
   const sent = await alice.m().send(ab.aToB, 'sent while your relays were dying')
   const fresh = await waitFor(async () => {
@@ -121,8 +154,11 @@ test('devices keep two diverse relays found in the DHT, replace dead ones, and n
   assert.notEqual(opOf(fresh[0] as string), opOf(fresh[1] as string))
 
   // Alice's deposits to the dead relays failed and backed off (at most BACKOFF_MAX_MS); bob's new card kicks her
-  // outbox, and bob's sessions on the new relays fetch at the latest on the next refetch (MAILBOX_REFETCH_MS).
+  // outbox (also a row in flight), and bob's sessions on the new relays fetch at the latest on the next refetch
+  // (MAILBOX_REFETCH_MS). When the dead relays were alice's too (both devices picked the same two), his card cannot
+  // reach her: her presence lookups (2 s after the first, doubling) find him instead of one a minute.
   const got = await waitMessages(bob, ab.bToA, 2, 'the message sent meanwhile arrives', BACKOFF_MAX_MS + MAILBOX_REFETCH_MS + 30_000)
+    .catch(async (err: unknown) => { throw new Error(`${(err as Error).message}\n${await diagnose()}`) })
   console.log(`message sent at the kill delivered ${Date.now() - t0} ms after it`)
   const copies = got.filter((m) => m.id === sent.id)
   assert.equal(copies.length, 1, 'delivered exactly once')

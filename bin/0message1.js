@@ -18,8 +18,9 @@ import { fileURLToPath } from 'node:url'
 // the setting (the pairs' ratios 0.54-1.28, median 0.91; 1.02 x in 13 more rounds, where the same +3% CPU
 // showed). Where Node does not use glibc (macOS) the variable is ignored. `env -S` needs GNU coreutils 8.30 or
 // a BSD/macOS env: BusyBox's (Alpine) has no -S and refuses the line, so there run `node bin/0message1.js`
-// (without the setting). Only `start` was measured with it; the relay's systemd unit (deploy/) runs Node
-// directly, without it, as the bench's relays do. Fewer V8 workers (--v8-pool-size=2) saved under 1 MB more, MALLOC_ARENA_MAX=2 left
+// (without the setting). `0message1 relay` starts through this line too; the relay's systemd unit (deploy/) runs
+// Node directly and sets the same environment, and bench relay.memory starts its relay with it (the other benches'
+// relays start without). Fewer V8 workers (--v8-pool-size=2) saved under 1 MB more, MALLOC_ARENA_MAX=2 left
 // 96-101 MB: neither is set.
 //
 // No V8 flags are set here. Measured on an idle started device (2-core VM): `--optimize-for-size` (it

@@ -1,6 +1,10 @@
-// relay.memory: a relay in a child process; N device nodes in this process each hold a circuit-relay
-// reservation on it; the relay's settled RSS after minus before (read once a few devices have reserved), divided
-// by N (heap delta in the note).
+// relay.memory: a relay in a child process, started as `0message1 relay` runs it (bench/children/relay.ts); N device
+// nodes in this process each hold a circuit-relay reservation on it; the relay's settled RSS after minus before
+// (read once a few devices have reserved; each the median of a few readings a second apart), less the change of
+// V8's young generation, divided by N (heap delta in the note). The young generation is not a cost per device: V8 grows it to its largest (2 x 16 MB semi-spaces on
+// Node 20) while the process allocates and shrinks it only after ~8 s of little allocation, which a relay serving
+// many devices (each pinged every 10 s, both ways) never has; a relay with 20 devices sometimes has. Whether it had
+// shrunk at the first reading moved the row by up to 31 KB per device (41-72 KB between whole runs).
 // device.idle_rss: `0message1 start` (the bin, compiled) with 20 contacts, idle; beside it the same device
 // run from the sources through tsx, and Node with the compiled modules loaded (the floor). All three start Node
 // as the bin's first line says (its environment and flags, test/helpers/launch.ts), under this process's Node.
@@ -32,7 +36,9 @@ const WARMUP_DEVICES = 20
 
 async function runRelayMemory (ctx: BenchContext): Promise<RowInput[]> {
   // Every device is on loopback, one address prefix: the per-prefix reservation bound (issue 14.2) is lifted.
-  const relay = startChild(ctx, 'relay.ts', [ctx.tmpDir('relay-mem'), JSON.stringify({ maxReservationsPerPrefix: RELAY_MAX_RESERVATIONS })])
+  // Started as `0message1 relay` starts Node (the bin's first line: one malloc arena).
+  const launch = binLaunch()
+  const relay = startChild(ctx, 'relay.ts', [ctx.tmpDir('relay-mem'), JSON.stringify({ maxReservationsPerPrefix: RELAY_MAX_RESERVATIONS })], launch.execArgv, launch.env)
   const { addresses } = await relay.next<{ addresses: string[] }>('ready', 30_000)
   const address = addresses.find((a) => a.includes('/tcp/') && !a.includes('/ws'))
   if (address === undefined) throw new Error('relay has no TCP address')
@@ -51,22 +57,25 @@ async function runRelayMemory (ctx: BenchContext): Promise<RowInput[]> {
   await addDevices(WARMUP_DEVICES)
   const warm = reserved()
   relay.send({ type: 'measure' })
-  const before = await relay.next<{ rss: number, heapUsed: number }>('memory')
+  const before = await relay.next<RelayMemory>('memory')
   const n = ctx.n(1000, 100)
   await addDevices(n)
   const withReservation = reserved() - warm
   relay.send({ type: 'measure' })
-  const after = await relay.next<{ rss: number, heapUsed: number, connections: number }>('memory')
+  const after = await relay.next<RelayMemory>('memory')
   relay.send({ type: 'exit' })
   if (withReservation <= 0) throw new Error('no device got a reservation')
-  const perDevice = (after.rss - before.rss) / withReservation / KB
+  const young = after.young - before.young
+  const perDevice = (after.rss - before.rss - young) / withReservation / KB
   const heapPer = (after.heapUsed - before.heapUsed) / withReservation / KB
   return [{
     ...RELAY_ROWS[0],
     value: perDevice,
-    note: `RSS delta of the relay process / ${withReservation} devices with a reservation (of ${n}), read after ${warm} devices had reserved; heap delta ${heapPer.toFixed(0)} KB per device; relay RSS ${(before.rss / MB).toFixed(0)} -> ${(after.rss / MB).toFixed(0)} MB, ${after.connections} connections`
+    note: `RSS delta of the relay process less its young generation's change / ${withReservation} devices with a reservation (of ${n}), read after ${warm} devices had reserved; heap delta ${heapPer.toFixed(0)} KB per device; relay RSS ${(before.rss / MB).toFixed(0)} -> ${(after.rss / MB).toFixed(0)} MB, heap committed ${(before.heapTotal / MB).toFixed(0)} -> ${(after.heapTotal / MB).toFixed(0)} MB, of it young generation ${(before.young / MB).toFixed(0)} -> ${(after.young / MB).toFixed(0)} MB (raw RSS delta ${((after.rss - before.rss) / withReservation / KB).toFixed(1)} KB per device), ${after.trims} heap trims by the relay; ${after.connections} connections`
   }]
 }
+
+interface RelayMemory { rss: number, heapUsed: number, heapTotal: number, young: number, trims: number, connections: number }
 
 const RELAY_ROWS = [
   { name: 'relay.memory', unit: 'KB/device', better: 'lower', baseline: null, goal: { text: '<= 64 KB', on: 'value', op: '<=', target: 64 }, floor: 'a plain libp2p node in its own process, per idle inbound connection (baseline.libp2p.connection_memory)', floorKey: 'libp2p.connection.kb' }

@@ -230,12 +230,10 @@ async function relayLocked (rt: CliRuntime, p: Parsed, dataDir: string, logger: 
     if (relay.metricsUrl !== undefined) rt.stdout(`Metrics: ${relay.metricsUrl}/metrics (health: ${relay.metricsUrl}/healthz)\n`)
   }
   rt.onReady?.({ peerId: relay.peerId, addresses: handOut, ...(relay.metricsUrl === undefined ? {} : { metrics: relay.metricsUrl }) })
-  // As a started device: the heap a start or a burst of connections grew is given back once idle (heap-trim.ts).
-  const trimmer = startHeapTrimmer()
+  // The relay, alone in this process (ownProcess), trims its own heap once idle (startRelay, heap-trim.ts).
   try {
     await rt.waitForStop()
   } finally {
-    trimmer.stop()
     await relay.stop()
   }
   return 0

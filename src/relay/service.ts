@@ -22,6 +22,7 @@ import { renderMetrics, startMetricsServer, type MetricsServer, type RelayGauges
 import { startRelayAdvertising, type RelayAdvertiser } from '../net/relay-info.ts'
 import { RELAY_SERVICE } from '../wire/relay-record.ts'
 import { RELAY_BUFFER_POOL_BYTES, shrinkBufferPool } from '../platform/buffer-pool.ts'
+import { startHeapTrimmer, type HeapTrimmer } from '../platform/heap-trim.ts'
 
 /** Circuit relay v2's STOP protocol: the relay opens one such stream to the target of each relayed connection. */
 const RELAY_STOP_PROTOCOL = '/libp2p/circuit/relay/0.2.0/stop'
@@ -94,6 +95,8 @@ export interface RelayHandle {
   readonly advertiser: RelayAdvertiser
   /** The metrics text as the endpoint serves it (tests). */
   metrics(): string
+  /** The idle heap trimmer (src/platform/heap-trim.ts) of a relay alone in its process (ownProcess), else undefined. */
+  readonly heapTrimmer: HeapTrimmer | undefined
   /** The blob store (issue 12; tests, status). */
   readonly blobs: SqliteBlobStore
   readonly blobService: BlobService
@@ -187,6 +190,10 @@ export async function startRelay (o: RelayOptions): Promise<RelayHandle> {
     const metrics = (): string => renderMetrics(mailboxes.counters, relayGauges(node, store, mailboxes))
     let metricsServer: MetricsServer | undefined
     if (o.metrics !== undefined) metricsServer = await startMetricsServer({ listen: o.metrics, read: metrics, healthy: () => !stopped && node.status === 'started' })
+    // Alone in its process: the heap its start and each burst of connections grew (V8's young generation at its
+    // largest, old-space pages left half empty) is given back once idle, as a started device's is. Started here,
+    // not by the CLI, so that every relay alone in its process runs it (bench relay.memory's included).
+    const heapTrimmer = o.ownProcess === true ? startHeapTrimmer() : undefined
     logger.info('relay-started', { addresses: addresses.length })
     return {
       peerId: node.peerId.toString(),
@@ -203,9 +210,11 @@ export async function startRelay (o: RelayOptions): Promise<RelayHandle> {
       advertiser,
       metrics,
       sweep,
+      heapTrimmer,
       async stop () {
         if (stopped) return
         stopped = true
+        heapTrimmer?.stop()
         clearInterval(timer)
         advertiser.stop()
         await metricsServer?.close()

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { main } from '../../src/cli/main.ts'
 import type { CliRuntime, RelayFactoryOptions } from '../../src/cli/runtime.ts'
+import { binLaunch } from '../helpers/launch.ts'
 
 const UNIT = fileURLToPath(new URL('../../deploy/0message1-relay.service', import.meta.url))
 const text = readFileSync(UNIT, 'utf8')
@@ -61,6 +62,19 @@ test('systemd unit: dedicated user, read-only system, no privilege gain, its own
   assert.ok(!/tsx|\.ts\b/.test(exec), exec)
 })
 
+test('systemd unit: Node starts as the bin\'s first line says (its environment; it runs Node directly, not through that line)', () => {
+  const launch = binLaunch()
+  const env = new Map(section('Service').filter(([k]) => k === 'Environment').map(([, v]) => {
+    const at = v.indexOf('=')
+    return [v.slice(0, at), v.slice(at + 1)]
+  }))
+  assert.ok(Object.keys(launch.env).length > 0)
+  for (const [k, v] of Object.entries(launch.env)) assert.equal(env.get(k), v, k)
+  // Node's own flags would go before the script on ExecStart.
+  const exec = new Map(section('Service')).get('ExecStart') ?? ''
+  assert.ok(exec.startsWith(['/usr/bin/node', ...launch.execArgv, '/opt/0message1/bin/0message1.js'].join(' ') + ' '), exec)
+})
+
 test('systemd unit: the CLI accepts its ExecStart as written (data in the state directory, metrics on loopback)', async () => {
   const exec = new Map(section('Service')).get('ExecStart') ?? ''
   const argv = exec.split(/\s+/).slice(2).filter((a) => a !== '$RELAY_ARGS')
@@ -93,4 +107,6 @@ test('systemd unit: the CLI accepts its ExecStart as written (data in the state 
   assert.deepEqual(seen.listen, ['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4002/ws'])
   assert.equal(seen.metrics, '127.0.0.1:9464')
   assert.equal(seen.stun, 3478)
+  // Alone in its process: the relay sets its buffer pool and runs its heap trimmer (src/relay/service.ts).
+  assert.equal(seen.ownProcess, true)
 })

@@ -1,9 +1,9 @@
 // A plain libp2p node (TCP, Noise, Yamux) alone in this process that echoes every byte on the bench's echo
 // protocol: the far end of the raw stream round trip, in its own process as the devices of direct.* are.
-// Messages: <- { type: 'ready', addresses }; -> measure <- { type: 'memory', rss, heapUsed, external,
-// connections }; -> exit.
+// Messages: <- { type: 'ready', addresses }; -> measure <- { type: 'memory', ...MemoryReading, connections }
+// (bench/lib/memory-reading.ts); -> exit.
 import { ECHO, plainNode } from '../baselines/libp2p.ts'
-import { settledMemory } from '../lib/child.ts'
+import { memoryReading } from '../lib/memory-reading.ts'
 
 // The parent gone (a Ctrl-C, a killed benchmark): a child in a session of its own (BENCH_OWN_SESSION=1) gets no
 // signal from the terminal, so it ends when its IPC channel closes instead of living on.
@@ -18,7 +18,7 @@ plainNode().then(async (node) => {
   process.on('message', (m: { type?: string }) => {
     if (m.type === 'exit') void Promise.resolve(node.stop()).finally(() => process.exit(0))
     if (m.type === 'measure') {
-      settledMemory().then((mem) => { send({ type: 'memory', ...mem, connections: node.getConnections().length }) }, (err: unknown) => { send({ type: 'error', message: String(err) }) })
+      memoryReading().then((mem) => { send({ type: 'memory', ...mem, connections: node.getConnections().length }) }, (err: unknown) => { send({ type: 'error', message: String(err) }) })
     }
   })
   send({ type: 'ready', addresses: node.getMultiaddrs().map((a) => a.toString()) })

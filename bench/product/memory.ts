@@ -1,10 +1,10 @@
 // relay.memory: a relay in a child process, started as `0message1 relay` runs it (bench/children/relay.ts); N device
-// nodes in this process each hold a circuit-relay reservation on it; the relay's settled RSS after minus before
-// (read once a few devices have reserved; each the median of a few readings a second apart), less the change of
-// V8's young generation, divided by N (heap delta in the note). The young generation is not a cost per device: V8 grows it to its largest (2 x 16 MB semi-spaces on
-// Node 20) while the process allocates and shrinks it only after ~8 s of little allocation, which a relay serving
-// many devices (each pinged every 10 s, both ways) never has; a relay with 20 devices sometimes has. Whether it had
-// shrunk at the first reading moved the row by up to 31 KB per device (41-72 KB between whole runs).
+// nodes in this process each hold a circuit-relay reservation on it; the relay's RSS after minus before (read once
+// a few devices have reserved), less V8's young generation, divided by N; the raw RSS change in the note. Read as
+// its floor (baseline.libp2p.connection_memory) is read: bench/lib/memory-reading.ts. The young generation (up to
+// 32 MB) is a fixed cost of a busy relay, not one per device: a relay with 1,000 devices never releases it (their
+// pings keep it busy), one with 20 sometimes has; whether it had at the first reading moved the raw figure by up
+// to 31 KB per device.
 // device.idle_rss: `0message1 start` (the bin, compiled) with 20 contacts, idle; beside it the same device
 // run from the sources through tsx, and Node with the compiled modules loaded (the floor). All three start Node
 // as the bin's first line says (its environment and flags, test/helpers/launch.ts), under this process's Node.
@@ -21,6 +21,7 @@ import { RELAY_MAX_RESERVATIONS } from '../../src/net/libp2p.ts'
 import { silentLogger } from '../../src/platform/logger.ts'
 import type { Benchmark, BenchContext, RowInput } from '../harness.ts'
 import { startChild } from '../lib/child.ts'
+import { perEach, WARMUP_CONNECTIONS, type MemoryReading } from '../lib/memory-reading.ts'
 import { BIN, binLaunch } from '../../test/helpers/launch.ts'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
@@ -29,10 +30,6 @@ const MB = 1024 * 1024
 const CONTACTS = 20
 /** Device nodes started at once: each makes a Noise handshake and a reservation with the one relay. */
 const START_BATCH = 10
-
-/** Devices that reserve before the first reading: what the relay pays once, at its first devices (code compiled
- * and transpiled on first use, tables and pools sized up), is not a cost per device. */
-const WARMUP_DEVICES = 20
 
 async function runRelayMemory (ctx: BenchContext): Promise<RowInput[]> {
   // Every device is on loopback, one address prefix: the per-prefix reservation bound (issue 14.2) is lifted.
@@ -54,7 +51,7 @@ async function runRelayMemory (ctx: BenchContext): Promise<RowInput[]> {
     const deadline = Date.now() + ctx.n(120_000, 30_000)
     while (reserved() < nodes.length && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 500))
   }
-  await addDevices(WARMUP_DEVICES)
+  await addDevices(WARMUP_CONNECTIONS)
   const warm = reserved()
   relay.send({ type: 'measure' })
   const before = await relay.next<RelayMemory>('memory')
@@ -65,23 +62,21 @@ async function runRelayMemory (ctx: BenchContext): Promise<RowInput[]> {
   const after = await relay.next<RelayMemory>('memory')
   relay.send({ type: 'exit' })
   if (withReservation <= 0) throw new Error('no device got a reservation')
-  const young = after.young - before.young
-  const perDevice = (after.rss - before.rss - young) / withReservation / KB
-  const heapPer = (after.heapUsed - before.heapUsed) / withReservation / KB
+  const per = perEach(before, after, withReservation)
   return [{
     ...RELAY_ROWS[0],
-    value: perDevice,
-    note: `RSS delta of the relay process less its young generation's change / ${withReservation} devices with a reservation (of ${n}), read after ${warm} devices had reserved; heap delta ${heapPer.toFixed(0)} KB per device; relay RSS ${(before.rss / MB).toFixed(0)} -> ${(after.rss / MB).toFixed(0)} MB, heap committed ${(before.heapTotal / MB).toFixed(0)} -> ${(after.heapTotal / MB).toFixed(0)} MB, of it young generation ${(before.young / MB).toFixed(0)} -> ${(after.young / MB).toFixed(0)} MB (raw RSS delta ${((after.rss - before.rss) / withReservation / KB).toFixed(1)} KB per device), ${after.trims} heap trims by the relay; ${after.connections} connections`
+    value: per.value,
+    note: `relay process, ${withReservation} devices with a reservation (of ${n}) added after ${warm} had reserved: ${per.note}; ${after.trims} heap trims by the relay; ${after.connections} connections`
   }]
 }
 
-interface RelayMemory { rss: number, heapUsed: number, heapTotal: number, young: number, trims: number, connections: number }
+interface RelayMemory extends MemoryReading { trims: number, connections: number }
 
 const RELAY_ROWS = [
   { name: 'relay.memory', unit: 'KB/device', better: 'lower', baseline: null, goal: { text: '<= 64 KB', on: 'value', op: '<=', target: 64 }, floor: 'a plain libp2p node in its own process, per idle inbound connection (baseline.libp2p.connection_memory)', floorKey: 'libp2p.connection.kb' }
 ] as const
 
-export const relayMemory: Benchmark = { name: 'relay.memory', timeoutMs: 300_000, quickTimeoutMs: 45_000, rows: RELAY_ROWS, run: runRelayMemory }
+export const relayMemory: Benchmark = { name: 'relay.memory', timeoutMs: 300_000, quickTimeoutMs: 60_000, rows: RELAY_ROWS, run: runRelayMemory }
 
 /** Idle RSS of one process, read by the OS (no forced collection: what a user sees). */
 async function rssOf (pid: number): Promise<number> {

@@ -22,7 +22,7 @@ import { renderMetrics, startMetricsServer, type MetricsServer, type RelayGauges
 import { startRelayAdvertising, type RelayAdvertiser } from '../net/relay-info.ts'
 import { RELAY_SERVICE } from '../wire/relay-record.ts'
 import { RELAY_BUFFER_POOL_BYTES, shrinkBufferPool } from '../platform/buffer-pool.ts'
-import { startHeapTrimmer, type HeapTrimmer } from '../platform/heap-trim.ts'
+import { startHeapTrimmer, type HeapTrimmer, type HeapTrimOptions } from '../platform/heap-trim.ts'
 
 /** Circuit relay v2's STOP protocol: the relay opens one such stream to the target of each relayed connection. */
 const RELAY_STOP_PROTOCOL = '/libp2p/circuit/relay/0.2.0/stop'
@@ -62,6 +62,8 @@ export interface RelayOptions {
   readonly observe?: (o: MailboxObservation) => void
   /** The relay is alone in its process (`0message1 relay`): process-wide memory settings are its to make. */
   readonly ownProcess?: boolean
+  /** Test hook: the heap trimmer's intervals and slack (default: src/platform/heap-trim.ts's). */
+  readonly heapTrim?: HeapTrimOptions
   /** Test hook: the address prefix a remote counts under (default: its IPv4 /24 or IPv6 /48), so loopback tests
    * can play several networks. Gets the remote multiaddr and, when known, the remote peer id. */
   readonly prefixOf?: (remoteAddr: string, remotePeer: string) => string
@@ -193,7 +195,7 @@ export async function startRelay (o: RelayOptions): Promise<RelayHandle> {
     // Alone in its process: the heap its start and each burst of connections grew (V8's young generation at its
     // largest, old-space pages left half empty) is given back once idle, as a started device's is. Started here,
     // not by the CLI, so that every relay alone in its process runs it (bench relay.memory's included).
-    const heapTrimmer = o.ownProcess === true ? startHeapTrimmer() : undefined
+    const heapTrimmer = o.ownProcess === true ? startHeapTrimmer(o.heapTrim) : undefined
     logger.info('relay-started', { addresses: addresses.length })
     return {
       peerId: node.peerId.toString(),

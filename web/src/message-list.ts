@@ -12,7 +12,7 @@
 // later change of the same message, so each message ends as its last event left it, or as the snapshot has it.
 // Pure (no React, no DOM): test/web/message-list.test.ts.
 import type { MessageView } from './api.ts'
-import { olderPageCursor, type PageCursor } from '../../src/api/page-cursor.ts'
+import { olderPageCursor, type BeforeCursor } from '../../src/api/page-cursor.ts'
 
 /** One change to a conversation, as an event brings it: a message new or changed, or one removed from this device. */
 export type MessageChange =
@@ -113,7 +113,7 @@ export class MessageFetches extends FetchLog<MessageView[], MessageChange> {
 /** Where a chat's next older page starts, and which reload its pages belong to. */
 interface Paging {
   generation: number
-  cursor: PageCursor | undefined
+  cursor: BeforeCursor | undefined
 }
 
 /**
@@ -141,7 +141,7 @@ export class OlderPages {
   }
 
   /** An older page to ask: its cursor and generation; undefined when there is no page to start from. */
-  older (key: string): { generation: number, before: PageCursor } | undefined {
+  older (key: string): { generation: number, before: BeforeCursor } | undefined {
     const p = this.chat(key)
     return p.cursor === undefined ? undefined : { generation: p.generation, before: p.cursor }
   }

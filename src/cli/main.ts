@@ -284,7 +284,6 @@ async function clientCommand (rt: CliRuntime, command: string, rest: string[]): 
       const contact = await contactOrGroup(client, query)
       if ('members' in contact) {
         if (all || before !== undefined) throw new CliError('USAGE', 'A group shows its newest messages only (--limit N): --before and --all are for a contact.')
-        if (limit !== undefined && limit > MAX_GROUP_PAGE) throw new CliError('USAGE', `--limit must be a whole number from 1 to ${MAX_GROUP_PAGE} for a group.`)
         const list = await client.request<GroupMessageView[]>('GET', `/api/groups/${contact.id}/messages${limit === undefined ? '' : `?limit=${limit}`}`)
         if (p.values.json === true) json(rt, list)
         else rt.stdout(formatGroupMessages(list))

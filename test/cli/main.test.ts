@@ -241,7 +241,7 @@ test('messages --all: the whole conversation a page at a time, oldest first; a c
   assert.equal(gone.code, 1)
   assert.match(gone.err, /deleted while the conversation was read; run the command again/)
 
-  // A contact's page holds up to MAX_API_PAGE; a group's up to MAX_GROUP_PAGE, so that much passes the first check.
+  // A contact's page holds up to MAX_API_PAGE; a group's up to MAX_GROUP_PAGE: that much passes the check made before the node is asked.
   const big = await h.run('messages', 'Alice', '--limit', String(MAX_GROUP_PAGE), '--data', b)
   assert.equal(big.code, 2)
   assert.match(big.err, new RegExp(`from 1 to ${MAX_API_PAGE} for a contact`))

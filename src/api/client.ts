@@ -8,7 +8,7 @@ import type {
 import { ApiError, type ApiErrorCode } from './errors.ts'
 import type { RelayKeeperView } from '../messenger/relay-keeper.ts'
 import { checkSocket } from './socket.ts'
-import { cursorQuery, type PageCursor } from './page-cursor.ts'
+import { cursorQuery, type BeforeCursor } from './page-cursor.ts'
 import { readToken } from './token.ts'
 
 /** A local call that takes longer than this is a hung node, not a slow one. */
@@ -97,7 +97,7 @@ export class ApiClient {
     await this.request('POST', `/api/contacts/${encodeURIComponent(contactId)}/messages`, { text })
 
   /** A page of a conversation: the newest, or the one before `before` (page-cursor.ts). */
-  messages = async (contactId: string, o: { limit?: number, before?: PageCursor } = {}): Promise<MessageView[]> => {
+  messages = async (contactId: string, o: { limit?: number, before?: BeforeCursor } = {}): Promise<MessageView[]> => {
     const query = [...(o.limit === undefined ? [] : [`limit=${o.limit}`]), ...(o.before === undefined ? [] : [cursorQuery(o.before)])]
     return await this.request('GET', `/api/contacts/${encodeURIComponent(contactId)}/messages${query.length === 0 ? '' : `?${query.join('&')}`}`)
   }

@@ -2,6 +2,7 @@
 // the two cannot drift). Registered by createRoutes (routes.ts) and merged into openapi.ts.
 import { z } from 'zod'
 import type { Groups } from '../messenger/groups/types.ts'
+import { MAX_GROUP_PAGE } from '../messenger/page-limits.ts'
 import type { Messenger } from '../messenger/types.ts'
 import { ApiError } from './errors.ts'
 import { ContactIdSchema, NameSchema, SendMessageBody } from './schemas.ts'
@@ -14,7 +15,7 @@ export const MAX_CREATE_MEMBERS = 64
 export const CreateGroupBody = z.strictObject({ name: NameSchema, members: z.array(ContactIdSchema).max(MAX_CREATE_MEMBERS).default([]) })
 export const RenameGroupBody = z.strictObject({ name: NameSchema })
 export const GroupMemberBody = z.strictObject({ contactId: ContactIdSchema })
-export const GroupMessagesQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(1000).optional() })
+export const GroupMessagesQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(MAX_GROUP_PAGE).optional() })
 /** A member by account id (from the member list) or by my contact id for it. */
 export const MemberIdSchema = z.string().min(1).max(128)
 
@@ -139,7 +140,7 @@ export function groupPaths (): Json {
     '/api/groups/{id}/admins/{member}': { post: { summary: 'Promote a member to admin (admins)', parameters: [gidParam, memberParam], responses: { 200: ok('Group', ref('Group')), ...errors(401, 403, 404, 409) } } },
     '/api/groups/{id}/leave': { post: { summary: 'Leave the group', parameters: [gidParam], responses: { 200: ok('Group', ref('Group')), ...errors(401, 403, 404) } } },
     '/api/groups/{id}/messages': {
-      get: { summary: 'Messages of a group, oldest first', parameters: [gidParam, { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000 } }], responses: { 200: ok('Messages', { type: 'array', items: ref('GroupMessage') }), ...errors(400, 401, 404) } },
+      get: { summary: 'Messages of a group, oldest first', parameters: [gidParam, { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: MAX_GROUP_PAGE } }], responses: { 200: ok('Messages', { type: 'array', items: ref('GroupMessage') }), ...errors(400, 401, 404) } },
       post: { summary: 'Send a text to the group (sealed once, delivered per member)', parameters: [gidParam], requestBody: body(SendMessageBody), responses: { 201: ok('Queued message', ref('GroupMessage')), ...errors(400, 401, 403, 404) } }
     },
     '/api/groups/{id}/read': { post: { summary: 'Mark the group read (read receipts to each sender)', parameters: [gidParam], responses: { 204: { description: 'Done' }, ...errors(401, 404) } } }

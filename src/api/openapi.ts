@@ -4,7 +4,7 @@ import { z } from 'zod'
 import { RelayChoicePatchBody } from './relay-routes.ts'
 import {
   AddContactBody, CreateAccountBody, CreateInviteBody, KeyChangeDecisionBody, RelayBody, RenameContactBody, SendMessageBody,
-  SettingsPatchBody, UnlockBody, VerifyBody, MAX_PAGE
+  SettingsPatchBody, UnlockBody, VerifyBody, MAX_API_PAGE
 } from './schemas.ts'
 import { chatOperations, chatPaths, chatSchemas } from './chat-routes.ts'
 
@@ -198,7 +198,7 @@ export function openApiDocument (): Json {
       '/api/contacts/{id}/messages': {
         get: {
           summary: 'Messages of a conversation, oldest first',
-          parameters: [idParam, { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: MAX_PAGE } }, { name: 'before', in: 'query', schema: { type: 'integer', minimum: 0 }, description: 'ms since epoch: only messages whose interleave key, min(sentAt, arrival), is below it (by key alone, messages sharing the boundary key are left out: page with beforeId)' },
+          parameters: [idParam, { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: MAX_API_PAGE } }, { name: 'before', in: 'query', schema: { type: 'integer', minimum: 0 }, description: 'ms since epoch: only messages whose interleave key, min(sentAt, arrival), is below it (by key alone, messages sharing the boundary key are left out: page with beforeId)' },
             { name: 'beforeId', in: 'query', schema: { type: 'string', pattern: '^[0-9a-f]{32}$' }, description: 'Paging cursor, with beforeDirection: only messages past this one in the page order (newest key, then incoming before outgoing, then seq, sentAt, id). Pass the previous page\'s last in that order, the least by (key, outgoing before incoming, seq, sentAt, id): the page\'s first shown message only while each sender\'s keys rise with its seq (a clock that went back, or a message overtaken by a later one of the same sender, breaks that: each page is still in display order, but their concatenation can differ from one larger page); any other message repeats some. 404 if the message is not in the conversation any more (deleted since): fetch the newest page again' },
             { name: 'beforeDirection', in: 'query', schema: { type: 'string', enum: ['in', 'out'] }, description: 'Direction of the beforeId message (ids are their sender\'s)' }],
           responses: { 200: ok('Messages', { type: 'array', items: ref('Message') }), ...errors(400, 401, 404) }

@@ -4,9 +4,10 @@
 // The next older page starts just past the page's last message in that order: the least by (key, outgoing before
 // incoming, seq, sentAt, id). That is the first message shown only while each sender's keys rise with its seq.
 
-/** The most messages one GET of a conversation returns (its `limit`); here, not in schemas.ts, so the CLI reads it
- * without loading zod at start (test/api/lazy-start.test.ts). */
-export const MAX_PAGE = 500
+/** The most messages one GET of a contact's conversation returns (its `limit`; the store itself would give up to
+ * history-store.ts MAX_PAGE); here, not in schemas.ts, so the CLI reads it without loading zod at start
+ * (test/api/lazy-start.test.ts). */
+export const MAX_API_PAGE = 500
 
 /** The message fields the order reads (a MessageView). */
 export interface PagedMessage {
@@ -17,13 +18,14 @@ export interface PagedMessage {
   readonly sentAt?: number
 }
 
-export interface PageCursor {
+/** The API's form of the messenger's PageCursor (types.ts): the query's beforeId and beforeDirection. */
+export interface BeforeCursor {
   readonly beforeId: string
   readonly beforeDirection: 'in' | 'out'
 }
 
 /** Where the page before `page` starts; undefined for an empty page. */
-export function olderPageCursor (page: readonly PagedMessage[]): PageCursor | undefined {
+export function olderPageCursor (page: readonly PagedMessage[]): BeforeCursor | undefined {
   const sent = (m: PagedMessage): number => m.sentAt ?? m.at
   const order = (m: PagedMessage): number[] => [Math.min(sent(m), m.at), m.direction === 'in' ? 1 : 0, m.seq, sent(m)]
   let least: PagedMessage | undefined
@@ -38,4 +40,4 @@ export function olderPageCursor (page: readonly PagedMessage[]): PageCursor | un
 }
 
 /** The query string of the page before `cursor` (beforeId and beforeDirection go together). */
-export const cursorQuery = (c: PageCursor): string => `beforeId=${c.beforeId}&beforeDirection=${c.beforeDirection}`
+export const cursorQuery = (c: BeforeCursor): string => `beforeId=${c.beforeId}&beforeDirection=${c.beforeDirection}`

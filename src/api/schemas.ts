@@ -7,7 +7,7 @@ import { SAFETY_NUMBER_DIGITS } from '../identity/safety-number.ts'
 import { utf8Length } from '../wire/bytes.ts'
 import { MAX_ADDRESS_BYTES, MAX_NAME_BYTES, MAX_RELAYS, MAX_TEXT_BYTES } from '../wire/payload.ts'
 import { MAX_QR_INVITE_CHARS } from './invite-text.ts'
-import { MAX_PAGE } from './page-cursor.ts'
+import { MAX_API_PAGE } from './page-cursor.ts'
 
 /** A message id as the wire carries it (PAYLOAD_ID_BYTES), in hex. */
 const MessageIdSchema = z.string().regex(/^[0-9a-f]{32}$/, 'is not a message id')
@@ -15,7 +15,7 @@ const MessageIdSchema = z.string().regex(/^[0-9a-f]{32}$/, 'is not a message id'
 /** Argon2id does not care, but a megabyte passphrase is a mistake, not a secret. */
 export const MAX_PASSPHRASE_CHARS = 1024
 /** Page size of message lists (defined with the paging cursor). */
-export { MAX_PAGE }
+export { MAX_API_PAGE }
 
 /** A zod check of UTF-8 length (the wire's limits are in bytes, zod's .max in UTF-16 units). */
 const maxBytes = (max: number) => (s: string): boolean => utf8Length(s) <= max
@@ -80,7 +80,7 @@ export const SettingsPatchBody = z.strictObject({
 export const RelayBody = z.strictObject({ address: MultiaddrSchema })
 
 export const MessagesQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(MAX_PAGE).optional(),
+  limit: z.coerce.number().int().min(1).max(MAX_API_PAGE).optional(),
   before: z.coerce.number().int().min(0).optional(),
   // The paging cursor (PageOptions.after): a message id is its sender's, so it names its direction too.
   beforeId: MessageIdSchema.optional(),

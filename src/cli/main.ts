@@ -5,8 +5,8 @@ import { join, resolve } from 'node:path'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { fileState, formatFiles, listFiles, listGroupFiles, saveFile, sendFile, sendGroupFile } from './files.ts'
 import { ApiClient } from '../api/client.ts'
-import { MAX_PAGE, olderPageCursor, type PageCursor } from '../api/page-cursor.ts'
-import { DEFAULT_PAGE } from '../messenger/history-store.ts'
+import { MAX_API_PAGE, olderPageCursor, type BeforeCursor } from '../api/page-cursor.ts'
+import { DEFAULT_PAGE, MAX_GROUP_PAGE } from '../messenger/page-limits.ts'
 import type { ContactView, MessageView, PendingSafetyNumberView } from '../messenger/types.ts'
 import { CodedError } from '../platform/coded-error.ts'
 import { MAX_TEXT_BYTES } from '../wire/text-limit.ts'
@@ -83,21 +83,37 @@ const JSON_OPT: Options = { json: { type: 'boolean' } }
 
 
 /** `--before in:ID` or `out:ID`: a message of the conversation (ids are unique per direction only). */
-function parseCursor (v: string): PageCursor {
+function parseCursor (v: string): BeforeCursor {
   const m = /^(in|out):([0-9a-f]{32})$/.exec(v)
   if (m === null) throw new CliError('USAGE', '--before takes in:ID or out:ID, a message of the conversation (its direction and 32-hex id, as `messages --json` shows them).')
   return { beforeDirection: m[1] as 'in' | 'out', beforeId: m[2] as string }
 }
 
-/** Every message of a conversation, oldest first: pages back from the newest until one comes back empty. */
-async function wholeConversation (client: ApiClient, contactId: string): Promise<MessageView[]> {
-  let page = await client.messages(contactId, { limit: MAX_PAGE })
-  const pages = [page]
-  for (let c = olderPageCursor(page); c !== undefined; c = olderPageCursor(page)) {
-    page = await client.messages(contactId, { limit: MAX_PAGE, before: c })
-    pages.unshift(page)
+/**
+ * Every message of a conversation, oldest first, handed to `out` a page at a time, so that no more than two pages are
+ * held whatever the conversation's length. The pages come newest first: a first walk back keeps only where each
+ * older page starts (and the newest page, handed out last), then each older page is fetched again, oldest first.
+ * Messages that come meanwhile are not shown (the newest page is the first walk's).
+ */
+async function wholeConversation (client: ApiClient, contactId: string, out: (page: MessageView[]) => void): Promise<void> {
+  const page = async (before?: BeforeCursor): Promise<MessageView[]> => {
+    try {
+      return await client.messages(contactId, { limit: MAX_API_PAGE, ...(before === undefined ? {} : { before }) })
+    } catch (err) {
+      if (err instanceof CodedError && err.code === 'UNKNOWN_MESSAGE') throw new CliError('FAILED', 'A message the pages are read from was deleted while the conversation was read; run the command again.', { cause: err })
+      throw err
+    }
   }
-  return pages.flat()
+  const newest = await page()
+  const starts: BeforeCursor[] = []
+  for (let c = olderPageCursor(newest); c !== undefined;) {
+    const older = await page(c)
+    if (older.length === 0) break
+    starts.push(c)
+    c = olderPageCursor(older)
+  }
+  for (const c of starts.reverse()) out(await page(c))
+  out(newest)
 }
 
 function parse (command: string, args: string[], options: Options): Parsed {
@@ -259,7 +275,7 @@ async function clientCommand (rt: CliRuntime, command: string, rest: string[]): 
       let limit: number | undefined
       if (typeof p.values.limit === 'string') {
         limit = Number(p.values.limit)
-        if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw new CliError('USAGE', `--limit must be a whole number from 1 to ${MAX_PAGE}.`)
+        if (!Number.isInteger(limit) || limit < 1 || limit > Math.max(MAX_API_PAGE, MAX_GROUP_PAGE)) throw new CliError('USAGE', `--limit must be a whole number from 1 to ${MAX_API_PAGE} (${MAX_GROUP_PAGE} for a group).`)
       }
       const before = typeof p.values.before === 'string' ? parseCursor(p.values.before) : undefined
       const all = p.values.all === true
@@ -273,13 +289,35 @@ async function clientCommand (rt: CliRuntime, command: string, rest: string[]): 
         else rt.stdout(formatGroupMessages(list))
         return 0
       }
-      const messages = all ? await wholeConversation(client, contact.id) : await client.messages(contact.id, { ...(limit === undefined ? {} : { limit }), ...(before === undefined ? {} : { before }) })
+      if (limit !== undefined && limit > MAX_API_PAGE) throw new CliError('USAGE', `--limit must be a whole number from 1 to ${MAX_API_PAGE} for a contact.`)
+      if (all) {
+        // Written a page at a time; with --json, the same array `json` writes.
+        const k = contact.keyChange
+        // Set in the callback (a let would stay narrowed to its first value after it).
+        const done = { printed: false, keyLine: k === undefined }
+        await wholeConversation(client, contact.id, (page) => {
+          if (page.length === 0) return
+          if (p.values.json === true) {
+            rt.stdout((done.printed ? ',\n' : '[\n') + page.map((m) => '  ' + JSON.stringify(m, null, 2).replaceAll('\n', '\n  ')).join(',\n'))
+          } else {
+            // The key change line once: in the page where it happened (else after the last message, below).
+            const here = !done.keyLine && k !== undefined && page.some((m) => m.at > k.at)
+            rt.stdout(formatMessages(page, contact.name, here ? contact : undefined))
+            if (here) done.keyLine = true
+          }
+          done.printed = true
+        })
+        if (p.values.json === true) rt.stdout(done.printed ? '\n]\n' : '[]\n')
+        else if (!done.printed || !done.keyLine) rt.stdout(formatMessages([], contact.name, done.keyLine ? undefined : contact))
+        return 0
+      }
+      const messages = await client.messages(contact.id, { ...(limit === undefined ? {} : { limit }), ...(before === undefined ? {} : { before }) })
       if (p.values.json === true) json(rt, messages)
       else if (before !== undefined && messages.length === 0) rt.stdout('No older messages.\n')
       else {
         rt.stdout(formatMessages(messages, contact.name, contact))
         // A full page may have older messages before it: say how to see them.
-        const older = !all && messages.length >= (limit ?? DEFAULT_PAGE) ? olderPageCursor(messages) : undefined
+        const older = messages.length >= (limit ?? DEFAULT_PAGE) ? olderPageCursor(messages) : undefined
         if (older !== undefined) rt.stdout(`Older messages: \`0message1 messages ${contact.id} --before ${older.beforeDirection}:${older.beforeId}${limit === undefined ? '' : ` --limit ${limit}`}\`\n`)
       }
       return 0

@@ -45,10 +45,6 @@ export interface OutgoingText {
 /** States only move forward: a late 'stored' never hides a 'delivered'. */
 export const STATE_RANK: Readonly<Record<MessageState, number>> = { queued: 0, sent: 1, stored: 2, delivered: 3, read: 4, failed: 5 }
 
-/** Largest page of messages() (a caller asking for more gets this many). */
-export const MAX_PAGE = 1000
-/** Page size of messages() when the caller names none. */
-export const DEFAULT_PAGE = 200
 
 export interface HistoryStore {
   /** Reserves the next outgoing sequence number of a conversation (1, 2, 3...) in a commit of its own. */

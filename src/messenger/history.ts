@@ -3,7 +3,8 @@
 import type { Database } from '../store/db.ts'
 import { silentLogger, type Logger } from '../platform/logger.ts'
 import { SearchIndexer } from '../store/search-index.ts'
-import { advanceState, DEFAULT_PAGE, MAX_PAGE, type HistoryStore, type IncomingText, type OutboxKind, type OutboxRow, type OutboxState, type OutgoingText } from './history-store.ts'
+import { DEFAULT_PAGE, MAX_PAGE } from './page-limits.ts'
+import { advanceState, type HistoryStore, type IncomingText, type OutboxKind, type OutboxRow, type OutboxState, type OutgoingText } from './history-store.ts'
 import type { DeliveryPath, MessageState, MessageView, PageOptions } from './types.ts'
 
 interface MessageRow {

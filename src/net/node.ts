@@ -296,6 +296,7 @@ export async function createDeviceNode (o: DeviceNodeOptions): Promise<DeviceNod
     rotateIdentities () { ids.rotate() },
     async discoverRelays (d) {
       if (stopped) throw new NetError('CLOSED', 'The network node is stopped.')
+      if (!ids.dhtReachable(d.bootstrap)) throw new NetError('UNREACHABLE', 'No DHT server is known; add a relay or a bootstrap peer.')
       const signal = withDeadline(d.signal, PRESENCE_DEADLINE_MS)
       return await ids.useDht(async (n) => {
         // Any known peer that is a DHT server (a contact's relay, a bootstrap peer) is a way in.

@@ -124,6 +124,15 @@ export class ShortLivedIdentities {
     return await this.use('send', async (node) => await fn(node as unknown as NodeLibp2p))
   }
 
+  /** Whether a DHT walk has a way in: a peer to dial (`extra`, the relays, the bootstrap peers: DHT servers all), or a
+   * DHT server already in the 'send' identity's routing table. With none, the walk could only wait and fail, after
+   * loading kad-dht for nothing (an idle device: test/api/lazy-start.test.ts). */
+  dhtReachable (extra: readonly string[]): boolean {
+    if (extra.length > 0 || this.#o.relays.length > 0 || this.#o.bootstrap.length > 0) return true
+    const dht = (this.#slots.get('send')?.node as { services?: { dht?: { routingTable: { size: number } } } } | undefined)?.services?.dht
+    return dht !== undefined && dht.routingTable.size > 0
+  }
+
   /** Opens a mailbox session on the slot's identity; the session closes when the identity is replaced. */
   async openSession (name: IdentitySlot, open: (node: Libp2p) => Promise<MailboxSession>): Promise<MailboxSession> {
     return await this.#use(name, async (slot) => {

@@ -57,8 +57,9 @@ await first.stop()
 const host = await createDeviceHost(o)
 if (host.state() !== 'ready') throw new Error('the device did not open: ' + host.state())
 await host.messenger().status()
-// Idle: the start's timers (mailbox fetches, relay keeping, checkpoints) get their turn.
-await new Promise((resolve) => { setTimeout(resolve, 3000) })
+// The relay keeper's check, which runs every minute and, below its target, looks for relays in the DHT: run now, to its end.
+await host.updateRelayPrefs({})
+if (host.relayKeeper()?.lastCheckAt === undefined) throw new Error('the relay check did not run')
 const idle = urls.slice()
 await host.stop()
 await import('@libp2p/kad-dht')

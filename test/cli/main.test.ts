@@ -14,6 +14,8 @@ import { FakeHost, FakeNetwork } from '../helpers/fake-host.ts'
 import { E2eeError } from '../../src/e2ee/errors.ts'
 import { waitFor } from '../helpers/wait.ts'
 import { MAX_TEXT_BYTES } from '../../src/wire/text-limit.ts'
+import { MAX_API_PAGE } from '../../src/api/page-cursor.ts'
+import { MAX_GROUP_PAGE } from '../../src/messenger/page-limits.ts'
 
 interface Harness {
   run: (...argv: string[]) => Promise<{ code: number, out: string, err: string }>
@@ -108,10 +110,10 @@ test('help, unknown commands and options: usage errors exit 2 with one sentence'
   assert.equal(long.code, 2)
   assert.match(long.err, new RegExp(`is ${MAX_TEXT_BYTES + 2} bytes of UTF-8; one message holds at most ${MAX_TEXT_BYTES}\\. Split it\\.`))
   // Paging options are checked before the node is asked too (paging itself: test/cli/real.test.ts).
-  for (const args of [['--before', 'ab'.repeat(16)], ['--before', 'in:xyz'], ['--all', '--limit', '5'], ['--all', '--before', `in:${'ab'.repeat(16)}`], ['--limit', '501']]) {
+  for (const args of [['--before', 'ab'.repeat(16)], ['--before', 'in:xyz'], ['--all', '--limit', '5'], ['--all', '--before', `in:${'ab'.repeat(16)}`], ['--limit', '1001']]) {
     const r = await h.run('messages', 'bob', ...args)
     assert.equal(r.code, 2, args.join(' '))
-    assert.match(r.err, /--before takes in:ID or out:ID|--all shows the whole conversation|--limit must be a whole number from 1 to 500/, args.join(' '))
+    assert.match(r.err, /--before takes in:ID or out:ID|--all shows the whole conversation|--limit must be a whole number from 1 to 500 \(1000 for a group\)/, args.join(' '))
   }
 })
 
@@ -195,6 +197,55 @@ test('start, invite, contacts add/list, send, messages --json, status, verify be
 
   assert.equal(await nodeA.stop(), 0)
   assert.ok(!existsSync(join(a, API_INFO_FILE)), 'api.json is removed on stop')
+})
+
+test('messages --all: the whole conversation a page at a time, oldest first; a cursor deleted mid-walk is a clear error; --limit by the page kind', async (t) => {
+  const h = harness(t)
+  const a = tempDir(t)
+  const b = tempDir(t)
+  assert.equal((await h.run('init', '--data', a, '--name', 'Alice')).code, 0)
+  assert.equal((await h.run('init', '--data', b, '--name', 'Bob')).code, 0)
+  await h.start(a)
+  await h.start(b)
+  assert.equal((await h.run('contacts', 'add', (await h.run('invite', '--data', a)).out.trim(), '--data', b)).code, 0)
+  const bob = h.host(b)?.messenger()
+  assert.ok(bob !== undefined)
+  const alice = (await bob.contacts())[0] as ContactView
+  // 1,201 messages: three pages of 500 and one more; the double's `at` rises with each.
+  const n = 2 * MAX_API_PAGE + 201
+  for (let i = 0; i < n; i++) await bob.send(alice.id, `m${i}`)
+  const ids = (bob.messagesByContact.get(alice.id) ?? []).map((m) => m.id)
+  let writes = 0
+  let largest = 0
+  const out: string[] = []
+  const code = await main(['messages', 'Alice', '--all', '--json', '--data', b], {
+    stdout: (s: string) => { writes++; largest = Math.max(largest, s.length); out.push(s) },
+    stderr: () => {},
+    env: { ZEROM1_LOG: 'silent' }
+  } as unknown as CliRuntime)
+  assert.equal(code, 0)
+  assert.deepEqual((JSON.parse(out.join('')) as MessageView[]).map((m) => m.id), ids, 'every message, oldest first')
+  assert.ok(writes >= 3, `written a page at a time (${writes} writes)`)
+  const human = await h.run('messages', 'Alice', '--all', '--data', b)
+  assert.deepEqual([...human.out.matchAll(/me: (m\d+) /g)].map((m) => m[1]), ids.map((_, i) => `m${i}`))
+
+  // The message an older page starts from is deleted while the walk runs.
+  const list = bob.messagesByContact.get(alice.id) ?? []
+  const walk = bob.messages.bind(bob)
+  let calls = 0
+  bob.messages = async (id, o) => {
+    if (++calls === 2) list.splice(list.length - MAX_API_PAGE, 1)
+    return await walk(id, o)
+  }
+  const gone = await h.run('messages', 'Alice', '--all', '--data', b)
+  assert.equal(gone.code, 1)
+  assert.match(gone.err, /deleted while the conversation was read; run the command again/)
+
+  // A contact's page holds up to MAX_API_PAGE; a group's up to MAX_GROUP_PAGE: that much passes the check made before the node is asked.
+  const big = await h.run('messages', 'Alice', '--limit', String(MAX_GROUP_PAGE), '--data', b)
+  assert.equal(big.code, 2)
+  assert.match(big.err, new RegExp(`from 1 to ${MAX_API_PAGE} for a contact`))
+  assert.match((await h.run('messages', 'Alice', '--limit', String(MAX_GROUP_PAGE + 1), '--data', b)).err, new RegExp(`from 1 to ${MAX_API_PAGE} \\(${MAX_GROUP_PAGE} for a group\\)`))
 })
 
 test('key-change: the contact list and the conversation show it; compare, then accept or block', async (t) => {

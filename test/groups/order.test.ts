@@ -59,3 +59,14 @@ test('texts that tie on time, sender and sequence number have one order (by id),
   // A page cut inside the tie keeps the newest by id.
   assert.deepEqual(ids(a, 3), ['80', 'ff', 'dd'].map((id) => id.repeat(16)))
 })
+
+test("a page holds each sender's texts after its first one in the page: none is missing between those shown", (t) => {
+  const s = store(t)
+  s.insert(row({ id: 'b1', sender: 'bob', seq: 1, sentAt: 5000, at: 5000 }))
+  s.insert(row({ id: 'a1', sender: 'alice', seq: 1, sentAt: 4000, at: 5100 }))
+  s.insert(row({ id: 'b2', sender: 'bob', seq: 2, sentAt: 3000, at: 5200 }))
+  s.insert(row({ id: 'a2', sender: 'alice', seq: 2, sentAt: 6000, at: 6000 }))
+  // By time alone the newest three are a2, b1, a1; b2 (Bob's clock stepped back) stands between b1 and a2.
+  assert.deepEqual(ids(s, 3), ['a1', 'b1', 'b2', 'a2'])
+  assert.deepEqual(ids(s, 1), ['a2'])
+})

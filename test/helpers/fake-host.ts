@@ -164,10 +164,17 @@ export class FakeMessenger implements Messenger {
     return m
   }
 
-  async messages (contactId: string, options?: { limit?: number, before?: number }): Promise<MessageView[]> {
+  async messages (contactId: string, options?: { limit?: number, before?: number, after?: { direction: 'in' | 'out', id: string } }): Promise<MessageView[]> {
     this.#contact(contactId)
     let list = this.messagesByContact.get(contactId) ?? []
     if (options?.before !== undefined) list = list.filter((m) => m.at < (options.before as number))
+    // The page before a message (the double keeps the order messages came in, which is the node's for its senders).
+    const after = options?.after
+    if (after !== undefined) {
+      const i = list.findIndex((m) => m.id === after.id && m.direction === after.direction)
+      if (i === -1) throw new MessengerError('UNKNOWN_MESSAGE', 'The message to page back from is not in this conversation any more: fetch the newest page again.')
+      list = list.slice(0, i)
+    }
     return list.slice(-(options?.limit ?? 100))
   }
 

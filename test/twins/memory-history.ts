@@ -2,8 +2,9 @@
 // machine: same contract, held to it by test/messenger/history-contract.test.ts. Not for production:
 // nothing is durable, and transaction() does not roll back.
 import {
-  advanceState, DEFAULT_PAGE, MAX_PAGE, type HistoryStore, type IncomingText, type OutboxRow, type OutboxState, type OutgoingText
+  advanceState, type HistoryStore, type IncomingText, type OutboxRow, type OutboxState, type OutgoingText
 } from '../../src/messenger/history-store.ts'
+import { DEFAULT_PAGE, MAX_PAGE } from '../../src/messenger/page-limits.ts'
 import type { DeliveryPath, MessageState, MessageView, PageOptions } from '../../src/messenger/types.ts'
 
 interface Message {

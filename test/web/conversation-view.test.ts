@@ -5,7 +5,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { applyChange } from '../../web/src/message-list.ts'
-import { dayLines, keyChangeIndex, messageKey, newMessages } from '../../web/src/conversation-view.ts'
+import { dayLines, keyChangeIndex, messageKey, newMessages, shownStart } from '../../web/src/conversation-view.ts'
 import type { MessageView } from '../../web/src/api.ts'
 
 const msg = (id: string, direction: 'in' | 'out', at: number, o: Partial<MessageView> = {}): MessageView =>
@@ -52,4 +52,17 @@ test('conversation view: a day line opens each day once, by when the messages we
     msg('e', 'in', 1_600, { seq: 2, sentAt: 800 }), msg('f', 'in', 1_700, { seq: 3, sentAt: 1_650 }), msg('g', 'out', 2_100, { seq: 4 })]
   assert.deepEqual([...dayLines(list, day)], [[0, 900], [3, 1_200], [6, 2_100]])
   assert.deepEqual([...dayLines([], day)], [])
+})
+
+test('conversation view: an older page lands above the messages shown even when the first of them was removed meanwhile', () => {
+  const shown = [msg('a', 'in', 3_000, { seq: 3 }), msg('b', 'out', 4_000, { seq: 1 }), msg('c', 'in', 5_000, { seq: 4 })]
+  const keys = shown.map(messageKey)
+  // Not landed yet: the messages shown still begin the list.
+  assert.equal(shownStart(keys, shown), 0)
+  // 'a' is deleted for everyone while the page (x, y) loads.
+  const next = [msg('x', 'in', 1_000, { seq: 1 }), msg('y', 'in', 2_000, { seq: 2 }), shown[1], shown[2]] as MessageView[]
+  const first = shownStart(keys, next)
+  assert.equal(first, 2, 'the page is above the next message shown')
+  assert.deepEqual(newMessages(seenOf(shown), next.slice(first)), { mine: false, incoming: [] }, 'the older messages are not new ones')
+  assert.equal(shownStart(keys, [msg('x', 'in', 1_000, { seq: 1 })]), -1)
 })

@@ -6,7 +6,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { applyChange, displayOrder, MessageFetches, withOlder, type MessageChange } from '../../web/src/message-list.ts'
+import { applyChange, displayOrder, MessageFetches, OlderPages, withOlder, type MessageChange } from '../../web/src/message-list.ts'
 import type { MessageView } from '../../web/src/api.ts'
 import { History } from '../../src/messenger/history.ts'
 import { openDatabase, resolveDatabaseKey } from '../../src/store/db.ts'
@@ -213,4 +213,65 @@ test('an older page joins the list: the messages it does not hold, in display or
   const next = withOlder([{ ...list[0] as MessageView, state: 'read' }, list[1] as MessageView], older)
   assert.deepEqual(keys(next), ['out-o1', 'in-i1', 'out-o2', 'in-i2'])
   assert.equal(find(next, 'o2', 'out')?.state, 'read')
+})
+
+/** A real store with contact c1. */
+function store (t: import('node:test').TestContext): History {
+  const dir = tempDir(t, '0m1-web-older-')
+  const db = openDatabase({ path: join(dir, 'store.db'), key: resolveDatabaseKey(dir, { create: true }), migrations: MIGRATIONS })
+  t.after(() => { db.close() })
+  const blob = Buffer.alloc(32, 1)
+  db.prepare(`INSERT INTO contacts (id, name, their_display_name, account_id, identity_key, address, created_at,
+    their_mailbox_id, their_mailbox_key, their_relays, their_addresses, my_mailbox_id, my_mailbox_key,
+    my_mailbox_private_key, my_mailbox_public_key, my_presence_secret)
+    VALUES ('c1', 'c', 'c', 'acct', ?, 'addr', 0, ?, ?, '[]', '[]', ?, ?, ?, ?, ?)`).run([blob, blob, blob, blob, blob, blob, blob, blob])
+  const h = new History(db, { searchIdleMs: false })
+  t.after(() => { h.flush() })
+  return h
+}
+
+const T0 = 1_000_000
+const PAGE = 200
+
+test('older pages: a live message written before the oldest shown does not move the cursor (no message skipped)', (t) => {
+  const h = store(t)
+  for (let s = 1; s <= 300; s++) h.queueOutgoing({ contactId: 'c1', id: `o${s}`, seq: s, text: 'x', at: T0 + s * 60_000, envelope: new Uint8Array([1]), expiresAt: T0 + 1e12 })
+  const pages = new OlderPages()
+  const generation = pages.newest('c1')
+  const newest = h.messages('c1', { limit: PAGE })
+  assert.equal(pages.answered('c1', generation, newest), true)
+  // The contact's text comes now, its clock 4 h behind: written before the oldest message shown.
+  const late = h.receive({ contactId: 'c1', id: 'late', seq: 1, text: 'x', sentAt: T0 + 301 * 60_000 - 4 * 3_600_000, at: T0 + 301 * 60_000, path: 'direct' })
+  assert.ok(late !== undefined)
+  let shown = applyChange(newest, up(late))
+  const next = pages.older('c1')
+  assert.ok(next !== undefined)
+  const older = h.messages('c1', { limit: PAGE, after: { direction: next.before.beforeDirection, id: next.before.beforeId } })
+  assert.equal(pages.answered('c1', next.generation, older), true)
+  shown = withOlder(shown, older)
+  assert.deepEqual(keys(shown), keys(h.messages('c1', { limit: 1000 })), 'every message shown, in the node\'s order')
+})
+
+test('older pages: an older page asked before a reload of the newest page is dropped', (t) => {
+  const h = store(t)
+  for (let s = 1; s <= 450; s++) h.queueOutgoing({ contactId: 'c1', id: `o${s}`, seq: s, text: 'x', at: T0 + s * 60_000, envelope: new Uint8Array([1]), expiresAt: T0 + 1e12 })
+  const pages = new OlderPages()
+  assert.equal(pages.answered('c1', pages.newest('c1'), h.messages('c1', { limit: PAGE })), true)
+  const next = pages.older('c1')
+  assert.ok(next !== undefined)
+  const stale = h.messages('c1', { limit: PAGE, after: { direction: next.before.beforeDirection, id: next.before.beforeId } })
+  // A reload starts (the socket came back) while the older page is on the way; 100 messages come meanwhile.
+  const reload = pages.newest('c1')
+  for (let s = 451; s <= 550; s++) h.queueOutgoing({ contactId: 'c1', id: `o${s}`, seq: s, text: 'x', at: T0 + s * 60_000, envelope: new Uint8Array([1]), expiresAt: T0 + 1e12 })
+  const fresh = h.messages('c1', { limit: PAGE })
+  assert.equal(pages.answered('c1', next.generation, stale), false, 'the older page of the earlier generation is dropped')
+  assert.equal(pages.answered('c1', reload, fresh), true)
+  // Paging on from the reload's page, every message comes with no gap.
+  let shown = fresh
+  for (let n = pages.older('c1'); n !== undefined && shown.length < 550; n = pages.older('c1')) {
+    const page = h.messages('c1', { limit: PAGE, after: { direction: n.before.beforeDirection, id: n.before.beforeId } })
+    assert.equal(pages.answered('c1', n.generation, page), true)
+    shown = withOlder(shown, page)
+  }
+  assert.deepEqual(keys(shown), keys(h.messages('c1', { limit: 1000 })))
 })

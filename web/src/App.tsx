@@ -11,8 +11,7 @@ import { Api, ApiFailure, MESSAGE_PAGE, NODE_DOWN, forgetToken, type ApiEvent, t
 import { ContactList } from './ContactList.tsx'
 import { answeredContact, eventContact, reloadedContacts, removedContact } from './contact-list.ts'
 import { explain } from './errors.ts'
-import { applyChange, MessageFetches, withOlder, type MessageChange } from './message-list.ts'
-import { olderPageCursor } from '../../src/api/page-cursor.ts'
+import { applyChange, MessageFetches, OlderPages, withOlder, type MessageChange } from './message-list.ts'
 import { loadNotifyChoice, notifyMessage, saveNotifyChoice, tabTitle, type NotifyChoice } from './notifications.ts'
 import { Conversation } from './screens/Conversation.tsx'
 import { AddContact, InvitePanel } from './screens/Invite.tsx'
@@ -64,11 +63,15 @@ export function App ({ address }: { address: TokenFromAddress }): React.JSX.Elem
   const openRef = useRef<(id: string) => Promise<void>>(undefined)
   // The GET /messages on the way, and the events read meanwhile: an answer never undoes a later event (message-list.ts).
   const [fetches] = useState(() => new MessageFetches())
+  // Where each chat's older page starts, from the node's last page; a reload drops the older pages asked before it.
+  const [pages] = useState(() => new OlderPages())
   const loadMessages = useCallback(async (id: string) => {
     if (api === undefined) return
+    const generation = pages.newest(id)
     const f = fetches.start(id)
     try {
       const list = await api.messages(id)
+      if (!pages.answered(id, generation, list)) { fetches.failed(f); return }
       const shown = fetches.answered(f, list)
       setMessages((all) => ({ ...all, [id]: shown }))
       setHasOlder((o) => ({ ...o, [id]: list.length >= MESSAGE_PAGE }))
@@ -76,15 +79,16 @@ export function App ({ address }: { address: TokenFromAddress }): React.JSX.Elem
       fetches.failed(f)
       throw err
     }
-  }, [api, fetches])
-  /** The page before the messages shown, added to them; how many it brought. A fetch like the newest page's: the
-   * events read meanwhile go on top of the answer, so it cannot bring back a message removed or undo an edit. */
-  const loadOlder = useCallback(async (id: string, shown: readonly MessageView[]): Promise<number> => {
-    const before = olderPageCursor(shown)
-    if (api === undefined || before === undefined) return 0
+  }, [api, fetches, pages])
+  /** The page before the node's last page, added to the messages shown; how many it brought. A fetch like the newest
+   * page's: the events read meanwhile go on top of the answer, so it cannot bring back a message removed or undo an edit. */
+  const loadOlder = useCallback(async (id: string): Promise<number> => {
+    const next = pages.older(id)
+    if (api === undefined || next === undefined) return 0
     const f = fetches.start(id)
     try {
-      const page = await api.messages(id, { before })
+      const page = await api.messages(id, { before: next.before })
+      if (!pages.answered(id, next.generation, page)) { fetches.failed(f); return 0 }
       const older = fetches.answered(f, page)
       setMessages((all) => ({ ...all, [id]: withOlder(all[id] ?? [], older) }))
       setHasOlder((o) => ({ ...o, [id]: page.length >= MESSAGE_PAGE }))
@@ -93,7 +97,7 @@ export function App ({ address }: { address: TokenFromAddress }): React.JSX.Elem
       fetches.failed(f)
       throw err
     }
-  }, [api, fetches])
+  }, [api, fetches, pages])
   const changeMessages = useCallback((contactId: string, c: MessageChange) => {
     fetches.record(contactId, c)
     setMessages((all) => ({ ...all, [contactId]: applyChange(all[contactId] ?? [], c) }))
@@ -275,7 +279,7 @@ export function App ({ address }: { address: TokenFromAddress }): React.JSX.Elem
           {panel === 'chat' && (current === undefined
             ? <p className='muted center'>Choose a conversation.</p>
             : <Conversation api={api} contact={current} messages={messages[current.id] ?? []} disabledReason={downReason}
-                onLoadOlder={hasOlder[current.id] === true ? async () => await loadOlder(current.id, messages[current.id] ?? []) : undefined} onBack={() => { setShowList(true) }} onSafety={() => { setPanel('safety') }} onKeyChange={() => { setPanel('key-change') }} onError={fail}
+                onLoadOlder={hasOlder[current.id] === true ? async () => await loadOlder(current.id) : undefined} onBack={() => { setShowList(true) }} onSafety={() => { setPanel('safety') }} onKeyChange={() => { setPanel('key-change') }} onError={fail}
                 headExtra={<ContactActions api={api} contact={current} onError={fail} onChanged={(c) => { setContacts((l) => answeredContact(l, c)) }} onDeleted={(id) => { setContacts((l) => l.filter((x) => x.id !== id)); setShowList(true) }} />}
               />)}
           {panel === 'search' && <SearchPanel api={api} contacts={contacts} onOpen={(id) => { void open(id) }} onError={fail} />}

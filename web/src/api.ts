@@ -1,14 +1,16 @@
 // The UI's side of the local API: the token (from the URL fragment, then sessionStorage), JSON calls
 // and the live event socket. Types mirror src/messenger/types.ts (the API's JSON shapes).
-import { cursorQuery, type PageCursor } from '../../src/api/page-cursor.ts'
+import { cursorQuery, type BeforeCursor } from '../../src/api/page-cursor.ts'
+import { DEFAULT_PAGE } from '../../src/messenger/page-limits.ts'
 
 export type MessageState = 'queued' | 'sent' | 'stored' | 'delivered' | 'read' | 'failed'
 export type DeliveryPath = 'direct' | 'relayed' | 'mailbox'
 /** The connection to a contact now; hole-punched is direct (through a NAT, set up via a relay). */
 export type LinkKind = 'direct' | 'hole-punched' | 'relayed'
 export type HostState = 'no-account' | 'locked' | 'ready'
-/** Messages of a conversation per fetch: the newest page when it opens, then each older page asked for. */
-export const MESSAGE_PAGE = 200
+/** Messages of a conversation per fetch: the newest page when it opens, then each older page asked for (the node's
+ * page size when none is named). */
+export const MESSAGE_PAGE = DEFAULT_PAGE
 
 export interface MessageView {
   id: string
@@ -203,7 +205,7 @@ export class Api {
 
   rename = async (id: string, name: string): Promise<ContactView> => await this.call('PATCH', `/api/contacts/${encodeURIComponent(id)}`, { name })
   /** The newest page of a conversation, or the page before `before` (src/api/page-cursor.ts). */
-  messages = async (id: string, o: { limit?: number, before?: PageCursor } = {}): Promise<MessageView[]> =>
+  messages = async (id: string, o: { limit?: number, before?: BeforeCursor } = {}): Promise<MessageView[]> =>
     await this.call('GET', `/api/contacts/${encodeURIComponent(id)}/messages?limit=${o.limit ?? MESSAGE_PAGE}${o.before === undefined ? '' : `&${cursorQuery(o.before)}`}`)
   send = async (id: string, text: string): Promise<MessageView> => await this.call('POST', `/api/contacts/${encodeURIComponent(id)}/messages`, { text })
   markRead = async (id: string): Promise<void> => { await this.call('POST', `/api/contacts/${encodeURIComponent(id)}/read`) }

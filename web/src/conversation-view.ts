@@ -14,6 +14,19 @@ export function newMessages (seen: ReadonlySet<string>, messages: readonly Messa
   return { mine: fresh.some((m) => m.direction === 'out'), incoming: fresh.filter((m) => m.direction === 'in') }
 }
 
+/** Where the messages shown when an older page was asked now begin: the index of the first of them (`shown`, their
+ * keys in order) still in the list; -1 if none is. Not only the first one shown: it may be removed (deleted here or
+ * for everyone) while the page loads, and then the page's messages above the next one are still the older page's,
+ * not new ones, and the view stays on what the reader saw. */
+export function shownStart (shown: readonly string[], messages: readonly MessageView[]): number {
+  const at = new Map(messages.map((m, i) => [messageKey(m), i]))
+  for (const k of shown) {
+    const i = at.get(k)
+    if (i !== undefined) return i
+  }
+  return -1
+}
+
 /** Where the line of a changed safety number goes: before the first message that came after the change, or at the
  * end (-1) if none did. One place, so the line shows once however the times of the messages around it fall. */
 export function keyChangeIndex (messages: readonly MessageView[], changedAt: number): number {

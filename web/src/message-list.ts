@@ -12,6 +12,7 @@
 // later change of the same message, so each message ends as its last event left it, or as the snapshot has it.
 // Pure (no React, no DOM): test/web/message-list.test.ts.
 import type { MessageView } from './api.ts'
+import { olderPageCursor, type BeforeCursor } from '../../src/api/page-cursor.ts'
 
 /** One change to a conversation, as an event brings it: a message new or changed, or one removed from this device. */
 export type MessageChange =
@@ -107,4 +108,50 @@ export class FetchLog<L, C> {
 /** A chat's fetches (keyed by contact id). */
 export class MessageFetches extends FetchLog<MessageView[], MessageChange> {
   constructor () { super(applyChange) }
+}
+
+/** Where a chat's next older page starts, and which reload its pages belong to. */
+interface Paging {
+  generation: number
+  cursor: BeforeCursor | undefined
+}
+
+/**
+ * The older pages of each chat. The cursor comes from the last page the node returned, before any event went on
+ * top: a live message written before the oldest one shown (a contact whose clock is behind) is not in the node's
+ * page order where the list shows it, and as a cursor it would start the older page below messages never shown.
+ * A reload of the newest page starts a new generation: an older page asked before it would join a list it no
+ * longer belongs to (leaving a gap between the two), so its answer is dropped.
+ */
+export class OlderPages {
+  private readonly chats = new Map<string, Paging>()
+
+  private chat (key: string): Paging {
+    let p = this.chats.get(key)
+    if (p === undefined) { p = { generation: 0, cursor: undefined }; this.chats.set(key, p) }
+    return p
+  }
+
+  /** The newest page is asked: a new generation. */
+  newest (key: string): number {
+    const p = this.chat(key)
+    p.generation++
+    p.cursor = undefined
+    return p.generation
+  }
+
+  /** An older page to ask: its cursor and generation; undefined when there is no page to start from. */
+  older (key: string): { generation: number, before: BeforeCursor } | undefined {
+    const p = this.chat(key)
+    return p.cursor === undefined ? undefined : { generation: p.generation, before: p.cursor }
+  }
+
+  /** A page the node returned (as it came, no event on top): false when a reload has started since it was asked
+   * (drop it); else its oldest message is where the next older page starts. */
+  answered (key: string, generation: number, page: readonly MessageView[]): boolean {
+    const p = this.chat(key)
+    if (p.generation !== generation) return false
+    p.cursor = olderPageCursor(page) ?? p.cursor
+    return true
+  }
 }

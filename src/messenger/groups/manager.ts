@@ -3,6 +3,7 @@
 // filter as one-to-one), storing what arrives, per-member delivery states, and the events of all of it.
 // MessengerCore calls the hooks below (record in the commit of an opened envelope, settle after it, advance for
 // an outbox row's state); everything else goes through the port it hands over.
+import { GROUP_PAGE, MAX_GROUP_PAGE } from '../page-limits.ts'
 import { randomBytes } from 'node:crypto'
 import type { ChangesOutcome, DeviceGroups, GroupChangeInput, GroupInfo, GroupOpened } from '../../e2ee/groups/device-groups.ts'
 import { E2eeError } from '../../e2ee/errors.ts'
@@ -20,9 +21,6 @@ import type { GroupMessageView, GroupView, Groups } from './types.ts'
 export const GROUP_MESSAGE_TTL_MS = 30 * 24 * 3600_000
 /** How long a card request waits for its answer: the request may sit a TTL on the relay, then the reply another. */
 export const CARD_REQUEST_VALID_MS = 2 * GROUP_MESSAGE_TTL_MS
-/** Page size of messages() when none is named, and the most one call returns. */
-export const GROUP_PAGE = 200
-export const MAX_GROUP_PAGE = 1000
 
 export interface GroupHostPort {
   readonly device: DeviceGroups

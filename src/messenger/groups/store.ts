@@ -70,12 +70,29 @@ export class GroupStore {
    * numbers, the senders interleaved by the time each message was written: its sentAt, but never after it arrived here
    * (a member's clock far ahead would otherwise pin its message last, as in a one-to-one chat: HistoryStore.messages).
    * A sender's repeated sequence number goes by sentAt, then id; messages of one time go by sender; so the order is
-   * total. The page is the newest rows by that time, then sender, seq and id.
+   * total. The page is the newest rows by that time, then sender, seq and id, and each sender's rows after its first
+   * one in them (by seq, sentAt, id): those stand after that one in the display order, so left out they would be
+   * missing between the messages shown (a sender's text written early by a clock set back). At most `limit` such rows
+   * are added: past that bound (a sender whose clock keeps going back as its seq rises), a page can
+   * still miss some of them (docs/protocol.md, group display order).
    */
   messages (groupId: string, limit: number): GroupMessageRow[] {
     const rows = this.db.prepare('SELECT * FROM group_messages WHERE group_id = ? ORDER BY min(sent_at, at) DESC, sender DESC, seq DESC, id DESC LIMIT ?')
       .all([groupId, limit]) as unknown as RawMessage[]
     const bySeq = (a: RawMessage, b: RawMessage): number => a.seq - b.seq || a.sent_at - b.sent_at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+    const first = new Map<string, RawMessage>()
+    for (const r of rows) {
+      const f = first.get(r.sender)
+      if (f === undefined || bySeq(r, f) < 0) first.set(r.sender, r)
+    }
+    const have = new Set(rows.map((r) => `${r.sender}/${r.id}`))
+    const later = this.db.prepare('SELECT * FROM group_messages WHERE group_id = ? AND sender = ? AND (seq, sent_at, id) > (?, ?, ?) ORDER BY seq, sent_at, id LIMIT ?')
+    let room = limit
+    for (const f of first.values()) {
+      for (const r of later.all([groupId, f.sender, f.seq, f.sent_at, f.id, limit + have.size]) as unknown as RawMessage[]) {
+        if (room > 0 && !have.has(`${r.sender}/${r.id}`)) { rows.push(r); room-- }
+      }
+    }
     const senders = new Map<string, RawMessage[]>()
     for (const r of rows) {
       const own = senders.get(r.sender)

@@ -36,7 +36,10 @@ const sameMessage = (a: GroupMessage, b: GroupMessage): boolean => a.id === b.id
 export function groupDisplayOrder (list: readonly GroupMessage[]): GroupMessage[] {
   const bySeq = (a: GroupMessage, b: GroupMessage): number => a.seq - b.seq || a.sentAt - b.sentAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
   const senders = new Map<string, GroupMessage[]>()
-  for (const m of list) senders.set(m.senderAccountId, [...(senders.get(m.senderAccountId) ?? []), m])
+  for (const m of list) {
+    const own = senders.get(m.senderAccountId)
+    if (own === undefined) senders.set(m.senderAccountId, [m]); else own.push(m)
+  }
   const queues = [...senders.values()].map((q) => ({ list: q.sort(bySeq), next: 0 }))
   const merged: GroupMessage[] = []
   while (merged.length < list.length) {

@@ -12,7 +12,7 @@ import { MessageBubble } from './MessageBubble.tsx'
 import { MessageActions, ReplyBar, sendOrReply } from '../chat/MessageExtras.tsx'
 import { AttachButton, FileAttachment } from './FileAttachment.tsx'
 import { chatFileKey, useFiles } from './useFiles.ts'
-import { dayLines, keyChangeIndex, messageKey, newMessages } from '../conversation-view.ts'
+import { dayLines, keyChangeIndex, messageKey, newMessages, shownStart } from '../conversation-view.ts'
 
 /** Within this many pixels of the end, the reader counts as at the end (and follows new messages). */
 const AT_END_PX = 48
@@ -55,8 +55,8 @@ export function Conversation ({ api, contact, messages, disabledReason, onBack, 
   const unseenRef = useRef(0)
   unseenRef.current = unseen
   const files = useFiles(api, contact.id, messages)
-  // An older page on the way: the message shown first when it was asked, and how far the view was from the end.
-  const paging = useRef<{ first: string, fromEnd: number }>(undefined)
+  // An older page on the way: the messages shown when it was asked (keys, in order), and how far the view was from the end.
+  const paging = useRef<{ shown: string[], fromEnd: number }>(undefined)
   const [loadingOlder, setLoadingOlder] = useState(false)
 
   // A new conversation opens at its end.
@@ -64,9 +64,9 @@ export function Conversation ({ api, contact, messages, disabledReason, onBack, 
   // New messages: followed when the reader is at the end or sent one; otherwise the marker counts them.
   useLayoutEffect(() => {
     const el = list.current
-    // An older page landed above the message shown first: not new, and the view stays on what the reader saw.
+    // An older page landed above the messages shown: not new, and the view stays on what the reader saw.
     const p = paging.current
-    const first = p === undefined ? 0 : messages.findIndex((m) => messageKey(m) === p.first)
+    const first = p === undefined ? 0 : shownStart(p.shown, messages)
     if (p !== undefined && first !== 0) {
       paging.current = undefined
       if (first > 0 && el !== null) el.scrollTop = el.scrollHeight - p.fromEnd
@@ -94,9 +94,8 @@ export function Conversation ({ api, contact, messages, disabledReason, onBack, 
   }
   const older = async (): Promise<void> => {
     const el = list.current
-    const first = messages[0]
-    if (onLoadOlder === undefined || el === null || first === undefined) return
-    paging.current = { first: messageKey(first), fromEnd: el.scrollHeight - el.scrollTop }
+    if (onLoadOlder === undefined || el === null || messages.length === 0) return
+    paging.current = { shown: messages.map(messageKey), fromEnd: el.scrollHeight - el.scrollTop }
     setLoadingOlder(true)
     try {
       if (await onLoadOlder() === 0) paging.current = undefined

@@ -267,6 +267,18 @@ export function percentile (sorted: readonly number[], p: number): number {
   return sorted[i] as number
 }
 
+/**
+ * Messages each end of a latency figure exchanges before its samples are taken: the product's devices (direct and
+ * relayed), the centralized baseline's clients and the raw stream alike, so every latency ratio compares code at the
+ * same stage of V8's compilation. A device process is warm after ~2,000 messages: before that, a third of its CPU per
+ * message is TurboFan still optimizing it on V8's helper threads (perf record of a device, bench/standalone/latency-probe.ts
+ * with PROBE_WARMUP). The direct row's note also gives the cold figure, the first messages after start, beside the
+ * centralized clients' own first messages.
+ */
+export const LATENCY_WARMUP = 2000
+/** The cold figure's messages: the first after start, past the handful a session's setup takes. */
+export const COLD_SKIP = 20
+
 export function latencyStats (samples: readonly number[]): { p50: number, p99: number, mean: number } {
   const s = [...samples].sort((a, b) => a - b)
   return { p50: percentile(s, 50), p99: percentile(s, 99), mean: s.reduce((a, b) => a + b, 0) / s.length }

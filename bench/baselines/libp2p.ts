@@ -11,7 +11,7 @@ import type { Benchmark, BenchContext, RowInput } from '../harness.ts'
 import { startChild } from '../lib/child.ts'
 import { perEach, WARMUP_CONNECTIONS, type MemoryReading } from '../lib/memory-reading.ts'
 import { binLaunch } from '../../test/helpers/launch.ts'
-import { latencyStats, nowMs } from '../harness.ts'
+import { LATENCY_WARMUP, latencyStats, nowMs } from '../harness.ts'
 
 export const ECHO = '/0m1-bench/echo/1.0.0'
 /** The smallest envelope bucket: what one text message occupies on the wire. */
@@ -59,7 +59,7 @@ async function run (ctx: BenchContext): Promise<RowInput[]> {
   const read = reader(stream)
   const msg = new Uint8Array(MESSAGE_BYTES).fill(7)
   const count = ctx.n(5000, 2000)
-  for (let i = 0; i < 300; i++) { stream.send(msg); await read(MESSAGE_BYTES) }
+  for (let i = 0; i < LATENCY_WARMUP; i++) { stream.send(msg); await read(MESSAGE_BYTES) }
   const samples: number[] = []
   for (let i = 0; i < count && !ctx.signal.aborted; i++) {
     const t0 = nowMs()
@@ -129,7 +129,7 @@ async function run (ctx: BenchContext): Promise<RowInput[]> {
 }
 
 const ROWS = [
-  { name: 'baseline.libp2p.rtt.p50', unit: 'ms', better: 'lower', baseline: null, goal: null, note: '1 KiB echo on one libp2p stream (TCP loopback with the product\'s one write per send, Noise, Yamux), the echoing node in another process' },
+  { name: 'baseline.libp2p.rtt.p50', unit: 'ms', better: 'lower', baseline: null, goal: null, note: `1 KiB echo on one libp2p stream (TCP loopback with the product's one write per send, Noise, Yamux), the echoing node in another process; after ${LATENCY_WARMUP} round trips` },
   { name: 'baseline.libp2p.rtt.p99', unit: 'ms', better: 'lower', baseline: null, goal: null },
   { name: 'baseline.libp2p.connect.p50', unit: 'ms', better: 'lower', baseline: null, goal: null, note: 'dial a new connection (TCP, Noise, Yamux), open a stream, one 1 KiB round trip' },
   { name: 'baseline.libp2p.connection_memory', unit: 'KB/connection', better: 'lower', baseline: null, goal: null, note: 'RSS delta less V8\'s young generation of a plain libp2p node in its own process (started as relay.memory\'s relay) holding idle inbound connections (TCP, Noise, Yamux), per connection' }

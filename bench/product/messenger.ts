@@ -10,7 +10,7 @@ import { silentLogger } from '../../src/platform/logger.ts'
 import type { MessengerEvent } from '../../src/messenger/types.ts'
 import { introduce, person, type Person } from '../../test/helpers/testnet.ts'
 import type { Benchmark, BenchContext, RowInput } from '../harness.ts'
-import { latencyStats, nowMs } from '../harness.ts'
+import { COLD_SKIP, LATENCY_WARMUP, latencyStats, nowMs } from '../harness.ts'
 import { introduceRemote, remotePerson, type RemotePerson } from '../lib/people.ts'
 import { TEXT, WINDOW } from '../baselines/centralized.ts'
 import { textPayload } from '../lib/devices.ts'
@@ -118,10 +118,16 @@ async function runDirect (ctx: BenchContext): Promise<RowInput[]> {
   const perMessage = (from: [number, number], to: [number, number], n: number): string =>
     `CPU per message ${((to[0] - from[0]) / n / 1000).toFixed(2)} ms sender, ${((to[1] - from[1]) / n / 1000).toFixed(2)} ms receiver`
   const waited = await settled([alice, bob])
+  // The first messages after start (cold), then the warm-up every latency figure shares (LATENCY_WARMUP).
+  const coldCount = ctx.n(500, 150)
+  const cold = latencyStats((await alice.ask<{ samples: number[] }>('latency', { contactId: aToB, warmup: COLD_SKIP, count: coldCount }, ctx.n(240_000, 60_000))).samples)
+  await alice.ask('latency', { contactId: aToB, warmup: LATENCY_WARMUP - COLD_SKIP - coldCount, count: 0 }, ctx.n(240_000, 120_000))
   const c0 = await cpu()
-  const lat = await alice.ask<{ samples: number[], paths: Array<string | undefined> }>('latency', { contactId: aToB, warmup: 20, count: ctx.n(500, 150) }, ctx.n(240_000, 60_000))
+  const lat = await alice.ask<{ samples: number[], paths: Array<string | undefined> }>('latency', { contactId: aToB, warmup: 0, count: ctx.n(500, 150) }, ctx.n(240_000, 60_000))
   const c1 = await cpu()
   const s = latencyStats(lat.samples)
+  const centralCold = ctx.recorded('central.latency.cold.p50')
+  const coldNote = `the first ${coldCount} messages after start (cold): p50 ${cold.p50.toFixed(2)} ms${centralCold === undefined ? '' : `, ${(cold.p50 / centralCold).toFixed(2)} x the centralized clients' first ${coldCount} (${centralCold.toFixed(2)} ms)`}`
   // BENCH_PHASE_PROF=<dir>: CPU profiles of both devices during the throughput run alone (bench/children/person.ts).
   const profiled = process.env.BENCH_PHASE_PROF !== undefined
   // The profiler's cost is inside this run's figures: they are for reading the profile, not for the results.
@@ -140,7 +146,7 @@ async function runDirect (ctx: BenchContext): Promise<RowInput[]> {
   const tpReach = batched === undefined ? 'floor not measured' : `the floor is ${batched >= 2000 ? 'above' : 'below'} the 2,000 msg/s goal`
   return [
     { ...DIRECT_ROWS[0], value: rate, note: `${tp.count} messages, ${WINDOW} in flight, ${where} (paths: ${pathsNote(tp.paths)}); ${perMessage(c1, c2, tp.count)}; ${tpReach}` },
-    { ...DIRECT_ROWS[1], value: s.p50, note: `${lat.samples.length} messages one at a time, ${where} (paths: ${pathsNote(lat.paths)}); ${perMessage(c0, c1, lat.samples.length + 20)}; started once both devices were settled (${(waited / 1000).toFixed(1)} s after the introduction); ${floorReach(ctx, 'floor.latency', 'central.latency.p50', DIRECT_ROWS[1].goal)}` },
+    { ...DIRECT_ROWS[1], value: s.p50, note: `${lat.samples.length} messages one at a time after ${LATENCY_WARMUP}, ${where} (paths: ${pathsNote(lat.paths)}); ${perMessage(c0, c1, lat.samples.length)}; ${coldNote}; started once both devices were settled (${(waited / 1000).toFixed(1)} s after the introduction); ${floorReach(ctx, 'floor.latency', 'central.latency.p50', DIRECT_ROWS[1].goal)}` },
     { ...DIRECT_ROWS[2], value: s.p99 },
     { ...DIRECT_ROWS[3], value: s.p50, note: floorReach(ctx, 'floor.latency', 'libp2p.rtt.p50', DIRECT_ROWS[3].goal) }
   ]
@@ -154,7 +160,7 @@ const DIRECT_ROWS = [
   { name: 'direct.latency.p50.vs_stream', unit: 'ms', better: 'lower', baseline: 'raw libp2p stream RTT p50', baselineKey: 'libp2p.rtt.p50', goal: { text: 'ratio <= 10', on: 'ratio', op: '<=', target: 10 }, floor: LATENCY_FLOOR, floorKey: 'floor.latency' }
 ] as const
 
-export const direct: Benchmark = { name: 'direct', timeoutMs: 300_000, quickTimeoutMs: 90_000, rows: DIRECT_ROWS, run: runDirect }
+export const direct: Benchmark = { name: 'direct', timeoutMs: 300_000, quickTimeoutMs: 120_000, rows: DIRECT_ROWS, run: runDirect }
 
 /** The relayed exchange's floor: a round trip over a raw libp2p circuit (bench/baselines/circuit.ts) plus the same
  * durable crypto of one message: the deliver ack is its receipt on a circuit too (Noise runs end to end through the
@@ -172,7 +178,7 @@ async function runRelayed (ctx: BenchContext): Promise<RowInput[]> {
   const bob = await remotePerson(ctx, 'bob', { relays: [r.address], relayOnly: true })
   const { aToB } = await introduceRemote(alice, bob)
   await settled([alice, bob])
-  await alice.ask('latency', { contactId: aToB, warmup: 10, count: 0 }, ctx.n(180_000, 60_000))
+  await alice.ask('latency', { contactId: aToB, warmup: LATENCY_WARMUP, count: 0 }, ctx.n(180_000, 120_000))
   // CPU per message (message and receipt) of each device and of the relay: the relay is in this process, which
   // only waits on the devices meanwhile. Barely moved by other load on the machine, unlike the latency.
   const devCpu = async (): Promise<[number, number]> => [(await alice.ask<{ us: number }>('cpu')).us, (await bob.ask<{ us: number }>('cpu')).us]
@@ -186,14 +192,14 @@ async function runRelayed (ctx: BenchContext): Promise<RowInput[]> {
   const s = latencyStats(lat.samples)
   await alice.exit()
   await bob.exit()
-  return [{ ...RELAYED_ROWS[0], value: s.p50, note: `relayOnly devices, each in its own process, one relay; ${lat.samples.length} messages (paths: ${pathsNote(lat.paths)}); p99 ${s.p99.toFixed(1)} ms; CPU per message: sender ${ms(d1[0] - d0[0])} ms, receiver ${ms(d1[1] - d0[1])} ms, relay ${ms(r1.user + r1.system)} ms; ${floorReach(ctx, 'floor.relayed', 'central.latency.p50', RELAYED_ROWS[0].goal)}` }]
+  return [{ ...RELAYED_ROWS[0], value: s.p50, note: `relayOnly devices, each in its own process, one relay; ${lat.samples.length} messages after ${LATENCY_WARMUP} (paths: ${pathsNote(lat.paths)}); p99 ${s.p99.toFixed(1)} ms; CPU per message: sender ${ms(d1[0] - d0[0])} ms, receiver ${ms(d1[1] - d0[1])} ms, relay ${ms(r1.user + r1.system)} ms; ${floorReach(ctx, 'floor.relayed', 'central.latency.p50', RELAYED_ROWS[0].goal)}` }]
 }
 
 const RELAYED_ROWS = [
   { name: 'relayed.latency.p50', unit: 'ms', better: 'lower', baseline: 'centralized p50', baselineKey: 'central.latency.p50', goal: { text: 'ratio <= 1.2', on: 'ratio', op: '<=', target: 1.2 }, floor: 'raw libp2p RTT p50 over a circuit relay (baseline.libp2p.circuit) + the durable crypto of one message (baseline.libsignal.durable_oneway): the deliver ack is its receipt, Noise running end to end through the relay', floorKey: 'floor.relayed' }
 ] as const
 
-export const relayed: Benchmark = { name: 'relayed', timeoutMs: 180_000, quickTimeoutMs: 70_000, rows: RELAYED_ROWS, run: runRelayed }
+export const relayed: Benchmark = { name: 'relayed', timeoutMs: 180_000, quickTimeoutMs: 100_000, rows: RELAYED_ROWS, run: runRelayed }
 
 async function runFirstMessage (ctx: BenchContext): Promise<RowInput[]> {
   // Floor: a new connection with one round trip, the session setup, and the durable crypto of the message

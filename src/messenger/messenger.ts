@@ -656,8 +656,10 @@ export class MessengerCore implements Messenger {
     // A reply quotes a message of the same conversation (issue 13): its id and the start of its text.
     const reply = o.replyTo === undefined ? undefined : this.#features().replyTarget(contactId, o.replyTo)
     const view = await this.#outgoing.add({ contactId, text, ...(reply === undefined ? {} : { reply }), ...(o.file === undefined ? {} : { file: o.file }) })
-    // The envelope leaves before the event's listeners run and before anything queued for the next turn.
+    // The envelope is written before the event's listeners run and before the rest of the turn (src/net/muxer-writes.ts
+    // would hold it until then): the receiver starts on it while this device finishes the turn.
     this.#pumpNow()
+    flushWrites()
     this.#emit({ type: 'message', message: view })
     // The contact's last message changed: a view under a new rev, so that a list built before the send (a reload the
     // web UI asked for) cannot set its preview back (web/src/contact-list.ts). Skipped with no listener (a bare

@@ -1,6 +1,7 @@
 // Issue 10 (one message at a time): a sent text and the receipts of a received batch are handed to the network in
 // the turn that committed them, not on a later turn of the event loop (two turns per message otherwise, each
-// behind whatever else was queued). Two real messengers (libsignal, SQLCipher) on the in-process network double.
+// behind whatever else was queued). Two real messengers (libsignal, SQLCipher) on the in-process network double;
+// on real libp2p nodes, the envelope is written before send() resolves (src/net/muxer-writes.ts would hold it).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
@@ -8,6 +9,8 @@ import type { Payload } from '../../src/wire/payload.ts'
 import type { DeviceBatchPort } from '../../src/messenger/ports.ts'
 import { HoldClock, stateReached, twoMessengers, type Side, type TwoMessengers } from '../helpers/two-messengers.ts'
 import { waitFor } from '../helpers/wait.ts'
+import { introduce, person, waitStates } from '../helpers/testnet.ts'
+import { heldWrites } from '../../src/net/muxer-writes.ts'
 
 const text = (seq: number, body: string): Payload => ({ kind: 'text', id: new Uint8Array(randomBytes(16)), seq, sentAt: Date.now(), text: body })
 
@@ -69,4 +72,19 @@ test('the receipt of a received text is handed to the network by the time the re
     assert.ok(has(w.b.net.delivered.slice(before), receipt), 'the receipt went out in the commit\'s turn')
   }
   await waitFor(async () => (await w.b.core.messages(w.b.contactId)).filter((m) => m.text.startsWith('in ')).length === 5 ? true : undefined, 'b stored all five')
+})
+
+test('on a real connection, send() resolves with its envelope written, not held for the end of the turn', async (t) => {
+  const alice = await person(t, 'alice', { relays: [] })
+  const bob = await person(t, 'bob', { relays: [] })
+  const { aToB } = await introduce(alice, bob)
+  // The connection and its deliver stream first (their opening has frames of its own).
+  const first = await alice.m().send(aToB, 'first')
+  await waitStates(alice, aToB, [first.id], 'delivered', 'the first text delivered')
+  for (let i = 0; i < 5; i++) {
+    const m = await alice.m().send(aToB, `written ${i}`)
+    // Without the flush in send(): the envelope's frame is still held for the connection's end-of-turn write.
+    assert.equal(heldWrites(), 0, 'nothing held for the end of the turn')
+    await waitStates(alice, aToB, [m.id], 'delivered', `text ${i} delivered`)
+  }
 })

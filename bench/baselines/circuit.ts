@@ -11,7 +11,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { tcpWritingOnce } from '../../src/net/tcp-writes.ts'
 import type { Benchmark, BenchContext, RowInput } from '../harness.ts'
 import { startChild } from '../lib/child.ts'
-import { latencyStats, nowMs } from '../harness.ts'
+import { LATENCY_WARMUP, latencyStats, nowMs } from '../harness.ts'
 import { ECHO } from './libp2p.ts'
 
 const MESSAGE_BYTES = 1024
@@ -53,7 +53,7 @@ async function run (ctx: BenchContext): Promise<RowInput[]> {
     await done
   }
   const msg = new Uint8Array(MESSAGE_BYTES).fill(7)
-  for (let i = 0; i < 200; i++) await roundTrip(msg)
+  for (let i = 0; i < LATENCY_WARMUP; i++) await roundTrip(msg)
   const samples: number[] = []
   for (let i = 0; i < ctx.n(3000, 1000) && !ctx.signal.aborted; i++) {
     const t0 = nowMs()

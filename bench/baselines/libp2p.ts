@@ -11,7 +11,7 @@ import type { Benchmark, BenchContext, RowInput } from '../harness.ts'
 import { startChild } from '../lib/child.ts'
 import { perEach, WARMUP_CONNECTIONS, type MemoryReading } from '../lib/memory-reading.ts'
 import { binLaunch } from '../../test/helpers/launch.ts'
-import { LATENCY_WARMUP, latencyStats, nowMs } from '../harness.ts'
+import { COLD_COUNT, COLD_SKIP, LATENCY_WARMUP, latencyStats, nowMs } from '../harness.ts'
 
 export const ECHO = '/0m1-bench/echo/1.0.0'
 /** The smallest envelope bucket: what one text message occupies on the wire. */
@@ -58,17 +58,25 @@ async function run (ctx: BenchContext): Promise<RowInput[]> {
   const stream = await a.dialProtocol(addresses.map((x) => multiaddr(x)), ECHO)
   const read = reader(stream)
   const msg = new Uint8Array(MESSAGE_BYTES).fill(7)
-  const count = ctx.n(5000, 2000)
-  for (let i = 0; i < LATENCY_WARMUP; i++) { stream.send(msg); await read(MESSAGE_BYTES) }
-  const samples: number[] = []
-  for (let i = 0; i < count && !ctx.signal.aborted; i++) {
-    const t0 = nowMs()
-    stream.send(msg)
-    await read(MESSAGE_BYTES)
-    samples.push(nowMs() - t0)
+  const roundTrips = async (n: number): Promise<number[]> => {
+    const samples: number[] = []
+    for (let i = 0; i < n && !ctx.signal.aborted; i++) {
+      const t0 = nowMs()
+      stream.send(msg)
+      await read(MESSAGE_BYTES)
+      samples.push(nowMs() - t0)
+    }
+    return samples
   }
+  // The first round trips (cold), then the warm-up every latency figure shares (LATENCY_WARMUP).
+  await roundTrips(COLD_SKIP)
+  const coldCount = ctx.n(...COLD_COUNT)
+  const cold = latencyStats(await roundTrips(coldCount))
+  await roundTrips(LATENCY_WARMUP - COLD_SKIP - coldCount)
+  const samples = await roundTrips(ctx.n(5000, 2000))
   await stream.close()
   const s = latencyStats(samples)
+  ctx.record('libp2p.rtt.cold.p50', cold.p50)
 
   // A new connection each time (TCP, Noise handshake, Yamux, protocol negotiation) and one 1 KiB round
   // trip on it: what a first message to a device not yet connected cannot avoid.
@@ -124,7 +132,8 @@ async function run (ctx: BenchContext): Promise<RowInput[]> {
     { ...ROWS[0], value: s.p50 },
     { ...ROWS[1], value: s.p99 },
     { ...ROWS[2], value: c.p50, note: `${ROWS[2].note}; ${connects.length} connections` },
-    { ...ROWS[3], value: perConnection, note: `${ROWS[3].note}; ${added} connections added after ${WARMUP_CONNECTIONS} (${after.connections} open): ${per.note}` }
+    { ...ROWS[3], value: perConnection, note: `${ROWS[3].note}; ${added} connections added after ${WARMUP_CONNECTIONS} (${after.connections} open): ${per.note}` },
+    { ...ROWS[4], value: cold.p50 }
   ]
 }
 
@@ -132,7 +141,8 @@ const ROWS = [
   { name: 'baseline.libp2p.rtt.p50', unit: 'ms', better: 'lower', baseline: null, goal: null, note: `1 KiB echo on one libp2p stream (TCP loopback with the product's one write per send, Noise, Yamux), the echoing node in another process; after ${LATENCY_WARMUP} round trips` },
   { name: 'baseline.libp2p.rtt.p99', unit: 'ms', better: 'lower', baseline: null, goal: null },
   { name: 'baseline.libp2p.connect.p50', unit: 'ms', better: 'lower', baseline: null, goal: null, note: 'dial a new connection (TCP, Noise, Yamux), open a stream, one 1 KiB round trip' },
-  { name: 'baseline.libp2p.connection_memory', unit: 'KB/connection', better: 'lower', baseline: null, goal: null, note: 'RSS delta less V8\'s young generation of a plain libp2p node in its own process (started as relay.memory\'s relay) holding idle inbound connections (TCP, Noise, Yamux), per connection' }
+  { name: 'baseline.libp2p.connection_memory', unit: 'KB/connection', better: 'lower', baseline: null, goal: null, note: 'RSS delta less V8\'s young generation of a plain libp2p node in its own process (started as relay.memory\'s relay) holding idle inbound connections (TCP, Noise, Yamux), per connection' },
+  { name: 'baseline.libp2p.rtt.cold.p50', unit: 'ms', better: 'lower', baseline: null, goal: null, note: `the same echo, its first ${COLD_COUNT[0]} round trips after ${COLD_SKIP} (cold)` }
 ] as const
 
 export const libp2pBaseline: Benchmark = {

@@ -140,7 +140,7 @@ export function groupPaths (): Json {
     '/api/groups/{id}/admins/{member}': { post: { summary: 'Promote a member to admin (admins)', parameters: [gidParam, memberParam], responses: { 200: ok('Group', ref('Group')), ...errors(401, 403, 404, 409) } } },
     '/api/groups/{id}/leave': { post: { summary: 'Leave the group', parameters: [gidParam], responses: { 200: ok('Group', ref('Group')), ...errors(401, 403, 404) } } },
     '/api/groups/{id}/messages': {
-      get: { summary: 'Messages of a group, oldest first', parameters: [gidParam, { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: MAX_GROUP_PAGE } }], responses: { 200: ok('Messages', { type: 'array', items: ref('GroupMessage') }), ...errors(400, 401, 404) } },
+      get: { summary: 'Messages of a group, oldest first', parameters: [gidParam, { name: 'limit', in: 'query', description: 'The newest `limit` messages; a page may hold up to twice `limit`: each sender\'s messages after its first one in them come with it, so none is missing between the messages shown (docs/protocol.md, group display order)', schema: { type: 'integer', minimum: 1, maximum: MAX_GROUP_PAGE } }], responses: { 200: ok('Messages', { type: 'array', items: ref('GroupMessage') }), ...errors(400, 401, 404) } },
       post: { summary: 'Send a text to the group (sealed once, delivered per member)', parameters: [gidParam], requestBody: body(SendMessageBody), responses: { 201: ok('Queued message', ref('GroupMessage')), ...errors(400, 401, 403, 404) } }
     },
     '/api/groups/{id}/read': { post: { summary: 'Mark the group read (read receipts to each sender)', parameters: [gidParam], responses: { 204: { description: 'Done' }, ...errors(401, 404) } } }

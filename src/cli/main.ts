@@ -90,12 +90,12 @@ function parseCursor (v: string): BeforeCursor {
 }
 
 /**
- * Every message of a conversation, oldest first, handed to `out` a page at a time, so that no more than two pages are
- * held whatever the conversation's length. The pages come newest first: a first walk back keeps only where each
- * older page starts (and the newest page, handed out last), then each older page is fetched again, oldest first.
- * Messages that come meanwhile are not shown (the newest page is the first walk's).
+ * Every message of a conversation, as its pages, oldest first. One walk back from the newest page, each page starting
+ * just past the last one's oldest message: the node pages by key, so a message that comes or goes meanwhile is in the
+ * walk or not, but no other is skipped or shown twice. The CLI holds every page until the walk ends (the node one page
+ * at a time).
  */
-async function wholeConversation (client: ApiClient, contactId: string, out: (page: MessageView[]) => void): Promise<void> {
+async function wholeConversation (client: ApiClient, contactId: string): Promise<MessageView[][]> {
   const page = async (before?: BeforeCursor): Promise<MessageView[]> => {
     try {
       return await client.messages(contactId, { limit: MAX_API_PAGE, ...(before === undefined ? {} : { before }) })
@@ -104,16 +104,14 @@ async function wholeConversation (client: ApiClient, contactId: string, out: (pa
       throw err
     }
   }
-  const newest = await page()
-  const starts: BeforeCursor[] = []
-  for (let c = olderPageCursor(newest); c !== undefined;) {
+  const pages = [await page()]
+  for (let c = olderPageCursor(pages[0] ?? []); c !== undefined;) {
     const older = await page(c)
     if (older.length === 0) break
-    starts.push(c)
+    pages.push(older)
     c = olderPageCursor(older)
   }
-  for (const c of starts.reverse()) out(await page(c))
-  out(newest)
+  return pages.reverse()
 }
 
 function parse (command: string, args: string[], options: Options): Parsed {
@@ -291,24 +289,21 @@ async function clientCommand (rt: CliRuntime, command: string, rest: string[]): 
       }
       if (limit !== undefined && limit > MAX_API_PAGE) throw new CliError('USAGE', `--limit must be a whole number from 1 to ${MAX_API_PAGE} for a contact.`)
       if (all) {
-        // Written a page at a time; with --json, the same array `json` writes.
-        const k = contact.keyChange
-        // Set in the callback (a let would stay narrowed to its first value after it).
-        const done = { printed: false, keyLine: k === undefined }
-        await wholeConversation(client, contact.id, (page) => {
-          if (page.length === 0) return
-          if (p.values.json === true) {
-            rt.stdout((done.printed ? ',\n' : '[\n') + page.map((m) => '  ' + JSON.stringify(m, null, 2).replaceAll('\n', '\n  ')).join(',\n'))
-          } else {
-            // The key change line once: in the page where it happened (else after the last message, below).
-            const here = !done.keyLine && k !== undefined && page.some((m) => m.at > k.at)
+        // Printed once the walk has ended: a failure leaves nothing half-written on stdout.
+        const pages = await wholeConversation(client, contact.id)
+        if (p.values.json === true) json(rt, pages.flat())
+        else {
+          // The key change line once: in the page where it happened (else after the last message).
+          const k = contact.keyChange
+          let keyLine = k === undefined
+          for (const page of pages) {
+            if (page.length === 0) continue
+            const here = !keyLine && k !== undefined && page.some((m) => m.at > k.at)
             rt.stdout(formatMessages(page, contact.name, here ? contact : undefined))
-            if (here) done.keyLine = true
+            if (here) keyLine = true
           }
-          done.printed = true
-        })
-        if (p.values.json === true) rt.stdout(done.printed ? '\n]\n' : '[]\n')
-        else if (!done.printed || !done.keyLine) rt.stdout(formatMessages([], contact.name, done.keyLine ? undefined : contact))
+          if (pages.every((page) => page.length === 0) || !keyLine) rt.stdout(formatMessages([], contact.name, keyLine ? undefined : contact))
+        }
         return 0
       }
       const messages = await client.messages(contact.id, { ...(limit === undefined ? {} : { limit }), ...(before === undefined ? {} : { before }) })

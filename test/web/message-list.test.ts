@@ -275,3 +275,28 @@ test('older pages: an older page asked before a reload of the newest page is dro
   }
   assert.deepEqual(keys(shown), keys(h.messages('c1', { limit: 1000 })))
 })
+
+test('older pages: a reload of the newest page that fails leaves the cursor of the list still shown', (t) => {
+  const h = store(t)
+  for (let s = 1; s <= 450; s++) h.queueOutgoing({ contactId: 'c1', id: `o${s}`, seq: s, text: 'x', at: T0 + s * 60_000, envelope: new Uint8Array([1]), expiresAt: T0 + 1e12 })
+  const pages = new OlderPages()
+  const shown = h.messages('c1', { limit: PAGE })
+  assert.equal(pages.answered('c1', pages.newest('c1'), shown), true)
+  const before = pages.older('c1')?.before
+  assert.ok(before !== undefined)
+  // Two reloads start (the page's cursor message was deleted, then the socket came back); the later one fails first.
+  const first = pages.newest('c1')
+  const second = pages.newest('c1')
+  assert.equal(pages.older('c1'), undefined, 'no older page while a reload is on the way')
+  pages.failed('c1', first)
+  assert.equal(pages.older('c1'), undefined, 'a reload superseded by a later one does not decide')
+  pages.failed('c1', second)
+  assert.deepEqual(pages.older('c1'), { generation: second, before }, 'the list shown pages on from where it did')
+  // A reload that succeeds pages on from its own page, and a later failed one goes back to that.
+  const fresh = h.messages('c1', { limit: PAGE })
+  assert.equal(pages.answered('c1', pages.newest('c1'), fresh), true)
+  const after = pages.older('c1')?.before
+  const third = pages.newest('c1')
+  pages.failed('c1', third)
+  assert.deepEqual(pages.older('c1')?.before, after)
+})

@@ -7,7 +7,7 @@
 // `void f()` in event handlers and effects: React cannot await them, and every such f catches its
 // own errors and shows them (setError / fail / onError), so nothing is left to reject.
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
-import { Api, ApiFailure, MESSAGE_PAGE, NODE_DOWN, forgetToken, type ApiEvent, type ContactView, type HostState, type MessageView, type StatusView, type TokenFromAddress } from './api.ts'
+import { Api, ApiFailure, MESSAGE_PAGE, NODE_DOWN, UNKNOWN_MESSAGE, forgetToken, type ApiEvent, type ContactView, type HostState, type MessageView, type StatusView, type TokenFromAddress } from './api.ts'
 import { ContactList } from './ContactList.tsx'
 import { answeredContact, eventContact, reloadedContacts, removedContact } from './contact-list.ts'
 import { explain } from './errors.ts'
@@ -77,6 +77,7 @@ export function App ({ address }: { address: TokenFromAddress }): React.JSX.Elem
       setHasOlder((o) => ({ ...o, [id]: list.length >= MESSAGE_PAGE }))
     } catch (err) {
       fetches.failed(f)
+      pages.failed(id, generation)
       throw err
     }
   }, [api, fetches, pages])
@@ -95,9 +96,11 @@ export function App ({ address }: { address: TokenFromAddress }): React.JSX.Elem
       return page.length
     } catch (err) {
       fetches.failed(f)
+      // The message the page starts from was deleted: page on from a new newest page (the older pages shown go).
+      if (err instanceof ApiFailure && err.code === UNKNOWN_MESSAGE) { await loadMessages(id); return 0 }
       throw err
     }
-  }, [api, fetches, pages])
+  }, [api, fetches, pages, loadMessages])
   const changeMessages = useCallback((contactId: string, c: MessageChange) => {
     fetches.record(contactId, c)
     setMessages((all) => ({ ...all, [contactId]: applyChange(all[contactId] ?? [], c) }))

@@ -109,6 +109,8 @@ export function forgetToken (): void { sessionStorage.removeItem(TOKEN_KEY) }
 
 /** ApiFailure code when the node does not answer at all (not running, or restarting). */
 export const NODE_DOWN = 'NODE_DOWN'
+/** ApiFailure code when a page's cursor names a message no longer in the conversation (the node's MessengerError code). */
+export const UNKNOWN_MESSAGE = 'UNKNOWN_MESSAGE'
 /** ApiFailure code when the node's answer did not come within CALL_TIMEOUT_MS. */
 export const CALL_TIMEOUT = 'CALL_TIMEOUT'
 /**

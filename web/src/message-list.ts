@@ -114,6 +114,8 @@ export class MessageFetches extends FetchLog<MessageView[], MessageChange> {
 interface Paging {
   generation: number
   cursor: BeforeCursor | undefined
+  // The cursor of the list still shown while a reload is on the way: a failed reload leaves that list, and its cursor.
+  shown: BeforeCursor | undefined
 }
 
 /**
@@ -128,7 +130,7 @@ export class OlderPages {
 
   private chat (key: string): Paging {
     let p = this.chats.get(key)
-    if (p === undefined) { p = { generation: 0, cursor: undefined }; this.chats.set(key, p) }
+    if (p === undefined) { p = { generation: 0, cursor: undefined, shown: undefined }; this.chats.set(key, p) }
     return p
   }
 
@@ -136,8 +138,15 @@ export class OlderPages {
   newest (key: string): number {
     const p = this.chat(key)
     p.generation++
+    p.shown = p.cursor ?? p.shown
     p.cursor = undefined
     return p.generation
+  }
+
+  /** The newest page asked in `generation` failed: unless a later reload started, page on from the list shown. */
+  failed (key: string, generation: number): void {
+    const p = this.chat(key)
+    if (p.generation === generation) p.cursor = p.shown
   }
 
   /** An older page to ask: its cursor and generation; undefined when there is no page to start from. */
@@ -152,6 +161,7 @@ export class OlderPages {
     const p = this.chat(key)
     if (p.generation !== generation) return false
     p.cursor = olderPageCursor(page) ?? p.cursor
+    p.shown = undefined
     return true
   }
 }

@@ -84,3 +84,57 @@ test('a contact no path reaches is looked up again within seconds, not a minute:
   bobs.record = w.b.device.sealPresence(w.b.contactId, presenceDay(Date.now()), { peerId: 'bob', addresses: [MOVED], updatedAt: Date.now() })
   await waitFor(() => w.b.history.message(w.b.contactId, 'in', sent.id), () => `bob gets the text well before PRESENCE_LOOKUP_INTERVAL_MS (${PRESENCE_LOOKUP_INTERVAL_MS} ms); lookups so far: ${lookups.length}`, 20_000)
 })
+
+test('a contact reached and missed in turn is not looked up on every miss: a path that reaches it starts a new burst of lookups only a minute after the last began', { timeout: 30_000 }, async (t) => {
+  const w = await twoMessengers()
+  t.after(async () => { await w.close() })
+  for (const side of [w.a, w.b]) {
+    await waitFor(async () => side.history.setting('announced-card') !== undefined && (await side.core.status()).outbox === 0, 'the start-up cards are handed over')
+  }
+  // Every other network attempt reaches bob (a flaky link, or a contact that answers and drops at will).
+  let calls = 0
+  const deliver = w.a.net.deliver.bind(w.a.net)
+  w.a.net.deliver = async (to, envelope, o) => {
+    if (calls++ % 2 === 1) throw new Error('unreachable')
+    return await deliver(to, envelope, o)
+  }
+  const lookups: number[] = []
+  Object.assign(w.a.net, { lookupPresence: async (): Promise<Uint8Array | undefined> => { lookups.push(Date.now()); return undefined } })
+  const start = Date.now()
+  for (let i = 0; i < 24; i++) {
+    await w.a.core.send(w.a.contactId, `message ${i}`)
+    await new Promise((resolve) => setTimeout(resolve, 250))
+  }
+  const window = Date.now() - start
+  assert.ok(calls >= 20, `alice's attempts reached bob and missed him in turn (${calls} attempts)`)
+  // Lookups at 0, 2, 6, 14 s ... of one burst, whatever the successes between: at most 3 in these ~6 s (a lookup
+  // that finds nothing gets today's key and yesterday's).
+  assert.ok(lookups.length <= 6, `${lookups.length} gets in ${window} ms of ${calls} attempts (PRESENCE_LOOKUP_MIN_MS doubling)`)
+})
+
+test('a presence record that names where the contact already is moves nothing: the copy stored on its relay is not deposited again', { timeout: 30_000 }, async (t) => {
+  const w = await twoMessengers()
+  t.after(async () => { await w.close() })
+  for (const side of [w.a, w.b]) {
+    await waitFor(async () => side.history.setting('announced-card') !== undefined && (await side.core.status()).outbox === 0, 'the start-up cards are handed over')
+  }
+  w.b.net.online = false
+  const deposits: Uint8Array[] = []
+  // Bob's relay acknowledges every copy and keeps none (bob sends no receipt): the text stays stored, its next
+  // attempt STORED_RETRY_MS away unless bob moved.
+  let stored: () => void = () => {}
+  const storing = new Promise<void>((resolve) => { stored = resolve })
+  w.a.net.deposit = async (_relay, _mailboxId, envelope) => { deposits.push(envelope); setTimeout(stored, 200) }
+  const bob = w.a.device.contact(w.a.contactId)
+  assert.ok(bob !== undefined)
+  // Bob's record, not seen before by this process, names the peer id and addresses of his card.
+  const record = w.b.device.sealPresence(w.b.contactId, presenceDay(Date.now()), { peerId: bob.theirPeerId ?? 'bob', addresses: [...bob.theirAddresses], updatedAt: Date.now() })
+  const lookups: number[] = []
+  // The lookup answers once the attempt has stored the copy (a DHT get takes longer than a deposit).
+  Object.assign(w.a.net, { lookupPresence: async (): Promise<Uint8Array | undefined> => { lookups.push(Date.now()); await storing; return record } })
+  const sent = await w.a.core.send(w.a.contactId, 'stored on your relay')
+  await waitFor(() => lookups.length > 0 && w.a.history.message(w.a.contactId, 'out', sent.id)?.state === 'stored', () => `alice stores the text on bob's relay and looks him up (${lookups.length} lookups, ${w.a.history.message(w.a.contactId, 'out', sent.id)?.state}, ${deposits.length} deposits)`)
+  const text = deposits[deposits.length - 1] as Uint8Array
+  await new Promise((resolve) => setTimeout(resolve, 1_500))
+  assert.equal(deposits.filter((d) => Buffer.from(d).equals(text)).length, 1, 'the text is deposited once: the record changed nothing')
+})

@@ -138,3 +138,36 @@ test('a presence record that names where the contact already is moves nothing: t
   await new Promise((resolve) => setTimeout(resolve, 1_500))
   assert.equal(deposits.filter((d) => Buffer.from(d).equals(text)).length, 1, 'the text is deposited once: the record changed nothing')
 })
+
+test('a receipt being deposited on the old relays when a card naming new ones comes is deposited on the new ones too', { timeout: 30_000 }, async (t) => {
+  const w = await twoMessengers()
+  t.after(async () => { await w.close() })
+  for (const side of [w.a, w.b]) {
+    await waitFor(async () => side.history.setting('announced-card') !== undefined && (await side.core.status()).outbox === 0, 'the start-up cards are handed over')
+  }
+  // Bob reaches alice, alice reaches bob only through his mailboxes: her receipt of his text goes to his old relay,
+  // which acknowledges it once the test lets it and loses it.
+  w.b.net.online = false
+  const deposits: Array<{ relay: string, envelope: Uint8Array }> = []
+  let entered: () => void = () => {}
+  const depositing = new Promise<void>((resolve) => { entered = resolve })
+  let release: () => void = () => {}
+  const released = new Promise<void>((resolve) => { release = resolve })
+  const deposit = w.a.net.deposit.bind(w.a.net)
+  w.a.net.deposit = async (relay, mailboxId, envelope) => {
+    deposits.push({ relay, envelope })
+    if (relay !== OLD) { await deposit(relay, mailboxId, envelope); return }
+    entered()
+    await released
+  }
+  const sent = await w.b.core.send(w.b.contactId, 'tell me you got it')
+  await depositing
+  const card = await w.b.device.seal(w.b.contactId, { ...w.b.device.myCard(w.b.contactId, { relays: [NEW], addresses: [], peerId: 'bob' }), id: randomBytes(16) })
+  await w.a.core.receiveEnvelope(card, 'mailbox')
+  assert.deepEqual(deposits.map((d) => d.relay), [OLD], 'the card came while alice\'s receipt was being deposited on the old relay')
+  const receipt = (deposits[0] as { envelope: Uint8Array }).envelope
+  release()
+  // One copy on the one relay wanted: without the card the receipt would be done; it goes to the new relay now.
+  await waitFor(() => deposits.some((d) => d.relay === NEW && Buffer.from(d.envelope).equals(receipt)), 'alice deposits the receipt on bob\'s new relay', 10_000)
+  await waitFor(() => w.b.history.message(w.b.contactId, 'out', sent.id)?.state === 'delivered', 'bob learns his text was delivered', 10_000)
+})

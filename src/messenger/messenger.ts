@@ -109,11 +109,14 @@ const ANNOUNCED_KEY = 'announced-card'
 export const PRESENCE_REPUBLISH_MS = 4 * 3600_000
 /** Deadline of one presence lookup (the DHT walk of a small network takes well under a second). */
 export const PRESENCE_LOOKUP_DEADLINE_MS = 5_000
-/** A contact's presence is looked up at most this often, after a failed network attempt. */
+/** The longest wait between two presence lookups of a contact no path reaches, and the shortest time a burst of
+ * lookups lasts before a path reaching the contact can start a new one (see PRESENCE_LOOKUP_MIN_MS). */
 export const PRESENCE_LOOKUP_INTERVAL_MS = 60_000
 /** The second lookup of a contact no path reaches comes this long after the first, then the wait doubles up to
- * PRESENCE_LOOKUP_INTERVAL_MS (reset once a path reaches it): a contact whose relays died moves to others within
- * seconds, and when they were our relays too its card cannot reach us, so its new presence is the only way to it. */
+ * PRESENCE_LOOKUP_INTERVAL_MS; a path reaching the contact starts the next burst over, once the last began at least
+ * PRESENCE_LOOKUP_INTERVAL_MS ago (a contact reached and missed in turn gets no more than one burst a minute): a
+ * contact whose relays died moves to others within seconds, and when they were our relays too its card cannot reach
+ * us, so its new presence is the only way to it. */
 export const PRESENCE_LOOKUP_MIN_MS = 2_000
 
 export interface NetworkExtras {
@@ -204,6 +207,9 @@ export const MAX_SEND_BATCH = 64
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
 const sha256 = (b: Uint8Array): Buffer => createHash('sha256').update(b).digest()
+/** Where a contact is tried: its relays, peer id and addresses (compared to tell whether it moved). */
+const locationKey = (relays: readonly string[], where: { peerId?: string | undefined, addresses: readonly string[] }): string =>
+  JSON.stringify([relays, where.peerId ?? null, where.addresses])
 
 export class MessengerCore implements Messenger {
   readonly #device: DevicePort<Payload>
@@ -264,10 +270,10 @@ export class MessengerCore implements Messenger {
   #presenceTimer: Timer | undefined
   /** Locations learnt from presence records, newer than the contact's last card. */
   readonly #located = new Map<string, { peerId: string, addresses: readonly string[], at: number }>()
-  /** Per contact: the last presence lookup, and the wait before the next (see PRESENCE_LOOKUP_MIN_MS). */
-  readonly #lookedUp = new Map<string, { at: number, wait: number }>()
-  /** Per contact, how often a newer location made its outbox due at once (see #relocated). */
-  readonly #relocations = new Map<string, number>()
+  /** Per contact: the last presence lookup, the wait before the next and when the burst began (see PRESENCE_LOOKUP_MIN_MS). */
+  readonly #lookedUp = new Map<string, { at: number, wait: number, burst: number }>()
+  /** Contacts whose presence lookup is running: no second one meanwhile. */
+  readonly #locating = new Set<string>()
   #pumping = false
   #pumpAgain = false
   #kickQueued = false
@@ -629,6 +635,8 @@ export class MessengerCore implements Messenger {
 
   async deleteContact (contactId: string): Promise<void> {
     await this.#features().deleteContact(contactId)
+    this.#located.delete(contactId)
+    this.#lookedUp.delete(contactId)
   }
 
   async pendingInvites (): Promise<PendingInviteView[]> {
@@ -892,29 +900,40 @@ export class MessengerCore implements Messenger {
     if (failed > 0) this.#log.debug('presence-not-published', { failed, of: results.length })
   }
 
-  /** Looks the contact up in the DHT (today's key, then yesterday's); remembers a newer location. */
+  /**
+   * Looks the contact up in the DHT (today's key, then yesterday's); remembers a newer location. True only when it
+   * changes where the contact is tried (#where): a record that names what we knew moves nothing.
+   */
   async #locate (contact: ContactPort): Promise<boolean> {
     const lookup = this.#net.lookupPresence
     const secret = contact.theirPresenceSecret
-    if (lookup === undefined || secret === undefined) return false
+    if (lookup === undefined || secret === undefined || this.#locating.has(contact.id)) return false
     const now = this.#now()
     const last = this.#lookedUp.get(contact.id)
     if (last !== undefined && now - last.at < last.wait) return false
-    this.#lookedUp.set(contact.id, { at: now, wait: last === undefined ? PRESENCE_LOOKUP_MIN_MS : Math.min(PRESENCE_LOOKUP_INTERVAL_MS, last.wait * 2) })
-    for (const day of [presenceDay(now), presenceDay(now) - 1]) {
-      try {
-        const sealed = await lookup.call(this.#net, presenceKey(secret, day), { signal: this.#clock.timeout(PRESENCE_LOOKUP_DEADLINE_MS) })
-        if (sealed === undefined) continue
-        const p = this.#device.openPresence(contact.id, day, sealed)
-        const known = this.#located.get(contact.id)
-        if (known !== undefined && known.at >= p.updatedAt) return false
-        this.#located.set(contact.id, { peerId: p.peerId, addresses: p.addresses, at: p.updatedAt })
-        return true
-      } catch (err) {
-        this.#log.debug('presence-lookup-failed', { error: (err as Error).name })
+    this.#lookedUp.set(contact.id, last === undefined
+      ? { at: now, wait: PRESENCE_LOOKUP_MIN_MS, burst: now }
+      : { at: now, wait: Math.min(PRESENCE_LOOKUP_INTERVAL_MS, last.wait * 2), burst: last.burst })
+    this.#locating.add(contact.id)
+    try {
+      for (const day of [presenceDay(now), presenceDay(now) - 1]) {
+        try {
+          const sealed = await lookup.call(this.#net, presenceKey(secret, day), { signal: this.#clock.timeout(PRESENCE_LOOKUP_DEADLINE_MS) })
+          if (sealed === undefined) continue
+          const p = this.#device.openPresence(contact.id, day, sealed)
+          const known = this.#located.get(contact.id)
+          if (known !== undefined && known.at >= p.updatedAt) return false
+          const before = locationKey(contact.theirRelays, this.#where(contact))
+          this.#located.set(contact.id, { peerId: p.peerId, addresses: p.addresses, at: p.updatedAt })
+          return locationKey(contact.theirRelays, this.#where(contact)) !== before
+        } catch (err) {
+          this.#log.debug('presence-lookup-failed', { error: (err as Error).name })
+        }
       }
+      return false
+    } finally {
+      this.#locating.delete(contact.id)
     }
-    return false
   }
 
   /** Where to try a contact: its card's peer id, with the addresses a presence record added for that same peer id. */
@@ -1071,12 +1090,11 @@ export class MessengerCore implements Messenger {
   /**
    * A newer location of the contact (its card, a presence record): everything queued for it goes again now. An
    * attempt in flight meanwhile tried the old one (a card naming new relays while copies went to the dead ones):
-   * it sees the count move and makes its row due now too, where its reschedule would otherwise put back a backoff
-   * (up to BACKOFF_MAX_MS) or STORED_RETRY_MS over the retry asked for here.
+   * it sees the location differ from the one it used and makes its row due now too, where its reschedule would
+   * otherwise put back a backoff (up to BACKOFF_MAX_MS) or STORED_RETRY_MS over the retry asked for here.
    */
   #relocated (contactId: string): void {
     const now = this.#now()
-    this.#relocations.set(contactId, (this.#relocations.get(contactId) ?? 0) + 1)
     this.#history.retryContactNow(contactId, now)
     this.#noteDue(now)
     this.#kick()
@@ -1085,12 +1103,12 @@ export class MessengerCore implements Messenger {
   /** One attempt for one outbox row: the network first, then mailboxes; reschedules or finishes. */
   async #attempt (row: Attempt): Promise<void> {
     const now = this.#now()
-    const relocations = this.#relocations.get(row.contactId)
     const contact = this.#device.contact(row.contactId)
     if (contact === undefined) {
       this.#finish(row)
       return
     }
+    const tried = locationKey(contact.theirRelays, this.#where(contact))
     if (now >= row.expiresAt) {
       this.#finish(row)
       if (row.kind === 'text') this.#advance(row.contactId, row.messageId, 'failed', { failure: 'Not delivered: the contact was unreachable until the message expired.' })
@@ -1108,8 +1126,10 @@ export class MessengerCore implements Messenger {
       }))
     }
     if (this.#stopped) return
-    // Reached: the next time no path does, its presence is looked up at once and then soon again.
-    if (path !== undefined) this.#lookedUp.delete(row.contactId)
+    // Reached: the next time no path does, its presence is looked up at once and then soon again, unless the last
+    // burst began less than PRESENCE_LOOKUP_INTERVAL_MS ago (a contact reached and missed in turn).
+    const burst = this.#lookedUp.get(row.contactId)?.burst
+    if (path !== undefined && burst !== undefined && this.#now() - burst >= PRESENCE_LOOKUP_INTERVAL_MS) this.#lookedUp.delete(row.contactId)
     this.#log.debug('attempt', { kind: row.kind, attempts, path: path ?? 'none' })
     if (sent?.delivered === true) { await this.#deliveredByAck(row, sent.path); return }
     if (path !== undefined) {
@@ -1133,8 +1153,9 @@ export class MessengerCore implements Messenger {
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
     if (this.#stopped) return
     const wanted = Math.min(MAILBOX_COPIES, contact.theirRelays.length)
-    // The copies went to relays the contact may have left during the attempt (#relocated): again now, to its new ones.
-    const moved = this.#relocations.get(row.contactId) !== relocations
+    // The copies went to relays the contact left during the attempt (#relocated): again now, to its new ones.
+    const after = this.#device.contact(row.contactId)
+    const moved = after !== undefined && locationKey(after.theirRelays, this.#where(after)) !== tried
     if (copies > 0) {
       if (row.kind === 'control' && copies >= wanted && !moved) { this.#finish(row); return }
       const wait = moved ? 0 : copies >= wanted ? STORED_RETRY_MS : backoffDelay(attempts, this.#random)

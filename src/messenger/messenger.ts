@@ -271,7 +271,7 @@ export class MessengerCore implements Messenger {
   /** Locations learnt from presence records, newer than the contact's last card. */
   readonly #located = new Map<string, { peerId: string, addresses: readonly string[], at: number }>()
   /** Per contact: the last presence lookup, the wait before the next and when the burst began (see PRESENCE_LOOKUP_MIN_MS). */
-  readonly #lookedUp = new Map<string, { at: number, wait: number, burst: number }>()
+  readonly #lookedUp = new Map<string, { at: number, wait: number, burst: number, reached?: true }>()
   /** Contacts whose presence lookup is running: no second one meanwhile. */
   readonly #locating = new Set<string>()
   #pumping = false
@@ -908,8 +908,12 @@ export class MessengerCore implements Messenger {
     const lookup = this.#net.lookupPresence
     const secret = contact.theirPresenceSecret
     if (lookup === undefined || secret === undefined || this.#locating.has(contact.id)) return false
+    // An attempt that began before the contact was deleted: nothing to find, and no lookup under its key.
+    if (this.#device.contact(contact.id) === undefined) return false
     const now = this.#now()
-    const last = this.#lookedUp.get(contact.id)
+    const stored = this.#lookedUp.get(contact.id)
+    // A contact reached since a burst that began long enough ago: a new outage starts a new burst (2 s, 4 s, ...).
+    const last = stored?.reached === true && now - stored.burst >= PRESENCE_LOOKUP_INTERVAL_MS ? undefined : stored
     if (last !== undefined && now - last.at < last.wait) return false
     this.#lookedUp.set(contact.id, last === undefined
       ? { at: now, wait: PRESENCE_LOOKUP_MIN_MS, burst: now }
@@ -919,6 +923,7 @@ export class MessengerCore implements Messenger {
       for (const day of [presenceDay(now), presenceDay(now) - 1]) {
         try {
           const sealed = await lookup.call(this.#net, presenceKey(secret, day), { signal: this.#clock.timeout(PRESENCE_LOOKUP_DEADLINE_MS) })
+          if (this.#stopped || this.#device.contact(contact.id) === undefined) return false
           if (sealed === undefined) continue
           const p = this.#device.openPresence(contact.id, day, sealed)
           const known = this.#located.get(contact.id)
@@ -1126,10 +1131,13 @@ export class MessengerCore implements Messenger {
       }))
     }
     if (this.#stopped) return
-    // Reached: the next time no path does, its presence is looked up at once and then soon again, unless the last
-    // burst began less than PRESENCE_LOOKUP_INTERVAL_MS ago (a contact reached and missed in turn).
-    const burst = this.#lookedUp.get(row.contactId)?.burst
-    if (path !== undefined && burst !== undefined && this.#now() - burst >= PRESENCE_LOOKUP_INTERVAL_MS) this.#lookedUp.delete(row.contactId)
+    // Reached: the next time no path does, its presence is looked up at once and then soon again, once the last
+    // burst began PRESENCE_LOOKUP_INTERVAL_MS ago or more (a contact reached and missed in turn stays in its burst).
+    const looked = this.#lookedUp.get(row.contactId)
+    if (path !== undefined && looked !== undefined) {
+      if (this.#now() - looked.burst >= PRESENCE_LOOKUP_INTERVAL_MS) this.#lookedUp.delete(row.contactId)
+      else if (looked.reached !== true) this.#lookedUp.set(row.contactId, { ...looked, reached: true })
+    }
     this.#log.debug('attempt', { kind: row.kind, attempts, path: path ?? 'none' })
     if (sent?.delivered === true) { await this.#deliveredByAck(row, sent.path); return }
     if (path !== undefined) {

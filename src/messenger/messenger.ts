@@ -921,9 +921,11 @@ export class MessengerCore implements Messenger {
     this.#locating.add(contact.id)
     try {
       for (const day of [presenceDay(now), presenceDay(now) - 1]) {
+        // Stopped, or the contact deleted, during the get before (which may have failed for that very reason).
+        if (this.#stopped || this.#device.contact(contact.id) === undefined) return false
         try {
           const sealed = await lookup.call(this.#net, presenceKey(secret, day), { signal: this.#clock.timeout(PRESENCE_LOOKUP_DEADLINE_MS) })
-          if (this.#stopped || this.#device.contact(contact.id) === undefined) return false
+          if (this.#device.contact(contact.id) === undefined) return false
           if (sealed === undefined) continue
           const p = this.#device.openPresence(contact.id, day, sealed)
           const known = this.#located.get(contact.id)
